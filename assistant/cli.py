@@ -1,0 +1,245 @@
+"""The `assistant` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from assistant import control, ports, service
+from assistant.config import COMMANDS, ConfigError, config_path, load_config
+from assistant.host import discover_skills
+
+log = logging.getLogger("assistant")
+
+
+def _setup_logging(level: str = "INFO") -> None:
+    under_journal = "JOURNAL_STREAM" in os.environ
+    fmt = (
+        "%(levelname)s %(name)s: %(message)s"
+        if under_journal
+        else ("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    )
+    logging.basicConfig(level=level, format=fmt, datefmt="%H:%M:%S", force=True)
+
+
+def _load(args: argparse.Namespace):
+    installed, broken = discover_skills()
+    for plugin in broken:
+        log.error(
+            "skill plugin %s (%s) cannot be loaded: %s", plugin.name, plugin.target, plugin.error
+        )
+    path = config_path(args.config)
+    return path, installed, load_config(path, installed)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from assistant.daemon import Assistant
+
+    _setup_logging()
+    try:
+        path, installed, config = _load(args)
+    except ConfigError as error:
+        print(f"The configuration has problems, nothing was started:\n{error}", file=sys.stderr)
+        return 2
+    if args.source:
+        config = type(config)(
+            config.file,
+            {**config.values, "source": args.source},
+            config.sections,
+            config.commands,
+            config.skills,
+        )
+    _setup_logging(config.log_level)
+    log.info("configuration: %s", path)
+    assistant = Assistant(config, installed)
+    assistant.start()
+    server = control.ControlServer(control.socket_path(), assistant.dispatcher.handle, config.site)
+    server.start()
+    signal.signal(signal.SIGTERM, lambda *_: assistant.stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: assistant.stopping.set())
+    signal.signal(signal.SIGHUP, lambda *_: assistant.reload(path))
+    assistant.open_default_sources()
+    if assistant.virtual_board and sys.stdin.isatty():
+        threading.Thread(
+            target=_type_commands, args=(assistant.virtual_board,), daemon=True
+        ).start()
+    while not assistant.stopping.wait(0.5):
+        pass
+    log.info("stopping")
+    server.stop()
+    assistant.stop()
+    return 0
+
+
+def _type_commands(board) -> None:
+    print(
+        f"Virtual board on {board.path}. Type a command ({', '.join(COMMANDS)}) and press "
+        "Enter; Ctrl-C quits.",
+        flush=True,
+    )
+    for line in sys.stdin:
+        _board_line(board, line)
+
+
+def _board_line(board, line: str) -> None:
+    """One line typed or scripted for the virtual board: `up`, `up 0.7`, `wait 1.5`, `raw ...`."""
+    words = line.split()
+    if not words or words[0].startswith("#"):
+        return
+    if words[0] == "wait":
+        time.sleep(float(words[1]))
+    elif words[0] == "raw":
+        board.write_raw((line.split(" ", 1)[1].rstrip("\n") + "\n").encode("ascii", "replace"))
+    else:
+        try:
+            board.detect(words[0], float(words[1]) if len(words) > 1 else 0.95)
+        except ValueError as error:
+            print(f"not sent: {error}", file=sys.stderr)
+
+
+def cmd_emulate(args: argparse.Namespace) -> int:
+    from assistant.emulator import VirtualBoard
+
+    _setup_logging()
+    board = VirtualBoard(link=args.link, heartbeat_ms=args.heartbeat_ms)
+    board.plug_in()
+    print(
+        f"virtual board on {board.path}" + (f" (link: {args.link})" if args.link else ""),
+        flush=True,
+    )
+    try:
+        if args.script:
+            for line in Path(args.script).read_text().splitlines():
+                _board_line(board, line)
+            if not args.stay:
+                time.sleep(0.5)
+                return 0
+        elif sys.stdin.isatty():
+            _type_commands(board)
+        else:
+            for line in sys.stdin:
+                _board_line(board, line)
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        board.close()
+        if args.link:
+            Path(args.link).unlink(missing_ok=True)
+    return 0
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    found = ports.candidates()
+    if not found:
+        print("no serial ports at all: plug the board in (and see firmware/README.md)")
+        return 1
+    for candidate in found:
+        mark = "use " if candidate.picked else "skip"
+        print(f"{mark}  {candidate.device:<20} {candidate.reason}  [{candidate.description}]")
+    return 0
+
+
+def cmd_skills(args: argparse.Namespace) -> int:
+    installed, broken = discover_skills()
+    for name, skill in sorted(installed.items()):
+        print(f"{name}: {skill.description}")
+        for action in skill.actions().values():
+            params = ", ".join(p.name for p in action.params)
+            print(
+                f"  action {action.name}" + (f"({params})" if params else "") + f": {action.help}"
+            )
+        for setting in skill.settings:
+            default = "required" if setting.required else f"default {setting.default!r}"
+            print(f"  setting {setting.name} ({setting.type.__name__}, {default}): {setting.help}")
+    for plugin in broken:
+        print(f"BROKEN {plugin.name} ({plugin.target}): {plugin.error}")
+    return 1 if broken else 0
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    try:
+        path, _, config = _load(args)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    print(f"{path}: OK ({len(config.commands)} commands, skills: {', '.join(config.skills)})")
+    return 0
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    try:
+        print(control.send_command(args.command))
+    except ConnectionError as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_service(args: argparse.Namespace) -> int:
+    try:
+        if args.action == "install":
+            print(service.install(args.config))
+        elif args.action == "uninstall":
+            print(service.uninstall())
+        else:
+            print(service.status())
+    except RuntimeError as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="assistant", description=__doc__)
+    parser.add_argument(
+        "--config",
+        help="configuration file (default: user config, else the repository's config.yaml)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the assistant")
+    run.add_argument("--source", choices=["auto", "serial", "microphone", "emulator"])
+    run.set_defaults(func=cmd_run)
+
+    emulate = commands.add_parser("emulate", help="a virtual board on a pseudo-terminal")
+    emulate.add_argument("--link", help="keep this path pointing at the virtual port")
+    emulate.add_argument("--script", help="file of lines: `up`, `up 0.7`, `wait 1.5`, `raw ...`")
+    emulate.add_argument("--stay", action="store_true", help="keep running after the script")
+    emulate.add_argument("--heartbeat-ms", type=int, default=1000)
+    emulate.set_defaults(func=cmd_emulate)
+
+    commands.add_parser("devices", help="list serial ports and which is the board").set_defaults(
+        func=cmd_devices
+    )
+    commands.add_parser("skills", help="list installed skills").set_defaults(func=cmd_skills)
+
+    config = commands.add_parser("config", help="configuration tools")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    config_commands.add_parser("check", help="validate the configuration").set_defaults(
+        func=cmd_config_check
+    )
+
+    send = commands.add_parser("send", help="make the running assistant act on a command")
+    send.add_argument("command", choices=COMMANDS)
+    send.set_defaults(func=cmd_send)
+
+    svc = commands.add_parser("service", help="run as a systemd user service")
+    svc.add_argument("action", choices=["install", "uninstall", "status"])
+    svc.set_defaults(func=cmd_service)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,302 @@
+"""Load and validate config.yaml: every problem is reported with its file, line and the valid
+choices, before anything runs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assistant.plugin import Action, Setting, Skill
+from assistant.settings import SettingsProblem, validate_settings
+from assistant.yaml_lines import LocatedDocument, Path_, YamlSyntaxError, load_located
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
+COMMANDS = ("on", "off", "up", "down", "go", "stop")
+SOURCES = ("auto", "serial", "microphone", "emulator")
+ROLES = ("single", "satellite", "hub")
+
+DEVICE_SETTINGS = (
+    Setting("port", str, "auto", "serial port of the board, or auto to find it by USB id"),
+    Setting("baudrate", int, 115200, "serial speed (the board's USB serial ignores it)"),
+    Setting("heartbeat_timeout", float, 3.0, "seconds of silence before the board is reported"),
+    Setting("max_line_errors", int, 1000, "malformed lines logged before the log goes quiet"),
+)
+EMULATOR_SETTINGS = (
+    Setting("heartbeat_ms", int, 1000, "how often the virtual board sends a heartbeat"),
+)
+TOP_LEVEL_SETTINGS = (
+    Setting("source", str, "auto", "where commands come from", SOURCES),
+    Setting("role", str, "single", "single machine, or satellite/hub with MQTT", ROLES),
+    Setting("site", str, "default", "name of this room (satellites tag their events with it)"),
+    Setting("focus_seconds", float, 30.0, "how long the skill used last keeps focus"),
+    Setting("min_score", float, 0.8, "detections scoring lower are ignored"),
+    Setting("cooldown", float, 1.0, "seconds in which a repeated command is ignored"),
+    Setting("skill_timeout", float, 10.0, "seconds an action may run before it is abandoned"),
+    Setting("log_level", str, "INFO", "how much to log", ("DEBUG", "INFO", "WARNING", "ERROR")),
+)
+COMMAND_KEYS = ("do", "when", "min_score", "cooldown")
+
+
+def section_schemas() -> dict[str, tuple[Setting, ...]]:
+    """The settings of each top-level section (other than commands and skills)."""
+    return {"device": DEVICE_SETTINGS, "emulator": EMULATOR_SETTINGS}
+
+
+@dataclass(frozen=True)
+class ActionCall:
+    """One action a command runs: `skill.action` with parameters from `with:`."""
+
+    skill: str
+    action: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.skill}.{self.action}"
+
+
+@dataclass(frozen=True)
+class CommandRule:
+    command: str
+    actions: tuple[ActionCall, ...]
+    when_focused: Mapping[str, tuple[ActionCall, ...]]
+    """Actions to run instead while the named skill has focus."""
+    min_score: float
+    cooldown: float
+
+
+@dataclass(frozen=True)
+class Config:
+    file: Path
+    values: Mapping[str, Any]
+    """Validated top-level settings (source, role, site, focus_seconds, ...)."""
+    sections: Mapping[str, Mapping[str, Any]]
+    """Validated settings of each section (device, emulator, speech, ...)."""
+    commands: Mapping[str, CommandRule]
+    skills: Mapping[str, Mapping[str, Any]]
+    """Validated settings of every skill the configuration uses."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    file: Path
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+class ConfigError(ValueError):
+    """One or more problems in a configuration file."""
+
+    def __init__(self, problems: list[ConfigProblem]):
+        self.problems = problems
+        super().__init__("\n".join(str(problem) for problem in problems))
+
+
+def user_config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "assistant" / "config.yaml"
+
+
+def config_path(explicit: str | Path | None = None) -> Path:
+    """The file to use: the one given, else the user's (XDG) config, else the default."""
+    if explicit:
+        return Path(explicit)
+    user = user_config_path()
+    return user if user.exists() else DEFAULT_CONFIG
+
+
+def load_config(path: str | Path, skills: Mapping[str, type[Skill]]) -> Config:
+    """Read and validate `path`. `skills` are the installed skills by name."""
+    file = Path(path)
+    try:
+        text = file.read_text()
+    except OSError as error:
+        problem = ConfigProblem(file, 1, f"cannot read the file: {error.strerror}")
+        raise ConfigError([problem]) from None
+    try:
+        document = load_located(text, file)
+    except YamlSyntaxError as error:
+        raise ConfigError([ConfigProblem(file, error.line, error.message)]) from None
+    return _Validator(document, skills).run()
+
+
+class _Validator:
+    def __init__(self, document: LocatedDocument, skills: Mapping[str, type[Skill]]):
+        self.document = document
+        self.installed = skills
+        self.problems: list[ConfigProblem] = []
+
+    def problem(self, path: Path_, message: str) -> None:
+        found = ConfigProblem(self.document.file, self.document.line_of(path), message)
+        if found not in self.problems:
+            self.problems.append(found)
+
+    def settings(self, values: Any, schema: tuple[Setting, ...], path: Path_) -> dict[str, Any]:
+        where = ".".join(map(str, path)) or "the top level"
+        if values is None:
+            values = {}
+        if not isinstance(values, dict):
+            self.problem(path, f"{where} must be a mapping of settings")
+            return validate_settings({}, schema)[0]
+        result, problems = validate_settings(values, schema)
+        for problem in problems:
+            self.report(problem, path, where)
+        return result
+
+    def report(self, problem: SettingsProblem, path: Path_, where: str) -> None:
+        self.problem((*path, problem.key) if problem.key else path, f"{where}: {problem.message}")
+
+    def run(self) -> Config:
+        data = self.document.data
+        if not isinstance(data, dict):
+            self.problem((), "the configuration must be a mapping of settings")
+            raise ConfigError(self.problems)
+        schemas = section_schemas()
+        known = {s.name for s in TOP_LEVEL_SETTINGS} | set(schemas) | {"commands", "skills"}
+        top = {key: value for key, value in data.items() if key in known and key not in schemas}
+        for key in data:
+            if key not in known:
+                self.problem((key,), f"unknown section {key!r}; valid: {', '.join(sorted(known))}")
+        top.pop("commands", None)
+        top.pop("skills", None)
+        values = self.settings(top, TOP_LEVEL_SETTINGS, ())
+        sections = {
+            name: self.settings(_section_value(data.get(name)), schema, (name,))
+            for name, schema in schemas.items()
+        }
+        commands = self.commands(data.get("commands"), values)
+        skills = self.skill_settings(data.get("skills"), commands)
+        if self.problems:
+            raise ConfigError(sorted(self.problems, key=lambda problem: problem.line))
+        return Config(self.document.file, values, sections, commands, skills)
+
+    def commands(self, raw: Any, values: dict[str, Any]) -> dict[str, CommandRule]:
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            self.problem(("commands",), "commands must map each command to its actions")
+            return {}
+        rules = {}
+        for command, spec in raw.items():
+            path = ("commands", command)
+            if command not in COMMANDS:
+                self.problem(path, f"unknown command {command!r}; valid: {', '.join(COMMANDS)}")
+                continue
+            if isinstance(spec, (str, list)) or (isinstance(spec, dict) and "action" in spec):
+                spec = {"do": spec}  # the short forms: just the action(s)
+            if not isinstance(spec, dict) or "do" not in spec:
+                self.problem(path, f"command {command!r} needs `do:` with a skill action")
+                continue
+            for key in spec:
+                if key not in COMMAND_KEYS:
+                    self.problem(
+                        (*path, key),
+                        f"unknown key {key!r} in command {command!r}; valid: "
+                        + ", ".join(COMMAND_KEYS),
+                    )
+            when = spec.get("when") or {}
+            if not isinstance(when, dict):
+                self.problem((*path, "when"), "`when:` must map a skill name to actions")
+                when = {}
+            for skill in when:
+                if skill not in self.installed:
+                    self.unknown_skill((*path, "when", skill), skill)
+            limits = self.settings(
+                {k: spec[k] for k in ("min_score", "cooldown") if k in spec},
+                (
+                    Setting("min_score", float, values["min_score"]),
+                    Setting("cooldown", float, values["cooldown"]),
+                ),
+                path,
+            )
+            rules[command] = CommandRule(
+                command=command,
+                actions=self.action_list(spec["do"], (*path, "do")),
+                when_focused={
+                    skill: self.action_list(actions, (*path, "when", skill))
+                    for skill, actions in when.items()
+                },
+                **limits,
+            )
+        return rules
+
+    def action_list(self, raw: Any, path: Path_) -> tuple[ActionCall, ...]:
+        items = raw if isinstance(raw, list) else [raw]
+        calls = (
+            self.action_call(item, (*path, i) if raw is items else path)
+            for i, item in enumerate(items)
+        )
+        return tuple(call for call in calls if call is not None)
+
+    def action_call(self, raw: Any, path: Path_) -> ActionCall | None:
+        params: Any = {}
+        if isinstance(raw, dict):
+            params = raw.get("with") or {}
+            extra = set(raw) - {"action", "with"}
+            if extra or "action" not in raw:
+                self.problem(
+                    path, "write an action as `skill.action` or {action: skill.action, with: {...}}"
+                )
+                return None
+            raw = raw["action"]
+        if not isinstance(raw, str) or raw.count(".") != 1:
+            self.problem(
+                path, f"{raw!r} is not an action; write it as skill.action, e.g. lights.on"
+            )
+            return None
+        skill, action = raw.split(".")
+        if skill not in self.installed:
+            self.unknown_skill(path, skill)
+            return None
+        actions: dict[str, Action] = self.installed[skill].actions()
+        if action not in actions:
+            self.problem(
+                path,
+                f"skill {skill!r} has no action {action!r}; valid: " + ", ".join(sorted(actions)),
+            )
+            return None
+        checked = self.settings(params, actions[action].params, (*path, "with"))
+        return ActionCall(skill, action, checked)
+
+    def unknown_skill(self, path: Path_, skill: str) -> None:
+        installed = ", ".join(sorted(self.installed)) or "none installed"
+        self.problem(path, f"unknown skill {skill!r}; installed skills: {installed}")
+
+    def skill_settings(self, raw: Any, commands: dict[str, CommandRule]) -> dict[str, dict]:
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            self.problem(("skills",), "skills must map each skill name to its settings")
+            raw = {}
+        used = {call.skill for rule in commands.values() for call in _all_calls(rule)}
+        result = {}
+        for name in sorted(set(raw) | used):
+            if name not in self.installed:
+                if name in raw:
+                    self.unknown_skill(("skills", name), name)
+                continue
+            schema = self.installed[name].settings
+            result[name] = self.settings(raw.get(name), schema, ("skills", name))
+        return result
+
+
+def _section_value(value: Any) -> Any:
+    """`section: off` is short for `section: {enabled: false}`."""
+    if value in ("off", False):
+        return {"enabled": False}
+    return value
+
+
+def _all_calls(rule: CommandRule) -> list[ActionCall]:
+    return [*rule.actions, *(call for calls in rule.when_focused.values() for call in calls)]

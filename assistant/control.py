@@ -1,0 +1,82 @@
+"""A local control socket, so `assistant send up` reaches the running daemon."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import socketserver
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, wait
+from pathlib import Path
+
+from assistant.plugin import CommandEvent
+
+log = logging.getLogger("assistant.control")
+
+
+def socket_path() -> Path:
+    runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/assistant-{os.getuid()}"
+    return Path(runtime) / "assistant.sock"
+
+
+class ControlServer:
+    """Accepts `COMMAND <name>` lines and answers with the replies of the actions it ran."""
+
+    def __init__(
+        self, path: Path, handle: Callable[[CommandEvent], list[Future]], site: str = "default"
+    ):
+        self.path = path
+        handle_command, site_name = handle, site
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                words = self.rfile.readline(200).decode("ascii", "replace").split()
+                if len(words) != 2 or words[0] != "COMMAND":
+                    self.wfile.write(b"ERR use: COMMAND <name>\n")
+                    return
+                event = CommandEvent(words[1], 1.0, "control socket", site_name, time.monotonic())
+                futures = handle_command(event) or []
+                wait(futures, timeout=30)
+                replies = [_describe(f) for f in futures] or ["nothing mapped or ignored"]
+                self.wfile.write(("OK " + "; ".join(replies) + "\n").encode())
+
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if path.exists():
+            path.unlink()
+        self.server = socketserver.ThreadingUnixStreamServer(str(path), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.path.unlink(missing_ok=True)
+
+
+def _describe(future: Future) -> str:
+    if not future.done():
+        return "still running"
+    if future.exception() is not None:
+        return f"failed: {future.exception()}"
+    return str(future.result() or "done")
+
+
+def send_command(command: str, path: Path | None = None, timeout: float = 35.0) -> str:
+    """Ask the running daemon to act on `command`; returns its answer."""
+    path = path or socket_path()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.settimeout(timeout)
+        try:
+            client.connect(str(path))
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise ConnectionError(
+                f"no assistant is running (no socket at {path}); start it with `assistant run`"
+            ) from None
+        client.sendall(f"COMMAND {command}\n".encode())
+        return client.makefile().readline().strip()

@@ -1,0 +1,154 @@
+"""The assistant daemon: sources of commands, the dispatcher, the skills, and their lifetime."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.config import Config, ConfigError, load_config
+from assistant.dispatcher import Dispatcher
+from assistant.emulator import VirtualBoard
+from assistant.focus import Focus
+from assistant.host import PluginHost
+from assistant.link import SerialSource
+from assistant.plugin import CommandEvent, Skill
+from assistant.ports import find_board
+from assistant.sources import DeviceSession, EventSource, LinkStats
+
+log = logging.getLogger("assistant")
+
+
+def data_root() -> Path:
+    """Where skills keep their state (timers, ...): $XDG_DATA_HOME/assistant."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "assistant"
+
+
+@dataclass
+class RunningSource:
+    source: EventSource
+    session: DeviceSession
+    thread: threading.Thread
+
+
+class Assistant:
+    """Everything `assistant run` runs, without the process concerns (signals, terminal)."""
+
+    def __init__(
+        self,
+        config: Config,
+        installed: Mapping[str, type[Skill]],
+        data_dir: Path | None = None,
+        speak: Callable[[str], None] | None = None,
+    ):
+        self.config = config
+        self.installed = installed
+        self.stats = LinkStats()
+        self.focus = Focus(config.focus_seconds)
+        self._speak = speak or self._log_reply
+        self.host = PluginHost(
+            installed,
+            self.focus,
+            data_dir or data_root(),
+            reply=self.reply,
+            timeout=config.skill_timeout,
+        )
+        self.dispatcher = Dispatcher(config, self.host, self.focus)
+        self.sources: list[RunningSource] = []
+        self.stopping = threading.Event()
+        self.virtual_board: VirtualBoard | None = None
+        self.handle_command: Callable[[CommandEvent], object] = self.dispatcher.handle
+
+    @staticmethod
+    def _log_reply(text: str) -> None:
+        log.info("reply: %s", text)
+
+    def reply(self, text: str, site: str | None = None) -> None:
+        self._speak(text)
+
+    def start(self) -> None:
+        self.host.configure(self.config.skills)
+
+    def add_source(self, source: EventSource, name: str) -> RunningSource:
+        session = DeviceSession(name, self.config.site, self._on_command, self.stats)
+        thread = threading.Thread(
+            target=source.run, args=(session.deliver, self.stopping), name=name, daemon=True
+        )
+        running = RunningSource(source, session, thread)
+        self.sources.append(running)
+        thread.start()
+        return running
+
+    def _on_command(self, event: CommandEvent) -> None:
+        self.handle_command(event)
+
+    def open_default_sources(self) -> None:
+        """Open the source the configuration asks for (`auto`: a board, else the microphone,
+        else the virtual board)."""
+        device = self.config.sections["device"]
+        choice = self.config.source
+        if choice == "auto":
+            choice = self._auto_choice(device["port"])
+        if choice == "serial":
+            self.add_source(self._serial(device["port"]), "board")
+        elif choice == "microphone":
+            from assistant.listener import MicrophoneSource
+
+            self.add_source(MicrophoneSource.from_config(self.config), "microphone")
+        else:
+            board = VirtualBoard(heartbeat_ms=self.config.sections["emulator"]["heartbeat_ms"])
+            board.plug_in()
+            self.virtual_board = board
+            self.add_source(self._serial(board.path), "virtual board")
+
+    def _serial(self, port: str) -> SerialSource:
+        device = self.config.sections["device"]
+        return SerialSource(
+            port,
+            device["baudrate"],
+            device["heartbeat_timeout"],
+            self.stats,
+            max_logged_errors=device["max_line_errors"],
+        )
+
+    @staticmethod
+    def _auto_choice(port: str) -> str:
+        if port != "auto" or find_board():
+            return "serial"
+        try:
+            from assistant.listener import microphone_available
+        except ImportError:
+            log.info("no board found and desktop listening is not installed: [listen] extra")
+            return "emulator"
+        if microphone_available():
+            log.info("no board found: listening with the desktop microphone")
+            return "microphone"
+        log.info("no board found and no microphone: using the virtual board")
+        return "emulator"
+
+    def reload(self, path: Path) -> bool:
+        """Load the configuration again (SIGHUP). A broken file keeps the running one."""
+        try:
+            config = load_config(path, self.installed)
+        except ConfigError as error:
+            log.error("configuration not reloaded, fix these first:\n%s", error)
+            return False
+        self.config = config
+        self.focus.seconds = config.focus_seconds
+        self.dispatcher.config = config
+        self.host.timeout = config.skill_timeout
+        self.host.configure(config.skills)
+        log.info("configuration reloaded from %s", path)
+        return True
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for running in self.sources:
+            running.thread.join(timeout=5)
+        if self.virtual_board:
+            self.virtual_board.close()
+        self.host.stop()

@@ -1,0 +1,58 @@
+"""Turns accepted commands into skill actions: minimum score, cooldown, focus."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future
+
+from assistant.config import ActionCall, Config
+from assistant.focus import Focus
+from assistant.host import PluginHost
+from assistant.plugin import CommandEvent
+
+log = logging.getLogger("assistant.dispatch")
+
+
+class Dispatcher:
+    def __init__(self, config: Config, host: PluginHost, focus: Focus):
+        self.config = config
+        self.host = host
+        self.focus = focus
+        self._last_run: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+
+    def handle(self, event: CommandEvent) -> list[Future]:
+        """Run the actions `event` maps to now; the futures hold their replies."""
+        with self._lock:
+            calls = self._choose(event)
+            if calls:
+                self.focus.give(calls[-1].skill)
+        return [self.host.call(c.skill, c.action, event, c.params) for c in calls]
+
+    def _choose(self, event: CommandEvent) -> tuple[ActionCall, ...]:
+        rule = self.config.commands.get(event.command)
+        if rule is None:
+            log.info("heard %r, which config maps to nothing", event.command)
+            return ()
+        if event.score < rule.min_score:
+            log.info("ignored %r: score %.3f < %.2f", event.command, event.score, rule.min_score)
+            return ()
+        key = (event.site, event.command)
+        last = self._last_run.get(key)
+        if last is not None and event.received - last < rule.cooldown:
+            log.info(
+                "ignored %r: repeated within its %.1f s cooldown", event.command, rule.cooldown
+            )
+            return ()
+        self._last_run[key] = event.received
+        focused = self.focus.current()
+        calls = rule.when_focused.get(focused, rule.actions) if focused else rule.actions
+        log.info(
+            "%s: %r (%.2f) -> %s",
+            event.source,
+            event.command,
+            event.score,
+            ", ".join(map(str, calls)),
+        )
+        return calls

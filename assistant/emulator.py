@@ -1,0 +1,164 @@
+"""The virtual board: a pseudo-terminal that speaks the board's protocol, so the assistant runs
+and is tested without hardware. Unplugging it closes the terminal, as pulling the USB cable."""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import logging
+import os
+import threading
+import time
+import tty
+from collections.abc import Sequence
+
+from assistant import protocol
+from assistant.config import COMMANDS
+
+log = logging.getLogger("assistant.emulator")
+
+FIRMWARE_VERSION = "emulator-1"
+MODEL_ID = "emulated"
+
+
+class VirtualBoard:
+    """A board on a pty. `detect()` sends detections; requests get protocol replies."""
+
+    def __init__(
+        self,
+        labels: Sequence[str] = COMMANDS,
+        heartbeat_ms: int = 1000,
+        model: str = MODEL_ID,
+        link: str | os.PathLike | None = None,
+    ):
+        """`link`: a stable path kept pointing at the current pty (as udev's by-id links)."""
+        self.labels = tuple(labels)
+        self.link = link
+        self.heartbeat_ms = heartbeat_ms
+        self.model = model
+        self.thresholds = dict.fromkeys(self.labels, 0.8)
+        self.sent_lines = 0
+        self.dropped_lines = 0
+        self._seq = 0
+        self._started = time.monotonic()
+        self._lock = threading.Lock()
+        self._master: int | None = None
+        self._slave: int | None = None
+        self.path = ""
+        self._stopping = threading.Event()
+
+    # --- the terminal ---------------------------------------------------------------------
+
+    def plug_in(self) -> str:
+        """Open a new pty (the board appears) and say hello; returns the port's path."""
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        os.set_blocking(master, False)
+        self._master, self._slave = master, slave
+        self.path = os.ttyname(slave)
+        if self.link is not None:
+            temporary = f"{self.link}.new"
+            os.symlink(self.path, temporary)
+            os.replace(temporary, self.link)
+        self._stopping = threading.Event()
+        threading.Thread(target=self._serve, args=(master, self._stopping), daemon=True).start()
+        self.send(
+            protocol.Hello(
+                seq=0,
+                proto=protocol.PROTOCOL_VERSION,
+                fw=FIRMWARE_VERSION,
+                model=self.model,
+                labels=self.labels,
+            ),
+            restart_count=True,
+        )
+        log.info("virtual board on %s", self.path)
+        return self.path
+
+    def unplug(self) -> None:
+        """Close the pty, as pulling the cable: the host's reads fail."""
+        self._stopping.set()
+        for fd in (self._master, self._slave):
+            if fd is not None:
+                os.close(fd)
+        self._master = self._slave = None
+
+    close = unplug
+
+    # --- what the board sends ------------------------------------------------------------
+
+    def now_ms(self) -> int:
+        return int((time.monotonic() - self._started) * 1000) & protocol.MAX_SEQ
+
+    def send(self, message: protocol.Message, restart_count: bool = False) -> None:
+        """Send `message` with the board's next sequence number (its own seq is replaced)."""
+        with self._lock:
+            if restart_count:
+                self._seq = 0
+            message = dataclasses.replace(message, seq=self._seq)
+            self._seq = protocol.next_seq(self._seq)
+            self.write_raw((protocol.encode(message) + "\n").encode("ascii"))
+
+    def detect(self, label: str, score: float = 0.95) -> None:
+        if label not in self.labels:
+            raise ValueError(
+                f"the board does not know {label!r}; it knows {', '.join(self.labels)}"
+            )
+        self.send(protocol.Detection(0, label, round(score, 3), self.now_ms()))
+
+    def skip_seq(self, count: int = 1) -> None:
+        """Lose `count` lines, as a board whose output was dropped."""
+        with self._lock:
+            for _ in range(count):
+                self._seq = protocol.next_seq(self._seq)
+
+    def write_raw(self, data: bytes) -> None:
+        """Write bytes as they are (tests use this for malformed lines). Never blocks: when the
+        host does not read, the line is dropped as the firmware would."""
+        if self._master is None:
+            self.dropped_lines += 1
+            return
+        try:
+            os.write(self._master, data)
+            self.sent_lines += 1
+        except BlockingIOError:
+            self.dropped_lines += 1
+        except OSError as error:
+            if error.errno not in (errno.EIO, errno.EBADF):
+                raise
+            self.dropped_lines += 1
+
+    # --- what the board hears ------------------------------------------------------------
+
+    def _serve(self, master: int, stopping: threading.Event) -> None:
+        pending = b""
+        next_heartbeat = time.monotonic() + self.heartbeat_ms / 1000
+        while not stopping.wait(0.01):
+            if time.monotonic() >= next_heartbeat:
+                next_heartbeat += self.heartbeat_ms / 1000
+                self.send(protocol.Heartbeat(0, self.now_ms()))
+            try:
+                pending += os.read(master, 256)
+            except (BlockingIOError, OSError):
+                continue
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                self.send(self.answer(line))
+
+    def answer(self, line: bytes) -> protocol.Message:
+        """The reply to one request line, as the firmware gives it."""
+        try:
+            request = protocol.parse_request(line)
+        except protocol.ProtocolError as error:
+            return protocol.Error(0, error.code)
+        if request.cmd == "ping":
+            return protocol.Pong(0, request.id or "")
+        if request.cmd == "info":
+            thresholds = ",".join(f"{k}:{v:.3f}" for k, v in self.thresholds.items())
+            return protocol.Info(
+                0, FIRMWARE_VERSION, self.model, {"arena": "0", "thresholds": thresholds}
+            )
+        if request.label not in self.thresholds:
+            return protocol.Error(0, "unknown_label")
+        self.thresholds[request.label] = request.score or 0.0
+        return protocol.Ok(0, "set")

@@ -1,0 +1,245 @@
+"""The plugin host: finds skills through entry points, starts them with their settings, and runs
+their actions so that an exception or a hang in one skill never stops the daemon or the others."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from assistant.focus import Focus
+from assistant.plugin import ENTRY_POINT_GROUP, CommandEvent, Skill, SkillError
+
+log = logging.getLogger("assistant.host")
+
+Reply = Callable[[str, "str | None"], None]
+"""Speaks a reply: (text, site)."""
+
+
+@dataclass(frozen=True)
+class BrokenPlugin:
+    name: str
+    target: str
+    error: str
+
+
+def discover_skills() -> tuple[dict[str, type[Skill]], list[BrokenPlugin]]:
+    """Installed skills by name, and the entry points that could not be loaded."""
+    found: dict[str, type[Skill]] = {}
+    broken: list[BrokenPlugin] = []
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            skill = point.load()
+            if not (isinstance(skill, type) and issubclass(skill, Skill)):
+                raise TypeError(f"{point.value} is not a subclass of assistant.plugin.Skill")
+        except Exception as error:  # a broken plugin must not stop discovery
+            broken.append(BrokenPlugin(point.name, point.value, f"{type(error).__name__}: {error}"))
+            continue
+        found[skill.name or point.name] = skill
+    return found, broken
+
+
+@dataclass
+class _Call:
+    label: str
+    function: Callable[[], Any]
+    future: Future = field(default_factory=Future)
+
+
+class SkillRunner:
+    """Runs one skill's calls in order on its own thread. A call that exceeds `timeout` is
+    abandoned: its thread is left to finish on its own and a fresh thread takes the queue."""
+
+    def __init__(self, skill_name: str, timeout: float):
+        self.skill_name = skill_name
+        self.timeout = timeout
+        self._queue: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._running: tuple[float, int, _Call] | None = None
+        self._spawn()
+
+    def _spawn(self) -> None:
+        self._generation += 1
+        threading.Thread(
+            target=self._work,
+            args=(self._generation,),
+            name=f"skill-{self.skill_name}-{self._generation}",
+            daemon=True,
+        ).start()
+
+    def submit(self, label: str, function: Callable[[], Any]) -> Future:
+        call = _Call(label, function)
+        self._queue.put(call)
+        return call.future
+
+    def _work(self, generation: int) -> None:
+        while generation == self._generation:
+            call = self._queue.get()
+            if call is None:
+                return
+            with self._lock:
+                self._running = (time.monotonic(), generation, call)
+            try:
+                result = call.function()
+            except BaseException as error:
+                if not call.future.done():
+                    call.future.set_exception(error)
+            else:
+                if not call.future.done():
+                    call.future.set_result(result)
+            finally:
+                with self._lock:
+                    if self._running and self._running[2] is call:
+                        self._running = None
+
+    def check(self, now: float) -> None:
+        """Abandon the running call if it has run too long (called by the host's watchdog)."""
+        with self._lock:
+            running = self._running
+            if not running or now - running[0] <= self.timeout:
+                return
+            self._running = None
+            self._spawn()
+        call = running[2]
+        log.error(
+            "skill %s: %s did not finish within %.1f s; abandoned it, the skill goes on",
+            self.skill_name,
+            call.label,
+            self.timeout,
+        )
+        if not call.future.done():
+            call.future.set_exception(TimeoutError(f"{call.label} timed out"))
+
+    def close(self) -> None:
+        self._queue.put(None)
+
+
+class _Context:
+    """The SkillContext the host gives each skill."""
+
+    def __init__(self, host: PluginHost, name: str, settings: Mapping[str, Any]):
+        self.name = name
+        self.settings = dict(settings)
+        self.log = logging.getLogger(f"assistant.skill.{name}")
+        self.data_dir = host.data_root / name
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._host = host
+
+    def say(self, text: str, site: str | None = None) -> None:
+        self._host.reply(text, site)
+
+    def hold_focus(self, seconds: float | None = None) -> None:
+        self._host.focus.give(self.name, seconds)
+
+    def release_focus(self) -> None:
+        self._host.focus.release(self.name)
+
+    def listen_for_phrase(self, grammar: list[str], seconds: float = 4.0) -> str | None:
+        return self._host.listen_for_phrase(grammar, seconds)
+
+
+def _no_phrase(grammar: list[str], seconds: float) -> str | None:
+    log.warning("no follow-up phrase listener is configured")
+    return None
+
+
+class PluginHost:
+    def __init__(
+        self,
+        installed: Mapping[str, type[Skill]],
+        focus: Focus,
+        data_root: Path,
+        reply: Reply,
+        timeout: float = 10.0,
+        listen_for_phrase: Callable[[list[str], float], str | None] = _no_phrase,
+    ):
+        self.installed = installed
+        self.focus = focus
+        self.data_root = data_root
+        self.reply = reply
+        self.timeout = timeout
+        self.listen_for_phrase = listen_for_phrase
+        self.skills: dict[str, Skill] = {}
+        self.settings: dict[str, Mapping[str, Any]] = {}
+        self.runners: dict[str, SkillRunner] = {}
+        self.failures: dict[str, int] = {}
+        self._stopping = threading.Event()
+        self._watchdog = threading.Thread(target=self._watch, name="skill-watchdog", daemon=True)
+        self._watchdog.start()
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(0.2):
+            now = time.monotonic()
+            for runner in list(self.runners.values()):
+                runner.check(now)
+
+    def configure(self, skill_settings: Mapping[str, Mapping[str, Any]]) -> None:
+        """Start the skills named in `skill_settings`; restart those whose settings changed and
+        stop those no longer named."""
+        for name in list(self.skills):
+            if name not in skill_settings or skill_settings[name] != self.settings[name]:
+                self._stop_skill(name)
+        for name, settings in skill_settings.items():
+            if name not in self.skills:
+                self._start_skill(name, settings)
+
+    def _start_skill(self, name: str, settings: Mapping[str, Any]) -> None:
+        runner = self.runners.setdefault(name, SkillRunner(name, self.timeout))
+        skill = self.installed[name](_Context(self, name, settings))
+        self.skills[name] = skill
+        self.settings[name] = settings
+        future = runner.submit("start", skill.start)
+        future.add_done_callback(lambda done: self._report(name, "start", done))
+
+    def _stop_skill(self, name: str) -> None:
+        skill = self.skills.pop(name)
+        self.settings.pop(name)
+        future = self.runners[name].submit("stop", skill.stop)
+        future.add_done_callback(lambda done: self._report(name, "stop", done))
+
+    def call(self, skill_name: str, action: str, event: CommandEvent, params: Mapping) -> Future:
+        """Run `skill_name.action` for `event` on the skill's thread; the future holds its reply."""
+        skill = self.skills.get(skill_name)
+        if skill is None:
+            future: Future = Future()
+            future.set_exception(LookupError(f"skill {skill_name} is not running"))
+            log.error("skill %s is not running; cannot run %s", skill_name, action)
+            return future
+        method = getattr(skill, skill.actions()[action].method_name)
+        future = self.runners[skill_name].submit(
+            f"action {action}", lambda: method(event, **params)
+        )
+        future.add_done_callback(lambda done: self._finish(skill_name, action, event, done))
+        return future
+
+    def _finish(self, skill: str, action: str, event: CommandEvent, done: Future) -> None:
+        if self._report(skill, f"action {action}", done) and isinstance(done.result(), str):
+            self.reply(done.result(), event.site)
+
+    def _report(self, skill: str, what: str, done: Future) -> bool:
+        """Log a failed call with the skill's name; True when the call succeeded."""
+        error = done.exception()
+        if error is None:
+            return True
+        self.failures[skill] = self.failures.get(skill, 0) + 1
+        if isinstance(error, SkillError):
+            log.error("skill %s: %s failed: %s", skill, what, error)
+            self.reply(str(error), None)
+        elif not isinstance(error, TimeoutError):
+            log.error("skill %s: %s crashed", skill, what, exc_info=error)
+        return False
+
+    def stop(self) -> None:
+        for name in list(self.skills):
+            self._stop_skill(name)
+        for runner in self.runners.values():
+            runner.close()
+        self._stopping.set()

@@ -1,0 +1,163 @@
+"""The serial link to the board: find it, read its lines, survive unplugging."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import serial
+
+from assistant import protocol
+from assistant.ports import find_board
+from assistant.sources import LinkStats
+
+log = logging.getLogger("assistant.link")
+
+READ_TIMEOUT = 0.05
+BACKOFF_FIRST = 0.2
+BACKOFF_MAX = 5.0
+
+
+class LineSplitter:
+    """Splits a byte stream into lines; a line longer than the protocol allows is dropped whole
+    (counted once) instead of growing the buffer."""
+
+    def __init__(self, stats: LinkStats):
+        self.stats = stats
+        self._buffer = bytearray()
+        self._skipping = False
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """The complete lines in `data` (with what came before it), without their `\n`."""
+        *complete, rest = data.split(b"\n")
+        lines = []
+        for piece in complete:
+            line = bytes(self._buffer) + piece
+            self._buffer.clear()
+            if self._skipping:  # the end of a line already counted as too long
+                self._skipping = False
+                continue
+            if len(line.rstrip(b"\r")) > protocol.MAX_LINE_BYTES:
+                self.stats.count_malformed("too_long")
+                continue
+            lines.append(line)
+        if not self._skipping:
+            self._buffer += rest
+            if len(self._buffer) > protocol.MAX_LINE_BYTES + 1:
+                self.stats.count_malformed("too_long")
+                self._buffer.clear()
+                self._skipping = True
+        return lines
+
+
+class SerialSource:
+    """An EventSource reading a board on a serial port (`auto`: found by USB id)."""
+
+    def __init__(
+        self,
+        port: str = "auto",
+        baudrate: int = 115200,
+        heartbeat_timeout: float = 3.0,
+        stats: LinkStats | None = None,
+        find: Callable[[], str | None] = find_board,
+        max_logged_errors: int = 1000,
+    ):
+        self.port = port
+        self.baudrate = baudrate
+        self.heartbeat_timeout = heartbeat_timeout
+        self.stats = stats or LinkStats()
+        self.find = find
+        self.max_logged_errors = max_logged_errors
+        self.description = f"board on {port}"
+        self.connected = threading.Event()
+        self._serial: serial.Serial | None = None
+        self._write_lock = threading.Lock()
+
+    def request(self, request: protocol.Request) -> None:
+        """Send a request to the board (its reply arrives as a message)."""
+        with self._write_lock:
+            if self._serial is None:
+                raise ConnectionError("the board is not connected")
+            self._serial.write((protocol.encode_request(request) + "\n").encode("ascii"))
+
+    def run(self, deliver: Callable[[protocol.Message], None], stopping: threading.Event) -> None:
+        delay = BACKOFF_FIRST
+        lost_since: float | None = None
+        said_waiting = False
+        while not stopping.is_set():
+            path = self.find() if self.port == "auto" else self.port
+            connection = self._open(path) if path else None
+            if connection is None:
+                if not said_waiting:
+                    log.info("waiting for the board (%s)", path or "none plugged in")
+                    said_waiting = True
+                stopping.wait(delay)
+                delay = min(delay * 2, BACKOFF_MAX)
+                continue
+            if lost_since is None:
+                log.info("board connected on %s", path)
+            else:
+                log.info("board back on %s after %.1f s", path, time.monotonic() - lost_since)
+            delay, said_waiting = BACKOFF_FIRST, False
+            self.description = f"board on {path}"
+            try:
+                self._serve(connection, deliver, stopping)
+            except (serial.SerialException, OSError) as error:
+                lost_since = time.monotonic()
+                self.stats.reconnects += 1
+                log.warning("board on %s is gone (%s); reconnecting", path, error)
+            finally:
+                self.connected.clear()
+                with self._write_lock:
+                    self._serial = None
+                connection.close()
+
+    def _open(self, path: str) -> serial.Serial | None:
+        try:
+            return serial.Serial(path, self.baudrate, timeout=READ_TIMEOUT, exclusive=True)
+        except (serial.SerialException, OSError, ValueError) as error:
+            log.debug("cannot open %s: %s", path, error)
+            return None
+
+    def _serve(
+        self,
+        connection: serial.Serial,
+        deliver: Callable[[protocol.Message], None],
+        stopping: threading.Event,
+    ) -> None:
+        with self._write_lock:
+            self._serial = connection
+        self.connected.set()
+        splitter = LineSplitter(self.stats)
+        last_data = time.monotonic()
+        silent = False
+        self.request(protocol.Request("info"))
+        while not stopping.is_set():
+            data = connection.read(connection.in_waiting or 1)
+            now = time.monotonic()
+            if not data:
+                if not silent and now - last_data > self.heartbeat_timeout:
+                    silent = True
+                    log.warning(
+                        "board is silent: no line for %.1f s (is the firmware running?)",
+                        now - last_data,
+                    )
+                continue
+            if silent:
+                log.info("board is talking again")
+                silent = False
+            last_data = now
+            for line in splitter.feed(data):
+                self._handle_line(line, deliver)
+
+    def _handle_line(self, line: bytes, deliver: Callable[[protocol.Message], None]) -> None:
+        try:
+            message = protocol.parse_line(line)
+        except protocol.ProtocolError as error:
+            self.stats.count_malformed(error.code)
+            if self.stats.malformed <= self.max_logged_errors:
+                log.warning("skipped a malformed line (%s): %r", error, line[:60])
+            return
+        deliver(message)

@@ -1,0 +1,261 @@
+"""The board's keyword spotting on the desktop: audio -> frontend -> int8 model -> recognizer.
+
+Every step is the board's own arithmetic (assistant/frontend.py, FeatureContract.to_int8, the
+int8 model with TFLite Micro's kernels, assistant/recognizer.py), so the same audio gives the
+same detections, at the same times, as a board would report. Time is audio time: a slice's time
+is the end of its window in milliseconds since the stream started.
+"""
+
+from __future__ import annotations
+
+import wave
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from assistant import protocol
+from assistant.features import FeatureContract
+from assistant.frontend import Frontend
+from assistant.model_runner import Int8Model, ModelError
+from assistant.recognizer import Recognition, Recognizer
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+DEFAULT_MODEL = MODELS_DIR / "kws_int8.tflite"
+DEFAULT_INFERENCE_EVERY = 5
+"""Feature slices between inferences (5 slices of 20 ms: an inference every 100 ms)."""
+DESKTOP_FIRMWARE = "desktop-1"
+"""The `fw=` the desktop pipeline gives in its HELLO."""
+
+
+@dataclass(frozen=True)
+class RecognizerSettings:
+    """How scores become detections (the board's recognizer settings)."""
+
+    thresholds: float | Mapping[str, float] = 0.8
+    average_window_ms: int = 1000
+    suppression_ms: int = 1500
+    minimum_count: int = 3
+
+    def recognizer(self, labels: Iterable[str]) -> Recognizer:
+        return Recognizer(
+            tuple(labels),
+            thresholds=self.thresholds,
+            average_window_ms=self.average_window_ms,
+            suppression_ms=self.suppression_ms,
+            minimum_count=self.minimum_count,
+        )
+
+
+@dataclass(frozen=True)
+class Inference:
+    time_ms: int
+    scores: np.ndarray
+    """The model's int8 output, one value per label."""
+
+
+def model_card_path(model_path: str | Path) -> Path:
+    """The model card beside a model: kws_int8.tflite -> kws_int8.json."""
+    return Path(model_path).with_suffix(".json")
+
+
+def load_model(model_path: str | Path = DEFAULT_MODEL) -> tuple[Int8Model, FeatureContract]:
+    """The model and its feature contract (from the model card beside it)."""
+    card = model_card_path(model_path)
+    if not card.is_file():
+        raise ModelError(
+            f"{card}: the model card of {Path(model_path).name} is missing; export the model "
+            "with `python -m model_training export` (it writes both files)"
+        )
+    try:
+        contract = FeatureContract.from_model_card(card)
+    except (ValueError, KeyError) as error:
+        raise ModelError(f"{card}: not a valid model card ({error!r})") from error
+    model = Int8Model(model_path)
+    expected = contract.slices * contract.channels
+    if model.input_size != expected or model.output_size != len(contract.labels):
+        raise ModelError(
+            f"{model_path}: the model takes {model.input_size} values and gives "
+            f"{model.output_size} scores, but its card says {contract.slices}x"
+            f"{contract.channels} features and {len(contract.labels)} labels"
+        )
+    return model, contract
+
+
+class ScoreStream:
+    """Audio in, the model's scores out: an inference every `inference_every` feature slices
+    once the model's window of slices is full."""
+
+    def __init__(
+        self,
+        model: Int8Model,
+        contract: FeatureContract,
+        inference_every: int = DEFAULT_INFERENCE_EVERY,
+    ):
+        if inference_every < 1:
+            raise ValueError(f"inference_every must be at least 1, got {inference_every}")
+        self.model = model
+        self.contract = contract
+        self.inference_every = inference_every
+        self.frontend = Frontend()
+        if self.frontend.channels != contract.channels:
+            raise ModelError(
+                f"the model expects {contract.channels} channels, the frontend gives "
+                f"{self.frontend.channels}"
+            )
+        tables = self.frontend.tables
+        self._step = tables.step_samples
+        self._window = tables.window_samples
+        self._rate = self.frontend.config.sample_rate
+        self.slices_seen = 0
+        self._recent = np.zeros((0, contract.channels), dtype=np.int8)
+
+    def slice_time_ms(self, index: int) -> int:
+        """Audio time at the end of slice `index` (0-based), wrapped as the board's clock."""
+        samples = index * self._step + self._window
+        return (samples * 1000 // self._rate) & protocol.MAX_SEQ
+
+    def feed(self, samples: np.ndarray) -> list[Inference]:
+        features = self.contract.to_int8(self.frontend.process(samples))
+        if not len(features):
+            return []
+        recent = np.concatenate([self._recent, features])
+        first = self.slices_seen
+        self.slices_seen += len(features)
+        slices, every = self.contract.slices, self.inference_every
+        inferences = []
+        for total in range(first + 1, self.slices_seen + 1):
+            if total < slices or (total - slices) % every:
+                continue
+            end = len(recent) - (self.slices_seen - total)
+            scores = self.model(recent[end - slices : end])
+            inferences.append(Inference(self.slice_time_ms(total - 1), scores))
+        self._recent = recent[-(slices - 1) :] if slices > 1 else recent[:0]
+        return inferences
+
+
+class KeywordPipeline:
+    """The board's keyword spotting: feed 16 kHz int16 audio, get the commands heard."""
+
+    def __init__(
+        self,
+        model_path: str | Path = DEFAULT_MODEL,
+        settings: RecognizerSettings | None = None,
+        inference_every: int = DEFAULT_INFERENCE_EVERY,
+    ):
+        model, contract = load_model(model_path)
+        self.scores = ScoreStream(model, contract, inference_every)
+        self.recognizer = (settings or RecognizerSettings()).recognizer(contract.labels)
+
+    @property
+    def model_id(self) -> str:
+        return self.scores.model.model_id
+
+    @property
+    def commands(self) -> tuple[str, ...]:
+        return self.recognizer.commands
+
+    @property
+    def sample_rate(self) -> int:
+        return self.scores.contract.sample_rate
+
+    def feed(self, samples: np.ndarray) -> list[Recognition]:
+        heard = []
+        for inference in self.scores.feed(samples):
+            recognition = self.recognizer.process(inference.scores, inference.time_ms)
+            if recognition is not None:
+                heard.append(recognition)
+        return heard
+
+
+@dataclass
+class BoardOutput:
+    """The lines a board sends for a stream of audio: HELLO first, then DET and a HB every
+    `heartbeat_ms` of audio time, with growing sequence numbers."""
+
+    model_id: str
+    labels: tuple[str, ...]
+    heartbeat_ms: int = 1000
+    fw: str = DESKTOP_FIRMWARE
+    _seq: int = field(default=0, init=False)
+    _next_heartbeat: int = field(default=0, init=False)
+
+    def hello(self) -> protocol.Hello:
+        self._seq = 0
+        self._next_heartbeat = self.heartbeat_ms
+        hello = protocol.Hello(0, protocol.PROTOCOL_VERSION, self.fw, self.model_id, self.labels)
+        self._seq = protocol.next_seq(0)
+        return hello
+
+    def _stamp(self) -> int:
+        seq = self._seq
+        self._seq = protocol.next_seq(seq)
+        return seq
+
+    def advance(self, audio_ms: int, heard: Iterable[Recognition]) -> list[protocol.Message]:
+        """The lines for everything up to `audio_ms` (detections and heartbeats, in time order)."""
+        events: list[tuple[int, int, Recognition | None]] = [
+            (recognition.time_ms, 1, recognition) for recognition in heard
+        ]
+        while self._next_heartbeat <= audio_ms:
+            events.append((self._next_heartbeat, 0, None))
+            self._next_heartbeat += self.heartbeat_ms
+        messages: list[protocol.Message] = []
+        for time_ms, _, recognition in sorted(events, key=lambda event: event[:2]):
+            ms = time_ms & protocol.MAX_SEQ
+            if recognition is None:
+                messages.append(protocol.Heartbeat(self._stamp(), ms))
+            else:
+                score = round(recognition.score, 3)
+                messages.append(protocol.Detection(self._stamp(), recognition.label, score, ms))
+        return messages
+
+
+def read_wav_int16(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
+    """A 16-bit mono WAV file's samples; a clear error for any other format."""
+    path = Path(path)
+    try:
+        with wave.open(str(path)) as handle:
+            layout = (handle.getnchannels(), handle.getsampwidth(), handle.getframerate())
+            data = handle.readframes(handle.getnframes())
+    except (OSError, wave.Error, EOFError) as error:
+        raise ValueError(f"{path}: not a readable PCM WAV file ({error})") from error
+    if layout != (1, 2, sample_rate):
+        channels, width, rate = layout
+        raise ValueError(
+            f"{path}: {channels} channel(s), {8 * width}-bit, {rate} Hz; the board hears "
+            f"{sample_rate} Hz 16-bit mono (convert: sox {path.name} -r {sample_rate} -b 16 -c 1 "
+            "out.wav)"
+        )
+    return np.frombuffer(data, dtype="<i2").astype(np.int16)
+
+
+def messages_from_wav(
+    path: str | Path,
+    model_path: str | Path = DEFAULT_MODEL,
+    settings: RecognizerSettings | None = None,
+    heartbeat_ms: int = 1000,
+    chunk_ms: int = 100,
+) -> list[protocol.Message]:
+    """The protocol lines a board would send while hearing the WAV file (HELLO, DET, HB)."""
+    pipeline = KeywordPipeline(model_path, settings)
+    samples = read_wav_int16(path, pipeline.sample_rate)
+    output = BoardOutput(pipeline.model_id, pipeline.commands, heartbeat_ms)
+    messages: list[protocol.Message] = [output.hello()]
+    chunk = max(1, pipeline.sample_rate * chunk_ms // 1000)
+    for start in range(0, len(samples), chunk):
+        heard = pipeline.feed(samples[start : start + chunk])
+        audio_ms = (start + len(samples[start : start + chunk])) * 1000 // pipeline.sample_rate
+        messages += output.advance(audio_ms, heard)
+    return messages
+
+
+def detections_from_wav(
+    path: str | Path,
+    model_path: str | Path = DEFAULT_MODEL,
+    settings: RecognizerSettings | None = None,
+) -> list[protocol.Detection]:
+    """Only the detections a board would send while hearing the WAV file."""
+    messages = messages_from_wav(path, model_path, settings)
+    return [message for message in messages if isinstance(message, protocol.Detection)]

@@ -1,0 +1,146 @@
+"""The plugin API: everything a skill may use. Skills import this module and nothing else
+from the assistant.
+
+A skill is a class derived from `Skill`, registered in its package's metadata under the
+entry-point group `assistant.skills`::
+
+    [project.entry-points."assistant.skills"]
+    greeter = "my_package.greeter:GreeterSkill"
+
+See docs/writing-skills.md for a complete example.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from assistant.spoken import AMOUNT_WORDS, Amount, parse_amount  # noqa: F401  (skills use these)
+
+ENTRY_POINT_GROUP = "assistant.skills"
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()
+"""Default of a setting that the configuration must give."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting of a skill (under `skills.<name>:` in config.yaml) or parameter of an action
+    (under `with:`). `type` is one of str, int, float, bool, list, dict."""
+
+    name: str
+    type: type
+    default: Any = REQUIRED
+    help: str = ""
+    choices: tuple[Any, ...] = ()
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+@dataclass(frozen=True)
+class CommandEvent:
+    """A command heard by a board (or the desktop listener) and accepted by the dispatcher."""
+
+    command: str
+    score: float
+    source: str = "unknown"
+    site: str = "default"
+    received: float = 0.0
+    """time.monotonic() when the line reached the host."""
+    device_ms: int | None = None
+    seq: int | None = None
+
+
+class SkillError(Exception):
+    """Raise from an action to report a failure the user should hear about; the message is
+    logged and spoken, without a traceback."""
+
+
+class SkillContext(Protocol):
+    """What the host gives each skill."""
+
+    name: str
+    settings: dict[str, Any]
+    log: logging.Logger
+    data_dir: Path
+
+    def say(self, text: str, site: str | None = None) -> None:
+        """Speak a short reply (never blocks; also logged). `site` routes it to a room."""
+
+    def hold_focus(self, seconds: float | None = None) -> None:
+        """Keep focus on this skill for `seconds` (None: the configured focus time)."""
+
+    def release_focus(self) -> None:
+        """Give focus up now (for example when playback stops)."""
+
+    def listen_for_phrase(self, grammar: list[str], seconds: float = 4.0) -> str | None:
+        """Transcribe one phrase from the desktop microphone, restricted to `grammar`;
+        None when nothing was understood or no microphone or model is available."""
+
+
+@dataclass(frozen=True)
+class Action:
+    """An action a skill offers, as declared with @action."""
+
+    name: str
+    help: str
+    params: tuple[Setting, ...]
+    method_name: str
+
+
+def action(
+    name: str | None = None, help: str = "", params: tuple[Setting, ...] = ()
+) -> Callable[[Callable], Callable]:
+    """Mark a Skill method as an action. The method is called as
+    `method(event, **params)` and may return a short reply to speak."""
+
+    def mark(method: Callable) -> Callable:
+        method.__assistant_action__ = Action(  # type: ignore[attr-defined]
+            name=name or method.__name__.rstrip("_"),
+            help=help or (method.__doc__ or "").strip().split("\n")[0],
+            params=params,
+            method_name=method.__name__,
+        )
+        return method
+
+    return mark
+
+
+class Skill:
+    """Base class of every skill. Subclasses set `name`, `description` and `settings`, and mark
+    their actions with @action. `start` and `stop` open and close connections; the validated
+    settings are in `self.context.settings`."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    settings: ClassVar[tuple[Setting, ...]] = ()
+
+    def __init__(self, context: SkillContext):
+        self.context = context
+
+    def start(self) -> None:
+        """Called once after construction, before any action."""
+
+    def stop(self) -> None:
+        """Called once at shutdown."""
+
+    @classmethod
+    def actions(cls) -> dict[str, Action]:
+        found: dict[str, Action] = {}
+        for klass in reversed(cls.__mro__):
+            for value in vars(klass).values():
+                declared = getattr(value, "__assistant_action__", None)
+                if declared is not None:
+                    found[declared.name] = declared
+        return found

@@ -1,0 +1,147 @@
+"""From the model's int8 scores, one inference at a time, to command detections.
+
+The arithmetic is integer only and the firmware's C++ (firmware/kws/src/recognizer.cpp) repeats
+it exactly, so the board and the desktop report the same commands from the same scores:
+
+- each score s becomes u = s + 128 (0..255); the last inferences whose age (now - t, modulo
+  2**32) is below the averaging window are kept, at most MAX_HISTORY of them;
+- with at least `minimum_count` of them, the label with the largest sum of u wins (the first on
+  a tie); its score in thousandths is round-half-up(sum * 1000 / (count * 255));
+- it is reported if it is not ignored (silence, unknown), reaches its threshold and no
+  detection happened within the suppression time before.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+MAX_HISTORY = 64
+MAX_LABELS = 16
+DEFAULT_THRESHOLD = 0.8
+TIME_MODULUS = 2**32
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """A heard command: `score` is 0..1 with three decimals (the wire value), `time_ms` the
+    time of the inference that recognized it."""
+
+    label: str
+    score: float
+    time_ms: int
+
+
+def to_permille(score: float, what: str = "threshold") -> int:
+    """A score from 0 to 1 as an integer in thousandths (rounded half up)."""
+    try:
+        value = float(score)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{what} must be a number from 0 to 1, got {score!r}")
+    return math.floor(value * 1000 + 0.5)
+
+
+class Recognizer:
+    """Averages scores over a window, applies per-label thresholds and suppression, and never
+    reports the ignored labels."""
+
+    def __init__(
+        self,
+        labels: Sequence[str],
+        thresholds: float | Mapping[str, float] = DEFAULT_THRESHOLD,
+        average_window_ms: int = 1000,
+        suppression_ms: int = 1500,
+        minimum_count: int = 3,
+        ignore: Sequence[str] = ("silence", "unknown"),
+    ):
+        self.labels = tuple(labels)
+        if not 0 < len(self.labels) <= MAX_LABELS:
+            raise ValueError(f"a recognizer takes 1 to {MAX_LABELS} labels, got {len(labels)}")
+        for name, value in (
+            ("average_window_ms", average_window_ms),
+            ("suppression_ms", suppression_ms),
+            ("minimum_count", minimum_count),
+        ):
+            if not isinstance(value, int) or not 0 <= value < TIME_MODULUS:
+                raise ValueError(f"{name} must be an integer from 0 to 2**32-1, got {value!r}")
+        self.average_window_ms = average_window_ms
+        self.suppression_ms = suppression_ms
+        self.minimum_count = minimum_count
+        self._ignored = frozenset(label for label in ignore if label in self.labels)
+        if isinstance(thresholds, Mapping):
+            self._thresholds = {label: to_permille(DEFAULT_THRESHOLD) for label in self.labels}
+            for label, score in thresholds.items():
+                self.set_threshold(label, score)
+        else:
+            self._thresholds = dict.fromkeys(self.labels, to_permille(thresholds))
+        self._times: deque[int] = deque()
+        self._scores: deque[np.ndarray] = deque()
+        self._last_detection_ms: int | None = None
+
+    @property
+    def commands(self) -> tuple[str, ...]:
+        """The labels this recognizer can report (all but the ignored ones)."""
+        return tuple(label for label in self.labels if label not in self._ignored)
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        """The threshold of each reportable label."""
+        return {label: self._thresholds[label] / 1000 for label in self.commands}
+
+    def set_threshold(self, label: str, score: float) -> None:
+        """Change one label's threshold (0..1); ValueError for a label it cannot report."""
+        if label not in self.commands:
+            raise ValueError(
+                f"no threshold for {label!r}: the labels that can be reported are "
+                f"{', '.join(self.commands)}"
+            )
+        self._thresholds[label] = to_permille(score)
+
+    def process(self, scores: Sequence[int] | np.ndarray, time_ms: int) -> Recognition | None:
+        """scores: the model's int8 outputs for one inference at time_ms."""
+        values = np.asarray(scores).reshape(-1)
+        if values.shape != (len(self.labels),):
+            raise ValueError(f"expected {len(self.labels)} scores, got {values.size}")
+        if not np.issubdtype(values.dtype, np.integer) or values.min() < -128 or values.max() > 127:
+            raise ValueError("scores must be the model's int8 outputs (integers -128..127)")
+        now = int(time_ms)
+        if len(self._times) == MAX_HISTORY:
+            self._times.popleft()
+            self._scores.popleft()
+        self._times.append(now)
+        self._scores.append(values.astype(np.int64) + 128)
+        self._forget_older_than_window(now)
+        count = len(self._times)
+        if count < self.minimum_count:
+            return None
+        sums = np.sum(self._scores, axis=0)
+        best = int(np.argmax(sums))
+        label = self.labels[best]
+        permille = (int(sums[best]) * 2000 + count * 255) // (count * 510)
+        if label in self._ignored or permille < self._thresholds[label]:
+            return None
+        if self._last_detection_ms is not None and self._elapsed(self._last_detection_ms, now) < (
+            self.suppression_ms
+        ):
+            return None
+        self._last_detection_ms = now
+        return Recognition(label, permille / 1000, now)
+
+    @staticmethod
+    def _elapsed(then: int, now: int) -> int:
+        return (now - then) % TIME_MODULUS
+
+    def _forget_older_than_window(self, now: int) -> None:
+        kept = [
+            (time, scores)
+            for time, scores in zip(self._times, self._scores, strict=True)
+            if self._elapsed(time, now) < self.average_window_ms
+        ]
+        self._times = deque(time for time, _ in kept)
+        self._scores = deque(scores for _, scores in kept)

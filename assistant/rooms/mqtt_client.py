@@ -1,0 +1,201 @@
+"""One connection to the MQTT broker (paho-mqtt 2.x), shared by the satellite and the hub roles:
+credentials, TLS, a last will, subscriptions renewed on every connection, and reconnection with
+exponential backoff. A failure is logged once, clearly, and retried until it is fixed."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.reasoncodes import ReasonCode
+
+from assistant.rooms.settings import MqttSettings
+
+log = logging.getLogger("assistant.mqtt")
+
+Handler = Callable[[str, bytes], None]
+"""Called with (topic, payload) for each message on a subscription, on the network thread."""
+
+
+@dataclass(frozen=True)
+class Will:
+    topic: str
+    payload: bytes
+    retain: bool = True
+
+
+class MqttConnection:
+    """Keeps one client connected to the broker of `settings` until `stop()`.
+
+    `on_connected` runs on the network thread after each successful connection, once the
+    subscriptions have been sent (so anything it publishes follows them)."""
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        client_id: str,
+        will: Will | None = None,
+        on_connected: Callable[[], None] | None = None,
+        on_disconnected: Callable[[], None] | None = None,
+    ):
+        self.settings = settings
+        self.client_id = client_id
+        self._on_connected = on_connected
+        self._on_disconnected = on_disconnected
+        self._subscriptions: dict[str, tuple[int, Handler]] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._loop_ended = threading.Event()
+        self._connected = threading.Event()
+        self._last_problem: str | None = None
+        self._supervisor: threading.Thread | None = None
+        self.connections = 0
+        """Successful connections so far (a reconnection counts again)."""
+
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=paho.MQTTv311,
+            clean_session=True,
+            reconnect_on_failure=False,
+        )
+        if settings.username:
+            client.username_pw_set(settings.username, settings.password or None)
+        if settings.tls:
+            client.tls_set(ca_certs=settings.ca_file or None)
+        if will:
+            client.will_set(will.topic, will.payload, qos=1, retain=will.retain)
+        client.max_inflight_messages_set(1000)
+        client.max_queued_messages_set(0)
+        client.on_connect = self._handle_connect
+        client.on_disconnect = self._handle_disconnect
+        client.on_message = self._handle_message
+        self._client = client
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def subscribe(self, topic_filter: str, handler: Handler, qos: int = 1) -> None:
+        """Call `handler` for messages on `topic_filter`, now and after every reconnection."""
+        self._subscriptions[topic_filter] = (qos, handler)
+        self._client.message_callback_add(topic_filter, lambda _c, _u, m: handler(m.topic, m.payload))
+        if self.connected:
+            self._client.subscribe(topic_filter, qos)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> bool:
+        """Send a message; False when there is no connection (a QoS 1 message is then queued
+        by paho and sent after the next connection)."""
+        with self._lock:
+            info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def start(self) -> None:
+        self._supervisor = threading.Thread(
+            target=self._supervise, name=f"mqtt-{self.client_id}", daemon=True
+        )
+        self._supervisor.start()
+
+    def stop(self, last_words: tuple[str, bytes] | None = None, timeout: float = 2.0) -> None:
+        """Disconnect cleanly, first publishing `last_words` (topic, retained payload) if
+        connected, since a clean disconnect does not send the will."""
+        self._stopping.set()
+        if last_words and self.connected:
+            with self._lock:
+                info = self._client.publish(*last_words, qos=1, retain=True)
+            try:
+                info.wait_for_publish(timeout)
+            except (RuntimeError, ValueError):
+                log.debug("%s: last words not confirmed by the broker", self.client_id)
+        with self._lock:
+            self._client.disconnect()
+        self._loop_ended.set()
+        if self._supervisor:
+            self._supervisor.join(timeout)
+        self._client.loop_stop()
+
+    def _supervise(self) -> None:
+        delay = self.settings.reconnect_min
+        while not self._stopping.is_set():
+            connections_before = self.connections
+            try:
+                with self._lock:
+                    self._loop_ended.clear()
+                    self._client.connect(
+                        self.settings.host, self.settings.port, self.settings.keepalive
+                    )
+                    self._client.loop_start()
+            except (OSError, ValueError) as error:
+                self._report(self._describe_socket_error(error))
+            else:
+                self._loop_ended.wait()
+                self._client.loop_stop()
+            if self._stopping.is_set():
+                return
+            if self.connections > connections_before:
+                delay = self.settings.reconnect_min
+            self._stopping.wait(delay)
+            delay = min(delay * 2, self.settings.reconnect_max)
+
+    def _describe_socket_error(self, error: Exception) -> str:
+        broker = self.settings.broker
+        if isinstance(error, ssl.SSLError | ssl.CertificateError):
+            return (
+                f"TLS with the MQTT broker at {broker} failed: {error}. Check mqtt.tls and "
+                "mqtt.ca_file in the configuration"
+            )
+        return (
+            f"cannot reach the MQTT broker at {broker}: {error}. Is the broker running, and "
+            "are mqtt.host and mqtt.port right?"
+        )
+
+    def _report(self, problem: str) -> None:
+        """Log a problem once per run of identical failures."""
+        if problem != self._last_problem:
+            log.error("%s; retrying until it works", problem)
+            self._last_problem = problem
+        else:
+            log.debug("%s", problem)
+
+    def _handle_connect(self, client, userdata, flags, reason: ReasonCode, properties) -> None:
+        if reason.is_failure:
+            who = f"user {self.settings.username!r}" if self.settings.username else "anonymous"
+            self._report(
+                f"the MQTT broker at {self.settings.broker} refused the connection ({who}): "
+                f"{reason}. Check mqtt.username and mqtt.password in the configuration"
+            )
+            return
+        if self._last_problem is not None or self.connections == 0:
+            log.info("connected to the MQTT broker at %s", self.settings.broker)
+        self._last_problem = None
+        self.connections += 1
+        for topic_filter, (qos, _handler) in self._subscriptions.items():
+            client.subscribe(topic_filter, qos)
+        self._connected.set()
+        if self._on_connected:
+            self._on_connected()
+
+    def _handle_disconnect(self, client, userdata, flags, reason: ReasonCode, properties) -> None:
+        was_connected = self._connected.is_set()
+        self._connected.clear()
+        if was_connected and not self._stopping.is_set():
+            log.warning(
+                "lost the connection to the MQTT broker at %s (%s); reconnecting",
+                self.settings.broker,
+                reason,
+            )
+            self._last_problem = "disconnected"
+        if was_connected and self._on_disconnected:
+            self._on_disconnected()
+        self._loop_ended.set()
+
+    def _handle_message(self, client, userdata, message: paho.MQTTMessage) -> None:
+        log.debug("%s: message on %s not subscribed to", self.client_id, message.topic)

@@ -1,0 +1,80 @@
+"""The `mqtt:` section of config.yaml and its validated form."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from assistant.plugin import Setting
+from assistant.rooms.topics import Topics, check_level
+from assistant.settings import validate_settings
+
+MQTT_SETTINGS = (
+    Setting("host", str, "localhost", "MQTT broker host name or address"),
+    Setting("port", int, 1883, "broker port (usually 1883, or 8883 with TLS)"),
+    Setting("username", str, "", "user name for the broker (empty: connect anonymously)"),
+    Setting("password", str, "", "password for the broker"),
+    Setting("tls", bool, False, "encrypt the connection with TLS"),
+    Setting("ca_file", str, "", "CA certificate file for TLS (empty: the system's CAs)"),
+    Setting("topic_prefix", str, "assistant", "first level of every topic"),
+    Setting("discovery", bool, True, "announce satellites to Home Assistant (MQTT discovery)"),
+    Setting("discovery_prefix", str, "homeassistant", "Home Assistant's discovery prefix"),
+    Setting("dedup_window", float, 0.3, "seconds in which one word heard in two rooms runs once"),
+    Setting("max_delay", float, 60.0, "detections held longer than this (no hub) are dropped"),
+    Setting("keepalive", int, 30, "seconds between keep-alive pings to the broker"),
+    Setting("reconnect_min", float, 0.5, "first wait before reconnecting, doubled each failure"),
+    Setting("reconnect_max", float, 30.0, "longest wait between reconnection attempts"),
+)
+
+
+class MqttSettingsError(ValueError):
+    """A value of the `mqtt:` section that has the right type but cannot work."""
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    """The `mqtt:` section; the defaults live in MQTT_SETTINGS."""
+
+    host: str
+    port: int
+    username: str
+    password: str
+    tls: bool
+    ca_file: str
+    topic_prefix: str
+    discovery: bool
+    discovery_prefix: str
+    dedup_window: float
+    max_delay: float
+    keepalive: int
+    reconnect_min: float
+    reconnect_max: float
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise MqttSettingsError(f"mqtt.port is {self.port}; use a port from 1 to 65535")
+        for name in ("dedup_window", "max_delay", "reconnect_min"):
+            if getattr(self, name) < 0:
+                raise MqttSettingsError(f"mqtt.{name} cannot be negative")
+        if self.reconnect_max < self.reconnect_min:
+            raise MqttSettingsError("mqtt.reconnect_max must be at least mqtt.reconnect_min")
+        if self.keepalive < 5:
+            raise MqttSettingsError("mqtt.keepalive must be at least 5 seconds")
+        try:
+            Topics(self.topic_prefix)
+            check_level(self.discovery_prefix, "mqtt.discovery_prefix")
+        except ValueError as error:
+            raise MqttSettingsError(str(error)) from None
+
+    @classmethod
+    def from_section(cls, values: Mapping[str, Any]) -> MqttSettings:
+        """From the `mqtt:` section (Config.sections["mqtt"], or any subset of it)."""
+        checked, problems = validate_settings(values, MQTT_SETTINGS)
+        if problems:
+            raise MqttSettingsError("; ".join(f"mqtt: {p.message}" for p in problems))
+        return cls(**checked)
+
+    @property
+    def broker(self) -> str:
+        return f"{self.host}:{self.port}"

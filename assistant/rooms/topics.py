@@ -1,0 +1,167 @@
+"""Topic names and payloads of the rooms protocol, version 1 (docs/mqtt.md).
+
+Every topic starts with `<prefix>/v1/`; every JSON payload carries `"v": 1`. A later version
+uses new topics, so hubs and satellites of different versions never misread each other.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+VERSION = 1
+ONLINE = b"online"
+OFFLINE = b"offline"
+EVENT_TYPE = "detected"
+"""The Home Assistant event type of every detection."""
+
+
+class PayloadError(ValueError):
+    """A message that does not follow this protocol version."""
+
+
+def check_level(value: str, what: str) -> str:
+    """`value` if it can be one level of a topic; a ValueError naming `what` otherwise."""
+    bad = [c for c in ("/", "+", "#", "\0") if c in value]
+    if not value or bad or value != value.strip():
+        reason = f"contains {' '.join(map(repr, bad))}" if bad else "is empty or padded"
+        raise ValueError(f"{what} {value!r} cannot be used in MQTT topics: it {reason}")
+    return value
+
+
+@dataclass(frozen=True)
+class Topics:
+    prefix: str
+
+    def __post_init__(self) -> None:
+        for level in self.prefix.split("/"):
+            check_level(level, "mqtt.topic_prefix")
+
+    @property
+    def root(self) -> str:
+        return f"{self.prefix}/v{VERSION}"
+
+    def site(self, site: str) -> str:
+        return f"{self.root}/site/{check_level(site, 'site')}"
+
+    def detection(self, site: str, command: str) -> str:
+        return f"{self.site(site)}/detection/{command}"
+
+    def status(self, site: str) -> str:
+        return f"{self.site(site)}/status"
+
+    def reply(self, site: str) -> str:
+        return f"{self.site(site)}/reply"
+
+    def ack(self, site: str) -> str:
+        return f"{self.site(site)}/ack"
+
+    @property
+    def hub_status(self) -> str:
+        return f"{self.root}/hub/status"
+
+    @property
+    def all_detections(self) -> str:
+        return f"{self.root}/site/+/detection/+"
+
+    @property
+    def all_statuses(self) -> str:
+        return f"{self.root}/site/+/status"
+
+    def site_of(self, topic: str) -> str:
+        """The site named in a topic under `<root>/site/`."""
+        head = f"{self.root}/site/"
+        if not topic.startswith(head):
+            raise PayloadError(f"topic {topic!r} is not under {head}")
+        return topic[len(head) :].split("/", 1)[0]
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One command heard by a satellite, as sent to the hub."""
+
+    id: str
+    """Unique per detection; a detection sent again keeps its id."""
+    command: str
+    score: float
+    site: str
+    source: str
+    age: float
+    """Seconds between hearing the command and sending this message."""
+    seq: int | None = None
+    device_ms: int | None = None
+
+
+def _decode_object(payload: bytes, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise PayloadError(f"{what} is not JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise PayloadError(f"{what} must be a JSON object, not {type(data).__name__}")
+    version = data.get("v")
+    if version != VERSION:
+        newer = isinstance(version, int) and version > VERSION
+        fix = "update this assistant" if newer else "update the sender"
+        raise PayloadError(f"{what} has version {version!r}, this assistant speaks {VERSION}: {fix}")
+    return data
+
+
+def _field(data: dict[str, Any], name: str, kind: type | tuple[type, ...], what: str) -> Any:
+    value = data.get(name)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise PayloadError(f"{what}: field {name!r} is missing or has the wrong type: {value!r}")
+    return value
+
+
+def _optional_int(data: dict[str, Any], name: str, what: str) -> int | None:
+    return None if data.get(name) is None else _field(data, name, int, what)
+
+
+def encode_detection(detection: Detection) -> bytes:
+    body = {
+        "v": VERSION,
+        "event_type": EVENT_TYPE,
+        "id": detection.id,
+        "command": detection.command,
+        "score": round(detection.score, 4),
+        "site": detection.site,
+        "source": detection.source,
+        "age": round(detection.age, 4),
+        "seq": detection.seq,
+        "device_ms": detection.device_ms,
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def decode_detection(payload: bytes) -> Detection:
+    what = "detection"
+    data = _decode_object(payload, what)
+    return Detection(
+        id=_field(data, "id", str, what),
+        command=_field(data, "command", str, what),
+        score=float(_field(data, "score", (int, float), what)),
+        site=_field(data, "site", str, what),
+        source=_field(data, "source", str, what),
+        age=float(_field(data, "age", (int, float), what)),
+        seq=_optional_int(data, "seq", what),
+        device_ms=_optional_int(data, "device_ms", what),
+    )
+
+
+def encode_reply(text: str) -> bytes:
+    return json.dumps({"v": VERSION, "text": text}).encode()
+
+
+def decode_reply(payload: bytes) -> str:
+    return _field(_decode_object(payload, "reply"), "text", str, "reply")
+
+
+def encode_ack(ids: list[str]) -> bytes:
+    return json.dumps({"v": VERSION, "ids": ids}, separators=(",", ":")).encode()
+
+
+def decode_ack(payload: bytes) -> list[str]:
+    ids = _field(_decode_object(payload, "ack"), "ids", list, "ack")
+    return [i for i in ids if isinstance(i, str)]

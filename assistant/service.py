@@ -1,0 +1,84 @@
+"""Running the assistant as a systemd user service (logs go to the journal)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+UNIT_NAME = "assistant.service"
+
+
+def unit_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "systemd" / "user"
+
+
+def unit_text(executable: str | None = None, config: str | None = None) -> str:
+    """The unit file: restart on failure, reload with SIGHUP, stop with SIGTERM."""
+    command = executable or shutil.which("assistant") or f"{sys.executable} -m assistant"
+    config_option = f" --config {config}" if config else ""
+    return f"""[Unit]
+Description=Hands-free voice assistant (keyword-spotting board)
+Documentation=file://{Path(__file__).resolve().parent.parent / "README.md"}
+After=sound.target network-online.target
+
+[Service]
+Type=simple
+ExecStart={command} run{config_option}
+ExecReload=/bin/kill -HUP $MAINPID
+KillSignal=SIGTERM
+Restart=on-failure
+RestartSec=5
+Environment=PYTHONUNBUFFERED=1
+
+[Install]
+WantedBy=default.target
+"""
+
+
+def _systemctl(*args: str) -> subprocess.CompletedProcess:
+    if not shutil.which("systemctl"):
+        raise RuntimeError("systemctl is not installed: this system does not run systemd")
+    return subprocess.run(["systemctl", "--user", *args], capture_output=True, text=True)
+
+
+def install(config: str | None = None) -> str:
+    """Write the unit, enable and start it; returns what happened, for the user."""
+    path = unit_dir() / UNIT_NAME
+    if not shutil.which("systemctl"):
+        raise RuntimeError("systemctl is not installed: this system does not run systemd")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(unit_text(config=config))
+    result = _systemctl("daemon-reload")
+    if result.returncode != 0:
+        return (
+            f"wrote {path}, but the systemd user manager did not answer ({result.stderr.strip()}); "
+            f"log in to a systemd session and run: systemctl --user enable --now {UNIT_NAME}"
+        )
+    enabled = _systemctl("enable", "--now", UNIT_NAME)
+    if enabled.returncode != 0:
+        raise RuntimeError(f"systemctl --user enable failed: {enabled.stderr.strip()}")
+    return f"installed {path} and started it; logs: journalctl --user -u {UNIT_NAME} -f"
+
+
+def uninstall() -> str:
+    path = unit_dir() / UNIT_NAME
+    if not path.exists():
+        return f"nothing to remove: {path} does not exist"
+    disabled = _systemctl("disable", "--now", UNIT_NAME)
+    path.unlink()
+    _systemctl("daemon-reload")
+    if disabled.returncode != 0:
+        return f"removed {path} (systemctl said: {disabled.stderr.strip()})"
+    return f"stopped, disabled and removed {path}"
+
+
+def status() -> str:
+    path = unit_dir() / UNIT_NAME
+    if not path.exists():
+        return f"not installed ({path} does not exist): run `assistant service install`"
+    result = _systemctl("status", "--no-pager", UNIT_NAME)
+    return result.stdout.strip() or result.stderr.strip()

@@ -1,0 +1,71 @@
+"""Check a mapping of settings against a schema of `Setting`s (skills, actions, sections)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from assistant.plugin import Setting
+
+TYPE_NAMES = {
+    str: "text",
+    int: "a whole number",
+    float: "a number",
+    bool: "true or false",
+    list: "a list",
+    dict: "a mapping",
+}
+
+
+@dataclass(frozen=True)
+class SettingsProblem:
+    key: str | None
+    """The setting the problem is about (None: the mapping as a whole)."""
+    message: str
+
+
+def _coerce(value: Any, setting: Setting) -> tuple[Any, str | None]:
+    wanted = setting.type
+    if wanted is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if wanted is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    ok = isinstance(value, wanted) and not (wanted in (int, float) and isinstance(value, bool))
+    if not ok:
+        expected = TYPE_NAMES.get(wanted, wanted.__name__)
+        return None, f"{setting.name} must be {expected}, not {value!r}"
+    if setting.choices and value not in setting.choices:
+        choices = ", ".join(map(str, setting.choices))
+        return None, f"{setting.name} is {value!r}; valid: {choices}"
+    return value, None
+
+
+def validate_settings(
+    values: Mapping[str, Any], schema: tuple[Setting, ...]
+) -> tuple[dict[str, Any], list[SettingsProblem]]:
+    """The settings with defaults filled in, and every problem found."""
+    by_name = {setting.name: setting for setting in schema}
+    problems = [
+        SettingsProblem(
+            key,
+            f"unknown setting {key!r}; valid: {', '.join(by_name) or 'none (takes no settings)'}",
+        )
+        for key in values
+        if key not in by_name
+    ]
+    result: dict[str, Any] = {}
+    for setting in schema:
+        if setting.name not in values:
+            if setting.required:
+                hint = f" ({setting.help})" if setting.help else ""
+                problems.append(SettingsProblem(None, f"missing setting {setting.name!r}{hint}"))
+            else:
+                result[setting.name] = setting.default
+            continue
+        value, error = _coerce(values[setting.name], setting)
+        if error:
+            problems.append(SettingsProblem(setting.name, error))
+        else:
+            result[setting.name] = value
+    return result, problems

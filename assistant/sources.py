@@ -1,0 +1,130 @@
+"""Event sources (a board on serial, the virtual board, the desktop microphone) and the session
+that turns a source's protocol messages into commands for the dispatcher."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from assistant import protocol
+from assistant.plugin import CommandEvent
+
+log = logging.getLogger("assistant.source")
+
+
+class EventSource(Protocol):
+    description: str
+
+    def run(self, deliver: Callable[[protocol.Message], None], stopping: threading.Event) -> None:
+        """Block until `stopping` is set, delivering protocol messages exactly as a board would:
+        a Hello first, then Detection and Heartbeat messages with growing seq numbers."""
+
+
+@dataclass
+class LinkStats:
+    lines: int = 0
+    malformed: int = 0
+    lost: int = 0
+    """Lines the board sent that never arrived (gaps in sequence numbers)."""
+    detections: int = 0
+    reconnects: int = 0
+    by_error: dict[str, int] = field(default_factory=dict)
+
+    def count_malformed(self, code: str) -> None:
+        self.malformed += 1
+        self.by_error[code] = self.by_error.get(code, 0) + 1
+
+
+class DeviceSession:
+    """Follows one source's messages: sequence gaps, the board's hello, detections.
+
+    `deliver` is what a source calls; each detection becomes a CommandEvent for `on_command`.
+    """
+
+    def __init__(
+        self,
+        source_name: str,
+        site: str,
+        on_command: Callable[[CommandEvent], None],
+        stats: LinkStats | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.source_name = source_name
+        self.site = site
+        self.on_command = on_command
+        self.stats = stats or LinkStats()
+        self.clock = clock
+        self.hello: protocol.Hello | None = None
+        self.last_seq: int | None = None
+        self.last_message_at: float | None = None
+        self.replies: list[protocol.Message] = []
+        self._replies_changed = threading.Condition()
+
+    def deliver(self, message: protocol.Message) -> None:
+        received = self.clock()
+        self.stats.lines += 1
+        self.last_message_at = received
+        if isinstance(message, protocol.Hello):
+            self._greet(message)
+        elif self.last_seq is not None:
+            lost = protocol.lost_between(self.last_seq, message.seq)
+            if lost:
+                self.stats.lost += lost
+                log.warning(
+                    "%s: %d line(s) lost before seq %d", self.source_name, lost, message.seq
+                )
+        self.last_seq = message.seq
+        if isinstance(message, protocol.Detection):
+            self.stats.detections += 1
+            self.on_command(
+                CommandEvent(
+                    command=message.label,
+                    score=message.score,
+                    source=self.source_name,
+                    site=self.site,
+                    received=received,
+                    device_ms=message.ms,
+                    seq=message.seq,
+                )
+            )
+        elif isinstance(message, (protocol.Pong, protocol.Info, protocol.Ok, protocol.Error)):
+            with self._replies_changed:
+                self.replies.append(message)
+                self._replies_changed.notify_all()
+
+    def _greet(self, hello: protocol.Hello) -> None:
+        if hello.proto != protocol.PROTOCOL_VERSION:
+            log.error(
+                "%s speaks protocol %d, this assistant speaks %d: update the %s",
+                self.source_name,
+                hello.proto,
+                protocol.PROTOCOL_VERSION,
+                "firmware" if hello.proto < protocol.PROTOCOL_VERSION else "assistant",
+            )
+        if hello != self.hello:
+            log.info(
+                "%s: board firmware %s, model %s, commands %s",
+                self.source_name,
+                hello.fw,
+                hello.model,
+                ", ".join(hello.labels),
+            )
+        self.hello = hello
+
+    def wait_for_reply(self, kind: type, timeout: float) -> protocol.Message | None:
+        """The next reply of type `kind` (consumed), waiting up to `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._replies_changed:
+            while True:
+                for reply in self.replies:
+                    if isinstance(reply, kind):
+                        self.replies.remove(reply)
+                        return reply
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._replies_changed.wait(remaining)

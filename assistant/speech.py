@@ -1,0 +1,248 @@
+"""Spoken replies: pyttsx3 driven from one worker thread, so that `say` never blocks.
+
+Every reply is logged first, so that with no audio output (or `speech: off`) it still reaches
+the user through the log. pyttsx3's run loop must stay on one thread and may hang on a broken
+audio output: an utterance that takes longer than `timeout` marks the engine as stuck, and
+replies are then only logged until it comes back.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from assistant.plugin import Setting
+
+SPEECH_SETTINGS: tuple[Setting, ...] = (
+    Setting("enabled", bool, True, "false (or `speech: off`) silences spoken replies"),
+    Setting(
+        "engine",
+        str,
+        "auto",
+        "pyttsx3 driver",
+        choices=("auto", "espeak", "nsss", "sapi5", "avspeech"),
+    ),
+    Setting("voice", str, "", "voice id or name (`espeak-ng --voices`); empty: the default"),
+    Setting("rate", int, 170, "words per minute"),
+    Setting("volume", float, 1.0, "0.0 to 1.0"),
+    Setting("timeout", float, 10.0, "seconds one reply may take before the engine is stuck"),
+)
+"""Schema of the `speech:` section of config.yaml."""
+
+QUEUE_LIMIT = 8
+
+
+class SpeechError(RuntimeError):
+    """Speech could not be produced (engine missing or failing)."""
+
+
+class Engine(Protocol):
+    """The part of a pyttsx3 engine the speaker uses."""
+
+    def say(self, text: str) -> None: ...
+    def runAndWait(self) -> None: ...
+    def setProperty(self, name: str, value: Any) -> None: ...
+
+
+def speech_settings(section: Mapping[str, Any] | bool | str | None) -> dict[str, Any]:
+    """The `speech:` section with defaults filled in. `speech: off` (which YAML reads as
+    false) and `speech: false` disable speech."""
+    values = {setting.name: setting.default for setting in SPEECH_SETTINGS}
+    if section is False or section == "off":
+        values["enabled"] = False
+    elif isinstance(section, Mapping):
+        values.update(section)
+    elif section not in (None, True, "on"):
+        raise ValueError(f"speech: expected a mapping, on or off, not {section!r}")
+    return values
+
+
+def pyttsx3_engine(settings: Mapping[str, Any]) -> Engine:
+    """A configured pyttsx3 engine; call it only from the speaking thread."""
+    import pyttsx3  # imported here: loading the driver is slow and needs the speech library
+
+    driver = None if settings["engine"] == "auto" else settings["engine"]
+    if settings["voice"] and _uses_espeak(settings):
+        check_espeak_voice(settings["voice"])
+    engine = pyttsx3.init(driver)
+    if settings["voice"]:
+        try:
+            engine.setProperty("voice", settings["voice"])
+        except ValueError as error:
+            raise SpeechError(f"speech.voice: {settings['voice']!r}: {error}") from None
+    engine.setProperty("rate", settings["rate"])
+    engine.setProperty("volume", settings["volume"])
+    return engine
+
+
+def _uses_espeak(settings: Mapping[str, Any]) -> bool:
+    return sys.platform.startswith("linux") and settings["engine"] in ("auto", "espeak")
+
+
+def check_espeak_voice(voice: str) -> None:
+    """Raise SpeechError unless espeak-ng knows `voice` (a language such as en-us, a voice
+    name or a voice file such as gmw/en-us); espeak-ng itself silently falls back."""
+    espeak = _espeak_ng()
+    listing = subprocess.run([espeak, "--voices"], capture_output=True, text=True, timeout=10)
+    known = set()
+    for line in listing.stdout.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 5:
+            known.update({fields[1].lower(), fields[3].lower(), fields[4].lower()})
+            known.add(fields[4].rsplit("/", 1)[-1].lower())
+    if voice.lower() not in known:
+        raise SpeechError(
+            f"speech.voice: unknown voice {voice!r}; `espeak-ng --voices` lists the voices "
+            "(use the language, e.g. en-us, or the file, e.g. gmw/en-us)"
+        )
+
+
+def _espeak_ng() -> str:
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        raise SpeechError("espeak-ng is not installed (apt install espeak-ng)")
+    return espeak
+
+
+def missing_audio_output(settings: Mapping[str, Any]) -> str | None:
+    """Why spoken replies cannot be heard on this machine, or None. pyttsx3's espeak driver
+    plays through `aplay`."""
+    if _uses_espeak(settings) and shutil.which("aplay") is None:
+        return "no audio player: `aplay` was not found (install alsa-utils)"
+    return None
+
+
+class Speaker:
+    """Speaks replies on one worker thread. Call `close` at shutdown."""
+
+    def __init__(
+        self,
+        settings: Mapping[str, Any] | bool | str | None,
+        log: logging.Logger | None = None,
+        engine_factory: Callable[[Mapping[str, Any]], Engine] = pyttsx3_engine,
+    ):
+        self.settings = speech_settings(settings)
+        self.log = log or logging.getLogger("assistant.speech")
+        self._engine_factory = engine_factory
+        self._queue: queue.Queue[str | None] = queue.Queue(QUEUE_LIMIT)
+        self._current_since: float | None = None  # start of the utterance being spoken
+        self._stuck_reported = False
+        self._pending = 0  # replies queued or being spoken
+        self._settled = threading.Condition()
+        self._worker: threading.Thread | None = None
+        self.unavailable: str | None = None
+        """Why replies are only logged (None while speech works)."""
+        if not self.settings["enabled"]:
+            self.unavailable = "speech is off in the configuration"
+        else:
+            self.unavailable = missing_audio_output(self.settings)
+            if self.unavailable:
+                self.log.warning("spoken replies go to the log only: %s", self.unavailable)
+        if self.unavailable is None:
+            self._worker = threading.Thread(target=self._run, name="speech", daemon=True)
+            self._worker.start()
+
+    @property
+    def stuck(self) -> bool:
+        """True while an utterance has been running for longer than the timeout."""
+        since = self._current_since
+        return since is not None and time.monotonic() - since > self.settings["timeout"]
+
+    def say(self, text: str) -> None:
+        """Log `text` and queue it for speaking; returns at once."""
+        self.log.info("reply: %s", text)
+        if self._worker is None:
+            return
+        if self.stuck:
+            if not self._stuck_reported:
+                self._stuck_reported = True
+                self.log.warning(
+                    "speech engine stuck: a reply has taken more than %g s (is the audio "
+                    "output hung?); replies are only logged until it recovers",
+                    self.settings["timeout"],
+                )
+            return
+        with self._settled:
+            try:
+                self._queue.put_nowait(text)
+                self._pending += 1
+            except queue.Full:
+                self.log.warning("speech queue full: %r is only logged", text)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until every queued reply has been spoken; False on timeout."""
+        with self._settled:
+            return self._settled.wait_for(lambda: self._pending == 0, timeout)
+
+    def close(self) -> None:
+        """Stop the worker after the replies already queued (waits at most one timeout)."""
+        if self._worker is not None and not self.stuck:
+            try:
+                self._queue.put(None, timeout=self.settings["timeout"])
+            except queue.Full:
+                return
+            self._worker.join(self.settings["timeout"])
+
+    def save_to_file(self, text: str, path: Path) -> Path:
+        """Synthesize `text` into a WAV file with espeak-ng (the engine behind pyttsx3 on
+        Linux), using the configured voice, rate and volume."""
+        espeak = _espeak_ng()
+        if self.settings["voice"]:
+            check_espeak_voice(self.settings["voice"])
+        command = [espeak, "-w", str(path), "-s", str(self.settings["rate"])]
+        command += ["-a", str(round(self.settings["volume"] * 100))]
+        if self.settings["voice"]:
+            command += ["-v", self.settings["voice"]]
+        try:
+            done = subprocess.run(
+                [*command, "--", text],
+                capture_output=True,
+                text=True,
+                timeout=self.settings["timeout"],
+            )
+        except subprocess.TimeoutExpired:
+            raise SpeechError(f"espeak-ng took more than {self.settings['timeout']} s") from None
+        if done.returncode != 0 or not Path(path).exists():
+            raise SpeechError(f"espeak-ng failed: {done.stderr.strip() or done.returncode}")
+        return Path(path)
+
+    def _run(self) -> None:
+        try:
+            engine = self._engine_factory(self.settings)
+        except Exception as error:  # the engine library may fail in many ways
+            self.unavailable = f"the speech engine did not start: {error}"
+            self.log.warning("spoken replies go to the log only: %s", self.unavailable)
+            self._worker = None
+            self._drain()
+            return
+        while (text := self._queue.get()) is not None:
+            self._current_since = time.monotonic()
+            try:
+                engine.say(text)
+                engine.runAndWait()
+            except Exception as error:
+                self.log.warning("could not speak %r: %s", text, error)
+            finally:
+                self._current_since = None
+                self._stuck_reported = False
+                self._done(1)
+
+    def _done(self, count: int) -> None:
+        with self._settled:
+            self._pending -= count
+            self._settled.notify_all()
+
+    def _drain(self) -> None:
+        with self._settled:
+            while not self._queue.empty():
+                if self._queue.get_nowait() is not None:
+                    self._pending -= 1
+            self._settled.notify_all()

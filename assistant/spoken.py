@@ -1,0 +1,154 @@
+"""Numbers, durations and percentages said in words: "five minutes", "ninety seconds",
+"one hour and ten minutes", "an hour and a half", "fifty percent", "twenty five".
+
+`parse_amount` is the one parser every skill uses (through `assistant.plugin`);
+`AMOUNT_WORDS` is the vocabulary it understands, ready to be used as a recognizer grammar.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Unit = Literal["seconds", "percent", ""]
+
+_SMALL = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
+    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
+    "nineteen": 19,
+}  # fmt: skip
+_TENS = {
+    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+    "eighty": 80, "ninety": 90,
+}  # fmt: skip
+_SCALES = {"hundred": 100, "thousand": 1000}
+_SECONDS_PER = {
+    "second": 1, "seconds": 1, "sec": 1, "secs": 1,
+    "minute": 60, "minutes": 60, "min": 60, "mins": 60,
+    "hour": 3600, "hours": 3600,
+}  # fmt: skip
+_ARTICLES = {"a", "an"}
+_FILLER = {"and", "for", "to", "at", "of", "the", "set", "timer", "light", "lights", "brightness"}
+
+AMOUNT_WORDS: tuple[str, ...] = tuple(
+    sorted({*_SMALL, *_TENS, *_SCALES, *_SECONDS_PER, *_ARTICLES, *_FILLER, "half", "percent"})
+)
+"""Every word parse_amount understands (for a recognizer grammar)."""
+
+
+@dataclass(frozen=True)
+class Amount:
+    """A parsed amount: `value` in seconds when `unit` is "seconds", in percent when it is
+    "percent", a plain number when it is ""."""
+
+    value: float
+    unit: Unit
+
+
+def parse_amount(text: str) -> Amount:
+    """Parse a number, a duration or a percentage said in words (digits work too).
+
+    Durations add up ("one hour and ten minutes" is 4200 seconds, "one minute thirty" is 90);
+    "half" goes with its unit ("half an hour", "an hour and a half", "one and a half
+    minutes"). Raises ValueError naming what was not understood.
+    """
+    seconds = 0.0
+    pending: float | None = None  # a number waiting for its unit
+    last_unit = 0
+    is_duration = is_percent = False
+    for token in _tokens(text):
+        if isinstance(token, float):
+            if pending is not None:
+                raise ValueError(f"{text!r}: two numbers in a row ({pending:g} and {token:g})")
+            pending = token
+        elif token == "half":
+            if pending is not None:
+                pending += 0.5
+            elif last_unit:
+                seconds += last_unit / 2
+                last_unit = 0
+            else:
+                pending = 0.5
+        elif token == "percent":
+            if pending is None:
+                raise ValueError(f"{text!r}: percent of what? Say a number first")
+            is_percent = True
+        else:
+            unit = _SECONDS_PER[token]
+            seconds += (1.0 if pending is None else pending) * unit
+            pending, last_unit, is_duration = None, unit, True
+    if is_duration and is_percent:
+        raise ValueError(f"{text!r}: a duration and a percentage at once")
+    if is_duration:
+        if pending is not None:  # "one minute thirty": the next smaller unit
+            if last_unit <= 1:
+                raise ValueError(f"{text!r}: {pending:g} of what? Say minutes or seconds")
+            seconds += pending * last_unit / 60
+        return Amount(seconds, "seconds")
+    if pending is None:
+        raise ValueError(f"no number in {text!r}")
+    return Amount(pending, "percent" if is_percent else "")
+
+
+def _words(text: str) -> list[str]:
+    text = text.lower().replace("%", " percent ").replace("per cent", "percent")
+    return re.findall(r"\d+(?:\.\d+)?|[a-z]+", text.replace("-", " "))
+
+
+def _tokens(text: str) -> list[float | str]:
+    """Numbers as floats; "half", "percent" and time units as words; filler dropped."""
+    words = _words(text)
+    tokens: list[float | str] = []
+    number: list[str] = []  # number words of the number being read
+
+    def close() -> None:
+        if number:
+            tokens.append(float(_number(number, text)))
+            number.clear()
+
+    for index, word in enumerate(words):
+        following = words[index + 1] if index + 1 < len(words) else ""
+        if word in _SMALL or word in _TENS or word in _SCALES:
+            number.append(word)
+        elif word in _ARTICLES:  # "a minute", "a hundred"; "a half" and "half an hour" skip it
+            if following in _SECONDS_PER or following in _SCALES:
+                if following in _SECONDS_PER and tokens and tokens[-1] == "half":
+                    continue
+                number.append("one")
+        elif word == "and" and number and number[-1] in _SCALES and following in _NUMBER_WORDS:
+            continue  # "one hundred and five"
+        elif re.fullmatch(r"\d+(?:\.\d+)?", word):
+            close()
+            tokens.append(float(word))
+        elif word in _SECONDS_PER or word in ("half", "percent"):
+            close()
+            tokens.append(word)
+        elif word in _FILLER:
+            close()
+        else:
+            raise ValueError(f"{text!r}: {word!r} is not a number, a time unit or 'percent'")
+    close()
+    return tokens
+
+
+_NUMBER_WORDS = {*_SMALL, *_TENS, *_SCALES}
+
+
+def _number(words: list[str], text: str) -> int:
+    """Value of consecutive number words ("twenty five", "one hundred five")."""
+    total = current = 0
+    previous = ""
+    for word in words:
+        if word in _SCALES:
+            current = max(current, 1) * _SCALES[word]
+            if _SCALES[word] == 1000:
+                total, current = total + current, 0
+        else:
+            value = _SMALL.get(word, _TENS.get(word, 0))
+            if previous and previous not in _SCALES and not (previous in _TENS and value < 10):
+                raise ValueError(f"{text!r}: '{previous} {word}' is not one number")
+            current += value
+        previous = word
+    return total + current

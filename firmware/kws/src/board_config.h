@@ -1,0 +1,13 @@
+// Buffer sizes of the sketch that do not depend on the model.
+#pragma once
+
+#include <stddef.h>
+
+namespace kws {
+
+constexpr size_t kAudioRingSamples = 8192;  // 512 ms of 16 kHz audio between two loop passes
+constexpr size_t kAudioChunkSamples = 320;  // samples handed to the frontend at a time
+constexpr int kMicrophoneGain = 20;         // PDM gain (0..80); see README "microphone gain"
+constexpr unsigned long kSerialBaud = 115200;
+
+}  // namespace kws

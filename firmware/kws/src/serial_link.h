@@ -1,0 +1,68 @@
+// The board's side of the serial protocol: HELLO when a host opens the port, DET for each
+// detection, HB every second, and one reply to each request. Lines go into a TxQueue that the
+// board glue drains without blocking.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "protocol.h"
+#include "recognizer.h"
+#include "tx_queue.h"
+
+namespace kws {
+
+constexpr uint32_t kHeartbeatMs = 1000;
+constexpr size_t kTxQueueBytes = 1024;
+
+struct BoardIdentity {
+  const char* firmware;  // version, e.g. "1.0.0"
+  const char* model;     // model id: first 8 hex digits of the model's sha256
+  uint32_t arena_bytes;  // tensor arena in use
+};
+
+class Link {
+ public:
+  Link(const BoardIdentity& identity, Recognizer& recognizer);
+
+  // A host opened the port: pending output is dropped and HELLO (seq 0) starts a new count.
+  void connect(uint32_t now_ms);
+  // The host closed the port: nothing is queued until the next connect.
+  void disconnect();
+  bool connected() const { return connected_; }
+
+  // One byte from the host; a complete request line is answered at once.
+  void receive(char byte);
+  void report(const Detection& detection);
+  // Sends a heartbeat when one is due.
+  void tick(uint32_t now_ms);
+  void set_inference_us(uint32_t us) { inference_us_ = us; }
+
+  TxQueue<kTxQueueBytes>& output() { return output_; }
+  // Lines that did not fit in the output queue.
+  uint32_t lost_lines() const { return lost_lines_; }
+
+ private:
+  void send();
+  void answer(const char* line, size_t length);
+  void answer_info();
+
+  BoardIdentity identity_;
+  Recognizer& recognizer_;
+  const char* commands_[kMaxLabels];
+  uint16_t thresholds_[kMaxLabels];
+  size_t command_count_ = 0;
+
+  TxQueue<kTxQueueBytes> output_;
+  LineWriter line_;
+  bool connected_ = false;
+  uint32_t next_seq_ = 0;
+  uint32_t last_heartbeat_ms_ = 0;
+  uint32_t inference_us_ = 0;
+  uint32_t lost_lines_ = 0;
+
+  char request_[kMaxLineBytes + 2];  // a line, its optional '\r' and one byte to spot overflow
+  size_t request_size_ = 0;
+};
+
+}  // namespace kws

@@ -1,0 +1,49 @@
+// Outgoing bytes waiting for the USB port. Lines enter whole or not at all, so a slow or absent
+// host costs lost lines (which the host sees as a sequence gap), never a stalled board.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace kws {
+
+template <size_t Capacity>
+class TxQueue {
+ public:
+  // Queues `line` and a '\n'; false (nothing queued) if they do not fit.
+  bool push_line(const char* line, size_t length) {
+    if (length + 1 > Capacity - size_) return false;
+    for (size_t i = 0; i < length; ++i) put(static_cast<uint8_t>(line[i]));
+    put('\n');
+    return true;
+  }
+
+  // The oldest queued bytes that lie contiguously in memory; returns their count.
+  size_t front(const uint8_t** data) const {
+    *data = buffer_ + start_;
+    const size_t to_end = Capacity - start_;
+    return size_ < to_end ? size_ : to_end;
+  }
+
+  // Removes `count` bytes (as sent) from the front.
+  void consume(size_t count) {
+    if (count > size_) count = size_;
+    start_ = (start_ + count) % Capacity;
+    size_ -= count;
+  }
+
+  void clear() { start_ = size_ = 0; }
+  size_t size() const { return size_; }
+
+ private:
+  void put(uint8_t byte) {
+    buffer_[(start_ + size_) % Capacity] = byte;
+    ++size_;
+  }
+
+  uint8_t buffer_[Capacity];
+  size_t start_ = 0;
+  size_t size_ = 0;
+};
+
+}  // namespace kws

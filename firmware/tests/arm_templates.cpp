@@ -1,0 +1,15 @@
+// Instantiates the header-only parts at the sizes the sketch uses, for the code size table.
+#include "board_config.h"
+#include "feature_window.h"
+#include "serial_link.h"
+#include "sample_ring.h"
+
+namespace {
+kws::SampleRing<kws::kAudioRingSamples> audio;
+kws::FeatureWindow<49, 40> features(25600, -128);
+}  // namespace
+
+size_t audio_write(const int16_t* samples, size_t count) { return audio.write(samples, count); }
+size_t audio_read(int16_t* samples, size_t count) { return audio.read(samples, count); }
+bool features_push(const uint16_t* slice, size_t count) { return features.push(slice, count); }
+const int8_t* features_data() { return features.full() ? features.data() : nullptr; }

@@ -1,0 +1,159 @@
+// Unit tests of the portable parts that the Python parity tests do not reach directly.
+// Prints one line per failed check and exits non-zero if any failed.
+#include <stdio.h>
+#include <string.h>
+
+#include <string>
+
+#include "feature_window.h"
+#include "protocol.h"
+#include "recognizer.h"
+#include "sample_ring.h"
+#include "tx_queue.h"
+
+namespace {
+
+int failures = 0;
+int checks = 0;
+
+void check(bool condition, const char* what, int line) {
+  ++checks;
+  if (!condition) {
+    ++failures;
+    printf("FAIL line %d: %s\n", line, what);
+  }
+}
+#define CHECK(condition) check((condition), #condition, __LINE__)
+
+void sample_ring_keeps_order_across_the_wrap_and_counts_drops() {
+  kws::SampleRing<8> ring;
+  int16_t in[6] = {1, 2, 3, 4, 5, 6};
+  int16_t out[8] = {};
+  CHECK(ring.write(in, 6) == 6);
+  CHECK(ring.read(out, 4) == 4 && out[0] == 1 && out[3] == 4);
+  CHECK(ring.write(in, 6) == 6);  // wraps around the end of the buffer
+  CHECK(ring.available() == 8);
+  CHECK(ring.write(in, 3) == 0 && ring.dropped() == 3);  // full: new samples are dropped
+  CHECK(ring.read(out, 8) == 8);
+  const int16_t expected[8] = {5, 6, 1, 2, 3, 4, 5, 6};
+  CHECK(memcmp(out, expected, sizeof(expected)) == 0);
+  CHECK(ring.read(out, 8) == 0);
+}
+
+std::string drain(kws::TxQueue<16>& queue) {
+  std::string sent;
+  const uint8_t* data;
+  size_t count;
+  while ((count = queue.front(&data)) > 0) {
+    sent.append(reinterpret_cast<const char*>(data), count);
+    queue.consume(count);
+  }
+  return sent;
+}
+
+void tx_queue_takes_whole_lines_only() {
+  kws::TxQueue<16> queue;
+  CHECK(queue.push_line("HB seq=1", 8));        // 9 bytes with '\n'
+  CHECK(!queue.push_line("HB seq=22", 9));      // 10 more would not fit: nothing queued
+  CHECK(queue.size() == 9);
+  CHECK(queue.push_line("PONG12", 6));          // exactly fills the queue
+  CHECK(drain(queue) == "HB seq=1\nPONG12\n");
+  CHECK(queue.push_line("abcdefghijklmno", 15));  // wraps: front() gives two pieces
+  CHECK(drain(queue) == "abcdefghijklmno\n");
+  CHECK(queue.push_line("x", 1));
+  queue.clear();
+  CHECK(queue.size() == 0 && drain(queue).empty());
+}
+
+void feature_window_shifts_slices_oldest_first() {
+  kws::FeatureWindow<3, 2> window(1 << 16, -128);  // multiplier 1.0: int8 = value - 128
+  const uint16_t slices[4][2] = {{0, 1}, {2, 3}, {4, 5}, {6, 300}};
+  CHECK(!window.push(slices[0], 3));  // a slice of the wrong size is refused
+  for (int i = 0; i < 3; ++i) {
+    CHECK(!window.full());
+    CHECK(window.push(slices[i], 2));
+  }
+  CHECK(window.full());
+  CHECK(window.push(slices[3], 2));
+  const int8_t expected[6] = {-126, -125, -124, -123, -122, 127};
+  CHECK(memcmp(window.data(), expected, sizeof(expected)) == 0);
+  CHECK(window.size() == 6);
+}
+
+void line_writer_never_exceeds_the_limit() {
+  kws::LineWriter line;
+  for (int i = 0; i < 200; ++i) line.character('x');
+  CHECK(line.overflowed() && line.size() == kws::kMaxLineBytes);
+  CHECK(strlen(line.c_str()) == kws::kMaxLineBytes);
+  line.rewind(10);
+  CHECK(!line.overflowed() && line.size() == 10);
+  line.clear();
+  line.number(0).character(' ').number(4294967295u).character(' ').permille(1000);
+  CHECK(strcmp(line.c_str(), "0 4294967295 1.000") == 0);
+}
+
+void info_omits_thresholds_that_do_not_fit() {
+  const char* labels[6] = {"on", "off", "up", "down", "go", "stop"};
+  const uint16_t thresholds[6] = {800, 800, 850, 800, 800, 1000};
+  kws::LineWriter line;
+  kws::encode_info(line, 4294967295u, {"1.0.0", "3f9a1c2b", 21344, 8120, labels, thresholds, 6});
+  CHECK(strcmp(line.c_str(),
+               "INFO seq=4294967295 fw=1.0.0 model=3f9a1c2b arena=21344 infer_us=8120") == 0);
+  kws::encode_info(line, 3, {"1.0.0", "3f9a1c2b", 21344, 8120, labels, thresholds, 3});
+  CHECK(strcmp(line.c_str(),
+               "INFO seq=3 fw=1.0.0 model=3f9a1c2b arena=21344 infer_us=8120 "
+               "thresholds=on:0.800,off:0.800,up:0.850") == 0);
+}
+
+void parse_permille_accepts_one_to_three_decimals() {
+  uint16_t value = 0;
+  CHECK(kws::parse_permille("0.85", 4, &value) && value == 850);
+  CHECK(kws::parse_permille("0.005", 5, &value) && value == 5);
+  CHECK(kws::parse_permille("1", 1, &value) && value == 1000);
+  CHECK(kws::parse_permille("1.00", 4, &value) && value == 1000);
+  CHECK(kws::parse_permille("0", 1, &value) && value == 0);
+  const char* bad[] = {"", "0.", "1.5", "0.1234", "2", "-0.1", ".5", "0,5", "00"};
+  for (const char* text : bad) CHECK(!kws::parse_permille(text, strlen(text), &value));
+}
+
+void recognizer_thresholds_only_for_reportable_labels() {
+  const char* labels[3] = {"silence", "unknown", "up"};
+  kws::RecognizerConfig config;
+  config.ignored_mask = 0b011;
+  kws::Recognizer recognizer(labels, 3, config);
+  CHECK(recognizer.set_threshold("up", 900) && recognizer.threshold(2) == 900);
+  CHECK(!recognizer.set_threshold("silence", 900));
+  CHECK(!recognizer.set_threshold("down", 900));
+  CHECK(!recognizer.set_threshold("up", 1001));
+  CHECK(recognizer.threshold(2) == 900);
+}
+
+void recognizer_never_reports_ignored_labels() {
+  const char* labels[2] = {"silence", "up"};
+  kws::RecognizerConfig config;
+  config.ignored_mask = 0b01;
+  config.minimum_count = 1;
+  kws::Recognizer recognizer(labels, 2, config);
+  kws::Detection detection{};
+  const int8_t silence[2] = {127, -128};
+  const int8_t up[2] = {-128, 127};
+  CHECK(!recognizer.process(silence, 1500, &detection));
+  CHECK(!recognizer.process(up, 2000, &detection));  // a tie: the first label, silence, wins
+  CHECK(recognizer.process(up, 2600, &detection));   // the silence scores left the window
+  CHECK(detection.label_index == 1 && detection.permille == 1000 && detection.time_ms == 2600);
+}
+
+}  // namespace
+
+int main() {
+  sample_ring_keeps_order_across_the_wrap_and_counts_drops();
+  tx_queue_takes_whole_lines_only();
+  feature_window_shifts_slices_oldest_first();
+  line_writer_never_exceeds_the_limit();
+  info_omits_thresholds_that_do_not_fit();
+  parse_permille_accepts_one_to_three_decimals();
+  recognizer_thresholds_only_for_reportable_labels();
+  recognizer_never_reports_ignored_labels();
+  printf("%d checks, %d failed\n", checks, failures);
+  return failures == 0 ? 0 : 1;
+}

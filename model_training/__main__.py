@@ -1,0 +1,203 @@
+"""`python -m model_training <step>`: one command per step, `recipe` for the whole path."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from model_training.settings import SHARED_DIR, data_dir
+
+SPEECH_COMMANDS_URL = "http://download.tensorflow.org/data/speech_commands_v0.02.tar.gz"
+
+
+def _pipeline(args):
+    from model_training.pipeline import Pipeline
+    from model_training.train import TrainConfig
+
+    config = TrainConfig(
+        architecture=args.architecture, epochs=args.epochs, seed=args.seed
+    )
+    pipeline = Pipeline(root=Path(args.data_dir), run=args.run, config=config)
+    if args.real:
+        pipeline.real = [Path(p) for p in args.real]
+    return pipeline
+
+
+def cmd_download(args) -> None:
+    from model_training.download import download_speech_commands
+
+    folder = download_speech_commands(args.url, Path(args.data_dir), args.sha256)
+    print(f"Speech Commands in {folder}")
+
+
+def cmd_index(args) -> None:
+    from model_training import dataset
+
+    clips = dataset.index_folder(args.folder, args.validation_percent, args.testing_percent)
+    print(json.dumps(dataset.summary(clips), indent=2))
+    if args.output:
+        dataset.save_index(clips, args.output)
+        print(f"wrote {args.output}")
+
+
+def cmd_synth(args) -> None:
+    from model_training import synth
+    from model_training.progress import Progress
+
+    count = synth.synthesize(
+        args.output,
+        commands=args.words,
+        per_command=args.per_word,
+        per_unknown_word=args.per_unknown_word,
+        sentences=args.sentences,
+        seed=args.seed,
+        progress=Progress("synth", 1),
+    )
+    print(f"wrote {count} clips to {args.output}")
+
+
+def cmd_analyze(args) -> None:
+    from model_training import analyze
+
+    for path in analyze.analyze(args.clip, args.folder, args.output, args.seed):
+        print(f"wrote {path}")
+
+
+def cmd_features(args) -> None:
+    training, validation, test = _pipeline(args).features()
+    for name, part in (("train", training), ("validation", validation), ("test", test)):
+        print(f"{name}: {len(part.labels)} examples, features {part.features.shape}")
+
+
+def cmd_train(args) -> None:
+    summary = _pipeline(args).train()
+    print(
+        f"best epoch {summary['best_epoch']}: validation balanced accuracy "
+        f"{summary['val_balanced_accuracy']:.4f}; {summary['parameters']} parameters, "
+        f"{summary['macs']} MACs"
+    )
+
+
+def cmd_quantize(args) -> None:
+    report = _pipeline(args).quantize()
+    print(
+        f"TFLM == LiteRT: {report['tflm_equals_litert']}; int8 - float: "
+        f"{report['int8_minus_float_points']:+.2f} points"
+    )
+
+
+def cmd_export(args) -> None:
+    card = _pipeline(args).export()
+    print(
+        f"model {card['model_id']}: {card['model_bytes']} bytes, arena {card['arena_bytes']} "
+        f"bytes, {card['macs']} MACs"
+    )
+
+
+def cmd_evaluate(args) -> None:
+    from model_training.evaluate_folder import evaluate_folder
+
+    evaluate_folder(args.model, args.folder, args.split, args.keras, Path(args.output))
+
+
+def cmd_recipe(args) -> None:
+    pipeline = _pipeline(args)
+    start = time.monotonic()
+    steps = [
+        ("synth", pipeline.synthesize),
+        ("features", pipeline.features),
+        ("train", pipeline.train),
+        ("quantize", pipeline.quantize),
+        ("export", pipeline.export),
+    ]
+    for name, step in steps:
+        began = time.monotonic()
+        print(f"== {name}", flush=True)
+        step()
+        print(f"== {name} done in {time.monotonic() - began:.0f} s", flush=True)
+    print(f"recipe done in {time.monotonic() - start:.0f} s")
+
+
+def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", default=str(data_dir()), help="cache, runs, synth clips")
+    parser.add_argument("--run", default="default", help="name of the run folder")
+    parser.add_argument("--architecture", default="ds_cnn", choices=["ds_cnn", "baseline"])
+    parser.add_argument("--epochs", type=int, default=24)
+    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument(
+        "--real", nargs="*", help="folders of real speech in Speech Commands layout"
+    )
+
+
+def parser() -> argparse.ArgumentParser:
+    from model_training.synth import UNKNOWN_WORDS  # noqa: F401  (cheap, no TensorFlow)
+    from model_training.settings import COMMANDS
+
+    top = argparse.ArgumentParser(prog="python -m model_training", description=__doc__)
+    steps = top.add_subparsers(dest="step", required=True)
+
+    p = steps.add_parser("download", help="fetch and unpack Speech Commands v0.02")
+    p.add_argument("--url", default=SPEECH_COMMANDS_URL)
+    p.add_argument("--sha256", default=None, help="expected checksum of the archive")
+    p.add_argument("--data-dir", default=str(data_dir()))
+    p.set_defaults(func=cmd_download)
+
+    p = steps.add_parser("index", help="clips, speakers, durations and split of a folder")
+    p.add_argument("folder", nargs="?", default=str(SHARED_DIR / "speech_commands_subset"))
+    p.add_argument("--validation-percent", type=float, default=10.0)
+    p.add_argument("--testing-percent", type=float, default=20.0)
+    p.add_argument("--output", help="write the index as JSON here")
+    p.set_defaults(func=cmd_index)
+
+    p = steps.add_parser("synth", help="espeak-ng clips in Speech Commands layout")
+    p.add_argument("--output", default=str(data_dir() / "synth"))
+    p.add_argument("--words", nargs="+", default=list(COMMANDS))
+    p.add_argument("--per-word", type=int, default=120)
+    p.add_argument("--per-unknown-word", type=int, default=8)
+    p.add_argument("--sentences", type=int, default=300)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_synth)
+
+    p = steps.add_parser("analyze", help="the article's figures for a clip and a data set")
+    p.add_argument("--clip", help="a WAV file (default: a random clip of --folder)")
+    p.add_argument("--folder", default=str(SHARED_DIR / "speech_commands_subset"))
+    p.add_argument("--output", default=str(data_dir() / "analysis"))
+    p.add_argument("--seed", type=int, default=None)
+    p.set_defaults(func=cmd_analyze)
+
+    for name, func, text in (
+        ("features", cmd_features, "compute and cache the frontend features"),
+        ("train", cmd_train, "train and keep the best checkpoint"),
+        ("quantize", cmd_quantize, "int8 TFLite, checked in TFLM and LiteRT"),
+        ("export", cmd_export, "write the model, its card and the firmware's C files"),
+        ("recipe", cmd_recipe, "the whole path: synth, features, train, quantize, export"),
+    ):
+        p = steps.add_parser(name, help=text)
+        _add_pipeline_options(p)
+        p.set_defaults(func=func)
+
+    p = steps.add_parser("evaluate", help="per-class precision/recall, confusion matrix")
+    p.add_argument("--model", default=None, help="int8 .tflite (default: the committed model)")
+    p.add_argument("--keras", default=None, help="float .keras model to compare with")
+    p.add_argument("--folder", nargs="+", default=None, help="Speech Commands layout folders")
+    p.add_argument("--split", default="test", choices=["train", "validation", "test", "all"])
+    p.add_argument("--output", default=str(data_dir() / "evaluation"))
+    p.set_defaults(func=cmd_evaluate)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (FileNotFoundError, ValueError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

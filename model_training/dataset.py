@@ -1,0 +1,182 @@
+"""Index of a folder in the Speech Commands layout and its speaker-disjoint split.
+
+Layout: `<word>/<speaker>_nohash_<n>.wav` (in `_unknown_/` the file names start with the word:
+`<word>_<speaker>_nohash_<n>.wav`), `_silence_/` noise clips and `_background_noise_/` long noise
+recordings. The split is the data set's own: `validation_list.txt` / `testing_list.txt` when the
+folder has them, else the same SHA1 rule on the speaker id that produced those lists. A folder that is itself one
+split of the data set (such as a part of the official test set: every speaker hashes into the same
+band) is re-split with the same rule on a salted speaker id, so its speakers still divide into
+train/validation/test without overlap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import wave
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from model_training.settings import (
+    CLIP_SAMPLES,
+    COMMANDS,
+    NOISE_FOLDER,
+    SILENCE_FOLDER,
+    SILENCE_LABEL,
+    UNKNOWN_LABEL,
+)
+
+SPLITS = ("train", "validation", "test")
+_MAX_WAVS_PER_CLASS = 2**27 - 1
+_NOHASH = re.compile(r"_nohash_.*$")
+
+
+@dataclass(frozen=True)
+class Clip:
+    path: str
+    word: str
+    label: str
+    speaker: str
+    split: str
+    samples: int
+    sample_rate: int
+
+
+def speaker_of(path: Path) -> str:
+    """The speaker id: the last `_`-separated part of the file name before `_nohash_`."""
+    return _NOHASH.sub("", path.name).rsplit("_", 1)[-1]
+
+
+RESPLIT_SALT = "resplit:"
+
+
+def which_set(
+    speaker: str, validation_percent: float, testing_percent: float, salt: str = ""
+) -> str:
+    """The Speech Commands hash rule: a speaker always lands in the same split."""
+    digest = int(hashlib.sha1((salt + speaker).encode()).hexdigest(), 16)
+    percent = (digest % (_MAX_WAVS_PER_CLASS + 1)) * (100.0 / _MAX_WAVS_PER_CLASS)
+    if percent < validation_percent:
+        return "validation"
+    if percent < validation_percent + testing_percent:
+        return "test"
+    return "train"
+
+
+def label_of(word: str) -> str:
+    if word in COMMANDS:
+        return word
+    return SILENCE_LABEL if word == SILENCE_FOLDER else UNKNOWN_LABEL
+
+
+def _read_list(root: Path, name: str) -> set[str] | None:
+    path = root / name
+    if not path.exists():
+        return None
+    return {line.strip() for line in path.read_text().splitlines() if line.strip()}
+
+
+def wav_info(path: Path) -> tuple[int, int]:
+    """(frames, sample rate) from the WAV header; a clear error names a broken file."""
+    try:
+        with wave.open(str(path)) as handle:
+            return handle.getnframes(), handle.getframerate()
+    except (wave.Error, EOFError) as error:
+        raise ValueError(f"{path}: not a readable PCM WAV file ({error}); remove or re-record it")
+
+
+def index_folder(
+    root: str | Path, validation_percent: float = 10.0, testing_percent: float = 20.0
+) -> list[Clip]:
+    """Every clip under `root` (background-noise recordings excluded) with its split."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such folder (expected the Speech Commands layout)")
+    validation = _read_list(root, "validation_list.txt")
+    testing = _read_list(root, "testing_list.txt")
+    paths = [p for p in sorted(root.glob("*/*.wav")) if p.parent.name != NOISE_FOLDER]
+    if not paths:
+        raise ValueError(f"{root}: no <word>/<name>.wav clips found (Speech Commands layout)")
+    speech_speakers = {speaker_of(p) for p in paths if p.parent.name != SILENCE_FOLDER}
+    salt = ""
+    if len({which_set(s, validation_percent, testing_percent) for s in speech_speakers}) == 1:
+        salt = RESPLIT_SALT
+    clips = []
+    for path in paths:
+        word = path.parent.name
+        speaker = speaker_of(path)
+        relative = f"{word}/{path.name}"
+        if validation is not None and testing is not None:
+            split = (
+                "validation"
+                if relative in validation
+                else "test"
+                if relative in testing
+                else "train"
+            )
+        else:
+            split = which_set(speaker, validation_percent, testing_percent, salt)
+        frames, rate = wav_info(path)
+        clips.append(Clip(str(path), word, label_of(word), speaker, split, frames, rate))
+    return clips
+
+
+def noise_files(root: str | Path) -> list[Path]:
+    return sorted((Path(root) / NOISE_FOLDER).glob("*.wav"))
+
+
+def read_wav(path: str | Path) -> np.ndarray:
+    """A 16-bit mono WAV as float32 in [-1, 1)."""
+    with wave.open(str(path)) as handle:
+        if handle.getsampwidth() != 2 or handle.getnchannels() != 1:
+            raise ValueError(f"{path}: need 16-bit mono PCM (convert with: sox in.wav -b 16 -c 1)")
+        data = handle.readframes(handle.getnframes())
+    return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+
+
+def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int = 16000) -> None:
+    pcm = np.clip(np.round(audio * 32768.0), -32768, 32767).astype("<i2")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(sample_rate)
+        handle.writeframes(pcm.tobytes())
+
+
+def fit_clip(audio: np.ndarray, samples: int = CLIP_SAMPLES) -> np.ndarray:
+    """Pad short clips with zeros at the end and cut long ones, as the data set's loader does."""
+    if len(audio) >= samples:
+        return audio[:samples]
+    return np.pad(audio, (0, samples - len(audio)))
+
+
+def summary(clips: list[Clip]) -> dict:
+    """Clips per label/word/split, speakers per split, durations and sample rates."""
+    speakers = {split: {c.speaker for c in clips if c.split == split} for split in SPLITS}
+    durations = np.array([c.samples / c.sample_rate for c in clips])
+    return {
+        "clips": len(clips),
+        "per_word": dict(sorted(Counter(c.word for c in clips).items())),
+        "per_label_split": {
+            split: dict(sorted(Counter(c.label for c in clips if c.split == split).items()))
+            for split in SPLITS
+        },
+        "speakers_per_split": {split: len(s) for split, s in speakers.items()},
+        "duration_seconds": {
+            "min": float(durations.min()),
+            "mean": float(durations.mean()),
+            "max": float(durations.max()),
+            "shorter_than_1s": int((durations < 1.0).sum()),
+        },
+        "sample_rates": dict(Counter(c.sample_rate for c in clips)),
+    }
+
+
+def save_index(clips: list[Clip], path: str | Path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps([asdict(c) for c in clips]))

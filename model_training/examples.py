@@ -1,0 +1,246 @@
+"""Training and evaluation examples: clips rendered as the board hears them, then featurized.
+
+The board's frontend never resets: its noise estimate and PCAN gain have adapted to the room
+before a word arrives. So a training example is a clip placed at the end of 0.5-2 s of running
+background noise (a share starts from a fresh frontend, as the first second after power-up), and
+only the last 49 frames are kept. Partial words (the head or tail of a word crossing the one-second
+window, as in a stream every 100 ms) and one-second cuts of running speech are labelled unknown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from model_training.dataset import Clip, fit_clip, read_wav
+from model_training.frontend import microfrontend, to_int16
+from model_training.progress import Progress
+from model_training.settings import (
+    CLIP_SAMPLES,
+    COMMANDS,
+    LABELS,
+    SILENCE_LABEL,
+    SLICES,
+    UNKNOWN_LABEL,
+)
+from model_training.synth import SPEECH_FOLDER
+
+RATE = 16000
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How many training examples of each kind, and how they are augmented."""
+
+    per_command: int = 1800
+    unknown_words: int = 2400
+    partial_words: int = 1600
+    running_speech: int = 800
+    silence: int = 1400
+    prefix_seconds: tuple[float, float] = (0.5, 2.0)
+    fresh_share: float = 0.15
+    shift_ms: int = 100
+    gain_db: tuple[float, float] = (-10.0, 4.0)
+    noise_probability: float = 0.8
+    noise_gain: tuple[float, float] = (0.0, 0.12)
+    partial_fraction: tuple[float, float] = (0.15, 0.5)
+
+
+@dataclass
+class Examples:
+    features: np.ndarray  # uint16 (n, SLICES, channels): the frontend's output
+    labels: np.ndarray  # int32 index into LABELS
+
+
+class ClipStore:
+    """Clip audio read once and kept (one second, padded) for repeated rendering."""
+
+    def __init__(self) -> None:
+        self._audio: dict[str, np.ndarray] = {}
+
+    def get(self, path: str, keep_length: bool = False) -> np.ndarray:
+        if path not in self._audio:
+            audio = read_wav(path)
+            self._audio[path] = audio if keep_length else fit_clip(audio)
+        return self._audio[path]
+
+
+def voiced_span(audio: np.ndarray, frame: int = 160, threshold: float = 0.1) -> tuple[int, int]:
+    """(start, end) sample of the loud part of a clip: frames above `threshold` of peak energy."""
+    frames = audio[: len(audio) // frame * frame].reshape(-1, frame)
+    energy = (frames**2).mean(axis=1)
+    loud = np.flatnonzero(energy > threshold * max(energy.max(), 1e-12))
+    if not loud.size:
+        return 0, len(audio)
+    return int(loud[0] * frame), int((loud[-1] + 1) * frame)
+
+
+def noise_stream(
+    rng: np.random.Generator, noises: Sequence[np.ndarray], length: int, gain: float
+) -> np.ndarray:
+    """`length` samples of a random background recording (looped) at `gain`, plus a faint floor."""
+    floor = rng.normal(0.0, 10 ** rng.uniform(-4.5, -3.0), length).astype(np.float32)
+    if not noises or gain <= 0:
+        return floor
+    noise = noises[int(rng.integers(len(noises)))]
+    start = int(rng.integers(len(noise)))
+    looped = np.resize(np.roll(noise, -start), length)
+    return floor + gain * looped
+
+
+def featurize(audio: np.ndarray) -> np.ndarray:
+    """The frontend's last SLICES frames for audio whose last second is the window."""
+    features = microfrontend(to_int16(audio))
+    if len(features) < SLICES:
+        raise ValueError(f"need at least one second of audio, got {len(audio)} samples")
+    return features[-SLICES:]
+
+
+def shifted(rng: np.random.Generator, clip: np.ndarray, shift_ms: int) -> np.ndarray:
+    shift = int(rng.integers(-shift_ms, shift_ms + 1)) * RATE // 1000
+    out = np.zeros_like(clip)
+    if shift >= 0:
+        out[shift:] = clip[: len(clip) - shift]
+    else:
+        out[:shift] = clip[-shift:]
+    return out
+
+
+def render(
+    rng: np.random.Generator,
+    clip: np.ndarray,
+    noises: Sequence[np.ndarray],
+    recipe: Recipe,
+    offset: int | None = None,
+) -> np.ndarray:
+    """Audio ending with the one-second window: running noise, then `clip` mixed in.
+
+    `offset` is where the clip starts relative to the window start (default: shifted randomly
+    around 0); parts of the clip outside the window are cut.
+    """
+    fresh = rng.random() < recipe.fresh_share
+    prefix = 0 if fresh else int(rng.uniform(*recipe.prefix_seconds) * RATE)
+    has_noise = rng.random() < recipe.noise_probability
+    gain = rng.uniform(*recipe.noise_gain) if has_noise else 0.0
+    audio = noise_stream(rng, noises, prefix + CLIP_SAMPLES, gain)
+    level = 10 ** (rng.uniform(*recipe.gain_db) / 20)
+    if offset is None:
+        audio[prefix:] += level * shifted(rng, clip[:CLIP_SAMPLES], recipe.shift_ms)
+        return audio
+    start = prefix + offset
+    lo, hi = max(start, 0), min(start + len(clip), len(audio))
+    if hi > lo:
+        audio[lo:hi] += level * clip[lo - start : hi - start]
+    return audio
+
+
+def partial_offset(rng: np.random.Generator, clip: np.ndarray, recipe: Recipe) -> int:
+    """A clip offset that leaves only the head or the tail of its word inside the window."""
+    begin, end = voiced_span(clip)
+    visible = int(rng.uniform(*recipe.partial_fraction) * (end - begin))
+    if rng.random() < 0.5:
+        return CLIP_SAMPLES - begin - visible  # only the head: the word runs past the window
+    return -(end - visible)  # only the tail: the word started before the window
+
+
+def _cycle(rng: np.random.Generator, items: Sequence, count: int) -> list:
+    """`count` items, every item used as evenly as possible, in random order."""
+    if not items:
+        return []
+    picks = []
+    while len(picks) < count:
+        picks.extend(rng.permutation(len(items)).tolist())
+    return [items[i] for i in picks[:count]]
+
+
+def training_plan(clips: Sequence[Clip], recipe: Recipe, rng: np.random.Generator) -> list:
+    """(clip or None, label, kind) for every training example."""
+    by_label: dict[str, list[Clip]] = defaultdict(list)
+    speech = []
+    for clip in clips:
+        if clip.word == SPEECH_FOLDER:
+            speech.append(clip)
+        else:
+            by_label[clip.label].append(clip)
+    plan = []
+    for command in COMMANDS:
+        plan += [(c, command, "word") for c in _cycle(rng, by_label[command], recipe.per_command)]
+    words = by_label[UNKNOWN_LABEL]
+    plan += [(c, UNKNOWN_LABEL, "word") for c in _cycle(rng, words, recipe.unknown_words)]
+    spoken = [c for label in (*COMMANDS, UNKNOWN_LABEL) for c in by_label[label]]
+    plan += [(c, UNKNOWN_LABEL, "partial") for c in _cycle(rng, spoken, recipe.partial_words)]
+    plan += [(c, UNKNOWN_LABEL, "speech") for c in _cycle(rng, speech, recipe.running_speech)]
+    silent = recipe.silence // 2 if by_label[SILENCE_LABEL] else 0
+    plan += [(c, SILENCE_LABEL, "word") for c in _cycle(rng, by_label[SILENCE_LABEL], silent)]
+    plan += [(None, SILENCE_LABEL, "noise")] * (recipe.silence - silent)
+    return plan
+
+
+def render_planned(
+    rng: np.random.Generator,
+    clip: Clip | None,
+    kind: str,
+    store: ClipStore,
+    noises: Sequence[np.ndarray],
+    recipe: Recipe,
+) -> np.ndarray:
+    if kind == "noise":
+        louder = Recipe(**{**asdict(recipe), "noise_gain": (0.0, 1.0), "noise_probability": 0.9})
+        return render(rng, np.zeros(CLIP_SAMPLES, np.float32), noises, louder)
+    if kind == "speech":
+        audio = store.get(clip.path, keep_length=True)
+        start = int(rng.integers(max(len(audio) - CLIP_SAMPLES, 0) + 1))
+        return render(rng, fit_clip(audio[start:]), noises, recipe)
+    audio = store.get(clip.path)
+    if kind == "partial":
+        return render(rng, audio, noises, recipe, offset=partial_offset(rng, audio, recipe))
+    return render(rng, audio, noises, recipe)
+
+
+def build_training(
+    clips: Sequence[Clip], noises: Sequence[np.ndarray], recipe: Recipe, seed: int
+) -> Examples:
+    rng = np.random.default_rng(seed)
+    plan = training_plan(clips, recipe, rng)
+    store = ClipStore()
+    features = np.zeros((len(plan), SLICES, 40), np.uint16)
+    progress = Progress("training features", len(plan))
+    for i, (clip, _, kind) in enumerate(plan):
+        features[i] = featurize(render_planned(rng, clip, kind, store, noises, recipe))
+        progress(i + 1)
+    labels = np.array([LABELS.index(label) for _, label, _ in plan], np.int32)
+    return Examples(features, labels)
+
+
+def build_clean(clips: Sequence[Clip], what: str = "clip features") -> Examples:
+    """Each clip as it is (one second, padded), through a fresh frontend: clip accuracy."""
+    features = np.zeros((len(clips), SLICES, 40), np.uint16)
+    progress = Progress(what, len(clips))
+    for i, clip in enumerate(clips):
+        features[i] = featurize(fit_clip(read_wav(clip.path)))
+        progress(i + 1)
+    return Examples(features, np.array([LABELS.index(c.label) for c in clips], np.int32))
+
+
+def cache_key(*parts: object) -> str:
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def cached(path: Path, build) -> Examples:
+    """Load examples from `path` (npz) or build and save them."""
+    if path.exists():
+        with np.load(path) as data:
+            return Examples(data["features"], data["labels"])
+    examples = build()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, features=examples.features, labels=examples.labels)
+    tmp.replace(path)
+    return examples

@@ -1,0 +1,191 @@
+"""The recipe's steps on disk: each reads the previous step's files from the data folder."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from model_training import dataset, examples, export, quantize, synth
+from model_training.dataset import Clip
+from model_training.evaluate import (
+    confusion,
+    format_table,
+    int8_outputs,
+    per_class,
+    plot_confusion,
+    predict_float,
+)
+from model_training.examples import Examples, Recipe
+from model_training.models import macs
+from model_training.settings import SHARED_DIR, data_dir
+from model_training.train import TrainConfig, train
+
+REAL_FOLDERS = (SHARED_DIR / "speech_commands_subset", SHARED_DIR / "mini_speech_commands")
+
+
+@dataclass
+class Pipeline:
+    """Where the recipe reads and writes, and how it trains."""
+
+    real: list[Path] = field(default_factory=lambda: [p for p in REAL_FOLDERS if p.is_dir()])
+    root: Path = field(default_factory=data_dir)
+    run: str = "default"
+    recipe: Recipe = field(default_factory=Recipe)
+    config: TrainConfig = field(default_factory=TrainConfig)
+    validation_percent: float = 10.0
+    testing_percent: float = 20.0
+
+    @property
+    def synth_dir(self) -> Path:
+        return self.root / "synth"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.root / "runs" / self.run
+
+    @property
+    def tflite_path(self) -> Path:
+        return self.run_dir / "kws_int8.tflite"
+
+    def clips(self, folders: list[Path]) -> list[Clip]:
+        found = []
+        for folder in folders:
+            found += dataset.index_folder(folder, self.validation_percent, self.testing_percent)
+        return found
+
+    def noises(self) -> list[np.ndarray]:
+        return [dataset.read_wav(p) for folder in self.real for p in dataset.noise_files(folder)]
+
+    def synthesize(self, **options) -> int:
+        """Synthetic clips (skipped when the folder already has them)."""
+        if any(self.synth_dir.glob("*/*.wav")):
+            return 0
+        return synth.synthesize(self.synth_dir, seed=self.config.seed, **options)
+
+    def features(self) -> tuple[Examples, Examples, Examples]:
+        """Training (augmented), validation and test examples, cached on disk."""
+        real = self.clips(self.real)
+        synthetic = self.clips([self.synth_dir]) if self.synth_dir.is_dir() else []
+        training_clips = [c for c in real + synthetic if c.split == "train"]
+        validation_clips = [c for c in real if c.split == "validation"]
+        test_clips = [c for c in real if c.split == "test"]
+        cache = self.root / "features"
+        seed = self.config.seed
+
+        def key(name, clips, *extra):
+            return cache / f"{name}-{examples.cache_key([c.path for c in clips], *extra)}.npz"
+
+        noises = self.noises()
+        training = examples.cached(
+            key("train", training_clips, asdict(self.recipe), seed),
+            lambda: examples.build_training(training_clips, noises, self.recipe, seed),
+        )
+        validation = examples.cached(
+            key("validation", validation_clips),
+            lambda: examples.build_clean(validation_clips, "validation features"),
+        )
+        test = examples.cached(
+            key("test", test_clips), lambda: examples.build_clean(test_clips, "test features")
+        )
+        return training, validation, test
+
+    def train(self) -> dict:
+        training, validation, _ = self.features()
+        model, summary = train(training, validation, self.config, self.run_dir)
+        summary["macs"] = macs(model)
+        summary["parameters"] = int(model.count_params())
+        (self.run_dir / "training.json").write_text(json.dumps(summary, indent=2))
+        return summary
+
+    def load_model(self):
+        import keras
+
+        path = self.run_dir / "best.keras"
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no trained model; run `python -m model_training train`")
+        return keras.models.load_model(path)
+
+    def quantize(self) -> dict:
+        """int8 model, checked on the test split: TFLM == LiteRT, int8 vs float accuracy."""
+        training, _, test = self.features()
+        model = self.load_model()
+        tflite = quantize.convert(model, training.features, seed=self.config.seed)
+        self.tflite_path.write_bytes(tflite)
+        report = self.score(model, tflite, test)
+        (self.run_dir / "quantize.json").write_text(json.dumps(report, indent=2))
+        return report
+
+    def score(self, model, tflite: bytes, test: Examples) -> dict:
+        contract = quantize.quantization_of(tflite).contract()
+        tflm = int8_outputs(tflite, test.features, contract, "tflm")
+        litert = int8_outputs(tflite, test.features, contract, "litert")
+        float_predicted = predict_float(model, test.features)
+        int8_predicted = np.argmax(tflm, axis=1)
+        float_report = per_class(test.labels, float_predicted)
+        int8_report = per_class(test.labels, int8_predicted)
+        for kind, predicted in (("float", float_predicted), ("int8", int8_predicted)):
+            plot_confusion(
+                confusion(test.labels, predicted),
+                self.run_dir / f"confusion_{kind}.png",
+                f"{kind} model, test speakers ({len(test.labels)} clips)",
+            )
+        print(format_table(float_report, int8_report))
+        return {
+            "tflm_equals_litert": bool(np.array_equal(tflm, litert)),
+            "tflm_litert_max_difference": int(
+                np.abs(tflm.astype(int) - litert.astype(int)).max()
+            ),
+            "float": float_report,
+            "int8": int8_report,
+            "int8_minus_float_points": 100 * (int8_report["accuracy"] - float_report["accuracy"]),
+            "test_clips": len(test.labels),
+        }
+
+    def export(self, models_dir: Path | None = None, firmware_dir: Path | None = None) -> dict:
+        if not self.tflite_path.exists():
+            raise FileNotFoundError(f"{self.tflite_path}: run `python -m model_training quantize`")
+        tflite = self.tflite_path.read_bytes()
+        training = json.loads((self.run_dir / "training.json").read_text())
+        scores = json.loads((self.run_dir / "quantize.json").read_text())
+        extra = {
+            "architecture": training["architecture"],
+            "parameters": training["parameters"],
+            "macs": training["macs"],
+            "data": self.data_description(training),
+            "accuracy": {
+                "split": "test (speakers never used in training)",
+                "clips": scores["test_clips"],
+                "float": scores["float"],
+                "int8": scores["int8"],
+                "tflm_equals_litert": scores["tflm_equals_litert"],
+            },
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        card = export.model_card(tflite, quantize.quantization_of(tflite), quantize.arena_bytes(tflite), extra)
+        kwargs = {}
+        if models_dir:
+            kwargs["models_dir"] = models_dir
+        if firmware_dir:
+            kwargs["firmware_dir"] = firmware_dir
+        for path in export.write_artifacts(tflite, card, **kwargs):
+            print(f"wrote {path}")
+        return card
+
+    def data_description(self, training: dict) -> dict:
+        return {
+            "real": [p.name for p in self.real],
+            "synthetic": "espeak-ng clips and sentences (model_training synth)",
+            "license": "Speech Commands v0.02 (Warden 2018), CC BY 4.0",
+            "split": (
+                f"by speaker, SHA1 rule, validation {self.validation_percent}%, "
+                f"test {self.testing_percent}%"
+            ),
+            "augmentation": asdict(self.recipe),
+            "train_examples": training["train_examples"],
+            "validation_clips": training["validation_examples"],
+            "seed": self.config.seed,
+        }

@@ -1,0 +1,120 @@
+"""Full-integer int8 conversion and its checks in the real interpreters (TFLM and LiteRT)."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.features import FeatureContract
+from model_training.settings import FEATURE_SCALE, LABELS
+from model_training.train import to_float
+
+
+def convert(model, representative: np.ndarray, samples: int = 400, seed: int = 0) -> bytes:
+    """The Keras model as int8 TFLite (int8 input and output) calibrated on `representative`.
+
+    `representative` holds frontend uint16 features (n, slices, channels).
+    """
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    picked = representative[rng.permutation(len(representative))[:samples]]
+
+    def dataset():
+        for features in picked:
+            yield [to_float(features[None])]
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = dataset
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    return converter.convert()
+
+
+@dataclass(frozen=True)
+class Quantization:
+    input_scale: float
+    input_zero_point: int
+    output_scale: float
+    output_zero_point: int
+
+    def contract(self, labels=LABELS) -> FeatureContract:
+        return FeatureContract(tuple(labels), FEATURE_SCALE, self.input_scale, self.input_zero_point)
+
+
+def quantization_of(tflite: bytes) -> Quantization:
+    interpreter = litert_interpreter(tflite)
+    (scale_in, zero_in) = interpreter.get_input_details()[0]["quantization"]
+    (scale_out, zero_out) = interpreter.get_output_details()[0]["quantization"]
+    return Quantization(float(scale_in), int(zero_in), float(scale_out), int(zero_out))
+
+
+def litert_interpreter(tflite: bytes):
+    """LiteRT with the reference kernels only (the default XNNPACK delegate differs by 1 LSB)."""
+    from ai_edge_litert import interpreter as litert
+
+    interpreter = litert.Interpreter(
+        model_content=tflite,
+        experimental_op_resolver_type=litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def run_litert(tflite: bytes, inputs: np.ndarray) -> np.ndarray:
+    """int8 outputs (n, classes) for int8 inputs (n, slices, channels)."""
+    interpreter = litert_interpreter(tflite)
+    detail_in = interpreter.get_input_details()[0]
+    detail_out = interpreter.get_output_details()[0]
+    outputs = []
+    for example in inputs:
+        interpreter.set_tensor(detail_in["index"], example.reshape(detail_in["shape"]))
+        interpreter.invoke()
+        outputs.append(interpreter.get_tensor(detail_out["index"]).reshape(-1))
+    return np.array(outputs, dtype=np.int8)
+
+
+def run_tflm(tflite: bytes, inputs: np.ndarray) -> np.ndarray:
+    """int8 outputs from the TensorFlow Lite for Microcontrollers interpreter."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    interpreter = runtime.Interpreter.from_bytes(tflite)
+    shape = interpreter.get_input_details(0)["shape"]
+    outputs = []
+    for example in inputs:
+        interpreter.set_input(example.reshape(shape), 0)
+        interpreter.invoke()
+        outputs.append(np.array(interpreter.get_output(0)).reshape(-1))
+    return np.array(outputs, dtype=np.int8)
+
+
+def capture_fd2(action) -> str:
+    """What C code writes to file descriptor 2 while `action()` runs."""
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        saved = os.dup(2)
+        try:
+            os.dup2(sink.fileno(), 2)
+            action()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        sink.seek(0)
+        return sink.read().decode(errors="replace")
+
+
+def arena_bytes(tflite: bytes) -> int:
+    """The arena TFLM needs for this model (from its allocation report)."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    interpreter = runtime.Interpreter.from_bytes(tflite)
+    report = capture_fd2(interpreter.print_allocations)
+    match = re.search(r"Arena allocation total (\d+) bytes", report)
+    if match is None:
+        raise RuntimeError(f"no arena size in TFLM's allocation report:\n{report}")
+    return int(match.group(1))

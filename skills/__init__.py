@@ -1,0 +1,1 @@
+"""The built-in skills, each a plugin registered under the `assistant.skills` entry point."""

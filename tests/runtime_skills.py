@@ -1,0 +1,87 @@
+"""Small skills that the runtime tests install by passing them to the host directly."""
+
+import threading
+
+from assistant.plugin import Setting, Skill, SkillError, action
+
+
+class RecordingSkill(Skill):
+    """Records every call, so tests can see what ran and when."""
+
+    name = "recorder"
+    description = "records calls"
+    settings = (Setting("prefix", str, "did", "prefix of replies"),)
+
+    def start(self):
+        self.calls = []
+        self.called = threading.Event()
+
+    @action(params=(Setting("level", int, 1),))
+    def bright(self, event, level):
+        self.calls.append(("bright", event.command, level))
+        self.called.set()
+        return f"{self.context.settings['prefix']} bright {level}"
+
+    @action()
+    def dim(self, event):
+        self.calls.append(("dim", event.command))
+        self.called.set()
+
+
+class MusicSkill(Skill):
+    name = "music"
+    description = "takes focus while playing"
+
+    def start(self):
+        self.calls = []
+
+    @action()
+    def play(self, event):
+        self.calls.append("play")
+        self.context.hold_focus()
+
+    @action()
+    def louder(self, event):
+        self.calls.append("louder")
+
+
+class TroubleSkill(Skill):
+    """Crashes, hangs or fails on request."""
+
+    name = "trouble"
+    description = "misbehaves"
+
+    def start(self):
+        self.release = threading.Event()
+        self.finished = []
+
+    @action()
+    def crash(self, event):
+        raise RuntimeError("boom")
+
+    @action()
+    def hang(self, event):
+        self.release.wait(30)
+        self.finished.append("hang")
+
+    @action()
+    def fail(self, event):
+        raise SkillError("the lamp is not answering")
+
+    @action()
+    def fine(self, event):
+        self.finished.append("fine")
+        return "fine"
+
+
+class NeedsSettingSkill(Skill):
+    name = "needy"
+    description = "has a required setting"
+    settings = (Setting("broker", str, help="address of the MQTT broker"),)
+
+    @action()
+    def go(self, event):
+        return "went"
+
+
+INSTALLED = {s.name: s for s in (RecordingSkill, MusicSkill, TroubleSkill, NeedsSettingSkill)}

@@ -1,0 +1,58 @@
+"""Runs one built-in skill through the real plugin host for tests: settings validated against
+the skill's schema, replies collected, and a scripted follow-up phrase (there is no microphone
+here)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from assistant.focus import Focus
+from assistant.host import PluginHost
+from assistant.plugin import CommandEvent, Skill
+from assistant.settings import validate_settings
+
+
+class SkillUnderTest:
+    def __init__(
+        self,
+        skill: type[Skill],
+        settings: Mapping[str, Any],
+        data_root: Path,
+        phrases: list[str | None] | None = None,
+        timeout: float = 10.0,
+    ):
+        values, problems = validate_settings(settings, skill.settings)
+        assert not problems, problems
+        self.replies: list[str] = []
+        self.phrases = list(phrases or [])
+        self.grammars: list[list[str]] = []
+        self.focus = Focus(30)
+        self.host = PluginHost(
+            {skill.name: skill},
+            self.focus,
+            data_root,
+            lambda text, site: self.replies.append(text),
+            timeout=timeout,
+            listen_for_phrase=self._listen,
+        )
+        self.name = skill.name
+        self.host.configure({skill.name: values})
+        self.skill = self.host.skills[skill.name]
+        self.host.runners[skill.name].submit("started", lambda: None).result(timeout)
+
+    def _listen(self, grammar: list[str], seconds: float) -> str | None:
+        self.grammars.append(grammar)
+        return self.phrases.pop(0) if self.phrases else None
+
+    def do(self, action: str, command: str = "go", timeout: float = 15.0, **params: Any) -> Any:
+        """Run an action like the dispatcher would and return its reply (or raise its error)."""
+        event = CommandEvent(command, 0.95, source="test")
+        return self.host.call(self.name, action, event, params).result(timeout)
+
+    def stop(self) -> None:
+        """Stop the skill (waiting for its `stop` to finish) and the host."""
+        self.host.configure({})
+        self.host.runners[self.name].submit("stopped", lambda: None).result(10)
+        self.host.stop()

@@ -1,0 +1,157 @@
+"""The `assistant` command as users run it, with the example plugin installed for real."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+CONFIG = """
+source: emulator
+commands:
+  on: {action: greeter.greet, with: {who: Ada}}
+  off: greeter.goodbye
+skills:
+  greeter: {style: counted}
+"""
+
+
+@pytest.fixture(scope="module")
+def plugin_path(tmp_path_factory):
+    """The example skill installed with pip into its own folder, found through its entry point."""
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(REPO / "examples" / "greeter-skill"),
+        ],
+        check=True,
+    )
+    return target
+
+
+@pytest.fixture
+def env(plugin_path, tmp_path):
+    return {
+        **os.environ,
+        "PYTHONPATH": str(plugin_path),
+        "XDG_RUNTIME_DIR": str(tmp_path / "run"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+    }
+
+
+def assistant(env, *args, **options):
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        **options,
+    )
+
+
+def test_skills_lists_the_installed_example_plugin(env):
+    result = assistant(env, "skills")
+    assert "greeter: Greets you and counts the greetings" in result.stdout
+    assert "  action greet(who): greet someone" in result.stdout
+    assert "  setting style (str, default 'short'): how to greet" in result.stdout
+
+
+def test_config_check_reports_problems_with_file_and_line(env, tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text(textwrap.dedent(CONFIG))
+    assert assistant(env, "--config", str(good), "config", "check").returncode == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(textwrap.dedent(CONFIG).replace("counted", "loud"))
+    result = assistant(env, "--config", str(bad), "config", "check")
+    assert result.returncode == 2
+    assert f"{bad}:7: skills.greeter: style is 'loud'; valid: short, counted" in result.stderr
+
+
+def test_run_send_reload_and_terminate(env, tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text(textwrap.dedent(CONFIG))
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "--config", str(config), "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        answer = None
+        while time.monotonic() < deadline:
+            answer = assistant(env, "send", "on")
+            if answer.returncode == 0:
+                break
+            time.sleep(0.2)
+        assert answer.stdout.strip() == "OK Hello, Ada. That makes 1 greetings"
+        config.write_text(textwrap.dedent(CONFIG).replace("Ada", "Grace"))
+        daemon.send_signal(signal.SIGHUP)
+        time.sleep(1.0)
+        assert assistant(env, "send", "on").stdout.strip() == (
+            "OK Hello, Grace. That makes 2 greetings"
+        )
+        daemon.send_signal(signal.SIGTERM)
+        output, _ = daemon.communicate(timeout=15)
+    finally:
+        daemon.kill()
+    assert daemon.returncode == 0
+    assert "configuration reloaded" in output
+    assert "virtual board on /dev/pts/" in output
+    assert (tmp_path / "data" / "assistant" / "greeter" / "greetings.txt").read_text() == "2"
+
+
+def test_send_without_a_daemon_says_how_to_start_one(env):
+    result = assistant(env, "send", "on")
+    assert result.returncode == 1
+    assert "no assistant is running" in result.stderr and "assistant run" in result.stderr
+
+
+def test_emulate_plays_a_script_on_a_stable_link(env, tmp_path):
+    script = tmp_path / "script.txt"
+    script.write_text("# a short session\nup 0.9\nwait 0.1\nraw GARBAGE\ndown\n")
+    link = tmp_path / "ttyKWS"
+    board = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "assistant",
+            "emulate",
+            "--script",
+            str(script),
+            "--link",
+            str(link),
+            "--stay",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert board.stdout.readline().startswith("virtual board on /dev/pts/")
+        import serial
+
+        with serial.Serial(str(link), timeout=2) as port:
+            port.write(b"PING t1\n")
+            lines = [port.readline().decode().strip() for _ in range(4)]
+    finally:
+        board.terminate()
+        board.wait(10)
+    assert any(line.startswith("PONG ") and line.endswith("id=t1") for line in lines)

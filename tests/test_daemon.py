@@ -1,0 +1,92 @@
+"""The whole runtime in one process: virtual board -> pty -> link -> dispatcher -> skill."""
+
+import textwrap
+import time
+
+import pytest
+from runtime_skills import INSTALLED
+
+from assistant import control
+from assistant.config import load_config
+from assistant.daemon import Assistant
+
+CONFIG = """
+source: emulator
+emulator: {heartbeat_ms: 200}
+site: desk
+commands:
+  on: {action: recorder.bright, with: {level: 7}}
+  off: recorder.dim
+  stop: trouble.crash
+skills:
+  recorder: {prefix: did}
+"""
+
+
+def wait_until(condition, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@pytest.fixture
+def assistant(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text(textwrap.dedent(CONFIG))
+    replies = []
+    assistant = Assistant(load_config(path, INSTALLED), INSTALLED, tmp_path, replies.append)
+    assistant.replies = replies
+    assistant.config_file = path
+    assistant.start()
+    assistant.open_default_sources()
+    assert assistant.sources[0].source.connected.wait(5)
+    yield assistant
+    assistant.stop()
+
+
+def test_a_detection_on_the_virtual_board_runs_its_action(assistant):
+    assistant.virtual_board.detect("on", 0.93)
+    recorder = assistant.host.skills["recorder"]
+    assert recorder.called.wait(5)
+    assert recorder.calls == [("bright", "on", 7)]
+    assert wait_until(lambda: assistant.replies == ["did bright 7"])
+
+
+def test_a_crashing_skill_does_not_stop_the_daemon(assistant):
+    assistant.virtual_board.detect("stop")
+    assert wait_until(lambda: assistant.host.failures.get("trouble") == 1)
+    assistant.virtual_board.detect("off")
+    assert wait_until(lambda: assistant.host.skills["recorder"].calls == [("dim", "off")])
+
+
+def test_reload_applies_a_new_mapping_and_keeps_the_link(assistant):
+    link = assistant.sources[0].source
+    assistant.config_file.write_text(
+        textwrap.dedent(CONFIG).replace("off: recorder.dim", "off: {action: recorder.bright}")
+    )
+    assert assistant.reload(assistant.config_file)
+    assistant.virtual_board.detect("off")
+    assert wait_until(lambda: assistant.host.skills["recorder"].calls == [("bright", "off", 1)])
+    assert link.connected.is_set() and assistant.stats.reconnects == 0
+
+
+def test_a_broken_reload_keeps_the_running_configuration(assistant, caplog):
+    assistant.config_file.write_text("commands:\n  off: recorder.explode\n")
+    assert not assistant.reload(assistant.config_file)
+    assert "config.yaml:2: skill 'recorder' has no action 'explode'" in caplog.text
+    assistant.virtual_board.detect("off")
+    assert wait_until(lambda: assistant.host.skills["recorder"].calls == [("dim", "off")])
+
+
+def test_send_reaches_the_running_daemon_through_the_control_socket(assistant, tmp_path):
+    server = control.ControlServer(tmp_path / "c.sock", assistant.dispatcher.handle, "desk")
+    server.start()
+    try:
+        assert control.send_command("on", tmp_path / "c.sock") == "OK did bright 7"
+    finally:
+        server.stop()
+    with pytest.raises(ConnectionError, match="no assistant is running"):
+        control.send_command("on", tmp_path / "c.sock")

@@ -1,0 +1,102 @@
+"""Commands to actions: minimum score, cooldown and focus."""
+
+import textwrap
+
+import pytest
+from runtime_skills import INSTALLED
+
+from assistant.config import load_config
+from assistant.dispatcher import Dispatcher
+from assistant.focus import Focus
+from assistant.host import PluginHost
+from assistant.plugin import CommandEvent
+
+CONFIG = """
+focus_seconds: 10
+min_score: 0.8
+commands:
+  on: recorder.bright
+  up:
+    do: recorder.bright
+    when:
+      music: music.louder
+    cooldown: 2
+  go: music.play
+  off:
+    do: recorder.dim
+    min_score: 0.5
+"""
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def world(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text(textwrap.dedent(CONFIG))
+    config = load_config(path, INSTALLED)
+    clock = Clock()
+    focus = Focus(config.focus_seconds, clock)
+    host = PluginHost(INSTALLED, focus, tmp_path, lambda text, site: None)
+    host.configure(config.skills)
+    dispatcher = Dispatcher(config, host, focus)
+
+    def hear(command, score=0.9, site="desk"):
+        for future in dispatcher.handle(CommandEvent(command, score, "test", site, clock.now)):
+            future.result(2)
+
+    yield hear, clock, host
+    host.stop()
+
+
+def test_low_scores_are_ignored_per_command(world):
+    hear, _, host = world
+    hear("on", 0.79)
+    hear("off", 0.6)
+    assert host.skills["recorder"].calls == [("dim", "off")]
+
+
+def test_repeats_within_the_cooldown_are_ignored_per_site(world):
+    hear, clock, host = world
+    hear("up")
+    clock.now += 1.5
+    hear("up")
+    hear("up", site="kitchen")
+    clock.now += 0.6
+    hear("up")
+    assert len(host.skills["recorder"].calls) == 3
+
+
+def test_focus_sends_up_to_the_skill_used_last_until_it_expires(world):
+    hear, clock, host = world
+    hear("go")
+    clock.now += 5
+    hear("up")
+    assert host.skills["music"].calls == ["play", "louder"]
+    clock.now += 11
+    hear("up")
+    assert host.skills["recorder"].calls == [("bright", "up", 1)]
+
+
+def test_using_another_skill_takes_the_focus(world):
+    hear, clock, host = world
+    hear("go")
+    hear("on")
+    clock.now += 3
+    hear("up")
+    assert host.skills["music"].calls == ["play"]
+    assert [c[0] for c in host.skills["recorder"].calls] == ["bright", "bright"]
+
+
+def test_unmapped_commands_run_nothing(world, caplog):
+    hear, _, host = world
+    with caplog.at_level("INFO", logger="assistant.dispatch"):
+        hear("stop")
+    assert "heard 'stop', which config maps to nothing" in caplog.text
+    assert host.skills["recorder"].calls == [] and host.skills["music"].calls == []

@@ -1,0 +1,106 @@
+"""The plugin host: discovery through entry points, isolation of crashes and hangs."""
+
+import logging
+import sys
+import time
+
+import pytest
+from runtime_skills import INSTALLED
+
+from assistant.focus import Focus
+from assistant.host import PluginHost, discover_skills
+from assistant.plugin import CommandEvent
+
+EVENT = CommandEvent("on", 0.9, "test", "desk", time.monotonic())
+
+
+@pytest.fixture
+def replies():
+    return []
+
+
+@pytest.fixture
+def host(tmp_path, replies):
+    host = PluginHost(
+        INSTALLED, Focus(30), tmp_path, lambda text, site: replies.append(text), timeout=0.5
+    )
+    host.configure({"recorder": {"prefix": "did"}, "trouble": {}, "music": {}})
+    yield host
+    host.stop()
+
+
+def test_an_action_runs_with_its_params_and_its_reply_is_spoken(host, replies):
+    assert host.call("recorder", "bright", EVENT, {"level": 4}).result(2) == "did bright 4"
+    assert host.skills["recorder"].calls == [("bright", "on", 4)]
+    time.sleep(0.05)
+    assert replies == ["did bright 4"]
+
+
+def test_a_crashing_action_is_logged_with_its_skill_and_others_go_on(host, caplog):
+    with caplog.at_level(logging.ERROR, logger="assistant.host"):
+        with pytest.raises(RuntimeError):
+            host.call("trouble", "crash", EVENT, {}).result(2)
+    assert "skill trouble: action crash crashed" in caplog.text
+    assert host.call("trouble", "fine", EVENT, {}).result(2) == "fine"
+    assert host.call("recorder", "dim", EVENT, {}).result(2) is None
+    assert host.failures == {"trouble": 1}
+
+
+def test_a_hanging_action_is_abandoned_and_the_skill_keeps_working(host, caplog):
+    with caplog.at_level(logging.ERROR, logger="assistant.host"):
+        hung = host.call("trouble", "hang", EVENT, {})
+        queued = host.call("trouble", "fine", EVENT, {})
+        with pytest.raises(TimeoutError):
+            hung.result(3)
+        assert queued.result(3) == "fine"
+    assert "skill trouble: action hang did not finish within 0.5 s" in caplog.text
+    assert host.call("recorder", "dim", EVENT, {}).result(2) is None
+    host.skills["trouble"].release.set()
+
+
+def test_a_skill_error_is_spoken_without_a_traceback(host, replies, caplog):
+    with caplog.at_level(logging.ERROR, logger="assistant.host"):
+        with pytest.raises(Exception, match="lamp"):
+            host.call("trouble", "fail", EVENT, {}).result(2)
+    time.sleep(0.05)
+    assert replies == ["the lamp is not answering"]
+    assert "Traceback" not in caplog.text
+
+
+def test_reconfigure_restarts_only_changed_skills(host):
+    music = host.skills["music"]
+    host.configure({"recorder": {"prefix": "now"}, "music": {}})
+    assert host.skills["music"] is music
+    assert "trouble" not in host.skills
+    assert host.call("recorder", "bright", EVENT, {"level": 1}).result(2) == "now bright 1"
+
+
+def test_discovery_reports_broken_plugins_and_loads_good_ones(tmp_path, monkeypatch):
+    dist = tmp_path / "broken_skill-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-skill\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(
+        "[assistant.skills]\n"
+        "missing = no_such_module:Skill\n"
+        "notaskill = good_skill:NOT_A_SKILL\n"
+        "good = good_skill:GoodSkill\n"
+    )
+    (tmp_path / "good_skill.py").write_text(
+        "from assistant.plugin import Skill, action\n"
+        "NOT_A_SKILL = 3\n"
+        "class GoodSkill(Skill):\n"
+        "    name = 'good'\n"
+        "    @action()\n"
+        "    def hi(self, event):\n"
+        "        return 'hi'\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    installed, broken = discover_skills()
+    assert installed["good"].__name__ == "GoodSkill"
+    assert {
+        b.name: b.error.split(":")[0] for b in broken if b.target.startswith(("no_", "good"))
+    } == {
+        "missing": "ModuleNotFoundError",
+        "notaskill": "TypeError",
+    }
+    sys.modules.pop("good_skill", None)

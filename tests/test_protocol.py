@@ -1,0 +1,115 @@
+"""The Python side of the serial protocol against the shared vectors file."""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from assistant import protocol
+
+VECTORS = json.loads((Path(__file__).parent / "protocol_vectors.json").read_text())
+DEVICE = VECTORS["device_lines"]
+REQUESTS = VECTORS["host_requests"]
+
+
+def as_dict(message: protocol.Message) -> dict:
+    fields = dataclasses.asdict(message)
+    if "labels" in fields:
+        fields["labels"] = list(fields["labels"])
+    if not isinstance(message, protocol.Info):
+        fields.pop("fields", None)
+    return {"type": protocol._TYPE_OF[type(message)], **fields}
+
+
+def test_vectors_match_the_documented_limits():
+    assert VECTORS["protocol"] == protocol.PROTOCOL_VERSION
+    assert VECTORS["max_line_bytes"] == protocol.MAX_LINE_BYTES
+
+
+@pytest.mark.parametrize("vector", DEVICE["valid"], ids=lambda v: v["line"][:40])
+def test_valid_device_lines_parse_to_the_expected_message(vector):
+    assert as_dict(protocol.parse_line(vector["line"])) == vector["message"]
+    assert as_dict(protocol.parse_line(vector["line"].encode() + b"\n")) == vector["message"]
+
+
+@pytest.mark.parametrize(
+    "vector", [v for v in DEVICE["valid"] if v["canonical"]], ids=lambda v: v["line"][:40]
+)
+def test_encoder_reproduces_canonical_lines(vector):
+    assert protocol.encode(protocol.parse_line(vector["line"])) == vector["line"]
+
+
+@pytest.mark.parametrize("vector", DEVICE["invalid"], ids=lambda v: v["line"][:40])
+def test_invalid_device_lines_are_rejected_with_the_expected_code(vector):
+    with pytest.raises(protocol.ProtocolError) as caught:
+        protocol.parse_line(vector["line"])
+    assert caught.value.code == vector["error"]
+
+
+def test_bytes_outside_ascii_are_rejected():
+    with pytest.raises(protocol.ProtocolError) as caught:
+        protocol.parse_line(b"DET seq=1 label=up score=0.5 ms=\xff\n")
+    assert caught.value.code == "not_ascii"
+
+
+@pytest.mark.parametrize("vector", REQUESTS["valid"], ids=lambda v: v["line"])
+def test_valid_requests_parse_and_round_trip(vector):
+    request = protocol.parse_request(vector["line"])
+    assert {k: v for k, v in dataclasses.asdict(request).items() if v is not None} == vector[
+        "request"
+    ]
+    assert protocol.parse_request(protocol.encode_request(request)) == request
+
+
+@pytest.mark.parametrize("vector", REQUESTS["invalid"], ids=lambda v: v["line"])
+def test_invalid_requests_are_rejected_with_the_expected_code(vector):
+    with pytest.raises(protocol.ProtocolError) as caught:
+        protocol.parse_request(vector["line"])
+    assert caught.value.code == vector["error"]
+
+
+@given(st.binary(max_size=200))
+def test_parser_never_fails_other_than_with_protocol_error(raw):
+    try:
+        protocol.parse_line(raw)
+    except protocol.ProtocolError as error:
+        assert error.code in {
+            "empty",
+            "too_long",
+            "not_ascii",
+            "unknown_type",
+            "missing_key",
+            "bad_value",
+            "bad_field",
+        }
+
+
+labels = st.from_regex(r"[a-z0-9_]{1,16}", fullmatch=True)
+uint32 = st.integers(0, protocol.MAX_SEQ)
+
+
+@given(seq=uint32, label=labels, permille=st.integers(0, 1000), ms=uint32)
+def test_any_detection_round_trips(seq, label, permille, ms):
+    message = protocol.Detection(seq, label, permille / 1000, ms)
+    line = protocol.encode(message)
+    assert len(line) <= protocol.MAX_LINE_BYTES
+    assert protocol.parse_line(line) == message
+
+
+@given(st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=140))
+def test_printable_garbage_is_either_a_message_or_a_protocol_error(text):
+    try:
+        message = protocol.parse_line(text)
+    except protocol.ProtocolError:
+        return
+    assert protocol.parse_line(protocol.encode(message)) == message
+
+
+def test_sequence_arithmetic_wraps():
+    assert protocol.next_seq(protocol.MAX_SEQ) == 0
+    assert protocol.lost_between(5, 6) == 0
+    assert protocol.lost_between(5, 9) == 3
+    assert protocol.lost_between(protocol.MAX_SEQ, 1) == 1

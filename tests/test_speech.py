@@ -1,0 +1,137 @@
+"""Spoken replies: real pyttsx3 + espeak-ng audio. There is no sound card here, so the audio
+player pyttsx3 calls (`aplay`) is a script on PATH that keeps each WAV it is given."""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import time
+from pathlib import Path
+
+import pytest
+from wav import duration_and_rms
+
+from assistant.speech import SPEECH_SETTINGS, Speaker, SpeechError, speech_settings
+
+APLAY = """#!/bin/sh
+# Keeps the WAV pyttsx3 asks to play; waits while the file 'hang' exists (a hung output).
+n=$(ls "{out}" | wc -l)
+cp "$1" "{out}/reply-$n.wav"
+i=0
+while [ -e "{out}/../hang" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+"""
+
+
+@pytest.fixture
+def audio_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A stand-in sound card: returns the folder where the played WAVs land."""
+    played = tmp_path / "played"
+    played.mkdir()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    player = bin_dir / "aplay"
+    player.write_text(APLAY.format(out=played))
+    player.chmod(player.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return played
+
+
+def test_settings_defaults_and_off_shorthand() -> None:
+    assert speech_settings(None) == {s.name: s.default for s in SPEECH_SETTINGS}
+    assert speech_settings(False)["enabled"] is False  # `speech: off` in YAML
+    assert speech_settings("off")["enabled"] is False
+    assert speech_settings({"rate": 120})["rate"] == 120
+    with pytest.raises(ValueError, match="speech: expected a mapping, on or off"):
+        speech_settings(3)
+
+
+def test_save_to_file_writes_real_speech(tmp_path: Path) -> None:
+    speaker = Speaker({"enabled": False, "voice": "en-us", "rate": 170})
+    path = speaker.save_to_file("Timer set for five minutes", tmp_path / "reply.wav")
+    duration, rms = duration_and_rms(path)
+    assert 0.8 < duration < 4.0
+    assert rms > 0.02
+    slow = Speaker({"enabled": False, "rate": 90}).save_to_file("Timer set", tmp_path / "s.wav")
+    fast = Speaker({"enabled": False, "rate": 300}).save_to_file("Timer set", tmp_path / "f.wav")
+    assert duration_and_rms(slow)[0] > 1.5 * duration_and_rms(fast)[0]
+
+
+def test_save_to_file_names_an_unknown_voice(tmp_path: Path) -> None:
+    speaker = Speaker({"enabled": False, "voice": "no-such-voice"})
+    with pytest.raises(SpeechError, match="unknown voice 'no-such-voice'"):
+        speaker.save_to_file("hello", tmp_path / "x.wav")
+
+
+def test_say_returns_at_once_and_the_worker_plays_each_reply(
+    audio_output: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    speaker = Speaker({"rate": 200})
+    started = time.monotonic()
+    speaker.say("Lights on")
+    speaker.say("Timer set for five minutes")
+    assert time.monotonic() - started < 0.1
+    assert speaker.wait_idle(20)
+    speaker.close()
+    played = sorted(audio_output.iterdir())
+    assert len(played) == 2
+    durations = [duration_and_rms(p) for p in played]
+    assert all(rms > 0.02 for _, rms in durations)
+    assert durations[1][0] > durations[0][0]  # the longer sentence gives the longer audio
+    assert "reply: Lights on" in caplog.text
+
+
+def test_a_hung_audio_output_times_out_and_replies_are_still_logged(
+    audio_output: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    hang = audio_output.parent / "hang"
+    hang.touch()
+    speaker = Speaker({"timeout": 0.5})
+    speaker.say("first")  # pyttsx3 hands its audio to the player and returns
+    speaker.say("second")  # this one waits for the hung player
+    deadline = time.monotonic() + 10
+    while not speaker.stuck and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert speaker.stuck
+    started = time.monotonic()
+    speaker.say("third")
+    assert time.monotonic() - started < 0.1
+    assert "a reply has taken more than 0.5 s" in caplog.text
+    assert "reply: third" in caplog.text
+    hang.unlink()  # the output recovers
+    assert speaker.wait_idle(10)
+    assert not speaker.stuck
+    speaker.say("fourth")
+    assert speaker.wait_idle(10)
+    speaker.close()
+    assert len(list(audio_output.iterdir())) == 3  # first, second and fourth; third was dropped
+
+
+def test_no_audio_output_and_speech_off_log_the_reply(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no aplay anywhere
+    speaker = Speaker({})
+    assert speaker.unavailable is not None and "aplay" in speaker.unavailable
+    speaker.say("Lights off")
+    assert "reply: Lights off" in caplog.text
+    assert "install alsa-utils" in caplog.text
+    quiet = Speaker(False)
+    assert quiet.unavailable == "speech is off in the configuration"
+    quiet.say("Timer done")
+    assert "reply: Timer done" in caplog.text
+
+
+def test_an_engine_that_cannot_start_is_reported(
+    audio_output: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    speaker = Speaker({"engine": "espeak", "voice": "no-such-voice"})
+    speaker.say("hello")
+    assert speaker.wait_idle(10)
+    assert (
+        speaker.unavailable is not None and "unknown voice 'no-such-voice'" in speaker.unavailable
+    )
+    assert list(audio_output.iterdir()) == []

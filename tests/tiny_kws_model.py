@@ -1,0 +1,82 @@
+"""A tiny full-int8 keyword model for tests: it says "on" when the last second is loud.
+
+Made with TensorFlow's full-int8 converter, as the real model is, so the desktop pipeline runs a
+real int8 TFLite model; the weights are set by hand so that its behaviour is known without
+training: speech (or any sound well above the noise floor) is "on", quiet is "silence".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from assistant.features import CHANNELS
+
+LABELS = ("silence", "unknown", "on", "off", "up", "down", "go", "stop")
+SLICES = 49
+FEATURE_SCALE = 10.0 / 256.0
+RECENT_SLICES = 49
+LOUD = 3.0
+"""Mean float feature over the recent slices above which the model says "on"."""
+
+
+def _keras_model():
+    import tensorflow as tf
+
+    inputs = tf.keras.Input(shape=(SLICES, CHANNELS))
+    recent = tf.keras.layers.Cropping1D((SLICES - RECENT_SLICES, 0))(inputs)
+    mean = tf.keras.layers.GlobalAveragePooling1D()(recent)
+    logits = tf.keras.layers.Dense(len(LABELS))(mean)
+    outputs = tf.keras.layers.Softmax()(logits)
+    model = tf.keras.Model(inputs, outputs)
+    weights = np.zeros((CHANNELS, len(LABELS)), dtype=np.float32)
+    bias = np.full(len(LABELS), -8.0, dtype=np.float32)
+    gain = 2.0 / CHANNELS
+    weights[:, LABELS.index("on")] = gain
+    weights[:, LABELS.index("silence")] = -gain
+    bias[LABELS.index("on")] = -2.0 * LOUD / 2
+    bias[LABELS.index("silence")] = 2.0 * LOUD / 2
+    model.layers[-2].set_weights([weights, bias])
+    return model
+
+
+def _representative(rng: np.random.Generator):
+    for _ in range(64):
+        level = rng.uniform(0, 900)
+        yield [(rng.uniform(0, level, (1, SLICES, CHANNELS)) * FEATURE_SCALE).astype(np.float32)]
+
+
+def build(directory: str | Path) -> Path:
+    """Write tiny_kws.tflite and its model card into `directory` (once); returns the model."""
+    directory = Path(directory)
+    path = directory / "tiny_kws.tflite"
+    if path.exists():
+        return path
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    converter = tf.lite.TFLiteConverter.from_keras_model(_keras_model())
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: _representative(rng)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    content = converter.convert()
+    interpreter = tf.lite.Interpreter(model_content=content)
+    scale, zero_point = interpreter.get_input_details()[0]["quantization"]
+    card = {
+        "labels": list(LABELS),
+        "feature_scale": FEATURE_SCALE,
+        "input_scale": float(scale),
+        "input_zero_point": int(zero_point),
+        "slices": SLICES,
+        "channels": CHANNELS,
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    path.with_suffix(".json").write_text(json.dumps(card, indent=2))
+    path.write_bytes(content)
+    return path

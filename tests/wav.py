@@ -1,0 +1,24 @@
+"""Reading WAV files in tests: samples as float32 in [-1, 1] and simple measures."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import numpy as np
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    """Mono 16-bit PCM samples scaled to [-1, 1], and the sample rate."""
+    with wave.open(str(path)) as source:
+        assert source.getsampwidth() == 2, f"{path}: expected 16-bit PCM"
+        assert source.getnchannels() == 1, f"{path}: expected mono"
+        frames = source.readframes(source.getnframes())
+        rate = source.getframerate()
+    return np.frombuffer(frames, np.int16).astype(np.float32) / 32768, rate
+
+
+def duration_and_rms(path: Path) -> tuple[float, float]:
+    samples, rate = read_wav(path)
+    rms = float(np.sqrt(np.mean(samples**2))) if samples.size else 0.0
+    return samples.size / rate, rms
