@@ -59,11 +59,6 @@ def _msb(values: np.ndarray) -> np.ndarray:
     return np.frexp(np.asarray(values, dtype=np.float64))[1].astype(np.int64)
 
 
-def _sround(values: np.ndarray) -> np.ndarray:
-    """kissfft's Q15 rounding of a product, stored into int16."""
-    return _int16((values + (1 << 14)) >> 15)
-
-
 @dataclass(frozen=True)
 class FrontendConfig:
     """The microfrontend's parameters, named as TensorFlow's op names them."""
@@ -122,19 +117,28 @@ class FrontendTables:
         return np.array(coefficients, dtype=np.int64)
 
     @cached_property
-    def fft_twiddles(self) -> tuple[np.ndarray, np.ndarray]:
-        """The complex FFT's Q15 twiddles (real, imaginary) for the half-size complex FFT."""
+    def fft_stages(self) -> list[tuple[int, tuple[np.ndarray, np.ndarray]]]:
+        """For each radix-4 stage (m = 1, 4, 16, ...): the Q15 twiddles (real, imaginary) of
+        its three rotated inputs, shape (3, m), from kissfft's table for the half-size FFT."""
         n = self.fft_size // 2
         phase = -2 * math.pi * np.arange(n) / n
-        return np.floor(0.5 + 32767 * np.cos(phase)), np.floor(0.5 + 32767 * np.sin(phase))
+        table_r = np.floor(0.5 + 32767 * np.cos(phase)).astype(np.int32)
+        table_i = np.floor(0.5 + 32767 * np.sin(phase)).astype(np.int32)
+        stages = []
+        m = 1
+        while m < n:
+            index = np.arange(1, 4)[:, None] * np.arange(m)[None, :] * (n // (4 * m))
+            stages.append((m, (table_r[index], table_i[index])))
+            m *= 4
+        return stages
 
     @cached_property
     def real_twiddles(self) -> tuple[np.ndarray, np.ndarray]:
         """The twiddles that split the half-size complex FFT into the real FFT's bins."""
         n = self.fft_size // 2
         phase = -math.pi * ((np.arange(n // 2) + 1) / n + 0.5)
-        real = np.floor(0.5 + 32767 * np.cos(phase)).astype(np.int64)
-        imag = np.floor(0.5 + 32767 * np.sin(phase)).astype(np.int64)
+        real = np.floor(0.5 + 32767 * np.cos(phase)).astype(np.int32)
+        imag = np.floor(0.5 + 32767 * np.sin(phase)).astype(np.int32)
         return real, imag
 
     @cached_property
@@ -231,86 +235,68 @@ def _windowed(frames: np.ndarray, tables: FrontendTables) -> tuple[np.ndarray, n
     return output, 15 - _msb(np.maximum(max_abs, 0))
 
 
-def _complex_fft(real: np.ndarray, imag: np.ndarray, tables: FrontendTables):
-    """kissfft's fixed-point radix-4 complex FFT (each stage divides by 4 with rounding)."""
-    n = real.shape[1]
-    order = tables.digit_reversal
-    real, imag = real[:, order], imag[:, order]
-    tw_real, tw_imag = tables.fft_twiddles
-    m = 1
-    while m < n:
-        blocks = n // (4 * m)
-        shape = (real.shape[0], blocks, 4, m)
-        real, imag = real.reshape(shape), imag.reshape(shape)
-        quarter = 8191  # SAMP_MAX / 4
-        a_r = _sround(real * quarter)
-        a_i = _sround(imag * quarter)
-        k = np.arange(m)
-        products_r, products_i = [a_r[:, :, 0]], [a_i[:, :, 0]]
-        for q in (1, 2, 3):
-            index = q * k * blocks
-            t_r = tw_real[index].astype(np.int64)
-            t_i = tw_imag[index].astype(np.int64)
-            x_r, x_i = a_r[:, :, q], a_i[:, :, q]
-            products_r.append(_sround(x_r * t_r - x_i * t_i))
-            products_i.append(_sround(x_r * t_i + x_i * t_r))
-        f0_r, s0_r, s1_r, s2_r = products_r
-        f0_i, s0_i, s1_i, s2_i = products_i
-        s5_r, s5_i = _int16(f0_r - s1_r), _int16(f0_i - s1_i)
-        f0_r, f0_i = _int16(f0_r + s1_r), _int16(f0_i + s1_i)
-        s3_r, s3_i = _int16(s0_r + s2_r), _int16(s0_i + s2_i)
-        s4_r, s4_i = _int16(s0_r - s2_r), _int16(s0_i - s2_i)
-        out_r = np.stack(
-            [
-                _int16(f0_r + s3_r),
-                _int16(s5_r + s4_i),
-                _int16(f0_r - s3_r),
-                _int16(s5_r - s4_i),
-            ],
-            axis=2,
-        )
-        out_i = np.stack(
-            [
-                _int16(f0_i + s3_i),
-                _int16(s5_i - s4_r),
-                _int16(f0_i - s3_i),
-                _int16(s5_i + s4_r),
-            ],
-            axis=2,
-        )
-        real, imag = out_r.reshape(-1, n), out_i.reshape(-1, n)
-        m *= 4
-    return real, imag
+def _q15(values: np.ndarray) -> np.ndarray:
+    """kissfft's rounding of an int32 Q15 product back to int16 (sround)."""
+    return ((values + (1 << 14)) >> 15).astype(np.int16)
+
+
+def _complex_fft(z: np.ndarray, tables: FrontendTables) -> np.ndarray:
+    """kissfft's fixed-point radix-4 complex FFT, each stage dividing by 4 with rounding.
+
+    `z` is int16 of shape (2, frames, n): real and imaginary parts. Sums wrap in int16 and
+    products round from int32, exactly as the C code stores them.
+    """
+    n = z.shape[2]
+    z = z[:, :, tables.digit_reversal]
+    for m, (tw_r, tw_i) in tables.fft_stages:
+        z = z.reshape(2, z.shape[1], n // (4 * m), 4, m)
+        a = _q15(z.astype(np.int32) * 8191)  # C_FIXDIV by 4: SAMP_MAX / 4
+        x_r, x_i = a[0, :, :, 1:].astype(np.int32), a[1, :, :, 1:].astype(np.int32)
+        s_r = _q15(x_r * tw_r - x_i * tw_i)
+        s_i = _q15(x_r * tw_i + x_i * tw_r)
+        f0_r, f0_i = a[0, :, :, 0], a[1, :, :, 0]
+        s5_r, s5_i = f0_r - s_r[:, :, 1], f0_i - s_i[:, :, 1]
+        f0_r, f0_i = f0_r + s_r[:, :, 1], f0_i + s_i[:, :, 1]
+        s3_r, s3_i = s_r[:, :, 0] + s_r[:, :, 2], s_i[:, :, 0] + s_i[:, :, 2]
+        s4_r, s4_i = s_r[:, :, 0] - s_r[:, :, 2], s_i[:, :, 0] - s_i[:, :, 2]
+        out = np.empty_like(a)
+        out[0, :, :, 0], out[1, :, :, 0] = f0_r + s3_r, f0_i + s3_i
+        out[0, :, :, 1], out[1, :, :, 1] = s5_r + s4_i, s5_i - s4_r
+        out[0, :, :, 2], out[1, :, :, 2] = f0_r - s3_r, f0_i - s3_i
+        out[0, :, :, 3], out[1, :, :, 3] = s5_r - s4_i, s5_i + s4_r
+        z = out.reshape(2, -1, n)
+    return z
 
 
 def _real_fft(samples: np.ndarray, tables: FrontendTables) -> tuple[np.ndarray, np.ndarray]:
-    """kissfft's fixed-point real FFT (kiss_fftr): bins 0..N/2 as int16 (real, imaginary)."""
+    """kissfft's fixed-point real FFT (kiss_fftr): bins 0..N/2 (real, imaginary) as int32."""
     frames, n_real = samples.shape
-    padded = np.zeros((frames, tables.fft_size), dtype=np.int64)
+    padded = np.zeros((frames, tables.fft_size), dtype=np.int16)
     padded[:, :n_real] = samples
-    z_r, z_i = _complex_fft(padded[:, 0::2], padded[:, 1::2], tables)
-    n = z_r.shape[1]
-    half = 16383  # SAMP_MAX / 2
-    out_r = np.zeros((frames, n + 1), dtype=np.int64)
-    out_i = np.zeros((frames, n + 1), dtype=np.int64)
-    dc_r, dc_i = _sround(z_r[:, 0] * half), _sround(z_i[:, 0] * half)
-    out_r[:, 0] = _int16(dc_r + dc_i)
-    out_r[:, n] = _int16(dc_r - dc_i)
+    z = _complex_fft(np.stack([padded[:, 0::2], padded[:, 1::2]]), tables)
+    n = z.shape[2]
+    half = 16383  # C_FIXDIV by 2: SAMP_MAX / 2
+    out = np.zeros((2, frames, n + 1), dtype=np.int32)
+    dc = _q15(z[:, :, 0].astype(np.int32) * half).astype(np.int32)
+    out[0, :, 0] = (dc[0] + dc[1]).astype(np.int16)
+    out[0, :, n] = (dc[0] - dc[1]).astype(np.int16)
     k = np.arange(1, n // 2 + 1)
-    fpk_r, fpk_i = _sround(z_r[:, k] * half), _sround(z_i[:, k] * half)
-    fpnk_r = _sround(z_r[:, n - k] * half)
-    fpnk_i = _sround(_int16(-z_i[:, n - k]) * half)
-    f1_r, f1_i = _int16(fpk_r + fpnk_r), _int16(fpk_i + fpnk_i)
-    f2_r, f2_i = _int16(fpk_r - fpnk_r), _int16(fpk_i - fpnk_i)
+    fpk = _q15(z[:, :, k].astype(np.int32) * half)
+    fpnk = z[:, :, n - k]
+    fpnk[1] = -fpnk[1]
+    fpnk = _q15(fpnk.astype(np.int32) * half)
+    f1 = (fpk + fpnk).astype(np.int32)
+    f2 = (fpk - fpnk).astype(np.int32)
     t_r, t_i = tables.real_twiddles
-    tw_r = _sround(f2_r * t_r - f2_i * t_i)
-    tw_i = _sround(f2_r * t_i + f2_i * t_r)
+    tw_r = _q15(f2[0] * t_r - f2[1] * t_i).astype(np.int32)
+    tw_i = _q15(f2[0] * t_i + f2[1] * t_r).astype(np.int32)
     # Bin n/2 is written twice; the second write (the conjugate side) wins, as in C.
-    out_r[:, k] = _int16((f1_r + tw_r) >> 1)
-    out_i[:, k] = _int16((f1_i + tw_i) >> 1)
-    out_r[:, n - k] = _int16((f1_r - tw_r) >> 1)
-    out_i[:, n - k] = _int16((tw_i - f1_i) >> 1)
-    return out_r, out_i
+    real, imag = out[0], out[1]
+    real[:, k] = ((f1[0] + tw_r) >> 1).astype(np.int16)
+    imag[:, k] = ((f1[1] + tw_i) >> 1).astype(np.int16)
+    real[:, n - k] = ((f1[0] - tw_r) >> 1).astype(np.int16)
+    imag[:, n - k] = ((tw_i - f1[1]) >> 1).astype(np.int16)
+    return real, imag
 
 
 def _rounded_sqrt(values: np.ndarray) -> np.ndarray:
@@ -334,7 +320,8 @@ def _filterbank(
     """Energy, mel filterbank, square root and undoing the FFT's input shift: uint32 values."""
     first, weights = tables.filterbank
     bins = slice(first, first + weights.shape[1])
-    energy = (real[:, bins] ** 2 + imag[:, bins] ** 2) & _U32
+    real, imag = real[:, bins].astype(np.int64), imag[:, bins].astype(np.int64)
+    energy = (real * real + imag * imag) & _U32
     energy = np.where(energy >= 1 << 31, energy - (1 << 32), energy)  # stored as int32
     work = (energy @ weights.T).view(np.uint64)
     return (_rounded_sqrt(work) >> shift[:, None]) & _U32

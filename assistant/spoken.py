@@ -152,3 +152,42 @@ def _number(words: list[str], text: str) -> int:
             current += value
         previous = word
     return total + current
+
+
+def number_in_words(number: int) -> str:
+    """0 to 999999 in words: 45 -> "forty five", 105 -> "one hundred and five"."""
+    if not 0 <= number < 1_000_000:
+        raise ValueError(f"{number} is out of range for words (0 to 999999)")
+    if number == 0:
+        return "zero"
+    small = {value: word for word, value in _SMALL.items()}
+    tens = {value: word for word, value in _TENS.items()}
+    parts: list[str] = []
+    thousands, rest = divmod(number, 1000)
+    if thousands:
+        parts += [number_in_words(thousands), "thousand"]
+    hundreds, rest = divmod(rest, 100)
+    if hundreds:
+        parts += [small[hundreds], "hundred"]
+    if rest and parts:
+        parts.append("and")
+    if rest >= 20:
+        parts.append(tens[rest - rest % 10])
+        rest %= 10
+    if rest:
+        parts.append(small[rest])
+    return " ".join(parts)
+
+
+def duration_in_words(seconds: float) -> str:
+    """A duration as it is said: 300 -> "five minutes", 4200 -> "one hour and ten minutes";
+    rounded to whole seconds."""
+    remaining = round(seconds)
+    parts = []
+    for unit, size in (("hour", 3600), ("minute", 60), ("second", 1)):
+        count, remaining = divmod(remaining, size)
+        if count:
+            parts.append(f"{number_in_words(count)} {unit}{'s' if count > 1 else ''}")
+    if not parts:
+        return "zero seconds"
+    return " and ".join(parts) if len(parts) < 3 else f"{parts[0]}, {parts[1]} and {parts[2]}"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from assistant.plugin import Amount, parse_amount
-from assistant.spoken import AMOUNT_WORDS
+from assistant.plugin import Amount, duration_in_words, parse_amount
+from assistant.spoken import AMOUNT_WORDS, number_in_words
 
 
 @pytest.mark.parametrize(
@@ -60,3 +62,27 @@ def test_every_grammar_word_is_understood_alone_or_with_a_number() -> None:
     for word in AMOUNT_WORDS:
         phrase = "five percent" if word == "percent" else f"{word} minute"
         assert parse_amount(phrase).value > 0 or word == "zero"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        (300, "five minutes"),
+        (4200, "one hour and ten minutes"),
+        (90, "one minute and thirty seconds"),
+        (3661, "one hour, one minute and one second"),
+        (0, "zero seconds"),
+    ],
+)
+def test_duration_in_words(seconds: int, words: str) -> None:
+    assert duration_in_words(seconds) == words
+
+
+@given(st.integers(0, 999_999))
+def test_numbers_in_words_parse_back(number: int) -> None:
+    assert parse_amount(number_in_words(number)) == Amount(number, "")
+
+
+@given(st.integers(1, 100 * 3600))
+def test_durations_in_words_parse_back(seconds: int) -> None:
+    assert parse_amount(duration_in_words(seconds)) == Amount(seconds, "seconds")

@@ -88,8 +88,9 @@ class MqttConnection:
         """Call `handler` for messages on `topic_filter`, now and after every reconnection."""
         self._subscriptions[topic_filter] = (qos, handler)
         self._client.message_callback_add(topic_filter, lambda _c, _u, m: handler(m.topic, m.payload))
-        if self.connected:
-            self._client.subscribe(topic_filter, qos)
+        with self._lock:
+            if self.connected:
+                self._client.subscribe(topic_filter, qos)
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> bool:
         """Send a message; False when there is no connection (a QoS 1 message is then queued
@@ -147,7 +148,7 @@ class MqttConnection:
 
     def _describe_socket_error(self, error: Exception) -> str:
         broker = self.settings.broker
-        if isinstance(error, ssl.SSLError | ssl.CertificateError):
+        if isinstance(error, ssl.SSLError):
             return (
                 f"TLS with the MQTT broker at {broker} failed: {error}. Check mqtt.tls and "
                 "mqtt.ca_file in the configuration"
@@ -173,11 +174,10 @@ class MqttConnection:
                 f"{reason}. Check mqtt.username and mqtt.password in the configuration"
             )
             return
-        if self._last_problem is not None or self.connections == 0:
-            log.info("connected to the MQTT broker at %s", self.settings.broker)
+        log.info("%s: connected to the MQTT broker at %s", self.client_id, self.settings.broker)
         self._last_problem = None
         self.connections += 1
-        for topic_filter, (qos, _handler) in self._subscriptions.items():
+        for topic_filter, (qos, _handler) in list(self._subscriptions.items()):
             client.subscribe(topic_filter, qos)
         self._connected.set()
         if self._on_connected:
@@ -192,7 +192,6 @@ class MqttConnection:
                 self.settings.broker,
                 reason,
             )
-            self._last_problem = "disconnected"
         if was_connected and self._on_disconnected:
             self._on_disconnected()
         self._loop_ended.set()

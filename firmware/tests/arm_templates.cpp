@@ -13,3 +13,13 @@ size_t audio_write(const int16_t* samples, size_t count) { return audio.write(sa
 size_t audio_read(int16_t* samples, size_t count) { return audio.read(samples, count); }
 bool features_push(const uint16_t* slice, size_t count) { return features.push(slice, count); }
 const int8_t* features_data() { return features.full() ? features.data() : nullptr; }
+
+namespace {
+const char* const labels[8] = {"silence", "unknown", "on", "off", "up", "down", "go", "stop"};
+kws::RecognizerConfig config;
+kws::Recognizer recognizer(labels, 8, config);
+kws::Link serial_link({"1.0.0", "00000000", 0}, recognizer);
+}  // namespace
+
+void link_receive(char byte) { serial_link.receive(byte); }
+void link_tick(uint32_t now_ms) { serial_link.tick(now_ms); }

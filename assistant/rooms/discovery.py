@@ -1,0 +1,61 @@
+"""Home Assistant MQTT discovery: a satellite announces itself as a device with one `event`
+entity per command, so Home Assistant automations can react to what each room hears."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+
+from assistant.rooms.topics import EVENT_TYPE, OFFLINE, ONLINE, Topics
+
+PACKAGE = "desk-kws-assistant"
+
+
+def _package_version() -> str:
+    try:
+        return version(PACKAGE)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def node_id(site: str) -> str:
+    """The device's id in Home Assistant: letters, digits, `_` and `-` only."""
+    return "assistant_" + re.sub(r"[^A-Za-z0-9_-]", "_", site)
+
+
+def config_topic(discovery_prefix: str, site: str, command: str) -> str:
+    return f"{discovery_prefix}/event/{node_id(site)}/{command}/config"
+
+
+def discovery_messages(
+    topics: Topics, discovery_prefix: str, site: str, commands: Sequence[str]
+) -> list[tuple[str, bytes]]:
+    """The retained (topic, payload) configuration messages announcing the satellite of `site`."""
+    node = node_id(site)
+    sw_version = _package_version()
+    device = {
+        "identifiers": [node],
+        "name": f"Voice commands {site}",
+        "manufacturer": PACKAGE,
+        "model": "Voice command satellite",
+        "sw_version": sw_version,
+        "suggested_area": site,
+    }
+    messages = []
+    for command in commands:
+        entity = {
+            "name": f"Heard {command}",
+            "unique_id": f"{node}_{command}",
+            "state_topic": topics.detection(site, command),
+            "event_types": [EVENT_TYPE],
+            "availability_topic": topics.status(site),
+            "payload_available": ONLINE.decode(),
+            "payload_not_available": OFFLINE.decode(),
+            "qos": 1,
+            "device": device,
+            "origin": {"name": PACKAGE, "sw_version": sw_version},
+        }
+        messages.append((config_topic(discovery_prefix, site, command), json.dumps(entity).encode()))
+    return messages

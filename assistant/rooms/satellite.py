@@ -1,0 +1,189 @@
+"""The satellite role: forwards its board's commands to the hub through the broker, and speaks
+the replies the hub sends back to its site."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from assistant.config import COMMANDS
+from assistant.plugin import CommandEvent
+from assistant.rooms import topics as wire
+from assistant.rooms.discovery import discovery_messages
+from assistant.rooms.mqtt_client import MqttConnection, Will
+from assistant.rooms.settings import MqttSettings
+
+log = logging.getLogger("assistant.satellite")
+
+MAX_PENDING = 10_000
+"""Detections kept while the hub is unreachable; the oldest go first beyond this."""
+
+
+@dataclass
+class SatelliteStats:
+    forwarded: int = 0
+    sent: int = 0
+    """Messages published, resends included."""
+    acknowledged: int = 0
+    dropped: int = 0
+    """Detections given up: older than mqtt.max_delay, or beyond MAX_PENDING."""
+    replies: int = 0
+
+
+class Satellite:
+    """Publishes each detection (QoS 1) and keeps it until the hub acknowledges it; while the
+    hub is offline detections wait, and they are sent again whenever the hub comes online, so
+    a broker or hub restart loses none. The hub recognises repeats by their id."""
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        site: str,
+        speak: Callable[[str], None],
+        commands: Sequence[str] = COMMANDS,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.settings = settings
+        self.topics = wire.Topics(settings.topic_prefix)
+        self.site = wire.check_level(site, "site")
+        self.commands = tuple(commands)
+        self.clock = clock
+        self.stats = SatelliteStats()
+        self._speak = speak
+        self._speaker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"speak-{site}")
+        self._pending: OrderedDict[str, CommandEvent] = OrderedDict()
+        self._lock = threading.Lock()
+        self._hub_online = False
+        self._ids = (f"{secrets.token_hex(4)}-{n}" for n in itertools.count())
+        self.connection = MqttConnection(
+            settings,
+            client_id=f"assistant-satellite-{site}",
+            will=Will(self.topics.status(site), wire.OFFLINE),
+            on_connected=self._announce,
+            on_disconnected=self._hub_unreachable,
+        )
+        self.connection.subscribe(self.topics.hub_status, self._on_hub_status)
+        self.connection.subscribe(self.topics.reply(site), self._on_reply)
+        self.connection.subscribe(self.topics.ack(site), self._on_ack, qos=0)
+
+    def start(self) -> None:
+        self.connection.start()
+
+    def stop(self) -> None:
+        self.connection.stop(last_words=(self.topics.status(self.site), wire.OFFLINE))
+        self._speaker.shutdown(wait=False)
+        if self._pending:
+            log.warning("%d detection(s) never reached the hub", len(self._pending))
+
+    @property
+    def hub_online(self) -> bool:
+        return self._hub_online
+
+    @property
+    def pending(self) -> int:
+        """Detections not yet acknowledged by the hub."""
+        return len(self._pending)
+
+    def forward(self, event: CommandEvent) -> None:
+        """Send a detection of this satellite's board to the hub (the DeviceSession's
+        `on_command`)."""
+        detection_id = next(self._ids)
+        with self._lock:
+            self.stats.forwarded += 1
+            self._pending[detection_id] = event
+            self._drop_expired()
+            online = self._hub_online
+        if online:
+            self._send(detection_id, event)
+
+    def _send(self, detection_id: str, event: CommandEvent) -> None:
+        detection = wire.Detection(
+            id=detection_id,
+            command=event.command,
+            score=event.score,
+            site=self.site,
+            source=event.source,
+            age=max(0.0, self.clock() - event.received),
+            seq=event.seq,
+            device_ms=event.device_ms,
+        )
+        self.stats.sent += 1
+        self.connection.publish(
+            self.topics.detection(self.site, event.command), wire.encode_detection(detection)
+        )
+
+    def _drop_expired(self) -> None:
+        """Forget detections too old to act on, or beyond MAX_PENDING (called under the lock)."""
+        now = self.clock()
+        dropped = 0
+        while self._pending:
+            oldest = next(iter(self._pending.values()))
+            too_old = now - oldest.received > self.settings.max_delay
+            if not too_old and len(self._pending) <= MAX_PENDING:
+                break
+            self._pending.popitem(last=False)
+            dropped += 1
+        if dropped:
+            self.stats.dropped += dropped
+            log.warning(
+                "dropped %d detection(s) the hub could not take within mqtt.max_delay "
+                "(%.0f s); is `assistant run --role hub` running and connected?",
+                dropped,
+                self.settings.max_delay,
+            )
+
+    def _announce(self) -> None:
+        status = self.topics.status(self.site)
+        self.connection.publish(status, wire.ONLINE, retain=True)
+        if self.settings.discovery:
+            for topic, payload in discovery_messages(
+                self.topics, self.settings.discovery_prefix, self.site, self.commands
+            ):
+                self.connection.publish(topic, payload, retain=True)
+
+    def _hub_unreachable(self) -> None:
+        self._hub_online = False
+
+    def _on_hub_status(self, topic: str, payload: bytes) -> None:
+        online = payload == wire.ONLINE
+        with self._lock:
+            was_online, self._hub_online = self._hub_online, online
+            self._drop_expired()
+            waiting = list(self._pending.items()) if online else []
+        if online != was_online:
+            log.info("the hub is %s", "online" if online else "offline: detections will wait")
+        for detection_id, event in waiting:
+            self._send(detection_id, event)
+
+    def _on_ack(self, topic: str, payload: bytes) -> None:
+        try:
+            ids = wire.decode_ack(payload)
+        except wire.PayloadError as error:
+            log.warning("ignored an acknowledgement on %s: %s", topic, error)
+            return
+        with self._lock:
+            for detection_id in ids:
+                if self._pending.pop(detection_id, None) is not None:
+                    self.stats.acknowledged += 1
+
+    def _on_reply(self, topic: str, payload: bytes) -> None:
+        try:
+            text = wire.decode_reply(payload)
+        except wire.PayloadError as error:
+            log.warning("ignored a reply on %s: %s", topic, error)
+            return
+        self.stats.replies += 1
+        self._speaker.submit(self._say, text)
+
+    def _say(self, text: str) -> None:
+        try:
+            self._speak(text)
+        except Exception:
+            log.exception("could not speak the reply %r", text)

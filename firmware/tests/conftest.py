@@ -1,0 +1,60 @@
+"""Builds the portable firmware code with g++ into a temporary directory, once per session."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+FIRMWARE = Path(__file__).resolve().parent.parent
+MODEL_DIR = FIRMWARE / "kws" / "src" / "model"
+
+
+def make(build: Path, target: str) -> str:
+    """Run one Makefile target; fail the test with the compiler's output if it breaks."""
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-C", str(FIRMWARE), f"BUILD={build}", target],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"make {target} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+@dataclass(frozen=True)
+class HostTool:
+    """The host_tool binary (firmware/tests/host_tool.cpp)."""
+
+    path: Path
+
+    def run(self, mode: str, stdin: str, *args: str) -> list[str]:
+        done = subprocess.run(
+            [str(self.path), mode, *args],
+            input=stdin.encode("latin-1"),
+            capture_output=True,
+            check=False,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr.decode(errors="replace")
+        return done.stdout.decode("latin-1").splitlines()
+
+    def raw(self, mode: str, *args: str) -> bytes:
+        done = subprocess.run(
+            [str(self.path), mode, *args], capture_output=True, check=True, timeout=60
+        )
+        return done.stdout
+
+
+@pytest.fixture(scope="session")
+def build_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("firmware-build")
+
+
+@pytest.fixture(scope="session")
+def host_tool(build_dir) -> HostTool:
+    make(build_dir, "host")
+    return HostTool(build_dir / "host_tool")
