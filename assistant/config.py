@@ -42,7 +42,9 @@ COMMAND_KEYS = ("do", "when", "min_score", "cooldown")
 
 def section_schemas() -> dict[str, tuple[Setting, ...]]:
     """The settings of each top-level section (other than commands and skills)."""
-    return {"device": DEVICE_SETTINGS, "emulator": EMULATOR_SETTINGS}
+    from assistant.rooms.settings import MQTT_SETTINGS
+
+    return {"device": DEVICE_SETTINGS, "emulator": EMULATOR_SETTINGS, "mqtt": MQTT_SETTINGS}
 
 
 @dataclass(frozen=True)

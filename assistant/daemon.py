@@ -17,6 +17,7 @@ from assistant.host import PluginHost
 from assistant.link import SerialSource
 from assistant.plugin import CommandEvent, Skill
 from assistant.ports import find_board
+from assistant.rooms.roles import open_room
 from assistant.sources import DeviceSession, EventSource, LinkStats
 
 log = logging.getLogger("assistant")
@@ -62,16 +63,25 @@ class Assistant:
         self.stopping = threading.Event()
         self.virtual_board: VirtualBoard | None = None
         self.handle_command: Callable[[CommandEvent], object] = self.dispatcher.handle
+        self.room = open_room(config, self.dispatcher.handle, self._speak)
+        """The satellite or hub of `role:` (None for single): it takes this board's commands."""
+        if self.room:
+            self.handle_command = self.room.forward
 
     @staticmethod
     def _log_reply(text: str) -> None:
         log.info("reply: %s", text)
 
     def reply(self, text: str, site: str | None = None) -> None:
-        self._speak(text)
+        if self.room:
+            self.room.reply(text, site)
+        else:
+            self._speak(text)
 
     def start(self) -> None:
         self.host.configure(self.config.skills)
+        if self.room:
+            self.room.start()
 
     def add_source(self, source: EventSource, name: str) -> RunningSource:
         session = DeviceSession(name, self.config.site, self._on_command, self.stats)
@@ -151,4 +161,6 @@ class Assistant:
             running.thread.join(timeout=5)
         if self.virtual_board:
             self.virtual_board.close()
+        if self.room:
+            self.room.stop()
         self.host.stop()

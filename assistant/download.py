@@ -64,8 +64,9 @@ def text_progress(stream: TextIO | None = None, label: str = "") -> Progress:
     return show
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
+def digest_of(path: Path, algorithm: str = "sha256") -> str:
+    """Hex digest of a file (any hashlib algorithm)."""
+    digest = hashlib.new(algorithm)
     with path.open("rb") as source:
         for block in iter(lambda: source.read(1 << 20), b""):
             digest.update(block)
@@ -79,17 +80,18 @@ def fetch(
     progress: Progress | None = None,
     attempts: int = 5,
     timeout: float = 30.0,
+    md5: str | None = None,
 ) -> Path:
     """Download `url` to `destination` and return it.
 
-    An existing `destination` is reused when it matches `sha256` (or when no checksum is
+    An existing `destination` is reused when it matches the checksums given (or when none is
     given). Data arrives in `<destination>.part`; a broken connection is resumed from where it
-    stopped, up to `attempts` tries in all. A checksum mismatch deletes the file and raises
-    DownloadError naming both checksums.
+    stopped, up to `attempts` tries in all. A checksum mismatch (`sha256`, or `md5` where a
+    publisher gives only that) deletes the file and raises DownloadError naming both sums.
     """
     destination = Path(destination)
-    expected = sha256.lower() if sha256 else None
-    if destination.exists() and (expected is None or sha256_of(destination) == expected):
+    expected = {name: value.lower() for name, value in (("sha256", sha256), ("md5", md5)) if value}
+    if destination.exists() and _mismatch(destination, expected) is None:
         return destination
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".part")
@@ -111,16 +113,24 @@ def fetch(
             f"bytes in {partial}"
         )
 
-    if expected is not None:
-        actual = sha256_of(partial)
-        if actual != expected:
-            partial.unlink()
-            raise DownloadError(
-                f"{url}: checksum mismatch (expected sha256 {expected}, got {actual}); "
-                "the file was deleted. Check the URL and the checksum, then try again."
-            )
+    mismatch = _mismatch(partial, expected)
+    if mismatch is not None:
+        partial.unlink()
+        raise DownloadError(
+            f"{url}: checksum mismatch ({mismatch}); the file was deleted. "
+            "Check the URL and the checksum, then try again."
+        )
     partial.replace(destination)
     return destination
+
+
+def _mismatch(path: Path, expected: dict[str, str]) -> str | None:
+    """How `path` differs from the expected digests, or None when it matches them all."""
+    for algorithm, wanted in expected.items():
+        actual = digest_of(path, algorithm)
+        if actual != wanted:
+            return f"expected {algorithm} {wanted}, got {actual}"
+    return None
 
 
 def _transfer(url: str, partial: Path, progress: Progress | None, timeout: float) -> bool:
@@ -228,8 +238,8 @@ __all__ = [
     "DownloadError",
     "Progress",
     "UnsafeArchiveError",
+    "digest_of",
     "extract",
     "fetch",
-    "sha256_of",
     "text_progress",
 ]

@@ -144,7 +144,7 @@ class FrontendTables:
     @cached_property
     def digit_reversal(self) -> np.ndarray:
         n = self.fft_size // 2
-        stages = int(round(math.log(n, 4)))
+        stages = round(math.log(n, 4))
         if 4**stages != n:
             raise ValueError(f"FFT size {self.fft_size} is not 2 * a power of 4")
         index = np.arange(n)
@@ -354,10 +354,7 @@ def _pcan(signal: np.ndarray, estimate: np.ndarray, tables: FrontendTables) -> n
 def _log_scale(signal: np.ndarray, tables: FrontendTables) -> np.ndarray:
     """The LUT natural logarithm scaled by 2**scale_shift, saturated to uint16."""
     correction = tables.correction_bits
-    if correction < 0:
-        values = signal >> -correction
-    else:
-        values = (signal << correction) & _U32
+    values = signal >> -correction if correction < 0 else (signal << correction) & _U32
     safe = np.maximum(values, 2)
     integer = _msb(safe) - 1
     frac = safe - (1 << integer)

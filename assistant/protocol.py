@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 PROTOCOL_VERSION = 1
-MAX_LINE_BYTES = 120
+MAX_LINE_BYTES = 160
 MAX_SEQ = 2**32 - 1
 
 _LABEL = re.compile(r"[a-z0-9_]{1,16}")

@@ -62,7 +62,7 @@ class Recognizer:
     ):
         self.labels = tuple(labels)
         if not 0 < len(self.labels) <= MAX_LABELS:
-            raise ValueError(f"a recognizer takes 1 to {MAX_LABELS} labels, got {len(labels)}")
+            raise ValueError(f"a recognizer takes 1 to {MAX_LABELS} labels, got {len(self.labels)}")
         for name, value in (
             ("average_window_ms", average_window_ms),
             ("suppression_ms", suppression_ms),
@@ -80,8 +80,8 @@ class Recognizer:
                 self.set_threshold(label, score)
         else:
             self._thresholds = dict.fromkeys(self.labels, to_permille(thresholds))
-        self._times: deque[int] = deque()
-        self._scores: deque[np.ndarray] = deque()
+        # (time_ms, scores + 128) of the latest inferences; the oldest goes when it is full.
+        self._history: deque[tuple[int, np.ndarray]] = deque(maxlen=MAX_HISTORY)
         self._last_detection_ms: int | None = None
 
     @property
@@ -111,24 +111,18 @@ class Recognizer:
         if not np.issubdtype(values.dtype, np.integer) or values.min() < -128 or values.max() > 127:
             raise ValueError("scores must be the model's int8 outputs (integers -128..127)")
         now = int(time_ms)
-        if len(self._times) == MAX_HISTORY:
-            self._times.popleft()
-            self._scores.popleft()
-        self._times.append(now)
-        self._scores.append(values.astype(np.int64) + 128)
+        self._history.append((now, values.astype(np.int64) + 128))
         self._forget_older_than_window(now)
-        count = len(self._times)
+        count = len(self._history)
         if count < self.minimum_count:
             return None
-        sums = np.sum(self._scores, axis=0)
+        sums = np.sum([scores for _, scores in self._history], axis=0)
         best = int(np.argmax(sums))
         label = self.labels[best]
         permille = (int(sums[best]) * 2000 + count * 255) // (count * 510)
         if label in self._ignored or permille < self._thresholds[label]:
             return None
-        if self._last_detection_ms is not None and self._elapsed(self._last_detection_ms, now) < (
-            self.suppression_ms
-        ):
+        if self._suppressed(now):
             return None
         self._last_detection_ms = now
         return Recognition(label, permille / 1000, now)
@@ -137,11 +131,14 @@ class Recognizer:
     def _elapsed(then: int, now: int) -> int:
         return (now - then) % TIME_MODULUS
 
+    def _suppressed(self, now: int) -> bool:
+        last = self._last_detection_ms
+        return last is not None and self._elapsed(last, now) < self.suppression_ms
+
     def _forget_older_than_window(self, now: int) -> None:
         kept = [
-            (time, scores)
-            for time, scores in zip(self._times, self._scores, strict=True)
-            if self._elapsed(time, now) < self.average_window_ms
+            entry
+            for entry in self._history
+            if self._elapsed(entry[0], now) < self.average_window_ms
         ]
-        self._times = deque(time for time, _ in kept)
-        self._scores = deque(scores for _, scores in kept)
+        self._history = deque(kept, maxlen=MAX_HISTORY)

@@ -8,19 +8,26 @@ import sys
 import time
 from pathlib import Path
 
-from model_training.settings import SHARED_DIR, data_dir
-
-SPEECH_COMMANDS_URL = "http://download.tensorflow.org/data/speech_commands_v0.02.tar.gz"
+from model_training.settings import FIRMWARE_MODEL_DIR, MODELS_DIR, SHARED_DIR, data_dir
 
 
 def _pipeline(args):
+    from model_training.examples import Recipe
     from model_training.pipeline import Pipeline
     from model_training.train import TrainConfig
 
-    config = TrainConfig(
-        architecture=args.architecture, epochs=args.epochs, seed=args.seed
+    config = TrainConfig(architecture=args.architecture, epochs=args.epochs, seed=args.seed)
+    recipe = Recipe().scaled(args.scale)
+    pipeline = Pipeline(
+        root=Path(args.data_dir),
+        run=args.run,
+        config=config,
+        recipe=recipe,
+        models_dir=Path(args.models_dir),
+        firmware_dir=Path(args.firmware_dir),
+        validation_percent=args.validation_percent,
+        testing_percent=args.testing_percent,
     )
-    pipeline = Pipeline(root=Path(args.data_dir), run=args.run, config=config)
     if args.real:
         pipeline.real = [Path(p) for p in args.real]
     return pipeline
@@ -29,7 +36,8 @@ def _pipeline(args):
 def cmd_download(args) -> None:
     from model_training.download import download_speech_commands
 
-    folder = download_speech_commands(args.url, Path(args.data_dir), args.sha256)
+    sha256 = None if args.sha256.lower() == "none" else args.sha256
+    folder = download_speech_commands(Path(args.data_dir), args.url, sha256)
     print(f"Speech Commands in {folder}")
 
 
@@ -106,6 +114,7 @@ def cmd_evaluate(args) -> None:
 def cmd_recipe(args) -> None:
     pipeline = _pipeline(args)
     start = time.monotonic()
+    seconds = {}
     steps = [
         ("synth", pipeline.synthesize),
         ("features", pipeline.features),
@@ -117,8 +126,11 @@ def cmd_recipe(args) -> None:
         began = time.monotonic()
         print(f"== {name}", flush=True)
         step()
-        print(f"== {name} done in {time.monotonic() - began:.0f} s", flush=True)
-    print(f"recipe done in {time.monotonic() - start:.0f} s")
+        seconds[name] = round(time.monotonic() - began, 1)
+        print(f"== {name} done in {seconds[name]:.0f} s", flush=True)
+    seconds["total"] = round(time.monotonic() - start, 1)
+    (pipeline.run_dir / "recipe.json").write_text(json.dumps({"seconds": seconds}, indent=2))
+    print(f"recipe done in {seconds['total']:.0f} s")
 
 
 def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
@@ -127,13 +139,16 @@ def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--architecture", default="ds_cnn", choices=["ds_cnn", "baseline"])
     parser.add_argument("--epochs", type=int, default=24)
     parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument(
-        "--real", nargs="*", help="folders of real speech in Speech Commands layout"
-    )
+    parser.add_argument("--real", nargs="+", help="folders of speech in Speech Commands layout")
+    parser.add_argument("--scale", type=float, default=1.0, help="share of the example counts")
+    parser.add_argument("--validation-percent", type=float, default=10.0)
+    parser.add_argument("--testing-percent", type=float, default=20.0)
+    parser.add_argument("--models-dir", default=str(MODELS_DIR), help="model and card go here")
+    parser.add_argument("--firmware-dir", default=str(FIRMWARE_MODEL_DIR), help="C files go here")
 
 
 def parser() -> argparse.ArgumentParser:
-    from model_training.synth import UNKNOWN_WORDS  # noqa: F401  (cheap, no TensorFlow)
+    from model_training.download import SPEECH_COMMANDS_SHA256, SPEECH_COMMANDS_URL
     from model_training.settings import COMMANDS
 
     top = argparse.ArgumentParser(prog="python -m model_training", description=__doc__)
@@ -141,7 +156,9 @@ def parser() -> argparse.ArgumentParser:
 
     p = steps.add_parser("download", help="fetch and unpack Speech Commands v0.02")
     p.add_argument("--url", default=SPEECH_COMMANDS_URL)
-    p.add_argument("--sha256", default=None, help="expected checksum of the archive")
+    p.add_argument(
+        "--sha256", default=SPEECH_COMMANDS_SHA256, help="expected checksum ('none': skip)"
+    )
     p.add_argument("--data-dir", default=str(data_dir()))
     p.set_defaults(func=cmd_download)
 

@@ -41,7 +41,11 @@ def plot_periodogram(ax, audio: np.ndarray, rate: int = RATE) -> None:
 def plot_welch(ax, audio: np.ndarray, rate: int = RATE) -> None:
     freqs, power = signal.welch(audio, rate, window="flattop", nperseg=1024, scaling="spectrum")
     ax.semilogy(freqs, np.sqrt(power) + 1e-20, linewidth=0.8)
-    ax.set(title="Welch PSD (flat-top window)", xlabel="frequency (Hz)", ylabel="linear spectrum (V RMS)")
+    ax.set(
+        title="Welch PSD (flat-top window)",
+        xlabel="frequency (Hz)",
+        ylabel="linear spectrum (V RMS)",
+    )
 
 
 def plot_fft(ax, audio: np.ndarray, rate: int = RATE) -> None:

@@ -3,10 +3,10 @@
 Layout: `<word>/<speaker>_nohash_<n>.wav` (in `_unknown_/` the file names start with the word:
 `<word>_<speaker>_nohash_<n>.wav`), `_silence_/` noise clips and `_background_noise_/` long noise
 recordings. The split is the data set's own: `validation_list.txt` / `testing_list.txt` when the
-folder has them, else the same SHA1 rule on the speaker id that produced those lists. A folder that is itself one
-split of the data set (such as a part of the official test set: every speaker hashes into the same
-band) is re-split with the same rule on a salted speaker id, so its speakers still divide into
-train/validation/test without overlap.
+folder has them, else the same SHA1 rule on the speaker id that produced those lists. A folder
+that is itself one split of the data set (such as a part of the official test set: every speaker
+hashes into the same band) is re-split with the same rule on a salted speaker id, so its speakers
+still divide into train/validation/test without overlap.
 """
 
 from __future__ import annotations
@@ -86,7 +86,8 @@ def wav_info(path: Path) -> tuple[int, int]:
         with wave.open(str(path)) as handle:
             return handle.getnframes(), handle.getframerate()
     except (wave.Error, EOFError) as error:
-        raise ValueError(f"{path}: not a readable PCM WAV file ({error}); remove or re-record it")
+        message = f"{path}: not a readable PCM WAV file ({error}); remove or re-record it"
+        raise ValueError(message) from None
 
 
 def index_folder(

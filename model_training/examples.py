@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +50,13 @@ class Recipe:
     noise_probability: float = 0.8
     noise_gain: tuple[float, float] = (0.0, 0.12)
     partial_fraction: tuple[float, float] = (0.15, 0.5)
+
+    def scaled(self, share: float) -> Recipe:
+        """The same recipe with `share` of every example count (at least one each)."""
+        counts = ("per_command", "unknown_words", "partial_words", "running_speech", "silence")
+        return replace(
+            self, **{name: max(1, round(getattr(self, name) * share)) for name in counts}
+        )
 
 
 @dataclass

@@ -62,7 +62,9 @@ def model_card(tflite: bytes, quantization: Quantization, arena: int, extra: dic
 
 
 def _generated_notice(source: str) -> str:
-    return f"// Generated from {source} by `{REGENERATE}`; do not edit.\n// Regenerate: {REGENERATE}\n"
+    return (
+        f"// Generated from {source} by `{REGENERATE}`; do not edit.\n// Regenerate: {REGENERATE}\n"
+    )
 
 
 def model_data_cc(tflite: bytes, source: str) -> str:

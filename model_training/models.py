@@ -26,7 +26,15 @@ def baseline(classes: int = len(LABELS)):
     )
 
 
-def ds_cnn(classes: int = len(LABELS)):
+# (filters, (time stride, frequency stride)) of each separable block after the first convolution.
+DS_CNN_BLOCKS: tuple[tuple[int, tuple[int, int]], ...] = ((64, (2, 2)), (80, (2, 2)), (80, (1, 1)))
+
+
+def ds_cnn(
+    classes: int = len(LABELS),
+    first_filters: int = 16,
+    blocks: tuple[tuple[int, tuple[int, int]], ...] = DS_CNN_BLOCKS,
+):
     """A depthwise-separable CNN sized for the nRF52840 (under 1 M MACs, small arena)."""
     import keras
     from keras import layers
@@ -37,12 +45,13 @@ def ds_cnn(classes: int = len(LABELS)):
         return layers.ReLU()(x)
 
     inputs = keras.Input((SLICES, CHANNELS, 1))
-    x = layers.Conv2D(16, (10, 4), strides=(2, 2), padding="same", use_bias=False)(inputs)
+    x = layers.Conv2D(first_filters, (10, 4), strides=(2, 2), padding="same", use_bias=False)(
+        inputs
+    )
     x = layers.BatchNormalization()(x)
     x = layers.ReLU()(x)
-    x = separable(x, 48, (2, 2))
-    x = separable(x, 48, (1, 1))
-    x = separable(x, 64, (2, 2))
+    for filters, strides in blocks:
+        x = separable(x, filters, strides)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(0.2)(x)
     outputs = layers.Dense(classes, activation="softmax")(x)

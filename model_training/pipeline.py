@@ -21,18 +21,27 @@ from model_training.evaluate import (
 )
 from model_training.examples import Examples, Recipe
 from model_training.models import macs
-from model_training.settings import SHARED_DIR, data_dir
+from model_training.settings import FIRMWARE_MODEL_DIR, MODELS_DIR, SHARED_DIR, data_dir
 from model_training.train import TrainConfig, train
 
 REAL_FOLDERS = (SHARED_DIR / "speech_commands_subset", SHARED_DIR / "mini_speech_commands")
+
+
+def default_real_folders() -> list[Path]:
+    """The real speech in ../shared, and the full archive once `download` has unpacked it."""
+    downloaded = data_dir() / "speech_commands"
+    folders = [*REAL_FOLDERS, downloaded] if (downloaded / ".complete").exists() else REAL_FOLDERS
+    return [p for p in folders if p.is_dir()]
 
 
 @dataclass
 class Pipeline:
     """Where the recipe reads and writes, and how it trains."""
 
-    real: list[Path] = field(default_factory=lambda: [p for p in REAL_FOLDERS if p.is_dir()])
+    real: list[Path] = field(default_factory=default_real_folders)
     root: Path = field(default_factory=data_dir)
+    models_dir: Path = MODELS_DIR
+    firmware_dir: Path = FIRMWARE_MODEL_DIR
     run: str = "default"
     recipe: Recipe = field(default_factory=Recipe)
     config: TrainConfig = field(default_factory=TrainConfig)
@@ -73,6 +82,13 @@ class Pipeline:
         training_clips = [c for c in real + synthetic if c.split == "train"]
         validation_clips = [c for c in real if c.split == "validation"]
         test_clips = [c for c in real if c.split == "test"]
+        for name, part in (("train", training_clips), ("validation", validation_clips),
+                           ("test", test_clips)):  # fmt: skip
+            if not part:
+                raise ValueError(
+                    f"no {name} clips in {[str(p) for p in self.real]}: add speakers or change "
+                    "--validation-percent/--testing-percent"
+                )
         cache = self.root / "features"
         seed = self.config.seed
 
@@ -106,7 +122,9 @@ class Pipeline:
 
         path = self.run_dir / "best.keras"
         if not path.exists():
-            raise FileNotFoundError(f"{path}: no trained model; run `python -m model_training train`")
+            raise FileNotFoundError(
+                f"{path}: no trained model; run `python -m model_training train`"
+            )
         return keras.models.load_model(path)
 
     def quantize(self) -> dict:
@@ -136,16 +154,14 @@ class Pipeline:
         print(format_table(float_report, int8_report))
         return {
             "tflm_equals_litert": bool(np.array_equal(tflm, litert)),
-            "tflm_litert_max_difference": int(
-                np.abs(tflm.astype(int) - litert.astype(int)).max()
-            ),
+            "tflm_litert_max_difference": int(np.abs(tflm.astype(int) - litert.astype(int)).max()),
             "float": float_report,
             "int8": int8_report,
             "int8_minus_float_points": 100 * (int8_report["accuracy"] - float_report["accuracy"]),
             "test_clips": len(test.labels),
         }
 
-    def export(self, models_dir: Path | None = None, firmware_dir: Path | None = None) -> dict:
+    def export(self) -> dict:
         if not self.tflite_path.exists():
             raise FileNotFoundError(f"{self.tflite_path}: run `python -m model_training quantize`")
         tflite = self.tflite_path.read_bytes()
@@ -165,13 +181,9 @@ class Pipeline:
             },
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        card = export.model_card(tflite, quantize.quantization_of(tflite), quantize.arena_bytes(tflite), extra)
-        kwargs = {}
-        if models_dir:
-            kwargs["models_dir"] = models_dir
-        if firmware_dir:
-            kwargs["firmware_dir"] = firmware_dir
-        for path in export.write_artifacts(tflite, card, **kwargs):
+        quantization = quantize.quantization_of(tflite)
+        card = export.model_card(tflite, quantization, quantize.arena_bytes(tflite), extra)
+        for path in export.write_artifacts(tflite, card, self.models_dir, self.firmware_dir):
             print(f"wrote {path}")
         return card
 

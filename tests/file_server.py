@@ -10,12 +10,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 @dataclass
 class FileServer:
-    """Serves `files` (path -> content). `cut_after` bytes: the first `cuts` responses stop
-    there and close the connection. `honour_range=False` makes it ignore Range headers."""
+    """Serves `files` (path -> content). `cut_after` bytes: the first `cuts` responses (for
+    `cut_path` only, when given) stop there and close the connection. `honour_range=False`
+    makes it ignore Range headers."""
 
     files: dict[str, bytes]
     cut_after: int | None = None
     cuts: int = 1
+    cut_path: str | None = None
     honour_range: bool = True
     ranges: list[str | None] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
@@ -55,7 +57,8 @@ class FileServer:
                 body = content[start:]
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                if owner.cut_after is not None and owner.cuts > 0:
+                cut = owner.cut_path in (None, self.path)
+                if owner.cut_after is not None and owner.cuts > 0 and cut:
                     owner.cuts -= 1
                     self.wfile.write(body[: owner.cut_after])
                     self.wfile.flush()

@@ -4,6 +4,7 @@ here)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,11 @@ class SkillUnderTest:
     def do(self, action: str, command: str = "go", timeout: float = 15.0, **params: Any) -> Any:
         """Run an action like the dispatcher would and return its reply (or raise its error)."""
         event = CommandEvent(command, 0.95, source="test")
-        return self.host.call(self.name, action, event, params).result(timeout)
+        future = self.host.call(self.name, action, event, params)
+        settled = threading.Event()  # callbacks run in order: the host's reply comes first
+        future.add_done_callback(lambda done: settled.set())
+        assert settled.wait(timeout), f"{action} did not finish within {timeout} s"
+        return future.result(0)
 
     def stop(self) -> None:
         """Stop the skill (waiting for its `stop` to finish) and the host."""

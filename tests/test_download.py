@@ -64,6 +64,15 @@ def test_checksum_mismatch_deletes_the_file_and_names_both_sums(tmp_path: Path) 
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_md5_from_the_publisher_is_checked_too(tmp_path: Path) -> None:
+    md5 = hashlib.md5(PAYLOAD).hexdigest()
+    with FileServer({"/a.bin": PAYLOAD}) as server:
+        fetch(f"{server.url}/a.bin", tmp_path / "a.bin", md5=md5)
+        with pytest.raises(DownloadError, match=f"expected md5 {'f' * 32}, got {md5}"):
+            fetch(f"{server.url}/a.bin", tmp_path / "b.bin", md5="f" * 32)
+    assert not (tmp_path / "b.bin").exists()
+
+
 def test_existing_verified_file_is_not_downloaded_again(tmp_path: Path) -> None:
     (tmp_path / "a.bin").write_bytes(PAYLOAD)
     with FileServer({"/a.bin": PAYLOAD}) as server:

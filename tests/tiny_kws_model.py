@@ -66,7 +66,9 @@ def build(directory: str | Path) -> Path:
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
     content = converter.convert()
-    interpreter = tf.lite.Interpreter(model_content=content)
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=content)
     scale, zero_point = interpreter.get_input_details()[0]["quantization"]
     card = {
         "labels": list(LABELS),

@@ -8,9 +8,12 @@ import re
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
-from assistant.rooms.topics import EVENT_TYPE, OFFLINE, ONLINE, Topics
+from assistant.plugin import CommandEvent
+from assistant.rooms.topics import OFFLINE, ONLINE, Topics
 
 PACKAGE = "desk-kws-assistant"
+EVENT_TYPE = "detected"
+"""The Home Assistant event type of every detection."""
 
 
 def _package_version() -> str:
@@ -48,7 +51,7 @@ def discovery_messages(
         entity = {
             "name": f"Heard {command}",
             "unique_id": f"{node}_{command}",
-            "state_topic": topics.detection(site, command),
+            "state_topic": topics.event(site, command),
             "event_types": [EVENT_TYPE],
             "availability_topic": topics.status(site),
             "payload_available": ONLINE.decode(),
@@ -57,5 +60,13 @@ def discovery_messages(
             "device": device,
             "origin": {"name": PACKAGE, "sw_version": sw_version},
         }
-        messages.append((config_topic(discovery_prefix, site, command), json.dumps(entity).encode()))
+        messages.append(
+            (config_topic(discovery_prefix, site, command), json.dumps(entity).encode())
+        )
     return messages
+
+
+def encode_event(event: CommandEvent) -> bytes:
+    """The message that fires the event entity of `event.command`."""
+    body = {"event_type": EVENT_TYPE, "score": round(event.score, 4), "source": event.source}
+    return json.dumps(body).encode()

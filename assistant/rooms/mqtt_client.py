@@ -87,7 +87,9 @@ class MqttConnection:
     def subscribe(self, topic_filter: str, handler: Handler, qos: int = 1) -> None:
         """Call `handler` for messages on `topic_filter`, now and after every reconnection."""
         self._subscriptions[topic_filter] = (qos, handler)
-        self._client.message_callback_add(topic_filter, lambda _c, _u, m: handler(m.topic, m.payload))
+        self._client.message_callback_add(
+            topic_filter, lambda _c, _u, m: handler(m.topic, m.payload)
+        )
         with self._lock:
             if self.connected:
                 self._client.subscribe(topic_filter, qos)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from assistant.config import COMMANDS
 from assistant.plugin import CommandEvent
 from assistant.rooms import topics as wire
-from assistant.rooms.discovery import discovery_messages
+from assistant.rooms.discovery import discovery_messages, encode_event
 from assistant.rooms.mqtt_client import MqttConnection, Will
 from assistant.rooms.settings import MqttSettings
 
@@ -40,7 +40,10 @@ class SatelliteStats:
 class Satellite:
     """Publishes each detection (QoS 1) and keeps it until the hub acknowledges it; while the
     hub is offline detections wait, and they are sent again whenever the hub comes online, so
-    a broker or hub restart loses none. The hub recognises repeats by their id."""
+    a broker or hub restart loses none. The hub recognises repeats by their id.
+
+    With mqtt.discovery on, each detection also fires the Home Assistant event entity of its
+    command, once, whether or not a hub is running."""
 
     def __init__(
         self,
@@ -102,6 +105,14 @@ class Satellite:
             online = self._hub_online
         if online:
             self._send(detection_id, event)
+        if self.settings.discovery:
+            self.connection.publish(
+                self.topics.event(self.site, event.command), encode_event(event)
+            )
+
+    def reply(self, text: str, site: str | None = None) -> None:
+        """Speak a reply of this machine here (replies from the hub arrive by themselves)."""
+        self._speaker.submit(self._say, text)
 
     def _send(self, detection_id: str, event: CommandEvent) -> None:
         detection = wire.Detection(
@@ -180,7 +191,7 @@ class Satellite:
             log.warning("ignored a reply on %s: %s", topic, error)
             return
         self.stats.replies += 1
-        self._speaker.submit(self._say, text)
+        self.reply(text)
 
     def _say(self, text: str) -> None:
         try:

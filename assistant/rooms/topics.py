@@ -13,8 +13,6 @@ from typing import Any
 VERSION = 1
 ONLINE = b"online"
 OFFLINE = b"offline"
-EVENT_TYPE = "detected"
-"""The Home Assistant event type of every detection."""
 
 
 class PayloadError(ValueError):
@@ -47,6 +45,10 @@ class Topics:
 
     def detection(self, site: str, command: str) -> str:
         return f"{self.site(site)}/detection/{command}"
+
+    def event(self, site: str, command: str) -> str:
+        """Where Home Assistant's event entity for `command` listens (see discovery)."""
+        return f"{self.site(site)}/event/{command}"
 
     def status(self, site: str) -> str:
         return f"{self.site(site)}/status"
@@ -104,7 +106,9 @@ def _decode_object(payload: bytes, what: str) -> dict[str, Any]:
     if version != VERSION:
         newer = isinstance(version, int) and version > VERSION
         fix = "update this assistant" if newer else "update the sender"
-        raise PayloadError(f"{what} has version {version!r}, this assistant speaks {VERSION}: {fix}")
+        raise PayloadError(
+            f"{what} has version {version!r}, this assistant speaks {VERSION}: {fix}"
+        )
     return data
 
 
@@ -122,7 +126,6 @@ def _optional_int(data: dict[str, Any], name: str, what: str) -> int | None:
 def encode_detection(detection: Detection) -> bytes:
     body = {
         "v": VERSION,
-        "event_type": EVENT_TYPE,
         "id": detection.id,
         "command": detection.command,
         "score": round(detection.score, 4),

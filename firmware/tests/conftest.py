@@ -55,6 +55,12 @@ def build_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def host_tool(build_dir) -> HostTool:
-    make(build_dir, "host")
+def firmware_make(build_dir):
+    """Builds a Makefile target (host, model, size) into the session's build directory."""
+    return lambda target: make(build_dir, target)
+
+
+@pytest.fixture(scope="session")
+def host_tool(build_dir, firmware_make) -> HostTool:
+    firmware_make("host")
     return HostTool(build_dir / "host_tool")

@@ -31,7 +31,9 @@ std::vector<std::string> split(const std::string& text, char separator) {
   }
 }
 
-uint32_t number(const std::string& text) { return static_cast<uint32_t>(strtoul(text.c_str(), nullptr, 10)); }
+uint32_t number(const std::string& text) {
+  return static_cast<uint32_t>(strtoul(text.c_str(), nullptr, 10));
+}
 
 std::string from_hex(const std::string& hex) {
   std::string bytes;
@@ -153,7 +155,9 @@ int run_recognizer() {
       if (!ok) printf("rejected %s\n", f[1].c_str());
       continue;
     }
-    for (size_t i = 0; i < scores.size(); ++i) scores[i] = static_cast<int8_t>(atoi(f[i + 1].c_str()));
+    for (size_t i = 0; i < scores.size(); ++i) {
+      scores[i] = static_cast<int8_t>(atoi(f[i + 1].c_str()));
+    }
     kws::Detection detection;
     if (recognizer.process(scores.data(), number(f[0]), &detection)) {
       printf("%s %u %u\n", detection.label, detection.permille, detection.time_ms);

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "feature_window.h"
+#include "indicator.h"
 #include "protocol.h"
 #include "recognizer.h"
 #include "sample_ring.h"
@@ -98,6 +99,13 @@ void info_omits_thresholds_that_do_not_fit() {
   kws::LineWriter line;
   kws::encode_info(line, 4294967295u, {"1.0.0", "3f9a1c2b", 21344, 8120, labels, thresholds, 6});
   CHECK(strcmp(line.c_str(),
+               "INFO seq=4294967295 fw=1.0.0 model=3f9a1c2b arena=21344 infer_us=8120 "
+               "thresholds=on:0.800,off:0.800,up:0.850,down:0.800,go:0.800,stop:1.000") == 0);
+  const char* long_labels[6] = {"sixteen_chars_01", "sixteen_chars_02", "sixteen_chars_03",
+                                "sixteen_chars_04", "sixteen_chars_05", "sixteen_chars_06"};
+  kws::encode_info(line, 4294967295u,
+                   {"1.0.0", "3f9a1c2b", 21344, 8120, long_labels, thresholds, 6});
+  CHECK(strcmp(line.c_str(),
                "INFO seq=4294967295 fw=1.0.0 model=3f9a1c2b arena=21344 infer_us=8120") == 0);
   kws::encode_info(line, 3, {"1.0.0", "3f9a1c2b", 21344, 8120, labels, thresholds, 3});
   CHECK(strcmp(line.c_str(),
@@ -143,6 +151,20 @@ void recognizer_never_reports_ignored_labels() {
   CHECK(detection.label_index == 1 && detection.permille == 1000 && detection.time_ms == 2600);
 }
 
+void each_command_has_its_own_colour() {
+  const char* commands[6] = {"on", "off", "up", "down", "go", "stop"};
+  int seen = 0;
+  for (const char* command : commands) {
+    const kws::Rgb color = kws::color_for(command);
+    const int code = color.red * 4 + color.green * 2 + color.blue;
+    CHECK(code != 0 && code != 7);  // lit, and not the white of other labels
+    CHECK((seen & (1 << code)) == 0);
+    seen |= 1 << code;
+  }
+  const kws::Rgb other = kws::color_for("left");
+  CHECK(other.red && other.green && other.blue);
+}
+
 }  // namespace
 
 int main() {
@@ -154,6 +176,7 @@ int main() {
   parse_permille_accepts_one_to_three_decimals();
   recognizer_thresholds_only_for_reportable_labels();
   recognizer_never_reports_ignored_labels();
+  each_command_has_its_own_colour();
   printf("%d checks, %d failed\n", checks, failures);
   return failures == 0 ? 0 : 1;
 }

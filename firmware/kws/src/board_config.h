@@ -1,4 +1,4 @@
-// Buffer sizes of the sketch that do not depend on the model.
+// Board settings that do not depend on the model.
 #pragma once
 
 #include <stddef.h>
@@ -7,7 +7,7 @@ namespace kws {
 
 constexpr size_t kAudioRingSamples = 8192;  // 512 ms of 16 kHz audio between two loop passes
 constexpr size_t kAudioChunkSamples = 320;  // samples handed to the frontend at a time
-constexpr int kMicrophoneGain = 20;         // PDM gain (0..80); see README "microphone gain"
+constexpr int kMicrophoneGain = 20;         // nRF52840 PDM gain: 0..80 in 0.5 dB steps, 40 = 0 dB
 constexpr unsigned long kSerialBaud = 115200;
 
 }  // namespace kws

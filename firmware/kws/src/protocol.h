@@ -8,7 +8,7 @@
 namespace kws {
 
 constexpr int kProtocolVersion = 1;
-constexpr size_t kMaxLineBytes = 120;
+constexpr size_t kMaxLineBytes = 160;
 constexpr size_t kMaxLabelLength = 16;
 constexpr size_t kMaxPingIdLength = 16;
 constexpr uint16_t kPermilleOne = 1000;

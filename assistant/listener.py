@@ -1,0 +1,207 @@
+"""The desktop microphone as an event source: the board's keyword spotting on this computer.
+
+`MicrophoneSource` reads 16 kHz mono int16 audio with sounddevice, runs it through the board's
+pipeline (assistant/pipeline.py) and delivers the lines a board would send: HELLO, then DET and
+HB with growing sequence numbers. A missing microphone, a device that cannot record 16 kHz or an
+overflowing input is reported clearly and the source keeps trying (with backoff); the daemon
+keeps running.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from assistant import protocol
+from assistant.model_runner import ModelError
+from assistant.plugin import Setting
+from assistant.settings import validate_settings
+
+log = logging.getLogger("assistant.listener")
+
+SAMPLE_RATE = 16000
+MICROPHONE_SETTINGS = (
+    Setting("device", str, "default", "input device name or number (`python -m sounddevice`)"),
+    Setting("model", str, "default", "int8 .tflite model (its .json card beside it)"),
+    Setting("thresholds", dict, {}, "score each command needs, e.g. {up: 0.85} (default 0.8)"),
+    Setting("average_window_ms", int, 1000, "scores are averaged over this long"),
+    Setting("suppression_ms", int, 1500, "quiet time after a detection"),
+    Setting("minimum_count", int, 3, "inferences needed in the window before a detection"),
+    Setting("inference_every", int, 5, "feature slices (20 ms each) between inferences"),
+    Setting("block_ms", int, 100, "audio read from the microphone at a time"),
+    Setting("heartbeat_ms", int, 1000, "a heartbeat line every this much audio"),
+    Setting("retry_seconds", float, 2.0, "first wait before opening the microphone again"),
+    Setting("max_retry_seconds", float, 30.0, "longest wait between attempts"),
+)
+
+
+class MicrophoneError(RuntimeError):
+    """The microphone cannot be used now; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class ListenerSettings:
+    device: str = "default"
+    model: str = "default"
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+    average_window_ms: int = 1000
+    suppression_ms: int = 1500
+    minimum_count: int = 3
+    inference_every: int = 5
+    block_ms: int = 100
+    heartbeat_ms: int = 1000
+    retry_seconds: float = 2.0
+    max_retry_seconds: float = 30.0
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> ListenerSettings:
+        """From a `microphone:` section (validated against MICROPHONE_SETTINGS)."""
+        settings, problems = validate_settings(values, MICROPHONE_SETTINGS)
+        if problems:
+            raise ValueError("microphone: " + "; ".join(str(p) for p in problems))
+        return cls(**settings)
+
+
+def _sounddevice():
+    try:
+        import sounddevice
+    except (ImportError, OSError) as error:
+        raise MicrophoneError(
+            f"sounddevice cannot load ({error}); install the [listen] extra and PortAudio "
+            "(apt-get install libportaudio2)"
+        ) from error
+    return sounddevice
+
+
+def microphone_available() -> bool:
+    """True if sounddevice finds an input device that can record 16 kHz mono 16-bit."""
+    try:
+        sd = _sounddevice()
+        sd.check_input_settings(channels=1, dtype="int16", samplerate=SAMPLE_RATE)
+    except Exception:  # any PortAudio failure means no usable microphone
+        return False
+    return True
+
+
+def open_microphone(device: str, block: int):
+    """A started-on-enter sounddevice InputStream at 16 kHz mono int16; MicrophoneError with the
+    reason and the fix when it cannot be opened."""
+    sd = _sounddevice()
+    chosen: str | int | None = None if device == "default" else device
+    if isinstance(chosen, str) and chosen.isdigit():
+        chosen = int(chosen)
+    name = "the default microphone" if chosen is None else f"microphone {device!r}"
+    try:
+        sd.check_input_settings(device=chosen, channels=1, dtype="int16", samplerate=SAMPLE_RATE)
+        return sd.InputStream(
+            samplerate=SAMPLE_RATE, channels=1, dtype="int16", blocksize=block, device=chosen
+        )
+    except ValueError as error:
+        raise MicrophoneError(
+            f"{name} not found ({error}); list the devices with `python -m sounddevice` and set "
+            "microphone.device in config.yaml"
+        ) from error
+    except sd.PortAudioError as error:
+        text = str(error)
+        if "sample rate" in text.lower():
+            raise MicrophoneError(
+                f"{name} cannot record {SAMPLE_RATE} Hz mono ({text}); choose another device "
+                "with microphone.device in config.yaml"
+            ) from error
+        raise MicrophoneError(
+            f"{name} cannot be opened ({text}); plug one in, or check `python -m sounddevice`"
+        ) from error
+
+
+class MicrophoneSource:
+    """An EventSource: the desktop microphone heard through the board's pipeline."""
+
+    def __init__(
+        self,
+        settings: ListenerSettings | None = None,
+        open_stream: Callable[[str, int], Any] = open_microphone,
+    ):
+        """`open_stream(device, block)` returns a context manager with sounddevice's
+        `read(frames) -> (data, overflowed)`; the default opens the real microphone."""
+        self.settings = settings or ListenerSettings()
+        self.open_stream = open_stream
+        self.description = f"microphone ({self.settings.device})"
+        self.overflows = 0
+        self.failures = 0
+
+    @classmethod
+    def from_config(cls, config) -> MicrophoneSource:
+        return cls(ListenerSettings.from_values(config.sections.get("microphone", {})))
+
+    def _pipeline(self):
+        from assistant.pipeline import DEFAULT_MODEL, KeywordPipeline, RecognizerSettings
+
+        s = self.settings
+        recognizer = RecognizerSettings(
+            thresholds=dict(s.thresholds) or 0.8,
+            average_window_ms=s.average_window_ms,
+            suppression_ms=s.suppression_ms,
+            minimum_count=s.minimum_count,
+        )
+        model = DEFAULT_MODEL if s.model == "default" else s.model
+        return KeywordPipeline(model, recognizer, s.inference_every)
+
+    def run(self, deliver: Callable[[protocol.Message], None], stopping: threading.Event) -> None:
+        delay = self.settings.retry_seconds
+        while not stopping.is_set():
+            try:
+                pipeline = self._pipeline()
+            except (ModelError, ValueError) as error:
+                log.error("desktop listening cannot start: %s", error)
+                stopping.wait()
+                return
+            try:
+                with self.open_stream(self.settings.device, self._block) as stream:
+                    delay = self.settings.retry_seconds
+                    self._listen(stream, pipeline, deliver, stopping)
+            except MicrophoneError as error:
+                self.failures += 1
+                log.warning("%s; trying again in %.0f s", error, delay)
+            except Exception as error:  # a PortAudio failure while reading
+                self.failures += 1
+                log.warning(
+                    "the microphone stopped (%s: %s); trying again in %.0f s",
+                    type(error).__name__,
+                    error,
+                    delay,
+                )
+            if stopping.wait(delay):
+                break
+            delay = min(delay * 2, self.settings.max_retry_seconds)
+
+    @property
+    def _block(self) -> int:
+        return max(1, SAMPLE_RATE * self.settings.block_ms // 1000)
+
+    def _listen(self, stream, pipeline, deliver, stopping: threading.Event) -> None:
+        """Hear the opened stream until stopping, starting with a HELLO as a board that has just
+        started (a fresh pipeline: its clock starts at 0)."""
+        from assistant.pipeline import BoardOutput
+
+        output = BoardOutput(pipeline.model_id, pipeline.commands, self.settings.heartbeat_ms)
+        deliver(output.hello())
+        heard_samples = 0
+        while not stopping.is_set():
+            data, overflowed = stream.read(self._block)
+            if overflowed:
+                self.overflows += 1
+                log.warning(
+                    "microphone input overflowed (%d times so far): audio was lost because "
+                    "this computer fell behind",
+                    self.overflows,
+                )
+            samples = np.asarray(data, dtype=np.int16).reshape(-1)
+            heard_samples += len(samples)
+            heard = pipeline.feed(samples)
+            for message in output.advance(heard_samples * 1000 // SAMPLE_RATE, heard):
+                deliver(message)

@@ -1,0 +1,147 @@
+"""The follow-up phrase: after a command, listen briefly on the desktop microphone and
+transcribe one phrase offline with Vosk, restricted to the grammar the skill gives.
+
+With no Vosk model or no microphone, `listen` logs one clear message and returns None, and the
+skill falls back to its default.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from assistant.plugin import Setting
+from assistant.vosk_models import MODEL_NAME, check_model, default_model_path
+
+PHRASE_SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "model", str, "", f"Vosk model folder; empty: {MODEL_NAME} from `assistant models download`"
+    ),
+    Setting("device", str, "", "microphone: a sounddevice name or number; empty: the default"),
+    Setting("seconds", float, 4.0, "longest listening window in seconds"),
+)
+"""Schema of the `phrase:` section of config.yaml."""
+
+SAMPLE_RATE = 16000
+CHUNK_SECONDS = 0.1
+
+
+def phrase_from_result(result: str) -> str | None:
+    """The words of a Vosk result (`Result()`/`FinalResult()` JSON), without "[unk]";
+    None when nothing was understood."""
+    words = [word for word in json.loads(result).get("text", "").split() if word != "[unk]"]
+    return " ".join(words) or None
+
+
+def transcribe(
+    model: Any, grammar: list[str] | None, chunks: Iterable[bytes], sample_rate: int
+) -> str | None:
+    """Feed 16-bit mono PCM chunks to a recognizer until the first complete phrase."""
+    from vosk import KaldiRecognizer
+
+    if grammar:
+        recognizer = KaldiRecognizer(model, sample_rate, json.dumps(grammar, ensure_ascii=False))
+    else:
+        recognizer = KaldiRecognizer(model, sample_rate)
+    for chunk in chunks:
+        if recognizer.AcceptWaveform(chunk):
+            phrase = phrase_from_result(recognizer.Result())
+            if phrase:
+                return phrase
+    return phrase_from_result(recognizer.FinalResult())
+
+
+def microphone_chunks(device: str, seconds: float, sample_rate: int) -> Iterator[bytes]:
+    """Raw 16-bit mono audio from the microphone for at most `seconds`."""
+    import sounddevice
+
+    blocksize = int(sample_rate * CHUNK_SECONDS)
+    with sounddevice.RawInputStream(
+        samplerate=sample_rate,
+        blocksize=blocksize,
+        device=_device(device),
+        dtype="int16",
+        channels=1,
+    ) as stream:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            data, _overflowed = stream.read(blocksize)
+            yield bytes(data)
+
+
+def missing_microphone(device: str) -> str | None:
+    """Why there is no microphone to listen on, or None."""
+    try:
+        import sounddevice
+
+        sounddevice.query_devices(_device(device), kind="input")
+    except (OSError, ImportError) as error:  # PortAudio missing
+        return f"no audio input library ({error}); install libportaudio2"
+    except Exception as error:  # sounddevice reports a missing device with its own errors
+        which = f"microphone {device!r}" if device else "microphone"
+        return f"no {which} ({error}); check `python -m sounddevice` and phrase.device"
+    return None
+
+
+def _device(device: str) -> int | str | None:
+    if not device:
+        return None
+    return int(device) if device.isdigit() else device
+
+
+class PhraseListener:
+    """`listener(grammar, seconds)` is the host's listen_for_phrase."""
+
+    def __init__(self, settings: Mapping[str, Any], log: logging.Logger | None = None):
+        self.settings = {s.name: s.default for s in PHRASE_SETTINGS} | dict(settings)
+        self.log = log or logging.getLogger("assistant.phrase")
+        self.model_path = Path(self.settings["model"] or default_model_path()).expanduser()
+        self._model: Any = None
+        self._lock = threading.Lock()
+        self._reported: set[str] = set()
+
+    def __call__(self, grammar: list[str], seconds: float | None = None) -> str | None:
+        return self.listen(grammar, seconds)
+
+    def listen(self, grammar: list[str], seconds: float | None = None) -> str | None:
+        """Transcribe one phrase from the microphone; None when unavailable or not understood."""
+        model = self.model()
+        if model is None:
+            return None
+        problem = missing_microphone(self.settings["device"])
+        if problem:
+            self._report(problem)
+            return None
+        window = min(seconds or self.settings["seconds"], self.settings["seconds"])
+        chunks = microphone_chunks(self.settings["device"], window, SAMPLE_RATE)
+        phrase = transcribe(model, grammar, chunks, SAMPLE_RATE)
+        self.log.info("follow-up phrase: %s", phrase or "(nothing understood)")
+        return phrase
+
+    def model(self) -> Any:
+        """The Vosk model, loaded once; None (reported once) when it cannot be loaded."""
+        with self._lock:
+            if self._model is None:
+                problem = check_model(self.model_path)
+                if problem:
+                    self._report(problem)
+                    return None
+                try:
+                    import vosk
+
+                    vosk.SetLogLevel(-1)
+                    self._model = vosk.Model(str(self.model_path))
+                except Exception as error:  # vosk raises a bare Exception on a bad model
+                    self._report(f"the Vosk model at {self.model_path} did not load: {error}")
+                    return None
+            return self._model
+
+    def _report(self, problem: str) -> None:
+        if problem not in self._reported:
+            self._reported.add(problem)
+            self.log.warning("follow-up phrase unavailable, skills use their defaults: %s", problem)

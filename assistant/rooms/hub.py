@@ -1,0 +1,180 @@
+"""The hub role: hears every satellite through the broker, runs each command once (from the
+room that heard it best), and sends spoken replies back to the room that asked."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from assistant.plugin import CommandEvent
+from assistant.rooms import topics as wire
+from assistant.rooms.dedup import Deduplicator
+from assistant.rooms.mqtt_client import MqttConnection, Will
+from assistant.rooms.settings import MqttSettings
+
+log = logging.getLogger("assistant.hub")
+
+REMEMBERED_IDS = 100_000
+"""Detection ids remembered to recognise a detection sent again."""
+
+
+@dataclass
+class HubStats:
+    received: int = 0
+    repeated: int = 0
+    """Detections received again (a satellite resends what was not acknowledged)."""
+    stale: int = 0
+    """Detections older than mqtt.max_delay, dropped."""
+    malformed: int = 0
+    dispatched: int = 0
+
+
+class Hub:
+    """Subscribes to every site's detections and statuses; calls `dispatch` once per command
+    heard (with the site that heard it best) and `speak` for replies to its own site."""
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        site: str,
+        dispatch: Callable[[CommandEvent], object],
+        speak: Callable[[str], None],
+        listens_locally: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.settings = settings
+        self.topics = wire.Topics(settings.topic_prefix)
+        self.site = wire.check_level(site, "site")
+        self.clock = clock
+        self.stats = HubStats()
+        self._dispatch = dispatch
+        self._speak = speak
+        self._local = frozenset({site}) if listens_locally else frozenset()
+        self._online: set[str] = set()
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._dedup = Deduplicator(settings.dedup_window, memory=settings.max_delay)
+        self._changed = threading.Condition()
+        self._stopping = False
+        self._worker = threading.Thread(target=self._run_due, name="hub-dedup", daemon=True)
+        self.connection = MqttConnection(
+            settings,
+            client_id="assistant-hub",
+            will=Will(self.topics.hub_status, wire.OFFLINE),
+            on_connected=self._announce,
+        )
+        self.connection.subscribe(self.topics.all_statuses, self._on_status)
+        self.connection.subscribe(self.topics.all_detections, self._on_detection)
+
+    def start(self) -> None:
+        self._worker.start()
+        self.connection.start()
+
+    def stop(self) -> None:
+        self.connection.stop(last_words=(self.topics.hub_status, wire.OFFLINE))
+        with self._changed:
+            self._stopping = True
+            self._changed.notify()
+        self._worker.join(timeout=2)
+
+    @property
+    def online_sites(self) -> frozenset[str]:
+        """Satellites whose retained status says online."""
+        return frozenset(self._online)
+
+    def forward(self, event: CommandEvent) -> None:
+        """A detection of the hub's own board: de-duplicated with the satellites' ones."""
+        self._add(event)
+
+    def reply(self, text: str, site: str | None = None) -> None:
+        """Speak `text` in `site`: here for the hub's own site (or None), else on the site's
+        satellite; here as well, with a warning, when that satellite is offline."""
+        if site is None or site == self.site:
+            self._speak(text)
+        elif site not in self._online:
+            log.warning("site %r is offline; speaking its reply here: %s", site, text)
+            self._speak(text)
+        else:
+            self.connection.publish(self.topics.reply(site), wire.encode_reply(text))
+
+    def _announce(self) -> None:
+        self.connection.publish(self.topics.hub_status, wire.ONLINE, retain=True)
+
+    def _on_status(self, topic: str, payload: bytes) -> None:
+        site = self.topics.site_of(topic)
+        online = payload == wire.ONLINE
+        if online == (site in self._online):
+            return
+        with self._changed:
+            (self._online.add if online else self._online.discard)(site)
+        if online:
+            log.info("satellite %r is online", site)
+        else:
+            log.warning("satellite %r is offline", site)
+
+    def _on_detection(self, topic: str, payload: bytes) -> None:
+        received = self.clock()
+        try:
+            detection = wire.decode_detection(payload)
+            if detection.site != self.topics.site_of(topic):
+                raise wire.PayloadError(f"site {detection.site!r} differs from the topic's")
+        except wire.PayloadError as error:
+            self.stats.malformed += 1
+            log.warning("ignored a message on %s: %s", topic, error)
+            return
+        self.stats.received += 1
+        self.connection.publish(
+            self.topics.ack(detection.site), wire.encode_ack([detection.id]), qos=0
+        )
+        if detection.id in self._seen:
+            self.stats.repeated += 1
+            return
+        self._seen[detection.id] = None
+        if len(self._seen) > REMEMBERED_IDS:
+            self._seen.popitem(last=False)
+        if detection.age > self.settings.max_delay:
+            self.stats.stale += 1
+            log.warning(
+                "dropped %r from %r: heard %.0f s ago, longer than mqtt.max_delay",
+                detection.command,
+                detection.site,
+                detection.age,
+            )
+            return
+        self._add(
+            CommandEvent(
+                command=detection.command,
+                score=detection.score,
+                source=f"{detection.site}/{detection.source}",
+                site=detection.site,
+                received=received - detection.age,
+                device_ms=detection.device_ms,
+                seq=detection.seq,
+            )
+        )
+
+    def _add(self, event: CommandEvent) -> None:
+        with self._changed:
+            self._dedup.add(event, frozenset(self._online) | self._local)
+            self._changed.notify()
+
+    def _run_due(self) -> None:
+        while True:
+            with self._changed:
+                due = self._dedup.take_due(self.clock())
+                if not due:
+                    if self._stopping:
+                        return
+                    next_due = self._dedup.next_due()
+                    wait = None if next_due is None else max(0.0, next_due - self.clock())
+                    self._changed.wait(wait)
+                    continue
+            for event in due:
+                self.stats.dispatched += 1
+                try:
+                    self._dispatch(event)
+                except Exception:
+                    log.exception("dispatching %r from %r failed", event.command, event.site)

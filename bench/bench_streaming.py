@@ -1,0 +1,183 @@
+"""Desktop keyword spotting: speed of each stage, parity with the board, and streaming accuracy.
+
+    python bench/bench_streaming.py [--model assistant/models/kws_int8.tflite]
+        [--report data/streaming/streaming_report.json] [--seconds 60]
+
+Prints a table: frontend and whole-pipeline speed (times real time) for microphone-sized chunks
+(100 ms) and evaluation-sized chunks (10 s), the model's time per inference, whether the features
+equal TensorFlow's microfrontend op and the scores equal the TFLM interpreter, and the streaming
+results of the last `python -m model_training.streaming evaluate` run against the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from assistant.frontend import Frontend
+from assistant.pipeline import DEFAULT_MODEL, KeywordPipeline, load_model
+
+REPO = Path(__file__).resolve().parent.parent
+RATE = 16000
+TARGET_SPEED = 100.0
+TARGET_FRR = 0.05
+TARGET_FA_PER_HOUR = 0.5
+
+
+def _test_audio(seconds: float) -> np.ndarray:
+    """Noise with bursts of louder, speech-like tones (the frontend's work does not depend on
+    content, but the recognizer's does a little)."""
+    rng = np.random.default_rng(0)
+    samples = int(seconds * RATE)
+    audio = rng.normal(0, 300, samples)
+    t = np.arange(samples) / RATE
+    bursts = (np.sin(2 * np.pi * 0.3 * t) > 0.8) * 4000 * np.sin(2 * np.pi * 300 * t)
+    return np.clip(audio + bursts, -32768, 32767).astype(np.int16)
+
+
+def _best_time(run, repeats: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _feed_all(process, audio: np.ndarray, chunk: int) -> None:
+    for start in range(0, len(audio), chunk):
+        process(audio[start : start + chunk])
+
+
+def speed_rows(model: Path, seconds: float) -> list[tuple[str, str, str]]:
+    audio = _test_audio(seconds)
+    rows = []
+    for chunk_ms in (100, 10_000):
+        chunk = RATE * chunk_ms // 1000
+        frontend = _best_time(lambda c=chunk: _feed_all(Frontend().process, audio, c))
+        rows.append((f"frontend, {chunk_ms} ms chunks", f"{seconds / frontend:.0f}x real time", ""))
+        pipeline = _best_time(lambda c=chunk: _feed_all(KeywordPipeline(model).feed, audio, c))
+        speed = seconds / pipeline
+        verdict = "meets" if speed >= TARGET_SPEED else "misses"
+        rows.append(
+            (
+                f"whole pipeline, {chunk_ms} ms chunks",
+                f"{speed:.0f}x real time",
+                f"{verdict} >= {TARGET_SPEED:.0f}x",
+            )
+        )
+    int8_model, contract = load_model(model)
+    window = np.zeros((contract.slices, contract.channels), dtype=np.int8)
+    per_inference = _best_time(lambda: [int8_model(window) for _ in range(100)]) / 100
+    rows.append(
+        (
+            "model inference (LiteRT reference kernels)",
+            f"{per_inference * 1000:.2f} ms",
+            f"{10 * per_inference * 1000:.1f} ms per second of audio",
+        )
+    )
+    return rows
+
+
+def parity_rows(model: Path) -> list[tuple[str, str, str]]:
+    rows = []
+    audio = _test_audio(5.0)
+    try:
+        from model_training.frontend import microfrontend
+
+        expected = microfrontend(audio)
+    except ImportError:
+        rows.append(("features = TF microfrontend op", "not checked", "tensorflow missing"))
+    else:
+        ours = np.concatenate(
+            [Frontend().process(audio[i : i + 1234]) for i in range(0, len(audio), 1234)]
+        )
+        same = ours.shape == expected.shape and bool((ours == expected).all())
+        rows.append(
+            ("features = TF microfrontend op", "yes" if same else "NO", f"{ours.size} values")
+        )
+    try:
+        from model_training.quantize import run_tflm
+    except ImportError:
+        rows.append(("scores = TFLM interpreter", "not checked", "tflite-micro missing"))
+    else:
+        int8_model, contract = load_model(model)
+        features = contract.to_int8(Frontend().process(audio))
+        windows = np.array([features[end - 49 : end] for end in range(49, len(features) + 1, 5)])
+        ours = np.array([int8_model(window) for window in windows])
+        same = bool((ours == run_tflm(model.read_bytes(), windows)).all())
+        rows.append(
+            ("scores = TFLM interpreter", "yes" if same else "NO", f"{len(windows)} inferences")
+        )
+    return rows
+
+
+def accuracy_rows(report_path: Path) -> list[tuple[str, str, str]]:
+    if not report_path.exists():
+        return [
+            (
+                "streaming accuracy",
+                "not measured",
+                "run python -m model_training.streaming build / evaluate",
+            )
+        ]
+    report = json.loads(report_path.read_text())
+    at = report["at_thresholds"]
+    frr, fa = at["false_reject_rate"], at["false_accepts_per_hour"]
+    rows = [
+        ("streams", f"{at['hours']:.2f} h", ", ".join(Path(s).name for s in report["streams"])),
+        ("thresholds", json.dumps(at["thresholds"]), ""),
+        (
+            "false-reject rate",
+            f"{100 * frr:.1f}%",
+            f"{'meets' if frr < TARGET_FRR else 'misses'} < {100 * TARGET_FRR:.0f}%",
+        ),
+        (
+            "false accepts per hour",
+            f"{fa:.2f}",
+            f"{'meets' if fa < TARGET_FA_PER_HOUR else 'misses'} < {TARGET_FA_PER_HOUR}",
+        ),
+        (
+            "latency after the word",
+            f"median {at['latency_ms']['median']:.0f} ms",
+            f"p90 {at['latency_ms']['p90']:.0f} ms",
+        ),
+    ]
+    for command, row in at["per_command"].items():
+        rows.append(
+            (
+                f"  {command}",
+                f"FRR {100 * row['false_reject_rate']:.1f}%",
+                f"{row['events']} words, {row['false_accepts']} false accepts",
+            )
+        )
+    return rows
+
+
+def print_table(rows: list[tuple[str, str, str]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument(
+        "--report", type=Path, default=REPO / "data" / "streaming" / "streaming_report.json"
+    )
+    parser.add_argument("--seconds", type=float, default=60.0)
+    args = parser.parse_args()
+    rows = [("measure", "value", "note")]
+    rows += speed_rows(args.model, args.seconds)
+    rows += parity_rows(args.model)
+    rows += accuracy_rows(args.report)
+    print_table(rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Benchmark of the training recipe and the committed keyword model.
+
+Prints a table: the int8 model's per-class precision and recall on real speakers it never trained
+on (the test split of ../shared), model bytes, TFLM arena bytes and MACs per inference for the
+default model and both architectures, and the wall time of the whole recipe.
+
+    python bench/bench_training.py                # the committed model; recipe time if recorded
+    python bench/bench_training.py --run-recipe   # also time a from-scratch recipe (~10 min)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from model_training import examples, models, quantize  # noqa: E402
+from model_training.evaluate import format_table, int8_outputs, per_class  # noqa: E402
+from model_training.pipeline import default_real_folders  # noqa: E402
+from model_training.settings import COMMANDS, MODEL_BASENAME, MODELS_DIR  # noqa: E402
+
+
+def test_split_accuracy(tflite: bytes) -> tuple[dict, int]:
+    from model_training import dataset
+
+    clips = [
+        clip
+        for folder in default_real_folders()
+        for clip in dataset.index_folder(folder)
+        if clip.split == "test"
+    ]
+    test = examples.build_clean(clips, "test features")
+    contract = quantize.quantization_of(tflite).contract()
+    predicted = np.argmax(int8_outputs(tflite, test.features, contract), axis=1)
+    return per_class(test.labels, predicted), len({c.speaker for c in clips})
+
+
+def architecture_costs() -> list[tuple[str, int, int, int, int]]:
+    """(name, parameters, model bytes, arena bytes, MACs) of each architecture, int8."""
+    rng = np.random.default_rng(0)
+    representative = rng.integers(0, 700, (20, 49, 40)).astype(np.uint16)
+    rows = []
+    for name in models.ARCHITECTURES:
+        model = models.build(name)
+        tflite = quantize.convert(model, representative)
+        rows.append(
+            (
+                name,
+                model.count_params(),
+                len(tflite),
+                quantize.arena_bytes(tflite),
+                models.macs(model),
+            )
+        )
+    return rows
+
+
+def timed_recipe() -> dict:
+    """Run the whole recipe from scratch (fresh data folder, outputs kept out of the repo)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        env = {**os.environ, "KWS_DATA_DIR": scratch}
+        outputs = ["--models-dir", f"{scratch}/models", "--firmware-dir", f"{scratch}/fw"]
+        command = [sys.executable, "-m", "model_training", "recipe", *outputs]
+        began = time.monotonic()
+        subprocess.run(command, cwd=REPO, env=env, check=True)
+        wall = time.monotonic() - began
+        steps = json.loads((Path(scratch) / "runs" / "default" / "recipe.json").read_text())
+    return {"wall": wall, **steps["seconds"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run-recipe", action="store_true", help="time a from-scratch recipe")
+    args = parser.parse_args()
+
+    card = json.loads((MODELS_DIR / f"{MODEL_BASENAME}.json").read_text())
+    tflite = (MODELS_DIR / f"{MODEL_BASENAME}.tflite").read_bytes()
+    report, speakers = test_split_accuracy(tflite)
+    recipe = timed_recipe() if args.run_recipe else None
+
+    print(f"\nModel {card['model_id']} ({card['architecture']}), int8, test split: "
+          f"{sum(report[label]['support'] for label in card['labels'])} clips by {speakers} "
+          "speakers never used in training")  # fmt: skip
+    print(format_table(None, report))
+    worst = min(report[c]["recall"] for c in COMMANDS)
+    print(f"lowest command recall: {worst * 100:.1f}% (target >= 90%)")
+    print(f"overall accuracy: {report['accuracy'] * 100:.1f}% (target >= 90%, aim 95%)")
+
+    print(f"\n{'architecture':<14}{'params':>8}{'model B':>10}{'arena B':>10}{'MACs':>10}")
+    for name, params, size, arena, macs in architecture_costs():
+        print(f"{name:<14}{params:>8}{size:>10}{arena:>10}{macs:>10}")
+    print(
+        f"{'committed':<14}{card['parameters']:>8}{card['model_bytes']:>10}"
+        f"{card['arena_bytes']:>10}{card['macs']:>10}   (targets: <40960 B, <24576 B, <1M MACs)"
+    )
+    if recipe:
+        steps = ", ".join(f"{k} {v:.0f} s" for k, v in recipe.items() if k not in ("wall",))
+        print(f"\nrecipe wall time: {recipe['wall'] / 60:.1f} min ({steps}); target < 20 min")
+    else:
+        print("\nrecipe wall time: not measured (run with --run-recipe)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+// Always-on keyword spotter for the Arduino Nano 33 BLE Sense (see ../README.md).
+//
+// This file is only the board glue: PDM microphone, RGB LED, USB serial, the TFLite Micro
+// frontend and interpreter. Everything it calls in src/ is portable C++ tested on the host
+// (firmware/tests/).
+#include <PDM.h>
+#include <TensorFlowLite.h>
+
+#include "src/board_config.h"
+#include "src/feature_window.h"
+#include "src/indicator.h"
+#include "src/model/kws_model_data.h"
+#include "src/model/kws_model_settings.h"
+#include "src/model_ops.h"
+#include "src/recognizer.h"
+#include "src/sample_ring.h"
+#include "src/serial_link.h"
+#include "tensorflow/lite/experimental/microfrontend/lib/frontend.h"
+#include "tensorflow/lite/experimental/microfrontend/lib/frontend_util.h"
+#include "tensorflow/lite/micro/micro_interpreter.h"
+#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
+#include "tensorflow/lite/schema/schema_generated.h"
+
+static_assert(kws::kLabelCount <= kws::kMaxLabels, "too many labels for the recognizer");
+static_assert(kws::kOutputZeroPoint == -128, "the recognizer reads scores as int8 + 128");
+static_assert(kws::kInputShift == kws::kFeatureShift, "to_int8 and the export use one shift");
+static_assert(kws::kFrontendOutScale == 1, "the C frontend's uint16 output is used as it is");
+
+namespace {
+
+constexpr char kFirmwareVersion[] = "1.0.0";
+
+kws::SampleRing<kws::kAudioRingSamples> g_audio;
+kws::FeatureWindow<kws::kFeatureSlices, kws::kFeatureChannels> g_features(kws::kInputMultiplier,
+                                                                          kws::kInputZeroPoint);
+FrontendState g_frontend;
+alignas(16) uint8_t g_arena[kws::kTensorArenaBytes];
+tflite::MicroInterpreter* g_interpreter = nullptr;
+kws::Recognizer* g_recognizer = nullptr;
+kws::Link* g_link = nullptr;
+bool g_led_lit = false;
+unsigned long g_led_lit_ms = 0;
+
+// The RGB LED of the Nano 33 BLE Sense is lit by a LOW pin.
+void show(const kws::Rgb& color) {
+  digitalWrite(LEDR, color.red ? LOW : HIGH);
+  digitalWrite(LEDG, color.green ? LOW : HIGH);
+  digitalWrite(LEDB, color.blue ? LOW : HIGH);
+}
+
+// Setup failed (model, arena or microphone): blink red for ever. TFLite Micro's own message, if
+// any, went to the serial port.
+[[noreturn]] void halt() {
+  while (true) {
+    show({true, false, false});
+    delay(200);
+    show({false, false, false});
+    delay(200);
+  }
+}
+
+// Interrupt: move the microphone's new samples into the ring (dropped if the loop falls behind).
+void on_pdm_data() {
+  int16_t samples[256];
+  int bytes = PDM.available();
+  if (bytes > static_cast<int>(sizeof(samples))) bytes = sizeof(samples);
+  PDM.read(samples, bytes);
+  g_audio.write(samples, static_cast<size_t>(bytes) / sizeof(samples[0]));
+}
+
+bool start_frontend() {
+  FrontendConfig config;
+  FrontendFillConfigWithDefaults(&config);
+  config.window.size_ms = kws::kFrontendWindowSize;
+  config.window.step_size_ms = kws::kFrontendWindowStep;
+  config.filterbank.num_channels = kws::kFrontendNumChannels;
+  config.filterbank.upper_band_limit = kws::kFrontendUpperBandLimit;
+  config.filterbank.lower_band_limit = kws::kFrontendLowerBandLimit;
+  config.noise_reduction.smoothing_bits = kws::kFrontendSmoothingBits;
+  config.noise_reduction.even_smoothing = kws::kFrontendEvenSmoothing;
+  config.noise_reduction.odd_smoothing = kws::kFrontendOddSmoothing;
+  config.noise_reduction.min_signal_remaining = kws::kFrontendMinSignalRemaining;
+  config.pcan_gain_control.enable_pcan = kws::kFrontendEnablePcan;
+  config.pcan_gain_control.strength = kws::kFrontendPcanStrength;
+  config.pcan_gain_control.offset = kws::kFrontendPcanOffset;
+  config.pcan_gain_control.gain_bits = kws::kFrontendGainBits;
+  config.log_scale.enable_log = kws::kFrontendEnableLog;
+  config.log_scale.scale_shift = kws::kFrontendScaleShift;
+  return FrontendPopulateState(&config, &g_frontend, kws::kFrontendSampleRate) != 0;
+}
+
+bool start_interpreter() {
+  const tflite::Model* model = tflite::GetModel(kws::g_kws_model_data);
+  if (model->version() != TFLITE_SCHEMA_VERSION) return false;
+  static tflite::MicroMutableOpResolver<kws::kModelOpCount> resolver;
+  if (!kws::add_model_ops(resolver)) return false;
+  static tflite::MicroInterpreter interpreter(model, resolver, g_arena, sizeof(g_arena));
+  if (interpreter.AllocateTensors() != kTfLiteOk) return false;
+  const TfLiteTensor* input = interpreter.input(0);
+  const TfLiteTensor* output = interpreter.output(0);
+  if (input->type != kTfLiteInt8 || input->bytes != g_features.size() ||
+      output->type != kTfLiteInt8 || output->bytes != static_cast<size_t>(kws::kLabelCount)) {
+    return false;
+  }
+  g_interpreter = &interpreter;
+  return true;
+}
+
+// Feeds all buffered audio to the frontend; returns how many feature slices it produced.
+int process_audio() {
+  int16_t chunk[kws::kAudioChunkSamples];
+  int slices = 0;
+  size_t count;
+  while ((count = g_audio.read(chunk, kws::kAudioChunkSamples)) > 0) {
+    const int16_t* samples = chunk;
+    while (count > 0) {
+      size_t used = 0;
+      const FrontendOutput out = FrontendProcessSamples(&g_frontend, samples, count, &used);
+      if (out.size > 0 && g_features.push(out.values, out.size)) ++slices;
+      if (used == 0) break;
+      samples += used;
+      count -= used;
+    }
+  }
+  return slices;
+}
+
+void infer(unsigned long now_ms) {
+  memcpy(g_interpreter->input(0)->data.int8, g_features.data(), g_features.size());
+  const unsigned long start_us = micros();
+  if (g_interpreter->Invoke() != kTfLiteOk) return;
+  g_link->set_inference_us(micros() - start_us);
+  kws::Detection detection;
+  if (g_recognizer->process(g_interpreter->output(0)->data.int8, now_ms, &detection)) {
+    g_link->report(detection);
+    show(kws::color_for(detection.label));
+    g_led_lit = true;
+    g_led_lit_ms = now_ms;
+  }
+}
+
+// Follows the host (DTR), answers its requests and hands queued lines to USB without waiting:
+// send_nb takes only what fits in the USB buffer (nothing when no host has the port open); the
+// rest stays queued for the next pass. Serial.print would block while a host stops reading.
+void serve_host(unsigned long now_ms) {
+  const bool host = SerialUSB.connected();
+  if (host && !g_link->connected()) g_link->connect(now_ms);
+  if (!host && g_link->connected()) g_link->disconnect();
+  while (SerialUSB.available() > 0) g_link->receive(static_cast<char>(SerialUSB.read()));
+  g_link->tick(now_ms);
+  const uint8_t* data;
+  const size_t pending = g_link->output().front(&data);
+  if (host && pending > 0) {
+    uint32_t sent = 0;
+    SerialUSB.send_nb(const_cast<uint8_t*>(data), pending, &sent);  // send_nb only reads
+    g_link->output().consume(sent);
+  }
+}
+
+}  // namespace
+
+void setup() {
+  pinMode(LEDR, OUTPUT);
+  pinMode(LEDG, OUTPUT);
+  pinMode(LEDB, OUTPUT);
+  show({false, false, false});
+  SerialUSB.begin(kws::kSerialBaud);  // USB CDC: returns at once, with or without a host
+
+  if (!start_interpreter() || !start_frontend()) halt();
+
+  kws::RecognizerConfig config;
+  config.ignored_mask = (1u << kws::kSilenceIndex) | (1u << kws::kUnknownIndex);
+  static kws::Recognizer recognizer(kws::kLabels, kws::kLabelCount, config);
+  static kws::Link link({kFirmwareVersion, kws::kModelId,
+                         static_cast<uint32_t>(g_interpreter->arena_used_bytes())},
+                        recognizer);
+  g_recognizer = &recognizer;
+  g_link = &link;
+
+  PDM.onReceive(on_pdm_data);
+  if (!PDM.begin(1, kws::kSampleRate)) halt();  // mono, 16 kHz
+  PDM.setGain(kws::kMicrophoneGain);
+}
+
+void loop() {
+  const unsigned long now_ms = millis();
+  if (process_audio() > 0 && g_features.full()) infer(now_ms);
+  if (g_led_lit && now_ms - g_led_lit_ms >= kws::kIndicatorMs) {
+    show({false, false, false});
+    g_led_lit = false;
+  }
+  serve_host(now_ms);
+}

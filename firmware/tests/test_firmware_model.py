@@ -1,0 +1,119 @@
+"""The generated model files (firmware/kws/src/model/) build, fit the board's budgets and agree
+with the model the desktop runs (assistant/models/)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.features import FRONTEND_PARAMS, FeatureContract, input_multiplier
+
+REPO = Path(__file__).resolve().parents[2]
+TFLITE = REPO / "assistant" / "models" / "kws_int8.tflite"
+CARD = TFLITE.with_suffix(".json")
+
+# The board's budgets (nRF52840: 1 MB flash, 256 KB RAM, shared with Mbed OS and the USB stack).
+MODEL_BUDGET_BYTES = 40 * 1024
+ARENA_BUDGET_BYTES = 24 * 1024
+
+
+@pytest.fixture(scope="module")
+def model_check(build_dir, firmware_make):
+    firmware_make("model")
+
+    def run(mode: str) -> bytes:
+        return subprocess.run(
+            [str(build_dir / "model_check"), mode], capture_output=True, check=True, timeout=60
+        ).stdout
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def settings(model_check) -> dict[str, str]:
+    lines = model_check("settings").decode().splitlines()
+    return dict(line.split("=", 1) for line in lines)
+
+
+@pytest.fixture(scope="module")
+def card() -> dict:
+    return json.loads(CARD.read_text())
+
+
+def test_model_and_arena_fit_the_budgets(settings):
+    assert int(settings["model_bytes"]) < MODEL_BUDGET_BYTES
+    assert int(settings["tensor_arena_bytes"]) < ARENA_BUDGET_BYTES
+
+
+def test_the_embedded_model_is_the_desktop_model(model_check, settings, card):
+    data = model_check("data")
+    assert data == TFLITE.read_bytes()
+    assert settings["model_id"] == hashlib.sha256(data).hexdigest()[:8] == card["model_id"]
+
+
+def test_labels_and_quantization_match_the_model_card(settings, card):
+    assert settings["labels"].split(",") == card["labels"]
+    labels = card["labels"]
+    assert int(settings["silence_index"]) == labels.index("silence")
+    assert int(settings["unknown_index"]) == labels.index("unknown")
+    assert int(settings["input_zero_point"]) == card["input_zero_point"]
+    assert int(settings["input_multiplier"]) == input_multiplier(
+        card["feature_scale"], card["input_scale"]
+    )
+    shape = {name: int(settings[name]) for name in ("slices", "channels", "sample_rate")}
+    assert shape == {name: card[name] for name in shape}
+
+
+def test_the_frontend_is_configured_as_in_training(settings):
+    board = {
+        k.removeprefix("frontend."): v for k, v in settings.items() if k.startswith("frontend.")
+    }
+    expected = {
+        name: str(int(value)) if isinstance(value, bool) else str(value)
+        for name, value in FRONTEND_PARAMS.items()
+    }
+    assert board.keys() == expected.keys()
+    for name, value in board.items():
+        if isinstance(FRONTEND_PARAMS[name], float):
+            assert float(value) == pytest.approx(FRONTEND_PARAMS[name], rel=1e-6), name
+        else:
+            assert value == expected[name], name
+    # The sketch feeds the C frontend's uint16 output straight into to_int8.
+    assert (board["out_scale"], board["out_type"]) == ("1", "uint16")
+
+
+def test_to_int8_with_the_header_constants_matches_the_desktop(model_check):
+    cpp = np.frombuffer(model_check("to_int8"), np.int8)
+    contract = FeatureContract.from_model_card(CARD)
+    python = contract.to_int8(np.arange(65536))
+    assert np.array_equal(cpp, python)
+
+
+def test_the_sketch_registers_exactly_the_model_operators(model_check, settings):
+    from ai_edge_litert.interpreter import Interpreter
+
+    details = Interpreter(model_path=str(TFLITE))._get_ops_details()
+    needed = {
+        "".join(part if part[0].isdigit() else part.capitalize() for part in op.split("_"))
+        for op in (detail["op_name"] for detail in details)
+    }
+    registered = model_check("ops").decode().split()
+    assert set(registered) == needed, "update firmware/kws/src/model_ops.h"
+    assert len(registered) == int(settings["op_count"])
+
+
+def test_the_model_runs_in_tflite_micro_within_the_header_arena(settings):
+    from tflite_micro.python.tflite_micro import runtime
+
+    # Host pointers are wider than the Cortex-M4's, so the board needs no more than this.
+    interpreter = runtime.Interpreter.from_bytes(
+        TFLITE.read_bytes(), arena_size=int(settings["tensor_arena_bytes"])
+    )
+    interpreter.set_input(np.zeros((1, 49, 40, 1), np.int8), 0)
+    interpreter.invoke()
+    assert interpreter.get_output(0).shape == (1, len(settings["labels"].split(",")))

@@ -1,0 +1,28 @@
+"""The portable code cross-compiles for the Cortex-M4F and stays small.
+
+The size table: python bench/firmware_size.py
+"""
+
+from __future__ import annotations
+
+# Flash for the portable code (protocol, recognizer, link, ring, feature window), without Mbed OS,
+# TFLite Micro and the model.
+CODE_BUDGET_BYTES = 8 * 1024
+
+
+def size_table(output: str) -> dict[str, tuple[int, int, int]]:
+    """arm-none-eabi-size -t output: object name -> (text, data, bss)."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.split()[:3] == ["text", "data", "bss"])
+    rows = {}
+    for line in lines[start + 1 :]:
+        text, data, bss, _, _, name = line.split(maxsplit=5)
+        rows[name.rsplit("/", 1)[-1]] = (int(text), int(data), int(bss))
+    return rows
+
+
+def test_portable_code_cross_compiles_within_the_code_budget(firmware_make):
+    rows = size_table(firmware_make("size"))
+    assert {"protocol.o", "recognizer.o", "serial_link.o", "templates.o"} <= rows.keys()
+    text, _, _ = rows["(TOTALS)"]
+    assert 0 < text < CODE_BUDGET_BYTES

@@ -1,0 +1,157 @@
+"""`python -m model_training.streaming build|evaluate|thresholds` (see the package docstring)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from model_training.settings import FIRMWARE_MODEL_DIR, REPO_ROOT, SHARED_DIR, data_dir
+
+DEFAULT_DATA = SHARED_DIR / "speech_commands_subset"
+DEFAULT_STREAMS = data_dir() / "streams"
+DEFAULT_MODEL = REPO_ROOT / "assistant" / "models" / "kws_int8.tflite"
+
+
+def _recognizer_settings(args):
+    from assistant.pipeline import RecognizerSettings
+
+    thresholds = json.loads(args.thresholds) if args.thresholds else args.threshold
+    return RecognizerSettings(
+        thresholds, args.average_window_ms, args.suppression_ms, args.minimum_count
+    )
+
+
+def cmd_build(args) -> None:
+    from model_training.streaming.build import StreamRecipe, build_stream
+
+    recipe = StreamRecipe(
+        minutes=args.minutes,
+        snr_db=tuple(args.snr),
+        command_share=args.command_share,
+        unknown_share=args.unknown_share,
+        seed=args.seed,
+    )
+    out = Path(args.out)
+    truth = build_stream(args.data, args.noise or args.data, out, recipe)
+    kinds = {}
+    for event in truth.events:
+        kinds[event.kind] = kinds.get(event.kind, 0) + 1
+    print(f"{out.with_suffix('.wav')}: {truth.duration_ms / 60000:.1f} min, events {kinds}")
+    print(f"ground truth: {out.with_suffix('.json')}")
+
+
+def cmd_evaluate(args) -> None:
+    from model_training.streaming.evaluate import evaluate
+
+    report = evaluate(
+        args.streams, args.model, args.out, _recognizer_settings(args), args.inference_every
+    )
+    print(format_report(report))
+    print(f"report: {Path(args.out) / 'streaming_report.json'}; plot: {report['plot']}")
+
+
+def format_report(report: dict) -> str:
+    at = report["at_thresholds"]
+    lines = [
+        f"{at['hours']:.2f} h of streams, thresholds {at['thresholds']}",
+        f"{'command':<8} {'events':>6} {'FRR %':>6} {'FA':>4} {'FA/h':>6}",
+    ]
+    for command, row in at["per_command"].items():
+        lines.append(
+            f"{command:<8} {row['events']:>6} {100 * row['false_reject_rate']:>6.1f} "
+            f"{row['false_accepts']:>4} {row['false_accepts_per_hour']:>6.2f}"
+        )
+    lines.append(
+        f"{'all':<8} {sum(r['events'] for r in at['per_command'].values()):>6} "
+        f"{100 * at['false_reject_rate']:>6.1f} "
+        f"{sum(r['false_accepts'] for r in at['per_command'].values()):>4} "
+        f"{at['false_accepts_per_hour']:>6.2f}"
+    )
+    latency = at["latency_ms"]
+    lines.append(
+        f"latency after the word ends: median {latency['median']:.0f} ms, p90 "
+        f"{latency['p90']:.0f} ms"
+    )
+    return "\n".join(lines)
+
+
+def cmd_thresholds(args) -> None:
+    from assistant.features import FeatureContract
+    from assistant.pipeline import model_card_path
+    from model_training.streaming.thresholds import (
+        HEADER_NAME,
+        choose_thresholds,
+        thresholds_header,
+        write_config_thresholds,
+    )
+
+    report_path = Path(args.report)
+    report = json.loads(report_path.read_text())
+    chosen = choose_thresholds(report, args.max_false_accepts_per_hour)
+    print("chosen thresholds: " + ", ".join(f"{k}={v:.2f}" for k, v in chosen.items()))
+    if args.config:
+        write_config_thresholds(args.config, chosen)
+        print(f"written to {args.config} (microphone.thresholds)")
+    if args.header:
+        labels = FeatureContract.from_model_card(model_card_path(report["model"])).labels
+        header = Path(args.header)
+        if header.is_dir():
+            header = header / HEADER_NAME
+        header.write_text(thresholds_header(labels, chosen, report_path.name))
+        print(f"written to {header}")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m model_training.streaming", description=__doc__)
+    steps = top.add_subparsers(dest="step", required=True)
+
+    build = steps.add_parser("build", help="mix a long test stream with its ground truth")
+    build.add_argument("--data", default=str(DEFAULT_DATA), help="Speech Commands folder")
+    build.add_argument("--noise", help="folder holding _background_noise_/ (default: --data)")
+    build.add_argument("--out", default=str(DEFAULT_STREAMS / "mixed"), help="path without .wav")
+    build.add_argument("--minutes", type=float, default=60.0)
+    build.add_argument("--snr", type=float, nargs="+", default=[5.0, 10.0, 20.0], help="dB")
+    build.add_argument("--command-share", type=float, default=0.35)
+    build.add_argument("--unknown-share", type=float, default=0.3)
+    build.add_argument("--seed", type=int, default=0)
+    build.set_defaults(func=cmd_build)
+
+    evaluate = steps.add_parser("evaluate", help="run the pipeline over streams and report")
+    evaluate.add_argument("streams", nargs="+", help="stream WAVs (their .json beside them)")
+    evaluate.add_argument("--model", default=str(DEFAULT_MODEL))
+    evaluate.add_argument("--out", default=str(data_dir() / "streaming"))
+    evaluate.add_argument("--threshold", type=float, default=0.8)
+    evaluate.add_argument("--thresholds", help="per command, JSON: '{\"on\": 0.85}'")
+    evaluate.add_argument("--average-window-ms", type=int, default=1000)
+    evaluate.add_argument("--suppression-ms", type=int, default=1500)
+    evaluate.add_argument("--minimum-count", type=int, default=3)
+    evaluate.add_argument("--inference-every", type=int, default=5)
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    thresholds = steps.add_parser("thresholds", help="choose thresholds from an evaluation")
+    thresholds.add_argument(
+        "--report", default=str(data_dir() / "streaming" / "streaming_report.json")
+    )
+    thresholds.add_argument("--max-false-accepts-per-hour", type=float, default=0.5)
+    thresholds.add_argument("--config", help="config file to update (e.g. config.yaml)")
+    thresholds.add_argument(
+        "--header", help=f"firmware header or folder (e.g. {FIRMWARE_MODEL_DIR})"
+    )
+    thresholds.set_defaults(func=cmd_thresholds)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (FileNotFoundError, ValueError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

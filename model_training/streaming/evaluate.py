@@ -1,0 +1,266 @@
+"""The whole desktop pipeline over long streams: false rejects, false accepts per hour, latency.
+
+The model's scores are computed once per stream (the costly part, cached beside the stream for
+each model); the recognizer is then replayed over them for every threshold of the sweep, exactly
+as it runs live.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from assistant.pipeline import (
+    DEFAULT_INFERENCE_EVERY,
+    RecognizerSettings,
+    ScoreStream,
+    load_model,
+    read_wav_int16,
+)
+from assistant.recognizer import Recognition
+from model_training.progress import Progress
+from model_training.streaming.build import StreamTruth
+
+ACCEPT_WINDOW_MS = 1500
+"""A detection of the right command from the word's start to this long after its end counts."""
+SWEEP = tuple(round(t, 2) for t in np.arange(0.30, 0.991, 0.05))
+CHUNK_SECONDS = 10
+
+
+@dataclass
+class StreamScores:
+    """The model's int8 scores over one stream, one row per inference."""
+
+    times_ms: np.ndarray
+    scores: np.ndarray
+    labels: tuple[str, ...]
+    truth: StreamTruth
+
+
+def stream_scores(
+    wav: str | Path, model_path: str | Path, inference_every: int = DEFAULT_INFERENCE_EVERY
+) -> StreamScores:
+    """Scores for a stream built by `build` (its truth JSON beside it), cached per model."""
+    wav = Path(wav)
+    truth = StreamTruth.load(wav.with_suffix(".json"))
+    model, contract = load_model(model_path)
+    cache = wav.with_suffix(f".{model.model_id}.every{inference_every}.npz")
+    if cache.exists():
+        saved = np.load(cache)
+        return StreamScores(saved["times_ms"], saved["scores"], contract.labels, truth)
+    samples = read_wav_int16(wav)
+    stream = ScoreStream(model, contract, inference_every)
+    chunk = CHUNK_SECONDS * contract.sample_rate
+    progress = Progress(f"scoring {wav.name}", len(samples))
+    times, scores = [], []
+    for start in range(0, len(samples), chunk):
+        for inference in stream.feed(samples[start : start + chunk]):
+            times.append(inference.time_ms)
+            scores.append(inference.scores)
+        progress(min(start + chunk, len(samples)))
+    result = StreamScores(
+        np.array(times, dtype=np.int64), np.array(scores, dtype=np.int8), contract.labels, truth
+    )
+    np.savez(cache, times_ms=result.times_ms, scores=result.scores)
+    return result
+
+
+def recognize(stream: StreamScores, settings: RecognizerSettings) -> list[Recognition]:
+    recognizer = settings.recognizer(stream.labels)
+    heard = []
+    for time_ms, scores in zip(stream.times_ms.tolist(), stream.scores, strict=True):
+        recognition = recognizer.process(scores, time_ms)
+        if recognition is not None:
+            heard.append(recognition)
+    return heard
+
+
+@dataclass
+class Outcome:
+    """How one setting of the recognizer did over one or more streams."""
+
+    thresholds: float | dict[str, float]
+    hours: float = 0.0
+    commands: dict[str, int] = field(default_factory=dict)
+    """Command events per command."""
+    rejected: dict[str, int] = field(default_factory=dict)
+    false_accepts: dict[str, int] = field(default_factory=dict)
+    """Detections that match no command event, per detected label."""
+    latencies_ms: list[int] = field(default_factory=list)
+    """Detection time minus the end of the word, for every accepted command."""
+
+    def add(self, other: Outcome) -> None:
+        self.hours += other.hours
+        for mine, theirs in (
+            (self.commands, other.commands),
+            (self.rejected, other.rejected),
+            (self.false_accepts, other.false_accepts),
+        ):
+            for key, value in theirs.items():
+                mine[key] = mine.get(key, 0) + value
+        self.latencies_ms += other.latencies_ms
+
+    def false_reject_rate(self, command: str | None = None) -> float:
+        keys = [command] if command else list(self.commands)
+        total = sum(self.commands.get(k, 0) for k in keys)
+        return sum(self.rejected.get(k, 0) for k in keys) / total if total else float("nan")
+
+    def false_accepts_per_hour(self, command: str | None = None) -> float:
+        count = self.false_accepts.get(command, 0) if command else sum(self.false_accepts.values())
+        return count / self.hours if self.hours else float("nan")
+
+    def summary(self, commands: Sequence[str]) -> dict:
+        latency = np.array(self.latencies_ms) if self.latencies_ms else np.zeros(1)
+        return {
+            "thresholds": self.thresholds,
+            "hours": round(self.hours, 3),
+            "false_reject_rate": self.false_reject_rate(),
+            "false_accepts_per_hour": self.false_accepts_per_hour(),
+            "latency_ms": {
+                "median": float(np.median(latency)),
+                "p90": float(np.percentile(latency, 90)),
+            },
+            "per_command": {
+                command: {
+                    "events": self.commands.get(command, 0),
+                    "false_reject_rate": self.false_reject_rate(command),
+                    "false_accepts": self.false_accepts.get(command, 0),
+                    "false_accepts_per_hour": self.false_accepts_per_hour(command),
+                }
+                for command in commands
+            },
+        }
+
+
+def score_detections(
+    heard: Sequence[Recognition], truth: StreamTruth, thresholds: float | dict[str, float]
+) -> Outcome:
+    """Match detections to the command events: the first detection of the right command within
+    the accept window accepts the event; every other detection is a false accept."""
+    outcome = Outcome(thresholds, hours=truth.duration_ms / 3_600_000)
+    used: set[int] = set()
+    order = sorted(range(len(heard)), key=lambda i: heard[i].time_ms)
+    times = np.array([heard[i].time_ms for i in order], dtype=np.int64)
+    for event in truth.events:
+        if event.kind != "command" or event.label is None:
+            continue
+        outcome.commands[event.label] = outcome.commands.get(event.label, 0) + 1
+        first = int(np.searchsorted(times, event.start_ms))
+        last = int(np.searchsorted(times, event.end_ms + ACCEPT_WINDOW_MS, side="right"))
+        match = next(
+            (
+                order[i]
+                for i in range(first, last)
+                if order[i] not in used and heard[order[i]].label == event.label
+            ),
+            None,
+        )
+        if match is None:
+            outcome.rejected[event.label] = outcome.rejected.get(event.label, 0) + 1
+        else:
+            used.add(match)
+            outcome.latencies_ms.append(heard[match].time_ms - event.end_ms)
+    for index, recognition in enumerate(heard):
+        if index not in used:
+            label = recognition.label
+            outcome.false_accepts[label] = outcome.false_accepts.get(label, 0) + 1
+    return outcome
+
+
+def evaluate_setting(streams: Sequence[StreamScores], settings: RecognizerSettings) -> Outcome:
+    """One recognizer setting over all the streams, pooled."""
+    pooled = Outcome(settings.thresholds)
+    for stream in streams:
+        pooled.add(score_detections(recognize(stream, settings), stream.truth, settings.thresholds))
+    return pooled
+
+
+def sweep(
+    streams: Sequence[StreamScores],
+    base: RecognizerSettings,
+    thresholds: Sequence[float] = SWEEP,
+) -> list[Outcome]:
+    """The same threshold for every command, at each value of `thresholds`."""
+    progress = Progress("threshold sweep", len(thresholds))
+    outcomes = []
+    for done, threshold in enumerate(thresholds, 1):
+        settings = RecognizerSettings(
+            threshold, base.average_window_ms, base.suppression_ms, base.minimum_count
+        )
+        outcomes.append(evaluate_setting(streams, settings))
+        progress(done)
+    return outcomes
+
+
+def plot_tradeoff(outcomes: Sequence[Outcome], commands: Sequence[str], path: Path) -> None:
+    """False-reject rate against false accepts per hour across thresholds (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 5))
+    fa = [o.false_accepts_per_hour() for o in outcomes]
+    frr = [100 * o.false_reject_rate() for o in outcomes]
+    axes.plot(fa, frr, "o-", color="black", label="all commands", linewidth=2)
+    for outcome, x, y in zip(outcomes, fa, frr, strict=True):
+        axes.annotate(f"{outcome.thresholds:.2f}", (x, y), fontsize=7, xytext=(3, 3),
+                      textcoords="offset points")  # fmt: skip
+    for command in commands:
+        axes.plot(
+            [o.false_accepts_per_hour(command) for o in outcomes],
+            [100 * o.false_reject_rate(command) for o in outcomes],
+            ".-",
+            alpha=0.6,
+            label=command,
+        )
+    axes.axvline(0.5, color="red", linestyle=":", label="target: 0.5 FA/h")
+    axes.axhline(5, color="red", linestyle="--", label="target: 5% FRR")
+    axes.set_xscale("symlog", linthresh=0.5)
+    axes.set_xlabel("false accepts per hour (symlog)")
+    axes.set_ylabel("false-reject rate (%)")
+    hours = outcomes[0].hours if outcomes else 0
+    axes.set_title(f"Keyword spotting over {hours:.2f} h of streams (labels: threshold)")
+    axes.grid(True, alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def evaluate(
+    wavs: Sequence[str | Path],
+    model_path: str | Path,
+    out_dir: str | Path,
+    base: RecognizerSettings,
+    inference_every: int = DEFAULT_INFERENCE_EVERY,
+) -> dict:
+    """Score the streams, sweep the thresholds, plot, and report at the `base` thresholds."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    streams = [stream_scores(wav, model_path, inference_every) for wav in wavs]
+    labels = streams[0].labels
+    commands = base.recognizer(labels).commands
+    outcomes = sweep(streams, base)
+    plot_path = out_dir / "streaming_tradeoff.png"
+    plot_tradeoff(outcomes, commands, plot_path)
+    report = {
+        "model": str(model_path),
+        "streams": [str(w) for w in wavs],
+        "inference_every": inference_every,
+        "accept_window_ms": ACCEPT_WINDOW_MS,
+        "recognizer": {
+            "average_window_ms": base.average_window_ms,
+            "suppression_ms": base.suppression_ms,
+            "minimum_count": base.minimum_count,
+        },
+        "at_thresholds": evaluate_setting(streams, base).summary(commands),
+        "sweep": [outcome.summary(commands) for outcome in outcomes],
+        "plot": str(plot_path),
+    }
+    (out_dir / "streaming_report.json").write_text(json.dumps(report, indent=1))
+    return report

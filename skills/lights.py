@@ -1,0 +1,226 @@
+"""Lights over MQTT: on, off, brighter, dimmer and a spoken level ("fifty percent").
+
+Each action publishes one message whose topic and payload come from a preset (Zigbee2MQTT or
+Tasmota) or from the `templates` setting. Templates are `string.Template`s; they may use
+$device, $step (percent), $step_254, $percent and $value_254. The client reconnects by itself
+after a broker restart.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+from string import Template
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from assistant.plugin import (
+    AMOUNT_WORDS,
+    CommandEvent,
+    Setting,
+    Skill,
+    SkillError,
+    action,
+    parse_amount,
+)
+
+ACTIONS = ("on", "off", "brighter", "dimmer", "level")
+
+_Z2M = "zigbee2mqtt/$device/set"
+_TASMOTA = "cmnd/$device/"
+PRESETS: dict[str, dict[str, dict[str, str]]] = {
+    "zigbee2mqtt": {
+        "on": {"topic": _Z2M, "payload": '{"state": "ON"}'},
+        "off": {"topic": _Z2M, "payload": '{"state": "OFF"}'},
+        "brighter": {"topic": _Z2M, "payload": '{"brightness_step": $step_254}'},
+        "dimmer": {"topic": _Z2M, "payload": '{"brightness_step": -$step_254}'},
+        "level": {"topic": _Z2M, "payload": '{"brightness": $value_254}'},
+    },
+    "tasmota": {
+        "on": {"topic": _TASMOTA + "POWER", "payload": "ON"},
+        "off": {"topic": _TASMOTA + "POWER", "payload": "OFF"},
+        "brighter": {"topic": _TASMOTA + "Dimmer", "payload": "+"},
+        "dimmer": {"topic": _TASMOTA + "Dimmer", "payload": "-"},
+        "level": {"topic": _TASMOTA + "Dimmer", "payload": "$percent"},
+    },
+}
+"""Ready-made messages. Tasmota steps by the device's own DimmerStep."""
+
+GRAMMAR = [*AMOUNT_WORDS, "[unk]"]
+REPLIES = {"on": "Lights on", "off": "Lights off"}
+
+
+class LightsSkill(Skill):
+    name = "lights"
+    description = "switches and dims lights over MQTT (Zigbee2MQTT, Tasmota or custom)"
+    settings = (
+        Setting("host", str, "localhost", "address of the MQTT broker"),
+        Setting("port", int, 1883, "port of the MQTT broker (8883 is usual with TLS)"),
+        Setting("username", str, "", "user name at the broker; empty: anonymous"),
+        Setting("password", str, "", "password at the broker"),
+        Setting("tls", bool, False, "connect with TLS"),
+        Setting("ca_certs", str, "", "certificate file to trust with TLS; empty: the system's"),
+        Setting("preset", str, "zigbee2mqtt", "message format", choices=tuple(PRESETS)),
+        Setting("device", str, "living_room", "Zigbee2MQTT friendly name or Tasmota topic"),
+        Setting("templates", dict, {}, "per action {topic, payload}, replacing the preset's"),
+        Setting("step", int, 20, "brightness change of brighter and dimmer, in percent"),
+        Setting("listen_seconds", float, 4.0, "how long `level` listens for a spoken level"),
+    )
+
+    def start(self) -> None:
+        settings = self.context.settings
+        self.templates = self._templates(settings)
+        self.broker = f"{settings['host']}:{settings['port']}"
+        self._connected = threading.Event()
+        self._refusal = ""
+        self._failure_logged = False
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="")
+        if settings["username"]:
+            self.client.username_pw_set(settings["username"], settings["password"] or None)
+        if settings["tls"]:
+            self.client.tls_set(
+                ca_certs=settings["ca_certs"] or None, tls_version=ssl.PROTOCOL_TLS_CLIENT
+            )
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_connect_fail = self._on_connect_fail
+        self.client.reconnect_delay_set(min_delay=1, max_delay=10)
+        self.client.connect_async(settings["host"], settings["port"], keepalive=30)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    @action(help="Switch the lights on")
+    def on(self, event: CommandEvent) -> str:
+        self._publish("on")
+        return REPLIES["on"]
+
+    @action(help="Switch the lights off")
+    def off(self, event: CommandEvent) -> str:
+        self._publish("off")
+        return REPLIES["off"]
+
+    @action(help="Make the lights brighter by one step")
+    def brighter(self, event: CommandEvent) -> None:
+        self._publish("brighter")
+
+    @action(help="Make the lights dimmer by one step")
+    def dimmer(self, event: CommandEvent) -> None:
+        self._publish("dimmer")
+
+    @action(params=(Setting("percent", int, -1, "brightness; -1: ask for it"),))
+    def level(self, event: CommandEvent, percent: int = -1) -> str:
+        """Set the brightness to a level, said after the command when not configured."""
+        if percent < 0:
+            heard = self.context.listen_for_phrase(GRAMMAR, self.context.settings["listen_seconds"])
+            if heard is None:
+                raise SkillError("No brightness level heard")
+            try:
+                amount = parse_amount(heard)
+            except ValueError:
+                raise SkillError(f"I did not understand {heard!r}") from None
+            if amount.unit == "seconds":
+                raise SkillError(f"{heard.capitalize()} is not a brightness")
+            percent = round(amount.value)
+        if not 0 <= percent <= 100:
+            raise SkillError(f"Brightness must be 0 to 100 percent, not {percent}")
+        self._publish("level", percent)
+        return f"Lights at {percent} percent"
+
+    def _publish(self, what: str, percent: int = 0) -> None:
+        if not self._connected.is_set():
+            if not self._refusal and not self._why_not_connected().startswith("cannot reach"):
+                self._connected.wait(2.0)  # the broker is up: the connection is on its way
+            if not self._connected.is_set():
+                raise SkillError(f"Lights: {self._why_not_connected()}")
+        topic, payload = self._message(what, percent)
+        info = self.client.publish(topic, payload, qos=1)
+        try:
+            info.wait_for_publish(timeout=3.0)
+        except RuntimeError as error:
+            message = f"Lights: the broker at {self.broker} dropped the message ({error})"
+            raise SkillError(message) from None
+        if not info.is_published():
+            raise SkillError(f"Lights: the broker at {self.broker} did not confirm the message")
+
+    def _message(self, what: str, percent: int) -> tuple[str, str]:
+        step = self.context.settings["step"]
+        values = {
+            "device": self.context.settings["device"],
+            "step": step,
+            "step_254": round(step * 254 / 100),
+            "percent": percent,
+            "value_254": round(percent * 254 / 100),
+        }
+        template = self.templates[what]
+        return (
+            Template(template["topic"]).substitute(values),
+            Template(template["payload"]).substitute(values),
+        )
+
+    def _templates(self, settings: dict[str, Any]) -> dict[str, dict[str, str]]:
+        """The preset's messages with the configured ones laid over, checked."""
+        merged = {name: dict(message) for name, message in PRESETS[settings["preset"]].items()}
+        for name, message in settings["templates"].items():
+            if name not in ACTIONS:
+                raise SkillError(
+                    f"skills.lights.templates: unknown action {name!r}; valid: {', '.join(ACTIONS)}"
+                )
+            if not isinstance(message, dict) or set(message) - {"topic", "payload"}:
+                raise SkillError(
+                    f"skills.lights.templates.{name}: expected a mapping with topic and payload"
+                )
+            merged[name].update({key: str(value) for key, value in message.items()})
+        probe = {"device": "x", "step": 1, "step_254": 1, "percent": 1, "value_254": 1}
+        for name, message in merged.items():
+            for part, text in message.items():
+                try:
+                    Template(text).substitute(probe)
+                except (KeyError, ValueError) as error:
+                    raise SkillError(
+                        f"skills.lights.templates.{name}.{part}: bad placeholder {error} in "
+                        f"{text!r}; valid: $device, $step, $step_254, $percent, $value_254"
+                    ) from None
+        return merged
+
+    def _why_not_connected(self) -> str:
+        if self._refusal:
+            return f"the broker at {self.broker} refused the connection: {self._refusal}"
+        host, port = self.context.settings["host"], self.context.settings["port"]
+        try:
+            socket.create_connection((host, port), timeout=1.0).close()
+        except OSError as error:
+            reason = error.strerror or str(error)
+            return f"cannot reach the MQTT broker at {self.broker} ({reason}); is it running?"
+        return f"not connected to the MQTT broker at {self.broker} yet; try again"
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            self._refusal = str(reason_code)
+            if reason_code.value in (0x86, 0x87, 4, 5):  # bad credentials / not authorised
+                self._refusal += " (check skills.lights.username and password)"
+            self.context.log.warning("MQTT broker %s refused us: %s", self.broker, self._refusal)
+            return
+        self._refusal = ""
+        self._failure_logged = False
+        self._connected.set()
+        self.context.log.info("connected to the MQTT broker at %s", self.broker)
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        if not self._failure_logged:
+            self._failure_logged = True
+            why = self._why_not_connected().replace("; try again", "")
+            self.context.log.warning("%s (retrying in the background)", why)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        if self._connected.is_set():
+            self.context.log.warning("lost the MQTT broker at %s; reconnecting", self.broker)
+        self._connected.clear()

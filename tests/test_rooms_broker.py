@@ -1,0 +1,319 @@
+"""A hub and two satellites through a real mosquitto on 127.0.0.1: routing, de-duplication,
+broker restart, credentials, Home Assistant discovery and the last will."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from mosquitto import Mosquitto, Recorder
+
+from assistant.config import COMMANDS
+from assistant.plugin import CommandEvent
+from assistant.rooms import topics as wire
+from assistant.rooms.discovery import config_topic
+from assistant.rooms.hub import Hub
+from assistant.rooms.satellite import Satellite
+from assistant.rooms.settings import MqttSettings
+
+REPO = Path(__file__).resolve().parent.parent
+WINDOW = 0.3
+USERS = {"assistant": "correct horse"}
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
+    with Mosquitto(tmp_path / "broker") as broker:
+        yield broker
+
+
+@pytest.fixture
+def mosquitto_with_users(tmp_path: Path) -> Iterator[Mosquitto]:
+    with Mosquitto(tmp_path / "broker", users=USERS) as broker:
+        yield broker
+
+
+def broker_log(broker: Mosquitto) -> str:
+    return (broker.workdir / "mosquitto.log").read_text(errors="replace")
+
+
+class Collector:
+    """Things received on other threads, with a wait for the n-th."""
+
+    def __init__(self) -> None:
+        self.items: list = []
+        self._changed = threading.Condition()
+
+    def add(self, item: object) -> None:
+        with self._changed:
+            self.items.append(item)
+            self._changed.notify_all()
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> list:
+        with self._changed:
+            self._changed.wait_for(lambda: len(self.items) >= count, timeout)
+            return list(self.items)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def settings_for(broker: Mosquitto, **overrides: object) -> MqttSettings:
+    values: dict[str, object] = {
+        "host": "127.0.0.1",
+        "port": broker.port,
+        "reconnect_min": 0.05,
+        "reconnect_max": 0.5,
+        "dedup_window": WINDOW,
+    }
+    if broker.users:
+        values["username"], values["password"] = next(iter(broker.users.items()))
+    return MqttSettings.from_section({**values, **overrides})
+
+
+def event(command: str, site: str, score: float = 0.9, heard: float | None = None) -> CommandEvent:
+    heard = time.monotonic() if heard is None else heard
+    return CommandEvent(command, score, "board", site, received=heard, seq=7, device_ms=1000)
+
+
+@dataclass
+class Rooms:
+    broker: Mosquitto
+    hub: Hub
+    kitchen: Satellite
+    office: Satellite
+    dispatched: Collector = field(default_factory=Collector)
+    spoken: Collector = field(default_factory=Collector)
+
+
+@pytest.fixture
+def rooms(mosquitto_with_users: Mosquitto) -> Iterator[Rooms]:
+    """A hub (site hall, no board of its own) and satellites in the kitchen and the office, all
+    logged in to a broker that requires a password."""
+    dispatched, spoken = Collector(), Collector()
+    settings = settings_for(mosquitto_with_users)
+
+    def speaker(site: str) -> Callable[[str], None]:
+        return lambda text: spoken.add((site, text))
+
+    hub = Hub(settings, "hall", dispatched.add, speaker("hall"), listens_locally=False)
+    kitchen = Satellite(settings, "kitchen", speaker("kitchen"))
+    office = Satellite(settings, "office", speaker("office"))
+    everything = (hub, kitchen, office)
+    for part in everything:
+        part.start()
+
+    def ready() -> bool:
+        return (
+            hub.online_sites == {"kitchen", "office"} and kitchen.hub_online and office.hub_online
+        )
+
+    assert wait_until(ready), "hub and satellites did not meet on the broker"
+    yield Rooms(mosquitto_with_users, hub, kitchen, office, dispatched, spoken)
+    for part in reversed(everything):
+        part.stop()
+
+
+def test_a_detection_runs_on_the_hub_and_its_reply_is_spoken_where_it_was_heard(
+    rooms: Rooms,
+) -> None:
+    rooms.kitchen.forward(event("go", "kitchen", 0.91))
+    [heard] = rooms.dispatched.wait_for(1)
+    assert (heard.command, heard.site, heard.score, heard.seq) == ("go", "kitchen", 0.91, 7)
+    assert heard.source == "kitchen/board"
+
+    rooms.hub.reply("Timer started", heard.site)
+    rooms.hub.reply("Lights are on", None)
+    rooms.hub.reply("Volume up", "hall")
+    spoken = rooms.spoken.wait_for(3)
+    assert sorted(spoken) == [
+        ("hall", "Lights are on"),
+        ("hall", "Volume up"),
+        ("kitchen", "Timer started"),
+    ]
+    assert wait_until(lambda: rooms.kitchen.pending == 0)
+
+
+def test_a_word_heard_in_two_rooms_runs_once_from_the_room_that_heard_it_best(
+    rooms: Rooms,
+) -> None:
+    now = time.monotonic()
+    rooms.kitchen.forward(event("on", "kitchen", 0.82, now))
+    rooms.office.forward(event("on", "office", 0.97, now + 0.05))
+    rooms.office.forward(event("off", "office", 0.85, now + 1.0))
+    rooms.kitchen.forward(event("off", "kitchen", 0.93, now + 1.1))
+    dispatched = rooms.dispatched.wait_for(2)
+    time.sleep(WINDOW * 2)
+    assert [(e.command, e.site) for e in rooms.dispatched.items] == [
+        ("on", "office"),
+        ("off", "kitchen"),
+    ]
+    assert dispatched[0].score == 0.97
+
+
+def test_a_word_heard_in_one_room_runs_after_the_window(rooms: Rooms) -> None:
+    forwarded = time.monotonic()
+    rooms.office.forward(event("up", "office", 0.88, forwarded))
+    [heard] = rooms.dispatched.wait_for(1)
+    assert heard.site == "office"
+    assert time.monotonic() - forwarded >= WINDOW
+
+
+def test_a_broker_restart_loses_no_detections(rooms: Rooms) -> None:
+    rooms.broker.stop()
+    assert wait_until(lambda: not rooms.kitchen.hub_online and not rooms.office.hub_online)
+    start = time.monotonic()
+    for seconds_ago in (3, 2, 1):  # further apart than the window: three words each
+        rooms.kitchen.forward(event("up", "kitchen", heard=start - seconds_ago))
+        rooms.office.forward(event("down", "office", heard=start - seconds_ago))
+    rooms.broker.start()
+    dispatched = rooms.dispatched.wait_for(6, timeout=10)
+    assert (
+        sorted((e.command, e.site) for e in dispatched)
+        == [("down", "office")] * 3 + [("up", "kitchen")] * 3
+    )
+    assert wait_until(lambda: rooms.kitchen.pending == rooms.office.pending == 0)
+    assert wait_until(lambda: rooms.hub.online_sites == {"kitchen", "office"})
+
+
+def test_a_wrong_password_gives_one_clear_message_and_retries(
+    mosquitto_with_users: Mosquitto, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="assistant.mqtt")
+    settings = settings_for(mosquitto_with_users, password="wrong", reconnect_max=0.1)
+    satellite = Satellite(settings, "attic", print)
+    satellite.start()
+    try:
+        refused = lambda: broker_log(mosquitto_with_users).count("not authorised") >= 3  # noqa: E731
+        assert wait_until(refused), "the satellite did not keep retrying"
+        assert not satellite.connection.connected
+    finally:
+        satellite.stop()
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    user = next(iter(USERS))
+    assert f"refused the connection (user '{user}'): Not authorized" in errors[0]
+    assert "mqtt.username and mqtt.password" in errors[0]
+
+
+def test_an_unreachable_broker_gives_one_clear_message_and_is_joined_once_it_runs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="assistant.mqtt")
+    broker = Mosquitto(tmp_path / "later")
+    hub = Hub(settings_for(broker, reconnect_max=0.1), "hall", print, print)
+    hub.start()
+    try:
+        time.sleep(0.5)
+        errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+        assert errors == [
+            f"cannot reach the MQTT broker at 127.0.0.1:{broker.port}: [Errno 111] Connection "
+            "refused. Is the broker running, and are mqtt.host and mqtt.port right?; retrying "
+            "until it works"
+        ]
+        with broker:
+            assert hub.connection.wait_connected(5)
+    finally:
+        hub.stop()
+
+
+SATELLITE_PROCESS = """
+import sys, threading
+from assistant.rooms.satellite import Satellite
+from assistant.rooms.settings import MqttSettings
+settings = MqttSettings.from_section({"host": "127.0.0.1", "port": int(sys.argv[1])})
+Satellite(settings, "kitchen", print).start()
+threading.Event().wait()
+"""
+
+
+def latest(recorder: Recorder) -> dict[str, str]:
+    """The last payload recorded on each topic."""
+    return dict(recorder.wait_for(0))
+
+
+def test_a_satellite_announces_itself_to_home_assistant_and_its_last_will_says_offline(
+    mosquitto: Mosquitto,
+) -> None:
+    topics = wire.Topics(settings_for(mosquitto).topic_prefix)
+    status = topics.status("kitchen")
+    recorder = Recorder(mosquitto, "#")
+    satellite = subprocess.Popen(
+        [sys.executable, "-c", SATELLITE_PROCESS, str(mosquitto.port)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        assert wait_until(lambda: latest(recorder).get(status) == "online", timeout=10)
+        configs = [config_topic("homeassistant", "kitchen", command) for command in COMMANDS]
+        assert wait_until(lambda: set(configs) <= set(latest(recorder)))
+        entity = json.loads(latest(recorder)[config_topic("homeassistant", "kitchen", "stop")])
+        assert entity["state_topic"] == topics.event("kitchen", "stop")
+        assert entity["availability_topic"] == status
+
+        satellite.send_signal(signal.SIGKILL)
+        assert wait_until(lambda: latest(recorder)[status] == "offline"), "no last will"
+    finally:
+        satellite.kill()
+        satellite.wait()
+        recorder.close()
+
+
+def test_detections_fire_home_assistant_events_without_a_hub(mosquitto: Mosquitto) -> None:
+    settings = settings_for(mosquitto)
+    topics = wire.Topics(settings.topic_prefix)
+    recorder = Recorder(mosquitto, topics.event("den", "+"))
+    satellite = Satellite(settings, "den", print)
+    satellite.start()
+    try:
+        assert satellite.connection.wait_connected(5)
+        satellite.forward(event("off", "den", 0.9))
+        [(topic, payload)] = recorder.wait_for(1)
+        assert topic == topics.event("den", "off")
+        assert json.loads(payload) == {"event_type": "detected", "score": 0.9, "source": "board"}
+        assert satellite.pending == 1, "kept for the hub, which is not running"
+    finally:
+        satellite.stop()
+        recorder.close()
+
+
+def test_tls_with_the_brokers_certificate_works_and_without_it_fails_clearly(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with Mosquitto(tmp_path / "tls", tls=True) as broker:
+        trusted = settings_for(broker, tls=True, ca_file=str(broker.ca_file))
+        dispatched = Collector()
+        hub = Hub(trusted, "hall", dispatched.add, print, listens_locally=False)
+        satellite = Satellite(trusted, "kitchen", print)
+        untrusting = Satellite(settings_for(broker, tls=True), "attic", print)
+        for part in (hub, satellite, untrusting):
+            part.start()
+        try:
+            assert wait_until(lambda: satellite.hub_online)
+            satellite.forward(event("on", "kitchen"))
+            assert [e.site for e in dispatched.wait_for(1)] == ["kitchen"]
+            assert not untrusting.connection.connected
+        finally:
+            for part in (untrusting, satellite, hub):
+                part.stop()
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert errors[0].startswith(f"TLS with the MQTT broker at 127.0.0.1:{broker.port} failed")
+    assert "certificate verify failed" in errors[0]
+    assert "mqtt.tls and mqtt.ca_file" in errors[0]

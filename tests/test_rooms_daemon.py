@@ -1,0 +1,85 @@
+"""Two whole assistants through a real mosquitto: a satellite's virtual board hears a command,
+the hub's skill runs it, and the reply is spoken by the satellite."""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mosquitto import Mosquitto
+from runtime_skills import INSTALLED
+
+from assistant.config import load_config
+from assistant.daemon import Assistant
+
+CONFIG = """
+role: {role}
+site: {site}
+source: emulator
+emulator: {{heartbeat_ms: 200}}
+mqtt: {{host: 127.0.0.1, port: {port}, reconnect_min: 0.05, dedup_window: 0.2}}
+commands:
+  on: {{action: recorder.bright, with: {{level: 7}}}}
+skills:
+  recorder: {{prefix: did}}
+"""
+
+
+def wait_until(condition, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def start_assistant(tmp_path: Path, role: str, site: str, port: int) -> Assistant:
+    path = tmp_path / f"{site}.yaml"
+    path.write_text(textwrap.dedent(CONFIG.format(role=role, site=site, port=port)))
+    replies: list[str] = []
+    assistant = Assistant(load_config(path, INSTALLED), INSTALLED, tmp_path / site, replies.append)
+    assistant.replies = replies
+    assistant.start()
+    assistant.open_default_sources()
+    assert assistant.sources[0].source.connected.wait(5)
+    return assistant
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    with Mosquitto(tmp_path / "broker") as running:
+        yield running
+
+
+def test_a_satellites_command_runs_on_the_hub_and_is_answered_on_the_satellite(
+    tmp_path: Path, broker: Mosquitto
+) -> None:
+    hub = start_assistant(tmp_path, "hub", "hall", broker.port)
+    satellite = start_assistant(tmp_path, "satellite", "kitchen", broker.port)
+    try:
+        assert wait_until(lambda: satellite.room.hub_online)
+        satellite.virtual_board.detect("on", 0.93)
+        recorder = hub.host.skills["recorder"]
+        assert recorder.called.wait(5)
+        assert recorder.calls == [("bright", "on", 7)]
+        assert wait_until(lambda: satellite.replies == ["did bright 7"])
+        assert hub.replies == []
+        assert satellite.host.skills["recorder"].calls == []
+    finally:
+        satellite.stop()
+        hub.stop()
+
+
+def test_the_single_role_needs_no_broker(tmp_path: Path) -> None:
+    unused_port = 9  # nothing listens there; single must not try
+    assistant = start_assistant(tmp_path, "single", "desk", unused_port)
+    try:
+        assert assistant.room is None
+        assistant.virtual_board.detect("on", 0.93)
+        assert wait_until(lambda: assistant.replies == ["did bright 7"])
+    finally:
+        assistant.stop()

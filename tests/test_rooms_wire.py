@@ -1,0 +1,164 @@
+"""The rooms protocol without a broker: topics, payloads, settings, discovery, de-duplication."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant.config import ConfigError, load_config
+from assistant.plugin import CommandEvent
+from assistant.rooms import topics as wire
+from assistant.rooms.dedup import Deduplicator
+from assistant.rooms.discovery import discovery_messages, encode_event
+from assistant.rooms.settings import MqttSettings, MqttSettingsError
+
+TOPICS = wire.Topics("assistant")
+DETECTION = wire.Detection(
+    id="ab12-7",
+    command="on",
+    score=0.93,
+    site="kitchen",
+    source="board",
+    age=0.25,
+    seq=41,
+    device_ms=123456,
+)
+
+
+def test_topics_are_versioned_and_name_the_site() -> None:
+    assert TOPICS.detection("kitchen", "on") == "assistant/v1/site/kitchen/detection/on"
+    assert TOPICS.status("kitchen") == "assistant/v1/site/kitchen/status"
+    assert TOPICS.reply("kitchen") == "assistant/v1/site/kitchen/reply"
+    assert TOPICS.hub_status == "assistant/v1/hub/status"
+    assert TOPICS.all_detections == "assistant/v1/site/+/detection/+"
+    assert TOPICS.site_of("assistant/v1/site/kitchen/detection/on") == "kitchen"
+    assert wire.Topics("home/voice").status("den") == "home/voice/v1/site/den/status"
+
+
+@pytest.mark.parametrize("site", ["living/room", "a+b", "#", "", " den"])
+def test_a_site_that_cannot_be_a_topic_level_is_refused_clearly(site: str) -> None:
+    with pytest.raises(ValueError, match=r"site .* cannot be used in MQTT topics"):
+        TOPICS.status(site)
+
+
+def test_detection_survives_encoding() -> None:
+    assert wire.decode_detection(wire.encode_detection(DETECTION)) == DETECTION
+
+
+def test_a_newer_payload_version_says_what_to_update() -> None:
+    body = json.loads(wire.encode_detection(DETECTION))
+    body["v"] = 2
+    with pytest.raises(wire.PayloadError, match=r"version 2.*update this assistant"):
+        wire.decode_detection(json.dumps(body).encode())
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b"on 0.9", "not JSON"),
+        (b"[1]", "JSON object"),
+        (b'{"v": 1, "id": "x", "command": "on", "site": "k", "source": "b", "age": 0}', "score"),
+        (
+            b'{"v": 1, "id": "x", "command": "on", "score": true, "site": "k", "source": "b",'
+            b' "age": 0}',
+            "score",
+        ),
+    ],
+)
+def test_malformed_detections_are_refused_with_the_reason(payload: bytes, message: str) -> None:
+    with pytest.raises(wire.PayloadError, match=message):
+        wire.decode_detection(payload)
+
+
+def test_replies_and_acknowledgements_survive_encoding() -> None:
+    assert wire.decode_reply(wire.encode_reply("Timer set for 5 minutes")) == (
+        "Timer set for 5 minutes"
+    )
+    assert wire.decode_ack(wire.encode_ack(["a-1", "a-2"])) == ["a-1", "a-2"]
+
+
+def test_settings_defaults_come_from_the_schema_and_bad_values_are_named() -> None:
+    settings = MqttSettings.from_section({"host": "broker.lan"})
+    assert (settings.host, settings.port, settings.topic_prefix) == (
+        "broker.lan",
+        1883,
+        "assistant",
+    )
+    with pytest.raises(MqttSettingsError, match=r"mqtt\.port is 70000"):
+        MqttSettings.from_section({"port": 70000})
+    with pytest.raises(MqttSettingsError, match=r"mqtt\.topic_prefix 'a#'"):
+        MqttSettings.from_section({"topic_prefix": "home/a#"})
+    with pytest.raises(MqttSettingsError, match="unknown setting 'hots'"):
+        MqttSettings.from_section({"hots": "broker.lan"})
+
+
+def test_the_mqtt_section_is_validated_with_file_and_line(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("role: hub\nmqtt:\n  host: broker.lan\n  port: many\n")
+    with pytest.raises(ConfigError) as raised:
+        load_config(config, {})
+    assert f"{config}:4: mqtt: port must be a whole number" in str(raised.value)
+    config.write_text("role: single\n")
+    assert MqttSettings.from_section(load_config(config, {}).sections["mqtt"]).port == 1883
+
+
+def test_discovery_announces_an_event_entity_per_command() -> None:
+    messages = dict(discovery_messages(TOPICS, "homeassistant", "living room", ("on", "off")))
+    assert set(messages) == {
+        "homeassistant/event/assistant_living_room/on/config",
+        "homeassistant/event/assistant_living_room/off/config",
+    }
+    entity = json.loads(messages["homeassistant/event/assistant_living_room/on/config"])
+    assert entity["state_topic"] == "assistant/v1/site/living room/event/on"
+    assert entity["event_types"] == ["detected"]
+    assert entity["availability_topic"] == "assistant/v1/site/living room/status"
+    assert entity["unique_id"] == "assistant_living_room_on"
+    assert entity["device"]["identifiers"] == ["assistant_living_room"]
+    fired = json.loads(encode_event(CommandEvent("on", 0.91, "board", "living room")))
+    assert fired["event_type"] in entity["event_types"]
+
+
+def heard(command: str, site: str, score: float, at: float) -> CommandEvent:
+    return CommandEvent(command, score, "board", site, received=at)
+
+
+def test_one_word_heard_in_two_rooms_yields_the_best_once_the_window_passed() -> None:
+    dedup = Deduplicator(window=0.3, memory=60)
+    everyone = frozenset({"kitchen", "office", "hall"})
+    dedup.add(heard("on", "kitchen", 0.85, 10.0), everyone)
+    dedup.add(heard("on", "office", 0.95, 10.1), everyone)
+    assert dedup.take_due(10.29) == []
+    assert dedup.next_due() == pytest.approx(10.3)
+    assert dedup.take_due(10.3) == [heard("on", "office", 0.95, 10.1)]
+    dedup.add(heard("on", "hall", 0.99, 10.2), everyone)  # late: its group already ran
+    assert dedup.take_due(11.0) == []
+    assert dedup.merged == 2
+
+
+def test_words_apart_or_different_run_separately() -> None:
+    dedup = Deduplicator(window=0.3, memory=60)
+    rooms = frozenset({"kitchen", "office"})
+    dedup.add(heard("on", "kitchen", 0.9, 10.0), rooms)
+    dedup.add(heard("off", "office", 0.9, 10.0), rooms)
+    dedup.add(heard("on", "office", 0.9, 10.5), rooms)
+    assert [e.command for e in dedup.take_due(11.0)] == ["on", "off", "on"]
+    assert dedup.merged == 0
+
+
+def test_a_group_every_listening_room_reported_runs_at_once() -> None:
+    dedup = Deduplicator(window=0.3, memory=60)
+    rooms = frozenset({"kitchen", "office"})
+    dedup.add(heard("up", "kitchen", 0.97, 10.0), rooms)
+    assert dedup.take_due(10.01) == []
+    dedup.add(heard("up", "office", 0.91, 10.01), rooms)
+    assert dedup.take_due(10.02) == [heard("up", "kitchen", 0.97, 10.0)]
+
+
+def test_a_zero_window_runs_every_detection() -> None:
+    dedup = Deduplicator(window=0.0, memory=60)
+    rooms = frozenset({"kitchen", "office"})
+    dedup.add(heard("go", "kitchen", 0.9, 10.0), rooms)
+    dedup.add(heard("go", "office", 0.8, 10.0), rooms)
+    assert len(dedup.take_due(10.0)) == 2

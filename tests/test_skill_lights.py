@@ -1,0 +1,157 @@
+"""The lights skill against a real mosquitto broker on 127.0.0.1."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import pytest
+from mosquitto import Mosquitto, Recorder, free_port
+from skill_host import SkillUnderTest
+
+from assistant.plugin import SkillError
+from skills.lights import LightsSkill
+
+
+@pytest.fixture
+def broker(tmp_path: Path):
+    with Mosquitto(tmp_path / "broker") as running:
+        yield running
+
+
+@pytest.fixture
+def lights(tmp_path: Path):
+    started: list[SkillUnderTest] = []
+
+    def start(port: int, phrases: list[str | None] | None = None, **settings) -> SkillUnderTest:
+        values = {"host": "127.0.0.1", "port": port, **settings}
+        skill = SkillUnderTest(LightsSkill, values, tmp_path / "data", phrases)
+        started.append(skill)
+        return skill
+
+    yield start
+    for skill in started:
+        skill.stop()
+
+
+def connected(skill: SkillUnderTest, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not skill.skill.connected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return skill.skill.connected
+
+
+def test_zigbee2mqtt_messages(broker: Mosquitto, lights) -> None:
+    recorder = Recorder(broker)
+    skill = lights(broker.port)
+    assert skill.do("on", command="on") == "Lights on"
+    assert skill.do("brighter", command="up") is None
+    assert skill.do("dimmer", command="down") is None
+    assert skill.do("level", percent=50) == "Lights at 50 percent"
+    assert skill.do("off", command="off") == "Lights off"
+    topic = "zigbee2mqtt/living_room/set"
+    assert recorder.wait_for(5) == [
+        (topic, '{"state": "ON"}'),
+        (topic, '{"brightness_step": 51}'),
+        (topic, '{"brightness_step": -51}'),
+        (topic, '{"brightness": 127}'),
+        (topic, '{"state": "OFF"}'),
+    ]
+    recorder.close()
+
+
+def test_tasmota_messages_and_a_spoken_level(broker: Mosquitto, lights) -> None:
+    recorder = Recorder(broker)
+    skill = lights(broker.port, ["seventy five percent", "ten minutes"], preset="tasmota")
+    skill.do("on")
+    skill.do("brighter")
+    skill.do("dimmer")
+    assert skill.do("level") == "Lights at 75 percent"
+    with pytest.raises(SkillError, match="Ten minutes is not a brightness"):
+        skill.do("level")
+    with pytest.raises(SkillError, match="No brightness level heard"):
+        skill.do("level")
+    skill.do("off")
+    assert recorder.wait_for(5) == [
+        ("cmnd/living_room/POWER", "ON"),
+        ("cmnd/living_room/Dimmer", "+"),
+        ("cmnd/living_room/Dimmer", "-"),
+        ("cmnd/living_room/Dimmer", "75"),
+        ("cmnd/living_room/POWER", "OFF"),
+    ]
+    recorder.close()
+
+
+def test_custom_templates_replace_the_preset(broker: Mosquitto, lights) -> None:
+    recorder = Recorder(broker)
+    templates = {"on": {"topic": "home/$device/power", "payload": "1"}}
+    skill = lights(broker.port, device="desk", templates=templates, step=10)
+    skill.do("on")
+    skill.do("brighter")
+    assert recorder.wait_for(2) == [
+        ("home/desk/power", "1"),
+        ("zigbee2mqtt/desk/set", '{"brightness_step": 25}'),
+    ]
+    recorder.close()
+
+
+def test_a_bad_template_is_reported_at_start(broker: Mosquitto, lights) -> None:
+    templates = {"on": {"topic": "home/$room/power", "payload": "1"}}
+    skill = lights(broker.port, templates=templates)
+    assert any(
+        "skills.lights.templates.on.topic: bad placeholder 'room'" in reply
+        for reply in skill.replies
+    )
+
+
+def test_credentials_are_used_and_a_wrong_password_is_named(tmp_path: Path, lights) -> None:
+    with Mosquitto(tmp_path / "secured", users={"lamp": "secret"}) as broker:
+        recorder = Recorder(broker, username="lamp", password="secret")
+        good = lights(broker.port, username="lamp", password="secret")
+        good.do("on")
+        assert recorder.wait_for(1) == [("zigbee2mqtt/living_room/set", '{"state": "ON"}')]
+        bad = lights(broker.port, username="lamp", password="wrong")
+        with pytest.raises(SkillError, match="refused the connection: Not authorized"):
+            bad.do("on")
+        recorder.close()
+
+
+def test_tls_with_a_trusted_certificate(tmp_path: Path, lights) -> None:
+    with Mosquitto(tmp_path / "tls", tls=True) as broker:
+        assert broker.ca_file is not None
+        recorder = Recorder(broker)
+        skill = lights(broker.port, tls=True, ca_certs=str(broker.ca_file))
+        skill.do("off")
+        assert recorder.wait_for(1) == [("zigbee2mqtt/living_room/set", '{"state": "OFF"}')]
+        recorder.close()
+
+
+def test_broker_down_gives_a_clear_message(lights, caplog: pytest.LogCaptureFixture) -> None:
+    port = free_port()
+    skill = lights(port)
+    with pytest.raises(SkillError, match=rf"cannot reach the MQTT broker at 127.0.0.1:{port} "):
+        skill.do("on")
+    assert "is it running?" in skill.replies[-1]
+    deadline = time.monotonic() + 5
+    while "retrying in the background" not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "(Connection refused); is it running? (retrying in the background)" in caplog.text
+
+
+def test_a_broker_restart_is_survived(
+    broker: Mosquitto, lights, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    skill = lights(broker.port)
+    skill.do("on")
+    broker.stop()
+    with pytest.raises(SkillError, match="cannot reach the MQTT broker"):
+        skill.do("off")
+    broker.start()  # same port
+    assert connected(skill, timeout=15)
+    recorder = Recorder(broker)
+    skill.do("off")
+    assert recorder.wait_for(1) == [("zigbee2mqtt/living_room/set", '{"state": "OFF"}')]
+    assert "lost the MQTT broker" in caplog.text
+    recorder.close()

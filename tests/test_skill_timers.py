@@ -1,0 +1,115 @@
+"""The timers skill through the real plugin host, with its real SQLite job store."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from skill_host import SkillUnderTest
+
+from assistant.plugin import SkillError
+from skills.timers import TimersSkill
+
+FAST = {"ring_every": 0.3, "ring_for": 1.0, "missed_after": 1}
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+@pytest.fixture
+def timers(tmp_path: Path):
+    running: list[SkillUnderTest] = []
+
+    def start(phrases: list[str | None] | None = None, **settings) -> SkillUnderTest:
+        skill = SkillUnderTest(TimersSkill, {**FAST, **settings}, tmp_path, phrases)
+        running.append(skill)
+        return skill
+
+    yield start
+    for skill in running:
+        if skill.host.skills:
+            skill.stop()
+
+
+def test_go_takes_the_spoken_length_or_falls_back_to_the_default(timers) -> None:
+    skill = timers(phrases=["five minutes", None, "banana", "fifty percent"])
+    assert skill.do("start") == "Timer set for five minutes"
+    assert "minutes" in skill.grammars[0] and "[unk]" in skill.grammars[0]
+    assert skill.do("start") == "Timer 2 set for five minutes"
+    assert skill.do("start") == "I did not understand 'banana'. Timer 3 set for five minutes"
+    assert skill.do("start") == "Fifty percent is not a length. Timer 4 set for five minutes"
+    assert re.match(
+        r"Timer: (five minutes|four minutes and fifty \w+ seconds) left; Timer 2",
+        skill.do("status"),
+    )
+    quiet = skill.do("start", seconds=90, name="tea")
+    assert quiet == "Tea set for one minute and thirty seconds"
+    assert len(skill.grammars) == 4  # a configured length asks nothing
+
+
+def test_named_timers_ring_until_stopped_then_stop_cancels_the_next(timers) -> None:
+    skill = timers(ask_length=False)
+    skill.do("start", name="tea", seconds=0.5)
+    skill.do("start", name="eggs", seconds=60)
+    assert wait_for(lambda: skill.replies.count("Tea is done") >= 2)
+    assert skill.focus.current() == "timers"
+    assert skill.do("stop") == "Timer stopped"
+    rung = skill.replies.count("Tea is done")
+    time.sleep(0.8)
+    assert skill.replies.count("Tea is done") == rung  # silenced
+    assert skill.focus.current() is None
+    assert skill.do("stop") == "Eggs cancelled"
+    with pytest.raises(SkillError, match="no timer is running"):
+        skill.do("stop")
+
+
+def test_ringing_ends_by_itself_after_ring_for(timers) -> None:
+    skill = timers(ask_length=False, ring_every=0.2, ring_for=0.7)
+    skill.do("start", name="tea", seconds=0.2)
+    assert wait_for(lambda: "Tea is done" in skill.replies)
+    time.sleep(1.2)
+    rung = skill.replies.count("Tea is done")
+    assert 3 <= rung <= 5
+    time.sleep(0.5)
+    assert skill.replies.count("Tea is done") == rung
+
+
+def test_stop_cancels_the_timer_named_in_its_parameters(timers) -> None:
+    skill = timers(ask_length=False)
+    skill.do("start", name="tea", seconds=60)
+    skill.do("start", name="eggs", seconds=30)
+    assert skill.do("stop", name="tea") == "Tea cancelled; 1 more running"
+    with pytest.raises(SkillError, match="no timer named tea is running"):
+        skill.do("stop", name="tea")
+
+
+def test_timers_survive_a_restart_and_still_ring(timers) -> None:
+    first = timers(ask_length=False)
+    first.do("start", name="tea", seconds=2)
+    first.do("start", name="eggs", seconds=600)
+    first.stop()
+    second = timers(ask_length=False)
+    status = second.do("status")
+    assert re.fullmatch(r"Tea: (one|two) seconds? left; Eggs: (ten|nine) minutes.* left", status)
+    assert wait_for(lambda: "Tea is done" in second.replies)
+    assert first.replies == ["Tea set for two seconds", "Eggs set for ten minutes"]
+
+
+def test_a_timer_due_while_down_is_announced_as_missed(timers) -> None:
+    first = timers(ask_length=False)
+    first.do("start", name="tea", seconds=0.5)
+    first.stop()
+    time.sleep(2.0)  # due after 0.5 s, missed after one more second
+    second = timers(ask_length=False)
+    assert wait_for(lambda: any(r.startswith("Missed: tea went off at") for r in second.replies))
+    assert "Tea is done" not in second.replies
+    assert second.do("status") == "No timer is running"

@@ -1,0 +1,88 @@
+"""Indexing a Speech Commands folder: labels, speakers, the hash split, clear errors."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model_training import dataset, synth
+from model_training.settings import LABELS
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("speech")
+    synth.synthesize_words(["on", "stop"], root, per_word=6, seed=3)
+    synth.synthesize_words(["tree"], root, 4, seed=4, folder_of=lambda w: "_unknown_")
+    rng = np.random.default_rng(0)
+    dataset.write_wav(root / "_background_noise_" / "white.wav", 0.1 * rng.normal(size=32000))
+    dataset.write_wav(root / "_silence_" / "0001.wav", 0.01 * rng.normal(size=16000))
+    return root
+
+
+def test_labels_words_and_speakers(tiny_folder):
+    clips = dataset.index_folder(tiny_folder)
+    assert len(clips) == 6 + 6 + 4 + 1  # background noise is not a clip
+    assert {c.label for c in clips} == {"on", "stop", "unknown", "silence"} <= set(LABELS)
+    tree = next(c for c in clips if c.word == "_unknown_")
+    assert Path(tree.path).name.startswith(f"tree_{tree.speaker}_nohash_")
+    assert all(c.samples == 16000 and c.sample_rate == 16000 for c in clips)
+
+
+def test_split_keeps_each_speaker_in_one_split(tiny_folder):
+    clips = dataset.index_folder(tiny_folder, 30, 30)
+    split_of = {}
+    for clip in clips:
+        assert split_of.setdefault(clip.speaker, clip.split) == clip.split
+
+
+def test_which_set_is_the_speech_commands_rule():
+    # The rule is deterministic and spreads speakers by percentage.
+    speakers = [f"{n:08x}" for n in range(2000)]
+    splits = [dataset.which_set(s, 10, 20) for s in speakers]
+    assert splits == [dataset.which_set(s, 10, 20) for s in speakers]
+    share = {name: splits.count(name) / len(splits) for name in dataset.SPLITS}
+    assert share["validation"] == pytest.approx(0.10, abs=0.03)
+    assert share["test"] == pytest.approx(0.20, abs=0.03)
+
+
+def test_a_folder_that_is_one_split_is_resplit(tmp_path):
+    """Speakers that all hash into one band (a part of the official test set) still split."""
+    band = [f"{n:08x}" for n in range(4000) if dataset.which_set(f"{n:08x}", 10, 10) == "test"]
+    for speaker in band[:60]:
+        dataset.write_wav(tmp_path / "go" / f"{speaker}_nohash_0.wav", np.zeros(16000))
+    clips = dataset.index_folder(tmp_path, 10, 20)
+    assert {c.split for c in clips} == set(dataset.SPLITS)
+
+
+def test_official_lists_win_over_the_hash_rule(tiny_folder, tmp_path):
+    clips = dataset.index_folder(tiny_folder)
+    first = next(c for c in clips if c.word == "on")
+    relative = f"on/{Path(first.path).name}"
+    copy = tmp_path / "copy"
+    for clip in clips:
+        target = copy / clip.word / Path(clip.path).name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(Path(clip.path).read_bytes())
+    (copy / "validation_list.txt").write_text("")
+    (copy / "testing_list.txt").write_text(relative + "\n")
+    splits = {f"{c.word}/{Path(c.path).name}": c.split for c in dataset.index_folder(copy)}
+    assert splits[relative] == "test"
+    assert set(splits.values()) == {"train", "test"}
+
+
+def test_bad_input_names_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        dataset.index_folder(tmp_path / "missing")
+    (tmp_path / "up").mkdir()
+    with pytest.raises(ValueError, match=r"no <word>/<name>\.wav clips"):
+        dataset.index_folder(tmp_path)
+    (tmp_path / "up" / "abc_nohash_0.wav").write_bytes(b"not a wav")
+    with pytest.raises(ValueError, match=r"abc_nohash_0\.wav: not a readable PCM WAV"):
+        dataset.index_folder(tmp_path)
+
+
+def test_summary_counts(tiny_folder):
+    summary = dataset.summary(dataset.index_folder(tiny_folder))
+    assert summary["per_word"] == {"_silence_": 1, "_unknown_": 4, "on": 6, "stop": 6}
+    assert summary["duration_seconds"]["shorter_than_1s"] == 0
