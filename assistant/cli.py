@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from assistant import control, ports, service
+from assistant import control, ports, service, vosk_models
 from assistant.config import COMMANDS, ConfigError, config_path, load_config
 from assistant.host import discover_skills
 
@@ -233,6 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     svc = commands.add_parser("service", help="run as a systemd user service")
     svc.add_argument("action", choices=["install", "uninstall", "status"])
     svc.set_defaults(func=cmd_service)
+
+    vosk_models.add_commands(commands)
     return parser
 
 

@@ -3,12 +3,12 @@ choices, before anything runs."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assistant.paths import config_dir
 from assistant.plugin import Action, Setting, Skill
 from assistant.settings import SettingsProblem, validate_settings
 from assistant.yaml_lines import LocatedDocument, Path_, YamlSyntaxError, load_located
@@ -42,9 +42,17 @@ COMMAND_KEYS = ("do", "when", "min_score", "cooldown")
 
 def section_schemas() -> dict[str, tuple[Setting, ...]]:
     """The settings of each top-level section (other than commands and skills)."""
+    from assistant.phrase import PHRASE_SETTINGS
     from assistant.rooms.settings import MQTT_SETTINGS
+    from assistant.speech import SPEECH_SETTINGS
 
-    return {"device": DEVICE_SETTINGS, "emulator": EMULATOR_SETTINGS, "mqtt": MQTT_SETTINGS}
+    return {
+        "device": DEVICE_SETTINGS,
+        "emulator": EMULATOR_SETTINGS,
+        "speech": SPEECH_SETTINGS,
+        "phrase": PHRASE_SETTINGS,
+        "mqtt": MQTT_SETTINGS,
+    }
 
 
 @dataclass(frozen=True)
@@ -106,8 +114,7 @@ class ConfigError(ValueError):
 
 
 def user_config_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
-    return Path(base) / "assistant" / "config.yaml"
+    return config_dir() / "config.yaml"
 
 
 def config_path(explicit: str | Path | None = None) -> Path:

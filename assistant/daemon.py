@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -15,18 +14,15 @@ from assistant.emulator import VirtualBoard
 from assistant.focus import Focus
 from assistant.host import PluginHost
 from assistant.link import SerialSource
+from assistant.paths import data_root
+from assistant.phrase import PhraseListener
 from assistant.plugin import CommandEvent, Skill
 from assistant.ports import find_board
 from assistant.rooms.roles import open_room
 from assistant.sources import DeviceSession, EventSource, LinkStats
+from assistant.speech import Speaker
 
 log = logging.getLogger("assistant")
-
-
-def data_root() -> Path:
-    """Where skills keep their state (timers, ...): $XDG_DATA_HOME/assistant."""
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "assistant"
 
 
 @dataclass
@@ -50,13 +46,15 @@ class Assistant:
         self.installed = installed
         self.stats = LinkStats()
         self.focus = Focus(config.focus_seconds)
-        self._speak = speak or self._log_reply
+        self.speaker = None if speak else Speaker(config.sections["speech"])
+        self._speak = speak or self.speaker.say
         self.host = PluginHost(
             installed,
             self.focus,
             data_dir or data_root(),
             reply=self.reply,
             timeout=config.skill_timeout,
+            listen_for_phrase=PhraseListener(config.sections["phrase"]),
         )
         self.dispatcher = Dispatcher(config, self.host, self.focus)
         self.sources: list[RunningSource] = []
@@ -67,10 +65,6 @@ class Assistant:
         """The satellite or hub of `role:` (None for single): it takes this board's commands."""
         if self.room:
             self.handle_command = self.room.forward
-
-    @staticmethod
-    def _log_reply(text: str) -> None:
-        log.info("reply: %s", text)
 
     def reply(self, text: str, site: str | None = None) -> None:
         if self.room:

@@ -82,9 +82,11 @@ class FrontendConfig:
 
     @classmethod
     def from_params(cls, params: Mapping[str, object] = FRONTEND_PARAMS) -> FrontendConfig:
-        unsupported = {k: v for k, v in params.items() if k in ("out_scale",) and v != 1}
-        if unsupported or params.get("out_type", "uint16") != "uint16":
-            raise ValueError(f"the desktop frontend computes uint16 features only, got {params}")
+        if params.get("out_scale", 1) != 1 or params.get("out_type", "uint16") != "uint16":
+            raise ValueError(
+                "the desktop frontend computes the board's uint16 features only "
+                f"(out_scale 1, out_type uint16), got {dict(params)}"
+            )
         names = cls.__dataclass_fields__
         return cls(**{name: params[name] for name in names})
 

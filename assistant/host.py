@@ -221,10 +221,12 @@ class PluginHost:
         return future
 
     def _finish(self, skill: str, action: str, event: CommandEvent, done: Future) -> None:
-        if self._report(skill, f"action {action}", done) and isinstance(done.result(), str):
+        if self._report(skill, f"action {action}", done, event.site) and isinstance(
+            done.result(), str
+        ):
             self.reply(done.result(), event.site)
 
-    def _report(self, skill: str, what: str, done: Future) -> bool:
+    def _report(self, skill: str, what: str, done: Future, site: str | None = None) -> bool:
         """Log a failed call with the skill's name; True when the call succeeded."""
         error = done.exception()
         if error is None:
@@ -232,7 +234,7 @@ class PluginHost:
         self.failures[skill] = self.failures.get(skill, 0) + 1
         if isinstance(error, SkillError):
             log.error("skill %s: %s failed: %s", skill, what, error)
-            self.reply(str(error), None)
+            self.reply(str(error), site)
         elif not isinstance(error, TimeoutError):
             log.error("skill %s: %s crashed", skill, what, exc_info=error)
         return False

@@ -11,7 +11,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +97,14 @@ def _device(device: str) -> int | str | None:
 class PhraseListener:
     """`listener(grammar, seconds)` is the host's listen_for_phrase."""
 
-    def __init__(self, settings: Mapping[str, Any], log: logging.Logger | None = None):
+    def __init__(
+        self,
+        settings: Mapping[str, Any],
+        log: logging.Logger | None = None,
+        microphone: Callable[[float], Iterable[bytes]] | None = None,
+    ):
+        """`microphone(seconds)` replaces the sounddevice input (16 kHz 16-bit mono chunks)."""
+        self.microphone = microphone
         self.settings = {s.name: s.default for s in PHRASE_SETTINGS} | dict(settings)
         self.log = log or logging.getLogger("assistant.phrase")
         self.model_path = Path(self.settings["model"] or default_model_path()).expanduser()
@@ -113,13 +120,20 @@ class PhraseListener:
         model = self.model()
         if model is None:
             return None
-        problem = missing_microphone(self.settings["device"])
-        if problem:
-            self._report(problem)
-            return None
         window = min(seconds or self.settings["seconds"], self.settings["seconds"])
-        chunks = microphone_chunks(self.settings["device"], window, SAMPLE_RATE)
-        phrase = transcribe(model, grammar, chunks, SAMPLE_RATE)
+        if self.microphone is not None:
+            chunks = self.microphone(window)
+        else:
+            problem = missing_microphone(self.settings["device"])
+            if problem:
+                self._report(problem)
+                return None
+            chunks = microphone_chunks(self.settings["device"], window, SAMPLE_RATE)
+        try:
+            phrase = transcribe(model, grammar, chunks, SAMPLE_RATE)
+        except Exception as error:  # sounddevice.PortAudioError and driver errors
+            self._report(f"the microphone failed: {error}; check phrase.device")
+            return None
         self.log.info("follow-up phrase: %s", phrase or "(nothing understood)")
         return phrase
 

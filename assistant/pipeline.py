@@ -124,13 +124,18 @@ class ScoreStream:
         first = self.slices_seen
         self.slices_seen += len(features)
         slices, every = self.contract.slices, self.inference_every
-        inferences = []
-        for total in range(first + 1, self.slices_seen + 1):
-            if total < slices or (total - slices) % every:
-                continue
-            end = len(recent) - (self.slices_seen - total)
-            scores = self.model(recent[end - slices : end])
-            inferences.append(Inference(self.slice_time_ms(total - 1), scores))
+        due = [
+            total
+            for total in range(first + 1, self.slices_seen + 1)
+            if total >= slices and (total - slices) % every == 0
+        ]
+        ends = [len(recent) - (self.slices_seen - total) for total in due]
+        windows = np.array([recent[end - slices : end] for end in ends], dtype=np.int8)
+        scores = self.model.run_batch(windows) if due else []
+        inferences = [
+            Inference(self.slice_time_ms(total - 1), row)
+            for total, row in zip(due, scores, strict=True)
+        ]
         self._recent = recent[-(slices - 1) :] if slices > 1 else recent[:0]
         return inferences
 

@@ -38,6 +38,9 @@ SPEECH_SETTINGS: tuple[Setting, ...] = (
 """Schema of the `speech:` section of config.yaml."""
 
 QUEUE_LIMIT = 8
+SETTLE_SECONDS = 0.05
+"""pyttsx3's espeak driver reports the end of an utterance just before it ends its run loop
+(on espeak's thread); starting the next utterance in between cuts that one off."""
 
 
 class SpeechError(RuntimeError):
@@ -50,6 +53,7 @@ class Engine(Protocol):
     def say(self, text: str) -> None: ...
     def runAndWait(self) -> None: ...
     def setProperty(self, name: str, value: Any) -> None: ...
+    def connect(self, topic: str, cb: Callable[..., None]) -> Any: ...
 
 
 def speech_settings(section: Mapping[str, Any] | bool | str | None) -> dict[str, Any]:
@@ -127,11 +131,9 @@ class Speaker:
         self,
         settings: Mapping[str, Any] | bool | str | None,
         log: logging.Logger | None = None,
-        engine_factory: Callable[[Mapping[str, Any]], Engine] = pyttsx3_engine,
     ):
         self.settings = speech_settings(settings)
         self.log = log or logging.getLogger("assistant.speech")
-        self._engine_factory = engine_factory
         self._queue: queue.Queue[str | None] = queue.Queue(QUEUE_LIMIT)
         self._current_since: float | None = None  # start of the utterance being spoken
         self._stuck_reported = False
@@ -216,29 +218,32 @@ class Speaker:
 
     def _run(self) -> None:
         try:
-            engine = self._engine_factory(self.settings)
+            engine = pyttsx3_engine(self.settings)
         except Exception as error:  # the engine library may fail in many ways
             self.unavailable = f"the speech engine did not start: {error}"
             self.log.warning("spoken replies go to the log only: %s", self.unavailable)
             self._worker = None
             self._drain()
             return
+        finished = threading.Event()  # some drivers return from runAndWait before playback ends
+        engine.connect("finished-utterance", lambda **_: finished.set())
         while (text := self._queue.get()) is not None:
             self._current_since = time.monotonic()
+            finished.clear()
             try:
                 engine.say(text)
                 engine.runAndWait()
+                if not finished.wait(3 * self.settings["timeout"]):
+                    self.log.warning("the speech engine did not finish %r", text)
+                time.sleep(SETTLE_SECONDS)
             except Exception as error:
                 self.log.warning("could not speak %r: %s", text, error)
             finally:
                 self._current_since = None
                 self._stuck_reported = False
-                self._done(1)
-
-    def _done(self, count: int) -> None:
-        with self._settled:
-            self._pending -= count
-            self._settled.notify_all()
+                with self._settled:
+                    self._pending -= 1
+                    self._settled.notify_all()
 
     def _drain(self) -> None:
         with self._settled:

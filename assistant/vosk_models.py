@@ -15,6 +15,7 @@ from http.client import HTTPException
 from pathlib import Path
 
 from assistant.download import DownloadError, extract, fetch, text_progress
+from assistant.paths import data_root
 
 MODEL_NAME = "vosk-model-small-en-us-0.15"
 MODEL_LIST_URL = "https://alphacephei.com/vosk/models/model-list.json"
@@ -23,8 +24,6 @@ REQUIRED_FILES = ("am/final.mdl", "conf/model.conf")
 
 def models_dir() -> Path:
     """Where downloaded models live: <data dir>/models."""
-    from assistant.daemon import data_root  # late: the daemon imports this module's users
-
     return data_root() / "models"
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing
+import os
 import sys
 import tempfile
 import threading
@@ -146,6 +147,7 @@ def main() -> None:
         ("resent, recognised by id", f"{stats.repeated}"),
         ("unacknowledged at the end", f"{unacknowledged}"),
         ("CPU: hub / satellites", f"{hub_cpu:.1f} s / {satellites_cpu:.1f} s"),
+        ("machine load (1 min average)", f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"),
         ("latency p50", f"{percentile(latencies, 0.50):.2f} ms"),
         ("latency p95", f"{percentile(latencies, 0.95):.2f} ms"),
         ("latency p99 (target < 20 ms)", f"{percentile(latencies, 0.99):.2f} ms"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -93,9 +94,9 @@ def parity_rows(model: Path) -> list[tuple[str, str, str]]:
     except ImportError:
         rows.append(("features = TF microfrontend op", "not checked", "tensorflow missing"))
     else:
-        ours = np.concatenate(
-            [Frontend().process(audio[i : i + 1234]) for i in range(0, len(audio), 1234)]
-        )
+        frontend = Frontend()
+        pieces = [frontend.process(audio[i : i + 1234]) for i in range(0, len(audio), 1234)]
+        ours = np.concatenate(pieces)
         same = ours.shape == expected.shape and bool((ours == expected).all())
         rows.append(
             ("features = TF microfrontend op", "yes" if same else "NO", f"{ours.size} values")
@@ -172,7 +173,8 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=60.0)
     args = parser.parse_args()
-    rows = [("measure", "value", "note")]
+    load = os.getloadavg()[0]
+    rows = [("measure", "value", f"note (load average {load:.1f} on {os.cpu_count()} cores)")]
     rows += speed_rows(args.model, args.seconds)
     rows += parity_rows(args.model)
     rows += accuracy_rows(args.report)

@@ -50,6 +50,9 @@ class Recipe:
     noise_probability: float = 0.8
     noise_gain: tuple[float, float] = (0.0, 0.12)
     partial_fraction: tuple[float, float] = (0.15, 0.5)
+    # Other words that sound like a command ("no" and "go") get this share of the unknown words.
+    confusable_words: tuple[str, ...] = ("no", "so", "know", "toe", "dog", "cup", "top", "of")
+    confusable_share: float = 0.35
 
     def scaled(self, share: float) -> Recipe:
         """The same recipe with `share` of every example count (at least one each)."""
@@ -166,6 +169,13 @@ def _cycle(rng: np.random.Generator, items: Sequence, count: int) -> list:
     return [items[i] for i in picks[:count]]
 
 
+def spoken_word(clip: Clip) -> str:
+    """The word said in a clip (in `_unknown_/` the file name starts with it)."""
+    if clip.word.startswith("_"):
+        return Path(clip.path).name.split("_", 1)[0]
+    return clip.word
+
+
 def training_plan(clips: Sequence[Clip], recipe: Recipe, rng: np.random.Generator) -> list:
     """(clip or None, label, kind) for every training example."""
     by_label: dict[str, list[Clip]] = defaultdict(list)
@@ -178,8 +188,12 @@ def training_plan(clips: Sequence[Clip], recipe: Recipe, rng: np.random.Generato
     plan = []
     for command in COMMANDS:
         plan += [(c, command, "word") for c in _cycle(rng, by_label[command], recipe.per_command)]
-    words = by_label[UNKNOWN_LABEL]
-    plan += [(c, UNKNOWN_LABEL, "word") for c in _cycle(rng, words, recipe.unknown_words)]
+    confusable = [c for c in by_label[UNKNOWN_LABEL] if spoken_word(c) in recipe.confusable_words]
+    others = [c for c in by_label[UNKNOWN_LABEL] if spoken_word(c) not in recipe.confusable_words]
+    hard = round(recipe.unknown_words * recipe.confusable_share) if confusable and others else 0
+    hard = recipe.unknown_words if not others else hard
+    plan += [(c, UNKNOWN_LABEL, "word") for c in _cycle(rng, confusable, hard)]
+    plan += [(c, UNKNOWN_LABEL, "word") for c in _cycle(rng, others, recipe.unknown_words - hard)]
     spoken = [c for label in (*COMMANDS, UNKNOWN_LABEL) for c in by_label[label]]
     plan += [(c, UNKNOWN_LABEL, "partial") for c in _cycle(rng, spoken, recipe.partial_words)]
     plan += [(c, UNKNOWN_LABEL, "speech") for c in _cycle(rng, speech, recipe.running_speech)]

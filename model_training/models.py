@@ -33,6 +33,7 @@ DS_CNN_BLOCKS: tuple[tuple[int, tuple[int, int]], ...] = ((64, (2, 2)), (80, (2,
 def ds_cnn(
     classes: int = len(LABELS),
     first_filters: int = 16,
+    first_kernel: tuple[int, int] = (10, 4),
     blocks: tuple[tuple[int, tuple[int, int]], ...] = DS_CNN_BLOCKS,
 ):
     """A depthwise-separable CNN sized for the nRF52840 (under 1 M MACs, small arena)."""
@@ -45,7 +46,7 @@ def ds_cnn(
         return layers.ReLU()(x)
 
     inputs = keras.Input((SLICES, CHANNELS, 1))
-    x = layers.Conv2D(first_filters, (10, 4), strides=(2, 2), padding="same", use_bias=False)(
+    x = layers.Conv2D(first_filters, first_kernel, strides=(2, 2), padding="same", use_bias=False)(
         inputs
     )
     x = layers.BatchNormalization()(x)

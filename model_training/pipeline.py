@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -135,6 +136,10 @@ class Pipeline:
         self.tflite_path.write_bytes(tflite)
         report = self.score(model, tflite, test)
         (self.run_dir / "quantize.json").write_text(json.dumps(report, indent=2))
+        if not report["tflm_equals_litert"]:
+            print("WARNING: TFLM and LiteRT outputs differ on the test split", file=sys.stderr)
+        if abs(report["int8_minus_float_points"]) > 1.0:
+            print("WARNING: int8 accuracy is more than 1 point from float", file=sys.stderr)
         return report
 
     def score(self, model, tflite: bytes, test: Examples) -> dict:

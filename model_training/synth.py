@@ -32,7 +32,8 @@ UNKNOWN_WORDS = (
     "yes", "no", "left", "right", "one", "two", "three", "four", "five", "six", "seven",
     "eight", "nine", "zero", "bed", "bird", "cat", "dog", "happy", "house", "tree", "wow",
     "learn", "follow", "forward", "backward", "visual", "cup", "goal", "top", "shop", "town",
-    "open", "hello", "okay", "done", "dog", "oven", "under", "sun", "light", "music",
+    "open", "hello", "okay", "done", "oven", "under", "sun", "light", "music", "so",
+    "know", "toe", "of", "cop", "drop", "dawn", "own",
 )  # fmt: skip
 SENTENCE_WORDS = (
     "the", "a", "I", "you", "we", "they", "it", "is", "was", "will", "can", "could", "have",

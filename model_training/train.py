@@ -20,6 +20,9 @@ class TrainConfig:
     batch_size: int = 128
     learning_rate: float = 3e-3
     seed: int = 1234
+    # SpecAugment-style masks per training example: up to this many slices / channels zeroed.
+    time_mask: int = 0
+    channel_mask: int = 0
 
 
 def to_float(features: np.ndarray) -> np.ndarray:
@@ -31,6 +34,28 @@ def balanced_accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
     """Mean recall over the classes present: the validation score that picks the checkpoint."""
     recalls = [np.mean(predicted[labels == k] == k) for k in np.unique(labels)]
     return float(np.mean(recalls))
+
+
+def _masked_batches(features: np.ndarray, labels: np.ndarray, config: TrainConfig):
+    """Shuffled batches with one random time band and one channel band zeroed per example."""
+    import tensorflow as tf
+
+    def mask(x, y):
+        batch = tf.shape(x)[0]
+
+        def band(length: int, widest: int):
+            width = tf.random.uniform([batch, 1], 0, widest + 1, tf.int32)
+            start = tf.random.uniform([batch, 1], 0, length, tf.int32)
+            where = tf.range(length)[None, :]
+            return tf.cast((where >= start) & (where < start + width), x.dtype)
+
+        time = band(x.shape[1], config.time_mask)[:, :, None, None]
+        channel = band(x.shape[2], config.channel_mask)[:, None, :, None]
+        return x * (1 - time) * (1 - channel), y
+
+    data = tf.data.Dataset.from_tensor_slices((to_float(features), labels))
+    data = data.shuffle(len(labels), seed=config.seed, reshuffle_each_iteration=True)
+    return data.batch(config.batch_size).map(mask).prefetch(2)
 
 
 def set_seeds(seed: int) -> None:
@@ -70,15 +95,12 @@ def train(
                 best.update(score=score, epoch=epoch + 1)
                 self.model.save(out_dir / "best.keras")
 
-    model.fit(
-        to_float(training.features),
-        training.labels,
-        batch_size=config.batch_size,
-        epochs=config.epochs,
-        shuffle=True,
-        callbacks=[KeepBest()],
-        verbose=2,
-    )
+    if config.time_mask or config.channel_mask:
+        inputs = {"x": _masked_batches(training.features, training.labels, config)}
+    else:
+        inputs = {"x": to_float(training.features), "y": training.labels, "shuffle": True}
+        inputs["batch_size"] = config.batch_size
+    model.fit(**inputs, epochs=config.epochs, callbacks=[KeepBest()], verbose=2)
     model = keras.models.load_model(out_dir / "best.keras")
     summary = {
         "architecture": config.architecture,

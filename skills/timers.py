@@ -34,11 +34,11 @@ TIMER_PREFIX = "timer:"
 GRAMMAR = [*AMOUNT_WORDS, "[unk]"]
 
 
-def _timer_due(key: str, name: str, seconds: float) -> None:
+def _timer_due(key: str, name: str) -> None:
     """Job function of a timer (module level, so that the SQLite store can refer to it)."""
     skill = _RUNNING.get(key)
     if skill is not None:
-        skill.ring(name, seconds)
+        skill.ring(name)
 
 
 def _ring_again(key: str, name: str) -> None:
@@ -69,7 +69,10 @@ class TimersSkill(Skill):
                 "default": SQLAlchemyJobStore(url=f"sqlite:///{database}"),
                 "ringing": MemoryJobStore(),
             },
-            job_defaults={"misfire_grace_time": int(settings["missed_after"]), "coalesce": True},
+            job_defaults={
+                "misfire_grace_time": max(1, math.ceil(settings["missed_after"])),
+                "coalesce": True,
+            },
             timezone=timezone.utc,
         )
         self.scheduler.add_listener(self._missed, EVENT_JOB_MISSED)
@@ -101,7 +104,7 @@ class TimersSkill(Skill):
             _timer_due,
             "date",
             run_date=datetime.now(timezone.utc) + timedelta(seconds=seconds),
-            args=[self._key, name, seconds],
+            args=[self._key, name],
             id=TIMER_PREFIX + name,
             name=name,
             replace_existing=True,
@@ -137,7 +140,7 @@ class TimersSkill(Skill):
         left = [(job.name, math.ceil((job.next_run_time - now).total_seconds())) for job in timers]
         return "; ".join(f"{name.capitalize()}: {duration_in_words(s)} left" for name, s in left)
 
-    def ring(self, name: str, seconds: float) -> None:
+    def ring(self, name: str) -> None:
         """Announce a timer that came due, and keep announcing until stopped."""
         settings = self.context.settings
         self.context.say(f"{name.capitalize()} is done")

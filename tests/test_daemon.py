@@ -1,10 +1,10 @@
 """The whole runtime in one process: virtual board -> pty -> link -> dispatcher -> skill."""
 
 import textwrap
-import time
 
 import pytest
 from runtime_skills import INSTALLED
+from waiting import wait_until
 
 from assistant import control
 from assistant.config import load_config
@@ -21,15 +21,6 @@ commands:
 skills:
   recorder: {prefix: did}
 """
-
-
-def wait_until(condition, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 @pytest.fixture

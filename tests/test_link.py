@@ -5,20 +5,12 @@ import threading
 import time
 
 import pytest
+from waiting import wait_until
 
 from assistant import protocol
 from assistant.emulator import VirtualBoard
 from assistant.link import LineSplitter, SerialSource
 from assistant.sources import DeviceSession, LinkStats
-
-
-def wait_until(condition, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 class Running:

@@ -191,3 +191,14 @@ def test_settings_come_from_the_microphone_section():
     assert settings.block_ms == 100
     with pytest.raises(ValueError, match="unknown setting 'rate'"):
         ListenerSettings.from_values({"rate": 44100})
+
+
+def test_a_device_that_cannot_record_16_khz_is_reported_with_the_fix(monkeypatch):
+    import sounddevice
+
+    def refuse(**settings):  # a microphone that only records 44.1 kHz, as PortAudio reports it
+        raise sounddevice.PortAudioError("Error opening InputStream: Invalid sample rate [-9997]")
+
+    monkeypatch.setattr(sounddevice, "check_input_settings", refuse)
+    with pytest.raises(MicrophoneError, match=r"cannot record 16000 Hz mono.*microphone\.device"):
+        open_microphone("1", 1600)

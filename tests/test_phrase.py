@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from file_server import FileServer
+from scipy.signal import resample_poly
 from wav import read_wav
 
 from assistant.download import DownloadError
@@ -57,6 +58,28 @@ def test_real_model_transcribes_streamed_speech_within_the_grammar(
     chunks, rate = spoken_chunks(said, tmp_path)
     assert len(chunks) > 5
     assert transcribe(model, KOREAN_GRAMMAR, chunks, rate) == said
+
+
+def test_listen_takes_one_phrase_from_a_microphone_with_real_speech(
+    korean_model_path: Path, tmp_path: Path
+) -> None:
+    """The microphone is the one piece that cannot exist here: a stand-in delivers real
+    espeak-ng speech at 16 kHz, then silence, in 0.1 s chunks for the listening window."""
+    chunks, rate = spoken_chunks("감사합니다", tmp_path)
+    speech = resample_poly(np.frombuffer(b"".join(chunks), np.int16), 16000, rate)
+    pcm = np.concatenate([speech, np.zeros(16000, np.float64)]).astype(np.int16).tobytes()
+    windows: list[float] = []
+
+    def microphone(seconds: float) -> list[bytes]:
+        windows.append(seconds)
+        count = int(seconds * 10)
+        return [pcm[i * 3200 : (i + 1) * 3200] for i in range(count)]
+
+    listener = PhraseListener(
+        {"model": str(korean_model_path), "seconds": 3.0}, microphone=microphone
+    )
+    assert listener(KOREAN_GRAMMAR, 5.0) == "감사합니다"
+    assert windows == [3.0]  # never longer than the configured window
 
 
 def test_silence_gives_no_phrase(korean_listener: PhraseListener) -> None:
@@ -182,6 +205,13 @@ def test_models_download_rejects_a_corrupt_archive(tmp_path: Path) -> None:
         with pytest.raises(DownloadError, match="lists no model named 'other'"):
             download_model("other", tmp_path, list_url, show_progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unreachable_model_list_is_named(tmp_path: Path) -> None:
+    with FileServer({}) as server:
+        url = f"{server.url}/model-list.json"
+    with pytest.raises(DownloadError, match=f"cannot read the Vosk model list at {url}"):
+        download_model(target_dir=tmp_path, list_url=url, show_progress=False)
 
 
 def test_models_download_rejects_an_archive_without_a_model(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
@@ -10,11 +9,6 @@ from skill_host import SkillUnderTest
 
 from assistant.plugin import SkillError
 from skills.replies import RepliesSkill
-
-
-def test_replies_is_registered_as_a_plugin() -> None:
-    (point,) = entry_points(group="assistant.skills", name="replies")
-    assert point.load() is RepliesSkill
 
 
 def test_say_speaks_text_or_a_named_phrase(tmp_path: Path) -> None:

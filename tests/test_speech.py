@@ -17,7 +17,7 @@ from assistant.speech import SPEECH_SETTINGS, Speaker, SpeechError, speech_setti
 APLAY = """#!/bin/sh
 # Keeps the WAV pyttsx3 asks to play; waits while the file 'hang' exists (a hung output).
 n=$(ls "{out}" | wc -l)
-cp "$1" "{out}/reply-$n.wav"
+cp "$1" "{out}/.reply-$n.wav" && mv "{out}/.reply-$n.wav" "{out}/reply-$n.wav"
 i=0
 while [ -e "{out}/../hang" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
 """
@@ -35,6 +35,15 @@ def audio_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     player.chmod(player.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     return played
+
+
+def played_files(folder: Path, count: int) -> list[Path]:
+    """The WAVs played so far, once `count` are there (pyttsx3 may return before playback)."""
+    deadline = time.monotonic() + 10
+    while len(list(folder.glob("reply-*.wav"))) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)  # a further, unexpected file would show up now
+    return sorted(folder.glob("reply-*.wav"))
 
 
 def test_settings_defaults_and_off_shorthand() -> None:
@@ -74,10 +83,10 @@ def test_say_returns_at_once_and_the_worker_plays_each_reply(
     assert time.monotonic() - started < 0.1
     assert speaker.wait_idle(20)
     speaker.close()
-    played = sorted(audio_output.iterdir())
+    played = played_files(audio_output, 2)
     assert len(played) == 2
     durations = [duration_and_rms(p) for p in played]
-    assert all(rms > 0.02 for _, rms in durations)
+    assert all(rms > 0.02 for _, rms in durations), durations
     assert durations[1][0] > durations[0][0]  # the longer sentence gives the longer audio
     assert "reply: Lights on" in caplog.text
 
@@ -106,7 +115,7 @@ def test_a_hung_audio_output_times_out_and_replies_are_still_logged(
     speaker.say("fourth")
     assert speaker.wait_idle(10)
     speaker.close()
-    assert len(list(audio_output.iterdir())) == 3  # first, second and fourth; third was dropped
+    assert len(played_files(audio_output, 3)) == 3  # first, second and fourth; third was dropped
 
 
 def test_no_audio_output_and_speech_off_log_the_reply(

@@ -82,3 +82,13 @@ def test_training_examples_are_reproducible(tiny_clips):
     np.testing.assert_array_equal(first.labels, second.labels)
     other = examples.build_training(tiny_clips, noise, recipe, seed=10)
     assert not np.array_equal(first.features, other.features)
+
+
+def test_words_that_sound_like_commands_get_their_share(tmp_path):
+    synth.synthesize_words(["no", "tree"], tmp_path, 3, seed=6, folder_of=lambda w: "_unknown_")
+    synth.synthesize_words(["go"], tmp_path, 3, seed=7)
+    clips = dataset.index_folder(tmp_path, 0, 0)
+    recipe = Recipe(per_command=1, unknown_words=20, partial_words=0, running_speech=0, silence=0)
+    plan = examples.training_plan(clips, recipe, np.random.default_rng(0))
+    words = Counter(examples.spoken_word(c) for c, label, kind in plan if label == "unknown")
+    assert words == {"no": 7, "tree": 13}  # 35% of the unknown words are the confusable "no"

@@ -35,7 +35,10 @@ class HubStats:
 
 class Hub:
     """Subscribes to every site's detections and statuses; calls `dispatch` once per command
-    heard (with the site that heard it best) and `speak` for replies to its own site."""
+    heard (with the site that heard it best) and `speak` for replies to its own site.
+
+    `listens_locally`: the hub has a board of its own (its detections come through `forward`),
+    which counts as one more room that may hear each word."""
 
     def __init__(
         self,
@@ -59,7 +62,7 @@ class Hub:
         self._dedup = Deduplicator(settings.dedup_window, memory=settings.max_delay)
         self._changed = threading.Condition()
         self._stopping = False
-        self._worker = threading.Thread(target=self._run_due, name="hub-dedup", daemon=True)
+        self._worker = threading.Thread(target=self._wait_for_due, name="hub-dedup", daemon=True)
         self.connection = MqttConnection(
             settings,
             client_id="assistant-hub",
@@ -157,11 +160,17 @@ class Hub:
         )
 
     def _add(self, event: CommandEvent) -> None:
+        """De-duplicate `event`; what is due runs at once, on this thread, and the worker
+        waits for the rest."""
         with self._changed:
             self._dedup.add(event, frozenset(self._online) | self._local)
-            self._changed.notify()
+            due = self._dedup.take_due(self.clock())
+            if self._dedup.next_due() is not None:
+                self._changed.notify()
+        self._run(due)
 
-    def _run_due(self) -> None:
+    def _wait_for_due(self) -> None:
+        """The worker: runs the groups that wait for their window to pass."""
         while True:
             with self._changed:
                 due = self._dedup.take_due(self.clock())
@@ -172,9 +181,12 @@ class Hub:
                     wait = None if next_due is None else max(0.0, next_due - self.clock())
                     self._changed.wait(wait)
                     continue
-            for event in due:
-                self.stats.dispatched += 1
-                try:
-                    self._dispatch(event)
-                except Exception:
-                    log.exception("dispatching %r from %r failed", event.command, event.site)
+            self._run(due)
+
+    def _run(self, due: list[CommandEvent]) -> None:
+        for event in due:
+            self.stats.dispatched += 1
+            try:
+                self._dispatch(event)
+            except Exception:
+                log.exception("dispatching %r from %r failed", event.command, event.site)

@@ -24,6 +24,15 @@ log = logging.getLogger("assistant.satellite")
 
 MAX_PENDING = 10_000
 """Detections kept while the hub is unreachable; the oldest go first beyond this."""
+RESEND_AFTER = 5.0
+"""Seconds without acknowledgement after which a detection is sent again (a broker drops
+messages for a subscriber that falls too far behind)."""
+
+
+@dataclass
+class _Pending:
+    event: CommandEvent
+    sent_at: float | None = None
 
 
 @dataclass
@@ -39,11 +48,12 @@ class SatelliteStats:
 
 class Satellite:
     """Publishes each detection (QoS 1) and keeps it until the hub acknowledges it; while the
-    hub is offline detections wait, and they are sent again whenever the hub comes online, so
-    a broker or hub restart loses none. The hub recognises repeats by their id.
+    hub is offline detections wait, and they are sent again whenever the hub comes online, or
+    after RESEND_AFTER seconds without acknowledgement, so a broker or hub restart loses none.
+    The hub recognises repeats by their id.
 
     With mqtt.discovery on, each detection also fires the Home Assistant event entity of its
-    command, once, whether or not a hub is running."""
+    command, once, whether or not a hub is running (QoS 0: now or never, not late)."""
 
     def __init__(
         self,
@@ -61,8 +71,12 @@ class Satellite:
         self.stats = SatelliteStats()
         self._speak = speak
         self._speaker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"speak-{site}")
-        self._pending: OrderedDict[str, CommandEvent] = OrderedDict()
+        self._pending: OrderedDict[str, _Pending] = OrderedDict()
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._resender = threading.Thread(
+            target=self._resend_loop, name=f"resend-{site}", daemon=True
+        )
         self._hub_online = False
         self._ids = (f"{secrets.token_hex(4)}-{n}" for n in itertools.count())
         self.connection = MqttConnection(
@@ -72,18 +86,22 @@ class Satellite:
             on_connected=self._announce,
             on_disconnected=self._hub_unreachable,
         )
-        self.connection.subscribe(self.topics.hub_status, self._on_hub_status)
         self.connection.subscribe(self.topics.reply(site), self._on_reply)
         self.connection.subscribe(self.topics.ack(site), self._on_ack, qos=0)
+        # Last: once the hub's status arrives, the broker has taken the other subscriptions.
+        self.connection.subscribe(self.topics.hub_status, self._on_hub_status)
 
     def start(self) -> None:
         self.connection.start()
+        self._resender.start()
 
     def stop(self) -> None:
+        self._stopping.set()
+        self._resender.join()
         self.connection.stop(last_words=(self.topics.status(self.site), wire.OFFLINE))
         self._speaker.shutdown(wait=False)
         if self._pending:
-            log.warning("%d detection(s) never reached the hub", len(self._pending))
+            log.warning("%d detection(s) were not acknowledged by the hub", len(self._pending))
 
     @property
     def hub_online(self) -> bool:
@@ -98,30 +116,33 @@ class Satellite:
         """Send a detection of this satellite's board to the hub (the DeviceSession's
         `on_command`)."""
         detection_id = next(self._ids)
+        entry = _Pending(event)
         with self._lock:
             self.stats.forwarded += 1
-            self._pending[detection_id] = event
+            self._pending[detection_id] = entry
             self._drop_expired()
             online = self._hub_online
         if online:
-            self._send(detection_id, event)
+            self._send(detection_id, entry)
         if self.settings.discovery:
             self.connection.publish(
-                self.topics.event(self.site, event.command), encode_event(event)
+                self.topics.event(self.site, event.command), encode_event(event), qos=0
             )
 
     def reply(self, text: str, site: str | None = None) -> None:
         """Speak a reply of this machine here (replies from the hub arrive by themselves)."""
         self._speaker.submit(self._say, text)
 
-    def _send(self, detection_id: str, event: CommandEvent) -> None:
+    def _send(self, detection_id: str, entry: _Pending) -> None:
+        event = entry.event
+        entry.sent_at = self.clock()
         detection = wire.Detection(
             id=detection_id,
             command=event.command,
             score=event.score,
             site=self.site,
             source=event.source,
-            age=max(0.0, self.clock() - event.received),
+            age=max(0.0, entry.sent_at - event.received),
             seq=event.seq,
             device_ms=event.device_ms,
         )
@@ -136,7 +157,7 @@ class Satellite:
         dropped = 0
         while self._pending:
             oldest = next(iter(self._pending.values()))
-            too_old = now - oldest.received > self.settings.max_delay
+            too_old = now - oldest.event.received > self.settings.max_delay
             if not too_old and len(self._pending) <= MAX_PENDING:
                 break
             self._pending.popitem(last=False)
@@ -170,8 +191,24 @@ class Satellite:
             waiting = list(self._pending.items()) if online else []
         if online != was_online:
             log.info("the hub is %s", "online" if online else "offline: detections will wait")
-        for detection_id, event in waiting:
-            self._send(detection_id, event)
+        for detection_id, entry in waiting:
+            self._send(detection_id, entry)
+
+    def _resend_loop(self) -> None:
+        while not self._stopping.wait(RESEND_AFTER / 2):
+            now = self.clock()
+            with self._lock:
+                self._drop_expired()
+                due = [
+                    (detection_id, entry)
+                    for detection_id, entry in self._pending.items()
+                    if self._hub_online
+                    and (entry.sent_at is None or now - entry.sent_at >= RESEND_AFTER)
+                ]
+            if due:
+                log.info("sending %d unacknowledged detection(s) again", len(due))
+            for detection_id, entry in due:
+                self._send(detection_id, entry)
 
     def _on_ack(self, topic: str, payload: bytes) -> None:
         try:

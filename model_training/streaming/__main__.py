@@ -69,6 +69,10 @@ def format_report(report: dict) -> str:
         f"{sum(r['false_accepts'] for r in at['per_command'].values()):>4} "
         f"{at['false_accepts_per_hour']:>6.2f}"
     )
+    by_snr = ", ".join(
+        f"{snr} dB {100 * rate:.0f}%" for snr, rate in at["false_reject_rate_by_snr_db"].items()
+    )
+    lines.append(f"false-reject rate by SNR: {by_snr}")
     latency = at["latency_ms"]
     lines.append(
         f"latency after the word ends: median {latency['median']:.0f} ms, p90 "

@@ -92,6 +92,8 @@ class Outcome:
     """Detections that match no command event, per detected label."""
     latencies_ms: list[int] = field(default_factory=list)
     """Detection time minus the end of the word, for every accepted command."""
+    commands_by_snr: dict[str, int] = field(default_factory=dict)
+    rejected_by_snr: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: Outcome) -> None:
         self.hours += other.hours
@@ -99,6 +101,8 @@ class Outcome:
             (self.commands, other.commands),
             (self.rejected, other.rejected),
             (self.false_accepts, other.false_accepts),
+            (self.commands_by_snr, other.commands_by_snr),
+            (self.rejected_by_snr, other.rejected_by_snr),
         ):
             for key, value in theirs.items():
                 mine[key] = mine.get(key, 0) + value
@@ -123,6 +127,10 @@ class Outcome:
             "latency_ms": {
                 "median": float(np.median(latency)),
                 "p90": float(np.percentile(latency, 90)),
+            },
+            "false_reject_rate_by_snr_db": {
+                snr: self.rejected_by_snr.get(snr, 0) / count
+                for snr, count in sorted(self.commands_by_snr.items(), key=lambda i: float(i[0]))
             },
             "per_command": {
                 command: {
@@ -149,6 +157,8 @@ def score_detections(
         if event.kind != "command" or event.label is None:
             continue
         outcome.commands[event.label] = outcome.commands.get(event.label, 0) + 1
+        snr = f"{event.snr_db:g}"
+        outcome.commands_by_snr[snr] = outcome.commands_by_snr.get(snr, 0) + 1
         first = int(np.searchsorted(times, event.start_ms))
         last = int(np.searchsorted(times, event.end_ms + ACCEPT_WINDOW_MS, side="right"))
         match = next(
@@ -161,6 +171,7 @@ def score_detections(
         )
         if match is None:
             outcome.rejected[event.label] = outcome.rejected.get(event.label, 0) + 1
+            outcome.rejected_by_snr[snr] = outcome.rejected_by_snr.get(snr, 0) + 1
         else:
             used.add(match)
             outcome.latencies_ms.append(heard[match].time_ms - event.end_ms)

@@ -1,0 +1,20 @@
+"""Where the assistant keeps its files (XDG base directories)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def _xdg(variable: str, fallback: str) -> Path:
+    return Path(os.environ.get(variable) or Path.home() / fallback)
+
+
+def data_root() -> Path:
+    """State of skills (timers, ...) and downloaded models: $XDG_DATA_HOME/assistant."""
+    return _xdg("XDG_DATA_HOME", ".local/share") / "assistant"
+
+
+def config_dir() -> Path:
+    """The user's configuration: $XDG_CONFIG_HOME/assistant."""
+    return _xdg("XDG_CONFIG_HOME", ".config") / "assistant"
