@@ -23,6 +23,7 @@ import threading
 import time
 import tty
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -58,7 +59,7 @@ json.dump(written, open(out, "w"))
 class StopwatchSkill(Skill):
     name = "stopwatch"
     description = "records when each action is called"
-    called: dict[int, int] = {}
+    called: ClassVar[dict[int, int]] = {}
 
     @action()
     def lap(self, event) -> None:
@@ -103,11 +104,20 @@ def main() -> None:
     assistant.sources[0].source.connected.wait(5)
 
     written_file = work / "written.json"
-    print(f"writing {args.rate:.0f} events/s for {args.seconds:.0f} s through {port} ...",
-          flush=True)
+    print(
+        f"writing {args.rate:.0f} events/s for {args.seconds:.0f} s through {port} ...", flush=True
+    )
     writer = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(master), str(args.rate), str(args.seconds),
-         str(written_file), str(args.idle)],
+        [
+            sys.executable,
+            "-c",
+            WRITER,
+            str(master),
+            str(args.rate),
+            str(args.seconds),
+            str(written_file),
+            str(args.idle),
+        ],
         pass_fds=(master,),
     )
     busy_until = time.monotonic() + args.seconds + 1.0
@@ -122,13 +132,17 @@ def main() -> None:
 
     written = json.loads(written_file.read_text())
     latencies_ms = np.array(
-        [(StopwatchSkill.called[i + 1] - t) / 1e6 for i, t in enumerate(written)
-         if i + 1 in StopwatchSkill.called]
+        [
+            (StopwatchSkill.called[i + 1] - t) / 1e6
+            for i, t in enumerate(written)
+            if i + 1 in StopwatchSkill.called
+        ]
     )
     lost = len(written) - len(latencies_ms)
     idle_cpu = (
         (cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system)
-        / idle_seconds * 100
+        / idle_seconds
+        * 100
     )
     rows = [
         ("events written", f"{len(written)}", ""),

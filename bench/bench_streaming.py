@@ -76,7 +76,9 @@ def speed_rows(model: Path, seconds: float) -> list[tuple[str, str, str]]:
     per_inference = _best_time(lambda: [int8_model(window) for _ in range(100)]) / 100
     rows.append(
         (
-            "model inference (LiteRT reference kernels)",
+            "model inference (TFLM, first conv in numpy)"
+            if int8_model.first_conv_in_numpy
+            else "model inference (TFLM)",
             f"{per_inference * 1000:.2f} ms",
             f"{10 * per_inference * 1000:.1f} ms per second of audio",
         )

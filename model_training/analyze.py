@@ -14,6 +14,7 @@ import numpy as np
 from scipy import signal
 
 from model_training.dataset import Clip, index_folder, read_wav
+from model_training.settings import SILENCE_FOLDER
 
 RATE = 16000
 
@@ -115,7 +116,7 @@ def clip_figures(audio: np.ndarray, out_dir: str | Path, title: str = "") -> lis
 
 
 def dataset_figures(clips: list[Clip], out_dir: str | Path) -> Path:
-    """Clips per word (by split), clips per speaker and durations, on one PNG."""
+    """Clips per word (by split), clips per speaker (speech only) and durations, on one PNG."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
     words = sorted({c.word for c in clips})
@@ -127,8 +128,8 @@ def dataset_figures(clips: list[Clip], out_dir: str | Path) -> Path:
         bottom += heights
     axes[0].set(title="Clips per word", ylabel="clips")
     axes[0].tick_params(axis="x", rotation=60)
-    axes[0].legend()
-    per_speaker = Counter(c.speaker for c in clips)
+    axes[0].legend(loc="lower right", framealpha=0.9)
+    per_speaker = Counter(c.speaker for c in clips if c.word != SILENCE_FOLDER)
     axes[1].hist(list(per_speaker.values()), bins=30)
     axes[1].set(title=f"Clips per speaker ({len(per_speaker)} speakers)", xlabel="clips")
     axes[2].hist([c.samples / c.sample_rate for c in clips], bins=30)

@@ -27,13 +27,13 @@ def baseline(classes: int = len(LABELS)):
 
 
 # (filters, (time stride, frequency stride)) of each separable block after the first convolution.
-DS_CNN_BLOCKS: tuple[tuple[int, tuple[int, int]], ...] = ((64, (2, 2)), (80, (2, 2)), (80, (1, 1)))
+DS_CNN_BLOCKS: tuple[tuple[int, tuple[int, int]], ...] = ((64, (2, 2)), (96, (2, 2)), (96, (1, 1)))
 
 
 def ds_cnn(
     classes: int = len(LABELS),
     first_filters: int = 16,
-    first_kernel: tuple[int, int] = (10, 4),
+    first_kernel: tuple[int, int] = (5, 4),
     blocks: tuple[tuple[int, tuple[int, int]], ...] = DS_CNN_BLOCKS,
 ):
     """A depthwise-separable CNN sized for the nRF52840 (under 1 M MACs, small arena)."""

@@ -19,6 +19,7 @@ import numpy as np
 from scipy.signal import resample_poly
 
 from model_training.dataset import write_wav
+from model_training.progress import Progress
 from model_training.settings import CLIP_SAMPLES, COMMANDS
 
 SPEECH_FOLDER = "_speech_"
@@ -88,12 +89,11 @@ def synthesize_words(
     per_word: int,
     seed: int = 0,
     folder_of: Callable[[str], str] = lambda word: word,
-    progress: Callable[[int, int], None] | None = None,
+    tick: Callable[[], None] = lambda: None,
 ) -> list[Path]:
     """`per_word` clips of each word, each with a random voice, variant, pitch and speed."""
     rng = np.random.default_rng(seed)
     written = []
-    total = len(words) * per_word
     for word in words:
         for n in range(per_word):
             voice = str(rng.choice(VOICES))
@@ -108,8 +108,7 @@ def synthesize_words(
             path = Path(out_dir) / folder / name
             write_wav(path, centre(audio))
             written.append(path)
-            if progress:
-                progress(len(written), total)
+            tick()
     return written
 
 
@@ -118,7 +117,11 @@ def random_sentence(rng: np.random.Generator, words: int) -> str:
 
 
 def synthesize_sentences(
-    out_dir: str | Path, count: int, seed: int = 0, forbidden: Sequence[str] = COMMANDS
+    out_dir: str | Path,
+    count: int,
+    seed: int = 0,
+    forbidden: Sequence[str] = COMMANDS,
+    tick: Callable[[], None] = lambda: None,
 ) -> list[Path]:
     """Running speech without any of the `forbidden` words, in `_speech_/` at full length."""
     rng = np.random.default_rng(seed + 1)
@@ -134,6 +137,7 @@ def synthesize_sentences(
         path = Path(out_dir) / SPEECH_FOLDER / f"sentence_{speaker}_nohash_{n}.wav"
         write_wav(path, audio)
         written.append(path)
+        tick()
     return written
 
 
@@ -145,17 +149,22 @@ def synthesize(
     per_unknown_word: int = 8,
     sentences: int = 300,
     seed: int = 0,
-    progress: Callable[[int, int], None] | None = None,
+    show_progress: bool = True,
 ) -> int:
     """Commands, other words (in `_unknown_/`) and sentences; returns the number of files."""
-    written = synthesize_words(commands, out_dir, per_command, seed, progress=progress)
+    others = [w for w in dict.fromkeys(unknown_words) if w not in set(commands)]
+    total = len(commands) * per_command + len(others) * per_unknown_word + sentences
+    progress = Progress("synth", total)
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        if show_progress:
+            progress(done[0])
+
+    written = synthesize_words(commands, out_dir, per_command, seed, tick=tick)
     written += synthesize_words(
-        [w for w in dict.fromkeys(unknown_words) if w not in set(commands)],
-        out_dir,
-        per_unknown_word,
-        seed + 2,
-        folder_of=lambda word: "_unknown_",
-        progress=progress,
+        others, out_dir, per_unknown_word, seed + 2, folder_of=lambda w: "_unknown_", tick=tick
     )
-    written += synthesize_sentences(out_dir, sentences, seed, forbidden=commands)
+    written += synthesize_sentences(out_dir, sentences, seed, forbidden=commands, tick=tick)
     return len(written)

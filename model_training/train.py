@@ -16,13 +16,13 @@ from model_training.settings import FEATURE_SCALE, LABELS
 @dataclass(frozen=True)
 class TrainConfig:
     architecture: str = "ds_cnn"
-    epochs: int = 24
+    epochs: int = 40
     batch_size: int = 128
     learning_rate: float = 3e-3
     seed: int = 1234
     # SpecAugment-style masks per training example: up to this many slices / channels zeroed.
-    time_mask: int = 0
-    channel_mask: int = 0
+    time_mask: int = 10
+    channel_mask: int = 6
 
 
 def to_float(features: np.ndarray) -> np.ndarray:

@@ -183,3 +183,56 @@ def test_running_the_pipeline_does_not_load_tensorflow(tiny_model):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_first_convolution_in_numpy_equals_the_tflm_interpreter(tmp_path):
+    pytest.importorskip("tensorflow", reason="tensorflow is needed to make the test model")
+    pytest.importorskip("tflite_micro", reason="tflite-micro is not installed")
+    from assistant.model_runner import Int8Model
+    from model_training.quantize import run_tflm
+
+    path = tiny_kws_model.build_conv(tmp_path)
+    model = Int8Model(path)
+    assert model.first_conv_in_numpy
+    rng = np.random.default_rng(4)
+    inputs = np.concatenate(
+        [
+            rng.integers(-128, 128, (40, 49 * 40)),
+            np.clip(rng.normal(-100, 25, (40, 49 * 40)), -128, 127),  # quiet features
+            np.clip(rng.normal(0, 60, (40, 49 * 40)), -128, 127),
+        ]
+    ).astype(np.int8)
+    ours = model.run_batch(inputs)
+    np.testing.assert_array_equal(ours, run_tflm(path.read_bytes(), inputs))
+    np.testing.assert_array_equal(ours[:3], np.array([model(x) for x in inputs[:3]]))
+    assert len({tuple(row) for row in ours}) > 10
+
+
+def _reference_requantize(value: int, multiplier: int, shift: int) -> int:
+    """TFLite's reference MultiplyByQuantizedMultiplier, step by step on Python integers."""
+    left, right = max(shift, 0), max(-shift, 0)
+    x = value * (1 << left)
+    product = x * multiplier
+    nudge = (1 << 30) if product >= 0 else 1 - (1 << 30)
+    high = int((product + nudge) / (1 << 31)) if abs(product) < 2**52 else None
+    high = (abs(product + nudge) >> 31) * (1 if product + nudge >= 0 else -1)
+    mask = (1 << right) - 1
+    threshold = (mask >> 1) + (1 if high < 0 else 0)
+    return (high >> right) + (1 if (high & mask) > threshold else 0)
+
+
+def test_requantization_rounds_as_the_reference_kernels():
+    from assistant.int8_conv import multiply_by_quantized_multiplier, quantize_multiplier
+
+    assert quantize_multiplier(0.5) == (1 << 30, 0)
+    assert quantize_multiplier(0.25) == (1 << 30, -1)
+    assert quantize_multiplier(3.0) == (3 << 29, 2)
+    rng = np.random.default_rng(5)
+    values = np.concatenate([rng.integers(-(2**24), 2**24, 3000), np.arange(-600, 600)])
+    for real in (0.000123, 0.0087, 0.5, 0.731, 1.7):
+        multiplier, shift = quantize_multiplier(real)
+        expected = [_reference_requantize(int(v), multiplier, shift) for v in values]
+        got = multiply_by_quantized_multiplier(
+            values.astype(np.int64), np.int64(multiplier), np.int64(shift)
+        )
+        np.testing.assert_array_equal(got, expected)

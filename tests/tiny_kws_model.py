@@ -82,3 +82,41 @@ def build(directory: str | Path) -> Path:
     path.with_suffix(".json").write_text(json.dumps(card, indent=2))
     path.write_bytes(content)
     return path
+
+
+def build_conv(directory: str | Path) -> Path:
+    """A small untrained int8 model built as the keyword models are (a strided CONV_2D, then a
+    depthwise-separable block, pooling, a dense layer), calibrated on random features; returns
+    tiny_conv.tflite."""
+    directory = Path(directory)
+    path = directory / "tiny_conv.tflite"
+    if path.exists():
+        return path
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(1)
+    inputs = tf.keras.Input(shape=(SLICES, CHANNELS, 1))
+    x = tf.keras.layers.Conv2D(8, (10, 4), strides=2, padding="same", activation="relu")(inputs)
+    x = tf.keras.layers.DepthwiseConv2D((3, 3), padding="same", activation="relu")(x)
+    x = tf.keras.layers.Conv2D(8, (1, 1), activation="relu")(x)
+    x = tf.keras.layers.Conv2D(8, (3, 3), strides=2, padding="valid")(x)
+    x = tf.keras.layers.GlobalAveragePooling2D()(x)
+    outputs = tf.keras.layers.Dense(len(LABELS), activation="softmax")(x)
+    rng = np.random.default_rng(1)
+
+    def representative():
+        for _ in range(64):
+            level = rng.uniform(0, 900)
+            features = rng.uniform(0, level, (1, SLICES, CHANNELS, 1)) * FEATURE_SCALE
+            yield [features.astype(np.float32)]
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(tf.keras.Model(inputs, outputs))
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    directory.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(converter.convert())
+    return path
