@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from assistant import control, ports, service, vosk_models
+from assistant import control, ports, protocol, service, vosk_models
 from assistant.config import COMMANDS, ConfigError, config_path, load_config
 from assistant.host import discover_skills
 
@@ -107,14 +107,29 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     from assistant.emulator import VirtualBoard
 
     _setup_logging()
-    board = VirtualBoard(link=args.link, heartbeat_ms=args.heartbeat_ms)
+    messages = _wav_messages(args.wav) if args.wav else None
+    if messages:  # the board takes the identity of the pipeline that heard the file
+        hello, *messages = messages
+        board = VirtualBoard(hello.labels, 0, hello.model, args.link, hello.fw)
+    else:
+        board = VirtualBoard(link=args.link, heartbeat_ms=args.heartbeat_ms)
     board.plug_in()
     print(
         f"virtual board on {board.path}" + (f" (link: {args.link})" if args.link else ""),
         flush=True,
     )
     try:
-        if args.script:
+        if messages is not None:
+            print(f"waiting for a host to open {board.path}", flush=True)
+            board.host_connected.wait()
+            time.sleep(0.2)  # the host empties its input buffer as it opens the port
+            board.replay(messages, realtime=not args.fast)
+            detections = sum(isinstance(m, protocol.Detection) for m in messages)
+            print(f"replayed {args.wav}: {detections} detection(s)", flush=True)
+            if not args.stay:
+                time.sleep(0.5)
+                return 0
+        elif args.script:
             for line in Path(args.script).read_text().splitlines():
                 _board_line(board, line)
             if not args.stay:
@@ -133,6 +148,20 @@ def cmd_emulate(args: argparse.Namespace) -> int:
         if args.link:
             Path(args.link).unlink(missing_ok=True)
     return 0
+
+
+def _wav_messages(path: str) -> list:
+    """What a board would have sent while hearing the WAV file (the desktop pipeline)."""
+    try:
+        from assistant.pipeline import messages_from_wav
+    except ImportError as error:
+        raise SystemExit(
+            f"--wav needs the desktop listening extra: pip install -e '.[listen]' ({error})"
+        ) from None
+    try:
+        return messages_from_wav(path)
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"cannot replay {path}: {error}") from None
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
@@ -211,7 +240,11 @@ def build_parser() -> argparse.ArgumentParser:
     emulate = commands.add_parser("emulate", help="a virtual board on a pseudo-terminal")
     emulate.add_argument("--link", help="keep this path pointing at the virtual port")
     emulate.add_argument("--script", help="file of lines: `up`, `up 0.7`, `wait 1.5`, `raw ...`")
-    emulate.add_argument("--stay", action="store_true", help="keep running after the script")
+    emulate.add_argument(
+        "--wav", help="hear a 16 kHz mono WAV through the board's pipeline and send its lines"
+    )
+    emulate.add_argument("--fast", action="store_true", help="with --wav: do not wait in real time")
+    emulate.add_argument("--stay", action="store_true", help="keep running after the script/WAV")
     emulate.add_argument("--heartbeat-ms", type=int, default=1000)
     emulate.set_defaults(func=cmd_emulate)
 

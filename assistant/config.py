@@ -42,6 +42,7 @@ COMMAND_KEYS = ("do", "when", "min_score", "cooldown")
 
 def section_schemas() -> dict[str, tuple[Setting, ...]]:
     """The settings of each top-level section (other than commands and skills)."""
+    from assistant.listener import MICROPHONE_SETTINGS
     from assistant.phrase import PHRASE_SETTINGS
     from assistant.rooms.settings import MQTT_SETTINGS
     from assistant.speech import SPEECH_SETTINGS
@@ -51,6 +52,7 @@ def section_schemas() -> dict[str, tuple[Setting, ...]]:
         "emulator": EMULATOR_SETTINGS,
         "speech": SPEECH_SETTINGS,
         "phrase": PHRASE_SETTINGS,
+        "microphone": MICROPHONE_SETTINGS,
         "mqtt": MQTT_SETTINGS,
     }
 

@@ -30,12 +30,14 @@ class VirtualBoard:
         heartbeat_ms: int = 1000,
         model: str = MODEL_ID,
         link: str | os.PathLike | None = None,
+        firmware: str = FIRMWARE_VERSION,
     ):
         """`link`: a stable path kept pointing at the current pty (as udev's by-id links)."""
         self.labels = tuple(labels)
         self.link = link
         self.heartbeat_ms = heartbeat_ms
         self.model = model
+        self.firmware = firmware
         self.thresholds = dict.fromkeys(self.labels, 0.8)
         self.sent_lines = 0
         self.dropped_lines = 0
@@ -43,45 +45,38 @@ class VirtualBoard:
         self._started = time.monotonic()
         self._lock = threading.Lock()
         self._master: int | None = None
-        self._slave: int | None = None
+        self.host_connected = threading.Event()
         self.path = ""
         self._stopping = threading.Event()
 
     # --- the terminal ---------------------------------------------------------------------
 
     def plug_in(self) -> str:
-        """Open a new pty (the board appears) and say hello; returns the port's path."""
+        """Open a new pty (the board appears); returns the port's path. Like the firmware, the
+        board says hello whenever a host opens the port."""
         master, slave = os.openpty()
         tty.setraw(slave)
         os.set_blocking(master, False)
-        self._master, self._slave = master, slave
         self.path = os.ttyname(slave)
+        os.close(slave)  # only the host holds the port open, so its opening can be seen
+        self._master = master
+        self.host_connected.clear()
         if self.link is not None:
             temporary = f"{self.link}.new"
             os.symlink(self.path, temporary)
             os.replace(temporary, self.link)
         self._stopping = threading.Event()
         threading.Thread(target=self._serve, args=(master, self._stopping), daemon=True).start()
-        self.send(
-            protocol.Hello(
-                seq=0,
-                proto=protocol.PROTOCOL_VERSION,
-                fw=FIRMWARE_VERSION,
-                model=self.model,
-                labels=self.labels,
-            ),
-            restart_count=True,
-        )
         log.info("virtual board on %s", self.path)
         return self.path
 
     def unplug(self) -> None:
         """Close the pty, as pulling the cable: the host's reads fail."""
         self._stopping.set()
-        for fd in (self._master, self._slave):
-            if fd is not None:
-                os.close(fd)
-        self._master = self._slave = None
+        if self._master is not None:
+            os.close(self._master)
+        self._master = None
+        self.host_connected.clear()
 
     close = unplug
 
@@ -106,6 +101,16 @@ class VirtualBoard:
             )
         self.send(protocol.Detection(0, label, round(score, 3), self.now_ms()))
 
+    def replay(self, messages: Sequence[protocol.Message], realtime: bool = True) -> None:
+        """Send recorded lines (numbered in turn like every line of this board), paced by their
+        board times when `realtime`."""
+        start = time.monotonic()
+        for message in messages:
+            due = getattr(message, "ms", 0) / 1000
+            if realtime and due > time.monotonic() - start:
+                time.sleep(due - (time.monotonic() - start))
+            self.send(message)
+
     def skip_seq(self, count: int = 1) -> None:
         """Lose `count` lines, as a board whose output was dropped."""
         with self._lock:
@@ -114,8 +119,9 @@ class VirtualBoard:
 
     def write_raw(self, data: bytes) -> None:
         """Write bytes as they are (tests use this for malformed lines). Never blocks: when the
-        host does not read, the line is dropped as the firmware would."""
-        if self._master is None:
+        host does not read, or no host has the port open, the line is dropped as the firmware
+        would."""
+        if self._master is None or not self.host_connected.is_set():
             self.dropped_lines += 1
             return
         try:
@@ -134,16 +140,29 @@ class VirtualBoard:
         pending = b""
         next_heartbeat = time.monotonic() + self.heartbeat_ms / 1000
         while not stopping.wait(0.01):
-            if time.monotonic() >= next_heartbeat:
+            if self.heartbeat_ms > 0 and time.monotonic() >= next_heartbeat:
                 next_heartbeat += self.heartbeat_ms / 1000
                 self.send(protocol.Heartbeat(0, self.now_ms()))
             try:
-                pending += os.read(master, 256)
-            except (BlockingIOError, OSError):
+                data = os.read(master, 256)
+            except BlockingIOError:  # a host has the port open and is quiet
+                self._host_present()
                 continue
-            *lines, pending = pending.split(b"\n")
+            except OSError:  # no host has the port open (or it was just unplugged)
+                self.host_connected.clear()
+                continue
+            self._host_present()
+            *lines, pending = (pending + data).split(b"\n")
             for line in lines:
                 self.send(self.answer(line))
+
+    def _host_present(self) -> None:
+        if not self.host_connected.is_set():
+            self.host_connected.set()
+            hello = protocol.Hello(
+                0, protocol.PROTOCOL_VERSION, self.firmware, self.model, self.labels
+            )
+            self.send(hello, restart_count=True)
 
     def answer(self, line: bytes) -> protocol.Message:
         """The reply to one request line, as the firmware gives it."""
@@ -156,7 +175,7 @@ class VirtualBoard:
         if request.cmd == "info":
             thresholds = ",".join(f"{k}:{v:.3f}" for k, v in self.thresholds.items())
             return protocol.Info(
-                0, FIRMWARE_VERSION, self.model, {"arena": "0", "thresholds": thresholds}
+                0, self.firmware, self.model, {"arena": "0", "thresholds": thresholds}
             )
         if request.label not in self.thresholds:
             return protocol.Error(0, "unknown_label")

@@ -1,11 +1,11 @@
 """TFLite Micro's int8 CONV_2D (per-channel) in numpy, bit for bit.
 
-The keyword model's first convolution (a large kernel over the one-channel feature image) is
-most of the interpreter's time; as an im2col matrix product it is several times faster, with
-TFLM's integer arithmetic: int32 accumulation of (input - input_zero_point) * weight plus bias, then
-MultiplyByQuantizedMultiplier (doubling high multiply, then rounding right shift: two roundings),
-the output zero point and the fused activation's clamp.
-"""
+The keyword model's convolutions (the first over the one-channel feature image, then the 1x1
+ones of each depthwise-separable block) are most of the interpreter's time; as im2col matrix
+products they are several times faster, with TFLM's integer arithmetic: int32 accumulation of
+(input - input_zero_point) * weight plus bias, then MultiplyByQuantizedMultiplier (doubling high
+multiply, then rounding right shift: two roundings), the output zero point and the fused
+activation's clamp."""
 
 from __future__ import annotations
 

@@ -4,8 +4,9 @@ The board runs the model with TensorFlow Lite for Microcontrollers; so does the 
 the TFLM Python interpreter (the same kernels, so the same scores, bit for bit). LiteRT is not
 used to run it: its optimized kernels round differently (int8 DEPTHWISE_CONV_2D by up to 11 LSB),
 and even its reference kernels do not always agree with TFLM (per-channel FULLY_CONNECTED rounds
-once where TFLM rounds twice). The model's first CONV_2D, the costliest operator, runs in numpy
-with TFLM's integer arithmetic (assistant/int8_conv.py), and TFLM runs the rest.
+once where TFLM rounds twice). The model's CONV_2D operators, most of its work, run in numpy with
+TFLM's integer arithmetic (assistant/int8_conv.py, several times faster); TFLM runs the operators
+between them, each run of them cut out of the same flatbuffer as a model of its own.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import numpy as np
 
 from assistant.int8_conv import Conv2D, UnsupportedConv, conv_from_operator
 
-HEAD_BATCH = 8
-"""Inputs given to the numpy convolution at a time (its temporaries stay in the CPU's cache)."""
+NUMPY_BATCH = 8
+"""Inputs given to a numpy convolution at a time (its temporaries stay in the CPU's cache)."""
 
 
 class ModelError(RuntimeError):
@@ -54,7 +55,7 @@ class Int8Model:
             whole = _tflm(self.content)
             self._input = whole.get_input_details(0)
             self._output = whole.get_output_details(0)
-            split = _split_leading_conv(self.content)
+            steps = _plan(self.content)
         except ModelError:
             raise
         except (ValueError, RuntimeError, struct.error, IndexError, AttributeError) as error:
@@ -65,12 +66,11 @@ class Int8Model:
                     f"{self.path}: the model's {role} is {np.dtype(detail['dtype']).name}, the "
                     "board runs full-int8 models only (export with int8 input and output)"
                 )
-        if split is None:
-            self._conv, self._interpreter = None, whole
-        else:
-            self._conv, rest = split
-            self._interpreter = _tflm(rest)
-        self._rest_shape = self._interpreter.get_input_details(0)["shape"]
+        self._steps = (
+            [whole]
+            if steps is None
+            else [step if isinstance(step, Conv2D) else _tflm(step) for step in steps]
+        )
 
     @property
     def model_id(self) -> str:
@@ -78,9 +78,9 @@ class Int8Model:
         return hashlib.sha256(self.content).hexdigest()[:8]
 
     @property
-    def first_conv_in_numpy(self) -> bool:
-        """True when the model's first CONV_2D runs in numpy (assistant/int8_conv.py)."""
-        return self._conv is not None
+    def numpy_convolutions(self) -> int:
+        """How many CONV_2D operators run in numpy (assistant/int8_conv.py)."""
+        return sum(isinstance(step, Conv2D) for step in self._steps)
 
     @property
     def input_size(self) -> int:
@@ -102,21 +102,26 @@ class Int8Model:
                 f"{self.path}: the model takes {self.input_size} int8 values per input, got "
                 f"{batch.shape}"
             )
-        inputs = batch.reshape(len(batch), *self._input["shape"][1:])
-        if self._conv is not None:
-            starts = range(0, len(inputs), HEAD_BATCH)
-            inputs = np.concatenate([self._conv(inputs[i : i + HEAD_BATCH]) for i in starts])
-        scores = np.empty((len(batch), self.output_size), dtype=np.int8)
-        for row, example in enumerate(inputs):
-            self._interpreter.set_input(example.reshape(self._rest_shape), 0)
-            self._interpreter.invoke()
-            scores[row] = np.asarray(self._interpreter.get_output(0)).reshape(-1)
-        return scores
+        values = batch.reshape(len(batch), *self._input["shape"][1:])
+        for step in self._steps:
+            if isinstance(step, Conv2D):
+                starts = range(0, len(values), NUMPY_BATCH)
+                values = np.concatenate([step(values[i : i + NUMPY_BATCH]) for i in starts])
+            else:
+                shape = step.get_input_details(0)["shape"]
+                outputs = []
+                for example in values:
+                    step.set_input(example.reshape(shape), 0)
+                    step.invoke()
+                    outputs.append(np.asarray(step.get_output(0))[0])
+                values = np.array(outputs)
+        return values.reshape(len(batch), self.output_size)
 
 
-def _split_leading_conv(content: bytes) -> tuple[Conv2D, bytes] | None:
-    """The model's first operator as a numpy Conv2D and the model of the operators after it,
-    when the model starts with an int8 CONV_2D that only the next operators read; else None."""
+def _plan(content: bytes) -> list[Conv2D | bytes] | None:
+    """The model as steps: numpy convolutions and flatbuffers of the operators between them, in
+    order. None (TFLM runs the whole model) unless the operators form a chain, each reading the
+    one before, with a CONV_2D among them."""
     try:  # the flatbuffer schema comes with LiteRT; without it TFLM runs the whole model
         import flatbuffers
         from ai_edge_litert import schema_py_generated as schema
@@ -124,18 +129,45 @@ def _split_leading_conv(content: bytes) -> tuple[Conv2D, bytes] | None:
         return None
     model = schema.ModelT.InitFromPackedBuf(content, 0)
     graph = model.subgraphs[0]
-    if len(model.subgraphs) != 1 or len(graph.operators) < 2:
+    tensor = int(graph.inputs[0])
+    chain: list[Conv2D | list[int]] = []
+    for index, op in enumerate(graph.operators):
+        variable = [t for t in op.inputs if t >= 0 and not _is_constant(model, graph, t)]
+        if len(model.subgraphs) != 1 or variable != [tensor] or len(op.outputs) != 1:
+            return None
+        tensor = int(op.outputs[0])
+        try:
+            chain.append(conv_from_operator(model, op, schema))
+        except UnsupportedConv:
+            if chain and isinstance(chain[-1], list):
+                chain[-1].append(index)
+            else:
+                chain.append([index])
+    if [int(t) for t in graph.outputs] != [tensor] or all(isinstance(s, list) for s in chain):
         return None
-    first = graph.operators[0]
-    if int(first.inputs[0]) != int(graph.inputs[0]) or len(first.outputs) != 1:
-        return None
-    try:
-        conv = conv_from_operator(model, first, schema)
-    except UnsupportedConv:
-        return None
-    graph.operators = graph.operators[1:]
-    graph.inputs = np.array([first.outputs[0]], dtype=np.int32)
+    return [
+        step if isinstance(step, Conv2D) else _submodel(content, step, schema, flatbuffers)
+        for step in chain
+    ]
+
+
+def _is_constant(model, graph, tensor: int) -> bool:
+    data = model.buffers[graph.tensors[tensor].buffer].data
+    return data is not None and len(data) > 0
+
+
+def _submodel(content: bytes, indices: list[int], schema, flatbuffers) -> bytes:
+    """A model of consecutive operators of a chain (input: the first one's, output: the last's)."""
+    model = schema.ModelT.InitFromPackedBuf(content, 0)
+    graph = model.subgraphs[0]
+    operators = [graph.operators[i] for i in indices]
+    graph.inputs = np.array(
+        [t for t in operators[0].inputs if t >= 0 and not _is_constant(model, graph, t)],
+        dtype=np.int32,
+    )
+    graph.outputs = np.array(operators[-1].outputs, dtype=np.int32)
+    graph.operators = operators
     model.signatureDefs = []
     builder = flatbuffers.Builder(len(content) + 1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return conv, bytes(builder.Output())
+    return bytes(builder.Output())

@@ -137,6 +137,7 @@ def main() -> None:
         (dispatched[key] - sent) * 1000 for key, sent in forwarded.items() if key in dispatched
     ]
     lost = len(forwarded) - len(latencies)
+    latencies = latencies or [float("inf")]
     span = max(forwarded.values()) - min(forwarded.values())
     rows = [
         ("satellites x rate", f"{args.satellites} x {args.rate:.0f}/s for {args.seconds:.0f} s"),

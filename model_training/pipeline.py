@@ -202,6 +202,8 @@ class Pipeline:
                 f"test {self.testing_percent}%"
             ),
             "augmentation": asdict(self.recipe),
+            "training": asdict(self.config),
+            "best_epoch": training["best_epoch"],
             "train_examples": training["train_examples"],
             "validation_clips": training["validation_examples"],
             "seed": self.config.seed,

@@ -155,3 +155,60 @@ def test_emulate_plays_a_script_on_a_stable_link(env, tmp_path):
         board.terminate()
         board.wait(10)
     assert any(line.startswith("PONG ") and line.endswith("id=t1") for line in lines)
+
+
+def test_emulate_replays_a_wav_exactly_as_the_board_pipeline_hears_it(env, tmp_path):
+    pytest.importorskip("tflite_micro", reason="the desktop pipeline needs tflite-micro")
+    import serial
+
+    from assistant import protocol
+    from assistant.pipeline import messages_from_wav
+
+    wav = tmp_path / "session.wav"
+    subprocess.run(
+        ["espeak-ng", "-w", str(tmp_path / "raw.wav"), "stop. go. turn the lights on"], check=True
+    )
+    subprocess.run(
+        [
+            "sox",
+            str(tmp_path / "raw.wav"),
+            "-r",
+            "16000",
+            "-b",
+            "16",
+            "-c",
+            "1",
+            str(wav),
+            "pad",
+            "1",
+            "1",
+        ],
+        check=True,
+    )
+    expected = [protocol.encode(m) for m in messages_from_wav(wav)]
+    board = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "assistant",
+            "emulate",
+            "--wav",
+            str(wav),
+            "--fast",
+            "--stay",
+            "--link",
+            str(tmp_path / "tty"),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert board.stdout.readline().startswith("virtual board on /dev/pts/")
+        with serial.Serial(str(tmp_path / "tty"), timeout=2) as port:
+            received = [port.readline().decode().strip() for _ in expected]
+    finally:
+        board.terminate()
+        board.wait(10)
+    assert received == expected
+    assert expected[0].startswith("HELLO seq=0 proto=1") and len(expected) >= 4

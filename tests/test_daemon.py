@@ -34,6 +34,7 @@ def assistant(tmp_path):
     assistant.start()
     assistant.open_default_sources()
     assert assistant.sources[0].source.connected.wait(5)
+    assert assistant.virtual_board.host_connected.wait(5)
     yield assistant
     assistant.stop()
 

@@ -45,6 +45,7 @@ def board(tmp_path):
 @pytest.fixture
 def link(board):
     running = Running(str(board.link), heartbeat_timeout=0.5)
+    assert board.host_connected.wait(5), "the virtual board did not see the host open the port"
     yield running
     running.stop()
 
@@ -93,7 +94,7 @@ def test_unplug_and_replug_reconnects_and_loses_nothing_that_arrived(board, link
         assert wait_until(lambda: link.stats.reconnects == 1)
         time.sleep(0.3)
         board.plug_in()
-        assert wait_until(link.source.connected.is_set)
+        assert board.host_connected.wait(5)
         board.detect("off")
         assert wait_until(lambda: len(link.events) == 2)
     assert [e.command for e in link.events] == ["on", "off"]
@@ -123,7 +124,7 @@ def test_waits_for_a_board_that_is_not_there_yet(tmp_path):
     board = VirtualBoard(link=tmp_path / "ttyNone")
     board.plug_in()
     try:
-        assert source.connected.wait(5)
+        assert source.connected.wait(5) and board.host_connected.wait(5)
         board.detect("up")
         assert wait_until(lambda: len(events) == 1)
     finally:

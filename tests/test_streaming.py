@@ -198,5 +198,8 @@ def test_config_thresholds_replace_only_their_lines(tmp_path):
 
 def test_the_firmware_header_lists_thresholds_in_label_order():
     header = thresholds_header(("silence", "unknown", "on", "off"), {"on": 0.85, "off": 0.9}, "r")
-    assert "{1000 /* silence */, 1000 /* unknown */, 850 /* on */, 900 /* off */}" in header
+    assert (
+        "{\n    1000,  // silence\n    1000,  // unknown\n    850,  // on\n    900,  // off\n}"
+        in header
+    )
     assert header.count("#ifndef KWS_THRESHOLDS_H_") == 1

@@ -20,6 +20,8 @@ log = logging.getLogger("assistant.hub")
 
 REMEMBERED_IDS = 100_000
 """Detection ids remembered to recognise a detection sent again."""
+ACK_INTERVAL = 0.2
+"""Seconds the hub collects acknowledgements before sending them, one message per site."""
 
 
 @dataclass
@@ -59,10 +61,11 @@ class Hub:
         self._local = frozenset({site}) if listens_locally else frozenset()
         self._online: set[str] = set()
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._to_acknowledge: dict[str, list[str]] = {}
         self._dedup = Deduplicator(settings.dedup_window, memory=settings.max_delay)
         self._changed = threading.Condition()
         self._stopping = False
-        self._worker = threading.Thread(target=self._wait_for_due, name="hub-dedup", daemon=True)
+        self._worker = threading.Thread(target=self._work, name="hub-worker", daemon=True)
         self.connection = MqttConnection(
             settings,
             client_id="assistant-hub",
@@ -77,11 +80,13 @@ class Hub:
         self.connection.start()
 
     def stop(self) -> None:
-        self.connection.stop(last_words=(self.topics.hub_status, wire.OFFLINE))
+        """Stop taking detections, acknowledge those taken, then disconnect; what arrives
+        meanwhile stays unacknowledged, so the satellites send it to the next hub."""
         with self._changed:
             self._stopping = True
             self._changed.notify()
         self._worker.join(timeout=2)
+        self.connection.stop(last_words=(self.topics.hub_status, wire.OFFLINE))
 
     @property
     def online_sites(self) -> frozenset[str]:
@@ -128,10 +133,11 @@ class Hub:
             self.stats.malformed += 1
             log.warning("ignored a message on %s: %s", topic, error)
             return
+        with self._changed:
+            if self._stopping:
+                return
+            self._to_acknowledge.setdefault(detection.site, []).append(detection.id)
         self.stats.received += 1
-        self.connection.publish(
-            self.topics.ack(detection.site), wire.encode_ack([detection.id]), qos=0
-        )
         if detection.id in self._seen:
             self.stats.repeated += 1
             return
@@ -169,18 +175,27 @@ class Hub:
                 self._changed.notify()
         self._run(due)
 
-    def _wait_for_due(self) -> None:
-        """The worker: runs the groups that wait for their window to pass."""
+    def _work(self) -> None:
+        """The worker: runs the groups that wait for their window to pass, and sends the
+        acknowledgements every ACK_INTERVAL."""
+        next_ack = self.clock() + ACK_INTERVAL
         while True:
             with self._changed:
-                due = self._dedup.take_due(self.clock())
-                if not due:
+                now = self.clock()
+                due = self._dedup.take_due(now)
+                acknowledge: dict[str, list[str]] = {}
+                if now >= next_ack or self._stopping:
+                    acknowledge, self._to_acknowledge = self._to_acknowledge, {}
+                    next_ack = now + ACK_INTERVAL
+                if not due and not acknowledge:
                     if self._stopping:
                         return
                     next_due = self._dedup.next_due()
-                    wait = None if next_due is None else max(0.0, next_due - self.clock())
-                    self._changed.wait(wait)
+                    wake = next_ack if next_due is None else min(next_ack, next_due)
+                    self._changed.wait(max(0.0, wake - now))
                     continue
+            for site, ids in acknowledge.items():
+                self.connection.publish(self.topics.ack(site), wire.encode_ack(ids), qos=0)
             self._run(due)
 
     def _run(self, due: list[CommandEvent]) -> None:

@@ -26,13 +26,20 @@ MAX_PENDING = 10_000
 """Detections kept while the hub is unreachable; the oldest go first beyond this."""
 RESEND_AFTER = 5.0
 """Seconds without acknowledgement after which a detection is sent again (a broker drops
-messages for a subscriber that falls too far behind)."""
+messages for a subscriber that falls too far behind); doubled after each unanswered resend,
+up to 16 × RESEND_AFTER, so that a hub catching up is not flooded."""
 
 
 @dataclass
 class _Pending:
     event: CommandEvent
     sent_at: float | None = None
+    sends: int = 0
+
+    def resend_due(self, now: float) -> bool:
+        if self.sent_at is None:
+            return True
+        return now - self.sent_at >= RESEND_AFTER * 2 ** min(self.sends - 1, 4)
 
 
 @dataclass
@@ -136,6 +143,7 @@ class Satellite:
     def _send(self, detection_id: str, entry: _Pending) -> None:
         event = entry.event
         entry.sent_at = self.clock()
+        entry.sends += 1
         detection = wire.Detection(
             id=detection_id,
             command=event.command,
@@ -202,8 +210,7 @@ class Satellite:
                 due = [
                     (detection_id, entry)
                     for detection_id, entry in self._pending.items()
-                    if self._hub_online
-                    and (entry.sent_at is None or now - entry.sent_at >= RESEND_AFTER)
+                    if self._hub_online and entry.resend_due(now)
                 ]
             if due:
                 log.info("sending %d unacknowledged detection(s) again", len(due))

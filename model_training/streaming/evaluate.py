@@ -232,6 +232,7 @@ def plot_tradeoff(outcomes: Sequence[Outcome], commands: Sequence[str], path: Pa
     axes.axvline(0.5, color="red", linestyle=":", label="target: 0.5 FA/h")
     axes.axhline(5, color="red", linestyle="--", label="target: 5% FRR")
     axes.set_xscale("symlog", linthresh=0.5)
+    axes.set_xlim(0, max([*fa, 1.0]) * 1.3)
     axes.set_xlabel("false accepts per hour (symlog)")
     axes.set_ylabel("false-reject rate (%)")
     hours = outcomes[0].hours if outcomes else 0

@@ -69,12 +69,14 @@ def thresholds_header(labels: Sequence[str], thresholds: Mapping[str, float], so
     """The firmware's default thresholds, in thousandths, in the order of the model's labels
     (labels the board never reports get 1000)."""
     values = [round(thresholds.get(label, 1.0) * 1000) for label in labels]
-    rows = ", ".join(f"{value} /* {label} */" for value, label in zip(values, labels, strict=True))
+    rows = "\n".join(
+        f"    {value},  // {label}" for value, label in zip(values, labels, strict=True)
+    )
     return (
-        f"// Generated from {source} by `{REGENERATE}`; do not edit.\n"
+        f"// Generated from {source} by `{REGENERATE}`;\n// do not edit.\n"
         "#ifndef KWS_THRESHOLDS_H_\n#define KWS_THRESHOLDS_H_\n\n#include <cstdint>\n\n"
         "namespace kws {\n\n"
         "// Default detection threshold of each label in thousandths, in the order of kLabels.\n"
-        f"constexpr uint16_t kDefaultThresholdPermille[] = {{{rows}}};\n\n"
+        f"constexpr uint16_t kDefaultThresholdPermille[] = {{\n{rows}\n}};\n\n"
         "}  // namespace kws\n\n#endif  // KWS_THRESHOLDS_H_\n"
     )

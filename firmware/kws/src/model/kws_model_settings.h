@@ -1,4 +1,4 @@
-// Generated from assistant/models/kws_int8.tflite (model af118e1f) by `python -m model_training export`; do not edit.
+// Generated from assistant/models/kws_int8.tflite (model 7f8c46ef) by `python -m model_training export`; do not edit.
 // Regenerate: python -m model_training export
 #ifndef KWS_MODEL_SETTINGS_H_
 #define KWS_MODEL_SETTINGS_H_
@@ -29,8 +29,8 @@ constexpr int kInputShift = 16;
 constexpr float kOutputScale = 0.00390625f;
 constexpr int kOutputZeroPoint = -128;
 
-constexpr int kTensorArenaBytes = 19456;
-constexpr const char* kModelId = "af118e1f";
+constexpr int kTensorArenaBytes = 18432;
+constexpr const char* kModelId = "7f8c46ef";
 
 // Audio frontend (TFLite Micro microfrontend) parameters.
 constexpr int kFrontendSampleRate = 16000;

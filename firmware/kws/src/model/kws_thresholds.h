@@ -1,0 +1,24 @@
+// Generated from streaming_report.json by `python -m model_training.streaming thresholds`;
+// do not edit.
+#ifndef KWS_THRESHOLDS_H_
+#define KWS_THRESHOLDS_H_
+
+#include <cstdint>
+
+namespace kws {
+
+// Default detection threshold of each label in thousandths, in the order of kLabels.
+constexpr uint16_t kDefaultThresholdPermille[] = {
+    1000,  // silence
+    1000,  // unknown
+    800,  // on
+    450,  // off
+    750,  // up
+    750,  // down
+    450,  // go
+    800,  // stop
+};
+
+}  // namespace kws
+
+#endif  // KWS_THRESHOLDS_H_
