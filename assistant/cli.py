@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import signal
@@ -12,7 +13,7 @@ import time
 from pathlib import Path
 
 from assistant import control, ports, protocol, service, vosk_models
-from assistant.config import COMMANDS, ConfigError, config_path, load_config
+from assistant.config import COMMANDS, ROLES, SOURCES, ConfigError, config_path, load_config
 from assistant.host import discover_skills
 
 log = logging.getLogger("assistant")
@@ -47,19 +48,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"The configuration has problems, nothing was started:\n{error}", file=sys.stderr)
         return 2
-    if args.source:
-        config = type(config)(
-            config.file,
-            {**config.values, "source": args.source},
-            config.sections,
-            config.commands,
-            config.skills,
-        )
+    overrides = {name: getattr(args, name) for name in ("source", "role") if getattr(args, name)}
+    config = dataclasses.replace(config, values={**config.values, **overrides})
     _setup_logging(config.log_level)
     log.info("configuration: %s", path)
-    assistant = Assistant(config, installed)
+    try:
+        assistant = Assistant(config, installed)
+    except ValueError as error:
+        print(f"The configuration has problems, nothing was started:\n{error}", file=sys.stderr)
+        return 2
     assistant.start()
-    server = control.ControlServer(control.socket_path(), assistant.dispatcher.handle, config.site)
+    server = control.ControlServer(control.socket_path(), assistant.handle_command, config.site)
     server.start()
     signal.signal(signal.SIGTERM, lambda *_: assistant.stopping.set())
     signal.signal(signal.SIGINT, lambda *_: assistant.stopping.set())
@@ -234,7 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run the assistant")
-    run.add_argument("--source", choices=["auto", "serial", "microphone", "emulator"])
+    run.add_argument("--source", choices=SOURCES, help="where commands come from")
+    run.add_argument("--role", choices=ROLES, help="single machine, or rooms over MQTT")
     run.set_defaults(func=cmd_run)
 
     emulate = commands.add_parser("emulate", help="a virtual board on a pseudo-terminal")

@@ -26,7 +26,10 @@ class ControlServer:
     """Accepts `COMMAND <name>` lines and answers with the replies of the actions it ran."""
 
     def __init__(
-        self, path: Path, handle: Callable[[CommandEvent], list[Future]], site: str = "default"
+        self,
+        path: Path,
+        handle: Callable[[CommandEvent], list[Future] | None],
+        site: str = "default",
     ):
         self.path = path
         handle_command, site_name = handle, site
@@ -38,9 +41,12 @@ class ControlServer:
                     self.wfile.write(b"ERR use: COMMAND <name>\n")
                     return
                 event = CommandEvent(words[1], 1.0, "control socket", site_name, time.monotonic())
-                futures = handle_command(event) or []
-                wait(futures, timeout=30)
-                replies = [_describe(f) for f in futures] or ["nothing mapped or ignored"]
+                outcome = handle_command(event)
+                if outcome is None:  # a satellite: the hub runs the actions
+                    replies = ["forwarded to the hub"]
+                else:
+                    wait(outcome, timeout=30)
+                    replies = [_describe(f) for f in outcome] or ["nothing mapped or ignored"]
                 self.wfile.write(("OK " + "; ".join(replies) + "\n").encode())
 
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -72,8 +72,12 @@ class Assistant:
         else:
             self._speak(text)
 
+    def _skills_here(self, config: Config) -> Mapping:
+        """The skills this machine runs: none on a satellite (the hub runs them)."""
+        return {} if config.role == "satellite" else config.skills
+
     def start(self) -> None:
-        self.host.configure(self.config.skills)
+        self.host.configure(self._skills_here(self.config))
         if self.room:
             self.room.start()
 
@@ -145,7 +149,7 @@ class Assistant:
         self.focus.seconds = config.focus_seconds
         self.dispatcher.config = config
         self.host.timeout = config.skill_timeout
-        self.host.configure(config.skills)
+        self.host.configure(self._skills_here(config))
         log.info("configuration reloaded from %s", path)
         return True
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from mosquitto import Mosquitto, Recorder
+from waiting import wait_until
 
 from assistant.config import COMMANDS
 from assistant.plugin import CommandEvent
@@ -64,15 +65,6 @@ class Collector:
         with self._changed:
             self._changed.wait_for(lambda: len(self.items) >= count, timeout)
             return list(self.items)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def settings_for(broker: Mosquitto, **overrides: object) -> MqttSettings:

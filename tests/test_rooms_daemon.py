@@ -4,13 +4,13 @@ the hub's skill runs it, and the reply is spoken by the satellite."""
 from __future__ import annotations
 
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from mosquitto import Mosquitto
 from runtime_skills import INSTALLED
+from waiting import wait_until
 
 from assistant.config import load_config
 from assistant.daemon import Assistant
@@ -28,15 +28,6 @@ skills:
 """
 
 
-def wait_until(condition, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
 def start_assistant(tmp_path: Path, role: str, site: str, port: int) -> Assistant:
     path = tmp_path / f"{site}.yaml"
     path.write_text(textwrap.dedent(CONFIG.format(role=role, site=site, port=port)))
@@ -46,6 +37,7 @@ def start_assistant(tmp_path: Path, role: str, site: str, port: int) -> Assistan
     assistant.start()
     assistant.open_default_sources()
     assert assistant.sources[0].source.connected.wait(5)
+    assert assistant.virtual_board.host_connected.wait(5)
     return assistant
 
 
@@ -68,7 +60,7 @@ def test_a_satellites_command_runs_on_the_hub_and_is_answered_on_the_satellite(
         assert recorder.calls == [("bright", "on", 7)]
         assert wait_until(lambda: satellite.replies == ["did bright 7"])
         assert hub.replies == []
-        assert satellite.host.skills["recorder"].calls == []
+        assert satellite.host.skills == {}  # a satellite leaves the skills to the hub
     finally:
         satellite.stop()
         hub.stop()
