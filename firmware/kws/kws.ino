@@ -11,6 +11,7 @@
 #include "src/indicator.h"
 #include "src/model/kws_model_data.h"
 #include "src/model/kws_model_settings.h"
+#include "src/model/kws_thresholds.h"
 #include "src/model_ops.h"
 #include "src/recognizer.h"
 #include "src/sample_ring.h"
@@ -106,23 +107,31 @@ bool start_interpreter() {
   return true;
 }
 
-// Feeds all buffered audio to the frontend; returns how many feature slices it produced.
-int process_audio() {
+void infer(unsigned long now_ms);
+
+// Feeds all buffered audio to the frontend, and runs an inference at each slice the schedule
+// asks for (the window full, then every kInferenceEverySlices slices).
+void process_audio() {
+  static unsigned long slices_total = 0;
   int16_t chunk[kws::kAudioChunkSamples];
-  int slices = 0;
   size_t count;
   while ((count = g_audio.read(chunk, kws::kAudioChunkSamples)) > 0) {
     const int16_t* samples = chunk;
     while (count > 0) {
       size_t used = 0;
       const FrontendOutput out = FrontendProcessSamples(&g_frontend, samples, count, &used);
-      if (out.size > 0 && g_features.push(out.values, out.size)) ++slices;
+      if (out.size > 0 && g_features.push(out.values, out.size)) {
+        ++slices_total;
+        if (g_features.full() &&
+            (slices_total - kws::kFeatureSlices) % kws::kInferenceEverySlices == 0) {
+          infer(millis());
+        }
+      }
       if (used == 0) break;
       samples += used;
       count -= used;
     }
   }
-  return slices;
 }
 
 void infer(unsigned long now_ms) {
@@ -171,6 +180,11 @@ void setup() {
   kws::RecognizerConfig config;
   config.ignored_mask = (1u << kws::kSilenceIndex) | (1u << kws::kUnknownIndex);
   static kws::Recognizer recognizer(kws::kLabels, kws::kLabelCount, config);
+  for (int i = 0; i < kws::kLabelCount; ++i) {
+    if (!(config.ignored_mask & (1u << i))) {
+      recognizer.set_threshold(kws::kLabels[i], kws::kDefaultThresholdPermille[i]);
+    }
+  }
   static kws::Link link({kFirmwareVersion, kws::kModelId,
                          static_cast<uint32_t>(g_interpreter->arena_used_bytes())},
                         recognizer);
@@ -184,7 +198,7 @@ void setup() {
 
 void loop() {
   const unsigned long now_ms = millis();
-  if (process_audio() > 0 && g_features.full()) infer(now_ms);
+  process_audio();
   if (g_led_lit && now_ms - g_led_lit_ms >= kws::kIndicatorMs) {
     show({false, false, false});
     g_led_lit = false;
