@@ -1,0 +1,21 @@
+"""The board and the desktop start with the same detection thresholds."""
+
+import re
+from pathlib import Path
+
+from assistant.yaml_lines import load_located
+
+REPO = Path(__file__).resolve().parent.parent
+HEADER = REPO / "firmware" / "kws" / "src" / "model" / "kws_thresholds.h"
+
+
+def test_config_thresholds_equal_the_firmware_header():
+    header = dict(
+        (label, int(permille))
+        for permille, label in re.findall(r"^\s*(\d+),\s*//\s*(\w+)", HEADER.read_text(), re.M)
+    )
+    config = load_located((REPO / "config.yaml").read_text(), REPO / "config.yaml").data
+    desktop = {k: round(v * 1000) for k, v in config["microphone"]["thresholds"].items()}
+    commands = {"on", "off", "up", "down", "go", "stop"}
+    assert set(desktop) == commands
+    assert desktop == {label: header[label] for label in commands}
