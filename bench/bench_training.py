@@ -24,25 +24,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from model_training import examples, models, quantize  # noqa: E402
-from model_training.evaluate import format_table, int8_outputs, per_class  # noqa: E402
-from model_training.pipeline import default_real_folders  # noqa: E402
+from model_training import models, quantize  # noqa: E402
+from model_training.evaluate_folder import evaluate_folder  # noqa: E402
 from model_training.settings import COMMANDS, MODEL_BASENAME, MODELS_DIR, data_dir  # noqa: E402
-
-
-def test_split_accuracy(tflite: bytes) -> tuple[dict, int]:
-    from model_training import dataset
-
-    clips = [
-        clip
-        for folder in default_real_folders()
-        for clip in dataset.index_folder(folder)
-        if clip.split == "test"
-    ]
-    test = examples.build_clean(clips, "test features")
-    contract = quantize.quantization_of(tflite).contract()
-    predicted = np.argmax(int8_outputs(tflite, test.features, contract), axis=1)
-    return per_class(test.labels, predicted), len({c.speaker for c in clips})
 
 
 def architecture_costs() -> list[tuple[str, int, int, int, int]]:
@@ -85,14 +69,14 @@ def main() -> None:
     args = parser.parse_args()
 
     card = json.loads((MODELS_DIR / f"{MODEL_BASENAME}.json").read_text())
-    tflite = (MODELS_DIR / f"{MODEL_BASENAME}.tflite").read_bytes()
-    report, speakers = test_split_accuracy(tflite)
+    model = MODELS_DIR / f"{MODEL_BASENAME}.tflite"
+    evaluation = evaluate_folder(str(model), None, "test", None, data_dir() / "evaluation")
+    report = evaluation["int8"]
     recipe = timed_recipe() if args.run_recipe else None
 
-    print(f"\nModel {card['model_id']} ({card['architecture']}), int8, test split: "
-          f"{sum(report[label]['support'] for label in card['labels'])} clips by {speakers} "
-          "speakers never used in training")  # fmt: skip
-    print(format_table(None, report))
+    print(f"\nModel {card['model_id']} ({card['architecture']}), int8, test split (above): "
+          f"{evaluation['clips']} clips by {evaluation['speakers']} speakers never used in "
+          "training")  # fmt: skip
     worst = min(report[c]["recall"] for c in COMMANDS)
     print(f"lowest command recall: {worst * 100:.1f}% (target >= 90%)")
     print(f"overall accuracy: {report['accuracy'] * 100:.1f}% (target >= 90%, aim 95%)")

@@ -135,7 +135,7 @@ def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default=str(data_dir()), help="cache, runs, synth clips")
     parser.add_argument("--run", default="default", help="name of the run folder")
     parser.add_argument("--architecture", default="ds_cnn", choices=["ds_cnn", "baseline"])
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--real", nargs="+", help="folders of speech in Speech Commands layout")
     parser.add_argument("--scale", type=float, default=1.0, help="share of the example counts")

@@ -16,7 +16,7 @@ from model_training.evaluate import (
     plot_confusion,
     predict_float,
 )
-from model_training.pipeline import REAL_FOLDERS
+from model_training.pipeline import default_real_folders
 from model_training.quantize import quantization_of
 from model_training.settings import MODEL_BASENAME, MODELS_DIR
 
@@ -35,7 +35,7 @@ def evaluate_folder(
     tflite = tflite_path.read_bytes()
     clips = [
         clip
-        for folder in (folders or [str(p) for p in REAL_FOLDERS])
+        for folder in (folders or default_real_folders())
         for clip in dataset.index_folder(folder)
         if split == "all" or clip.split == split
     ]
@@ -44,7 +44,12 @@ def evaluate_folder(
     test = examples.build_clean(clips, "evaluation features")
     contract = quantization_of(tflite).contract()
     int8_predicted = np.argmax(int8_outputs(tflite, test.features, contract), axis=1)
-    report = {"clips": len(clips), "split": split, "int8": per_class(test.labels, int8_predicted)}
+    report = {
+        "clips": len(clips),
+        "speakers": len({c.speaker for c in clips}),
+        "split": split,
+        "int8": per_class(test.labels, int8_predicted),
+    }
     plot_confusion(
         confusion(test.labels, int8_predicted), output / "confusion_int8.png", "int8 model"
     )

@@ -112,10 +112,6 @@ def synthesize_words(
     return written
 
 
-def random_sentence(rng: np.random.Generator, words: int) -> str:
-    return " ".join(str(w) for w in rng.choice(SENTENCE_WORDS, size=words))
-
-
 def synthesize_sentences(
     out_dir: str | Path,
     count: int,

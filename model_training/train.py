@@ -16,7 +16,7 @@ from model_training.settings import FEATURE_SCALE, LABELS
 @dataclass(frozen=True)
 class TrainConfig:
     architecture: str = "ds_cnn"
-    epochs: int = 40
+    epochs: int = 60
     batch_size: int = 128
     learning_rate: float = 3e-3
     seed: int = 1234

@@ -1,6 +1,6 @@
 """The portable code cross-compiles for the Cortex-M4F and stays small.
 
-The size table: python bench/firmware_size.py
+The size table: python bench/bench_firmware.py
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Cross-compiles the firmware's portable code for the Cortex-M4F and prints its size table,
-with the model and arena sizes from the generated header: python bench/firmware_size.py"""
+with the model and arena sizes from the generated header: python bench/bench_firmware.py"""
 
 from __future__ import annotations
 
