@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from model_training import command_line
 from model_training.settings import FIRMWARE_MODEL_DIR, MODELS_DIR, SHARED_DIR, data_dir
 
 
@@ -205,13 +206,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    try:
-        args.func(args)
-    except (FileNotFoundError, ValueError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return command_line.run(parser(), argv)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ sound card), and a recorded microphone that plays real speech for the rest."""
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,16 +21,7 @@ from assistant.listener import (
 )
 from assistant.sources import DeviceSession
 
-sys.path.insert(0, str(Path(__file__).parent))
-import tiny_kws_model
-
 SAMPLE_RATE = 16000
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> Path:
-    pytest.importorskip("tensorflow", reason="tensorflow is needed to make the test model")
-    return tiny_kws_model.build(tmp_path_factory.mktemp("model"))
 
 
 @pytest.fixture(scope="module")

@@ -23,16 +23,7 @@ from assistant.pipeline import (
     read_wav_int16,
 )
 
-sys.path.insert(0, str(Path(__file__).parent))
-import tiny_kws_model
-
 SAMPLE_RATE = 16000
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> Path:
-    pytest.importorskip("tensorflow", reason="tensorflow is needed to make the test model")
-    return tiny_kws_model.build(tmp_path_factory.mktemp("model"))
 
 
 def _speech(text: str) -> np.ndarray:
@@ -188,6 +179,8 @@ def test_running_the_pipeline_does_not_load_tensorflow(tiny_model):
 def test_convolutions_in_numpy_equal_the_tflm_interpreter(tmp_path):
     pytest.importorskip("tensorflow", reason="tensorflow is needed to make the test model")
     pytest.importorskip("tflite_micro", reason="tflite-micro is not installed")
+    import tiny_kws_model
+
     from assistant.model_runner import Int8Model
     from model_training.quantize import run_tflm
 

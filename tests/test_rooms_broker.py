@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -141,6 +142,33 @@ def test_a_detection_runs_on_the_hub_and_its_reply_is_spoken_where_it_was_heard(
         ("kitchen", "Timer started"),
     ]
     assert wait_until(lambda: rooms.kitchen.pending == 0)
+
+
+def sends_without_delay(part: Hub | Satellite) -> bool:
+    """Whether the connection's socket has Nagle's algorithm off (TCP_NODELAY)."""
+    sock = part.connection._client.socket()  # the socket paho connected with
+    return sock is not None and sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+
+
+def test_every_connection_sends_its_packets_without_waiting_for_the_previous_ones(
+    rooms: Rooms,
+) -> None:
+    """With Nagle's algorithm, a satellite's Home Assistant event, written right after its
+    detection, held the next detection back until the broker's delayed TCP acknowledgement."""
+    parts = (rooms.hub, rooms.kitchen, rooms.office)
+    assert all(sends_without_delay(part) for part in parts)
+    connections = [part.connection.connections for part in parts]
+    rooms.broker.stop()
+    rooms.broker.start()
+
+    def reconnected() -> bool:
+        return all(
+            part.connection.connected and part.connection.connections > before
+            for part, before in zip(parts, connections, strict=True)
+        )
+
+    assert wait_until(reconnected), "not connected again after the broker restart"
+    assert all(sends_without_delay(part) for part in parts), "lost on reconnection"
 
 
 def test_a_word_heard_in_two_rooms_runs_once_from_the_room_that_heard_it_best(
@@ -300,6 +328,7 @@ def test_tls_with_the_brokers_certificate_works_and_without_it_fails_clearly(
             assert wait_until(lambda: satellite.hub_online)
             satellite.forward(event("on", "kitchen"))
             assert [e.site for e in dispatched.wait_for(1)] == ["kitchen"]
+            assert sends_without_delay(satellite) and sends_without_delay(hub)
             assert not untrusting.connection.connected
         finally:
             for part in (untrusting, satellite, hub):

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from model_training import command_line
 from model_training.settings import FIRMWARE_MODEL_DIR, REPO_ROOT, SHARED_DIR, data_dir
 
 DEFAULT_DATA = SHARED_DIR / "speech_commands_subset"
@@ -148,13 +149,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    try:
-        args.func(args)
-    except (FileNotFoundError, ValueError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return command_line.run(parser(), argv)
 
 
 if __name__ == "__main__":
