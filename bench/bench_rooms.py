@@ -1,6 +1,8 @@
 """Rooms over MQTT under load: N satellites each sending R detections per second for S seconds
 through one mosquitto to one hub. Reports detections lost (target 0) and the latency from a
-satellite's forward() to the hub's dispatch (target p99 under 20 ms).
+satellite's forward() to the hub's dispatch (target p99 under 20 ms), and how far the
+satellites fell behind their schedule (a late satellite means the machine, not the rooms
+code, set the pace).
 
 Each satellite runs in its own process, as each room runs its own; the hub runs in this one.
 All read the same monotonic clock. The de-duplication window is 0 by default: with a window,

@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -45,10 +45,16 @@ class Recipe:
     silence: int = 2000
     prefix_seconds: tuple[float, float] = (0.5, 2.0)
     fresh_share: float = 0.15
-    shift_ms: int = 100
+    # A word's voiced part lands anywhere in the window, this far from both edges: in a stream
+    # the window passes over every word at every position, 100 ms apart.
+    margin_ms: int = 50
     gain_db: tuple[float, float] = (-10.0, 4.0)
     noise_probability: float = 0.8
-    noise_gain: tuple[float, float] = (0.0, 0.12)
+    # Noise under spoken examples, as signal-to-noise ratio over the word's voiced part.
+    snr_db: tuple[float, float] = (0.0, 25.0)
+    # Silence examples: noise at this share of a recording's own volume.
+    silence_noise_probability: float = 0.9
+    noise_gain: tuple[float, float] = (0.0, 1.0)
     partial_fraction: tuple[float, float] = (0.15, 0.5)
     # Other words that sound like a command ("no" and "go") get this share of the unknown words.
     confusable_words: tuple[str, ...] = ("no", "so", "know", "toe", "dog", "cup", "top", "of")
@@ -91,17 +97,24 @@ def voiced_span(audio: np.ndarray, frame: int = 160, threshold: float = 0.1) -> 
     return int(loud[0] * frame), int((loud[-1] + 1) * frame)
 
 
-def noise_stream(
-    rng: np.random.Generator, noises: Sequence[np.ndarray], length: int, gain: float
-) -> np.ndarray:
-    """`length` samples of a random background recording (looped) at `gain`, plus a faint floor."""
-    floor = rng.normal(0.0, 10 ** rng.uniform(-4.5, -3.0), length).astype(np.float32)
-    if not noises or gain <= 0:
-        return floor
+def rms(audio: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if audio.size else 0.0
+
+
+def noise_floor(rng: np.random.Generator, length: int) -> np.ndarray:
+    """A faint white-noise floor (-90 to -60 dBFS), as a real microphone never gives zeros."""
+    return rng.normal(0.0, 10 ** rng.uniform(-4.5, -3.0), length).astype(np.float32)
+
+
+def looped_noise(
+    rng: np.random.Generator, noises: Sequence[np.ndarray], length: int
+) -> np.ndarray | None:
+    """`length` samples of a random background recording, looped from a random start."""
+    if not noises:
+        return None
     noise = noises[int(rng.integers(len(noises)))]
     start = int(rng.integers(len(noise)))
-    looped = np.resize(np.roll(noise, -start), length)
-    return floor + gain * looped
+    return np.resize(np.roll(noise, -start), length)
 
 
 def featurize(audio: np.ndarray) -> np.ndarray:
@@ -112,14 +125,21 @@ def featurize(audio: np.ndarray) -> np.ndarray:
     return features[-SLICES:]
 
 
-def shifted(rng: np.random.Generator, clip: np.ndarray, shift_ms: int) -> np.ndarray:
-    shift = int(rng.integers(-shift_ms, shift_ms + 1)) * RATE // 1000
-    out = np.zeros_like(clip)
-    if shift >= 0:
-        out[shift:] = clip[: len(clip) - shift]
-    else:
-        out[:shift] = clip[-shift:]
-    return out
+def _prefix(rng: np.random.Generator, recipe: Recipe) -> int:
+    """Samples of running audio before the window (none: a fresh frontend, as after power-up)."""
+    if rng.random() < recipe.fresh_share:
+        return 0
+    return int(rng.uniform(*recipe.prefix_seconds) * RATE)
+
+
+def placement(rng: np.random.Generator, clip: np.ndarray, recipe: Recipe) -> int:
+    """A clip offset that puts its voiced part anywhere in the window, clear of both edges."""
+    begin, end = voiced_span(clip)
+    margin = recipe.margin_ms * RATE // 1000
+    lo, hi = margin - begin, CLIP_SAMPLES - margin - end
+    if hi < lo:  # longer than the window allows: centred
+        return (lo + hi) // 2
+    return int(rng.integers(lo, hi + 1))
 
 
 def render(
@@ -131,22 +151,39 @@ def render(
 ) -> np.ndarray:
     """Audio ending with the one-second window: running noise, then `clip` mixed in.
 
-    `offset` is where the clip starts relative to the window start (default: shifted randomly
-    around 0); parts of the clip outside the window are cut.
+    `offset` is where the clip starts relative to the window start (default: its voiced part
+    placed at random, see `placement`); parts of the clip outside the window are cut. The noise
+    is at a random SNR from `recipe.snr_db` over the clip's voiced part (the whole clip's, also
+    when only part of it is in the window).
     """
-    fresh = rng.random() < recipe.fresh_share
-    prefix = 0 if fresh else int(rng.uniform(*recipe.prefix_seconds) * RATE)
-    has_noise = rng.random() < recipe.noise_probability
-    gain = rng.uniform(*recipe.noise_gain) if has_noise else 0.0
-    audio = noise_stream(rng, noises, prefix + CLIP_SAMPLES, gain)
+    prefix = _prefix(rng, recipe)
+    length = prefix + CLIP_SAMPLES
+    audio = noise_floor(rng, length)
     level = 10 ** (rng.uniform(*recipe.gain_db) / 20)
+    begin, end = voiced_span(clip)
+    speech_rms = level * rms(clip[begin:end])
+    noise = looped_noise(rng, noises, length)
+    if noise is not None and speech_rms > 0 and rng.random() < recipe.noise_probability:
+        snr = rng.uniform(*recipe.snr_db)
+        audio += noise * (speech_rms / 10 ** (snr / 20) / max(rms(noise[prefix:]), 1e-9))
     if offset is None:
-        audio[prefix:] += level * shifted(rng, clip[:CLIP_SAMPLES], recipe.shift_ms)
-        return audio
+        offset = placement(rng, clip, recipe)
     start = prefix + offset
-    lo, hi = max(start, 0), min(start + len(clip), len(audio))
+    lo, hi = max(start, 0), min(start + len(clip), length)
     if hi > lo:
         audio[lo:hi] += level * clip[lo - start : hi - start]
+    return audio
+
+
+def render_silence(
+    rng: np.random.Generator, noises: Sequence[np.ndarray], recipe: Recipe
+) -> np.ndarray:
+    """Audio ending with a window of background noise only, up to a recording's full volume."""
+    length = _prefix(rng, recipe) + CLIP_SAMPLES
+    audio = noise_floor(rng, length)
+    noise = looped_noise(rng, noises, length)
+    if noise is not None and rng.random() < recipe.silence_noise_probability:
+        audio += rng.uniform(*recipe.noise_gain) * noise
     return audio
 
 
@@ -212,12 +249,11 @@ def render_planned(
     recipe: Recipe,
 ) -> np.ndarray:
     if kind == "noise":
-        louder = Recipe(**{**asdict(recipe), "noise_gain": (0.0, 1.0), "noise_probability": 0.9})
-        return render(rng, np.zeros(CLIP_SAMPLES, np.float32), noises, louder)
+        return render_silence(rng, noises, recipe)
     if kind == "speech":
         audio = store.get(clip.path, keep_length=True)
         start = int(rng.integers(max(len(audio) - CLIP_SAMPLES, 0) + 1))
-        return render(rng, fit_clip(audio[start:]), noises, recipe)
+        return render(rng, fit_clip(audio[start:]), noises, recipe, offset=0)
     audio = store.get(clip.path)
     if kind == "partial":
         return render(rng, audio, noises, recipe, offset=partial_offset(rng, audio, recipe))

@@ -12,7 +12,8 @@ class RecordingSkill(Skill):
     description = "records calls"
     settings = (Setting("prefix", str, "did", "prefix of replies"),)
 
-    def start(self):
+    def __init__(self, context):
+        super().__init__(context)
         self.calls = []
         self.called = threading.Event()
 
@@ -32,7 +33,8 @@ class MusicSkill(Skill):
     name = "music"
     description = "takes focus while playing"
 
-    def start(self):
+    def __init__(self, context):
+        super().__init__(context)
         self.calls = []
 
     @action()
@@ -51,7 +53,8 @@ class TroubleSkill(Skill):
     name = "trouble"
     description = "misbehaves"
 
-    def start(self):
+    def __init__(self, context):
+        super().__init__(context)
         self.release = threading.Event()
         self.finished = []
 

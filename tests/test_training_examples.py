@@ -35,7 +35,7 @@ def test_partial_words_leave_only_part_of_the_word_in_the_window(seed):
 
 
 def test_render_puts_the_clip_after_a_running_noise_prefix():
-    recipe = Recipe(fresh_share=0.0, noise_probability=1.0, noise_gain=(0.1, 0.1), gain_db=(0, 0))
+    recipe = Recipe(fresh_share=0.0, noise_probability=1.0, snr_db=(20.0, 20.0), gain_db=(0, 0))
     noise = [np.random.default_rng(1).normal(0, 0.3, 5 * RATE).astype(np.float32)]
     audio = examples.render(np.random.default_rng(0), _burst(0.4, 0.6), noise, recipe)
     assert 1.5 * RATE <= len(audio) <= 3 * RATE
