@@ -45,9 +45,12 @@ class Recipe:
     silence: int = 2000
     prefix_seconds: tuple[float, float] = (0.5, 2.0)
     fresh_share: float = 0.15
-    # A word's voiced part lands anywhere in the window, this far from both edges: in a stream
-    # the window passes over every word at every position, 100 ms apart.
+    # In a stream the window passes over every word at every position, 100 ms apart: this share
+    # of the spoken examples has the word's voiced part anywhere in the window, `margin_ms` clear
+    # of both edges; the others keep the clip's own position, shifted by up to `shift_ms`.
+    anywhere_share: float = 0.5
     margin_ms: int = 50
+    shift_ms: int = 100
     gain_db: tuple[float, float] = (-10.0, 4.0)
     noise_probability: float = 0.8
     # Noise under spoken examples, as signal-to-noise ratio over the word's voiced part.
@@ -133,7 +136,11 @@ def _prefix(rng: np.random.Generator, recipe: Recipe) -> int:
 
 
 def placement(rng: np.random.Generator, clip: np.ndarray, recipe: Recipe) -> int:
-    """A clip offset that puts its voiced part anywhere in the window, clear of both edges."""
+    """A clip offset: its voiced part anywhere in the window, clear of both edges (in
+    `recipe.anywhere_share` of the examples), else the clip's own position randomly shifted."""
+    shift = recipe.shift_ms * RATE // 1000
+    if rng.random() >= recipe.anywhere_share:
+        return int(rng.integers(-shift, shift + 1))
     begin, end = voiced_span(clip)
     margin = recipe.margin_ms * RATE // 1000
     lo, hi = margin - begin, CLIP_SAMPLES - margin - end

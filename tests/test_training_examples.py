@@ -43,6 +43,32 @@ def test_render_puts_the_clip_after_a_running_noise_prefix():
     assert np.abs(audio[:-RATE]).max() < 0.25  # only noise before it
 
 
+@pytest.mark.parametrize("seed", range(12))
+def test_placement_puts_the_whole_word_anywhere_in_the_window(seed):
+    recipe = Recipe(anywhere_share=1.0, margin_ms=50)
+    rng = np.random.default_rng(seed)
+    offsets = [examples.placement(rng, _burst(0.3, 0.7), recipe) for _ in range(50)]
+    margin = 0.05 * RATE
+    assert all(0.3 * RATE + o >= margin and 0.7 * RATE + o <= RATE - margin for o in offsets)
+    assert max(offsets) - min(offsets) > 0.4 * RATE  # not only around the clip's own position
+
+
+def test_placement_keeps_the_clip_position_when_not_anywhere():
+    recipe = Recipe(anywhere_share=0.0, shift_ms=100)
+    rng = np.random.default_rng(4)
+    offsets = [examples.placement(rng, _burst(0.3, 0.7), recipe) for _ in range(50)]
+    assert all(abs(o) <= 0.1 * RATE for o in offsets)
+
+
+def test_noise_is_mixed_at_the_drawn_snr_over_the_voiced_part():
+    recipe = Recipe(fresh_share=0.0, noise_probability=1.0, snr_db=(10.0, 10.0), gain_db=(0, 0))
+    noise = [np.random.default_rng(1).normal(0, 0.3, 5 * RATE).astype(np.float32)]
+    window = examples.render(np.random.default_rng(0), _burst(0.4, 0.6), noise, recipe, offset=0)
+    noise_rms = examples.rms(window[-RATE : -int(0.65 * RATE)])  # before the burst
+    speech_rms = 0.5 / np.sqrt(2)
+    assert 20 * np.log10(speech_rms / noise_rms) == pytest.approx(10.0, abs=0.5)
+
+
 def test_the_frontend_adapts_to_running_noise():
     """After a noise prefix the frontend's noise estimate subtracts the noise: lower features."""
     noise = np.random.default_rng(2).normal(0, 0.05, 3 * RATE).astype(np.float32)

@@ -1,4 +1,4 @@
-// Generated from assistant/models/kws_int8.tflite (model 5d500a73) by `python -m model_training export`; do not edit.
+// Generated from assistant/models/kws_int8.tflite (model f85c203b) by `python -m model_training export`; do not edit.
 // Regenerate: python -m model_training export
 #ifndef KWS_MODEL_SETTINGS_H_
 #define KWS_MODEL_SETTINGS_H_
@@ -22,15 +22,15 @@ constexpr int kUnknownIndex = 1;
 // int8 input = clamp(((uint16 * kInputMultiplier + (1 << (kInputShift - 1)))
 //                     >> kInputShift) + kInputZeroPoint, -128, 127)
 constexpr float kFeatureScale = 0.0390625f;
-constexpr float kInputScale = 0.101868875f;
+constexpr float kInputScale = 0.1015625f;
 constexpr int kInputZeroPoint = -128;
-constexpr int32_t kInputMultiplier = 25130;
+constexpr int32_t kInputMultiplier = 25206;
 constexpr int kInputShift = 16;
 constexpr float kOutputScale = 0.00390625f;
 constexpr int kOutputZeroPoint = -128;
 
 constexpr int kTensorArenaBytes = 18432;
-constexpr const char* kModelId = "5d500a73";
+constexpr const char* kModelId = "f85c203b";
 
 // Audio frontend (TFLite Micro microfrontend) parameters.
 constexpr int kFrontendSampleRate = 16000;
