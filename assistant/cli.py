@@ -86,20 +86,25 @@ def _type_commands(board) -> None:
         _board_line(board, line)
 
 
-def _board_line(board, line: str) -> None:
-    """One line typed or scripted for the virtual board: `up`, `up 0.7`, `wait 1.5`, `raw ...`."""
+def _board_line(board, line: str, where: str = "input") -> None:
+    """One line typed or scripted for the virtual board: `up`, `up 0.7`, `wait 1.5`, `raw ...`.
+    A line that makes no sense is reported with `where` and skipped."""
     words = line.split()
     if not words or words[0].startswith("#"):
         return
-    if words[0] == "wait":
-        time.sleep(float(words[1]))
-    elif words[0] == "raw":
-        board.write_raw((line.split(" ", 1)[1].rstrip("\n") + "\n").encode("ascii", "replace"))
-    else:
-        try:
+    try:
+        if words[0] == "wait":
+            time.sleep(float(words[1]))
+        elif words[0] == "raw":
+            board.write_raw((line.split(" ", 1)[1].rstrip("\n") + "\n").encode("ascii", "replace"))
+        else:
             board.detect(words[0], float(words[1]) if len(words) > 1 else 0.95)
-        except ValueError as error:
-            print(f"not sent: {error}", file=sys.stderr)
+    except (ValueError, IndexError) as error:
+        print(
+            f"{where}: skipped {line.strip()!r} ({error}); write `COMMAND [SCORE]`, "
+            "`wait SECONDS` or `raw TEXT`",
+            file=sys.stderr,
+        )
 
 
 def cmd_emulate(args: argparse.Namespace) -> int:
@@ -129,8 +134,9 @@ def cmd_emulate(args: argparse.Namespace) -> int:
                 time.sleep(0.5)
                 return 0
         elif args.script:
-            for line in Path(args.script).read_text().splitlines():
-                _board_line(board, line)
+            lines = Path(args.script).read_text().splitlines()
+            for number, line in enumerate(lines, start=1):
+                _board_line(board, line, f"{args.script}:{number}")
             if not args.stay:
                 time.sleep(0.5)
                 return 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -14,6 +15,8 @@ from assistant import protocol
 from assistant.plugin import CommandEvent
 
 log = logging.getLogger("assistant.source")
+
+MAX_KEPT_REPLIES = 16
 
 
 class EventSource(Protocol):
@@ -61,7 +64,8 @@ class DeviceSession:
         self.hello: protocol.Hello | None = None
         self.last_seq: int | None = None
         self.last_message_at: float | None = None
-        self.replies: list[protocol.Message] = []
+        self.replies: deque[protocol.Message] = deque(maxlen=MAX_KEPT_REPLIES)
+        """Replies to requests, until a caller takes them (the oldest go first when full)."""
         self._replies_changed = threading.Condition()
 
     def deliver(self, message: protocol.Message) -> None:

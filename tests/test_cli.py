@@ -126,7 +126,7 @@ def test_send_without_a_daemon_says_how_to_start_one(env):
 
 def test_emulate_plays_a_script_on_a_stable_link(env, tmp_path):
     script = tmp_path / "script.txt"
-    script.write_text("# a short session\nup 0.9\nwait 0.1\nraw GARBAGE\ndown\n")
+    script.write_text("# a short session\nup 0.9\nwait 0.1\nraw GARBAGE\njump\nwait\ndown\n")
     link = tmp_path / "ttyKWS"
     board = subprocess.Popen(
         [
@@ -142,6 +142,7 @@ def test_emulate_plays_a_script_on_a_stable_link(env, tmp_path):
         ],
         env=env,
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
     try:
@@ -153,8 +154,10 @@ def test_emulate_plays_a_script_on_a_stable_link(env, tmp_path):
             lines = [port.readline().decode().strip() for _ in range(4)]
     finally:
         board.terminate()
-        board.wait(10)
+        _, errors = board.communicate(timeout=10)
     assert any(line.startswith("PONG ") and line.endswith("id=t1") for line in lines)
+    assert f"{script}:5: skipped 'jump'" in errors
+    assert f"{script}:6: skipped 'wait'" in errors
 
 
 def test_emulate_replays_a_wav_exactly_as_the_board_pipeline_hears_it(env, tmp_path):
