@@ -12,6 +12,7 @@ See docs/writing-skills.md for a complete example.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -136,7 +137,9 @@ class Skill:
         """Called once at shutdown."""
 
     @classmethod
+    @functools.cache
     def actions(cls) -> dict[str, Action]:
+        """The actions the class declares, by name (worked out once per class)."""
         found: dict[str, Action] = {}
         for klass in reversed(cls.__mro__):
             for value in vars(klass).values():
