@@ -47,6 +47,8 @@ LOG_LUT = np.array(
 
 _F32 = np.float32
 _U32 = 0xFFFFFFFF
+FLOAT64_EXACT = 2**53
+FILTERBANK_FRAMES_PER_PRODUCT = 32
 
 
 def _int16(values: np.ndarray) -> np.ndarray:
@@ -116,12 +118,18 @@ class FrontendTables:
         for i in range(self.window_samples):
             value = _F32(0.5 - 0.5 * math.cos(float(arg) * (i + 0.5)))
             coefficients.append(math.floor(float(value * _F32(1 << WINDOW_BITS)) + 0.5))
-        return np.array(coefficients, dtype=np.int64)
+        return np.array(coefficients, dtype=np.int32)
 
     @cached_property
-    def fft_stages(self) -> list[tuple[int, tuple[np.ndarray, np.ndarray]]]:
-        """For each radix-4 stage (m = 1, 4, 16, ...): the Q15 twiddles (real, imaginary) of
-        its three rotated inputs, shape (3, m), from kissfft's table for the half-size FFT."""
+    def fft_stages(self) -> list[tuple[int, np.ndarray | None, np.ndarray | None]]:
+        """For each radix-4 stage (m = 1, 4, 16, ...): its Q15 twiddles as two int32 arrays of
+        shape (2, 1, n), so that a complex value x (real, imaginary) times twiddle t is
+        x.real * first + x.imag * second (real and imaginary parts of the product along the
+        first axis), one twiddle per position of the stage's input (groups of 4 * m: the
+        butterfly's four inputs, m apart). From kissfft's table for the half-size FFT; the
+        butterfly's unrotated input gets (32767, 0), which leaves the values it meets
+        (|x| <= 8192) unchanged, and so does the first stage, all of whose twiddles are
+        (32767, 0): None, None."""
         n = self.fft_size // 2
         phase = -2 * math.pi * np.arange(n) / n
         table_r = np.floor(0.5 + 32767 * np.cos(phase)).astype(np.int32)
@@ -129,19 +137,25 @@ class FrontendTables:
         stages = []
         m = 1
         while m < n:
-            index = np.arange(1, 4)[:, None] * np.arange(m)[None, :] * (n // (4 * m))
-            stages.append((m, (table_r[index], table_i[index])))
+            index = np.arange(4)[:, None] * np.arange(m)[None, :] * (n // (4 * m))
+            real = np.tile(table_r[index].ravel(), n // (4 * m))
+            imag = np.tile(table_i[index].ravel(), n // (4 * m))
+            if (real == 32767).all() and (imag == 0).all():
+                stages.append((m, None, None))
+            else:
+                stages.append((m, _complex_factors(real, imag), _complex_factors(-imag, real)))
             m *= 4
         return stages
 
     @cached_property
     def real_twiddles(self) -> tuple[np.ndarray, np.ndarray]:
-        """The twiddles that split the half-size complex FFT into the real FFT's bins."""
+        """The twiddles that split the half-size complex FFT into the real FFT's bins, as the
+        two factors of `fft_stages`, shape (2, 1, n / 2)."""
         n = self.fft_size // 2
         phase = -math.pi * ((np.arange(n // 2) + 1) / n + 0.5)
         real = np.floor(0.5 + 32767 * np.cos(phase)).astype(np.int32)
         imag = np.floor(0.5 + 32767 * np.sin(phase)).astype(np.int32)
-        return real, imag
+        return _complex_factors(real, imag), _complex_factors(-imag, real)
 
     @cached_property
     def digit_reversal(self) -> np.ndarray:
@@ -158,7 +172,8 @@ class FrontendTables:
 
     @cached_property
     def filterbank(self) -> tuple[int, np.ndarray]:
-        """(first FFT bin, weights): channel c = weights[c] @ energy[first:first + width]."""
+        """(first FFT bin, weights): channel c = weights[c] @ energy[first:first + width]
+        (int64, shape (channels, width))."""
         cfg = self.config
         spectrum_size = self.fft_size // 2 + 1
 
@@ -203,6 +218,17 @@ class FrontendTables:
         return start, matrix
 
     @cached_property
+    def filterbank_matrix(self) -> tuple[slice, np.ndarray]:
+        """The filterbank as (FFT bins, float64 (width, channels) matrix) for a BLAS product:
+        exact, as every partial sum of int32 energies times the non-negative weights stays
+        below 2**53 (checked here)."""
+        first, weights = self.filterbank
+        largest_sum = (1 << 31) * int(weights.sum(axis=1).max())
+        if (weights < 0).any() or largest_sum >= FLOAT64_EXACT:
+            raise ValueError(f"filterbank sums up to {largest_sum} are not exact in float64")
+        return slice(first, first + weights.shape[1]), weights.T.astype(np.float64)
+
+    @cached_property
     def pcan_lut(self) -> np.ndarray:
         """The piecewise-quadratic gain table of PCAN's wide dynamic function."""
         cfg = self.config
@@ -231,78 +257,105 @@ class FrontendTables:
 
 
 def _windowed(frames: np.ndarray, tables: FrontendTables) -> tuple[np.ndarray, np.ndarray]:
-    """Q12 window; returns the windowed frames and the shift that fills the FFT's 16 bits."""
-    output = _int16((frames * tables.window) >> WINDOW_BITS)
-    max_abs = _int16(np.abs(output)).max(axis=1)
-    return output, 15 - _msb(np.maximum(max_abs, 0))
+    """Q12 window of int16 frames; returns them shifted left to fill the FFT's 16 bits (int16,
+    wrapping as C stores them) and the shift."""
+    output = (np.multiply(frames, tables.window, dtype=np.int32) >> WINDOW_BITS).astype(np.int16)
+    max_abs = np.abs(output).max(axis=1)  # int16: |-32768| wraps to -32768, as in C
+    shift = 15 - _msb(np.maximum(max_abs, 0))
+    return output << shift.astype(np.int16)[:, None], shift
 
 
-def _q15(values: np.ndarray) -> np.ndarray:
-    """kissfft's rounding of an int32 Q15 product back to int16 (sround)."""
-    return ((values + (1 << 14)) >> 15).astype(np.int16)
+def _complex_factors(real: np.ndarray, imag: np.ndarray) -> np.ndarray:
+    """(real, imag) stacked on a new first axis, with an axis for the frames after it."""
+    return np.stack([real, imag]).astype(np.int32)[:, None]
+
+
+def _times_twiddles(values: np.ndarray, first: np.ndarray, second: np.ndarray, out=None):
+    """kissfft's fixed-point complex product with rounding (C_MUL, sround): int32 values
+    (2, ...) (real, imaginary) times Q15 twiddles given as their `fft_stages` factors."""
+    product = values[0] * first
+    product += values[1] * second
+    product += 1 << 14
+    return np.right_shift(product, 15, out=out)
+
+
+def _divided(values: np.ndarray, divisor: int) -> np.ndarray:
+    """kissfft's C_FIXDIV: int16 values times SAMP_MAX / divisor in Q15, rounded, as int32."""
+    result = np.multiply(values, 32767 // divisor, dtype=np.int32)
+    result += 1 << 14
+    result >>= 15
+    return result
 
 
 def _complex_fft(z: np.ndarray, tables: FrontendTables) -> np.ndarray:
     """kissfft's fixed-point radix-4 complex FFT, each stage dividing by 4 with rounding.
 
-    `z` is int16 of shape (2, frames, n): real and imaginary parts. Sums wrap in int16 and
-    products round from int32, exactly as the C code stores them.
+    `z` is int16 of shape (2, frames, n): real and imaginary parts. Products round from int32
+    and results wrap in int16, exactly as the C code stores them; the butterfly's intermediate
+    sums stay below 2**15 (inputs |x| <= 8192 after the division, rotated ones below 11586),
+    so only its outputs can wrap, when they are stored.
     """
-    n = z.shape[2]
+    frames, n = z.shape[1:]
     z = z[:, :, tables.digit_reversal]
-    for m, (tw_r, tw_i) in tables.fft_stages:
-        z = z.reshape(2, z.shape[1], n // (4 * m), 4, m)
-        a = _q15(z.astype(np.int32) * 8191)  # C_FIXDIV by 4: SAMP_MAX / 4
-        x_r, x_i = a[0, :, :, 1:].astype(np.int32), a[1, :, :, 1:].astype(np.int32)
-        s_r = _q15(x_r * tw_r - x_i * tw_i)
-        s_i = _q15(x_r * tw_i + x_i * tw_r)
-        f0_r, f0_i = a[0, :, :, 0], a[1, :, :, 0]
-        s5_r, s5_i = f0_r - s_r[:, :, 1], f0_i - s_i[:, :, 1]
-        f0_r, f0_i = f0_r + s_r[:, :, 1], f0_i + s_i[:, :, 1]
-        s3_r, s3_i = s_r[:, :, 0] + s_r[:, :, 2], s_i[:, :, 0] + s_i[:, :, 2]
-        s4_r, s4_i = s_r[:, :, 0] - s_r[:, :, 2], s_i[:, :, 0] - s_i[:, :, 2]
-        out = np.empty_like(a)
-        out[0, :, :, 0], out[1, :, :, 0] = f0_r + s3_r, f0_i + s3_i
-        out[0, :, :, 1], out[1, :, :, 1] = s5_r + s4_i, s5_i - s4_r
-        out[0, :, :, 2], out[1, :, :, 2] = f0_r - s3_r, f0_i - s3_i
-        out[0, :, :, 3], out[1, :, :, 3] = s5_r - s4_i, s5_i + s4_r
-        z = out.reshape(2, -1, n)
+    sign = np.array([-1, 1], dtype=np.int32)[:, None, None]
+    for m, first, second in tables.fft_stages:
+        x = _divided(z, 4)
+        if first is not None:
+            x = _times_twiddles(x, first, second)
+        x = x.reshape(2, -1, 4, m)
+        even, odd = x[:, :, 0] + x[:, :, 2], x[:, :, 1] + x[:, :, 3]
+        difference = x[:, :, 0] - x[:, :, 2]
+        rotated = (x[::-1, :, 1] - x[::-1, :, 3]) * sign  # j * (x1 - x3)
+        out = np.empty(x.shape, dtype=np.int16)
+        np.add(even, odd, out=out[:, :, 0])
+        np.subtract(difference, rotated, out=out[:, :, 1])
+        np.subtract(even, odd, out=out[:, :, 2])
+        np.add(difference, rotated, out=out[:, :, 3])
+        z = out.reshape(2, frames, n)
     return z
 
 
 def _real_fft(samples: np.ndarray, tables: FrontendTables) -> tuple[np.ndarray, np.ndarray]:
-    """kissfft's fixed-point real FFT (kiss_fftr): bins 0..N/2 (real, imaginary) as int32."""
+    """kissfft's fixed-point real FFT (kiss_fftr): bins 0..N/2 (real, imaginary) as int16."""
     frames, n_real = samples.shape
     padded = np.zeros((frames, tables.fft_size), dtype=np.int16)
     padded[:, :n_real] = samples
-    z = _complex_fft(np.stack([padded[:, 0::2], padded[:, 1::2]]), tables)
+    z = _complex_fft(padded.reshape(frames, -1, 2).transpose(2, 0, 1), tables)
     n = z.shape[2]
-    half = 16383  # C_FIXDIV by 2: SAMP_MAX / 2
-    out = np.zeros((2, frames, n + 1), dtype=np.int32)
-    dc = _q15(z[:, :, 0].astype(np.int32) * half).astype(np.int32)
-    out[0, :, 0] = (dc[0] + dc[1]).astype(np.int16)
-    out[0, :, n] = (dc[0] - dc[1]).astype(np.int16)
-    k = np.arange(1, n // 2 + 1)
-    fpk = _q15(z[:, :, k].astype(np.int32) * half)
-    fpnk = z[:, :, n - k]
-    fpnk[1] = -fpnk[1]
-    fpnk = _q15(fpnk.astype(np.int32) * half)
-    f1 = (fpk + fpnk).astype(np.int32)
-    f2 = (fpk - fpnk).astype(np.int32)
-    t_r, t_i = tables.real_twiddles
-    tw_r = _q15(f2[0] * t_r - f2[1] * t_i).astype(np.int32)
-    tw_i = _q15(f2[0] * t_i + f2[1] * t_r).astype(np.int32)
+    out = np.zeros((2, frames, n + 1), dtype=np.int16)
+    dc = _divided(z[:, :, 0], 2)
+    np.add(dc[0], dc[1], out=out[0, :, 0])
+    np.subtract(dc[0], dc[1], out=out[0, :, n])
+    half = n // 2
+    mirrored = z[:, :, n - 1 : n - half - 1 : -1].copy()  # bins n - k for k = 1..n/2, conjugated
+    np.negative(mirrored[1], out=mirrored[1])
+    fpk, fpnk = _divided(z[:, :, 1 : half + 1], 2), _divided(mirrored, 2)
+    f1 = np.add(fpk, fpnk, out=np.empty(fpk.shape, dtype=np.int16))
+    f2 = np.subtract(fpk, fpnk, out=np.empty(fpk.shape, dtype=np.int16))
+    twiddled = _times_twiddles(f2, *tables.real_twiddles, out=np.empty(f2.shape, np.int16))
+    twiddled = twiddled.astype(np.int32)  # the halving sums are C ints: no int16 wrap
+    upper = f1 - twiddled
+    upper[1] *= -1  # the conjugate side: (f1 - t).real, (t - f1).imaginary
+    np.right_shift(f1 + twiddled, 1, out=out[:, :, 1 : half + 1])
     # Bin n/2 is written twice; the second write (the conjugate side) wins, as in C.
-    real, imag = out[0], out[1]
-    real[:, k] = ((f1[0] + tw_r) >> 1).astype(np.int16)
-    imag[:, k] = ((f1[1] + tw_i) >> 1).astype(np.int16)
-    real[:, n - k] = ((f1[0] - tw_r) >> 1).astype(np.int16)
-    imag[:, n - k] = ((tw_i - f1[1]) >> 1).astype(np.int16)
-    return real, imag
+    np.right_shift(upper, 1, out=out[:, :, n - 1 : n - half - 1 : -1])
+    return out[0], out[1]
 
 
-def _rounded_sqrt(values: np.ndarray) -> np.ndarray:
-    """The filterbank's integer square root of uint64 values, rounded as the C code rounds."""
+def _rounded_sqrt(sums: np.ndarray) -> np.ndarray:
+    """The filterbank's integer square root, rounded as the C code rounds (up when the
+    remainder exceeds the root, unless the root is 0xFFFF), of its uint64 accumulators given
+    as exact float64 sums (a negative one wrapped around). Below 2**52 the float square root's
+    floor is the exact integer root; anything else takes the wide path."""
+    if sums.min() >= 0 and sums.max() < 2**52:
+        root = np.floor(np.sqrt(sums))
+        up = (sums - root * root > root) & (root != 0xFFFF)
+        return root.astype(np.int64) + up
+    return _rounded_sqrt_wide(sums.astype(np.int64).view(np.uint64))
+
+
+def _rounded_sqrt_wide(values: np.ndarray) -> np.ndarray:
+    """`_rounded_sqrt` of any uint64 values."""
     values = values.astype(np.uint64)
     root = np.floor(np.sqrt(values.astype(np.float64))).astype(np.uint64)
     root = np.minimum(root, np.uint64(_U32))
@@ -320,28 +373,25 @@ def _filterbank(
     real: np.ndarray, imag: np.ndarray, shift: np.ndarray, tables: FrontendTables
 ) -> np.ndarray:
     """Energy, mel filterbank, square root and undoing the FFT's input shift: uint32 values."""
-    first, weights = tables.filterbank
-    bins = slice(first, first + weights.shape[1])
-    real, imag = real[:, bins].astype(np.int64), imag[:, bins].astype(np.int64)
-    energy = (real * real + imag * imag) & _U32
-    energy = np.where(energy >= 1 << 31, energy - (1 << 32), energy)  # stored as int32
-    work = (energy @ weights.T).view(np.uint64)
-    return (_rounded_sqrt(work) >> shift[:, None]) & _U32
+    bins, weights = tables.filterbank_matrix
+    real, imag = real[:, bins], imag[:, bins]
+    energy = np.multiply(real, real, dtype=np.int32)
+    energy += np.multiply(imag, imag, dtype=np.int32)  # int32 as in C: 2 * 32768**2 wraps
+    # A few frames per product: OpenBLAS then stays on one thread (its threads only slow
+    # products this small down, and keep spinning after them, the more so on a busy machine).
+    blocks = range(0, len(energy), FILTERBANK_FRAMES_PER_PRODUCT)
+    sums = np.concatenate([energy[i : i + FILTERBANK_FRAMES_PER_PRODUCT] @ weights for i in blocks])
+    return (_rounded_sqrt(sums) >> shift[:, None]) & _U32
 
 
 def _pcan(signal: np.ndarray, estimate: np.ndarray, tables: FrontendTables) -> np.ndarray:
     """Per-channel automatic gain from the noise estimate, then the SNR shrink."""
     lut = tables.pcan_lut
-    interval = _msb(estimate)
+    # estimate = mantissa * 2**interval exactly (uint32 values), mantissa in [0.5, 1): the ten
+    # bits below the leading one are those of mantissa * 2**11.
+    mantissa, interval = np.frexp(estimate.astype(np.float64))
     index = np.maximum(4 * interval - 6, 0)
-    frac = (
-        np.where(
-            interval < 11,
-            estimate << np.maximum(11 - interval, 0),
-            estimate >> np.maximum(interval - 11, 0),
-        )
-        & 0x3FF
-    )
+    frac = (mantissa * 2048).astype(np.int64) & 0x3FF
     result = (lut[index + 2] * frac) >> 5
     result = (result + lut[index + 1] * 32) * frac
     result = ((result + (1 << 14)) >> 15) + lut[index]
@@ -357,14 +407,11 @@ def _log_scale(signal: np.ndarray, tables: FrontendTables) -> np.ndarray:
     """The LUT natural logarithm scaled by 2**scale_shift, saturated to uint16."""
     correction = tables.correction_bits
     values = signal >> -correction if correction < 0 else (signal << correction) & _U32
-    safe = np.maximum(values, 2)
-    integer = _msb(safe) - 1
-    frac = safe - (1 << integer)
-    frac = np.where(
-        integer < LOG_SCALE_BITS,
-        frac << np.maximum(LOG_SCALE_BITS - integer, 0),
-        frac >> np.maximum(integer - LOG_SCALE_BITS, 0),
-    )
+    # values = mantissa * 2**(integer + 1) exactly, mantissa in [0.5, 1): the fraction below
+    # the leading one, in LOG_SCALE_BITS bits (truncated), is mantissa * 2**(bits + 1) - 2**bits.
+    mantissa, exponent = np.frexp(np.maximum(values, 2).astype(np.float64))
+    integer = exponent - 1
+    frac = (mantissa * (2 << LOG_SCALE_BITS)).astype(np.int64) - (1 << LOG_SCALE_BITS)
     segment = frac >> (LOG_SCALE_BITS - LOG_SEGMENT_BITS)
     c0, c1 = LOG_LUT[segment], LOG_LUT[segment + 1]
     seg_unit = (1 << LOG_SCALE_BITS) >> LOG_SEGMENT_BITS
@@ -386,7 +433,7 @@ class Frontend:
         self.reset()
 
     def reset(self) -> None:
-        self._pending = np.zeros(0, dtype=np.int64)
+        self._pending = np.zeros(0, dtype=np.int16)
         self._estimate = np.zeros(self.config.num_channels, dtype=np.int64)
 
     @property
@@ -402,14 +449,15 @@ class Frontend:
             )
         tables = self.tables
         size, step = tables.window_samples, tables.step_samples
-        buffer = np.concatenate([self._pending, samples.astype(np.int64)])
+        buffer = np.concatenate([self._pending, samples])
         count = 0 if len(buffer) < size else (len(buffer) - size) // step + 1
         self._pending = buffer[count * step :]
         if count == 0:
             return np.zeros((0, self.channels), dtype=np.uint16)
-        frames = np.lib.stride_tricks.sliding_window_view(buffer, size)[: count * step : step]
-        windowed, shift = _windowed(frames, tables)
-        fft_input = _int16(((windowed & 0xFFFF) << shift[:, None]) & 0xFFFF)
+        frames = np.lib.stride_tricks.as_strided(
+            buffer, (count, size), (step * buffer.itemsize, buffer.itemsize), writeable=False
+        )
+        fft_input, shift = _windowed(frames, tables)
         real, imag = _real_fft(fft_input, tables)
         signal = _filterbank(real, imag, shift, tables)
         signal, estimates = self._reduce_noise(signal)

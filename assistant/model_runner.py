@@ -4,9 +4,10 @@ The board runs the model with TensorFlow Lite for Microcontrollers; so does the 
 the TFLM Python interpreter (the same kernels, so the same scores, bit for bit). LiteRT is not
 used to run it: its optimized kernels round differently (int8 DEPTHWISE_CONV_2D by up to 11 LSB),
 and even its reference kernels do not always agree with TFLM (per-channel FULLY_CONNECTED rounds
-once where TFLM rounds twice). The model's CONV_2D operators, most of its work, run in numpy with
-TFLM's integer arithmetic (assistant/int8_conv.py, several times faster); TFLM runs the operators
-between them, each run of them cut out of the same flatbuffer as a model of its own.
+once where TFLM rounds twice). The model's CONV_2D and DEPTHWISE_CONV_2D operators, nearly all of
+its work, run in numpy with TFLM's integer arithmetic (assistant/int8_conv.py, several times
+faster); TFLM runs the other operators, each run of them cut out of the same flatbuffer as a
+model of its own.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.int8_conv import Conv2D, UnsupportedConv, conv_from_operator
+from assistant.int8_conv import Int8Layer, UnsupportedConv, layer_from_operator
 
 NUMPY_BATCH = 8
-"""Inputs given to a numpy convolution at a time (its temporaries stay in the CPU's cache)."""
+"""Inputs given to a numpy layer at a time (its temporaries stay in the CPU's cache)."""
 
 
 class ModelError(RuntimeError):
@@ -66,10 +67,16 @@ class Int8Model:
                     f"{self.path}: the model's {role} is {np.dtype(detail['dtype']).name}, the "
                     "board runs full-int8 models only (export with int8 input and output)"
                 )
+        self._input_shape = tuple(int(n) for n in self._input["shape"][1:])
+        self.input_size = int(np.prod(self._input_shape))
+        self.output_size = int(np.prod(self._output["shape"]))
         self._steps = (
-            [whole]
+            [_InterpreterStep(whole)]
             if steps is None
-            else [step if isinstance(step, Conv2D) else _tflm(step) for step in steps]
+            else [
+                step if isinstance(step, Int8Layer) else _InterpreterStep(_tflm(step))
+                for step in steps
+            ]
         )
 
     @property
@@ -78,17 +85,9 @@ class Int8Model:
         return hashlib.sha256(self.content).hexdigest()[:8]
 
     @property
-    def numpy_convolutions(self) -> int:
-        """How many CONV_2D operators run in numpy (assistant/int8_conv.py)."""
-        return sum(isinstance(step, Conv2D) for step in self._steps)
-
-    @property
-    def input_size(self) -> int:
-        return int(np.prod(self._input["shape"]))
-
-    @property
-    def output_size(self) -> int:
-        return int(np.prod(self._output["shape"]))
+    def numpy_layers(self) -> int:
+        """How many operators (convolutions) run in numpy (assistant/int8_conv.py)."""
+        return sum(isinstance(step, Int8Layer) for step in self._steps)
 
     def __call__(self, features: np.ndarray) -> np.ndarray:
         """int8 scores (one per label) for one int8 input (any shape with the right size)."""
@@ -102,26 +101,36 @@ class Int8Model:
                 f"{self.path}: the model takes {self.input_size} int8 values per input, got "
                 f"{batch.shape}"
             )
-        values = batch.reshape(len(batch), *self._input["shape"][1:])
+        values = batch.reshape(len(batch), *self._input_shape)
         for step in self._steps:
-            if isinstance(step, Conv2D):
+            if len(values) <= NUMPY_BATCH or not isinstance(step, Int8Layer):
+                values = step(values)
+            else:
                 starts = range(0, len(values), NUMPY_BATCH)
                 values = np.concatenate([step(values[i : i + NUMPY_BATCH]) for i in starts])
-            else:
-                shape = step.get_input_details(0)["shape"]
-                outputs = []
-                for example in values:
-                    step.set_input(example.reshape(shape), 0)
-                    step.invoke()
-                    outputs.append(np.asarray(step.get_output(0))[0])
-                values = np.array(outputs)
         return values.reshape(len(batch), self.output_size)
 
 
-def _plan(content: bytes) -> list[Conv2D | bytes] | None:
-    """The model as steps: numpy convolutions and flatbuffers of the operators between them, in
+class _InterpreterStep:
+    """Operators that TFLM runs, one input at a time."""
+
+    def __init__(self, interpreter):
+        self.interpreter = interpreter
+        self.shape = tuple(interpreter.get_input_details(0)["shape"])
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        outputs = []
+        for example in values:
+            self.interpreter.set_input(example.reshape(self.shape), 0)
+            self.interpreter.invoke()
+            outputs.append(np.asarray(self.interpreter.get_output(0))[0])
+        return np.array(outputs)
+
+
+def _plan(content: bytes) -> list[Int8Layer | bytes] | None:
+    """The model as steps: numpy layers and flatbuffers of the operators between them, in
     order. None (TFLM runs the whole model) unless the operators form a chain, each reading the
-    one before, with a CONV_2D among them."""
+    one before, with a convolution among them."""
     try:  # the flatbuffer schema comes with LiteRT; without it TFLM runs the whole model
         import flatbuffers
         from ai_edge_litert import schema_py_generated as schema
@@ -130,14 +139,14 @@ def _plan(content: bytes) -> list[Conv2D | bytes] | None:
     model = schema.ModelT.InitFromPackedBuf(content, 0)
     graph = model.subgraphs[0]
     tensor = int(graph.inputs[0])
-    chain: list[Conv2D | list[int]] = []
+    chain: list[Int8Layer | list[int]] = []
     for index, op in enumerate(graph.operators):
         variable = [t for t in op.inputs if t >= 0 and not _is_constant(model, graph, t)]
         if len(model.subgraphs) != 1 or variable != [tensor] or len(op.outputs) != 1:
             return None
         tensor = int(op.outputs[0])
         try:
-            chain.append(conv_from_operator(model, op, schema))
+            chain.append(layer_from_operator(model, op, schema))
         except UnsupportedConv:
             if chain and isinstance(chain[-1], list):
                 chain[-1].append(index)
@@ -146,7 +155,7 @@ def _plan(content: bytes) -> list[Conv2D | bytes] | None:
     if [int(t) for t in graph.outputs] != [tensor] or all(isinstance(s, list) for s in chain):
         return None
     return [
-        step if isinstance(step, Conv2D) else _submodel(content, step, schema, flatbuffers)
+        step if isinstance(step, Int8Layer) else _submodel(content, step, schema, flatbuffers)
         for step in chain
     ]
 

@@ -142,3 +142,117 @@ def test_the_daemon_modules_do_not_import_tensorflow():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_square_root_is_the_same_on_its_fast_and_wide_paths():
+    """Below 2**52 the filterbank's root comes from the float square root; it must round as
+    the integer (C) one does, at perfect squares, halfway points and the 0xFFFF cap."""
+    from assistant.frontend import _rounded_sqrt, _rounded_sqrt_wide
+
+    rng = np.random.default_rng(11)
+    roots = np.concatenate(
+        [rng.integers(0, 2**26, 20_000), np.arange(70_000), [0xFFFF, 0x10000, 2**26 - 1]]
+    )
+    near = [roots * roots + roots + d for d in (-1, 0, 1)] + [roots * roots + d for d in (-1, 0)]
+    values = np.concatenate([*near, rng.integers(0, 2**52, 50_000)])
+    values = np.unique(values[(values >= 0) & (values < 2**52)])
+    fast = _rounded_sqrt(values.astype(np.float64))
+    np.testing.assert_array_equal(fast, _rounded_sqrt_wide(values.astype(np.uint64)))
+    assert fast[values == 0xFFFF**2 + 0xFFFF + 1].tolist() == [0xFFFF]  # the cap: no round up
+    # A sum that wrapped around (negative) or is too wide for the float path.
+    wide = np.array([-5.0, 2.0**52 + 2.0**30])
+    np.testing.assert_array_equal(
+        _rounded_sqrt(wide), _rounded_sqrt_wide(wide.astype(np.int64).view(np.uint64))
+    )
+
+
+U32 = 0xFFFFFFFF
+
+
+def _reference_log_scale(value: int, correction: int, scale_shift: int) -> int:
+    """The microfrontend's LogScale of one value, on Python integers (bit_length for the MSB)."""
+    from assistant.frontend import LOG_LUT
+
+    value = value >> -correction if correction < 0 else (value << correction) & U32
+    if value <= 1:
+        return 0
+    integer = value.bit_length() - 1
+    frac = value - (1 << integer)
+    frac = frac << (16 - integer) if integer < 16 else frac >> (integer - 16)
+    segment = frac >> 9
+    c0, c1 = int(LOG_LUT[segment]), int(LOG_LUT[segment + 1])
+    log2 = ((integer << 16) + frac + c0 + (((c1 - c0) * (frac - 512 * segment)) >> 16)) & U32
+    loge = ((45426 * log2 + 32768) >> 16) & U32
+    return ((((loge << scale_shift) & U32) + 32768) & U32) >> 16
+
+
+def _reference_pcan(signal: int, estimate: int, lut: list[int], snr_shift: int) -> int:
+    """PCAN's gain (the wide dynamic function) and SNR shrink of one value, on Python integers."""
+    if estimate <= 2:
+        gain = lut[estimate]
+    else:
+        interval = estimate.bit_length()
+        index = max(4 * interval - 6, 0)
+        shifted = estimate << (11 - interval) if interval < 11 else estimate >> (interval - 11)
+        frac = shifted & 0x3FF
+        result = (((lut[index + 2] * frac) >> 5) + lut[index + 1] * 32) * frac
+        result = ((result + (1 << 14)) >> 15) + lut[index]
+        gain = ((result + 0x8000) & 0xFFFF) - 0x8000  # stored as int16
+    snr = ((signal * (gain & U32)) >> snr_shift) & U32
+    shrunk = (snr * snr) >> 20 if snr < 2 << 12 else (snr >> 6) - 64
+    return shrunk & U32
+
+
+def test_pcan_and_the_log_equal_their_integer_definitions_over_the_uint32_range():
+    """Both find the leading bit and the bits below it from the float's exponent and
+    mantissa; that must equal the integer shifts for every uint32 (exact below 2**53)."""
+    from assistant.frontend import _log_scale, _pcan
+
+    tables = Frontend().tables
+    rng = np.random.default_rng(13)
+    powers = 2 ** np.arange(33, dtype=np.int64)
+    values = np.concatenate(
+        [rng.integers(0, 2**32, 4000), np.arange(70), powers - 1, powers[:32], powers[:32] + 1]
+    ).astype(np.int64)
+    signals = rng.integers(0, 2**20, len(values)).astype(np.int64)
+    config = tables.config
+    expected_log = [
+        _reference_log_scale(int(v), tables.correction_bits, config.scale_shift) for v in values
+    ]
+    np.testing.assert_array_equal(_log_scale(values, tables), expected_log)
+    lut = [int(v) for v in tables.pcan_lut]
+    expected_pcan = [
+        _reference_pcan(int(s), int(e), lut, tables.snr_shift)
+        for s, e in zip(signals, values, strict=True)
+    ]
+    np.testing.assert_array_equal(_pcan(signals, values, tables), expected_pcan)
+
+
+def test_the_fft_skips_only_twiddles_that_change_nothing():
+    """Every value the butterflies meet is kissfft's division by 4 of an int16 (|x| <= 8192);
+    the twiddle (32767, 0), which the first stage and each unrotated input get, leaves all of
+    them unchanged, so the FFT does not multiply by it."""
+    divided = ((np.arange(-32768, 32768) * 8191 + (1 << 14)) >> 15).astype(np.int64)
+    assert np.abs(divided).max() <= 8192
+    x = np.arange(-8192, 8193, dtype=np.int64)
+    np.testing.assert_array_equal((x * 32767 + (1 << 14)) >> 15, x)
+    stages = Frontend().tables.fft_stages
+    assert stages[0][1] is None and all(first is not None for _, first, _ in stages[1:])
+    for m, first, _ in stages[1:]:
+        unrotated = first.reshape(2, -1, 4, m)[:, :, 0]  # each group's first input
+        assert (unrotated[0] == 32767).all() and (unrotated[1] == 0).all()
+
+
+def test_the_filterbank_product_is_refused_where_float64_sums_would_not_be_exact():
+    from assistant.frontend import FrontendTables
+
+    tables = Frontend().tables
+    bins, weights = tables.filterbank_matrix
+    first, exact = tables.filterbank
+    assert (bins.start, bins.stop) == (first, first + exact.shape[1])
+    np.testing.assert_array_equal(weights.T, exact)  # the float matrix holds the same integers
+    assert (1 << 31) * exact.sum(axis=1).max() < 2**53
+    too_wide = FrontendTables(tables.config)
+    too_wide.__dict__["filterbank"] = (first, np.full((40, 5000), 4096, dtype=np.int64))
+    with pytest.raises(ValueError, match="not exact in float64"):
+        _ = too_wide.filterbank_matrix

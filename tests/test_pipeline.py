@@ -186,7 +186,7 @@ def test_convolutions_in_numpy_equal_the_tflm_interpreter(tmp_path):
 
     path = tiny_kws_model.build_conv(tmp_path)
     model = Int8Model(path)
-    assert model.numpy_convolutions == 3
+    assert model.numpy_layers == 4  # three CONV_2D and a DEPTHWISE_CONV_2D
     rng = np.random.default_rng(4)
     inputs = np.concatenate(
         [
@@ -201,31 +201,15 @@ def test_convolutions_in_numpy_equal_the_tflm_interpreter(tmp_path):
     assert len({tuple(row) for row in ours}) > 10
 
 
-def _reference_requantize(value: int, multiplier: int, shift: int) -> int:
-    """TFLite's reference MultiplyByQuantizedMultiplier, step by step on Python integers."""
-    left, right = max(shift, 0), max(-shift, 0)
-    x = value * (1 << left)
-    product = x * multiplier
-    nudge = (1 << 30) if product >= 0 else 1 - (1 << 30)
-    high = int((product + nudge) / (1 << 31)) if abs(product) < 2**52 else None
-    high = (abs(product + nudge) >> 31) * (1 if product + nudge >= 0 else -1)
-    mask = (1 << right) - 1
-    threshold = (mask >> 1) + (1 if high < 0 else 0)
-    return (high >> right) + (1 if (high & mask) > threshold else 0)
+def test_int8_features_from_the_lookup_equal_the_board_s_arithmetic():
+    from assistant.features import to_int8
 
-
-def test_requantization_rounds_as_the_reference_kernels():
-    from assistant.int8_conv import multiply_by_quantized_multiplier, quantize_multiplier
-
-    assert quantize_multiplier(0.5) == (1 << 30, 0)
-    assert quantize_multiplier(0.25) == (1 << 30, -1)
-    assert quantize_multiplier(3.0) == (3 << 29, 2)
-    rng = np.random.default_rng(5)
-    values = np.concatenate([rng.integers(-(2**24), 2**24, 3000), np.arange(-600, 600)])
-    for real in (0.000123, 0.0087, 0.5, 0.731, 1.7):
-        multiplier, shift = quantize_multiplier(real)
-        expected = [_reference_requantize(int(v), multiplier, shift) for v in values]
-        got = multiply_by_quantized_multiplier(
-            values.astype(np.int64), np.int64(multiplier), np.int64(shift)
-        )
-        np.testing.assert_array_equal(got, expected)
+    _, contract = load_model()
+    every = np.arange(0x10000, dtype=np.uint16).reshape(256, 256)
+    expected = to_int8(every.astype(np.int64), contract.input_multiplier, contract.input_zero_point)
+    looked_up = contract.to_int8(every)
+    assert looked_up.dtype == np.int8
+    np.testing.assert_array_equal(looked_up, expected)
+    assert len(np.unique(expected)) == 256
+    with pytest.raises(ValueError, match="uint16"):
+        contract.to_int8(np.array([-1, 5]))
