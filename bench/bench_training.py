@@ -49,6 +49,16 @@ def architecture_costs() -> list[tuple[str, int, int, int, int]]:
     return rows
 
 
+def trained_accuracy(architecture: str) -> str:
+    """int8 test accuracy of the run named after an architecture (`--run baseline`), if any."""
+    scores = data_dir() / "runs" / architecture / "quantize.json"
+    if not scores.exists():
+        return "not trained"
+    report = json.loads(scores.read_text())["int8"]
+    worst = min(report[c]["recall"] for c in COMMANDS)
+    return f"{report['accuracy'] * 100:.1f}% (lowest command recall {worst * 100:.1f}%)"
+
+
 def timed_recipe() -> dict:
     """Run the whole recipe from scratch (fresh data folder, outputs kept out of the repo)."""
     with tempfile.TemporaryDirectory() as scratch:
@@ -84,6 +94,8 @@ def main() -> None:
     print(f"\n{'architecture':<14}{'params':>8}{'model B':>10}{'arena B':>10}{'MACs':>10}")
     for name, params, size, arena, macs in architecture_costs():
         print(f"{name:<14}{params:>8}{size:>10}{arena:>10}{macs:>10}")
+    for name in models.ARCHITECTURES:
+        print(f"{name} trained by `--architecture {name} --run {name}`: {trained_accuracy(name)}")
     print(
         f"{'committed':<14}{card['parameters']:>8}{card['model_bytes']:>10}"
         f"{card['arena_bytes']:>10}{card['macs']:>10}   (targets: <40960 B, <24576 B, <1M MACs)"
