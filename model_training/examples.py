@@ -38,11 +38,11 @@ RATE = 16000
 class Recipe:
     """How many training examples of each kind, and how they are augmented."""
 
-    per_command: int = 3000
-    unknown_words: int = 4000
-    partial_words: int = 2400
-    running_speech: int = 1200
-    silence: int = 2000
+    per_command: int = 4500
+    unknown_words: int = 6000
+    partial_words: int = 3600
+    running_speech: int = 1800
+    silence: int = 3000
     prefix_seconds: tuple[float, float] = (0.5, 2.0)
     fresh_share: float = 0.15
     # In a stream the window passes over every word at every position, 100 ms apart: this share

@@ -11,12 +11,12 @@ namespace kws {
 constexpr uint16_t kDefaultThresholdPermille[] = {
     1000,  // silence
     1000,  // unknown
-    950,  // on
-    600,  // off
-    850,  // up
-    850,  // down
-    700,  // go
-    850,  // stop
+    900,  // on
+    700,  // off
+    750,  // up
+    750,  // down
+    800,  // go
+    800,  // stop
 };
 
 }  // namespace kws
