@@ -28,8 +28,8 @@ class ModelError(RuntimeError):
     """A model file that cannot be used (missing, not a TFLite model, wrong input or output)."""
 
 
-def _tflm(content: bytes):
-    """A TFLM interpreter for a model."""
+def tflm_interpreter(content: bytes):
+    """A TFLM interpreter for a model (ModelError with the fix when tflite-micro is missing)."""
     try:
         from tflite_micro.python.tflite_micro import runtime
     except ImportError as error:
@@ -53,7 +53,7 @@ class Int8Model:
                 "with `python -m model_training export` or point `model:` at a .tflite file"
             ) from error
         try:
-            whole = _tflm(self.content)
+            whole = tflm_interpreter(self.content)
             self._input = whole.get_input_details(0)
             self._output = whole.get_output_details(0)
             steps = _plan(self.content)
@@ -71,10 +71,10 @@ class Int8Model:
         self.input_size = int(np.prod(self._input_shape))
         self.output_size = int(np.prod(self._output["shape"]))
         self._steps = (
-            [_InterpreterStep(whole)]
+            [InterpreterStep(whole)]
             if steps is None
             else [
-                step if isinstance(step, Int8Layer) else _InterpreterStep(_tflm(step))
+                step if isinstance(step, Int8Layer) else InterpreterStep(tflm_interpreter(step))
                 for step in steps
             ]
         )
@@ -111,8 +111,8 @@ class Int8Model:
         return values.reshape(len(batch), self.output_size)
 
 
-class _InterpreterStep:
-    """Operators that TFLM runs, one input at a time."""
+class InterpreterStep:
+    """A TFLM interpreter run over a batch, one input at a time: (batch, ...) -> (batch, ...)."""
 
     def __init__(self, interpreter):
         self.interpreter = interpreter

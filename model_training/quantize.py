@@ -91,17 +91,11 @@ def run_litert(tflite: bytes, inputs: np.ndarray) -> np.ndarray:
 
 
 def run_tflm(tflite: bytes, inputs: np.ndarray) -> np.ndarray:
-    """int8 outputs from the TensorFlow Lite for Microcontrollers interpreter."""
-    from tflite_micro.python.tflite_micro import runtime
+    """int8 outputs (n, values) from the TensorFlow Lite for Microcontrollers interpreter."""
+    from assistant.model_runner import InterpreterStep, tflm_interpreter
 
-    interpreter = runtime.Interpreter.from_bytes(tflite)
-    shape = interpreter.get_input_details(0)["shape"]
-    outputs = []
-    for example in inputs:
-        interpreter.set_input(example.reshape(shape), 0)
-        interpreter.invoke()
-        outputs.append(np.array(interpreter.get_output(0)).reshape(-1))
-    return np.array(outputs, dtype=np.int8)
+    outputs = InterpreterStep(tflm_interpreter(tflite))(inputs)
+    return outputs.reshape(len(inputs), -1).astype(np.int8)
 
 
 def capture_fd2(action) -> str:
@@ -120,9 +114,9 @@ def capture_fd2(action) -> str:
 
 def arena_bytes(tflite: bytes) -> int:
     """The arena TFLM needs for this model (from its allocation report)."""
-    from tflite_micro.python.tflite_micro import runtime
+    from assistant.model_runner import tflm_interpreter
 
-    interpreter = runtime.Interpreter.from_bytes(tflite)
+    interpreter = tflm_interpreter(tflite)
     report = capture_fd2(interpreter.print_allocations)
     match = re.search(r"Arena allocation total (\d+) bytes", report)
     if match is None:
