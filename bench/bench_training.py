@@ -11,6 +11,7 @@ default model and both architectures, and the wall time of the whole recipe.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -49,13 +50,17 @@ def architecture_costs() -> list[tuple[str, int, int, int, int]]:
     return rows
 
 
+def lowest_command_recall(report: dict) -> float:
+    return min(report[c]["recall"] for c in COMMANDS)
+
+
 def trained_accuracy(architecture: str) -> str:
     """int8 test accuracy of the run named after an architecture (`--run baseline`), if any."""
     scores = data_dir() / "runs" / architecture / "quantize.json"
     if not scores.exists():
         return "not trained"
     report = json.loads(scores.read_text())["int8"]
-    worst = min(report[c]["recall"] for c in COMMANDS)
+    worst = lowest_command_recall(report)
     return f"{report['accuracy'] * 100:.1f}% (lowest command recall {worst * 100:.1f}%)"
 
 
@@ -87,32 +92,36 @@ def main() -> None:
     print(f"\nModel {card['model_id']} ({card['architecture']}), int8, test split (above): "
           f"{evaluation['clips']} clips by {evaluation['speakers']} speakers never used in "
           "training")  # fmt: skip
-    worst = min(report[c]["recall"] for c in COMMANDS)
+    worst = lowest_command_recall(report)
     print(f"lowest command recall: {worst * 100:.1f}% (target >= 90%)")
     print(f"overall accuracy: {report['accuracy'] * 100:.1f}% (target >= 90%, aim 95%)")
 
     print(f"\n{'architecture':<14}{'params':>8}{'model B':>10}{'arena B':>10}{'MACs':>10}")
     for name, params, size, arena, macs in architecture_costs():
         print(f"{name:<14}{params:>8}{size:>10}{arena:>10}{macs:>10}")
-    for name in models.ARCHITECTURES:
+    for name in (n for n in models.ARCHITECTURES if n != card["architecture"]):
         print(f"{name} trained by `--architecture {name} --run {name}`: {trained_accuracy(name)}")
     print(
         f"{'committed':<14}{card['parameters']:>8}{card['model_bytes']:>10}"
         f"{card['arena_bytes']:>10}{card['macs']:>10}   (targets: <40960 B, <24576 B, <1M MACs)"
     )
-    recorded = data_dir() / "runs" / "default" / "recipe.json"
+    run = data_dir() / "runs" / "default"
+    recorded = run / "recipe.json"
+    made_committed = (run / f"{MODEL_BASENAME}.tflite").exists() and hashlib.sha256(
+        (run / f"{MODEL_BASENAME}.tflite").read_bytes()
+    ).hexdigest() == card["sha256"]
     if recipe:
         steps = ", ".join(f"{k} {recipe[k]:.0f} s" for k in ("synth", "features", "train"))
         print(f"\nrecipe wall time: {recipe['wall'] / 60:.1f} min ({steps}); target < 20 min")
         same = "the same" if recipe["model_id"] == card["model_id"] else "a different"
         print(f"the recipe from scratch made model {recipe['model_id']}: {same} model")
-    elif recorded.exists():
+    elif recorded.exists() and made_committed:
         seconds = json.loads(recorded.read_text())["seconds"]
         steps = ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items() if k != "total")
         print(f"\nrecipe wall time: {seconds['total'] / 60:.1f} min ({steps}), as measured by the")
         print(f"last `python -m model_training recipe` ({recorded}); target < 20 min")
     else:
-        print("\nrecipe wall time: not measured (run with --run-recipe)")
+        print("\nrecipe wall time: not measured for the committed model (run with --run-recipe)")
 
 
 if __name__ == "__main__":
