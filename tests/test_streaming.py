@@ -13,7 +13,12 @@ from assistant.recognizer import Recognition
 from model_training.dataset import index_folder, write_wav
 from model_training.streaming.__main__ import main
 from model_training.streaming.build import Event, StreamRecipe, StreamTruth, build_stream
-from model_training.streaming.evaluate import ACCEPT_WINDOW_MS, score_detections
+from model_training.streaming.evaluate import (
+    ACCEPT_WINDOW_MS,
+    StreamScores,
+    score_ceiling,
+    score_detections,
+)
 from model_training.streaming.thresholds import (
     choose_thresholds,
     thresholds_header,
@@ -106,6 +111,21 @@ def test_detections_are_matched_to_the_words_they_follow():
     assert outcome.false_reject_rate("on") == 0.0
 
 
+def test_the_ceiling_is_each_commands_best_own_score_in_its_accept_window():
+    labels = ("silence", "unknown", *COMMANDS)
+    times = np.arange(1000, 10001, 100)
+    scores = np.full((len(times), len(labels)), -128, np.int8)
+    on = labels.index("on")
+    scores[np.isin(times, [2500, 2600, 2700]), on] = 127  # three inferences hear "on"
+    scores[times == 9000, on] = 127  # after the accept window of the "on" said at 2000 ms
+    truth = _truth(("on", 2000, 2400), ("up", 6000, 6300))
+    ceiling = score_ceiling([StreamScores(times, scores, labels, truth)], 1000, (0.29, 0.5))
+    assert ceiling["commands"] == 2
+    assert ceiling["one_inference"] == {"0.29": 0.5, "0.50": 0.5}
+    # At best three of the ten inferences in a 1000 ms average hear "on": 0.3.
+    assert ceiling["averaged"] == {"0.29": 0.5, "0.50": 0.0}
+
+
 def test_evaluate_and_thresholds_from_the_command_line(stream, tmp_path):
     pytest.importorskip("tensorflow", reason="tensorflow is needed to make the test model")
     wav, truth = stream
@@ -126,6 +146,10 @@ def test_evaluate_and_thresholds_from_the_command_line(stream, tmp_path):
     assert at["false_accepts_per_hour"] == pytest.approx(
         sum(row["false_accepts"] for row in at["per_command"].values()) / hours
     )
+    ceiling = report["ceiling"]
+    assert ceiling["commands"] == sum(events.values())
+    for level, share in ceiling["averaged"].items():  # an average never beats its best member
+        assert 0 <= share <= ceiling["one_inference"][level] <= 1
     rates = [o["false_accepts_per_hour"] for o in report["sweep"]]
     assert rates == sorted(rates, reverse=True)  # stricter thresholds, fewer false accepts
 

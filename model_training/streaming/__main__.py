@@ -79,6 +79,17 @@ def format_report(report: dict) -> str:
         f"latency after the word ends: median {latency['median']:.0f} ms, p90 "
         f"{latency['p90']:.0f} ms"
     )
+    ceiling = report["ceiling"]
+    lines.append("commands whose own score reaches a level (the most a threshold there accepts):")
+    names = {
+        "one_inference": "one inference",
+        "averaged": f"{ceiling['average_window_ms']} ms average",
+    }
+    for kind, name in names.items():
+        shares = ", ".join(
+            f">={level} {100 * share:.0f}%" for level, share in ceiling[kind].items()
+        )
+        lines.append(f"  {name}: {shares}")
     return "\n".join(lines)
 
 

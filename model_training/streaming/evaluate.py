@@ -28,6 +28,7 @@ from model_training.streaming.build import StreamTruth
 ACCEPT_WINDOW_MS = 1500
 """A detection of the right command from the word's start to this long after its end counts."""
 SWEEP = tuple(round(t, 2) for t in np.arange(0.30, 0.991, 0.05))
+CEILING_LEVELS = (0.5, 0.7, 0.8, 0.9)
 CHUNK_SECONDS = 10
 
 
@@ -190,6 +191,46 @@ def evaluate_setting(streams: Sequence[StreamScores], settings: RecognizerSettin
     return pooled
 
 
+def _averaged(times_ms: np.ndarray, values: np.ndarray, window_ms: int) -> np.ndarray:
+    """Each inference's scores averaged over the inferences younger than `window_ms`, as the
+    recognizer averages them."""
+    sums = np.vstack([np.zeros((1, values.shape[1])), np.cumsum(values, axis=0)])
+    first = np.searchsorted(times_ms, times_ms - window_ms, side="right")
+    last = np.arange(1, len(times_ms) + 1)
+    return (sums[last] - sums[first]) / (last - first)[:, None]
+
+
+def score_ceiling(
+    streams: Sequence[StreamScores],
+    average_window_ms: int,
+    levels: Sequence[float] = CEILING_LEVELS,
+) -> dict:
+    """The right command's best score within each command's accept window, of one inference and
+    averaged over the recognizer's window: the share of commands reaching a level is the most any
+    threshold at that level can accept (suppression and the other labels aside)."""
+    best: dict[str, list[float]] = {"one_inference": [], "averaged": []}
+    for stream in streams:
+        single = (stream.scores.astype(np.float64) + 128) / 255  # the recognizer's 0-1 scale
+        averaged = _averaged(stream.times_ms, single, average_window_ms)
+        for event in stream.truth.events:
+            if event.kind != "command" or event.label is None:
+                continue
+            inside = (stream.times_ms >= event.start_ms) & (
+                stream.times_ms <= event.end_ms + ACCEPT_WINDOW_MS
+            )
+            column = stream.labels.index(event.label)
+            for kind, values in (("one_inference", single), ("averaged", averaged)):
+                best[kind].append(float(values[inside, column].max()) if inside.any() else 0.0)
+    return {
+        "commands": len(best["averaged"]),
+        "average_window_ms": average_window_ms,
+        **{
+            kind: {f"{level:.2f}": float(np.mean(np.array(found) >= level)) for level in levels}
+            for kind, found in best.items()
+        },
+    }
+
+
 def sweep(
     streams: Sequence[StreamScores],
     base: RecognizerSettings,
@@ -271,6 +312,7 @@ def evaluate(
             "minimum_count": base.minimum_count,
         },
         "at_thresholds": evaluate_setting(streams, base).summary(commands),
+        "ceiling": score_ceiling(streams, base.average_window_ms),
         "sweep": [outcome.summary(commands) for outcome in outcomes],
         "plot": str(plot_path),
     }
