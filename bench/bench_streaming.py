@@ -22,6 +22,7 @@ import numpy as np
 
 from assistant.frontend import Frontend
 from assistant.pipeline import DEFAULT_MODEL, KeywordPipeline, load_model
+from model_training.streaming.evaluate import ceiling_lines
 
 REPO = Path(__file__).resolve().parent.parent
 RATE = 16000
@@ -167,6 +168,9 @@ def accuracy_rows(report_path: Path) -> list[tuple[str, str, str]]:
                 f"{row['events']} words, {row['false_accepts']} false accepts",
             )
         )
+    if "ceiling" in report:  # reports written before the ceiling was measured have none
+        for name, shares in ceiling_lines(report["ceiling"]):
+            rows.append((f"ceiling, {name}", shares, "commands whose own score reaches it"))
     return rows
 
 

@@ -54,6 +54,8 @@ def cmd_evaluate(args) -> None:
 
 
 def format_report(report: dict) -> str:
+    from model_training.streaming.evaluate import ceiling_lines
+
     at = report["at_thresholds"]
     lines = [
         f"{at['hours']:.2f} h of streams, thresholds {at['thresholds']}",
@@ -79,17 +81,8 @@ def format_report(report: dict) -> str:
         f"latency after the word ends: median {latency['median']:.0f} ms, p90 "
         f"{latency['p90']:.0f} ms"
     )
-    ceiling = report["ceiling"]
     lines.append("commands whose own score reaches a level (the most a threshold there accepts):")
-    names = {
-        "one_inference": "one inference",
-        "averaged": f"{ceiling['average_window_ms']} ms average",
-    }
-    for kind, name in names.items():
-        shares = ", ".join(
-            f">={level} {100 * share:.0f}%" for level, share in ceiling[kind].items()
-        )
-        lines.append(f"  {name}: {shares}")
+    lines += [f"  {name}: {shares}" for name, shares in ceiling_lines(report["ceiling"])]
     return "\n".join(lines)
 
 

@@ -231,6 +231,18 @@ def score_ceiling(
     }
 
 
+def ceiling_lines(ceiling: dict) -> list[tuple[str, str]]:
+    """(what, shares) for printing a `score_ceiling` result."""
+    names = {
+        "one_inference": "one inference",
+        "averaged": f"{ceiling['average_window_ms']} ms average",
+    }
+    return [
+        (name, ", ".join(f">={level} {100 * share:.0f}%" for level, share in ceiling[kind].items()))
+        for kind, name in names.items()
+    ]
+
+
 def sweep(
     streams: Sequence[StreamScores],
     base: RecognizerSettings,
