@@ -23,7 +23,7 @@ from assistant.pipeline import (
 )
 from assistant.recognizer import Recognition
 from model_training.progress import Progress
-from model_training.streaming.build import StreamTruth
+from model_training.streaming.build import Event, StreamTruth
 
 ACCEPT_WINDOW_MS = 1500
 """A detection of the right command from the word's start to this long after its end counts."""
@@ -145,6 +145,15 @@ class Outcome:
         }
 
 
+def command_events(truth: StreamTruth) -> list[Event]:
+    return [e for e in truth.events if e.kind == "command" and e.label is not None]
+
+
+def accept_window(event: Event) -> tuple[int, int]:
+    """When a detection of the event's command counts, in stream milliseconds (inclusive)."""
+    return event.start_ms, event.end_ms + ACCEPT_WINDOW_MS
+
+
 def score_detections(
     heard: Sequence[Recognition], truth: StreamTruth, thresholds: float | dict[str, float]
 ) -> Outcome:
@@ -154,14 +163,13 @@ def score_detections(
     used: set[int] = set()
     order = sorted(range(len(heard)), key=lambda i: heard[i].time_ms)
     times = np.array([heard[i].time_ms for i in order], dtype=np.int64)
-    for event in truth.events:
-        if event.kind != "command" or event.label is None:
-            continue
+    for event in command_events(truth):
         outcome.commands[event.label] = outcome.commands.get(event.label, 0) + 1
         snr = f"{event.snr_db:g}"
         outcome.commands_by_snr[snr] = outcome.commands_by_snr.get(snr, 0) + 1
-        first = int(np.searchsorted(times, event.start_ms))
-        last = int(np.searchsorted(times, event.end_ms + ACCEPT_WINDOW_MS, side="right"))
+        opens, closes = accept_window(event)
+        first = int(np.searchsorted(times, opens))
+        last = int(np.searchsorted(times, closes, side="right"))
         match = next(
             (
                 order[i]
@@ -212,12 +220,9 @@ def score_ceiling(
     for stream in streams:
         single = (stream.scores.astype(np.float64) + 128) / 255  # the recognizer's 0-1 scale
         averaged = _averaged(stream.times_ms, single, average_window_ms)
-        for event in stream.truth.events:
-            if event.kind != "command" or event.label is None:
-                continue
-            inside = (stream.times_ms >= event.start_ms) & (
-                stream.times_ms <= event.end_ms + ACCEPT_WINDOW_MS
-            )
+        for event in command_events(stream.truth):
+            opens, closes = accept_window(event)
+            inside = (stream.times_ms >= opens) & (stream.times_ms <= closes)
             column = stream.labels.index(event.label)
             for kind, values in (("one_inference", single), ("averaged", averaged)):
                 best[kind].append(float(values[inside, column].max()) if inside.any() else 0.0)
