@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import os
 import signal
@@ -49,16 +48,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"The configuration has problems, nothing was started:\n{error}", file=sys.stderr)
         return 2
     overrides = {name: getattr(args, name) for name in ("source", "role") if getattr(args, name)}
-    config = dataclasses.replace(config, values={**config.values, **overrides})
     _setup_logging(config.log_level)
     log.info("configuration: %s", path)
     try:
-        assistant = Assistant(config, installed)
+        assistant = Assistant(config, installed, overrides=overrides)
     except ValueError as error:
         print(f"The configuration has problems, nothing was started:\n{error}", file=sys.stderr)
         return 2
     assistant.start()
-    server = control.ControlServer(control.socket_path(), assistant.handle_command, config.site)
+    server = control.ControlServer(
+        control.socket_path(), assistant.handle_command, assistant.config.site
+    )
     server.start()
     signal.signal(signal.SIGTERM, lambda *_: assistant.stopping.set())
     signal.signal(signal.SIGINT, lambda *_: assistant.stopping.set())

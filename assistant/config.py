@@ -32,7 +32,12 @@ TOP_LEVEL_SETTINGS = (
     Setting("role", str, "single", "single machine, or satellite/hub with MQTT", ROLES),
     Setting("site", str, "default", "name of this room (satellites tag their events with it)"),
     Setting("focus_seconds", float, 30.0, "how long the skill used last keeps focus"),
-    Setting("min_score", float, 0.8, "detections scoring lower are ignored"),
+    Setting(
+        "min_score",
+        float,
+        0.0,
+        "detections scoring lower are ignored (the spotter's own thresholds apply first)",
+    ),
     Setting("cooldown", float, 1.0, "seconds in which a repeated command is ignored"),
     Setting("skill_timeout", float, 10.0, "seconds an action may run before it is abandoned"),
     Setting("log_level", str, "INFO", "how much to log", ("DEBUG", "INFO", "WARNING", "ERROR")),

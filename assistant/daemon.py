@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -24,6 +25,15 @@ from assistant.speech import Speaker
 
 log = logging.getLogger("assistant")
 
+RESTART_ONLY = ("source", "role", "site")
+"""Top-level settings a reload cannot change: the sources and the room are opened once."""
+RESTART_ONLY_SECTIONS = ("device", "emulator", "microphone", "mqtt", "speech", "phrase")
+
+
+def with_overrides(config: Config, overrides: Mapping[str, str]) -> Config:
+    """`config` with top-level settings replaced (the command line's --source, --role)."""
+    return dataclasses.replace(config, values={**config.values, **overrides})
+
 
 @dataclass
 class RunningSource:
@@ -41,7 +51,11 @@ class Assistant:
         installed: Mapping[str, type[Skill]],
         data_dir: Path | None = None,
         speak: Callable[[str], None] | None = None,
+        overrides: Mapping[str, str] | None = None,
     ):
+        self.loaded = config
+        """The configuration as its file says, without the command line's overrides."""
+        config = with_overrides(config, overrides or {})
         self.config = config
         self.installed = installed
         self.stats = LinkStats()
@@ -139,18 +153,39 @@ class Assistant:
         return "emulator"
 
     def reload(self, path: Path) -> bool:
-        """Load the configuration again (SIGHUP). A broken file keeps the running one."""
+        """Load the configuration again (SIGHUP). A broken file keeps the running one; settings
+        that need a restart keep their running values and a warning names them."""
         try:
-            config = load_config(path, self.installed)
+            loaded = load_config(path, self.installed)
         except ConfigError as error:
             log.error("configuration not reloaded, fix these first:\n%s", error)
             return False
+        waiting = [name for name in RESTART_ONLY if loaded.values[name] != self.loaded.values[name]]
+        waiting += [
+            name
+            for name in RESTART_ONLY_SECTIONS
+            if loaded.sections.get(name) != self.loaded.sections.get(name)
+        ]
+        self.loaded = loaded
+        config = dataclasses.replace(
+            with_overrides(loaded, {name: self.config.values[name] for name in RESTART_ONLY}),
+            sections={**loaded.sections, **{
+                name: self.config.sections[name]
+                for name in RESTART_ONLY_SECTIONS
+                if name in self.config.sections
+            }},
+        )  # fmt: skip
         self.config = config
         self.focus.seconds = config.focus_seconds
         self.dispatcher.config = config
-        self.host.timeout = config.skill_timeout
+        self.host.set_timeout(config.skill_timeout)
         self.host.configure(self._skills_here(config))
+        logging.getLogger().setLevel(config.log_level)
         log.info("configuration reloaded from %s", path)
+        if waiting:
+            log.warning(
+                "changed settings that take effect only after a restart: %s", ", ".join(waiting)
+            )
         return True
 
     def stop(self) -> None:
@@ -162,3 +197,5 @@ class Assistant:
         if self.room:
             self.room.stop()
         self.host.stop()
+        if self.speaker:
+            self.speaker.close()

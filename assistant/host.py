@@ -8,7 +8,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -44,6 +44,10 @@ def discover_skills() -> tuple[dict[str, type[Skill]], list[BrokenPlugin]]:
             continue
         found[skill.name or point.name] = skill
     return found, broken
+
+
+class Abandoned(TimeoutError):
+    """The host gave up on a call that ran longer than the skill timeout."""
 
 
 @dataclass
@@ -116,7 +120,7 @@ class SkillRunner:
             self.timeout,
         )
         if not call.future.done():
-            call.future.set_exception(TimeoutError(f"{call.label} timed out"))
+            call.future.set_exception(Abandoned(f"{call.label} timed out"))
 
     def close(self) -> None:
         self._queue.put(None)
@@ -171,6 +175,8 @@ class PluginHost:
         self.settings: dict[str, Mapping[str, Any]] = {}
         self.runners: dict[str, SkillRunner] = {}
         self.failures: dict[str, int] = {}
+        self.start_errors: dict[str, str] = {}
+        """Why each skill that is not running failed to be created or started."""
         self._stopping = threading.Event()
         self._watchdog = threading.Thread(target=self._watch, name="skill-watchdog", daemon=True)
         self._watchdog.start()
@@ -187,37 +193,77 @@ class PluginHost:
         for name in list(self.skills):
             if name not in skill_settings or skill_settings[name] != self.settings[name]:
                 self._stop_skill(name)
+        for name in list(self.start_errors):
+            if name not in skill_settings:
+                del self.start_errors[name]
         for name, settings in skill_settings.items():
             if name not in self.skills:
                 self._start_skill(name, settings)
 
+    def set_timeout(self, seconds: float) -> None:
+        """The longest a call may run, for the running skills and those started later."""
+        self.timeout = seconds
+        for runner in self.runners.values():
+            runner.timeout = seconds
+
     def _start_skill(self, name: str, settings: Mapping[str, Any]) -> None:
         runner = self.runners.setdefault(name, SkillRunner(name, self.timeout))
-        skill = self.installed[name](_Context(self, name, settings))
+        try:
+            skill = self.installed[name](_Context(self, name, settings))
+        except Exception as error:  # a broken plugin must not stop the others
+            self.failures[name] = self.failures.get(name, 0) + 1
+            self.start_errors[name] = f"{type(error).__name__}: {error}"
+            log.error("skill %s could not be created", name, exc_info=error)
+            return
+        self.start_errors.pop(name, None)
         self.skills[name] = skill
         self.settings[name] = settings
         future = runner.submit("start", skill.start)
-        future.add_done_callback(lambda done: self._report(name, "start", done))
+        future.add_done_callback(lambda done: self._started(name, skill, done))
 
-    def _stop_skill(self, name: str) -> None:
+    def _started(self, name: str, skill: Skill, done: Future) -> None:
+        """A skill whose start failed is not running: it gets no actions and no stop."""
+        if self._report(name, "start", done) or self.skills.get(name) is not skill:
+            return
+        del self.skills[name]
+        del self.settings[name]
+        error = done.exception()
+        self.start_errors[name] = f"{type(error).__name__}: {error}"
+
+    def _stop_skill(self, name: str) -> Future:
         skill = self.skills.pop(name)
         self.settings.pop(name)
         future = self.runners[name].submit("stop", skill.stop)
         future.add_done_callback(lambda done: self._report(name, "stop", done))
+        return future
 
     def call(self, skill_name: str, action: str, event: CommandEvent, params: Mapping) -> Future:
         """Run `skill_name.action` for `event` on the skill's thread; the future holds its reply."""
         skill = self.skills.get(skill_name)
         if skill is None:
-            future: Future = Future()
-            future.set_exception(LookupError(f"skill {skill_name} is not running"))
-            log.error("skill %s is not running; cannot run %s", skill_name, action)
-            return future
+            return self._refuse(skill_name, action)
         method = getattr(skill, skill.actions()[action].method_name)
-        future = self.runners[skill_name].submit(
-            f"action {action}", lambda: method(event, **params)
-        )
+
+        def run():
+            if self.skills.get(skill_name) is not skill:  # its start, queued first, failed
+                raise self._not_running(skill_name)
+            return method(event, **params)
+
+        future = self.runners[skill_name].submit(f"action {action}", run)
         future.add_done_callback(lambda done: self._finish(skill_name, action, event, done))
+        return future
+
+    def _not_running(self, skill_name: str) -> LookupError:
+        why = self.start_errors.get(skill_name)
+        if why:
+            return LookupError(f"skill {skill_name} did not start ({why})")
+        return LookupError(f"skill {skill_name} is not running")
+
+    def _refuse(self, skill_name: str, action: str) -> Future:
+        error = self._not_running(skill_name)
+        log.error("%s; cannot run %s", error, action)
+        future: Future = Future()
+        future.set_exception(error)
         return future
 
     def _finish(self, skill: str, action: str, event: CommandEvent, done: Future) -> None:
@@ -235,13 +281,15 @@ class PluginHost:
         if isinstance(error, SkillError):
             log.error("skill %s: %s failed: %s", skill, what, error)
             self.reply(str(error), site)
-        elif not isinstance(error, TimeoutError):
+        elif isinstance(error, LookupError) and what.startswith("action"):
+            log.error("%s; cannot run %s", error, what)
+        elif not isinstance(error, Abandoned):  # the runner has logged an abandoned call
             log.error("skill %s: %s crashed", skill, what, exc_info=error)
         return False
 
     def stop(self) -> None:
-        for name in list(self.skills):
-            self._stop_skill(name)
+        """Stop every skill, waiting up to the skill timeout for them to finish."""
+        wait([self._stop_skill(name) for name in list(self.skills)], timeout=self.timeout)
         for runner in self.runners.values():
             runner.close()
         self._stopping.set()

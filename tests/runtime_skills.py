@@ -76,6 +76,10 @@ class TroubleSkill(Skill):
         self.finished.append("fine")
         return "fine"
 
+    @action()
+    def slow_network(self, event):
+        raise TimeoutError("the lamp took too long")  # as socket.timeout would
+
 
 class NeedsSettingSkill(Skill):
     name = "needy"
@@ -86,5 +90,44 @@ class NeedsSettingSkill(Skill):
     def go(self, event):
         return "went"
 
+
+class UnbuildableSkill(Skill):
+    name = "unbuildable"
+    description = "raises in its constructor"
+
+    def __init__(self, context):
+        raise RuntimeError("cannot build")
+
+
+class NoStartSkill(Skill):
+    name = "nostart"
+    description = "fails to start"
+
+    def start(self):
+        raise SkillError("the lamp file is missing")
+
+    def stop(self):
+        raise AssertionError("a skill that did not start is not stopped")
+
+    @action()
+    def hi(self, event):
+        return "hi"
+
+
+class SlowStopSkill(Skill):
+    name = "slowstop"
+    description = "takes a while to stop"
+
+    def __init__(self, context):
+        super().__init__(context)
+        self.stopped = threading.Event()
+
+    def stop(self):
+        threading.Event().wait(0.3)
+        self.stopped.set()
+
+
+MISBEHAVING = {s.name: s for s in (UnbuildableSkill, NoStartSkill, SlowStopSkill)}
+"""Skills whose construction, start or stop goes wrong: not in INSTALLED."""
 
 INSTALLED = {s.name: s for s in (RecordingSkill, MusicSkill, TroubleSkill, NeedsSettingSkill)}

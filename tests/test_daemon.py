@@ -65,6 +65,26 @@ def test_reload_applies_a_new_mapping_and_keeps_the_link(assistant):
     assert link.connected.is_set() and assistant.stats.reconnects == 0
 
 
+def test_reload_keeps_settings_that_need_a_restart_and_names_them(assistant, caplog):
+    changed = textwrap.dedent(CONFIG).replace("site: desk", "site: kitchen")
+    assistant.config_file.write_text(changed + "skill_timeout: 3\nspeech: {rate: 120}\n")
+    assert assistant.reload(assistant.config_file)
+    assert assistant.config.site == "desk"
+    assert "only after a restart: site, speech" in caplog.text
+    assert assistant.host.runners["recorder"].timeout == 3
+
+
+def test_reload_keeps_the_command_line_overrides(tmp_path, caplog):
+    path = tmp_path / "config.yaml"
+    path.write_text(textwrap.dedent(CONFIG))
+    config = load_config(path, INSTALLED)
+    assistant = Assistant(config, INSTALLED, tmp_path, print, overrides={"source": "serial"})
+    assert assistant.reload(path)
+    assert assistant.config.source == "serial"
+    assert "restart" not in caplog.text
+    assistant.host.stop()
+
+
 def test_a_broken_reload_keeps_the_running_configuration(assistant, caplog):
     assistant.config_file.write_text("commands:\n  off: recorder.explode\n")
     assert not assistant.reload(assistant.config_file)

@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+from assistant.config import load_config
+from assistant.host import discover_skills
 from assistant.yaml_lines import load_located
 
 REPO = Path(__file__).resolve().parent.parent
@@ -19,3 +21,10 @@ def test_config_thresholds_equal_the_firmware_header():
     commands = {"on", "off", "up", "down", "go", "stop"}
     assert set(desktop) == commands
     assert desktop == {label: header[label] for label in commands}
+
+
+def test_default_config_dispatches_every_command_the_spotter_accepts_at_its_threshold():
+    config = load_config(REPO / "config.yaml", discover_skills()[0])
+    located = load_located((REPO / "config.yaml").read_text(), REPO / "config.yaml").data
+    for command, threshold in located["microphone"]["thresholds"].items():
+        assert config.commands[command].min_score <= threshold, command

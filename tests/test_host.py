@@ -5,7 +5,7 @@ import sys
 import time
 
 import pytest
-from runtime_skills import INSTALLED
+from runtime_skills import INSTALLED, MISBEHAVING
 from waiting import wait_until
 
 from assistant.focus import Focus
@@ -55,6 +55,52 @@ def test_a_hanging_action_is_abandoned_and_the_skill_keeps_working(host, caplog)
         assert queued.result(3) == "fine"
     assert "skill trouble: action hang did not finish within 0.5 s" in caplog.text
     assert host.call("recorder", "dim", EVENT, {}).result(2) is None
+    host.skills["trouble"].release.set()
+
+
+def test_a_timeout_raised_by_the_skill_itself_is_logged_as_a_crash(host, caplog):
+    with caplog.at_level(logging.ERROR, logger="assistant.host"):
+        with pytest.raises(TimeoutError, match="took too long"):
+            host.call("trouble", "slow_network", EVENT, {}).result(2)
+        assert wait_until(lambda: "skill trouble: action slow_network crashed" in caplog.text)
+
+
+def test_skills_that_cannot_be_built_or_started_are_reported_and_the_others_run(
+    tmp_path, replies, caplog
+):
+    host = PluginHost(
+        {**INSTALLED, **MISBEHAVING}, Focus(30), tmp_path, lambda text, site: replies.append(text)
+    )
+    with caplog.at_level(logging.ERROR, logger="assistant.host"):
+        host.configure({"unbuildable": {}, "nostart": {}, "recorder": {}})
+        assert host.call("recorder", "dim", EVENT, {}).result(2) is None
+        with pytest.raises(LookupError, match=r"unbuildable did not start \(RuntimeError"):
+            host.call("unbuildable", "anything", EVENT, {}).result(2)
+        with pytest.raises(LookupError, match=r"nostart did not start .*lamp file is missing"):
+            host.call("nostart", "hi", EVENT, {}).result(2)
+    assert "skill unbuildable could not be created" in caplog.text
+    assert replies == ["the lamp file is missing"]
+    assert host.failures == {"unbuildable": 1, "nostart": 1}
+    host.configure({"recorder": {}})
+    assert host.start_errors == {}
+    host.stop()
+    assert "AssertionError" not in caplog.text
+
+
+def test_stopping_waits_for_the_skills_to_finish(tmp_path):
+    host = PluginHost(MISBEHAVING, Focus(30), tmp_path, lambda text, site: None, timeout=5)
+    host.configure({"slowstop": {}})
+    skill = host.skills["slowstop"]
+    host.stop()
+    assert skill.stopped.is_set()
+
+
+def test_a_new_timeout_applies_to_running_skills(host, caplog):
+    host.set_timeout(0.2)
+    with caplog.at_level(logging.ERROR, logger="assistant.host"):
+        with pytest.raises(TimeoutError):
+            host.call("trouble", "hang", EVENT, {}).result(2)
+    assert "did not finish within 0.2 s" in caplog.text
     host.skills["trouble"].release.set()
 
 
