@@ -10,7 +10,7 @@ from typing import Any
 
 from assistant.paths import config_dir
 from assistant.plugin import Action, Setting, Skill
-from assistant.settings import SettingsProblem, validate_settings
+from assistant.settings import SettingsProblem, SettingValueError, validate_settings
 from assistant.yaml_lines import LocatedDocument, Path_, YamlSyntaxError, load_located
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
@@ -165,6 +165,11 @@ class _Validator:
         if not isinstance(values, dict):
             self.problem(path, f"{where} must be a mapping of settings")
             return validate_settings({}, schema)[0]
+        texts = {s.name for s in schema if s.type is str}  # numbers written where text goes
+        values = {
+            key: self.document.number_texts.get((*path, key), value) if key in texts else value
+            for key, value in values.items()
+        }
         result, problems = validate_settings(values, schema)
         for problem in problems:
             self.report(problem, path, where)
@@ -188,14 +193,53 @@ class _Validator:
         top.pop("skills", None)
         values = self.settings(top, TOP_LEVEL_SETTINGS, ())
         sections = {
-            name: self.settings(_section_value(data.get(name)), schema, (name,))
+            name: self.settings(self.section_value(name, schema), schema, (name,))
             for name, schema in schemas.items()
         }
+        self.check_sections(values, sections)
         commands = self.commands(data.get("commands"), values)
         skills = self.skill_settings(data.get("skills"), commands)
         if self.problems:
             raise ConfigError(sorted(self.problems, key=lambda problem: problem.line))
         return Config(self.document.file, values, sections, commands, skills)
+
+    def section_value(self, name: str, schema: tuple[Setting, ...]) -> Any:
+        """The section's settings; `section: off` is short for `{enabled: false}` where the
+        section can be switched off."""
+        value = self.document.data.get(name)
+        if value not in ("off", False):
+            return value
+        if _switchable(schema):
+            return {"enabled": False}
+        switchable = sorted(other for other, s in section_schemas().items() if _switchable(s))
+        self.problem(
+            (name,),
+            f"{name} cannot be switched off with `off` (only {', '.join(switchable)} can); "
+            "give its settings or remove it",
+        )
+        return {}
+
+    def check_sections(self, values: dict[str, Any], sections: dict[str, dict]) -> None:
+        """What a run would refuse although every value has the right type."""
+        from assistant.listener import check_microphone
+        from assistant.rooms.settings import MqttSettings
+        from assistant.rooms.topics import check_level
+
+        for name, check in (("mqtt", MqttSettings.from_section), ("microphone", check_microphone)):
+            if self.problems_in(name):
+                continue
+            try:
+                check(sections[name])
+            except SettingValueError as error:
+                self.problem((name, error.key) if error.key else (name,), str(error))
+        if values["role"] != "single":
+            try:
+                check_level(values["site"], "site")
+            except ValueError as error:
+                self.problem(("site",), str(error))
+
+    def problems_in(self, section: str) -> bool:
+        return any(p.message.startswith(f"{section}:") for p in self.problems)
 
     def commands(self, raw: Any, values: dict[str, Any]) -> dict[str, CommandRule]:
         if raw is None:
@@ -307,11 +351,8 @@ class _Validator:
         return result
 
 
-def _section_value(value: Any) -> Any:
-    """`section: off` is short for `section: {enabled: false}`."""
-    if value in ("off", False):
-        return {"enabled": False}
-    return value
+def _switchable(schema: tuple[Setting, ...]) -> bool:
+    return any(setting.name == "enabled" for setting in schema)
 
 
 def _all_calls(rule: CommandRule) -> list[ActionCall]:

@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,8 @@ import numpy as np
 from assistant import protocol
 from assistant.model_runner import ModelError
 from assistant.plugin import Setting
-from assistant.settings import validate_settings
+from assistant.recognizer import DEFAULT_THRESHOLD
+from assistant.settings import SettingValueError, validate_settings
 
 log = logging.getLogger("assistant.listener")
 
@@ -65,6 +67,38 @@ class ListenerSettings:
         if problems:
             raise ValueError("microphone: " + "; ".join(str(p) for p in problems))
         return cls(**settings)
+
+    @property
+    def model_path(self) -> Path:
+        from assistant.pipeline import DEFAULT_MODEL
+
+        return DEFAULT_MODEL if self.model == "default" else Path(self.model)
+
+    def recognizer_settings(self):
+        from assistant.pipeline import RecognizerSettings
+
+        return RecognizerSettings(
+            thresholds=dict(self.thresholds) or DEFAULT_THRESHOLD,
+            average_window_ms=self.average_window_ms,
+            suppression_ms=self.suppression_ms,
+            minimum_count=self.minimum_count,
+        )
+
+
+def check_microphone(values: Mapping[str, Any]) -> None:
+    """The `microphone:` section can build the recognizer for its model's labels (thresholds
+    of commands the model reports, 0 to 1); SettingValueError naming the setting otherwise."""
+    from assistant.pipeline import load_contract
+
+    settings = ListenerSettings.from_values(values)
+    try:
+        labels = load_contract(settings.model_path).labels
+    except ModelError as error:
+        raise SettingValueError(f"microphone.model: {error}", "model") from None
+    try:
+        settings.recognizer_settings().recognizer(labels)
+    except ValueError as error:
+        raise SettingValueError(f"microphone.thresholds: {error}", "thresholds") from None
 
 
 def _sounddevice():
@@ -139,17 +173,10 @@ class MicrophoneSource:
         return cls(ListenerSettings.from_values(config.sections.get("microphone", {})))
 
     def _pipeline(self):
-        from assistant.pipeline import DEFAULT_MODEL, KeywordPipeline, RecognizerSettings
+        from assistant.pipeline import KeywordPipeline
 
         s = self.settings
-        recognizer = RecognizerSettings(
-            thresholds=dict(s.thresholds) or 0.8,
-            average_window_ms=s.average_window_ms,
-            suppression_ms=s.suppression_ms,
-            minimum_count=s.minimum_count,
-        )
-        model = DEFAULT_MODEL if s.model == "default" else s.model
-        return KeywordPipeline(model, recognizer, s.inference_every)
+        return KeywordPipeline(s.model_path, s.recognizer_settings(), s.inference_every)
 
     def run(self, deliver: Callable[[protocol.Message], None], stopping: threading.Event) -> None:
         delay = self.settings.retry_seconds

@@ -60,8 +60,8 @@ def model_card_path(model_path: str | Path) -> Path:
     return Path(model_path).with_suffix(".json")
 
 
-def load_model(model_path: str | Path = DEFAULT_MODEL) -> tuple[Int8Model, FeatureContract]:
-    """The model and its feature contract (from the model card beside it)."""
+def load_contract(model_path: str | Path = DEFAULT_MODEL) -> FeatureContract:
+    """The feature contract of a model, from the model card beside it."""
     card = model_card_path(model_path)
     if not card.is_file():
         raise ModelError(
@@ -69,9 +69,14 @@ def load_model(model_path: str | Path = DEFAULT_MODEL) -> tuple[Int8Model, Featu
             "with `python -m model_training export` (it writes both files)"
         )
     try:
-        contract = FeatureContract.from_model_card(card)
+        return FeatureContract.from_model_card(card)
     except (ValueError, KeyError) as error:
         raise ModelError(f"{card}: not a valid model card ({error!r})") from error
+
+
+def load_model(model_path: str | Path = DEFAULT_MODEL) -> tuple[Int8Model, FeatureContract]:
+    """The model and its feature contract (from the model card beside it)."""
+    contract = load_contract(model_path)
     model = Int8Model(model_path)
     expected = contract.slices * contract.channels
     if model.input_size != expected or model.output_size != len(contract.labels):

@@ -18,6 +18,14 @@ TYPE_NAMES = {
 }
 
 
+class SettingValueError(ValueError):
+    """A setting of the right type whose value cannot work; `key` names it (for its line)."""
+
+    def __init__(self, message: str, key: str | None = None):
+        super().__init__(message)
+        self.key = key
+
+
 @dataclass(frozen=True)
 class SettingsProblem:
     key: str | None

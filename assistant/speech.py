@@ -56,17 +56,9 @@ class Engine(Protocol):
     def connect(self, topic: str, cb: Callable[..., None]) -> Any: ...
 
 
-def speech_settings(section: Mapping[str, Any] | bool | str | None) -> dict[str, Any]:
-    """The `speech:` section with defaults filled in. `speech: off` (which YAML reads as
-    false) and `speech: false` disable speech."""
-    values = {setting.name: setting.default for setting in SPEECH_SETTINGS}
-    if section is False or section == "off":
-        values["enabled"] = False
-    elif isinstance(section, Mapping):
-        values.update(section)
-    elif section not in (None, True, "on"):
-        raise ValueError(f"speech: expected a mapping, on or off, not {section!r}")
-    return values
+def speech_settings(section: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The `speech:` section (as config validated it) with any missing default filled in."""
+    return {**{setting.name: setting.default for setting in SPEECH_SETTINGS}, **(section or {})}
 
 
 def pyttsx3_engine(settings: Mapping[str, Any]) -> Engine:
@@ -129,7 +121,7 @@ class Speaker:
 
     def __init__(
         self,
-        settings: Mapping[str, Any] | bool | str | None,
+        settings: Mapping[str, Any] | None,
         log: logging.Logger | None = None,
     ):
         self.settings = speech_settings(settings)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,8 @@ class LocatedDocument:
     """1-based line of each value (for mapping entries: the line of the key). Mapping keys are
     always strings."""
     file: Path
+    number_texts: dict[Path_, str] = field(default_factory=dict)
+    """How each number was written (`012345` is 5349 in YAML 1.1 but a password as text)."""
 
     def line_of(self, path: Path_) -> int:
         """The line of `path`, or of its nearest ancestor that has one."""
@@ -41,12 +43,14 @@ def load_located(text: str, file: Path) -> LocatedDocument:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else 1
         raise YamlSyntaxError(file, line, f"YAML syntax error: {error.problem}") from error
-    lines: dict[Path_, int] = {}
-    data = _convert(root, (), lines, file) if root is not None else {}
-    return LocatedDocument(data=data, lines=lines, file=file)
+    document = LocatedDocument(data={}, lines={}, file=file)
+    if root is not None:
+        document.data = _convert(root, (), document)
+    return document
 
 
-def _convert(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: Path) -> Any:
+def _convert(node: yaml.Node, path: Path_, document: LocatedDocument) -> Any:
+    lines = document.lines
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
@@ -54,14 +58,17 @@ def _convert(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: Path) 
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else _scalar(key_node)
             if key in result:
                 raise YamlSyntaxError(
-                    file, key_node.start_mark.line + 1, f"key {key!r} is given twice"
+                    document.file, key_node.start_mark.line + 1, f"key {key!r} is given twice"
                 )
             lines[(*path, key)] = key_node.start_mark.line + 1
-            result[key] = _convert(value_node, (*path, key), lines, file)
+            result[key] = _convert(value_node, (*path, key), document)
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(item, (*path, i), lines, file) for i, item in enumerate(node.value)]
-    return _scalar(node)
+        return [_convert(item, (*path, i), document) for i, item in enumerate(node.value)]
+    value = _scalar(node)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        document.number_texts[path] = node.value
+    return value
 
 
 def _scalar(node: yaml.Node) -> Any:

@@ -61,6 +61,52 @@ def test_on_and_off_are_command_names_not_booleans(tmp_path):
     assert set(config.commands) == {"on", "off"}
 
 
+def test_text_settings_keep_numbers_as_they_were_written(tmp_path):
+    text = "mqtt: {password: 012345, username: 1_000, host: 10.0, port: 1883}\n"
+    mqtt = load_config(write(tmp_path, text), INSTALLED).sections["mqtt"]
+    assert (mqtt["password"], mqtt["username"], mqtt["host"]) == ("012345", "1_000", "10.0")
+    assert mqtt["port"] == 1883
+
+
+def test_values_that_a_run_would_refuse_name_their_line(tmp_path):
+    found = problems(
+        tmp_path,
+        """\
+        role: hub
+        site: living room/2
+        mqtt:
+          port: 70000
+        microphone:
+          thresholds: {upp: 0.8, on: 0.9}
+        """,
+    )
+    assert found[0].endswith(
+        ":2: site 'living room/2' cannot be used in MQTT topics: it contains '/'"
+    )
+    assert found[1].endswith(":4: mqtt.port is 70000; use a port from 1 to 65535")
+    assert ":6: microphone.thresholds: no threshold for 'upp'" in found[2]
+    assert len(found) == 3
+
+
+def test_a_threshold_out_of_range_and_a_missing_model_are_named(tmp_path):
+    found = problems(tmp_path, "microphone:\n  thresholds: {on: high}\n")
+    assert found == [
+        f"{tmp_path / 'config.yaml'}:2: microphone.thresholds: threshold must be a number from "
+        "0 to 1, got 'high'"
+    ]
+    found = problems(tmp_path, "microphone:\n  model: /nowhere/kws.tflite\n")
+    assert ":2: microphone.model: /nowhere/kws.json: the model card" in found[0]
+
+
+def test_off_switches_off_only_sections_that_can_be(tmp_path):
+    config = load_config(write(tmp_path, "speech: off\n"), INSTALLED)
+    assert config.sections["speech"]["enabled"] is False
+    assert problems(tmp_path, "source: serial\nmicrophone: off\n") == [
+        f"{tmp_path / 'config.yaml'}:2: microphone cannot be switched off with `off` (only "
+        "speech can); give its settings or remove it"
+    ]
+
+
 def test_unknown_command_names_line_and_choices(tmp_path):
     found = problems(tmp_path, "commands:\n  on: recorder.dim\n  jump: recorder.dim\n")
     assert found == [

@@ -46,13 +46,12 @@ def played_files(folder: Path, count: int) -> list[Path]:
     return sorted(folder.glob("reply-*.wav"))
 
 
-def test_settings_defaults_and_off_shorthand() -> None:
+def test_settings_missing_from_the_section_take_their_defaults() -> None:
     assert speech_settings(None) == {s.name: s.default for s in SPEECH_SETTINGS}
-    assert speech_settings(False)["enabled"] is False  # `speech: off` in YAML
-    assert speech_settings("off")["enabled"] is False
-    assert speech_settings({"rate": 120})["rate"] == 120
-    with pytest.raises(ValueError, match="speech: expected a mapping, on or off"):
-        speech_settings(3)
+    assert speech_settings({"rate": 120}) == {
+        **{s.name: s.default for s in SPEECH_SETTINGS},
+        "rate": 120,
+    }
 
 
 def test_save_to_file_writes_real_speech(tmp_path: Path) -> None:
@@ -128,7 +127,7 @@ def test_no_audio_output_and_speech_off_log_the_reply(
     speaker.say("Lights off")
     assert "reply: Lights off" in caplog.text
     assert "install alsa-utils" in caplog.text
-    quiet = Speaker(False)
+    quiet = Speaker({"enabled": False})
     assert quiet.unavailable == "speech is off in the configuration"
     quiet.say("Timer done")
     assert "reply: Timer done" in caplog.text

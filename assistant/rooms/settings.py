@@ -8,7 +8,7 @@ from typing import Any
 
 from assistant.plugin import Setting
 from assistant.rooms.topics import Topics, check_level
-from assistant.settings import validate_settings
+from assistant.settings import SettingValueError, validate_settings
 
 MQTT_SETTINGS = (
     Setting("host", str, "localhost", "MQTT broker host name or address"),
@@ -28,7 +28,7 @@ MQTT_SETTINGS = (
 )
 
 
-class MqttSettingsError(ValueError):
+class MqttSettingsError(SettingValueError):
     """A value of the `mqtt:` section that has the right type but cannot work."""
 
 
@@ -53,19 +53,24 @@ class MqttSettings:
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
-            raise MqttSettingsError(f"mqtt.port is {self.port}; use a port from 1 to 65535")
+            raise MqttSettingsError(f"mqtt.port is {self.port}; use a port from 1 to 65535", "port")
         for name in ("dedup_window", "max_delay", "reconnect_min"):
             if getattr(self, name) < 0:
-                raise MqttSettingsError(f"mqtt.{name} cannot be negative")
+                raise MqttSettingsError(f"mqtt.{name} cannot be negative", name)
         if self.reconnect_max < self.reconnect_min:
-            raise MqttSettingsError("mqtt.reconnect_max must be at least mqtt.reconnect_min")
+            raise MqttSettingsError(
+                "mqtt.reconnect_max must be at least mqtt.reconnect_min", "reconnect_max"
+            )
         if self.keepalive < 5:
-            raise MqttSettingsError("mqtt.keepalive must be at least 5 seconds")
-        try:
-            Topics(self.topic_prefix)
-            check_level(self.discovery_prefix, "mqtt.discovery_prefix")
-        except ValueError as error:
-            raise MqttSettingsError(str(error)) from None
+            raise MqttSettingsError("mqtt.keepalive must be at least 5 seconds", "keepalive")
+        for name, check in (
+            ("topic_prefix", Topics),
+            ("discovery_prefix", lambda value: check_level(value, "mqtt.discovery_prefix")),
+        ):
+            try:
+                check(getattr(self, name))
+            except ValueError as error:
+                raise MqttSettingsError(str(error), name) from None
 
     @classmethod
     def from_section(cls, values: Mapping[str, Any]) -> MqttSettings:
