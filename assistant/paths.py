@@ -15,6 +15,11 @@ def data_root() -> Path:
     return _xdg("XDG_DATA_HOME", ".local/share") / "assistant"
 
 
+def config_home() -> Path:
+    """$XDG_CONFIG_HOME: where every program's user configuration lives."""
+    return _xdg("XDG_CONFIG_HOME", ".config")
+
+
 def config_dir() -> Path:
     """The user's configuration: $XDG_CONFIG_HOME/assistant."""
-    return _xdg("XDG_CONFIG_HOME", ".config") / "assistant"
+    return config_home() / "assistant"

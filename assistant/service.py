@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
-import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+from assistant.paths import config_home
+
 UNIT_NAME = "assistant.service"
 
 
 def unit_dir() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
-    return Path(base) / "systemd" / "user"
+    return config_home() / "systemd" / "user"
+
+
+def systemd_quoted(word: str) -> str:
+    """One argument of an ExecStart= line, quoted when systemd would otherwise change it."""
+    escaped = word.replace("%", "%%").replace("$", "$$")
+    if not re.search(r'[\s"\'\\]', word):
+        return escaped
+    return '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def unit_text(executable: str | None = None, config: str | None = None) -> str:
-    """The unit file: restart on failure, reload with SIGHUP, stop with SIGTERM."""
-    command = executable or shutil.which("assistant") or f"{sys.executable} -m assistant"
-    config_option = f" --config {config}" if config else ""
+    """The unit file: restart on failure, reload with SIGHUP, stop with SIGTERM. `config` is
+    made absolute: the service does not start in the directory it was installed from."""
+    program = executable or shutil.which("assistant")
+    words = [program] if program else [sys.executable, "-m", "assistant"]
+    words.append("run")
+    if config:
+        words += ["--config", str(Path(config).resolve())]
+    command = " ".join(map(systemd_quoted, words))
     return f"""[Unit]
 Description=Hands-free voice assistant (keyword-spotting board)
 Documentation=file://{Path(__file__).resolve().parent.parent / "README.md"}
@@ -27,7 +41,7 @@ After=sound.target network-online.target
 
 [Service]
 Type=simple
-ExecStart={command} run{config_option}
+ExecStart={command}
 ExecReload=/bin/kill -HUP $MAINPID
 KillSignal=SIGTERM
 Restart=on-failure

@@ -34,6 +34,8 @@ class LinkStats:
     lost: int = 0
     """Lines the board sent that never arrived (gaps in sequence numbers)."""
     detections: int = 0
+    refused: int = 0
+    """Detections dropped because the board speaks another protocol version."""
     reconnects: int = 0
     by_error: dict[str, int] = field(default_factory=dict)
 
@@ -62,6 +64,8 @@ class DeviceSession:
         self.stats = stats or LinkStats()
         self.clock = clock
         self.hello: protocol.Hello | None = None
+        self.refusing = False
+        """The board's HELLO named a protocol version this assistant does not speak."""
         self.last_seq: int | None = None
         self.last_message_at: float | None = None
         self.replies: deque[protocol.Message] = deque(maxlen=MAX_KEPT_REPLIES)
@@ -82,7 +86,9 @@ class DeviceSession:
                     "%s: %d line(s) lost before seq %d", self.source_name, lost, message.seq
                 )
         self.last_seq = message.seq
-        if isinstance(message, protocol.Detection):
+        if isinstance(message, protocol.Detection) and self.refusing:
+            self.stats.refused += 1
+        elif isinstance(message, protocol.Detection):
             self.stats.detections += 1
             self.on_command(
                 CommandEvent(
@@ -101,9 +107,11 @@ class DeviceSession:
                 self._replies_changed.notify_all()
 
     def _greet(self, hello: protocol.Hello) -> None:
-        if hello.proto != protocol.PROTOCOL_VERSION:
+        self.refusing = hello.proto != protocol.PROTOCOL_VERSION
+        if self.refusing:
             log.error(
-                "%s speaks protocol %d, this assistant speaks %d: update the %s",
+                "%s speaks protocol %d, this assistant speaks %d: its detections are ignored "
+                "until you update the %s",
                 self.source_name,
                 hello.proto,
                 protocol.PROTOCOL_VERSION,

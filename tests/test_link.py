@@ -68,6 +68,19 @@ def test_malformed_and_oversized_lines_are_counted_and_skipped(board, link):
     assert link.stats.by_error == {"bad_value": 1, "unknown_type": 1, "too_long": 1}
 
 
+def test_a_board_of_another_protocol_version_is_refused_until_it_speaks_ours(board, link, caplog):
+    hello = protocol.Hello(0, protocol.PROTOCOL_VERSION + 1, "9.0", "m", ("on", "off"))
+    with caplog.at_level(logging.ERROR):
+        board.send(hello)
+        board.detect("on")
+        assert wait_until(lambda: link.stats.refused == 1)
+    assert "speaks protocol 2, this assistant speaks 1" in caplog.text
+    assert "update the assistant" in caplog.text
+    board.send(protocol.Hello(0, protocol.PROTOCOL_VERSION, "1.0", "m", ("on", "off")))
+    board.detect("off")
+    assert wait_until(lambda: [e.command for e in link.events] == ["off"])
+
+
 def test_gaps_in_sequence_numbers_are_counted_as_lost_lines(board, link):
     board.detect("on")
     board.skip_seq(3)

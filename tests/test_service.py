@@ -20,13 +20,21 @@ def test_unit_runs_the_assistant_reloads_on_hup_and_restarts_on_failure():
     assert "WantedBy=default.target\n" in text
 
 
+def test_a_relative_config_path_is_made_absolute_and_quoted(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text = service.unit_text(executable="/usr/bin/assistant", config="my config.yaml")
+    assert f'ExecStart=/usr/bin/assistant run --config "{tmp_path}/my config.yaml"\n' in text
+    assert service.systemd_quoted('50% "off"') == '"50%% \\"off\\""'
+    assert service.systemd_quoted("$HOME") == "$$HOME"
+
+
 @needs_systemd
 def test_unit_file_passes_systemd_analyze_verify(tmp_path):
     executable = tmp_path / "assistant"
     executable.write_text("#!/bin/sh\n")
     executable.chmod(0o755)
     unit = tmp_path / service.UNIT_NAME
-    unit.write_text(service.unit_text(executable=str(executable)))
+    unit.write_text(service.unit_text(executable=str(executable), config="a b/config.yaml"))
     result = subprocess.run(
         ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True
     )
