@@ -55,10 +55,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"The configuration has problems, nothing was started:\n{error}", file=sys.stderr)
         return 2
+    try:
+        server = control.ControlServer(
+            control.socket_path(), assistant.handle_command, assistant.config.site
+        )
+    except control.AlreadyRunning as error:
+        print(error, file=sys.stderr)
+        return 1
     assistant.start()
-    server = control.ControlServer(
-        control.socket_path(), assistant.handle_command, assistant.config.site
-    )
     server.start()
     signal.signal(signal.SIGTERM, lambda *_: assistant.stopping.set())
     signal.signal(signal.SIGINT, lambda *_: assistant.stopping.set())

@@ -17,6 +17,10 @@ from assistant.plugin import CommandEvent
 log = logging.getLogger("assistant.control")
 
 
+class AlreadyRunning(RuntimeError):
+    """Another assistant answers on the control socket."""
+
+
 def socket_path() -> Path:
     runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/assistant-{os.getuid()}"
     return Path(runtime) / "assistant.sock"
@@ -50,8 +54,12 @@ class ControlServer:
                 self.wfile.write(("OK " + "; ".join(replies) + "\n").encode())
 
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if path.exists():
-            path.unlink()
+        if _answers(path):
+            raise AlreadyRunning(
+                f"another assistant is running (its control socket {path} answers); stop it "
+                "first (`systemctl --user stop assistant`, or Ctrl-C where it runs)"
+            )
+        path.unlink(missing_ok=True)  # left by an assistant that did not stop cleanly
         self.server = socketserver.ThreadingUnixStreamServer(str(path), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -63,6 +71,15 @@ class ControlServer:
         self.server.shutdown()
         self.server.server_close()
         self.path.unlink(missing_ok=True)
+
+
+def _answers(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
 
 
 def _describe(future: Future) -> str:

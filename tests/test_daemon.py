@@ -1,5 +1,6 @@
 """The whole runtime in one process: virtual board -> pty -> link -> dispatcher -> skill."""
 
+import socket
 import textwrap
 
 import pytest
@@ -102,3 +103,22 @@ def test_send_reaches_the_running_daemon_through_the_control_socket(assistant, t
         server.stop()
     with pytest.raises(ConnectionError, match="no assistant is running"):
         control.send_command("on", tmp_path / "c.sock")
+
+
+def test_a_second_assistant_does_not_take_over_a_live_control_socket(assistant, tmp_path):
+    path = tmp_path / "c.sock"
+    server = control.ControlServer(path, assistant.dispatcher.handle, "desk")
+    server.start()
+    try:
+        with pytest.raises(control.AlreadyRunning, match="another assistant is running"):
+            control.ControlServer(path, assistant.dispatcher.handle, "desk")
+        assert control.send_command("on", path) == "OK did bright 7"
+    finally:
+        server.stop()
+    stale = socket.socket(socket.AF_UNIX)
+    stale.bind(str(path))  # a socket file nobody listens on: left by a crash
+    stale.close()
+    fresh = control.ControlServer(path, assistant.dispatcher.handle, "desk")
+    fresh.start()
+    assert control.send_command("off", path) == "OK done"
+    fresh.stop()
