@@ -102,6 +102,14 @@ class DeviceSession:
                 )
             )
         elif isinstance(message, (protocol.Pong, protocol.Info, protocol.Ok, protocol.Error)):
+            if isinstance(message, protocol.Info):
+                log.info(
+                    "%s: firmware %s, model %s%s",
+                    self.source_name,
+                    message.fw,
+                    message.model,
+                    "".join(f", {key} {value}" for key, value in message.fields.items()),
+                )
             with self._replies_changed:
                 self.replies.append(message)
                 self._replies_changed.notify_all()

@@ -59,6 +59,16 @@ def test_detections_arrive_as_commands_in_order(board, link):
     assert link.stats.lost == 0
 
 
+def test_the_boards_info_is_logged_when_it_connects(board, tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="assistant.source"):
+        running = Running(str(board.link))
+        try:
+            assert wait_until(lambda: "test: firmware" in caplog.text)
+        finally:
+            running.stop()
+    assert "thresholds on:" in caplog.text
+
+
 def test_malformed_and_oversized_lines_are_counted_and_skipped(board, link):
     board.write_raw(b"DET seq=99 label=up score=2 ms=1\n")
     board.write_raw(b"GARBAGE\n")
