@@ -29,9 +29,11 @@ REAL_FOLDERS = (SHARED_DIR / "speech_commands_subset", SHARED_DIR / "mini_speech
 
 
 def default_real_folders() -> list[Path]:
-    """The real speech in ../shared, and the full archive once `download` has unpacked it."""
+    """The real speech in ../shared or, once `download` has unpacked it, the full archive alone:
+    it holds both of those folders' clips, and its own split lists put every speaker of the
+    subset (a part of its test set) in test, so mixing them would train on test speakers."""
     downloaded = data_dir() / "speech_commands"
-    folders = [*REAL_FOLDERS, downloaded] if (downloaded / ".complete").exists() else REAL_FOLDERS
+    folders = [downloaded] if (downloaded / ".complete").exists() else REAL_FOLDERS
     return [p for p in folders if p.is_dir()]
 
 

@@ -86,3 +86,15 @@ def test_summary_counts(tiny_folder):
     summary = dataset.summary(dataset.index_folder(tiny_folder))
     assert summary["per_word"] == {"_silence_": 1, "_unknown_": 4, "on": 6, "stop": 6}
     assert summary["duration_seconds"]["shorter_than_1s"] == 0
+
+
+def test_the_downloaded_archive_replaces_the_shared_folders(tmp_path, monkeypatch):
+    from model_training.pipeline import REAL_FOLDERS, default_real_folders
+
+    monkeypatch.setenv("KWS_DATA_DIR", str(tmp_path))
+    assert default_real_folders() == [p for p in REAL_FOLDERS if p.is_dir()]
+    archive = tmp_path / "speech_commands"
+    archive.mkdir()
+    assert default_real_folders() == [p for p in REAL_FOLDERS if p.is_dir()]  # not complete yet
+    (archive / ".complete").touch()
+    assert default_real_folders() == [archive]
