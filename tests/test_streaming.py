@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from assistant.recognizer import Recognition
+from assistant.yaml_lines import load_located
 from model_training.dataset import index_folder, write_wav
 from model_training.streaming.__main__ import main
 from model_training.streaming.build import Event, StreamRecipe, StreamTruth, build_stream
@@ -213,6 +214,21 @@ def test_config_thresholds_replace_only_their_lines(tmp_path):
     write_config_thresholds(config, {"on": 0.7})
     assert "  thresholds: {on: 0.70}\n  \n" not in config.read_text()
     assert config.read_text().count("thresholds:") == 1
+
+    four = tmp_path / "four.yaml"
+    four.write_text("microphone:\n    device: default\n# desk microphone\n    block_ms: 100\n")
+    write_config_thresholds(four, {"on": 0.7})
+    assert load_located(four.read_text(), four).data["microphone"] == {
+        "thresholds": {"on": 0.7},
+        "device": "default",
+        "block_ms": 100,
+    }
+
+    odd = tmp_path / "odd.yaml"
+    odd.write_text("microphone:\n  thresholds:\n    on: 0.8\n# c\n    off: 0.8\n")
+    with pytest.raises(ValueError, match="not changed.*by hand: {on: 0.70}"):
+        write_config_thresholds(odd, {"on": 0.7})
+    assert odd.read_text().endswith("# c\n    off: 0.8\n")
 
     bare = tmp_path / "bare.yaml"
     bare.write_text("source: auto\n")

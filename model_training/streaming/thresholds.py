@@ -6,6 +6,8 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from assistant.yaml_lines import YamlSyntaxError, load_located
+
 REGENERATE = "python -m model_training.streaming thresholds"
 HEADER_NAME = "kws_thresholds.h"
 
@@ -45,8 +47,12 @@ def write_config_thresholds(path: str | Path, thresholds: Mapping[str, float]) -
             f"{path}: no `microphone:` section; add one (see docs/desktop-listening.md) and run "
             "this again"
         ) from None
-    end = next((i for i in range(section + 1, len(lines)) if re.match(r"\S", lines[i])), len(lines))
-    new_line = f"  thresholds: {_flow_mapping(thresholds)}\n"
+    end = next(
+        (i for i in range(section + 1, len(lines)) if re.match(r"[^\s#]", lines[i])), len(lines)
+    )
+    children = [line for line in lines[section + 1 : end] if re.match(r"\s+[^\s#]", line)]
+    child_indent = len(children[0]) - len(children[0].lstrip()) if children else 2
+    new_line = " " * child_indent + f"thresholds: {_flow_mapping(thresholds)}\n"
     for index in range(section + 1, end):
         match = re.match(r"(\s+)thresholds:", lines[index])
         if match:
@@ -62,7 +68,15 @@ def write_config_thresholds(path: str | Path, thresholds: Mapping[str, float]) -
             break
     else:
         lines.insert(section + 1, new_line)
-    path.write_text("".join(lines))
+    text = "".join(lines)
+    try:
+        load_located(text, path)
+    except YamlSyntaxError as error:
+        raise ValueError(
+            f"{path}: not changed, its layout is not one this command can edit ({error.message}); "
+            f"set microphone.thresholds by hand: {_flow_mapping(thresholds)}"
+        ) from None
+    path.write_text(text)
 
 
 def thresholds_header(labels: Sequence[str], thresholds: Mapping[str, float], source: str) -> str:
