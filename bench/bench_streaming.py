@@ -22,10 +22,9 @@ import numpy as np
 
 from assistant.frontend import Frontend
 from assistant.pipeline import DEFAULT_MODEL, KeywordPipeline, load_model
+from model_training.settings import SAMPLE_RATE, data_dir
 from model_training.streaming.evaluate import ceiling_lines
 
-REPO = Path(__file__).resolve().parent.parent
-RATE = 16000
 TARGET_SPEED = 100.0
 TARGET_FRR = 0.05
 TARGET_FA_PER_HOUR = 0.5
@@ -35,9 +34,9 @@ def _test_audio(seconds: float) -> np.ndarray:
     """Noise with bursts of louder, speech-like tones (the frontend's work does not depend on
     content, but the recognizer's does a little)."""
     rng = np.random.default_rng(0)
-    samples = int(seconds * RATE)
+    samples = int(seconds * SAMPLE_RATE)
     audio = rng.normal(0, 300, samples)
-    t = np.arange(samples) / RATE
+    t = np.arange(samples) / SAMPLE_RATE
     bursts = (np.sin(2 * np.pi * 0.3 * t) > 0.8) * 4000 * np.sin(2 * np.pi * 300 * t)
     return np.clip(audio + bursts, -32768, 32767).astype(np.int16)
 
@@ -64,7 +63,7 @@ def speed_rows(model: Path, seconds: float, repeats: int) -> list[tuple[str, str
     startup = _best_time(lambda _: KeywordPipeline(model), repeats)
     rows = [("pipeline start-up (model, tables)", f"{startup * 1000:.0f} ms", "once per stream")]
     for chunk_ms in (100, 10_000):
-        chunk = RATE * chunk_ms // 1000
+        chunk = SAMPLE_RATE * chunk_ms // 1000
         frontend = _best_time(
             lambda made, c=chunk: _feed_all(made.process, audio, c), repeats, Frontend
         )
@@ -184,7 +183,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument(
-        "--report", type=Path, default=REPO / "data" / "streaming" / "streaming_report.json"
+        "--report", type=Path, default=data_dir() / "streaming" / "streaming_report.json"
     )
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--repeats", type=int, default=5, help="timings to take the best of")

@@ -14,9 +14,7 @@ import numpy as np
 from scipy import signal
 
 from model_training.dataset import Clip, index_folder, read_wav
-from model_training.settings import SILENCE_FOLDER
-
-RATE = 16000
+from model_training.settings import SAMPLE_RATE, SILENCE_FOLDER
 
 
 def _pyplot():
@@ -28,18 +26,18 @@ def _pyplot():
     return plt
 
 
-def plot_waveform(ax, audio: np.ndarray, rate: int = RATE) -> None:
+def plot_waveform(ax, audio: np.ndarray, rate: int = SAMPLE_RATE) -> None:
     ax.plot(np.arange(len(audio)) / rate, audio, linewidth=0.6)
     ax.set(title="Waveform", xlabel="time (s)", ylabel="amplitude")
 
 
-def plot_periodogram(ax, audio: np.ndarray, rate: int = RATE) -> None:
+def plot_periodogram(ax, audio: np.ndarray, rate: int = SAMPLE_RATE) -> None:
     freqs, power = signal.periodogram(audio, rate)
     ax.semilogy(freqs[1:], power[1:] + 1e-20, linewidth=0.6)
     ax.set(title="Periodogram", xlabel="frequency (Hz)", ylabel="power (V²/Hz)")
 
 
-def plot_welch(ax, audio: np.ndarray, rate: int = RATE) -> None:
+def plot_welch(ax, audio: np.ndarray, rate: int = SAMPLE_RATE) -> None:
     freqs, power = signal.welch(audio, rate, window="flattop", nperseg=1024, scaling="spectrum")
     ax.semilogy(freqs, np.sqrt(power) + 1e-20, linewidth=0.8)
     ax.set(
@@ -49,13 +47,13 @@ def plot_welch(ax, audio: np.ndarray, rate: int = RATE) -> None:
     )
 
 
-def plot_fft(ax, audio: np.ndarray, rate: int = RATE) -> None:
+def plot_fft(ax, audio: np.ndarray, rate: int = SAMPLE_RATE) -> None:
     magnitude = np.abs(np.fft.rfft(audio))
     ax.plot(np.fft.rfftfreq(len(audio), 1 / rate), magnitude, linewidth=0.6)
     ax.set(title="FFT magnitude", xlabel="frequency (Hz)", ylabel="|X(f)|")
 
 
-def log_spectrogram(audio: np.ndarray, rate: int = RATE) -> tuple[np.ndarray, ...]:
+def log_spectrogram(audio: np.ndarray, rate: int = SAMPLE_RATE) -> tuple[np.ndarray, ...]:
     """20 ms Hann windows every 10 ms; returns (freqs, times, log power)."""
     window, step = int(0.02 * rate), int(0.01 * rate)
     freqs, times, power = signal.spectrogram(
@@ -64,13 +62,13 @@ def log_spectrogram(audio: np.ndarray, rate: int = RATE) -> tuple[np.ndarray, ..
     return freqs, times, np.log(power.astype(np.float64) + 1e-10)
 
 
-def plot_log_spectrogram(ax, audio: np.ndarray, rate: int = RATE) -> None:
+def plot_log_spectrogram(ax, audio: np.ndarray, rate: int = SAMPLE_RATE) -> None:
     freqs, times, logpower = log_spectrogram(audio, rate)
     ax.pcolormesh(times, freqs, logpower, shading="auto")
     ax.set(title="Log spectrogram (20 ms Hann, 10 ms step)", xlabel="time (s)", ylabel="Hz")
 
 
-def plot_mel(ax, audio: np.ndarray, rate: int = RATE) -> None:
+def plot_mel(ax, audio: np.ndarray, rate: int = SAMPLE_RATE) -> None:
     import librosa
     import librosa.display
 

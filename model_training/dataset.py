@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.pipeline import read_wav_int16
+from model_training.frontend import to_int16
 from model_training.settings import (
     CLIP_SAMPLES,
     COMMANDS,
@@ -131,22 +133,17 @@ def noise_files(root: str | Path) -> list[Path]:
 
 
 def read_wav(path: str | Path) -> np.ndarray:
-    """A 16-bit mono WAV as float32 in [-1, 1)."""
-    with wave.open(str(path)) as handle:
-        if handle.getsampwidth() != 2 or handle.getnchannels() != 1:
-            raise ValueError(f"{path}: need 16-bit mono PCM (convert with: sox in.wav -b 16 -c 1)")
-        data = handle.readframes(handle.getnframes())
-    return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+    """A 16 kHz 16-bit mono WAV as float32 in [-1, 1); a clear error for any other format."""
+    return read_wav_int16(path).astype(np.float32) / 32768.0
 
 
 def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int = 16000) -> None:
-    pcm = np.clip(np.round(audio * 32768.0), -32768, 32767).astype("<i2")
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with wave.open(str(path), "wb") as handle:
         handle.setnchannels(1)
         handle.setsampwidth(2)
         handle.setframerate(sample_rate)
-        handle.writeframes(pcm.tobytes())
+        handle.writeframes(to_int16(audio).astype("<i2").tobytes())
 
 
 def fit_clip(audio: np.ndarray, samples: int = CLIP_SAMPLES) -> np.ndarray:

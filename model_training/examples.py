@@ -25,13 +25,12 @@ from model_training.settings import (
     CLIP_SAMPLES,
     COMMANDS,
     LABELS,
+    SAMPLE_RATE,
     SILENCE_LABEL,
     SLICES,
     UNKNOWN_LABEL,
 )
 from model_training.synth import SPEECH_FOLDER
-
-RATE = 16000
 
 
 @dataclass(frozen=True)
@@ -132,17 +131,17 @@ def _prefix(rng: np.random.Generator, recipe: Recipe) -> int:
     """Samples of running audio before the window (none: a fresh frontend, as after power-up)."""
     if rng.random() < recipe.fresh_share:
         return 0
-    return int(rng.uniform(*recipe.prefix_seconds) * RATE)
+    return int(rng.uniform(*recipe.prefix_seconds) * SAMPLE_RATE)
 
 
 def placement(rng: np.random.Generator, clip: np.ndarray, recipe: Recipe) -> int:
     """A clip offset: its voiced part anywhere in the window, clear of both edges (in
     `recipe.anywhere_share` of the examples), else the clip's own position randomly shifted."""
-    shift = recipe.shift_ms * RATE // 1000
+    shift = recipe.shift_ms * SAMPLE_RATE // 1000
     if rng.random() >= recipe.anywhere_share:
         return int(rng.integers(-shift, shift + 1))
     begin, end = voiced_span(clip)
-    margin = recipe.margin_ms * RATE // 1000
+    margin = recipe.margin_ms * SAMPLE_RATE // 1000
     lo, hi = margin - begin, CLIP_SAMPLES - margin - end
     if hi < lo:  # longer than the window allows: centred
         return (lo + hi) // 2

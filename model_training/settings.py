@@ -13,7 +13,8 @@ SILENCE_FOLDER = "_silence_"
 UNKNOWN_FOLDER = "_unknown_"
 NOISE_FOLDER = "_background_noise_"
 
-CLIP_SAMPLES = 16000
+SAMPLE_RATE = 16000
+CLIP_SAMPLES = SAMPLE_RATE  # one second
 SLICES = 49
 # The float features the model sees are the frontend's uint16 output times this (micro_speech).
 FEATURE_SCALE = 10.0 / 256.0

@@ -20,7 +20,7 @@ from scipy.signal import resample_poly
 
 from model_training.dataset import write_wav
 from model_training.progress import Progress
-from model_training.settings import CLIP_SAMPLES, COMMANDS
+from model_training.settings import CLIP_SAMPLES, COMMANDS, UNKNOWN_FOLDER
 
 SPEECH_FOLDER = "_speech_"
 VOICES = ("en", "en-us", "en-gb-x-rp", "en-gb-scotland", "en-gb-x-gbclan", "en-029", "en-us-nyc")
@@ -44,7 +44,6 @@ SENTENCE_WORDS = (
     "very", "nice", "cold", "warm", "please", "thanks", "where", "when", "why", "what",
     "little", "more", "some", "long", "again", "home", "work", "dinner", "people", "water",
 )  # fmt: skip
-TTS_RATE = 22050
 
 
 def espeak_available() -> bool:
@@ -145,7 +144,6 @@ def synthesize(
     per_unknown_word: int = 8,
     sentences: int = 300,
     seed: int = 0,
-    show_progress: bool = True,
 ) -> int:
     """Commands, other words (in `_unknown_/`) and sentences; returns the number of files."""
     others = [w for w in dict.fromkeys(unknown_words) if w not in set(commands)]
@@ -155,12 +153,11 @@ def synthesize(
 
     def tick() -> None:
         done[0] += 1
-        if show_progress:
-            progress(done[0])
+        progress(done[0])
 
     written = synthesize_words(commands, out_dir, per_command, seed, tick=tick)
     written += synthesize_words(
-        others, out_dir, per_unknown_word, seed + 2, folder_of=lambda w: "_unknown_", tick=tick
+        others, out_dir, per_unknown_word, seed + 2, folder_of=lambda w: UNKNOWN_FOLDER, tick=tick
     )
     written += synthesize_sentences(out_dir, sentences, seed, forbidden=commands, tick=tick)
     return len(written)

@@ -226,7 +226,7 @@ def test_config_thresholds_replace_only_their_lines(tmp_path):
 
     odd = tmp_path / "odd.yaml"
     odd.write_text("microphone:\n  thresholds:\n    on: 0.8\n# c\n    off: 0.8\n")
-    with pytest.raises(ValueError, match="not changed.*by hand: {on: 0.70}"):
+    with pytest.raises(ValueError, match=r"not changed.*by hand: \{on: 0.70\}"):
         write_config_thresholds(odd, {"on": 0.7})
     assert odd.read_text().endswith("# c\n    off: 0.8\n")
 

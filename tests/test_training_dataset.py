@@ -80,6 +80,9 @@ def test_bad_input_names_the_file(tmp_path):
     (tmp_path / "up" / "abc_nohash_0.wav").write_bytes(b"not a wav")
     with pytest.raises(ValueError, match=r"abc_nohash_0\.wav: not a readable PCM WAV"):
         dataset.index_folder(tmp_path)
+    dataset.write_wav(tmp_path / "low.wav", np.zeros(8000), sample_rate=8000)
+    with pytest.raises(ValueError, match=r"low\.wav: 1 channel\(s\), 16-bit, 8000 Hz.*sox"):
+        dataset.read_wav(tmp_path / "low.wav")
 
 
 def test_summary_counts(tiny_folder):

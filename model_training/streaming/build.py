@@ -10,13 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from model_training.dataset import index_folder, noise_files, read_wav, write_wav
-from model_training.examples import voiced_span
+from model_training.examples import rms, voiced_span
 from model_training.progress import Progress
-from model_training.settings import COMMANDS, UNKNOWN_LABEL
+from model_training.settings import COMMANDS, SAMPLE_RATE, UNKNOWN_LABEL
 from model_training.synth import SENTENCE_WORDS, VARIANTS, VOICES, speak, trim
-
-RATE = 16000
-KINDS = ("command", "unknown", "speech")
 
 
 @dataclass(frozen=True)
@@ -49,7 +46,7 @@ class Event:
 @dataclass
 class StreamTruth:
     recipe: dict
-    sample_rate: int = RATE
+    sample_rate: int = SAMPLE_RATE
     duration_ms: int = 0
     events: list[Event] = field(default_factory=list)
     noise: list[dict] = field(default_factory=list)
@@ -64,29 +61,29 @@ class StreamTruth:
         return cls(**data)
 
 
-def _rms(audio: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if audio.size else 0.0
-
-
 def _background(
     rng: np.random.Generator, noises: Sequence[tuple[str, np.ndarray]], length: int, recipe
 ) -> tuple[np.ndarray, list[dict]]:
     """Background noise: segments of the noise recordings at random levels, cross-faded."""
     out = np.zeros(length, dtype=np.float32)
-    segments, position, fade = [], 0, RATE // 10
+    segments, position, fade = [], 0, SAMPLE_RATE // 10
     while position < length:
         name, noise = noises[int(rng.integers(len(noises)))]
-        size = min(int(rng.uniform(*recipe.noise_segment_seconds) * RATE), length - position)
+        size = min(int(rng.uniform(*recipe.noise_segment_seconds) * SAMPLE_RATE), length - position)
         start = int(rng.integers(len(noise)))
         piece = np.resize(np.roll(noise, -start), size + fade)
         level_db = float(rng.uniform(*recipe.noise_db))
-        piece = piece * (10 ** (level_db / 20) / max(_rms(piece), 1e-9))
+        piece = piece * (10 ** (level_db / 20) / max(rms(piece), 1e-9))
         ramp = np.minimum(1.0, np.arange(len(piece)) / fade)
         piece = piece * np.minimum(ramp, ramp[::-1])
         end = min(position + len(piece), length)
         out[position:end] += piece[: end - position]
         segments.append(
-            {"file": name, "start_ms": position * 1000 // RATE, "level_db": round(level_db, 1)}
+            {
+                "file": name,
+                "start_ms": position * 1000 // SAMPLE_RATE,
+                "level_db": round(level_db, 1),
+            }
         )
         position += size
     return out, segments
@@ -114,11 +111,11 @@ def build_stream(
             f"{data}: need test-split command and unknown clips and {noise_root}/"
             "_background_noise_/*.wav to build a stream"
         )
-    length = int(recipe.minutes * 60 * RATE)
+    length = int(recipe.minutes * 60 * SAMPLE_RATE)
     audio, segments = _background(rng, noises, length, recipe)
-    truth = StreamTruth(asdict(recipe), duration_ms=length * 1000 // RATE, noise=segments)
+    truth = StreamTruth(asdict(recipe), duration_ms=length * 1000 // SAMPLE_RATE, noise=segments)
     progress = Progress("building stream", length)
-    position = int(rng.uniform(*recipe.gap_seconds) * RATE)
+    position = int(rng.uniform(*recipe.gap_seconds) * SAMPLE_RATE)
     while True:
         draw = rng.uniform()
         if draw < recipe.command_share:
@@ -134,8 +131,8 @@ def build_stream(
         if position + len(speech) >= length:
             break
         snr = float(rng.choice(recipe.snr_db))
-        local_noise = _rms(audio[position : position + len(speech)])
-        gain = local_noise * 10 ** (snr / 20) / max(_rms(speech[voiced_start:voiced_end]), 1e-9)
+        local_noise = rms(audio[position : position + len(speech)])
+        gain = local_noise * 10 ** (snr / 20) / max(rms(speech[voiced_start:voiced_end]), 1e-9)
         gain = min(gain, 0.9 / max(float(np.abs(speech).max()), 1e-9))
         audio[position : position + len(speech)] += gain * speech
         truth.events.append(
@@ -143,12 +140,12 @@ def build_stream(
                 kind,
                 label,
                 str(source),
-                (position + voiced_start) * 1000 // RATE,
-                (position + voiced_end) * 1000 // RATE,
+                (position + voiced_start) * 1000 // SAMPLE_RATE,
+                (position + voiced_end) * 1000 // SAMPLE_RATE,
                 snr,
             )
         )
-        position += len(speech) + int(rng.uniform(*recipe.gap_seconds) * RATE)
+        position += len(speech) + int(rng.uniform(*recipe.gap_seconds) * SAMPLE_RATE)
         progress(min(position, length))
     progress(length)
     out = Path(out)
