@@ -23,6 +23,10 @@
 #include "tensorflow/lite/schema/schema_generated.h"
 
 static_assert(kws::kLabelCount <= kws::kMaxLabels, "too many labels for the recognizer");
+static_assert(sizeof(kws::kDefaultThresholdPermille) / sizeof(kws::kDefaultThresholdPermille[0]) ==
+                  static_cast<size_t>(kws::kLabelCount),
+              "kws_thresholds.h needs one threshold per label: regenerate it with\n"
+              "`python -m model_training.streaming thresholds --header`");
 static_assert(kws::kOutputZeroPoint == -128, "the recognizer reads scores as int8 + 128");
 static_assert(kws::kInputShift == kws::kFeatureShift, "to_int8 and the export use one shift");
 static_assert(kws::kFrontendOutScale == 1, "the C frontend's uint16 output is used as it is");
