@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -117,3 +118,14 @@ def test_the_model_runs_in_tflite_micro_within_the_header_arena(settings):
     interpreter.set_input(np.zeros((1, 49, 40, 1), np.int8), 0)
     interpreter.invoke()
     assert interpreter.get_output(0).shape == (1, len(settings["labels"].split(",")))
+
+
+def test_the_firmware_readme_describes_the_embedded_model(card):
+    readme = (REPO / "firmware" / "README.md").read_text()
+    model_ids = set(re.findall(r"model[= ]`?([0-9a-f]{8})\b", readme))
+    assert model_ids == {card["model_id"]}
+    assert f"| model (flash) | {card['model_bytes']:,} bytes |" in readme
+    assert (
+        f"{card['arena_bytes']:,} bytes used, reserved | {card['tensor_arena_bytes']:,} bytes"
+        in readme
+    )
