@@ -61,11 +61,11 @@ def quantization_of(tflite: bytes) -> Quantization:
 
 
 def litert_interpreter(tflite: bytes):
-    """LiteRT with its reference kernels, which match TFLM bit for bit.
+    """LiteRT with its reference kernels, the closest to TFLM's arithmetic.
 
-    The default XNNPACK delegate and the optimized builtin kernels
-    (BUILTIN_WITHOUT_DEFAULT_DELEGATES) differ from TFLM by 1 LSB on the first, one-channel
-    convolution.
+    They still differ from TFLM when a per-channel FULLY_CONNECTED requantization lands on a tie
+    (LiteRT rounds once, TFLM twice); the optimized kernels and XNNPACK round differently on more
+    operators (see docs/desktop-listening.md). `quantize` records whether the two agreed.
     """
     from ai_edge_litert import interpreter as litert
 
