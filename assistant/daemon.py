@@ -15,6 +15,7 @@ from assistant.emulator import VirtualBoard
 from assistant.focus import Focus
 from assistant.host import PluginHost
 from assistant.link import SerialSource
+from assistant.microphone import microphone_available
 from assistant.paths import data_root
 from assistant.phrase import PhraseListener
 from assistant.plugin import CommandEvent, Skill
@@ -137,19 +138,16 @@ class Assistant:
             max_logged_errors=device["max_line_errors"],
         )
 
-    @staticmethod
-    def _auto_choice(port: str) -> str:
+    def _auto_choice(self, port: str) -> str:
         if port != "auto" or find_board():
             return "serial"
-        try:
-            from assistant.listener import microphone_available
-        except ImportError:
-            log.info("no board found and desktop listening is not installed: [listen] extra")
-            return "emulator"
-        if microphone_available():
+        if microphone_available(self.config.sections["microphone"]["device"]):
             log.info("no board found: listening with the desktop microphone")
             return "microphone"
-        log.info("no board found and no microphone: using the virtual board")
+        log.info(
+            "no board found and no microphone that records 16 kHz (or no sounddevice: the "
+            "[listen] extra): using the virtual board"
+        )
         return "emulator"
 
     def reload(self, path: Path) -> bool:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from assistant import protocol
+from assistant.microphone import SAMPLE_RATE, MicrophoneError, open_microphone
 from assistant.model_runner import ModelError
 from assistant.plugin import Setting
 from assistant.recognizer import DEFAULT_THRESHOLD
@@ -26,7 +27,6 @@ from assistant.settings import SettingValueError, validate_settings
 
 log = logging.getLogger("assistant.listener")
 
-SAMPLE_RATE = 16000
 MICROPHONE_SETTINGS = (
     Setting("device", str, "default", "input device name or number (`python -m sounddevice`)"),
     Setting("model", str, "default", "int8 .tflite model (its .json card beside it)"),
@@ -40,10 +40,6 @@ MICROPHONE_SETTINGS = (
     Setting("retry_seconds", float, 2.0, "first wait before opening the microphone again"),
     Setting("max_retry_seconds", float, 30.0, "longest wait between attempts"),
 )
-
-
-class MicrophoneError(RuntimeError):
-    """The microphone cannot be used now; the message says why and what to do."""
 
 
 @dataclass(frozen=True)
@@ -99,57 +95,6 @@ def check_microphone(values: Mapping[str, Any]) -> None:
         settings.recognizer_settings().recognizer(labels)
     except ValueError as error:
         raise SettingValueError(f"microphone.thresholds: {error}", "thresholds") from None
-
-
-def _sounddevice():
-    try:
-        import sounddevice
-    except (ImportError, OSError) as error:
-        raise MicrophoneError(
-            f"sounddevice cannot load ({error}); install the [listen] extra and PortAudio "
-            "(apt-get install libportaudio2)"
-        ) from error
-    return sounddevice
-
-
-def microphone_available() -> bool:
-    """True if sounddevice finds an input device that can record 16 kHz mono 16-bit."""
-    try:
-        sd = _sounddevice()
-        sd.check_input_settings(channels=1, dtype="int16", samplerate=SAMPLE_RATE)
-    except Exception:  # any PortAudio failure means no usable microphone
-        return False
-    return True
-
-
-def open_microphone(device: str, block: int):
-    """A started-on-enter sounddevice InputStream at 16 kHz mono int16; MicrophoneError with the
-    reason and the fix when it cannot be opened."""
-    sd = _sounddevice()
-    chosen: str | int | None = None if device == "default" else device
-    if isinstance(chosen, str) and chosen.isdigit():
-        chosen = int(chosen)
-    name = "the default microphone" if chosen is None else f"microphone {device!r}"
-    try:
-        sd.check_input_settings(device=chosen, channels=1, dtype="int16", samplerate=SAMPLE_RATE)
-        return sd.InputStream(
-            samplerate=SAMPLE_RATE, channels=1, dtype="int16", blocksize=block, device=chosen
-        )
-    except ValueError as error:
-        raise MicrophoneError(
-            f"{name} not found ({error}); list the devices with `python -m sounddevice` and set "
-            "microphone.device in config.yaml"
-        ) from error
-    except sd.PortAudioError as error:
-        text = str(error)
-        if "sample rate" in text.lower():
-            raise MicrophoneError(
-                f"{name} cannot record {SAMPLE_RATE} Hz mono ({text}); choose another device "
-                "with microphone.device in config.yaml"
-            ) from error
-        raise MicrophoneError(
-            f"{name} cannot be opened ({text}); plug one in, or check `python -m sounddevice`"
-        ) from error
 
 
 class MicrophoneSource:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from assistant.microphone import SAMPLE_RATE, MicrophoneError, device_argument, load_sounddevice
 from assistant.plugin import Setting
 from assistant.vosk_models import MODEL_NAME, check_model, default_model_path
 
@@ -27,7 +28,6 @@ PHRASE_SETTINGS: tuple[Setting, ...] = (
 )
 """Schema of the `phrase:` section of config.yaml."""
 
-SAMPLE_RATE = 16000
 CHUNK_SECONDS = 0.1
 
 
@@ -58,13 +58,11 @@ def transcribe(
 
 def microphone_chunks(device: str, seconds: float, sample_rate: int) -> Iterator[bytes]:
     """Raw 16-bit mono audio from the microphone for at most `seconds`."""
-    import sounddevice
-
     blocksize = int(sample_rate * CHUNK_SECONDS)
-    with sounddevice.RawInputStream(
+    with load_sounddevice().RawInputStream(
         samplerate=sample_rate,
         blocksize=blocksize,
-        device=_device(device),
+        device=device_argument(device),
         dtype="int16",
         channels=1,
     ) as stream:
@@ -77,21 +75,13 @@ def microphone_chunks(device: str, seconds: float, sample_rate: int) -> Iterator
 def missing_microphone(device: str) -> str | None:
     """Why there is no microphone to listen on, or None."""
     try:
-        import sounddevice
-
-        sounddevice.query_devices(_device(device), kind="input")
-    except (OSError, ImportError) as error:  # PortAudio missing
-        return f"no audio input library ({error}); install libportaudio2"
+        load_sounddevice().query_devices(device_argument(device), kind="input")
+    except MicrophoneError as error:
+        return str(error)
     except Exception as error:  # sounddevice reports a missing device with its own errors
         which = f"microphone {device!r}" if device else "microphone"
         return f"no {which} ({error}); check `python -m sounddevice` and phrase.device"
     return None
-
-
-def _device(device: str) -> int | str | None:
-    if not device:
-        return None
-    return int(device) if device.isdigit() else device
 
 
 class PhraseListener:

@@ -102,13 +102,11 @@ class DeviceSession:
                 )
             )
         elif isinstance(message, (protocol.Pong, protocol.Info, protocol.Ok, protocol.Error)):
-            if isinstance(message, protocol.Info):
+            if isinstance(message, protocol.Info) and message.fields:
                 log.info(
-                    "%s: firmware %s, model %s%s",
+                    "%s: %s",
                     self.source_name,
-                    message.fw,
-                    message.model,
-                    "".join(f", {key} {value}" for key, value in message.fields.items()),
+                    ", ".join(f"{key} {value}" for key, value in message.fields.items()),
                 )
             with self._replies_changed:
                 self.replies.append(message)

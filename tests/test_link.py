@@ -63,10 +63,10 @@ def test_the_boards_info_is_logged_when_it_connects(board, tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="assistant.source"):
         running = Running(str(board.link))
         try:
-            assert wait_until(lambda: "test: firmware" in caplog.text)
+            assert wait_until(lambda: "test: arena " in caplog.text)
         finally:
             running.stop()
-    assert "thresholds on:" in caplog.text
+    assert "thresholds on:0.800,off:0.800" in caplog.text
 
 
 def test_malformed_and_oversized_lines_are_counted_and_skipped(board, link):

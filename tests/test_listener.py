@@ -12,16 +12,15 @@ import numpy as np
 import pytest
 
 from assistant import protocol
-from assistant.listener import (
-    ListenerSettings,
+from assistant.listener import ListenerSettings, MicrophoneSource
+from assistant.microphone import (
+    SAMPLE_RATE,
     MicrophoneError,
-    MicrophoneSource,
+    device_argument,
     microphone_available,
     open_microphone,
 )
 from assistant.sources import DeviceSession
-
-SAMPLE_RATE = 16000
 
 
 @pytest.fixture(scope="module")
@@ -172,6 +171,13 @@ def test_a_missing_model_is_reported_and_the_source_waits(tmp_path, caplog):
         messages = _run_until(source, lambda _: "cannot start" in caplog.text, timeout=5)
     assert messages == []
     assert "model card" in caplog.text
+
+
+def test_device_names_mean_the_same_to_every_microphone_user():
+    assert device_argument("") is device_argument("default") is None
+    assert device_argument("2") == 2
+    assert device_argument("USB mic") == "USB mic"
+    assert not microphone_available("no such microphone")
 
 
 def test_settings_come_from_the_microphone_section():
