@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,17 +44,19 @@ MICROPHONE_SETTINGS = (
 
 @dataclass(frozen=True)
 class ListenerSettings:
-    device: str = "default"
-    model: str = "default"
-    thresholds: Mapping[str, float] = field(default_factory=dict)
-    average_window_ms: int = 1000
-    suppression_ms: int = 1500
-    minimum_count: int = 3
-    inference_every: int = 5
-    block_ms: int = 100
-    heartbeat_ms: int = 1000
-    retry_seconds: float = 2.0
-    max_retry_seconds: float = 30.0
+    """The `microphone:` section; the defaults live in MICROPHONE_SETTINGS."""
+
+    device: str
+    model: str
+    thresholds: Mapping[str, float]
+    average_window_ms: int
+    suppression_ms: int
+    minimum_count: int
+    inference_every: int
+    block_ms: int
+    heartbeat_ms: int
+    retry_seconds: float
+    max_retry_seconds: float
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> ListenerSettings:
@@ -107,7 +109,7 @@ class MicrophoneSource:
     ):
         """`open_stream(device, block)` returns a context manager with sounddevice's
         `read(frames) -> (data, overflowed)`; the default opens the real microphone."""
-        self.settings = settings or ListenerSettings()
+        self.settings = settings or ListenerSettings.from_values({})
         self.open_stream = open_stream
         self.description = f"microphone ({self.settings.device})"
         self.overflows = 0

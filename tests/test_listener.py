@@ -87,7 +87,7 @@ def _run_until(source: MicrophoneSource, done, timeout: float = 20.0, also=None)
 
 def _settings(model: Path, **overrides) -> ListenerSettings:
     values = {"model": str(model), "retry_seconds": 0.05, "max_retry_seconds": 0.2}
-    return ListenerSettings(**{**values, **overrides})
+    return ListenerSettings.from_values({**values, **overrides})
 
 
 def _has_detection(messages) -> bool:
