@@ -61,7 +61,7 @@ class LightsSkill(Skill):
         Setting("username", str, "", "user name at the broker; empty: anonymous"),
         Setting("password", str, "", "password at the broker"),
         Setting("tls", bool, False, "connect with TLS"),
-        Setting("ca_certs", str, "", "certificate file to trust with TLS; empty: the system's"),
+        Setting("ca_file", str, "", "CA certificate file to trust with TLS; empty: the system's"),
         Setting("preset", str, "zigbee2mqtt", "message format", choices=tuple(PRESETS)),
         Setting("device", str, "living_room", "Zigbee2MQTT friendly name or Tasmota topic"),
         Setting("templates", dict, {}, "per action {topic, payload}, replacing the preset's"),
@@ -81,7 +81,7 @@ class LightsSkill(Skill):
             self.client.username_pw_set(settings["username"], settings["password"] or None)
         if settings["tls"]:
             self.client.tls_set(
-                ca_certs=settings["ca_certs"] or None, tls_version=ssl.PROTOCOL_TLS_CLIENT
+                ca_certs=settings["ca_file"] or None, tls_version=ssl.PROTOCOL_TLS_CLIENT
             )
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect

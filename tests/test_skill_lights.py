@@ -121,7 +121,7 @@ def test_tls_with_a_trusted_certificate(tmp_path: Path, lights) -> None:
     with Mosquitto(tmp_path / "tls", tls=True) as broker:
         assert broker.ca_file is not None
         recorder = Recorder(broker)
-        skill = lights(broker.port, tls=True, ca_certs=str(broker.ca_file))
+        skill = lights(broker.port, tls=True, ca_file=str(broker.ca_file))
         skill.do("off")
         assert recorder.wait_for(1) == [("zigbee2mqtt/living_room/set", '{"state": "OFF"}')]
         recorder.close()
