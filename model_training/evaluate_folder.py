@@ -33,14 +33,16 @@ def evaluate_folder(
     if not tflite_path.exists():
         raise FileNotFoundError(f"{tflite_path}: no such model (train one with the recipe)")
     tflite = tflite_path.read_bytes()
+    chosen = folders or default_real_folders()
     clips = [
         clip
-        for folder in (folders or default_real_folders())
+        for folder in chosen
         for clip in dataset.index_folder(folder)
         if split == "all" or clip.split == split
     ]
     if not clips:
-        raise ValueError(f"no clips in the {split} split of {folders}; try --split all")
+        where = ", ".join(map(str, chosen)) or "no folder (../shared is missing)"
+        raise ValueError(f"no clips in the {split} split of {where}; try --split all")
     test = examples.build_clean(clips, "evaluation features")
     contract = quantization_of(tflite).contract()
     int8_predicted = np.argmax(int8_outputs(tflite, test.features, contract), axis=1)

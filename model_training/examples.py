@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.features import CHANNELS
 from model_training.dataset import Clip, fit_clip, read_wav
 from model_training.frontend import microfrontend, to_int16
 from model_training.progress import Progress
@@ -272,7 +273,7 @@ def build_training(
     rng = np.random.default_rng(seed)
     plan = training_plan(clips, recipe, rng)
     store = ClipStore()
-    features = np.zeros((len(plan), SLICES, 40), np.uint16)
+    features = np.zeros((len(plan), SLICES, CHANNELS), np.uint16)
     progress = Progress("training features", len(plan))
     for i, (clip, _, kind) in enumerate(plan):
         features[i] = featurize(render_planned(rng, clip, kind, store, noises, recipe))
@@ -283,7 +284,7 @@ def build_training(
 
 def build_clean(clips: Sequence[Clip], what: str = "clip features") -> Examples:
     """Each clip as it is (one second, padded), through a fresh frontend: clip accuracy."""
-    features = np.zeros((len(clips), SLICES, 40), np.uint16)
+    features = np.zeros((len(clips), SLICES, CHANNELS), np.uint16)
     progress = Progress(what, len(clips))
     for i, clip in enumerate(clips):
         features[i] = featurize(fit_clip(read_wav(clip.path)))

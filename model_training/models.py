@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from assistant.features import CHANNELS
 from model_training.settings import LABELS, SLICES
-
-CHANNELS = 40
 
 
 def baseline(classes: int = len(LABELS)):

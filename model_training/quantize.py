@@ -47,10 +47,8 @@ class Quantization:
     output_scale: float
     output_zero_point: int
 
-    def contract(self, labels=LABELS) -> FeatureContract:
-        return FeatureContract(
-            tuple(labels), FEATURE_SCALE, self.input_scale, self.input_zero_point
-        )
+    def contract(self) -> FeatureContract:
+        return FeatureContract(LABELS, FEATURE_SCALE, self.input_scale, self.input_zero_point)
 
 
 def quantization_of(tflite: bytes) -> Quantization:

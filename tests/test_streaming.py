@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -110,6 +111,9 @@ def test_detections_are_matched_to_the_words_they_follow():
     assert outcome.false_reject_rate() == pytest.approx(2 / 3)
     assert outcome.false_accepts_per_hour() == pytest.approx(4.0)
     assert outcome.false_reject_rate("on") == 0.0
+    assert outcome.summary(["on", "up", "go"])["latency_ms"] == {"median": 500.0, "p90": 500.0}
+    nothing = score_detections([], truth, 0.8).summary(["on", "up", "go"])
+    assert math.isnan(nothing["latency_ms"]["median"])  # no command accepted: no latency
 
 
 def test_the_ceiling_is_each_commands_best_own_score_in_its_accept_window():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -80,6 +81,8 @@ def format_report(report: dict) -> str:
     lines.append(
         f"latency after the word ends: median {latency['median']:.0f} ms, p90 "
         f"{latency['p90']:.0f} ms"
+        if not math.isnan(latency["median"])  # NaN when no command was accepted
+        else "latency after the word ends: no command was accepted"
     )
     lines.append("commands whose own score reaches a level (the most a threshold there accepts):")
     lines += [f"  {name}: {shares}" for name, shares in ceiling_lines(report["ceiling"])]

@@ -119,7 +119,7 @@ class Outcome:
         return count / self.hours if self.hours else float("nan")
 
     def summary(self, commands: Sequence[str]) -> dict:
-        latency = np.array(self.latencies_ms) if self.latencies_ms else np.zeros(1)
+        latency = self.latencies_ms or [float("nan")]  # no command accepted: no latency
         return {
             "thresholds": self.thresholds,
             "hours": round(self.hours, 3),
