@@ -57,7 +57,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     try:
         server = control.ControlServer(
-            control.socket_path(), assistant.handle_command, assistant.config.site
+            control.socket_path(), assistant.run_sent_command, assistant.config.site
         )
     except control.AlreadyRunning as error:
         print(error, file=sys.stderr)

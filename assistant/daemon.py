@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,6 +81,13 @@ class Assistant:
         """The satellite or hub of `role:` (None for single): it takes this board's commands."""
         if self.room:
             self.handle_command = self.room.forward
+
+    def run_sent_command(self, event: CommandEvent) -> list[Future] | None:
+        """A command from `assistant send`: run here (on a hub too: no other room heard it), or
+        forwarded to the hub from a satellite (None: the hub has the replies)."""
+        if self.config.role == "satellite":
+            return self.room.forward(event)
+        return self.dispatcher.handle(event)
 
     def reply(self, text: str, site: str | None = None) -> None:
         if self.room:

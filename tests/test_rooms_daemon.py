@@ -4,6 +4,7 @@ the hub's skill runs it, and the reply is spoken by the satellite."""
 from __future__ import annotations
 
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,11 +15,13 @@ from waiting import wait_until
 
 from assistant.config import load_config
 from assistant.daemon import Assistant
+from assistant.plugin import CommandEvent
 
 CONFIG = """
 role: {role}
 site: {site}
 source: emulator
+cooldown: 0
 emulator: {{heartbeat_ms: 200}}
 mqtt: {{host: 127.0.0.1, port: {port}, reconnect_min: 0.05, dedup_window: 0.2}}
 commands:
@@ -61,6 +64,11 @@ def test_a_satellites_command_runs_on_the_hub_and_is_answered_on_the_satellite(
         assert wait_until(lambda: satellite.replies == ["did bright 7"])
         assert hub.replies == []
         assert satellite.host.skills == {}  # a satellite leaves the skills to the hub
+        sent = CommandEvent("on", 1.0, "assistant send", "hall", time.monotonic())
+        assert [f.result(5) for f in hub.run_sent_command(sent)] == ["did bright 7"]
+        sent = CommandEvent("on", 1.0, "assistant send", "kitchen", time.monotonic())
+        assert satellite.run_sent_command(sent) is None
+        assert wait_until(lambda: len(recorder.calls) == 3)
     finally:
         satellite.stop()
         hub.stop()
