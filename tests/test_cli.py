@@ -72,6 +72,21 @@ def test_skills_lists_the_installed_example_plugin(env):
     assert "  setting style (str, default 'short'): how to greet" in result.stdout
 
 
+def test_a_reader_that_stops_early_gets_no_traceback(env):
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "skills"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+    )
+    reader.stdout.read(10)  # like `| head -c 10`: read a little, then close
+    reader.stdout.close()
+    _, errors = reader.communicate(timeout=60)
+    assert reader.returncode == 0
+    assert b"Traceback" not in errors
+
+
 def test_config_check_reports_problems_with_file_and_line(env, tmp_path):
     good = tmp_path / "good.yaml"
     good.write_text(textwrap.dedent(CONFIG))
