@@ -50,6 +50,10 @@ class Abandoned(TimeoutError):
     """The host gave up on a call that ran longer than the skill timeout."""
 
 
+class SkillNotRunning(LookupError):
+    """An action for a skill that is not running (not configured, or it failed to start)."""
+
+
 @dataclass
 class _Call:
     label: str
@@ -253,11 +257,11 @@ class PluginHost:
         future.add_done_callback(lambda done: self._finish(skill_name, action, event, done))
         return future
 
-    def _not_running(self, skill_name: str) -> LookupError:
+    def _not_running(self, skill_name: str) -> SkillNotRunning:
         why = self.start_errors.get(skill_name)
         if why:
-            return LookupError(f"skill {skill_name} did not start ({why})")
-        return LookupError(f"skill {skill_name} is not running")
+            return SkillNotRunning(f"skill {skill_name} did not start ({why})")
+        return SkillNotRunning(f"skill {skill_name} is not running")
 
     def _refuse(self, skill_name: str, action: str) -> Future:
         error = self._not_running(skill_name)
@@ -277,12 +281,13 @@ class PluginHost:
         error = done.exception()
         if error is None:
             return True
+        if isinstance(error, SkillNotRunning):
+            log.error("%s; cannot run %s", error, what)
+            return False
         self.failures[skill] = self.failures.get(skill, 0) + 1
         if isinstance(error, SkillError):
             log.error("skill %s: %s failed: %s", skill, what, error)
             self.reply(str(error), site)
-        elif isinstance(error, LookupError) and what.startswith("action"):
-            log.error("%s; cannot run %s", error, what)
         elif not isinstance(error, Abandoned):  # the runner has logged an abandoned call
             log.error("skill %s: %s crashed", skill, what, exc_info=error)
         return False

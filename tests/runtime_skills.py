@@ -77,6 +77,10 @@ class TroubleSkill(Skill):
         return "fine"
 
     @action()
+    def missing_key(self, event):
+        return {}["volume"]
+
+    @action()
     def slow_network(self, event):
         raise TimeoutError("the lamp took too long")  # as socket.timeout would
 

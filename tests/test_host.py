@@ -58,11 +58,16 @@ def test_a_hanging_action_is_abandoned_and_the_skill_keeps_working(host, caplog)
     host.skills["trouble"].release.set()
 
 
-def test_a_timeout_raised_by_the_skill_itself_is_logged_as_a_crash(host, caplog):
+def test_timeouts_and_lookup_errors_raised_by_the_skill_itself_are_crashes(host, caplog):
     with caplog.at_level(logging.ERROR, logger="assistant.host"):
         with pytest.raises(TimeoutError, match="took too long"):
             host.call("trouble", "slow_network", EVENT, {}).result(2)
-        assert wait_until(lambda: "skill trouble: action slow_network crashed" in caplog.text)
+        with pytest.raises(KeyError):
+            host.call("trouble", "missing_key", EVENT, {}).result(2)
+        assert wait_until(lambda: "skill trouble: action missing_key crashed" in caplog.text)
+    assert "skill trouble: action slow_network crashed" in caplog.text
+    assert "KeyError: 'volume'" in caplog.text  # with its traceback
+    assert host.failures == {"trouble": 2}
 
 
 def test_skills_that_cannot_be_built_or_started_are_reported_and_the_others_run(
