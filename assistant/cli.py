@@ -127,10 +127,11 @@ def cmd_emulate(args: argparse.Namespace) -> int:
         flush=True,
     )
     try:
-        if messages is not None:
+        if messages is not None or args.script:
             print(f"waiting for a host to open {board.path}", flush=True)
             board.host_connected.wait()
             time.sleep(0.2)  # the host empties its input buffer as it opens the port
+        if messages is not None:
             board.replay(messages, realtime=not args.fast)
             detections = sum(isinstance(m, protocol.Detection) for m in messages)
             print(f"replayed {args.wav}: {detections} detection(s)", flush=True)

@@ -1,6 +1,7 @@
 """The `assistant` command as users run it, with the example plugin installed for real."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -164,12 +165,18 @@ def test_emulate_plays_a_script_on_a_stable_link(env, tmp_path):
         assert board.stdout.readline().startswith("virtual board on /dev/pts/")
         import serial
 
+        assert board.stdout.readline().startswith("waiting for a host to open")
         with serial.Serial(str(link), timeout=2) as port:
+            lines = [port.readline().decode().strip() for _ in range(6)]
             port.write(b"PING t1\n")
-            lines = [port.readline().decode().strip() for _ in range(4)]
+            lines += [port.readline().decode().strip() for _ in range(3)]
     finally:
         board.terminate()
         _, errors = board.communicate(timeout=10)
+    played = [line for line in lines if not line.startswith(("HB ", "HELLO ", "PONG "))]
+    assert re.fullmatch(r"DET seq=\d+ label=up score=0\.900 ms=\d+", played[0])
+    assert played[1] == "GARBAGE"
+    assert re.fullmatch(r"DET seq=\d+ label=down score=0\.950 ms=\d+", played[2])
     assert any(line.startswith("PONG ") and line.endswith("id=t1") for line in lines)
     assert f"{script}:5: skipped 'jump'" in errors
     assert f"{script}:6: skipped 'wait'" in errors
