@@ -124,6 +124,7 @@ def test_unplug_and_replug_reconnects_and_loses_nothing_that_arrived(board, link
     messages = [r.getMessage() for r in caplog.records]
     assert sum("is gone" in m for m in messages) == 1
     assert sum("back on" in m for m in messages) == 1
+    assert link.stats.lost == 0  # the board's HELLO after a replug starts a new count
 
 
 def test_a_silent_board_is_reported(board, caplog):

@@ -37,10 +37,16 @@ def test_split_keeps_each_speaker_in_one_split(tiny_folder):
 
 
 def test_which_set_is_the_speech_commands_rule():
-    # The rule is deterministic and spreads speakers by percentage.
+    # Speakers of the data set's own testing_list.txt (v0.02), with its 10% / 10% shares, and
+    # speakers the rule puts in the other splits.
+    for speaker in ("022cd682", "03401e93", "0b57a6ed"):
+        assert dataset.which_set(speaker, 10, 10) == "test"
+    for speaker in ("026290a7", "099d52ad"):
+        assert dataset.which_set(speaker, 10, 10) == "validation"
+    for speaker in ("004ae714", "00b01445"):
+        assert dataset.which_set(speaker, 10, 10) == "train"
     speakers = [f"{n:08x}" for n in range(2000)]
     splits = [dataset.which_set(s, 10, 20) for s in speakers]
-    assert splits == [dataset.which_set(s, 10, 20) for s in speakers]
     share = {name: splits.count(name) / len(splits) for name in dataset.SPLITS}
     assert share["validation"] == pytest.approx(0.10, abs=0.03)
     assert share["test"] == pytest.approx(0.20, abs=0.03)
