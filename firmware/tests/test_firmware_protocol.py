@@ -61,16 +61,26 @@ def test_encoder_reproduces_every_canonical_line(host_tool):
     assert lines == [v["line"] for v in CANONICAL]
 
 
-def test_encoded_lines_parse_back_to_the_same_message(host_tool):
-    calls = [
-        "HELLO 0 1.0.0 0badc0de silence,on,off,up,down,go,stop,left,right,yes",
-        "DET 4294967295 stop 0 4294967295",
-        "DET 17 go 5 12",
-        "HB 0 0",
-        "PONG 9 A_b-9",
-        "INFO 3 1.0.0 0badc0de 0 0 on:0,off:1000,up:5",
-    ]
-    for line in host_tool.run("protocol", "".join(call + "\n" for call in calls)):
+def test_edge_values_encode_as_expected_and_parse_back(host_tool):
+    expected = {
+        "HELLO 0 1.0.0 0badc0de silence,on,off,up,down,go,stop,left,right,yes": (
+            "HELLO seq=0 proto=1 fw=1.0.0 model=0badc0de "
+            "labels=silence,on,off,up,down,go,stop,left,right,yes"
+        ),
+        "DET 4294967295 stop 0 4294967295": (
+            "DET seq=4294967295 label=stop score=0.000 ms=4294967295"
+        ),
+        "DET 17 go 5 12": "DET seq=17 label=go score=0.005 ms=12",
+        "HB 0 0": "HB seq=0 ms=0",
+        "PONG 9 A_b-9": "PONG seq=9 id=A_b-9",
+        "INFO 3 1.0.0 0badc0de 0 0 on:0,off:1000,up:5": (
+            "INFO seq=3 fw=1.0.0 model=0badc0de arena=0 infer_us=0 "
+            "thresholds=on:0.000,off:1.000,up:0.005"
+        ),
+    }
+    lines = host_tool.run("protocol", "".join(call + "\n" for call in expected))
+    assert lines == list(expected.values())
+    for line in lines:
         assert protocol.encode(protocol.parse_line(line)) == line
 
 
