@@ -1,5 +1,6 @@
-"""Fixtures shared by several test files."""
+"""Fixtures shared by several test files, and the CI rule that nothing may be skipped."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,3 +12,15 @@ def tiny_model(tmp_path_factory) -> Path:
     """A small int8 keyword model made with TensorFlow, with its model card beside it."""
     pytest.importorskip("tensorflow", reason="tensorflow is needed to make the test model")
     return tiny_kws_model.build(tmp_path_factory.mktemp("model"))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under CI (`CI=true`, as `.ci/run` runs), a skipped test fails the run: CI installs
+    everything the tests need, so a skip means an install went wrong and a test went unrun."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if os.environ.get("CI") == "true" and skipped and exitstatus == 0:
+        reporter.write_line(
+            f"CI: {len(skipped)} test(s) skipped; every test must run here", red=True
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
