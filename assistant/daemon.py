@@ -121,9 +121,7 @@ class Assistant:
         """Open the source the configuration asks for (`auto`: a board, else the microphone,
         else the virtual board)."""
         device = self.config.sections["device"]
-        choice = self.config.source
-        if choice == "auto":
-            choice = self._auto_choice(device["port"])
+        choice = self.source_to_open()
         if choice == "serial":
             self.add_source(self._serial(device["port"]), "board")
         elif choice == "microphone":
@@ -146,8 +144,12 @@ class Assistant:
             max_logged_errors=device["max_line_errors"],
         )
 
-    def _auto_choice(self, port: str) -> str:
-        if port != "auto" or find_board():
+    def source_to_open(self) -> str:
+        """`source:`, with `auto` resolved: a board (one found, or a port named in `device:`),
+        else a microphone that records 16 kHz, else the virtual board."""
+        if self.config.source != "auto":
+            return self.config.source
+        if self.config.sections["device"]["port"] != "auto" or find_board():
             return "serial"
         if microphone_available(self.config.sections["microphone"]["device"]):
             log.info("no board found: listening with the desktop microphone")

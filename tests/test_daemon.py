@@ -122,3 +122,28 @@ def test_a_second_assistant_does_not_take_over_a_live_control_socket(assistant, 
     fresh.start()
     assert control.send_command("off", path) == "OK done"
     fresh.stop()
+
+
+@pytest.mark.parametrize(
+    ("board", "microphones", "port", "chosen"),
+    [
+        ("/dev/ttyACM0", ["USB mic"], "auto", "serial"),
+        (None, ["USB mic"], "auto", "microphone"),
+        (None, ["default"], "auto", "emulator"),  # not the microphone the config names
+        (None, [], "/dev/ttyUSB3", "serial"),  # a named port: wait for the board there
+        (None, [], "auto", "emulator"),
+    ],
+)
+def test_auto_prefers_a_board_then_the_configured_microphone_then_the_virtual_board(
+    tmp_path, monkeypatch, board, microphones, port, chosen
+):
+    # The board and the microphone are hardware this machine does not have.
+    monkeypatch.setattr("assistant.daemon.find_board", lambda: board)
+    monkeypatch.setattr("assistant.daemon.microphone_available", lambda d: d in microphones)
+    path = tmp_path / "config.yaml"
+    path.write_text(f"source: auto\ndevice: {{port: {port}}}\nmicrophone: {{device: USB mic}}\n")
+    assistant = Assistant(load_config(path, INSTALLED), INSTALLED, tmp_path, print)
+    try:
+        assert assistant.source_to_open() == chosen
+    finally:
+        assistant.host.stop()
