@@ -131,7 +131,21 @@ class SlowStopSkill(Skill):
         self.stopped.set()
 
 
-MISBEHAVING = {s.name: s for s in (UnbuildableSkill, NoStartSkill, SlowStopSkill)}
+class StuckStopSkill(Skill):
+    name = "stuckstop"
+    description = "does not finish stopping until released"
+
+    def __init__(self, context):
+        super().__init__(context)
+        self.release = threading.Event()
+        self.stopped = threading.Event()
+
+    def stop(self):
+        self.release.wait(60)
+        self.stopped.set()
+
+
+MISBEHAVING = {s.name: s for s in (UnbuildableSkill, NoStartSkill, SlowStopSkill, StuckStopSkill)}
 """Skills whose construction, start or stop goes wrong: not in INSTALLED."""
 
 INSTALLED = {s.name: s for s in (RecordingSkill, MusicSkill, TroubleSkill, NeedsSettingSkill)}

@@ -144,6 +144,17 @@ def test_a_detection_runs_on_the_hub_and_its_reply_is_spoken_where_it_was_heard(
     assert wait_until(lambda: rooms.kitchen.pending == 0)
 
 
+def test_a_reply_for_a_room_that_went_offline_is_spoken_on_the_hub_with_a_warning(
+    rooms: Rooms, caplog: pytest.LogCaptureFixture
+) -> None:
+    rooms.office.stop()
+    assert wait_until(lambda: "office" not in rooms.hub.online_sites)
+    with caplog.at_level(logging.WARNING, logger="assistant.hub"):
+        rooms.hub.reply("Timer done", "office")
+    assert rooms.spoken.wait_for(1) == [("hall", "Timer done")]
+    assert "site 'office' is offline; speaking its reply here: Timer done" in caplog.text
+
+
 def sends_without_delay(part: Hub | Satellite) -> bool:
     """Whether the connection's socket has Nagle's algorithm off (TCP_NODELAY)."""
     sock = part.connection._client.socket()  # the socket paho connected with
