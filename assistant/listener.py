@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from assistant.model_runner import ModelError
 from assistant.plugin import Setting
 from assistant.recognizer import DEFAULT_THRESHOLD
 from assistant.settings import SettingValueError, validate_settings
+
+if TYPE_CHECKING:
+    from assistant.pipeline import RecognizerSettings
 
 log = logging.getLogger("assistant.listener")
 
@@ -72,7 +75,7 @@ class ListenerSettings:
 
         return DEFAULT_MODEL if self.model == "default" else Path(self.model)
 
-    def recognizer_settings(self):
+    def recognizer_settings(self) -> RecognizerSettings:
         from assistant.pipeline import RecognizerSettings
 
         return RecognizerSettings(
