@@ -192,11 +192,13 @@ class _Validator:
         top.pop("commands", None)
         top.pop("skills", None)
         values = self.settings(top, TOP_LEVEL_SETTINGS, ())
-        sections = {
-            name: self.settings(self.section_value(name, schema), schema, (name,))
-            for name, schema in schemas.items()
-        }
-        self.check_sections(values, sections)
+        sections, mistyped = {}, set()
+        for name, schema in schemas.items():
+            known_problems = len(self.problems)
+            sections[name] = self.settings(self.section_value(name, schema), schema, (name,))
+            if len(self.problems) > known_problems:
+                mistyped.add(name)
+        self.check_sections(values, sections, mistyped)
         commands = self.commands(data.get("commands"), values)
         skills = self.skill_settings(data.get("skills"), commands)
         if self.problems:
@@ -219,14 +221,17 @@ class _Validator:
         )
         return {}
 
-    def check_sections(self, values: dict[str, Any], sections: dict[str, dict]) -> None:
-        """What a run would refuse although every value has the right type."""
+    def check_sections(
+        self, values: dict[str, Any], sections: dict[str, dict], mistyped: set[str]
+    ) -> None:
+        """What a run would refuse although every value has the right type (sections with a
+        value of the wrong type are left to that message)."""
         from assistant.listener import check_microphone
         from assistant.rooms.settings import MqttSettings
         from assistant.rooms.topics import check_level
 
         for name, check in (("mqtt", MqttSettings.from_section), ("microphone", check_microphone)):
-            if self.problems_in(name):
+            if name in mistyped:
                 continue
             try:
                 check(sections[name])
@@ -237,9 +242,6 @@ class _Validator:
                 check_level(values["site"], "site")
             except ValueError as error:
                 self.problem(("site",), str(error))
-
-    def problems_in(self, section: str) -> bool:
-        return any(p.message.startswith(f"{section}:") for p in self.problems)
 
     def commands(self, raw: Any, values: dict[str, Any]) -> dict[str, CommandRule]:
         if raw is None:

@@ -88,6 +88,13 @@ def test_values_that_a_run_would_refuse_name_their_line(tmp_path):
     assert len(found) == 3
 
 
+def test_a_value_of_the_wrong_type_is_reported_once(tmp_path):
+    found = problems(tmp_path, "microphone:\n  thresholds: high\n")
+    assert found == [
+        f"{tmp_path / 'config.yaml'}:2: microphone: thresholds must be a mapping, not 'high'"
+    ]
+
+
 def test_a_threshold_out_of_range_and_a_missing_model_are_named(tmp_path):
     found = problems(tmp_path, "microphone:\n  thresholds: {on: high}\n")
     assert found == [
