@@ -10,7 +10,12 @@ from typing import Any
 
 from assistant.paths import config_dir
 from assistant.plugin import Action, Setting, Skill
-from assistant.settings import SettingsProblem, SettingValueError, validate_settings
+from assistant.settings import (
+    SettingsProblem,
+    SettingValueError,
+    valid_choices,
+    validate_settings,
+)
 from assistant.yaml_lines import LocatedDocument, Path_, YamlSyntaxError, load_located
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
@@ -188,7 +193,9 @@ class _Validator:
         top = {key: value for key, value in data.items() if key in known and key not in schemas}
         for key in data:
             if key not in known:
-                self.problem((key,), f"unknown section {key!r}; valid: {', '.join(sorted(known))}")
+                self.problem(
+                    (key,), f"unknown section {key!r}; {valid_choices(key, sorted(known))}"
+                )
         top.pop("commands", None)
         top.pop("skills", None)
         values = self.settings(top, TOP_LEVEL_SETTINGS, ())
@@ -253,7 +260,9 @@ class _Validator:
         for command, spec in raw.items():
             path = ("commands", command)
             if command not in COMMANDS:
-                self.problem(path, f"unknown command {command!r}; valid: {', '.join(COMMANDS)}")
+                self.problem(
+                    path, f"unknown command {command!r}; {valid_choices(command, COMMANDS)}"
+                )
                 continue
             if isinstance(spec, (str, list)) or (isinstance(spec, dict) and "action" in spec):
                 spec = {"do": spec}  # the short forms: just the action(s)
@@ -264,8 +273,8 @@ class _Validator:
                 if key not in COMMAND_KEYS:
                     self.problem(
                         (*path, key),
-                        f"unknown key {key!r} in command {command!r}; valid: "
-                        + ", ".join(COMMAND_KEYS),
+                        f"unknown key {key!r} in command {command!r}; "
+                        + valid_choices(key, COMMAND_KEYS),
                     )
             when = spec.get("when") or {}
             if not isinstance(when, dict):
@@ -325,15 +334,16 @@ class _Validator:
         if action not in actions:
             self.problem(
                 path,
-                f"skill {skill!r} has no action {action!r}; valid: " + ", ".join(sorted(actions)),
+                f"skill {skill!r} has no action {action!r}; "
+                + valid_choices(action, sorted(actions)),
             )
             return None
         checked = self.settings(params, actions[action].params, (*path, "with"))
         return ActionCall(skill, action, checked)
 
     def unknown_skill(self, path: Path_, skill: str) -> None:
-        installed = ", ".join(sorted(self.installed)) or "none installed"
-        self.problem(path, f"unknown skill {skill!r}; installed skills: {installed}")
+        installed = valid_choices(skill, sorted(self.installed), "installed skills")
+        self.problem(path, f"unknown skill {skill!r}; {installed}")
 
     def skill_settings(self, raw: Any, commands: dict[str, CommandRule]) -> dict[str, dict]:
         if raw is None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,14 @@ class SettingValueError(ValueError):
         self.key = key
 
 
+def valid_choices(given: object, choices: Sequence[object], label: str = "valid") -> str:
+    """`valid: a, b, c`, led by the nearest choice when `given` looks like a misspelling of it."""
+    names = [str(choice) for choice in choices]
+    near = difflib.get_close_matches(str(given), names, n=1, cutoff=0.75)
+    hint = f"did you mean {near[0]!r}? " if near else ""
+    return f"{hint}{label}: {', '.join(names) or 'none'}"
+
+
 @dataclass(frozen=True)
 class SettingsProblem:
     key: str | None
@@ -44,8 +53,7 @@ def _coerce(value: Any, setting: Setting) -> tuple[Any, str | None]:
         expected = TYPE_NAMES.get(wanted, wanted.__name__)
         return None, f"{setting.name} must be {expected}, not {value!r}"
     if setting.choices and value not in setting.choices:
-        choices = ", ".join(map(str, setting.choices))
-        return None, f"{setting.name} is {value!r}; valid: {choices}"
+        return None, f"{setting.name} is {value!r}; {valid_choices(value, setting.choices)}"
     return value, None
 
 
@@ -57,7 +65,8 @@ def validate_settings(
     problems = [
         SettingsProblem(
             key,
-            f"unknown setting {key!r}; valid: {', '.join(by_name) or 'none (takes no settings)'}",
+            f"unknown setting {key!r}; "
+            + (valid_choices(key, list(by_name)) if by_name else "it takes no settings"),
         )
         for key in values
         if key not in by_name
