@@ -162,3 +162,16 @@ def test_a_zero_window_runs_every_detection() -> None:
     dedup.add(heard("go", "kitchen", 0.9, 10.0), rooms)
     dedup.add(heard("go", "office", 0.8, 10.0), rooms)
     assert len(dedup.take_due(10.0)) == 2
+
+
+def test_an_unacknowledged_detection_is_resent_after_5_10_20_40_then_every_80_s():
+    from assistant.rooms.satellite import _Pending
+
+    pending = _Pending(CommandEvent("on", 0.9))
+    assert pending.resend_due(0.0)  # never sent yet
+    waits = []
+    for sends in range(1, 8):
+        pending.sent_at, pending.sends = 100.0, sends
+        due = [t for t in range(0, 200) if pending.resend_due(100.0 + t)][0]
+        waits.append(due)
+    assert waits == [5, 10, 20, 40, 80, 80, 80]
