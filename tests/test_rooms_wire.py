@@ -172,6 +172,5 @@ def test_an_unacknowledged_detection_is_resent_after_5_10_20_40_then_every_80_s(
     waits = []
     for sends in range(1, 8):
         pending.sent_at, pending.sends = 100.0, sends
-        due = [t for t in range(0, 200) if pending.resend_due(100.0 + t)][0]
-        waits.append(due)
+        waits.append(next(t for t in range(200) if pending.resend_due(100.0 + t)))
     assert waits == [5, 10, 20, 40, 80, 80, 80]
