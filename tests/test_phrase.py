@@ -88,11 +88,11 @@ def test_silence_gives_no_phrase(korean_listener: PhraseListener) -> None:
 
 
 def test_no_microphone_gives_one_clear_message(
-    korean_listener: PhraseListener, caplog: pytest.LogCaptureFixture
+    korean_model_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    korean_listener.settings["device"] = "no such microphone"  # on any machine
-    assert korean_listener.listen(KOREAN_GRAMMAR, 1.0) is None
-    assert korean_listener.listen(KOREAN_GRAMMAR, 1.0) is None
+    listener = PhraseListener({"model": str(korean_model_path), "device": "no such microphone"})
+    assert listener.listen(KOREAN_GRAMMAR, 1.0) is None
+    assert listener.listen(KOREAN_GRAMMAR, 1.0) is None
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert "follow-up phrase unavailable" in warnings[0] and "no microphone" in warnings[0]
