@@ -49,6 +49,18 @@ class Setting:
         return self.default is REQUIRED
 
 
+MQTT_CONNECTION_SETTINGS = (
+    Setting("host", str, "localhost", "address of the MQTT broker"),
+    Setting("port", int, 1883, "port of the MQTT broker (8883 is usual with TLS)"),
+    Setting("username", str, "", "user name at the broker; empty: anonymous"),
+    Setting("password", str, "", "password at the broker"),
+    Setting("tls", bool, False, "connect with TLS"),
+    Setting("ca_file", str, "", "CA certificate file to trust with TLS; empty: the system's"),
+)
+"""How to reach an MQTT broker: the same settings, names and defaults for every skill that
+talks MQTT as for the assistant's own `mqtt:` section."""
+
+
 @dataclass(frozen=True)
 class CommandEvent:
     """A command heard by a board (or the desktop listener) and accepted by the dispatcher."""

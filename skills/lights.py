@@ -18,6 +18,7 @@ import paho.mqtt.client as mqtt
 
 from assistant.plugin import (
     AMOUNT_WORDS,
+    MQTT_CONNECTION_SETTINGS,
     CommandEvent,
     Setting,
     Skill,
@@ -56,12 +57,7 @@ class LightsSkill(Skill):
     name = "lights"
     description = "switches and dims lights over MQTT (Zigbee2MQTT, Tasmota or custom)"
     settings = (
-        Setting("host", str, "localhost", "address of the MQTT broker"),
-        Setting("port", int, 1883, "port of the MQTT broker (8883 is usual with TLS)"),
-        Setting("username", str, "", "user name at the broker; empty: anonymous"),
-        Setting("password", str, "", "password at the broker"),
-        Setting("tls", bool, False, "connect with TLS"),
-        Setting("ca_file", str, "", "CA certificate file to trust with TLS; empty: the system's"),
+        *MQTT_CONNECTION_SETTINGS,
         Setting("preset", str, "zigbee2mqtt", "message format", choices=tuple(PRESETS)),
         Setting("device", str, "living_room", "Zigbee2MQTT friendly name or Tasmota topic"),
         Setting("templates", dict, {}, "per action {topic, payload}, replacing the preset's"),

@@ -6,17 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.plugin import Setting
+from assistant.plugin import MQTT_CONNECTION_SETTINGS, Setting
 from assistant.rooms.topics import Topics, check_level
 from assistant.settings import SettingValueError, validate_settings
 
 MQTT_SETTINGS = (
-    Setting("host", str, "localhost", "MQTT broker host name or address"),
-    Setting("port", int, 1883, "broker port (usually 1883, or 8883 with TLS)"),
-    Setting("username", str, "", "user name for the broker (empty: connect anonymously)"),
-    Setting("password", str, "", "password for the broker"),
-    Setting("tls", bool, False, "encrypt the connection with TLS"),
-    Setting("ca_file", str, "", "CA certificate file for TLS (empty: the system's CAs)"),
+    *MQTT_CONNECTION_SETTINGS,
     Setting("topic_prefix", str, "assistant", "first level of every topic"),
     Setting("discovery", bool, True, "announce satellites to Home Assistant (MQTT discovery)"),
     Setting("discovery_prefix", str, "homeassistant", "Home Assistant's discovery prefix"),
