@@ -27,7 +27,8 @@ from model_training.streaming.build import Event, StreamTruth
 
 ACCEPT_WINDOW_MS = 1500
 """A detection of the right command from the word's start to this long after its end counts."""
-SWEEP = tuple(round(t, 2) for t in np.arange(0.30, 0.991, 0.05))
+SWEEP = tuple(round(t, 2) for t in np.arange(0.30, 0.991, 0.01))
+"""Every threshold tried, 0.01 apart: per-command thresholds are chosen from these."""
 CEILING_LEVELS = (0.5, 0.7, 0.8, 0.9)
 CHUNK_SECONDS = 10
 
@@ -277,8 +278,9 @@ def plot_tradeoff(outcomes: Sequence[Outcome], commands: Sequence[str], path: Pa
     frr = [100 * o.false_reject_rate() for o in outcomes]
     axes.plot(fa, frr, "o-", color="black", label="all commands", linewidth=2)
     for outcome, x, y in zip(outcomes, fa, frr, strict=True):
-        axes.annotate(f"{outcome.thresholds:.2f}", (x, y), fontsize=7, xytext=(3, 3),
-                      textcoords="offset points")  # fmt: skip
+        if round(outcome.thresholds * 100) % 5 == 0:  # label every 0.05
+            axes.annotate(f"{outcome.thresholds:.2f}", (x, y), fontsize=7, xytext=(3, 3),
+                          textcoords="offset points")  # fmt: skip
     for command in commands:
         axes.plot(
             [o.false_accepts_per_hour(command) for o in outcomes],

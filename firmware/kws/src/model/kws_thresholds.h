@@ -11,11 +11,11 @@ namespace kws {
 constexpr uint16_t kDefaultThresholdPermille[] = {
     1000,  // silence
     1000,  // unknown
-    900,  // on
-    700,  // off
-    750,  // up
+    870,  // on
+    680,  // off
+    720,  // up
     750,  // down
-    800,  // go
+    790,  // go
     800,  // stop
 };
 
