@@ -41,6 +41,8 @@ class ControlServer:
         class Handler(socketserver.StreamRequestHandler):
             def handle(self) -> None:
                 words = self.rfile.readline(200).decode("ascii", "replace").split()
+                if not words:  # closed without a request (another assistant's probe)
+                    return
                 if len(words) != 2 or words[0] != "COMMAND":
                     self.wfile.write(b"ERR use: COMMAND <name>\n")
                     return
