@@ -264,10 +264,9 @@ class PluginHost:
         return SkillNotRunning(f"skill {skill_name} is not running")
 
     def _refuse(self, skill_name: str, action: str) -> Future:
-        error = self._not_running(skill_name)
-        log.error("%s; cannot run %s", error, action)
         future: Future = Future()
-        future.set_exception(error)
+        future.set_exception(self._not_running(skill_name))
+        self._report(skill_name, f"action {action}", future)
         return future
 
     def _finish(self, skill: str, action: str, event: CommandEvent, done: Future) -> None:
