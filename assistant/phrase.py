@@ -17,6 +17,7 @@ from typing import Any
 
 from assistant.microphone import SAMPLE_RATE, MicrophoneError, device_argument, load_sounddevice
 from assistant.plugin import Setting
+from assistant.settings import with_defaults
 from assistant.vosk_models import MODEL_NAME, check_model, default_model_path
 
 PHRASE_SETTINGS: tuple[Setting, ...] = (
@@ -95,7 +96,7 @@ class PhraseListener:
     ):
         """`microphone(seconds)` replaces the sounddevice input (16 kHz 16-bit mono chunks)."""
         self.microphone = microphone
-        self.settings = {s.name: s.default for s in PHRASE_SETTINGS} | dict(settings)
+        self.settings = with_defaults(settings, PHRASE_SETTINGS)
         self.log = log or logging.getLogger("assistant.phrase")
         self.model_path = Path(self.settings["model"] or default_model_path()).expanduser()
         self._model: Any = None

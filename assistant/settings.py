@@ -27,6 +27,11 @@ class SettingValueError(ValueError):
         self.key = key
 
 
+def with_defaults(values: Mapping[str, Any] | None, schema: tuple[Setting, ...]) -> dict[str, Any]:
+    """`values` (already checked) with every setting they leave out at its default."""
+    return {setting.name: setting.default for setting in schema} | dict(values or {})
+
+
 def valid_choices(given: object, choices: Sequence[object], label: str = "valid") -> str:
     """`valid: a, b, c`, led by the nearest choice when `given` looks like a misspelling of it."""
     names = [str(choice) for choice in choices]

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from assistant.plugin import Setting
+from assistant.settings import with_defaults
 
 SPEECH_SETTINGS: tuple[Setting, ...] = (
     Setting("enabled", bool, True, "false (or `speech: off`) silences spoken replies"),
@@ -58,7 +59,7 @@ class Engine(Protocol):
 
 def speech_settings(section: Mapping[str, Any] | None) -> dict[str, Any]:
     """The `speech:` section (as config validated it) with any missing default filled in."""
-    return {**{setting.name: setting.default for setting in SPEECH_SETTINGS}, **(section or {})}
+    return with_defaults(section, SPEECH_SETTINGS)
 
 
 def pyttsx3_engine(settings: Mapping[str, Any]) -> Engine:
