@@ -211,7 +211,8 @@ class PluginHost:
             runner.timeout = seconds
 
     def _start_skill(self, name: str, settings: Mapping[str, Any]) -> None:
-        runner = self.runners.setdefault(name, SkillRunner(name, self.timeout))
+        if name not in self.runners:
+            self.runners[name] = SkillRunner(name, self.timeout)
         try:
             skill = self.installed[name](_Context(self, name, settings))
         except Exception as error:  # a broken plugin must not stop the others
@@ -222,7 +223,7 @@ class PluginHost:
         self.start_errors.pop(name, None)
         self.skills[name] = skill
         self.settings[name] = settings
-        future = runner.submit("start", skill.start)
+        future = self.runners[name].submit("start", skill.start)
         future.add_done_callback(lambda done: self._started(name, skill, done))
 
     def _started(self, name: str, skill: Skill, done: Future) -> None:

@@ -2,6 +2,7 @@
 
 import logging
 import sys
+import threading
 import time
 
 import pytest
@@ -163,3 +164,17 @@ def test_discovery_reports_broken_plugins_and_loads_good_ones(tmp_path, monkeypa
         "notaskill": "TypeError",
     }
     sys.modules.pop("good_skill", None)
+
+
+def test_reconfiguring_a_skill_again_and_again_keeps_one_thread_for_it(host):
+    def skill_threads():
+        return [t for t in threading.enumerate() if t.name.startswith("skill-recorder")]
+
+    before = len(skill_threads())
+    for round in range(20):
+        host.configure({"recorder": {"prefix": f"round {round}"}})
+        assert (
+            host.call("recorder", "bright", EVENT, {"level": 1}).result(2)
+            == f"round {round} bright 1"
+        )
+    assert len(skill_threads()) == before
