@@ -54,6 +54,10 @@ class SkillNotRunning(LookupError):
     """An action for a skill that is not running (not configured, or it failed to start)."""
 
 
+class SkillBusy(SkillNotRunning):
+    """A call refused because the skill is still running a call the host abandoned."""
+
+
 @dataclass
 class _Call:
     label: str
@@ -63,68 +67,87 @@ class _Call:
 
 class SkillRunner:
     """Runs one skill's calls in order on its own thread. A call that exceeds `timeout` is
-    abandoned: its thread is left to finish on its own and a fresh thread takes the queue."""
+    abandoned: its future fails with `Abandoned`, and until it returns every other call of the
+    skill is refused with `SkillBusy`, so a skill's code never runs on two threads at once."""
 
     def __init__(self, skill_name: str, timeout: float):
         self.skill_name = skill_name
         self.timeout = timeout
         self._queue: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._generation = 0
-        self._running: tuple[float, int, _Call] | None = None
-        self._spawn()
-
-    def _spawn(self) -> None:
-        self._generation += 1
-        threading.Thread(
-            target=self._work,
-            args=(self._generation,),
-            name=f"skill-{self.skill_name}-{self._generation}",
-            daemon=True,
-        ).start()
+        self._running: tuple[float, _Call] | None = None
+        self._abandoned: _Call | None = None
+        threading.Thread(target=self._work, name=f"skill-{skill_name}", daemon=True).start()
 
     def submit(self, label: str, function: Callable[[], Any]) -> Future:
         call = _Call(label, function)
-        self._queue.put(call)
+        with self._lock:
+            abandoned = self._abandoned
+            if abandoned is None:
+                self._queue.put(call)
+                return call.future
+        call.future.set_exception(self._busy(abandoned))
         return call.future
 
-    def _work(self, generation: int) -> None:
-        while generation == self._generation:
-            call = self._queue.get()
-            if call is None:
-                return
+    def _busy(self, abandoned: _Call) -> SkillBusy:
+        return SkillBusy(
+            f"skill {self.skill_name} is still busy with the abandoned {abandoned.label}"
+        )
+
+    def _work(self) -> None:
+        while (call := self._queue.get()) is not None:
+            started = time.monotonic()
             with self._lock:
-                self._running = (time.monotonic(), generation, call)
+                self._running = (started, call)
             try:
-                result = call.function()
-            except BaseException as error:
-                if not call.future.done():
-                    call.future.set_exception(error)
+                result, error = call.function(), None
+            except BaseException as raised:
+                result, error = None, raised
+            with self._lock:
+                self._running = None
+                was_abandoned, self._abandoned = self._abandoned is call, None
+            if was_abandoned:  # its future already holds Abandoned
+                log.warning(
+                    "skill %s: the abandoned %s %s after %.1f s",
+                    self.skill_name,
+                    call.label,
+                    "returned" if error is None else f"raised {type(error).__name__}",
+                    time.monotonic() - started,
+                )
+            elif error is None:
+                call.future.set_result(result)
             else:
-                if not call.future.done():
-                    call.future.set_result(result)
-            finally:
-                with self._lock:
-                    if self._running and self._running[2] is call:
-                        self._running = None
+                call.future.set_exception(error)
 
     def check(self, now: float) -> None:
-        """Abandon the running call if it has run too long (called by the host's watchdog)."""
+        """Abandon the running call if it has run too long (called by the host's watchdog), and
+        refuse the calls queued behind it."""
         with self._lock:
             running = self._running
-            if not running or now - running[0] <= self.timeout:
+            if self._abandoned or not running or now - running[0] <= self.timeout:
                 return
-            self._running = None
-            self._spawn()
-        call = running[2]
+            call = self._abandoned = running[1]
+            queued = []
+            while not self._queue.empty():
+                queued.append(self._queue.get())
+            if None in queued:
+                self._queue.put(None)  # closing still ends the thread once the call returns
+        consequence = (
+            "the skill is not running"
+            if call.label == "start"
+            else "its further calls are refused until it returns"
+        )
         log.error(
-            "skill %s: %s did not finish within %.1f s; abandoned it, the skill goes on",
+            "skill %s: %s did not finish within %.1f s; abandoned it, %s",
             self.skill_name,
             call.label,
             self.timeout,
+            consequence,
         )
-        if not call.future.done():
-            call.future.set_exception(Abandoned(f"{call.label} timed out"))
+        call.future.set_exception(Abandoned(f"{call.label} timed out"))
+        for waiting in queued:
+            if waiting:
+                waiting.future.set_exception(self._busy(call))
 
     def close(self) -> None:
         self._queue.put(None)

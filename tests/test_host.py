@@ -11,9 +11,21 @@ from waiting import wait_until
 
 from assistant.focus import Focus
 from assistant.host import PluginHost, discover_skills
-from assistant.plugin import CommandEvent
+from assistant.plugin import CommandEvent, Skill, action
 
 EVENT = CommandEvent("on", 0.9, "test", "desk", time.monotonic())
+
+
+class HangingStartSkill(Skill):
+    name = "hangstart"
+    release = threading.Event()
+
+    def start(self):
+        self.release.wait(30)
+
+    @action()
+    def hi(self, event):
+        return "hi"
 
 
 @pytest.fixture
@@ -47,16 +59,43 @@ def test_a_crashing_action_is_logged_with_its_skill_and_others_go_on(host, caplo
     assert wait_until(lambda: host.failures == {"trouble": 1})
 
 
-def test_a_hanging_action_is_abandoned_and_the_skill_keeps_working(host, caplog):
-    with caplog.at_level(logging.ERROR, logger="assistant.host"):
+def test_a_hanging_action_is_abandoned_and_the_skill_refuses_calls_until_it_returns(host, caplog):
+    trouble = host.skills["trouble"]
+    with caplog.at_level(logging.INFO, logger="assistant.host"):
         hung = host.call("trouble", "hang", EVENT, {})
         queued = host.call("trouble", "fine", EVENT, {})
         with pytest.raises(TimeoutError):
             hung.result(3)
-        assert queued.result(3) == "fine"
-    assert "skill trouble: action hang did not finish within 0.5 s" in caplog.text
-    assert host.call("recorder", "dim", EVENT, {}).result(2) is None
-    host.skills["trouble"].release.set()
+        busy = "skill trouble is still busy with the abandoned action hang"
+        with pytest.raises(LookupError, match=busy):
+            queued.result(0)
+        with pytest.raises(LookupError, match=busy):
+            host.call("trouble", "fine", EVENT, {}).result(0)
+        assert host.call("recorder", "dim", EVENT, {}).result(2) is None  # others go on
+        assert trouble.finished == []  # nothing ran beside the abandoned call
+        trouble.release.set()
+        assert wait_until(lambda: "the abandoned action hang returned after" in caplog.text)
+        assert host.call("trouble", "fine", EVENT, {}).result(2) == "fine"
+    assert trouble.finished == ["hang", "fine"]
+    assert (
+        "skill trouble: action hang did not finish within 0.5 s; abandoned it, its further "
+        "calls are refused until it returns" in caplog.text
+    )
+
+
+def test_a_hanging_start_is_reported_as_not_running(tmp_path, caplog):
+    host = PluginHost({"hangstart": HangingStartSkill}, Focus(30), tmp_path, print, timeout=0.3)
+    with caplog.at_level(logging.ERROR, logger="assistant.host"):
+        host.configure({"hangstart": {}})
+        assert wait_until(lambda: "hangstart" in host.start_errors)
+    assert (
+        "skill hangstart: start did not finish within 0.3 s; abandoned it, the skill is not running"
+        in caplog.text
+    )
+    with pytest.raises(LookupError, match=r"hangstart did not start \(Abandoned: start timed out"):
+        host.call("hangstart", "hi", EVENT, {}).result(0)
+    HangingStartSkill.release.set()
+    host.stop()
 
 
 def test_timeouts_and_lookup_errors_raised_by_the_skill_itself_are_crashes(host, caplog):
