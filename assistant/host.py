@@ -239,9 +239,8 @@ class PluginHost:
         try:
             skill = self.installed[name](_Context(self, name, settings))
         except Exception as error:  # a broken plugin must not stop the others
-            self.failures[name] = self.failures.get(name, 0) + 1
+            self._report(name, "constructor", error)
             self.start_errors[name] = f"{type(error).__name__}: {error}"
-            log.error("skill %s could not be created", name, exc_info=error)
             return
         self.start_errors.pop(name, None)
         self.skills[name] = skill
@@ -251,18 +250,18 @@ class PluginHost:
 
     def _started(self, name: str, skill: Skill, done: Future) -> None:
         """A skill whose start failed is not running: it gets no actions and no stop."""
-        if self._report(name, "start", done) or self.skills.get(name) is not skill:
+        error = done.exception()
+        if self._report(name, "start", error) or self.skills.get(name) is not skill:
             return
         del self.skills[name]
         del self.settings[name]
-        error = done.exception()
         self.start_errors[name] = f"{type(error).__name__}: {error}"
 
     def _stop_skill(self, name: str) -> Future:
         skill = self.skills.pop(name)
         self.settings.pop(name)
         future = self.runners[name].submit("stop", skill.stop)
-        future.add_done_callback(lambda done: self._report(name, "stop", done))
+        future.add_done_callback(lambda done: self._report(name, "stop", done.exception()))
         return future
 
     def call(self, skill_name: str, action: str, event: CommandEvent, params: Mapping) -> Future:
@@ -290,18 +289,19 @@ class PluginHost:
     def _refuse(self, skill_name: str, action: str) -> Future:
         future: Future = Future()
         future.set_exception(self._not_running(skill_name))
-        self._report(skill_name, f"action {action}", future)
+        self._report(skill_name, f"action {action}", future.exception())
         return future
 
     def _finish(self, skill: str, action: str, event: CommandEvent, done: Future) -> None:
-        if self._report(skill, f"action {action}", done, event.site) and isinstance(
+        if self._report(skill, f"action {action}", done.exception(), event.site) and isinstance(
             done.result(), str
         ):
             self.reply(done.result(), event.site)
 
-    def _report(self, skill: str, what: str, done: Future, site: str | None = None) -> bool:
+    def _report(
+        self, skill: str, what: str, error: BaseException | None, site: str | None = None
+    ) -> bool:
         """Log a failed call with the skill's name; True when the call succeeded."""
-        error = done.exception()
         if error is None:
             return True
         if isinstance(error, SkillNotRunning):

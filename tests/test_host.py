@@ -11,7 +11,7 @@ from waiting import wait_until
 
 from assistant.focus import Focus
 from assistant.host import PluginHost, discover_skills
-from assistant.plugin import CommandEvent, Skill, action
+from assistant.plugin import CommandEvent, Skill, SkillError, action
 
 EVENT = CommandEvent("on", 0.9, "test", "desk", time.monotonic())
 
@@ -26,6 +26,13 @@ class HangingStartSkill(Skill):
     @action()
     def hi(self, event):
         return "hi"
+
+
+class NeedsKeySkill(Skill):
+    name = "needskey"
+
+    def __init__(self, context):
+        raise SkillError("set skills.needskey.api_key in config.yaml")
 
 
 @pytest.fixture
@@ -123,7 +130,7 @@ def test_skills_that_cannot_be_built_or_started_are_reported_and_the_others_run(
             host.call("unbuildable", "anything", EVENT, {}).result(2)
         with pytest.raises(LookupError, match=r"nostart did not start .*lamp file is missing"):
             host.call("nostart", "hi", EVENT, {}).result(2)
-    assert "skill unbuildable could not be created" in caplog.text
+    assert "skill unbuildable: constructor crashed" in caplog.text
     assert replies == ["the lamp file is missing"]
     assert host.failures == {"unbuildable": 1, "nostart": 1}
     host.configure({"recorder": {}})
@@ -203,6 +210,23 @@ def test_discovery_reports_broken_plugins_and_loads_good_ones(tmp_path, monkeypa
         "notaskill": "TypeError",
     }
     sys.modules.pop("good_skill", None)
+
+
+def test_a_skill_error_from_the_constructor_is_spoken_without_a_traceback(
+    tmp_path, replies, caplog
+):
+    host = PluginHost(
+        {"needskey": NeedsKeySkill}, Focus(30), tmp_path, lambda text, site: replies.append(text)
+    )
+    with caplog.at_level(logging.ERROR, logger="assistant.host"):
+        host.configure({"needskey": {}})
+        with pytest.raises(LookupError, match=r"needskey did not start \(SkillError: set skills"):
+            host.call("needskey", "anything", EVENT, {}).result(0)
+    host.stop()
+    assert replies == ["set skills.needskey.api_key in config.yaml"]
+    assert "skill needskey: constructor failed: set skills.needskey.api_key" in caplog.text
+    assert "Traceback" not in caplog.text
+    assert host.failures == {"needskey": 1}
 
 
 def test_reconfiguring_a_skill_again_and_again_keeps_one_thread_for_it(host):
