@@ -265,16 +265,26 @@ class PluginHost:
         return future
 
     def call(self, skill_name: str, action: str, event: CommandEvent, params: Mapping) -> Future:
-        """Run `skill_name.action` for `event` on the skill's thread; the future holds its reply."""
+        """Run `skill_name.action` for `event` on the skill's thread; the future holds its reply
+        (a non-empty str, or None)."""
         skill = self.skills.get(skill_name)
         if skill is None:
             return self._refuse(skill_name, action)
         method = getattr(skill, skill.actions()[action].method_name)
 
-        def run():
+        def run() -> str | None:
             if self.skills.get(skill_name) is not skill:  # its start, queued first, failed
                 raise self._not_running(skill_name)
-            return method(event, **params)
+            reply = method(event, **params)
+            if reply is not None and not isinstance(reply, str):
+                log.warning(
+                    "skill %s: action %s returned %s, not a reply (str or None); nothing is said",
+                    skill_name,
+                    action,
+                    type(reply).__name__,
+                )
+                return None
+            return reply or None
 
         future = self.runners[skill_name].submit(f"action {action}", run)
         future.add_done_callback(lambda done: self._finish(skill_name, action, event, done))
@@ -293,9 +303,7 @@ class PluginHost:
         return future
 
     def _finish(self, skill: str, action: str, event: CommandEvent, done: Future) -> None:
-        if self._report(skill, f"action {action}", done.exception(), event.site) and isinstance(
-            done.result(), str
-        ):
+        if self._report(skill, f"action {action}", done.exception(), event.site) and done.result():
             self.reply(done.result(), event.site)
 
     def _report(

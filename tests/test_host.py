@@ -35,6 +35,26 @@ class NeedsKeySkill(Skill):
         raise SkillError("set skills.needskey.api_key in config.yaml")
 
 
+class OddRepliesSkill(Skill):
+    name = "odd"
+
+    @action()
+    def number(self, event):
+        return 42
+
+    @action()
+    def mapping(self, event):
+        return {"text": "hi"}
+
+    @action()
+    def empty(self, event):
+        return ""
+
+    @action()
+    def words(self, event):
+        return "hi"
+
+
 @pytest.fixture
 def replies():
     return []
@@ -227,6 +247,25 @@ def test_a_skill_error_from_the_constructor_is_spoken_without_a_traceback(
     assert "skill needskey: constructor failed: set skills.needskey.api_key" in caplog.text
     assert "Traceback" not in caplog.text
     assert host.failures == {"needskey": 1}
+
+
+def test_only_a_non_empty_str_is_a_reply_and_other_returns_are_logged(tmp_path, replies, caplog):
+    host = PluginHost(
+        {"odd": OddRepliesSkill}, Focus(30), tmp_path, lambda text, site: replies.append(text)
+    )
+    host.configure({"odd": {}})
+    with caplog.at_level(logging.WARNING, logger="assistant.host"):
+        for name in ("number", "mapping", "empty"):
+            assert host.call("odd", name, EVENT, {}).result(2) is None
+        assert host.call("odd", "words", EVENT, {}).result(2) == "hi"
+    assert wait_until(lambda: replies == ["hi"])
+    host.stop()
+    assert (
+        "skill odd: action number returned int, not a reply (str or None); nothing is said"
+        in caplog.text
+    )
+    assert "skill odd: action mapping returned dict, not a reply" in caplog.text
+    assert "action empty" not in caplog.text
 
 
 def test_reconfiguring_a_skill_again_and_again_keeps_one_thread_for_it(host):
