@@ -3,6 +3,7 @@ their actions so that an exception or a hang in one skill never stops the daemon
 
 from __future__ import annotations
 
+import inspect
 import logging
 import queue
 import threading
@@ -16,6 +17,7 @@ from typing import Any
 
 from assistant.focus import Focus
 from assistant.plugin import ENTRY_POINT_GROUP, CommandEvent, Skill, SkillError
+from assistant.settings import schema_problem
 
 log = logging.getLogger("assistant.host")
 
@@ -30,8 +32,41 @@ class BrokenPlugin:
     error: str
 
 
+RESERVED_NAMES = frozenset(n for n in vars(Skill) if not n.startswith("_")) | {"context"}
+"""Skill attributes that an action method must not replace."""
+
+
+def declaration_problem(skill: type[Skill]) -> str | None:
+    """What is wrong with the settings and actions `skill` declares, or None when nothing is."""
+    for reserved in sorted(RESERVED_NAMES):
+        declared = getattr(getattr(skill, reserved, None), "__assistant_action__", None)
+        if declared:
+            return (
+                f"action {declared.name} (method {reserved}) replaces Skill.{reserved}; name the "
+                f"method otherwise and keep the action's name with @action(name={declared.name!r})"
+            )
+    problem = schema_problem(skill.settings, "settings")
+    if problem:
+        return problem
+    for declared in skill.actions().values():
+        where = f"action {declared.name} (method {declared.method_name})"
+        problem = schema_problem(declared.params, f"{where}: params")
+        if problem:
+            return problem
+        method = getattr(skill, declared.method_name)
+        if inspect.iscoroutinefunction(method) or inspect.isasyncgenfunction(method):
+            return f"{where} is async; actions are plain functions (def, not async def)"
+        try:
+            inspect.signature(method).bind(None, None, **{p.name: None for p in declared.params})
+        except TypeError as error:
+            wanted = ", ".join(["event", *(p.name for p in declared.params)])
+            return f"{where} must accept ({wanted}) after self: {error}"
+    return None
+
+
 def discover_skills() -> tuple[dict[str, type[Skill]], list[BrokenPlugin]]:
-    """Installed skills by name, and the entry points that could not be loaded."""
+    """Installed skills by name, and the entry points that could not be loaded: those whose
+    import or declarations fail."""
     found: dict[str, type[Skill]] = {}
     broken: list[BrokenPlugin] = []
     for point in entry_points(group=ENTRY_POINT_GROUP):
@@ -39,6 +74,9 @@ def discover_skills() -> tuple[dict[str, type[Skill]], list[BrokenPlugin]]:
             skill = point.load()
             if not (isinstance(skill, type) and issubclass(skill, Skill)):
                 raise TypeError(f"{point.value} is not a subclass of assistant.plugin.Skill")
+            problem = declaration_problem(skill)
+            if problem:
+                raise TypeError(f"{skill.__name__}: {problem}")
         except Exception as error:  # a broken plugin must not stop discovery
             broken.append(BrokenPlugin(point.name, point.value, f"{type(error).__name__}: {error}"))
             continue

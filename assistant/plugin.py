@@ -113,10 +113,13 @@ class Action:
 
 
 def action(
-    name: str | None = None, help: str = "", params: tuple[Setting, ...] = ()
-) -> Callable[[Callable], Callable]:
-    """Mark a Skill method as an action. The method is called as
-    `method(event, **params)` and may return a short reply to speak."""
+    name: str | Callable | None = None, help: str = "", params: tuple[Setting, ...] = ()
+) -> Callable:
+    """Mark a Skill method as an action, as `@action(...)` or bare `@action`. The method is
+    called as `method(event, **params)` and may return a short reply to speak (a str, or None
+    for no reply). `name` defaults to the method's name without a trailing `_`."""
+    if callable(name):  # used bare: @action
+        return action()(name)
 
     def mark(method: Callable) -> Callable:
         method.__assistant_action__ = Action(  # type: ignore[attr-defined]
@@ -133,7 +136,8 @@ def action(
 class Skill:
     """Base class of every skill. Subclasses set `name`, `description` and `settings`, and mark
     their actions with @action. `start` and `stop` open and close connections; the validated
-    settings are in `self.context.settings`."""
+    settings are in `self.context.settings`. An action method must not reuse the name of
+    anything defined here (or `context`): see docs/writing-skills.md."""
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""

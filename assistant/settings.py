@@ -62,6 +62,26 @@ def _coerce(value: Any, setting: Setting) -> tuple[Any, str | None]:
     return value, None
 
 
+def schema_problem(schema: object, label: str) -> str | None:
+    """What is wrong with `schema` (called `label`) as a skill's `settings` or an action's
+    `params`: a tuple of `Setting`s of the six types, each default valid. None: nothing."""
+    if isinstance(schema, Setting):
+        return f"{label} must be a tuple of Setting (missing trailing comma?)"
+    if not isinstance(schema, tuple) or not all(isinstance(s, Setting) for s in schema):
+        return f"{label} must be a tuple of Setting, not {schema!r}"
+    for setting in schema:
+        if not any(setting.type is wanted for wanted in TYPE_NAMES):
+            return (
+                f"{label}: {setting.name!r} has type {setting.type!r}; "
+                "use one of str, int, float, bool, list, dict"
+            )
+        if not setting.required:
+            error = _coerce(setting.default, setting)[1]
+            if error:
+                return f"{label}: the default does not fit: {error}"
+    return None
+
+
 def validate_settings(
     values: Mapping[str, Any], schema: tuple[Setting, ...]
 ) -> tuple[dict[str, Any], list[SettingsProblem]]:

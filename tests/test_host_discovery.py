@@ -1,0 +1,160 @@
+"""Discovery checks what each installed skill declares: a slip in one plugin is reported as
+broken, with what to fix, and every other skill still loads."""
+
+import sys
+import textwrap
+
+import pytest
+
+from assistant import cli
+from assistant.host import declaration_problem, discover_skills
+from assistant.plugin import Setting, Skill, action
+
+
+def install(tmp_path, monkeypatch, package: str, module: str, entries: dict, source: str):
+    """A package installed for the entry-point machinery only: its metadata and one module."""
+    dist = tmp_path / f"{package.replace('-', '_')}-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package}\nVersion: 0.1\n")
+    lines = "".join(f"{name} = {module}:{target}\n" for name, target in entries.items())
+    (dist / "entry_points.txt").write_text("[assistant.skills]\n" + lines)
+    (tmp_path / f"{module}.py").write_text(textwrap.dedent(source))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, module, raising=False)
+
+
+SLIPS = """
+    from pathlib import Path
+    from assistant.plugin import Setting, Skill, action
+
+    class Good(Skill):
+        name = "good"
+        @action
+        def hi(self, event):
+            return "hi"
+
+    class NoComma(Skill):
+        name = "nocomma"
+        settings = (Setting("greeting", str, "hi", "greeting"))
+
+    class ParamsNoComma(Skill):
+        name = "paramsnocomma"
+        @action(params=(Setting("who", str, "you")))
+        def hi(self, event, who):
+            pass
+
+    class Generic(Skill):
+        name = "generic"
+        settings = (Setting("names", list[str], []),)
+
+    class PathType(Skill):
+        name = "pathtype"
+        settings = (Setting("path", Path, Path("/tmp")),)
+
+    class BadDefault(Skill):
+        name = "baddefault"
+        settings = (Setting("count", int, "ten"),)
+
+    class BadChoice(Skill):
+        name = "badchoice"
+        settings = (Setting("style", str, "long", choices=("short", "counted")),)
+
+    class Mismatch(Skill):
+        name = "mismatch"
+        @action(params=(Setting("level", int, 1),))
+        def bright(self, event):
+            pass
+
+    class NoEvent(Skill):
+        name = "noevent"
+        @action()
+        def hi(self):
+            pass
+
+    class Stopwatch(Skill):
+        name = "stopwatch"
+        @action(help="start the stopwatch")
+        def start(self, event):
+            pass
+
+    class Async(Skill):
+        name = "async"
+        @action()
+        async def hi(self, event):
+            return "hi"
+"""
+
+EXPECTED = {
+    "nocomma": "settings must be a tuple of Setting (missing trailing comma?)",
+    "paramsnocomma": "action hi (method hi): params must be a tuple of Setting (missing trailing",
+    "generic": "settings: 'names' has type list[str]; use one of str, int, float, bool, list, dict",
+    "pathtype": "settings: 'path' has type <class 'pathlib.Path'>; use one of str, int",
+    "baddefault": "settings: the default does not fit: count must be a whole number, not 'ten'",
+    "badchoice": "settings: the default does not fit: style is 'long'; valid: short, counted",
+    "mismatch": "action bright (method bright) must accept (event, level) after self:",
+    "noevent": "action hi (method hi) must accept (event) after self: too many positional",
+    "stopwatch": "replaces Skill.start; name the method otherwise and keep the action's name "
+    "with @action(name='start')",
+    "async": "action hi (method hi) is async; actions are plain functions",
+}
+
+
+def test_declaration_slips_are_reported_as_broken_and_the_other_skills_load(
+    tmp_path, monkeypatch, capsys
+):
+    entries = {name: name.title() for name in ["good", *EXPECTED]}
+    entries |= {"nocomma": "NoComma", "paramsnocomma": "ParamsNoComma", "pathtype": "PathType"}
+    entries |= {"baddefault": "BadDefault", "badchoice": "BadChoice", "noevent": "NoEvent"}
+    install(tmp_path, monkeypatch, "slips", "slip_skills", entries, SLIPS)
+    installed, broken = discover_skills()
+    assert installed["good"].__name__ == "Good"
+    assert {"lights", "media", "replies", "timers"} <= set(installed)
+    errors = {b.name: b.error for b in broken}
+    assert set(errors) == set(EXPECTED)
+    for name, message in EXPECTED.items():
+        assert errors[name].startswith("TypeError: "), errors[name]
+        assert message in errors[name], errors[name]
+
+    assert cli.main(["skills"]) == 1  # lists the good ones, then the broken ones
+    out = capsys.readouterr().out
+    assert "good: \n  action hi: \n" in out
+    assert "BROKEN nocomma (slip_skills:NoComma): TypeError: NoComma: settings must" in out
+
+
+def test_a_bare_action_decorator_declares_the_action():
+    class Bare(Skill):
+        name = "bare"
+
+        @action
+        def ping(self, event):
+            """answer with pong"""
+            return "pong"
+
+    assert Bare.actions()["ping"].help == "answer with pong"
+    assert Bare.ping(None, None) == "pong"
+    assert declaration_problem(Bare) is None
+
+
+def test_an_action_may_be_named_like_a_lifecycle_method_through_its_name():
+    class Stopwatch(Skill):
+        name = "stopwatch"
+
+        @action(name="start")
+        def start_watch(self, event):
+            pass
+
+        @action(params=(Setting("lap", int, 1), Setting("note", str, "")))
+        def stop_(self, event, **params):
+            pass
+
+    assert set(Stopwatch.actions()) == {"start", "stop"}
+    assert declaration_problem(Stopwatch) is None
+
+
+@pytest.mark.parametrize("name", ["name", "settings", "actions", "context", "stop"])
+def test_every_skill_attribute_is_reserved(name):
+    source = f"def {name}(self, event):\n    pass\n"
+    namespace: dict = {}
+    exec(source, namespace)
+    skill = type("Shadow", (Skill,), {name: action()(namespace[name])})
+    assert f"replaces Skill.{name}" in (declaration_problem(skill) or "")
