@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,9 @@ class BrokenPlugin:
     target: str
     error: str
 
+
+BUILT_IN_DISTRIBUTION = "desk-kws-assistant"
+"""The package whose skills win a name conflict with a plugin."""
 
 RESERVED_NAMES = frozenset(n for n in vars(Skill) if not n.startswith("_")) | {"context"}
 """Skill attributes that an action method must not replace."""
@@ -66,8 +69,8 @@ def declaration_problem(skill: type[Skill]) -> str | None:
 
 def discover_skills() -> tuple[dict[str, type[Skill]], list[BrokenPlugin]]:
     """Installed skills by name, and the entry points that could not be loaded: those whose
-    import or declarations fail."""
-    found: dict[str, type[Skill]] = {}
+    import or declarations fail, and those whose name another skill also declares."""
+    claims: dict[str, list[tuple[EntryPoint, type[Skill]]]] = {}
     broken: list[BrokenPlugin] = []
     for point in entry_points(group=ENTRY_POINT_GROUP):
         try:
@@ -80,8 +83,25 @@ def discover_skills() -> tuple[dict[str, type[Skill]], list[BrokenPlugin]]:
         except Exception as error:  # a broken plugin must not stop discovery
             broken.append(BrokenPlugin(point.name, point.value, f"{type(error).__name__}: {error}"))
             continue
-        found[skill.name or point.name] = skill
+        claims.setdefault(skill.name or point.name, []).append((point, skill))
+    found: dict[str, type[Skill]] = {}
+    for name, claimants in claims.items():
+        built_in = [c for c in claimants if _package(c[0]) == BUILT_IN_DISTRIBUTION]
+        kept = claimants[0] if len(claimants) == 1 else built_in[0] if len(built_in) == 1 else None
+        if kept:
+            found[name] = kept[1]
+        for point, _ in claimants:
+            if kept and point is kept[0]:
+                continue
+            others = ", ".join(f"{p.value} ({_package(p)})" for p, _ in claimants if p is not point)
+            outcome = "the built-in skill is used" if kept else "neither is loaded"
+            error = f"name conflict: skill name {name!r} is also declared by {others}; {outcome}"
+            broken.append(BrokenPlugin(point.name, point.value, error))
     return found, broken
+
+
+def _package(point: EntryPoint) -> str:
+    return point.dist.name if point.dist else "unknown package"
 
 
 class Abandoned(TimeoutError):

@@ -151,6 +151,37 @@ def test_an_action_may_be_named_like_a_lifecycle_method_through_its_name():
     assert declaration_problem(Stopwatch) is None
 
 
+NAME_CLAIMS = """
+    from assistant.plugin import Skill
+
+    class FakeLights(Skill):
+        name = "lights"
+
+    class One(Skill):
+        name = "same"
+
+    class Two(Skill):
+        name = "same"
+"""
+
+
+def test_a_skill_name_declared_twice_is_reported_and_a_built_in_keeps_it(tmp_path, monkeypatch):
+    entries = {"fakelights": "FakeLights", "one": "One", "two": "Two"}
+    install(tmp_path, monkeypatch, "impostor-skills", "impostor", entries, NAME_CLAIMS)
+    installed, broken = discover_skills()
+    assert installed["lights"].__module__ == "skills.lights"
+    assert "same" not in installed
+    errors = {b.name: b.error for b in broken}
+    assert errors == {
+        "fakelights": "name conflict: skill name 'lights' is also declared by "
+        "skills.lights:LightsSkill (desk-kws-assistant); the built-in skill is used",
+        "one": "name conflict: skill name 'same' is also declared by impostor:Two "
+        "(impostor-skills); neither is loaded",
+        "two": "name conflict: skill name 'same' is also declared by impostor:One "
+        "(impostor-skills); neither is loaded",
+    }
+
+
 @pytest.mark.parametrize("name", ["name", "settings", "actions", "context", "stop"])
 def test_every_skill_attribute_is_reserved(name):
     source = f"def {name}(self, event):\n    pass\n"
