@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from assistant import control, ports, protocol, service, vosk_models
-from assistant.config import COMMANDS, ROLES, SOURCES, ConfigError, config_path, load_config
+from assistant.config import ROLES, SOURCES, ConfigError, config_path, load_config
 from assistant.host import discover_skills
 
 log = logging.getLogger("assistant")
@@ -82,7 +82,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _type_commands(board) -> None:
     print(
-        f"Virtual board on {board.path}. Type a command ({', '.join(COMMANDS)}) and press "
+        f"Virtual board on {board.path}. Type a command ({', '.join(board.labels)}) and press "
         "Enter; Ctrl-C quits.",
         flush=True,
     )
@@ -271,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     send = commands.add_parser("send", help="make the running assistant act on a command")
-    send.add_argument("command", choices=COMMANDS)
+    send.add_argument("command", help="a command the configuration maps, e.g. up")
     send.set_defaults(func=cmd_send)
 
     svc = commands.add_parser("service", help="run as a systemd user service")

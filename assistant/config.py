@@ -3,7 +3,9 @@ choices, before anything runs."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,11 +17,15 @@ from assistant.settings import (
     SettingValueError,
     valid_choices,
     validate_settings,
+    with_defaults,
 )
 from assistant.yaml_lines import LocatedDocument, Path_, YamlSyntaxError, load_located
 
+log = logging.getLogger("assistant.config")
+
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
-COMMANDS = ("on", "off", "up", "down", "go", "stop")
+NOT_COMMANDS = ("silence", "unknown")
+"""Labels of a model that are never reported as commands."""
 SOURCES = ("auto", "serial", "microphone", "emulator")
 ROLES = ("single", "satellite", "hub")
 
@@ -48,6 +54,37 @@ TOP_LEVEL_SETTINGS = (
     Setting("log_level", str, "INFO", "how much to log", ("DEBUG", "INFO", "WARNING", "ERROR")),
 )
 COMMAND_KEYS = ("do", "when", "min_score", "cooldown")
+RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
+    "min_score": (lambda value: 0 <= value <= 1, "from 0 to 1"),
+    "cooldown": (lambda value: value >= 0, "of 0 or more"),
+    "focus_seconds": (lambda value: value >= 0, "of 0 or more"),
+    "skill_timeout": (lambda value: value > 0, "above 0"),
+}
+"""The values a run can work with, of the top-level numbers (and a command's limits)."""
+NO_COMMANDS = (
+    "no commands are mapped: every detection will be ignored (a file of your own replaces the "
+    "default config.yaml completely, nothing is merged: start from a copy of it)"
+)
+
+
+def model_commands(model: str = "default") -> tuple[str, ...]:
+    """The commands a model can report: the labels on its card but silence and unknown
+    (`model` as `microphone.model` gives it). ModelError when the card cannot be used."""
+    from assistant.listener import model_file
+    from assistant.pipeline import load_contract
+
+    return _commands(load_contract(model_file(model)).labels)
+
+
+def _commands(labels: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(label for label in labels if label not in NOT_COMMANDS)
+
+
+def __getattr__(name: str) -> Any:
+    """`COMMANDS`: the commands of the committed model, read from its card when asked for."""
+    if name == "COMMANDS":
+        return model_commands()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def section_schemas() -> dict[str, tuple[Setting, ...]]:
@@ -99,6 +136,10 @@ class Config:
     commands: Mapping[str, CommandRule]
     skills: Mapping[str, Mapping[str, Any]]
     """Validated settings of every skill the configuration uses."""
+    model_commands: tuple[str, ...] = ()
+    """The commands the microphone model can report (the labels on its card)."""
+    warnings: tuple[ConfigProblem, ...] = ()
+    """What is valid but most likely not meant (no commands mapped, a command doing nothing)."""
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -112,9 +153,10 @@ class ConfigProblem:
     file: Path
     line: int
     message: str
+    warning: bool = False
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}"
+        return f"{self.file}:{self.line}: {'warning: ' if self.warning else ''}{self.message}"
 
 
 class ConfigError(ValueError):
@@ -138,18 +180,27 @@ def config_path(explicit: str | Path | None = None) -> Path:
 
 
 def load_config(path: str | Path, skills: Mapping[str, type[Skill]]) -> Config:
-    """Read and validate `path`. `skills` are the installed skills by name."""
+    """Read and validate `path`. `skills` are the installed skills by name. Its warnings are
+    logged (so `config check`, the start and a reload all show them)."""
     file = Path(path)
     try:
-        text = file.read_text()
+        data = file.read_bytes()
+        text = data.decode("utf-8")
     except OSError as error:
         problem = ConfigProblem(file, 1, f"cannot read the file: {error.strerror}")
         raise ConfigError([problem]) from None
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        message = f"the file is not UTF-8 text (byte 0x{data[error.start]:02x}); save it as UTF-8"
+        raise ConfigError([ConfigProblem(file, line, message)]) from None
     try:
         document = load_located(text, file)
     except YamlSyntaxError as error:
         raise ConfigError([ConfigProblem(file, error.line, error.message)]) from None
-    return _Validator(document, skills).run()
+    config = _Validator(document, skills).run()
+    for warning in config.warnings:
+        log.warning("%s", warning)
+    return config
 
 
 class _Validator:
@@ -157,13 +208,23 @@ class _Validator:
         self.document = document
         self.installed = skills
         self.problems: list[ConfigProblem] = []
+        self.warnings: list[ConfigProblem] = []
+        self.model_commands: tuple[str, ...] | None = None
+        """What the microphone model can report (None: its card could not be read)."""
+        self.model_name = ""
 
     def problem(self, path: Path_, message: str) -> None:
         found = ConfigProblem(self.document.file, self.document.line_of(path), message)
         if found not in self.problems:
             self.problems.append(found)
 
+    def warn(self, path: Path_, message: str) -> None:
+        line = self.document.line_of(path)
+        self.warnings.append(ConfigProblem(self.document.file, line, message, warning=True))
+
     def settings(self, values: Any, schema: tuple[Setting, ...], path: Path_) -> dict[str, Any]:
+        """The settings checked against `schema`: every setting is there, a rejected one (its
+        problem reported) at its default, so checking can go on."""
         where = ".".join(map(str, path)) or "the top level"
         if values is None:
             values = {}
@@ -178,7 +239,16 @@ class _Validator:
         result, problems = validate_settings(values, schema)
         for problem in problems:
             self.report(problem, path, where)
-        return result
+        return with_defaults(result, schema)
+
+    def check_ranges(self, values: dict[str, Any], path: Path_) -> None:
+        """Numbers of the right type that a run cannot work with (RANGES)."""
+        where = ".".join(map(str, path)) or "the top level"
+        for name, (works, wanted) in RANGES.items():
+            value = values.get(name)
+            if value is not None and not (math.isfinite(value) and works(value)):
+                message = f"{where}: {name} must be a number {wanted}, not {value:g}"
+                self.problem((*path, name), message)
 
     def report(self, problem: SettingsProblem, path: Path_, where: str) -> None:
         self.problem((*path, problem.key) if problem.key else path, f"{where}: {problem.message}")
@@ -199,6 +269,7 @@ class _Validator:
         top.pop("commands", None)
         top.pop("skills", None)
         values = self.settings(top, TOP_LEVEL_SETTINGS, ())
+        self.check_ranges(values, ())
         sections, mistyped = {}, set()
         for name, schema in schemas.items():
             known_problems = len(self.problems)
@@ -210,13 +281,22 @@ class _Validator:
         skills = self.skill_settings(data.get("skills"), commands)
         if self.problems:
             raise ConfigError(sorted(self.problems, key=lambda problem: problem.line))
-        return Config(self.document.file, values, sections, commands, skills)
+        warnings = tuple(sorted(self.warnings, key=lambda warning: warning.line))
+        reported = self.model_commands or ()
+        return Config(self.document.file, values, sections, commands, skills, reported, warnings)
 
     def section_value(self, name: str, schema: tuple[Setting, ...]) -> Any:
         """The section's settings; `section: off` is short for `{enabled: false}` where the
         section can be switched off."""
         value = self.document.data.get(name)
         if value not in ("off", False):
+            if isinstance(value, str) and _switchable(schema):
+                self.problem(
+                    (name,),
+                    f"{name} must be a mapping of settings, or `off` to switch it off; "
+                    f"not {value!r}",
+                )
+                return {}
             return value
         if _switchable(schema):
             return {"enabled": False}
@@ -232,12 +312,19 @@ class _Validator:
         self, values: dict[str, Any], sections: dict[str, dict], mistyped: set[str]
     ) -> None:
         """What a run would refuse although every value has the right type (sections with a
-        value of the wrong type are left to that message)."""
-        from assistant.listener import check_microphone
+        value of the wrong type are left to that message). Notes what the microphone model can
+        report, for the commands."""
+        from assistant.listener import check_thresholds, model_file, model_labels
         from assistant.rooms.settings import MqttSettings
         from assistant.rooms.topics import check_level
 
-        for name, check in (("mqtt", MqttSettings.from_section), ("microphone", check_microphone)):
+        def microphone(section: dict[str, Any]) -> None:
+            labels = model_labels(section)
+            self.model_commands = _commands(labels)
+            self.model_name = model_file(section["model"]).name
+            check_thresholds(section, labels)
+
+        for name, check in (("mqtt", MqttSettings.from_section), ("microphone", microphone)):
             if name in mistyped:
                 continue
             try:
@@ -251,7 +338,8 @@ class _Validator:
                 self.problem(("site",), str(error))
 
     def commands(self, raw: Any, values: dict[str, Any]) -> dict[str, CommandRule]:
-        if raw is None:
+        if raw in (None, {}):
+            self.warn(("commands",), NO_COMMANDS)
             return {}
         if not isinstance(raw, dict):
             self.problem(("commands",), "commands must map each command to its actions")
@@ -259,23 +347,25 @@ class _Validator:
         rules = {}
         for command, spec in raw.items():
             path = ("commands", command)
-            if command not in COMMANDS:
+            reported = self.model_commands
+            if reported is not None and command not in reported:
                 self.problem(
-                    path, f"unknown command {command!r}; {valid_choices(command, COMMANDS)}"
+                    path,
+                    f"unknown command {command!r}; "
+                    + valid_choices(command, reported, f"the model {self.model_name} reports"),
                 )
                 continue
             if isinstance(spec, (str, list)) or (isinstance(spec, dict) and "action" in spec):
                 spec = {"do": spec}  # the short forms: just the action(s)
+            if isinstance(spec, dict):
+                for key in spec:
+                    if key not in COMMAND_KEYS:
+                        self.unknown_command_key((*path, key), spec)
             if not isinstance(spec, dict) or "do" not in spec:
                 self.problem(path, f"command {command!r} needs `do:` with a skill action")
                 continue
-            for key in spec:
-                if key not in COMMAND_KEYS:
-                    self.problem(
-                        (*path, key),
-                        f"unknown key {key!r} in command {command!r}; "
-                        + valid_choices(key, COMMAND_KEYS),
-                    )
+            if spec["do"] == []:
+                self.warn((*path, "do"), f"command {command!r} does nothing: `do:` is empty")
             when = spec.get("when") or {}
             if not isinstance(when, dict):
                 self.problem((*path, "when"), "`when:` must map a skill name to actions")
@@ -291,6 +381,7 @@ class _Validator:
                 ),
                 path,
             )
+            self.check_ranges(limits, path)
             rules[command] = CommandRule(
                 command=command,
                 actions=self.action_list(spec["do"], (*path, "do")),
@@ -301,6 +392,14 @@ class _Validator:
                 **limits,
             )
         return rules
+
+    def unknown_command_key(self, path: Path_, spec: dict[str, Any]) -> None:
+        key, command = path[-1], path[-2]
+        hint = valid_choices(key, COMMAND_KEYS)
+        if key == "with":
+            action = spec["do"] if isinstance(spec.get("do"), str) else "skill.action"
+            hint = f"parameters go with their action: `do: {{action: {action}, with: {{...}}}}`"
+        self.problem(path, f"unknown key {key!r} in command {command!r}; {hint}")
 
     def action_list(self, raw: Any, path: Path_) -> tuple[ActionCall, ...]:
         items = raw if isinstance(raw, list) else [raw]

@@ -129,7 +129,10 @@ class Assistant:
 
             self.add_source(MicrophoneSource.from_config(self.config), "microphone")
         else:
-            board = VirtualBoard(heartbeat_ms=self.config.sections["emulator"]["heartbeat_ms"])
+            board = VirtualBoard(
+                self.config.model_commands or None,
+                heartbeat_ms=self.config.sections["emulator"]["heartbeat_ms"],
+            )
             board.plug_in()
             self.virtual_board = board
             self.add_source(self._serial(board.path), "virtual board")
@@ -161,12 +164,16 @@ class Assistant:
         return "emulator"
 
     def reload(self, path: Path) -> bool:
-        """Load the configuration again (SIGHUP). A broken file keeps the running one; settings
-        that need a restart keep their running values and a warning names them."""
+        """Load the configuration again (SIGHUP). A file that cannot be loaded, for whatever
+        reason, keeps the running one; settings that need a restart keep their running values
+        and a warning names them."""
         try:
             loaded = load_config(path, self.installed)
         except ConfigError as error:
             log.error("configuration not reloaded, fix these first:\n%s", error)
+            return False
+        except Exception:  # a bug, not the file: the daemon keeps running all the same
+            log.exception("configuration not reloaded: loading %s failed unexpectedly", path)
             return False
         waiting = [name for name in RESTART_ONLY if loaded.values[name] != self.loaded.values[name]]
         waiting += [

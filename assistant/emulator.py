@@ -13,7 +13,7 @@ import tty
 from collections.abc import Sequence
 
 from assistant import protocol
-from assistant.config import COMMANDS
+from assistant.config import model_commands
 
 log = logging.getLogger("assistant.emulator")
 
@@ -26,14 +26,15 @@ class VirtualBoard:
 
     def __init__(
         self,
-        labels: Sequence[str] = COMMANDS,
+        labels: Sequence[str] | None = None,
         heartbeat_ms: int = 1000,
         model: str = MODEL_ID,
         link: str | os.PathLike | None = None,
         firmware: str = FIRMWARE_VERSION,
     ):
-        """`link`: a stable path kept pointing at the current pty (as udev's by-id links)."""
-        self.labels = tuple(labels)
+        """`labels`: the commands it detects (default: those of the committed model); `link`: a
+        stable path kept pointing at the current pty (as udev's by-id links)."""
+        self.labels = tuple(labels or model_commands())
         self.link = link
         self.heartbeat_ms = heartbeat_ms
         self.model = model

@@ -71,9 +71,7 @@ class ListenerSettings:
 
     @property
     def model_path(self) -> Path:
-        from assistant.pipeline import DEFAULT_MODEL
-
-        return DEFAULT_MODEL if self.model == "default" else Path(self.model)
+        return model_file(self.model)
 
     def recognizer_settings(self) -> RecognizerSettings:
         from assistant.pipeline import RecognizerSettings
@@ -86,18 +84,29 @@ class ListenerSettings:
         )
 
 
-def check_microphone(values: Mapping[str, Any]) -> None:
-    """The `microphone:` section can build the recognizer for its model's labels (thresholds
-    of commands the model reports, 0 to 1); SettingValueError naming the setting otherwise."""
+def model_file(model: str) -> Path:
+    """The model file `microphone.model` names (`default`: the committed model)."""
+    from assistant.pipeline import DEFAULT_MODEL
+
+    return DEFAULT_MODEL if model == "default" else Path(model)
+
+
+def model_labels(values: Mapping[str, Any]) -> tuple[str, ...]:
+    """The labels of the `microphone:` section's model, from its card; SettingValueError for
+    `model` when the card cannot be used."""
     from assistant.pipeline import load_contract
 
-    settings = ListenerSettings.from_values(values)
     try:
-        labels = load_contract(settings.model_path).labels
+        return load_contract(ListenerSettings.from_values(values).model_path).labels
     except ModelError as error:
         raise SettingValueError(f"microphone.model: {error}", "model") from None
+
+
+def check_thresholds(values: Mapping[str, Any], labels: tuple[str, ...]) -> None:
+    """The section's thresholds work for the model's `labels` (commands it reports, 0 to 1);
+    SettingValueError for `thresholds` otherwise."""
     try:
-        settings.recognizer_settings().recognizer(labels)
+        ListenerSettings.from_values(values).recognizer_settings().recognizer(labels)
     except ValueError as error:
         raise SettingValueError(f"microphone.thresholds: {error}", "thresholds") from None
 

@@ -8,6 +8,8 @@ is the end of its window in milliseconds since the stream started.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import wave
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +27,8 @@ MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "kws_int8.tflite"
 DEFAULT_INFERENCE_EVERY = 5
 """Feature slices between inferences (5 slices of 20 ms: an inference every 100 ms)."""
+EXPORT = "python -m model_training export"
+"""How a model and its card are made together."""
 DESKTOP_FIRMWARE = "desktop-1"
 """The `fw=` the desktop pipeline gives in its HELLO."""
 
@@ -61,17 +65,30 @@ def model_card_path(model_path: str | Path) -> Path:
 
 
 def load_contract(model_path: str | Path = DEFAULT_MODEL) -> FeatureContract:
-    """The feature contract of a model, from the model card beside it."""
+    """The feature contract of a model, from the model card beside it. ModelError when the card
+    is missing or broken, or belongs to another model (its sha256 is not the model's)."""
     card = model_card_path(model_path)
     if not card.is_file():
         raise ModelError(
             f"{card}: the model card of {Path(model_path).name} is missing; export the model "
-            "with `python -m model_training export` (it writes both files)"
+            f"with `{EXPORT}` (it writes both files)"
         )
     try:
-        return FeatureContract.from_model_card(card)
-    except (ValueError, KeyError) as error:
+        contract = FeatureContract.from_model_card(card)
+        card_sha256 = json.loads(card.read_text()).get("sha256")
+    except (OSError, ValueError, KeyError, TypeError) as error:
         raise ModelError(f"{card}: not a valid model card ({error!r})") from error
+    try:
+        model_sha256 = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()
+    except OSError as error:
+        raise ModelError(f"{model_path}: cannot read the model: {error.strerror}") from None
+    if card_sha256 != model_sha256:
+        raise ModelError(
+            f"{card} is not the card of {model_path}: the card's sha256 is {card_sha256}, the "
+            f"model's is {model_sha256}; export the model again with `{EXPORT}`, which writes "
+            "the model and its card together"
+        )
+    return contract
 
 
 def load_model(model_path: str | Path = DEFAULT_MODEL) -> tuple[Int8Model, FeatureContract]:

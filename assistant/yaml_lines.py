@@ -40,38 +40,58 @@ def load_located(text: str, file: Path) -> LocatedDocument:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark else 1
-        raise YamlSyntaxError(file, line, f"YAML syntax error: {error.problem}") from error
+        raise _syntax_error(error, text, file) from error
+    except yaml.reader.ReaderError as error:
+        line = text[: error.position].count("\n") + 1
+        message = f"character U+{error.character:04X} cannot be in YAML; remove it"
+        raise YamlSyntaxError(file, line, message) from error
     document = LocatedDocument(data={}, lines={}, file=file)
     if root is not None:
-        document.data = _convert(root, (), document)
+        document.data = _convert(root, (), document, ())
     return document
 
 
-def _convert(node: yaml.Node, path: Path_, document: LocatedDocument) -> Any:
+def _syntax_error(error: yaml.MarkedYAMLError, text: str, file: Path) -> YamlSyntaxError:
+    """PyYAML's error, with a hint for the usual causes: a tab, a quote left open."""
+    mark = error.problem_mark or error.context_mark
+    line = mark.line + 1 if mark else 1
+    message = f"YAML syntax error: {error.problem}"
+    if "'\\t'" in str(error.problem):
+        message = "tabs cannot indent YAML; use spaces"
+    elif "quoted scalar" in str(error.context) and error.context_mark:
+        line = error.context_mark.line + 1
+        message = "this quote is not closed"
+    return YamlSyntaxError(file, line, message)
+
+
+def _convert(node: yaml.Node, path: Path_, document: LocatedDocument, parents: tuple) -> Any:
     lines = document.lines
-    lines.setdefault(path, node.start_mark.line + 1)
+    line = node.start_mark.line + 1
+    lines.setdefault(path, line)
+    if node in parents:
+        raise YamlSyntaxError(document.file, line, "an alias (*name) cannot refer to itself")
+    parents = (*parents, node)
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else _scalar(key_node)
+            key_line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise YamlSyntaxError(document.file, key_line, "a key must be a word or number")
+            key = key_node.value
             if key in result:
-                raise YamlSyntaxError(
-                    document.file, key_node.start_mark.line + 1, f"key {key!r} is given twice"
-                )
-            lines[(*path, key)] = key_node.start_mark.line + 1
-            result[key] = _convert(value_node, (*path, key), document)
+                raise YamlSyntaxError(document.file, key_line, f"key {key!r} is given twice")
+            lines[(*path, key)] = key_line
+            result[key] = _convert(value_node, (*path, key), document, parents)
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(item, (*path, i), document) for i, item in enumerate(node.value)]
-    value = _scalar(node)
+        return [_convert(item, (*path, i), document, parents) for i, item in enumerate(node.value)]
+    value = _scalar(node, document.file)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         document.number_texts[path] = node.value
     return value
 
 
-def _scalar(node: yaml.Node) -> Any:
+def _scalar(node: yaml.Node, file: Path) -> Any:
     """A scalar as YAML 1.2 reads it: only true/false are booleans, so the commands `on` and
     `off` (and yes/no) stay words."""
     if node.tag == "tag:yaml.org,2002:bool" and node.value.lower() not in ("true", "false"):
@@ -79,5 +99,9 @@ def _scalar(node: yaml.Node) -> Any:
     loader = yaml.SafeLoader("")
     try:
         return loader.construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError) as error:  # a tag (!!int, !foo) or a bad date
+        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+        message = f"{node.value!r} cannot be read as {tag}; remove the tag or fix the value"
+        raise YamlSyntaxError(file, node.start_mark.line + 1, message) from error
     finally:
         loader.dispose()

@@ -147,6 +147,11 @@ def test_send_without_a_daemon_says_how_to_start_one(env):
     assert "no assistant is running" in result.stderr and "assistant run" in result.stderr
 
 
+def test_send_takes_commands_of_any_model(env):
+    result = assistant(env, "send", "lumos")  # not a default command: the daemon's config decides
+    assert result.returncode == 1 and "no assistant is running" in result.stderr
+
+
 def test_emulate_plays_a_script_on_a_stable_link(env, tmp_path):
     script = tmp_path / "script.txt"
     script.write_text("# a short session\nup 0.9\nwait 0.1\nraw GARBAGE\njump\nwait\ndown\n")

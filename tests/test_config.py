@@ -1,11 +1,14 @@
 """Loading and validating configuration files: every problem names file, line and choices."""
 
+import json
 import textwrap
 
 import pytest
 from runtime_skills import INSTALLED
 
-from assistant.config import DEFAULT_CONFIG, ConfigError, config_path, load_config
+from assistant.config import DEFAULT_CONFIG, ConfigError, config_path, load_config, model_commands
+from assistant.host import discover_skills
+from assistant.pipeline import DEFAULT_MODEL
 
 
 def write(tmp_path, text):
@@ -117,7 +120,8 @@ def test_off_switches_off_only_sections_that_can_be(tmp_path):
 def test_unknown_command_names_line_and_choices(tmp_path):
     found = problems(tmp_path, "commands:\n  on: recorder.dim\n  jump: recorder.dim\n")
     assert found == [
-        f"{tmp_path}/config.yaml:3: unknown command 'jump'; valid: on, off, up, down, go, stop"
+        f"{tmp_path}/config.yaml:3: unknown command 'jump'; the model kws_int8.tflite reports: "
+        "on, off, up, down, go, stop"
     ]
 
 
@@ -179,3 +183,148 @@ def test_user_config_overrides_the_default(tmp_path, monkeypatch):
     user.write_text("commands: {}\n")
     assert config_path() == user
     assert config_path(tmp_path / "other.yaml") == tmp_path / "other.yaml"
+
+
+def test_a_rejected_top_level_or_command_value_is_a_problem_not_a_crash(tmp_path):
+    found = problems(
+        tmp_path,
+        """\
+        min_score: high
+        cooldown: one
+        role: hubb
+        commands:
+          on: {do: recorder.dim, min_score: "0.9"}
+        """,
+    )
+    assert [line.split(": ", 1)[1] for line in found] == [
+        "the top level: min_score must be a number, not 'high'",
+        "the top level: cooldown must be a number, not 'one'",
+        "the top level: role is 'hubb'; did you mean 'hub'? valid: single, satellite, hub",
+        "commands.on: min_score must be a number, not '0.9'",
+    ]
+
+
+def test_a_file_that_is_not_utf8_names_the_line_of_the_bad_byte(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_bytes('commands:\n  on: recorder.dim\nsite: "Café"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, INSTALLED)
+    assert (
+        str(caught.value) == f"{path}:3: the file is not UTF-8 text (byte 0xe9); save it as UTF-8"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("site: !!int abc\n", "'abc' cannot be read as !!int; remove the tag or fix the value"),
+        ("site: 2024-13-45\n", "'2024-13-45' cannot be read as !!timestamp; remove the tag"),
+        ("site: &a [*a]\n", "an alias (*name) cannot refer to itself"),
+        ("? [a, b]\n: x\n", "a key must be a word or number"),
+        ("site: desk\x07\n", "character U+0007 cannot be in YAML; remove it"),
+    ],
+)
+def test_yaml_that_python_cannot_read_is_a_problem_with_its_line(tmp_path, text, message):
+    assert problems(tmp_path, text)[0].startswith(f"{tmp_path}/config.yaml:1: {message}")
+
+
+def test_numbers_a_run_cannot_work_with_are_refused(tmp_path):
+    found = problems(
+        tmp_path,
+        """\
+        min_score: 7
+        cooldown: -1
+        focus_seconds: -5
+        skill_timeout: 0
+        commands:
+          on: {do: recorder.dim, min_score: 1.5, cooldown: .nan}
+        """,
+    )
+    assert [line.split(": ", 1)[1] for line in found] == [
+        "the top level: min_score must be a number from 0 to 1, not 7",
+        "the top level: cooldown must be a number of 0 or more, not -1",
+        "the top level: focus_seconds must be a number of 0 or more, not -5",
+        "the top level: skill_timeout must be a number above 0, not 0",
+        "commands.on: min_score must be a number from 0 to 1, not 1.5",
+        "commands.on: cooldown must be a number of 0 or more, not nan",
+    ]
+    config = load_config(
+        write(tmp_path, "min_score: 1\ncooldown: 0\nfocus_seconds: 0\n"), INSTALLED
+    )
+    assert (config.min_score, config.cooldown, config.focus_seconds) == (1.0, 0.0, 0.0)
+
+
+def test_a_file_mapping_no_commands_is_valid_but_warns_why(tmp_path, caplog):
+    for text in ("", "speech: off\nfocus_seconds: 10\n", "commands: {}\n"):
+        caplog.clear()
+        config = load_config(write(tmp_path, text), INSTALLED)
+        assert [w.message for w in config.warnings] == [
+            "no commands are mapped: every detection will be ignored (a file of your own "
+            "replaces the default config.yaml completely, nothing is merged: start from a copy "
+            "of it)"
+        ]
+        assert f"{tmp_path}/config.yaml:1: warning: no commands are mapped" in caplog.text
+    config = load_config(write(tmp_path, "commands:\n  on:\n    do: []\n"), INSTALLED)
+    assert [str(w) for w in config.warnings] == [
+        f"{tmp_path}/config.yaml:3: warning: command 'on' does nothing: `do:` is empty"
+    ]
+    assert not load_config(DEFAULT_CONFIG, discover_skills()[0]).warnings
+
+
+def test_common_yaml_mistakes_say_what_to_write(tmp_path):
+    assert problems(tmp_path, "commands:\n\ton: recorder.dim\n") == [
+        f"{tmp_path}/config.yaml:2: tabs cannot indent YAML; use spaces"
+    ]
+    assert problems(tmp_path, 'commands:\n  on: "recorder.dim\n  off: recorder.dim\n') == [
+        f"{tmp_path}/config.yaml:2: this quote is not closed"
+    ]
+    found = problems(
+        tmp_path,
+        """\
+        commands:
+          on:
+            doo: recorder.dim
+          up: {do: recorder.bright, with: {level: 5}}
+        speech: no
+        """,
+    )
+    assert [line.split(": ", 1)[1] for line in found] == [
+        "command 'on' needs `do:` with a skill action",
+        "unknown key 'doo' in command 'on'; did you mean 'do'? valid: do, when, min_score, "
+        "cooldown",
+        "unknown key 'with' in command 'up'; parameters go with their action: "
+        "`do: {action: recorder.bright, with: {...}}`",
+        "speech must be a mapping of settings, or `off` to switch it off; not 'no'",
+    ]
+
+
+def custom_model(tmp_path, labels, sha256=None):
+    """The committed model beside a card of other labels (a custom export)."""
+    model = tmp_path / "custom.tflite"
+    model.write_bytes(DEFAULT_MODEL.read_bytes())
+    card = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())
+    card.update(labels=list(labels), sha256=sha256 or card["sha256"])
+    model.with_suffix(".json").write_text(json.dumps(card))
+    return model
+
+
+def test_the_commands_are_the_labels_the_microphone_model_reports(tmp_path):
+    assert model_commands() == ("on", "off", "up", "down", "go", "stop")
+    model = custom_model(tmp_path, ("silence", "unknown", "yes", "no"))
+    mapped = f"microphone: {{model: {model}}}\ncommands:\n  yes: recorder.dim\n  no: recorder.dim\n"
+    config = load_config(write(tmp_path, mapped), INSTALLED)
+    assert set(config.commands) == {"yes", "no"}
+    assert config.model_commands == ("yes", "no")
+    found = problems(tmp_path, f"microphone: {{model: {model}}}\ncommands:\n  on: recorder.dim\n")
+    assert found == [
+        f"{tmp_path}/config.yaml:3: unknown command 'on'; the model custom.tflite reports: yes, no"
+    ]
+
+
+def test_a_model_card_of_another_model_is_refused_by_the_check(tmp_path):
+    model = custom_model(tmp_path, ("silence", "unknown", "yes", "no"), sha256="0" * 64)
+    found = problems(tmp_path, f"microphone:\n  model: {model}\ncommands: {{}}\n")
+    assert found[0].startswith(
+        f"{tmp_path}/config.yaml:2: microphone.model: {tmp_path}/custom.json is not the card of "
+        f"{model}"
+    )

@@ -1,15 +1,18 @@
 """The whole runtime in one process: virtual board -> pty -> link -> dispatcher -> skill."""
 
+import json
 import socket
 import textwrap
 
 import pytest
-from runtime_skills import INSTALLED
+from runtime_skills import INSTALLED, RecordingSkill
 from waiting import wait_until
 
 from assistant import control
 from assistant.config import load_config
 from assistant.daemon import Assistant
+from assistant.emulator import VirtualBoard
+from assistant.pipeline import DEFAULT_MODEL
 
 CONFIG = """
 source: emulator
@@ -22,6 +25,13 @@ commands:
 skills:
   recorder: {prefix: did}
 """
+
+
+class BadSchemaSkill(RecordingSkill):
+    """A plugin bug that validation trips over: its settings are not a tuple of Settings."""
+
+    name = "badschema"
+    settings = None
 
 
 @pytest.fixture
@@ -147,3 +157,39 @@ def test_auto_prefers_a_board_then_the_configured_microphone_then_the_virtual_bo
         assert assistant.source_to_open() == chosen
     finally:
         assistant.host.stop()
+
+
+def test_a_reload_that_cannot_load_never_stops_the_daemon(assistant, caplog):
+    for mistake in ("cooldown: one\n", "min_score: 1.5\n", "role: hubb\n"):
+        assistant.config_file.write_text(textwrap.dedent(CONFIG) + mistake)
+        assert not assistant.reload(assistant.config_file)
+    assert "config.yaml:11: the top level: role is 'hubb'" in caplog.text
+    assistant.config_file.write_bytes(textwrap.dedent(CONFIG).encode() + b"site: Caf\xe9\n")
+    assert not assistant.reload(assistant.config_file)
+    assert "config.yaml:11: the file is not UTF-8 text" in caplog.text
+    assert "Traceback" not in caplog.text
+    assistant.installed = {**INSTALLED, "badschema": BadSchemaSkill}
+    assistant.config_file.write_text("commands:\n  off: badschema.dim\n")
+    assert not assistant.reload(assistant.config_file)
+    assert "configuration not reloaded: loading" in caplog.text
+    assert "Traceback" in caplog.text  # an unexpected failure: a bug to report
+    assistant.virtual_board.detect("off")
+    assert wait_until(lambda: assistant.host.skills["recorder"].calls == [("dim", "off")])
+
+
+def test_the_virtual_board_detects_what_the_microphone_model_reports(tmp_path):
+    model = tmp_path / "custom.tflite"
+    model.write_bytes(DEFAULT_MODEL.read_bytes())
+    card = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())
+    model.with_suffix(".json").write_text(json.dumps({**card, "labels": ["silence", "yes"]}))
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        f"source: emulator\nmicrophone: {{model: {model}}}\ncommands: {{yes: recorder.dim}}\n"
+    )
+    assistant = Assistant(load_config(path, INSTALLED), INSTALLED, tmp_path, print)
+    try:
+        assistant.open_default_sources()
+        assert assistant.virtual_board.labels == ("yes",)
+    finally:
+        assistant.stop()
+    assert VirtualBoard().labels == ("on", "off", "up", "down", "go", "stop")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 import wave
@@ -14,10 +15,12 @@ import pytest
 from assistant import protocol
 from assistant.model_runner import ModelError
 from assistant.pipeline import (
+    DEFAULT_MODEL,
     KeywordPipeline,
     RecognizerSettings,
     ScoreStream,
     detections_from_wav,
+    load_contract,
     load_model,
     messages_from_wav,
     read_wav_int16,
@@ -160,9 +163,23 @@ def test_a_model_without_its_card_is_refused_with_the_fix(tiny_model, tmp_path):
         KeywordPipeline(lonely)
     not_a_model = tmp_path / "junk.tflite"
     not_a_model.write_bytes(b"junk")
-    not_a_model.with_suffix(".json").write_text(tiny_model.with_suffix(".json").read_text())
+    card = json.loads(tiny_model.with_suffix(".json").read_text())
+    card["sha256"] = hashlib.sha256(b"junk").hexdigest()
+    not_a_model.with_suffix(".json").write_text(json.dumps(card))
     with pytest.raises(ModelError, match="not a usable TFLite model"):
         KeywordPipeline(not_a_model)
+
+
+def test_a_card_of_another_model_is_refused_naming_both_files(tiny_model, tmp_path):
+    model = tmp_path / "mixed.tflite"
+    model.write_bytes(tiny_model.read_bytes())
+    model.with_suffix(".json").write_text(DEFAULT_MODEL.with_suffix(".json").read_text())
+    with pytest.raises(ModelError) as refused:
+        load_contract(model)
+    message = str(refused.value)
+    assert f"{tmp_path / 'mixed.json'} is not the card of {model}" in message
+    assert "export the model again with `python -m model_training export`" in message
+    assert load_contract(DEFAULT_MODEL).labels[:2] == ("silence", "unknown")
 
 
 def test_running_the_pipeline_does_not_load_tensorflow(tiny_model):

@@ -7,6 +7,7 @@ training: speech (or any sound well above the noise floor) is "on", quiet is "si
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -71,6 +72,7 @@ def build(directory: str | Path) -> Path:
     interpreter = Interpreter(model_content=content)
     scale, zero_point = interpreter.get_input_details()[0]["quantization"]
     card = {
+        "sha256": hashlib.sha256(content).hexdigest(),
         "labels": list(LABELS),
         "feature_scale": FEATURE_SCALE,
         "input_scale": float(scale),

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from assistant.config import COMMANDS
+from assistant.config import model_commands
 from assistant.plugin import CommandEvent
 from assistant.rooms import topics as wire
 from assistant.rooms.discovery import discovery_messages, encode_event
@@ -67,13 +67,14 @@ class Satellite:
         settings: MqttSettings,
         site: str,
         speak: Callable[[str], None],
-        commands: Sequence[str] = COMMANDS,
+        commands: Sequence[str] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
         self.settings = settings
         self.topics = wire.Topics(settings.topic_prefix)
         self.site = wire.check_level(site, "site")
-        self.commands = tuple(commands)
+        self.commands = tuple(commands or model_commands())
+        """The commands announced for discovery (default: those of the committed model)."""
         self.clock = clock
         self.stats = SatelliteStats()
         self._speak = speak
