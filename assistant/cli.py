@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from assistant import control, ports, protocol, service, vosk_models
+from assistant import control, microphone, ports, protocol, service, vosk_models
 from assistant.config import COMMANDS, ROLES, SOURCES, ConfigError, config_path, load_config
 from assistant.host import discover_skills
 
@@ -62,6 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except control.AlreadyRunning as error:
         print(error, file=sys.stderr)
         return 1
+    microphone.load_before_threads(assistant.config.source)
     assistant.start()
     server.start()
     signal.signal(signal.SIGTERM, lambda *_: assistant.stopping.set())

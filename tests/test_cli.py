@@ -244,3 +244,36 @@ def test_emulate_replays_a_wav_exactly_as_the_board_pipeline_hears_it(env, tmp_p
         board.wait(10)
     assert received == expected
     assert expected[0].startswith("HELLO seq=0 proto=1") and len(expected) >= 4
+
+
+CHECK_SOUNDDEVICE_AT_START = """
+import sys
+from assistant import cli, daemon
+
+start = daemon.Assistant.start
+
+def start_and_stop(self):
+    print("sounddevice loaded when the skills start:", "sounddevice" in sys.modules, flush=True)
+    self.stopping.set()
+    start(self)
+
+daemon.Assistant.start = start_and_stop
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_sounddevice_is_loaded_before_the_skills_log(env, tmp_path):
+    """Loading sounddevice points fd 2 at /dev/null for a moment (PortAudio's start-up): it
+    must happen before the skill threads log, or lines such as a missed timer are lost."""
+    pytest.importorskip("sounddevice", reason="the [listen] extra is not installed")
+    config = tmp_path / "config.yaml"
+    config.write_text(textwrap.dedent(CONFIG).replace("source: emulator", "source: auto"))
+    result = subprocess.run(
+        [sys.executable, "-c", CHECK_SOUNDDEVICE_AT_START, "--config", str(config), "run"],
+        env={**env, "PYTHONPATH": f"{REPO}{os.pathsep}{env['PYTHONPATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "sounddevice loaded when the skills start: True" in result.stdout, result.stderr
+    assert result.returncode == 0, result.stderr
