@@ -57,7 +57,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     try:
         server = control.ControlServer(
-            control.socket_path(), assistant.run_sent_command, assistant.config.site
+            control.socket_path(),
+            assistant.run_sent_command,
+            assistant.config.site,
+            explain=lambda event: control.why_nothing_ran(assistant.config, event),
         )
     except control.AlreadyRunning as error:
         print(error, file=sys.stderr)
@@ -214,12 +217,17 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 
 def cmd_send(args: argparse.Namespace) -> int:
+    """Exit 0 only when every action succeeded; `ERR ...` goes to stderr with exit 1."""
     try:
-        print(control.send_command(args.command))
+        answer = control.send_command(args.command)
     except ConnectionError as error:
         print(error, file=sys.stderr)
         return 1
-    return 0
+    if answer.startswith("OK "):
+        print(answer)
+        return 0
+    print(answer, file=sys.stderr)
+    return 1
 
 
 def cmd_service(args: argparse.Namespace) -> int:

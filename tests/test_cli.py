@@ -119,6 +119,9 @@ def test_run_send_reload_and_terminate(env, tmp_path):
                 break
             time.sleep(0.2)
         assert answer.stdout.strip() == "OK Hello, Ada. That makes 1 greetings"
+        unmapped = assistant(env, "send", "up")
+        assert unmapped.returncode == 1
+        assert unmapped.stderr.startswith(f"ERR 'up' is not mapped to any action in {config}")
         config.write_text(textwrap.dedent(CONFIG).replace("Ada", "Grace"))
         daemon.send_signal(signal.SIGHUP)
         answers = []  # before the reload: Ada greeted, or ignored within the cooldown
