@@ -46,7 +46,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         path, installed, config = _load(args)
     except ConfigError as error:
         print(f"The configuration has problems, nothing was started:\n{error}", file=sys.stderr)
-        return 2
+        return service.CONFIG_ERROR_STATUS
     overrides = {name: getattr(args, name) for name in ("source", "role") if getattr(args, name)}
     _setup_logging(config.log_level)
     log.info("configuration: %s", path)
@@ -54,7 +54,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         assistant = Assistant(config, installed, overrides=overrides)
     except ValueError as error:
         print(f"The configuration has problems, nothing was started:\n{error}", file=sys.stderr)
-        return 2
+        return service.CONFIG_ERROR_STATUS
     try:
         server = control.ControlServer(
             control.socket_path(),
@@ -211,7 +211,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         path, _, config = _load(args)
     except ConfigError as error:
         print(error, file=sys.stderr)
-        return 2
+        return service.CONFIG_ERROR_STATUS
     print(f"{path}: OK ({len(config.commands)} commands, skills: {', '.join(config.skills)})")
     return 0
 
@@ -231,6 +231,17 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 
 def cmd_service(args: argparse.Namespace) -> int:
+    if args.action == "install":
+        try:
+            _load(args)  # what `config check` checks: a unit that cannot start is not installed
+        except ConfigError as error:
+            print(
+                f"The configuration has problems, nothing was installed:\n{error}", file=sys.stderr
+            )
+            return service.CONFIG_ERROR_STATUS
+        if args.print:
+            print(service.unit_text(config=args.config), end="")
+            return 0
     try:
         if args.action == "install":
             print(service.install(args.config))
@@ -283,8 +294,22 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("command", choices=COMMANDS)
     send.set_defaults(func=cmd_send)
 
-    svc = commands.add_parser("service", help="run as a systemd user service")
-    svc.add_argument("action", choices=["install", "uninstall", "status"])
+    svc = commands.add_parser(
+        "service",
+        help="run as a systemd user service",
+        description="Run the assistant as a systemd user service; its log goes to the journal "
+        "(journalctl --user -u assistant).",
+    )
+    svc_commands = svc.add_subparsers(dest="action", required=True)
+    install = svc_commands.add_parser(
+        "install",
+        help="check the configuration, write the unit, enable and start it",
+        description="Check the configuration like `config check`, then write "
+        f"{service.UNIT_NAME} (running `assistant run` with this --config), enable and start it.",
+    )
+    install.add_argument("--print", action="store_true", help="print the unit; install nothing")
+    svc_commands.add_parser("uninstall", help="stop, disable and remove the unit")
+    svc_commands.add_parser("status", help="systemctl --user status of the unit")
     svc.set_defaults(func=cmd_service)
 
     vosk_models.add_commands(commands)
