@@ -207,6 +207,7 @@ def cmd_skills(args: argparse.Namespace) -> int:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
+    args.config = args.file or args.config
     try:
         path, _, config = _load(args)
     except ConfigError as error:
@@ -256,19 +257,20 @@ def cmd_service(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    config_help = "configuration file (default: user config, else the repository's config.yaml)"
     parser = argparse.ArgumentParser(prog="assistant", description=__doc__)
-    parser.add_argument(
-        "--config",
-        help="configuration file (default: user config, else the repository's config.yaml)",
-    )
+    parser.add_argument("--config", help=config_help)
+    after = argparse.ArgumentParser(add_help=False)  # --config after a subcommand, too
+    after.add_argument("--config", default=argparse.SUPPRESS, help=config_help)
+    common = {"parents": [after]}
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="run the assistant")
+    run = commands.add_parser("run", help="run the assistant", **common)
     run.add_argument("--source", choices=SOURCES, help="where commands come from")
     run.add_argument("--role", choices=ROLES, help="single machine, or rooms over MQTT")
     run.set_defaults(func=cmd_run)
 
-    emulate = commands.add_parser("emulate", help="a virtual board on a pseudo-terminal")
+    emulate = commands.add_parser("emulate", help="a virtual board on a pseudo-terminal", **common)
     emulate.add_argument("--link", help="keep this path pointing at the virtual port")
     emulate.add_argument("--script", help="file of lines: `up`, `up 0.7`, `wait 1.5`, `raw ...`")
     emulate.add_argument(
@@ -279,24 +281,28 @@ def build_parser() -> argparse.ArgumentParser:
     emulate.add_argument("--heartbeat-ms", type=int, default=1000)
     emulate.set_defaults(func=cmd_emulate)
 
-    commands.add_parser("devices", help="list serial ports and which is the board").set_defaults(
-        func=cmd_devices
+    devices = commands.add_parser(
+        "devices", help="list serial ports and which is the board", **common
     )
-    commands.add_parser("skills", help="list installed skills").set_defaults(func=cmd_skills)
+    devices.set_defaults(func=cmd_devices)
+    commands.add_parser("skills", help="list installed skills", **common).set_defaults(
+        func=cmd_skills
+    )
 
-    config = commands.add_parser("config", help="configuration tools")
+    config = commands.add_parser("config", help="configuration tools", **common)
     config_commands = config.add_subparsers(dest="config_command", required=True)
-    config_commands.add_parser("check", help="validate the configuration").set_defaults(
-        func=cmd_config_check
-    )
+    check = config_commands.add_parser("check", help="validate the configuration", **common)
+    check.add_argument("file", nargs="?", help="the file to check (default: like --config)")
+    check.set_defaults(func=cmd_config_check)
 
-    send = commands.add_parser("send", help="make the running assistant act on a command")
+    send = commands.add_parser("send", help="make the running assistant act on a command", **common)
     send.add_argument("command", choices=COMMANDS)
     send.set_defaults(func=cmd_send)
 
     svc = commands.add_parser(
         "service",
         help="run as a systemd user service",
+        **common,
         description="Run the assistant as a systemd user service; its log goes to the journal "
         "(journalctl --user -u assistant).",
     )
@@ -306,10 +312,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="check the configuration, write the unit, enable and start it",
         description="Check the configuration like `config check`, then write "
         f"{service.UNIT_NAME} (running `assistant run` with this --config), enable and start it.",
+        **common,
     )
     install.add_argument("--print", action="store_true", help="print the unit; install nothing")
-    svc_commands.add_parser("uninstall", help="stop, disable and remove the unit")
-    svc_commands.add_parser("status", help="systemctl --user status of the unit")
+    svc_commands.add_parser("uninstall", help="stop, disable and remove the unit", **common)
+    svc_commands.add_parser("status", help="systemctl --user status of the unit", **common)
     svc.set_defaults(func=cmd_service)
 
     vosk_models.add_commands(commands)

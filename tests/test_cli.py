@@ -100,6 +100,21 @@ def test_config_check_reports_problems_with_file_and_line(env, tmp_path):
     assert f"{bad}:7: skills.greeter: style is 'loud'; valid: short, counted" in result.stderr
 
 
+def test_config_check_takes_the_file_as_an_argument_or_config_after_the_subcommand(env, tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text(textwrap.dedent(CONFIG))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(textwrap.dedent(CONFIG).replace("counted", "loud"))
+    for args in (["check", str(good)], ["check", "--config", str(good)]):
+        result = assistant(env, "config", *args)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(f"{good}: OK (2 commands")
+    assert assistant(env, "config", "check", str(bad)).returncode == 2
+    assert assistant(env, "config", "check", "--config", str(bad)).returncode == 2
+    printed = assistant(env, "service", "install", "--print", "--config", str(good))
+    assert f"run --config {good}\n" in printed.stdout, printed.stderr
+
+
 def test_run_send_reload_and_terminate(env, tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text(textwrap.dedent(CONFIG))
