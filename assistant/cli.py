@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import signal
@@ -48,6 +49,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"The configuration has problems, nothing was started:\n{error}", file=sys.stderr)
         return service.CONFIG_ERROR_STATUS
     overrides = {name: getattr(args, name) for name in ("source", "role") if getattr(args, name)}
+    if args.port:
+        overrides.setdefault("source", "serial")
     _setup_logging(config.log_level)
     log.info("configuration: %s", path)
     try:
@@ -55,6 +58,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"The configuration has problems, nothing was started:\n{error}", file=sys.stderr)
         return service.CONFIG_ERROR_STATUS
+    if args.port:  # the board's serial port instead of device.port (kept across reloads)
+        device = {**assistant.config.sections["device"], "port": args.port}
+        sections = {**assistant.config.sections, "device": device}
+        assistant.config = dataclasses.replace(assistant.config, sections=sections)
     try:
         server = control.ControlServer(
             control.socket_path(),
@@ -128,6 +135,8 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     board.plug_in()
     print(
         f"virtual board on {board.path}" + (f" (link: {args.link})" if args.link else ""),
+        f"connect with: assistant run --source serial --port {args.link or board.path}",
+        sep="\n",
         flush=True,
     )
     try:
@@ -268,6 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the assistant", **common)
     run.add_argument("--source", choices=SOURCES, help="where commands come from")
     run.add_argument("--role", choices=ROLES, help="single machine, or rooms over MQTT")
+    run.add_argument(
+        "--port", help="the board's serial port (instead of device.port); implies --source serial"
+    )
     run.set_defaults(func=cmd_run)
 
     emulate = commands.add_parser("emulate", help="a virtual board on a pseudo-terminal", **common)

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -190,6 +191,8 @@ def test_emulate_plays_a_script_on_a_stable_link(env, tmp_path):
         assert board.stdout.readline().startswith("virtual board on /dev/pts/")
         import serial
 
+        connect = board.stdout.readline()
+        assert connect == f"connect with: assistant run --source serial --port {link}\n"
         assert board.stdout.readline().startswith("waiting for a host to open")
         with serial.Serial(str(link), timeout=2) as port:
             lines = [port.readline().decode().strip() for _ in range(6)]
@@ -205,6 +208,43 @@ def test_emulate_plays_a_script_on_a_stable_link(env, tmp_path):
     assert any(line.startswith("PONG ") and line.endswith("id=t1") for line in lines)
     assert f"{script}:5: skipped 'jump'" in errors
     assert f"{script}:6: skipped 'wait'" in errors
+
+
+def test_run_connects_to_emulate_with_the_command_it_prints(env, tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("speech: off\n" + textwrap.dedent(CONFIG))
+    script = tmp_path / "script.txt"
+    script.write_text("on\n")
+    emulate = [sys.executable, "-m", "assistant", "emulate", "--script", str(script), "--stay"]
+    board = subprocess.Popen(emulate, env=env, stdout=subprocess.PIPE, text=True)
+    daemon = None
+    try:
+        board.stdout.readline()
+        connect = board.stdout.readline().strip()
+        assert re.fullmatch(
+            r"connect with: assistant run --source serial --port /dev/pts/\d+", connect
+        )
+        command = connect.removeprefix("connect with: assistant ").split()
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "assistant", "--config", str(config), *command],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        watchdog = threading.Timer(30, daemon.kill)  # the output ends if nothing arrives
+        watchdog.start()
+        for line in daemon.stdout:
+            if "reply: Hello, Ada" in line:
+                break
+        watchdog.cancel()
+    finally:
+        board.terminate()
+        board.wait(10)
+        if daemon:
+            daemon.terminate()
+            daemon.wait(10)
+    assert "reply: Hello, Ada" in line
 
 
 def test_emulate_replays_a_wav_exactly_as_the_board_pipeline_hears_it(env, tmp_path):
