@@ -102,7 +102,8 @@ def _type_commands(board) -> None:
 
 
 def _board_line(board, line: str, where: str = "input") -> None:
-    """One line typed or scripted for the virtual board: `up`, `up 0.7`, `wait 1.5`, `raw ...`.
+    """One line typed or scripted for the virtual board: `up`, `up 0.7` (a score from 0 to 1),
+    `wait 1.5`, `raw ...`.
     A line that makes no sense is reported with `where` and skipped."""
     words = line.split()
     if not words or words[0].startswith("#"):
@@ -113,7 +114,10 @@ def _board_line(board, line: str, where: str = "input") -> None:
         elif words[0] == "raw":
             board.write_raw((line.split(" ", 1)[1].rstrip("\n") + "\n").encode("ascii", "replace"))
         else:
-            board.detect(words[0], float(words[1]) if len(words) > 1 else 0.95)
+            score = float(words[1]) if len(words) > 1 else 0.95
+            if not 0.0 <= score <= 1.0:
+                raise ValueError(f"a score is from 0 to 1, not {words[1]}")
+            board.detect(words[0], score)
     except (ValueError, IndexError) as error:
         print(
             f"{where}: skipped {line.strip()!r} ({error}); write `COMMAND [SCORE]`, "

@@ -168,7 +168,9 @@ def test_send_without_a_daemon_says_how_to_start_one(env):
 
 def test_emulate_plays_a_script_on_a_stable_link(env, tmp_path):
     script = tmp_path / "script.txt"
-    script.write_text("# a short session\nup 0.9\nwait 0.1\nraw GARBAGE\njump\nwait\ndown\n")
+    script.write_text(
+        "# a short session\nup 0.9\nwait 0.1\nraw GARBAGE\njump\nwait\nstop 2\ndown\n"
+    )
     link = tmp_path / "ttyKWS"
     board = subprocess.Popen(
         [
@@ -208,6 +210,7 @@ def test_emulate_plays_a_script_on_a_stable_link(env, tmp_path):
     assert any(line.startswith("PONG ") and line.endswith("id=t1") for line in lines)
     assert f"{script}:5: skipped 'jump'" in errors
     assert f"{script}:6: skipped 'wait'" in errors
+    assert f"{script}:7: skipped 'stop 2' (a score is from 0 to 1, not 2)" in errors
 
 
 def test_run_connects_to_emulate_with_the_command_it_prints(env, tmp_path):
