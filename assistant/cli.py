@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import signal
@@ -11,7 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-from assistant import control, ports, protocol, service, vosk_models
+from assistant import control, microphone, ports, protocol, service, vosk_models
 from assistant.config import ROLES, SOURCES, ConfigError, config_path, load_config
 from assistant.host import discover_skills
 
@@ -46,22 +47,32 @@ def cmd_run(args: argparse.Namespace) -> int:
         path, installed, config = _load(args)
     except ConfigError as error:
         print(f"The configuration has problems, nothing was started:\n{error}", file=sys.stderr)
-        return 2
+        return service.CONFIG_ERROR_STATUS
     overrides = {name: getattr(args, name) for name in ("source", "role") if getattr(args, name)}
+    if args.port:
+        overrides.setdefault("source", "serial")
     _setup_logging(config.log_level)
     log.info("configuration: %s", path)
     try:
         assistant = Assistant(config, installed, overrides=overrides)
     except ValueError as error:
         print(f"The configuration has problems, nothing was started:\n{error}", file=sys.stderr)
-        return 2
+        return service.CONFIG_ERROR_STATUS
+    if args.port:  # the board's serial port instead of device.port (kept across reloads)
+        device = {**assistant.config.sections["device"], "port": args.port}
+        sections = {**assistant.config.sections, "device": device}
+        assistant.config = dataclasses.replace(assistant.config, sections=sections)
     try:
         server = control.ControlServer(
-            control.socket_path(), assistant.run_sent_command, assistant.config.site
+            control.socket_path(),
+            assistant.run_sent_command,
+            assistant.config.site,
+            explain=lambda event: control.why_nothing_ran(assistant.config, event),
         )
     except control.AlreadyRunning as error:
         print(error, file=sys.stderr)
         return 1
+    microphone.load_before_threads(assistant.config.source)
     assistant.start()
     server.start()
     signal.signal(signal.SIGTERM, lambda *_: assistant.stopping.set())
@@ -91,7 +102,8 @@ def _type_commands(board) -> None:
 
 
 def _board_line(board, line: str, where: str = "input") -> None:
-    """One line typed or scripted for the virtual board: `up`, `up 0.7`, `wait 1.5`, `raw ...`.
+    """One line typed or scripted for the virtual board: `up`, `up 0.7` (a score from 0 to 1),
+    `wait 1.5`, `raw ...`.
     A line that makes no sense is reported with `where` and skipped."""
     words = line.split()
     if not words or words[0].startswith("#"):
@@ -102,7 +114,10 @@ def _board_line(board, line: str, where: str = "input") -> None:
         elif words[0] == "raw":
             board.write_raw((line.split(" ", 1)[1].rstrip("\n") + "\n").encode("ascii", "replace"))
         else:
-            board.detect(words[0], float(words[1]) if len(words) > 1 else 0.95)
+            score = float(words[1]) if len(words) > 1 else 0.95
+            if not 0.0 <= score <= 1.0:
+                raise ValueError(f"a score is from 0 to 1, not {words[1]}")
+            board.detect(words[0], score)
     except (ValueError, IndexError) as error:
         print(
             f"{where}: skipped {line.strip()!r} ({error}); write `COMMAND [SCORE]`, "
@@ -124,6 +139,8 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     board.plug_in()
     print(
         f"virtual board on {board.path}" + (f" (link: {args.link})" if args.link else ""),
+        f"connect with: assistant run --source serial --port {args.link or board.path}",
+        sep="\n",
         flush=True,
     )
     try:
@@ -203,25 +220,42 @@ def cmd_skills(args: argparse.Namespace) -> int:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
+    args.config = args.file or args.config
     try:
         path, _, config = _load(args)
     except ConfigError as error:
         print(error, file=sys.stderr)
-        return 2
+        return service.CONFIG_ERROR_STATUS
     print(f"{path}: OK ({len(config.commands)} commands, skills: {', '.join(config.skills)})")
     return 0
 
 
 def cmd_send(args: argparse.Namespace) -> int:
+    """Exit 0 only when every action succeeded; `ERR ...` goes to stderr with exit 1."""
     try:
-        print(control.send_command(args.command))
+        answer = control.send_command(args.command)
     except ConnectionError as error:
         print(error, file=sys.stderr)
         return 1
-    return 0
+    if answer.startswith("OK "):
+        print(answer)
+        return 0
+    print(answer, file=sys.stderr)
+    return 1
 
 
 def cmd_service(args: argparse.Namespace) -> int:
+    if args.action == "install":
+        try:
+            _load(args)  # what `config check` checks: a unit that cannot start is not installed
+        except ConfigError as error:
+            print(
+                f"The configuration has problems, nothing was installed:\n{error}", file=sys.stderr
+            )
+            return service.CONFIG_ERROR_STATUS
+        if args.print:
+            print(service.unit_text(config=args.config), end="")
+            return 0
     try:
         if args.action == "install":
             print(service.install(args.config))
@@ -236,19 +270,23 @@ def cmd_service(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    config_help = "configuration file (default: user config, else the repository's config.yaml)"
     parser = argparse.ArgumentParser(prog="assistant", description=__doc__)
-    parser.add_argument(
-        "--config",
-        help="configuration file (default: user config, else the repository's config.yaml)",
-    )
+    parser.add_argument("--config", help=config_help)
+    after = argparse.ArgumentParser(add_help=False)  # --config after a subcommand, too
+    after.add_argument("--config", default=argparse.SUPPRESS, help=config_help)
+    common = {"parents": [after]}
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="run the assistant")
+    run = commands.add_parser("run", help="run the assistant", **common)
     run.add_argument("--source", choices=SOURCES, help="where commands come from")
     run.add_argument("--role", choices=ROLES, help="single machine, or rooms over MQTT")
+    run.add_argument(
+        "--port", help="the board's serial port (instead of device.port); implies --source serial"
+    )
     run.set_defaults(func=cmd_run)
 
-    emulate = commands.add_parser("emulate", help="a virtual board on a pseudo-terminal")
+    emulate = commands.add_parser("emulate", help="a virtual board on a pseudo-terminal", **common)
     emulate.add_argument("--link", help="keep this path pointing at the virtual port")
     emulate.add_argument("--script", help="file of lines: `up`, `up 0.7`, `wait 1.5`, `raw ...`")
     emulate.add_argument(
@@ -259,23 +297,42 @@ def build_parser() -> argparse.ArgumentParser:
     emulate.add_argument("--heartbeat-ms", type=int, default=1000)
     emulate.set_defaults(func=cmd_emulate)
 
-    commands.add_parser("devices", help="list serial ports and which is the board").set_defaults(
-        func=cmd_devices
+    devices = commands.add_parser(
+        "devices", help="list serial ports and which is the board", **common
     )
-    commands.add_parser("skills", help="list installed skills").set_defaults(func=cmd_skills)
+    devices.set_defaults(func=cmd_devices)
+    commands.add_parser("skills", help="list installed skills", **common).set_defaults(
+        func=cmd_skills
+    )
 
-    config = commands.add_parser("config", help="configuration tools")
+    config = commands.add_parser("config", help="configuration tools", **common)
     config_commands = config.add_subparsers(dest="config_command", required=True)
-    config_commands.add_parser("check", help="validate the configuration").set_defaults(
-        func=cmd_config_check
-    )
+    check = config_commands.add_parser("check", help="validate the configuration", **common)
+    check.add_argument("file", nargs="?", help="the file to check (default: like --config)")
+    check.set_defaults(func=cmd_config_check)
 
-    send = commands.add_parser("send", help="make the running assistant act on a command")
+    send = commands.add_parser("send", help="make the running assistant act on a command", **common)
     send.add_argument("command", help="a command the configuration maps, e.g. up")
     send.set_defaults(func=cmd_send)
 
-    svc = commands.add_parser("service", help="run as a systemd user service")
-    svc.add_argument("action", choices=["install", "uninstall", "status"])
+    svc = commands.add_parser(
+        "service",
+        help="run as a systemd user service",
+        **common,
+        description="Run the assistant as a systemd user service; its log goes to the journal "
+        "(journalctl --user -u assistant).",
+    )
+    svc_commands = svc.add_subparsers(dest="action", required=True)
+    install = svc_commands.add_parser(
+        "install",
+        help="check the configuration, write the unit, enable and start it",
+        description="Check the configuration like `config check`, then write "
+        f"{service.UNIT_NAME} (running `assistant run` with this --config), enable and start it.",
+        **common,
+    )
+    install.add_argument("--print", action="store_true", help="print the unit; install nothing")
+    svc_commands.add_parser("uninstall", help="stop, disable and remove the unit", **common)
+    svc_commands.add_parser("status", help="systemctl --user status of the unit", **common)
     svc.set_defaults(func=cmd_service)
 
     vosk_models.add_commands(commands)

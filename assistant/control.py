@@ -1,4 +1,11 @@
-"""A local control socket, so `assistant send up` reaches the running daemon."""
+"""A local control socket, so `assistant send up` reaches the running daemon.
+
+The wire format is one line each way. The client sends `COMMAND <name>`; the daemon answers
+`OK <replies>` when every action the command ran succeeded (or a satellite forwarded it to the
+hub), else `ERR <why>`: the command is not mapped, was ignored (min_score, cooldown), or an
+action failed (`failed: <reason>`, next to the replies of the actions that worked).
+Replies are joined with "; ".
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, wait
 from pathlib import Path
 
+from assistant.config import Config
 from assistant.plugin import CommandEvent
 
 log = logging.getLogger("assistant.control")
@@ -34,9 +42,12 @@ class ControlServer:
         path: Path,
         handle: Callable[[CommandEvent], list[Future] | None],
         site: str = "default",
+        explain: Callable[[CommandEvent], str] | None = None,
     ):
+        """`handle` runs a command; `explain` says why one ran nothing."""
         self.path = path
         handle_command, site_name = handle, site
+        why_nothing = explain or (lambda event: "nothing ran (unmapped or ignored)")
 
         class Handler(socketserver.StreamRequestHandler):
             def handle(self) -> None:
@@ -49,11 +60,17 @@ class ControlServer:
                 event = CommandEvent(words[1], 1.0, "control socket", site_name, time.monotonic())
                 outcome = handle_command(event)
                 if outcome is None:  # a satellite: the hub runs the actions
-                    replies = ["forwarded to the hub"]
+                    answer = "OK forwarded to the hub"
+                elif not outcome:
+                    answer = f"ERR {why_nothing(event)}"
                 else:
                     wait(outcome, timeout=30)
-                    replies = [_describe(f) for f in outcome] or ["nothing mapped or ignored"]
-                self.wfile.write(("OK " + "; ".join(replies) + "\n").encode())
+                    ok = all(f.done() and f.exception() is None for f in outcome)
+                    answer = ("OK " if ok else "ERR ") + "; ".join(map(_describe, outcome))
+                try:
+                    self.wfile.write((answer + "\n").encode())
+                except (BrokenPipeError, ConnectionResetError):
+                    log.info("the sender of %r left before the answer: %s", words[1], answer)
 
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if _answers(path):
@@ -84,6 +101,18 @@ def _answers(path: Path) -> bool:
     return True
 
 
+def why_nothing_ran(config: Config, event: CommandEvent) -> str:
+    """Why the dispatcher ran no action for `event` (its checks, in its order)."""
+    rule = config.commands.get(event.command)
+    if rule is None:
+        return f"{event.command!r} is not mapped to any action in {config.file}"
+    if event.score < rule.min_score:
+        return f"ignored: score {event.score:.2f} is below its min_score {rule.min_score:g}"
+    if not rule.actions:
+        return f"{event.command!r} maps to no action in {config.file}"
+    return f"ignored: repeated within its {rule.cooldown:g} s cooldown"
+
+
 def _describe(future: Future) -> str:
     if not future.done():
         return "still running"
@@ -93,7 +122,8 @@ def _describe(future: Future) -> str:
 
 
 def send_command(command: str, path: Path | None = None, timeout: float = 35.0) -> str:
-    """Ask the running daemon to act on `command`; returns its answer."""
+    """Ask the running daemon to act on `command`; returns its answer (`OK ...` or
+    `ERR ...`, see the module's docstring)."""
     path = path or socket_path()
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
         client.settimeout(timeout)
@@ -104,4 +134,5 @@ def send_command(command: str, path: Path | None = None, timeout: float = 35.0) 
                 f"no assistant is running (no socket at {path}); start it with `assistant run`"
             ) from None
         client.sendall(f"COMMAND {command}\n".encode())
-        return client.makefile().readline().strip()
+        answer = client.makefile().readline().strip()
+    return answer or "ERR the assistant closed the connection without an answer"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 SAMPLE_RATE = 16000
 
 
@@ -19,6 +21,15 @@ def load_sounddevice():
             "(apt-get install libportaudio2)"
         ) from error
     return sounddevice
+
+
+def load_before_threads(source: str) -> None:
+    """Load sounddevice now when `source` may use the microphone. Loading it starts PortAudio
+    with fd 2 pointed at /dev/null for a moment: a line another thread logs then is lost, so
+    `assistant run` calls this before the skills start."""
+    if source in ("auto", "microphone"):
+        with contextlib.suppress(MicrophoneError):  # the source says why when it opens
+            load_sounddevice()
 
 
 def device_argument(device: str) -> int | str | None:

@@ -11,6 +11,9 @@ from pathlib import Path
 from assistant.paths import config_home
 
 UNIT_NAME = "assistant.service"
+CONFIG_ERROR_STATUS = 2
+"""Exit status of `assistant run` when the configuration has problems: the unit does not
+restart it (a restart would fail the same way, every RestartSec, forever)."""
 
 
 def unit_dir() -> Path:
@@ -26,8 +29,9 @@ def systemd_quoted(word: str) -> str:
 
 
 def unit_text(executable: str | None = None, config: str | None = None) -> str:
-    """The unit file: restart on failure, reload with SIGHUP, stop with SIGTERM. `config` is
-    made absolute: the service does not start in the directory it was installed from."""
+    """The unit file: restart on failure (not on a configuration error), reload with SIGHUP,
+    stop with SIGTERM. `config` is made absolute: the service does not start in the directory
+    it was installed from."""
     program = executable or shutil.which("assistant")
     words = [program] if program else [sys.executable, "-m", "assistant"]
     words.append("run")
@@ -46,6 +50,7 @@ ExecReload=/bin/kill -HUP $MAINPID
 KillSignal=SIGTERM
 Restart=on-failure
 RestartSec=5
+RestartPreventExitStatus={CONFIG_ERROR_STATUS}
 Environment=PYTHONUNBUFFERED=1
 
 [Install]
@@ -60,7 +65,8 @@ def _systemctl(*args: str) -> subprocess.CompletedProcess:
 
 
 def install(config: str | None = None) -> str:
-    """Write the unit, enable and start it; returns what happened, for the user."""
+    """Write the unit, enable and start it; returns what happened, for the user. RuntimeError
+    when it could not be enabled (the message says whether the unit was written)."""
     path = unit_dir() / UNIT_NAME
     if not shutil.which("systemctl"):
         raise RuntimeError("systemctl is not installed: this system does not run systemd")
@@ -68,13 +74,16 @@ def install(config: str | None = None) -> str:
     path.write_text(unit_text(config=config))
     result = _systemctl("daemon-reload")
     if result.returncode != 0:
-        return (
-            f"wrote {path}, but the systemd user manager did not answer ({result.stderr.strip()}); "
-            f"log in to a systemd session and run: systemctl --user enable --now {UNIT_NAME}"
+        raise RuntimeError(
+            f"wrote {path}, but the systemd user manager did not answer "
+            f"({result.stderr.strip()}), so nothing was enabled or started; log in to a systemd "
+            f"session and run: systemctl --user enable --now {UNIT_NAME}"
         )
     enabled = _systemctl("enable", "--now", UNIT_NAME)
     if enabled.returncode != 0:
-        raise RuntimeError(f"systemctl --user enable failed: {enabled.stderr.strip()}")
+        raise RuntimeError(
+            f"wrote {path}, but systemctl --user enable failed: {enabled.stderr.strip()}"
+        )
     return f"installed {path} and started it; logs: journalctl --user -u {UNIT_NAME} -f"
 
 

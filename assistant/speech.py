@@ -9,6 +9,7 @@ replies are then only logged until it comes back.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import shutil
 import subprocess
@@ -109,11 +110,25 @@ def _espeak_ng() -> str:
     return espeak
 
 
+APLAY_PROBE = ["aplay", "-q", "-t", "raw", "-f", "S16_LE", "-r", "22050", "-c", "1", os.devnull]
+"""Opens the default output and plays nothing: fails at once when there is no sound card."""
+
+
 def missing_audio_output(settings: Mapping[str, Any]) -> str | None:
     """Why spoken replies cannot be heard on this machine, or None. pyttsx3's espeak driver
-    plays through `aplay`."""
-    if _uses_espeak(settings) and shutil.which("aplay") is None:
+    plays through `aplay`, whose errors go straight to our stderr: the output is tried here
+    once (errors captured), so that a machine without one logs one warning, not one per reply."""
+    if not _uses_espeak(settings):
+        return None
+    if shutil.which("aplay") is None:
         return "no audio player: `aplay` was not found (install alsa-utils)"
+    try:
+        probe = subprocess.run(APLAY_PROBE, capture_output=True, text=True, timeout=5)
+    except subprocess.TimeoutExpired:
+        return "the audio output did not answer within 5 s (`aplay` hung)"
+    if probe.returncode != 0:
+        said = probe.stderr.strip().splitlines()
+        return "no sound card" + (f" ({said[-1]})" if said else "")
     return None
 
 

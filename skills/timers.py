@@ -2,7 +2,9 @@
 
 Timers are APScheduler jobs in an SQLite job store in the skill's data directory, so they
 survive a restart; one that came due while the assistant was not running is announced as
-missed. The length can be said after "go" ("five minutes"), through the follow-up phrase.
+missed. Ringing timers are jobs in a second table of the same file, so a timer keeps ringing
+(and "stop" silences it) across a restart of the skill, such as a reload that changes its
+settings. The length can be said after "go" ("five minutes"), through the follow-up phrase.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
-from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -63,11 +64,11 @@ class TimersSkill(Skill):
     def start(self) -> None:
         settings = self.context.settings
         self._key = str(self.context.data_dir.resolve())
-        database = self.context.data_dir / "timers.sqlite"
+        database = f"sqlite:///{self.context.data_dir / 'timers.sqlite'}"
         self.scheduler = BackgroundScheduler(
             jobstores={
-                "default": SQLAlchemyJobStore(url=f"sqlite:///{database}"),
-                "ringing": MemoryJobStore(),
+                "default": SQLAlchemyJobStore(url=database),
+                "ringing": SQLAlchemyJobStore(url=database, tablename="ringing"),
             },
             job_defaults={
                 "misfire_grace_time": max(1, math.ceil(settings["missed_after"])),
@@ -81,6 +82,12 @@ class TimersSkill(Skill):
         running = self._timers()
         if running:
             self.context.log.info("timers still running: %s", ", ".join(j.name for j in running))
+        now = datetime.now(timezone.utc)
+        ringing = [j for j in self.scheduler.get_jobs("ringing") if j.trigger.end_date > now]
+        if ringing:
+            self.context.log.info("still ringing: %s", ", ".join(j.args[1] for j in ringing))
+            end = max(job.trigger.end_date for job in ringing)
+            self.context.hold_focus((end - now).total_seconds())
 
     def stop(self) -> None:
         self.scheduler.shutdown(wait=False)

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -100,6 +101,21 @@ def test_config_check_reports_problems_with_file_and_line(env, tmp_path):
     assert f"{bad}:7: skills.greeter: style is 'loud'; valid: short, counted" in result.stderr
 
 
+def test_config_check_takes_the_file_as_an_argument_or_config_after_the_subcommand(env, tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text(textwrap.dedent(CONFIG))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(textwrap.dedent(CONFIG).replace("counted", "loud"))
+    for args in (["check", str(good)], ["check", "--config", str(good)]):
+        result = assistant(env, "config", *args)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(f"{good}: OK (2 commands")
+    assert assistant(env, "config", "check", str(bad)).returncode == 2
+    assert assistant(env, "config", "check", "--config", str(bad)).returncode == 2
+    printed = assistant(env, "service", "install", "--print", "--config", str(good))
+    assert f"run --config {good}\n" in printed.stdout, printed.stderr
+
+
 def test_run_send_reload_and_terminate(env, tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text(textwrap.dedent(CONFIG))
@@ -119,6 +135,9 @@ def test_run_send_reload_and_terminate(env, tmp_path):
                 break
             time.sleep(0.2)
         assert answer.stdout.strip() == "OK Hello, Ada. That makes 1 greetings"
+        unmapped = assistant(env, "send", "up")
+        assert unmapped.returncode == 1
+        assert unmapped.stderr.startswith(f"ERR 'up' is not mapped to any action in {config}")
         config.write_text(textwrap.dedent(CONFIG).replace("Ada", "Grace"))
         daemon.send_signal(signal.SIGHUP)
         answers = []  # before the reload: Ada greeted, or ignored within the cooldown
@@ -154,7 +173,9 @@ def test_send_takes_commands_of_any_model(env):
 
 def test_emulate_plays_a_script_on_a_stable_link(env, tmp_path):
     script = tmp_path / "script.txt"
-    script.write_text("# a short session\nup 0.9\nwait 0.1\nraw GARBAGE\njump\nwait\ndown\n")
+    script.write_text(
+        "# a short session\nup 0.9\nwait 0.1\nraw GARBAGE\njump\nwait\nstop 2\ndown\n"
+    )
     link = tmp_path / "ttyKWS"
     board = subprocess.Popen(
         [
@@ -177,6 +198,8 @@ def test_emulate_plays_a_script_on_a_stable_link(env, tmp_path):
         assert board.stdout.readline().startswith("virtual board on /dev/pts/")
         import serial
 
+        connect = board.stdout.readline()
+        assert connect == f"connect with: assistant run --source serial --port {link}\n"
         assert board.stdout.readline().startswith("waiting for a host to open")
         with serial.Serial(str(link), timeout=2) as port:
             lines = [port.readline().decode().strip() for _ in range(6)]
@@ -192,6 +215,44 @@ def test_emulate_plays_a_script_on_a_stable_link(env, tmp_path):
     assert any(line.startswith("PONG ") and line.endswith("id=t1") for line in lines)
     assert f"{script}:5: skipped 'jump'" in errors
     assert f"{script}:6: skipped 'wait'" in errors
+    assert f"{script}:7: skipped 'stop 2' (a score is from 0 to 1, not 2)" in errors
+
+
+def test_run_connects_to_emulate_with_the_command_it_prints(env, tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("speech: off\n" + textwrap.dedent(CONFIG))
+    script = tmp_path / "script.txt"
+    script.write_text("on\n")
+    emulate = [sys.executable, "-m", "assistant", "emulate", "--script", str(script), "--stay"]
+    board = subprocess.Popen(emulate, env=env, stdout=subprocess.PIPE, text=True)
+    daemon = None
+    try:
+        board.stdout.readline()
+        connect = board.stdout.readline().strip()
+        assert re.fullmatch(
+            r"connect with: assistant run --source serial --port /dev/pts/\d+", connect
+        )
+        command = connect.removeprefix("connect with: assistant ").split()
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "assistant", "--config", str(config), *command],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        watchdog = threading.Timer(30, daemon.kill)  # the output ends if nothing arrives
+        watchdog.start()
+        for line in daemon.stdout:
+            if "reply: Hello, Ada" in line:
+                break
+        watchdog.cancel()
+    finally:
+        board.terminate()
+        board.wait(10)
+        if daemon:
+            daemon.terminate()
+            daemon.wait(10)
+    assert "reply: Hello, Ada" in line
 
 
 def test_emulate_replays_a_wav_exactly_as_the_board_pipeline_hears_it(env, tmp_path):
@@ -249,3 +310,36 @@ def test_emulate_replays_a_wav_exactly_as_the_board_pipeline_hears_it(env, tmp_p
         board.wait(10)
     assert received == expected
     assert expected[0].startswith("HELLO seq=0 proto=1") and len(expected) >= 4
+
+
+CHECK_SOUNDDEVICE_AT_START = """
+import sys
+from assistant import cli, daemon
+
+start = daemon.Assistant.start
+
+def start_and_stop(self):
+    print("sounddevice loaded when the skills start:", "sounddevice" in sys.modules, flush=True)
+    self.stopping.set()
+    start(self)
+
+daemon.Assistant.start = start_and_stop
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_sounddevice_is_loaded_before_the_skills_log(env, tmp_path):
+    """Loading sounddevice points fd 2 at /dev/null for a moment (PortAudio's start-up): it
+    must happen before the skill threads log, or lines such as a missed timer are lost."""
+    pytest.importorskip("sounddevice", reason="the [listen] extra is not installed")
+    config = tmp_path / "config.yaml"
+    config.write_text(textwrap.dedent(CONFIG).replace("source: emulator", "source: auto"))
+    result = subprocess.run(
+        [sys.executable, "-c", CHECK_SOUNDDEVICE_AT_START, "--config", str(config), "run"],
+        env={**env, "PYTHONPATH": f"{REPO}{os.pathsep}{env['PYTHONPATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "sounddevice loaded when the skills start: True" in result.stdout, result.stderr
+    assert result.returncode == 0, result.stderr

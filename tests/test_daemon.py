@@ -3,6 +3,8 @@
 import json
 import socket
 import textwrap
+import threading
+import time
 
 import pytest
 from runtime_skills import INSTALLED, RecordingSkill
@@ -113,6 +115,46 @@ def test_send_reaches_the_running_daemon_through_the_control_socket(assistant, t
         server.stop()
     with pytest.raises(ConnectionError, match="no assistant is running"):
         control.send_command("on", tmp_path / "c.sock")
+
+
+def test_send_answers_err_with_the_reason_when_nothing_ran_or_an_action_failed(assistant, tmp_path):
+    path = tmp_path / "c.sock"
+    server = control.ControlServer(
+        path,
+        assistant.dispatcher.handle,
+        "desk",
+        explain=lambda event: control.why_nothing_ran(assistant.config, event),
+    )
+    server.start()
+    try:
+        assert control.send_command("on", path) == "OK did bright 7"
+        assert control.send_command("on", path) == "ERR ignored: repeated within its 1 s cooldown"
+        assert control.send_command("up", path).startswith("ERR 'up' is not mapped to any action")
+        assert control.send_command("stop", path) == "ERR failed: boom"
+    finally:
+        server.stop()
+
+
+def test_a_sender_that_leaves_before_the_answer_ends_quietly(assistant, tmp_path, capfd):
+    answered = threading.Event()
+
+    def slow(event):
+        time.sleep(0.3)  # the sender has gone by now
+        answered.set()
+        return assistant.dispatcher.handle(event)
+
+    server = control.ControlServer(tmp_path / "c.sock", slow, "desk")
+    server.start()
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.connect(str(tmp_path / "c.sock"))
+            client.sendall(b"COMMAND on\n")
+        assert answered.wait(5)
+        time.sleep(0.5)  # the answer is written to the closed connection now
+        assert control.send_command("off", tmp_path / "c.sock") == "OK done"
+    finally:
+        server.stop()
+    assert "Traceback" not in capfd.readouterr().err
 
 
 def test_a_second_assistant_does_not_take_over_a_live_control_socket(assistant, tmp_path):

@@ -1,11 +1,16 @@
 """The systemd user unit."""
 
+import os
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from assistant import service
+
+REPO = Path(__file__).resolve().parent.parent
 
 needs_systemd = pytest.mark.skipif(
     not shutil.which("systemd-analyze"), reason="systemd is not installed"
@@ -17,6 +22,7 @@ def test_unit_runs_the_assistant_reloads_on_hup_and_restarts_on_failure():
     assert "ExecStart=/usr/bin/assistant run --config /etc/a.yaml\n" in text
     assert "ExecReload=/bin/kill -HUP $MAINPID\n" in text
     assert "Restart=on-failure\n" in text
+    assert f"RestartPreventExitStatus={service.CONFIG_ERROR_STATUS}\n" in text
     assert "WantedBy=default.target\n" in text
 
 
@@ -51,9 +57,71 @@ def test_install_status_uninstall_without_a_user_manager(tmp_path, monkeypatch):
     monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
     unit = tmp_path / "systemd" / "user" / service.UNIT_NAME
     assert "not installed" in service.status()
-    message = service.install()
+    with pytest.raises(RuntimeError, match="nothing was enabled") as refused:
+        service.install()
     assert unit.exists()
-    assert "systemctl --user enable --now assistant.service" in message
+    assert "systemctl --user enable --now assistant.service" in str(refused.value)
     assert service.uninstall().startswith(f"removed {unit}")
     assert not unit.exists()
     assert service.uninstall() == f"nothing to remove: {unit} does not exist"
+
+
+@pytest.fixture
+def no_user_manager(tmp_path):
+    """The environment of `assistant` run where no systemd user manager answers."""
+    environment = {
+        **os.environ,
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "DBUS_SESSION_BUS_ADDRESS": f"unix:path={tmp_path}/no-bus",
+    }
+    environment.pop("XDG_RUNTIME_DIR", None)
+    return environment
+
+
+def assistant(environment, *args):
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", *args],
+        env=environment,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_config_error_ends_run_with_the_status_the_unit_does_not_restart(
+    tmp_path, no_user_manager
+):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("commands:\n  up: nosuch.action\n")
+    result = assistant(no_user_manager, "--config", str(broken), "run")
+    assert result.returncode == service.CONFIG_ERROR_STATUS, result.stderr
+    assert "nothing was started" in result.stderr
+
+
+def test_install_refuses_a_config_with_problems(tmp_path, no_user_manager):
+    missing = tmp_path / "missing.yaml"
+    result = assistant(no_user_manager, "--config", str(missing), "service", "install")
+    assert result.returncode == service.CONFIG_ERROR_STATUS
+    assert "nothing was installed" in result.stderr and str(missing) in result.stderr
+    assert not (tmp_path / "config" / "systemd" / "user" / service.UNIT_NAME).exists()
+
+
+def test_install_print_shows_the_unit_and_installs_nothing(tmp_path, no_user_manager):
+    config = str(REPO / "config.yaml")
+    result = assistant(no_user_manager, "--config", config, "service", "install", "--print")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == service.unit_text(config=config)
+    assert not (tmp_path / "config" / "systemd").exists()
+
+
+@needs_systemd
+def test_install_fails_when_the_unit_cannot_be_enabled(tmp_path, no_user_manager):
+    config = str(REPO / "config.yaml")
+    result = assistant(no_user_manager, "--config", config, "service", "install")
+    unit = tmp_path / "config" / "systemd" / "user" / service.UNIT_NAME
+    assert result.returncode == 1
+    assert f"wrote {unit}" in result.stderr
+    assert "systemctl --user enable --now assistant.service" in result.stderr
+    assert unit.exists()

@@ -113,3 +113,19 @@ def test_a_timer_due_while_down_is_announced_as_missed(timers) -> None:
     assert wait_for(lambda: any(r.startswith("Missed: tea went off at") for r in second.replies))
     assert "Tea is done" not in second.replies
     assert second.do("status") == "No timer is running"
+
+
+def test_a_ringing_timer_keeps_ringing_across_a_restart_and_stop_silences_it(timers) -> None:
+    first = timers(ask_length=False, ring_every=0.3, ring_for=5.0)
+    first.do("start", name="tea", seconds=0.2)
+    first.do("start", name="eggs", seconds=600)
+    assert wait_for(lambda: "Tea is done" in first.replies)
+    first.stop()  # a reload that changes the skill's settings restarts it like this
+    second = timers(ask_length=False, ring_every=0.3, ring_for=5.0)
+    assert wait_for(lambda: "Tea is done" in second.replies)
+    assert second.focus.current() == "timers"
+    assert second.do("stop") == "Timer stopped"
+    rung = second.replies.count("Tea is done")
+    time.sleep(0.8)
+    assert second.replies.count("Tea is done") == rung  # silenced
+    assert re.fullmatch(r"Eggs: (ten|nine) minutes.* left", second.do("status"))
