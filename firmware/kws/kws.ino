@@ -152,22 +152,24 @@ void infer(unsigned long now_ms) {
   }
 }
 
-// Follows the host (DTR), answers its requests and hands queued lines to USB without waiting:
-// send_nb takes only what fits in the USB buffer (nothing when no host has the port open); the
-// rest stays queued for the next pass. Serial.print would block while a host stops reading.
+// USB takes one packet at a time: send_nb starts it if the endpoint is idle (sent = 0 while the
+// previous one is in flight, or when no host has the port open).
+size_t send_packet(const uint8_t* data, size_t count) {
+  uint32_t sent = 0;
+  SerialUSB.send_nb(const_cast<uint8_t*>(data), count, &sent);  // send_nb only reads
+  return sent;
+}
+
+// Follows the host (DTR), answers its requests and hands queued lines to USB without waiting,
+// at most one 64-byte packet per pass; the rest stays queued for the next pass. Serial.print
+// would block while a host stops reading.
 void serve_host(unsigned long now_ms) {
   const bool host = SerialUSB.connected();
   if (host && !g_link->connected()) g_link->connect(now_ms);
   if (!host && g_link->connected()) g_link->disconnect();
   while (SerialUSB.available() > 0) g_link->receive(static_cast<char>(SerialUSB.read()));
   g_link->tick(now_ms);
-  const uint8_t* data;
-  const size_t pending = g_link->output().front(&data);
-  if (host && pending > 0) {
-    uint32_t sent = 0;
-    SerialUSB.send_nb(const_cast<uint8_t*>(data), pending, &sent);  // send_nb only reads
-    g_link->output().consume(sent);
-  }
+  if (host) g_link->output().send_front(kws::kUsbPacketBytes, send_packet);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "board_config.h"
 #include "feature_window.h"
 #include "serial_link.h"
 #include "protocol.h"
@@ -166,12 +167,13 @@ int run_recognizer() {
   return 0;
 }
 
+size_t print_packet(const uint8_t* data, size_t count) {
+  return fwrite(data, 1, count, stdout);
+}
+
+// As the sketch drains it: one USB packet per loop pass, until the queue is empty.
 void drain(kws::TxQueue<kws::kTxQueueBytes>& output) {
-  const uint8_t* data;
-  size_t count;
-  while ((count = output.front(&data)) > 0) {
-    fwrite(data, 1, count, stdout);
-    output.consume(count);
+  while (output.send_front(kws::kUsbPacketBytes, print_packet) > 0) {
   }
 }
 

@@ -5,11 +5,13 @@
 
 #include <string>
 
+#include "board_config.h"
 #include "feature_window.h"
 #include "indicator.h"
 #include "protocol.h"
 #include "recognizer.h"
 #include "sample_ring.h"
+#include "serial_link.h"
 #include "tx_queue.h"
 
 namespace {
@@ -64,6 +66,37 @@ void tx_queue_takes_whole_lines_only() {
   CHECK(queue.push_line("x", 1));
   queue.clear();
   CHECK(queue.size() == 0 && drain(queue).empty());
+}
+
+// The sketch's drain: at most one 64-byte USB packet per loop pass, and USB may take less.
+void tx_queue_drains_one_packet_per_pass_across_the_wrap() {
+  kws::TxQueue<kws::kTxQueueBytes> queue;
+  std::string queued;
+  std::string sent;
+  size_t largest_offer = 0;
+  int pass = 0;
+  auto usb = [&](const uint8_t* data, size_t count) {
+    if (count > largest_offer) largest_offer = count;
+    if (++pass % 3 == 0) return size_t{0};       // the previous packet is still in flight
+    if (pass % 3 == 1 && count > 10) count = 10;  // the endpoint took less
+    sent.append(reinterpret_cast<const char*>(data), count);
+    return count;
+  };
+  char line[80];
+  for (int i = 0; i < 60; ++i) {  // ~4 KB through a 1 KB queue: wraps several times
+    const int length = snprintf(line, sizeof(line), "DET seq=%d label=up score=0.912 ms=%d", i,
+                                1000 + 100 * i);
+    CHECK(queue.push_line(line, static_cast<size_t>(length)));
+    queued.append(line).push_back('\n');
+    for (int passes = 0; passes < 2; ++passes) queue.send_front(kws::kUsbPacketBytes, usb);
+  }
+  for (int passes = 0; queue.size() > 0 && passes < 1000; ++passes) {
+    queue.send_front(kws::kUsbPacketBytes, usb);
+  }
+  CHECK(queue.size() == 0);
+  CHECK(sent == queued);
+  CHECK(largest_offer == kws::kUsbPacketBytes);
+  CHECK(queue.send_front(kws::kUsbPacketBytes, usb) == 0);
 }
 
 void feature_window_shifts_slices_oldest_first() {
@@ -170,6 +203,7 @@ void each_command_has_its_own_colour() {
 int main() {
   sample_ring_keeps_order_across_the_wrap_and_counts_drops();
   tx_queue_takes_whole_lines_only();
+  tx_queue_drains_one_packet_per_pass_across_the_wrap();
   feature_window_shifts_slices_oldest_first();
   line_writer_never_exceeds_the_limit();
   info_omits_thresholds_that_do_not_fit();
