@@ -43,8 +43,7 @@ alignas(16) uint8_t g_arena[kws::kTensorArenaBytes];
 tflite::MicroInterpreter* g_interpreter = nullptr;
 kws::Recognizer* g_recognizer = nullptr;
 kws::Link* g_link = nullptr;
-bool g_led_lit = false;
-unsigned long g_led_lit_ms = 0;
+kws::Indicator g_indicator;
 
 // The RGB LED of the Nano 33 BLE Sense is lit by a LOW pin.
 void show(const kws::Rgb& color) {
@@ -147,8 +146,7 @@ void infer(unsigned long now_ms) {
   if (g_recognizer->process(g_interpreter->output(0)->data.int8, now_ms, &detection)) {
     g_link->report(detection);
     show(kws::color_for(detection.label));
-    g_led_lit = true;
-    g_led_lit_ms = now_ms;
+    g_indicator.light(millis());
   }
 }
 
@@ -203,11 +201,8 @@ void setup() {
 }
 
 void loop() {
-  const unsigned long now_ms = millis();
   process_audio();
-  if (g_led_lit && now_ms - g_led_lit_ms >= kws::kIndicatorMs) {
-    show({false, false, false});
-    g_led_lit = false;
-  }
+  const unsigned long now_ms = millis();  // after the audio work, which may take a while
+  if (g_indicator.expired(now_ms)) show({false, false, false});
   serve_host(now_ms);
 }

@@ -198,6 +198,20 @@ void each_command_has_its_own_colour() {
   CHECK(other.red && other.green && other.blue);
 }
 
+void indicator_stays_lit_for_half_a_second() {
+  kws::Indicator led;
+  CHECK(!led.expired(0));  // never lit
+  led.light(1000);
+  CHECK(!led.expired(999));   // lit after the loop pass's clock reading: not yet elapsed
+  CHECK(!led.expired(1499));
+  CHECK(led.expired(1500));
+  CHECK(!led.expired(1501));  // only once
+  led.light(4294967000u);     // millis() wraps 296 ms later
+  CHECK(!led.expired(4294967295u));
+  CHECK(!led.expired(203));
+  CHECK(led.expired(204));
+}
+
 }  // namespace
 
 int main() {
@@ -211,6 +225,7 @@ int main() {
   recognizer_thresholds_only_for_reportable_labels();
   recognizer_never_reports_ignored_labels();
   each_command_has_its_own_colour();
+  indicator_stays_lit_for_half_a_second();
   printf("%d checks, %d failed\n", checks, failures);
   return failures == 0 ? 0 : 1;
 }
