@@ -64,8 +64,11 @@ void show(const kws::Rgb& color) {
 }
 
 // Interrupt: move the microphone's new samples into the ring (dropped if the loop falls behind).
+// The buffer is static: the interrupt stack is only 1 KB, shared with the interrupts that nest
+// on this one, and the handler never re-enters itself. Reading fewer bytes than PDM has would
+// make the library stop the microphone, hence one read of at most one PDM buffer (512 bytes).
 void on_pdm_data() {
-  int16_t samples[256];
+  static int16_t samples[256];
   int bytes = PDM.available();
   if (bytes > static_cast<int>(sizeof(samples))) bytes = sizeof(samples);
   PDM.read(samples, bytes);
