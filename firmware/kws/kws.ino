@@ -6,6 +6,7 @@
 #include <PDM.h>
 #include <TensorFlowLite.h>
 
+#include "src/audio_schedule.h"
 #include "src/board_config.h"
 #include "src/feature_window.h"
 #include "src/indicator.h"
@@ -43,6 +44,7 @@ alignas(16) uint8_t g_arena[kws::kTensorArenaBytes];
 tflite::MicroInterpreter* g_interpreter = nullptr;
 kws::Recognizer* g_recognizer = nullptr;
 kws::Link* g_link = nullptr;
+kws::AudioClock g_clock(kws::kBoardFraming);
 kws::Indicator g_indicator;
 
 // The RGB LED of the Nano 33 BLE Sense is lit by a LOW pin.
@@ -113,40 +115,20 @@ bool start_interpreter() {
   return true;
 }
 
-void infer(unsigned long now_ms);
-
-// Feeds all buffered audio to the frontend, and runs an inference at each slice the schedule
-// asks for (the window full, then every kInferenceEverySlices slices).
-void process_audio() {
-  static unsigned long slices_total = 0;
-  int16_t chunk[kws::kAudioChunkSamples];
-  size_t count;
-  while ((count = g_audio.read(chunk, kws::kAudioChunkSamples)) > 0) {
-    const int16_t* samples = chunk;
-    while (count > 0) {
-      size_t used = 0;
-      const FrontendOutput out = FrontendProcessSamples(&g_frontend, samples, count, &used);
-      if (out.size > 0 && g_features.push(out.values, out.size)) {
-        ++slices_total;
-        if (g_features.full() &&
-            (slices_total - kws::kFeatureSlices) % kws::kInferenceEverySlices == 0) {
-          infer(millis());
-        }
-      }
-      if (used == 0) break;
-      samples += used;
-      count -= used;
-    }
-  }
+// The frontend's step for process_audio: true when it made a slice (now in the window).
+bool frontend_step(const int16_t* samples, size_t count, size_t* used) {
+  const FrontendOutput out = FrontendProcessSamples(&g_frontend, samples, count, used);
+  return out.size > 0 && g_features.push(out.values, out.size);
 }
 
-void infer(unsigned long now_ms) {
+// Runs the model on the window; `time_ms` is the audio time of its last slice.
+void infer(uint32_t time_ms) {
   memcpy(g_interpreter->input(0)->data.int8, g_features.data(), g_features.size());
   const unsigned long start_us = micros();
   if (g_interpreter->Invoke() != kTfLiteOk) return;
   g_link->set_inference_us(micros() - start_us);
   kws::Detection detection;
-  if (g_recognizer->process(g_interpreter->output(0)->data.int8, now_ms, &detection)) {
+  if (g_recognizer->process(g_interpreter->output(0)->data.int8, time_ms, &detection)) {
     g_link->report(detection);
     show(kws::color_for(detection.label));
     g_indicator.light(millis());
@@ -204,7 +186,7 @@ void setup() {
 }
 
 void loop() {
-  process_audio();
+  kws::process_audio(g_audio, g_clock, kws::kMaxChunksPerPass, frontend_step, infer);
   const unsigned long now_ms = millis();  // after the audio work, which may take a while
   if (g_indicator.expired(now_ms)) show({false, false, false});
   serve_host(now_ms);

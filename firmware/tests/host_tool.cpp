@@ -3,6 +3,7 @@
 //   host_tool protocol     stdin: one encoder call or request per line, stdout: one result each
 //   host_tool recognizer   stdin: a config line, then "time s0 s1 ..." lines; stdout: detections
 //   host_tool link         stdin: board events; stdout: the lines the board sends
+//   host_tool schedule     stdin: microphone blocks and loop passes; stdout: inferences and work
 //   host_tool to_int8 M Z  stdout: to_int8(v, M, Z) for v = 0..65535 as raw bytes
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "audio_schedule.h"
 #include "board_config.h"
 #include "feature_window.h"
 #include "serial_link.h"
@@ -217,6 +219,44 @@ int run_link() {
   return 0;
 }
 
+// The TFLite Micro frontend's framing (microfrontend/lib/window.c): it takes samples until its
+// window is full, makes a slice, and keeps the last window - step samples.
+struct WindowingFrontend {
+  size_t window;
+  size_t step;
+  size_t filled = 0;
+  bool operator()(const int16_t*, size_t count, size_t* used) {
+    *used = count < window - filled ? count : window - filled;
+    filled += *used;
+    if (filled < window) return false;
+    filled -= step;
+    return true;
+  }
+};
+
+// The sketch's audio path with the board's framing: "pdm N" (the microphone interrupt brings N
+// samples), "pass" (one loop pass: prints "infer MS" per inference, then "pass CHUNKS").
+int run_schedule() {
+  static kws::SampleRing<kws::kAudioRingSamples> ring;
+  kws::AudioClock clock(kws::kBoardFraming);
+  WindowingFrontend frontend{kws::kBoardFraming.window_samples, kws::kBoardFraming.step_samples};
+  const std::vector<int16_t> silence(kws::kAudioRingSamples, 0);
+  std::string input;
+  while (read_line(&input)) {
+    const std::vector<std::string> f = split(input, ' ');
+    if (f[0] == "pdm") {
+      ring.write(silence.data(), number(f[1]));
+    } else if (f[0] == "pass") {
+      const size_t chunks = kws::process_audio(ring, clock, kws::kMaxChunksPerPass, frontend,
+                                               [](uint32_t ms) { printf("infer %u\n", ms); });
+      printf("pass %zu\n", chunks);
+    } else if (f[0] == "dropped") {
+      printf("dropped %u\n", ring.dropped());
+    }
+  }
+  return 0;
+}
+
 int run_to_int8(int32_t multiplier, int32_t zero_point) {
   static int8_t values[65536];
   for (uint32_t v = 0; v < 65536; ++v) {
@@ -233,10 +273,11 @@ int main(int argc, char** argv) {
   if (mode == "protocol") return run_protocol();
   if (mode == "recognizer") return run_recognizer();
   if (mode == "link") return run_link();
+  if (mode == "schedule") return run_schedule();
   if (mode == "to_int8" && argc == 4) {
     return run_to_int8(static_cast<int32_t>(strtol(argv[2], nullptr, 10)),
                        static_cast<int32_t>(strtol(argv[3], nullptr, 10)));
   }
-  fprintf(stderr, "usage: host_tool protocol|recognizer|link|to_int8 MULTIPLIER ZERO_POINT\n");
+  fprintf(stderr, "usage: host_tool protocol|recognizer|link|schedule|to_int8 MULTIPLIER ZERO_POINT\n");
   return 2;
 }

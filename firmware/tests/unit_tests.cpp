@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "audio_schedule.h"
 #include "board_config.h"
 #include "feature_window.h"
 #include "indicator.h"
@@ -212,6 +213,24 @@ void indicator_stays_lit_for_half_a_second() {
   CHECK(led.expired(204));
 }
 
+void audio_clock_keeps_the_desktop_schedule_and_counts_dropped_audio() {
+  kws::AudioClock clock({16000, 480, 320, 3, 2});  // 3 slices in the window, infer every 2
+  CHECK(!clock.add_slice());
+  CHECK(!clock.add_slice());
+  CHECK(clock.add_slice() && clock.time_ms() == 70);  // (2 * 320 + 480) samples = 70 ms
+  CHECK(!clock.add_slice());
+  clock.set_dropped(1600);  // the ring lost 100 ms
+  CHECK(clock.add_slice() && clock.time_ms() == 110 + 100);
+  clock.set_dropped(1600);  // a running count: nothing new
+  CHECK(!clock.add_slice() && clock.time_ms() == 130 + 100);
+  clock.set_dropped(0xFFFFFFF0u);
+  clock.set_dropped(0x10u);  // the ring's count wrapped: 0x20 more samples
+  CHECK(clock.dropped() == 0x100000010u);
+  const uint32_t before = clock.time_ms();
+  for (int i = 0; i < 32; ++i) clock.set_dropped(i % 2 == 0 ? 0x80000010u : 0x10u);  // 2^36
+  CHECK(clock.time_ms() == before);  // 2^36 samples at 16 kHz: exactly 2^32 ms, wrapped
+}
+
 }  // namespace
 
 int main() {
@@ -226,6 +245,7 @@ int main() {
   recognizer_never_reports_ignored_labels();
   each_command_has_its_own_colour();
   indicator_stays_lit_for_half_a_second();
+  audio_clock_keeps_the_desktop_schedule_and_counts_dropped_audio();
   printf("%d checks, %d failed\n", checks, failures);
   return failures == 0 ? 0 : 1;
 }
