@@ -98,15 +98,15 @@ void encode(const std::vector<std::string>& f, LineWriter& line) {
     std::vector<std::string> names;
     std::vector<const char*> labels;
     std::vector<uint16_t> thresholds;
-    for (const std::string& pair : split(f[6], ',')) {
+    for (const std::string& pair : split(f[7], ',')) {
       const std::vector<std::string> parts = split(pair, ':');
       names.push_back(parts[0]);
       thresholds.push_back(static_cast<uint16_t>(number(parts[1])));
     }
     for (const std::string& name : names) labels.push_back(name.c_str());
-    const kws::InfoFields fields{f[2].c_str(),      f[3].c_str(),      number(f[4]),
-                                 number(f[5]),      labels.data(),     thresholds.data(),
-                                 labels.size()};
+    const kws::InfoFields fields{f[2].c_str(),  f[3].c_str(),  number(f[4]),
+                                 number(f[5]),  number(f[6]),  labels.data(),
+                                 thresholds.data(), labels.size()};
     kws::encode_info(line, seq, fields);
   }
 }
@@ -180,7 +180,7 @@ void drain(kws::TxQueue<kws::kTxQueueBytes>& output) {
 }
 
 // First line as for the recognizer; then events: connect MS, disconnect, tick MS, rx HEX,
-// det INDEX PERMILLE MS, infer US, stall (stop draining), drain (print and resume), lost.
+// det INDEX PERMILLE MS, infer US, dropped SAMPLES, stall (stop draining), drain (print and resume), lost.
 int run_link() {
   std::string input;
   if (!read_line(&input)) return 1;
@@ -207,6 +207,8 @@ int run_link() {
                                  static_cast<uint16_t>(number(f[2])), number(f[3])});
     } else if (event == "infer") {
       link.set_inference_us(number(f[1]));
+    } else if (event == "dropped") {
+      link.set_dropped_samples(number(f[1]));
     } else if (event == "stall") {
       stalled = true;
     } else if (event == "drain") {

@@ -26,6 +26,7 @@ def test_hello_when_a_host_connects_then_one_reply_per_request(host_tool):
         host_tool,
         "connect 100",
         "infer 8120",
+        "dropped 512",
         rx("PING host-42\n"),
         rx("INFO\r\n"),
         rx("SET threshold up 0.9\n"),
@@ -43,6 +44,7 @@ def test_hello_when_a_host_connects_then_one_reply_per_request(host_tool):
             {
                 "arena": "21344",
                 "infer_us": "8120",
+                "dropped": "512",
                 "thresholds": "on:0.800,off:0.800,up:0.800,down:0.800,go:0.800,stop:0.800",
             },
         ),

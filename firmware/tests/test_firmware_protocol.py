@@ -33,7 +33,7 @@ def encoder_call(message: dict) -> str:
         thresholds = ",".join(f"{label}:{permille(float(score))}" for label, score in pairs)
         return (
             f"INFO {seq} {message['fw']} {message['model']} {fields['arena']} "
-            f"{fields['infer_us']} {thresholds}"
+            f"{fields['infer_us']} {fields['dropped']} {thresholds}"
         )
     value = {"HB": "ms", "PONG": "id", "OK": "cmd", "ERR": "msg"}[kind]
     return f"{kind} {seq} {message[value]}"
@@ -73,8 +73,8 @@ def test_edge_values_encode_as_expected_and_parse_back(host_tool):
         "DET 17 go 5 12": "DET seq=17 label=go score=0.005 ms=12",
         "HB 0 0": "HB seq=0 ms=0",
         "PONG 9 A_b-9": "PONG seq=9 id=A_b-9",
-        "INFO 3 1.0.0 0badc0de 0 0 on:0,off:1000,up:5": (
-            "INFO seq=3 fw=1.0.0 model=0badc0de arena=0 infer_us=0 "
+        "INFO 3 1.0.0 0badc0de 0 0 4294967295 on:0,off:1000,up:5": (
+            "INFO seq=3 fw=1.0.0 model=0badc0de arena=0 infer_us=0 dropped=4294967295 "
             "thresholds=on:0.000,off:1.000,up:0.005"
         ),
     }

@@ -131,19 +131,21 @@ void info_omits_thresholds_that_do_not_fit() {
   const char* labels[6] = {"on", "off", "up", "down", "go", "stop"};
   const uint16_t thresholds[6] = {800, 800, 850, 800, 800, 1000};
   kws::LineWriter line;
-  kws::encode_info(line, 4294967295u, {"1.0.0", "3f9a1c2b", 21344, 8120, labels, thresholds, 6});
+  kws::encode_info(line, 4294967295u,
+                   {"1.0.0", "3f9a1c2b", 21344, 8120, 0, labels, thresholds, 6});
   CHECK(strcmp(line.c_str(),
-               "INFO seq=4294967295 fw=1.0.0 model=3f9a1c2b arena=21344 infer_us=8120 "
+               "INFO seq=4294967295 fw=1.0.0 model=3f9a1c2b arena=21344 infer_us=8120 dropped=0 "
                "thresholds=on:0.800,off:0.800,up:0.850,down:0.800,go:0.800,stop:1.000") == 0);
   const char* long_labels[6] = {"sixteen_chars_01", "sixteen_chars_02", "sixteen_chars_03",
                                 "sixteen_chars_04", "sixteen_chars_05", "sixteen_chars_06"};
   kws::encode_info(line, 4294967295u,
-                   {"1.0.0", "3f9a1c2b", 21344, 8120, long_labels, thresholds, 6});
+                   {"1.0.0", "3f9a1c2b", 21344, 8120, 4294967295u, long_labels, thresholds, 6});
   CHECK(strcmp(line.c_str(),
-               "INFO seq=4294967295 fw=1.0.0 model=3f9a1c2b arena=21344 infer_us=8120") == 0);
-  kws::encode_info(line, 3, {"1.0.0", "3f9a1c2b", 21344, 8120, labels, thresholds, 3});
+               "INFO seq=4294967295 fw=1.0.0 model=3f9a1c2b arena=21344 infer_us=8120 "
+               "dropped=4294967295") == 0);
+  kws::encode_info(line, 3, {"1.0.0", "3f9a1c2b", 21344, 8120, 512, labels, thresholds, 3});
   CHECK(strcmp(line.c_str(),
-               "INFO seq=3 fw=1.0.0 model=3f9a1c2b arena=21344 infer_us=8120 "
+               "INFO seq=3 fw=1.0.0 model=3f9a1c2b arena=21344 infer_us=8120 dropped=512 "
                "thresholds=on:0.800,off:0.800,up:0.850") == 0);
 }
 

@@ -145,6 +145,7 @@ void encode_error(LineWriter& line, uint32_t seq, const char* message) {
 void encode_info(LineWriter& line, uint32_t seq, const InfoFields& fields) {
   start(line, "INFO", seq).text(" fw=").text(fields.firmware).text(" model=").text(fields.model);
   line.text(" arena=").number(fields.arena_bytes).text(" infer_us=").number(fields.inference_us);
+  line.text(" dropped=").number(fields.dropped_samples);
   const size_t without_thresholds = line.size();
   line.text(" thresholds=");
   for (size_t i = 0; i < fields.label_count; ++i) {

@@ -50,6 +50,7 @@ struct InfoFields {
   const char* model;
   uint32_t arena_bytes;
   uint32_t inference_us;
+  uint32_t dropped_samples;   // audio the board lost since reset (wraps)
   const char* const* labels;  // the labels whose thresholds are listed
   const uint16_t* thresholds_permille;
   size_t label_count;

@@ -57,9 +57,9 @@ void Link::answer_info() {
   for (int i = 0; i < recognizer_.label_count(); ++i) {
     if (recognizer_.reportable(i)) thresholds_[count++] = recognizer_.threshold(i);
   }
-  const InfoFields fields{identity_.firmware,  identity_.model, identity_.arena_bytes,
-                          inference_us_,       commands_,       thresholds_,
-                          command_count_};
+  const InfoFields fields{identity_.firmware, identity_.model, identity_.arena_bytes,
+                          inference_us_,      dropped_samples_, commands_,
+                          thresholds_,        command_count_};
   encode_info(line_, next_seq_, fields);
 }
 
