@@ -54,13 +54,23 @@ void show(const kws::Rgb& color) {
   digitalWrite(LEDB, color.blue ? LOW : HIGH);
 }
 
-// Setup failed (model, arena or microphone): blink red for ever. TFLite Micro's own message, if
-// any, went to the serial port.
-[[noreturn]] void halt() {
-  while (true) {
-    show({true, false, false});
-    delay(200);
-    show({false, false, false});
+size_t send_packet(const uint8_t* data, size_t count);
+
+// Setup failed: blink red for ever, and tell each host that opens the port which stage failed
+// (`ERR seq=0 msg=setup_model|setup_frontend|setup_mic`, docs/protocol.md).
+[[noreturn]] void halt(const char* error) {
+  kws::LineWriter line;
+  kws::encode_error(line, 0, error);
+  line.character('\n');
+  bool told = false;
+  for (unsigned long pass = 0;; ++pass) {
+    show({pass % 2 == 0, false, false});
+    while (SerialUSB.available() > 0) SerialUSB.read();  // requests get no answer
+    if (!SerialUSB.connected()) {
+      told = false;
+    } else if (!told) {
+      told = send_packet(reinterpret_cast<const uint8_t*>(line.c_str()), line.size()) > 0;
+    }
     delay(200);
   }
 }
@@ -164,7 +174,8 @@ void setup() {
   show({false, false, false});
   SerialUSB.begin(kws::kSerialBaud);  // USB CDC: returns at once, with or without a host
 
-  if (!start_interpreter() || !start_frontend()) halt();
+  if (!start_interpreter()) halt("setup_model");
+  if (!start_frontend()) halt("setup_frontend");
 
   kws::RecognizerConfig config;
   config.ignored_mask = (1u << kws::kSilenceIndex) | (1u << kws::kUnknownIndex);
@@ -181,7 +192,7 @@ void setup() {
   g_link = &link;
 
   PDM.onReceive(on_pdm_data);
-  if (!PDM.begin(1, kws::kSampleRate)) halt();  // mono, 16 kHz
+  if (!PDM.begin(1, kws::kSampleRate)) halt("setup_mic");  // mono, 16 kHz
   PDM.setGain(kws::kMicrophoneGain);
 }
 
