@@ -34,7 +34,7 @@ def desktop_times(samples: int, chunk: int = 1600) -> list[int]:
 
 def board(host_tool, events: list[str]) -> tuple[list[int], list[int], int]:
     """Inference times, the chunks each loop pass read and the samples the ring dropped."""
-    lines = host_tool.run("schedule", "".join(event + "\n" for event in events + ["dropped"]))
+    lines = host_tool.run("schedule", "".join(event + "\n" for event in [*events, "dropped"]))
     values = {"infer": [], "pass": [], "dropped": []}
     for line in lines:
         kind, value = line.split()

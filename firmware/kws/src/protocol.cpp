@@ -191,9 +191,7 @@ const char* error_token(RequestError error) {
 }
 
 RequestError parse_request(const char* line, size_t length, Request* request) {
-  for (size_t i = 0; i < length; ++i) {
-    if (static_cast<uint8_t>(line[i]) >= 0x80) return RequestError::kNotAscii;
-  }
+  // Length first: the link keeps only the start of a long line, so it cannot judge the rest.
   if (length > 0 && line[length - 1] == '\r') --length;
   if (length > kMaxLineBytes) return RequestError::kTooLong;
   for (size_t i = 0; i < length; ++i) {

@@ -69,7 +69,8 @@ struct Request {
   uint16_t permille;                // SET threshold
 };
 
-// Parses one request line (without '\n'; one trailing '\r' is ignored).
+// Parses one request line (without '\n'; one trailing '\r' is ignored). A line over
+// kMaxLineBytes is kTooLong whatever its bytes.
 RequestError parse_request(const char* line, size_t length, Request* request);
 // The protocol's token for an error: "unknown_command", "bad_value", ...
 const char* error_token(RequestError error);
