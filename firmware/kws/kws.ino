@@ -32,9 +32,12 @@ static_assert(kws::kOutputZeroPoint == -128, "the recognizer reads scores as int
 static_assert(kws::kInputShift == kws::kFeatureShift, "to_int8 and the export use one shift");
 static_assert(kws::kFrontendOutScale == 1, "the C frontend's uint16 output is used as it is");
 
-namespace {
+constexpr uint32_t kIgnoredLabels = (1u << kws::kSilenceIndex) | (1u << kws::kUnknownIndex);
+static_assert(kws::hello_length(kws::kFirmwareVersion, kws::kModelId, kws::kLabels,
+                                kws::kLabelCount, kIgnoredLabels) <= kws::kMaxLineBytes,
+              "HELLO with these labels exceeds the protocol's 160-byte line: shorten them");
 
-constexpr char kFirmwareVersion[] = "1.0.0";
+namespace {
 
 kws::SampleRing<kws::kAudioRingSamples> g_audio;
 kws::FeatureWindow<kws::kFeatureSlices, kws::kFeatureChannels> g_features(kws::kInputMultiplier,
@@ -178,14 +181,14 @@ void setup() {
   if (!start_frontend()) halt("setup_frontend");
 
   kws::RecognizerConfig config;
-  config.ignored_mask = (1u << kws::kSilenceIndex) | (1u << kws::kUnknownIndex);
+  config.ignored_mask = kIgnoredLabels;
   static kws::Recognizer recognizer(kws::kLabels, kws::kLabelCount, config);
   for (int i = 0; i < kws::kLabelCount; ++i) {
     if (!(config.ignored_mask & (1u << i))) {
       recognizer.set_threshold(kws::kLabels[i], kws::kDefaultThresholdPermille[i]);
     }
   }
-  static kws::Link link({kFirmwareVersion, kws::kModelId,
+  static kws::Link link({kws::kFirmwareVersion, kws::kModelId,
                          static_cast<uint32_t>(g_interpreter->arena_used_bytes())},
                         recognizer);
   g_recognizer = &recognizer;

@@ -180,7 +180,8 @@ void drain(kws::TxQueue<kws::kTxQueueBytes>& output) {
 }
 
 // First line as for the recognizer; then events: connect MS, disconnect, tick MS, rx HEX,
-// det INDEX PERMILLE MS, infer US, dropped SAMPLES, stall (stop draining), drain (print and resume), lost.
+// det INDEX PERMILLE MS, infer US, dropped SAMPLES, stall (stop draining), drain (print and
+// resume), lost.
 int run_link() {
   std::string input;
   if (!read_line(&input)) return 1;
@@ -280,6 +281,7 @@ int main(int argc, char** argv) {
     return run_to_int8(static_cast<int32_t>(strtol(argv[2], nullptr, 10)),
                        static_cast<int32_t>(strtol(argv[3], nullptr, 10)));
   }
-  fprintf(stderr, "usage: host_tool protocol|recognizer|link|schedule|to_int8 MULTIPLIER ZERO_POINT\n");
+  fprintf(stderr,
+          "usage: host_tool protocol|recognizer|link|schedule|to_int8 MULTIPLIER ZERO_POINT\n");
   return 2;
 }

@@ -133,3 +133,11 @@ def test_a_too_long_request_is_refused_and_the_next_one_answered(host_tool):
         protocol.Error(3, "not_ascii"),
         protocol.Error(4, "unknown_command"),
     ]
+
+
+def test_a_hello_longer_than_a_line_is_not_sent_cut_short(host_tool):
+    labels = ",".join(f"command_{i:02}_long" for i in range(10))  # 10 x 15 characters
+    lines = board_lines(
+        host_tool, "connect 0", rx("PING 1\n"), "lost", header=f"labels {labels} 0 800 1000 1500 3"
+    )
+    assert lines == ["PONG seq=1 id=1", "lost 1"]  # the host sees seq 0 missing

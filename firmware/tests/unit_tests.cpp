@@ -149,6 +149,15 @@ void info_omits_thresholds_that_do_not_fit() {
                "thresholds=on:0.800,off:0.800,up:0.850") == 0);
 }
 
+void hello_length_is_the_encoded_length() {
+  const char* labels[4] = {"silence", "unknown", "on", "stop"};
+  kws::LineWriter line;
+  kws::encode_hello(line, 0, "1.0.0", "3f9a1c2b", labels + 2, 2);
+  static_assert(kws::hello_length("1.0.0", "3f9a1c2b", nullptr, 0, 0) == 51, "no labels");
+  CHECK(kws::hello_length("1.0.0", "3f9a1c2b", labels, 4, 0b0011) == line.size());
+  CHECK(kws::hello_length("1.0.0", "3f9a1c2b", labels, 4, 0b0101) == line.size() + 5);
+}
+
 void parse_permille_accepts_one_to_three_decimals() {
   uint16_t value = 0;
   CHECK(kws::parse_permille("0.85", 4, &value) && value == 850);
@@ -242,6 +251,7 @@ int main() {
   feature_window_shifts_slices_oldest_first();
   line_writer_never_exceeds_the_limit();
   info_omits_thresholds_that_do_not_fit();
+  hello_length_is_the_encoded_length();
   parse_permille_accepts_one_to_three_decimals();
   recognizer_thresholds_only_for_reportable_labels();
   recognizer_never_reports_ignored_labels();

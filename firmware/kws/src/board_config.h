@@ -5,6 +5,7 @@
 
 namespace kws {
 
+constexpr char kFirmwareVersion[] = "1.0.0";
 constexpr size_t kAudioRingSamples = 8192;  // 512 ms of 16 kHz audio between two loop passes
 constexpr size_t kAudioChunkSamples = 320;  // samples handed to the frontend at a time
 // Audio work per loop pass: 5 chunks of 20 ms, at most one inference. A board that falls behind

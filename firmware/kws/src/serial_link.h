@@ -40,7 +40,7 @@ class Link {
   void set_dropped_samples(uint32_t samples) { dropped_samples_ = samples; }
 
   TxQueue<kTxQueueBytes>& output() { return output_; }
-  // Lines that did not fit in the output queue.
+  // Lines not sent: no room in the output queue, or longer than kMaxLineBytes.
   uint32_t lost_lines() const { return lost_lines_; }
 
  private:
