@@ -153,14 +153,11 @@ _TYPE_OF = {cls: name for name, (cls, _) in _SCHEMAS.items()}
 
 def _check_framing(raw: bytes | str) -> str:
     if isinstance(raw, bytes):
-        try:
-            raw = raw.decode("ascii")
-        except UnicodeDecodeError as exc:
-            raise ProtocolError("not_ascii", "line has bytes outside ASCII") from exc
+        raw = raw.decode("latin-1")  # a character per byte; non-ASCII is refused below
     line = raw.rstrip("\n")
     if line.endswith("\r"):
         line = line[:-1]
-    if len(line) > MAX_LINE_BYTES:
+    if len(line) > MAX_LINE_BYTES:  # first, as on the board: it keeps only a long line's start
         raise ProtocolError("too_long", f"{len(line)} bytes, the limit is {MAX_LINE_BYTES}")
     if any(not (0x20 <= ord(ch) <= 0x7E) for ch in line):
         raise ProtocolError("not_ascii", "line has characters that are not printable ASCII")

@@ -6,6 +6,7 @@
 #include <PDM.h>
 #include <TensorFlowLite.h>
 
+#include "src/audio_schedule.h"
 #include "src/board_config.h"
 #include "src/feature_window.h"
 #include "src/indicator.h"
@@ -31,9 +32,12 @@ static_assert(kws::kOutputZeroPoint == -128, "the recognizer reads scores as int
 static_assert(kws::kInputShift == kws::kFeatureShift, "to_int8 and the export use one shift");
 static_assert(kws::kFrontendOutScale == 1, "the C frontend's uint16 output is used as it is");
 
-namespace {
+constexpr uint32_t kIgnoredLabels = (1u << kws::kSilenceIndex) | (1u << kws::kUnknownIndex);
+static_assert(kws::hello_length(kws::kFirmwareVersion, kws::kModelId, kws::kLabels,
+                                kws::kLabelCount, kIgnoredLabels) <= kws::kMaxLineBytes,
+              "HELLO with these labels exceeds the protocol's 160-byte line: shorten them");
 
-constexpr char kFirmwareVersion[] = "1.0.0";
+namespace {
 
 kws::SampleRing<kws::kAudioRingSamples> g_audio;
 kws::FeatureWindow<kws::kFeatureSlices, kws::kFeatureChannels> g_features(kws::kInputMultiplier,
@@ -43,8 +47,8 @@ alignas(16) uint8_t g_arena[kws::kTensorArenaBytes];
 tflite::MicroInterpreter* g_interpreter = nullptr;
 kws::Recognizer* g_recognizer = nullptr;
 kws::Link* g_link = nullptr;
-bool g_led_lit = false;
-unsigned long g_led_lit_ms = 0;
+kws::AudioClock g_clock(kws::kBoardFraming);
+kws::Indicator g_indicator;
 
 // The RGB LED of the Nano 33 BLE Sense is lit by a LOW pin.
 void show(const kws::Rgb& color) {
@@ -53,20 +57,33 @@ void show(const kws::Rgb& color) {
   digitalWrite(LEDB, color.blue ? LOW : HIGH);
 }
 
-// Setup failed (model, arena or microphone): blink red for ever. TFLite Micro's own message, if
-// any, went to the serial port.
-[[noreturn]] void halt() {
-  while (true) {
-    show({true, false, false});
-    delay(200);
-    show({false, false, false});
+size_t send_packet(const uint8_t* data, size_t count);
+
+// Setup failed: blink red for ever, and tell each host that opens the port which stage failed
+// (`ERR seq=0 msg=setup_model|setup_frontend|setup_mic`, docs/protocol.md).
+[[noreturn]] void halt(const char* error) {
+  kws::LineWriter line;
+  kws::encode_error(line, 0, error);
+  line.character('\n');
+  bool told = false;
+  for (unsigned long pass = 0;; ++pass) {
+    show({pass % 2 == 0, false, false});
+    while (SerialUSB.available() > 0) SerialUSB.read();  // requests get no answer
+    if (!SerialUSB.connected()) {
+      told = false;
+    } else if (!told) {
+      told = send_packet(reinterpret_cast<const uint8_t*>(line.c_str()), line.size()) > 0;
+    }
     delay(200);
   }
 }
 
 // Interrupt: move the microphone's new samples into the ring (dropped if the loop falls behind).
+// The buffer is static: the interrupt stack is only 1 KB, shared with the interrupts that nest
+// on this one, and the handler never re-enters itself. Reading fewer bytes than PDM has would
+// make the library stop the microphone, hence one read of at most one PDM buffer (512 bytes).
 void on_pdm_data() {
-  int16_t samples[256];
+  static int16_t samples[256];
   int bytes = PDM.available();
   if (bytes > static_cast<int>(sizeof(samples))) bytes = sizeof(samples);
   PDM.read(samples, bytes);
@@ -111,63 +128,44 @@ bool start_interpreter() {
   return true;
 }
 
-void infer(unsigned long now_ms);
-
-// Feeds all buffered audio to the frontend, and runs an inference at each slice the schedule
-// asks for (the window full, then every kInferenceEverySlices slices).
-void process_audio() {
-  static unsigned long slices_total = 0;
-  int16_t chunk[kws::kAudioChunkSamples];
-  size_t count;
-  while ((count = g_audio.read(chunk, kws::kAudioChunkSamples)) > 0) {
-    const int16_t* samples = chunk;
-    while (count > 0) {
-      size_t used = 0;
-      const FrontendOutput out = FrontendProcessSamples(&g_frontend, samples, count, &used);
-      if (out.size > 0 && g_features.push(out.values, out.size)) {
-        ++slices_total;
-        if (g_features.full() &&
-            (slices_total - kws::kFeatureSlices) % kws::kInferenceEverySlices == 0) {
-          infer(millis());
-        }
-      }
-      if (used == 0) break;
-      samples += used;
-      count -= used;
-    }
-  }
+// The frontend's step for process_audio: true when it made a slice (now in the window).
+bool frontend_step(const int16_t* samples, size_t count, size_t* used) {
+  const FrontendOutput out = FrontendProcessSamples(&g_frontend, samples, count, used);
+  return out.size > 0 && g_features.push(out.values, out.size);
 }
 
-void infer(unsigned long now_ms) {
+// Runs the model on the window; `time_ms` is the audio time of its last slice.
+void infer(uint32_t time_ms) {
   memcpy(g_interpreter->input(0)->data.int8, g_features.data(), g_features.size());
   const unsigned long start_us = micros();
   if (g_interpreter->Invoke() != kTfLiteOk) return;
   g_link->set_inference_us(micros() - start_us);
   kws::Detection detection;
-  if (g_recognizer->process(g_interpreter->output(0)->data.int8, now_ms, &detection)) {
+  if (g_recognizer->process(g_interpreter->output(0)->data.int8, time_ms, &detection)) {
     g_link->report(detection);
     show(kws::color_for(detection.label));
-    g_led_lit = true;
-    g_led_lit_ms = now_ms;
+    g_indicator.light(millis());
   }
 }
 
-// Follows the host (DTR), answers its requests and hands queued lines to USB without waiting:
-// send_nb takes only what fits in the USB buffer (nothing when no host has the port open); the
-// rest stays queued for the next pass. Serial.print would block while a host stops reading.
+// USB takes one packet at a time: send_nb starts it if the endpoint is idle (sent = 0 while the
+// previous one is in flight, or when no host has the port open).
+size_t send_packet(const uint8_t* data, size_t count) {
+  uint32_t sent = 0;
+  SerialUSB.send_nb(const_cast<uint8_t*>(data), count, &sent);  // send_nb only reads
+  return sent;
+}
+
+// Follows the host (DTR), answers its requests and hands queued lines to USB without waiting,
+// at most one 64-byte packet per pass; the rest stays queued for the next pass. Serial.print
+// would block while a host stops reading.
 void serve_host(unsigned long now_ms) {
   const bool host = SerialUSB.connected();
   if (host && !g_link->connected()) g_link->connect(now_ms);
   if (!host && g_link->connected()) g_link->disconnect();
   while (SerialUSB.available() > 0) g_link->receive(static_cast<char>(SerialUSB.read()));
   g_link->tick(now_ms);
-  const uint8_t* data;
-  const size_t pending = g_link->output().front(&data);
-  if (host && pending > 0) {
-    uint32_t sent = 0;
-    SerialUSB.send_nb(const_cast<uint8_t*>(data), pending, &sent);  // send_nb only reads
-    g_link->output().consume(sent);
-  }
+  if (host) g_link->output().send_front(kws::kUsbPacketBytes, send_packet);
 }
 
 }  // namespace
@@ -179,33 +177,32 @@ void setup() {
   show({false, false, false});
   SerialUSB.begin(kws::kSerialBaud);  // USB CDC: returns at once, with or without a host
 
-  if (!start_interpreter() || !start_frontend()) halt();
+  if (!start_interpreter()) halt("setup_model");
+  if (!start_frontend()) halt("setup_frontend");
 
   kws::RecognizerConfig config;
-  config.ignored_mask = (1u << kws::kSilenceIndex) | (1u << kws::kUnknownIndex);
+  config.ignored_mask = kIgnoredLabels;
   static kws::Recognizer recognizer(kws::kLabels, kws::kLabelCount, config);
   for (int i = 0; i < kws::kLabelCount; ++i) {
     if (!(config.ignored_mask & (1u << i))) {
       recognizer.set_threshold(kws::kLabels[i], kws::kDefaultThresholdPermille[i]);
     }
   }
-  static kws::Link link({kFirmwareVersion, kws::kModelId,
+  static kws::Link link({kws::kFirmwareVersion, kws::kModelId,
                          static_cast<uint32_t>(g_interpreter->arena_used_bytes())},
                         recognizer);
   g_recognizer = &recognizer;
   g_link = &link;
 
   PDM.onReceive(on_pdm_data);
-  if (!PDM.begin(1, kws::kSampleRate)) halt();  // mono, 16 kHz
+  if (!PDM.begin(1, kws::kSampleRate)) halt("setup_mic");  // mono, 16 kHz
   PDM.setGain(kws::kMicrophoneGain);
 }
 
 void loop() {
-  const unsigned long now_ms = millis();
-  process_audio();
-  if (g_led_lit && now_ms - g_led_lit_ms >= kws::kIndicatorMs) {
-    show({false, false, false});
-    g_led_lit = false;
-  }
+  kws::process_audio(g_audio, g_clock, kws::kMaxChunksPerPass, frontend_step, infer);
+  const unsigned long now_ms = millis();  // after the audio work, which may take a while
+  if (g_indicator.expired(now_ms)) show({false, false, false});
+  g_link->set_dropped_samples(g_audio.dropped());
   serve_host(now_ms);
 }

@@ -3,6 +3,7 @@
 //   host_tool protocol     stdin: one encoder call or request per line, stdout: one result each
 //   host_tool recognizer   stdin: a config line, then "time s0 s1 ..." lines; stdout: detections
 //   host_tool link         stdin: board events; stdout: the lines the board sends
+//   host_tool schedule     stdin: microphone blocks and loop passes; stdout: inferences and work
 //   host_tool to_int8 M Z  stdout: to_int8(v, M, Z) for v = 0..65535 as raw bytes
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "audio_schedule.h"
+#include "board_config.h"
 #include "feature_window.h"
 #include "serial_link.h"
 #include "protocol.h"
@@ -95,15 +98,15 @@ void encode(const std::vector<std::string>& f, LineWriter& line) {
     std::vector<std::string> names;
     std::vector<const char*> labels;
     std::vector<uint16_t> thresholds;
-    for (const std::string& pair : split(f[6], ',')) {
+    for (const std::string& pair : split(f[7], ',')) {
       const std::vector<std::string> parts = split(pair, ':');
       names.push_back(parts[0]);
       thresholds.push_back(static_cast<uint16_t>(number(parts[1])));
     }
     for (const std::string& name : names) labels.push_back(name.c_str());
-    const kws::InfoFields fields{f[2].c_str(),      f[3].c_str(),      number(f[4]),
-                                 number(f[5]),      labels.data(),     thresholds.data(),
-                                 labels.size()};
+    const kws::InfoFields fields{f[2].c_str(),  f[3].c_str(),  number(f[4]),
+                                 number(f[5]),  number(f[6]),  labels.data(),
+                                 thresholds.data(), labels.size()};
     kws::encode_info(line, seq, fields);
   }
 }
@@ -166,17 +169,19 @@ int run_recognizer() {
   return 0;
 }
 
+size_t print_packet(const uint8_t* data, size_t count) {
+  return fwrite(data, 1, count, stdout);
+}
+
+// As the sketch drains it: one USB packet per loop pass, until the queue is empty.
 void drain(kws::TxQueue<kws::kTxQueueBytes>& output) {
-  const uint8_t* data;
-  size_t count;
-  while ((count = output.front(&data)) > 0) {
-    fwrite(data, 1, count, stdout);
-    output.consume(count);
+  while (output.send_front(kws::kUsbPacketBytes, print_packet) > 0) {
   }
 }
 
 // First line as for the recognizer; then events: connect MS, disconnect, tick MS, rx HEX,
-// det INDEX PERMILLE MS, infer US, stall (stop draining), drain (print and resume), lost.
+// det INDEX PERMILLE MS, infer US, dropped SAMPLES, stall (stop draining), drain (print and
+// resume), lost.
 int run_link() {
   std::string input;
   if (!read_line(&input)) return 1;
@@ -203,6 +208,8 @@ int run_link() {
                                  static_cast<uint16_t>(number(f[2])), number(f[3])});
     } else if (event == "infer") {
       link.set_inference_us(number(f[1]));
+    } else if (event == "dropped") {
+      link.set_dropped_samples(number(f[1]));
     } else if (event == "stall") {
       stalled = true;
     } else if (event == "drain") {
@@ -211,6 +218,44 @@ int run_link() {
       printf("lost %u\n", link.lost_lines());
     }
     if (!stalled) drain(link.output());
+  }
+  return 0;
+}
+
+// The TFLite Micro frontend's framing (microfrontend/lib/window.c): it takes samples until its
+// window is full, makes a slice, and keeps the last window - step samples.
+struct WindowingFrontend {
+  size_t window;
+  size_t step;
+  size_t filled = 0;
+  bool operator()(const int16_t*, size_t count, size_t* used) {
+    *used = count < window - filled ? count : window - filled;
+    filled += *used;
+    if (filled < window) return false;
+    filled -= step;
+    return true;
+  }
+};
+
+// The sketch's audio path with the board's framing: "pdm N" (the microphone interrupt brings N
+// samples), "pass" (one loop pass: prints "infer MS" per inference, then "pass CHUNKS").
+int run_schedule() {
+  static kws::SampleRing<kws::kAudioRingSamples> ring;
+  kws::AudioClock clock(kws::kBoardFraming);
+  WindowingFrontend frontend{kws::kBoardFraming.window_samples, kws::kBoardFraming.step_samples};
+  const std::vector<int16_t> silence(kws::kAudioRingSamples, 0);
+  std::string input;
+  while (read_line(&input)) {
+    const std::vector<std::string> f = split(input, ' ');
+    if (f[0] == "pdm") {
+      ring.write(silence.data(), number(f[1]));
+    } else if (f[0] == "pass") {
+      const size_t chunks = kws::process_audio(ring, clock, kws::kMaxChunksPerPass, frontend,
+                                               [](uint32_t ms) { printf("infer %u\n", ms); });
+      printf("pass %zu\n", chunks);
+    } else if (f[0] == "dropped") {
+      printf("dropped %u\n", ring.dropped());
+    }
   }
   return 0;
 }
@@ -231,10 +276,12 @@ int main(int argc, char** argv) {
   if (mode == "protocol") return run_protocol();
   if (mode == "recognizer") return run_recognizer();
   if (mode == "link") return run_link();
+  if (mode == "schedule") return run_schedule();
   if (mode == "to_int8" && argc == 4) {
     return run_to_int8(static_cast<int32_t>(strtol(argv[2], nullptr, 10)),
                        static_cast<int32_t>(strtol(argv[3], nullptr, 10)));
   }
-  fprintf(stderr, "usage: host_tool protocol|recognizer|link|to_int8 MULTIPLIER ZERO_POINT\n");
+  fprintf(stderr,
+          "usage: host_tool protocol|recognizer|link|schedule|to_int8 MULTIPLIER ZERO_POINT\n");
   return 2;
 }

@@ -26,6 +26,7 @@ def test_hello_when_a_host_connects_then_one_reply_per_request(host_tool):
         host_tool,
         "connect 100",
         "infer 8120",
+        "dropped 512",
         rx("PING host-42\n"),
         rx("INFO\r\n"),
         rx("SET threshold up 0.9\n"),
@@ -43,6 +44,7 @@ def test_hello_when_a_host_connects_then_one_reply_per_request(host_tool):
             {
                 "arena": "21344",
                 "infer_us": "8120",
+                "dropped": "512",
                 "thresholds": "on:0.800,off:0.800,up:0.800,down:0.800,go:0.800,stop:0.800",
             },
         ),
@@ -131,3 +133,11 @@ def test_a_too_long_request_is_refused_and_the_next_one_answered(host_tool):
         protocol.Error(3, "not_ascii"),
         protocol.Error(4, "unknown_command"),
     ]
+
+
+def test_a_hello_longer_than_a_line_is_not_sent_cut_short(host_tool):
+    labels = ",".join(f"command_{i:02}_long" for i in range(10))  # 10 x 15 characters
+    lines = board_lines(
+        host_tool, "connect 0", rx("PING 1\n"), "lost", header=f"labels {labels} 0 800 1000 1500 3"
+    )
+    assert lines == ["PONG seq=1 id=1", "lost 1"]  # the host sees seq 0 missing

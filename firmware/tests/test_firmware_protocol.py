@@ -33,7 +33,7 @@ def encoder_call(message: dict) -> str:
         thresholds = ",".join(f"{label}:{permille(float(score))}" for label, score in pairs)
         return (
             f"INFO {seq} {message['fw']} {message['model']} {fields['arena']} "
-            f"{fields['infer_us']} {thresholds}"
+            f"{fields['infer_us']} {fields['dropped']} {thresholds}"
         )
     value = {"HB": "ms", "PONG": "id", "OK": "cmd", "ERR": "msg"}[kind]
     return f"{kind} {seq} {message[value]}"
@@ -73,8 +73,8 @@ def test_edge_values_encode_as_expected_and_parse_back(host_tool):
         "DET 17 go 5 12": "DET seq=17 label=go score=0.005 ms=12",
         "HB 0 0": "HB seq=0 ms=0",
         "PONG 9 A_b-9": "PONG seq=9 id=A_b-9",
-        "INFO 3 1.0.0 0badc0de 0 0 on:0,off:1000,up:5": (
-            "INFO seq=3 fw=1.0.0 model=0badc0de arena=0 infer_us=0 "
+        "INFO 3 1.0.0 0badc0de 0 0 4294967295 on:0,off:1000,up:5": (
+            "INFO seq=3 fw=1.0.0 model=0badc0de arena=0 infer_us=0 dropped=4294967295 "
             "thresholds=on:0.000,off:1.000,up:0.005"
         ),
     }
@@ -155,3 +155,40 @@ def test_request_parser_agrees_with_python_on_arbitrary_lines(host_tool, lines):
     raw = [line.encode("latin-1") for line in lines]
     answers = host_tool.run("protocol", "".join(request_call(line) + "\n" for line in raw))
     assert answers == [python_answer(line) for line in raw]
+
+
+def board_answer(line: str) -> str:
+    """A reply line of the board's link, in host_tool's request output format."""
+    message = protocol.parse_line(line)
+    if isinstance(message, protocol.Error):
+        return f"error {message.msg}"
+    if isinstance(message, protocol.Pong):
+        return f"ping {message.id}"
+    return type(message).__name__.lower()  # info, ok
+
+
+LONG_LINES = st.one_of(
+    st.integers(min_value=150, max_value=400).map(lambda n: "PING " + "a" * n),
+    st.tuples(
+        st.integers(min_value=150, max_value=300), st.sampled_from(["\xe9", "\x00", "\t", "\r"])
+    ).map(lambda t: "PING " + "a" * t[0] + t[1]),
+    st.text(
+        alphabet=st.characters(min_codepoint=0, max_codepoint=255, exclude_characters="\n"),
+        min_size=150,
+        max_size=400,
+    ),
+)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.one_of(LONG_LINES, REQUEST_LINES), min_size=30, max_size=30))
+def test_the_link_answers_long_lines_as_python_parses_them(host_tool, lines):
+    """Through Link::receive, which keeps only the first bytes of a line over 160 bytes."""
+    header = "labels silence,unknown,on,off,up,down,go,stop 3 800 1000 1500 3"
+    events = [header, "connect 0"] + [f"rx {line.encode('latin-1').hex()}0a" for line in lines]
+    replies = host_tool.run("link", "".join(event + "\n" for event in events))
+    expected = []
+    for line in lines:
+        answer = python_answer(line.encode("latin-1"))
+        expected.append(answer if answer.split()[0] in ("error", "ping", "info") else "ok")
+    assert [board_answer(reply) for reply in replies[1:]] == expected

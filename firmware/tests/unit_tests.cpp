@@ -5,11 +5,14 @@
 
 #include <string>
 
+#include "audio_schedule.h"
+#include "board_config.h"
 #include "feature_window.h"
 #include "indicator.h"
 #include "protocol.h"
 #include "recognizer.h"
 #include "sample_ring.h"
+#include "serial_link.h"
 #include "tx_queue.h"
 
 namespace {
@@ -66,6 +69,37 @@ void tx_queue_takes_whole_lines_only() {
   CHECK(queue.size() == 0 && drain(queue).empty());
 }
 
+// The sketch's drain: at most one 64-byte USB packet per loop pass, and USB may take less.
+void tx_queue_drains_one_packet_per_pass_across_the_wrap() {
+  kws::TxQueue<kws::kTxQueueBytes> queue;
+  std::string queued;
+  std::string sent;
+  size_t largest_offer = 0;
+  int pass = 0;
+  auto usb = [&](const uint8_t* data, size_t count) {
+    if (count > largest_offer) largest_offer = count;
+    if (++pass % 3 == 0) return size_t{0};       // the previous packet is still in flight
+    if (pass % 3 == 1 && count > 10) count = 10;  // the endpoint took less
+    sent.append(reinterpret_cast<const char*>(data), count);
+    return count;
+  };
+  char line[80];
+  for (int i = 0; i < 60; ++i) {  // ~4 KB through a 1 KB queue: wraps several times
+    const int length = snprintf(line, sizeof(line), "DET seq=%d label=up score=0.912 ms=%d", i,
+                                1000 + 100 * i);
+    CHECK(queue.push_line(line, static_cast<size_t>(length)));
+    queued.append(line).push_back('\n');
+    for (int passes = 0; passes < 2; ++passes) queue.send_front(kws::kUsbPacketBytes, usb);
+  }
+  for (int passes = 0; queue.size() > 0 && passes < 1000; ++passes) {
+    queue.send_front(kws::kUsbPacketBytes, usb);
+  }
+  CHECK(queue.size() == 0);
+  CHECK(sent == queued);
+  CHECK(largest_offer == kws::kUsbPacketBytes);
+  CHECK(queue.send_front(kws::kUsbPacketBytes, usb) == 0);
+}
+
 void feature_window_shifts_slices_oldest_first() {
   kws::FeatureWindow<3, 2> window(1 << 16, -128);  // multiplier 1.0: int8 = value - 128
   const uint16_t slices[4][2] = {{0, 1}, {2, 3}, {4, 5}, {6, 300}};
@@ -97,20 +131,31 @@ void info_omits_thresholds_that_do_not_fit() {
   const char* labels[6] = {"on", "off", "up", "down", "go", "stop"};
   const uint16_t thresholds[6] = {800, 800, 850, 800, 800, 1000};
   kws::LineWriter line;
-  kws::encode_info(line, 4294967295u, {"1.0.0", "3f9a1c2b", 21344, 8120, labels, thresholds, 6});
+  kws::encode_info(line, 4294967295u,
+                   {"1.0.0", "3f9a1c2b", 21344, 8120, 0, labels, thresholds, 6});
   CHECK(strcmp(line.c_str(),
-               "INFO seq=4294967295 fw=1.0.0 model=3f9a1c2b arena=21344 infer_us=8120 "
+               "INFO seq=4294967295 fw=1.0.0 model=3f9a1c2b arena=21344 infer_us=8120 dropped=0 "
                "thresholds=on:0.800,off:0.800,up:0.850,down:0.800,go:0.800,stop:1.000") == 0);
   const char* long_labels[6] = {"sixteen_chars_01", "sixteen_chars_02", "sixteen_chars_03",
                                 "sixteen_chars_04", "sixteen_chars_05", "sixteen_chars_06"};
   kws::encode_info(line, 4294967295u,
-                   {"1.0.0", "3f9a1c2b", 21344, 8120, long_labels, thresholds, 6});
+                   {"1.0.0", "3f9a1c2b", 21344, 8120, 4294967295u, long_labels, thresholds, 6});
   CHECK(strcmp(line.c_str(),
-               "INFO seq=4294967295 fw=1.0.0 model=3f9a1c2b arena=21344 infer_us=8120") == 0);
-  kws::encode_info(line, 3, {"1.0.0", "3f9a1c2b", 21344, 8120, labels, thresholds, 3});
+               "INFO seq=4294967295 fw=1.0.0 model=3f9a1c2b arena=21344 infer_us=8120 "
+               "dropped=4294967295") == 0);
+  kws::encode_info(line, 3, {"1.0.0", "3f9a1c2b", 21344, 8120, 512, labels, thresholds, 3});
   CHECK(strcmp(line.c_str(),
-               "INFO seq=3 fw=1.0.0 model=3f9a1c2b arena=21344 infer_us=8120 "
+               "INFO seq=3 fw=1.0.0 model=3f9a1c2b arena=21344 infer_us=8120 dropped=512 "
                "thresholds=on:0.800,off:0.800,up:0.850") == 0);
+}
+
+void hello_length_is_the_encoded_length() {
+  const char* labels[4] = {"silence", "unknown", "on", "stop"};
+  kws::LineWriter line;
+  kws::encode_hello(line, 0, "1.0.0", "3f9a1c2b", labels + 2, 2);
+  static_assert(kws::hello_length("1.0.0", "3f9a1c2b", nullptr, 0, 0) == 51, "no labels");
+  CHECK(kws::hello_length("1.0.0", "3f9a1c2b", labels, 4, 0b0011) == line.size());
+  CHECK(kws::hello_length("1.0.0", "3f9a1c2b", labels, 4, 0b0101) == line.size() + 5);
 }
 
 void parse_permille_accepts_one_to_three_decimals() {
@@ -165,18 +210,54 @@ void each_command_has_its_own_colour() {
   CHECK(other.red && other.green && other.blue);
 }
 
+void indicator_stays_lit_for_half_a_second() {
+  kws::Indicator led;
+  CHECK(!led.expired(0));  // never lit
+  led.light(1000);
+  CHECK(!led.expired(999));   // lit after the loop pass's clock reading: not yet elapsed
+  CHECK(!led.expired(1499));
+  CHECK(led.expired(1500));
+  CHECK(!led.expired(1501));  // only once
+  led.light(4294967000u);     // millis() wraps 296 ms later
+  CHECK(!led.expired(4294967295u));
+  CHECK(!led.expired(203));
+  CHECK(led.expired(204));
+}
+
+void audio_clock_keeps_the_desktop_schedule_and_counts_dropped_audio() {
+  kws::AudioClock clock({16000, 480, 320, 3, 2});  // 3 slices in the window, infer every 2
+  CHECK(!clock.add_slice());
+  CHECK(!clock.add_slice());
+  CHECK(clock.add_slice() && clock.time_ms() == 70);  // (2 * 320 + 480) samples = 70 ms
+  CHECK(!clock.add_slice());
+  clock.set_dropped(1600);  // the ring lost 100 ms
+  CHECK(clock.add_slice() && clock.time_ms() == 110 + 100);
+  clock.set_dropped(1600);  // a running count: nothing new
+  CHECK(!clock.add_slice() && clock.time_ms() == 130 + 100);
+  clock.set_dropped(0xFFFFFFF0u);
+  clock.set_dropped(0x10u);  // the ring's count wrapped: 0x20 more samples
+  CHECK(clock.dropped() == 0x100000010u);
+  const uint32_t before = clock.time_ms();
+  for (int i = 0; i < 32; ++i) clock.set_dropped(i % 2 == 0 ? 0x80000010u : 0x10u);  // 2^36
+  CHECK(clock.time_ms() == before);  // 2^36 samples at 16 kHz: exactly 2^32 ms, wrapped
+}
+
 }  // namespace
 
 int main() {
   sample_ring_keeps_order_across_the_wrap_and_counts_drops();
   tx_queue_takes_whole_lines_only();
+  tx_queue_drains_one_packet_per_pass_across_the_wrap();
   feature_window_shifts_slices_oldest_first();
   line_writer_never_exceeds_the_limit();
   info_omits_thresholds_that_do_not_fit();
+  hello_length_is_the_encoded_length();
   parse_permille_accepts_one_to_three_decimals();
   recognizer_thresholds_only_for_reportable_labels();
   recognizer_never_reports_ignored_labels();
   each_command_has_its_own_colour();
+  indicator_stays_lit_for_half_a_second();
+  audio_clock_keeps_the_desktop_schedule_and_counts_dropped_audio();
   printf("%d checks, %d failed\n", checks, failures);
   return failures == 0 ? 0 : 1;
 }

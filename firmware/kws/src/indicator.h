@@ -1,6 +1,7 @@
 // The RGB LED colour that shows which command was heard.
 #pragma once
 
+#include <stdint.h>
 #include <string.h>
 
 namespace kws {
@@ -11,7 +12,7 @@ struct Rgb {
   bool blue;
 };
 
-constexpr unsigned long kIndicatorMs = 500;  // how long the LED stays lit after a detection
+constexpr uint32_t kIndicatorMs = 500;  // how long the LED stays lit after a detection
 
 inline Rgb color_for(const char* label) {
   struct Entry {
@@ -27,5 +28,29 @@ inline Rgb color_for(const char* label) {
   }
   return {true, true, true};  // any other command: white
 }
+
+// When the LED goes dark again. Times are millis() values; the difference is taken as signed 32
+// bits, so a detection stamped later than the caller's `now` (not yet elapsed) and millis()
+// wrapping around after 49.7 days both work.
+class Indicator {
+ public:
+  void light(uint32_t now_ms) {
+    lit_ = true;
+    lit_ms_ = now_ms;
+  }
+
+  // True once, when the LED has been lit for kIndicatorMs: switch it off.
+  bool expired(uint32_t now_ms) {
+    if (!lit_ || static_cast<int32_t>(now_ms - lit_ms_) < static_cast<int32_t>(kIndicatorMs)) {
+      return false;
+    }
+    lit_ = false;
+    return true;
+  }
+
+ private:
+  bool lit_ = false;
+  uint32_t lit_ms_ = 0;
+};
 
 }  // namespace kws

@@ -145,6 +145,7 @@ void encode_error(LineWriter& line, uint32_t seq, const char* message) {
 void encode_info(LineWriter& line, uint32_t seq, const InfoFields& fields) {
   start(line, "INFO", seq).text(" fw=").text(fields.firmware).text(" model=").text(fields.model);
   line.text(" arena=").number(fields.arena_bytes).text(" infer_us=").number(fields.inference_us);
+  line.text(" dropped=").number(fields.dropped_samples);
   const size_t without_thresholds = line.size();
   line.text(" thresholds=");
   for (size_t i = 0; i < fields.label_count; ++i) {
@@ -190,9 +191,7 @@ const char* error_token(RequestError error) {
 }
 
 RequestError parse_request(const char* line, size_t length, Request* request) {
-  for (size_t i = 0; i < length; ++i) {
-    if (static_cast<uint8_t>(line[i]) >= 0x80) return RequestError::kNotAscii;
-  }
+  // Length first: the link keeps only the start of a long line, so it cannot judge the rest.
   if (length > 0 && line[length - 1] == '\r') --length;
   if (length > kMaxLineBytes) return RequestError::kTooLong;
   for (size_t i = 0; i < length; ++i) {

@@ -7,7 +7,7 @@
 
 namespace kws {
 
-constexpr int kProtocolVersion = 1;
+constexpr int kProtocolVersion = 1;  // one digit (hello_length counts one)
 constexpr size_t kMaxLineBytes = 160;
 constexpr size_t kMaxLabelLength = 16;
 constexpr size_t kMaxPingIdLength = 16;
@@ -35,6 +35,22 @@ class LineWriter {
   bool overflowed_;
 };
 
+// The length of encode_hello's line for the labels not in `ignored_mask` (bit i: labels[i]), for
+// a compile-time check that it fits in kMaxLineBytes.
+constexpr size_t text_length(const char* text) {
+  return *text == '\0' ? 0 : 1 + text_length(text + 1);
+}
+constexpr size_t hello_length(const char* firmware, const char* model, const char* const* labels,
+                              size_t label_count, uint32_t ignored_mask) {
+  size_t length = text_length("HELLO seq=0 proto=1 fw= model= labels=") + text_length(firmware) +
+                  text_length(model);
+  size_t listed = 0;
+  for (size_t i = 0; i < label_count; ++i) {
+    if ((ignored_mask >> i & 1u) == 0) length += (listed++ > 0 ? 1 : 0) + text_length(labels[i]);
+  }
+  return length;
+}
+
 // The encoders write one whole line (without its line ending) into `line`, replacing it.
 void encode_hello(LineWriter& line, uint32_t seq, const char* firmware, const char* model,
                   const char* const* labels, size_t label_count);
@@ -50,6 +66,7 @@ struct InfoFields {
   const char* model;
   uint32_t arena_bytes;
   uint32_t inference_us;
+  uint32_t dropped_samples;   // audio the board lost since reset (wraps)
   const char* const* labels;  // the labels whose thresholds are listed
   const uint16_t* thresholds_permille;
   size_t label_count;
@@ -68,7 +85,8 @@ struct Request {
   uint16_t permille;                // SET threshold
 };
 
-// Parses one request line (without '\n'; one trailing '\r' is ignored).
+// Parses one request line (without '\n'; one trailing '\r' is ignored). A line over
+// kMaxLineBytes is kTooLong whatever its bytes.
 RequestError parse_request(const char* line, size_t length, Request* request);
 // The protocol's token for an error: "unknown_command", "bad_value", ...
 const char* error_token(RequestError error);

@@ -9,9 +9,11 @@ Link::Link(const BoardIdentity& identity, Recognizer& recognizer)
   }
 }
 
+// A line cut at kMaxLineBytes is not sent: the host would take it for a whole one. Like a line
+// the queue has no room for, it costs its seq, so the host sees the gap.
 void Link::send() {
   ++next_seq_;
-  if (!output_.push_line(line_.c_str(), line_.size())) ++lost_lines_;
+  if (line_.overflowed() || !output_.push_line(line_.c_str(), line_.size())) ++lost_lines_;
 }
 
 void Link::connect(uint32_t now_ms) {
@@ -57,9 +59,9 @@ void Link::answer_info() {
   for (int i = 0; i < recognizer_.label_count(); ++i) {
     if (recognizer_.reportable(i)) thresholds_[count++] = recognizer_.threshold(i);
   }
-  const InfoFields fields{identity_.firmware,  identity_.model, identity_.arena_bytes,
-                          inference_us_,       commands_,       thresholds_,
-                          command_count_};
+  const InfoFields fields{identity_.firmware, identity_.model, identity_.arena_bytes,
+                          inference_us_,      dropped_samples_, commands_,
+                          thresholds_,        command_count_};
   encode_info(line_, next_seq_, fields);
 }
 

@@ -37,9 +37,10 @@ class Link {
   // Sends a heartbeat when one is due.
   void tick(uint32_t now_ms);
   void set_inference_us(uint32_t us) { inference_us_ = us; }
+  void set_dropped_samples(uint32_t samples) { dropped_samples_ = samples; }
 
   TxQueue<kTxQueueBytes>& output() { return output_; }
-  // Lines that did not fit in the output queue.
+  // Lines not sent: no room in the output queue, or longer than kMaxLineBytes.
   uint32_t lost_lines() const { return lost_lines_; }
 
  private:
@@ -59,6 +60,7 @@ class Link {
   uint32_t next_seq_ = 0;
   uint32_t last_heartbeat_ms_ = 0;
   uint32_t inference_us_ = 0;
+  uint32_t dropped_samples_ = 0;
   uint32_t lost_lines_ = 0;
 
   char request_[kMaxLineBytes + 2];  // a line, its optional '\r' and one byte to spot overflow

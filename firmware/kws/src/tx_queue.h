@@ -32,6 +32,19 @@ class TxQueue {
     size_ -= count;
   }
 
+  // One step of draining: offers `send(data, count)` at most `max_bytes` from the front (one USB
+  // packet) and removes the bytes it returns as taken. Returns that count.
+  template <class Send>
+  size_t send_front(size_t max_bytes, Send&& send) {
+    const uint8_t* data;
+    size_t count = front(&data);
+    if (count > max_bytes) count = max_bytes;
+    if (count == 0) return 0;
+    const size_t sent = send(data, count);
+    consume(sent);
+    return sent;
+  }
+
   void clear() { start_ = size_ = 0; }
   size_t size() const { return size_; }
 
