@@ -67,7 +67,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             control.socket_path(),
             assistant.run_sent_command,
             assistant.config.site,
-            explain=lambda event: control.why_nothing_ran(assistant.config, event),
         )
     except control.AlreadyRunning as error:
         print(error, file=sys.stderr)

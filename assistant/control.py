@@ -19,7 +19,6 @@ from collections.abc import Callable
 from concurrent.futures import Future, wait
 from pathlib import Path
 
-from assistant.config import Config
 from assistant.plugin import CommandEvent
 
 log = logging.getLogger("assistant.control")
@@ -40,14 +39,13 @@ class ControlServer:
     def __init__(
         self,
         path: Path,
-        handle: Callable[[CommandEvent], list[Future] | None],
+        handle: Callable[[CommandEvent], list[Future] | str | None],
         site: str = "default",
-        explain: Callable[[CommandEvent], str] | None = None,
     ):
-        """`handle` runs a command; `explain` says why one ran nothing."""
+        """`handle` runs a command: the futures of its actions, why none ran, or None when a
+        satellite forwarded it."""
         self.path = path
         handle_command, site_name = handle, site
-        why_nothing = explain or (lambda event: "nothing ran (unmapped or ignored)")
 
         class Handler(socketserver.StreamRequestHandler):
             def handle(self) -> None:
@@ -61,8 +59,8 @@ class ControlServer:
                 outcome = handle_command(event)
                 if outcome is None:  # a satellite: the hub runs the actions
                     answer = "OK forwarded to the hub"
-                elif not outcome:
-                    answer = f"ERR {why_nothing(event)}"
+                elif isinstance(outcome, str):
+                    answer = f"ERR {outcome}"
                 else:
                     wait(outcome, timeout=30)
                     ok = all(f.done() and f.exception() is None for f in outcome)
@@ -101,23 +99,12 @@ def _answers(path: Path) -> bool:
     return True
 
 
-def why_nothing_ran(config: Config, event: CommandEvent) -> str:
-    """Why the dispatcher ran no action for `event` (its checks, in its order)."""
-    rule = config.commands.get(event.command)
-    if rule is None:
-        return f"{event.command!r} is not mapped to any action in {config.file}"
-    if event.score < rule.min_score:
-        return f"ignored: score {event.score:.2f} is below its min_score {rule.min_score:g}"
-    if not rule.actions:
-        return f"{event.command!r} maps to no action in {config.file}"
-    return f"ignored: repeated within its {rule.cooldown:g} s cooldown"
-
-
 def _describe(future: Future) -> str:
     if not future.done():
         return "still running"
-    if future.exception() is not None:
-        return f"failed: {future.exception()}"
+    error = future.exception()
+    if error is not None:
+        return f"failed: {str(error) or type(error).__name__}"
     return str(future.result() or "done")
 
 

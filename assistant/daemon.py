@@ -82,12 +82,13 @@ class Assistant:
         if self.room:
             self.handle_command = self.room.forward
 
-    def run_sent_command(self, event: CommandEvent) -> list[Future] | None:
-        """A command from `assistant send`: run here (on a hub too: no other room heard it), or
-        forwarded to the hub from a satellite (None: the hub has the replies)."""
+    def run_sent_command(self, event: CommandEvent) -> list[Future] | str | None:
+        """A command from `assistant send`: run here (on a hub too: no other room heard it; the
+        futures, or why nothing ran), or forwarded to the hub from a satellite (None: the hub
+        has the replies)."""
         if self.config.role == "satellite":
             return self.room.forward(event)
-        return self.dispatcher.handle(event)
+        return self.dispatcher.run(event)
 
     def reply(self, text: str, site: str | None = None) -> None:
         if self.room:

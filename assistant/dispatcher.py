@@ -24,27 +24,35 @@ class Dispatcher:
 
     def handle(self, event: CommandEvent) -> list[Future]:
         """Run the actions `event` maps to now; the futures hold their replies."""
+        outcome = self.run(event)
+        return [] if isinstance(outcome, str) else outcome
+
+    def run(self, event: CommandEvent) -> list[Future] | str:
+        """As `handle`, but when no action runs, the reason why (also logged)."""
         with self._lock:
             calls = self._choose(event)
-            if calls:
-                self.focus.give(calls[-1].skill)
+            if isinstance(calls, str):
+                log.info("%s", calls)
+                return calls
+            self.focus.give(calls[-1].skill)
         return [self.host.call(c.skill, c.action, event, c.params) for c in calls]
 
-    def _choose(self, event: CommandEvent) -> tuple[ActionCall, ...]:
+    def _choose(self, event: CommandEvent) -> tuple[ActionCall, ...] | str:
+        """The actions to run, or why there are none."""
         rule = self.config.commands.get(event.command)
         if rule is None:
-            log.info("heard %r, which config maps to nothing", event.command)
-            return ()
+            return f"{event.command!r} is not mapped to any action in {self.config.file}"
         if event.score < rule.min_score:
-            log.info("ignored %r: score %.3f < %.2f", event.command, event.score, rule.min_score)
-            return ()
+            return (
+                f"ignored {event.command!r}: score {event.score:.2f} is below its "
+                f"min_score {rule.min_score:g}"
+            )
         key = (event.site, event.command)
         last = self._last_run.get(key)
         if last is not None and event.received - last < rule.cooldown:
-            log.info(
-                "ignored %r: repeated within its %.1f s cooldown", event.command, rule.cooldown
-            )
-            return ()
+            return f"ignored {event.command!r}: repeated within its {rule.cooldown:g} s cooldown"
+        if not rule.actions:
+            return f"{event.command!r} maps to no action in {self.config.file}"
         self._last_run[key] = event.received
         focused = self.focus.current()
         calls = rule.when_focused.get(focused, rule.actions) if focused else rule.actions

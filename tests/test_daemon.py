@@ -119,16 +119,11 @@ def test_send_reaches_the_running_daemon_through_the_control_socket(assistant, t
 
 def test_send_answers_err_with_the_reason_when_nothing_ran_or_an_action_failed(assistant, tmp_path):
     path = tmp_path / "c.sock"
-    server = control.ControlServer(
-        path,
-        assistant.dispatcher.handle,
-        "desk",
-        explain=lambda event: control.why_nothing_ran(assistant.config, event),
-    )
+    server = control.ControlServer(path, assistant.run_sent_command, "desk")
     server.start()
     try:
         assert control.send_command("on", path) == "OK did bright 7"
-        assert control.send_command("on", path) == "ERR ignored: repeated within its 1 s cooldown"
+        assert control.send_command("on", path) == "ERR ignored 'on': repeated within its 1 s cooldown"
         assert control.send_command("up", path).startswith("ERR 'up' is not mapped to any action")
         assert control.send_command("stop", path) == "ERR failed: boom"
     finally:

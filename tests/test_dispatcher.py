@@ -98,5 +98,27 @@ def test_unmapped_commands_run_nothing(world, caplog):
     hear, _, host = world
     with caplog.at_level("INFO", logger="assistant.dispatch"):
         hear("stop")
-    assert "heard 'stop', which config maps to nothing" in caplog.text
+    assert "'stop' is not mapped to any action in" in caplog.text
     assert host.skills["recorder"].calls == [] and host.skills["music"].calls == []
+
+
+def test_run_says_why_no_action_ran(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("commands:\n  on:\n    do: recorder.bright\n    min_score: 0.8\n  off:\n    do: []\n")
+    config = load_config(path, INSTALLED)
+    focus = Focus(config.focus_seconds)
+    host = PluginHost(INSTALLED, focus, tmp_path, lambda text, site: None)
+    host.configure(config.skills)
+    dispatcher = Dispatcher(config, host, focus)
+    try:
+        assert dispatcher.run(CommandEvent("on", 0.5, "test", "desk", 1.0)) == (
+            "ignored 'on': score 0.50 is below its min_score 0.8"
+        )
+        assert dispatcher.run(CommandEvent("off", 1.0, "test", "desk", 1.0)) == (
+            f"'off' maps to no action in {path}"
+        )
+        [future] = dispatcher.run(CommandEvent("on", 0.9, "test", "desk", 1.0))
+        future.result(2)
+        assert dispatcher.handle(CommandEvent("on", 0.9, "test", "desk", 1.2)) == []
+    finally:
+        host.stop()
