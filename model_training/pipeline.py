@@ -22,7 +22,13 @@ from model_training.evaluate import (
 )
 from model_training.examples import Examples, Recipe
 from model_training.models import macs
-from model_training.settings import FIRMWARE_MODEL_DIR, MODELS_DIR, SHARED_DIR, data_dir
+from model_training.settings import (
+    FIRMWARE_MODEL_DIR,
+    LABELS,
+    MODELS_DIR,
+    SHARED_DIR,
+    data_dir,
+)
 from model_training.train import TrainConfig, train
 
 REAL_FOLDERS = (SHARED_DIR / "speech_commands_subset", SHARED_DIR / "mini_speech_commands")
@@ -96,7 +102,10 @@ class Pipeline:
         seed = self.config.seed
 
         def key(name, clips, *extra):
-            return cache / f"{name}-{examples.cache_key([c.path for c in clips], *extra)}.npz"
+            # The cached labels are indices into LABELS: the label set and every clip's label
+            # are part of the key, so a changed LABELS never reuses another label set's cache.
+            labelled = [(c.path, c.label) for c in clips]
+            return cache / f"{name}-{examples.cache_key(labelled, list(LABELS), *extra)}.npz"
 
         noises = self.noises()
         training = examples.cached(
