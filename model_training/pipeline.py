@@ -159,13 +159,14 @@ class Pipeline:
         litert = int8_outputs(tflite, test.features, contract, "litert")
         float_predicted = predict_float(model, test.features)
         int8_predicted = np.argmax(tflm, axis=1)
-        float_report = per_class(test.labels, float_predicted)
-        int8_report = per_class(test.labels, int8_predicted)
+        float_report = per_class(test.labels, float_predicted, LABELS)
+        int8_report = per_class(test.labels, int8_predicted, LABELS)
         for kind, predicted in (("float", float_predicted), ("int8", int8_predicted)):
             plot_confusion(
-                confusion(test.labels, predicted),
+                confusion(test.labels, predicted, len(LABELS)),
                 self.run_dir / f"confusion_{kind}.png",
                 f"{kind} model, test speakers ({len(test.labels)} clips)",
+                LABELS,
             )
         print(format_table(float_report, int8_report))
         return {

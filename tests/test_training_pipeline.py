@@ -1,5 +1,6 @@
 """The pipeline's bookkeeping on a tiny synthetic data set: caches, synth marker, run checks."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 
 from model_training import dataset, synth
+from model_training.__main__ import main
 from model_training.examples import Recipe
 from model_training.pipeline import Pipeline
 
@@ -51,3 +53,44 @@ def test_changed_labels_do_not_reuse_the_cached_features(speech, tmp_path, monke
         expected = [labels.index(dataset.label_of(word)) for word in words]
         np.testing.assert_array_equal(part.labels, expected)
     assert training.labels.max() == len(labels) - 1
+
+
+def model_with_card(tiny_model: Path, folder: Path, **card_changes) -> Path:
+    """A copy of the tiny 8-output model whose card has `card_changes`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    model = folder / "kws.tflite"
+    model.write_bytes(tiny_model.read_bytes())
+    card = json.loads(tiny_model.with_suffix(".json").read_text())
+    model.with_suffix(".json").write_text(json.dumps({**card, **card_changes}))
+    return model
+
+
+def test_evaluate_labels_the_clips_with_the_model_cards_labels(tiny_model, speech, tmp_path):
+    labels = ["silence", "unknown", "tree", "off", "up", "down", "go", "stop"]
+    model = model_with_card(tiny_model, tmp_path / "m", labels=labels)
+    output = tmp_path / "evaluation"
+    args = ["evaluate", "--model", str(model), "--folder", str(speech), "--split", "all"]
+    assert main([*args, "--output", str(output)]) == 0
+    report = json.loads((output / "evaluation.json").read_text())
+    assert [name for name in report["int8"] if name != "accuracy"] == labels
+    # "tree" is not a folder of this layout (its clips are in _unknown_); "on" is unknown here.
+    assert report["int8"]["unknown"]["support"] == 8 + 6
+    assert report["int8"]["stop"]["support"] == 8
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"labels": ["silence", "unknown", "stop"]}, "gives 8 scores, but its card says"),
+        (None, "the model card of kws.tflite is missing"),
+    ],
+)
+def test_evaluate_refuses_a_model_its_card_does_not_describe(
+    tiny_model, speech, tmp_path, capsys, change, message
+):
+    model = model_with_card(tiny_model, tmp_path / "m", **(change or {}))
+    if change is None:
+        model.with_suffix(".json").unlink()
+    args = ["evaluate", "--model", str(model), "--folder", str(speech), "--split", "all"]
+    assert main([*args, "--output", str(tmp_path / "evaluation")]) == 1
+    assert message in capsys.readouterr().err
