@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -79,10 +80,15 @@ class Pipeline:
         return [dataset.read_wav(p) for folder in self.real for p in dataset.noise_files(folder)]
 
     def synthesize(self, **options) -> int:
-        """Synthetic clips (skipped when the folder already has them)."""
-        if any(self.synth_dir.glob("*/*.wav")):
+        """Synthetic clips, skipped when a finished `synth` with the same options made them;
+        anything else in the folder (an interrupted synth, other words) is removed first."""
+        options = {"seed": self.config.seed, **options}
+        if synth.is_complete(self.synth_dir, **options):
             return 0
-        return synth.synthesize(self.synth_dir, seed=self.config.seed, **options)
+        if self.synth_dir.exists():
+            print(f"{self.synth_dir}: not a finished synth with these options; synthesizing again")
+            shutil.rmtree(self.synth_dir)
+        return synth.synthesize(self.synth_dir, **options)
 
     def features(self) -> tuple[Examples, Examples, Examples]:
         """Training (augmented), validation and test examples, cached on disk."""

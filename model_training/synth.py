@@ -8,7 +8,9 @@ is the hardest negative for a spotter, and the recipe cuts random one-second win
 
 from __future__ import annotations
 
+import inspect
 import io
+import json
 import shutil
 import subprocess
 import wave
@@ -23,6 +25,8 @@ from model_training.progress import Progress
 from model_training.settings import CLIP_SAMPLES, COMMANDS, UNKNOWN_FOLDER
 
 SPEECH_FOLDER = "_speech_"
+# Written by `synthesize` when it has finished: the options it ran with.
+MARKER = "synth.json"
 VOICES = ("en", "en-us", "en-gb-x-rp", "en-gb-scotland", "en-gb-x-gbclan", "en-029", "en-us-nyc")
 VARIANTS = (
     "m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5",
@@ -145,7 +149,12 @@ def synthesize(
     sentences: int = 300,
     seed: int = 0,
 ) -> int:
-    """Commands, other words (in `_unknown_/`) and sentences; returns the number of files."""
+    """Commands, other words (in `_unknown_/`) and sentences; returns the number of files.
+
+    When done, `out_dir/synth.json` records the options (see `is_complete`).
+    """
+    marker = Path(out_dir) / MARKER
+    marker.unlink(missing_ok=True)
     others = [w for w in dict.fromkeys(unknown_words) if w not in set(commands)]
     total = len(commands) * per_command + len(others) * per_unknown_word + sentences
     progress = Progress("synth", total)
@@ -160,4 +169,25 @@ def synthesize(
         others, out_dir, per_unknown_word, seed + 2, folder_of=lambda w: UNKNOWN_FOLDER, tick=tick
     )
     written += synthesize_sentences(out_dir, sentences, seed, forbidden=commands, tick=tick)
+    options = _options(commands, per_command, unknown_words, per_unknown_word, sentences, seed)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps({**options, "clips": len(written)}, indent=2))
     return len(written)
+
+
+def _options(*args, **kwargs) -> dict:
+    """`synthesize`'s options (its defaults filled in) as JSON values, without the folder."""
+    bound = inspect.signature(synthesize).bind(None, *args, **kwargs)
+    bound.apply_defaults()
+    options = {name: value for name, value in bound.arguments.items() if name != "out_dir"}
+    return json.loads(json.dumps(options))
+
+
+def is_complete(out_dir: str | Path, **options) -> bool:
+    """Whether `synthesize(out_dir, **options)` has finished in `out_dir` (its marker matches)."""
+    marker = Path(out_dir) / MARKER
+    if not marker.is_file():
+        return False
+    recorded = json.loads(marker.read_text())
+    recorded.pop("clips", None)
+    return recorded == _options(**options)

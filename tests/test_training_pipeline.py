@@ -94,3 +94,18 @@ def test_evaluate_refuses_a_model_its_card_does_not_describe(
     args = ["evaluate", "--model", str(model), "--folder", str(speech), "--split", "all"]
     assert main([*args, "--output", str(tmp_path / "evaluation")]) == 1
     assert message in capsys.readouterr().err
+
+
+def test_synth_is_redone_unless_a_finished_synth_with_the_same_options_made_the_clips(tmp_path):
+    pipeline = Pipeline(real=[], root=tmp_path)
+    options = {"commands": ["on"], "per_command": 2, "unknown_words": [], "sentences": 1}
+    assert pipeline.synthesize(**options) == 3
+    marker = json.loads((pipeline.synth_dir / synth.MARKER).read_text())
+    assert marker["commands"] == ["on"] and marker["seed"] == 1234 and marker["clips"] == 3
+    assert pipeline.synthesize(**options) == 0  # finished, same options: kept
+    (pipeline.synth_dir / synth.MARKER).unlink()  # as after an interrupted synth
+    assert pipeline.synthesize(**options) == 3
+    assert pipeline.synthesize(**{**options, "commands": ["off"]}) == 3
+    assert sorted(p.parent.name for p in pipeline.synth_dir.glob("*/*.wav")) == [
+        "_speech_", "off", "off",
+    ]  # fmt: skip
