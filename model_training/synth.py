@@ -22,7 +22,14 @@ from scipy.signal import resample_poly
 
 from model_training.dataset import write_wav
 from model_training.progress import Progress
-from model_training.settings import CLIP_SAMPLES, COMMANDS, UNKNOWN_FOLDER
+from model_training.settings import (
+    CLIP_SAMPLES,
+    COMMANDS,
+    LABEL_RULE,
+    SILENCE_LABEL,
+    UNKNOWN_FOLDER,
+    UNKNOWN_LABEL,
+)
 
 SPEECH_FOLDER = "_speech_"
 # Written by `synthesize` when it has finished: the options it ran with.
@@ -140,6 +147,25 @@ def synthesize_sentences(
     return written
 
 
+def check_commands(words: Sequence[str]) -> None:
+    """ValueError unless every word can be a command: a label the protocol allows (lower-case
+    a-z, 0-9 and _, at most 16 characters), not silence/unknown or a `_folder_` of the layout,
+    each given once. (The rule also keeps every clip inside the output folder.)"""
+    for word in words:
+        if not LABEL_RULE.fullmatch(word):
+            raise ValueError(
+                f"{word!r} cannot be a command: use 1-16 characters of a-z, 0-9 and _ "
+                "(the labels the board protocol allows)"
+            )
+        if word in (SILENCE_LABEL, UNKNOWN_LABEL) or (word.startswith("_") and word.endswith("_")):
+            raise ValueError(
+                f"{word!r} cannot be a command: silence, unknown and _folders_ are taken"
+            )
+    repeated = sorted({word for word in words if list(words).count(word) > 1})
+    if repeated:
+        raise ValueError(f"command words given more than once: {', '.join(repeated)}")
+
+
 def synthesize(
     out_dir: str | Path,
     commands: Sequence[str] = COMMANDS,
@@ -153,6 +179,14 @@ def synthesize(
 
     When done, `out_dir/synth.json` records the options (see `is_complete`).
     """
+    check_commands(commands)
+    for option, count, least in (
+        ("--per-word", per_command, 1),
+        ("--per-unknown-word", per_unknown_word, 0),
+        ("--sentences", sentences, 0),
+    ):
+        if count < least:
+            raise ValueError(f"{option} must be at least {least}, got {count}")
     marker = Path(out_dir) / MARKER
     marker.unlink(missing_ok=True)
     others = [w for w in dict.fromkeys(unknown_words) if w not in set(commands)]

@@ -7,10 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant import protocol
 from model_training import dataset, synth
 from model_training.__main__ import main
 from model_training.examples import Recipe
 from model_training.pipeline import Pipeline
+from model_training.settings import LABEL_RULE, LABELS
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +111,34 @@ def test_synth_is_redone_unless_a_finished_synth_with_the_same_options_made_the_
     assert sorted(p.parent.name for p in pipeline.synth_dir.glob("*/*.wav")) == [
         "_speech_", "off", "off",
     ]  # fmt: skip
+
+
+def test_the_label_rule_is_the_protocols():
+    assert LABEL_RULE.pattern == protocol._LABEL.pattern
+    assert all(LABEL_RULE.fullmatch(label) for label in LABELS)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--words", "../escape"], "'../escape' cannot be a command"),
+        (["--words", "a/b"], "'a/b' cannot be a command"),
+        (["--words", ""], "'' cannot be a command"),
+        (["--words", "two words"], "'two words' cannot be a command"),
+        (["--words", "Yes"], "'Yes' cannot be a command"),
+        (["--words", "seventeen_letters"], "'seventeen_letters' cannot be a command"),
+        (["--words", "_unknown_"], "'_unknown_' cannot be a command: silence, unknown"),
+        (["--words", "silence"], "'silence' cannot be a command: silence, unknown"),
+        (["--words", "lamp", "fan", "lamp"], "given more than once: lamp"),
+        (["--per-word", "0"], "--per-word must be at least 1, got 0"),
+        (["--per-unknown-word", "-1"], "--per-unknown-word must be at least 0, got -1"),
+        (["--sentences", "-2"], "--sentences must be at least 0, got -2"),
+    ],
+)
+def test_synth_refuses_words_that_cannot_be_commands_and_negative_counts(
+    tmp_path, capsys, options, message
+):
+    assert main(["synth", "--output", str(tmp_path / "out"), *options]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and message in error
+    assert not list(tmp_path.rglob("*.wav"))
