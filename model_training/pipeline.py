@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sys
@@ -44,6 +45,10 @@ def default_real_folders() -> list[Path]:
     return [p for p in folders if p.is_dir()]
 
 
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 @dataclass
 class Pipeline:
     """Where the recipe reads and writes, and how it trains."""
@@ -69,6 +74,36 @@ class Pipeline:
     @property
     def tflite_path(self) -> Path:
         return self.run_dir / "kws_int8.tflite"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.run_dir / "best.keras"
+
+    def step_record(self, name: str, step: str) -> dict:
+        """A step's record in the run folder (training.json, quantize.json), or a message that
+        names the step that writes it."""
+        path = self.run_dir / name
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path}: missing; run `python -m model_training {step} --run {self.run}`"
+            )
+        return json.loads(path.read_text())
+
+    def checkpoint(self) -> str:
+        """The sha256 of the run's best.keras, once a finished `train` has recorded it."""
+        if not self.checkpoint_path.exists():
+            raise FileNotFoundError(
+                f"{self.checkpoint_path}: no trained model; run `python -m model_training train`"
+            )
+        training = self.step_record("training.json", "train")
+        sha = sha256_of(self.checkpoint_path)
+        if training.get("checkpoint_sha256") != sha:
+            raise ValueError(
+                f"{self.checkpoint_path} is not the checkpoint training.json describes (an "
+                f"interrupted or older train); run `python -m model_training train --run "
+                f"{self.run}` again"
+            )
+        return sha
 
     def clips(self, folders: list[Path]) -> list[Clip]:
         found = []
@@ -132,26 +167,26 @@ class Pipeline:
         model, summary = train(training, validation, self.config, self.run_dir)
         summary["macs"] = macs(model)
         summary["parameters"] = int(model.count_params())
+        summary["checkpoint_sha256"] = sha256_of(self.checkpoint_path)
         (self.run_dir / "training.json").write_text(json.dumps(summary, indent=2))
         return summary
 
     def load_model(self):
         import keras
 
-        path = self.run_dir / "best.keras"
-        if not path.exists():
-            raise FileNotFoundError(
-                f"{path}: no trained model; run `python -m model_training train`"
-            )
-        return keras.models.load_model(path)
+        self.checkpoint()
+        return keras.models.load_model(self.checkpoint_path)
 
     def quantize(self) -> dict:
         """int8 model, checked on the test split: TFLM == LiteRT, int8 vs float accuracy."""
+        checkpoint = self.checkpoint()  # before the features: a missing run fails at once
         training, _, test = self.features()
         model = self.load_model()
         tflite = quantize.convert(model, training.features, seed=self.config.seed)
         self.tflite_path.write_bytes(tflite)
         report = self.score(model, tflite, test)
+        report["checkpoint_sha256"] = checkpoint
+        report["tflite_sha256"] = hashlib.sha256(tflite).hexdigest()
         (self.run_dir / "quantize.json").write_text(json.dumps(report, indent=2))
         if not report["tflm_equals_litert"]:
             print("WARNING: TFLM and LiteRT outputs differ on the test split", file=sys.stderr)
@@ -185,11 +220,19 @@ class Pipeline:
         }
 
     def export(self) -> dict:
+        """The run's int8 model, its card and C files, once they all come from one checkpoint."""
+        training = self.step_record("training.json", "train")
+        scores = self.step_record("quantize.json", "quantize")
         if not self.tflite_path.exists():
             raise FileNotFoundError(f"{self.tflite_path}: run `python -m model_training quantize`")
         tflite = self.tflite_path.read_bytes()
-        training = json.loads((self.run_dir / "training.json").read_text())
-        scores = json.loads((self.run_dir / "quantize.json").read_text())
+        recorded = (scores.get("checkpoint_sha256"), scores.get("tflite_sha256"))
+        if recorded != (self.checkpoint(), hashlib.sha256(tflite).hexdigest()):
+            raise ValueError(
+                f"{self.tflite_path} does not come from the run's current checkpoint "
+                f"(trained again after quantize?): run quantize again (`python -m model_training "
+                f"quantize --run {self.run}`)"
+            )
         extra = {
             "architecture": training["architecture"],
             "parameters": training["parameters"],

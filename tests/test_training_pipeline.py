@@ -1,5 +1,6 @@
 """The pipeline's bookkeeping on a tiny synthetic data set: caches, synth marker, run checks."""
 
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -142,3 +143,73 @@ def test_synth_refuses_words_that_cannot_be_commands_and_negative_counts(
     error = capsys.readouterr().err
     assert error.startswith("error: ") and message in error
     assert not list(tmp_path.rglob("*.wav"))
+
+
+def finished_run(root: Path, tiny_model: Path, run: str = "r") -> Pipeline:
+    """A run folder as train and quantize leave it, with the tiny model as its int8 model."""
+    pipeline = Pipeline(real=[], root=root, run=run)
+    pipeline.run_dir.mkdir(parents=True)
+    pipeline.checkpoint_path.write_bytes(b"a checkpoint")
+    tflite = tiny_model.read_bytes()
+    pipeline.tflite_path.write_bytes(tflite)
+    checkpoint = hashlib.sha256(b"a checkpoint").hexdigest()
+    training = {"architecture": "ds_cnn", "parameters": 1, "macs": 1, "best_epoch": 1,
+                "train_examples": 1, "validation_examples": 1,
+                "checkpoint_sha256": checkpoint}  # fmt: skip
+    report = {name: {"precision": 1.0, "recall": 1.0, "support": 1} for name in LABELS}
+    scores = {"test_clips": 8, "float": {"accuracy": 1.0, **report}, "tflm_equals_litert": True,
+              "int8": {"accuracy": 1.0, **report}, "checkpoint_sha256": checkpoint,
+              "tflite_sha256": hashlib.sha256(tflite).hexdigest()}  # fmt: skip
+    (pipeline.run_dir / "training.json").write_text(json.dumps(training))
+    (pipeline.run_dir / "quantize.json").write_text(json.dumps(scores))
+    return pipeline
+
+
+def export_args(pipeline: Pipeline, out: Path) -> list[str]:
+    return ["export", "--data-dir", str(pipeline.root), "--run", pipeline.run,
+            "--real", str(out), "--models-dir", str(out / "m"),
+            "--firmware-dir", str(out / "fw")]  # fmt: skip
+
+
+def test_export_writes_a_run_whose_files_come_from_one_checkpoint(tiny_model, tmp_path):
+    pipeline = finished_run(tmp_path / "data", tiny_model)
+    assert main(export_args(pipeline, tmp_path / "out")) == 0
+    card = json.loads((tmp_path / "out" / "m" / "kws_int8.json").read_text())
+    assert card["sha256"] == hashlib.sha256(tiny_model.read_bytes()).hexdigest()
+
+
+def test_export_refuses_a_model_quantized_from_another_checkpoint(tiny_model, tmp_path, capsys):
+    pipeline = finished_run(tmp_path / "data", tiny_model)
+    pipeline.checkpoint_path.write_bytes(b"trained again")  # as `train` after `quantize`
+    training = json.loads((pipeline.run_dir / "training.json").read_text())
+    training["checkpoint_sha256"] = hashlib.sha256(b"trained again").hexdigest()
+    (pipeline.run_dir / "training.json").write_text(json.dumps(training))
+    assert main(export_args(pipeline, tmp_path / "out")) == 1
+    assert "run quantize again" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "m").exists()
+
+
+@pytest.mark.parametrize(
+    "missing, message",
+    [
+        (
+            "quantize.json",
+            "quantize.json: missing; run `python -m model_training quantize --run r`",
+        ),
+        ("training.json", "training.json: missing; run `python -m model_training train --run r`"),
+    ],
+)
+def test_export_names_the_step_that_writes_a_missing_file(
+    tiny_model, tmp_path, capsys, missing, message
+):
+    pipeline = finished_run(tmp_path / "data", tiny_model)
+    (pipeline.run_dir / missing).unlink()
+    assert main(export_args(pipeline, tmp_path / "out")) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_quantize_without_a_checkpoint_fails_before_building_features(speech, tmp_path, capsys):
+    args = ["quantize", "--data-dir", str(tmp_path), "--run", "none", "--real", str(speech)]
+    assert main([*args, "--scale", "0.001"]) == 1
+    assert "no trained model" in capsys.readouterr().err
+    assert not (tmp_path / "features").exists()
