@@ -213,3 +213,13 @@ def test_quantize_without_a_checkpoint_fails_before_building_features(speech, tm
     assert main([*args, "--scale", "0.001"]) == 1
     assert "no trained model" in capsys.readouterr().err
     assert not (tmp_path / "features").exists()
+
+
+def test_ctrl_c_is_one_line_and_exit_130(tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(synth, "synthesize", interrupted)
+    assert main(["synth", "--output", str(tmp_path)]) == 130
+    error = capsys.readouterr().err
+    assert error.startswith("interrupted; ") and error.count("\n") == 1
