@@ -7,6 +7,7 @@ import json
 import shutil
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from model_training.evaluate import (
 from model_training.examples import Examples, Recipe
 from model_training.models import macs
 from model_training.settings import (
+    COMMANDS,
     FIRMWARE_MODEL_DIR,
     LABELS,
     MODELS_DIR,
@@ -43,6 +45,27 @@ def default_real_folders() -> list[Path]:
     downloaded = data_dir() / "speech_commands"
     folders = [downloaded] if (downloaded / ".complete").exists() else REAL_FOLDERS
     return [p for p in folders if p.is_dir()]
+
+
+UNSCORED = {
+    "validation": "the checkpoint is chosen without them",
+    "test": "the test accuracy does not measure them",
+}
+
+
+def unscored_commands(labels: Iterable[str]) -> list[str]:
+    """The commands none of `labels` (of a split's clips) is."""
+    present = set(labels)
+    return [command for command in COMMANDS if command not in present]
+
+
+def warn_unscored(split: str, commands: list[str]) -> None:
+    if commands:
+        print(
+            f"WARNING: no {split} clips of {', '.join(commands)}: {UNSCORED[split]} "
+            "(synthetic clips are for training only: add real recordings with --real)",
+            file=sys.stderr,
+        )
 
 
 def sha256_of(path: Path) -> str:
@@ -139,6 +162,8 @@ class Pipeline:
                     f"no {name} clips in {[str(p) for p in self.real]}: add speakers or change "
                     "--validation-percent/--testing-percent"
                 )
+        warn_unscored("validation", unscored_commands(c.label for c in validation_clips))
+        warn_unscored("test", unscored_commands(c.label for c in test_clips))
         cache = self.root / "features"
         seed = self.config.seed
 
@@ -165,6 +190,8 @@ class Pipeline:
     def train(self) -> dict:
         training, validation, _ = self.features()
         model, summary = train(training, validation, self.config, self.run_dir)
+        counts = np.bincount(validation.labels, minlength=len(LABELS))
+        summary["validation_clips_per_label"] = dict(zip(LABELS, map(int, counts), strict=True))
         summary["macs"] = macs(model)
         summary["parameters"] = int(model.count_params())
         summary["checkpoint_sha256"] = sha256_of(self.checkpoint_path)
@@ -237,7 +264,7 @@ class Pipeline:
             "architecture": training["architecture"],
             "parameters": training["parameters"],
             "macs": training["macs"],
-            "data": self.data_description(training),
+            "data": self.data_description(training, self.unscored(training, scores)),
             "accuracy": {
                 "split": "test (speakers never used in training)",
                 "clips": scores["test_clips"],
@@ -253,7 +280,19 @@ class Pipeline:
             print(f"wrote {path}")
         return card
 
-    def data_description(self, training: dict) -> dict:
+    def unscored(self, training: dict, scores: dict) -> dict[str, list[str]]:
+        """The commands without validation or test clips (warned about again here)."""
+        counts = {
+            "validation": training["validation_clips_per_label"],
+            "test": {label: scores["int8"][label]["support"] for label in LABELS},
+        }
+        unscored = {}
+        for split, count in counts.items():
+            unscored[split] = unscored_commands(label for label, n in count.items() if n)
+            warn_unscored(split, unscored[split])
+        return unscored
+
+    def data_description(self, training: dict, unscored: dict[str, list[str]]) -> dict:
         return {
             "real": [p.name for p in self.real],
             "synthetic": "espeak-ng clips and sentences (model_training synth)",
@@ -267,5 +306,6 @@ class Pipeline:
             "best_epoch": training["best_epoch"],
             "train_examples": training["train_examples"],
             "validation_clips": training["validation_examples"],
+            "commands_without_clips": unscored,
             "seed": self.config.seed,
         }

@@ -155,7 +155,8 @@ def finished_run(root: Path, tiny_model: Path, run: str = "r") -> Pipeline:
     checkpoint = hashlib.sha256(b"a checkpoint").hexdigest()
     training = {"architecture": "ds_cnn", "parameters": 1, "macs": 1, "best_epoch": 1,
                 "train_examples": 1, "validation_examples": 1,
-                "checkpoint_sha256": checkpoint}  # fmt: skip
+                "checkpoint_sha256": checkpoint,
+                "validation_clips_per_label": {name: 1 for name in LABELS}}  # fmt: skip
     report = {name: {"precision": 1.0, "recall": 1.0, "support": 1} for name in LABELS}
     scores = {"test_clips": 8, "float": {"accuracy": 1.0, **report}, "tflm_equals_litert": True,
               "int8": {"accuracy": 1.0, **report}, "checkpoint_sha256": checkpoint,
@@ -176,6 +177,26 @@ def test_export_writes_a_run_whose_files_come_from_one_checkpoint(tiny_model, tm
     assert main(export_args(pipeline, tmp_path / "out")) == 0
     card = json.loads((tmp_path / "out" / "m" / "kws_int8.json").read_text())
     assert card["sha256"] == hashlib.sha256(tiny_model.read_bytes()).hexdigest()
+    assert card["data"]["commands_without_clips"] == {"validation": [], "test": []}
+
+
+def test_commands_without_validation_or_test_clips_are_warned_about_and_in_the_card(
+    speech, tiny_model, tmp_path, capsys
+):
+    tiny_pipeline(speech, tmp_path).features()  # the folder has only "on" and "stop"
+    error = capsys.readouterr().err
+    for split in ("validation", "test"):
+        assert f"WARNING: no {split} clips of off, up, down, go:" in error
+    pipeline = finished_run(tmp_path / "data", tiny_model)
+    scores = json.loads((pipeline.run_dir / "quantize.json").read_text())
+    scores["int8"]["go"]["support"] = 0
+    (pipeline.run_dir / "quantize.json").write_text(json.dumps(scores))
+    assert main(export_args(pipeline, tmp_path / "out")) == 0
+    card = json.loads((tmp_path / "out" / "m" / "kws_int8.json").read_text())
+    assert card["data"]["commands_without_clips"] == {"validation": [], "test": ["go"]}
+    assert "WARNING: no test clips of go: the test accuracy does not measure them" in (
+        capsys.readouterr().err
+    )
 
 
 def test_export_refuses_a_model_quantized_from_another_checkpoint(tiny_model, tmp_path, capsys):
