@@ -16,6 +16,7 @@ import json
 import re
 import wave
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -69,8 +70,10 @@ def which_set(
     return "train"
 
 
-def label_of(word: str) -> str:
-    if word in COMMANDS:
+def label_of(word: str, commands: Sequence[str] | None = None) -> str:
+    """The label of a folder's clips: the word when it is one of `commands` (default: the
+    settings' COMMANDS), `silence` for `_silence_`, else `unknown`."""
+    if word in (COMMANDS if commands is None else commands):
         return word
     return SILENCE_LABEL if word == SILENCE_FOLDER else UNKNOWN_LABEL
 
@@ -93,9 +96,13 @@ def wav_info(path: Path) -> tuple[int, int]:
 
 
 def index_folder(
-    root: str | Path, validation_percent: float = 10.0, testing_percent: float = 20.0
+    root: str | Path,
+    validation_percent: float = 10.0,
+    testing_percent: float = 20.0,
+    commands: Sequence[str] | None = None,
 ) -> list[Clip]:
-    """Every clip under `root` (background-noise recordings excluded) with its split."""
+    """Every clip under `root` (background-noise recordings excluded) with its split and its
+    label among `commands` (default: the settings' COMMANDS)."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such folder (expected the Speech Commands layout)")
@@ -124,7 +131,7 @@ def index_folder(
         else:
             split = which_set(speaker, validation_percent, testing_percent, salt)
         frames, rate = wav_info(path)
-        clips.append(Clip(str(path), word, label_of(word), speaker, split, frames, rate))
+        clips.append(Clip(str(path), word, label_of(word, commands), speaker, split, frames, rate))
     return clips
 
 

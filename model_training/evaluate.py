@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from assistant.features import FeatureContract
 from model_training.quantize import run_litert, run_tflm
-from model_training.settings import LABELS
 from model_training.train import to_float
 
 
@@ -24,17 +24,17 @@ def int8_outputs(
     return runner(tflite, contract.to_int8(features))
 
 
-def confusion(labels: np.ndarray, predicted: np.ndarray, classes: int = len(LABELS)) -> np.ndarray:
+def confusion(labels: np.ndarray, predicted: np.ndarray, classes: int) -> np.ndarray:
     matrix = np.zeros((classes, classes), np.int64)
     np.add.at(matrix, (labels, predicted), 1)
     return matrix
 
 
-def per_class(labels: np.ndarray, predicted: np.ndarray) -> dict:
-    """{label: precision, recall, support} plus overall accuracy."""
-    matrix = confusion(labels, predicted)
+def per_class(labels: np.ndarray, predicted: np.ndarray, names: Sequence[str]) -> dict:
+    """{name: precision, recall, support} plus overall accuracy; `names` are the model's labels."""
+    matrix = confusion(labels, predicted, len(names))
     report = {"accuracy": float(np.mean(labels == predicted)) if len(labels) else 0.0}
-    for k, name in enumerate(LABELS):
+    for k, name in enumerate(names):
         support = int(matrix[k].sum())
         predicted_k = int(matrix[:, k].sum())
         report[name] = {
@@ -45,7 +45,7 @@ def per_class(labels: np.ndarray, predicted: np.ndarray) -> dict:
     return report
 
 
-def plot_confusion(matrix: np.ndarray, path: str | Path, title: str) -> Path:
+def plot_confusion(matrix: np.ndarray, path: str | Path, title: str, names: Sequence[str]) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -57,8 +57,8 @@ def plot_confusion(matrix: np.ndarray, path: str | Path, title: str) -> Path:
     for (i, j), count in np.ndenumerate(matrix):
         color = "white" if rows[i, j] > 0.5 else "black"
         ax.text(j, i, str(count), ha="center", va="center", color=color, fontsize=8)
-    ax.set_xticks(range(len(LABELS)), LABELS, rotation=45)
-    ax.set_yticks(range(len(LABELS)), LABELS)
+    ax.set_xticks(range(len(names)), names, rotation=45)
+    ax.set_yticks(range(len(names)), names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title)
@@ -79,7 +79,7 @@ def format_table(float_report: dict | None, int8_report: dict) -> str:
         return f"{value * 100:8.1f}%" if value is not None else f"{'-':>9}"
 
     lines = [header]
-    for name in LABELS:
+    for name in (name for name in int8_report if name != "accuracy"):
         row = f"{name:<9}{int8_report[name]['support']:>8}"
         if float_report:
             row += cell(float_report[name]["precision"]) + cell(float_report[name]["recall"])

@@ -17,8 +17,7 @@ from model_training.evaluate import (
     predict_float,
 )
 from model_training.pipeline import default_real_folders
-from model_training.quantize import quantization_of
-from model_training.settings import MODEL_BASENAME, MODELS_DIR
+from model_training.settings import MODEL_BASENAME, MODELS_DIR, SILENCE_LABEL, UNKNOWN_LABEL
 
 
 def evaluate_folder(
@@ -28,40 +27,58 @@ def evaluate_folder(
     keras_model: str | None,
     output: Path,
 ) -> dict:
-    """Print and save per-class precision/recall (float and int8) and confusion PNGs."""
+    """Print and save per-class precision/recall (float and int8) and confusion PNGs.
+
+    The labels are the model card's (beside the model), not the settings': a model trained for
+    other commands is scored on its own commands, every other word counting as unknown.
+    """
+    from assistant.pipeline import load_model
+
     tflite_path = Path(model) if model else MODELS_DIR / f"{MODEL_BASENAME}.tflite"
     if not tflite_path.exists():
         raise FileNotFoundError(f"{tflite_path}: no such model (train one with the recipe)")
     tflite = tflite_path.read_bytes()
+    _, contract = load_model(tflite_path)  # the card beside it; its labels match the outputs
+    labels = contract.labels
+    if SILENCE_LABEL not in labels or UNKNOWN_LABEL not in labels:
+        raise ValueError(f"{tflite_path}: its card's labels {labels} lack silence or unknown")
+    commands = [label for label in labels if label not in (SILENCE_LABEL, UNKNOWN_LABEL)]
     chosen = folders or default_real_folders()
     clips = [
         clip
         for folder in chosen
-        for clip in dataset.index_folder(folder)
+        for clip in dataset.index_folder(folder, commands=commands)
         if split == "all" or clip.split == split
     ]
     if not clips:
         where = ", ".join(map(str, chosen)) or "no folder (../shared is missing)"
         raise ValueError(f"no clips in the {split} split of {where}; try --split all")
-    test = examples.build_clean(clips, "evaluation features")
-    contract = quantization_of(tflite).contract()
+    test = examples.build_clean(clips, "evaluation features", labels)
     int8_predicted = np.argmax(int8_outputs(tflite, test.features, contract), axis=1)
     report = {
+        "model": str(tflite_path),
+        "labels": list(labels),
         "clips": len(clips),
         "speakers": len({c.speaker for c in clips}),
         "split": split,
-        "int8": per_class(test.labels, int8_predicted),
+        "int8": per_class(test.labels, int8_predicted, labels),
     }
-    plot_confusion(
-        confusion(test.labels, int8_predicted), output / "confusion_int8.png", "int8 model"
-    )
+    matrix = confusion(test.labels, int8_predicted, len(labels))
+    plot_confusion(matrix, output / "confusion_int8.png", "int8 model", labels)
     float_report = None
     if keras_model:
         import keras
 
-        predicted = predict_float(keras.models.load_model(keras_model), test.features)
-        float_report = report["float"] = per_class(test.labels, predicted)
-        plot_confusion(confusion(test.labels, predicted), output / "confusion_float.png", "float")
+        float_model = keras.models.load_model(keras_model)
+        if float_model.output_shape[-1] != len(labels):
+            raise ValueError(
+                f"{keras_model} gives {float_model.output_shape[-1]} scores, but the card of "
+                f"{tflite_path.name} has {len(labels)} labels: compare models of one run"
+            )
+        predicted = predict_float(float_model, test.features)
+        float_report = report["float"] = per_class(test.labels, predicted, labels)
+        matrix = confusion(test.labels, predicted, len(labels))
+        plot_confusion(matrix, output / "confusion_float.png", "float", labels)
     print(format_table(float_report, report["int8"]))
     output.mkdir(parents=True, exist_ok=True)
     (output / "evaluation.json").write_text(json.dumps(report, indent=2))

@@ -282,14 +282,18 @@ def build_training(
     return Examples(features, labels)
 
 
-def build_clean(clips: Sequence[Clip], what: str = "clip features") -> Examples:
-    """Each clip as it is (one second, padded), through a fresh frontend: clip accuracy."""
+def build_clean(
+    clips: Sequence[Clip], what: str = "clip features", labels: Sequence[str] | None = None
+) -> Examples:
+    """Each clip as it is (one second, padded), through a fresh frontend: clip accuracy.
+    The labels are indices into `labels` (default: the settings' LABELS)."""
+    labels = list(LABELS if labels is None else labels)
     features = np.zeros((len(clips), SLICES, CHANNELS), np.uint16)
     progress = Progress(what, len(clips))
     for i, clip in enumerate(clips):
         features[i] = featurize(fit_clip(read_wav(clip.path)))
         progress(i + 1)
-    return Examples(features, np.array([LABELS.index(c.label) for c in clips], np.int32))
+    return Examples(features, np.array([labels.index(c.label) for c in clips], np.int32))
 
 
 def cache_key(*parts: object) -> str:

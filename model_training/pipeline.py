@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -22,7 +25,14 @@ from model_training.evaluate import (
 )
 from model_training.examples import Examples, Recipe
 from model_training.models import macs
-from model_training.settings import FIRMWARE_MODEL_DIR, MODELS_DIR, SHARED_DIR, data_dir
+from model_training.settings import (
+    COMMANDS,
+    FIRMWARE_MODEL_DIR,
+    LABELS,
+    MODELS_DIR,
+    SHARED_DIR,
+    data_dir,
+)
 from model_training.train import TrainConfig, train
 
 REAL_FOLDERS = (SHARED_DIR / "speech_commands_subset", SHARED_DIR / "mini_speech_commands")
@@ -35,6 +45,31 @@ def default_real_folders() -> list[Path]:
     downloaded = data_dir() / "speech_commands"
     folders = [downloaded] if (downloaded / ".complete").exists() else REAL_FOLDERS
     return [p for p in folders if p.is_dir()]
+
+
+UNSCORED = {
+    "validation": "the checkpoint is chosen without them",
+    "test": "the test accuracy does not measure them",
+}
+
+
+def unscored_commands(labels: Iterable[str]) -> list[str]:
+    """The commands none of `labels` (of a split's clips) is."""
+    present = set(labels)
+    return [command for command in COMMANDS if command not in present]
+
+
+def warn_unscored(split: str, commands: list[str]) -> None:
+    if commands:
+        print(
+            f"WARNING: no {split} clips of {', '.join(commands)}: {UNSCORED[split]} "
+            "(synthetic clips are for training only: add real recordings with --real)",
+            file=sys.stderr,
+        )
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @dataclass
@@ -63,6 +98,36 @@ class Pipeline:
     def tflite_path(self) -> Path:
         return self.run_dir / "kws_int8.tflite"
 
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.run_dir / "best.keras"
+
+    def step_record(self, name: str, step: str) -> dict:
+        """A step's record in the run folder (training.json, quantize.json), or a message that
+        names the step that writes it."""
+        path = self.run_dir / name
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path}: missing; run `python -m model_training {step} --run {self.run}`"
+            )
+        return json.loads(path.read_text())
+
+    def checkpoint(self) -> str:
+        """The sha256 of the run's best.keras, once a finished `train` has recorded it."""
+        if not self.checkpoint_path.exists():
+            raise FileNotFoundError(
+                f"{self.checkpoint_path}: no trained model; run `python -m model_training train`"
+            )
+        training = self.step_record("training.json", "train")
+        sha = sha256_of(self.checkpoint_path)
+        if training.get("checkpoint_sha256") != sha:
+            raise ValueError(
+                f"{self.checkpoint_path} is not the checkpoint training.json describes (an "
+                f"interrupted or older train); run `python -m model_training train --run "
+                f"{self.run}` again"
+            )
+        return sha
+
     def clips(self, folders: list[Path]) -> list[Clip]:
         found = []
         for folder in folders:
@@ -73,10 +138,15 @@ class Pipeline:
         return [dataset.read_wav(p) for folder in self.real for p in dataset.noise_files(folder)]
 
     def synthesize(self, **options) -> int:
-        """Synthetic clips (skipped when the folder already has them)."""
-        if any(self.synth_dir.glob("*/*.wav")):
+        """Synthetic clips, skipped when a finished `synth` with the same options made them;
+        anything else in the folder (an interrupted synth, other words) is removed first."""
+        options = {"seed": self.config.seed, **options}
+        if synth.is_complete(self.synth_dir, **options):
             return 0
-        return synth.synthesize(self.synth_dir, seed=self.config.seed, **options)
+        if self.synth_dir.exists():
+            print(f"{self.synth_dir}: not a finished synth with these options; synthesizing again")
+            shutil.rmtree(self.synth_dir)
+        return synth.synthesize(self.synth_dir, **options)
 
     def features(self) -> tuple[Examples, Examples, Examples]:
         """Training (augmented), validation and test examples, cached on disk."""
@@ -92,11 +162,16 @@ class Pipeline:
                     f"no {name} clips in {[str(p) for p in self.real]}: add speakers or change "
                     "--validation-percent/--testing-percent"
                 )
+        warn_unscored("validation", unscored_commands(c.label for c in validation_clips))
+        warn_unscored("test", unscored_commands(c.label for c in test_clips))
         cache = self.root / "features"
         seed = self.config.seed
 
         def key(name, clips, *extra):
-            return cache / f"{name}-{examples.cache_key([c.path for c in clips], *extra)}.npz"
+            # The cached labels are indices into LABELS: the label set and every clip's label
+            # are part of the key, so a changed LABELS never reuses another label set's cache.
+            labelled = [(c.path, c.label) for c in clips]
+            return cache / f"{name}-{examples.cache_key(labelled, list(LABELS), *extra)}.npz"
 
         noises = self.noises()
         training = examples.cached(
@@ -115,28 +190,30 @@ class Pipeline:
     def train(self) -> dict:
         training, validation, _ = self.features()
         model, summary = train(training, validation, self.config, self.run_dir)
+        counts = np.bincount(validation.labels, minlength=len(LABELS))
+        summary["validation_clips_per_label"] = dict(zip(LABELS, map(int, counts), strict=True))
         summary["macs"] = macs(model)
         summary["parameters"] = int(model.count_params())
+        summary["checkpoint_sha256"] = sha256_of(self.checkpoint_path)
         (self.run_dir / "training.json").write_text(json.dumps(summary, indent=2))
         return summary
 
     def load_model(self):
         import keras
 
-        path = self.run_dir / "best.keras"
-        if not path.exists():
-            raise FileNotFoundError(
-                f"{path}: no trained model; run `python -m model_training train`"
-            )
-        return keras.models.load_model(path)
+        self.checkpoint()
+        return keras.models.load_model(self.checkpoint_path)
 
     def quantize(self) -> dict:
         """int8 model, checked on the test split: TFLM == LiteRT, int8 vs float accuracy."""
+        checkpoint = self.checkpoint()  # before the features: a missing run fails at once
         training, _, test = self.features()
         model = self.load_model()
         tflite = quantize.convert(model, training.features, seed=self.config.seed)
         self.tflite_path.write_bytes(tflite)
         report = self.score(model, tflite, test)
+        report["checkpoint_sha256"] = checkpoint
+        report["tflite_sha256"] = hashlib.sha256(tflite).hexdigest()
         (self.run_dir / "quantize.json").write_text(json.dumps(report, indent=2))
         if not report["tflm_equals_litert"]:
             print("WARNING: TFLM and LiteRT outputs differ on the test split", file=sys.stderr)
@@ -150,13 +227,14 @@ class Pipeline:
         litert = int8_outputs(tflite, test.features, contract, "litert")
         float_predicted = predict_float(model, test.features)
         int8_predicted = np.argmax(tflm, axis=1)
-        float_report = per_class(test.labels, float_predicted)
-        int8_report = per_class(test.labels, int8_predicted)
+        float_report = per_class(test.labels, float_predicted, LABELS)
+        int8_report = per_class(test.labels, int8_predicted, LABELS)
         for kind, predicted in (("float", float_predicted), ("int8", int8_predicted)):
             plot_confusion(
-                confusion(test.labels, predicted),
+                confusion(test.labels, predicted, len(LABELS)),
                 self.run_dir / f"confusion_{kind}.png",
                 f"{kind} model, test speakers ({len(test.labels)} clips)",
+                LABELS,
             )
         print(format_table(float_report, int8_report))
         return {
@@ -169,16 +247,24 @@ class Pipeline:
         }
 
     def export(self) -> dict:
+        """The run's int8 model, its card and C files, once they all come from one checkpoint."""
+        training = self.step_record("training.json", "train")
+        scores = self.step_record("quantize.json", "quantize")
         if not self.tflite_path.exists():
             raise FileNotFoundError(f"{self.tflite_path}: run `python -m model_training quantize`")
         tflite = self.tflite_path.read_bytes()
-        training = json.loads((self.run_dir / "training.json").read_text())
-        scores = json.loads((self.run_dir / "quantize.json").read_text())
+        recorded = (scores.get("checkpoint_sha256"), scores.get("tflite_sha256"))
+        if recorded != (self.checkpoint(), hashlib.sha256(tflite).hexdigest()):
+            raise ValueError(
+                f"{self.tflite_path} does not come from the run's current checkpoint "
+                f"(trained again after quantize?): run quantize again (`python -m model_training "
+                f"quantize --run {self.run}`)"
+            )
         extra = {
             "architecture": training["architecture"],
             "parameters": training["parameters"],
             "macs": training["macs"],
-            "data": self.data_description(training),
+            "data": self.data_description(training, self.unscored(training, scores)),
             "accuracy": {
                 "split": "test (speakers never used in training)",
                 "clips": scores["test_clips"],
@@ -194,7 +280,19 @@ class Pipeline:
             print(f"wrote {path}")
         return card
 
-    def data_description(self, training: dict) -> dict:
+    def unscored(self, training: dict, scores: dict) -> dict[str, list[str]]:
+        """The commands without validation or test clips (warned about again here)."""
+        counts = {
+            "validation": training["validation_clips_per_label"],
+            "test": {label: scores["int8"][label]["support"] for label in LABELS},
+        }
+        unscored = {}
+        for split, count in counts.items():
+            unscored[split] = unscored_commands(label for label, n in count.items() if n)
+            warn_unscored(split, unscored[split])
+        return unscored
+
+    def data_description(self, training: dict, unscored: dict[str, list[str]]) -> dict:
         return {
             "real": [p.name for p in self.real],
             "synthetic": "espeak-ng clips and sentences (model_training synth)",
@@ -208,5 +306,6 @@ class Pipeline:
             "best_epoch": training["best_epoch"],
             "train_examples": training["train_examples"],
             "validation_clips": training["validation_examples"],
+            "commands_without_clips": unscored,
             "seed": self.config.seed,
         }

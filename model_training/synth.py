@@ -8,7 +8,9 @@ is the hardest negative for a spotter, and the recipe cuts random one-second win
 
 from __future__ import annotations
 
+import inspect
 import io
+import json
 import shutil
 import subprocess
 import wave
@@ -20,9 +22,18 @@ from scipy.signal import resample_poly
 
 from model_training.dataset import write_wav
 from model_training.progress import Progress
-from model_training.settings import CLIP_SAMPLES, COMMANDS, UNKNOWN_FOLDER
+from model_training.settings import (
+    CLIP_SAMPLES,
+    COMMANDS,
+    LABEL_RULE,
+    SILENCE_LABEL,
+    UNKNOWN_FOLDER,
+    UNKNOWN_LABEL,
+)
 
 SPEECH_FOLDER = "_speech_"
+# Written by `synthesize` when it has finished: the options it ran with.
+MARKER = "synth.json"
 VOICES = ("en", "en-us", "en-gb-x-rp", "en-gb-scotland", "en-gb-x-gbclan", "en-029", "en-us-nyc")
 VARIANTS = (
     "m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5",
@@ -136,6 +147,25 @@ def synthesize_sentences(
     return written
 
 
+def check_commands(words: Sequence[str]) -> None:
+    """ValueError unless every word can be a command: a label the protocol allows (lower-case
+    a-z, 0-9 and _, at most 16 characters), not silence/unknown or a `_folder_` of the layout,
+    each given once. (The rule also keeps every clip inside the output folder.)"""
+    for word in words:
+        if not LABEL_RULE.fullmatch(word):
+            raise ValueError(
+                f"{word!r} cannot be a command: use 1-16 characters of a-z, 0-9 and _ "
+                "(the labels the board protocol allows)"
+            )
+        if word in (SILENCE_LABEL, UNKNOWN_LABEL) or (word.startswith("_") and word.endswith("_")):
+            raise ValueError(
+                f"{word!r} cannot be a command: silence, unknown and _folders_ are taken"
+            )
+    repeated = sorted({word for word in words if list(words).count(word) > 1})
+    if repeated:
+        raise ValueError(f"command words given more than once: {', '.join(repeated)}")
+
+
 def synthesize(
     out_dir: str | Path,
     commands: Sequence[str] = COMMANDS,
@@ -145,7 +175,20 @@ def synthesize(
     sentences: int = 300,
     seed: int = 0,
 ) -> int:
-    """Commands, other words (in `_unknown_/`) and sentences; returns the number of files."""
+    """Commands, other words (in `_unknown_/`) and sentences; returns the number of files.
+
+    When done, `out_dir/synth.json` records the options (see `is_complete`).
+    """
+    check_commands(commands)
+    for option, count, least in (
+        ("--per-word", per_command, 1),
+        ("--per-unknown-word", per_unknown_word, 0),
+        ("--sentences", sentences, 0),
+    ):
+        if count < least:
+            raise ValueError(f"{option} must be at least {least}, got {count}")
+    marker = Path(out_dir) / MARKER
+    marker.unlink(missing_ok=True)
     others = [w for w in dict.fromkeys(unknown_words) if w not in set(commands)]
     total = len(commands) * per_command + len(others) * per_unknown_word + sentences
     progress = Progress("synth", total)
@@ -160,4 +203,25 @@ def synthesize(
         others, out_dir, per_unknown_word, seed + 2, folder_of=lambda w: UNKNOWN_FOLDER, tick=tick
     )
     written += synthesize_sentences(out_dir, sentences, seed, forbidden=commands, tick=tick)
+    options = _options(commands, per_command, unknown_words, per_unknown_word, sentences, seed)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps({**options, "clips": len(written)}, indent=2))
     return len(written)
+
+
+def _options(*args, **kwargs) -> dict:
+    """`synthesize`'s options (its defaults filled in) as JSON values, without the folder."""
+    bound = inspect.signature(synthesize).bind(None, *args, **kwargs)
+    bound.apply_defaults()
+    options = {name: value for name, value in bound.arguments.items() if name != "out_dir"}
+    return json.loads(json.dumps(options))
+
+
+def is_complete(out_dir: str | Path, **options) -> bool:
+    """Whether `synthesize(out_dir, **options)` has finished in `out_dir` (its marker matches)."""
+    marker = Path(out_dir) / MARKER
+    if not marker.is_file():
+        return False
+    recorded = json.loads(marker.read_text())
+    recorded.pop("clips", None)
+    return recorded == _options(**options)

@@ -1,0 +1,246 @@
+"""The pipeline's bookkeeping on a tiny synthetic data set: caches, synth marker, run checks."""
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant import protocol
+from model_training import dataset, synth
+from model_training.__main__ import main
+from model_training.examples import Recipe
+from model_training.pipeline import Pipeline
+from model_training.settings import LABEL_RULE, LABELS
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory) -> Path:
+    """'on' and 'stop' by a few espeak-ng voices, one other word, noise."""
+    root = tmp_path_factory.mktemp("speech")
+    synth.synthesize_words(["on", "stop"], root, per_word=8, seed=3)
+    synth.synthesize_words(["tree"], root, 6, seed=4, folder_of=lambda w: "_unknown_")
+    noise = np.random.default_rng(0).normal(0, 0.1, 32000)
+    dataset.write_wav(root / "_background_noise_" / "white.wav", noise)
+    return root
+
+
+def tiny_pipeline(speech: Path, root: Path) -> Pipeline:
+    return Pipeline(
+        real=[speech], root=root, recipe=Recipe().scaled(0.001),
+        validation_percent=35, testing_percent=35,
+    )  # fmt: skip
+
+
+def use_labels(monkeypatch, labels: tuple[str, ...]) -> None:
+    """What editing LABELS in settings.py does, for every loaded model_training module."""
+    for name, module in list(sys.modules.items()):
+        if name.startswith("model_training"):
+            for attribute, value in (("LABELS", labels), ("COMMANDS", labels[2:])):
+                if hasattr(module, attribute):
+                    monkeypatch.setattr(module, attribute, value)
+
+
+def test_changed_labels_do_not_reuse_the_cached_features(speech, tmp_path, monkeypatch):
+    pipeline = tiny_pipeline(speech, tmp_path)
+    pipeline.features()
+    labels = ("silence", "unknown", "stop")
+    use_labels(monkeypatch, labels)
+    training, validation, test = pipeline.features()
+    clips = pipeline.clips(pipeline.real)
+    for split, part in (("validation", validation), ("test", test)):
+        words = [c.word for c in clips if c.split == split]
+        assert "on" in words  # its index was 2 ("on") and is now 1 ("unknown")
+        expected = [labels.index(dataset.label_of(word)) for word in words]
+        np.testing.assert_array_equal(part.labels, expected)
+    assert training.labels.max() == len(labels) - 1
+
+
+def model_with_card(tiny_model: Path, folder: Path, **card_changes) -> Path:
+    """A copy of the tiny 8-output model whose card has `card_changes`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    model = folder / "kws.tflite"
+    model.write_bytes(tiny_model.read_bytes())
+    card = json.loads(tiny_model.with_suffix(".json").read_text())
+    model.with_suffix(".json").write_text(json.dumps({**card, **card_changes}))
+    return model
+
+
+def test_evaluate_labels_the_clips_with_the_model_cards_labels(tiny_model, speech, tmp_path):
+    labels = ["silence", "unknown", "tree", "off", "up", "down", "go", "stop"]
+    model = model_with_card(tiny_model, tmp_path / "m", labels=labels)
+    output = tmp_path / "evaluation"
+    args = ["evaluate", "--model", str(model), "--folder", str(speech), "--split", "all"]
+    assert main([*args, "--output", str(output)]) == 0
+    report = json.loads((output / "evaluation.json").read_text())
+    assert [name for name in report["int8"] if name != "accuracy"] == labels
+    # "tree" is not a folder of this layout (its clips are in _unknown_); "on" is unknown here.
+    assert report["int8"]["unknown"]["support"] == 8 + 6
+    assert report["int8"]["stop"]["support"] == 8
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"labels": ["silence", "unknown", "stop"]}, "gives 8 scores, but its card says"),
+        (None, "the model card of kws.tflite is missing"),
+    ],
+)
+def test_evaluate_refuses_a_model_its_card_does_not_describe(
+    tiny_model, speech, tmp_path, capsys, change, message
+):
+    model = model_with_card(tiny_model, tmp_path / "m", **(change or {}))
+    if change is None:
+        model.with_suffix(".json").unlink()
+    args = ["evaluate", "--model", str(model), "--folder", str(speech), "--split", "all"]
+    assert main([*args, "--output", str(tmp_path / "evaluation")]) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_synth_is_redone_unless_a_finished_synth_with_the_same_options_made_the_clips(tmp_path):
+    pipeline = Pipeline(real=[], root=tmp_path)
+    options = {"commands": ["on"], "per_command": 2, "unknown_words": [], "sentences": 1}
+    assert pipeline.synthesize(**options) == 3
+    marker = json.loads((pipeline.synth_dir / synth.MARKER).read_text())
+    assert marker["commands"] == ["on"] and marker["seed"] == 1234 and marker["clips"] == 3
+    assert pipeline.synthesize(**options) == 0  # finished, same options: kept
+    (pipeline.synth_dir / synth.MARKER).unlink()  # as after an interrupted synth
+    assert pipeline.synthesize(**options) == 3
+    assert pipeline.synthesize(**{**options, "commands": ["off"]}) == 3
+    assert sorted(p.parent.name for p in pipeline.synth_dir.glob("*/*.wav")) == [
+        "_speech_", "off", "off",
+    ]  # fmt: skip
+
+
+def test_the_label_rule_is_the_protocols():
+    assert LABEL_RULE.pattern == protocol._LABEL.pattern
+    assert all(LABEL_RULE.fullmatch(label) for label in LABELS)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--words", "../escape"], "'../escape' cannot be a command"),
+        (["--words", "a/b"], "'a/b' cannot be a command"),
+        (["--words", ""], "'' cannot be a command"),
+        (["--words", "two words"], "'two words' cannot be a command"),
+        (["--words", "Yes"], "'Yes' cannot be a command"),
+        (["--words", "seventeen_letters"], "'seventeen_letters' cannot be a command"),
+        (["--words", "_unknown_"], "'_unknown_' cannot be a command: silence, unknown"),
+        (["--words", "silence"], "'silence' cannot be a command: silence, unknown"),
+        (["--words", "lamp", "fan", "lamp"], "given more than once: lamp"),
+        (["--per-word", "0"], "--per-word must be at least 1, got 0"),
+        (["--per-unknown-word", "-1"], "--per-unknown-word must be at least 0, got -1"),
+        (["--sentences", "-2"], "--sentences must be at least 0, got -2"),
+    ],
+)
+def test_synth_refuses_words_that_cannot_be_commands_and_negative_counts(
+    tmp_path, capsys, options, message
+):
+    assert main(["synth", "--output", str(tmp_path / "out"), *options]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and message in error
+    assert not list(tmp_path.rglob("*.wav"))
+
+
+def finished_run(root: Path, tiny_model: Path, run: str = "r") -> Pipeline:
+    """A run folder as train and quantize leave it, with the tiny model as its int8 model."""
+    pipeline = Pipeline(real=[], root=root, run=run)
+    pipeline.run_dir.mkdir(parents=True)
+    pipeline.checkpoint_path.write_bytes(b"a checkpoint")
+    tflite = tiny_model.read_bytes()
+    pipeline.tflite_path.write_bytes(tflite)
+    checkpoint = hashlib.sha256(b"a checkpoint").hexdigest()
+    training = {"architecture": "ds_cnn", "parameters": 1, "macs": 1, "best_epoch": 1,
+                "train_examples": 1, "validation_examples": 1,
+                "checkpoint_sha256": checkpoint,
+                "validation_clips_per_label": {name: 1 for name in LABELS}}  # fmt: skip
+    report = {name: {"precision": 1.0, "recall": 1.0, "support": 1} for name in LABELS}
+    scores = {"test_clips": 8, "float": {"accuracy": 1.0, **report}, "tflm_equals_litert": True,
+              "int8": {"accuracy": 1.0, **report}, "checkpoint_sha256": checkpoint,
+              "tflite_sha256": hashlib.sha256(tflite).hexdigest()}  # fmt: skip
+    (pipeline.run_dir / "training.json").write_text(json.dumps(training))
+    (pipeline.run_dir / "quantize.json").write_text(json.dumps(scores))
+    return pipeline
+
+
+def export_args(pipeline: Pipeline, out: Path) -> list[str]:
+    return ["export", "--data-dir", str(pipeline.root), "--run", pipeline.run,
+            "--real", str(out), "--models-dir", str(out / "m"),
+            "--firmware-dir", str(out / "fw")]  # fmt: skip
+
+
+def test_export_writes_a_run_whose_files_come_from_one_checkpoint(tiny_model, tmp_path):
+    pipeline = finished_run(tmp_path / "data", tiny_model)
+    assert main(export_args(pipeline, tmp_path / "out")) == 0
+    card = json.loads((tmp_path / "out" / "m" / "kws_int8.json").read_text())
+    assert card["sha256"] == hashlib.sha256(tiny_model.read_bytes()).hexdigest()
+    assert card["data"]["commands_without_clips"] == {"validation": [], "test": []}
+
+
+def test_commands_without_validation_or_test_clips_are_warned_about_and_in_the_card(
+    speech, tiny_model, tmp_path, capsys
+):
+    tiny_pipeline(speech, tmp_path).features()  # the folder has only "on" and "stop"
+    error = capsys.readouterr().err
+    for split in ("validation", "test"):
+        assert f"WARNING: no {split} clips of off, up, down, go:" in error
+    pipeline = finished_run(tmp_path / "data", tiny_model)
+    scores = json.loads((pipeline.run_dir / "quantize.json").read_text())
+    scores["int8"]["go"]["support"] = 0
+    (pipeline.run_dir / "quantize.json").write_text(json.dumps(scores))
+    assert main(export_args(pipeline, tmp_path / "out")) == 0
+    card = json.loads((tmp_path / "out" / "m" / "kws_int8.json").read_text())
+    assert card["data"]["commands_without_clips"] == {"validation": [], "test": ["go"]}
+    assert "WARNING: no test clips of go: the test accuracy does not measure them" in (
+        capsys.readouterr().err
+    )
+
+
+def test_export_refuses_a_model_quantized_from_another_checkpoint(tiny_model, tmp_path, capsys):
+    pipeline = finished_run(tmp_path / "data", tiny_model)
+    pipeline.checkpoint_path.write_bytes(b"trained again")  # as `train` after `quantize`
+    training = json.loads((pipeline.run_dir / "training.json").read_text())
+    training["checkpoint_sha256"] = hashlib.sha256(b"trained again").hexdigest()
+    (pipeline.run_dir / "training.json").write_text(json.dumps(training))
+    assert main(export_args(pipeline, tmp_path / "out")) == 1
+    assert "run quantize again" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "m").exists()
+
+
+@pytest.mark.parametrize(
+    "missing, message",
+    [
+        (
+            "quantize.json",
+            "quantize.json: missing; run `python -m model_training quantize --run r`",
+        ),
+        ("training.json", "training.json: missing; run `python -m model_training train --run r`"),
+    ],
+)
+def test_export_names_the_step_that_writes_a_missing_file(
+    tiny_model, tmp_path, capsys, missing, message
+):
+    pipeline = finished_run(tmp_path / "data", tiny_model)
+    (pipeline.run_dir / missing).unlink()
+    assert main(export_args(pipeline, tmp_path / "out")) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_quantize_without_a_checkpoint_fails_before_building_features(speech, tmp_path, capsys):
+    args = ["quantize", "--data-dir", str(tmp_path), "--run", "none", "--real", str(speech)]
+    assert main([*args, "--scale", "0.001"]) == 1
+    assert "no trained model" in capsys.readouterr().err
+    assert not (tmp_path / "features").exists()
+
+
+def test_ctrl_c_is_one_line_and_exit_130(tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(synth, "synthesize", interrupted)
+    assert main(["synth", "--output", str(tmp_path)]) == 130
+    error = capsys.readouterr().err
+    assert error.startswith("interrupted; ") and error.count("\n") == 1
