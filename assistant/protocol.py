@@ -10,7 +10,7 @@ PROTOCOL_VERSION = 1
 MAX_LINE_BYTES = 160
 MAX_SEQ = 2**32 - 1
 
-_LABEL = re.compile(r"[a-z0-9_]{1,16}")
+LABEL = re.compile(r"[a-z0-9_]{1,16}")
 _TOKEN = re.compile(r"[0-9A-Za-z._+-]{1,32}")
 _PING_ID = re.compile(r"[A-Za-z0-9_-]{1,16}")
 _KEY = re.compile(r"[a-z_]+")
@@ -116,7 +116,7 @@ def _matching(pattern: re.Pattern[str], what: str):
 
 
 def _labels(text: str) -> tuple[str, ...]:
-    return tuple(_matching(_LABEL, "label")(part) for part in text.split(","))
+    return tuple(_matching(LABEL, "label")(part) for part in text.split(","))
 
 
 # Each type: its required keys in canonical order, with the parser of each value.
@@ -133,7 +133,7 @@ _SCHEMAS: dict[str, tuple[type, dict]] = {
     ),
     "DET": (
         Detection,
-        {"seq": _uint32, "label": _matching(_LABEL, "label"), "score": _score, "ms": _uint32},
+        {"seq": _uint32, "label": _matching(LABEL, "label"), "score": _score, "ms": _uint32},
     ),
     "HB": (Heartbeat, {"seq": _uint32, "ms": _uint32}),
     "PONG": (Pong, {"seq": _uint32, "id": _matching(_PING_ID, "ping id")}),
@@ -145,8 +145,8 @@ _SCHEMAS: dict[str, tuple[type, dict]] = {
             "model": _matching(_TOKEN, "model id"),
         },
     ),
-    "OK": (Ok, {"seq": _uint32, "cmd": _matching(_LABEL, "command")}),
-    "ERR": (Error, {"seq": _uint32, "msg": _matching(_LABEL, "error token")}),
+    "OK": (Ok, {"seq": _uint32, "cmd": _matching(LABEL, "command")}),
+    "ERR": (Error, {"seq": _uint32, "msg": _matching(LABEL, "error token")}),
 }
 _TYPE_OF = {cls: name for name, (cls, _) in _SCHEMAS.items()}
 
@@ -223,7 +223,7 @@ def parse_request(raw: bytes | str) -> Request:
         return Request("info")
     if len(words) != 4:
         raise ProtocolError("bad_value", "use: SET threshold <label> <score>")
-    return Request("set", label=_matching(_LABEL, "label")(words[2]), score=_score(words[3]))
+    return Request("set", label=_matching(LABEL, "label")(words[2]), score=_score(words[3]))
 
 
 def encode_request(request: Request) -> str:

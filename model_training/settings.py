@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 LABELS: tuple[str, ...] = ("silence", "unknown", "on", "off", "up", "down", "go", "stop")
 COMMANDS: tuple[str, ...] = LABELS[2:]
-# What a label (and so a command) may be: the board protocol's rule (assistant/protocol.py).
-LABEL_RULE = re.compile(r"[a-z0-9_]{1,16}")
 SILENCE_LABEL = "silence"
 UNKNOWN_LABEL = "unknown"
 SILENCE_FOLDER = "_silence_"

@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import resample_poly
 
+from assistant.protocol import LABEL as LABEL_RULE
 from model_training.dataset import write_wav
 from model_training.progress import Progress
 from model_training.settings import (
     CLIP_SAMPLES,
     COMMANDS,
-    LABEL_RULE,
     SILENCE_LABEL,
     UNKNOWN_FOLDER,
     UNKNOWN_LABEL,

@@ -104,7 +104,7 @@ def test_unmapped_commands_run_nothing(world, caplog):
 
 def test_run_says_why_no_action_ran(tmp_path):
     path = tmp_path / "config.yaml"
-    path.write_text("commands:\n  on:\n    do: recorder.bright\n    min_score: 0.8\n  off:\n    do: []\n")
+    path.write_text("commands:\n  on: {do: recorder.bright, min_score: 0.8}\n  off: {do: []}\n")
     config = load_config(path, INSTALLED)
     focus = Focus(config.focus_seconds)
     host = PluginHost(INSTALLED, focus, tmp_path, lambda text, site: None)
