@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import os
 import signal
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from assistant import control, microphone, ports, protocol, service, vosk_models
 from assistant.config import ROLES, SOURCES, ConfigError, config_path, load_config
-from assistant.host import discover_skills
+from assistant.host import discover_skills, usable_skills
 
 log = logging.getLogger("assistant")
 
@@ -30,11 +31,7 @@ def _setup_logging(level: str = "INFO") -> None:
 
 
 def _load(args: argparse.Namespace):
-    installed, broken = discover_skills()
-    for plugin in broken:
-        log.error(
-            "skill plugin %s (%s) cannot be loaded: %s", plugin.name, plugin.target, plugin.error
-        )
+    installed = usable_skills()
     path = config_path(args.config)
     return path, installed, load_config(path, installed)
 
@@ -48,7 +45,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"The configuration has problems, nothing was started:\n{error}", file=sys.stderr)
         return service.CONFIG_ERROR_STATUS
-    overrides = {name: getattr(args, name) for name in ("source", "role") if getattr(args, name)}
+    overrides = {
+        name: getattr(args, name) for name in ("source", "role", "port") if getattr(args, name)
+    }
     if args.port:
         overrides.setdefault("source", "serial")
     _setup_logging(config.log_level)
@@ -58,10 +57,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"The configuration has problems, nothing was started:\n{error}", file=sys.stderr)
         return service.CONFIG_ERROR_STATUS
-    if args.port:  # the board's serial port instead of device.port (kept across reloads)
-        device = {**assistant.config.sections["device"], "port": args.port}
-        sections = {**assistant.config.sections, "device": device}
-        assistant.config = dataclasses.replace(assistant.config, sections=sections)
     try:
         server = control.ControlServer(
             control.socket_path(),
@@ -129,12 +124,19 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     from assistant.emulator import VirtualBoard
 
     _setup_logging()
-    messages = _wav_messages(args.wav) if args.wav else None
+    try:  # the configured model's commands, and its pipeline for --wav
+        _, _, config = _load(args)
+    except ConfigError as error:
+        print(f"The configuration has problems:\n{error}", file=sys.stderr)
+        return service.CONFIG_ERROR_STATUS
+    messages = _wav_messages(args.wav, config.sections["microphone"]) if args.wav else None
     if messages:  # the board takes the identity of the pipeline that heard the file
         hello, *messages = messages
         board = VirtualBoard(hello.labels, 0, hello.model, args.link, hello.fw)
     else:
-        board = VirtualBoard(link=args.link, heartbeat_ms=args.heartbeat_ms)
+        board = VirtualBoard(
+            config.model_commands or None, link=args.link, heartbeat_ms=args.heartbeat_ms
+        )
     board.plug_in()
     print(
         f"virtual board on {board.path}" + (f" (link: {args.link})" if args.link else ""),
@@ -176,16 +178,21 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _wav_messages(path: str) -> list:
-    """What a board would have sent while hearing the WAV file (the desktop pipeline)."""
+def _wav_messages(path: str, microphone: Mapping[str, Any]) -> list:
+    """What a board would have sent while hearing the WAV file: the desktop pipeline with the
+    `microphone:` section's model and recognizer settings."""
     try:
+        from assistant.listener import ListenerSettings
         from assistant.pipeline import messages_from_wav
     except ImportError as error:
         raise SystemExit(
             f"--wav needs the desktop listening extra: pip install -e '.[listen]' ({error})"
         ) from None
+    settings = ListenerSettings.from_values(microphone)
     try:
-        return messages_from_wav(path)
+        return messages_from_wav(
+            path, settings.model_path, settings.recognizer_settings(), settings.heartbeat_ms
+        )
     except (OSError, ValueError) as error:
         raise SystemExit(f"cannot replay {path}: {error}") from None
 

@@ -14,7 +14,7 @@ from assistant.config import Config, ConfigError, load_config
 from assistant.dispatcher import Dispatcher
 from assistant.emulator import VirtualBoard
 from assistant.focus import Focus
-from assistant.host import PluginHost
+from assistant.host import PluginHost, usable_skills
 from assistant.link import SerialSource
 from assistant.microphone import microphone_available
 from assistant.paths import data_root
@@ -33,8 +33,13 @@ RESTART_ONLY_SECTIONS = ("device", "emulator", "microphone", "mqtt", "speech", "
 
 
 def with_overrides(config: Config, overrides: Mapping[str, str]) -> Config:
-    """`config` with top-level settings replaced (the command line's --source, --role)."""
-    return dataclasses.replace(config, values={**config.values, **overrides})
+    """`config` with the command line's choices: top-level settings (--source, --role) and
+    `port`, the board's serial port instead of device.port."""
+    values = {name: value for name, value in overrides.items() if name != "port"}
+    sections = config.sections
+    if "port" in overrides:
+        sections = {**sections, "device": {**sections["device"], "port": overrides["port"]}}
+    return dataclasses.replace(config, values={**config.values, **values}, sections=sections)
 
 
 @dataclass
@@ -167,9 +172,11 @@ class Assistant:
     def reload(self, path: Path) -> bool:
         """Load the configuration again (SIGHUP). A file that cannot be loaded, for whatever
         reason, keeps the running one; settings that need a restart keep their running values
-        and a warning names them."""
+        and a warning names them. Skills installed since the start are found (new code of a
+        skill already loaded needs a restart)."""
+        installed = {**usable_skills(), **self.installed}
         try:
-            loaded = load_config(path, self.installed)
+            loaded = load_config(path, installed)
         except ConfigError as error:
             log.error("configuration not reloaded, fix these first:\n%s", error)
             return False
@@ -183,6 +190,7 @@ class Assistant:
             if loaded.sections.get(name) != self.loaded.sections.get(name)
         ]
         self.loaded = loaded
+        self.installed = self.host.installed = installed
         config = dataclasses.replace(
             with_overrides(loaded, {name: self.config.values[name] for name in RESTART_ONLY}),
             sections={**loaded.sections, **{

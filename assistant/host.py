@@ -100,6 +100,16 @@ def discover_skills() -> tuple[dict[str, type[Skill]], list[BrokenPlugin]]:
     return found, broken
 
 
+def usable_skills() -> dict[str, type[Skill]]:
+    """The installed skills that load; each that cannot is logged with the reason."""
+    found, broken = discover_skills()
+    for plugin in broken:
+        log.error(
+            "skill plugin %s (%s) cannot be loaded: %s", plugin.name, plugin.target, plugin.error
+        )
+    return found
+
+
 def _package(point: EntryPoint) -> str:
     return point.dist.name if point.dist else "unknown package"
 

@@ -1,5 +1,6 @@
 """The `assistant` command as users run it, with the example plugin installed for real."""
 
+import json
 import os
 import re
 import signal
@@ -260,6 +261,7 @@ def test_emulate_replays_a_wav_exactly_as_the_board_pipeline_hears_it(env, tmp_p
     import serial
 
     from assistant import protocol
+    from assistant.listener import ListenerSettings
     from assistant.pipeline import messages_from_wav
 
     wav = tmp_path / "session.wav"
@@ -283,12 +285,22 @@ def test_emulate_replays_a_wav_exactly_as_the_board_pipeline_hears_it(env, tmp_p
         ],
         check=True,
     )
-    expected = [protocol.encode(m) for m in messages_from_wav(wav)]
+    config = tmp_path / "config.yaml"  # the microphone section's settings, not the defaults
+    microphone = {"thresholds": {"go": 0.3, "stop": 0.3}, "heartbeat_ms": 400}
+    config.write_text(f"microphone: {json.dumps(microphone)}\n")
+    settings = ListenerSettings.from_values(microphone)
+    heard = messages_from_wav(
+        wav, settings.model_path, settings.recognizer_settings(), settings.heartbeat_ms
+    )
+    expected = [protocol.encode(m) for m in heard]
+    assert expected != [protocol.encode(m) for m in messages_from_wav(wav)]
     board = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "assistant",
+            "--config",
+            str(config),
             "emulate",
             "--wav",
             str(wav),

@@ -328,3 +328,14 @@ def test_a_model_card_of_another_model_is_refused_by_the_check(tmp_path):
         f"{tmp_path}/config.yaml:2: microphone.model: {tmp_path}/custom.json is not the card of "
         f"{model}"
     )
+
+
+def test_a_satellite_announces_the_commands_of_its_microphone_model(tmp_path):
+    from assistant.rooms.roles import open_room
+
+    model = custom_model(tmp_path, ("silence", "unknown", "yes", "no"))
+    config = load_config(
+        write(tmp_path, f"role: satellite\nsite: desk\nmicrophone: {{model: {model}}}\n"), INSTALLED
+    )
+    satellite = open_room(config, dispatch=lambda event: None, speak=lambda text: None)
+    assert satellite.commands == ("yes", "no")

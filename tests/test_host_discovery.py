@@ -189,3 +189,37 @@ def test_every_skill_attribute_is_reserved(name):
     exec(source, namespace)
     skill = type("Shadow", (Skill,), {name: action()(namespace[name])})
     assert f"replaces Skill.{name}" in (declaration_problem(skill) or "")
+
+
+def test_a_reload_finds_a_skill_installed_since_the_start(tmp_path, monkeypatch):
+    from runtime_skills import INSTALLED
+
+    from assistant.config import load_config
+    from assistant.daemon import Assistant
+    from assistant.plugin import CommandEvent
+
+    config = tmp_path / "config.yaml"
+    config.write_text("commands:\n  off: recorder.dim\n")
+    replies = []
+    assistant = Assistant(load_config(config, INSTALLED), INSTALLED, tmp_path, replies.append)
+    assistant.start()
+    try:
+        install(tmp_path, monkeypatch, "late-skill", "late_skill", {"late": "Late"}, LATE)
+        config.write_text("commands:\n  off: recorder.dim\n  on: late.hello\n")
+        assert assistant.reload(config)
+        [future] = assistant.dispatcher.handle(CommandEvent("on", 1.0, "test", "desk", 1.0))
+        assert future.result(5) == "hello from a late skill"
+    finally:
+        assistant.stop()
+
+
+LATE = """
+    from assistant.plugin import Skill, action
+
+    class Late(Skill):
+        name = "late"
+
+        @action(help="say hello")
+        def hello(self, event):
+            return "hello from a late skill"
+"""

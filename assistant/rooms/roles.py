@@ -38,7 +38,7 @@ def open_room(
     if config.role == "satellite":
         from assistant.rooms.satellite import Satellite
 
-        return Satellite(settings, config.site, speak)
+        return Satellite(settings, config.site, speak, config.model_commands or None)
     from assistant.rooms.hub import Hub
 
     return Hub(settings, config.site, dispatch, speak)
