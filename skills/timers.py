@@ -148,10 +148,9 @@ class TimersSkill(Skill):
         return "; ".join(f"{name.capitalize()}: {duration_in_words(s)} left" for name, s in left)
 
     def ring(self, name: str) -> None:
-        """Announce a timer that came due, and keep announcing until stopped."""
+        """Announce a timer that came due, and keep announcing until stopped. The ringing is
+        stored first, so a restart right after the announcement keeps it."""
         settings = self.context.settings
-        self.context.say(f"{name.capitalize()} is done")
-        self.context.hold_focus(settings["ring_for"])
         now = datetime.now(timezone.utc)
         self.scheduler.add_job(
             _ring_again,
@@ -164,6 +163,8 @@ class TimersSkill(Skill):
             jobstore="ringing",
             replace_existing=True,
         )
+        self.context.say(f"{name.capitalize()} is done")
+        self.context.hold_focus(settings["ring_for"])
 
     def _missed(self, event: JobExecutionEvent) -> None:
         if not event.job_id.startswith(TIMER_PREFIX):
