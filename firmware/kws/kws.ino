@@ -13,6 +13,7 @@
 #include "src/model/kws_model_data.h"
 #include "src/model/kws_model_settings.h"
 #include "src/model/kws_thresholds.h"
+#include "src/model_fits.h"
 #include "src/model_ops.h"
 #include "src/recognizer.h"
 #include "src/sample_ring.h"
@@ -23,19 +24,7 @@
 #include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
 #include "tensorflow/lite/schema/schema_generated.h"
 
-static_assert(kws::kLabelCount <= kws::kMaxLabels, "too many labels for the recognizer");
-static_assert(sizeof(kws::kDefaultThresholdPermille) / sizeof(kws::kDefaultThresholdPermille[0]) ==
-                  static_cast<size_t>(kws::kLabelCount),
-              "kws_thresholds.h needs one threshold per label: regenerate it with\n"
-              "`python -m model_training.streaming thresholds --header`");
-static_assert(kws::kOutputZeroPoint == -128, "the recognizer reads scores as int8 + 128");
-static_assert(kws::kInputShift == kws::kFeatureShift, "to_int8 and the export use one shift");
 static_assert(kws::kFrontendOutScale == 1, "the C frontend's uint16 output is used as it is");
-
-constexpr uint32_t kIgnoredLabels = (1u << kws::kSilenceIndex) | (1u << kws::kUnknownIndex);
-static_assert(kws::hello_length(kws::kFirmwareVersion, kws::kModelId, kws::kLabels,
-                                kws::kLabelCount, kIgnoredLabels) <= kws::kMaxLineBytes,
-              "HELLO with these labels exceeds the protocol's 160-byte line: shorten them");
 
 namespace {
 
@@ -181,7 +170,7 @@ void setup() {
   if (!start_frontend()) halt("setup_frontend");
 
   kws::RecognizerConfig config;
-  config.ignored_mask = kIgnoredLabels;
+  config.ignored_mask = kws::kIgnoredLabels;
   static kws::Recognizer recognizer(kws::kLabels, kws::kLabelCount, config);
   for (int i = 0; i < kws::kLabelCount; ++i) {
     if (!(config.ignored_mask & (1u << i))) {

@@ -16,22 +16,11 @@
 #include "model/kws_model_data.h"
 #include "model/kws_model_settings.h"
 #include "model/kws_thresholds.h"
+#include "model_fits.h"
 #include "model_ops.h"
 #include "protocol.h"
 #include "recognizer.h"
 
-static_assert(kws::kInputShift == kws::kFeatureShift, "to_int8 and the export use one shift");
-static_assert(kws::kLabelCount <= kws::kMaxLabels, "too many labels for the recognizer");
-static_assert(sizeof(kws::kDefaultThresholdPermille) / sizeof(kws::kDefaultThresholdPermille[0]) ==
-                  static_cast<size_t>(kws::kLabelCount),
-              "kws_thresholds.h needs one threshold per label: regenerate it with\n"
-              "`python -m model_training.streaming thresholds --header`");
-static_assert(kws::kOutputZeroPoint == -128, "the recognizer reads scores as int8 + 128");
-static_assert(kws::hello_length(kws::kFirmwareVersion, kws::kModelId, kws::kLabels,
-                                kws::kLabelCount,
-                                (1u << kws::kSilenceIndex) | (1u << kws::kUnknownIndex)) <=
-                  kws::kMaxLineBytes,
-              "the board's HELLO with these labels exceeds the protocol's 160-byte line");
 static_assert(kws::kFeatureElementCount == kws::kFeatureSlices * kws::kFeatureChannels, "shape");
 
 namespace {

@@ -1,0 +1,31 @@
+// Compile-time checks that the generated model files fit this firmware, shared by the sketch
+// and firmware/tests/model_check.cpp (which the tests build after every export).
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "board_config.h"
+#include "feature_window.h"
+#include "model/kws_model_settings.h"
+#include "model/kws_thresholds.h"
+#include "protocol.h"
+#include "recognizer.h"
+
+namespace kws {
+
+// Labels the recognizer never reports.
+constexpr uint32_t kIgnoredLabels = (1u << kSilenceIndex) | (1u << kUnknownIndex);
+
+static_assert(kLabelCount <= kMaxLabels, "too many labels for the recognizer");
+static_assert(sizeof(kDefaultThresholdPermille) / sizeof(kDefaultThresholdPermille[0]) ==
+                  static_cast<size_t>(kLabelCount),
+              "kws_thresholds.h needs one threshold per label: regenerate it with\n"
+              "`python -m model_training.streaming thresholds --header`");
+static_assert(kOutputZeroPoint == -128, "the recognizer reads scores as int8 + 128");
+static_assert(kInputShift == kFeatureShift, "to_int8 and the export use one shift");
+static_assert(hello_length(kFirmwareVersion, kModelId, kLabels, kLabelCount, kIgnoredLabels) <=
+                  kMaxLineBytes,
+              "HELLO with these labels exceeds the protocol's 160-byte line: shorten them");
+
+}  // namespace kws
