@@ -80,13 +80,6 @@ def _commands(labels: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(label for label in labels if label not in NOT_COMMANDS)
 
 
-def __getattr__(name: str) -> Any:
-    """`COMMANDS`: the commands of the committed model, read from its card when asked for."""
-    if name == "COMMANDS":
-        return model_commands()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def section_schemas() -> dict[str, tuple[Setting, ...]]:
     """The settings of each top-level section (other than commands and skills)."""
     from assistant.listener import MICROPHONE_SETTINGS

@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO / "tests"))  # the broker helper the tests use
 
 from mosquitto import Mosquitto  # noqa: E402
 
-from assistant.config import COMMANDS  # noqa: E402
+from assistant.config import model_commands  # noqa: E402
 from assistant.plugin import CommandEvent  # noqa: E402
 from assistant.rooms.hub import Hub  # noqa: E402
 from assistant.rooms.satellite import Satellite  # noqa: E402
@@ -59,6 +59,7 @@ def run_satellite(
     start = link.recv() + index / (rate * count)  # the satellites take turns
     cpu_before = time.process_time()
     forwarded: dict[tuple[str, int], float] = {}
+    commands = model_commands()
     behind = 0.0
     for seq in range(int(rate * seconds)):
         scheduled = start + seq / rate
@@ -68,7 +69,7 @@ def run_satellite(
         now = time.monotonic()
         behind = max(behind, now - scheduled)
         forwarded[(satellite.site, seq)] = now
-        command = COMMANDS[seq % len(COMMANDS)]
+        command = commands[seq % len(commands)]
         satellite.forward(CommandEvent(command, 0.9, "bench", satellite.site, now, seq=seq))
     deadline = time.monotonic() + 10
     while satellite.pending and time.monotonic() < deadline:

@@ -20,7 +20,7 @@ import pytest
 from mosquitto import Mosquitto, Recorder
 from waiting import wait_until
 
-from assistant.config import COMMANDS
+from assistant.config import model_commands
 from assistant.plugin import CommandEvent
 from assistant.rooms import satellite as satellite_module
 from assistant.rooms import topics as wire
@@ -292,7 +292,9 @@ def test_a_satellite_announces_itself_to_home_assistant_and_its_last_will_says_o
     )
     try:
         assert wait_until(lambda: latest(recorder).get(status) == "online", timeout=10)
-        configs = [config_topic("homeassistant", "kitchen", command) for command in COMMANDS]
+        configs = [
+            config_topic("homeassistant", "kitchen", command) for command in model_commands()
+        ]
         assert wait_until(lambda: set(configs) <= set(latest(recorder)))
         entity = json.loads(latest(recorder)[config_topic("homeassistant", "kitchen", "stop")])
         assert entity["state_topic"] == topics.event("kitchen", "stop")
