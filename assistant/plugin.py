@@ -61,6 +61,13 @@ MQTT_CONNECTION_SETTINGS = (
 talks MQTT as for the assistant's own `mqtt:` section."""
 
 
+def ca_file_problem(tls: bool, ca_file: str) -> str:
+    """Why MQTT_CONNECTION_SETTINGS' CA file cannot be used ("" when it can or is not needed)."""
+    if tls and ca_file and not Path(ca_file).is_file():
+        return f"ca_file {ca_file} is not a file: give the CA certificate's path, or empty"
+    return ""
+
+
 @dataclass(frozen=True)
 class CommandEvent:
     """A command heard by a board (or the desktop listener) and accepted by the dispatcher."""

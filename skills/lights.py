@@ -24,6 +24,7 @@ from assistant.plugin import (
     Skill,
     SkillError,
     action,
+    ca_file_problem,
     parse_amount,
 )
 
@@ -76,6 +77,9 @@ class LightsSkill(Skill):
         if settings["username"]:
             self.client.username_pw_set(settings["username"], settings["password"] or None)
         if settings["tls"]:
+            problem = ca_file_problem(settings["tls"], settings["ca_file"])
+            if problem:
+                raise SkillError(f"Lights: skills.lights.{problem}")
             self.client.tls_set(
                 ca_certs=settings["ca_file"] or None, tls_version=ssl.PROTOCOL_TLS_CLIENT
             )

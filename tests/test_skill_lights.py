@@ -127,6 +127,16 @@ def test_tls_with_a_trusted_certificate(tmp_path: Path, lights) -> None:
         recorder.close()
 
 
+def test_tls_with_a_missing_ca_file_says_which_setting(tmp_path: Path, lights) -> None:
+    skill = lights(1883, tls=True, ca_file=str(tmp_path / "missing.pem"))
+    assert skill.replies == [
+        f"Lights: skills.lights.ca_file {tmp_path}/missing.pem is not a file: give the CA "
+        "certificate's path, or empty"
+    ]
+    with pytest.raises(Exception, match="skill lights did not start"):
+        skill.do("on")
+
+
 def test_broker_down_gives_a_clear_message(lights, caplog: pytest.LogCaptureFixture) -> None:
     port = free_port()
     skill = lights(port)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.plugin import MQTT_CONNECTION_SETTINGS, Setting
+from assistant.plugin import MQTT_CONNECTION_SETTINGS, Setting, ca_file_problem
 from assistant.rooms.topics import Topics, check_level
 from assistant.settings import SettingValueError, validate_settings
 
@@ -56,6 +56,8 @@ class MqttSettings:
             raise MqttSettingsError(
                 "mqtt.reconnect_max must be at least mqtt.reconnect_min", "reconnect_max"
             )
+        if ca_file_problem(self.tls, self.ca_file):
+            raise MqttSettingsError(f"mqtt.{ca_file_problem(self.tls, self.ca_file)}", "ca_file")
         if self.keepalive < 5:
             raise MqttSettingsError("mqtt.keepalive must be at least 5 seconds", "keepalive")
         for name, check in (
