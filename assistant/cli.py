@@ -16,6 +16,7 @@ from typing import Any
 from assistant import control, microphone, ports, protocol, service, vosk_models
 from assistant.config import ROLES, SOURCES, ConfigError, config_path, load_config
 from assistant.host import discover_skills, usable_skills
+from assistant.plugin import Setting
 
 log = logging.getLogger("assistant")
 
@@ -217,12 +218,27 @@ def cmd_skills(args: argparse.Namespace) -> int:
             print(
                 f"  action {action.name}" + (f"({params})" if params else "") + f": {action.help}"
             )
+            for param in action.params:
+                print(f"    with {_described(param)}")
         for setting in skill.settings:
-            default = "required" if setting.required else f"default {setting.default!r}"
-            print(f"  setting {setting.name} ({setting.type.__name__}, {default}): {setting.help}")
+            print(f"  setting {_described(setting)}")
     for plugin in broken:
         print(f"BROKEN {plugin.name} ({plugin.target}): {plugin.error}")
     return 1 if broken else 0
+
+
+def _described(setting: Setting) -> str:
+    """A setting or parameter for `assistant skills`: name (type, default, choices, bounds):
+    help."""
+    facts = [setting.type.__name__]
+    facts.append("required" if setting.required else f"default {setting.default!r}")
+    if setting.choices:
+        facts.append("one of " + " | ".join(map(str, setting.choices)))
+    if setting.minimum is not None:
+        facts.append(f"at least {setting.minimum:g}")
+    if setting.maximum is not None:
+        facts.append(f"at most {setting.maximum:g}")
+    return f"{setting.name} ({', '.join(facts)}): {setting.help}"
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:

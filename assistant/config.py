@@ -3,9 +3,9 @@ choices, before anything runs."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,36 +31,45 @@ ROLES = ("single", "satellite", "hub")
 
 DEVICE_SETTINGS = (
     Setting("port", str, "auto", "serial port of the board, or auto to find it by USB id"),
-    Setting("baudrate", int, 115200, "serial speed (the board's USB serial ignores it)"),
-    Setting("heartbeat_timeout", float, 3.0, "seconds of silence before the board is reported"),
-    Setting("max_line_errors", int, 1000, "malformed lines logged before the log goes quiet"),
+    Setting("baudrate", int, 115200, "serial speed (the board's USB serial ignores it)", minimum=1),
+    Setting(
+        "heartbeat_timeout",
+        float,
+        3.0,
+        "seconds of silence before the board is reported",
+        minimum=0.1,
+    ),
+    Setting(
+        "max_line_errors", int, 1000, "malformed lines logged before the log goes quiet", minimum=0
+    ),
 )
 EMULATOR_SETTINGS = (
-    Setting("heartbeat_ms", int, 1000, "how often the virtual board sends a heartbeat"),
+    Setting("heartbeat_ms", int, 1000, "how often the virtual board sends a heartbeat", minimum=10),
 )
 TOP_LEVEL_SETTINGS = (
     Setting("source", str, "auto", "where commands come from", SOURCES),
     Setting("role", str, "single", "single machine, or satellite/hub with MQTT", ROLES),
     Setting("site", str, "default", "name of this room (satellites tag their events with it)"),
-    Setting("focus_seconds", float, 30.0, "how long the skill used last keeps focus"),
+    Setting("focus_seconds", float, 30.0, "how long the skill used last keeps focus", minimum=0),
     Setting(
         "min_score",
         float,
         0.0,
         "detections scoring lower are ignored (the spotter's own thresholds apply first)",
+        minimum=0,
+        maximum=1,
     ),
-    Setting("cooldown", float, 1.0, "seconds in which a repeated command is ignored"),
-    Setting("skill_timeout", float, 10.0, "seconds an action may run before it is abandoned"),
+    Setting("cooldown", float, 1.0, "seconds in which a repeated command is ignored", minimum=0),
+    Setting(
+        "skill_timeout",
+        float,
+        10.0,
+        "seconds an action may run before it is abandoned",
+        minimum=0.1,
+    ),
     Setting("log_level", str, "INFO", "how much to log", ("DEBUG", "INFO", "WARNING", "ERROR")),
 )
 COMMAND_KEYS = ("do", "when", "min_score", "cooldown")
-RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
-    "min_score": (lambda value: 0 <= value <= 1, "from 0 to 1"),
-    "cooldown": (lambda value: value >= 0, "of 0 or more"),
-    "focus_seconds": (lambda value: value >= 0, "of 0 or more"),
-    "skill_timeout": (lambda value: value > 0, "above 0"),
-}
-"""The values a run can work with, of the top-level numbers (and a command's limits)."""
 NO_COMMANDS = (
     "no commands are mapped: every detection will be ignored (a file of your own replaces the "
     "default config.yaml completely, nothing is merged: start from a copy of it)"
@@ -234,15 +243,6 @@ class _Validator:
             self.report(problem, path, where)
         return with_defaults(result, schema)
 
-    def check_ranges(self, values: dict[str, Any], path: Path_) -> None:
-        """Numbers of the right type that a run cannot work with (RANGES)."""
-        where = ".".join(map(str, path)) or "the top level"
-        for name, (works, wanted) in RANGES.items():
-            value = values.get(name)
-            if value is not None and not (math.isfinite(value) and works(value)):
-                message = f"{where}: {name} must be a number {wanted}, not {value:g}"
-                self.problem((*path, name), message)
-
     def report(self, problem: SettingsProblem, path: Path_, where: str) -> None:
         self.problem((*path, problem.key) if problem.key else path, f"{where}: {problem.message}")
 
@@ -262,7 +262,6 @@ class _Validator:
         top.pop("commands", None)
         top.pop("skills", None)
         values = self.settings(top, TOP_LEVEL_SETTINGS, ())
-        self.check_ranges(values, ())
         sections, mistyped = {}, set()
         for name, schema in schemas.items():
             known_problems = len(self.problems)
@@ -368,13 +367,13 @@ class _Validator:
                     self.unknown_skill((*path, "when", skill), skill)
             limits = self.settings(
                 {k: spec[k] for k in ("min_score", "cooldown") if k in spec},
-                (
-                    Setting("min_score", float, values["min_score"]),
-                    Setting("cooldown", float, values["cooldown"]),
+                tuple(
+                    dataclasses.replace(setting, default=values[setting.name])
+                    for setting in TOP_LEVEL_SETTINGS
+                    if setting.name in ("min_score", "cooldown")
                 ),
                 path,
             )
-            self.check_ranges(limits, path)
             rules[command] = CommandRule(
                 command=command,
                 actions=self.action_list(spec["do"], (*path, "do")),

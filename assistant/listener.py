@@ -34,14 +34,18 @@ MICROPHONE_SETTINGS = (
     Setting("device", str, "default", "input device name or number (`python -m sounddevice`)"),
     Setting("model", str, "default", "int8 .tflite model (its .json card beside it)"),
     Setting("thresholds", dict, {}, "score each command needs, e.g. {up: 0.85} (default 0.8)"),
-    Setting("average_window_ms", int, 1000, "scores are averaged over this long"),
-    Setting("suppression_ms", int, 1500, "quiet time after a detection"),
-    Setting("minimum_count", int, 3, "inferences needed in the window before a detection"),
-    Setting("inference_every", int, 5, "feature slices (20 ms each) between inferences"),
-    Setting("block_ms", int, 100, "audio read from the microphone at a time"),
-    Setting("heartbeat_ms", int, 1000, "a heartbeat line every this much audio"),
-    Setting("retry_seconds", float, 2.0, "first wait before opening the microphone again"),
-    Setting("max_retry_seconds", float, 30.0, "longest wait between attempts"),
+    Setting("average_window_ms", int, 1000, "scores are averaged over this long", minimum=20),
+    Setting("suppression_ms", int, 1500, "quiet time after a detection", minimum=0),
+    Setting(
+        "minimum_count", int, 3, "inferences needed in the window before a detection", minimum=1
+    ),
+    Setting("inference_every", int, 5, "feature slices (20 ms each) between inferences", minimum=1),
+    Setting("block_ms", int, 100, "audio read from the microphone at a time", minimum=10),
+    Setting("heartbeat_ms", int, 1000, "a heartbeat line every this much audio", minimum=100),
+    Setting(
+        "retry_seconds", float, 2.0, "first wait before opening the microphone again", minimum=0.1
+    ),
+    Setting("max_retry_seconds", float, 30.0, "longest wait between attempts", minimum=0.1),
 )
 
 

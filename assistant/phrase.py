@@ -25,7 +25,7 @@ PHRASE_SETTINGS: tuple[Setting, ...] = (
         "model", str, "", f"Vosk model folder; empty: {MODEL_NAME} from `assistant models download`"
     ),
     Setting("device", str, "", "microphone: a sounddevice name or number; empty: the default"),
-    Setting("seconds", float, 4.0, "longest listening window in seconds"),
+    Setting("seconds", float, 4.0, "longest listening window in seconds", minimum=0.5),
 )
 """Schema of the `phrase:` section of config.yaml."""
 

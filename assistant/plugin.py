@@ -36,13 +36,16 @@ REQUIRED: Any = _Required()
 @dataclass(frozen=True)
 class Setting:
     """One setting of a skill (under `skills.<name>:` in config.yaml) or parameter of an action
-    (under `with:`). `type` is one of str, int, float, bool, list, dict."""
+    (under `with:`). `type` is one of str, int, float, bool, list, dict; a number may have
+    bounds (`minimum`, `maximum`, both included)."""
 
     name: str
     type: type
     default: Any = REQUIRED
     help: str = ""
     choices: tuple[Any, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
 
     @property
     def required(self) -> bool:

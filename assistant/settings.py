@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +60,15 @@ def _coerce(value: Any, setting: Setting) -> tuple[Any, str | None]:
         return None, f"{setting.name} must be {expected}, not {value!r}"
     if setting.choices and value not in setting.choices:
         return None, f"{setting.name} is {value!r}; {valid_choices(value, setting.choices)}"
+    if wanted is float and not math.isfinite(value):
+        return None, f"{setting.name} must be a finite number, not {value:g}"
+    low, high = setting.minimum, setting.maximum
+    if (low is not None and value < low) or (high is not None and value > high):
+        if low is not None and high is not None:
+            bounds = f"from {low:g} to {high:g}"
+        else:
+            bounds = f"of {low:g} or more" if low is not None else f"of {high:g} or less"
+        return None, f"{setting.name} must be a number {bounds}, not {value:g}"
     return value, None
 
 

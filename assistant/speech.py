@@ -33,9 +33,11 @@ SPEECH_SETTINGS: tuple[Setting, ...] = (
         choices=("auto", "espeak", "nsss", "sapi5", "avspeech"),
     ),
     Setting("voice", str, "", "voice id or name (`espeak-ng --voices`); empty: the default"),
-    Setting("rate", int, 170, "words per minute"),
-    Setting("volume", float, 1.0, "0.0 to 1.0"),
-    Setting("timeout", float, 10.0, "seconds one reply may take before the engine is stuck"),
+    Setting("rate", int, 170, "words per minute", minimum=50, maximum=500),
+    Setting("volume", float, 1.0, "0.0 to 1.0", minimum=0, maximum=1),
+    Setting(
+        "timeout", float, 10.0, "seconds one reply may take before the engine is stuck", minimum=1
+    ),
 )
 """Schema of the `speech:` section of config.yaml."""
 

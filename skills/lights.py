@@ -62,8 +62,17 @@ class LightsSkill(Skill):
         Setting("preset", str, "zigbee2mqtt", "message format", choices=tuple(PRESETS)),
         Setting("device", str, "living_room", "Zigbee2MQTT friendly name or Tasmota topic"),
         Setting("templates", dict, {}, "per action {topic, payload}, replacing the preset's"),
-        Setting("step", int, 20, "brightness change of brighter and dimmer, in percent"),
-        Setting("listen_seconds", float, 4.0, "how long `level` listens for a spoken level"),
+        Setting(
+            "step",
+            int,
+            20,
+            "brightness change of brighter and dimmer, in percent",
+            minimum=1,
+            maximum=100,
+        ),
+        Setting(
+            "listen_seconds", float, 4.0, "how long `level` listens for a spoken level", minimum=0.5
+        ),
     )
 
     def start(self) -> None:
@@ -116,7 +125,9 @@ class LightsSkill(Skill):
     def dimmer(self, event: CommandEvent) -> None:
         self._publish("dimmer")
 
-    @action(params=(Setting("percent", int, -1, "brightness; -1: ask for it"),))
+    @action(
+        params=(Setting("percent", int, -1, "brightness; -1: ask for it", minimum=-1, maximum=100),)
+    )
     def level(self, event: CommandEvent, percent: int = -1) -> str:
         """Set the brightness to a level, said after the command when not configured."""
         if percent < 0:

@@ -27,7 +27,9 @@ class MediaSkill(Skill):
     description = "controls the active media player (MPRIS over D-Bus)"
     settings = (
         Setting("player", str, "", "preferred player, e.g. vlc or spotify; empty: any"),
-        Setting("volume_step", float, 0.1, "volume change of volume_up/down (0 to 1)"),
+        Setting(
+            "volume_step", float, 0.1, "volume change of volume_up/down", minimum=0.01, maximum=1
+        ),
         Setting("bus", str, "SESSION", "D-Bus address; SESSION: the desktop session bus"),
     )
 

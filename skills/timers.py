@@ -52,13 +52,17 @@ class TimersSkill(Skill):
     name = "timers"
     description = "named countdown timers that survive a restart"
     settings = (
-        Setting("default_seconds", float, 300.0, "length of a timer when none is given"),
+        Setting("default_seconds", float, 300.0, "length of a timer when none is given", minimum=1),
         Setting("default_name", str, "timer", "name of a timer started without a name"),
         Setting("ask_length", bool, True, "listen for a spoken length after go"),
-        Setting("listen_seconds", float, 4.0, "how long to listen for the spoken length"),
-        Setting("ring_every", float, 10.0, "seconds between announcements while ringing"),
-        Setting("ring_for", float, 60.0, "seconds a timer keeps ringing unless stopped"),
-        Setting("missed_after", float, 60.0, "a timer this late is announced as missed"),
+        Setting(
+            "listen_seconds", float, 4.0, "how long to listen for the spoken length", minimum=0.5
+        ),
+        Setting(
+            "ring_every", float, 10.0, "seconds between announcements while ringing", minimum=0.1
+        ),
+        Setting("ring_for", float, 60.0, "seconds a timer keeps ringing unless stopped", minimum=0),
+        Setting("missed_after", float, 60.0, "a timer this late is announced as missed", minimum=0),
     )
 
     def start(self) -> None:
@@ -97,7 +101,7 @@ class TimersSkill(Skill):
     @action(
         name="start",
         params=(
-            Setting("seconds", float, 0.0, "length; 0: ask, or the default length"),
+            Setting("seconds", float, 0.0, "length; 0: ask, or the default length", minimum=0),
             Setting("name", str, "", "name of the timer; empty: the default name"),
         ),
     )

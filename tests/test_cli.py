@@ -73,7 +73,11 @@ def test_skills_lists_the_installed_example_plugin(env):
     result = assistant(env, "skills")
     assert "greeter: Greets you and counts the greetings" in result.stdout
     assert "  action greet(who): greet someone" in result.stdout
-    assert "  setting style (str, default 'short'): how to greet" in result.stdout
+    assert "    with who (str, default 'friend'): whom to greet" in result.stdout
+    assert (
+        "  setting style (str, default 'short', one of short | counted): how to greet"
+        in result.stdout
+    )
 
 
 def test_a_reader_that_stops_early_gets_no_traceback(env):

@@ -244,9 +244,9 @@ def test_numbers_a_run_cannot_work_with_are_refused(tmp_path):
         "the top level: min_score must be a number from 0 to 1, not 7",
         "the top level: cooldown must be a number of 0 or more, not -1",
         "the top level: focus_seconds must be a number of 0 or more, not -5",
-        "the top level: skill_timeout must be a number above 0, not 0",
+        "the top level: skill_timeout must be a number of 0.1 or more, not 0",
         "commands.on: min_score must be a number from 0 to 1, not 1.5",
-        "commands.on: cooldown must be a number of 0 or more, not nan",
+        "commands.on: cooldown must be a finite number, not nan",
     ]
     config = load_config(
         write(tmp_path, "min_score: 1\ncooldown: 0\nfocus_seconds: 0\n"), INSTALLED
