@@ -392,8 +392,16 @@ class PluginHost:
         return False
 
     def stop(self) -> None:
-        """Stop every skill, waiting up to the skill timeout for them to finish."""
-        wait([self._stop_skill(name) for name in list(self.skills)], timeout=self.timeout)
+        """Stop every skill, waiting up to the skill timeout for them to finish; those that do
+        not are named in the log."""
+        stopping = {self._stop_skill(name): name for name in list(self.skills)}
+        _, late = wait(stopping, timeout=self.timeout)
+        for future in late:
+            log.warning(
+                "skill %s: stop did not finish within %g s; leaving it",
+                stopping[future],
+                self.timeout,
+            )
         for runner in self.runners.values():
             runner.close()
         self._stopping.set()

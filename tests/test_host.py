@@ -167,13 +167,15 @@ def test_stopping_waits_for_the_skills_to_finish(tmp_path):
     assert skill.stopped.is_set()
 
 
-def test_stopping_waits_no_longer_than_the_skill_timeout(tmp_path):
+def test_stopping_waits_no_longer_than_the_skill_timeout(tmp_path, caplog):
     host = PluginHost(MISBEHAVING, Focus(30), tmp_path, lambda text, site: None, timeout=0.2)
     host.configure({"stuckstop": {}})
     skill = host.skills["stuckstop"]
     host.stop()  # returns although the skill's stop has not finished
     assert not skill.stopped.is_set()
     skill.release.set()
+    late = [r.getMessage() for r in caplog.records if "did not finish" in r.getMessage()]
+    assert late == ["skill stuckstop: stop did not finish within 0.2 s; leaving it"]
 
 
 def test_a_new_timeout_applies_to_running_skills(host, caplog):
