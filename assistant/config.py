@@ -449,9 +449,21 @@ class _Validator:
                 if name in raw:
                     self.unknown_skill(("skills", name), name)
                 continue
-            schema = self.installed[name].settings
-            result[name] = self.settings(raw.get(name), schema, ("skills", name))
+            skill = self.installed[name]
+            known_problems = len(self.problems)
+            result[name] = self.settings(raw.get(name), skill.settings, ("skills", name))
+            if len(self.problems) == known_problems:
+                self.check_skill(name, skill, result[name])
         return result
+
+    def check_skill(self, name: str, skill: type[Skill], settings: dict[str, Any]) -> None:
+        """The skill's own check of its settings (Skill.check_settings)."""
+        try:
+            problem = skill.check_settings(settings)
+        except Exception as error:  # a plugin bug: reported, and the check goes on
+            problem = f"the skill's check_settings crashed ({type(error).__name__}: {error})"
+        if problem:
+            self.problem(("skills", name), f"skills.{name}: {problem}")
 
 
 def _switchable(schema: tuple[Setting, ...]) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -161,6 +161,13 @@ class Skill:
 
     def stop(self) -> None:
         """Called once at shutdown."""
+
+    @classmethod
+    def check_settings(cls, settings: Mapping[str, Any]) -> str | None:
+        """What is wrong with settings whose types and bounds are right (None: nothing), for
+        `config check` to report on the skill's section before anything runs. Override it to
+        check what a Setting cannot say (a template, a file that must exist)."""
+        return None
 
     @classmethod
     @functools.cache

@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
+from collections.abc import Mapping
 from string import Template
 from typing import Any
 
@@ -77,7 +78,10 @@ class LightsSkill(Skill):
 
     def start(self) -> None:
         settings = self.context.settings
-        self.templates = self._templates(settings)
+        problem = self.check_settings(settings)
+        if problem:  # config check reports it first; a skill started some other way says it
+            raise SkillError(f"Lights: skills.lights.{problem}")
+        self.templates = _templates(settings)
         self.broker = f"{settings['host']}:{settings['port']}"
         self._connected = threading.Event()
         self._refusal = ""
@@ -86,9 +90,6 @@ class LightsSkill(Skill):
         if settings["username"]:
             self.client.username_pw_set(settings["username"], settings["password"] or None)
         if settings["tls"]:
-            problem = ca_file_problem(settings["tls"], settings["ca_file"])
-            if problem:
-                raise SkillError(f"Lights: skills.lights.{problem}")
             self.client.tls_set(
                 ca_certs=settings["ca_file"] or None, tls_version=ssl.PROTOCOL_TLS_CLIENT
             )
@@ -177,30 +178,13 @@ class LightsSkill(Skill):
             Template(template["payload"]).substitute(values),
         )
 
-    def _templates(self, settings: dict[str, Any]) -> dict[str, dict[str, str]]:
-        """The preset's messages with the configured ones laid over, checked."""
-        merged = {name: dict(message) for name, message in PRESETS[settings["preset"]].items()}
-        for name, message in settings["templates"].items():
-            if name not in ACTIONS:
-                raise SkillError(
-                    f"skills.lights.templates: unknown action {name!r}; valid: {', '.join(ACTIONS)}"
-                )
-            if not isinstance(message, dict) or set(message) - {"topic", "payload"}:
-                raise SkillError(
-                    f"skills.lights.templates.{name}: expected a mapping with topic and payload"
-                )
-            merged[name].update({key: str(value) for key, value in message.items()})
-        probe = {"device": "x", "step": 1, "step_254": 1, "percent": 1, "value_254": 1}
-        for name, message in merged.items():
-            for part, text in message.items():
-                try:
-                    Template(text).substitute(probe)
-                except (KeyError, ValueError) as error:
-                    raise SkillError(
-                        f"skills.lights.templates.{name}.{part}: bad placeholder {error} in "
-                        f"{text!r}; valid: $device, $step, $step_254, $percent, $value_254"
-                    ) from None
-        return merged
+    @classmethod
+    def check_settings(cls, settings: Mapping[str, Any]) -> str | None:
+        try:
+            _templates(settings)
+        except ValueError as error:
+            return str(error)
+        return ca_file_problem(settings["tls"], settings["ca_file"]) or None
 
     def _why_not_connected(self) -> str:
         if self._refusal:
@@ -235,3 +219,25 @@ class LightsSkill(Skill):
         if self._connected.is_set():
             self.context.log.warning("lost the MQTT broker at %s; reconnecting", self.broker)
         self._connected.clear()
+
+
+def _templates(settings: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """The preset's messages with the configured ones laid over, checked."""
+    merged = {name: dict(message) for name, message in PRESETS[settings["preset"]].items()}
+    for name, message in settings["templates"].items():
+        if name not in ACTIONS:
+            raise ValueError(f"templates: unknown action {name!r}; valid: {', '.join(ACTIONS)}")
+        if not isinstance(message, dict) or set(message) - {"topic", "payload"}:
+            raise ValueError(f"templates.{name}: expected a mapping with topic and payload")
+        merged[name].update({key: str(value) for key, value in message.items()})
+    probe = {"device": "x", "step": 1, "step_254": 1, "percent": 1, "value_254": 1}
+    for name, message in merged.items():
+        for part, text in message.items():
+            try:
+                Template(text).substitute(probe)
+            except (KeyError, ValueError) as error:
+                raise ValueError(
+                    f"templates.{name}.{part}: bad placeholder {error} in "
+                    f"{text!r}; valid: $device, $step, $step_254, $percent, $value_254"
+                ) from None
+    return merged

@@ -165,3 +165,22 @@ def test_a_broker_restart_is_survived(
     assert recorder.wait_for(1) == [("zigbee2mqtt/living_room/set", '{"state": "OFF"}')]
     assert "lost the MQTT broker" in caplog.text
     recorder.close()
+
+
+def test_config_check_reports_what_the_lights_skill_would_refuse(tmp_path: Path) -> None:
+    from assistant.config import ConfigError, load_config
+    from assistant.host import discover_skills
+
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "commands:\n  on: lights.on\nskills:\n  lights:\n"
+        "    templates: {on: {topic: home/$devcie/power, payload: '1'}}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(config, discover_skills()[0])
+    assert str(caught.value).startswith(
+        f"{config}:4: skills.lights: templates.on.topic: bad placeholder 'devcie'"
+    )
+    config.write_text(f"skills:\n  lights: {{tls: true, ca_file: {tmp_path}/none.pem}}\n")
+    with pytest.raises(ConfigError, match=r"config.yaml:2: skills.lights: ca_file .* not a file"):
+        load_config(config, discover_skills()[0])
