@@ -11,12 +11,39 @@ from pathlib import Path
 from model_training import command_line
 from model_training.settings import FIRMWARE_MODEL_DIR, MODELS_DIR, SHARED_DIR, data_dir
 
+RUN_OPTIONS = {
+    "architecture": "ds_cnn",
+    "epochs": 60,
+    "seed": 1234,
+    "real": None,
+    "scale": 1.0,
+    "validation_percent": 10.0,
+    "testing_percent": 20.0,
+}
+"""The options that make a run, with their defaults. `train` stores them in the run folder
+(options.json) and the later steps take the stored ones unless given again."""
 
-def _pipeline(args):
+
+def _run_options(args) -> dict:
+    """RUN_OPTIONS as given on the command line, else as the run stored them, else defaults."""
+    stored_file = Path(args.data_dir) / "runs" / args.run / "options.json"
+    stored = json.loads(stored_file.read_text()) if stored_file.exists() else {}
+    options = {}
+    for name, default in RUN_OPTIONS.items():
+        given = getattr(args, name)
+        options[name] = given if given is not None else stored.get(name, default)
+    return options
+
+
+def _pipeline(args, store_options: bool = False):
+    """The pipeline of `args`' run; `store_options` (train, recipe) writes its options.json."""
     from model_training.examples import Recipe
     from model_training.pipeline import Pipeline
     from model_training.train import TrainConfig
 
+    options = _run_options(args)
+    for name, value in options.items():
+        setattr(args, name, value)
     config = TrainConfig(architecture=args.architecture, epochs=args.epochs, seed=args.seed)
     recipe = Recipe().scaled(args.scale)
     pipeline = Pipeline(
@@ -31,6 +58,9 @@ def _pipeline(args):
     )
     if args.real:
         pipeline.real = [Path(p) for p in args.real]
+    if store_options:
+        pipeline.run_dir.mkdir(parents=True, exist_ok=True)
+        (pipeline.run_dir / "options.json").write_text(json.dumps(options, indent=2))
     return pipeline
 
 
@@ -80,7 +110,7 @@ def cmd_features(args) -> None:
 
 
 def cmd_train(args) -> None:
-    summary = _pipeline(args).train()
+    summary = _pipeline(args, store_options=True).train()
     print(
         f"best epoch {summary['best_epoch']}: validation balanced accuracy "
         f"{summary['val_balanced_accuracy']:.4f}; {summary['parameters']} parameters, "
@@ -111,7 +141,7 @@ def cmd_evaluate(args) -> None:
 
 
 def cmd_recipe(args) -> None:
-    pipeline = _pipeline(args)
+    pipeline = _pipeline(args, store_options=True)
     start = time.monotonic()
     seconds = {}
     steps = [
@@ -135,13 +165,16 @@ def cmd_recipe(args) -> None:
 def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default=str(data_dir()), help="cache, runs, synth clips")
     parser.add_argument("--run", default="default", help="name of the run folder")
-    parser.add_argument("--architecture", default="ds_cnn", choices=["ds_cnn", "baseline"])
-    parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--real", nargs="+", help="folders of speech in Speech Commands layout")
-    parser.add_argument("--scale", type=float, default=1.0, help="share of the example counts")
-    parser.add_argument("--validation-percent", type=float, default=10.0)
-    parser.add_argument("--testing-percent", type=float, default=20.0)
+    run = "default: the run's (stored by train), else"
+    parser.add_argument("--architecture", choices=["ds_cnn", "baseline"], help=f"{run} ds_cnn")
+    parser.add_argument("--epochs", type=int, help=f"{run} 60")
+    parser.add_argument("--seed", type=int, help=f"{run} 1234")
+    parser.add_argument(
+        "--real", nargs="+", help=f"folders of speech in Speech Commands layout; {run} ../shared"
+    )
+    parser.add_argument("--scale", type=float, help=f"share of the example counts; {run} 1")
+    parser.add_argument("--validation-percent", type=float, help=f"{run} 10")
+    parser.add_argument("--testing-percent", type=float, help=f"{run} 20")
     parser.add_argument("--models-dir", default=str(MODELS_DIR), help="model and card go here")
     parser.add_argument("--firmware-dir", default=str(FIRMWARE_MODEL_DIR), help="C files go here")
 

@@ -49,6 +49,11 @@ def test_recipe_writes_a_model_the_interpreters_and_the_firmware_agree_on(speech
     assert f"g_kws_model_data_len = {len(tflite)};" in data_cc
     assert (data / "runs" / "default" / "confusion_int8.png").read_bytes().startswith(PNG)
 
+    again = ["export", "--data-dir", str(data), "--models-dir", str(tmp_path / "again")]
+    assert main([*again, "--firmware-dir", str(tmp_path / "fw2")]) == 0  # the run's options
+    described = json.loads((tmp_path / "again" / "kws_int8.json").read_text())["data"]
+    assert described == card["data"] and described["training"]["epochs"] == 2
+
     evaluation = tmp_path / "evaluation"
     args = ["evaluate", "--model", str(models / "kws_int8.tflite"), "--folder", str(speech)]
     assert main([*args, "--split", "all", "--output", str(evaluation)]) == 0
