@@ -43,9 +43,9 @@ MICROPHONE_SETTINGS = (
     Setting("block_ms", int, 100, "audio read from the microphone at a time", minimum=10),
     Setting("heartbeat_ms", int, 1000, "a heartbeat line every this much audio", minimum=100),
     Setting(
-        "retry_seconds", float, 2.0, "first wait before opening the microphone again", minimum=0.1
+        "retry_seconds", float, 2.0, "first wait before opening the microphone again", minimum=0.01
     ),
-    Setting("max_retry_seconds", float, 30.0, "longest wait between attempts", minimum=0.1),
+    Setting("max_retry_seconds", float, 30.0, "longest wait between attempts", minimum=0.01),
 )
 
 
@@ -70,7 +70,7 @@ class ListenerSettings:
         """From a `microphone:` section (validated against MICROPHONE_SETTINGS)."""
         settings, problems = validate_settings(values, MICROPHONE_SETTINGS)
         if problems:
-            raise ValueError("microphone: " + "; ".join(str(p) for p in problems))
+            raise ValueError("microphone: " + "; ".join(p.message for p in problems))
         return cls(**settings)
 
     @property
