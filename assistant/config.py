@@ -362,9 +362,15 @@ class _Validator:
             if not isinstance(when, dict):
                 self.problem((*path, "when"), "`when:` must map a skill name to actions")
                 when = {}
-            for skill in when:
+            for skill, actions in when.items():
                 if skill not in self.installed:
                     self.unknown_skill((*path, "when", skill), skill)
+                if actions == []:
+                    self.warn(
+                        (*path, "when", skill),
+                        f"command {command!r} does nothing while {skill} has focus: the list is "
+                        "empty",
+                    )
             limits = self.settings(
                 {k: spec[k] for k in ("min_score", "cooldown") if k in spec},
                 tuple(

@@ -51,11 +51,11 @@ class Dispatcher:
         last = self._last_run.get(key)
         if last is not None and event.received - last < rule.cooldown:
             return f"ignored {event.command!r}: repeated within its {rule.cooldown:g} s cooldown"
-        if not rule.actions:
-            return f"{event.command!r} maps to no action in {self.config.file}"
-        self._last_run[key] = event.received
         focused = self.focus.current()
         calls = rule.when_focused.get(focused, rule.actions) if focused else rule.actions
+        if not calls:
+            return f"{event.command!r} maps to no action in {self.config.file}"
+        self._last_run[key] = event.received
         log.info(
             "%s: %r (%.2f) -> %s",
             event.source,

@@ -122,3 +122,27 @@ def test_run_says_why_no_action_ran(tmp_path):
         assert dispatcher.handle(CommandEvent("on", 0.9, "test", "desk", 1.2)) == []
     finally:
         host.stop()
+
+
+def test_an_empty_action_list_while_a_skill_has_focus_runs_nothing_and_says_so(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("commands:\n  up: {do: [], when: {music: music.louder}}\n  go: music.play\n"
+                    "  on: {do: recorder.bright, when: {music: []}}\n")  # fmt: skip
+    config = load_config(path, INSTALLED)
+    assert [w.message for w in config.warnings] == [
+        "command 'up' does nothing: `do:` is empty",
+        "command 'on' does nothing while music has focus: the list is empty",
+    ]
+    focus = Focus(config.focus_seconds)
+    host = PluginHost(INSTALLED, focus, tmp_path, lambda text, site: None)
+    host.configure(config.skills)
+    dispatcher = Dispatcher(config, host, focus)
+    try:
+        assert dispatcher.run(CommandEvent("up", 1.0, "test", "desk", 1.0)).startswith("'up' maps")
+        [played] = dispatcher.run(CommandEvent("go", 1.0, "test", "desk", 2.0))
+        played.result(2)  # music has focus now
+        [louder] = dispatcher.run(CommandEvent("up", 1.0, "test", "desk", 3.0))
+        louder.result(2)
+        assert dispatcher.run(CommandEvent("on", 1.0, "test", "desk", 4.0)).startswith("'on' maps")
+    finally:
+        host.stop()
