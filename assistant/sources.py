@@ -14,6 +14,9 @@ from typing import Protocol
 from assistant import protocol
 from assistant.plugin import CommandEvent
 
+SETUP_FAILED = "setup_"
+"""How a board's ERR says which part of its setup failed (docs/protocol.md)."""
+
 log = logging.getLogger("assistant.source")
 
 MAX_KEPT_REPLIES = 16
@@ -107,6 +110,12 @@ class DeviceSession:
                     "%s: %s",
                     self.source_name,
                     ", ".join(f"{key} {value}" for key, value in message.fields.items()),
+                )
+            if isinstance(message, protocol.Error) and message.msg.startswith(SETUP_FAILED):
+                log.error(
+                    "%s could not start: its %s setup failed (firmware/README.md, Troubleshooting)",
+                    self.source_name,
+                    message.msg.removeprefix(SETUP_FAILED),
                 )
             with self._replies_changed:
                 self.replies.append(message)

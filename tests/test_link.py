@@ -91,6 +91,12 @@ def test_a_board_of_another_protocol_version_is_refused_until_it_speaks_ours(boa
     assert wait_until(lambda: [e.command for e in link.events] == ["off"])
 
 
+def test_a_board_whose_setup_failed_is_reported_with_the_stage(board, link, caplog):
+    with caplog.at_level(logging.ERROR, logger="assistant.source"):
+        board.send(protocol.Error(0, "setup_mic"), restart_count=True)
+        assert wait_until(lambda: "could not start: its mic setup failed" in caplog.text)
+
+
 def test_gaps_in_sequence_numbers_are_counted_as_lost_lines(board, link):
     board.detect("on")
     board.skip_seq(3)
