@@ -54,7 +54,14 @@ class Setting:
 
 MQTT_CONNECTION_SETTINGS = (
     Setting("host", str, "localhost", "address of the MQTT broker"),
-    Setting("port", int, 1883, "port of the MQTT broker (8883 is usual with TLS)"),
+    Setting(
+        "port",
+        int,
+        1883,
+        "port of the MQTT broker (8883 is usual with TLS)",
+        minimum=1,
+        maximum=65535,
+    ),
     Setting("username", str, "", "user name at the broker; empty: anonymous"),
     Setting("password", str, "", "password at the broker"),
     Setting("tls", bool, False, "connect with TLS"),

@@ -86,7 +86,7 @@ def test_values_that_a_run_would_refuse_name_their_line(tmp_path):
     assert found[0].endswith(
         ":2: site 'living room/2' cannot be used in MQTT topics: it contains '/'"
     )
-    assert found[1].endswith(":4: mqtt.port is 70000; use a port from 1 to 65535")
+    assert found[1].endswith(":4: mqtt: port must be a number from 1 to 65535, not 70000")
     assert ":6: microphone.thresholds: no threshold for 'upp'" in found[2]
     assert len(found) == 3
 

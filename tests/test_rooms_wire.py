@@ -86,7 +86,9 @@ def test_settings_defaults_come_from_the_schema_and_bad_values_are_named() -> No
         1883,
         "assistant",
     )
-    with pytest.raises(MqttSettingsError, match=r"mqtt\.port is 70000"):
+    with pytest.raises(
+        MqttSettingsError, match="mqtt: port must be a number from 1 to 65535, not 70000"
+    ):
         MqttSettings.from_section({"port": 70000})
     with pytest.raises(MqttSettingsError, match=r"mqtt\.topic_prefix 'a#'"):
         MqttSettings.from_section({"topic_prefix": "home/a#"})

@@ -15,10 +15,28 @@ MQTT_SETTINGS = (
     Setting("topic_prefix", str, "assistant", "first level of every topic"),
     Setting("discovery", bool, True, "announce satellites to Home Assistant (MQTT discovery)"),
     Setting("discovery_prefix", str, "homeassistant", "Home Assistant's discovery prefix"),
-    Setting("dedup_window", float, 0.3, "seconds in which one word heard in two rooms runs once"),
-    Setting("max_delay", float, 60.0, "detections held longer than this (no hub) are dropped"),
-    Setting("keepalive", int, 30, "seconds between keep-alive pings to the broker"),
-    Setting("reconnect_min", float, 0.5, "first wait before reconnecting, doubled each failure"),
+    Setting(
+        "dedup_window",
+        float,
+        0.3,
+        "seconds in which one word heard in two rooms runs once",
+        minimum=0,
+    ),
+    Setting(
+        "max_delay",
+        float,
+        60.0,
+        "detections held longer than this (no hub) are dropped",
+        minimum=0,
+    ),
+    Setting("keepalive", int, 30, "seconds between keep-alive pings to the broker", minimum=5),
+    Setting(
+        "reconnect_min",
+        float,
+        0.5,
+        "first wait before reconnecting, doubled each failure",
+        minimum=0,
+    ),
     Setting("reconnect_max", float, 30.0, "longest wait between reconnection attempts"),
 )
 
@@ -29,7 +47,8 @@ class MqttSettingsError(SettingValueError):
 
 @dataclass(frozen=True)
 class MqttSettings:
-    """The `mqtt:` section; the defaults live in MQTT_SETTINGS."""
+    """The `mqtt:` section; the defaults and bounds live in MQTT_SETTINGS (build it with
+    from_section, which checks them)."""
 
     host: str
     port: int
@@ -47,19 +66,13 @@ class MqttSettings:
     reconnect_max: float
 
     def __post_init__(self) -> None:
-        if not 0 < self.port < 65536:
-            raise MqttSettingsError(f"mqtt.port is {self.port}; use a port from 1 to 65535", "port")
-        for name in ("dedup_window", "max_delay", "reconnect_min"):
-            if getattr(self, name) < 0:
-                raise MqttSettingsError(f"mqtt.{name} cannot be negative", name)
         if self.reconnect_max < self.reconnect_min:
             raise MqttSettingsError(
                 "mqtt.reconnect_max must be at least mqtt.reconnect_min", "reconnect_max"
             )
-        if ca_file_problem(self.tls, self.ca_file):
-            raise MqttSettingsError(f"mqtt.{ca_file_problem(self.tls, self.ca_file)}", "ca_file")
-        if self.keepalive < 5:
-            raise MqttSettingsError("mqtt.keepalive must be at least 5 seconds", "keepalive")
+        ca_file = ca_file_problem(self.tls, self.ca_file)
+        if ca_file:
+            raise MqttSettingsError(f"mqtt.{ca_file}", "ca_file")
         for name, check in (
             ("topic_prefix", Topics),
             ("discovery_prefix", lambda value: check_level(value, "mqtt.discovery_prefix")),
