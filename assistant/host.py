@@ -393,7 +393,8 @@ class PluginHost:
 
     def stop(self) -> None:
         """Stop every skill, waiting up to the skill timeout for them to finish; those that do
-        not are named in the log."""
+        not are named in the log (here only: the watchdog is stopped first)."""
+        self._stopping.set()
         stopping = {self._stop_skill(name): name for name in list(self.skills)}
         _, late = wait(stopping, timeout=self.timeout)
         for future in late:
@@ -404,4 +405,3 @@ class PluginHost:
             )
         for runner in self.runners.values():
             runner.close()
-        self._stopping.set()
