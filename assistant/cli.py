@@ -109,10 +109,7 @@ def _board_line(board, line: str, where: str = "input") -> None:
         elif words[0] == "raw":
             board.write_raw((line.split(" ", 1)[1].rstrip("\n") + "\n").encode("ascii", "replace"))
         else:
-            score = float(words[1]) if len(words) > 1 else 0.95
-            if not 0.0 <= score <= 1.0:
-                raise ValueError(f"a score is from 0 to 1, not {words[1]}")
-            board.detect(words[0], score)
+            board.detect(words[0], float(words[1]) if len(words) > 1 else 0.95)
     except (ValueError, IndexError) as error:
         print(
             f"{where}: skipped {line.strip()!r} ({error}); write `COMMAND [SCORE]`, "

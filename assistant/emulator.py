@@ -100,6 +100,8 @@ class VirtualBoard:
             raise ValueError(
                 f"the board does not know {label!r}; it knows {', '.join(self.labels)}"
             )
+        if not 0.0 <= score <= 1.0:
+            raise ValueError(f"a score is from 0 to 1, not {score:g}")
         self.send(protocol.Detection(0, label, round(score, 3), self.now_ms()))
 
     def replay(self, messages: Sequence[protocol.Message], realtime: bool = True) -> None:
