@@ -354,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     svc_commands.add_parser("status", help="systemctl --user status of the unit", **common)
     svc.set_defaults(func=cmd_service)
 
-    vosk_models.add_commands(commands)
+    vosk_models.add_commands(commands, **common)
     return parser
 
 

@@ -13,6 +13,7 @@ import urllib.request
 from dataclasses import dataclass
 from http.client import HTTPException
 from pathlib import Path
+from typing import Any
 
 from assistant.download import DownloadError, extract, fetch, text_progress
 from assistant.paths import data_root
@@ -95,11 +96,14 @@ def download_model(
     return final
 
 
-def add_commands(commands: argparse._SubParsersAction) -> None:
-    """Add `models download` to the assistant's command line."""
-    models = commands.add_parser("models", help="speech models for follow-up phrases")
+def add_commands(commands: argparse._SubParsersAction, **common: Any) -> None:
+    """Add `models download` to the assistant's command line (`common`: what every command's
+    parser takes, such as --config)."""
+    models = commands.add_parser("models", help="speech models for follow-up phrases", **common)
     actions = models.add_subparsers(dest="models_command", required=True)
-    download = actions.add_parser("download", help=f"download the Vosk model ({MODEL_NAME})")
+    download = actions.add_parser(
+        "download", help=f"download the Vosk model ({MODEL_NAME})", **common
+    )
     download.add_argument("--name", default=MODEL_NAME, help="model name in the model list")
     download.add_argument("--dir", type=Path, default=None, help="where to put it")
     download.add_argument("--list-url", default=MODEL_LIST_URL, help=argparse.SUPPRESS)

@@ -359,3 +359,23 @@ def test_sounddevice_is_loaded_before_the_skills_log(env, tmp_path):
     )
     assert "sounddevice loaded when the skills start: True" in result.stdout, result.stderr
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["run"],
+        ["emulate"],
+        ["devices"],
+        ["skills"],
+        ["config", "check"],
+        ["send", "up"],
+        ["service", "install"],
+        ["service", "status"],
+        ["models", "download"],
+    ],
+)
+def test_every_command_takes_config_after_it(words):
+    from assistant.cli import build_parser
+
+    assert build_parser().parse_args([*words, "--config", "mine.yaml"]).config == "mine.yaml"
