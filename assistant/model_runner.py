@@ -24,6 +24,10 @@ NUMPY_BATCH = 8
 """Inputs given to a numpy layer at a time (its temporaries stay in the CPU's cache)."""
 
 
+EXPORT_COMMAND = "python -m model_training export"
+"""How a model and its card are made together."""
+
+
 class ModelError(RuntimeError):
     """A model file that cannot be used (missing, not a TFLite model, wrong input or output)."""
 
@@ -50,7 +54,7 @@ class Int8Model:
         except OSError as error:
             raise ModelError(
                 f"{self.path}: cannot read the model ({error.strerror}); train and export one "
-                "with `python -m model_training export` or point `model:` at a .tflite file"
+                f"with `{EXPORT_COMMAND}` or point `model:` at a .tflite file"
             ) from error
         try:
             whole = tflm_interpreter(self.content)

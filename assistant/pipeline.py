@@ -20,15 +20,13 @@ import numpy as np
 from assistant import protocol
 from assistant.features import FeatureContract
 from assistant.frontend import Frontend
-from assistant.model_runner import Int8Model, ModelError
+from assistant.model_runner import EXPORT_COMMAND, Int8Model, ModelError
 from assistant.recognizer import Recognition, Recognizer
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "kws_int8.tflite"
 DEFAULT_INFERENCE_EVERY = 5
 """Feature slices between inferences (5 slices of 20 ms: an inference every 100 ms)."""
-EXPORT = "python -m model_training export"
-"""How a model and its card are made together."""
 DESKTOP_FIRMWARE = "desktop-1"
 """The `fw=` the desktop pipeline gives in its HELLO."""
 
@@ -71,7 +69,7 @@ def load_contract(model_path: str | Path = DEFAULT_MODEL) -> FeatureContract:
     if not card.is_file():
         raise ModelError(
             f"{card}: the model card of {Path(model_path).name} is missing; export the model "
-            f"with `{EXPORT}` (it writes both files)"
+            f"with `{EXPORT_COMMAND}` (it writes both files)"
         )
     try:
         contract = FeatureContract.from_model_card(card)
@@ -85,8 +83,8 @@ def load_contract(model_path: str | Path = DEFAULT_MODEL) -> FeatureContract:
     if card_sha256 != model_sha256:
         raise ModelError(
             f"{card} is not the card of {model_path}: the card's sha256 is {card_sha256}, the "
-            f"model's is {model_sha256}; export the model again with `{EXPORT}`, which writes "
-            "the model and its card together"
+            f"model's is {model_sha256}; export the model again with `{EXPORT_COMMAND}`, which "
+            "writes the model and its card together"
         )
     return contract
 

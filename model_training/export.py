@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 from assistant.features import FRONTEND_PARAMS, INPUT_SHIFT
+from assistant.model_runner import EXPORT_COMMAND
 from model_training.quantize import Quantization
 from model_training.settings import (
     FEATURE_SCALE,
@@ -20,7 +21,6 @@ from model_training.settings import (
     UNKNOWN_LABEL,
 )
 
-REGENERATE = "python -m model_training export"
 # TFLM on the board needs a little more than the host's recording allocator reports.
 ARENA_HEADROOM_BYTES = 1024
 
@@ -63,7 +63,8 @@ def model_card(tflite: bytes, quantization: Quantization, arena: int, extra: dic
 
 def _generated_notice(source: str) -> str:
     return (
-        f"// Generated from {source} by `{REGENERATE}`; do not edit.\n// Regenerate: {REGENERATE}\n"
+        f"// Generated from {source} by `{EXPORT_COMMAND}`; do not edit.\n"
+        f"// Regenerate: {EXPORT_COMMAND}\n"
     )
 
 

@@ -102,29 +102,30 @@ class Pipeline:
     def checkpoint_path(self) -> Path:
         return self.run_dir / "best.keras"
 
+    def command(self, step: str) -> str:
+        """The command line that runs `step` for this run."""
+        return f"python -m model_training {step} --run {self.run}"
+
     def step_record(self, name: str, step: str) -> dict:
         """A step's record in the run folder (training.json, quantize.json), or a message that
         names the step that writes it."""
         path = self.run_dir / name
         if not path.is_file():
-            raise FileNotFoundError(
-                f"{path}: missing; run `python -m model_training {step} --run {self.run}`"
-            )
+            raise FileNotFoundError(f"{path}: missing; run `{self.command(step)}`")
         return json.loads(path.read_text())
 
     def checkpoint(self) -> str:
         """The sha256 of the run's best.keras, once a finished `train` has recorded it."""
         if not self.checkpoint_path.exists():
             raise FileNotFoundError(
-                f"{self.checkpoint_path}: no trained model; run `python -m model_training train`"
+                f"{self.checkpoint_path}: no trained model; run `{self.command('train')}`"
             )
         training = self.step_record("training.json", "train")
         sha = sha256_of(self.checkpoint_path)
         if training.get("checkpoint_sha256") != sha:
             raise ValueError(
                 f"{self.checkpoint_path} is not the checkpoint training.json describes (an "
-                f"interrupted or older train); run `python -m model_training train --run "
-                f"{self.run}` again"
+                f"interrupted or older train); run `{self.command('train')}` again"
             )
         return sha
 
@@ -251,14 +252,14 @@ class Pipeline:
         training = self.step_record("training.json", "train")
         scores = self.step_record("quantize.json", "quantize")
         if not self.tflite_path.exists():
-            raise FileNotFoundError(f"{self.tflite_path}: run `python -m model_training quantize`")
+            raise FileNotFoundError(f"{self.tflite_path}: run `{self.command('quantize')}`")
         tflite = self.tflite_path.read_bytes()
         recorded = (scores.get("checkpoint_sha256"), scores.get("tflite_sha256"))
         if recorded != (self.checkpoint(), hashlib.sha256(tflite).hexdigest()):
             raise ValueError(
                 f"{self.tflite_path} does not come from the run's current checkpoint "
-                f"(trained again after quantize?): run quantize again (`python -m model_training "
-                f"quantize --run {self.run}`)"
+                "(trained again after quantize?): run quantize again "
+                f"(`{self.command('quantize')}`)"
             )
         extra = {
             "architecture": training["architecture"],
