@@ -12,6 +12,7 @@ from typing import Any
 
 from assistant.paths import config_dir
 from assistant.plugin import Action, Setting, Skill
+from assistant.recognizer import NOT_COMMANDS
 from assistant.settings import (
     SettingsProblem,
     SettingValueError,
@@ -24,8 +25,6 @@ from assistant.yaml_lines import LocatedDocument, Path_, YamlSyntaxError, load_l
 log = logging.getLogger("assistant.config")
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
-NOT_COMMANDS = ("silence", "unknown")
-"""Labels of a model that are never reported as commands."""
 SOURCES = ("auto", "serial", "microphone", "emulator")
 ROLES = ("single", "satellite", "hub")
 
@@ -76,13 +75,12 @@ NO_COMMANDS = (
 )
 
 
-def model_commands(model: str = "default") -> tuple[str, ...]:
-    """The commands a model can report: the labels on its card but silence and unknown
-    (`model` as `microphone.model` gives it). ModelError when the card cannot be used."""
-    from assistant.listener import model_file
-    from assistant.pipeline import load_contract
+def model_commands() -> tuple[str, ...]:
+    """The commands the committed model can report: the labels on its card but silence and
+    unknown."""
+    from assistant.pipeline import DEFAULT_MODEL, load_contract
 
-    return _commands(load_contract(model_file(model)).labels)
+    return _commands(load_contract(DEFAULT_MODEL).labels)
 
 
 def _commands(labels: tuple[str, ...]) -> tuple[str, ...]:

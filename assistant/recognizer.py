@@ -36,6 +36,10 @@ class Recognition:
     time_ms: int
 
 
+NOT_COMMANDS = ("silence", "unknown")
+"""Labels of a model that are never reported as commands."""
+
+
 def to_permille(score: float, what: str = "threshold") -> int:
     """A score from 0 to 1 as an integer in thousandths (rounded half up)."""
     try:
@@ -58,7 +62,7 @@ class Recognizer:
         average_window_ms: int = 1000,
         suppression_ms: int = 1500,
         minimum_count: int = 3,
-        ignore: Sequence[str] = ("silence", "unknown"),
+        ignore: Sequence[str] = NOT_COMMANDS,
     ):
         self.labels = tuple(labels)
         if not 0 < len(self.labels) <= MAX_LABELS:
