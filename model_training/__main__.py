@@ -11,25 +11,33 @@ from pathlib import Path
 from model_training import command_line
 from model_training.settings import FIRMWARE_MODEL_DIR, MODELS_DIR, SHARED_DIR, data_dir
 
-RUN_OPTIONS = {
-    "architecture": "ds_cnn",
-    "epochs": 60,
-    "seed": 1234,
-    "real": None,
-    "scale": 1.0,
-    "validation_percent": 10.0,
-    "testing_percent": 20.0,
-}
-"""The options that make a run, with their defaults. `train` stores them in the run folder
-(options.json) and the later steps take the stored ones unless given again."""
+
+def _recipe_defaults() -> dict:
+    """The options that make a run, with the values taken when neither the command line nor
+    the run gives them. `train` stores a run's options in its folder (options.json) and the
+    later steps take the stored ones unless given again."""
+    from model_training.pipeline import Pipeline
+    from model_training.train import TrainConfig
+
+    trained = TrainConfig()
+    return {
+        "architecture": trained.architecture,
+        "epochs": trained.epochs,
+        "seed": trained.seed,
+        "real": None,  # the default folders (settings.default_real_folders)
+        "scale": 1.0,
+        "validation_percent": Pipeline.validation_percent,
+        "testing_percent": Pipeline.testing_percent,
+    }
 
 
 def _run_options(args) -> dict:
-    """RUN_OPTIONS as given on the command line, else as the run stored them, else defaults."""
+    """The run's options as given on the command line, else as the run stored them, else the
+    recipe's."""
     stored_file = Path(args.data_dir) / "runs" / args.run / "options.json"
     stored = json.loads(stored_file.read_text()) if stored_file.exists() else {}
     options = {}
-    for name, default in RUN_OPTIONS.items():
+    for name, default in _recipe_defaults().items():
         given = getattr(args, name)
         options[name] = given if given is not None else stored.get(name, default)
     return options
@@ -165,16 +173,16 @@ def cmd_recipe(args) -> None:
 def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default=str(data_dir()), help="cache, runs, synth clips")
     parser.add_argument("--run", default="default", help="name of the run folder")
-    run = "default: the run's (stored by train), else"
-    parser.add_argument("--architecture", choices=["ds_cnn", "baseline"], help=f"{run} ds_cnn")
-    parser.add_argument("--epochs", type=int, help=f"{run} 60")
-    parser.add_argument("--seed", type=int, help=f"{run} 1234")
+    run = "default: the run's (stored by train), else the recipe's"
+    parser.add_argument("--architecture", choices=["ds_cnn", "baseline"], help=run)
+    parser.add_argument("--epochs", type=int, help=run)
+    parser.add_argument("--seed", type=int, help=run)
     parser.add_argument(
-        "--real", nargs="+", help=f"folders of speech in Speech Commands layout; {run} ../shared"
+        "--real", nargs="+", help=f"folders of speech in Speech Commands layout; {run} (../shared)"
     )
-    parser.add_argument("--scale", type=float, help=f"share of the example counts; {run} 1")
-    parser.add_argument("--validation-percent", type=float, help=f"{run} 10")
-    parser.add_argument("--testing-percent", type=float, help=f"{run} 20")
+    parser.add_argument("--scale", type=float, help=f"share of the example counts; {run} (1)")
+    parser.add_argument("--validation-percent", type=float, help=run)
+    parser.add_argument("--testing-percent", type=float, help=run)
     parser.add_argument("--models-dir", default=str(MODELS_DIR), help="model and card go here")
     parser.add_argument("--firmware-dir", default=str(FIRMWARE_MODEL_DIR), help="C files go here")
 
