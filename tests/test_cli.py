@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from assistant_command import assistant
 from waiting import wait_until
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,17 +57,6 @@ def env(plugin_path, tmp_path):
         "XDG_DATA_HOME": str(tmp_path / "data"),
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
     }
-
-
-def assistant(env, *args, **options):
-    return subprocess.run(
-        [sys.executable, "-m", "assistant", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        **options,
-    )
 
 
 def test_skills_lists_the_installed_example_plugin(env):

@@ -3,10 +3,10 @@
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from assistant_command import assistant
 
 from assistant import service
 
@@ -77,17 +77,6 @@ def no_user_manager(tmp_path):
     }
     environment.pop("XDG_RUNTIME_DIR", None)
     return environment
-
-
-def assistant(environment, *args):
-    return subprocess.run(
-        [sys.executable, "-m", "assistant", *args],
-        env=environment,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_a_config_error_ends_run_with_the_status_the_unit_does_not_restart(
