@@ -181,9 +181,9 @@ def synthesize(
     """
     check_commands(commands)
     for option, count, least in (
-        ("--per-word", per_command, 1),
-        ("--per-unknown-word", per_unknown_word, 0),
-        ("--sentences", sentences, 0),
+        ("per_command (--per-word)", per_command, 1),
+        ("per_unknown_word (--per-unknown-word)", per_unknown_word, 0),
+        ("sentences (--sentences)", sentences, 0),
     ):
         if count < least:
             raise ValueError(f"{option} must be at least {least}, got {count}")

@@ -130,9 +130,12 @@ def test_the_labels_are_ones_the_protocol_can_send():
         (["--words", "_unknown_"], "'_unknown_' cannot be a command: silence, unknown"),
         (["--words", "silence"], "'silence' cannot be a command: silence, unknown"),
         (["--words", "lamp", "fan", "lamp"], "given more than once: lamp"),
-        (["--per-word", "0"], "--per-word must be at least 1, got 0"),
-        (["--per-unknown-word", "-1"], "--per-unknown-word must be at least 0, got -1"),
-        (["--sentences", "-2"], "--sentences must be at least 0, got -2"),
+        (["--per-word", "0"], "per_command (--per-word) must be at least 1, got 0"),
+        (
+            ["--per-unknown-word", "-1"],
+            "per_unknown_word (--per-unknown-word) must be at least 0, got -1",
+        ),
+        (["--sentences", "-2"], "sentences (--sentences) must be at least 0, got -2"),
     ],
 )
 def test_synth_refuses_words_that_cannot_be_commands_and_negative_counts(
