@@ -32,9 +32,9 @@ def _setup_logging(level: str = "INFO") -> None:
 
 
 def _load(args: argparse.Namespace):
-    installed = usable_skills()
+    installed, unloadable = usable_skills()
     path = config_path(args.config)
-    return path, installed, load_config(path, installed)
+    return path, installed, load_config(path, installed, unloadable)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -179,8 +179,13 @@ def config_path(explicit: str | Path | None = None) -> Path:
     return user if user.exists() else DEFAULT_CONFIG
 
 
-def load_config(path: str | Path, skills: Mapping[str, type[Skill]]) -> Config:
-    """Read and validate `path`. `skills` are the installed skills by name. Its warnings are
+def load_config(
+    path: str | Path,
+    skills: Mapping[str, type[Skill]],
+    unloadable: Mapping[str, str] | None = None,
+) -> Config:
+    """Read and validate `path`. `skills` are the installed skills by name; `unloadable`, why
+    each installed plugin that cannot be loaded cannot (by entry-point name). Its warnings are
     logged (so `config check`, the start and a reload all show them)."""
     file = Path(path)
     try:
@@ -197,16 +202,22 @@ def load_config(path: str | Path, skills: Mapping[str, type[Skill]]) -> Config:
         document = load_located(text, file)
     except YamlSyntaxError as error:
         raise ConfigError([ConfigProblem(file, error.line, error.message)]) from None
-    config = _Validator(document, skills).run()
+    config = _Validator(document, skills, unloadable or {}).run()
     for warning in config.warnings:
         log.warning("%s", warning)
     return config
 
 
 class _Validator:
-    def __init__(self, document: LocatedDocument, skills: Mapping[str, type[Skill]]):
+    def __init__(
+        self,
+        document: LocatedDocument,
+        skills: Mapping[str, type[Skill]],
+        unloadable: Mapping[str, str],
+    ):
         self.document = document
         self.installed = skills
+        self.unloadable = unloadable
         self.problems: list[ConfigProblem] = []
         self.warnings: list[ConfigProblem] = []
         self.model_commands: tuple[str, ...] | None = None
@@ -437,6 +448,10 @@ class _Validator:
         return ActionCall(skill, action, checked)
 
     def unknown_skill(self, path: Path_, skill: str) -> None:
+        if skill in self.unloadable:
+            why = self.unloadable[skill]
+            self.problem(path, f"skill {skill!r} is installed but cannot be loaded: {why}")
+            return
         installed = valid_choices(skill, sorted(self.installed), "installed skills")
         self.problem(path, f"unknown skill {skill!r}; {installed}")
 

@@ -174,9 +174,10 @@ class Assistant:
         reason, keeps the running one; settings that need a restart keep their running values
         and a warning names them. Skills installed since the start are found (new code of a
         skill already loaded needs a restart)."""
-        installed = {**usable_skills(), **self.installed}
+        found, unloadable = usable_skills()
+        installed = {**found, **self.installed}
         try:
-            loaded = load_config(path, installed)
+            loaded = load_config(path, installed, unloadable)
         except ConfigError as error:
             log.error("configuration not reloaded, fix these first:\n%s", error)
             return False

@@ -100,14 +100,15 @@ def discover_skills() -> tuple[dict[str, type[Skill]], list[BrokenPlugin]]:
     return found, broken
 
 
-def usable_skills() -> dict[str, type[Skill]]:
-    """The installed skills that load; each that cannot is logged with the reason."""
+def usable_skills() -> tuple[dict[str, type[Skill]], dict[str, str]]:
+    """The installed skills that load, and why each that cannot (by entry-point name, also
+    logged)."""
     found, broken = discover_skills()
     for plugin in broken:
         log.error(
             "skill plugin %s (%s) cannot be loaded: %s", plugin.name, plugin.target, plugin.error
         )
-    return found
+    return found, {plugin.name: plugin.error for plugin in broken}
 
 
 def _package(point: EntryPoint) -> str:

@@ -120,6 +120,14 @@ def test_declaration_slips_are_reported_as_broken_and_the_other_skills_load(
     assert "good: \n  action hi: \n" in out
     assert "BROKEN nocomma (slip_skills:NoComma): TypeError: NoComma: settings must" in out
 
+    config = tmp_path / "config.yaml"
+    config.write_text("commands:\n  on: nocomma.hi\n")
+    assert cli.main(["config", "check", str(config)]) == 2
+    assert (
+        f"{config}:2: skill 'nocomma' is installed but cannot be loaded: TypeError: NoComma: "
+        "settings must be a tuple of Setting (missing trailing comma?)"
+    ) in capsys.readouterr().err
+
 
 def test_a_bare_action_decorator_declares_the_action():
     class Bare(Skill):
