@@ -461,14 +461,26 @@ class _Validator:
         if not isinstance(raw, dict):
             self.problem(("skills",), "skills must map each skill name to its settings")
             raw = {}
-        used = {call.skill for rule in commands.values() for call in _all_calls(rule)}
+        used_by: dict[str, str] = {}  # skill -> the first command that uses it
+        for command, rule in commands.items():
+            for call in _all_calls(rule):
+                used_by.setdefault(call.skill, command)
         result = {}
-        for name in sorted(set(raw) | used):
+        for name in sorted(set(raw) | set(used_by)):
             if name not in self.installed:
                 if name in raw:
                     self.unknown_skill(("skills", name), name)
                 continue
             skill = self.installed[name]
+            missing = [setting for setting in skill.settings if setting.required]
+            if name not in raw and missing:  # no section to point at: point at its user
+                for setting in missing:
+                    self.problem(
+                        ("commands", used_by[name]),
+                        f"skill {name!r} needs setting {setting.name!r} ({setting.help}): add "
+                        f"it under `skills:` as `{name}: {{{setting.name}: ...}}`",
+                    )
+                continue
             known_problems = len(self.problems)
             result[name] = self.settings(raw.get(name), skill.settings, ("skills", name))
             if len(self.problems) == known_problems:

@@ -164,6 +164,11 @@ def test_missing_required_skill_setting_says_what_it_is(tmp_path):
         f"{tmp_path}/config.yaml:4: skills.needy: missing setting 'broker' "
         "(address of the MQTT broker)"
     ]
+    without_section = problems(tmp_path, "source: emulator\ncommands:\n  go: needy.go\n")
+    assert without_section == [
+        f"{tmp_path}/config.yaml:3: skill 'needy' needs setting 'broker' (address of the MQTT "
+        "broker): add it under `skills:` as `needy: {broker: ...}`"
+    ]
 
 
 def test_yaml_syntax_errors_and_duplicate_keys_name_their_line(tmp_path):
