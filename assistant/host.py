@@ -285,16 +285,20 @@ class PluginHost:
 
     def configure(self, skill_settings: Mapping[str, Mapping[str, Any]]) -> None:
         """Start the skills named in `skill_settings`; restart those whose settings changed and
-        stop those no longer named."""
-        for name in list(self.skills):
+        stop those no longer named. Returns once the new skills are built (each on its own
+        thread, at most the skill timeout); their start goes on in the background."""
+        for name in list(self.settings):
             if name not in skill_settings or skill_settings[name] != self.settings[name]:
                 self._stop_skill(name)
         for name in list(self.start_errors):
             if name not in skill_settings:
                 del self.start_errors[name]
-        for name, settings in skill_settings.items():
-            if name not in self.skills:
-                self._start_skill(name, settings)
+        building = [
+            self._start_skill(name, settings)
+            for name, settings in skill_settings.items()
+            if name not in self.settings
+        ]
+        wait(building, timeout=self.timeout)
 
     def set_timeout(self, seconds: float) -> None:
         """The longest a call may run, for the running skills and those started later."""
@@ -302,49 +306,69 @@ class PluginHost:
         for runner in self.runners.values():
             runner.timeout = seconds
 
-    def _start_skill(self, name: str, settings: Mapping[str, Any]) -> None:
+    def _start_skill(self, name: str, settings: Mapping[str, Any]) -> Future:
+        """Build and start the skill on its own thread, under the skill timeout like any call;
+        the future is the building."""
         if name not in self.runners:
             self.runners[name] = SkillRunner(name, self.timeout)
-        try:
-            skill = self.installed[name](_Context(self, name, settings))
-        except Exception as error:  # a broken plugin must not stop the others
-            self._report(name, "constructor", error)
-            self.start_errors[name] = f"{type(error).__name__}: {error}"
-            return
         self.start_errors.pop(name, None)
-        self.skills[name] = skill
         self.settings[name] = settings
-        future = self.runners[name].submit("start", skill.start)
-        future.add_done_callback(lambda done: self._started(name, skill, done))
 
-    def _started(self, name: str, skill: Skill, done: Future) -> None:
-        """A skill whose start failed is not running: it gets no actions and no stop."""
+        def build() -> None:
+            skill = self.installed[name](_Context(self, name, settings))
+            if self.settings.get(name) is settings:
+                self.skills[name] = skill
+
+        def start() -> None:
+            skill = self.skills.get(name)
+            if skill is None or self.settings.get(name) is not settings:
+                return  # not built, or stopped before it started
+            skill.start()
+            if self.skills.get(name) is not skill:  # given up on while starting: undo
+                skill.stop()
+
+        futures = [self.runners[name].submit(what, job) for what, job in
+                   (("constructor", build), ("start", start))]  # fmt: skip
+        for what, future in zip(("constructor", "start"), futures, strict=True):
+            future.add_done_callback(
+                lambda done, what=what: self._started(name, settings, what, done)
+            )
+        return futures[0]
+
+    def _started(self, name: str, settings: Mapping[str, Any], what: str, done: Future) -> None:
+        """A skill that could not be built or started is not running: it gets no actions and
+        no stop, and the next configure tries again."""
         error = done.exception()
-        if self._report(name, "start", error) or self.skills.get(name) is not skill:
+        if self._report(name, what, error) or self.settings.get(name) is not settings:
             return
-        del self.skills[name]
         del self.settings[name]
+        self.skills.pop(name, None)
         self.start_errors[name] = f"{type(error).__name__}: {error}"
 
     def _stop_skill(self, name: str) -> Future:
-        skill = self.skills.pop(name)
         self.settings.pop(name)
-        future = self.runners[name].submit("stop", skill.stop)
+
+        def stop() -> None:
+            skill = self.skills.pop(name, None)
+            if skill is not None:
+                skill.stop()
+
+        future = self.runners[name].submit("stop", stop)
         future.add_done_callback(lambda done: self._report(name, "stop", done.exception()))
         return future
 
     def call(self, skill_name: str, action: str, event: CommandEvent, params: Mapping) -> Future:
         """Run `skill_name.action` for `event` on the skill's thread; the future holds its reply
         (a non-empty str, or None)."""
-        skill = self.skills.get(skill_name)
-        if skill is None:
+        if skill_name not in self.settings:
             return self._refuse(skill_name, action)
-        method = getattr(skill, skill.actions()[action].method_name)
+        method_name = self.installed[skill_name].actions()[action].method_name
 
         def run() -> str | None:
-            if self.skills.get(skill_name) is not skill:  # its start, queued first, failed
+            skill = self.skills.get(skill_name)
+            if skill is None:  # its building or start, queued first, failed
                 raise self._not_running(skill_name)
-            reply = method(event, **params)
+            reply = getattr(skill, method_name)(event, **params)
             if reply is not None and not isinstance(reply, str):
                 log.warning(
                     "skill %s: action %s returned %s, not a reply (str or None); nothing is said",
@@ -396,7 +420,7 @@ class PluginHost:
         """Stop every skill, waiting up to the skill timeout for them to finish; those that do
         not are named in the log (here only: the watchdog is stopped first)."""
         self._stopping.set()
-        stopping = {self._stop_skill(name): name for name in list(self.skills)}
+        stopping = {self._stop_skill(name): name for name in list(self.settings)}
         _, late = wait(stopping, timeout=self.timeout)
         for future in late:
             log.warning(

@@ -40,8 +40,9 @@ class SkillUnderTest:
         )
         self.name = skill.name
         self.host.configure({skill.name: values})
-        self.skill = self.host.skills[skill.name]
         self.host.runners[skill.name].submit("started", lambda: None).result(timeout)
+        self.skill = self.host.skills.get(skill.name)
+        """The running skill; None when it could not start (its error is in `replies`)."""
 
     def _listen(self, grammar: list[str], seconds: float) -> str | None:
         self.grammars.append(grammar)

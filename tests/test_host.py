@@ -28,6 +28,25 @@ class HangingStartSkill(Skill):
         return "hi"
 
 
+class SlowBuildSkill(Skill):
+    """Connects in its constructor (against the advice), and when released starts normally."""
+
+    name = "slowbuild"
+    release = threading.Event()
+    stopped = threading.Event()
+
+    def __init__(self, context):
+        super().__init__(context)
+        self.release.wait(30)
+
+    def stop(self):
+        self.stopped.set()
+
+    @action()
+    def hi(self, event):
+        return "hi"
+
+
 class NeedsKeySkill(Skill):
     name = "needskey"
 
@@ -123,6 +142,22 @@ def test_a_hanging_start_is_reported_as_not_running(tmp_path, caplog):
         host.call("hangstart", "hi", EVENT, {}).result(0)
     HangingStartSkill.release.set()
     host.stop()
+
+
+def test_a_slow_constructor_is_bounded_by_the_timeout_and_the_others_start(tmp_path, caplog):
+    skills = {"slowbuild": SlowBuildSkill, **INSTALLED}
+    host = PluginHost(skills, Focus(30), tmp_path, lambda text, site: None, timeout=0.3)
+    began = time.monotonic()
+    host.configure({"slowbuild": {}, "music": {}})
+    assert time.monotonic() - began < 5  # not the 30 s the constructor would take
+    assert host.call("music", "play", EVENT, {}).result(5) is None
+    assert wait_until(lambda: "slowbuild" in host.start_errors)
+    assert "skill slowbuild: constructor did not finish within 0.3 s" in caplog.text
+    SlowBuildSkill.release.set()
+    time.sleep(0.2)
+    assert "slowbuild" not in host.skills  # built too late: never used, never started
+    host.stop()
+    assert not SlowBuildSkill.stopped.is_set()
 
 
 def test_timeouts_and_lookup_errors_raised_by_the_skill_itself_are_crashes(host, caplog):
