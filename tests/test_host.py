@@ -19,9 +19,13 @@ EVENT = CommandEvent("on", 0.9, "test", "desk", time.monotonic())
 class HangingStartSkill(Skill):
     name = "hangstart"
     release = threading.Event()
+    stopped = threading.Event()
 
     def start(self):
         self.release.wait(30)
+
+    def stop(self):
+        self.stopped.set()
 
     @action()
     def hi(self, event):
@@ -141,6 +145,7 @@ def test_a_hanging_start_is_reported_as_not_running(tmp_path, caplog):
     with pytest.raises(LookupError, match=r"hangstart did not start \(Abandoned: start timed out"):
         host.call("hangstart", "hi", EVENT, {}).result(0)
     HangingStartSkill.release.set()
+    assert HangingStartSkill.stopped.wait(5)  # started after all: undone, not left running
     host.stop()
 
 
