@@ -189,8 +189,10 @@ void setup() {
 }
 
 void loop() {
-  kws::process_audio(g_audio, g_clock, kws::kMaxChunksPerPass, frontend_step, infer);
+  const size_t chunks =
+      kws::process_audio(g_audio, g_clock, kws::kMaxChunksPerPass, frontend_step, infer);
   const unsigned long now_ms = millis();  // after the audio work, which may take a while
+  if (chunks > 0) g_link->heard_audio(now_ms);
   if (g_indicator.expired(now_ms)) show({false, false, false});
   g_link->set_dropped_samples(g_audio.dropped());
   serve_host(now_ms);

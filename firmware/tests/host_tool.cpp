@@ -180,8 +180,8 @@ void drain(kws::TxQueue<kws::kTxQueueBytes>& output) {
 }
 
 // First line as for the recognizer; then events: connect MS, disconnect, tick MS, rx HEX,
-// det INDEX PERMILLE MS, infer US, dropped SAMPLES, stall (stop draining), drain (print and
-// resume), lost.
+// det INDEX PERMILLE MS, infer US, dropped SAMPLES, audio MS (audio arrived), stall (stop
+// draining), drain (print and resume), lost.
 int run_link() {
   std::string input;
   if (!read_line(&input)) return 1;
@@ -210,6 +210,8 @@ int run_link() {
       link.set_inference_us(number(f[1]));
     } else if (event == "dropped") {
       link.set_dropped_samples(number(f[1]));
+    } else if (event == "audio") {
+      link.heard_audio(number(f[1]));
     } else if (event == "stall") {
       stalled = true;
     } else if (event == "drain") {

@@ -87,6 +87,19 @@ def test_heartbeats_every_second_and_detections_keep_the_count(host_tool):
     assert [m.seq for m in messages] == list(range(5))
 
 
+def test_heartbeats_stop_while_no_audio_arrives(host_tool):
+    messages = board(
+        host_tool,
+        "connect 0",
+        "audio 900",
+        "tick 1000",  # audio 100 ms ago: listening
+        "tick 2000",  # none for 1100 ms: the microphone stopped, no heartbeat
+        "audio 2600",
+        "tick 3000",
+    )
+    assert [m.ms for m in messages if isinstance(m, protocol.Heartbeat)] == [1000, 3000]
+
+
 def test_nothing_is_sent_without_a_host_and_a_new_host_gets_a_new_hello(host_tool):
     messages = board(
         host_tool,

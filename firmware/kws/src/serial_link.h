@@ -13,6 +13,9 @@
 namespace kws {
 
 constexpr uint32_t kHeartbeatMs = 1000;
+// Heartbeats stop when no audio has arrived for this long (a microphone that stopped), so the
+// host reports the board silent instead of believing it listens.
+constexpr uint32_t kAudioStallMs = 500;
 constexpr size_t kTxQueueBytes = 1024;
 
 struct BoardIdentity {
@@ -34,8 +37,13 @@ class Link {
   // One byte from the host; a complete request line is answered at once.
   void receive(char byte);
   void report(const Detection& detection);
-  // Sends a heartbeat when one is due.
+  // Sends a heartbeat when one is due and audio is arriving (once any has: see heard_audio).
   void tick(uint32_t now_ms);
+  // Audio arrived at `now_ms`; from the first call on, heartbeats need it within kAudioStallMs.
+  void heard_audio(uint32_t now_ms) {
+    last_audio_ms_ = now_ms;
+    audio_seen_ = true;
+  }
   void set_inference_us(uint32_t us) { inference_us_ = us; }
   void set_dropped_samples(uint32_t samples) { dropped_samples_ = samples; }
 
@@ -59,6 +67,8 @@ class Link {
   bool connected_ = false;
   uint32_t next_seq_ = 0;
   uint32_t last_heartbeat_ms_ = 0;
+  uint32_t last_audio_ms_ = 0;
+  bool audio_seen_ = false;
   uint32_t inference_us_ = 0;
   uint32_t dropped_samples_ = 0;
   uint32_t lost_lines_ = 0;
