@@ -19,6 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, wait
 from pathlib import Path
 
+from assistant import protocol
 from assistant.plugin import CommandEvent
 
 log = logging.getLogger("assistant.control")
@@ -54,6 +55,12 @@ class ControlServer:
                     return
                 if len(words) != 2 or words[0] != "COMMAND":
                     self.wfile.write(b"ERR use: COMMAND <name>\n")
+                    return
+                if not protocol.LABEL.fullmatch(words[1]):  # it would not fit an MQTT topic
+                    self.wfile.write(
+                        f"ERR {words[1]!r} is not a command name: lower-case letters, digits "
+                        "and _, at most 16\n".encode()
+                    )
                     return
                 event = CommandEvent(words[1], 1.0, "control socket", site_name, time.monotonic())
                 outcome = handle_command(event)

@@ -127,6 +127,10 @@ def test_send_answers_err_with_the_reason_when_nothing_ran_or_an_action_failed(a
         assert control.send_command("on", path) == cooldown
         assert control.send_command("up", path).startswith("ERR 'up' is not mapped to any action")
         assert control.send_command("stop", path) == "ERR failed: boom"
+        for name in ("#", "a/b", "Up"):  # never queued: on a satellite it would be a topic
+            assert control.send_command(name, path) == (
+                f"ERR {name!r} is not a command name: lower-case letters, digits and _, at most 16"
+            )
     finally:
         server.stop()
 

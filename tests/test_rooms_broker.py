@@ -457,3 +457,23 @@ def test_a_hub_that_falls_behind_loses_nothing(
     finally:
         satellite.stop()
         hub.stop()
+
+
+def test_homes_with_their_own_topic_prefix_share_a_broker(
+    mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="assistant.mqtt")
+    hubs = [
+        Hub(settings_for(mosquitto, topic_prefix=prefix), "hall", print, print)
+        for prefix in ("house1", "house2")
+    ]
+    for hub in hubs:
+        hub.start()
+    try:
+        assert all(hub.connection.wait_connected(5) for hub in hubs)
+        time.sleep(1.5)  # one would take the other's connection within this
+        assert "lost the connection" not in caplog.text
+        assert all(hub.connection.wait_connected(0) for hub in hubs)
+    finally:
+        for hub in hubs:
+            hub.stop()

@@ -68,7 +68,7 @@ class Hub:
         self._worker = threading.Thread(target=self._work, name="hub-worker", daemon=True)
         self.connection = MqttConnection(
             settings,
-            client_id="assistant-hub",
+            client_id=f"assistant-hub-{settings.topic_prefix}",
             will=Will(self.topics.hub_status, wire.OFFLINE),
             on_connected=self._announce,
         )

@@ -89,7 +89,7 @@ class Satellite:
         self._ids = (f"{secrets.token_hex(4)}-{n}" for n in itertools.count())
         self.connection = MqttConnection(
             settings,
-            client_id=f"assistant-satellite-{site}",
+            client_id=f"assistant-satellite-{settings.topic_prefix}-{site}",
             will=Will(self.topics.status(site), wire.OFFLINE),
             on_connected=self._announce,
             on_disconnected=self._hub_unreachable,
