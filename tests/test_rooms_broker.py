@@ -477,3 +477,23 @@ def test_homes_with_their_own_topic_prefix_share_a_broker(
     finally:
         for hub in hubs:
             hub.stop()
+
+
+def test_a_hub_that_stops_runs_what_it_acknowledges(mosquitto: Mosquitto) -> None:
+    settings = settings_for(mosquitto, dedup_window=5.0)  # the word waits for the other rooms
+    dispatched = Collector()
+    hub = Hub(settings, "hall", dispatched.add, print, listens_locally=False)
+    kitchen = Satellite(settings, "kitchen", print)
+    office = Satellite(settings, "office", print)
+    for part in (hub, kitchen, office):
+        part.start()
+    try:
+        assert wait_until(lambda: hub.online_sites == {"kitchen", "office"} and kitchen.hub_online)
+        kitchen.forward(event("on", "kitchen"))
+        assert wait_until(lambda: hub.stats.received == 1)
+        hub.stop()  # within the window: acknowledged, so it must run now
+        assert [e.command for e in dispatched.items] == ["on"]
+        assert wait_until(lambda: kitchen.pending == 0)
+    finally:
+        for part in (office, kitchen):
+            part.stop()

@@ -4,6 +4,7 @@ room that heard it best), and sends spoken replies back to the room that asked."
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -80,8 +81,9 @@ class Hub:
         self.connection.start()
 
     def stop(self) -> None:
-        """Stop taking detections, acknowledge those taken, then disconnect; what arrives
-        meanwhile stays unacknowledged, so the satellites send it to the next hub."""
+        """Stop taking detections, run and acknowledge those taken (their windows cut short),
+        then disconnect; what arrives meanwhile stays unacknowledged, so the satellites send it
+        to the next hub."""
         with self._changed:
             self._stopping = True
             self._changed.notify()
@@ -182,7 +184,8 @@ class Hub:
         while True:
             with self._changed:
                 now = self.clock()
-                due = self._dedup.take_due(now)
+                # Stopping: what is acknowledged below must run, window or not.
+                due = self._dedup.take_due(math.inf if self._stopping else now)
                 acknowledge: dict[str, list[str]] = {}
                 if now >= next_ack or self._stopping:
                     acknowledge, self._to_acknowledge = self._to_acknowledge, {}
