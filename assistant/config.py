@@ -26,6 +26,7 @@ log = logging.getLogger("assistant.config")
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
 SOURCES = ("auto", "serial", "microphone", "emulator")
+SITE_DEFAULT = "default"
 ROLES = ("single", "satellite", "hub")
 
 DEVICE_SETTINGS = (
@@ -48,7 +49,7 @@ EMULATOR_SETTINGS = (
 TOP_LEVEL_SETTINGS = (
     Setting("source", str, "auto", "where commands come from", SOURCES),
     Setting("role", str, "single", "single machine, or satellite/hub with MQTT", ROLES),
-    Setting("site", str, "default", "name of this room (satellites tag their events with it)"),
+    Setting("site", str, SITE_DEFAULT, "name of this room (satellites tag their events with it)"),
     Setting("focus_seconds", float, 30.0, "how long the skill used last keeps focus", minimum=0),
     Setting(
         "min_score",
@@ -337,10 +338,17 @@ class _Validator:
                 check_level(values["site"], "site")
             except ValueError as error:
                 self.problem(("site",), str(error))
+        if values["role"] == "satellite" and values["site"] == SITE_DEFAULT:
+            self.warn(
+                ("role",),
+                f"a satellite at the default site {SITE_DEFAULT!r} shares it with a hub left at "
+                "the default: give each room its own `site:`",
+            )
 
     def commands(self, raw: Any, values: dict[str, Any]) -> dict[str, CommandRule]:
         if raw in (None, {}):
-            self.warn(("commands",), NO_COMMANDS)
+            if values["role"] != "satellite":  # a satellite forwards; the hub's commands decide
+                self.warn(("commands",), NO_COMMANDS)
             return {}
         if not isinstance(raw, dict):
             self.problem(("commands",), "commands must map each command to its actions")

@@ -344,3 +344,12 @@ def test_a_satellite_announces_the_commands_of_its_microphone_model(tmp_path):
     )
     satellite = open_room(config, dispatch=lambda event: None, speak=lambda text: None)
     assert satellite.commands == ("yes", "no")
+
+
+def test_a_satellite_needs_no_commands_but_its_own_site(tmp_path):
+    config = load_config(write(tmp_path, "role: satellite\n"), INSTALLED)
+    assert [w.message for w in config.warnings] == [
+        "a satellite at the default site 'default' shares it with a hub left at the default: "
+        "give each room its own `site:`"
+    ]
+    assert load_config(write(tmp_path, "role: satellite\nsite: attic\n"), INSTALLED).warnings == ()
