@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,8 +74,14 @@ talks MQTT as for the assistant's own `mqtt:` section."""
 
 def ca_file_problem(tls: bool, ca_file: str) -> str:
     """Why MQTT_CONNECTION_SETTINGS' CA file cannot be used ("" when it can or is not needed)."""
-    if tls and ca_file and not Path(ca_file).is_file():
+    if not (tls and ca_file):
+        return ""
+    if not Path(ca_file).is_file():
         return f"ca_file {ca_file} is not a file: give the CA certificate's path, or empty"
+    try:
+        ssl.create_default_context(cafile=ca_file)
+    except (ssl.SSLError, OSError) as error:
+        return f"ca_file {ca_file} cannot be used as a CA certificate (PEM): {error}"
     return ""
 
 

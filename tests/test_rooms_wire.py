@@ -94,6 +94,8 @@ def test_settings_defaults_come_from_the_schema_and_bad_values_are_named() -> No
         MqttSettings.from_section({"topic_prefix": "home/a#"})
     with pytest.raises(MqttSettingsError, match=r"mqtt\.ca_file /nowhere/ca\.pem is not a file"):
         MqttSettings.from_section({"tls": True, "ca_file": "/nowhere/ca.pem"})
+    with pytest.raises(MqttSettingsError, match=r"mqtt\.ca_file .* cannot be used as a CA certif"):
+        MqttSettings.from_section({"tls": True, "ca_file": __file__})  # a file, not a certificate
     with pytest.raises(MqttSettingsError, match="unknown setting 'hots'"):
         MqttSettings.from_section({"hots": "broker.lan"})
 
