@@ -35,17 +35,18 @@ TIMER_PREFIX = "timer:"
 GRAMMAR = [*AMOUNT_WORDS, "[unk]"]
 
 
-def _timer_due(key: str, name: str) -> None:
-    """Job function of a timer (module level, so that the SQLite store can refer to it)."""
+def _timer_due(key: str, name: str, site: str | None = None) -> None:
+    """Job function of a timer (module level, so that the SQLite store can refer to it); it
+    rings in the room (`site`) that started it."""
     skill = _RUNNING.get(key)
     if skill is not None:
-        skill.ring(name)
+        skill.ring(name, site)
 
 
-def _ring_again(key: str, name: str) -> None:
+def _ring_again(key: str, name: str, site: str | None = None) -> None:
     skill = _RUNNING.get(key)
     if skill is not None:
-        skill.context.say(f"{name.capitalize()} is done")
+        skill.context.say(f"{name.capitalize()} is done", site)
 
 
 class TimersSkill(Skill):
@@ -115,7 +116,7 @@ class TimersSkill(Skill):
             _timer_due,
             "date",
             run_date=datetime.now(timezone.utc) + timedelta(seconds=seconds),
-            args=[self._key, name],
+            args=[self._key, name, event.site],
             id=TIMER_PREFIX + name,
             name=name,
             replace_existing=True,
@@ -151,7 +152,7 @@ class TimersSkill(Skill):
         left = [(job.name, math.ceil((job.next_run_time - now).total_seconds())) for job in timers]
         return "; ".join(f"{name.capitalize()}: {duration_in_words(s)} left" for name, s in left)
 
-    def ring(self, name: str) -> None:
+    def ring(self, name: str, site: str | None = None) -> None:
         """Announce a timer that came due, and keep announcing until stopped. The ringing is
         stored first, so a restart right after the announcement keeps it."""
         settings = self.context.settings
@@ -162,12 +163,12 @@ class TimersSkill(Skill):
             seconds=settings["ring_every"],
             start_date=now + timedelta(seconds=settings["ring_every"]),
             end_date=now + timedelta(seconds=settings["ring_for"]),
-            args=[self._key, name],
+            args=[self._key, name, site],
             id=f"ring:{name}",
             jobstore="ringing",
             replace_existing=True,
         )
-        self.context.say(f"{name.capitalize()} is done")
+        self.context.say(f"{name.capitalize()} is done", site)
         self.context.hold_focus(settings["ring_for"])
 
     def _missed(self, event: JobExecutionEvent) -> None:

@@ -26,7 +26,8 @@ class SkillUnderTest:
     ):
         values, problems = validate_settings(settings, skill.settings)
         assert not problems, problems
-        self.replies: list[str] = []
+        self.said: list[tuple[str, str | None]] = []
+        """Each reply, with where it was to be spoken (None: this machine)."""
         self.phrases = list(phrases or [])
         self.grammars: list[list[str]] = []
         self.focus = Focus(30)
@@ -34,7 +35,7 @@ class SkillUnderTest:
             {skill.name: skill},
             self.focus,
             data_root,
-            lambda text, site: self.replies.append(text),
+            self._reply,
             timeout=timeout,
             listen_for_phrase=self._listen,
         )
@@ -44,13 +45,28 @@ class SkillUnderTest:
         self.skill = self.host.skills.get(skill.name)
         """The running skill; None when it could not start (its error is in `replies`)."""
 
+    @property
+    def replies(self) -> list[str]:
+        return [text for text, _ in self.said]
+
+    def _reply(self, text: str, site: str | None) -> None:
+        self.said.append((text, site))
+
     def _listen(self, grammar: list[str], seconds: float) -> str | None:
         self.grammars.append(grammar)
         return self.phrases.pop(0) if self.phrases else None
 
-    def do(self, action: str, command: str = "go", timeout: float = 15.0, **params: Any) -> Any:
-        """Run an action like the dispatcher would and return its reply (or raise its error)."""
-        event = CommandEvent(command, 0.95, source="test")
+    def do(
+        self,
+        action: str,
+        command: str = "go",
+        timeout: float = 15.0,
+        site: str = "default",
+        **params: Any,
+    ) -> Any:
+        """Run an action like the dispatcher would, for a command heard at `site`, and return
+        its reply (or raise its error)."""
+        event = CommandEvent(command, 0.95, source="test", site=site)
         future = self.host.call(self.name, action, event, params)
         settled = threading.Event()  # callbacks run in order: the host's reply comes first
         future.add_done_callback(lambda done: settled.set())

@@ -129,3 +129,11 @@ def test_a_ringing_timer_keeps_ringing_across_a_restart_and_stop_silences_it(tim
     time.sleep(0.8)
     assert second.replies.count("Tea is done") == rung  # silenced
     assert re.fullmatch(r"Eggs: (ten|nine) minutes.* left", second.do("status"))
+
+
+def test_a_timer_rings_in_the_room_that_started_it(timers) -> None:
+    skill = timers(ask_length=False, ring_every=0.3)
+    skill.do("start", name="tea", seconds=0.2, site="kitchen")
+    assert wait_for(lambda: skill.replies.count("Tea is done") >= 2)  # rung, then again
+    rung = [site for text, site in skill.said if text == "Tea is done"]
+    assert set(rung) == {"kitchen"}
