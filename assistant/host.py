@@ -120,7 +120,8 @@ class Abandoned(TimeoutError):
 
 
 class SkillNotRunning(LookupError):
-    """An action for a skill that is not running (not configured, or it failed to start)."""
+    """An action the host cannot run: its skill is not running (not configured, or it failed
+    to start), or the skill has no such action."""
 
 
 class SkillBusy(SkillNotRunning):
@@ -273,6 +274,8 @@ class PluginHost:
         self.failures: dict[str, int] = {}
         self.start_errors: dict[str, str] = {}
         """Why each skill that is not running failed to be created or started."""
+        self._lock = threading.Lock()
+        """Guards settings and skills, which skill threads change while they build."""
         self._stopping = threading.Event()
         self._watchdog = threading.Thread(target=self._watch, name="skill-watchdog", daemon=True)
         self._watchdog.start()
@@ -313,43 +316,60 @@ class PluginHost:
             self.runners[name] = SkillRunner(name, self.timeout)
         self.start_errors.pop(name, None)
         self.settings[name] = settings
+        given_up = threading.Event()  # the start overran the timeout
+
+        def failed(error: BaseException) -> None:
+            """Not running: no actions and no stop, and the next configure tries again."""
+            with self._lock:
+                if self.settings.get(name) is settings:
+                    del self.settings[name]
+                    self.skills.pop(name, None)
+                    self.start_errors[name] = f"{type(error).__name__}: {error}"
 
         def build() -> None:
-            skill = self.installed[name](_Context(self, name, settings))
-            if self.settings.get(name) is settings:
-                self.skills[name] = skill
+            try:
+                skill = self.installed[name](_Context(self, name, settings))
+            except Exception as error:
+                failed(error)
+                raise
+            with self._lock:
+                if self.settings.get(name) is settings:
+                    self.skills[name] = skill
 
         def start() -> None:
-            skill = self.skills.get(name)
-            if skill is None or self.settings.get(name) is not settings:
+            with self._lock:
+                skill = self.skills.get(name) if self.settings.get(name) is settings else None
+            if skill is None:
                 return  # not built, or stopped before it started
-            skill.start()
-            if self.skills.get(name) is not skill:  # given up on while starting: undo
+            try:
+                skill.start()
+            except Exception as error:
+                failed(error)
+                raise
+            if given_up.is_set():  # finished after all: undo it
                 skill.stop()
 
-        futures = [self.runners[name].submit(what, job) for what, job in
-                   (("constructor", build), ("start", start))]  # fmt: skip
-        for what, future in zip(("constructor", "start"), futures, strict=True):
-            future.add_done_callback(
-                lambda done, what=what: self._started(name, settings, what, done)
-            )
-        return futures[0]
+        def finished(what: str, done: Future) -> None:
+            error = done.exception()
+            if self._report(name, what, error):
+                return
+            if isinstance(error, Abandoned):
+                if what == "start":
+                    given_up.set()
+                failed(error)
 
-    def _started(self, name: str, settings: Mapping[str, Any], what: str, done: Future) -> None:
-        """A skill that could not be built or started is not running: it gets no actions and
-        no stop, and the next configure tries again."""
-        error = done.exception()
-        if self._report(name, what, error) or self.settings.get(name) is not settings:
-            return
-        del self.settings[name]
-        self.skills.pop(name, None)
-        self.start_errors[name] = f"{type(error).__name__}: {error}"
+        building = self.runners[name].submit("constructor", build)
+        building.add_done_callback(lambda done: finished("constructor", done))
+        starting = self.runners[name].submit("start", start)
+        starting.add_done_callback(lambda done: finished("start", done))
+        return building
 
     def _stop_skill(self, name: str) -> Future:
-        self.settings.pop(name)
+        with self._lock:
+            self.settings.pop(name)
+            skill = self.skills.pop(name, None)  # None: still being built, and then never started
 
         def stop() -> None:
-            skill = self.skills.pop(name, None)
             if skill is not None:
                 skill.stop()
 
@@ -361,8 +381,13 @@ class PluginHost:
         """Run `skill_name.action` for `event` on the skill's thread; the future holds its reply
         (a non-empty str, or None)."""
         if skill_name not in self.settings:
-            return self._refuse(skill_name, action)
-        method_name = self.installed[skill_name].actions()[action].method_name
+            return self._refuse(skill_name, action, self._not_running(skill_name))
+        declared = self.installed[skill_name].actions().get(action)
+        if declared is None:
+            return self._refuse(
+                skill_name, action, SkillNotRunning(f"skill {skill_name} has no action {action!r}")
+            )
+        method_name = declared.method_name
 
         def run() -> str | None:
             skill = self.skills.get(skill_name)
@@ -389,9 +414,9 @@ class PluginHost:
             return SkillNotRunning(f"skill {skill_name} did not start ({why})")
         return SkillNotRunning(f"skill {skill_name} is not running")
 
-    def _refuse(self, skill_name: str, action: str) -> Future:
+    def _refuse(self, skill_name: str, action: str, why: SkillNotRunning) -> Future:
         future: Future = Future()
-        future.set_exception(self._not_running(skill_name))
+        future.set_exception(why)
         self._report(skill_name, f"action {action}", future.exception())
         return future
 

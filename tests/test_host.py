@@ -32,8 +32,8 @@ class HangingStartSkill(Skill):
         return "hi"
 
 
-class SlowBuildSkill(Skill):
-    """Connects in its constructor (against the advice), and when released starts normally."""
+class SlowBuildSkill(HangingStartSkill):
+    """Connects in its constructor (against the advice), and when released starts at once."""
 
     name = "slowbuild"
     release = threading.Event()
@@ -43,12 +43,8 @@ class SlowBuildSkill(Skill):
         super().__init__(context)
         self.release.wait(30)
 
-    def stop(self):
-        self.stopped.set()
-
-    @action()
-    def hi(self, event):
-        return "hi"
+    def start(self):
+        pass
 
 
 class NeedsKeySkill(Skill):
