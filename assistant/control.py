@@ -17,12 +17,26 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, wait
+from dataclasses import dataclass
 from pathlib import Path
 
 from assistant import protocol
 from assistant.plugin import CommandEvent
 
 log = logging.getLogger("assistant.control")
+
+
+@dataclass(frozen=True)
+class Forwarded:
+    """A command a satellite sent on to the hub, which runs it and speaks the replies in the
+    satellite's room."""
+
+    hub_online: bool
+
+    def __str__(self) -> str:
+        if self.hub_online:
+            return "forwarded to the hub, which runs it and answers in this room"
+        return "queued: the hub is offline; it runs when the hub is back (within mqtt.max_delay)"
 
 
 class AlreadyRunning(RuntimeError):
@@ -40,11 +54,11 @@ class ControlServer:
     def __init__(
         self,
         path: Path,
-        handle: Callable[[CommandEvent], list[Future] | str | None],
+        handle: Callable[[CommandEvent], list[Future] | str | Forwarded],
         site: str = "default",
     ):
-        """`handle` runs a command: the futures of its actions, why none ran, or None when a
-        satellite forwarded it."""
+        """`handle` runs a command: the futures of its actions, why none ran, or Forwarded when
+        a satellite sent it on to the hub."""
         self.path = path
         handle_command, site_name = handle, site
 
@@ -64,8 +78,8 @@ class ControlServer:
                     return
                 event = CommandEvent(words[1], 1.0, "control socket", site_name, time.monotonic())
                 outcome = handle_command(event)
-                if outcome is None:  # a satellite: the hub runs the actions
-                    answer = "OK forwarded to the hub"
+                if isinstance(outcome, Forwarded):
+                    answer = f"OK {outcome}"
                 elif isinstance(outcome, str):
                     answer = f"ERR {outcome}"
                 else:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.config import Config, ConfigError, load_config
+from assistant.control import Forwarded
 from assistant.dispatcher import Dispatcher
 from assistant.emulator import VirtualBoard
 from assistant.focus import Focus
@@ -87,12 +88,12 @@ class Assistant:
         if self.room:
             self.handle_command = self.room.forward
 
-    def run_sent_command(self, event: CommandEvent) -> list[Future] | str | None:
+    def run_sent_command(self, event: CommandEvent) -> list[Future] | str | Forwarded:
         """A command from `assistant send`: run here (on a hub too: no other room heard it; the
-        futures, or why nothing ran), or forwarded to the hub from a satellite (None: the hub
-        has the replies)."""
+        futures, or why nothing ran), or sent on to the hub from a satellite."""
         if self.config.role == "satellite":
-            return self.room.forward(event)
+            self.room.forward(event)
+            return Forwarded(self.room.hub_online)
         return self.dispatcher.run(event)
 
     def reply(self, text: str, site: str | None = None) -> None:

@@ -14,6 +14,7 @@ from runtime_skills import INSTALLED
 from waiting import wait_until
 
 from assistant.config import load_config
+from assistant.control import Forwarded
 from assistant.daemon import Assistant
 from assistant.plugin import CommandEvent
 
@@ -67,8 +68,12 @@ def test_a_satellites_command_runs_on_the_hub_and_is_answered_on_the_satellite(
         sent = CommandEvent("on", 1.0, "assistant send", "hall", time.monotonic())
         assert [f.result(5) for f in hub.run_sent_command(sent)] == ["did bright 7"]
         sent = CommandEvent("on", 1.0, "assistant send", "kitchen", time.monotonic())
-        assert satellite.run_sent_command(sent) is None
+        assert satellite.run_sent_command(sent) == Forwarded(hub_online=True)
         assert wait_until(lambda: len(recorder.calls) == 3)
+        hub.stop()
+        assert wait_until(lambda: not satellite.room.hub_online)
+        queued = satellite.run_sent_command(sent)
+        assert str(queued).startswith("queued: the hub is offline")
     finally:
         satellite.stop()
         hub.stop()
