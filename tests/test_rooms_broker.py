@@ -497,3 +497,19 @@ def test_a_hub_that_stops_runs_what_it_acknowledges(mosquitto: Mosquitto) -> Non
     finally:
         for part in (office, kitchen):
             part.stop()
+
+
+def test_two_satellites_with_one_site_are_told_why_they_keep_losing_the_broker(
+    mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="assistant.mqtt")
+    settings = settings_for(mosquitto, reconnect_min=0.05, reconnect_max=0.1)
+    twins = [Satellite(settings, "kitchen", print) for _ in range(2)]
+    for twin in twins:
+        twin.start()
+    try:
+        assert wait_until(lambda: "another client uses the same id" in caplog.text, timeout=15)
+    finally:
+        for twin in twins:
+            twin.stop()
+    assert "assistant-satellite-assistant-kitchen right after it connects" in caplog.text

@@ -8,6 +8,7 @@ import logging
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,6 +17,9 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from assistant.rooms.settings import MqttSettings
+
+TAKEN_OVER_SECONDS = 5.0
+"""A connection dropped sooner than this after it was made counts as taken over."""
 
 log = logging.getLogger("assistant.mqtt")
 
@@ -64,6 +68,9 @@ class MqttConnection:
         self._last_problem: str | None = None
         self._supervisor: threading.Thread | None = None
         self.connections = 0
+        self._connected_at = 0.0
+        self._quick_drops = 0
+        """Connections the broker dropped soon after making them, in a row."""
         """Successful connections so far (a reconnection counts again)."""
 
         client = paho.Client(
@@ -189,6 +196,7 @@ class MqttConnection:
         log.info("%s: connected to the MQTT broker at %s", self.client_id, self.settings.broker)
         self._last_problem = None
         self.connections += 1
+        self._connected_at = time.monotonic()
         for topic_filter, (qos, _handler) in list(self._subscriptions.items()):
             client.subscribe(topic_filter, qos)
         self._connected.set()
@@ -204,9 +212,24 @@ class MqttConnection:
                 self.settings.broker,
                 reason,
             )
+        if was_connected and not self._stopping.is_set():
+            self._note_drop()
         if was_connected and self._on_disconnected:
             self._on_disconnected()
         self._loop_ended.set()
+
+    def _note_drop(self) -> None:
+        """A broker gives a client id to the newest connection: drops right after each connect
+        mean another client has this id. Said once, on the third drop in a row."""
+        lasted = time.monotonic() - self._connected_at
+        self._quick_drops = self._quick_drops + 1 if lasted < TAKEN_OVER_SECONDS else 0
+        if self._quick_drops == 3:
+            log.error(
+                "the MQTT broker keeps dropping %s right after it connects: another client uses "
+                "the same id (`site:` given to two satellites, or two hubs with one "
+                "mqtt.topic_prefix?)",
+                self.client_id,
+            )
 
     def _handle_message(self, client, userdata, message: paho.MQTTMessage) -> None:
         log.debug("%s: message on %s not subscribed to", self.client_id, message.topic)
