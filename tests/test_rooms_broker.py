@@ -513,3 +513,17 @@ def test_two_satellites_with_one_site_are_told_why_they_keep_losing_the_broker(
         for twin in twins:
             twin.stop()
     assert "assistant-satellite-assistant-kitchen right after it connects" in caplog.text
+
+
+def test_plain_mqtt_to_a_tls_port_says_to_turn_tls_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="assistant.mqtt")
+    with Mosquitto(tmp_path / "tls", tls=True) as broker:
+        hub = Hub(settings_for(broker, reconnect_min=0.05, reconnect_max=0.1), "hall", print, print)
+        hub.start()
+        try:
+            assert wait_until(lambda: "set mqtt.tls: true" in caplog.text)
+        finally:
+            hub.stop()
+    assert len([r for r in caplog.records if "closed the connection" in r.getMessage()]) == 1

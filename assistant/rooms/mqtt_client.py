@@ -69,6 +69,7 @@ class MqttConnection:
         self._supervisor: threading.Thread | None = None
         self.connections = 0
         self._connected_at = 0.0
+        self._answered = False  # the broker answered this attempt (CONNACK)
         self._quick_drops = 0
         """Connections the broker dropped soon after making them, in a row."""
         """Successful connections so far (a reconnection counts again)."""
@@ -186,6 +187,7 @@ class MqttConnection:
             log.debug("%s", problem)
 
     def _handle_connect(self, client, userdata, flags, reason: ReasonCode, properties) -> None:
+        self._answered = True
         if reason.is_failure:
             who = f"user {self.settings.username!r}" if self.settings.username else "anonymous"
             self._report(
@@ -214,6 +216,15 @@ class MqttConnection:
             )
         if was_connected and not self._stopping.is_set():
             self._note_drop()
+        if not self._answered and not self._stopping.is_set():
+            hint = "check that mqtt.port is its MQTT port"
+            if not self.settings.tls:
+                hint = f"if it is a TLS port (8883 is usual), set mqtt.tls: true; else {hint}"
+            self._report(
+                f"the MQTT broker at {self.settings.broker} closed the connection without "
+                f"answering: {hint}"
+            )
+        self._answered = False
         if was_connected and self._on_disconnected:
             self._on_disconnected()
         self._loop_ended.set()
