@@ -68,11 +68,11 @@ class MqttConnection:
         self._last_problem: str | None = None
         self._supervisor: threading.Thread | None = None
         self.connections = 0
+        """Successful connections so far (a reconnection counts again)."""
         self._connected_at = 0.0
         self._answered = False  # the broker answered this attempt (CONNACK)
         self._quick_drops = 0
         """Connections the broker dropped soon after making them, in a row."""
-        """Successful connections so far (a reconnection counts again)."""
 
         client = paho.Client(
             CallbackAPIVersion.VERSION2,
@@ -214,7 +214,6 @@ class MqttConnection:
                 self.settings.broker,
                 reason,
             )
-        if was_connected and not self._stopping.is_set():
             self._note_drop()
         if not self._answered and not self._stopping.is_set():
             hint = "check that mqtt.port is its MQTT port"
