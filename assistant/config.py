@@ -12,7 +12,7 @@ from typing import Any
 
 from assistant.paths import config_dir
 from assistant.plugin import Action, Setting, Skill
-from assistant.recognizer import NOT_COMMANDS
+from assistant.recognizer import command_labels
 from assistant.settings import (
     SettingsProblem,
     SettingValueError,
@@ -81,11 +81,7 @@ def model_commands() -> tuple[str, ...]:
     unknown."""
     from assistant.pipeline import DEFAULT_MODEL, load_contract
 
-    return _commands(load_contract(DEFAULT_MODEL).labels)
-
-
-def _commands(labels: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(label for label in labels if label not in NOT_COMMANDS)
+    return command_labels(load_contract(DEFAULT_MODEL).labels)
 
 
 def section_schemas() -> dict[str, tuple[Setting, ...]]:
@@ -322,7 +318,7 @@ class _Validator:
 
         def microphone(section: dict[str, Any]) -> None:
             labels = model_labels(section)
-            self.model_commands = _commands(labels)
+            self.model_commands = command_labels(labels)
             self.model_name = model_file(section["model"]).name
             check_thresholds(section, labels)
 

@@ -20,9 +20,9 @@ import numpy as np
 
 from assistant import protocol
 from assistant.microphone import SAMPLE_RATE, MicrophoneError, open_microphone
-from assistant.model_runner import ModelError
+from assistant.model_runner import THRESHOLDS_COMMAND, ModelError
 from assistant.plugin import Setting
-from assistant.recognizer import DEFAULT_THRESHOLD
+from assistant.recognizer import DEFAULT_THRESHOLD, command_labels
 from assistant.settings import SettingValueError, validate_settings
 
 if TYPE_CHECKING:
@@ -109,8 +109,20 @@ def model_labels(values: Mapping[str, Any]) -> tuple[str, ...]:
 def check_thresholds(values: Mapping[str, Any], labels: tuple[str, ...]) -> None:
     """The section's thresholds work for the model's `labels` (commands it reports, 0 to 1);
     SettingValueError for `thresholds` otherwise."""
+    settings = ListenerSettings.from_values(values)
+    commands = command_labels(labels)
+    stale = [label for label in settings.thresholds if label not in commands]
+    if stale:
+        raise SettingValueError(
+            f"microphone.thresholds names {', '.join(map(repr, stale))}, which the model "
+            f"{settings.model_path.name} does not report (its commands: {', '.join(commands)}); "
+            f"remove {'them' if len(stale) > 1 else 'it'} (a command without a threshold uses "
+            f"{DEFAULT_THRESHOLD}), or write thresholds chosen for this model with "
+            f"`{THRESHOLDS_COMMAND} --config FILE` (model_training/README.md)",
+            "thresholds",
+        )
     try:
-        ListenerSettings.from_values(values).recognizer_settings().recognizer(labels)
+        settings.recognizer_settings().recognizer(labels)
     except ValueError as error:
         raise SettingValueError(f"microphone.thresholds: {error}", "thresholds") from None
 

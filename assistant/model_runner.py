@@ -26,6 +26,8 @@ NUMPY_BATCH = 8
 
 EXPORT_COMMAND = "python -m model_training export"
 """How a model and its card are made together."""
+THRESHOLDS_COMMAND = "python -m model_training.streaming thresholds"
+"""How each command's threshold is chosen for a model, on streams."""
 
 
 class ModelError(RuntimeError):

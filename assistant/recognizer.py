@@ -40,6 +40,11 @@ NOT_COMMANDS = ("silence", "unknown")
 """Labels of a model that are never reported as commands."""
 
 
+def command_labels(labels: Sequence[str]) -> tuple[str, ...]:
+    """The labels of a model that are commands, in its order."""
+    return tuple(label for label in labels if label not in NOT_COMMANDS)
+
+
 def to_permille(score: float, what: str = "threshold") -> int:
     """A score from 0 to 1 as an integer in thousandths (rounded half up)."""
     try:

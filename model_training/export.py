@@ -8,7 +8,8 @@ import math
 from pathlib import Path
 
 from assistant.features import FRONTEND_PARAMS, INPUT_SHIFT
-from assistant.model_runner import EXPORT_COMMAND
+from assistant.model_runner import EXPORT_COMMAND, THRESHOLDS_COMMAND
+from assistant.recognizer import DEFAULT_THRESHOLD, command_labels
 from model_training.quantize import Quantization
 from model_training.settings import (
     FEATURE_SCALE,
@@ -19,6 +20,11 @@ from model_training.settings import (
     SILENCE_LABEL,
     SLICES,
     UNKNOWN_LABEL,
+)
+from model_training.streaming.thresholds import (
+    HEADER_NAME,
+    read_thresholds_header,
+    thresholds_header,
 )
 
 # TFLM on the board needs a little more than the host's recording allocator reports.
@@ -157,13 +163,37 @@ def model_settings_h(card: dict, source: str) -> str:
     return _generated_notice(source) + "\n".join(lines) + "\n"
 
 
+def thresholds_for_export(card: dict, header: Path) -> str:
+    """kws_thresholds.h for the card's labels: each command keeps its threshold in `header` (the
+    one the export replaces; all of them when the labels are unchanged), and the others get
+    DEFAULT_THRESHOLD, the desktop's default; says which got it."""
+    previous = read_thresholds_header(header)
+    thresholds = {
+        label: previous.get(label, DEFAULT_THRESHOLD) for label in command_labels(card["labels"])
+    }
+    new = [label for label in thresholds if label not in previous]
+    default = f"{DEFAULT_THRESHOLD:.2f}"
+    if new:
+        print(
+            f"{header.name}: {', '.join(new)} get the default threshold {default}; choose "
+            f"theirs with `{THRESHOLDS_COMMAND} --header` (model_training/README.md)"
+        )
+    source = f"model {card['model_id']} and " + (
+        f"the previous {HEADER_NAME} ({default} for commands it lacks)"
+        if len(new) < len(thresholds)
+        else f"the default threshold {default}"
+    )
+    return thresholds_header(card["labels"], thresholds, source, EXPORT_COMMAND)
+
+
 def write_artifacts(
     tflite: bytes,
     card: dict,
     models_dir: str | Path = MODELS_DIR,
     firmware_dir: str | Path = FIRMWARE_MODEL_DIR,
 ) -> list[Path]:
-    """The .tflite and model card, and the C array, its header and the settings header."""
+    """The .tflite and model card, and the C array, its header, the settings header and the
+    thresholds header."""
     models_dir, firmware_dir = Path(models_dir), Path(firmware_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
     firmware_dir.mkdir(parents=True, exist_ok=True)
@@ -174,6 +204,7 @@ def write_artifacts(
         firmware_dir / "kws_model_data.cc": model_data_cc(tflite, source),
         firmware_dir / "kws_model_data.h": model_data_h(source),
         firmware_dir / "kws_model_settings.h": model_settings_h(card, source),
+        firmware_dir / HEADER_NAME: thresholds_for_export(card, firmware_dir / HEADER_NAME),
     }
     for path, content in files.items():
         if isinstance(content, bytes):

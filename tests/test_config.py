@@ -87,7 +87,7 @@ def test_values_that_a_run_would_refuse_name_their_line(tmp_path):
         ":2: site 'living room/2' cannot be used in MQTT topics: it contains '/'"
     )
     assert found[1].endswith(":4: mqtt: port must be a number from 1 to 65535, not 70000")
-    assert ":6: microphone.thresholds: no threshold for 'upp'" in found[2]
+    assert ":6: microphone.thresholds names 'upp', which the model kws_int8.tflite" in found[2]
     assert len(found) == 3
 
 
@@ -324,6 +324,22 @@ def test_the_commands_are_the_labels_the_microphone_model_reports(tmp_path):
     assert found == [
         f"{tmp_path}/config.yaml:3: unknown command 'on'; the model custom.tflite reports: yes, no"
     ]
+
+
+def test_thresholds_of_commands_the_model_lacks_are_named_with_the_fix(tmp_path):
+    model = custom_model(tmp_path, ("silence", "unknown", "lamp", "fan", "a", "b", "c", "d"))
+    shipped = DEFAULT_CONFIG.read_text()  # its thresholds name the default commands
+    line = shipped.splitlines().index("microphone:") + 4
+    found = problems(tmp_path, shipped.replace("model: default ", f"model: {model}", 1))
+    assert found[0] == (
+        f"{tmp_path / 'config.yaml'}:{line}: microphone.thresholds names 'on', 'off', 'up', "
+        "'down', 'go', 'stop', which the model custom.tflite does not report (its commands: "
+        "lamp, fan, a, b, c, d); remove them (a command without a threshold uses 0.8), or "
+        "write thresholds chosen for this model with `python -m model_training.streaming "
+        "thresholds --config FILE` (model_training/README.md)"
+    )
+    kept = f"microphone:\n  model: {model}\n  thresholds: {{lamp: 0.9}}\ncommands: {{}}\n"
+    assert load_config(write(tmp_path, kept), INSTALLED).model_commands[:2] == ("lamp", "fan")
 
 
 def test_a_model_card_of_another_model_is_refused_by_the_check(tmp_path):

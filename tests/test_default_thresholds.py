@@ -1,21 +1,18 @@
 """The board and the desktop start with the same detection thresholds."""
 
-import re
 from pathlib import Path
 
 from assistant.config import load_config
 from assistant.host import discover_skills
 from assistant.yaml_lines import load_located
+from model_training.streaming.thresholds import read_thresholds_header
 
 REPO = Path(__file__).resolve().parent.parent
 HEADER = REPO / "firmware" / "kws" / "src" / "model" / "kws_thresholds.h"
 
 
 def test_config_thresholds_equal_the_firmware_header():
-    header = dict(
-        (label, int(permille))
-        for permille, label in re.findall(r"^\s*(\d+),\s*//\s*(\w+)", HEADER.read_text(), re.M)
-    )
+    header = {label: round(v * 1000) for label, v in read_thresholds_header(HEADER).items()}
     config = load_located((REPO / "config.yaml").read_text(), REPO / "config.yaml").data
     desktop = {k: round(v * 1000) for k, v in config["microphone"]["thresholds"].items()}
     commands = {"on", "off", "up", "down", "go", "stop"}

@@ -2,6 +2,8 @@
 
 import hashlib
 import json
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -9,11 +11,13 @@ import numpy as np
 import pytest
 
 from assistant import protocol
+from assistant.recognizer import DEFAULT_THRESHOLD
 from model_training import dataset, synth
 from model_training.__main__ import main
 from model_training.examples import Recipe
 from model_training.pipeline import Pipeline
-from model_training.settings import LABELS
+from model_training.settings import LABELS, REPO_ROOT
+from model_training.streaming.thresholds import HEADER_NAME, read_thresholds_header
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +151,9 @@ def test_synth_refuses_words_that_cannot_be_commands_and_negative_counts(
     assert not list(tmp_path.rglob("*.wav"))
 
 
-def finished_run(root: Path, tiny_model: Path, run: str = "r") -> Pipeline:
+def finished_run(
+    root: Path, tiny_model: Path, run: str = "r", labels: tuple[str, ...] = LABELS
+) -> Pipeline:
     """A run folder as train and quantize leave it, with the tiny model as its int8 model."""
     pipeline = Pipeline(real=[], root=root, run=run)
     pipeline.run_dir.mkdir(parents=True)
@@ -158,8 +164,8 @@ def finished_run(root: Path, tiny_model: Path, run: str = "r") -> Pipeline:
     training = {"architecture": "ds_cnn", "parameters": 1, "macs": 1, "best_epoch": 1,
                 "train_examples": 1, "validation_examples": 1,
                 "checkpoint_sha256": checkpoint,
-                "validation_clips_per_label": {name: 1 for name in LABELS}}  # fmt: skip
-    report = {name: {"precision": 1.0, "recall": 1.0, "support": 1} for name in LABELS}
+                "validation_clips_per_label": {name: 1 for name in labels}}  # fmt: skip
+    report = {name: {"precision": 1.0, "recall": 1.0, "support": 1} for name in labels}
     scores = {"test_clips": 8, "float": {"accuracy": 1.0, **report}, "tflm_equals_litert": True,
               "int8": {"accuracy": 1.0, **report}, "checkpoint_sha256": checkpoint,
               "tflite_sha256": hashlib.sha256(tflite).hexdigest()}  # fmt: skip
@@ -229,6 +235,74 @@ def test_export_names_the_step_that_writes_a_missing_file(
     (pipeline.run_dir / missing).unlink()
     assert main(export_args(pipeline, tmp_path / "out")) == 1
     assert message in capsys.readouterr().err
+
+
+OTHER_LABELS = ("silence", "unknown", "lamp", "fan", "heat", "cool", "go", "stop")
+"""A custom command set with as many labels as the tiny model has outputs, two kept."""
+
+
+def build_firmware(model_files: Path, tmp_path: Path) -> subprocess.CompletedProcess:
+    """`make model` (model_check.cpp with model_fits.h) on a copy of firmware/ whose model folder
+    holds the files of `model_files` instead of the committed ones it replaces."""
+    firmware = tmp_path / "firmware"
+    shutil.copytree(REPO_ROOT / "firmware", firmware, ignore=shutil.ignore_patterns("__pycache__"))
+    for path in model_files.iterdir():
+        shutil.copy(path, firmware / "kws" / "src" / "model")
+    return subprocess.run(
+        ["make", "--no-print-directory", "-C", str(firmware), f"BUILD={tmp_path / 'build'}",
+         "model"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
+def test_export_writes_the_thresholds_header_of_the_models_labels(
+    tiny_model, tmp_path, monkeypatch, capsys
+):
+    use_labels(monkeypatch, OTHER_LABELS)
+    pipeline = finished_run(tmp_path / "data", tiny_model, labels=OTHER_LABELS)
+    out = tmp_path / "out"
+    assert main(export_args(pipeline, out)) == 0
+    header = out / "fw" / HEADER_NAME
+    assert read_thresholds_header(header) == {
+        "silence": 1.0, "unknown": 1.0, **dict.fromkeys(OTHER_LABELS[2:], DEFAULT_THRESHOLD)
+    }  # fmt: skip
+    assert "kws_thresholds.h: lamp, fan, heat, cool, go, stop get the default threshold 0.80" in (
+        capsys.readouterr().out
+    )
+    assert "python -m model_training export" in header.read_text().splitlines()[0]
+
+    stale = out / "without_thresholds"  # the committed header, for the default labels
+    shutil.copytree(out / "fw", stale, ignore=shutil.ignore_patterns(HEADER_NAME))
+    failed = build_firmware(stale, tmp_path / "stale")
+    assert failed.returncode != 0
+    assert "kws_thresholds.h is for other labels than kws_model_settings.h" in failed.stderr
+    built = build_firmware(out / "fw", tmp_path / "exported")
+    assert built.returncode == 0, built.stderr
+    settings = subprocess.run(
+        [tmp_path / "exported" / "build" / "model_check", "settings"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert f"labels={','.join(OTHER_LABELS)}" in settings.splitlines()
+
+
+def test_export_keeps_the_chosen_threshold_of_each_command_the_model_still_has(
+    tiny_model, tmp_path, monkeypatch
+):
+    committed = REPO_ROOT / "firmware" / "kws" / "src" / "model" / HEADER_NAME
+    out = tmp_path / "out"
+    (out / "fw").mkdir(parents=True)
+    shutil.copy(committed, out / "fw")
+    assert main(export_args(finished_run(tmp_path / "data", tiny_model), out)) == 0
+    chosen = read_thresholds_header(committed)
+    assert read_thresholds_header(out / "fw" / HEADER_NAME) == chosen  # the labels unchanged
+
+    use_labels(monkeypatch, OTHER_LABELS)
+    pipeline = finished_run(tmp_path / "data", tiny_model, run="lamp", labels=OTHER_LABELS)
+    assert main(export_args(pipeline, out)) == 0
+    header = read_thresholds_header(out / "fw" / HEADER_NAME)
+    assert list(header) == list(OTHER_LABELS)
+    assert header["go"] == chosen["go"] and header["stop"] == chosen["stop"]
+    assert header["lamp"] == header["cool"] == DEFAULT_THRESHOLD
 
 
 def test_quantize_without_a_checkpoint_fails_before_building_features(speech, tmp_path, capsys):
