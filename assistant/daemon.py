@@ -70,10 +70,11 @@ class Assistant:
         self.focus = Focus(config.focus_seconds)
         self.speaker = None if speak else Speaker(config.sections["speech"])
         self._speak = speak or self.speaker.say
+        data_dir = data_dir or data_root()
         self.host = PluginHost(
             installed,
             self.focus,
-            data_dir or data_root(),
+            data_dir,
             reply=self.reply,
             timeout=config.skill_timeout,
             listen_for_phrase=PhraseListener(config.sections["phrase"]),
@@ -83,7 +84,7 @@ class Assistant:
         self.stopping = threading.Event()
         self.virtual_board: VirtualBoard | None = None
         self.handle_command: Callable[[CommandEvent], object] = self.dispatcher.handle
-        self.room = open_room(config, self.dispatcher.handle, self._speak)
+        self.room = open_room(config, self.dispatcher.handle, self._speak, data_dir / "rooms")
         """The satellite or hub of `role:` (None for single): it takes this board's commands."""
         if self.room:
             self.handle_command = self.room.forward

@@ -139,6 +139,25 @@ class Recorder:
             self._arrived.wait_for(lambda: len(self.messages) >= count, timeout)
             return list(self.messages)
 
+    def before(self, message: tuple[str, str], timeout: float = 5.0) -> list[tuple[str, str]]:
+        """The messages received before `message` (topic, payload), once it has arrived."""
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: message in self.messages, timeout):
+                raise RuntimeError(f"{message} did not arrive within {timeout} s")
+            return self.messages[: self.messages.index(message)]
+
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+
+
+def retained(broker: Mosquitto, prefix: str) -> dict[str, str]:
+    """The retained messages under `prefix/` now (topic: payload), as a new subscriber gets them:
+    the broker sends them before a message the subscriber publishes once subscribed."""
+    recorder = Recorder(broker, f"{prefix}/#")
+    marker = (f"{prefix}/end-of-retained", "")
+    try:
+        recorder.client.publish(marker[0], marker[1], qos=1)
+        return dict(recorder.before(marker))
+    finally:
+        recorder.close()

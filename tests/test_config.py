@@ -351,15 +351,16 @@ def test_a_model_card_of_another_model_is_refused_by_the_check(tmp_path):
     )
 
 
-def test_a_satellite_announces_the_commands_of_its_microphone_model(tmp_path):
+@pytest.mark.parametrize("role", ["satellite", "hub"])
+def test_satellite_and_hub_announce_the_commands_of_their_microphone_model(tmp_path, role):
     from assistant.rooms.roles import open_room
 
     model = custom_model(tmp_path, ("silence", "unknown", "yes", "no"))
     config = load_config(
-        write(tmp_path, f"role: satellite\nsite: desk\nmicrophone: {{model: {model}}}\n"), INSTALLED
+        write(tmp_path, f"role: {role}\nsite: desk\nmicrophone: {{model: {model}}}\n"), INSTALLED
     )
-    satellite = open_room(config, dispatch=lambda event: None, speak=lambda text: None)
-    assert satellite.commands == ("yes", "no")
+    room = open_room(config, lambda event: None, lambda text: None, tmp_path / "rooms")
+    assert room.home_assistant.device.commands == ("yes", "no")
 
 
 def test_a_satellite_needs_no_commands_but_its_own_site(tmp_path):

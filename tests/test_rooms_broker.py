@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from mosquitto import Mosquitto, Recorder
+from mosquitto import Mosquitto, Recorder, retained
 from waiting import wait_until
 
 from assistant.config import model_commands
@@ -324,6 +324,101 @@ def test_detections_fire_home_assistant_events_without_a_hub(mosquitto: Mosquitt
     finally:
         satellite.stop()
         recorder.close()
+
+
+def test_the_hub_announces_its_own_site_and_fires_its_entities_for_what_it_hears(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    settings = settings_for(mosquitto)
+    topics = wire.Topics(settings.topic_prefix)
+    events = Recorder(mosquitto, topics.event("hall", "+"))
+    dispatched = Collector()
+    hub = Hub(settings, "hall", dispatched.add, print, commands=("on", "off"), state_dir=tmp_path)
+    hub.start()
+    try:
+        assert wait_until(lambda: announced("hall", ("on", "off")) <= set(ha_configs(mosquitto)))
+        entity = json.loads(ha_configs(mosquitto)[config_topic("homeassistant", "hall", "on")])
+        assert entity["state_topic"] == topics.event("hall", "on")
+        assert entity["availability_topic"] == topics.hub_status
+        assert entity["device"]["model"] == "Voice command hub"
+
+        hub.forward(event("on", "hall", 0.8))
+        [(topic, payload)] = events.wait_for(1)
+        assert (topic, json.loads(payload)["score"]) == (topics.event("hall", "on"), 0.8)
+        assert [heard.command for heard in dispatched.wait_for(1)] == ["on"]
+    finally:
+        hub.stop()
+        events.close()
+    assert retained(mosquitto, topics.root)[topics.hub_status] == "offline"
+
+
+def test_a_hub_without_a_board_of_its_own_announces_no_entities(mosquitto: Mosquitto) -> None:
+    hub = Hub(settings_for(mosquitto), "hall", print, print, listens_locally=False)
+    assert hub.home_assistant.configs == {}
+
+
+def announced(site: str, commands: tuple[str, ...]) -> set[str]:
+    return {config_topic("homeassistant", site, command) for command in commands}
+
+
+def ha_configs(broker: Mosquitto) -> dict[str, str]:
+    """The retained Home Assistant discovery configs on the broker now."""
+    return retained(broker, "homeassistant")
+
+
+@dataclass(frozen=True)
+class Machine:
+    role: str
+    site: str
+    commands: tuple[str, ...] = ("on", "off")
+    discovery: bool = True
+
+    def start(self, broker: Mosquitto, state_dir: Path) -> Hub | Satellite:
+        settings = settings_for(broker, discovery=self.discovery)
+        if self.role == "hub":
+            part = Hub(
+                settings, self.site, print, print, commands=self.commands, state_dir=state_dir
+            )
+        else:
+            part = Satellite(settings, self.site, print, self.commands, state_dir=state_dir)
+        part.start()
+        return part
+
+    @property
+    def wanted(self) -> set[str]:
+        return announced(self.site, self.commands) if self.discovery else set()
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (Machine("satellite", "kitchen", ("on", "off", "yes")), Machine("satellite", "kitchen")),
+        (Machine("satellite", "kitchen"), Machine("satellite", "cuisine")),
+        (Machine("hub", "hall"), Machine("hub", "hall", discovery=False)),
+        (Machine("hub", "hall", ("on", "go")), Machine("hub", "lobby", ("on", "stop"))),
+    ],
+    ids=["command gone", "site renamed", "discovery off", "hub renamed"],
+)
+def test_configs_no_longer_wanted_are_cleared_at_the_next_start(
+    mosquitto: Mosquitto, tmp_path: Path, before: Machine, after: Machine
+) -> None:
+    first = before.start(mosquitto, tmp_path)
+    try:
+        assert wait_until(lambda: before.wanted <= set(ha_configs(mosquitto)))
+    finally:
+        first.stop()
+    watcher = Recorder(mosquitto, "homeassistant/#")
+    second = after.start(mosquitto, tmp_path)
+    try:
+        clears = {(topic, "") for topic in before.wanted - after.wanted}
+        assert clears, "the case must leave something to clear"
+        assert wait_until(lambda: clears <= set(watcher.messages)), "stale configs not cleared"
+    finally:
+        second.stop()
+        watcher.close()
+    assert set(ha_configs(mosquitto)) == after.wanted
+    record = json.loads((tmp_path / f"home-assistant-{after.role}.json").read_text())
+    assert record == {"retained": sorted(after.wanted)}
 
 
 def test_tls_with_the_brokers_certificate_works_and_without_it_fails_clearly(

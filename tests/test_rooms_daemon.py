@@ -3,13 +3,14 @@ the hub's skill runs it, and the reply is spoken by the satellite."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mosquitto import Mosquitto
+from mosquitto import Mosquitto, Recorder, retained
 from runtime_skills import INSTALLED
 from waiting import wait_until
 
@@ -17,6 +18,8 @@ from assistant.config import load_config
 from assistant.control import Forwarded
 from assistant.daemon import Assistant
 from assistant.plugin import CommandEvent
+from assistant.rooms.discovery import config_topic
+from assistant.rooms.topics import Topics
 
 CONFIG = """
 role: {role}
@@ -24,7 +27,8 @@ site: {site}
 source: emulator
 cooldown: 0
 emulator: {{heartbeat_ms: 200}}
-mqtt: {{host: 127.0.0.1, port: {port}, reconnect_min: 0.05, dedup_window: 0.2}}
+mqtt: {{host: 127.0.0.1, port: {port}, reconnect_min: 0.05, dedup_window: 0.2,
+       discovery: {discovery}}}
 commands:
   on: {{action: recorder.bright, with: {{level: 7}}}}
 skills:
@@ -32,9 +36,12 @@ skills:
 """
 
 
-def start_assistant(tmp_path: Path, role: str, site: str, port: int) -> Assistant:
+def start_assistant(
+    tmp_path: Path, role: str, site: str, port: int, discovery: bool = True
+) -> Assistant:
     path = tmp_path / f"{site}.yaml"
-    path.write_text(textwrap.dedent(CONFIG.format(role=role, site=site, port=port)))
+    text = CONFIG.format(role=role, site=site, port=port, discovery=str(discovery).lower())
+    path.write_text(textwrap.dedent(text))
     replies: list[str] = []
     assistant = Assistant(load_config(path, INSTALLED), INSTALLED, tmp_path / site, replies.append)
     assistant.replies = replies
@@ -76,6 +83,31 @@ def test_a_satellites_command_runs_on_the_hub_and_is_answered_on_the_satellite(
         assert str(queued).startswith("queued: the hub is offline")
     finally:
         satellite.stop()
+        hub.stop()
+
+
+def test_what_the_hubs_own_board_hears_fires_home_assistant_until_discovery_is_off(
+    tmp_path: Path, broker: Mosquitto
+) -> None:
+    event_topic = Topics("assistant").event("hall", "on")
+    events = Recorder(broker, event_topic)
+    hub = start_assistant(tmp_path, "hub", "hall", broker.port)
+    try:
+        assert hub.room.connection.wait_connected(5)
+        hub.virtual_board.detect("on", 0.93)
+        assert [topic for topic, _ in events.wait_for(1)] == [event_topic]
+        assert hub.host.skills["recorder"].called.wait(5)
+        entity = json.loads(
+            retained(broker, "homeassistant")[config_topic("homeassistant", "hall", "on")]
+        )
+        assert entity["state_topic"] == event_topic
+    finally:
+        hub.stop()
+        events.close()
+    hub = start_assistant(tmp_path, "hub", "hall", broker.port, discovery=False)
+    try:
+        assert wait_until(lambda: retained(broker, "homeassistant") == {}), "entities left"
+    finally:
         hub.stop()
 
 

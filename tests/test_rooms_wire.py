@@ -11,7 +11,8 @@ from assistant.config import ConfigError, load_config
 from assistant.plugin import CommandEvent
 from assistant.rooms import topics as wire
 from assistant.rooms.dedup import Deduplicator
-from assistant.rooms.discovery import discovery_messages, encode_event
+from assistant.rooms.discovery import Device, discovery_messages, encode_event
+from assistant.rooms.home_assistant import RetainedRecord
 from assistant.rooms.settings import MqttSettings, MqttSettingsError
 
 TOPICS = wire.Topics("assistant")
@@ -111,7 +112,8 @@ def test_the_mqtt_section_is_validated_with_file_and_line(tmp_path: Path) -> Non
 
 
 def test_discovery_announces_an_event_entity_per_command() -> None:
-    messages = dict(discovery_messages(TOPICS, "homeassistant", "living room", ("on", "off")))
+    device = Device("living room", ("on", "off"), "satellite", TOPICS.status("living room"))
+    messages = dict(discovery_messages(TOPICS, "homeassistant", device))
     assert set(messages) == {
         "homeassistant/event/assistant_living_room/on/config",
         "homeassistant/event/assistant_living_room/off/config",
@@ -124,6 +126,21 @@ def test_discovery_announces_an_event_entity_per_command() -> None:
     assert entity["device"]["identifiers"] == ["assistant_living_room"]
     fired = json.loads(encode_event(CommandEvent("on", 0.91, "board", "living room")))
     assert fired["event_type"] in entity["event_types"]
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"retained": "a/b"}', "[]", "\xff"])
+def test_an_unreadable_record_of_announced_configs_is_reported_and_written_anew(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, content: str
+) -> None:
+    path = tmp_path / "rooms" / "home-assistant-hub.json"
+    path.parent.mkdir()
+    path.write_bytes(content.encode("latin-1"))
+    record = RetainedRecord(path)
+    assert record.load() == set()
+    assert f"could not read {path}" in caplog.text
+    assert "announced before are not removed" in caplog.text
+    record.save({"homeassistant/event/assistant_hall/on/config"})
+    assert record.load() == {"homeassistant/event/assistant_hall/on/config"}
 
 
 def heard(command: str, site: str, score: float, at: float) -> CommandEvent:

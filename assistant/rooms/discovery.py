@@ -1,11 +1,12 @@
-"""Home Assistant MQTT discovery: a satellite announces itself as a device with one `event`
-entity per command, so Home Assistant automations can react to what each room hears."""
+"""Home Assistant MQTT discovery payloads: a machine (satellite or hub) announces its site as a
+device with one `event` entity per command, so Home Assistant automations can react to what each
+room hears. `home_assistant` publishes them."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
 from assistant.plugin import CommandEvent
@@ -32,32 +33,45 @@ def config_topic(discovery_prefix: str, site: str, command: str) -> str:
     return f"{discovery_prefix}/event/{node_id(site)}/{command}/config"
 
 
+@dataclass(frozen=True)
+class Device:
+    """What one machine announces: the site its board listens in, the commands it can hear,
+    its role (`satellite` or `hub`) and the retained `online`/`offline` topic that says
+    whether it runs."""
+
+    site: str
+    commands: tuple[str, ...]
+    role: str
+    availability_topic: str
+
+
 def discovery_messages(
-    topics: Topics, discovery_prefix: str, site: str, commands: Sequence[str]
+    topics: Topics, discovery_prefix: str, device: Device
 ) -> list[tuple[str, bytes]]:
-    """The retained (topic, payload) configuration messages announcing the satellite of `site`."""
+    """The retained (topic, payload) configuration messages announcing `device`."""
+    site = device.site
     node = node_id(site)
     sw_version = _package_version()
-    device = {
+    about = {
         "identifiers": [node],
         "name": f"Voice commands {site}",
         "manufacturer": PACKAGE,
-        "model": "Voice command satellite",
+        "model": f"Voice command {device.role}",
         "sw_version": sw_version,
         "suggested_area": site,
     }
     messages = []
-    for command in commands:
+    for command in device.commands:
         entity = {
             "name": f"Heard {command}",
             "unique_id": f"{node}_{command}",
             "state_topic": topics.event(site, command),
             "event_types": [EVENT_TYPE],
-            "availability_topic": topics.status(site),
+            "availability_topic": device.availability_topic,
             "payload_available": ONLINE.decode(),
             "payload_not_available": OFFLINE.decode(),
             "qos": 1,
-            "device": device,
+            "device": about,
             "origin": {"name": PACKAGE, "sw_version": sw_version},
         }
         messages.append(

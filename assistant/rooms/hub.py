@@ -8,12 +8,14 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from assistant.plugin import CommandEvent
 from assistant.rooms import topics as wire
 from assistant.rooms.dedup import Deduplicator
+from assistant.rooms.home_assistant import HomeAssistant
 from assistant.rooms.mqtt_client import MqttConnection, Will
 from assistant.rooms.settings import MqttSettings
 
@@ -41,7 +43,9 @@ class Hub:
     heard (with the site that heard it best) and `speak` for replies to its own site.
 
     `listens_locally`: the hub has a board of its own (its detections come through `forward`),
-    which counts as one more room that may hear each word."""
+    which counts as one more room that may hear each word. With mqtt.discovery on, it announces
+    its site to Home Assistant like a satellite does (`commands` and `state_dir` as there),
+    available while the hub's status says online, and fires those entities for what it hears."""
 
     def __init__(
         self,
@@ -51,6 +55,8 @@ class Hub:
         speak: Callable[[str], None],
         listens_locally: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        commands: Sequence[str] | None = None,
+        state_dir: Path | None = None,
     ):
         self.settings = settings
         self.topics = wire.Topics(settings.topic_prefix)
@@ -73,6 +79,15 @@ class Hub:
             will=Will(self.topics.hub_status, wire.OFFLINE),
             on_connected=self._announce,
         )
+        self.home_assistant = HomeAssistant(
+            self.connection,
+            settings,
+            "hub",
+            site,
+            self.topics.hub_status,
+            commands if listens_locally else (),
+            state_dir,
+        )
         self.connection.subscribe(self.topics.all_statuses, self._on_status)
         self.connection.subscribe(self.topics.all_detections, self._on_detection)
 
@@ -89,6 +104,7 @@ class Hub:
             self._changed.notify()
         self._worker.join(timeout=2)
         self.connection.stop(last_words=(self.topics.hub_status, wire.OFFLINE))
+        self.home_assistant.forget_cleared()
 
     @property
     def online_sites(self) -> frozenset[str]:
@@ -96,7 +112,9 @@ class Hub:
         return frozenset(self._online)
 
     def forward(self, event: CommandEvent) -> None:
-        """A detection of the hub's own board: de-duplicated with the satellites' ones."""
+        """A detection of the hub's own board: de-duplicated with the satellites' ones, and
+        fired in Home Assistant."""
+        self.home_assistant.fire(event)
         self._add(event)
 
     def reply(self, text: str, site: str | None = None) -> None:
@@ -112,6 +130,7 @@ class Hub:
 
     def _announce(self) -> None:
         self.connection.publish(self.topics.hub_status, wire.ONLINE, retain=True)
+        self.home_assistant.announce()
 
     def _on_status(self, topic: str, payload: bytes) -> None:
         site = self.topics.site_of(topic)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from assistant.rooms.settings import MqttSettings
@@ -112,12 +112,14 @@ class MqttConnection:
             if self.connected:
                 self._client.subscribe(topic_filter, qos)
 
-    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> bool:
-        """Send a message; False when there is no connection (a QoS 1 message is then queued
-        by paho and sent after the next connection)."""
+    def publish(
+        self, topic: str, payload: bytes, qos: int = 1, retain: bool = False
+    ) -> paho.MQTTMessageInfo:
+        """Send a message (without a connection, a QoS 1 message is queued by paho and sent
+        after the next one); `is_published()` of the answer turns true once the broker has
+        confirmed a QoS 1 message."""
         with self._lock:
-            info = self._client.publish(topic, payload, qos=qos, retain=retain)
-        return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+            return self._client.publish(topic, payload, qos=qos, retain=retain)
 
     def start(self) -> None:
         self._supervisor = threading.Thread(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
 from assistant.config import Config
@@ -27,18 +28,21 @@ def open_room(
     config: Config,
     dispatch: Callable[[CommandEvent], object],
     speak: Callable[[str], None],
+    state_dir: Path,
 ) -> Room | None:
     """The satellite or hub `config.role` asks for (not started), or None for `single`, which
-    needs no broker and does not even load the MQTT client."""
+    needs no broker and does not even load the MQTT client. `state_dir` keeps what it
+    announced to Home Assistant."""
     if config.role == "single":
         return None
     from assistant.rooms.settings import MqttSettings
 
     settings = MqttSettings.from_section(config.sections["mqtt"])
+    commands = config.model_commands or None
     if config.role == "satellite":
         from assistant.rooms.satellite import Satellite
 
-        return Satellite(settings, config.site, speak, config.model_commands or None)
+        return Satellite(settings, config.site, speak, commands, state_dir=state_dir)
     from assistant.rooms.hub import Hub
 
-    return Hub(settings, config.site, dispatch, speak)
+    return Hub(settings, config.site, dispatch, speak, commands=commands, state_dir=state_dir)

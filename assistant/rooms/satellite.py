@@ -12,11 +12,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
-from assistant.config import model_commands
 from assistant.plugin import CommandEvent
 from assistant.rooms import topics as wire
-from assistant.rooms.discovery import discovery_messages, encode_event
+from assistant.rooms.home_assistant import HomeAssistant
 from assistant.rooms.mqtt_client import MqttConnection, Will
 from assistant.rooms.settings import MqttSettings
 
@@ -60,7 +60,9 @@ class Satellite:
     The hub recognises repeats by their id.
 
     With mqtt.discovery on, each detection also fires the Home Assistant event entity of its
-    command, once, whether or not a hub is running (QoS 0: now or never, not late)."""
+    command, once, whether or not a hub is running (QoS 0: now or never, not late). The
+    entities announced are those of `commands` (default: the committed model's); `state_dir`
+    keeps the record of what was announced, to remove what no longer is (None: no record)."""
 
     def __init__(
         self,
@@ -69,12 +71,11 @@ class Satellite:
         speak: Callable[[str], None],
         commands: Sequence[str] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        state_dir: Path | None = None,
     ):
         self.settings = settings
         self.topics = wire.Topics(settings.topic_prefix)
         self.site = wire.check_level(site, "site")
-        self.commands = tuple(commands or model_commands())
-        """The commands announced for discovery (default: those of the committed model)."""
         self.clock = clock
         self.stats = SatelliteStats()
         self._speak = speak
@@ -94,6 +95,15 @@ class Satellite:
             on_connected=self._announce,
             on_disconnected=self._hub_unreachable,
         )
+        self.home_assistant = HomeAssistant(
+            self.connection,
+            settings,
+            "satellite",
+            site,
+            self.topics.status(site),
+            commands,
+            state_dir,
+        )
         self.connection.subscribe(self.topics.reply(site), self._on_reply)
         self.connection.subscribe(self.topics.ack(site), self._on_ack, qos=0)
         # Last: once the hub's status arrives, the broker has taken the other subscriptions.
@@ -107,6 +117,7 @@ class Satellite:
         self._stopping.set()
         self._resender.join()
         self.connection.stop(last_words=(self.topics.status(self.site), wire.OFFLINE))
+        self.home_assistant.forget_cleared()
         self._speaker.shutdown(wait=False)
         if self._pending:
             log.warning("%d detection(s) were not acknowledged by the hub", len(self._pending))
@@ -132,10 +143,7 @@ class Satellite:
             online = self._hub_online
         if online:
             self._send(detection_id, entry)
-        if self.settings.discovery:
-            self.connection.publish(
-                self.topics.event(self.site, event.command), encode_event(event), qos=0
-            )
+        self.home_assistant.fire(event)
 
     def reply(self, text: str, site: str | None = None) -> None:
         """Speak a reply of this machine here (replies from the hub arrive by themselves)."""
@@ -183,11 +191,7 @@ class Satellite:
     def _announce(self) -> None:
         status = self.topics.status(self.site)
         self.connection.publish(status, wire.ONLINE, retain=True)
-        if self.settings.discovery:
-            for topic, payload in discovery_messages(
-                self.topics, self.settings.discovery_prefix, self.site, self.commands
-            ):
-                self.connection.publish(topic, payload, retain=True)
+        self.home_assistant.announce()
 
     def _hub_unreachable(self) -> None:
         self._hub_online = False

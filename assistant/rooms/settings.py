@@ -13,7 +13,7 @@ from assistant.settings import SettingValueError, validate_settings
 MQTT_SETTINGS = (
     *MQTT_CONNECTION_SETTINGS,
     Setting("topic_prefix", str, "assistant", "first level of every topic"),
-    Setting("discovery", bool, True, "announce satellites to Home Assistant (MQTT discovery)"),
+    Setting("discovery", bool, True, "announce each room to Home Assistant (MQTT discovery)"),
     Setting("discovery_prefix", str, "homeassistant", "Home Assistant's discovery prefix"),
     Setting(
         "dedup_window",

@@ -1,0 +1,140 @@
+"""Home Assistant at run time, one implementation for the satellite and the hub: announce the
+machine's site as a device (retained discovery configs), fire its event entities, and clear the
+configs it announced before and no longer wants.
+
+Home Assistant keeps an entity as long as its retained config does, so the config topics this
+machine may have left on the broker are recorded in `<state_dir>/home-assistant-<role>.json`. On
+every connection each recorded topic that is no longer wanted (a renamed site, a command the
+model no longer has, discovery turned off) gets an empty retained message, and leaves the record
+once the broker has confirmed it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import paho.mqtt.client as paho
+
+from assistant.config import model_commands
+from assistant.plugin import CommandEvent
+from assistant.rooms.discovery import Device, discovery_messages, encode_event
+from assistant.rooms.mqtt_client import MqttConnection
+from assistant.rooms.settings import MqttSettings
+from assistant.rooms.topics import Topics
+
+log = logging.getLogger("assistant.home_assistant")
+
+
+class RetainedRecord:
+    """The discovery config topics this machine may have left retained on the broker, kept as
+    JSON in `path` (None: nothing is remembered, so nothing announced earlier is cleared)."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+
+    def load(self) -> set[str]:
+        if self.path is None or not self.path.exists():
+            return set()
+        try:
+            topics = json.loads(self.path.read_text(encoding="utf-8"))["retained"]
+            if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
+                raise ValueError("'retained' is not a list of topics")
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+            log.warning(
+                "could not read %s (%s): Home Assistant entities announced before are not "
+                "removed; the file is written anew",
+                self.path,
+                error,
+            )
+            return set()
+        return set(topics)
+
+    def save(self, topics: set[str]) -> None:
+        if self.path is None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.path.with_name(self.path.name + ".tmp")
+            temporary.write_text(json.dumps({"retained": sorted(topics)}, indent=1) + "\n")
+            temporary.replace(self.path)
+        except OSError as error:
+            log.error(
+                "could not write %s (%s): Home Assistant entities this machine stops "
+                "announcing will not be removed",
+                self.path,
+                error,
+            )
+
+
+class HomeAssistant:
+    """The Home Assistant side of a satellite or hub connection. With mqtt.discovery on, the
+    device of `site` has an event entity per command in `commands` (None: those of the
+    committed model; empty: nothing to announce), available while `availability_topic`
+    says online."""
+
+    def __init__(
+        self,
+        connection: MqttConnection,
+        settings: MqttSettings,
+        role: str,
+        site: str,
+        availability_topic: str,
+        commands: Sequence[str] | None,
+        state_dir: Path | None,
+    ):
+        self._connection = connection
+        self._topics = Topics(settings.topic_prefix)
+        self.device = Device(
+            site,
+            tuple(model_commands() if commands is None else commands),
+            role,
+            availability_topic,
+        )
+        self.configs = (
+            dict(discovery_messages(self._topics, settings.discovery_prefix, self.device))
+            if settings.discovery
+            else {}
+        )
+        """The retained (topic: payload) configs wanted now."""
+        record = state_dir / f"home-assistant-{role}.json" if state_dir else None
+        self._record = RetainedRecord(record)
+        self._clearing: dict[str, paho.MQTTMessageInfo] = {}
+        self._lock = threading.Lock()
+
+    def announce(self) -> None:
+        """Clear the configs no longer wanted and publish the wanted ones (on every connection:
+        the broker may have lost its retained messages)."""
+        with self._lock:
+            retained = self._record.load() - self._confirmed_clears()
+            stale = sorted(retained - self.configs.keys())
+            # Recorded before anything is published: a crash cannot forget a retained config.
+            self._record.save(retained | self.configs.keys())
+            for topic in stale:
+                self._clearing[topic] = self._connection.publish(topic, b"", retain=True)
+        if stale:
+            log.info("removing Home Assistant entities no longer announced: %s", ", ".join(stale))
+        for topic, payload in self.configs.items():
+            self._connection.publish(topic, payload, retain=True)
+
+    def fire(self, event: CommandEvent) -> None:
+        """Fire the event entity of `event.command`, now or never (QoS 0: not late)."""
+        if self.configs:
+            topic = self._topics.event(self.device.site, event.command)
+            self._connection.publish(topic, encode_event(event), qos=0)
+
+    def forget_cleared(self) -> None:
+        """Take the clears the broker has confirmed off the record (once the connection has
+        stopped, after its last words were confirmed)."""
+        with self._lock:
+            cleared = self._confirmed_clears()
+            if cleared:
+                self._record.save(self._record.load() - cleared)
+
+    def _confirmed_clears(self) -> set[str]:
+        confirmed = {topic for topic, info in self._clearing.items() if info.is_published()}
+        for topic in confirmed:
+            del self._clearing[topic]
+        return confirmed
