@@ -68,6 +68,9 @@ class Collector:
             return list(self.items)
 
 
+DEFAULT_TOPICS = wire.Topics("assistant")
+
+
 def settings_for(broker: Mosquitto, **overrides: object) -> MqttSettings:
     values: dict[str, object] = {
         "host": "127.0.0.1",
@@ -293,10 +296,13 @@ def test_a_satellite_announces_itself_to_home_assistant_and_its_last_will_says_o
     try:
         assert wait_until(lambda: latest(recorder).get(status) == "online", timeout=10)
         configs = [
-            config_topic("homeassistant", "kitchen", command) for command in model_commands()
+            config_topic("homeassistant", DEFAULT_TOPICS, "kitchen", command)
+            for command in model_commands()
         ]
         assert wait_until(lambda: set(configs) <= set(latest(recorder)))
-        entity = json.loads(latest(recorder)[config_topic("homeassistant", "kitchen", "stop")])
+        entity = json.loads(
+            latest(recorder)[config_topic("homeassistant", DEFAULT_TOPICS, "kitchen", "stop")]
+        )
         assert entity["state_topic"] == topics.event("kitchen", "stop")
         assert entity["availability_topic"] == status
 
@@ -337,7 +343,9 @@ def test_the_hub_announces_its_own_site_and_fires_its_entities_for_what_it_hears
     hub.start()
     try:
         assert wait_until(lambda: announced("hall", ("on", "off")) <= set(ha_configs(mosquitto)))
-        entity = json.loads(ha_configs(mosquitto)[config_topic("homeassistant", "hall", "on")])
+        entity = json.loads(
+            ha_configs(mosquitto)[config_topic("homeassistant", DEFAULT_TOPICS, "hall", "on")]
+        )
         assert entity["state_topic"] == topics.event("hall", "on")
         assert entity["availability_topic"] == topics.hub_status
         assert entity["device"]["model"] == "Voice command hub"
@@ -358,7 +366,7 @@ def test_a_hub_without_a_board_of_its_own_announces_no_entities(mosquitto: Mosqu
 
 
 def announced(site: str, commands: tuple[str, ...]) -> set[str]:
-    return {config_topic("homeassistant", site, command) for command in commands}
+    return {config_topic("homeassistant", DEFAULT_TOPICS, site, command) for command in commands}
 
 
 def ha_configs(broker: Mosquitto) -> dict[str, str]:

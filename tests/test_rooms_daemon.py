@@ -98,7 +98,9 @@ def test_what_the_hubs_own_board_hears_fires_home_assistant_until_discovery_is_o
         assert [topic for topic, _ in events.wait_for(1)] == [event_topic]
         assert hub.host.skills["recorder"].called.wait(5)
         entity = json.loads(
-            retained(broker, "homeassistant")[config_topic("homeassistant", "hall", "on")]
+            retained(broker, "homeassistant")[
+                config_topic("homeassistant", Topics("assistant"), "hall", "on")
+            ]
         )
         assert entity["state_topic"] == event_topic
     finally:

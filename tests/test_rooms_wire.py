@@ -128,6 +128,22 @@ def test_discovery_announces_an_event_entity_per_command() -> None:
     assert fired["event_type"] in entity["event_types"]
 
 
+def test_homes_with_their_own_topic_prefix_announce_distinct_devices() -> None:
+    device = Device("kitchen", ("on",), "hub", TOPICS.hub_status)
+    ours = json.loads(
+        dict(discovery_messages(TOPICS, "homeassistant", device))[
+            "homeassistant/event/assistant_kitchen/on/config"
+        ]
+    )
+    theirs_topics = wire.Topics("home/two")
+    theirs = dict(discovery_messages(theirs_topics, "homeassistant", device))
+    assert list(theirs) == ["homeassistant/event/home_two_kitchen/on/config"]
+    assert (
+        json.loads(theirs["homeassistant/event/home_two_kitchen/on/config"])["unique_id"]
+        != (ours["unique_id"])
+    )
+
+
 @pytest.mark.parametrize("content", ["{not json", '{"retained": "a/b"}', "[]", "\xff"])
 def test_an_unreadable_record_of_announced_configs_is_reported_and_written_anew(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, content: str

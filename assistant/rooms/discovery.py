@@ -24,13 +24,15 @@ def _package_version() -> str:
         return "unknown"
 
 
-def node_id(site: str) -> str:
-    """The device's id in Home Assistant: letters, digits, `_` and `-` only."""
-    return "assistant_" + re.sub(r"[^A-Za-z0-9_-]", "_", site)
+def node_id(topics: Topics, site: str) -> str:
+    """The device's id in Home Assistant: the topic prefix and the site (`assistant_kitchen`
+    with the default prefix), so homes with their own prefix can share a broker; letters,
+    digits, `_` and `-` only."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", f"{topics.prefix}_{site}")
 
 
-def config_topic(discovery_prefix: str, site: str, command: str) -> str:
-    return f"{discovery_prefix}/event/{node_id(site)}/{command}/config"
+def config_topic(discovery_prefix: str, topics: Topics, site: str, command: str) -> str:
+    return f"{discovery_prefix}/event/{node_id(topics, site)}/{command}/config"
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ def discovery_messages(
 ) -> list[tuple[str, bytes]]:
     """The retained (topic, payload) configuration messages announcing `device`."""
     site = device.site
-    node = node_id(site)
+    node = node_id(topics, site)
     sw_version = _package_version()
     about = {
         "identifiers": [node],
@@ -75,7 +77,7 @@ def discovery_messages(
             "origin": {"name": PACKAGE, "sw_version": sw_version},
         }
         messages.append(
-            (config_topic(discovery_prefix, site, command), json.dumps(entity).encode())
+            (config_topic(discovery_prefix, topics, site, command), json.dumps(entity).encode())
         )
     return messages
 
