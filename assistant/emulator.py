@@ -31,9 +31,13 @@ class VirtualBoard:
         model: str = MODEL_ID,
         link: str | os.PathLike | None = None,
         firmware: str = FIRMWARE_VERSION,
+        greets_on_open: bool = True,
     ):
         """`labels`: the commands it detects (default: those of the committed model); `link`: a
-        stable path kept pointing at the current pty (as udev's by-id links)."""
+        stable path kept pointing at the current pty (as udev's by-id links).
+
+        `greets_on_open` False makes it miss the host's opening of the port, as the firmware does
+        when a host closes and reopens it within one loop pass: no HELLO until the host asks."""
         self.labels = tuple(labels or model_commands())
         self.link = link
         self.heartbeat_ms = heartbeat_ms
@@ -47,6 +51,7 @@ class VirtualBoard:
         self._lock = threading.Lock()
         self._master: int | None = None
         self.host_connected = threading.Event()
+        self.greets_on_open = greets_on_open
         self.path = ""
         self._stopping = threading.Event()
 
@@ -54,7 +59,7 @@ class VirtualBoard:
 
     def plug_in(self) -> str:
         """Open a new pty (the board appears); returns the port's path. Like the firmware, the
-        board says hello whenever a host opens the port."""
+        board says hello whenever a host opens the port (unless `greets_on_open` is False)."""
         master, slave = os.openpty()
         tty.setraw(slave)
         os.set_blocking(master, False)
@@ -89,11 +94,18 @@ class VirtualBoard:
     def send(self, message: protocol.Message, restart_count: bool = False) -> None:
         """Send `message` with the board's next sequence number (its own seq is replaced)."""
         with self._lock:
-            if restart_count:
-                self._seq = 0
-            message = dataclasses.replace(message, seq=self._seq)
-            self._seq = protocol.next_seq(self._seq)
-            self.write_raw((protocol.encode(message) + "\n").encode("ascii"))
+            self._send_locked(message, restart_count)
+
+    def _send_locked(self, message: protocol.Message, restart_count: bool) -> None:
+        if restart_count:
+            self._seq = 0
+        message = dataclasses.replace(message, seq=self._seq)
+        self._seq = protocol.next_seq(self._seq)
+        self.write_raw((protocol.encode(message) + "\n").encode("ascii"))
+
+    def hello(self) -> protocol.Hello:
+        """The HELLO this board sends (its seq is replaced when sent)."""
+        return protocol.Hello(0, protocol.PROTOCOL_VERSION, self.firmware, self.model, self.labels)
 
     def detect(self, label: str, score: float = 0.95) -> None:
         if label not in self.labels:
@@ -157,15 +169,16 @@ class VirtualBoard:
             self._host_present()
             *lines, pending = (pending + data).split(b"\n")
             for line in lines:
-                self.send(self.answer(line))
+                reply = self.answer(line)
+                self.send(reply, restart_count=isinstance(reply, protocol.Hello))
 
     def _host_present(self) -> None:
-        if not self.host_connected.is_set():
-            self.host_connected.set()
-            hello = protocol.Hello(
-                0, protocol.PROTOCOL_VERSION, self.firmware, self.model, self.labels
-            )
-            self.send(hello, restart_count=True)
+        """The host has the port open: it gets a HELLO first, before any other line."""
+        with self._lock:
+            if not self.host_connected.is_set():
+                self.host_connected.set()
+                if self.greets_on_open:
+                    self._send_locked(self.hello(), restart_count=True)
 
     def answer(self, line: bytes) -> protocol.Message:
         """The reply to one request line, as the firmware gives it."""
@@ -173,6 +186,8 @@ class VirtualBoard:
             request = protocol.parse_request(line)
         except protocol.ProtocolError as error:
             return protocol.Error(0, error.code)
+        if request.cmd == "hello":  # as a host that opened the port (no output is pending here)
+            return self.hello()
         if request.cmd == "ping":
             return protocol.Pong(0, request.id or "")
         if request.cmd == "info":

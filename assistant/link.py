@@ -11,13 +11,16 @@ import serial
 
 from assistant import protocol
 from assistant.ports import find_board
-from assistant.sources import LinkStats
+from assistant.sources import SETUP_FAILED, LinkStats
 
 log = logging.getLogger("assistant.link")
 
 READ_TIMEOUT = 0.05
 BACKOFF_FIRST = 0.2
 BACKOFF_MAX = 5.0
+HELLO_WAIT = 0.5
+"""Seconds to wait for the board's HELLO after opening the port before asking for one, and
+between asks: a board does not see a close and reopen within one of its loop passes."""
 
 
 class LineSplitter:
@@ -50,6 +53,50 @@ class LineSplitter:
                 self._buffer.clear()
                 self._skipping = True
         return lines
+
+
+class Greeting:
+    """One connection's wait for the board's HELLO (docs/protocol.md, Opening the port): asks
+    for it until it comes, and warns once if lines keep coming without it for `patience` s."""
+
+    def __init__(self, port: str, ask: Callable[[], None], patience: float, now: float):
+        self.port = port
+        self.ask = ask
+        self.patience = patience
+        self.greeted = False
+        self.ignored = 0
+        """Lines of this connection that came before its greeting."""
+        self._opened = self._asked = now
+        self._warned = False
+
+    def take(self, message: protocol.Message) -> bool:
+        """True if `message` greets this connection: a HELLO, or the ERR of a board whose setup
+        failed. Until one does, the board's lines are left over from an earlier session."""
+        self.greeted = isinstance(message, protocol.Hello) or (
+            isinstance(message, protocol.Error) and message.msg.startswith(SETUP_FAILED)
+        )
+        self.ignored += not self.greeted
+        return self.greeted
+
+    def poll(self, now: float) -> None:
+        """Ask for a HELLO when HELLO_WAIT has passed without one since opening or the last ask."""
+        if self.greeted:
+            return
+        if now - self._asked >= HELLO_WAIT:
+            if self._asked == self._opened:
+                log.info("no HELLO from the board on %s since opening: asking for one", self.port)
+            self._asked = now
+            self.ask()
+        if not self._warned and self.ignored and now - self._opened >= self.patience:
+            self._warned = True
+            log.warning(
+                "the board on %s has sent no HELLO in %.1f s although asked, so its lines are "
+                "ignored (%d so far): is its firmware older than this assistant? Flash it "
+                "(firmware/README.md)",
+                self.port,
+                now - self._opened,
+                self.ignored,
+            )
 
 
 class SerialSource:
@@ -133,10 +180,16 @@ class SerialSource:
         splitter = LineSplitter(self.stats)
         last_data = time.monotonic()
         silent = False
-        self.request(protocol.Request("info"))
+        greeting = Greeting(
+            connection.port,
+            lambda: self.request(protocol.Request("hello")),
+            self.heartbeat_timeout,
+            last_data,
+        )
         while not stopping.is_set():
             data = connection.read(connection.in_waiting or 1)
             now = time.monotonic()
+            greeting.poll(now)
             if not data:
                 if not silent and now - last_data > self.heartbeat_timeout:
                     silent = True
@@ -150,9 +203,11 @@ class SerialSource:
                 silent = False
             last_data = now
             for line in splitter.feed(data):
-                self._handle_line(line, deliver)
+                self._handle_line(line, deliver, greeting)
 
-    def _handle_line(self, line: bytes, deliver: Callable[[protocol.Message], None]) -> None:
+    def _handle_line(
+        self, line: bytes, deliver: Callable[[protocol.Message], None], greeting: Greeting
+    ) -> None:
         try:
             message = protocol.parse_line(line)
         except protocol.ProtocolError as error:
@@ -160,4 +215,10 @@ class SerialSource:
             if self.stats.malformed <= self.max_logged_errors:
                 log.warning("skipped a malformed line (%s): %r", error, line[:60])
             return
+        if not greeting.greeted:
+            if not greeting.take(message):
+                self.stats.stale += 1
+                return
+            if isinstance(message, protocol.Hello):
+                self.request(protocol.Request("info"))
         deliver(message)

@@ -81,7 +81,7 @@ Message = Hello | Detection | Heartbeat | Pong | Info | Ok | Error
 
 @dataclass(frozen=True)
 class Request:
-    """A host request: `cmd` is ping, info or set."""
+    """A host request: `cmd` is ping, info, set or hello."""
 
     cmd: str
     id: str | None = None
@@ -211,7 +211,7 @@ def parse_request(raw: bytes | str) -> Request:
     words = _check_framing(raw).split()
     if (
         not words
-        or words[0] not in ("PING", "INFO", "SET")
+        or words[0] not in ("PING", "INFO", "SET", "HELLO")
         or (words[0] == "SET" and words[1:2] != ["threshold"])
     ):
         raise ProtocolError("unknown_command", f"unknown request {' '.join(words)[:24]!r}")
@@ -221,6 +221,10 @@ def parse_request(raw: bytes | str) -> Request:
         return Request("ping", id=_matching(_PING_ID, "ping id")(words[1]))
     if words[0] == "INFO":
         return Request("info")
+    if words[0] == "HELLO":
+        if len(words) != 1:
+            raise ProtocolError("bad_value", "HELLO takes no words")
+        return Request("hello")
     if len(words) != 4:
         raise ProtocolError("bad_value", "use: SET threshold <label> <score>")
     return Request("set", label=_matching(LABEL, "label")(words[2]), score=_score(words[3]))
@@ -230,8 +234,8 @@ def encode_request(request: Request) -> str:
     """The line (without line ending) the host sends for a request."""
     if request.cmd == "ping":
         return f"PING {request.id}"
-    if request.cmd == "info":
-        return "INFO"
+    if request.cmd in ("info", "hello"):
+        return request.cmd.upper()
     if request.cmd == "set":
         return f"SET threshold {request.label} {request.score:.3f}"
     raise ValueError(f"unknown request {request.cmd!r}")

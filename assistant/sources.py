@@ -40,6 +40,9 @@ class LinkStats:
     refused: int = 0
     """Detections dropped because the board speaks another protocol version."""
     reconnects: int = 0
+    stale: int = 0
+    """Lines dropped because they came before the board's HELLO on a newly opened port (left
+    over from an earlier host's session)."""
     by_error: dict[str, int] = field(default_factory=dict)
 
     def count_malformed(self, code: str) -> None:

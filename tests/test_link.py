@@ -1,8 +1,10 @@
 """The serial link against the virtual board on a real pseudo-terminal."""
 
 import logging
+import os
 import threading
 import time
+import tty
 
 import pytest
 from waiting import wait_until
@@ -33,6 +35,12 @@ class Running:
         self.thread.join(5)
         assert not self.thread.is_alive()
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exception):
+        self.stop()
+
 
 @pytest.fixture
 def board(tmp_path):
@@ -46,6 +54,7 @@ def board(tmp_path):
 def link(board):
     running = Running(str(board.link), heartbeat_timeout=0.5)
     assert board.host_connected.wait(5), "the virtual board did not see the host open the port"
+    assert running.session.wait_for_reply(protocol.Info, 5), "no reply to the INFO after HELLO"
     yield running
     running.stop()
 
@@ -60,12 +69,11 @@ def test_detections_arrive_as_commands_in_order(board, link):
 
 
 def test_the_boards_info_is_logged_when_it_connects(board, tmp_path, caplog):
-    with caplog.at_level(logging.INFO, logger="assistant.source"):
-        running = Running(str(board.link))
-        try:
-            assert wait_until(lambda: "test: arena " in caplog.text)
-        finally:
-            running.stop()
+    with (
+        caplog.at_level(logging.INFO, logger="assistant.source"),
+        Running(str(board.link)),
+    ):
+        assert wait_until(lambda: "test: arena " in caplog.text)
     assert "thresholds on:0.800,off:0.800" in caplog.text
 
 
@@ -93,6 +101,89 @@ def test_a_board_of_another_protocol_version_is_refused_until_it_speaks_ours(boa
 
 def test_a_board_whose_setup_failed_is_reported_with_the_stage(board, link, caplog):
     with caplog.at_level(logging.ERROR, logger="assistant.source"):
+        board.send(protocol.Error(0, "setup_mic"), restart_count=True)
+        assert wait_until(lambda: "could not start: its mic setup failed" in caplog.text)
+
+
+class OlderFirmware(VirtualBoard):
+    """A board whose firmware does not know the HELLO request."""
+
+    def answer(self, line: bytes) -> protocol.Message:
+        reply = super().answer(line)
+        return protocol.Error(0, "unknown_command") if isinstance(reply, protocol.Hello) else reply
+
+
+@pytest.fixture
+def missed_open(tmp_path):
+    """Makes a board (of a VirtualBoard class) that did not see the host open the port, as one
+    closed and reopened within a loop pass: no HELLO, and its count goes on from the last host."""
+    boards = []
+
+    def plug_in(kind: type[VirtualBoard] = VirtualBoard) -> VirtualBoard:
+        board = kind(link=tmp_path / "ttyKWS0", heartbeat_ms=100, greets_on_open=False)
+        board.plug_in()
+        board.skip_seq(41)
+        boards.append(board)
+        return board
+
+    yield plug_in
+    for board in boards:
+        board.close()
+
+
+def test_a_board_that_missed_the_opening_is_asked_for_its_hello(missed_open, caplog):
+    board = missed_open()
+    with (
+        caplog.at_level(logging.INFO, logger="assistant.link"),
+        Running(str(board.link)) as running,
+    ):
+        assert board.host_connected.wait(5)
+        board.detect("on")  # queued for the previous host
+        assert wait_until(lambda: running.session.hello == board.hello())
+        board.detect("off")
+        assert wait_until(lambda: len(running.events) == 1)
+        assert isinstance(running.session.wait_for_reply(protocol.Info, 2), protocol.Info)
+    assert [e.command for e in running.events] == ["off"]
+    assert running.stats.stale >= 1 and running.stats.lost == 0
+    assert "no HELLO from the board on" in caplog.text
+
+
+def test_a_board_that_never_says_hello_is_reported_and_not_believed(missed_open, caplog):
+    board = missed_open(OlderFirmware)
+    with (
+        caplog.at_level(logging.WARNING, logger="assistant.link"),
+        Running(str(board.link), heartbeat_timeout=0.5) as running,
+    ):
+        assert wait_until(lambda: "has sent no HELLO" in caplog.text)
+        board.detect("on")
+        assert wait_until(lambda: running.stats.stale >= 10)
+    assert "is its firmware older than this assistant?" in caplog.text
+    assert running.events == [] and running.session.hello is None
+
+
+def test_a_board_that_sends_nothing_is_reported_silent_not_old(caplog):
+    master, slave = os.openpty()  # a hung board: nothing reads the requests or answers them
+    tty.setraw(slave)
+    try:
+        with (
+            caplog.at_level(logging.WARNING, logger="assistant.link"),
+            Running(os.ttyname(slave), heartbeat_timeout=0.3),
+        ):
+            assert wait_until(lambda: "board is silent" in caplog.text)
+            time.sleep(0.5)  # past the time a board that talked would be told to be flashed
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert "has sent no HELLO" not in caplog.text
+
+
+def test_a_board_whose_setup_failed_is_believed_without_a_hello(missed_open, caplog):
+    board = missed_open()
+    with (
+        caplog.at_level(logging.ERROR, logger="assistant.source"),
+        Running(str(board.link)),
+    ):
+        assert board.host_connected.wait(5)
         board.send(protocol.Error(0, "setup_mic"), restart_count=True)
         assert wait_until(lambda: "could not start: its mic setup failed" in caplog.text)
 
@@ -135,12 +226,11 @@ def test_unplug_and_replug_reconnects_and_loses_nothing_that_arrived(board, link
 
 def test_a_silent_board_is_reported(board, caplog):
     board.heartbeat_ms = 10_000
-    with caplog.at_level(logging.WARNING, logger="assistant.link"):
-        running = Running(str(board.link), heartbeat_timeout=0.3)
-        try:
-            assert wait_until(lambda: any("silent" in r.getMessage() for r in caplog.records))
-        finally:
-            running.stop()
+    with (
+        caplog.at_level(logging.WARNING, logger="assistant.link"),
+        Running(str(board.link), heartbeat_timeout=0.3),
+    ):
+        assert wait_until(lambda: any("silent" in r.getMessage() for r in caplog.records))
 
 
 def test_waits_for_a_board_that_is_not_there_yet(tmp_path):

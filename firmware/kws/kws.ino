@@ -48,8 +48,9 @@ void show(const kws::Rgb& color) {
 
 size_t send_packet(const uint8_t* data, size_t count);
 
-// Setup failed: blink red for ever, and tell each host that opens the port which stage failed
-// (`ERR seq=0 msg=setup_model|setup_frontend|setup_mic`, docs/protocol.md).
+// Setup failed: blink red for ever, and tell each host that opens the port, and each request,
+// which stage failed (`ERR seq=0 msg=setup_model|setup_frontend|setup_mic`, docs/protocol.md).
+// Answering requests covers a host that closed and reopened the port between two checks.
 [[noreturn]] void halt(const char* error) {
   kws::LineWriter line;
   kws::encode_error(line, 0, error);
@@ -57,7 +58,9 @@ size_t send_packet(const uint8_t* data, size_t count);
   bool told = false;
   for (unsigned long pass = 0;; ++pass) {
     show({pass % 2 == 0, false, false});
-    while (SerialUSB.available() > 0) SerialUSB.read();  // requests get no answer
+    while (SerialUSB.available() > 0) {
+      if (SerialUSB.read() == '\n') told = false;  // a request: tell again
+    }
     if (!SerialUSB.connected()) {
       told = false;
     } else if (!told) {
@@ -147,12 +150,15 @@ size_t send_packet(const uint8_t* data, size_t count) {
 
 // Follows the host (DTR), answers its requests and hands queued lines to USB without waiting,
 // at most one 64-byte packet per pass; the rest stays queued for the next pass. Serial.print
-// would block while a host stops reading.
+// would block while a host stops reading. A host that closes and reopens the port within one
+// pass leaves no edge to see: it asks for its HELLO with a request instead (docs/protocol.md).
 void serve_host(unsigned long now_ms) {
   const bool host = SerialUSB.connected();
   if (host && !g_link->connected()) g_link->connect(now_ms);
   if (!host && g_link->connected()) g_link->disconnect();
-  while (SerialUSB.available() > 0) g_link->receive(static_cast<char>(SerialUSB.read()));
+  while (SerialUSB.available() > 0) {
+    g_link->receive(static_cast<char>(SerialUSB.read()), now_ms);
+  }
   g_link->tick(now_ms);
   if (host) g_link->output().send_front(kws::kUsbPacketBytes, send_packet);
 }

@@ -34,5 +34,5 @@ kws::Recognizer recognizer(labels, 8, config);
 kws::Link serial_link({"1.0.0", "00000000", 0}, recognizer);
 }  // namespace
 
-void link_receive(char byte) { serial_link.receive(byte); }
+void link_receive(char byte, uint32_t now_ms) { serial_link.receive(byte, now_ms); }
 void link_tick(uint32_t now_ms) { serial_link.tick(now_ms); }

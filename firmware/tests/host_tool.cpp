@@ -71,6 +71,8 @@ void print_request(const std::string& line) {
     printf("ping %s\n", request.id);
   } else if (request.kind == kws::RequestKind::kInfo) {
     printf("info\n");
+  } else if (request.kind == kws::RequestKind::kHello) {
+    printf("hello\n");
   } else {
     printf("set %s %u\n", request.label, request.permille);
   }
@@ -179,9 +181,9 @@ void drain(kws::TxQueue<kws::kTxQueueBytes>& output) {
   }
 }
 
-// First line as for the recognizer; then events: connect MS, disconnect, tick MS, rx HEX,
-// det INDEX PERMILLE MS, infer US, dropped SAMPLES, audio MS (audio arrived), stall (stop
-// draining), drain (print and resume), lost.
+// First line as for the recognizer; then events: connect MS, disconnect, tick MS, rx HEX (at the
+// time of the last connect or tick), det INDEX PERMILLE MS, infer US, dropped SAMPLES, audio MS
+// (audio arrived), stall (stop draining), drain (print and resume), lost.
 int run_link() {
   std::string input;
   if (!read_line(&input)) return 1;
@@ -191,17 +193,20 @@ int run_link() {
                              parse_config(header));
   kws::Link link(kws::BoardIdentity{"1.0.0", "3f9a1c2b", 21344}, recognizer);
   bool stalled = false;
+  uint32_t now_ms = 0;
   while (read_line(&input)) {
     const std::vector<std::string> f = split(input, ' ');
     const std::string& event = f[0];
     if (event == "connect") {
-      link.connect(number(f[1]));
+      now_ms = number(f[1]);
+      link.connect(now_ms);
     } else if (event == "disconnect") {
       link.disconnect();
     } else if (event == "tick") {
-      link.tick(number(f[1]));
+      now_ms = number(f[1]);
+      link.tick(now_ms);
     } else if (event == "rx") {
-      for (char byte : from_hex(f[1])) link.receive(byte);
+      for (char byte : from_hex(f[1])) link.receive(byte, now_ms);
     } else if (event == "det") {
       const int index = static_cast<int>(number(f[1]));
       link.report(kws::Detection{index, labels.pointers[index],

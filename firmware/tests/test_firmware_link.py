@@ -120,6 +120,25 @@ def test_nothing_is_sent_without_a_host_and_a_new_host_gets_a_new_hello(host_too
     ]
 
 
+def test_a_hello_request_starts_a_new_count_and_drops_what_was_queued(host_tool):
+    """A host that closed and reopened the port within one loop pass asks for its HELLO."""
+    hello = protocol.Hello(0, 1, "1.0.0", "3f9a1c2b", ("on", "off", "up", "down", "go", "stop"))
+    messages = board(
+        host_tool,
+        "connect 0",
+        "stall",  # the old host stopped reading: these lines stay queued
+        "det 2 900 10",
+        "tick 1000",
+        rx("PING old\n"),
+        rx("HELLO\n"),
+        "drain",
+        "tick 1999",
+        "tick 2000",
+        rx("PING new\n"),
+    )
+    assert messages == [hello, hello, protocol.Heartbeat(1, 2000), protocol.Pong(2, "new")]
+
+
 def test_a_host_that_stops_reading_loses_whole_lines_and_sees_the_gap(host_tool):
     detections = [f"det 4 900 {t}" for t in range(100, 5100, 100)]  # 50 lines, ~2 KB
     lines = board_lines(host_tool, "connect 0", "stall", *detections, "drain", "lost", "tick 9000")

@@ -53,7 +53,7 @@ def python_answer(line: bytes) -> str:
         return f"ping {request.id}"
     if request.cmd == "set":
         return f"set {request.label} {permille(request.score)}"
-    return "info"
+    return request.cmd  # info, hello
 
 
 def test_encoder_reproduces_every_canonical_line(host_tool):
@@ -100,6 +100,7 @@ def test_request_parser_agrees_with_every_request_vector(host_tool):
             {
                 "ping": lambda r: f"ping {r['id']}",
                 "info": lambda r: "info",
+                "hello": lambda r: "hello",
                 "set": lambda r: f"set {r['label']} {permille(r['score'])}",
             }[request["cmd"]](request)
         )
@@ -110,6 +111,7 @@ WORDS = st.sampled_from(
     [
         "PING",
         "INFO",
+        "HELLO",
         "SET",
         "threshold",
         "volume",
@@ -164,7 +166,7 @@ def board_answer(line: str) -> str:
         return f"error {message.msg}"
     if isinstance(message, protocol.Pong):
         return f"ping {message.id}"
-    return type(message).__name__.lower()  # info, ok
+    return type(message).__name__.lower()  # info, ok, hello
 
 
 LONG_LINES = st.one_of(
@@ -190,5 +192,5 @@ def test_the_link_answers_long_lines_as_python_parses_them(host_tool, lines):
     expected = []
     for line in lines:
         answer = python_answer(line.encode("latin-1"))
-        expected.append(answer if answer.split()[0] in ("error", "ping", "info") else "ok")
+        expected.append(answer if answer.split()[0] in ("error", "ping", "info", "hello") else "ok")
     assert [board_answer(reply) for reply in replies[1:]] == expected

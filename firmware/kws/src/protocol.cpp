@@ -204,6 +204,10 @@ RequestError parse_request(const char* line, size_t length, Request* request) {
     request->kind = RequestKind::kInfo;
     return RequestError::kNone;
   }
+  if (word_is(words[0], "HELLO")) {
+    request->kind = RequestKind::kHello;
+    return count == 1 ? RequestError::kNone : RequestError::kBadValue;
+  }
   if (word_is(words[0], "PING")) {
     request->kind = RequestKind::kPing;
     const bool valid = count == 2 && copy_word(words[1].text, words[1].length, kMaxPingIdLength,

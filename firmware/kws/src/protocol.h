@@ -75,7 +75,7 @@ struct InfoFields {
 // kMaxLineBytes.
 void encode_info(LineWriter& line, uint32_t seq, const InfoFields& fields);
 
-enum class RequestKind : uint8_t { kPing, kInfo, kSetThreshold };
+enum class RequestKind : uint8_t { kPing, kInfo, kSetThreshold, kHello };
 enum class RequestError : uint8_t { kNone, kUnknownCommand, kBadValue, kTooLong, kNotAscii };
 
 struct Request {

@@ -46,12 +46,12 @@ void Link::tick(uint32_t now_ms) {
   send();
 }
 
-void Link::receive(char byte) {
+void Link::receive(char byte, uint32_t now_ms) {
   if (byte != '\n') {
     if (request_size_ < sizeof(request_)) request_[request_size_++] = byte;
     return;
   }
-  answer(request_, request_size_);
+  answer(request_, request_size_, now_ms);
   request_size_ = 0;
 }
 
@@ -66,10 +66,14 @@ void Link::answer_info() {
   encode_info(line_, next_seq_, fields);
 }
 
-void Link::answer(const char* line, size_t length) {
+void Link::answer(const char* line, size_t length, uint32_t now_ms) {
   if (!connected_) return;
   Request request;
   const RequestError error = parse_request(line, length, &request);
+  if (error == RequestError::kNone && request.kind == RequestKind::kHello) {
+    connect(now_ms);  // lines still queued belong to whatever session the host left
+    return;
+  }
   if (error != RequestError::kNone) {
     encode_error(line_, next_seq_, error_token(error));
   } else if (request.kind == RequestKind::kPing) {

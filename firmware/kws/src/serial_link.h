@@ -1,6 +1,6 @@
-// The board's side of the serial protocol: HELLO when a host opens the port, DET for each
-// detection, HB every second, and one reply to each request. Lines go into a TxQueue that the
-// board glue drains without blocking.
+// The board's side of the serial protocol: HELLO when a host opens the port or asks for one, DET
+// for each detection, HB every second, and one reply to each request. Lines go into a TxQueue
+// that the board glue drains without blocking.
 #pragma once
 
 #include <stddef.h>
@@ -28,14 +28,16 @@ class Link {
  public:
   Link(const BoardIdentity& identity, Recognizer& recognizer);
 
-  // A host opened the port: pending output is dropped and HELLO (seq 0) starts a new count.
+  // A host opened the port, or asked for a HELLO: pending output is dropped and HELLO (seq 0)
+  // starts a new count.
   void connect(uint32_t now_ms);
   // The host closed the port: nothing is queued until the next connect.
   void disconnect();
   bool connected() const { return connected_; }
 
-  // One byte from the host; a complete request line is answered at once.
-  void receive(char byte);
+  // One byte from the host at `now_ms`; a complete request line is answered at once (a HELLO
+  // request as a connect: the host may have closed and reopened the port unseen).
+  void receive(char byte, uint32_t now_ms);
   void report(const Detection& detection);
   // Sends a heartbeat when one is due and audio is arriving (once any has: see heard_audio).
   void tick(uint32_t now_ms);
@@ -53,7 +55,7 @@ class Link {
 
  private:
   void send();
-  void answer(const char* line, size_t length);
+  void answer(const char* line, size_t length, uint32_t now_ms);
   void answer_info();
 
   BoardIdentity identity_;
