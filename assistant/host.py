@@ -24,6 +24,10 @@ log = logging.getLogger("assistant.host")
 Reply = Callable[[str, "str | None"], None]
 """Speaks a reply: (text, site)."""
 
+ListenForPhrase = Callable[[list[str], float, Callable[[], bool]], "str | None"]
+"""Transcribes one follow-up phrase: (grammar, seconds, stopped); gives up with None once
+`stopped()` is true."""
+
 
 @dataclass(frozen=True)
 class BrokenPlugin:
@@ -133,12 +137,15 @@ class _Call:
     label: str
     function: Callable[[], Any]
     future: Future = field(default_factory=Future)
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    """Set when the call is abandoned or its skill is being stopped; each call has its own."""
 
 
 class SkillRunner:
     """Runs one skill's calls in order on its own thread. A call that exceeds `timeout` is
-    abandoned: its future fails with `Abandoned`, and until it returns every other call of the
-    skill is refused with `SkillBusy`, so a skill's code never runs on two threads at once."""
+    abandoned: its future fails with `Abandoned`, its cancellation is set, and until it returns
+    every other call of the skill is refused with `SkillBusy`, so a skill's code never runs on
+    two threads at once."""
 
     def __init__(self, skill_name: str, timeout: float):
         self.skill_name = skill_name
@@ -147,7 +154,8 @@ class SkillRunner:
         self._lock = threading.Lock()
         self._running: tuple[float, _Call] | None = None
         self._abandoned: _Call | None = None
-        threading.Thread(target=self._work, name=f"skill-{skill_name}", daemon=True).start()
+        self._thread = threading.Thread(target=self._work, name=f"skill-{skill_name}", daemon=True)
+        self._thread.start()
 
     def submit(self, label: str, function: Callable[[], Any]) -> Future:
         call = _Call(label, function)
@@ -158,6 +166,20 @@ class SkillRunner:
                 return call.future
         call.future.set_exception(self._busy(abandoned))
         return call.future
+
+    def cancellation(self) -> threading.Event:
+        """The cancellation of the call running on the calling thread; a fresh one, never set,
+        outside the skill's thread (which runs nothing but calls)."""
+        running = self._running
+        if running is None or threading.current_thread() is not self._thread:
+            return threading.Event()
+        return running[1].cancelled
+
+    def cancel(self) -> None:
+        """Set the cancellation of the running call, if any (its skill is being stopped)."""
+        with self._lock:
+            if self._running:
+                self._running[1].cancelled.set()
 
     def _busy(self, abandoned: _Call) -> SkillBusy:
         return SkillBusy(
@@ -197,6 +219,7 @@ class SkillRunner:
             if self._abandoned or not running or now - running[0] <= self.timeout:
                 return
             call = self._abandoned = running[1]
+            call.cancelled.set()
             queued = []
             while not self._queue.empty():
                 queued.append(self._queue.get())
@@ -234,6 +257,10 @@ class _Context:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._host = host
 
+    @property
+    def cancelled(self) -> threading.Event:
+        return self._host.runners[self.name].cancellation()
+
     def say(self, text: str, site: str | None = None) -> None:
         self._host.reply(text, site)
 
@@ -244,10 +271,10 @@ class _Context:
         self._host.focus.release(self.name)
 
     def listen_for_phrase(self, grammar: list[str], seconds: float = 4.0) -> str | None:
-        return self._host.listen_for_phrase(grammar, seconds)
+        return self._host.listen_for_phrase(grammar, seconds, self.cancelled.is_set)
 
 
-def _no_phrase(grammar: list[str], seconds: float) -> str | None:
+def _no_phrase(grammar: list[str], seconds: float, stopped: Callable[[], bool]) -> str | None:
     log.warning("no follow-up phrase listener is configured")
     return None
 
@@ -260,7 +287,7 @@ class PluginHost:
         data_root: Path,
         reply: Reply,
         timeout: float = 10.0,
-        listen_for_phrase: Callable[[list[str], float], str | None] = _no_phrase,
+        listen_for_phrase: ListenForPhrase = _no_phrase,
     ):
         self.installed = installed
         self.focus = focus
@@ -368,6 +395,7 @@ class PluginHost:
         with self._lock:
             self.settings.pop(name)
             skill = self.skills.pop(name, None)  # None: still being built, and then never started
+        self.runners[name].cancel()  # a call still running for the skill should end now
 
         def stop() -> None:
             if skill is not None:

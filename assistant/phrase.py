@@ -73,6 +73,20 @@ def microphone_chunks(device: str, seconds: float, sample_rate: int) -> Iterator
             yield bytes(data)
 
 
+def until_stopped(chunks: Iterable[bytes], stopped: Callable[[], bool]) -> Iterator[bytes]:
+    """The chunks, checking `stopped()` before each is read and ending once it is true."""
+    source = iter(chunks)
+    while not stopped():
+        chunk = next(source, None)
+        if chunk is None:
+            return
+        yield chunk
+
+
+def _never() -> bool:
+    return False
+
+
 def missing_microphone(device: str) -> str | None:
     """Why there is no microphone to listen on, or None."""
     try:
@@ -86,7 +100,7 @@ def missing_microphone(device: str) -> str | None:
 
 
 class PhraseListener:
-    """`listener(grammar, seconds)` is the host's listen_for_phrase."""
+    """`listener(grammar, seconds, stopped)` is the host's listen_for_phrase."""
 
     def __init__(
         self,
@@ -103,11 +117,11 @@ class PhraseListener:
         self._lock = threading.Lock()
         self._reported: set[str] = set()
 
-    def __call__(self, grammar: list[str], seconds: float | None = None) -> str | None:
-        return self.listen(grammar, seconds)
-
-    def listen(self, grammar: list[str], seconds: float | None = None) -> str | None:
-        """Transcribe one phrase from the microphone; None when unavailable or not understood."""
+    def listen(
+        self, grammar: list[str], seconds: float | None = None, stopped: Callable[[], bool] = _never
+    ) -> str | None:
+        """Transcribe one phrase from the microphone; None when unavailable, not understood, or
+        once `stopped()` is true (checked between the 0.1 s chunks)."""
         model = self.model()
         if model is None:
             return None
@@ -121,12 +135,17 @@ class PhraseListener:
                 return None
             chunks = microphone_chunks(self.settings["device"], window, SAMPLE_RATE)
         try:
-            phrase = transcribe(model, grammar, chunks, SAMPLE_RATE)
+            phrase = transcribe(model, grammar, until_stopped(chunks, stopped), SAMPLE_RATE)
         except Exception as error:  # sounddevice.PortAudioError and driver errors
             self._report(f"the microphone failed: {error}; check phrase.device")
             return None
+        if stopped():
+            self.log.info("follow-up phrase: told to stop listening")
+            return None
         self.log.info("follow-up phrase: %s", phrase or "(nothing understood)")
         return phrase
+
+    __call__ = listen
 
     def model(self) -> Any:
         """The Vosk model, loaded once; None (reported once) when it cannot be loaded."""

@@ -104,6 +104,19 @@ class SkillError(Exception):
     logged and spoken, without a traceback."""
 
 
+class Cancellation(Protocol):
+    """Whether the host wants the call in progress to stop: it gave up waiting for it (the
+    call ran longer than `skill_timeout`), or the skill is being stopped (reload, shutdown).
+    Each call starts with one not set; the same methods as `threading.Event`."""
+
+    def is_set(self) -> bool:
+        """True once the call should stop."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Sleep up to `timeout` seconds, waking early when the call should stop; returns
+        is_set()."""
+
+
 class SkillContext(Protocol):
     """What the host gives each skill."""
 
@@ -121,9 +134,15 @@ class SkillContext(Protocol):
     def release_focus(self) -> None:
         """Give focus up now (for example when playback stops)."""
 
+    @property
+    def cancelled(self) -> Cancellation:
+        """The cancellation of the call running on this thread (a call's own: keep it to
+        hand to threads the call starts); outside a call it is never set."""
+
     def listen_for_phrase(self, grammar: list[str], seconds: float = 4.0) -> str | None:
         """Transcribe one phrase from the desktop microphone, restricted to `grammar`;
-        None when nothing was understood or no microphone or model is available."""
+        None when nothing was understood, no microphone or model is available, or the call
+        is cancelled while listening."""
 
 
 @dataclass(frozen=True)

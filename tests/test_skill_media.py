@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import threading
 from pathlib import Path
@@ -11,6 +12,7 @@ from jeepney import HeaderFields, MessageType, new_error, new_method_return
 from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import open_dbus_connection
 from skill_host import SkillUnderTest
+from waiting import wait_until
 
 from assistant.plugin import SkillError
 from skills.media import MediaSkill
@@ -33,9 +35,18 @@ def bus_address():
 
 
 class MprisPlayer:
-    """An MPRIS player serving the Player methods and properties the skill uses."""
+    """An MPRIS player serving the Player methods and properties the skill uses; a hung one
+    (`answers=False`) takes requests and never answers."""
 
-    def __init__(self, address: str, name: str, status: str = "Paused", volume: float = 0.5):
+    def __init__(
+        self,
+        address: str,
+        name: str,
+        status: str = "Paused",
+        volume: float = 0.5,
+        answers: bool = True,
+    ):
+        self.answers = answers
         self.calls: list[str] = []
         self.status = status
         self.volume = volume
@@ -53,7 +64,7 @@ class MprisPlayer:
                 message = self.connection.receive(timeout=0.1)
             except TimeoutError:
                 continue
-            if message.header.message_type == MessageType.method_call:
+            if self.answers and message.header.message_type == MessageType.method_call:
                 self.connection.send(self._answer(message))
 
     def _answer(self, message):
@@ -127,6 +138,28 @@ def test_the_playing_player_is_chosen(media: SkillUnderTest, bus_address: str) -
     finally:
         idle.close()
         playing.close()
+
+
+def test_an_abandoned_action_sends_nothing_more(
+    tmp_path: Path, bus_address: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While a hung player keeps play_pause waiting past the skill timeout, the host gives up;
+    the action then stops instead of toggling the other player long after it was asked to."""
+    answering = MprisPlayer(bus_address, "aaa")
+    media = SkillUnderTest(MediaSkill, {"bus": bus_address}, tmp_path, timeout=0.5)
+    hung = MprisPlayer(bus_address, "zzz", answers=False)  # after start, which asks players
+    try:
+        with caplog.at_level(logging.WARNING, logger="assistant.host"):
+            with pytest.raises(TimeoutError):
+                media.do("play_pause")
+            assert wait_until(lambda: "action play_pause raised SkillError" in caplog.text, 10)
+        assert answering.calls == []
+        hung.close()
+        media.do("next")  # takes calls again
+        assert answering.calls == ["Next"]
+    finally:
+        media.stop()
+        answering.close()
 
 
 def test_no_player_gives_a_clear_message(media: SkillUnderTest) -> None:

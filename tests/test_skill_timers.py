@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from skill_host import SkillUnderTest
 
+from assistant.phrase import PhraseListener
 from assistant.plugin import SkillError
 from skills.timers import TimersSkill
 
@@ -54,6 +56,35 @@ def test_go_takes_the_spoken_length_or_falls_back_to_the_default(timers) -> None
     quiet = skill.do("start", seconds=90, name="tea")
     assert quiet == "Tea set for one minute and thirty seconds"
     assert len(skill.grammars) == 4  # a configured length asks nothing
+
+
+def test_go_given_up_on_while_listening_sets_no_timer(
+    tmp_path: Path, korean_model_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The real listener on a microphone stand-in that gives silence at the microphone's pace:
+    abandoned after the skill timeout, the listening ends and no timer is set behind the
+    user's back."""
+
+    def microphone(seconds: float) -> Iterator[bytes]:
+        for _ in range(int(seconds * 10)):
+            time.sleep(0.1)
+            yield bytes(3200)
+
+    listener = PhraseListener(
+        {"model": str(korean_model_path), "seconds": 30}, microphone=microphone
+    )
+    assert listener.model() is not None
+    skill = SkillUnderTest(
+        TimersSkill, {"listen_seconds": 30}, tmp_path, timeout=0.5, listen_for_phrase=listener
+    )
+    try:
+        with caplog.at_level(logging.WARNING, logger="assistant.host"):
+            with pytest.raises(TimeoutError):
+                skill.do("start")
+            assert wait_for(lambda: "abandoned action start raised SkillError" in caplog.text)
+        assert skill.do("status") == "No timer is running"
+    finally:
+        skill.stop()
 
 
 def test_named_timers_ring_until_stopped_then_stop_cancels_the_next(timers) -> None:
