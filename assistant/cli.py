@@ -245,7 +245,8 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return service.CONFIG_ERROR_STATUS
-    print(f"{path}: OK ({len(config.commands)} commands, skills: {', '.join(config.skills)})")
+    mapped = f"{len(config.commands)} command{'' if len(config.commands) == 1 else 's'}"
+    print(f"{path}: OK ({mapped}, skills: {', '.join(config.skills)})")
     return 0
 
 

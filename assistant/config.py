@@ -5,21 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from assistant.paths import config_dir
-from assistant.plugin import Action, Setting, Skill
+from assistant.plugin import Action, Setting, SettingValueError, Skill, valid_choices
 from assistant.recognizer import command_labels
-from assistant.settings import (
-    SettingsProblem,
-    SettingValueError,
-    valid_choices,
-    validate_settings,
-    with_defaults,
-)
+from assistant.settings import SettingsProblem, validate_settings, with_defaults
 from assistant.yaml_lines import LocatedDocument, Path_, YamlSyntaxError, load_located
 
 log = logging.getLogger("assistant.config")
@@ -70,6 +64,7 @@ TOP_LEVEL_SETTINGS = (
     Setting("log_level", str, "INFO", "how much to log", ("DEBUG", "INFO", "WARNING", "ERROR")),
 )
 COMMAND_KEYS = ("do", "when", "min_score", "cooldown")
+ACTION_FORMS = "write an action as `skill.action` or {action: skill.action, with: {...}}"
 NO_COMMANDS = (
     "no commands are mapped: every detection will be ignored (a file of your own replaces the "
     "default config.yaml completely, nothing is merged: start from a copy of it)"
@@ -220,6 +215,8 @@ class _Validator:
         self.model_commands: tuple[str, ...] | None = None
         """What the microphone model can report (None: its card could not be read)."""
         self.model_name = ""
+        self.calls: list[tuple[ActionCall, Path_]] = []
+        """Every action call, with the path of its `with:` (for Skill.check_params)."""
 
     def problem(self, path: Path_, message: str) -> None:
         found = ConfigProblem(self.document.file, self.document.line_of(path), message)
@@ -239,15 +236,24 @@ class _Validator:
         if not isinstance(values, dict):
             self.problem(path, f"{where} must be a mapping of settings")
             return validate_settings({}, schema)[0]
-        texts = {s.name for s in schema if s.type is str}  # numbers written where text goes
+        by_name = {setting.name: setting for setting in schema}
         values = {
-            key: self.document.number_texts.get((*path, key), value) if key in texts else value
+            key: self.as_written(value, (*path, key), by_name.get(key))
             for key, value in values.items()
         }
         result, problems = validate_settings(values, schema)
         for problem in problems:
             self.report(problem, path, where)
         return with_defaults(result, schema)
+
+    def as_written(self, value: Any, path: Path_, setting: Setting | None) -> Any:
+        """`value` with the numbers written where `setting` takes text as they were written."""
+        texts = self.document.number_texts
+        if setting is not None and setting.type is str:
+            return texts.get(path, value)
+        if setting is not None and setting.values is str and isinstance(value, dict):
+            return {key: texts.get((*path, key), item) for key, item in value.items()}
+        return value
 
     def report(self, problem: SettingsProblem, path: Path_, where: str) -> None:
         self.problem((*path, problem.key) if problem.key else path, f"{where}: {problem.message}")
@@ -328,7 +334,7 @@ class _Validator:
             try:
                 check(sections[name])
             except SettingValueError as error:
-                self.problem((name, error.key) if error.key else (name,), str(error))
+                self.problem(_under((name,), error), str(error))
         if values["role"] != "single":
             try:
                 check_level(values["site"], "site")
@@ -350,9 +356,18 @@ class _Validator:
             self.problem(("commands",), "commands must map each command to its actions")
             return {}
         rules = {}
+        previous = ""  # the command above: where a key of a command that lost its indent goes
         for command, spec in raw.items():
             path = ("commands", command)
             reported = self.model_commands
+            if command in COMMAND_KEYS and (reported is None or command not in reported):
+                under = f"`{previous}:`" if previous else "its command, e.g. `on:`"
+                self.problem(
+                    path,
+                    f"`{command}` is a key of a command, not a command: indent it under {under}",
+                )
+                continue
+            previous = command
             if reported is not None and command not in reported:
                 self.problem(
                     path,
@@ -360,49 +375,59 @@ class _Validator:
                     + valid_choices(command, reported, f"the model {self.model_name} reports"),
                 )
                 continue
-            if isinstance(spec, (str, list)) or (isinstance(spec, dict) and "action" in spec):
-                spec = {"do": spec}  # the short forms: just the action(s)
-            if isinstance(spec, dict):
-                for key in spec:
-                    if key not in COMMAND_KEYS:
-                        self.unknown_command_key((*path, key), spec)
-            if not isinstance(spec, dict) or "do" not in spec:
-                self.problem(path, f"command {command!r} needs `do:` with a skill action")
-                continue
-            if spec["do"] == []:
-                self.warn((*path, "do"), f"command {command!r} does nothing: `do:` is empty")
-            when = spec.get("when") or {}
-            if not isinstance(when, dict):
-                self.problem((*path, "when"), "`when:` must map a skill name to actions")
-                when = {}
-            for skill, actions in when.items():
-                if skill not in self.installed:
-                    self.unknown_skill((*path, "when", skill), skill)
-                if actions == []:
-                    self.warn(
-                        (*path, "when", skill),
-                        f"command {command!r} does nothing while {skill} has focus: the list is "
-                        "empty",
-                    )
-            limits = self.settings(
-                {k: spec[k] for k in ("min_score", "cooldown") if k in spec},
-                tuple(
-                    dataclasses.replace(setting, default=values[setting.name])
-                    for setting in TOP_LEVEL_SETTINGS
-                    if setting.name in ("min_score", "cooldown")
-                ),
-                path,
-            )
-            rules[command] = CommandRule(
-                command=command,
-                actions=self.action_list(spec["do"], (*path, "do")),
-                when_focused={
-                    skill: self.action_list(actions, (*path, "when", skill))
-                    for skill, actions in when.items()
-                },
-                **limits,
-            )
+            rule = self.command_rule(command, spec, values)
+            if rule is not None:
+                rules[command] = rule
         return rules
+
+    def command_rule(self, command: str, spec: Any, values: dict[str, Any]) -> CommandRule | None:
+        path = ("commands", command)
+        limits = {"min_score": values["min_score"], "cooldown": values["cooldown"]}
+        if isinstance(spec, (str, list)) or (isinstance(spec, dict) and "action" in spec):
+            # the short forms: just the action(s), checked where they are written
+            return CommandRule(command, self.action_list(spec, path), {}, **limits)
+        if isinstance(spec, dict):
+            for key in spec:
+                if key not in COMMAND_KEYS:
+                    self.unknown_command_key((*path, key), spec)
+        if not isinstance(spec, dict) or "do" not in spec:
+            hint = ""
+            if isinstance(spec, dict) and "when" in spec:
+                hint = " (`do: []` for one that acts only through its `when:` rules)"
+            self.problem(path, f"command {command!r} needs `do:` with a skill action{hint}")
+            return None
+        when = spec.get("when") or {}
+        if not isinstance(when, dict):
+            self.problem((*path, "when"), "`when:` must map a skill name to actions")
+            when = {}
+        if spec["do"] == [] and not when:
+            self.warn((*path, "do"), f"command {command!r} does nothing: `do:` is empty")
+        for skill, actions in when.items():
+            if skill not in self.installed:
+                self.unknown_skill((*path, "when", skill), skill)
+            if actions == []:
+                self.warn(
+                    (*path, "when", skill),
+                    f"command {command!r} does nothing while {skill} has focus: the list is empty",
+                )
+        limits = self.settings(
+            {k: spec[k] for k in ("min_score", "cooldown") if k in spec},
+            tuple(
+                dataclasses.replace(setting, default=limits[setting.name])
+                for setting in TOP_LEVEL_SETTINGS
+                if setting.name in limits
+            ),
+            path,
+        )
+        return CommandRule(
+            command=command,
+            actions=self.action_list(spec["do"], (*path, "do")),
+            when_focused={
+                skill: self.action_list(actions, (*path, "when", skill))
+                for skill, actions in when.items()
+            },
+            **limits,
+        )
 
     def unknown_command_key(self, path: Path_, spec: dict[str, Any]) -> None:
         key, command = path[-1], path[-2]
@@ -421,20 +446,28 @@ class _Validator:
         return tuple(call for call in calls if call is not None)
 
     def action_call(self, raw: Any, path: Path_) -> ActionCall | None:
-        params: Any = {}
-        if isinstance(raw, dict):
-            params = raw.get("with") or {}
-            extra = set(raw) - {"action", "with"}
-            if extra or "action" not in raw:
-                self.problem(
-                    path, "write an action as `skill.action` or {action: skill.action, with: {...}}"
-                )
-                return None
-            raw = raw["action"]
+        spec = raw if isinstance(raw, dict) else {"action": raw}
+        found = self.find_action(spec["action"], path) if "action" in spec else None
+        stray = [key for key in spec if key not in ("action", "with")]
+        for key in stray:
+            self.problem((*path, key), self.stray_key(key, spec[key], found, path))
+        if "action" not in spec and not stray:
+            self.problem(path, f"an action needs `action: skill.action`; {ACTION_FORMS}")
+        if found is None or stray:
+            return None
+        skill, action = found
+        params = self.settings(spec.get("with") or {}, action.params, (*path, "with"))
+        call = ActionCall(skill, action.name, params)
+        self.calls.append((call, (*path, "with")))
+        return call
+
+    def find_action(self, raw: Any, path: Path_) -> tuple[str, Action] | None:
+        """The skill and action `skill.action` names (None: the problem is reported)."""
+        if raw is None:
+            self.problem(path, f"{_written(path)} is empty; {ACTION_FORMS}")
+            return None
         if not isinstance(raw, str) or raw.count(".") != 1:
-            self.problem(
-                path, f"{raw!r} is not an action; write it as skill.action, e.g. lights.on"
-            )
+            self.problem(path, f"{raw!r} is not an action; {ACTION_FORMS}")
             return None
         skill, action = raw.split(".")
         if skill not in self.installed:
@@ -448,8 +481,26 @@ class _Validator:
                 + valid_choices(action, sorted(actions)),
             )
             return None
-        checked = self.settings(params, actions[action].params, (*path, "with"))
-        return ActionCall(skill, action, checked)
+        return skill, actions[action]
+
+    def stray_key(self, key: str, value: Any, found: tuple[str, Action] | None, path: Path_) -> str:
+        """Why `key` cannot stand in an action, and where it goes instead."""
+        if found is not None and key in {param.name for param in found[1].params}:
+            return f"{key!r} is a parameter of {found[0]}.{found[1].name}: indent it under `with:`"
+        if key not in COMMAND_KEYS:
+            return f"unknown key {key!r} in an action; " + valid_choices(key, ("action", "with"))
+        if "when" in path:
+            action = value if isinstance(value, str) else "skill.action"
+            return (
+                f"`{key}` is a key of a command, not of an action; under `when:` a skill maps "
+                f"straight to its actions: `{path[3]}: {action}`"
+            )
+        if len(path) == 2:  # the short form: the action stands for the whole command
+            return (
+                f"`{key}` is a key of the command, not of its action: write "
+                f"`{path[1]}: {{do: {{action: ..., with: {{...}}}}, {key}: ...}}`"
+            )
+        return f"`{key}` is a key of the command, not of its action: put it beside `do:`"
 
     def unknown_skill(self, path: Path_, skill: str) -> None:
         if skill in self.unloadable:
@@ -492,13 +543,38 @@ class _Validator:
         return result
 
     def check_skill(self, name: str, skill: type[Skill], settings: dict[str, Any]) -> None:
-        """The skill's own check of its settings (Skill.check_settings)."""
+        """The skill's own checks of its settings and of the parameters of each call of it
+        (Skill.check_settings, Skill.check_params)."""
+        self.skill_check(("skills", name), f"skills.{name}", skill.check_settings, settings)
+        for call, path in self.calls:
+            if call.skill == name:
+                check = skill.check_params
+                self.skill_check(path, str(call), check, call.action, call.params, settings)
+
+    def skill_check(
+        self, path: Path_, where: str, check: Callable[..., str | None], *args: Any
+    ) -> None:
+        """Run one of a skill's checks, reporting what it finds at `path` (or at the key a
+        SettingValueError names under it)."""
         try:
-            problem = skill.check_settings(settings)
+            problem = check(*args)
+        except SettingValueError as error:
+            self.problem(_under(path, error), f"{where}: {error}")
+            return
         except Exception as error:  # a plugin bug: reported, and the check goes on
-            problem = f"the skill's check_settings crashed ({type(error).__name__}: {error})"
+            problem = f"the skill's {check.__name__} crashed ({type(error).__name__}: {error})"
         if problem:
-            self.problem(("skills", name), f"skills.{name}: {problem}")
+            self.problem(path, f"{where}: {problem}")
+
+
+def _under(path: Path_, error: SettingValueError) -> Path_:
+    """Where `error` points: the key it names (dotted for a value inside one) under `path`."""
+    return (*path, *error.key.split(".")) if error.key else path
+
+
+def _written(path: Path_) -> str:
+    """How the place `path` names reads in the file: `do:`, `media:` or a list item."""
+    return f"`{path[-1]}:`" if isinstance(path[-1], str) else "this list item"
 
 
 def _switchable(schema: tuple[Setting, ...]) -> bool:

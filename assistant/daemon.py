@@ -20,7 +20,7 @@ from assistant.link import SerialSource
 from assistant.microphone import microphone_available
 from assistant.paths import data_root
 from assistant.phrase import PhraseListener
-from assistant.plugin import CommandEvent, Skill
+from assistant.plugin import CommandEvent, Skill, valid_choices
 from assistant.ports import find_board
 from assistant.rooms.roles import open_room
 from assistant.sources import DeviceSession, EventSource, LinkStats
@@ -91,7 +91,13 @@ class Assistant:
 
     def run_sent_command(self, event: CommandEvent) -> list[Future] | str | Forwarded:
         """A command from `assistant send`: run here (on a hub too: no other room heard it; the
-        futures, or why nothing ran), or sent on to the hub from a satellite."""
+        futures, or why nothing ran), or sent on to the hub from a satellite. A command the
+        model cannot report is refused: no board would ever send it."""
+        heard = self.config.model_commands
+        if heard and event.command not in heard:
+            return f"{event.command!r} is not a command the model can hear; " + valid_choices(
+                event.command, heard, "it hears"
+            )
         if self.config.role == "satellite":
             self.room.forward(event)
             return Forwarded(self.room.hub_online)

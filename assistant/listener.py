@@ -21,9 +21,9 @@ import numpy as np
 from assistant import protocol
 from assistant.microphone import SAMPLE_RATE, MicrophoneError, open_microphone
 from assistant.model_runner import THRESHOLDS_COMMAND, ModelError
-from assistant.plugin import Setting
+from assistant.plugin import Setting, SettingValueError
 from assistant.recognizer import DEFAULT_THRESHOLD, command_labels
-from assistant.settings import SettingValueError, validate_settings
+from assistant.settings import validate_settings
 
 if TYPE_CHECKING:
     from assistant.pipeline import RecognizerSettings

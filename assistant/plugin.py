@@ -12,10 +12,11 @@ See docs/writing-skills.md for a complete example.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import logging
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -47,10 +48,30 @@ class Setting:
     choices: tuple[Any, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
+    values: type | None = None
+    """For a dict setting: the type of each value (str keeps numbers as they were written,
+    `12:30` as "12:30")."""
 
     @property
     def required(self) -> bool:
         return self.default is REQUIRED
+
+
+class SettingValueError(ValueError):
+    """A setting of the right type whose value cannot work. `key` names it, or a value inside
+    it as `templates.on`, so the problem is reported at that line."""
+
+    def __init__(self, message: str, key: str | None = None):
+        super().__init__(message)
+        self.key = key
+
+
+def valid_choices(given: object, choices: Sequence[object], label: str = "valid") -> str:
+    """`valid: a, b, c`, led by the nearest choice when `given` looks like a misspelling of it."""
+    names = [str(choice) for choice in choices]
+    near = difflib.get_close_matches(str(given), names, n=1, cutoff=0.75)
+    hint = f"did you mean {near[0]!r}? " if near else ""
+    return f"{hint}{label}: {', '.join(names) or 'none'}"
 
 
 MQTT_CONNECTION_SETTINGS = (
@@ -198,8 +219,20 @@ class Skill:
     @classmethod
     def check_settings(cls, settings: Mapping[str, Any]) -> str | None:
         """What is wrong with settings whose types and bounds are right (None: nothing), for
-        `config check` to report on the skill's section before anything runs. Override it to
+        `config check` to report on the skill's section before anything runs; raise
+        SettingValueError(message, key) instead to report it at the key's line. Override it to
         check what a Setting cannot say (a template, a file that must exist)."""
+        return None
+
+    @classmethod
+    def check_params(
+        cls, action: str, params: Mapping[str, Any], settings: Mapping[str, Any]
+    ) -> str | None:
+        """What is wrong with the parameters of a call of `action` (checked against its params,
+        defaults filled in) given the skill's checked `settings` (None: nothing), for `config
+        check` to report at the call; raise SettingValueError(message, key) to report it at
+        the parameter's line. Override it for what a Setting cannot say (a name that must be
+        among the settings, two parameters that exclude each other)."""
         return None
 
     @classmethod

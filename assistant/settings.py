@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.plugin import Setting
+from assistant.plugin import Setting, valid_choices
 
 TYPE_NAMES = {
     str: "text",
@@ -20,25 +19,9 @@ TYPE_NAMES = {
 }
 
 
-class SettingValueError(ValueError):
-    """A setting of the right type whose value cannot work; `key` names it (for its line)."""
-
-    def __init__(self, message: str, key: str | None = None):
-        super().__init__(message)
-        self.key = key
-
-
 def with_defaults(values: Mapping[str, Any] | None, schema: tuple[Setting, ...]) -> dict[str, Any]:
     """`values` (already checked) with every setting they leave out at its default."""
     return {setting.name: setting.default for setting in schema} | dict(values or {})
-
-
-def valid_choices(given: object, choices: Sequence[object], label: str = "valid") -> str:
-    """`valid: a, b, c`, led by the nearest choice when `given` looks like a misspelling of it."""
-    names = [str(choice) for choice in choices]
-    near = difflib.get_close_matches(str(given), names, n=1, cutoff=0.75)
-    hint = f"did you mean {near[0]!r}? " if near else ""
-    return f"{hint}{label}: {', '.join(names) or 'none'}"
 
 
 @dataclass(frozen=True)
@@ -58,6 +41,14 @@ def _coerce(value: Any, setting: Setting) -> tuple[Any, str | None]:
     if not ok:
         expected = TYPE_NAMES.get(wanted, wanted.__name__)
         return None, f"{setting.name} must be {expected}, not {value!r}"
+    if setting.values is not None and isinstance(value, dict):
+        checked = {}
+        for key, item in value.items():
+            inner = Setting(f"{setting.name}.{key}", setting.values)
+            checked[key], error = _coerce(item, inner)
+            if error:
+                return None, error
+        value = checked
     if setting.choices and value not in setting.choices:
         return None, f"{setting.name} is {value!r}; {valid_choices(value, setting.choices)}"
     if wanted is float and not math.isfinite(value):
@@ -84,6 +75,13 @@ def schema_problem(schema: object, label: str) -> str | None:
             return (
                 f"{label}: {setting.name!r} has type {setting.type!r}; "
                 "use one of str, int, float, bool, list, dict"
+            )
+        if setting.values is not None and (
+            setting.type is not dict or not any(setting.values is t for t in TYPE_NAMES)
+        ):
+            return (
+                f"{label}: {setting.name!r} has values={setting.values!r}; only a dict setting "
+                "takes it, with one of str, int, float, bool, list, dict"
             )
         if not setting.required:
             error = _coerce(setting.default, setting)[1]

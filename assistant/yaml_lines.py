@@ -52,7 +52,8 @@ def load_located(text: str, file: Path) -> LocatedDocument:
 
 
 def _syntax_error(error: yaml.MarkedYAMLError, text: str, file: Path) -> YamlSyntaxError:
-    """PyYAML's error, with a hint for the usual causes: a tab, a quote left open."""
+    """PyYAML's error, with a hint for the usual causes: a tab, a quote left open, a line
+    indented to no level above it."""
     mark = error.problem_mark or error.context_mark
     line = mark.line + 1 if mark else 1
     message = f"YAML syntax error: {error.problem}"
@@ -61,7 +62,23 @@ def _syntax_error(error: yaml.MarkedYAMLError, text: str, file: Path) -> YamlSyn
     elif "quoted scalar" in str(error.context) and error.context_mark:
         line = error.context_mark.line + 1
         message = "this quote is not closed"
+    elif "expected <block end>" in str(error.problem):
+        message += f"; {_indent_hint(error)}"
     return YamlSyntaxError(file, line, message)
+
+
+def _indent_hint(error: yaml.MarkedYAMLError) -> str:
+    """What a line that ends no block above it most likely needs: other indentation."""
+    opened = error.context_mark.line + 1 if error.context_mark else 1
+    if "'?'" in str(error.problem) and "collection" in str(error.context):
+        return (
+            f"this key does not line up with the list that starts on line {opened}: to give it "
+            "to the item above, indent it like the item's first key (past the `-`)"
+        )
+    return (
+        "this line is indented to none of the levels above it: line it up with the keys it "
+        f"belongs with (the block from line {opened}), or indent it under a key ending in `:`"
+    )
 
 
 def _convert(node: yaml.Node, path: Path_, document: LocatedDocument, parents: tuple) -> Any:
@@ -79,7 +96,9 @@ def _convert(node: yaml.Node, path: Path_, document: LocatedDocument, parents: t
                 raise YamlSyntaxError(document.file, key_line, "a key must be a word or number")
             key = key_node.value
             if key in result:
-                raise YamlSyntaxError(document.file, key_line, f"key {key!r} is given twice")
+                first = lines[(*path, key)]
+                message = f"key {key!r} is given twice (first on line {first}); keep one"
+                raise YamlSyntaxError(document.file, key_line, message)
             lines[(*path, key)] = key_line
             result[key] = _convert(value_node, (*path, key), document, parents)
         return result

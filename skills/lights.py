@@ -22,11 +22,13 @@ from assistant.plugin import (
     MQTT_CONNECTION_SETTINGS,
     CommandEvent,
     Setting,
+    SettingValueError,
     Skill,
     SkillError,
     action,
     ca_file_problem,
     parse_amount,
+    valid_choices,
 )
 
 ACTIONS = ("on", "off", "brighter", "dimmer", "level")
@@ -78,9 +80,10 @@ class LightsSkill(Skill):
 
     def start(self) -> None:
         settings = self.context.settings
-        problem = self.check_settings(settings)
-        if problem:  # config check reports it first; a skill started some other way says it
-            raise SkillError(f"Lights: skills.lights.{problem}")
+        try:
+            self.check_settings(settings)
+        except SettingValueError as error:  # config check reports it first; started otherwise
+            raise SkillError(f"Lights: skills.lights.{error}") from None
         self.templates = _templates(settings)
         self.broker = f"{settings['host']}:{settings['port']}"
         self._connected = threading.Event()
@@ -179,12 +182,11 @@ class LightsSkill(Skill):
         )
 
     @classmethod
-    def check_settings(cls, settings: Mapping[str, Any]) -> str | None:
-        try:
-            _templates(settings)
-        except ValueError as error:
-            return str(error)
-        return ca_file_problem(settings["tls"], settings["ca_file"]) or None
+    def check_settings(cls, settings: Mapping[str, Any]) -> None:
+        _templates(settings)
+        problem = ca_file_problem(settings["tls"], settings["ca_file"])
+        if problem:
+            raise SettingValueError(problem, "ca_file")
 
     def _why_not_connected(self) -> str:
         if self._refusal:
@@ -222,13 +224,19 @@ class LightsSkill(Skill):
 
 
 def _templates(settings: Mapping[str, Any]) -> dict[str, dict[str, str]]:
-    """The preset's messages with the configured ones laid over, checked."""
+    """The preset's messages with the configured ones laid over; SettingValueError naming the
+    template that cannot be used."""
     merged = {name: dict(message) for name, message in PRESETS[settings["preset"]].items()}
     for name, message in settings["templates"].items():
         if name not in ACTIONS:
-            raise ValueError(f"templates: unknown action {name!r}; valid: {', '.join(ACTIONS)}")
+            raise SettingValueError(
+                f"templates: unknown action {name!r}; {valid_choices(name, ACTIONS)}",
+                f"templates.{name}",
+            )
         if not isinstance(message, dict) or set(message) - {"topic", "payload"}:
-            raise ValueError(f"templates.{name}: expected a mapping with topic and payload")
+            raise SettingValueError(
+                f"templates.{name}: expected a mapping with topic and payload", f"templates.{name}"
+            )
         merged[name].update({key: str(value) for key, value in message.items()})
     probe = {"device": "x", "step": 1, "step_254": 1, "percent": 1, "value_254": 1}
     for name, message in merged.items():
@@ -236,8 +244,9 @@ def _templates(settings: Mapping[str, Any]) -> dict[str, dict[str, str]]:
             try:
                 Template(text).substitute(probe)
             except (KeyError, ValueError) as error:
-                raise ValueError(
+                raise SettingValueError(
                     f"templates.{name}.{part}: bad placeholder {error} in "
-                    f"{text!r}; valid: $device, $step, $step_254, $percent, $value_254"
+                    f"{text!r}; valid: $device, $step, $step_254, $percent, $value_254",
+                    f"templates.{name}.{part}",
                 ) from None
     return merged

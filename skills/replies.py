@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from assistant.plugin import CommandEvent, Setting, Skill, SkillError, action
+from collections.abc import Mapping
+from typing import Any
+
+from assistant.plugin import (
+    CommandEvent,
+    Setting,
+    SettingValueError,
+    Skill,
+    SkillError,
+    action,
+    valid_choices,
+)
 
 
 class RepliesSkill(Skill):
@@ -14,8 +25,16 @@ class RepliesSkill(Skill):
             dict,
             {},
             "named phrases, e.g. {greeting: Hello}; `with: {phrase: greeting}` speaks one",
+            values=str,
         ),
     )
+
+    @classmethod
+    def check_params(
+        cls, action: str, params: Mapping[str, Any], settings: Mapping[str, Any]
+    ) -> None:
+        if action == "say":
+            _words(params["text"], params["phrase"], settings["phrases"])
 
     @action(
         params=(
@@ -25,17 +44,24 @@ class RepliesSkill(Skill):
     )
     def say(self, event: CommandEvent, text: str = "", phrase: str = "") -> str:
         """Speak `text`, or the named phrase from settings."""
-        if text and phrase:
-            raise SkillError("replies.say takes `text` or `phrase`, not both")
-        if phrase:
-            phrases = self.context.settings["phrases"]
-            if phrase not in phrases:
-                known = ", ".join(sorted(phrases)) or "none"
-                raise SkillError(
-                    f"replies.say: no phrase named {phrase!r} under skills.replies.phrases "
-                    f"(known: {known})"
-                )
-            return str(phrases[phrase])
-        if not text:
-            raise SkillError("replies.say needs `with: {text: ...}` or `with: {phrase: ...}`")
-        return text
+        try:
+            return _words(text, phrase, self.context.settings["phrases"])
+        except SettingValueError as error:  # config check reports it first
+            raise SkillError(f"replies.say: {error}") from None
+
+
+def _words(text: str, phrase: str, phrases: Mapping[str, str]) -> str:
+    """What `say` speaks; SettingValueError naming the parameter that cannot work."""
+    if text and phrase:
+        raise SettingValueError("give `text` or `phrase`, not both", "phrase")
+    if phrase:
+        if phrase not in phrases:
+            raise SettingValueError(
+                f"no phrase named {phrase!r} under skills.replies.phrases; "
+                + valid_choices(phrase, sorted(phrases), "known"),
+                "phrase",
+            )
+        return phrases[phrase]
+    if not text:
+        raise SettingValueError("give `with: {text: ...}` or `with: {phrase: ...}`")
+    return text

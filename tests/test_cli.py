@@ -105,6 +105,10 @@ def test_config_check_takes_the_file_as_an_argument_or_config_after_the_subcomma
         result = assistant(env, "config", *args)
         assert result.returncode == 0, result.stderr
         assert result.stdout.startswith(f"{good}: OK (2 commands")
+    one = tmp_path / "one.yaml"
+    one.write_text("commands:\n  off: greeter.goodbye\n")
+    result = assistant(env, "config", "check", str(one))
+    assert result.stdout == f"{one}: OK (1 command, skills: greeter)\n", result.stderr
     assert assistant(env, "config", "check", str(bad)).returncode == 2
     assert assistant(env, "config", "check", "--config", str(bad)).returncode == 2
     printed = assistant(env, "service", "install", "--print", "--config", str(good))

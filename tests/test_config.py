@@ -9,6 +9,7 @@ from runtime_skills import INSTALLED
 from assistant.config import DEFAULT_CONFIG, ConfigError, config_path, load_config, model_commands
 from assistant.host import discover_skills
 from assistant.pipeline import DEFAULT_MODEL
+from assistant.plugin import Setting, SettingValueError, Skill, action
 
 
 def write(tmp_path, text):
@@ -17,9 +18,9 @@ def write(tmp_path, text):
     return path
 
 
-def problems(tmp_path, text):
+def problems(tmp_path, text, skills=INSTALLED):
     with pytest.raises(ConfigError) as caught:
-        load_config(write(tmp_path, text), INSTALLED)
+        load_config(write(tmp_path, text), skills)
     return [str(p) for p in caught.value.problems]
 
 
@@ -152,7 +153,7 @@ def test_wrong_types_and_unknown_settings(tmp_path):
         f"{tmp_path}/config.yaml:4: device: baudrate must be a whole number, not 'fast'",
         f"{tmp_path}/config.yaml:5: device: unknown setting 'prot'; did you mean 'port'? "
         "valid: port, baudrate, heartbeat_timeout, max_line_errors",
-        f"{tmp_path}/config.yaml:7: commands.on.do.with: level must be a whole number, not 'high'",
+        f"{tmp_path}/config.yaml:7: commands.on.with: level must be a whole number, not 'high'",
         f"{tmp_path}/config.yaml:8: the top level: source is 'cloud'; valid: auto, serial, "
         "microphone, emulator",
     ]
@@ -176,7 +177,7 @@ def test_yaml_syntax_errors_and_duplicate_keys_name_their_line(tmp_path):
         f"{tmp_path}/config.yaml:3: YAML syntax error"
     )
     assert problems(tmp_path, "commands:\n  on: recorder.dim\n  on: recorder.dim\n") == [
-        f"{tmp_path}/config.yaml:3: key 'on' is given twice"
+        f"{tmp_path}/config.yaml:3: key 'on' is given twice (first on line 2); keep one"
     ]
 
 
@@ -274,6 +275,12 @@ def test_a_file_mapping_no_commands_is_valid_but_warns_why(tmp_path, caplog):
         f"{tmp_path}/config.yaml:3: warning: command 'on' does nothing: `do:` is empty"
     ]
     assert not load_config(DEFAULT_CONFIG, discover_skills()[0]).warnings
+    only_when = "commands:\n  up:\n    do: []\n    when: {music: music.louder}\n"
+    assert load_config(write(tmp_path, only_when), INSTALLED).warnings == ()
+    assert problems(tmp_path, "commands:\n  up:\n    when: {music: music.louder}\n") == [
+        f"{tmp_path}/config.yaml:2: command 'up' needs `do:` with a skill action (`do: []` for "
+        "one that acts only through its `when:` rules)"
+    ]
 
 
 def test_common_yaml_mistakes_say_what_to_write(tmp_path):
@@ -370,3 +377,187 @@ def test_a_satellite_needs_no_commands_but_its_own_site(tmp_path):
         "give each room its own `site:`"
     ]
     assert load_config(write(tmp_path, "role: satellite\nsite: attic\n"), INSTALLED).warnings == ()
+
+
+BUILT_IN = discover_skills()[0]
+
+
+def test_the_short_form_reads_numbers_as_written_and_reports_where_they_are(tmp_path):
+    config = load_config(
+        write(
+            tmp_path,
+            """\
+            commands:
+              go: {action: replies.say, with: {text: 12:30}}
+              off: {action: timers.start, with: {name: 007, seconds: 60}}
+              on: [{action: replies.say, with: {text: 1_000}}]
+            skills:
+              replies:
+                phrases: {lunch: 12:30, bond: 007, price: 1.50}
+            """,
+        ),
+        BUILT_IN,
+    )
+    assert config.commands["go"].actions[0].params["text"] == "12:30"
+    assert config.commands["off"].actions[0].params["name"] == "007"
+    assert config.commands["on"].actions[0].params["text"] == "1_000"
+    assert config.skills["replies"]["phrases"] == {"lunch": "12:30", "bond": "007", "price": "1.50"}
+    found = problems(
+        tmp_path,
+        """\
+        commands:
+          go:
+            action: timers.start
+            with:
+              name: tea
+              seconds: -5
+        skills:
+          replies: {phrases: {ready: [Ready]}}
+        """,
+        BUILT_IN,
+    )
+    assert found == [
+        f"{tmp_path}/config.yaml:6: commands.go.with: seconds must be a number of 0 or more, "
+        "not -5",
+        f"{tmp_path}/config.yaml:8: skills.replies: phrases.ready must be text, not ['Ready']",
+    ]
+
+
+def test_keys_in_the_wrong_place_are_named_with_where_they_go(tmp_path):
+    found = problems(
+        tmp_path,
+        """\
+        commands:
+          on:
+            do:
+              action: recorder.bright
+              with:
+              level: 5
+          up: {action: recorder.dim, min_score: 0.9}
+          down:
+            do: recorder.dim
+            when: {music: {do: music.louder}}
+          off:
+            do:
+          go:
+            do: {action: recorder.dim, cooldown: 2, colour: red}
+        """,
+    )
+    assert [line.split(": ", 1)[1] for line in found] == [
+        "'level' is a parameter of recorder.bright: indent it under `with:`",
+        "`min_score` is a key of the command, not of its action: write "
+        "`up: {do: {action: ..., with: {...}}, min_score: ...}`",
+        "`do` is a key of a command, not of an action; under `when:` a skill maps straight to "
+        "its actions: `music: music.louder`",
+        "`do:` is empty; write an action as `skill.action` or {action: skill.action, with: {...}}",
+        "`cooldown` is a key of the command, not of its action: put it beside `do:`",
+        "unknown key 'colour' in an action; valid: action, with",
+    ]
+    assert [line.split(": ", 1)[0].rsplit(":", 1)[1] for line in found] == [
+        "6", "7", "10", "12", "14", "14"
+    ]  # fmt: skip
+
+
+def test_a_key_of_a_command_at_the_commands_level_says_which_command_it_belongs_to(tmp_path):
+    found = problems(
+        tmp_path,
+        """\
+        commands:
+          up:
+            do: recorder.dim
+          when:
+            music: music.louder
+          down:
+          do: recorder.dim
+        """,
+    )
+    assert [line.split(": ", 1)[1] for line in found] == [
+        "`when` is a key of a command, not a command: indent it under `up:`",
+        "command 'down' needs `do:` with a skill action",
+        "`do` is a key of a command, not a command: indent it under `down:`",
+    ]
+
+
+def test_a_key_that_lines_up_with_no_level_gets_an_indentation_hint(tmp_path):
+    found = problems(
+        tmp_path,
+        """\
+        commands:
+          on:
+            do:
+              - recorder.dim
+              - action: recorder.bright
+              with: {level: 5}
+        """,
+    )
+    assert found == [
+        f"{tmp_path}/config.yaml:6: YAML syntax error: expected <block end>, but found '?'; this "
+        "key does not line up with the list that starts on line 4: to give it to the item "
+        "above, indent it like the item's first key (past the `-`)"
+    ]
+    found = problems(tmp_path, "commands:\n  on:\n    do: recorder.dim\n   when: {}\n")
+    assert found[0].startswith(
+        f"{tmp_path}/config.yaml:4: YAML syntax error: expected <block end>, but found '<block "
+        "mapping start>'; this line is indented to none of the levels above it"
+    )
+
+
+class CheckingSkill(Skill):
+    """Checks its settings and parameters the three ways a plugin may."""
+
+    name = "checking"
+    settings = (Setting("limit", int, 5), Setting("mode", str, "ok"))
+
+    @classmethod
+    def check_settings(cls, settings):
+        if settings["mode"] == "old":
+            return "mode old is gone"  # a plain message: reported on the section
+        if settings["mode"] != "ok":
+            raise SettingValueError(f"mode {settings['mode']} is unknown", "mode")
+        return None
+
+    @classmethod
+    def check_params(cls, action, params, settings):
+        if params["amount"] < 0:
+            raise RuntimeError("a plugin bug")
+        if params["amount"] > settings["limit"]:
+            raise SettingValueError(f"amount is over the limit {settings['limit']}", "amount")
+        return "amount 0 does nothing" if params["amount"] == 0 else None
+
+    @action(params=(Setting("amount", int, 1),))
+    def take(self, event, amount):
+        return f"took {amount}"
+
+
+def test_a_skill_checks_its_settings_and_each_call_and_names_the_key(tmp_path):
+    skills = {**INSTALLED, "checking": CheckingSkill}
+    text = """\
+        commands:
+          on: {action: checking.take, with: {amount: 9}}
+          off:
+            do:
+              action: checking.take
+              with:
+                amount: 0
+          up: {action: checking.take, with: {amount: -1}}
+          down: checking.take
+        skills:
+          checking:
+            limit: 8
+            mode: {mode}
+        """
+    found = problems(tmp_path, text.replace("{mode}", "ok"), skills)
+    assert found == [
+        f"{tmp_path}/config.yaml:2: checking.take: amount is over the limit 8",
+        f"{tmp_path}/config.yaml:6: checking.take: amount 0 does nothing",  # no key: at `with:`
+        f"{tmp_path}/config.yaml:8: checking.take: the skill's check_params crashed "
+        "(RuntimeError: a plugin bug)",
+    ]
+    assert problems(tmp_path, text.replace("{mode}", "loud"), skills) == [
+        *found,
+        f"{tmp_path}/config.yaml:13: skills.checking: mode loud is unknown",
+    ]
+    assert problems(tmp_path, text.replace("{mode}", "old"), skills) == [
+        *found,
+        f"{tmp_path}/config.yaml:11: skills.checking: mode old is gone",
+    ]

@@ -126,6 +126,9 @@ def test_send_answers_err_with_the_reason_when_nothing_ran_or_an_action_failed(a
         cooldown = "ERR ignored 'on': repeated within its 1 s cooldown"
         assert control.send_command("on", path) == cooldown
         assert control.send_command("up", path).startswith("ERR 'up' is not mapped to any action")
+        assert control.send_command("yes", path) == (
+            "ERR 'yes' is not a command the model can hear; it hears: on, off, up, down, go, stop"
+        )
         assert control.send_command("stop", path) == "ERR failed: boom"
         for name in ("#", "a/b", "Up"):  # never queued: on a satellite it would be a topic
             assert control.send_command(name, path) == (

@@ -31,3 +31,24 @@ def test_a_default_outside_its_own_bounds_is_a_declaration_slip():
         settings = (Setting("every", float, 0.0, "seconds", minimum=0.1),)
 
     assert "every must be a number of 0.1 or more, not 0" in declaration_problem(Slip)
+
+
+def test_values_belong_to_a_dict_setting_and_are_one_of_the_six_types():
+    class NotADict(Skill):
+        name = "notadict"
+        settings = (Setting("names", list, [], "names", values=str),)
+
+    class NotAType(Skill):
+        name = "notatype"
+        settings = (Setting("names", dict, {}, "names", values=bytes),)
+
+    assert "'names' has values=<class 'str'>; only a dict setting" in declaration_problem(NotADict)
+    assert "'names' has values=<class 'bytes'>" in declaration_problem(NotAType)
+
+
+def test_each_value_of_a_dict_setting_is_checked_against_its_type():
+    schema = (Setting("phrases", dict, {}, "named phrases", values=str),)
+    result, found = validate_settings({"phrases": {"a": "Hi", "b": 7}}, schema)
+    assert result == {"phrases": {"a": "Hi", "b": "7"}} and found == []
+    found = validate_settings({"phrases": {"a": ["Hi"]}}, schema)[1]
+    assert [problem.message for problem in found] == ["phrases.a must be text, not ['Hi']"]

@@ -173,14 +173,20 @@ def test_config_check_reports_what_the_lights_skill_would_refuse(tmp_path: Path)
 
     config = tmp_path / "config.yaml"
     config.write_text(
-        "commands:\n  on: lights.on\nskills:\n  lights:\n"
-        "    templates: {on: {topic: home/$devcie/power, payload: '1'}}\n"
+        "commands:\n  on: lights.on\nskills:\n  lights:\n    templates:\n"
+        "      on: {topic: home/$devcie/power, payload: '1'}\n"
     )
     with pytest.raises(ConfigError) as caught:
         load_config(config, discover_skills()[0])
     assert str(caught.value).startswith(
-        f"{config}:4: skills.lights: templates.on.topic: bad placeholder 'devcie'"
+        f"{config}:6: skills.lights: templates.on.topic: bad placeholder 'devcie'"
     )
-    config.write_text(f"skills:\n  lights: {{tls: true, ca_file: {tmp_path}/none.pem}}\n")
-    with pytest.raises(ConfigError, match=r"config.yaml:2: skills.lights: ca_file .* not a file"):
+    config.write_text("skills:\n  lights:\n    templates:\n      on: home/desk/power\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(config, discover_skills()[0])
+    assert str(caught.value) == (
+        f"{config}:4: skills.lights: templates.on: expected a mapping with topic and payload"
+    )
+    config.write_text(f"skills:\n  lights:\n    tls: true\n    ca_file: {tmp_path}/none.pem\n")
+    with pytest.raises(ConfigError, match=r"config.yaml:4: skills.lights: ca_file .* not a file"):
         load_config(config, discover_skills()[0])

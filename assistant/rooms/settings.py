@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.plugin import MQTT_CONNECTION_SETTINGS, Setting, ca_file_problem
+from assistant.plugin import MQTT_CONNECTION_SETTINGS, Setting, SettingValueError, ca_file_problem
 from assistant.rooms.topics import Topics, check_level
-from assistant.settings import SettingValueError, validate_settings
+from assistant.settings import validate_settings
 
 MQTT_SETTINGS = (
     *MQTT_CONNECTION_SETTINGS,
