@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import tiny_kws_model
+from mpris import session_bus
 
 
 @pytest.fixture(scope="session")
@@ -12,6 +13,13 @@ def tiny_model(tmp_path_factory) -> Path:
     """A small int8 keyword model made with TensorFlow, with its model card beside it."""
     pytest.importorskip("tensorflow", reason="tensorflow is needed to make the test model")
     return tiny_kws_model.build(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture
+def bus_address():
+    """The address of a private D-Bus session bus (a real dbus-daemon) for the test."""
+    with session_bus() as address:
+        yield address
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
