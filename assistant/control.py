@@ -3,8 +3,8 @@
 The wire format is one line each way. The client sends `COMMAND <name>`; the daemon answers
 `OK <replies>` when every action the command ran succeeded (or a satellite forwarded it to the
 hub), else `ERR <why>`: the command is not mapped, was ignored (min_score, cooldown), or an
-action failed (`failed: <reason>`, next to the replies of the actions that worked).
-Replies are joined with "; ".
+action failed (`failed: <reason>`, after the replies of the actions before it; the actions
+after it are `not run`). Replies are joined with "; ", in the order of the command's actions.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class ControlServer:
                     answer = f"ERR {outcome}"
                 else:
                     wait(outcome, timeout=30)
-                    ok = all(f.done() and f.exception() is None for f in outcome)
+                    ok = all(map(_succeeded, outcome))
                     answer = ("OK " if ok else "ERR ") + "; ".join(map(_describe, outcome))
                 try:
                     self.wfile.write((answer + "\n").encode())
@@ -120,9 +120,15 @@ def _answers(path: Path) -> bool:
     return True
 
 
+def _succeeded(future: Future) -> bool:
+    return future.done() and not future.cancelled() and future.exception() is None
+
+
 def _describe(future: Future) -> str:
     if not future.done():
         return "still running"
+    if future.cancelled():
+        return "not run"
     error = future.exception()
     if error is not None:
         return f"failed: {str(error) or type(error).__name__}"

@@ -1,4 +1,6 @@
-"""Turns accepted commands into skill actions: minimum score, cooldown, focus."""
+"""Turns accepted commands into skill actions: minimum score, cooldown, focus. A command's
+actions run one after another in list order; a failure stops the list, and the skill of the
+first action gets focus once that action succeeded."""
 
 from __future__ import annotations
 
@@ -28,14 +30,40 @@ class Dispatcher:
         return [] if isinstance(outcome, str) else outcome
 
     def run(self, event: CommandEvent) -> list[Future] | str:
-        """As `handle`, but when no action runs, the reason why (also logged)."""
+        """As `handle`, but when no action runs, the reason why (also logged). The futures
+        follow the list's order; those after a failed action are cancelled (not run)."""
         with self._lock:
             calls = self._choose(event)
-            if isinstance(calls, str):
-                log.info("%s", calls)
-                return calls
-            self.focus.give(calls[-1].skill)
-        return [self.host.call(c.skill, c.action, event, c.params) for c in calls]
+        if isinstance(calls, str):
+            log.info("%s", calls)
+            return calls
+        outcomes = [Future() for _ in calls]
+        self._run_from(0, calls, outcomes, event)
+        return outcomes
+
+    def _run_from(
+        self, index: int, calls: tuple[ActionCall, ...], outcomes: list[Future], event: CommandEvent
+    ) -> None:
+        """Run `calls[index]`, then (once it succeeded) the next, settling `outcomes` in turn.
+        The first action's skill gets focus when it succeeds, unless the action itself held or
+        released focus."""
+        call = calls[index]
+        version = self.focus.version(call.skill)
+
+        def finished(done: Future) -> None:
+            error = done.exception()
+            if error is not None:
+                outcomes[index].set_exception(error)
+                for later in outcomes[index + 1 :]:
+                    later.cancel()
+                return
+            if index == 0:
+                self.focus.give(call.skill, since=version)
+            outcomes[index].set_result(done.result())
+            if index + 1 < len(calls):
+                self._run_from(index + 1, calls, outcomes, event)
+
+        self.host.call(call.skill, call.action, event, call.params).add_done_callback(finished)
 
     def _choose(self, event: CommandEvent) -> tuple[ActionCall, ...] | str:
         """The actions to run, or why there are none."""

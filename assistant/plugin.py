@@ -150,7 +150,8 @@ class SkillContext(Protocol):
         """Speak a short reply (never blocks; also logged). `site` routes it to a room."""
 
     def hold_focus(self, seconds: float | None = None) -> None:
-        """Keep focus on this skill for `seconds` (None: the configured focus time)."""
+        """Keep focus on this skill for `seconds` (None: the configured focus time; math.inf:
+        until `release_focus`)."""
 
     def release_focus(self) -> None:
         """Give focus up now (for example when playback stops)."""

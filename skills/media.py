@@ -3,13 +3,19 @@
 The active player is the one playing now; else the one named in the `player` setting; else the
 first found. Every action opens a short connection to the session bus, so a restarted bus or
 player is picked up without reconnecting.
+
+The skill holds focus while a player plays: a thread follows the players' PlaybackStatus
+(PropertiesChanged) and their coming and going on the bus, and releases focus when playback
+stops or pauses, or the last player quits.
 """
 
 from __future__ import annotations
 
+import math
+import threading
 from typing import Any
 
-from jeepney import DBusAddress, DBusErrorResponse, Properties, new_method_call
+from jeepney import DBusAddress, DBusErrorResponse, MatchRule, Properties, new_method_call
 from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import DBusConnection, open_dbus_connection
 from jeepney.wrappers import unwrap_msg
@@ -20,6 +26,30 @@ MPRIS_PREFIX = "org.mpris.MediaPlayer2."
 MPRIS_PATH = "/org/mpris/MediaPlayer2"
 PLAYER_INTERFACE = "org.mpris.MediaPlayer2.Player"
 CALL_TIMEOUT = 2.0
+WATCH_RETRY = 5.0
+"""Seconds between attempts to follow the players while the bus cannot be reached."""
+
+
+def _watched() -> tuple[MatchRule, ...]:
+    """The signals after which playback may have started or stopped."""
+    status = MatchRule(
+        type="signal",
+        interface="org.freedesktop.DBus.Properties",
+        member="PropertiesChanged",
+        path=MPRIS_PATH,
+    )
+    status.add_arg_condition(0, PLAYER_INTERFACE)
+    players = MatchRule(
+        type="signal",
+        sender="org.freedesktop.DBus",
+        interface="org.freedesktop.DBus",
+        member="NameOwnerChanged",
+    )
+    players.add_arg_condition(0, MPRIS_PREFIX.rstrip("."), kind="namespace")
+    return status, players
+
+
+WATCHED = _watched()
 
 
 class MediaSkill(Skill):
@@ -34,31 +64,37 @@ class MediaSkill(Skill):
     )
 
     def start(self) -> None:
-        """Say at start when media control cannot work yet (it is checked again each time)."""
+        """Say at start when media control cannot work yet (it is checked again each time), and
+        start following the players."""
         try:
             with self._connection() as bus:
                 self._active_player(bus)
         except SkillError as error:
             self.context.log.warning("%s (checked again at each command)", error)
+        self._stopping = threading.Event()
+        self._following = threading.RLock()
+        """Held from looking at playback to following it, so that the watcher never follows a
+        status older than the one an action followed."""
+        self._watcher = threading.Thread(target=self._watch, name="media-watch", daemon=True)
+        self._watcher.start()
+
+    def stop(self) -> None:
+        """Stop following the players; a skill that is not running holds no focus."""
+        self._stopping.set()
+        self._watcher.join()
+        self.context.release_focus()
 
     @action(help="Play, or pause when playing")
     def play_pause(self, event: CommandEvent) -> None:
-        with self._connection() as bus:
-            player = self._active_player(bus)
-            self._call(bus, player, "PlayPause")
-            self._follow(self._status(bus, player))
+        self._control("PlayPause")
 
     @action(help="Pause playback")
     def pause(self, event: CommandEvent) -> None:
-        with self._connection() as bus:
-            self._call(bus, self._active_player(bus), "Pause")
-        self.context.release_focus()
+        self._control("Pause")
 
     @action(help="Start playback")
     def play(self, event: CommandEvent) -> None:
-        with self._connection() as bus:
-            self._call(bus, self._active_player(bus), "Play")
-        self.context.hold_focus()
+        self._control("Play")
 
     @action(name="next", help="Next track")
     def next_track(self, event: CommandEvent) -> None:
@@ -83,14 +119,70 @@ class MediaSkill(Skill):
             player = self._active_player(bus)
             volume = self._get(bus, player, "Volume")
             self._set(bus, player, "Volume", ("d", min(1.0, max(0.0, volume + step))))
-        self.context.hold_focus()
+
+    def _control(self, method: str) -> None:
+        """Call `method` of the active player, then hold or release focus as it plays or not."""
+        with self._connection() as bus:
+            player = self._active_player(bus)
+            self._call(bus, player, method)
+            self._follow(self._status(bus, player))
 
     def _follow(self, status: str) -> None:
-        """Keep focus while playing, so that up and down change the volume."""
-        if status == "Playing":
-            self.context.hold_focus()
-        else:
-            self.context.release_focus()
+        """Hold focus while playing (until released), so that up and down change the volume."""
+        with self._following:
+            if status == "Playing":
+                self.context.hold_focus(math.inf)
+            else:
+                self.context.release_focus()
+
+    def _watch(self) -> None:
+        """Follow the players until the skill stops: hold focus while one plays, release it
+        when none does or none is left. Runs on its own thread, with its own connections."""
+        playback, failing = "", False
+        while not self._stopping.is_set():
+            try:
+                with self._connection() as bus:
+                    for rule in WATCHED:
+                        self._reply(bus, message_bus.AddMatch(rule))
+                    failing = False
+                    while not self._stopping.is_set():
+                        with self._following, self._connection() as query:
+                            now = self._playback(query)
+                            if now != playback:
+                                playback = now
+                                self._follow(now)
+                        self._wait_for_signal(bus)
+            except (SkillError, OSError) as error:
+                if playback == "Playing":  # no telling now: the focus goes
+                    self._follow("Gone")
+                playback = ""
+                if not failing:
+                    self.context.log.warning(
+                        "cannot follow the players, so focus does not follow playback: %s "
+                        "(trying again every %g s)",
+                        error,
+                        WATCH_RETRY,
+                    )
+                failing = True
+                self._stopping.wait(WATCH_RETRY)
+
+    def _wait_for_signal(self, bus: DBusConnection) -> None:
+        """Return after a WATCHED signal, or when the skill stops."""
+        while not self._stopping.is_set():
+            try:
+                message = bus.receive(timeout=0.5)
+            except TimeoutError:
+                continue
+            if any(rule.matches(message) for rule in WATCHED):
+                return
+
+    def _playback(self, bus: DBusConnection) -> str:
+        """Playing while any player plays; Idle while players are there but none plays, else
+        Gone."""
+        players = self._players(bus)
+        if any(self._status(bus, player) == "Playing" for player in players):
+            return "Playing"
+        return "Idle" if players else "Gone"
 
     def _connection(self) -> DBusConnection:
         bus = self.context.settings["bus"]
@@ -104,9 +196,12 @@ class MediaSkill(Skill):
         except (OSError, ValueError) as error:
             raise SkillError(f"Media: cannot connect to the D-Bus bus {bus}: {error}") from None
 
-    def _active_player(self, bus: DBusConnection) -> str:
+    def _players(self, bus: DBusConnection) -> list[str]:
         names = self._reply(bus, message_bus.ListNames())[0]
-        players = sorted(name for name in names if name.startswith(MPRIS_PREFIX))
+        return sorted(name for name in names if name.startswith(MPRIS_PREFIX))
+
+    def _active_player(self, bus: DBusConnection) -> str:
+        players = self._players(bus)
         if not players:
             raise SkillError("Media: no media player is running (none offers MPRIS on D-Bus)")
         for player in players:

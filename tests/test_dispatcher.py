@@ -1,4 +1,4 @@
-"""Commands to actions: minimum score, cooldown and focus."""
+"""Commands to actions: minimum score, cooldown, focus, and lists of actions in order."""
 
 import textwrap
 
@@ -9,7 +9,7 @@ from assistant.config import load_config
 from assistant.dispatcher import Dispatcher
 from assistant.focus import Focus
 from assistant.host import PluginHost
-from assistant.plugin import CommandEvent
+from assistant.plugin import CommandEvent, SkillError
 
 CONFIG = """
 focus_seconds: 10
@@ -145,3 +145,69 @@ def test_an_empty_action_list_while_a_skill_has_focus_runs_nothing_and_says_so(t
         assert dispatcher.run(CommandEvent("on", 1.0, "test", "desk", 4.0)).startswith("'on' maps")
     finally:
         host.stop()
+
+
+LISTS = """
+commands:
+  on: [trouble.hang, recorder.dim]
+  off: [trouble.fail, recorder.dim]
+  down: [recorder.dim, trouble.fine]
+  stop: trouble.fail
+  go: music.play
+  up: {do: recorder.bright, when: {trouble: trouble.fine, music: music.louder}}
+"""
+
+
+@pytest.fixture
+def lists(tmp_path):
+    """A dispatcher with LISTS on the real host, its focus, and `run(command)`."""
+    path = tmp_path / "config.yaml"
+    path.write_text(textwrap.dedent(LISTS))
+    config = load_config(path, INSTALLED)
+    focus = Focus(config.focus_seconds)
+    host = PluginHost(INSTALLED, focus, tmp_path, lambda text, site: None)
+    host.configure(config.skills)
+    dispatcher = Dispatcher(config, host, focus)
+    heard = iter(range(1, 100))
+
+    def run(command):
+        return dispatcher.run(CommandEvent(command, 1.0, "test", "desk", 10.0 * next(heard)))
+
+    yield run, focus, host
+    host.skills["trouble"].release.set()
+    host.stop()
+
+
+def test_a_list_runs_its_actions_one_after_another(lists):
+    run, _, host = lists
+    hang, dim = run("on")
+    ran_early = host.skills["recorder"].called.wait(0.5)  # would, if both ran at once
+    host.skills["trouble"].release.set()
+    assert dim.result(5) is None and hang.result(5) is None
+    assert not ran_early
+    assert host.skills["recorder"].calls == [("dim", "on")]
+
+
+def test_a_failing_action_stops_the_list(lists):
+    run, _, host = lists
+    failed, dim = run("off")
+    with pytest.raises(SkillError, match="the lamp is not answering"):
+        failed.result(5)
+    assert dim.cancelled() and host.skills["recorder"].calls == []
+
+
+def test_a_failing_action_leaves_the_focus_where_it_was(lists):
+    run, focus, host = lists
+    run("go")[0].result(5)
+    with pytest.raises(SkillError):
+        run("stop")[0].result(5)
+    assert focus.current() == "music"
+    run("up")[0].result(5)
+    assert host.skills["music"].calls == ["play", "louder"]
+    assert host.skills["trouble"].finished == []
+
+
+def test_the_first_action_of_a_list_gives_focus_to_its_skill(lists):
+    run, focus, _ = lists
+    assert [f.result(5) for f in run("down")] == [None, "fine"]
+    assert focus.current() == "recorder"

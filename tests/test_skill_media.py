@@ -3,91 +3,15 @@
 from __future__ import annotations
 
 import logging
-import subprocess
-import threading
 from pathlib import Path
 
 import pytest
-from jeepney import HeaderFields, MessageType, new_error, new_method_return
-from jeepney.bus_messages import message_bus
-from jeepney.io.blocking import open_dbus_connection
+from mpris import MprisPlayer, session_bus
 from skill_host import SkillUnderTest
 from waiting import wait_until
 
 from assistant.plugin import SkillError
 from skills.media import MediaSkill
-
-
-@pytest.fixture
-def bus_address():
-    daemon = subprocess.Popen(
-        ["dbus-daemon", "--session", "--nofork", "--print-address=1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert daemon.stdout is not None
-        yield daemon.stdout.readline().strip()
-    finally:
-        daemon.terminate()
-        daemon.wait(5)
-
-
-class MprisPlayer:
-    """An MPRIS player serving the Player methods and properties the skill uses; a hung one
-    (`answers=False`) takes requests and never answers."""
-
-    def __init__(
-        self,
-        address: str,
-        name: str,
-        status: str = "Paused",
-        volume: float = 0.5,
-        answers: bool = True,
-    ):
-        self.answers = answers
-        self.calls: list[str] = []
-        self.status = status
-        self.volume = volume
-        self._stop = threading.Event()
-        self.connection = open_dbus_connection(address)
-        self.connection.send_and_get_reply(
-            message_bus.RequestName(f"org.mpris.MediaPlayer2.{name}")
-        )
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                message = self.connection.receive(timeout=0.1)
-            except TimeoutError:
-                continue
-            if self.answers and message.header.message_type == MessageType.method_call:
-                self.connection.send(self._answer(message))
-
-    def _answer(self, message):
-        member = message.header.fields[HeaderFields.member]
-        interface = message.header.fields.get(HeaderFields.interface)
-        if interface == "org.mpris.MediaPlayer2.Player":
-            self.calls.append(member)
-            if member == "PlayPause":
-                self.status = "Paused" if self.status == "Playing" else "Playing"
-            return new_method_return(message)
-        if interface == "org.freedesktop.DBus.Properties" and member == "Get":
-            value = {"PlaybackStatus": ("s", self.status), "Volume": ("d", self.volume)}
-            return new_method_return(message, "v", (value[message.body[1]],))
-        if interface == "org.freedesktop.DBus.Properties" and member == "Set":
-            self.calls.append(f"Set {message.body[1]}")
-            self.volume = message.body[2][1]
-            return new_method_return(message)
-        return new_error(message, "org.freedesktop.DBus.Error.UnknownMethod")
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
-        self.connection.close()
 
 
 @pytest.fixture
@@ -116,6 +40,52 @@ def test_controls_reach_the_player(media: SkillUnderTest, bus_address: str) -> N
             "PlayPause", "Next", "Previous", "Set Volume", "Set Volume", "Set Volume", "Pause",
         ]  # fmt: skip
     finally:
+        player.close()
+
+
+def test_focus_is_held_while_a_player_plays_and_released_when_it_stops_or_quits(
+    media: SkillUnderTest, bus_address: str
+) -> None:
+    player = MprisPlayer(bus_address, "testplayer")
+    try:
+        player.set_status("Playing")  # in the player's own window
+        assert wait_until(lambda: media.focus.current() == "media")
+        real_clock = media.focus.clock
+        media.focus.clock = lambda: real_clock() + 3600  # long after focus_seconds
+        assert media.focus.current() == "media"
+        player.set_status("Paused")
+        assert wait_until(lambda: media.focus.current() is None)
+        player.set_status("Playing")
+        assert wait_until(lambda: media.focus.current() == "media")
+    finally:
+        player.close()
+    assert wait_until(lambda: media.focus.current() is None)
+
+
+def test_a_player_playing_at_start_holds_focus_until_the_skill_stops(
+    tmp_path: Path, bus_address: str
+) -> None:
+    player = MprisPlayer(bus_address, "testplayer", status="Playing")
+    skill = SkillUnderTest(MediaSkill, {"bus": bus_address}, tmp_path)
+    try:
+        assert wait_until(lambda: skill.focus.current() == "media")
+    finally:
+        skill.stop()
+    try:
+        assert skill.focus.current() is None  # removed from the configuration, say
+    finally:
+        player.close()
+
+
+def test_focus_is_released_when_the_bus_goes_away(tmp_path: Path) -> None:
+    with session_bus() as address:
+        player = MprisPlayer(address, "testplayer", status="Playing")
+        skill = SkillUnderTest(MediaSkill, {"bus": address}, tmp_path)
+        assert wait_until(lambda: skill.focus.current() == "media")
+    try:
+        assert wait_until(lambda: skill.focus.current() is None)
+    finally:
+        skill.stop()
         player.close()
 
 

@@ -1,0 +1,120 @@
+"""A private D-Bus session bus (a real dbus-daemon) and small MPRIS players on it, for tests.
+
+with session_bus() as address:
+    player = MprisPlayer(address, "vlc", status="Playing")
+    player.set_status("Paused")  # as if paused in the player's window
+    player.close()               # the player quits
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from jeepney import (
+    DBusAddress,
+    HeaderFields,
+    MessageType,
+    new_error,
+    new_method_return,
+    new_signal,
+)
+from jeepney.bus_messages import message_bus
+from jeepney.io.blocking import open_dbus_connection
+
+MPRIS_PATH = "/org/mpris/MediaPlayer2"
+PLAYER_INTERFACE = "org.mpris.MediaPlayer2.Player"
+STATUS_AFTER = {"Play": "Playing", "Pause": "Paused", "Stop": "Stopped"}
+
+
+@contextmanager
+def session_bus() -> Iterator[str]:
+    """Run a dbus-daemon with the session configuration; yields its address."""
+    daemon = subprocess.Popen(
+        ["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert daemon.stdout is not None
+        yield daemon.stdout.readline().strip()
+    finally:
+        daemon.terminate()
+        daemon.wait(5)
+
+
+class MprisPlayer:
+    """An MPRIS player serving the Player methods and properties the media skill uses, and
+    announcing PlaybackStatus changes with PropertiesChanged, as real players do; a hung one
+    (`answers=False`) takes requests and never answers."""
+
+    def __init__(
+        self,
+        address: str,
+        name: str,
+        status: str = "Paused",
+        volume: float = 0.5,
+        answers: bool = True,
+    ):
+        self.answers = answers
+        self.calls: list[str] = []
+        self.status = status
+        self.volume = volume
+        self._stop = threading.Event()
+        self._sending = threading.Lock()
+        self.connection = open_dbus_connection(address)
+        self.connection.send_and_get_reply(
+            message_bus.RequestName(f"org.mpris.MediaPlayer2.{name}")
+        )
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def set_status(self, status: str) -> None:
+        """Change PlaybackStatus and announce it."""
+        self.status = status
+        emitter = DBusAddress(MPRIS_PATH, interface="org.freedesktop.DBus.Properties")
+        changed = (PLAYER_INTERFACE, {"PlaybackStatus": ("s", status)}, [])
+        self._send(new_signal(emitter, "PropertiesChanged", "sa{sv}as", changed))
+
+    def _send(self, message) -> None:
+        with self._sending:
+            self.connection.send(message)
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                message = self.connection.receive(timeout=0.1)
+            except TimeoutError:
+                continue
+            except OSError:  # the bus went away
+                return
+            if self.answers and message.header.message_type == MessageType.method_call:
+                self._send(self._answer(message))
+
+    def _answer(self, message):
+        member = message.header.fields[HeaderFields.member]
+        interface = message.header.fields.get(HeaderFields.interface)
+        if interface == PLAYER_INTERFACE:
+            self.calls.append(member)
+            if member == "PlayPause":
+                self.set_status("Paused" if self.status == "Playing" else "Playing")
+            elif member in STATUS_AFTER:
+                self.set_status(STATUS_AFTER[member])
+            return new_method_return(message)
+        if interface == "org.freedesktop.DBus.Properties" and member == "Get":
+            value = {"PlaybackStatus": ("s", self.status), "Volume": ("d", self.volume)}
+            return new_method_return(message, "v", (value[message.body[1]],))
+        if interface == "org.freedesktop.DBus.Properties" and member == "Set":
+            self.calls.append(f"Set {message.body[1]}")
+            self.volume = message.body[2][1]
+            return new_method_return(message)
+        return new_error(message, "org.freedesktop.DBus.Error.UnknownMethod")
+
+    def close(self) -> None:
+        """Quit: the player's name leaves the bus."""
+        self._stop.set()
+        self._thread.join(2)
+        self.connection.close()
