@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from assistant.paths import config_dir
-from assistant.plugin import Action, Setting, SettingValueError, Skill, valid_choices
+from assistant.plugin import (
+    SITE_DEFAULT,
+    Action,
+    Setting,
+    SettingValueError,
+    Skill,
+    valid_choices,
+)
 from assistant.recognizer import command_labels
 from assistant.settings import SettingsProblem, validate_settings, with_defaults
 from assistant.yaml_lines import LocatedDocument, Path_, YamlSyntaxError, load_located
@@ -20,7 +27,6 @@ log = logging.getLogger("assistant.config")
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
 SOURCES = ("auto", "serial", "microphone", "emulator")
-SITE_DEFAULT = "default"
 ROLES = ("single", "satellite", "hub")
 
 DEVICE_SETTINGS = (

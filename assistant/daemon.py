@@ -78,6 +78,7 @@ class Assistant:
             reply=self.reply,
             timeout=config.skill_timeout,
             listen_for_phrase=PhraseListener(config.sections["phrase"]),
+            site=config.site,
         )
         self.dispatcher = Dispatcher(config, self.host, self.focus)
         self.sources: list[RunningSource] = []

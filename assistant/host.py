@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.focus import Focus
-from assistant.plugin import ENTRY_POINT_GROUP, CommandEvent, Skill, SkillError
+from assistant.plugin import ENTRY_POINT_GROUP, SITE_DEFAULT, CommandEvent, Skill, SkillError
 from assistant.settings import schema_problem
 
 log = logging.getLogger("assistant.host")
@@ -139,6 +139,8 @@ class _Call:
     future: Future = field(default_factory=Future)
     cancelled: threading.Event = field(default_factory=threading.Event)
     """Set when the call is abandoned or its skill is being stopped; each call has its own."""
+    site: str | None = None
+    """The site of the command an action runs for (None: not an action)."""
 
 
 class SkillRunner:
@@ -157,8 +159,8 @@ class SkillRunner:
         self._thread = threading.Thread(target=self._work, name=f"skill-{skill_name}", daemon=True)
         self._thread.start()
 
-    def submit(self, label: str, function: Callable[[], Any]) -> Future:
-        call = _Call(label, function)
+    def submit(self, label: str, function: Callable[[], Any], site: str | None = None) -> Future:
+        call = _Call(label, function, site=site)
         with self._lock:
             abandoned = self._abandoned
             if abandoned is None:
@@ -167,13 +169,13 @@ class SkillRunner:
         call.future.set_exception(self._busy(abandoned))
         return call.future
 
-    def cancellation(self) -> threading.Event:
-        """The cancellation of the call running on the calling thread; a fresh one, never set,
-        outside the skill's thread (which runs nothing but calls)."""
+    def current(self) -> _Call | None:
+        """The call running on the calling thread (None outside the skill's thread, which runs
+        nothing but calls)."""
         running = self._running
         if running is None or threading.current_thread() is not self._thread:
-            return threading.Event()
-        return running[1].cancelled
+            return None
+        return running[1]
 
     def cancel(self) -> None:
         """Set the cancellation of the running call, if any (its skill is being stopped)."""
@@ -259,7 +261,8 @@ class _Context:
 
     @property
     def cancelled(self) -> threading.Event:
-        return self._host.runners[self.name].cancellation()
+        call = self._host.runners[self.name].current()
+        return call.cancelled if call else threading.Event()  # outside a call: never set
 
     def say(self, text: str, site: str | None = None) -> None:
         self._host.reply(text, site)
@@ -271,6 +274,10 @@ class _Context:
         self._host.focus.release(self.name)
 
     def listen_for_phrase(self, grammar: list[str], seconds: float = 4.0) -> str | None:
+        call = self._host.runners[self.name].current()
+        if call and call.site is not None and call.site != self._host.site:
+            self._host.phrase_elsewhere(call.site)
+            return None
         return self._host.listen_for_phrase(grammar, seconds, self.cancelled.is_set)
 
 
@@ -288,13 +295,18 @@ class PluginHost:
         reply: Reply,
         timeout: float = 10.0,
         listen_for_phrase: ListenForPhrase = _no_phrase,
+        site: str = SITE_DEFAULT,
     ):
+        """`site` is the room of this machine's own board and microphone: a follow-up phrase is
+        listened for only after commands heard there."""
         self.installed = installed
         self.focus = focus
         self.data_root = data_root
         self.reply = reply
         self.timeout = timeout
         self.listen_for_phrase = listen_for_phrase
+        self.site = site
+        self._phrase_elsewhere_told: set[str] = set()
         self.skills: dict[str, Skill] = {}
         self.settings: dict[str, Mapping[str, Any]] = {}
         self.runners: dict[str, SkillRunner] = {}
@@ -405,6 +417,17 @@ class PluginHost:
         future.add_done_callback(lambda done: self._report(name, "stop", done.exception()))
         return future
 
+    def phrase_elsewhere(self, site: str) -> None:
+        """Say (once per site) why no follow-up phrase is listened for after `site`'s commands."""
+        if site not in self._phrase_elsewhere_told:
+            self._phrase_elsewhere_told.add(site)
+            log.info(
+                "no follow-up phrase after commands from site %s: the microphone here is in "
+                "site %s, so skills use their defaults there",
+                site,
+                self.site,
+            )
+
     def call(self, skill_name: str, action: str, event: CommandEvent, params: Mapping) -> Future:
         """Run `skill_name.action` for `event` on the skill's thread; the future holds its reply
         (a non-empty str, or None)."""
@@ -432,7 +455,7 @@ class PluginHost:
                 return None
             return reply or None
 
-        future = self.runners[skill_name].submit(f"action {action}", run)
+        future = self.runners[skill_name].submit(f"action {action}", run, event.site)
         future.add_done_callback(lambda done: self._finish(skill_name, action, event, done))
         return future
 

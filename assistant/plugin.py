@@ -106,6 +106,10 @@ def ca_file_problem(tls: bool, ca_file: str) -> str:
     return ""
 
 
+SITE_DEFAULT = "default"
+"""The site (room) of a machine whose configuration names none."""
+
+
 @dataclass(frozen=True)
 class CommandEvent:
     """A command heard by a board (or the desktop listener) and accepted by the dispatcher."""
@@ -113,7 +117,7 @@ class CommandEvent:
     command: str
     score: float
     source: str = "unknown"
-    site: str = "default"
+    site: str = SITE_DEFAULT
     received: float = 0.0
     """time.monotonic() when the line reached the host."""
     device_ms: int | None = None

@@ -387,3 +387,48 @@ def test_reconfiguring_a_skill_again_and_again_keeps_one_thread_for_it(host):
             == f"round {round} bright 1"
         )
     assert len(skill_threads()) == before
+
+
+class AskingSkill(Skill):
+    """Asks for a follow-up phrase and says what it heard."""
+
+    name = "asking"
+
+    @action()
+    def ask(self, event):
+        return self.context.listen_for_phrase(["five minutes"]) or "nothing heard"
+
+
+def test_a_follow_up_phrase_is_listened_for_only_after_commands_heard_in_this_machines_room(
+    tmp_path, caplog
+):
+    listened: list[list[str]] = []
+
+    def microphone_in_the_hall(grammar, seconds, stopped):
+        listened.append(grammar)
+        return "five minutes"
+
+    host = PluginHost(
+        {"asking": AskingSkill},
+        Focus(30),
+        tmp_path,
+        print,
+        listen_for_phrase=microphone_in_the_hall,
+        site="hall",
+    )
+    host.configure({"asking": {}})
+    try:
+        here = CommandEvent("go", 0.9, "board", "hall", time.monotonic())
+        assert host.call("asking", "ask", here, {}).result(5) == "five minutes"
+        kitchen = CommandEvent("go", 0.9, "satellite", "kitchen", time.monotonic())
+        with caplog.at_level(logging.INFO, logger="assistant.host"):
+            for _ in range(2):
+                assert host.call("asking", "ask", kitchen, {}).result(5) == "nothing heard"
+        assert listened == [["five minutes"]]  # the hall's microphone never heard the kitchen
+        told = [r.getMessage() for r in caplog.records if "follow-up phrase" in r.getMessage()]
+        assert told == [
+            "no follow-up phrase after commands from site kitchen: the microphone here is in "
+            "site hall, so skills use their defaults there"
+        ]
+    finally:
+        host.stop()
