@@ -63,6 +63,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             control.socket_path(),
             assistant.run_sent_command,
             assistant.config.site,
+            status=assistant.status,
         )
     except control.AlreadyRunning as error:
         print(error, file=sys.stderr)
@@ -264,6 +265,20 @@ def cmd_send(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """The running daemon's sources and link counters; exit 1 when no daemon answers."""
+    try:
+        answer = control.request_status()
+    except ConnectionError as error:
+        print(error, file=sys.stderr)
+        return 1
+    if not answer.startswith("OK "):
+        print(answer, file=sys.stderr)
+        return 1
+    print(*answer.removeprefix("OK ").split("; "), sep="\n")
+    return 0
+
+
 def cmd_service(args: argparse.Namespace) -> int:
     if args.action == "install":
         try:
@@ -334,6 +349,10 @@ def build_parser() -> argparse.ArgumentParser:
     send = commands.add_parser("send", help="make the running assistant act on a command", **common)
     send.add_argument("command", help="a command the configuration maps, e.g. up")
     send.set_defaults(func=cmd_send)
+
+    commands.add_parser(
+        "status", help="the running assistant's source and link counters", **common
+    ).set_defaults(func=cmd_status)
 
     svc = commands.add_parser(
         "service",

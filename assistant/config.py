@@ -40,7 +40,11 @@ DEVICE_SETTINGS = (
         minimum=0.1,
     ),
     Setting(
-        "max_line_errors", int, 1000, "malformed lines logged before the log goes quiet", minimum=0
+        "max_line_errors",
+        int,
+        10,
+        "warnings per minute about malformed or lost lines; the rest are summed up in one",
+        minimum=0,
     ),
 )
 EMULATOR_SETTINGS = (

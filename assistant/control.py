@@ -5,6 +5,7 @@ The wire format is one line each way. The client sends `COMMAND <name>`; the dae
 hub), else `ERR <why>`: the command is not mapped, was ignored (min_score, cooldown), or an
 action failed (`failed: <reason>`, after the replies of the actions before it; the actions
 after it are `not run`). Replies are joined with "; ", in the order of the command's actions.
+`STATUS` is answered `OK source: <sources in use>; <the link's counters>` (`assistant status`).
 """
 
 from __future__ import annotations
@@ -49,13 +50,15 @@ def socket_path() -> Path:
 
 
 class ControlServer:
-    """Accepts `COMMAND <name>` lines and answers with the replies of the actions it ran."""
+    """Accepts `COMMAND <name>` lines and answers with the replies of the actions it ran, and
+    `STATUS` with what `status` says."""
 
     def __init__(
         self,
         path: Path,
         handle: Callable[[CommandEvent], list[Future] | str | Forwarded],
         site: str = "default",
+        status: Callable[[], str] | None = None,
     ):
         """`handle` runs a command: the futures of its actions, why none ran, or Forwarded when
         a satellite sent it on to the hub."""
@@ -67,8 +70,12 @@ class ControlServer:
                 words = self.rfile.readline(200).decode("ascii", "replace").split()
                 if not words:  # closed without a request (another assistant's probe)
                     return
+                if words == ["STATUS"]:
+                    answer = f"OK {status()}" if status else "ERR this assistant keeps no status"
+                    self.wfile.write((answer + "\n").encode())
+                    return
                 if len(words) != 2 or words[0] != "COMMAND":
-                    self.wfile.write(b"ERR use: COMMAND <name>\n")
+                    self.wfile.write(b"ERR use: COMMAND <name>, or STATUS\n")
                     return
                 if not protocol.LABEL.fullmatch(words[1]):  # it would not fit an MQTT topic
                     self.wfile.write(
@@ -138,6 +145,16 @@ def _describe(future: Future) -> str:
 def send_command(command: str, path: Path | None = None, timeout: float = 35.0) -> str:
     """Ask the running daemon to act on `command`; returns its answer (`OK ...` or
     `ERR ...`, see the module's docstring)."""
+    return ask(f"COMMAND {command}", path, timeout)
+
+
+def request_status(path: Path | None = None, timeout: float = 5.0) -> str:
+    """The running daemon's answer to `STATUS` (see the module's docstring)."""
+    return ask("STATUS", path, timeout)
+
+
+def ask(request: str, path: Path | None = None, timeout: float = 35.0) -> str:
+    """Send one request line to the running daemon and return its answer line."""
     path = path or socket_path()
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
         client.settimeout(timeout)
@@ -147,6 +164,6 @@ def send_command(command: str, path: Path | None = None, timeout: float = 35.0) 
             raise ConnectionError(
                 f"no assistant is running (no socket at {path}); start it with `assistant run`"
             ) from None
-        client.sendall(f"COMMAND {command}\n".encode())
+        client.sendall(f"{request}\n".encode())
         answer = client.makefile().readline().strip()
     return answer or "ERR the assistant closed the connection without an answer"

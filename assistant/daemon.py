@@ -22,6 +22,7 @@ from assistant.paths import data_root
 from assistant.phrase import PhraseListener
 from assistant.plugin import CommandEvent, Skill, valid_choices
 from assistant.ports import find_board
+from assistant.ratelimit import WarningLimiter
 from assistant.rooms.roles import open_room
 from assistant.sources import DeviceSession, EventSource, LinkStats
 from assistant.speech import Speaker
@@ -66,7 +67,9 @@ class Assistant:
         config = with_overrides(config, overrides or {})
         self.config = config
         self.installed = installed
-        self.stats = LinkStats()
+        self.stats = LinkStats(
+            warnings=WarningLimiter(config.sections["device"]["max_line_errors"])
+        )
         self.focus = Focus(config.focus_seconds)
         self.speaker = None if speak else Speaker(config.sections["speech"])
         self._speak = speak or self.speaker.say
@@ -159,7 +162,6 @@ class Assistant:
             device["baudrate"],
             device["heartbeat_timeout"],
             self.stats,
-            max_logged_errors=device["max_line_errors"],
         )
 
     def source_to_open(self) -> str:
@@ -222,10 +224,19 @@ class Assistant:
             )
         return True
 
+    def status(self) -> str:
+        """What `assistant status` shows: the sources in use and the link's counters."""
+        sources = ", ".join(
+            f"{r.session.source_name} ({r.source.description})" for r in self.sources
+        )
+        return f"source: {sources or 'none opened'}; {self.stats.summary()}"
+
     def stop(self) -> None:
         self.stopping.set()
         for running in self.sources:
             running.thread.join(timeout=5)
+        self.stats.warnings.flush()
+        log.info("link at stop: %s", self.status())
         if self.virtual_board:
             self.virtual_board.close()
         if self.room:

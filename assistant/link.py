@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 import time
@@ -99,6 +100,60 @@ class Greeting:
             )
 
 
+NOT_THERE = frozenset({errno.ENOENT, errno.ENODEV, errno.ENXIO})
+"""Errors of opening a port that mean no board is there (yet)."""
+DENIED = (
+    "Your user may not open serial ports: add it to the dialout group "
+    '(sudo usermod -aG dialout "$USER"), then log out and in again (firmware/README.md)'
+)
+BUSY = (
+    "Another program holds the port: close the serial monitor (Arduino IDE, screen, another "
+    "assistant); ModemManager takes a new board for a few seconds (firmware/README.md, "
+    "Troubleshooting)"
+)
+FIXES = {errno.EACCES: DENIED, errno.EPERM: DENIED, errno.EBUSY: BUSY, errno.EAGAIN: BUSY}
+"""The likely fix for an error of opening a port (EAGAIN: pyserial's exclusive lock is taken)."""
+
+
+class OpenTrouble:
+    """Why the port does not open, said once per distinct error until it opens: a board that is
+    not there at INFO, any other error as a WARNING with the likely fix."""
+
+    def __init__(self) -> None:
+        self._said: set[str] = set()
+        self._warned_at: float | None = None
+
+    def failed(self, path: str | None, error: Exception | None) -> None:
+        """Opening `path` raised `error` (no path and no error: no board was found)."""
+        code = getattr(error, "errno", None)
+        key = "absent" if error is None or code in NOT_THERE else str(error)
+        if key in self._said:
+            return
+        self._said.add(key)
+        if key == "absent":
+            log.info("waiting for the board (%s)", path or "none plugged in")
+            return
+        self._warned_at = self._warned_at or time.monotonic()
+        fix = FIXES.get(code)
+        log.warning(
+            "cannot open the board on %s: %s%s; retrying until it opens",
+            path,
+            error,
+            f". {fix}" if fix else "",
+        )
+
+    def opened(self, path: str) -> None:
+        """`path` opened: says so if an error was warned about, and forgets the errors."""
+        if self._warned_at is not None:
+            log.info(
+                "%s opened at last, after %.1f s of trying",
+                path,
+                time.monotonic() - self._warned_at,
+            )
+        self._said.clear()
+        self._warned_at = None
+
+
 class SerialSource:
     """An EventSource reading a board on a serial port (`auto`: found by USB id)."""
 
@@ -109,14 +164,12 @@ class SerialSource:
         heartbeat_timeout: float = 3.0,
         stats: LinkStats | None = None,
         find: Callable[[], str | None] = find_board,
-        max_logged_errors: int = 1000,
     ):
         self.port = port
         self.baudrate = baudrate
         self.heartbeat_timeout = heartbeat_timeout
         self.stats = stats or LinkStats()
         self.find = find
-        self.max_logged_errors = max_logged_errors
         self.description = f"board on {port}"
         self.connected = threading.Event()
         self._serial: serial.Serial | None = None
@@ -132,22 +185,20 @@ class SerialSource:
     def run(self, deliver: Callable[[protocol.Message], None], stopping: threading.Event) -> None:
         delay = BACKOFF_FIRST
         lost_since: float | None = None
-        said_waiting = False
+        trouble = OpenTrouble()
         while not stopping.is_set():
             path = self.find() if self.port == "auto" else self.port
-            connection = self._open(path) if path else None
+            connection = self._open(path, trouble)
             if connection is None:
-                if not said_waiting:
-                    log.info("waiting for the board (%s)", path or "none plugged in")
-                    said_waiting = True
                 stopping.wait(delay)
                 delay = min(delay * 2, BACKOFF_MAX)
                 continue
+            trouble.opened(path)
             if lost_since is None:
                 log.info("board connected on %s", path)
             else:
                 log.info("board back on %s after %.1f s", path, time.monotonic() - lost_since)
-            delay, said_waiting = BACKOFF_FIRST, False
+            delay = BACKOFF_FIRST
             self.description = f"board on {path}"
             try:
                 self._serve(connection, deliver, stopping)
@@ -161,11 +212,15 @@ class SerialSource:
                     self._serial = None
                 connection.close()
 
-    def _open(self, path: str) -> serial.Serial | None:
+    def _open(self, path: str | None, trouble: OpenTrouble) -> serial.Serial | None:
+        if not path:
+            trouble.failed(None, None)
+            return None
         try:
             return serial.Serial(path, self.baudrate, timeout=READ_TIMEOUT, exclusive=True)
         except (serial.SerialException, OSError, ValueError) as error:
-            log.debug("cannot open %s: %s", path, error)
+            log.debug("cannot open %s: %s", path, error)  # at every retry
+            trouble.failed(path, error)
             return None
 
     def _serve(
@@ -191,6 +246,7 @@ class SerialSource:
             now = time.monotonic()
             greeting.poll(now)
             if not data:
+                self.stats.warnings.flush()
                 if not silent and now - last_data > self.heartbeat_timeout:
                     silent = True
                     log.warning(
@@ -212,8 +268,9 @@ class SerialSource:
             message = protocol.parse_line(line)
         except protocol.ProtocolError as error:
             self.stats.count_malformed(error.code)
-            if self.stats.malformed <= self.max_logged_errors:
-                log.warning("skipped a malformed line (%s): %r", error, line[:60])
+            self.stats.warnings.warning(
+                log, "malformed-line", "skipped a malformed line (%s): %r", error, line[:60]
+            )
             return
         if not greeting.greeted:
             if not greeting.take(message):

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from assistant import protocol
 from assistant.plugin import CommandEvent
+from assistant.ratelimit import WarningLimiter
 
 SETUP_FAILED = "setup_"
 """How a board's ERR says which part of its setup failed (docs/protocol.md)."""
@@ -32,6 +33,9 @@ class EventSource(Protocol):
 
 @dataclass
 class LinkStats:
+    """The link's counters (`assistant status`), and the limiter of the warnings that can repeat
+    as fast as lines arrive."""
+
     lines: int = 0
     malformed: int = 0
     lost: int = 0
@@ -44,10 +48,21 @@ class LinkStats:
     """Lines dropped because they came before the board's HELLO on a newly opened port (left
     over from an earlier host's session)."""
     by_error: dict[str, int] = field(default_factory=dict)
+    warnings: WarningLimiter = field(default_factory=WarningLimiter, repr=False, compare=False)
 
     def count_malformed(self, code: str) -> None:
         self.malformed += 1
         self.by_error[code] = self.by_error.get(code, 0) + 1
+
+    def summary(self) -> str:
+        """The counters in one line, malformed lines by error token."""
+        by_error = sorted(self.by_error.copy().items())  # a copy: the link thread may add one
+        errors = ", ".join(f"{code} {count}" for code, count in by_error)
+        return (
+            f"lines {self.lines}, detections {self.detections}, "
+            f"malformed {self.malformed}{f' ({errors})' if errors else ''}, lost {self.lost}, "
+            f"refused {self.refused}, stale {self.stale}, reconnects {self.reconnects}"
+        )
 
 
 class DeviceSession:
@@ -81,6 +96,7 @@ class DeviceSession:
     def deliver(self, message: protocol.Message) -> None:
         received = self.clock()
         self.stats.lines += 1
+        self.stats.warnings.flush()
         self.last_message_at = received
         if isinstance(message, protocol.Hello):
             self._greet(message)
@@ -88,8 +104,13 @@ class DeviceSession:
             lost = protocol.lost_between(self.last_seq, message.seq)
             if lost:
                 self.stats.lost += lost
-                log.warning(
-                    "%s: %d line(s) lost before seq %d", self.source_name, lost, message.seq
+                self.stats.warnings.warning(
+                    log,
+                    "lost-line",
+                    "%s: %d line(s) lost before seq %d",
+                    self.source_name,
+                    lost,
+                    message.seq,
                 )
         self.last_seq = message.seq
         if isinstance(message, protocol.Detection) and self.refusing:

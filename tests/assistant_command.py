@@ -2,6 +2,8 @@
 
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -18,3 +20,21 @@ def assistant(env: dict, *args: str, **options) -> subprocess.CompletedProcess:
         timeout=60,
         **options,
     )
+
+
+def lines_until(
+    process: subprocess.Popen, done: Callable[[list[str]], bool], timeout: float = 30
+) -> list[str]:
+    """The lines `process` writes (text mode) until `done(lines so far)`, or until it is killed
+    after `timeout` seconds, or ends."""
+    lines: list[str] = []
+    watchdog = threading.Timer(timeout, process.kill)  # the output ends if nothing arrives
+    watchdog.start()
+    try:
+        for line in process.stdout:
+            lines.append(line)
+            if done(lines):
+                break
+    finally:
+        watchdog.cancel()
+    return lines

@@ -3,16 +3,16 @@
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 
 import pytest
-from assistant_command import assistant
+from assistant_command import assistant, lines_until
 from waiting import wait_until
 
 REPO = Path(__file__).resolve().parent.parent
@@ -134,6 +134,11 @@ def test_run_send_reload_and_terminate(env, tmp_path):
                 break
             time.sleep(0.2)
         assert answer.stdout.strip() == "OK Hello, Ada. That makes 1 greetings"
+        status = assistant(env, "status")
+        assert status.returncode == 0
+        source, counters = status.stdout.splitlines()
+        assert re.fullmatch(r"source: virtual board \(board on /dev/pts/\d+\)", source)
+        assert re.fullmatch(r"lines \d+, detections 0, malformed 0, .*, reconnects 0", counters)
         unmapped = assistant(env, "send", "up")
         assert unmapped.returncode == 1
         assert unmapped.stderr.startswith(f"ERR 'up' is not mapped to any action in {config}")
@@ -154,6 +159,7 @@ def test_run_send_reload_and_terminate(env, tmp_path):
         daemon.kill()
     assert daemon.returncode == 0
     assert "configuration reloaded" in output
+    assert f"link at stop: {source}; lines " in output
     assert "virtual board on /dev/pts/" in output
     greetings = (tmp_path / "data" / "assistant" / "greeter" / "greetings.txt").read_text()
     assert greetings == str(greeted)
@@ -163,6 +169,53 @@ def test_send_without_a_daemon_says_how_to_start_one(env):
     result = assistant(env, "send", "on")
     assert result.returncode == 1
     assert "no assistant is running" in result.stderr and "assistant run" in result.stderr
+
+
+def test_status_without_a_daemon_says_how_to_start_one(env):
+    result = assistant(env, "status")
+    assert result.returncode == 1
+    assert "no assistant is running" in result.stderr and "assistant run" in result.stderr
+
+
+def test_a_port_the_user_may_not_open_is_warned_about_once_with_the_fix(env, tmp_path):
+    command = [sys.executable, "-m", "assistant", "--config", str(tmp_path / "config.yaml")]
+    if os.geteuid() == 0:  # root opens any file: run the daemon without that privilege
+        if not shutil.which("setpriv"):
+            pytest.skip(
+                "running as root, and setpriv (util-linux) is not here to drop root's "
+                "CAP_DAC_OVERRIDE, so no file mode can deny the daemon"
+            )
+        command[:0] = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+    (tmp_path / "config.yaml").write_text("log_level: DEBUG\n" + textwrap.dedent(CONFIG))
+    master, slave = os.openpty()  # a board on a port whose mode lets nobody open it
+    port = os.ttyname(slave)
+    os.chmod(port, 0)
+    attempt = f"cannot open {port}: "  # logged at DEBUG at each attempt
+
+    def connected(lines: list[str]) -> bool:
+        if attempt in lines[-1] and sum(attempt in line for line in lines) == 3:
+            os.chmod(port, 0o600)  # after two retries, the user is in the dialout group
+        return "board connected on" in lines[-1]
+
+    daemon = subprocess.Popen(
+        [*command, "run", "--port", port],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        lines = lines_until(daemon, connected)
+    finally:
+        daemon.terminate()
+        daemon.wait(10)
+        os.close(master)
+        os.close(slave)
+    warnings = [line for line in lines if " WARNING " in line and "assistant.link" in line]
+    assert len(warnings) == 1
+    assert f"cannot open the board on {port}: [Errno 13]" in warnings[0]
+    assert 'add it to the dialout group (sudo usermod -aG dialout "$USER")' in warnings[0]
+    assert f"{port} opened at last, after" in "".join(lines)
 
 
 def test_send_takes_commands_of_any_model(env):
@@ -239,19 +292,14 @@ def test_run_connects_to_emulate_with_the_command_it_prints(env, tmp_path):
             stderr=subprocess.STDOUT,
             text=True,
         )
-        watchdog = threading.Timer(30, daemon.kill)  # the output ends if nothing arrives
-        watchdog.start()
-        for line in daemon.stdout:
-            if "reply: Hello, Ada" in line:
-                break
-        watchdog.cancel()
+        lines = lines_until(daemon, lambda lines: "reply: Hello, Ada" in lines[-1])
     finally:
         board.terminate()
         board.wait(10)
         if daemon:
             daemon.terminate()
             daemon.wait(10)
-    assert "reply: Hello, Ada" in line
+    assert "reply: Hello, Ada" in lines[-1]
 
 
 def test_emulate_replays_a_wav_exactly_as_the_board_pipeline_hears_it(env, tmp_path):
@@ -364,6 +412,7 @@ def test_sounddevice_is_loaded_before_the_skills_log(env, tmp_path):
         ["skills"],
         ["config", "check"],
         ["send", "up"],
+        ["status"],
         ["service", "install"],
         ["service", "status"],
         ["models", "download"],

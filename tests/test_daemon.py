@@ -1,6 +1,8 @@
 """The whole runtime in one process: virtual board -> pty -> link -> dispatcher -> skill."""
 
 import json
+import logging
+import re
 import socket
 import textwrap
 import threading
@@ -142,6 +144,29 @@ def test_send_answers_err_with_the_reason_when_nothing_ran_or_an_action_failed(a
             )
     finally:
         server.stop()
+
+
+def test_status_names_the_source_and_the_link_counters_and_stop_logs_them(assistant, caplog):
+    path = assistant.config_file.with_name("c.sock")
+    server = control.ControlServer(path, assistant.run_sent_command, "desk", assistant.status)
+    server.start()
+    try:
+        assistant.virtual_board.write_raw(b"GARBAGE\n")
+        assistant.virtual_board.skip_seq(2)
+        assistant.virtual_board.detect("off")
+        assert wait_until(lambda: assistant.host.skills["recorder"].calls == [("dim", "off")])
+        answer = control.request_status(path)
+        assert control.ask("STATUS please", path) == "ERR use: COMMAND <name>, or STATUS"
+    finally:
+        server.stop()
+    shown = (
+        rf"source: virtual board \(board on {assistant.virtual_board.path}\); lines \d+, "
+        r"detections 1, malformed 1 \(unknown_type 1\), lost 2, refused 0, stale 0, reconnects 0"
+    )
+    assert re.fullmatch(f"OK {shown}", answer)
+    with caplog.at_level(logging.INFO, logger="assistant"):
+        assistant.stop()
+    assert re.search(f"link at stop: {shown}", caplog.text)
 
 
 def test_a_sender_that_leaves_before_the_answer_ends_quietly(assistant, tmp_path, capfd):

@@ -7,20 +7,23 @@ import time
 import tty
 
 import pytest
+import serial
+from manual_clock import Clock
 from waiting import wait_until
 
 from assistant import protocol
 from assistant.emulator import VirtualBoard
 from assistant.link import LineSplitter, SerialSource
+from assistant.ratelimit import WarningLimiter
 from assistant.sources import DeviceSession, LinkStats
 
 
 class Running:
     """A SerialSource reading in a thread, with the commands it produced."""
 
-    def __init__(self, port, **options):
+    def __init__(self, port, stats=None, **options):
         self.events = []
-        self.stats = LinkStats()
+        self.stats = stats or LinkStats()
         self.session = DeviceSession("test", "desk", self.events.append, self.stats)
         self.source = SerialSource(port, stats=self.stats, **options)
         self.stopping = threading.Event()
@@ -50,11 +53,17 @@ def board(tmp_path):
     board.close()
 
 
-@pytest.fixture
-def link(board):
-    running = Running(str(board.link), heartbeat_timeout=0.5)
+def greeted(board, **options) -> Running:
+    """A link to `board` that has had its HELLO and the INFO it asks for then."""
+    running = Running(str(board.link), **options)
     assert board.host_connected.wait(5), "the virtual board did not see the host open the port"
     assert running.session.wait_for_reply(protocol.Info, 5), "no reply to the INFO after HELLO"
+    return running
+
+
+@pytest.fixture
+def link(board):
+    running = greeted(board, heartbeat_timeout=0.5)
     yield running
     running.stop()
 
@@ -84,6 +93,27 @@ def test_malformed_and_oversized_lines_are_counted_and_skipped(board, link):
     board.detect("go")
     assert wait_until(lambda: [e.command for e in link.events] == ["go"])
     assert link.stats.by_error == {"bad_value": 1, "unknown_type": 1, "too_long": 1}
+
+
+def test_floods_of_malformed_and_lost_lines_are_limited_per_minute_and_summed_up(board, caplog):
+    clock = Clock()
+    stats = LinkStats(warnings=WarningLimiter(per_window=5, clock=clock))
+    with caplog.at_level(logging.WARNING), greeted(board, stats=stats) as link:
+        for _ in range(30):
+            board.write_raw(b"GARBAGE\n")
+            board.skip_seq(1)
+            board.detect("on")
+        assert wait_until(lambda: len(link.events) == 30)
+        warned = [r.getMessage() for r in caplog.records]
+        assert sum("skipped a malformed line" in m for m in warned) == 5
+        assert sum("lost before" in m for m in warned) == 5
+        assert not any("suppressed" in m for m in warned)
+        clock.now += 60  # the summaries come without another bad line
+        assert wait_until(lambda: "25 more lost-line warning(s) suppressed" in caplog.text)
+        assert wait_until(lambda: "25 more malformed-line warning(s) suppressed" in caplog.text)
+        board.write_raw(b"GARBAGE\n")  # a new minute: warned about again
+        assert wait_until(lambda: caplog.text.count("skipped a malformed line") == 6)
+    assert (stats.malformed, stats.lost) == (31, 30)
 
 
 def test_a_board_of_another_protocol_version_is_refused_until_it_speaks_ours(board, link, caplog):
@@ -251,6 +281,37 @@ def test_waits_for_a_board_that_is_not_there_yet(tmp_path):
         stopping.set()
         thread.join(5)
         board.close()
+
+
+def test_a_port_held_by_another_program_is_warned_about_once_then_opened(board, caplog):
+    monitor = serial.Serial(str(board.link), exclusive=True)  # a serial monitor has it
+    events = []
+    session = DeviceSession("t", "s", events.append)
+    source = SerialSource(str(board.link))
+    stopping = threading.Event()
+    thread = threading.Thread(target=source.run, args=(session.deliver, stopping))
+
+    def retries() -> int:
+        return sum(r.levelno == logging.DEBUG and "cannot open" in r.msg for r in caplog.records)
+
+    try:
+        with caplog.at_level(logging.DEBUG, logger="assistant.link"):
+            thread.start()
+            assert wait_until(lambda: retries() >= 3)
+            monitor.close()
+            assert wait_until(lambda: session.hello is not None, timeout=10)
+        board.detect("up")
+        assert wait_until(lambda: len(events) == 1)
+    finally:
+        monitor.close()
+        stopping.set()
+        thread.join(5)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert f"cannot open the board on {board.link}: [Errno 11] Could not exclusively" in warnings[0]
+    assert "Another program holds the port: close the serial monitor" in warnings[0]
+    assert f"{board.link} opened at last, after" in caplog.text
+    assert "waiting for the board" not in caplog.text
 
 
 def test_line_splitter_joins_lines_split_across_reads():

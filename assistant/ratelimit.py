@@ -1,0 +1,66 @@
+"""Warnings that can repeat many times a second, limited per kind and summed up."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass
+class _Window:
+    logger: logging.Logger
+    started: float
+    logged: int = 0
+    suppressed: int = 0
+
+
+class WarningLimiter:
+    """Logs at most `per_window` warnings of each kind in a `window` of seconds that starts with
+    the kind's first warning; the rest are counted and reported in one line when the window ends
+    (at the next `warning` or `flush` after its end, which the owner calls regularly)."""
+
+    def __init__(
+        self,
+        per_window: int = 10,
+        window: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.per_window = per_window
+        self.window = window
+        self.clock = clock
+        self._windows: dict[str, _Window] = {}
+        self._lock = threading.Lock()
+
+    def warning(self, logger: logging.Logger, kind: str, message: str, *args: object) -> None:
+        """`logger.warning(message, *args)` unless `kind` (such as "lost-line") has had its
+        share in the current window."""
+        with self._lock:
+            now = self.clock()
+            self._close_ended(now)
+            current = self._windows.setdefault(kind, _Window(logger, now))
+            if current.logged >= self.per_window:
+                current.suppressed += 1
+                return
+            current.logged += 1
+        logger.warning(message, *args)
+
+    def flush(self) -> None:
+        """Report the windows that have ended."""
+        with self._lock:
+            self._close_ended(self.clock())
+
+    def _close_ended(self, now: float) -> None:
+        for kind, ended in list(self._windows.items()):
+            if now - ended.started < self.window:
+                continue
+            del self._windows[kind]
+            if ended.suppressed:
+                ended.logger.warning(
+                    "%d more %s warning(s) suppressed in the last %s",
+                    ended.suppressed,
+                    kind,
+                    "minute" if self.window == 60 else f"{self.window:g} s",
+                )

@@ -1,0 +1,58 @@
+"""Warnings limited per kind and window, with a clock the test moves."""
+
+import logging
+
+import pytest
+from manual_clock import Clock
+
+from assistant.ratelimit import WarningLimiter
+
+log = logging.getLogger("assistant.test")
+
+
+@pytest.fixture
+def logged(caplog):
+    """The messages logged so far, each read once."""
+    caplog.set_level(logging.WARNING, logger="assistant.test")
+
+    def take() -> list[str]:
+        messages = [record.getMessage() for record in caplog.records]
+        caplog.clear()
+        return messages
+
+    return take
+
+
+def warn(limiter: WarningLimiter, kind: str, count: int) -> None:
+    for number in range(count):
+        limiter.warning(log, kind, "%s %d", kind, number)
+
+
+def test_each_kind_logs_its_share_then_one_summary_when_its_window_ends(logged):
+    clock = Clock()
+    limiter = WarningLimiter(per_window=3, window=60, clock=clock)
+    warn(limiter, "lost-line", 10)
+    warn(limiter, "malformed-line", 1)
+    clock.now += 59.9
+    limiter.flush()
+    assert logged() == ["lost-line 0", "lost-line 1", "lost-line 2", "malformed-line 0"]
+    clock.now += 0.1
+    limiter.flush()
+    limiter.flush()
+    assert logged() == ["7 more lost-line warning(s) suppressed in the last minute"]
+
+
+def test_a_new_window_logs_again_and_one_without_suppressed_warnings_says_nothing(logged):
+    clock = Clock()
+    limiter = WarningLimiter(per_window=2, window=10, clock=clock)
+    warn(limiter, "malformed-line", 3)
+    clock.now += 10
+    warn(limiter, "malformed-line", 1)  # ends the old window first
+    clock.now += 10
+    limiter.flush()
+    assert logged() == [
+        "malformed-line 0",
+        "malformed-line 1",
+        "1 more malformed-line warning(s) suppressed in the last 10 s",
+        "malformed-line 0",
+    ]
