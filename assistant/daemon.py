@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -32,6 +33,12 @@ log = logging.getLogger("assistant")
 RESTART_ONLY = ("source", "role", "site")
 """Top-level settings a reload cannot change: the sources and the room are opened once."""
 RESTART_ONLY_SECTIONS = ("device", "emulator", "microphone", "mqtt", "speech", "phrase")
+BOARD_LOOK_SECONDS = 1.0
+"""How often `source: auto` looks for a board by its USB id while it listens with a fallback,
+and checks that the board it uses is still plugged in."""
+BOARD_GONE_SECONDS = 5.0
+"""How long `auto` waits for an unplugged board to come back before it falls back again (a board
+that resets, or is being flashed, is back sooner)."""
 
 
 def with_overrides(config: Config, overrides: Mapping[str, str]) -> Config:
@@ -46,9 +53,11 @@ def with_overrides(config: Config, overrides: Mapping[str, str]) -> Config:
 
 @dataclass
 class RunningSource:
+    name: str
     source: EventSource
     session: DeviceSession
     thread: threading.Thread
+    stopping: threading.Event
 
 
 class Assistant:
@@ -61,12 +70,15 @@ class Assistant:
         data_dir: Path | None = None,
         speak: Callable[[str], None] | None = None,
         overrides: Mapping[str, str] | None = None,
+        find: Callable[[], str | None] = find_board,
     ):
+        """`find` returns the path of a board plugged in (found by its USB id), or None."""
         self.loaded = config
         """The configuration as its file says, without the command line's overrides."""
         config = with_overrides(config, overrides or {})
         self.config = config
         self.installed = installed
+        self.find = find
         self.stats = LinkStats(
             warnings=WarningLimiter(config.sections["device"]["max_line_errors"])
         )
@@ -87,6 +99,7 @@ class Assistant:
         self.sources: list[RunningSource] = []
         self.stopping = threading.Event()
         self.virtual_board: VirtualBoard | None = None
+        self._follower: threading.Thread | None = None
         self.handle_command: Callable[[CommandEvent], object] = self.dispatcher.handle
         self.room = open_room(config, self.dispatcher.handle, self._speak, data_dir / "rooms")
         """The satellite or hub of `role:` (None for single): it takes this board's commands."""
@@ -124,10 +137,11 @@ class Assistant:
 
     def add_source(self, source: EventSource, name: str) -> RunningSource:
         session = DeviceSession(name, self.config.site, self._on_command, self.stats)
+        stopping = threading.Event()
         thread = threading.Thread(
-            target=source.run, args=(session.deliver, self.stopping), name=name, daemon=True
+            target=source.run, args=(session.deliver, stopping), name=name, daemon=True
         )
-        running = RunningSource(source, session, thread)
+        running = RunningSource(name, source, session, thread, stopping)
         self.sources.append(running)
         thread.start()
         return running
@@ -136,24 +150,64 @@ class Assistant:
         self.handle_command(event)
 
     def open_default_sources(self) -> None:
-        """Open the source the configuration asks for (`auto`: a board, else the microphone,
-        else the virtual board)."""
-        device = self.config.sections["device"]
-        choice = self.source_to_open()
+        """Open the source the configuration asks for. `auto` with no port named follows the
+        board: it uses one whenever one is plugged in, else a fallback (the microphone, else the
+        virtual board) while it looks for one."""
+        running = self._open(self.source_to_open())
+        if self.config.source == "auto" and self.config.sections["device"]["port"] == "auto":
+            self._follower = threading.Thread(
+                target=self._follow_board, args=(running,), name="board watch", daemon=True
+            )
+            self._follower.start()
+
+    def _open(self, choice: str) -> RunningSource:
+        """Start the source `choice` names (a resolved `source:`)."""
         if choice == "serial":
-            self.add_source(self._serial(device["port"]), "board")
-        elif choice == "microphone":
+            return self.add_source(self._serial(self.config.sections["device"]["port"]), "board")
+        if choice == "microphone":
             from assistant.listener import MicrophoneSource
 
-            self.add_source(MicrophoneSource.from_config(self.config), "microphone")
-        else:
-            board = VirtualBoard(
+            return self.add_source(MicrophoneSource.from_config(self.config), "microphone")
+        if self.virtual_board is None:
+            self.virtual_board = VirtualBoard(
                 self.config.model_commands or None,
                 heartbeat_ms=self.config.sections["emulator"]["heartbeat_ms"],
             )
-            board.plug_in()
-            self.virtual_board = board
-            self.add_source(self._serial(board.path), "virtual board")
+        return self.add_source(self._serial(self.virtual_board.plug_in()), "virtual board")
+
+    def _close(self, running: RunningSource) -> None:
+        running.stopping.set()
+        running.thread.join(timeout=5)
+        self.sources.remove(running)
+        if running.name == "virtual board":
+            self.virtual_board.unplug()
+
+    def _follow_board(self, running: RunningSource) -> None:
+        """`auto`: switch from the fallback to a board when one is plugged in, and back to a
+        fallback when the board has been unplugged for BOARD_GONE_SECONDS."""
+        gone_since: float | None = None
+        while not self.stopping.wait(BOARD_LOOK_SECONDS):
+            if running.name != "board":
+                path = self.find()
+                if path:
+                    log.info("board found on %s: using it instead of the %s", path, running.name)
+                    self._close(running)
+                    running = self._open("serial")
+            elif running.source.connected.is_set() or self.find():
+                gone_since = None
+            elif gone_since is None:
+                gone_since = time.monotonic()
+            elif time.monotonic() - gone_since >= BOARD_GONE_SECONDS:
+                gone = time.monotonic() - gone_since
+                self._close(running)
+                running = self._open(self._fallback())
+                log.warning(
+                    "the board has been unplugged for %.0f s: listening with the %s until one "
+                    "is plugged in",
+                    gone,
+                    running.name,
+                )
+                gone_since = None
 
     def _serial(self, port: str) -> SerialSource:
         device = self.config.sections["device"]
@@ -162,22 +216,33 @@ class Assistant:
             device["baudrate"],
             device["heartbeat_timeout"],
             self.stats,
+            find=self.find,
         )
 
     def source_to_open(self) -> str:
         """`source:`, with `auto` resolved: a board (one found, or a port named in `device:`),
-        else a microphone that records 16 kHz, else the virtual board."""
+        else the fallback."""
         if self.config.source != "auto":
             return self.config.source
-        if self.config.sections["device"]["port"] != "auto" or find_board():
+        if self.config.sections["device"]["port"] != "auto" or self.find():
             return "serial"
+        fallback = self._fallback()
+        if fallback == "microphone":
+            log.info(
+                "no board found: listening with the desktop microphone until one is plugged in"
+            )
+        else:
+            log.info(
+                "no board found and no microphone that records 16 kHz (or no sounddevice: the "
+                "[listen] extra): using the virtual board until a board is plugged in"
+            )
+        return fallback
+
+    def _fallback(self) -> str:
+        """What `auto` listens with when no board is plugged in: a microphone that records
+        16 kHz, else the virtual board."""
         if microphone_available(self.config.sections["microphone"]["device"]):
-            log.info("no board found: listening with the desktop microphone")
             return "microphone"
-        log.info(
-            "no board found and no microphone that records 16 kHz (or no sounddevice: the "
-            "[listen] extra): using the virtual board"
-        )
         return "emulator"
 
     def reload(self, path: Path) -> bool:
@@ -233,6 +298,10 @@ class Assistant:
 
     def stop(self) -> None:
         self.stopping.set()
+        if self._follower:
+            self._follower.join(timeout=10)
+        for running in self.sources:
+            running.stopping.set()
         for running in self.sources:
             running.thread.join(timeout=5)
         self.stats.warnings.flush()

@@ -7,6 +7,7 @@ import dataclasses
 import errno
 import logging
 import os
+import select
 import threading
 import time
 import tty
@@ -19,6 +20,10 @@ log = logging.getLogger("assistant.emulator")
 
 FIRMWARE_VERSION = "emulator-1"
 MODEL_ID = "emulated"
+HOST_LOOK_SECONDS = 0.05
+"""How often a board whose port no host has open looks for one opening it: a pty's master
+reports a hangup until then, so it cannot be waited on. With a host, the board sleeps until a
+request or a heartbeat is due."""
 
 
 class VirtualBoard:
@@ -53,7 +58,9 @@ class VirtualBoard:
         self.host_connected = threading.Event()
         self.greets_on_open = greets_on_open
         self.path = ""
-        self._stopping = threading.Event()
+        self._server: threading.Thread | None = None
+        self._wake = -1
+        """The write end of the pipe that wakes the serving thread to stop it."""
 
     # --- the terminal ---------------------------------------------------------------------
 
@@ -71,14 +78,19 @@ class VirtualBoard:
             temporary = f"{self.link}.new"
             os.symlink(self.path, temporary)
             os.replace(temporary, self.link)
-        self._stopping = threading.Event()
-        threading.Thread(target=self._serve, args=(master, self._stopping), daemon=True).start()
+        woken, self._wake = os.pipe()
+        self._server = threading.Thread(target=self._serve, args=(master, woken), daemon=True)
+        self._server.start()
         log.info("virtual board on %s", self.path)
         return self.path
 
     def unplug(self) -> None:
         """Close the pty, as pulling the cable: the host's reads fail."""
-        self._stopping.set()
+        if self._server is not None:
+            os.write(self._wake, b"x")
+            self._server.join()
+            os.close(self._wake)
+            self._server = None
         if self._master is not None:
             os.close(self._master)
         self._master = None
@@ -151,26 +163,44 @@ class VirtualBoard:
 
     # --- what the board hears ------------------------------------------------------------
 
-    def _serve(self, master: int, stopping: threading.Event) -> None:
+    def _serve(self, master: int, woken: int) -> None:
+        """Answer the host's requests and send heartbeats until a byte arrives on `woken`.
+        Sleeps until there is work: a request, a heartbeat due, or (with no host) the next look
+        for one opening the port."""
+        with_host, without_host = select.poll(), select.poll()
+        for poller in (with_host, without_host):
+            poller.register(woken, select.POLLIN)
+        with_host.register(master, select.POLLIN)
         pending = b""
         next_heartbeat = time.monotonic() + self.heartbeat_ms / 1000
-        while not stopping.wait(0.01):
-            if self.heartbeat_ms > 0 and time.monotonic() >= next_heartbeat:
-                next_heartbeat += self.heartbeat_ms / 1000
-                self.send(protocol.Heartbeat(0, self.now_ms()))
-            try:
-                data = os.read(master, 256)
-            except BlockingIOError:  # a host has the port open and is quiet
+        try:
+            while True:
+                host = self.host_connected.is_set()
+                wait = next_heartbeat - time.monotonic() if self.heartbeat_ms > 0 else None
+                if not host:
+                    wait = HOST_LOOK_SECONDS if wait is None else min(wait, HOST_LOOK_SECONDS)
+                poller = with_host if host else without_host
+                ready = poller.poll(None if wait is None else max(0.0, wait) * 1000)
+                if any(fd == woken for fd, _ in ready):
+                    return
+                if self.heartbeat_ms > 0 and time.monotonic() >= next_heartbeat:
+                    next_heartbeat += self.heartbeat_ms / 1000
+                    self.send(protocol.Heartbeat(0, self.now_ms()))
+                try:
+                    data = os.read(master, 256)
+                except BlockingIOError:  # a host has the port open and is quiet
+                    self._host_present()
+                    continue
+                except OSError:  # no host has the port open
+                    self.host_connected.clear()
+                    continue
                 self._host_present()
-                continue
-            except OSError:  # no host has the port open (or it was just unplugged)
-                self.host_connected.clear()
-                continue
-            self._host_present()
-            *lines, pending = (pending + data).split(b"\n")
-            for line in lines:
-                reply = self.answer(line)
-                self.send(reply, restart_count=isinstance(reply, protocol.Hello))
+                *lines, pending = (pending + data).split(b"\n")
+                for line in lines:
+                    reply = self.answer(line)
+                    self.send(reply, restart_count=isinstance(reply, protocol.Hello))
+        finally:
+            os.close(woken)
 
     def _host_present(self) -> None:
         """The host has the port open: it gets a HELLO first, before any other line."""

@@ -7,9 +7,11 @@ import socket
 import textwrap
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from runtime_skills import INSTALLED, RecordingSkill
+from usb_ports import nano_while_linked
 from waiting import wait_until
 
 from assistant import control
@@ -224,15 +226,62 @@ def test_auto_prefers_a_board_then_the_configured_microphone_then_the_virtual_bo
     tmp_path, monkeypatch, board, microphones, port, chosen
 ):
     # The board and the microphone are hardware this machine does not have.
-    monkeypatch.setattr("assistant.daemon.find_board", lambda: board)
     monkeypatch.setattr("assistant.daemon.microphone_available", lambda d: d in microphones)
     path = tmp_path / "config.yaml"
     path.write_text(f"source: auto\ndevice: {{port: {port}}}\nmicrophone: {{device: USB mic}}\n")
-    assistant = Assistant(load_config(path, INSTALLED), INSTALLED, tmp_path, print)
+    config = load_config(path, INSTALLED)
+    assistant = Assistant(config, INSTALLED, tmp_path, print, find=lambda: board)
     try:
         assert assistant.source_to_open() == chosen
     finally:
         assistant.host.stop()
+
+
+def test_auto_switches_to_a_board_plugged_in_later_and_back_when_it_is_unplugged(
+    tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setattr("assistant.daemon.BOARD_GONE_SECONDS", 0.5)
+    path = tmp_path / "config.yaml"
+    config = CONFIG.replace("source: emulator", "source: auto")
+    path.write_text(textwrap.dedent(config) + "microphone: {device: no such microphone}\n")
+    link = tmp_path / "ttyACM0"
+    assistant = Assistant(
+        load_config(path, INSTALLED), INSTALLED, tmp_path, print, find=nano_while_linked(link)
+    )
+
+    def recorder_calls():
+        return assistant.host.skills["recorder"].calls
+
+    board = VirtualBoard(link=link, heartbeat_ms=200)
+    caplog.set_level(logging.INFO, logger="assistant")
+    try:
+        assistant.start()
+        assistant.open_default_sources()
+        fallback = assistant.virtual_board
+        assert [running.name for running in assistant.sources] == ["virtual board"]
+        assert fallback.host_connected.wait(5)
+        assert "using the virtual board until a board is plugged in" in caplog.text
+
+        board.plug_in()
+        assert board.host_connected.wait(5), "the board plugged in later was not opened"
+        assert [running.name for running in assistant.sources] == ["board"]
+        assert not fallback.host_connected.is_set() and not Path(fallback.path).exists()
+        assert f"board found on {link}: using it instead of the virtual board" in caplog.text
+        board.detect("on")
+        assert wait_until(lambda: recorder_calls() == [("bright", "on", 7)])
+        assert "board: 'on' (0.95)" in caplog.text
+
+        board.unplug()
+        link.unlink()
+        assert fallback.host_connected.wait(10), "no fallback once the board was unplugged"
+        assert [running.name for running in assistant.sources] == ["virtual board"]
+        assert "s: listening with the virtual board until one is plugged in" in caplog.text
+        fallback.detect("off")
+        assert wait_until(lambda: recorder_calls()[1:] == [("dim", "off")])
+        assert "virtual board: 'off' (0.95)" in caplog.text
+    finally:
+        assistant.stop()
+        board.close()
 
 
 def test_a_reload_that_cannot_load_never_stops_the_daemon(assistant, caplog):

@@ -5,6 +5,7 @@ import os
 import threading
 import time
 import tty
+from pathlib import Path
 
 import pytest
 import serial
@@ -312,6 +313,31 @@ def test_a_port_held_by_another_program_is_warned_about_once_then_opened(board, 
     assert "Another program holds the port: close the serial monitor" in warnings[0]
     assert f"{board.link} opened at last, after" in caplog.text
     assert "waiting for the board" not in caplog.text
+
+
+def wakeups(thread: threading.Thread) -> int:
+    """How many times `thread` has slept and been woken so far (Linux counts them)."""
+    status = Path(f"/proc/self/task/{thread.native_id}/status").read_text()
+    return next(
+        int(line.split()[1])
+        for line in status.splitlines()
+        if line.startswith("voluntary_ctxt_switches")
+    )
+
+
+def test_a_virtual_board_with_a_quiet_host_sleeps_until_there_is_work(tmp_path):
+    board = VirtualBoard(link=tmp_path / "ttyKWS0", heartbeat_ms=0)
+    board.plug_in()
+    try:
+        with Running(str(board.link)) as link:
+            assert link.session.wait_for_reply(protocol.Info, 5)
+            before = wakeups(board._server)
+            time.sleep(0.5)
+            assert wakeups(board._server) - before <= 2  # a 10 ms poll wakes about 50 times
+            link.source.request(protocol.Request("ping", id="awake"))
+            assert link.session.wait_for_reply(protocol.Pong, 2)
+    finally:
+        board.close()
 
 
 def test_line_splitter_joins_lines_split_across_reads():

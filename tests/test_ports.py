@@ -1,15 +1,8 @@
 """Picking the board among serial ports by its USB vendor and product id."""
 
-from serial.tools.list_ports_common import ListPortInfo
+from usb_ports import port
 
 from assistant.ports import candidates, find_board
-
-
-def port(device, vid=None, pid=None, description="n/a"):
-    info = ListPortInfo(device, skip_link_detection=True)
-    info.vid, info.pid, info.description = vid, pid, description
-    return info
-
 
 PORTS = [
     port("/dev/ttyS0"),
