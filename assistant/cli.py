@@ -11,24 +11,28 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from assistant import control, microphone, ports, protocol, service, vosk_models
+from assistant import (
+    control,
+    hangup,
+    logformat,
+    microphone,
+    ports,
+    protocol,
+    service,
+    vosk_models,
+)
 from assistant.config import ROLES, SOURCES, ConfigError, config_path, load_config
 from assistant.host import discover_skills, usable_skills
+from assistant.instance import InstanceLock, running_socket
+from assistant.paths import data_root
 from assistant.plugin import Setting
 
+if TYPE_CHECKING:
+    from assistant.daemon import Assistant
+
 log = logging.getLogger("assistant")
-
-
-def _setup_logging(level: str = "INFO") -> None:
-    under_journal = "JOURNAL_STREAM" in os.environ
-    fmt = (
-        "%(levelname)s %(name)s: %(message)s"
-        if under_journal
-        else ("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
-    )
-    logging.basicConfig(level=level, format=fmt, datefmt="%H:%M:%S", force=True)
 
 
 def _load(args: argparse.Namespace):
@@ -38,26 +42,53 @@ def _load(args: argparse.Namespace):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """Hold SIGHUP (a reload while it starts is applied once it runs) and take the instance
+    lock before anything else; the exit statuses the unit does not restart mean a problem a
+    restart would meet again."""
+    hangup.hold()
+    logformat.setup()
+    try:
+        lock = InstanceLock(data_root(), control.socket_path())
+    except control.AlreadyRunning as error:
+        log.error("%s", error)
+        return service.ALREADY_RUNNING_STATUS
+    except OSError as error:
+        lock = None
+        log.warning(
+            "cannot take the instance lock in %s (%s): a second assistant on this data "
+            "directory would not be refused",
+            data_root(),
+            error,
+        )
+    try:
+        return _serve(args)
+    finally:
+        if lock:
+            lock.release()
+
+
+def _serve(args: argparse.Namespace) -> int:
     from assistant.daemon import Assistant
 
-    _setup_logging()
     try:
         path, installed, config = _load(args)
     except ConfigError as error:
-        print(f"The configuration has problems, nothing was started:\n{error}", file=sys.stderr)
+        log.error("The configuration has problems, nothing was started:\n%s", error)
         return service.CONFIG_ERROR_STATUS
     overrides = {
         name: getattr(args, name) for name in ("source", "role", "port") if getattr(args, name)
     }
     if args.port:
         overrides.setdefault("source", "serial")
-    _setup_logging(config.log_level)
+    logformat.setup(config.log_level)
     log.info("configuration: %s", path)
     try:
         assistant = Assistant(config, installed, overrides=overrides)
     except ValueError as error:
-        print(f"The configuration has problems, nothing was started:\n{error}", file=sys.stderr)
+        log.error("The configuration has problems, nothing was started:\n%s", error)
         return service.CONFIG_ERROR_STATUS
+    signal.signal(signal.SIGTERM, lambda *_: assistant.stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: assistant.stopping.set())
     try:
         server = control.ControlServer(
             control.socket_path(),
@@ -66,25 +97,33 @@ def cmd_run(args: argparse.Namespace) -> int:
             status=assistant.status,
         )
     except control.AlreadyRunning as error:
-        print(error, file=sys.stderr)
-        return 1
+        log.error("%s", error)
+        return service.ALREADY_RUNNING_STATUS
     microphone.load_before_threads(assistant.config.source)
     assistant.start()
     server.start()
-    signal.signal(signal.SIGTERM, lambda *_: assistant.stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: assistant.stopping.set())
-    signal.signal(signal.SIGHUP, lambda *_: assistant.reload(path))
     assistant.open_default_sources()
     if assistant.virtual_board and sys.stdin.isatty():
         threading.Thread(
             target=_type_commands, args=(assistant.virtual_board,), daemon=True
         ).start()
     while not assistant.stopping.wait(0.5):
-        pass
+        if hangup.take():
+            path = _reload(assistant, args.config, path)
     log.info("stopping")
     server.stop()
     assistant.stop()
     return 0
+
+
+def _reload(assistant: Assistant, explicit: str | None, path: Path) -> Path:
+    """SIGHUP: load the configuration again, from the file `config check` would name now
+    (without --config, a user file made or removed since is taken into account); returns the
+    file in use afterwards."""
+    now = config_path(explicit)
+    if now != path:
+        log.warning("the configuration file changes: %s, no longer %s", now, path)
+    return now if assistant.reload(now) else path
 
 
 def _type_commands(board) -> None:
@@ -122,7 +161,7 @@ def _board_line(board, line: str, where: str = "input") -> None:
 def cmd_emulate(args: argparse.Namespace) -> int:
     from assistant.emulator import VirtualBoard
 
-    _setup_logging()
+    logformat.setup()
     try:  # the configured model's commands, and its pipeline for --wav
         _, _, config = _load(args)
     except ConfigError as error:
@@ -252,9 +291,10 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 
 def cmd_send(args: argparse.Namespace) -> int:
-    """Exit 0 only when every action succeeded; `ERR ...` goes to stderr with exit 1."""
+    """Exit 0 only when every action succeeded; `ERR ...` goes to stderr with exit 1. The
+    socket is the one the running assistant recorded, else the one in XDG_RUNTIME_DIR."""
     try:
-        answer = control.send_command(args.command)
+        answer = control.send_command(args.command, running_socket(data_root()))
     except ConnectionError as error:
         print(error, file=sys.stderr)
         return 1
@@ -266,9 +306,10 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """The running daemon's sources and link counters; exit 1 when no daemon answers."""
+    """The running daemon's sources and link counters; exit 1 when no daemon answers. The
+    socket is found as `send` finds it."""
     try:
-        answer = control.request_status()
+        answer = control.request_status(running_socket(data_root()))
     except ConnectionError as error:
         print(error, file=sys.stderr)
         return 1
@@ -297,7 +338,10 @@ def cmd_service(args: argparse.Namespace) -> int:
         elif args.action == "uninstall":
             print(service.uninstall())
         else:
-            print(service.status())
+            shown = service.status()
+            print(shown.stdout, end="")
+            print(shown.stderr, end="", file=sys.stderr)
+            return shown.returncode
     except RuntimeError as error:
         print(error, file=sys.stderr)
         return 1
@@ -364,14 +408,17 @@ def build_parser() -> argparse.ArgumentParser:
     svc_commands = svc.add_subparsers(dest="action", required=True)
     install = svc_commands.add_parser(
         "install",
-        help="check the configuration, write the unit, enable and start it",
+        help="check the configuration, write the unit, enable and (re)start it",
         description="Check the configuration like `config check`, then write "
-        f"{service.UNIT_NAME} (running `assistant run` with this --config), enable and start it.",
+        f"{service.UNIT_NAME} (running `assistant run` with this --config), enable it, and "
+        "start it, or restart it when it runs.",
         **common,
     )
     install.add_argument("--print", action="store_true", help="print the unit; install nothing")
     svc_commands.add_parser("uninstall", help="stop, disable and remove the unit", **common)
-    svc_commands.add_parser("status", help="systemctl --user status of the unit", **common)
+    svc_commands.add_parser(
+        "status", help="systemctl --user status of the unit, and its exit status", **common
+    )
     svc.set_defaults(func=cmd_service)
 
     vosk_models.add_commands(commands, **common)
@@ -380,6 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.func is not cmd_run:
+        hangup.release()  # only the daemon reloads; a command in a closed terminal ends
     try:
         return args.func(args)
     except BrokenPipeError:  # `assistant skills | head`: the reader has what it wanted

@@ -41,7 +41,10 @@ class Forwarded:
 
 
 class AlreadyRunning(RuntimeError):
-    """Another assistant answers on the control socket."""
+    """Another assistant runs: it answers on the control socket, or holds the instance lock."""
+
+
+STOP_IT_FIRST = "stop it first (`systemctl --user stop assistant`, or Ctrl-C where it runs)"
 
 
 def socket_path() -> Path:
@@ -101,8 +104,8 @@ class ControlServer:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if _answers(path):
             raise AlreadyRunning(
-                f"another assistant is running (its control socket {path} answers); stop it "
-                "first (`systemctl --user stop assistant`, or Ctrl-C where it runs)"
+                f"another assistant is running (its control socket {path} answers); "
+                + STOP_IT_FIRST
             )
         path.unlink(missing_ok=True)  # left by an assistant that did not stop cleanly
         self.server = socketserver.ThreadingUnixStreamServer(str(path), Handler)

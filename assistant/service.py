@@ -14,6 +14,9 @@ UNIT_NAME = "assistant.service"
 CONFIG_ERROR_STATUS = 2
 """Exit status of `assistant run` when the configuration has problems: the unit does not
 restart it (a restart would fail the same way, every RestartSec, forever)."""
+ALREADY_RUNNING_STATUS = 3
+"""Exit status of `assistant run` when another assistant runs (on the same data directory or
+control socket): not restarted either, it would be refused again until that one stops."""
 
 
 def unit_dir() -> Path:
@@ -29,9 +32,9 @@ def systemd_quoted(word: str) -> str:
 
 
 def unit_text(executable: str | None = None, config: str | None = None) -> str:
-    """The unit file: restart on failure (not on a configuration error), reload with SIGHUP,
-    stop with SIGTERM. `config` is made absolute: the service does not start in the directory
-    it was installed from."""
+    """The unit file: restart on failure (not on a configuration error, nor when another
+    assistant runs), reload with SIGHUP, stop with SIGTERM. `config` is made absolute: the
+    service does not start in the directory it was installed from."""
     program = executable or shutil.which("assistant")
     words = [program] if program else [sys.executable, "-m", "assistant"]
     words.append("run")
@@ -41,7 +44,7 @@ def unit_text(executable: str | None = None, config: str | None = None) -> str:
     return f"""[Unit]
 Description=Hands-free voice assistant (keyword-spotting board)
 Documentation=file://{Path(__file__).resolve().parent.parent / "README.md"}
-After=sound.target network-online.target
+After=sound.target
 
 [Service]
 Type=simple
@@ -50,7 +53,7 @@ ExecReload=/bin/kill -HUP $MAINPID
 KillSignal=SIGTERM
 Restart=on-failure
 RestartSec=5
-RestartPreventExitStatus={CONFIG_ERROR_STATUS}
+RestartPreventExitStatus={CONFIG_ERROR_STATUS} {ALREADY_RUNNING_STATUS}
 Environment=PYTHONUNBUFFERED=1
 
 [Install]
@@ -65,8 +68,9 @@ def _systemctl(*args: str) -> subprocess.CompletedProcess:
 
 
 def install(config: str | None = None) -> str:
-    """Write the unit, enable and start it; returns what happened, for the user. RuntimeError
-    when it could not be enabled (the message says whether the unit was written)."""
+    """Write the unit, enable it, and start it, or restart it when it runs (so the running
+    daemon takes the new command line, configuration and code); returns what happened, for
+    the user. RuntimeError when that failed (the message says how far it got)."""
     path = unit_dir() / UNIT_NAME
     if not shutil.which("systemctl"):
         raise RuntimeError("systemctl is not installed: this system does not run systemd")
@@ -79,29 +83,42 @@ def install(config: str | None = None) -> str:
             f"({result.stderr.strip()}), so nothing was enabled or started; log in to a systemd "
             f"session and run: systemctl --user enable --now {UNIT_NAME}"
         )
-    enabled = _systemctl("enable", "--now", UNIT_NAME)
-    if enabled.returncode != 0:
-        raise RuntimeError(
-            f"wrote {path}, but systemctl --user enable failed: {enabled.stderr.strip()}"
-        )
-    return f"installed {path} and started it; logs: journalctl --user -u {UNIT_NAME} -f"
+    running = _systemctl("is-active", "--quiet", UNIT_NAME).returncode == 0
+    for step in ("enable", "restart"):
+        done = _systemctl(step, UNIT_NAME)
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"wrote {path}, but systemctl --user {step} failed: {done.stderr.strip()}"
+            )
+    started = "restarted the running service with it" if running else "started it"
+    return f"installed {path} and {started}; logs: journalctl --user -u {UNIT_NAME} -f"
 
 
 def uninstall() -> str:
+    """Stop and disable the unit, then remove its file; RuntimeError, with the file kept,
+    when systemd did not disable it (a removed file would leave the enabled link and a
+    running service behind)."""
     path = unit_dir() / UNIT_NAME
     if not path.exists():
         return f"nothing to remove: {path} does not exist"
     disabled = _systemctl("disable", "--now", UNIT_NAME)
+    if disabled.returncode != 0:
+        raise RuntimeError(
+            f"kept {path}: systemctl --user disable --now {UNIT_NAME} failed "
+            f"({disabled.stderr.strip()}); run `assistant service uninstall` again in a "
+            "session with a systemd user manager (where none ever runs, delete the file by hand)"
+        )
     path.unlink()
     _systemctl("daemon-reload")
-    if disabled.returncode != 0:
-        return f"removed {path} (systemctl said: {disabled.stderr.strip()})"
     return f"stopped, disabled and removed {path}"
 
 
-def status() -> str:
+def status() -> subprocess.CompletedProcess:
+    """`systemctl --user status` of the unit, with its exit status (0 running, 3 not running,
+    others: systemd could not tell); RuntimeError when the unit is not installed."""
     path = unit_dir() / UNIT_NAME
     if not path.exists():
-        return f"not installed ({path} does not exist): run `assistant service install`"
-    result = _systemctl("status", "--no-pager", UNIT_NAME)
-    return result.stdout.strip() or result.stderr.strip()
+        raise RuntimeError(
+            f"not installed ({path} does not exist): run `assistant service install`"
+        )
+    return _systemctl("status", "--no-pager", UNIT_NAME)

@@ -15,6 +15,8 @@ import pytest
 from assistant_command import assistant, lines_until
 from waiting import wait_until
 
+from assistant import service
+
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = """
 source: emulator
@@ -163,6 +165,138 @@ def test_run_send_reload_and_terminate(env, tmp_path):
     assert "virtual board on /dev/pts/" in output
     greetings = (tmp_path / "data" / "assistant" / "greeter" / "greetings.txt").read_text()
     assert greetings == str(greeted)
+
+
+def _daemon(env: dict, *args: str, **options) -> subprocess.Popen:
+    """`assistant run ARGS`, in the background, output piped unless `options` say otherwise."""
+    options.setdefault("stdout", subprocess.PIPE)
+    options.setdefault("stderr", subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "assistant", "run", *args], env=env, text=True, **options
+    )
+
+
+def _stop(daemon: subprocess.Popen) -> str:
+    """SIGTERM, then what it wrote; it must end cleanly."""
+    daemon.send_signal(signal.SIGTERM)
+    output, _ = daemon.communicate(timeout=15)
+    assert daemon.returncode == 0, output
+    return output
+
+
+def test_a_reload_without_config_takes_the_user_config_made_since_the_start(env):
+    daemon = _daemon(env, "--source", "emulator")  # no user config yet: the repository's
+    try:
+        assert wait_until(Path(env["XDG_RUNTIME_DIR"], "assistant.sock").exists, timeout=30)
+        user_config = Path(env["XDG_CONFIG_HOME"], "assistant", "config.yaml")
+        user_config.parent.mkdir(parents=True)
+        user_config.write_text(textwrap.dedent(CONFIG))
+        assert assistant(env, "config", "check").stdout.startswith(f"{user_config}: OK")
+        daemon.send_signal(signal.SIGHUP)
+        answers = []
+        assert wait_until(
+            lambda: answers.append(assistant(env, "send", "on").stdout) or "Ada" in answers[-1],
+            timeout=30,
+        )
+        output = _stop(daemon)
+    finally:
+        daemon.kill()
+    assert f"the configuration file changes: {user_config}, no longer {REPO / 'config.yaml'}" in (
+        output
+    )
+    assert f"configuration reloaded from {user_config}" in output
+
+
+def test_one_assistant_per_data_directory_whatever_the_runtime_directory(env, tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text(textwrap.dedent(CONFIG))
+    first = _daemon(env, "--config", str(config))
+    try:
+        assert wait_until(Path(env["XDG_RUNTIME_DIR"], "assistant.sock").exists, timeout=30)
+        elsewhere = {**env, "XDG_RUNTIME_DIR": str(tmp_path / "other-run")}
+        journal = tmp_path / "journal"
+        with journal.open("w") as stream:  # stderr is the journal stream systemd would give
+            stat = os.fstat(stream.fileno())
+            under_journal = {**elsewhere, "JOURNAL_STREAM": f"{stat.st_dev}:{stat.st_ino}"}
+            second = _daemon(under_journal, "--config", str(config), stderr=stream)
+            try:
+                assert second.wait(30) == service.ALREADY_RUNNING_STATUS
+            finally:
+                second.kill()
+        lock = tmp_path / "data" / "assistant" / "assistant.lock"
+        assert journal.read_text() == (
+            f"<3>ERROR assistant: another assistant is running on the same data directory "
+            f"(pid {first.pid}, control socket {env['XDG_RUNTIME_DIR']}/assistant.sock; "
+            f"lock {lock}); stop it first (`systemctl --user stop assistant`, or Ctrl-C where "
+            "it runs)\n"
+        )
+        without_runtime_dir = {k: v for k, v in env.items() if k != "XDG_RUNTIME_DIR"}
+        sent = assistant(without_runtime_dir, "send", "on")
+        assert sent.stdout == "OK Hello, Ada. That makes 1 greetings\n", sent.stderr
+        status = assistant(without_runtime_dir, "status")
+        assert status.returncode == 0 and status.stdout.startswith("source: "), status.stderr
+        _stop(first)
+    finally:
+        first.kill()
+    assert lock.read_text() == ""  # nothing recorded once it stopped: send looks in the default
+    third = _daemon(elsewhere, "--config", str(config))
+    try:
+        assert wait_until(Path(elsewhere["XDG_RUNTIME_DIR"], "assistant.sock").exists, 30)
+        _stop(third)
+    finally:
+        third.kill()
+
+
+HANG_UP_WHILE_LOADING = """
+import os, runpy, signal, sys
+from importlib.abc import MetaPathFinder
+
+
+class HangUpOnImport(MetaPathFinder):
+    \"\"\"SIGHUP as the command's modules load, and as `run` starts to build the assistant.\"\"\"
+
+    def find_spec(self, name, path=None, target=None):
+        if name in ("assistant.cli", "assistant.daemon"):
+            os.kill(os.getpid(), signal.SIGHUP)
+        return None
+
+
+sys.meta_path.insert(0, HangUpOnImport())
+runpy.run_module("assistant", run_name="__main__")
+"""
+
+
+def _hang_up_while_loading(env: dict, *args: str) -> subprocess.Popen:
+    """`assistant ARGS` that gets SIGHUP while it loads (see HANG_UP_WHILE_LOADING)."""
+    return subprocess.Popen(
+        [sys.executable, "-c", HANG_UP_WHILE_LOADING, *args],
+        env={**env, "PYTHONPATH": f"{REPO}{os.pathsep}{env['PYTHONPATH']}"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_a_sighup_while_the_daemon_starts_is_a_reload_once_it_runs(env, tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text(textwrap.dedent(CONFIG))
+    daemon = _hang_up_while_loading(env, "--config", str(config), "run")
+    try:
+        lines = lines_until(daemon, lambda lines: "configuration reloaded" in lines[-1])
+        output = _stop(daemon)
+    finally:
+        daemon.kill()
+    assert f"configuration reloaded from {config}" in lines[-1]
+    assert "configuration reloaded" not in output  # the two signals make one reload
+
+
+def test_a_sighup_while_another_command_loads_ends_it(env):
+    board = _hang_up_while_loading(env, "emulate")
+    try:
+        output, _ = board.communicate(timeout=30)
+    finally:
+        board.kill()
+    assert board.returncode == -signal.SIGHUP, output
 
 
 def test_send_without_a_daemon_says_how_to_start_one(env):

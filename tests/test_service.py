@@ -1,8 +1,10 @@
 """The systemd user unit."""
 
+import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,8 +24,10 @@ def test_unit_runs_the_assistant_reloads_on_hup_and_restarts_on_failure():
     assert "ExecStart=/usr/bin/assistant run --config /etc/a.yaml\n" in text
     assert "ExecReload=/bin/kill -HUP $MAINPID\n" in text
     assert "Restart=on-failure\n" in text
-    assert f"RestartPreventExitStatus={service.CONFIG_ERROR_STATUS}\n" in text
+    statuses = f"{service.CONFIG_ERROR_STATUS} {service.ALREADY_RUNNING_STATUS}"
+    assert f"RestartPreventExitStatus={statuses}\n" in text
     assert "WantedBy=default.target\n" in text
+    assert "After=sound.target\n" in text  # network-online.target: not in a user manager
 
 
 def test_a_relative_config_path_is_made_absolute_and_quoted(tmp_path, monkeypatch):
@@ -56,13 +60,16 @@ def test_install_status_uninstall_without_a_user_manager(tmp_path, monkeypatch):
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={tmp_path}/no-bus")
     monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
     unit = tmp_path / "systemd" / "user" / service.UNIT_NAME
-    assert "not installed" in service.status()
+    with pytest.raises(RuntimeError, match="not installed"):
+        service.status()
     with pytest.raises(RuntimeError, match="nothing was enabled") as refused:
         service.install()
     assert unit.exists()
     assert "systemctl --user enable --now assistant.service" in str(refused.value)
-    assert service.uninstall().startswith(f"removed {unit}")
-    assert not unit.exists()
+    with pytest.raises(RuntimeError, match=f"kept {unit}: systemctl --user disable --now"):
+        service.uninstall()
+    assert unit.exists()
+    unit.unlink()
     assert service.uninstall() == f"nothing to remove: {unit} does not exist"
 
 
@@ -114,3 +121,95 @@ def test_install_fails_when_the_unit_cannot_be_enabled(tmp_path, no_user_manager
     assert f"wrote {unit}" in result.stderr
     assert "systemctl --user enable --now assistant.service" in result.stderr
     assert unit.exists()
+
+
+FAKE_SYSTEMCTL = """#!{python}
+import json, os, sys
+
+with open(os.environ["SYSTEMCTL_CALLS"], "a") as calls:
+    calls.write(" ".join(sys.argv[1:]) + "\\n")
+status, out, err = json.loads(os.environ["SYSTEMCTL_ANSWERS"]).get(sys.argv[2], [0, "", ""])
+sys.stdout.write(out)
+sys.stderr.write(err)
+sys.exit(status)
+"""
+
+
+@pytest.fixture
+def systemctl(tmp_path, no_user_manager):
+    """A user manager stand-in (none can run here): a `systemctl` first on PATH that records
+    its arguments and answers each verb as `answer(verb, status, stdout, stderr)` says (else
+    0, silently). Returns (environment, answer, calls)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "systemctl"
+    fake.write_text(FAKE_SYSTEMCTL.format(python=sys.executable))
+    fake.chmod(0o755)
+    calls = tmp_path / "systemctl-calls"
+    answers = {}
+    environment = {
+        **no_user_manager,
+        "PATH": f"{bin_dir}{os.pathsep}{no_user_manager['PATH']}",
+        "SYSTEMCTL_CALLS": str(calls),
+    }
+
+    def answer(verb: str, status: int, stdout: str = "", stderr: str = "") -> None:
+        answers[verb] = [status, stdout, stderr]
+        environment["SYSTEMCTL_ANSWERS"] = json.dumps(answers)
+
+    environment["SYSTEMCTL_ANSWERS"] = "{}"
+    return environment, answer, lambda: calls.read_text().splitlines()
+
+
+@pytest.mark.parametrize(("active", "said"), [(3, "started it"), (0, "restarted the running")])
+def test_install_enables_and_restarts_so_a_running_service_takes_the_new_unit(
+    tmp_path, systemctl, active, said
+):
+    environment, answer, calls = systemctl
+    answer("is-active", active)
+    config = str(REPO / "config.yaml")
+    result = assistant(environment, "--config", config, "service", "install")
+    unit = tmp_path / "config" / "systemd" / "user" / service.UNIT_NAME
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"installed {unit} and {said}")
+    assert calls() == [
+        "--user daemon-reload",
+        "--user is-active --quiet assistant.service",
+        "--user enable assistant.service",
+        "--user restart assistant.service",
+    ]
+    assert f"run --config {config}\n" in unit.read_text()
+
+
+def test_status_passes_systemctls_output_and_exit_status_through(tmp_path, systemctl):
+    environment, answer, _ = systemctl
+    not_installed = assistant(environment, "service", "status")
+    assert not_installed.returncode == 1
+    assert "not installed" in not_installed.stderr
+    unit = tmp_path / "config" / "systemd" / "user" / service.UNIT_NAME
+    unit.parent.mkdir(parents=True)
+    unit.write_text(service.unit_text())
+    inactive = "○ assistant.service - Hands-free voice assistant\n     Active: inactive (dead)\n"
+    answer("status", 3, inactive)
+    stopped = assistant(environment, "service", "status")
+    assert (stopped.returncode, stopped.stdout) == (3, inactive)
+    answer("status", 1, "", "Failed to connect to bus: No medium found\n")
+    no_bus = assistant(environment, "service", "status")
+    assert (no_bus.returncode, no_bus.stderr) == (1, "Failed to connect to bus: No medium found\n")
+
+
+def test_uninstall_keeps_the_unit_when_it_could_not_be_disabled(tmp_path, systemctl):
+    environment, answer, calls = systemctl
+    unit = tmp_path / "config" / "systemd" / "user" / service.UNIT_NAME
+    unit.parent.mkdir(parents=True)
+    unit.write_text(service.unit_text())
+    answer("disable", 1, "", "Failed to connect to bus: No medium found\n")
+    refused = assistant(environment, "service", "uninstall")
+    assert refused.returncode == 1
+    assert refused.stderr.startswith(f"kept {unit}: systemctl --user disable --now")
+    assert "Failed to connect to bus" in refused.stderr
+    assert unit.exists() and calls() == ["--user disable --now assistant.service"]
+    answer("disable", 0)
+    removed = assistant(environment, "service", "uninstall")
+    assert removed.stdout == f"stopped, disabled and removed {unit}\n", removed.stderr
+    assert not unit.exists() and calls()[-1] == "--user daemon-reload"

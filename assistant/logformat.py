@@ -1,0 +1,58 @@
+"""The log's format: a timestamp a line on a terminal; under the systemd journal, one entry a
+record, with its syslog priority."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+JOURNAL_FORMAT = "%(levelname)s %(name)s: %(message)s"
+TERMINAL_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+LINE_BREAK = " ⏎ "
+"""What stands for a line break under the journal, which makes an entry of every line."""
+
+
+def syslog_priority(level: int) -> int:
+    """The sd-daemon prefix's number for a logging level: 3 error, 4 warning, 6 info, 7 debug
+    (2 for critical)."""
+    for threshold, priority in (
+        (logging.CRITICAL, 2),
+        (logging.ERROR, 3),
+        (logging.WARNING, 4),
+        (logging.INFO, 6),
+    ):
+        if level >= threshold:
+            return priority
+    return 7
+
+
+class JournalFormatter(logging.Formatter):
+    """`<N>` first, so journald files the line at that priority (`journalctl -p warning`), and
+    the record on one line, so a traceback or a list of configuration problems stays one entry."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record).replace("\n", LINE_BREAK)
+        return f"<{syslog_priority(record.levelno)}>{text}"
+
+
+def under_journal() -> bool:
+    """Whether stderr is the journal stream systemd connected: JOURNAL_STREAM names its device
+    and inode. A shell started by a service (some desktop terminals) inherits the variable, not
+    the stream."""
+    try:
+        device, inode = (int(number) for number in os.environ["JOURNAL_STREAM"].split(":"))
+        stderr = os.fstat(2)
+    except (KeyError, ValueError, OSError):
+        return False
+    return (stderr.st_dev, stderr.st_ino) == (device, inode)
+
+
+def setup(level: str = "INFO") -> None:
+    """Log to stderr at `level`, in the journal's format when stderr is the journal."""
+    if under_journal():
+        formatter: logging.Formatter = JournalFormatter(JOURNAL_FORMAT)
+    else:
+        formatter = logging.Formatter(TERMINAL_FORMAT, datefmt="%H:%M:%S")
+    handler = logging.StreamHandler()
+    handler.setFormatter(formatter)
+    logging.basicConfig(level=level, handlers=[handler], force=True)

@@ -1,0 +1,63 @@
+"""The log's format on a terminal and under the systemd journal, written to a real stderr."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+LOG_SOME_LINES = """
+import logging
+from assistant import logformat
+
+logformat.setup("DEBUG")
+log = logging.getLogger("assistant.test")
+log.debug("looking")
+log.info("started")
+log.warning("board is gone")
+log.error("not reloaded:\\nfirst problem\\nsecond problem")
+try:
+    1 / 0
+except ZeroDivisionError:
+    log.exception("action crashed")
+"""
+
+
+def _stderr_lines(tmp_path: Path, journal_stream_of_stderr: bool) -> list[str]:
+    """What LOG_SOME_LINES writes to stderr, a file; JOURNAL_STREAM names that file (as
+    systemd names the journal stream it connects) or another one (a shell a service started)."""
+    stderr = tmp_path / "stderr"
+    with stderr.open("w") as stream:
+        stat = os.fstat(stream.fileno())
+        named = f"{stat.st_dev}:{stat.st_ino}" if journal_stream_of_stderr else "8:1234"
+        subprocess.run(
+            [sys.executable, "-c", LOG_SOME_LINES],
+            env={**os.environ, "JOURNAL_STREAM": named},
+            cwd=REPO,
+            stderr=stream,
+            check=True,
+        )
+    return stderr.read_text().splitlines()
+
+
+def test_under_the_journal_a_line_is_a_record_with_its_syslog_priority(tmp_path):
+    lines = _stderr_lines(tmp_path, journal_stream_of_stderr=True)
+    assert lines[:4] == [
+        "<7>DEBUG assistant.test: looking",
+        "<6>INFO assistant.test: started",
+        "<4>WARNING assistant.test: board is gone",
+        "<3>ERROR assistant.test: not reloaded: ⏎ first problem ⏎ second problem",
+    ]
+    assert lines[4].startswith(
+        "<3>ERROR assistant.test: action crashed ⏎ Traceback (most recent call last): ⏎ "
+    )
+    assert lines[4].endswith(" ⏎ ZeroDivisionError: division by zero")
+    assert len(lines) == 5
+
+
+def test_a_terminal_that_inherited_journal_stream_gets_timestamps_and_tracebacks(tmp_path):
+    lines = _stderr_lines(tmp_path, journal_stream_of_stderr=False)
+    assert lines[0].endswith(" DEBUG   assistant.test: looking")
+    assert lines[0][:8].count(":") == 2  # HH:MM:SS
+    assert "Traceback (most recent call last):" in lines
+    assert lines[-1] == "ZeroDivisionError: division by zero"
