@@ -255,9 +255,21 @@ class _Context:
         self.name = name
         self.settings = dict(settings)
         self.log = logging.getLogger(f"assistant.skill.{name}")
-        self.data_dir = host.data_root / name
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         self._host = host
+
+    @property
+    def data_dir(self) -> Path:
+        """Created when first asked for, so only a skill that keeps files needs the data
+        directory; SkillError when it cannot be created."""
+        path = self._host.data_root / self.name
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise SkillError(
+                f"cannot create the data directory {path} ({error.strerror}); make "
+                f"{self._host.data_root} a directory the user running the assistant can write"
+            ) from None
+        return path
 
     @property
     def cancelled(self) -> threading.Event:

@@ -149,6 +149,8 @@ class SkillContext(Protocol):
     settings: dict[str, Any]
     log: logging.Logger
     data_dir: Path
+    """The skill's own directory, for files that survive restarts; created when first read,
+    which raises SkillError naming the directory when it cannot be."""
 
     def say(self, text: str, site: str | None = None) -> None:
         """Speak a short reply (never blocks; also logged). `site` routes it to a room."""

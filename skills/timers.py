@@ -5,17 +5,27 @@ survive a restart; one that came due while the assistant was not running is anno
 missed. Ringing timers are jobs in a second table of the same file, so a timer keeps ringing
 (and "stop" silences it) across a restart of the skill, such as a reload that changes its
 settings. The length can be said after "go" ("five minutes"), through the follow-up phrase.
+A file that cannot be written stops the skill at start; one that stops being writable later
+refuses new timers, while due timers still ring (see TimerStore).
 """
 
 from __future__ import annotations
 
 import math
+import sqlite3
+import threading
+from collections.abc import Callable
+from contextlib import suppress
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.job import Job
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from assistant.plugin import (
     AMOUNT_WORDS,
@@ -49,6 +59,95 @@ def _ring_again(key: str, name: str, site: str | None = None) -> None:
         skill.context.say(f"{name.capitalize()} is done", site)
 
 
+def cannot_write(path: Path, error: Exception) -> str:
+    """One line naming the file, why it cannot be written, and the fix."""
+    reason = error.orig if isinstance(error, DBAPIError) else error
+    return (
+        f"cannot write {path} ({reason}); make it and its folder writable by the user "
+        "running the assistant"
+    )
+
+
+def check_writable(path: Path) -> None:
+    """Raise sqlite3.Error unless SQLite can write the database at `path` (created when
+    missing): a change made in a transaction, then rolled back."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("CREATE TABLE write_check (x)")
+        connection.execute("ROLLBACK")
+    finally:
+        connection.close()
+
+
+class TimerStore(SQLAlchemyJobStore):
+    """An SQLite job store whose failed writes do not stop the scheduler. The scheduler updates
+    or removes each job it runs; a change that cannot be stored is kept in memory (and
+    `failed` is told), so a timer that rang does not ring again, a ringing timer's next
+    announcement comes on time, and the scheduler's thread goes on. The changes kept are
+    stored with the next write that succeeds. Adding a job still raises: a new timer that
+    cannot be stored would not survive a restart."""
+
+    def __init__(self, path: Path, tablename: str, failed: Callable[[SQLAlchemyError], None]):
+        super().__init__(url=f"sqlite:///{path}", tablename=tablename)
+        self._failed = failed
+        self._unsaved: dict[str, Job | None] = {}
+        """Changes not stored yet, by job id: the job as it is now, or None when removed.
+        The scheduler calls a store under its lock, so no lock of its own is needed."""
+
+    def add_job(self, job: Job) -> None:
+        self._store_unsaved()
+        super().add_job(job)
+
+    def update_job(self, job: Job) -> None:
+        self._change(job.id, job)
+
+    def remove_job(self, job_id: str) -> None:
+        if job_id in self._unsaved and self._unsaved[job_id] is None:
+            raise JobLookupError(job_id)
+        self._change(job_id, None)
+
+    def lookup_job(self, job_id: str) -> Job | None:
+        if job_id in self._unsaved:
+            return self._unsaved[job_id]
+        return super().lookup_job(job_id)
+
+    def get_all_jobs(self) -> list[Job]:
+        stored = [job for job in super().get_all_jobs() if job.id not in self._unsaved]
+        if not self._unsaved:
+            return stored
+        kept = [job for job in self._unsaved.values() if job is not None]
+        return sorted(stored + kept, key=lambda job: job.next_run_time)  # timers never pause
+
+    def get_due_jobs(self, now: datetime) -> list[Job]:
+        return [job for job in self.get_all_jobs() if job.next_run_time <= now]
+
+    def get_next_run_time(self) -> datetime | None:
+        return min((job.next_run_time for job in self.get_all_jobs()), default=None)
+
+    def _change(self, job_id: str, job: Job | None) -> None:
+        """Store an update (`job`) or a removal (None), after the changes kept before; keep it
+        in memory if it cannot be stored."""
+        try:
+            self._store_unsaved()
+            self._write(job_id, job)
+        except SQLAlchemyError as error:
+            self._unsaved[job_id] = job
+            self._failed(error)
+
+    def _store_unsaved(self) -> None:
+        for job_id, job in list(self._unsaved.items()):
+            with suppress(JobLookupError):  # no longer stored: nothing left to change
+                self._write(job_id, job)
+            del self._unsaved[job_id]
+
+    def _write(self, job_id: str, job: Job | None) -> None:
+        if job is None:
+            super().remove_job(job_id)
+        else:
+            super().update_job(job)
+
+
 class TimersSkill(Skill):
     name = "timers"
     description = "named countdown timers that survive a restart"
@@ -69,11 +168,19 @@ class TimersSkill(Skill):
     def start(self) -> None:
         settings = self.context.settings
         self._key = str(self.context.data_dir.resolve())
-        database = f"sqlite:///{self.context.data_dir / 'timers.sqlite'}"
+        self._database = self.context.data_dir / "timers.sqlite"
+        try:
+            check_writable(self._database)
+        except sqlite3.Error as error:
+            raise SkillError(
+                f"Timers: {cannot_write(self._database, error)}, then reload"
+            ) from None
+        self._unstored_told = threading.Lock()
+        """Taken once the first change that could not be stored has been logged."""
         self.scheduler = BackgroundScheduler(
             jobstores={
-                "default": SQLAlchemyJobStore(url=database),
-                "ringing": SQLAlchemyJobStore(url=database, tablename="ringing"),
+                "default": TimerStore(self._database, "apscheduler_jobs", self._not_stored),
+                "ringing": TimerStore(self._database, "ringing", self._not_stored),
             },
             job_defaults={
                 "misfire_grace_time": max(1, math.ceil(settings["missed_after"])),
@@ -114,15 +221,18 @@ class TimersSkill(Skill):
             if self.context.cancelled.is_set():  # given up on, or stopping: set nothing
                 raise SkillError("Timer not set: cancelled while listening for its length")
         name = name or self._free_name()
-        self.scheduler.add_job(
-            _timer_due,
-            "date",
-            run_date=datetime.now(timezone.utc) + timedelta(seconds=seconds),
-            args=[self._key, name, event.site],
-            id=TIMER_PREFIX + name,
-            name=name,
-            replace_existing=True,
-        )
+        try:
+            self.scheduler.add_job(
+                _timer_due,
+                "date",
+                run_date=datetime.now(timezone.utc) + timedelta(seconds=seconds),
+                args=[self._key, name, event.site],
+                id=TIMER_PREFIX + name,
+                name=name,
+                replace_existing=True,
+            )
+        except SQLAlchemyError as error:
+            raise SkillError(f"Timer not set: {cannot_write(self._database, error)}") from None
         return f"{notes}{name.capitalize()} set for {duration_in_words(seconds)}"
 
     @action(name="stop", params=(Setting("name", str, "", "the timer to cancel; empty: next"),))
@@ -156,22 +266,36 @@ class TimersSkill(Skill):
 
     def ring(self, name: str, site: str | None = None) -> None:
         """Announce a timer that came due, and keep announcing until stopped. The ringing is
-        stored first, so a restart right after the announcement keeps it."""
+        stored first, so a restart right after the announcement keeps it; a store that cannot
+        be written rings it once."""
         settings = self.context.settings
         now = datetime.now(timezone.utc)
-        self.scheduler.add_job(
-            _ring_again,
-            "interval",
-            seconds=settings["ring_every"],
-            start_date=now + timedelta(seconds=settings["ring_every"]),
-            end_date=now + timedelta(seconds=settings["ring_for"]),
-            args=[self._key, name, site],
-            id=f"ring:{name}",
-            jobstore="ringing",
-            replace_existing=True,
-        )
+        try:
+            self.scheduler.add_job(
+                _ring_again,
+                "interval",
+                seconds=settings["ring_every"],
+                start_date=now + timedelta(seconds=settings["ring_every"]),
+                end_date=now + timedelta(seconds=settings["ring_for"]),
+                args=[self._key, name, site],
+                id=f"ring:{name}",
+                jobstore="ringing",
+                replace_existing=True,
+            )
+        except SQLAlchemyError as error:
+            self._not_stored(error)
         self.context.say(f"{name.capitalize()} is done", site)
         self.context.hold_focus(settings["ring_for"])
+
+    def _not_stored(self, error: SQLAlchemyError) -> None:
+        """Log, once per start, that what happens to timers cannot be stored."""
+        if self._unstored_told.acquire(blocking=False):
+            self.context.log.warning(
+                "%s; until it can be written, timers ring and stop as usual but what happens "
+                "to them is kept in memory only, so a restart before then may bring back timers "
+                "that rang or were stopped",
+                cannot_write(self._database, error),
+            )
 
     def _missed(self, event: JobExecutionEvent) -> None:
         if not event.job_id.startswith(TIMER_PREFIX):

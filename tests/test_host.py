@@ -54,6 +54,15 @@ class NeedsKeySkill(Skill):
         raise SkillError("set skills.needskey.api_key in config.yaml")
 
 
+class KeeperSkill(Skill):
+    """Keeps a file in its data directory."""
+
+    name = "keeper"
+
+    def start(self):
+        (self.context.data_dir / "kept.txt").write_text("kept")
+
+
 class OddRepliesSkill(Skill):
     name = "odd"
 
@@ -354,6 +363,30 @@ def test_a_skill_error_from_the_constructor_is_spoken_without_a_traceback(
     assert "skill needskey: constructor failed: set skills.needskey.api_key" in caplog.text
     assert "Traceback" not in caplog.text
     assert host.failures == {"needskey": 1}
+
+
+def test_a_data_directory_that_cannot_be_made_stops_only_the_skills_that_keep_files(
+    tmp_path, replies, caplog
+):
+    data_root = tmp_path / "data"
+    data_root.write_text("a file where the data directory should be")
+    host = PluginHost(
+        {"keeper": KeeperSkill, **INSTALLED},
+        Focus(30),
+        data_root,
+        lambda text, site: replies.append(text),
+    )
+    with caplog.at_level(logging.ERROR, logger="assistant.host"):
+        host.configure({"keeper": {}, "recorder": {}})
+        assert host.call("recorder", "dim", EVENT, {}).result(2) is None
+        with pytest.raises(LookupError, match=r"keeper did not start \(SkillError: cannot create"):
+            host.call("keeper", "anything", EVENT, {}).result(2)
+    host.stop()
+    assert replies == [
+        f"cannot create the data directory {data_root / 'keeper'} (Not a directory); make "
+        f"{data_root} a directory the user running the assistant can write"
+    ]
+    assert "Traceback" not in caplog.text
 
 
 def test_only_a_non_empty_str_is_a_reply_and_other_returns_are_logged(tmp_path, replies, caplog):

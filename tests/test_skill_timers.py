@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
+import subprocess
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,6 +28,25 @@ def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.05)
     return condition()
+
+
+@contextmanager
+def unwritable(folder: Path) -> Iterator[None]:
+    """Make `folder` unwritable for real, so SQLite cannot write the database in it (it
+    cannot create its journal there): root ignores the mode, so as root the folder gets the
+    immutable attribute."""
+    if os.geteuid() == 0:
+        made = subprocess.run(["chattr", "+i", folder], capture_output=True, text=True)
+        if made.returncode:
+            pytest.skip(f"running as root, and chattr +i is refused here: {made.stderr.strip()}")
+        undo = ["chattr", "-i", folder]
+    else:
+        folder.chmod(0o555)
+        undo = ["chmod", "755", folder]
+    try:
+        yield
+    finally:
+        subprocess.run(undo, check=True)
 
 
 @pytest.fixture
@@ -168,3 +190,67 @@ def test_a_timer_rings_in_the_room_that_started_it(timers) -> None:
     assert wait_for(lambda: skill.replies.count("Tea is done") >= 2)  # rung, then again
     rung = [site for text, site in skill.said if text == "Tea is done"]
     assert set(rung) == {"kitchen"}
+
+
+@pytest.mark.parametrize("stored", [True, False], ids=["with-timers", "new"])
+def test_a_store_that_cannot_be_written_stops_the_skill_at_start_with_one_line(
+    timers, tmp_path: Path, caplog: pytest.LogCaptureFixture, stored: bool
+) -> None:
+    folder = tmp_path / "timers"
+    folder.mkdir()
+    if stored:
+        first = timers(ask_length=False)
+        first.do("start", name="tea", seconds=600)
+        first.stop()
+    with caplog.at_level(logging.ERROR, logger="assistant.host"), unwritable(folder):
+        second = timers(ask_length=False)
+    assert second.skill is None
+    (reply,) = second.replies  # SQLite's reason depends on how the folder refuses writes
+    assert re.fullmatch(
+        rf"Timers: cannot write {re.escape(str(folder / 'timers.sqlite'))} \(.+\); make it "
+        "and its folder writable by the user running the assistant, then reload",
+        reply,
+    )
+    assert "skill timers: start failed: Timers: cannot write" in caplog.text
+    assert "Traceback" not in caplog.text
+
+
+def test_a_store_unwritable_later_still_rings_due_timers_and_refuses_new_ones(
+    timers, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The scheduler goes on (a later timer rings too), a timer that rang is not rung again,
+    and once the store can be written again what happened meanwhile is stored."""
+    folder = tmp_path / "timers"
+    skill = timers(ask_length=False)
+    skill.do("start", name="tea", seconds=1.0)
+    skill.do("start", name="eggs", seconds=2.0)
+    with caplog.at_level(logging.WARNING), unwritable(folder):
+        with pytest.raises(SkillError, match=r"^Timer not set: cannot write .*timers.sqlite"):
+            skill.do("start", name="rice", seconds=60)
+        assert wait_for(lambda: "Eggs is done" in skill.replies)
+        time.sleep(1.0)  # ring_every 0.3: a ringing the store kept would have rung again
+        assert skill.replies.count("Tea is done") == skill.replies.count("Eggs is done") == 1
+        assert skill.do("status") == "No timer is running"
+    assert caplog.text.count("cannot write") == 2  # the refused timer, and the store once
+    assert "Traceback" not in caplog.text
+    assert skill.do("start", name="rice", seconds=60) == "Rice set for one minute"
+    skill.stop()
+    again = timers(ask_length=False)
+    status = again.do("status")
+    assert re.fullmatch(r"Rice: (one minute|fifty \w+ seconds) left", status)
+    time.sleep(1.0)  # a timer that rang but was still stored would be announced as missed
+    assert again.replies == [status]
+
+
+def test_a_ringing_timer_rings_on_and_is_silenced_when_the_store_becomes_unwritable(
+    timers, tmp_path: Path
+) -> None:
+    skill = timers(ask_length=False, ring_every=0.3, ring_for=10.0)
+    skill.do("start", name="tea", seconds=0.2)
+    assert wait_for(lambda: "Tea is done" in skill.replies)
+    with unwritable(tmp_path / "timers"):
+        assert wait_for(lambda: skill.replies.count("Tea is done") >= 3)
+        assert skill.do("stop") == "Timer stopped"
+        rung = skill.replies.count("Tea is done")
+        time.sleep(0.8)
+        assert skill.replies.count("Tea is done") == rung  # silenced
