@@ -1,0 +1,104 @@
+"""The timers skill's SQLite store: a check that the file can be written, and an APScheduler
+job store whose failed writes do not stop the scheduler."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from contextlib import suppress
+from datetime import datetime
+from pathlib import Path
+
+from apscheduler.job import Job
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+
+def cannot_write(path: Path, error: Exception) -> str:
+    """One line naming the file, why it cannot be written, and the fix."""
+    reason = error.orig if isinstance(error, DBAPIError) else error
+    return (
+        f"cannot write {path} ({reason}); make it and its folder writable by the user "
+        "running the assistant"
+    )
+
+
+def check_writable(path: Path) -> None:
+    """Raise sqlite3.Error unless SQLite can write the database at `path` (created when
+    missing): a change made in a transaction, then rolled back."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("CREATE TABLE write_check (x)")
+        connection.execute("ROLLBACK")
+    finally:
+        connection.close()
+
+
+class TimerStore(SQLAlchemyJobStore):
+    """An SQLite job store whose failed writes do not stop the scheduler. The scheduler updates
+    or removes each job it runs; a change that cannot be stored is kept in memory (and
+    `failed` is told), so a timer that rang does not ring again, a ringing timer's next
+    announcement comes on time, and the scheduler's thread goes on. The changes kept are
+    stored with the next write that succeeds. Adding a job still raises: a new timer that
+    cannot be stored would not survive a restart."""
+
+    def __init__(self, path: Path, tablename: str, failed: Callable[[SQLAlchemyError], None]):
+        super().__init__(url=f"sqlite:///{path}", tablename=tablename)
+        self._failed = failed
+        self._unsaved: dict[str, Job | None] = {}
+        """Changes not stored yet, by job id: the job as it is now, or None when removed.
+        The scheduler calls a store under its lock, so no lock of its own is needed."""
+
+    def add_job(self, job: Job) -> None:
+        self._store_unsaved()
+        super().add_job(job)
+
+    def update_job(self, job: Job) -> None:
+        self._change(job.id, job)
+
+    def remove_job(self, job_id: str) -> None:
+        if job_id in self._unsaved and self._unsaved[job_id] is None:
+            raise JobLookupError(job_id)
+        self._change(job_id, None)
+
+    def lookup_job(self, job_id: str) -> Job | None:
+        if job_id in self._unsaved:
+            return self._unsaved[job_id]
+        return super().lookup_job(job_id)
+
+    def get_all_jobs(self) -> list[Job]:
+        stored = [job for job in super().get_all_jobs() if job.id not in self._unsaved]
+        if not self._unsaved:
+            return stored
+        kept = [job for job in self._unsaved.values() if job is not None]
+        return sorted(stored + kept, key=lambda job: job.next_run_time)  # timers never pause
+
+    def get_due_jobs(self, now: datetime) -> list[Job]:
+        return [job for job in self.get_all_jobs() if job.next_run_time <= now]
+
+    def get_next_run_time(self) -> datetime | None:
+        return min((job.next_run_time for job in self.get_all_jobs()), default=None)
+
+    def _change(self, job_id: str, job: Job | None) -> None:
+        """Store an update (`job`) or a removal (None), after the changes kept before; keep it
+        in memory if it cannot be stored."""
+        try:
+            self._store_unsaved()
+            self._write(job_id, job)
+        except SQLAlchemyError as error:
+            self._unsaved[job_id] = job
+            self._failed(error)
+
+    def _store_unsaved(self) -> None:
+        for job_id, job in list(self._unsaved.items()):
+            with suppress(JobLookupError):  # no longer stored: nothing left to change
+                self._write(job_id, job)
+            del self._unsaved[job_id]
+
+    def _write(self, job_id: str, job: Job | None) -> None:
+        if job is None:
+            super().remove_job(job_id)
+        else:
+            super().update_job(job)
