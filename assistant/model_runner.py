@@ -1,10 +1,11 @@
 """Run the int8 keyword model on the desktop exactly as the board runs it.
 
 The board runs the model with TensorFlow Lite for Microcontrollers; so does the desktop, with
-the TFLM Python interpreter (the same kernels, so the same scores, bit for bit). LiteRT is not
-used to run it: its optimized kernels round differently (int8 DEPTHWISE_CONV_2D by up to 11 LSB),
-and even its reference kernels do not always agree with TFLM (per-channel FULLY_CONNECTED rounds
-once where TFLM rounds twice). The model's CONV_2D and DEPTHWISE_CONV_2D operators, nearly all of
+the TFLM Python interpreter (its reference kernels; the board's are TFLM's CMSIS-NN kernels, which
+are meant to give the same integers but which no test here runs). LiteRT is not used to run it:
+its optimized kernels round differently (int8 DEPTHWISE_CONV_2D by up to 11 LSB), and even its
+reference kernels do not always agree with TFLM (FULLY_CONNECTED's requantization, now and then by
+1 LSB). The model's CONV_2D and DEPTHWISE_CONV_2D operators, nearly all of
 its work, run in numpy with TFLM's integer arithmetic (assistant/int8_conv.py, several times
 faster); TFLM runs the other operators, each run of them cut out of the same flatbuffer as a
 model of its own.

@@ -261,6 +261,8 @@ class Pipeline:
                 "(trained again after quantize?): run quantize again "
                 f"(`{self.command('quantize')}`)"
             )
+        fix = f"run `{self.command('quantize')}` again (it quantizes them per tensor)"
+        quantize.require_board_kernels(tflite, str(self.tflite_path), fix)
         extra = {
             "architecture": training["architecture"],
             "parameters": training["parameters"],

@@ -15,14 +15,34 @@ from assistant.features import FeatureContract
 from model_training.settings import FEATURE_SCALE, LABELS
 from model_training.train import to_float
 
+BOARD_KERNELS = (
+    "the board's TFLM library (tflite-micro-arduino-examples, CMSIS-NN kernels) applies one "
+    "weight scale per FULLY_CONNECTED layer, so the board would score differently from the desktop"
+)
+
+
+def int8_converter(model, dataset):
+    """TensorFlow's full-integer converter (int8 input and output) for the Keras `model`,
+    calibrated on `dataset` (a generator of float inputs), set up for the board's kernels:
+    convolutions keep one weight scale per output channel (every CMSIS-NN version has them),
+    FULLY_CONNECTED layers get one per tensor (the board's CMSIS-NN kernel takes no more)."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = dataset
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    converter._experimental_disable_per_channel_quantization_for_dense_layers = True
+    return converter
+
 
 def convert(model, representative: np.ndarray, samples: int = 400, seed: int = 0) -> bytes:
     """The Keras model as int8 TFLite (int8 input and output) calibrated on `representative`.
 
     `representative` holds frontend uint16 features (n, slices, channels).
     """
-    import tensorflow as tf
-
     rng = np.random.default_rng(seed)
     picked = representative[rng.permutation(len(representative))[:samples]]
 
@@ -31,13 +51,56 @@ def convert(model, representative: np.ndarray, samples: int = 400, seed: int = 0
             yield [to_float(features[None])]
 
     with contextlib.redirect_stdout(io.StringIO()):  # Keras prints the exported signature
-        converter = tf.lite.TFLiteConverter.from_keras_model(model)
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = dataset
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
-        return converter.convert()
+        tflite = int8_converter(model, dataset).convert()
+    fix = "the converter did not quantize them per tensor: check the tensorflow version"
+    require_board_kernels(tflite, "the converted model", fix)
+    return tflite
+
+
+@dataclass(frozen=True)
+class Weights:
+    """An operator's weight tensor: how many scales it has, over how many output channels."""
+
+    operator: str
+    tensor: str
+    scales: int
+    channels: int
+
+
+def weights_of(tflite: bytes) -> list[Weights]:
+    """The weights of each CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED, in model order."""
+    interpreter = litert_interpreter(tflite)
+    tensors = {tensor["index"]: tensor for tensor in interpreter.get_tensor_details()}
+    found = []
+    for operator in interpreter._get_ops_details():
+        if operator["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+            weights = tensors[operator["inputs"][1]]
+            quantization = weights["quantization_parameters"]
+            channels = int(weights["shape"][quantization["quantized_dimension"]])
+            scales = len(quantization["scales"])
+            found.append(Weights(operator["op_name"], weights["name"], scales, channels))
+    return found
+
+
+def per_channel_fully_connected(tflite: bytes) -> dict[str, int]:
+    """The FULLY_CONNECTED weight tensors with more than one scale, and how many they have."""
+    return {
+        weights.tensor: weights.scales
+        for weights in weights_of(tflite)
+        if weights.operator == "FULLY_CONNECTED" and weights.scales > 1
+    }
+
+
+def require_board_kernels(tflite: bytes, what: str, fix: str) -> None:
+    """ValueError naming `what` and `fix` when the model's FULLY_CONNECTED weights have one
+    scale per output channel, which the board's kernels do not apply."""
+    found = per_channel_fully_connected(tflite)
+    if found:
+        tensors = ", ".join(f"{name} ({scales} scales)" for name, scales in found.items())
+        raise ValueError(
+            f"{what}: FULLY_CONNECTED weights with one scale per output channel: {tensors}; "
+            f"{BOARD_KERNELS}; {fix}"
+        )
 
 
 @dataclass(frozen=True)
@@ -61,9 +124,10 @@ def quantization_of(tflite: bytes) -> Quantization:
 def litert_interpreter(tflite: bytes):
     """LiteRT with its reference kernels, the closest to TFLM's arithmetic.
 
-    They still differ from TFLM when a per-channel FULLY_CONNECTED requantization lands on a tie
-    (LiteRT rounds once, TFLM twice); the optimized kernels and XNNPACK round differently on more
-    operators (see docs/desktop-listening.md). `quantize` records whether the two agreed.
+    They still differ from TFLM by 1 LSB now and then in a FULLY_CONNECTED requantization (per
+    channel LiteRT rounds once where TFLM rounds twice; per tensor they differ too); the optimized
+    kernels and XNNPACK round differently on more operators (see docs/desktop-listening.md).
+    `quantize` records whether the two agreed.
     """
     from ai_edge_litert import interpreter as litert
 

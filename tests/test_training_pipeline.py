@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tiny_kws_model
 
 from assistant import protocol
 from assistant.recognizer import DEFAULT_THRESHOLD
@@ -215,6 +216,17 @@ def test_export_refuses_a_model_quantized_from_another_checkpoint(tiny_model, tm
     (pipeline.run_dir / "training.json").write_text(json.dumps(training))
     assert main(export_args(pipeline, tmp_path / "out")) == 1
     assert "run quantize again" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "m").exists()
+
+
+def test_export_refuses_a_model_whose_dense_layer_has_a_scale_per_output(tmp_path, capsys):
+    per_channel = tmp_path / "per_channel.tflite"  # as `quantize` made it before
+    per_channel.write_bytes(tiny_kws_model.convert(per_channel_dense=True))
+    pipeline = finished_run(tmp_path / "data", per_channel)
+    assert main(export_args(pipeline, tmp_path / "out")) == 1
+    error = capsys.readouterr().err
+    assert f"{pipeline.tflite_path}: FULLY_CONNECTED weights with one scale per output" in error
+    assert "run `python -m model_training quantize --run r` again" in error
     assert not (tmp_path / "out" / "m").exists()
 
 

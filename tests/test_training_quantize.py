@@ -8,6 +8,7 @@ import subprocess
 
 import numpy as np
 import pytest
+import tiny_kws_model
 
 from assistant.features import FRONTEND_PARAMS, FeatureContract
 from model_training import export, models, quantize
@@ -64,13 +65,43 @@ def test_quantization_is_int8_in_and_out(tflite):
     assert q.output_scale == pytest.approx(1 / 256) and q.output_zero_point == -128
 
 
-def test_ds_cnn_fits_the_board():
-    model = models.build("ds_cnn")
+@pytest.fixture(scope="module")
+def ds_cnn():
+    return models.build("ds_cnn")
+
+
+@pytest.fixture(scope="module")
+def ds_cnn_tflite(ds_cnn) -> bytes:
     rng = np.random.default_rng(1)
-    tflite = quantize.convert(model, rng.integers(0, 700, (20, 49, 40)).astype(np.uint16))
-    assert len(tflite) < 40 * 1024
-    assert 4 * 1024 < quantize.arena_bytes(tflite) < 24 * 1024
-    assert models.macs(model) < 1_000_000
+    return quantize.convert(ds_cnn, rng.integers(0, 700, (20, 49, 40)).astype(np.uint16))
+
+
+def test_ds_cnn_fits_the_board(ds_cnn, ds_cnn_tflite):
+    assert len(ds_cnn_tflite) < 40 * 1024
+    assert 4 * 1024 < quantize.arena_bytes(ds_cnn_tflite) < 24 * 1024
+    assert models.macs(ds_cnn) < 1_000_000
+
+
+def test_convolutions_keep_a_scale_per_channel_and_dense_layers_get_one(ds_cnn_tflite):
+    found = quantize.weights_of(ds_cnn_tflite)
+    kinds = {weights.operator for weights in found}
+    assert kinds == {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
+    for weights in found:
+        per_channel = weights.operator != "FULLY_CONNECTED"
+        assert weights.scales == (weights.channels if per_channel else 1), weights
+    assert quantize.per_channel_fully_connected(ds_cnn_tflite) == {}
+
+
+def test_a_per_channel_dense_layer_is_refused_with_the_fix():
+    per_channel = tiny_kws_model.convert(per_channel_dense=True)
+    assert list(quantize.per_channel_fully_connected(per_channel).values()) == [len(LABELS)]
+    with pytest.raises(ValueError) as refused:
+        quantize.require_board_kernels(per_channel, "m.tflite", "quantize it again")
+    message = str(refused.value)
+    assert message.startswith("m.tflite: FULLY_CONNECTED weights with one scale per output")
+    assert f"({len(LABELS)} scales)" in message and "CMSIS-NN" in message
+    assert message.endswith("; quantize it again")
+    quantize.require_board_kernels(tiny_kws_model.convert(), "m.tflite", "")
 
 
 def _card(tflite: bytes) -> dict:

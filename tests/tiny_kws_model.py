@@ -1,7 +1,7 @@
 """A tiny full-int8 keyword model for tests: it says "on" when the last second is loud.
 
-Made with TensorFlow's full-int8 converter, as the real model is, so the desktop pipeline runs a
-real int8 TFLite model; the weights are set by hand so that its behaviour is known without
+Made with TensorFlow's full-int8 converter set up as for the real model, so the desktop pipeline
+runs a real int8 TFLite model; the weights are set by hand so that its behaviour is known without
 training: speech (or any sound well above the noise floor) is "on", quiet is "silence".
 """
 
@@ -50,23 +50,27 @@ def _representative(rng: np.random.Generator):
         yield [(rng.uniform(0, level, (1, SLICES, CHANNELS)) * FEATURE_SCALE).astype(np.float32)]
 
 
+def convert(per_channel_dense: bool = False) -> bytes:
+    """The tiny model as int8 TFLite, converted as `quantize` converts the real model, or with
+    one weight scale per output of its dense layer (TensorFlow's default, which the board's
+    kernels do not apply: a model `quantize` and `export` refuse)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from model_training.quantize import int8_converter
+
+    rng = np.random.default_rng(0)
+    converter = int8_converter(_keras_model(), lambda: _representative(rng))
+    if per_channel_dense:
+        converter._experimental_disable_per_channel_quantization_for_dense_layers = False
+    return converter.convert()
+
+
 def build(directory: str | Path) -> Path:
     """Write tiny_kws.tflite and its model card into `directory` (once); returns the model."""
     directory = Path(directory)
     path = directory / "tiny_kws.tflite"
     if path.exists():
         return path
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
-
-    rng = np.random.default_rng(0)
-    converter = tf.lite.TFLiteConverter.from_keras_model(_keras_model())
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: _representative(rng)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    content = converter.convert()
+    content = convert()
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_content=content)
@@ -113,12 +117,9 @@ def build_conv(directory: str | Path) -> Path:
             features = rng.uniform(0, level, (1, SLICES, CHANNELS, 1)) * FEATURE_SCALE
             yield [features.astype(np.float32)]
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(tf.keras.Model(inputs, outputs))
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
+    from model_training.quantize import int8_converter
+
+    converter = int8_converter(tf.keras.Model(inputs, outputs), representative)
     directory.mkdir(parents=True, exist_ok=True)
     path.write_bytes(converter.convert())
     return path

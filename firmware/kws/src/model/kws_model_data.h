@@ -1,4 +1,4 @@
-// Generated from assistant/models/kws_int8.tflite (model 09caaf51) by `python -m model_training export`; do not edit.
+// Generated from assistant/models/kws_int8.tflite (model b079c5f0) by `python -m model_training export`; do not edit.
 // Regenerate: python -m model_training export
 #ifndef KWS_MODEL_DATA_H_
 #define KWS_MODEL_DATA_H_

@@ -1,4 +1,4 @@
-// Generated from assistant/models/kws_int8.tflite (model 09caaf51) by `python -m model_training export`; do not edit.
+// Generated from assistant/models/kws_int8.tflite (model b079c5f0) by `python -m model_training export`; do not edit.
 // Regenerate: python -m model_training export
 #ifndef KWS_MODEL_SETTINGS_H_
 #define KWS_MODEL_SETTINGS_H_
@@ -30,7 +30,7 @@ constexpr float kOutputScale = 0.00390625f;
 constexpr int kOutputZeroPoint = -128;
 
 constexpr int kTensorArenaBytes = 18432;
-constexpr const char* kModelId = "09caaf51";
+constexpr const char* kModelId = "b079c5f0";
 
 // Audio frontend (TFLite Micro microfrontend) parameters.
 constexpr int kFrontendSampleRate = 16000;
