@@ -10,6 +10,7 @@ from pathlib import Path
 
 from model_training import command_line
 from model_training.settings import FIRMWARE_MODEL_DIR, REPO_ROOT, SHARED_DIR, data_dir
+from model_training.streaming import STREAM_SPLITS
 
 DEFAULT_DATA = SHARED_DIR / "speech_commands_subset"
 DEFAULT_STREAMS = data_dir() / "streams"
@@ -34,13 +35,17 @@ def cmd_build(args) -> None:
         command_share=args.command_share,
         unknown_share=args.unknown_share,
         seed=args.seed,
+        split=args.split,
     )
     out = Path(args.out)
     truth = build_stream(args.data, args.noise or args.data, out, recipe)
     kinds = {}
     for event in truth.events:
         kinds[event.kind] = kinds.get(event.kind, 0) + 1
-    print(f"{out.with_suffix('.wav')}: {truth.duration_ms / 60000:.1f} min, events {kinds}")
+    print(
+        f"{out.with_suffix('.wav')}: {truth.duration_ms / 60000:.1f} min of {truth.split}-split "
+        f"speakers, events {kinds}"
+    )
     print(f"ground truth: {out.with_suffix('.json')}")
 
 
@@ -58,8 +63,9 @@ def format_report(report: dict) -> str:
     from model_training.streaming.evaluate import ceiling_lines
 
     at = report["at_thresholds"]
+    splits = " and ".join(report.get("splits", ["test"]))
     lines = [
-        f"{at['hours']:.2f} h of streams, thresholds {at['thresholds']}",
+        f"{at['hours']:.2f} h of streams ({splits}-split speakers), thresholds {at['thresholds']}",
         f"{'command':<8} {'events':>6} {'FRR %':>6} {'FA':>4} {'FA/h':>6}",
     ]
     for command, row in at["per_command"].items():
@@ -94,6 +100,7 @@ def cmd_thresholds(args) -> None:
     from assistant.pipeline import model_card_path
     from model_training.streaming.thresholds import (
         HEADER_NAME,
+        check_tuning_report,
         choose_thresholds,
         thresholds_header,
         write_config_thresholds,
@@ -101,25 +108,54 @@ def cmd_thresholds(args) -> None:
 
     report_path = Path(args.report)
     report = json.loads(report_path.read_text())
-    chosen = choose_thresholds(report, args.max_false_accepts_per_hour)
-    print("chosen thresholds: " + ", ".join(f"{k}={v:.2f}" for k, v in chosen.items()))
+    check_tuning_report(report, report_path)
+    budget = args.max_false_accepts_per_hour
+    choice = choose_thresholds(report, budget)
+    print(format_choice(choice, budget))
     if args.config:
-        write_config_thresholds(args.config, chosen)
+        write_config_thresholds(args.config, choice.thresholds)
         print(f"written to {args.config} (microphone.thresholds)")
     if args.header:
         labels = FeatureContract.from_model_card(model_card_path(report["model"])).labels
         header = Path(args.header)
         if header.is_dir():
             header = header / HEADER_NAME
-        header.write_text(thresholds_header(labels, chosen, report_path.name))
+        source = "/".join(report_path.parts[-2:])  # the tuning evaluation's folder and file
+        header.write_text(thresholds_header(labels, choice.thresholds, source))
         print(f"written to {header}")
+
+
+def format_choice(choice, budget: float) -> str:
+    """The chosen thresholds, what they gave on the tuning streams, and what those can show."""
+    from model_training.streaming.thresholds import ZERO_COUNT_BOUND
+
+    chosen = ", ".join(f"{k}={v:.2f}" for k, v in choice.thresholds.items())
+    as_json = json.dumps({k: round(v, 2) for k, v in choice.thresholds.items()})
+    lines = [
+        f"chosen thresholds: {chosen}",
+        f"  (for evaluate on the test streams: --thresholds '{as_json}')",
+        f"tuning streams: {choice.hours:.2f} h; a budget of {budget:g} false accepts per hour "
+        f"allows {choice.allowed_false_accepts} over them, all commands together",
+        f"on the tuning streams (in-sample, optimistic): {choice.false_accepts} false accepts, "
+        f"{100 * choice.mean_false_reject_rate:.1f}% of each command missed on average",
+    ]
+    if choice.false_accepts > choice.allowed_false_accepts:
+        lines.append("WARNING: even the highest swept thresholds pass the budget")
+    if budget > 0 and choice.hours < ZERO_COUNT_BOUND / budget:
+        lines.append(
+            f"NOTE: {choice.hours:.2f} h cannot show {budget:g} false accepts per hour: none "
+            f"at all only bounds the rate below {ZERO_COUNT_BOUND / choice.hours:.1f} per hour "
+            f"(95%); {ZERO_COUNT_BOUND / budget:g} h of tuning streams can (more `build --split "
+            "validation --command-share 0 --unknown-share 0.4` streams, other seeds)"
+        )
+    return "\n".join(lines)
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m model_training.streaming", description=__doc__)
     steps = top.add_subparsers(dest="step", required=True)
 
-    build = steps.add_parser("build", help="mix a long test stream with its ground truth")
+    build = steps.add_parser("build", help="mix a long stream with its ground truth")
     build.add_argument("--data", default=str(DEFAULT_DATA), help="Speech Commands folder")
     build.add_argument("--noise", help="folder holding _background_noise_/ (default: --data)")
     build.add_argument("--out", default=str(DEFAULT_STREAMS / "mixed"), help="path without .wav")
@@ -128,6 +164,12 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--command-share", type=float, default=0.35)
     build.add_argument("--unknown-share", type=float, default=0.3)
     build.add_argument("--seed", type=int, default=0)
+    build.add_argument(
+        "--split",
+        choices=STREAM_SPLITS,
+        default="test",
+        help="whose words: validation speakers to tune thresholds, test speakers to report",
+    )
     build.set_defaults(func=cmd_build)
 
     evaluate = steps.add_parser("evaluate", help="run the pipeline over streams and report")
@@ -142,11 +184,18 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--inference-every", type=int, default=5)
     evaluate.set_defaults(func=cmd_evaluate)
 
-    thresholds = steps.add_parser("thresholds", help="choose thresholds from an evaluation")
+    thresholds = steps.add_parser(
+        "thresholds", help="choose thresholds from an evaluation of validation-speaker streams"
+    )
     thresholds.add_argument(
         "--report", default=str(data_dir() / "streaming" / "streaming_report.json")
     )
-    thresholds.add_argument("--max-false-accepts-per-hour", type=float, default=0.5)
+    thresholds.add_argument(
+        "--max-false-accepts-per-hour",
+        type=float,
+        default=0.5,
+        help="budget of all commands together over the report's streams",
+    )
     thresholds.add_argument("--config", help="config file to update (e.g. config.yaml)")
     thresholds.add_argument(
         "--header", help=f"firmware header or folder (e.g. {FIRMWARE_MODEL_DIR})"

@@ -1,4 +1,8 @@
-"""Long test streams: words and running speech at random times over background noise."""
+"""Long streams: words and running speech at random times over background noise.
+
+A stream's words come from one split's speakers: `validation` streams tune the thresholds,
+`test` streams report on them (never the same audio).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from model_training.dataset import index_folder, noise_files, read_wav, write_wa
 from model_training.examples import rms, voiced_span
 from model_training.progress import Progress
 from model_training.settings import COMMANDS, SAMPLE_RATE, UNKNOWN_LABEL
+from model_training.streaming import STREAM_SPLITS
 from model_training.synth import SENTENCE_WORDS, VARIANTS, VOICES, speak, trim
 
 
@@ -29,6 +34,8 @@ class StreamRecipe:
     gap_seconds: tuple[float, float] = (1.0, 4.0)
     noise_segment_seconds: tuple[float, float] = (20.0, 60.0)
     seed: int = 0
+    split: str = "test"
+    """Whose words: the `validation` speakers (for tuning) or the `test` speakers (reporting)."""
 
 
 @dataclass
@@ -50,6 +57,12 @@ class StreamTruth:
     duration_ms: int = 0
     events: list[Event] = field(default_factory=list)
     noise: list[dict] = field(default_factory=list)
+
+    @property
+    def split(self) -> str:
+        """The split whose speakers the stream holds (streams built before it was recorded held
+        test speakers only)."""
+        return self.recipe.get("split", "test")
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=1))
@@ -100,15 +113,17 @@ def _sentence(rng: np.random.Generator) -> tuple[str, np.ndarray]:
 def build_stream(
     data: str | Path, noise_root: str | Path, out: str | Path, recipe: StreamRecipe
 ) -> StreamTruth:
-    """Write `<out>.wav` and the ground truth `<out>.json`; test-split speakers only."""
+    """Write `<out>.wav` and the ground truth `<out>.json`; speakers of `recipe.split` only."""
+    if recipe.split not in STREAM_SPLITS:
+        raise ValueError(f"split {recipe.split!r}: a stream is built from one of {STREAM_SPLITS}")
     rng = np.random.default_rng(recipe.seed)
-    clips = [clip for clip in index_folder(data) if clip.split == "test"]
+    clips = [clip for clip in index_folder(data) if clip.split == recipe.split]
     commands = [clip for clip in clips if clip.label in COMMANDS]
     unknown = [clip for clip in clips if clip.label == UNKNOWN_LABEL]
     noises = [(path.name, read_wav(path)) for path in noise_files(noise_root)]
     if not commands or not unknown or not noises:
         raise ValueError(
-            f"{data}: need test-split command and unknown clips and {noise_root}/"
+            f"{data}: need {recipe.split}-split command and unknown clips and {noise_root}/"
             "_background_noise_/*.wav to build a stream"
         )
     length = int(recipe.minutes * 60 * SAMPLE_RATE)

@@ -323,6 +323,7 @@ def evaluate(
     report = {
         "model": str(model_path),
         "streams": [str(w) for w in wavs],
+        "splits": sorted({stream.truth.split for stream in streams}),
         "inference_every": inference_every,
         "accept_window_ms": ACCEPT_WINDOW_MS,
         "recognizer": {

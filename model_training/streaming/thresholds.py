@@ -1,32 +1,97 @@
-"""Choose each command's threshold from the streaming sweep; write them to config and firmware."""
+"""Choose each command's threshold from the sweep over validation-speaker (tuning) streams; write
+them to the config and the firmware header."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 from assistant.model_runner import THRESHOLDS_COMMAND
 from assistant.yaml_lines import YamlSyntaxError, load_located
+from model_training.streaming import TUNING_SPLIT
 
 HEADER_NAME = "kws_thresholds.h"
 
 
-def choose_thresholds(report: dict, max_false_accepts_per_hour: float = 0.5) -> dict[str, float]:
-    """Per command, the lowest swept threshold whose own false accepts stay within an equal share
-    of the budget (the highest swept one when none does): fewest rejects within the budget."""
+ZERO_COUNT_BOUND = 3.0
+"""With no false accept in T hours, the rate is below 3/T per hour with 95% confidence
+(-ln 0.05 = 3.0): the hours of tuning streams a budget needs before meeting it means anything."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Thresholds chosen on tuning streams, and what they gave there (in-sample, optimistic)."""
+
+    thresholds: dict[str, float]
+    hours: float
+    allowed_false_accepts: int
+    """The budget in false accepts over the tuning streams, all commands together."""
+    false_accepts: int
+    mean_false_reject_rate: float
+    """Over the commands, each counting the same whatever its number of words."""
+
+
+def check_tuning_report(report: dict, path: str | Path) -> None:
+    """Refuse a report of streams other than validation-speaker ones: thresholds chosen on the
+    test streams would then be reported on the audio that chose them."""
+    splits = report.get("splits", ["test (streams that do not record their split)"])
+    if splits != [TUNING_SPLIT]:
+        raise ValueError(
+            f"{path}: an evaluation of {' and '.join(splits)}-split streams; thresholds are "
+            f"chosen on {TUNING_SPLIT}-speaker streams only, so that the test streams stay held "
+            f"out: build them with `build --split {TUNING_SPLIT}`, run `evaluate` on them alone "
+            "and pass its report"
+        )
+
+
+def _rows(sweep: list[dict], command: str) -> list[tuple[float, int, Fraction]]:
+    """(threshold, false accepts, false-reject rate) of one command, lowest threshold first."""
+    rows = []
+    for outcome in sweep:
+        row = outcome["per_command"][command]
+        rejected = round(row["false_reject_rate"] * row["events"])
+        rows.append(
+            (outcome["thresholds"], row["false_accepts"], Fraction(rejected, row["events"]))
+        )
+    return rows
+
+
+def choose_thresholds(report: dict, max_false_accepts_per_hour: float = 0.5) -> Choice:
+    """One swept threshold per command: the false accepts of all commands together stay within
+    the budget over the report's hours (floor(budget x hours) of them), and the mean false-reject
+    rate over the commands is the lowest (ties: fewer false accepts, then lower thresholds).
+    When even the highest thresholds give more, the budget becomes what they give."""
+    if max_false_accepts_per_hour < 0:
+        raise ValueError(f"max false accepts per hour {max_false_accepts_per_hour}: give 0 or more")
     sweep = sorted(report["sweep"], key=lambda outcome: outcome["thresholds"])
-    commands = list(sweep[0]["per_command"])
-    share = max_false_accepts_per_hour / len(commands)
-    chosen = {}
-    for command in commands:
-        fitting = [
-            o["thresholds"]
-            for o in sweep
-            if o["per_command"][command]["false_accepts_per_hour"] <= share
-        ]
-        chosen[command] = fitting[0] if fitting else sweep[-1]["thresholds"]
-    return chosen
+    hours, commands = sweep[0]["hours"], list(sweep[0]["per_command"])
+    unheard = [c for c in commands if not sweep[0]["per_command"][c]["events"]]
+    if unheard:
+        raise ValueError(
+            f"the streams hold no {', '.join(unheard)}: evaluate a stream with commands (built "
+            "without --command-share 0) beside the negative one"
+        )
+    rows = {command: _rows(sweep, command) for command in commands}
+    allowed = math.floor(max_false_accepts_per_hour * hours + 1e-9)
+    budget = max(allowed, sum(min(fa for _, fa, _ in r) for r in rows.values()))
+    # Over the commands so far: false accepts used -> (sum of their false-reject rates, choice).
+    best: dict[int, tuple[Fraction, dict[str, float]]] = {0: (Fraction(0), {})}
+    for command, options in rows.items():
+        following: dict[int, tuple[Fraction, dict[str, float]]] = {}
+        for used, (missed, chosen) in sorted(best.items()):
+            for threshold, false_accepts, rate in options:
+                total = used + false_accepts
+                if total <= budget and (
+                    total not in following or missed + rate < following[total][0]
+                ):
+                    following[total] = (missed + rate, {**chosen, command: threshold})
+        best = following
+    used, (missed, chosen) = min(best.items(), key=lambda item: (item[1][0], item[0]))
+    return Choice(chosen, hours, allowed, used, float(missed) / len(commands))
 
 
 def _flow_mapping(thresholds: Mapping[str, float]) -> str:
