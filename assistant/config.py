@@ -19,6 +19,7 @@ from assistant.plugin import (
     Skill,
     valid_choices,
 )
+from assistant.ratelimit import WARNINGS_PER_MINUTE
 from assistant.recognizer import command_labels
 from assistant.settings import SettingsProblem, validate_settings, with_defaults
 from assistant.yaml_lines import LocatedDocument, Path_, YamlSyntaxError, load_located
@@ -42,8 +43,9 @@ DEVICE_SETTINGS = (
     Setting(
         "max_line_errors",
         int,
-        10,
-        "warnings per minute about malformed or lost lines; the rest are summed up in one",
+        WARNINGS_PER_MINUTE,
+        "warnings per minute of each kind (malformed lines, lost lines); the rest of a kind are "
+        "summed up in one",
         minimum=0,
     ),
 )
@@ -54,7 +56,13 @@ TOP_LEVEL_SETTINGS = (
     Setting("source", str, "auto", "where commands come from", SOURCES),
     Setting("role", str, "single", "single machine, or satellite/hub with MQTT", ROLES),
     Setting("site", str, SITE_DEFAULT, "name of this room (satellites tag their events with it)"),
-    Setting("focus_seconds", float, 30.0, "how long the skill used last keeps focus", minimum=0),
+    Setting(
+        "focus_seconds",
+        float,
+        30.0,
+        "how long the skill of a command's first action keeps focus once that action succeeded",
+        minimum=0,
+    ),
     Setting(
         "min_score",
         float,

@@ -25,7 +25,8 @@ class Dispatcher:
         self._lock = threading.Lock()
 
     def handle(self, event: CommandEvent) -> list[Future]:
-        """Run the actions `event` maps to now; the futures hold their replies."""
+        """Start the actions `event` maps to, in order; the futures hold their replies (those
+        after a failed action are cancelled)."""
         outcome = self.run(event)
         return [] if isinstance(outcome, str) else outcome
 

@@ -8,6 +8,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+WARNINGS_PER_MINUTE = 10
+"""The default share of each kind of warning in a minute (`device.max_line_errors`)."""
+
 
 @dataclass
 class _Window:
@@ -24,7 +27,7 @@ class WarningLimiter:
 
     def __init__(
         self,
-        per_window: int = 10,
+        per_window: int = WARNINGS_PER_MINUTE,
         window: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ):

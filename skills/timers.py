@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import sqlite3
-import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -81,8 +80,8 @@ class TimersSkill(Skill):
             raise SkillError(
                 f"Timers: {cannot_write(self._database, error)}, then reload"
             ) from None
-        self._unstored_told = threading.Lock()
-        """Taken once the first change that could not be stored has been logged."""
+        self._unstored_told = False
+        """Whether a change that could not be stored has been logged."""
         self.scheduler = BackgroundScheduler(
             jobstores={
                 "default": TimerStore(self._database, "apscheduler_jobs", self._not_stored),
@@ -195,7 +194,8 @@ class TimersSkill(Skill):
 
     def _not_stored(self, error: SQLAlchemyError) -> None:
         """Log, once per start, that what happens to timers cannot be stored."""
-        if self._unstored_told.acquire(blocking=False):
+        if not self._unstored_told:
+            self._unstored_told = True
             self.context.log.warning(
                 "%s; until it can be written, timers ring and stop as usual but what happens "
                 "to them is kept in memory only, so a restart before then may bring back timers "

@@ -12,3 +12,6 @@ STREAM_SPLITS = ("validation", "test")
 """The splits a stream's words come from (never train: the model has heard those speakers)."""
 TUNING_SPLIT = "validation"
 """Thresholds are chosen on streams of this split only."""
+REPORTING_SPLIT = "test"
+"""Results are reported on streams of this split, the default (and the split of streams built
+before it was recorded)."""

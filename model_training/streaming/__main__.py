@@ -10,7 +10,7 @@ from pathlib import Path
 
 from model_training import command_line
 from model_training.settings import FIRMWARE_MODEL_DIR, REPO_ROOT, SHARED_DIR, data_dir
-from model_training.streaming import STREAM_SPLITS
+from model_training.streaming import REPORTING_SPLIT, STREAM_SPLITS
 
 DEFAULT_DATA = SHARED_DIR / "speech_commands_subset"
 DEFAULT_STREAMS = data_dir() / "streams"
@@ -63,7 +63,7 @@ def format_report(report: dict) -> str:
     from model_training.streaming.evaluate import ceiling_lines
 
     at = report["at_thresholds"]
-    splits = " and ".join(report.get("splits", ["test"]))
+    splits = " and ".join(report.get("splits", [REPORTING_SPLIT]))
     lines = [
         f"{at['hours']:.2f} h of streams ({splits}-split speakers), thresholds {at['thresholds']}",
         f"{'command':<8} {'events':>6} {'FRR %':>6} {'FA':>4} {'FA/h':>6}",
@@ -167,7 +167,7 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--split",
         choices=STREAM_SPLITS,
-        default="test",
+        default=REPORTING_SPLIT,
         help="whose words: validation speakers to tune thresholds, test speakers to report",
     )
     build.set_defaults(func=cmd_build)

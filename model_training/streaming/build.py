@@ -17,7 +17,7 @@ from model_training.dataset import index_folder, noise_files, read_wav, write_wa
 from model_training.examples import rms, voiced_span
 from model_training.progress import Progress
 from model_training.settings import COMMANDS, SAMPLE_RATE, UNKNOWN_LABEL
-from model_training.streaming import STREAM_SPLITS
+from model_training.streaming import REPORTING_SPLIT, STREAM_SPLITS
 from model_training.synth import SENTENCE_WORDS, VARIANTS, VOICES, speak, trim
 
 
@@ -34,7 +34,7 @@ class StreamRecipe:
     gap_seconds: tuple[float, float] = (1.0, 4.0)
     noise_segment_seconds: tuple[float, float] = (20.0, 60.0)
     seed: int = 0
-    split: str = "test"
+    split: str = REPORTING_SPLIT
     """Whose words: the `validation` speakers (for tuning) or the `test` speakers (reporting)."""
 
 
@@ -62,7 +62,7 @@ class StreamTruth:
     def split(self) -> str:
         """The split whose speakers the stream holds (streams built before it was recorded held
         test speakers only)."""
-        return self.recipe.get("split", "test")
+        return self.recipe.get("split", REPORTING_SPLIT)
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=1))

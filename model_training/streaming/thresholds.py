@@ -12,7 +12,7 @@ from pathlib import Path
 
 from assistant.model_runner import THRESHOLDS_COMMAND
 from assistant.yaml_lines import YamlSyntaxError, load_located
-from model_training.streaming import TUNING_SPLIT
+from model_training.streaming import REPORTING_SPLIT, TUNING_SPLIT
 
 HEADER_NAME = "kws_thresholds.h"
 
@@ -38,7 +38,7 @@ class Choice:
 def check_tuning_report(report: dict, path: str | Path) -> None:
     """Refuse a report of streams other than validation-speaker ones: thresholds chosen on the
     test streams would then be reported on the audio that chose them."""
-    splits = report.get("splits", ["test (streams that do not record their split)"])
+    splits = report.get("splits", [f"{REPORTING_SPLIT} (streams that do not record their split)"])
     if splits != [TUNING_SPLIT]:
         raise ValueError(
             f"{path}: an evaluation of {' and '.join(splits)}-split streams; thresholds are "
