@@ -25,7 +25,7 @@ from assistant import (
 )
 from assistant.config import ROLES, SOURCES, ConfigError, config_path, load_config
 from assistant.host import discover_skills, usable_skills
-from assistant.instance import InstanceLock, running_socket
+from assistant.instance import InstanceLock, daemon_socket
 from assistant.paths import data_root
 from assistant.plugin import Setting
 
@@ -291,10 +291,9 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 
 def cmd_send(args: argparse.Namespace) -> int:
-    """Exit 0 only when every action succeeded; `ERR ...` goes to stderr with exit 1. The
-    socket is the one the running assistant recorded, else the one in XDG_RUNTIME_DIR."""
+    """Exit 0 only when every action succeeded; `ERR ...` goes to stderr with exit 1."""
     try:
-        answer = control.send_command(args.command, running_socket(data_root()))
+        answer = control.send_command(args.command, daemon_socket(data_root()))
     except ConnectionError as error:
         print(error, file=sys.stderr)
         return 1
@@ -306,10 +305,9 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """The running daemon's sources and link counters; exit 1 when no daemon answers. The
-    socket is found as `send` finds it."""
+    """The running daemon's sources and link counters; exit 1 when no daemon answers."""
     try:
-        answer = control.request_status(running_socket(data_root()))
+        answer = control.request_status(daemon_socket(data_root()))
     except ConnectionError as error:
         print(error, file=sys.stderr)
         return 1

@@ -234,7 +234,8 @@ class _Validator:
         """What the microphone model can report (None: its card could not be read)."""
         self.model_name = ""
         self.calls: list[tuple[ActionCall, Path_]] = []
-        """Every action call, with the path of its `with:` (for Skill.check_params)."""
+        """Every action call under `commands:`, in the file's order, with the path of its `with:`
+        (for Skill.check_params, and for the command that first uses a skill)."""
 
     def problem(self, path: Path_, message: str) -> None:
         found = ConfigProblem(self.document.file, self.document.line_of(path), message)
@@ -300,7 +301,7 @@ class _Validator:
                 mistyped.add(name)
         self.check_sections(values, sections, mistyped)
         commands = self.commands(data.get("commands"), values)
-        skills = self.skill_settings(data.get("skills"), commands)
+        skills = self.skill_settings(data.get("skills"))
         if self.problems:
             raise ConfigError(sorted(self.problems, key=lambda problem: problem.line))
         warnings = tuple(sorted(self.warnings, key=lambda warning: warning.line))
@@ -400,10 +401,10 @@ class _Validator:
 
     def command_rule(self, command: str, spec: Any, values: dict[str, Any]) -> CommandRule | None:
         path = ("commands", command)
-        limits = {"min_score": values["min_score"], "cooldown": values["cooldown"]}
+        defaults = {"min_score": values["min_score"], "cooldown": values["cooldown"]}
         if isinstance(spec, (str, list)) or (isinstance(spec, dict) and "action" in spec):
             # the short forms: just the action(s), checked where they are written
-            return CommandRule(command, self.action_list(spec, path), {}, **limits)
+            return CommandRule(command, self.action_list(spec, path), {}, **defaults)
         if isinstance(spec, dict):
             for key in spec:
                 if key not in COMMAND_KEYS:
@@ -431,9 +432,9 @@ class _Validator:
         limits = self.settings(
             {k: spec[k] for k in ("min_score", "cooldown") if k in spec},
             tuple(
-                dataclasses.replace(setting, default=limits[setting.name])
+                dataclasses.replace(setting, default=defaults[setting.name])
                 for setting in TOP_LEVEL_SETTINGS
-                if setting.name in limits
+                if setting.name in defaults
             ),
             path,
         )
@@ -528,16 +529,15 @@ class _Validator:
         installed = valid_choices(skill, sorted(self.installed), "installed skills")
         self.problem(path, f"unknown skill {skill!r}; {installed}")
 
-    def skill_settings(self, raw: Any, commands: dict[str, CommandRule]) -> dict[str, dict]:
+    def skill_settings(self, raw: Any) -> dict[str, dict]:
         if raw is None:
             raw = {}
         if not isinstance(raw, dict):
             self.problem(("skills",), "skills must map each skill name to its settings")
             raw = {}
         used_by: dict[str, str] = {}  # skill -> the first command that uses it
-        for command, rule in commands.items():
-            for call in _all_calls(rule):
-                used_by.setdefault(call.skill, command)
+        for call, path in self.calls:  # path: ("commands", command, ...)
+            used_by.setdefault(call.skill, path[1])
         result = {}
         for name in sorted(set(raw) | set(used_by)):
             if name not in self.installed:
@@ -597,7 +597,3 @@ def _written(path: Path_) -> str:
 
 def _switchable(schema: tuple[Setting, ...]) -> bool:
     return any(setting.name == "enabled" for setting in schema)
-
-
-def _all_calls(rule: CommandRule) -> list[ActionCall]:
-    return [*rule.actions, *(call for calls in rule.when_focused.values() for call in calls)]

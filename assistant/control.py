@@ -145,20 +145,19 @@ def _describe(future: Future) -> str:
     return str(future.result() or "done")
 
 
-def send_command(command: str, path: Path | None = None, timeout: float = 35.0) -> str:
-    """Ask the running daemon to act on `command`; returns its answer (`OK ...` or
-    `ERR ...`, see the module's docstring)."""
+def send_command(command: str, path: Path, timeout: float = 35.0) -> str:
+    """Ask the daemon listening on `path` to act on `command`; returns its answer (`OK ...`
+    or `ERR ...`, see the module's docstring)."""
     return ask(f"COMMAND {command}", path, timeout)
 
 
-def request_status(path: Path | None = None, timeout: float = 5.0) -> str:
-    """The running daemon's answer to `STATUS` (see the module's docstring)."""
+def request_status(path: Path, timeout: float = 5.0) -> str:
+    """The answer of the daemon listening on `path` to `STATUS` (see the module's docstring)."""
     return ask("STATUS", path, timeout)
 
 
-def ask(request: str, path: Path | None = None, timeout: float = 35.0) -> str:
-    """Send one request line to the running daemon and return its answer line."""
-    path = path or socket_path()
+def ask(request: str, path: Path, timeout: float = 35.0) -> str:
+    """Send one request line to the daemon listening on `path` and return its answer line."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
         client.settimeout(timeout)
         try:

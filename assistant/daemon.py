@@ -39,6 +39,8 @@ and checks that the board it uses is still plugged in."""
 BOARD_GONE_SECONDS = 5.0
 """How long `auto` waits for an unplugged board to come back before it falls back again (a board
 that resets, or is being flashed, is back sooner)."""
+SOURCE_NAMES = {"serial": "board", "microphone": "microphone", "emulator": "virtual board"}
+"""What the log and `assistant status` call the source of each resolved `source:`."""
 
 
 def with_overrides(config: Config, overrides: Mapping[str, str]) -> Config:
@@ -53,7 +55,8 @@ def with_overrides(config: Config, overrides: Mapping[str, str]) -> Config:
 
 @dataclass
 class RunningSource:
-    name: str
+    kind: str
+    """The resolved `source:` it was opened for: serial, microphone or emulator."""
     source: EventSource
     session: DeviceSession
     thread: threading.Thread
@@ -135,13 +138,15 @@ class Assistant:
         if self.room:
             self.room.start()
 
-    def add_source(self, source: EventSource, name: str) -> RunningSource:
+    def add_source(self, source: EventSource, kind: str) -> RunningSource:
+        """Run `source` on its own thread; `kind` is the resolved `source:` it stands for."""
+        name = SOURCE_NAMES[kind]
         session = DeviceSession(name, self.config.site, self._on_command, self.stats)
         stopping = threading.Event()
         thread = threading.Thread(
             target=source.run, args=(session.deliver, stopping), name=name, daemon=True
         )
-        running = RunningSource(name, source, session, thread, stopping)
+        running = RunningSource(kind, source, session, thread, stopping)
         self.sources.append(running)
         thread.start()
         return running
@@ -163,23 +168,23 @@ class Assistant:
     def _open(self, choice: str) -> RunningSource:
         """Start the source `choice` names (a resolved `source:`)."""
         if choice == "serial":
-            return self.add_source(self._serial(self.config.sections["device"]["port"]), "board")
+            return self.add_source(self._serial(self.config.sections["device"]["port"]), choice)
         if choice == "microphone":
             from assistant.listener import MicrophoneSource
 
-            return self.add_source(MicrophoneSource.from_config(self.config), "microphone")
+            return self.add_source(MicrophoneSource.from_config(self.config), choice)
         if self.virtual_board is None:
             self.virtual_board = VirtualBoard(
                 self.config.model_commands or None,
                 heartbeat_ms=self.config.sections["emulator"]["heartbeat_ms"],
             )
-        return self.add_source(self._serial(self.virtual_board.plug_in()), "virtual board")
+        return self.add_source(self._serial(self.virtual_board.plug_in()), "emulator")
 
     def _close(self, running: RunningSource) -> None:
         running.stopping.set()
         running.thread.join(timeout=5)
         self.sources.remove(running)
-        if running.name == "virtual board":
+        if running.kind == "emulator":
             self.virtual_board.unplug()
 
     def _follow_board(self, running: RunningSource) -> None:
@@ -187,10 +192,14 @@ class Assistant:
         fallback when the board has been unplugged for BOARD_GONE_SECONDS."""
         gone_since: float | None = None
         while not self.stopping.wait(BOARD_LOOK_SECONDS):
-            if running.name != "board":
+            if running.kind != "serial":
                 path = self.find()
                 if path:
-                    log.info("board found on %s: using it instead of the %s", path, running.name)
+                    log.info(
+                        "board found on %s: using it instead of the %s",
+                        path,
+                        running.session.source_name,
+                    )
                     self._close(running)
                     running = self._open("serial")
             elif running.source.connected.is_set() or self.find():
@@ -205,7 +214,7 @@ class Assistant:
                     "the board has been unplugged for %.0f s: listening with the %s until one "
                     "is plugged in",
                     gone,
-                    running.name,
+                    running.session.source_name,
                 )
                 gone_since = None
 

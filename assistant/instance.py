@@ -13,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-from assistant.control import STOP_IT_FIRST, AlreadyRunning
+from assistant.control import STOP_IT_FIRST, AlreadyRunning, socket_path
 
 LOCK_NAME = "assistant.lock"
 
@@ -60,7 +60,8 @@ def _refusal(path: Path) -> str:
     )
 
 
-def running_socket(data_dir: Path) -> Path | None:
-    """The control socket the assistant running on `data_dir` recorded, if it is there."""
+def daemon_socket(data_dir: Path) -> Path:
+    """The control socket of the assistant running on `data_dir`: the one it recorded, if it is
+    there, else the one in this environment's XDG_RUNTIME_DIR (`control.socket_path`)."""
     recorded = _holder(data_dir / LOCK_NAME).get("socket")
-    return Path(recorded) if recorded and Path(recorded).exists() else None
+    return Path(recorded) if recorded and Path(recorded).exists() else socket_path()

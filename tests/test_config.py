@@ -170,6 +170,15 @@ def test_missing_required_skill_setting_says_what_it_is(tmp_path):
         f"{tmp_path}/config.yaml:3: skill 'needy' needs setting 'broker' (address of the MQTT "
         "broker): add it under `skills:` as `needy: {broker: ...}`"
     ]
+    used_under_when_first = problems(
+        tmp_path,
+        "commands:\n  on: recorder.bright\n  up:\n    do: recorder.bright\n"
+        "    when: {music: needy.go}\n  go: needy.go\n",
+    )
+    assert used_under_when_first == [
+        f"{tmp_path}/config.yaml:3: skill 'needy' needs setting 'broker' (address of the MQTT "
+        "broker): add it under `skills:` as `needy: {broker: ...}`"
+    ]
 
 
 def test_yaml_syntax_errors_and_duplicate_keys_name_their_line(tmp_path):

@@ -258,13 +258,13 @@ def test_auto_switches_to_a_board_plugged_in_later_and_back_when_it_is_unplugged
         assistant.start()
         assistant.open_default_sources()
         fallback = assistant.virtual_board
-        assert [running.name for running in assistant.sources] == ["virtual board"]
+        assert [running.kind for running in assistant.sources] == ["emulator"]
         assert fallback.host_connected.wait(5)
         assert "using the virtual board until a board is plugged in" in caplog.text
 
         board.plug_in()
         assert board.host_connected.wait(5), "the board plugged in later was not opened"
-        assert [running.name for running in assistant.sources] == ["board"]
+        assert [running.kind for running in assistant.sources] == ["serial"]
         assert not fallback.host_connected.is_set() and not Path(fallback.path).exists()
         assert f"board found on {link}: using it instead of the virtual board" in caplog.text
         board.detect("on")
@@ -274,7 +274,7 @@ def test_auto_switches_to_a_board_plugged_in_later_and_back_when_it_is_unplugged
         board.unplug()
         link.unlink()
         assert fallback.host_connected.wait(10), "no fallback once the board was unplugged"
-        assert [running.name for running in assistant.sources] == ["virtual board"]
+        assert [running.kind for running in assistant.sources] == ["emulator"]
         assert "s: listening with the virtual board until one is plugged in" in caplog.text
         fallback.detect("off")
         assert wait_until(lambda: recorder_calls()[1:] == [("dim", "off")])

@@ -3,6 +3,7 @@
 import textwrap
 
 import pytest
+from manual_clock import Clock
 from runtime_skills import INSTALLED
 
 from assistant.config import load_config
@@ -26,14 +27,6 @@ commands:
     do: recorder.dim
     min_score: 0.5
 """
-
-
-class Clock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture

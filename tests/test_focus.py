@@ -2,16 +2,18 @@
 
 import math
 
+from manual_clock import Clock
+
 from assistant.focus import Focus
 
 
 def test_a_skill_holding_focus_has_it_again_once_the_skill_used_after_it_is_done():
-    now = [100.0]
-    focus = Focus(30, lambda: now[0])
+    clock = Clock()
+    focus = Focus(30, clock)
     focus.give("media", math.inf)  # playing
     focus.give("lights")
     assert focus.current() == "lights"
-    now[0] += 31
+    clock.now += 31
     assert focus.current() == "media"
     focus.give("timers", 60)  # ringing
     focus.release("timers")  # silenced
@@ -21,11 +23,11 @@ def test_a_skill_holding_focus_has_it_again_once_the_skill_used_after_it_is_done
 
 
 def test_giving_focus_for_a_while_does_not_shorten_a_hold():
-    now = [100.0]
-    focus = Focus(30, lambda: now[0])
+    clock = Clock()
+    focus = Focus(30, clock)
     focus.give("media", math.inf)
     focus.give("media")
-    now[0] += 3600
+    clock.now += 3600
     assert focus.current() == "media"
 
 

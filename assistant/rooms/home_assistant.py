@@ -70,15 +70,16 @@ class RetainedRecord:
 
 
 class HomeAssistant:
-    """The Home Assistant side of a satellite or hub connection. With mqtt.discovery on, the
-    device of `site` has an event entity per command in `commands` (None: those of the
-    committed model; empty: nothing to announce), available while `availability_topic`
-    says online."""
+    """The Home Assistant side of a satellite or hub connection, on the `topics` it uses. With
+    mqtt.discovery on, the device of `site` has an event entity per command in `commands`
+    (None: those of the committed model; empty: nothing to announce), available while
+    `availability_topic` says online."""
 
     def __init__(
         self,
         connection: MqttConnection,
         settings: MqttSettings,
+        topics: Topics,
         role: str,
         site: str,
         availability_topic: str,
@@ -86,7 +87,7 @@ class HomeAssistant:
         state_dir: Path | None,
     ):
         self._connection = connection
-        self._topics = Topics(settings.topic_prefix)
+        self._topics = topics
         self.device = Device(
             site,
             tuple(model_commands() if commands is None else commands),

@@ -82,6 +82,7 @@ class Hub:
         self.home_assistant = HomeAssistant(
             self.connection,
             settings,
+            self.topics,
             "hub",
             site,
             self.topics.hub_status,

@@ -98,6 +98,7 @@ class Satellite:
         self.home_assistant = HomeAssistant(
             self.connection,
             settings,
+            self.topics,
             "satellite",
             site,
             self.topics.status(site),

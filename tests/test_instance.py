@@ -1,0 +1,24 @@
+"""Which control socket `assistant send` and `assistant status` ask."""
+
+import socket
+
+from assistant.instance import InstanceLock, daemon_socket
+
+
+def test_the_socket_the_running_assistant_recorded_else_the_one_in_the_runtime_directory(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    default = tmp_path / "run" / "assistant.sock"
+    data = tmp_path / "data"
+    assert daemon_socket(data) == default  # nothing recorded
+    recorded = tmp_path / "elsewhere.sock"
+    lock = InstanceLock(data, recorded)
+    try:
+        assert daemon_socket(data) == default  # recorded, but not there (yet, or any more)
+        with socket.socket(socket.AF_UNIX) as server:
+            server.bind(str(recorded))
+            assert daemon_socket(data) == recorded
+    finally:
+        lock.release()
+    assert daemon_socket(data) == default  # the record is forgotten once the lock is released
