@@ -265,12 +265,14 @@ def cmd_skills(args: argparse.Namespace) -> int:
 
 
 def _described(setting: Setting) -> str:
-    """A setting or parameter for `assistant skills`: name (type, default, choices, bounds):
-    help."""
+    """A setting or parameter for `assistant skills`: name (type, default, choices, type of
+    a dict's values, bounds): help."""
     facts = [setting.type.__name__]
     facts.append("required" if setting.required else f"default {setting.default!r}")
     if setting.choices:
         facts.append("one of " + " | ".join(map(str, setting.choices)))
+    if setting.values is not None:
+        facts.append(f"values {setting.values.__name__}")
     if setting.minimum is not None:
         facts.append(f"at least {setting.minimum:g}")
     if setting.maximum is not None:

@@ -233,9 +233,10 @@ class _Validator:
         self.model_commands: tuple[str, ...] | None = None
         """What the microphone model can report (None: its card could not be read)."""
         self.model_name = ""
-        self.calls: list[tuple[ActionCall, Path_]] = []
+        self.calls: list[tuple[ActionCall, Path_, bool]] = []
         """Every action call under `commands:`, in the file's order, with the path of its `with:`
-        (for Skill.check_params, and for the command that first uses a skill)."""
+        and whether that passed its checks (for Skill.check_params, which gets only calls that
+        did, and for the command that first uses a skill)."""
 
     def problem(self, path: Path_, message: str) -> None:
         found = ConfigProblem(self.document.file, self.document.line_of(path), message)
@@ -275,7 +276,8 @@ class _Validator:
         return value
 
     def report(self, problem: SettingsProblem, path: Path_, where: str) -> None:
-        self.problem((*path, problem.key) if problem.key else path, f"{where}: {problem.message}")
+        at = (problem.key, problem.item) if problem.item is not None else (problem.key,)
+        self.problem((*path, *at) if problem.key else path, f"{where}: {problem.message}")
 
     def run(self) -> Config:
         data = self.document.data
@@ -475,9 +477,10 @@ class _Validator:
         if found is None or stray:
             return None
         skill, action = found
+        known_problems = len(self.problems)
         params = self.settings(spec.get("with") or {}, action.params, (*path, "with"))
         call = ActionCall(skill, action.name, params)
-        self.calls.append((call, (*path, "with")))
+        self.calls.append((call, (*path, "with"), len(self.problems) == known_problems))
         return call
 
     def find_action(self, raw: Any, path: Path_) -> tuple[str, Action] | None:
@@ -536,7 +539,7 @@ class _Validator:
             self.problem(("skills",), "skills must map each skill name to its settings")
             raw = {}
         used_by: dict[str, str] = {}  # skill -> the first command that uses it
-        for call, path in self.calls:  # path: ("commands", command, ...)
+        for call, path, _ in self.calls:  # path: ("commands", command, ...)
             used_by.setdefault(call.skill, path[1])
         result = {}
         for name in sorted(set(raw) | set(used_by)):
@@ -564,8 +567,8 @@ class _Validator:
         """The skill's own checks of its settings and of the parameters of each call of it
         (Skill.check_settings, Skill.check_params)."""
         self.skill_check(("skills", name), f"skills.{name}", skill.check_settings, settings)
-        for call, path in self.calls:
-            if call.skill == name:
+        for call, path, checked in self.calls:
+            if call.skill == name and checked:  # not on defaults put in for rejected values
                 check = skill.check_params
                 self.skill_check(path, str(call), check, call.action, call.params, settings)
 

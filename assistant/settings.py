@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,64 +30,122 @@ class SettingsProblem:
     key: str | None
     """The setting the problem is about (None: the mapping as a whole)."""
     message: str
+    item: str | None = None
+    """The key inside the setting (a dict) whose value the problem is about."""
 
 
-def _coerce(value: Any, setting: Setting) -> tuple[Any, str | None]:
+class _Unfit(ValueError):
+    """A value a setting cannot take; `item`: the key inside a dict setting it is at."""
+
+    def __init__(self, message: str, item: str | None = None):
+        super().__init__(message)
+        self.item = item
+
+
+def _fits(value: Any, wanted: type) -> bool:
+    """Whether `value` is of type `wanted` as a setting takes it (a whole number is a number,
+    true and false are not)."""
+    if isinstance(value, bool):
+        return wanted is bool
+    return isinstance(value, wanted) or (wanted is float and isinstance(value, int))
+
+
+def _unfit_type(value: Any, setting: Setting) -> str:
+    """Why `value` is not of `setting`'s type, with how to write it as text where YAML read
+    something else (a date, true, nothing)."""
+    expected = TYPE_NAMES.get(setting.type, setting.type.__name__)
+    if value is None:
+        hint = ' (write "" for empty text)' if setting.type is str else ""
+        return f"{setting.name} is empty; give it {expected}{hint}"
+    if setting.type is str and isinstance(value, (bool, datetime.date)):
+        shown = value.isoformat() if isinstance(value, datetime.date) else str(value).lower()
+        return (
+            f"{setting.name} must be text, and YAML reads {shown} as a {type(value).__name__}: "
+            "put it in quotes to keep it as text"
+        )
+    return f"{setting.name} must be {expected}, not {value!r}"
+
+
+def _coerce(value: Any, setting: Setting) -> Any:
+    """`value` as `setting` takes it (a number as text where text is wanted); raises _Unfit."""
     wanted = setting.type
-    if wanted is float and isinstance(value, int) and not isinstance(value, bool):
+    if wanted is float and _fits(value, int):
         value = float(value)
-    if wanted is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+    if wanted is str and _fits(value, float):
         value = str(value)
-    ok = isinstance(value, wanted) and not (wanted in (int, float) and isinstance(value, bool))
-    if not ok:
-        expected = TYPE_NAMES.get(wanted, wanted.__name__)
-        return None, f"{setting.name} must be {expected}, not {value!r}"
+    if not _fits(value, wanted):
+        raise _Unfit(_unfit_type(value, setting))
     if setting.values is not None and isinstance(value, dict):
         checked = {}
         for key, item in value.items():
-            inner = Setting(f"{setting.name}.{key}", setting.values)
-            checked[key], error = _coerce(item, inner)
-            if error:
-                return None, error
+            try:
+                checked[key] = _coerce(item, Setting(f"{setting.name}.{key}", setting.values))
+            except _Unfit as error:
+                raise _Unfit(str(error), key) from None
         value = checked
     if setting.choices and value not in setting.choices:
-        return None, f"{setting.name} is {value!r}; {valid_choices(value, setting.choices)}"
+        raise _Unfit(f"{setting.name} is {value!r}; {valid_choices(value, setting.choices)}")
     if wanted is float and not math.isfinite(value):
-        return None, f"{setting.name} must be a finite number, not {value:g}"
+        raise _Unfit(f"{setting.name} must be a finite number, not {value:g}")
     low, high = setting.minimum, setting.maximum
     if (low is not None and value < low) or (high is not None and value > high):
         if low is not None and high is not None:
             bounds = f"from {low:g} to {high:g}"
         else:
             bounds = f"of {low:g} or more" if low is not None else f"of {high:g} or less"
-        return None, f"{setting.name} must be a number {bounds}, not {value:g}"
-    return value, None
+        raise _Unfit(f"{setting.name} must be a number {bounds}, not {value:g}")
+    return value
 
 
 def schema_problem(schema: object, label: str) -> str | None:
     """What is wrong with `schema` (called `label`) as a skill's `settings` or an action's
-    `params`: a tuple of `Setting`s of the six types, each default valid. None: nothing."""
+    `params`: a tuple of `Setting`s of the six types with distinct names, each default valid
+    and of its type. None: nothing."""
     if isinstance(schema, Setting):
         return f"{label} must be a tuple of Setting (missing trailing comma?)"
     if not isinstance(schema, tuple) or not all(isinstance(s, Setting) for s in schema):
         return f"{label} must be a tuple of Setting, not {schema!r}"
+    names = [setting.name for setting in schema]
     for setting in schema:
-        if not any(setting.type is wanted for wanted in TYPE_NAMES):
-            return (
-                f"{label}: {setting.name!r} has type {setting.type!r}; "
-                "use one of str, int, float, bool, list, dict"
-            )
-        if setting.values is not None and (
-            setting.type is not dict or not any(setting.values is t for t in TYPE_NAMES)
-        ):
-            return (
-                f"{label}: {setting.name!r} has values={setting.values!r}; only a dict setting "
-                "takes it, with one of str, int, float, bool, list, dict"
-            )
-        if not setting.required:
-            error = _coerce(setting.default, setting)[1]
-            if error:
-                return f"{label}: the default does not fit: {error}"
+        if names.count(setting.name) > 1:
+            return f"{label}: {setting.name!r} is declared twice; give each setting its own name"
+        problem = _setting_problem(setting)
+        if problem:
+            return f"{label}: {problem}"
+    return None
+
+
+def _setting_problem(setting: Setting) -> str | None:
+    """What is wrong with one declared `Setting` (None: nothing)."""
+    if not any(setting.type is wanted for wanted in TYPE_NAMES):
+        return (
+            f"{setting.name!r} has type {setting.type!r}; "
+            "use one of str, int, float, bool, list, dict"
+        )
+    if setting.values is not None and (
+        setting.type is not dict or not any(setting.values is t for t in TYPE_NAMES)
+    ):
+        return (
+            f"{setting.name!r} has values={setting.values!r}; only a dict setting "
+            "takes it, with one of str, int, float, bool, list, dict"
+        )
+    if (setting.minimum, setting.maximum) != (None, None) and setting.type not in (int, float):
+        return (
+            f"{setting.name!r} is {setting.type.__name__} with minimum= or maximum=; "
+            "bounds are for int and float settings"
+        )
+    if setting.required:
+        return None
+    try:
+        default = _coerce(setting.default, setting)
+    except _Unfit as error:
+        return f"the default does not fit: {error}"
+    if default != setting.default:  # a number where text is wanted, which a file would quote
+        values = f" and values={setting.values.__name__}" if setting.values else ""
+        return (
+            f"the default of {setting.name!r} does not fit its type{values}: "
+            f"write {default!r}, not {setting.default!r}"
+        )
     return None
 
 
@@ -113,9 +172,8 @@ def validate_settings(
             else:
                 result[setting.name] = setting.default
             continue
-        value, error = _coerce(values[setting.name], setting)
-        if error:
-            problems.append(SettingsProblem(setting.name, error))
-        else:
-            result[setting.name] = value
+        try:
+            result[setting.name] = _coerce(values[setting.name], setting)
+        except _Unfit as error:
+            problems.append(SettingsProblem(setting.name, str(error), error.item))
     return result, problems

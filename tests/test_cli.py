@@ -61,15 +61,13 @@ def env(plugin_path, tmp_path):
     }
 
 
-def test_skills_lists_the_installed_example_plugin(env):
+def test_skills_lists_the_installed_example_plugin_as_the_docs_show_it(env):
     result = assistant(env, "skills")
-    assert "greeter: Greets you and counts the greetings" in result.stdout
-    assert "  action greet(who): greet someone" in result.stdout
-    assert "    with who (str, default 'friend'): whom to greet" in result.stdout
-    assert (
-        "  setting style (str, default 'short', one of short | counted): how to greet"
-        in result.stdout
-    )
+    docs = (REPO / "docs" / "writing-skills.md").read_text()
+    sample = re.search(r"`assistant skills` then lists it.*?```\n(.*?)```", docs, re.S)
+    assert sample and sample[1].startswith("greeter: Greets you and counts the greetings\n")
+    assert sample[1] in result.stdout
+    assert "  setting phrases (dict, default {}, values str): named phrases" in result.stdout
 
 
 def test_a_reader_that_stops_early_gets_no_traceback(env):

@@ -6,10 +6,18 @@ import textwrap
 import pytest
 from runtime_skills import INSTALLED
 
-from assistant.config import DEFAULT_CONFIG, ConfigError, config_path, load_config, model_commands
+from assistant.config import (
+    DEFAULT_CONFIG,
+    TOP_LEVEL_SETTINGS,
+    ConfigError,
+    config_path,
+    load_config,
+    model_commands,
+)
 from assistant.host import discover_skills
 from assistant.pipeline import DEFAULT_MODEL
 from assistant.plugin import Setting, SettingValueError, Skill, action
+from assistant.yaml_lines import load_located
 
 
 def write(tmp_path, text):
@@ -570,3 +578,50 @@ def test_a_skill_checks_its_settings_and_each_call_and_names_the_key(tmp_path):
         *found,
         f"{tmp_path}/config.yaml:11: skills.checking: mode old is gone",
     ]
+
+
+def test_a_call_whose_parameters_were_refused_is_not_checked_again_by_its_skill(tmp_path):
+    found = problems(
+        tmp_path,
+        """\
+        commands:
+          on: {action: replies.say, with: {text: 2024-05-01}}
+          off: {action: replies.say, with: {phrase: ready, frase: x}}
+          up: {action: replies.say, with: {phrase: tea}}
+        skills:
+          replies: {phrases: {ready: Ready}}
+        """,
+        BUILT_IN,
+    )
+    assert found == [  # not "give text or phrase" about the default put in for the date
+        f"{tmp_path}/config.yaml:2: commands.on.with: text must be text, and YAML reads "
+        "2024-05-01 as a date: put it in quotes to keep it as text",
+        f"{tmp_path}/config.yaml:3: commands.off.with: unknown setting 'frase'; valid: text, "
+        "phrase",
+        f"{tmp_path}/config.yaml:4: replies.say: no phrase named 'tea' under "
+        "skills.replies.phrases; known: ready",
+    ]
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (
+            "2024-05-01",
+            "must be text, and YAML reads 2024-05-01 as a date: put it in quotes to keep it as "
+            "text",
+        ),
+        ("~", 'is empty; give it text (write "" for empty text)'),
+    ],
+)
+def test_a_dict_value_that_is_not_text_is_reported_at_its_own_line(tmp_path, value, message):
+    text = f"skills:\n  replies:\n    phrases:\n      ready: Ready\n      lunch: {value}\n"
+    found = problems(tmp_path, text, BUILT_IN)
+    assert found == [f"{tmp_path}/config.yaml:5: skills.replies: phrases.lunch {message}"]
+
+
+def test_the_default_file_shows_every_top_level_setting_at_its_default():
+    top = load_located(DEFAULT_CONFIG.read_text(), DEFAULT_CONFIG).data
+    assert {s.name: top.get(s.name) for s in TOP_LEVEL_SETTINGS} == {
+        s.name: s.default for s in TOP_LEVEL_SETTINGS
+    }

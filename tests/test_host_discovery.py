@@ -82,6 +82,24 @@ SLIPS = """
         @action()
         async def hi(self, event):
             return "hi"
+
+    class BoundText(Skill):
+        name = "boundtext"
+        settings = (Setting("x", str, "a", "x", minimum=0),)
+
+    class Twice(Skill):
+        name = "twice"
+        @action(params=(Setting("who", str, "you"), Setting("who", int, 1)))
+        def hi(self, event, who):
+            pass
+
+    class NumberValues(Skill):
+        name = "numbervalues"
+        settings = (Setting("labels", dict, {"a": 5}, "labels", values=str),)
+
+    class NumberText(Skill):
+        name = "numbertext"
+        settings = (Setting("code", str, 7, "code"),)
 """
 
 EXPECTED = {
@@ -96,6 +114,14 @@ EXPECTED = {
     "stopwatch": "replaces Skill.start; name the method otherwise and keep the action's name "
     "with @action(name='start')",
     "async": "action hi (method hi) is async; actions are plain functions",
+    "boundtext": "BoundText: settings: 'x' is str with minimum= or maximum=; bounds are for int "
+    "and float settings",
+    "twice": "Twice: action hi (method hi): params: 'who' is declared twice; give each setting "
+    "its own name",
+    "numbervalues": "NumberValues: settings: the default of 'labels' does not fit its type and "
+    "values=str: write {'a': '5'}, not {'a': 5}",
+    "numbertext": "NumberText: settings: the default of 'code' does not fit its type: write '7', "
+    "not 7",
 }
 
 
@@ -105,6 +131,8 @@ def test_declaration_slips_are_reported_as_broken_and_the_other_skills_load(
     entries = {name: name.title() for name in ["good", *EXPECTED]}
     entries |= {"nocomma": "NoComma", "paramsnocomma": "ParamsNoComma", "pathtype": "PathType"}
     entries |= {"baddefault": "BadDefault", "badchoice": "BadChoice", "noevent": "NoEvent"}
+    entries |= {"boundtext": "BoundText", "numbervalues": "NumberValues"}
+    entries |= {"numbertext": "NumberText"}
     install(tmp_path, monkeypatch, "slips", "slip_skills", entries, SLIPS)
     installed, broken = discover_skills()
     assert installed["good"].__name__ == "Good"

@@ -1,8 +1,10 @@
 """Settings against their declarations: types, choices and bounds, as config check reports them."""
 
+import datetime
+
 from assistant.host import declaration_problem
 from assistant.plugin import Setting, Skill
-from assistant.settings import validate_settings
+from assistant.settings import SettingsProblem, validate_settings
 
 SCHEMA = (
     Setting("every", float, 10.0, "seconds", minimum=0.1),
@@ -52,3 +54,24 @@ def test_each_value_of_a_dict_setting_is_checked_against_its_type():
     assert result == {"phrases": {"a": "Hi", "b": "7"}} and found == []
     found = validate_settings({"phrases": {"a": ["Hi"]}}, schema)[1]
     assert [problem.message for problem in found] == ["phrases.a must be text, not ['Hi']"]
+
+
+def test_a_value_yaml_reads_as_other_than_text_says_to_quote_it_and_where_it_is():
+    schema = (Setting("phrases", dict, {}, "named phrases", values=str), Setting("text", str))
+    found = validate_settings({"phrases": {"a": "Hi", "lunch": datetime.date(2024, 5, 1)}}, schema)
+    assert found[1][0] == SettingsProblem(
+        "phrases",
+        "phrases.lunch must be text, and YAML reads 2024-05-01 as a date: put it in quotes to "
+        "keep it as text",
+        item="lunch",
+    )
+    found = validate_settings({"phrases": {"none": None}, "text": True}, schema)[1]
+    assert found == [
+        SettingsProblem(
+            "phrases", 'phrases.none is empty; give it text (write "" for empty text)', "none"
+        ),
+        SettingsProblem(
+            "text",
+            "text must be text, and YAML reads true as a bool: put it in quotes to keep it as text",
+        ),
+    ]
