@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
+from os.path import exists, isdir
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +130,12 @@ class SkillNotRunning(LookupError):
 
 
 class SkillBusy(SkillNotRunning):
-    """A call refused because the skill is still running a call the host abandoned."""
+    """An action refused because the skill is still running a call the host abandoned."""
+
+
+class Cancelled(Exception):
+    """An action whose cancellation was set when it returned (its skill is being stopped: a reload
+    or shutdown): it was cut short, so it counts as not done, whatever it returned."""
 
 
 @dataclass
@@ -141,13 +147,24 @@ class _Call:
     """Set when the call is abandoned or its skill is being stopped; each call has its own."""
     site: str | None = None
     """The site of the command an action runs for (None: not an action)."""
+    lifecycle: bool = False
+    """The constructor, start() or stop(): never refused, see SkillRunner."""
 
 
 class SkillRunner:
-    """Runs one skill's calls in order on its own thread. A call that exceeds `timeout` is
-    abandoned: its future fails with `Abandoned`, its cancellation is set, and until it returns
-    every other call of the skill is refused with `SkillBusy`, so a skill's code never runs on
-    two threads at once."""
+    """Runs one skill's calls in order on its own thread, so a skill's code never runs on two
+    threads at once.
+
+    The watchdog abandons a call that runs longer than `timeout`: its future fails with
+    `Abandoned` and its cancellation is set, but the thread can only wait for it to return.
+    Until it does, actions (queued or new) are refused with `SkillBusy`, while lifecycle calls
+    (constructor, start, stop: what a reload or shutdown needs) are queued as usual and run, in
+    order, once it returns; each is timed from when it begins. So a reload during an overrun
+    stops the old instance and starts the new one late rather than never.
+
+    An action (any call but a lifecycle one) that returns after its cancellation was set (by
+    `cancel`: its skill is being stopped) fails with `Cancelled`. A lifecycle call's outcome
+    stands: the host itself sees whether the skill it builds or starts is still wanted."""
 
     def __init__(self, skill_name: str, timeout: float):
         self.skill_name = skill_name
@@ -159,11 +176,17 @@ class SkillRunner:
         self._thread = threading.Thread(target=self._work, name=f"skill-{skill_name}", daemon=True)
         self._thread.start()
 
-    def submit(self, label: str, function: Callable[[], Any], site: str | None = None) -> Future:
-        call = _Call(label, function, site=site)
+    def submit(
+        self,
+        label: str,
+        function: Callable[[], Any],
+        site: str | None = None,
+        lifecycle: bool = False,
+    ) -> Future:
+        call = _Call(label, function, site=site, lifecycle=lifecycle)
         with self._lock:
             abandoned = self._abandoned
-            if abandoned is None:
+            if abandoned is None or lifecycle:
                 self._queue.put(call)
                 return call.future
         call.future.set_exception(self._busy(abandoned))
@@ -208,6 +231,8 @@ class SkillRunner:
                     "returned" if error is None else f"raised {type(error).__name__}",
                     time.monotonic() - started,
                 )
+            elif error is None and call.cancelled.is_set() and not call.lifecycle:
+                call.future.set_exception(Cancelled(f"{call.label} cancelled (reload or shutdown)"))
             elif error is None:
                 call.future.set_result(result)
             else:
@@ -215,7 +240,7 @@ class SkillRunner:
 
     def check(self, now: float) -> None:
         """Abandon the running call if it has run too long (called by the host's watchdog), and
-        refuse the calls queued behind it."""
+        refuse the actions queued behind it."""
         with self._lock:
             running = self._running
             if self._abandoned or not running or now - running[0] <= self.timeout:
@@ -225,12 +250,14 @@ class SkillRunner:
             queued = []
             while not self._queue.empty():
                 queued.append(self._queue.get())
-            if None in queued:
-                self._queue.put(None)  # closing still ends the thread once the call returns
+            refused = [waiting for waiting in queued if waiting and not waiting.lifecycle]
+            for waiting in queued:
+                if waiting is None or waiting.lifecycle:  # they, and closing, wait for it
+                    self._queue.put(waiting)
         consequence = (
             "the skill is not running"
-            if call.label == "start"
-            else "its further calls are refused until it returns"
+            if call.label in ("constructor", "start")
+            else "its actions are refused until it returns"
         )
         log.error(
             "skill %s: %s did not finish within %.1f s; abandoned it, %s",
@@ -240,9 +267,8 @@ class SkillRunner:
             consequence,
         )
         call.future.set_exception(Abandoned(f"{call.label} timed out"))
-        for waiting in queued:
-            if waiting:
-                waiting.future.set_exception(self._busy(call))
+        for waiting in refused:
+            waiting.future.set_exception(self._busy(call))
 
     def close(self) -> None:
         self._queue.put(None)
@@ -265,9 +291,15 @@ class _Context:
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as error:
+            in_the_way = [p for p in (path, *path.parents) if exists(p) and not isdir(p)]
+            fix = (
+                f"{in_the_way[0]} is a file, not a directory: remove or move it"
+                if in_the_way
+                else f"make {self._host.data_root} a directory the user running the assistant "
+                "can write"
+            )
             raise SkillError(
-                f"cannot create the data directory {path} ({error.strerror}); make "
-                f"{self._host.data_root} a directory the user running the assistant can write"
+                f"cannot create the data directory {path} ({error.strerror}); {fix}"
             ) from None
         return path
 
@@ -340,7 +372,8 @@ class PluginHost:
     def configure(self, skill_settings: Mapping[str, Mapping[str, Any]]) -> None:
         """Start the skills named in `skill_settings`; restart those whose settings changed and
         stop those no longer named. Returns once the new skills are built (each on its own
-        thread, at most the skill timeout); their start goes on in the background."""
+        thread), or after the skill timeout (a skill still busy with an abandoned call builds
+        once it returns); their start goes on in the background."""
         for name in list(self.settings):
             if name not in skill_settings or skill_settings[name] != self.settings[name]:
                 self._stop_skill(name)
@@ -409,9 +442,9 @@ class PluginHost:
                     given_up.set()
                 failed(error)
 
-        building = self.runners[name].submit("constructor", build)
+        building = self.runners[name].submit("constructor", build, lifecycle=True)
         building.add_done_callback(lambda done: finished("constructor", done))
-        starting = self.runners[name].submit("start", start)
+        starting = self.runners[name].submit("start", start, lifecycle=True)
         starting.add_done_callback(lambda done: finished("start", done))
         return building
 
@@ -425,8 +458,13 @@ class PluginHost:
             if skill is not None:
                 skill.stop()
 
-        future = self.runners[name].submit("stop", stop)
-        future.add_done_callback(lambda done: self._report(name, "stop", done.exception()))
+        def stopped(done: Future) -> None:
+            """A stopped skill holds no focus: its next instance knows of no hold to release."""
+            self.focus.release(name)
+            self._report(name, "stop", done.exception())
+
+        future = self.runners[name].submit("stop", stop, lifecycle=True)
+        future.add_done_callback(stopped)
         return future
 
     def phrase_elsewhere(self, site: str) -> None:
@@ -495,6 +533,9 @@ class PluginHost:
             return True
         if isinstance(error, SkillNotRunning):
             log.error("%s; cannot run %s", error, what)
+            return False
+        if isinstance(error, Cancelled):
+            log.warning("skill %s: %s; not done", skill, error)
             return False
         self.failures[skill] = self.failures.get(skill, 0) + 1
         if isinstance(error, SkillError):

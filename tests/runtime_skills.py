@@ -1,6 +1,8 @@
 """Small skills that the runtime tests install by passing them to the host directly."""
 
+import math
 import threading
+import time
 
 from assistant.plugin import Setting, Skill, SkillError, action
 
@@ -143,6 +145,50 @@ class StuckStopSkill(Skill):
     def stop(self):
         self.release.wait(60)
         self.stopped.set()
+
+
+class PatientSkill(Skill):
+    """Polls until its call is cancelled, then holds on until released; or holds on until
+    released without ever looking at its cancellation; or holds focus until released."""
+
+    name = "patient"
+    settings = (Setting("round", int, 1, "which configuration this is"),)
+
+    def __init__(self, context):
+        super().__init__(context)
+        self.polling = threading.Event()
+        self.saw_cancel = threading.Event()
+        self.release = threading.Event()
+        self.stopped = threading.Event()
+
+    def stop(self):
+        self.stopped.set()
+
+    @action()
+    def poll(self, event):
+        self.polling.set()
+        deadline = time.monotonic() + 30
+        while not self.context.cancelled.wait(0.05):
+            if time.monotonic() > deadline:
+                return "never cancelled"
+        self.saw_cancel.set()
+        self.release.wait(30)
+        return f"round {self.context.settings['round']}: cancelled"
+
+    @action()
+    def stubborn(self, event):
+        self.release.wait(30)
+        return "finished at last"
+
+    @action()
+    def hold(self, event):
+        self.context.hold_focus(math.inf)
+
+    @action()
+    def check(self, event):
+        return (
+            f"round {self.context.settings['round']}: cancelled {self.context.cancelled.is_set()}"
+        )
 
 
 MISBEHAVING = {s.name: s for s in (UnbuildableSkill, NoStartSkill, SlowStopSkill, StuckStopSkill)}

@@ -1,15 +1,16 @@
 """Commands to actions: minimum score, cooldown, focus, and lists of actions in order."""
 
 import textwrap
+import time
 
 import pytest
 from manual_clock import Clock
-from runtime_skills import INSTALLED
+from runtime_skills import INSTALLED, PatientSkill
 
 from assistant.config import load_config
 from assistant.dispatcher import Dispatcher
 from assistant.focus import Focus
-from assistant.host import PluginHost
+from assistant.host import Cancelled, PluginHost
 from assistant.plugin import CommandEvent, SkillError
 
 CONFIG = """
@@ -29,16 +30,22 @@ commands:
 """
 
 
+def dispatching(tmp_path, config_text, installed=INSTALLED, clock=None):
+    """A dispatcher for `config_text` (written to config.yaml) on the real host, with its
+    skills started: (config, focus, host, dispatcher)."""
+    path = tmp_path / "config.yaml"
+    path.write_text(textwrap.dedent(config_text))
+    config = load_config(path, installed)
+    focus = Focus(config.focus_seconds, clock or time.monotonic)
+    host = PluginHost(installed, focus, tmp_path, lambda text, site: None)
+    host.configure(config.skills)
+    return config, focus, host, Dispatcher(config, host, focus)
+
+
 @pytest.fixture
 def world(tmp_path):
-    path = tmp_path / "config.yaml"
-    path.write_text(textwrap.dedent(CONFIG))
-    config = load_config(path, INSTALLED)
     clock = Clock()
-    focus = Focus(config.focus_seconds, clock)
-    host = PluginHost(INSTALLED, focus, tmp_path, lambda text, site: None)
-    host.configure(config.skills)
-    dispatcher = Dispatcher(config, host, focus)
+    _, _, host, dispatcher = dispatching(tmp_path, CONFIG, clock=clock)
 
     def hear(command, score=0.9, site="desk"):
         for future in dispatcher.handle(CommandEvent(command, score, "test", site, clock.now)):
@@ -96,19 +103,15 @@ def test_unmapped_commands_run_nothing(world, caplog):
 
 
 def test_run_says_why_no_action_ran(tmp_path):
-    path = tmp_path / "config.yaml"
-    path.write_text("commands:\n  on: {do: recorder.bright, min_score: 0.8}\n  off: {do: []}\n")
-    config = load_config(path, INSTALLED)
-    focus = Focus(config.focus_seconds)
-    host = PluginHost(INSTALLED, focus, tmp_path, lambda text, site: None)
-    host.configure(config.skills)
-    dispatcher = Dispatcher(config, host, focus)
+    config, _, host, dispatcher = dispatching(
+        tmp_path, "commands:\n  on: {do: recorder.bright, min_score: 0.8}\n  off: {do: []}\n"
+    )
     try:
         assert dispatcher.run(CommandEvent("on", 0.5, "test", "desk", 1.0)) == (
             "ignored 'on': score 0.50 is below its min_score 0.8"
         )
         assert dispatcher.run(CommandEvent("off", 1.0, "test", "desk", 1.0)) == (
-            f"'off' maps to no action in {path}"
+            f"'off' maps to no action in {config.file}"
         )
         [future] = dispatcher.run(CommandEvent("on", 0.9, "test", "desk", 1.0))
         future.result(2)
@@ -118,17 +121,14 @@ def test_run_says_why_no_action_ran(tmp_path):
 
 
 def test_an_empty_action_list_while_a_skill_has_focus_runs_nothing_and_says_so(tmp_path):
-    path = tmp_path / "config.yaml"
-    path.write_text("commands:\n  up: {do: [], when: {music: music.louder}}\n  go: music.play\n"
-                    "  on: {do: recorder.bright, when: {music: []}}\n")  # fmt: skip
-    config = load_config(path, INSTALLED)
+    config, _, host, dispatcher = dispatching(
+        tmp_path,
+        "commands:\n  up: {do: [], when: {music: music.louder}}\n  go: music.play\n"
+        "  on: {do: recorder.bright, when: {music: []}}\n",
+    )
     assert [w.message for w in config.warnings] == [  # 'up' acts while music has focus
         "command 'on' does nothing while music has focus: the list is empty",
     ]
-    focus = Focus(config.focus_seconds)
-    host = PluginHost(INSTALLED, focus, tmp_path, lambda text, site: None)
-    host.configure(config.skills)
-    dispatcher = Dispatcher(config, host, focus)
     try:
         assert dispatcher.run(CommandEvent("up", 1.0, "test", "desk", 1.0)).startswith("'up' maps")
         [played] = dispatcher.run(CommandEvent("go", 1.0, "test", "desk", 2.0))
@@ -154,13 +154,7 @@ commands:
 @pytest.fixture
 def lists(tmp_path):
     """A dispatcher with LISTS on the real host, its focus, and `run(command)`."""
-    path = tmp_path / "config.yaml"
-    path.write_text(textwrap.dedent(LISTS))
-    config = load_config(path, INSTALLED)
-    focus = Focus(config.focus_seconds)
-    host = PluginHost(INSTALLED, focus, tmp_path, lambda text, site: None)
-    host.configure(config.skills)
-    dispatcher = Dispatcher(config, host, focus)
+    _, focus, host, dispatcher = dispatching(tmp_path, LISTS)
     heard = iter(range(1, 100))
 
     def run(command):
@@ -204,3 +198,23 @@ def test_the_first_action_of_a_list_gives_focus_to_its_skill(lists):
     run, focus, _ = lists
     assert [f.result(5) for f in run("down")] == [None, "fine"]
     assert focus.current() == "recorder"
+
+
+def test_an_action_cut_short_by_a_reload_stops_the_list_and_takes_no_focus(tmp_path):
+    config, focus, host, dispatcher = dispatching(
+        tmp_path,
+        "commands:\n  go: [patient.poll, recorder.dim]\n",
+        {**INSTALLED, "patient": PatientSkill},
+    )
+    patient = host.skills["patient"]
+    patient.release.set()  # it returns its reply once cancelled
+    try:
+        poll, dim = dispatcher.run(CommandEvent("go", 1.0, "test", "desk", 1.0))
+        assert patient.polling.wait(5)
+        host.configure({**config.skills, "patient": {"round": 2}})
+        with pytest.raises(Cancelled, match="action poll cancelled"):
+            poll.result(5)
+        assert dim.cancelled() and host.skills["recorder"].calls == []
+        assert focus.current() is None
+    finally:
+        host.stop()

@@ -6,12 +6,12 @@ import threading
 import time
 
 import pytest
-from runtime_skills import INSTALLED, MISBEHAVING
+from runtime_skills import INSTALLED, MISBEHAVING, PatientSkill
 from waiting import wait_until
 
 from assistant.focus import Focus
-from assistant.host import PluginHost, discover_skills
-from assistant.plugin import CommandEvent, Setting, Skill, SkillError, action
+from assistant.host import Cancelled, PluginHost, discover_skills
+from assistant.plugin import CommandEvent, Skill, SkillError, action
 
 EVENT = CommandEvent("on", 0.9, "test", "desk", time.monotonic())
 
@@ -83,40 +83,6 @@ class OddRepliesSkill(Skill):
         return "hi"
 
 
-class PatientSkill(Skill):
-    """Polls until its call is cancelled, then holds on until released."""
-
-    name = "patient"
-    settings = (Setting("round", int, 1, "which configuration this is"),)
-
-    def __init__(self, context):
-        super().__init__(context)
-        self.polling = threading.Event()
-        self.saw_cancel = threading.Event()
-        self.release = threading.Event()
-        self.stopped = threading.Event()
-
-    def stop(self):
-        self.stopped.set()
-
-    @action()
-    def poll(self, event):
-        self.polling.set()
-        deadline = time.monotonic() + 30
-        while not self.context.cancelled.wait(0.05):
-            if time.monotonic() > deadline:
-                return "never cancelled"
-        self.saw_cancel.set()
-        self.release.wait(30)
-        return f"round {self.context.settings['round']}: cancelled"
-
-    @action()
-    def check(self, event):
-        return (
-            f"round {self.context.settings['round']}: cancelled {self.context.cancelled.is_set()}"
-        )
-
-
 @pytest.fixture
 def replies():
     return []
@@ -148,7 +114,7 @@ def test_a_crashing_action_is_logged_with_its_skill_and_others_go_on(host, caplo
     assert wait_until(lambda: host.failures == {"trouble": 1})
 
 
-def test_a_hanging_action_is_abandoned_and_the_skill_refuses_calls_until_it_returns(host, caplog):
+def test_a_hanging_action_is_abandoned_and_the_skill_refuses_actions_until_it_returns(host, caplog):
     trouble = host.skills["trouble"]
     with caplog.at_level(logging.INFO, logger="assistant.host"):
         hung = host.call("trouble", "hang", EVENT, {})
@@ -167,8 +133,8 @@ def test_a_hanging_action_is_abandoned_and_the_skill_refuses_calls_until_it_retu
         assert host.call("trouble", "fine", EVENT, {}).result(2) == "fine"
     assert trouble.finished == ["hang", "fine"]
     assert (
-        "skill trouble: action hang did not finish within 0.5 s; abandoned it, its further "
-        "calls are refused until it returns" in caplog.text
+        "skill trouble: action hang did not finish within 0.5 s; abandoned it, its actions are "
+        "refused until it returns" in caplog.text
     )
 
 
@@ -190,8 +156,16 @@ def test_an_abandoned_action_is_cancelled_and_the_next_call_starts_uncancelled(t
 
 
 @pytest.mark.parametrize("stopping", ["reload", "shutdown"])
-def test_stopping_a_skill_cancels_its_running_action(tmp_path, stopping):
-    host = PluginHost({"patient": PatientSkill}, Focus(30), tmp_path, print, timeout=10)
+def test_stopping_a_skill_cancels_its_running_action_which_is_then_not_done(
+    tmp_path, replies, stopping
+):
+    host = PluginHost(
+        {"patient": PatientSkill},
+        Focus(30),
+        tmp_path,
+        lambda text, site: replies.append(text),
+        timeout=10,
+    )
     host.configure({"patient": {"round": 1}})
     skill = host.skills["patient"]
     skill.release.set()
@@ -202,8 +176,48 @@ def test_stopping_a_skill_cancels_its_running_action(tmp_path, stopping):
         assert host.call("patient", "check", EVENT, {}).result(5) == "round 2: cancelled False"
     else:
         host.stop()
-    assert polling.result(15) == "round 1: cancelled"  # ended by its cancellation, not abandoned
+    with pytest.raises(Cancelled, match=r"^action poll cancelled \(reload or shutdown\)$"):
+        polling.result(15)  # ended by its cancellation, not abandoned: cut short, so not done
     assert skill.stopped.wait(5)
+    host.stop()
+    assert "round 1: cancelled" not in replies  # its reply is not spoken
+
+
+def test_a_reload_during_an_overrun_stops_the_old_instance_and_starts_the_new_once_it_returns(
+    tmp_path, caplog
+):
+    host = PluginHost({"patient": PatientSkill}, Focus(30), tmp_path, print, timeout=0.3)
+    host.configure({"patient": {"round": 1}})
+    old = host.skills["patient"]
+    with caplog.at_level(logging.WARNING, logger="assistant.host"):
+        with pytest.raises(TimeoutError):  # it ignores its cancellation
+            host.call("patient", "stubborn", EVENT, {}).result(5)
+        host.configure({"patient": {"round": 2}})  # waits for the constructor no longer than 0.3 s
+        with pytest.raises(LookupError, match="still busy with the abandoned action stubborn"):
+            host.call("patient", "check", EVENT, {}).result(0)
+        assert not old.stopped.is_set()  # nothing runs beside the abandoned call
+        old.release.set()
+        assert old.stopped.wait(5)  # then the old instance's stop, queued by the reload, ran
+    assert host.call("patient", "check", EVENT, {}).result(5) == "round 2: cancelled False"
+    assert host.skills["patient"] is not old
+    assert host.start_errors == {}
+    refused = [r.getMessage() for r in caplog.records if "cannot run" in r.getMessage()]
+    assert refused == [  # only the action; the stop, constructor and start waited
+        "skill patient is still busy with the abandoned action stubborn; cannot run action check"
+    ]
+    host.stop()
+
+
+@pytest.mark.parametrize("stopping", ["reload", "removal"])
+def test_a_stopped_skill_holds_no_focus(tmp_path, stopping):
+    focus = Focus(30)
+    host = PluginHost({"patient": PatientSkill}, focus, tmp_path, print)
+    host.configure({"patient": {"round": 1}})
+    host.call("patient", "hold", EVENT, {}).result(5)
+    assert focus.current() == "patient"
+    host.configure({"patient": {"round": 2}} if stopping == "reload" else {})
+    host.runners["patient"].submit("stopped", lambda: None).result(5)
+    assert focus.current() is None  # the new instance knows of no hold to release
     host.stop()
 
 
@@ -365,11 +379,15 @@ def test_a_skill_error_from_the_constructor_is_spoken_without_a_traceback(
     assert host.failures == {"needskey": 1}
 
 
+@pytest.mark.parametrize(
+    ("in_the_way", "error"), [("data", "Not a directory"), ("data/keeper", "File exists")]
+)
 def test_a_data_directory_that_cannot_be_made_stops_only_the_skills_that_keep_files(
-    tmp_path, replies, caplog
+    tmp_path, replies, caplog, in_the_way, error
 ):
     data_root = tmp_path / "data"
-    data_root.write_text("a file where the data directory should be")
+    (tmp_path / in_the_way).parent.mkdir(exist_ok=True)
+    (tmp_path / in_the_way).write_text("a file where a directory should be")
     host = PluginHost(
         {"keeper": KeeperSkill, **INSTALLED},
         Focus(30),
@@ -378,13 +396,14 @@ def test_a_data_directory_that_cannot_be_made_stops_only_the_skills_that_keep_fi
     )
     with caplog.at_level(logging.ERROR, logger="assistant.host"):
         host.configure({"keeper": {}, "recorder": {}})
+        host.runners["keeper"].submit("started", lambda: None).result(5)
         assert host.call("recorder", "dim", EVENT, {}).result(2) is None
         with pytest.raises(LookupError, match=r"keeper did not start \(SkillError: cannot create"):
             host.call("keeper", "anything", EVENT, {}).result(2)
     host.stop()
     assert replies == [
-        f"cannot create the data directory {data_root / 'keeper'} (Not a directory); make "
-        f"{data_root} a directory the user running the assistant can write"
+        f"cannot create the data directory {data_root / 'keeper'} ({error}); "
+        f"{tmp_path / in_the_way} is a file, not a directory: remove or move it"
     ]
     assert "Traceback" not in caplog.text
 
