@@ -167,10 +167,14 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"The configuration has problems:\n{error}", file=sys.stderr)
         return service.CONFIG_ERROR_STATUS
-    messages = _wav_messages(args.wav, config.sections["microphone"]) if args.wav else None
-    if messages:  # the board takes the identity of the pipeline that heard the file
+    messages, thresholds = (
+        _wav_messages(args.wav, config.sections["microphone"]) if args.wav else (None, None)
+    )
+    if messages:  # the board takes the identity and thresholds of the pipeline that heard it
         hello, *messages = messages
-        board = VirtualBoard(hello.labels, 0, hello.model, args.link, hello.fw)
+        board = VirtualBoard(
+            hello.labels, 0, hello.model, args.link, hello.fw, thresholds=thresholds
+        )
     else:
         board = VirtualBoard(
             config.model_commands or None, link=args.link, heartbeat_ms=args.heartbeat_ms
@@ -216,9 +220,12 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _wav_messages(path: str, microphone: Mapping[str, Any]) -> list:
+def _wav_messages(
+    path: str, microphone: Mapping[str, Any]
+) -> tuple[list[protocol.Message], dict[str, float]]:
     """What a board would have sent while hearing the WAV file: the desktop pipeline with the
-    `microphone:` section's model and recognizer settings."""
+    `microphone:` section's model and recognizer settings; and the threshold of each command
+    that pipeline applied."""
     try:
         from assistant.listener import ListenerSettings
         from assistant.pipeline import messages_from_wav
@@ -227,12 +234,12 @@ def _wav_messages(path: str, microphone: Mapping[str, Any]) -> list:
             f"--wav needs the desktop listening extra: pip install -e '.[listen]' ({error})"
         ) from None
     settings = ListenerSettings.from_values(microphone)
+    recognition = settings.recognizer_settings()
     try:
-        return messages_from_wav(
-            path, settings.model_path, settings.recognizer_settings(), settings.heartbeat_ms
-        )
+        messages = messages_from_wav(path, settings.model_path, recognition, settings.heartbeat_ms)
     except (OSError, ValueError) as error:
         raise SystemExit(f"cannot replay {path}: {error}") from None
+    return messages, recognition.recognizer(messages[0].labels).thresholds
 
 
 def cmd_devices(args: argparse.Namespace) -> int:

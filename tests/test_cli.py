@@ -495,10 +495,14 @@ def test_emulate_replays_a_wav_exactly_as_the_board_pipeline_hears_it(env, tmp_p
         assert board.stdout.readline().startswith("virtual board on /dev/pts/")
         with serial.Serial(str(tmp_path / "tty"), timeout=2) as port:
             received = [port.readline().decode().strip() for _ in expected]
+            port.write(b"INFO\n")
+            info = port.readline().decode().strip()
     finally:
         board.terminate()
         board.wait(10)
     assert received == expected
+    # the thresholds the pipeline applied, not a board's defaults
+    assert "thresholds=on:0.800,off:0.800,up:0.800,down:0.800,go:0.300,stop:0.300" in info
     assert expected[0].startswith("HELLO seq=0 proto=1") and len(expected) >= 4
 
 
