@@ -109,21 +109,20 @@ def _serve(args: argparse.Namespace) -> int:
         ).start()
     while not assistant.stopping.wait(0.5):
         if hangup.take():
-            path = _reload(assistant, args.config, path)
+            _reload(assistant, args.config)
     log.info("stopping")
     server.stop()
     assistant.stop()
     return 0
 
 
-def _reload(assistant: Assistant, explicit: str | None, path: Path) -> Path:
+def _reload(assistant: Assistant, explicit: str | None) -> None:
     """SIGHUP: load the configuration again, from the file `config check` would name now
-    (without --config, a user file made or removed since is taken into account); returns the
-    file in use afterwards."""
+    (without --config, a user file made or removed since is taken into account)."""
     now = config_path(explicit)
-    if now != path:
-        log.warning("the configuration file changes: %s, no longer %s", now, path)
-    return now if assistant.reload(now) else path
+    if now != assistant.loaded.file:
+        log.warning("the configuration file changes: %s, no longer %s", now, assistant.loaded.file)
+    assistant.reload(now)
 
 
 def _type_commands(board) -> None:
@@ -314,7 +313,8 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """The running daemon's sources and link counters; exit 1 when no daemon answers."""
+    """The running daemon's pid, configuration file, last reload, sources and link counters;
+    exit 1 when no daemon answers."""
     try:
         answer = control.request_status(daemon_socket(data_root()))
     except ConnectionError as error:
@@ -402,7 +402,9 @@ def build_parser() -> argparse.ArgumentParser:
     send.set_defaults(func=cmd_send)
 
     commands.add_parser(
-        "status", help="the running assistant's source and link counters", **common
+        "status",
+        help="the running assistant's pid, configuration, last reload, source and link counters",
+        **common,
     ).set_defaults(func=cmd_status)
 
     svc = commands.add_parser(

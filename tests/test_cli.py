@@ -136,7 +136,9 @@ def test_run_send_reload_and_terminate(env, tmp_path):
         assert answer.stdout.strip() == "OK Hello, Ada. That makes 1 greetings"
         status = assistant(env, "status")
         assert status.returncode == 0
-        source, counters = status.stdout.splitlines()
+        pid, configuration, reloaded, source, counters = status.stdout.splitlines()
+        assert (pid, configuration) == (f"pid: {daemon.pid}", f"configuration: {config}")
+        assert reloaded == "last reload: none since the start"
         assert re.fullmatch(r"source: virtual board \(board on /dev/pts/\d+\)", source)
         assert re.fullmatch(r"lines \d+, detections 0, malformed 0, .*, reconnects 0", counters)
         unmapped = assistant(env, "send", "up")
@@ -180,6 +182,38 @@ def _stop(daemon: subprocess.Popen) -> str:
     output, _ = daemon.communicate(timeout=15)
     assert daemon.returncode == 0, output
     return output
+
+
+def test_status_gives_the_pid_to_signal_and_whether_the_reload_it_made_failed(env, tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text(textwrap.dedent(CONFIG))
+    daemon = _daemon(env, "--config", str(config))
+    try:
+        assert wait_until(Path(env["XDG_RUNTIME_DIR"], "assistant.sock").exists, timeout=30)
+
+        def status() -> dict[str, str]:
+            lines = assistant(env, "status").stdout.splitlines()
+            return dict(line.partition(": ")[::2] for line in lines)
+
+        assert wait_until(lambda: "last reload" in status(), timeout=30)
+        assert status()["pid"] == str(daemon.pid)
+        config.write_text(textwrap.dedent(CONFIG).replace("greeter.goodbye", "greeter.bye"))
+        os.kill(int(status()["pid"]), signal.SIGHUP)  # what README's `kill -HUP` does
+        assert wait_until(lambda: status()["last reload"].startswith("FAILED at "), timeout=30)
+        failed = status()
+        assert re.fullmatch(
+            rf"FAILED at \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d \({re.escape(str(config))}\): the "
+            r"configuration above still runs \(the log says what to fix\)",
+            failed["last reload"],
+        )
+        assert failed["configuration"] == str(config)
+        config.write_text(textwrap.dedent(CONFIG))
+        daemon.send_signal(signal.SIGHUP)
+        assert wait_until(lambda: status()["last reload"].startswith("done at "), timeout=30)
+        output = _stop(daemon)
+    finally:
+        daemon.kill()
+    assert "skill 'greeter' has no action 'bye'" in output
 
 
 def test_a_reload_without_config_takes_the_user_config_made_since_the_start(env):
@@ -232,7 +266,8 @@ def test_one_assistant_per_data_directory_whatever_the_runtime_directory(env, tm
         sent = assistant(without_runtime_dir, "send", "on")
         assert sent.stdout == "OK Hello, Ada. That makes 1 greetings\n", sent.stderr
         status = assistant(without_runtime_dir, "status")
-        assert status.returncode == 0 and status.stdout.startswith("source: "), status.stderr
+        assert status.returncode == 0, status.stderr
+        assert status.stdout.startswith(f"pid: {first.pid}\n"), status.stdout
         _stop(first)
     finally:
         first.kill()
