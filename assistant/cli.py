@@ -214,8 +214,7 @@ def cmd_emulate(args: argparse.Namespace) -> int:
         pass
     finally:
         board.close()
-        if args.link:
-            Path(args.link).unlink(missing_ok=True)
+        board.remove_link()
     return 0
 
 
@@ -294,7 +293,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         return service.CONFIG_ERROR_STATUS
     mapped = f"{len(config.commands)} command{'' if len(config.commands) == 1 else 's'}"
-    print(f"{path}: OK ({mapped}, skills: {', '.join(config.skills)})")
+    print(f"{path}: OK ({mapped}, skills: {', '.join(config.skills) or 'none'})")
     return 0
 
 
@@ -378,7 +377,12 @@ def build_parser() -> argparse.ArgumentParser:
     emulate.add_argument(
         "--wav", help="hear a 16 kHz mono WAV through the board's pipeline and send its lines"
     )
-    emulate.add_argument("--fast", action="store_true", help="with --wav: do not wait in real time")
+    emulate.add_argument(
+        "--fast",
+        action="store_true",
+        help="with --wav: send the lines at once, not in real time (the host then ignores a "
+        "command repeated within its cooldown, however far apart in the recording)",
+    )
     emulate.add_argument("--stay", action="store_true", help="keep running after the script/WAV")
     emulate.add_argument("--heartbeat-ms", type=int, default=1000)
     emulate.set_defaults(func=cmd_emulate)
@@ -431,7 +435,18 @@ def build_parser() -> argparse.ArgumentParser:
     svc.set_defaults(func=cmd_service)
 
     vosk_models.add_commands(commands, **common)
+    _name_choices(parser)
     return parser
+
+
+def _name_choices(parser: argparse.ArgumentParser) -> None:
+    """A missing subcommand, at any depth, is reported by its choices (`required: {check}`),
+    not by the internal name its value is stored under."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            action.metavar = "{" + ",".join(action.choices) + "}"
+            for subparser in action.choices.values():
+                _name_choices(subparser)
 
 
 def main(argv: list[str] | None = None) -> int:

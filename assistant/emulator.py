@@ -101,6 +101,17 @@ class VirtualBoard:
 
     close = unplug
 
+    def remove_link(self) -> None:
+        """Remove `link` if it still points at this board's port: another board may have taken
+        it over since."""
+        if self.link is None:
+            return
+        try:
+            if os.readlink(self.link) == self.path:
+                os.unlink(self.link)
+        except OSError:  # gone already, or no longer a link
+            pass
+
     # --- what the board sends ------------------------------------------------------------
 
     def now_ms(self) -> int:

@@ -109,6 +109,10 @@ def test_config_check_takes_the_file_as_an_argument_or_config_after_the_subcomma
     one.write_text("commands:\n  off: greeter.goodbye\n")
     result = assistant(env, "config", "check", str(one))
     assert result.stdout == f"{one}: OK (1 command, skills: greeter)\n", result.stderr
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("commands: {}\n")
+    result = assistant(env, "config", "check", str(empty))
+    assert result.stdout == f"{empty}: OK (0 commands, skills: none)\n", result.stderr
     assert assistant(env, "config", "check", str(bad)).returncode == 2
     assert assistant(env, "config", "check", "--config", str(bad)).returncode == 2
     printed = assistant(env, "service", "install", "--print", "--config", str(good))
@@ -593,3 +597,19 @@ def test_every_command_takes_config_after_it(words):
     from assistant.cli import build_parser
 
     assert build_parser().parse_args([*words, "--config", "mine.yaml"]).config == "mine.yaml"
+
+
+@pytest.mark.parametrize(
+    ("words", "choices"),
+    [
+        (["config"], "{check}"),
+        (["models"], "{download}"),
+        (["service"], "{install,uninstall,status}"),
+    ],
+)
+def test_a_missing_subcommand_is_named_by_its_choices(words, choices, capsys):
+    from assistant.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(words)
+    assert capsys.readouterr().err.endswith(f"the following arguments are required: {choices}\n")
