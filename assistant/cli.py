@@ -109,21 +109,20 @@ def _serve(args: argparse.Namespace) -> int:
         ).start()
     while not assistant.stopping.wait(0.5):
         if hangup.take():
-            path = _reload(assistant, args.config, path)
+            _reload(assistant, args.config)
     log.info("stopping")
     server.stop()
     assistant.stop()
     return 0
 
 
-def _reload(assistant: Assistant, explicit: str | None, path: Path) -> Path:
+def _reload(assistant: Assistant, explicit: str | None) -> None:
     """SIGHUP: load the configuration again, from the file `config check` would name now
-    (without --config, a user file made or removed since is taken into account); returns the
-    file in use afterwards."""
+    (without --config, a user file made or removed since is taken into account)."""
     now = config_path(explicit)
-    if now != path:
-        log.warning("the configuration file changes: %s, no longer %s", now, path)
-    return now if assistant.reload(now) else path
+    if now != assistant.loaded.file:
+        log.warning("the configuration file changes: %s, no longer %s", now, assistant.loaded.file)
+    assistant.reload(now)
 
 
 def _type_commands(board) -> None:
@@ -167,10 +166,14 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"The configuration has problems:\n{error}", file=sys.stderr)
         return service.CONFIG_ERROR_STATUS
-    messages = _wav_messages(args.wav, config.sections["microphone"]) if args.wav else None
-    if messages:  # the board takes the identity of the pipeline that heard the file
+    messages, thresholds = (
+        _wav_messages(args.wav, config.sections["microphone"]) if args.wav else (None, None)
+    )
+    if messages:  # the board takes the identity and thresholds of the pipeline that heard it
         hello, *messages = messages
-        board = VirtualBoard(hello.labels, 0, hello.model, args.link, hello.fw)
+        board = VirtualBoard(
+            hello.labels, 0, hello.model, args.link, hello.fw, thresholds=thresholds
+        )
     else:
         board = VirtualBoard(
             config.model_commands or None, link=args.link, heartbeat_ms=args.heartbeat_ms
@@ -211,14 +214,16 @@ def cmd_emulate(args: argparse.Namespace) -> int:
         pass
     finally:
         board.close()
-        if args.link:
-            Path(args.link).unlink(missing_ok=True)
+        board.remove_link()
     return 0
 
 
-def _wav_messages(path: str, microphone: Mapping[str, Any]) -> list:
+def _wav_messages(
+    path: str, microphone: Mapping[str, Any]
+) -> tuple[list[protocol.Message], dict[str, float]]:
     """What a board would have sent while hearing the WAV file: the desktop pipeline with the
-    `microphone:` section's model and recognizer settings."""
+    `microphone:` section's model and recognizer settings; and the threshold of each command
+    that pipeline applied."""
     try:
         from assistant.listener import ListenerSettings
         from assistant.pipeline import messages_from_wav
@@ -227,12 +232,12 @@ def _wav_messages(path: str, microphone: Mapping[str, Any]) -> list:
             f"--wav needs the desktop listening extra: pip install -e '.[listen]' ({error})"
         ) from None
     settings = ListenerSettings.from_values(microphone)
+    recognition = settings.recognizer_settings()
     try:
-        return messages_from_wav(
-            path, settings.model_path, settings.recognizer_settings(), settings.heartbeat_ms
-        )
+        messages = messages_from_wav(path, settings.model_path, recognition, settings.heartbeat_ms)
     except (OSError, ValueError) as error:
         raise SystemExit(f"cannot replay {path}: {error}") from None
+    return messages, recognition.recognizer(messages[0].labels).thresholds
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
@@ -288,7 +293,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         return service.CONFIG_ERROR_STATUS
     mapped = f"{len(config.commands)} command{'' if len(config.commands) == 1 else 's'}"
-    print(f"{path}: OK ({mapped}, skills: {', '.join(config.skills)})")
+    print(f"{path}: OK ({mapped}, skills: {', '.join(config.skills) or 'none'})")
     return 0
 
 
@@ -307,7 +312,8 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """The running daemon's sources and link counters; exit 1 when no daemon answers."""
+    """The running daemon's pid, configuration file, last reload, sources and link counters;
+    exit 1 when no daemon answers."""
     try:
         answer = control.request_status(daemon_socket(data_root()))
     except ConnectionError as error:
@@ -371,7 +377,12 @@ def build_parser() -> argparse.ArgumentParser:
     emulate.add_argument(
         "--wav", help="hear a 16 kHz mono WAV through the board's pipeline and send its lines"
     )
-    emulate.add_argument("--fast", action="store_true", help="with --wav: do not wait in real time")
+    emulate.add_argument(
+        "--fast",
+        action="store_true",
+        help="with --wav: send the lines at once, not in real time (the host then ignores a "
+        "command repeated within its cooldown, however far apart in the recording)",
+    )
     emulate.add_argument("--stay", action="store_true", help="keep running after the script/WAV")
     emulate.add_argument("--heartbeat-ms", type=int, default=1000)
     emulate.set_defaults(func=cmd_emulate)
@@ -395,7 +406,9 @@ def build_parser() -> argparse.ArgumentParser:
     send.set_defaults(func=cmd_send)
 
     commands.add_parser(
-        "status", help="the running assistant's source and link counters", **common
+        "status",
+        help="the running assistant's pid, configuration, last reload, source and link counters",
+        **common,
     ).set_defaults(func=cmd_status)
 
     svc = commands.add_parser(
@@ -422,7 +435,18 @@ def build_parser() -> argparse.ArgumentParser:
     svc.set_defaults(func=cmd_service)
 
     vosk_models.add_commands(commands, **common)
+    _name_choices(parser)
     return parser
+
+
+def _name_choices(parser: argparse.ArgumentParser) -> None:
+    """A missing subcommand, at any depth, is reported by its choices (`required: {check}`),
+    not by the internal name its value is stored under."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            action.metavar = "{" + ",".join(action.choices) + "}"
+            for subparser in action.choices.values():
+                _name_choices(subparser)
 
 
 def main(argv: list[str] | None = None) -> int:

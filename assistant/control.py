@@ -5,7 +5,8 @@ The wire format is one line each way. The client sends `COMMAND <name>`; the dae
 hub), else `ERR <why>`: the command is not mapped, was ignored (min_score, cooldown), or an
 action failed (`failed: <reason>`, after the replies of the actions before it; the actions
 after it are `not run`). Replies are joined with "; ", in the order of the command's actions.
-`STATUS` is answered `OK source: <sources in use>; <the link's counters>` (`assistant status`).
+`STATUS` is answered `OK pid: <pid>; configuration: <file>; last reload: <outcome>; source:
+<sources in use>; <the link's counters>` (`assistant status`).
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -53,6 +54,25 @@ def with_overrides(config: Config, overrides: Mapping[str, str]) -> Config:
     return dataclasses.replace(config, values={**config.values, **values}, sections=sections)
 
 
+@dataclass(frozen=True)
+class Reload:
+    """A reload (SIGHUP) of the configuration: when (time.time()), which file, and whether it
+    took effect."""
+
+    at: float
+    file: Path
+    done: bool
+
+    def __str__(self) -> str:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.at))
+        if self.done:
+            return f"done at {when}"
+        return (
+            f"FAILED at {when} ({self.file}): the configuration above still runs (the log says "
+            "what to fix)"
+        )
+
+
 @dataclass
 class RunningSource:
     kind: str
@@ -78,6 +98,7 @@ class Assistant:
         """`find` returns the path of a board plugged in (found by its USB id), or None."""
         self.loaded = config
         """The configuration as its file says, without the command line's overrides."""
+        self.last_reload: Reload | None = None
         config = with_overrides(config, overrides or {})
         self.config = config
         self.installed = installed
@@ -261,13 +282,15 @@ class Assistant:
         skill already loaded needs a restart)."""
         found, unloadable = usable_skills()
         installed = {**found, **self.installed}
+        loaded = None
         try:
             loaded = load_config(path, installed, unloadable)
         except ConfigError as error:
             log.error("configuration not reloaded, fix these first:\n%s", error)
-            return False
         except Exception:  # a bug, not the file: the daemon keeps running all the same
             log.exception("configuration not reloaded: loading %s failed unexpectedly", path)
+        self.last_reload = Reload(time.time(), path, loaded is not None)
+        if loaded is None:
             return False
         waiting = [name for name in RESTART_ONLY if loaded.values[name] != self.loaded.values[name]]
         waiting += [
@@ -299,7 +322,16 @@ class Assistant:
         return True
 
     def status(self) -> str:
-        """What `assistant status` shows: the sources in use and the link's counters."""
+        """What `assistant status` shows, parts joined by "; ": this process's pid, the
+        configuration file it runs, the last reload's outcome, then `link_status()`."""
+        reloaded = self.last_reload or "none since the start"
+        return (
+            f"pid: {os.getpid()}; configuration: {self.loaded.file}; last reload: {reloaded}; "
+            + self.link_status()
+        )
+
+    def link_status(self) -> str:
+        """The sources in use and the link's counters."""
         sources = ", ".join(
             f"{r.session.source_name} ({r.source.description})" for r in self.sources
         )
@@ -314,7 +346,7 @@ class Assistant:
         for running in self.sources:
             running.thread.join(timeout=5)
         self.stats.warnings.flush()
-        log.info("link at stop: %s", self.status())
+        log.info("link at stop: %s", self.link_status())
         if self.virtual_board:
             self.virtual_board.close()
         if self.room:

@@ -11,10 +11,11 @@ import select
 import threading
 import time
 import tty
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from assistant import protocol
 from assistant.config import model_commands
+from assistant.recognizer import DEFAULT_THRESHOLD
 
 log = logging.getLogger("assistant.emulator")
 
@@ -37,9 +38,11 @@ class VirtualBoard:
         link: str | os.PathLike | None = None,
         firmware: str = FIRMWARE_VERSION,
         greets_on_open: bool = True,
+        thresholds: Mapping[str, float] | None = None,
     ):
         """`labels`: the commands it detects (default: those of the committed model); `link`: a
-        stable path kept pointing at the current pty (as udev's by-id links).
+        stable path kept pointing at the current pty (as udev's by-id links); `thresholds`: what
+        `INFO` reports for each command (default DEFAULT_THRESHOLD).
 
         `greets_on_open` False makes it miss the host's opening of the port, as the firmware does
         when a host closes and reopens it within one loop pass: no HELLO until the host asks."""
@@ -48,7 +51,7 @@ class VirtualBoard:
         self.heartbeat_ms = heartbeat_ms
         self.model = model
         self.firmware = firmware
-        self.thresholds = dict.fromkeys(self.labels, 0.8)
+        self.thresholds = dict.fromkeys(self.labels, DEFAULT_THRESHOLD) | dict(thresholds or {})
         self.sent_lines = 0
         self.dropped_lines = 0
         self._seq = 0
@@ -97,6 +100,17 @@ class VirtualBoard:
         self.host_connected.clear()
 
     close = unplug
+
+    def remove_link(self) -> None:
+        """Remove `link` if it still points at this board's port: another board may have taken
+        it over since."""
+        if self.link is None:
+            return
+        try:
+            if os.readlink(self.link) == self.path:
+                os.unlink(self.link)
+        except OSError:  # gone already, or no longer a link
+            pass
 
     # --- what the board sends ------------------------------------------------------------
 

@@ -109,6 +109,10 @@ def test_config_check_takes_the_file_as_an_argument_or_config_after_the_subcomma
     one.write_text("commands:\n  off: greeter.goodbye\n")
     result = assistant(env, "config", "check", str(one))
     assert result.stdout == f"{one}: OK (1 command, skills: greeter)\n", result.stderr
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("commands: {}\n")
+    result = assistant(env, "config", "check", str(empty))
+    assert result.stdout == f"{empty}: OK (0 commands, skills: none)\n", result.stderr
     assert assistant(env, "config", "check", str(bad)).returncode == 2
     assert assistant(env, "config", "check", "--config", str(bad)).returncode == 2
     printed = assistant(env, "service", "install", "--print", "--config", str(good))
@@ -136,7 +140,9 @@ def test_run_send_reload_and_terminate(env, tmp_path):
         assert answer.stdout.strip() == "OK Hello, Ada. That makes 1 greetings"
         status = assistant(env, "status")
         assert status.returncode == 0
-        source, counters = status.stdout.splitlines()
+        pid, configuration, reloaded, source, counters = status.stdout.splitlines()
+        assert (pid, configuration) == (f"pid: {daemon.pid}", f"configuration: {config}")
+        assert reloaded == "last reload: none since the start"
         assert re.fullmatch(r"source: virtual board \(board on /dev/pts/\d+\)", source)
         assert re.fullmatch(r"lines \d+, detections 0, malformed 0, .*, reconnects 0", counters)
         unmapped = assistant(env, "send", "up")
@@ -180,6 +186,38 @@ def _stop(daemon: subprocess.Popen) -> str:
     output, _ = daemon.communicate(timeout=15)
     assert daemon.returncode == 0, output
     return output
+
+
+def test_status_gives_the_pid_to_signal_and_whether_the_reload_it_made_failed(env, tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text(textwrap.dedent(CONFIG))
+    daemon = _daemon(env, "--config", str(config))
+    try:
+        assert wait_until(Path(env["XDG_RUNTIME_DIR"], "assistant.sock").exists, timeout=30)
+
+        def status() -> dict[str, str]:
+            lines = assistant(env, "status").stdout.splitlines()
+            return dict(line.partition(": ")[::2] for line in lines)
+
+        assert wait_until(lambda: "last reload" in status(), timeout=30)
+        assert status()["pid"] == str(daemon.pid)
+        config.write_text(textwrap.dedent(CONFIG).replace("greeter.goodbye", "greeter.bye"))
+        os.kill(int(status()["pid"]), signal.SIGHUP)  # what README's `kill -HUP` does
+        assert wait_until(lambda: status()["last reload"].startswith("FAILED at "), timeout=30)
+        failed = status()
+        assert re.fullmatch(
+            rf"FAILED at \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d \({re.escape(str(config))}\): the "
+            r"configuration above still runs \(the log says what to fix\)",
+            failed["last reload"],
+        )
+        assert failed["configuration"] == str(config)
+        config.write_text(textwrap.dedent(CONFIG))
+        daemon.send_signal(signal.SIGHUP)
+        assert wait_until(lambda: status()["last reload"].startswith("done at "), timeout=30)
+        output = _stop(daemon)
+    finally:
+        daemon.kill()
+    assert "skill 'greeter' has no action 'bye'" in output
 
 
 def test_a_reload_without_config_takes_the_user_config_made_since_the_start(env):
@@ -232,7 +270,8 @@ def test_one_assistant_per_data_directory_whatever_the_runtime_directory(env, tm
         sent = assistant(without_runtime_dir, "send", "on")
         assert sent.stdout == "OK Hello, Ada. That makes 1 greetings\n", sent.stderr
         status = assistant(without_runtime_dir, "status")
-        assert status.returncode == 0 and status.stdout.startswith("source: "), status.stderr
+        assert status.returncode == 0, status.stderr
+        assert status.stdout.startswith(f"pid: {first.pid}\n"), status.stdout
         _stop(first)
     finally:
         first.kill()
@@ -495,10 +534,14 @@ def test_emulate_replays_a_wav_exactly_as_the_board_pipeline_hears_it(env, tmp_p
         assert board.stdout.readline().startswith("virtual board on /dev/pts/")
         with serial.Serial(str(tmp_path / "tty"), timeout=2) as port:
             received = [port.readline().decode().strip() for _ in expected]
+            port.write(b"INFO\n")
+            info = port.readline().decode().strip()
     finally:
         board.terminate()
         board.wait(10)
     assert received == expected
+    # the thresholds the pipeline applied, not a board's defaults
+    assert "thresholds=on:0.800,off:0.800,up:0.800,down:0.800,go:0.300,stop:0.300" in info
     assert expected[0].startswith("HELLO seq=0 proto=1") and len(expected) >= 4
 
 
@@ -554,3 +597,19 @@ def test_every_command_takes_config_after_it(words):
     from assistant.cli import build_parser
 
     assert build_parser().parse_args([*words, "--config", "mine.yaml"]).config == "mine.yaml"
+
+
+@pytest.mark.parametrize(
+    ("words", "choices"),
+    [
+        (["config"], "{check}"),
+        (["models"], "{download}"),
+        (["service"], "{install,uninstall,status}"),
+    ],
+)
+def test_a_missing_subcommand_is_named_by_its_choices(words, choices, capsys):
+    from assistant.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(words)
+    assert capsys.readouterr().err.endswith(f"the following arguments are required: {choices}\n")

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import os
 import re
 import socket
 import textwrap
@@ -165,7 +166,8 @@ def test_status_names_the_source_and_the_link_counters_and_stop_logs_them(assist
         rf"source: virtual board \(board on {assistant.virtual_board.path}\); lines \d+, "
         r"detections 1, malformed 1 \(unknown_type 1\), lost 2, refused 0, stale 0, reconnects 0"
     )
-    assert re.fullmatch(f"OK {shown}", answer)
+    running = f"pid: {os.getpid()}; configuration: {assistant.config_file}; last reload: "
+    assert re.fullmatch(f"OK {re.escape(running)}none since the start; {shown}", answer)
     with caplog.at_level(logging.INFO, logger="assistant"):
         assistant.stop()
     assert re.search(f"link at stop: {shown}", caplog.text)

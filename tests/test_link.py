@@ -354,3 +354,18 @@ def test_line_splitter_drops_an_oversized_line_arriving_in_pieces():
         assert splitter.feed(b"Y" * 100) == []
     assert splitter.feed(b"tail\nHB seq=1 ms=1\n") == [b"HB seq=1 ms=1"]
     assert stats.by_error == {"too_long": 1}
+
+
+def test_a_board_removes_its_link_only_while_the_link_points_at_it(tmp_path):
+    link = tmp_path / "ttyKWS0"
+    first, second = VirtualBoard(link=link), VirtualBoard(link=link)
+    first.plug_in()
+    second.plug_in()  # the link now points at the second board's port
+    try:
+        first.close()
+        first.remove_link()
+        assert os.readlink(link) == second.path
+    finally:
+        second.close()
+    second.remove_link()
+    assert not link.exists() and not link.is_symlink()
