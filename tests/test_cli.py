@@ -180,6 +180,19 @@ def _daemon(env: dict, *args: str, **options) -> subprocess.Popen:
     )
 
 
+def _daemon_on_config(env: dict, tmp_path: Path) -> tuple[Path, subprocess.Popen]:
+    """A daemon on CONFIG written to tmp_path, started once its control socket is there."""
+    config = tmp_path / "config.yaml"
+    config.write_text(textwrap.dedent(CONFIG))
+    daemon = _daemon(env, "--config", str(config))
+    try:
+        assert wait_until(Path(env["XDG_RUNTIME_DIR"], "assistant.sock").exists, timeout=30)
+    except BaseException:
+        daemon.kill()
+        raise
+    return config, daemon
+
+
 def _stop(daemon: subprocess.Popen) -> str:
     """SIGTERM, then what it wrote; it must end cleanly."""
     daemon.send_signal(signal.SIGTERM)
@@ -189,11 +202,8 @@ def _stop(daemon: subprocess.Popen) -> str:
 
 
 def test_status_gives_the_pid_to_signal_and_whether_the_reload_it_made_failed(env, tmp_path):
-    config = tmp_path / "config.yaml"
-    config.write_text(textwrap.dedent(CONFIG))
-    daemon = _daemon(env, "--config", str(config))
+    config, daemon = _daemon_on_config(env, tmp_path)
     try:
-        assert wait_until(Path(env["XDG_RUNTIME_DIR"], "assistant.sock").exists, timeout=30)
 
         def status() -> dict[str, str]:
             lines = assistant(env, "status").stdout.splitlines()
@@ -244,11 +254,8 @@ def test_a_reload_without_config_takes_the_user_config_made_since_the_start(env)
 
 
 def test_one_assistant_per_data_directory_whatever_the_runtime_directory(env, tmp_path):
-    config = tmp_path / "config.yaml"
-    config.write_text(textwrap.dedent(CONFIG))
-    first = _daemon(env, "--config", str(config))
+    config, first = _daemon_on_config(env, tmp_path)
     try:
-        assert wait_until(Path(env["XDG_RUNTIME_DIR"], "assistant.sock").exists, timeout=30)
         elsewhere = {**env, "XDG_RUNTIME_DIR": str(tmp_path / "other-run")}
         journal = tmp_path / "journal"
         with journal.open("w") as stream:  # stderr is the journal stream systemd would give
