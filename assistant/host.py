@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
-from os.path import exists, isdir
 from pathlib import Path
 from typing import Any
 
@@ -291,7 +290,7 @@ class _Context:
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            in_the_way = [p for p in (path, *path.parents) if exists(p) and not isdir(p)]
+            in_the_way = [p for p in (path, *path.parents) if p.exists() and not p.is_dir()]
             fix = (
                 f"{in_the_way[0]} is a file, not a directory: remove or move it"
                 if in_the_way
