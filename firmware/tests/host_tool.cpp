@@ -183,7 +183,8 @@ void drain(kws::TxQueue<kws::kTxQueueBytes>& output) {
 
 // First line as for the recognizer; then events: connect MS, disconnect, tick MS, rx HEX (at the
 // time of the last connect or tick), det INDEX PERMILLE MS, infer US, dropped SAMPLES, audio MS
-// (audio arrived), stall (stop draining), drain (print and resume), lost.
+// (audio arrived), stall (stop draining), packet (print one USB packet), drain (print and resume),
+// lost.
 int run_link() {
   std::string input;
   if (!read_line(&input)) return 1;
@@ -219,6 +220,8 @@ int run_link() {
       link.heard_audio(number(f[1]));
     } else if (event == "stall") {
       stalled = true;
+    } else if (event == "packet") {
+      link.output().send_front(kws::kUsbPacketBytes, print_packet);
     } else if (event == "drain") {
       stalled = false;
     } else if (event == "lost") {

@@ -139,6 +139,25 @@ def test_a_hello_request_starts_a_new_count_and_drops_what_was_queued(host_tool)
     assert messages == [hello, hello, protocol.Heartbeat(1, 2000), protocol.Pong(2, "new")]
 
 
+def test_a_hello_request_lets_the_line_usb_has_begun_finish_first(host_tool):
+    """USB takes one 64-byte packet per loop pass: a HELLO between two packets of the same line
+    must not be glued to the line's first part."""
+    hello = protocol.Hello(0, 1, "1.0.0", "3f9a1c2b", ("on", "off", "up", "down", "go", "stop"))
+    messages = board(
+        host_tool,
+        "connect 0",
+        "stall",
+        rx("INFO\n"),  # about 130 bytes: three packets
+        rx("PING later\n"),  # not begun: dropped by the HELLO
+        "packet",
+        rx("HELLO\n"),
+        "drain",
+        rx("PING 1\n"),
+    )
+    assert [type(m).__name__ for m in messages] == ["Hello", "Info", "Hello", "Pong"]
+    assert messages[1].seq == 1 and messages[2:] == [hello, protocol.Pong(1, "1")]
+
+
 def test_a_host_that_stops_reading_loses_whole_lines_and_sees_the_gap(host_tool):
     detections = [f"det 4 900 {t}" for t in range(100, 5100, 100)]  # 50 lines, ~2 KB
     lines = board_lines(host_tool, "connect 0", "stall", *detections, "drain", "lost", "tick 9000")

@@ -69,6 +69,24 @@ void tx_queue_takes_whole_lines_only() {
   CHECK(queue.size() == 0 && drain(queue).empty());
 }
 
+// A new session (HELLO) drops the queued lines but lets USB finish the one it has begun.
+void tx_queue_drops_unstarted_lines_and_finishes_the_begun_one() {
+  kws::TxQueue<16> queue;
+  auto take = [](size_t count) {
+    return [count](const uint8_t*, size_t offered) { return offered < count ? offered : count; };
+  };
+  CHECK(queue.push_line("abcdefghij", 10));
+  CHECK(queue.send_front(64, take(11)) == 11);  // all sent: the next line starts at byte 11
+  CHECK(queue.push_line("0123456789", 10));     // wraps around the buffer's end
+  CHECK(queue.push_line("XY", 2));
+  CHECK(queue.send_front(64, take(3)) == 3);    // "012" went out
+  queue.drop_unstarted();
+  CHECK(drain(queue) == "3456789\n");           // across the wrap; "XY" dropped
+  CHECK(queue.push_line("next", 4));
+  queue.drop_unstarted();                        // between lines: nothing begun, all dropped
+  CHECK(queue.size() == 0);
+}
+
 // The sketch's drain: at most one 64-byte USB packet per loop pass, and USB may take less.
 void tx_queue_drains_one_packet_per_pass_across_the_wrap() {
   kws::TxQueue<kws::kTxQueueBytes> queue;
@@ -247,6 +265,7 @@ void audio_clock_keeps_the_desktop_schedule_and_counts_dropped_audio() {
 int main() {
   sample_ring_keeps_order_across_the_wrap_and_counts_drops();
   tx_queue_takes_whole_lines_only();
+  tx_queue_drops_unstarted_lines_and_finishes_the_begun_one();
   tx_queue_drains_one_packet_per_pass_across_the_wrap();
   feature_window_shifts_slices_oldest_first();
   line_writer_never_exceeds_the_limit();

@@ -18,7 +18,7 @@ void Link::send() {
 
 void Link::connect(uint32_t now_ms) {
   connected_ = true;
-  output_.clear();
+  output_.drop_unstarted();  // the HELLO must not follow a line cut short
   request_size_ = 0;
   next_seq_ = 0;
   last_heartbeat_ms_ = now_ms;

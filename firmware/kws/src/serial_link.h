@@ -28,8 +28,8 @@ class Link {
  public:
   Link(const BoardIdentity& identity, Recognizer& recognizer);
 
-  // A host opened the port, or asked for a HELLO: pending output is dropped and HELLO (seq 0)
-  // starts a new count.
+  // A host opened the port, or asked for a HELLO: the lines not yet begun are dropped (the rest
+  // of one USB has begun is still sent) and HELLO (seq 0) starts a new count.
   void connect(uint32_t now_ms);
   // The host closed the port: nothing is queued until the next connect.
   void disconnect();

@@ -28,6 +28,8 @@ class TxQueue {
   // Removes `count` bytes (as sent) from the front.
   void consume(size_t count) {
     if (count > size_) count = size_;
+    if (count == 0) return;
+    mid_line_ = buffer_[(start_ + count - 1) % Capacity] != '\n';
     start_ = (start_ + count) % Capacity;
     size_ -= count;
   }
@@ -45,7 +47,22 @@ class TxQueue {
     return sent;
   }
 
-  void clear() { start_ = size_ = 0; }
+  // Drops every queued line USB has not started to take. The rest of a line it has started stays
+  // (a packet may end inside a line), so that the next line does not follow a cut one.
+  void drop_unstarted() {
+    size_t kept = 0;
+    if (mid_line_) {
+      while (kept < size_ && buffer_[(start_ + kept) % Capacity] != '\n') ++kept;
+      ++kept;  // and its '\n' (every queued line has one)
+    }
+    size_ = kept;
+  }
+
+  // Drops everything, sent or not (the host has gone).
+  void clear() {
+    start_ = size_ = 0;
+    mid_line_ = false;
+  }
   size_t size() const { return size_; }
 
  private:
@@ -57,6 +74,7 @@ class TxQueue {
   uint8_t buffer_[Capacity];
   size_t start_ = 0;
   size_t size_ = 0;
+  bool mid_line_ = false;  // USB has taken the start of the line at the front
 };
 
 }  // namespace kws
