@@ -68,11 +68,14 @@ def test_heartbeats_every_second_and_detections_keep_the_count(host_tool):
         host_tool,
         "tick 5000",  # no host yet: nothing is sent
         "connect 5000",
+        "audio 5990",
         "tick 5999",
         "tick 6000",
         "det 4 912 6100",
+        "audio 6990",
         "tick 6999",
         "tick 7000",
+        "audio 9400",
         "tick 9500",
     )
     assert [type(m).__name__ for m in messages] == [
@@ -91,13 +94,14 @@ def test_heartbeats_stop_while_no_audio_arrives(host_tool):
     messages = board(
         host_tool,
         "connect 0",
-        "audio 900",
-        "tick 1000",  # audio 100 ms ago: listening
-        "tick 2000",  # none for 1100 ms: the microphone stopped, no heartbeat
-        "audio 2600",
-        "tick 3000",
+        "tick 1000",  # no audio since reset: a microphone that never began, no heartbeat
+        "audio 1900",
+        "tick 2000",  # audio 100 ms ago: listening
+        "tick 3000",  # none for 1100 ms: the microphone stopped, no heartbeat
+        "audio 3600",
+        "tick 4000",
     )
-    assert [m.ms for m in messages if isinstance(m, protocol.Heartbeat)] == [1000, 3000]
+    assert [m.ms for m in messages if isinstance(m, protocol.Heartbeat)] == [2000, 4000]
 
 
 def test_nothing_is_sent_without_a_host_and_a_new_host_gets_a_new_hello(host_tool):
@@ -128,10 +132,12 @@ def test_a_hello_request_starts_a_new_count_and_drops_what_was_queued(host_tool)
         "connect 0",
         "stall",  # the old host stopped reading: these lines stay queued
         "det 2 900 10",
+        "audio 990",
         "tick 1000",
         rx("PING old\n"),
         rx("HELLO\n"),
         "drain",
+        "audio 1990",
         "tick 1999",
         "tick 2000",
         rx("PING new\n"),
@@ -160,7 +166,9 @@ def test_a_hello_request_lets_the_line_usb_has_begun_finish_first(host_tool):
 
 def test_a_host_that_stops_reading_loses_whole_lines_and_sees_the_gap(host_tool):
     detections = [f"det 4 900 {t}" for t in range(100, 5100, 100)]  # 50 lines, ~2 KB
-    lines = board_lines(host_tool, "connect 0", "stall", *detections, "drain", "lost", "tick 9000")
+    lines = board_lines(
+        host_tool, "connect 0", "stall", *detections, "drain", "lost", "audio 8990", "tick 9000"
+    )
     lost = int(lines.pop(-2).split()[1])
     messages = [protocol.parse_line(line) for line in lines]
     assert 10 < lost < 50  # the 1 KB queue kept the first lines whole, dropped the rest

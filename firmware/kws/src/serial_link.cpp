@@ -40,7 +40,7 @@ void Link::report(const Detection& detection) {
 
 void Link::tick(uint32_t now_ms) {
   if (!connected_ || now_ms - last_heartbeat_ms_ < kHeartbeatMs) return;
-  if (audio_seen_ && now_ms - last_audio_ms_ >= kAudioStallMs) return;  // the microphone stopped
+  if (now_ms - last_audio_ms_ >= kAudioStallMs) return;  // the microphone stopped, or never began
   last_heartbeat_ms_ = now_ms;
   encode_heartbeat(line_, next_seq_, now_ms);
   send();

@@ -39,13 +39,11 @@ class Link {
   // request as a connect: the host may have closed and reopened the port unseen).
   void receive(char byte, uint32_t now_ms);
   void report(const Detection& detection);
-  // Sends a heartbeat when one is due and audio is arriving (once any has: see heard_audio).
+  // Sends a heartbeat when one is due and audio has arrived within kAudioStallMs.
   void tick(uint32_t now_ms);
-  // Audio arrived at `now_ms`; from the first call on, heartbeats need it within kAudioStallMs.
-  void heard_audio(uint32_t now_ms) {
-    last_audio_ms_ = now_ms;
-    audio_seen_ = true;
-  }
+  // Audio arrived at `now_ms`. The board listens from reset (0 ms), so a microphone that never
+  // delivers stops heartbeats as one that stopped does.
+  void heard_audio(uint32_t now_ms) { last_audio_ms_ = now_ms; }
   void set_inference_us(uint32_t us) { inference_us_ = us; }
   void set_dropped_samples(uint32_t samples) { dropped_samples_ = samples; }
 
@@ -70,7 +68,6 @@ class Link {
   uint32_t next_seq_ = 0;
   uint32_t last_heartbeat_ms_ = 0;
   uint32_t last_audio_ms_ = 0;
-  bool audio_seen_ = false;
   uint32_t inference_us_ = 0;
   uint32_t dropped_samples_ = 0;
   uint32_t lost_lines_ = 0;
