@@ -28,9 +28,8 @@ static_assert(kws::kFrontendOutScale == 1, "the C frontend's uint16 output is us
 
 namespace {
 
-kws::SampleRing<kws::kAudioRingSamples> g_audio;
-kws::FeatureWindow<kws::kFeatureSlices, kws::kFeatureChannels> g_features(kws::kInputMultiplier,
-                                                                          kws::kInputZeroPoint);
+kws::AudioRing g_audio;
+kws::ModelWindow g_features(kws::kInputMultiplier, kws::kInputZeroPoint);
 FrontendState g_frontend;
 alignas(16) uint8_t g_arena[kws::kTensorArenaBytes];
 tflite::MicroInterpreter* g_interpreter = nullptr;

@@ -1,17 +1,19 @@
-// Instantiates the header-only parts at the sizes the sketch uses, for the code size table.
+// The header-only parts, and the sketch's compile-time checks, built as the sketch builds them:
+// its buffer types and labels, at the core's language level, for the code size table.
 #include "audio_schedule.h"
 #include "board_config.h"
-#include "feature_window.h"
+#include "indicator.h"
+#include "model/kws_model_settings.h"
+#include "model_fits.h"
+#include "model_ops.h"
 #include "serial_link.h"
-#include "sample_ring.h"
 
 namespace {
-kws::SampleRing<kws::kAudioRingSamples> audio;
-kws::FeatureWindow<49, 40> features(25600, -128);
+kws::AudioRing audio;
+kws::ModelWindow features(kws::kInputMultiplier, kws::kInputZeroPoint);
 }  // namespace
 
 size_t audio_write(const int16_t* samples, size_t count) { return audio.write(samples, count); }
-size_t audio_read(int16_t* samples, size_t count) { return audio.read(samples, count); }
 bool features_push(const uint16_t* slice, size_t count) { return features.push(slice, count); }
 const int8_t* features_data() { return features.full() ? features.data() : nullptr; }
 
@@ -28,11 +30,17 @@ size_t audio_pass() {
 }
 
 namespace {
-const char* const labels[8] = {"silence", "unknown", "on", "off", "up", "down", "go", "stop"};
-kws::RecognizerConfig config;
-kws::Recognizer recognizer(labels, 8, config);
-kws::Link serial_link({"1.0.0", "00000000", 0}, recognizer);
+kws::RecognizerConfig recognizer_config() {
+  kws::RecognizerConfig config;
+  config.ignored_mask = kws::kIgnoredLabels;
+  return config;
+}
+kws::Recognizer recognizer(kws::kLabels, kws::kLabelCount, recognizer_config());
+kws::Link serial_link({kws::kFirmwareVersion, kws::kModelId, 0}, recognizer);
+kws::Indicator indicator;
 }  // namespace
 
 void link_receive(char byte, uint32_t now_ms) { serial_link.receive(byte, now_ms); }
 void link_tick(uint32_t now_ms) { serial_link.tick(now_ms); }
+bool indicator_expired(uint32_t now_ms) { return indicator.expired(now_ms); }
+bool indicator_red(const char* label) { return kws::color_for(label).red; }

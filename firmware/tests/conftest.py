@@ -12,10 +12,11 @@ FIRMWARE = Path(__file__).resolve().parent.parent
 MODEL_DIR = FIRMWARE / "kws" / "src" / "model"
 
 
-def make(build: Path, target: str) -> str:
-    """Run one Makefile target; fail the test with the compiler's output if it breaks."""
+def make(build: Path, target: str, *variables: str) -> str:
+    """Run one Makefile target (with VAR=value overrides); fail the test with the compiler's
+    output if it breaks."""
     done = subprocess.run(
-        ["make", "--no-print-directory", "-C", str(FIRMWARE), f"BUILD={build}", target],
+        ["make", "--no-print-directory", "-C", str(FIRMWARE), f"BUILD={build}", *variables, target],
         capture_output=True,
         text=True,
         check=False,
@@ -56,8 +57,9 @@ def build_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def firmware_make(build_dir):
-    """Builds a Makefile target (host, model, size) into the session's build directory."""
-    return lambda target: make(build_dir, target)
+    """Builds a Makefile target (host, model, size) into the session's build directory, or into
+    `build` with VAR=value overrides."""
+    return lambda target, *variables, build=build_dir: make(build, target, *variables)
 
 
 @pytest.fixture(scope="session")

@@ -9,10 +9,15 @@
 #include <stdint.h>
 
 #include "board_config.h"
+#include "feature_window.h"
 #include "model/kws_model_settings.h"
 #include "sample_ring.h"
 
 namespace kws {
+
+// The sketch's audio buffers: the ring the microphone interrupt fills and the model's input.
+using AudioRing = SampleRing<kAudioRingSamples>;
+using ModelWindow = FeatureWindow<kFeatureSlices, kFeatureChannels>;
 
 struct AudioFraming {
   uint32_t sample_rate;
