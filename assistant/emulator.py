@@ -185,7 +185,7 @@ class VirtualBoard:
         for poller in (with_host, without_host):
             poller.register(woken, select.POLLIN)
         with_host.register(master, select.POLLIN)
-        pending = b""
+        requests = protocol.RequestLines()
         next_heartbeat = time.monotonic() + self.heartbeat_ms / 1000
         try:
             while True:
@@ -209,8 +209,7 @@ class VirtualBoard:
                     self.host_connected.clear()
                     continue
                 self._host_present()
-                *lines, pending = (pending + data).split(b"\n")
-                for line in lines:
+                for line in requests.feed(data):
                     reply = self.answer(line)
                     self.send(reply, restart_count=isinstance(reply, protocol.Hello))
         finally:

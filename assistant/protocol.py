@@ -230,6 +230,27 @@ def parse_request(raw: bytes | str) -> Request:
     return Request("set", label=_matching(LABEL, "label")(words[2]), score=_score(words[3]))
 
 
+_REQUEST_END = re.compile(rb"\r\n|\r|\n")
+
+
+class RequestLines:
+    """Cuts the bytes a host sends into request lines, as the board does: a request ends at
+    `\n`, `\r` or `\r\n` (terminals such as screen and PuTTY send a bare `\r` on Enter)."""
+
+    def __init__(self) -> None:
+        self._pending = b""
+        self._after_cr = False
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """The requests that `data` completes, without their line ends."""
+        if not data:
+            return []
+        rest_of_crlf = self._after_cr and data.startswith(b"\n")  # "\r\n" cut between reads
+        self._after_cr = data.endswith(b"\r")
+        *lines, self._pending = _REQUEST_END.split(self._pending + data[rest_of_crlf:])
+        return lines
+
+
 def encode_request(request: Request) -> str:
     """The line (without line ending) the host sends for a request."""
     if request.cmd == "ping":

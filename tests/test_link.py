@@ -237,6 +237,29 @@ def test_requests_get_replies(board, link):
     assert board.thresholds["up"] == 0.5
 
 
+def test_requests_typed_in_a_terminal_end_at_a_carriage_return_or_crlf(board):
+    """screen and PuTTY send a bare \r on Enter; "\r\n" is one line end, even cut in two."""
+    with serial.Serial(str(board.link), timeout=2) as terminal:
+
+        def next_reply() -> protocol.Message:
+            for _ in range(30):  # a heartbeat every 0.1 s: a reply that never comes fails in 3 s
+                message = protocol.parse_line(terminal.readline())
+                if not isinstance(message, protocol.Heartbeat):
+                    return message
+            raise AssertionError("only heartbeats came")
+
+        assert isinstance(next_reply(), protocol.Hello)
+        for typed in (b"PING a\r", b"PING b\r", b"\n", b"PING c\r\n", b"PING d\n"):
+            terminal.write(typed)
+            time.sleep(0.05)  # one read each, as keys arrive
+        replies = [next_reply() for _ in range(4)]
+        assert [(type(reply), reply.id) for reply in replies] == [
+            (protocol.Pong, id) for id in "abcd"
+        ]
+        terminal.write(b"INFO\r")
+        assert isinstance(next_reply(), protocol.Info)
+
+
 def test_unplug_and_replug_reconnects_and_loses_nothing_that_arrived(board, link, caplog):
     board.detect("on")
     assert wait_until(lambda: len(link.events) == 1)

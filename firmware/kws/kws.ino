@@ -58,7 +58,8 @@ size_t send_packet(const uint8_t* data, size_t count);
   for (unsigned long pass = 0;; ++pass) {
     show({pass % 2 == 0, false, false});
     while (SerialUSB.available() > 0) {
-      if (SerialUSB.read() == '\n') told = false;  // a request: tell again
+      const int byte = SerialUSB.read();
+      if (byte == '\n' || byte == '\r') told = false;  // a request: tell again
     }
     if (!SerialUSB.connected()) {
       told = false;

@@ -194,6 +194,27 @@ def test_a_too_long_request_is_refused_and_the_next_one_answered(host_tool):
     ]
 
 
+def test_a_request_ends_at_a_carriage_return_or_crlf_even_cut_in_two(host_tool):
+    """screen and PuTTY send a bare \r on Enter; "\r\n" is one line end, not two."""
+    messages = board(
+        host_tool,
+        "connect 0",
+        rx("PING a\r"),
+        rx("PING b\r"),
+        rx("\n"),
+        rx("PING c\r\n"),
+        rx("PING d\n"),
+        rx("\r\n"),
+    )
+    assert messages[1:] == [
+        protocol.Pong(1, "a"),
+        protocol.Pong(2, "b"),
+        protocol.Pong(3, "c"),
+        protocol.Pong(4, "d"),
+        protocol.Error(5, "unknown_command"),
+    ]
+
+
 def test_a_hello_longer_than_a_line_is_not_sent_cut_short(host_tool):
     labels = ",".join(f"command_{i:02}_long" for i in range(10))  # 10 x 15 characters
     lines = board_lines(

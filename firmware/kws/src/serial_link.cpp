@@ -30,6 +30,7 @@ void Link::disconnect() {
   connected_ = false;
   output_.clear();
   request_size_ = 0;
+  after_cr_ = false;
 }
 
 void Link::report(const Detection& detection) {
@@ -46,8 +47,12 @@ void Link::tick(uint32_t now_ms) {
   send();
 }
 
+// A request ends at '\n', '\r' or "\r\n": terminals such as screen and PuTTY send a bare '\r'.
 void Link::receive(char byte, uint32_t now_ms) {
-  if (byte != '\n') {
+  const bool ends_crlf = after_cr_ && byte == '\n';
+  after_cr_ = byte == '\r';
+  if (ends_crlf) return;  // the request ended at its '\r'
+  if (byte != '\n' && byte != '\r') {
     if (request_size_ < sizeof(request_)) request_[request_size_++] = byte;
     return;
   }

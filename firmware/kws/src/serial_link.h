@@ -72,8 +72,9 @@ class Link {
   uint32_t dropped_samples_ = 0;
   uint32_t lost_lines_ = 0;
 
-  char request_[kMaxLineBytes + 2];  // a line, its optional '\r' and one byte to spot overflow
+  char request_[kMaxLineBytes + 1];  // a line and one byte to spot overflow
   size_t request_size_ = 0;
+  bool after_cr_ = false;  // the last byte received ended a request with '\r'
 };
 
 }  // namespace kws
