@@ -107,7 +107,9 @@ def cmd_synth(args) -> None:
 def cmd_analyze(args) -> None:
     from model_training import analyze
 
-    for path in analyze.analyze(args.clip, args.folder, args.output, args.seed):
+    clip, written = analyze.analyze(args.clip, args.folder, args.output, args.seed)
+    print(f"clip: {clip}")
+    for path in written:
         print(f"wrote {path}")
 
 
@@ -203,26 +205,42 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_download)
 
     p = steps.add_parser("index", help="clips, speakers, durations and split of a folder")
-    p.add_argument("folder", nargs="?", default=str(SHARED_DIR / "speech_commands_subset"))
-    p.add_argument("--validation-percent", type=float, default=10.0)
-    p.add_argument("--testing-percent", type=float, default=20.0)
+    p.add_argument(
+        "folder",
+        nargs="?",
+        default=str(SHARED_DIR / "speech_commands_subset"),
+        help="a folder in the Speech Commands layout (default: %(default)s)",
+    )
+    split = "share of the speakers (SHA1 rule; the folder's own lists win; default: %(default)s)"
+    p.add_argument("--validation-percent", type=float, default=10.0, help=split)
+    p.add_argument("--testing-percent", type=float, default=20.0, help=split)
     p.add_argument("--output", help="write the index as JSON here")
     p.set_defaults(func=cmd_index)
 
     p = steps.add_parser("synth", help="espeak-ng clips in Speech Commands layout")
-    p.add_argument("--output", default=str(data_dir() / "synth"))
-    p.add_argument("--words", nargs="+", default=list(COMMANDS))
-    p.add_argument("--per-word", type=int, default=120)
-    p.add_argument("--per-unknown-word", type=int, default=8)
-    p.add_argument("--sentences", type=int, default=300)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--output", default=str(data_dir() / "synth"), help="default: %(default)s")
+    p.add_argument(
+        "--words", nargs="+", default=list(COMMANDS), help="command words (default: %(default)s)"
+    )
+    p.add_argument("--per-word", type=int, default=120, help="clips per command (%(default)s)")
+    p.add_argument(
+        "--per-unknown-word", type=int, default=8, help="clips per other word (%(default)s)"
+    )
+    p.add_argument(
+        "--sentences", type=int, default=300, help="sentences without a command (%(default)s)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="default: %(default)s")
     p.set_defaults(func=cmd_synth)
 
     p = steps.add_parser("analyze", help="the article's figures for a clip and a data set")
-    p.add_argument("--clip", help="a WAV file (default: a random clip of --folder)")
-    p.add_argument("--folder", default=str(SHARED_DIR / "speech_commands_subset"))
-    p.add_argument("--output", default=str(data_dir() / "analysis"))
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--clip", help="a 16 kHz mono WAV file (default: a random clip of --folder)")
+    p.add_argument(
+        "--folder",
+        default=str(SHARED_DIR / "speech_commands_subset"),
+        help="Speech Commands layout folder whose distribution is drawn (default: %(default)s)",
+    )
+    p.add_argument("--output", default=str(data_dir() / "analysis"), help="default: %(default)s")
+    p.add_argument("--seed", type=int, default=None, help="picks the random clip")
     p.set_defaults(func=cmd_analyze)
 
     for name, func, text in (
@@ -239,9 +257,16 @@ def parser() -> argparse.ArgumentParser:
     p = steps.add_parser("evaluate", help="per-class precision/recall, confusion matrix")
     p.add_argument("--model", default=None, help="int8 .tflite (default: the committed model)")
     p.add_argument("--keras", default=None, help="float .keras model to compare with")
-    p.add_argument("--folder", nargs="+", default=None, help="Speech Commands layout folders")
-    p.add_argument("--split", default="test", choices=["train", "validation", "test", "all"])
-    p.add_argument("--output", default=str(data_dir() / "evaluation"))
+    p.add_argument(
+        "--folder", nargs="+", default=None, help="Speech Commands layout folders (../shared)"
+    )
+    p.add_argument(
+        "--split",
+        default="test",
+        choices=["train", "validation", "test", "all"],
+        help="whose clips: a split's speakers, or all (default: %(default)s)",
+    )
+    p.add_argument("--output", default=str(data_dir() / "evaluation"), help="default: %(default)s")
     p.set_defaults(func=cmd_evaluate)
     return top
 

@@ -2,19 +2,25 @@
 
 Every figure is a function taking a matplotlib Axes, so notebooks can use them one by one;
 `clip_figures` and `dataset_figures` write them as PNG files, each alone and all on one sheet.
+The numbers behind each clip figure come from a function of their own (`periodogram`,
+`welch_psd`, ...). Amplitudes are in full scale (FS): 1.0 is the largest value of a 16-bit
+sample (32768), as `read_wav` scales it; powers are in FS², densities in FS²/Hz.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 from scipy import signal
 
-from model_training.dataset import Clip, index_folder, read_wav
-from model_training.settings import SAMPLE_RATE, SILENCE_FOLDER
+from model_training.dataset import SPLITS, Clip, clips_per_speaker, index_folder, read_wav
+from model_training.settings import SAMPLE_RATE
+
+WELCH_SEGMENT = 1024  # samples: 64 ms at 16 kHz
+MEL_BANDS, MEL_FFT, MEL_HOP = 128, 2048, 512  # librosa's n_fft and hop_length defaults
 
 
 def _pyplot():
@@ -26,35 +32,28 @@ def _pyplot():
     return plt
 
 
-def plot_waveform(ax, audio: np.ndarray, rate: int = SAMPLE_RATE) -> None:
-    ax.plot(np.arange(len(audio)) / rate, audio, linewidth=0.6)
-    ax.set(title="Waveform", xlabel="time (s)", ylabel="amplitude")
+def periodogram(audio: np.ndarray, rate: int = SAMPLE_RATE) -> tuple[np.ndarray, np.ndarray]:
+    """(frequencies in Hz, one-sided PSD in FS²/Hz) of the whole clip (rectangular window)."""
+    return signal.periodogram(audio, rate, scaling="density")
 
 
-def plot_periodogram(ax, audio: np.ndarray, rate: int = SAMPLE_RATE) -> None:
-    freqs, power = signal.periodogram(audio, rate)
-    ax.semilogy(freqs[1:], power[1:] + 1e-20, linewidth=0.6)
-    ax.set(title="Periodogram", xlabel="frequency (Hz)", ylabel="power (V²/Hz)")
+def welch_psd(audio: np.ndarray, rate: int = SAMPLE_RATE) -> tuple[np.ndarray, np.ndarray]:
+    """(frequencies in Hz, one-sided PSD in FS²/Hz) by Welch's method: flat-top windows of
+    WELCH_SEGMENT samples (the clip when shorter), half overlapping, averaged."""
+    segment = min(WELCH_SEGMENT, len(audio))
+    return signal.welch(audio, rate, window="flattop", nperseg=segment, scaling="density")
 
 
-def plot_welch(ax, audio: np.ndarray, rate: int = SAMPLE_RATE) -> None:
-    freqs, power = signal.welch(audio, rate, window="flattop", nperseg=1024, scaling="spectrum")
-    ax.semilogy(freqs, np.sqrt(power) + 1e-20, linewidth=0.8)
-    ax.set(
-        title="Welch PSD (flat-top window)",
-        xlabel="frequency (Hz)",
-        ylabel="linear spectrum (V RMS)",
-    )
-
-
-def plot_fft(ax, audio: np.ndarray, rate: int = SAMPLE_RATE) -> None:
-    magnitude = np.abs(np.fft.rfft(audio))
-    ax.plot(np.fft.rfftfreq(len(audio), 1 / rate), magnitude, linewidth=0.6)
-    ax.set(title="FFT magnitude", xlabel="frequency (Hz)", ylabel="|X(f)|")
+def amplitude_spectrum(audio: np.ndarray, rate: int = SAMPLE_RATE) -> tuple[np.ndarray, np.ndarray]:
+    """(frequencies in Hz, single-sided amplitude in FS): |FFT| scaled so that a sine of
+    amplitude A on a bin reads A whatever the clip's length (2|X|/N; DC and Nyquist |X|/N)."""
+    amplitude = np.abs(np.fft.rfft(audio)) / len(audio)
+    amplitude[1 : (len(audio) + 1) // 2] *= 2
+    return np.fft.rfftfreq(len(audio), 1 / rate), amplitude
 
 
 def log_spectrogram(audio: np.ndarray, rate: int = SAMPLE_RATE) -> tuple[np.ndarray, ...]:
-    """20 ms Hann windows every 10 ms; returns (freqs, times, log power)."""
+    """20 ms Hann windows every 10 ms; returns (freqs in Hz, times in s, ln of PSD in FS²/Hz)."""
     window, step = int(0.02 * rate), int(0.01 * rate)
     freqs, times, power = signal.spectrogram(
         audio, rate, window="hann", nperseg=window, noverlap=window - step, detrend=False
@@ -62,21 +61,64 @@ def log_spectrogram(audio: np.ndarray, rate: int = SAMPLE_RATE) -> tuple[np.ndar
     return freqs, times, np.log(power.astype(np.float64) + 1e-10)
 
 
+def mel_db(audio: np.ndarray, rate: int = SAMPLE_RATE) -> np.ndarray:
+    """MEL_BANDS x frames mel power spectrogram in dB relative to its maximum (0 dB), frames of
+    MEL_FFT samples every MEL_HOP (librosa's defaults, as the article)."""
+    import librosa
+
+    mel = librosa.feature.melspectrogram(
+        y=audio, sr=rate, n_fft=MEL_FFT, hop_length=MEL_HOP, n_mels=MEL_BANDS
+    )
+    return librosa.power_to_db(mel, ref=np.max)
+
+
+def plot_waveform(ax, audio: np.ndarray, rate: int = SAMPLE_RATE) -> None:
+    ax.plot(np.arange(len(audio)) / rate, audio, linewidth=0.6)
+    ax.set(title="Waveform", xlabel="time (s)", ylabel="amplitude (FS)")
+
+
+def plot_periodogram(ax, audio: np.ndarray, rate: int = SAMPLE_RATE) -> None:
+    freqs, power = periodogram(audio, rate)
+    ax.semilogy(freqs[1:], power[1:] + 1e-20, linewidth=0.6)
+    ax.set(title="Periodogram", xlabel="frequency (Hz)", ylabel="PSD (FS²/Hz)")
+
+
+def plot_welch(ax, audio: np.ndarray, rate: int = SAMPLE_RATE) -> None:
+    freqs, power = welch_psd(audio, rate)
+    ax.semilogy(freqs, power + 1e-20, linewidth=0.8)
+    segment_ms = min(WELCH_SEGMENT, len(audio)) * 1000 // rate
+    title = f"Welch PSD (flat-top window, {segment_ms} ms segments)"
+    ax.set(title=title, xlabel="frequency (Hz)", ylabel="PSD (FS²/Hz)")
+
+
+def plot_fft(ax, audio: np.ndarray, rate: int = SAMPLE_RATE) -> None:
+    freqs, amplitude = amplitude_spectrum(audio, rate)
+    ax.plot(freqs, amplitude, linewidth=0.6)
+    title = "FFT magnitude (single-sided amplitude)"
+    ax.set(title=title, xlabel="frequency (Hz)", ylabel="amplitude (FS)")
+
+
 def plot_log_spectrogram(ax, audio: np.ndarray, rate: int = SAMPLE_RATE) -> None:
     freqs, times, logpower = log_spectrogram(audio, rate)
-    ax.pcolormesh(times, freqs, logpower, shading="auto")
-    ax.set(title="Log spectrogram (20 ms Hann, 10 ms step)", xlabel="time (s)", ylabel="Hz")
+    mesh = ax.pcolormesh(times, freqs, logpower, shading="auto")
+    ax.figure.colorbar(mesh, ax=ax, label="ln PSD (FS²/Hz)")
+    title = "Log spectrogram (20 ms Hann, 10 ms step)"
+    ax.set(title=title, xlabel="time (s)", ylabel="frequency (Hz)")
 
 
 def plot_mel(ax, audio: np.ndarray, rate: int = SAMPLE_RATE) -> None:
-    import librosa
     import librosa.display
 
-    mel = librosa.feature.melspectrogram(y=audio, sr=rate, n_mels=128)
-    librosa.display.specshow(
-        librosa.power_to_db(mel, ref=np.max), sr=rate, x_axis="time", y_axis="mel", ax=ax
+    mesh = librosa.display.specshow(
+        mel_db(audio, rate), sr=rate, hop_length=MEL_HOP, x_axis="time", y_axis="mel", ax=ax
     )
-    ax.set(title="Mel power spectrogram (128 bands, dB)")
+    ax.figure.colorbar(mesh, ax=ax, format="%+.0f", label="dB re the clip's maximum")
+    frame_ms, hop_ms = MEL_FFT * 1000 // rate, MEL_HOP * 1000 // rate
+    ax.set(
+        title=f"Mel power spectrogram ({MEL_BANDS} bands, {frame_ms} ms frames, {hop_ms} ms hop)",
+        xlabel="time (s)",
+        ylabel="frequency (Hz, mel scale)",
+    )
 
 
 CLIP_FIGURES: dict[str, Callable] = {
@@ -113,25 +155,35 @@ def clip_figures(audio: np.ndarray, out_dir: str | Path, title: str = "") -> lis
     return written
 
 
-def dataset_figures(clips: list[Clip], out_dir: str | Path) -> Path:
-    """Clips per word (by split), clips per speaker (speech only) and durations, on one PNG."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+def plot_dataset(axes: Sequence, clips: Sequence[Clip]) -> None:
+    """Clips per word (by split), clips per speaker (speech only) and durations on 3 Axes."""
     words = sorted({c.word for c in clips})
     bottom = np.zeros(len(words))
-    for split in ("train", "validation", "test"):
+    for split in SPLITS:
         counts = Counter(c.word for c in clips if c.split == split)
         heights = np.array([counts[w] for w in words])
         axes[0].bar(words, heights, bottom=bottom, label=split)
         bottom += heights
     axes[0].set(title="Clips per word", ylabel="clips")
     axes[0].tick_params(axis="x", rotation=60)
-    axes[0].legend(loc="lower right", framealpha=0.9)
-    per_speaker = Counter(c.speaker for c in clips if c.word != SILENCE_FOLDER)
+    axes[0].margins(y=0.15)  # room for the legend above the bars
+    axes[0].legend(loc="upper center", ncols=len(SPLITS), framealpha=0.9)
+    per_speaker = clips_per_speaker(clips)
     axes[1].hist(list(per_speaker.values()), bins=30)
-    axes[1].set(title=f"Clips per speaker ({len(per_speaker)} speakers)", xlabel="clips")
+    axes[1].set(
+        title=f"Clips per speaker ({len(per_speaker)} speakers)",
+        xlabel="spoken clips of a speaker",
+        ylabel="speakers",
+    )
     axes[2].hist([c.samples / c.sample_rate for c in clips], bins=30)
-    axes[2].set(title="Clip durations", xlabel="seconds")
+    axes[2].set(title="Clip durations", xlabel="duration (s)", ylabel="clips")
+
+
+def dataset_figures(clips: list[Clip], out_dir: str | Path) -> Path:
+    """`plot_dataset` as one PNG."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+    plot_dataset(axes, clips)
     fig.tight_layout()
     path = Path(out_dir) / "dataset_distribution.png"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -142,8 +194,9 @@ def dataset_figures(clips: list[Clip], out_dir: str | Path) -> Path:
 
 def analyze(
     clip: str | None, folder: str | None, out_dir: str | Path, seed: int | None = None
-) -> list[Path]:
-    """Figures for `clip` (or a random clip of `folder`) and, given a folder, its distribution."""
+) -> tuple[str, list[Path]]:
+    """Figures for `clip` (or a random clip of `folder`) and, given a folder, its distribution;
+    returns the clip drawn and the PNG files written."""
     clips = index_folder(folder) if folder else []
     if clip is None:
         if not clips:
@@ -152,4 +205,4 @@ def analyze(
     written = clip_figures(read_wav(clip), Path(out_dir), title=str(clip))
     if clips:
         written.append(dataset_figures(clips, Path(out_dir)))
-    return written
+    return str(clip), written

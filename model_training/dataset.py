@@ -16,7 +16,7 @@ import json
 import re
 import wave
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from model_training.frontend import to_int16
 from model_training.settings import (
     CLIP_SAMPLES,
     COMMANDS,
+    LABELS,
     NOISE_FOLDER,
     SILENCE_FOLDER,
     SILENCE_LABEL,
@@ -160,18 +161,33 @@ def fit_clip(audio: np.ndarray, samples: int = CLIP_SAMPLES) -> np.ndarray:
     return np.pad(audio, (0, samples - len(audio)))
 
 
-def summary(clips: list[Clip]) -> dict:
-    """Clips per label/word/split, speakers per split, durations and sample rates."""
-    speakers = {split: {c.speaker for c in clips if c.split == split} for split in SPLITS}
+def clips_per_speaker(clips: Iterable[Clip]) -> Counter[str]:
+    """Spoken clips per speaker (a `_silence_` clip's file name is no speaker)."""
+    return Counter(c.speaker for c in clips if c.word != SILENCE_FOLDER)
+
+
+def speakers(clips: Iterable[Clip]) -> set[str]:
+    """The speakers of the spoken clips."""
+    return set(clips_per_speaker(clips))
+
+
+def summary(clips: list[Clip], labels: Sequence[str] = LABELS) -> dict:
+    """Clips per word, per label of `labels` in each split (0 when a label has none), speakers
+    per split, durations and sample rates."""
     durations = np.array([c.samples / c.sample_rate for c in clips])
     return {
         "clips": len(clips),
         "per_word": dict(sorted(Counter(c.word for c in clips).items())),
         "per_label_split": {
-            split: dict(sorted(Counter(c.label for c in clips if c.split == split).items()))
+            split: {
+                label: sum(1 for c in clips if c.split == split and c.label == label)
+                for label in labels
+            }
             for split in SPLITS
         },
-        "speakers_per_split": {split: len(s) for split, s in speakers.items()},
+        "speakers_per_split": {
+            split: len(speakers(c for c in clips if c.split == split)) for split in SPLITS
+        },
         "duration_seconds": {
             "min": float(durations.min()),
             "mean": float(durations.mean()),

@@ -45,15 +45,12 @@ def per_class(labels: np.ndarray, predicted: np.ndarray, names: Sequence[str]) -
     return report
 
 
-def plot_confusion(matrix: np.ndarray, path: str | Path, title: str, names: Sequence[str]) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 6))
+def draw_confusion(ax, matrix: np.ndarray, title: str, names: Sequence[str]) -> None:
+    """Counts in the cells, coloured by the share of their true class (row: recall on the
+    diagonal), with a colour bar; the title gets the accuracy."""
     rows = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-    ax.imshow(rows, cmap="Blues", vmin=0, vmax=1)
+    image = ax.imshow(rows, cmap="Blues", vmin=0, vmax=1)
+    ax.figure.colorbar(image, ax=ax, label="share of the true class's clips")
     for (i, j), count in np.ndenumerate(matrix):
         color = "white" if rows[i, j] > 0.5 else "black"
         ax.text(j, i, str(count), ha="center", va="center", color=color, fontsize=8)
@@ -61,7 +58,19 @@ def plot_confusion(matrix: np.ndarray, path: str | Path, title: str, names: Sequ
     ax.set_yticks(range(len(names)), names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(title)
+    accuracy = np.trace(matrix) / max(matrix.sum(), 1)
+    ax.set_title(f"{title}: accuracy {accuracy:.1%}")
+
+
+def plot_confusion(matrix: np.ndarray, path: str | Path, title: str, names: Sequence[str]) -> Path:
+    """`draw_confusion` as a PNG file."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 6))
+    draw_confusion(ax, matrix, title, names)
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -59,12 +59,13 @@ def evaluate_folder(
         "model": str(tflite_path),
         "labels": list(labels),
         "clips": len(clips),
-        "speakers": len({c.speaker for c in clips}),
+        "speakers": len(dataset.speakers(clips)),
         "split": split,
         "int8": per_class(test.labels, int8_predicted, labels),
     }
     matrix = confusion(test.labels, int8_predicted, len(labels))
-    plot_confusion(matrix, output / "confusion_int8.png", "int8 model", labels)
+    scored = f"{split} split ({len(clips)} clips)"
+    plot_confusion(matrix, output / "confusion_int8.png", f"int8 model, {scored}", labels)
     float_report = None
     if keras_model:
         import keras
@@ -78,7 +79,7 @@ def evaluate_folder(
         predicted = predict_float(float_model, test.features)
         float_report = report["float"] = per_class(test.labels, predicted, labels)
         matrix = confusion(test.labels, predicted, len(labels))
-        plot_confusion(matrix, output / "confusion_float.png", "float", labels)
+        plot_confusion(matrix, output / "confusion_float.png", f"float model, {scored}", labels)
     print(format_table(float_report, report["int8"]))
     output.mkdir(parents=True, exist_ok=True)
     (output / "evaluation.json").write_text(json.dumps(report, indent=2))

@@ -107,3 +107,15 @@ def test_the_downloaded_archive_replaces_the_shared_folders(tmp_path, monkeypatc
     assert default_real_folders() == [p for p in REAL_FOLDERS if p.is_dir()]  # not complete yet
     (archive / ".complete").touch()
     assert default_real_folders() == [archive]
+
+
+def test_summary_counts_speakers_without_silence_clips_and_every_label(tiny_folder):
+    clips = dataset.index_folder(tiny_folder)
+    summary = dataset.summary(clips)
+    names = [p.name for p in tiny_folder.glob("*/*_nohash_*.wav")]
+    spoken = {name.split("_nohash_")[0].rsplit("_", 1)[-1] for name in names}
+    assert dataset.speakers(clips) == spoken  # not the _silence_ clip's "0001.wav"
+    assert sum(summary["speakers_per_split"].values()) == len(spoken)
+    for split in dataset.SPLITS:  # labels without clips show as 0, not missing
+        assert list(summary["per_label_split"][split]) == list(LABELS)
+    assert summary["per_label_split"]["train"]["off"] == 0

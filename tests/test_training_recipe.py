@@ -63,8 +63,10 @@ def test_recipe_writes_a_model_the_interpreters_and_the_firmware_agree_on(speech
     assert (evaluation / "confusion_int8.png").read_bytes().startswith(PNG)
 
 
-def test_analyze_writes_each_figure_and_the_sheet(speech, tmp_path):
+def test_analyze_writes_each_figure_and_the_sheet(speech, tmp_path, capsys):
     assert main(["analyze", "--folder", str(speech), "--output", str(tmp_path), "--seed", "1"]) == 0
+    clip = capsys.readouterr().out.splitlines()[0].removeprefix("clip: ")
+    assert Path(clip).parent.parent == speech  # the random clip drawn is named
     names = {p.name for p in tmp_path.glob("*.png")}
     assert names == {
         "waveform.png", "periodogram.png", "welch_psd.png", "fft.png", "log_spectrogram.png",
@@ -87,6 +89,20 @@ def test_index_cli_prints_the_summary(speech, capsys):
     assert main(["index", str(speech)]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["per_word"]["on"] == 6
+
+
+def test_evaluate_counts_speakers_not_silence_clips(speech, tmp_path):
+    folder = tmp_path / "words"
+    synth.synthesize_words(["stop"], folder, per_word=3, seed=7)
+    for n in range(2):
+        dataset.write_wav(folder / "_silence_" / f"{n:04d}.wav", np.zeros(16000))
+    output = tmp_path / "evaluation"
+    args = ["evaluate", "--folder", str(folder), "--split", "all", "--output", str(output)]
+    assert main(args) == 0  # the committed model
+    report = json.loads((output / "evaluation.json").read_text())
+    spoken = {p.name.split("_nohash_")[0] for p in (folder / "stop").glob("*.wav")}
+    assert report["clips"] == 5 and report["speakers"] == len(spoken)
+    assert report["int8"]["silence"]["support"] == 2
 
 
 def test_missing_model_is_a_clear_error(tmp_path, capsys):
