@@ -63,6 +63,15 @@ def test_low_scores_are_ignored_per_command(world):
     assert host.skills["recorder"].calls == [("dim", "off")]
 
 
+def test_a_score_at_min_score_and_a_repeat_once_the_cooldown_is_over_are_taken(world):
+    hear, clock, host = world
+    hear("on", 0.8)  # min_score 0.8: only lower scores are ignored
+    hear("up")
+    clock.now += 2  # cooldown 2: repeats within it are ignored, not one at its end
+    hear("up")
+    assert [call[0] for call in host.skills["recorder"].calls] == ["bright"] * 3
+
+
 def test_repeats_within_the_cooldown_are_ignored_per_site(world):
     hear, clock, host = world
     hear("up")

@@ -356,6 +356,16 @@ def test_line_splitter_drops_an_oversized_line_arriving_in_pieces():
     assert stats.by_error == {"too_long": 1}
 
 
+def test_line_splitter_keeps_a_line_of_the_longest_length_and_drops_a_longer_one():
+    stats = LinkStats()
+    splitter = LineSplitter(stats)
+    longest = b"X" * protocol.MAX_LINE_BYTES
+    assert splitter.feed(longest + b"\r\n" + longest + b"X\n") == [longest + b"\r"]
+    assert splitter.feed(longest + b"\r") == []  # in pieces: kept until its end comes
+    assert splitter.feed(b"\n") == [longest + b"\r"]
+    assert stats.by_error == {"too_long": 1}
+
+
 def test_a_board_removes_its_link_only_while_the_link_points_at_it(tmp_path):
     link = tmp_path / "ttyKWS0"
     first, second = VirtualBoard(link=link), VirtualBoard(link=link)
