@@ -247,7 +247,7 @@ def test_a_slow_constructor_is_bounded_by_the_timeout_and_the_others_start(tmp_p
     assert wait_until(lambda: "slowbuild" in host.start_errors)
     assert "skill slowbuild: constructor did not finish within 0.3 s" in caplog.text
     SlowBuildSkill.release.set()
-    time.sleep(0.2)
+    assert wait_until(lambda: "skill slowbuild: the abandoned constructor returned" in caplog.text)
     assert "slowbuild" not in host.skills  # built too late: never used, never started
     host.stop()
     assert not SlowBuildSkill.stopped.is_set()
