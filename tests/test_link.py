@@ -206,6 +206,7 @@ def test_a_board_that_sends_nothing_is_reported_silent_not_old(caplog):
         os.close(master)
         os.close(slave)
     assert "has sent no HELLO" not in caplog.text
+    assert caplog.text.count("board is silent") == 1  # said once, not at every empty read
 
 
 def test_a_board_whose_setup_failed_is_believed_without_a_hello(missed_open, caplog):
@@ -255,13 +256,16 @@ def test_unplug_and_replug_reconnects_and_loses_nothing_that_arrived(board, link
     assert link.stats.lost == 0  # the board's HELLO after a replug starts a new count
 
 
-def test_a_silent_board_is_reported(board, caplog):
+def test_a_silent_board_is_reported_and_then_that_it_talks_again(board, caplog):
     board.heartbeat_ms = 10_000
     with (
-        caplog.at_level(logging.WARNING, logger="assistant.link"),
-        Running(str(board.link), heartbeat_timeout=0.3),
+        caplog.at_level(logging.INFO, logger="assistant.link"),
+        Running(str(board.link), heartbeat_timeout=0.3) as running,
     ):
-        assert wait_until(lambda: any("silent" in r.getMessage() for r in caplog.records))
+        assert wait_until(lambda: "board is silent: no line for" in caplog.text)
+        board.detect("up")
+        assert wait_until(lambda: "board is talking again" in caplog.text)
+        assert wait_until(lambda: [e.command for e in running.events] == ["up"])
 
 
 def test_waits_for_a_board_that_is_not_there_yet(tmp_path):
