@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 import pytest
 from mosquitto import Mosquitto, Recorder, free_port
 from skill_host import SkillUnderTest
+from waiting import wait_until
 
 from assistant.plugin import SkillError
 from skills.lights import LightsSkill
@@ -36,10 +36,7 @@ def lights(tmp_path: Path):
 
 
 def connected(skill: SkillUnderTest, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not skill.skill.connected and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return skill.skill.connected
+    return wait_until(lambda: skill.skill.connected, timeout)
 
 
 def test_zigbee2mqtt_messages(broker: Mosquitto, lights) -> None:
@@ -143,9 +140,7 @@ def test_broker_down_gives_a_clear_message(lights, caplog: pytest.LogCaptureFixt
     with pytest.raises(SkillError, match=rf"cannot reach the MQTT broker at 127.0.0.1:{port} "):
         skill.do("on")
     assert "is it running?" in skill.replies[-1]
-    deadline = time.monotonic() + 5
-    while "retrying in the background" not in caplog.text and time.monotonic() < deadline:
-        time.sleep(0.05)
+    assert wait_until(lambda: "retrying in the background" in caplog.text)
     assert "(Connection refused); is it running? (retrying in the background)" in caplog.text
 
 
