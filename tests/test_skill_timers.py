@@ -57,19 +57,20 @@ def timers(tmp_path: Path):
 
 
 def test_go_takes_the_spoken_length_or_falls_back_to_the_default(timers) -> None:
-    skill = timers(phrases=["five minutes", None, "banana", "fifty percent"])
+    skill = timers(phrases=["five minutes", None, "banana", "fifty percent", "zero minutes"])
     assert skill.do("start") == "Timer set for five minutes"
     assert "minutes" in skill.grammars[0] and "[unk]" in skill.grammars[0]
     assert skill.do("start") == "Timer 2 set for five minutes"
     assert skill.do("start") == "I did not understand 'banana'. Timer 3 set for five minutes"
     assert skill.do("start") == "Fifty percent is not a length. Timer 4 set for five minutes"
+    assert skill.do("start") == "Zero minutes is not a length. Timer 5 set for five minutes"
     assert re.match(
         r"Timer: (five minutes|four minutes and fifty \w+ seconds) left; Timer 2",
         skill.do("status"),
     )
     quiet = skill.do("start", seconds=90, name="tea")
     assert quiet == "Tea set for one minute and thirty seconds"
-    assert len(skill.grammars) == 4  # a configured length asks nothing
+    assert len(skill.grammars) == 5  # a configured length asks nothing
 
 
 def test_go_given_up_on_while_listening_sets_no_timer(
