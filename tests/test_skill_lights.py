@@ -60,12 +60,15 @@ def test_zigbee2mqtt_messages(broker: Mosquitto, lights) -> None:
 
 def test_tasmota_messages_and_a_spoken_level(broker: Mosquitto, lights) -> None:
     recorder = Recorder(broker)
-    skill = lights(broker.port, ["seventy five percent", "ten minutes"], preset="tasmota")
+    said = ["seventy five percent", "ten minutes", "two hundred percent"]
+    skill = lights(broker.port, said, preset="tasmota")
     skill.do("on")
     skill.do("brighter")
     skill.do("dimmer")
     assert skill.do("level") == "Lights at 75 percent"
     with pytest.raises(SkillError, match="Ten minutes is not a brightness"):
+        skill.do("level")
+    with pytest.raises(SkillError, match="Brightness must be 0 to 100 percent, not 200"):
         skill.do("level")
     with pytest.raises(SkillError, match="No brightness level heard"):
         skill.do("level")
@@ -109,7 +112,8 @@ def test_credentials_are_used_and_a_wrong_password_is_named(tmp_path: Path, ligh
         good.do("on")
         assert recorder.wait_for(1) == [("zigbee2mqtt/living_room/set", '{"state": "ON"}')]
         bad = lights(broker.port, username="lamp", password="wrong")
-        with pytest.raises(SkillError, match="refused the connection: Not authorized"):
+        refused = r"refused the connection: Not authorized \(check skills.lights.username and"
+        with pytest.raises(SkillError, match=refused):
             bad.do("on")
         recorder.close()
 
