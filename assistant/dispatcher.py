@@ -54,9 +54,10 @@ class Dispatcher:
         def finished(done: Future) -> None:
             error = done.exception()
             if error is not None:
-                outcomes[index].set_exception(error)
                 for later in outcomes[index + 1 :]:
                     later.cancel()
+                    later.set_running_or_notify_cancel()  # done, for `wait` too
+                outcomes[index].set_exception(error)
                 return
             if index == 0:
                 self.focus.give(call.skill, since=version)

@@ -4,7 +4,8 @@
         broker.port ...; broker.stop(); broker.start()  # restarts on the same port
 
 `users` turns on a password file (anonymous clients are then refused); `tls` serves TLS with
-a self-signed certificate made by openssl (`broker.ca_file` is the certificate to trust).
+a self-signed certificate made by openssl (`broker.ca_file` is the certificate to trust);
+`max_queued` is how many messages the broker keeps for a subscriber that lags (then it drops).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Mosquitto:
         port: int | None = None,
         users: dict[str, str] | None = None,
         tls: bool = False,
+        max_queued: int | None = None,
     ):
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not Path(binary).exists():
@@ -44,10 +46,13 @@ class Mosquitto:
         self.users = users
         self.ca_file: Path | None = None
         self.process: subprocess.Popen | None = None
+        self.max_queued = max_queued
         self.config = self._write_config(tls)
 
     def _write_config(self, tls: bool) -> Path:
         lines = [f"listener {self.port} 127.0.0.1", "persistence false"]
+        if self.max_queued is not None:  # mosquitto's default is 1000
+            lines.append(f"max_queued_messages {self.max_queued}")
         if os.geteuid() == 0:  # else mosquitto runs as user mosquitto, who cannot read workdir
             lines.append("user root")
         if self.users is not None:

@@ -7,7 +7,6 @@ import re
 import socket
 import textwrap
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -173,22 +172,24 @@ def test_status_names_the_source_and_the_link_counters_and_stop_logs_them(assist
     assert re.search(f"link at stop: {shown}", caplog.text)
 
 
-def test_a_sender_that_leaves_before_the_answer_ends_quietly(assistant, tmp_path, capfd):
-    answered = threading.Event()
+def test_a_sender_that_leaves_before_the_answer_ends_quietly(assistant, tmp_path, capfd, caplog):
+    caplog.set_level(logging.INFO, logger="assistant.control")
+    gone = threading.Event()
 
-    def slow(event):
-        time.sleep(0.3)  # the sender has gone by now
-        answered.set()
+    def after_the_sender_left(event):
+        assert gone.wait(5)
         return assistant.dispatcher.handle(event)
 
-    server = control.ControlServer(tmp_path / "c.sock", slow, "desk")
+    server = control.ControlServer(tmp_path / "c.sock", after_the_sender_left, "desk")
     server.start()
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
             client.connect(str(tmp_path / "c.sock"))
             client.sendall(b"COMMAND on\n")
-        assert answered.wait(5)
-        time.sleep(0.5)  # the answer is written to the closed connection now
+        gone.set()
+        assert wait_until(
+            lambda: "the sender of 'on' left before the answer: OK did bright 7" in caplog.text
+        )
         assert control.send_command("off", tmp_path / "c.sock") == "OK done"
     finally:
         server.stop()

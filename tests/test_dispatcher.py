@@ -2,6 +2,7 @@
 
 import textwrap
 import time
+from concurrent.futures import wait
 
 import pytest
 from manual_clock import Clock
@@ -60,6 +61,15 @@ def test_low_scores_are_ignored_per_command(world):
     hear("on", 0.79)
     hear("off", 0.6)
     assert host.skills["recorder"].calls == [("dim", "off")]
+
+
+def test_a_score_at_min_score_and_a_repeat_once_the_cooldown_is_over_are_taken(world):
+    hear, clock, host = world
+    hear("on", 0.8)  # min_score 0.8: only lower scores are ignored
+    hear("up")
+    clock.now += 2  # cooldown 2: repeats within it are ignored, not one at its end
+    hear("up")
+    assert [call[0] for call in host.skills["recorder"].calls] == ["bright"] * 3
 
 
 def test_repeats_within_the_cooldown_are_ignored_per_site(world):
@@ -178,8 +188,10 @@ def test_a_list_runs_its_actions_one_after_another(lists):
 def test_a_failing_action_stops_the_list(lists):
     run, _, host = lists
     failed, dim = run("off")
+    _, not_done = wait([failed, dim], timeout=5)  # as `assistant send` waits for the answer
+    assert not not_done, "an action cancelled after a failure must count as done"
     with pytest.raises(SkillError, match="the lamp is not answering"):
-        failed.result(5)
+        failed.result()
     assert dim.cancelled() and host.skills["recorder"].calls == []
 
 

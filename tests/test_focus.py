@@ -13,7 +13,9 @@ def test_a_skill_holding_focus_has_it_again_once_the_skill_used_after_it_is_done
     focus.give("media", math.inf)  # playing
     focus.give("lights")
     assert focus.current() == "lights"
-    clock.now += 31
+    clock.now += 30  # focus_seconds: it ends now
+    assert focus.current() == "media"
+    clock.now += 1
     assert focus.current() == "media"
     focus.give("timers", 60)  # ringing
     focus.release("timers")  # silenced

@@ -104,6 +104,21 @@ def test_an_action_runs_with_its_params_and_its_reply_is_spoken(host, replies):
     assert wait_until(lambda: replies == ["did bright 4"])
 
 
+def test_replies_and_failures_are_said_in_the_room_of_the_command(tmp_path):
+    said = []
+    host = PluginHost(INSTALLED, Focus(30), tmp_path, lambda text, site: said.append((text, site)))
+    host.configure({"recorder": {"prefix": "did"}, "trouble": {}})
+    kitchen = CommandEvent("on", 0.9, "satellite", "kitchen", time.monotonic())
+    try:
+        assert host.call("recorder", "bright", kitchen, {"level": 3}).result(2) == "did bright 3"
+        with pytest.raises(SkillError):
+            host.call("trouble", "fail", kitchen, {}).result(2)
+        assert wait_until(lambda: len(said) == 2)
+    finally:
+        host.stop()
+    assert said == [("did bright 3", "kitchen"), ("the lamp is not answering", "kitchen")]
+
+
 def test_a_crashing_action_is_logged_with_its_skill_and_others_go_on(host, caplog):
     with caplog.at_level(logging.ERROR, logger="assistant.host"):
         with pytest.raises(RuntimeError):
@@ -247,7 +262,7 @@ def test_a_slow_constructor_is_bounded_by_the_timeout_and_the_others_start(tmp_p
     assert wait_until(lambda: "slowbuild" in host.start_errors)
     assert "skill slowbuild: constructor did not finish within 0.3 s" in caplog.text
     SlowBuildSkill.release.set()
-    time.sleep(0.2)
+    assert wait_until(lambda: "skill slowbuild: the abandoned constructor returned" in caplog.text)
     assert "slowbuild" not in host.skills  # built too late: never used, never started
     host.stop()
     assert not SlowBuildSkill.stopped.is_set()

@@ -532,34 +532,36 @@ def test_the_hub_ignores_malformed_and_stale_detections_with_a_warning(
 
 
 def test_a_hub_that_falls_behind_loses_nothing(
-    mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """mosquitto keeps at most 1000 messages for a subscriber that lags and drops the rest;
-    the satellite sends what was not acknowledged again."""
-    monkeypatch.setattr(satellite_module, "RESEND_AFTER", 0.5)
-    settings = settings_for(mosquitto, dedup_window=0.0)
-    dispatched: set[int | None] = set()
+    """mosquitto keeps a number of messages for a subscriber that lags (1000 by default, 100
+    here) and drops the rest; the satellite sends what was not acknowledged again."""
+    monkeypatch.setattr(satellite_module, "RESEND_AFTER", 0.2)
+    sent = 500  # five times what the broker keeps for the hub
+    with Mosquitto(tmp_path / "broker", max_queued=100) as mosquitto:
+        settings = settings_for(mosquitto, dedup_window=0.0)
+        dispatched: set[int | None] = set()
 
-    def slow_dispatch(event: CommandEvent) -> None:
-        time.sleep(0.001)
-        dispatched.add(event.seq)
+        def slow_dispatch(event: CommandEvent) -> None:
+            time.sleep(0.001)
+            dispatched.add(event.seq)
 
-    hub = Hub(settings, "hall", slow_dispatch, print, listens_locally=False)
-    satellite = Satellite(settings, "kitchen", print)
-    hub.start()
-    satellite.start()
-    try:
-        assert wait_until(lambda: satellite.hub_online)
-        for seq in range(2500):
-            heard = time.monotonic()
-            satellite.forward(CommandEvent("up", 0.9, "board", "kitchen", heard, seq=seq))
-        assert wait_until(lambda: len(dispatched) == 2500, timeout=30)
-        assert "Outgoing messages are being dropped" in broker_log(mosquitto)
-        assert wait_until(lambda: satellite.pending == 0)
-        assert hub.stats.dispatched == 2500
-    finally:
-        satellite.stop()
-        hub.stop()
+        hub = Hub(settings, "hall", slow_dispatch, print, listens_locally=False)
+        satellite = Satellite(settings, "kitchen", print)
+        hub.start()
+        satellite.start()
+        try:
+            assert wait_until(lambda: satellite.hub_online)
+            for seq in range(sent):
+                heard = time.monotonic()
+                satellite.forward(CommandEvent("up", 0.9, "board", "kitchen", heard, seq=seq))
+            assert wait_until(lambda: len(dispatched) == sent, timeout=30)
+            assert "Outgoing messages are being dropped" in broker_log(mosquitto)
+            assert wait_until(lambda: satellite.pending == 0)
+            assert hub.stats.dispatched == sent
+        finally:
+            satellite.stop()
+            hub.stop()
 
 
 def test_homes_with_their_own_topic_prefix_share_a_broker(

@@ -7,27 +7,19 @@ import os
 import re
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from skill_host import SkillUnderTest
+from waiting import wait_until
 
 from assistant.phrase import PhraseListener
 from assistant.plugin import SkillError
 from skills.timers import TimersSkill
 
 FAST = {"ring_every": 0.3, "ring_for": 1.0, "missed_after": 1}
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 @contextmanager
@@ -65,19 +57,20 @@ def timers(tmp_path: Path):
 
 
 def test_go_takes_the_spoken_length_or_falls_back_to_the_default(timers) -> None:
-    skill = timers(phrases=["five minutes", None, "banana", "fifty percent"])
+    skill = timers(phrases=["five minutes", None, "banana", "fifty percent", "zero minutes"])
     assert skill.do("start") == "Timer set for five minutes"
     assert "minutes" in skill.grammars[0] and "[unk]" in skill.grammars[0]
     assert skill.do("start") == "Timer 2 set for five minutes"
     assert skill.do("start") == "I did not understand 'banana'. Timer 3 set for five minutes"
     assert skill.do("start") == "Fifty percent is not a length. Timer 4 set for five minutes"
+    assert skill.do("start") == "Zero minutes is not a length. Timer 5 set for five minutes"
     assert re.match(
         r"Timer: (five minutes|four minutes and fifty \w+ seconds) left; Timer 2",
         skill.do("status"),
     )
     quiet = skill.do("start", seconds=90, name="tea")
     assert quiet == "Tea set for one minute and thirty seconds"
-    assert len(skill.grammars) == 4  # a configured length asks nothing
+    assert len(skill.grammars) == 5  # a configured length asks nothing
 
 
 def test_go_given_up_on_while_listening_sets_no_timer(
@@ -103,7 +96,7 @@ def test_go_given_up_on_while_listening_sets_no_timer(
         with caplog.at_level(logging.WARNING, logger="assistant.host"):
             with pytest.raises(TimeoutError):
                 skill.do("start")
-            assert wait_for(lambda: "abandoned action start raised SkillError" in caplog.text)
+            assert wait_until(lambda: "abandoned action start raised SkillError" in caplog.text)
         assert skill.do("status") == "No timer is running"
     finally:
         skill.stop()
@@ -113,7 +106,7 @@ def test_named_timers_ring_until_stopped_then_stop_cancels_the_next(timers) -> N
     skill = timers(ask_length=False)
     skill.do("start", name="tea", seconds=0.5)
     skill.do("start", name="eggs", seconds=60)
-    assert wait_for(lambda: skill.replies.count("Tea is done") >= 2)
+    assert wait_until(lambda: skill.replies.count("Tea is done") >= 2)
     assert skill.focus.current() == "timers"
     assert skill.do("stop") == "Timer stopped"
     rung = skill.replies.count("Tea is done")
@@ -128,7 +121,7 @@ def test_named_timers_ring_until_stopped_then_stop_cancels_the_next(timers) -> N
 def test_ringing_ends_by_itself_after_ring_for(timers) -> None:
     skill = timers(ask_length=False, ring_every=0.2, ring_for=0.7)
     skill.do("start", name="tea", seconds=0.2)
-    assert wait_for(lambda: "Tea is done" in skill.replies)
+    assert wait_until(lambda: "Tea is done" in skill.replies)
     time.sleep(1.2)
     rung = skill.replies.count("Tea is done")
     assert 3 <= rung <= 5
@@ -136,13 +129,15 @@ def test_ringing_ends_by_itself_after_ring_for(timers) -> None:
     assert skill.replies.count("Tea is done") == rung
 
 
-def test_stop_cancels_the_timer_named_in_its_parameters(timers) -> None:
+def test_stop_cancels_the_timer_named_in_its_parameters_else_the_one_due_first(timers) -> None:
     skill = timers(ask_length=False)
     skill.do("start", name="tea", seconds=60)
     skill.do("start", name="eggs", seconds=30)
-    assert skill.do("stop", name="tea") == "Tea cancelled; 1 more running"
+    skill.do("start", name="rice", seconds=90)
+    assert skill.do("stop", name="tea") == "Tea cancelled; 2 more running"
     with pytest.raises(SkillError, match="no timer named tea is running"):
         skill.do("stop", name="tea")
+    assert skill.do("stop") == "Eggs cancelled; 1 more running"  # no name: the one due first
 
 
 def test_timers_survive_a_restart_and_still_ring(timers) -> None:
@@ -153,7 +148,7 @@ def test_timers_survive_a_restart_and_still_ring(timers) -> None:
     second = timers(ask_length=False)
     status = second.do("status")
     assert re.fullmatch(r"Tea: (one|two) seconds? left; Eggs: (ten|nine) minutes.* left", status)
-    assert wait_for(lambda: "Tea is done" in second.replies)
+    assert wait_until(lambda: "Tea is done" in second.replies)
     assert first.replies == ["Tea set for two seconds", "Eggs set for ten minutes"]
 
 
@@ -163,7 +158,7 @@ def test_a_timer_due_while_down_is_announced_as_missed(timers) -> None:
     first.stop()
     time.sleep(2.0)  # due after 0.5 s, missed after one more second
     second = timers(ask_length=False)
-    assert wait_for(lambda: any(r.startswith("Missed: tea went off at") for r in second.replies))
+    assert wait_until(lambda: any(r.startswith("Missed: tea went off at") for r in second.replies))
     assert "Tea is done" not in second.replies
     assert second.do("status") == "No timer is running"
 
@@ -172,10 +167,10 @@ def test_a_ringing_timer_keeps_ringing_across_a_restart_and_stop_silences_it(tim
     first = timers(ask_length=False, ring_every=0.3, ring_for=5.0)
     first.do("start", name="tea", seconds=0.2)
     first.do("start", name="eggs", seconds=600)
-    assert wait_for(lambda: "Tea is done" in first.replies)
+    assert wait_until(lambda: "Tea is done" in first.replies)
     first.stop()  # a reload that changes the skill's settings restarts it like this
     second = timers(ask_length=False, ring_every=0.3, ring_for=5.0)
-    assert wait_for(lambda: "Tea is done" in second.replies)
+    assert wait_until(lambda: "Tea is done" in second.replies)
     assert second.focus.current() == "timers"
     assert second.do("stop") == "Timer stopped"
     rung = second.replies.count("Tea is done")
@@ -187,7 +182,7 @@ def test_a_ringing_timer_keeps_ringing_across_a_restart_and_stop_silences_it(tim
 def test_a_timer_rings_in_the_room_that_started_it(timers) -> None:
     skill = timers(ask_length=False, ring_every=0.3)
     skill.do("start", name="tea", seconds=0.2, site="kitchen")
-    assert wait_for(lambda: skill.replies.count("Tea is done") >= 2)  # rung, then again
+    assert wait_until(lambda: skill.replies.count("Tea is done") >= 2)  # rung, then again
     rung = [site for text, site in skill.said if text == "Tea is done"]
     assert set(rung) == {"kitchen"}
 
@@ -227,7 +222,7 @@ def test_a_store_unwritable_later_still_rings_due_timers_and_refuses_new_ones(
     with caplog.at_level(logging.WARNING), unwritable(folder):
         with pytest.raises(SkillError, match=r"^Timer not set: cannot write .*timers.sqlite"):
             skill.do("start", name="rice", seconds=60)
-        assert wait_for(lambda: "Eggs is done" in skill.replies)
+        assert wait_until(lambda: "Eggs is done" in skill.replies)
         time.sleep(1.0)  # ring_every 0.3: a ringing the store kept would have rung again
         assert skill.replies.count("Tea is done") == skill.replies.count("Eggs is done") == 1
         assert skill.do("status") == "No timer is running"
@@ -247,9 +242,9 @@ def test_a_ringing_timer_rings_on_and_is_silenced_when_the_store_becomes_unwrita
 ) -> None:
     skill = timers(ask_length=False, ring_every=0.3, ring_for=10.0)
     skill.do("start", name="tea", seconds=0.2)
-    assert wait_for(lambda: "Tea is done" in skill.replies)
+    assert wait_until(lambda: "Tea is done" in skill.replies)
     with unwritable(tmp_path / "timers"):
-        assert wait_for(lambda: skill.replies.count("Tea is done") >= 3)
+        assert wait_until(lambda: skill.replies.count("Tea is done") >= 3)
         assert skill.do("stop") == "Timer stopped"
         rung = skill.replies.count("Tea is done")
         time.sleep(0.8)

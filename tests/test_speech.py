@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from waiting import wait_until
 from wav import duration_and_rms
 
 from assistant.speech import SPEECH_SETTINGS, Speaker, SpeechError, speech_settings
@@ -41,9 +42,7 @@ def audio_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def played_files(folder: Path, count: int) -> list[Path]:
     """The WAVs played so far, once `count` are there (pyttsx3 may return before playback)."""
-    deadline = time.monotonic() + 10
-    while len(list(folder.glob("reply-*.wav"))) < count and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: len(list(folder.glob("reply-*.wav"))) >= count, timeout=10)
     time.sleep(0.2)  # a further, unexpected file would show up now
     return sorted(folder.glob("reply-*.wav"))
 
@@ -101,10 +100,7 @@ def test_a_hung_audio_output_times_out_and_replies_are_still_logged(
     speaker = Speaker({"timeout": 0.5})
     speaker.say("first")  # pyttsx3 hands its audio to the player and returns
     speaker.say("second")  # this one waits for the hung player
-    deadline = time.monotonic() + 10
-    while not speaker.stuck and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert speaker.stuck
+    assert wait_until(lambda: speaker.stuck, timeout=10)
     started = time.monotonic()
     speaker.say("third")
     assert time.monotonic() - started < 0.1
