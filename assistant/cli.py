@@ -99,6 +99,9 @@ def _serve(args: argparse.Namespace) -> int:
     except control.AlreadyRunning as error:
         log.error("%s", error)
         return service.ALREADY_RUNNING_STATUS
+    except control.UnsafeDirectory as error:
+        log.error("%s", error)
+        return 1
     microphone.load_before_threads(assistant.config.source)
     assistant.start()
     server.start()

@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import socketserver
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -48,9 +49,30 @@ class AlreadyRunning(RuntimeError):
 STOP_IT_FIRST = "stop it first (`systemctl --user stop assistant`, or Ctrl-C where it runs)"
 
 
+class UnsafeDirectory(RuntimeError):
+    """The control socket's folder is not this user's alone: another could replace the socket."""
+
+
 def socket_path() -> Path:
     runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/assistant-{os.getuid()}"
     return Path(runtime) / "assistant.sock"
+
+
+def private_directory(directory: Path) -> None:
+    """Make `directory` (mode 0700) when missing; UnsafeDirectory unless it (and, if it is a
+    symbolic link, the link) belongs to this user and neither group nor others may write in it,
+    as in a shared /tmp where another user made `assistant-<uid>` first."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    link, target = directory.lstat(), directory.stat()
+    owners = {link.st_uid, target.st_uid}
+    if owners != {os.getuid()} or not stat.S_ISDIR(target.st_mode) or target.st_mode & 0o022:
+        raise UnsafeDirectory(
+            f"the control socket's folder {directory} is not yours alone (owner uid "
+            f"{', '.join(map(str, sorted(owners)))}, mode {stat.filemode(target.st_mode)}), so "
+            "another user could take over `assistant send`; set XDG_RUNTIME_DIR to a folder "
+            "only you can write in (a login session's /run/user/<uid> is one), or remove "
+            f"{directory} if it is not yours"
+        )
 
 
 class ControlServer:
@@ -102,7 +124,7 @@ class ControlServer:
                 except (BrokenPipeError, ConnectionResetError):
                     log.info("the sender of %r left before the answer: %s", words[1], answer)
 
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_directory(path.parent)
         if _answers(path):
             raise AlreadyRunning(
                 f"another assistant is running (its control socket {path} answers); "
@@ -110,6 +132,7 @@ class ControlServer:
             )
         path.unlink(missing_ok=True)  # left by an assistant that did not stop cleanly
         self.server = socketserver.ThreadingUnixStreamServer(str(path), Handler)
+        path.chmod(0o600)  # whatever the umask: only this user may connect
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

@@ -24,7 +24,7 @@ class InstanceLock:
 
     def __init__(self, data_dir: Path, socket: Path):
         self.path = data_dir / LOCK_NAME
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # timers, rooms: yours alone
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -51,6 +51,8 @@ class Setting:
     values: type | None = None
     """For a dict setting: the type of each value (str keeps numbers as they were written,
     `12:30` as "12:30")."""
+    secret: bool = False
+    """A password or token: a problem with it never shows its value (`config check`, the log)."""
 
     @property
     def required(self) -> bool:
@@ -85,7 +87,7 @@ MQTT_CONNECTION_SETTINGS = (
         maximum=65535,
     ),
     Setting("username", str, "", "user name at the broker; empty: anonymous"),
-    Setting("password", str, "", "password at the broker"),
+    Setting("password", str, "", "password at the broker", secret=True),
     Setting("tls", bool, False, "connect with TLS"),
     Setting("ca_file", str, "", "CA certificate file to trust with TLS; empty: the system's"),
 )

@@ -19,6 +19,23 @@ ALREADY_RUNNING_STATUS = 3
 control socket): not restarted either, it would be refused again until that one stops."""
 
 
+HARDENING = """\
+# Private files; no new privileges; only the system calls and sockets a desktop service needs
+# (serial ports, sound, D-Bus, MQTT). Options that need user namespaces in a user manager
+# (ProtectSystem=, PrivateTmp=, ...) are left out: they fail where those are disabled.
+UMask=0077
+NoNewPrivileges=yes
+LockPersonality=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+RestrictNamespaces=yes
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
+SystemCallArchitectures=native
+SystemCallFilter=@system-service
+SystemCallErrorNumber=EPERM"""
+"""The unit's sandboxing: what a systemd user manager applies by itself (seccomp, umask)."""
+
+
 def unit_dir() -> Path:
     return config_home() / "systemd" / "user"
 
@@ -55,6 +72,7 @@ Restart=on-failure
 RestartSec=5
 RestartPreventExitStatus={CONFIG_ERROR_STATUS} {ALREADY_RUNNING_STATUS}
 Environment=PYTHONUNBUFFERED=1
+{HARDENING}
 
 [Install]
 WantedBy=default.target

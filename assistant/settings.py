@@ -60,10 +60,11 @@ def _unfit_type(value: Any, setting: Setting) -> str:
     if setting.type is str and isinstance(value, (bool, datetime.date)):
         shown = value.isoformat() if isinstance(value, datetime.date) else str(value).lower()
         return (
-            f"{setting.name} must be text, and YAML reads {shown} as a {type(value).__name__}: "
-            "put it in quotes to keep it as text"
+            f"{setting.name} must be text, and YAML reads {'it' if setting.secret else shown} "
+            f"as a {type(value).__name__}: put it in quotes to keep it as text"
         )
-    return f"{setting.name} must be {expected}, not {value!r}"
+    shown = f"a {type(value).__name__} (not shown)" if setting.secret else repr(value)
+    return f"{setting.name} must be {expected}, not {shown}"
 
 
 def _coerce(value: Any, setting: Setting) -> Any:
@@ -79,7 +80,9 @@ def _coerce(value: Any, setting: Setting) -> Any:
         checked = {}
         for key, item in value.items():
             try:
-                checked[key] = _coerce(item, Setting(f"{setting.name}.{key}", setting.values))
+                checked[key] = _coerce(
+                    item, Setting(f"{setting.name}.{key}", setting.values, secret=setting.secret)
+                )
             except _Unfit as error:
                 raise _Unfit(str(error), key) from None
         value = checked

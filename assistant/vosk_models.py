@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from http.client import HTTPException
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from assistant.download import DownloadError, extract, fetch, text_progress
 from assistant.paths import data_root
@@ -59,7 +60,14 @@ def find_model(name: str, list_url: str = MODEL_LIST_URL, timeout: float = 30.0)
         raise DownloadError(f"cannot read the Vosk model list at {list_url}: {error}") from None
     for entry in models:
         if entry.get("name") == name:
-            return ModelEntry(name, entry["url"], entry["md5"], int(entry["size"]))
+            found = ModelEntry(name, entry["url"], entry["md5"], int(entry["size"]))
+            scheme = urlsplit(found.url).scheme
+            if scheme not in ("https", urlsplit(list_url).scheme):  # not file:, not plain http
+                raise DownloadError(
+                    f"{list_url} gives {found.url} for {name!r}: not an https address; "
+                    "nothing was downloaded"
+                )
+            return found
     raise DownloadError(f"{list_url} lists no model named {name!r}")
 
 

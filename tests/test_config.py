@@ -625,3 +625,13 @@ def test_the_default_file_shows_every_top_level_setting_at_its_default():
     assert {s.name: top.get(s.name) for s in TOP_LEVEL_SETTINGS} == {
         s.name: s.default for s in TOP_LEVEL_SETTINGS
     }
+
+
+def test_a_password_yaml_does_not_read_as_text_is_reported_without_its_value(tmp_path):
+    text = "role: hub\nmqtt:\n  password: 2024-05-01\nskills:\n  lights:\n    password: [hunter2]\n"
+    found = problems(tmp_path, text, BUILT_IN)
+    assert found == [
+        f"{tmp_path}/config.yaml:3: mqtt: password must be text, and YAML reads it as a date: "
+        "put it in quotes to keep it as text",
+        f"{tmp_path}/config.yaml:6: skills.lights: password must be text, not a list (not shown)",
+    ]

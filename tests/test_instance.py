@@ -1,6 +1,8 @@
 """Which control socket `assistant send` and `assistant status` ask."""
 
+import os
 import socket
+import stat
 
 from assistant.instance import InstanceLock, daemon_socket
 
@@ -22,3 +24,15 @@ def test_the_socket_the_running_assistant_recorded_else_the_one_in_the_runtime_d
     finally:
         lock.release()
     assert daemon_socket(data) == default  # the record is forgotten once the lock is released
+
+
+def test_a_new_data_directory_is_the_users_alone_whatever_the_umask(tmp_path):
+    data = tmp_path / "share" / "assistant"
+    previous = os.umask(0)
+    try:
+        lock = InstanceLock(data, tmp_path / "assistant.sock")
+    finally:
+        os.umask(previous)
+    lock.release()
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert stat.S_IMODE((data / "assistant.lock").stat().st_mode) == 0o600

@@ -228,6 +228,23 @@ def test_models_download_rejects_a_corrupt_archive(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_model_list_that_points_off_the_web_is_refused(tmp_path: Path) -> None:
+    """The archive's address comes from the list: one naming a local file (or plain http, for
+    a list read over https) is not followed."""
+    name = "vosk-model-small-en-us-0.15"
+    archive = model_zip(name)
+    local = tmp_path / "local.zip"
+    local.write_bytes(archive)
+    with serve_model(name, archive) as server:
+        list_url = model_list(server, name, archive)
+        entry = json.loads(server.files["/model-list.json"])
+        entry[0]["url"] = local.as_uri()
+        server.files["/model-list.json"] = json.dumps(entry).encode()
+        with pytest.raises(DownloadError, match=f"gives {local.as_uri()} .*not an https"):
+            download_model(name, tmp_path / "models", list_url, show_progress=False)
+    assert not (tmp_path / "models").exists()
+
+
 def test_an_unreachable_model_list_is_named(tmp_path: Path) -> None:
     with FileServer({}) as server:
         url = f"{server.url}/model-list.json"

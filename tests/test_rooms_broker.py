@@ -26,6 +26,7 @@ from assistant.rooms import satellite as satellite_module
 from assistant.rooms import topics as wire
 from assistant.rooms.discovery import config_topic
 from assistant.rooms.hub import Hub
+from assistant.rooms.mqtt_client import MqttConnection
 from assistant.rooms.satellite import Satellite
 from assistant.rooms.settings import MqttSettings
 
@@ -632,3 +633,102 @@ def test_plain_mqtt_to_a_tls_port_says_to_turn_tls_on(
         finally:
             hub.stop()
     assert len([r for r in caplog.records if "closed the connection" in r.getMessage()]) == 1
+
+
+HOSTILE_DETECTIONS = [
+    b'{"v": 1, "id": "a", "command": "go", "score": 1' + b"0" * 400 + b', "site": "den", '
+    b'"source": "b", "age": 0}',  # beyond any float
+    b'{"v": 1, "id": "b", "command": "go", "score": 0.9, "site": "den", "source": "b", '
+    b'"age": 1' + b"0" * 5000 + b"}",  # beyond Python's digit limit
+    b"[" * 100_000 + b"]" * 100_000,  # beyond the parser's depth
+    b'{"v": 1, "id": "c", "command": "go", "score": NaN, "site": "den", "source": "b", '
+    b'"age": -1e9}',
+]
+
+
+def test_hostile_detections_are_ignored_and_the_hub_goes_on(
+    mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = settings_for(mosquitto)
+    topics = wire.Topics(settings.topic_prefix)
+    dispatched = Collector()
+    hub = Hub(settings, "hall", dispatched.add, print, listens_locally=False)
+    hub.start()
+    hostile = Recorder(mosquitto, topics.hub_status)
+    try:
+        assert hostile.wait_for(1), "the hub is subscribed once its status is out"
+        for payload in HOSTILE_DETECTIONS:
+            hostile.client.publish(topics.detection("den", "go"), payload, qos=1)
+        fine = wire.Detection("fine-1", "off", 0.9, "den", "board", age=0.0)
+        hostile.client.publish(topics.detection("den", "off"), wire.encode_detection(fine), qos=1)
+        assert [e.command for e in dispatched.wait_for(1)] == ["off"]
+        assert hub.stats.malformed == len(HOSTILE_DETECTIONS)
+    finally:
+        hostile.close()
+        hub.stop()
+    assert "field 'score' must be from 0 to 1" in caplog.text
+
+
+def test_a_handler_that_raises_is_logged_and_later_messages_still_arrive(
+    mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture
+) -> None:
+    connection = MqttConnection(settings_for(mosquitto), "raising")
+    arrived = Collector()
+
+    def handler(topic: str, payload: bytes) -> None:
+        arrived.add(payload)
+        if payload == b"first":
+            raise RuntimeError("a bug in a handler")
+
+    connection.subscribe("test/raise", handler)
+    connection.start()
+    sender = Recorder(mosquitto, "test/subscribed")
+    try:
+        assert connection.wait_connected(5)
+        assert wait_until(
+            lambda: sender.client.publish("test/raise", "first", qos=1) and arrived.items
+        )
+        sender.client.publish("test/raise", "second", qos=1)
+        assert wait_until(lambda: b"second" in arrived.items), "the network thread died"
+        assert connection.connected
+    finally:
+        sender.close()
+        connection.stop()
+    errors = [record for record in caplog.records if record.levelno == logging.ERROR]
+    assert {error.getMessage() for error in errors} == {
+        "raising: a message on test/raise could not be handled"  # once per "first" that arrived
+    }
+    assert errors[0].exc_info and str(errors[0].exc_info[1]) == "a bug in a handler"
+
+
+def test_retained_detections_and_replies_are_ignored_with_a_warning(
+    mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = settings_for(mosquitto)
+    topics = wire.Topics(settings.topic_prefix)
+    planted = wire.Detection("kept-1", "go", 0.99, "den", "board", age=0.0)
+    hostile = Recorder(mosquitto, topics.hub_status)
+    for topic, payload in (
+        (topics.detection("den", "go"), wire.encode_detection(planted)),
+        (topics.reply("den"), wire.encode_reply("planted reply")),
+    ):
+        hostile.client.publish(topic, payload, qos=1, retain=True).wait_for_publish(5)
+    dispatched, spoken = Collector(), Collector()
+    hub = Hub(settings, "hall", dispatched.add, print, listens_locally=False)
+    satellite = Satellite(settings, "den", spoken.add)
+    hub.start()
+    satellite.start()
+    try:
+        assert wait_until(lambda: satellite.hub_online and "den" in hub.online_sites)
+        satellite.forward(event("off", "den"))
+        assert [e.command for e in dispatched.wait_for(1)] == ["off"]
+        hub.reply("live reply", "den")
+        assert spoken.wait_for(1) == ["live reply"]
+    finally:
+        satellite.stop()
+        hub.stop()
+        hostile.close()
+    assert [e.command for e in dispatched.items] == ["off"]
+    warnings = [r.getMessage() for r in caplog.records if "ignored a retained" in r.getMessage()]
+    assert len(warnings) == 2
+    assert f"mosquitto_pub -r -n -t '{topics.detection('den', 'go')}'" in " ".join(warnings)

@@ -73,6 +73,27 @@ def test_malformed_detections_are_refused_with_the_reason(payload: bytes, messag
         wire.decode_detection(payload)
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("score", 1.5, r"'score' must be from 0 to 1, not 1.5"),
+        ("score", float("nan"), r"'score' must be from 0 to 1, not nan"),
+        ("age", -2.0, r"'age' must be a finite number of 0 or more, not -2.0"),
+        ("age", float("inf"), r"'age' must be a finite number of 0 or more, not inf"),
+        ("command", "go\n12:00 ERROR", r"'go\\n12:00 ERROR' is not a command name"),
+        ("id", "x" * 65, r"'id' must have 1 to 64 characters"),
+        ("source", "", r"'source' must have 1 to 64 characters"),
+        ("seq", -1, r"'seq' must be from 0 to 2\*\*32 - 1, not -1"),
+    ],
+)
+def test_detections_out_of_range_are_refused(field: str, value: object, message: str) -> None:
+    """A hostile client on the broker: numbers outside what a board reports, names that are
+    not commands, fields long enough to fill the hub's memory of ids."""
+    body = json.loads(wire.encode_detection(DETECTION)) | {field: value}
+    with pytest.raises(wire.PayloadError, match=message):
+        wire.decode_detection(json.dumps(body).encode())
+
+
 def test_replies_and_acknowledgements_survive_encoding() -> None:
     assert wire.decode_reply(wire.encode_reply("Timer set for 5 minutes")) == (
         "Timer set for 5 minutes"

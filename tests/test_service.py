@@ -2,13 +2,16 @@
 
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from assistant_command import assistant
+from waiting import wait_until
 
 from assistant import service
 
@@ -213,3 +216,71 @@ def test_uninstall_keeps_the_unit_when_it_could_not_be_disabled(tmp_path, system
     removed = assistant(environment, "service", "uninstall")
     assert removed.stdout == f"stopped, disabled and removed {unit}\n", removed.stderr
     assert not unit.exists() and calls()[-1] == "--user daemon-reload"
+
+
+@needs_systemd
+def test_systemd_judges_the_unit_sandboxed(tmp_path):
+    unit = tmp_path / service.UNIT_NAME
+    unit.write_text(service.unit_text(executable="/bin/true"))
+    result = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", "--user", str(unit)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)},
+    )
+    passed = {line.split()[1] for line in result.stdout.splitlines() if line.startswith("✓")}
+    for option in ("UMask=", "NoNewPrivileges=", "RestrictSUIDSGID=", "LockPersonality="):
+        assert option in passed, result.stdout + result.stderr
+    assert "SystemCallFilter=~@mount" in passed and "RestrictNamespaces=~user" in passed
+
+
+def _syscalls(group: str) -> set[str]:
+    """The system calls of a systemd syscall-filter group, its nested groups expanded."""
+    listing = subprocess.run(
+        ["systemd-analyze", "syscall-filter", group], capture_output=True, text=True, check=True
+    ).stdout.splitlines()[1:]
+    names = {line.strip() for line in listing if line.strip() and not line.strip().startswith("#")}
+    return set().union(*(_syscalls(n) if n.startswith("@") else {n} for n in names))
+
+
+@needs_systemd
+@pytest.mark.skipif(not shutil.which("strace"), reason="strace is not installed")
+def test_the_daemon_needs_no_system_call_or_socket_the_unit_denies(tmp_path):
+    """The daemon, traced through a start, commands, a status, a reload and a stop, uses only
+    what the unit's SystemCallFilter= and RestrictAddressFamilies= allow."""
+    unit = dict(
+        line.split("=", 1) for line in service.HARDENING.splitlines() if not line.startswith("#")
+    )
+    trace = tmp_path / "trace"
+    env = {
+        **os.environ,
+        "XDG_RUNTIME_DIR": str(tmp_path / "run"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+    }
+    command = [sys.executable, "-m", "assistant", "run", "--source", "emulator"]
+    daemon = subprocess.Popen(
+        ["strace", "-f", "-qq", "-o", str(trace), *command],
+        env=env,
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_until(Path(env["XDG_RUNTIME_DIR"], "assistant.sock").exists, timeout=60)
+        for args in (["send", "go"], ["send", "stop"], ["status"]):
+            assert assistant(env, *args).returncode == 0
+        pid = int(assistant(env, "status").stdout.split()[1])
+        os.kill(pid, signal.SIGHUP)
+        os.kill(pid, signal.SIGTERM)
+        daemon.wait(30)
+    finally:
+        daemon.kill()
+        daemon.wait()
+    traced = trace.read_text()
+    used = set(re.findall(r"^\d+ +([a-z_0-9]+)\(", traced, re.M))
+    allowed = _syscalls(unit["SystemCallFilter"])
+    assert "openat" in used and used <= allowed, used - allowed
+    families = set(re.findall(r"socket\((AF_[A-Z0-9]+)", traced))
+    assert families <= set(unit["RestrictAddressFamilies"].split()), families

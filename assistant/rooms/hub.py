@@ -90,7 +90,7 @@ class Hub:
             state_dir,
         )
         self.connection.subscribe(self.topics.all_statuses, self._on_status)
-        self.connection.subscribe(self.topics.all_detections, self._on_detection)
+        self.connection.subscribe(self.topics.all_detections, self._on_detection, retained=False)
 
     def start(self) -> None:
         self._worker.start()

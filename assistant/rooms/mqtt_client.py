@@ -102,11 +102,15 @@ class MqttConnection:
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
 
-    def subscribe(self, topic_filter: str, handler: Handler, qos: int = 1) -> None:
-        """Call `handler` for messages on `topic_filter`, now and after every reconnection."""
+    def subscribe(
+        self, topic_filter: str, handler: Handler, qos: int = 1, retained: bool = True
+    ) -> None:
+        """Call `handler` for messages on `topic_filter`, now and after every reconnection.
+        `retained=False`: a message the broker kept (sent again at every subscription) is
+        ignored with a warning, for topics whose messages are acted on once and never kept."""
         self._subscriptions[topic_filter] = (qos, handler)
         self._client.message_callback_add(
-            topic_filter, lambda _c, _u, m: handler(m.topic, m.payload)
+            topic_filter, lambda _c, _u, message: self._deliver(message, handler, retained)
         )
         with self._lock:
             if self.connected:
@@ -242,6 +246,23 @@ class MqttConnection:
                 "mqtt.topic_prefix?)",
                 self.client_id,
             )
+
+    def _deliver(self, message: paho.MQTTMessage, handler: Handler, retained: bool) -> None:
+        """Hand `message` to `handler`; whatever it raises is logged, so that no message, however
+        malformed, stops the network thread (paho lets a callback's exception end it)."""
+        if message.retain and not retained:
+            log.warning(
+                "%s: ignored a retained message on %s: the assistant never retains these, so "
+                "another client did; clear it with `mosquitto_pub -r -n -t '%s'`",
+                self.client_id,
+                message.topic,
+                message.topic,
+            )
+            return
+        try:
+            handler(message.topic, message.payload)
+        except Exception:
+            log.exception("%s: a message on %s could not be handled", self.client_id, message.topic)
 
     def _handle_message(self, client, userdata, message: paho.MQTTMessage) -> None:
         log.debug("%s: message on %s not subscribed to", self.client_id, message.topic)

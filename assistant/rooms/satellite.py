@@ -105,8 +105,8 @@ class Satellite:
             commands,
             state_dir,
         )
-        self.connection.subscribe(self.topics.reply(site), self._on_reply)
-        self.connection.subscribe(self.topics.ack(site), self._on_ack, qos=0)
+        self.connection.subscribe(self.topics.reply(site), self._on_reply, retained=False)
+        self.connection.subscribe(self.topics.ack(site), self._on_ack, qos=0, retained=False)
         # Last: once the hub's status arrives, the broker has taken the other subscriptions.
         self.connection.subscribe(self.topics.hub_status, self._on_hub_status)
 

@@ -7,12 +7,17 @@ uses new topics, so hubs and satellites of different versions never misread each
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
+
+from assistant.protocol import LABEL
 
 VERSION = 1
 ONLINE = b"online"
 OFFLINE = b"offline"
+MAX_TEXT = 64
+"""Longest `id` and `source` of a detection, in characters."""
 
 
 class PayloadError(ValueError):
@@ -98,7 +103,7 @@ class Detection:
 def _decode_object(payload: bytes, what: str) -> dict[str, Any]:
     try:
         data = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (ValueError, RecursionError) as error:  # also too many digits, too deeply nested
         raise PayloadError(f"{what} is not JSON: {error}") from None
     if not isinstance(data, dict):
         raise PayloadError(f"{what} must be a JSON object, not {type(data).__name__}")
@@ -115,12 +120,36 @@ def _decode_object(payload: bytes, what: str) -> dict[str, Any]:
 def _field(data: dict[str, Any], name: str, kind: type | tuple[type, ...], what: str) -> Any:
     value = data.get(name)
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise PayloadError(f"{what}: field {name!r} is missing or has the wrong type: {value!r}")
+        shown = repr(value)[:40]  # a hostile message's value may be megabytes long
+        raise PayloadError(f"{what}: field {name!r} is missing or has the wrong type: {shown}")
     return value
 
 
 def _optional_int(data: dict[str, Any], name: str, what: str) -> int | None:
-    return None if data.get(name) is None else _field(data, name, int, what)
+    value = None if data.get(name) is None else _field(data, name, int, what)
+    if value is not None and not 0 <= value < 2**32:
+        raise PayloadError(f"{what}: field {name!r} must be from 0 to 2**32 - 1, not {value}")
+    return value
+
+
+def _number(data: dict[str, Any], name: str, what: str, high: float | None = None) -> float:
+    """A finite number from 0 to `high` (JSON as Python reads it also has NaN and Infinity)."""
+    value = _field(data, name, (int, float), what)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float
+        number = math.inf
+    if not (math.isfinite(number) and 0 <= number <= (math.inf if high is None else high)):
+        bounds = "a finite number of 0 or more" if high is None else f"from 0 to {high:g}"
+        raise PayloadError(f"{what}: field {name!r} must be {bounds}, not {str(value)[:40]}")
+    return number
+
+
+def _text(data: dict[str, Any], name: str, what: str) -> str:
+    value = _field(data, name, str, what)
+    if not 0 < len(value) <= MAX_TEXT:
+        raise PayloadError(f"{what}: field {name!r} must have 1 to {MAX_TEXT} characters")
+    return value
 
 
 def encode_detection(detection: Detection) -> bytes:
@@ -141,13 +170,16 @@ def encode_detection(detection: Detection) -> bytes:
 def decode_detection(payload: bytes) -> Detection:
     what = "detection"
     data = _decode_object(payload, what)
+    command = _field(data, "command", str, what)
+    if not LABEL.fullmatch(command):
+        raise PayloadError(f"{what}: {command[:40]!r} is not a command name")
     return Detection(
-        id=_field(data, "id", str, what),
-        command=_field(data, "command", str, what),
-        score=float(_field(data, "score", (int, float), what)),
+        id=_text(data, "id", what),
+        command=command,
+        score=_number(data, "score", what, high=1.0),
         site=_field(data, "site", str, what),
-        source=_field(data, "source", str, what),
-        age=float(_field(data, "age", (int, float), what)),
+        source=_text(data, "source", what),
+        age=_number(data, "age", what),
         seq=_optional_int(data, "seq", what),
         device_ms=_optional_int(data, "device_ms", what),
     )
