@@ -107,8 +107,9 @@ def _serve(args: argparse.Namespace) -> int:
     server.start()
     assistant.open_default_sources()
     if assistant.virtual_board and sys.stdin.isatty():
+        [session] = [r.session for r in assistant.sources if r.kind == "emulator"]
         threading.Thread(
-            target=_type_commands, args=(assistant.virtual_board,), daemon=True
+            target=_type_commands, args=(assistant.virtual_board, session.greeted), daemon=True
         ).start()
     while not assistant.stopping.wait(0.5):
         if hangup.take():
@@ -128,7 +129,11 @@ def _reload(assistant: Assistant, explicit: str | None) -> None:
     assistant.reload(now)
 
 
-def _type_commands(board) -> None:
+def _type_commands(board, ready: threading.Event | None = None) -> None:
+    """Detections typed in the terminal; the prompt waits for `ready` (the daemon has heard
+    the board's hello), since the board drops what it detects before a host listens."""
+    if ready is not None:
+        ready.wait()
     print(
         f"Virtual board on {board.path}. Type a command ({', '.join(board.labels)}) and press "
         "Enter; Ctrl-C quits.",

@@ -85,6 +85,8 @@ class DeviceSession:
         self.stats = stats or LinkStats()
         self.clock = clock
         self.hello: protocol.Hello | None = None
+        self.greeted = threading.Event()
+        """Set once the board's HELLO arrived: from then on its detections are heard."""
         self.refusing = False
         """The board's HELLO named a protocol version this assistant does not speak."""
         self.last_seq: int | None = None
@@ -165,6 +167,7 @@ class DeviceSession:
                 ", ".join(hello.labels),
             )
         self.hello = hello
+        self.greeted.set()
 
     def wait_for_reply(self, kind: type, timeout: float) -> protocol.Message | None:
         """The next reply of type `kind` (consumed), waiting up to `timeout` seconds."""

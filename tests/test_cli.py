@@ -480,6 +480,35 @@ def test_run_connects_to_emulate_with_the_command_it_prints(env, tmp_path):
     assert "reply: Hello, Ada" in lines[-1]
 
 
+def test_the_readme_first_run_types_go_and_stop_on_the_virtual_board(env):
+    """README, "Set up": `assistant run` on the default config.yaml with no board and no
+    microphone opens the virtual board (that `auto` falls back to it is
+    tests/test_daemon.py's); `go` and Enter typed in that terminal start the five-minute timer,
+    `stop` cancels it and Ctrl-C quits."""
+    terminal, keyboard_end = os.openpty()  # the user's terminal: stdin is a tty
+    daemon = _daemon(env, "--source", "emulator", stdin=keyboard_end)
+    os.close(keyboard_end)
+    try:
+        lines = lines_until(daemon, lambda lines: "Type a command" in lines[-1])
+        assert "Type a command (on, off, up, down, go, stop) and press Enter" in lines[-1]
+        os.write(terminal, b"go\n")
+        lines += lines_until(daemon, lambda lines: "reply: " in lines[-1], timeout=15)
+        status = assistant(env, "status").stdout  # says where a lost command went
+        said = "".join(lines) + status
+        assert lines[-1].rstrip().endswith("reply: Timer set for five minutes"), said
+        os.write(terminal, b"stop\n")
+        lines += lines_until(daemon, lambda lines: "reply: " in lines[-1])
+        assert lines[-1].rstrip().endswith("reply: Timer cancelled")
+        daemon.send_signal(signal.SIGINT)
+        output, _ = daemon.communicate(timeout=15)
+    finally:
+        daemon.kill()
+        os.close(terminal)
+    assert daemon.returncode == 0, output
+    assert f"configuration: {REPO / 'config.yaml'}" in lines[0]
+    assert "'go' (0.95) -> timers.start" in "".join(lines)
+
+
 def test_emulate_replays_a_wav_exactly_as_the_board_pipeline_hears_it(env, tmp_path):
     pytest.importorskip("tflite_micro", reason="the desktop pipeline needs tflite-micro")
     import serial

@@ -91,6 +91,24 @@ def test_say_returns_at_once_and_the_worker_plays_each_reply(
     assert "reply: Lights on" in caplog.text
 
 
+def test_the_spoken_reply_takes_its_rate_and_volume_from_the_settings(audio_output: Path) -> None:
+    replies = {}
+    for name, settings in {
+        "default": {},
+        "slow": {"rate": 90},
+        "fast": {"rate": 300},
+        "quiet": {"volume": 0.25},
+    }.items():
+        speaker = Speaker(settings)
+        speaker.say("Timer set for five minutes")
+        assert speaker.wait_idle(20)
+        speaker.close()
+        [played] = played_files(audio_output, 1)
+        replies[name] = duration_and_rms(played.rename(audio_output.parent / f"{name}.wav"))
+    assert replies["slow"][0] > 1.5 * replies["fast"][0]
+    assert replies["quiet"][1] < 0.5 * replies["default"][1]
+
+
 def test_a_hung_audio_output_times_out_and_replies_are_still_logged(
     audio_output: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

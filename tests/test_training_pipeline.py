@@ -86,6 +86,23 @@ def test_evaluate_labels_the_clips_with_the_model_cards_labels(tiny_model, speec
     assert report["int8"]["stop"]["support"] == 8
 
 
+def test_evaluate_compares_float_and_int8_on_a_folder(tiny_model, speech, tmp_path, capsys):
+    float_model = tmp_path / "float.keras"
+    tiny_kws_model._keras_model().save(float_model)  # the float model tiny_model was made from
+    output = tmp_path / "evaluation"
+    args = ["evaluate", "--model", str(tiny_model), "--keras", str(float_model)]
+    args += ["--folder", str(speech), "--split", "all", "--output", str(output)]
+    assert main(args) == 0
+    report = json.loads((output / "evaluation.json").read_text())
+    assert list(report["float"]) == list(report["int8"]) == ["accuracy", *tiny_kws_model.LABELS]
+    for label in tiny_kws_model.LABELS:
+        assert report["float"][label]["support"] == report["int8"][label]["support"]
+    assert abs(report["float"]["accuracy"] - report["int8"]["accuracy"]) <= 0.1
+    for kind in ("float", "int8"):
+        assert (output / f"confusion_{kind}.png").read_bytes().startswith(b"\x89PNG")
+    assert "float P  float R   int8 P   int8 R" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     "change, message",
     [
