@@ -1,5 +1,6 @@
 """The serial link against the virtual board on a real pseudo-terminal."""
 
+import errno
 import logging
 import os
 import threading
@@ -14,7 +15,7 @@ from waiting import wait_until
 
 from assistant import protocol
 from assistant.emulator import VirtualBoard
-from assistant.link import LineSplitter, SerialSource
+from assistant.link import LineSplitter, OpenTrouble, SerialSource
 from assistant.ratelimit import WarningLimiter
 from assistant.sources import DeviceSession, LinkStats
 
@@ -342,6 +343,20 @@ def test_a_port_held_by_another_program_is_warned_about_once_then_opened(board, 
     assert "Another program holds the port: close the serial monitor" in warnings[0]
     assert f"{board.link} opened at last, after" in caplog.text
     assert "waiting for the board" not in caplog.text
+
+
+def test_an_error_warned_about_is_warned_about_again_once_the_port_has_opened(caplog):
+    """Once per error while it lasts: a port that opened and then fails again is news."""
+    trouble = OpenTrouble()
+    busy = OSError(errno.EBUSY, "Device or resource busy")
+    with caplog.at_level(logging.INFO, logger="assistant.link"):
+        trouble.failed("/dev/ttyACM0", busy)
+        trouble.failed("/dev/ttyACM0", busy)
+        trouble.opened("/dev/ttyACM0")
+        trouble.failed("/dev/ttyACM0", busy)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2 and all("close the serial monitor" in w for w in warnings)
+    assert caplog.text.count("/dev/ttyACM0 opened at last") == 1
 
 
 def wakeups(thread: threading.Thread) -> int:
