@@ -24,7 +24,7 @@ from assistant import (
     vosk_models,
 )
 from assistant.config import ROLES, SOURCES, ConfigError, config_path, load_config
-from assistant.host import discover_skills, usable_skills
+from assistant.discovery import discover_skills, usable_skills
 from assistant.instance import InstanceLock, daemon_socket
 from assistant.paths import data_root
 from assistant.plugin import Setting

@@ -14,10 +14,11 @@ from pathlib import Path
 
 from assistant.config import Config, ConfigError, load_config
 from assistant.control import Forwarded
+from assistant.discovery import usable_skills
 from assistant.dispatcher import Dispatcher
 from assistant.emulator import VirtualBoard
 from assistant.focus import Focus
-from assistant.host import PluginHost, usable_skills
+from assistant.host import PluginHost
 from assistant.link import SerialSource
 from assistant.microphone import microphone_available
 from assistant.paths import data_root

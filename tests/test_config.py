@@ -14,7 +14,7 @@ from assistant.config import (
     load_config,
     model_commands,
 )
-from assistant.host import discover_skills
+from assistant.discovery import discover_skills
 from assistant.pipeline import DEFAULT_MODEL
 from assistant.plugin import Setting, SettingValueError, Skill, action
 from assistant.yaml_lines import load_located

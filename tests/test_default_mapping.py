@@ -13,7 +13,7 @@ from waiting import wait_until
 
 from assistant.config import DEFAULT_CONFIG, load_config
 from assistant.daemon import Assistant
-from assistant.host import discover_skills
+from assistant.discovery import discover_skills
 from assistant.plugin import CommandEvent, SkillError
 
 

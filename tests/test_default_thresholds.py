@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from assistant.config import load_config
-from assistant.host import discover_skills
+from assistant.discovery import discover_skills
 from assistant.yaml_lines import load_located
 from model_training.streaming.thresholds import read_thresholds_header
 

@@ -9,8 +9,9 @@ import pytest
 from runtime_skills import INSTALLED, MISBEHAVING, PatientSkill
 from waiting import wait_until
 
+from assistant.discovery import discover_skills
 from assistant.focus import Focus
-from assistant.host import Cancelled, PluginHost, discover_skills
+from assistant.host import Cancelled, PluginHost
 from assistant.plugin import CommandEvent, Skill, SkillError, action
 
 EVENT = CommandEvent("on", 0.9, "test", "desk", time.monotonic())

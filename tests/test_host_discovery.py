@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from assistant import cli
-from assistant.host import declaration_problem, discover_skills
+from assistant.discovery import declaration_problem, discover_skills
 from assistant.plugin import Setting, Skill, action
 
 

@@ -2,7 +2,7 @@
 
 import datetime
 
-from assistant.host import declaration_problem
+from assistant.discovery import declaration_problem
 from assistant.plugin import Setting, Skill
 from assistant.settings import SettingsProblem, validate_settings
 

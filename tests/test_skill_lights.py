@@ -168,7 +168,7 @@ def test_a_broker_restart_is_survived(
 
 def test_config_check_reports_what_the_lights_skill_would_refuse(tmp_path: Path) -> None:
     from assistant.config import ConfigError, load_config
-    from assistant.host import discover_skills
+    from assistant.discovery import discover_skills
 
     config = tmp_path / "config.yaml"
     config.write_text(

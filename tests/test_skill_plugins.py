@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.host import discover_skills
+from assistant.discovery import discover_skills
 from assistant.plugin import Skill
 
 SKILLS_DIR = Path(__file__).resolve().parent.parent / "skills"

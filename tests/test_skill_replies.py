@@ -8,7 +8,7 @@ import pytest
 from skill_host import SkillUnderTest
 
 from assistant.config import ConfigError, load_config
-from assistant.host import discover_skills
+from assistant.discovery import discover_skills
 from assistant.plugin import SkillError
 from skills.replies import RepliesSkill
 
