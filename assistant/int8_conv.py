@@ -18,8 +18,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ai_edge_litert.schema_py_generated import (
+        Conv2DOptionsT,
+        DepthwiseConv2DOptionsT,
+        ModelT,
+        OperatorT,
+        TensorT,
+    )
 
 FLOAT_MANTISSA_LIMIT = {np.dtype(np.float32): 2**24, np.dtype(np.float64): 2**53}
 """Integers of smaller magnitude, and sums of them that stay below it, are exact in the type."""
@@ -211,7 +222,14 @@ class Geometry:
     input_zero_point: int
 
     @classmethod
-    def of(cls, input_shape, kernel, stride, same_padding, input_zero_point) -> Geometry:
+    def of(
+        cls,
+        input_shape: tuple[int, int, int],
+        kernel: tuple[int, int],
+        stride: tuple[int, int],
+        same_padding: bool,
+        input_zero_point: int,
+    ) -> Geometry:
         height, width, _ = input_shape
         positions, output_hw = window_positions((height, width), kernel, stride, same_padding)
         if np.array_equal(positions.ravel(), np.arange(height * width)):
@@ -268,9 +286,9 @@ class DepthwiseConv2D(Int8Layer):
         return np.einsum("bptc,tc->bpc", windows, self.weights)
 
 
-def layer_from_operator(model, op, schema) -> Int8Layer:
-    """The numpy layer for one CONV_2D or DEPTHWISE_CONV_2D of a flatbuffer model (object API);
-    UnsupportedConv for anything else."""
+def layer_from_operator(model: ModelT, op: OperatorT, schema: ModuleType) -> Int8Layer:
+    """The numpy layer for one CONV_2D or DEPTHWISE_CONV_2D of a flatbuffer model (object API;
+    `schema` is its generated module); UnsupportedConv for anything else."""
     graph = model.subgraphs[0]
     code = model.operatorCodes[op.opcodeIndex]
     code = max(code.builtinCode, code.deprecatedBuiltinCode)
@@ -287,62 +305,95 @@ def layer_from_operator(model, op, schema) -> Int8Layer:
         bias is not None and bias.type != schema.TensorType.INT32
     ):
         raise UnsupportedConv("only int8 convolutions with int32 bias")
-
-    def data(tensor, dtype):
-        raw = model.buffers[tensor.buffer].data
-        if raw is None or len(raw) == 0:
-            raise UnsupportedConv("weights that are not constant")
-        return np.frombuffer(bytes(raw), dtype=dtype).reshape(tensor.shape)
-
-    filters = data(weights, np.int8)
+    filters = _constant(model, weights, np.int8)
     if np.any(np.asarray(weights.quantization.zeroPoint) != 0):
         raise UnsupportedConv("weights with a zero point")
     options = op.builtinOptions
     if (options.dilationHFactor, options.dilationWFactor) != (1, 1):
         raise UnsupportedConv("dilated convolution")
     in_channels, out_channels = int(source.shape[-1]), int(output.shape[-1])
-    if depthwise:
-        if options.depthMultiplier != 1 or out_channels != in_channels:
-            raise UnsupportedConv("depth multiplier other than 1")
-        matrix = filters.reshape(-1, out_channels)  # (1, kh, kw, channels) -> (taps, channels)
-    else:
-        if filters.shape[3] != in_channels:
-            raise UnsupportedConv("grouped convolution")
-        matrix = filters.transpose(1, 2, 3, 0).reshape(-1, out_channels)
-    kernel = (int(filters.shape[1]), int(filters.shape[2]))
+    matrix = _weight_matrix(filters, depthwise, options, in_channels, out_channels)
     input_zero_point = int(source.quantization.zeroPoint[0])
-    output_zero_point = int(output.quantization.zeroPoint[0])
     geometry = Geometry.of(
         tuple(int(n) for n in source.shape[1:]),
-        kernel,
+        (int(filters.shape[1]), int(filters.shape[2])),
         (options.strideH, options.strideW),
         options.padding == schema.Padding.SAME,
         input_zero_point,
     )
     if geometry.output_hw != tuple(int(n) for n in output.shape[1:3]):
         raise UnsupportedConv("an output shape that does not follow from the input's")
-    biases = np.zeros(out_channels, np.int64) if bias is None else data(bias, np.int32)
+    biases = np.zeros(out_channels, np.int64) if bias is None else _constant(model, bias, np.int32)
     bounds = LayerBounds.of(matrix, biases, input_zero_point)
     dtype = bounds.float_type()
+    activations = {v: k for k, v in vars(schema.ActivationFunctionType).items() if k.isupper()}
+    folded_bias = biases.astype(np.int64) - input_zero_point * matrix.astype(np.int64).sum(axis=0)
+    requantize = _requantizer(
+        source,
+        weights,
+        output,
+        folded_bias,
+        activations[options.fusedActivationFunction],
+        bounds.accumulator,
+        geometry.output_hw[0] * geometry.output_hw[1],
+    )
+    layer = DepthwiseConv2D if depthwise else Conv2D
+    return layer(geometry, matrix.astype(dtype), requantize, bounds)
+
+
+def _constant(model: ModelT, tensor: TensorT, dtype: type[np.generic]) -> np.ndarray:
+    """A constant tensor's values from the model's buffers, in its shape."""
+    raw = model.buffers[tensor.buffer].data
+    if raw is None or len(raw) == 0:
+        raise UnsupportedConv("weights that are not constant")
+    return np.frombuffer(bytes(raw), dtype=dtype).reshape(tensor.shape)
+
+
+def _weight_matrix(
+    filters: np.ndarray,
+    depthwise: bool,
+    options: Conv2DOptionsT | DepthwiseConv2DOptionsT,
+    in_channels: int,
+    out_channels: int,
+) -> np.ndarray:
+    """The filters as the layer multiplies them: (taps * in_channels, out_channels), or for a
+    depthwise layer (taps, channels), taps in (kernel row, kernel column) order."""
+    if depthwise:
+        if options.depthMultiplier != 1 or out_channels != in_channels:
+            raise UnsupportedConv("depth multiplier other than 1")
+        return filters.reshape(-1, out_channels)  # (1, kh, kw, channels) -> (taps, channels)
+    if filters.shape[3] != in_channels:
+        raise UnsupportedConv("grouped convolution")
+    return filters.transpose(1, 2, 3, 0).reshape(-1, out_channels)
+
+
+def _requantizer(
+    source: TensorT,
+    weights: TensorT,
+    output: TensorT,
+    folded_bias: np.ndarray,
+    activation: str,
+    accumulator_bound: int,
+    positions: int,
+) -> Requantizer:
+    """The layer's Requantizer, from the scales and zero points of its input, per-channel
+    weights and output (TFLM's float32 scales, one multiplier per output channel)."""
+    out_channels = len(folded_bias)
     input_scale = float(np.float32(source.quantization.scale[0]))
     output_scale = float(np.float32(output.quantization.scale[0]))
+    output_zero_point = int(output.quantization.zeroPoint[0])
     filter_scales = np.broadcast_to(
         np.asarray(weights.quantization.scale, np.float32), (out_channels,)
     )
     multipliers = [
         quantize_multiplier(input_scale * float(s) / output_scale) for s in filter_scales
     ]
-    activations = {v: k for k, v in vars(schema.ActivationFunctionType).items() if k.isupper()}
-    activation = activations[options.fusedActivationFunction]
-    folded_bias = biases.astype(np.int64) - input_zero_point * matrix.astype(np.int64).sum(axis=0)
-    requantize = Requantizer.build(
+    return Requantizer.build(
         np.array([m for m, _ in multipliers]),
         np.array([s for _, s in multipliers]),
         folded_bias,
         output_zero_point,
         activation_range(activation, output_scale, output_zero_point),
-        bounds.accumulator,
-        geometry.output_hw[0] * geometry.output_hw[1],
+        accumulator_bound,
+        positions,
     )
-    layer = DepthwiseConv2D if depthwise else Conv2D
-    return layer(geometry, matrix.astype(dtype), requantize, bounds)
