@@ -76,6 +76,8 @@ class Reload:
 
 @dataclass
 class RunningSource:
+    """A source of commands the daemon runs, on its own thread until `stopping` is set."""
+
     kind: str
     """The resolved `source:` it was opened for: serial, microphone or emulator."""
     source: EventSource
@@ -293,23 +295,10 @@ class Assistant:
         self.last_reload = Reload(time.time(), path, loaded is not None)
         if loaded is None:
             return False
-        waiting = [name for name in RESTART_ONLY if loaded.values[name] != self.loaded.values[name]]
-        waiting += [
-            name
-            for name in RESTART_ONLY_SECTIONS
-            if loaded.sections.get(name) != self.loaded.sections.get(name)
-        ]
+        waiting = self._needs_restart(loaded)
         self.loaded = loaded
         self.installed = self.host.installed = installed
-        config = dataclasses.replace(
-            with_overrides(loaded, {name: self.config.values[name] for name in RESTART_ONLY}),
-            sections={**loaded.sections, **{
-                name: self.config.sections[name]
-                for name in RESTART_ONLY_SECTIONS
-                if name in self.config.sections
-            }},
-        )  # fmt: skip
-        self.config = config
+        config = self.config = self._as_running(loaded)
         self.focus.seconds = config.focus_seconds
         self.dispatcher.config = config
         self.host.set_timeout(config.skill_timeout)
@@ -321,6 +310,26 @@ class Assistant:
                 "changed settings that take effect only after a restart: %s", ", ".join(waiting)
             )
         return True
+
+    def _needs_restart(self, loaded: Config) -> list[str]:
+        """The settings and sections `loaded` changes that only a restart applies."""
+        waiting = [name for name in RESTART_ONLY if loaded.values[name] != self.loaded.values[name]]
+        return waiting + [
+            name
+            for name in RESTART_ONLY_SECTIONS
+            if loaded.sections.get(name) != self.loaded.sections.get(name)
+        ]
+
+    def _as_running(self, loaded: Config) -> Config:
+        """`loaded`, but with the restart-only settings and sections as they run now (command
+        line overrides included)."""
+        running = with_overrides(loaded, {name: self.config.values[name] for name in RESTART_ONLY})
+        kept = {
+            name: self.config.sections[name]
+            for name in RESTART_ONLY_SECTIONS
+            if name in self.config.sections
+        }
+        return dataclasses.replace(running, sections={**loaded.sections, **kept})
 
     def status(self) -> str:
         """What `assistant status` shows, parts joined by "; ": this process's pid, the
