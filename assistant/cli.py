@@ -23,19 +23,21 @@ from assistant import (
     service,
     vosk_models,
 )
-from assistant.config import ROLES, SOURCES, ConfigError, config_path, load_config
+from assistant.config import ROLES, SOURCES, Config, ConfigError, config_path, load_config
 from assistant.discovery import discover_skills, usable_skills
 from assistant.instance import InstanceLock, daemon_socket
 from assistant.paths import data_root
-from assistant.plugin import Setting
+from assistant.plugin import Setting, Skill
 
 if TYPE_CHECKING:
     from assistant.daemon import Assistant
+    from assistant.emulator import VirtualBoard
 
 log = logging.getLogger("assistant")
 
 
-def _load(args: argparse.Namespace):
+def _load(args: argparse.Namespace) -> tuple[Path, dict[str, type[Skill]], Config]:
+    """The configuration file `args` name, the installed skills, and the file loaded."""
     installed, unloadable = usable_skills()
     path = config_path(args.config)
     return path, installed, load_config(path, installed, unloadable)
@@ -129,7 +131,7 @@ def _reload(assistant: Assistant, explicit: str | None) -> None:
     assistant.reload(now)
 
 
-def _type_commands(board, ready: threading.Event | None = None) -> None:
+def _type_commands(board: VirtualBoard, ready: threading.Event | None = None) -> None:
     """Detections typed in the terminal; the prompt waits for `ready` (the daemon has heard
     the board's hello), since the board drops what it detects before a host listens."""
     if ready is not None:
@@ -143,7 +145,7 @@ def _type_commands(board, ready: threading.Event | None = None) -> None:
         _board_line(board, line)
 
 
-def _board_line(board, line: str, where: str = "input") -> None:
+def _board_line(board: VirtualBoard, line: str, where: str = "input") -> None:
     """One line typed or scripted for the virtual board: `up`, `up 0.7` (a score from 0 to 1),
     `wait 1.5`, `raw ...`.
     A line that makes no sense is reported with `where` and skipped."""
@@ -166,26 +168,13 @@ def _board_line(board, line: str, where: str = "input") -> None:
 
 
 def cmd_emulate(args: argparse.Namespace) -> int:
-    from assistant.emulator import VirtualBoard
-
     logformat.setup()
     try:  # the configured model's commands, and its pipeline for --wav
         _, _, config = _load(args)
     except ConfigError as error:
         print(f"The configuration has problems:\n{error}", file=sys.stderr)
         return service.CONFIG_ERROR_STATUS
-    messages, thresholds = (
-        _wav_messages(args.wav, config.sections["microphone"]) if args.wav else (None, None)
-    )
-    if messages:  # the board takes the identity and thresholds of the pipeline that heard it
-        hello, *messages = messages
-        board = VirtualBoard(
-            hello.labels, 0, hello.model, args.link, hello.fw, thresholds=thresholds
-        )
-    else:
-        board = VirtualBoard(
-            config.model_commands or None, link=args.link, heartbeat_ms=args.heartbeat_ms
-        )
+    board, messages = _emulated_board(args, config)
     board.plug_in()
     print(
         f"virtual board on {board.path}" + (f" (link: {args.link})" if args.link else ""),
@@ -194,36 +183,59 @@ def cmd_emulate(args: argparse.Namespace) -> int:
         flush=True,
     )
     try:
-        if messages is not None or args.script:
-            print(f"waiting for a host to open {board.path}", flush=True)
-            board.host_connected.wait()
-            time.sleep(0.2)  # the host empties its input buffer as it opens the port
-        if messages is not None:
-            board.replay(messages, realtime=not args.fast)
-            detections = sum(isinstance(m, protocol.Detection) for m in messages)
-            print(f"replayed {args.wav}: {detections} detection(s)", flush=True)
-            if not args.stay:
-                time.sleep(0.5)
-                return 0
-        elif args.script:
-            lines = Path(args.script).read_text().splitlines()
-            for number, line in enumerate(lines, start=1):
-                _board_line(board, line, f"{args.script}:{number}")
-            if not args.stay:
-                time.sleep(0.5)
-                return 0
-        elif sys.stdin.isatty():
-            _type_commands(board)
-        else:
-            for line in sys.stdin:
-                _board_line(board, line)
-        threading.Event().wait()
+        _feed_board(board, args, messages)
     except KeyboardInterrupt:
         pass
     finally:
         board.close()
         board.remove_link()
     return 0
+
+
+def _emulated_board(
+    args: argparse.Namespace, config: Config
+) -> tuple[VirtualBoard, list[protocol.Message] | None]:
+    """The virtual board `emulate` runs, and with --wav the lines it replays after its HELLO.
+    With --wav the board takes the identity and thresholds of the pipeline that heard the
+    recording; else it detects the configured model's commands."""
+    from assistant.emulator import VirtualBoard
+
+    if not args.wav:
+        board = VirtualBoard(
+            config.model_commands or None, link=args.link, heartbeat_ms=args.heartbeat_ms
+        )
+        return board, None
+    (hello, *messages), thresholds = _wav_messages(args.wav, config.sections["microphone"])
+    board = VirtualBoard(hello.labels, 0, hello.model, args.link, hello.fw, thresholds=thresholds)
+    return board, messages
+
+
+def _feed_board(
+    board: VirtualBoard, args: argparse.Namespace, messages: list[protocol.Message] | None
+) -> None:
+    """Send what `emulate` was given: the WAV's lines or the script's, once a host has opened the
+    port (then return, unless --stay), else the lines typed or piped in; then wait for Ctrl-C."""
+    if messages is not None or args.script:
+        print(f"waiting for a host to open {board.path}", flush=True)
+        board.host_connected.wait()
+        time.sleep(0.2)  # the host empties its input buffer as it opens the port
+        if messages is not None:
+            board.replay(messages, realtime=not args.fast)
+            detections = sum(isinstance(m, protocol.Detection) for m in messages)
+            print(f"replayed {args.wav}: {detections} detection(s)", flush=True)
+        else:
+            lines = Path(args.script).read_text().splitlines()
+            for number, line in enumerate(lines, start=1):
+                _board_line(board, line, f"{args.script}:{number}")
+        if not args.stay:
+            time.sleep(0.5)
+            return
+    elif sys.stdin.isatty():
+        _type_commands(board)
+    else:
+        for line in sys.stdin:
+            _board_line(board, line)
+    threading.Event().wait()
 
 
 def _wav_messages(
