@@ -207,7 +207,7 @@ class BoardOutput:
     _next_heartbeat: int = field(default=0, init=False)
 
     def hello(self) -> protocol.Hello:
-        self._seq = 0
+        """The HELLO that starts the stream (sequence number 0); the next lines follow it."""
         self._next_heartbeat = self.heartbeat_ms
         hello = protocol.Hello(0, protocol.PROTOCOL_VERSION, self.fw, self.model_id, self.labels)
         self._seq = protocol.next_seq(0)

@@ -24,7 +24,7 @@ def _recipe_defaults() -> dict:
         "architecture": trained.architecture,
         "epochs": trained.epochs,
         "seed": trained.seed,
-        "real": None,  # the default folders (settings.default_real_folders)
+        "real": None,  # the default folders (pipeline.default_real_folders)
         "scale": 1.0,
         "validation_percent": Pipeline.validation_percent,
         "testing_percent": Pipeline.testing_percent,
