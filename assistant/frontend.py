@@ -486,6 +486,8 @@ class Frontend:
         return np.maximum(subtracted, floor), estimates
 
 
-def compute_features(samples: np.ndarray, params: Mapping[str, object] = FRONTEND_PARAMS):
+def compute_features(
+    samples: np.ndarray, params: Mapping[str, object] = FRONTEND_PARAMS
+) -> np.ndarray:
     """uint16 features of a whole recording, from a fresh frontend state."""
     return Frontend(params).process(samples)

@@ -7,9 +7,13 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from model_training import command_line
 from model_training.settings import FIRMWARE_MODEL_DIR, MODELS_DIR, SHARED_DIR, data_dir
+
+if TYPE_CHECKING:
+    from model_training.pipeline import Pipeline
 
 
 def _recipe_defaults() -> dict:
@@ -31,7 +35,7 @@ def _recipe_defaults() -> dict:
     }
 
 
-def _run_options(args) -> dict:
+def _run_options(args: argparse.Namespace) -> dict:
     """The run's options as given on the command line, else as the run stored them, else the
     recipe's."""
     stored_file = Path(args.data_dir) / "runs" / args.run / "options.json"
@@ -43,7 +47,7 @@ def _run_options(args) -> dict:
     return options
 
 
-def _pipeline(args, store_options: bool = False):
+def _pipeline(args: argparse.Namespace, store_options: bool = False) -> Pipeline:
     """The pipeline of `args`' run; `store_options` (train, recipe) writes its options.json."""
     from model_training.examples import Recipe
     from model_training.pipeline import Pipeline
@@ -72,7 +76,7 @@ def _pipeline(args, store_options: bool = False):
     return pipeline
 
 
-def cmd_download(args) -> None:
+def cmd_download(args: argparse.Namespace) -> None:
     from model_training.download import download_speech_commands
 
     sha256 = None if args.sha256.lower() == "none" else args.sha256
@@ -80,7 +84,7 @@ def cmd_download(args) -> None:
     print(f"Speech Commands in {folder}")
 
 
-def cmd_index(args) -> None:
+def cmd_index(args: argparse.Namespace) -> None:
     from model_training import dataset
 
     clips = dataset.index_folder(args.folder, args.validation_percent, args.testing_percent)
@@ -90,7 +94,7 @@ def cmd_index(args) -> None:
         print(f"wrote {args.output}")
 
 
-def cmd_synth(args) -> None:
+def cmd_synth(args: argparse.Namespace) -> None:
     from model_training import synth
 
     count = synth.synthesize(
@@ -104,7 +108,7 @@ def cmd_synth(args) -> None:
     print(f"wrote {count} clips to {args.output}")
 
 
-def cmd_analyze(args) -> None:
+def cmd_analyze(args: argparse.Namespace) -> None:
     from model_training import analyze
 
     clip, written = analyze.analyze(args.clip, args.folder, args.output, args.seed)
@@ -113,13 +117,13 @@ def cmd_analyze(args) -> None:
         print(f"wrote {path}")
 
 
-def cmd_features(args) -> None:
+def cmd_features(args: argparse.Namespace) -> None:
     training, validation, test = _pipeline(args).features()
     for name, part in (("train", training), ("validation", validation), ("test", test)):
         print(f"{name}: {len(part.labels)} examples, features {part.features.shape}")
 
 
-def cmd_train(args) -> None:
+def cmd_train(args: argparse.Namespace) -> None:
     summary = _pipeline(args, store_options=True).train()
     print(
         f"best epoch {summary['best_epoch']}: validation balanced accuracy "
@@ -128,7 +132,7 @@ def cmd_train(args) -> None:
     )
 
 
-def cmd_quantize(args) -> None:
+def cmd_quantize(args: argparse.Namespace) -> None:
     report = _pipeline(args).quantize()
     print(
         f"TFLM == LiteRT: {report['tflm_equals_litert']}; int8 - float: "
@@ -136,7 +140,7 @@ def cmd_quantize(args) -> None:
     )
 
 
-def cmd_export(args) -> None:
+def cmd_export(args: argparse.Namespace) -> None:
     card = _pipeline(args).export()
     print(
         f"model {card['model_id']}: {card['model_bytes']} bytes, arena {card['arena_bytes']} "
@@ -144,13 +148,13 @@ def cmd_export(args) -> None:
     )
 
 
-def cmd_evaluate(args) -> None:
+def cmd_evaluate(args: argparse.Namespace) -> None:
     from model_training.evaluate_folder import evaluate_folder
 
     evaluate_folder(args.model, args.folder, args.split, args.keras, Path(args.output))
 
 
-def cmd_recipe(args) -> None:
+def cmd_recipe(args: argparse.Namespace) -> None:
     pipeline = _pipeline(args, store_options=True)
     start = time.monotonic()
     seconds = {}

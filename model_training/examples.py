@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -73,6 +73,8 @@ class Recipe:
 
 @dataclass
 class Examples:
+    """Featurized examples and their labels."""
+
     features: np.ndarray  # uint16 (n, SLICES, channels): the frontend's output
     labels: np.ndarray  # int32 index into LABELS
 
@@ -220,8 +222,11 @@ def spoken_word(clip: Clip) -> str:
     return clip.word
 
 
-def training_plan(clips: Sequence[Clip], recipe: Recipe, rng: np.random.Generator) -> list:
-    """(clip or None, label, kind) for every training example."""
+def training_plan(
+    clips: Sequence[Clip], recipe: Recipe, rng: np.random.Generator
+) -> list[tuple[Clip | None, str, str]]:
+    """(clip or None, label, kind) for every training example; kind is how `render_planned`
+    renders it: word, partial, speech or noise."""
     by_label: dict[str, list[Clip]] = defaultdict(list)
     speech = []
     for clip in clips:
@@ -255,6 +260,7 @@ def render_planned(
     noises: Sequence[np.ndarray],
     recipe: Recipe,
 ) -> np.ndarray:
+    """The audio of one planned example (see `training_plan`) of `kind`."""
     if kind == "noise":
         return render_silence(rng, noises, recipe)
     if kind == "speech":
@@ -270,6 +276,7 @@ def render_planned(
 def build_training(
     clips: Sequence[Clip], noises: Sequence[np.ndarray], recipe: Recipe, seed: int
 ) -> Examples:
+    """The augmented training examples of `recipe`, rendered as the board hears them."""
     rng = np.random.default_rng(seed)
     plan = training_plan(clips, recipe, rng)
     store = ClipStore()
@@ -297,11 +304,12 @@ def build_clean(
 
 
 def cache_key(*parts: object) -> str:
+    """A short hash of `parts` (as JSON), naming a cache file."""
     text = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
-def cached(path: Path, build) -> Examples:
+def cached(path: Path, build: Callable[[], Examples]) -> Examples:
     """Load examples from `path` (npz) or build and save them."""
     if path.exists():
         with np.load(path) as data:

@@ -168,7 +168,7 @@ class Pipeline:
         cache = self.root / "features"
         seed = self.config.seed
 
-        def key(name, clips, *extra):
+        def key(name: str, clips: list[Clip], *extra: object) -> Path:
             # The cached labels are indices into LABELS: the label set and every clip's label
             # are part of the key, so a changed LABELS never reuses another label set's cache.
             labelled = [(c.path, c.label) for c in clips]
