@@ -128,6 +128,8 @@ class ActionCall:
 
 @dataclass(frozen=True)
 class CommandRule:
+    """What one command under `commands:` runs, and when it is ignored."""
+
     command: str
     actions: tuple[ActionCall, ...]
     when_focused: Mapping[str, tuple[ActionCall, ...]]
@@ -138,6 +140,9 @@ class CommandRule:
 
 @dataclass(frozen=True)
 class Config:
+    """A validated configuration file; a top-level setting reads as an attribute
+    (`config.source`)."""
+
     file: Path
     values: Mapping[str, Any]
     """Validated top-level settings (source, role, site, focus_seconds, ...)."""
@@ -160,6 +165,8 @@ class Config:
 
 @dataclass(frozen=True)
 class ConfigProblem:
+    """A problem (or with `warning`, a likely mistake) at a line of a configuration file."""
+
     file: Path
     line: int
     message: str
@@ -178,6 +185,7 @@ class ConfigError(ValueError):
 
 
 def user_config_path() -> Path:
+    """The user's configuration file (XDG), whether or not it exists."""
     return config_dir() / "config.yaml"
 
 

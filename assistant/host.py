@@ -238,6 +238,10 @@ def _no_phrase(grammar: list[str], seconds: float, stopped: Callable[[], bool]) 
 
 
 class PluginHost:
+    """Runs the configured skills, each on its own SkillRunner, under one watchdog: starts,
+    restarts and stops them as the configuration changes, runs their actions, and logs (and
+    speaks, for a SkillError) what fails."""
+
     def __init__(
         self,
         installed: Mapping[str, type[Skill]],

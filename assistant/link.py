@@ -183,6 +183,9 @@ class SerialSource:
             self._serial.write((protocol.encode_request(request) + "\n").encode("ascii"))
 
     def run(self, deliver: Callable[[protocol.Message], None], stopping: threading.Event) -> None:
+        """Open the port (`auto`: the board found by USB id), deliver the board's messages, and
+        open it again when the board goes (with backoff while it does not open), until
+        `stopping` is set."""
         delay = BACKOFF_FIRST
         lost_since: float | None = None
         trouble = OpenTrouble()

@@ -137,6 +137,7 @@ class ScoreStream:
         return (samples * 1000 // self._rate) & protocol.MAX_SEQ
 
     def feed(self, samples: np.ndarray) -> list[Inference]:
+        """The inferences that `samples` (16 kHz int16, following those fed before) make due."""
         features = self.contract.to_int8(self.frontend.process(samples))
         if not len(features):
             return []
@@ -186,6 +187,7 @@ class KeywordPipeline:
         return self.scores.contract.sample_rate
 
     def feed(self, samples: np.ndarray) -> list[Recognition]:
+        """The commands recognized in `samples` (16 kHz int16, following those fed before)."""
         heard = []
         for inference in self.scores.feed(samples):
             recognition = self.recognizer.process(inference.scores, inference.time_ms)
