@@ -201,8 +201,9 @@ def _emulated_board(
     from assistant.emulator import VirtualBoard
 
     if not args.wav:
+        heartbeat_ms = args.heartbeat_ms or config.sections["emulator"]["heartbeat_ms"]
         board = VirtualBoard(
-            config.model_commands or None, link=args.link, heartbeat_ms=args.heartbeat_ms
+            config.model_commands or None, link=args.link, heartbeat_ms=heartbeat_ms
         )
         return board, None
     (hello, *messages), thresholds = _wav_messages(args.wav, config.sections["microphone"])
@@ -404,7 +405,12 @@ def build_parser() -> argparse.ArgumentParser:
         "command repeated within its cooldown, however far apart in the recording)",
     )
     emulate.add_argument("--stay", action="store_true", help="keep running after the script/WAV")
-    emulate.add_argument("--heartbeat-ms", type=int, default=1000)
+    emulate.add_argument(
+        "--heartbeat-ms",
+        type=int,
+        help="how often the board sends a heartbeat (default: the configuration's "
+        "emulator.heartbeat_ms)",
+    )
     emulate.set_defaults(func=cmd_emulate)
 
     devices = commands.add_parser(

@@ -1,10 +1,12 @@
 """The `assistant` command as users run it, with the example plugin installed for real."""
 
+import itertools
 import json
 import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import textwrap
@@ -446,6 +448,32 @@ def test_emulate_plays_a_script_on_a_stable_link(env, tmp_path):
     assert f"{script}:5: skipped 'jump'" in errors
     assert f"{script}:6: skipped 'wait'" in errors
     assert f"{script}:7: skipped 'stop 2' (a score is from 0 to 1, not 2)" in errors
+
+
+def test_emulate_sends_heartbeats_as_often_as_the_configuration_says(env, tmp_path):
+    import serial
+
+    config = tmp_path / "config.yaml"
+    config.write_text("emulator:\n  heartbeat_ms: 50\n")
+    link = tmp_path / "ttyKWS"
+    emulate = ["emulate", "--link", str(link), "--stay"]
+    board = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "--config", str(config), *emulate],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        board.stdout.readline()  # the board is on its port
+        with serial.Serial(str(link), timeout=2) as port:
+            lines = [port.readline().decode() for _ in range(6)]
+    finally:
+        board.terminate()
+        board.wait(10)
+    board_ms = [int(line.split("ms=")[1]) for line in lines if line.startswith("HB ")]
+    assert len(board_ms) >= 5, lines
+    assert statistics.median(b - a for a, b in itertools.pairwise(board_ms)) < 100
 
 
 def test_run_connects_to_emulate_with_the_command_it_prints(env, tmp_path):
