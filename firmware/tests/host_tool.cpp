@@ -233,35 +233,45 @@ int run_link() {
 }
 
 // The TFLite Micro frontend's framing (microfrontend/lib/window.c): it takes samples until its
-// window is full, makes a slice, and keeps the last window - step samples.
+// window is full, makes a slice, and keeps the last window - step samples. A slice's window ends
+// with the last sample it took; `last` keeps that sample.
 struct WindowingFrontend {
   size_t window;
   size_t step;
   size_t filled = 0;
-  bool operator()(const int16_t*, size_t count, size_t* used) {
+  int16_t last = 0;
+  bool operator()(const int16_t* samples, size_t count, size_t* used) {
     *used = count < window - filled ? count : window - filled;
     filled += *used;
     if (filled < window) return false;
     filled -= step;
+    last = samples[*used - 1];
     return true;
   }
 };
 
 // The sketch's audio path with the board's framing: "pdm N" (the microphone interrupt brings N
-// samples), "pass" (one loop pass: prints "infer MS" per inference, then "pass CHUNKS").
+// samples, each the low 16 bits of its index in the captured audio), "pass" (one loop pass:
+// prints "infer MS LAST" per inference, LAST the last sample of its window as uint16, then
+// "pass CHUNKS").
 int run_schedule() {
-  static kws::SampleRing<kws::kAudioRingSamples> ring;
+  static kws::AudioRing ring;
   kws::AudioClock clock(kws::kBoardFraming);
   WindowingFrontend frontend{kws::kBoardFraming.window_samples, kws::kBoardFraming.step_samples};
-  const std::vector<int16_t> silence(kws::kAudioRingSamples, 0);
+  std::vector<int16_t> block;
+  uint32_t captured = 0;
   std::string input;
   while (read_line(&input)) {
     const std::vector<std::string> f = split(input, ' ');
     if (f[0] == "pdm") {
-      ring.write(silence.data(), number(f[1]));
+      block.resize(number(f[1]));
+      for (int16_t& sample : block) sample = static_cast<int16_t>(captured++);
+      ring.write(block.data(), block.size());
     } else if (f[0] == "pass") {
-      const size_t chunks = kws::process_audio(ring, clock, kws::kMaxChunksPerPass, frontend,
-                                               [](uint32_t ms) { printf("infer %u\n", ms); });
+      const size_t chunks = kws::process_audio(
+          ring, clock, kws::kMaxChunksPerPass, frontend, [&frontend](uint32_t ms) {
+            printf("infer %u %u\n", ms, static_cast<uint16_t>(frontend.last));
+          });
       printf("pass %zu\n", chunks);
     } else if (f[0] == "dropped") {
       printf("dropped %u\n", ring.dropped());

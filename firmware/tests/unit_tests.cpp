@@ -30,7 +30,7 @@ void check(bool condition, const char* what, int line) {
 #define CHECK(condition) check((condition), #condition, __LINE__)
 
 void sample_ring_keeps_order_across_the_wrap_and_counts_drops() {
-  kws::SampleRing<8> ring;
+  kws::SampleRing<8, 2> ring;
   int16_t in[6] = {1, 2, 3, 4, 5, 6};
   int16_t out[8] = {};
   CHECK(ring.write(in, 6) == 6);
@@ -42,6 +42,28 @@ void sample_ring_keeps_order_across_the_wrap_and_counts_drops() {
   const int16_t expected[8] = {5, 6, 1, 2, 3, 4, 5, 6};
   CHECK(memcmp(out, expected, sizeof(expected)) == 0);
   CHECK(ring.read(out, 8) == 0);
+}
+
+// Each sample is its index in the captured audio: the samples dropped before a read's first
+// sample plus its position among the stored ones.
+void sample_ring_locates_each_gap_and_stops_reading_there() {
+  kws::SampleRing<8, 2> ring;
+  int16_t in[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+  int16_t out[8] = {};
+  CHECK(ring.write(in, 10) == 8 && ring.dropped() == 2);  // a gap after 7: 8 and 9 lost
+  CHECK(ring.read(out, 3) == 3 && out[2] == 2 && ring.dropped_before_next() == 0);
+  for (int16_t& sample : in) sample = static_cast<int16_t>(sample + 10);
+  CHECK(ring.write(in, 5) == 3);  // 10..12 stored (across the buffer's end); 13, 14 lost
+  CHECK(ring.read(out, 1) == 1 && out[0] == 3);
+  CHECK(ring.write(in + 5, 1) == 0);  // room for one, but two gaps unread: 15 is lost too
+  CHECK(ring.dropped() == 5 && ring.dropped_before_next() == 0);
+  CHECK(ring.read(out, 8) == 4 && out[0] == 4 && out[3] == 7);  // up to the first gap
+  CHECK(ring.dropped_before_next() == 2);
+  CHECK(ring.write(in + 6, 1) == 1);  // 16, after the second gap
+  CHECK(ring.read(out, 8) == 3 && out[0] == 8 + 2 && out[2] == 12);
+  CHECK(ring.dropped_before_next() == 5);
+  CHECK(ring.read(out, 8) == 1 && out[0] == 11 + 5);
+  CHECK(ring.read(out, 8) == 0 && ring.dropped_before_next() == 5);
 }
 
 std::string drain(kws::TxQueue<16>& queue) {
@@ -264,6 +286,7 @@ void audio_clock_keeps_the_desktop_schedule_and_counts_dropped_audio() {
 
 int main() {
   sample_ring_keeps_order_across_the_wrap_and_counts_drops();
+  sample_ring_locates_each_gap_and_stops_reading_there();
   tx_queue_takes_whole_lines_only();
   tx_queue_drops_unstarted_lines_and_finishes_the_begun_one();
   tx_queue_drains_one_packet_per_pass_across_the_wrap();

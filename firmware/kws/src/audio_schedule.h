@@ -2,7 +2,8 @@
 // (assistant/pipeline.py, ScoreStream). An inference on the slice that fills the model's window,
 // then every kInferenceEverySlices slices; its time is audio time, the end of that slice's window
 // in milliseconds since the microphone started (wrapping at 32 bits), so the recognizer sees
-// inferences exactly 100 ms apart, as on the desktop.
+// inferences exactly 100 ms apart, as on the desktop. Audio the ring dropped counts too, where
+// it was lost: a slice's time is when its last sample was captured.
 #pragma once
 
 #include <stddef.h>
@@ -16,7 +17,7 @@
 namespace kws {
 
 // The sketch's audio buffers: the ring the microphone interrupt fills and the model's input.
-using AudioRing = SampleRing<kAudioRingSamples>;
+using AudioRing = SampleRing<kAudioRingSamples, kAudioRingGaps>;
 using ModelWindow = FeatureWindow<kFeatureSlices, kFeatureChannels>;
 
 struct AudioFraming {
@@ -48,8 +49,8 @@ class AudioClock {
     return true;
   }
 
-  // The ring's running count of dropped samples. They were audio too, so they move the clock
-  // on, from the next slice (the ring does not say where in the stream the gap was).
+  // The ring's running count of samples dropped before the audio the next slice ends in. They
+  // were audio too, so they move the clock on.
   void set_dropped(uint32_t total) {
     dropped_ += total - dropped_seen_;  // the count wraps at 32 bits
     dropped_seen_ = total;
@@ -76,14 +77,16 @@ class AudioClock {
 // through `frontend`, and `infer(time_ms)` on each slice the clock schedules. Bounded so that a
 // board slower than real time still serves the host between passes; the ring then drops audio,
 // and the clock counts it. `frontend(samples, count, &used)` takes some of the samples and
-// returns true when it made a slice. Returns the number of chunks read.
-template <size_t Capacity, class Frontend, class Infer>
-size_t process_audio(SampleRing<Capacity>& ring, AudioClock& clock, size_t max_chunks,
-                     Frontend&& frontend, Infer&& infer) {
+// returns true when it made a slice, whose window ends with the last sample taken. A chunk stops
+// at a gap, so the audio the ring dropped before it is the audio dropped before that slice's end.
+// Returns the number of chunks read.
+template <class Ring, class Frontend, class Infer>
+size_t process_audio(Ring& ring, AudioClock& clock, size_t max_chunks, Frontend&& frontend,
+                     Infer&& infer) {
   int16_t chunk[kAudioChunkSamples];
   size_t chunks = 0;
   for (; chunks < max_chunks; ++chunks) {
-    clock.set_dropped(ring.dropped());
+    clock.set_dropped(ring.dropped_before_next());
     size_t count = ring.read(chunk, kAudioChunkSamples);
     if (count == 0) break;
     const int16_t* samples = chunk;

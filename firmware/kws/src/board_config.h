@@ -7,6 +7,9 @@ namespace kws {
 
 constexpr char kFirmwareVersion[] = "1.0.0";
 constexpr size_t kAudioRingSamples = 8192;  // 512 ms of 16 kHz audio between two loop passes
+// Gaps in the ring's audio (lost while it was full) it keeps track of at once, 8 bytes each;
+// with that many unread it takes no audio until the loop reads past the oldest (sample_ring.h).
+constexpr size_t kAudioRingGaps = 16;
 constexpr size_t kAudioChunkSamples = 320;  // samples handed to the frontend at a time
 // Audio work per loop pass: 5 chunks of 20 ms, at most one inference. A board that falls behind
 // still serves the host between passes, and the ring drops (and counts) what does not fit.
