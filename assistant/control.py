@@ -7,10 +7,16 @@ action failed (`failed: <reason>`, after the replies of the actions before it; t
 after it are `not run`). Replies are joined with "; ", in the order of the command's actions.
 `STATUS` is answered `OK pid: <pid>; configuration: <file>; last reload: <outcome>; source:
 <sources in use>; <the link's counters>` (`assistant status`).
+
+A client has REQUEST_SECONDS to send its request line (the answer may take as long as the
+command's actions, up to 30 s) and as long to take the answer; one that does not is answered
+`ERR no request ...` and closed. At most MAX_CLIENTS connections are handled at once; one more
+is answered `ERR busy ...` and closed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -45,6 +51,13 @@ class Forwarded:
 class AlreadyRunning(RuntimeError):
     """Another assistant runs: it answers on the control socket, or holds the instance lock."""
 
+
+REQUEST_SECONDS = 5.0
+"""Seconds a client has to send its request line, and later to take its answer."""
+REQUEST_BYTES = 200
+"""Longest request line read; the rest of a longer one is ignored."""
+MAX_CLIENTS = 16
+"""Connections handled at once: each holds a thread until it is answered."""
 
 STOP_IT_FIRST = "stop it first (`systemctl --user stop assistant`, or Ctrl-C where it runs)"
 
@@ -89,40 +102,47 @@ class ControlServer:
         """`handle` runs a command: the futures of its actions, why none ran, or Forwarded when
         a satellite sent it on to the hub."""
         self.path = path
-        handle_command, site_name = handle, site
 
-        class Handler(socketserver.StreamRequestHandler):
+        def answer(request: str) -> str:
+            words = request.split()
+            if words == ["STATUS"]:
+                return f"OK {status()}" if status else "ERR this assistant keeps no status"
+            if len(words) != 2 or words[0] != "COMMAND":
+                return "ERR use: COMMAND <name>, or STATUS"
+            if not protocol.LABEL.fullmatch(words[1]):  # it would not fit an MQTT topic
+                return (
+                    f"ERR {words[1]!r} is not a command name: lower-case letters, digits "
+                    "and _, at most 16"
+                )
+            event = CommandEvent(words[1], 1.0, "control socket", site, time.monotonic())
+            outcome = handle(event)
+            if isinstance(outcome, Forwarded):
+                return f"OK {outcome}"
+            if isinstance(outcome, str):
+                return f"ERR {outcome}"
+            wait(outcome, timeout=30)
+            ok = all(map(_succeeded, outcome))
+            return ("OK " if ok else "ERR ") + "; ".join(map(_describe, outcome))
+
+        class Handler(socketserver.BaseRequestHandler):
             def handle(self) -> None:
-                words = self.rfile.readline(200).decode("ascii", "replace").split()
-                if not words:  # closed without a request (another assistant's probe)
-                    return
-                if words == ["STATUS"]:
-                    answer = f"OK {status()}" if status else "ERR this assistant keeps no status"
-                    self.wfile.write((answer + "\n").encode())
-                    return
-                if len(words) != 2 or words[0] != "COMMAND":
-                    self.wfile.write(b"ERR use: COMMAND <name>, or STATUS\n")
-                    return
-                if not protocol.LABEL.fullmatch(words[1]):  # it would not fit an MQTT topic
-                    self.wfile.write(
-                        f"ERR {words[1]!r} is not a command name: lower-case letters, digits "
-                        "and _, at most 16\n".encode()
+                connection: socket.socket = self.request
+                request = _read_request(connection)
+                if request is None:
+                    log.warning(
+                        "a control-socket client sent no request within %g s; closed it",
+                        REQUEST_SECONDS,
                     )
+                    reply = f"ERR no request within {REQUEST_SECONDS:g} s"
+                elif not request.strip():  # closed without a request (another assistant's probe)
                     return
-                event = CommandEvent(words[1], 1.0, "control socket", site_name, time.monotonic())
-                outcome = handle_command(event)
-                if isinstance(outcome, Forwarded):
-                    answer = f"OK {outcome}"
-                elif isinstance(outcome, str):
-                    answer = f"ERR {outcome}"
                 else:
-                    wait(outcome, timeout=30)
-                    ok = all(map(_succeeded, outcome))
-                    answer = ("OK " if ok else "ERR ") + "; ".join(map(_describe, outcome))
+                    reply = answer(request)
+                connection.settimeout(REQUEST_SECONDS)
                 try:
-                    self.wfile.write((answer + "\n").encode())
-                except (BrokenPipeError, ConnectionResetError):
-                    log.info("the sender of %r left before the answer: %s", words[1], answer)
+                    connection.sendall((reply + "\n").encode())
+                except (BrokenPipeError, ConnectionResetError, TimeoutError):
+                    log.info("the sender of %r left before the answer: %s", request, reply)
 
         private_directory(path.parent)
         if _answers(path):
@@ -131,9 +151,8 @@ class ControlServer:
                 + STOP_IT_FIRST
             )
         path.unlink(missing_ok=True)  # left by an assistant that did not stop cleanly
-        self.server = socketserver.ThreadingUnixStreamServer(str(path), Handler)
+        self.server = _Server(str(path), Handler)
         path.chmod(0o600)  # whatever the umask: only this user may connect
-        self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def start(self) -> None:
@@ -143,6 +162,54 @@ class ControlServer:
         self.server.shutdown()
         self.server.server_close()
         self.path.unlink(missing_ok=True)
+
+
+class _Server(socketserver.ThreadingUnixStreamServer):
+    """A thread a connection, at most MAX_CLIENTS at once: one more is told it is busy."""
+
+    daemon_threads = True
+
+    def __init__(self, path: str, handler: type[socketserver.BaseRequestHandler]):
+        self.slots = threading.BoundedSemaphore(MAX_CLIENTS)
+        super().__init__(path, handler)
+
+    def process_request(self, request: socket.socket, client_address: object) -> None:
+        if self.slots.acquire(blocking=False):
+            super().process_request(request, client_address)
+            return
+        log.warning("%d control-socket clients already connected; refused one more", MAX_CLIENTS)
+        request.setblocking(False)  # the accepting thread must never wait on a client
+        with contextlib.suppress(OSError):  # it left already
+            request.send(
+                f"ERR busy: {MAX_CLIENTS} requests are being handled; try again\n".encode()
+            )
+        self.shutdown_request(request)
+
+    def process_request_thread(self, request: socket.socket, client_address: object) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+
+def _read_request(connection: socket.socket) -> str | None:
+    """The request line (at most REQUEST_BYTES, without its end of line; empty when the client
+    closed without one), or None when it did not come within REQUEST_SECONDS in all."""
+    deadline = time.monotonic() + REQUEST_SECONDS
+    received = b""
+    while b"\n" not in received and len(received) < REQUEST_BYTES:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        connection.settimeout(remaining)
+        try:
+            chunk = connection.recv(REQUEST_BYTES - len(received))
+        except TimeoutError:
+            return None
+        if not chunk:
+            break
+        received += chunk
+    return received.split(b"\n", 1)[0].decode("ascii", "replace")
 
 
 def _answers(path: Path) -> bool:
@@ -190,6 +257,8 @@ def ask(request: str, path: Path, timeout: float = 35.0) -> str:
             raise ConnectionError(
                 f"no assistant is running (no socket at {path}); start it with `assistant run`"
             ) from None
-        client.sendall(f"{request}\n".encode())
+        # a busy daemon may answer and close before the request arrives: read that answer
+        with contextlib.suppress(BrokenPipeError):
+            client.sendall(f"{request}\n".encode())
         answer = client.makefile().readline().strip()
     return answer or "ERR the assistant closed the connection without an answer"

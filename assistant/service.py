@@ -48,12 +48,22 @@ def systemd_quoted(word: str) -> str:
     return '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def module_command() -> list[str]:
+    """`python -m assistant` for the unit when no `assistant` script is on PATH, with the
+    working directory (home, for a user unit) kept off the import path, so a stray
+    `assistant.py` or `yaml.py` there is never imported: -P (Python 3.11+); before it -I, which
+    also ignores the PYTHON* variables (so -u keeps the output unbuffered) and the user's
+    site-packages."""
+    safe_path = ["-P"] if sys.version_info >= (3, 11) else ["-I", "-u"]
+    return [sys.executable, *safe_path, "-m", "assistant"]
+
+
 def unit_text(executable: str | None = None, config: str | None = None) -> str:
     """The unit file: restart on failure (not on a configuration error, nor when another
     assistant runs), reload with SIGHUP, stop with SIGTERM. `config` is made absolute: the
     service does not start in the directory it was installed from."""
     program = executable or shutil.which("assistant")
-    words = [program] if program else [sys.executable, "-m", "assistant"]
+    words = [program] if program else module_command()
     words.append("run")
     if config:
         words += ["--config", str(Path(config).resolve())]

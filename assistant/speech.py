@@ -3,7 +3,9 @@
 Every reply is logged first, so that with no audio output (or `speech: off`) it still reaches
 the user through the log. pyttsx3's run loop must stay on one thread and may hang on a broken
 audio output: an utterance that takes longer than `timeout` marks the engine as stuck, and
-replies are then only logged until it comes back.
+replies are then only logged until it comes back. A reply longer than what can be said
+within `timeout` at `rate` (a skill's, or one a satellite got from the broker) is cut to that,
+and what was cut is logged: every reply goes through `Speaker.say`.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import logging
 import os
 import queue
 import shutil
+import string
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,12 +40,28 @@ SPEECH_SETTINGS: tuple[Setting, ...] = (
     Setting("rate", int, 170, "words per minute", minimum=50, maximum=500),
     Setting("volume", float, 1.0, "0.0 to 1.0", minimum=0, maximum=1),
     Setting(
-        "timeout", float, 10.0, "seconds one reply may take before the engine is stuck", minimum=1
+        "timeout",
+        float,
+        10.0,
+        "seconds one reply may take before the engine is stuck; a longer reply is cut to fit",
+        minimum=1,
     ),
 )
 """Schema of the `speech:` section of config.yaml."""
 
 QUEUE_LIMIT = 8
+CHARACTERS_PER_WORD = 5
+"""Plain characters (spaces included) counted for each word of `rate`: espeak-ng says a typical
+160-character reply in about 8 s at 170 words a minute (6.7 to the word), and pauses after
+each sentence."""
+PLAIN = frozenset(string.ascii_letters + " .,'-")
+"""Characters said as part of a word (or as a short pause)."""
+SPELLED_OUT = 10
+"""What any other character counts for, in plain ones: espeak-ng says a symbol or a non-Latin
+character as a word of its own ("plus", "chinese letter"), and a digit as part of a number
+("1234567" is seven words)."""
+SHOWN_CUT = 200
+"""Characters of a cut reply's rest that the log shows."""
 SETTLE_SECONDS = 0.05
 """pyttsx3's espeak driver reports the end of an utterance just before it ends its run loop
 (on espeak's thread); starting the next utterance in between cuts that one off."""
@@ -134,6 +154,20 @@ def missing_audio_output(settings: Mapping[str, Any]) -> str | None:
     return None
 
 
+def fitting_reply(text: str, settings: Mapping[str, Any]) -> tuple[str, str]:
+    """`text` split into what can be said within `timeout` at `rate` (cut after a word when
+    one ends in its second half) and the rest, which is empty when all of it fits."""
+    limit = round(settings["rate"] / 60 * settings["timeout"] * CHARACTERS_PER_WORD)
+    costs = accumulate(1 if character in PLAIN else SPELLED_OUT for character in text)
+    end = next((index for index, cost in enumerate(costs) if cost > limit), None)
+    if end is None:
+        return text, ""
+    word_end = text.rfind(" ", 0, end + 1)
+    if word_end >= end // 2:
+        end = word_end
+    return text[:end].rstrip(), text[end:].lstrip()
+
+
 class Speaker:
     """Speaks replies on one worker thread. Call `close` at shutdown."""
 
@@ -169,8 +203,20 @@ class Speaker:
         return since is not None and time.monotonic() - since > self.settings["timeout"]
 
     def say(self, text: str) -> None:
-        """Log `text` and queue it for speaking; returns at once."""
+        """Log `text` and queue it for speaking (cut to what fits in `timeout`); returns at
+        once."""
+        text, cut = fitting_reply(text, self.settings)
         self.log.info("reply: %s", text)
+        if cut:
+            self.log.warning(
+                "the reply was cut to what speech.timeout (%g s) holds at speech.rate (%d words "
+                "a minute); %d characters not said: %s%s",
+                self.settings["timeout"],
+                self.settings["rate"],
+                len(cut),
+                cut[:SHOWN_CUT],
+                "..." if len(cut) > SHOWN_CUT else "",
+            )
         if self._worker is None:
             return
         if self.stuck:

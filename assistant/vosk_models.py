@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import sys
 import urllib.request
@@ -22,6 +23,8 @@ from assistant.paths import data_root
 MODEL_NAME = "vosk-model-small-en-us-0.15"
 MODEL_LIST_URL = "https://alphacephei.com/vosk/models/model-list.json"
 REQUIRED_FILES = ("am/final.mdl", "conf/model.conf")
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+"""A model name is a folder name in the models folder: no path, not hidden, not an option."""
 
 
 def models_dir() -> Path:
@@ -49,6 +52,17 @@ class ModelEntry:
     url: str
     md5: str
     size: int
+
+
+def check_model_name(name: str) -> None:
+    """DownloadError unless `name` is a plain folder name such as MODEL_NAME: the model is
+    unpacked to <models folder>/<name>, and a folder there of that name is replaced."""
+    if not PLAIN_NAME.fullmatch(name):
+        raise DownloadError(
+            f"{name[:80]!r} is not a plain folder name: a model name (e.g. {MODEL_NAME}, as the "
+            "model list at https://alphacephei.com/vosk/models gives it) has letters, digits, "
+            "'.', '_' and '-', and starts with a letter or digit; nothing was downloaded"
+        )
 
 
 def find_model(name: str, list_url: str = MODEL_LIST_URL, timeout: float = 30.0) -> ModelEntry:
@@ -79,6 +93,7 @@ def download_model(
 ) -> Path:
     """Download, verify and unpack model `name` into `target_dir`; return the model folder.
     An interrupted download resumes when run again."""
+    check_model_name(name)
     target = Path(target_dir) if target_dir else models_dir()
     entry = find_model(name, list_url)
     progress = text_progress(label=f"{name}: ") if show_progress else None

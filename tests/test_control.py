@@ -1,20 +1,41 @@
-"""Who may reach the control socket: only the user running the assistant."""
+"""Who may reach the control socket (only the user running the assistant), and how long a
+client may hold it."""
 
 from __future__ import annotations
 
 import os
+import select
+import socket
 import stat
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from waiting import wait_until
 
 from assistant import control
+from assistant.plugin import CommandEvent
+
+Handle = Callable[[CommandEvent], list[Future] | str]
 
 
-def serve(path: Path) -> control.ControlServer:
-    server = control.ControlServer(path, lambda event: "not mapped", "desk")
+def serve(path: Path, handle: Handle = lambda event: "not mapped") -> control.ControlServer:
+    server = control.ControlServer(path, handle, "desk")
     server.start()
     return server
+
+
+@contextmanager
+def serving(folder: Path, handle: Handle = lambda event: "not mapped") -> Iterator[Path]:
+    """The socket of a control server in `folder`, for the `with` block."""
+    server = serve(folder / "assistant.sock", handle)
+    try:
+        yield server.path
+    finally:
+        server.stop()
 
 
 def test_the_socket_is_the_users_alone_whatever_the_umask(tmp_path: Path) -> None:
@@ -54,3 +75,65 @@ def test_a_folder_or_link_another_user_made_first_is_refused(tmp_path: Path, pla
     os.chown(where, 65534, 65534, follow_symlinks=False)
     with pytest.raises(control.UnsafeDirectory, match=r"owner uid (0, )?65534,"):
         serve(where / "assistant.sock")
+
+
+def connected(path: Path) -> socket.socket:
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client.connect(str(path))
+    client.settimeout(30)  # a server that never answers fails the test, not hangs it
+    return client
+
+
+def test_a_client_that_sends_nothing_is_answered_and_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(control, "REQUEST_SECONDS", 0.5)
+    with serving(tmp_path) as path, connected(path) as idle:
+        assert idle.makefile().read() == "ERR no request within 0.5 s\n"  # then closed
+
+
+def test_the_deadline_covers_the_whole_request_not_each_byte(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client trickling a byte at a time, each well within the deadline, is still cut off:
+    it is answered while it is still sending."""
+    monkeypatch.setattr(control, "REQUEST_SECONDS", 1.0)
+    with serving(tmp_path) as path, connected(path) as slow:
+        for _ in range(100):  # 20 s of trickle, never a whole line
+            try:
+                slow.sendall(b"C")
+            except BrokenPipeError:  # answered and closed between two bytes
+                break
+            if select.select([slow], [], [], 0.2)[0]:
+                break
+        else:
+            pytest.fail("no answer while the client was still sending")
+        assert slow.makefile().readline() == "ERR no request within 1 s\n"
+
+
+def test_an_answer_may_take_longer_than_the_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The deadline is for the request: a slow action's answer still arrives after it."""
+    monkeypatch.setattr(control, "REQUEST_SECONDS", 0.2)
+
+    def slow_action(event: CommandEvent) -> list[Future]:
+        done: Future = Future()
+        threading.Timer(1.0, done.set_result, ["took its time"]).start()
+        return [done]
+
+    with serving(tmp_path, slow_action) as path:
+        assert control.send_command("go", path) == "OK took its time"
+
+
+def test_clients_beyond_the_limit_are_told_the_daemon_is_busy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(control, "MAX_CLIENTS", 2)
+    busy = "ERR busy: 2 requests are being handled; try again"
+    with serving(tmp_path) as path, connected(path):
+        with connected(path):
+            assert control.send_command("go", path) == busy
+        # the handler of the one that left sees it go and frees its place
+        assert wait_until(lambda: control.send_command("go", path) != busy)
+        assert control.send_command("go", path) == "ERR not mapped"

@@ -245,6 +245,31 @@ def test_a_model_list_that_points_off_the_web_is_refused(tmp_path: Path) -> None
     assert not (tmp_path / "models").exists()
 
 
+@pytest.mark.parametrize("name", ["..", ".", "../elsewhere", "a/b", "/tmp/model", ".hidden", ""])
+def test_a_model_name_that_is_not_a_plain_folder_name_is_refused(
+    tmp_path: Path, name: str, capsys: pytest.CaptureFixture
+) -> None:
+    """`--name ..` would unpack over, and first remove, the models folder's parent: refused
+    before anything is fetched, even when the list has a model of that name."""
+    archive = model_zip("model")
+    models = tmp_path / "models"
+    (models / "kept").mkdir(parents=True)
+    with FileServer({"/model.zip": archive}) as server:
+        list_url = model_list(server, "model", archive)
+        entry = json.loads(server.files["/model-list.json"])
+        entry[0]["name"] = name
+        server.files["/model-list.json"] = json.dumps(entry).encode()
+        parser = argparse.ArgumentParser()
+        add_commands(parser.add_subparsers(dest="command"))
+        args = parser.parse_args(
+            ["models", "download", f"--name={name}", "--dir", str(models), "--list-url", list_url]
+        )
+        assert args.func(args) == 1
+        assert server.ranges == []  # neither the list nor the archive was fetched
+    assert f"{name!r} is not a plain folder name" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["kept", "models"]
+
+
 def test_an_unreachable_model_list_is_named(tmp_path: Path) -> None:
     with FileServer({}) as server:
         url = f"{server.url}/model-list.json"

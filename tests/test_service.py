@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -113,6 +114,36 @@ def test_install_print_shows_the_unit_and_installs_nothing(tmp_path, no_user_man
     assert result.returncode == 0, result.stderr
     assert result.stdout == service.unit_text(config=config)
     assert not (tmp_path / "config" / "systemd").exists()
+
+
+def test_the_units_python_fallback_never_imports_from_its_working_directory(
+    tmp_path, no_user_manager
+):
+    """With no `assistant` script on PATH the unit runs `python -m assistant`, which systemd
+    starts in the home folder: a stray assistant.py there is not what runs."""
+    config = tmp_path / "config.yaml"
+    config.write_text((REPO / "config.yaml").read_text())
+    no_script = {**no_user_manager, "PATH": "/usr/bin:/bin"}
+    printed = assistant(no_script, "--config", str(config), "service", "install", "--print")
+    assert printed.returncode == 0, printed.stderr
+    [command] = re.findall(r"^ExecStart=(.*)$", printed.stdout, re.M)
+    assert shlex.split(command)[0] == sys.executable  # not a script: the fallback
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "assistant.py").write_text("raise SystemExit('the decoy in the home folder ran')\n")
+    config.write_text("commands:\n  up: nosuch.action\n")  # so that `run` ends at once
+    as_systemd_would = {**no_script, "HOME": str(home), "PYTHONPATH": str(REPO)}
+    ran = subprocess.run(
+        shlex.split(command),
+        cwd=home,
+        env=as_systemd_would,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "decoy" not in ran.stderr
+    assert ran.returncode == service.CONFIG_ERROR_STATUS, ran.stderr
+    assert f"{config}:2: unknown skill 'nosuch'" in ran.stderr  # the assistant ran
 
 
 @needs_systemd

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import stat
 import time
 from pathlib import Path
@@ -107,6 +108,31 @@ def test_the_spoken_reply_takes_its_rate_and_volume_from_the_settings(audio_outp
         replies[name] = duration_and_rms(played.rename(audio_output.parent / f"{name}.wav"))
     assert replies["slow"][0] > 1.5 * replies["fast"][0]
     assert replies["quiet"][1] < 0.5 * replies["default"][1]
+
+
+def test_a_long_reply_is_cut_to_what_the_timeout_holds_and_the_cut_is_logged(
+    audio_output: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A reply of minutes (from a skill, or from the broker on a satellite) is cut: to what
+    `timeout` holds at `rate` for plain words, and shorter for digits (each number is words)."""
+    caplog.set_level(logging.INFO)
+    speaker = Speaker({"rate": 170, "timeout": 10})
+    speaker.say("The kitchen timer went off. " * 40)  # a minute of speech
+    speaker.say("1234567 " * 100)  # "one million two hundred ..." a hundred times
+    speaker.say("Tea is done")
+    assert speaker.wait_idle(60)
+    speaker.close()
+    durations = [duration_and_rms(wav)[0] for wav in played_files(audio_output, 3)]
+    assert all(0.5 < duration < 10 for duration in durations), durations
+    cut = re.findall(
+        r"at speech.rate \(170 words a minute\); (\d+) characters not said: (.*)", caplog.text
+    )
+    assert [(int(count) > 500, said[:16]) for count, said in cut] == [
+        (True, "The kitchen time"),
+        (True, "1234567 1234567 "),
+    ]
+    assert cut[0][1].endswith("...")  # the log shows the start of a long rest
+    assert "reply: Tea is done" in caplog.text
 
 
 def test_a_hung_audio_output_times_out_and_replies_are_still_logged(
