@@ -210,7 +210,8 @@ class Speaker:
         if cut:
             self.log.warning(
                 "the reply was cut to what speech.timeout (%g s) holds at speech.rate (%d words "
-                "a minute); %d characters not said: %s%s",
+                "a minute; raise speech.timeout for longer replies); %d characters not said: "
+                "%s%s",
                 self.settings["timeout"],
                 self.settings["rate"],
                 len(cut),

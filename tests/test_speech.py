@@ -125,7 +125,9 @@ def test_a_long_reply_is_cut_to_what_the_timeout_holds_and_the_cut_is_logged(
     durations = [duration_and_rms(wav)[0] for wav in played_files(audio_output, 3)]
     assert all(0.5 < duration < 10 for duration in durations), durations
     cut = re.findall(
-        r"at speech.rate \(170 words a minute\); (\d+) characters not said: (.*)", caplog.text
+        r"at speech.rate \(170 words a minute; raise speech.timeout for longer replies\); "
+        r"(\d+) characters not said: (.*)",
+        caplog.text,
     )
     assert [(int(count) > 500, said[:16]) for count, said in cut] == [
         (True, "The kitchen time"),
