@@ -274,8 +274,10 @@ def test_auto_switches_to_a_board_plugged_in_later_and_back_when_it_is_unplugged
         assert wait_until(lambda: recorder_calls() == [("bright", "on", 7)])
         assert "board: 'on' (0.95)" in caplog.text
 
-        board.unplug()
+        # the link first, as a real board's device node goes with it: else the link may reopen
+        # the old pty's name, which another program's new pty may have had meanwhile
         link.unlink()
+        board.unplug()
         assert fallback.host_connected.wait(10), "no fallback once the board was unplugged"
         assert [running.kind for running in assistant.sources] == ["emulator"]
         assert "s: listening with the virtual board until one is plugged in" in caplog.text

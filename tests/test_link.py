@@ -266,9 +266,10 @@ def test_unplug_and_replug_reconnects_and_loses_nothing_that_arrived(board, link
     board.detect("on")
     assert wait_until(lambda: len(link.events) == 1)
     with caplog.at_level(logging.INFO, logger="assistant.link"):
+        # the link first, as a real board's device node goes with it: else the link may reopen
+        # the old pty's name, which another program's new pty may have had meanwhile
+        board.remove_link()
         board.unplug()
-        board.remove_link()  # as a real board's device node goes: else, once the link closes
-        # the old pty, its name may be given to another program's pty and the link opens that
         assert wait_until(lambda: link.stats.reconnects == 1)
         assert wait_until(lambda: "waiting for the board" in caplog.text)
         board.plug_in()
