@@ -1,5 +1,6 @@
 """The `assistant` command as users run it, with the example plugin installed for real."""
 
+import fcntl
 import itertools
 import json
 import os
@@ -500,11 +501,11 @@ def test_run_connects_to_emulate_with_the_command_it_prints(env, tmp_path):
         )
         lines = lines_until(daemon, lambda lines: "reply: Hello, Ada" in lines[-1])
     finally:
+        if daemon:  # first: a link whose board is gone reopens its path, and the name of the
+            daemon.terminate()  # closed pty soon goes to another program's pty (a terminal, say)
+            daemon.wait(10)
         board.terminate()
         board.wait(10)
-        if daemon:
-            daemon.terminate()
-            daemon.wait(10)
     assert "reply: Hello, Ada" in lines[-1]
 
 
@@ -513,12 +514,21 @@ def test_the_readme_first_run_types_go_and_stop_on_the_virtual_board(env):
     microphone opens the virtual board (that `auto` falls back to it is
     tests/test_daemon.py's); `go` and Enter typed in that terminal start the five-minute timer,
     `stop` cancels it and Ctrl-C quits."""
+    import serial
+
     terminal, keyboard_end = os.openpty()  # the user's terminal: stdin is a tty
+    # Locked as a serial monitor locks a port (the lock goes with the daemon's stdin): the name
+    # of this pty may have been a board's, and a link still reopening it (another test run's)
+    # would take the typed lines and make the terminal raw.
+    fcntl.flock(keyboard_end, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    keyboard = os.ttyname(keyboard_end)
     daemon = _daemon(env, "--source", "emulator", stdin=keyboard_end)
     os.close(keyboard_end)
     try:
         lines = lines_until(daemon, lambda lines: "Type a command" in lines[-1])
         assert "Type a command (on, off, up, down, go, stop) and press Enter" in lines[-1]
+        with pytest.raises(serial.SerialException, match="Could not exclusively lock port"):
+            serial.Serial(keyboard, exclusive=True)  # as a link of another program opens it
         os.write(terminal, b"go\n")
         lines += lines_until(daemon, lambda lines: "reply: " in lines[-1], timeout=15)
         status = assistant(env, "status").stdout  # says where a lost command went

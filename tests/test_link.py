@@ -180,6 +180,26 @@ def test_a_board_that_missed_the_opening_is_asked_for_its_hello(missed_open, cap
     assert "no HELLO from the board on" in caplog.text
 
 
+def test_a_hello_the_hosts_opening_flushed_away_is_asked_for_again(board, caplog):
+    """The board greets as soon as it sees the port open, which can be before the host's open
+    has flushed the input (pyserial's open does so last): that HELLO is lost, and the board's
+    lines are stale until the host has asked for another. So the board seeing the host is no
+    sign that the host hears it; the HELLO heard is (the tests wait for that)."""
+    opening = os.open(board.path, os.O_RDWR | os.O_NOCTTY)  # the port opens: the board greets
+    try:
+        assert wait_until(lambda: board.sent_lines >= 1)
+        with (
+            caplog.at_level(logging.INFO, logger="assistant.link"),
+            Running(str(board.link)) as running,
+        ):
+            assert running.session.greeted.wait(5)
+            board.detect("off")
+            assert wait_until(lambda: len(running.events) == 1)
+    finally:
+        os.close(opening)
+    assert "no HELLO from the board on" in caplog.text
+
+
 def test_a_board_that_never_says_hello_is_reported_and_not_believed(missed_open, caplog):
     board = missed_open(OlderFirmware)
     with (
@@ -266,13 +286,14 @@ def test_unplug_and_replug_reconnects_and_loses_nothing_that_arrived(board, link
     board.detect("on")
     assert wait_until(lambda: len(link.events) == 1)
     with caplog.at_level(logging.INFO, logger="assistant.link"):
+        # the link first, as a real board's device node goes with it: else the link may reopen
+        # the old pty's name, which another program's new pty may have had meanwhile
+        board.remove_link()
         board.unplug()
-        board.remove_link()  # as a real board's device node goes: else, once the link closes
-        # the old pty, its name may be given to another program's pty and the link opens that
         assert wait_until(lambda: link.stats.reconnects == 1)
         assert wait_until(lambda: "waiting for the board" in caplog.text)
         board.plug_in()
-        assert board.host_connected.wait(5)
+        assert link.session.wait_for_reply(protocol.Info, 5)  # asked for once greeted again
         board.detect("off")
         assert wait_until(lambda: len(link.events) == 2)
     assert [e.command for e in link.events] == ["on", "off"]
@@ -297,15 +318,14 @@ def test_a_silent_board_is_reported_and_then_that_it_talks_again(board, caplog):
 def test_waits_for_a_board_that_is_not_there_yet(tmp_path):
     events = []
     source = SerialSource(str(tmp_path / "ttyNone"))
+    session = DeviceSession("t", "s", events.append)
     stopping = threading.Event()
-    thread = threading.Thread(
-        target=source.run, args=(DeviceSession("t", "s", events.append).deliver, stopping)
-    )
+    thread = threading.Thread(target=source.run, args=(session.deliver, stopping))
     thread.start()
     board = VirtualBoard(link=tmp_path / "ttyNone")
     board.plug_in()
     try:
-        assert source.connected.wait(5) and board.host_connected.wait(5)
+        assert session.greeted.wait(5)
         board.detect("up")
         assert wait_until(lambda: len(events) == 1)
     finally:

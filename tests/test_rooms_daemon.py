@@ -47,8 +47,7 @@ def start_assistant(
     assistant.replies = replies
     assistant.start()
     assistant.open_default_sources()
-    assert assistant.sources[0].source.connected.wait(5)
-    assert assistant.virtual_board.host_connected.wait(5)
+    assert assistant.sources[0].session.greeted.wait(5)  # as tests/test_daemon.py's fixture
     return assistant
 
 
