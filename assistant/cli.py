@@ -201,7 +201,9 @@ def _emulated_board(
     from assistant.emulator import VirtualBoard
 
     if not args.wav:
-        heartbeat_ms = args.heartbeat_ms or config.sections["emulator"]["heartbeat_ms"]
+        heartbeat_ms = args.heartbeat_ms
+        if heartbeat_ms is None:  # 0 is an answer: no heartbeats
+            heartbeat_ms = config.sections["emulator"]["heartbeat_ms"]
         board = VirtualBoard(
             config.model_commands or None, link=args.link, heartbeat_ms=heartbeat_ms
         )
