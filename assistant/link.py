@@ -247,8 +247,14 @@ class SerialSource:
         while not stopping.is_set():
             data = connection.read(connection.in_waiting or 1)
             now = time.monotonic()
-            greeting.poll(now)
-            if not data:
+            if data:
+                if silent:
+                    log.info("board is talking again")
+                    silent = False
+                last_data = now
+                for line in splitter.feed(data):
+                    self._handle_line(line, deliver, greeting)
+            else:
                 self.stats.warnings.flush()
                 if not silent and now - last_data > self.heartbeat_timeout:
                     silent = True
@@ -256,13 +262,7 @@ class SerialSource:
                         "board is silent: no line for %.1f s (is the firmware running?)",
                         now - last_data,
                     )
-                continue
-            if silent:
-                log.info("board is talking again")
-                silent = False
-            last_data = now
-            for line in splitter.feed(data):
-                self._handle_line(line, deliver, greeting)
+            greeting.poll(now)  # after the lines just read: one of them may be the HELLO
 
     def _handle_line(
         self, line: bytes, deliver: Callable[[protocol.Message], None], greeting: Greeting

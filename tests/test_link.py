@@ -13,6 +13,7 @@ import serial
 from manual_clock import Clock
 from waiting import wait_until
 
+from assistant import link as serial_link
 from assistant import protocol
 from assistant.emulator import VirtualBoard
 from assistant.link import LineSplitter, OpenTrouble, SerialSource
@@ -198,6 +199,35 @@ def test_a_hello_the_hosts_opening_flushed_away_is_asked_for_again(board, caplog
     finally:
         os.close(opening)
     assert "no HELLO from the board on" in caplog.text
+
+
+def test_a_hello_read_late_is_handled_before_the_host_asks_for_one(monkeypatch):
+    """A host thread that reads the HELLO only after HELLO_WAIT (delayed by the machine) must
+    not ask for one it has: the firmware answers a HELLO request by restarting its count,
+    which would make the lines already queued after the first HELLO look lost."""
+    monkeypatch.setattr(serial_link, "HELLO_WAIT", 0.0)  # every read comes after the wait
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    connection = serial.Serial(os.ttyname(slave), timeout=0.05)
+    source = SerialSource(connection.port)
+    delivered = []
+    stopping = threading.Event()
+    hello = protocol.Hello(0, protocol.PROTOCOL_VERSION, "1.0", "m", ("on", "off"))
+    os.write(master, (protocol.encode(hello) + "\n").encode())  # waiting before the first read
+    thread = threading.Thread(target=source._serve, args=(connection, delivered.append, stopping))
+    thread.start()
+    try:
+        assert wait_until(lambda: delivered == [hello])
+        requests = b""
+        while not requests.endswith(b"\n"):
+            requests += os.read(master, 100)
+    finally:
+        stopping.set()
+        thread.join(5)
+        connection.close()
+        os.close(master)
+        os.close(slave)
+    assert requests == b"INFO\n"  # the INFO a HELLO is followed by, and no HELLO request
 
 
 def test_a_board_that_never_says_hello_is_reported_and_not_believed(missed_open, caplog):
