@@ -94,10 +94,11 @@ class VirtualBoard:
             self._server.join()
             os.close(self._wake)
             self._server = None
-        if self._master is not None:
-            os.close(self._master)
-        self._master = None
-        self.host_connected.clear()
+        with self._lock:  # a write under way goes to this terminal, not to a reused fd
+            if self._master is not None:
+                os.close(self._master)
+            self._master = None
+            self.host_connected.clear()
 
     close = unplug
 
@@ -127,7 +128,7 @@ class VirtualBoard:
             self._seq = 0
         message = dataclasses.replace(message, seq=self._seq)
         self._seq = protocol.next_seq(self._seq)
-        self.write_raw((protocol.encode(message) + "\n").encode("ascii"))
+        self._write_locked((protocol.encode(message) + "\n").encode("ascii"))
 
     def hello(self) -> protocol.Hello:
         """The HELLO this board sends (its seq is replaced when sent)."""
@@ -162,6 +163,11 @@ class VirtualBoard:
         """Write bytes as they are (tests use this for malformed lines). Never blocks: when the
         host does not read, or no host has the port open, the line is dropped as the firmware
         would."""
+        with self._lock:
+            self._write_locked(data)
+
+    def _write_locked(self, data: bytes) -> None:
+        """`write_raw` under the board's lock, which `unplug` closes the terminal under."""
         if self._master is None or not self.host_connected.is_set():
             self.dropped_lines += 1
             return

@@ -285,8 +285,10 @@ class PluginHost:
         stop those no longer named. Returns once the new skills are built (each on its own
         thread), or after the skill timeout (a skill still busy with an abandoned call builds
         once it returns); their start goes on in the background."""
-        for name in list(self.settings):
-            if name not in skill_settings or skill_settings[name] != self.settings[name]:
+        with self._lock:  # a start failing on a skill thread takes its skill out meanwhile
+            running = dict(self.settings)
+        for name, settings in running.items():
+            if skill_settings.get(name) != settings:
                 self._stop_skill(name)
         for name in list(self.start_errors):
             if name not in skill_settings:
@@ -361,7 +363,7 @@ class PluginHost:
 
     def _stop_skill(self, name: str) -> Future:
         with self._lock:
-            self.settings.pop(name)
+            self.settings.pop(name, None)  # gone already if its start failed since it was listed
             skill = self.skills.pop(name, None)  # None: still being built, and then never started
         self.runners[name].cancel()  # a call still running for the skill should end now
 

@@ -500,3 +500,41 @@ def test_a_follow_up_phrase_is_listened_for_only_after_commands_heard_in_this_ma
         ]
     finally:
         host.stop()
+
+
+class FailingLateSkill(Skill):
+    """Its start fails once `fail` is set."""
+
+    name = "failslate"
+    fail = threading.Event()
+
+    def start(self):
+        self.fail.wait(30)
+        raise RuntimeError("the device went away")
+
+
+@pytest.mark.parametrize("stopping", ["reload", "shutdown"])
+def test_a_start_failing_while_the_skills_are_being_stopped_fails_that_skill_only(
+    tmp_path, stopping
+):
+    """The other skill's start fails after the host listed the skills to stop and before it
+    came to that one: a reload or shutdown goes on (it raised KeyError)."""
+    FailingLateSkill.fail.clear()
+    host = PluginHost(
+        {"patient": PatientSkill, "failslate": FailingLateSkill}, Focus(30), tmp_path, print
+    )
+    host.configure({"patient": {"round": 1}, "failslate": {}})
+    patient = host.runners["patient"]
+    stop_patient = patient.cancel
+
+    def failing_meanwhile() -> None:  # stopping patient, the first listed
+        stop_patient()
+        FailingLateSkill.fail.set()
+        assert wait_until(lambda: "failslate" in host.start_errors)
+
+    patient.cancel = failing_meanwhile
+    if stopping == "reload":
+        host.configure({"patient": {"round": 2}, "failslate": {}})
+        assert host.call("patient", "hold", EVENT, {}).result(5) is None
+    host.stop()
+    assert host.settings == {}

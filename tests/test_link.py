@@ -473,3 +473,49 @@ def test_a_board_removes_its_link_only_while_the_link_points_at_it(tmp_path):
         second.close()
     second.remove_link()
     assert not link.exists() and not link.is_symlink()
+
+
+class _HoldsTheTypist(threading.Event):
+    """A board's `host_connected` that holds the thread named "typist" at its first look (the
+    write's check) until `go` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.checking = threading.Event()
+        self.go = threading.Event()
+
+    def is_set(self) -> bool:
+        answer = super().is_set()
+        if threading.current_thread().name == "typist" and not self.checking.is_set():
+            self.checking.set()
+            self.go.wait(10)
+        return answer
+
+
+def test_a_detection_written_while_the_board_is_unplugged_goes_to_its_own_terminal(tmp_path):
+    """A line whose write began before an unplug is written before the terminal closes: never
+    to a closed (and maybe reused) file descriptor."""
+    board = VirtualBoard(heartbeat_ms=0)
+    board.host_connected = held = _HoldsTheTypist()
+    board.plug_in()
+    with serial.Serial(board.path, timeout=2) as host:
+        assert isinstance(protocol.parse_line(host.readline()), protocol.Hello)
+        failures: list[BaseException] = []
+
+        def type_go() -> None:
+            try:
+                board.detect("go")
+            except BaseException as error:
+                failures.append(error)
+
+        typist = threading.Thread(target=type_go, name="typist")
+        typist.start()
+        assert held.checking.wait(5)
+        unplugging = threading.Thread(target=board.unplug)
+        unplugging.start()
+        unplugging.join(1)  # the unplug waits for the write (with the bug it closes at once)
+        held.go.set()
+        typist.join(5)
+        unplugging.join(5)
+    assert not failures  # with the bug: os.write(None, ...), or to a closed or reused fd
+    assert (board.sent_lines, board.dropped_lines) == (2, 0)  # the HELLO and the detection

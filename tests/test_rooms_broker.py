@@ -732,3 +732,50 @@ def test_retained_detections_and_replies_are_ignored_with_a_warning(
     warnings = [r.getMessage() for r in caplog.records if "ignored a retained" in r.getMessage()]
     assert len(warnings) == 2
     assert f"mosquitto_pub -r -n -t '{topics.detection('den', 'go')}'" in " ".join(warnings)
+
+
+class _HeldAfterFirstCheck(threading.Event):
+    """A connection's `_stopping` that holds the supervisor thread right after its first look
+    at it (reporting it not set) until `go` is set."""
+
+    def __init__(self, supervisor_name: str) -> None:
+        super().__init__()
+        self.supervisor_name = supervisor_name
+        self.checked = threading.Event()
+        self.go = threading.Event()
+
+    def is_set(self) -> bool:
+        answer = super().is_set()
+        here = threading.current_thread().name == self.supervisor_name
+        if here and not self.checked.is_set():
+            self.checked.set()
+            self.go.wait(10)
+        return answer
+
+
+class _ReleasingWhenSet(threading.Event):
+    """A connection's `_loop_ended` that lets the held supervisor go once stop() sets it."""
+
+    def __init__(self, held: _HeldAfterFirstCheck) -> None:
+        super().__init__()
+        self.held = held
+
+    def set(self) -> None:
+        super().set()
+        if self.held.is_set():
+            self.held.go.set()
+
+
+def test_a_stop_between_the_supervisors_check_and_its_connect_makes_no_connection(
+    mosquitto: Mosquitto,
+) -> None:
+    connection = MqttConnection(settings_for(mosquitto), "late")
+    held = connection._stopping = _HeldAfterFirstCheck("mqtt-late")
+    connection._loop_ended = _ReleasingWhenSet(held)
+    connection.start()
+    assert held.checked.wait(5)
+    connection.stop(timeout=5)  # runs whole while the supervisor is held, then lets it go
+    assert not [t for t in threading.enumerate() if t.name == "mqtt-late"], (
+        "the supervisor connected after stop() and waits for that connection forever"
+    )
+    assert connection.connections == 0 and not connection.connected

@@ -133,7 +133,9 @@ class MqttConnection:
 
     def stop(self, last_words: tuple[str, bytes] | None = None, timeout: float = 2.0) -> None:
         """Disconnect cleanly, first publishing `last_words` (topic, retained payload) if
-        connected, since a clean disconnect does not send the will."""
+        connected, since a clean disconnect does not send the will. `_stopping` is set before
+        `_lock` is taken: the supervisor checks it under the lock before it connects, so no
+        connection is made after this disconnects."""
         self._stopping.set()
         if last_words and self.connected:
             with self._lock:
@@ -155,6 +157,8 @@ class MqttConnection:
             connections_before = self.connections
             try:
                 with self._lock:
+                    if self._stopping.is_set():  # stop() came after the check above
+                        return
                     self._loop_ended.clear()
                     self._client.connect(
                         self.settings.host, self.settings.port, self.settings.keepalive
