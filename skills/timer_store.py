@@ -12,6 +12,7 @@ from pathlib import Path
 from apscheduler.job import Job
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.base import STATE_RUNNING
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 
@@ -42,7 +43,8 @@ class TimerStore(SQLAlchemyJobStore):
     `failed` is told), so a timer that rang does not ring again, a ringing timer's next
     announcement comes on time, and the scheduler's thread goes on. The changes kept are
     stored with the next write that succeeds. Adding a job still raises: a new timer that
-    cannot be stored would not survive a restart."""
+    cannot be stored would not survive a restart. A scheduler that is no longer running (paused
+    to stop) gets no due jobs, even in a round of job processing it began before."""
 
     def __init__(self, path: Path, tablename: str, failed: Callable[[SQLAlchemyError], None]):
         super().__init__(url=f"sqlite:///{path}", tablename=tablename)
@@ -76,6 +78,8 @@ class TimerStore(SQLAlchemyJobStore):
         return sorted(stored + kept, key=lambda job: job.next_run_time)  # timers never pause
 
     def get_due_jobs(self, now: datetime) -> list[Job]:
+        if self._scheduler.state != STATE_RUNNING:
+            return []
         return [job for job in self.get_all_jobs() if job.next_run_time <= now]
 
     def get_next_run_time(self) -> datetime | None:

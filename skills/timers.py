@@ -4,7 +4,9 @@ Timers are APScheduler jobs in an SQLite job store in the skill's data directory
 survive a restart; one that came due while the assistant was not running is announced as
 missed. Ringing timers are jobs in a second table of the same file, so a timer keeps ringing
 (and "stop" silences it) across a restart of the skill, such as a reload that changes its
-settings. The length can be said after "go" ("five minutes"), through the follow-up phrase.
+settings. A timer already handed to the scheduler's executor when the skill stops (a shutdown or
+a reload) rings before the stop ends; one due later stays stored for the next start. The length
+can be said after "go" ("five minutes"), through the follow-up phrase.
 A file that cannot be written stops the skill at start; one that stops being writable later
 refuses new timers, while due timers still ring (see timer_store.TimerStore).
 """
@@ -17,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -82,7 +85,9 @@ class TimersSkill(Skill):
             ) from None
         self._unstored_told = False
         """Whether a change that could not be stored has been logged."""
+        self._executor = ThreadPoolExecutor()
         self.scheduler = BackgroundScheduler(
+            executors={"default": self._executor},
             jobstores={
                 "default": TimerStore(self._database, "apscheduler_jobs", self._not_stored),
                 "ringing": TimerStore(self._database, "ringing", self._not_stored),
@@ -107,7 +112,15 @@ class TimersSkill(Skill):
             self.context.hold_focus((end - now).total_seconds())
 
     def stop(self) -> None:
-        self.scheduler.shutdown(wait=False)
+        """Let the timers already handed to the executor ring (or be announced as missed) while
+        the scheduler, paused, still stores their ringing; then shut it down. APScheduler removes
+        a due timer from its store as it hands it over, so one run after the stop would be lost;
+        and its own shutdown cannot wait for them: it holds the job stores' lock while it waits,
+        which `ring` needs."""
+        self.scheduler.pause()  # no due timer is handed over any more (TimerStore.get_due_jobs)
+        self.scheduler.get_jobs()  # waits for a round handing some over: it holds this lock
+        self._executor.shutdown(wait=True)  # they ring, stored by the paused scheduler
+        self.scheduler.shutdown()
         if _RUNNING.get(self._key) is self:
             del _RUNNING[self._key]
 

@@ -6,12 +6,15 @@ import logging
 import os
 import re
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from apscheduler.schedulers.base import STATE_PAUSED, STATE_STOPPED
 from skill_host import SkillUnderTest
 from waiting import wait_until
 
@@ -20,6 +23,44 @@ from assistant.plugin import SkillError
 from skills.timers import TimersSkill
 
 FAST = {"ring_every": 0.3, "ring_for": 1.0, "missed_after": 1}
+
+
+class LogBarrier(logging.Filter):
+    """Set on a logger: the first thread that logs a message starting with `prefix` (at or after
+    `after`) sets `reached`, then, when `hold`, waits there until `go` is set. A filter, because
+    the logger calls it on the logging thread without taking a lock."""
+
+    def __init__(self, prefix: str, hold: bool = True, after: datetime | None = None):
+        super().__init__()
+        self.prefix = prefix
+        self.hold = hold
+        self.after = after
+        self.reached = threading.Event()
+        self.go = threading.Event()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.reached.is_set() or not record.getMessage().startswith(self.prefix):
+            return True
+        if self.after is not None and datetime.now(timezone.utc) < self.after:
+            return True
+        self.reached.set()
+        if self.hold:
+            self.go.wait(10)
+        return True
+
+
+@contextmanager
+def log_barrier(logger_name: str, level: int, barrier: LogBarrier) -> Iterator[LogBarrier]:
+    logger = logging.getLogger(logger_name)
+    was = logger.level
+    logger.setLevel(level)
+    logger.addFilter(barrier)
+    try:
+        yield barrier
+    finally:
+        barrier.go.set()
+        logger.removeFilter(barrier)
+        logger.setLevel(was)
 
 
 @contextmanager
@@ -249,3 +290,97 @@ def test_a_ringing_timer_rings_on_and_is_silenced_when_the_store_becomes_unwrita
         rung = skill.replies.count("Tea is done")
         time.sleep(0.8)
         assert skill.replies.count("Tea is done") == rung  # silenced
+
+
+HELD_WHERE = {
+    # APScheduler logs this in the executor's thread just before the job's function runs: the
+    # timer is out of the store. Let go once the stop has paused the scheduler (or has ended),
+    # it rings before the stop ends.
+    "in-the-executor": (
+        "apscheduler.executors.default",
+        logging.INFO,
+        'Running job "tea (',
+        {STATE_PAUSED, STATE_STOPPED},
+    ),
+    # ... and this in its own thread as a round of job processing begins, past its check for a
+    # pause. Let go once the stop is shutting the scheduler down (or has ended), the round
+    # hands nothing over and the timer stays stored for the next start.
+    "starting-to-hand-it-over": (
+        "apscheduler.scheduler",
+        logging.DEBUG,
+        "Looking for jobs",
+        {STATE_STOPPED},
+    ),
+}
+
+
+@pytest.mark.parametrize("held", list(HELD_WHERE))
+@pytest.mark.parametrize("how", ["shutdown", "reload"])
+def test_a_timer_coming_due_as_the_skill_stops_rings_once_and_keeps_ringing_after(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, how: str, held: str
+) -> None:
+    """The scheduler's thread handing the due timer over, or the executor's thread running it,
+    is held until the stop has gone as far as it can without it. The timer rings exactly once,
+    before the stop ends or at the next start (held back until the job has run, so that the job
+    cannot ring through the next instance), and keeps ringing after the restart."""
+    said_before_stop: list[str] = []
+    may_start = threading.Event()
+    may_start.set()
+
+    class Watched(TimersSkill):
+        def start(self) -> None:
+            assert may_start.wait(10)
+            super().start()
+
+        def stop(self) -> None:
+            super().stop()
+            said_before_stop.extend(first.replies)
+
+    settings = {"ask_length": False, "ring_every": 60.0, "ring_for": 600.0, "missed_after": 60}
+    first = SkillUnderTest(Watched, settings, tmp_path)
+    logger, level, prefix, let_go = HELD_WHERE[held]
+    in_executor = held == "in-the-executor"
+    ran = LogBarrier('Job "tea (', hold=False)  # executed (or raised)
+    with log_barrier("apscheduler.executors.default", logging.INFO, ran):
+        first.do("start", name="tea", seconds=0.1)
+        scheduler = first.skill.scheduler
+        due = scheduler.get_job("timer:tea").next_run_time
+        with log_barrier(logger, level, LogBarrier(prefix, after=due)) as barrier:
+            assert barrier.reached.wait(5)
+            may_start.clear()
+            if how == "shutdown":
+                stopping = threading.Thread(target=first.stop)
+            else:
+                changed = {**first.host.settings["timers"], "ring_every": 50.0}
+                configure = first.host.configure
+                stopping = threading.Thread(target=configure, args=({"timers": changed},))
+            stopping.start()
+            assert wait_until(lambda: said_before_stop or scheduler.state in let_go)
+            barrier.go.set()
+            if in_executor:
+                assert ran.reached.wait(5)
+            may_start.set()
+            stopping.join(15)
+            assert not stopping.is_alive()
+    assert said_before_stop.count("Tea is done") == in_executor
+    if how == "shutdown":
+        assert first.focus.current() is None  # the ringing held focus only while running
+        later = SkillUnderTest(TimersSkill, settings, tmp_path)
+    else:
+        later = first  # the same host, its skill restarted
+        first.host.runners["timers"].submit("started", lambda: None).result(10)
+
+    def replies() -> list[str]:
+        return first.replies + (later.replies if later is not first else [])
+
+    try:
+        assert wait_until(lambda: "Tea is done" in replies())
+        assert replies().count("Tea is done") == 1
+        assert later.focus.current() == "timers"
+        ringing = later.host.skills["timers"].scheduler.get_jobs("ringing")
+        assert [job.id for job in ringing] == ["ring:tea"]
+        assert later.do("status") == "No timer is running"
+        assert not [reply for reply in replies() if reply.startswith("Missed")]
+    finally:
+        later.stop()
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
