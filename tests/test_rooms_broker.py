@@ -779,3 +779,27 @@ def test_a_stop_between_the_supervisors_check_and_its_connect_makes_no_connectio
         "the supervisor connected after stop() and waits for that connection forever"
     )
     assert connection.connections == 0 and not connection.connected
+
+
+@pytest.mark.parametrize("raising", ["on_connected", "on_disconnected"])
+def test_a_connection_callback_that_raises_is_logged_and_the_connection_recovers(
+    mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture, raising: str
+) -> None:
+    def callback() -> None:
+        raise RuntimeError("a bug in a callback")
+
+    connection = MqttConnection(settings_for(mosquitto), "careless", **{raising: callback})
+    connection.start()
+    try:
+        assert connection.wait_connected(5)
+        mosquitto.stop()
+        mosquitto.start()
+        assert wait_until(lambda: connection.connections == 2), "the network thread died"
+    finally:
+        connection.stop()
+    errors = [record for record in caplog.records if record.levelno == logging.ERROR]
+    happened = "new" if raising == "on_connected" else "lost"
+    assert (
+        errors and errors[0].getMessage() == f"careless: handling the {happened} connection failed"
+    )
+    assert errors[0].exc_info and str(errors[0].exc_info[1]) == "a bug in a callback"

@@ -46,7 +46,8 @@ class MqttConnection:
     """Keeps one client connected to the broker of `settings` until `stop()`.
 
     `on_connected` runs on the network thread after each successful connection, once the
-    subscriptions have been sent (so anything it publishes follows them)."""
+    subscriptions have been sent (so anything it publishes follows them); `on_disconnected` there
+    once a connection is lost. What either raises is logged."""
 
     def __init__(
         self,
@@ -213,7 +214,7 @@ class MqttConnection:
             client.subscribe(topic_filter, qos)
         self._connected.set()
         if self._on_connected:
-            self._on_connected()
+            self._guarded("handling the new connection failed", self._on_connected)
 
     def _handle_disconnect(self, client, userdata, flags, reason: ReasonCode, properties) -> None:
         was_connected = self._connected.is_set()
@@ -235,7 +236,7 @@ class MqttConnection:
             )
         self._answered = False
         if was_connected and self._on_disconnected:
-            self._on_disconnected()
+            self._guarded("handling the lost connection failed", self._on_disconnected)
         self._loop_ended.set()
 
     def _note_drop(self) -> None:
@@ -251,9 +252,18 @@ class MqttConnection:
                 self.client_id,
             )
 
+    def _guarded(self, failure: str, action: Callable[..., None], *args: object) -> None:
+        """Run `action` on the network thread; whatever it raises is logged with `failure`, since
+        paho lets a callback's exception end that thread, and with it every later message, the
+        notice of a lost connection and so the reconnection."""
+        try:
+            action(*args)
+        except Exception:
+            log.exception("%s: %s", self.client_id, failure)
+
     def _deliver(self, message: paho.MQTTMessage, handler: Handler, retained: bool) -> None:
-        """Hand `message` to `handler`; whatever it raises is logged, so that no message, however
-        malformed, stops the network thread (paho lets a callback's exception end it)."""
+        """Hand `message` to `handler`, guarded: no message, however malformed, stops the
+        network thread."""
         if message.retain and not retained:
             log.warning(
                 "%s: ignored a retained message on %s: the assistant never retains these, so "
@@ -263,10 +273,8 @@ class MqttConnection:
                 message.topic,
             )
             return
-        try:
-            handler(message.topic, message.payload)
-        except Exception:
-            log.exception("%s: a message on %s could not be handled", self.client_id, message.topic)
+        failure = f"a message on {message.topic} could not be handled"
+        self._guarded(failure, handler, message.topic, message.payload)
 
     def _handle_message(self, client, userdata, message: paho.MQTTMessage) -> None:
         log.debug("%s: message on %s not subscribed to", self.client_id, message.topic)
