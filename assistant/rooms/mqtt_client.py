@@ -16,6 +16,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from assistant.ratelimit import WarningLimiter
 from assistant.rooms.settings import MqttSettings
 
 TAKEN_OVER_SECONDS = 5.0
@@ -40,6 +41,27 @@ def _send_without_delay(client, userdata, sock) -> None:
     (up to 40 ms on Linux), and a satellite writes two packets per detection (the detection
     and its Home Assistant event), so the next detection waited behind the event."""
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _Client(paho.Client):
+    """paho's client, whose connect opens its socket (name lookup, TCP connect, TLS handshake:
+    seconds when the broker's host does not answer) with `lock` released. The caller holds
+    `lock` across the rest of the connect, which paho does not guard against a publish (one
+    between the socket's opening and the CONNECT packet would go out first). While the socket
+    is being opened there is none yet, so a publish meanwhile returns at once, its message
+    queued (QoS 1) or refused (QoS 0). `_create_socket` is paho 2's step that opens it; the
+    broker tests fail should it ever be renamed."""
+
+    def __init__(self, lock: threading.Lock, **options: object) -> None:
+        super().__init__(**options)
+        self._released_while_opening = lock
+
+    def _create_socket(self) -> socket.socket:
+        self._released_while_opening.release()
+        try:
+            return super()._create_socket()
+        finally:
+            self._released_while_opening.acquire()
 
 
 class MqttConnection:
@@ -75,8 +97,10 @@ class MqttConnection:
         self._quick_drops = 0
         """Connections the broker dropped soon after making them, in a row."""
 
-        client = paho.Client(
-            CallbackAPIVersion.VERSION2,
+        self._dropped = WarningLimiter(per_window=1)
+        client = _Client(
+            self._lock,
+            callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=paho.MQTTv311,
             clean_session=True,
@@ -120,11 +144,23 @@ class MqttConnection:
     def publish(
         self, topic: str, payload: bytes, qos: int = 1, retain: bool = False
     ) -> paho.MQTTMessageInfo:
-        """Send a message (without a connection, a QoS 1 message is queued by paho and sent
-        after the next one); `is_published()` of the answer turns true once the broker has
-        confirmed a QoS 1 message."""
+        """Send a message; `is_published()` of the answer turns true once the broker has
+        confirmed a QoS 1 message. Without a connection (also while one is being made) this
+        returns at once: a QoS 1 message is queued by paho and sent after the next connection, a
+        QoS 0 one is dropped with a warning (at most one a minute)."""
         with self._lock:
-            return self._client.publish(topic, payload, qos=qos, retain=retain)
+            info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if qos == 0 and info.rc == paho.MQTT_ERR_NO_CONN:
+            self._dropped.warning(
+                log,
+                "mqtt-not-connected",
+                "%s: not connected to the MQTT broker at %s: dropped a message on %s (messages "
+                "of QoS 0, such as Home Assistant events, are not sent later)",
+                self.client_id,
+                self.settings.broker,
+                topic,
+            )
+        return info
 
     def start(self) -> None:
         self._supervisor = threading.Thread(
@@ -135,8 +171,8 @@ class MqttConnection:
     def stop(self, last_words: tuple[str, bytes] | None = None, timeout: float = 2.0) -> None:
         """Disconnect cleanly, first publishing `last_words` (topic, retained payload) if
         connected, since a clean disconnect does not send the will. `_stopping` is set before
-        `_lock` is taken: the supervisor checks it under the lock before it connects, so no
-        connection is made after this disconnects."""
+        `_lock` is taken: the supervisor checks it under the lock before it connects and once its
+        socket is open, so no connection is kept after this disconnects."""
         self._stopping.set()
         if last_words and self.connected:
             with self._lock:
@@ -161,10 +197,12 @@ class MqttConnection:
                     if self._stopping.is_set():  # stop() came after the check above
                         return
                     self._loop_ended.clear()
-                    self._client.connect(
+                    self._client.connect(  # releases the lock while it opens the socket
                         self.settings.host, self.settings.port, self.settings.keepalive
                     )
                     self._client.loop_start()
+                    if self._stopping.is_set():  # stop() came while the socket was opened
+                        self._client.disconnect()
             except (OSError, ValueError) as error:
                 self._report(self._describe_socket_error(error))
             else:
