@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from held_proxy import HeldProxy
 from mosquitto import Mosquitto, Recorder, retained
 from waiting import wait_until
 
@@ -779,3 +780,91 @@ def test_a_stop_between_the_supervisors_check_and_its_connect_makes_no_connectio
         "the supervisor connected after stop() and waits for that connection forever"
     )
     assert connection.connections == 0 and not connection.connected
+
+
+@pytest.fixture
+def held_tls(tmp_path: Path) -> Iterator[tuple[Mosquitto, HeldProxy]]:
+    """A TLS broker, and a proxy in front of it that holds the first connect in its handshake."""
+    with Mosquitto(tmp_path / "broker", tls=True) as broker:
+        proxy = HeldProxy(broker.port)
+        yield broker, proxy
+        proxy.close()
+
+
+def held_settings(broker: Mosquitto, proxy: HeldProxy) -> MqttSettings:
+    return settings_for(broker, port=proxy.port, tls=True, ca_file=str(broker.ca_file))
+
+
+def test_publishing_while_the_connect_is_held_open_returns_at_once(
+    held_tls: tuple[Mosquitto, HeldProxy], caplog: pytest.LogCaptureFixture
+) -> None:
+    broker, proxy = held_tls
+    satellite = Satellite(held_settings(broker, proxy), "den", print)
+    satellite.connection._client.connect_timeout = 60  # held until released, not paho's 5 s
+    recorder = Recorder(broker)
+    returned = threading.Event()
+
+    def board() -> None:  # a detection, which fires its Home Assistant event, then a QoS 1 message
+        satellite.forward(event("on", "den"))
+        satellite.connection.publish("test/queued", b"kept", qos=1)
+        returned.set()
+
+    satellite.start()
+    try:
+        assert proxy.accepted.wait(5)
+        threading.Thread(target=board, daemon=True).start()
+        try:
+            assert returned.wait(5), "publishing waited for the connect to the broker"
+        finally:
+            proxy.release()
+        recorder.before(("test/queued", "kept"))  # sent once connected
+        marker = ("test/marker", "")
+        satellite.connection.publish(marker[0], b"", qos=1)
+        sent = recorder.before(marker)
+    finally:
+        satellite.stop()
+        recorder.close()
+    fired = DEFAULT_TOPICS.event("den", "on")
+    assert fired not in dict(sent), "a QoS 0 event is sent later"
+    broker_address = f"127.0.0.1:{proxy.port}"
+    assert (
+        f"{satellite.connection.client_id}: not connected to the MQTT broker at {broker_address}: "
+        f"dropped a message on {fired}"
+    ) in caplog.text
+
+
+def test_a_stop_while_the_socket_is_being_opened_keeps_no_connection(
+    held_tls: tuple[Mosquitto, HeldProxy],
+) -> None:
+    broker, proxy = held_tls
+    connection = MqttConnection(held_settings(broker, proxy), "opening")
+    connection.start()
+    assert proxy.accepted.wait(5)
+    connection.stop(timeout=0)  # returns at once: the supervisor is still in its connect
+    proxy.release()
+    assert proxy.ended.wait(5), "the connection made after stop() is kept open"
+    assert wait_until(lambda: not [t for t in threading.enumerate() if t.name == "mqtt-opening"])
+
+
+@pytest.mark.parametrize("raising", ["on_connected", "on_disconnected"])
+def test_a_connection_callback_that_raises_is_logged_and_the_connection_recovers(
+    mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture, raising: str
+) -> None:
+    def callback() -> None:
+        raise RuntimeError("a bug in a callback")
+
+    connection = MqttConnection(settings_for(mosquitto), "careless", **{raising: callback})
+    connection.start()
+    try:
+        assert connection.wait_connected(5)
+        mosquitto.stop()
+        mosquitto.start()
+        assert wait_until(lambda: connection.connections == 2), "the network thread died"
+    finally:
+        connection.stop()
+    errors = [record for record in caplog.records if record.levelno == logging.ERROR]
+    happened = "new" if raising == "on_connected" else "lost"
+    assert (
+        errors and errors[0].getMessage() == f"careless: handling the {happened} connection failed"
+    )
+    assert errors[0].exc_info and str(errors[0].exc_info[1]) == "a bug in a callback"

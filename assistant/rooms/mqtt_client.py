@@ -16,6 +16,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from assistant.ratelimit import WarningLimiter
 from assistant.rooms.settings import MqttSettings
 
 TAKEN_OVER_SECONDS = 5.0
@@ -42,11 +43,33 @@ def _send_without_delay(client, userdata, sock) -> None:
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+class _Client(paho.Client):
+    """paho's client, whose connect opens its socket (name lookup, TCP connect, TLS handshake:
+    seconds when the broker's host does not answer) with `lock` released. The caller holds
+    `lock` across the rest of the connect, which paho does not guard against a publish (one
+    between the socket's opening and the CONNECT packet would go out first). While the socket
+    is being opened there is none yet, so a publish meanwhile returns at once, its message
+    queued (QoS 1) or refused (QoS 0). `_create_socket` is paho 2's step that opens it; the
+    broker tests fail should it ever be renamed."""
+
+    def __init__(self, lock: threading.Lock, **options: object) -> None:
+        super().__init__(**options)
+        self._released_while_opening = lock
+
+    def _create_socket(self) -> socket.socket:
+        self._released_while_opening.release()
+        try:
+            return super()._create_socket()
+        finally:
+            self._released_while_opening.acquire()
+
+
 class MqttConnection:
     """Keeps one client connected to the broker of `settings` until `stop()`.
 
     `on_connected` runs on the network thread after each successful connection, once the
-    subscriptions have been sent (so anything it publishes follows them)."""
+    subscriptions have been sent (so anything it publishes follows them); `on_disconnected` there
+    once a connection is lost. What either raises is logged."""
 
     def __init__(
         self,
@@ -74,8 +97,10 @@ class MqttConnection:
         self._quick_drops = 0
         """Connections the broker dropped soon after making them, in a row."""
 
-        client = paho.Client(
-            CallbackAPIVersion.VERSION2,
+        self._dropped = WarningLimiter(per_window=1)
+        client = _Client(
+            self._lock,
+            callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=paho.MQTTv311,
             clean_session=True,
@@ -119,11 +144,23 @@ class MqttConnection:
     def publish(
         self, topic: str, payload: bytes, qos: int = 1, retain: bool = False
     ) -> paho.MQTTMessageInfo:
-        """Send a message (without a connection, a QoS 1 message is queued by paho and sent
-        after the next one); `is_published()` of the answer turns true once the broker has
-        confirmed a QoS 1 message."""
+        """Send a message; `is_published()` of the answer turns true once the broker has
+        confirmed a QoS 1 message. Without a connection (also while one is being made) this
+        returns at once: a QoS 1 message is queued by paho and sent after the next connection, a
+        QoS 0 one is dropped with a warning (at most one a minute)."""
         with self._lock:
-            return self._client.publish(topic, payload, qos=qos, retain=retain)
+            info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if qos == 0 and info.rc == paho.MQTT_ERR_NO_CONN:
+            self._dropped.warning(
+                log,
+                "mqtt-not-connected",
+                "%s: not connected to the MQTT broker at %s: dropped a message on %s (messages "
+                "of QoS 0, such as Home Assistant events, are not sent later)",
+                self.client_id,
+                self.settings.broker,
+                topic,
+            )
+        return info
 
     def start(self) -> None:
         self._supervisor = threading.Thread(
@@ -134,8 +171,8 @@ class MqttConnection:
     def stop(self, last_words: tuple[str, bytes] | None = None, timeout: float = 2.0) -> None:
         """Disconnect cleanly, first publishing `last_words` (topic, retained payload) if
         connected, since a clean disconnect does not send the will. `_stopping` is set before
-        `_lock` is taken: the supervisor checks it under the lock before it connects, so no
-        connection is made after this disconnects."""
+        `_lock` is taken: the supervisor checks it under the lock before it connects and once its
+        socket is open, so no connection is kept after this disconnects."""
         self._stopping.set()
         if last_words and self.connected:
             with self._lock:
@@ -160,10 +197,12 @@ class MqttConnection:
                     if self._stopping.is_set():  # stop() came after the check above
                         return
                     self._loop_ended.clear()
-                    self._client.connect(
+                    self._client.connect(  # releases the lock while it opens the socket
                         self.settings.host, self.settings.port, self.settings.keepalive
                     )
                     self._client.loop_start()
+                    if self._stopping.is_set():  # stop() came while the socket was opened
+                        self._client.disconnect()
             except (OSError, ValueError) as error:
                 self._report(self._describe_socket_error(error))
             else:
@@ -213,7 +252,7 @@ class MqttConnection:
             client.subscribe(topic_filter, qos)
         self._connected.set()
         if self._on_connected:
-            self._on_connected()
+            self._guarded("handling the new connection failed", self._on_connected)
 
     def _handle_disconnect(self, client, userdata, flags, reason: ReasonCode, properties) -> None:
         was_connected = self._connected.is_set()
@@ -235,7 +274,7 @@ class MqttConnection:
             )
         self._answered = False
         if was_connected and self._on_disconnected:
-            self._on_disconnected()
+            self._guarded("handling the lost connection failed", self._on_disconnected)
         self._loop_ended.set()
 
     def _note_drop(self) -> None:
@@ -251,9 +290,18 @@ class MqttConnection:
                 self.client_id,
             )
 
+    def _guarded(self, failure: str, action: Callable[..., None], *args: object) -> None:
+        """Run `action` on the network thread; whatever it raises is logged with `failure`, since
+        paho lets a callback's exception end that thread, and with it every later message, the
+        notice of a lost connection and so the reconnection."""
+        try:
+            action(*args)
+        except Exception:
+            log.exception("%s: %s", self.client_id, failure)
+
     def _deliver(self, message: paho.MQTTMessage, handler: Handler, retained: bool) -> None:
-        """Hand `message` to `handler`; whatever it raises is logged, so that no message, however
-        malformed, stops the network thread (paho lets a callback's exception end it)."""
+        """Hand `message` to `handler`, guarded: no message, however malformed, stops the
+        network thread."""
         if message.retain and not retained:
             log.warning(
                 "%s: ignored a retained message on %s: the assistant never retains these, so "
@@ -263,10 +311,8 @@ class MqttConnection:
                 message.topic,
             )
             return
-        try:
-            handler(message.topic, message.payload)
-        except Exception:
-            log.exception("%s: a message on %s could not be handled", self.client_id, message.topic)
+        failure = f"a message on {message.topic} could not be handled"
+        self._guarded(failure, handler, message.topic, message.payload)
 
     def _handle_message(self, client, userdata, message: paho.MQTTMessage) -> None:
         log.debug("%s: message on %s not subscribed to", self.client_id, message.topic)
