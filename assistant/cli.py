@@ -175,14 +175,16 @@ def cmd_emulate(args: argparse.Namespace) -> int:
         print(f"The configuration has problems:\n{error}", file=sys.stderr)
         return service.CONFIG_ERROR_STATUS
     board, messages = _emulated_board(args, config)
-    board.plug_in()
-    print(
-        f"virtual board on {board.path}" + (f" (link: {args.link})" if args.link else ""),
-        f"connect with: assistant run --source serial --port {args.link or board.path}",
-        sep="\n",
-        flush=True,
-    )
+    for ending in (signal.SIGTERM, signal.SIGHUP):  # as Ctrl-C: the link is removed
+        signal.signal(ending, signal.default_int_handler)
     try:
+        board.plug_in()
+        print(
+            f"virtual board on {board.path}" + (f" (link: {args.link})" if args.link else ""),
+            f"connect with: assistant run --source serial --port {args.link or board.path}",
+            sep="\n",
+            flush=True,
+        )
         _feed_board(board, args, messages)
     except KeyboardInterrupt:
         pass

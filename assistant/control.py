@@ -31,6 +31,7 @@ from pathlib import Path
 
 from assistant import protocol
 from assistant.plugin import CommandEvent
+from assistant.ratelimit import WarningLimiter
 
 log = logging.getLogger("assistant.control")
 
@@ -129,7 +130,9 @@ class ControlServer:
                 connection: socket.socket = self.request
                 request = _read_request(connection)
                 if request is None:
-                    log.warning(
+                    self.server.warnings.warning(
+                        log,
+                        "control-socket",
                         "a control-socket client sent no request within %g s; closed it",
                         REQUEST_SECONDS,
                     )
@@ -161,23 +164,32 @@ class ControlServer:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+        self.server.warnings.flush(everything=True)
         self.path.unlink(missing_ok=True)
 
 
 class _Server(socketserver.ThreadingUnixStreamServer):
-    """A thread a connection, at most MAX_CLIENTS at once: one more is told it is busy."""
+    """A thread a connection, at most MAX_CLIENTS at once: one more is told it is busy. The
+    warnings about clients, which any local process of the user can cause at will, are limited
+    per minute (`warnings`)."""
 
     daemon_threads = True
 
     def __init__(self, path: str, handler: type[socketserver.BaseRequestHandler]):
         self.slots = threading.BoundedSemaphore(MAX_CLIENTS)
+        self.warnings = WarningLimiter()
         super().__init__(path, handler)
 
     def process_request(self, request: socket.socket, client_address: object) -> None:
         if self.slots.acquire(blocking=False):
             super().process_request(request, client_address)
             return
-        log.warning("%d control-socket clients already connected; refused one more", MAX_CLIENTS)
+        self.warnings.warning(
+            log,
+            "control-socket",
+            "%d control-socket clients already connected; refused one more",
+            MAX_CLIENTS,
+        )
         request.setblocking(False)  # the accepting thread must never wait on a client
         with contextlib.suppress(OSError):  # it left already
             request.send(

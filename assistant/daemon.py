@@ -355,7 +355,7 @@ class Assistant:
             running.stopping.set()
         for running in self.sources:
             running.thread.join(timeout=5)
-        self.stats.warnings.flush()
+        self.stats.warnings.flush(everything=True)
         log.info("link at stop: %s", self.link_status())
         if self.virtual_board:
             self.virtual_board.close()

@@ -267,6 +267,9 @@ def next_seq(seq: int) -> int:
     return 0 if seq >= MAX_SEQ else seq + 1
 
 
-def lost_between(previous: int, current: int) -> int:
-    """How many lines were lost between two consecutive sequence numbers (with wrap-around)."""
-    return (current - previous - 1) % (MAX_SEQ + 1)
+def lost_between(previous: int, current: int) -> int | None:
+    """How many lines were lost between two consecutive sequence numbers (with wrap-around);
+    None when `current` does not come after `previous` (the same number, or one less than half
+    the counter behind: a repeated line, or a count restarted without a HELLO)."""
+    gap = (current - previous - 1) % (MAX_SEQ + 1)
+    return None if gap >= MAX_SEQ // 2 else gap

@@ -50,20 +50,25 @@ class WarningLimiter:
             current.logged += 1
         logger.warning(message, *args)
 
-    def flush(self) -> None:
-        """Report the windows that have ended."""
+    def flush(self, everything: bool = False) -> None:
+        """Report the windows that have ended; with `everything` (at stop), all of them."""
         with self._lock:
-            self._close_ended(self.clock())
+            self._close_ended(self.clock(), everything)
 
-    def _close_ended(self, now: float) -> None:
+    def _close_ended(self, now: float, everything: bool = False) -> None:
         for kind, ended in list(self._windows.items()):
-            if now - ended.started < self.window:
+            lasted = now - ended.started
+            if lasted < self.window and not everything:
                 continue
             del self._windows[kind]
             if ended.suppressed:
+                if lasted < self.window:
+                    span = f"{lasted:.0f} s"
+                else:
+                    span = "minute" if self.window == 60 else f"{self.window:g} s"
                 ended.logger.warning(
                     "%d more %s warning(s) suppressed in the last %s",
                     ended.suppressed,
                     kind,
-                    "minute" if self.window == 60 else f"{self.window:g} s",
+                    span,
                 )

@@ -104,7 +104,16 @@ class DeviceSession:
             self._greet(message)
         elif self.last_seq is not None:
             lost = protocol.lost_between(self.last_seq, message.seq)
-            if lost:
+            if lost is None:
+                self.stats.warnings.warning(
+                    log,
+                    "lost-line",
+                    "%s: seq went back from %d to %d without a HELLO; counting on from it",
+                    self.source_name,
+                    self.last_seq,
+                    message.seq,
+                )
+            elif lost:
                 self.stats.lost += lost
                 self.stats.warnings.warning(
                     log,

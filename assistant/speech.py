@@ -204,7 +204,10 @@ class Speaker:
 
     def say(self, text: str) -> None:
         """Log `text` and queue it for speaking (cut to what fits in `timeout`); returns at
-        once."""
+        once. When replies are only logged (`unavailable`), the whole of it is logged."""
+        if self._worker is None:
+            self.log.info("reply: %s", text)
+            return
         text, cut = fitting_reply(text, self.settings)
         self.log.info("reply: %s", text)
         if cut:
@@ -218,8 +221,6 @@ class Speaker:
                 cut[:SHOWN_CUT],
                 "..." if len(cut) > SHOWN_CUT else "",
             )
-        if self._worker is None:
-            return
         if self.stuck:
             if not self._stuck_reported:
                 self._stuck_reported = True

@@ -17,12 +17,14 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 
 def cannot_write(path: Path, error: Exception) -> str:
-    """One line naming the file, why it cannot be written, and the fix."""
+    """One line naming the file, why it cannot be written, and the fix (room on a full disk,
+    else the right to write)."""
     reason = error.orig if isinstance(error, DBAPIError) else error
-    return (
-        f"cannot write {path} ({reason}); make it and its folder writable by the user "
-        "running the assistant"
-    )
+    if getattr(reason, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_FULL:
+        fix = "free some space on its disk"
+    else:
+        fix = "make it and its folder writable by the user running the assistant"
+    return f"cannot write {path} ({reason}); {fix}"
 
 
 def check_writable(path: Path) -> None:

@@ -477,6 +477,29 @@ def test_emulate_sends_heartbeats_as_often_as_the_configuration_says(env, tmp_pa
     assert statistics.median(b - a for a, b in itertools.pairwise(board_ms)) < 100
 
 
+@pytest.mark.parametrize("ending", [signal.SIGTERM, signal.SIGHUP])
+def test_emulate_ended_by_a_signal_removes_its_link(env, tmp_path, ending):
+    """A link left behind would name a pty that the system gives to another program next, and a
+    daemon would open that terminal as the board."""
+    link = tmp_path / "ttyKWS"
+    board = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "emulate", "--link", str(link)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert board.stdout.readline().startswith("virtual board on /dev/pts/")
+        assert link.is_symlink()
+        board.send_signal(ending)
+        assert board.wait(10) == 0
+    finally:
+        board.kill()
+        board.communicate()
+    assert not link.is_symlink()
+
+
 def test_run_connects_to_emulate_with_the_command_it_prints(env, tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text("speech: off\n" + textwrap.dedent(CONFIG))

@@ -173,6 +173,25 @@ def test_status_names_the_source_and_the_link_counters_and_stop_logs_them(assist
     assert re.search(f"link at stop: {shown}", caplog.text)
 
 
+def test_stop_sums_up_the_warnings_suppressed_in_a_minute_not_over_yet(tmp_path, caplog):
+    path = tmp_path / "config.yaml"
+    path.write_text(textwrap.dedent(CONFIG) + "device: {max_line_errors: 1}\n")
+    assistant = Assistant(load_config(path, INSTALLED), INSTALLED, tmp_path, print)
+    assistant.start()
+    assistant.open_default_sources()
+    assert assistant.sources[0].session.greeted.wait(5)
+    for _ in range(3):
+        assistant.virtual_board.write_raw(b"GARBAGE\n")
+    assert wait_until(lambda: assistant.stats.malformed == 3)
+    with caplog.at_level(logging.INFO, logger="assistant"):
+        assistant.stop()
+    skipped = [line for line in caplog.messages if "malformed" in line and "link at" not in line]
+    assert skipped[0].startswith("skipped a malformed line (unknown_type")
+    assert re.fullmatch(
+        r"2 more malformed-line warning\(s\) suppressed in the last \d+ s", skipped[1]
+    )
+
+
 def test_a_sender_that_leaves_before_the_answer_ends_quietly(assistant, tmp_path, capfd, caplog):
     caplog.set_level(logging.INFO, logger="assistant.control")
     gone = threading.Event()

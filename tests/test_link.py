@@ -279,6 +279,17 @@ def test_gaps_in_sequence_numbers_are_counted_as_lost_lines(board, link):
     assert link.stats.lost == 3
 
 
+def test_a_seq_that_goes_back_is_warned_about_not_counted_as_billions_lost(board, link, caplog):
+    board.detect("on")
+    assert wait_until(lambda: len(link.events) == 1)
+    back = link.events[0].seq - 1
+    board.write_raw(f"DET seq={back} label=off score=0.900 ms=1\n".encode())
+    board.write_raw(f"DET seq={back + 3} label=up score=0.900 ms=2\n".encode())
+    assert wait_until(lambda: len(link.events) == 3)
+    assert link.stats.lost == 2
+    assert f"seq went back from {back + 1} to {back} without a HELLO" in caplog.text
+
+
 def test_requests_get_replies(board, link):
     link.source.request(protocol.Request("ping", id="abc"))
     assert link.session.wait_for_reply(protocol.Pong, 2) == protocol.Pong(

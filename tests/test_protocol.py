@@ -113,3 +113,6 @@ def test_sequence_arithmetic_wraps():
     assert protocol.lost_between(5, 6) == 0
     assert protocol.lost_between(5, 9) == 3
     assert protocol.lost_between(protocol.MAX_SEQ, 1) == 1
+    assert protocol.lost_between(9, 9) is None  # a repeated line
+    assert protocol.lost_between(9, 5) is None  # a count restarted without a HELLO
+    assert protocol.lost_between(1, protocol.MAX_SEQ) is None

@@ -56,3 +56,19 @@ def test_a_new_window_logs_again_and_one_without_suppressed_warnings_says_nothin
         "1 more malformed-line warning(s) suppressed in the last 10 s",
         "malformed-line 0",
     ]
+
+
+def test_flushing_everything_sums_up_the_windows_not_over_yet(logged):
+    clock = Clock()
+    limiter = WarningLimiter(per_window=1, window=60, clock=clock)
+    warn(limiter, "lost-line", 3)
+    warn(limiter, "malformed-line", 1)
+    clock.now += 27
+    limiter.flush(everything=True)
+    assert logged() == [
+        "lost-line 0",
+        "malformed-line 0",
+        "2 more lost-line warning(s) suppressed in the last 27 s",
+    ]
+    warn(limiter, "lost-line", 1)  # a new window
+    assert logged() == ["lost-line 0"]

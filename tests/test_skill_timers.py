@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sqlite3
 import subprocess
 import threading
 import time
@@ -20,6 +21,7 @@ from waiting import wait_until
 
 from assistant.phrase import PhraseListener
 from assistant.plugin import SkillError
+from skills.timer_store import cannot_write
 from skills.timers import TimersSkill
 
 FAST = {"ring_every": 0.3, "ring_for": 1.0, "missed_after": 1}
@@ -249,6 +251,22 @@ def test_a_store_that_cannot_be_written_stops_the_skill_at_start_with_one_line(
     )
     assert "skill timers: start failed: Timers: cannot write" in caplog.text
     assert "Traceback" not in caplog.text
+
+
+def test_a_full_disk_is_named_as_such_not_as_a_permission_problem(tmp_path: Path) -> None:
+    path = tmp_path / "timers.sqlite"
+    database = sqlite3.connect(path)
+    database.execute("PRAGMA max_page_count = 2")  # SQLite's own "database or disk is full"
+    with pytest.raises(sqlite3.OperationalError) as full:
+        database.execute("CREATE TABLE t (x)")
+        database.execute("INSERT INTO t VALUES (zeroblob(100000))")
+    database.close()
+    assert cannot_write(path, full.value) == (
+        f"cannot write {path} (database or disk is full); free some space on its disk"
+    )
+    assert cannot_write(path, sqlite3.OperationalError("readonly")).endswith(
+        "make it and its folder writable by the user running the assistant"
+    )
 
 
 def test_a_store_unwritable_later_still_rings_due_timers_and_refuses_new_ones(

@@ -195,6 +195,18 @@ def test_no_sound_card_is_found_once_and_replies_go_to_the_log_without_alsa_erro
     assert "ALSA" not in errors and "aplay" not in errors
 
 
+def test_replies_only_logged_are_logged_whole_without_a_cut_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Nothing is spoken, so nothing is cut: a headless service would otherwise log a warning
+    with every long reply (each failing light command) and lose the reply's end."""
+    caplog.set_level(logging.INFO)
+    speaker = Speaker({"enabled": False, "rate": 170, "timeout": 1})
+    reply = "Lights: cannot reach the MQTT broker at localhost:1883 (Connection refused)"
+    speaker.say(reply)
+    assert [r.getMessage() for r in caplog.records] == [f"reply: {reply}"]
+
+
 def test_an_engine_that_cannot_start_is_reported(
     audio_output: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
