@@ -168,34 +168,46 @@ def _board_line(board: VirtualBoard, line: str, where: str = "input") -> None:
 
 
 def cmd_emulate(args: argparse.Namespace) -> int:
+    """A virtual board on a pty, with a link to it (`--link`, else `emulator.default_link()`)
+    that goes when the board goes, as a real board's by-id link: Ctrl-C, SIGTERM or a closed
+    terminal (SIGHUP) remove it before the pty closes."""
+    from assistant.emulator import default_link
+
     logformat.setup()
     try:  # the configured model's commands, and its pipeline for --wav
         _, _, config = _load(args)
     except ConfigError as error:
         print(f"The configuration has problems:\n{error}", file=sys.stderr)
         return service.CONFIG_ERROR_STATUS
-    board, messages = _emulated_board(args, config)
-    for ending in (signal.SIGTERM, signal.SIGHUP):  # as Ctrl-C: the link is removed
-        signal.signal(ending, signal.default_int_handler)
+    link = Path(args.link) if args.link else default_link()
+    if not args.link:
+        try:
+            control.private_directory(link.parent)
+        except control.UnsafeDirectory as error:
+            print(error, file=sys.stderr)
+            return 1
+    for stop in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop, signal.default_int_handler)  # as Ctrl-C: the link goes first
+    board, messages = _emulated_board(args, config, link)
     try:
         board.plug_in()
         print(
-            f"virtual board on {board.path}" + (f" (link: {args.link})" if args.link else ""),
-            f"connect with: assistant run --source serial --port {args.link or board.path}",
+            f"virtual board on {board.path} (link: {link})",
+            f"connect with: assistant run --source serial --port {link}",
             sep="\n",
             flush=True,
         )
         _feed_board(board, args, messages)
     except KeyboardInterrupt:
         pass
-    finally:
-        board.close()
+    finally:  # the link first: a host reopening it must not find the pty's name, soon another's
         board.remove_link()
+        board.close()
     return 0
 
 
 def _emulated_board(
-    args: argparse.Namespace, config: Config
+    args: argparse.Namespace, config: Config, link: Path
 ) -> tuple[VirtualBoard, list[protocol.Message] | None]:
     """The virtual board `emulate` runs, and with --wav the lines it replays after its HELLO.
     With --wav the board takes the identity and thresholds of the pipeline that heard the
@@ -206,24 +218,26 @@ def _emulated_board(
         heartbeat_ms = args.heartbeat_ms
         if heartbeat_ms is None:  # 0 is an answer: no heartbeats
             heartbeat_ms = config.sections["emulator"]["heartbeat_ms"]
-        board = VirtualBoard(
-            config.model_commands or None, link=args.link, heartbeat_ms=heartbeat_ms
-        )
+        board = VirtualBoard(config.model_commands or None, link=link, heartbeat_ms=heartbeat_ms)
         return board, None
     (hello, *messages), thresholds = _wav_messages(args.wav, config.sections["microphone"])
-    board = VirtualBoard(hello.labels, 0, hello.model, args.link, hello.fw, thresholds=thresholds)
+    board = VirtualBoard(hello.labels, 0, hello.model, link, hello.fw, thresholds=thresholds)
     return board, messages
 
 
 def _feed_board(
     board: VirtualBoard, args: argparse.Namespace, messages: list[protocol.Message] | None
 ) -> None:
-    """Send what `emulate` was given: the WAV's lines or the script's, once a host has opened the
-    port (then return, unless --stay), else the lines typed or piped in; then wait for Ctrl-C."""
+    """Send what `emulate` was given: the WAV's lines or the script's, once a host listens
+    (then return, unless --stay), else the lines typed or piped in; then wait for Ctrl-C.
+    A host listens once it has sent a request: its opening of the port, which may flush what
+    came before, is over then (the assistant asks INFO once greeted, HELLO when not)."""
     if messages is not None or args.script:
-        print(f"waiting for a host to open {board.path}", flush=True)
-        board.host_connected.wait()
-        time.sleep(0.2)  # the host empties its input buffer as it opens the port
+        print(
+            f"waiting for a host on {board.path} to send a request (a serial monitor: type INFO)",
+            flush=True,
+        )
+        board.host_listening.wait()
         if messages is not None:
             board.replay(messages, realtime=not args.fast)
             detections = sum(isinstance(m, protocol.Detection) for m in messages)
@@ -397,7 +411,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     emulate = commands.add_parser("emulate", help="a virtual board on a pseudo-terminal", **common)
-    emulate.add_argument("--link", help="keep this path pointing at the virtual port")
+    emulate.add_argument(
+        "--link",
+        help="keep this path pointing at the virtual port while it runs (default: "
+        "$XDG_RUNTIME_DIR/assistant-virtual-board)",
+    )
     emulate.add_argument("--script", help="file of lines: `up`, `up 0.7`, `wait 1.5`, `raw ...`")
     emulate.add_argument(
         "--wav", help="hear a 16 kHz mono WAV through the board's pipeline and send its lines"

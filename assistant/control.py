@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant import protocol
+from assistant.paths import runtime_dir
 from assistant.plugin import CommandEvent
 from assistant.ratelimit import WarningLimiter
 
@@ -64,12 +65,12 @@ STOP_IT_FIRST = "stop it first (`systemctl --user stop assistant`, or Ctrl-C whe
 
 
 class UnsafeDirectory(RuntimeError):
-    """The control socket's folder is not this user's alone: another could replace the socket."""
+    """The runtime folder is not this user's alone: another could replace the control socket or
+    the virtual board's link."""
 
 
 def socket_path() -> Path:
-    runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/assistant-{os.getuid()}"
-    return Path(runtime) / "assistant.sock"
+    return runtime_dir() / "assistant.sock"
 
 
 def private_directory(directory: Path) -> None:
@@ -81,10 +82,11 @@ def private_directory(directory: Path) -> None:
     owners = {link.st_uid, target.st_uid}
     if owners != {os.getuid()} or not stat.S_ISDIR(target.st_mode) or target.st_mode & 0o022:
         raise UnsafeDirectory(
-            f"the control socket's folder {directory} is not yours alone (owner uid "
+            f"the runtime folder {directory} is not yours alone (owner uid "
             f"{', '.join(map(str, sorted(owners)))}, mode {stat.filemode(target.st_mode)}), so "
-            "another user could take over `assistant send`; set XDG_RUNTIME_DIR to a folder "
-            "only you can write in (a login session's /run/user/<uid> is one), or remove "
+            "another user could take over `assistant send` or the virtual board's link; set "
+            "XDG_RUNTIME_DIR to a folder only you can write in (a login session's "
+            "/run/user/<uid> is one), or remove "
             f"{directory} if it is not yours"
         )
 

@@ -8,23 +8,35 @@ import errno
 import logging
 import os
 import select
+import signal
 import threading
 import time
 import tty
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from assistant import protocol
 from assistant.config import model_commands
+from assistant.paths import runtime_dir
 from assistant.recognizer import DEFAULT_THRESHOLD
 
 log = logging.getLogger("assistant.emulator")
 
 FIRMWARE_VERSION = "emulator-1"
 MODEL_ID = "emulated"
+LINK_NAME = "assistant-virtual-board"
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 HOST_LOOK_SECONDS = 0.05
 """How often a board whose port no host has open looks for one opening it: a pty's master
 reports a hangup until then, so it cannot be waited on. With a host, the board sleeps until a
 request or a heartbeat is due."""
+
+
+def default_link() -> Path:
+    """The link `assistant emulate` keeps pointing at its port while it runs, as udev's by-id
+    link for a real board: a host given it finds no port once the board is gone, never the pty
+    name the kernel gives to the next terminal opened."""
+    return runtime_dir() / LINK_NAME
 
 
 class VirtualBoard:
@@ -59,6 +71,11 @@ class VirtualBoard:
         self._lock = threading.Lock()
         self._master: int | None = None
         self.host_connected = threading.Event()
+        self.host_listening = threading.Event()
+        """The host has sent a request since it opened the port, so its opening is over (a
+        host's open may flush what arrived before it: pyserial's does, last) and it gets every
+        line sent from now on; set once the reply is sent, so a line sent after it follows the
+        reply (to a HELLO request, the HELLO that starts the host's count)."""
         self.greets_on_open = greets_on_open
         self.path = ""
         self._server: threading.Thread | None = None
@@ -76,7 +93,7 @@ class VirtualBoard:
         self.path = os.ttyname(slave)
         os.close(slave)  # only the host holds the port open, so its opening can be seen
         self._master = master
-        self.host_connected.clear()
+        self._host_gone()
         if self.link is not None:
             temporary = f"{self.link}.new"
             os.symlink(self.path, temporary)
@@ -98,7 +115,7 @@ class VirtualBoard:
             if self._master is not None:
                 os.close(self._master)
             self._master = None
-            self.host_connected.clear()
+            self._host_gone()
 
     close = unplug
 
@@ -186,7 +203,9 @@ class VirtualBoard:
     def _serve(self, master: int, woken: int) -> None:
         """Answer the host's requests and send heartbeats until a byte arrives on `woken`.
         Sleeps until there is work: a request, a heartbeat due, or (with no host) the next look
-        for one opening the port."""
+        for one opening the port. The stop signals go to the other threads: Python handles them
+        in the main thread, which would not see one the kernel gave this thread while it waits."""
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         with_host, without_host = select.poll(), select.poll()
         for poller in (with_host, without_host):
             poller.register(woken, select.POLLIN)
@@ -212,14 +231,19 @@ class VirtualBoard:
                     self._host_present()
                     continue
                 except OSError:  # no host has the port open
-                    self.host_connected.clear()
+                    self._host_gone()
                     continue
                 self._host_present()
                 for line in requests.feed(data):
                     reply = self.answer(line)
                     self.send(reply, restart_count=isinstance(reply, protocol.Hello))
+                    self.host_listening.set()
         finally:
             os.close(woken)
+
+    def _host_gone(self) -> None:
+        self.host_connected.clear()
+        self.host_listening.clear()
 
     def _host_present(self) -> None:
         """The host has the port open: it gets a HELLO first, before any other line."""

@@ -23,3 +23,9 @@ def config_home() -> Path:
 def config_dir() -> Path:
     """The user's configuration: $XDG_CONFIG_HOME/assistant."""
     return config_home() / "assistant"
+
+
+def runtime_dir() -> Path:
+    """Where the control socket and the virtual board's link live: $XDG_RUNTIME_DIR, else
+    /tmp/assistant-<uid> (`control.private_directory` checks that it is yours alone)."""
+    return Path(os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/assistant-{os.getuid()}")

@@ -5,6 +5,7 @@ import itertools
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import statistics
@@ -433,22 +434,79 @@ def test_emulate_plays_a_script_on_a_stable_link(env, tmp_path):
 
         connect = board.stdout.readline()
         assert connect == f"connect with: assistant run --source serial --port {link}\n"
-        assert board.stdout.readline().startswith("waiting for a host to open")
+        assert board.stdout.readline().startswith("waiting for a host on /dev/pts/")
         with serial.Serial(str(link), timeout=2) as port:
-            lines = [port.readline().decode().strip() for _ in range(6)]
+            port.write(b"INFO\n")  # the script starts once the host has sent a request
+            lines = _lines_until(port, lambda line: "label=down" in line)
             port.write(b"PING t1\n")
-            lines += [port.readline().decode().strip() for _ in range(3)]
+            lines += _lines_until(port, lambda line: line.startswith("PONG "))
     finally:
         board.terminate()
         _, errors = board.communicate(timeout=10)
-    played = [line for line in lines if not line.startswith(("HB ", "HELLO ", "PONG "))]
+    played = [line for line in lines if not line.startswith(("HB ", "HELLO ", "INFO ", "PONG "))]
     assert re.fullmatch(r"DET seq=\d+ label=up score=0\.900 ms=\d+", played[0])
     assert played[1] == "GARBAGE"
     assert re.fullmatch(r"DET seq=\d+ label=down score=0\.950 ms=\d+", played[2])
-    assert any(line.startswith("PONG ") and line.endswith("id=t1") for line in lines)
+    assert lines[-1].endswith("id=t1")
     assert f"{script}:5: skipped 'jump'" in errors
     assert f"{script}:6: skipped 'wait'" in errors
     assert f"{script}:7: skipped 'stop 2' (a score is from 0 to 1, not 2)" in errors
+
+
+def _lines_until(port, done) -> list[str]:
+    """The lines read from the serial `port` until one is `done` (all of them: it fails when
+    the port's timeout passes without a line)."""
+    lines: list[str] = []
+    while not lines or not done(lines[-1]):
+        line = port.readline().decode()
+        assert line.endswith("\n"), f"no line in time after {lines}"
+        lines.append(line.strip())
+    return lines
+
+
+def test_emulate_starts_its_script_once_the_host_listens_not_once_it_opens(env, tmp_path):
+    """A host's opening of the port can flush what arrived before it ends (pyserial's open does,
+    last), so a script started when the board sees the port open could lose its first line.
+    Here the opening takes a second and a half, all of it swallowed as a flush would: the board
+    has only greeted by then, and the request the host sends next (HELLO, as the assistant does
+    when its opening flushed the greeting) starts the script after the HELLO it gets back."""
+    script = tmp_path / "script.txt"
+    script.write_text("on\n")
+    link = tmp_path / "ttyKWS"
+    emulate = ["emulate", "--script", str(script), "--link", str(link), "--heartbeat-ms", "0"]
+    board = subprocess.Popen(
+        [sys.executable, "-m", "assistant", *emulate, "--stay"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines_until(board, lambda lines: lines[-1].startswith("waiting for a host"))
+        host = os.open(link, os.O_RDWR | os.O_NOCTTY)  # the board sees the port open
+        try:  # locked as pyserial locks a port: no other program's link reads this pty's lines
+            fcntl.flock(host, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            swallowed = _read_for(host, 1.5)
+            assert swallowed.startswith(b"HELLO seq=0 ") and b"DET" not in swallowed, swallowed
+            os.write(host, b"HELLO\n")
+            heard = _read_for(host, 5, until=lambda data: data.count(b"\n") >= 2)
+        finally:
+            os.close(host)
+    finally:
+        board.terminate()
+        board.wait(10)
+    hello, detection, _ = heard.split(b"\n")
+    assert hello.startswith(b"HELLO seq=0 ")
+    assert re.fullmatch(rb"DET seq=1 label=on score=0\.950 ms=\d+", detection)
+
+
+def _read_for(fd: int, seconds: float, until=lambda data: False) -> bytes:
+    """What arrives on `fd` within `seconds`, or until `until(all of it)`."""
+    deadline = time.monotonic() + seconds
+    data = b""
+    while not until(data) and (left := deadline - time.monotonic()) > 0:
+        if select.select([fd], [], [], left)[0]:
+            data += os.read(fd, 1024)
+    return data
 
 
 def test_emulate_sends_heartbeats_as_often_as_the_configuration_says(env, tmp_path):
@@ -501,19 +559,20 @@ def test_emulate_ended_by_a_signal_removes_its_link(env, tmp_path, ending):
 
 
 def test_run_connects_to_emulate_with_the_command_it_prints(env, tmp_path):
+    """The command names the board's link in the runtime folder, not its pty: the link goes
+    with the board, so the daemon waits for it as for an unplugged board (the pty's name soon
+    goes to another program's terminal) and finds the next virtual board there."""
     config = tmp_path / "config.yaml"
     config.write_text("speech: off\n" + textwrap.dedent(CONFIG))
-    script = tmp_path / "script.txt"
-    script.write_text("on\n")
-    emulate = [sys.executable, "-m", "assistant", "emulate", "--script", str(script), "--stay"]
-    board = subprocess.Popen(emulate, env=env, stdout=subprocess.PIPE, text=True)
+    link = Path(env["XDG_RUNTIME_DIR"]) / "assistant-virtual-board"
+    boards = []
     daemon = None
     try:
-        board.stdout.readline()
-        connect = board.stdout.readline().strip()
-        assert re.fullmatch(
-            r"connect with: assistant run --source serial --port /dev/pts/\d+", connect
-        )
+        boards.append(_emulate_script(env, tmp_path, "on"))
+        boards[0].stdout.readline()
+        connect = boards[0].stdout.readline().strip()
+        assert connect == f"connect with: assistant run --source serial --port {link}"
+        assert os.readlink(link).startswith("/dev/pts/")
         command = connect.removeprefix("connect with: assistant ").split()
         daemon = subprocess.Popen(
             [sys.executable, "-m", "assistant", "--config", str(config), *command],
@@ -523,13 +582,30 @@ def test_run_connects_to_emulate_with_the_command_it_prints(env, tmp_path):
             text=True,
         )
         lines = lines_until(daemon, lambda lines: "reply: Hello, Ada" in lines[-1])
+        boards[0].terminate()  # as Ctrl-C or a closed terminal: the link goes first
+        assert boards[0].wait(10) == 0
+        assert not link.is_symlink()
+        lines += lines_until(daemon, lambda lines: "waiting for the board" in lines[-1])
+        assert f"waiting for the board ({link})" in lines[-1]
+        boards.append(_emulate_script(env, tmp_path, "off"))
+        lines += lines_until(daemon, lambda lines: "reply: " in lines[-1])
     finally:
-        if daemon:  # first: a link whose board is gone reopens its path, and the name of the
-            daemon.terminate()  # closed pty soon goes to another program's pty (a terminal, say)
+        if daemon:
+            daemon.terminate()
             daemon.wait(10)
-        board.terminate()
-        board.wait(10)
-    assert "reply: Hello, Ada" in lines[-1]
+        for board in boards:
+            board.terminate()
+            board.wait(10)
+    assert f"board back on {link}" in "".join(lines)
+    assert "reply: Goodbye" in lines[-1]
+
+
+def _emulate_script(env: dict, tmp_path: Path, script: str) -> subprocess.Popen:
+    """`assistant emulate --script` of the lines `script`, staying on once they are sent."""
+    path = tmp_path / f"{script}.txt"
+    path.write_text(script + "\n")
+    emulate = [sys.executable, "-m", "assistant", "emulate", "--script", str(path), "--stay"]
+    return subprocess.Popen(emulate, env=env, stdout=subprocess.PIPE, text=True)
 
 
 def test_the_readme_first_run_types_go_and_stop_on_the_virtual_board(env):
@@ -630,13 +706,16 @@ def test_emulate_replays_a_wav_exactly_as_the_board_pipeline_hears_it(env, tmp_p
     try:
         assert board.stdout.readline().startswith("virtual board on /dev/pts/")
         with serial.Serial(str(tmp_path / "tty"), timeout=2) as port:
-            received = [port.readline().decode().strip() for _ in expected]
+            port.write(b"HELLO\n")  # the replay starts after the reply, seq 0 again
+            received = _lines_until(port, lambda line: line == expected[-1])
             port.write(b"INFO\n")
             info = port.readline().decode().strip()
     finally:
         board.terminate()
         board.wait(10)
-    assert received == expected
+    greetings, replayed = received[: -len(expected)], received[-len(expected) :]
+    assert replayed == expected
+    assert set(greetings) <= {expected[0]}  # the HELLO of the opening, unless it flushed it
     # the thresholds the pipeline applied, not a board's defaults
     assert "thresholds=on:0.800,off:0.800,up:0.800,down:0.800,go:0.300,stop:0.300" in info
     assert expected[0].startswith("HELLO seq=0 proto=1") and len(expected) >= 4

@@ -3,6 +3,7 @@
 import errno
 import logging
 import os
+import signal
 import threading
 import time
 import tty
@@ -420,14 +421,28 @@ def test_an_error_warned_about_is_warned_about_again_once_the_port_has_opened(ca
     assert caplog.text.count("/dev/ttyACM0 opened at last") == 1
 
 
+def thread_status(thread: threading.Thread, key: str) -> str:
+    """The value of `key` in what Linux says of `thread` (/proc/self/task/ID/status)."""
+    status = Path(f"/proc/self/task/{thread.native_id}/status").read_text()
+    return next(line.split()[1] for line in status.splitlines() if line.startswith(f"{key}:"))
+
+
 def wakeups(thread: threading.Thread) -> int:
     """How many times `thread` has slept and been woken so far (Linux counts them)."""
-    status = Path(f"/proc/self/task/{thread.native_id}/status").read_text()
-    return next(
-        int(line.split()[1])
-        for line in status.splitlines()
-        if line.startswith("voluntary_ctxt_switches")
-    )
+    return int(thread_status(thread, "voluntary_ctxt_switches"))
+
+
+def test_a_virtual_boards_thread_leaves_stop_signals_to_the_main_thread(board):
+    """Python runs a signal's handler in the main thread, and a main thread waiting (as
+    `assistant emulate` does for a host, or for Ctrl-C) is not woken by a signal the kernel
+    gave another thread: emulate would not stop on SIGTERM, nor remove its link."""
+
+    def blocked() -> set[signal.Signals]:
+        mask = int(thread_status(board._server, "SigBlk"), 16)
+        return {stop for stop in signal.Signals if mask & 1 << (stop - 1)}
+
+    stops = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    assert wait_until(lambda: stops <= blocked()), f"the board's thread takes {stops - blocked()}"
 
 
 def test_a_virtual_board_with_a_quiet_host_sleeps_until_there_is_work(tmp_path):
