@@ -108,6 +108,30 @@ def ca_file_problem(tls: bool, ca_file: str) -> str:
     return ""
 
 
+class _ClosedWhenRefused(ssl.SSLSocket):
+    """A TLS socket that closes itself when its handshake fails. paho's connect does not: it
+    drops the socket to the garbage collector, once per attempt at a broker it cannot trust."""
+
+    def do_handshake(self, block: bool = False) -> None:
+        try:
+            super().do_handshake(block)
+        except BaseException:
+            self.close()
+            raise
+
+
+def tls_context(ca_file: str) -> ssl.SSLContext:
+    """The TLS settings of MQTT_CONNECTION_SETTINGS for paho's `tls_set_context`: the broker's
+    certificate and host name are verified against `ca_file`, or the system's CAs if empty."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if ca_file:
+        context.load_verify_locations(ca_file)
+    else:
+        context.load_default_certs()
+    context.sslsocket_class = _ClosedWhenRefused
+    return context
+
+
 SITE_DEFAULT = "default"
 """The site (room) of a machine whose configuration names none."""
 

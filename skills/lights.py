@@ -9,7 +9,6 @@ after a broker restart.
 from __future__ import annotations
 
 import socket
-import ssl
 import threading
 from collections.abc import Mapping
 from string import Template
@@ -28,6 +27,7 @@ from assistant.plugin import (
     action,
     ca_file_problem,
     parse_amount,
+    tls_context,
     valid_choices,
 )
 
@@ -93,9 +93,7 @@ class LightsSkill(Skill):
         if settings["username"]:
             self.client.username_pw_set(settings["username"], settings["password"] or None)
         if settings["tls"]:
-            self.client.tls_set(
-                ca_certs=settings["ca_file"] or None, tls_version=ssl.PROTOCOL_TLS_CLIENT
-            )
+            self.client.tls_set_context(tls_context(settings["ca_file"]))
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_connect_fail = self._on_connect_fail

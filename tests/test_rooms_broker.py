@@ -3,16 +3,20 @@ broker restart, credentials, Home Assistant discovery and the last will."""
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +26,7 @@ from mosquitto import Mosquitto, Recorder, retained
 from waiting import wait_until
 
 from assistant.config import model_commands
-from assistant.plugin import CommandEvent
+from assistant.plugin import CommandEvent, tls_context
 from assistant.rooms import satellite as satellite_module
 from assistant.rooms import topics as wire
 from assistant.rooms.discovery import config_topic
@@ -868,3 +872,71 @@ def test_a_connection_callback_that_raises_is_logged_and_the_connection_recovers
         errors and errors[0].getMessage() == f"careless: handling the {happened} connection failed"
     )
     assert errors[0].exc_info and str(errors[0].exc_info[1]) == "a bug in a callback"
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@contextmanager
+def resource_warnings() -> Iterator[list[str]]:
+    """The ResourceWarnings (a socket left to the garbage collector) raised meanwhile, from any
+    thread, collected once the block ends."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        found: list[str] = []
+        yield found
+        gc.collect()
+    found += [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+def test_retrying_a_tls_broker_it_does_not_trust_closes_each_attempts_socket(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A daemon retries for days: each failed handshake's socket is closed as it fails, none is
+    left to the garbage collector (which may come late, or never for a cycle with a finalizer)."""
+    caplog.set_level(logging.DEBUG, logger="assistant.mqtt")
+    with Mosquitto(tmp_path / "tls", tls=True) as broker:
+        settings = settings_for(broker, tls=True, reconnect_max=0.05)  # the system's CAs only
+        before = open_fds()
+        with resource_warnings() as unclosed:
+            connection = MqttConnection(settings, "untrusting")
+            connection.start()
+            try:
+                assert wait_until(lambda: caplog.text.count("TLS with the MQTT broker") >= 10)
+            finally:
+                connection.stop()
+        assert open_fds() == before
+    assert not unclosed
+
+
+def test_reconnecting_again_and_again_leaves_no_socket_open(mosquitto: Mosquitto) -> None:
+    """Each connection's network thread has a socket pair of paho's; a new connection must not
+    leave the last one's to the garbage collector."""
+    before = open_fds()
+    with resource_warnings() as unclosed:
+        connection = MqttConnection(settings_for(mosquitto), "restarted")
+        connection.start()
+        try:
+            for reconnections in range(1, 4):
+                assert wait_until(lambda: connection.connections == reconnections)  # noqa: B023
+                mosquitto.stop()
+                mosquitto.start()
+        finally:
+            connection.stop()
+    assert open_fds() == before
+    assert not unclosed
+
+
+def test_the_tls_context_of_mqtt_settings_closes_a_socket_whose_handshake_fails(
+    tmp_path: Path,
+) -> None:
+    """The lights skill's paho client retries on its own, through the same context."""
+    with Mosquitto(tmp_path / "tls", tls=True) as broker:
+        tcp = socket.create_connection(("127.0.0.1", broker.port))
+        refused = tls_context("").wrap_socket(  # the system's CAs only
+            tcp, server_hostname="127.0.0.1", do_handshake_on_connect=False
+        )
+        with pytest.raises(ssl.SSLCertVerificationError):
+            refused.do_handshake()
+        assert refused.fileno() == -1

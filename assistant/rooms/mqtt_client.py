@@ -16,6 +16,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from assistant.plugin import tls_context
 from assistant.ratelimit import WarningLimiter
 from assistant.rooms.settings import MqttSettings
 
@@ -63,6 +64,15 @@ class _Client(paho.Client):
         finally:
             self._released_while_opening.acquire()
 
+    def loop_stop(self) -> paho.MQTTErrorCode:
+        """Stop the network thread, and close the socket pair it was woken through: paho leaves
+        it open until the next `loop_start` replaces it or the garbage collector comes
+        (eclipse-paho/paho.mqtt.python#627). Closed under `lock`, as a publish writes to it."""
+        stopped = super().loop_stop()
+        with self._released_while_opening:
+            self._reset_sockets(sockpair_only=True)
+        return stopped
+
 
 class MqttConnection:
     """Keeps one client connected to the broker of `settings` until `stop()`.
@@ -109,7 +119,7 @@ class MqttConnection:
         if settings.username:
             client.username_pw_set(settings.username, settings.password or None)
         if settings.tls:
-            client.tls_set(ca_certs=settings.ca_file or None)
+            client.tls_set_context(tls_context(settings.ca_file))
         if will:
             client.will_set(will.topic, will.payload, qos=1, retain=will.retain)
         client.max_inflight_messages_set(1000)
