@@ -12,7 +12,7 @@ from pathlib import Path
 from apscheduler.job import Job
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-from apscheduler.schedulers.base import STATE_RUNNING
+from apscheduler.schedulers.base import STATE_RUNNING, BaseScheduler
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 
@@ -55,6 +55,11 @@ class TimerStore(SQLAlchemyJobStore):
         """Changes not stored yet, by job id: the job as it is now, or None when removed.
         The scheduler calls a store under its lock, so no lock of its own is needed."""
 
+    def start(self, scheduler: BaseScheduler, alias: str) -> None:
+        super().start(scheduler, alias)
+        self._running_for = scheduler
+        """The scheduler this store serves, kept from the job stores' public hook."""
+
     def add_job(self, job: Job) -> None:
         self._store_unsaved()
         super().add_job(job)
@@ -80,7 +85,7 @@ class TimerStore(SQLAlchemyJobStore):
         return sorted(stored + kept, key=lambda job: job.next_run_time)  # timers never pause
 
     def get_due_jobs(self, now: datetime) -> list[Job]:
-        if self._scheduler.state != STATE_RUNNING:
+        if self._running_for.state != STATE_RUNNING:
             return []
         return [job for job in self.get_all_jobs() if job.next_run_time <= now]
 

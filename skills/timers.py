@@ -116,7 +116,9 @@ class TimersSkill(Skill):
         the scheduler, paused, still stores their ringing; then shut it down. APScheduler removes
         a due timer from its store as it hands it over, so one run after the stop would be lost;
         and its own shutdown cannot wait for them: it holds the job stores' lock while it waits,
-        which `ring` needs."""
+        which `ring` needs. That `get_jobs` waits for a round under way is APScheduler's
+        locking, not its API: test_a_stop_waits_for_a_round_handing_a_due_timer_over fails
+        should it change."""
         self.scheduler.pause()  # no due timer is handed over any more (TimerStore.get_due_jobs)
         self.scheduler.get_jobs()  # waits for a round handing some over: it holds this lock
         self._executor.shutdown(wait=True)  # they ring, stored by the paused scheduler

@@ -9,7 +9,7 @@ import sqlite3
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,7 +21,7 @@ from waiting import wait_until
 
 from assistant.phrase import PhraseListener
 from assistant.plugin import SkillError
-from skills.timer_store import cannot_write
+from skills.timer_store import TimerStore, cannot_write
 from skills.timers import TimersSkill
 
 FAST = {"ring_every": 0.3, "ring_for": 1.0, "missed_after": 1}
@@ -401,4 +401,49 @@ def test_a_timer_coming_due_as_the_skill_stops_rings_once_and_keeps_ringing_afte
         assert not [reply for reply in replies() if reply.startswith("Missed")]
     finally:
         later.stop()
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+def test_a_stop_waits_for_a_round_handing_a_due_timer_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """APScheduler's pause does not end a round of job processing under way, which takes the due
+    timer out of its store as it hands it over: the stop waits for the round (through the job
+    stores' lock, which the round holds) before it shuts the executor down, else the timer is
+    lost. This fails should APScheduler no longer hold that lock through a round."""
+    in_round, go = threading.Event(), threading.Event()
+    get_due_jobs = TimerStore.get_due_jobs
+
+    def held_in_round(store: TimerStore, now: datetime) -> list:
+        due = get_due_jobs(store, now)
+        if due and not in_round.is_set():
+            in_round.set()
+            go.wait(10)
+        return due
+
+    monkeypatch.setattr(TimerStore, "get_due_jobs", held_in_round)
+    settings = {"ask_length": False, "ring_every": 60.0, "ring_for": 600.0, "missed_after": 60}
+    timers = SkillUnderTest(TimersSkill, settings, tmp_path)
+    timers.do("start", name="tea", seconds=0.1)
+    assert in_round.wait(5)
+    skill = timers.skill
+    stop_blocks = threading.Event()  # the stop is about to wait for the round, or to go on
+
+    def noting(call: Callable[..., object]) -> Callable[..., object]:
+        def noted(*args: object, **options: object) -> object:
+            stop_blocks.set()
+            return call(*args, **options)
+
+        return noted
+
+    for owner, name in ((skill.scheduler, "get_jobs"), (skill._executor, "shutdown")):
+        monkeypatch.setattr(owner, name, noting(getattr(owner, name)))
+    stopping = threading.Thread(target=timers.stop)
+    stopping.start()
+    try:
+        assert stop_blocks.wait(5)
+    finally:
+        go.set()
+        stopping.join(10)
+    assert timers.replies.count("Tea is done") == 1
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
