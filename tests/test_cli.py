@@ -390,7 +390,7 @@ def test_a_port_the_user_may_not_open_is_warned_about_once_with_the_fix(env, tmp
         lines = lines_until(daemon, connected)
     finally:
         daemon.terminate()
-        daemon.wait(10)
+        daemon.communicate(timeout=10)
         os.close(master)
         os.close(slave)
     warnings = [line for line in lines if " WARNING " in line and "assistant.link" in line]
@@ -493,7 +493,7 @@ def test_emulate_starts_its_script_once_the_host_listens_not_once_it_opens(env, 
             os.close(host)
     finally:
         board.terminate()
-        board.wait(10)
+        board.communicate(timeout=10)
     hello, detection, _ = heard.split(b"\n")
     assert hello.startswith(b"HELLO seq=0 ")
     assert re.fullmatch(rb"DET seq=1 label=on score=0\.950 ms=\d+", detection)
@@ -529,7 +529,7 @@ def test_emulate_sends_heartbeats_as_often_as_the_configuration_says(env, tmp_pa
             lines = [port.readline().decode() for _ in range(6)]
     finally:
         board.terminate()
-        board.wait(10)
+        board.communicate(timeout=10)
     board_ms = [int(line.split("ms=")[1]) for line in lines if line.startswith("HB ")]
     assert len(board_ms) >= 5, lines
     assert statistics.median(b - a for a, b in itertools.pairwise(board_ms)) < 100
@@ -592,10 +592,10 @@ def test_run_connects_to_emulate_with_the_command_it_prints(env, tmp_path):
     finally:
         if daemon:
             daemon.terminate()
-            daemon.wait(10)
+            daemon.communicate(timeout=10)
         for board in boards:
             board.terminate()
-            board.wait(10)
+            board.communicate(timeout=10)
     assert f"board back on {link}" in "".join(lines)
     assert "reply: Goodbye" in lines[-1]
 
@@ -712,7 +712,7 @@ def test_emulate_replays_a_wav_exactly_as_the_board_pipeline_hears_it(env, tmp_p
             info = port.readline().decode().strip()
     finally:
         board.terminate()
-        board.wait(10)
+        board.communicate(timeout=10)
     greetings, replayed = received[: -len(expected)], received[-len(expected) :]
     assert replayed == expected
     assert set(greetings) <= {expected[0]}  # the HELLO of the opening, unless it flushed it

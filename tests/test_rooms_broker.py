@@ -875,6 +875,9 @@ def test_a_connection_callback_that_raises_is_logged_and_the_connection_recovers
 
 
 def open_fds() -> int:
+    """The process's open file descriptors, once the garbage collector has closed those it held
+    (earlier tests may leave some to it; the ones a test leaves warn in `resource_warnings`)."""
+    gc.collect()
     return len(os.listdir("/proc/self/fd"))
 
 
