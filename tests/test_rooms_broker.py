@@ -626,6 +626,26 @@ def test_two_satellites_with_one_site_are_told_why_they_keep_losing_the_broker(
     assert "assistant-satellite-assistant-kitchen right after it connects" in caplog.text
 
 
+def test_a_broker_restarted_right_after_each_connection_is_no_client_with_the_same_id(
+    mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each restart drops the connection as quickly as a take-over would, but the broker does
+    not listen while it stops."""
+    caplog.set_level(logging.WARNING, logger="assistant.mqtt")
+    connection = MqttConnection(settings_for(mosquitto), "restarted")
+    connection.start()
+    try:
+        for restarts in range(3):
+            assert wait_until(lambda: connection.connections == restarts + 1)  # noqa: B023
+            mosquitto.stop()
+            mosquitto.start()
+        assert wait_until(lambda: connection.connections == 4)  # the third drop was judged
+    finally:
+        connection.stop()
+    assert caplog.text.count("lost the connection") == 3
+    assert "another client uses the same id" not in caplog.text
+
+
 def test_plain_mqtt_to_a_tls_port_says_to_turn_tls_on(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

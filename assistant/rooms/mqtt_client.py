@@ -21,7 +21,10 @@ from assistant.ratelimit import WarningLimiter
 from assistant.rooms.settings import MqttSettings
 
 TAKEN_OVER_SECONDS = 5.0
-"""A connection dropped sooner than this after it was made counts as taken over."""
+"""A connection dropped sooner than this after it was made, while the broker still listens,
+counts as taken over."""
+LISTENS_TIMEOUT_SECONDS = 2.0
+"""How long a look at whether the broker still listens, after a quick drop, may take."""
 
 log = logging.getLogger("assistant.mqtt")
 
@@ -288,10 +291,15 @@ class MqttConnection:
         self._loop_ended.set()
 
     def _note_drop(self) -> None:
-        """A broker gives a client id to the newest connection: drops right after each connect
-        mean another client has this id. Said once, on the third drop in a row."""
+        """A broker gives a client id to the newest connection: drops right after each connect,
+        while the broker keeps running, mean another client has this id. Said once, on the third
+        drop in a row. A broker that closed its connections because it stops (a restart) no
+        longer listens, and a lost network does not answer: such a drop is no take-over. (MQTT
+        3.1.1 gives no reason for a drop; the reason code of MQTT 5 is not sent by every
+        broker, mosquitto before 2.0.15 among them.)"""
         lasted = time.monotonic() - self._connected_at
-        self._quick_drops = self._quick_drops + 1 if lasted < TAKEN_OVER_SECONDS else 0
+        taken_over = lasted < TAKEN_OVER_SECONDS and self._broker_listens()
+        self._quick_drops = self._quick_drops + 1 if taken_over else 0
         if self._quick_drops == 3:
             log.error(
                 "the MQTT broker keeps dropping %s right after it connects: another client uses "
@@ -299,6 +307,15 @@ class MqttConnection:
                 "mqtt.topic_prefix?)",
                 self.client_id,
             )
+
+    def _broker_listens(self) -> bool:
+        """Whether the broker's port accepts a TCP connection now (opened and closed at once)."""
+        address = (self.settings.host, self.settings.port)
+        try:
+            socket.create_connection(address, timeout=LISTENS_TIMEOUT_SECONDS).close()
+        except OSError:
+            return False
+        return True
 
     def _guarded(self, failure: str, action: Callable[..., None], *args: object) -> None:
         """Run `action` on the network thread; whatever it raises is logged with `failure`, since
