@@ -108,9 +108,13 @@ class DeviceSession:
                 self.stats.warnings.warning(
                     log,
                     "lost-line",
-                    "%s: seq went back from %d to %d without a HELLO; counting on from it",
+                    "%s: seq went back from %d to %d without a HELLO: the board restarted its "
+                    "count and its HELLO did not reach the assistant (garbled, or read by another "
+                    "program using the port); counting on from %d. If it happens again, check "
+                    "that no other program (a serial monitor) has the port open",
                     self.source_name,
                     self.last_seq,
+                    message.seq,
                     message.seq,
                 )
             elif lost:

@@ -288,7 +288,8 @@ def test_a_seq_that_goes_back_is_warned_about_not_counted_as_billions_lost(board
     board.write_raw(f"DET seq={back + 3} label=up score=0.900 ms=2\n".encode())
     assert wait_until(lambda: len(link.events) == 3)
     assert link.stats.lost == 2
-    assert f"seq went back from {back + 1} to {back} without a HELLO" in caplog.text
+    assert f"seq went back from {back + 1} to {back} without a HELLO: the board" in caplog.text
+    assert "check that no other program (a serial monitor) has the port open" in caplog.text
 
 
 def test_requests_get_replies(board, link):
