@@ -173,7 +173,7 @@ class ControlServer:
 class _Server(socketserver.ThreadingUnixStreamServer):
     """A thread a connection, at most MAX_CLIENTS at once: one more is told it is busy. The
     warnings about clients, which any local process of the user can cause at will, are limited
-    per minute (`warnings`)."""
+    per minute (`warnings`), and those left out summed up once their minute has ended."""
 
     daemon_threads = True
 
@@ -198,6 +198,11 @@ class _Server(socketserver.ThreadingUnixStreamServer):
                 f"ERR busy: {MAX_CLIENTS} requests are being handled; try again\n".encode()
             )
         self.shutdown_request(request)
+
+    def service_actions(self) -> None:
+        """Run by `serve_forever` after each request and every 0.5 s while idle: a minute of
+        warnings is summed up when it ends, not at the next warning, which may never come."""
+        self.warnings.flush()
 
     def process_request_thread(self, request: socket.socket, client_address: object) -> None:
         try:

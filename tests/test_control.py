@@ -16,10 +16,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from manual_clock import Clock
 from waiting import wait_until
 
 from assistant import control
 from assistant.plugin import CommandEvent
+from assistant.ratelimit import WarningLimiter
 
 Handle = Callable[[CommandEvent], list[Future] | str]
 
@@ -160,3 +162,22 @@ def test_a_flood_of_refused_clients_is_warned_about_ten_times_a_minute_then_summ
         r"5 more control-socket warning\(s\) suppressed in the last \d+ s", warnings[10]
     )
     assert len(warnings) == 11
+
+
+def test_the_sum_of_a_flood_is_told_once_its_minute_ends_without_waiting_for_more(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(control, "MAX_CLIENTS", 1)
+    clock = Clock()
+    server = control.ControlServer(tmp_path / "assistant.sock", lambda event: "not mapped")
+    server.server.warnings = WarningLimiter(clock=clock)
+    server.start()
+    try:
+        with connected(server.path):
+            for _ in range(12):
+                control.send_command("go", server.path)
+        clock.now += 60
+        summary = "2 more control-socket warning(s) suppressed in the last minute"
+        assert wait_until(lambda: summary in caplog.text)
+    finally:
+        server.stop()
