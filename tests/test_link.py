@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import serial
+from held_event import HeldAtFirstCheck
 from manual_clock import Clock
 from waiting import wait_until
 
@@ -502,28 +503,11 @@ def test_a_board_removes_its_link_only_while_the_link_points_at_it(tmp_path):
     assert not link.exists() and not link.is_symlink()
 
 
-class _HoldsTheTypist(threading.Event):
-    """A board's `host_connected` that holds the thread named "typist" at its first look (the
-    write's check) until `go` is set."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.checking = threading.Event()
-        self.go = threading.Event()
-
-    def is_set(self) -> bool:
-        answer = super().is_set()
-        if threading.current_thread().name == "typist" and not self.checking.is_set():
-            self.checking.set()
-            self.go.wait(10)
-        return answer
-
-
 def test_a_detection_written_while_the_board_is_unplugged_goes_to_its_own_terminal(tmp_path):
     """A line whose write began before an unplug is written before the terminal closes: never
     to a closed (and maybe reused) file descriptor."""
     board = VirtualBoard(heartbeat_ms=0)
-    board.host_connected = held = _HoldsTheTypist()
+    board.host_connected = held = HeldAtFirstCheck("typist")  # at the write's check
     board.plug_in()
     with serial.Serial(board.path, timeout=2) as host:
         assert isinstance(protocol.parse_line(host.readline()), protocol.Hello)
@@ -537,7 +521,7 @@ def test_a_detection_written_while_the_board_is_unplugged_goes_to_its_own_termin
 
         typist = threading.Thread(target=type_go, name="typist")
         typist.start()
-        assert held.checking.wait(5)
+        assert held.checked.wait(5)
         unplugging = threading.Thread(target=board.unplug)
         unplugging.start()
         unplugging.join(1)  # the unplug waits for the write (with the bug it closes at once)

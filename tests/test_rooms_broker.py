@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from held_event import HeldAtFirstCheck
 from held_proxy import HeldProxy
 from mosquitto import Mosquitto, Recorder, retained
 from waiting import wait_until
@@ -759,29 +760,10 @@ def test_retained_detections_and_replies_are_ignored_with_a_warning(
     assert f"mosquitto_pub -r -n -t '{topics.detection('den', 'go')}'" in " ".join(warnings)
 
 
-class _HeldAfterFirstCheck(threading.Event):
-    """A connection's `_stopping` that holds the supervisor thread right after its first look
-    at it (reporting it not set) until `go` is set."""
-
-    def __init__(self, supervisor_name: str) -> None:
-        super().__init__()
-        self.supervisor_name = supervisor_name
-        self.checked = threading.Event()
-        self.go = threading.Event()
-
-    def is_set(self) -> bool:
-        answer = super().is_set()
-        here = threading.current_thread().name == self.supervisor_name
-        if here and not self.checked.is_set():
-            self.checked.set()
-            self.go.wait(10)
-        return answer
-
-
 class _ReleasingWhenSet(threading.Event):
     """A connection's `_loop_ended` that lets the held supervisor go once stop() sets it."""
 
-    def __init__(self, held: _HeldAfterFirstCheck) -> None:
+    def __init__(self, held: HeldAtFirstCheck) -> None:
         super().__init__()
         self.held = held
 
@@ -795,7 +777,7 @@ def test_a_stop_between_the_supervisors_check_and_its_connect_makes_no_connectio
     mosquitto: Mosquitto,
 ) -> None:
     connection = MqttConnection(settings_for(mosquitto), "late")
-    held = connection._stopping = _HeldAfterFirstCheck("mqtt-late")
+    held = connection._stopping = HeldAtFirstCheck("mqtt-late")  # at its first look, unset
     connection._loop_ended = _ReleasingWhenSet(held)
     connection.start()
     assert held.checked.wait(5)
