@@ -43,7 +43,7 @@ def session_bus() -> Iterator[str]:
         yield daemon.stdout.readline().strip()
     finally:
         daemon.terminate()
-        daemon.wait(5)
+        daemon.communicate(timeout=5)  # also closes its stdout
 
 
 class MprisPlayer:

@@ -267,9 +267,10 @@ def test_one_assistant_per_data_directory_whatever_the_runtime_directory(env, tm
             under_journal = {**elsewhere, "JOURNAL_STREAM": f"{stat.st_dev}:{stat.st_ino}"}
             second = _daemon(under_journal, "--config", str(config), stderr=stream)
             try:
-                assert second.wait(30) == service.ALREADY_RUNNING_STATUS
+                output, _ = second.communicate(timeout=30)
             finally:
                 second.kill()
+            assert second.returncode == service.ALREADY_RUNNING_STATUS, output
         lock = tmp_path / "data" / "assistant" / "assistant.lock"
         assert journal.read_text() == (
             f"<3>ERROR assistant: another assistant is running on the same data directory "
