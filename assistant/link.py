@@ -19,6 +19,8 @@ log = logging.getLogger("assistant.link")
 READ_TIMEOUT = 0.05
 BACKOFF_FIRST = 0.2
 BACKOFF_MAX = 5.0
+PTY_NAMES = "/dev/pts/"
+"""Where pseudo-terminals get their names (reused as soon as one closes)."""
 HELLO_WAIT = 0.5
 """Seconds to wait for the board's HELLO after opening the port before asking for one, and
 between asks: a board does not see a close and reopen within one of its loop passes."""
@@ -189,6 +191,13 @@ class SerialSource:
         delay = BACKOFF_FIRST
         lost_since: float | None = None
         trouble = OpenTrouble()
+        if self.port.startswith(PTY_NAMES):
+            log.warning(
+                "%s is a pseudo-terminal's own name, which the system gives to the next terminal "
+                "opened once this one closes, and the assistant would then open that terminal as "
+                "the board: connect to the link `assistant emulate` prints instead",
+                self.port,
+            )
         while not stopping.is_set():
             path = self.find() if self.port == "auto" else self.port
             connection = self._open(path, trouble)

@@ -245,6 +245,16 @@ def test_a_board_that_never_says_hello_is_reported_and_not_believed(missed_open,
     assert running.events == [] and running.session.hello is None
 
 
+def test_a_ptys_own_name_as_the_port_is_warned_about_and_its_link_is_not(board, caplog):
+    with caplog.at_level(logging.WARNING, logger="assistant.link"), greeted(board):
+        pass
+    assert "pseudo-terminal's own name" not in caplog.text
+    with caplog.at_level(logging.WARNING, logger="assistant.link"), Running(board.path):
+        pass
+    assert f"{board.path} is a pseudo-terminal's own name" in caplog.text
+    assert "connect to the link `assistant emulate` prints instead" in caplog.text
+
+
 def test_a_board_that_sends_nothing_is_reported_silent_not_old(caplog):
     master, slave = os.openpty()  # a hung board: nothing reads the requests or answers them
     tty.setraw(slave)
