@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from alsa_microphone import DEVICE, Listening, plug_in
+from waiting import wait_until
 
 from assistant import protocol
 from assistant.listener import ListenerSettings, MicrophoneSource
@@ -198,3 +200,22 @@ def test_a_device_that_cannot_record_16_khz_is_reported_with_the_fix(monkeypatch
     monkeypatch.setattr(sounddevice, "check_input_settings", refuse)
     with pytest.raises(MicrophoneError, match=r"cannot record 16000 Hz mono.*microphone\.device"):
         open_microphone("1", 1600)
+
+
+def test_a_microphone_plugged_in_after_the_start_is_found_and_heard(
+    tmp_path, tiny_model, spoken_on
+):
+    """A USB microphone plugged in (or back in) while the source retries: PortAudio lists the
+    devices of its start only, so the source must make it look again."""
+    listening = Listening(tmp_path, tiny_model)
+    try:
+        assert wait_until(lambda: listening.saw(f"microphone '{DEVICE}' "), timeout=20), (
+            listening.lines
+        )
+        plug_in(tmp_path, spoken_on)
+        assert wait_until(lambda: listening.saw("DET "), timeout=30), listening.lines
+    finally:
+        listening.close()
+    assert listening.saw("HELLO ")
+    assert next(line for line in listening.lines if line.startswith("DET ")).startswith("DET seq=")
+    assert " label=on " in next(line for line in listening.lines if line.startswith("DET "))
