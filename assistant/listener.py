@@ -3,14 +3,15 @@
 `MicrophoneSource` reads 16 kHz mono int16 audio with sounddevice, runs it through the board's
 pipeline (assistant/pipeline.py) and delivers the lines a board would send: HELLO, then DET and
 HB with growing sequence numbers. A missing microphone, a device that cannot record 16 kHz or an
-overflowing input is reported clearly and the source keeps trying (with backoff); the daemon
-keeps running.
+overflowing input is reported clearly (overflows at a limited rate) and the source keeps trying
+(with backoff); the daemon keeps running. `description` says what it does now.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from assistant import protocol
 from assistant.microphone import SAMPLE_RATE, MicrophoneError, open_microphone
 from assistant.model_runner import THRESHOLDS_COMMAND, ModelError
 from assistant.plugin import Setting, SettingValueError
+from assistant.ratelimit import WarningLimiter
 from assistant.recognizer import DEFAULT_THRESHOLD, command_labels
 from assistant.settings import validate_settings
 
@@ -139,9 +141,18 @@ class MicrophoneSource:
         `read(frames) -> (data, overflowed)`; the default opens the real microphone."""
         self.settings = settings or ListenerSettings.from_values({})
         self.open_stream = open_stream
-        self.description = f"microphone ({self.settings.device})"
         self.overflows = 0
         self.failures = 0
+        self.state = "starting"
+        """What the source does now, for `assistant status`."""
+        self.warnings = WarningLimiter()
+
+    @property
+    def description(self) -> str:
+        """The device, what the source does now, and its counters (`assistant status`)."""
+        device = self.settings.device
+        name = "default device" if device in ("", "default") else f"device {device!r}"
+        return f"{name}: {self.state}; overflows {self.overflows}, failures {self.failures}"
 
     @classmethod
     def from_config(cls, config) -> MicrophoneSource:
@@ -160,23 +171,25 @@ class MicrophoneSource:
                 pipeline = self._pipeline()
             except (ModelError, ValueError) as error:
                 log.error("desktop listening cannot start: %s", error)
+                self.state = f"not listening: {error}"
                 stopping.wait()
                 return
             try:
                 with self.open_stream(self.settings.device, self._block) as stream:
                     delay = self.settings.retry_seconds
                     self._listen(stream, pipeline, deliver, stopping)
-            except MicrophoneError as error:
+            except Exception as error:  # MicrophoneError, or a PortAudio failure while reading
                 self.failures += 1
-                log.warning("%s; trying again in %.0f s", error, delay)
-            except Exception as error:  # a PortAudio failure while reading
-                self.failures += 1
-                log.warning(
-                    "the microphone stopped (%s: %s); trying again in %.0f s",
-                    type(error).__name__,
-                    error,
-                    delay,
+                reason = (
+                    str(error)
+                    if isinstance(error, MicrophoneError)
+                    else f"the microphone stopped ({type(error).__name__}: {error})"
                 )
+                again = time.strftime("%H:%M:%S", time.localtime(time.time() + delay))
+                self.state = f"not listening: {reason}; trying again at {again}"
+                log.warning("%s; trying again in %.0f s", reason, delay)
+            finally:
+                self.warnings.flush(everything=True)
             if stopping.wait(delay):
                 break
             delay = min(delay * 2, self.settings.max_retry_seconds)
@@ -192,12 +205,16 @@ class MicrophoneSource:
 
         output = BoardOutput(pipeline.model_id, pipeline.commands, self.settings.heartbeat_ms)
         deliver(output.hello())
+        self.state = "listening since " + time.strftime("%H:%M:%S")
         heard_samples = 0
         while not stopping.is_set():
             data, overflowed = stream.read(self._block)
+            self.warnings.flush()
             if overflowed:
                 self.overflows += 1
-                log.warning(
+                self.warnings.warning(
+                    log,
+                    "microphone overflow",
                     "microphone input overflowed (%d times so far): audio was lost because "
                     "this computer fell behind",
                     self.overflows,

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
+from typing import TypeVar
 
 SAMPLE_RATE = 16000
+
+T = TypeVar("T")
 
 
 class MicrophoneError(RuntimeError):
@@ -40,16 +44,38 @@ def device_argument(device: str) -> int | str | None:
     return int(device) if device.isdigit() else device
 
 
+def refresh_devices() -> None:
+    """Make PortAudio list the devices plugged in now. It enumerates them once, when it starts,
+    so a microphone plugged in (or back in) after that is found only once it starts again, which
+    stops any stream open at that moment: call this only when opening a device failed."""
+    sd = load_sounddevice()
+    sd._terminate()
+    sd._initialize()
+
+
 def microphone_available(device: str = "default") -> bool:
-    """True if sounddevice finds `device` and it can record 16 kHz mono 16-bit."""
+    """True if sounddevice finds `device` (among the devices plugged in now) and it can record
+    16 kHz mono 16-bit."""
     try:
         sd = load_sounddevice()
-        sd.check_input_settings(
-            device=device_argument(device), channels=1, dtype="int16", samplerate=SAMPLE_RATE
-        )
+        _with_fresh_devices(lambda: _check(sd, device_argument(device)))
     except Exception:  # any PortAudio failure means no usable microphone
         return False
     return True
+
+
+def _check(sd, chosen: int | str | None) -> None:
+    sd.check_input_settings(device=chosen, channels=1, dtype="int16", samplerate=SAMPLE_RATE)
+
+
+def _with_fresh_devices(attempt: Callable[[], T]) -> T:
+    """`attempt()`, and once more with PortAudio's device list refreshed if it fails (the device
+    may have been plugged in, or unplugged and back in, since PortAudio started)."""
+    try:
+        return attempt()
+    except Exception:  # PortAudio's errors, or ValueError for a device it does not list
+        refresh_devices()
+        return attempt()
 
 
 def open_microphone(device: str, block: int):
@@ -58,11 +84,15 @@ def open_microphone(device: str, block: int):
     sd = load_sounddevice()
     chosen = device_argument(device)
     name = "the default microphone" if chosen is None else f"microphone {device!r}"
-    try:
-        sd.check_input_settings(device=chosen, channels=1, dtype="int16", samplerate=SAMPLE_RATE)
+
+    def attempt():
+        _check(sd, chosen)
         return sd.InputStream(
             samplerate=SAMPLE_RATE, channels=1, dtype="int16", blocksize=block, device=chosen
         )
+
+    try:
+        return _with_fresh_devices(attempt)
     except ValueError as error:
         raise MicrophoneError(
             f"{name} not found ({error}); list the devices with `python -m sounddevice` and set "

@@ -4,12 +4,15 @@ sound card), and a recorded microphone that plays real speech for the rest."""
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from alsa_microphone import DEVICE, Listening, plug_in
+from waiting import wait_until
 
 from assistant import protocol
 from assistant.listener import ListenerSettings, MicrophoneSource
@@ -20,6 +23,7 @@ from assistant.microphone import (
     microphone_available,
     open_microphone,
 )
+from assistant.ratelimit import WARNINGS_PER_MINUTE
 from assistant.sources import DeviceSession
 
 
@@ -198,3 +202,54 @@ def test_a_device_that_cannot_record_16_khz_is_reported_with_the_fix(monkeypatch
     monkeypatch.setattr(sounddevice, "check_input_settings", refuse)
     with pytest.raises(MicrophoneError, match=r"cannot record 16000 Hz mono.*microphone\.device"):
         open_microphone("1", 1600)
+
+
+def test_a_microphone_plugged_in_after_the_start_is_found_and_heard(
+    tmp_path, tiny_model, spoken_on
+):
+    """A USB microphone plugged in (or back in) while the source retries: PortAudio lists the
+    devices of its start only, so the source must make it look again."""
+    listening = Listening(tmp_path, tiny_model)
+    try:
+        assert wait_until(lambda: listening.saw(f"microphone '{DEVICE}' "), timeout=20), (
+            listening.lines
+        )
+        plug_in(tmp_path, spoken_on)
+        assert wait_until(lambda: listening.saw("DET "), timeout=30), listening.lines
+    finally:
+        listening.close()
+    assert listening.saw("HELLO ")
+    assert next(line for line in listening.lines if line.startswith("DET ")).startswith("DET seq=")
+    assert " label=on " in next(line for line in listening.lines if line.startswith("DET "))
+
+
+def test_a_lasting_overflow_is_counted_and_its_warnings_limited(tiny_model, spoken_on, caplog):
+    microphone = RecordedMicrophone(spoken_on, overflow_on_reads=tuple(range(1, 41)))
+    source = MicrophoneSource(_settings(tiny_model), lambda device, block: microphone)
+    with caplog.at_level(logging.WARNING, logger="assistant.listener"):
+        _run_until(source, lambda _: source.overflows >= 40)
+    overflowed = [r for r in caplog.records if "overflowed" in r.getMessage()]
+    assert len(overflowed) == WARNINGS_PER_MINUTE
+    assert f"{40 - WARNINGS_PER_MINUTE} more microphone overflow warning(s)" in caplog.text
+    assert "overflows 40" in source.description
+
+
+def test_the_status_says_what_the_microphone_is_doing(tiny_model, spoken_on):
+    def missing(device: str, block: int):
+        raise MicrophoneError(f"microphone {device!r} not found")
+
+    source = MicrophoneSource(_settings(tiny_model, device="USB mic"), missing)
+    assert source.description == "device 'USB mic': starting; overflows 0, failures 0"
+    _run_until(source, lambda _: source.failures >= 2)
+    assert re.fullmatch(
+        r"device 'USB mic': not listening: microphone 'USB mic' not found; trying again at "
+        r"\d\d:\d\d:\d\d; overflows 0, failures \d+",
+        source.description,
+    )
+    microphone = RecordedMicrophone(spoken_on, overflow_on_reads=(2,))
+    source = MicrophoneSource(_settings(tiny_model), lambda device, block: microphone)
+    _run_until(source, _has_detection)
+    assert re.fullmatch(
+        r"default device: listening since \d\d:\d\d:\d\d; overflows 1, failures 0",
+        source.description,
+    )
