@@ -7,7 +7,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,7 +119,7 @@ class Assistant:
             data_dir,
             reply=self.reply,
             timeout=config.skill_timeout,
-            listen_for_phrase=PhraseListener(config.sections["phrase"]),
+            listen_for_phrase=PhraseListener(config.sections["phrase"], microphone=self._borrow),
             site=config.site,
         )
         self.dispatcher = Dispatcher(config, self.host, self.focus)
@@ -174,6 +174,14 @@ class Assistant:
         self.sources.append(running)
         thread.start()
         return running
+
+    def _borrow(self, seconds: float) -> Iterator[bytes] | None:
+        """The next `seconds` of the microphone source's audio for a follow-up phrase; None when
+        no microphone source runs (the phrase then opens a stream of its own)."""
+        for running in list(self.sources):
+            if running.kind == "microphone":
+                return running.source.borrow(seconds)
+        return None
 
     def _on_command(self, event: CommandEvent) -> None:
         self.handle_command(event)

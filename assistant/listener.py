@@ -4,15 +4,17 @@
 pipeline (assistant/pipeline.py) and delivers the lines a board would send: HELLO, then DET and
 HB with growing sequence numbers. A missing microphone, a device that cannot record 16 kHz or an
 overflowing input is reported clearly (overflows at a limited rate) and the source keeps trying
-(with backoff); the daemon keeps running. `description` says what it does now.
+(with backoff); the daemon keeps running. `description` says what it does now. `borrow` lends the
+next seconds of its audio to a follow-up phrase, so one stream serves both.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -146,13 +148,63 @@ class MicrophoneSource:
         self.state = "starting"
         """What the source does now, for `assistant status`."""
         self.warnings = WarningLimiter()
+        self._lock = threading.Lock()
+        self._reading = False
+        self._borrowers: list[queue.SimpleQueue[bytes | None]] = []
 
     @property
     def description(self) -> str:
         """The device, what the source does now, and its counters (`assistant status`)."""
         device = self.settings.device
         name = "default device" if device in ("", "default") else f"device {device!r}"
-        return f"{name}: {self.state}; overflows {self.overflows}, failures {self.failures}"
+        lent = "; its audio lent to a follow-up phrase" if self._borrowers else ""
+        return f"{name}: {self.state}{lent}; overflows {self.overflows}, failures {self.failures}"
+
+    def borrow(self, seconds: float) -> Iterator[bytes]:
+        """The next `seconds` of the audio read (16 kHz 16-bit mono chunks), for a follow-up
+        phrase: meanwhile the spotter hears silence. Ends early when the stream closes;
+        MicrophoneError when no stream is open (the source is not listening now)."""
+        with self._lock:
+            if not self._reading:
+                raise MicrophoneError(
+                    "the microphone source is not listening now (`assistant status` says why)"
+                )
+        return self._lent(int(seconds * SAMPLE_RATE))
+
+    def _lent(self, samples: int) -> Iterator[bytes]:
+        """The chunks of `borrow`, lent from the first one asked for until the last one."""
+        chunks: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        with self._lock:
+            if not self._reading:
+                return
+            self._borrowers.append(chunks)
+        try:
+            while samples > 0:
+                chunk = chunks.get()
+                if chunk is None:  # the stream closed
+                    return
+                samples -= len(chunk) // 2
+                yield chunk
+        finally:
+            with self._lock:
+                if chunks in self._borrowers:
+                    self._borrowers.remove(chunks)
+
+    def _spotted(self, samples: np.ndarray) -> np.ndarray:
+        """What the spotter hears of `samples`: silence while they are lent to a borrower."""
+        with self._lock:
+            for chunks in self._borrowers:
+                chunks.put(samples.tobytes())
+            return np.zeros_like(samples) if self._borrowers else samples
+
+    def _reading_stream(self, reading: bool) -> None:
+        """Note whether a stream is open; once it closes, the borrowers' audio ends."""
+        with self._lock:
+            self._reading = reading
+            if not reading:
+                for chunks in self._borrowers:
+                    chunks.put(None)
+                self._borrowers.clear()
 
     @classmethod
     def from_config(cls, config) -> MicrophoneSource:
@@ -177,6 +229,7 @@ class MicrophoneSource:
             try:
                 with self.open_stream(self.settings.device, self._block) as stream:
                     delay = self.settings.retry_seconds
+                    self._reading_stream(True)
                     self._listen(stream, pipeline, deliver, stopping)
             except Exception as error:  # MicrophoneError, or a PortAudio failure while reading
                 self.failures += 1
@@ -189,6 +242,7 @@ class MicrophoneSource:
                 self.state = f"not listening: {reason}; trying again at {again}"
                 log.warning("%s; trying again in %.0f s", reason, delay)
             finally:
+                self._reading_stream(False)
                 self.warnings.flush(everything=True)
             if stopping.wait(delay):
                 break
@@ -221,6 +275,6 @@ class MicrophoneSource:
                 )
             samples = np.asarray(data, dtype=np.int16).reshape(-1)
             heard_samples += len(samples)
-            heard = pipeline.feed(samples)
+            heard = pipeline.feed(self._spotted(samples))
             for message in output.advance(heard_samples * 1000 // SAMPLE_RATE, heard):
                 deliver(message)

@@ -1,6 +1,8 @@
 """The follow-up phrase: after a command, listen briefly on the desktop microphone and
 transcribe one phrase offline with Vosk, restricted to the grammar the skill gives.
 
+When the daemon listens with the microphone source, the phrase borrows that source's stream (one
+stream, one owner); only otherwise (the board is the source) it opens one of its own.
 With no Vosk model or no microphone, `listen` logs one clear message and returns None, and the
 skill falls back to its default.
 """
@@ -24,7 +26,13 @@ PHRASE_SETTINGS: tuple[Setting, ...] = (
     Setting(
         "model", str, "", f"Vosk model folder; empty: {MODEL_NAME} from `assistant models download`"
     ),
-    Setting("device", str, "", "microphone: a sounddevice name or number; empty: the default"),
+    Setting(
+        "device",
+        str,
+        "",
+        "microphone when the board is the source: a sounddevice name or number; empty: the "
+        "default (with source: microphone, the phrase is heard on that microphone)",
+    ),
     Setting("seconds", float, 4.0, "longest listening window in seconds", minimum=0.5),
 )
 """Schema of the `phrase:` section of config.yaml."""
@@ -106,9 +114,11 @@ class PhraseListener:
         self,
         settings: Mapping[str, Any],
         log: logging.Logger | None = None,
-        microphone: Callable[[float], Iterable[bytes]] | None = None,
+        microphone: Callable[[float], Iterable[bytes] | None] | None = None,
     ):
-        """`microphone(seconds)` replaces the sounddevice input (16 kHz 16-bit mono chunks)."""
+        """`microphone(seconds)` gives that long of a stream already open (16 kHz 16-bit mono
+        chunks: the microphone source's), or None when there is none, and then the listener
+        opens its own stream on phrase.device."""
         self.microphone = microphone
         self.settings = with_defaults(settings, PHRASE_SETTINGS)
         self.log = log or logging.getLogger("assistant.phrase")
@@ -126,14 +136,9 @@ class PhraseListener:
         if model is None:
             return None
         window = min(seconds or self.settings["seconds"], self.settings["seconds"])
-        if self.microphone is not None:
-            chunks = self.microphone(window)
-        else:
-            problem = missing_microphone(self.settings["device"])
-            if problem:
-                self._report(problem)
-                return None
-            chunks = microphone_chunks(self.settings["device"], window, SAMPLE_RATE)
+        chunks = self._chunks(window)
+        if chunks is None:
+            return None
         try:
             phrase = transcribe(model, grammar, until_stopped(chunks, stopped), SAMPLE_RATE)
         except Exception as error:  # sounddevice.PortAudioError and driver errors
@@ -146,6 +151,22 @@ class PhraseListener:
         return phrase
 
     __call__ = listen
+
+    def _chunks(self, seconds: float) -> Iterable[bytes] | None:
+        """The audio to listen to: borrowed from the stream already open, else from a stream of
+        its own; None (reported once) when there is no microphone."""
+        try:
+            shared = self.microphone(seconds) if self.microphone else None
+        except MicrophoneError as error:
+            self._report(str(error))
+            return None
+        if shared is not None:
+            return shared
+        problem = missing_microphone(self.settings["device"])
+        if problem:
+            self._report(problem)
+            return None
+        return microphone_chunks(self.settings["device"], seconds, SAMPLE_RATE)
 
     def model(self) -> Any:
         """The Vosk model, loaded once; None (reported once) when it cannot be loaded."""

@@ -12,9 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from alsa_microphone import DEVICE, Listening, plug_in
+from runtime_skills import INSTALLED
 from waiting import wait_until
 
 from assistant import protocol
+from assistant.config import load_config
+from assistant.daemon import Assistant
 from assistant.listener import ListenerSettings, MicrophoneSource
 from assistant.microphone import (
     SAMPLE_RATE,
@@ -65,6 +68,36 @@ class RecordedMicrophone:
         if self.position > len(self.audio):
             time.sleep(0.002)  # past the recording: silence, at a gentle pace
         return chunk.reshape(-1, 1), self.reads in self.overflow_on_reads
+
+
+class AnsweringMicrophone(RecordedMicrophone):
+    """A recorded microphone, which can be opened only once at a time (as an ALSA hw device),
+    at which someone says `answer` once `asked()` is true (checked before each read), as one
+    answers the assistant's question."""
+
+    def __init__(self, audio: np.ndarray, answer: np.ndarray):
+        super().__init__(audio)
+        self.answer: np.ndarray | None = answer
+        self.asked = lambda: False
+        self.opened = 0
+
+    def __enter__(self):
+        assert not self.open, "device busy: the microphone was opened a second time"
+        self.opened += 1
+        return super().__enter__()
+
+    def read(self, frames: int):
+        if self.answer is not None and self.asked():
+            self.audio, self.position, self.answer = self.answer, 0, None
+        return super().read(frames)
+
+
+def _answering(settings: ListenerSettings, answer: np.ndarray):
+    """A source on an AnsweringMicrophone asked once the source lends its audio."""
+    microphone = AnsweringMicrophone(np.zeros(SAMPLE_RATE, np.int16), answer)
+    source = MicrophoneSource(settings, lambda device, block: microphone)
+    microphone.asked = lambda: "lent to a follow-up phrase" in source.description
+    return source, microphone
 
 
 def _run_until(source: MicrophoneSource, done, timeout: float = 20.0, also=None) -> list:
@@ -253,3 +286,83 @@ def test_the_status_says_what_the_microphone_is_doing(tiny_model, spoken_on):
         r"default device: listening since \d\d:\d\d:\d\d; overflows 1, failures 0",
         source.description,
     )
+
+
+def test_audio_lent_to_a_follow_up_phrase_is_not_spotted(tiny_model, spoken_on):
+    """A command word said while the source lends its audio reaches the borrower, not the
+    spotter."""
+    source, microphone = _answering(_settings(tiny_model), spoken_on)
+    messages: list = []
+    stopping = threading.Event()
+    thread = threading.Thread(target=source.run, args=(messages.append, stopping), daemon=True)
+    thread.start()
+    try:
+        assert wait_until(lambda: messages)  # the HELLO: the stream is open
+        lent = b"".join(source.borrow(len(spoken_on) / SAMPLE_RATE))
+        lent_until = max(m.ms for m in messages if isinstance(m, protocol.Heartbeat))
+        assert wait_until(
+            lambda: any(
+                isinstance(m, protocol.Heartbeat) and m.ms >= lent_until + 3000
+                for m in list(messages)
+            ),
+            timeout=20,
+        )
+    finally:
+        stopping.set()
+        thread.join(timeout=5)
+    # all the speech (the window may start a block before it: the block read as it was asked)
+    assert np.array_equal(np.trim_zeros(np.frombuffer(lent, np.int16)), np.trim_zeros(spoken_on))
+    assert not _has_detection(messages)
+    assert microphone.opened == 1
+    assert "lent" not in source.description
+
+
+def test_lent_audio_ends_when_the_stream_closes(tiny_model, spoken_on):
+    source, _ = _answering(_settings(tiny_model), spoken_on)
+    stopping = threading.Event()
+    thread = threading.Thread(target=source.run, args=(lambda m: None, stopping), daemon=True)
+    thread.start()
+    assert wait_until(lambda: "listening since" in source.description)
+    lent = source.borrow(3600.0)
+    next(lent)
+    rest = threading.Thread(target=lambda: list(lent), daemon=True)
+    rest.start()
+    stopping.set()
+    rest.join(timeout=10)
+    assert not rest.is_alive(), "the borrower still waits for audio from a closed stream"
+    thread.join(timeout=5)
+
+
+def test_a_source_not_listening_lends_nothing(tiny_model):
+    def missing(device: str, block: int):
+        raise MicrophoneError(f"microphone {device!r} not found")
+
+    source = MicrophoneSource(_settings(tiny_model), missing)
+    with pytest.raises(MicrophoneError, match="microphone source is not listening now"):
+        source.borrow(1.0)
+
+
+def test_the_follow_up_phrase_hears_the_running_microphone_source(
+    tmp_path, tiny_model, korean_model_path
+):
+    """With the microphone as the source, the phrase takes its audio from the source's one
+    stream: a device that can be opened only once is not opened a second time."""
+    from test_phrase import KOREAN_GRAMMAR, microphone_speech
+
+    answer = np.frombuffer(microphone_speech("감사합니다", tmp_path), np.int16)
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        f"source: microphone\nmicrophone: {{model: {tiny_model}}}\n"
+        f"phrase: {{model: {korean_model_path}, device: no such microphone}}\n"
+    )
+    assistant = Assistant(load_config(path, INSTALLED), INSTALLED, tmp_path, print)
+    source, microphone = _answering(_settings(tiny_model), answer)
+    running = assistant.add_source(source, "microphone")
+    try:
+        assert running.session.greeted.wait(5)
+        heard = assistant.host.listen_for_phrase(KOREAN_GRAMMAR, 4.0, lambda: False)
+        assert "lent" not in source.description  # the phrase heard, the spotter hears again
+    finally:
+        assistant.stop()
+    assert heard == "감사합니다"
+    assert microphone.opened == 1
