@@ -205,11 +205,10 @@ class Speaker:
     def say(self, text: str) -> None:
         """Log `text` and queue it for speaking (cut to what fits in `timeout`); returns at
         once. When replies are only logged (`unavailable`), the whole of it is logged."""
-        if self._worker is None:
-            self.log.info("reply: %s", text)
-            return
-        text, cut = fitting_reply(text, self.settings)
+        text, cut = fitting_reply(text, self.settings) if self._worker else (text, "")
         self.log.info("reply: %s", text)
+        if self._worker is None:
+            return
         if cut:
             self.log.warning(
                 "the reply was cut to what speech.timeout (%g s) holds at speech.rate (%d words "
