@@ -94,6 +94,13 @@ def open_microphone(device: str, block: int):
     try:
         return _with_fresh_devices(attempt)
     except ValueError as error:
+        matches = _ambiguous_matches(error)
+        if matches:
+            raise MicrophoneError(
+                f"{name} is ambiguous: it matches {len(matches)} devices ({'; '.join(matches)}); "
+                "set microphone.device in config.yaml to the number of one, or to a longer part "
+                "of its name"
+            ) from error
         raise MicrophoneError(
             f"{name} not found ({error}); list the devices with `python -m sounddevice` and set "
             "microphone.device in config.yaml"
@@ -108,3 +115,10 @@ def open_microphone(device: str, block: int):
         raise MicrophoneError(
             f"{name} cannot be opened ({text}); plug one in, or check `python -m sounddevice`"
         ) from error
+
+
+def _ambiguous_matches(error: ValueError) -> list[str]:
+    """The devices a name matched when sounddevice refused it for matching several ("[3] USB
+    mic, ALSA", its number first); empty for any other error."""
+    lines = str(error).splitlines()
+    return lines[1:] if lines and lines[0].startswith("Multiple ") else []

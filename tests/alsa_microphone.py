@@ -18,26 +18,29 @@ DEVICE = "deskmic"
 LISTEN = Path(__file__).with_name("listen_with_microphone.py")
 
 
-def plug_in(home: Path, audio: np.ndarray) -> None:
-    """Make the device appear for processes whose HOME is `home`: 16 kHz mono int16 `audio`,
-    then silence."""
+def plug_in(home: Path, audio: np.ndarray, devices: tuple[str, ...] = (DEVICE,)) -> None:
+    """Make the `devices` appear for processes whose HOME is `home`: each plays 16 kHz mono int16
+    `audio`, then silence."""
     raw = home / "microphone.raw"
     raw.write_bytes(np.asarray(audio, dtype="<i2").tobytes())
-    (home / ".asoundrc").write_text(
-        f"""
-pcm.{DEVICE}_file {{
+    (home / ".asoundrc").write_text("".join(_definition(device, raw) for device in devices))
+
+
+def _definition(device: str, raw: Path) -> str:
+    """The ALSA configuration of one device playing `raw`."""
+    return f"""
+pcm.{device}_file {{
     type file
     slave.pcm "null"
     file "/dev/null"
     infile "{raw}"
     format "raw"
 }}
-pcm.{DEVICE} {{
+pcm.{device} {{
     type plug
-    slave {{ pcm "{DEVICE}_file"; rate 16000; format S16_LE; channels 1 }}
+    slave {{ pcm "{device}_file"; rate 16000; format S16_LE; channels 1 }}
 }}
 """
-    )
 
 
 class Listening:

@@ -7,6 +7,8 @@ import pytest
 import tiny_kws_model
 from mpris import session_bus
 
+from assistant.microphone import refresh_devices
+
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
@@ -27,6 +29,16 @@ def bus_address():
     """The address of a private D-Bus session bus (a real dbus-daemon) for the test."""
     with session_bus() as address:
         yield address
+
+
+@pytest.fixture
+def alsa_home(tmp_path, monkeypatch) -> Path:
+    """HOME at `tmp_path` for this process, so that the devices `alsa_microphone.plug_in` puts
+    there are what PortAudio lists once it looks again; it forgets them after the test."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    yield tmp_path
+    monkeypatch.undo()
+    refresh_devices()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

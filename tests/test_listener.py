@@ -202,6 +202,19 @@ def test_an_unknown_device_name_is_reported_with_the_fix():
         open_microphone("no such microphone", 1600)
 
 
+def test_a_name_two_devices_hold_is_reported_with_their_numbers_and_the_fix(alsa_home):
+    import sounddevice
+
+    plug_in(alsa_home, np.zeros(SAMPLE_RATE, np.int16), ("deskmic_left", "deskmic_right"))
+    with pytest.raises(MicrophoneError, match=r"microphone 'deskmic' is ambiguous") as raised:
+        open_microphone("deskmic", 1600)
+    for name in ("deskmic_left", "deskmic_right"):
+        assert f"[{sounddevice.query_devices(name)['index']}] {name}, ALSA" in str(raised.value)
+    assert "set microphone.device in config.yaml to the number of one, or to a longer" in str(
+        raised.value
+    )
+
+
 def test_a_missing_model_is_reported_and_the_source_waits(tmp_path, caplog):
     source = MicrophoneSource(_settings(tmp_path / "missing.tflite"))
     with caplog.at_level(logging.ERROR, logger="assistant.listener"):
