@@ -38,6 +38,9 @@ RESTART_ONLY_SECTIONS = ("device", "emulator", "microphone", "mqtt", "speech", "
 BOARD_LOOK_SECONDS = 1.0
 """How often `source: auto` looks for a board by its USB id while it listens with a fallback,
 and checks that the board it uses is still plugged in."""
+MICROPHONE_LOOK_SECONDS = 5.0
+"""How often `source: auto` looks for a usable microphone while it listens with the virtual
+board (each look at a microphone not found restarts PortAudio, unless a stream is open)."""
 BOARD_GONE_SECONDS = 5.0
 """How long `auto` waits for an unplugged board to come back before it falls back again (a board
 that resets, or is being flashed, is back sooner)."""
@@ -189,7 +192,7 @@ class Assistant:
     def open_default_sources(self) -> None:
         """Open the source the configuration asks for. `auto` with no port named follows the
         board: it uses one whenever one is plugged in, else a fallback (the microphone, else the
-        virtual board) while it looks for one."""
+        virtual board, until the microphone can be used) while it looks for one."""
         running = self._open(self.source_to_open())
         if self.config.source == "auto" and self.config.sections["device"]["port"] == "auto":
             self._follower = threading.Thread(
@@ -220,9 +223,11 @@ class Assistant:
             self.virtual_board.unplug()
 
     def _follow_board(self, running: RunningSource) -> None:
-        """`auto`: switch from the fallback to a board when one is plugged in, and back to a
-        fallback when the board has been unplugged for BOARD_GONE_SECONDS."""
+        """`auto`: switch from the fallback to a board when one is plugged in, from the virtual
+        board to a microphone when one can be used (looked for every MICROPHONE_LOOK_SECONDS),
+        and back to a fallback when the board has been unplugged for BOARD_GONE_SECONDS."""
         gone_since: float | None = None
+        microphone_looked = time.monotonic()
         while not self.stopping.wait(BOARD_LOOK_SECONDS):
             if running.kind != "serial":
                 path = self.find()
@@ -232,16 +237,27 @@ class Assistant:
                         path,
                         running.session.source_name,
                     )
-                    self._close(running)
-                    running = self._open("serial")
+                    running = self._switch(running, "serial")
+                elif (
+                    running.kind == "emulator"
+                    and time.monotonic() - microphone_looked >= MICROPHONE_LOOK_SECONDS
+                ):
+                    microphone_looked = time.monotonic()
+                    if self._microphone_usable():
+                        log.info(
+                            "microphone %r found: using it instead of the virtual board until a "
+                            "board is plugged in",
+                            self.config.sections["microphone"]["device"],
+                        )
+                        running = self._switch(running, "microphone")
             elif running.source.connected.is_set() or self.find():
                 gone_since = None
             elif gone_since is None:
                 gone_since = time.monotonic()
             elif time.monotonic() - gone_since >= BOARD_GONE_SECONDS:
                 gone = time.monotonic() - gone_since
-                self._close(running)
-                running = self._open(self._fallback())
+                running = self._switch(running, self._fallback())
+                microphone_looked = time.monotonic()
                 log.warning(
                     "the board has been unplugged for %.0f s: listening with the %s until one "
                     "is plugged in",
@@ -249,6 +265,11 @@ class Assistant:
                     running.session.source_name,
                 )
                 gone_since = None
+
+    def _switch(self, running: RunningSource, choice: str) -> RunningSource:
+        """Close `running` and open the source `choice` names instead."""
+        self._close(running)
+        return self._open(choice)
 
     def _serial(self, port: str) -> SerialSource:
         device = self.config.sections["device"]
@@ -275,16 +296,19 @@ class Assistant:
         else:
             log.info(
                 "no board found and no microphone that records 16 kHz (or no sounddevice: the "
-                "[listen] extra): using the virtual board until a board is plugged in"
+                "[listen] extra): using the virtual board until a board or a microphone is "
+                "plugged in"
             )
         return fallback
 
     def _fallback(self) -> str:
         """What `auto` listens with when no board is plugged in: a microphone that records
         16 kHz, else the virtual board."""
-        if microphone_available(self.config.sections["microphone"]["device"]):
-            return "microphone"
-        return "emulator"
+        return "microphone" if self._microphone_usable() else "emulator"
+
+    def _microphone_usable(self) -> bool:
+        """Whether the microphone `microphone.device` names is plugged in and records 16 kHz."""
+        return microphone_available(self.config.sections["microphone"]["device"])
 
     def reload(self, path: Path) -> bool:
         """Load the configuration again (SIGHUP). A file that cannot be loaded, for whatever

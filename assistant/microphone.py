@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+import logging
+import threading
+import weakref
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 SAMPLE_RATE = 16000
 
 T = TypeVar("T")
+
+_portaudio = threading.Lock()
+"""Held while PortAudio restarts and while a stream opens, so that neither happens during the
+other."""
+_streams: weakref.WeakSet = weakref.WeakSet()
+"""The streams `open_stream` opened: PortAudio is not restarted while one of them is open."""
 
 
 class MicrophoneError(RuntimeError):
@@ -44,13 +53,41 @@ def device_argument(device: str) -> int | str | None:
     return int(device) if device.isdigit() else device
 
 
-def refresh_devices() -> None:
-    """Make PortAudio list the devices plugged in now. It enumerates them once, when it starts,
-    so a microphone plugged in (or back in) after that is found only once it starts again, which
-    stops any stream open at that moment: call this only when opening a device failed."""
+def open_stream(create: Callable[[], T]) -> T:
+    """The sounddevice stream `create()` opens, kept from a PortAudio restart until it closes."""
+    with _portaudio:
+        stream = create()
+        _streams.add(stream)
+    return stream
+
+
+def refresh_devices() -> bool:
+    """Make PortAudio list the devices plugged in now; False (nothing done) while a stream from
+    `open_stream` is open. PortAudio enumerates the devices once, when it starts, so a microphone
+    plugged in (or back in) after that is found only once it starts again, which would stop
+    every open stream."""
     sd = load_sounddevice()
-    sd._terminate()
-    sd._initialize()
+    with _portaudio:
+        if any(not stream.closed for stream in _streams):
+            return False
+        with _log_lines_held():
+            sd._terminate()
+            sd._initialize()
+    return True
+
+
+@contextlib.contextmanager
+def _log_lines_held() -> Iterator[None]:
+    """Other threads' log lines wait meanwhile: sounddevice points fd 2 at /dev/null while
+    PortAudio starts, and a line written then would be lost."""
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.acquire()
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.release()
 
 
 def microphone_available(device: str = "default") -> bool:
@@ -70,12 +107,14 @@ def _check(sd, chosen: int | str | None) -> None:
 
 def _with_fresh_devices(attempt: Callable[[], T]) -> T:
     """`attempt()`, and once more with PortAudio's device list refreshed if it fails (the device
-    may have been plugged in, or unplugged and back in, since PortAudio started)."""
+    may have been plugged in, or unplugged and back in, since PortAudio started), unless a
+    stream is open."""
     try:
         return attempt()
     except Exception:  # PortAudio's errors, or ValueError for a device it does not list
-        refresh_devices()
-        return attempt()
+        if not refresh_devices():
+            raise
+    return attempt()
 
 
 def open_microphone(device: str, block: int):
@@ -87,8 +126,10 @@ def open_microphone(device: str, block: int):
 
     def attempt():
         _check(sd, chosen)
-        return sd.InputStream(
-            samplerate=SAMPLE_RATE, channels=1, dtype="int16", blocksize=block, device=chosen
+        return open_stream(
+            lambda: sd.InputStream(
+                samplerate=SAMPLE_RATE, channels=1, dtype="int16", blocksize=block, device=chosen
+            )
         )
 
     try:

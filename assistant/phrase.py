@@ -17,7 +17,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from assistant.microphone import SAMPLE_RATE, MicrophoneError, device_argument, load_sounddevice
+from assistant.microphone import (
+    SAMPLE_RATE,
+    MicrophoneError,
+    device_argument,
+    load_sounddevice,
+    open_stream,
+)
 from assistant.plugin import Setting
 from assistant.settings import with_defaults
 from assistant.vosk_models import MODEL_NAME, check_model, default_model_path
@@ -68,12 +74,15 @@ def transcribe(
 def microphone_chunks(device: str, seconds: float, sample_rate: int) -> Iterator[bytes]:
     """Raw 16-bit mono audio from the microphone for at most `seconds`."""
     blocksize = int(sample_rate * CHUNK_SECONDS)
-    with load_sounddevice().RawInputStream(
-        samplerate=sample_rate,
-        blocksize=blocksize,
-        device=device_argument(device),
-        dtype="int16",
-        channels=1,
+    sd = load_sounddevice()
+    with open_stream(
+        lambda: sd.RawInputStream(
+            samplerate=sample_rate,
+            blocksize=blocksize,
+            device=device_argument(device),
+            dtype="int16",
+            channels=1,
+        )
     ) as stream:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:

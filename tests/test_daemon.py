@@ -7,9 +7,12 @@ import re
 import socket
 import textwrap
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
+from alsa_microphone import DEVICE, plug_in
 from runtime_skills import INSTALLED, RecordingSkill
 from usb_ports import nano_while_linked
 from waiting import wait_until
@@ -18,6 +21,7 @@ from assistant import control
 from assistant.config import load_config
 from assistant.daemon import Assistant
 from assistant.emulator import VirtualBoard
+from assistant.microphone import SAMPLE_RATE
 from assistant.pipeline import DEFAULT_MODEL
 
 CONFIG = """
@@ -259,37 +263,45 @@ def test_auto_prefers_a_board_then_the_configured_microphone_then_the_virtual_bo
         assistant.host.stop()
 
 
+def _auto(folder: Path, microphone: str) -> tuple[Assistant, VirtualBoard]:
+    """An assistant with `source: auto` and the `microphone` device in `folder`, and a board it
+    finds by its USB id once plugged in (folder/ttyACM0)."""
+    path = folder / "config.yaml"
+    config = CONFIG.replace("source: emulator", "source: auto")
+    path.write_text(textwrap.dedent(config) + f"microphone: {{device: {microphone}}}\n")
+    link = folder / "ttyACM0"
+    assistant = Assistant(
+        load_config(path, INSTALLED), INSTALLED, folder, print, find=nano_while_linked(link)
+    )
+    return assistant, VirtualBoard(link=link, heartbeat_ms=200)
+
+
+def _heard(assistant: Assistant, kind: str) -> Callable[[], bool]:
+    """Whether, when called, the source `kind` is open and has had its HELLO."""
+    return lambda: any(r.kind == kind and r.session.greeted.is_set() for r in assistant.sources)
+
+
 def test_auto_switches_to_a_board_plugged_in_later_and_back_when_it_is_unplugged(
     tmp_path, monkeypatch, caplog
 ):
     monkeypatch.setattr("assistant.daemon.BOARD_GONE_SECONDS", 0.5)
-    path = tmp_path / "config.yaml"
-    config = CONFIG.replace("source: emulator", "source: auto")
-    path.write_text(textwrap.dedent(config) + "microphone: {device: no such microphone}\n")
-    link = tmp_path / "ttyACM0"
-    assistant = Assistant(
-        load_config(path, INSTALLED), INSTALLED, tmp_path, print, find=nano_while_linked(link)
-    )
+    assistant, board = _auto(tmp_path, "no such microphone")
 
     def recorder_calls():
         return assistant.host.skills["recorder"].calls
 
-    def heard(kind: str) -> bool:
-        """The source `kind` is open and has had its board's HELLO."""
-        return any(r.kind == kind and r.session.greeted.is_set() for r in assistant.sources)
-
-    board = VirtualBoard(link=link, heartbeat_ms=200)
     caplog.set_level(logging.INFO, logger="assistant")
+    link = tmp_path / "ttyACM0"
     try:
         assistant.start()
         assistant.open_default_sources()
         fallback = assistant.virtual_board
         assert [running.kind for running in assistant.sources] == ["emulator"]
         assert fallback.host_connected.wait(5)
-        assert "using the virtual board until a board is plugged in" in caplog.text
+        assert "using the virtual board until a board or a microphone is plugged in" in caplog.text
 
         board.plug_in()
-        assert wait_until(lambda: heard("serial")), "the board plugged in later was not opened"
+        assert wait_until(_heard(assistant, "serial")), "the board plugged in later was not opened"
         assert [running.kind for running in assistant.sources] == ["serial"]
         assert not fallback.host_connected.is_set() and not Path(fallback.path).exists()
         assert f"board found on {link}: using it instead of the virtual board" in caplog.text
@@ -301,11 +313,42 @@ def test_auto_switches_to_a_board_plugged_in_later_and_back_when_it_is_unplugged
         # the old pty's name, which another program's new pty may have had meanwhile
         link.unlink()
         board.unplug()
-        assert wait_until(lambda: heard("emulator"), timeout=10), "no fallback once unplugged"
+        assert wait_until(_heard(assistant, "emulator"), timeout=10), "no fallback once unplugged"
         assert "s: listening with the virtual board until one is plugged in" in caplog.text
         fallback.detect("off")
         assert wait_until(lambda: recorder_calls()[1:] == [("dim", "off")])
         assert "virtual board: 'off' (0.95)" in caplog.text
+    finally:
+        assistant.stop()
+        board.close()
+
+
+def test_auto_switches_from_the_virtual_board_to_a_microphone_plugged_in_later_then_to_a_board(
+    alsa_home, monkeypatch, caplog
+):
+    monkeypatch.setattr("assistant.daemon.BOARD_LOOK_SECONDS", 0.1)
+    monkeypatch.setattr("assistant.daemon.MICROPHONE_LOOK_SECONDS", 0.3)
+    assistant, board = _auto(alsa_home, DEVICE)
+
+    caplog.set_level(logging.INFO, logger="assistant")
+    try:
+        assistant.start()
+        assistant.open_default_sources()
+        fallback = assistant.virtual_board
+        assert fallback.host_connected.wait(5)
+
+        plug_in(alsa_home, np.zeros(SAMPLE_RATE, np.int16))
+        assert wait_until(_heard(assistant, "microphone"), timeout=10), "no microphone opened"
+        assert [running.kind for running in assistant.sources] == ["microphone"]
+        assert not fallback.host_connected.is_set()
+        found = f"microphone '{DEVICE}' found: using it instead of the virtual board until a board"
+        assert found in caplog.text
+        assert f"source: microphone (device '{DEVICE}': listening since" in assistant.status()
+
+        board.plug_in()
+        assert wait_until(_heard(assistant, "serial")), "the board plugged in later was not opened"
+        assert [running.kind for running in assistant.sources] == ["serial"]
+        assert f"board found on {board.link}: using it instead of the microphone" in caplog.text
     finally:
         assistant.stop()
         board.close()

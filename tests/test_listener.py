@@ -25,7 +25,9 @@ from assistant.microphone import (
     device_argument,
     microphone_available,
     open_microphone,
+    refresh_devices,
 )
+from assistant.phrase import microphone_chunks
 from assistant.ratelimit import WARNINGS_PER_MINUTE
 from assistant.sources import DeviceSession
 
@@ -213,6 +215,45 @@ def test_a_name_two_devices_hold_is_reported_with_their_numbers_and_the_fix(alsa
     assert "set microphone.device in config.yaml to the number of one, or to a longer" in str(
         raised.value
     )
+
+
+def test_portaudio_is_not_restarted_while_a_stream_is_open(alsa_home):
+    """A look for a microphone not plugged in restarts PortAudio, which would end the follow-up
+    phrase's stream open meanwhile."""
+    plug_in(alsa_home, np.zeros(SAMPLE_RATE, np.int16))
+    assert microphone_available(DEVICE)  # listed
+    chunks = microphone_chunks(DEVICE, 0.5, SAMPLE_RATE)
+    assert next(chunks)  # the stream is open
+    assert not microphone_available("no such microphone")
+    assert list(chunks)  # and still reads
+    assert refresh_devices()  # closed: PortAudio may look again
+
+
+def test_log_lines_of_other_threads_wait_while_portaudio_restarts(capfd):
+    """sounddevice points fd 2 at /dev/null while PortAudio starts."""
+    logger = logging.getLogger("test.chatter")
+    stopping = threading.Event()
+    written: list[int] = []
+
+    def chatter() -> None:
+        while not stopping.is_set():
+            logger.warning("line %d", len(written))
+            written.append(len(written))
+
+    with open(2, "w", buffering=1, closefd=False) as stderr:  # fd 2 itself
+        handler = logging.StreamHandler(stderr)
+        logging.getLogger().addHandler(handler)
+        thread = threading.Thread(target=chatter)
+        thread.start()
+        try:
+            for _ in range(20):
+                assert refresh_devices()
+        finally:
+            stopping.set()
+            thread.join()
+            logging.getLogger().removeHandler(handler)
+    lines = [line for line in capfd.readouterr().err.splitlines() if line.startswith("line ")]
+    assert lines == [f"line {number}" for number in written]
 
 
 def test_a_missing_model_is_reported_and_the_source_waits(tmp_path, caplog):
