@@ -195,6 +195,26 @@ def test_timers_survive_a_restart_and_still_ring(timers) -> None:
     assert first.replies == ["Tea set for two seconds", "Eggs set for ten minutes"]
 
 
+def open_files(path: Path) -> int:
+    """How many of this process's file descriptors are open on `path`."""
+    descriptors = Path("/proc/self/fd")
+    links = (os.readlink(fd) for fd in descriptors.iterdir() if fd.is_symlink())
+    return sum(link == str(path) for link in links)
+
+
+def test_each_stop_closes_the_database_it_opened(timers, tmp_path: Path) -> None:
+    """Stopped and started again (a reload), the skill leaves no connection to its database
+    open for the garbage collector to close some time: the fixture keeps every stopped skill."""
+    database = tmp_path / "timers" / "timers.sqlite"
+    for number in range(3):
+        skill = timers(ask_length=False, ring_every=60, ring_for=120)  # stores its ringing
+        skill.do("start", name=f"tea {number}", seconds=0.1)
+        assert wait_until(lambda: f"Tea {number} is done" in skill.replies)  # noqa: B023
+        assert open_files(database) > 0
+        skill.stop()
+        assert open_files(database) == 0
+
+
 def test_a_timer_due_while_down_is_announced_as_missed(timers) -> None:
     first = timers(ask_length=False)
     first.do("start", name="tea", seconds=0.5)
