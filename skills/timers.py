@@ -194,7 +194,18 @@ class TimersSkill(Skill):
     def ring(self, name: str, site: str | None = None) -> None:
         """Announce a timer that came due, and keep announcing until stopped. The ringing is
         stored first, so a restart right after the announcement keeps it; a store that cannot
-        be written rings it once."""
+        be written rings it once, and so does a `ring_for` shorter than `ring_every`: its
+        ringing would never announce, and APScheduler would store it paused, with no next run
+        time, for ever."""
+        settings = self.context.settings
+        if settings["ring_every"] <= settings["ring_for"]:
+            self._store_ringing(name, site)
+        self.context.say(f"{name.capitalize()} is done", site)
+        self.context.hold_focus(settings["ring_for"])
+
+    def _store_ringing(self, name: str, site: str | None) -> None:
+        """Store the announcements of a timer that came due: every `ring_every` seconds from
+        now on, for `ring_for` seconds."""
         settings = self.context.settings
         now = datetime.now(timezone.utc)
         try:
@@ -211,8 +222,6 @@ class TimersSkill(Skill):
             )
         except SQLAlchemyError as error:
             self._not_stored(error)
-        self.context.say(f"{name.capitalize()} is done", site)
-        self.context.hold_focus(settings["ring_for"])
 
     def _not_stored(self, error: SQLAlchemyError) -> None:
         """Log, once per start, that what happens to timers cannot be stored."""

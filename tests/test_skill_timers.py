@@ -242,6 +242,16 @@ def test_a_ringing_timer_keeps_ringing_across_a_restart_and_stop_silences_it(tim
     assert re.fullmatch(r"Eggs: (ten|nine) minutes.* left", second.do("status"))
 
 
+def test_a_timer_that_rings_for_less_than_ring_every_rings_once_and_stores_nothing(
+    timers,
+) -> None:
+    skill = timers(ask_length=False, ring_every=0.3, ring_for=0)
+    for name in ("tea", "eggs"):
+        skill.do("start", name=name, seconds=0.1)
+        assert wait_until(lambda: f"{name.capitalize()} is done" in skill.replies)  # noqa: B023
+        assert skill.skill.scheduler.get_jobs("ringing") == []  # stored before it is said
+
+
 def test_a_timer_rings_in_the_room_that_started_it(timers) -> None:
     skill = timers(ask_length=False, ring_every=0.3)
     skill.do("start", name="tea", seconds=0.2, site="kitchen")
