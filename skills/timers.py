@@ -86,12 +86,13 @@ class TimersSkill(Skill):
         self._unstored_told = False
         """Whether a change that could not be stored has been logged."""
         self._executor = ThreadPoolExecutor()
+        self._stores = {
+            "default": TimerStore(self._database, "apscheduler_jobs", self._not_stored),
+            "ringing": TimerStore(self._database, "ringing", self._not_stored),
+        }
         self.scheduler = BackgroundScheduler(
             executors={"default": self._executor},
-            jobstores={
-                "default": TimerStore(self._database, "apscheduler_jobs", self._not_stored),
-                "ringing": TimerStore(self._database, "ringing", self._not_stored),
-            },
+            jobstores=self._stores,
             job_defaults={
                 "misfire_grace_time": max(1, math.ceil(settings["missed_after"])),
                 "coalesce": True,
@@ -118,11 +119,17 @@ class TimersSkill(Skill):
         and its own shutdown cannot wait for them: it holds the job stores' lock while it waits,
         which `ring` needs. That `get_jobs` waits for a round under way is APScheduler's
         locking, not its API: test_a_stop_waits_for_a_round_handing_a_due_timer_over fails
-        should it change."""
+        should it change.
+
+        The database's connections are closed here, not by the garbage collector some time
+        later: APScheduler's shutdown closes its stores' connections, then its thread, which the
+        shutdown joins, looks for the next run time once more and opens one again."""
         self.scheduler.pause()  # no due timer is handed over any more (TimerStore.get_due_jobs)
         self.scheduler.get_jobs()  # waits for a round handing some over: it holds this lock
         self._executor.shutdown(wait=True)  # they ring, stored by the paused scheduler
         self.scheduler.shutdown()
+        for store in self._stores.values():
+            store.shutdown()  # the scheduler's thread has ended: nothing uses them any more
         if _RUNNING.get(self._key) is self:
             del _RUNNING[self._key]
 
@@ -187,7 +194,18 @@ class TimersSkill(Skill):
     def ring(self, name: str, site: str | None = None) -> None:
         """Announce a timer that came due, and keep announcing until stopped. The ringing is
         stored first, so a restart right after the announcement keeps it; a store that cannot
-        be written rings it once."""
+        be written rings it once, and so does a `ring_for` shorter than `ring_every`: its
+        ringing would never announce, and APScheduler would store it paused, with no next run
+        time, for ever."""
+        settings = self.context.settings
+        if settings["ring_every"] <= settings["ring_for"]:
+            self._store_ringing(name, site)
+        self.context.say(f"{name.capitalize()} is done", site)
+        self.context.hold_focus(settings["ring_for"])
+
+    def _store_ringing(self, name: str, site: str | None) -> None:
+        """Store the announcements of a timer that came due: every `ring_every` seconds from
+        now on, for `ring_for` seconds."""
         settings = self.context.settings
         now = datetime.now(timezone.utc)
         try:
@@ -204,8 +222,6 @@ class TimersSkill(Skill):
             )
         except SQLAlchemyError as error:
             self._not_stored(error)
-        self.context.say(f"{name.capitalize()} is done", site)
-        self.context.hold_focus(settings["ring_for"])
 
     def _not_stored(self, error: SQLAlchemyError) -> None:
         """Log, once per start, that what happens to timers cannot be stored."""

@@ -1,5 +1,6 @@
 """The `assistant` command as users run it, with the example plugin installed for real."""
 
+import argparse
 import fcntl
 import itertools
 import json
@@ -11,15 +12,19 @@ import signal
 import statistics
 import subprocess
 import sys
+import termios
 import textwrap
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from assistant_command import assistant, lines_until
+from held_event import AnnouncedWait
 from waiting import wait_until
 
-from assistant import service
+from assistant import cli, service
+from assistant.emulator import VirtualBoard
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = """
@@ -469,39 +474,40 @@ def _lines_until(port, done) -> list[str]:
     return lines
 
 
-def test_emulate_starts_its_script_once_the_host_listens_not_once_it_opens(env, tmp_path):
+def test_emulate_starts_its_script_once_the_host_listens_not_once_it_opens(tmp_path):
     """A host's opening of the port can flush what arrived before it ends (pyserial's open does,
     last), so a script started when the board sees the port open could lose its first line.
-    Here the opening takes a second and a half, all of it swallowed as a flush would: the board
-    has only greeted by then, and the request the host sends next (HELLO, as the assistant does
-    when its opening flushed the greeting) starts the script after the HELLO it gets back."""
+    Here the opening lasts until the script waits for the host's request (with the bug: until
+    the script has sent its line), then flushes as pyserial does: the request the host sends
+    next (HELLO, as the assistant does when its opening flushed the greeting) starts the script
+    after the HELLO it gets back."""
     script = tmp_path / "script.txt"
     script.write_text("on\n")
-    link = tmp_path / "ttyKWS"
-    emulate = ["emulate", "--script", str(script), "--link", str(link), "--heartbeat-ms", "0"]
-    board = subprocess.Popen(
-        [sys.executable, "-m", "assistant", *emulate, "--stay"],
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    board = VirtualBoard(heartbeat_ms=0)
+    board.host_listening = listening = AnnouncedWait()
+    board.plug_in()
+    given = argparse.Namespace(script=str(script), wav=None, stay=False, fast=False)
+    feeding = threading.Thread(target=cli._feed_board, args=(board, given, None), daemon=True)
+    feeding.start()
     try:
-        lines_until(board, lambda lines: lines[-1].startswith("waiting for a host"))
-        host = os.open(link, os.O_RDWR | os.O_NOCTTY)  # the board sees the port open
+        host = os.open(board.path, os.O_RDWR | os.O_NOCTTY)  # the board sees the port open
         try:  # locked as pyserial locks a port: no other program's link reads this pty's lines
             fcntl.flock(host, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            swallowed = _read_for(host, 1.5)
-            assert swallowed.startswith(b"HELLO seq=0 ") and b"DET" not in swallowed, swallowed
+            greeting = _read_for(host, 5, until=lambda data: data.endswith(b"\n"))
+            assert greeting.startswith(b"HELLO seq=0 "), greeting
+            assert wait_until(lambda: listening.waiting.is_set() or board.sent_lines > 1)
+            termios.tcflush(host, termios.TCIFLUSH)  # the end of the opening
             os.write(host, b"HELLO\n")
             heard = _read_for(host, 5, until=lambda data: data.count(b"\n") >= 2)
         finally:
             os.close(host)
+        feeding.join(10)
     finally:
-        board.terminate()
-        board.communicate(timeout=10)
-    hello, detection, _ = heard.split(b"\n")
-    assert hello.startswith(b"HELLO seq=0 ")
-    assert re.fullmatch(rb"DET seq=1 label=on score=0\.950 ms=\d+", detection)
+        board.close()
+    lines = heard.splitlines()
+    assert len(lines) == 2, f"no script line after the HELLO: {heard!r}"
+    assert lines[0].startswith(b"HELLO seq=0 ")
+    assert re.fullmatch(rb"DET seq=1 label=on score=0\.950 ms=\d+", lines[1])
 
 
 def _read_for(fd: int, seconds: float, until=lambda data: False) -> bytes:

@@ -178,7 +178,10 @@ def lists(tmp_path):
 def test_a_list_runs_its_actions_one_after_another(lists):
     run, _, host = lists
     hang, dim = run("on")
-    ran_early = host.skills["recorder"].called.wait(0.5)  # would, if both ran at once
+    # the recorder's thread runs its calls in turn: what the list gave it (with the bug, the dim
+    # at once) has run once this has
+    host.runners["recorder"].submit("after the list", lambda: None).result(5)
+    ran_early = host.skills["recorder"].called.is_set()
     host.skills["trouble"].release.set()
     assert dim.result(5) is None and hang.result(5) is None
     assert not ran_early

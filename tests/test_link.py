@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import serial
-from held_event import HeldAtFirstCheck
+from held_event import AnnouncedLock, HeldAtFirstCheck
 from manual_clock import Clock
 from waiting import wait_until
 
@@ -518,6 +518,7 @@ def test_a_detection_written_while_the_board_is_unplugged_goes_to_its_own_termin
     to a closed (and maybe reused) file descriptor."""
     board = VirtualBoard(heartbeat_ms=0)
     board.host_connected = held = HeldAtFirstCheck("typist")  # at the write's check
+    board._lock = lock = AnnouncedLock("unplugging")
     board.plug_in()
     with serial.Serial(board.path, timeout=2) as host:
         assert isinstance(protocol.parse_line(host.readline()), protocol.Hello)
@@ -532,9 +533,10 @@ def test_a_detection_written_while_the_board_is_unplugged_goes_to_its_own_termin
         typist = threading.Thread(target=type_go, name="typist")
         typist.start()
         assert held.checked.wait(5)
-        unplugging = threading.Thread(target=board.unplug)
+        unplugging = threading.Thread(target=board.unplug, name="unplugging")
         unplugging.start()
-        unplugging.join(1)  # the unplug waits for the write (with the bug it closes at once)
+        # the unplug waits for the lock the write holds (with the bug it closes and ends at once)
+        assert wait_until(lambda: lock.asked.is_set() or not unplugging.is_alive())
         held.go.set()
         typist.join(5)
         unplugging.join(5)

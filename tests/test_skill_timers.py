@@ -195,6 +195,26 @@ def test_timers_survive_a_restart_and_still_ring(timers) -> None:
     assert first.replies == ["Tea set for two seconds", "Eggs set for ten minutes"]
 
 
+def open_files(path: Path) -> int:
+    """How many of this process's file descriptors are open on `path`."""
+    descriptors = Path("/proc/self/fd")
+    links = (os.readlink(fd) for fd in descriptors.iterdir() if fd.is_symlink())
+    return sum(link == str(path) for link in links)
+
+
+def test_each_stop_closes_the_database_it_opened(timers, tmp_path: Path) -> None:
+    """Stopped and started again (a reload), the skill leaves no connection to its database
+    open for the garbage collector to close some time: the fixture keeps every stopped skill."""
+    database = tmp_path / "timers" / "timers.sqlite"
+    for number in range(3):
+        skill = timers(ask_length=False, ring_every=60, ring_for=120)  # stores its ringing
+        skill.do("start", name=f"tea {number}", seconds=0.1)
+        assert wait_until(lambda: f"Tea {number} is done" in skill.replies)  # noqa: B023
+        assert open_files(database) > 0
+        skill.stop()
+        assert open_files(database) == 0
+
+
 def test_a_timer_due_while_down_is_announced_as_missed(timers) -> None:
     first = timers(ask_length=False)
     first.do("start", name="tea", seconds=0.5)
@@ -220,6 +240,16 @@ def test_a_ringing_timer_keeps_ringing_across_a_restart_and_stop_silences_it(tim
     time.sleep(0.8)
     assert second.replies.count("Tea is done") == rung  # silenced
     assert re.fullmatch(r"Eggs: (ten|nine) minutes.* left", second.do("status"))
+
+
+def test_a_timer_that_rings_for_less_than_ring_every_rings_once_and_stores_nothing(
+    timers,
+) -> None:
+    skill = timers(ask_length=False, ring_every=0.3, ring_for=0)
+    for name in ("tea", "eggs"):
+        skill.do("start", name=name, seconds=0.1)
+        assert wait_until(lambda: f"{name.capitalize()} is done" in skill.replies)  # noqa: B023
+        assert skill.skill.scheduler.get_jobs("ringing") == []  # stored before it is said
 
 
 def test_a_timer_rings_in_the_room_that_started_it(timers) -> None:
