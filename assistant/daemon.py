@@ -274,14 +274,14 @@ class Assistant:
             )
         else:
             log.info(
-                "no board found and no microphone that records 16 kHz (or no sounddevice: the "
-                "[listen] extra): using the virtual board until a board is plugged in"
+                "no board found and no microphone (or no sounddevice: the [listen] extra): "
+                "using the virtual board until a board is plugged in"
             )
         return fallback
 
     def _fallback(self) -> str:
         """What `auto` listens with when no board is plugged in: a microphone that records
-        16 kHz, else the virtual board."""
+        mono (at 16 kHz or at a rate of its own, resampled), else the virtual board."""
         if microphone_available(self.config.sections["microphone"]["device"]):
             return "microphone"
         return "emulator"
