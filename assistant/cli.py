@@ -418,7 +418,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     emulate.add_argument("--script", help="file of lines: `up`, `up 0.7`, `wait 1.5`, `raw ...`")
     emulate.add_argument(
-        "--wav", help="hear a 16 kHz mono WAV through the board's pipeline and send its lines"
+        "--wav",
+        help="hear a 16-bit mono WAV (another rate than 16 kHz is resampled) through the board's "
+        "pipeline and send its lines",
     )
     emulate.add_argument(
         "--fast",

@@ -295,19 +295,18 @@ class Assistant:
             )
         else:
             log.info(
-                "no board found and no microphone that records 16 kHz (or no sounddevice: the "
-                "[listen] extra): using the virtual board until a board or a microphone is "
-                "plugged in"
+                "no board found and no microphone (or no sounddevice: the [listen] extra): "
+                "using the virtual board until a board or a microphone is plugged in"
             )
         return fallback
 
     def _fallback(self) -> str:
         """What `auto` listens with when no board is plugged in: a microphone that records
-        16 kHz, else the virtual board."""
+        mono (at 16 kHz or at a rate of its own, resampled), else the virtual board."""
         return "microphone" if self._microphone_usable() else "emulator"
 
     def _microphone_usable(self) -> bool:
-        """Whether the microphone `microphone.device` names is plugged in and records 16 kHz."""
+        """Whether the microphone `microphone.device` names is plugged in and records mono."""
         return microphone_available(self.config.sections["microphone"]["device"])
 
     def reload(self, path: Path) -> bool:

@@ -1,8 +1,9 @@
 """The desktop microphone as an event source: the board's keyword spotting on this computer.
 
-`MicrophoneSource` reads 16 kHz mono int16 audio with sounddevice, runs it through the board's
-pipeline (assistant/pipeline.py) and delivers the lines a board would send: HELLO, then DET and
-HB with growing sequence numbers. A missing microphone, a device that cannot record 16 kHz or an
+`MicrophoneSource` reads 16 kHz mono int16 audio with sounddevice (a device that records only
+its own rate is resampled: assistant/resample.py), runs it through the board's pipeline
+(assistant/pipeline.py) and delivers the lines a board would send: HELLO, then DET and HB with
+growing sequence numbers. A missing microphone, a device that cannot be opened or an
 overflowing input is reported clearly (overflows at a limited rate) and the source keeps trying
 (with backoff); the daemon keeps running. `description` says what it does now. `borrow` lends the
 next seconds of its audio to a follow-up phrase, so one stream serves both.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 import weakref
 from collections.abc import Callable, Iterator
@@ -12,6 +13,8 @@ from typing import TypeVar
 SAMPLE_RATE = 16000
 
 T = TypeVar("T")
+
+log = logging.getLogger("assistant.microphone")
 
 _portaudio = threading.Lock()
 """Held while PortAudio restarts and while a stream opens, so that neither happens during the
@@ -92,17 +95,35 @@ def _log_lines_held() -> Iterator[None]:
 
 def microphone_available(device: str = "default") -> bool:
     """True if sounddevice finds `device` (among the devices plugged in now) and it can record
-    16 kHz mono 16-bit."""
+    mono 16-bit, at 16 kHz or at its own rate."""
     try:
         sd = load_sounddevice()
-        _with_fresh_devices(lambda: _check(sd, device_argument(device)))
+        _with_fresh_devices(lambda: _input_rate(sd, device_argument(device)))
     except Exception:  # any PortAudio failure means no usable microphone
         return False
     return True
 
 
-def _check(sd, chosen: int | str | None) -> None:
-    sd.check_input_settings(device=chosen, channels=1, dtype="int16", samplerate=SAMPLE_RATE)
+def _check(sd, chosen: int | str | None, rate: int) -> None:
+    sd.check_input_settings(device=chosen, channels=1, dtype="int16", samplerate=rate)
+
+
+def _input_rate(sd, chosen: int | str | None) -> int:
+    """The rate to record `chosen` at: 16 kHz when it can, else its own default rate (many
+    devices opened directly record only 44.1 or 48 kHz), which is then resampled. The error
+    of 16 kHz when it records neither."""
+    try:
+        _check(sd, chosen, SAMPLE_RATE)
+        return SAMPLE_RATE
+    except sd.PortAudioError as refused:
+        try:
+            rate = round(sd.query_devices(chosen, kind="input")["default_samplerate"])
+            if rate != SAMPLE_RATE:
+                _check(sd, chosen, rate)
+                return rate
+        except sd.PortAudioError:
+            pass
+        raise refused
 
 
 def _with_fresh_devices(attempt: Callable[[], T]) -> T:
@@ -117,45 +138,57 @@ def _with_fresh_devices(attempt: Callable[[], T]) -> T:
     return attempt()
 
 
-def open_microphone(device: str, block: int):
-    """A started-on-enter sounddevice InputStream at 16 kHz mono int16; MicrophoneError with the
-    reason and the fix when it cannot be opened."""
+def open_microphone(device: str, block: int, setting: str = "microphone.device"):
+    """A started-on-enter sounddevice InputStream read as 16 kHz mono int16 in `block`-frame
+    reads: the device records 16 kHz itself, or its own rate resampled (logged once, at info);
+    MicrophoneError with the reason and the fix (`setting` names the device) when it cannot be
+    opened."""
     sd = load_sounddevice()
     chosen = device_argument(device)
     name = "the default microphone" if chosen is None else f"microphone {device!r}"
 
     def attempt():
-        _check(sd, chosen)
-        return open_stream(
+        rate = _input_rate(sd, chosen)
+        frames = math.ceil(block * rate / SAMPLE_RATE)
+        stream = open_stream(
             lambda: sd.InputStream(
-                samplerate=SAMPLE_RATE, channels=1, dtype="int16", blocksize=block, device=chosen
+                samplerate=rate, channels=1, dtype="int16", blocksize=frames, device=chosen
             )
         )
+        return stream, rate
 
     try:
-        return _with_fresh_devices(attempt)
+        stream, rate = _with_fresh_devices(attempt)
     except ValueError as error:
         matches = _ambiguous_matches(error)
         if matches:
             raise MicrophoneError(
                 f"{name} is ambiguous: it matches {len(matches)} devices ({'; '.join(matches)}); "
-                "set microphone.device in config.yaml to the number of one, or to a longer part "
-                "of its name"
+                f"set {setting} in config.yaml to the number of one, or to a longer part of its "
+                "name"
             ) from error
         raise MicrophoneError(
             f"{name} not found ({error}); list the devices with `python -m sounddevice` and set "
-            "microphone.device in config.yaml"
+            f"{setting} in config.yaml"
         ) from error
     except sd.PortAudioError as error:
         text = str(error)
         if "sample rate" in text.lower():
             raise MicrophoneError(
-                f"{name} cannot record {SAMPLE_RATE} Hz mono ({text}); choose another device "
-                "with microphone.device in config.yaml"
+                f"{name} cannot record {SAMPLE_RATE} Hz mono, nor at its own rate ({text}); "
+                f"choose another device with {setting} in config.yaml"
             ) from error
         raise MicrophoneError(
             f"{name} cannot be opened ({text}); plug one in, or check `python -m sounddevice`"
         ) from error
+    if rate == SAMPLE_RATE:
+        return stream
+    from assistant.resample import ResampledInput  # python-soxr, of the [listen] extra
+
+    log.info(
+        "%s records %d Hz, not %d: resampling it to %d Hz", name, rate, SAMPLE_RATE, SAMPLE_RATE
+    )
+    return ResampledInput(stream, rate)
 
 
 def _ambiguous_matches(error: ValueError) -> list[str]:

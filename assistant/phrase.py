@@ -22,7 +22,7 @@ from assistant.microphone import (
     MicrophoneError,
     device_argument,
     load_sounddevice,
-    open_stream,
+    open_microphone,
 )
 from assistant.plugin import Setting
 from assistant.settings import with_defaults
@@ -71,23 +71,15 @@ def transcribe(
     return phrase_from_result(recognizer.FinalResult())
 
 
-def microphone_chunks(device: str, seconds: float, sample_rate: int) -> Iterator[bytes]:
-    """Raw 16-bit mono audio from the microphone for at most `seconds`."""
-    blocksize = int(sample_rate * CHUNK_SECONDS)
-    sd = load_sounddevice()
-    with open_stream(
-        lambda: sd.RawInputStream(
-            samplerate=sample_rate,
-            blocksize=blocksize,
-            device=device_argument(device),
-            dtype="int16",
-            channels=1,
-        )
-    ) as stream:
+def microphone_chunks(device: str, seconds: float) -> Iterator[bytes]:
+    """16 kHz 16-bit mono audio from the microphone (`phrase.device`) for at most `seconds`,
+    opened as the microphone source opens it (a device's own rate is resampled)."""
+    blocksize = int(SAMPLE_RATE * CHUNK_SECONDS)
+    with open_microphone(device, blocksize, setting="phrase.device") as stream:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             data, _overflowed = stream.read(blocksize)
-            yield bytes(data)
+            yield data.tobytes()
 
 
 def until_stopped(chunks: Iterable[bytes], stopped: Callable[[], bool]) -> Iterator[bytes]:
@@ -150,6 +142,9 @@ class PhraseListener:
             return None
         try:
             phrase = transcribe(model, grammar, until_stopped(chunks, stopped), SAMPLE_RATE)
+        except MicrophoneError as error:  # it says what to fix
+            self._report(str(error))
+            return None
         except Exception as error:  # sounddevice.PortAudioError and driver errors
             self._report(f"the microphone failed: {error}; check phrase.device")
             return None
@@ -175,7 +170,7 @@ class PhraseListener:
         if problem:
             self._report(problem)
             return None
-        return microphone_chunks(self.settings["device"], seconds, SAMPLE_RATE)
+        return microphone_chunks(self.settings["device"], seconds)
 
     def model(self) -> Any:
         """The Vosk model, loaded once; None (reported once) when it cannot be loaded."""

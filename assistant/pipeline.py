@@ -239,8 +239,11 @@ class BoardOutput:
         return messages
 
 
-def read_wav_int16(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
-    """A 16-bit mono WAV file's samples; a clear error for any other format."""
+def read_wav_int16(
+    path: str | Path, sample_rate: int = 16000, resample: bool = False
+) -> np.ndarray:
+    """A 16-bit mono WAV file's samples at `sample_rate`; with `resample`, a file at another
+    rate is resampled to it (assistant/resample.py); a clear error for any other format."""
     path = Path(path)
     try:
         with wave.open(str(path)) as handle:
@@ -248,14 +251,19 @@ def read_wav_int16(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
             data = handle.readframes(handle.getnframes())
     except (OSError, wave.Error, EOFError) as error:
         raise ValueError(f"{path}: not a readable PCM WAV file ({error})") from error
-    if layout != (1, 2, sample_rate):
-        channels, width, rate = layout
+    channels, width, rate = layout
+    if (channels, width) != (1, 2) or (rate != sample_rate and not resample):
         raise ValueError(
             f"{path}: {channels} channel(s), {8 * width}-bit, {rate} Hz; the board hears "
             f"{sample_rate} Hz 16-bit mono (convert: sox {path.name} -r {sample_rate} -b 16 -c 1 "
             "out.wav)"
         )
-    return np.frombuffer(data, dtype="<i2").astype(np.int16)
+    samples = np.frombuffer(data, dtype="<i2").astype(np.int16)
+    if rate == sample_rate:
+        return samples
+    from assistant.resample import resampled
+
+    return resampled(samples, rate, sample_rate)
 
 
 def messages_from_wav(
@@ -265,9 +273,10 @@ def messages_from_wav(
     heartbeat_ms: int = 1000,
     chunk_ms: int = 100,
 ) -> list[protocol.Message]:
-    """The protocol lines a board would send while hearing the WAV file (HELLO, DET, HB)."""
+    """The protocol lines a board would send while hearing the WAV file (HELLO, DET, HB); a
+    file at another rate than the board's is resampled to it."""
     pipeline = KeywordPipeline(model_path, settings)
-    samples = read_wav_int16(path, pipeline.sample_rate)
+    samples = read_wav_int16(path, pipeline.sample_rate, resample=True)
     output = BoardOutput(pipeline.model_id, pipeline.commands, heartbeat_ms)
     messages: list[protocol.Message] = [output.hello()]
     chunk = max(1, pipeline.sample_rate * chunk_ms // 1000)

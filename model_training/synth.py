@@ -61,17 +61,17 @@ def espeak_available() -> bool:
     return shutil.which("espeak-ng") is not None
 
 
-def speak(text: str, voice: str, pitch: int, speed: int) -> np.ndarray:
-    """espeak-ng's output as float32 audio at 16 kHz."""
+def speak(text: str, voice: str, pitch: int, speed: int, rate: int = 16000) -> np.ndarray:
+    """espeak-ng's output as float32 audio at `rate` (16 kHz)."""
     if not espeak_available():
         raise RuntimeError("espeak-ng not found: install it (apt-get install espeak-ng)")
     command = ["espeak-ng", "-v", voice, "-p", str(pitch), "-s", str(speed), "--stdout", text]
     result = subprocess.run(command, capture_output=True, check=True)
     with wave.open(io.BytesIO(result.stdout)) as handle:
-        rate = handle.getframerate()
+        handle_rate = handle.getframerate()
         pcm = np.frombuffer(handle.readframes(handle.getnframes()), dtype="<i2")
     audio = pcm.astype(np.float32) / 32768.0
-    return resample_poly(audio, 16000, rate).astype(np.float32)
+    return resample_poly(audio, rate, handle_rate).astype(np.float32)
 
 
 def trim(audio: np.ndarray, threshold: float = 0.02) -> np.ndarray:

@@ -1,6 +1,8 @@
 """A real ALSA capture device that plays a recording, for PortAudio to list and open like a
 microphone (there is no sound card here): a `file` PCM whose `infile` is the audio, behind a
-`plug` PCM that converts what the reader asks for. ALSA reads it from `$HOME/.asoundrc`."""
+`plug` PCM that converts the format and channels the reader asks for but not the rate (its rate
+converter is one that does not exist), so the device records its one rate only, as a device
+opened directly does. ALSA reads it from `$HOME/.asoundrc`."""
 
 from __future__ import annotations
 
@@ -18,16 +20,18 @@ DEVICE = "deskmic"
 LISTEN = Path(__file__).with_name("listen_with_microphone.py")
 
 
-def plug_in(home: Path, audio: np.ndarray, devices: tuple[str, ...] = (DEVICE,)) -> None:
-    """Make the `devices` appear for processes whose HOME is `home`: each plays 16 kHz mono int16
-    `audio`, then silence."""
+def plug_in(
+    home: Path, audio: np.ndarray, devices: tuple[str, ...] = (DEVICE,), rate: int = 16000
+) -> None:
+    """Make the `devices` appear for processes whose HOME is `home`: each plays mono int16
+    `audio` at `rate`, the one rate it records, then silence."""
     raw = home / "microphone.raw"
     raw.write_bytes(np.asarray(audio, dtype="<i2").tobytes())
-    (home / ".asoundrc").write_text("".join(_definition(device, raw) for device in devices))
+    (home / ".asoundrc").write_text("".join(_definition(device, raw, rate) for device in devices))
 
 
-def _definition(device: str, raw: Path) -> str:
-    """The ALSA configuration of one device playing `raw`."""
+def _definition(device: str, raw: Path, rate: int) -> str:
+    """The ALSA configuration of one device playing `raw`, recording only at `rate`."""
     return f"""
 pcm.{device}_file {{
     type file
@@ -38,9 +42,22 @@ pcm.{device}_file {{
 }}
 pcm.{device} {{
     type plug
-    slave {{ pcm "{device}_file"; rate 16000; format S16_LE; channels 1 }}
+    slave {{ pcm "{device}_file"; rate {rate}; format S16_LE; channels 1 }}
+    rate_converter "none"
 }}
 """
+
+
+def environment(home: Path) -> dict[str, str]:
+    """The environment of a process that finds the device plugged in at `home`."""
+    return {**os.environ, "HOME": str(home), "PYTHONPATH": str(Path(__file__).parents[1])}
+
+
+def records(home: Path, rate: int) -> bool:
+    """Whether ALSA's own arecord can record the device at `rate` (a tenth of a second)."""
+    command = ["arecord", "-q", "-D", DEVICE, "-f", "S16_LE", "-c", "1", "-r", str(rate)]
+    command += ["-s", str(rate // 10), str(home / "arecord.wav")]
+    return subprocess.run(command, env=environment(home), capture_output=True).returncode == 0
 
 
 class Listening:
@@ -48,13 +65,12 @@ class Listening:
     `lines` are its output so far (protocol lines and log lines)."""
 
     def __init__(self, home: Path, model: Path, device: str = DEVICE):
-        env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(Path(__file__).parents[1])}
         self.process = subprocess.Popen(
             [sys.executable, str(LISTEN), str(model), device],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env=env,
+            env=environment(home),
         )
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)

@@ -10,7 +10,7 @@ from assistant.listener import ListenerSettings, MicrophoneSource
 
 
 def main() -> None:
-    logging.basicConfig(stream=sys.stdout, level=logging.WARNING, format="%(message)s")
+    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
     model, device = sys.argv[1:3]
     settings = ListenerSettings.from_values(
         {"model": model, "device": device, "retry_seconds": 0.2, "max_retry_seconds": 0.2}

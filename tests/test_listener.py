@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import logging
 import re
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from alsa_microphone import DEVICE, Listening, plug_in
+from alsa_microphone import DEVICE, Listening, environment, plug_in, records
 from runtime_skills import INSTALLED
 from waiting import wait_until
 
@@ -32,15 +34,20 @@ from assistant.ratelimit import WARNINGS_PER_MINUTE
 from assistant.sources import DeviceSession
 
 
-@pytest.fixture(scope="module")
-def spoken_on() -> np.ndarray:
+def _spoken_on(rate: int) -> np.ndarray:
+    """espeak-ng saying "on" rendered at `rate`, between two seconds of silence."""
     from model_training.frontend import to_int16
     from model_training.synth import espeak_available, speak
 
     if not espeak_available():
         pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
-    silence = np.zeros(2 * SAMPLE_RATE, dtype=np.float32)
-    return to_int16(np.concatenate([silence, speak("on", "en", 50, 150) * 0.6, silence]))
+    silence = np.zeros(2 * rate, dtype=np.float32)
+    return to_int16(np.concatenate([silence, speak("on", "en", 50, 150, rate) * 0.6, silence]))
+
+
+@pytest.fixture(scope="module")
+def spoken_on() -> np.ndarray:
+    return _spoken_on(SAMPLE_RATE)
 
 
 class RecordedMicrophone:
@@ -222,7 +229,7 @@ def test_portaudio_is_not_restarted_while_a_stream_is_open(alsa_home):
     phrase's stream open meanwhile."""
     plug_in(alsa_home, np.zeros(SAMPLE_RATE, np.int16))
     assert microphone_available(DEVICE)  # listed
-    chunks = microphone_chunks(DEVICE, 0.5, SAMPLE_RATE)
+    chunks = microphone_chunks(DEVICE, 0.5)
     assert next(chunks)  # the stream is open
     assert not microphone_available("no such microphone")
     assert list(chunks)  # and still reads
@@ -280,10 +287,12 @@ def test_settings_come_from_the_microphone_section():
         ListenerSettings.from_values({"rate": 44100})
 
 
-def test_a_device_that_cannot_record_16_khz_is_reported_with_the_fix(monkeypatch):
+def test_a_device_that_records_neither_16_khz_nor_its_own_rate_is_reported_with_the_fix(
+    monkeypatch,
+):
     import sounddevice
 
-    def refuse(**settings):  # a microphone that only records 44.1 kHz, as PortAudio reports it
+    def refuse(**settings):  # every rate refused, as PortAudio reports it
         raise sounddevice.PortAudioError("Error opening InputStream: Invalid sample rate [-9997]")
 
     monkeypatch.setattr(sounddevice, "check_input_settings", refuse)
@@ -308,6 +317,30 @@ def test_a_microphone_plugged_in_after_the_start_is_found_and_heard(
     assert listening.saw("HELLO ")
     assert next(line for line in listening.lines if line.startswith("DET ")).startswith("DET seq=")
     assert " label=on " in next(line for line in listening.lines if line.startswith("DET "))
+
+
+def test_a_microphone_that_records_only_48_khz_is_resampled_and_heard(tmp_path, tiny_model):
+    """A device opened directly that records 48 kHz only (as most USB microphones): it is
+    opened at its own rate and heard resampled to 16 kHz, end to end through PortAudio."""
+    plug_in(tmp_path, _spoken_on(48000), rate=48000)
+    assert not records(tmp_path, SAMPLE_RATE), "the stand-in must refuse 16 kHz"
+    assert records(tmp_path, 48000)
+    available = f"from assistant.microphone import microphone_available as a; print(a({DEVICE!r}))"
+    found = subprocess.run(
+        [sys.executable, "-c", available], env=environment(tmp_path), capture_output=True, text=True
+    )
+    assert found.stdout.strip() == "True", found  # `source: auto` takes it
+    listening = Listening(tmp_path, tiny_model)
+    try:
+        assert wait_until(lambda: listening.saw("DET "), timeout=30), listening.lines
+    finally:
+        listening.close()
+    assert listening.saw(f"microphone '{DEVICE}' records 48000 Hz, not 16000: resampling it")
+    first = next(line for line in listening.lines if line.startswith("DET "))
+    detection = protocol.parse_line(first)
+    assert detection.label == "on"
+    assert 2000 < detection.ms < 3500  # the word's time, as in the same speech at 16 kHz
+    assert not listening.saw("microphone input overflowed")
 
 
 def test_a_lasting_overflow_is_counted_and_its_warnings_limited(tiny_model, spoken_on, caplog):

@@ -9,12 +9,15 @@ import hashlib
 import io
 import json
 import logging
+import subprocess
+import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from alsa_microphone import DEVICE, environment, plug_in
 from file_server import FileServer
 from scipy.signal import resample_poly
 from wav import read_wav
@@ -26,6 +29,7 @@ from assistant.speech import Speaker
 from assistant.vosk_models import add_commands, check_model, download_model
 
 KOREAN_GRAMMAR = ["안녕하세요", "감사합니다", "[unk]"]
+PHRASE = Path(__file__).with_name("phrase_with_microphone.py")
 
 
 @pytest.fixture(scope="module")
@@ -44,11 +48,12 @@ def spoken_chunks(text: str, folder: Path, voice: str = "ko") -> tuple[list[byte
     return [pcm[i : i + step] for i in range(0, len(pcm), step)], rate
 
 
-def microphone_speech(text: str, folder: Path) -> bytes:
-    """espeak-ng speech then a second of silence, as 16 kHz 16-bit PCM like the microphone's."""
-    chunks, rate = spoken_chunks(text, folder)
-    speech = resample_poly(np.frombuffer(b"".join(chunks), np.int16), 16000, rate)
-    return np.concatenate([speech, np.zeros(16000, np.float64)]).astype(np.int16).tobytes()
+def microphone_speech(text: str, folder: Path, rate: int = 16000) -> bytes:
+    """espeak-ng speech then a second of silence, as 16-bit PCM at `rate` (16 kHz) like the
+    microphone's."""
+    chunks, spoken_rate = spoken_chunks(text, folder)
+    speech = resample_poly(np.frombuffer(b"".join(chunks), np.int16), rate, spoken_rate)
+    return np.concatenate([speech, np.zeros(rate, np.float64)]).astype(np.int16).tobytes()
 
 
 @pytest.mark.parametrize("said", ["안녕하세요", "감사합니다"])
@@ -116,6 +121,22 @@ def test_no_microphone_gives_one_clear_message(
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert "follow-up phrase unavailable" in warnings[0] and "no microphone" in warnings[0]
+
+
+def test_a_phrase_on_a_microphone_that_records_only_48_khz_is_heard(
+    korean_model_path: Path, tmp_path: Path
+) -> None:
+    """With the board as the source the phrase opens a stream of its own: a device that
+    records 48 kHz only is opened at its rate and heard resampled, through PortAudio."""
+    speech = np.frombuffer(microphone_speech("감사합니다", tmp_path, 48000), np.int16)
+    plug_in(tmp_path, speech, rate=48000)
+    command = [sys.executable, str(PHRASE), str(korean_model_path), DEVICE, *KOREAN_GRAMMAR]
+    result = subprocess.run(
+        command, env=environment(tmp_path), capture_output=True, text=True, timeout=120
+    )
+    lines = result.stdout.splitlines()
+    assert lines and lines[-1] == "감사합니다", (result.stdout, result.stderr)
+    assert f"microphone '{DEVICE}' records 48000 Hz, not 16000: resampling it" in result.stdout
 
 
 def test_no_model_gives_one_clear_message(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

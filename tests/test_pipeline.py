@@ -29,17 +29,17 @@ from assistant.pipeline import (
 SAMPLE_RATE = 16000
 
 
-def _speech(text: str) -> np.ndarray:
+def _speech(text: str, rate: int = SAMPLE_RATE) -> np.ndarray:
     from model_training.frontend import to_int16
     from model_training.synth import espeak_available, speak
 
     if not espeak_available():
         pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
-    return to_int16(speak(text, "en", 50, 150) * 0.6)
+    return to_int16(speak(text, "en", 50, 150, rate) * 0.6)
 
 
-def _silence(seconds: float) -> np.ndarray:
-    return np.zeros(int(seconds * SAMPLE_RATE), dtype=np.int16)
+def _silence(seconds: float, rate: int = SAMPLE_RATE) -> np.ndarray:
+    return np.zeros(int(seconds * rate), dtype=np.int16)
 
 
 def _write_wav(path: Path, samples: np.ndarray, rate: int = SAMPLE_RATE, channels: int = 1):
@@ -154,6 +154,23 @@ def test_a_wav_the_board_could_not_hear_is_refused_with_the_fix(tmp_path):
     broken.write_bytes(b"RIFF....not a wav")
     with pytest.raises(ValueError, match="not a readable PCM WAV"):
         read_wav_int16(broken)
+
+
+def test_a_recording_at_48_khz_is_heard_as_the_same_at_16_khz(tiny_model, spoken_wav, tmp_path):
+    """`emulate --wav` hears a file at another rate resampled; the same words at 16 kHz give
+    the same lines. Reading training data (read_wav_int16 alone) still takes 16 kHz only."""
+    audio = np.concatenate([_silence(2, 48000), _speech("on", 48000), _silence(3, 48000)])
+    path = _write_wav(tmp_path / "session-48k.wav", audio, 48000)
+    heard = messages_from_wav(path, tiny_model)
+    same = messages_from_wav(spoken_wav[0], tiny_model)
+    beats = [m.ms for m in heard if isinstance(m, protocol.Heartbeat)]
+    assert beats == [m.ms for m in same if isinstance(m, protocol.Heartbeat)]
+    detections = [m for m in heard if isinstance(m, protocol.Detection)]
+    assert [d.label for d in detections] == ["on"]
+    expected = next(m for m in same if isinstance(m, protocol.Detection))
+    assert abs(detections[0].ms - expected.ms) <= 100  # one inference apart at most
+    with pytest.raises(ValueError, match=r"48000 Hz; the board hears 16000 Hz.*sox"):
+        read_wav_int16(path)
 
 
 def test_a_model_without_its_card_is_refused_with_the_fix(tiny_model, tmp_path):
