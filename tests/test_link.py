@@ -215,7 +215,10 @@ def test_a_hello_read_late_is_handled_before_the_host_asks_for_one(monkeypatch):
     delivered = []
     stopping = threading.Event()
     hello = protocol.Hello(0, protocol.PROTOCOL_VERSION, "1.0", "m", ("on", "off"))
-    os.write(master, (protocol.encode(hello) + "\n").encode())  # waiting before the first read
+    line = (protocol.encode(hello) + "\n").encode()
+    os.write(master, line)
+    # waiting whole before the first read (the kernel hands a pty's input over a moment later)
+    assert wait_until(lambda: connection.in_waiting == len(line))
     thread = threading.Thread(target=source._serve, args=(connection, delivered.append, stopping))
     thread.start()
     try:
