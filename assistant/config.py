@@ -26,7 +26,8 @@ from assistant.yaml_lines import LocatedDocument, Path_, YamlSyntaxError, load_l
 
 log = logging.getLogger("assistant.config")
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
+DEFAULT_CONFIG = Path(__file__).resolve().parent / "config.yaml"
+"""The default configuration, installed with the package."""
 SOURCES = ("auto", "serial", "microphone", "emulator")
 ROLES = ("single", "satellite", "hub")
 

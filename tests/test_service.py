@@ -15,6 +15,7 @@ from assistant_command import assistant
 from waiting import wait_until
 
 from assistant import service
+from assistant.config import DEFAULT_CONFIG
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -109,7 +110,7 @@ def test_install_refuses_a_config_with_problems(tmp_path, no_user_manager):
 
 
 def test_install_print_shows_the_unit_and_installs_nothing(tmp_path, no_user_manager):
-    config = str(REPO / "config.yaml")
+    config = str(DEFAULT_CONFIG)
     result = assistant(no_user_manager, "--config", config, "service", "install", "--print")
     assert result.returncode == 0, result.stderr
     assert result.stdout == service.unit_text(config=config)
@@ -122,7 +123,7 @@ def test_the_units_python_fallback_never_imports_from_its_working_directory(
     """With no `assistant` script on PATH the unit runs `python -m assistant`, which systemd
     starts in the home folder: a stray assistant.py there is not what runs."""
     config = tmp_path / "config.yaml"
-    config.write_text((REPO / "config.yaml").read_text())
+    config.write_text(DEFAULT_CONFIG.read_text())
     no_script = {**no_user_manager, "PATH": "/usr/bin:/bin"}
     printed = assistant(no_script, "--config", str(config), "service", "install", "--print")
     assert printed.returncode == 0, printed.stderr
@@ -148,7 +149,7 @@ def test_the_units_python_fallback_never_imports_from_its_working_directory(
 
 @needs_systemd
 def test_install_fails_when_the_unit_cannot_be_enabled(tmp_path, no_user_manager):
-    config = str(REPO / "config.yaml")
+    config = str(DEFAULT_CONFIG)
     result = assistant(no_user_manager, "--config", config, "service", "install")
     unit = tmp_path / "config" / "systemd" / "user" / service.UNIT_NAME
     assert result.returncode == 1
@@ -201,7 +202,7 @@ def test_install_enables_and_restarts_so_a_running_service_takes_the_new_unit(
 ):
     environment, answer, calls = systemctl
     answer("is-active", active)
-    config = str(REPO / "config.yaml")
+    config = str(DEFAULT_CONFIG)
     result = assistant(environment, "--config", config, "service", "install")
     unit = tmp_path / "config" / "systemd" / "user" / service.UNIT_NAME
     assert result.returncode == 0, result.stderr
