@@ -60,28 +60,52 @@ def test_the_wheel_holds_the_daemon_skills_default_config_model_and_license(whee
     assert max(sizes.values()) < 100_000, max(sizes, key=sizes.get)
 
 
-def test_the_installed_wheel_runs_on_its_default_config_outside_the_repository(wheel, tmp_path):
-    """README, "Set up": `assistant run` on the default config.yaml, for a user who installed
-    the wheel and has no configuration of their own, from a folder that is not the
-    repository."""
-    site = tmp_path / "site-packages"
-    with zipfile.ZipFile(wheel) as archive:
-        archive.extractall(site)
+@pytest.fixture(scope="module")
+def installed(wheel, tmp_path_factory) -> Path:
+    """A fresh virtual environment with the wheel installed (not editable); the dependencies
+    come from the interpreter's own site-packages, so nothing is downloaded."""
+    venv = tmp_path_factory.mktemp("venv")
+    new_venv = [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip"]
+    build([*new_venv, str(venv)], venv)
+    pip_install = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python")]
+    build([*pip_install, "install", "--no-deps", "--no-index", "--quiet", str(wheel)], venv)
+    return venv
+
+
+def run_installed(venv: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """The installed `assistant ARGS` as a user runs it: from a home folder outside the
+    repository, with no configuration of their own, and another installation's `assistant`
+    first on PATH."""
     home = tmp_path / "home"
-    home.mkdir()
+    other = tmp_path / "other-installation"
+    for folder in (home, other):
+        folder.mkdir(exist_ok=True)
+    (other / "assistant").write_text("#!/bin/sh\nexit 1\n")
+    (other / "assistant").chmod(0o755)
     env = {
         **os.environ,
-        "PYTHONPATH": str(site),
         "HOME": str(home),
         "XDG_CONFIG_HOME": str(home / ".config"),
+        "PATH": f"{other}{os.pathsep}{os.environ['PATH']}",
     }
-    checked = subprocess.run(
-        [sys.executable, "-m", "assistant", "config", "check"],
-        cwd=home,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    env.pop("PYTHONPATH", None)  # the tests' own: it would import the repository's code
+    command = [str(venv / "bin" / "assistant"), *args]
+    return subprocess.run(command, cwd=home, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_the_installed_assistant_runs_on_its_default_config_outside_the_repository(
+    installed, tmp_path
+):
+    """README, "Set up": `assistant run` on the default config.yaml, for a user who installed
+    the wheel and has no configuration of their own."""
+    checked = run_installed(installed, tmp_path, "config", "check")
     assert checked.returncode == 0, checked.stderr
+    [site] = (installed / "lib").glob("python*/site-packages")
     assert checked.stdout.startswith(f"{site / 'assistant' / 'config.yaml'}: OK (6 commands")
+
+
+def test_the_installed_assistants_service_runs_that_installation(installed, tmp_path):
+    printed = run_installed(installed, tmp_path, "service", "install", "--print")
+    assert printed.returncode == 0, printed.stderr
+    assert f"\nExecStart={installed / 'bin' / 'assistant'} run\n" in printed.stdout
+    assert "Documentation=" not in printed.stdout  # README.md is not installed

@@ -117,18 +117,23 @@ def test_install_print_shows_the_unit_and_installs_nothing(tmp_path, no_user_man
     assert not (tmp_path / "config" / "systemd").exists()
 
 
-def test_the_units_python_fallback_never_imports_from_its_working_directory(
+def test_the_units_python_command_never_imports_from_its_working_directory(
     tmp_path, no_user_manager
 ):
-    """With no `assistant` script on PATH the unit runs `python -m assistant`, which systemd
-    starts in the home folder: a stray assistant.py there is not what runs."""
+    """Installed by `python -m assistant`, the unit runs `python -m assistant` on the same
+    interpreter, not another installation's `assistant` found on PATH; systemd starts it in
+    the home folder: a stray assistant.py there is not what runs."""
     config = tmp_path / "config.yaml"
     config.write_text(DEFAULT_CONFIG.read_text())
-    no_script = {**no_user_manager, "PATH": "/usr/bin:/bin"}
+    other = tmp_path / "other-installation"
+    other.mkdir()
+    (other / "assistant").write_text("#!/bin/sh\nexit 1\n")
+    (other / "assistant").chmod(0o755)
+    no_script = {**no_user_manager, "PATH": f"{other}:/usr/bin:/bin"}
     printed = assistant(no_script, "--config", str(config), "service", "install", "--print")
     assert printed.returncode == 0, printed.stderr
     [command] = re.findall(r"^ExecStart=(.*)$", printed.stdout, re.M)
-    assert shlex.split(command)[0] == sys.executable  # not a script: the fallback
+    assert shlex.split(command) == [*service.module_command(), "run", "--config", str(config)]
     home = tmp_path / "home"
     home.mkdir()
     (home / "assistant.py").write_text("raise SystemExit('the decoy in the home folder ran')\n")
