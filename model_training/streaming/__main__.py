@@ -196,7 +196,7 @@ def parser() -> argparse.ArgumentParser:
         default=0.5,
         help="budget of all commands together over the report's streams",
     )
-    thresholds.add_argument("--config", help="config file to update (e.g. assistant/config.yaml)")
+    thresholds.add_argument("--config", help="config file to update (e.g. config.yaml)")
     thresholds.add_argument(
         "--header", help=f"firmware header or folder (e.g. {FIRMWARE_MODEL_DIR})"
     )
