@@ -394,7 +394,7 @@ def cmd_service(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    config_help = "configuration file (default: user config, else the repository's config.yaml)"
+    config_help = "configuration file (default: user config, else the default config.yaml)"
     parser = argparse.ArgumentParser(prog="assistant", description=__doc__)
     parser.add_argument("--config", help=config_help)
     after = argparse.ArgumentParser(add_help=False)  # --config after a subcommand, too

@@ -26,7 +26,9 @@ from assistant.yaml_lines import LocatedDocument, Path_, YamlSyntaxError, load_l
 
 log = logging.getLogger("assistant.config")
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
+DEFAULT_CONFIG = (Path(__file__).parent / "config.yaml").resolve()
+"""The default configuration: the repository's config.yaml, linked into the package (and
+installed with it as a file)."""
 SOURCES = ("auto", "serial", "microphone", "emulator")
 ROLES = ("single", "satellite", "hub")
 

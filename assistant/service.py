@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -11,6 +12,8 @@ from pathlib import Path
 from assistant.paths import config_home
 
 UNIT_NAME = "assistant.service"
+README = Path(__file__).resolve().parent.parent / "README.md"
+"""The unit's documentation: in a clone of the repository, not in an installed wheel."""
 CONFIG_ERROR_STATUS = 2
 """Exit status of `assistant run` when the configuration has problems: the unit does not
 restart it (a restart would fail the same way, every RestartSec, forever)."""
@@ -49,7 +52,7 @@ def systemd_quoted(word: str) -> str:
 
 
 def module_command() -> list[str]:
-    """`python -m assistant` for the unit when no `assistant` script is on PATH, with the
+    """`python -m assistant` for the unit when it was run that way, with the
     working directory (home, for a user unit) kept off the import path, so a stray
     `assistant.py` or `yaml.py` there is never imported: -P (Python 3.11+); before it -I, which
     also ignores the PYTHON* variables (so -u keeps the output unbuffered) and the user's
@@ -58,20 +61,29 @@ def module_command() -> list[str]:
     return [sys.executable, *safe_path, "-m", "assistant"]
 
 
+def this_installation() -> list[str]:
+    """The command of the assistant that runs now, for the unit: the `assistant` script this
+    process was started as, else `python -m assistant` on this interpreter; never the first
+    `assistant` on PATH, which may be another installation's."""
+    script = Path(sys.argv[0])
+    if script.name == "assistant" and script.is_file():
+        return [os.path.abspath(script)]
+    return module_command()
+
+
 def unit_text(executable: str | None = None, config: str | None = None) -> str:
     """The unit file: restart on failure (not on a configuration error, nor when another
     assistant runs), reload with SIGHUP, stop with SIGTERM. `config` is made absolute: the
     service does not start in the directory it was installed from."""
-    program = executable or shutil.which("assistant")
-    words = [program] if program else module_command()
+    words = [executable] if executable else this_installation()
     words.append("run")
     if config:
         words += ["--config", str(Path(config).resolve())]
     command = " ".join(map(systemd_quoted, words))
+    documentation = f"Documentation=file://{README}\n" if README.is_file() else ""
     return f"""[Unit]
 Description=Hands-free voice assistant (keyword-spotting board)
-Documentation=file://{Path(__file__).resolve().parent.parent / "README.md"}
-After=sound.target
+{documentation}After=sound.target
 
 [Service]
 Type=simple

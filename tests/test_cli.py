@@ -24,6 +24,7 @@ from held_event import AnnouncedWait
 from waiting import wait_until
 
 from assistant import cli, service
+from assistant.config import DEFAULT_CONFIG
 from assistant.emulator import VirtualBoard
 
 REPO = Path(__file__).resolve().parent.parent
@@ -256,9 +257,7 @@ def test_a_reload_without_config_takes_the_user_config_made_since_the_start(env)
         output = _stop(daemon)
     finally:
         daemon.kill()
-    assert f"the configuration file changes: {user_config}, no longer {REPO / 'config.yaml'}" in (
-        output
-    )
+    assert f"the configuration file changes: {user_config}, no longer {DEFAULT_CONFIG}" in output
     assert f"configuration reloaded from {user_config}" in output
 
 
@@ -653,7 +652,7 @@ def test_the_readme_first_run_types_go_and_stop_on_the_virtual_board(env):
         daemon.kill()
         os.close(terminal)
     assert daemon.returncode == 0, output
-    assert f"configuration: {REPO / 'config.yaml'}" in lines[0]
+    assert f"configuration: {DEFAULT_CONFIG}" in lines[0]
     assert "'go' (0.95) -> timers.start" in "".join(lines)
 
 

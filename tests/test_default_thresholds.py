@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from assistant.config import load_config
+from assistant.config import DEFAULT_CONFIG, load_config
 from assistant.discovery import discover_skills
 from assistant.yaml_lines import load_located
 from model_training.streaming.thresholds import read_thresholds_header
@@ -13,7 +13,7 @@ HEADER = REPO / "firmware" / "kws" / "src" / "model" / "kws_thresholds.h"
 
 def test_config_thresholds_equal_the_firmware_header():
     header = {label: round(v * 1000) for label, v in read_thresholds_header(HEADER).items()}
-    config = load_located((REPO / "config.yaml").read_text(), REPO / "config.yaml").data
+    config = load_located(DEFAULT_CONFIG.read_text(), DEFAULT_CONFIG).data
     desktop = {k: round(v * 1000) for k, v in config["microphone"]["thresholds"].items()}
     commands = {"on", "off", "up", "down", "go", "stop"}
     assert set(desktop) == commands
@@ -21,7 +21,7 @@ def test_config_thresholds_equal_the_firmware_header():
 
 
 def test_default_config_dispatches_every_command_the_spotter_accepts_at_its_threshold():
-    config = load_config(REPO / "config.yaml", discover_skills()[0])
-    located = load_located((REPO / "config.yaml").read_text(), REPO / "config.yaml").data
+    config = load_config(DEFAULT_CONFIG, discover_skills()[0])
+    located = load_located(DEFAULT_CONFIG.read_text(), DEFAULT_CONFIG).data
     for command, threshold in located["microphone"]["thresholds"].items():
         assert config.commands[command].min_score <= threshold, command

@@ -15,6 +15,7 @@ from assistant_command import assistant
 from waiting import wait_until
 
 from assistant import service
+from assistant.config import DEFAULT_CONFIG
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -109,25 +110,30 @@ def test_install_refuses_a_config_with_problems(tmp_path, no_user_manager):
 
 
 def test_install_print_shows_the_unit_and_installs_nothing(tmp_path, no_user_manager):
-    config = str(REPO / "config.yaml")
+    config = str(DEFAULT_CONFIG)
     result = assistant(no_user_manager, "--config", config, "service", "install", "--print")
     assert result.returncode == 0, result.stderr
     assert result.stdout == service.unit_text(config=config)
     assert not (tmp_path / "config" / "systemd").exists()
 
 
-def test_the_units_python_fallback_never_imports_from_its_working_directory(
+def test_the_units_python_command_never_imports_from_its_working_directory(
     tmp_path, no_user_manager
 ):
-    """With no `assistant` script on PATH the unit runs `python -m assistant`, which systemd
-    starts in the home folder: a stray assistant.py there is not what runs."""
+    """Installed by `python -m assistant`, the unit runs `python -m assistant` on the same
+    interpreter, not another installation's `assistant` found on PATH; systemd starts it in
+    the home folder: a stray assistant.py there is not what runs."""
     config = tmp_path / "config.yaml"
-    config.write_text((REPO / "config.yaml").read_text())
-    no_script = {**no_user_manager, "PATH": "/usr/bin:/bin"}
+    config.write_text(DEFAULT_CONFIG.read_text())
+    other = tmp_path / "other-installation"
+    other.mkdir()
+    (other / "assistant").write_text("#!/bin/sh\nexit 1\n")
+    (other / "assistant").chmod(0o755)
+    no_script = {**no_user_manager, "PATH": f"{other}:/usr/bin:/bin"}
     printed = assistant(no_script, "--config", str(config), "service", "install", "--print")
     assert printed.returncode == 0, printed.stderr
     [command] = re.findall(r"^ExecStart=(.*)$", printed.stdout, re.M)
-    assert shlex.split(command)[0] == sys.executable  # not a script: the fallback
+    assert shlex.split(command) == [*service.module_command(), "run", "--config", str(config)]
     home = tmp_path / "home"
     home.mkdir()
     (home / "assistant.py").write_text("raise SystemExit('the decoy in the home folder ran')\n")
@@ -148,7 +154,7 @@ def test_the_units_python_fallback_never_imports_from_its_working_directory(
 
 @needs_systemd
 def test_install_fails_when_the_unit_cannot_be_enabled(tmp_path, no_user_manager):
-    config = str(REPO / "config.yaml")
+    config = str(DEFAULT_CONFIG)
     result = assistant(no_user_manager, "--config", config, "service", "install")
     unit = tmp_path / "config" / "systemd" / "user" / service.UNIT_NAME
     assert result.returncode == 1
@@ -201,7 +207,7 @@ def test_install_enables_and_restarts_so_a_running_service_takes_the_new_unit(
 ):
     environment, answer, calls = systemctl
     answer("is-active", active)
-    config = str(REPO / "config.yaml")
+    config = str(DEFAULT_CONFIG)
     result = assistant(environment, "--config", config, "service", "install")
     unit = tmp_path / "config" / "systemd" / "user" / service.UNIT_NAME
     assert result.returncode == 0, result.stderr
