@@ -6,7 +6,6 @@ import itertools
 import json
 import os
 import re
-import select
 import shutil
 import signal
 import statistics
@@ -21,7 +20,7 @@ from pathlib import Path
 import pytest
 from assistant_command import assistant, lines_until
 from held_event import AnnouncedWait
-from waiting import wait_until
+from waiting import read_for, wait_until
 
 from assistant import cli, service
 from assistant.config import DEFAULT_CONFIG
@@ -492,12 +491,12 @@ def test_emulate_starts_its_script_once_the_host_listens_not_once_it_opens(tmp_p
         host = os.open(board.path, os.O_RDWR | os.O_NOCTTY)  # the board sees the port open
         try:  # locked as pyserial locks a port: no other program's link reads this pty's lines
             fcntl.flock(host, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            greeting = _read_for(host, 5, until=lambda data: data.endswith(b"\n"))
+            greeting = read_for(host, 5, until=lambda data: data.endswith(b"\n"))
             assert greeting.startswith(b"HELLO seq=0 "), greeting
             assert wait_until(lambda: listening.waiting.is_set() or board.sent_lines > 1)
             termios.tcflush(host, termios.TCIFLUSH)  # the end of the opening
             os.write(host, b"HELLO\n")
-            heard = _read_for(host, 5, until=lambda data: data.count(b"\n") >= 2)
+            heard = read_for(host, 5, until=lambda data: data.count(b"\n") >= 2)
         finally:
             os.close(host)
         feeding.join(10)
@@ -507,16 +506,6 @@ def test_emulate_starts_its_script_once_the_host_listens_not_once_it_opens(tmp_p
     assert len(lines) == 2, f"no script line after the HELLO: {heard!r}"
     assert lines[0].startswith(b"HELLO seq=0 ")
     assert re.fullmatch(rb"DET seq=1 label=on score=0\.950 ms=\d+", lines[1])
-
-
-def _read_for(fd: int, seconds: float, until=lambda data: False) -> bytes:
-    """What arrives on `fd` within `seconds`, or until `until(all of it)`."""
-    deadline = time.monotonic() + seconds
-    data = b""
-    while not until(data) and (left := deadline - time.monotonic()) > 0:
-        if select.select([fd], [], [], left)[0]:
-            data += os.read(fd, 1024)
-    return data
 
 
 def test_emulate_sends_heartbeats_as_often_as_the_configuration_says(env, tmp_path):

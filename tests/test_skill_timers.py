@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -63,6 +63,30 @@ def log_barrier(logger_name: str, level: int, barrier: LogBarrier) -> Iterator[L
         barrier.go.set()
         logger.removeFilter(barrier)
         logger.setLevel(was)
+
+
+def replies_once_settled(skill: SkillUnderTest, moment: datetime) -> list[str]:
+    """The skill's replies once all that was due by `moment` has run: a round of its scheduler
+    begun after that moment hands over every job due by then (a ringing not silenced, say),
+    and the skill's stop waits for what was handed over. Stops the skill."""
+    scheduler = skill.skill.scheduler
+    barrier = LogBarrier("Looking for jobs", hold=False, after=moment)
+    with log_barrier("apscheduler.scheduler", logging.DEBUG, barrier):
+        time.sleep(max(0.0, (moment - datetime.now(timezone.utc)).total_seconds()))
+
+        def looked() -> bool:
+            scheduler.wakeup()
+            return barrier.reached.wait(0.05)
+
+        assert wait_until(looked), "the scheduler did not look for due jobs"
+    skill.stop()
+    return skill.replies
+
+
+def ring_every_after_now(skill: SkillUnderTest) -> datetime:
+    """When a ringing that went on would ring next at the latest."""
+    seconds = skill.host.settings["timers"]["ring_every"]
+    return datetime.now(timezone.utc) + timedelta(seconds=seconds)
 
 
 @contextmanager
@@ -152,24 +176,22 @@ def test_named_timers_ring_until_stopped_then_stop_cancels_the_next(timers) -> N
     assert wait_until(lambda: skill.replies.count("Tea is done") >= 2)
     assert skill.focus.current() == "timers"
     assert skill.do("stop") == "Timer stopped"
-    rung = skill.replies.count("Tea is done")
-    time.sleep(0.8)
-    assert skill.replies.count("Tea is done") == rung  # silenced
+    rung, silenced = skill.replies.count("Tea is done"), ring_every_after_now(skill)
     assert skill.focus.current() is None
     assert skill.do("stop") == "Eggs cancelled"
     with pytest.raises(SkillError, match="no timer is running"):
         skill.do("stop")
+    assert replies_once_settled(skill, silenced).count("Tea is done") == rung
 
 
 def test_ringing_ends_by_itself_after_ring_for(timers) -> None:
     skill = timers(ask_length=False, ring_every=0.2, ring_for=0.7)
     skill.do("start", name="tea", seconds=0.2)
     assert wait_until(lambda: "Tea is done" in skill.replies)
-    time.sleep(1.2)
-    rung = skill.replies.count("Tea is done")
-    assert 3 <= rung <= 5
-    time.sleep(0.5)
-    assert skill.replies.count("Tea is done") == rung
+    # the ringing leaves the store in the round that hands its last announcement over
+    assert wait_until(lambda: skill.skill.scheduler.get_jobs("ringing") == [])
+    skill.stop()  # waits for what was handed over
+    assert 3 <= skill.replies.count("Tea is done") <= 4  # at once, then at 0.2, 0.4 and 0.6 s
 
 
 def test_stop_cancels_the_timer_named_in_its_parameters_else_the_one_due_first(timers) -> None:
@@ -236,10 +258,9 @@ def test_a_ringing_timer_keeps_ringing_across_a_restart_and_stop_silences_it(tim
     assert wait_until(lambda: "Tea is done" in second.replies)
     assert second.focus.current() == "timers"
     assert second.do("stop") == "Timer stopped"
-    rung = second.replies.count("Tea is done")
-    time.sleep(0.8)
-    assert second.replies.count("Tea is done") == rung  # silenced
+    rung, silenced = second.replies.count("Tea is done"), ring_every_after_now(second)
     assert re.fullmatch(r"Eggs: (ten|nine) minutes.* left", second.do("status"))
+    assert replies_once_settled(second, silenced).count("Tea is done") == rung
 
 
 def test_a_timer_that_rings_for_less_than_ring_every_rings_once_and_stores_nothing(
@@ -312,18 +333,18 @@ def test_a_store_unwritable_later_still_rings_due_timers_and_refuses_new_ones(
         with pytest.raises(SkillError, match=r"^Timer not set: cannot write .*timers.sqlite"):
             skill.do("start", name="rice", seconds=60)
         assert wait_until(lambda: "Eggs is done" in skill.replies)
-        time.sleep(1.0)  # ring_every 0.3: a ringing the store kept would have rung again
-        assert skill.replies.count("Tea is done") == skill.replies.count("Eggs is done") == 1
+        rang_again_by = ring_every_after_now(skill)  # had the store kept a timer or a ringing
         assert skill.do("status") == "No timer is running"
     assert caplog.text.count("cannot write") == 2  # the refused timer, and the store once
     assert "Traceback" not in caplog.text
     assert skill.do("start", name="rice", seconds=60) == "Rice set for one minute"
-    skill.stop()
+    replies = replies_once_settled(skill, rang_again_by)
+    assert replies.count("Tea is done") == replies.count("Eggs is done") == 1
     again = timers(ask_length=False)
     status = again.do("status")
     assert re.fullmatch(r"Rice: (one minute|fifty \w+ seconds) left", status)
-    time.sleep(1.0)  # a timer that rang but was still stored would be announced as missed
-    assert again.replies == [status]
+    # a timer that rang but was still stored would be due now, and announced as missed
+    assert replies_once_settled(again, datetime.now(timezone.utc)) == [status]
 
 
 def test_a_ringing_timer_rings_on_and_is_silenced_when_the_store_becomes_unwritable(
@@ -335,9 +356,8 @@ def test_a_ringing_timer_rings_on_and_is_silenced_when_the_store_becomes_unwrita
     with unwritable(tmp_path / "timers"):
         assert wait_until(lambda: skill.replies.count("Tea is done") >= 3)
         assert skill.do("stop") == "Timer stopped"
-        rung = skill.replies.count("Tea is done")
-        time.sleep(0.8)
-        assert skill.replies.count("Tea is done") == rung  # silenced
+        rung, silenced = skill.replies.count("Tea is done"), ring_every_after_now(skill)
+        assert replies_once_settled(skill, silenced).count("Tea is done") == rung
 
 
 HELD_WHERE = {

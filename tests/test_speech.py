@@ -41,10 +41,9 @@ def audio_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return played
 
 
-def played_files(folder: Path, count: int) -> list[Path]:
-    """The WAVs played so far, once `count` are there (pyttsx3 may return before playback)."""
-    wait_until(lambda: len(list(folder.glob("reply-*.wav"))) >= count, timeout=10)
-    time.sleep(0.2)  # a further, unexpected file would show up now
+def played_files(folder: Path) -> list[Path]:
+    """The WAVs played, once the speaker is idle: it waits for pyttsx3 to say an utterance
+    has finished, which it says once the player it runs has ended, so none comes later."""
     return sorted(folder.glob("reply-*.wav"))
 
 
@@ -84,7 +83,7 @@ def test_say_returns_at_once_and_the_worker_plays_each_reply(
     assert time.monotonic() - started < 0.1
     assert speaker.wait_idle(20)
     speaker.close()
-    played = played_files(audio_output, 2)
+    played = played_files(audio_output)
     assert len(played) == 2
     durations = [duration_and_rms(p) for p in played]
     assert all(rms > 0.02 for _, rms in durations), durations
@@ -104,7 +103,7 @@ def test_the_spoken_reply_takes_its_rate_and_volume_from_the_settings(audio_outp
         speaker.say("Timer set for five minutes")
         assert speaker.wait_idle(20)
         speaker.close()
-        [played] = played_files(audio_output, 1)
+        [played] = played_files(audio_output)
         replies[name] = duration_and_rms(played.rename(audio_output.parent / f"{name}.wav"))
     assert replies["slow"][0] > 1.5 * replies["fast"][0]
     assert replies["quiet"][1] < 0.5 * replies["default"][1]
@@ -122,7 +121,9 @@ def test_a_long_reply_is_cut_to_what_the_timeout_holds_and_the_cut_is_logged(
     speaker.say("Tea is done")
     assert speaker.wait_idle(60)
     speaker.close()
-    durations = [duration_and_rms(wav)[0] for wav in played_files(audio_output, 3)]
+    played = played_files(audio_output)
+    assert len(played) == 3
+    durations = [duration_and_rms(wav)[0] for wav in played]
     assert all(0.5 < duration < 10 for duration in durations), durations
     cut = re.findall(
         r"at speech.rate \(170 words a minute; raise speech.timeout for longer replies\); "
@@ -158,7 +159,7 @@ def test_a_hung_audio_output_times_out_and_replies_are_still_logged(
     speaker.say("fourth")
     assert speaker.wait_idle(10)
     speaker.close()
-    assert len(played_files(audio_output, 3)) == 3  # first, second and fourth; third was dropped
+    assert len(played_files(audio_output)) == 3  # first, second and fourth; third was dropped
 
 
 def test_no_audio_output_and_speech_off_log_the_reply(

@@ -1,5 +1,7 @@
 """Waiting for something that happens on another thread or process."""
 
+import os
+import select
 import time
 
 
@@ -11,3 +13,13 @@ def wait_until(condition, timeout=5.0):
             return True
         time.sleep(0.01)
     return False
+
+
+def read_for(fd: int, seconds: float, until=lambda data: False) -> bytes:
+    """What arrives on `fd` within `seconds`, or until `until(all of it)`."""
+    deadline = time.monotonic() + seconds
+    data = b""
+    while not until(data) and (left := deadline - time.monotonic()) > 0:
+        if select.select([fd], [], [], left)[0]:
+            data += os.read(fd, 1024)
+    return data
