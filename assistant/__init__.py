@@ -1,0 +1,14 @@
+"""The desktop side of the voice assistant: daemon, serial link, plugin host, CLI, service."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+PACKAGE = "desk-kws-assistant"
+"""The distribution's name (pyproject.toml)."""
+
+
+def package_version() -> str:
+    """The installed distribution's version; "unknown" when it is not installed."""
+    try:
+        return version(PACKAGE)
+    except PackageNotFoundError:
+        return "unknown"

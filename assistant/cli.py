@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant import (
+    PACKAGE,
     control,
     hangup,
     logformat,
     microphone,
+    package_version,
     ports,
     protocol,
     service,
@@ -396,6 +398,9 @@ def cmd_service(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     config_help = "configuration file (default: user config, else the default config.yaml)"
     parser = argparse.ArgumentParser(prog="assistant", description=__doc__)
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {package_version()} ({PACKAGE})"
+    )
     parser.add_argument("--config", help=config_help)
     after = argparse.ArgumentParser(add_help=False)  # --config after a subcommand, too
     after.add_argument("--config", default=argparse.SUPPRESS, help=config_help)

@@ -6,7 +6,7 @@ hub), else `ERR <why>`: the command is not mapped, was ignored (min_score, coold
 action failed (`failed: <reason>`, after the replies of the actions before it; the actions
 after it are `not run`). Replies are joined with "; ", in the order of the command's actions.
 `STATUS` is answered `OK pid: <pid>; configuration: <file>; last reload: <outcome>; source:
-<sources in use>; <the link's counters>` (`assistant status`).
+<sources in use, with their firmware and model>; <the link's counters>` (`assistant status`).
 
 A client has REQUEST_SECONDS to send its request line (the answer may take as long as the
 command's actions, up to 30 s) and as long to take the answer; one that does not is answered

@@ -12,6 +12,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant import protocol
 from assistant.config import Config, ConfigError, load_config
 from assistant.control import Forwarded
 from assistant.discovery import usable_skills
@@ -213,7 +214,7 @@ class Assistant:
                 self.config.model_commands or None,
                 heartbeat_ms=self.config.sections["emulator"]["heartbeat_ms"],
             )
-        return self.add_source(self._serial(self.virtual_board.plug_in()), "emulator")
+        return self.add_source(self._serial(self.virtual_board.plug_in(), own_pty=True), "emulator")
 
     def _close(self, running: RunningSource) -> None:
         running.stopping.set()
@@ -271,7 +272,7 @@ class Assistant:
         self._close(running)
         return self._open(choice)
 
-    def _serial(self, port: str) -> SerialSource:
+    def _serial(self, port: str, own_pty: bool = False) -> SerialSource:
         device = self.config.sections["device"]
         return SerialSource(
             port,
@@ -279,6 +280,7 @@ class Assistant:
             device["heartbeat_timeout"],
             self.stats,
             find=self.find,
+            own_pty=own_pty,
         )
 
     def source_to_open(self) -> str:
@@ -372,9 +374,11 @@ class Assistant:
         )
 
     def link_status(self) -> str:
-        """The sources in use and the link's counters."""
+        """The sources in use (with the firmware and model each greeted with) and the link's
+        counters."""
         sources = ", ".join(
-            f"{r.session.source_name} ({r.source.description})" for r in self.sources
+            f"{r.session.source_name} ({r.source.description}{_greeting(r.session.hello)})"
+            for r in self.sources
         )
         return f"source: {sources or 'none opened'}; {self.stats.summary()}"
 
@@ -395,3 +399,8 @@ class Assistant:
         self.host.stop()
         if self.speaker:
             self.speaker.close()
+
+
+def _greeting(hello: protocol.Hello | None) -> str:
+    """ ", firmware F, model M" of a source's HELLO; "" before it has greeted."""
+    return f", firmware {hello.fw}, model {hello.model}" if hello else ""

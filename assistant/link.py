@@ -166,8 +166,12 @@ class SerialSource:
         heartbeat_timeout: float = 3.0,
         stats: LinkStats | None = None,
         find: Callable[[], str | None] = find_board,
+        own_pty: bool = False,
     ):
+        """`own_pty`: the port is a pseudo-terminal this process made and keeps until the source
+        stops (the daemon's own virtual board), so its name cannot pass to another terminal."""
         self.port = port
+        self.own_pty = own_pty
         self.baudrate = baudrate
         self.heartbeat_timeout = heartbeat_timeout
         self.stats = stats or LinkStats()
@@ -191,7 +195,7 @@ class SerialSource:
         delay = BACKOFF_FIRST
         lost_since: float | None = None
         trouble = OpenTrouble()
-        if self.port.startswith(PTY_NAMES):
+        if self.port.startswith(PTY_NAMES) and not self.own_pty:
             log.warning(
                 "%s is a pseudo-terminal's own name, which the system gives to the next terminal "
                 "opened once this one closes, and the assistant would then open that terminal as "

@@ -152,7 +152,8 @@ def test_run_send_reload_and_terminate(env, tmp_path):
         pid, configuration, reloaded, source, counters = status.stdout.splitlines()
         assert (pid, configuration) == (f"pid: {daemon.pid}", f"configuration: {config}")
         assert reloaded == "last reload: none since the start"
-        assert re.fullmatch(r"source: virtual board \(board on /dev/pts/\d+\)", source)
+        greeted = "(, firmware emulator-1, model emulated)?"  # once its HELLO has come
+        assert re.fullmatch(rf"source: virtual board \(board on /dev/pts/\d+{greeted}\)", source)
         assert re.fullmatch(r"lines \d+, detections 0, malformed 0, .*, reconnects 0", counters)
         unmapped = assistant(env, "send", "up")
         assert unmapped.returncode == 1

@@ -20,7 +20,7 @@ from waiting import wait_until
 from assistant import control
 from assistant.config import load_config
 from assistant.daemon import Assistant
-from assistant.emulator import VirtualBoard
+from assistant.emulator import FIRMWARE_VERSION, MODEL_ID, VirtualBoard
 from assistant.microphone import SAMPLE_RATE
 from assistant.pipeline import DEFAULT_MODEL
 
@@ -167,7 +167,8 @@ def test_status_names_the_source_and_the_link_counters_and_stop_logs_them(assist
     finally:
         server.stop()
     shown = (
-        rf"source: virtual board \(board on {assistant.virtual_board.path}\); lines \d+, "
+        rf"source: virtual board \(board on {assistant.virtual_board.path}, firmware "
+        rf"{re.escape(FIRMWARE_VERSION)}, model {MODEL_ID}\); lines \d+, "
         r"detections 1, malformed 1 \(unknown_type 1\), lost 2, refused 0, stale 0, reconnects 0"
     )
     running = f"pid: {os.getpid()}; configuration: {assistant.config_file}; last reload: "
@@ -299,6 +300,7 @@ def test_auto_switches_to_a_board_plugged_in_later_and_back_when_it_is_unplugged
         assert [running.kind for running in assistant.sources] == ["emulator"]
         assert fallback.host_connected.wait(5)
         assert "using the virtual board until a board or a microphone is plugged in" in caplog.text
+        assert "pseudo-terminal's own name" not in caplog.text  # its own pty, kept while it runs
 
         board.plug_in()
         assert wait_until(_heard(assistant, "serial")), "the board plugged in later was not opened"

@@ -2,6 +2,7 @@
 repository on its own default configuration."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -109,3 +110,13 @@ def test_the_installed_assistants_service_runs_that_installation(installed, tmp_
     assert printed.returncode == 0, printed.stderr
     assert f"\nExecStart={installed / 'bin' / 'assistant'} run\n" in printed.stdout
     assert "Documentation=" not in printed.stdout  # README.md is not installed
+
+
+def test_the_installed_assistant_names_its_version(installed, tmp_path):
+    pyproject = (REPO / "pyproject.toml").read_text()
+    name, version = (
+        re.search(rf'^{key} = "(.+)"$', pyproject, re.M)[1] for key in ("name", "version")
+    )
+    printed = run_installed(installed, tmp_path, "--version")
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout == f"assistant {version} ({name})\n"

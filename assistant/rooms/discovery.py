@@ -7,21 +7,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 
+from assistant import PACKAGE, package_version
 from assistant.plugin import CommandEvent
 from assistant.rooms.topics import OFFLINE, ONLINE, Topics
 
-PACKAGE = "desk-kws-assistant"
 EVENT_TYPE = "detected"
 """The Home Assistant event type of every detection."""
-
-
-def _package_version() -> str:
-    try:
-        return version(PACKAGE)
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def node_id(topics: Topics, site: str) -> str:
@@ -53,7 +45,7 @@ def discovery_messages(
     """The retained (topic, payload) configuration messages announcing `device`."""
     site = device.site
     node = node_id(topics, site)
-    sw_version = _package_version()
+    sw_version = package_version()
     about = {
         "identifiers": [node],
         "name": f"Voice commands {site}",
