@@ -21,7 +21,7 @@ from assistant.emulator import VirtualBoard
 from assistant.focus import Focus
 from assistant.host import PluginHost
 from assistant.link import SerialSource
-from assistant.microphone import microphone_available
+from assistant.microphone import microphone_problem
 from assistant.paths import data_root
 from assistant.phrase import PhraseListener
 from assistant.plugin import CommandEvent, Skill, valid_choices
@@ -131,6 +131,8 @@ class Assistant:
         self.stopping = threading.Event()
         self.virtual_board: VirtualBoard | None = None
         self._follower: threading.Thread | None = None
+        self._microphone_problem: str | None = None
+        """Why `auto` could not use the microphone when it last looked (None: it could)."""
         self.handle_command: Callable[[CommandEvent], object] = self.dispatcher.handle
         self.room = open_room(config, self.dispatcher.handle, self._speak, data_dir / "rooms")
         """The satellite or hub of `role:` (None for single): it takes this board's commands."""
@@ -244,7 +246,7 @@ class Assistant:
                     and time.monotonic() - microphone_looked >= MICROPHONE_LOOK_SECONDS
                 ):
                     microphone_looked = time.monotonic()
-                    if self._microphone_usable():
+                    if self._fallback() == "microphone":
                         log.info(
                             "microphone %r found: using it instead of the virtual board until a "
                             "board is plugged in",
@@ -297,19 +299,24 @@ class Assistant:
             )
         else:
             log.info(
-                "no board found and no microphone (or no sounddevice: the [listen] extra): "
-                "using the virtual board until a board or a microphone is plugged in"
+                "no board found: using the virtual board until a board or a microphone is "
+                "plugged in"
             )
         return fallback
 
     def _fallback(self) -> str:
-        """What `auto` listens with when no board is plugged in: a microphone that records
-        mono (at 16 kHz or at a rate of its own, resampled), else the virtual board."""
-        return "microphone" if self._microphone_usable() else "emulator"
-
-    def _microphone_usable(self) -> bool:
-        """Whether the microphone `microphone.device` names is plugged in and records mono."""
-        return microphone_available(self.config.sections["microphone"]["device"])
+        """What `auto` listens with when no board is plugged in: the microphone if it can be
+        used (`microphone_problem`), else the virtual board. Why the microphone cannot be used
+        is logged when it is first found and again whenever it changes, not at every look."""
+        problem = microphone_problem(self.config.sections["microphone"]["device"])
+        if problem and problem != self._microphone_problem:
+            log.info(
+                "`source: auto` cannot use the microphone (looking again every %g s): %s",
+                MICROPHONE_LOOK_SECONDS,
+                problem,
+            )
+        self._microphone_problem = problem
+        return "emulator" if problem else "microphone"
 
     def reload(self, path: Path) -> bool:
         """Load the configuration again (SIGHUP). A file that cannot be loaded, for whatever

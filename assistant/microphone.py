@@ -8,7 +8,13 @@ import math
 import threading
 import weakref
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
+
+from assistant.device_input import DeviceInput
+
+if TYPE_CHECKING:
+    from assistant.resample import Resampler
 
 SAMPLE_RATE = 16000
 
@@ -93,34 +99,46 @@ def _log_lines_held() -> Iterator[None]:
             handler.release()
 
 
-def microphone_available(device: str = "default") -> bool:
-    """True if sounddevice finds `device` (among the devices plugged in now) and it can record
-    mono 16-bit, at 16 kHz or at its own rate."""
+@dataclass(frozen=True)
+class InputFormat:
+    """How a device is recorded: its rate and its number of channels."""
+
+    rate: int
+    channels: int
+
+
+def microphone_problem(device: str = "default", setting: str = "microphone.device") -> str | None:
+    """Why `device` (among the devices plugged in now) cannot be used, with the fix (`setting`
+    names the device), as opening it would say; None when it can: sounddevice finds it, it
+    records 16-bit at 16 kHz or at its own rate (python-soxr then loads), in mono or as a stereo
+    pair."""
     try:
-        sd = load_sounddevice()
-        _with_fresh_devices(lambda: _input_rate(sd, device_argument(device)))
-    except Exception:  # any PortAudio failure means no usable microphone
-        return False
-    return True
+        _usable_format(load_sounddevice(), device, setting)
+    except MicrophoneError as error:
+        return str(error)
+    return None
 
 
-def _check(sd, chosen: int | str | None, rate: int) -> None:
-    sd.check_input_settings(device=chosen, channels=1, dtype="int16", samplerate=rate)
+def _check(sd, chosen: int | str | None, rate: int, channels: int) -> None:
+    sd.check_input_settings(device=chosen, channels=channels, dtype="int16", samplerate=rate)
 
 
-def _input_rate(sd, chosen: int | str | None) -> int:
-    """The rate to record `chosen` at: 16 kHz when it can, else its own default rate (many
-    devices opened directly record only 44.1 or 48 kHz), which is then resampled. The error
-    of 16 kHz when it records neither."""
+def _input_format(sd, chosen: int | str | None) -> InputFormat:
+    """How to record `chosen`: at 16 kHz when it can, else at its own default rate (many
+    devices opened directly record only 44.1 or 48 kHz); in both channels of a device that
+    lists two (a stereo pair: PortAudio would open both anyway and keep the first), else in
+    mono. The error of 16 kHz when it records at neither rate."""
+    device = sd.query_devices(chosen, kind="input")
+    channels = 2 if device["max_input_channels"] == 2 else 1
     try:
-        _check(sd, chosen, SAMPLE_RATE)
-        return SAMPLE_RATE
+        _check(sd, chosen, SAMPLE_RATE, channels)
+        return InputFormat(SAMPLE_RATE, channels)
     except sd.PortAudioError as refused:
         try:
-            rate = round(sd.query_devices(chosen, kind="input")["default_samplerate"])
+            rate = round(device["default_samplerate"])
             if rate != SAMPLE_RATE:
-                _check(sd, chosen, rate)
-                return rate
+                _check(sd, chosen, rate, channels)
+                return InputFormat(rate, channels)
         except sd.PortAudioError:
             pass
         raise refused
@@ -138,57 +156,94 @@ def _with_fresh_devices(attempt: Callable[[], T]) -> T:
     return attempt()
 
 
-def open_microphone(device: str, block: int, setting: str = "microphone.device"):
-    """A started-on-enter sounddevice InputStream read as 16 kHz mono int16 in `block`-frame
-    reads: the device records 16 kHz itself, or its own rate resampled (logged once, at info);
-    MicrophoneError with the reason and the fix (`setting` names the device) when it cannot be
-    opened."""
-    sd = load_sounddevice()
-    chosen = device_argument(device)
-    name = "the default microphone" if chosen is None else f"microphone {device!r}"
+def _name(device: str) -> str:
+    """What messages call `device`."""
+    return "the default microphone" if device_argument(device) is None else f"microphone {device!r}"
 
-    def attempt():
-        rate = _input_rate(sd, chosen)
-        frames = math.ceil(block * rate / SAMPLE_RATE)
-        stream = open_stream(
-            lambda: sd.InputStream(
-                samplerate=rate, channels=1, dtype="int16", blocksize=frames, device=chosen
-            )
-        )
-        return stream, rate
 
-    try:
-        stream, rate = _with_fresh_devices(attempt)
-    except ValueError as error:
+def _explained(error: Exception, name: str, setting: str) -> MicrophoneError:
+    """sounddevice's `error` for device `name` as the reason and the fix (`setting` names the
+    device)."""
+    text = str(error)
+    if isinstance(error, ValueError):
         matches = _ambiguous_matches(error)
         if matches:
-            raise MicrophoneError(
+            return MicrophoneError(
                 f"{name} is ambiguous: it matches {len(matches)} devices ({'; '.join(matches)}); "
                 f"set {setting} in config.yaml to the number of one, or to a longer part of its "
                 "name"
-            ) from error
-        raise MicrophoneError(
-            f"{name} not found ({error}); list the devices with `python -m sounddevice` and set "
+            )
+        return MicrophoneError(
+            f"{name} not found ({text}); list the devices with `python -m sounddevice` and set "
             f"{setting} in config.yaml"
-        ) from error
-    except sd.PortAudioError as error:
-        text = str(error)
-        if "sample rate" in text.lower():
-            raise MicrophoneError(
-                f"{name} cannot record {SAMPLE_RATE} Hz mono, nor at its own rate ({text}); "
-                f"choose another device with {setting} in config.yaml"
-            ) from error
-        raise MicrophoneError(
-            f"{name} cannot be opened ({text}); plug one in, or check `python -m sounddevice`"
-        ) from error
-    if rate == SAMPLE_RATE:
-        return stream
-    from assistant.resample import ResampledInput  # python-soxr, of the [listen] extra
-
-    log.info(
-        "%s records %d Hz, not %d: resampling it to %d Hz", name, rate, SAMPLE_RATE, SAMPLE_RATE
+        )
+    if "sample rate" in text.lower():
+        return MicrophoneError(
+            f"{name} cannot record {SAMPLE_RATE} Hz mono, nor at its own rate ({text}); "
+            f"choose another device with {setting} in config.yaml"
+        )
+    return MicrophoneError(
+        f"{name} cannot be opened ({text}); plug one in, or check `python -m sounddevice`"
     )
-    return ResampledInput(stream, rate)
+
+
+def _usable_format(sd, device: str, setting: str) -> tuple[InputFormat, Resampler | None]:
+    """The format to record `device` in, and the resampler of its rate (None at 16 kHz);
+    MicrophoneError with the reason and the fix when it cannot be made 16 kHz mono."""
+    try:
+        form = _with_fresh_devices(lambda: _input_format(sd, device_argument(device)))
+    except (ValueError, sd.PortAudioError) as error:
+        raise _explained(error, _name(device), setting) from error
+    if form.rate == SAMPLE_RATE:
+        return form, None
+    return form, _resampler(_name(device), form.rate)
+
+
+def _resampler(name: str, rate: int) -> Resampler:
+    """A streaming resampler of `rate` to 16 kHz (python-soxr, of the [listen] extra);
+    MicrophoneError saying what to install when soxr cannot load."""
+    try:
+        from assistant.resample import Resampler
+    except ImportError as error:
+        raise MicrophoneError(
+            f"{name} records {rate} Hz, not {SAMPLE_RATE}, and resampling it needs python-soxr "
+            f'({error}); install the [listen] extra: pip install -e ".[listen]"'
+        ) from error
+    return Resampler(rate)
+
+
+def open_microphone(device: str, block: int, setting: str = "microphone.device"):
+    """A started-on-enter sounddevice InputStream read as 16 kHz mono int16 in `block`-frame
+    reads: the device records that itself, or its own rate is resampled and a stereo pair
+    mixed to mono (logged once, at info); MicrophoneError with the reason and the fix
+    (`setting` names the device) when it cannot be opened."""
+    sd = load_sounddevice()
+    name = _name(device)
+    form, resampler = _usable_format(sd, device, setting)
+    frames = math.ceil(block * form.rate / SAMPLE_RATE)
+    try:
+        stream = open_stream(
+            lambda: sd.InputStream(
+                samplerate=form.rate,
+                channels=form.channels,
+                dtype="int16",
+                blocksize=frames,
+                device=device_argument(device),
+            )
+        )
+    except (ValueError, sd.PortAudioError) as error:
+        raise _explained(error, name, setting) from error
+    if form == InputFormat(SAMPLE_RATE, 1):
+        return stream
+    said, done = [], []
+    if form.channels != 1:
+        said.append(f"{form.channels} channels, not 1")
+        done.append("mixing them to mono (their mean)")
+    if resampler:
+        said.append(f"{form.rate} Hz, not {SAMPLE_RATE}")
+        done.append(f"resampling it to {SAMPLE_RATE} Hz")
+    log.info("%s records %s: %s", name, " and ".join(said), " and ".join(done))
+    return DeviceInput(stream, resampler)
 
 
 def _ambiguous_matches(error: ValueError) -> list[str]:

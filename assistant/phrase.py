@@ -20,8 +20,7 @@ from typing import Any
 from assistant.microphone import (
     SAMPLE_RATE,
     MicrophoneError,
-    device_argument,
-    load_sounddevice,
+    microphone_problem,
     open_microphone,
 )
 from assistant.plugin import Setting
@@ -96,18 +95,6 @@ def _never() -> bool:
     return False
 
 
-def missing_microphone(device: str) -> str | None:
-    """Why there is no microphone to listen on, or None."""
-    try:
-        load_sounddevice().query_devices(device_argument(device), kind="input")
-    except MicrophoneError as error:
-        return str(error)
-    except Exception as error:  # sounddevice reports a missing device with its own errors
-        which = f"microphone {device!r}" if device else "microphone"
-        return f"no {which} ({error}); check `python -m sounddevice` and phrase.device"
-    return None
-
-
 class PhraseListener:
     """`listener(grammar, seconds, stopped)` is the host's listen_for_phrase."""
 
@@ -166,7 +153,7 @@ class PhraseListener:
             return None
         if shared is not None:
             return shared
-        problem = missing_microphone(self.settings["device"])
+        problem = microphone_problem(self.settings["device"], "phrase.device")
         if problem:
             self._report(problem)
             return None

@@ -6,9 +6,6 @@ here: the frontend hears exactly what it would have heard."""
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
 import numpy as np
 import soxr
 
@@ -32,38 +29,3 @@ class Resampler:
 def resampled(samples: np.ndarray, rate: int, out_rate: int = SAMPLE_RATE) -> np.ndarray:
     """All of `samples` (int16 mono at `rate`) at `out_rate`."""
     return Resampler(rate, out_rate).feed(samples, last=True)
-
-
-class ResampledInput:
-    """A sounddevice input stream opened at `rate`, read as 16 kHz: `read(frames)` gives
-    `frames` samples at 16 kHz (an int16 array of shape (frames, 1), and whether the input
-    overflowed meanwhile), as the stream's own `read` does at its rate. It reads the device
-    only as much as those frames need (at least 10 ms at a time), so it adds no more delay than
-    the filter's own (about 20 ms)."""
-
-    def __init__(self, stream: Any, rate: int):
-        self.stream = stream
-        self._resampler = Resampler(rate)
-        self._least = max(1, rate // 100)
-        self._ready = np.zeros(0, np.int16)
-
-    def __enter__(self) -> ResampledInput:
-        self.stream.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> Any:
-        return self.stream.__exit__(*exc)
-
-    def read(self, frames: int) -> tuple[np.ndarray, bool]:
-        overflowed = False
-        pieces = [self._ready]
-        ready = len(self._ready)
-        while ready < frames:
-            wanted = math.ceil((frames - ready) * self._resampler.rate / SAMPLE_RATE)
-            data, lost = self.stream.read(max(wanted, self._least))
-            overflowed = overflowed or bool(lost)
-            pieces.append(self._resampler.feed(data))
-            ready += len(pieces[-1])
-        audio = np.concatenate(pieces)
-        self._ready = audio[frames:]
-        return audio[:frames].reshape(-1, 1), overflowed

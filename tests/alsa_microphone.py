@@ -1,8 +1,12 @@
 """A real ALSA capture device that plays a recording, for PortAudio to list and open like a
-microphone (there is no sound card here): a `file` PCM whose `infile` is the audio, behind a
-`plug` PCM that converts the format and channels the reader asks for but not the rate (its rate
-converter is one that does not exist), so the device records its one rate only, as a device
-opened directly does. ALSA reads it from `$HOME/.asoundrc`."""
+microphone (there is no sound card here). A mono device is a `file` PCM whose `infile` is the
+audio, behind a `plug` PCM that converts the format and channels the reader asks for but not the
+rate (its rate converter is one that does not exist), so the device records its one rate only,
+as a device opened directly does. A device of several channels records that many only, as a
+built-in microphone opened directly (`hw:0,0`, a stereo pair) does: a plug would convert them,
+so a `multi` PCM fixes the channels instead, a `file` PCM above it plays the interleaved audio,
+and a `copy` PCM on top gives PortAudio the interleaved access it reads well (on the file PCM
+itself PortAudio's reads come out of order). ALSA reads it all from `$HOME/.asoundrc`."""
 
 from __future__ import annotations
 
@@ -23,15 +27,20 @@ LISTEN = Path(__file__).with_name("listen_with_microphone.py")
 def plug_in(
     home: Path, audio: np.ndarray, devices: tuple[str, ...] = (DEVICE,), rate: int = 16000
 ) -> None:
-    """Make the `devices` appear for processes whose HOME is `home`: each plays mono int16
-    `audio` at `rate`, the one rate it records, then silence."""
+    """Make the `devices` appear for processes whose HOME is `home`: each plays int16 `audio`
+    (mono, or (frames, channels): the channels it records, no fewer nor more) at `rate`, the
+    one rate it records, then silence."""
     raw = home / "microphone.raw"
     raw.write_bytes(np.asarray(audio, dtype="<i2").tobytes())
-    (home / ".asoundrc").write_text("".join(_definition(device, raw, rate) for device in devices))
+    channels = 1 if np.ndim(audio) == 1 else np.shape(audio)[1]
+    definition = _definition if channels == 1 else _channels_definition
+    (home / ".asoundrc").write_text(
+        "".join(definition(device, raw, rate, channels) for device in devices)
+    )
 
 
-def _definition(device: str, raw: Path, rate: int) -> str:
-    """The ALSA configuration of one device playing `raw`, recording only at `rate`."""
+def _definition(device: str, raw: Path, rate: int, channels: int) -> str:
+    """The ALSA configuration of one mono device playing `raw`, recording only at `rate`."""
     return f"""
 pcm.{device}_file {{
     type file
@@ -48,14 +57,44 @@ pcm.{device} {{
 """
 
 
+def _channels_definition(device: str, raw: Path, rate: int, channels: int) -> str:
+    """The ALSA configuration of one device playing `raw` (interleaved), recording only
+    `channels` channels at `rate`."""
+    bindings = " ".join(f"bindings.{n} {{ slave a; channel {n} }}" for n in range(channels))
+    return f"""
+pcm.{device}_rate {{
+    type plug
+    slave {{ pcm "null"; rate {rate}; format S16_LE; channels {channels} }}
+    rate_converter "none"
+}}
+pcm.{device}_channels {{
+    type multi
+    slaves.a {{ pcm "{device}_rate"; channels {channels} }}
+    {bindings}
+}}
+pcm.{device}_file {{
+    type file
+    slave.pcm "{device}_channels"
+    file "/dev/null"
+    infile "{raw}"
+    format "raw"
+}}
+pcm.{device} {{
+    type copy
+    slave.pcm "{device}_file"
+}}
+"""
+
+
 def environment(home: Path) -> dict[str, str]:
     """The environment of a process that finds the device plugged in at `home`."""
     return {**os.environ, "HOME": str(home), "PYTHONPATH": str(Path(__file__).parents[1])}
 
 
-def records(home: Path, rate: int) -> bool:
-    """Whether ALSA's own arecord can record the device at `rate` (a tenth of a second)."""
-    command = ["arecord", "-q", "-D", DEVICE, "-f", "S16_LE", "-c", "1", "-r", str(rate)]
+def records(home: Path, rate: int, channels: int = 1) -> bool:
+    """Whether ALSA's own arecord can record the device at `rate` in `channels` (a tenth of a
+    second)."""
+    command = ["arecord", "-q", "-D", DEVICE, "-f", "S16_LE", "-c", str(channels), "-r", str(rate)]
     command += ["-s", str(rate // 10), str(home / "arecord.wav")]
     return subprocess.run(command, env=environment(home), capture_output=True).returncode == 0
 

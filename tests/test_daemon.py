@@ -21,7 +21,7 @@ from assistant import control
 from assistant.config import load_config
 from assistant.daemon import Assistant
 from assistant.emulator import FIRMWARE_VERSION, MODEL_ID, VirtualBoard
-from assistant.microphone import SAMPLE_RATE
+from assistant.microphone import SAMPLE_RATE, microphone_problem
 from assistant.pipeline import DEFAULT_MODEL
 
 CONFIG = """
@@ -253,7 +253,9 @@ def test_auto_prefers_a_board_then_the_configured_microphone_then_the_virtual_bo
     tmp_path, monkeypatch, board, microphones, port, chosen
 ):
     # The board and the microphone are hardware this machine does not have.
-    monkeypatch.setattr("assistant.daemon.microphone_available", lambda d: d in microphones)
+    monkeypatch.setattr(
+        "assistant.daemon.microphone_problem", lambda d: None if d in microphones else "not found"
+    )
     path = tmp_path / "config.yaml"
     path.write_text(f"source: auto\ndevice: {{port: {port}}}\nmicrophone: {{device: USB mic}}\n")
     config = load_config(path, INSTALLED)
@@ -354,6 +356,41 @@ def test_auto_switches_from_the_virtual_board_to_a_microphone_plugged_in_later_t
     finally:
         assistant.stop()
         board.close()
+
+
+def test_auto_says_why_it_cannot_use_the_microphone_once_and_again_when_the_reason_changes(
+    alsa_home, monkeypatch, caplog
+):
+    monkeypatch.setattr("assistant.daemon.BOARD_LOOK_SECONDS", 0.1)
+    monkeypatch.setattr("assistant.daemon.MICROPHONE_LOOK_SECONDS", 0.3)
+    looks: list[str | None] = []
+
+    def look(device: str) -> str | None:  # the real look, counted
+        looks.append(microphone_problem(device))
+        return looks[-1]
+
+    monkeypatch.setattr("assistant.daemon.microphone_problem", look)
+    assistant, board = _auto(alsa_home, DEVICE)
+    caplog.set_level(logging.INFO, logger="assistant")
+    try:
+        assistant.start()
+        assistant.open_default_sources()
+        assert wait_until(lambda: len(looks) >= 3), "auto did not look for the microphone"
+        plug_in(alsa_home, np.zeros(SAMPLE_RATE, np.int16), ("deskmic_left", "deskmic_right"))
+        assert wait_until(lambda: "is ambiguous" in str(looks[-1]), timeout=10)
+        seen = len(looks)
+        assert wait_until(lambda: len(looks) >= seen + 3)
+        assert [running.kind for running in assistant.sources] == ["emulator"]
+    finally:
+        assistant.stop()
+        board.close()
+    said = [r.getMessage() for r in caplog.records if "cannot use the microphone" in r.getMessage()]
+    assert len(said) == 2, said  # not at every look
+    assert said[0].startswith("`source: auto` cannot use the microphone (looking again every 0.3")
+    assert f"microphone '{DEVICE}' not found" in said[0]
+    assert "python -m sounddevice` and set microphone.device in config.yaml" in said[0]
+    assert f"microphone '{DEVICE}' is ambiguous: it matches" in said[1]
+    assert "] deskmic_left, ALSA" in said[1] and "] deskmic_right, ALSA" in said[1]
 
 
 def test_a_reload_that_cannot_load_never_stops_the_daemon(assistant, caplog):

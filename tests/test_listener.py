@@ -25,7 +25,7 @@ from assistant.microphone import (
     SAMPLE_RATE,
     MicrophoneError,
     device_argument,
-    microphone_available,
+    microphone_problem,
     open_microphone,
     refresh_devices,
 )
@@ -51,8 +51,9 @@ def spoken_on() -> np.ndarray:
 
 
 class RecordedMicrophone:
-    """Stands in for sounddevice.InputStream (there is no microphone here): plays `audio` through
-    the same blocking `read(frames) -> (int16 array (frames, 1), overflowed)`, then silence."""
+    """Stands in for sounddevice.InputStream (there is no microphone here): plays `audio` (mono,
+    or (frames, channels)) through the same blocking `read(frames) -> (int16 array (frames,
+    channels), overflowed)`, then silence."""
 
     def __init__(self, audio: np.ndarray, overflow_on_reads: tuple[int, ...] = ()):
         self.audio = audio
@@ -71,12 +72,13 @@ class RecordedMicrophone:
     def read(self, frames: int):
         assert self.open, "read from a stream that is not started"
         chunk = self.audio[self.position : self.position + frames]
-        chunk = np.pad(chunk, (0, frames - len(chunk)))
+        chunk = chunk.reshape(len(chunk), 1 if self.audio.ndim == 1 else self.audio.shape[1])
+        chunk = np.pad(chunk, ((0, frames - len(chunk)), (0, 0)))
         self.position += frames
         self.reads += 1
         if self.position > len(self.audio):
             time.sleep(0.002)  # past the recording: silence, at a gentle pace
-        return chunk.reshape(-1, 1), self.reads in self.overflow_on_reads
+        return chunk, self.reads in self.overflow_on_reads
 
 
 class AnsweringMicrophone(RecordedMicrophone):
@@ -193,7 +195,7 @@ def test_a_microphone_that_fails_to_open_is_retried(tiny_model, spoken_on, caplo
 
 
 def test_without_a_sound_card_the_real_microphone_is_reported_and_retried(tiny_model, caplog):
-    if microphone_available():
+    if microphone_problem() is None:
         pytest.skip("this machine has a microphone")
     source = MicrophoneSource(_settings(tiny_model))
     with caplog.at_level(logging.WARNING, logger="assistant.listener"):
@@ -228,10 +230,10 @@ def test_portaudio_is_not_restarted_while_a_stream_is_open(alsa_home):
     """A look for a microphone not plugged in restarts PortAudio, which would end the follow-up
     phrase's stream open meanwhile."""
     plug_in(alsa_home, np.zeros(SAMPLE_RATE, np.int16))
-    assert microphone_available(DEVICE)  # listed
+    assert microphone_problem(DEVICE) is None  # listed
     chunks = microphone_chunks(DEVICE, 0.5)
     assert next(chunks)  # the stream is open
-    assert not microphone_available("no such microphone")
+    assert microphone_problem("no such microphone")
     assert list(chunks)  # and still reads
     assert refresh_devices()  # closed: PortAudio may look again
 
@@ -275,7 +277,7 @@ def test_device_names_mean_the_same_to_every_microphone_user():
     assert device_argument("") is device_argument("default") is None
     assert device_argument("2") == 2
     assert device_argument("USB mic") == "USB mic"
-    assert not microphone_available("no such microphone")
+    assert "not found" in microphone_problem("no such microphone")
 
 
 def test_settings_come_from_the_microphone_section():
@@ -288,16 +290,18 @@ def test_settings_come_from_the_microphone_section():
 
 
 def test_a_device_that_records_neither_16_khz_nor_its_own_rate_is_reported_with_the_fix(
-    monkeypatch,
+    alsa_home, monkeypatch
 ):
     import sounddevice
+
+    plug_in(alsa_home, np.zeros(SAMPLE_RATE, np.int16))
 
     def refuse(**settings):  # every rate refused, as PortAudio reports it
         raise sounddevice.PortAudioError("Error opening InputStream: Invalid sample rate [-9997]")
 
     monkeypatch.setattr(sounddevice, "check_input_settings", refuse)
     with pytest.raises(MicrophoneError, match=r"cannot record 16000 Hz mono.*microphone\.device"):
-        open_microphone("1", 1600)
+        open_microphone(DEVICE, 1600)
 
 
 def test_a_microphone_plugged_in_after_the_start_is_found_and_heard(
@@ -319,28 +323,61 @@ def test_a_microphone_plugged_in_after_the_start_is_found_and_heard(
     assert " label=on " in next(line for line in listening.lines if line.startswith("DET "))
 
 
-def test_a_microphone_that_records_only_48_khz_is_resampled_and_heard(tmp_path, tiny_model):
-    """A device opened directly that records 48 kHz only (as most USB microphones): it is
-    opened at its own rate and heard resampled to 16 kHz, end to end through PortAudio."""
-    plug_in(tmp_path, _spoken_on(48000), rate=48000)
-    assert not records(tmp_path, SAMPLE_RATE), "the stand-in must refuse 16 kHz"
-    assert records(tmp_path, 48000)
-    available = f"from assistant.microphone import microphone_available as a; print(a({DEVICE!r}))"
+def _heard_saying_on(home: Path, model: Path, conversion: str) -> None:
+    """The stand-in plugged in at `home`, which says "on" two seconds in, is one `source: auto`
+    takes, and it is heard end to end through PortAudio, in a process of its own, converted
+    as the log line `conversion` says."""
+    usable = f"from assistant.microphone import microphone_problem as p; print(p({DEVICE!r}))"
     found = subprocess.run(
-        [sys.executable, "-c", available], env=environment(tmp_path), capture_output=True, text=True
+        [sys.executable, "-c", usable], env=environment(home), capture_output=True, text=True
     )
-    assert found.stdout.strip() == "True", found  # `source: auto` takes it
-    listening = Listening(tmp_path, tiny_model)
+    assert found.stdout.strip() == "None", found  # `source: auto` takes it
+    listening = Listening(home, model)
     try:
         assert wait_until(lambda: listening.saw("DET "), timeout=30), listening.lines
     finally:
         listening.close()
-    assert listening.saw(f"microphone '{DEVICE}' records 48000 Hz, not 16000: resampling it")
+    assert listening.saw(f"microphone '{DEVICE}' records {conversion}"), listening.lines
     first = next(line for line in listening.lines if line.startswith("DET "))
     detection = protocol.parse_line(first)
     assert detection.label == "on"
-    assert 2000 < detection.ms < 3500  # the word's time, as in the same speech at 16 kHz
+    assert 2000 < detection.ms < 3500  # the word's time, as in the same speech at 16 kHz mono
     assert not listening.saw("microphone input overflowed")
+
+
+def test_a_microphone_that_records_only_48_khz_is_resampled_and_heard(tmp_path, tiny_model):
+    """A device opened directly that records 48 kHz only (as most USB microphones): it is
+    opened at its own rate and heard resampled to 16 kHz."""
+    plug_in(tmp_path, _spoken_on(48000), rate=48000)
+    assert not records(tmp_path, SAMPLE_RATE), "the stand-in must refuse 16 kHz"
+    assert records(tmp_path, 48000)
+    _heard_saying_on(tmp_path, tiny_model, "48000 Hz, not 16000: resampling it to 16000 Hz")
+
+
+def test_a_stereo_microphone_speaking_in_its_right_channel_is_mixed_to_mono_and_heard(
+    tmp_path, tiny_model, spoken_on
+):
+    """A device opened directly that records a stereo pair only (as many built-in microphones,
+    `hw:0,0`): PortAudio asked for mono keeps the left channel, which is silent here; both are
+    read and mixed to mono."""
+    plug_in(tmp_path, np.stack([np.zeros_like(spoken_on), spoken_on], axis=1))
+    assert not records(tmp_path, SAMPLE_RATE), "the stand-in must refuse mono"
+    assert records(tmp_path, SAMPLE_RATE, channels=2)
+    _heard_saying_on(tmp_path, tiny_model, "2 channels, not 1: mixing them to mono (their mean)")
+
+
+def test_without_soxr_a_device_to_resample_says_to_install_the_listen_extra(alsa_home, monkeypatch):
+    """An install from before python-soxr was in the [listen] extra."""
+    plug_in(alsa_home, np.zeros(48000, np.int16), rate=48000)
+    monkeypatch.setitem(sys.modules, "soxr", None)  # `import soxr` fails, as when not installed
+    monkeypatch.delitem(sys.modules, "assistant.resample", raising=False)
+    fix = r"install the \[listen\] extra: pip install -e \"\.\[listen\]\""
+    said = rf"microphone '{DEVICE}' records 48000 Hz, not 16000, and resampling it needs "
+    said += rf"python-soxr .*; {fix}"
+    assert re.fullmatch(said, microphone_problem(DEVICE))  # `source: auto` says why, not takes it
+    with pytest.raises(MicrophoneError, match=said):
+        open_microphone(DEVICE, 1600)
+    assert refresh_devices(), "no stream may be left open"
 
 
 def test_a_lasting_overflow_is_counted_and_its_warnings_limited(tiny_model, spoken_on, caplog):

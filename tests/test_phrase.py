@@ -120,7 +120,23 @@ def test_no_microphone_gives_one_clear_message(
     assert listener.listen(KOREAN_GRAMMAR, 1.0) is None
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
-    assert "follow-up phrase unavailable" in warnings[0] and "no microphone" in warnings[0]
+    assert "follow-up phrase unavailable" in warnings[0]
+    assert "microphone 'no such microphone' not found" in warnings[0]
+    assert "python -m sounddevice` and set phrase.device in config.yaml" in warnings[0]
+
+
+def test_a_name_two_devices_hold_is_reported_with_their_numbers(
+    korean_model_path: Path, alsa_home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The reason the microphone source would give, with the setting of the phrase's device."""
+    plug_in(alsa_home, np.zeros(16000, np.int16), ("deskmic_left", "deskmic_right"))
+    listener = PhraseListener({"model": str(korean_model_path), "device": DEVICE})
+    assert listener.listen(KOREAN_GRAMMAR, 1.0) is None
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert f"microphone '{DEVICE}' is ambiguous: it matches" in warnings[0]
+    assert "] deskmic_left, ALSA" in warnings[0] and "] deskmic_right, ALSA" in warnings[0]
+    assert "set phrase.device in config.yaml to the number of one" in warnings[0]
 
 
 def test_a_phrase_on_a_microphone_that_records_only_48_khz_is_heard(

@@ -7,7 +7,8 @@ import numpy as np
 import soxr
 from test_listener import RecordedMicrophone
 
-from assistant.resample import ResampledInput, Resampler, resampled
+from assistant.device_input import DeviceInput
+from assistant.resample import Resampler, resampled
 
 ODD_SIZES = (1, 7, 331, 4799, 13, 2000, 4801, 97)
 
@@ -64,7 +65,7 @@ def test_a_device_at_48_khz_is_read_in_the_listener_s_fixed_16_khz_blocks():
     audio = _noisy_tone(48000, 3.0)
     device = RecordedMicrophone(audio, overflow_on_reads=(4,))  # as a device at 48 kHz
     blocks, overflows = [], []
-    with ResampledInput(device, 48000) as stream:
+    with DeviceInput(device, Resampler(48000)) as stream:
         assert device.open
         for frames in (1600, 1600, 160, 1600, 1600, 1600):
             block, overflowed = stream.read(frames)
