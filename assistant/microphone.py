@@ -22,9 +22,11 @@ T = TypeVar("T")
 
 log = logging.getLogger("assistant.microphone")
 
-_portaudio = threading.Lock()
-"""Held while PortAudio restarts and while a stream opens, so that neither happens during the
-other."""
+_portaudio = threading.RLock()
+"""Held while PortAudio restarts, while a device is looked at and while a stream opens, so that
+none of them happens during another: PortAudio is not thread-safe, and a restart frees the
+device list a look on another thread would read. Nothing logs while holding it and no log
+handler takes it, as `refresh_devices` takes the root handlers' locks under it."""
 _streams: weakref.WeakSet = weakref.WeakSet()
 """The streams `open_stream` opened: PortAudio is not restarted while one of them is open."""
 
@@ -34,7 +36,8 @@ class MicrophoneError(RuntimeError):
 
 
 def load_sounddevice():
-    """The sounddevice module; MicrophoneError saying what to install when it cannot load."""
+    """The sounddevice module; MicrophoneError saying what to install when it cannot load, or
+    what to check when PortAudio, which importing it starts, cannot start."""
     try:
         import sounddevice
     except (ImportError, OSError) as error:
@@ -42,7 +45,17 @@ def load_sounddevice():
             f"sounddevice cannot load ({error}); install the [listen] extra and PortAudio "
             "(apt-get install libportaudio2)"
         ) from error
+    except Exception as error:  # sounddevice.PortAudioError: importing it starts PortAudio
+        raise _not_started(error) from error
     return sounddevice
+
+
+def _not_started(error: Exception) -> MicrophoneError:
+    """PortAudio's failure to start as the reason and the fix."""
+    return MicrophoneError(
+        f"PortAudio cannot start ({error}); check the ALSA configuration (~/.asoundrc, "
+        "/etc/asound.conf) and `python -m sounddevice`"
+    )
 
 
 def load_before_threads(source: str) -> None:
@@ -74,14 +87,19 @@ def refresh_devices() -> bool:
     """Make PortAudio list the devices plugged in now; False (nothing done) while a stream from
     `open_stream` is open. PortAudio enumerates the devices once, when it starts, so a microphone
     plugged in (or back in) after that is found only once it starts again, which would stop
-    every open stream."""
+    every open stream. MicrophoneError with the fix when it cannot start; the next call starts
+    it again (it is not stopped a second time)."""
     sd = load_sounddevice()
     with _portaudio:
         if any(not stream.closed for stream in _streams):
             return False
         with _log_lines_held():
-            sd._terminate()
-            sd._initialize()
+            if sd._initialized:
+                sd._terminate()
+            try:
+                sd._initialize()
+            except sd.PortAudioError as error:
+                raise _not_started(error) from error
     return True
 
 
@@ -191,7 +209,8 @@ def _usable_format(sd, device: str, setting: str) -> tuple[InputFormat, Resample
     """The format to record `device` in, and the resampler of its rate (None at 16 kHz);
     MicrophoneError with the reason and the fix when it cannot be made 16 kHz mono."""
     try:
-        form = _with_fresh_devices(lambda: _input_format(sd, device_argument(device)))
+        with _portaudio:  # no restart on another thread while looking
+            form = _with_fresh_devices(lambda: _input_format(sd, device_argument(device)))
     except (ValueError, sd.PortAudioError) as error:
         raise _explained(error, _name(device), setting) from error
     if form.rate == SAMPLE_RATE:
@@ -219,20 +238,21 @@ def open_microphone(device: str, block: int, setting: str = "microphone.device")
     (`setting` names the device) when it cannot be opened."""
     sd = load_sounddevice()
     name = _name(device)
-    form, resampler = _usable_format(sd, device, setting)
-    frames = math.ceil(block * form.rate / SAMPLE_RATE)
-    try:
-        stream = open_stream(
-            lambda: sd.InputStream(
-                samplerate=form.rate,
-                channels=form.channels,
-                dtype="int16",
-                blocksize=frames,
-                device=device_argument(device),
+    with _portaudio:  # the device opened is the one looked at: no restart in between
+        form, resampler = _usable_format(sd, device, setting)
+        frames = math.ceil(block * form.rate / SAMPLE_RATE)
+        try:
+            stream = open_stream(
+                lambda: sd.InputStream(
+                    samplerate=form.rate,
+                    channels=form.channels,
+                    dtype="int16",
+                    blocksize=frames,
+                    device=device_argument(device),
+                )
             )
-        )
-    except (ValueError, sd.PortAudioError) as error:
-        raise _explained(error, name, setting) from error
+        except (ValueError, sd.PortAudioError) as error:
+            raise _explained(error, name, setting) from error
     if form == InputFormat(SAMPLE_RATE, 1):
         return stream
     said, done = [], []

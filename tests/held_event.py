@@ -34,13 +34,13 @@ class HeldAtFirstCheck(threading.Event):
 
 
 class AnnouncedLock:
-    """A lock (used with `with`) that sets `asked` once the thread named `thread_name` asks for
-    it, before that thread waits to get it."""
+    """A lock (used with `with`; re-entrant, so it stands in for an RLock too) that sets `asked`
+    once the thread named `thread_name` asks for it, before that thread waits to get it."""
 
     def __init__(self, thread_name: str) -> None:
         self.thread_name = thread_name
         self.asked = threading.Event()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def __enter__(self) -> AnnouncedLock:
         if threading.current_thread().name == self.thread_name:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from alsa_microphone import DEVICE, Listening, environment, plug_in, records
+from held_event import AnnouncedLock
 from runtime_skills import INSTALLED
 from waiting import wait_until
 
@@ -263,6 +264,82 @@ def test_log_lines_of_other_threads_wait_while_portaudio_restarts(capfd):
             logging.getLogger().removeHandler(handler)
     lines = [line for line in capfd.readouterr().err.splitlines() if line.startswith("line ")]
     assert lines == [f"line {number}" for number in written]
+
+
+def test_no_thread_looks_at_the_devices_while_portaudio_restarts(alsa_home, monkeypatch):
+    """A restart frees PortAudio's device list: a look on another thread meanwhile (`auto`'s
+    every 5 s, a follow-up phrase's) read freed memory, or was told PortAudio had not started."""
+    import sounddevice
+
+    plug_in(alsa_home, np.zeros(SAMPLE_RATE, np.int16))
+    lock = AnnouncedLock("looking")
+    monkeypatch.setattr("assistant.microphone._portaudio", lock)
+    real_terminate, real_initialize = sounddevice._terminate, sounddevice._initialize
+    real_query = sounddevice.query_devices
+    down, stopped, go = threading.Event(), threading.Event(), threading.Event()
+    looked_while_down: list[bool] = []
+
+    def terminate() -> None:  # PortAudio stopped, held there until `go`
+        real_terminate()
+        down.set()
+        stopped.set()
+        go.wait(10)
+
+    def initialize() -> None:
+        real_initialize()
+        down.clear()
+
+    def query(*args, **kwargs):
+        looked_while_down.append(down.is_set())
+        return real_query(*args, **kwargs)
+
+    monkeypatch.setattr(sounddevice, "_terminate", terminate)
+    monkeypatch.setattr(sounddevice, "_initialize", initialize)
+    monkeypatch.setattr(sounddevice, "query_devices", query)
+    problems: list[str | None] = []
+    restarting = threading.Thread(target=refresh_devices, name="restarting")
+    looking = threading.Thread(
+        target=lambda: problems.append(microphone_problem(DEVICE)), name="looking"
+    )
+    restarting.start()
+    try:
+        assert stopped.wait(10)
+        looking.start()
+        assert wait_until(lambda: lock.asked.is_set() or any(looked_while_down))
+    finally:
+        go.set()
+        restarting.join(10)
+    looking.join(10)
+    assert looked_while_down and not any(looked_while_down)
+    assert problems == [None]
+
+
+def test_portaudio_that_could_not_restart_starts_at_the_next_look(alsa_home):
+    """A broken ~/.asoundrc (being edited, say) stops PortAudio from starting again; once it is
+    mended the microphone is found, without restarting the assistant."""
+    (alsa_home / ".asoundrc").write_text("pcm.broken { type plug\n")
+    problem = microphone_problem(DEVICE)
+    assert problem and problem.startswith("PortAudio cannot start (Error initializing PortAudio")
+    assert "check the ALSA configuration (~/.asoundrc, /etc/asound.conf)" in problem
+    plug_in(alsa_home, np.zeros(SAMPLE_RATE, np.int16))
+    assert microphone_problem(DEVICE) is None
+
+
+def test_a_portaudio_that_cannot_start_at_all_is_reported_with_the_fix(tmp_path):
+    """Importing sounddevice starts PortAudio: with a broken ~/.asoundrc `assistant run`
+    (`source: auto`) died of its traceback."""
+    (tmp_path / ".asoundrc").write_text("pcm.broken { type plug\n")
+    looks = (
+        "from assistant.microphone import load_before_threads, microphone_problem\n"
+        "load_before_threads('auto')\n"
+        "print(microphone_problem())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", looks], env=environment(tmp_path), capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("PortAudio cannot start (Error initializing PortAudio")
+    assert "check the ALSA configuration (~/.asoundrc" in done.stdout
 
 
 def test_a_missing_model_is_reported_and_the_source_waits(tmp_path, caplog):
