@@ -145,7 +145,7 @@ class CommandEvent:
     source: str = "unknown"
     site: str = SITE_DEFAULT
     received: float = 0.0
-    """time.monotonic() when the line reached the host."""
+    """assistant.clocks.elapsed() when the line reached the host: time slept counts."""
     device_ms: int | None = None
     seq: int | None = None
 
