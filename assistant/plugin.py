@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from assistant.clocks import ClockWatch, elapsed  # noqa: F401
 from assistant.spoken import AMOUNT_WORDS, Amount, duration_in_words, parse_amount  # noqa: F401
 
 ENTRY_POINT_GROUP = "assistant.skills"

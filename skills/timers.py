@@ -31,9 +31,9 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
-from assistant.clocks import ClockWatch
 from assistant.plugin import (
     AMOUNT_WORDS,
+    ClockWatch,
     CommandEvent,
     Setting,
     Skill,
