@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant import protocol
+from assistant.clocks import elapsed
 from assistant.paths import runtime_dir
 from assistant.plugin import CommandEvent
 from assistant.ratelimit import WarningLimiter
@@ -117,7 +118,7 @@ class ControlServer:
                     f"ERR {words[1]!r} is not a command name: lower-case letters, digits "
                     "and _, at most 16"
                 )
-            event = CommandEvent(words[1], 1.0, "control socket", site, time.monotonic())
+            event = CommandEvent(words[1], 1.0, "control socket", site, elapsed())
             outcome = handle(event)
             if isinstance(outcome, Forwarded):
                 return f"OK {outcome}"

@@ -6,12 +6,13 @@ focus again: music that plays keeps holding focus while the lights are used for 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
+
+from assistant.clocks import elapsed
 
 
 class Focus:
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, seconds: float, clock: Callable[[], float] = elapsed):
         self.seconds = seconds
         self.clock = clock
         self._until: dict[str, float] = {}

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from assistant.clocks import ClockWatch, elapsed  # noqa: F401
 from assistant.spoken import AMOUNT_WORDS, Amount, duration_in_words, parse_amount  # noqa: F401
 
 ENTRY_POINT_GROUP = "assistant.skills"
@@ -145,7 +146,7 @@ class CommandEvent:
     source: str = "unknown"
     site: str = SITE_DEFAULT
     received: float = 0.0
-    """time.monotonic() when the line reached the host."""
+    """assistant.clocks.elapsed() when the line reached the host: time slept counts."""
     device_ms: int | None = None
     seq: int | None = None
 

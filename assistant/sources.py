@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from assistant import protocol
+from assistant.clocks import elapsed
 from assistant.plugin import CommandEvent
 from assistant.ratelimit import WarningLimiter
 
@@ -77,7 +78,7 @@ class DeviceSession:
         site: str,
         on_command: Callable[[CommandEvent], None],
         stats: LinkStats | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = elapsed,
     ):
         self.source_name = source_name
         self.site = site

@@ -9,22 +9,31 @@ a reload) rings before the stop ends; one due later stays stored for the next st
 can be said after "go" ("five minutes"), through the follow-up phrase.
 A file that cannot be written stops the skill at start; one that stops being writable later
 refuses new timers, while due timers still ring (see timer_store.TimerStore).
+A timer counts real time: one due while the computer slept is announced as missed on waking
+(APScheduler's wait, on the monotonic clock, would end late by the time slept), and a step of
+the wall clock (NTP, a manual change) moves every timer with it, so the time left stays.
 """
 
 from __future__ import annotations
 
 import math
 import sqlite3
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, ClassVar
 
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
 from assistant.plugin import (
     AMOUNT_WORDS,
+    ClockWatch,
     CommandEvent,
     Setting,
     Skill,
@@ -56,6 +65,18 @@ def _ring_again(key: str, name: str, site: str | None = None) -> None:
         skill.context.say(f"{name.capitalize()} is done", site)
 
 
+def _shifted(trigger: BaseTrigger, by: timedelta) -> BaseTrigger:
+    """A timer's trigger (a date) or a ringing's (an interval), `by` later."""
+    if isinstance(trigger, DateTrigger):
+        return DateTrigger(trigger.run_date + by, timezone.utc)
+    return IntervalTrigger(
+        seconds=trigger.interval_length,
+        start_date=trigger.start_date + by,
+        end_date=trigger.end_date + by,
+        timezone=timezone.utc,
+    )
+
+
 class TimersSkill(Skill):
     name = "timers"
     description = "named countdown timers that survive a restart"
@@ -72,6 +93,8 @@ class TimersSkill(Skill):
         Setting("ring_for", float, 60.0, "seconds a timer keeps ringing unless stopped", minimum=0),
         Setting("missed_after", float, 60.0, "a timer this late is announced as missed", minimum=0),
     )
+    watch_clocks: ClassVar[dict[str, Callable[[], float] | float]] = {}
+    """ClockWatch's clocks and tick, when not the real ones (tests)."""
 
     def start(self) -> None:
         settings = self.context.settings
@@ -101,7 +124,11 @@ class TimersSkill(Skill):
         )
         self.scheduler.add_listener(self._missed, EVENT_JOB_MISSED)
         _RUNNING[self._key] = self
+        self._started = datetime.now(timezone.utc)
+        """A timer due after this was missed while the computer slept, not while it was off."""
         self.scheduler.start()
+        self._clock_watch = ClockWatch(self._woke, self._stepped, **self.watch_clocks)
+        self._clock_watch.start()
         running = self._timers()
         if running:
             self.context.log.info("timers still running: %s", ", ".join(j.name for j in running))
@@ -124,6 +151,7 @@ class TimersSkill(Skill):
         The database's connections are closed here, not by the garbage collector some time
         later: APScheduler's shutdown closes its stores' connections, then its thread, which the
         shutdown joins, looks for the next run time once more and opens one again."""
+        self._clock_watch.stop()
         self.scheduler.pause()  # no due timer is handed over any more (TimerStore.get_due_jobs)
         self.scheduler.get_jobs()  # waits for a round handing some over: it holds this lock
         self._executor.shutdown(wait=True)  # they ring, stored by the paused scheduler
@@ -189,7 +217,10 @@ class TimersSkill(Skill):
             return "No timer is running"
         now = datetime.now(timezone.utc)
         left = [(job.name, math.ceil((job.next_run_time - now).total_seconds())) for job in timers]
-        return "; ".join(f"{name.capitalize()}: {duration_in_words(s)} left" for name, s in left)
+        return "; ".join(  # due, not rung yet: the computer has just woken
+            f"{name.capitalize()}: {duration_in_words(s) + ' left' if s > 0 else 'due now'}"
+            for name, s in left
+        )
 
     def ring(self, name: str, site: str | None = None) -> None:
         """Announce a timer that came due, and keep announcing until stopped. The ringing is
@@ -239,7 +270,28 @@ class TimersSkill(Skill):
             return
         name = event.job_id.removeprefix(TIMER_PREFIX)
         when = event.scheduled_run_time.astimezone().strftime("%H:%M")
-        self.context.say(f"Missed: {name} went off at {when} while the assistant was not running")
+        asleep = event.scheduled_run_time > self._started
+        why = "the computer was asleep" if asleep else "the assistant was not running"
+        self.context.say(f"Missed: {name} went off at {when} while {why}")
+
+    def _woke(self, slept: float) -> None:
+        """The computer woke: a timer that came due meanwhile is missed now, not once the
+        scheduler's wait, which stood still, ends."""
+        self.context.log.info("woke after %.0f s asleep: looking for timers due meanwhile", slept)
+        self.scheduler.wakeup()
+
+    def _stepped(self, by: float) -> None:
+        """The wall clock was stepped `by` seconds: move every timer and ringing with it."""
+        self.context.log.info("the clock was stepped by %+.0f s: timers keep their time left", by)
+        shift = timedelta(seconds=by)
+        self._started += shift
+        for job in self.scheduler.get_jobs():
+            try:
+                job.modify(
+                    trigger=_shifted(job.trigger, shift), next_run_time=job.next_run_time + shift
+                )
+            except JobLookupError:  # it rang, or was stopped, meanwhile
+                continue
 
     def _timers(self) -> list[Any]:
         return self.scheduler.get_jobs(jobstore="default")

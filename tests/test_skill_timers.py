@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import re
 import sqlite3
 import subprocess
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import pytest
 from apscheduler.schedulers.base import STATE_PAUSED, STATE_STOPPED
+from apscheduler.triggers.date import DateTrigger
+from manual_clock import Clock
 from skill_host import SkillUnderTest
 from waiting import wait_until
 
@@ -497,3 +500,87 @@ def test_a_stop_waits_for_a_round_handing_a_due_timer_over(
         stopping.join(10)
     assert timers.replies.count("Tea is done") == 1
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+class Clocks:
+    """The clocks the timers skill watches for a suspend or a step, set by the test: the
+    scheduler itself still runs on the real wall clock."""
+
+    def __init__(self) -> None:
+        self.wall, self.boot, self.awake = Clock(), Clock(), Clock()
+
+    def sleep(self, seconds: float) -> None:
+        """As a suspend looks: the wall and boot clocks go on, the monotonic one stands."""
+        self.wall.now += seconds
+        self.boot.now += seconds
+
+    def skill(self) -> type[TimersSkill]:
+        clocks = {"wall": self.wall, "boot": self.boot, "awake": self.awake, "tick": 0.02}
+        return type("WatchedTimers", (TimersSkill,), {"watch_clocks": clocks})
+
+
+@pytest.fixture
+def clocks() -> Clocks:
+    return Clocks()
+
+
+def due_at(database: Path, job_id: str, when: datetime) -> None:
+    """Make the stored job `job_id` due at `when` behind the scheduler's back, as a suspend does:
+    the scheduler, waiting on the monotonic clock, is not told."""
+    with sqlite3.connect(database) as connection:
+        (state,) = connection.execute(
+            "SELECT job_state FROM apscheduler_jobs WHERE id = ?", (job_id,)
+        ).fetchone()
+        job = pickle.loads(state)
+        job["next_run_time"], job["trigger"] = when, DateTrigger(when, timezone.utc)
+        connection.execute(
+            "UPDATE apscheduler_jobs SET job_state = ?, next_run_time = ? WHERE id = ?",
+            (pickle.dumps(job), when.timestamp(), job_id),
+        )
+
+
+def test_a_timer_due_while_the_computer_slept_is_announced_as_missed_on_waking(
+    clocks: Clocks, tmp_path: Path
+) -> None:
+    started = datetime.now(timezone.utc)
+    skill = SkillUnderTest(clocks.skill(), {**FAST, "ask_length": False}, tmp_path)
+    try:
+        skill.do("start", name="tea", seconds=600)
+        time.sleep(2.0 - (datetime.now(timezone.utc) - started).total_seconds())
+        went_off = started + timedelta(seconds=0.5)  # after the start; missed_after: 1 s
+        due_at(tmp_path / "timers" / "timers.sqlite", "timer:tea", went_off)
+        assert skill.do("status") == "Tea: due now"  # not a negative time left
+        clocks.sleep(7200)
+        at = went_off.astimezone().strftime("%H:%M")
+        missed = f"Missed: tea went off at {at} while the computer was asleep"
+        assert wait_until(lambda: missed in skill.replies)
+    finally:
+        skill.stop()
+
+
+def test_a_step_of_the_wall_clock_moves_timers_and_ringing_with_it(
+    clocks: Clocks, tmp_path: Path
+) -> None:
+    """The watched wall clock is stepped; the scheduler's own, which was not, sees each timer
+    and ringing move by the step, in the store."""
+    settings = {**FAST, "ask_length": False, "ring_every": 60, "ring_for": 120}
+    skill = SkillUnderTest(clocks.skill(), settings, tmp_path)
+    scheduler = skill.skill.scheduler
+    try:
+        skill.do("start", name="eggs", seconds=0.1)
+        assert wait_until(lambda: scheduler.get_jobs("ringing"))
+        skill.do("start", name="tea", seconds=600)
+
+        def stepped_by(seconds: float) -> bool:
+            due = {job.id: job.next_run_time for job in scheduler.get_jobs()}
+            clocks.wall.now += seconds
+            moved = {job: when + timedelta(seconds=seconds) for job, when in due.items()}
+            return wait_until(
+                lambda: moved == {j.id: j.next_run_time for j in scheduler.get_jobs()}
+            )
+
+        assert stepped_by(3600)
+        assert stepped_by(-3600)
+    finally:
+        skill.stop()
+    assert not any(reply.startswith("Missed") for reply in skill.replies)

@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 import math
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.clocks import elapsed
 from assistant.plugin import CommandEvent
 from assistant.rooms import topics as wire
 from assistant.rooms.dedup import Deduplicator
@@ -54,7 +54,7 @@ class Hub:
         dispatch: Callable[[CommandEvent], object],
         speak: Callable[[str], None],
         listens_locally: bool = True,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = elapsed,
         commands: Sequence[str] | None = None,
         state_dir: Path | None = None,
     ):

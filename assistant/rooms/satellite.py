@@ -7,13 +7,13 @@ import itertools
 import logging
 import secrets
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.clocks import elapsed
 from assistant.plugin import CommandEvent
 from assistant.rooms import topics as wire
 from assistant.rooms.home_assistant import HomeAssistant
@@ -70,7 +70,7 @@ class Satellite:
         site: str,
         speak: Callable[[str], None],
         commands: Sequence[str] | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = elapsed,
         state_dir: Path | None = None,
     ):
         self.settings = settings

@@ -1,0 +1,68 @@
+"""The clocks of a machine that sleeps: time.monotonic() stops while a laptop is suspended (on
+Linux, CLOCK_MONOTONIC), so a wait measured on it ends late by the time slept; CLOCK_BOOTTIME
+goes on; the wall clock goes on too but can be stepped (NTP, a manual change). A time zone or
+daylight-saving change moves no clock: it only changes how the wall clock is shown."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+STEP_SECONDS = 1.0
+"""A change this large between two looks is a suspend or a step; NTP's slewing (at most half
+a millisecond a second) never comes near it."""
+
+
+_BOOTTIME = getattr(time, "CLOCK_BOOTTIME", None)
+"""Linux only."""
+
+
+def elapsed() -> float:
+    """Seconds on a clock that goes on while the machine sleeps (CLOCK_BOOTTIME), for how
+    long ago something happened; time.monotonic() where there is no such clock."""
+    return time.monotonic() if _BOOTTIME is None else time.clock_gettime(_BOOTTIME)
+
+
+class ClockWatch:
+    """Looks at the clocks every `tick` seconds, on its own thread: `woke(slept)` is called
+    after a suspend (the boot clock went on while the monotonic one stood still), `stepped(by)`
+    after the wall clock was stepped (it moved unlike the boot clock), each with seconds."""
+
+    def __init__(
+        self,
+        woke: Callable[[float], None],
+        stepped: Callable[[float], None],
+        tick: float = 1.0,
+        wall: Callable[[], float] = time.time,
+        boot: Callable[[], float] = elapsed,
+        awake: Callable[[], float] = time.monotonic,
+    ):
+        self.woke = woke
+        self.stepped = stepped
+        self.tick = tick
+        self.clocks = (wall, boot, awake)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="clock watch", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
+
+    def _offsets(self) -> tuple[float, float]:
+        """(wall - boot, boot - awake): each changes only with a step, a suspend."""
+        wall, boot, awake = (clock() for clock in self.clocks)
+        return wall - boot, boot - awake
+
+    def _watch(self) -> None:
+        step_before, sleep_before = self._offsets()
+        while not self._stopping.wait(self.tick):
+            step, sleep = self._offsets()
+            if abs(step - step_before) >= STEP_SECONDS:
+                self.stepped(step - step_before)
+            if sleep - sleep_before >= STEP_SECONDS:
+                self.woke(sleep - sleep_before)
+            step_before, sleep_before = step, sleep
