@@ -327,14 +327,19 @@ def test_auto_switches_to_a_board_plugged_in_later_and_back_when_it_is_unplugged
         board.close()
 
 
-def test_auto_switches_from_the_virtual_board_to_a_microphone_plugged_in_later_then_to_a_board(
-    alsa_home, monkeypatch, caplog
-):
+@pytest.fixture
+def quick_looks(monkeypatch, caplog):
+    """`auto` looks for a board every 0.1 s and for the microphone every 0.3 s; INFO lines of
+    the assistant are captured."""
     monkeypatch.setattr("assistant.daemon.BOARD_LOOK_SECONDS", 0.1)
     monkeypatch.setattr("assistant.daemon.MICROPHONE_LOOK_SECONDS", 0.3)
-    assistant, board = _auto(alsa_home, DEVICE)
-
     caplog.set_level(logging.INFO, logger="assistant")
+
+
+def test_auto_switches_from_the_virtual_board_to_a_microphone_plugged_in_later_then_to_a_board(
+    alsa_home, quick_looks, caplog
+):
+    assistant, board = _auto(alsa_home, DEVICE)
     try:
         assistant.start()
         assistant.open_default_sources()
@@ -359,10 +364,8 @@ def test_auto_switches_from_the_virtual_board_to_a_microphone_plugged_in_later_t
 
 
 def test_auto_says_why_it_cannot_use_the_microphone_once_and_again_when_the_reason_changes(
-    alsa_home, monkeypatch, caplog
+    alsa_home, quick_looks, monkeypatch, caplog
 ):
-    monkeypatch.setattr("assistant.daemon.BOARD_LOOK_SECONDS", 0.1)
-    monkeypatch.setattr("assistant.daemon.MICROPHONE_LOOK_SECONDS", 0.3)
     looks: list[str | None] = []
 
     def look(device: str) -> str | None:  # the real look, counted
@@ -371,7 +374,6 @@ def test_auto_says_why_it_cannot_use_the_microphone_once_and_again_when_the_reas
 
     monkeypatch.setattr("assistant.daemon.microphone_problem", look)
     assistant, board = _auto(alsa_home, DEVICE)
-    caplog.set_level(logging.INFO, logger="assistant")
     try:
         assistant.start()
         assistant.open_default_sources()
