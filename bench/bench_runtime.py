@@ -82,8 +82,9 @@ def main() -> None:
 
     master, slave = os.openpty()
     tty.setraw(slave)
-    port = os.ttyname(slave)
     work = Path(tempfile.mkdtemp(prefix="bench-runtime-"))
+    port = work / "board"  # a link to the pty, as `assistant emulate` gives
+    port.symlink_to(os.ttyname(slave))
     commands = "\n".join(f"  {c}: stopwatch.lap" for c in ("on", "off", "up", "down", "go", "stop"))
     (work / "config.yaml").write_text(
         textwrap.dedent(f"""
