@@ -830,7 +830,12 @@ def test_publishing_while_the_connect_is_held_open_returns_at_once(
     recorder = Recorder(broker)
     returned = threading.Event()
 
-    def board() -> None:  # a detection, which fires its Home Assistant event, then a QoS 1 message
+    detection = DEFAULT_TOPICS.detection("den", "on")
+
+    def board() -> None:
+        """A detection sent (the satellite, not paho, sends it again), a detection heard (which
+        fires its Home Assistant event), then a QoS 1 message."""
+        satellite.connection.publish(detection, b"sent again by the satellite", qos=1)
         satellite.forward(event("on", "den"))
         satellite.connection.publish("test/queued", b"kept", qos=1)
         returned.set()
@@ -852,11 +857,60 @@ def test_publishing_while_the_connect_is_held_open_returns_at_once(
         recorder.close()
     fired = DEFAULT_TOPICS.event("den", "on")
     assert fired not in dict(sent), "a QoS 0 event is sent later"
+    assert detection not in dict(sent), "a detection is sent later, with the age it had"
     broker_address = f"127.0.0.1:{proxy.port}"
     assert (
         f"{satellite.connection.client_id}: not connected to the MQTT broker at {broker_address}: "
         f"dropped a message on {fired}"
     ) in caplog.text
+
+
+@pytest.mark.parametrize("asleep", [3600.0, 30.0], ids=["beyond-max-delay", "within-max-delay"])
+def test_a_detection_written_into_a_dead_connection_reaches_the_hub_only_with_its_true_age(
+    mosquitto: Mosquitto, asleep: float
+) -> None:
+    """A connection can die unnoticed (Wi-Fi gone, a laptop's lid closed) and be found dead only
+    later (keepalive, hours after a suspend). A detection written into it is sent again after
+    the next connection by the satellite itself, with its age then; never by the MQTT client,
+    with the age it had when first sent, which made the hub run a "lights off" hours late."""
+    settings = settings_for(mosquitto, max_delay=60.0, dedup_window=0.0)
+    topics = wire.Topics(settings.topic_prefix)
+    proxy = HeldProxy(mosquitto.port)
+    proxy.release()
+    dispatched = Collector()
+    hub = Hub(settings, "hall", dispatched.add, print, listens_locally=False)
+    clock = Clock()
+    satellite = Satellite(settings_for(mosquitto, port=proxy.port), "den", print, clock=clock)
+    copies = Recorder(mosquitto, topics.detection("den", "+"))
+    hub.start()
+    satellite.start()
+    try:
+        assert wait_until(lambda: satellite.hub_online and "den" in hub.online_sites)
+        satellite.forward(event("on", "den", heard=clock.now))
+        assert [e.command for e in dispatched.wait_for(1)] == ["on"]
+        assert wait_until(lambda: satellite.pending == 0)
+        assert (satellite.stats.sent, hub.stats.received) == (1, 1), "once, not sent again"
+
+        proxy.swallow()
+        satellite.forward(event("off", "den", heard=clock.now))
+        clock.now += asleep
+        proxy.cut()
+        assert wait_until(lambda: satellite.connection.connections == 2 and satellite.hub_online)
+        satellite.forward(event("up", "den", heard=clock.now))
+        assert wait_until(lambda: "up" in [e.command for e in dispatched.items])
+        if asleep > settings.max_delay:
+            assert [e.command for e in dispatched.items] == ["on", "up"]
+            assert satellite.stats.dropped == 1
+        else:
+            assert sorted(e.command for e in dispatched.wait_for(3)) == ["off", "on", "up"]
+            ages = [json.loads(p)["age"] for t, p in copies.messages if t.endswith("/off")]
+            assert ages and set(ages) == {asleep}, "every copy carries its age when sent"
+        assert wait_until(lambda: satellite.pending == 0)
+    finally:
+        satellite.stop()
+        hub.stop()
+        copies.close()
+        proxy.close()
 
 
 def test_a_stop_while_the_socket_is_being_opened_keeps_no_connection(

@@ -9,7 +9,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import paho.mqtt.client as paho
@@ -54,11 +54,42 @@ class _Client(paho.Client):
     between the socket's opening and the CONNECT packet would go out first). While the socket
     is being opened there is none yet, so a publish meanwhile returns at once, its message
     queued (QoS 1) or refused (QoS 0). `_create_socket` is paho 2's step that opens it; the
-    broker tests fail should it ever be renamed."""
+    broker tests fail should it ever be renamed.
 
-    def __init__(self, lock: threading.Lock, **options: object) -> None:
+    A message on one of `resent_topics` is sent on the connection it was published on or not at
+    all: paho sends an unconfirmed QoS 1 message again, unchanged, on its next connection, which
+    may come hours after the last was lost unnoticed (Wi-Fi gone, a laptop's lid closed), and
+    the caller sends these again itself, as they are then. `_messages_reconnect_reset_out` is
+    paho 2's step, at the start of every connect, that readies its messages to be sent again."""
+
+    def __init__(
+        self, lock: threading.Lock, resent_topics: Sequence[str], **options: object
+    ) -> None:
         super().__init__(**options)
         self._released_while_opening = lock
+        self._resent_topics = tuple(resent_topics)
+
+    def resent_by_caller(self, topic: str) -> bool:
+        return any(paho.topic_matches_sub(each, topic) for each in self._resent_topics)
+
+    def forget(self, mids: Iterable[int]) -> None:
+        """Drop these messages paho keeps to send, while no count of those in flight matters
+        (no connection, or a reconnection, which recounts): their `wait_for_publish` says they
+        were lost, as paho's does for lost QoS 0 ones."""
+        with self._out_message_mutex:
+            for mid in mids:
+                message = self._out_messages.pop(mid, None)
+                if message is not None:
+                    if message.info.rc == paho.MQTT_ERR_SUCCESS:
+                        message.info.rc = paho.MQTT_ERR_CONN_LOST
+                    message.info._set_as_published()
+
+    def _messages_reconnect_reset_out(self) -> None:
+        with self._out_message_mutex:
+            self.forget(
+                [mid for mid, m in self._out_messages.items() if self.resent_by_caller(m.topic)]
+            )
+            super()._messages_reconnect_reset_out()
 
     def _create_socket(self) -> socket.socket:
         self._released_while_opening.release()
@@ -82,7 +113,11 @@ class MqttConnection:
 
     `on_connected` runs on the network thread after each successful connection, once the
     subscriptions have been sent (so anything it publishes follows them); `on_disconnected` there
-    once a connection is lost. What either raises is logged."""
+    once a connection is lost. What either raises is logged.
+
+    `resent_topics`: topic filters of messages the caller sends again itself until they are
+    acknowledged, each time as it is then (a detection, with its age then): such a message is
+    never sent on a connection other than the one it was published on."""
 
     def __init__(
         self,
@@ -91,6 +126,7 @@ class MqttConnection:
         will: Will | None = None,
         on_connected: Callable[[], None] | None = None,
         on_disconnected: Callable[[], None] | None = None,
+        resent_topics: Sequence[str] = (),
     ):
         self.settings = settings
         self.client_id = client_id
@@ -113,6 +149,7 @@ class MqttConnection:
         self._dropped = WarningLimiter(per_window=1)
         client = _Client(
             self._lock,
+            resent_topics,
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=paho.MQTTv311,
@@ -160,9 +197,18 @@ class MqttConnection:
         """Send a message; `is_published()` of the answer turns true once the broker has
         confirmed a QoS 1 message. Without a connection (also while one is being made) this
         returns at once: a QoS 1 message is queued by paho and sent after the next connection, a
-        QoS 0 one is dropped with a warning (at most one a minute)."""
+        QoS 0 one is dropped with a warning (at most one a minute), and one on `resent_topics`
+        is dropped (the caller sends it again)."""
         with self._lock:
             info = self._client.publish(topic, payload, qos=qos, retain=retain)
+            if info.rc == paho.MQTT_ERR_NO_CONN and self._client.resent_by_caller(topic):
+                self._client.forget([info.mid])
+                log.debug(
+                    "%s: not connected: dropped a message on %s, which its sender sends again",
+                    self.client_id,
+                    topic,
+                )
+                return info
         if qos == 0 and info.rc == paho.MQTT_ERR_NO_CONN:
             self._dropped.warning(
                 log,

@@ -57,7 +57,8 @@ class Satellite:
     """Publishes each detection (QoS 1) and keeps it until the hub acknowledges it; while the
     hub is offline detections wait, and they are sent again whenever the hub comes online, or
     after RESEND_AFTER seconds without acknowledgement, so a broker or hub restart loses none.
-    The hub recognises repeats by their id.
+    The hub recognises repeats by their id. Only this sends a detection again, each time with
+    its age then: the connection forgets one not confirmed when its connection is lost.
 
     With mqtt.discovery on, each detection also fires the Home Assistant event entity of its
     command, once, whether or not a hub is running (QoS 0: now or never, not late). The
@@ -94,6 +95,7 @@ class Satellite:
             will=Will(self.topics.status(site), wire.OFFLINE),
             on_connected=self._announce,
             on_disconnected=self._hub_unreachable,
+            resent_topics=[self.topics.detection(site, "+")],
         )
         self.home_assistant = HomeAssistant(
             self.connection,
