@@ -223,8 +223,11 @@ class VirtualBoard:
                 if any(fd == woken for fd, _ in ready):
                     return
                 if self.heartbeat_ms > 0 and time.monotonic() >= next_heartbeat:
-                    next_heartbeat += self.heartbeat_ms / 1000
                     self.send(protocol.Heartbeat(0, self.now_ms()))
+                    # one late heartbeat, not a burst of those missed while held up (Ctrl-Z)
+                    next_heartbeat = max(
+                        next_heartbeat + self.heartbeat_ms / 1000, time.monotonic()
+                    )
                 try:
                     data = os.read(master, 256)
                 except BlockingIOError:  # a host has the port open and is quiet

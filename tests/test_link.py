@@ -1,6 +1,7 @@
 """The serial link against the virtual board on a real pseudo-terminal."""
 
 import errno
+import itertools
 import logging
 import os
 import signal
@@ -361,6 +362,34 @@ def test_unplug_and_replug_reconnects_and_loses_nothing_that_arrived(board, link
     assert sum("is gone" in m for m in messages) == 1
     assert sum("back on" in m for m in messages) == 1
     assert link.stats.lost == 0  # the board's HELLO after a replug starts a new count
+
+
+def test_a_board_held_up_sends_one_late_heartbeat_not_a_burst_of_those_it_missed(board):
+    """`assistant emulate` stopped a while (Ctrl-Z, then `fg`): its heartbeats go on at their
+    pace, not as a burst (a gap between two heartbeats is the board's time between them)."""
+    host = os.open(board.link, os.O_RDWR | os.O_NOCTTY)
+    tty.setraw(host)
+    try:
+        assert board.host_connected.wait(5)
+        with board._lock:  # the board's thread waits at its next heartbeat
+            time.sleep(1.0)
+
+        def gaps(data: bytes) -> list[int]:
+            lines = [protocol.parse_line(line) for line in data.split(b"\n")[:-1]]
+            times = [m.ms for m in lines if isinstance(m, protocol.Heartbeat)]
+            return [later - earlier for earlier, later in itertools.pairwise(times)]
+
+        def after_the_hold(data: bytes) -> list[int]:
+            found = gaps(data)
+            held = next((i for i, gap in enumerate(found) if gap >= 800), None)
+            return [] if held is None else found[held + 1 : held + 4]
+
+        data = read_for(host, 5, until=lambda data: len(after_the_hold(data)) == 3)
+    finally:
+        os.close(host)
+    after = after_the_hold(data)
+    assert len(after) == 3, gaps(data)
+    assert sum(gap < 20 for gap in after) <= 1, after  # a burst: each about 0 ms after the last
 
 
 def test_a_silent_board_is_reported_and_then_that_it_talks_again(board, caplog):
