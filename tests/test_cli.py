@@ -131,13 +131,7 @@ def test_config_check_takes_the_file_as_an_argument_or_config_after_the_subcomma
 def test_run_send_reload_and_terminate(env, tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text(textwrap.dedent(CONFIG))
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "assistant", "--config", str(config), "run"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    daemon = _background(env, "--config", str(config), "run", stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
         answer = None
@@ -181,13 +175,20 @@ def test_run_send_reload_and_terminate(env, tmp_path):
     assert greetings == str(greeted)
 
 
-def _daemon(env: dict, *args: str, **options) -> subprocess.Popen:
-    """`assistant run ARGS`, in the background, output piped unless `options` say otherwise."""
+def _background(env: dict, *args: str, **options) -> subprocess.Popen:
+    """`assistant ARGS`, in the background, its output piped as text unless `options` say
+    otherwise."""
     options.setdefault("stdout", subprocess.PIPE)
-    options.setdefault("stderr", subprocess.STDOUT)
     return subprocess.Popen(
-        [sys.executable, "-m", "assistant", "run", *args], env=env, text=True, **options
+        [sys.executable, "-m", "assistant", *args], env=env, text=True, **options
     )
+
+
+def _daemon(env: dict, *args: str, **options) -> subprocess.Popen:
+    """`assistant run ARGS`, in the background, its log in its output unless `options` say
+    otherwise."""
+    options.setdefault("stderr", subprocess.STDOUT)
+    return _background(env, "run", *args, **options)
 
 
 def _daemon_on_config(env: dict, tmp_path: Path) -> tuple[Path, subprocess.Popen]:
@@ -420,22 +421,15 @@ def test_emulate_plays_a_script_on_a_stable_link(env, tmp_path):
         "# a short session\nup 0.9\nwait 0.1\nraw GARBAGE\njump\nwait\nstop 2\ndown\n"
     )
     link = tmp_path / "ttyKWS"
-    board = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "assistant",
-            "emulate",
-            "--script",
-            str(script),
-            "--link",
-            str(link),
-            "--stay",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
+    board = _background(
+        env,
+        "emulate",
+        "--script",
+        str(script),
+        "--link",
+        str(link),
+        "--stay",
         stderr=subprocess.PIPE,
-        text=True,
     )
     try:
         assert board.stdout.readline().startswith("virtual board on /dev/pts/")
@@ -516,13 +510,7 @@ def test_emulate_sends_heartbeats_as_often_as_the_configuration_says(env, tmp_pa
     config.write_text("emulator:\n  heartbeat_ms: 50\n")
     link = tmp_path / "ttyKWS"
     emulate = ["emulate", "--link", str(link), "--stay"]
-    board = subprocess.Popen(
-        [sys.executable, "-m", "assistant", "--config", str(config), *emulate],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    board = _background(env, "--config", str(config), *emulate, stdin=subprocess.DEVNULL)
     try:
         board.stdout.readline()  # the board is on its port
         with serial.Serial(str(link), timeout=2) as port:
@@ -540,13 +528,7 @@ def test_emulate_ended_by_a_signal_removes_its_link(env, tmp_path, ending):
     """A link left behind would name a pty that the system gives to another program next, and a
     daemon would open that terminal as the board."""
     link = tmp_path / "ttyKWS"
-    board = subprocess.Popen(
-        [sys.executable, "-m", "assistant", "emulate", "--link", str(link)],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    board = _background(env, "emulate", "--link", str(link), stdin=subprocess.DEVNULL)
     try:
         assert board.stdout.readline().startswith("virtual board on /dev/pts/")
         assert link.is_symlink()
@@ -574,13 +556,7 @@ def test_run_connects_to_emulate_with_the_command_it_prints(env, tmp_path):
         assert connect == f"connect with: assistant run --source serial --port {link}"
         assert os.readlink(link).startswith("/dev/pts/")
         command = connect.removeprefix("connect with: assistant ").split()
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "assistant", "--config", str(config), *command],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        daemon = _background(env, "--config", str(config), *command, stderr=subprocess.STDOUT)
         lines = lines_until(daemon, lambda lines: "reply: Hello, Ada" in lines[-1])
         boards[0].terminate()  # as Ctrl-C or a closed terminal: the link goes first
         assert boards[0].wait(10) == 0
@@ -604,8 +580,7 @@ def _emulate_script(env: dict, tmp_path: Path, script: str) -> subprocess.Popen:
     """`assistant emulate --script` of the lines `script`, staying on once they are sent."""
     path = tmp_path / f"{script}.txt"
     path.write_text(script + "\n")
-    emulate = [sys.executable, "-m", "assistant", "emulate", "--script", str(path), "--stay"]
-    return subprocess.Popen(emulate, env=env, stdout=subprocess.PIPE, text=True)
+    return _background(env, "emulate", "--script", str(path), "--stay")
 
 
 def test_the_readme_first_run_types_go_and_stop_on_the_virtual_board(env):
@@ -684,24 +659,17 @@ def test_emulate_replays_a_wav_exactly_as_the_board_pipeline_hears_it(env, tmp_p
     )
     expected = [protocol.encode(m) for m in heard]
     assert expected != [protocol.encode(m) for m in messages_from_wav(wav)]
-    board = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "assistant",
-            "--config",
-            str(config),
-            "emulate",
-            "--wav",
-            str(wav),
-            "--fast",
-            "--stay",
-            "--link",
-            str(tmp_path / "tty"),
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
+    board = _background(
+        env,
+        "--config",
+        str(config),
+        "emulate",
+        "--wav",
+        str(wav),
+        "--fast",
+        "--stay",
+        "--link",
+        str(tmp_path / "tty"),
     )
     try:
         assert board.stdout.readline().startswith("virtual board on /dev/pts/")

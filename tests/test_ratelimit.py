@@ -23,14 +23,19 @@ def logged(caplog):
     return take
 
 
+def on_manual_clock(per_window: int, window: float) -> tuple[Clock, WarningLimiter]:
+    """A limiter and the clock its windows are timed on, moved by hand."""
+    clock = Clock()
+    return clock, WarningLimiter(per_window=per_window, window=window, clock=clock)
+
+
 def warn(limiter: WarningLimiter, kind: str, count: int) -> None:
     for number in range(count):
         limiter.warning(log, kind, "%s %d", kind, number)
 
 
 def test_each_kind_logs_its_share_then_one_summary_when_its_window_ends(logged):
-    clock = Clock()
-    limiter = WarningLimiter(per_window=3, window=60, clock=clock)
+    clock, limiter = on_manual_clock(per_window=3, window=60)
     warn(limiter, "lost-line", 10)
     warn(limiter, "malformed-line", 1)
     clock.now += 59.9
@@ -43,8 +48,7 @@ def test_each_kind_logs_its_share_then_one_summary_when_its_window_ends(logged):
 
 
 def test_a_new_window_logs_again_and_one_without_suppressed_warnings_says_nothing(logged):
-    clock = Clock()
-    limiter = WarningLimiter(per_window=2, window=10, clock=clock)
+    clock, limiter = on_manual_clock(per_window=2, window=10)
     warn(limiter, "malformed-line", 3)
     clock.now += 10
     warn(limiter, "malformed-line", 1)  # ends the old window first
@@ -59,8 +63,7 @@ def test_a_new_window_logs_again_and_one_without_suppressed_warnings_says_nothin
 
 
 def test_flushing_everything_sums_up_the_windows_not_over_yet(logged):
-    clock = Clock()
-    limiter = WarningLimiter(per_window=1, window=60, clock=clock)
+    clock, limiter = on_manual_clock(per_window=1, window=60)
     warn(limiter, "lost-line", 3)
     warn(limiter, "malformed-line", 1)
     clock.now += 27
