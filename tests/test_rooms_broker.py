@@ -756,7 +756,7 @@ def test_retained_detections_and_replies_are_ignored_with_a_warning(
     hostile = Recorder(mosquitto, topics.hub_status)
     for topic, payload in (
         (topics.detection("den", "go"), wire.encode_detection(planted)),
-        (topics.reply("den"), wire.encode_reply("planted reply")),
+        (topics.reply("den"), wire.encode_reply(wire.Reply("planted reply"))),
     ):
         hostile.client.publish(topic, payload, qos=1, retain=True).wait_for_publish(5)
     dispatched, spoken = Collector(), Collector()
@@ -911,6 +911,108 @@ def test_a_detection_written_into_a_dead_connection_reaches_the_hub_only_with_it
         hub.stop()
         copies.close()
         proxy.close()
+
+
+@pytest.mark.parametrize(
+    "asleep", [3600.0, wire.REPLY_LIFETIME / 2], ids=["beyond-its-lifetime", "within-it"]
+)
+def test_a_reply_written_into_a_dead_connection_is_spoken_promptly_or_not_at_all(
+    mosquitto: Mosquitto, asleep: float, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The hub's connection can die unnoticed (Wi-Fi gone, a laptop's lid closed) and be found
+    dead only later. A reply written into it is sent again after the next connection by the hub
+    itself, with its age then, while it is worth speaking; never by the MQTT client, unchanged,
+    which made a satellite say "Timer set for 5 minutes" an hour after the timer was set."""
+    settings = settings_for(mosquitto)
+    topics = wire.Topics(settings.topic_prefix)
+    proxy = HeldProxy(mosquitto.port)
+    proxy.release()
+    clock = Clock()
+    hub_settings = settings_for(mosquitto, port=proxy.port)
+    hub = Hub(hub_settings, "hall", print, print, listens_locally=False, clock=clock)
+    spoken = Collector()
+    satellite = Satellite(settings, "den", spoken.add)
+    copies = Recorder(mosquitto, topics.reply("den"))
+    hub.start()
+    satellite.start()
+    try:
+        assert wait_until(lambda: satellite.hub_online and "den" in hub.online_sites)
+        hub.reply("Lights are on", "den")
+        assert spoken.wait_for(1) == ["Lights are on"]
+
+        proxy.swallow()
+        hub.reply("Timer set for 5 minutes", "den")
+        clock.now += asleep
+        proxy.cut()
+        assert wait_until(lambda: hub.connection.connections == 2)
+        if asleep > wire.REPLY_LIFETIME:
+            hub.reply("Lights are off", "den")  # follows any other copy on the connection
+            assert wait_until(lambda: "Lights are off" in spoken.items)
+            assert spoken.items == ["Lights are on", "Lights are off"]
+            assert wait_until(lambda: "dropped the reply for 'den'" in caplog.text)
+            assert (
+                "dropped the reply for 'den', made 3600 s ago: the connection to the MQTT broker "
+                "was lost before the broker took it, and a reply is spoken within 10 s or not at "
+                "all: Timer set for 5 minutes"
+            ) in caplog.text
+        else:
+            assert wait_until(lambda: "Timer set for 5 minutes" in spoken.items)
+            hub.reply("Lights are off", "den")  # follows any other copy on the connection
+            assert spoken.wait_for(3)[1:] == ["Timer set for 5 minutes", "Lights are off"]
+            ages = [json.loads(p).get("age") for _t, p in copies.messages if "Timer" in p]
+            assert ages == [asleep], "sent again once, with its age then"
+    finally:
+        satellite.stop()
+        hub.stop()
+        copies.close()
+        proxy.close()
+
+
+def test_a_satellite_speaks_a_reply_only_while_it_is_young(
+    mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A reply's age is what the hub measured before sending it plus the time it waits on the
+    satellite (behind a long answer being spoken), each on its own machine's clock."""
+    settings = settings_for(mosquitto)
+    topics = wire.Topics(settings.topic_prefix)
+    clock = Clock()
+    speaking, finish = threading.Event(), threading.Event()
+    spoken = Collector()
+
+    def speak(text: str) -> None:
+        spoken.add(text)
+        if text == "A long answer":
+            speaking.set()
+            assert finish.wait(5)
+
+    hub = Hub(settings, "hall", print, print, listens_locally=False)
+    satellite = Satellite(settings, "den", speak, clock=clock)
+    other = Recorder(mosquitto, topics.hub_status)  # another sender: a hub of a later version
+    hub.start()
+    satellite.start()
+    try:
+        assert wait_until(lambda: satellite.hub_online and "den" in hub.online_sites)
+        hub.reply("A long answer", "den")
+        assert speaking.wait(5)
+        hub.reply("Lights are off", "den")
+        assert wait_until(lambda: satellite.stats.replies == 2)
+        clock.now += wire.REPLY_LIFETIME + 1
+        finish.set()
+        old = {"v": 1, "text": "Timer set for 5 minutes", "age": wire.REPLY_LIFETIME + 1}
+        other.client.publish(topics.reply("den"), json.dumps(old), qos=1).wait_for_publish(5)
+        hub.reply("Volume up", "den")
+        assert wait_until(lambda: "Volume up" in spoken.items)
+    finally:
+        satellite.stop()
+        hub.stop()
+        other.close()
+    assert spoken.items == ["A long answer", "Volume up"]
+    assert satellite.stats.late_replies == 2
+    assert (
+        "dropped a reply of the hub made 11 s ago: a reply is spoken within 10 s or not at all: "
+        "Lights are off"
+    ) in caplog.text
+    assert "Timer set for 5 minutes" in caplog.text
 
 
 def test_a_stop_while_the_socket_is_being_opened_keeps_no_connection(

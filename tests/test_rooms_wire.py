@@ -95,10 +95,16 @@ def test_detections_out_of_range_are_refused(field: str, value: object, message:
 
 
 def test_replies_and_acknowledgements_survive_encoding() -> None:
-    assert wire.decode_reply(wire.encode_reply("Timer set for 5 minutes")) == (
-        "Timer set for 5 minutes"
-    )
+    reply = wire.Reply("Timer set for 5 minutes", age=2.5)
+    assert wire.decode_reply(wire.encode_reply(reply)) == reply
     assert wire.decode_ack(wire.encode_ack(["a-1", "a-2"])) == ["a-1", "a-2"]
+
+
+def test_a_reply_of_a_hub_without_ages_is_fresh_and_a_bad_age_is_named() -> None:
+    """`age` is an optional field of version 1: a hub of before it sends none."""
+    assert wire.decode_reply(b'{"v": 1, "text": "Lights are on"}') == wire.Reply("Lights are on")
+    with pytest.raises(wire.PayloadError, match="reply: field 'age' must be a finite number"):
+        wire.decode_reply(b'{"v": 1, "text": "Lights are on", "age": -1}')
 
 
 def test_settings_defaults_come_from_the_schema_and_bad_values_are_named() -> None:

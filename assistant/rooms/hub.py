@@ -17,6 +17,7 @@ from assistant.rooms import topics as wire
 from assistant.rooms.dedup import Deduplicator
 from assistant.rooms.home_assistant import HomeAssistant
 from assistant.rooms.mqtt_client import MqttConnection, Will
+from assistant.rooms.replies import Replies
 from assistant.rooms.settings import MqttSettings
 
 log = logging.getLogger("assistant.hub")
@@ -78,6 +79,14 @@ class Hub:
             client_id=f"assistant-hub-{settings.topic_prefix}",
             will=Will(self.topics.hub_status, wire.OFFLINE),
             on_connected=self._announce,
+            resent_topics=[self.topics.all_replies],
+        )
+        self.replies = Replies(
+            self.connection,
+            self.topics,
+            clock,
+            online=lambda each: each in self._online,
+            speak_here=self._speak_for,
         )
         self.home_assistant = HomeAssistant(
             self.connection,
@@ -120,30 +129,34 @@ class Hub:
 
     def reply(self, text: str, site: str | None = None) -> None:
         """Speak `text` in `site`: here for the hub's own site (or None), else on the site's
-        satellite; here as well, with a warning, when that satellite is offline."""
+        satellite; here as well, with a warning, when that satellite is offline. A reply is
+        spoken within wire.REPLY_LIFETIME or not at all (see Replies)."""
         if site is None or site == self.site:
             self._speak(text)
-        elif site not in self._online:
-            log.warning("site %r is offline; speaking its reply here: %s", site, text)
-            self._speak(text)
         else:
-            self.connection.publish(self.topics.reply(site), wire.encode_reply(text))
+            self.replies.send(site, text)
+
+    def _speak_for(self, site: str, text: str) -> None:
+        log.warning("site %r is offline; speaking its reply here: %s", site, text)
+        self._speak(text)
 
     def _announce(self) -> None:
         self.connection.publish(self.topics.hub_status, wire.ONLINE, retain=True)
         self.home_assistant.announce()
 
     def _on_status(self, topic: str, payload: bytes) -> None:
+        """Every new connection brings each site's retained status: the replies lost with the
+        last connection go out then (or are spoken here if the site went offline)."""
         site = self.topics.site_of(topic)
         online = payload == wire.ONLINE
-        if online == (site in self._online):
-            return
-        with self._changed:
-            (self._online.add if online else self._online.discard)(site)
-        if online:
-            log.info("satellite %r is online", site)
-        else:
-            log.warning("satellite %r is offline", site)
+        if online != (site in self._online):
+            with self._changed:
+                (self._online.add if online else self._online.discard)(site)
+            if online:
+                log.info("satellite %r is online", site)
+            else:
+                log.warning("satellite %r is offline", site)
+        self.replies.deliver(site)
 
     def _on_detection(self, topic: str, payload: bytes) -> None:
         received = self.clock()

@@ -116,8 +116,8 @@ class MqttConnection:
     once a connection is lost. What either raises is logged.
 
     `resent_topics`: topic filters of messages the caller sends again itself until they are
-    acknowledged, each time as it is then (a detection, with its age then): such a message is
-    never sent on a connection other than the one it was published on."""
+    acknowledged, each time as it is then (a detection or a reply, with its age then): such a
+    message is never sent on a connection other than the one it was published on."""
 
     def __init__(
         self,

@@ -51,6 +51,9 @@ class SatelliteStats:
     dropped: int = 0
     """Detections given up: older than mqtt.max_delay, or beyond MAX_PENDING."""
     replies: int = 0
+    """Replies received from the hub."""
+    late_replies: int = 0
+    """Replies not spoken: older than wire.REPLY_LIFETIME by the time they would be."""
 
 
 class Satellite:
@@ -59,6 +62,8 @@ class Satellite:
     after RESEND_AFTER seconds without acknowledgement, so a broker or hub restart loses none.
     The hub recognises repeats by their id. Only this sends a detection again, each time with
     its age then: the connection forgets one not confirmed when its connection is lost.
+    Replies from the hub are spoken one after another, each only while it is younger than
+    wire.REPLY_LIFETIME (its age from the hub plus its time here).
 
     With mqtt.discovery on, each detection also fires the Home Assistant event entity of its
     command, once, whether or not a hub is running (QoS 0: now or never, not late). The
@@ -237,13 +242,30 @@ class Satellite:
                     self.stats.acknowledged += 1
 
     def _on_reply(self, topic: str, payload: bytes) -> None:
+        received = self.clock()
         try:
-            text = wire.decode_reply(payload)
+            reply = wire.decode_reply(payload)
         except wire.PayloadError as error:
             log.warning("ignored a reply on %s: %s", topic, error)
             return
         self.stats.replies += 1
-        self.reply(text)
+        self._speaker.submit(self._say_in_time, reply, received)
+
+    def _say_in_time(self, reply: wire.Reply, received: float) -> None:
+        """Speak a reply of the hub unless it has become too old: its age when the hub sent it
+        plus the time it has been here (behind other replies being spoken, say)."""
+        age = reply.age + self.clock() - received
+        if age > wire.REPLY_LIFETIME:
+            self.stats.late_replies += 1
+            log.warning(
+                "dropped a reply of the hub made %.0f s ago: a reply is spoken within %g s or "
+                "not at all: %s",
+                age,
+                wire.REPLY_LIFETIME,
+                reply.text,
+            )
+            return
+        self._say(reply.text)
 
     def _say(self, text: str) -> None:
         try:

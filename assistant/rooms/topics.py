@@ -18,6 +18,9 @@ ONLINE = b"online"
 OFFLINE = b"offline"
 MAX_TEXT = 64
 """Longest `id` and `source` of a detection, in characters."""
+REPLY_LIFETIME = 10.0
+"""Seconds after the hub made a reply past which it is no longer sent nor spoken: it answers
+what was just said or tells what just happened, and later it misleads (docs/mqtt.md)."""
 
 
 class PayloadError(ValueError):
@@ -73,6 +76,10 @@ class Topics:
         return f"{self.root}/site/+/detection/+"
 
     @property
+    def all_replies(self) -> str:
+        return f"{self.root}/site/+/reply"
+
+    @property
     def all_statuses(self) -> str:
         return f"{self.root}/site/+/status"
 
@@ -98,6 +105,16 @@ class Detection:
     """Seconds between hearing the command and sending this message."""
     seq: int | None = None
     device_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Text the hub sends a satellite to speak."""
+
+    text: str
+    age: float = 0.0
+    """Seconds between the hub making the reply and sending this message (a hub of before this
+    field sends none: 0)."""
 
 
 def _decode_object(payload: bytes, what: str) -> dict[str, Any]:
@@ -185,12 +202,15 @@ def decode_detection(payload: bytes) -> Detection:
     )
 
 
-def encode_reply(text: str) -> bytes:
-    return json.dumps({"v": VERSION, "text": text}).encode()
+def encode_reply(reply: Reply) -> bytes:
+    return json.dumps({"v": VERSION, "text": reply.text, "age": round(reply.age, 4)}).encode()
 
 
-def decode_reply(payload: bytes) -> str:
-    return _field(_decode_object(payload, "reply"), "text", str, "reply")
+def decode_reply(payload: bytes) -> Reply:
+    what = "reply"
+    data = _decode_object(payload, what)
+    age = 0.0 if data.get("age") is None else _number(data, "age", what)
+    return Reply(_field(data, "text", str, what), age)
 
 
 def encode_ack(ids: list[str]) -> bytes:
