@@ -358,7 +358,7 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """The running daemon's version, pid, start, configuration file, last reload, skills,
+    """The running daemon's pid, version, start, configuration file, last reload, skills,
     sources and link counters; exit 1 when no daemon answers."""
     try:
         answer = control.request_status(daemon_socket(data_root()))
@@ -374,6 +374,13 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_service(args: argparse.Namespace) -> int:
     if args.action == "install":
+        if not args.config and service.installed_config():
+            args.config = service.installed_config()
+            print(
+                f"keeping --config {args.config} of the installed unit (give --config to change "
+                "it, or uninstall first to run without it)",
+                file=sys.stderr,
+            )
         try:
             _load(args)  # what `config check` checks: a unit that cannot start is not installed
         except ConfigError as error:
@@ -467,7 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser(
         "status",
-        help="the running assistant's version, pid, start, configuration, last reload, skills, "
+        help="the running assistant's pid, version, start, configuration, last reload, skills, "
         "source and link counters",
         **common,
     ).set_defaults(func=cmd_status)

@@ -5,7 +5,7 @@ The wire format is one line each way. The client sends `COMMAND <name>`; the dae
 hub), else `ERR <why>`: the command is not mapped, was ignored (min_score, cooldown), or an
 action failed (`failed: <reason>`, after the replies of the actions before it; the actions
 after it are `not run`). Replies are joined with "; ", in the order of the command's actions.
-`STATUS` is answered `OK version: <version>; pid: <pid>; running since: <time>; configuration:
+`STATUS` is answered `OK pid: <pid>; version: <version>; running since: <time>; configuration:
 <file>; last reload: <outcome>; skills: <each skill's health>; source: <sources in use, with
 their firmware and model>; <the link's counters>` (`assistant status`).
 

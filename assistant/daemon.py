@@ -378,12 +378,12 @@ class Assistant:
         return dataclasses.replace(running, sections={**loaded.sections, **kept})
 
     def status(self) -> str:
-        """What `assistant status` shows, parts joined by "; ": the version, this process's pid
-        and start, the configuration file it runs, the last reload's outcome, the skills'
-        health, then `link_status()`."""
+        """What `assistant status` shows, parts joined by "; ": this process's pid (first, for
+        scripts), the version, the start, the configuration file it runs, the last reload's
+        outcome, the skills' health, then `link_status()`."""
         reloaded = self.last_reload or "none since the start"
         return (
-            f"version: {package_version()}; pid: {os.getpid()}; running since: "
+            f"pid: {os.getpid()}; version: {package_version()}; running since: "
             f"{local_time(self.started)}; configuration: {self.loaded.file}; last reload: "
             f"{reloaded}; skills: {self.host.health()}; " + self.link_status()
         )

@@ -143,10 +143,10 @@ def test_run_send_reload_and_terminate(env, tmp_path):
         assert answer.stdout.strip() == "OK Hello, Ada. That makes 1 greetings"
         status = assistant(env, "status")
         assert status.returncode == 0
-        version, pid, since, configuration, reloaded, skills, source, counters = (
+        pid, version, since, configuration, reloaded, skills, source, counters = (
             status.stdout.splitlines()
         )
-        assert (version, pid) == (f"version: {package_version()}", f"pid: {daemon.pid}")
+        assert (pid, version) == (f"pid: {daemon.pid}", f"version: {package_version()}")
         assert re.fullmatch(r"running since: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d", since)
         assert configuration == f"configuration: {config}"
         assert skills == "skills: greeter running"
@@ -285,6 +285,8 @@ def test_one_assistant_per_data_directory_whatever_the_runtime_directory(env, tm
             assert second.returncode == service.ALREADY_RUNNING_STATUS, output
         lock = tmp_path / "data" / "assistant" / "assistant.lock"
         assert journal.read_text() == (
+            f"<6>INFO assistant: assistant {package_version()} starting (pid {second.pid}, "
+            f"configuration {config})\n"
             f"<3>ERROR assistant: another assistant is running on the same data directory "
             f"(pid {first.pid}, control socket {env['XDG_RUNTIME_DIR']}/assistant.sock; "
             f"lock {lock}); stop it first (`systemctl --user stop assistant`, or Ctrl-C where "

@@ -174,7 +174,7 @@ def test_status_names_the_source_and_the_link_counters_and_stop_logs_them(assist
         r"detections 1, malformed 1 \(unknown_type 1\), lost 2, refused 0, stale 0, reconnects 0"
     )
     running = (
-        f"version: {package_version()}; pid: {os.getpid()}; running since: "
+        f"pid: {os.getpid()}; version: {package_version()}; running since: "
         f"{local_time(assistant.started)}; configuration: {assistant.config_file}; last reload: "
         "none since the start; skills: recorder running | trouble running; "
     )
