@@ -51,6 +51,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     restart would meet again."""
     hangup.hold()
     logformat.setup()
+    log.info(  # where each run begins in the journal, and what runs
+        "assistant %s starting (pid %d, configuration %s)",
+        package_version(),
+        os.getpid(),
+        config_path(args.config),
+    )
     try:
         lock = InstanceLock(data_root(), control.socket_path())
     except control.AlreadyRunning as error:
@@ -75,7 +81,7 @@ def _serve(args: argparse.Namespace) -> int:
     from assistant.daemon import Assistant
 
     try:
-        path, installed, config = _load(args)
+        _, installed, config = _load(args)
     except ConfigError as error:
         log.error("The configuration has problems, nothing was started:\n%s", error)
         return service.CONFIG_ERROR_STATUS
@@ -85,7 +91,6 @@ def _serve(args: argparse.Namespace) -> int:
     if args.port:
         overrides.setdefault("source", "serial")
     logformat.setup(config.log_level)
-    log.info("configuration: %s", path)
     try:
         assistant = Assistant(config, installed, overrides=overrides)
     except ValueError as error:
@@ -353,8 +358,8 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """The running daemon's pid, configuration file, last reload, sources and link counters;
-    exit 1 when no daemon answers."""
+    """The running daemon's pid, version, start, configuration file, last reload, skills,
+    sources and link counters; exit 1 when no daemon answers."""
     try:
         answer = control.request_status(daemon_socket(data_root()))
     except ConnectionError as error:
@@ -369,6 +374,13 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_service(args: argparse.Namespace) -> int:
     if args.action == "install":
+        if not args.config and service.installed_config():
+            args.config = service.installed_config()
+            print(
+                f"keeping --config {args.config} of the installed unit (give --config to change "
+                "it, or uninstall first to run without it)",
+                file=sys.stderr,
+            )
         try:
             _load(args)  # what `config check` checks: a unit that cannot start is not installed
         except ConfigError as error:
@@ -462,7 +474,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser(
         "status",
-        help="the running assistant's pid, configuration, last reload, source and link counters",
+        help="the running assistant's pid, version, start, configuration, last reload, skills, "
+        "source and link counters",
         **common,
     ).set_defaults(func=cmd_status)
 

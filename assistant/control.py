@@ -5,8 +5,9 @@ The wire format is one line each way. The client sends `COMMAND <name>`; the dae
 hub), else `ERR <why>`: the command is not mapped, was ignored (min_score, cooldown), or an
 action failed (`failed: <reason>`, after the replies of the actions before it; the actions
 after it are `not run`). Replies are joined with "; ", in the order of the command's actions.
-`STATUS` is answered `OK pid: <pid>; configuration: <file>; last reload: <outcome>; source:
-<sources in use, with their firmware and model>; <the link's counters>` (`assistant status`).
+`STATUS` is answered `OK pid: <pid>; version: <version>; running since: <time>; configuration:
+<file>; last reload: <outcome>; skills: <each skill's health>; source: <sources in use, with
+their firmware and model>; <the link's counters>` (`assistant status`).
 
 A client has REQUEST_SECONDS to send its request line (the answer may take as long as the
 command's actions, up to 30 s) and as long to take the answer; one that does not is answered

@@ -12,7 +12,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant import protocol
+from assistant import package_version, protocol
 from assistant.config import Config, ConfigError, load_config
 from assistant.control import Forwarded
 from assistant.discovery import usable_skills
@@ -59,6 +59,11 @@ def with_overrides(config: Config, overrides: Mapping[str, str]) -> Config:
     return dataclasses.replace(config, values={**config.values, **values}, sections=sections)
 
 
+def local_time(at: float) -> str:
+    """A time.time() as `assistant status` shows it: local date and time to the second."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
+
+
 @dataclass(frozen=True)
 class Reload:
     """A reload (SIGHUP) of the configuration: when (time.time()), which file, and whether it
@@ -69,7 +74,7 @@ class Reload:
     done: bool
 
     def __str__(self) -> str:
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.at))
+        when = local_time(self.at)
         if self.done:
             return f"done at {when}"
         return (
@@ -106,6 +111,7 @@ class Assistant:
         self.loaded = config
         """The configuration as its file says, without the command line's overrides."""
         self.last_reload: Reload | None = None
+        self.started = time.time()
         config = with_overrides(config, overrides or {})
         self.config = config
         self.installed = installed
@@ -372,12 +378,14 @@ class Assistant:
         return dataclasses.replace(running, sections={**loaded.sections, **kept})
 
     def status(self) -> str:
-        """What `assistant status` shows, parts joined by "; ": this process's pid, the
-        configuration file it runs, the last reload's outcome, then `link_status()`."""
+        """What `assistant status` shows, parts joined by "; ": this process's pid (first, for
+        scripts), the version, the start, the configuration file it runs, the last reload's
+        outcome, the skills' health, then `link_status()`."""
         reloaded = self.last_reload or "none since the start"
         return (
-            f"pid: {os.getpid()}; configuration: {self.loaded.file}; last reload: {reloaded}; "
-            + self.link_status()
+            f"pid: {os.getpid()}; version: {package_version()}; running since: "
+            f"{local_time(self.started)}; configuration: {self.loaded.file}; last reload: "
+            f"{reloaded}; skills: {self.host.health()}; " + self.link_status()
         )
 
     def link_status(self) -> str:

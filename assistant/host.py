@@ -458,6 +458,25 @@ class PluginHost:
             log.error("skill %s: %s crashed", skill, what, exc_info=error)
         return False
 
+    def health(self) -> str:
+        """For `assistant status`: each configured skill, running, starting or NOT RUNNING with
+        why, and how many of its calls failed since the start; on one line, without "; "."""
+        with self._lock:
+            names = sorted({*self.settings, *self.start_errors})
+            states = {
+                name: f"NOT RUNNING ({self.start_errors[name]})"
+                if name in self.start_errors
+                else "running"
+                if name in self.skills
+                else "starting"
+                for name in names
+            }
+        parts = []
+        for name, state in states.items():
+            failed = self.failures.get(name, 0)
+            parts.append(f"{name} {state}" + (f", {failed} failed" if failed else ""))
+        return " ".join(" | ".join(parts).replace("; ", ", ").split()) or "none"
+
     def stop(self) -> None:
         """Stop every skill, waiting up to the skill timeout for them to finish; those that do
         not are named in the log (here only: the watchdog is stopped first)."""

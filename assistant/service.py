@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -99,6 +100,25 @@ Environment=PYTHONUNBUFFERED=1
 [Install]
 WantedBy=default.target
 """
+
+
+def installed_config() -> str | None:
+    """The --config of the installed unit, which `service install` run again without one (after
+    an upgrade, say) keeps; None when no unit is installed, or it runs without --config."""
+    try:
+        lines = (unit_dir() / UNIT_NAME).read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        if line.startswith("ExecStart="):
+            try:
+                words = shlex.split(line.removeprefix("ExecStart="))
+            except ValueError:  # edited by hand beyond what systemd_quoted writes
+                return None
+            if "--config" in words[:-1]:
+                config = words[words.index("--config") + 1]
+                return config.replace("%%", "%").replace("$$", "$")
+    return None
 
 
 def _systemctl(*args: str) -> subprocess.CompletedProcess:

@@ -1,5 +1,5 @@
-"""The timers skill's SQLite store: a check that the file can be written, and an APScheduler
-job store whose failed writes do not stop the scheduler."""
+"""The timers skill's SQLite store: a check that the file can be written and is in a format this
+version reads, and an APScheduler job store whose failed writes do not stop the scheduler."""
 
 from __future__ import annotations
 
@@ -27,14 +27,37 @@ def cannot_write(path: Path, error: Exception) -> str:
     return f"cannot write {path} ({reason}); {fix}"
 
 
+FORMAT = 1
+"""The format of the file's jobs, kept in SQLite's user_version: APScheduler 3 jobs pickled with
+the functions `skills.timers:_timer_due` and `skills.timers:_ring_again` and the arguments
+(data directory, name, site). A version that changes any of them raises FORMAT and converts
+older files at start. A file from before the format was recorded (0) is format 1."""
+
+
+class NewerFormat(Exception):
+    """The file was written by a newer version of the skill: reading it would lose its timers
+    (APScheduler deletes the jobs it cannot restore)."""
+
+
 def check_writable(path: Path) -> None:
     """Raise sqlite3.Error unless SQLite can write the database at `path` (created when
-    missing): a change made in a transaction, then rolled back."""
+    missing), NewerFormat when it is in a format after FORMAT; an older format is marked as
+    FORMAT (there is nothing to convert yet). The check is a table made and dropped in the
+    transaction that records the format."""
     connection = sqlite3.connect(path, isolation_level=None)
     try:
         connection.execute("BEGIN IMMEDIATE")
+        found = connection.execute("PRAGMA user_version").fetchone()[0]
+        if found > FORMAT:
+            raise NewerFormat(
+                f"{path} holds timers in format {found}, written by a newer version of the "
+                f"assistant; this one reads format {FORMAT} at most and leaves the file alone: "
+                "run the newer version again, or move the file away to start without its timers"
+            )
         connection.execute("CREATE TABLE write_check (x)")
-        connection.execute("ROLLBACK")
+        connection.execute("DROP TABLE write_check")
+        connection.execute(f"PRAGMA user_version = {FORMAT}")
+        connection.execute("COMMIT")
     finally:
         connection.close()
 

@@ -8,7 +8,9 @@ settings. A timer already handed to the scheduler's executor when the skill stop
 a reload) rings before the stop ends; one due later stays stored for the next start. The length
 can be said after "go" ("five minutes"), through the follow-up phrase.
 A file that cannot be written stops the skill at start; one that stops being writable later
-refuses new timers, while due timers still ring (see timer_store.TimerStore).
+refuses new timers, while due timers still ring (see timer_store.TimerStore). A file written by a
+newer version (timer_store.FORMAT) stops it at start too, and is left as it is. Timers stored
+under another data directory (the folder moved) are taken over at start.
 A timer counts real time: one due while the computer slept is announced as missed on waking
 (APScheduler's wait, on the monotonic clock, would end late by the time slept), and a step of
 the wall clock (NTP, a manual change) moves every timer with it, so the time left stays.
@@ -42,7 +44,7 @@ from assistant.plugin import (
     duration_in_words,
     parse_amount,
 )
-from skills.timer_store import TimerStore, cannot_write, check_writable
+from skills.timer_store import NewerFormat, TimerStore, cannot_write, check_writable
 
 _RUNNING: dict[str, TimersSkill] = {}
 """Running skills by data directory: stored jobs name their skill by this key."""
@@ -106,6 +108,8 @@ class TimersSkill(Skill):
             raise SkillError(
                 f"Timers: {cannot_write(self._database, error)}, then reload"
             ) from None
+        except NewerFormat as error:
+            raise SkillError(f"Timers: {error}") from None
         self._unstored_told = False
         """Whether a change that could not be stored has been logged."""
         self._executor = ThreadPoolExecutor()
@@ -126,7 +130,9 @@ class TimersSkill(Skill):
         _RUNNING[self._key] = self
         self._started = datetime.now(timezone.utc)
         """A timer due after this was missed while the computer slept, not while it was off."""
-        self.scheduler.start()
+        self.scheduler.start(paused=True)  # nothing rings before the timers are this skill's
+        self._adopt_stored()
+        self.scheduler.resume()
         self._clock_watch = ClockWatch(self._woke, self._stepped, **self.watch_clocks)
         self._clock_watch.start()
         running = self._timers()
@@ -138,6 +144,21 @@ class TimersSkill(Skill):
             self.context.log.info("still ringing: %s", ", ".join(j.args[1] for j in ringing))
             end = max(job.trigger.end_date for job in ringing)
             self.context.hold_focus((end - now).total_seconds())
+
+    def _adopt_stored(self) -> None:
+        """Make the stored timers and ringings this skill's: those stored under another data
+        directory (moved, restored from a backup, another user name) would find no skill when
+        due, and ring in silence."""
+        moved = [job for job in self.scheduler.get_jobs() if job.args[0] != self._key]
+        for job in moved:
+            job.modify(args=(self._key, *job.args[1:]))
+        if moved:
+            self.context.log.info(
+                "timers stored under %s now ring from %s: %s",
+                ", ".join(sorted({job.args[0] for job in moved})),
+                self._key,
+                ", ".join(job.name for job in moved),
+            )
 
     def stop(self) -> None:
         """Let the timers already handed to the executor ring (or be announced as missed) while

@@ -22,7 +22,7 @@ from assistant_command import assistant, lines_until
 from held_event import AnnouncedWait
 from waiting import read_for, wait_until
 
-from assistant import cli, service
+from assistant import cli, package_version, service
 from assistant.config import DEFAULT_CONFIG
 from assistant.emulator import VirtualBoard
 
@@ -143,8 +143,13 @@ def test_run_send_reload_and_terminate(env, tmp_path):
         assert answer.stdout.strip() == "OK Hello, Ada. That makes 1 greetings"
         status = assistant(env, "status")
         assert status.returncode == 0
-        pid, configuration, reloaded, source, counters = status.stdout.splitlines()
-        assert (pid, configuration) == (f"pid: {daemon.pid}", f"configuration: {config}")
+        pid, version, since, configuration, reloaded, skills, source, counters = (
+            status.stdout.splitlines()
+        )
+        assert (pid, version) == (f"pid: {daemon.pid}", f"version: {package_version()}")
+        assert re.fullmatch(r"running since: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d", since)
+        assert configuration == f"configuration: {config}"
+        assert skills == "skills: greeter running"
         assert reloaded == "last reload: none since the start"
         greeted = "(, firmware emulator-1, model emulated)?"  # once its HELLO has come
         assert re.fullmatch(rf"source: virtual board \(board on /dev/pts/\d+{greeted}\)", source)
@@ -168,6 +173,8 @@ def test_run_send_reload_and_terminate(env, tmp_path):
     finally:
         daemon.kill()
     assert daemon.returncode == 0
+    started = f"assistant {package_version()} starting (pid {daemon.pid}, configuration {config})"
+    assert output.splitlines()[0].endswith(f"INFO    assistant: {started}")
     assert "configuration reloaded" in output
     assert f"link at stop: {source}; lines " in output
     assert "virtual board on /dev/pts/" in output
@@ -278,6 +285,8 @@ def test_one_assistant_per_data_directory_whatever_the_runtime_directory(env, tm
             assert second.returncode == service.ALREADY_RUNNING_STATUS, output
         lock = tmp_path / "data" / "assistant" / "assistant.lock"
         assert journal.read_text() == (
+            f"<6>INFO assistant: assistant {package_version()} starting (pid {second.pid}, "
+            f"configuration {config})\n"
             f"<3>ERROR assistant: another assistant is running on the same data directory "
             f"(pid {first.pid}, control socket {env['XDG_RUNTIME_DIR']}/assistant.sock; "
             f"lock {lock}); stop it first (`systemctl --user stop assistant`, or Ctrl-C where "
@@ -617,7 +626,7 @@ def test_the_readme_first_run_types_go_and_stop_on_the_virtual_board(env):
         daemon.kill()
         os.close(terminal)
     assert daemon.returncode == 0, output
-    assert f"configuration: {DEFAULT_CONFIG}" in lines[0]
+    assert f"configuration {DEFAULT_CONFIG})" in lines[0]
     assert "'go' (0.95) -> timers.start" in "".join(lines)
 
 

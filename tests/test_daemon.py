@@ -8,21 +8,23 @@ import socket
 import textwrap
 import threading
 from collections.abc import Callable
+from concurrent.futures import wait
 from pathlib import Path
 
 import numpy as np
 import pytest
 from alsa_microphone import DEVICE, plug_in
-from runtime_skills import INSTALLED, RecordingSkill
+from runtime_skills import INSTALLED, MISBEHAVING, RecordingSkill
 from usb_ports import nano_while_linked
 from waiting import wait_until
 
-from assistant import control
+from assistant import control, package_version
 from assistant.config import load_config
-from assistant.daemon import Assistant
+from assistant.daemon import Assistant, local_time
 from assistant.emulator import FIRMWARE_VERSION, MODEL_ID, VirtualBoard
 from assistant.microphone import SAMPLE_RATE, microphone_problem
 from assistant.pipeline import DEFAULT_MODEL
+from assistant.plugin import CommandEvent
 
 CONFIG = """
 source: emulator
@@ -171,11 +173,34 @@ def test_status_names_the_source_and_the_link_counters_and_stop_logs_them(assist
         rf"{re.escape(FIRMWARE_VERSION)}, model {MODEL_ID}\); lines \d+, "
         r"detections 1, malformed 1 \(unknown_type 1\), lost 2, refused 0, stale 0, reconnects 0"
     )
-    running = f"pid: {os.getpid()}; configuration: {assistant.config_file}; last reload: "
-    assert re.fullmatch(f"OK {re.escape(running)}none since the start; {shown}", answer)
+    running = (
+        f"pid: {os.getpid()}; version: {package_version()}; running since: "
+        f"{local_time(assistant.started)}; configuration: {assistant.config_file}; last reload: "
+        "none since the start; skills: recorder running | trouble running; "
+    )
+    assert re.fullmatch(f"OK {re.escape(running)}{shown}", answer)
     with caplog.at_level(logging.INFO, logger="assistant"):
         assistant.stop()
     assert re.search(f"link at stop: {shown}", caplog.text)
+
+
+def test_status_says_which_skills_run_which_did_not_start_and_why_and_what_failed(tmp_path):
+    """What the log said once at the start, and the failures since, for whoever looks later."""
+    path = tmp_path / "config.yaml"
+    path.write_text(textwrap.dedent(CONFIG).replace("skills:", "skills:\n  nostart: {}"))
+    installed = {**INSTALLED, **MISBEHAVING}
+    assistant = Assistant(load_config(path, installed), installed, tmp_path, lambda text: None)
+    assistant.start()
+    try:
+        for command in ("stop", "down"):  # a crash; a failure, which stops the list there
+            wait(assistant.run_sent_command(CommandEvent(command, 1.0)), timeout=5)
+        skills = dict(part.split(": ", 1) for part in assistant.status().split("; ")[:7])
+    finally:
+        assistant.stop()
+    assert skills["skills"] == (
+        "nostart NOT RUNNING (SkillError: the lamp file is missing), 1 failed | recorder running | "
+        "trouble running, 2 failed"
+    )
 
 
 def test_stop_sums_up_the_warnings_suppressed_in_a_minute_not_over_yet(tmp_path, caplog):

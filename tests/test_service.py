@@ -221,6 +221,23 @@ def test_install_enables_and_restarts_so_a_running_service_takes_the_new_unit(
     assert f"run --config {config}\n" in unit.read_text()
 
 
+def test_install_run_again_without_config_keeps_the_units_config(tmp_path, systemctl):
+    """The upgrade step, `assistant service install` again, must not move the service to
+    another configuration; a path systemd needs quoted comes back as it was."""
+    environment, _, _ = systemctl
+    config = tmp_path / "my 100% $config.yaml"
+    shutil.copy(DEFAULT_CONFIG, config)
+    assert assistant(environment, "--config", str(config), "service", "install").returncode == 0
+    again = assistant(environment, "service", "install")
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.startswith(f"keeping --config {config} of the installed unit")
+    unit = tmp_path / "config" / "systemd" / "user" / service.UNIT_NAME
+    assert unit.read_text() == service.unit_text(config=str(config))
+    other = assistant(environment, "--config", str(DEFAULT_CONFIG), "service", "install")
+    assert (other.returncode, other.stderr) == (0, "")
+    assert f"run --config {DEFAULT_CONFIG}\n" in unit.read_text()
+
+
 def test_status_passes_systemctls_output_and_exit_status_through(tmp_path, systemctl):
     environment, answer, _ = systemctl
     not_installed = assistant(environment, "service", "status")

@@ -24,7 +24,7 @@ from waiting import wait_until
 
 from assistant.phrase import PhraseListener
 from assistant.plugin import SkillError
-from skills.timer_store import TimerStore, cannot_write
+from skills.timer_store import FORMAT, TimerStore, cannot_write
 from skills.timers import TimersSkill
 
 FAST = {"ring_every": 0.3, "ring_for": 1.0, "missed_after": 1}
@@ -218,6 +218,101 @@ def test_timers_survive_a_restart_and_still_ring(timers) -> None:
     assert re.fullmatch(r"Tea: (one|two) seconds? left; Eggs: (ten|nine) minutes.* left", status)
     assert wait_until(lambda: "Tea is done" in second.replies)
     assert first.replies == ["Tea set for two seconds", "Eggs set for ten minutes"]
+
+
+def stored_jobs(database: Path) -> dict[str, dict]:
+    """The job states stored in `database`'s timers and ringings, by job id."""
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute(
+            "SELECT id, job_state FROM apscheduler_jobs UNION ALL SELECT id, job_state FROM ringing"
+        ).fetchall()
+    connection.close()
+    return {job_id: pickle.loads(state) for job_id, state in rows}
+
+
+def file_format(database: Path) -> int:
+    connection = sqlite3.connect(database)
+    try:
+        return connection.execute("PRAGMA user_version").fetchone()[0]
+    finally:
+        connection.close()
+
+
+def test_format_1_is_what_a_file_from_before_formats_holds_and_it_is_marked(
+    timers, tmp_path: Path
+) -> None:
+    """FORMAT names the stored job functions and arguments: a change to them fails here, and
+    must raise FORMAT (and convert older files)."""
+    first = timers(ask_length=False, ring_every=60, ring_for=120)
+    first.do("start", name="tea", seconds=0.1)
+    assert wait_until(lambda: "Tea is done" in first.replies)
+    first.do("start", name="eggs", seconds=600)
+    first.stop()
+    database = tmp_path / "timers" / "timers.sqlite"
+    stored = {job_id: (job["func"], job["args"]) for job_id, job in stored_jobs(database).items()}
+    key = str(tmp_path.resolve() / "timers")
+    assert FORMAT == 1
+    assert stored == {
+        "timer:eggs": ("skills.timers:_timer_due", (key, "eggs", "default")),
+        "ring:tea": ("skills.timers:_ring_again", (key, "tea", "default")),
+    }
+    with sqlite3.connect(database) as connection:
+        connection.execute("PRAGMA user_version = 0")  # as versions before formats left it
+    connection.close()
+    second = timers(ask_length=False)
+    assert re.fullmatch(r"Eggs: (ten|nine) minutes.* left", second.do("status"))
+    assert file_format(database) == FORMAT
+
+
+def test_a_file_a_newer_version_wrote_stops_the_skill_and_keeps_its_timers(
+    timers, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Going back to an older version: APScheduler would delete the jobs it cannot restore
+    (here, a job function the newer version renamed)."""
+    first = timers(ask_length=False)
+    first.do("start", name="tea", seconds=600)
+    first.stop()
+    database = tmp_path / "timers" / "timers.sqlite"
+    with sqlite3.connect(database) as connection:
+        (state,) = connection.execute("SELECT job_state FROM apscheduler_jobs").fetchone()
+        job = {**pickle.loads(state), "func": "skills.timers:timer_due"}
+        connection.execute("UPDATE apscheduler_jobs SET job_state = ?", (pickle.dumps(job),))
+        connection.execute(f"PRAGMA user_version = {FORMAT + 1}")
+    connection.close()
+    with caplog.at_level(logging.ERROR):
+        second = timers(ask_length=False)
+    assert second.skill is None
+    assert second.replies == [
+        f"Timers: {database} holds timers in format {FORMAT + 1}, written by a newer version of "
+        f"the assistant; this one reads format {FORMAT} at most and leaves the file alone: run "
+        "the newer version again, or move the file away to start without its timers"
+    ]
+    assert "Unable to restore job" not in caplog.text
+    assert stored_jobs(database)["timer:tea"]["func"] == "skills.timers:timer_due"
+    assert file_format(database) == FORMAT + 1
+
+
+def test_timers_stored_under_another_data_directory_ring_once_it_moved(
+    timers, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A restored backup, a new user name, another XDG_DATA_HOME: the stored timers name the
+    data directory they were set in."""
+    first = timers(ask_length=False, missed_after=60)
+    first.do("start", name="tea", seconds=1)
+    first.stop()
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    (tmp_path / "timers").rename(moved / "timers")
+    with caplog.at_level(logging.INFO, logger="assistant.skill.timers"):
+        second = SkillUnderTest(TimersSkill, {**FAST, "ask_length": False}, moved)
+    try:
+        assert wait_until(lambda: "Tea is done" in second.replies)
+    finally:
+        second.stop()
+    assert (
+        f"timers stored under {tmp_path.resolve() / 'timers'} now ring from "
+        f"{moved.resolve() / 'timers'}: tea" in caplog.text
+    )
 
 
 def open_files(path: Path) -> int:
