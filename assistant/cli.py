@@ -110,7 +110,7 @@ def _serve(args: argparse.Namespace) -> int:
         return service.ALREADY_RUNNING_STATUS
     except control.UnsafeDirectory as error:
         log.error("%s", error)
-        return 1
+        return service.UNSAFE_RUNTIME_STATUS
     microphone.load_before_threads(assistant.config.source)
     assistant.start()
     server.start()

@@ -21,6 +21,9 @@ restart it (a restart would fail the same way, every RestartSec, forever)."""
 ALREADY_RUNNING_STATUS = 3
 """Exit status of `assistant run` when another assistant runs (on the same data directory or
 control socket): not restarted either, it would be refused again until that one stops."""
+UNSAFE_RUNTIME_STATUS = 4
+"""Exit status of `assistant run` when its runtime folder is not the user's alone: not
+restarted, the folder stays so until someone changes it."""
 
 
 HARDENING = """\
@@ -74,8 +77,9 @@ def this_installation() -> list[str]:
 
 def unit_text(executable: str | None = None, config: str | None = None) -> str:
     """The unit file: restart on failure (not on a configuration error, nor when another
-    assistant runs), reload with SIGHUP, stop with SIGTERM. `config` is made absolute: the
-    service does not start in the directory it was installed from."""
+    assistant runs, nor when the runtime folder is unsafe), reload with SIGHUP, stop with
+    SIGTERM. `config` is made absolute: the service does not start in the directory it was
+    installed from."""
     words = [executable] if executable else this_installation()
     words.append("run")
     if config:
@@ -93,7 +97,7 @@ ExecReload=/bin/kill -HUP $MAINPID
 KillSignal=SIGTERM
 Restart=on-failure
 RestartSec=5
-RestartPreventExitStatus={CONFIG_ERROR_STATUS} {ALREADY_RUNNING_STATUS}
+RestartPreventExitStatus={CONFIG_ERROR_STATUS} {ALREADY_RUNNING_STATUS} {UNSAFE_RUNTIME_STATUS}
 Environment=PYTHONUNBUFFERED=1
 {HARDENING}
 

@@ -362,6 +362,16 @@ def test_a_sighup_while_another_command_loads_ends_it(env):
     assert board.returncode == -signal.SIGHUP, output
 
 
+def test_a_runtime_folder_others_may_write_in_stops_run_with_a_status_not_restarted(env, tmp_path):
+    (tmp_path / "config.yaml").write_text(CONFIG)
+    shared = Path(env["XDG_RUNTIME_DIR"])
+    shared.mkdir()
+    shared.chmod(0o777)
+    result = assistant(env, "--config", str(tmp_path / "config.yaml"), "run")
+    assert result.returncode == service.UNSAFE_RUNTIME_STATUS, result.stderr
+    assert f"the runtime folder {shared} is not yours alone" in result.stderr
+
+
 def test_send_without_a_daemon_says_how_to_start_one(env):
     result = assistant(env, "send", "on")
     assert result.returncode == 1

@@ -29,7 +29,16 @@ def test_unit_runs_the_assistant_reloads_on_hup_and_restarts_on_failure():
     assert "ExecStart=/usr/bin/assistant run --config /etc/a.yaml\n" in text
     assert "ExecReload=/bin/kill -HUP $MAINPID\n" in text
     assert "Restart=on-failure\n" in text
-    statuses = f"{service.CONFIG_ERROR_STATUS} {service.ALREADY_RUNNING_STATUS}"
+    statuses = " ".join(
+        map(
+            str,
+            (
+                service.CONFIG_ERROR_STATUS,
+                service.ALREADY_RUNNING_STATUS,
+                service.UNSAFE_RUNTIME_STATUS,
+            ),
+        )
+    )
     assert f"RestartPreventExitStatus={statuses}\n" in text
     assert "WantedBy=default.target\n" in text
     assert "After=sound.target\n" in text  # network-online.target: not in a user manager
