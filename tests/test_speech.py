@@ -187,3 +187,30 @@ def test_an_engine_that_cannot_start_is_reported(
         speaker.unavailable is not None and "unknown voice 'no-such-voice'" in speaker.unavailable
     )
     assert list(audio_output.iterdir()) == []
+
+
+def test_a_reply_already_to_be_said_is_not_queued_again(
+    audio_output: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ "up up up" with the lights unreachable: the sentence is said once, and the next reply
+    still in its turn."""
+    caplog.set_level(logging.INFO)
+    hang = audio_output.parent / "hang"
+    hang.touch()  # the first reply is being said while the others come
+    speaker = Speaker({})
+    speaker.say("I cannot reach the lights")
+    assert wait_until(lambda: played_files(audio_output))
+    speaker.say("I cannot reach the lights")
+    speaker.say("Tea is done")
+    speaker.say("I cannot reach the lights")
+    speaker.say("Tea is done")
+    hang.unlink()
+    assert speaker.wait_idle(30)
+    speaker.say("I cannot reach the lights")  # said before, no longer waiting: said again
+    assert speaker.wait_idle(30)
+    speaker.close()
+    durations = [duration_and_rms(p)[0] for p in played_files(audio_output)]
+    assert len(durations) == 3
+    assert durations[2] == pytest.approx(durations[0], abs=0.05)  # the same sentence, twice
+    assert durations[1] < durations[0] - 0.3  # "Tea is done", once, in its turn
+    assert caplog.text.count("the same reply is already to be said") == 3
