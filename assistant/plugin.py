@@ -159,8 +159,8 @@ class SkillError(Exception):
 
     def __init__(self, message: str, spoken: str = ""):
         super().__init__(message)
-        self.spoken = spoken or message[:1].upper() + message[1:]
-        """What is said: `spoken`, else the message (its first letter a capital)."""
+        self.spoken = spoken or message
+        """What is said: `spoken`, else the message."""
 
 
 class Cancellation(Protocol):
