@@ -196,6 +196,18 @@ class Assistant:
         return None
 
     def _on_command(self, event: CommandEvent) -> None:
+        """A command a source here heard; ignored while this machine speaks a reply, when
+        `speech.ignore_own_voice` is on (its speakers are heard by the board and the
+        microphone too)."""
+        speaker = self.speaker
+        if speaker and speaker.settings["ignore_own_voice"] and speaker.speaking_lately():
+            log.info(
+                "ignored %r from the %s: heard while a reply was being said (the assistant's "
+                "own voice?); say it again once it is quiet",
+                event.command,
+                event.source,
+            )
+            return
         self.handle_command(event)
 
     def open_default_sources(self) -> None:

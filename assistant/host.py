@@ -453,7 +453,7 @@ class PluginHost:
         self.failures[skill] = self.failures.get(skill, 0) + 1
         if isinstance(error, SkillError):
             log.error("skill %s: %s failed: %s", skill, what, error)
-            self.reply(str(error), site)
+            self.reply(error.spoken, site)
         elif not isinstance(error, Abandoned):  # the runner has logged an abandoned call
             log.error("skill %s: %s crashed", skill, what, exc_info=error)
         return False

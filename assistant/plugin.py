@@ -152,8 +152,15 @@ class CommandEvent:
 
 
 class SkillError(Exception):
-    """Raise from an action to report a failure the user should hear about; the message is
-    logged and spoken, without a traceback."""
+    """Raise from an action to report a failure the user should hear about, without a
+    traceback. The message, with the detail that helps fix it, is logged and answered to
+    `assistant send`; `spoken`, when given, is the short sentence said instead (a host name,
+    a port or a file path is no help read aloud)."""
+
+    def __init__(self, message: str, spoken: str = ""):
+        super().__init__(message)
+        self.spoken = spoken or message
+        """What is said: `spoken`, else the message."""
 
 
 class Cancellation(Protocol):

@@ -5,12 +5,16 @@ the user through the log. pyttsx3's run loop must stay on one thread and may han
 audio output: an utterance that takes longer than `timeout` marks the engine as stuck, and
 replies are then only logged until it comes back. A reply longer than what can be said
 within `timeout` at `rate` (a skill's, or one a satellite got from the broker) is cut to that,
-and what was cut is logged: every reply goes through `Speaker.say`.
+and what was cut is logged: every reply goes through `Speaker.say`. A reply the same as one
+still waiting or being said is logged, not queued again ("up up up" with the lights
+unreachable says so once). `speaking_lately` tells the daemon when what the board or the
+microphone hears may be the assistant's own voice.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import queue
 import shutil
@@ -46,8 +50,19 @@ SPEECH_SETTINGS: tuple[Setting, ...] = (
         "seconds one reply may take before the engine is stuck; a longer reply is cut to fit",
         minimum=1,
     ),
+    Setting(
+        "ignore_own_voice",
+        bool,
+        True,
+        "ignore the commands the board or microphone here hears while a reply is said and for "
+        "a second after, so that the assistant does not obey its own voice",
+    ),
 )
 """Schema of the `speech:` section of config.yaml."""
+
+OWN_VOICE_SECONDS = 1.0
+"""How long after a reply ends a command heard may still be its echo: the recognizer averages
+scores over 1000 ms, so it reports a word up to about a second after the word ends."""
 
 QUEUE_LIMIT = 8
 CHARACTERS_PER_WORD = 5
@@ -180,6 +195,8 @@ class Speaker:
         self.log = log or logging.getLogger("assistant.speech")
         self._queue: queue.Queue[str | None] = queue.Queue(QUEUE_LIMIT)
         self._current_since: float | None = None  # start of the utterance being spoken
+        self._last_end = -math.inf  # when the last utterance ended (time.monotonic)
+        self._waiting: list[str] = []  # replies queued or being spoken, in order
         self._stuck_reported = False
         self._pending = 0  # replies queued or being spoken
         self._settled = threading.Condition()
@@ -202,10 +219,22 @@ class Speaker:
         since = self._current_since
         return since is not None and time.monotonic() - since > self.settings["timeout"]
 
+    def speaking_lately(self) -> bool:
+        """True while a reply is being said and for OWN_VOICE_SECONDS after it ended."""
+        return (
+            self._current_since is not None or time.monotonic() - self._last_end < OWN_VOICE_SECONDS
+        )
+
     def say(self, text: str) -> None:
-        """Log `text` and queue it for speaking (cut to what fits in `timeout`); returns at
-        once. When replies are only logged (`unavailable`), the whole of it is logged."""
+        """Log `text` and queue it for speaking (cut to what fits in `timeout`), unless the
+        same reply is still waiting or being said; returns at once. When replies are only
+        logged (`unavailable`), the whole of it is logged."""
         text, cut = fitting_reply(text, self.settings) if self._worker else (text, "")
+        with self._settled:
+            repeated = text in self._waiting
+        if repeated:
+            self.log.info("reply: %s (said once: the same reply is already to be said)", text)
+            return
         self.log.info("reply: %s", text)
         if self._worker is None:
             return
@@ -233,6 +262,7 @@ class Speaker:
             try:
                 self._queue.put_nowait(text)
                 self._pending += 1
+                self._waiting.append(text)
             except queue.Full:
                 self.log.warning("speech queue full: %r is only logged", text)
 
@@ -296,10 +326,12 @@ class Speaker:
             except Exception as error:
                 self.log.warning("could not speak %r: %s", text, error)
             finally:
+                self._last_end = time.monotonic()
                 self._current_since = None
                 self._stuck_reported = False
                 with self._settled:
                     self._pending -= 1
+                    self._waiting.remove(text)
                     self._settled.notify_all()
 
     def _drain(self) -> None:
@@ -307,4 +339,5 @@ class Speaker:
             while not self._queue.empty():
                 if self._queue.get_nowait() is not None:
                     self._pending -= 1
+            self._waiting.clear()
             self._settled.notify_all()

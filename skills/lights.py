@@ -55,6 +55,8 @@ PRESETS: dict[str, dict[str, dict[str, str]]] = {
 
 GRAMMAR = [*AMOUNT_WORDS, "[unk]"]
 REPLIES = {"on": "Lights on", "off": "Lights off"}
+UNREACHABLE = "I cannot reach the lights"
+"""Said when a message cannot reach the broker (the log has the broker and why)."""
 
 
 class LightsSkill(Skill):
@@ -83,7 +85,9 @@ class LightsSkill(Skill):
         try:
             self.check_settings(settings)
         except SettingValueError as error:  # config check reports it first; started otherwise
-            raise SkillError(f"Lights: skills.lights.{error}") from None
+            raise SkillError(
+                f"Lights: skills.lights.{error}", spoken="The lights are not set up right"
+            ) from None
         self.templates = _templates(settings)
         self.broker = f"{settings['host']}:{settings['port']}"
         self._connected = threading.Event()
@@ -153,16 +157,19 @@ class LightsSkill(Skill):
             if not self._refusal and not self._why_not_connected().startswith("cannot reach"):
                 self._connected.wait(2.0)  # the broker is up: the connection is on its way
             if not self._connected.is_set():
-                raise SkillError(f"Lights: {self._why_not_connected()}")
+                raise SkillError(f"Lights: {self._why_not_connected()}", spoken=UNREACHABLE)
         topic, payload = self._message(what, percent)
         info = self.client.publish(topic, payload, qos=1)
         try:
             info.wait_for_publish(timeout=3.0)
         except RuntimeError as error:
             message = f"Lights: the broker at {self.broker} dropped the message ({error})"
-            raise SkillError(message) from None
+            raise SkillError(message, spoken=UNREACHABLE) from None
         if not info.is_published():
-            raise SkillError(f"Lights: the broker at {self.broker} did not confirm the message")
+            raise SkillError(
+                f"Lights: the broker at {self.broker} did not confirm the message",
+                spoken="The lights did not answer",
+            )
 
     def _message(self, what: str, percent: int) -> tuple[str, str]:
         step = self.context.settings["step"]

@@ -28,6 +28,8 @@ PLAYER_INTERFACE = "org.mpris.MediaPlayer2.Player"
 CALL_TIMEOUT = 2.0
 WATCH_RETRY = 5.0
 """Seconds between attempts to follow the players while the bus cannot be reached."""
+UNREACHABLE = "I cannot reach the media players"
+"""Said when there is no D-Bus session bus to reach them by (the log says why)."""
 
 
 def _watched() -> tuple[MatchRule, ...]:
@@ -191,10 +193,13 @@ class MediaSkill(Skill):
         except KeyError:
             raise SkillError(
                 "Media: no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set); "
-                "media control needs a desktop session"
+                "media control needs a desktop session",
+                spoken=UNREACHABLE,
             ) from None
         except (OSError, ValueError) as error:
-            raise SkillError(f"Media: cannot connect to the D-Bus bus {bus}: {error}") from None
+            raise SkillError(
+                f"Media: cannot connect to the D-Bus bus {bus}: {error}", spoken=UNREACHABLE
+            ) from None
 
     def _players(self, bus: DBusConnection) -> list[str]:
         names = self._reply(bus, message_bus.ListNames())[0]
@@ -203,7 +208,10 @@ class MediaSkill(Skill):
     def _active_player(self, bus: DBusConnection) -> str:
         players = self._players(bus)
         if not players:
-            raise SkillError("Media: no media player is running (none offers MPRIS on D-Bus)")
+            raise SkillError(
+                "Media: no media player is running (none offers MPRIS on D-Bus)",
+                spoken="No media player is running",
+            )
         for player in players:
             if self._status(bus, player) == "Playing":
                 return player
@@ -239,8 +247,14 @@ class MediaSkill(Skill):
         try:
             reply = bus.send_and_get_reply(message, timeout=CALL_TIMEOUT)
         except TimeoutError:
-            raise SkillError(f"Media: {player} did not answer within {CALL_TIMEOUT} s") from None
+            raise SkillError(
+                f"Media: {player} did not answer within {CALL_TIMEOUT} s",
+                spoken="The media player did not answer",
+            ) from None
         try:
             return unwrap_msg(reply)
         except DBusErrorResponse as error:
-            raise SkillError(f"Media: {player} refused the request: {error}") from None
+            raise SkillError(
+                f"Media: {player} refused the request: {error}",
+                spoken="The media player refused that",
+            ) from None

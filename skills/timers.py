@@ -51,6 +51,8 @@ _RUNNING: dict[str, TimersSkill] = {}
 
 TIMER_PREFIX = "timer:"
 GRAMMAR = [*AMOUNT_WORDS, "[unk]"]
+UNSAVED = "I cannot save timers"
+"""Said when the timers' file cannot be written (the log names it and the fix)."""
 
 
 def _timer_due(key: str, name: str, site: str | None = None) -> None:
@@ -106,7 +108,7 @@ class TimersSkill(Skill):
             check_writable(self._database)
         except sqlite3.Error as error:
             raise SkillError(
-                f"Timers: {cannot_write(self._database, error)}, then reload"
+                f"Timers: {cannot_write(self._database, error)}, then reload", spoken=UNSAVED
             ) from None
         except NewerFormat as error:
             raise SkillError(f"Timers: {error}") from None
@@ -208,7 +210,10 @@ class TimersSkill(Skill):
                 replace_existing=True,
             )
         except SQLAlchemyError as error:
-            raise SkillError(f"Timer not set: {cannot_write(self._database, error)}") from None
+            raise SkillError(
+                f"Timer not set: {cannot_write(self._database, error)}",
+                spoken=f"Timer not set: {UNSAVED}",
+            ) from None
         return f"{notes}{name.capitalize()} set for {duration_in_words(seconds)}"
 
     @action(name="stop", params=(Setting("name", str, "", "the timer to cancel; empty: next"),))

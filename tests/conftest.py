@@ -1,6 +1,7 @@
 """Fixtures shared by several test files, and the CI rule that nothing may be skipped."""
 
 import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,33 @@ def alsa_home(tmp_path, monkeypatch) -> Path:
     yield tmp_path
     monkeypatch.undo()
     refresh_devices()
+
+
+APLAY = """#!/bin/sh
+# Keeps the WAV pyttsx3 asks to play; waits while the file 'hang' exists (a hung output).
+# The speaker's probe of the output (options first, no file) finds this card.
+case "$1" in -*) exit 0;; esac
+n=$(ls "{out}" | wc -l)
+cp "$1" "{out}/.reply-$n.wav" && mv "{out}/.reply-$n.wav" "{out}/reply-$n.wav"
+i=0
+while [ -e "{out}/../hang" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+"""
+
+
+@pytest.fixture
+def audio_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A stand-in sound card (there is none here): `aplay`, which pyttsx3's espeak driver plays
+    each reply with, is a script on PATH that keeps each WAV it is given; returns the folder
+    where they land."""
+    played = tmp_path / "played"
+    played.mkdir()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    player = bin_dir / "aplay"
+    player.write_text(APLAY.format(out=played))
+    player.chmod(player.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return played
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -7,6 +7,7 @@ import re
 import socket
 import textwrap
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import wait
 from pathlib import Path
@@ -17,6 +18,7 @@ from alsa_microphone import DEVICE, plug_in
 from runtime_skills import INSTALLED, MISBEHAVING, RecordingSkill
 from usb_ports import nano_while_linked
 from waiting import wait_until
+from wav import played_files
 
 from assistant import control, package_version
 from assistant.config import load_config
@@ -25,6 +27,7 @@ from assistant.emulator import FIRMWARE_VERSION, MODEL_ID, VirtualBoard
 from assistant.microphone import SAMPLE_RATE, microphone_problem
 from assistant.pipeline import DEFAULT_MODEL
 from assistant.plugin import CommandEvent
+from assistant.speech import OWN_VOICE_SECONDS
 
 CONFIG = """
 source: emulator
@@ -455,3 +458,44 @@ def test_the_virtual_board_detects_what_the_microphone_model_reports(tmp_path):
     finally:
         assistant.stop()
     assert VirtualBoard().labels == ("on", "off", "up", "down", "go", "stop")
+
+
+@pytest.mark.parametrize("ignore_own_voice", [True, False])
+def test_commands_heard_while_a_reply_is_said_are_ignored_as_its_own_voice(
+    tmp_path, audio_output, caplog, ignore_own_voice
+):
+    """espeak-ng saying "Stop" is heard as stop by the default model: what a source here hears
+    while this machine speaks (and for a second after) is not obeyed, unless the setting is
+    off; `assistant send` is not heard, so it always runs."""
+    caplog.set_level(logging.INFO)
+    path = tmp_path / "config.yaml"
+    setting = f"speech: {{ignore_own_voice: {str(ignore_own_voice).lower()}}}\n"
+    path.write_text(textwrap.dedent(CONFIG) + setting)
+    running = Assistant(load_config(path, INSTALLED), INSTALLED, tmp_path)
+    running.start()
+    running.open_default_sources()
+    hang = tmp_path / "hang"
+    try:
+        assert running.sources[0].session.greeted.wait(5)
+        recorder = running.host.skills["recorder"]
+        hang.touch()  # the stand-in sound card holds the reply: it is being said
+        running.reply("Stop")
+        assert wait_until(lambda: played_files(audio_output))
+        running.virtual_board.detect("off")
+        if ignore_own_voice:
+            ignored = "ignored 'off' from the virtual board: heard while a reply was being said"
+            assert wait_until(lambda: ignored in caplog.text)
+            assert recorder.calls == []
+        else:
+            assert wait_until(lambda: recorder.calls == [("dim", "off")])
+        assert running.run_sent_command(CommandEvent("on", 1.0, "control socket", "desk"))
+        assert wait_until(lambda: ("bright", "on", 7) in recorder.calls)
+        hang.unlink()
+        assert running.speaker.wait_idle(30)
+        time.sleep(OWN_VOICE_SECONDS)  # an echo of the reply would have been reported by now
+        running.virtual_board.detect("off", 0.9)
+        offs = 1 if ignore_own_voice else 2
+        assert wait_until(lambda: recorder.calls.count(("dim", "off")) == offs)
+    finally:
+        hang.unlink(missing_ok=True)  # pyttsx3 keeps one engine: the next test's too
+        running.stop()

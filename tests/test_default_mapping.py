@@ -4,12 +4,16 @@ No broker or timer is there, so the lights and timers actions answer with their 
 error, which shows which skill and action the dispatcher chose; an MPRIS player on a private
 session bus plays when the test says so."""
 
+import logging
 import socket
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from mpris import MprisPlayer
 from waiting import wait_until
+from wav import duration_and_rms, played_files
 
 from assistant.config import DEFAULT_CONFIG, load_config
 from assistant.daemon import Assistant
@@ -23,19 +27,26 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def assistant(tmp_path, monkeypatch, bus_address):
-    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", bus_address)
+def default_assistant(tmp_path: Path, speak: Callable[[str], None] | None) -> Assistant:
+    """The default configuration, started, with its broker moved to a port where nothing
+    listens; `speak` None speaks for real."""
     text = DEFAULT_CONFIG.read_text()
     config = tmp_path / "config.yaml"
-    config.write_text(  # the broker moved to a port where nothing listens
+    config.write_text(
         text.replace("host: localhost ", "host: 127.0.0.1 ").replace(
             "port: 1883", f"port: {free_port()}"
         )
     )
     installed = discover_skills()[0]
-    running = Assistant(load_config(config, installed), installed, tmp_path, lambda text: None)
+    running = Assistant(load_config(config, installed), installed, tmp_path, speak)
     running.start()
+    return running
+
+
+@pytest.fixture
+def assistant(tmp_path, monkeypatch, bus_address):
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", bus_address)
+    running = default_assistant(tmp_path, lambda text: None)
     yield running
     running.stop()
 
@@ -71,3 +82,24 @@ def test_up_down_and_stop_go_to_the_player_while_it_plays(assistant, bus_address
         assert failure(assistant, "down", 60).startswith("Lights: ")
     finally:
         player.close()
+
+
+def test_a_failure_is_said_in_one_short_sentence_and_detailed_in_the_log(
+    tmp_path, audio_output, caplog
+):
+    """Four commands without a broker: each is said in full, not cut mid-sentence by the speech
+    timeout, and without the broker's address, which the log and `assistant send` give."""
+    caplog.set_level(logging.INFO)
+    running = default_assistant(tmp_path, None)
+    try:
+        for when, command in enumerate(("on", "off", "up", "down")):
+            failure(running, command, 10 * when)
+            assert running.speaker.wait_idle(30)
+    finally:
+        running.stop()
+    assert caplog.text.count("reply: I cannot reach the lights") == 4
+    assert caplog.text.count("action on failed: Lights: cannot reach the MQTT broker at") == 1
+    assert "was cut" not in caplog.text
+    played = played_files(audio_output)
+    assert len(played) == 4
+    assert all(duration_and_rms(wav)[0] < 3 for wav in played)  # 6.8 s each, cut, before

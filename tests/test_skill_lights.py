@@ -99,9 +99,10 @@ def test_custom_templates_replace_the_preset(broker: Mosquitto, lights) -> None:
 def test_a_bad_template_is_reported_at_start(broker: Mosquitto, lights) -> None:
     templates = {"on": {"topic": "home/$room/power", "payload": "1"}}
     skill = lights(broker.port, templates=templates)
-    assert any(
-        "skills.lights.templates.on.topic: bad placeholder 'room'" in reply
-        for reply in skill.replies
+    assert skill.replies == ["The lights are not set up right"]
+    assert (
+        "skills.lights.templates.on.topic: bad placeholder 'room'"
+        in (skill.host.start_errors["lights"])
     )
 
 
@@ -130,10 +131,11 @@ def test_tls_with_a_trusted_certificate(tmp_path: Path, lights) -> None:
 
 def test_tls_with_a_missing_ca_file_says_which_setting(tmp_path: Path, lights) -> None:
     skill = lights(1883, tls=True, ca_file=str(tmp_path / "missing.pem"))
-    assert skill.replies == [
-        f"Lights: skills.lights.ca_file {tmp_path}/missing.pem is not a file: give the CA "
-        "certificate's path, or empty"
-    ]
+    assert skill.replies == ["The lights are not set up right"]
+    assert skill.host.start_errors["lights"] == (
+        f"SkillError: Lights: skills.lights.ca_file {tmp_path}/missing.pem is not a file: give "
+        "the CA certificate's path, or empty"
+    )
     with pytest.raises(Exception, match="skill lights did not start"):
         skill.do("on")
 
@@ -143,7 +145,7 @@ def test_broker_down_gives_a_clear_message(lights, caplog: pytest.LogCaptureFixt
     skill = lights(port)
     with pytest.raises(SkillError, match=rf"cannot reach the MQTT broker at 127.0.0.1:{port} "):
         skill.do("on")
-    assert "is it running?" in skill.replies[-1]
+    assert skill.replies == ["I cannot reach the lights"]  # the broker and why: in the log
     assert wait_until(lambda: "retrying in the background" in caplog.text)
     assert "(Connection refused); is it running? (retrying in the background)" in caplog.text
 

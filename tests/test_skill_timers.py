@@ -392,11 +392,11 @@ def test_a_store_that_cannot_be_written_stops_the_skill_at_start_with_one_line(
     with caplog.at_level(logging.ERROR, logger="assistant.host"), unwritable(folder):
         second = timers(ask_length=False)
     assert second.skill is None
-    (reply,) = second.replies  # SQLite's reason depends on how the folder refuses writes
-    assert re.fullmatch(
-        rf"Timers: cannot write {re.escape(str(folder / 'timers.sqlite'))} \(.+\); make it "
-        "and its folder writable by the user running the assistant, then reload",
-        reply,
+    assert second.replies == ["I cannot save timers"]
+    assert re.fullmatch(  # SQLite's reason depends on how the folder refuses writes
+        rf"SkillError: Timers: cannot write {re.escape(str(folder / 'timers.sqlite'))} \(.+\); "
+        "make it and its folder writable by the user running the assistant, then reload",
+        second.host.start_errors["timers"],
     )
     assert "skill timers: start failed: Timers: cannot write" in caplog.text
     assert "Traceback" not in caplog.text

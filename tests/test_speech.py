@@ -1,50 +1,19 @@
-"""Spoken replies: real pyttsx3 + espeak-ng audio. There is no sound card here, so the audio
-player pyttsx3 calls (`aplay`) is a script on PATH that keeps each WAV it is given."""
+"""Spoken replies: real pyttsx3 + espeak-ng audio, played on the stand-in sound card of
+conftest's `audio_output`."""
 
 from __future__ import annotations
 
 import logging
 import os
 import re
-import stat
 import time
 from pathlib import Path
 
 import pytest
 from waiting import wait_until
-from wav import duration_and_rms
+from wav import duration_and_rms, played_files
 
 from assistant.speech import SPEECH_SETTINGS, Speaker, SpeechError, speech_settings
-
-APLAY = """#!/bin/sh
-# Keeps the WAV pyttsx3 asks to play; waits while the file 'hang' exists (a hung output).
-# The speaker's probe of the output (options first, no file) finds this card.
-case "$1" in -*) exit 0;; esac
-n=$(ls "{out}" | wc -l)
-cp "$1" "{out}/.reply-$n.wav" && mv "{out}/.reply-$n.wav" "{out}/reply-$n.wav"
-i=0
-while [ -e "{out}/../hang" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
-"""
-
-
-@pytest.fixture
-def audio_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A stand-in sound card: returns the folder where the played WAVs land."""
-    played = tmp_path / "played"
-    played.mkdir()
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    player = bin_dir / "aplay"
-    player.write_text(APLAY.format(out=played))
-    player.chmod(player.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    return played
-
-
-def played_files(folder: Path) -> list[Path]:
-    """The WAVs played, once the speaker is idle: it waits for pyttsx3 to say an utterance
-    has finished, which it says once the player it runs has ended, so none comes later."""
-    return sorted(folder.glob("reply-*.wav"))
 
 
 def test_settings_missing_from_the_section_take_their_defaults() -> None:
@@ -218,3 +187,30 @@ def test_an_engine_that_cannot_start_is_reported(
         speaker.unavailable is not None and "unknown voice 'no-such-voice'" in speaker.unavailable
     )
     assert list(audio_output.iterdir()) == []
+
+
+def test_a_reply_already_to_be_said_is_not_queued_again(
+    audio_output: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ "up up up" with the lights unreachable: the sentence is said once, and the next reply
+    still in its turn."""
+    caplog.set_level(logging.INFO)
+    hang = audio_output.parent / "hang"
+    hang.touch()  # the first reply is being said while the others come
+    speaker = Speaker({})
+    speaker.say("I cannot reach the lights")
+    assert wait_until(lambda: played_files(audio_output))
+    speaker.say("I cannot reach the lights")
+    speaker.say("Tea is done")
+    speaker.say("I cannot reach the lights")
+    speaker.say("Tea is done")
+    hang.unlink()
+    assert speaker.wait_idle(30)
+    speaker.say("I cannot reach the lights")  # said before, no longer waiting: said again
+    assert speaker.wait_idle(30)
+    speaker.close()
+    durations = [duration_and_rms(p)[0] for p in played_files(audio_output)]
+    assert len(durations) == 3
+    assert durations[2] == pytest.approx(durations[0], abs=0.05)  # the same sentence, twice
+    assert durations[1] < durations[0] - 0.3  # "Tea is done", once, in its turn
+    assert caplog.text.count("the same reply is already to be said") == 3

@@ -22,3 +22,9 @@ def duration_and_rms(path: Path) -> tuple[float, float]:
     samples, rate = read_wav(path)
     rms = float(np.sqrt(np.mean(samples**2))) if samples.size else 0.0
     return samples.size / rate, rms
+
+
+def played_files(folder: Path) -> list[Path]:
+    """The WAVs played, once the speaker is idle: it waits for pyttsx3 to say an utterance
+    has finished, which it says once the player it runs has ended, so none comes later."""
+    return sorted(folder.glob("reply-*.wav"))
