@@ -715,6 +715,39 @@ def test_hostile_detections_are_ignored_and_the_hub_goes_on(
     assert "field 'score' must be from 0 to 1" in caplog.text
 
 
+@pytest.mark.parametrize("site", ["", " den"])
+def test_a_site_no_topic_can_name_is_ignored_and_the_hub_goes_on(
+    mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture, site: str
+) -> None:
+    """`site//detection/go` and `site/ den/detection/go` are valid topics any client may use;
+    the hub could not acknowledge on them."""
+    settings = settings_for(mosquitto)
+    topics = wire.Topics(settings.topic_prefix)
+    dispatched = Collector()
+    hub = Hub(settings, "hall", dispatched.add, print, listens_locally=False)
+    hub.start()
+    acks = Recorder(mosquitto, topics.ack("den"))
+    hub_status = Recorder(mosquitto, topics.hub_status)
+    try:
+        assert hub_status.wait_for(1), "the hub is subscribed once its status is out"
+        bad = wire.Detection("bad-1", "go", 0.9, site, "board", age=0.0)
+        hostile = acks.client
+        hostile.publish(f"{topics.root}/site/{site}/status", wire.ONLINE, qos=1)
+        hostile.publish(f"{topics.root}/site/{site}/detection/go", wire.encode_detection(bad), 1)
+        fine = wire.Detection("fine-1", "off", 0.9, "den", "board", age=0.0)
+        hostile.publish(topics.detection("den", "off"), wire.encode_detection(fine), qos=1)
+        assert [e.command for e in dispatched.wait_for(1)] == ["off"]
+        assert wait_until(lambda: acks.wait_for(0)), "the worker still acknowledges"
+        assert [wire.decode_ack(p.encode()) for _t, p in acks.wait_for(1)] == [["fine-1"]]
+        assert hub.stats.malformed == 1
+        assert hub.online_sites == frozenset()
+    finally:
+        hub_status.close()
+        acks.close()
+        hub.stop()
+    assert f"site {site!r} cannot be used in MQTT topics" in caplog.text
+
+
 def test_a_handler_that_raises_is_logged_and_later_messages_still_arrive(
     mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -134,7 +134,11 @@ class Hub:
         self.home_assistant.announce()
 
     def _on_status(self, topic: str, payload: bytes) -> None:
-        site = self.topics.site_of(topic)
+        try:
+            site = self.topics.site_of(topic)
+        except wire.PayloadError as error:
+            log.warning("ignored a status on %s: %s", topic, error)
+            return
         online = payload == wire.ONLINE
         if online == (site in self._online):
             return
