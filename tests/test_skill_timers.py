@@ -11,7 +11,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from waiting import wait_until
 
 from assistant.phrase import PhraseListener
 from assistant.plugin import SkillError
-from skills.timer_store import TimerStore, cannot_write
+from skills.timer_store import TimerStore, store_problem
 from skills.timers import TimersSkill
 
 FAST = {"ring_every": 0.3, "ring_for": 1.0, "missed_after": 1}
@@ -307,6 +307,34 @@ def test_a_store_that_cannot_be_written_stops_the_skill_at_start_with_one_line(
     assert "Traceback" not in caplog.text
 
 
+def damaged(path: Path) -> None:
+    path.write_bytes(b"SQLite format 3\0" + bytes(range(256)) * 8)  # a header, then garbage
+
+
+def foreign(path: Path) -> None:
+    with closing(sqlite3.connect(path)) as database:
+        database.execute("CREATE TABLE apscheduler_jobs (id TEXT, due REAL)")
+
+
+@pytest.mark.parametrize("make", [damaged, foreign])
+def test_a_damaged_or_foreign_store_stops_the_skill_at_start_saying_to_move_it_aside(
+    timers, tmp_path: Path, caplog: pytest.LogCaptureFixture, make: Callable[[Path], None]
+) -> None:
+    database = tmp_path / "timers" / "timers.sqlite"
+    database.parent.mkdir()
+    make(database)
+    with caplog.at_level(logging.ERROR, logger="assistant.host"):
+        skill = timers(ask_length=False)
+    assert skill.skill is None
+    (reply,) = skill.replies
+    assert re.fullmatch(
+        rf"Timers: cannot use {re.escape(str(database))} \(.+\); move it aside \(the timers in "
+        r"it are lost\), then reload",
+        reply,
+    )
+    assert "Traceback" not in caplog.text
+
+
 def test_a_full_disk_is_named_as_such_not_as_a_permission_problem(tmp_path: Path) -> None:
     path = tmp_path / "timers.sqlite"
     database = sqlite3.connect(path)
@@ -315,10 +343,10 @@ def test_a_full_disk_is_named_as_such_not_as_a_permission_problem(tmp_path: Path
         database.execute("CREATE TABLE t (x)")
         database.execute("INSERT INTO t VALUES (zeroblob(100000))")
     database.close()
-    assert cannot_write(path, full.value) == (
+    assert store_problem(path, full.value) == (
         f"cannot write {path} (database or disk is full); free some space on its disk"
     )
-    assert cannot_write(path, sqlite3.OperationalError("readonly")).endswith(
+    assert store_problem(path, sqlite3.OperationalError("readonly")).endswith(
         "make it and its folder writable by the user running the assistant"
     )
 
