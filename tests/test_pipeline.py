@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from assistant import protocol
-from assistant.model_runner import ModelError
+from assistant.model_runner import Int8Model, ModelError
 from assistant.pipeline import (
     DEFAULT_MODEL,
     KeywordPipeline,
@@ -201,6 +201,15 @@ def test_a_model_without_its_card_is_refused_with_the_fix(tiny_model, tmp_path):
     not_a_model.with_suffix(".json").write_text(json.dumps(card))
     with pytest.raises(ModelError, match="not a usable TFLite model"):
         KeywordPipeline(not_a_model)
+
+
+def test_a_damaged_model_is_not_a_usable_model(tmp_path):
+    damaged = bytearray(DEFAULT_MODEL.read_bytes())
+    damaged[28:32] = struct.pack("<I", 2**31 - 1)  # an offset flatbuffers cannot write again
+    model = tmp_path / "damaged.tflite"
+    model.write_bytes(damaged)
+    with pytest.raises(ModelError, match=r"damaged\.tflite: not a usable TFLite model"):
+        Int8Model(model)
 
 
 def test_a_card_of_another_model_is_refused_naming_both_files(tiny_model, tmp_path):
