@@ -66,7 +66,14 @@ class Int8Model:
             steps = _plan(self.content)
         except ModelError:
             raise
-        except (ValueError, RuntimeError, struct.error, IndexError, AttributeError) as error:
+        except (
+            ValueError,
+            RuntimeError,
+            struct.error,
+            IndexError,
+            AttributeError,
+            TypeError,
+        ) as error:
             raise ModelError(f"{self.path}: not a usable TFLite model ({error})") from error
         for role, detail in (("input", self._input), ("output", self._output)):
             if detail["dtype"] != np.int8:

@@ -239,6 +239,16 @@ class BoardOutput:
         return messages
 
 
+WAV_ERRORS = (OSError, wave.Error, EOFError, RuntimeError)
+"""What Python's wave raises for a file that is no readable WAV (a bare RuntimeError for a chunk
+that runs past the end of the file)."""
+
+
+def unreadable_wav(path: str | Path, error: Exception) -> str:
+    """Why `path` could not be read, from one of WAV_ERRORS."""
+    return f"{path}: not a readable PCM WAV file ({str(error) or 'a chunk runs past its end'})"
+
+
 def read_wav_int16(
     path: str | Path, sample_rate: int = 16000, resample: bool = False
 ) -> np.ndarray:
@@ -249,16 +259,16 @@ def read_wav_int16(
         with wave.open(str(path)) as handle:
             layout = (handle.getnchannels(), handle.getsampwidth(), handle.getframerate())
             data = handle.readframes(handle.getnframes())
-    except (OSError, wave.Error, EOFError) as error:
-        raise ValueError(f"{path}: not a readable PCM WAV file ({error})") from error
+    except WAV_ERRORS as error:
+        raise ValueError(unreadable_wav(path, error)) from error
     channels, width, rate = layout
-    if (channels, width) != (1, 2) or (rate != sample_rate and not resample):
+    if (channels, width) != (1, 2) or (rate != sample_rate and not resample) or rate <= 0:
         raise ValueError(
             f"{path}: {channels} channel(s), {8 * width}-bit, {rate} Hz; the board hears "
             f"{sample_rate} Hz 16-bit mono (convert: sox {path.name} -r {sample_rate} -b 16 -c 1 "
             "out.wav)"
         )
-    samples = np.frombuffer(data, dtype="<i2").astype(np.int16)
+    samples = np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2").astype(np.int16)  # cut short
     if rate == sample_rate:
         return samples
     from assistant.resample import resampled

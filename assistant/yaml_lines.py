@@ -10,6 +10,10 @@ import yaml
 
 Path_ = tuple[Any, ...]
 """Where a value sits in the document: keys and list indices from the root."""
+MAX_DEPTH = 100
+"""Deepest nesting of lists and mappings read (a configuration needs a few levels)."""
+MAX_VALUES = 100_000
+"""Most values read, aliases expanded (each `*name` repeats all that its `&name` holds)."""
 
 
 @dataclass
@@ -38,6 +42,7 @@ class YamlSyntaxError(ValueError):
 def load_located(text: str, file: Path) -> LocatedDocument:
     """Parse `text` (the contents of `file`) into plain Python values plus their lines."""
     try:
+        _check_depth(text, file)  # before compose, which recurses once a level
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as error:
         raise _syntax_error(error, text, file) from error
@@ -49,6 +54,23 @@ def load_located(text: str, file: Path) -> LocatedDocument:
     if root is not None:
         document.data = _convert(root, (), document, ())
     return document
+
+
+def _check_depth(text: str, file: Path) -> None:
+    """YamlSyntaxError where lists and mappings nest more than MAX_DEPTH deep."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _too_deep(file, event.start_mark.line + 1)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _too_deep(file: Path, line: int) -> YamlSyntaxError:
+    message = f"lists and mappings nest more than {MAX_DEPTH} deep here; remove the extra levels"
+    return YamlSyntaxError(file, line, message)
 
 
 def _syntax_error(error: yaml.MarkedYAMLError, text: str, file: Path) -> YamlSyntaxError:
@@ -87,6 +109,15 @@ def _convert(node: yaml.Node, path: Path_, document: LocatedDocument, parents: t
     lines.setdefault(path, line)
     if node in parents:
         raise YamlSyntaxError(document.file, line, "an alias (*name) cannot refer to itself")
+    if len(parents) > MAX_DEPTH:  # aliases inside aliases nest deeper than the text
+        raise _too_deep(document.file, line)
+    if len(lines) > MAX_VALUES:
+        message = (
+            f"the file holds more than {MAX_VALUES} values once its aliases are expanded (each "
+            "*name repeats all that its &name holds); write the values out instead of aliases "
+            "of aliases"
+        )
+        raise YamlSyntaxError(document.file, line, message)
     parents = (*parents, node)
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.pipeline import read_wav_int16
+from assistant.pipeline import WAV_ERRORS, read_wav_int16, unreadable_wav
 from model_training.frontend import to_int16
 from model_training.settings import (
     CLIP_SAMPLES,
@@ -91,8 +91,8 @@ def wav_info(path: Path) -> tuple[int, int]:
     try:
         with wave.open(str(path)) as handle:
             return handle.getnframes(), handle.getframerate()
-    except (wave.Error, EOFError) as error:
-        message = f"{path}: not a readable PCM WAV file ({error}); remove or re-record it"
+    except WAV_ERRORS as error:
+        message = f"{unreadable_wav(path, error)}; remove or re-record it"
         raise ValueError(message) from None
 
 

@@ -4,7 +4,7 @@ version reads, and an APScheduler job store whose failed writes do not stop the 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
@@ -15,12 +15,24 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.base import STATE_RUNNING, BaseScheduler
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+STORED_COLUMNS = frozenset({"id", "next_run_time", "job_state"})
+"""The columns of each table APScheduler keeps its jobs in."""
+DAMAGED = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+"""SQLite's (primary) error codes of a file that is no readable database."""
 
-def cannot_write(path: Path, error: Exception) -> str:
-    """One line naming the file, why it cannot be written, and the fix (room on a full disk,
-    else the right to write)."""
+
+class ForeignStore(sqlite3.DatabaseError):
+    """A table of the store that APScheduler cannot use: another program or version made it."""
+
+
+def store_problem(path: Path, error: Exception) -> str:
+    """One line naming the file, why it cannot be written, and the fix (moving a damaged or
+    foreign file aside, room on a full disk, else the right to write)."""
     reason = error.orig if isinstance(error, DBAPIError) else error
-    if getattr(reason, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_FULL:
+    code = getattr(reason, "sqlite_errorcode", 0) & 0xFF
+    if isinstance(reason, ForeignStore) or code in DAMAGED:
+        return f"cannot use {path} ({reason}); move it aside (the timers in it are lost)"
+    if code == sqlite3.SQLITE_FULL:
         fix = "free some space on its disk"
     else:
         fix = "make it and its folder writable by the user running the assistant"
@@ -39,11 +51,12 @@ class NewerFormat(Exception):
     (APScheduler deletes the jobs it cannot restore)."""
 
 
-def check_writable(path: Path) -> None:
+def check_store(path: Path, tables: Iterable[str]) -> None:
     """Raise sqlite3.Error unless SQLite can write the database at `path` (created when
-    missing), NewerFormat when it is in a format after FORMAT; an older format is marked as
-    FORMAT (there is nothing to convert yet). The check is a table made and dropped in the
-    transaction that records the format."""
+    missing), ForeignStore when one of `tables` is there without the columns APScheduler keeps
+    jobs in, NewerFormat when it is in a format after FORMAT; an older format is marked as
+    FORMAT (there is nothing to convert yet). The write check is a table made and dropped in
+    the transaction that records the format."""
     connection = sqlite3.connect(path, isolation_level=None)
     try:
         connection.execute("BEGIN IMMEDIATE")
@@ -56,6 +69,14 @@ def check_writable(path: Path) -> None:
             )
         connection.execute("CREATE TABLE write_check (x)")
         connection.execute("DROP TABLE write_check")
+        for table in tables:
+            rows = connection.execute("SELECT name FROM pragma_table_info(?)", (table,))
+            missing = STORED_COLUMNS - {name for (name,) in rows}
+            if missing != STORED_COLUMNS and missing:  # there, but not as APScheduler made it
+                raise ForeignStore(
+                    f"its table {table} lacks {', '.join(sorted(missing))}: another program "
+                    "or version of the assistant made it"
+                )
         connection.execute(f"PRAGMA user_version = {FORMAT}")
         connection.execute("COMMIT")
     finally:

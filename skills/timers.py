@@ -44,12 +44,14 @@ from assistant.plugin import (
     duration_in_words,
     parse_amount,
 )
-from skills.timer_store import NewerFormat, TimerStore, cannot_write, check_writable
+from skills.timer_store import NewerFormat, TimerStore, check_store, store_problem
 
 _RUNNING: dict[str, TimersSkill] = {}
 """Running skills by data directory: stored jobs name their skill by this key."""
 
 TIMER_PREFIX = "timer:"
+STORE_TABLES = {"default": "apscheduler_jobs", "ringing": "ringing"}
+"""The table of each job store in the database: timers set, and timers ringing."""
 GRAMMAR = [*AMOUNT_WORDS, "[unk]"]
 UNSAVED = "I cannot save timers"
 """Said when the timers' file cannot be written (the log names it and the fix)."""
@@ -105,19 +107,19 @@ class TimersSkill(Skill):
         self._key = str(self.context.data_dir.resolve())
         self._database = self.context.data_dir / "timers.sqlite"
         try:
-            check_writable(self._database)
+            check_store(self._database, STORE_TABLES.values())
         except sqlite3.Error as error:
             raise SkillError(
-                f"Timers: {cannot_write(self._database, error)}, then reload", spoken=UNSAVED
+                f"Timers: {store_problem(self._database, error)}, then reload", spoken=UNSAVED
             ) from None
         except NewerFormat as error:
-            raise SkillError(f"Timers: {error}") from None
+            raise SkillError(f"Timers: {error}", spoken="I cannot read the saved timers") from None
         self._unstored_told = False
         """Whether a change that could not be stored has been logged."""
         self._executor = ThreadPoolExecutor()
         self._stores = {
-            "default": TimerStore(self._database, "apscheduler_jobs", self._not_stored),
-            "ringing": TimerStore(self._database, "ringing", self._not_stored),
+            store: TimerStore(self._database, table, self._not_stored)
+            for store, table in STORE_TABLES.items()
         }
         self.scheduler = BackgroundScheduler(
             executors={"default": self._executor},
@@ -211,7 +213,7 @@ class TimersSkill(Skill):
             )
         except SQLAlchemyError as error:
             raise SkillError(
-                f"Timer not set: {cannot_write(self._database, error)}",
+                f"Timer not set: {store_problem(self._database, error)}",
                 spoken=f"Timer not set: {UNSAVED}",
             ) from None
         return f"{notes}{name.capitalize()} set for {duration_in_words(seconds)}"
@@ -288,7 +290,7 @@ class TimersSkill(Skill):
                 "%s; until it can be written, timers ring and stop as usual but what happens "
                 "to them is kept in memory only, so a restart before then may bring back timers "
                 "that rang or were stopped",
-                cannot_write(self._database, error),
+                store_problem(self._database, error),
             )
 
     def _missed(self, event: JobExecutionEvent) -> None:

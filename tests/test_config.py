@@ -237,6 +237,12 @@ def test_a_file_that_is_not_utf8_names_the_line_of_the_bad_byte(tmp_path):
     )
 
 
+ALIAS_BOMB = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 6)
+)
+"""Six lines that expand to a million values."""
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -245,6 +251,16 @@ def test_a_file_that_is_not_utf8_names_the_line_of_the_bad_byte(tmp_path):
         ("site: &a [*a]\n", "an alias (*name) cannot refer to itself"),
         ("? [a, b]\n: x\n", "a key must be a word or number"),
         ("site: desk\x07\n", "character U+0007 cannot be in YAML; remove it"),
+        pytest.param(
+            "site: " + "[" * 5000 + "]" * 5000,
+            "lists and mappings nest more than 100 deep here",
+            id="nested 5000 deep",
+        ),
+        pytest.param(
+            ALIAS_BOMB,
+            "the file holds more than 100000 values once its aliases are expanded",
+            id="aliases of aliases",
+        ),
     ],
 )
 def test_yaml_that_python_cannot_read_is_a_problem_with_its_line(tmp_path, text, message):

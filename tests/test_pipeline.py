@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import struct
 import subprocess
 import sys
 import wave
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 
 from assistant import protocol
-from assistant.model_runner import ModelError
+from assistant.model_runner import Int8Model, ModelError
 from assistant.pipeline import (
     DEFAULT_MODEL,
     KeywordPipeline,
@@ -154,6 +155,21 @@ def test_a_wav_the_board_could_not_hear_is_refused_with_the_fix(tmp_path):
     broken.write_bytes(b"RIFF....not a wav")
     with pytest.raises(ValueError, match="not a readable PCM WAV"):
         read_wav_int16(broken)
+    header = bytearray(_write_wav(tmp_path / "fine.wav", np.zeros(800, np.int16)).read_bytes())
+    header[16:20] = struct.pack("<I", 2**31 - 1)  # the format chunk runs past the end
+    broken.write_bytes(header)
+    with pytest.raises(ValueError, match=r"broken\.wav: not a readable PCM WAV file \(a chunk"):
+        read_wav_int16(broken)
+    header[16:20], header[24:28] = struct.pack("<I", 16), struct.pack("<I", 0)  # at 0 Hz
+    broken.write_bytes(header)
+    with pytest.raises(ValueError, match=r"broken\.wav: 1 channel\(s\), 16-bit, 0 Hz.*sox"):
+        read_wav_int16(broken, resample=True)
+
+
+def test_a_wav_cut_in_the_middle_of_a_sample_gives_its_whole_samples(tmp_path):
+    whole = _write_wav(tmp_path / "cut.wav", np.arange(800, dtype=np.int16)).read_bytes()
+    (tmp_path / "cut.wav").write_bytes(whole[:-3])
+    np.testing.assert_array_equal(read_wav_int16(tmp_path / "cut.wav"), np.arange(798))
 
 
 def test_a_recording_at_48_khz_is_heard_as_the_same_at_16_khz(tiny_model, spoken_wav, tmp_path):
@@ -185,6 +201,15 @@ def test_a_model_without_its_card_is_refused_with_the_fix(tiny_model, tmp_path):
     not_a_model.with_suffix(".json").write_text(json.dumps(card))
     with pytest.raises(ModelError, match="not a usable TFLite model"):
         KeywordPipeline(not_a_model)
+
+
+def test_a_damaged_model_is_not_a_usable_model(tmp_path):
+    damaged = bytearray(DEFAULT_MODEL.read_bytes())
+    damaged[28:32] = struct.pack("<I", 2**31 - 1)  # an offset flatbuffers cannot write again
+    model = tmp_path / "damaged.tflite"
+    model.write_bytes(damaged)
+    with pytest.raises(ModelError, match=r"damaged\.tflite: not a usable TFLite model"):
+        Int8Model(model)
 
 
 def test_a_card_of_another_model_is_refused_naming_both_files(tiny_model, tmp_path):

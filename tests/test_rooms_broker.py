@@ -527,18 +527,32 @@ def test_detections_the_hub_could_not_take_within_max_delay_are_dropped_with_a_w
     assert "dropped 1 detection(s) the hub could not take within mqtt.max_delay" in caplog.text
 
 
-def test_the_hub_ignores_malformed_and_stale_detections_with_a_warning(
-    mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture
-) -> None:
-    settings = settings_for(mosquitto, max_delay=60.0)
+@contextmanager
+def hub_acknowledging_den(
+    broker: Mosquitto, **overrides: object
+) -> Iterator[tuple[Hub, wire.Topics, Collector, Recorder]]:
+    """A hub without a board of its own, subscribed, what it dispatches, and a client that
+    records its acknowledgements to the den (and may publish anything)."""
+    settings = settings_for(broker, **overrides)
     topics = wire.Topics(settings.topic_prefix)
     dispatched = Collector()
     hub = Hub(settings, "hall", dispatched.add, print, listens_locally=False)
     hub.start()
-    acks = Recorder(mosquitto, topics.ack("den"))
-    hub_status = Recorder(mosquitto, topics.hub_status)
+    acks = Recorder(broker, topics.ack("den"))
+    hub_status = Recorder(broker, topics.hub_status)
     try:
         assert hub_status.wait_for(1) == [(topics.hub_status, "online")], "subscribed by then"
+        yield hub, topics, dispatched, acks
+    finally:
+        hub_status.close()
+        acks.close()
+        hub.stop()
+
+
+def test_the_hub_ignores_malformed_and_stale_detections_with_a_warning(
+    mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture
+) -> None:
+    with hub_acknowledging_den(mosquitto, max_delay=60.0) as (hub, topics, dispatched, acks):
         stale = wire.Detection("old-1", "on", 0.9, "den", "board", age=120.0)
         fresh = wire.Detection("new-1", "off", 0.9, "den", "board", age=0.0)
         for payload in (b"on 0.9", wire.encode_detection(stale), wire.encode_detection(fresh)):
@@ -550,10 +564,6 @@ def test_the_hub_ignores_malformed_and_stale_detections_with_a_warning(
             return {i for _t, p in acks.wait_for(0) for i in wire.decode_ack(p.encode())}
 
         assert wait_until(lambda: acknowledged() == {"old-1", "new-1"})
-    finally:
-        hub_status.close()
-        acks.close()
-        hub.stop()
     assert "detection is not JSON" in caplog.text
     assert "dropped 'on' from 'den': heard 120 s ago, longer than mqtt.max_delay" in caplog.text
 
@@ -713,6 +723,27 @@ def test_hostile_detections_are_ignored_and_the_hub_goes_on(
         hostile.close()
         hub.stop()
     assert "field 'score' must be from 0 to 1" in caplog.text
+
+
+@pytest.mark.parametrize("site", ["", " den"])
+def test_a_site_no_topic_can_name_is_ignored_and_the_hub_goes_on(
+    mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture, site: str
+) -> None:
+    """`site//detection/go` and `site/ den/detection/go` are valid topics any client may use;
+    the hub could not acknowledge on them."""
+    with hub_acknowledging_den(mosquitto) as (hub, topics, dispatched, acks):
+        bad = wire.Detection("bad-1", "go", 0.9, site, "board", age=0.0)
+        hostile = acks.client
+        hostile.publish(f"{topics.root}/site/{site}/status", wire.ONLINE, qos=1)
+        hostile.publish(f"{topics.root}/site/{site}/detection/go", wire.encode_detection(bad), 1)
+        fine = wire.Detection("fine-1", "off", 0.9, "den", "board", age=0.0)
+        hostile.publish(topics.detection("den", "off"), wire.encode_detection(fine), qos=1)
+        assert [e.command for e in dispatched.wait_for(1)] == ["off"]
+        assert wait_until(lambda: acks.wait_for(0)), "the worker still acknowledges"
+        assert [wire.decode_ack(p.encode()) for _t, p in acks.wait_for(1)] == [["fine-1"]]
+        assert hub.stats.malformed == 1
+        assert hub.online_sites == frozenset()
+    assert f"site {site!r} cannot be used in MQTT topics" in caplog.text
 
 
 def test_a_handler_that_raises_is_logged_and_later_messages_still_arrive(

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from assistant.config import ConfigError, load_config
 from assistant.plugin import CommandEvent
@@ -42,6 +44,17 @@ def test_topics_are_versioned_and_name_the_site() -> None:
 def test_a_site_that_cannot_be_a_topic_level_is_refused_clearly(site: str) -> None:
     with pytest.raises(ValueError, match=r"site .* cannot be used in MQTT topics"):
         TOPICS.status(site)
+
+
+@settings(max_examples=300, derandomize=True)
+@given(st.text(max_size=12))
+def test_a_site_taken_from_a_topic_is_one_the_hub_can_answer_on(level: str) -> None:
+    """Any client may publish on any topic; the hub acknowledges on the site's own."""
+    try:
+        site = TOPICS.site_of(f"assistant/v1/site/{level}/detection/on")
+    except wire.PayloadError:
+        return
+    assert TOPICS.ack(site) == f"assistant/v1/site/{site}/ack"
 
 
 def test_detection_survives_encoding() -> None:

@@ -11,7 +11,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from waiting import wait_until
 
 from assistant.phrase import PhraseListener
 from assistant.plugin import SkillError
-from skills.timer_store import FORMAT, TimerStore, cannot_write
+from skills.timer_store import FORMAT, TimerStore, store_problem
 from skills.timers import TimersSkill
 
 FAST = {"ring_every": 0.3, "ring_for": 1.0, "missed_after": 1}
@@ -282,11 +282,12 @@ def test_a_file_a_newer_version_wrote_stops_the_skill_and_keeps_its_timers(
     with caplog.at_level(logging.ERROR):
         second = timers(ask_length=False)
     assert second.skill is None
-    assert second.replies == [
+    assert second.replies == ["I cannot read the saved timers"]
+    assert (
         f"Timers: {database} holds timers in format {FORMAT + 1}, written by a newer version of "
         f"the assistant; this one reads format {FORMAT} at most and leaves the file alone: run "
         "the newer version again, or move the file away to start without its timers"
-    ]
+    ) in caplog.text
     assert "Unable to restore job" not in caplog.text
     assert stored_jobs(database)["timer:tea"]["func"] == "skills.timers:timer_due"
     assert file_format(database) == FORMAT + 1
@@ -402,6 +403,34 @@ def test_a_store_that_cannot_be_written_stops_the_skill_at_start_with_one_line(
     assert "Traceback" not in caplog.text
 
 
+def damaged(path: Path) -> None:
+    path.write_bytes(b"SQLite format 3\0" + bytes(range(256)) * 8)  # a header, then garbage
+
+
+def foreign(path: Path) -> None:
+    with closing(sqlite3.connect(path)) as database:
+        database.execute("CREATE TABLE apscheduler_jobs (id TEXT, due REAL)")
+
+
+@pytest.mark.parametrize("make", [damaged, foreign])
+def test_a_damaged_or_foreign_store_stops_the_skill_at_start_saying_to_move_it_aside(
+    timers, tmp_path: Path, caplog: pytest.LogCaptureFixture, make: Callable[[Path], None]
+) -> None:
+    database = tmp_path / "timers" / "timers.sqlite"
+    database.parent.mkdir()
+    make(database)
+    with caplog.at_level(logging.ERROR, logger="assistant.host"):
+        skill = timers(ask_length=False)
+    assert skill.skill is None
+    assert skill.replies == ["I cannot save timers"]
+    assert re.search(
+        rf"Timers: cannot use {re.escape(str(database))} \(.+\); move it aside \(the timers in "
+        r"it are lost\), then reload",
+        caplog.text,
+    )
+    assert "Traceback" not in caplog.text
+
+
 def test_a_full_disk_is_named_as_such_not_as_a_permission_problem(tmp_path: Path) -> None:
     path = tmp_path / "timers.sqlite"
     database = sqlite3.connect(path)
@@ -410,10 +439,10 @@ def test_a_full_disk_is_named_as_such_not_as_a_permission_problem(tmp_path: Path
         database.execute("CREATE TABLE t (x)")
         database.execute("INSERT INTO t VALUES (zeroblob(100000))")
     database.close()
-    assert cannot_write(path, full.value) == (
+    assert store_problem(path, full.value) == (
         f"cannot write {path} (database or disk is full); free some space on its disk"
     )
-    assert cannot_write(path, sqlite3.OperationalError("readonly")).endswith(
+    assert store_problem(path, sqlite3.OperationalError("readonly")).endswith(
         "make it and its folder writable by the user running the assistant"
     )
 

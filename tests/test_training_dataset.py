@@ -86,6 +86,12 @@ def test_bad_input_names_the_file(tmp_path):
     (tmp_path / "up" / "abc_nohash_0.wav").write_bytes(b"not a wav")
     with pytest.raises(ValueError, match=r"abc_nohash_0\.wav: not a readable PCM WAV"):
         dataset.index_folder(tmp_path)
+    dataset.write_wav(tmp_path / "up" / "abc_nohash_0.wav", np.zeros(800))
+    header = bytearray((tmp_path / "up" / "abc_nohash_0.wav").read_bytes())
+    header[16:20] = (2**31 - 1).to_bytes(4, "little")  # the format chunk runs past the end
+    (tmp_path / "up" / "abc_nohash_0.wav").write_bytes(header)
+    with pytest.raises(ValueError, match=r"abc_nohash_0\.wav: not a readable PCM WAV.*re-record"):
+        dataset.index_folder(tmp_path)
     dataset.write_wav(tmp_path / "low.wav", np.zeros(8000), sample_rate=8000)
     with pytest.raises(ValueError, match=r"low\.wav: 1 channel\(s\), 16-bit, 8000 Hz.*sox"):
         dataset.read_wav(tmp_path / "low.wav")

@@ -147,7 +147,11 @@ class Hub:
     def _on_status(self, topic: str, payload: bytes) -> None:
         """Every new connection brings each site's retained status: the replies lost with the
         last connection go out then (or are spoken here if the site went offline)."""
-        site = self.topics.site_of(topic)
+        try:
+            site = self.topics.site_of(topic)
+        except wire.PayloadError as error:
+            log.warning("ignored a status on %s: %s", topic, error)
+            return
         online = payload == wire.ONLINE
         if online != (site in self._online):
             with self._changed:

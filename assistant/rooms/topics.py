@@ -84,11 +84,15 @@ class Topics:
         return f"{self.root}/site/+/status"
 
     def site_of(self, topic: str) -> str:
-        """The site named in a topic under `<root>/site/`."""
+        """The site named in a topic under `<root>/site/`; PayloadError unless it is one this
+        assistant could answer on (any client may publish on `site//...` or `site/ x/...`)."""
         head = f"{self.root}/site/"
         if not topic.startswith(head):
             raise PayloadError(f"topic {topic!r} is not under {head}")
-        return topic[len(head) :].split("/", 1)[0]
+        try:
+            return check_level(topic[len(head) :].split("/", 1)[0], "site")
+        except ValueError as error:
+            raise PayloadError(str(error)) from None
 
 
 @dataclass(frozen=True)
