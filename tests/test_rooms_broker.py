@@ -999,6 +999,35 @@ def test_a_reply_written_into_a_dead_connection_is_spoken_promptly_or_not_at_all
         proxy.close()
 
 
+def test_a_satellite_speaks_a_copy_of_a_reply_once(mosquitto: Mosquitto) -> None:
+    """The hub sends a reply again when its connection was lost before the broker confirmed it,
+    though the broker may have passed it on already: the copy keeps the reply's id. A reply
+    without an id (from a hub of before ids) is spoken each time it comes."""
+    settings = settings_for(mosquitto)
+    topics = wire.Topics(settings.topic_prefix)
+    spoken = Collector()
+    satellite = Satellite(settings, "den", spoken.add)
+    hub = Recorder(mosquitto, topics.hub_status)  # sends as a hub would, copies included
+    satellite.start()
+    try:
+        assert wait_until(lambda: satellite.connection.connections == 1)
+        replies = [
+            wire.Reply("Lights are on", 0.0, "a1-1"),
+            wire.Reply("Lights are on", 0.4, "a1-1"),  # the copy, older
+            wire.Reply("Lights are on", 0.0, "a1-2"),  # the same words, another reply
+            wire.Reply("Volume up"),
+            wire.Reply("Volume up"),
+        ]
+        for reply in replies:
+            hub.client.publish(topics.reply("den"), wire.encode_reply(reply), qos=1)
+        assert wait_until(lambda: len(spoken.items) == 4)
+        assert satellite.stats.repeated_replies == 1
+    finally:
+        satellite.stop()
+        hub.close()
+    assert spoken.items == ["Lights are on", "Lights are on", "Volume up", "Volume up"]
+
+
 def test_a_satellite_speaks_a_reply_only_while_it_is_young(
     mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -108,16 +108,24 @@ def test_detections_out_of_range_are_refused(field: str, value: object, message:
 
 
 def test_replies_and_acknowledgements_survive_encoding() -> None:
-    reply = wire.Reply("Timer set for 5 minutes", age=2.5)
+    reply = wire.Reply("Timer set for 5 minutes", age=2.5, id="3fa2-7")
     assert wire.decode_reply(wire.encode_reply(reply)) == reply
     assert wire.decode_ack(wire.encode_ack(["a-1", "a-2"])) == ["a-1", "a-2"]
 
 
-def test_a_reply_of_a_hub_without_ages_is_fresh_and_a_bad_age_is_named() -> None:
-    """`age` is an optional field of version 1: a hub of before it sends none."""
+def test_a_reply_of_a_hub_without_ages_or_ids_is_fresh_and_a_bad_one_is_named() -> None:
+    """`age` and `id` are optional fields of version 1: a hub of before them sends neither."""
     assert wire.decode_reply(b'{"v": 1, "text": "Lights are on"}') == wire.Reply("Lights are on")
     with pytest.raises(wire.PayloadError, match="reply: field 'age' must be a finite number"):
         wire.decode_reply(b'{"v": 1, "text": "Lights are on", "age": -1}')
+    with pytest.raises(wire.PayloadError, match="reply: field 'id' is missing or has the wrong"):
+        wire.decode_reply(b'{"v": 1, "text": "Lights are on", "id": 7}')
+
+
+def test_message_ids_differ_within_a_run_and_between_runs() -> None:
+    first, second = wire.message_ids(), wire.message_ids()
+    ids = [next(first) for _ in range(1000)] + [next(second) for _ in range(1000)]
+    assert len(set(ids)) == len(ids)
 
 
 def test_settings_defaults_come_from_the_schema_and_bad_values_are_named() -> None:

@@ -22,6 +22,7 @@ class _Reply:
     site: str
     text: str
     made: float
+    id: str
     sent: paho.MQTTMessageInfo | None = None
 
     @property
@@ -55,11 +56,12 @@ class Replies:
         self._online = online
         self._speak_here = speak_here
         self._kept: list[_Reply] = []
+        self._ids = wire.message_ids()
         self._lock = threading.Lock()
 
     def send(self, site: str, text: str) -> None:
         with self._lock:
-            self._kept.append(_Reply(site, text, self.clock()))
+            self._kept.append(_Reply(site, text, self.clock(), next(self._ids)))
         self.deliver(site)
 
     def deliver(self, site: str) -> None:
@@ -81,7 +83,7 @@ class Replies:
                     if not self._online(site):
                         here.append(reply.text)
                         continue
-                    payload = wire.encode_reply(wire.Reply(reply.text, age))
+                    payload = wire.encode_reply(wire.Reply(reply.text, age, reply.id))
                     reply.sent = self.connection.publish(self.topics.reply(site), payload)
                 kept.append(reply)
             self._kept = kept

@@ -3,9 +3,7 @@ the replies the hub sends back to its site."""
 
 from __future__ import annotations
 
-import itertools
 import logging
-import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -54,6 +52,9 @@ class SatelliteStats:
     """Replies received from the hub."""
     late_replies: int = 0
     """Replies not spoken: older than wire.REPLY_LIFETIME by the time they would be."""
+    repeated_replies: int = 0
+    """Copies of a reply received before (the hub sends one again when it cannot know whether
+    the broker took it), not spoken."""
 
 
 class Satellite:
@@ -93,7 +94,9 @@ class Satellite:
             target=self._resend_loop, name=f"resend-{site}", daemon=True
         )
         self._hub_online = False
-        self._ids = (f"{secrets.token_hex(4)}-{n}" for n in itertools.count())
+        self._ids = wire.message_ids()
+        self._replies_heard: OrderedDict[str, float] = OrderedDict()
+        """Ids of the replies received lately, with when: a copy of one is not spoken again."""
         self.connection = MqttConnection(
             settings,
             client_id=f"assistant-satellite-{settings.topic_prefix}-{site}",
@@ -248,8 +251,29 @@ class Satellite:
         except wire.PayloadError as error:
             log.warning("ignored a reply on %s: %s", topic, error)
             return
+        if self._heard_before(reply, received):
+            self.stats.repeated_replies += 1
+            log.info("ignored a copy of a reply already received: %s", reply.text)
+            return
         self.stats.replies += 1
         self._speaker.submit(self._say_in_time, reply, received)
+
+    def _heard_before(self, reply: wire.Reply, received: float) -> bool:
+        """Whether a reply with this id came lately; remembers it. A copy arrives at most
+        wire.REPLY_LIFETIME after the first (older, it is not spoken anyway); ids are kept twice
+        as long, for clocks that run at slightly different rates, and MAX_PENDING at most."""
+        heard = self._replies_heard
+        while heard and (
+            received - next(iter(heard.values())) > 2 * wire.REPLY_LIFETIME
+            or len(heard) >= MAX_PENDING
+        ):
+            heard.popitem(last=False)
+        if reply.id is None:
+            return False
+        if reply.id in heard:
+            return True
+        heard[reply.id] = received
+        return False
 
     def _say_in_time(self, reply: wire.Reply, received: float) -> None:
         """Speak a reply of the hub unless it has become too old: its age when the hub sent it

@@ -6,8 +6,11 @@ uses new topics, so hubs and satellites of different versions never misread each
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +24,13 @@ MAX_TEXT = 64
 REPLY_LIFETIME = 10.0
 """Seconds after the hub made a reply past which it is no longer sent nor spoken: it answers
 what was just said or tells what just happened, and later it misleads (docs/mqtt.md)."""
+
+
+def message_ids() -> Iterator[str]:
+    """Ids unique to this process and run (a random prefix, then a count): a message sent again
+    keeps its id, so its receiver can tell the copy."""
+    prefix = secrets.token_hex(4)
+    return (f"{prefix}-{n}" for n in itertools.count())
 
 
 class PayloadError(ValueError):
@@ -119,6 +129,8 @@ class Reply:
     age: float = 0.0
     """Seconds between the hub making the reply and sending this message (a hub of before this
     field sends none: 0)."""
+    id: str | None = None
+    """Unique per reply, kept by a copy sent again (a hub of before this field sends none)."""
 
 
 def _decode_object(payload: bytes, what: str) -> dict[str, Any]:
@@ -207,14 +219,16 @@ def decode_detection(payload: bytes) -> Detection:
 
 
 def encode_reply(reply: Reply) -> bytes:
-    return json.dumps({"v": VERSION, "text": reply.text, "age": round(reply.age, 4)}).encode()
+    body = {"v": VERSION, "text": reply.text, "age": round(reply.age, 4), "id": reply.id}
+    return json.dumps(body).encode()
 
 
 def decode_reply(payload: bytes) -> Reply:
     what = "reply"
     data = _decode_object(payload, what)
     age = 0.0 if data.get("age") is None else _number(data, "age", what)
-    return Reply(_field(data, "text", str, what), age)
+    reply_id = None if data.get("id") is None else _text(data, "id", what)
+    return Reply(_field(data, "text", str, what), age, reply_id)
 
 
 def encode_ack(ids: list[str]) -> bytes:
