@@ -39,8 +39,8 @@ PRESETS: dict[str, dict[str, dict[str, str]]] = {
     "zigbee2mqtt": {
         "on": {"topic": _Z2M, "payload": '{"state": "ON"}'},
         "off": {"topic": _Z2M, "payload": '{"state": "OFF"}'},
-        "brighter": {"topic": _Z2M, "payload": '{"brightness_step": $step_254}'},
-        "dimmer": {"topic": _Z2M, "payload": '{"brightness_step": -$step_254}'},
+        "brighter": {"topic": _Z2M, "payload": '{"brightness_step_onoff": $step_254}'},
+        "dimmer": {"topic": _Z2M, "payload": '{"brightness_step_onoff": -$step_254}'},
         "level": {"topic": _Z2M, "payload": '{"brightness": $value_254}'},
     },
     "tasmota": {
@@ -51,7 +51,10 @@ PRESETS: dict[str, dict[str, dict[str, str]]] = {
         "level": {"topic": _TASMOTA + "Dimmer", "payload": "$percent"},
     },
 }
-"""Ready-made messages. Tasmota steps by the device's own DimmerStep."""
+"""Ready-made messages. Zigbee2MQTT steps with on/off (`brightness_step_onoff`): a plain
+`brightness_step` leaves a light that is off dark and stops at the lowest level, whereas brighter
+should light it and dimmer may switch it off, as Home Assistant's brightness_step does. Tasmota
+steps by the device's own DimmerStep."""
 
 GRAMMAR = [*AMOUNT_WORDS, "[unk]"]
 REPLIES = {"on": "Lights on", "off": "Lights off"}

@@ -375,6 +375,25 @@ def test_the_hub_announces_its_own_site_and_fires_its_entities_for_what_it_hears
     assert retained(mosquitto, topics.root)[topics.hub_status] == "offline"
 
 
+def test_home_assistants_birth_message_brings_back_configs_removed_meanwhile(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    satellite = Machine("satellite", "den").start(mosquitto, tmp_path)
+    home_assistant = Recorder(mosquitto, "homeassistant/status")
+    try:
+        wanted = announced("den", ("on", "off"))
+        assert wait_until(lambda: wanted <= set(ha_configs(mosquitto)))
+        # What Home Assistant publishes when the device is deleted there, then at its next start.
+        for topic in wanted:
+            home_assistant.client.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)
+        assert not set(ha_configs(mosquitto)) & wanted
+        home_assistant.client.publish("homeassistant/status", b"online").wait_for_publish(5)
+        assert wait_until(lambda: wanted <= set(ha_configs(mosquitto))), "not announced again"
+    finally:
+        home_assistant.close()
+        satellite.stop()
+
+
 def test_a_hub_without_a_board_of_its_own_announces_no_entities(mosquitto: Mosquitto) -> None:
     hub = Hub(settings_for(mosquitto), "hall", print, print, listens_locally=False)
     assert hub.home_assistant.configs == {}

@@ -6,7 +6,11 @@ Home Assistant keeps an entity as long as its retained config does, so the confi
 machine may have left on the broker are recorded in `<state_dir>/home-assistant-<role>.json`. On
 every connection each recorded topic that is no longer wanted (a renamed site, a command the
 model no longer has, discovery turned off) gets an empty retained message, and leaves the record
-once the broker has confirmed it."""
+once the broker has confirmed it.
+
+Home Assistant says `online` on `<discovery_prefix>/status` (its birth message) each time it
+connects; the configs are published again then, as they may have been removed meanwhile (a
+device deleted in Home Assistant, retained messages lost) while this machine stayed connected."""
 
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ from assistant.plugin import CommandEvent
 from assistant.rooms.discovery import Device, discovery_messages, encode_event
 from assistant.rooms.mqtt_client import MqttConnection
 from assistant.rooms.settings import MqttSettings
-from assistant.rooms.topics import Topics
+from assistant.rooms.topics import ONLINE, Topics
 
 log = logging.getLogger("assistant.home_assistant")
 
@@ -73,7 +77,8 @@ class HomeAssistant:
     """The Home Assistant side of a satellite or hub connection, on the `topics` it uses. With
     mqtt.discovery on, the device of `site` has an event entity per command in `commands`
     (None: those of the committed model; empty: nothing to announce), available while
-    `availability_topic` says online."""
+    `availability_topic` says online, announced again at each birth message of Home
+    Assistant."""
 
     def __init__(
         self,
@@ -104,6 +109,9 @@ class HomeAssistant:
         self._record = RetainedRecord(record)
         self._clearing: dict[str, paho.MQTTMessageInfo] = {}
         self._lock = threading.Lock()
+        if settings.discovery:
+            birth = f"{settings.discovery_prefix}/status"
+            connection.subscribe(birth, self._on_birth, qos=0)
 
     def announce(self) -> None:
         """Clear the configs no longer wanted and publish the wanted ones (on every connection:
@@ -119,6 +127,11 @@ class HomeAssistant:
             log.info("removing Home Assistant entities no longer announced: %s", ", ".join(stale))
         for topic, payload in self.configs.items():
             self._connection.publish(topic, payload, retain=True)
+
+    def _on_birth(self, topic: str, payload: bytes) -> None:
+        if payload == ONLINE:
+            log.info("Home Assistant is online (%s): announcing this site again", topic)
+            self.announce()
 
     def fire(self, event: CommandEvent) -> None:
         """Fire the event entity of `event.command`, now or never (QoS 0: not late)."""
