@@ -129,7 +129,11 @@ class Assistant:
             data_dir,
             reply=self.reply,
             timeout=config.skill_timeout,
-            listen_for_phrase=PhraseListener(config.sections["phrase"], microphone=self._borrow),
+            listen_for_phrase=PhraseListener(
+                config.sections["phrase"],
+                microphone=self._borrow,
+                play_cue=self.speaker.play_cue if self.speaker else None,
+            ),
             site=config.site,
         )
         self.dispatcher = Dispatcher(config, self.host, self.focus)

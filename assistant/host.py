@@ -22,9 +22,9 @@ log = logging.getLogger("assistant.host")
 Reply = Callable[[str, "str | None"], None]
 """Speaks a reply: (text, site)."""
 
-ListenForPhrase = Callable[[list[str], float, Callable[[], bool]], "str | None"]
-"""Transcribes one follow-up phrase: (grammar, seconds, stopped); gives up with None once
-`stopped()` is true."""
+ListenForPhrase = Callable[[list[str], float, Callable[[], bool], str], "str | None"]
+"""Transcribes one follow-up phrase: (grammar, seconds, stopped, prompt: the question its cue
+may say); gives up with None once `stopped()` is true."""
 
 
 class Abandoned(TimeoutError):
@@ -224,15 +224,19 @@ class _Context:
     def release_focus(self) -> None:
         self._host.focus.release(self.name)
 
-    def listen_for_phrase(self, grammar: list[str], seconds: float = 4.0) -> str | None:
+    def listen_for_phrase(
+        self, grammar: list[str], seconds: float = 4.0, prompt: str = ""
+    ) -> str | None:
         call = self._host.runners[self.name].current()
         if call and call.site is not None and call.site != self._host.site:
             self._host.phrase_elsewhere(call.site)
             return None
-        return self._host.listen_for_phrase(grammar, seconds, self.cancelled.is_set)
+        return self._host.listen_for_phrase(grammar, seconds, self.cancelled.is_set, prompt)
 
 
-def _no_phrase(grammar: list[str], seconds: float, stopped: Callable[[], bool]) -> str | None:
+def _no_phrase(
+    grammar: list[str], seconds: float, stopped: Callable[[], bool], prompt: str
+) -> str | None:
     log.warning("no follow-up phrase listener is configured")
     return None
 

@@ -4,7 +4,9 @@ transcribe one phrase offline with Vosk, restricted to the grammar the skill giv
 When the daemon listens with the microphone source, the phrase borrows that source's stream (one
 stream, one owner); only otherwise (the board is the source) it opens one of its own.
 With no Vosk model or no microphone, `listen` logs one clear message and returns None, and the
-skill falls back to its default.
+skill falls back to its default. Before it reads any audio it plays the listening cue
+(`phrase.cue`, assistant/cue.py) and waits for it to end, so that neither the recogniser nor the
+window's length is spent on it; when the cue cannot be played it listens all the same.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from assistant.cue import CUES, DEFAULT_PROMPT
 from assistant.microphone import (
     SAMPLE_RATE,
     MicrophoneError,
@@ -39,6 +42,14 @@ PHRASE_SETTINGS: tuple[Setting, ...] = (
         "default (with source: microphone, the phrase is heard on that microphone)",
     ),
     Setting("seconds", float, 4.0, "longest listening window in seconds", minimum=0.5),
+    Setting(
+        "cue",
+        str,
+        "tone",
+        "played before listening, so that you know to speak: tone (a short rising beep), words "
+        '(the skill\'s short question, such as "How long?") or none',
+        choices=CUES,
+    ),
 )
 """Schema of the `phrase:` section of config.yaml."""
 
@@ -95,19 +106,27 @@ def _never() -> bool:
     return False
 
 
+PlayCue = Callable[[str | None, Callable[[], bool]], str | None]
+"""Plays a listening cue, (words, or None for the tone; stopped), and returns once it has been
+played: None then, else why it was not (`Speaker.play_cue`)."""
+
+
 class PhraseListener:
-    """`listener(grammar, seconds, stopped)` is the host's listen_for_phrase."""
+    """`listener(grammar, seconds, stopped, prompt)` is the host's listen_for_phrase."""
 
     def __init__(
         self,
         settings: Mapping[str, Any],
         log: logging.Logger | None = None,
         microphone: Callable[[float], Iterable[bytes] | None] | None = None,
+        play_cue: PlayCue | None = None,
     ):
         """`microphone(seconds)` gives that long of a stream already open (16 kHz 16-bit mono
         chunks: the microphone source's), or None when there is none, and then the listener
-        opens its own stream on phrase.device."""
+        opens its own stream on phrase.device. `play_cue` is this machine's speaker's; without
+        one no cue is played."""
         self.microphone = microphone
+        self.play_cue = play_cue
         self.settings = with_defaults(settings, PHRASE_SETTINGS)
         self.log = log or logging.getLogger("assistant.phrase")
         self.model_path = Path(self.settings["model"] or default_model_path()).expanduser()
@@ -116,17 +135,23 @@ class PhraseListener:
         self._reported: set[str] = set()
 
     def listen(
-        self, grammar: list[str], seconds: float | None = None, stopped: Callable[[], bool] = _never
+        self,
+        grammar: list[str],
+        seconds: float | None = None,
+        stopped: Callable[[], bool] = _never,
+        prompt: str = "",
     ) -> str | None:
-        """Transcribe one phrase from the microphone; None when unavailable, not understood, or
-        once `stopped()` is true (checked between the 0.1 s chunks)."""
+        """Transcribe one phrase from the microphone, after the cue (`prompt` is what `words`
+        says); None when unavailable, not understood, or once `stopped()` is true (checked
+        between the 0.1 s chunks)."""
         model = self.model()
         if model is None:
             return None
         window = min(seconds or self.settings["seconds"], self.settings["seconds"])
-        chunks = self._chunks(window)
+        chunks = self._chunks(window)  # read from its first chunk on, so after the cue
         if chunks is None:
             return None
+        self._cue(prompt or DEFAULT_PROMPT, stopped)
         try:
             phrase = transcribe(model, grammar, until_stopped(chunks, stopped), SAMPLE_RATE)
         except MicrophoneError as error:  # it says what to fix
@@ -159,6 +184,17 @@ class PhraseListener:
             return None
         return microphone_chunks(self.settings["device"], seconds)
 
+    def _cue(self, prompt: str, stopped: Callable[[], bool]) -> None:
+        """Play `phrase.cue` and return once it has been played (or could not be: said once)."""
+        cue = self.settings["cue"]
+        if cue == "none" or self.play_cue is None:
+            return
+        problem = self.play_cue(prompt if cue == "words" else None, stopped)
+        if problem is None:
+            self.log.info("follow-up phrase: listening after the %s cue", cue)
+        elif not stopped():
+            self._once(f"follow-up phrase: listening without the {cue} cue: {problem}")
+
     def model(self) -> Any:
         """The Vosk model, loaded once; None (reported once) when it cannot be loaded."""
         with self._lock:
@@ -178,6 +214,10 @@ class PhraseListener:
             return self._model
 
     def _report(self, problem: str) -> None:
-        if problem not in self._reported:
-            self._reported.add(problem)
-            self.log.warning("follow-up phrase unavailable, skills use their defaults: %s", problem)
+        self._once(f"follow-up phrase unavailable, skills use their defaults: {problem}")
+
+    def _once(self, warning: str) -> None:
+        """Log `warning` the first time only."""
+        if warning not in self._reported:
+            self._reported.add(warning)
+            self.log.warning("%s", warning)

@@ -201,10 +201,13 @@ class SkillContext(Protocol):
         """The cancellation of the call running on this thread (a call's own: keep it to
         hand to threads the call starts); outside a call it is never set."""
 
-    def listen_for_phrase(self, grammar: list[str], seconds: float = 4.0) -> str | None:
-        """Transcribe one phrase from the desktop microphone, restricted to `grammar`;
-        None when nothing was understood, no microphone or model is available, or the call
-        is cancelled while listening."""
+    def listen_for_phrase(
+        self, grammar: list[str], seconds: float = 4.0, prompt: str = ""
+    ) -> str | None:
+        """Transcribe one phrase from the desktop microphone, restricted to `grammar`, after
+        the listening cue (`prompt` is the short question `phrase.cue: words` says, such as
+        "How long?"); None when nothing was understood, no microphone or model is available,
+        or the call is cancelled while listening."""
 
 
 @dataclass(frozen=True)

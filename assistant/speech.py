@@ -8,7 +8,9 @@ within `timeout` at `rate` (a skill's, or one a satellite got from the broker) i
 and what was cut is logged: every reply goes through `Speaker.say`. A reply the same as one
 still waiting or being said is logged, not queued again ("up up up" with the lights
 unreachable says so once). `speaking_lately` tells the daemon when what the board or the
-microphone hears may be the assistant's own voice.
+microphone hears may be the assistant's own voice. `play_cue` plays the listening cue of a
+follow-up phrase (a tone, or a short question) in turn with the replies, and returns once it
+has been played, so that the listening starts after it.
 """
 
 from __future__ import annotations
@@ -21,13 +23,16 @@ import shutil
 import string
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
 from typing import Any, Protocol
 
+from assistant.cue import tone_wav
 from assistant.plugin import Setting
 from assistant.settings import with_defaults
 
@@ -80,6 +85,10 @@ SHOWN_CUT = 200
 SETTLE_SECONDS = 0.05
 """pyttsx3's espeak driver reports the end of an utterance just before it ends its run loop
 (on espeak's thread); starting the next utterance in between cuts that one off."""
+CUE_WAIT_SECONDS = 3.0
+"""How long `play_cue` waits for its cue to have been played (replies queued before it are said
+first): past that, listening starts without it, well before `skill_timeout` (10 s) gives the
+skill's call up."""
 
 
 class SpeechError(RuntimeError):
@@ -147,8 +156,25 @@ def _espeak_ng() -> str:
     return espeak
 
 
-APLAY_PROBE = ["aplay", "-q", "-t", "raw", "-f", "S16_LE", "-r", "22050", "-c", "1", os.devnull]
+PLAYER = "aplay"
+"""The player pyttsx3's espeak driver plays each utterance with (`aplay FILE -q`)."""
+APLAY_PROBE = [PLAYER, "-q", "-t", "raw", "-f", "S16_LE", "-r", "22050", "-c", "1", os.devnull]
 """Opens the default output and plays nothing: fails at once when there is no sound card."""
+
+
+def play_wav(path: Path, timeout: float) -> None:
+    """Play a WAV file on the default output as pyttsx3's espeak driver plays an utterance
+    (`aplay FILE -q`); SpeechError when it cannot be played within `timeout` seconds."""
+    try:
+        done = subprocess.run(
+            [PLAYER, str(path), "-q"], capture_output=True, text=True, timeout=timeout
+        )
+    except FileNotFoundError:
+        raise SpeechError(f"`{PLAYER}` was not found (install alsa-utils)") from None
+    except subprocess.TimeoutExpired:
+        raise SpeechError(f"`{PLAYER}` took more than {timeout:g} s (output hung?)") from None
+    if done.returncode != 0:
+        raise SpeechError(f"`{PLAYER}` failed: {done.stderr.strip() or done.returncode}")
 
 
 def missing_audio_output(settings: Mapping[str, Any]) -> str | None:
@@ -157,8 +183,8 @@ def missing_audio_output(settings: Mapping[str, Any]) -> str | None:
     once (errors captured), so that a machine without one logs one warning, not one per reply."""
     if not _uses_espeak(settings):
         return None
-    if shutil.which("aplay") is None:
-        return "no audio player: `aplay` was not found (install alsa-utils)"
+    if shutil.which(PLAYER) is None:
+        return f"no audio player: `{PLAYER}` was not found (install alsa-utils)"
     try:
         probe = subprocess.run(APLAY_PROBE, capture_output=True, text=True, timeout=5)
     except subprocess.TimeoutExpired:
@@ -183,6 +209,20 @@ def fitting_reply(text: str, settings: Mapping[str, Any]) -> tuple[str, str]:
     return text[:end].rstrip(), text[end:].lstrip()
 
 
+@dataclass(eq=False)
+class _Cue:
+    """A listening cue in the speech queue, and how far it got (guarded by the speaker's lock)."""
+
+    words: str | None
+    """Said as a reply is; None: the tone."""
+    started: bool = False
+    withdrawn: bool = False
+    """Given up on before it started: the worker skips it."""
+    problem: str | None = None
+    """Why it was not played."""
+    done: threading.Event = field(default_factory=threading.Event)
+
+
 class Speaker:
     """Speaks replies on one worker thread. Call `close` at shutdown."""
 
@@ -193,7 +233,7 @@ class Speaker:
     ):
         self.settings = speech_settings(settings)
         self.log = log or logging.getLogger("assistant.speech")
-        self._queue: queue.Queue[str | None] = queue.Queue(QUEUE_LIMIT)
+        self._queue: queue.Queue[str | _Cue | None] = queue.Queue(QUEUE_LIMIT)
         self._current_since: float | None = None  # start of the utterance being spoken
         self._last_end = -math.inf  # when the last utterance ended (time.monotonic)
         self._waiting: list[str] = []  # replies queued or being spoken, in order
@@ -266,6 +306,35 @@ class Speaker:
             except queue.Full:
                 self.log.warning("speech queue full: %r is only logged", text)
 
+    def play_cue(self, words: str | None, stopped: Callable[[], bool]) -> str | None:
+        """Queue a listening cue (`words` said as a reply is; None: the tone) after the replies
+        waiting, and wait until it has been played: None then, else why it was not (speech
+        unavailable or stuck, the queue full, a failure, not played within CUE_WAIT_SECONDS,
+        or `stopped()`). A cue given up on before it started is never played."""
+        if self._worker is None:
+            return f"spoken replies are unavailable ({self.unavailable})"
+        if self.stuck:
+            return "the speech engine is stuck"
+        cue = _Cue(words)
+        with self._settled:
+            try:
+                self._queue.put_nowait(cue)
+                self._pending += 1
+            except queue.Full:
+                return "the speech queue is full"
+        deadline = time.monotonic() + CUE_WAIT_SECONDS
+        while not cue.done.wait(0.05):
+            if stopped() or time.monotonic() > deadline:
+                with self._settled:
+                    cue.withdrawn = not cue.started
+                if stopped():
+                    return "listening was given up"
+                return (
+                    f"it was not played within {CUE_WAIT_SECONDS:g} s (replies waiting before "
+                    "it, or a hung audio output)"
+                )
+        return cue.problem
+
     def wait_idle(self, timeout: float) -> bool:
         """Wait until every queued reply has been spoken; False on timeout."""
         with self._settled:
@@ -314,30 +383,67 @@ class Speaker:
             return
         finished = threading.Event()  # some drivers return from runAndWait before playback ends
         engine.connect("finished-utterance", lambda **_: finished.set())
-        while (text := self._queue.get()) is not None:
+        while (item := self._queue.get()) is not None:
+            if isinstance(item, _Cue) and not self._starting(item):
+                continue
             self._current_since = time.monotonic()
-            finished.clear()
+            text = item if isinstance(item, str) else item.words
             try:
-                engine.say(text)
-                engine.runAndWait()
-                if not finished.wait(3 * self.settings["timeout"]):
-                    self.log.warning("the speech engine did not finish %r", text)
-                time.sleep(SETTLE_SECONDS)
+                if text is None:
+                    self._play_tone()
+                else:
+                    self._utter(engine, finished, text)
             except Exception as error:
-                self.log.warning("could not speak %r: %s", text, error)
+                if isinstance(item, str):
+                    self.log.warning("could not speak %r: %s", item, error)
+                else:  # its listener says why, once
+                    item.problem = f"it could not be played: {error}"
             finally:
                 self._last_end = time.monotonic()
                 self._current_since = None
                 self._stuck_reported = False
                 with self._settled:
                     self._pending -= 1
-                    self._waiting.remove(text)
+                    if isinstance(item, str):
+                        self._waiting.remove(item)
+                    else:
+                        item.done.set()
                     self._settled.notify_all()
+
+    def _starting(self, cue: _Cue) -> bool:
+        """Mark `cue` started, unless its listener gave it up (then it is dropped: False)."""
+        with self._settled:
+            if cue.withdrawn:
+                self._pending -= 1
+                self._settled.notify_all()
+                return False
+            cue.started = True
+            return True
+
+    def _utter(self, engine: Engine, finished: threading.Event, text: str) -> None:
+        """Say `text` with the engine and return once it has been played."""
+        finished.clear()
+        engine.say(text)
+        engine.runAndWait()
+        if not finished.wait(3 * self.settings["timeout"]):
+            self.log.warning("the speech engine did not finish %r", text)
+        time.sleep(SETTLE_SECONDS)
+
+    def _play_tone(self) -> None:
+        """Play the cue's tone, at speech.volume, with the player replies are played with."""
+        with tempfile.TemporaryDirectory(prefix="assistant-cue-") as folder:
+            path = Path(folder) / "tone.wav"
+            path.write_bytes(tone_wav(self.settings["volume"]))
+            play_wav(path, self.settings["timeout"])
 
     def _drain(self) -> None:
         with self._settled:
             while not self._queue.empty():
-                if self._queue.get_nowait() is not None:
+                item = self._queue.get_nowait()
+                if item is not None:
                     self._pending -= 1
+                if isinstance(item, _Cue):
+                    item.problem = self.unavailable
+                    item.done.set()
             self._waiting.clear()
             self._settled.notify_all()

@@ -140,7 +140,9 @@ class LightsSkill(Skill):
     def level(self, event: CommandEvent, percent: int = -1) -> str:
         """Set the brightness to a level, said after the command when not configured."""
         if percent < 0:
-            heard = self.context.listen_for_phrase(GRAMMAR, self.context.settings["listen_seconds"])
+            heard = self.context.listen_for_phrase(
+                GRAMMAR, self.context.settings["listen_seconds"], "What level?"
+            )
             if heard is None:
                 raise SkillError("No brightness level heard")
             try:

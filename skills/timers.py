@@ -340,7 +340,7 @@ class TimersSkill(Skill):
         default = settings["default_seconds"]
         if not settings["ask_length"]:
             return default, ""
-        heard = self.context.listen_for_phrase(GRAMMAR, settings["listen_seconds"])
+        heard = self.context.listen_for_phrase(GRAMMAR, settings["listen_seconds"], "How long?")
         if heard is None:
             return default, ""
         try:

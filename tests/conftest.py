@@ -43,13 +43,15 @@ def alsa_home(tmp_path, monkeypatch) -> Path:
 
 
 APLAY = """#!/bin/sh
-# Keeps the WAV pyttsx3 asks to play; waits while the file 'hang' exists (a hung output).
-# The speaker's probe of the output (options first, no file) finds this card.
+# Keeps the WAV pyttsx3 asks to play; waits while the file 'hang' exists (a hung output), then
+# notes in ../finished that it has been played. The speaker's probe of the output (options
+# first, no file) finds this card.
 case "$1" in -*) exit 0;; esac
 n=$(ls "{out}" | wc -l)
 cp "$1" "{out}/.reply-$n.wav" && mv "{out}/.reply-$n.wav" "{out}/reply-$n.wav"
 i=0
 while [ -e "{out}/../hang" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+touch "{out}/../finished/reply-$n.wav"
 """
 
 
@@ -57,9 +59,11 @@ while [ -e "{out}/../hang" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
 def audio_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A stand-in sound card (there is none here): `aplay`, which pyttsx3's espeak driver plays
     each reply with, is a script on PATH that keeps each WAV it is given; returns the folder
-    where they land."""
+    where they land. The file `hang` beside it holds each WAV playing until it is removed;
+    `finished` beside it gets an empty file of the same name once a WAV has been played."""
     played = tmp_path / "played"
     played.mkdir()
+    (tmp_path / "finished").mkdir()
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     player = bin_dir / "aplay"

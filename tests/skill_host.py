@@ -31,6 +31,8 @@ class SkillUnderTest:
         """Each reply, with where it was to be spoken (None: this machine)."""
         self.phrases = list(phrases or [])
         self.grammars: list[list[str]] = []
+        self.prompts: list[str] = []
+        """The question each listening's cue would say."""
         self.focus = Focus(30)
         self.host = PluginHost(
             {skill.name: skill},
@@ -54,9 +56,10 @@ class SkillUnderTest:
         self.said.append((text, site))
 
     def _listen(
-        self, grammar: list[str], seconds: float, stopped: Callable[[], bool]
+        self, grammar: list[str], seconds: float, stopped: Callable[[], bool], prompt: str
     ) -> str | None:
         self.grammars.append(grammar)
+        self.prompts.append(prompt)
         return self.phrases.pop(0) if self.phrases else None
 
     def do(

@@ -472,7 +472,7 @@ def test_a_follow_up_phrase_is_listened_for_only_after_commands_heard_in_this_ma
 ):
     listened: list[list[str]] = []
 
-    def microphone_in_the_hall(grammar, seconds, stopped):
+    def microphone_in_the_hall(grammar, seconds, stopped, prompt):
         listened.append(grammar)
         return "five minutes"
 

@@ -67,6 +67,7 @@ def test_tasmota_messages_and_a_spoken_level(broker: Mosquitto, lights) -> None:
     skill.do("brighter")
     skill.do("dimmer")
     assert skill.do("level") == "Lights at 75 percent"
+    assert skill.prompts[0] == "What level?"  # what `phrase.cue: words` asks
     with pytest.raises(SkillError, match="Ten minutes is not a brightness"):
         skill.do("level")
     with pytest.raises(SkillError, match="Brightness must be 0 to 100 percent, not 200"):

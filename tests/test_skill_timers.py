@@ -130,6 +130,7 @@ def test_go_takes_the_spoken_length_or_falls_back_to_the_default(timers) -> None
     skill = timers(phrases=["five minutes", None, "banana", "fifty percent", "zero minutes"])
     assert skill.do("start") == "Timer set for five minutes"
     assert "minutes" in skill.grammars[0] and "[unk]" in skill.grammars[0]
+    assert skill.prompts[0] == "How long?"  # what `phrase.cue: words` asks
     assert skill.do("start") == "Timer 2 set for five minutes"
     assert skill.do("start") == "I did not understand 'banana'. Timer 3 set for five minutes"
     assert skill.do("start") == "Fifty percent is not a length. Timer 4 set for five minutes"
