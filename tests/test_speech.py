@@ -13,7 +13,13 @@ import pytest
 from waiting import wait_until
 from wav import duration_and_rms, played_files
 
-from assistant.speech import SPEECH_SETTINGS, Speaker, SpeechError, speech_settings
+from assistant.speech import (
+    SPEECH_SETTINGS,
+    Speaker,
+    SpeechError,
+    pyttsx3_engine,
+    speech_settings,
+)
 
 
 def test_settings_missing_from_the_section_take_their_defaults() -> None:
@@ -76,6 +82,20 @@ def test_the_spoken_reply_takes_its_rate_and_volume_from_the_settings(audio_outp
         replies[name] = duration_and_rms(played.rename(audio_output.parent / f"{name}.wav"))
     assert replies["slow"][0] > 1.5 * replies["fast"][0]
     assert replies["quiet"][1] < 0.5 * replies["default"][1]
+
+
+def test_the_engine_has_taken_its_rate_and_volume_before_the_first_reply() -> None:
+    """pyttsx3 hands rate and volume to espeak-ng as commands espeak-ng's thread carries out
+    later, and cancels that thread's work when an utterance starts meanwhile; espeak-ng's cancel
+    goes back to the settings it took last (pyttsx3's 200 words a minute at full volume)."""
+    from pyttsx3.drivers import _espeak
+
+    def taken(parameter: int) -> int:  # pyttsx3's getProperty omits `current`: ask espeak-ng
+        return _espeak.dll.espeak_GetParameter(parameter, 1)
+
+    assert pyttsx3_engine(speech_settings({"rate": 90, "volume": 0.25}))
+    _espeak.Cancel()  # what pyttsx3 does at an utterance's start while espeak-ng is busy
+    assert (taken(_espeak.RATE), taken(_espeak.VOLUME)) == (90, 25)
 
 
 def test_a_long_reply_is_cut_to_what_the_timeout_holds_and_the_cut_is_logged(
