@@ -286,7 +286,11 @@ class Speaker:
         return since is not None and time.monotonic() - since > self.settings["timeout"]
 
     def speaking_lately(self) -> bool:
-        """True while a reply is being said and for OWN_VOICE_SECONDS after it ended."""
+        """True while a reply is being said and for OWN_VOICE_SECONDS after it ended; not while
+        the engine is stuck (a hung output says nothing, and would otherwise make every command
+        heard meanwhile count as the assistant's own voice)."""
+        if self.stuck:
+            return False
         return (
             self._current_since is not None or time.monotonic() - self._last_end < OWN_VOICE_SECONDS
         )

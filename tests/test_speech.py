@@ -137,6 +137,7 @@ def test_a_hung_audio_output_times_out_and_replies_are_still_logged(
     speaker.say("first")  # pyttsx3 hands its audio to the player and returns
     speaker.say("second")  # this one waits for the hung player
     assert wait_until(lambda: speaker.stuck, timeout=10)
+    assert not speaker.speaking_lately()  # a hung output says nothing: commands are heard
     started = time.monotonic()
     speaker.say("third")
     assert time.monotonic() - started < 0.1
