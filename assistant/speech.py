@@ -82,9 +82,8 @@ character as a word of its own ("plus", "chinese letter"), and a digit as part o
 ("1234567" is seven words)."""
 SHOWN_CUT = 200
 """Characters of a cut reply's rest that the log shows."""
-SETTLE_SECONDS = 0.05
-"""pyttsx3's espeak driver reports the end of an utterance just before it ends its run loop
-(on espeak's thread); starting the next utterance in between cuts that one off."""
+ESPEAK_POLL_SECONDS = 0.01
+"""How often the speaker looks whether espeak-ng's thread is done (`espeak_busy`)."""
 CUE_WAIT_SECONDS = 3.0
 """How long `play_cue` waits for its cue to have been played (replies queued before it are said
 first): past that, listening starts without it, well before `skill_timeout` (10 s) gives the
@@ -100,6 +99,7 @@ class Engine(Protocol):
 
     def say(self, text: str) -> None: ...
     def runAndWait(self) -> None: ...
+    def isBusy(self) -> bool: ...
     def setProperty(self, name: str, value: Any) -> None: ...
     def connect(self, topic: str, cb: Callable[..., None]) -> Any: ...
 
@@ -110,13 +110,18 @@ def speech_settings(section: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def pyttsx3_engine(settings: Mapping[str, Any]) -> Engine:
-    """A configured pyttsx3 engine; call it only from the speaking thread."""
+    """A configured pyttsx3 engine; call it only from the speaking thread. Its voice, rate and
+    volume have been taken by the driver when it returns, not queued until the first reply:
+    there espeak-ng could drop them (`espeak_busy`), and every reply be said at its defaults."""
     import pyttsx3  # imported here: loading the driver is slow and needs the speech library
 
     driver = None if settings["engine"] == "auto" else settings["engine"]
     if settings["voice"] and _uses_espeak(settings):
         check_espeak_voice(settings["voice"])
     engine = pyttsx3.init(driver)
+    if engine.isBusy():  # a new engine queues properties until its first run: run it empty
+        settle(settings)  # (its driver has just handed espeak-ng its defaults)
+        engine.runAndWait()
     if settings["voice"]:
         try:
             engine.setProperty("voice", settings["voice"])
@@ -124,11 +129,32 @@ def pyttsx3_engine(settings: Mapping[str, Any]) -> Engine:
             raise SpeechError(f"speech.voice: {settings['voice']!r}: {error}") from None
     engine.setProperty("rate", settings["rate"])
     engine.setProperty("volume", settings["volume"])
+    settle(settings)
     return engine
 
 
 def _uses_espeak(settings: Mapping[str, Any]) -> bool:
     return sys.platform.startswith("linux") and settings["engine"] in ("auto", "espeak")
+
+
+def espeak_busy() -> bool:
+    """Whether espeak-ng's own thread is still at work: taking a setting (pyttsx3 hands rate and
+    volume over as commands that thread carries out later) or ending an utterance. pyttsx3
+    cancels that work when an utterance starts meanwhile, and espeak-ng's cancel drops the
+    settings not yet taken (it goes back to those it took last) and cuts the utterance short."""
+    from pyttsx3.drivers import _espeak  # loaded by the espeak driver already
+
+    return bool(_espeak.IsPlaying())
+
+
+def settle(settings: Mapping[str, Any]) -> None:
+    """Return once espeak-ng's thread is done (`espeak_busy`), or after `timeout` (a hung
+    output); at once with another engine."""
+    if not _uses_espeak(settings):
+        return
+    deadline = time.monotonic() + settings["timeout"]
+    while espeak_busy() and time.monotonic() < deadline:
+        time.sleep(ESPEAK_POLL_SECONDS)
 
 
 def check_espeak_voice(voice: str) -> None:
@@ -260,7 +286,11 @@ class Speaker:
         return since is not None and time.monotonic() - since > self.settings["timeout"]
 
     def speaking_lately(self) -> bool:
-        """True while a reply is being said and for OWN_VOICE_SECONDS after it ended."""
+        """True while a reply is being said and for OWN_VOICE_SECONDS after it ended; not while
+        the engine is stuck (a hung output says nothing, and would otherwise make every command
+        heard meanwhile count as the assistant's own voice)."""
+        if self.stuck:
+            return False
         return (
             self._current_since is not None or time.monotonic() - self._last_end < OWN_VOICE_SECONDS
         )
@@ -421,13 +451,14 @@ class Speaker:
             return True
 
     def _utter(self, engine: Engine, finished: threading.Event, text: str) -> None:
-        """Say `text` with the engine and return once it has been played."""
+        """Say `text` with the engine and return once it has been played; it starts once
+        espeak-ng has taken the settings and ended the utterance before (`settle`)."""
+        settle(self.settings)
         finished.clear()
         engine.say(text)
         engine.runAndWait()
         if not finished.wait(3 * self.settings["timeout"]):
             self.log.warning("the speech engine did not finish %r", text)
-        time.sleep(SETTLE_SECONDS)
 
     def _play_tone(self) -> None:
         """Play the cue's tone, at speech.volume, with the player replies are played with."""

@@ -7,7 +7,6 @@ import re
 import socket
 import textwrap
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import wait
 from pathlib import Path
@@ -27,7 +26,6 @@ from assistant.emulator import FIRMWARE_VERSION, MODEL_ID, VirtualBoard
 from assistant.microphone import SAMPLE_RATE, microphone_problem
 from assistant.pipeline import DEFAULT_MODEL
 from assistant.plugin import CommandEvent
-from assistant.speech import OWN_VOICE_SECONDS
 
 CONFIG = """
 source: emulator
@@ -492,7 +490,7 @@ def test_commands_heard_while_a_reply_is_said_are_ignored_as_its_own_voice(
         assert wait_until(lambda: ("bright", "on", 7) in recorder.calls)
         hang.unlink()
         assert running.speaker.wait_idle(30)
-        time.sleep(OWN_VOICE_SECONDS)  # an echo of the reply would have been reported by now
+        assert wait_until(lambda: not running.speaker.speaking_lately())  # an echo: reported
         running.virtual_board.detect("off", 0.9)
         offs = 1 if ignore_own_voice else 2
         assert wait_until(lambda: recorder.calls.count(("dim", "off")) == offs)

@@ -13,7 +13,13 @@ import pytest
 from waiting import wait_until
 from wav import duration_and_rms, played_files
 
-from assistant.speech import SPEECH_SETTINGS, Speaker, SpeechError, speech_settings
+from assistant.speech import (
+    SPEECH_SETTINGS,
+    Speaker,
+    SpeechError,
+    pyttsx3_engine,
+    speech_settings,
+)
 
 
 def test_settings_missing_from_the_section_take_their_defaults() -> None:
@@ -78,6 +84,20 @@ def test_the_spoken_reply_takes_its_rate_and_volume_from_the_settings(audio_outp
     assert replies["quiet"][1] < 0.5 * replies["default"][1]
 
 
+def test_the_engine_has_taken_its_rate_and_volume_before_the_first_reply() -> None:
+    """pyttsx3 hands rate and volume to espeak-ng as commands espeak-ng's thread carries out
+    later, and cancels that thread's work when an utterance starts meanwhile; espeak-ng's cancel
+    goes back to the settings it took last (pyttsx3's 200 words a minute at full volume)."""
+    from pyttsx3.drivers import _espeak
+
+    def taken(parameter: int) -> int:  # pyttsx3's getProperty omits `current`: ask espeak-ng
+        return _espeak.dll.espeak_GetParameter(parameter, 1)
+
+    assert pyttsx3_engine(speech_settings({"rate": 90, "volume": 0.25}))
+    _espeak.Cancel()  # what pyttsx3 does at an utterance's start while espeak-ng is busy
+    assert (taken(_espeak.RATE), taken(_espeak.VOLUME)) == (90, 25)
+
+
 def test_a_long_reply_is_cut_to_what_the_timeout_holds_and_the_cut_is_logged(
     audio_output: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -117,6 +137,7 @@ def test_a_hung_audio_output_times_out_and_replies_are_still_logged(
     speaker.say("first")  # pyttsx3 hands its audio to the player and returns
     speaker.say("second")  # this one waits for the hung player
     assert wait_until(lambda: speaker.stuck, timeout=10)
+    assert not speaker.speaking_lately()  # a hung output says nothing: commands are heard
     started = time.monotonic()
     speaker.say("third")
     assert time.monotonic() - started < 0.1
