@@ -90,7 +90,9 @@ class TimerStore(SQLAlchemyJobStore):
     announcement comes on time, and the scheduler's thread goes on. The changes kept are
     stored with the next write that succeeds. Adding a job still raises: a new timer that
     cannot be stored would not survive a restart. A scheduler that is no longer running (paused
-    to stop) gets no due jobs, even in a round of job processing it began before."""
+    to stop) gets no due jobs, even in a round of job processing it began before, and no next
+    run time: the last round of its shutdown reads nothing (the store may be unreadable, or
+    closed already)."""
 
     def __init__(self, path: Path, tablename: str, failed: Callable[[SQLAlchemyError], None]):
         super().__init__(url=f"sqlite:///{path}", tablename=tablename)
@@ -134,6 +136,8 @@ class TimerStore(SQLAlchemyJobStore):
         return [job for job in self.get_all_jobs() if job.next_run_time <= now]
 
     def get_next_run_time(self) -> datetime | None:
+        if self._running_for.state != STATE_RUNNING:
+            return None
         return min((job.next_run_time for job in self.get_all_jobs()), default=None)
 
     def _change(self, job_id: str, job: Job | None) -> None:

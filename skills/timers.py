@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
 
@@ -28,6 +29,7 @@ from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -134,11 +136,21 @@ class TimersSkill(Skill):
         _RUNNING[self._key] = self
         self._started = datetime.now(timezone.utc)
         """A timer due after this was missed while the computer slept, not while it was off."""
+        self._clock_watch: ClockWatch | None = None
+        try:
+            self._run_stored()
+        except BaseException:  # the host calls no stop() for a start that raised
+            self.stop()
+            raise
+
+    def _run_stored(self) -> None:
+        """Start the scheduler and the clock watch on the stored timers, and say which run."""
         self.scheduler.start(paused=True)  # nothing rings before the timers are this skill's
         self._adopt_stored()
         self.scheduler.resume()
-        self._clock_watch = ClockWatch(self._woke, self._stepped, **self.watch_clocks)
-        self._clock_watch.start()
+        watch = ClockWatch(self._woke, self._stepped, **self.watch_clocks)
+        watch.start()
+        self._clock_watch = watch
         running = self._timers()
         if running:
             self.context.log.info("timers still running: %s", ", ".join(j.name for j in running))
@@ -174,15 +186,23 @@ class TimersSkill(Skill):
         should it change.
 
         The database's connections are closed here, not by the garbage collector some time
-        later: APScheduler's shutdown closes its stores' connections, then its thread, which the
-        shutdown joins, looks for the next run time once more and opens one again."""
-        self._clock_watch.stop()
-        self.scheduler.pause()  # no due timer is handed over any more (TimerStore.get_due_jobs)
-        self.scheduler.get_jobs()  # waits for a round handing some over: it holds this lock
+        later: by APScheduler's shutdown, or here when the scheduler did not start.
+
+        A start that raised calls this for what it began (the scheduler may not have started,
+        nor the clock watch), and a store that cannot be read stops nothing from ending."""
+        if self._clock_watch is not None:
+            self._clock_watch.stop()
+        started = self.scheduler.state != STATE_STOPPED
+        if started:
+            self.scheduler.pause()  # no due timer is handed over any more (get_due_jobs)
+            with suppress(SQLAlchemyError):  # the lock was taken all the same
+                self.scheduler.get_jobs()  # waits for a round handing some over: it holds the lock
         self._executor.shutdown(wait=True)  # they ring, stored by the paused scheduler
-        self.scheduler.shutdown()
-        for store in self._stores.values():
-            store.shutdown()  # the scheduler's thread has ended: nothing uses them any more
+        if started:
+            self.scheduler.shutdown()  # its stores too
+        else:
+            for store in self._stores.values():
+                store.shutdown()
         if _RUNNING.get(self._key) is self:
             del _RUNNING[self._key]
 

@@ -29,10 +29,12 @@ from waiting import wait_until
 
 from assistant.config import model_commands
 from assistant.plugin import CommandEvent, tls_context
+from assistant.ratelimit import WarningLimiter
 from assistant.rooms import satellite as satellite_module
 from assistant.rooms import topics as wire
 from assistant.rooms.discovery import config_topic
 from assistant.rooms.hub import Hub
+from assistant.rooms.ignored import MESSAGE_WARNINGS_PER_MINUTE
 from assistant.rooms.mqtt_client import MqttConnection
 from assistant.rooms.satellite import Satellite
 from assistant.rooms.settings import MqttSettings
@@ -760,7 +762,7 @@ def test_a_site_no_topic_can_name_is_ignored_and_the_hub_goes_on(
         assert [e.command for e in dispatched.wait_for(1)] == ["off"]
         assert wait_until(lambda: acks.wait_for(0)), "the worker still acknowledges"
         assert [wire.decode_ack(p.encode()) for _t, p in acks.wait_for(1)] == [["fine-1"]]
-        assert hub.stats.malformed == 1
+        assert hub.stats.by_problem == {"malformed-status": 1, "malformed-detection": 1}
         assert hub.online_sites == frozenset()
     assert f"site {site!r} cannot be used in MQTT topics" in caplog.text
 
@@ -828,6 +830,103 @@ def test_retained_detections_and_replies_are_ignored_with_a_warning(
     warnings = [r.getMessage() for r in caplog.records if "ignored a retained" in r.getMessage()]
     assert len(warnings) == 2
     assert f"mosquitto_pub -r -n -t '{topics.detection('den', 'go')}'" in " ".join(warnings)
+
+
+def warned(caplog: pytest.LogCaptureFixture, text: str) -> int:
+    return sum(text in record.getMessage() for record in caplog.records)
+
+
+FLOOD = 30
+"""Ignored messages of each kind sent in a flood: three times a minute's share of warnings."""
+
+
+def test_a_flood_of_bad_messages_to_the_hub_gives_a_minutes_share_of_warnings_then_a_sum(
+    mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = settings_for(mosquitto, dedup_window=0.0)  # each good detection runs
+    topics = wire.Topics(settings.topic_prefix)
+    hostile = Recorder(mosquitto, topics.hub_status)
+    for number in range(FLOOD):  # retained ones come at once at every subscription
+        kept = wire.encode_detection(wire.Detection(f"kept-{number}", "go", 0.9, "den", "b", 0.0))
+        topic = topics.detection("den", f"c{number}")
+        hostile.client.publish(topic, kept, qos=1, retain=True).wait_for_publish(5)
+    clock = Clock()
+    dispatched = Collector()
+    hub = Hub(settings, "hall", dispatched.add, print, listens_locally=False)
+    hub.stats.warnings = WarningLimiter(MESSAGE_WARNINGS_PER_MINUTE, clock=clock)
+    hub.start()
+    try:
+        assert hostile.wait_for(1), "the hub is subscribed once its status is out"
+        for number in range(FLOOD):
+            hostile.client.publish(topics.detection("den", "on"), b"on 0.9", qos=1)
+            hostile.client.publish(f"{topics.root}/site/ den/status", wire.ONLINE, qos=1)
+            for status in (wire.ONLINE, wire.OFFLINE):  # no fault, but as fast as it likes
+                hostile.client.publish(topics.status("den"), status, qos=1)
+            fine = wire.Detection(f"fine-{number}", "off", 0.9, "den", "board", age=0.0)
+            good = wire.encode_detection(fine)  # QoS 1 like the rest: it comes after them
+            hostile.client.publish(topics.detection("den", "off"), good, qos=1)
+        assert len(dispatched.wait_for(FLOOD)) == FLOOD, "good detections run meanwhile"
+        assert wait_until(lambda: hub.stats.malformed == 3 * FLOOD)
+        assert hub.stats.by_problem == {
+            "retained-message": FLOOD,
+            "malformed-detection": FLOOD,
+            "malformed-status": FLOOD,
+        }
+        for text in (
+            "ignored a retained message",
+            "detection is not JSON",
+            "ignored a status",
+            "satellite 'den' is offline",
+        ):
+            assert warned(caplog, text) == MESSAGE_WARNINGS_PER_MINUTE, text
+        assert warned(caplog, "suppressed") == 0
+        clock.now += 60  # the worker sums the minute up, with no message needed
+        more = FLOOD - MESSAGE_WARNINGS_PER_MINUTE
+        for kind in [*hub.stats.by_problem, "satellite-offline"]:
+            summary = f"{more} more {kind} warning(s) suppressed in the last minute"
+            assert wait_until(lambda: warned(caplog, summary) == 1), summary  # noqa: B023
+    finally:
+        hostile.close()
+        hub.stop()
+    assert warned(caplog, "suppressed") == 4, "the stop sums up nothing more"
+
+
+def test_a_flood_of_bad_messages_to_a_satellite_gives_a_minutes_share_of_warnings_then_a_sum(
+    mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(satellite_module, "RESEND_AFTER", 0.2)  # it sums up as often
+    settings = settings_for(mosquitto)
+    topics = wire.Topics(settings.topic_prefix)
+    clock = Clock()
+    spoken = Collector()
+    satellite = Satellite(settings, "den", spoken.add)
+    satellite.stats.warnings = WarningLimiter(MESSAGE_WARNINGS_PER_MINUTE, clock=clock)
+    satellite.start()
+    hub = Recorder(mosquitto, topics.ack("den"))
+    try:
+        hub.client.publish(topics.hub_status, wire.ONLINE, qos=1, retain=True)
+        assert wait_until(lambda: satellite.hub_online), "subscribed once the hub's status came"
+        for number in range(FLOOD):
+            hub.client.publish(topics.reply("den"), b'{"v": 2, "text": "hi"}', qos=1)
+            hub.client.publish(topics.ack("den"), b'{"v": 1, "ids": 7}', qos=0)
+            good = wire.Reply(f"reply {number}", 0.0, f"r-{number}")
+            hub.client.publish(topics.reply("den"), wire.encode_reply(good), qos=1)
+        assert len(spoken.wait_for(FLOOD)) == FLOOD, "good replies are spoken meanwhile"
+        assert wait_until(lambda: satellite.stats.malformed == 2 * FLOOD)
+        assert satellite.stats.by_problem == {"malformed-reply": FLOOD, "malformed-ack": FLOOD}
+        for text in ("ignored a reply", "ignored an acknowledgement"):
+            assert warned(caplog, text) == MESSAGE_WARNINGS_PER_MINUTE, text
+        assert warned(caplog, "suppressed") == 0
+        clock.now += 60
+        more = FLOOD - MESSAGE_WARNINGS_PER_MINUTE
+        for kind in satellite.stats.by_problem:
+            summary = f"{more} more {kind} warning(s) suppressed in the last minute"
+            assert wait_until(lambda: warned(caplog, summary) == 1), summary  # noqa: B023
+    finally:
+        hub.client.publish(topics.hub_status, b"", qos=1, retain=True).wait_for_publish(5)
+        hub.close()
+        satellite.stop()
+    assert warned(caplog, "suppressed") == 2
 
 
 class _ReleasingWhenSet(threading.Event):

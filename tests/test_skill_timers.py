@@ -32,14 +32,21 @@ FAST = {"ring_every": 0.3, "ring_for": 1.0, "missed_after": 1}
 
 class LogBarrier(logging.Filter):
     """Set on a logger: the first thread that logs a message starting with `prefix` (at or after
-    `after`) sets `reached`, then, when `hold`, waits there until `go` is set. A filter, because
-    the logger calls it on the logging thread without taking a lock."""
+    `after`) runs `then`, sets `reached`, then, when `hold`, waits there until `go` is set. A
+    filter, because the logger calls it on the logging thread without taking a lock."""
 
-    def __init__(self, prefix: str, hold: bool = True, after: datetime | None = None):
+    def __init__(
+        self,
+        prefix: str,
+        hold: bool = True,
+        after: datetime | None = None,
+        then: Callable[[], None] = lambda: None,
+    ):
         super().__init__()
         self.prefix = prefix
         self.hold = hold
         self.after = after
+        self.then = then
         self.reached = threading.Event()
         self.go = threading.Event()
 
@@ -48,6 +55,7 @@ class LogBarrier(logging.Filter):
             return True
         if self.after is not None and datetime.now(timezone.utc) < self.after:
             return True
+        self.then()
         self.reached.set()
         if self.hold:
             self.go.wait(10)
@@ -430,6 +438,47 @@ def test_a_damaged_or_foreign_store_stops_the_skill_at_start_saying_to_move_it_a
         caplog.text,
     )
     assert "Traceback" not in caplog.text
+
+
+def damaged_in_place(path: Path) -> None:
+    """Write garbage over the database, as a crash or another program could: connections
+    open on it read the garbage from then on."""
+    with path.open("r+b") as file:
+        file.write(b"SQLite format 3\0" + bytes(range(256)) * 8)
+
+
+@pytest.mark.parametrize(
+    ("logger", "moment"),
+    [
+        ("sqlalchemy.engine.Engine", "BEGIN"),  # a store's first statement: scheduler not started
+        ("apscheduler.scheduler", "Scheduler started"),  # its thread starts next, paused
+        ("apscheduler.scheduler", "Resumed"),  # its thread runs, then the clock watch starts
+    ],
+    ids=["stores", "paused", "running"],
+)
+def test_a_start_failing_after_the_store_check_leaves_no_thread_and_no_file_open(
+    tmp_path: Path, logger: str, moment: str
+) -> None:
+    """The database is damaged after the start-up check passed: the start fails, and ends
+    what it began itself, as the host calls no stop() for a skill whose start raised."""
+    first = SkillUnderTest(TimersSkill, {**FAST, "ask_length": False}, tmp_path)
+    first.do("start", name="tea", seconds=600)  # a timer stored, to be read at the next start
+    first.stop()
+    database = tmp_path / "timers" / "timers.sqlite"
+    before = set(threading.enumerate())
+    damage = LogBarrier(moment, hold=False, then=lambda: damaged_in_place(database))
+    with log_barrier(logger, logging.INFO, damage):
+        skill = SkillUnderTest(TimersSkill, {**FAST, "ask_length": False}, tmp_path)
+    assert damage.reached.is_set()
+    assert skill.skill is None
+    assert "DatabaseError" in skill.host.start_errors["timers"]
+    skill.host.stop()
+
+    def started_since() -> set[str]:
+        return {thread.name for thread in set(threading.enumerate()) - before}
+
+    assert wait_until(lambda: not started_since()), started_since()  # the host's end too
+    assert open_files(database) == 0
 
 
 def test_a_full_disk_is_named_as_such_not_as_a_permission_problem(tmp_path: Path) -> None:

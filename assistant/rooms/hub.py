@@ -16,6 +16,7 @@ from assistant.plugin import CommandEvent
 from assistant.rooms import topics as wire
 from assistant.rooms.dedup import Deduplicator
 from assistant.rooms.home_assistant import HomeAssistant
+from assistant.rooms.ignored import RoomStats
 from assistant.rooms.mqtt_client import MqttConnection, Will
 from assistant.rooms.replies import Replies
 from assistant.rooms.settings import MqttSettings
@@ -29,13 +30,12 @@ ACK_INTERVAL = 0.2
 
 
 @dataclass
-class HubStats:
+class HubStats(RoomStats):
     received: int = 0
     repeated: int = 0
     """Detections received again (a satellite resends what was not acknowledged)."""
     stale: int = 0
     """Detections older than mqtt.max_delay, dropped."""
-    malformed: int = 0
     dispatched: int = 0
 
 
@@ -80,6 +80,7 @@ class Hub:
             will=Will(self.topics.hub_status, wire.OFFLINE),
             on_connected=self._announce,
             resent_topics=[self.topics.all_replies],
+            stats=self.stats,
         )
         self.replies = Replies(
             self.connection,
@@ -114,6 +115,7 @@ class Hub:
             self._changed.notify()
         self._worker.join(timeout=2)
         self.connection.stop(last_words=(self.topics.hub_status, wire.OFFLINE))
+        self.stats.warnings.flush(everything=True)
         self.home_assistant.forget_cleared()
 
     @property
@@ -150,7 +152,7 @@ class Hub:
         try:
             site = self.topics.site_of(topic)
         except wire.PayloadError as error:
-            log.warning("ignored a status on %s: %s", topic, error)
+            self.stats.ignore(log, "malformed-status", "ignored a status on %s: %s", topic, error)
             return
         online = payload == wire.ONLINE
         if online != (site in self._online):
@@ -158,8 +160,10 @@ class Hub:
                 (self._online.add if online else self._online.discard)(site)
             if online:
                 log.info("satellite %r is online", site)
-            else:
-                log.warning("satellite %r is offline", site)
+            else:  # any client may say so, as often as it likes
+                self.stats.warnings.warning(
+                    log, "satellite-offline", "satellite %r is offline", site
+                )
         self.replies.deliver(site)
 
     def _on_detection(self, topic: str, payload: bytes) -> None:
@@ -169,8 +173,9 @@ class Hub:
             if detection.site != self.topics.site_of(topic):
                 raise wire.PayloadError(f"site {detection.site!r} differs from the topic's")
         except wire.PayloadError as error:
-            self.stats.malformed += 1
-            log.warning("ignored a message on %s: %s", topic, error)
+            self.stats.ignore(
+                log, "malformed-detection", "ignored a message on %s: %s", topic, error
+            )
             return
         with self._changed:
             if self._stopping:
@@ -185,7 +190,9 @@ class Hub:
             self._seen.popitem(last=False)
         if detection.age > self.settings.max_delay:
             self.stats.stale += 1
-            log.warning(
+            self.stats.warnings.warning(
+                log,
+                "stale-detection",
                 "dropped %r from %r: heard %.0f s ago, longer than mqtt.max_delay",
                 detection.command,
                 detection.site,
@@ -215,10 +222,11 @@ class Hub:
         self._run(due)
 
     def _work(self) -> None:
-        """The worker: runs the groups that wait for their window to pass, and sends the
-        acknowledgements every ACK_INTERVAL."""
+        """The worker: runs the groups that wait for their window to pass, sends the
+        acknowledgements every ACK_INTERVAL, and sums up the warnings of each minute ended."""
         next_ack = self.clock() + ACK_INTERVAL
         while True:
+            self.stats.warnings.flush()
             with self._changed:
                 now = self.clock()
                 # Stopping: what is acknowledged below must run, window or not.

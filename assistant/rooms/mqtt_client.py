@@ -18,6 +18,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from assistant.plugin import tls_context
 from assistant.ratelimit import WarningLimiter
+from assistant.rooms.ignored import RoomStats
 from assistant.rooms.settings import MqttSettings
 
 TAKEN_OVER_SECONDS = 5.0
@@ -117,7 +118,10 @@ class MqttConnection:
 
     `resent_topics`: topic filters of messages the caller sends again itself until they are
     acknowledged, each time as it is then (a detection or a reply, with its age then): such a
-    message is never sent on a connection other than the one it was published on."""
+    message is never sent on a connection other than the one it was published on.
+
+    `stats`: where the messages the connection ignores are counted and warned about (the
+    caller's)."""
 
     def __init__(
         self,
@@ -127,8 +131,10 @@ class MqttConnection:
         on_connected: Callable[[], None] | None = None,
         on_disconnected: Callable[[], None] | None = None,
         resent_topics: Sequence[str] = (),
+        stats: RoomStats | None = None,
     ):
         self.settings = settings
+        self.stats = stats or RoomStats()
         self.client_id = client_id
         self._on_connected = on_connected
         self._on_disconnected = on_disconnected
@@ -376,7 +382,9 @@ class MqttConnection:
         """Hand `message` to `handler`, guarded: no message, however malformed, stops the
         network thread."""
         if message.retain and not retained:
-            log.warning(
+            self.stats.ignore(
+                log,
+                "retained-message",
                 "%s: ignored a retained message on %s: the assistant never retains these, so "
                 "another client did; clear it with `mosquitto_pub -r -n -t '%s'`",
                 self.client_id,

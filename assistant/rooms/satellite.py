@@ -15,6 +15,7 @@ from assistant.clocks import elapsed
 from assistant.plugin import CommandEvent
 from assistant.rooms import topics as wire
 from assistant.rooms.home_assistant import HomeAssistant
+from assistant.rooms.ignored import RoomStats
 from assistant.rooms.mqtt_client import MqttConnection, Will
 from assistant.rooms.settings import MqttSettings
 
@@ -41,7 +42,7 @@ class _Pending:
 
 
 @dataclass
-class SatelliteStats:
+class SatelliteStats(RoomStats):
     forwarded: int = 0
     sent: int = 0
     """Messages published, resends included."""
@@ -104,6 +105,7 @@ class Satellite:
             on_connected=self._announce,
             on_disconnected=self._hub_unreachable,
             resent_topics=[self.topics.detection(site, "+")],
+            stats=self.stats,
         )
         self.home_assistant = HomeAssistant(
             self.connection,
@@ -128,6 +130,7 @@ class Satellite:
         self._stopping.set()
         self._resender.join()
         self.connection.stop(last_words=(self.topics.status(self.site), wire.OFFLINE))
+        self.stats.warnings.flush(everything=True)
         self.home_assistant.forget_cleared()
         self._speaker.shutdown(wait=False)
         if self._pending:
@@ -219,7 +222,9 @@ class Satellite:
             self._send(detection_id, entry)
 
     def _resend_loop(self) -> None:
+        """Sends what is due again, and sums up the warnings of each minute that ended."""
         while not self._stopping.wait(RESEND_AFTER / 2):
+            self.stats.warnings.flush()
             now = self.clock()
             with self._lock:
                 self._drop_expired()
@@ -237,7 +242,9 @@ class Satellite:
         try:
             ids = wire.decode_ack(payload)
         except wire.PayloadError as error:
-            log.warning("ignored an acknowledgement on %s: %s", topic, error)
+            self.stats.ignore(
+                log, "malformed-ack", "ignored an acknowledgement on %s: %s", topic, error
+            )
             return
         with self._lock:
             for detection_id in ids:
@@ -249,7 +256,7 @@ class Satellite:
         try:
             reply = wire.decode_reply(payload)
         except wire.PayloadError as error:
-            log.warning("ignored a reply on %s: %s", topic, error)
+            self.stats.ignore(log, "malformed-reply", "ignored a reply on %s: %s", topic, error)
             return
         if self._heard_before(reply, received):
             self.stats.repeated_replies += 1
@@ -281,7 +288,9 @@ class Satellite:
         age = reply.age + self.clock() - received
         if age > wire.REPLY_LIFETIME:
             self.stats.late_replies += 1
-            log.warning(
+            self.stats.warnings.warning(
+                log,
+                "late-reply",
                 "dropped a reply of the hub made %.0f s ago: a reply is spoken within %g s or "
                 "not at all: %s",
                 age,
