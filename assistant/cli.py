@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import locale
 import logging
 import os
 import signal
@@ -517,8 +519,17 @@ def _name_choices(parser: argparse.ArgumentParser) -> None:
                 _name_choices(subparser)
 
 
+def use_time_locale() -> None:
+    """Take LC_TIME from the environment (Python leaves it at C), so that times of day are said
+    on the user's 12- or 24-hour clock (assistant.spoken.twelve_hour_clock); one the system does
+    not have leaves C, a 24-hour clock."""
+    with contextlib.suppress(locale.Error):
+        locale.setlocale(locale.LC_TIME, "")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    use_time_locale()
     if args.func is not cmd_run:
         hangup.release()  # only the daemon reloads; a command in a closed terminal ends
     try:

@@ -136,7 +136,7 @@ class Assistant:
             ),
             site=config.site,
         )
-        self.dispatcher = Dispatcher(config, self.host, self.focus)
+        self.dispatcher = Dispatcher(config, self.host, self.focus, self._acknowledge)
         self.sources: list[RunningSource] = []
         self.stopping = threading.Event()
         self.virtual_board: VirtualBoard | None = None
@@ -213,6 +213,12 @@ class Assistant:
             )
             return
         self.handle_command(event)
+
+    def _acknowledge(self, event: CommandEvent) -> None:
+        """`speech.acknowledge` for a command the dispatcher took that a source here heard (not
+        `assistant send`'s, nor a satellite's: its room is elsewhere)."""
+        if self.speaker and event.source in SOURCE_NAMES.values():
+            self.speaker.acknowledge()
 
     def open_default_sources(self) -> None:
         """Open the source the configuration asks for. `auto` with no port named follows the

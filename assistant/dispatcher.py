@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 
 from assistant.config import ActionCall, Config
@@ -17,10 +18,19 @@ log = logging.getLogger("assistant.dispatch")
 
 
 class Dispatcher:
-    def __init__(self, config: Config, host: PluginHost, focus: Focus):
+    def __init__(
+        self,
+        config: Config,
+        host: PluginHost,
+        focus: Focus,
+        accepted: Callable[[CommandEvent], None] | None = None,
+    ):
+        """`accepted(event)` is called for each command that runs actions, before they start
+        (so before any reply)."""
         self.config = config
         self.host = host
         self.focus = focus
+        self.accepted = accepted
         self._last_run: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
 
@@ -38,6 +48,8 @@ class Dispatcher:
         if isinstance(calls, str):
             log.info("%s", calls)
             return calls
+        if self.accepted:
+            self.accepted(event)
         outcomes = [Future() for _ in calls]
         self._run_from(0, calls, outcomes, event)
         return outcomes

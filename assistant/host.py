@@ -206,7 +206,8 @@ class _Context:
                 "can write"
             )
             raise SkillError(
-                f"cannot create the data directory {path} ({error.strerror}); {fix}"
+                f"cannot create the data directory {path} ({error.strerror}); {fix}",
+                spoken=f"The {self.name} skill cannot save its files",
             ) from None
         return path
 

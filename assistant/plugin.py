@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from assistant.clocks import ClockWatch, elapsed  # noqa: F401
-from assistant.spoken import AMOUNT_WORDS, Amount, duration_in_words, parse_amount  # noqa: F401
+from assistant.spoken import (  # noqa: F401
+    AMOUNT_WORDS,
+    Amount,
+    duration_in_words,
+    parse_amount,
+    time_left_in_words,
+    time_of_day_in_words,
+)
 
 ENTRY_POINT_GROUP = "assistant.skills"
 

@@ -10,7 +10,8 @@ still waiting or being said is logged, not queued again ("up up up" with the lig
 unreachable says so once). `speaking_lately` tells the daemon when what the board or the
 microphone hears may be the assistant's own voice. `play_cue` plays the listening cue of a
 follow-up phrase (a tone, or a short question) in turn with the replies, and returns once it
-has been played, so that the listening starts after it.
+has been played, so that the listening starts after it. `acknowledge` plays the short tone of
+`acknowledge: tone` for an accepted command, in turn too, without waiting for it.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any, Protocol
 
-from assistant.cue import tone_wav
+from assistant.cue import ACKNOWLEDGE_NOTES, ACKNOWLEDGEMENTS, TONE_NOTES, tone_wav
 from assistant.plugin import Setting
 from assistant.settings import with_defaults
 
@@ -61,6 +62,14 @@ SPEECH_SETTINGS: tuple[Setting, ...] = (
         True,
         "ignore the commands the board or microphone here hears while a reply is said and for "
         "a second after, so that the assistant does not obey its own voice",
+    ),
+    Setting(
+        "acknowledge",
+        str,
+        "none",
+        "tone: a short beep as soon as a command the board or microphone here heard is taken, "
+        "before the skill's reply (or instead of it, for skills that say nothing); none: no beep",
+        choices=ACKNOWLEDGEMENTS,
     ),
 )
 """Schema of the `speech:` section of config.yaml."""
@@ -237,10 +246,15 @@ def fitting_reply(text: str, settings: Mapping[str, Any]) -> tuple[str, str]:
 
 @dataclass(eq=False)
 class _Cue:
-    """A listening cue in the speech queue, and how far it got (guarded by the speaker's lock)."""
+    """An earcon in the speech queue (a listening cue, or an acknowledgement), and how far it
+    got (guarded by the speaker's lock)."""
 
     words: str | None
-    """Said as a reply is; None: the tone."""
+    """Said as a reply is; None: `notes` played as a tone."""
+    notes: tuple[float, ...] = TONE_NOTES
+    acknowledgement: bool = False
+    """A command's acknowledgement: no word the recognizer could report, so not the assistant's
+    own voice (`Speaker.speaking_lately`); nobody waits for it."""
     started: bool = False
     withdrawn: bool = False
     """Given up on before it started: the worker skips it."""
@@ -261,6 +275,7 @@ class Speaker:
         self.log = log or logging.getLogger("assistant.speech")
         self._queue: queue.Queue[str | _Cue | None] = queue.Queue(QUEUE_LIMIT)
         self._current_since: float | None = None  # start of the utterance being spoken
+        self._speaking_since: float | None = None  # the same, while it is a voice
         self._last_end = -math.inf  # when the last utterance ended (time.monotonic)
         self._waiting: list[str] = []  # replies queued or being spoken, in order
         self._stuck_reported = False
@@ -286,13 +301,15 @@ class Speaker:
         return since is not None and time.monotonic() - since > self.settings["timeout"]
 
     def speaking_lately(self) -> bool:
-        """True while a reply is being said and for OWN_VOICE_SECONDS after it ended; not while
-        the engine is stuck (a hung output says nothing, and would otherwise make every command
-        heard meanwhile count as the assistant's own voice)."""
+        """True while a reply (or the listening cue) is being said and for OWN_VOICE_SECONDS
+        after it ended; not while the engine is stuck (a hung output says nothing, and would
+        otherwise make every command heard meanwhile count as the assistant's own voice). The
+        acknowledgement's beep is no word the recognizer could report."""
         if self.stuck:
             return False
         return (
-            self._current_since is not None or time.monotonic() - self._last_end < OWN_VOICE_SECONDS
+            self._speaking_since is not None
+            or time.monotonic() - self._last_end < OWN_VOICE_SECONDS
         )
 
     def say(self, text: str) -> None:
@@ -341,17 +358,10 @@ class Speaker:
         waiting, and wait until it has been played: None then, else why it was not (speech
         unavailable or stuck, the queue full, a failure, not played within CUE_WAIT_SECONDS,
         or `stopped()`). A cue given up on before it started is never played."""
-        if self._worker is None:
-            return f"spoken replies are unavailable ({self.unavailable})"
-        if self.stuck:
-            return "the speech engine is stuck"
         cue = _Cue(words)
-        with self._settled:
-            try:
-                self._queue.put_nowait(cue)
-                self._pending += 1
-            except queue.Full:
-                return "the speech queue is full"
+        problem = self._queue_cue(cue)
+        if problem:
+            return problem
         deadline = time.monotonic() + CUE_WAIT_SECONDS
         while not cue.done.wait(0.05):
             if stopped() or time.monotonic() > deadline:
@@ -364,6 +374,30 @@ class Speaker:
                     "it, or a hung audio output)"
                 )
         return cue.problem
+
+    def acknowledge(self) -> None:
+        """Play the acknowledgement of `acknowledge: tone` after the replies waiting, without
+        waiting for it; nothing for `none`. It does not count as the assistant's own voice:
+        the commands said right after it are heard."""
+        if self.settings["acknowledge"] == "none":
+            return
+        problem = self._queue_cue(_Cue(None, ACKNOWLEDGE_NOTES, acknowledgement=True))
+        if problem:
+            self.log.info("acknowledgement not played: %s", problem)
+
+    def _queue_cue(self, cue: _Cue) -> str | None:
+        """Queue `cue` after the replies waiting: None, else why it cannot be played."""
+        if self._worker is None:
+            return f"spoken replies are unavailable ({self.unavailable})"
+        if self.stuck:
+            return "the speech engine is stuck"
+        with self._settled:
+            try:
+                self._queue.put_nowait(cue)
+                self._pending += 1
+            except queue.Full:
+                return "the speech queue is full"
+        return None
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until every queued reply has been spoken; False on timeout."""
@@ -417,20 +451,25 @@ class Speaker:
             if isinstance(item, _Cue) and not self._starting(item):
                 continue
             self._current_since = time.monotonic()
+            voice = isinstance(item, str) or not item.acknowledgement
+            self._speaking_since = self._current_since if voice else None
             text = item if isinstance(item, str) else item.words
             try:
                 if text is None:
-                    self._play_tone()
+                    self._play_tone(item.notes)
                 else:
                     self._utter(engine, finished, text)
             except Exception as error:
                 if isinstance(item, str):
                     self.log.warning("could not speak %r: %s", item, error)
+                elif item.acknowledgement:
+                    self.log.warning("could not play the acknowledgement: %s", error)
                 else:  # its listener says why, once
                     item.problem = f"it could not be played: {error}"
             finally:
-                self._last_end = time.monotonic()
-                self._current_since = None
+                if voice:
+                    self._last_end = time.monotonic()
+                self._current_since = self._speaking_since = None
                 self._stuck_reported = False
                 with self._settled:
                     self._pending -= 1
@@ -460,11 +499,11 @@ class Speaker:
         if not finished.wait(3 * self.settings["timeout"]):
             self.log.warning("the speech engine did not finish %r", text)
 
-    def _play_tone(self) -> None:
-        """Play the cue's tone, at speech.volume, with the player replies are played with."""
+    def _play_tone(self, notes: tuple[float, ...]) -> None:
+        """Play a tone of `notes`, at speech.volume, with the player replies are played with."""
         with tempfile.TemporaryDirectory(prefix="assistant-cue-") as folder:
             path = Path(folder) / "tone.wav"
-            path.write_bytes(tone_wav(self.settings["volume"]))
+            path.write_bytes(tone_wav(self.settings["volume"], notes))
             play_wav(path, self.settings["timeout"])
 
     def _drain(self) -> None:

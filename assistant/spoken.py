@@ -1,5 +1,6 @@
-"""Numbers, durations and percentages said in words: "five minutes", "ninety seconds",
-"one hour and ten minutes", "an hour and a half", "fifty percent", "twenty five".
+"""Numbers, durations, times of day and percentages said in words: "five minutes", "ninety
+seconds", "one hour and ten minutes", "an hour and a half", "fifty percent", "twenty five",
+"two oh three PM".
 
 `parse_amount` is the one parser every skill uses (through `assistant.plugin`);
 `AMOUNT_WORDS` is the vocabulary it understands, ready to be used as a recognizer grammar.
@@ -7,8 +8,11 @@
 
 from __future__ import annotations
 
+import locale
+import math
 import re
 from dataclasses import dataclass
+from datetime import datetime, time
 from typing import Literal
 
 Unit = Literal["seconds", "percent", ""]
@@ -191,3 +195,50 @@ def duration_in_words(seconds: float) -> str:
     if not parts:
         return "zero seconds"
     return " and ".join(parts) if len(parts) < 3 else f"{parts[0]}, {parts[1]} and {parts[2]}"
+
+
+def time_left_in_words(seconds: float) -> str:
+    """A time left as an assistant says it, rounded the more the longer it is: to the second
+    under a minute ("forty five seconds"), else to the nearest minute under an hour, else to
+    the nearest five minutes, with "about" when rounded: 299 -> "about five minutes", 4000 ->
+    "about one hour and five minutes". A part of a second counts as a whole one."""
+    whole = math.ceil(seconds)
+    step = 1 if whole < 60 else 60 if whole < 3600 else 300
+    rounded = max(step, step * math.floor(whole / step + 0.5))
+    return ("" if rounded == whole else "about ") + duration_in_words(rounded)
+
+
+TWELVE_HOUR_CODES = ("%I", "%l", "%p", "%r")
+"""strftime codes of a 12-hour clock; en_US's time format is "%r" ("%I:%M:%S %p")."""
+
+
+def twelve_hour_clock(time_format: str | None = None) -> bool:
+    """Whether the locale's time format (`time_format`, else LC_TIME's) uses a 12-hour clock.
+    False (24-hour) when the platform cannot tell (no nl_langinfo: Windows) or LC_TIME is C
+    or POSIX: `assistant` sets LC_TIME from the environment (LC_ALL, LC_TIME, LANG) at start."""
+    if time_format is None:
+        try:
+            time_format = locale.nl_langinfo(locale.T_FMT)
+        except AttributeError:
+            return False
+    return any(code in time_format for code in TWELVE_HOUR_CODES)
+
+
+def time_of_day_in_words(when: time | datetime, twelve_hour: bool | None = None) -> str:
+    """A time of day as people say it, to the minute: "two oh three PM", "two PM" (a 12-hour
+    clock) or "fourteen oh three", "fourteen o'clock" (24-hour); "midnight" and "noon" on
+    either. espeak-ng reads digits badly here ("2:03 PM" is "two zero three PM", "14:00"
+    "fourteen zero zero"), hence words. `twelve_hour` None: as the locale (twelve_hour_clock)."""
+    hour, minute = when.hour, when.minute
+    if minute == 0 and hour in (0, 12):
+        return "midnight" if hour == 0 else "noon"
+    if twelve_hour is None:
+        twelve_hour = twelve_hour_clock()
+    said_hour = (hour % 12 or 12) if twelve_hour else hour
+    if minute == 0:
+        minutes = "" if twelve_hour else " o'clock"
+    else:
+        minutes = " oh " if minute < 10 else " "
+        minutes += number_in_words(minute)
+    suffix = (" PM" if hour >= 12 else " AM") if twelve_hour else ""
+    return number_in_words(said_hour) + minutes + suffix

@@ -148,12 +148,18 @@ class LightsSkill(Skill):
             try:
                 amount = parse_amount(heard)
             except ValueError:
-                raise SkillError(f"I did not understand {heard!r}") from None
+                raise SkillError(
+                    f"I did not understand {heard!r} as a brightness",
+                    spoken=f"I did not understand {heard}",
+                ) from None
             if amount.unit == "seconds":
                 raise SkillError(f"{heard.capitalize()} is not a brightness")
             percent = round(amount.value)
         if not 0 <= percent <= 100:
-            raise SkillError(f"Brightness must be 0 to 100 percent, not {percent}")
+            raise SkillError(
+                f"Brightness must be 0 to 100 percent, not {percent}",
+                spoken="I can set the lights from 0 to 100 percent",
+            )
         self._publish("level", percent)
         return f"Lights at {percent} percent"
 

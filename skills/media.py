@@ -243,7 +243,9 @@ class MediaSkill(Skill):
         """Send a request and wait for its answer; a cancelled action sends nothing more (a
         late play/pause would undo what the user did since)."""
         if self.context.cancelled.is_set():
-            raise SkillError(f"Media: cancelled before asking {player}")
+            raise SkillError(
+                f"Media: cancelled before asking {player}", spoken="Media control cancelled"
+            )
         try:
             reply = bus.send_and_get_reply(message, timeout=CALL_TIMEOUT)
         except TimeoutError:

@@ -47,7 +47,7 @@ class RepliesSkill(Skill):
         try:
             return _words(text, phrase, self.context.settings["phrases"])
         except SettingValueError as error:  # config check reports it first
-            raise SkillError(f"replies.say: {error}") from None
+            raise SkillError(f"replies.say: {error}", spoken="That reply is not set up") from None
 
 
 def _words(text: str, phrase: str, phrases: Mapping[str, str]) -> str:

@@ -45,6 +45,8 @@ from assistant.plugin import (
     action,
     duration_in_words,
     parse_amount,
+    time_left_in_words,
+    time_of_day_in_words,
 )
 from skills.timer_store import NewerFormat, TimerStore, check_store, store_problem
 
@@ -219,7 +221,10 @@ class TimersSkill(Skill):
         if seconds <= 0:
             seconds, notes = self._spoken_length()
             if self.context.cancelled.is_set():  # given up on, or stopping: set nothing
-                raise SkillError("Timer not set: cancelled while listening for its length")
+                raise SkillError(
+                    "Timer not set: cancelled while listening for its length",
+                    spoken="Timer not set",
+                )
         name = name or self._free_name()
         try:
             self.scheduler.add_job(
@@ -234,7 +239,7 @@ class TimersSkill(Skill):
         except SQLAlchemyError as error:
             raise SkillError(
                 f"Timer not set: {store_problem(self._database, error)}",
-                spoken=f"Timer not set: {UNSAVED}",
+                spoken=f"{UNSAVED}, so the timer is not set",
             ) from None
         return f"{notes}{name.capitalize()} set for {duration_in_words(seconds)}"
 
@@ -246,16 +251,16 @@ class TimersSkill(Skill):
             for job in ringing:
                 job.remove()
             self.context.release_focus()
-            return "Timer stopped"
+            return "Timer silenced" if len(ringing) == 1 else "Timers silenced"
         timers = self._timers()
         if name:
             timers = [job for job in timers if job.name == name]
         if not timers:
-            raise SkillError(f"no timer named {name} is running" if name else "no timer is running")
+            raise SkillError(f"No timer named {name} is running" if name else "No timer is running")
         job = min(timers, key=lambda job: job.next_run_time)
         job.remove()
         others = len(self._timers())
-        more = f"; {others} more running" if others else ""
+        more = f", {others} more running" if others else ""
         return f"{job.name.capitalize()} cancelled{more}"
 
     @action(help="Say how long each timer has left")
@@ -263,10 +268,11 @@ class TimersSkill(Skill):
         timers = sorted(self._timers(), key=lambda job: job.next_run_time)
         if not timers:
             return "No timer is running"
-        now = datetime.now(timezone.utc)
-        left = [(job.name, math.ceil((job.next_run_time - now).total_seconds())) for job in timers]
-        return "; ".join(  # due, not rung yet: the computer has just woken
-            f"{name.capitalize()}: {duration_in_words(s) + ' left' if s > 0 else 'due now'}"
+        now = datetime.now(timezone.utc)  # the time left rounded: "about five minutes"
+        left = [(job.name, (job.next_run_time - now).total_seconds()) for job in timers]
+        return ". ".join(  # due, not rung yet: the computer has just woken
+            f"{name.capitalize()} "
+            + (f"has {time_left_in_words(s)} left" if s > 0 else "is due now")
             for name, s in left
         )
 
@@ -317,10 +323,10 @@ class TimersSkill(Skill):
         if not event.job_id.startswith(TIMER_PREFIX):
             return
         name = event.job_id.removeprefix(TIMER_PREFIX)
-        when = event.scheduled_run_time.astimezone().strftime("%H:%M")
+        when = time_of_day_in_words(event.scheduled_run_time.astimezone())
         asleep = event.scheduled_run_time > self._started
         why = "the computer was asleep" if asleep else "the assistant was not running"
-        self.context.say(f"Missed: {name} went off at {when} while {why}")
+        self.context.say(f"{name.capitalize()} was due at {when}, but {why}")
 
     def _woke(self, slept: float) -> None:
         """The computer woke: a timer that came due meanwhile is missed now, not once the
@@ -367,7 +373,7 @@ class TimersSkill(Skill):
             amount = parse_amount(heard)
         except ValueError as error:
             self.context.log.info("spoken length not understood: %s", error)
-            return default, f"I did not understand {heard!r}. "
+            return default, f"I did not understand {heard}. "
         if amount.unit != "seconds" or amount.value <= 0:
             return default, f"{heard.capitalize()} is not a length. "
         return amount.value, ""

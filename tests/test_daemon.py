@@ -15,12 +15,14 @@ import numpy as np
 import pytest
 from alsa_microphone import DEVICE, plug_in
 from runtime_skills import INSTALLED, MISBEHAVING, RecordingSkill
+from test_phrase_cue import peak_frequency
 from usb_ports import nano_while_linked
 from waiting import wait_until
-from wav import played_files
+from wav import played_files, read_wav
 
 from assistant import control, package_version
 from assistant.config import load_config
+from assistant.cue import ACKNOWLEDGE_NOTES, NOTE_SECONDS
 from assistant.daemon import Assistant, local_time
 from assistant.emulator import FIRMWARE_VERSION, MODEL_ID, VirtualBoard
 from assistant.microphone import SAMPLE_RATE, microphone_problem
@@ -438,6 +440,105 @@ def test_a_reload_that_cannot_load_never_stops_the_daemon(assistant, caplog):
     assert "Traceback" in caplog.text  # an unexpected failure: a bug to report
     assistant.virtual_board.detect("off")
     assert wait_until(lambda: assistant.host.skills["recorder"].calls == [("dim", "off")])
+
+
+ACKNOWLEDGED = """
+source: emulator
+emulator: {heartbeat_ms: 200}
+site: desk
+commands:
+  off: recorder.dim
+  on: {action: recorder.bright, with: {level: 7}}
+  up: {do: recorder.dim, min_score: 0.95}
+skills:
+  recorder: {prefix: did}
+speech: {acknowledge: %s}
+"""
+
+
+def acknowledging(tmp_path: Path, acknowledge: str) -> Assistant:
+    """The runtime of ACKNOWLEDGED with a real speaker, its virtual board greeted."""
+    path = tmp_path / "config.yaml"
+    path.write_text(ACKNOWLEDGED % acknowledge)
+    running = Assistant(load_config(path, INSTALLED), INSTALLED, tmp_path)
+    running.start()
+    running.open_default_sources()
+    assert running.sources[0].session.greeted.wait(5)
+    return running
+
+
+def is_acknowledgement(wav: Path) -> bool:
+    """The acknowledgement's one short note, not a reply said by espeak-ng."""
+    samples, rate = read_wav(wav)
+    return samples.size / rate == pytest.approx(
+        len(ACKNOWLEDGE_NOTES) * NOTE_SECONDS, abs=0.01
+    ) and (peak_frequency(samples, rate) == pytest.approx(ACKNOWLEDGE_NOTES[0], rel=0.05))
+
+
+@pytest.mark.parametrize("acknowledge", ["tone", "none"])
+def test_a_command_taken_is_acknowledged_with_a_tone_and_one_ignored_is_not(
+    tmp_path, audio_output, caplog, acknowledge
+):
+    """`speech.acknowledge: tone` plays the tone for each command a source here heard and the
+    dispatcher took, before the skill's reply; not for one ignored (min_score, cooldown, the
+    assistant's own voice), nor for `assistant send`. `none`, the default, plays nothing."""
+    caplog.set_level(logging.INFO)
+    running = acknowledging(tmp_path, acknowledge)
+    recorder = running.host.skills["recorder"]
+    hang = tmp_path / "hang"
+    try:
+        running.virtual_board.detect("off", 0.9)  # taken; the skill says nothing
+        assert wait_until(lambda: recorder.calls == [("dim", "off")])
+        running.virtual_board.detect("off", 0.9)
+        assert wait_until(lambda: "ignored 'off': repeated within its 1 s cooldown" in caplog.text)
+        running.virtual_board.detect("up", 0.9)
+        assert wait_until(lambda: "ignored 'up': score 0.90 is below its min_score" in caplog.text)
+        assert running.run_sent_command(CommandEvent("up", 1.0, "control socket", "desk"))
+        assert wait_until(lambda: len(recorder.calls) == 2)
+        assert running.speaker.wait_idle(30)
+        hang.touch()  # a reply being said: what the board hears meanwhile may be its echo
+        running.reply("Stop")
+        assert wait_until(lambda: len(played_files(audio_output)) == 1 + (acknowledge == "tone"))
+        running.virtual_board.detect("off", 0.9)  # the guard comes before the cooldown
+        assert wait_until(
+            lambda: "ignored 'off' from the virtual board: heard while" in caplog.text
+        )
+        hang.unlink()
+        assert running.speaker.wait_idle(30)
+        assert wait_until(lambda: not running.speaker.speaking_lately())
+        running.virtual_board.detect("on", 0.9)  # taken, and the skill answers
+        assert wait_until(lambda: "did bright 7" in caplog.text)
+        assert running.speaker.wait_idle(30)
+    finally:
+        hang.unlink(missing_ok=True)  # pyttsx3 keeps one engine: the next test's too
+        running.stop()
+    tones = [is_acknowledgement(wav) for wav in played_files(audio_output)]
+    if acknowledge == "tone":  # off; the reply "Stop"; on, then its reply
+        assert tones == [True, False, True, False]
+    else:
+        assert tones == [False, False]
+    assert len(recorder.calls) == 3
+
+
+def test_the_acknowledgement_is_not_taken_for_the_assistants_own_voice(
+    tmp_path, audio_output, caplog
+):
+    """A command said while the tone plays is obeyed: the tone is no word the spotter could
+    report (see test_speech), so the own-voice guard does not count it."""
+    caplog.set_level(logging.INFO)
+    running = acknowledging(tmp_path, "tone")
+    recorder = running.host.skills["recorder"]
+    hang = tmp_path / "hang"
+    try:
+        hang.touch()  # the stand-in card holds the tone playing
+        running.virtual_board.detect("off", 0.9)
+        assert wait_until(lambda: played_files(audio_output))
+        running.virtual_board.detect("on", 0.9)
+        assert wait_until(lambda: recorder.calls == [("dim", "off"), ("bright", "on", 7)])
+        assert "heard while a reply was being said" not in caplog.text
+    finally:
+        hang.unlink(missing_ok=True)
+        running.stop()
 
 
 def test_the_virtual_board_detects_what_the_microphone_model_reports(tmp_path):

@@ -70,7 +70,7 @@ def test_up_down_and_stop_go_to_the_player_while_it_plays(assistant, bus_address
     player = MprisPlayer(bus_address, "vlc", volume=0.5)
     try:
         assert failure(assistant, "up", 0).startswith("Lights: ")
-        assert failure(assistant, "stop", 10) == "no timer is running"
+        assert failure(assistant, "stop", 10) == "No timer is running"
         player.set_status("Playing")  # started in the player's window
         assert wait_until(lambda: assistant.focus.current() == "media")
         hear(assistant, "up", 20)

@@ -417,10 +417,11 @@ def test_a_data_directory_that_cannot_be_made_stops_only_the_skills_that_keep_fi
         with pytest.raises(LookupError, match=r"keeper did not start \(SkillError: cannot create"):
             host.call("keeper", "anything", EVENT, {}).result(2)
     host.stop()
-    assert replies == [
+    assert replies == ["The keeper skill cannot save its files"]
+    assert (
         f"cannot create the data directory {data_root / 'keeper'} ({error}); "
         f"{tmp_path / in_the_way} is a file, not a directory: remove or move it"
-    ]
+    ) in caplog.text
     assert "Traceback" not in caplog.text
 
 

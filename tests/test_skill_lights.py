@@ -74,6 +74,11 @@ def test_tasmota_messages_and_a_spoken_level(broker: Mosquitto, lights) -> None:
         skill.do("level")
     with pytest.raises(SkillError, match="No brightness level heard"):
         skill.do("level")
+    assert skill.replies[-3:] == [
+        "Ten minutes is not a brightness",
+        "I can set the lights from 0 to 100 percent",  # what the log says is for the log
+        "No brightness level heard",
+    ]
     skill.do("off")
     assert recorder.wait_for(5) == [
         ("cmnd/living_room/POWER", "ON"),

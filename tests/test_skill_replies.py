@@ -27,8 +27,8 @@ def test_say_speaks_text_or_a_named_phrase(tmp_path: Path) -> None:
     assert skill.replies == [
         "Good night",
         "Hello there",
-        "replies.say: no phrase named 'bye' under skills.replies.phrases; known: greeting",
-        "replies.say: give `with: {text: ...}` or `with: {phrase: ...}`",
+        "That reply is not set up",  # the log and `assistant send` say why
+        "That reply is not set up",
     ]
 
 

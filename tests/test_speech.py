@@ -9,10 +9,15 @@ import re
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from waiting import wait_until
 from wav import duration_and_rms, played_files
 
+from assistant.config import DEFAULT_CONFIG
+from assistant.cue import ACKNOWLEDGE_NOTES, tone_wav
+from assistant.microphone import SAMPLE_RATE
+from assistant.pipeline import KeywordPipeline, RecognizerSettings, read_wav_int16
 from assistant.speech import (
     SPEECH_SETTINGS,
     Speaker,
@@ -20,6 +25,7 @@ from assistant.speech import (
     pyttsx3_engine,
     speech_settings,
 )
+from assistant.yaml_lines import load_located
 
 
 def test_settings_missing_from_the_section_take_their_defaults() -> None:
@@ -235,3 +241,27 @@ def test_a_reply_already_to_be_said_is_not_queued_again(
     assert durations[2] == pytest.approx(durations[0], abs=0.05)  # the same sentence, twice
     assert durations[1] < durations[0] - 0.3  # "Tea is done", once, in its turn
     assert caplog.text.count("the same reply is already to be said") == 3
+
+
+@pytest.mark.parametrize("gain", [0.05, 0.2, 1.0])
+@pytest.mark.parametrize("times", [1, 3])
+def test_the_acknowledgement_is_no_command_to_the_spotter(tmp_path: Path, gain, times) -> None:
+    """Why the acknowledgement does not count as the assistant's own voice: the default model at
+    the default thresholds reports nothing for it, loud or soft, once or in quick succession,
+    over light noise (a 523 Hz note played three times loud is heard as "off", 0.77)."""
+    path = tmp_path / "acknowledgement.wav"
+    path.write_bytes(tone_wav(1.0, ACKNOWLEDGE_NOTES))
+    tone = read_wav_int16(path, SAMPLE_RATE, resample=True).astype(np.float32) * gain
+    gap = np.zeros(SAMPLE_RATE // 4, np.float32)
+    heard = np.concatenate([np.zeros(SAMPLE_RATE), *[np.concatenate([tone, gap])] * times])
+    heard = np.concatenate([heard, np.zeros(2 * SAMPLE_RATE)])
+    heard += np.random.default_rng(times).normal(0, 60, heard.size)
+    samples = np.clip(heard, -32768, 32767).astype(np.int16)
+    thresholds = load_located(DEFAULT_CONFIG.read_text(), DEFAULT_CONFIG).data["microphone"]
+    spotter = KeywordPipeline(settings=RecognizerSettings(thresholds=thresholds["thresholds"]))
+    reported = [
+        (result.label, result.score)
+        for start in range(0, samples.size, SAMPLE_RATE // 10)
+        for result in spotter.feed(samples[start : start + SAMPLE_RATE // 10])
+    ]
+    assert reported == []

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from datetime import time
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assistant.plugin import Amount, duration_in_words, parse_amount
-from assistant.spoken import AMOUNT_WORDS, number_in_words
+from assistant.plugin import (
+    Amount,
+    duration_in_words,
+    parse_amount,
+    time_left_in_words,
+    time_of_day_in_words,
+)
+from assistant.spoken import AMOUNT_WORDS, number_in_words, twelve_hour_clock
 
 
 @pytest.mark.parametrize(
@@ -86,3 +98,105 @@ def test_numbers_in_words_parse_back(number: int) -> None:
 @given(st.integers(1, 100 * 3600))
 def test_durations_in_words_parse_back(seconds: int) -> None:
     assert parse_amount(duration_in_words(seconds)) == Amount(seconds, "seconds")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        (0.2, "one second"),  # a part of a second counts as a whole one
+        (45, "forty five seconds"),
+        (59.5, "one minute"),
+        (60, "one minute"),
+        (89, "about one minute"),
+        (90, "about two minutes"),
+        (299, "about five minutes"),  # not "four minutes and fifty nine seconds"
+        (299.4, "five minutes"),
+        (1799, "about thirty minutes"),
+        (3599, "about one hour"),
+        (4000, "about one hour and five minutes"),  # to five minutes from an hour on
+        (7170, "about two hours"),
+    ],
+)
+def test_time_left_is_rounded_the_more_the_longer_it_is(seconds: float, words: str) -> None:
+    assert time_left_in_words(seconds) == words
+
+
+@given(st.floats(0.001, 100 * 3600))
+def test_time_left_is_a_duration_within_half_a_step_said_about_when_rounded(
+    seconds: float,
+) -> None:
+    said = time_left_in_words(seconds)
+    value = parse_amount(said.removeprefix("about ")).value
+    step = 1 if seconds <= 59 else 60 if seconds <= 3599 else 300
+    assert abs(value - seconds) <= step / 2 + 1
+    assert said.startswith("about ") == (value != -(-seconds // 1))
+
+
+@pytest.mark.parametrize(
+    ("hour", "minute", "twelve", "twenty_four"),
+    [
+        (14, 3, "two oh three PM", "fourteen oh three"),
+        (14, 0, "two PM", "fourteen o'clock"),
+        (9, 45, "nine forty five AM", "nine forty five"),
+        (23, 59, "eleven fifty nine PM", "twenty three fifty nine"),
+        (0, 5, "twelve oh five AM", "zero oh five"),
+        (12, 30, "twelve thirty PM", "twelve thirty"),
+        (0, 0, "midnight", "midnight"),
+        (12, 0, "noon", "noon"),
+    ],
+)
+def test_a_time_of_day_is_said_as_people_say_it(
+    hour: int, minute: int, twelve: str, twenty_four: str
+) -> None:
+    """In words: espeak-ng reads "2:03 PM" as "two zero three PM", "14:00" as "fourteen zero
+    zero"."""
+    assert time_of_day_in_words(time(hour, minute), twelve_hour=True) == twelve
+    assert time_of_day_in_words(time(hour, minute), twelve_hour=False) == twenty_four
+
+
+@pytest.mark.parametrize(
+    ("time_format", "twelve"),
+    [("%r", True), ("%I:%M:%S %p", True), ("%l:%M %p", True), ("%T", False), ("%H:%M:%S", False)],
+)
+def test_a_time_format_with_am_and_pm_is_a_twelve_hour_clock(time_format: str, twelve: bool):
+    assert twelve_hour_clock(time_format) is twelve
+
+
+@pytest.fixture(scope="module")
+def locales(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of compiled locales (LOCPATH) holding en_US.UTF-8 and en_GB.UTF-8, built from
+    the system's locale sources (Debian's `locales`)."""
+    folder = tmp_path_factory.mktemp("locales")
+    for name in ("en_US", "en_GB"):
+        subprocess.run(
+            ["localedef", "-i", name, "-f", "UTF-8", str(folder / f"{name}.UTF-8")], check=True
+        )
+    return folder
+
+
+SAY_14_03 = (
+    "from datetime import time; from assistant.cli import use_time_locale; "
+    "from assistant.spoken import time_of_day_in_words; "
+    "use_time_locale(); print(time_of_day_in_words(time(14, 3)))"
+)
+
+
+@pytest.mark.parametrize(
+    ("locale_name", "said"),
+    [
+        ("en_US.UTF-8", "two oh three PM"),
+        ("en_GB.UTF-8", "fourteen oh three"),
+        ("C.UTF-8", "fourteen oh three"),
+        ("xx_NOWHERE.UTF-8", "fourteen oh three"),  # not on the system: C, no error
+    ],
+)
+def test_the_assistant_says_times_on_the_clock_of_the_users_locale(
+    locales: Path, locale_name: str, said: str
+) -> None:
+    """`assistant` takes LC_TIME from the environment at start, as `run` does."""
+    environment = {**os.environ, "LOCPATH": str(locales), "LC_ALL": locale_name}
+    done = subprocess.run(
+        [sys.executable, "-c", SAY_14_03], env=environment, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == said
