@@ -89,6 +89,8 @@ SPELLED_OUT = 10
 """What any other character counts for, in plain ones: espeak-ng says a symbol or a non-Latin
 character as a word of its own ("plus", "chinese letter"), and a digit as part of a number
 ("1234567" is seven words)."""
+STUCK = "the speech engine is stuck"
+"""Why a reply or cue is not queued while an utterance takes longer than speech.timeout."""
 SHOWN_CUT = 200
 """Characters of a cut reply's rest that the log shows."""
 ESPEAK_POLL_SECONDS = 0.01
@@ -317,8 +319,9 @@ class Speaker:
         same reply is still waiting or being said; returns at once. When replies are only
         logged (`unavailable`), the whole of it is logged."""
         text, cut = fitting_reply(text, self.settings) if self._worker else (text, "")
-        with self._settled:
+        with self._settled:  # from the check to the queue in one step: never queued twice
             repeated = text in self._waiting
+            problem = None if repeated else self._enqueue(text)
         if repeated:
             self.log.info("reply: %s (said once: the same reply is already to be said)", text)
             return
@@ -336,7 +339,7 @@ class Speaker:
                 cut[:SHOWN_CUT],
                 "..." if len(cut) > SHOWN_CUT else "",
             )
-        if self.stuck:
+        if problem == STUCK:
             if not self._stuck_reported:
                 self._stuck_reported = True
                 self.log.warning(
@@ -344,14 +347,8 @@ class Speaker:
                     "output hung?); replies are only logged until it recovers",
                     self.settings["timeout"],
                 )
-            return
-        with self._settled:
-            try:
-                self._queue.put_nowait(text)
-                self._pending += 1
-                self._waiting.append(text)
-            except queue.Full:
-                self.log.warning("speech queue full: %r is only logged", text)
+        elif problem:
+            self.log.warning("%s: %r is only logged", problem, text)
 
     def play_cue(self, words: str | None, stopped: Callable[[], bool]) -> str | None:
         """Queue a listening cue (`words` said as a reply is; None: the tone) after the replies
@@ -359,7 +356,7 @@ class Speaker:
         unavailable or stuck, the queue full, a failure, not played within CUE_WAIT_SECONDS,
         or `stopped()`). A cue given up on before it started is never played."""
         cue = _Cue(words)
-        problem = self._queue_cue(cue)
+        problem = self._enqueue(cue)
         if problem:
             return problem
         deadline = time.monotonic() + CUE_WAIT_SECONDS
@@ -381,22 +378,25 @@ class Speaker:
         the commands said right after it are heard."""
         if self.settings["acknowledge"] == "none":
             return
-        problem = self._queue_cue(_Cue(None, ACKNOWLEDGE_NOTES, acknowledgement=True))
+        problem = self._enqueue(_Cue(None, ACKNOWLEDGE_NOTES, acknowledgement=True))
         if problem:
             self.log.info("acknowledgement not played: %s", problem)
 
-    def _queue_cue(self, cue: _Cue) -> str | None:
-        """Queue `cue` after the replies waiting: None, else why it cannot be played."""
-        if self._worker is None:
-            return f"spoken replies are unavailable ({self.unavailable})"
-        if self.stuck:
-            return "the speech engine is stuck"
+    def _enqueue(self, item: str | _Cue) -> str | None:
+        """Queue a reply or a cue after those waiting: None, else why it cannot be. Under the
+        lock, so that a worker whose engine did not start (`_run`) drains all it was given."""
         with self._settled:
+            if self._worker is None:
+                return f"spoken replies are unavailable ({self.unavailable})"
+            if self.stuck:
+                return STUCK
             try:
-                self._queue.put_nowait(cue)
-                self._pending += 1
+                self._queue.put_nowait(item)
             except queue.Full:
                 return "the speech queue is full"
+            self._pending += 1
+            if isinstance(item, str):
+                self._waiting.append(item)
         return None
 
     def wait_idle(self, timeout: float) -> bool:
@@ -442,8 +442,9 @@ class Speaker:
         except Exception as error:  # the engine library may fail in many ways
             self.unavailable = f"the speech engine did not start: {error}"
             self.log.warning("spoken replies go to the log only: %s", self.unavailable)
-            self._worker = None
-            self._drain()
+            with self._settled:
+                self._worker = None
+                self._drain()
             return
         finished = threading.Event()  # some drivers return from runAndWait before playback ends
         engine.connect("finished-utterance", lambda **_: finished.set())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -131,6 +132,46 @@ def test_a_long_reply_is_cut_to_what_the_timeout_holds_and_the_cut_is_logged(
     ]
     assert cut[0][1].endswith("...")  # the log shows the start of a long rest
     assert "reply: Tea is done" in caplog.text
+
+
+class SaidAgainMeanwhile(logging.Handler):
+    """On the log line of a reply, another thread says the same reply, and the first goes on
+    once it has: two skills saying one reply at the same moment."""
+
+    def __init__(self, speaker: Speaker, text: str):
+        super().__init__()
+        self.speaker, self.text, self.done = speaker, text, False
+
+    def handle(self, record: logging.LogRecord) -> bool:  # no handler lock: the other logs too
+        if record.getMessage() == f"reply: {self.text}" and not self.done:
+            self.done = True
+            other = threading.Thread(target=self.speaker.say, args=(self.text,))
+            other.start()
+            other.join(10)
+        return True
+
+
+def test_one_reply_said_by_two_threads_at_once_is_queued_once(
+    audio_output: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    hang = audio_output.parent / "hang"
+    hang.touch()  # a first reply is being said while the others come
+    speaker = Speaker({})
+    speaker.say("Timer set for five minutes")
+    assert wait_until(lambda: played_files(audio_output))
+    meanwhile = SaidAgainMeanwhile(speaker, "Lights are off")
+    speaker.log.addHandler(meanwhile)
+    try:
+        speaker.say("Lights are off")
+    finally:
+        speaker.log.removeHandler(meanwhile)
+        hang.unlink()
+    assert meanwhile.done
+    assert speaker.wait_idle(30)
+    speaker.close()
+    assert len(played_files(audio_output)) == 2
+    assert "reply: Lights are off (said once: the same reply is already to be said)" in caplog.text
 
 
 def test_a_hung_audio_output_times_out_and_replies_are_still_logged(
