@@ -361,7 +361,8 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """The running daemon's pid, version, start, configuration file, last reload, skills,
-    sources and link counters; exit 1 when no daemon answers."""
+    sources and link counters, and a satellite's or hub's role, site, peers, counters and
+    broker; exit 1 when no daemon answers."""
     try:
         answer = control.request_status(daemon_socket(data_root()))
     except ConnectionError as error:

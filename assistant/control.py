@@ -7,7 +7,9 @@ action failed (`failed: <reason>`, after the replies of the actions before it; t
 after it are `not run`). Replies are joined with "; ", in the order of the command's actions.
 `STATUS` is answered `OK pid: <pid>; version: <version>; running since: <time>; configuration:
 <file>; last reload: <outcome>; skills: <each skill's health>; source: <sources in use, with
-their firmware and model>; <the link's counters>` (`assistant status`).
+their firmware and model>; <the link's counters>`, then on a satellite or hub `; role: <role>;
+site: <site>; <its peers and counters>; broker: <state>; messages ignored: <by kind>`
+(`assistant status`).
 
 A client has REQUEST_SECONDS to send its request line (the answer may take as long as the
 command's actions, up to 30 s) and as long to take the answer; one that does not is answered

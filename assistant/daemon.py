@@ -402,12 +402,20 @@ class Assistant:
     def status(self) -> str:
         """What `assistant status` shows, parts joined by "; ": this process's pid (first, for
         scripts), the version, the start, the configuration file it runs, the last reload's
-        outcome, the skills' health, then `link_status()`."""
+        outcome, the skills' health, `link_status()`, then the satellite's or hub's parts (its
+        role, site, peers, counters and broker)."""
         reloaded = self.last_reload or "none since the start"
-        return (
-            f"pid: {os.getpid()}; version: {package_version()}; running since: "
-            f"{local_time(self.started)}; configuration: {self.loaded.file}; last reload: "
-            f"{reloaded}; skills: {self.host.health()}; " + self.link_status()
+        return "; ".join(
+            [
+                f"pid: {os.getpid()}",
+                f"version: {package_version()}",
+                f"running since: {local_time(self.started)}",
+                f"configuration: {self.loaded.file}",
+                f"last reload: {reloaded}",
+                f"skills: {self.host.health()}",
+                self.link_status(),
+                *(self.room.status() if self.room else []),
+            ]
         )
 
     def link_status(self) -> str:

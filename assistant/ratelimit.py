@@ -5,11 +5,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 WARNINGS_PER_MINUTE = 10
 """The default share of each kind of warning in a minute (`device.max_line_errors`)."""
+
+
+def counted(total: int, by_kind: Mapping[str, int]) -> str:
+    """A count with its parts by kind, as `assistant status` shows it: `3 (a 1, b 2)`, or `0`.
+    `by_kind` is copied first: another thread may add a kind meanwhile."""
+    kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(dict(by_kind).items()))
+    return f"{total} ({kinds})" if kinds else str(total)
 
 
 @dataclass

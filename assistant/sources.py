@@ -14,7 +14,7 @@ from typing import Protocol
 from assistant import protocol
 from assistant.clocks import elapsed
 from assistant.plugin import CommandEvent
-from assistant.ratelimit import WarningLimiter
+from assistant.ratelimit import WarningLimiter, counted
 
 SETUP_FAILED = "setup_"
 """How a board's ERR says which part of its setup failed (docs/protocol.md)."""
@@ -57,11 +57,9 @@ class LinkStats:
 
     def summary(self) -> str:
         """The counters in one line, malformed lines by error token."""
-        by_error = sorted(self.by_error.copy().items())  # a copy: the link thread may add one
-        errors = ", ".join(f"{code} {count}" for code, count in by_error)
         return (
             f"lines {self.lines}, detections {self.detections}, "
-            f"malformed {self.malformed}{f' ({errors})' if errors else ''}, lost {self.lost}, "
+            f"malformed {counted(self.malformed, self.by_error)}, lost {self.lost}, "
             f"refused {self.refused}, stale {self.stale}, reconnects {self.reconnects}"
         )
 

@@ -4,6 +4,7 @@ the hub's skill runs it, and the reply is spoken by the satellite."""
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 import time
 from collections.abc import Iterator
@@ -83,6 +84,72 @@ def test_a_satellites_command_runs_on_the_hub_and_is_answered_on_the_satellite(
     finally:
         satellite.stop()
         hub.stop()
+
+
+def shown(assistant: Assistant) -> dict[str, str]:
+    """Its `assistant status`, one line with the pid first, as {name: value} (the link's
+    counters, which have no name, left out)."""
+    status = assistant.status()
+    assert "\n" not in status and status.startswith(f"pid: {os.getpid()}; ")
+    return dict(part.split(": ", 1) for part in status.split("; ") if ": " in part)
+
+
+def shows(assistant: Assistant, **parts: str) -> bool:
+    """Whether its status shows these parts (a name's spaces written as _)."""
+    status = shown(assistant)
+    return all(status.get(name.replace("_", " ")) == value for name, value in parts.items())
+
+
+def test_status_shows_the_role_the_peers_the_counters_and_the_broker_as_they_change(
+    tmp_path: Path, broker: Mosquitto
+) -> None:
+    topics = Topics("assistant")
+    connected = f"127.0.0.1:{broker.port} connected, reconnections 0"
+    satellite = start_assistant(tmp_path, "satellite", "kitchen", broker.port)
+    hub = None
+    other = Recorder(broker, "nothing/here")  # another client of the broker
+    try:
+        assert satellite.room.connection.wait_connected(5)
+        assert shows(satellite, role="satellite", site="kitchen", broker=connected)
+        satellite.virtual_board.detect("on", 0.93)
+        pending = "pending 1, forwarded 1, acknowledged 0, dropped 0"
+        assert wait_until(lambda: shows(satellite, detections_to_the_hub=pending))
+        assert shows(satellite, hub="OFFLINE (detections wait)", messages_ignored="0")
+
+        hub = start_assistant(tmp_path, "hub", "hall", broker.port)
+        acknowledged = "pending 0, forwarded 1, acknowledged 1, dropped 0"
+        assert wait_until(lambda: shows(satellite, detections_to_the_hub=acknowledged))
+        spoken = "received 1, spoken 1, late 0, repeated 0"
+        assert wait_until(lambda: shows(satellite, replies_from_the_hub=spoken))
+        assert shows(satellite, hub="online")
+        assert shows(
+            hub,
+            role="hub",
+            site="hall",
+            satellites_online="kitchen",
+            detections_from_the_rooms="received 1, repeated 0, stale 0, dispatched 1",
+            broker=connected,
+            messages_ignored="0",
+        )
+
+        other.client.publish(topics.ack("kitchen"), b"[]", qos=1).wait_for_publish(5)
+        other.client.publish(topics.detection("kitchen", "on"), b"on", qos=1)
+        assert wait_until(lambda: shows(satellite, messages_ignored="1 (malformed-ack 1)"))
+        assert wait_until(lambda: shows(hub, messages_ignored="1 (malformed-detection 1)"))
+
+        broker.stop()
+        lost = f"127.0.0.1:{broker.port} NOT CONNECTED (retrying), reconnections 0"
+        assert wait_until(lambda: shows(satellite, broker=lost, hub="OFFLINE (detections wait)"))
+        assert wait_until(lambda: shows(hub, broker=lost))
+        broker.start()
+        again = connected.replace("reconnections 0", "reconnections 1")
+        assert wait_until(lambda: shows(satellite, broker=again, hub="online"))
+        assert wait_until(lambda: shows(hub, broker=again, satellites_online="kitchen"))
+    finally:
+        other.close()
+        satellite.stop()
+        if hub:
+            hub.stop()
 
 
 def test_what_the_hubs_own_board_hears_fires_home_assistant_until_discovery_is_off(

@@ -121,7 +121,20 @@ class Hub:
     @property
     def online_sites(self) -> frozenset[str]:
         """Satellites whose retained status says online."""
-        return frozenset(self._online)
+        with self._changed:
+            return frozenset(self._online)
+
+    def status(self) -> list[str]:
+        """Its parts of `assistant status` (see Room.status)."""
+        stats = self.stats
+        return [
+            "role: hub",
+            f"site: {self.site}",
+            f"satellites online: {', '.join(sorted(self.online_sites)) or 'none'}",
+            f"detections from the rooms: received {stats.received}, repeated {stats.repeated}, "
+            f"stale {stats.stale}, dispatched {stats.dispatched}",
+            *self.connection.status(),
+        ]
 
     def forward(self, event: CommandEvent) -> None:
         """A detection of the hub's own board: de-duplicated with the satellites' ones, and

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from assistant.ratelimit import WARNINGS_PER_MINUTE, WarningLimiter
+from assistant.ratelimit import WARNINGS_PER_MINUTE, WarningLimiter, counted
 
 MESSAGE_WARNINGS_PER_MINUTE = WARNINGS_PER_MINUTE
 """Warnings of each kind about messages in a minute. A constant, where the serial link's share is
@@ -40,3 +40,7 @@ class RoomStats:
         self.malformed += 1
         self.by_problem[kind] = self.by_problem.get(kind, 0) + 1
         self.warnings.warning(logger, kind, message, *args)
+
+    def summary(self) -> str:
+        """The messages ignored, by kind, as `assistant status` shows them."""
+        return f"messages ignored: {counted(self.malformed, self.by_problem)}"

@@ -180,6 +180,16 @@ class MqttConnection:
     def connected(self) -> bool:
         return self._connected.is_set()
 
+    def status(self) -> list[str]:
+        """The connection's parts of `assistant status`: the broker, whether connected now and
+        how many times it reconnected, then the messages ignored (`stats`)."""
+        state = "connected" if self.connected else "NOT CONNECTED (retrying)"
+        reconnections = max(0, self.connections - 1)
+        return [
+            f"broker: {self.settings.broker} {state}, reconnections {reconnections}",
+            self.stats.summary(),
+        ]
+
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
 

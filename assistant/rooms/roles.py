@@ -19,6 +19,10 @@ class Room(Protocol):
     def reply(self, text: str, site: str | None = None) -> None:
         """Speak a reply in `site`."""
 
+    def status(self) -> list[str]:
+        """Its parts of `assistant status`, each `name: value`: the role and site, its peers
+        and counters, the broker connection and the messages it ignored."""
+
     def start(self) -> None: ...
 
     def stop(self) -> None: ...

@@ -51,6 +51,8 @@ class SatelliteStats(RoomStats):
     """Detections given up: older than mqtt.max_delay, or beyond MAX_PENDING."""
     replies: int = 0
     """Replies received from the hub."""
+    spoken_replies: int = 0
+    """Replies of the hub handed to the speech engine."""
     late_replies: int = 0
     """Replies not spoken: older than wire.REPLY_LIFETIME by the time they would be."""
     repeated_replies: int = 0
@@ -144,6 +146,28 @@ class Satellite:
     def pending(self) -> int:
         """Detections not yet acknowledged by the hub."""
         return len(self._pending)
+
+    def status(self) -> list[str]:
+        """Its parts of `assistant status` (see Room.status)."""
+        stats = self.stats
+        with self._lock:  # one moment's counts: a detection acknowledged leaves `pending`
+            hub = "online" if self._hub_online else "OFFLINE (detections wait)"
+            detections = (
+                f"detections to the hub: pending {len(self._pending)}, forwarded "
+                f"{stats.forwarded}, acknowledged {stats.acknowledged}, dropped {stats.dropped}"
+            )
+        replies = (
+            f"replies from the hub: received {stats.replies}, spoken {stats.spoken_replies}, "
+            f"late {stats.late_replies}, repeated {stats.repeated_replies}"
+        )
+        return [
+            "role: satellite",
+            f"site: {self.site}",
+            f"hub: {hub}",
+            detections,
+            replies,
+            *self.connection.status(),
+        ]
 
     def forward(self, event: CommandEvent) -> None:
         """Send a detection of this satellite's board to the hub (the DeviceSession's
@@ -298,10 +322,14 @@ class Satellite:
                 reply.text,
             )
             return
-        self._say(reply.text)
+        if self._say(reply.text):
+            self.stats.spoken_replies += 1
 
-    def _say(self, text: str) -> None:
+    def _say(self, text: str) -> bool:
+        """Speak `text`; False, with the error logged, if the speech engine failed."""
         try:
             self._speak(text)
         except Exception:
             log.exception("could not speak the reply %r", text)
+            return False
+        return True
