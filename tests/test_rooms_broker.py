@@ -33,6 +33,7 @@ from assistant.ratelimit import WarningLimiter
 from assistant.rooms import satellite as satellite_module
 from assistant.rooms import topics as wire
 from assistant.rooms.discovery import config_topic
+from assistant.rooms.home_assistant import BIRTH_INTERVAL
 from assistant.rooms.hub import Hub
 from assistant.rooms.ignored import MESSAGE_WARNINGS_PER_MINUTE
 from assistant.rooms.mqtt_client import MqttConnection
@@ -394,6 +395,58 @@ def test_home_assistants_birth_message_brings_back_configs_removed_meanwhile(
     finally:
         home_assistant.close()
         satellite.stop()
+
+
+def test_a_flood_of_birth_messages_brings_one_announcement_an_interval_the_last_answered(
+    mosquitto: Mosquitto, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="assistant.home_assistant")
+    clock = Clock()
+    configs = Recorder(mosquitto, config_topic("homeassistant", DEFAULT_TOPICS, "den", "on"))
+    satellite = Satellite(settings_for(mosquitto), "den", print, ("on",), clock, tmp_path)
+    home_assistant = Recorder(mosquitto, "nothing/here")  # a client saying it is online
+    markers: list[None] = []
+
+    def send_births(count: int) -> None:
+        """`count` birth messages, then a malformed acknowledgement: once the satellite has
+        ignored it, it has handled the births before it (one connection's, in order)."""
+        for _ in range(count):
+            home_assistant.client.publish("homeassistant/status", wire.ONLINE, qos=1)
+        home_assistant.client.publish(wire.Topics("assistant").ack("den"), b"[]", qos=1)
+        markers.append(None)
+
+    def answered(announcements: int) -> bool:
+        """Whether the births sent brought `announcements`, each with its configs."""
+        return (
+            satellite.stats.malformed == len(markers)
+            and warned(caplog, "announcing this site again") == announcements
+            and len(configs.messages) == 1 + announcements
+        )
+
+    satellite.start()
+    try:
+        assert wait_until(lambda: len(configs.messages) == 1), "announced on connecting"
+        send_births(FLOOD)
+        assert wait_until(lambda: answered(1)), "the first birth is answered at once"
+        first = clock.now
+        clock.now = first + BIRTH_INTERVAL - 1
+        send_births(1)
+        assert wait_until(lambda: answered(1)), "all put off"
+        clock.now = first + BIRTH_INTERVAL
+        assert wait_until(lambda: answered(2)), "the births put off are answered together"
+        assert warned(caplog, f"said it is online {FLOOD} times") == 1
+        clock.now = first + 2 * BIRTH_INTERVAL
+        send_births(1)
+        assert wait_until(lambda: answered(3)), "a birth after a quiet interval: at once"
+        send_births(1)
+        assert wait_until(lambda: answered(3)), "put off"
+    finally:
+        home_assistant.close()
+        satellite.stop()
+        configs.close()
+    clock.now += BIRTH_INTERVAL
+    assert "home-assistant-satellite" not in {each.name for each in threading.enumerate()}
+    assert warned(caplog, "announcing this site again") == 3, "a stop drops the births put off"
 
 
 def test_a_hub_without_a_board_of_its_own_announces_no_entities(mosquitto: Mosquitto) -> None:

@@ -10,26 +10,37 @@ once the broker has confirmed it.
 
 Home Assistant says `online` on `<discovery_prefix>/status` (its birth message) each time it
 connects; the configs are published again then, as they may have been removed meanwhile (a
-device deleted in Home Assistant, retained messages lost) while this machine stayed connected."""
+device deleted in Home Assistant, retained messages lost) while this machine stayed connected.
+Any client of the broker can say so too, as often as it likes: at most one announcement every
+BIRTH_INTERVAL answers them, the births within the interval after one answered together when
+it ends."""
 
 from __future__ import annotations
 
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import paho.mqtt.client as paho
 
+from assistant.clocks import elapsed
 from assistant.config import model_commands
 from assistant.plugin import CommandEvent
+from assistant.rooms.coalesce import Coalesced
 from assistant.rooms.discovery import Device, discovery_messages, encode_event
 from assistant.rooms.mqtt_client import MqttConnection
 from assistant.rooms.settings import MqttSettings
 from assistant.rooms.topics import ONLINE, Topics
 
 log = logging.getLogger("assistant.home_assistant")
+
+BIRTH_INTERVAL = 5.0
+"""Seconds from one announcement a birth message brings to the next: a client that says
+`online` many times a second (a script, a misconfigured bridge) costs one announcement and one
+log line every BIRTH_INTERVAL, not one per message, and a real Home Assistant start is answered
+at once, or at the latest this long after the announcement before."""
 
 
 class RetainedRecord:
@@ -78,7 +89,7 @@ class HomeAssistant:
     mqtt.discovery on, the device of `site` has an event entity per command in `commands`
     (None: those of the committed model; empty: nothing to announce), available while
     `availability_topic` says online, announced again at each birth message of Home
-    Assistant."""
+    Assistant (at most once every BIRTH_INTERVAL of `clock`)."""
 
     def __init__(
         self,
@@ -90,6 +101,7 @@ class HomeAssistant:
         availability_topic: str,
         commands: Sequence[str] | None,
         state_dir: Path | None,
+        clock: Callable[[], float] = elapsed,
     ):
         self._connection = connection
         self._topics = topics
@@ -109,9 +121,12 @@ class HomeAssistant:
         self._record = RetainedRecord(record)
         self._clearing: dict[str, paho.MQTTMessageInfo] = {}
         self._lock = threading.Lock()
+        self._birth_topic = f"{settings.discovery_prefix}/status"
+        self._births = Coalesced(
+            self._announce_again, BIRTH_INTERVAL, clock, f"home-assistant-{role}"
+        )
         if settings.discovery:
-            birth = f"{settings.discovery_prefix}/status"
-            connection.subscribe(birth, self._on_birth, qos=0)
+            connection.subscribe(self._birth_topic, self._on_birth, qos=0)
 
     def announce(self) -> None:
         """Clear the configs no longer wanted and publish the wanted ones (on every connection:
@@ -130,8 +145,25 @@ class HomeAssistant:
 
     def _on_birth(self, topic: str, payload: bytes) -> None:
         if payload == ONLINE:
-            log.info("Home Assistant is online (%s): announcing this site again", topic)
-            self.announce()
+            self._births.request()
+
+    def _announce_again(self, births: int) -> None:
+        """Announce again for `births` birth messages (more than one: put off together)."""
+        if births == 1:
+            log.info("Home Assistant is online (%s): announcing this site again", self._birth_topic)
+        else:
+            log.info(
+                "Home Assistant said it is online %d times (%s) within %g s: announcing this "
+                "site again, once",
+                births,
+                self._birth_topic,
+                BIRTH_INTERVAL,
+            )
+        self.announce()
+
+    def stop(self) -> None:
+        """Drop the birth messages not answered yet (before the connection stops)."""
+        self._births.stop()
 
     def fire(self, event: CommandEvent) -> None:
         """Fire the event entity of `event.command`, now or never (QoS 0: not late)."""

@@ -98,6 +98,7 @@ class Hub:
             self.topics.hub_status,
             commands if listens_locally else (),
             state_dir,
+            clock,
         )
         self.connection.subscribe(self.topics.all_statuses, self._on_status)
         self.connection.subscribe(self.topics.all_detections, self._on_detection, retained=False)
@@ -114,6 +115,7 @@ class Hub:
             self._stopping = True
             self._changed.notify()
         self._worker.join(timeout=2)
+        self.home_assistant.stop()
         self.connection.stop(last_words=(self.topics.hub_status, wire.OFFLINE))
         self.stats.warnings.flush(everything=True)
         self.home_assistant.forget_cleared()

@@ -118,6 +118,7 @@ class Satellite:
             self.topics.status(site),
             commands,
             state_dir,
+            clock,
         )
         self.connection.subscribe(self.topics.reply(site), self._on_reply, retained=False)
         self.connection.subscribe(self.topics.ack(site), self._on_ack, qos=0, retained=False)
@@ -131,6 +132,7 @@ class Satellite:
     def stop(self) -> None:
         self._stopping.set()
         self._resender.join()
+        self.home_assistant.stop()
         self.connection.stop(last_words=(self.topics.status(self.site), wire.OFFLINE))
         self.stats.warnings.flush(everything=True)
         self.home_assistant.forget_cleared()
