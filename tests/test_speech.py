@@ -134,6 +134,17 @@ def test_a_long_reply_is_cut_to_what_the_timeout_holds_and_the_cut_is_logged(
     assert "reply: Tea is done" in caplog.text
 
 
+def held_saying(audio_output: Path, first: str) -> tuple[Speaker, Path]:
+    """A speaker saying `first`, held there by the stand-in sound card (the other replies come
+    meanwhile) until the returned `hang` file is removed."""
+    hang = audio_output.parent / "hang"
+    hang.touch()
+    speaker = Speaker({})
+    speaker.say(first)
+    assert wait_until(lambda: played_files(audio_output))
+    return speaker, hang
+
+
 class SaidAgainMeanwhile(logging.Handler):
     """On the log line of a reply, another thread says the same reply, and the first goes on
     once it has: two skills saying one reply at the same moment."""
@@ -155,11 +166,7 @@ def test_one_reply_said_by_two_threads_at_once_is_queued_once(
     audio_output: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    hang = audio_output.parent / "hang"
-    hang.touch()  # a first reply is being said while the others come
-    speaker = Speaker({})
-    speaker.say("Timer set for five minutes")
-    assert wait_until(lambda: played_files(audio_output))
+    speaker, hang = held_saying(audio_output, "Timer set for five minutes")
     meanwhile = SaidAgainMeanwhile(speaker, "Lights are off")
     speaker.log.addHandler(meanwhile)
     try:
@@ -263,11 +270,7 @@ def test_a_reply_already_to_be_said_is_not_queued_again(
     """ "up up up" with the lights unreachable: the sentence is said once, and the next reply
     still in its turn."""
     caplog.set_level(logging.INFO)
-    hang = audio_output.parent / "hang"
-    hang.touch()  # the first reply is being said while the others come
-    speaker = Speaker({})
-    speaker.say("I cannot reach the lights")
-    assert wait_until(lambda: played_files(audio_output))
+    speaker, hang = held_saying(audio_output, "I cannot reach the lights")
     speaker.say("I cannot reach the lights")
     speaker.say("Tea is done")
     speaker.say("I cannot reach the lights")
