@@ -174,11 +174,16 @@ def locales(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-SAY_14_03 = (
-    "from datetime import time; from assistant.cli import use_time_locale; "
-    "from assistant.spoken import time_of_day_in_words; "
-    "use_time_locale(); print(time_of_day_in_words(time(14, 3)))"
-)
+SAY_14_03 = """
+import contextlib, io, sys
+from datetime import time
+from assistant import cli
+from assistant.spoken import time_of_day_in_words
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    cli.main(["config", "check", sys.argv[1]])  # any command: the locale is read at start
+print(time_of_day_in_words(time(14, 3)))
+"""
+"""A command of `assistant` (checking a file that is not there), then 14:03 said as then."""
 
 
 @pytest.mark.parametrize(
@@ -193,10 +198,14 @@ SAY_14_03 = (
 def test_the_assistant_says_times_on_the_clock_of_the_users_locale(
     locales: Path, locale_name: str, said: str
 ) -> None:
-    """`assistant` takes LC_TIME from the environment at start, as `run` does."""
+    """`assistant` takes LC_TIME from the environment at start (`cli.main`), for every
+    command, `run` included."""
     environment = {**os.environ, "LOCPATH": str(locales), "LC_ALL": locale_name}
     done = subprocess.run(
-        [sys.executable, "-c", SAY_14_03], env=environment, capture_output=True, text=True
+        [sys.executable, "-c", SAY_14_03, str(locales / "missing.yaml")],
+        env=environment,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == said
