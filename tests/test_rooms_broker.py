@@ -418,7 +418,7 @@ def test_a_flood_of_birth_messages_brings_one_announcement_an_interval_the_last_
     def answered(announcements: int) -> bool:
         """Whether the births sent brought `announcements`, each with its configs."""
         return (
-            satellite.stats.malformed == len(markers)
+            satellite.stats.ignored == len(markers)
             and warned(caplog, "announcing this site again") == announcements
             and len(configs.messages) == 1 + announcements
         )
@@ -632,7 +632,7 @@ def test_the_hub_ignores_malformed_and_stale_detections_with_a_warning(
         for payload in (b"on 0.9", wire.encode_detection(stale), wire.encode_detection(fresh)):
             acks.client.publish(topics.detection("den", "on"), payload, qos=1)
         assert [e.command for e in dispatched.wait_for(1)] == ["off"]
-        assert wait_until(lambda: hub.stats.stale == 1 and hub.stats.malformed == 1)
+        assert wait_until(lambda: hub.stats.stale == 1 and hub.stats.ignored == 1)
 
         def acknowledged() -> set[str]:
             return {i for _t, p in acks.wait_for(0) for i in wire.decode_ack(p.encode())}
@@ -792,7 +792,7 @@ def test_hostile_detections_are_ignored_and_the_hub_goes_on(
         fine = wire.Detection("fine-1", "off", 0.9, "den", "board", age=0.0)
         hostile.client.publish(topics.detection("den", "off"), wire.encode_detection(fine), qos=1)
         assert [e.command for e in dispatched.wait_for(1)] == ["off"]
-        assert hub.stats.malformed == len(HOSTILE_DETECTIONS)
+        assert hub.stats.ignored == len(HOSTILE_DETECTIONS)
     finally:
         hostile.close()
         hub.stop()
@@ -919,7 +919,7 @@ def test_a_flood_of_bad_messages_to_the_hub_gives_a_minutes_share_of_warnings_th
             good = wire.encode_detection(fine)  # QoS 1 like the rest: it comes after them
             hostile.client.publish(topics.detection("den", "off"), good, qos=1)
         assert len(dispatched.wait_for(FLOOD)) == FLOOD, "good detections run meanwhile"
-        assert wait_until(lambda: hub.stats.malformed == 3 * FLOOD)
+        assert wait_until(lambda: hub.stats.ignored == 3 * FLOOD)
         assert hub.stats.by_problem == {
             "retained-message": FLOOD,
             "malformed-detection": FLOOD,
@@ -965,7 +965,7 @@ def test_a_flood_of_bad_messages_to_a_satellite_gives_a_minutes_share_of_warning
             good = wire.Reply(f"reply {number}", 0.0, f"r-{number}")
             hub.client.publish(topics.reply("den"), wire.encode_reply(good), qos=1)
         assert len(spoken.wait_for(FLOOD)) == FLOOD, "good replies are spoken meanwhile"
-        assert wait_until(lambda: satellite.stats.malformed == 2 * FLOOD)
+        assert wait_until(lambda: satellite.stats.ignored == 2 * FLOOD)
         assert satellite.stats.by_problem == {"malformed-reply": FLOOD, "malformed-ack": FLOOD}
         for text in ("ignored a reply", "ignored an acknowledgement"):
             assert warned(caplog, text) == MESSAGE_WARNINGS_PER_MINUTE, text

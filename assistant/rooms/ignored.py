@@ -23,7 +23,7 @@ class RoomStats:
     """The counters a hub and a satellite share, and the limiter of their warnings about
     messages (the owner flushes it regularly, and everything at stop)."""
 
-    malformed: int = 0
+    ignored: int = 0
     """Messages ignored: malformed, of another version, on a topic no site can have, or
     retained where none should be."""
     by_problem: dict[str, int] = field(default_factory=dict)
@@ -37,10 +37,10 @@ class RoomStats:
     def ignore(self, logger: logging.Logger, kind: str, message: str, *args: object) -> None:
         """Count a message ignored as `kind` (such as "malformed-detection") and warn about it
         (`logger.warning(message, *args)`) unless `kind` has had its share of the minute."""
-        self.malformed += 1
+        self.ignored += 1
         self.by_problem[kind] = self.by_problem.get(kind, 0) + 1
         self.warnings.warning(logger, kind, message, *args)
 
     def summary(self) -> str:
         """The messages ignored, by kind, as `assistant status` shows them."""
-        return f"messages ignored: {counted(self.malformed, self.by_problem)}"
+        return f"messages ignored: {counted(self.ignored, self.by_problem)}"
