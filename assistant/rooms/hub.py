@@ -263,7 +263,8 @@ class Hub:
 
     def _run(self, due: list[CommandEvent]) -> None:
         for event in due:
-            self.stats.dispatched += 1
+            with self._changed:  # runs on the worker and on paho's and the board's threads
+                self.stats.dispatched += 1
             try:
                 self._dispatch(event)
             except Exception:
