@@ -123,17 +123,19 @@ class Assistant:
         self.speaker = None if speak else Speaker(config.sections["speech"])
         self._speak = speak or self.speaker.say
         data_dir = data_dir or data_root()
+        self.phrase = PhraseListener(
+            config.sections["phrase"],
+            microphone=self._borrow,
+            play_cue=self.speaker.play_cue if self.speaker else None,
+        )
+        """Listens for the follow-up phrases of the skills here, or, on a satellite, the hub's."""
         self.host = PluginHost(
             installed,
             self.focus,
             data_dir,
             reply=self.reply,
             timeout=config.skill_timeout,
-            listen_for_phrase=PhraseListener(
-                config.sections["phrase"],
-                microphone=self._borrow,
-                play_cue=self.speaker.play_cue if self.speaker else None,
-            ),
+            listen_for_phrase=self.phrase,
             site=config.site,
         )
         self.dispatcher = Dispatcher(config, self.host, self.focus, self._acknowledge)
@@ -144,10 +146,14 @@ class Assistant:
         self._microphone_problem: str | None = None
         """Why `auto` could not use the microphone when it last looked (None: it could)."""
         self.handle_command: Callable[[CommandEvent], object] = self.dispatcher.handle
-        self.room = open_room(config, self.dispatcher.handle, self._speak, data_dir / "rooms")
+        self.room = open_room(
+            config, self.dispatcher.handle, self._speak, data_dir / "rooms", self.phrase
+        )
         """The satellite or hub of `role:` (None for single): it takes this board's commands."""
         if self.room:
             self.handle_command = self.room.forward
+        if config.role == "hub":  # the phrases after the satellites' commands
+            self.host.listen_elsewhere = self.room.listen_for_phrase
 
     def run_sent_command(self, event: CommandEvent) -> list[Future] | str | Forwarded:
         """A command from `assistant send`: run here (on a hub too: no other room heard it; the

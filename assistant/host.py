@@ -26,6 +26,9 @@ ListenForPhrase = Callable[[list[str], float, Callable[[], bool], str], "str | N
 """Transcribes one follow-up phrase: (grammar, seconds, stopped, prompt: the question its cue
 may say); gives up with None once `stopped()` is true."""
 
+ListenElsewhere = Callable[[str, list[str], float, Callable[[], bool], str], "str | None"]
+"""Transcribes one follow-up phrase in another site: (site, then as ListenForPhrase)."""
+
 
 class Abandoned(TimeoutError):
     """The host gave up on a call that ran longer than the skill timeout."""
@@ -229,10 +232,10 @@ class _Context:
         self, grammar: list[str], seconds: float = 4.0, prompt: str = ""
     ) -> str | None:
         call = self._host.runners[self.name].current()
+        stopped = self.cancelled.is_set
         if call and call.site is not None and call.site != self._host.site:
-            self._host.phrase_elsewhere(call.site)
-            return None
-        return self._host.listen_for_phrase(grammar, seconds, self.cancelled.is_set, prompt)
+            return self._host.phrase_elsewhere(call.site, grammar, seconds, stopped, prompt)
+        return self._host.listen_for_phrase(grammar, seconds, stopped, prompt)
 
 
 def _no_phrase(
@@ -265,6 +268,8 @@ class PluginHost:
         self.reply = reply
         self.timeout = timeout
         self.listen_for_phrase = listen_for_phrase
+        self.listen_elsewhere: ListenElsewhere | None = None
+        """Listens in another site (a hub's satellites); None: no phrase there."""
         self.site = site
         self._phrase_elsewhere_told: set[str] = set()
         self.skills: dict[str, Skill] = {}
@@ -385,8 +390,18 @@ class PluginHost:
         future.add_done_callback(stopped)
         return future
 
-    def phrase_elsewhere(self, site: str) -> None:
-        """Say (once per site) why no follow-up phrase is listened for after `site`'s commands."""
+    def phrase_elsewhere(
+        self,
+        site: str,
+        grammar: list[str],
+        seconds: float,
+        stopped: Callable[[], bool],
+        prompt: str,
+    ) -> str | None:
+        """A follow-up phrase after a command of another `site`: heard there by
+        `listen_elsewhere`, else None, with why said once per site."""
+        if self.listen_elsewhere:
+            return self.listen_elsewhere(site, grammar, seconds, stopped, prompt)
         if site not in self._phrase_elsewhere_told:
             self._phrase_elsewhere_told.add(site)
             log.info(
@@ -395,6 +410,7 @@ class PluginHost:
                 site,
                 self.site,
             )
+        return None
 
     def call(self, skill_name: str, action: str, event: CommandEvent, params: Mapping) -> Future:
         """Run `skill_name.action` for `event` on the skill's thread; the future holds its reply

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from assistant.cue import CUES, DEFAULT_PROMPT
 from assistant.microphone import (
@@ -106,6 +106,14 @@ def _never() -> bool:
     return False
 
 
+class Heard(NamedTuple):
+    """What a follow-up phrase gave: its words (None: nothing understood), or why none could be
+    listened for."""
+
+    text: str | None = None
+    problem: str | None = None
+
+
 PlayCue = Callable[[str | None, Callable[[], bool]], str | None]
 """Plays a listening cue, (words, or None for the tone; stopped), and returns once it has been
 played: None then, else why it was not (`Speaker.play_cue`)."""
@@ -133,6 +141,8 @@ class PhraseListener:
         self._model: Any = None
         self._lock = threading.Lock()
         self._reported: set[str] = set()
+        self._problem: str | None = None
+        """The last problem reported: why no phrase could be listened for."""
 
     def listen(
         self,
@@ -144,27 +154,37 @@ class PhraseListener:
         """Transcribe one phrase from the microphone, after the cue (`prompt` is what `words`
         says); None when unavailable, not understood, or once `stopped()` is true (checked
         between the 0.1 s chunks)."""
+        return self.hear(grammar, seconds, stopped, prompt).text
+
+    def hear(
+        self,
+        grammar: list[str],
+        seconds: float | None = None,
+        stopped: Callable[[], bool] = _never,
+        prompt: str = "",
+    ) -> Heard:
+        """`listen`, with why no phrase could be listened for (a satellite tells the hub)."""
         model = self.model()
         if model is None:
-            return None
+            return Heard(problem=self._problem)
         window = min(seconds or self.settings["seconds"], self.settings["seconds"])
         chunks = self._chunks(window)  # read from its first chunk on, so after the cue
         if chunks is None:
-            return None
+            return Heard(problem=self._problem)
         self._cue(prompt or DEFAULT_PROMPT, stopped)
         try:
             phrase = transcribe(model, grammar, until_stopped(chunks, stopped), SAMPLE_RATE)
         except MicrophoneError as error:  # it says what to fix
-            self._report(str(error))
-            return None
+            return Heard(problem=self._report(str(error)))
         except Exception as error:  # sounddevice.PortAudioError and driver errors
-            self._report(f"the microphone failed: {error}; check phrase.device")
-            return None
+            return Heard(
+                problem=self._report(f"the microphone failed: {error}; check phrase.device")
+            )
         if stopped():
             self.log.info("follow-up phrase: told to stop listening")
-            return None
+            return Heard(problem="told to stop listening")
         self.log.info("follow-up phrase: %s", phrase or "(nothing understood)")
-        return phrase
+        return Heard(phrase)
 
     __call__ = listen
 
@@ -213,8 +233,11 @@ class PhraseListener:
                     return None
             return self._model
 
-    def _report(self, problem: str) -> None:
+    def _report(self, problem: str) -> str:
+        """Say (once) that no phrase can be listened for, and why; returns the why."""
+        self._problem = problem
         self._once(f"follow-up phrase unavailable, skills use their defaults: {problem}")
+        return problem
 
     def _once(self, warning: str) -> None:
         """Log `warning` the first time only."""

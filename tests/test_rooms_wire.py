@@ -261,3 +261,28 @@ def test_an_unacknowledged_detection_is_resent_after_5_10_20_40_then_every_80_s(
         pending.sent_at, pending.sends = 100.0, sends
         waits.append(next(t for t in range(200) if pending.resend_due(100.0 + t)))
     assert waits == [5, 10, 20, 40, 80, 80, 80]
+
+
+def test_phrase_requests_and_answers_survive_encoding_and_bad_fields_are_named() -> None:
+    request = wire.PhraseRequest("ab-1", ["ten", "minutes", "[unk]"], 4.0, "How long?", 8.0, 0.5)
+    assert wire.decode_phrase_request(wire.encode_phrase_request(request)) == request
+    answer = wire.PhraseAnswer("ab-1", "ten minutes")
+    assert wire.decode_phrase_answer(wire.encode_phrase_answer(answer)) == answer
+    no_model = wire.PhraseAnswer("ab-1", problem="no Vosk model at /x")
+    assert wire.decode_phrase_answer(wire.encode_phrase_answer(no_model)) == no_model
+    good = json.loads(wire.encode_phrase_request(request))
+    for field, value, message in [
+        ("grammar", "ten", "field 'grammar' is missing or has the wrong type"),
+        ("grammar", ["ten", ""], "field 'grammar' must be at most 1000 words of 1 to 64"),
+        ("seconds", 0, "field 'seconds' must be more than 0"),
+        ("seconds", 61, "field 'seconds' must be from 0 to 60"),
+        ("window", None, "field 'window' is missing"),
+        ("age", -1, "field 'age' must be a finite number of 0 or more"),
+        ("prompt", 7, "field 'prompt' is missing or has the wrong type"),
+        ("id", "", "field 'id' must have 1 to 64 characters"),
+    ]:
+        bad = json.dumps({**good, field: value}).encode()
+        with pytest.raises(wire.PayloadError, match=f"phrase request: {message}"):
+            wire.decode_phrase_request(bad)
+    with pytest.raises(wire.PayloadError, match="phrase answer: field 'text' is missing or has"):
+        wire.decode_phrase_answer(b'{"v": 1, "id": "ab-1", "text": 10}')

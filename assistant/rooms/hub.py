@@ -1,5 +1,6 @@
 """The hub role: hears every satellite through the broker, runs each command once (from the
-room that heard it best), and sends spoken replies back to the room that asked."""
+room that heard it best), sends spoken replies back to the room that asked, and asks it for the
+follow-up phrases its skills listen for."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from assistant.rooms.dedup import Deduplicator
 from assistant.rooms.home_assistant import HomeAssistant
 from assistant.rooms.ignored import RoomStats
 from assistant.rooms.mqtt_client import MqttConnection, Will
+from assistant.rooms.phrases import RemotePhrases
 from assistant.rooms.replies import Replies
 from assistant.rooms.settings import MqttSettings
 
@@ -79,7 +81,7 @@ class Hub:
             client_id=f"assistant-hub-{settings.topic_prefix}",
             will=Will(self.topics.hub_status, wire.OFFLINE),
             on_connected=self._announce,
-            resent_topics=[self.topics.all_replies],
+            resent_topics=[self.topics.all_replies, self.topics.all_phrase_requests],
             stats=self.stats,
         )
         self.replies = Replies(
@@ -89,6 +91,15 @@ class Hub:
             online=lambda each: each in self._online,
             speak_here=self._speak_for,
         )
+        self.phrases = RemotePhrases(
+            self.connection,
+            self.topics,
+            clock,
+            online=lambda each: each in self._online,
+            stats=self.stats,
+        )
+        self.listen_for_phrase = self.phrases.listen
+        """Listen for a follow-up phrase in a satellite's site (see RemotePhrases.listen)."""
         self.home_assistant = HomeAssistant(
             self.connection,
             settings,
@@ -102,6 +113,9 @@ class Hub:
         )
         self.connection.subscribe(self.topics.all_statuses, self._on_status)
         self.connection.subscribe(self.topics.all_detections, self._on_detection, retained=False)
+        self.connection.subscribe(
+            self.topics.all_phrase_answers, self.phrases.on_answer, retained=False
+        )
 
     def start(self) -> None:
         self._worker.start()

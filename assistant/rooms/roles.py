@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Protocol
 
 from assistant.config import Config
+from assistant.phrase import PhraseListener
 from assistant.plugin import CommandEvent
 
 
@@ -33,10 +34,12 @@ def open_room(
     dispatch: Callable[[CommandEvent], object],
     speak: Callable[[str], None],
     state_dir: Path,
+    phrase: PhraseListener | None = None,
 ) -> Room | None:
     """The satellite or hub `config.role` asks for (not started), or None for `single`, which
     needs no broker and does not even load the MQTT client. `state_dir` keeps what it
-    announced to Home Assistant."""
+    announced to Home Assistant; a satellite listens with `phrase` for the follow-up phrases
+    the hub asks for."""
     if config.role == "single":
         return None
     from assistant.rooms.settings import MqttSettings
@@ -46,7 +49,8 @@ def open_room(
     if config.role == "satellite":
         from assistant.rooms.satellite import Satellite
 
-        return Satellite(settings, config.site, speak, commands, state_dir=state_dir)
+        hear = phrase.hear if phrase else None
+        return Satellite(settings, config.site, speak, commands, state_dir=state_dir, hear=hear)
     from assistant.rooms.hub import Hub
 
     return Hub(settings, config.site, dispatch, speak, commands=commands, state_dir=state_dir)

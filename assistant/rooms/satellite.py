@@ -1,5 +1,5 @@
-"""The satellite role: forwards its board's commands to the hub through the broker, and speaks
-the replies the hub sends back to its site."""
+"""The satellite role: forwards its board's commands to the hub through the broker, speaks the
+replies the hub sends back to its site, and listens for the follow-up phrases the hub asks for."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.clocks import elapsed
+from assistant.phrase import Heard
 from assistant.plugin import CommandEvent
 from assistant.rooms import topics as wire
 from assistant.rooms.home_assistant import HomeAssistant
@@ -20,6 +21,10 @@ from assistant.rooms.mqtt_client import MqttConnection, Will
 from assistant.rooms.settings import MqttSettings
 
 log = logging.getLogger("assistant.satellite")
+
+Hear = Callable[[list[str], float, Callable[[], bool], str], Heard]
+"""Listens for a follow-up phrase here: (grammar, seconds, stopped, prompt), as
+PhraseListener.hear."""
 
 MAX_PENDING = 10_000
 """Detections kept while the hub is unreachable; the oldest go first beyond this."""
@@ -58,6 +63,10 @@ class SatelliteStats(RoomStats):
     repeated_replies: int = 0
     """Copies of a reply received before (the hub sends one again when it cannot know whether
     the broker took it), not spoken."""
+    phrases: int = 0
+    """Follow-up phrases the hub asked for and that were listened for (answered)."""
+    late_phrases: int = 0
+    """Follow-up phrase requests not acted on: older than their window."""
 
 
 class Satellite:
@@ -72,7 +81,10 @@ class Satellite:
     With mqtt.discovery on, each detection also fires the Home Assistant event entity of its
     command, once, whether or not a hub is running (QoS 0: now or never, not late). The
     entities announced are those of `commands` (default: the committed model's); `state_dir`
-    keeps the record of what was announced, to remove what no longer is (None: no record)."""
+    keeps the record of what was announced, to remove what no longer is (None: no record).
+
+    `hear` listens for the follow-up phrases the hub asks for (one at a time, each within the
+    request's window); None: the satellite says it has no phrase listener."""
 
     def __init__(
         self,
@@ -82,6 +94,7 @@ class Satellite:
         commands: Sequence[str] | None = None,
         clock: Callable[[], float] = elapsed,
         state_dir: Path | None = None,
+        hear: Hear | None = None,
     ):
         self.settings = settings
         self.topics = wire.Topics(settings.topic_prefix)
@@ -90,6 +103,8 @@ class Satellite:
         self.stats = SatelliteStats()
         self._speak = speak
         self._speaker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"speak-{site}")
+        self._hear = hear
+        self._listener = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"phrase-{site}")
         self._pending: OrderedDict[str, _Pending] = OrderedDict()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -106,7 +121,7 @@ class Satellite:
             will=Will(self.topics.status(site), wire.OFFLINE),
             on_connected=self._announce,
             on_disconnected=self._hub_unreachable,
-            resent_topics=[self.topics.detection(site, "+")],
+            resent_topics=[self.topics.detection(site, "+"), self.topics.phrase_answer(site)],
             stats=self.stats,
         )
         self.home_assistant = HomeAssistant(
@@ -122,6 +137,9 @@ class Satellite:
         )
         self.connection.subscribe(self.topics.reply(site), self._on_reply, retained=False)
         self.connection.subscribe(self.topics.ack(site), self._on_ack, qos=0, retained=False)
+        self.connection.subscribe(
+            self.topics.phrase_request(site), self._on_phrase_request, retained=False
+        )
         # Last: once the hub's status arrives, the broker has taken the other subscriptions.
         self.connection.subscribe(self.topics.hub_status, self._on_hub_status)
 
@@ -137,6 +155,7 @@ class Satellite:
         self.stats.warnings.flush(everything=True)
         self.home_assistant.forget_cleared()
         self._speaker.shutdown(wait=False)
+        self._listener.shutdown(wait=False, cancel_futures=True)
         if self._pending:
             log.warning("%d detection(s) were not acknowledged by the hub", len(self._pending))
 
@@ -162,12 +181,16 @@ class Satellite:
             f"replies from the hub: received {stats.replies}, spoken {stats.spoken_replies}, "
             f"late {stats.late_replies}, repeated {stats.repeated_replies}"
         )
+        phrases = (
+            f"follow-up phrases for the hub: answered {stats.phrases}, late {stats.late_phrases}"
+        )
         return [
             "role: satellite",
             f"site: {self.site}",
             f"hub: {hub}",
             detections,
             replies,
+            phrases,
             *self.connection.status(),
         ]
 
@@ -290,6 +313,47 @@ class Satellite:
             return
         self.stats.replies += 1
         self._speaker.submit(self._say_in_time, reply, received)
+
+    def _on_phrase_request(self, topic: str, payload: bytes) -> None:
+        received = self.clock()
+        try:
+            request = wire.decode_phrase_request(payload)
+        except wire.PayloadError as error:
+            self.stats.ignore(
+                log, "malformed-phrase-request", "ignored a message on %s: %s", topic, error
+            )
+            return
+        self._listener.submit(self._answer, request, received + request.window - request.age)
+
+    def _answer(self, request: wire.PhraseRequest, deadline: float) -> None:
+        """Listen for the phrase the hub asked for, until `deadline` (this machine's clock) at
+        the latest, and answer; not at all once the deadline has passed (the hub no longer
+        waits)."""
+        if self.clock() >= deadline or self._stopping.is_set():
+            self.stats.late_phrases += 1
+            self.stats.warnings.warning(
+                log,
+                "late-phrase-request",
+                "did not listen for the hub's follow-up phrase %s: its window of %g s had passed",
+                request.id,
+                request.window,
+            )
+            return
+        if self._hear is None:
+            heard = Heard(problem="this satellite has no follow-up phrase listener")
+        else:
+
+            def stopped() -> bool:
+                return self.clock() >= deadline or self._stopping.is_set()
+
+            heard = self._hear(request.grammar, request.seconds, stopped, request.prompt)
+        self.stats.phrases += 1
+        answer = wire.PhraseAnswer(
+            request.id, heard.text, heard.problem and heard.problem[: wire.MAX_PROMPT]
+        )
+        self.connection.publish(
+            self.topics.phrase_answer(self.site), wire.encode_phrase_answer(answer)
+        )
 
     def _heard_before(self, reply: wire.Reply, received: float) -> bool:
         """Whether a reply with this id came lately; remembers it. A copy arrives at most

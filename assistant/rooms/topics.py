@@ -24,6 +24,13 @@ MAX_TEXT = 64
 REPLY_LIFETIME = 10.0
 """Seconds after the hub made a reply past which it is no longer sent nor spoken: it answers
 what was just said or tells what just happened, and later it misleads (docs/mqtt.md)."""
+PHRASE_MARGIN = 4.0
+"""Seconds a follow-up phrase request's window has beyond its listening window: the cue played
+first, and the way there and back through the broker."""
+MAX_GRAMMAR = 1000
+"""Most words (each 1 to MAX_TEXT characters) in a phrase request's grammar."""
+MAX_PROMPT = 1000
+"""Longest prompt, and longest text or problem of an answer, in characters."""
 
 
 def message_ids() -> Iterator[str]:
@@ -76,6 +83,20 @@ class Topics:
 
     def ack(self, site: str) -> str:
         return f"{self.site(site)}/ack"
+
+    def phrase_request(self, site: str) -> str:
+        return f"{self.site(site)}/phrase/request"
+
+    def phrase_answer(self, site: str) -> str:
+        return f"{self.site(site)}/phrase/answer"
+
+    @property
+    def all_phrase_requests(self) -> str:
+        return f"{self.root}/site/+/phrase/request"
+
+    @property
+    def all_phrase_answers(self) -> str:
+        return f"{self.root}/site/+/phrase/answer"
 
     @property
     def hub_status(self) -> str:
@@ -131,6 +152,36 @@ class Reply:
     field sends none: 0)."""
     id: str | None = None
     """Unique per reply, kept by a copy sent again (a hub of before this field sends none)."""
+
+
+@dataclass(frozen=True)
+class PhraseRequest:
+    """The hub asking a satellite to play its listening cue and listen for a follow-up phrase,
+    for a skill running a command of the satellite's site."""
+
+    id: str
+    grammar: list[str]
+    """The words the phrase may have (empty: any)."""
+    seconds: float
+    """The skill's listening window (the satellite's `phrase.seconds` caps it)."""
+    prompt: str
+    """The skill's short question, said by `phrase.cue: words`."""
+    window: float
+    """Seconds from the hub making the request within which it takes the answer."""
+    age: float = 0.0
+    """Seconds between the hub making the request and sending this message."""
+
+
+@dataclass(frozen=True)
+class PhraseAnswer:
+    """A satellite's answer to a PhraseRequest: what it heard, or why it heard nothing."""
+
+    id: str
+    """The request's."""
+    text: str | None = None
+    """The phrase; None when nothing was understood (or `problem` says why not)."""
+    problem: str | None = None
+    """Why the satellite could not listen (no microphone, no Vosk model, ...)."""
 
 
 def _decode_object(payload: bytes, what: str) -> dict[str, Any]:
@@ -238,3 +289,62 @@ def encode_ack(ids: list[str]) -> bytes:
 def decode_ack(payload: bytes) -> list[str]:
     ids = _field(_decode_object(payload, "ack"), "ids", list, "ack")
     return [i for i in ids if isinstance(i, str)]
+
+
+def _optional_text(data: dict[str, Any], name: str, what: str, longest: int) -> str | None:
+    value = None if data.get(name) is None else _field(data, name, str, what)
+    if value is not None and len(value) > longest:
+        raise PayloadError(f"{what}: field {name!r} must have at most {longest} characters")
+    return value
+
+
+def encode_phrase_request(request: PhraseRequest) -> bytes:
+    body = {
+        "v": VERSION,
+        "id": request.id,
+        "grammar": request.grammar,
+        "seconds": request.seconds,
+        "prompt": request.prompt,
+        "window": round(request.window, 4),
+        "age": round(request.age, 4),
+    }
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+def decode_phrase_request(payload: bytes) -> PhraseRequest:
+    what = "phrase request"
+    data = _decode_object(payload, what)
+    grammar = _field(data, "grammar", list, what)
+    if len(grammar) > MAX_GRAMMAR or not all(
+        isinstance(word, str) and 0 < len(word) <= MAX_TEXT for word in grammar
+    ):
+        raise PayloadError(
+            f"{what}: field 'grammar' must be at most {MAX_GRAMMAR} words of 1 to {MAX_TEXT} "
+            "characters"
+        )
+    seconds = _number(data, "seconds", what, high=60.0)
+    if seconds == 0:
+        raise PayloadError(f"{what}: field 'seconds' must be more than 0")
+    return PhraseRequest(
+        id=_text(data, "id", what),
+        grammar=grammar,
+        seconds=seconds,
+        prompt=_optional_text(data, "prompt", what, MAX_PROMPT) or "",
+        window=_number(data, "window", what, high=60.0 + PHRASE_MARGIN),
+        age=_number(data, "age", what),
+    )
+
+
+def encode_phrase_answer(answer: PhraseAnswer) -> bytes:
+    body = {"v": VERSION, "id": answer.id, "text": answer.text, "problem": answer.problem}
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+def decode_phrase_answer(payload: bytes) -> PhraseAnswer:
+    what = "phrase answer"
+    data = _decode_object(payload, what)
+    return PhraseAnswer(
+        id=_text(data, "id", what),
+        text=_optional_text(data, "text", what, MAX_PROMPT),
+        problem=_optional_text(data, "problem", what, MAX_PROMPT),
+    )

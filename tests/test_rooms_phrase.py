@@ -1,0 +1,257 @@
+"""Follow-up phrases in a satellite's room through a real mosquitto: the hub's skill asks, the
+satellite plays its cue on its (stand-in) sound card and listens with the real Vosk model on
+its (ALSA stand-in) microphone, and the hub's skill gets what it heard; a satellite that cannot
+listen says why, one that does not answer (of before this) leaves the default after the window,
+and an answer after the window is ignored."""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from alsa_microphone import DEVICE, plug_in
+from mosquitto import Mosquitto, Recorder
+from runtime_skills import INSTALLED
+from test_phrase import microphone_speech
+from test_phrase_cue import AskingSkill
+from waiting import wait_until
+from wav import played_files
+
+from assistant.config import load_config
+from assistant.daemon import Assistant
+from assistant.plugin import CommandEvent
+from assistant.rooms import topics as wire
+from skills.timers import TimersSkill
+
+SKILLS = {**INSTALLED, AskingSkill.name: AskingSkill, TimersSkill.name: TimersSkill}
+TOPICS = wire.Topics("assistant")
+
+CONFIG = """
+role: {role}
+site: {site}
+source: emulator
+cooldown: 0
+skill_timeout: 20
+emulator: {{heartbeat_ms: 200}}
+mqtt: {{host: 127.0.0.1, port: {port}, reconnect_min: 0.05, dedup_window: 0, discovery: false}}
+phrase: {{model: {model}, device: {device}, seconds: 3, cue: tone}}
+commands:
+  go: {go}
+skills:
+  asking: {{}}
+  timers: {{listen_seconds: 1}}
+"""
+
+
+def start(
+    tmp_path: Path, role: str, site: str, port: int, go: str = "timers.start", **phrase: str
+) -> Assistant:
+    """An assistant of `role` in `site`; the hub speaks into `.replies`, a satellite with the
+    real speaker (on the stand-in sound card)."""
+    path = tmp_path / f"{site}.yaml"
+    text = CONFIG.format(
+        role=role,
+        site=site,
+        port=port,
+        go=go,
+        model=phrase.get("model", tmp_path / "no-model"),
+        device=phrase.get("device", "none"),
+    )
+    path.write_text(textwrap.dedent(text))
+    replies: list[str] = []
+    speak = replies.append if role == "hub" else None
+    assistant = Assistant(load_config(path, SKILLS), SKILLS, tmp_path / site, speak)
+    assistant.replies = replies
+    assistant.start()
+    assistant.open_default_sources()
+    assert assistant.sources[0].session.greeted.wait(5)
+    return assistant
+
+
+class OldSatellite:
+    """A satellite of before remote phrases, in the kitchen, as the broker sees it: online, and
+    deaf to phrase requests unless the test answers them (`requests` gets each, decoded)."""
+
+    def __init__(self, broker: Mosquitto):
+        self.requests: queue.Queue[wire.PhraseRequest] = queue.Queue()
+        self.recorder = Recorder(broker, TOPICS.phrase_request("kitchen"))
+        self.recorder.client.on_message = lambda _c, _u, message: self.requests.put(
+            wire.decode_phrase_request(message.payload)
+        )
+        self.recorder.client.publish(TOPICS.status("kitchen"), wire.ONLINE, qos=1, retain=True)
+
+    def answer(self, request_id: str, text: str) -> None:
+        answer = wire.encode_phrase_answer(wire.PhraseAnswer(request_id, text))
+        self.recorder.client.publish(TOPICS.phrase_answer("kitchen"), answer, qos=1)
+
+    def close(self) -> None:
+        self.recorder.client.publish(TOPICS.status("kitchen"), b"", qos=1, retain=True)
+        self.recorder.close()
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    with Mosquitto(tmp_path / "broker") as running:
+        yield running
+
+
+@pytest.fixture
+def old_satellite(broker: Mosquitto) -> Iterator[OldSatellite]:
+    satellite = OldSatellite(broker)
+    yield satellite
+    satellite.close()
+
+
+def go_in_the_kitchen(hub: Assistant) -> str:
+    """Run "go" on the hub as heard in the kitchen; its reply."""
+    assert wait_until(lambda: "kitchen" in hub.room.online_sites)
+    event = CommandEvent("go", 1.0, "kitchen/board", "kitchen", time.monotonic())
+    [future] = hub.dispatcher.run(event)
+    return future.result(20)
+
+
+def going_in_the_kitchen(hub: Assistant) -> tuple[list[str], threading.Thread]:
+    """`go_in_the_kitchen` on a thread of its own; the list gets the reply."""
+    replies: list[str] = []
+    thread = threading.Thread(target=lambda: replies.append(go_in_the_kitchen(hub)), daemon=True)
+    thread.start()
+    return replies, thread
+
+
+def test_the_satellite_plays_its_cue_and_its_microphone_gives_the_hubs_skill_the_phrase(
+    tmp_path: Path,
+    broker: Mosquitto,
+    alsa_home: Path,
+    audio_output: Path,
+    korean_model_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A "go" heard by the kitchen's board: the hub's skill asks for a phrase (Korean: the one
+    Vosk model here), the kitchen plays the tone and hears real espeak-ng speech on its
+    microphone, and the skill's reply, what it heard, is spoken in the kitchen."""
+    caplog.set_level(logging.INFO)
+    plug_in(alsa_home, np.frombuffer(microphone_speech("감사합니다", tmp_path), np.int16))
+    hub = start(tmp_path, "hub", "hall", broker.port, go="asking.ask")
+    kitchen = start(
+        tmp_path, "satellite", "kitchen", broker.port, model=str(korean_model_path), device=DEVICE
+    )
+    try:
+        assert wait_until(lambda: kitchen.room.hub_online)
+        kitchen.virtual_board.detect("go")
+        assert wait_until(lambda: "reply: 감사합니다" in caplog.text, timeout=30)
+    finally:
+        kitchen.stop()
+        hub.stop()
+    assert played_files(audio_output), "the kitchen played no cue"
+    assert "follow-up phrase: listening after the tone cue" in caplog.text
+    assert "follow-up phrase from site 'kitchen': 감사합니다" in caplog.text
+    assert hub.replies == []  # spoken in the kitchen, not in the hall
+    assert "no follow-up phrase" not in caplog.text
+
+
+def test_the_hubs_timer_takes_the_length_the_satellite_heard(
+    tmp_path: Path, broker: Mosquitto, old_satellite: OldSatellite
+) -> None:
+    """The request carries the timer's grammar, window and question; "ten minutes" answered
+    makes a ten-minute timer."""
+    hub = start(tmp_path, "hub", "hall", broker.port)
+    try:
+        replies, thread = going_in_the_kitchen(hub)
+        request = old_satellite.requests.get(timeout=10)
+        assert "minutes" in request.grammar and request.prompt == "How long?"
+        assert request.seconds == 1 and request.window == 1 + wire.PHRASE_MARGIN
+        old_satellite.answer(request.id, "ten minutes")
+        thread.join(20)
+        assert replies == ["Timer set for ten minutes"]
+    finally:
+        hub.stop()
+
+
+def test_a_satellite_without_a_vosk_model_says_so_and_the_timer_takes_its_default(
+    tmp_path: Path, broker: Mosquitto, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    hub = start(tmp_path, "hub", "hall", broker.port)
+    kitchen = start(tmp_path, "satellite", "kitchen", broker.port)
+    try:
+        started = time.monotonic()
+        assert go_in_the_kitchen(hub) == "Timer set for five minutes"
+        assert time.monotonic() - started < 1 + wire.PHRASE_MARGIN  # an answer, no wait
+    finally:
+        kitchen.stop()
+        hub.stop()
+    said = "no follow-up phrase from site 'kitchen': its satellite could not listen: "
+    assert said + f"no Vosk model at {tmp_path / 'no-model'}" in caplog.text
+
+
+def test_a_satellite_that_does_not_answer_leaves_the_default_after_the_window(
+    tmp_path: Path, broker: Mosquitto, old_satellite: OldSatellite, caplog: pytest.LogCaptureFixture
+) -> None:
+    hub = start(tmp_path, "hub", "hall", broker.port)
+    try:
+        assert go_in_the_kitchen(hub) == "Timer set for five minutes"
+        assert old_satellite.requests.qsize() == 1
+    finally:
+        hub.stop()
+    window = 1 + wire.PHRASE_MARGIN
+    assert (
+        f"no follow-up phrase from site 'kitchen': its satellite did not answer within {window:g} s"
+        in caplog.text
+    )
+
+
+def test_an_answer_after_the_window_is_ignored_and_the_next_request_takes_its_own(
+    tmp_path: Path, broker: Mosquitto, old_satellite: OldSatellite, caplog: pytest.LogCaptureFixture
+) -> None:
+    hub = start(tmp_path, "hub", "hall", broker.port)
+    try:
+        assert go_in_the_kitchen(hub) == "Timer set for five minutes"
+        late = old_satellite.requests.get(timeout=1)
+        old_satellite.answer(late.id, "ten minutes")
+        ignored = (
+            "ignored an answer of site 'kitchen' to a follow-up phrase request the hub no "
+            f"longer waits for ({late.id}): ten minutes"
+        )
+        assert wait_until(lambda: ignored in caplog.text)
+        replies, thread = going_in_the_kitchen(hub)
+        request = old_satellite.requests.get(timeout=10)
+        old_satellite.answer(late.id, "ten minutes")  # again, while this one waits
+        old_satellite.answer(request.id, "two minutes")
+        thread.join(20)
+        assert replies == ["Timer 2 set for two minutes"]
+    finally:
+        hub.stop()
+
+
+def test_a_request_older_than_its_window_is_not_acted_on(
+    tmp_path: Path, broker: Mosquitto, caplog: pytest.LogCaptureFixture
+) -> None:
+    kitchen = start(tmp_path, "satellite", "kitchen", broker.port)
+    answers = Recorder(broker, TOPICS.site("kitchen") + "/#")
+    try:  # its status online comes after its subscriptions
+        assert answers.wait_for(1) == [(TOPICS.status("kitchen"), "online")]
+        for request_id, age in [("old-1", 5.0), ("young-2", 0.0)]:
+            request = wire.PhraseRequest(request_id, ["ten"], 1.0, "", 5.0, age)
+            answers.client.publish(
+                TOPICS.phrase_request("kitchen"), wire.encode_phrase_request(request), qos=1
+            )
+        answer = TOPICS.phrase_answer("kitchen")
+        assert wait_until(lambda: any(topic == answer for topic, _ in answers.messages))
+        time.sleep(0.5)  # room for an answer to the old one, were it given
+        [payload] = [payload for topic, payload in answers.messages if topic == answer]
+        assert json.loads(payload)["id"] == "young-2"  # answered (no model here)
+    finally:
+        answers.close()
+        kitchen.stop()
+    assert "did not listen for the hub's follow-up phrase old-1: its window of 5 s had passed" in (
+        caplog.text
+    )
+    assert kitchen.room.stats.late_phrases == 1
