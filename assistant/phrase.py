@@ -106,6 +106,10 @@ def _never() -> bool:
     return False
 
 
+class Unavailable(Exception):
+    """No phrase can be listened for: the message says why (no model, no microphone)."""
+
+
 class Heard(NamedTuple):
     """What a follow-up phrase gave: its words (None: nothing understood), or why none could be
     listened for."""
@@ -141,8 +145,6 @@ class PhraseListener:
         self._model: Any = None
         self._lock = threading.Lock()
         self._reported: set[str] = set()
-        self._problem: str | None = None
-        """The last problem reported: why no phrase could be listened for."""
 
     def listen(
         self,
@@ -164,22 +166,20 @@ class PhraseListener:
         prompt: str = "",
     ) -> Heard:
         """`listen`, with why no phrase could be listened for (a satellite tells the hub)."""
-        model = self.model()
-        if model is None:
-            return Heard(problem=self._problem)
         window = min(seconds or self.settings["seconds"], self.settings["seconds"])
-        chunks = self._chunks(window)  # read from its first chunk on, so after the cue
-        if chunks is None:
-            return Heard(problem=self._problem)
+        try:
+            model = self._loaded_model()
+            chunks = self._chunks(window)  # read from its first chunk on, so after the cue
+        except Unavailable as why:
+            return Heard(problem=str(why))
         self._cue(prompt or DEFAULT_PROMPT, stopped)
         try:
             phrase = transcribe(model, grammar, until_stopped(chunks, stopped), SAMPLE_RATE)
         except MicrophoneError as error:  # it says what to fix
-            return Heard(problem=self._report(str(error)))
+            return Heard(problem=str(self._unavailable(str(error))))
         except Exception as error:  # sounddevice.PortAudioError and driver errors
-            return Heard(
-                problem=self._report(f"the microphone failed: {error}; check phrase.device")
-            )
+            why = self._unavailable(f"the microphone failed: {error}; check phrase.device")
+            return Heard(problem=str(why))
         if stopped():
             self.log.info("follow-up phrase: told to stop listening")
             return Heard(problem="told to stop listening")
@@ -188,20 +188,18 @@ class PhraseListener:
 
     __call__ = listen
 
-    def _chunks(self, seconds: float) -> Iterable[bytes] | None:
+    def _chunks(self, seconds: float) -> Iterable[bytes]:
         """The audio to listen to: borrowed from the stream already open, else from a stream of
-        its own; None (reported once) when there is no microphone."""
+        its own; Unavailable (reported once) when there is no microphone."""
         try:
             shared = self.microphone(seconds) if self.microphone else None
         except MicrophoneError as error:
-            self._report(str(error))
-            return None
+            raise self._unavailable(str(error)) from None
         if shared is not None:
             return shared
         problem = microphone_problem(self.settings["device"], "phrase.device")
         if problem:
-            self._report(problem)
-            return None
+            raise self._unavailable(problem)
         return microphone_chunks(self.settings["device"], seconds)
 
     def _cue(self, prompt: str, stopped: Callable[[], bool]) -> None:
@@ -217,27 +215,32 @@ class PhraseListener:
 
     def model(self) -> Any:
         """The Vosk model, loaded once; None (reported once) when it cannot be loaded."""
+        try:
+            return self._loaded_model()
+        except Unavailable:
+            return None
+
+    def _loaded_model(self) -> Any:
+        """The Vosk model, loaded once; Unavailable (reported once) when it cannot be."""
         with self._lock:
             if self._model is None:
                 problem = check_model(self.model_path)
                 if problem:
-                    self._report(problem)
-                    return None
+                    raise self._unavailable(problem)
                 try:
                     import vosk
 
                     vosk.SetLogLevel(-1)
                     self._model = vosk.Model(str(self.model_path))
                 except Exception as error:  # vosk raises a bare Exception on a bad model
-                    self._report(f"the Vosk model at {self.model_path} did not load: {error}")
-                    return None
+                    why = f"the Vosk model at {self.model_path} did not load: {error}"
+                    raise self._unavailable(why) from None
             return self._model
 
-    def _report(self, problem: str) -> str:
-        """Say (once) that no phrase can be listened for, and why; returns the why."""
-        self._problem = problem
+    def _unavailable(self, problem: str) -> Unavailable:
+        """Say (once) that no phrase can be listened for, and why; the error to raise."""
         self._once(f"follow-up phrase unavailable, skills use their defaults: {problem}")
-        return problem
+        return Unavailable(problem)
 
     def _once(self, warning: str) -> None:
         """Log `warning` the first time only."""
