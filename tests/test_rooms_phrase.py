@@ -98,12 +98,6 @@ class OldSatellite:
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    with Mosquitto(tmp_path / "broker") as running:
-        yield running
-
-
-@pytest.fixture
 def old_satellite(broker: Mosquitto) -> Iterator[OldSatellite]:
     satellite = OldSatellite(broker)
     yield satellite
