@@ -377,8 +377,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_service(args: argparse.Namespace) -> int:
     if args.action == "install":
-        if not args.config and service.installed_config():
-            args.config = service.installed_config()
+        kept = None if args.config else service.installed_config()
+        if kept:
+            args.config = kept
             print(
                 f"keeping --config {args.config} of the installed unit (give --config to change "
                 "it, or uninstall first to run without it)",

@@ -483,20 +483,18 @@ class PluginHost:
         """For `assistant status`: each configured skill, running, starting or NOT RUNNING with
         why, and how many of its calls failed since the start; on one line, without "; "."""
         with self._lock:
-            names = sorted({*self.settings, *self.start_errors})
-            states = {
-                name: f"NOT RUNNING ({self.start_errors[name]})"
-                if name in self.start_errors
-                else "running"
-                if name in self.skills
-                else "starting"
-                for name in names
-            }
-        parts = []
-        for name, state in states.items():
-            failed = self.failures.get(name, 0)
-            parts.append(f"{name} {state}" + (f", {failed} failed" if failed else ""))
+            parts = [self._health_of(name) for name in sorted({*self.settings, *self.start_errors})]
+        # One line without "; " (the status's separator): a start error may hold both.
         return " ".join(" | ".join(parts).replace("; ", ", ").split()) or "none"
+
+    def _health_of(self, name: str) -> str:
+        """One skill's part of `health` (called under the lock)."""
+        if name in self.start_errors:
+            state = f"NOT RUNNING ({self.start_errors[name]})"
+        else:
+            state = "running" if name in self.skills else "starting"
+        failed = self.failures.get(name, 0)
+        return f"{name} {state}" + (f", {failed} failed" if failed else "")
 
     def stop(self) -> None:
         """Stop every skill, waiting up to the skill timeout for them to finish; those that do

@@ -329,7 +329,11 @@ class Satellite:
         """Listen for the phrase the hub asked for, until `deadline` (this machine's clock) at
         the latest, and answer; not at all once the deadline has passed (the hub no longer
         waits)."""
-        if self.clock() >= deadline or self._stopping.is_set():
+
+        def stopped() -> bool:
+            return self.clock() >= deadline or self._stopping.is_set()
+
+        if stopped():
             self.stats.late_phrases += 1
             self.stats.warnings.warning(
                 log,
@@ -342,10 +346,6 @@ class Satellite:
         if self._hear is None:
             heard = Heard(problem="this satellite has no follow-up phrase listener")
         else:
-
-            def stopped() -> bool:
-                return self.clock() >= deadline or self._stopping.is_set()
-
             heard = self._hear(request.grammar, request.seconds, stopped, request.prompt)
         self.stats.phrases += 1
         answer = wire.PhraseAnswer(
