@@ -52,6 +52,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     lock before anything else; the exit statuses the unit does not restart mean a problem a
     restart would meet again."""
     hangup.hold()
+    terminal = hangup.terminal()
     logformat.setup()
     log.info(  # where each run begins in the journal, and what runs
         "assistant %s starting (pid %d, configuration %s)",
@@ -73,13 +74,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             error,
         )
     try:
-        return _serve(args)
+        return _serve(args, terminal)
     finally:
         if lock:
             lock.release()
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace, terminal: int | None) -> int:
+    """Run until stopped: SIGTERM, Ctrl-C, or `terminal` (the controlling terminal, None
+    without one) closed; any other SIGHUP reloads the configuration."""
     from assistant.daemon import Assistant
 
     try:
@@ -124,6 +127,9 @@ def _serve(args: argparse.Namespace) -> int:
         ).start()
     while not assistant.stopping.wait(0.5):
         if hangup.take():
+            if hangup.hung_up(terminal):
+                log.info("the terminal closed")
+                break
             _reload(assistant, args.config)
     log.info("stopping")
     server.stop()

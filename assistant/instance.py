@@ -25,6 +25,8 @@ class InstanceLock:
     def __init__(self, data_dir: Path, socket: Path):
         self.path = data_dir / LOCK_NAME
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # timers, rooms: yours alone
+        if data_dir.stat().st_mode & 0o077:  # made before, by `models download` with its umask
+            data_dir.chmod(0o700)
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

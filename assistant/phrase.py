@@ -63,6 +63,15 @@ def phrase_from_result(result: str) -> str | None:
     return " ".join(words) or None
 
 
+def log_heard(log: logging.Logger, heard: str, text: str | None) -> None:
+    """Log a follow-up phrase (`heard` says whose: "follow-up phrase"): whether it was
+    understood at INFO, its words at DEBUG only, so that what a person said stays out of the
+    log (the journal) at the default level."""
+    log.info("%s: %s", heard, "understood" if text else "nothing understood")
+    if text:
+        log.debug("%s: %r", heard, text)
+
+
 def transcribe(
     model: Any, grammar: list[str] | None, chunks: Iterable[bytes], sample_rate: int
 ) -> str | None:
@@ -183,7 +192,7 @@ class PhraseListener:
         if stopped():
             self.log.info("follow-up phrase: told to stop listening")
             return Heard(problem="told to stop listening")
-        self.log.info("follow-up phrase: %s", phrase or "(nothing understood)")
+        log_heard(self.log, "follow-up phrase", phrase)
         return Heard(phrase)
 
     __call__ = listen

@@ -128,6 +128,58 @@ def test_config_check_takes_the_file_as_an_argument_or_config_after_the_subcomma
     assert f"run --config {good}\n" in printed.stdout, printed.stderr
 
 
+def _run_in_terminal(env: dict, config: Path, nohup: bool = False) -> tuple[subprocess.Popen, int]:
+    """`assistant run` in a terminal of its own (a pty: its controlling terminal, as in a
+    terminal window), with SIGHUP ignored as `nohup` starts it; the process and the terminal's
+    other end, where its output arrives."""
+    terminal, its_end = os.openpty()
+
+    def in_its_session() -> None:
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        if nohup:
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "--config", str(config), "run"],
+        env=env,
+        stdin=its_end,
+        stdout=its_end,
+        stderr=its_end,
+        start_new_session=True,
+        preexec_fn=in_its_session,
+    )
+    os.close(its_end)
+    return daemon, terminal
+
+
+@pytest.mark.parametrize("nohup", [False, True])
+def test_closing_the_terminal_run_was_started_in_stops_it_unless_nohup(env, tmp_path, nohup):
+    """The hangup of the terminal `assistant run` runs in ends it as Ctrl-C does, so it does not
+    go on listening with nobody to see it; `kill -HUP` while the terminal is open reloads, and
+    so does the hangup of one it was started from with `nohup`."""
+    config = tmp_path / "config.yaml"
+    config.write_text(textwrap.dedent(CONFIG))
+    daemon, terminal = _run_in_terminal(env, config, nohup)
+    try:
+        shown = read_for(terminal, 30, lambda data: b"Type a command" in data)
+        assert b"Type a command" in shown, shown
+        daemon.send_signal(signal.SIGHUP)
+        shown = read_for(terminal, 30, lambda data: b"configuration reloaded" in data)
+        assert b"configuration reloaded" in shown, shown
+        config.write_text(textwrap.dedent(CONFIG).replace("Ada", "Grace"))
+        os.close(terminal)  # the terminal window closes
+        terminal = None
+        if nohup:  # reloaded: it greets Grace
+            assert wait_until(lambda: "Grace" in assistant(env, "send", "on").stdout, timeout=30)
+            daemon.terminate()
+        assert daemon.wait(15) == 0
+    finally:
+        daemon.kill()
+        daemon.wait()
+        if terminal is not None:
+            os.close(terminal)
+
+
 def test_run_send_reload_and_terminate(env, tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text(textwrap.dedent(CONFIG))

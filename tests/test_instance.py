@@ -36,3 +36,13 @@ def test_a_new_data_directory_is_the_users_alone_whatever_the_umask(tmp_path):
     lock.release()
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
     assert stat.S_IMODE((data / "assistant.lock").stat().st_mode) == 0o600
+
+
+def test_a_data_directory_made_before_is_made_the_users_alone(tmp_path):
+    """`assistant models download`, run first, makes the folder with the usual umask (0755):
+    the timers' file in it would be readable by every user."""
+    data = tmp_path / "share" / "assistant"
+    (data / "models").mkdir(parents=True)
+    data.chmod(0o755)
+    InstanceLock(data, tmp_path / "assistant.sock").release()
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700

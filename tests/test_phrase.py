@@ -87,6 +87,26 @@ def test_listen_takes_one_phrase_from_a_microphone_with_real_speech(
     assert windows == [3.0]  # never longer than the configured window
 
 
+def test_the_words_heard_are_logged_at_debug_only(
+    korean_model_path: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What a person said stays out of the log at the default level (the service's journal
+    keeps it): INFO says whether a phrase was understood, DEBUG has its words."""
+    pcm = microphone_speech("감사합니다", tmp_path)
+
+    def microphone(seconds: float) -> list[bytes]:
+        return [pcm[i : i + 3200] for i in range(0, len(pcm), 3200)]
+
+    listener = PhraseListener({"model": str(korean_model_path)}, microphone=microphone)
+    caplog.set_level(logging.DEBUG, logger="assistant.phrase")
+    assert listener(KOREAN_GRAMMAR, 3.0) == "감사합니다"
+    said = [(r.levelno, r.getMessage()) for r in caplog.records if "follow-up" in r.getMessage()]
+    assert said == [
+        (logging.INFO, "follow-up phrase: understood"),
+        (logging.DEBUG, "follow-up phrase: '감사합니다'"),
+    ]
+
+
 def test_listening_stops_between_chunks_once_told_to(
     korean_model_path: Path, tmp_path: Path
 ) -> None:

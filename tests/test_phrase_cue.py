@@ -274,4 +274,4 @@ def test_the_daemon_cues_go_here_and_its_own_voice_guard_spares_the_spoken_answe
         hang.unlink(missing_ok=True)
         running.stop()
     assert "follow-up phrase: listening after the tone cue" in caplog.text
-    assert "follow-up phrase: 감사합니다" in caplog.text
+    assert "follow-up phrase: understood" in caplog.text

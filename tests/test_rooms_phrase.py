@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from alsa_microphone import DEVICE, plug_in
+from manual_clock import Clock
 from mosquitto import Mosquitto, Recorder
 from runtime_skills import INSTALLED
 from test_phrase import microphone_speech
@@ -27,8 +28,11 @@ from wav import played_files
 
 from assistant.config import load_config
 from assistant.daemon import Assistant
+from assistant.phrase import Heard
 from assistant.plugin import CommandEvent
 from assistant.rooms import topics as wire
+from assistant.rooms.satellite import PHRASE_AFTER_COMMAND, Satellite
+from assistant.rooms.settings import MqttSettings
 from skills.timers import TimersSkill
 
 SKILLS = {**INSTALLED, AskingSkill.name: AskingSkill, TimersSkill.name: TimersSkill}
@@ -146,7 +150,14 @@ def test_the_satellite_plays_its_cue_and_its_microphone_gives_the_hubs_skill_the
         hub.stop()
     assert played_files(audio_output), "the kitchen played no cue"
     assert "follow-up phrase: listening after the tone cue" in caplog.text
-    assert "follow-up phrase from site 'kitchen': 감사합니다" in caplog.text
+    assert "follow-up phrase from site 'kitchen': understood" in caplog.text
+    assert (
+        not [  # the words only at DEBUG: the reply is the skill's, and logged as every reply
+            record
+            for record in caplog.records
+            if "감사합니다" in record.getMessage() and not record.getMessage().startswith("reply: ")
+        ]
+    )
     assert hub.replies == []  # spoken in the kitchen, not in the hall
     assert "no follow-up phrase" not in caplog.text
 
@@ -176,8 +187,10 @@ def test_a_satellite_without_a_vosk_model_says_so_and_the_timer_takes_its_defaul
     hub = start(tmp_path, "hub", "hall", broker.port)
     kitchen = start(tmp_path, "satellite", "kitchen", broker.port)
     try:
+        assert wait_until(lambda: kitchen.room.hub_online)
         started = time.monotonic()
-        assert go_in_the_kitchen(hub) == "Timer set for five minutes"
+        kitchen.virtual_board.detect("go")
+        assert wait_until(lambda: "reply: Timer set for five minutes" in caplog.text)
         assert time.monotonic() - started < 1 + wire.PHRASE_MARGIN  # an answer, no wait
     finally:
         kitchen.stop()
@@ -212,7 +225,7 @@ def test_an_answer_after_the_window_is_ignored_and_the_next_request_takes_its_ow
         old_satellite.answer(late.id, "ten minutes")
         ignored = (
             "ignored an answer of site 'kitchen' to a follow-up phrase request the hub no "
-            f"longer waits for ({late.id}): ten minutes"
+            f"longer waits for ({late.id}): a phrase understood"
         )
         assert wait_until(lambda: ignored in caplog.text)
         replies, thread = going_in_the_kitchen(hub)
@@ -241,7 +254,7 @@ def test_a_request_older_than_its_window_is_not_acted_on(
         assert wait_until(lambda: any(topic == answer for topic, _ in answers.messages))
         time.sleep(0.5)  # room for an answer to the old one, were it given
         [payload] = [payload for topic, payload in answers.messages if topic == answer]
-        assert json.loads(payload)["id"] == "young-2"  # answered (no model here)
+        assert json.loads(payload)["id"] == "young-2"  # answered (refused: no command here)
     finally:
         answers.close()
         kitchen.stop()
@@ -249,3 +262,71 @@ def test_a_request_older_than_its_window_is_not_acted_on(
         caplog.text
     )
     assert kitchen.room.stats.late_phrases == 1
+
+
+def test_a_request_no_command_of_the_room_asked_for_does_not_open_its_microphone(
+    tmp_path: Path,
+    broker: Mosquitto,
+    alsa_home: Path,
+    korean_model_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Any client of the broker may publish a request, with an empty grammar (any words): with
+    no command heard in the kitchen, its microphone (playing speech the model understands)
+    stays shut, and the answer says why instead of carrying what was said there."""
+    plug_in(alsa_home, np.frombuffer(microphone_speech("감사합니다", tmp_path), np.int16))
+    kitchen = start(
+        tmp_path, "satellite", "kitchen", broker.port, model=str(korean_model_path), device=DEVICE
+    )
+    nosy = Recorder(broker, TOPICS.phrase_answer("kitchen"))
+    try:
+        request = wire.PhraseRequest("nosy-1", [], 3.0, "", 3.0 + wire.PHRASE_MARGIN, 0.0)
+        nosy.client.publish(
+            TOPICS.phrase_request("kitchen"), wire.encode_phrase_request(request), qos=1
+        )
+        [(_, payload)] = nosy.wait_for(1, timeout=15)
+    finally:
+        nosy.close()
+        kitchen.stop()
+    answer = wire.decode_phrase_answer(payload.encode())
+    assert answer.text is None
+    assert answer.problem == "no command was heard in site 'kitchen' in the last 30 s"
+    assert "did not listen for the follow-up phrase nosy-1: no command was heard" in caplog.text
+    assert (kitchen.room.stats.refused_phrases, kitchen.room.stats.phrases) == (1, 0)
+
+
+def test_a_satellite_listens_for_the_hub_only_soon_after_a_command_of_its_room(
+    broker: Mosquitto,
+) -> None:
+    """Within satellite.PHRASE_AFTER_COMMAND of sending the hub a detection, a request is
+    listened for; later, it is refused. `hear` stands for the microphone and Vosk."""
+    clock = Clock()
+    asked: list[list[str]] = []
+
+    def hear(grammar: list[str], seconds: float, stopped, prompt: str) -> Heard:
+        asked.append(grammar)
+        return Heard("ten")
+
+    settings = MqttSettings.from_section({"host": "127.0.0.1", "port": broker.port})
+    kitchen = Satellite(settings, "kitchen", print, clock=clock, hear=hear)
+    hub = Recorder(broker, TOPICS.phrase_answer("kitchen"))
+    hub.client.publish(TOPICS.hub_status, wire.ONLINE, qos=1, retain=True)
+    kitchen.start()
+    try:
+        assert wait_until(lambda: kitchen.hub_online)
+        kitchen.forward(CommandEvent("go", 0.9, "board", "kitchen", clock()))
+        for number, later in enumerate([PHRASE_AFTER_COMMAND, 1.0]):
+            clock.now += later
+            request = wire.PhraseRequest(f"hub-{number}", ["ten"], 1.0, "", 60.0, 0.0)
+            hub.client.publish(
+                TOPICS.phrase_request("kitchen"), wire.encode_phrase_request(request), qos=1
+            )
+            hub.wait_for(number + 1)
+    finally:
+        hub.client.publish(TOPICS.hub_status, b"", qos=1, retain=True)
+        hub.close()
+        kitchen.stop()
+    answers = [wire.decode_phrase_answer(payload.encode()) for _, payload in hub.messages]
+    assert [(a.id, a.text) for a in answers] == [("hub-0", "ten"), ("hub-1", None)]
+    assert answers[1].problem == "no command was heard in site 'kitchen' in the last 30 s"
+    assert asked == [["ten"]]

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from assistant.phrase import log_heard
 from assistant.rooms import topics as wire
 from assistant.rooms.ignored import RoomStats
 from assistant.rooms.mqtt_client import MqttConnection
@@ -86,7 +87,7 @@ class RemotePhrases:
         answer = waiting.answer
         if answer.problem:
             return self._default(site, f"its satellite could not listen: {answer.problem}")
-        log.info("follow-up phrase from site %r: %s", site, answer.text or "(nothing understood)")
+        log_heard(log, f"follow-up phrase from site {site!r}", answer.text)
         return answer.text
 
     def on_answer(self, topic: str, payload: bytes) -> None:
@@ -113,7 +114,7 @@ class RemotePhrases:
             "for (%s): %s",
             site,
             answer.id,
-            answer.text or answer.problem or "(nothing understood)",
+            answer.problem or ("a phrase understood" if answer.text else "nothing understood"),
         )
 
     def _default(self, site: str, why: str) -> None:

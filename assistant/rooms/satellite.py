@@ -32,6 +32,12 @@ RESEND_AFTER = 5.0
 """Seconds without acknowledgement after which a detection is sent again (a broker drops
 messages for a subscriber that falls too far behind); doubled after each unanswered resend,
 up to 16 × RESEND_AFTER, so that a hub catching up is not flooded."""
+PHRASE_AFTER_COMMAND = 30.0
+"""Seconds after a detection of this room was last sent to the hub within which the satellite
+listens for the hub's follow-up phrases (the hub asks when it runs the command's action, which
+may wait for the skill's earlier calls). A request at any other time is refused: only a command
+heard in the room (or sent there with `assistant send`) opens its microphone, whoever else may
+publish on the broker."""
 
 
 @dataclass
@@ -67,6 +73,8 @@ class SatelliteStats(RoomStats):
     """Follow-up phrases the hub asked for and that were listened for (answered)."""
     late_phrases: int = 0
     """Follow-up phrase requests not acted on: older than their window."""
+    refused_phrases: int = 0
+    """Follow-up phrase requests refused: no command was heard in the room lately."""
 
 
 class Satellite:
@@ -84,7 +92,8 @@ class Satellite:
     keeps the record of what was announced, to remove what no longer is (None: no record).
 
     `hear` listens for the follow-up phrases the hub asks for (one at a time, each within the
-    request's window); None: the satellite says it has no phrase listener."""
+    request's window, and only within PHRASE_AFTER_COMMAND of a detection of this room sent to
+    the hub); None: the satellite says it has no phrase listener."""
 
     def __init__(
         self,
@@ -112,6 +121,8 @@ class Satellite:
             target=self._resend_loop, name=f"resend-{site}", daemon=True
         )
         self._hub_online = False
+        self._sent_at: float | None = None
+        """When a detection of this room was last sent to the hub (None: never)."""
         self._ids = wire.message_ids()
         self._replies_heard: OrderedDict[str, float] = OrderedDict()
         """Ids of the replies received lately, with when: a copy of one is not spoken again."""
@@ -182,7 +193,8 @@ class Satellite:
             f"late {stats.late_replies}, repeated {stats.repeated_replies}"
         )
         phrases = (
-            f"follow-up phrases for the hub: answered {stats.phrases}, late {stats.late_phrases}"
+            f"follow-up phrases for the hub: answered {stats.phrases}, late {stats.late_phrases}, "
+            f"refused {stats.refused_phrases}"
         )
         return [
             "role: satellite",
@@ -214,7 +226,7 @@ class Satellite:
 
     def _send(self, detection_id: str, entry: _Pending) -> None:
         event = entry.event
-        entry.sent_at = self.clock()
+        entry.sent_at = self._sent_at = self.clock()
         entry.sends += 1
         detection = wire.Detection(
             id=detection_id,
@@ -328,7 +340,7 @@ class Satellite:
     def _answer(self, request: wire.PhraseRequest, deadline: float) -> None:
         """Listen for the phrase the hub asked for, until `deadline` (this machine's clock) at
         the latest, and answer; not at all once the deadline has passed (the hub no longer
-        waits)."""
+        waits), and answer without listening when no command of this room asked for it."""
 
         def stopped() -> bool:
             return self.clock() >= deadline or self._stopping.is_set()
@@ -343,16 +355,43 @@ class Satellite:
                 request.window,
             )
             return
-        if self._hear is None:
-            heard = Heard(problem="this satellite has no follow-up phrase listener")
+        if not self._sent_lately():
+            heard = self._refuse(request)
         else:
-            heard = self._hear(request.grammar, request.seconds, stopped, request.prompt)
-        self.stats.phrases += 1
+            if self._hear is None:
+                heard = Heard(problem="this satellite has no follow-up phrase listener")
+            else:
+                heard = self._hear(request.grammar, request.seconds, stopped, request.prompt)
+            self.stats.phrases += 1
         answer = wire.PhraseAnswer(
             request.id, heard.text, heard.problem and heard.problem[: wire.MAX_PROMPT]
         )
         self.connection.publish(
             self.topics.phrase_answer(self.site), wire.encode_phrase_answer(answer)
+        )
+
+    def _sent_lately(self) -> bool:
+        """Whether a detection of this room was sent to the hub within PHRASE_AFTER_COMMAND."""
+        sent_at = self._sent_at
+        return sent_at is not None and self.clock() - sent_at <= PHRASE_AFTER_COMMAND
+
+    def _refuse(self, request: wire.PhraseRequest) -> Heard:
+        """The answer to a follow-up phrase request that no command of this room asked for:
+        counted, warned about, and not listened for."""
+        self.stats.refused_phrases += 1
+        self.stats.warnings.warning(
+            log,
+            "unasked-phrase-request",
+            "did not listen for the follow-up phrase %s: no command was heard in this room in "
+            "the last %g s, and only one opens the microphone; if no hub asked for it, check who "
+            "may publish on %s (docs/mqtt.md, Broker set-up)",
+            request.id,
+            PHRASE_AFTER_COMMAND,
+            self.topics.phrase_request(self.site),
+        )
+        return Heard(
+            problem=f"no command was heard in site {self.site!r} in the last "
+            f"{PHRASE_AFTER_COMMAND:g} s"
         )
 
     def _heard_before(self, reply: wire.Reply, received: float) -> bool:
