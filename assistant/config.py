@@ -377,17 +377,6 @@ class _Validator:
                 f"a satellite at the default site {SITE_DEFAULT!r} shares it with a hub left at "
                 "the default: give each room its own `site:`",
             )
-        speech = sections.get("speech")
-        if (
-            values["role"] == "satellite"
-            and isinstance(speech, dict)
-            and speech.get("acknowledge") == "tone"
-        ):
-            self.warn(
-                ("speech", "acknowledge"),
-                "a satellite plays no acknowledgement tone: the hub takes its commands (the "
-                "hub's own room gets it)",
-            )
 
     def commands(self, raw: Any, values: dict[str, Any]) -> dict[str, CommandRule]:
         if raw in (None, {}):

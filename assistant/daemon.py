@@ -146,8 +146,14 @@ class Assistant:
         self._microphone_problem: str | None = None
         """Why `auto` could not use the microphone when it last looked (None: it could)."""
         self.handle_command: Callable[[CommandEvent], object] = self.dispatcher.handle
+        tone = self.speaker is not None and self.speaker.settings["acknowledge"] == "tone"
         self.room = open_room(
-            config, self.dispatcher.handle, self._speak, data_dir / "rooms", self.phrase
+            config,
+            self.dispatcher.handle,
+            self._speak,
+            data_dir / "rooms",
+            self.phrase,
+            acknowledge=self.speaker.acknowledge if tone else None,
         )
         """The satellite or hub of `role:` (None for single): it takes this board's commands."""
         if self.room:
@@ -221,10 +227,17 @@ class Assistant:
         self.handle_command(event)
 
     def _acknowledge(self, event: CommandEvent) -> None:
-        """`speech.acknowledge` for a command the dispatcher took that a source here heard (not
-        `assistant send`'s, nor a satellite's: its room is elsewhere)."""
-        if self.speaker and event.source in SOURCE_NAMES.values():
-            self.speaker.acknowledge()
+        """`speech.acknowledge` for a command the dispatcher took that a board or microphone
+        heard, not `assistant send`'s: played here for a source here; on a hub, a satellite's
+        (its source `site/name`) is played by that satellite, by its own setting."""
+        if event.source in SOURCE_NAMES.values():
+            if self.speaker:
+                self.speaker.acknowledge()
+        elif (
+            self.config.role == "hub"
+            and event.source.removeprefix(f"{event.site}/") in SOURCE_NAMES.values()
+        ):
+            self.room.acknowledge(event)
 
     def open_default_sources(self) -> None:
         """Open the source the configuration asks for. `auto` with no port named follows the

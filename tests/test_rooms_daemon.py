@@ -26,23 +26,38 @@ site: {site}
 source: emulator
 cooldown: 0
 emulator: {{heartbeat_ms: 200}}
-mqtt: {{host: 127.0.0.1, port: {port}, reconnect_min: 0.05, dedup_window: 0.2,
+mqtt: {{host: 127.0.0.1, port: {port}, reconnect_min: 0.05, dedup_window: {window},
        discovery: {discovery}}}
 commands:
   on: {{action: recorder.bright, with: {{level: 7}}}}
+  off: {{do: recorder.dim, cooldown: 30}}
+  up: {{do: recorder.dim, min_score: 0.95}}
 skills:
   recorder: {{prefix: did}}
+speech: {{acknowledge: tone}}
 """
 
 
 def start_assistant(
-    tmp_path: Path, role: str, site: str, port: int, discovery: bool = True
+    tmp_path: Path,
+    role: str,
+    site: str,
+    port: int,
+    discovery: bool = True,
+    window: float = 0.2,
+    speaker: bool = False,
 ) -> Assistant:
+    """An assistant of `role` in `site`, its replies in `.replies`; or, with `speaker`, said by
+    the real speaker (on the stand-in sound card of `audio_output`; one such assistant at most
+    per test: pyttsx3 keeps one engine)."""
     path = tmp_path / f"{site}.yaml"
-    text = CONFIG.format(role=role, site=site, port=port, discovery=str(discovery).lower())
+    text = CONFIG.format(
+        role=role, site=site, port=port, window=window, discovery=str(discovery).lower()
+    )
     path.write_text(textwrap.dedent(text))
     replies: list[str] = []
-    assistant = Assistant(load_config(path, INSTALLED), INSTALLED, tmp_path / site, replies.append)
+    speak = None if speaker else replies.append
+    assistant = Assistant(load_config(path, INSTALLED), INSTALLED, tmp_path / site, speak)
     assistant.replies = replies
     assistant.start()
     assistant.open_default_sources()

@@ -286,3 +286,21 @@ def test_phrase_requests_and_answers_survive_encoding_and_bad_fields_are_named()
             wire.decode_phrase_request(bad)
     with pytest.raises(wire.PayloadError, match="phrase answer: field 'text' is missing or has"):
         wire.decode_phrase_answer(b'{"v": 1, "id": "ab-1", "text": 10}')
+
+
+def test_accepted_survives_encoding_and_bad_fields_are_named() -> None:
+    """The hub's word that it took a satellite's command (the satellite's acknowledgement)."""
+    assert TOPICS.accepted("kitchen") == "assistant/v1/site/kitchen/accepted"
+    accepted = wire.Accepted("ab12-7", "on", 0.3125)
+    assert wire.decode_accepted(wire.encode_accepted(accepted)) == accepted
+    good = json.loads(wire.encode_accepted(accepted))
+    assert good == {"v": 1, "id": "ab12-7", "command": "on", "age": 0.3125}
+    for field, value, message in [
+        ("id", "", "field 'id' must have 1 to 64 characters"),
+        ("command", "On!", "'On!' is not a command name"),
+        ("age", None, "field 'age' is missing"),
+        ("age", float("inf"), "field 'age' must be a finite number of 0 or more"),
+    ]:
+        bad = json.dumps({**good, field: value}).encode()
+        with pytest.raises(wire.PayloadError, match=f"accepted: {message}"):
+            wire.decode_accepted(bad)

@@ -9,7 +9,7 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.clocks import elapsed
@@ -39,6 +39,14 @@ class HubStats(RoomStats):
     stale: int = 0
     """Detections older than mqtt.max_delay, dropped."""
     dispatched: int = 0
+
+
+@dataclass(frozen=True)
+class SatelliteCommand(CommandEvent):
+    """A command a satellite heard, as the hub dispatches it: with its detection's id, which
+    the hub's message to the satellite when its dispatcher takes the command names."""
+
+    detection_id: str = field(kw_only=True)
 
 
 class Hub:
@@ -81,7 +89,11 @@ class Hub:
             client_id=f"assistant-hub-{settings.topic_prefix}",
             will=Will(self.topics.hub_status, wire.OFFLINE),
             on_connected=self._announce,
-            resent_topics=[self.topics.all_replies, self.topics.all_phrase_requests],
+            resent_topics=[
+                self.topics.all_replies,
+                self.topics.all_phrase_requests,
+                self.topics.all_accepted,
+            ],
             stats=self.stats,
         )
         self.replies = Replies(
@@ -167,6 +179,17 @@ class Hub:
         else:
             self.replies.send(site, text)
 
+    def acknowledge(self, event: CommandEvent) -> None:
+        """The dispatcher took `event`: if a satellite heard it, tell that satellite, which then
+        plays its acknowledgement (by its own `speech.acknowledge`), before the replies; one
+        that comes later than wire.TONE_LIFETIME after the command was heard is not played.
+        Sent once (a copy the broker has not confirmed when the connection is lost is
+        forgotten); nothing for the hub's own commands."""
+        if not isinstance(event, SatelliteCommand):
+            return
+        accepted = wire.Accepted(event.detection_id, event.command, self.clock() - event.received)
+        self.connection.publish(self.topics.accepted(event.site), wire.encode_accepted(accepted))
+
     def _speak_for(self, site: str, text: str) -> None:
         log.warning("site %r is offline; speaking its reply here: %s", site, text)
         self._speak(text)
@@ -229,7 +252,7 @@ class Hub:
             )
             return
         self._add(
-            CommandEvent(
+            SatelliteCommand(
                 command=detection.command,
                 score=detection.score,
                 source=f"{detection.site}/{detection.source}",
@@ -237,6 +260,7 @@ class Hub:
                 received=received - detection.age,
                 device_ms=detection.device_ms,
                 seq=detection.seq,
+                detection_id=detection.id,
             )
         )
 

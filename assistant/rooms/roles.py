@@ -35,11 +35,12 @@ def open_room(
     speak: Callable[[str], None],
     state_dir: Path,
     phrase: PhraseListener | None = None,
+    acknowledge: Callable[[], None] | None = None,
 ) -> Room | None:
     """The satellite or hub `config.role` asks for (not started), or None for `single`, which
     needs no broker and does not even load the MQTT client. `state_dir` keeps what it
     announced to Home Assistant; a satellite listens with `phrase` for the follow-up phrases
-    the hub asks for."""
+    the hub asks for, and plays `acknowledge` for the commands the hub takes (None: no tone)."""
     if config.role == "single":
         return None
     from assistant.rooms.settings import MqttSettings
@@ -50,7 +51,15 @@ def open_room(
         from assistant.rooms.satellite import Satellite
 
         hear = phrase.hear if phrase else None
-        return Satellite(settings, config.site, speak, commands, state_dir=state_dir, hear=hear)
+        return Satellite(
+            settings,
+            config.site,
+            speak,
+            commands,
+            state_dir=state_dir,
+            hear=hear,
+            acknowledge=acknowledge,
+        )
     from assistant.rooms.hub import Hub
 
     return Hub(settings, config.site, dispatch, speak, commands=commands, state_dir=state_dir)

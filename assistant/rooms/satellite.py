@@ -75,6 +75,11 @@ class SatelliteStats(RoomStats):
     """Follow-up phrase requests not acted on: older than their window."""
     refused_phrases: int = 0
     """Follow-up phrase requests refused: no command was heard in the room lately."""
+    accepted: int = 0
+    """Commands of this room the hub's dispatcher took (it says so on `accepted`)."""
+    late_tones: int = 0
+    """Acknowledgement tones not played: the hub took the command more than
+    wire.TONE_LIFETIME after it was heard here."""
 
 
 class Satellite:
@@ -93,7 +98,12 @@ class Satellite:
 
     `hear` listens for the follow-up phrases the hub asks for (one at a time, each within the
     request's window, and only within PHRASE_AFTER_COMMAND of a detection of this room sent to
-    the hub); None: the satellite says it has no phrase listener."""
+    the hub); None: the satellite says it has no phrase listener.
+
+    `acknowledge` plays the acknowledgement tone (`speech.acknowledge: tone`; None: `none`),
+    for each command of this room the hub's dispatcher took, when the hub says so within
+    wire.TONE_LIFETIME of the command being heard; in turn with the replies, before the
+    command's own."""
 
     def __init__(
         self,
@@ -104,6 +114,7 @@ class Satellite:
         clock: Callable[[], float] = elapsed,
         state_dir: Path | None = None,
         hear: Hear | None = None,
+        acknowledge: Callable[[], None] | None = None,
     ):
         self.settings = settings
         self.topics = wire.Topics(settings.topic_prefix)
@@ -113,6 +124,7 @@ class Satellite:
         self._speak = speak
         self._speaker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"speak-{site}")
         self._hear = hear
+        self._acknowledge = acknowledge
         self._listener = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"phrase-{site}")
         self._pending: OrderedDict[str, _Pending] = OrderedDict()
         self._lock = threading.Lock()
@@ -151,6 +163,7 @@ class Satellite:
         self.connection.subscribe(
             self.topics.phrase_request(site), self._on_phrase_request, retained=False
         )
+        self.connection.subscribe(self.topics.accepted(site), self._on_accepted, retained=False)
         # Last: once the hub's status arrives, the broker has taken the other subscriptions.
         self.connection.subscribe(self.topics.hub_status, self._on_hub_status)
 
@@ -196,6 +209,9 @@ class Satellite:
             f"follow-up phrases for the hub: answered {stats.phrases}, late {stats.late_phrases}, "
             f"refused {stats.refused_phrases}"
         )
+        accepted = (
+            f"commands the hub took: {stats.accepted}, too late for a tone {stats.late_tones}"
+        )
         return [
             "role: satellite",
             f"site: {self.site}",
@@ -203,6 +219,7 @@ class Satellite:
             detections,
             replies,
             phrases,
+            accepted,
             *self.connection.status(),
         ]
 
@@ -325,6 +342,35 @@ class Satellite:
             return
         self.stats.replies += 1
         self._speaker.submit(self._say_in_time, reply, received)
+
+    def _on_accepted(self, topic: str, payload: bytes) -> None:
+        """The hub took a command of this room: play the acknowledgement now, on the network
+        thread (it is only queued), so that it comes before the replies that follow, unless it
+        has become too old to mean anything."""
+        try:
+            accepted = wire.decode_accepted(payload)
+        except wire.PayloadError as error:
+            self.stats.ignore(
+                log, "malformed-accepted", "ignored a message on %s: %s", topic, error
+            )
+            return
+        self.stats.accepted += 1
+        if self._acknowledge is None:
+            return
+        if accepted.age > wire.TONE_LIFETIME:
+            self.stats.late_tones += 1
+            self.stats.warnings.warning(
+                log,
+                "late-tone",
+                "played no acknowledgement for %r (%s): the hub took it %.1f s after it was "
+                "heard, and the tone is played within %g s or not at all",
+                accepted.command,
+                accepted.id,
+                accepted.age,
+                wire.TONE_LIFETIME,
+            )
+            return
+        self._acknowledge()
 
     def _on_phrase_request(self, topic: str, payload: bytes) -> None:
         received = self.clock()

@@ -31,6 +31,10 @@ MAX_GRAMMAR = 1000
 """Most words (each 1 to MAX_TEXT characters) in a phrase request's grammar."""
 MAX_PROMPT = 1000
 """Longest prompt, and longest text or problem of an answer, in characters."""
+TONE_LIFETIME = 2.0
+"""Seconds after a command was heard past which a satellite no longer plays its acknowledgement
+tone: the beep says "taken" right after the word; later it would answer nothing the user just
+did (docs/mqtt.md)."""
 
 
 def message_ids() -> Iterator[str]:
@@ -84,11 +88,18 @@ class Topics:
     def ack(self, site: str) -> str:
         return f"{self.site(site)}/ack"
 
+    def accepted(self, site: str) -> str:
+        return f"{self.site(site)}/accepted"
+
     def phrase_request(self, site: str) -> str:
         return f"{self.site(site)}/phrase/request"
 
     def phrase_answer(self, site: str) -> str:
         return f"{self.site(site)}/phrase/answer"
+
+    @property
+    def all_accepted(self) -> str:
+        return f"{self.root}/site/+/accepted"
 
     @property
     def all_phrase_requests(self) -> str:
@@ -152,6 +163,19 @@ class Reply:
     field sends none: 0)."""
     id: str | None = None
     """Unique per reply, kept by a copy sent again (a hub of before this field sends none)."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The hub telling a satellite that its dispatcher took a command the satellite heard: the
+    satellite plays its acknowledgement (`speech.acknowledge: tone`), before the replies."""
+
+    id: str
+    """The detection's."""
+    command: str
+    age: float
+    """Seconds between hearing the command and sending this message: the detection's age when
+    the hub received it, plus the hub's time until it took it (de-duplication's window)."""
 
 
 @dataclass(frozen=True)
@@ -251,15 +275,19 @@ def encode_detection(detection: Detection) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def decode_detection(payload: bytes) -> Detection:
-    what = "detection"
-    data = _decode_object(payload, what)
+def _command(data: dict[str, Any], what: str) -> str:
     command = _field(data, "command", str, what)
     if not LABEL.fullmatch(command):
         raise PayloadError(f"{what}: {command[:40]!r} is not a command name")
+    return command
+
+
+def decode_detection(payload: bytes) -> Detection:
+    what = "detection"
+    data = _decode_object(payload, what)
     return Detection(
         id=_text(data, "id", what),
-        command=command,
+        command=_command(data, what),
         score=_number(data, "score", what, high=1.0),
         site=_field(data, "site", str, what),
         source=_text(data, "source", what),
@@ -289,6 +317,19 @@ def encode_ack(ids: list[str]) -> bytes:
 def decode_ack(payload: bytes) -> list[str]:
     ids = _field(_decode_object(payload, "ack"), "ids", list, "ack")
     return [i for i in ids if isinstance(i, str)]
+
+
+def encode_accepted(accepted: Accepted) -> bytes:
+    age = round(accepted.age, 4)
+    body = {"v": VERSION, "id": accepted.id, "command": accepted.command, "age": age}
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def decode_accepted(payload: bytes) -> Accepted:
+    what = "accepted"
+    data = _decode_object(payload, what)
+    fields = _text(data, "id", what), _command(data, what), _number(data, "age", what)
+    return Accepted(*fields)
 
 
 def _optional_text(data: dict[str, Any], name: str, what: str, longest: int) -> str | None:
