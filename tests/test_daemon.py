@@ -187,6 +187,19 @@ def test_status_names_the_source_and_the_link_counters_and_stop_logs_them(assist
     assert re.search(f"link at stop: {shown}", caplog.text)
 
 
+def test_status_says_when_the_board_is_unplugged(assistant):
+    """`assistant status` is what one runs when commands go unheard: it says the board is
+    gone, not the port it had."""
+    path = assistant.virtual_board.path
+    assistant.virtual_board.unplug()
+    assert wait_until(lambda: assistant.stats.reconnects == 1)
+    assert re.search(
+        rf"source: virtual board \(waiting for the board on {path}, unplugged at "
+        rf"\d\d:\d\d:\d\d, firmware {re.escape(FIRMWARE_VERSION)}, model {MODEL_ID}\)",
+        assistant.status(),
+    )
+
+
 def test_status_says_which_skills_run_which_did_not_start_and_why_and_what_failed(tmp_path):
     """What the log said once at the start, and the failures since, for whoever looks later."""
     path = tmp_path / "config.yaml"
