@@ -103,6 +103,20 @@ def test_reload_keeps_settings_that_need_a_restart_and_names_them(assistant, cap
     assert assistant.host.runners["recorder"].timeout == 3
 
 
+def test_reload_sets_the_log_level_with_apschedulers_internals_at_debug_only(assistant):
+    root, scheduler = logging.getLogger(), logging.getLogger("apscheduler.scheduler")
+    was = root.level, logging.getLogger("apscheduler").level
+    try:
+        for level, library_level in (("DEBUG", logging.DEBUG), ("INFO", logging.WARNING)):
+            assistant.config_file.write_text(f"log_level: {level}\n" + textwrap.dedent(CONFIG))
+            assert assistant.reload(assistant.config_file)
+            assert root.level == logging.getLevelName(level)
+            assert scheduler.getEffectiveLevel() == library_level
+    finally:
+        root.setLevel(was[0])
+        logging.getLogger("apscheduler").setLevel(was[1])
+
+
 def test_reload_keeps_the_command_line_overrides(tmp_path, caplog):
     path = tmp_path / "config.yaml"
     path.write_text(textwrap.dedent(CONFIG))
