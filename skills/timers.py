@@ -39,6 +39,7 @@ from assistant.plugin import (
     AMOUNT_WORDS,
     ClockWatch,
     CommandEvent,
+    NothingToDo,
     Setting,
     Skill,
     SkillError,
@@ -256,7 +257,9 @@ class TimersSkill(Skill):
         if name:
             timers = [job for job in timers if job.name == name]
         if not timers:
-            raise SkillError(f"No timer named {name} is running" if name else "No timer is running")
+            raise NothingToDo(
+                f"No timer named {name} is running" if name else "No timer is running"
+            )
         job = min(timers, key=lambda job: job.next_run_time)
         job.remove()
         others = len(self._timers())

@@ -233,6 +233,23 @@ def test_status_says_which_skills_run_which_did_not_start_and_why_and_what_faile
     )
 
 
+def test_an_action_with_nothing_to_act_on_is_said_but_is_no_failure_of_its_skill(assistant, caplog):
+    """ "stop" with no timer running: the answer is said, `assistant send` gets ERR and the
+    actions after it are not run, but the log has no error and `status` counts no failure."""
+    mapped = "commands:\n  up: [trouble.nothing, recorder.dim]"
+    assistant.config_file.write_text(textwrap.dedent(CONFIG).replace("commands:", mapped))
+    assert assistant.reload(assistant.config_file)
+    with caplog.at_level(logging.INFO):
+        nothing, dim = assistant.run_sent_command(CommandEvent("up", 1.0))
+        wait([nothing, dim], timeout=5)
+    assert str(nothing.exception()) == "No lamp is on"
+    assert dim.cancelled()
+    assert wait_until(lambda: assistant.replies == ["No lamp is on"])
+    assert "skill trouble: action nothing: No lamp is on" in caplog.text
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+    assert "skills: recorder running | trouble running; " in assistant.status()
+
+
 def test_stop_sums_up_the_warnings_suppressed_in_a_minute_not_over_yet(tmp_path, caplog):
     path = tmp_path / "config.yaml"
     path.write_text(textwrap.dedent(CONFIG) + "device: {max_line_errors: 1}\n")

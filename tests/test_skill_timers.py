@@ -23,7 +23,7 @@ from skill_host import SkillUnderTest
 from waiting import wait_until
 
 from assistant.phrase import PhraseListener
-from assistant.plugin import SkillError, time_of_day_in_words
+from assistant.plugin import NothingToDo, SkillError, time_of_day_in_words
 from skills.timer_store import FORMAT, TimerStore, store_problem
 from skills.timers import TimersSkill
 
@@ -188,7 +188,7 @@ def test_named_timers_ring_until_stopped_then_stop_cancels_the_next(timers) -> N
     rung, silenced = skill.replies.count("Tea is done"), ring_every_after_now(skill)
     assert skill.focus.current() is None
     assert skill.do("stop") == "Eggs cancelled"
-    with pytest.raises(SkillError, match="No timer is running"):
+    with pytest.raises(NothingToDo, match="No timer is running"):
         skill.do("stop")
     assert replies_once_settled(skill, silenced).count("Tea is done") == rung
 
@@ -209,7 +209,7 @@ def test_stop_cancels_the_timer_named_in_its_parameters_else_the_one_due_first(t
     skill.do("start", name="eggs", seconds=30)
     skill.do("start", name="rice", seconds=90)
     assert skill.do("stop", name="tea") == "Tea cancelled, 2 more running"
-    with pytest.raises(SkillError, match="No timer named tea is running"):
+    with pytest.raises(NothingToDo, match="No timer named tea is running"):
         skill.do("stop", name="tea")
     assert skill.do("stop") == "Eggs cancelled, 1 more running"  # no name: the one due first
 
