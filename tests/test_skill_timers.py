@@ -178,7 +178,8 @@ def test_go_given_up_on_while_listening_sets_no_timer(
         skill.stop()
 
 
-def test_named_timers_ring_until_stopped_then_stop_cancels_the_next(timers) -> None:
+def test_named_timers_ring_until_stopped_then_stop_cancels_the_next(timers, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="assistant.skill.timers")
     skill = timers(ask_length=False)
     skill.do("start", name="tea", seconds=0.5)
     skill.do("start", name="eggs", seconds=60)
@@ -191,9 +192,11 @@ def test_named_timers_ring_until_stopped_then_stop_cancels_the_next(timers) -> N
     with pytest.raises(NothingToDo, match="No timer is running"):
         skill.do("stop")
     assert replies_once_settled(skill, silenced).count("Tea is done") == rung
+    assert "stopped ringing by itself" not in caplog.text
 
 
-def test_ringing_ends_by_itself_after_ring_for(timers) -> None:
+def test_ringing_ends_by_itself_after_ring_for(timers, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="assistant.skill.timers")
     skill = timers(ask_length=False, ring_every=0.2, ring_for=0.7)
     skill.do("start", name="tea", seconds=0.2)
     assert wait_until(lambda: "Tea is done" in skill.replies)
@@ -201,6 +204,8 @@ def test_ringing_ends_by_itself_after_ring_for(timers) -> None:
     assert wait_until(lambda: skill.skill.scheduler.get_jobs("ringing") == [])
     skill.stop()  # waits for what was handed over
     assert 3 <= skill.replies.count("Tea is done") <= 4  # at once, then at 0.2, 0.4 and 0.6 s
+    # what the replies alone do not tell whoever reads the log after being away
+    assert "tea stopped ringing by itself after 0.7 s: nobody silenced it" in caplog.text
 
 
 def test_stop_cancels_the_timer_named_in_its_parameters_else_the_one_due_first(timers) -> None:
