@@ -12,7 +12,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant import package_version, protocol
+from assistant import logformat, package_version, protocol
 from assistant.config import Config, ConfigError, load_config
 from assistant.control import Forwarded
 from assistant.discovery import usable_skills
@@ -390,7 +390,7 @@ class Assistant:
         self.dispatcher.config = config
         self.host.set_timeout(config.skill_timeout)
         self.host.configure(self._skills_here(config))
-        logging.getLogger().setLevel(config.log_level)
+        logformat.set_level(config.log_level)
         log.info("configuration reloaded from %s", path)
         if waiting:
             log.warning(

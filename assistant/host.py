@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.focus import Focus
-from assistant.plugin import SITE_DEFAULT, CommandEvent, Skill, SkillError
+from assistant.plugin import SITE_DEFAULT, CommandEvent, NothingToDo, Skill, SkillError
 
 log = logging.getLogger("assistant.host")
 
@@ -470,6 +470,10 @@ class PluginHost:
             return False
         if isinstance(error, Cancelled):
             log.warning("skill %s: %s; not done", skill, error)
+            return False
+        if isinstance(error, NothingToDo):
+            log.info("skill %s: %s: %s", skill, what, error)
+            self.reply(error.spoken, site)
             return False
         self.failures[skill] = self.failures.get(skill, 0) + 1
         if isinstance(error, SkillError):

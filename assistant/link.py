@@ -176,10 +176,26 @@ class SerialSource:
         self.heartbeat_timeout = heartbeat_timeout
         self.stats = stats or LinkStats()
         self.find = find
-        self.description = f"board on {port}"
         self.connected = threading.Event()
+        self._path = port
+        """The port opened last (the one named, or the one `auto` found)."""
+        self._opened = False
+        self._gone_at = ""
+        """When the board was unplugged (local time), while it has not come back."""
+        self._silent_since = ""
+        """When the board connected last sent a line, while it sends none."""
         self._serial: serial.Serial | None = None
         self._write_lock = threading.Lock()
+
+    @property
+    def description(self) -> str:
+        """The board's port and, while it cannot be heard, why (`assistant status`)."""
+        if self._opened and not self._gone_at:  # also once stopped: the board was there
+            silent = f", silent since {self._silent_since}" if self._silent_since else ""
+            return f"board on {self._path}{silent}"
+        where = "a board" if self._path == "auto" else f"the board on {self._path}"
+        gone = f", unplugged at {self._gone_at}" if self._gone_at else ""
+        return f"waiting for {where}{gone}"
 
     def request(self, request: protocol.Request) -> None:
         """Send a request to the board (its reply arrives as a message)."""
@@ -215,11 +231,12 @@ class SerialSource:
             else:
                 log.info("board back on %s after %.1f s", path, time.monotonic() - lost_since)
             delay = BACKOFF_FIRST
-            self.description = f"board on {path}"
+            self._path, self._opened, self._gone_at, self._silent_since = path, True, "", ""
             try:
                 self._serve(connection, deliver, stopping)
             except (serial.SerialException, OSError) as error:
                 lost_since = time.monotonic()
+                self._gone_at = time.strftime("%H:%M:%S")
                 self.stats.reconnects += 1
                 log.warning("board on %s is gone (%s); reconnecting", path, error)
             finally:
@@ -250,7 +267,6 @@ class SerialSource:
         self.connected.set()
         splitter = LineSplitter(self.stats)
         last_data = time.monotonic()
-        silent = False
         greeting = Greeting(
             connection.port,
             lambda: self.request(protocol.Request("hello")),
@@ -261,16 +277,18 @@ class SerialSource:
             data = connection.read(connection.in_waiting or 1)
             now = time.monotonic()
             if data:
-                if silent:
+                if self._silent_since:
                     log.info("board is talking again")
-                    silent = False
+                    self._silent_since = ""
                 last_data = now
                 for line in splitter.feed(data):
                     self._handle_line(line, deliver, greeting)
             else:
                 self.stats.warnings.flush()
-                if not silent and now - last_data > self.heartbeat_timeout:
-                    silent = True
+                if not self._silent_since and now - last_data > self.heartbeat_timeout:
+                    self._silent_since = time.strftime(
+                        "%H:%M:%S", time.localtime(time.time() - (now - last_data))
+                    )
                     log.warning(
                         "board is silent: no line for %.1f s (is the firmware running?)",
                         now - last_data,

@@ -10,6 +10,10 @@ JOURNAL_FORMAT = "%(levelname)s %(name)s: %(message)s"
 TERMINAL_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 LINE_BREAK = " ⏎ "
 """What stands for a line break under the journal, which makes an entry of every line."""
+QUIET_LIBRARIES = ("apscheduler",)
+"""Libraries whose INFO lines are their internals (APScheduler: every timer added, run and
+removed, two lines every few seconds while one rings, at times in UTC): they log warnings and
+errors only, unless the level is DEBUG."""
 
 
 def syslog_priority(level: int) -> int:
@@ -55,4 +59,16 @@ def setup(level: str = "INFO") -> None:
         formatter = logging.Formatter(TERMINAL_FORMAT, datefmt="%H:%M:%S")
     handler = logging.StreamHandler()
     handler.setFormatter(formatter)
-    logging.basicConfig(level=level, handlers=[handler], force=True)
+    logging.basicConfig(handlers=[handler], force=True)
+    set_level(level)
+
+
+def set_level(level: str) -> None:
+    """Log at `level` (at start, and at each reload): the QUIET_LIBRARIES at WARNING or above,
+    unless it is DEBUG."""
+    logging.getLogger().setLevel(level)
+    quiet = logging.getLevelName(level)
+    if quiet > logging.DEBUG:
+        quiet = max(quiet, logging.WARNING)
+    for library in QUIET_LIBRARIES:
+        logging.getLogger(library).setLevel(quiet)

@@ -170,6 +170,13 @@ class SkillError(Exception):
         """What is said: `spoken`, else the message."""
 
 
+class NothingToDo(SkillError):
+    """Raise from an action that found nothing to act on ("No timer is running", "No media
+    player is running"): said and answered to `assistant send` as a SkillError, and it stops a
+    command's list of actions the same way, but it is logged as information and not counted
+    among the skill's failures in `assistant status`: the skill works."""
+
+
 class Cancellation(Protocol):
     """Whether the host wants the call in progress to stop: it gave up waiting for it (the
     call ran longer than `skill_timeout`), or the skill is being stopped (reload, shutdown).

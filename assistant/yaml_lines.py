@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,16 @@ MAX_DEPTH = 100
 """Deepest nesting of lists and mappings read (a configuration needs a few levels)."""
 MAX_VALUES = 100_000
 """Most values read, aliases expanded (each `*name` repeats all that its `&name` holds)."""
+KEY_WITHOUT_COLON = re.compile(r"(?P<key>[A-Za-z_][\w.-]*)(?:[ \t]+(?P<value>[^\s#].*?))?")
+"""A line (comment and indentation removed) that reads as a key and its value with the `:`
+left out: `step 20`, `log_level INFO`, `timers`."""
+MISSING_COLON_ERRORS = (
+    "could not find expected ':'",
+    "mapping values are not allowed here",
+    "expected <block end>, but found '<block mapping start>'",
+    "expected '<document start>', but found '<block mapping start>'",
+)
+"""What PyYAML says, on a later line, about a key whose `:` was left out."""
 
 
 @dataclass
@@ -84,9 +95,38 @@ def _syntax_error(error: yaml.MarkedYAMLError, text: str, file: Path) -> YamlSyn
     elif "quoted scalar" in str(error.context) and error.context_mark:
         line = error.context_mark.line + 1
         message = "this quote is not closed"
+    elif missing := _missing_colon(error, text):
+        line, message = missing
     elif "expected <block end>" in str(error.problem):
         message += f"; {_indent_hint(error)}"
     return YamlSyntaxError(file, line, message)
+
+
+def _missing_colon(error: yaml.MarkedYAMLError, text: str) -> tuple[int, str] | None:
+    """The line and the fix when `error` most likely comes from a key written without its `:`:
+    PyYAML names a later line (the next key, or past comments), which looks right."""
+    if not error.problem_mark or not str(error.problem).startswith(MISSING_COLON_ERRORS):
+        return None
+    lines = text.splitlines()
+    if "simple key" in str(error.context) and error.context_mark:
+        index = error.context_mark.line  # the key's own line
+    else:  # the last line with content before the one PyYAML names
+        index = error.problem_mark.line - 1
+        while 0 <= index < len(lines) and not _without_comment(lines[index]):
+            index -= 1
+    if not 0 <= index < len(lines):
+        return None
+    content = _without_comment(lines[index])
+    found = KEY_WITHOUT_COLON.fullmatch(content)
+    if not found or ": " in content:
+        return None
+    fixed = f"{found['key']}: {found['value']}" if found["value"] else f"{found['key']}:"
+    return index + 1, f"`{found['key']}` needs a `:` after it: `{fixed}`"
+
+
+def _without_comment(line: str) -> str:
+    """A line without its comment and the spaces around."""
+    return re.sub(r"(^|\s)#.*", "", line).strip()
 
 
 def _indent_hint(error: yaml.MarkedYAMLError) -> str:

@@ -109,6 +109,7 @@ class LightsSkill(Skill):
         self.client.loop_start()
 
     def stop(self) -> None:
+        self._connected.clear()  # what disconnects now is the stop, not a lost broker
         self.client.disconnect()
         self.client.loop_stop()
 

@@ -20,7 +20,7 @@ from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import DBusConnection, open_dbus_connection
 from jeepney.wrappers import unwrap_msg
 
-from assistant.plugin import CommandEvent, Setting, Skill, SkillError, action
+from assistant.plugin import CommandEvent, NothingToDo, Setting, Skill, SkillError, action
 
 MPRIS_PREFIX = "org.mpris.MediaPlayer2."
 MPRIS_PATH = "/org/mpris/MediaPlayer2"
@@ -208,7 +208,7 @@ class MediaSkill(Skill):
     def _active_player(self, bus: DBusConnection) -> str:
         players = self._players(bus)
         if not players:
-            raise SkillError(
+            raise NothingToDo(
                 "Media: no media player is running (none offers MPRIS on D-Bus)",
                 spoken="No media player is running",
             )

@@ -25,7 +25,7 @@ from contextlib import suppress
 from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
 
-from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.events import EVENT_JOB_MISSED, EVENT_JOB_REMOVED, JobEvent, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -39,6 +39,7 @@ from assistant.plugin import (
     AMOUNT_WORDS,
     ClockWatch,
     CommandEvent,
+    NothingToDo,
     Setting,
     Skill,
     SkillError,
@@ -54,6 +55,7 @@ _RUNNING: dict[str, TimersSkill] = {}
 """Running skills by data directory: stored jobs name their skill by this key."""
 
 TIMER_PREFIX = "timer:"
+RING_PREFIX = "ring:"
 STORE_TABLES = {"default": "apscheduler_jobs", "ringing": "ringing"}
 """The table of each job store in the database: timers set, and timers ringing."""
 GRAMMAR = [*AMOUNT_WORDS, "[unk]"]
@@ -135,6 +137,9 @@ class TimersSkill(Skill):
             timezone=timezone.utc,
         )
         self.scheduler.add_listener(self._missed, EVENT_JOB_MISSED)
+        self._silenced: set[str] = set()
+        """The ringings `stop` removes; any other one removed has rung out."""
+        self.scheduler.add_listener(self._rang_out, EVENT_JOB_REMOVED)
         _RUNNING[self._key] = self
         self._started = datetime.now(timezone.utc)
         """A timer due after this was missed while the computer slept, not while it was off."""
@@ -249,6 +254,7 @@ class TimersSkill(Skill):
         ringing = self.scheduler.get_jobs(jobstore="ringing")
         if ringing and not name:
             for job in ringing:
+                self._silenced.add(job.id)
                 job.remove()
             self.context.release_focus()
             return "Timer silenced" if len(ringing) == 1 else "Timers silenced"
@@ -256,7 +262,9 @@ class TimersSkill(Skill):
         if name:
             timers = [job for job in timers if job.name == name]
         if not timers:
-            raise SkillError(f"No timer named {name} is running" if name else "No timer is running")
+            raise NothingToDo(
+                f"No timer named {name} is running" if name else "No timer is running"
+            )
         job = min(timers, key=lambda job: job.next_run_time)
         job.remove()
         others = len(self._timers())
@@ -301,7 +309,7 @@ class TimersSkill(Skill):
                 start_date=now + timedelta(seconds=settings["ring_every"]),
                 end_date=now + timedelta(seconds=settings["ring_for"]),
                 args=[self._key, name, site],
-                id=f"ring:{name}",
+                id=RING_PREFIX + name,
                 jobstore="ringing",
                 replace_existing=True,
             )
@@ -327,6 +335,18 @@ class TimersSkill(Skill):
         asleep = event.scheduled_run_time > self._started
         why = "the computer was asleep" if asleep else "the assistant was not running"
         self.context.say(f"{name.capitalize()} was due at {when}, but {why}")
+
+    def _rang_out(self, event: JobEvent) -> None:
+        """Log a ringing that ended by itself, after its last announcement: nobody said "stop"
+        (away from the desk?), which the replies alone do not tell."""
+        if event.job_id in self._silenced:
+            self._silenced.discard(event.job_id)
+        elif event.job_id.startswith(RING_PREFIX):
+            self.context.log.info(
+                "%s stopped ringing by itself after %g s: nobody silenced it",
+                event.job_id.removeprefix(RING_PREFIX),
+                self.context.settings["ring_for"],
+            )
 
     def _woke(self, slept: float) -> None:
         """The computer woke: a timer that came due meanwhile is missed now, not once the

@@ -4,7 +4,7 @@ import math
 import threading
 import time
 
-from assistant.plugin import Setting, Skill, SkillError, action
+from assistant.plugin import NothingToDo, Setting, Skill, SkillError, action
 
 
 class RecordingSkill(Skill):
@@ -72,6 +72,10 @@ class TroubleSkill(Skill):
     @action()
     def fail(self, event):
         raise SkillError("the lamp is not answering")
+
+    @action()
+    def nothing(self, event):
+        raise NothingToDo("No lamp is on")
 
     @action()
     def fine(self, event):

@@ -198,6 +198,24 @@ def test_yaml_syntax_errors_and_duplicate_keys_name_their_line(tmp_path):
     ]
 
 
+def test_a_key_without_its_colon_is_named_at_its_line_with_the_fix(tmp_path):
+    """PyYAML names a later line (the next key, or the first past the comments), which looks
+    right; the problem is the key's own line."""
+    cases = {
+        "cooldown 2.0\n# the commands\n\ncommands: {}\n": "1: `cooldown` needs a `:` after it: "
+        "`cooldown: 2.0`",
+        "min_score 0.5   # stricter\nlog_level: INFO\n": "1: `min_score` needs a `:` after it: "
+        "`min_score: 0.5`",
+        "commands:\n  on:\n    do recorder.dim\n    when: {}\n": "3: `do` needs "
+        "a `:` after it: `do: recorder.dim`",
+        "skills:\n  recorder:\n    level 3   # of 10\n    mode: on\n": "3: `level` needs a `:` "
+        "after it: `level: 3`",
+        "skills:\n  recorder\n    level: 3\n": "2: `recorder` needs a `:` after it: `recorder:`",
+    }
+    for text, expected in cases.items():
+        assert problems(tmp_path, text) == [f"{tmp_path}/config.yaml:{expected}"], text
+
+
 def test_user_config_overrides_the_default(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     assert config_path() == DEFAULT_CONFIG

@@ -103,6 +103,20 @@ def test_reload_keeps_settings_that_need_a_restart_and_names_them(assistant, cap
     assert assistant.host.runners["recorder"].timeout == 3
 
 
+def test_reload_sets_the_log_level_with_apschedulers_internals_at_debug_only(assistant):
+    root, scheduler = logging.getLogger(), logging.getLogger("apscheduler.scheduler")
+    was = root.level, logging.getLogger("apscheduler").level
+    try:
+        for level, library_level in (("DEBUG", logging.DEBUG), ("INFO", logging.WARNING)):
+            assistant.config_file.write_text(f"log_level: {level}\n" + textwrap.dedent(CONFIG))
+            assert assistant.reload(assistant.config_file)
+            assert root.level == logging.getLevelName(level)
+            assert scheduler.getEffectiveLevel() == library_level
+    finally:
+        root.setLevel(was[0])
+        logging.getLogger("apscheduler").setLevel(was[1])
+
+
 def test_reload_keeps_the_command_line_overrides(tmp_path, caplog):
     path = tmp_path / "config.yaml"
     path.write_text(textwrap.dedent(CONFIG))
@@ -187,6 +201,19 @@ def test_status_names_the_source_and_the_link_counters_and_stop_logs_them(assist
     assert re.search(f"link at stop: {shown}", caplog.text)
 
 
+def test_status_says_when_the_board_is_unplugged(assistant):
+    """`assistant status` is what one runs when commands go unheard: it says the board is
+    gone, not the port it had."""
+    path = assistant.virtual_board.path
+    assistant.virtual_board.unplug()
+    assert wait_until(lambda: assistant.stats.reconnects == 1)
+    assert re.search(
+        rf"source: virtual board \(waiting for the board on {path}, unplugged at "
+        rf"\d\d:\d\d:\d\d, firmware {re.escape(FIRMWARE_VERSION)}, model {MODEL_ID}\)",
+        assistant.status(),
+    )
+
+
 def test_status_says_which_skills_run_which_did_not_start_and_why_and_what_failed(tmp_path):
     """What the log said once at the start, and the failures since, for whoever looks later."""
     path = tmp_path / "config.yaml"
@@ -204,6 +231,23 @@ def test_status_says_which_skills_run_which_did_not_start_and_why_and_what_faile
         "nostart NOT RUNNING (SkillError: the lamp file is missing), 1 failed | recorder running | "
         "trouble running, 2 failed"
     )
+
+
+def test_an_action_with_nothing_to_act_on_is_said_but_is_no_failure_of_its_skill(assistant, caplog):
+    """ "stop" with no timer running: the answer is said, `assistant send` gets ERR and the
+    actions after it are not run, but the log has no error and `status` counts no failure."""
+    mapped = "commands:\n  up: [trouble.nothing, recorder.dim]"
+    assistant.config_file.write_text(textwrap.dedent(CONFIG).replace("commands:", mapped))
+    assert assistant.reload(assistant.config_file)
+    with caplog.at_level(logging.INFO):
+        nothing, dim = assistant.run_sent_command(CommandEvent("up", 1.0))
+        wait([nothing, dim], timeout=5)
+    assert str(nothing.exception()) == "No lamp is on"
+    assert dim.cancelled()
+    assert wait_until(lambda: assistant.replies == ["No lamp is on"])
+    assert "skill trouble: action nothing: No lamp is on" in caplog.text
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+    assert "skills: recorder running | trouble running; " in assistant.status()
 
 
 def test_stop_sums_up_the_warnings_suppressed_in_a_minute_not_over_yet(tmp_path, caplog):

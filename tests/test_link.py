@@ -4,6 +4,7 @@ import errno
 import itertools
 import logging
 import os
+import re
 import signal
 import threading
 import time
@@ -353,8 +354,13 @@ def test_unplug_and_replug_reconnects_and_loses_nothing_that_arrived(board, link
         board.unplug()
         assert wait_until(lambda: link.stats.reconnects == 1)
         assert wait_until(lambda: "waiting for the board" in caplog.text)
+        assert re.fullmatch(  # what `assistant status` shows
+            rf"waiting for the board on {board.link}, unplugged at \d\d:\d\d:\d\d",
+            link.source.description,
+        )
         board.plug_in()
         assert link.session.wait_for_reply(protocol.Info, 5)  # asked for once greeted again
+        assert link.source.description == f"board on {board.link}"
         board.detect("off")
         assert wait_until(lambda: len(link.events) == 2)
     assert [e.command for e in link.events] == ["on", "off"]
@@ -399,14 +405,19 @@ def test_a_silent_board_is_reported_and_then_that_it_talks_again(board, caplog):
         Running(str(board.link), heartbeat_timeout=0.3) as running,
     ):
         assert wait_until(lambda: "board is silent: no line for" in caplog.text)
+        assert re.fullmatch(  # what `assistant status` shows
+            rf"board on {board.link}, silent since \d\d:\d\d:\d\d", running.source.description
+        )
         board.detect("up")
         assert wait_until(lambda: "board is talking again" in caplog.text)
         assert wait_until(lambda: [e.command for e in running.events] == ["up"])
+        assert running.source.description == f"board on {board.link}"
 
 
 def test_waits_for_a_board_that_is_not_there_yet(tmp_path):
     events = []
     source = SerialSource(str(tmp_path / "ttyNone"))
+    assert source.description == f"waiting for the board on {tmp_path / 'ttyNone'}"
     session = DeviceSession("t", "s", events.append)
     stopping = threading.Event()
     thread = threading.Thread(target=source.run, args=(session.deliver, stopping))

@@ -61,3 +61,38 @@ def test_a_terminal_that_inherited_journal_stream_gets_timestamps_and_tracebacks
     assert lines[0][:8].count(":") == 2  # HH:MM:SS
     assert "Traceback (most recent call last):" in lines
     assert lines[-1] == "ZeroDivisionError: division by zero"
+
+
+LOG_A_TIMERS_INTERNALS = """
+import logging
+from assistant import logformat
+
+scheduler = logging.getLogger("apscheduler.scheduler")
+logformat.setup("INFO")
+scheduler.info("Added job at INFO")
+scheduler.warning("Run time of job was missed at INFO")
+logging.getLogger("assistant.skill.timers").info("timers still running at INFO")
+logformat.set_level("DEBUG")  # a reload
+scheduler.info("Added job at DEBUG")
+logformat.set_level("ERROR")
+scheduler.warning("Run time of job was missed at ERROR")
+scheduler.error("Error getting due jobs at ERROR")
+"""
+
+
+def test_apschedulers_internals_are_logged_only_at_debug(tmp_path):
+    """Its lines about each timer added, run and removed were half of a day's log."""
+    done = subprocess.run(
+        [sys.executable, "-c", LOG_A_TIMERS_INTERNALS],
+        env={key: value for key, value in os.environ.items() if key != "JOURNAL_STREAM"},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert [line.split(": ", 1)[1] for line in done.stderr.splitlines()] == [
+        "Run time of job was missed at INFO",
+        "timers still running at INFO",
+        "Added job at DEBUG",
+        "Error getting due jobs at ERROR",
+    ]

@@ -175,6 +175,18 @@ def test_a_broker_restart_is_survived(
     recorder.close()
 
 
+def test_stopping_the_skill_is_not_a_lost_broker(broker: Mosquitto, tmp_path, caplog) -> None:
+    """A shutdown, or a reload that changes the skill's settings, disconnects on purpose: no
+    warning that the broker was lost."""
+    caplog.set_level(logging.INFO)
+    settings = {"host": "127.0.0.1", "port": broker.port}
+    skill = SkillUnderTest(LightsSkill, settings, tmp_path / "data")
+    assert connected(skill)
+    skill.stop()
+    assert not skill.skill.client.is_connected()
+    assert "lost the MQTT broker" not in caplog.text
+
+
 def test_config_check_reports_what_the_lights_skill_would_refuse(tmp_path: Path) -> None:
     from assistant.config import ConfigError, load_config
     from assistant.discovery import discover_skills

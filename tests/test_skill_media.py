@@ -10,7 +10,7 @@ from mpris import MprisPlayer, session_bus
 from skill_host import SkillUnderTest
 from waiting import wait_until
 
-from assistant.plugin import SkillError
+from assistant.plugin import NothingToDo, SkillError
 from skills.media import MediaSkill
 
 
@@ -133,7 +133,7 @@ def test_an_abandoned_action_sends_nothing_more(
 
 
 def test_no_player_gives_a_clear_message(media: SkillUnderTest) -> None:
-    with pytest.raises(SkillError, match="no media player is running"):
+    with pytest.raises(NothingToDo, match="no media player is running"):
         media.do("play_pause")
     assert media.replies == ["No media player is running"]
 

@@ -23,7 +23,7 @@ from skill_host import SkillUnderTest
 from waiting import wait_until
 
 from assistant.phrase import PhraseListener
-from assistant.plugin import SkillError, time_of_day_in_words
+from assistant.plugin import NothingToDo, SkillError, time_of_day_in_words
 from skills.timer_store import FORMAT, TimerStore, store_problem
 from skills.timers import TimersSkill
 
@@ -178,7 +178,8 @@ def test_go_given_up_on_while_listening_sets_no_timer(
         skill.stop()
 
 
-def test_named_timers_ring_until_stopped_then_stop_cancels_the_next(timers) -> None:
+def test_named_timers_ring_until_stopped_then_stop_cancels_the_next(timers, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="assistant.skill.timers")
     skill = timers(ask_length=False)
     skill.do("start", name="tea", seconds=0.5)
     skill.do("start", name="eggs", seconds=60)
@@ -188,12 +189,14 @@ def test_named_timers_ring_until_stopped_then_stop_cancels_the_next(timers) -> N
     rung, silenced = skill.replies.count("Tea is done"), ring_every_after_now(skill)
     assert skill.focus.current() is None
     assert skill.do("stop") == "Eggs cancelled"
-    with pytest.raises(SkillError, match="No timer is running"):
+    with pytest.raises(NothingToDo, match="No timer is running"):
         skill.do("stop")
     assert replies_once_settled(skill, silenced).count("Tea is done") == rung
+    assert "stopped ringing by itself" not in caplog.text
 
 
-def test_ringing_ends_by_itself_after_ring_for(timers) -> None:
+def test_ringing_ends_by_itself_after_ring_for(timers, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="assistant.skill.timers")
     skill = timers(ask_length=False, ring_every=0.2, ring_for=0.7)
     skill.do("start", name="tea", seconds=0.2)
     assert wait_until(lambda: "Tea is done" in skill.replies)
@@ -201,6 +204,8 @@ def test_ringing_ends_by_itself_after_ring_for(timers) -> None:
     assert wait_until(lambda: skill.skill.scheduler.get_jobs("ringing") == [])
     skill.stop()  # waits for what was handed over
     assert 3 <= skill.replies.count("Tea is done") <= 4  # at once, then at 0.2, 0.4 and 0.6 s
+    # what the replies alone do not tell whoever reads the log after being away
+    assert "tea stopped ringing by itself after 0.7 s: nobody silenced it" in caplog.text
 
 
 def test_stop_cancels_the_timer_named_in_its_parameters_else_the_one_due_first(timers) -> None:
@@ -209,7 +214,7 @@ def test_stop_cancels_the_timer_named_in_its_parameters_else_the_one_due_first(t
     skill.do("start", name="eggs", seconds=30)
     skill.do("start", name="rice", seconds=90)
     assert skill.do("stop", name="tea") == "Tea cancelled, 2 more running"
-    with pytest.raises(SkillError, match="No timer named tea is running"):
+    with pytest.raises(NothingToDo, match="No timer named tea is running"):
         skill.do("stop", name="tea")
     assert skill.do("stop") == "Eggs cancelled, 1 more running"  # no name: the one due first
 
