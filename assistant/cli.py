@@ -11,7 +11,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,9 @@ if TYPE_CHECKING:
     from assistant.emulator import VirtualBoard
 
 log = logging.getLogger("assistant")
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""What ends `emulate`: Ctrl-C, `kill`, its terminal closed."""
 
 
 def _load(args: argparse.Namespace) -> tuple[Path, dict[str, type[Skill]], Config]:
@@ -150,8 +153,15 @@ def _type_commands(board: VirtualBoard, ready: threading.Event | None = None) ->
         "Enter; Ctrl-C quits.",
         flush=True,
     )
-    for line in sys.stdin:
+    for line in _input_lines():
         _board_line(board, line)
+
+
+def _input_lines() -> Iterator[str]:
+    """The lines typed or piped in, until the input ends: at its end, or when its terminal is
+    gone (closed: reading it fails with EIO)."""
+    with contextlib.suppress(OSError):
+        yield from sys.stdin
 
 
 def _board_line(board: VirtualBoard, line: str, where: str = "input") -> None:
@@ -196,8 +206,17 @@ def cmd_emulate(args: argparse.Namespace) -> int:
             print(error, file=sys.stderr)
             return 1
     for stop in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(stop, signal.default_int_handler)  # as Ctrl-C: the link goes first
+        signal.signal(stop, signal.default_int_handler)  # as Ctrl-C
     board, messages = _emulated_board(args, config, link)
+
+    def unplug(signum: int, frame: object) -> None:
+        """A stop signal removes the link at once, whatever the board was doing (a closed
+        terminal sends SIGHUP while emulate may be ending already)."""
+        board.remove_link()
+        raise KeyboardInterrupt
+
+    for stop in STOP_SIGNALS:
+        signal.signal(stop, unplug)
     try:
         board.plug_in()
         print(
@@ -210,6 +229,8 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:  # the link first: a host reopening it must not find the pty's name, soon another's
+        for stop in STOP_SIGNALS:  # nothing cuts the ending short
+            signal.signal(stop, signal.SIG_IGN)
         board.remove_link()
         board.close()
     return 0
@@ -261,7 +282,7 @@ def _feed_board(
     elif sys.stdin.isatty():
         _type_commands(board)
     else:
-        for line in sys.stdin:
+        for line in _input_lines():
             _board_line(board, line)
     threading.Event().wait()
 

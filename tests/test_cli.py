@@ -559,6 +559,29 @@ def test_emulate_ended_by_a_signal_removes_its_link(env, tmp_path, ending):
     assert not link.is_symlink()
 
 
+def test_emulate_in_a_terminal_that_is_closed_removes_its_link(env, tmp_path):
+    """README: the link goes when emulate's terminal is closed. The kernel then fails the read
+    of the typed commands (EIO) and sends SIGHUP, in either order: the failed read ends the
+    input (as Ctrl-D), not the board, and the signal removes the link."""
+    link = tmp_path / "ttyKWS"
+    terminal, typing_end = os.openpty()
+    board = _background(env, "emulate", "--link", str(link), stdin=typing_end)
+    os.close(typing_end)
+    try:
+        lines_until(board, lambda lines: "Type a command" in lines[-1])
+        time.sleep(1)  # it waits for a typed line
+        os.close(terminal)  # the terminal window is closed: the read fails
+        time.sleep(1)
+        assert board.poll() is None, board.communicate()
+        assert link.is_symlink()
+        board.send_signal(signal.SIGHUP)  # what the kernel sends the terminal's session
+        assert board.wait(10) == 0
+    finally:
+        board.kill()
+        board.communicate()
+    assert not link.is_symlink()
+
+
 def test_run_connects_to_emulate_with_the_command_it_prints(env, tmp_path):
     """The command names the board's link in the runtime folder, not its pty: the link goes
     with the board, so the daemon waits for it as for an unplugged board (the pty's name soon
