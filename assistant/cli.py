@@ -198,6 +198,11 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"The configuration has problems:\n{error}", file=sys.stderr)
         return service.CONFIG_ERROR_STATUS
+    try:  # before the board is there: a host would wait for it in vain
+        script = Path(args.script).read_text().splitlines() if args.script else None
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"cannot read the script {args.script}: {error}", file=sys.stderr)
+        return 1
     link = Path(args.link) if args.link else default_link()
     if not args.link:
         try:
@@ -225,7 +230,7 @@ def cmd_emulate(args: argparse.Namespace) -> int:
             sep="\n",
             flush=True,
         )
-        _feed_board(board, args, messages)
+        _feed_board(board, args, messages, script)
     except KeyboardInterrupt:
         pass
     finally:  # the link first: a host reopening it must not find the pty's name, soon another's
@@ -256,13 +261,16 @@ def _emulated_board(
 
 
 def _feed_board(
-    board: VirtualBoard, args: argparse.Namespace, messages: list[protocol.Message] | None
+    board: VirtualBoard,
+    args: argparse.Namespace,
+    messages: list[protocol.Message] | None,
+    script: list[str] | None,
 ) -> None:
     """Send what `emulate` was given: the WAV's lines or the script's, once a host listens
     (then return, unless --stay), else the lines typed or piped in; then wait for Ctrl-C.
     A host listens once it has sent a request: its opening of the port, which may flush what
     came before, is over then (the assistant asks INFO once greeted, HELLO when not)."""
-    if messages is not None or args.script:
+    if messages is not None or script is not None:
         print(
             f"waiting for a host on {board.path} to send a request (a serial monitor: type INFO)",
             flush=True,
@@ -273,8 +281,7 @@ def _feed_board(
             detections = sum(isinstance(m, protocol.Detection) for m in messages)
             print(f"replayed {args.wav}: {detections} detection(s)", flush=True)
         else:
-            lines = Path(args.script).read_text().splitlines()
-            for number, line in enumerate(lines, start=1):
+            for number, line in enumerate(script, start=1):
                 _board_line(board, line, f"{args.script}:{number}")
         if not args.stay:
             time.sleep(0.5)

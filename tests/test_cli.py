@@ -493,13 +493,13 @@ def test_emulate_starts_its_script_once_the_host_listens_not_once_it_opens(tmp_p
     the script has sent its line), then flushes as pyserial does: the request the host sends
     next (HELLO, as the assistant does when its opening flushed the greeting) starts the script
     after the HELLO it gets back."""
-    script = tmp_path / "script.txt"
-    script.write_text("on\n")
     board = VirtualBoard(heartbeat_ms=0)
     board.host_listening = listening = AnnouncedWait()
     board.plug_in()
-    given = argparse.Namespace(script=str(script), wav=None, stay=False, fast=False)
-    feeding = threading.Thread(target=cli._feed_board, args=(board, given, None), daemon=True)
+    given = argparse.Namespace(script=str(tmp_path / "script.txt"), wav=None, stay=False)
+    feeding = threading.Thread(
+        target=cli._feed_board, args=(board, given, None, ["on"]), daemon=True
+    )
     feeding.start()
     try:
         host = os.open(board.path, os.O_RDWR | os.O_NOCTTY)  # the board sees the port open
@@ -540,6 +540,17 @@ def test_emulate_sends_heartbeats_as_often_as_the_configuration_says(env, tmp_pa
     board_ms = [int(line.split("ms=")[1]) for line in lines if line.startswith("HB ")]
     assert len(board_ms) >= 5, lines
     assert statistics.median(b - a for a, b in itertools.pairwise(board_ms)) < 100
+
+
+def test_emulate_refuses_a_script_it_cannot_read_before_a_host_waits_for_it(env, tmp_path):
+    link = tmp_path / "ttyKWS"
+    missing = tmp_path / "commands.txt"
+    result = assistant(env, "emulate", "--script", str(missing), "--link", str(link))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"cannot read the script {missing}: "), result.stderr
+    assert "No such file or directory" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not link.is_symlink()
 
 
 @pytest.mark.parametrize("ending", [signal.SIGTERM, signal.SIGHUP])
