@@ -37,28 +37,6 @@ skills:
 """
 
 
-@pytest.fixture(scope="module")
-def plugin_path(tmp_path_factory):
-    """The example skill installed with pip into its own folder, found through its entry point."""
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(target),
-            str(REPO / "examples" / "greeter-skill"),
-        ],
-        check=True,
-    )
-    return target
-
-
 @pytest.fixture
 def env(plugin_path, tmp_path):
     return {
