@@ -11,7 +11,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,9 @@ if TYPE_CHECKING:
     from assistant.emulator import VirtualBoard
 
 log = logging.getLogger("assistant")
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""What ends `emulate`: Ctrl-C, `kill`, its terminal closed."""
 
 
 def _load(args: argparse.Namespace) -> tuple[Path, dict[str, type[Skill]], Config]:
@@ -156,8 +159,15 @@ def _type_commands(board: VirtualBoard, ready: threading.Event | None = None) ->
         "Enter; Ctrl-C quits.",
         flush=True,
     )
-    for line in sys.stdin:
+    for line in _input_lines():
         _board_line(board, line)
+
+
+def _input_lines() -> Iterator[str]:
+    """The lines typed or piped in, until the input ends: at its end, or when its terminal is
+    gone (closed: reading it fails with EIO)."""
+    with contextlib.suppress(OSError):
+        yield from sys.stdin
 
 
 def _board_line(board: VirtualBoard, line: str, where: str = "input") -> None:
@@ -194,6 +204,11 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"The configuration has problems:\n{error}", file=sys.stderr)
         return service.CONFIG_ERROR_STATUS
+    try:  # before the board is there: a host would wait for it in vain
+        script = Path(args.script).read_text().splitlines() if args.script else None
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"cannot read the script {args.script}: {error}", file=sys.stderr)
+        return 1
     link = Path(args.link) if args.link else default_link()
     if not args.link:
         try:
@@ -202,8 +217,17 @@ def cmd_emulate(args: argparse.Namespace) -> int:
             print(error, file=sys.stderr)
             return 1
     for stop in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(stop, signal.default_int_handler)  # as Ctrl-C: the link goes first
+        signal.signal(stop, signal.default_int_handler)  # as Ctrl-C
     board, messages = _emulated_board(args, config, link)
+
+    def unplug(signum: int, frame: object) -> None:
+        """A stop signal removes the link at once, whatever the board was doing (a closed
+        terminal sends SIGHUP while emulate may be ending already)."""
+        board.remove_link()
+        raise KeyboardInterrupt
+
+    for stop in STOP_SIGNALS:
+        signal.signal(stop, unplug)
     try:
         board.plug_in()
         print(
@@ -212,10 +236,12 @@ def cmd_emulate(args: argparse.Namespace) -> int:
             sep="\n",
             flush=True,
         )
-        _feed_board(board, args, messages)
+        _feed_board(board, args, messages, script)
     except KeyboardInterrupt:
         pass
     finally:  # the link first: a host reopening it must not find the pty's name, soon another's
+        for stop in STOP_SIGNALS:  # nothing cuts the ending short
+            signal.signal(stop, signal.SIG_IGN)
         board.remove_link()
         board.close()
     return 0
@@ -241,13 +267,16 @@ def _emulated_board(
 
 
 def _feed_board(
-    board: VirtualBoard, args: argparse.Namespace, messages: list[protocol.Message] | None
+    board: VirtualBoard,
+    args: argparse.Namespace,
+    messages: list[protocol.Message] | None,
+    script: list[str] | None,
 ) -> None:
     """Send what `emulate` was given: the WAV's lines or the script's, once a host listens
     (then return, unless --stay), else the lines typed or piped in; then wait for Ctrl-C.
     A host listens once it has sent a request: its opening of the port, which may flush what
     came before, is over then (the assistant asks INFO once greeted, HELLO when not)."""
-    if messages is not None or args.script:
+    if messages is not None or script is not None:
         print(
             f"waiting for a host on {board.path} to send a request (a serial monitor: type INFO)",
             flush=True,
@@ -258,8 +287,7 @@ def _feed_board(
             detections = sum(isinstance(m, protocol.Detection) for m in messages)
             print(f"replayed {args.wav}: {detections} detection(s)", flush=True)
         else:
-            lines = Path(args.script).read_text().splitlines()
-            for number, line in enumerate(lines, start=1):
+            for number, line in enumerate(script, start=1):
                 _board_line(board, line, f"{args.script}:{number}")
         if not args.stay:
             time.sleep(0.5)
@@ -267,7 +295,7 @@ def _feed_board(
     elif sys.stdin.isatty():
         _type_commands(board)
     else:
-        for line in sys.stdin:
+        for line in _input_lines():
             _board_line(board, line)
     threading.Event().wait()
 

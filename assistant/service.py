@@ -47,9 +47,13 @@ def unit_dir() -> Path:
     return config_home() / "systemd" / "user"
 
 
-def systemd_quoted(word: str) -> str:
-    """One argument of an ExecStart= line, quoted when systemd would otherwise change it."""
-    escaped = word.replace("%", "%%").replace("$", "$$")
+def systemd_quoted(word: str, variables: bool = True) -> str:
+    """One argument of an ExecStart= line (`variables` False: one assignment of an
+    Environment= line, where systemd expands no $), quoted when systemd would otherwise change
+    it."""
+    escaped = word.replace("%", "%%")
+    if variables:
+        escaped = escaped.replace("$", "$$")
     if not re.search(r'[\s"\'\\]', word):
         return escaped
     return '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -75,6 +79,17 @@ def this_installation() -> list[str]:
     return module_command()
 
 
+def environment() -> str:
+    """The unit's Environment= lines: output unbuffered (each log line reaches the journal at
+    once), and the PYTHONPATH this command runs with, its folders made absolute: `install`
+    checked the configuration with the code and plugins found there, so the unit runs those."""
+    lines = ["Environment=PYTHONUNBUFFERED=1"]
+    if path := os.environ.get("PYTHONPATH"):
+        folders = os.pathsep.join(os.path.abspath(f or os.curdir) for f in path.split(os.pathsep))
+        lines.append("Environment=" + systemd_quoted(f"PYTHONPATH={folders}", variables=False))
+    return "\n".join(lines)
+
+
 def unit_text(executable: str | None = None, config: str | None = None) -> str:
     """The unit file: restart on failure (not on a configuration error, nor when another
     assistant runs, nor when the runtime folder is unsafe), reload with SIGHUP, stop with
@@ -98,7 +113,7 @@ KillSignal=SIGTERM
 Restart=on-failure
 RestartSec=5
 RestartPreventExitStatus={CONFIG_ERROR_STATUS} {ALREADY_RUNNING_STATUS} {UNSAFE_RUNTIME_STATUS}
-Environment=PYTHONUNBUFFERED=1
+{environment()}
 {HARDENING}
 
 [Install]

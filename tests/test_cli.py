@@ -37,28 +37,6 @@ skills:
 """
 
 
-@pytest.fixture(scope="module")
-def plugin_path(tmp_path_factory):
-    """The example skill installed with pip into its own folder, found through its entry point."""
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(target),
-            str(REPO / "examples" / "greeter-skill"),
-        ],
-        check=True,
-    )
-    return target
-
-
 @pytest.fixture
 def env(plugin_path, tmp_path):
     return {
@@ -545,13 +523,13 @@ def test_emulate_starts_its_script_once_the_host_listens_not_once_it_opens(tmp_p
     the script has sent its line), then flushes as pyserial does: the request the host sends
     next (HELLO, as the assistant does when its opening flushed the greeting) starts the script
     after the HELLO it gets back."""
-    script = tmp_path / "script.txt"
-    script.write_text("on\n")
     board = VirtualBoard(heartbeat_ms=0)
     board.host_listening = listening = AnnouncedWait()
     board.plug_in()
-    given = argparse.Namespace(script=str(script), wav=None, stay=False, fast=False)
-    feeding = threading.Thread(target=cli._feed_board, args=(board, given, None), daemon=True)
+    given = argparse.Namespace(script=str(tmp_path / "script.txt"), wav=None, stay=False)
+    feeding = threading.Thread(
+        target=cli._feed_board, args=(board, given, None, ["on"]), daemon=True
+    )
     feeding.start()
     try:
         host = os.open(board.path, os.O_RDWR | os.O_NOCTTY)  # the board sees the port open
@@ -594,6 +572,17 @@ def test_emulate_sends_heartbeats_as_often_as_the_configuration_says(env, tmp_pa
     assert statistics.median(b - a for a, b in itertools.pairwise(board_ms)) < 100
 
 
+def test_emulate_refuses_a_script_it_cannot_read_before_a_host_waits_for_it(env, tmp_path):
+    link = tmp_path / "ttyKWS"
+    missing = tmp_path / "commands.txt"
+    result = assistant(env, "emulate", "--script", str(missing), "--link", str(link))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"cannot read the script {missing}: "), result.stderr
+    assert "No such file or directory" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not link.is_symlink()
+
+
 @pytest.mark.parametrize("ending", [signal.SIGTERM, signal.SIGHUP])
 def test_emulate_ended_by_a_signal_removes_its_link(env, tmp_path, ending):
     """A link left behind would name a pty that the system gives to another program next, and a
@@ -604,6 +593,29 @@ def test_emulate_ended_by_a_signal_removes_its_link(env, tmp_path, ending):
         assert board.stdout.readline().startswith("virtual board on /dev/pts/")
         assert link.is_symlink()
         board.send_signal(ending)
+        assert board.wait(10) == 0
+    finally:
+        board.kill()
+        board.communicate()
+    assert not link.is_symlink()
+
+
+def test_emulate_in_a_terminal_that_is_closed_removes_its_link(env, tmp_path):
+    """README: the link goes when emulate's terminal is closed. The kernel then fails the read
+    of the typed commands (EIO) and sends SIGHUP, in either order: the failed read ends the
+    input (as Ctrl-D), not the board, and the signal removes the link."""
+    link = tmp_path / "ttyKWS"
+    terminal, typing_end = os.openpty()
+    board = _background(env, "emulate", "--link", str(link), stdin=typing_end)
+    os.close(typing_end)
+    try:
+        lines_until(board, lambda lines: "Type a command" in lines[-1])
+        time.sleep(1)  # it waits for a typed line
+        os.close(terminal)  # the terminal window is closed: the read fails
+        time.sleep(1)
+        assert board.poll() is None, board.communicate()
+        assert link.is_symlink()
+        board.send_signal(signal.SIGHUP)  # what the kernel sends the terminal's session
         assert board.wait(10) == 0
     finally:
         board.kill()

@@ -7,6 +7,7 @@ import gc
 import json
 import logging
 import os
+import shlex
 import signal
 import socket
 import ssl
@@ -882,7 +883,22 @@ def test_retained_detections_and_replies_are_ignored_with_a_warning(
     assert [e.command for e in dispatched.items] == ["off"]
     warnings = [r.getMessage() for r in caplog.records if "ignored a retained" in r.getMessage()]
     assert len(warnings) == 2
-    assert f"mosquitto_pub -r -n -t '{topics.detection('den', 'go')}'" in " ".join(warnings)
+    clearing = [line.split("`")[1] for line in warnings if topics.detection("den", "go") in line]
+    assert shlex.split(clearing[0]) == [  # this broker's, wherever the broker is
+        "mosquitto_pub",
+        *("-h", "127.0.0.1", "-p", str(mosquitto.port)),
+        *("-r", "-n", "-t", topics.detection("den", "go")),
+    ]
+
+
+def test_the_line_that_clears_a_retained_message_logs_in_as_the_assistant_does() -> None:
+    settings = MqttSettings.from_section(
+        {"host": "broker.lan", "port": 8883, "username": "assistant", "password": "secret"}
+    )
+    words = shlex.split(settings.clearing_command("assistant/v1/site/den/ack"))
+    assert words[:7] == ["mosquitto_pub", "-h", "broker.lan", "-p", "8883", "-u", "assistant"]
+    assert "secret" not in words  # the log does not show it: the user types it
+    assert words[-4:] == ["-r", "-n", "-t", "assistant/v1/site/den/ack"]
 
 
 def warned(caplog: pytest.LogCaptureFixture, text: str) -> int:

@@ -147,18 +147,56 @@ def test_the_units_python_command_never_imports_from_its_working_directory(
     home.mkdir()
     (home / "assistant.py").write_text("raise SystemExit('the decoy in the home folder ran')\n")
     config.write_text("commands:\n  up: nosuch.action\n")  # so that `run` ends at once
-    as_systemd_would = {**no_script, "HOME": str(home), "PYTHONPATH": str(REPO)}
-    ran = subprocess.run(
+    ran = _started_as_systemd_would(command, {**no_script, "PYTHONPATH": str(REPO)}, home)
+    assert "decoy" not in ran.stderr
+    assert ran.returncode == service.CONFIG_ERROR_STATUS, ran.stderr
+    assert f"{config}:2: unknown skill 'nosuch'" in ran.stderr  # the assistant ran
+
+
+def test_the_unit_runs_with_the_pythonpath_the_configuration_was_checked_with(
+    tmp_path, no_user_manager, plugin_path
+):
+    """A plugin kept in a folder of its own is found through PYTHONPATH
+    (docs/writing-skills.md): `install` checked the configuration with it, so the unit keeps it,
+    whatever the user manager's environment holds."""
+    config = tmp_path / "config.yaml"
+    config.write_text("commands:\n  on: greeter.greet\n")
+    with_plugin = {**no_user_manager, "PYTHONPATH": f"{plugin_path}{os.pathsep}{REPO}"}
+    printed = assistant(with_plugin, "--config", str(config), "service", "install", "--print")
+    assert printed.returncode == 0, printed.stderr
+    [command] = re.findall(r"^ExecStart=(.*)$", printed.stdout, re.M)
+    unit_environment = dict(
+        assignment.split("=", 1)
+        for line in re.findall(r"^Environment=(.*)$", printed.stdout, re.M)
+        for assignment in shlex.split(line)
+    )
+    config.write_text("commands:\n  on: greeter.greet\n  up: nosuch.action\n")  # `run` ends
+    home = tmp_path / "home"
+    home.mkdir()
+    manager = {
+        "PATH": "/usr/bin:/bin",
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+    }
+    ran = _started_as_systemd_would(command, {**manager, **unit_environment}, home)
+    assert ran.returncode == service.CONFIG_ERROR_STATUS, ran.stderr
+    assert f"{config}:3: unknown skill 'nosuch'" in ran.stderr
+    assert "'greeter'" not in ran.stderr  # the plugin was found
+
+
+def _started_as_systemd_would(
+    command: str, environment: dict, home: Path
+) -> subprocess.CompletedProcess:
+    """The unit's ExecStart= `command`, started in `home` with `environment`, as a user
+    manager starts it."""
+    return subprocess.run(
         shlex.split(command),
         cwd=home,
-        env=as_systemd_would,
+        env={**environment, "HOME": str(home)},
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert "decoy" not in ran.stderr
-    assert ran.returncode == service.CONFIG_ERROR_STATUS, ran.stderr
-    assert f"{config}:2: unknown skill 'nosuch'" in ran.stderr  # the assistant ran
 
 
 @needs_systemd

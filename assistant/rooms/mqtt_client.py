@@ -396,10 +396,10 @@ class MqttConnection:
                 log,
                 "retained-message",
                 "%s: ignored a retained message on %s: the assistant never retains these, so "
-                "another client did; clear it with `mosquitto_pub -r -n -t '%s'`",
+                "another client did; clear it with `%s`",
                 self.client_id,
                 message.topic,
-                message.topic,
+                self.settings.clearing_command(message.topic),
             )
             return
         failure = f"a message on {message.topic} could not be handled"

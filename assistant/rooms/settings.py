@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -93,3 +94,13 @@ class MqttSettings:
     @property
     def broker(self) -> str:
         return f"{self.host}:{self.port}"
+
+    def clearing_command(self, topic: str) -> str:
+        """The mosquitto_pub line that clears a retained message on `topic` at this broker,
+        logged in as the assistant is (the password left for the user to type)."""
+        words = ["mosquitto_pub", "-h", self.host, "-p", str(self.port)]
+        if self.username:
+            words += ["-u", self.username, "-P", "PASSWORD"]
+        if self.tls:
+            words += ["--cafile", self.ca_file] if self.ca_file else ["--capath", "/etc/ssl/certs"]
+        return shlex.join([*words, "-r", "-n", "-t", topic])

@@ -156,45 +156,73 @@ def parser() -> argparse.ArgumentParser:
     steps = top.add_subparsers(dest="step", required=True)
 
     build = steps.add_parser("build", help="mix a long stream with its ground truth")
-    build.add_argument("--data", default=str(DEFAULT_DATA), help="Speech Commands folder")
+    build.add_argument(
+        "--data", default=str(DEFAULT_DATA), help="Speech Commands folder (default: %(default)s)"
+    )
     build.add_argument("--noise", help="folder holding _background_noise_/ (default: --data)")
-    build.add_argument("--out", default=str(DEFAULT_STREAMS / "mixed"), help="path without .wav")
-    build.add_argument("--minutes", type=float, default=60.0)
-    build.add_argument("--snr", type=float, nargs="+", default=[5.0, 10.0, 20.0], help="dB")
-    build.add_argument("--command-share", type=float, default=0.35)
-    build.add_argument("--unknown-share", type=float, default=0.3)
-    build.add_argument("--seed", type=int, default=0)
+    build.add_argument(
+        "--out",
+        default=str(DEFAULT_STREAMS / "mixed"),
+        help="path without .wav (default: %(default)s)",
+    )
+    build.add_argument("--minutes", type=float, default=60.0, help="default: %(default)s")
+    build.add_argument(
+        "--snr", type=float, nargs="+", default=[5.0, 10.0, 20.0], help="dB (default: 5 10 20)"
+    )
+    build.add_argument(
+        "--command-share",
+        type=float,
+        default=0.35,
+        help="share of the events placed that are command words (default: %(default)s)",
+    )
+    build.add_argument(
+        "--unknown-share",
+        type=float,
+        default=0.3,
+        help="share that are other words; the rest are sentences (default: %(default)s)",
+    )
+    build.add_argument("--seed", type=int, default=0, help="default: %(default)s")
     build.add_argument(
         "--split",
         choices=STREAM_SPLITS,
         default=REPORTING_SPLIT,
-        help="whose words: validation speakers to tune thresholds, test speakers to report",
+        help="whose words: validation speakers to tune thresholds, test speakers to report "
+        "(default: %(default)s)",
     )
     build.set_defaults(func=cmd_build)
 
     evaluate = steps.add_parser("evaluate", help="run the pipeline over streams and report")
     evaluate.add_argument("streams", nargs="+", help="stream WAVs (their .json beside them)")
-    evaluate.add_argument("--model", default=str(DEFAULT_MODEL))
-    evaluate.add_argument("--out", default=str(data_dir() / "streaming"))
-    evaluate.add_argument("--threshold", type=float, default=0.8)
+    default = "default: %(default)s"
+    evaluate.add_argument("--model", default=str(DEFAULT_MODEL), help=default)
+    evaluate.add_argument("--out", default=str(data_dir() / "streaming"), help=default)
+    evaluate.add_argument(
+        "--threshold",
+        type=float,
+        default=0.8,
+        help="of every command, when --thresholds is not given (default: %(default)s)",
+    )
     evaluate.add_argument("--thresholds", help="per command, JSON: '{\"on\": 0.85}'")
-    evaluate.add_argument("--average-window-ms", type=int, default=1000)
-    evaluate.add_argument("--suppression-ms", type=int, default=1500)
-    evaluate.add_argument("--minimum-count", type=int, default=3)
-    evaluate.add_argument("--inference-every", type=int, default=5)
+    recognizer = "the recognizer's, as in the microphone: section (default: %(default)s)"
+    evaluate.add_argument("--average-window-ms", type=int, default=1000, help=recognizer)
+    evaluate.add_argument("--suppression-ms", type=int, default=1500, help=recognizer)
+    evaluate.add_argument("--minimum-count", type=int, default=3, help=recognizer)
+    evaluate.add_argument("--inference-every", type=int, default=5, help=recognizer)
     evaluate.set_defaults(func=cmd_evaluate)
 
     thresholds = steps.add_parser(
         "thresholds", help="choose thresholds from an evaluation of validation-speaker streams"
     )
     thresholds.add_argument(
-        "--report", default=str(data_dir() / "streaming" / "streaming_report.json")
+        "--report",
+        default=str(data_dir() / "streaming" / "streaming_report.json"),
+        help="evaluate's report of validation-speaker streams (default: %(default)s)",
     )
     thresholds.add_argument(
         "--max-false-accepts-per-hour",
         type=float,
         default=0.5,
-        help="budget of all commands together over the report's streams",
+        help="budget of all commands together over the report's streams (default: %(default)s)",
     )
     thresholds.add_argument("--config", help="config file to update (e.g. config.yaml)")
     thresholds.add_argument(
