@@ -12,7 +12,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant import logformat, package_version, protocol
+from assistant import emulator, logformat, package_version, protocol
 from assistant.config import Config, ConfigError, load_config
 from assistant.control import Forwarded
 from assistant.discovery import usable_skills
@@ -120,7 +120,8 @@ class Assistant:
             warnings=WarningLimiter(config.sections["device"]["max_line_errors"])
         )
         self.focus = Focus(config.focus_seconds)
-        self.speaker = None if speak else Speaker(config.sections["speech"])
+        microphone = config.sections["microphone"]  # the model replies are analysed with
+        self.speaker = None if speak else Speaker(config.sections["speech"], hears=microphone)
         self._speak = speak or self.speaker.say
         data_dir = data_dir or data_root()
         self.phrase = PhraseListener(
@@ -193,7 +194,9 @@ class Assistant:
     def add_source(self, source: EventSource, kind: str) -> RunningSource:
         """Run `source` on its own thread; `kind` is the resolved `source:` it stands for."""
         name = SOURCE_NAMES[kind]
-        session = DeviceSession(name, self.config.site, self._on_command, self.stats)
+        session = DeviceSession(
+            name, self.config.site, lambda event: self._on_command(event, session), self.stats
+        )
         stopping = threading.Event()
         thread = threading.Thread(
             target=source.run, args=(session.deliver, stopping), name=name, daemon=True
@@ -211,12 +214,19 @@ class Assistant:
                 return running.source.borrow(seconds)
         return None
 
-    def _on_command(self, event: CommandEvent) -> None:
-        """A command a source here heard; ignored while this machine speaks a reply, when
-        `speech.ignore_own_voice` is on (its speakers are heard by the board and the
-        microphone too)."""
+    def _on_command(self, event: CommandEvent, session: DeviceSession) -> None:
+        """A command a source here heard (through `session`); ignored while this machine speaks
+        a reply that could be heard as it, when `speech.ignore_own_voice` is on (its speakers
+        are heard by the board and the microphone too). A virtual board's commands (its model
+        `emulated`) are typed or scripted, not heard, so never its own voice."""
         speaker = self.speaker
-        if speaker and speaker.settings["ignore_own_voice"] and speaker.speaking_lately():
+        model = session.hello.model if session.hello else None
+        if (
+            speaker
+            and model != emulator.MODEL_ID
+            and speaker.settings["ignore_own_voice"]
+            and speaker.may_be_own_voice(event.command, session.source_name, model)
+        ):
             log.info(
                 "ignored %r from the %s: heard while a reply was being said (the assistant's "
                 "own voice?); say it again once it is quiet",

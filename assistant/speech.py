@@ -7,17 +7,17 @@ replies are then only logged until it comes back. A reply longer than what can b
 within `timeout` at `rate` (a skill's, or one a satellite got from the broker) is cut to that,
 and what was cut is logged: every reply goes through `Speaker.say`. A reply the same as one
 still waiting or being said is logged, not queued again ("up up up" with the lights
-unreachable says so once). `speaking_lately` tells the daemon when what the board or the
-microphone hears may be the assistant's own voice. `play_cue` plays the listening cue of a
-follow-up phrase (a tone, or a short question) in turn with the replies, and returns once it
-has been played, so that the listening starts after it. `acknowledge` plays the short tone of
-`acknowledge: tone` for an accepted command, in turn too, without waiting for it.
+unreachable says so once). `may_be_own_voice` tells the daemon when a command the board or
+the microphone hears may be the assistant's own voice: each reply is analysed before it is said
+(assistant/own_voice.py) for the commands it could be heard as. `play_cue` plays the listening
+cue of a follow-up phrase (a tone, or a short question) in turn with the replies, and returns
+once it has been played, so that the listening starts after it. `acknowledge` plays the short
+tone of `acknowledge: tone` for an accepted command, in turn too, without waiting for it.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import queue
 import shutil
@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from assistant.cue import ACKNOWLEDGE_NOTES, ACKNOWLEDGEMENTS, TONE_NOTES, tone_wav
+from assistant.own_voice import OwnVoice
 from assistant.plugin import Setting
 from assistant.settings import with_defaults
 
@@ -60,8 +61,9 @@ SPEECH_SETTINGS: tuple[Setting, ...] = (
         "ignore_own_voice",
         bool,
         True,
-        "ignore the commands the board or microphone here hears while a reply is said and for "
-        "a second after, so that the assistant does not obey its own voice",
+        "while a reply is said and for a second after, ignore the commands the board or "
+        "microphone here hears that the reply could be heard as (all of them when that cannot "
+        "be told), so that the assistant does not obey its own voice",
     ),
     Setting(
         "acknowledge",
@@ -99,6 +101,10 @@ CUE_WAIT_SECONDS = 3.0
 """How long `play_cue` waits for its cue to have been played (replies queued before it are said
 first): past that, listening starts without it, well before `skill_timeout` (10 s) gives the
 skill's call up."""
+
+
+Heard = frozenset[str] | None
+"""The commands a voice could be heard as (assistant/own_voice.py); None: any of them."""
 
 
 class SpeechError(RuntimeError):
@@ -272,13 +278,27 @@ class Speaker:
         self,
         settings: Mapping[str, Any] | None,
         log: logging.Logger | None = None,
+        hears: Mapping[str, Any] | None = None,
     ):
+        """`hears`: the `microphone:` section, whose model replies are analysed with for the
+        commands they could be heard as (with `ignore_own_voice`); None: no analysis, every
+        command heard while one is said may be the assistant's own voice."""
         self.settings = speech_settings(settings)
         self.log = log or logging.getLogger("assistant.speech")
         self._queue: queue.Queue[str | _Cue | None] = queue.Queue(QUEUE_LIMIT)
         self._current_since: float | None = None  # start of the utterance being spoken
         self._speaking_since: float | None = None  # the same, while it is a voice
-        self._last_end = -math.inf  # when the last utterance ended (time.monotonic)
+        self._saying: Heard = None  # what the voice being said could be heard as
+        self._said: list[tuple[float, Heard]] = []  # the same for the voices that ended lately,
+        # with when each ended (time.monotonic)
+        self.own_voice: OwnVoice | None = None
+        if hears is not None and self.settings["ignore_own_voice"]:
+            self.own_voice = OwnVoice(
+                hears,
+                self.save_to_file,
+                self.log,
+                None if _uses_espeak(self.settings) else "the speech engine is not espeak-ng",
+            )
         self._waiting: list[str] = []  # replies queued or being spoken, in order
         self._stuck_reported = False
         self._pending = 0  # replies queued or being spoken
@@ -307,12 +327,31 @@ class Speaker:
         after it ended; not while the engine is stuck (a hung output says nothing, and would
         otherwise make every command heard meanwhile count as the assistant's own voice). The
         acknowledgement's beep is no word the recognizer could report."""
-        if self.stuck:
+        return bool(self._voices_lately())
+
+    def may_be_own_voice(self, command: str, source: str, model: str | None) -> bool:
+        """Whether `command`, just heard by `source` (whose HELLO named `model`), may be the
+        assistant's own voice: while `speaking_lately`, when a reply being said, or said within
+        OWN_VOICE_SECONDS, could be heard as it; any command when one of them could not be
+        analysed (or is the tone cue) or `model` is not the one they were analysed with."""
+        voices = self._voices_lately()
+        if not voices:
             return False
-        return (
-            self._speaking_since is not None
-            or time.monotonic() - self._last_end < OWN_VOICE_SECONDS
-        )
+        if None in voices or not self.own_voice.analysed_for(source, model):
+            return True
+        return any(command in voice for voice in voices)
+
+    def _voices_lately(self) -> list[Heard]:
+        """What each voice being said, or ended within OWN_VOICE_SECONDS, could be heard as;
+        none while the engine is stuck."""
+        if self.stuck:
+            return []
+        now = time.monotonic()
+        with self._settled:
+            voices = [heard for ended, heard in self._said if now - ended < OWN_VOICE_SECONDS]
+            if self._speaking_since is not None:
+                voices.append(self._saying)
+        return voices
 
     def say(self, text: str) -> None:
         """Log `text` and queue it for speaking (cut to what fits in `timeout`), unless the
@@ -451,10 +490,13 @@ class Speaker:
         while (item := self._queue.get()) is not None:
             if isinstance(item, _Cue) and not self._starting(item):
                 continue
-            self._current_since = time.monotonic()
             voice = isinstance(item, str) or not item.acknowledgement
-            self._speaking_since = self._current_since if voice else None
             text = item if isinstance(item, str) else item.words
+            heard = self._heard_as(text) if voice else frozenset()  # before it can be heard
+            self._current_since = time.monotonic()
+            with self._settled:
+                self._saying = heard
+                self._speaking_since = self._current_since if voice else None
             try:
                 if text is None:
                     self._play_tone(item.notes)
@@ -468,17 +510,28 @@ class Speaker:
                 else:  # its listener says why, once
                     item.problem = f"it could not be played: {error}"
             finally:
-                if voice:
-                    self._last_end = time.monotonic()
-                self._current_since = self._speaking_since = None
+                ended = time.monotonic()
+                self._current_since = None
                 self._stuck_reported = False
                 with self._settled:
+                    if voice:
+                        lately = [
+                            said for said in self._said if ended - said[0] < OWN_VOICE_SECONDS
+                        ]
+                        self._said = [*lately, (ended, heard)]
+                    self._speaking_since = None
                     self._pending -= 1
                     if isinstance(item, str):
                         self._waiting.remove(item)
                     else:
                         item.done.set()
                     self._settled.notify_all()
+
+    def _heard_as(self, text: str | None) -> Heard:
+        """The commands saying `text` could be heard as (None: any; the tone cue's too)."""
+        if text is None or self.own_voice is None:
+            return None
+        return self.own_voice.commands_in(text)
 
     def _starting(self, cue: _Cue) -> bool:
         """Mark `cue` started, unless its listener gave it up (then it is dropped: False)."""

@@ -1,0 +1,104 @@
+"""The analysis of what the assistant's own voice could make the spotter report: real espeak-ng
+and the committed int8 model."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.own_voice import OwnVoice, loudest_averages
+from assistant.pipeline import DEFAULT_MODEL, Inference
+from assistant.speech import Speaker
+
+COMMITTED_MODEL = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())["model_id"]
+"""The committed model's id, as a board running it greets with."""
+
+
+def own_voice(microphone: dict | None = None, unavailable: str | None = None) -> OwnVoice:
+    """An analyser of replies as the default speech settings say them."""
+    speaker = Speaker({"enabled": False})
+    return OwnVoice(microphone or {}, speaker.save_to_file, logging.getLogger("test"), unavailable)
+
+
+@pytest.mark.parametrize(
+    ("reply", "commands"),
+    [
+        ("Stop", {"stop"}),
+        ("Stop the timer", {"stop"}),
+        ("Go", {"go"}),
+        ("Tea is done", set()),  # a timer's ring: "stop" said over it is the user's
+        ("Timer silenced", set()),
+    ],
+)
+def test_a_reply_is_found_to_hold_the_commands_it_could_be_heard_as(reply, commands) -> None:
+    analyser = own_voice()
+    assert analyser.commands_in(reply) == commands
+    assert analyser.model_id == COMMITTED_MODEL
+
+
+def test_each_text_is_analysed_once(tmp_path: Path) -> None:
+    speaker = Speaker({"enabled": False})
+    said = []
+
+    def synthesize(text: str, path: Path) -> Path:
+        said.append(text)
+        return speaker.save_to_file(text, path)
+
+    analyser = OwnVoice({}, synthesize, logging.getLogger("test"))
+    for _ in range(3):
+        assert analyser.commands_in("Stop") == {"stop"}
+        assert analyser.commands_in("Tea is done") == set()
+    assert said == ["Stop", "Tea is done"]
+
+
+@pytest.mark.parametrize(
+    ("microphone", "unavailable", "why"),
+    [
+        ({"model": "/nonexistent/kws.tflite"}, None, "the model cannot be loaded: "),
+        ({}, "the speech engine is not espeak-ng", "the speech engine is not espeak-ng"),
+    ],
+)
+def test_what_cannot_be_analysed_is_said_once_and_counts_as_any_command(
+    caplog: pytest.LogCaptureFixture, microphone, unavailable, why
+) -> None:
+    analyser = own_voice(microphone, unavailable)
+    assert analyser.commands_in("Tea is done") is None
+    assert analyser.commands_in("Timer silenced") is None
+    assert caplog.text.count(why) == 1
+    assert "every command heard is ignored" in caplog.text
+
+
+def test_a_source_with_another_model_is_said_once_for_each(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    analyser = own_voice()
+    analyser.commands_in("Go")
+    assert analyser.analysed_for("board", COMMITTED_MODEL)
+    assert not analyser.analysed_for("board", "0badc0de")
+    assert not analyser.analysed_for("board", "0badc0de")
+    assert not analyser.analysed_for("virtual board", "emulated")
+    assert [record.getMessage() for record in caplog.records] == [
+        f"the {source}'s model is {model}, not {COMMITTED_MODEL} (microphone.model), which "
+        "replies are analysed with: while a reply is said, every command it hears is ignored"
+        for source, model in [("board", "0badc0de"), ("virtual board", "emulated")]
+    ]
+
+
+def test_one_loud_inference_is_not_an_average_that_could_be_reported() -> None:
+    """The recognizer reports an average over its window, never one inference: a lone peak
+    (1.0 among 0) averages 0.1 over ten inferences a second, a word held for 0.4 s 0.4, at
+    whichever of the five slices the board's inferences fall on."""
+    quiet, loud = np.array([-128, -128], np.int8), np.array([-128, 127], np.int8)
+
+    def averages(loud_slices: range) -> np.ndarray:
+        inferences = [
+            Inference(20 * index, loud if index in loud_slices else quiet) for index in range(200)
+        ]
+        return loudest_averages(inferences, every=5, window_ms=1000, minimum_count=3)
+
+    assert averages(range(100, 101)).tolist() == pytest.approx([0.0, 0.1])
+    assert averages(range(100, 120)).tolist() == pytest.approx([0.0, 0.4])
