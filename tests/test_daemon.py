@@ -525,8 +525,8 @@ def test_a_command_taken_is_acknowledged_with_a_tone_and_one_ignored_is_not(
     tmp_path, audio_output, caplog, acknowledge
 ):
     """`speech.acknowledge: tone` plays the tone for each command a source here heard and the
-    dispatcher took, before the skill's reply; not for one ignored (min_score, cooldown, the
-    assistant's own voice), nor for `assistant send`. `none`, the default, plays nothing."""
+    dispatcher took, before the skill's reply; not for one ignored (min_score, cooldown), nor
+    for `assistant send`. `none`, the default, plays nothing."""
     caplog.set_level(logging.INFO)
     running = acknowledging(tmp_path, acknowledge)
     recorder = running.host.skills["recorder"]
@@ -541,16 +541,8 @@ def test_a_command_taken_is_acknowledged_with_a_tone_and_one_ignored_is_not(
         assert running.run_sent_command(CommandEvent("up", 1.0, "control socket", "desk"))
         assert wait_until(lambda: len(recorder.calls) == 2)
         assert running.speaker.wait_idle(30)
-        hang.touch()  # a reply being said: what the board hears meanwhile may be its echo
         running.reply("Stop")
-        assert wait_until(lambda: len(played_files(audio_output)) == 1 + (acknowledge == "tone"))
-        running.virtual_board.detect("off", 0.9)  # the guard comes before the cooldown
-        assert wait_until(
-            lambda: "ignored 'off' from the virtual board: heard while" in caplog.text
-        )
-        hang.unlink()
         assert running.speaker.wait_idle(30)
-        assert wait_until(lambda: not running.speaker.speaking_lately())
         running.virtual_board.detect("on", 0.9)  # taken, and the skill answers
         assert wait_until(lambda: "did bright 7" in caplog.text)
         assert running.speaker.wait_idle(30)
