@@ -1,13 +1,15 @@
 """A local control socket, so `assistant send up` reaches the running daemon.
 
-The wire format is one line each way. The client sends `COMMAND <name>`; the daemon answers
+The wire format is one line each way. The client sends `COMMAND <name>` (any case: commands
+are lower-case, so `STOP` is `stop`); the daemon answers
 `OK <replies>` when every action the command ran succeeded (or a satellite forwarded it to the
 hub), else `ERR <why>`: the command is not mapped, was ignored (min_score, cooldown), or an
 action failed (`failed: <reason>`, after the replies of the actions before it; the actions
 after it are `not run`). Replies are joined with "; ", in the order of the command's actions.
 `STATUS` is answered `OK pid: <pid>; version: <version>; running since: <time>; configuration:
-<file>; last reload: <outcome>; skills: <each skill's health>; source: <sources in use, with
-their firmware and model>; <the link's counters>`, then on a satellite or hub `; role: <role>;
+<file>; last reload: <outcome>; skills: <each skill's health>; skill <name>: <a line of its
+status>; ...; source: <sources in use, with their firmware and model>; <the link's counters>`,
+then on a satellite or hub `; role: <role>;
 site: <site>; <its peers and counters>; broker: <state>; messages ignored: <by kind>`
 (`assistant status`).
 
@@ -116,12 +118,14 @@ class ControlServer:
                 return f"OK {status()}" if status else "ERR this assistant keeps no status"
             if len(words) != 2 or words[0] != "COMMAND":
                 return "ERR use: COMMAND <name>, or STATUS"
-            if not protocol.LABEL.fullmatch(words[1]):  # it would not fit an MQTT topic
+            # a model's labels, so its commands, are lower-case: STOP is stop
+            command = words[1].lower() if words[1].isascii() else words[1]
+            if not protocol.LABEL.fullmatch(command):  # it would not fit an MQTT topic
                 return (
-                    f"ERR {words[1]!r} is not a command name: lower-case letters, digits "
-                    "and _, at most 16"
+                    f"ERR {words[1]!r} is not a command name: letters a to z, digits and _, "
+                    "at most 16"
                 )
-            event = CommandEvent(words[1], 1.0, "control socket", site, elapsed())
+            event = CommandEvent(command, 1.0, "control socket", site, elapsed())
             outcome = handle(event)
             if isinstance(outcome, Forwarded):
                 return f"OK {outcome}"

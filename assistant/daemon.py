@@ -431,8 +431,8 @@ class Assistant:
     def status(self) -> str:
         """What `assistant status` shows, parts joined by "; ": this process's pid (first, for
         scripts), the version, the start, the configuration file it runs, the last reload's
-        outcome, the skills' health, `link_status()`, then the satellite's or hub's parts (its
-        role, site, peers, counters and broker)."""
+        outcome, the skills' health and their status lines, `link_status()`, then the
+        satellite's or hub's parts (its role, site, peers, counters and broker)."""
         reloaded = self.last_reload or "none since the start"
         return "; ".join(
             [
@@ -442,6 +442,7 @@ class Assistant:
                 f"configuration: {self.loaded.file}",
                 f"last reload: {reloaded}",
                 f"skills: {self.host.health()}",
+                *self.host.skill_status(),
                 self.link_status(),
                 *(self.room.status() if self.room else []),
             ]

@@ -8,7 +8,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +28,14 @@ may say); gives up with None once `stopped()` is true."""
 
 ListenElsewhere = Callable[[str, list[str], float, Callable[[], bool], str], "str | None"]
 """Transcribes one follow-up phrase in another site: (site, then as ListenForPhrase)."""
+
+STATUS_SECONDS = 2.0
+"""How long `assistant status` waits for the skills' status lines (its client waits 5 s for the
+whole answer)."""
+STATUS_LINES = 5
+"""A skill's status lines shown at most; the rest are counted."""
+STATUS_LINE_CHARS = 160
+"""A status line's length at most; a longer one is cut."""
 
 
 class Abandoned(TimeoutError):
@@ -105,10 +113,14 @@ class SkillRunner:
     def current(self) -> _Call | None:
         """The call running on the calling thread (None outside the skill's thread, which runs
         nothing but calls)."""
-        running = self._running
-        if running is None or threading.current_thread() is not self._thread:
+        if threading.current_thread() is not self._thread:
             return None
-        return running[1]
+        return self.running()
+
+    def running(self) -> _Call | None:
+        """The call running now (None: none), whichever thread asks."""
+        running = self._running
+        return running[1] if running else None
 
     def cancel(self) -> None:
         """Set the cancellation of the running call, if any (its skill is being stopped)."""
@@ -238,6 +250,23 @@ class _Context:
         return self._host.listen_for_phrase(grammar, seconds, stopped, prompt)
 
 
+def _one_line(text: str) -> str:
+    """`text` on one line, without "; " (the separator of `assistant status`'s parts)."""
+    return " ".join(text.split()).replace("; ", ", ")
+
+
+def _fit(lines: Sequence[str]) -> list[str]:
+    """A skill's status lines for `assistant status`: each on one line (blank ones left out)
+    and at most STATUS_LINE_CHARS long, STATUS_LINES of them and how many more there are."""
+    kept = [_one_line(line) for line in lines if line.strip()]
+    fitted = [
+        line if len(line) <= STATUS_LINE_CHARS else line[: STATUS_LINE_CHARS - 3] + "..."
+        for line in kept[:STATUS_LINES]
+    ]
+    more = len(kept) - STATUS_LINES
+    return fitted + ([f"and {more} more line{'s' if more > 1 else ''}"] if more > 0 else [])
+
+
 def _no_phrase(
     grammar: list[str], seconds: float, stopped: Callable[[], bool], prompt: str
 ) -> str | None:
@@ -278,6 +307,8 @@ class PluginHost:
         self.failures: dict[str, int] = {}
         self.start_errors: dict[str, str] = {}
         """Why each skill that is not running failed to be created or started."""
+        self._status_told: dict[str, str] = {}
+        """Why each skill's status last failed, as logged (logged again only when it changes)."""
         self._lock = threading.Lock()
         """Guards settings and skills, which skill threads change while they build."""
         self._stopping = threading.Event()
@@ -485,20 +516,85 @@ class PluginHost:
 
     def health(self) -> str:
         """For `assistant status`: each configured skill, running, starting or NOT RUNNING with
-        why, and how many of its calls failed since the start; on one line, without "; "."""
+        why, whether it has focus, and how many of its calls failed since the start; on one
+        line, without "; " (a start error may hold both)."""
+        focused = self.focus.current()
         with self._lock:
-            parts = [self._health_of(name) for name in sorted({*self.settings, *self.start_errors})]
-        # One line without "; " (the status's separator): a start error may hold both.
-        return " ".join(" | ".join(parts).replace("; ", ", ").split()) or "none"
+            names = sorted({*self.settings, *self.start_errors})
+            parts = [self._health_of(name, name == focused) for name in names]
+        return _one_line(" | ".join(parts)) or "none"
 
-    def _health_of(self, name: str) -> str:
+    def _health_of(self, name: str, focused: bool) -> str:
         """One skill's part of `health` (called under the lock)."""
         if name in self.start_errors:
             state = f"NOT RUNNING ({self.start_errors[name]})"
         else:
             state = "running" if name in self.skills else "starting"
         failed = self.failures.get(name, 0)
-        return f"{name} {state}" + (f", {failed} failed" if failed else "")
+        return (
+            f"{name} {state}"
+            + (", has focus" if focused else "")
+            + (f", {failed} failed" if failed else "")
+        )
+
+    def skill_status(self) -> list[str]:
+        """For `assistant status`: the status lines (Skill.status_lines) of each running skill
+        that gives some, as `skill <name>: <line>`. They are asked for on each skill's thread,
+        as actions are (the skill timeout abandons a status that hangs; a skill busy with an
+        abandoned call refuses it), all at once, and waited for up to STATUS_SECONDS in all;
+        a skill whose status raised, was refused or gave no answer in time shows `status
+        failed: <why>`, which is logged but not counted among its failures."""
+        with self._lock:
+            telling = sorted(
+                name
+                for name, skill in self.skills.items()
+                if type(skill).status_lines is not Skill.status_lines
+            )
+        asked = {name: self._ask_status(name) for name in telling}
+        wait(asked.values(), timeout=STATUS_SECONDS)
+        return [
+            f"skill {name}: {line}"
+            for name, future in asked.items()
+            for line in self._status_lines(name, future)
+        ]
+
+    def _ask_status(self, name: str) -> Future:
+        def run() -> object:
+            skill = self.skills.get(name)
+            if skill is None:  # stopped since it was asked (a reload)
+                raise self._not_running(name)
+            return skill.status_lines()
+
+        return self.runners[name].submit("status", run)
+
+    def _status_lines(self, name: str, future: Future) -> list[str]:
+        """The lines a status call gave, made fit for `assistant status`, or why it failed; a
+        failure of the skill's own code is logged (a traceback for an exception), once until
+        the reason changes, so a script polling `status` does not fill the log."""
+        done = future.done()
+        error = future.exception(0) if done else None
+        faulty = True  # the skill's status itself failed, not the host that refused or left it
+        if not done:
+            running = self.runners[name].running()
+            faulty = running is None or running.future is future
+            why = (
+                f"no answer within {STATUS_SECONDS:g} s" if faulty else f"busy with {running.label}"
+            )
+        elif isinstance(error, (Abandoned, Cancelled, SkillNotRunning)):  # logged where raised
+            why, faulty = str(error), False
+        elif error is not None:
+            why = f"{type(error).__name__}: {error}"
+        else:
+            given = future.result()
+            lines = [given] if isinstance(given, str) else given
+            if isinstance(lines, (list, tuple)) and all(isinstance(line, str) for line in lines):
+                self._status_told.pop(name, None)
+                return _fit(lines)
+            why = f"returned {type(given).__name__}, not a list of str"
+        if faulty and self._status_told.get(name) != why:
+            self._status_told[name] = why
+            log.warning("skill %s: status failed: %s", name, why, exc_info=error)
+        return [f"status failed: {_one_line(why)}"]
 
     def stop(self) -> None:
         """Stop every skill, waiting up to the skill timeout for them to finish; those that do

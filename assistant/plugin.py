@@ -257,8 +257,9 @@ def action(
 
 class Skill:
     """Base class of every skill. Subclasses set `name`, `description` and `settings`, and mark
-    their actions with @action. `start` and `stop` open and close connections; the validated
-    settings are in `self.context.settings`. An action method must not reuse the name of
+    their actions with @action. `start` and `stop` open and close connections, `status_lines`
+    tells `assistant status` what the skill is doing; the validated settings are in
+    `self.context.settings`. An action method must not reuse the name of
     anything defined here (or `context`): see docs/writing-skills.md."""
 
     name: ClassVar[str] = ""
@@ -273,6 +274,13 @@ class Skill:
 
     def stop(self) -> None:
         """Called once at shutdown."""
+
+    def status_lines(self) -> list[str]:
+        """What the skill is doing now, for `assistant status`: a few short lines, each shown
+        as `skill <name>: <line>` (none by default). Called on the skill's thread like an
+        action, and given up on after a second or two (see docs/writing-skills.md): read the
+        state the skill keeps rather than wait on a device or the network."""
+        return []
 
     @classmethod
     def check_settings(cls, settings: Mapping[str, Any]) -> str | None:

@@ -117,6 +117,12 @@ class LightsSkill(Skill):
     def connected(self) -> bool:
         return self._connected.is_set()
 
+    def status_lines(self) -> list[str]:
+        """For `assistant status`: the broker, and whether it is connected (else why not)."""
+        if self.connected:
+            return [f"connected to the MQTT broker at {self.broker}"]
+        return [self._not_connected()]
+
     @action(help="Switch the lights on")
     def on(self, event: CommandEvent) -> str:
         self._publish("on")
@@ -228,11 +234,14 @@ class LightsSkill(Skill):
         self._connected.set()
         self.context.log.info("connected to the MQTT broker at %s", self.broker)
 
+    def _not_connected(self) -> str:
+        """Why the broker is not connected, for the log and `assistant status`."""
+        return self._why_not_connected().replace("; try again", "")
+
     def _on_connect_fail(self, client, userdata) -> None:
         if not self._failure_logged:
             self._failure_logged = True
-            why = self._why_not_connected().replace("; try again", "")
-            self.context.log.warning("%s (retrying in the background)", why)
+            self.context.log.warning("%s (retrying in the background)", self._not_connected())
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         if self._connected.is_set():

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from jeepney import DBusAddress, DBusErrorResponse, MatchRule, Properties, new_method_call
@@ -54,6 +55,23 @@ def _watched() -> tuple[MatchRule, ...]:
 WATCHED = _watched()
 
 
+def _chosen(players: list[str], status: Callable[[str], str], preferred: str) -> str:
+    """The player commands go to, of `players` (sorted, at least one): the first playing (as
+    `status` tells), else the one `preferred` names (such as vlc), else the first."""
+    for player in players:
+        if status(player) == "Playing":
+            return player
+    for player in players:
+        if preferred and player.removeprefix(MPRIS_PREFIX).split(".")[0] == preferred:
+            return player
+    return players[0]
+
+
+def _short(player: str) -> str:
+    """A player's bus name without the MPRIS prefix: vlc, spotify."""
+    return player.removeprefix(MPRIS_PREFIX)
+
+
 class MediaSkill(Skill):
     name = "media"
     description = "controls the active media player (MPRIS over D-Bus)"
@@ -73,6 +91,10 @@ class MediaSkill(Skill):
                 self._active_player(bus)
         except SkillError as error:
             self.context.log.warning("%s (checked again at each command)", error)
+        self._seen: dict[str, str] | None = None
+        """Each player's PlaybackStatus as the watcher last saw it (None: not seen yet)."""
+        self._unfollowed = ""
+        """Why the watcher cannot follow the players now ("": it can)."""
         self._stopping = threading.Event()
         self._following = threading.RLock()
         """Held from looking at playback to following it, so that the watcher never follows a
@@ -85,6 +107,23 @@ class MediaSkill(Skill):
         self._stopping.set()
         self._watcher.join()
         self.context.release_focus()
+
+    def status_lines(self) -> list[str]:
+        """For `assistant status`: the player commands go to and its playback, then the other
+        players', as the skill follows them (no request to the bus)."""
+        if self._unfollowed:
+            return [f"cannot follow the players: {self._unfollowed}"]
+        seen = self._seen
+        if seen is None:
+            return ["looking for the players"]
+        if not seen:
+            return ["no media player is running"]
+        followed = _chosen(sorted(seen), seen.__getitem__, self.context.settings["player"])
+        others = [f"{_short(p)} ({s.lower()})" for p, s in sorted(seen.items()) if p != followed]
+        return [
+            f"following {_short(followed)} ({seen[followed].lower()})"
+            + (f", also {', '.join(others)}" if others else "")
+        ]
 
     @action(help="Play, or pause when playing")
     def play_pause(self, event: CommandEvent) -> None:
@@ -146,7 +185,7 @@ class MediaSkill(Skill):
                 with self._connection() as bus:
                     for rule in WATCHED:
                         self._reply(bus, message_bus.AddMatch(rule))
-                    failing = False
+                    failing, self._unfollowed = False, ""
                     while not self._stopping.is_set():
                         with self._following, self._connection() as query:
                             now = self._playback(query)
@@ -157,7 +196,7 @@ class MediaSkill(Skill):
             except (SkillError, OSError) as error:
                 if playback == "Playing":  # no telling now: the focus goes
                     self._follow("Gone")
-                playback = ""
+                playback, self._seen, self._unfollowed = "", None, str(error)
                 if not failing:
                     self.context.log.warning(
                         "cannot follow the players, so focus does not follow playback: %s "
@@ -180,11 +219,12 @@ class MediaSkill(Skill):
 
     def _playback(self, bus: DBusConnection) -> str:
         """Playing while any player plays; Idle while players are there but none plays, else
-        Gone."""
-        players = self._players(bus)
-        if any(self._status(bus, player) == "Playing" for player in players):
+        Gone. What each player does is kept for `status_lines`."""
+        seen = {player: self._status(bus, player) for player in self._players(bus)}
+        self._seen = seen
+        if "Playing" in seen.values():
             return "Playing"
-        return "Idle" if players else "Gone"
+        return "Idle" if seen else "Gone"
 
     def _connection(self) -> DBusConnection:
         bus = self.context.settings["bus"]
@@ -212,14 +252,9 @@ class MediaSkill(Skill):
                 "Media: no media player is running (none offers MPRIS on D-Bus)",
                 spoken="No media player is running",
             )
-        for player in players:
-            if self._status(bus, player) == "Playing":
-                return player
-        preferred = self.context.settings["player"]
-        for player in players:
-            if preferred and player.removeprefix(MPRIS_PREFIX).split(".")[0] == preferred:
-                return player
-        return players[0]
+        return _chosen(
+            players, lambda player: self._status(bus, player), self.context.settings["player"]
+        )
 
     def _status(self, bus: DBusConnection, player: str) -> str:
         try:

@@ -89,6 +89,14 @@ def _shifted(trigger: BaseTrigger, by: timedelta) -> BaseTrigger:
     )
 
 
+def _on_local_clock(when: datetime) -> str:
+    """A moment as `assistant status` shows it: on the local clock, to the second, with its
+    date when it is not today."""
+    local = when.astimezone()
+    today = datetime.now().astimezone().date()
+    return local.strftime("%H:%M:%S" if local.date() == today else "%Y-%m-%d %H:%M:%S")
+
+
 class TimersSkill(Skill):
     name = "timers"
     description = "named countdown timers that survive a restart"
@@ -162,7 +170,7 @@ class TimersSkill(Skill):
         if running:
             self.context.log.info("timers still running: %s", ", ".join(j.name for j in running))
         now = datetime.now(timezone.utc)
-        ringing = [j for j in self.scheduler.get_jobs("ringing") if j.trigger.end_date > now]
+        ringing = self._ringing(now)
         if ringing:
             self.context.log.info("still ringing: %s", ", ".join(j.args[1] for j in ringing))
             end = max(job.trigger.end_date for job in ringing)
@@ -265,7 +273,7 @@ class TimersSkill(Skill):
             raise NothingToDo(
                 f"No timer named {name} is running" if name else "No timer is running"
             )
-        job = min(timers, key=lambda job: job.next_run_time)
+        job = timers[0]  # the one due first
         job.remove()
         others = len(self._timers())
         more = f", {others} more running" if others else ""
@@ -273,7 +281,7 @@ class TimersSkill(Skill):
 
     @action(help="Say how long each timer has left")
     def status(self, event: CommandEvent) -> str:
-        timers = sorted(self._timers(), key=lambda job: job.next_run_time)
+        timers = self._timers()
         if not timers:
             return "No timer is running"
         now = datetime.now(timezone.utc)  # the time left rounded: "about five minutes"
@@ -282,6 +290,20 @@ class TimersSkill(Skill):
             f"{name.capitalize()} "
             + (f"has {time_left_in_words(s)} left" if s > 0 else "is due now")
             for name, s in left
+        )
+
+    def status_lines(self) -> list[str]:
+        """For `assistant status`: the timers running, each with when it is due, and those
+        ringing, each with when it stops unless silenced, on the local clock."""
+        timers = [
+            f"{job.name} due at {_on_local_clock(job.next_run_time)}" for job in self._timers()
+        ]
+        ringing = [
+            f"{job.args[1]} until {_on_local_clock(job.trigger.end_date)}"
+            for job in self._ringing(datetime.now(timezone.utc))
+        ]
+        return [", ".join(timers) or "no timer running"] + (
+            [f"ringing: {', '.join(ringing)}"] if ringing else []
         )
 
     def ring(self, name: str, site: str | None = None) -> None:
@@ -368,7 +390,14 @@ class TimersSkill(Skill):
                 continue
 
     def _timers(self) -> list[Any]:
-        return self.scheduler.get_jobs(jobstore="default")
+        """The timers running, the one due first first."""
+        return sorted(
+            self.scheduler.get_jobs(jobstore="default"), key=lambda job: job.next_run_time
+        )
+
+    def _ringing(self, now: datetime) -> list[Any]:
+        """The ringings still going on at `now`."""
+        return [job for job in self.scheduler.get_jobs("ringing") if job.trigger.end_date > now]
 
     def _free_name(self) -> str:
         base = self.context.settings["default_name"]

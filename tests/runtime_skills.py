@@ -195,6 +195,64 @@ class PatientSkill(Skill):
         )
 
 
+class TellingSkill(Skill):
+    """Says what it is doing in `assistant status`, in lines that need fitting to it; its
+    action `busy` holds its thread until released."""
+
+    name = "telling"
+    description = "tells its status"
+
+    def __init__(self, context):
+        super().__init__(context)
+        self.release = threading.Event()
+        self.busy_now = threading.Event()
+
+    def status_lines(self):
+        return ["2 lamps on; 1 off", "", "a line\nbroken", *(f"lamp {n}" for n in range(6))]
+
+    @action()
+    def busy(self, event):
+        self.busy_now.set()
+        self.release.wait(30)
+
+
+class _BadStatusSkill(Skill):
+    """A skill whose status misbehaves, while its action `fine` works."""
+
+    @action()
+    def fine(self, event):
+        return "fine"
+
+
+class StatusCrashSkill(_BadStatusSkill):
+    """Its status raises."""
+
+    name = "crashstatus"
+    description = "cannot tell its status"
+
+    def status_lines(self):
+        raise RuntimeError("no idea where the lamps are")
+
+
+class StatusHangSkill(_BadStatusSkill):
+    """Its status hangs until its cancellation is set, or until released."""
+
+    name = "hangstatus"
+    description = "takes for ever to tell its status"
+
+    def __init__(self, context):
+        super().__init__(context)
+        self.release = threading.Event()
+
+    def status_lines(self):
+        while not self.release.is_set() and not self.context.cancelled.wait(0.05):
+            pass
+        return ["told at last"]
+
+
+TELLING = {s.name: s for s in (TellingSkill, StatusCrashSkill, StatusHangSkill)}
+"""Skills with a status: one that tells it, one whose status raises, one whose status hangs."""
+
 MISBEHAVING = {s.name: s for s in (UnbuildableSkill, NoStartSkill, SlowStopSkill, StuckStopSkill)}
 """Skills whose construction, start or stop goes wrong: not in INSTALLED."""
 

@@ -173,20 +173,23 @@ def test_run_send_reload_and_terminate(env, tmp_path):
         assert answer.stdout.strip() == "OK Hello, Ada. That makes 1 greetings"
         status = assistant(env, "status")
         assert status.returncode == 0
-        pid, version, since, configuration, reloaded, skills, source, counters = (
+        pid, version, since, configuration, reloaded, skills, told, source, counters = (
             status.stdout.splitlines()
         )
         assert (pid, version) == (f"pid: {daemon.pid}", f"version: {package_version()}")
         assert re.fullmatch(r"running since: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d", since)
         assert configuration == f"configuration: {config}"
-        assert skills == "skills: greeter running"
+        assert skills == "skills: greeter running, has focus"  # for focus_seconds after "on"
+        assert told == "skill greeter: greetings so far: 1"  # the plugin's own status line
         assert reloaded == "last reload: none since the start"
         greeted = "(, firmware emulator-1, model emulated)?"  # once its HELLO has come
         assert re.fullmatch(rf"source: virtual board \(board on /dev/pts/\d+{greeted}\)", source)
         assert re.fullmatch(r"lines \d+, detections 0, malformed 0, .*, reconnects 0", counters)
-        unmapped = assistant(env, "send", "up")
-        assert unmapped.returncode == 1
-        assert unmapped.stderr.startswith(f"ERR 'up' is not mapped to any action in {config}")
+        for typed in ("up", " STOP "):  # as typed in caps, the command is understood
+            unmapped = assistant(env, "send", typed)
+            assert unmapped.returncode == 1
+            command = typed.strip().lower()
+            assert unmapped.stderr.startswith(f"ERR {command!r} is not mapped to any action in")
         config.write_text(textwrap.dedent(CONFIG).replace("Ada", "Grace"))
         daemon.send_signal(signal.SIGHUP)
         answers = []  # before the reload: Ada greeted, or ignored within the cooldown

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from alsa_microphone import DEVICE, plug_in
-from runtime_skills import INSTALLED, MISBEHAVING, RecordingSkill
+from runtime_skills import INSTALLED, MISBEHAVING, TELLING, RecordingSkill
 from test_own_voice import COMMITTED_MODEL
 from test_phrase_cue import peak_frequency
 from usb_ports import nano_while_linked
@@ -26,6 +26,7 @@ from assistant.config import load_config
 from assistant.cue import ACKNOWLEDGE_NOTES, NOTE_SECONDS
 from assistant.daemon import Assistant, local_time
 from assistant.emulator import FIRMWARE_VERSION, MODEL_ID, VirtualBoard
+from assistant.host import STATUS_SECONDS
 from assistant.microphone import SAMPLE_RATE, microphone_problem
 from assistant.pipeline import DEFAULT_MODEL
 from assistant.plugin import CommandEvent
@@ -165,12 +166,29 @@ def test_send_answers_err_with_the_reason_when_nothing_ran_or_an_action_failed(a
         assert assistant.replies[-2:] == ["did bright 2", "fine"]  # spoken in the list's order
         failed = "ERR failed: the lamp is not answering; not run"
         assert control.send_command("down", path) == failed
-        for name in ("#", "a/b", "Up"):  # never queued: on a satellite it would be a topic
-            assert control.send_command(name, path) == (
-                f"ERR {name!r} is not a command name: lower-case letters, digits and _, at most 16"
-            )
     finally:
         server.stop()
+
+
+def test_send_takes_a_command_in_any_case_and_refuses_what_is_no_command_name(assistant, tmp_path):
+    """A user typing in caps (`assistant send STOP`, ` Off `) is understood: a model's
+    commands are lower-case. What cannot be a command is refused, never queued (on a satellite
+    it would be an MQTT topic)."""
+    path = tmp_path / "c.sock"
+    server = control.ControlServer(path, assistant.run_sent_command, "desk")
+    server.start()
+    try:
+        assert control.send_command("ON", path) == "OK did bright 7"
+        assert control.send_command(" Off ", path) == "OK done"
+        assert assistant.host.skills["recorder"].calls == [("bright", "on", 7), ("dim", "off")]
+        for name in ("#", "a/b", "Up!", "seventeen_letters", "ÜP"):
+            answer = control.send_command(name, path)
+            assert answer.startswith("ERR '") and answer.endswith(
+                "' is not a command name: letters a to z, digits and _, at most 16"
+            ), answer
+    finally:
+        server.stop()
+    assert assistant.host.skills["recorder"].calls == [("bright", "on", 7), ("dim", "off")]
 
 
 def test_status_names_the_source_and_the_link_counters_and_stop_logs_them(assistant, caplog):
@@ -194,8 +212,8 @@ def test_status_names_the_source_and_the_link_counters_and_stop_logs_them(assist
     running = (
         f"pid: {os.getpid()}; version: {package_version()}; running since: "
         f"{local_time(assistant.started)}; configuration: {assistant.config_file}; last reload: "
-        "none since the start; skills: recorder running | trouble running; "
-    )
+        "none since the start; skills: recorder running, has focus | trouble running; "
+    )  # recorder: the skill of the command "off" ran, for focus_seconds
     assert re.fullmatch(f"OK {re.escape(running)}{shown}", answer)
     with caplog.at_level(logging.INFO, logger="assistant"):
         assistant.stop()
@@ -232,6 +250,87 @@ def test_status_says_which_skills_run_which_did_not_start_and_why_and_what_faile
         "nostart NOT RUNNING (SkillError: the lamp file is missing), 1 failed | recorder running | "
         "trouble running, 2 failed"
     )
+
+
+TELLING_CONFIG = """
+source: emulator
+skill_timeout: 3
+commands:
+  on: crashstatus.fine
+  off: hangstatus.fine
+  go: telling.busy
+skills:
+  crashstatus: {}
+  hangstatus: {}
+  recorder: {}
+  telling: {}
+"""
+
+
+@pytest.fixture
+def telling(tmp_path):
+    """An assistant running skills with a status: one telling it, one whose status raises, one
+    whose status hangs; and one without (recorder), through the control socket."""
+    path = tmp_path / "config.yaml"
+    path.write_text(textwrap.dedent(TELLING_CONFIG))
+    installed = {**INSTALLED, **TELLING}
+    assistant = Assistant(load_config(path, installed), installed, tmp_path, lambda text: None)
+    assistant.start()
+    assistant.socket = tmp_path / "c.sock"
+    server = control.ControlServer(
+        assistant.socket, assistant.run_sent_command, "desk", assistant.status
+    )
+    server.start()
+    yield assistant
+    server.stop()
+    assistant.host.skills["telling"].release.set()
+    assistant.host.skills["hangstatus"].release.set()
+    assistant.stop()
+
+
+def test_status_shows_what_each_skill_says_it_does_and_why_it_could_not(telling, caplog):
+    """A status that raises or hangs neither breaks nor stalls `assistant status` (its client
+    waits 5 s), nor counts as a failure of its skill, whose actions run as before."""
+    caplog.set_level(logging.WARNING)
+    answer = control.request_status(telling.socket)  # raises TimeoutError after 5 s
+    parts = answer.removeprefix("OK ").split("; ")
+    start = parts.index(
+        "skills: crashstatus running | hangstatus running | recorder running | telling running"
+    )
+    assert parts[start + 1 : start + 9] == [
+        "skill crashstatus: status failed: RuntimeError: no idea where the lamps are",
+        f"skill hangstatus: status failed: no answer within {STATUS_SECONDS:g} s",
+        "skill telling: 2 lamps on, 1 off",
+        "skill telling: a line broken",
+        "skill telling: lamp 0",
+        "skill telling: lamp 1",
+        "skill telling: lamp 2",
+        "skill telling: and 3 more lines",
+    ]
+    assert parts[start + 9].startswith("source: ")
+    crashed = [r for r in caplog.records if "crashstatus: status failed" in r.getMessage()]
+    assert len(crashed) == 1 and crashed[0].exc_info  # the traceback, for the plugin's author
+    # the hung status is abandoned after skill_timeout, and the skill takes actions again
+    assert wait_until(lambda: "abandoned status returned" in caplog.text, timeout=10)
+    assert control.send_command("off", telling.socket) == "OK fine"
+    assert control.send_command("on", telling.socket) == "OK fine"
+    again = control.request_status(telling.socket)
+    assert "skill crashstatus: status failed: RuntimeError: " in again
+    assert len([r for r in caplog.records if "crashstatus: status failed" in r.getMessage()]) == 1
+    assert telling.host.failures == {}
+    assert "; skills: crashstatus running, has focus | hangstatus running | recorder " in again
+
+
+def test_status_says_which_call_keeps_a_skill_from_telling(telling):
+    """A skill busy with an action tells its status once the action returns: meanwhile
+    `assistant status` says what it is busy with."""
+    skill = telling.host.skills["telling"]
+    telling.run_sent_command(CommandEvent("go", 1.0))
+    assert skill.busy_now.wait(5)
+    answer = control.request_status(telling.socket)
+    assert "; skill telling: status failed: busy with action busy; " in answer
+    skill.release.set()
+    assert wait_until(lambda: "skill telling: lamp 0" in telling.status())
 
 
 def test_an_action_with_nothing_to_act_on_is_said_but_is_no_failure_of_its_skill(assistant, caplog):

@@ -12,7 +12,7 @@ from waiting import wait_until
 from assistant.discovery import discover_skills
 from assistant.focus import Focus
 from assistant.host import Cancelled, PluginHost
-from assistant.plugin import CommandEvent, Skill, SkillError, action
+from assistant.plugin import CommandEvent, Setting, Skill, SkillError, action
 
 EVENT = CommandEvent("on", 0.9, "test", "desk", time.monotonic())
 
@@ -442,6 +442,37 @@ def test_only_a_non_empty_str_is_a_reply_and_other_returns_are_logged(tmp_path, 
     )
     assert "skill odd: action mapping returned dict, not a reply" in caplog.text
     assert "action empty" not in caplog.text
+
+
+class OddStatusSkill(Skill):
+    """Gives its status as `status_lines` says in its settings: one str, or not text at all."""
+
+    name = "oddstatus"
+    settings = (Setting("given", str, "text"),)
+
+    def status_lines(self):
+        given = self.context.settings["given"]
+        return "all well; really" if given == "text" else {"lamps": 2}
+
+
+def test_a_status_given_as_one_str_is_a_line_and_one_not_text_is_a_failure(tmp_path, caplog):
+    host = PluginHost({"oddstatus": OddStatusSkill}, Focus(30), tmp_path, lambda *said: None)
+    try:
+        host.configure({"oddstatus": {"given": "text"}})
+        assert host.skill_status() == ["skill oddstatus: all well, really"]
+        host.configure({"oddstatus": {"given": "mapping"}})
+        with caplog.at_level(logging.WARNING, logger="assistant.host"):
+            for _ in range(2):
+                assert wait_until(
+                    lambda: (
+                        host.skill_status()
+                        == ["skill oddstatus: status failed: returned dict, not a list of str"]
+                    )
+                )
+    finally:
+        host.stop()
+    assert caplog.text.count("status failed") == 1  # logged once, not at each `status`
+    assert host.failures == {}
 
 
 def test_reconfiguring_a_skill_again_and_again_keeps_one_thread_for_it(host):

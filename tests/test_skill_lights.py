@@ -175,6 +175,18 @@ def test_a_broker_restart_is_survived(
     recorder.close()
 
 
+def test_status_says_whether_the_broker_is_connected_and_where(broker: Mosquitto, lights) -> None:
+    skill = lights(broker.port)
+    assert connected(skill)
+    where = f"the MQTT broker at 127.0.0.1:{broker.port}"
+    assert skill.host.skill_status() == [f"skill lights: connected to {where}"]
+    broker.stop()
+    assert wait_until(lambda: not skill.skill.connected)
+    assert skill.host.skill_status() == [
+        f"skill lights: cannot reach {where} (Connection refused), is it running?"
+    ]
+
+
 def test_stopping_the_skill_is_not_a_lost_broker(broker: Mosquitto, tmp_path, caplog) -> None:
     """A shutdown, or a reload that changes the skill's settings, disconnects on purpose: no
     warning that the broker was lost."""

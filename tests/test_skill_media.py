@@ -84,9 +84,38 @@ def test_focus_is_released_when_the_bus_goes_away(tmp_path: Path) -> None:
         assert wait_until(lambda: skill.focus.current() == "media")
     try:
         assert wait_until(lambda: skill.focus.current() is None)
+        shown = skill.host.skill_status()  # what `assistant status` says of it meanwhile
+        assert shown[0].startswith("skill media: cannot follow the players: "), shown
     finally:
         skill.stop()
         player.close()
+
+
+def test_status_shows_the_player_commands_go_to_and_what_each_player_does(
+    media: SkillUnderTest, bus_address: str
+) -> None:
+    """`assistant status`: the player followed (the one playing, else the first) and its
+    playback, then the others'; the skill has focus while one plays."""
+
+    def shown() -> list[str]:
+        return media.host.skill_status()
+
+    assert wait_until(lambda: shown() == ["skill media: no media player is running"])
+    idle = MprisPlayer(bus_address, "aaa")
+    playing = MprisPlayer(bus_address, "zzz", status="Playing")
+    try:
+        followed = "skill media: following zzz (playing), also aaa (paused)"
+        assert wait_until(lambda: shown() == [followed])
+        assert media.host.health() == "media running, has focus"
+        playing.set_status("Stopped")
+        assert wait_until(
+            lambda: shown() == ["skill media: following aaa (paused), also zzz (stopped)"]
+        )
+        assert media.host.health() == "media running"
+    finally:
+        idle.close()
+        playing.close()
+    assert wait_until(lambda: shown() == ["skill media: no media player is running"])
 
 
 def test_volume_stays_between_zero_and_one(media: SkillUnderTest, bus_address: str) -> None:

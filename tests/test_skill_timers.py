@@ -208,6 +208,47 @@ def test_ringing_ends_by_itself_after_ring_for(timers, caplog) -> None:
     assert "tea stopped ringing by itself after 0.7 s: nobody silenced it" in caplog.text
 
 
+@pytest.fixture
+def clock_ahead(monkeypatch: pytest.MonkeyPatch) -> Iterator[timezone]:
+    """The local clock 5 h 30 min ahead of UTC (a POSIX TZ: no time zone data needed)."""
+    monkeypatch.setenv("TZ", "XST-5:30")
+    time.tzset()
+    yield timezone(timedelta(hours=5, minutes=30))
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_status_shows_each_timer_due_and_each_ringing_on_the_local_clock(
+    timers, clock_ahead: timezone
+) -> None:
+    """`assistant status`: the timers running, the one due first first, with the day when it
+    is not today, and the timers ringing with when they stop unless silenced."""
+
+    def local(when: datetime) -> str:
+        moment = when.astimezone(clock_ahead)
+        today = datetime.now(clock_ahead).date()
+        return moment.strftime("%H:%M:%S" if moment.date() == today else "%Y-%m-%d %H:%M:%S")
+
+    skill = timers(ask_length=False, ring_every=60, ring_for=120)
+    assert skill.host.skill_status() == ["skill timers: no timer running"]
+    skill.do("start", name="rice", seconds=2 * 86400)
+    skill.do("start", name="eggs", seconds=600)
+    skill.do("start", name="tea", seconds=0.2)
+    assert wait_until(lambda: "Tea is done" in skill.replies)
+    scheduler = skill.skill.scheduler
+    eggs, rice = (scheduler.get_job(f"timer:{name}").next_run_time for name in ("eggs", "rice"))
+    until = scheduler.get_job("ring:tea", "ringing").trigger.end_date
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", local(rice))  # another day
+    assert skill.host.skill_status() == [
+        f"skill timers: eggs due at {local(eggs)}, rice due at {local(rice)}",
+        f"skill timers: ringing: tea until {local(until)}",
+    ]
+    assert skill.do("stop") == "Timer silenced"
+    assert skill.host.skill_status() == [
+        f"skill timers: eggs due at {local(eggs)}, rice due at {local(rice)}"
+    ]
+
+
 def test_stop_cancels_the_timer_named_in_its_parameters_else_the_one_due_first(timers) -> None:
     skill = timers(ask_length=False)
     skill.do("start", name="tea", seconds=60)

@@ -18,6 +18,10 @@ class GreeterSkill(Skill):
         if not self.counter_file.exists():
             self.counter_file.write_text("0")
 
+    def status_lines(self) -> list[str]:
+        """What `assistant status` shows of this skill."""
+        return [f"greetings so far: {self.counter_file.read_text()}"]
+
     @action(help="greet someone", params=(Setting("who", str, "friend", "whom to greet"),))
     def greet(self, event: CommandEvent, who: str) -> str:
         count = int(self.counter_file.read_text()) + 1
