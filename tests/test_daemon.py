@@ -1,5 +1,6 @@
 """The whole runtime in one process: virtual board -> pty -> link -> dispatcher -> skill."""
 
+import contextlib
 import json
 import logging
 import os
@@ -7,7 +8,7 @@ import re
 import socket
 import textwrap
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import wait
 from pathlib import Path
 
@@ -735,18 +736,36 @@ skills:
 """
 
 
-def _with_a_board(tmp_path: Path, model: str, more: str = "") -> tuple[Assistant, VirtualBoard]:
-    """A running assistant (with its speaker; `more` added to its configuration) and the board
-    it listens to, which greets with `model`."""
+@contextlib.contextmanager
+def _with_a_board(
+    tmp_path: Path, model: str, more: str = ""
+) -> Iterator[tuple[Assistant, VirtualBoard, Path]]:
+    """A running assistant (with its speaker; `more` added to its configuration), the board it
+    listens to, which greets with `model`, and `hang`: while that file is there, the stand-in
+    sound card holds each reply, which is being said meanwhile."""
     board = VirtualBoard(model=model, heartbeat_ms=200, link=tmp_path / "ttyACM0")
     board.plug_in()
     path = tmp_path / "config.yaml"
     path.write_text(textwrap.dedent(OWN_VOICE_CONFIG).format(port=board.link) + more + "\n")
     running = Assistant(load_config(path, INSTALLED), INSTALLED, tmp_path)
-    running.start()
-    running.open_default_sources()
-    assert running.sources[0].session.greeted.wait(5)
-    return running, board
+    hang = tmp_path / "hang"
+    try:
+        running.start()
+        running.open_default_sources()
+        assert running.sources[0].session.greeted.wait(5)
+        yield running, board, hang
+    finally:
+        hang.unlink(missing_ok=True)  # pyttsx3 keeps one engine: the next test's too
+        running.stop()
+        board.close()
+
+
+def _saying(running: Assistant, hang: Path, text: str, audio_output: Path) -> None:
+    """Return once `text` is being said, held there until `hang` is removed."""
+    played = len(played_files(audio_output))
+    hang.touch()
+    running.reply(text)
+    assert wait_until(lambda: len(played_files(audio_output)) > played)
 
 
 def test_only_the_commands_a_reply_could_be_heard_as_are_ignored_while_it_is_said(
@@ -756,30 +775,20 @@ def test_only_the_commands_a_reply_could_be_heard_as_are_ignored_while_it_is_sai
     command: a "stop" said over it is the user's, and is obeyed. While "Stop" is said, a stop
     the board reports may be that reply, and is ignored; an "off" is not."""
     caplog.set_level(logging.INFO)
-    running, board = _with_a_board(tmp_path, COMMITTED_MODEL)
-    recorder = running.host.skills["recorder"]
-    hang = tmp_path / "hang"
-    try:
-        hang.touch()  # the stand-in sound card holds each reply: it is being said
-        running.reply("Tea is done")
-        assert wait_until(lambda: len(played_files(audio_output)) == 1)
+    with _with_a_board(tmp_path, COMMITTED_MODEL) as (running, board, hang):
+        recorder = running.host.skills["recorder"]
+        _saying(running, hang, "Tea is done", audio_output)
         board.detect("stop")
         assert wait_until(lambda: recorder.calls == [("dim", "stop")])
         hang.unlink()
         assert running.speaker.wait_idle(30)
-        hang.touch()
-        running.reply("Stop")
-        assert wait_until(lambda: len(played_files(audio_output)) == 2)
+        _saying(running, hang, "Stop", audio_output)
         board.detect("stop")
         ignored = "ignored 'stop' from the board: heard while a reply was being said"
         assert wait_until(lambda: ignored in caplog.text)
         board.detect("off")
         assert wait_until(lambda: recorder.calls == [("dim", "stop"), ("dim", "off")])
-    finally:
-        hang.unlink(missing_ok=True)  # pyttsx3 keeps one engine: the next test's too
-        running.stop()
-        board.close()
-    assert "commands heard while a reply is said are all ignored" not in caplog.text
+    assert "could not be analysed" not in caplog.text
 
 
 def test_with_ignore_own_voice_off_what_a_board_hears_over_a_reply_runs(
@@ -787,20 +796,12 @@ def test_with_ignore_own_voice_off_what_a_board_hears_over_a_reply_runs(
 ):
     """`speech: {ignore_own_voice: false}`: a stop the board reports while "Stop" is said runs."""
     caplog.set_level(logging.INFO)
-    running, board = _with_a_board(tmp_path, COMMITTED_MODEL, "speech: {ignore_own_voice: false}")
-    recorder = running.host.skills["recorder"]
-    hang = tmp_path / "hang"
-    try:
-        hang.touch()
-        running.reply("Stop")
-        assert wait_until(lambda: played_files(audio_output))
+    off = "speech: {ignore_own_voice: false}"
+    with _with_a_board(tmp_path, COMMITTED_MODEL, off) as (running, board, hang):
+        _saying(running, hang, "Stop", audio_output)
         board.detect("stop")
-        assert wait_until(lambda: recorder.calls == [("dim", "stop")])
+        assert wait_until(lambda: running.host.skills["recorder"].calls == [("dim", "stop")])
         assert running.speaker.speaking_lately()
-    finally:
-        hang.unlink(missing_ok=True)
-        running.stop()
-        board.close()
     assert "heard while a reply was being said" not in caplog.text
 
 
@@ -811,13 +812,8 @@ def test_a_board_with_another_model_has_every_command_ignored_while_a_reply_is_s
     another one, what a reply could be heard as is not known, so every command it reports
     while one is said is ignored, and the log says why, once."""
     caplog.set_level(logging.INFO)
-    running, board = _with_a_board(tmp_path, "0badc0de")
-    recorder = running.host.skills["recorder"]
-    hang = tmp_path / "hang"
-    try:
-        hang.touch()
-        running.reply("Tea is done")
-        assert wait_until(lambda: played_files(audio_output))
+    with _with_a_board(tmp_path, "0badc0de") as (running, board, hang):
+        _saying(running, hang, "Tea is done", audio_output)
         board.detect("stop")
         assert wait_until(lambda: "ignored 'stop' from the board: heard while" in caplog.text)
         board.detect("off")
@@ -826,11 +822,7 @@ def test_a_board_with_another_model_has_every_command_ignored_while_a_reply_is_s
         assert running.speaker.wait_idle(30)
         assert wait_until(lambda: not running.speaker.speaking_lately())
         board.detect("stop")
-        assert wait_until(lambda: recorder.calls == [("dim", "stop")])
-    finally:
-        hang.unlink(missing_ok=True)
-        running.stop()
-        board.close()
+        assert wait_until(lambda: running.host.skills["recorder"].calls == [("dim", "stop")])
     why = (
         f"the board's model is 0badc0de, not {COMMITTED_MODEL} (microphone.model), which "
         "replies are analysed with: while a reply is said, every command it hears is ignored"
