@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from assistant.recognizer import command_labels
+from assistant.recognizer import command_labels, window_averages
 
 if TYPE_CHECKING:
     from assistant.features import FeatureContract
@@ -170,12 +170,8 @@ def loudest_averages(
     scores = np.array([inference.scores for inference in inferences], dtype=np.int64) + 128
     best = np.zeros(scores.shape[1])
     for phase in range(every):
-        at, values = times[phase::every], scores[phase::every]
-        sums = np.concatenate([np.zeros((1, values.shape[1])), np.cumsum(values, axis=0)])
-        oldest = np.searchsorted(at, at - window_ms, side="right")  # age below the window
-        counts = np.arange(1, len(at) + 1) - oldest
+        averages, counts = window_averages(times[phase::every], scores[phase::every], window_ms)
         enough = counts >= minimum_count
         if enough.any():
-            averages = (sums[1:] - sums[oldest])[enough] / counts[enough, None]
-            best = np.maximum(best, averages.max(axis=0))
+            best = np.maximum(best, averages[enough].max(axis=0))
     return best / 255

@@ -56,6 +56,20 @@ def to_permille(score: float, what: str = "threshold") -> int:
     return math.floor(value * 1000 + 0.5)
 
 
+def window_averages(
+    times_ms: np.ndarray, values: np.ndarray, window_ms: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each inference (`times_ms`, ascending; a row of `values` each), its values averaged
+    over the inferences younger than `window_ms` at its time, itself included, as `Recognizer`
+    averages them (in floating point, and without its MAX_HISTORY), and how many inferences
+    each average holds. For analyses of whole recordings: streams, the assistant's replies."""
+    sums = np.vstack([np.zeros((1, values.shape[1])), np.cumsum(values, axis=0)])
+    first = np.searchsorted(times_ms, times_ms - window_ms, side="right")  # age below the window
+    last = np.arange(1, len(times_ms) + 1)
+    counts = last - first
+    return (sums[last] - sums[first]) / counts[:, None], counts
+
+
 class Recognizer:
     """Averages scores over a window, applies per-label thresholds and suppression, and never
     reports the ignored labels."""

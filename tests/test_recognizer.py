@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.recognizer import MAX_HISTORY, Recognition, Recognizer
+from assistant.recognizer import MAX_HISTORY, Recognition, Recognizer, window_averages
 
 LABELS = ("silence", "unknown", "up", "down")
 
@@ -110,3 +110,19 @@ def test_bad_settings_are_refused():
         Recognizer([])
     with pytest.raises(ValueError, match="suppression_ms"):
         Recognizer(LABELS, suppression_ms=-1)
+
+
+def test_window_averages_are_the_averages_the_recognizer_reports():
+    """The analyses of whole recordings (the streams' ceiling, the assistant's replies) average
+    as the recognizer does: over the same inferences, counted alike."""
+    labels = ("up", "down")
+    rng = np.random.default_rng(7)
+    times = np.cumsum(rng.integers(10, 120, 300))
+    values = rng.integers(-128, 128, (300, len(labels)), dtype=np.int8)
+    recognizer = Recognizer(labels, thresholds=0.0, suppression_ms=0, minimum_count=1, ignore=())
+    reported = [recognizer.process(row, int(t)) for t, row in zip(times, values, strict=True)]
+    averages, counts = window_averages(times, values.astype(np.int64) + 128, 1000)
+    for found, average, count, t in zip(reported, averages, counts, times, strict=True):
+        kept = np.count_nonzero((times <= t) & (t - times < 1000))
+        assert count == kept
+        assert found.score == pytest.approx(average.max() / 255, abs=0.0005)

@@ -21,7 +21,7 @@ from assistant.pipeline import (
     load_model,
     read_wav_int16,
 )
-from assistant.recognizer import Recognition
+from assistant.recognizer import Recognition, window_averages
 from model_training.progress import Progress
 from model_training.streaming.build import Event, StreamTruth
 
@@ -200,15 +200,6 @@ def evaluate_setting(streams: Sequence[StreamScores], settings: RecognizerSettin
     return pooled
 
 
-def _averaged(times_ms: np.ndarray, values: np.ndarray, window_ms: int) -> np.ndarray:
-    """Each inference's scores averaged over the inferences younger than `window_ms`, as the
-    recognizer averages them."""
-    sums = np.vstack([np.zeros((1, values.shape[1])), np.cumsum(values, axis=0)])
-    first = np.searchsorted(times_ms, times_ms - window_ms, side="right")
-    last = np.arange(1, len(times_ms) + 1)
-    return (sums[last] - sums[first]) / (last - first)[:, None]
-
-
 def score_ceiling(
     streams: Sequence[StreamScores],
     average_window_ms: int,
@@ -220,7 +211,7 @@ def score_ceiling(
     best: dict[str, list[float]] = {"one_inference": [], "averaged": []}
     for stream in streams:
         single = (stream.scores.astype(np.float64) + 128) / 255  # the recognizer's 0-1 scale
-        averaged = _averaged(stream.times_ms, single, average_window_ms)
+        averaged, _ = window_averages(stream.times_ms, single, average_window_ms)
         for event in command_events(stream.truth):
             opens, closes = accept_window(event)
             inside = (stream.times_ms >= opens) & (stream.times_ms <= closes)
