@@ -97,10 +97,17 @@ class OwnVoice:
         it does not, that is logged once for each source and model."""
         if model == self.model_id:
             return True
-        self._log_once(
-            f"the {source}'s model is {model}, not {self.model_id} (microphone.model), which "
-            "replies are analysed with: while a reply is said, every command it hears is ignored"
-        )
+        ignored = "while a reply is said, every command it hears is ignored"
+        if model is None:  # its detections came before its HELLO
+            self._log_once(
+                f"the {source} has not said which model it runs yet (no HELLO), so the replies "
+                f"analysed with {self.model_id} (microphone.model) may not hold for it: {ignored}"
+            )
+        else:
+            self._log_once(
+                f"the {source}'s model is {model}, not {self.model_id} (microphone.model), which "
+                f"replies are analysed with: {ignored}"
+            )
         return False
 
     def _log_once(self, why: str) -> None:

@@ -88,6 +88,21 @@ def test_a_source_with_another_model_is_said_once_for_each(
     ]
 
 
+def test_a_board_that_has_not_greeted_yet_is_said_to_be_of_an_unknown_model(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A board's detections may come before its HELLO (its opening flushed the greeting): its
+    model is not known yet, which the log says in words, not as "None"."""
+    analyser = own_voice()
+    analyser.commands_in("Go")
+    assert not analyser.analysed_for("board", None)
+    assert [record.getMessage() for record in caplog.records] == [
+        f"the board has not said which model it runs yet (no HELLO), so the replies analysed "
+        f"with {COMMITTED_MODEL} (microphone.model) may not hold for it: while a reply is said, "
+        "every command it hears is ignored"
+    ]
+
+
 def test_one_loud_inference_is_not_an_average_that_could_be_reported() -> None:
     """The recognizer reports an average over its window, never one inference: a lone peak
     (1.0 among 0) averages 0.1 over ten inferences a second, a word held for 0.4 s 0.4, at
