@@ -147,6 +147,9 @@ class TimersSkill(Skill):
         self.scheduler.add_listener(self._missed, EVENT_JOB_MISSED)
         self._silenced: set[str] = set()
         """The ringings `stop` removes; any other one removed has rung out."""
+        self._ended_before_start: set[str] = set()
+        """The ringings stored whose end had passed at the start: they rang out while the
+        assistant was not running."""
         self.scheduler.add_listener(self._rang_out, EVENT_JOB_REMOVED)
         _RUNNING[self._key] = self
         self._started = datetime.now(timezone.utc)
@@ -162,6 +165,9 @@ class TimersSkill(Skill):
         """Start the scheduler and the clock watch on the stored timers, and say which run."""
         self.scheduler.start(paused=True)  # nothing rings before the timers are this skill's
         self._adopt_stored()
+        now = datetime.now(timezone.utc)
+        ringing = self.scheduler.get_jobs("ringing")
+        self._ended_before_start = {j.id for j in ringing if j.trigger.end_date <= now}
         self.scheduler.resume()
         watch = ClockWatch(self._woke, self._stepped, **self.watch_clocks)
         watch.start()
@@ -363,6 +369,12 @@ class TimersSkill(Skill):
         (away from the desk?), which the replies alone do not tell."""
         if event.job_id in self._silenced:
             self._silenced.discard(event.job_id)
+        elif event.job_id in self._ended_before_start:
+            self._ended_before_start.discard(event.job_id)
+            self.context.log.info(
+                "%s stopped ringing while the assistant was not running",
+                event.job_id.removeprefix(RING_PREFIX),
+            )
         elif event.job_id.startswith(RING_PREFIX):
             self.context.log.info(
                 "%s stopped ringing by itself after %g s: nobody silenced it",

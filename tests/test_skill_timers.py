@@ -208,6 +208,26 @@ def test_ringing_ends_by_itself_after_ring_for(timers, caplog) -> None:
     assert "tea stopped ringing by itself after 0.7 s: nobody silenced it" in caplog.text
 
 
+def test_a_ringing_that_ended_while_the_assistant_was_not_running_is_told_as_such(
+    timers, caplog
+) -> None:
+    """Its ringing is still stored at the next start, past its end: it did not ring for
+    `ring_for` with nobody there to silence it, the assistant was not running."""
+    caplog.set_level(logging.INFO, logger="assistant.skill.timers")
+    first = timers(ask_length=False, ring_every=0.2, ring_for=0.5)
+    first.do("start", name="tea", seconds=0.1)
+    assert wait_until(lambda: "Tea is done" in first.replies)
+    [ringing] = first.skill.scheduler.get_jobs("ringing")
+    first.stop()  # the ringing stays stored
+    assert wait_until(lambda: datetime.now(timezone.utc) > ringing.trigger.end_date)
+    later = timers(ask_length=False, ring_every=0.2, ring_for=0.5)
+    assert wait_until(lambda: later.skill.scheduler.get_jobs("ringing") == [])
+    assert wait_until(
+        lambda: "tea stopped ringing while the assistant was not running" in caplog.text
+    )
+    assert "stopped ringing by itself" not in caplog.text
+
+
 @pytest.fixture
 def clock_ahead(monkeypatch: pytest.MonkeyPatch) -> Iterator[timezone]:
     """The local clock 5 h 30 min ahead of UTC (a POSIX TZ: no time zone data needed)."""
