@@ -120,8 +120,8 @@ class Assistant:
             warnings=WarningLimiter(config.sections["device"]["max_line_errors"])
         )
         self.focus = Focus(config.focus_seconds)
-        microphone = config.sections["microphone"]  # the model replies are analysed with
-        self.speaker = None if speak else Speaker(config.sections["speech"], hears=microphone)
+        speech, microphone = config.sections["speech"], config.sections["microphone"]
+        self.speaker = None if speak else Speaker(speech, analyse_with=microphone)
         self._speak = speak or self.speaker.say
         data_dir = data_dir or data_root()
         self.phrase = PhraseListener(

@@ -103,7 +103,7 @@ first): past that, listening starts without it, well before `skill_timeout` (10 
 skill's call up."""
 
 
-Heard = frozenset[str] | None
+HeardAs = frozenset[str] | None
 """The commands a voice could be heard as (assistant/own_voice.py); None: any of them."""
 
 
@@ -278,23 +278,24 @@ class Speaker:
         self,
         settings: Mapping[str, Any] | None,
         log: logging.Logger | None = None,
-        hears: Mapping[str, Any] | None = None,
+        analyse_with: Mapping[str, Any] | None = None,
     ):
-        """`hears`: the `microphone:` section, whose model replies are analysed with for the
-        commands they could be heard as (with `ignore_own_voice`); None: no analysis, every
-        command heard while one is said may be the assistant's own voice."""
+        """`analyse_with`: the `microphone:` section, whose model and recognizer settings each
+        reply is analysed with for the commands it could be heard as (with `ignore_own_voice`);
+        None: no analysis, every command heard while one is said may be the assistant's own
+        voice."""
         self.settings = speech_settings(settings)
         self.log = log or logging.getLogger("assistant.speech")
         self._queue: queue.Queue[str | _Cue | None] = queue.Queue(QUEUE_LIMIT)
         self._current_since: float | None = None  # start of the utterance being spoken
         self._speaking_since: float | None = None  # the same, while it is a voice
-        self._saying: Heard = None  # what the voice being said could be heard as
-        self._said: list[tuple[float, Heard]] = []  # the same for the voices that ended lately,
+        self._saying: HeardAs = None  # what the voice being said could be heard as
+        self._said: list[tuple[float, HeardAs]] = []  # the same for the voices that ended lately,
         # with when each ended (time.monotonic)
         self.own_voice: OwnVoice | None = None
-        if hears is not None and self.settings["ignore_own_voice"]:
+        if analyse_with is not None and self.settings["ignore_own_voice"]:
             self.own_voice = OwnVoice(
-                hears,
+                analyse_with,
                 self.save_to_file,
                 self.log,
                 None if _uses_espeak(self.settings) else "the speech engine is not espeak-ng",
@@ -341,7 +342,7 @@ class Speaker:
             return True
         return any(command in voice for voice in voices)
 
-    def _voices_lately(self) -> list[Heard]:
+    def _voices_lately(self) -> list[HeardAs]:
         """What each voice being said, or ended within OWN_VOICE_SECONDS, could be heard as;
         none while the engine is stuck."""
         if self.stuck:
@@ -527,7 +528,7 @@ class Speaker:
                         item.done.set()
                     self._settled.notify_all()
 
-    def _heard_as(self, text: str | None) -> Heard:
+    def _heard_as(self, text: str | None) -> HeardAs:
         """The commands saying `text` could be heard as (None: any; the tone cue's too)."""
         if text is None or self.own_voice is None:
             return None
