@@ -34,9 +34,11 @@ if TYPE_CHECKING:
 
 OWN_VOICE_SCORE = 0.3
 """The averaged score from which a command counts as in a reply: far below the recognizer's
-thresholds (0.66 to 0.84 by default), a margin for the room (the speakers, echoes, the
+thresholds (0.66 to 0.84 by default), meant as a margin for the room (the speakers, echoes, the
 microphone). At 170 words a minute "Stop" reaches about 0.85 for stop, "Go" 0.85 for go,
-"Tea is done" at most 0.1 for any command."""
+"Tea is done" at most 0.1 for any command. bench/bench_own_voice.py measures the margin through
+simulated rooms: it is not enough in the most reverberant ones, where "Timer is done" makes the
+board report on (0.88 against 0.84) from a clean 0.01, which no value here can catch."""
 QUIET_SECONDS = 1.0
 """Faint noise before and after the reply, as the room around it."""
 NOISE_DB = 30.0
@@ -116,25 +118,41 @@ class OwnVoice:
             self.log.warning("%s", why)
 
     def _analyse(self, text: str) -> frozenset[str]:
-        from assistant.pipeline import ScoreStream, read_wav_int16
+        averages = self.command_averages(in_a_quiet_room(self.synthesized(text), self.sample_rate))
+        return frozenset(label for label, score in averages.items() if score >= OWN_VOICE_SCORE)
 
-        model, contract, settings = self._load()
+    @property
+    def sample_rate(self) -> int:
+        """The rate the model hears, in samples a second."""
+        return self._load()[1].sample_rate
+
+    def synthesized(self, text: str) -> np.ndarray:
+        """`text` as it will be said: int16 samples at `sample_rate`."""
+        from assistant.pipeline import read_wav_int16
+
         with tempfile.TemporaryDirectory(prefix="assistant-own-voice-") as folder:
             said = self.synthesize(text, Path(folder) / "reply.wav")
-            speech = read_wav_int16(said, contract.sample_rate, resample=True)
+            return read_wav_int16(said, self.sample_rate, resample=True)
+
+    def command_averages(self, heard: np.ndarray) -> dict[str, float]:
+        """For each command, the highest average score (0 to 1) the recognizer reaches over
+        `heard` (int16 at `sample_rate`, as the microphone hears it: see `in_a_quiet_room`)."""
+        from assistant.pipeline import ScoreStream
+
+        model, contract, settings = self._load()
         every_slice = ScoreStream(model, contract, inference_every=1)
         averages = loudest_averages(
-            every_slice.feed(in_a_quiet_room(speech, contract.sample_rate)),
+            every_slice.feed(heard),
             settings.inference_every,
             settings.average_window_ms,
             settings.minimum_count,
         )
         commands = command_labels(contract.labels)
-        return frozenset(
-            label
+        return {
+            label: float(score)
             for label, score in zip(contract.labels, averages, strict=True)
-            if label in commands and score >= OWN_VOICE_SCORE
-        )
+            if label in commands
+        }
 
     def _load(self) -> tuple[Int8Model, FeatureContract, ListenerSettings]:
         """The model, its contract and the recognizer settings, loaded once; when the model
@@ -157,13 +175,15 @@ class OwnVoice:
         return self._spotter
 
 
-def in_a_quiet_room(speech: np.ndarray, rate: int) -> np.ndarray:
-    """`speech` (int16) with QUIET_SECONDS before and after it, and noise NOISE_DB below its
-    level over all of it."""
+def in_a_quiet_room(
+    speech: np.ndarray, rate: int, noise_db: float = NOISE_DB, seed: int = NOISE_SEED
+) -> np.ndarray:
+    """`speech` (int16) with QUIET_SECONDS before and after it, and noise `noise_db` below its
+    level over all of it (`seed`: which noise)."""
     quiet = np.zeros(round(QUIET_SECONDS * rate))
     room = np.concatenate([quiet, speech, quiet])
     level = np.sqrt(np.mean(np.square(speech, dtype=np.float64))) if speech.size else 0.0
-    room += np.random.default_rng(NOISE_SEED).normal(0, level * 10 ** (-NOISE_DB / 20), room.size)
+    room += np.random.default_rng(seed).normal(0, level * 10 ** (-noise_db / 20), room.size)
     return np.clip(np.round(room), -32768, 32767).astype(np.int16)
 
 

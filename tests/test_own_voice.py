@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.own_voice import OwnVoice, loudest_averages
+from assistant.own_voice import QUIET_SECONDS, OwnVoice, in_a_quiet_room, loudest_averages
 from assistant.pipeline import DEFAULT_MODEL, Inference
 from assistant.speech import Speaker
+from model_training.examples import rms
 
 COMMITTED_MODEL = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())["model_id"]
 """The committed model's id, as a board running it greets with."""
@@ -117,3 +118,14 @@ def test_one_loud_inference_is_not_an_average_that_could_be_reported() -> None:
 
     assert averages(range(100, 101)).tolist() == pytest.approx([0.0, 0.1])
     assert averages(range(100, 120)).tolist() == pytest.approx([0.0, 0.4])
+
+
+@pytest.mark.parametrize("noise_db", [10.0, 30.0])
+def test_the_rooms_noise_is_as_far_below_the_reply_as_asked(noise_db) -> None:
+    """The quiet before the reply holds the room's noise alone, `noise_db` below the reply."""
+    rate = 16000
+    speech = (8000 * np.sin(np.arange(rate) * 2 * np.pi * 440 / rate)).astype(np.int16)
+    heard = in_a_quiet_room(speech, rate, noise_db, seed=3)
+    assert heard.size == 3 * rate
+    quiet = heard[: round(QUIET_SECONDS * rate)]
+    assert 20 * np.log10(rms(speech) / rms(quiet)) == pytest.approx(noise_db, abs=0.2)
