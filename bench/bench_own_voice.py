@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ from assistant.discovery import discover_skills
 from assistant.own_voice import OWN_VOICE_SCORE, OwnVoice, in_a_quiet_room
 from assistant.recognizer import DEFAULT_THRESHOLD
 from assistant.speech import Speaker
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # model_training, not installed
 from model_training.examples import rms
 
 REPLIES = (
