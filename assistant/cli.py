@@ -39,9 +39,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("assistant")
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-"""What ends `emulate`: Ctrl-C, `kill`, its terminal closed."""
-
 
 def _load(args: argparse.Namespace) -> tuple[Path, dict[str, type[Skill]], Config]:
     """The configuration file `args` name, the installed skills, and the file loaded."""
@@ -195,7 +192,8 @@ def _board_line(board: VirtualBoard, line: str, where: str = "input") -> None:
 def cmd_emulate(args: argparse.Namespace) -> int:
     """A virtual board on a pty, with a link to it (`--link`, else `emulator.default_link()`)
     that goes when the board goes, as a real board's by-id link: Ctrl-C, SIGTERM or a closed
-    terminal (SIGHUP) remove it before the pty closes."""
+    terminal (SIGHUP; ignored under `nohup`, as `run` outlives it there) remove it before the
+    pty closes."""
     from assistant.emulator import default_link
 
     logformat.setup()
@@ -216,7 +214,8 @@ def cmd_emulate(args: argparse.Namespace) -> int:
         except control.UnsafeDirectory as error:
             print(error, file=sys.stderr)
             return 1
-    for stop in (signal.SIGTERM, signal.SIGHUP):
+    stops = _emulate_stop_signals()
+    for stop in stops:
         signal.signal(stop, signal.default_int_handler)  # as Ctrl-C
     board, messages = _emulated_board(args, config, link)
 
@@ -226,7 +225,7 @@ def cmd_emulate(args: argparse.Namespace) -> int:
         board.remove_link()
         raise KeyboardInterrupt
 
-    for stop in STOP_SIGNALS:
+    for stop in stops:
         signal.signal(stop, unplug)
     try:
         board.plug_in()
@@ -240,11 +239,18 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:  # the link first: a host reopening it must not find the pty's name, soon another's
-        for stop in STOP_SIGNALS:  # nothing cuts the ending short
+        for stop in stops:  # nothing cuts the ending short
             signal.signal(stop, signal.SIG_IGN)
         board.remove_link()
         board.close()
     return 0
+
+
+def _emulate_stop_signals() -> tuple[signal.Signals, ...]:
+    """What ends `emulate`: Ctrl-C, `kill`, its terminal closed (SIGHUP), unless it was started
+    with SIGHUP ignored (`nohup`), which it then goes on ignoring."""
+    stops = (signal.SIGINT, signal.SIGTERM)
+    return stops if hangup.outlives_terminal() else (*stops, signal.SIGHUP)
 
 
 def _emulated_board(

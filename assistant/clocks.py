@@ -17,6 +17,21 @@ a millisecond a second) never comes near it."""
 _BOOTTIME = getattr(time, "CLOCK_BOOTTIME", None)
 """Linux only."""
 
+TIME_OF_DAY = "%H:%M:%S"
+"""A moment shown on its own day (`assistant status`, the log on a terminal)."""
+DAY_AND_TIME = "%Y-%m-%d %H:%M:%S"
+"""A moment shown on another day, or to be read another day (the log in a file)."""
+
+
+def local_time(at: float, now: float | None = None) -> str:
+    """A time.time() as `assistant status` shows it, on the local clock to the second:
+    `14:05:30` on the day of `now` (time.time() by default), `2026-11-24 14:05:30` on another.
+    Call it when the moment is shown, not when it happens: a daemon runs for days."""
+    moment = time.localtime(at)
+    today = time.localtime(time.time() if now is None else now)
+    same_day = moment[:3] == today[:3]
+    return time.strftime(TIME_OF_DAY if same_day else DAY_AND_TIME, moment)
+
 
 def elapsed() -> float:
     """Seconds on a clock that goes on while the machine sleeps (CLOCK_BOOTTIME), for how

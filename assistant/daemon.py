@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant import emulator, logformat, package_version, protocol
+from assistant.clocks import local_time
 from assistant.config import Config, ConfigError, load_config
 from assistant.control import Forwarded
 from assistant.discovery import usable_skills
@@ -57,11 +58,6 @@ def with_overrides(config: Config, overrides: Mapping[str, str]) -> Config:
     if "port" in overrides:
         sections = {**sections, "device": {**sections["device"], "port": overrides["port"]}}
     return dataclasses.replace(config, values={**config.values, **values}, sections=sections)
-
-
-def local_time(at: float) -> str:
-    """A time.time() as `assistant status` shows it: local date and time to the second."""
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
 
 
 @dataclass(frozen=True)

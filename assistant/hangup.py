@@ -6,6 +6,8 @@ stopped. The entry point holds SIGHUP before its heavy imports; `assistant run` 
 one as a reload once it runs, and every other command gets the default action back. A SIGHUP
 that comes because the terminal `assistant run` was started in has closed is no reload: the
 daemon stops, as on Ctrl-C, rather than go on listening with nobody to see it (`hung_up`).
+Started with SIGHUP ignored (`nohup`), `run` and `emulate` outlive their terminal
+(`outlives_terminal`).
 """
 
 from __future__ import annotations
@@ -42,15 +44,21 @@ def take() -> bool:
 def release() -> None:
     """SIGHUP's default action again (a command that is not the daemon ends on it, unless it
     was started with SIGHUP ignored); one that came while it was held is delivered now."""
-    signal.signal(signal.SIGHUP, signal.SIG_IGN if _ignored_at_start else signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN if outlives_terminal() else signal.SIG_DFL)
     if take():
         os.kill(os.getpid(), signal.SIGHUP)
+
+
+def outlives_terminal() -> bool:
+    """Whether SIGHUP was ignored when the command started (`nohup`): the closing of the
+    terminal it was started from does not end it."""
+    return bool(_ignored_at_start)
 
 
 def terminal() -> int | None:
     """A descriptor of the controlling terminal the command was started from, for `hung_up`;
     None without one (a service) or when SIGHUP was ignored at the start (`nohup`)."""
-    if _ignored_at_start:
+    if outlives_terminal():
         return None
     with contextlib.suppress(OSError):
         return os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)

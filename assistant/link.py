@@ -11,6 +11,7 @@ from collections.abc import Callable
 import serial
 
 from assistant import protocol
+from assistant.clocks import local_time
 from assistant.ports import find_board
 from assistant.sources import SETUP_FAILED, LinkStats
 
@@ -180,21 +181,22 @@ class SerialSource:
         self._path = port
         """The port opened last (the one named, or the one `auto` found)."""
         self._opened = False
-        self._gone_at = ""
-        """When the board was unplugged (local time), while it has not come back."""
-        self._silent_since = ""
-        """When the board connected last sent a line, while it sends none."""
+        self._gone_at: float | None = None
+        """When the board was unplugged (time.time()), while it has not come back."""
+        self._silent_since: float | None = None
+        """When the board connected last sent a line (time.time()), while it sends none."""
         self._serial: serial.Serial | None = None
         self._write_lock = threading.Lock()
 
     @property
     def description(self) -> str:
         """The board's port and, while it cannot be heard, why (`assistant status`)."""
-        if self._opened and not self._gone_at:  # also once stopped: the board was there
-            silent = f", silent since {self._silent_since}" if self._silent_since else ""
+        gone_at, silent_since = self._gone_at, self._silent_since  # once: the link thread sets them
+        if self._opened and gone_at is None:  # also once stopped: the board was there
+            silent = "" if silent_since is None else f", silent since {local_time(silent_since)}"
             return f"board on {self._path}{silent}"
         where = "a board" if self._path == "auto" else f"the board on {self._path}"
-        gone = f", unplugged at {self._gone_at}" if self._gone_at else ""
+        gone = "" if gone_at is None else f", unplugged at {local_time(gone_at)}"
         return f"waiting for {where}{gone}"
 
     def request(self, request: protocol.Request) -> None:
@@ -231,12 +233,12 @@ class SerialSource:
             else:
                 log.info("board back on %s after %.1f s", path, time.monotonic() - lost_since)
             delay = BACKOFF_FIRST
-            self._path, self._opened, self._gone_at, self._silent_since = path, True, "", ""
+            self._path, self._opened, self._gone_at, self._silent_since = path, True, None, None
             try:
                 self._serve(connection, deliver, stopping)
             except (serial.SerialException, OSError) as error:
                 lost_since = time.monotonic()
-                self._gone_at = time.strftime("%H:%M:%S")
+                self._gone_at = time.time()
                 self.stats.reconnects += 1
                 log.warning("board on %s is gone (%s); reconnecting", path, error)
             finally:
@@ -277,18 +279,16 @@ class SerialSource:
             data = connection.read(connection.in_waiting or 1)
             now = time.monotonic()
             if data:
-                if self._silent_since:
+                if self._silent_since is not None:
                     log.info("board is talking again")
-                    self._silent_since = ""
+                    self._silent_since = None
                 last_data = now
                 for line in splitter.feed(data):
                     self._handle_line(line, deliver, greeting)
             else:
                 self.stats.warnings.flush()
-                if not self._silent_since and now - last_data > self.heartbeat_timeout:
-                    self._silent_since = time.strftime(
-                        "%H:%M:%S", time.localtime(time.time() - (now - last_data))
-                    )
+                if self._silent_since is None and now - last_data > self.heartbeat_timeout:
+                    self._silent_since = time.time() - (now - last_data)
                     log.warning(
                         "board is silent: no line for %.1f s (is the firmware running?)",
                         now - last_data,

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from assistant import protocol
+from assistant.clocks import local_time
 from assistant.microphone import SAMPLE_RATE, MicrophoneError, open_microphone
 from assistant.model_runner import THRESHOLDS_COMMAND, ModelError
 from assistant.plugin import Setting, SettingValueError
@@ -146,8 +147,9 @@ class MicrophoneSource:
         self.open_stream = open_stream
         self.overflows = 0
         self.failures = 0
-        self.state = "starting"
-        """What the source does now, for `assistant status`."""
+        self.state: tuple[str, float | None] = ("starting", None)
+        """What the source does now, for `assistant status`, and the moment (time.time()) its
+        words end with, shown when the status is asked for."""
         self.warnings = WarningLimiter()
         self._lock = threading.Lock()
         self._reading = False
@@ -159,7 +161,9 @@ class MicrophoneSource:
         device = self.settings.device
         name = "default device" if device in ("", "default") else f"device {device!r}"
         lent = "; its audio lent to a follow-up phrase" if self._borrowers else ""
-        return f"{name}: {self.state}{lent}; overflows {self.overflows}, failures {self.failures}"
+        doing, at = self.state
+        state = doing if at is None else f"{doing} {local_time(at)}"
+        return f"{name}: {state}{lent}; overflows {self.overflows}, failures {self.failures}"
 
     def borrow(self, seconds: float) -> Iterator[bytes]:
         """The next `seconds` of the audio read (16 kHz 16-bit mono chunks), for a follow-up
@@ -224,7 +228,7 @@ class MicrophoneSource:
                 pipeline = self._pipeline()
             except (ModelError, ValueError) as error:
                 log.error("desktop listening cannot start: %s", error)
-                self.state = f"not listening: {error}"
+                self.state = (f"not listening: {error}", None)
                 stopping.wait()
                 return
             try:
@@ -239,8 +243,7 @@ class MicrophoneSource:
                     if isinstance(error, MicrophoneError)
                     else f"the microphone stopped ({type(error).__name__}: {error})"
                 )
-                again = time.strftime("%H:%M:%S", time.localtime(time.time() + delay))
-                self.state = f"not listening: {reason}; trying again at {again}"
+                self.state = (f"not listening: {reason}; trying again at", time.time() + delay)
                 log.warning("%s; trying again in %.0f s", reason, delay)
             finally:
                 self._reading_stream(False)
@@ -260,7 +263,7 @@ class MicrophoneSource:
 
         output = BoardOutput(pipeline.model_id, pipeline.commands, self.settings.heartbeat_ms)
         deliver(output.hello())
-        self.state = "listening since " + time.strftime("%H:%M:%S")
+        self.state = ("listening since", time.time())
         heard_samples = 0
         while not stopping.is_set():
             data, overflowed = stream.read(self._block)

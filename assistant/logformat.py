@@ -1,10 +1,13 @@
-"""The log's format: a timestamp a line on a terminal; under the systemd journal, one entry a
-record, with its syslog priority."""
+"""The log's format: a timestamp a line on a terminal (with the date in a file, such as the
+`nohup.out` of a run that lasts for days); under the systemd journal, one entry a record, with
+its syslog priority."""
 
 from __future__ import annotations
 
 import logging
 import os
+
+from assistant.clocks import DAY_AND_TIME, TIME_OF_DAY
 
 JOURNAL_FORMAT = "%(levelname)s %(name)s: %(message)s"
 TERMINAL_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -52,11 +55,13 @@ def under_journal() -> bool:
 
 
 def setup(level: str = "INFO") -> None:
-    """Log to stderr at `level`, in the journal's format when stderr is the journal."""
+    """Log to stderr at `level`, in the journal's format when stderr is the journal, each line
+    with the time it was written, and its date unless stderr is a terminal (one watches)."""
     if under_journal():
         formatter: logging.Formatter = JournalFormatter(JOURNAL_FORMAT)
     else:
-        formatter = logging.Formatter(TERMINAL_FORMAT, datefmt="%H:%M:%S")
+        shown = TIME_OF_DAY if os.isatty(2) else DAY_AND_TIME
+        formatter = logging.Formatter(TERMINAL_FORMAT, datefmt=shown)
     handler = logging.StreamHandler()
     handler.setFormatter(formatter)
     logging.basicConfig(handlers=[handler], force=True)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from assistant.clocks import ClockWatch, elapsed  # noqa: F401
+from assistant.clocks import ClockWatch, elapsed, local_time  # noqa: F401
 from assistant.spoken import (  # noqa: F401
     AMOUNT_WORDS,
     Amount,

@@ -45,6 +45,7 @@ from assistant.plugin import (
     SkillError,
     action,
     duration_in_words,
+    local_time,
     parse_amount,
     time_left_in_words,
     time_of_day_in_words,
@@ -87,14 +88,6 @@ def _shifted(trigger: BaseTrigger, by: timedelta) -> BaseTrigger:
         end_date=trigger.end_date + by,
         timezone=timezone.utc,
     )
-
-
-def _on_local_clock(when: datetime) -> str:
-    """A moment as `assistant status` shows it: on the local clock, to the second, with its
-    date when it is not today."""
-    local = when.astimezone()
-    today = datetime.now().astimezone().date()
-    return local.strftime("%H:%M:%S" if local.date() == today else "%Y-%m-%d %H:%M:%S")
 
 
 class TimersSkill(Skill):
@@ -302,10 +295,11 @@ class TimersSkill(Skill):
         """For `assistant status`: the timers running, each with when it is due, and those
         ringing, each with when it stops unless silenced, on the local clock."""
         timers = [
-            f"{job.name} due at {_on_local_clock(job.next_run_time)}" for job in self._timers()
+            f"{job.name} due at {local_time(job.next_run_time.timestamp())}"
+            for job in self._timers()
         ]
         ringing = [
-            f"{job.args[1]} until {_on_local_clock(job.trigger.end_date)}"
+            f"{job.args[1]} until {local_time(job.trigger.end_date.timestamp())}"
             for job in self._ringing(datetime.now(timezone.utc))
         ]
         return [", ".join(timers) or "no timer running"] + (

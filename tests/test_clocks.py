@@ -1,15 +1,18 @@
-"""ClockWatch tells a suspend from a step of the wall clock, and neither from NTP's slewing."""
+"""ClockWatch tells a suspend from a step of the wall clock, and neither from NTP's slewing;
+moments are shown with their date when it is not today."""
 
 from __future__ import annotations
 
+import calendar
 import inspect
 import time
 
+import pytest
 from manual_clock import Clock
 from pytest import approx
 from waiting import wait_until
 
-from assistant.clocks import ClockWatch, elapsed
+from assistant.clocks import ClockWatch, elapsed, local_time
 from assistant.focus import Focus
 from assistant.rooms.hub import Hub
 from assistant.rooms.satellite import Satellite
@@ -53,3 +56,44 @@ def test_what_meets_a_commands_received_time_counts_time_slept() -> None:
     assert DeviceSession("board", "default", lambda event: None).clock is elapsed
     for timed in (Satellite, Hub):
         assert inspect.signature(timed).parameters["clock"].default is elapsed
+
+
+def _utc(text: str) -> float:
+    """A time.time() from `YYYY-MM-DD HH:MM:SS` in UTC."""
+    return calendar.timegm(time.strptime(text, "%Y-%m-%d %H:%M:%S"))
+
+
+@pytest.fixture
+def local_clock(monkeypatch: pytest.MonkeyPatch):
+    """The local clock 5 h 30 min ahead of UTC (a POSIX TZ: no time zone data needed)."""
+    monkeypatch.setenv("TZ", "XST-5:30")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_a_moment_is_shown_with_its_date_when_it_is_not_on_the_local_day_of_now(local_clock):
+    """`assistant status` of a daemon that has run for days: "unplugged at 14:05:30" alone
+    would not say which day."""
+    unplugged = _utc("2026-11-24 08:35:30")  # 14:05:30 on the local clock
+    assert local_time(unplugged, now=_utc("2026-11-24 18:29:59")) == "14:05:30"  # 23:59:59
+    assert local_time(unplugged, now=_utc("2026-11-24 18:30:00")) == "2026-11-24 14:05:30"
+    assert local_time(unplugged, now=_utc("2026-11-27 08:35:30")) == "2026-11-24 14:05:30"
+    # the local day, not UTC's: 00:10 on the 25th locally is still the 24th in UTC
+    after_midnight = _utc("2026-11-24 18:40:00")
+    assert local_time(after_midnight, now=_utc("2026-11-24 18:00:00")) == "2026-11-25 00:10:00"
+    assert local_time(after_midnight, now=_utc("2026-11-25 10:00:00")) == "00:10:00"
+    # a moment to come ("trying again at") is dated the same way
+    assert local_time(_utc("2026-11-24 18:30:05"), _utc("2026-11-24 18:29:55")) == (
+        "2026-11-25 00:00:05"
+    )
+
+
+def test_a_moment_is_shown_against_the_clock_when_no_now_is_given() -> None:
+    now = time.time()
+    assert local_time(now) == time.strftime("%H:%M:%S", time.localtime(now))
+    two_days_ago = now - 2 * 86400
+    assert local_time(two_days_ago) == time.strftime(
+        "%Y-%m-%d %H:%M:%S", time.localtime(two_days_ago)
+    )

@@ -8,6 +8,7 @@ import re
 import socket
 import textwrap
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import wait
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from alsa_microphone import DEVICE, plug_in
+from local_midnight import midnight_since
 from runtime_skills import INSTALLED, MISBEHAVING, TELLING, RecordingSkill
 from test_own_voice import COMMITTED_MODEL
 from test_phrase_cue import peak_frequency
@@ -23,9 +25,10 @@ from waiting import wait_until
 from wav import played_files, read_wav
 
 from assistant import control, package_version
+from assistant.clocks import local_time
 from assistant.config import load_config
 from assistant.cue import ACKNOWLEDGE_NOTES, NOTE_SECONDS
-from assistant.daemon import Assistant, local_time
+from assistant.daemon import Assistant
 from assistant.emulator import FIRMWARE_VERSION, MODEL_ID, VirtualBoard
 from assistant.host import STATUS_SECONDS
 from assistant.microphone import SAMPLE_RATE, microphone_problem
@@ -232,6 +235,10 @@ def test_status_says_when_the_board_is_unplugged(assistant):
         rf"\d\d:\d\d:\d\d, firmware {re.escape(FIRMWARE_VERSION)}, model {MODEL_ID}\)",
         assistant.status(),
     )
+    with midnight_since(time.time()) as yesterday:  # a daemon that has run for days
+        status = assistant.status()
+        assert re.search(rf"running since: {yesterday} 23:\d\d:\d\d;", status)
+        assert re.search(rf", unplugged at {yesterday} 23:\d\d:\d\d, firmware", status)
 
 
 def test_status_says_which_skills_run_which_did_not_start_and_why_and_what_failed(tmp_path):

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import serial
 from held_event import AnnouncedLock, HeldAtFirstCheck
+from local_midnight import midnight_since
 from manual_clock import Clock
 from waiting import read_for, wait_until
 
@@ -358,6 +359,12 @@ def test_unplug_and_replug_reconnects_and_loses_nothing_that_arrived(board, link
             rf"waiting for the board on {board.link}, unplugged at \d\d:\d\d:\d\d",
             link.source.description,
         )
+        with midnight_since(time.time()) as yesterday:  # asked for the next day: its date too
+            assert re.fullmatch(
+                rf"waiting for the board on {board.link}, unplugged at {yesterday} "
+                r"23:\d\d:\d\d",
+                link.source.description,
+            )
         board.plug_in()
         assert link.session.wait_for_reply(protocol.Info, 5)  # asked for once greeted again
         assert link.source.description == f"board on {board.link}"
@@ -408,6 +415,11 @@ def test_a_silent_board_is_reported_and_then_that_it_talks_again(board, caplog):
         assert re.fullmatch(  # what `assistant status` shows
             rf"board on {board.link}, silent since \d\d:\d\d:\d\d", running.source.description
         )
+        with midnight_since(time.time()) as yesterday:  # asked for the next day: its date too
+            assert re.fullmatch(
+                rf"board on {board.link}, silent since {yesterday} 23:\d\d:\d\d",
+                running.source.description,
+            )
         board.detect("up")
         assert wait_until(lambda: "board is talking again" in caplog.text)
         assert wait_until(lambda: [e.command for e in running.events] == ["up"])

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from alsa_microphone import DEVICE, Listening, environment, plug_in, records
 from held_event import AnnouncedLock
+from local_midnight import midnight_since
 from runtime_skills import INSTALLED
 from waiting import wait_until
 
@@ -487,6 +488,11 @@ def test_the_status_says_what_the_microphone_is_doing(tiny_model, spoken_on):
         r"default device: listening since \d\d:\d\d:\d\d; overflows 1, failures 0",
         source.description,
     )
+    with midnight_since(time.time()) as yesterday:  # asked for the next day: its date too
+        assert re.fullmatch(
+            rf"default device: listening since {yesterday} 23:\d\d:\d\d; overflows 1, failures 0",
+            source.description,
+        )
 
 
 def test_audio_lent_to_a_follow_up_phrase_is_not_spotted(tiny_model, spoken_on):

@@ -1,9 +1,12 @@
 """The log's format on a terminal and under the systemd journal, written to a real stderr."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+from waiting import read_for
 
 REPO = Path(__file__).resolve().parent.parent
 LOG_SOME_LINES = """
@@ -55,12 +58,35 @@ def test_under_the_journal_a_line_is_a_record_with_its_syslog_priority(tmp_path)
     assert len(lines) == 5
 
 
-def test_a_terminal_that_inherited_journal_stream_gets_timestamps_and_tracebacks(tmp_path):
+def test_a_file_that_inherited_journal_stream_gets_dated_timestamps_and_tracebacks(tmp_path):
+    """Not the journal: a line a record as on a terminal, with its date, since a file (the
+    `nohup.out` of a run that lasts for days) is read on another day."""
     lines = _stderr_lines(tmp_path, journal_stream_of_stderr=False)
-    assert lines[0].endswith(" DEBUG   assistant.test: looking")
-    assert lines[0][:8].count(":") == 2  # HH:MM:SS
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d DEBUG   assistant.test: looking", lines[0])
     assert "Traceback (most recent call last):" in lines
     assert lines[-1] == "ZeroDivisionError: division by zero"
+
+
+def test_a_terminal_gets_the_time_of_each_line(tmp_path):
+    """On a terminal, watched as the lines come, the time alone."""
+    terminal, its_end = os.openpty()
+    try:
+        subprocess.run(
+            [sys.executable, "-c", LOG_SOME_LINES],
+            env={key: value for key, value in os.environ.items() if key != "JOURNAL_STREAM"},
+            cwd=REPO,
+            stderr=its_end,
+            check=True,
+        )
+        os.close(its_end)
+        its_end = None
+        shown = read_for(terminal, 10, lambda data: b"division by zero" in data)
+    finally:
+        if its_end is not None:
+            os.close(its_end)
+        os.close(terminal)
+    first = shown.decode().splitlines()[0]
+    assert re.fullmatch(r"\d\d:\d\d:\d\d DEBUG   assistant.test: looking", first)
 
 
 LOG_A_TIMERS_INTERNALS = """
