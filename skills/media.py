@@ -1,18 +1,21 @@
 """Media players over MPRIS (D-Bus): play/pause, next/previous and volume.
 
-The active player is the one playing now; else the one named in the `player` setting; else the
-first found. Every action opens a short connection to the session bus, so a restarted bus or
-player is picked up without reconnecting.
+The active player is the one playing now; else the one the skill last played or paused; else
+the one named in the `player` setting; else the first found. Every action opens a short
+connection to the session bus, so a restarted bus or player is picked up without reconnecting.
 
 The skill holds focus while a player plays: a thread follows the players' PlaybackStatus
 (PropertiesChanged) and their coming and going on the bus, and releases focus when playback
-stops or pauses, or the last player quits.
+stops or pauses, or the last player quits. When the skill's own action stopped it (a "stop"
+heard), the skill keeps focus for focus_seconds instead, as after any action, so that "go"
+can resume it.
 """
 
 from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +34,9 @@ WATCH_RETRY = 5.0
 """Seconds between attempts to follow the players while the bus cannot be reached."""
 UNREACHABLE = "I cannot reach the media players"
 """Said when there is no D-Bus session bus to reach them by (the log says why)."""
+ASKED_GRACE = 2.0
+"""Seconds in which playback that stops counts as stopped by the skill's pause when the player
+still said Playing once it answered it (some announce their new PlaybackStatus later)."""
 
 
 def _watched() -> tuple[MatchRule, ...]:
@@ -55,12 +61,17 @@ def _watched() -> tuple[MatchRule, ...]:
 WATCHED = _watched()
 
 
-def _chosen(players: list[str], status: Callable[[str], str], preferred: str) -> str:
+def _chosen(
+    players: list[str], status: Callable[[str], str], preferred: str, controlled: str
+) -> str:
     """The player commands go to, of `players` (sorted, at least one): the first playing (as
-    `status` tells), else the one `preferred` names (such as vlc), else the first."""
+    `status` tells), else `controlled` (the one last played or paused), else the one
+    `preferred` names (such as vlc), else the first."""
     for player in players:
         if status(player) == "Playing":
             return player
+    if controlled in players:
+        return controlled
     for player in players:
         if preferred and player.removeprefix(MPRIS_PREFIX).split(".")[0] == preferred:
             return player
@@ -86,15 +97,21 @@ class MediaSkill(Skill):
     def start(self) -> None:
         """Say at start when media control cannot work yet (it is checked again each time), and
         start following the players."""
+        self._seen: dict[str, str] | None = None
+        """Each player's PlaybackStatus as last seen (None: not seen yet)."""
+        self._followed = ""
+        """The playback focus last followed: Playing, Idle or Gone ("": none yet)."""
+        self._controlled = ""
+        """The player the skill last played or paused: commands go to it while none plays."""
+        self._asked_until = 0.0
+        """Until when (time.monotonic) playback that stops was stopped by the skill's pause."""
+        self._unfollowed = ""
+        """Why the watcher cannot follow the players now ("": it can)."""
         try:
             with self._connection() as bus:
                 self._active_player(bus)
         except SkillError as error:
             self.context.log.warning("%s (checked again at each command)", error)
-        self._seen: dict[str, str] | None = None
-        """Each player's PlaybackStatus as the watcher last saw it (None: not seen yet)."""
-        self._unfollowed = ""
-        """Why the watcher cannot follow the players now ("": it can)."""
         self._stopping = threading.Event()
         self._following = threading.RLock()
         """Held from looking at playback to following it, so that the watcher never follows a
@@ -118,7 +135,9 @@ class MediaSkill(Skill):
             return ["looking for the players"]
         if not seen:
             return ["no media player is running"]
-        followed = _chosen(sorted(seen), seen.__getitem__, self.context.settings["player"])
+        followed = _chosen(
+            sorted(seen), seen.__getitem__, self.context.settings["player"], self._controlled
+        )
         others = [f"{_short(p)} ({s.lower()})" for p, s in sorted(seen.items()) if p != followed]
         return [
             f"following {_short(followed)} ({seen[followed].lower()})"
@@ -162,24 +181,37 @@ class MediaSkill(Skill):
             self._set(bus, player, "Volume", ("d", min(1.0, max(0.0, volume + step))))
 
     def _control(self, method: str) -> None:
-        """Call `method` of the active player, then hold or release focus as it plays or not."""
+        """Call `method` of the active player, which commands then go to while none plays, and
+        follow the playback it leaves as left by this action."""
         with self._connection() as bus:
             player = self._active_player(bus)
+            self._controlled = player
             self._call(bus, player, method)
-            self._follow(self._status(bus, player))
+            with self._following:
+                playback = self._playback(bus)
+                if playback == "Playing" and method != "Play":  # the pause may come later
+                    self._asked_until = time.monotonic() + ASKED_GRACE
+                self._follow(playback, asked=True)
 
-    def _follow(self, status: str) -> None:
-        """Hold focus while playing (until released), so that up and down change the volume."""
+    def _follow(self, playback: str, asked: bool = False) -> None:
+        """Hold focus while a player plays (until released), so that up and down change the
+        volume. Once none plays, give focus up, but keep it for focus_seconds when the skill's
+        own action stopped playback (`asked`, or its pause within ASKED_GRACE), so that "go"
+        resumes it and up and down change its volume."""
         with self._following:
-            if status == "Playing":
+            self._followed = playback
+            if playback == "Playing":
                 self.context.hold_focus(math.inf)
-            else:
-                self.context.release_focus()
+                return
+            self.context.release_focus()
+            if asked or time.monotonic() < self._asked_until:
+                self._asked_until = 0.0
+                self.context.hold_focus()
 
     def _watch(self) -> None:
         """Follow the players until the skill stops: hold focus while one plays, release it
         when none does or none is left. Runs on its own thread, with its own connections."""
-        playback, failing = "", False
+        failing = False
         while not self._stopping.is_set():
             try:
                 with self._connection() as bus:
@@ -189,14 +221,14 @@ class MediaSkill(Skill):
                     while not self._stopping.is_set():
                         with self._following, self._connection() as query:
                             now = self._playback(query)
-                            if now != playback:
-                                playback = now
+                            if now != self._followed:
                                 self._follow(now)
                         self._wait_for_signal(bus)
             except (SkillError, OSError) as error:
-                if playback == "Playing":  # no telling now: the focus goes
-                    self._follow("Gone")
-                playback, self._seen, self._unfollowed = "", None, str(error)
+                with self._following:
+                    if self._followed == "Playing":  # no telling now: the focus goes
+                        self._follow("Gone")
+                    self._followed, self._seen, self._unfollowed = "", None, str(error)
                 if not failing:
                     self.context.log.warning(
                         "cannot follow the players, so focus does not follow playback: %s "
@@ -253,7 +285,10 @@ class MediaSkill(Skill):
                 spoken="No media player is running",
             )
         return _chosen(
-            players, lambda player: self._status(bus, player), self.context.settings["player"]
+            players,
+            lambda player: self._status(bus, player),
+            self.context.settings["player"],
+            self._controlled,
         )
 
     def _status(self, bus: DBusConnection, player: str) -> str:

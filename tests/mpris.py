@@ -49,7 +49,8 @@ def session_bus() -> Iterator[str]:
 class MprisPlayer:
     """An MPRIS player serving the Player methods and properties the media skill uses, and
     announcing PlaybackStatus changes with PropertiesChanged, as real players do; a hung one
-    (`answers=False`) takes requests and never answers."""
+    (`answers=False`) takes requests and never answers, a slow one (`late=SECONDS`) changes
+    its status that long after it answered a play or pause, as some real players do."""
 
     def __init__(
         self,
@@ -58,8 +59,10 @@ class MprisPlayer:
         status: str = "Paused",
         volume: float = 0.5,
         answers: bool = True,
+        late: float = 0.0,
     ):
         self.answers = answers
+        self.late = late
         self.calls: list[str] = []
         self.status = status
         self.volume = volume
@@ -100,9 +103,9 @@ class MprisPlayer:
         if interface == PLAYER_INTERFACE:
             self.calls.append(member)
             if member == "PlayPause":
-                self.set_status("Paused" if self.status == "Playing" else "Playing")
+                self._become("Paused" if self.status == "Playing" else "Playing")
             elif member in STATUS_AFTER:
-                self.set_status(STATUS_AFTER[member])
+                self._become(STATUS_AFTER[member])
             return new_method_return(message)
         if interface == "org.freedesktop.DBus.Properties" and member == "Get":
             value = {"PlaybackStatus": ("s", self.status), "Volume": ("d", self.volume)}
@@ -112,6 +115,15 @@ class MprisPlayer:
             self.volume = message.body[2][1]
             return new_method_return(message)
         return new_error(message, "org.freedesktop.DBus.Error.UnknownMethod")
+
+    def _become(self, status: str) -> None:
+        """Change status as a play or pause asked: now, or `late` seconds after answering."""
+        if self.late:
+            announce = threading.Timer(self.late, self.set_status, (status,))
+            announce.daemon = True
+            announce.start()
+        else:
+            self.set_status(status)
 
     def close(self) -> None:
         """Quit: the player's name leaves the bus."""

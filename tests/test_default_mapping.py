@@ -79,7 +79,43 @@ def test_up_down_and_stop_go_to_the_player_while_it_plays(assistant, bus_address
         assert player.volume == pytest.approx(0.6)
         hear(assistant, "stop", 50)
         assert player.status == "Paused" and player.calls[-1] == "Pause"
-        assert failure(assistant, "down", 60).startswith("Lights: ")
+    finally:
+        player.close()
+
+
+def test_go_resumes_what_stop_paused_within_focus_seconds_then_starts_a_timer(
+    assistant, bus_address
+):
+    """Paused by "stop", the player keeps focus for focus_seconds: "go" resumes it, "up" and
+    "down" change its volume; after that, and after a pause in the player's own window, "go"
+    starts a timer and "down" dims the lights again."""
+    player = MprisPlayer(bus_address, "vlc", status="Playing", volume=0.5)
+    real_clock = assistant.focus.clock
+    try:
+        assert wait_until(lambda: assistant.focus.current() == "media")
+        hear(assistant, "stop", 0)
+        assert player.status == "Paused"
+        assistant.focus.clock = lambda: real_clock() + 29
+        hear(assistant, "down", 10)  # the volume of the paused player; focus_seconds again
+        assert player.volume == pytest.approx(0.4)
+        assert "media running, has focus" in assistant.host.health()
+        assert "skill media: following vlc (paused)" in assistant.host.skill_status()
+        assistant.focus.clock = lambda: real_clock() + 29 + 29
+        hear(assistant, "go", 20)
+        assert player.status == "Playing" and player.calls[-1] == "Play"
+        hear(assistant, "stop", 30)
+        assistant.focus.clock = lambda: real_clock() + 3600
+        assert failure(assistant, "down", 40).startswith("Lights: ")
+        assert hear(assistant, "go", 50) == "Timer set for five minutes"
+        hear(assistant, "stop", 60)  # the timer
+        assert player.status == "Paused"
+        assistant.focus.clock = lambda: real_clock() + 7200  # the timers' focus is over
+        player.set_status("Playing")  # in the player's window
+        assert wait_until(lambda: assistant.focus.current() == "media")
+        player.set_status("Paused")
+        assert wait_until(lambda: assistant.focus.current() is None)
+        assert hear(assistant, "go", 70) == "Timer set for five minutes"
+        assert player.calls[-1] == "Pause"
     finally:
         player.close()
 

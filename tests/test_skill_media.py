@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,21 @@ def media(tmp_path: Path, bus_address: str):
     skill.stop()
 
 
+def focus_seconds_later(skill: SkillUnderTest) -> Callable[[float], None]:
+    """A setter of the skill's focus clock: that many seconds ahead of the real clock."""
+    real_clock = skill.focus.clock
+
+    def later(seconds: float) -> None:
+        skill.focus.clock = lambda: real_clock() + seconds
+
+    return later
+
+
+def keeps(condition: Callable[[], bool]) -> bool:
+    """`condition` holds now and for the next half second (while the watcher follows)."""
+    return condition() and not wait_until(lambda: not condition(), 0.5)
+
+
 def test_controls_reach_the_player(media: SkillUnderTest, bus_address: str) -> None:
     player = MprisPlayer(bus_address, "testplayer")
     try:
@@ -35,7 +51,7 @@ def test_controls_reach_the_player(media: SkillUnderTest, bus_address: str) -> N
         media.do("volume_down")
         assert player.volume == pytest.approx(0.3)
         media.do("pause")
-        assert media.focus.current() is None
+        assert media.focus.current() == "media"  # paused by a command: for focus_seconds
         assert player.calls == [
             "PlayPause", "Next", "Previous", "Set Volume", "Set Volume", "Set Volume", "Pause",
         ]  # fmt: skip
@@ -50,8 +66,7 @@ def test_focus_is_held_while_a_player_plays_and_released_when_it_stops_or_quits(
     try:
         player.set_status("Playing")  # in the player's own window
         assert wait_until(lambda: media.focus.current() == "media")
-        real_clock = media.focus.clock
-        media.focus.clock = lambda: real_clock() + 3600  # long after focus_seconds
+        focus_seconds_later(media)(3600)  # long after focus_seconds
         assert media.focus.current() == "media"
         player.set_status("Paused")
         assert wait_until(lambda: media.focus.current() is None)
@@ -60,6 +75,82 @@ def test_focus_is_held_while_a_player_plays_and_released_when_it_stops_or_quits(
     finally:
         player.close()
     assert wait_until(lambda: media.focus.current() is None)
+
+
+def test_a_pause_asked_for_keeps_focus_for_focus_seconds_and_one_in_the_player_does_not(
+    media: SkillUnderTest, bus_address: str
+) -> None:
+    """After "stop" paused the music, "go" within focus_seconds resumes it (`when: media`);
+    paused with the player's own button, nothing is taken over."""
+    player = MprisPlayer(bus_address, "testplayer", status="Playing")
+    later = focus_seconds_later(media)
+    try:
+        assert wait_until(lambda: media.focus.current() == "media")
+        player.set_status("Paused")  # the player's own button
+        assert wait_until(lambda: media.focus.current() is None)
+        player.set_status("Playing")
+        assert wait_until(lambda: media.focus.current() == "media")
+        media.do("pause", command="stop")
+        assert player.status == "Paused"
+        assert keeps(lambda: media.focus.current() == "media")
+        assert media.host.health() == "media running, has focus"
+        assert media.host.skill_status() == ["skill media: following testplayer (paused)"]
+        later(29)
+        assert media.focus.current() == "media"
+        media.do("play")
+        assert player.status == "Playing"
+        later(3600)
+        assert media.focus.current() == "media"  # held while it plays
+        media.do("pause", command="stop")
+        later(3600 + 29)
+        assert keeps(lambda: media.focus.current() == "media")
+        later(3600 + 31)
+        assert media.focus.current() is None
+    finally:
+        player.close()
+
+
+def test_a_player_that_announces_the_pause_late_keeps_focus_too(
+    media: SkillUnderTest, bus_address: str
+) -> None:
+    """A player may still say Playing when it answers the pause, and Paused a moment later."""
+    player = MprisPlayer(bus_address, "testplayer", status="Playing", late=0.3)
+    try:
+        assert wait_until(lambda: media.focus.current() == "media")
+        media.do("pause", command="stop")
+        assert wait_until(lambda: player.status == "Paused")
+        assert wait_until(
+            lambda: media.host.skill_status() == ["skill media: following testplayer (paused)"]
+        )
+        assert keeps(lambda: media.focus.current() == "media")
+        focus_seconds_later(media)(31)
+        assert media.focus.current() is None
+        player.set_status("Playing")  # then played and paused with the player's own button
+        assert wait_until(lambda: media.focus.current() == "media")
+        player.set_status("Paused")
+        assert wait_until(lambda: media.focus.current() is None)
+    finally:
+        player.close()
+
+
+def test_commands_go_to_the_player_paused_last_while_none_plays(
+    media: SkillUnderTest, bus_address: str
+) -> None:
+    """With several players paused, up, down and go act on the one "stop" paused."""
+    first = MprisPlayer(bus_address, "aaa")
+    paused = MprisPlayer(bus_address, "zzz", status="Playing")
+    try:
+        media.do("pause", command="stop")
+        followed = "skill media: following zzz (paused), also aaa (paused)"
+        assert wait_until(lambda: media.host.skill_status() == [followed])
+        media.do("volume_up", command="up")
+        assert paused.volume == pytest.approx(0.7)
+        media.do("play")
+        assert paused.status == "Playing"
+        assert first.calls == []
+    finally:
+        first.close()
+        paused.close()
 
 
 def test_a_player_playing_at_start_holds_focus_until_the_skill_stops(
