@@ -29,7 +29,7 @@ from assistant.plugin import CommandEvent, Skill, valid_choices
 from assistant.ports import find_board
 from assistant.ratelimit import WarningLimiter
 from assistant.rooms.roles import open_room
-from assistant.sources import DeviceSession, EventSource, LinkStats
+from assistant.sources import SOURCE_NAMES, DeviceSession, EventSource, LinkStats
 from assistant.speech import Speaker
 
 log = logging.getLogger("assistant")
@@ -46,8 +46,6 @@ board (each look at a microphone not found restarts PortAudio, unless a stream i
 BOARD_GONE_SECONDS = 5.0
 """How long `auto` waits for an unplugged board to come back before it falls back again (a board
 that resets, or is being flashed, is back sooner)."""
-SOURCE_NAMES = {"serial": "board", "microphone": "microphone", "emulator": "virtual board"}
-"""What the log and `assistant status` call the source of each resolved `source:`."""
 
 
 def with_overrides(config: Config, overrides: Mapping[str, str]) -> Config:
@@ -233,17 +231,15 @@ class Assistant:
         self.handle_command(event)
 
     def _acknowledge(self, event: CommandEvent) -> None:
-        """`speech.acknowledge` for a command the dispatcher took that a board or microphone
-        heard, not `assistant send`'s: played here for a source here; on a hub, a satellite's
-        (its source `site/name`) is played by that satellite, by its own setting."""
-        if event.source in SOURCE_NAMES.values():
-            if self.speaker:
-                self.speaker.acknowledge()
-        elif (
-            self.config.role == "hub"
-            and event.source.removeprefix(f"{event.site}/") in SOURCE_NAMES.values()
-        ):
-            self.room.acknowledge(event)
+        """`speech.acknowledge` for a command the dispatcher took that was heard, not
+        `assistant send`'s: on a hub, a satellite's is played by that satellite, by its own
+        setting; one heard here is played here."""
+        if not event.heard:
+            return
+        if self.config.role == "hub" and self.room.acknowledge(event):
+            return
+        if self.speaker:
+            self.speaker.acknowledge()
 
     def open_default_sources(self) -> None:
         """Open the source the configuration asks for. `auto` with no port named follows the

@@ -101,6 +101,13 @@ MQTT_CONNECTION_SETTINGS = (
 )
 """How to reach an MQTT broker: the same settings, names and defaults for every skill that
 talks MQTT as for the assistant's own `mqtt:` section."""
+MQTT_RECONNECT_MIN = 0.5
+MQTT_RECONNECT_MAX = 2.0
+"""Seconds between attempts to reach a lost MQTT broker again: the first wait, doubled after
+each failure up to the longest, so a broker back after a restart is used again within 2 s
+however long it was away (longer waits leave commands failing, or waiting, that long after its
+return). The lights skill's, and the defaults of the `mqtt:` section's reconnect_min and
+reconnect_max."""
 
 
 def ca_file_problem(tls: bool, ca_file: str) -> str:
@@ -156,6 +163,9 @@ class CommandEvent:
     """assistant.clocks.elapsed() when the line reached the host: time slept counts."""
     device_ms: int | None = None
     seq: int | None = None
+    heard: bool = False
+    """A board, the microphone or the virtual board heard it, here or in a satellite's room
+    (False for `assistant send`'s): `speech.acknowledge` answers only such a command."""
 
 
 class SkillError(Exception):

@@ -22,6 +22,9 @@ SETUP_FAILED = "setup_"
 log = logging.getLogger("assistant.source")
 
 MAX_KEPT_REPLIES = 16
+SOURCE_NAMES = {"serial": "board", "microphone": "microphone", "emulator": "virtual board"}
+"""What the log and `assistant status` call the source of each resolved `source:` (and a
+satellite's detections their `source`)."""
 
 
 class EventSource(Protocol):
@@ -140,6 +143,7 @@ class DeviceSession:
                     received=received,
                     device_ms=message.ms,
                     seq=message.seq,
+                    heard=True,
                 )
             )
         elif isinstance(message, (protocol.Pong, protocol.Info, protocol.Ok, protocol.Error)):

@@ -3,7 +3,8 @@
 Each action publishes one message whose topic and payload come from a preset (Zigbee2MQTT or
 Tasmota) or from the `templates` setting. Templates are `string.Template`s; they may use
 $device, $step (percent), $step_254, $percent and $value_254. The client reconnects by itself
-after a broker restart.
+after a broker restart, within MQTT_RECONNECT_MAX seconds of the broker being back, and an action
+that finds no connection waits up to CONNECTION_WAIT seconds for one: sent, or a clear failure.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import paho.mqtt.client as mqtt
 from assistant.plugin import (
     AMOUNT_WORDS,
     MQTT_CONNECTION_SETTINGS,
+    MQTT_RECONNECT_MAX,
+    MQTT_RECONNECT_MIN,
     CommandEvent,
     Setting,
     SettingValueError,
@@ -60,6 +63,10 @@ GRAMMAR = [*AMOUNT_WORDS, "[unk]"]
 REPLIES = {"on": "Lights on", "off": "Lights off"}
 UNREACHABLE = "I cannot reach the lights"
 """Said when a message cannot reach the broker (the log has the broker and why)."""
+CONNECTION_WAIT = MQTT_RECONNECT_MAX + 1.0
+"""Seconds an action waits for the connection when there is none (being made, or lost with a
+broker that restarts): longer than a wait between two attempts to reconnect, so a command given
+while the broker restarts, or just after, is sent once it is back."""
 
 
 class LightsSkill(Skill):
@@ -93,7 +100,9 @@ class LightsSkill(Skill):
             ) from None
         self.templates = _templates(settings)
         self.broker = f"{settings['host']}:{settings['port']}"
-        self._connected = threading.Event()
+        self._changed = threading.Condition()
+        """Notified when the connection is made, refused or lost (`_connected`, `_refusal`)."""
+        self._connected = False
         self._refusal = ""
         self._failure_logged = False
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="")
@@ -104,18 +113,19 @@ class LightsSkill(Skill):
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_connect_fail = self._on_connect_fail
-        self.client.reconnect_delay_set(min_delay=1, max_delay=10)
+        self.client.reconnect_delay_set(min_delay=MQTT_RECONNECT_MIN, max_delay=MQTT_RECONNECT_MAX)
         self.client.connect_async(settings["host"], settings["port"], keepalive=30)
         self.client.loop_start()
 
     def stop(self) -> None:
-        self._connected.clear()  # what disconnects now is the stop, not a lost broker
+        with self._changed:
+            self._connected = False  # what disconnects now is the stop, not a lost broker
         self.client.disconnect()
         self.client.loop_stop()
 
     @property
     def connected(self) -> bool:
-        return self._connected.is_set()
+        return self._connected
 
     def status_lines(self) -> list[str]:
         """For `assistant status`: the broker, and whether it is connected (else why not)."""
@@ -171,11 +181,11 @@ class LightsSkill(Skill):
         return f"Lights at {percent} percent"
 
     def _publish(self, what: str, percent: int = 0) -> None:
-        if not self._connected.is_set():
-            if not self._refusal and not self._why_not_connected().startswith("cannot reach"):
-                self._connected.wait(2.0)  # the broker is up: the connection is on its way
-            if not self._connected.is_set():
-                raise SkillError(f"Lights: {self._why_not_connected()}", spoken=UNREACHABLE)
+        with self._changed:  # a broker that refused the connection refuses the next: no wait
+            self._changed.wait_for(lambda: self._connected or self._refusal, CONNECTION_WAIT)
+            connected = self._connected
+        if not connected:
+            raise SkillError(f"Lights: {self._why_not_connected()}", spoken=UNREACHABLE)
         topic, payload = self._message(what, percent)
         info = self.client.publish(topic, payload, qos=1)
         try:
@@ -224,14 +234,20 @@ class LightsSkill(Skill):
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            self._refusal = str(reason_code)
+            refusal = str(reason_code)
             if reason_code.value in (0x86, 0x87, 4, 5):  # bad credentials / not authorised
-                self._refusal += " (check skills.lights.username and password)"
-            self.context.log.warning("MQTT broker %s refused us: %s", self.broker, self._refusal)
+                refusal += " (check skills.lights.username and password)"
+            if refusal != self._refusal:  # once, not at every attempt
+                self.context.log.warning("MQTT broker %s refused us: %s", self.broker, refusal)
+            with self._changed:
+                self._refusal = refusal
+                self._changed.notify_all()
             return
-        self._refusal = ""
         self._failure_logged = False
-        self._connected.set()
+        with self._changed:
+            self._refusal = ""
+            self._connected = True
+            self._changed.notify_all()
         self.context.log.info("connected to the MQTT broker at %s", self.broker)
 
     def _not_connected(self) -> str:
@@ -244,9 +260,10 @@ class LightsSkill(Skill):
             self.context.log.warning("%s (retrying in the background)", self._not_connected())
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        if self._connected.is_set():
+        with self._changed:
+            was_connected, self._connected = self._connected, False
+        if was_connected:
             self.context.log.warning("lost the MQTT broker at %s; reconnecting", self.broker)
-        self._connected.clear()
 
 
 def _templates(settings: Mapping[str, Any]) -> dict[str, dict[str, str]]:

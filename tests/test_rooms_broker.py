@@ -29,7 +29,7 @@ from mosquitto import Mosquitto, Recorder, retained
 from waiting import wait_until
 
 from assistant.config import model_commands
-from assistant.plugin import CommandEvent, tls_context
+from assistant.plugin import MQTT_RECONNECT_MAX, CommandEvent, tls_context
 from assistant.ratelimit import WarningLimiter
 from assistant.rooms import satellite as satellite_module
 from assistant.rooms import topics as wire
@@ -750,6 +750,25 @@ def test_a_broker_restarted_right_after_each_connection_is_no_client_with_the_sa
         connection.stop()
     assert caplog.text.count("lost the connection") == 3
     assert "another client uses the same id" not in caplog.text
+
+
+def test_a_broker_back_after_a_long_restart_is_connected_to_at_once(mosquitto: Mosquitto) -> None:
+    """With the `mqtt:` section's defaults the wait between attempts stops growing at
+    reconnect_max (2 s): a broker down for 8 s is used again within 2 s of its return. With 30 s,
+    as before, the next attempt after 8 s came at 15.5 s (after 0.5, 1.5, 3.5 and 7.5 s)."""
+    settings = MqttSettings.from_section({"host": "127.0.0.1", "port": mosquitto.port})
+    connection = MqttConnection(settings, "patient")
+    connection.start()
+    try:
+        assert connection.wait_connected(5)
+        mosquitto.stop()
+        time.sleep(8)
+        mosquitto.start()
+        back = time.monotonic()
+        assert connection.wait_connected(10)
+        assert time.monotonic() - back < MQTT_RECONNECT_MAX + 0.5
+    finally:
+        connection.stop()
 
 
 def test_plain_mqtt_to_a_tls_port_says_to_turn_tls_on(

@@ -104,6 +104,36 @@ def test_a_word_heard_in_two_rooms_is_acknowledged_only_where_it_ran(
     assert hub.replies == []
 
 
+def test_the_hub_plays_the_tone_for_its_own_board_only(
+    tmp_path: Path, broker: Mosquitto, audio_output: Path
+) -> None:
+    """The hub's own setting counts for its own board's commands: a tone for one it heard, none
+    for its `assistant send`, and none on the hub for a satellite's command, which that
+    satellite is told of (to play by its own setting), as it is not of its `assistant send`."""
+    hub = start_assistant(tmp_path, "hub", "hall", broker.port, False, speaker=True)
+    kitchen = start_assistant(tmp_path, "satellite", "kitchen", broker.port, False)
+    recorder = hub.host.skills["recorder"]
+    try:
+        assert wait_until(lambda: kitchen.room.hub_online and "kitchen" in hub.room.online_sites)
+        hub.virtual_board.detect("on", 0.9)  # taken, and answered here
+        assert wait_until(lambda: len(played_files(audio_output)) == 2, timeout=30)
+        quiet(hub)
+        kitchen.virtual_board.detect("off", 0.9)  # taken; the skill says nothing
+        assert wait_until(lambda: kitchen.room.stats.accepted == 1)
+        kitchen.run_sent_command(CommandEvent("up", 1.0, "control socket", "kitchen", elapsed()))
+        hub.run_sent_command(CommandEvent("on", 1.0, "control socket", "hall", elapsed()))
+        assert wait_until(lambda: len(recorder.calls) == 4)
+        assert wait_until(lambda: len(played_files(audio_output)) == 3, timeout=30)
+        assert hub.speaker.wait_idle(30)
+        time.sleep(0.5)  # room for an `accepted` the kitchen should not get
+    finally:
+        kitchen.stop()
+        hub.stop()
+    # on: tone, reply; `assistant send`'s on: reply
+    assert [is_acknowledgement(wav) for wav in played_files(audio_output)] == [True, False, False]
+    assert kitchen.room.stats.accepted == 1
+
+
 def test_a_tone_that_comes_too_late_is_not_played_and_is_counted(
     tmp_path: Path, broker: Mosquitto, audio_output: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

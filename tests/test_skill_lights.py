@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,7 @@ from mosquitto import Mosquitto, Recorder, free_port
 from skill_host import SkillUnderTest
 from waiting import wait_until
 
-from assistant.plugin import SkillError
+from assistant.plugin import MQTT_RECONNECT_MAX, SkillError
 from skills.lights import LightsSkill
 
 
@@ -173,6 +175,39 @@ def test_a_broker_restart_is_survived(
     assert recorder.wait_for(1) == [("zigbee2mqtt/living_room/set", '{"state": "OFF"}')]
     assert "lost the MQTT broker" in caplog.text
     recorder.close()
+
+
+def test_a_command_just_after_a_long_broker_restart_is_sent(broker: Mosquitto, lights) -> None:
+    """However long the broker was away, it is used again within MQTT_RECONNECT_MAX seconds of
+    its return. With the waits of before (1 s, doubled up to 10 s: attempts 1, 3, 7 and 15 s
+    after the broker was lost), "on" failed for 7 s after this restart."""
+    skill = lights(broker.port)
+    assert connected(skill)
+    broker.stop()
+    time.sleep(8)
+    broker.start()
+    back = time.monotonic()
+    recorder = Recorder(broker)
+    assert skill.do("on", command="on") == "Lights on"
+    assert time.monotonic() - back < MQTT_RECONNECT_MAX + 0.5
+    assert recorder.wait_for(1) == [("zigbee2mqtt/living_room/set", '{"state": "ON"}')]
+    recorder.close()
+
+
+def test_a_command_while_the_broker_restarts_waits_for_it(broker: Mosquitto, lights) -> None:
+    """A command given while the broker is down for a moment waits for it and is sent (the
+    broker confirms it), rather than failing at once."""
+    skill = lights(broker.port)
+    assert connected(skill)
+    broker.stop()
+    assert wait_until(lambda: not skill.skill.connected)
+    restart = threading.Timer(0.2, broker.start)
+    restart.start()
+    try:
+        assert skill.do("on", command="on") == "Lights on"
+    finally:
+        restart.join()
+    assert skill.replies == ["Lights on"]
 
 
 def test_status_says_whether_the_broker_is_connected_and_where(broker: Mosquitto, lights) -> None:

@@ -22,6 +22,7 @@ from assistant.rooms.mqtt_client import MqttConnection, Will
 from assistant.rooms.phrases import RemotePhrases
 from assistant.rooms.replies import Replies
 from assistant.rooms.settings import MqttSettings
+from assistant.sources import SOURCE_NAMES
 
 log = logging.getLogger("assistant.hub")
 
@@ -89,7 +90,7 @@ class Hub:
             client_id=f"assistant-hub-{settings.topic_prefix}",
             will=Will(self.topics.hub_status, wire.OFFLINE),
             on_connected=self._announce,
-            resent_topics=[
+            topics_resent_by_caller=[
                 self.topics.all_replies,
                 self.topics.all_phrase_requests,
                 self.topics.all_accepted,
@@ -179,16 +180,17 @@ class Hub:
         else:
             self.replies.send(site, text)
 
-    def acknowledge(self, event: CommandEvent) -> None:
+    def acknowledge(self, event: CommandEvent) -> bool:
         """The dispatcher took `event`: if a satellite heard it, tell that satellite, which then
         plays its acknowledgement (by its own `speech.acknowledge`), before the replies; one
         that comes later than wire.TONE_LIFETIME after the command was heard is not played.
         Sent once (a copy the broker has not confirmed when the connection is lost is
-        forgotten); nothing for the hub's own commands."""
+        forgotten). False, and nothing sent, for the hub's own commands."""
         if not isinstance(event, SatelliteCommand):
-            return
+            return False
         accepted = wire.Accepted(event.detection_id, event.command, self.clock() - event.received)
         self.connection.publish(self.topics.accepted(event.site), wire.encode_accepted(accepted))
+        return True
 
     def _speak_for(self, site: str, text: str) -> None:
         log.warning("site %r is offline; speaking its reply here: %s", site, text)
@@ -260,6 +262,7 @@ class Hub:
                 received=received - detection.age,
                 device_ms=detection.device_ms,
                 seq=detection.seq,
+                heard=detection.source in SOURCE_NAMES.values(),  # not its `assistant send`
                 detection_id=detection.id,
             )
         )

@@ -57,21 +57,22 @@ class _Client(paho.Client):
     queued (QoS 1) or refused (QoS 0). `_create_socket` is paho 2's step that opens it; the
     broker tests fail should it ever be renamed.
 
-    A message on one of `resent_topics` is sent on the connection it was published on or not at
-    all: paho sends an unconfirmed QoS 1 message again, unchanged, on its next connection, which
-    may come hours after the last was lost unnoticed (Wi-Fi gone, a laptop's lid closed), and
-    the caller sends these again itself, as they are then. `_messages_reconnect_reset_out` is
-    paho 2's step, at the start of every connect, that readies its messages to be sent again."""
+    A message on one of `topics_resent_by_caller` is sent on the connection it was published on
+    or not at all: paho sends an unconfirmed QoS 1 message again, unchanged, on its next
+    connection, which may come hours after the last was lost unnoticed (Wi-Fi gone, a laptop's
+    lid closed), and the caller sends these again itself, as they are then.
+    `_messages_reconnect_reset_out` is paho 2's step, at the start of every connect, that readies
+    its messages to be sent again."""
 
     def __init__(
-        self, lock: threading.Lock, resent_topics: Sequence[str], **options: object
+        self, lock: threading.Lock, topics_resent_by_caller: Sequence[str], **options: object
     ) -> None:
         super().__init__(**options)
         self._released_while_opening = lock
-        self._resent_topics = tuple(resent_topics)
+        self._topics_resent_by_caller = tuple(topics_resent_by_caller)
 
     def resent_by_caller(self, topic: str) -> bool:
-        return any(paho.topic_matches_sub(each, topic) for each in self._resent_topics)
+        return any(paho.topic_matches_sub(each, topic) for each in self._topics_resent_by_caller)
 
     def forget(self, mids: Iterable[int]) -> None:
         """Drop these messages paho keeps to send, while no count of those in flight matters
@@ -116,9 +117,9 @@ class MqttConnection:
     subscriptions have been sent (so anything it publishes follows them); `on_disconnected` there
     once a connection is lost. What either raises is logged.
 
-    `resent_topics`: topic filters of messages the caller sends again itself until they are
-    acknowledged, each time as it is then (a detection or a reply, with its age then): such a
-    message is never sent on a connection other than the one it was published on.
+    `topics_resent_by_caller`: topic filters of messages the caller sends again itself until
+    they are acknowledged, each time as it is then (a detection or a reply, with its age then):
+    such a message is never sent on a connection other than the one it was published on.
 
     `stats`: where the messages the connection ignores are counted and warned about (the
     caller's)."""
@@ -130,7 +131,7 @@ class MqttConnection:
         will: Will | None = None,
         on_connected: Callable[[], None] | None = None,
         on_disconnected: Callable[[], None] | None = None,
-        resent_topics: Sequence[str] = (),
+        topics_resent_by_caller: Sequence[str] = (),
         stats: RoomStats | None = None,
     ):
         self.settings = settings
@@ -155,7 +156,7 @@ class MqttConnection:
         self._dropped = WarningLimiter(per_window=1)
         client = _Client(
             self._lock,
-            resent_topics,
+            topics_resent_by_caller,
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=paho.MQTTv311,
@@ -213,8 +214,8 @@ class MqttConnection:
         """Send a message; `is_published()` of the answer turns true once the broker has
         confirmed a QoS 1 message. Without a connection (also while one is being made) this
         returns at once: a QoS 1 message is queued by paho and sent after the next connection, a
-        QoS 0 one is dropped with a warning (at most one a minute), and one on `resent_topics`
-        is dropped (the caller sends it again)."""
+        QoS 0 one is dropped with a warning (at most one a minute), and one on
+        `topics_resent_by_caller` is dropped (the caller sends it again)."""
         with self._lock:
             info = self._client.publish(topic, payload, qos=qos, retain=retain)
             if info.rc == paho.MQTT_ERR_NO_CONN and self._client.resent_by_caller(topic):

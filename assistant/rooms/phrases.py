@@ -26,9 +26,9 @@ class _Waiting:
 
 
 class RemotePhrases:
-    """Asks satellites for follow-up phrases on `connection` (whose `resent_topics` must take
-    `topics.all_phrase_requests`); `online(site)` says whether a site's satellite is online.
-    `clock` counts seconds, suspend included."""
+    """Asks satellites for follow-up phrases on `connection` (whose `topics_resent_by_caller`
+    must take `topics.all_phrase_requests`); `online(site)` says whether a site's satellite is
+    online. `clock` counts seconds, suspend included."""
 
     def __init__(
         self,

@@ -33,14 +33,15 @@ class _Reply:
     @property
     def lost(self) -> bool:
         """Not sent yet, or its copy is gone: published without a connection, or not confirmed
-        when its connection was lost (the connection forgets it: its `resent_topics`)."""
+        when its connection was lost (the connection forgets it: its `topics_resent_by_caller`)."""
         return self.sent is None or self.sent.rc != paho.MQTT_ERR_SUCCESS
 
 
 class Replies:
-    """Sends replies on `connection` (whose `resent_topics` must take `topics.all_replies`);
-    `online(site)` says whether the site's satellite is online, and `speak_here(site, text)`
-    speaks a reply whose satellite is not. `clock` counts seconds, suspend included."""
+    """Sends replies on `connection` (whose `topics_resent_by_caller` must take
+    `topics.all_replies`); `online(site)` says whether the site's satellite is online, and
+    `speak_here(site, text)` speaks a reply whose satellite is not. `clock` counts seconds,
+    suspend included."""
 
     def __init__(
         self,

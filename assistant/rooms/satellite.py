@@ -144,7 +144,10 @@ class Satellite:
             will=Will(self.topics.status(site), wire.OFFLINE),
             on_connected=self._announce,
             on_disconnected=self._hub_unreachable,
-            resent_topics=[self.topics.detection(site, "+"), self.topics.phrase_answer(site)],
+            topics_resent_by_caller=[
+                self.topics.detection(site, "+"),
+                self.topics.phrase_answer(site),
+            ],
             stats=self.stats,
         )
         self.home_assistant = HomeAssistant(

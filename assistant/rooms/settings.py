@@ -7,7 +7,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.plugin import MQTT_CONNECTION_SETTINGS, Setting, SettingValueError, ca_file_problem
+from assistant.plugin import (
+    MQTT_CONNECTION_SETTINGS,
+    MQTT_RECONNECT_MAX,
+    MQTT_RECONNECT_MIN,
+    Setting,
+    SettingValueError,
+    ca_file_problem,
+)
 from assistant.rooms.topics import Topics, check_level
 from assistant.settings import validate_settings
 
@@ -34,11 +41,13 @@ MQTT_SETTINGS = (
     Setting(
         "reconnect_min",
         float,
-        0.5,
+        MQTT_RECONNECT_MIN,
         "first wait before reconnecting, doubled each failure",
         minimum=0,
     ),
-    Setting("reconnect_max", float, 30.0, "longest wait between reconnection attempts"),
+    Setting(
+        "reconnect_max", float, MQTT_RECONNECT_MAX, "longest wait between reconnection attempts"
+    ),
 )
 
 
