@@ -5,7 +5,9 @@ are lower-case, so `STOP` is `stop`); the daemon answers
 `OK <replies>` when every action the command ran succeeded (or a satellite forwarded it to the
 hub), else `ERR <why>`: the command is not mapped, was ignored (min_score, cooldown), or an
 action failed (`failed: <reason>`, after the replies of the actions before it; the actions
-after it are `not run`). Replies are joined with "; ", in the order of the command's actions.
+after it are `not run`, as are those of a `when:` list whose first action handed the command
+to `do:`, whose replies come first). Replies are joined with "; ", in the order of the
+command's actions.
 `STATUS` is answered `OK pid: <pid>; version: <version>; running since: <time>; configuration:
 <file>; last reload: <outcome>; skills: <each skill's health>; skill <name>: <a line of its
 status>; ...; source: <sources in use, with their firmware and model>; <the link's counters>`,
@@ -132,7 +134,7 @@ class ControlServer:
             if isinstance(outcome, str):
                 return f"ERR {outcome}"
             wait(outcome, timeout=30)
-            ok = all(map(_succeeded, outcome))
+            ok = not any(map(_failed, outcome))
             return ("OK " if ok else "ERR ") + "; ".join(map(_describe, outcome))
 
         class Handler(socketserver.BaseRequestHandler):
@@ -248,8 +250,10 @@ def _answers(path: Path) -> bool:
     return True
 
 
-def _succeeded(future: Future) -> bool:
-    return future.done() and not future.cancelled() and future.exception() is None
+def _failed(future: Future) -> bool:
+    """Still running, or raised; an action not run (after a failure, or in a `when:` list
+    whose first action handed the command to `do:`) is no failure of its own."""
+    return not future.done() or (not future.cancelled() and future.exception() is not None)
 
 
 def _describe(future: Future) -> str:

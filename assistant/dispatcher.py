@@ -1,6 +1,8 @@
 """Turns accepted commands into skill actions: minimum score, cooldown, focus. A command's
 actions run one after another in list order; a failure stops the list, and the skill of the
-first action gets focus once that action succeeded."""
+first action gets focus once that action succeeded. A `when:` list whose first action finds
+nothing to act on (NothingToDo: "go" resuming music that already plays) hands the command to
+the command's `do:` list."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from concurrent.futures import Future
 from assistant.config import ActionCall, Config
 from assistant.focus import Focus
 from assistant.host import PluginHost
-from assistant.plugin import CommandEvent
+from assistant.plugin import CommandEvent, NothingToDo
 
 log = logging.getLogger("assistant.dispatch")
 
@@ -44,27 +46,37 @@ class Dispatcher:
         """As `handle`, but when no action runs, the reason why (also logged). The futures
         follow the list's order; those after a failed action are cancelled (not run)."""
         with self._lock:
-            calls = self._choose(event)
-        if isinstance(calls, str):
-            log.info("%s", calls)
-            return calls
+            chosen = self._choose(event)
+        if isinstance(chosen, str):
+            log.info("%s", chosen)
+            return chosen
+        calls, otherwise = chosen
         if self.accepted:
             self.accepted(event)
         outcomes = [Future() for _ in calls]
-        self._run_from(0, calls, outcomes, event)
+        self._run_from(0, calls, outcomes, event, otherwise)
         return outcomes
 
     def _run_from(
-        self, index: int, calls: tuple[ActionCall, ...], outcomes: list[Future], event: CommandEvent
+        self,
+        index: int,
+        calls: tuple[ActionCall, ...],
+        outcomes: list[Future],
+        event: CommandEvent,
+        otherwise: tuple[ActionCall, ...] = (),
     ) -> None:
         """Run `calls[index]`, then (once it succeeded) the next, settling `outcomes` in turn.
         The first action's skill gets focus when it succeeds, unless the action itself held or
-        released focus."""
+        released focus. When the first action finds nothing to do, `otherwise` runs instead
+        (see `_instead`)."""
         call = calls[index]
         version = self.focus.version(call.skill)
 
         def finished(done: Future) -> None:
             error = done.exception()
+            if index == 0 and otherwise and isinstance(error, NothingToDo):
+                self._instead(call, error, otherwise, outcomes, event)
+                return
             if error is not None:
                 for later in outcomes[index + 1 :]:
                     later.cancel()
@@ -77,10 +89,46 @@ class Dispatcher:
             if index + 1 < len(calls):
                 self._run_from(index + 1, calls, outcomes, event)
 
-        self.host.call(call.skill, call.action, event, call.params).add_done_callback(finished)
+        said = not (index == 0 and otherwise)  # else what runs instead answers
+        future = self.host.call(call.skill, call.action, event, call.params, said)
+        future.add_done_callback(finished)
 
-    def _choose(self, event: CommandEvent) -> tuple[ActionCall, ...] | str:
-        """The actions to run, or why there are none."""
+    def _instead(
+        self,
+        skipped: ActionCall,
+        why: NothingToDo,
+        otherwise: tuple[ActionCall, ...],
+        outcomes: list[Future],
+        event: CommandEvent,
+    ) -> None:
+        """Run `otherwise` (the command's `do:` list) in place of a `when:` list whose first
+        action, `skipped`, found nothing to do: the first outcome settles as the whole of
+        `otherwise` did (its replies joined, or its first failure), the rest as not run."""
+        log.info("%s found nothing to do (%s) -> %s", skipped, why, ", ".join(map(str, otherwise)))
+        for later in outcomes[1:]:
+            later.cancel()
+            later.set_running_or_notify_cancel()
+        replaced = [Future() for _ in otherwise]
+
+        def settle(_: Future) -> None:
+            if outcomes[0].done() or not all(future.done() for future in replaced):
+                return
+            failed = [f.exception() for f in replaced if not f.cancelled() and f.exception()]
+            if failed:
+                outcomes[0].set_exception(failed[0])
+            else:
+                replies = [str(f.result()) for f in replaced if f.result() is not None]
+                outcomes[0].set_result("; ".join(replies) or None)
+
+        for future in replaced:
+            future.add_done_callback(settle)
+        self._run_from(0, otherwise, replaced, event)
+
+    def _choose(
+        self, event: CommandEvent
+    ) -> tuple[tuple[ActionCall, ...], tuple[ActionCall, ...]] | str:
+        """The actions to run and those to run instead when the first finds nothing to do (the
+        `do:` list in place of a `when:` list; else none), or why no action runs."""
         rule = self.config.commands.get(event.command)
         if rule is None:
             return f"{event.command!r} is not mapped to any action in {self.config.file}"
@@ -95,6 +143,7 @@ class Dispatcher:
             return f"ignored {event.command!r}: repeated within its {rule.cooldown:g} s cooldown"
         focused = self.focus.current()
         calls = rule.when_focused.get(focused, rule.actions) if focused else rule.actions
+        otherwise = rule.actions if calls is not rule.actions else ()
         if not calls:
             return f"{event.command!r} maps to no action in {self.config.file}"
         self._last_run[key] = event.received
@@ -105,4 +154,4 @@ class Dispatcher:
             event.score,
             ", ".join(map(str, calls)),
         )
-        return calls
+        return calls, otherwise

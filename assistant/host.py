@@ -443,9 +443,17 @@ class PluginHost:
             )
         return None
 
-    def call(self, skill_name: str, action: str, event: CommandEvent, params: Mapping) -> Future:
+    def call(
+        self,
+        skill_name: str,
+        action: str,
+        event: CommandEvent,
+        params: Mapping,
+        say_nothing_to_do: bool = True,
+    ) -> Future:
         """Run `skill_name.action` for `event` on the skill's thread; the future holds its reply
-        (a non-empty str, or None)."""
+        (a non-empty str, or None). A NothingToDo is said unless `say_nothing_to_do` is false
+        (another action runs instead)."""
         if skill_name not in self.settings:
             return self._refuse(skill_name, action, self._not_running(skill_name))
         declared = self.installed[skill_name].actions().get(action)
@@ -471,7 +479,9 @@ class PluginHost:
             return reply or None
 
         future = self.runners[skill_name].submit(f"action {action}", run, event.site)
-        future.add_done_callback(lambda done: self._finish(skill_name, action, event, done))
+        future.add_done_callback(
+            lambda done: self._finish(skill_name, action, event, done, say_nothing_to_do)
+        )
         return future
 
     def _not_running(self, skill_name: str) -> SkillNotRunning:
@@ -486,14 +496,25 @@ class PluginHost:
         self._report(skill_name, f"action {action}", future.exception())
         return future
 
-    def _finish(self, skill: str, action: str, event: CommandEvent, done: Future) -> None:
-        if self._report(skill, f"action {action}", done.exception(), event.site) and done.result():
+    def _finish(
+        self, skill: str, action: str, event: CommandEvent, done: Future, say_nothing_to_do: bool
+    ) -> None:
+        succeeded = self._report(
+            skill, f"action {action}", done.exception(), event.site, say_nothing_to_do
+        )
+        if succeeded and done.result():
             self.reply(done.result(), event.site)
 
     def _report(
-        self, skill: str, what: str, error: BaseException | None, site: str | None = None
+        self,
+        skill: str,
+        what: str,
+        error: BaseException | None,
+        site: str | None = None,
+        say_nothing_to_do: bool = True,
     ) -> bool:
-        """Log a failed call with the skill's name; True when the call succeeded."""
+        """Log a failed call with the skill's name (and say why, if it has a sentence for
+        the user); True when the call succeeded."""
         if error is None:
             return True
         if isinstance(error, SkillNotRunning):
@@ -504,7 +525,8 @@ class PluginHost:
             return False
         if isinstance(error, NothingToDo):
             log.info("skill %s: %s: %s", skill, what, error)
-            self.reply(error.spoken, site)
+            if say_nothing_to_do:
+                self.reply(error.spoken, site)
             return False
         self.failures[skill] = self.failures.get(skill, 0) + 1
         if isinstance(error, SkillError):

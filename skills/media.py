@@ -148,11 +148,11 @@ class MediaSkill(Skill):
     def play_pause(self, event: CommandEvent) -> None:
         self._control("PlayPause")
 
-    @action(help="Pause playback")
+    @action(help="Pause playback (nothing to do when none plays)")
     def pause(self, event: CommandEvent) -> None:
         self._control("Pause")
 
-    @action(help="Start playback")
+    @action(help="Start playback (nothing to do when it plays already)")
     def play(self, event: CommandEvent) -> None:
         self._control("Play")
 
@@ -182,9 +182,15 @@ class MediaSkill(Skill):
 
     def _control(self, method: str) -> None:
         """Call `method` of the active player, which commands then go to while none plays, and
-        follow the playback it leaves as left by this action."""
+        follow the playback it leaves as left by this action. NothingToDo when the player
+        already is where Play or Pause would leave it (so that a `when:` rule's `do:` runs)."""
         with self._connection() as bus:
             player = self._active_player(bus)
+            playing = self._status(bus, player) == "Playing"
+            if method == "Play" and playing:
+                raise NothingToDo(f"Media: {_short(player)} plays already", "It is playing")
+            if method == "Pause" and not playing:
+                raise NothingToDo(f"Media: {_short(player)} is not playing", "Nothing is playing")
             self._controlled = player
             self._call(bus, player, method)
             with self._following:

@@ -120,6 +120,26 @@ def test_go_resumes_what_stop_paused_within_focus_seconds_then_starts_a_timer(
         player.close()
 
 
+def test_go_while_music_plays_starts_a_timer_and_says_nothing_of_the_music(
+    tmp_path, monkeypatch, bus_address
+):
+    """ "go" goes to media.play while media has focus; with the music playing already, that
+    finds nothing to do and hands the command to "go"'s own action: a timer."""
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", bus_address)
+    said: list[str] = []
+    running = default_assistant(tmp_path, said.append)
+    player = MprisPlayer(bus_address, "vlc", status="Playing")
+    try:
+        assert wait_until(lambda: running.focus.current() == "media")
+        assert hear(running, "go", 0) == "Timer set for five minutes"
+        assert player.status == "Playing" and "Play" not in player.calls
+        assert wait_until(lambda: "Timer set for five minutes" in said)
+        assert not any("already" in text for text in said)
+    finally:
+        player.close()
+        running.stop()
+
+
 def test_a_failure_is_said_in_one_short_sentence_and_detailed_in_the_log(
     tmp_path, audio_output, caplog
 ):

@@ -9,6 +9,7 @@ from manual_clock import Clock
 from runtime_skills import INSTALLED, PatientSkill
 
 from assistant.config import load_config
+from assistant.control import ControlServer, send_command
 from assistant.dispatcher import Dispatcher
 from assistant.focus import Focus
 from assistant.host import Cancelled, PluginHost
@@ -147,6 +148,44 @@ def test_an_empty_action_list_while_a_skill_has_focus_runs_nothing_and_says_so(t
         louder.result(2)
         assert dispatcher.run(CommandEvent("on", 1.0, "test", "desk", 4.0)).startswith("'on' maps")
     finally:
+        host.stop()
+
+
+def test_a_when_action_with_nothing_to_do_hands_the_command_to_do(tmp_path):
+    """The first action of a `when:` list raising NothingToDo runs the `do:` list instead
+    (unsaid: what runs instead answers); any other failure of it does not."""
+    said = []
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "cooldown: 0\ncommands:\n  go: music.play\n"
+        "  on: {do: [recorder.dim, recorder.bright],"
+        " when: {music: [trouble.nothing, recorder.dim]}}\n"
+        "  off: {do: recorder.dim, when: {music: [trouble.fail, recorder.dim]}}\n"
+    )
+    config = load_config(path, INSTALLED)
+    focus = Focus(config.focus_seconds)
+    host = PluginHost(INSTALLED, focus, tmp_path, lambda text, site: said.append(text))
+    host.configure(config.skills)
+    dispatcher = Dispatcher(config, host, focus)
+    server = ControlServer(tmp_path / "c.sock", dispatcher.run, "desk")
+    server.start()
+    try:
+        assert send_command("go", tmp_path / "c.sock") == "OK done"  # music has focus now
+        instead, skipped = dispatcher.run(CommandEvent("on", 1.0, "test", "desk", time.monotonic()))
+        assert instead.result(2) == "did bright 1" and skipped.cancelled()
+        assert host.skills["recorder"].calls == [("dim", "on"), ("bright", "on", 1)]
+        assert said == ["did bright 1"]
+        assert focus.current() == "recorder"  # the skill of what ran
+        assert send_command("go", tmp_path / "c.sock") == "OK done"
+        assert send_command("on", tmp_path / "c.sock") == "OK did bright 1; not run"
+        assert send_command("go", tmp_path / "c.sock") == "OK done"
+        failed, not_run = dispatcher.run(CommandEvent("off", 1.0, "test", "desk", time.monotonic()))
+        with pytest.raises(SkillError, match="not answering"):
+            failed.result(2)
+        assert not_run.cancelled()
+        assert said[-1] == "the lamp is not answering"
+    finally:
+        server.stop()
         host.stop()
 
 
