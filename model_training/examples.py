@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.acoustics import rms
 from assistant.features import CHANNELS
 from model_training.dataset import Clip, fit_clip, read_wav
 from model_training.frontend import microfrontend, to_int16
@@ -100,10 +101,6 @@ def voiced_span(audio: np.ndarray, frame: int = 160, threshold: float = 0.1) -> 
     if not loud.size:
         return 0, len(audio)
     return int(loud[0] * frame), int((loud[-1] + 1) * frame)
-
-
-def rms(audio: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if audio.size else 0.0
 
 
 def noise_floor(rng: np.random.Generator, length: int) -> np.ndarray:
