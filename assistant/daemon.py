@@ -212,7 +212,7 @@ class Assistant:
         """A command a source here heard (through `session`); ignored while this machine speaks
         a reply that could be heard as it, when `speech.ignore_own_voice` is on (its speakers
         are heard by the board and the microphone too). A virtual board's commands (its model
-        `emulated`) are typed or scripted, not heard, so never its own voice."""
+        `emulated`) are typed or scripted, so never its own voice."""
         speaker = self.speaker
         model = session.hello.model if session.hello else None
         if (

@@ -89,8 +89,8 @@ class Dispatcher:
             if index + 1 < len(calls):
                 self._run_from(index + 1, calls, outcomes, event)
 
-        said = not (index == 0 and otherwise)  # else what runs instead answers
-        future = self.host.call(call.skill, call.action, event, call.params, said)
+        say_nothing_to_do = not (index == 0 and otherwise)  # else what runs instead answers
+        future = self.host.call(call.skill, call.action, event, call.params, say_nothing_to_do)
         future.add_done_callback(finished)
 
     def _instead(

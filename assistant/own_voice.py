@@ -78,7 +78,7 @@ class Scores:
     clean: float
     """Heard in a quiet room."""
     in_rooms: float
-    """Heard in the loudest of the analysis rooms (0 with none)."""
+    """The highest of those heard in each of the analysis rooms (0 with none)."""
     threshold: float
     """The score the board reports the command at."""
 

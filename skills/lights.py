@@ -4,13 +4,15 @@ Each action publishes one message whose topic and payload come from a preset (Zi
 Tasmota) or from the `templates` setting. Templates are `string.Template`s; they may use
 $device, $step (percent), $step_254, $percent and $value_254. The client reconnects by itself
 after a broker restart, within MQTT_RECONNECT_MAX seconds of the broker being back, and an action
-that finds no connection waits up to CONNECTION_WAIT seconds for one: sent, or a clear failure.
+that finds no connection waits up to CONNECTION_WAIT seconds for one when one may come (the broker
+answers, or was lost moments ago): sent, or a clear failure; at once when none can.
 """
 
 from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Mapping
 from string import Template
 from typing import Any
@@ -67,6 +69,10 @@ CONNECTION_WAIT = MQTT_RECONNECT_MAX + 1.0
 """Seconds an action waits for the connection when there is none (being made, or lost with a
 broker that restarts): longer than a wait between two attempts to reconnect, so a command given
 while the broker restarts, or just after, is sent once it is back."""
+RESTART_SECONDS = 10.0
+"""How long after the connection was lost an action still waits for it although the broker
+cannot be reached: a broker restarting is back by then. Later (and with a broker never reached,
+as with no broker at all) an action that cannot reach it fails at once."""
 
 
 class LightsSkill(Skill):
@@ -103,6 +109,8 @@ class LightsSkill(Skill):
         self._changed = threading.Condition()
         """Notified when the connection is made, refused or lost (`_connected`, `_refusal`)."""
         self._connected = False
+        self._lost_at: float | None = None
+        """When (time.monotonic()) the connection was last lost (None: never)."""
         self._refusal = ""
         self._failure_logged = False
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="")
@@ -181,10 +189,7 @@ class LightsSkill(Skill):
         return f"Lights at {percent} percent"
 
     def _publish(self, what: str, percent: int = 0) -> None:
-        with self._changed:  # a broker that refused the connection refuses the next: no wait
-            self._changed.wait_for(lambda: self._connected or self._refusal, CONNECTION_WAIT)
-            connected = self._connected
-        if not connected:
+        if not self._connection():
             raise SkillError(f"Lights: {self._why_not_connected()}", spoken=UNREACHABLE)
         topic, payload = self._message(what, percent)
         info = self.client.publish(topic, payload, qos=1)
@@ -198,6 +203,22 @@ class LightsSkill(Skill):
                 f"Lights: the broker at {self.broker} did not confirm the message",
                 spoken="The lights did not answer",
             )
+
+    def _connection(self) -> bool:
+        """Whether there is a connection, once one that may come within CONNECTION_WAIT has:
+        one being made to a broker that answers, or one lost moments ago (RESTART_SECONDS: the
+        broker restarts). Not waited for: a broker that refused the connection (it refuses the
+        next) or that cannot be reached and was not lost moments ago."""
+        with self._changed:
+            if self._connected or self._refusal:
+                return self._connected
+            lost_at = self._lost_at
+        restarting = lost_at is not None and time.monotonic() - lost_at < RESTART_SECONDS
+        if not restarting and self._unreachable():
+            return False
+        with self._changed:
+            self._changed.wait_for(lambda: self._connected or self._refusal, CONNECTION_WAIT)
+            return self._connected
 
     def _message(self, what: str, percent: int) -> tuple[str, str]:
         step = self.context.settings["step"]
@@ -224,13 +245,19 @@ class LightsSkill(Skill):
     def _why_not_connected(self) -> str:
         if self._refusal:
             return f"the broker at {self.broker} refused the connection: {self._refusal}"
+        reason = self._unreachable()
+        if reason:
+            return f"cannot reach the MQTT broker at {self.broker} ({reason}); is it running?"
+        return f"not connected to the MQTT broker at {self.broker} yet; try again"
+
+    def _unreachable(self) -> str:
+        """Why the broker's port cannot be connected to now ("": it can)."""
         host, port = self.context.settings["host"], self.context.settings["port"]
         try:
             socket.create_connection((host, port), timeout=1.0).close()
         except OSError as error:
-            reason = error.strerror or str(error)
-            return f"cannot reach the MQTT broker at {self.broker} ({reason}); is it running?"
-        return f"not connected to the MQTT broker at {self.broker} yet; try again"
+            return error.strerror or str(error)
+        return ""
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
@@ -262,6 +289,8 @@ class LightsSkill(Skill):
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         with self._changed:
             was_connected, self._connected = self._connected, False
+            if was_connected:
+                self._lost_at = time.monotonic()
         if was_connected:
             self.context.log.warning("lost the MQTT broker at %s; reconnecting", self.broker)
 

@@ -193,9 +193,10 @@ class MediaSkill(Skill):
                 raise NothingToDo(f"Media: {_short(player)} is not playing", "Nothing is playing")
             self._controlled = player
             self._call(bus, player, method)
+            pausing = method == "Pause" or (method == "PlayPause" and playing)
             with self._following:
                 playback = self._playback(bus)
-                if playback == "Playing" and method != "Play":  # the pause may come later
+                if pausing and self._status(bus, player) == "Playing":  # it may say so later
                     self._asked_until = time.monotonic() + ASKED_GRACE
                 self._follow(playback, asked=True)
 

@@ -13,6 +13,7 @@ from skill_host import SkillUnderTest
 from waiting import wait_until
 
 from assistant.plugin import MQTT_RECONNECT_MAX, SkillError
+from skills import lights as lights_module
 from skills.lights import LightsSkill
 
 
@@ -157,6 +158,30 @@ def test_broker_down_gives_a_clear_message(lights, caplog: pytest.LogCaptureFixt
     assert skill.replies == ["I cannot reach the lights"]  # the broker and why: in the log
     assert wait_until(lambda: "retrying in the background" in caplog.text)
     assert "(Connection refused); is it running? (retrying in the background)" in caplog.text
+
+
+def test_a_broker_that_cannot_be_reached_is_not_waited_for(
+    broker: Mosquitto, lights, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no broker at all (the default configuration on a desktop without one), or one lost
+    longer ago than a restart takes, "on" says at once that it cannot reach it, rather than
+    after waiting CONNECTION_WAIT for a connection that cannot come."""
+    nowhere = lights(free_port())
+    started = time.monotonic()
+    with pytest.raises(SkillError, match="cannot reach the MQTT broker"):
+        nowhere.do("on")
+    assert time.monotonic() - started < 1.0
+    monkeypatch.setattr(lights_module, "RESTART_SECONDS", 1.0)
+    skill = lights(broker.port)
+    assert connected(skill)
+    broker.stop()
+    assert wait_until(lambda: not skill.skill.connected)
+    time.sleep(1.0)  # lost longer ago than a restart takes
+    started = time.monotonic()
+    with pytest.raises(SkillError, match="cannot reach the MQTT broker"):
+        skill.do("on")
+    assert time.monotonic() - started < 1.0
+    assert skill.replies == ["I cannot reach the lights"]
 
 
 def test_a_broker_restart_is_survived(

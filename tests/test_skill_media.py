@@ -133,6 +133,22 @@ def test_a_player_that_announces_the_pause_late_keeps_focus_too(
         player.close()
 
 
+def test_a_pause_in_the_player_just_after_play_pause_started_it_is_the_users(
+    media: SkillUnderTest, bus_address: str
+) -> None:
+    """Only a pause the skill asked for keeps focus: "go" (play_pause) starting the music,
+    then a pause with the player's own button a moment later, leaves no focus behind."""
+    player = MprisPlayer(bus_address, "testplayer", status="Paused")
+    try:
+        media.do("play_pause", command="go")
+        assert player.status == "Playing"
+        assert wait_until(lambda: media.focus.current() == "media")
+        player.set_status("Paused")  # the player's own button
+        assert wait_until(lambda: media.focus.current() is None, 1.5)  # within ASKED_GRACE
+    finally:
+        player.close()
+
+
 def test_commands_go_to_the_player_paused_last_while_none_plays(
     media: SkillUnderTest, bus_address: str
 ) -> None:
