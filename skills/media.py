@@ -148,7 +148,7 @@ class MediaSkill(Skill):
     def play_pause(self, event: CommandEvent) -> None:
         self._control("PlayPause")
 
-    @action(help="Pause playback (nothing to do when none plays)")
+    @action(help="Pause playback")
     def pause(self, event: CommandEvent) -> None:
         self._control("Pause")
 
@@ -182,15 +182,13 @@ class MediaSkill(Skill):
 
     def _control(self, method: str) -> None:
         """Call `method` of the active player, which commands then go to while none plays, and
-        follow the playback it leaves as left by this action. NothingToDo when the player
-        already is where Play or Pause would leave it (so that a `when:` rule's `do:` runs)."""
+        follow the playback it leaves as left by this action. NothingToDo for Play when the player
+        plays already (so that a `when:` rule's `do:` runs: "go" starts a timer)."""
         with self._connection() as bus:
             player = self._active_player(bus)
             playing = self._status(bus, player) == "Playing"
             if method == "Play" and playing:
                 raise NothingToDo(f"Media: {_short(player)} plays already", "It is playing")
-            if method == "Pause" and not playing:
-                raise NothingToDo(f"Media: {_short(player)} is not playing", "Nothing is playing")
             self._controlled = player
             self._call(bus, player, method)
             pausing = method == "Pause" or (method == "PlayPause" and playing)

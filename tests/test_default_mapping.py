@@ -140,6 +140,23 @@ def test_go_while_music_plays_starts_a_timer_and_says_nothing_of_the_music(
         running.stop()
 
 
+def test_stop_said_twice_over_music_pauses_it_and_leaves_the_timers(assistant, bus_address):
+    """The second "stop" goes to the paused player (media keeps focus after a voice pause),
+    which stays paused: it never reaches a running timer."""
+    real_clock = assistant.focus.clock
+    assert hear(assistant, "go", 0) == "Timer set for five minutes"
+    assistant.focus.clock = lambda: real_clock() + 60  # the timers' focus is over
+    player = MprisPlayer(bus_address, "vlc", status="Playing")
+    try:
+        assert wait_until(lambda: assistant.focus.current() == "media")
+        hear(assistant, "stop", 10)
+        hear(assistant, "stop", 20)
+        assert player.status == "Paused" and assistant.focus.current() == "media"
+        assert any("timer due at" in line for line in assistant.host.skill_status())
+    finally:
+        player.close()
+
+
 def test_a_failure_is_said_in_one_short_sentence_and_detailed_in_the_log(
     tmp_path, audio_output, caplog
 ):
