@@ -181,6 +181,7 @@ class Assistant:
         return {} if config.role == "satellite" else config.skills
 
     def start(self) -> None:
+        self.phrase.load_in_background()
         self.host.configure(self._skills_here(self.config))
         if self.room:
             self.room.start()

@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,9 @@ if TYPE_CHECKING:
     from assistant.pipeline import RecognizerSettings
 
 log = logging.getLogger("assistant.listener")
+
+LOAD_SECONDS = 10
+"""The audio over which `assistant status` measures how long hearing it takes."""
 
 MICROPHONE_SETTINGS = (
     Setting("device", str, "default", "input device name or number (`python -m sounddevice`)"),
@@ -133,6 +136,15 @@ def check_thresholds(values: Mapping[str, Any], labels: tuple[str, ...]) -> None
         raise SettingValueError(f"microphone.thresholds: {error}", "thresholds") from None
 
 
+@dataclass(eq=False)
+class _Loan:
+    """The audio lent to one borrower: its chunks as they are read (None: the stream closed),
+    and how many samples it is still owed."""
+
+    left: int
+    chunks: queue.SimpleQueue[bytes | None] = field(default_factory=queue.SimpleQueue)
+
+
 class MicrophoneSource:
     """An EventSource: the desktop microphone heard through the board's pipeline."""
 
@@ -146,14 +158,19 @@ class MicrophoneSource:
         self.settings = settings or ListenerSettings.from_values({})
         self.open_stream = open_stream
         self.overflows = 0
+        self.last_overflow: float | None = None
+        """When the input last overflowed (time.time()), None before the first time."""
         self.failures = 0
+        self.processing: float | None = None
+        """How long hearing the audio took, as a share of the audio's length, over the last
+        LOAD_SECONDS of audio the stream gave (None before): past 1, audio is lost."""
         self.state: tuple[str, float | None] = ("starting", None)
         """What the source does now, for `assistant status`, and the moment (time.time()) its
         words end with, shown when the status is asked for."""
         self.warnings = WarningLimiter()
         self._lock = threading.Lock()
         self._reading = False
-        self._borrowers: list[queue.SimpleQueue[bytes | None]] = []
+        self._borrowers: list[_Loan] = []
 
     @property
     def description(self) -> str:
@@ -163,7 +180,12 @@ class MicrophoneSource:
         lent = "; its audio lent to a follow-up phrase" if self._borrowers else ""
         doing, at = self.state
         state = doing if at is None else f"{doing} {local_time(at)}"
-        return f"{name}: {state}{lent}; overflows {self.overflows}, failures {self.failures}"
+        overflows = str(self.overflows)
+        if self.last_overflow is not None:
+            overflows += f" (the last at {local_time(self.last_overflow)})"
+        processing = self.processing
+        load = "" if processing is None else f", processing {processing:.0%} of real time"
+        return f"{name}: {state}{lent}; overflows {overflows}, failures {self.failures}{load}"
 
     def borrow(self, seconds: float) -> Iterator[bytes]:
         """The next `seconds` of the audio read (16 kHz 16-bit mono chunks), for a follow-up
@@ -178,37 +200,43 @@ class MicrophoneSource:
 
     def _lent(self, samples: int) -> Iterator[bytes]:
         """The chunks of `borrow`, lent from the first one asked for until the last one."""
-        chunks: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        loan = _Loan(samples)
         with self._lock:
             if not self._reading:
                 return
-            self._borrowers.append(chunks)
+            self._borrowers.append(loan)
         try:
             while samples > 0:
-                chunk = chunks.get()
+                chunk = loan.chunks.get()
                 if chunk is None:  # the stream closed
                     return
                 samples -= len(chunk) // 2
                 yield chunk
         finally:
             with self._lock:
-                if chunks in self._borrowers:
-                    self._borrowers.remove(chunks)
+                if loan in self._borrowers:
+                    self._borrowers.remove(loan)
 
     def _spotted(self, samples: np.ndarray) -> np.ndarray:
-        """What the spotter hears of `samples`: silence while they are lent to a borrower."""
+        """What the spotter hears of `samples`: silence while they are lent to a borrower. A
+        loan ends with its last chunk read, not once the borrower has taken it: a borrower
+        slower than real time (Vosk on a slow machine) leaves the spotter deaf no longer."""
         with self._lock:
-            for chunks in self._borrowers:
-                chunks.put(samples.tobytes())
-            return np.zeros_like(samples) if self._borrowers else samples
+            lending = bool(self._borrowers)
+            for loan in list(self._borrowers):
+                loan.chunks.put(samples.tobytes())
+                loan.left -= len(samples)
+                if loan.left <= 0:
+                    self._borrowers.remove(loan)
+            return np.zeros_like(samples) if lending else samples
 
     def _reading_stream(self, reading: bool) -> None:
         """Note whether a stream is open; once it closes, the borrowers' audio ends."""
         with self._lock:
             self._reading = reading
             if not reading:
-                for chunks in self._borrowers:
-                    chunks.put(None)
+                for loan in self._borrowers:
+                    loan.chunks.put(None)
                 self._borrowers.clear()
 
     @classmethod
@@ -264,12 +292,16 @@ class MicrophoneSource:
         output = BoardOutput(pipeline.model_id, pipeline.commands, self.settings.heartbeat_ms)
         deliver(output.hello())
         self.state = ("listening since", time.time())
+        self.processing = None
         heard_samples = 0
+        busy, measured_from = 0.0, 0
         while not stopping.is_set():
             data, overflowed = stream.read(self._block)
+            read = time.perf_counter()
             self.warnings.flush()
             if overflowed:
                 self.overflows += 1
+                self.last_overflow = time.time()
                 self.warnings.warning(
                     log,
                     "microphone overflow",
@@ -282,3 +314,7 @@ class MicrophoneSource:
             heard = pipeline.feed(self._spotted(samples))
             for message in output.advance(heard_samples * 1000 // SAMPLE_RATE, heard):
                 deliver(message)
+            busy += time.perf_counter() - read
+            if heard_samples - measured_from >= LOAD_SECONDS * SAMPLE_RATE:
+                self.processing = busy * SAMPLE_RATE / (heard_samples - measured_from)
+                busy, measured_from = 0.0, heard_samples

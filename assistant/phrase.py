@@ -222,6 +222,17 @@ class PhraseListener:
         elif not stopped():
             self._once(f"follow-up phrase: listening without the {cue} cue: {problem}")
 
+    def load_in_background(self) -> threading.Thread | None:
+        """Start loading the Vosk model on a thread of its own when one is installed, so that
+        the first phrase does not wait for it (a large model on a slow machine takes longer to
+        load than `skill_timeout` gives the skill's action); None, and nothing said, when none
+        is installed (the first phrase says so)."""
+        if check_model(self.model_path):
+            return None
+        thread = threading.Thread(target=self.model, name="vosk model", daemon=True)
+        thread.start()
+        return thread
+
     def model(self) -> Any:
         """The Vosk model, loaded once; None (reported once) when it cannot be loaded."""
         try:
@@ -240,10 +251,16 @@ class PhraseListener:
                     import vosk
 
                     vosk.SetLogLevel(-1)
+                    started = time.monotonic()
                     self._model = vosk.Model(str(self.model_path))
                 except Exception as error:  # vosk raises a bare Exception on a bad model
                     why = f"the Vosk model at {self.model_path} did not load: {error}"
                     raise self._unavailable(why) from None
+                self.log.info(
+                    "Vosk model %s loaded in %.1f s",
+                    self.model_path,
+                    time.monotonic() - started,
+                )
             return self._model
 
     def _unavailable(self, problem: str) -> Unavailable:

@@ -82,6 +82,36 @@ def test_a_detection_on_the_virtual_board_runs_its_action(assistant):
     assert wait_until(lambda: assistant.replies == ["did bright 7"])
 
 
+def test_the_vosk_model_loads_at_the_start_not_at_the_first_phrase(
+    tmp_path, korean_model_path, caplog
+):
+    """A large model on a slow machine takes longer to load than `skill_timeout`: loaded at the
+    first "go", it made that action time out."""
+    path = tmp_path / "config.yaml"
+    path.write_text(textwrap.dedent(CONFIG) + f"phrase: {{model: {str(korean_model_path)!r}}}\n")
+    assistant = Assistant(load_config(path, INSTALLED), INSTALLED, tmp_path, print)
+    with caplog.at_level(logging.INFO, logger="assistant.phrase"):
+        assistant.start()
+        try:
+            assert wait_until(lambda: "Vosk model" in caplog.text, timeout=120)
+        finally:
+            assistant.stop()
+    assert f"Vosk model {korean_model_path} loaded in" in caplog.text
+    assert assistant.phrase.model() is not None  # already there: no second load
+    assert caplog.text.count("Vosk model") == 1
+
+
+def test_no_vosk_model_installed_says_nothing_at_the_start(tmp_path, caplog):
+    path = tmp_path / "config.yaml"
+    path.write_text(textwrap.dedent(CONFIG) + f"phrase: {{model: {str(tmp_path / 'none')!r}}}\n")
+    assistant = Assistant(load_config(path, INSTALLED), INSTALLED, tmp_path, print)
+    with caplog.at_level(logging.INFO, logger="assistant.phrase"):
+        assert assistant.phrase.load_in_background() is None
+        assistant.start()
+        assistant.stop()
+    assert "follow-up phrase" not in caplog.text
+
+
 def test_a_crashing_skill_does_not_stop_the_daemon(assistant):
     assistant.virtual_board.detect("stop")
     assert wait_until(lambda: assistant.host.failures.get("trouble") == 1)

@@ -3,12 +3,14 @@ sound card), and a recorded microphone that plays real speech for the rest."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +24,7 @@ from waiting import wait_until
 from assistant import protocol
 from assistant.config import load_config
 from assistant.daemon import Assistant
-from assistant.listener import ListenerSettings, MicrophoneSource
+from assistant.listener import LOAD_SECONDS, ListenerSettings, MicrophoneSource
 from assistant.microphone import (
     SAMPLE_RATE,
     MicrophoneError,
@@ -133,6 +135,22 @@ def _run_until(source: MicrophoneSource, done, timeout: float = 20.0, also=None)
     thread.join(timeout=5)
     assert not thread.is_alive(), "the source did not stop when asked"
     return messages
+
+
+@contextlib.contextmanager
+def _listening(source: MicrophoneSource) -> Iterator[list]:
+    """The messages `source` delivers, running on a thread of its own, from its HELLO (its
+    stream is open) until the end of the block."""
+    messages: list = []
+    stopping = threading.Event()
+    thread = threading.Thread(target=source.run, args=(messages.append, stopping), daemon=True)
+    thread.start()
+    try:
+        assert wait_until(lambda: messages)
+        yield messages
+    finally:
+        stopping.set()
+        thread.join(timeout=5)
 
 
 def _settings(model: Path, **overrides) -> ListenerSettings:
@@ -485,26 +503,37 @@ def test_the_status_says_what_the_microphone_is_doing(tiny_model, spoken_on):
     source = MicrophoneSource(_settings(tiny_model), lambda device, block: microphone)
     _run_until(source, _has_detection)
     assert re.fullmatch(
-        r"default device: listening since \d\d:\d\d:\d\d; overflows 1, failures 0",
+        r"default device: listening since \d\d:\d\d:\d\d; overflows 1 \(the last at "
+        r"\d\d:\d\d:\d\d\), failures 0",
         source.description,
     )
     with midnight_since(time.time()) as yesterday:  # asked for the next day: its date too
         assert re.fullmatch(
-            rf"default device: listening since {yesterday} 23:\d\d:\d\d; overflows 1, failures 0",
+            rf"default device: listening since {yesterday} 23:\d\d:\d\d; overflows 1 \(the "
+            rf"last at {yesterday} 23:\d\d:\d\d\), failures 0",
             source.description,
         )
+
+
+def test_the_status_says_how_much_of_real_time_hearing_the_audio_takes(tiny_model, spoken_on):
+    """How close the source is to falling behind on a slow machine (past 100%, audio is lost),
+    once LOAD_SECONDS of audio have been heard."""
+    microphone = RecordedMicrophone(spoken_on)
+    source = MicrophoneSource(_settings(tiny_model), lambda device, block: microphone)
+    _run_until(source, lambda _: source.processing is not None)
+    assert microphone.reads >= LOAD_SECONDS * 10  # 100 ms reads
+    assert re.fullmatch(
+        r"default device: listening since \d\d:\d\d:\d\d; overflows 0, failures 0, "
+        r"processing \d+% of real time",
+        source.description,
+    )
 
 
 def test_audio_lent_to_a_follow_up_phrase_is_not_spotted(tiny_model, spoken_on):
     """A command word said while the source lends its audio reaches the borrower, not the
     spotter."""
     source, microphone = _answering(_settings(tiny_model), spoken_on)
-    messages: list = []
-    stopping = threading.Event()
-    thread = threading.Thread(target=source.run, args=(messages.append, stopping), daemon=True)
-    thread.start()
-    try:
-        assert wait_until(lambda: messages)  # the HELLO: the stream is open
+    with _listening(source) as messages:
         lent = b"".join(source.borrow(len(spoken_on) / SAMPLE_RATE))
         lent_until = max(m.ms for m in messages if isinstance(m, protocol.Heartbeat))
         assert wait_until(
@@ -514,14 +543,27 @@ def test_audio_lent_to_a_follow_up_phrase_is_not_spotted(tiny_model, spoken_on):
             ),
             timeout=20,
         )
-    finally:
-        stopping.set()
-        thread.join(timeout=5)
     # all the speech (the window may start a block before it: the block read as it was asked)
     assert np.array_equal(np.trim_zeros(np.frombuffer(lent, np.int16)), np.trim_zeros(spoken_on))
     assert not _has_detection(messages)
     assert microphone.opened == 1
     assert "lent" not in source.description
+
+
+def test_a_borrower_slower_than_real_time_leaves_the_spotter_deaf_for_its_window_only(
+    tiny_model, spoken_on
+):
+    """A follow-up phrase that takes its audio slower than it comes (Vosk on a slow machine)
+    borrows its window, no more: a command said after the window is heard."""
+    window = np.zeros(SAMPLE_RATE // 5, np.int16)
+    source, _ = _answering(_settings(tiny_model), np.concatenate([window, spoken_on]))
+    with _listening(source) as messages:
+        lent = source.borrow(len(window) / SAMPLE_RATE)
+        first = next(lent)  # and then it takes no more for a while
+        assert wait_until(lambda: _has_detection(list(messages)), timeout=20)
+        assert "lent" not in source.description
+        taken = np.frombuffer(first + b"".join(lent), np.int16)  # its window waited for it
+        assert len(window) <= len(taken) < len(window) + SAMPLE_RATE // 10
 
 
 def test_lent_audio_ends_when_the_stream_closes(tiny_model, spoken_on):
