@@ -1,15 +1,17 @@
 """Which commands the assistant's own voice could make the spotter report.
 
-Before a reply is said, the speech worker synthesizes it as it will be said (espeak-ng at the
+When a reply starts, `Analysis` synthesizes it as it will be said (espeak-ng at the
 configured voice, rate and volume: `Speaker.save_to_file`) and runs it through the board's
 pipeline with the `microphone:` section's model (assistant/pipeline.py) as a microphone would
 hear it in a quiet room (a second of faint noise before and after, the noise under it too) and
 in each of a few reverberant ones (ROOMS, assistant/acoustics.py). A command is in the reply
 when its score, averaged as the recognizer averages it (over `average_window_ms`, for a board
 inferring every `inference_every` slices at any phase), reaches OWN_VOICE_SCORE in the quiet
-room, or comes within ROOM_MARGIN of the command's threshold in one of ROOMS. The daemon then
-ignores only those commands while the reply is said, and for OWN_VOICE_SECONDS after. The
-answer is kept per text (a timer's ring repeats its announcement). Where it cannot be told (no
+room, or comes within ROOM_MARGIN of the command's threshold in one of ROOMS. It does so on a
+thread of its own while the reply is said, which is not delayed: until the analysis is done the
+reply could be heard as any command, then the daemon ignores only those found while the reply
+is said, and for OWN_VOICE_SECONDS after. The answer is kept per text (a timer's ring repeats
+its announcement), and a reply said before is known as it starts. Where it cannot be told (no
 espeak-ng, another engine, a model that does not load), `commands_in` gives None and every
 command heard meanwhile counts as the assistant's own voice, as it does for a source whose
 model is another one (`analysed_for`); why is logged once.
@@ -18,10 +20,12 @@ model is another one (`analysed_for`); why is logged once.
 from __future__ import annotations
 
 import logging
+import queue
 import tempfile
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -89,8 +93,8 @@ class Scores:
 
 
 class OwnVoice:
-    """Analyses replies before they are said; used by the speech worker alone, but for
-    `analysed_for`, which any thread may call."""
+    """Analyses replies; `commands_in` is called by one thread at a time (`Analysis`'s), `kept`
+    and `analysed_for` by any."""
 
     def __init__(
         self,
@@ -114,26 +118,35 @@ class OwnVoice:
         it has been loaded."""
         self._spotter: tuple[Int8Model, FeatureContract, ListenerSettings] | None = None
         self._cache: OrderedDict[str, frozenset[str]] = OrderedDict()
+        self._cache_lock = threading.Lock()
         self._reported: set[str] = set()
 
     def commands_in(self, text: str) -> frozenset[str] | None:
         """The commands saying `text` could make the spotter report; None when that cannot be
         told (why is logged once)."""
-        if text in self._cache:
-            self._cache.move_to_end(text)
-            return self._cache[text]
+        if (found := self.kept(text)) is not None:
+            return found
         try:
             found = self._analyse(text)
-        except Exception as error:  # espeak-ng, the WAV, the model: the speech worker goes on
+        except Exception as error:  # espeak-ng, the WAV, the model: the analysis goes on
             self._log_once(
                 f"a reply could not be analysed ({error}): while it is said, every command "
                 "heard is ignored, not only those it could be heard as"
             )
             return None
-        self._cache[text] = found
-        if len(self._cache) > CACHED_TEXTS:
-            self._cache.popitem(last=False)
+        with self._cache_lock:
+            self._cache[text] = found
+            if len(self._cache) > CACHED_TEXTS:
+                self._cache.popitem(last=False)
         return found
+
+    def kept(self, text: str) -> frozenset[str] | None:
+        """What `commands_in` found for `text` when it is kept; None when it has not (yet)."""
+        with self._cache_lock:
+            if text in self._cache:
+                self._cache.move_to_end(text)
+                return self._cache[text]
+        return None
 
     def analysed_for(self, source: str, model: str | None) -> bool:
         """Whether the analysis holds for `source`, whose model is `model` (its HELLO's); when
@@ -230,6 +243,64 @@ class OwnVoice:
             self._spotter = (model, contract, settings)
             self.model_id = model.model_id
         return self._spotter
+
+
+@dataclass(eq=False)
+class Heard:
+    """What one saying of a reply could be heard as: any command (None) until `done`."""
+
+    commands: frozenset[str] | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+    """Set once `commands` holds the analysis (None still when it could not be made)."""
+
+
+class Analysis:
+    """Runs `OwnVoice.commands_in` on a thread of its own, one reply at a time, in the order the
+    replies started, so that none waits for its analysis. Call `close` at shutdown."""
+
+    def __init__(self, own_voice: OwnVoice):
+        self.own_voice = own_voice
+        self._texts: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._waiting: dict[str, list[Heard]] = {}  # by the text to analyse, those saying it
+        self._lock = threading.Lock()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="own-voice analysis", daemon=True)
+        self._thread.start()
+
+    def heard(self, text: str) -> Heard:
+        """What saying `text` could be heard as, at once: its analysis when kept (a reply said
+        before), else any command until its analysis, queued here, is done."""
+        with self._lock:
+            if (kept := self.own_voice.kept(text)) is not None:
+                heard = Heard(kept)
+                heard.done.set()
+                return heard
+            heard = Heard()
+            if self._closed:
+                return heard
+            if text not in self._waiting:
+                self._waiting[text] = []
+                self._texts.put(text)
+            self._waiting[text].append(heard)
+            return heard
+
+    def close(self, timeout: float) -> None:
+        """Drop the analyses not started and wait (at most `timeout` s) for the one running."""
+        with self._lock:
+            self._closed = True
+        self._texts.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while (text := self._texts.get()) is not None:
+            with self._lock:
+                if self._closed:
+                    return
+            found = self.own_voice.commands_in(text)
+            with self._lock:  # a text queued meanwhile was found kept, or joined these
+                for heard in self._waiting.pop(text):
+                    heard.commands = found
+                    heard.done.set()
 
 
 def loudest_averages(

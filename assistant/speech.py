@@ -8,8 +8,9 @@ within `timeout` at `rate` (a skill's, or one a satellite got from the broker) i
 and what was cut is logged: every reply goes through `Speaker.say`. A reply the same as one
 still waiting or being said is logged, not queued again ("up up up" with the lights
 unreachable says so once). `may_be_own_voice` tells the daemon when a command the board or
-the microphone hears may be the assistant's own voice: each reply is analysed before it is said
-(assistant/own_voice.py) for the commands it could be heard as. `play_cue` plays the listening
+the microphone hears may be the assistant's own voice: each reply is said at once and analysed
+meanwhile on a thread of its own (assistant/own_voice.py) for the commands it could be heard
+as; until that is done, it could be heard as any. `play_cue` plays the listening
 cue of a follow-up phrase (a tone, or a short question) in turn with the replies, and returns
 once it has been played, so that the listening starts after it. `acknowledge` plays the short
 tone of `acknowledge: tone` for an accepted command, in turn too, without waiting for it.
@@ -34,7 +35,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from assistant.cue import ACKNOWLEDGE_NOTES, ACKNOWLEDGEMENTS, TONE_NOTES, tone_wav
-from assistant.own_voice import OwnVoice
+from assistant.own_voice import Analysis, Heard, OwnVoice
 from assistant.plugin import Setting
 from assistant.settings import with_defaults
 
@@ -62,8 +63,8 @@ SPEECH_SETTINGS: tuple[Setting, ...] = (
         bool,
         True,
         "while a reply is said and for a second after, ignore the commands the board or "
-        "microphone here hears that the reply could be heard as (all of them when that cannot "
-        "be told), so that the assistant does not obey its own voice",
+        "microphone here hears that the reply could be heard as (all of them until that is told, "
+        "and when it cannot be), so that the assistant does not obey its own voice",
     ),
     Setting(
         "acknowledge",
@@ -289,10 +290,11 @@ class Speaker:
         self._queue: queue.Queue[str | _Cue | None] = queue.Queue(QUEUE_LIMIT)
         self._current_since: float | None = None  # start of the utterance being spoken
         self._speaking_since: float | None = None  # the same, while it is a voice
-        self._saying: HeardAs = None  # what the voice being said could be heard as
-        self._said: list[tuple[float, HeardAs]] = []  # the same for the voices that ended lately,
+        self._saying = Heard()  # what the voice being said could be heard as
+        self._said: list[tuple[float, Heard]] = []  # the same for the voices that ended lately,
         # with when each ended (time.monotonic)
         self.own_voice: OwnVoice | None = None
+        self._analysis: Analysis | None = None
         if analyse_with is not None and self.settings["ignore_own_voice"]:
             self.own_voice = OwnVoice(
                 analyse_with,
@@ -314,6 +316,8 @@ class Speaker:
             if self.unavailable:
                 self.log.warning("spoken replies go to the log only: %s", self.unavailable)
         if self.unavailable is None:
+            if self.own_voice is not None:
+                self._analysis = Analysis(self.own_voice)
             self._worker = threading.Thread(target=self._run, name="speech", daemon=True)
             self._worker.start()
 
@@ -333,8 +337,9 @@ class Speaker:
     def may_be_own_voice(self, command: str, source: str, model: str | None) -> bool:
         """Whether `command`, just heard by `source` (whose HELLO named `model`), may be the
         assistant's own voice: while `speaking_lately`, when a reply being said, or said within
-        OWN_VOICE_SECONDS, could be heard as it; any command when one of them could not be
-        analysed (or is the tone cue) or `model` is not the one they were analysed with."""
+        OWN_VOICE_SECONDS, could be heard as it; any command when one of them has not been
+        analysed yet or could not be (or is the tone cue), or `model` is not the one they were
+        analysed with."""
         voices = self._voices_lately()
         if not voices:
             return False
@@ -349,10 +354,10 @@ class Speaker:
             return []
         now = time.monotonic()
         with self._settled:
-            voices = [heard for ended, heard in self._said if now - ended < OWN_VOICE_SECONDS]
+            voices = [said for ended, said in self._said if now - ended < OWN_VOICE_SECONDS]
             if self._speaking_since is not None:
                 voices.append(self._saying)
-        return voices
+        return [voice.commands for voice in voices]  # each set by its analysis once done
 
     def say(self, text: str) -> None:
         """Log `text` and queue it for speaking (cut to what fits in `timeout`), unless the
@@ -445,7 +450,10 @@ class Speaker:
             return self._settled.wait_for(lambda: self._pending == 0, timeout)
 
     def close(self) -> None:
-        """Stop the worker after the replies already queued (waits at most one timeout)."""
+        """Stop the own-voice analysis (the replies not analysed yet count as any command) and
+        the worker after the replies already queued (waits at most one timeout each)."""
+        if self._analysis is not None:
+            self._analysis.close(self.settings["timeout"])
         if self._worker is not None and not self.stuck:
             try:
                 self._queue.put(None, timeout=self.settings["timeout"])
@@ -493,7 +501,7 @@ class Speaker:
                 continue
             voice = isinstance(item, str) or not item.acknowledgement
             text = item if isinstance(item, str) else item.words
-            heard = self._heard_as(text) if voice else frozenset()  # before it can be heard
+            heard = self._heard_as(text)  # at once: its analysis, if it needs one, comes later
             self._current_since = time.monotonic()
             with self._settled:
                 self._saying = heard
@@ -528,11 +536,12 @@ class Speaker:
                         item.done.set()
                     self._settled.notify_all()
 
-    def _heard_as(self, text: str | None) -> HeardAs:
-        """The commands saying `text` could be heard as (None: any; the tone cue's too)."""
-        if text is None or self.own_voice is None:
-            return None
-        return self.own_voice.commands_in(text)
+    def _heard_as(self, text: str | None) -> Heard:
+        """What saying `text` could be heard as: any command until its analysis is done, and
+        for good without one (the tone cue, `ignore_own_voice` off)."""
+        if text is None or self._analysis is None:
+            return Heard()
+        return self._analysis.heard(text)
 
     def _starting(self, cue: _Cue) -> bool:
         """Mark `cue` started, unless its listener gave it up (then it is dropped: False)."""

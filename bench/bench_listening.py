@@ -8,14 +8,16 @@ Real recordings (Speech Commands words every 3 s over one of its background nois
 a PortAudio input stream: the audio arrives 10 ms at a time, whether or not it is read, and
 the stream keeps at most --buffer-ms of it (200 ms: what PortAudio's ALSA input kept here, read
 100 ms at a time), dropping the oldest and saying "overflowed" at the next read, as PortAudio
-does. Meanwhile the speech worker's own-voice analysis (assistant/own_voice.py) runs on a reply
-not said before every --reply-every seconds, as a chatty assistant's would. `--cpu 0` pins the
+does. Meanwhile a reply not said before starts every --reply-every seconds, as a chatty
+assistant's would, and the own-voice analysis (assistant/own_voice.py `Analysis`, the speech
+worker's) runs on it on its own thread. `--cpu 0` pins the
 bench to that core and `--busy N` runs N busy loops there too, at the same priority (9: about a
 tenth of the core left, which is how a Raspberry Pi class board compares with this machine).
 
 Prints: the overflows (audio lost), the status's `processing` share, how late the detections
 are delivered after their audio came in (what a board would not add), from the end of each
-word to its detection, and how long each reply waited for its analysis.
+word to its detection, how long the speech worker took to start each reply (its look-up of the
+analysis), and how long the commands heard were ignored as any meanwhile (until the analysis).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from assistant import protocol
 from assistant.config import DEFAULT_CONFIG, load_config
 from assistant.discovery import discover_skills
 from assistant.listener import ListenerSettings, MicrophoneSource
+from assistant.own_voice import Analysis
 from assistant.pipeline import read_wav_int16
 from assistant.speech import Speaker
 
@@ -110,14 +113,20 @@ def recording(seconds: float) -> tuple[np.ndarray, list[tuple[str, float]]]:
     return np.clip(audio, -32768, 32767).astype(np.int16), words
 
 
-def analyse_replies(speaker: Speaker, every: float, stop: threading.Event, took: list) -> None:
-    """What the speech worker does before each new reply, every `every` seconds."""
+def start_replies(
+    analysis: Analysis, every: float, stop: threading.Event, took: list[tuple[float, float]]
+) -> None:
+    """What the speech worker does as each new reply starts, every `every` seconds; `took` gets
+    how long that took, and how long until its analysis was done (the commands heard ignored as
+    any meanwhile)."""
     number = 0
     while not stop.wait(every):
         number += 1
         started = time.perf_counter()
-        speaker.own_voice.commands_in(f"Timer {number} set for {number + 4} minutes")
-        took.append(time.perf_counter() - started)
+        heard = analysis.heard(f"Timer {number} set for {number + 4} minutes")
+        starting = time.perf_counter() - started
+        heard.done.wait()
+        took.append((starting, time.perf_counter() - started))
 
 
 def busy_loops(count: int, cpus: set[int] | None) -> list[subprocess.Popen]:
@@ -131,12 +140,12 @@ def busy_loops(count: int, cpus: set[int] | None) -> list[subprocess.Popen]:
     return [subprocess.Popen([sys.executable, "-c", spin, where]) for _ in range(count)]
 
 
-def percentiles(values: list[float]) -> str:
+def percentiles(values: list[float], digits: int = 0) -> str:
     if not values:
         return "none"
     ms = np.array(values) * 1000
     median, p90 = np.median(ms), np.percentile(ms, 90)
-    return f"median {median:.0f} ms, p90 {p90:.0f} ms, max {ms.max():.0f} ms"
+    return f"median {median:.{digits}f} ms, p90 {p90:.{digits}f} ms, max {ms.max():.{digits}f} ms"
 
 
 def main() -> None:
@@ -154,6 +163,7 @@ def main() -> None:
     microphone = load_config(DEFAULT_CONFIG, discover_skills()[0]).sections["microphone"]
     speaker = Speaker({"enabled": False}, analyse_with=microphone)
     speaker.own_voice.commands_in("Ready")  # the model loaded, as after the first reply
+    analysis = Analysis(speaker.own_voice)
     audio, words = recording(args.seconds)
     stream = PacedStream(audio, args.buffer_ms * SAMPLE_RATE // 1000)
     source = MicrophoneSource(ListenerSettings.from_values(microphone), lambda d, b: stream)
@@ -169,8 +179,8 @@ def main() -> None:
         listening.start()
         if args.reply_every > 0:
             threading.Thread(
-                target=analyse_replies,
-                args=(speaker, args.reply_every, replies_stop, took),
+                target=start_replies,
+                args=(analysis, args.reply_every, replies_stop, took),
                 daemon=True,
             ).start()
         time.sleep(args.seconds + 1.0)
@@ -180,6 +190,7 @@ def main() -> None:
     finally:
         for loop in loops:
             loop.kill()
+        analysis.close(10.0)
     detections = [(at, m) for at, m in delivered if isinstance(m, protocol.Detection)]
     late = [at - (stream.started + m.ms / 1000) for at, m in detections]
     after_word = []
@@ -193,7 +204,8 @@ def main() -> None:
     print(f"detections: {len(detections)} of {len(words)} words")
     print(f"delivered after their audio came in: {percentiles(late)}")
     print(f"end of the word's 1 s clip -> detection delivered: {percentiles(after_word)}")
-    print(f"replies analysed: {len(took)}, each waited {percentiles(took)}")
+    print(f"new replies: {len(took)}, each started {percentiles([s for s, _ in took], 2)} later")
+    print(f"commands ignored as any after each started: {percentiles([a for _, a in took])}")
 
 
 if __name__ == "__main__":

@@ -798,11 +798,15 @@ def _with_a_board(
 
 
 def _saying(running: Assistant, hang: Path, text: str, audio_output: Path) -> None:
-    """Return once `text` is being said, held there until `hang` is removed."""
+    """Return once `text` is being said, held there until `hang` is removed, and analysed for
+    the own voice (until then, every command heard counts as the reply's)."""
     played = len(played_files(audio_output))
     hang.touch()
     running.reply(text)
     assert wait_until(lambda: len(played_files(audio_output)) > played)
+    speaker = running.speaker  # "down", in none of the replies: heard once they are analysed
+    off = not speaker.settings["ignore_own_voice"]
+    assert off or wait_until(lambda: not speaker.may_be_own_voice("down", "board", COMMITTED_MODEL))
 
 
 def test_only_the_commands_a_reply_could_be_heard_as_are_ignored_while_it_is_said(
