@@ -147,6 +147,12 @@ def test_settings_defaults_come_from_the_schema_and_bad_values_are_named() -> No
         MqttSettings.from_section({"tls": True, "ca_file": __file__})  # a file, not a certificate
     with pytest.raises(MqttSettingsError, match="unknown setting 'hots'"):
         MqttSettings.from_section({"hots": "broker.lan"})
+    with pytest.raises(  # a reconnect_min set when the default reconnect_max was larger
+        MqttSettingsError,
+        match=r"mqtt\.reconnect_max \(2; the default is 2\) must be at least mqtt\.reconnect_min "
+        r"\(5\): raise reconnect_max or lower reconnect_min",
+    ):
+        MqttSettings.from_section({"reconnect_min": 5})
 
 
 def test_the_mqtt_section_is_validated_with_file_and_line(tmp_path: Path) -> None:

@@ -78,7 +78,10 @@ class MqttSettings:
     def __post_init__(self) -> None:
         if self.reconnect_max < self.reconnect_min:
             raise MqttSettingsError(
-                "mqtt.reconnect_max must be at least mqtt.reconnect_min", "reconnect_max"
+                f"mqtt.reconnect_max ({self.reconnect_max:g}; the default is "
+                f"{MQTT_RECONNECT_MAX:g}) must be at least mqtt.reconnect_min "
+                f"({self.reconnect_min:g}): raise reconnect_max or lower reconnect_min",
+                "reconnect_max",
             )
         ca_file = ca_file_problem(self.tls, self.ca_file)
         if ca_file:
