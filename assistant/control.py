@@ -38,6 +38,7 @@ from pathlib import Path
 
 from assistant import protocol
 from assistant.clocks import elapsed
+from assistant.dispatcher import as_run
 from assistant.paths import runtime_dir
 from assistant.plugin import CommandEvent
 from assistant.ratelimit import WarningLimiter
@@ -134,6 +135,7 @@ class ControlServer:
             if isinstance(outcome, str):
                 return f"ERR {outcome}"
             wait(outcome, timeout=30)
+            outcome = as_run(outcome)
             ok = not any(map(_failed, outcome))
             return ("OK " if ok else "ERR ") + "; ".join(map(_describe, outcome))
 

@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
 
 from assistant.config import ActionCall, Config
 from assistant.focus import Focus
@@ -17,6 +18,25 @@ from assistant.host import PluginHost
 from assistant.plugin import CommandEvent, NothingToDo
 
 log = logging.getLogger("assistant.dispatch")
+
+
+@dataclass(frozen=True)
+class HandedOver:
+    """The result of a `when:` list's first action that found nothing to do: the futures of
+    the `do:` list that ran instead, all done."""
+
+    futures: list[Future]
+
+
+def as_run(outcomes: list[Future]) -> list[Future]:
+    """`outcomes` with the futures of a `do:` list in place of the `when:` action that handed
+    the command to it: the actions' futures in the order they ran, or were to."""
+    ran = []
+    for future in outcomes:
+        settled = future.done() and not future.cancelled() and future.exception() is None
+        handed = future.result() if settled else None
+        ran.extend(handed.futures if isinstance(handed, HandedOver) else [future])
+    return ran
 
 
 class Dispatcher:
@@ -38,13 +58,15 @@ class Dispatcher:
 
     def handle(self, event: CommandEvent) -> list[Future]:
         """Start the actions `event` maps to, in order; the futures hold their replies (those
-        after a failed action are cancelled)."""
+        after a failed action are cancelled; see `run`)."""
         outcome = self.run(event)
         return [] if isinstance(outcome, str) else outcome
 
     def run(self, event: CommandEvent) -> list[Future] | str:
         """As `handle`, but when no action runs, the reason why (also logged). The futures
-        follow the list's order; those after a failed action are cancelled (not run)."""
+        follow the list's order; those after a failed action are cancelled (not run). A first
+        action that handed the command to the `do:` list settles as HandedOver (see
+        `as_run`)."""
         with self._lock:
             chosen = self._choose(event)
         if isinstance(chosen, str):
@@ -102,8 +124,8 @@ class Dispatcher:
         event: CommandEvent,
     ) -> None:
         """Run `otherwise` (the command's `do:` list) in place of a `when:` list whose first
-        action, `skipped`, found nothing to do: the first outcome settles as the whole of
-        `otherwise` did (its replies joined, or its first failure), the rest as not run."""
+        action, `skipped`, found nothing to do: the first outcome settles, once `otherwise` has,
+        as HandedOver with its futures; the rest as not run."""
         log.info("%s found nothing to do (%s) -> %s", skipped, why, ", ".join(map(str, otherwise)))
         for later in outcomes[1:]:
             later.cancel()
@@ -111,14 +133,8 @@ class Dispatcher:
         replaced = [Future() for _ in otherwise]
 
         def settle(_: Future) -> None:
-            if outcomes[0].done() or not all(future.done() for future in replaced):
-                return
-            failed = [f.exception() for f in replaced if not f.cancelled() and f.exception()]
-            if failed:
-                outcomes[0].set_exception(failed[0])
-            else:
-                replies = [str(f.result()) for f in replaced if f.result() is not None]
-                outcomes[0].set_result("; ".join(replies) or None)
+            if not outcomes[0].done() and all(future.done() for future in replaced):
+                outcomes[0].set_result(HandedOver(replaced))
 
         for future in replaced:
             future.add_done_callback(settle)

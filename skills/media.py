@@ -230,10 +230,10 @@ class MediaSkill(Skill):
                                 self._follow(now)
                         self._wait_for_signal(bus)
             except (SkillError, OSError) as error:
-                with self._following:
+                with self._following:  # what was followed stays: a pause asked for keeps focus
                     if self._followed == "Playing":  # no telling now: the focus goes
                         self._follow("Gone")
-                    self._followed, self._seen, self._unfollowed = "", None, str(error)
+                    self._seen, self._unfollowed = None, str(error)
                 if not failing:
                     self.context.log.warning(
                         "cannot follow the players, so focus does not follow playback: %s "

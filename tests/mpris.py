@@ -30,10 +30,13 @@ STATUS_AFTER = {"Play": "Playing", "Pause": "Paused", "Stop": "Stopped"}
 
 
 @contextmanager
-def session_bus() -> Iterator[str]:
-    """Run a dbus-daemon with the session configuration; yields its address."""
+def session_bus(address: str | None = None) -> Iterator[str]:
+    """Run a dbus-daemon with the session configuration, listening at `address` (such as
+    unix:path=/tmp/x/bus, so that a bus started again there has the same address) or the
+    configuration's; yields its address."""
+    listen = [f"--address={address}"] if address else []
     daemon = subprocess.Popen(
-        ["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+        ["dbus-daemon", "--session", "--nofork", "--print-address=1", *listen],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

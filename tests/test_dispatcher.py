@@ -153,7 +153,8 @@ def test_an_empty_action_list_while_a_skill_has_focus_runs_nothing_and_says_so(t
 
 def test_a_when_action_with_nothing_to_do_hands_the_command_to_do(tmp_path):
     """The first action of a `when:` list raising NothingToDo runs the `do:` list instead
-    (unsaid: what runs instead answers); any other failure of it does not."""
+    (unsaid: what runs instead answers, and `assistant send` answers as for that list, with
+    the replies before a failure); any other failure of it does not."""
     said = []
     path = tmp_path / "config.yaml"
     path.write_text(
@@ -161,6 +162,7 @@ def test_a_when_action_with_nothing_to_do_hands_the_command_to_do(tmp_path):
         "  on: {do: [recorder.dim, recorder.bright],"
         " when: {music: [trouble.nothing, recorder.dim]}}\n"
         "  off: {do: recorder.dim, when: {music: [trouble.fail, recorder.dim]}}\n"
+        "  up: {do: [recorder.bright, trouble.fail], when: {music: trouble.nothing}}\n"
     )
     config = load_config(path, INSTALLED)
     focus = Focus(config.focus_seconds)
@@ -171,13 +173,15 @@ def test_a_when_action_with_nothing_to_do_hands_the_command_to_do(tmp_path):
     server.start()
     try:
         assert send_command("go", tmp_path / "c.sock") == "OK done"  # music has focus now
-        instead, skipped = dispatcher.run(CommandEvent("on", 1.0, "test", "desk", time.monotonic()))
-        assert instead.result(2) == "did bright 1" and skipped.cancelled()
+        assert send_command("on", tmp_path / "c.sock") == "OK done; did bright 1; not run"
         assert host.skills["recorder"].calls == [("dim", "on"), ("bright", "on", 1)]
         assert said == ["did bright 1"]
         assert focus.current() == "recorder"  # the skill of what ran
         assert send_command("go", tmp_path / "c.sock") == "OK done"
-        assert send_command("on", tmp_path / "c.sock") == "OK did bright 1; not run"
+        assert send_command("up", tmp_path / "c.sock") == (
+            "ERR did bright 1; failed: the lamp is not answering"
+        )
+        assert said[-2:] == ["did bright 1", "the lamp is not answering"]
         assert send_command("go", tmp_path / "c.sock") == "OK done"
         failed, not_run = dispatcher.run(CommandEvent("off", 1.0, "test", "desk", time.monotonic()))
         with pytest.raises(SkillError, match="not answering"):

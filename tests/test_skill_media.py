@@ -12,6 +12,7 @@ from skill_host import SkillUnderTest
 from waiting import wait_until
 
 from assistant.plugin import NothingToDo, SkillError
+from skills import media as media_skill
 from skills.media import MediaSkill
 
 
@@ -196,6 +197,32 @@ def test_focus_is_released_when_the_bus_goes_away(tmp_path: Path) -> None:
     finally:
         skill.stop()
         player.close()
+
+
+def test_a_pause_asked_for_keeps_focus_while_the_watcher_reconnects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session bus restarted after "stop" paused the music: once the skill follows the
+    players again, the pause is still the skill's, so "go" still resumes the music."""
+    monkeypatch.setattr(media_skill, "WATCH_RETRY", 0.2)  # look for the new bus at once
+    address = f"unix:path={tmp_path / 'bus'}"
+    with session_bus(address):
+        player = MprisPlayer(address, "testplayer", status="Playing")
+        skill = SkillUnderTest(MediaSkill, {"bus": address}, tmp_path)
+        assert wait_until(lambda: skill.focus.current() == "media")
+        skill.do("pause", command="stop")
+        player.close()
+    try:
+        lost = "skill media: cannot follow the players: "
+        assert wait_until(lambda: skill.host.skill_status()[0].startswith(lost))
+        with session_bus(address):
+            player = MprisPlayer(address, "testplayer", status="Paused")
+            following = ["skill media: following testplayer (paused)"]
+            assert wait_until(lambda: skill.host.skill_status() == following)
+            assert keeps(lambda: skill.focus.current() == "media")
+            player.close()
+    finally:
+        skill.stop()
 
 
 def test_status_shows_the_player_commands_go_to_and_what_each_player_does(
