@@ -8,6 +8,7 @@ import logging
 import socket
 import time
 from collections.abc import Callable
+from concurrent.futures import wait
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from wav import duration_and_rms, played_files
 from assistant.config import DEFAULT_CONFIG, load_config
 from assistant.daemon import Assistant
 from assistant.discovery import discover_skills
+from assistant.dispatcher import as_run
 from assistant.plugin import CommandEvent, SkillError
 
 
@@ -52,11 +54,13 @@ def assistant(tmp_path, monkeypatch, bus_address):
 
 
 def hear(assistant: Assistant, command: str, when: float) -> str | None:
-    """The reply of the chosen action (each command is heard `when` seconds apart, so no
-    cooldown applies)."""
+    """The reply of the chosen action, or of the one it handed the command to (each command is
+    heard `when` seconds apart, so no cooldown applies)."""
     event = CommandEvent(command, 0.95, "test", "default", time.monotonic() + when)
-    [future] = assistant.dispatcher.handle(event)
-    return future.result(15)
+    outcome = assistant.dispatcher.handle(event)
+    wait(outcome, timeout=15)
+    [future] = as_run(outcome)
+    return future.result(0)
 
 
 def failure(assistant: Assistant, command: str, when: float) -> str:
