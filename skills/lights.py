@@ -5,7 +5,8 @@ Tasmota) or from the `templates` setting. Templates are `string.Template`s; they
 $device, $step (percent), $step_254, $percent and $value_254. The client reconnects by itself
 after a broker restart, within MQTT_RECONNECT_MAX seconds of the broker being back, and an action
 that finds no connection waits up to CONNECTION_WAIT seconds for one when one may come (the broker
-answers, or was lost moments ago): sent, or a clear failure; at once when none can.
+answers, or was lost moments ago): sent, or a clear failure; at once when none can. Its waits end
+early when the call is cancelled (abandoned, or the skill stopped).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from string import Template
 from typing import Any
 
@@ -69,6 +70,11 @@ CONNECTION_WAIT = MQTT_RECONNECT_MAX + 1.0
 """Seconds an action waits for the connection when there is none (being made, or lost with a
 broker that restarts): longer than a wait between two attempts to reconnect, so a command given
 while the broker restarts, or just after, is sent once it is back."""
+CONFIRM_WAIT = 3.0
+"""Seconds an action waits for the broker to confirm its message."""
+CANCEL_POLL = 0.1
+"""Seconds between looks at the call's cancellation while an action waits for the connection or
+a confirmation: how late a wait ends once the call is abandoned or the skill stopped."""
 RESTART_SECONDS = 10.0
 """How long after the connection was lost an action still waits for it although the broker
 cannot be reached: a broker restarting is back by then. Later (and with a broker never reached,
@@ -189,16 +195,21 @@ class LightsSkill(Skill):
         return f"Lights at {percent} percent"
 
     def _publish(self, what: str, percent: int = 0) -> None:
-        if not self._connection():
+        connected = self._connection()
+        self._raise_if_cancelled(f"before the message was sent to the MQTT broker at {self.broker}")
+        if not connected:
             raise SkillError(f"Lights: {self._why_not_connected()}", spoken=UNREACHABLE)
         topic, payload = self._message(what, percent)
         info = self.client.publish(topic, payload, qos=1)
         try:
-            info.wait_for_publish(timeout=3.0)
+            self._wait(info.is_published, CONFIRM_WAIT, info.wait_for_publish)
         except RuntimeError as error:
             message = f"Lights: the broker at {self.broker} dropped the message ({error})"
             raise SkillError(message, spoken=UNREACHABLE) from None
         if not info.is_published():
+            self._raise_if_cancelled(
+                f"before the MQTT broker at {self.broker} confirmed the message"
+            )
             raise SkillError(
                 f"Lights: the broker at {self.broker} did not confirm the message",
                 spoken="The lights did not answer",
@@ -217,8 +228,32 @@ class LightsSkill(Skill):
         if not restarting and self._unreachable():
             return False
         with self._changed:
-            self._changed.wait_for(lambda: self._connected or self._refusal, CONNECTION_WAIT)
+            self._wait(
+                lambda: self._connected or self._refusal, CONNECTION_WAIT, self._changed.wait
+            )
             return self._connected
+
+    def _wait(
+        self, done: Callable[[], object], seconds: float, sleep: Callable[[float], object]
+    ) -> None:
+        """Until `done()`, for up to `seconds`, sleeping with `sleep(timeout)` (which may wake
+        early); at most CANCEL_POLL longer once the call is cancelled."""
+        deadline = time.monotonic() + seconds
+        cancelled = self.context.cancelled
+        while not done() and not cancelled.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            sleep(min(left, CANCEL_POLL))
+
+    def _raise_if_cancelled(self, when: str) -> None:
+        """SkillError saying `when` the call was cancelled, if it was (a wait for the broker
+        ended for it)."""
+        if self.context.cancelled.is_set():
+            raise SkillError(
+                f"Lights: cancelled (skill_timeout, reload or shutdown) {when}",
+                spoken="Lights command cancelled",
+            )
 
     def _message(self, what: str, percent: int) -> tuple[str, str]:
         step = self.context.settings["step"]

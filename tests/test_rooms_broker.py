@@ -159,6 +159,21 @@ def test_a_detection_runs_on_the_hub_and_its_reply_is_spoken_where_it_was_heard(
     assert wait_until(lambda: rooms.kitchen.pending == 0)
 
 
+def test_the_hub_knows_whether_a_command_was_heard_from_the_satellite_not_its_source_name(
+    rooms: Rooms,
+) -> None:
+    """Whether a board or microphone heard the command (which decides the acknowledgement) is
+    the satellite's word, whatever its source is called."""
+    now = time.monotonic()
+    rooms.kitchen.forward(CommandEvent("on", 0.9, "usb microphone", "kitchen", now, heard=True))
+    rooms.office.forward(CommandEvent("off", 0.9, "board", "office", now, heard=False))
+    dispatched = rooms.dispatched.wait_for(2)
+    assert sorted((e.command, e.source, e.heard) for e in dispatched) == [
+        ("off", "office/board", False),
+        ("on", "kitchen/usb microphone", True),
+    ]
+
+
 def test_a_reply_for_a_room_that_went_offline_is_spoken_on_the_hub_with_a_warning(
     rooms: Rooms, caplog: pytest.LogCaptureFixture
 ) -> None:

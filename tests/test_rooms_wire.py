@@ -107,6 +107,24 @@ def test_detections_out_of_range_are_refused(field: str, value: object, message:
         wire.decode_detection(json.dumps(body).encode())
 
 
+@pytest.mark.parametrize(
+    ("source", "heard"), [("board", True), ("microphone", True), ("control socket", False)]
+)
+def test_a_detection_of_a_satellite_of_before_is_heard_unless_it_was_sent(
+    source: str, heard: bool
+) -> None:
+    """Satellites of before `heard` named `assistant send`'s commands `control socket`."""
+    body = json.loads(wire.encode_detection(DETECTION)) | {"source": source}
+    del body["heard"]
+    assert wire.decode_detection(json.dumps(body).encode()).heard is heard
+
+
+def test_a_detection_whose_heard_is_not_a_boolean_is_refused() -> None:
+    body = json.loads(wire.encode_detection(DETECTION)) | {"heard": "yes"}
+    with pytest.raises(wire.PayloadError, match="field 'heard' must be true or false, not 'yes'"):
+        wire.decode_detection(json.dumps(body).encode())
+
+
 def test_replies_and_acknowledgements_survive_encoding() -> None:
     reply = wire.Reply("Timer set for 5 minutes", age=2.5, id="3fa2-7")
     assert wire.decode_reply(wire.encode_reply(reply)) == reply

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -12,7 +14,7 @@ from mosquitto import Mosquitto, Recorder, free_port
 from skill_host import SkillUnderTest
 from waiting import wait_until
 
-from assistant.plugin import MQTT_RECONNECT_MAX, SkillError
+from assistant.plugin import MQTT_RECONNECT_MAX, CommandEvent, SkillError
 from skills import lights as lights_module
 from skills.lights import LightsSkill
 
@@ -233,6 +235,53 @@ def test_a_command_while_the_broker_restarts_waits_for_it(broker: Mosquitto, lig
     finally:
         restart.join()
     assert skill.replies == ["Lights on"]
+
+
+def test_stopping_the_skill_while_it_waits_for_the_broker_ends_the_wait_at_once(
+    broker: Mosquitto, lights, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A reload or shutdown while "on" waits for a broker that restarts: the action fails
+    then, saying why, rather than CONNECTION_WAIT later (the stop waits for it)."""
+    skill = lights(broker.port)
+    assert connected(skill)
+    broker.stop()  # and not back: lost moments ago, so an action waits for it
+    assert wait_until(lambda: not skill.skill.connected)
+    action = skill.host.call("lights", "on", CommandEvent("on", 0.9), {})
+    assert wait_until(lambda: skill.host.runners["lights"].running() is not None)
+    time.sleep(0.5)  # waiting for the connection
+    assert not action.done()
+    stopping = time.monotonic()
+    skill.host.configure({})  # what a reload that changes its settings, or shutdown, does
+    with pytest.raises(SkillError, match=r"cancelled \(skill_timeout, reload or shutdown\) "):
+        action.result(timeout=lights_module.CONNECTION_WAIT)
+    assert time.monotonic() - stopping < 1.0
+    assert skill.replies == ["Lights command cancelled"]
+    message = f"before the message was sent to the MQTT broker at 127.0.0.1:{broker.port}"
+    assert message in caplog.text
+
+
+def test_an_abandoned_action_stops_waiting_for_the_brokers_confirmation(
+    broker: Mosquitto, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A broker that takes the message but never confirms it (here: paused): an action
+    abandoned after skill_timeout stops waiting then, and the skill takes commands again."""
+    settings = {"host": "127.0.0.1", "port": broker.port}
+    skill = SkillUnderTest(LightsSkill, settings, tmp_path / "data", timeout=0.5)
+    assert connected(skill)
+    assert broker.process is not None
+    os.kill(broker.process.pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(Exception, match="timed out"):
+            skill.do("on")
+        abandoned = time.monotonic()
+        assert wait_until(lambda: "the abandoned action on raised SkillError" in caplog.text)
+        assert time.monotonic() - abandoned < 1.0
+    finally:
+        os.kill(broker.process.pid, signal.SIGCONT)
+    try:
+        assert skill.do("off", command="off") == "Lights off"
+    finally:
+        skill.stop()
 
 
 def test_status_says_whether_the_broker_is_connected_and_where(broker: Mosquitto, lights) -> None:

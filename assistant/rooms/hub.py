@@ -22,7 +22,6 @@ from assistant.rooms.mqtt_client import MqttConnection, Will
 from assistant.rooms.phrases import RemotePhrases
 from assistant.rooms.replies import Replies
 from assistant.rooms.settings import MqttSettings
-from assistant.sources import SOURCE_NAMES
 
 log = logging.getLogger("assistant.hub")
 
@@ -262,7 +261,7 @@ class Hub:
                 received=received - detection.age,
                 device_ms=detection.device_ms,
                 seq=detection.seq,
-                heard=detection.source in SOURCE_NAMES.values(),  # not its `assistant send`
+                heard=detection.heard,
                 detection_id=detection.id,
             )
         )

@@ -257,6 +257,7 @@ class Satellite:
             age=max(0.0, entry.sent_at - event.received),
             seq=event.seq,
             device_ms=event.device_ms,
+            heard=event.heard,
         )
         self.stats.sent += 1
         self.connection.publish(

@@ -31,6 +31,10 @@ MAX_GRAMMAR = 1000
 """Most words (each 1 to MAX_TEXT characters) in a phrase request's grammar."""
 MAX_PROMPT = 1000
 """Longest prompt, and longest text or problem of an answer, in characters."""
+SENT_SOURCE_OF_BEFORE = "control socket"
+"""The `source` satellites of before a detection's `heard` gave the commands of their
+`assistant send`; every other source of theirs (a board, the microphone, the virtual board)
+heard its commands. A detection without `heard` is read by it (docs/mqtt.md)."""
 TONE_LIFETIME = 2.0
 """Seconds after a command was heard past which a satellite no longer plays its acknowledgement
 tone: the beep says "taken" right after the word; later it would answer nothing the user just
@@ -151,6 +155,9 @@ class Detection:
     """Seconds between hearing the command and sending this message."""
     seq: int | None = None
     device_ms: int | None = None
+    heard: bool = True
+    """A board, the microphone or the virtual board heard it (False: `assistant send` there);
+    a satellite of before this field sends none (see SENT_SOURCE_OF_BEFORE)."""
 
 
 @dataclass(frozen=True)
@@ -271,6 +278,7 @@ def encode_detection(detection: Detection) -> bytes:
         "age": round(detection.age, 4),
         "seq": detection.seq,
         "device_ms": detection.device_ms,
+        "heard": detection.heard,
     }
     return json.dumps(body, separators=(",", ":")).encode()
 
@@ -285,15 +293,22 @@ def _command(data: dict[str, Any], what: str) -> str:
 def decode_detection(payload: bytes) -> Detection:
     what = "detection"
     data = _decode_object(payload, what)
+    source = _text(data, "source", what)
+    heard = data.get("heard")
+    if heard is None:  # a satellite of before this field
+        heard = source != SENT_SOURCE_OF_BEFORE
+    elif not isinstance(heard, bool):
+        raise PayloadError(f"{what}: field 'heard' must be true or false, not {repr(heard)[:40]}")
     return Detection(
         id=_text(data, "id", what),
         command=_command(data, what),
         score=_number(data, "score", what, high=1.0),
         site=_field(data, "site", str, what),
-        source=_text(data, "source", what),
+        source=source,
         age=_number(data, "age", what),
         seq=_optional_int(data, "seq", what),
         device_ms=_optional_int(data, "device_ms", what),
+        heard=heard,
     )
 
 
