@@ -28,7 +28,7 @@ from assistant import (
     vosk_models,
 )
 from assistant.config import ROLES, SOURCES, Config, ConfigError, config_path, load_config
-from assistant.discovery import discover_skills, usable_skills
+from assistant.discovery import api_version_text, discover_skills, usable_skills
 from assistant.instance import InstanceLock, daemon_socket
 from assistant.paths import data_root
 from assistant.plugin import Setting, Skill
@@ -341,6 +341,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
 
 def cmd_skills(args: argparse.Namespace) -> int:
     installed, broken = discover_skills()
+    print(api_version_text())
     for name, skill in sorted(installed.items()):
         print(f"{name}: {skill.description}")
         for action in skill.actions().values():

@@ -16,7 +16,7 @@ from assistant import emulator, logformat, package_version, protocol
 from assistant.clocks import local_time
 from assistant.config import Config, ConfigError, load_config
 from assistant.control import Forwarded
-from assistant.discovery import usable_skills
+from assistant.discovery import changed_files, code_package, code_stamp, usable_skills
 from assistant.dispatcher import Dispatcher
 from assistant.emulator import VirtualBoard
 from assistant.focus import Focus
@@ -109,6 +109,8 @@ class Assistant:
         config = with_overrides(config, overrides or {})
         self.config = config
         self.installed = installed
+        self._code = {code_package(s): code_stamp(code_package(s)) for s in installed.values()}
+        """The files of the skills' packages as loaded, to tell at a reload that they changed."""
         self.find = find
         self.stats = LinkStats(
             warnings=WarningLimiter(config.sections["device"]["max_line_errors"])
@@ -371,10 +373,11 @@ class Assistant:
     def reload(self, path: Path) -> bool:
         """Load the configuration again (SIGHUP). A file that cannot be loaded, for whatever
         reason, keeps the running one; settings that need a restart keep their running values
-        and a warning names them. Skills installed since the start are found (new code of a
-        skill already loaded needs a restart)."""
+        and a warning names them. Skills installed since the start are found; new code of a
+        skill already loaded needs a restart, and a warning says so."""
         found, unloadable = usable_skills()
         installed = {**found, **self.installed}
+        self._warn_of_changed_code(installed)
         loaded = None
         try:
             loaded = load_config(path, installed, unloadable)
@@ -400,6 +403,23 @@ class Assistant:
                 "changed settings that take effect only after a restart: %s", ", ".join(waiting)
             )
         return True
+
+    def _warn_of_changed_code(self, installed: Mapping[str, type[Skill]]) -> None:
+        """Log the skills whose package's code changed since it was loaded: a reload keeps
+        running the code loaded (and checks the configuration against it); a restart runs the
+        new code."""
+        skills_of: dict[str, list[str]] = {}
+        for name, skill in sorted(installed.items()):
+            skills_of.setdefault(code_package(skill), []).append(name)
+        for package, names in skills_of.items():
+            changed = changed_files(self._code.setdefault(package, code_stamp(package)))
+            if changed:
+                log.warning(
+                    "the code of skill %s changed since it was loaded (%s); a reload keeps "
+                    "running the code it has, so restart the assistant to run the new code",
+                    ", ".join(names),
+                    ", ".join(changed),
+                )
 
     def _needs_restart(self, loaded: Config) -> list[str]:
         """The settings and sections `loaded` changes that only a restart applies."""

@@ -1,15 +1,20 @@
 """Plugin discovery: the skills installed through entry points, each checked before it is used,
-and why each one that cannot be used cannot (an import that fails, declarations that are wrong,
-a name another skill also takes)."""
+and why each one that cannot be used cannot (an import that fails, a plugin API it needs that
+this assistant does not offer, declarations that are wrong, a name another skill also takes)."""
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import logging
+import sys
+import traceback
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 
-from assistant.plugin import ENTRY_POINT_GROUP, Skill
+from assistant import package_version
+from assistant.plugin import API_VERSION, ENTRY_POINT_GROUP, Skill
 from assistant.settings import schema_problem
 
 log = logging.getLogger("assistant.discovery")
@@ -29,6 +34,23 @@ BUILT_IN_DISTRIBUTION = "desk-kws-assistant"
 
 RESERVED_NAMES = frozenset(n for n in vars(Skill) if not n.startswith("_")) | {"context"}
 """Skill attributes that an action method must not replace."""
+
+
+def api_version_text() -> str:
+    """`plugin API 1.0 (assistant 0.1.0)`: what this assistant offers plugins."""
+    return f"plugin API {API_VERSION[0]}.{API_VERSION[1]} (assistant {package_version()})"
+
+
+def api_problem(skill: type[Skill]) -> str | None:
+    """Why this assistant cannot run `skill` by the plugin API it declares it needs, or None."""
+    needed = skill.requires_api
+    if not (isinstance(needed, tuple) and len(needed) == 2 and all(type(n) is int for n in needed)):
+        return f"requires_api must be (major, minor) such as {API_VERSION}, not {needed!r}"
+    if needed[0] == API_VERSION[0] and needed[1] <= API_VERSION[1]:
+        return None
+    newer = needed > API_VERSION
+    fix = "upgrade the assistant" if newer else "update the plugin to this API"
+    return f"needs plugin API {needed[0]}.{needed[1]}; this is {api_version_text()}: {fix}"
 
 
 def declaration_problem(skill: type[Skill]) -> str | None:
@@ -66,12 +88,18 @@ def discover_skills() -> tuple[dict[str, type[Skill]], list[BrokenPlugin]]:
     broken: list[BrokenPlugin] = []
     for point in entry_points(group=ENTRY_POINT_GROUP):
         try:
-            skill = point.load()
+            skill = _load(point)
             if not (isinstance(skill, type) and issubclass(skill, Skill)):
                 raise TypeError(f"{point.value} is not a subclass of assistant.plugin.Skill")
+            problem = api_problem(skill)
+            if problem:
+                raise PluginApiError(f"{skill.__name__} {problem}")
             problem = declaration_problem(skill)
             if problem:
                 raise TypeError(f"{skill.__name__}: {problem}")
+        except PluginImportError as error:
+            broken.append(BrokenPlugin(point.name, point.value, str(error)))
+            continue
         except Exception as error:  # a broken plugin must not stop discovery
             broken.append(BrokenPlugin(point.name, point.value, f"{type(error).__name__}: {error}"))
             continue
@@ -90,6 +118,71 @@ def discover_skills() -> tuple[dict[str, type[Skill]], list[BrokenPlugin]]:
             error = f"name conflict: skill name {name!r} is also declared by {others}; {outcome}"
             broken.append(BrokenPlugin(point.name, point.value, error))
     return found, broken
+
+
+class PluginApiError(Exception):
+    """A plugin needs a plugin API this assistant does not offer."""
+
+
+class PluginImportError(Exception):
+    """Importing a plugin failed; the message names the file and line where it did."""
+
+
+def _load(point: EntryPoint) -> object:
+    """What the entry point names, imported; an error on the way is re-raised as a
+    PluginImportError naming its kind, the file and line it came from, and, for a name
+    `assistant.plugin` does not have, the plugin API this assistant offers."""
+    try:
+        return point.load()
+    except Exception as error:
+        message = f"{type(error).__name__}: {error}{_where(error)}"
+        if isinstance(error, ImportError) and error.name == "assistant.plugin":
+            message += f"; this is {api_version_text()}: the plugin may need a newer assistant"
+        raise PluginImportError(message) from error
+
+
+def _where(error: BaseException) -> str:
+    """` (at FILE:LINE)`: where an import raised `error` (for a SyntaxError, the line it
+    found), outside Python's import machinery; "" when that cannot be told."""
+    if isinstance(error, SyntaxError) and error.filename:
+        return f" (at {error.filename}:{error.lineno})"
+    frames = [
+        frame
+        for frame in traceback.extract_tb(error.__traceback__)
+        if not frame.filename.startswith("<") and Path(frame.filename).parent.name != "importlib"
+    ]
+    if not frames or frames[-1].filename == __file__:
+        return ""
+    return f" (at {frames[-1].filename}:{frames[-1].lineno})"
+
+
+def code_package(skill: type[Skill]) -> str:
+    """The top-level package `skill` comes from (`skills` for the built-in ones)."""
+    return skill.__module__.partition(".")[0]
+
+
+def code_stamp(package: str) -> dict[str, str]:
+    """A digest of each file of `package` (a `code_package`) imported so far: what tells,
+    later, that its code changed since (a reinstall of the same code does not)."""
+    files = [
+        getattr(module, "__file__", None)
+        for name, module in list(sys.modules.items())
+        if name == package or name.startswith(f"{package}.")
+    ]
+    return {path: _digest(path) for path in files if path}
+
+
+def changed_files(stamp: dict[str, str]) -> list[str]:
+    """The files of a `code_stamp` changed (or gone) since it was taken."""
+    return [path for path, digest in stamp.items() if _digest(path) != digest]
+
+
+def _digest(path: str) -> str:
+    """A file's SHA-256, "" when it cannot be read (gone)."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return ""
 
 
 def usable_skills() -> tuple[dict[str, type[Skill]], dict[str, str]]:

@@ -33,6 +33,12 @@ from assistant.spoken import (  # noqa: F401
 
 ENTRY_POINT_GROUP = "assistant.skills"
 
+API_VERSION = (1, 0)
+"""The version of this plugin API, (major, minor). The minor grows when something is added
+(a name here, an attribute of Skill or SkillContext, a keyword of Setting or @action); the
+major when something a skill may use changes or goes. A skill declares the version it needs in
+`Skill.requires_api`. 1.0 is the API that docs/writing-skills.md describes."""
+
 
 class _Required:
     def __repr__(self) -> str:
@@ -275,6 +281,9 @@ class Skill:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     settings: ClassVar[tuple[Setting, ...]] = ()
+    requires_api: ClassVar[tuple[int, int]] = (1, 0)
+    """The plugin API version the skill needs, (major, minor): an assistant whose API_VERSION
+    has another major, or a lower minor, does not load it and says which it offers."""
 
     def __init__(self, context: SkillContext):
         self.context = context

@@ -218,7 +218,7 @@ def test_a_skill_name_declared_twice_is_reported_and_a_built_in_keeps_it(tmp_pat
     }
 
 
-@pytest.mark.parametrize("name", ["name", "settings", "actions", "context", "stop"])
+@pytest.mark.parametrize("name", ["name", "settings", "actions", "context", "stop", "requires_api"])
 def test_every_skill_attribute_is_reserved(name):
     source = f"def {name}(self, event):\n    pass\n"
     namespace: dict = {}
@@ -259,3 +259,97 @@ LATE = """
         def hello(self, event):
             return "hello from a late skill"
 """
+
+
+NEEDS = {"Today": (1, 0), "Newer": (1, 99), "NextMajor": (2, 0), "Older": (0, 3), "Text": "1.0"}
+"""Skills by the plugin API they need."""
+
+
+def test_a_skill_that_needs_another_plugin_api_is_not_loaded_and_says_what_to_do(
+    tmp_path, monkeypatch, capsys
+):
+    from assistant import package_version
+    from assistant.plugin import API_VERSION
+
+    assert API_VERSION == (1, 0)
+    source = "from assistant.plugin import Skill\n" + "".join(
+        f"class {name}(Skill):\n    name = {name.lower()!r}\n    requires_api = {needed!r}\n"
+        for name, needed in NEEDS.items()
+    )
+    entries = {name.lower(): name for name in NEEDS}
+    install(tmp_path, monkeypatch, "needs", "needs_skills", entries, source)
+    installed, broken = discover_skills()
+    assert installed["today"].__name__ == "Today"
+    offered = f"this is plugin API 1.0 (assistant {package_version()})"
+    assert {b.name: b.error for b in broken} == {
+        "newer": f"PluginApiError: Newer needs plugin API 1.99; {offered}: upgrade the assistant",
+        "nextmajor": f"PluginApiError: NextMajor needs plugin API 2.0; {offered}: upgrade the "
+        "assistant",
+        "older": f"PluginApiError: Older needs plugin API 0.3; {offered}: update the plugin to "
+        "this API",
+        "text": "PluginApiError: Text requires_api must be (major, minor) such as (1, 0), not "
+        "'1.0'",
+    }
+    assert cli.main(["skills"]) == 1
+    assert capsys.readouterr().out.startswith(f"plugin API 1.0 (assistant {package_version()})\n")
+
+
+IMPORT_SLIPS = {
+    "undefined": ("from assistant.plugin import Skill\nLEVEL = degrees\n", 2, "NameError"),
+    "missing": ("import os\nimport coffeelib_not_installed\n", 2, "ModuleNotFoundError"),
+    "unclosed": ("x = 1\ny = (\n", 2, "SyntaxError"),
+    "newname": ("from assistant.plugin import Skill, NoSuchThing\n", 1, "ImportError"),
+}
+
+
+@pytest.mark.parametrize("module", sorted(IMPORT_SLIPS))
+def test_a_plugin_that_fails_to_import_is_reported_with_its_file_and_line(
+    tmp_path, monkeypatch, module
+):
+    source, line, kind = IMPORT_SLIPS[module]
+    install(tmp_path, monkeypatch, module, module, {module: "Skill"}, source)
+    _, broken = discover_skills()
+    [error] = [b.error for b in broken if b.name == module]
+    assert error.startswith(f"{kind}: "), error
+    assert f" (at {tmp_path / module}.py:{line})" in error, error
+    newer = "; this is plugin API 1.0 (assistant "
+    assert (newer in error) == (module == "newname"), error
+
+
+def test_a_reload_says_that_changed_skill_code_runs_only_after_a_restart(
+    tmp_path, monkeypatch, caplog
+):
+    from assistant.config import load_config
+    from assistant.daemon import Assistant
+    from assistant.plugin import CommandEvent
+
+    install(tmp_path, monkeypatch, "late-skill", "late_skill", {"late": "Late"}, LATE)
+    installed, _ = discover_skills()
+    config = tmp_path / "config.yaml"
+    config.write_text("commands:\n  go: late.hello\n")
+    assistant = Assistant(load_config(config, installed), installed, tmp_path, [].append)
+    assistant.start()
+    try:
+        (tmp_path / "late_skill.py").write_text(textwrap.dedent(LATE))  # the same code
+        assert assistant.reload(config)
+        assert "changed since it was loaded" not in caplog.text
+
+        edited = textwrap.dedent(LATE.replace("late skill", "new skill"))
+        edited += "\n    @action\n    def bye(self, event):\n        return 'bye'\n"
+        (tmp_path / "late_skill.py").write_text(edited)
+        assert assistant.reload(config)
+        warning = (
+            f"the code of skill late changed since it was loaded ({tmp_path}/late_skill.py); "
+            "a reload keeps running the code it has, so restart the assistant to run the new code"
+        )
+        assert warning in caplog.text
+        [future] = assistant.dispatcher.handle(CommandEvent("go", 1.0, "test", "desk", 1.0))
+        assert future.result(5) == "hello from a late skill"
+
+        caplog.clear()
+        config.write_text("commands:\n  go: late.bye\n")
+        assert not assistant.reload(config)
+        assert warning in caplog.text
+        assert caplog.text.index(warning) < caplog.text.index("has no action 'bye'")
+    finally:
+        assistant.stop()

@@ -56,3 +56,53 @@ def test_skills_import_only_the_plugin_api_from_the_assistant(path: Path) -> Non
                 assert name == "assistant.plugin" or helper, (
                     f"{path.name}:{node.lineno} imports {name}"
                 )
+
+
+API_1_0 = {
+    "assistant.plugin": "AMOUNT_WORDS API_VERSION Action Amount Cancellation ClockWatch "
+    "CommandEvent ENTRY_POINT_GROUP MQTT_CONNECTION_SETTINGS MQTT_RECONNECT_MAX MQTT_RECONNECT_MIN "
+    "NothingToDo REQUIRED SITE_DEFAULT Setting SettingValueError Skill SkillContext SkillError "
+    "action ca_file_problem duration_in_words elapsed local_time parse_amount time_left_in_words "
+    "time_of_day_in_words tls_context valid_choices",
+    "Skill": "actions check_params check_settings description name requires_api settings start "
+    "status_lines stop",
+    "SkillContext": "cancelled data_dir hold_focus listen_for_phrase log name release_focus say "
+    "settings",
+    "Setting": "choices default help maximum minimum name secret type values",
+    "CommandEvent": "command device_ms heard received score seq site source",
+    "action": "help name params",
+}
+"""What plugin API 1.0 offers, by name."""
+
+
+def test_the_plugin_api_changes_only_with_its_version() -> None:
+    """A name added to the plugin API (or one gone) must come with a new API_VERSION, so that
+    a skill's `requires_api` means what it says: bump the minor for an addition (the major for
+    a change or removal), and record the names here under the new version."""
+    import dataclasses
+    import inspect
+
+    from assistant import plugin
+
+    origins = {"assistant.plugin", "assistant.clocks", "assistant.spoken"}
+    offered = {
+        "assistant.plugin": {
+            name
+            for name, value in vars(plugin).items()
+            if not name.startswith("_")
+            and not inspect.ismodule(value)
+            and (
+                getattr(value, "__module__", None) in origins
+                or isinstance(value, (str, int, float, tuple, dict, frozenset))
+            )
+        },
+        "Skill": {name for name in vars(plugin.Skill) if not name.startswith("_")},
+        "SkillContext": {name for name in vars(plugin.SkillContext) if not name.startswith("_")}
+        | set(plugin.SkillContext.__annotations__),
+        "Setting": {field.name for field in dataclasses.fields(plugin.Setting)},
+        "CommandEvent": {field.name for field in dataclasses.fields(plugin.CommandEvent)},
+        "action": set(inspect.signature(plugin.action).parameters),
+    }
+    recorded = {part: set(names.split()) for part, names in API_1_0.items()}
+    assert plugin.API_VERSION == (1, 0)
+    assert offered == recorded, "the plugin API changed: give it a new API_VERSION"

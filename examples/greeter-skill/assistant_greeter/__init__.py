@@ -8,6 +8,7 @@ from assistant.plugin import CommandEvent, Setting, Skill, SkillError, action
 class GreeterSkill(Skill):
     name = "greeter"
     description = "Greets you and counts the greetings"
+    requires_api = (1, 0)  # the plugin API version it needs (assistant.plugin.API_VERSION)
     settings = (
         Setting("greeting", str, "Hello", "the word to greet with"),
         Setting("style", str, "short", "how to greet", choices=("short", "counted")),
