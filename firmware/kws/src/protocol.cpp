@@ -60,12 +60,6 @@ LineWriter& start(LineWriter& line, const char* type, uint32_t seq) {
   return line.text(type).text(" seq=").number(seq);
 }
 
-bool in_range(char c, char low, char high) { return c >= low && c <= high; }
-
-bool is_label_char(char c) {
-  return in_range(c, 'a', 'z') || in_range(c, '0', '9') || c == '_';
-}
-
 bool is_ping_id_char(char c) {
   return is_label_char(c) || in_range(c, 'A', 'Z') || c == '-';
 }
