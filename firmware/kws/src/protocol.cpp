@@ -194,12 +194,9 @@ RequestError parse_request(const char* line, size_t length, Request* request) {
   Word words[kMaxWords];
   const size_t count = split_words(line, length, words);
   if (count == 0) return RequestError::kUnknownCommand;
-  if (word_is(words[0], "INFO")) {
-    request->kind = RequestKind::kInfo;
-    return RequestError::kNone;
-  }
-  if (word_is(words[0], "HELLO")) {
-    request->kind = RequestKind::kHello;
+  const bool info = word_is(words[0], "INFO");
+  if (info || word_is(words[0], "HELLO")) {
+    request->kind = info ? RequestKind::kInfo : RequestKind::kHello;
     return count == 1 ? RequestError::kNone : RequestError::kBadValue;
   }
   if (word_is(words[0], "PING")) {
