@@ -219,12 +219,10 @@ def parse_request(raw: bytes | str) -> Request:
         if len(words) != 2:
             raise ProtocolError("bad_value", "PING takes exactly one id")
         return Request("ping", id=_matching(_PING_ID, "ping id")(words[1]))
-    if words[0] == "INFO":
-        return Request("info")
-    if words[0] == "HELLO":
+    if words[0] in ("INFO", "HELLO"):
         if len(words) != 1:
-            raise ProtocolError("bad_value", "HELLO takes no words")
-        return Request("hello")
+            raise ProtocolError("bad_value", f"{words[0]} takes no words")
+        return Request(words[0].lower())
     if len(words) != 4:
         raise ProtocolError("bad_value", "use: SET threshold <label> <score>")
     return Request("set", label=_matching(LABEL, "label")(words[2]), score=_score(words[3]))

@@ -8,7 +8,8 @@ it exactly, so the board and the desktop report the same commands from the same 
 - with at least `minimum_count` of them, the label with the largest sum of u wins (the first on
   a tie); its score in thousandths is round-half-up(sum * 1000 / (count * 255));
 - it is reported if it is not ignored (silence, unknown), reaches its threshold and no
-  detection happened within the suppression time before.
+  detection happened within the suppression time before (a detection is forgotten at the first
+  inference that age or older, so 49.7 days later, when times wrap, it is not recent).
 """
 
 from __future__ import annotations
@@ -134,6 +135,8 @@ class Recognizer:
         if not np.issubdtype(values.dtype, np.integer) or values.min() < -128 or values.max() > 127:
             raise ValueError("scores must be the model's int8 outputs (integers -128..127)")
         now = int(time_ms)
+        if not self._suppressed(now):
+            self._last_detection_ms = None  # over: times wrap, so it would seem recent again
         self._history.append((now, values.astype(np.int64) + 128))
         self._forget_older_than_window(now)
         count = len(self._history)

@@ -149,16 +149,16 @@ size_t send_packet(const uint8_t* data, size_t count) {
 }
 
 // Follows the host (DTR), answers its requests and hands queued lines to USB without waiting,
-// at most one 64-byte packet per pass; the rest stays queued for the next pass. Serial.print
-// would block while a host stops reading. A host that closes and reopens the port within one
-// pass leaves no edge to see: it asks for its HELLO with a request instead (docs/protocol.md).
+// at most one 64-byte packet each way per pass; the rest waits for the next pass (a host that
+// sends without pause is held back by USB, not the board). Serial.print would block while a
+// host stops reading. A host that closes and reopens the port within one pass leaves no edge
+// to see: it asks for its HELLO with a request instead (docs/protocol.md).
 void serve_host(unsigned long now_ms) {
   const bool host = SerialUSB.connected();
   if (host && !g_link->connected()) g_link->connect(now_ms);
   if (!host && g_link->connected()) g_link->disconnect();
-  while (SerialUSB.available() > 0) {
-    g_link->receive(static_cast<char>(SerialUSB.read()), now_ms);
-  }
+  g_link->receive_from([] { return SerialUSB.available() > 0 ? SerialUSB.read() : -1; },
+                       kws::kUsbPacketBytes, now_ms);
   g_link->tick(now_ms);
   if (host) g_link->output().send_front(kws::kUsbPacketBytes, send_packet);
 }

@@ -40,7 +40,11 @@ kws::Link serial_link({kws::kFirmwareVersion, kws::kModelId, 0}, recognizer);
 kws::Indicator indicator;
 }  // namespace
 
-void link_receive(char byte, uint32_t now_ms) { serial_link.receive(byte, now_ms); }
+// The sketch's read of one byte from USB (negative when there is none).
+int usb_read();
+size_t link_receive(uint32_t now_ms) {
+  return serial_link.receive_from(usb_read, kws::kUsbPacketBytes, now_ms);
+}
 void link_tick(uint32_t now_ms) { serial_link.tick(now_ms); }
 bool indicator_expired(uint32_t now_ms) { return indicator.expired(now_ms); }
 bool indicator_red(const char* label) { return kws::color_for(label).red; }

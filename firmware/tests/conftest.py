@@ -12,15 +12,20 @@ FIRMWARE = Path(__file__).resolve().parent.parent
 MODEL_DIR = FIRMWARE / "kws" / "src" / "model"
 
 
-def make(build: Path, target: str, *variables: str) -> str:
-    """Run one Makefile target (with VAR=value overrides); fail the test with the compiler's
-    output if it breaks."""
-    done = subprocess.run(
+def run_make(build: Path, target: str, *variables: str) -> subprocess.CompletedProcess[str]:
+    """Run one Makefile target (with VAR=value overrides); the finished make, failed or not."""
+    return subprocess.run(
         ["make", "--no-print-directory", "-C", str(FIRMWARE), f"BUILD={build}", *variables, target],
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def make(build: Path, target: str, *variables: str) -> str:
+    """Run one Makefile target (with VAR=value overrides); fail the test with the compiler's
+    output if it breaks."""
+    done = run_make(build, target, *variables)
     if done.returncode != 0:
         pytest.fail(f"make {target} failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout
@@ -60,6 +65,19 @@ def firmware_make(build_dir):
     """Builds a Makefile target (host, model, size) into the session's build directory, or into
     `build` with VAR=value overrides."""
     return lambda target, *variables, build=build_dir: make(build, target, *variables)
+
+
+@pytest.fixture(scope="session")
+def firmware_refused():
+    """Builds a Makefile target that must fail (with VAR=value overrides) into `build`; returns
+    the compiler's messages."""
+
+    def refused(target: str, *variables: str, build: Path) -> str:
+        done = run_make(build, target, *variables)
+        assert done.returncode != 0, f"make {target} built:\n{done.stdout}"
+        return done.stderr
+
+    return refused
 
 
 @pytest.fixture(scope="session")

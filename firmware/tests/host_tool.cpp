@@ -184,7 +184,8 @@ void drain(kws::TxQueue<kws::kTxQueueBytes>& output) {
 // First line as for the recognizer; then events: connect MS, disconnect, tick MS, rx HEX (at the
 // time of the last connect or tick), det INDEX PERMILLE MS, infer US, dropped SAMPLES, audio MS
 // (audio arrived), stall (stop draining), packet (print one USB packet), drain (print and resume),
-// lost.
+// lost, host HEX (bytes the host sent, waiting in USB), serve (one loop pass reads them as the
+// sketch does; prints "read N").
 int run_link() {
   std::string input;
   if (!read_line(&input)) return 1;
@@ -195,6 +196,11 @@ int run_link() {
   kws::Link link(kws::BoardIdentity{"1.0.0", "3f9a1c2b", 21344}, recognizer);
   bool stalled = false;
   uint32_t now_ms = 0;
+  std::string usb_in;
+  size_t usb_read = 0;
+  const auto read_usb = [&usb_in, &usb_read] {
+    return usb_read < usb_in.size() ? static_cast<unsigned char>(usb_in[usb_read++]) : -1;
+  };
   while (read_line(&input)) {
     const std::vector<std::string> f = split(input, ' ');
     const std::string& event = f[0];
@@ -226,6 +232,10 @@ int run_link() {
       stalled = false;
     } else if (event == "lost") {
       printf("lost %u\n", link.lost_lines());
+    } else if (event == "host") {
+      usb_in += from_hex(f[1]);
+    } else if (event == "serve") {
+      printf("read %zu\n", link.receive_from(read_usb, kws::kUsbPacketBytes, now_ms));
     }
     if (!stalled) drain(link.output());
   }

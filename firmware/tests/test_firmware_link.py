@@ -221,3 +221,26 @@ def test_a_hello_longer_than_a_line_is_not_sent_cut_short(host_tool):
         host_tool, "connect 0", rx("PING 1\n"), "lost", header=f"labels {labels} 0 800 1000 1500 3"
     )
     assert lines == ["PONG seq=1 id=1", "lost 1"]  # the host sees seq 0 missing
+
+
+def test_a_host_that_never_pauses_gets_one_packet_read_per_pass(host_tool):
+    """A host writing without pause (`yes > /dev/ttyACM0`) must not hold the loop in its
+    requests: a pass reads one USB packet of them and goes on to the heartbeat (and the audio);
+    the rest waits in USB and is answered in the next passes, none lost."""
+    flood = ("y\n" * 100).encode().hex()  # 200 bytes: 100 requests
+    serve = ["serve"] * 4
+    lines = board_lines(
+        host_tool, "connect 0", "audio 990", f"host {flood}", "serve", "tick 1000", *serve
+    )
+    reads = [int(line.split()[1]) for line in lines if line.startswith("read ")]
+    assert reads == [64, 64, 64, 8, 0]
+    messages = [protocol.parse_line(line) for line in lines if not line.startswith("read ")]
+    assert [type(m).__name__ for m in messages[:35]] == [
+        "Hello",
+        *["Error"] * 32,
+        "Heartbeat",
+        "Error",
+    ]
+    answers = [m for m in messages if isinstance(m, protocol.Error)]
+    assert {m.msg for m in answers} == {"unknown_command"}
+    assert [m.seq for m in messages] == list(range(102))  # every request answered, in order

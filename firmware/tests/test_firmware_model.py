@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -143,3 +144,17 @@ def test_the_firmware_readme_describes_the_embedded_model(card):
         f"{card['arena_bytes']:,} bytes used, reserved | {card['tensor_arena_bytes']:,} bytes"
         in readme
     )
+
+
+@pytest.mark.parametrize("label", ["stop_the_music_now", "Stop", "stop-now"])
+def test_a_label_the_protocol_cannot_carry_stops_the_build(firmware_refused, tmp_path, label):
+    """The assistant refuses a HELLO or DET with a label other than 1-16 characters of a-z, 0-9
+    and _: a model with one must not build into firmware the assistant would never accept."""
+    src = tmp_path / "src"
+    shutil.copytree(REPO / "firmware" / "kws" / "src", src)
+    for header in ("kws_model_settings.h", "kws_thresholds.h"):
+        path = src / "model" / header
+        path.write_text(path.read_text().replace('"stop"', f'"{label}"'))
+    errors = firmware_refused("model", f"SRC={src}", build=tmp_path / "build")
+    assert "a label is not 1-16 characters of a-z, 0-9 and _" in errors
+    assert "thresholds.h is for other labels" not in errors  # the two headers agree

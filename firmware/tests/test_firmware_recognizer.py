@@ -129,3 +129,16 @@ def test_exact_boundaries_and_ties_give_identical_detections(host_tool):
     options = {"thresholds": 0.3, "average_window_ms": 100, "suppression_ms": 200}
     detections = assert_same_detections(host_tool, lambda: Recognizer(LABELS, **options), steps)
     assert len(detections) > 100
+
+
+def test_a_command_49_7_days_after_the_last_detection_is_not_suppressed(host_tool):
+    """Times wrap at 2**32 ms (49.7 days): a board that heard no command for that long must not
+    take a command said just after the wrap for a repeat of the last detection. Inferences come
+    every 100 ms; those of the quiet days between are left out (silence, as the first shown)."""
+    on, silence = [-128, -128, 127, -128], [127, -128, -128, -128]
+    steps = [(t, np.array(on)) for t in (0, 100, 200)]  # "on" heard at 200 ms
+    later = range(2**32 - 1800, 2**32 + 2500, 100)
+    steps += [(t, np.array(on if t >= 2**32 + 400 else silence)) for t in later]
+    labels = ("silence", "unknown", "on", "off")
+    detections = assert_same_detections(host_tool, lambda: Recognizer(labels), steps)
+    assert detections == ["on 1000 200", "on 800 1100"]  # not held back until 1700 (200 + 1500)

@@ -17,7 +17,8 @@ constexpr size_t kMaxChunksPerPass = 5;
 constexpr int kMicrophoneGain = 20;         // nRF52840 PDM gain: 0..80 in 0.5 dB steps, 40 = 0 dB
 constexpr unsigned long kSerialBaud = 115200;
 // USB full speed: the CDC bulk endpoint takes one 64-byte packet per transfer, and send_nb fails
-// on more, so the sketch hands it at most this much per loop pass.
+// on more, so the sketch hands it at most this much per loop pass; it reads at most as much of
+// the host's requests per pass.
 constexpr size_t kUsbPacketBytes = 64;
 // One inference every 5 feature slices (100 ms) once the window is full, exactly as the
 // desktop pipeline (assistant/pipeline.py) schedules it.

@@ -28,7 +28,19 @@ constexpr bool same_labels(const char* const* a, const char* const* b, size_t co
   return true;
 }
 
+// Whether the first `count` labels are all labels the protocol carries.
+constexpr bool all_labels(const char* const* labels, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    if (!is_label(labels[i])) return false;
+  }
+  return true;
+}
+
 static_assert(kLabelCount <= kMaxLabels, "too many labels for the recognizer");
+static_assert(all_labels(kLabels, static_cast<size_t>(kLabelCount)),
+              "a label is not 1-16 characters of a-z, 0-9 and _, which the protocol carries "
+              "(docs/protocol.md) and the assistant accepts: rename it in LABELS of "
+              "model_training/settings.py, train and export again");
 static_assert(sizeof(kDefaultThresholdPermille) / sizeof(kDefaultThresholdPermille[0]) ==
                   static_cast<size_t>(kLabelCount),
               "kws_thresholds.h needs one threshold per label: use the one `python -m "

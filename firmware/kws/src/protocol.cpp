@@ -60,12 +60,6 @@ LineWriter& start(LineWriter& line, const char* type, uint32_t seq) {
   return line.text(type).text(" seq=").number(seq);
 }
 
-bool in_range(char c, char low, char high) { return c >= low && c <= high; }
-
-bool is_label_char(char c) {
-  return in_range(c, 'a', 'z') || in_range(c, '0', '9') || c == '_';
-}
-
 bool is_ping_id_char(char c) {
   return is_label_char(c) || in_range(c, 'A', 'Z') || c == '-';
 }
@@ -200,12 +194,9 @@ RequestError parse_request(const char* line, size_t length, Request* request) {
   Word words[kMaxWords];
   const size_t count = split_words(line, length, words);
   if (count == 0) return RequestError::kUnknownCommand;
-  if (word_is(words[0], "INFO")) {
-    request->kind = RequestKind::kInfo;
-    return RequestError::kNone;
-  }
-  if (word_is(words[0], "HELLO")) {
-    request->kind = RequestKind::kHello;
+  const bool info = word_is(words[0], "INFO");
+  if (info || word_is(words[0], "HELLO")) {
+    request->kind = info ? RequestKind::kInfo : RequestKind::kHello;
     return count == 1 ? RequestError::kNone : RequestError::kBadValue;
   }
   if (word_is(words[0], "PING")) {

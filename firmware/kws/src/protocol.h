@@ -35,6 +35,21 @@ class LineWriter {
   bool overflowed_;
 };
 
+constexpr bool in_range(char c, char low, char high) { return c >= low && c <= high; }
+
+constexpr bool is_label_char(char c) {
+  return in_range(c, 'a', 'z') || in_range(c, '0', '9') || c == '_';
+}
+
+// Whether `text` is a label the protocol carries: 1 to kMaxLabelLength characters [a-z0-9_].
+constexpr bool is_label(const char* text) {
+  size_t length = 0;
+  for (; text[length] != '\0'; ++length) {
+    if (length == kMaxLabelLength || !is_label_char(text[length])) return false;
+  }
+  return length > 0;
+}
+
 // The length of encode_hello's line for the labels not in `ignored_mask` (bit i: labels[i]), for
 // a compile-time check that it fits in kMaxLineBytes.
 constexpr size_t text_length(const char* text) {

@@ -37,6 +37,9 @@ void Recognizer::forget_older_than_window(uint32_t now_ms) {
 
 bool Recognizer::process(const int8_t* scores, uint32_t time_ms, Detection* detection) {
   if (label_count_ == 0) return false;
+  if (detected_before_ && time_ms - last_detection_ms_ >= config_.suppression_ms) {
+    detected_before_ = false;  // over: times wrap at 32 bits, so it would seem recent again
+  }
   if (history_size_ == kMaxHistory) {
     memmove(times_, times_ + 1, sizeof(times_[0]) * (kMaxHistory - 1));
     memmove(scores_, scores_ + 1, sizeof(scores_[0]) * (kMaxHistory - 1));

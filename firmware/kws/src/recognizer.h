@@ -6,7 +6,8 @@
 //  - with at least `minimum_count` of them, the label with the largest sum of u wins (the first
 //    on a tie); its score in thousandths is round-half-up(sum * 1000 / (count * 255));
 //  - it is reported if it is not ignored (silence, unknown), reaches its threshold and no
-//    detection happened within the suppression time before.
+//    detection happened within the suppression time before (a detection is forgotten at the
+//    first inference that age or older, so 49.7 days later, when times wrap, it is not recent).
 #pragma once
 
 #include <stddef.h>

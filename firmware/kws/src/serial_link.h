@@ -38,6 +38,20 @@ class Link {
   // One byte from the host at `now_ms`; a complete request line is answered at once (a HELLO
   // request as a connect: the host may have closed and reopened the port unseen).
   void receive(char byte, uint32_t now_ms);
+  // Receives at most `max_bytes` bytes from `read()` (a byte 0..255, or negative when the host
+  // has sent nothing more); returns how many. One loop pass takes a bounded share, so that a
+  // host sending without pause cannot hold the board away from its audio and heartbeats: the
+  // rest waits in USB, whose flow control holds the host back.
+  template <class Read>
+  size_t receive_from(Read&& read, size_t max_bytes, uint32_t now_ms) {
+    size_t count = 0;
+    for (; count < max_bytes; ++count) {
+      const int byte = read();
+      if (byte < 0) break;
+      receive(static_cast<char>(byte), now_ms);
+    }
+    return count;
+  }
   void report(const Detection& detection);
   // Sends a heartbeat when one is due and audio has arrived within kAudioStallMs.
   void tick(uint32_t now_ms);
