@@ -1,20 +1,21 @@
 """Which commands the assistant's own voice could make the spotter report.
 
-When a reply starts, `Analysis` synthesizes it as it will be said (espeak-ng at the
-configured voice, rate and volume: `Speaker.save_to_file`) and runs it through the board's
+When a reply starts, `Analysis` synthesizes it as it will be said (espeak-ng at the configured
+voice, rate and volume: `espeak_to_file`, assistant/speech.py) and runs it through the board's
 pipeline with the `microphone:` section's model (assistant/pipeline.py) as a microphone would
 hear it in a quiet room (a second of faint noise before and after, the noise under it too) and
 in each of a few reverberant ones (ROOMS, assistant/acoustics.py). A command is in the reply
 when its score, averaged as the recognizer averages it (over `average_window_ms`, for a board
 inferring every `inference_every` slices at any phase), reaches OWN_VOICE_SCORE in the quiet
-room, or comes within ROOM_MARGIN of the command's threshold in one of ROOMS. It does so on a
-thread of its own while the reply is said, which is not delayed: until the analysis is done the
-reply could be heard as any command, then the daemon ignores only those found while the reply
-is said, and for OWN_VOICE_SECONDS after. The answer is kept per text (a timer's ring repeats
-its announcement), and a reply said before is known as it starts. Where it cannot be told (no
-espeak-ng, another engine, a model that does not load), `commands_in` gives None and every
-command heard meanwhile counts as the assistant's own voice, as it does for a source whose
-model is another one (`analysed_for`); why is logged once.
+room, or comes within ROOM_MARGIN of the command's threshold in one of ROOMS. It does so while
+the reply is said, which is not delayed, on a thread of its own and, for the daemon
+(`separate_process`), in a worker process of its own (assistant/own_voice_worker.py): until the
+analysis is done the reply could be heard as any command, then the daemon ignores only those
+found while the reply is said, and for OWN_VOICE_SECONDS after. The answer is kept per text (a
+timer's ring repeats its announcement), and a reply said before is known as it starts. Where it
+cannot be told (no espeak-ng, another engine, a model that does not load, a worker that died or
+hung), `commands_in` gives None and every command heard meanwhile counts as the assistant's own
+voice, as it does for a source whose model is another one (`analysed_for`); why is logged once.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from assistant.acoustics import Room, in_a_quiet_room
+from assistant.own_voice_worker import AnalysisWorker
 from assistant.recognizer import DEFAULT_THRESHOLD, command_labels, window_averages
 
 if TYPE_CHECKING:
@@ -103,11 +105,13 @@ class OwnVoice:
         log: logging.Logger,
         unavailable: str | None = None,
         rooms: Sequence[Room] = ROOMS,
+        separate_process: bool = False,
     ):
         """`microphone`: the `microphone:` section (the model and recognizer settings to
         analyse with); `synthesize(text, path)` writes the WAV of `text` as it will be said;
         `unavailable`: why no analysis can be done at all (another speech engine); `rooms`:
-        the reverberant rooms each reply is also heard through."""
+        the reverberant rooms each reply is also heard through; `separate_process`: analyse in
+        a worker process (then `synthesize` must be picklable; `close` ends it)."""
         self.microphone = microphone
         self.rooms = tuple(rooms)
         self.synthesize = synthesize
@@ -120,6 +124,7 @@ class OwnVoice:
         self._cache: OrderedDict[str, frozenset[str]] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._reported: set[str] = set()
+        self._worker = AnalysisWorker(microphone, synthesize, rooms) if separate_process else None
 
     def commands_in(self, text: str) -> frozenset[str] | None:
         """The commands saying `text` could make the spotter report; None when that cannot be
@@ -127,7 +132,7 @@ class OwnVoice:
         if (found := self.kept(text)) is not None:
             return found
         try:
-            found = self._analyse(text)
+            found = self.analyse(text)
         except Exception as error:  # espeak-ng, the WAV, the model: the analysis goes on
             self._log_once(
                 f"a reply could not be analysed ({error}): while it is said, every command "
@@ -171,9 +176,22 @@ class OwnVoice:
             self._reported.add(why)
             self.log.warning("%s", why)
 
-    def _analyse(self, text: str) -> frozenset[str]:
+    def analyse(self, text: str) -> frozenset[str]:
+        """The commands saying `text` could make the spotter report, not kept; RuntimeError (or
+        another) when that cannot be told."""
+        if self.unavailable:
+            raise RuntimeError(self.unavailable)
+        if self._worker is not None:
+            found, model_id = self._worker.analyse(text)
+            self.model_id = model_id
+            return found
         scores = self.scores(self.synthesized(text))
         return frozenset(label for label, score in scores.items() if score.found)
+
+    def close(self, timeout: float) -> None:
+        """End the worker process, if any (waiting at most `timeout` s for its analysis)."""
+        if self._worker is not None:
+            self._worker.close(timeout)
 
     def scores(self, speech: np.ndarray) -> dict[str, Scores]:
         """For each command, how `speech` (int16 at `sample_rate`, as `synthesized`) scores

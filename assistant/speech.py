@@ -9,8 +9,8 @@ and what was cut is logged: every reply goes through `Speaker.say`. A reply the 
 still waiting or being said is logged, not queued again ("up up up" with the lights
 unreachable says so once). `may_be_own_voice` tells the daemon when a command the board or
 the microphone hears may be the assistant's own voice: each reply is said at once and analysed
-meanwhile on a thread of its own (assistant/own_voice.py) for the commands it could be heard
-as; until that is done, it could be heard as any. `play_cue` plays the listening
+meanwhile, in a worker process of its own (assistant/own_voice.py), for the commands it could be
+heard as; until that is done, it could be heard as any. `play_cue` plays the listening
 cue of a follow-up phrase (a tone, or a short question) in turn with the replies, and returns
 once it has been played, so that the listening starts after it. `acknowledge` plays the short
 tone of `acknowledge: tone` for an accepted command, in turn too, without waiting for it.
@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import accumulate
 from pathlib import Path
 from typing import Any, Protocol
@@ -200,6 +201,27 @@ def _espeak_ng() -> str:
     return espeak
 
 
+def espeak_to_file(settings: Mapping[str, Any], text: str, path: Path) -> Path:
+    """Synthesize `text` into a WAV file with espeak-ng (the engine behind pyttsx3 on Linux),
+    using the voice, rate and volume of `settings` (the `speech:` section, defaults filled in)."""
+    espeak = _espeak_ng()
+    if settings["voice"]:
+        check_espeak_voice(settings["voice"])
+    command = [espeak, "-w", str(path), "-s", str(settings["rate"])]
+    command += ["-a", str(round(settings["volume"] * 100))]
+    if settings["voice"]:
+        command += ["-v", settings["voice"]]
+    try:
+        done = subprocess.run(
+            [*command, "--", text], capture_output=True, text=True, timeout=settings["timeout"]
+        )
+    except subprocess.TimeoutExpired:
+        raise SpeechError(f"espeak-ng took more than {settings['timeout']} s") from None
+    if done.returncode != 0 or not Path(path).exists():
+        raise SpeechError(f"espeak-ng failed: {done.stderr.strip() or done.returncode}")
+    return Path(path)
+
+
 PLAYER = "aplay"
 """The player pyttsx3's espeak driver plays each utterance with (`aplay FILE -q`)."""
 APLAY_PROBE = [PLAYER, "-q", "-t", "raw", "-f", "S16_LE", "-r", "22050", "-c", "1", os.devnull]
@@ -298,9 +320,10 @@ class Speaker:
         if analyse_with is not None and self.settings["ignore_own_voice"]:
             self.own_voice = OwnVoice(
                 analyse_with,
-                self.save_to_file,
+                partial(espeak_to_file, self.settings),
                 self.log,
                 None if _uses_espeak(self.settings) else "the speech engine is not espeak-ng",
+                separate_process=True,
             )
         self._waiting: list[str] = []  # replies queued or being spoken, in order
         self._stuck_reported = False
@@ -451,9 +474,12 @@ class Speaker:
 
     def close(self) -> None:
         """Stop the own-voice analysis (the replies not analysed yet count as any command) and
-        the worker after the replies already queued (waits at most one timeout each)."""
+        its worker process, and the speech worker after the replies already queued (waits at
+        most one timeout each)."""
         if self._analysis is not None:
             self._analysis.close(self.settings["timeout"])
+        if self.own_voice is not None:
+            self.own_voice.close(self.settings["timeout"])
         if self._worker is not None and not self.stuck:
             try:
                 self._queue.put(None, timeout=self.settings["timeout"])
@@ -462,27 +488,8 @@ class Speaker:
             self._worker.join(self.settings["timeout"])
 
     def save_to_file(self, text: str, path: Path) -> Path:
-        """Synthesize `text` into a WAV file with espeak-ng (the engine behind pyttsx3 on
-        Linux), using the configured voice, rate and volume."""
-        espeak = _espeak_ng()
-        if self.settings["voice"]:
-            check_espeak_voice(self.settings["voice"])
-        command = [espeak, "-w", str(path), "-s", str(self.settings["rate"])]
-        command += ["-a", str(round(self.settings["volume"] * 100))]
-        if self.settings["voice"]:
-            command += ["-v", self.settings["voice"]]
-        try:
-            done = subprocess.run(
-                [*command, "--", text],
-                capture_output=True,
-                text=True,
-                timeout=self.settings["timeout"],
-            )
-        except subprocess.TimeoutExpired:
-            raise SpeechError(f"espeak-ng took more than {self.settings['timeout']} s") from None
-        if done.returncode != 0 or not Path(path).exists():
-            raise SpeechError(f"espeak-ng failed: {done.stderr.strip() or done.returncode}")
-        return Path(path)
+        """Synthesize `text` into a WAV file (`espeak_to_file` with the speaker's settings)."""
+        return espeak_to_file(self.settings, text, path)
 
     def _run(self) -> None:
         try:

@@ -10,14 +10,15 @@ the stream keeps at most --buffer-ms of it (200 ms: what PortAudio's ALSA input 
 100 ms at a time), dropping the oldest and saying "overflowed" at the next read, as PortAudio
 does. Meanwhile a reply not said before starts every --reply-every seconds, as a chatty
 assistant's would, and the own-voice analysis (assistant/own_voice.py `Analysis`, the speech
-worker's) runs on it on its own thread. `--cpu 0` pins the
-bench to that core and `--busy N` runs N busy loops there too, at the same priority (9: about a
+worker's) runs on it on its own thread, in the worker process the daemon uses. `--cpu 0` pins
+the bench to that core and `--busy N` runs N busy loops there too, at the same priority (9: about a
 tenth of the core left, which is how a Raspberry Pi class board compares with this machine).
 
 Prints: the overflows (audio lost), the status's `processing` share, how late the detections
 are delivered after their audio came in (what a board would not add), from the end of each
 word to its detection, how long the speech worker took to start each reply (its look-up of the
-analysis), and how long the commands heard were ignored as any meanwhile (until the analysis).
+analysis), how long the commands heard were ignored as any meanwhile (until the analysis), and
+the resident memory of the bench and of its analysis worker process.
 """
 
 from __future__ import annotations
@@ -140,6 +141,30 @@ def busy_loops(count: int, cpus: set[int] | None) -> list[subprocess.Popen]:
     return [subprocess.Popen([sys.executable, "-c", spin, where]) for _ in range(count)]
 
 
+def rss_mb(pids: list[int]) -> float:
+    """The resident memory of the processes `pids`, in MB."""
+    total = 0
+    for pid in pids:
+        status = Path(f"/proc/{pid}/status").read_text()
+        total += int(status.split("VmRSS:")[1].split()[0])
+    return total / 1024
+
+
+def children(excluded: list[subprocess.Popen]) -> list[int]:
+    """The child processes of this one but `excluded`: the own-voice analysis worker."""
+    skip = {process.pid for process in excluded}
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        if int(fields[1]) == os.getpid() and pid not in skip:
+            found.append(pid)
+    return found
+
+
 def percentiles(values: list[float], digits: int = 0) -> str:
     if not values:
         return "none"
@@ -184,6 +209,7 @@ def main() -> None:
                 daemon=True,
             ).start()
         time.sleep(args.seconds + 1.0)
+        memory = rss_mb([os.getpid()]), rss_mb(children(loops))
         replies_stop.set()
         stopping.set()
         listening.join(timeout=10)
@@ -191,6 +217,7 @@ def main() -> None:
         for loop in loops:
             loop.kill()
         analysis.close(10.0)
+        speaker.close()
     detections = [(at, m) for at, m in delivered if isinstance(m, protocol.Detection)]
     late = [at - (stream.started + m.ms / 1000) for at, m in detections]
     after_word = []
@@ -206,6 +233,9 @@ def main() -> None:
     print(f"end of the word's 1 s clip -> detection delivered: {percentiles(after_word)}")
     print(f"new replies: {len(took)}, each started {percentiles([s for s, _ in took], 2)} later")
     print(f"commands ignored as any after each started: {percentiles([a for _, a in took])}")
+    print(
+        f"resident memory: this process {memory[0]:.0f} MB, its analysis worker {memory[1]:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

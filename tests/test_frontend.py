@@ -136,7 +136,8 @@ def test_samples_that_are_not_int16_are_refused_with_the_fix():
 def test_the_daemon_modules_do_not_import_tensorflow():
     code = (
         "import sys; import assistant.frontend, assistant.pipeline, assistant.listener, "
-        "assistant.model_runner, assistant.daemon, assistant.cli, assistant.rooms.roles; "
+        "assistant.model_runner, assistant.daemon, assistant.cli, assistant.rooms.roles, "
+        "assistant.own_voice_worker; "
         "loaded = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')]; "
         "print(loaded); sys.exit(1 if loaded else 0)"
     )

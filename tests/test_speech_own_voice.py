@@ -97,7 +97,7 @@ def test_a_reply_that_ended_before_its_analysis_takes_the_analysis_when_it_comes
     try:
         speaker.say("Go")
         assert speaker.wait_idle(5), "the reply waited for its analysis"
-        assert synthesized(slow_synthesis) == ["Go"]
+        assert wait_until(lambda: synthesized(slow_synthesis) == ["Go"], timeout=15)
         assert own_voice_of(speaker, "off")
         slow_synthesis.unlink()
         assert wait_until(lambda: not own_voice_of(speaker, "off"), timeout=30)
@@ -117,7 +117,7 @@ def test_close_drops_the_analyses_not_started_and_its_thread_ends(
     speaker.say("Stop")
     speaker.say("Go")
     assert speaker.wait_idle(5)  # both said, the first one's analysis held
-    assert synthesized(slow_synthesis) == ["Stop"]
+    assert wait_until(lambda: synthesized(slow_synthesis) == ["Stop"], timeout=15)
     speaker.close()
     slow_synthesis.unlink()
     analysis.join(30)
