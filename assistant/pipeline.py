@@ -63,8 +63,18 @@ def model_card_path(model_path: str | Path) -> Path:
 
 
 def load_contract(model_path: str | Path = DEFAULT_MODEL) -> FeatureContract:
-    """The feature contract of a model, from the model card beside it. ModelError when the card
-    is missing or broken, or belongs to another model (its sha256 is not the model's)."""
+    """The feature contract of a model, from the model card beside it. ModelError when the model
+    or its card is missing, or the card is broken or belongs to another model (its sha256 is
+    not the model's)."""
+    model = Path(model_path)
+    if not model.is_file():
+        where = ""
+        if not model.is_absolute():
+            where = (
+                f" (a relative path is read from {Path.cwd()}, the folder the assistant runs "
+                "in: give the absolute path)"
+            )
+        raise ModelError(f"{model}: no such model file{where}")
     card = model_card_path(model_path)
     if not card.is_file():
         raise ModelError(
@@ -249,6 +259,16 @@ def unreadable_wav(path: str | Path, error: Exception) -> str:
     return f"{path}: not a readable PCM WAV file ({str(error) or 'a chunk runs past its end'})"
 
 
+def wav_layout(channels: int, width: int, rate: int) -> str:
+    """A WAV file's sample layout in words: `1 channel(s), 16-bit, 44100 Hz`."""
+    return f"{channels} channel(s), {8 * width}-bit, {rate} Hz"
+
+
+def convert_command(name: str, sample_rate: int = 16000) -> str:
+    """The sox command that makes a WAV file `name` what the board hears."""
+    return f"sox {name} -r {sample_rate} -b 16 -c 1 out.wav"
+
+
 def read_wav_int16(
     path: str | Path, sample_rate: int = 16000, resample: bool = False
 ) -> np.ndarray:
@@ -264,9 +284,8 @@ def read_wav_int16(
     channels, width, rate = layout
     if (channels, width) != (1, 2) or (rate != sample_rate and not resample) or rate <= 0:
         raise ValueError(
-            f"{path}: {channels} channel(s), {8 * width}-bit, {rate} Hz; the board hears "
-            f"{sample_rate} Hz 16-bit mono (convert: sox {path.name} -r {sample_rate} -b 16 -c 1 "
-            "out.wav)"
+            f"{path}: {wav_layout(*layout)}; the board hears {sample_rate} Hz 16-bit mono "
+            f"(convert: {convert_command(path.name, sample_rate)})"
         )
     samples = np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2").astype(np.int16)  # cut short
     if rate == sample_rate:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from model_training import command_line
+from model_training import command_line, settings
 from model_training.settings import FIRMWARE_MODEL_DIR, MODELS_DIR, SHARED_DIR, data_dir
 
 if TYPE_CHECKING:
@@ -53,6 +53,7 @@ def _pipeline(args: argparse.Namespace, store_options: bool = False) -> Pipeline
     from model_training.pipeline import Pipeline
     from model_training.train import TrainConfig
 
+    settings.check_labels(settings.LABELS)
     options = _run_options(args)
     for name, value in options.items():
         setattr(args, name, value)
@@ -68,6 +69,7 @@ def _pipeline(args: argparse.Namespace, store_options: bool = False) -> Pipeline
         validation_percent=args.validation_percent,
         testing_percent=args.testing_percent,
     )
+    pipeline.replace = getattr(args, "replace", False)
     if args.real:
         pipeline.real = [Path(p) for p in args.real]
     if store_options:
@@ -87,6 +89,7 @@ def cmd_download(args: argparse.Namespace) -> None:
 def cmd_index(args: argparse.Namespace) -> None:
     from model_training import dataset
 
+    settings.check_labels(settings.LABELS)
     clips = dataset.index_folder(args.folder, args.validation_percent, args.testing_percent)
     print(json.dumps(dataset.summary(clips), indent=2))
     if args.output:
@@ -156,6 +159,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def cmd_recipe(args: argparse.Namespace) -> None:
     pipeline = _pipeline(args, store_options=True)
+    pipeline.check_replacing()  # before the training, not after it
     start = time.monotonic()
     seconds = {}
     steps = [
@@ -276,6 +280,12 @@ def parser() -> argparse.ArgumentParser:
     ):
         p = steps.add_parser(name, help=text)
         _add_pipeline_options(p)
+        if name in ("export", "recipe"):
+            p.add_argument(
+                "--replace",
+                action="store_true",
+                help="replace a model for other labels in --models-dir (refused without it)",
+            )
         p.set_defaults(func=func)
 
     p = steps.add_parser("evaluate", help="per-class precision/recall, confusion matrix")

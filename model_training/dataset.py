@@ -22,19 +22,28 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.pipeline import WAV_ERRORS, read_wav_int16, unreadable_wav
+from assistant.pipeline import (
+    WAV_ERRORS,
+    convert_command,
+    read_wav_int16,
+    unreadable_wav,
+    wav_layout,
+)
 from model_training.frontend import to_int16
 from model_training.settings import (
     CLIP_SAMPLES,
     COMMANDS,
     LABELS,
     NOISE_FOLDER,
+    SAMPLE_RATE,
     SILENCE_FOLDER,
     SILENCE_LABEL,
     UNKNOWN_LABEL,
 )
 
 SPLITS = ("train", "validation", "test")
+CLIP_LAYOUT = (1, 2, SAMPLE_RATE)
+"""(channels, sample width in bytes, sample rate) of every clip: 16 kHz 16-bit mono."""
 _MAX_WAVS_PER_CLASS = 2**27 - 1
 _NOHASH = re.compile(r"_nohash_.*$")
 
@@ -86,14 +95,36 @@ def _read_list(root: Path, name: str) -> set[str] | None:
     return {line.strip() for line in path.read_text().splitlines() if line.strip()}
 
 
-def wav_info(path: Path) -> tuple[int, int]:
-    """(frames, sample rate) from the WAV header; a clear error names a broken file."""
+def wav_info(path: Path) -> tuple[int, tuple[int, int, int]]:
+    """(frames, (channels, sample width, sample rate)) from the WAV header; a clear error names
+    a broken file."""
     try:
         with wave.open(str(path)) as handle:
-            return handle.getnframes(), handle.getframerate()
+            layout = (handle.getnchannels(), handle.getsampwidth(), handle.getframerate())
+            return handle.getnframes(), layout
     except WAV_ERRORS as error:
         message = f"{unreadable_wav(path, error)}; remove or re-record it"
         raise ValueError(message) from None
+
+
+def check_layouts(root: Path, layouts: dict[Path, tuple[int, int, int]], shown: int = 10) -> None:
+    """ValueError naming every clip (the first `shown`) that is not 16 kHz 16-bit mono, the
+    format the board hears, so that one run finds them all."""
+    wrong = [(path, layout) for path, layout in layouts.items() if layout != CLIP_LAYOUT]
+    if not wrong:
+        return
+    lines = [f"  {path.relative_to(root)}: {wav_layout(*layout)}" for path, layout in wrong]
+    more = [f"  and {len(wrong) - shown} more"] if len(wrong) > shown else []
+    raise ValueError(
+        "\n".join(
+            [
+                f"{root}: {len(wrong)} clip(s) are not 16000 Hz 16-bit mono, what the board hears:",
+                *lines[:shown],
+                *more,
+                f"convert each with sox (`{convert_command('IN.wav')}`) or remove it",
+            ]
+        )
+    )
 
 
 def index_folder(
@@ -116,7 +147,7 @@ def index_folder(
     salt = ""
     if len({which_set(s, validation_percent, testing_percent) for s in speech_speakers}) == 1:
         salt = RESPLIT_SALT
-    clips = []
+    clips, layouts = [], {}
     for path in paths:
         word = path.parent.name
         speaker = speaker_of(path)
@@ -131,8 +162,10 @@ def index_folder(
             )
         else:
             split = which_set(speaker, validation_percent, testing_percent, salt)
-        frames, rate = wav_info(path)
-        clips.append(Clip(str(path), word, label_of(word, commands), speaker, split, frames, rate))
+        frames, layouts[path] = wav_info(path)
+        label = label_of(word, commands)
+        clips.append(Clip(str(path), word, label, speaker, split, frames, layouts[path][2]))
+    check_layouts(root, layouts)
     return clips
 
 

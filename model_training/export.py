@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 from assistant.features import FRONTEND_PARAMS, INPUT_SHIFT
@@ -184,6 +185,26 @@ def thresholds_for_export(card: dict, header: Path) -> str:
         else f"the default threshold {default}"
     )
     return thresholds_header(card["labels"], thresholds, source, EXPORT_COMMAND)
+
+
+def check_replacing(models_dir: str | Path, labels: Sequence[str], replace: bool) -> None:
+    """ValueError when `models_dir` holds the card of a model for other labels than `labels`
+    and `replace` is off: the configurations and firmware made for that model name its
+    commands (the committed model's: config.yaml, firmware/kws)."""
+    card = Path(models_dir) / f"{MODEL_BASENAME}.json"
+    try:
+        before = list(json.loads(card.read_text())["labels"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # nothing there, or nothing a configuration could have been made for
+    if replace or before == list(labels):
+        return
+    raise ValueError(
+        f"{card} is the card of a model for {', '.join(command_labels(before))}, and this "
+        f"run's model is for {', '.join(command_labels(labels))}: the configurations and "
+        "firmware made for that model would name commands it no longer has. Export into "
+        "folders of your own with --models-dir DIR --firmware-dir DIR (model_training/"
+        'README.md, "Training custom commands"), or give --replace to replace it'
+    )
 
 
 def write_artifacts(

@@ -85,6 +85,8 @@ class Pipeline:
     config: TrainConfig = field(default_factory=TrainConfig)
     validation_percent: float = 10.0
     testing_percent: float = 20.0
+    replace: bool = False
+    """Whether `export` may replace a model for other labels in `models_dir`."""
 
     @property
     def synth_dir(self) -> Path:
@@ -247,8 +249,13 @@ class Pipeline:
             "test_clips": len(test.labels),
         }
 
+    def check_replacing(self) -> None:
+        """ValueError when `export` would replace a model for other labels (export.py)."""
+        export.check_replacing(self.models_dir, LABELS, self.replace)
+
     def export(self) -> dict:
         """The run's int8 model, its card and C files, once they all come from one checkpoint."""
+        self.check_replacing()
         training = self.step_record("training.json", "train")
         scores = self.step_record("quantize.json", "quantize")
         if not self.tflite_path.exists():

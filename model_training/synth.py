@@ -20,15 +20,13 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import resample_poly
 
-from assistant.protocol import LABEL as LABEL_RULE
 from model_training.dataset import write_wav
 from model_training.progress import Progress
 from model_training.settings import (
     CLIP_SAMPLES,
     COMMANDS,
-    SILENCE_LABEL,
     UNKNOWN_FOLDER,
-    UNKNOWN_LABEL,
+    check_commands,
 )
 
 SPEECH_FOLDER = "_speech_"
@@ -145,25 +143,6 @@ def synthesize_sentences(
         written.append(path)
         tick()
     return written
-
-
-def check_commands(words: Sequence[str]) -> None:
-    """ValueError unless every word can be a command: a label the protocol allows (lower-case
-    a-z, 0-9 and _, at most 16 characters), not silence/unknown or a `_folder_` of the layout,
-    each given once. (The rule also keeps every clip inside the output folder.)"""
-    for word in words:
-        if not LABEL_RULE.fullmatch(word):
-            raise ValueError(
-                f"{word!r} cannot be a command: use 1-16 characters of a-z, 0-9 and _ "
-                "(the labels the board protocol allows)"
-            )
-        if word in (SILENCE_LABEL, UNKNOWN_LABEL) or (word.startswith("_") and word.endswith("_")):
-            raise ValueError(
-                f"{word!r} cannot be a command: silence, unknown and _folders_ are taken"
-            )
-    repeated = sorted({word for word in words if list(words).count(word) > 1})
-    if repeated:
-        raise ValueError(f"command words given more than once: {', '.join(repeated)}")
 
 
 def synthesize(

@@ -114,7 +114,20 @@ def test_a_threshold_out_of_range_and_a_missing_model_are_named(tmp_path):
         "0 to 1, got 'high'"
     ]
     found = problems(tmp_path, "microphone:\n  model: /nowhere/kws.tflite\n")
-    assert ":2: microphone.model: /nowhere/kws.json: the model card" in found[0]
+    assert found[0].endswith(":2: microphone.model: /nowhere/kws.tflite: no such model file")
+
+
+def test_a_relative_model_path_that_is_not_there_names_the_folder_it_is_read_from(
+    tmp_path, monkeypatch
+):
+    (tmp_path / "models").mkdir()
+    monkeypatch.chdir(tmp_path / "models")  # the model is in tmp_path/data/lamp/models
+    found = problems(tmp_path, "microphone:\n  model: data/lamp/models/kws_int8.tflite\n")
+    assert found[0].endswith(
+        ":2: microphone.model: data/lamp/models/kws_int8.tflite: no such model file (a relative "
+        f"path is read from {tmp_path / 'models'}, the folder the assistant runs in: give the "
+        "absolute path)"
+    )
 
 
 def test_off_switches_off_only_sections_that_can_be(tmp_path):

@@ -266,8 +266,14 @@ def test_past_the_budget_at_every_threshold_the_highest_are_chosen_and_said():
     choice = choose_thresholds(_report(rows, {"on": 10, "up": 10}), 0.0)
     assert choice.thresholds == {"on": 0.9, "up": 0.7}  # "up": equal misses, the lower one
     assert (choice.allowed_false_accepts, choice.false_accepts) == (0, 1)
-    with pytest.raises(ValueError, match="hold no up: evaluate a stream with commands"):
+    with pytest.raises(ValueError) as missing:
         choose_thresholds(_report(rows, {"on": 10, "up": 0}), 0.5)
+    assert str(missing.value) == (
+        "the streams hold no up: build a stream from a folder with validation-split clips of it "
+        "(`python -m model_training.streaming build --data FOLDER --split validation`, without "
+        "--command-share 0; a stream a folder) and evaluate it beside the others (evaluate takes "
+        "several streams)"
+    )
     with pytest.raises(ValueError, match="give 0 or more"):
         choose_thresholds(_report(rows, {"on": 10, "up": 10}), -1)
 

@@ -1,11 +1,14 @@
 """Indexing a Speech Commands folder: labels, speakers, the hash split, clear errors."""
 
+import shutil
+import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from model_training import dataset, synth
+from model_training.__main__ import main
 from model_training.settings import LABELS
 
 
@@ -95,6 +98,30 @@ def test_bad_input_names_the_file(tmp_path):
     dataset.write_wav(tmp_path / "low.wav", np.zeros(8000), sample_rate=8000)
     with pytest.raises(ValueError, match=r"low\.wav: 1 channel\(s\), 16-bit, 8000 Hz.*sox"):
         dataset.read_wav(tmp_path / "low.wav")
+
+
+def test_clips_in_another_format_are_all_named_before_any_features(tiny_folder, tmp_path, capsys):
+    folder = tmp_path / "my_words"
+    shutil.copytree(tiny_folder, folder)
+    audio = np.zeros(44100, dtype="<i2")
+    for name, channels, rate in (("a1_nohash_0", 1, 44100), ("b2_nohash_0", 2, 16000)):
+        with wave.open(str(folder / "stop" / f"{name}.wav"), "wb") as handle:
+            handle.setnchannels(channels)
+            handle.setsampwidth(2)
+            handle.setframerate(rate)
+            handle.writeframes(audio.tobytes())
+    expected = (
+        f"error: {folder}: 2 clip(s) are not 16000 Hz 16-bit mono, what the board hears:\n"
+        "  stop/a1_nohash_0.wav: 1 channel(s), 16-bit, 44100 Hz\n"
+        "  stop/b2_nohash_0.wav: 2 channel(s), 16-bit, 16000 Hz\n"
+        "convert each with sox (`sox IN.wav -r 16000 -b 16 -c 1 out.wav`) or remove it\n"
+    )
+    data = tmp_path / "data"
+    features = ["features", "--data-dir", str(data), "--real", str(folder), "--scale", "0.001"]
+    for step in (["index", str(folder)], features):
+        assert main(step) == 1
+        assert capsys.readouterr().err == expected
+    assert not data.exists()  # nothing computed before the error
 
 
 def test_summary_counts(tiny_folder):

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from assistant.recognizer import DEFAULT_THRESHOLD
 from model_training import dataset, synth
 from model_training.__main__ import main
 from model_training.examples import Recipe
+from model_training.export import model_id
 from model_training.pipeline import Pipeline
 from model_training.settings import LABELS, REPO_ROOT
 from model_training.streaming.thresholds import HEADER_NAME, read_thresholds_header
@@ -169,6 +171,37 @@ def test_synth_refuses_words_that_cannot_be_commands_and_negative_counts(
     assert not list(tmp_path.rglob("*.wav"))
 
 
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        (("silence", "unknown", "Lamp", "fan"), "'Lamp' cannot be a command: use 1-16 characters"),
+        (("silence", "unknown", "desk fan"), "'desk fan' cannot be a command"),
+        (("silence", "unknown", "lamp", "lamp"), "command words given more than once: lamp"),
+        (("unknown", "silence", "lamp"), "must be 'silence', 'unknown' and then the commands"),
+        (("silence", "unknown"), "must be 'silence', 'unknown' and then the commands"),
+        (("silence", "unknown", *(f"w{n}" for n in range(15))), "has 17 labels; "),
+    ],
+)
+def test_every_step_refuses_labels_the_board_cannot_use_before_reading_clips(
+    speech, tmp_path, capsys, monkeypatch, labels, message
+):
+    use_labels(monkeypatch, labels)
+    line = 1 + next(
+        n
+        for n, text in enumerate(
+            (REPO_ROOT / "model_training/settings.py").read_text().splitlines()
+        )
+        if text.startswith("LABELS")
+    )
+    pipeline = ["--data-dir", str(tmp_path), "--real", str(speech), "--scale", "0.001"]
+    for step in (["index", str(speech)], ["features", *pipeline], ["train", *pipeline]):
+        assert main(step) == 1
+        error = capsys.readouterr().err
+        assert error.startswith(f"error: model_training/settings.py:{line}: LABELS")
+        assert message in error
+    assert not list(tmp_path.iterdir())  # no features cached, no run folder
+
+
 def finished_run(
     root: Path, tiny_model: Path, run: str = "r", labels: tuple[str, ...] = LABELS
 ) -> Pipeline:
@@ -204,6 +237,36 @@ def test_export_writes_a_run_whose_files_come_from_one_checkpoint(tiny_model, tm
     card = json.loads((tmp_path / "out" / "m" / "kws_int8.json").read_text())
     assert card["sha256"] == hashlib.sha256(tiny_model.read_bytes()).hexdigest()
     assert card["data"]["commands_without_clips"] == {"validation": [], "test": []}
+
+
+def test_export_and_recipe_refuse_to_replace_a_model_for_other_labels_unless_told(
+    tiny_model, tmp_path, capsys, monkeypatch
+):
+    out = tmp_path / "out"
+    assert main(export_args(finished_run(tmp_path / "data", tiny_model), out)) == 0
+    exported = {path: path.read_bytes() for path in out.rglob("*") if path.is_file()}
+    labels = ("silence", "unknown", "lamp", "fan", "kettle", "radio", "blinds", "heater")
+    use_labels(monkeypatch, labels)
+    lamp = finished_run(tmp_path / "data", tiny_model, run="lamp", labels=labels)
+    capsys.readouterr()
+    assert main(export_args(lamp, out)) == 1
+    error = capsys.readouterr().err
+    assert (
+        f"{out / 'm' / 'kws_int8.json'} is the card of a model for on, off, up, down, go, stop, "
+        "and this run's model is for lamp, fan, kettle, radio, blinds, heater:"
+    ) in error
+    assert "--models-dir DIR --firmware-dir DIR" in error and "--replace" in error
+    assert {path: path.read_bytes() for path in out.rglob("*") if path.is_file()} == exported
+    recipe = ["recipe", *export_args(lamp, out)[1:]]
+    recipe[recipe.index("--run") + 1] = "again"
+    assert main(recipe) == 1  # before it synthesizes and trains
+    assert "is the card of a model for on, off" in capsys.readouterr().err
+    assert (
+        not (lamp.root / "synth").exists()
+        and not (lamp.root / "runs" / "again" / "best.keras").exists()
+    )
+    assert main([*export_args(lamp, out), "--replace"]) == 0
+    assert json.loads((out / "m" / "kws_int8.json").read_text())["labels"] == list(labels)
 
 
 def test_commands_without_validation_or_test_clips_are_warned_about_and_in_the_card(
@@ -314,6 +377,36 @@ def test_export_writes_the_thresholds_header_of_the_models_labels(
     assert f"labels={','.join(OTHER_LABELS)}" in settings.splitlines()
 
 
+def test_the_firmware_tests_check_a_custom_model_against_the_model_kws_model_names(
+    tiny_model, tmp_path, monkeypatch
+):
+    use_labels(monkeypatch, OTHER_LABELS)
+    out = tmp_path / "out"
+    assert (
+        main(export_args(finished_run(tmp_path / "data", tiny_model, labels=OTHER_LABELS), out))
+        == 0
+    )
+    checkout = tmp_path / "checkout"  # firmware/ with the files copied in, as README step 8 says
+    assert build_firmware(out / "fw", checkout).returncode == 0
+    shutil.copytree(REPO_ROOT / "assistant" / "models", checkout / "assistant" / "models")
+    tests = checkout / "firmware" / "tests" / "test_firmware_model.py"
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tests), "-k",
+               "embedded_model_is_the_desktop_model or labels_and_quantization"]  # fmt: skip
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    environment.pop("KWS_MODEL", None)
+    default = subprocess.run(command, capture_output=True, text=True, env=environment)
+    assert default.returncode == 1
+    assert (
+        f"firmware/kws/src/model/ holds model {model_id(tiny_model.read_bytes())}, "
+        f"{checkout / 'assistant' / 'models' / 'kws_int8.tflite'} is model"
+    ) in default.stdout
+    assert "KWS_MODEL=PATH pytest firmware/tests" in default.stdout
+    environment["KWS_MODEL"] = str(out / "m" / "kws_int8.tflite")
+    custom = subprocess.run(command, capture_output=True, text=True, env=environment)
+    assert custom.returncode == 0, custom.stdout
+    assert "2 passed" in custom.stdout
+
+
 def test_export_keeps_the_chosen_threshold_of_each_command_the_model_still_has(
     tiny_model, tmp_path, monkeypatch
 ):
@@ -327,7 +420,7 @@ def test_export_keeps_the_chosen_threshold_of_each_command_the_model_still_has(
 
     use_labels(monkeypatch, OTHER_LABELS)
     pipeline = finished_run(tmp_path / "data", tiny_model, run="lamp", labels=OTHER_LABELS)
-    assert main(export_args(pipeline, out)) == 0
+    assert main([*export_args(pipeline, out), "--replace"]) == 0  # a model for other labels
     header = read_thresholds_header(out / "fw" / HEADER_NAME)
     assert list(header) == list(OTHER_LABELS)
     assert header["go"] == chosen["go"] and header["stop"] == chosen["stop"]

@@ -8,7 +8,7 @@ import math
 import sys
 from pathlib import Path
 
-from model_training import command_line
+from model_training import command_line, settings
 from model_training.settings import FIRMWARE_MODEL_DIR, REPO_ROOT, SHARED_DIR, data_dir
 from model_training.streaming import REPORTING_SPLIT, STREAM_SPLITS
 
@@ -29,6 +29,7 @@ def _recognizer_settings(args):
 def cmd_build(args) -> None:
     from model_training.streaming.build import StreamRecipe, build_stream
 
+    settings.check_labels(settings.LABELS)
     recipe = StreamRecipe(
         minutes=args.minutes,
         snr_db=tuple(args.snr),

@@ -72,8 +72,10 @@ def choose_thresholds(report: dict, max_false_accepts_per_hour: float = 0.5) -> 
     unheard = [c for c in commands if not sweep[0]["per_command"][c]["events"]]
     if unheard:
         raise ValueError(
-            f"the streams hold no {', '.join(unheard)}: evaluate a stream with commands (built "
-            "without --command-share 0) beside the negative one"
+            f"the streams hold no {', '.join(unheard)}: build a stream from a folder with "
+            "validation-split clips of it (`python -m model_training.streaming build --data "
+            "FOLDER --split validation`, without --command-share 0; a stream a folder) and "
+            "evaluate it beside the others (evaluate takes several streams)"
         )
     rows = {command: _rows(sweep, command) for command in commands}
     allowed = math.floor(max_false_accepts_per_hour * hours + 1e-9)
