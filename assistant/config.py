@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -226,6 +226,27 @@ def load_config(
     for warning in config.warnings:
         log.warning("%s", warning)
     return config
+
+
+def check_skill_use(
+    skill: type[Skill],
+    settings: Mapping[str, Any],
+    calls: Sequence[tuple[str, Mapping[str, Any]]] = (),
+) -> tuple[dict[str, Any], list[ActionCall], list[str]]:
+    """`skill` checked as a configuration checks it, given `settings` as its `skills.<name>:`
+    section and each (action, params) of `calls` as an action of a command with its `with:`
+    (types, bounds, unknown names, check_settings, check_params): the settings and the calls
+    with the defaults filled in, and what is wrong, as `config check` says it without a file's
+    lines (for assistant.plugin_testing)."""
+    name = skill.name
+    document = LocatedDocument(data={"skills": {name: settings}}, lines={}, file=Path(name))
+    validator = _Validator(document, {name: skill}, {})
+    for action, params in calls:
+        call = f"{name}.{action}"
+        validator.action_call({"action": call, "with": params}, (call,))
+    values = validator.skill_settings(document.data["skills"]).get(name, {})
+    made = [call for call, _, _ in validator.calls]
+    return values, made, [problem.message for problem in validator.problems]
 
 
 class _Validator:
