@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -228,6 +228,27 @@ def load_config(
     return config
 
 
+def check_skill_use(
+    skill: type[Skill],
+    settings: Mapping[str, Any],
+    calls: Sequence[tuple[str, Mapping[str, Any]]] = (),
+) -> tuple[dict[str, Any], list[ActionCall], list[str]]:
+    """`skill` checked as a configuration checks it, given `settings` as its `skills.<name>:`
+    section and each (action, params) of `calls` as an action of a command with its `with:`
+    (types, bounds, unknown names, check_settings, check_params): the settings and the calls
+    with the defaults filled in, and what is wrong, as `config check` says it without a file's
+    lines (for assistant.plugin_testing)."""
+    name = skill.name
+    document = LocatedDocument(data={"skills": {name: settings}}, lines={}, file=Path(name))
+    validator = _Validator(document, {name: skill}, {})
+    for action, params in calls:
+        call = f"{name}.{action}"
+        validator.action_call({"action": call, "with": params}, (call,))
+    values = validator.skill_settings(document.data["skills"]).get(name, {})
+    made = [call for call, _, _ in validator.calls]
+    return values, made, [problem.message for problem in validator.problems]
+
+
 class _Validator:
     def __init__(
         self,
@@ -243,6 +264,8 @@ class _Validator:
         self.model_commands: tuple[str, ...] | None = None
         """What the microphone model can report (None: its card could not be read)."""
         self.model_name = ""
+        self.unloadable_at: dict[str, list[Path_]] = {}
+        """Where the file names each installed skill that cannot be loaded (`unloadable`)."""
         self.calls: list[tuple[ActionCall, Path_, bool]] = []
         """Every action call under `commands:`, in the file's order, with the path of its `with:`
         and whether that passed its checks (for Skill.check_params, which gets only calls that
@@ -314,6 +337,7 @@ class _Validator:
         self.check_sections(values, sections, mistyped)
         commands = self.commands(data.get("commands"), values)
         skills = self.skill_settings(data.get("skills"))
+        self.report_unloadable()
         if self.problems:
             raise ConfigError(sorted(self.problems, key=lambda problem: problem.line))
         warnings = tuple(sorted(self.warnings, key=lambda warning: warning.line))
@@ -536,11 +560,22 @@ class _Validator:
 
     def unknown_skill(self, path: Path_, skill: str) -> None:
         if skill in self.unloadable:
-            why = self.unloadable[skill]
-            self.problem(path, f"skill {skill!r} is installed but cannot be loaded: {why}")
+            self.unloadable_at.setdefault(skill, []).append(path)
             return
         installed = valid_choices(skill, sorted(self.installed), "installed skills")
         self.problem(path, f"unknown skill {skill!r}; {installed}")
+
+    def report_unloadable(self) -> None:
+        """Each place that names a skill that cannot be loaded: why, at the first line that
+        names it, and at the others a pointer to that line (a plugin's reason is long)."""
+        for skill, paths in self.unloadable_at.items():
+            first, *others = sorted(paths, key=self.document.line_of)
+            cannot = f"skill {skill!r} is installed but cannot be loaded"
+            self.problem(first, f"{cannot}: {self.unloadable[skill]}")
+            line = self.document.line_of(first)
+            for path in others:
+                if self.document.line_of(path) != line:
+                    self.problem(path, f"{cannot} (line {line} says why)")
 
     def skill_settings(self, raw: Any) -> dict[str, dict]:
         if raw is None:

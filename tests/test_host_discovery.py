@@ -157,6 +157,33 @@ def test_declaration_slips_are_reported_as_broken_and_the_other_skills_load(
     ) in capsys.readouterr().err
 
 
+def test_config_check_gives_a_broken_plugins_reason_once_and_points_to_it_elsewhere(
+    tmp_path, monkeypatch, capsys
+):
+    install(tmp_path, monkeypatch, "slips", "slip_skills", {"nocomma": "NoComma"}, SLIPS)
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "skills:\n"
+        "  nocomma: {greeting: hey}\n"
+        "commands:\n"
+        "  on: nocomma.hi\n"
+        "  off: [nocomma.hi, nocomma.bye]\n"
+        "  up:\n"
+        "    do: lights.brighter\n"
+        "    when:\n"
+        "      nocomma: nocomma.hi\n"
+    )
+    assert cli.main(["config", "check", str(config)]) == 2
+    cannot = "skill 'nocomma' is installed but cannot be loaded"
+    assert capsys.readouterr().err.splitlines() == [
+        f"{config}:2: {cannot}: TypeError: NoComma: settings must be a tuple of Setting "
+        "(missing trailing comma?)",
+        f"{config}:4: {cannot} (line 2 says why)",
+        f"{config}:5: {cannot} (line 2 says why)",
+        f"{config}:9: {cannot} (line 2 says why)",
+    ]
+
+
 def test_a_bare_action_decorator_declares_the_action():
     class Bare(Skill):
         name = "bare"

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 from mosquitto import Mosquitto, Recorder, free_port
-from skill_host import SkillUnderTest
 from waiting import wait_until
 
 from assistant.plugin import MQTT_RECONNECT_MAX, CommandEvent, SkillError
+from assistant.plugin_testing import SkillUnderTest
 from skills import lights as lights_module
 from skills.lights import LightsSkill
 
@@ -29,9 +29,13 @@ def broker(tmp_path: Path):
 def lights(tmp_path: Path):
     started: list[SkillUnderTest] = []
 
-    def start(port: int, phrases: list[str | None] | None = None, **settings) -> SkillUnderTest:
+    def start(
+        port: int, phrases: list[str | None] | None = None, refused: bool = False, **settings
+    ) -> SkillUnderTest:
         values = {"host": "127.0.0.1", "port": port, **settings}
-        skill = SkillUnderTest(LightsSkill, values, tmp_path / "data", phrases)
+        skill = SkillUnderTest(
+            LightsSkill, values, tmp_path / "data", phrases, allow_refused=refused
+        )
         started.append(skill)
         return skill
 
@@ -47,11 +51,11 @@ def connected(skill: SkillUnderTest, timeout: float = 5.0) -> bool:
 def test_zigbee2mqtt_messages(broker: Mosquitto, lights) -> None:
     recorder = Recorder(broker)
     skill = lights(broker.port)
-    assert skill.do("on", command="on") == "Lights on"
-    assert skill.do("brighter", command="up") is None
-    assert skill.do("dimmer", command="down") is None
+    assert skill.do("on", "on") == "Lights on"
+    assert skill.do("brighter", "up") is None
+    assert skill.do("dimmer", "down") is None
     assert skill.do("level", percent=50) == "Lights at 50 percent"
-    assert skill.do("off", command="off") == "Lights off"
+    assert skill.do("off", "off") == "Lights off"
     topic = "zigbee2mqtt/living_room/set"
     assert recorder.wait_for(5) == [
         (topic, '{"state": "ON"}'),
@@ -110,7 +114,11 @@ def test_custom_templates_replace_the_preset(broker: Mosquitto, lights) -> None:
 
 def test_a_bad_template_is_reported_at_start(broker: Mosquitto, lights) -> None:
     templates = {"on": {"topic": "home/$room/power", "payload": "1"}}
-    skill = lights(broker.port, templates=templates)
+    skill = lights(broker.port, refused=True, templates=templates)  # got past config check
+    assert skill.refused == [
+        "skills.lights: templates.on.topic: bad placeholder 'room' in 'home/$room/power'; "
+        "valid: $device, $step, $step_254, $percent, $value_254"
+    ]
     assert skill.replies == ["The lights are not set up right"]
     assert (
         "skills.lights.templates.on.topic: bad placeholder 'room'"
@@ -142,7 +150,7 @@ def test_tls_with_a_trusted_certificate(tmp_path: Path, lights) -> None:
 
 
 def test_tls_with_a_missing_ca_file_says_which_setting(tmp_path: Path, lights) -> None:
-    skill = lights(1883, tls=True, ca_file=str(tmp_path / "missing.pem"))
+    skill = lights(1883, refused=True, tls=True, ca_file=str(tmp_path / "missing.pem"))
     assert skill.replies == ["The lights are not set up right"]
     assert skill.host.start_errors["lights"] == (
         f"SkillError: Lights: skills.lights.ca_file {tmp_path}/missing.pem is not a file: give "
@@ -215,7 +223,7 @@ def test_a_command_just_after_a_long_broker_restart_is_sent(broker: Mosquitto, l
     broker.start()
     back = time.monotonic()
     recorder = Recorder(broker)
-    assert skill.do("on", command="on") == "Lights on"
+    assert skill.do("on", "on") == "Lights on"
     assert time.monotonic() - back < MQTT_RECONNECT_MAX + 0.5
     assert recorder.wait_for(1) == [("zigbee2mqtt/living_room/set", '{"state": "ON"}')]
     recorder.close()
@@ -231,7 +239,7 @@ def test_a_command_while_the_broker_restarts_waits_for_it(broker: Mosquitto, lig
     restart = threading.Timer(0.2, broker.start)
     restart.start()
     try:
-        assert skill.do("on", command="on") == "Lights on"
+        assert skill.do("on", "on") == "Lights on"
     finally:
         restart.join()
     assert skill.replies == ["Lights on"]
@@ -279,7 +287,7 @@ def test_an_abandoned_action_stops_waiting_for_the_brokers_confirmation(
     finally:
         os.kill(broker.process.pid, signal.SIGCONT)
     try:
-        assert skill.do("off", command="off") == "Lights off"
+        assert skill.do("off", "off") == "Lights off"
     finally:
         skill.stop()
 
@@ -288,10 +296,10 @@ def test_status_says_whether_the_broker_is_connected_and_where(broker: Mosquitto
     skill = lights(broker.port)
     assert connected(skill)
     where = f"the MQTT broker at 127.0.0.1:{broker.port}"
-    assert skill.host.skill_status() == [f"skill lights: connected to {where}"]
+    assert skill.status() == [f"skill lights: connected to {where}"]
     broker.stop()
     assert wait_until(lambda: not skill.skill.connected)
-    assert skill.host.skill_status() == [
+    assert skill.status() == [
         f"skill lights: cannot reach {where} (Connection refused), is it running?"
     ]
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from mpris import MprisPlayer, session_bus
-from skill_host import SkillUnderTest
 from waiting import wait_until
 
 from assistant.plugin import NothingToDo, SkillError
+from assistant.plugin_testing import SkillUnderTest
 from skills import media as media_skill
 from skills.media import MediaSkill
 
@@ -91,18 +91,18 @@ def test_a_pause_asked_for_keeps_focus_for_focus_seconds_and_one_in_the_player_d
         assert wait_until(lambda: media.focus.current() is None)
         player.set_status("Playing")
         assert wait_until(lambda: media.focus.current() == "media")
-        media.do("pause", command="stop")
+        media.do("pause", "stop")
         assert player.status == "Paused"
         assert keeps(lambda: media.focus.current() == "media")
         assert media.host.health() == "media running, has focus"
-        assert media.host.skill_status() == ["skill media: following testplayer (paused)"]
+        assert media.status() == ["skill media: following testplayer (paused)"]
         later(29)
         assert media.focus.current() == "media"
         media.do("play")
         assert player.status == "Playing"
         later(3600)
         assert media.focus.current() == "media"  # held while it plays
-        media.do("pause", command="stop")
+        media.do("pause", "stop")
         later(3600 + 29)
         assert keeps(lambda: media.focus.current() == "media")
         later(3600 + 31)
@@ -118,11 +118,9 @@ def test_a_player_that_announces_the_pause_late_keeps_focus_too(
     player = MprisPlayer(bus_address, "testplayer", status="Playing", late=0.3)
     try:
         assert wait_until(lambda: media.focus.current() == "media")
-        media.do("pause", command="stop")
+        media.do("pause", "stop")
         assert wait_until(lambda: player.status == "Paused")
-        assert wait_until(
-            lambda: media.host.skill_status() == ["skill media: following testplayer (paused)"]
-        )
+        assert wait_until(lambda: media.status() == ["skill media: following testplayer (paused)"])
         assert keeps(lambda: media.focus.current() == "media")
         focus_seconds_later(media)(31)
         assert media.focus.current() is None
@@ -141,7 +139,7 @@ def test_a_pause_in_the_player_just_after_play_pause_started_it_is_the_users(
     then a pause with the player's own button a moment later, leaves no focus behind."""
     player = MprisPlayer(bus_address, "testplayer", status="Paused")
     try:
-        media.do("play_pause", command="go")
+        media.do("play_pause", "go")
         assert player.status == "Playing"
         assert wait_until(lambda: media.focus.current() == "media")
         player.set_status("Paused")  # the player's own button
@@ -157,10 +155,10 @@ def test_commands_go_to_the_player_paused_last_while_none_plays(
     first = MprisPlayer(bus_address, "aaa")
     paused = MprisPlayer(bus_address, "zzz", status="Playing")
     try:
-        media.do("pause", command="stop")
+        media.do("pause", "stop")
         followed = "skill media: following zzz (paused), also aaa (paused)"
-        assert wait_until(lambda: media.host.skill_status() == [followed])
-        media.do("volume_up", command="up")
+        assert wait_until(lambda: media.status() == [followed])
+        media.do("volume_up", "up")
         assert paused.volume == pytest.approx(0.7)
         media.do("play")
         assert paused.status == "Playing"
@@ -192,7 +190,7 @@ def test_focus_is_released_when_the_bus_goes_away(tmp_path: Path) -> None:
         assert wait_until(lambda: skill.focus.current() == "media")
     try:
         assert wait_until(lambda: skill.focus.current() is None)
-        shown = skill.host.skill_status()  # what `assistant status` says of it meanwhile
+        shown = skill.status()  # what `assistant status` says of it meanwhile
         assert shown[0].startswith("skill media: cannot follow the players: "), shown
     finally:
         skill.stop()
@@ -210,15 +208,15 @@ def test_a_pause_asked_for_keeps_focus_while_the_watcher_reconnects(
         player = MprisPlayer(address, "testplayer", status="Playing")
         skill = SkillUnderTest(MediaSkill, {"bus": address}, tmp_path)
         assert wait_until(lambda: skill.focus.current() == "media")
-        skill.do("pause", command="stop")
+        skill.do("pause", "stop")
         player.close()
     try:
         lost = "skill media: cannot follow the players: "
-        assert wait_until(lambda: skill.host.skill_status()[0].startswith(lost))
+        assert wait_until(lambda: skill.status()[0].startswith(lost))
         with session_bus(address):
             player = MprisPlayer(address, "testplayer", status="Paused")
             following = ["skill media: following testplayer (paused)"]
-            assert wait_until(lambda: skill.host.skill_status() == following)
+            assert wait_until(lambda: skill.status() == following)
             assert keeps(lambda: skill.focus.current() == "media")
             player.close()
     finally:
@@ -232,7 +230,7 @@ def test_status_shows_the_player_commands_go_to_and_what_each_player_does(
     playback, then the others'; the skill has focus while one plays."""
 
     def shown() -> list[str]:
-        return media.host.skill_status()
+        return media.status()
 
     assert wait_until(lambda: shown() == ["skill media: no media player is running"])
     idle = MprisPlayer(bus_address, "aaa")

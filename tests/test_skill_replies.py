@@ -5,31 +5,38 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from skill_host import SkillUnderTest
 
 from assistant.config import ConfigError, load_config
 from assistant.discovery import discover_skills
-from assistant.plugin import SkillError
+from assistant.plugin import CommandEvent, SkillError
+from assistant.plugin_testing import ConfigRefused, SkillUnderTest
 from skills.replies import RepliesSkill
 
 
 def test_say_speaks_text_or_a_named_phrase(tmp_path: Path) -> None:
-    skill = SkillUnderTest(RepliesSkill, {"phrases": {"greeting": "Hello there"}}, tmp_path)
-    try:
+    with SkillUnderTest(RepliesSkill, {"phrases": {"greeting": "Hello there"}}, tmp_path) as skill:
         assert skill.do("say", text="Good night") == "Good night"
         assert skill.do("say", phrase="greeting") == "Hello there"
-        with pytest.raises(SkillError, match=r"no phrase named 'bye'.*known: greeting"):
+        # what `config check` refuses in a `with:` never reaches the action
+        with pytest.raises(
+            ConfigRefused, match=r"^replies.say: no phrase named 'bye'.*: greeting$"
+        ):
             skill.do("say", phrase="bye")
-        with pytest.raises(SkillError, match="give `with: "):
+        with pytest.raises(ConfigRefused, match=r"^replies.say: give `with: \{text: ...\}` or"):
             skill.do("say")
-    finally:
-        skill.stop()
-    assert skill.replies == [
-        "Good night",
-        "Hello there",
-        "That reply is not set up",  # the log and `assistant send` say why
-        "That reply is not set up",
-    ]
+        # should such a call reach it all the same, the action fails with a short sentence
+        with pytest.raises(SkillError, match=r"no phrase named 'bye'") as failed:
+            skill.skill.say(CommandEvent("go", 0.9), phrase="bye")
+        assert failed.value.spoken == "That reply is not set up"
+    assert skill.replies == ["Good night", "Hello there"]
+
+
+def test_settings_are_checked_as_config_check_does(tmp_path: Path) -> None:
+    with pytest.raises(ConfigRefused) as refused:
+        SkillUnderTest(RepliesSkill, {"phrase": {"greeting": "Hello"}}, tmp_path)
+    assert str(refused.value) == (
+        "skills.replies: unknown setting 'phrase'; did you mean 'phrases'? valid: phrases"
+    )
 
 
 def test_config_check_reports_a_call_that_say_would_refuse_at_its_line(tmp_path: Path) -> None:

@@ -19,11 +19,11 @@ import pytest
 from apscheduler.schedulers.base import STATE_PAUSED, STATE_STOPPED
 from apscheduler.triggers.date import DateTrigger
 from manual_clock import Clock
-from skill_host import SkillUnderTest
 from waiting import wait_until
 
 from assistant.phrase import PhraseListener
-from assistant.plugin import NothingToDo, SkillError, time_of_day_in_words
+from assistant.plugin import CommandEvent, NothingToDo, SkillError, time_of_day_in_words
+from assistant.plugin_testing import SkillUnderTest
 from skills.timer_store import FORMAT, TimerStore, store_problem
 from skills.timers import TimersSkill
 
@@ -250,7 +250,7 @@ def test_status_shows_each_timer_due_and_each_ringing_on_the_local_clock(
         return moment.strftime("%H:%M:%S" if moment.date() == today else "%Y-%m-%d %H:%M:%S")
 
     skill = timers(ask_length=False, ring_every=60, ring_for=120)
-    assert skill.host.skill_status() == ["skill timers: no timer running"]
+    assert skill.status() == ["skill timers: no timer running"]
     skill.do("start", name="rice", seconds=2 * 86400)
     skill.do("start", name="eggs", seconds=600)
     skill.do("start", name="tea", seconds=0.2)
@@ -259,14 +259,12 @@ def test_status_shows_each_timer_due_and_each_ringing_on_the_local_clock(
     eggs, rice = (scheduler.get_job(f"timer:{name}").next_run_time for name in ("eggs", "rice"))
     until = scheduler.get_job("ring:tea", "ringing").trigger.end_date
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", local(rice))  # another day
-    assert skill.host.skill_status() == [
+    assert skill.status() == [
         f"skill timers: eggs due at {local(eggs)}, rice due at {local(rice)}",
         f"skill timers: ringing: tea until {local(until)}",
     ]
     assert skill.do("stop") == "Timer silenced"
-    assert skill.host.skill_status() == [
-        f"skill timers: eggs due at {local(eggs)}, rice due at {local(rice)}"
-    ]
+    assert skill.status() == [f"skill timers: eggs due at {local(eggs)}, rice due at {local(rice)}"]
 
 
 def test_stop_cancels_the_timer_named_in_its_parameters_else_the_one_due_first(timers) -> None:
@@ -448,7 +446,7 @@ def test_a_timer_that_rings_for_less_than_ring_every_rings_once_and_stores_nothi
 
 def test_a_timer_rings_in_the_room_that_started_it(timers) -> None:
     skill = timers(ask_length=False, ring_every=0.3)
-    skill.do("start", name="tea", seconds=0.2, site="kitchen")
+    skill.do("start", CommandEvent("go", 0.9, site="kitchen"), name="tea", seconds=0.2)
     assert wait_until(lambda: skill.replies.count("Tea is done") >= 2)  # rung, then again
     rung = [site for text, site in skill.said if text == "Tea is done"]
     assert set(rung) == {"kitchen"}
