@@ -43,6 +43,13 @@ DEVICE_SETTINGS = (
         minimum=0.1,
     ),
     Setting(
+        "max_delay",
+        float,
+        5.0,
+        "detections read from the board longer than this after it sent them are dropped",
+        minimum=0,
+    ),
+    Setting(
         "max_line_errors",
         int,
         WARNINGS_PER_MINUTE,

@@ -191,8 +191,14 @@ class Assistant:
     def add_source(self, source: EventSource, kind: str) -> RunningSource:
         """Run `source` on its own thread; `kind` is the resolved `source:` it stands for."""
         name = SOURCE_NAMES[kind]
+        # a port keeps the lines not read; the microphone's lines are heard as they are made
+        max_delay = None if kind == "microphone" else self.config.sections["device"]["max_delay"]
         session = DeviceSession(
-            name, self.config.site, lambda event: self._on_command(event, session), self.stats
+            name,
+            self.config.site,
+            lambda event: self._on_command(event, session),
+            self.stats,
+            max_delay=max_delay,
         )
         stopping = threading.Event()
         thread = threading.Thread(

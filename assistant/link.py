@@ -308,7 +308,7 @@ class SerialSource:
             return
         if not greeting.greeted:
             if not greeting.take(message):
-                self.stats.stale += 1
+                self.stats.count_stale("before_hello")
                 return
             if isinstance(message, protocol.Hello):
                 self.request(protocol.Request("info"))

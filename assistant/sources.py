@@ -13,6 +13,7 @@ from typing import Protocol
 
 from assistant import protocol
 from assistant.clocks import elapsed
+from assistant.lateness import ReadLateness
 from assistant.plugin import CommandEvent
 from assistant.ratelimit import WarningLimiter, counted
 
@@ -49,8 +50,10 @@ class LinkStats:
     """Detections dropped because the board speaks another protocol version."""
     reconnects: int = 0
     stale: int = 0
-    """Lines dropped because they came before the board's HELLO on a newly opened port (left
-    over from an earlier host's session)."""
+    """Lines dropped for being old: `before_hello`, those that came before the board's HELLO on
+    a newly opened port (left over from an earlier host's session); `read_late`, detections read
+    longer than device.max_delay after the board sent them (the assistant was not reading)."""
+    stale_by: dict[str, int] = field(default_factory=dict)
     by_error: dict[str, int] = field(default_factory=dict)
     warnings: WarningLimiter = field(default_factory=WarningLimiter, repr=False, compare=False)
 
@@ -58,12 +61,17 @@ class LinkStats:
         self.malformed += 1
         self.by_error[code] = self.by_error.get(code, 0) + 1
 
+    def count_stale(self, kind: str) -> None:
+        self.stale += 1
+        self.stale_by[kind] = self.stale_by.get(kind, 0) + 1
+
     def summary(self) -> str:
-        """The counters in one line, malformed lines by error token."""
+        """The counters in one line, malformed lines by error token, stale ones by reason."""
         return (
             f"lines {self.lines}, detections {self.detections}, "
             f"malformed {counted(self.malformed, self.by_error)}, lost {self.lost}, "
-            f"refused {self.refused}, stale {self.stale}, reconnects {self.reconnects}"
+            f"refused {self.refused}, stale {counted(self.stale, self.stale_by)}, "
+            f"reconnects {self.reconnects}"
         )
 
 
@@ -80,12 +88,17 @@ class DeviceSession:
         on_command: Callable[[CommandEvent], None],
         stats: LinkStats | None = None,
         clock: Callable[[], float] = elapsed,
+        max_delay: float | None = None,
     ):
+        """`max_delay`: a detection read longer than this after the board sent it is dropped
+        (None: the source's lines cannot wait unread, as the microphone's)."""
         self.source_name = source_name
         self.site = site
         self.on_command = on_command
         self.stats = stats or LinkStats()
         self.clock = clock
+        self.max_delay = max_delay
+        self.lateness = ReadLateness()
         self.hello: protocol.Hello | None = None
         self.greeted = threading.Event()
         """Set once the board's HELLO arrived: from then on its detections are heard."""
@@ -106,6 +119,8 @@ class DeviceSession:
             self._greet(message)
         elif self.last_seq is not None:
             lost = protocol.lost_between(self.last_seq, message.seq)
+            if lost != 0:
+                self.lateness.lost()
             if lost is None:
                 self.stats.warnings.warning(
                     log,
@@ -130,8 +145,12 @@ class DeviceSession:
                     message.seq,
                 )
         self.last_seq = message.seq
-        if isinstance(message, protocol.Detection) and self.refusing:
+        if isinstance(message, protocol.Heartbeat):
+            self.lateness.heartbeat(message.ms, received)
+        elif isinstance(message, protocol.Detection) and self.refusing:
             self.stats.refused += 1
+        elif isinstance(message, protocol.Detection) and self._read_late(message, received):
+            self.stats.count_stale("read_late")
         elif isinstance(message, protocol.Detection):
             self.stats.detections += 1
             self.on_command(
@@ -163,7 +182,26 @@ class DeviceSession:
                 self.replies.append(message)
                 self._replies_changed.notify_all()
 
+    def _read_late(self, detection: protocol.Detection, received: float) -> bool:
+        """True (and warned about) if `detection` was read longer than max_delay after the
+        board sent it."""
+        late = self.lateness.detection(received)
+        if self.max_delay is None or late <= self.max_delay:
+            return False
+        self.stats.warnings.warning(
+            log,
+            "stale-detection",
+            "%s: dropped %r: read at least %.1f s after the board sent it, longer than "
+            "device.max_delay (the assistant was not reading the port: stopped, as by Ctrl-Z, "
+            "or short of CPU)",
+            self.source_name,
+            detection.label,
+            late,
+        )
+        return True
+
     def _greet(self, hello: protocol.Hello) -> None:
+        self.lateness = ReadLateness()
         self.refusing = hello.proto != protocol.PROTOCOL_VERSION
         if self.refusing:
             log.error(

@@ -892,3 +892,37 @@ def test_a_missing_subcommand_is_named_by_its_choices(words, choices, capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(words)
     assert capsys.readouterr().err.endswith(f"the following arguments are required: {choices}\n")
+
+
+def test_a_daemon_stopped_by_ctrl_z_drops_the_detections_it_reads_late(env, tmp_path):
+    """`assistant run` stopped (SIGSTOP, as Ctrl-Z) while the board speaks: on `fg` it reads
+    what waited in the port, and runs none of the detections older than device.max_delay."""
+    board = VirtualBoard(link=tmp_path / "tty", heartbeat_ms=100)
+    board.plug_in()
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        textwrap.dedent(CONFIG).replace("source: emulator", "source: serial")
+        + f"device: {{port: {tmp_path / 'tty'}, max_delay: 1.0}}\n"
+    )
+    daemon = _daemon(env, "--config", str(config))
+
+    def counters() -> str:
+        return assistant(env, "status").stdout.splitlines()[-1]
+
+    try:
+        assert wait_until(lambda: "firmware emulator-1" in assistant(env, "status").stdout, 30)
+        time.sleep(0.5)  # heartbeats read on time
+        daemon.send_signal(signal.SIGSTOP)
+        board.detect("on")
+        time.sleep(2.5)
+        daemon.send_signal(signal.SIGCONT)  # `fg`
+        assert wait_until(lambda: "stale 1 (read_late 1)" in counters(), 15), counters()
+        board.detect("off")
+        assert wait_until(lambda: "detections 1," in counters(), 15), counters()
+        output = _stop(daemon)
+    finally:
+        daemon.kill()
+        board.close()
+    assert re.search(r"board: dropped 'on': read at least \d\.\d s after the board sent", output)
+    assert "greeting Ada" not in output, output  # "on" did not run; "off" did, found no hello
+    assert "I cannot say goodbye before saying hello" in output, output

@@ -173,7 +173,7 @@ def test_wrong_types_and_unknown_settings(tmp_path):
         f"{tmp_path}/config.yaml:2: the top level: focus_seconds must be a number, not 'soon'",
         f"{tmp_path}/config.yaml:4: device: baudrate must be a whole number, not 'fast'",
         f"{tmp_path}/config.yaml:5: device: unknown setting 'prot'; did you mean 'port'? "
-        "valid: port, baudrate, heartbeat_timeout, max_line_errors",
+        "valid: port, baudrate, heartbeat_timeout, max_delay, max_line_errors",
         f"{tmp_path}/config.yaml:7: commands.on.with: level must be a whole number, not 'high'",
         f"{tmp_path}/config.yaml:8: the top level: source is 'cloud'; valid: auto, serial, "
         "microphone, emulator",

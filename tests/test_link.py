@@ -29,10 +29,12 @@ from assistant.sources import DeviceSession, LinkStats
 class Running:
     """A SerialSource reading in a thread, with the commands it produced."""
 
-    def __init__(self, port, stats=None, **options):
+    def __init__(self, port, stats=None, max_delay=None, **options):
         self.events = []
         self.stats = stats or LinkStats()
-        self.session = DeviceSession("test", "desk", self.events.append, self.stats)
+        self.session = DeviceSession(
+            "test", "desk", self.events.append, self.stats, max_delay=max_delay
+        )
         self.source = SerialSource(port, stats=self.stats, **options)
         self.stopping = threading.Event()
         self.thread = threading.Thread(
@@ -600,3 +602,57 @@ def test_a_detection_written_while_the_board_is_unplugged_goes_to_its_own_termin
         unplugging.join(5)
     assert not failures  # with the bug: os.write(None, ...), or to a closed or reused fd
     assert (board.sent_lines, board.dropped_lines) == (2, 0)  # the HELLO and the detection
+
+
+def test_detections_read_late_from_a_backlog_are_dropped_and_fresh_ones_delivered(board, caplog):
+    """The assistant stops reading (here: its handler of "go" holds the link's thread, as Ctrl-Z
+    would the whole process) while the board goes on sending: what waited in the port longer
+    than max_delay is dropped, counted and warned about; what the board sends next is run."""
+    release = threading.Event()
+    with greeted(board, max_delay=1.0) as link:
+        assert wait_until(lambda: link.stats.lines >= 5), "no heartbeats"
+
+        def held(event):
+            link.events.append(event)
+            if event.command == "go":
+                release.wait(10)
+
+        link.session.on_command = held
+        board.detect("go")
+        assert wait_until(lambda: [e.command for e in link.events] == ["go"])
+        time.sleep(0.3)
+        board.detect("on")  # waits in the port with the heartbeats sent meanwhile
+        time.sleep(2.0)
+        with caplog.at_level(logging.WARNING, logger="assistant.source"):
+            release.set()
+            assert wait_until(lambda: link.stats.stale == 1)
+            board.detect("off")
+            assert wait_until(lambda: len(link.events) == 2)
+        assert [e.command for e in link.events] == ["go", "off"]
+        assert link.stats.stale_by == {"read_late": 1}
+        assert (link.stats.detections, link.stats.lost) == (2, 0)
+        assert "stale 1 (read_late 1)" in link.stats.summary()
+        assert re.search(
+            r"test: dropped 'on': read at least \d\.\d s after the board sent it, longer than "
+            r"device.max_delay",
+            caplog.text,
+        )
+
+
+def test_a_recording_replayed_at_once_is_delivered_whole(tmp_path):
+    """`assistant emulate --wav FILE --fast` sends a recording's lines at once, heartbeats of
+    its audio time included: its board's clock runs ahead of the host's, which is no delay."""
+    board = VirtualBoard(link=tmp_path / "ttyWav", heartbeat_ms=0)  # as --wav: none of its own
+    board.plug_in()
+    heard = {30_500: "on", 60_500: "off", 119_500: "up"}
+    recording = [protocol.Heartbeat(0, ms) for ms in range(1000, 120_001, 1000)]
+    recording += [protocol.Detection(0, label, 0.9, ms) for ms, label in heard.items()]
+    recording.sort(key=lambda message: message.ms)
+    try:
+        with greeted(board, max_delay=0.5) as link:
+            board.replay(recording, realtime=False)
+            assert wait_until(lambda: link.stats.lines >= len(recording) + 2)
+            assert [e.command for e in link.events] == list(heard.values())
+            assert (link.stats.stale, link.stats.lost) == (0, 0)
+    finally:
+        board.close()
