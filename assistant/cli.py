@@ -151,11 +151,12 @@ def _type_commands(board: VirtualBoard, ready: threading.Event | None = None) ->
     the board's hello), since the board drops what it detects before a host listens."""
     if ready is not None:
         ready.wait()
-    print(
-        f"Virtual board on {board.path}. Type a command ({', '.join(board.labels)}) and press "
-        "Enter; Ctrl-C quits.",
-        flush=True,
-    )
+    with contextlib.suppress(OSError):  # the terminal closed meanwhile: nobody to prompt
+        print(
+            f"Virtual board on {board.path}. Type a command ({', '.join(board.labels)}) and "
+            "press Enter; Ctrl-C quits.",
+            flush=True,
+        )
     for line in _input_lines():
         _board_line(board, line)
 
