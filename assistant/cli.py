@@ -32,6 +32,7 @@ from assistant.discovery import api_version_text, discover_skills, usable_skills
 from assistant.instance import InstanceLock, daemon_socket
 from assistant.paths import data_root
 from assistant.plugin import Setting, Skill
+from assistant.settings import path_value
 
 if TYPE_CHECKING:
     from assistant.daemon import Assistant
@@ -90,10 +91,9 @@ def _serve(args: argparse.Namespace, terminal: int | None) -> int:
     except ConfigError as error:
         log.error("The configuration has problems, nothing was started:\n%s", error)
         return service.CONFIG_ERROR_STATUS
-    overrides = {
-        name: getattr(args, name) for name in ("source", "role", "port") if getattr(args, name)
-    }
+    overrides = {name: getattr(args, name) for name in ("source", "role") if getattr(args, name)}
     if args.port:
+        overrides["port"] = path_value(args.port, Path.cwd())
         overrides.setdefault("source", "serial")
     logformat.setup(config.log_level)
     try:
@@ -368,6 +368,8 @@ def _described(setting: Setting) -> str:
         facts.append("one of " + " | ".join(map(str, setting.choices)))
     if setting.values is not None:
         facts.append(f"values {setting.values.__name__}")
+    if setting.path:
+        facts.append("a path")
     if setting.minimum is not None:
         facts.append(f"at least {setting.minimum:g}")
     if setting.maximum is not None:

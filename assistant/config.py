@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,13 @@ from assistant.plugin import (
 )
 from assistant.ratelimit import WARNINGS_PER_MINUTE
 from assistant.recognizer import command_labels
-from assistant.settings import SettingsProblem, validate_settings, with_defaults
+from assistant.settings import (
+    SettingsProblem,
+    path_value,
+    resolve_paths,
+    validate_settings,
+    with_defaults,
+)
 from assistant.yaml_lines import LocatedDocument, Path_, YamlSyntaxError, load_located
 
 log = logging.getLogger("assistant.config")
@@ -33,7 +40,9 @@ SOURCES = ("auto", "serial", "microphone", "emulator")
 ROLES = ("single", "satellite", "hub")
 
 DEVICE_SETTINGS = (
-    Setting("port", str, "auto", "serial port of the board, or auto to find it by USB id"),
+    Setting(
+        "port", str, "auto", "serial port of the board, or auto to find it by USB id", path=True
+    ),
     Setting("baudrate", int, 115200, "serial speed (the board's USB serial ignores it)", minimum=1),
     Setting(
         "heartbeat_timeout",
@@ -199,9 +208,10 @@ def user_config_path() -> Path:
 
 
 def config_path(explicit: str | Path | None = None) -> Path:
-    """The file to use: the one given, else the user's (XDG) config, else the default."""
+    """The file to use: the one given (from the current folder, `~` expanded), else the user's
+    (XDG) config, else the default."""
     if explicit:
-        return Path(explicit)
+        return Path(path_value(str(explicit), Path.cwd()))
     user = user_config_path()
     return user if user.exists() else DEFAULT_CONFIG
 
@@ -239,14 +249,18 @@ def check_skill_use(
     skill: type[Skill],
     settings: Mapping[str, Any],
     calls: Sequence[tuple[str, Mapping[str, Any]]] = (),
+    folder: Path | None = None,
 ) -> tuple[dict[str, Any], list[ActionCall], list[str]]:
     """`skill` checked as a configuration checks it, given `settings` as its `skills.<name>:`
     section and each (action, params) of `calls` as an action of a command with its `with:`
     (types, bounds, unknown names, check_settings, check_params): the settings and the calls
-    with the defaults filled in, and what is wrong, as `config check` says it without a file's
-    lines (for assistant.plugin_testing)."""
+    with the defaults filled in and paths resolved from `folder` (None: the current folder),
+    and what is wrong, as `config check` says it without a file's lines (for
+    assistant.plugin_testing)."""
     name = skill.name
-    document = LocatedDocument(data={"skills": {name: settings}}, lines={}, file=Path(name))
+    document = LocatedDocument(
+        data={"skills": {name: settings}}, lines={}, file=Path(folder or Path.cwd(), name)
+    )
     validator = _Validator(document, {name: skill}, {})
     for action, params in calls:
         call = f"{name}.{action}"
@@ -268,6 +282,10 @@ class _Validator:
         self.unloadable = unloadable
         self.problems: list[ConfigProblem] = []
         self.warnings: list[ConfigProblem] = []
+        self.folder = Path(os.path.abspath(document.file.parent))
+        """Where a relative path in the file is taken from."""
+        self.written: dict[Path_, str] = {}
+        """Each path setting whose value resolve_paths changed, as the file writes it."""
         self.model_commands: tuple[str, ...] | None = None
         """What the microphone model can report (None: its card could not be read)."""
         self.model_name = ""
@@ -279,13 +297,28 @@ class _Validator:
         did, and for the command that first uses a skill)."""
 
     def problem(self, path: Path_, message: str) -> None:
+        message += self.as_resolved(path)
         found = ConfigProblem(self.document.file, self.document.line_of(path), message)
         if found not in self.problems:
             self.problems.append(found)
 
     def warn(self, path: Path_, message: str) -> None:
         line = self.document.line_of(path)
+        message += self.as_resolved(path)
         self.warnings.append(ConfigProblem(self.document.file, line, message, warning=True))
+
+    def as_resolved(self, path: Path_) -> str:
+        """For a problem with a path setting the file writes otherwise than it is used: how
+        it was written and why it became the path the message names (empty: another key)."""
+        written = self.written.get(path)
+        if written is None:
+            return ""
+        if written.startswith("~"):
+            return f" (written {written!r}: `~` is the home folder, {Path.home()})"
+        return (
+            f" (written {written!r}: a relative path is taken from {self.folder}, the folder of "
+            "the configuration file; correct it from there, or give an absolute path)"
+        )
 
     def settings(self, values: Any, schema: tuple[Setting, ...], path: Path_) -> dict[str, Any]:
         """The settings checked against `schema`: every setting is there, a rejected one (its
@@ -302,9 +335,13 @@ class _Validator:
             for key, value in values.items()
         }
         result, problems = validate_settings(values, schema)
+        resolved = resolve_paths(result, schema, self.folder)
+        for key, value in resolved.items():
+            if value != result[key]:
+                self.written[(*path, key)] = result[key]
         for problem in problems:
             self.report(problem, path, where)
-        return with_defaults(result, schema)
+        return with_defaults(resolved, schema)
 
     def as_written(self, value: Any, path: Path_, setting: Setting | None) -> Any:
         """`value` with the numbers written where `setting` takes text as they were written."""
@@ -383,6 +420,7 @@ class _Validator:
         from assistant.listener import check_thresholds, model_file, model_labels
         from assistant.rooms.settings import MqttSettings
         from assistant.rooms.topics import check_level
+        from assistant.vosk_models import check_model
 
         def microphone(section: dict[str, Any]) -> None:
             labels = model_labels(section)
@@ -397,6 +435,10 @@ class _Validator:
                 check(sections[name])
             except SettingValueError as error:
                 self.problem(_under((name,), error), str(error))
+        if "phrase" not in mistyped and sections["phrase"]["model"]:
+            vosk = check_model(Path(sections["phrase"]["model"]))
+            if vosk:
+                self.warn(("phrase", "model"), f"phrase.model: {vosk}")
         if values["role"] != "single":
             try:
                 check_level(values["site"], "site")

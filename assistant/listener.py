@@ -41,7 +41,13 @@ LOAD_SECONDS = 10
 
 MICROPHONE_SETTINGS = (
     Setting("device", str, "default", "input device name or number (`python -m sounddevice`)"),
-    Setting("model", str, "default", "int8 .tflite model (its .json card beside it)"),
+    Setting(
+        "model",
+        str,
+        "default",
+        "int8 .tflite model (its .json card beside it); default: the committed model",
+        path=True,
+    ),
     Setting("thresholds", dict, {}, "score each command needs, e.g. {up: 0.85} (default 0.8)"),
     Setting("average_window_ms", int, 1000, "scores are averaged over this long", minimum=20),
     Setting("suppression_ms", int, 1500, "quiet time after a detection", minimum=0),

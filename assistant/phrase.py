@@ -32,7 +32,11 @@ from assistant.vosk_models import MODEL_NAME, check_model, default_model_path
 
 PHRASE_SETTINGS: tuple[Setting, ...] = (
     Setting(
-        "model", str, "", f"Vosk model folder; empty: {MODEL_NAME} from `assistant models download`"
+        "model",
+        str,
+        "",
+        f"Vosk model folder; empty: {MODEL_NAME} from `assistant models download`",
+        path=True,
     ),
     Setting(
         "device",
@@ -150,7 +154,7 @@ class PhraseListener:
         self.play_cue = play_cue
         self.settings = with_defaults(settings, PHRASE_SETTINGS)
         self.log = log or logging.getLogger("assistant.phrase")
-        self.model_path = Path(self.settings["model"] or default_model_path()).expanduser()
+        self.model_path = Path(self.settings["model"] or default_model_path())
         self._model: Any = None
         self._lock = threading.Lock()
         self._reported: set[str] = set()

@@ -68,13 +68,7 @@ def load_contract(model_path: str | Path = DEFAULT_MODEL) -> FeatureContract:
     not the model's)."""
     model = Path(model_path)
     if not model.is_file():
-        where = ""
-        if not model.is_absolute():
-            where = (
-                f" (a relative path is read from {Path.cwd()}, the folder the assistant runs "
-                "in: give the absolute path)"
-            )
-        raise ModelError(f"{model}: no such model file{where}")
+        raise ModelError(f"{model}: no such model file")
     card = model_card_path(model_path)
     if not card.is_file():
         raise ModelError(

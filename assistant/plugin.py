@@ -33,11 +33,12 @@ from assistant.spoken import (  # noqa: F401
 
 ENTRY_POINT_GROUP = "assistant.skills"
 
-API_VERSION = (1, 0)
+API_VERSION = (1, 1)
 """The version of this plugin API, (major, minor). The minor grows when something is added
 (a name here, an attribute of Skill or SkillContext, a keyword of Setting or @action); the
 major when something a skill may use changes or goes. A skill declares the version it needs in
-`Skill.requires_api`. 1.0 is the API that docs/writing-skills.md describes."""
+`Skill.requires_api`. 1.0 is the API that docs/writing-skills.md describes; 1.1 adds
+`Setting(..., path=True)`."""
 
 
 class _Required:
@@ -67,6 +68,10 @@ class Setting:
     `12:30` as "12:30")."""
     secret: bool = False
     """A password or token: a problem with it never shows its value (`config check`, the log)."""
+    path: bool = False
+    """For a str setting: a file or folder. The skill gets it as the configuration loads it:
+    `~` expanded and a relative path taken from the folder of the configuration file it is
+    written in (absolute then); empty text and the default are kept as they are (API 1.1)."""
 
     @property
     def required(self) -> bool:
@@ -103,7 +108,13 @@ MQTT_CONNECTION_SETTINGS = (
     Setting("username", str, "", "user name at the broker; empty: anonymous"),
     Setting("password", str, "", "password at the broker", secret=True),
     Setting("tls", bool, False, "connect with TLS"),
-    Setting("ca_file", str, "", "CA certificate file to trust with TLS; empty: the system's"),
+    Setting(
+        "ca_file",
+        str,
+        "",
+        "CA certificate file to trust with TLS; empty: the system's",
+        path=True,
+    ),
 )
 """How to reach an MQTT broker: the same settings, names and defaults for every skill that
 talks MQTT as for the assistant's own `mqtt:` section."""

@@ -56,7 +56,10 @@ class SkillUnderTest:
     or `listen_for_phrase` does; `timeout` is the `skill_timeout`, `focus_seconds` the
     configuration's. `allow_refused` builds it even with settings `config check` refuses
     (their problems in `refused`), to test what it does should they reach it all the same (a
-    file removed since the check). Use it as a context manager, or call `stop`."""
+    file removed since the check). A setting or parameter declared `path=True` is resolved as
+    `config check` resolves it: `~` expanded, a relative path taken from `config_dir`, the
+    folder of the configuration file the settings stand for (None: the current folder when
+    built). Use it as a context manager, or call `stop`."""
 
     def __init__(
         self,
@@ -68,10 +71,13 @@ class SkillUnderTest:
         listen_for_phrase: ListenForPhrase | None = None,
         focus_seconds: float = 30.0,
         allow_refused: bool = False,
+        config_dir: Path | None = None,
     ):
         self.name = skill.name
         self.settings = dict(settings or {})
-        values, _, self.refused = check_skill_use(skill, self.settings)
+        self.config_dir = Path.cwd() if config_dir is None else config_dir
+        """Where a relative path in the settings or a call's parameters is taken from."""
+        values, _, self.refused = check_skill_use(skill, self.settings, folder=self.config_dir)
         if self.refused and not allow_refused:
             raise ConfigRefused("\n".join(self.refused))
         self._temporary = None if data_root else Path(tempfile.mkdtemp(prefix="skill-test-"))
@@ -141,7 +147,7 @@ class SkillUnderTest:
         if isinstance(event, str):
             event = CommandEvent(event, 0.95, source="test", received=elapsed(), heard=True)
         skill = self.host.installed[self.name]
-        _, calls, found = check_skill_use(skill, self.settings, [(action, params)])
+        _, calls, found = check_skill_use(skill, self.settings, [(action, params)], self.config_dir)
         problems = [problem for problem in found if problem not in self.refused]
         if problems:
             raise ConfigRefused("\n".join(problems))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from assistant.plugin import Setting, valid_choices
@@ -23,6 +25,28 @@ TYPE_NAMES = {
 def with_defaults(values: Mapping[str, Any] | None, schema: tuple[Setting, ...]) -> dict[str, Any]:
     """`values` (already checked) with every setting they leave out at its default."""
     return {setting.name: setting.default for setting in schema} | dict(values or {})
+
+
+def path_value(value: str, folder: Path) -> str:
+    """A file or folder as written in a setting, as the assistant uses it: `~` expanded, and a
+    relative path taken from `folder` (the folder of the configuration file it is written in;
+    the current folder for the command line's); `..` and `.` are resolved, symbolic links are
+    not."""
+    return os.path.abspath(os.path.join(folder, os.path.expanduser(value)))
+
+
+def resolve_paths(
+    values: Mapping[str, Any], schema: tuple[Setting, ...], folder: Path
+) -> dict[str, Any]:
+    """`values` (checked) with each setting declared `path=True` made a path_value from
+    `folder`; empty text and the setting's default (`default`, `auto`) are kept as they are."""
+    paths = {setting.name: setting for setting in schema if setting.path}
+    return {
+        key: path_value(value, folder)
+        if key in paths and value not in ("", paths[key].default)
+        else value
+        for key, value in values.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -131,6 +155,10 @@ def _setting_problem(setting: Setting) -> str | None:
         return (
             f"{setting.name!r} has values={setting.values!r}; only a dict setting "
             "takes it, with one of str, int, float, bool, list, dict"
+        )
+    if setting.path and setting.type is not str:
+        return (
+            f"{setting.name!r} is {setting.type.__name__} with path=True; a path is a str setting"
         )
     if (setting.minimum, setting.maximum) != (None, None) and setting.type not in (int, float):
         return (

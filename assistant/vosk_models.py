@@ -39,7 +39,12 @@ def default_model_path() -> Path:
 def check_model(path: Path) -> str | None:
     """Why `path` is not a usable Vosk model folder, or None."""
     if not path.is_dir():
-        return f"no Vosk model at {path}; run `assistant models download` (or set phrase.model)"
+        if path == default_model_path():
+            return f"no Vosk model at {path}; run `assistant models download` (or set phrase.model)"
+        return (
+            f"no Vosk model at {path}; set phrase.model to a Vosk model's folder, or empty for "
+            "the one `assistant models download` installs"
+        )
     missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
     if missing:
         return f"{path} is not a Vosk model (missing {', '.join(missing)})"

@@ -121,12 +121,12 @@ def test_a_relative_model_path_that_is_not_there_names_the_folder_it_is_read_fro
     tmp_path, monkeypatch
 ):
     (tmp_path / "models").mkdir()
-    monkeypatch.chdir(tmp_path / "models")  # the model is in tmp_path/data/lamp/models
+    monkeypatch.chdir(tmp_path / "models")  # not where a relative path is taken from
     found = problems(tmp_path, "microphone:\n  model: data/lamp/models/kws_int8.tflite\n")
     assert found[0].endswith(
-        ":2: microphone.model: data/lamp/models/kws_int8.tflite: no such model file (a relative "
-        f"path is read from {tmp_path / 'models'}, the folder the assistant runs in: give the "
-        "absolute path)"
+        f":2: microphone.model: {tmp_path}/data/lamp/models/kws_int8.tflite: no such model file "
+        f"(written 'data/lamp/models/kws_int8.tflite': a relative path is taken from {tmp_path}, "
+        "the folder of the configuration file; correct it from there, or give an absolute path)"
     )
 
 

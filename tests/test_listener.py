@@ -4,8 +4,10 @@ sound card), and a recorded microphone that plays real speech for the rest."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -173,6 +175,31 @@ def test_speech_at_the_microphone_becomes_board_lines(tiny_model, spoken_on):
     assert detection.label == "on"
     assert 2000 < detection.ms < 3500
     assert any(isinstance(m, protocol.Heartbeat) and m.ms == 1000 for m in messages)
+
+
+def test_a_model_named_from_the_configurations_folder_listens_from_any_folder(
+    tmp_path, monkeypatch, spoken_on
+):
+    from assistant.pipeline import DEFAULT_MODEL, model_card_path
+
+    (tmp_path / "A" / "sub").mkdir(parents=True)
+    shutil.copy(DEFAULT_MODEL, tmp_path / "A" / "sub" / "m.tflite")
+    shutil.copy(model_card_path(DEFAULT_MODEL), tmp_path / "A" / "sub" / "m.json")
+    (tmp_path / "A" / "config.yaml").write_text("microphone:\n  model: sub/m.tflite\n")
+    (tmp_path / "B").mkdir()
+    monkeypatch.chdir(tmp_path / "B")  # as a service runs in the home folder
+    config = load_config(tmp_path / "A" / "config.yaml", INSTALLED)
+    microphone = RecordedMicrophone(spoken_on)
+    source = MicrophoneSource.from_config(config)
+    source.open_stream = lambda device, block: microphone
+    messages = _run_until(
+        source, lambda got: any(isinstance(m, protocol.Heartbeat) and m.ms >= 3000 for m in got)
+    )
+    hello = messages[0]
+    assert isinstance(hello, protocol.Hello)
+    assert hello.model == hashlib.sha256(DEFAULT_MODEL.read_bytes()).hexdigest()[:8]
+    heard = [m.ms for m in messages if isinstance(m, protocol.Heartbeat)]
+    assert heard[-1] >= 3000  # the recording went through the model
 
 
 def test_the_daemon_session_turns_the_detection_into_a_command(tiny_model, spoken_on):

@@ -182,7 +182,8 @@ def test_no_model_gives_one_clear_message(tmp_path: Path, caplog: pytest.LogCapt
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert (
-        f"no Vosk model at {tmp_path / 'missing'}; run `assistant models download`" in (warnings[0])
+        f"no Vosk model at {tmp_path / 'missing'}; set phrase.model to a Vosk model's folder, or "
+        "empty for the one `assistant models download` installs" in warnings[0]
     )
 
 
