@@ -1,4 +1,5 @@
-"""The desktop side of the voice assistant: daemon, serial link, plugin host, CLI, service."""
+"""The desktop side of the voice assistant: daemon, serial link, plugin host, CLI, service.
+docs/architecture.md follows a command through the modules and gives each one's job."""
 
 from importlib.metadata import PackageNotFoundError, version
 

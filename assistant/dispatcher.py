@@ -40,6 +40,9 @@ def as_run(outcomes: list[Future]) -> list[Future]:
 
 
 class Dispatcher:
+    """Chooses the actions of each command (`handle`, or `run` to learn why none ran) and runs
+    them on the plugin host."""
+
     def __init__(
         self,
         config: Config,

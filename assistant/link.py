@@ -13,7 +13,7 @@ import serial
 from assistant import protocol
 from assistant.clocks import local_time
 from assistant.ports import find_board
-from assistant.sources import SETUP_FAILED, LinkStats
+from assistant.sources import LinkStats
 
 log = logging.getLogger("assistant.link")
 
@@ -76,8 +76,8 @@ class Greeting:
     def take(self, message: protocol.Message) -> bool:
         """True if `message` greets this connection: a HELLO, or the ERR of a board whose setup
         failed. Until one does, the board's lines are left over from an earlier session."""
-        self.greeted = isinstance(message, protocol.Hello) or (
-            isinstance(message, protocol.Error) and message.msg.startswith(SETUP_FAILED)
+        self.greeted = (
+            isinstance(message, protocol.Hello) or protocol.failed_setup(message) is not None
         )
         self.ignored += not self.greeted
         return self.greeted

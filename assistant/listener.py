@@ -32,7 +32,8 @@ from assistant.recognizer import DEFAULT_THRESHOLD, command_labels
 from assistant.settings import validate_settings
 
 if TYPE_CHECKING:
-    from assistant.pipeline import RecognizerSettings
+    from assistant.config import Config
+    from assistant.pipeline import KeywordPipeline, RecognizerSettings
 
 log = logging.getLogger("assistant.listener")
 
@@ -246,10 +247,10 @@ class MicrophoneSource:
                 self._borrowers.clear()
 
     @classmethod
-    def from_config(cls, config) -> MicrophoneSource:
+    def from_config(cls, config: Config) -> MicrophoneSource:
         return cls(ListenerSettings.from_values(config.sections.get("microphone", {})))
 
-    def _pipeline(self):
+    def _pipeline(self) -> KeywordPipeline:
         from assistant.pipeline import KeywordPipeline
 
         s = self.settings
@@ -290,7 +291,13 @@ class MicrophoneSource:
     def _block(self) -> int:
         return max(1, SAMPLE_RATE * self.settings.block_ms // 1000)
 
-    def _listen(self, stream, pipeline, deliver, stopping: threading.Event) -> None:
+    def _listen(
+        self,
+        stream: Any,
+        pipeline: KeywordPipeline,
+        deliver: Callable[[protocol.Message], None],
+        stopping: threading.Event,
+    ) -> None:
         """Hear the opened stream until stopping, starting with a HELLO as a board that has just
         started (a fresh pipeline: its clock starts at 0)."""
         from assistant.pipeline import BoardOutput

@@ -21,7 +21,7 @@ from assistant import protocol
 from assistant.features import FeatureContract
 from assistant.frontend import Frontend
 from assistant.model_runner import EXPORT_COMMAND, Int8Model, ModelError
-from assistant.recognizer import Recognition, Recognizer
+from assistant.recognizer import DEFAULT_THRESHOLD, Recognition, Recognizer
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "kws_int8.tflite"
@@ -35,7 +35,7 @@ DESKTOP_FIRMWARE = "desktop-1"
 class RecognizerSettings:
     """How scores become detections (the board's recognizer settings)."""
 
-    thresholds: float | Mapping[str, float] = 0.8
+    thresholds: float | Mapping[str, float] = DEFAULT_THRESHOLD
     average_window_ms: int = 1000
     suppression_ms: int = 1500
     minimum_count: int = 3

@@ -1,5 +1,5 @@
 """The plugin API: everything a skill may use. Skills import this module and nothing else
-from the assistant.
+from the assistant (their tests may also use assistant.plugin_testing).
 
 A skill is a class derived from `Skill`, registered in its package's metadata under the
 entry-point group `assistant.skills`::
@@ -170,7 +170,9 @@ SITE_DEFAULT = "default"
 
 @dataclass(frozen=True)
 class CommandEvent:
-    """A command heard by a board (or the desktop listener) and accepted by the dispatcher."""
+    """A command for the skills: heard by a board, the microphone or the virtual board (here or
+    in a satellite's room), or sent with `assistant send`; an action gets the one the
+    dispatcher ran it for."""
 
     command: str
     score: float

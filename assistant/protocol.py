@@ -4,6 +4,7 @@ board, and parse/encode the host's requests."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 PROTOCOL_VERSION = 1
@@ -78,6 +79,17 @@ class Error:
 
 Message = Hello | Detection | Heartbeat | Pong | Info | Ok | Error
 
+SETUP_FAILED = "setup_"
+"""How a board's ERR says which part of its setup failed (docs/protocol.md)."""
+
+
+def failed_setup(message: Message) -> str | None:
+    """The part whose setup failed (`mic` for `ERR msg=setup_mic`) when `message` says the
+    board could not start; None for any other message."""
+    if isinstance(message, Error) and message.msg.startswith(SETUP_FAILED):
+        return message.msg.removeprefix(SETUP_FAILED)
+    return None
+
 
 @dataclass(frozen=True)
 class Request:
@@ -106,7 +118,7 @@ def _score(text: str) -> float:
     return float(text)
 
 
-def _matching(pattern: re.Pattern[str], what: str):
+def _matching(pattern: re.Pattern[str], what: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         if not pattern.fullmatch(text):
             raise ProtocolError("bad_value", f"{text!r} is not a valid {what}")

@@ -1,5 +1,7 @@
-"""Event sources (a board on serial, the virtual board, the desktop microphone) and the session
-that turns a source's protocol messages into commands for the dispatcher."""
+"""What every source of commands shares: the EventSource protocol (a board on serial and the
+virtual board: assistant/link.py; the desktop microphone: assistant/listener.py), the link's
+counters, and the session that turns a source's protocol messages into commands for the
+dispatcher."""
 
 from __future__ import annotations
 
@@ -17,9 +19,6 @@ from assistant.lateness import ReadLateness
 from assistant.plugin import CommandEvent
 from assistant.ratelimit import WarningLimiter, counted
 
-SETUP_FAILED = "setup_"
-"""How a board's ERR says which part of its setup failed (docs/protocol.md)."""
-
 log = logging.getLogger("assistant.source")
 
 MAX_KEPT_REPLIES = 16
@@ -29,7 +28,10 @@ satellite's detections their `source`)."""
 
 
 class EventSource(Protocol):
+    """A source of commands, run by the daemon on a thread of its own."""
+
     description: str
+    """Its port or device, and what it does now (`assistant status`)."""
 
     def run(self, deliver: Callable[[protocol.Message], None], stopping: threading.Event) -> None:
         """Block until `stopping` is set, delivering protocol messages exactly as a board would:
@@ -76,9 +78,9 @@ class LinkStats:
 
 
 class DeviceSession:
-    """Follows one source's messages: sequence gaps, the board's hello, detections.
-
-    `deliver` is what a source calls; each detection becomes a CommandEvent for `on_command`.
+    """Follows one source's messages: the board's HELLO, sequence gaps, how late its lines are
+    read, and replies to requests. `deliver` is what a source calls; each detection heard on
+    time becomes a CommandEvent for `on_command`.
     """
 
     def __init__(
@@ -111,6 +113,7 @@ class DeviceSession:
         self._replies_changed = threading.Condition()
 
     def deliver(self, message: protocol.Message) -> None:
+        """Take one message of the source, in the order it sent them."""
         received = self.clock()
         self.stats.lines += 1
         self.stats.warnings.flush()
@@ -118,69 +121,81 @@ class DeviceSession:
         if isinstance(message, protocol.Hello):
             self._greet(message)
         elif self.last_seq is not None:
-            lost = protocol.lost_between(self.last_seq, message.seq)
-            if lost != 0:
-                self.lateness.lost()
-            if lost is None:
-                self.stats.warnings.warning(
-                    log,
-                    "lost-line",
-                    "%s: seq went back from %d to %d without a HELLO: the board restarted its "
-                    "count and its HELLO did not reach the assistant (garbled, or read by another "
-                    "program using the port); counting on from %d. If it happens again, check "
-                    "that no other program (a serial monitor) has the port open",
-                    self.source_name,
-                    self.last_seq,
-                    message.seq,
-                    message.seq,
-                )
-            elif lost:
-                self.stats.lost += lost
-                self.stats.warnings.warning(
-                    log,
-                    "lost-line",
-                    "%s: %d line(s) lost before seq %d",
-                    self.source_name,
-                    lost,
-                    message.seq,
-                )
+            self._count_gap(message.seq)
         self.last_seq = message.seq
         if isinstance(message, protocol.Heartbeat):
             self.lateness.heartbeat(message.ms, received)
-        elif isinstance(message, protocol.Detection) and self.refusing:
-            self.stats.refused += 1
-        elif isinstance(message, protocol.Detection) and self._read_late(message, received):
-            self.stats.count_stale("read_late")
         elif isinstance(message, protocol.Detection):
+            self._detected(message, received)
+        elif isinstance(message, (protocol.Pong, protocol.Info, protocol.Ok, protocol.Error)):
+            self._keep_reply(message)
+
+    def _count_gap(self, seq: int) -> None:
+        """Count (and warn about) the lines lost between the last message and this one, `seq`."""
+        lost = protocol.lost_between(self.last_seq, seq)
+        if lost != 0:
+            self.lateness.lost()
+        if lost is None:
+            self.stats.warnings.warning(
+                log,
+                "lost-line",
+                "%s: seq went back from %d to %d without a HELLO: the board restarted its "
+                "count and its HELLO did not reach the assistant (garbled, or read by another "
+                "program using the port); counting on from %d. If it happens again, check "
+                "that no other program (a serial monitor) has the port open",
+                self.source_name,
+                self.last_seq,
+                seq,
+                seq,
+            )
+        elif lost:
+            self.stats.lost += lost
+            self.stats.warnings.warning(
+                log, "lost-line", "%s: %d line(s) lost before seq %d", self.source_name, lost, seq
+            )
+
+    def _detected(self, detection: protocol.Detection, received: float) -> None:
+        """Hand `detection` to `on_command`, unless the board speaks another protocol version
+        (refused) or it was read too late (stale)."""
+        if self.refusing:
+            self.stats.refused += 1
+        elif self._read_late(detection, received):
+            self.stats.count_stale("read_late")
+        else:
             self.stats.detections += 1
             self.on_command(
                 CommandEvent(
-                    command=message.label,
-                    score=message.score,
+                    command=detection.label,
+                    score=detection.score,
                     source=self.source_name,
                     site=self.site,
                     received=received,
-                    device_ms=message.ms,
-                    seq=message.seq,
+                    device_ms=detection.ms,
+                    seq=detection.seq,
                     heard=True,
                 )
             )
-        elif isinstance(message, (protocol.Pong, protocol.Info, protocol.Ok, protocol.Error)):
-            if isinstance(message, protocol.Info) and message.fields:
-                log.info(
-                    "%s: %s",
-                    self.source_name,
-                    ", ".join(f"{key} {value}" for key, value in message.fields.items()),
-                )
-            if isinstance(message, protocol.Error) and message.msg.startswith(SETUP_FAILED):
-                log.error(
-                    "%s could not start: its %s setup failed (firmware/README.md, Troubleshooting)",
-                    self.source_name,
-                    message.msg.removeprefix(SETUP_FAILED),
-                )
-            with self._replies_changed:
-                self.replies.append(message)
-                self._replies_changed.notify_all()
+
+    def _keep_reply(
+        self, message: protocol.Pong | protocol.Info | protocol.Ok | protocol.Error
+    ) -> None:
+        """Log what an INFO or a failed setup says, and keep the reply for `wait_for_reply`."""
+        if isinstance(message, protocol.Info) and message.fields:
+            log.info(
+                "%s: %s",
+                self.source_name,
+                ", ".join(f"{key} {value}" for key, value in message.fields.items()),
+            )
+        stage = protocol.failed_setup(message)
+        if stage is not None:
+            log.error(
+                "%s could not start: its %s setup failed (firmware/README.md, Troubleshooting)",
+                self.source_name,
+                stage,
+            )
+        with self._replies_changed:
+            self.replies.append(message)
+            self._replies_changed.notify_all()
 
     def _read_late(self, detection: protocol.Detection, received: float) -> bool:
         """True (and warned about) if `detection` was read longer than max_delay after the

@@ -9,10 +9,11 @@ and what was cut is logged: every reply goes through `Speaker.say`. A reply the 
 still waiting or being said is logged, not queued again ("up up up" with the lights
 unreachable says so once). `may_be_own_voice` tells the daemon when a command the board or
 the microphone hears may be the assistant's own voice: each reply is said at once and analysed
-meanwhile, in a worker process of its own (assistant/own_voice.py), for the commands it could be
-heard as; until that is done, it could be heard as any. `play_cue` plays the listening
-cue of a follow-up phrase (a tone, or a short question) in turn with the replies, and returns
-once it has been played, so that the listening starts after it. `acknowledge` plays the short
+meanwhile, in a worker process of its own (assistant/own_voice.py,
+assistant/own_voice_worker.py), for the commands it could be heard as; until that is done, it
+could be heard as any. `play_cue` plays the listening cue of a follow-up phrase (a tone, or a
+short question) in turn with the replies, and returns once it has been played, so that the
+listening starts after it. `acknowledge` plays the short
 tone of `acknowledge: tone` for an accepted command, in turn too, without waiting for it.
 """
 

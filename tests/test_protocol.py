@@ -116,3 +116,11 @@ def test_sequence_arithmetic_wraps():
     assert protocol.lost_between(9, 9) is None  # a repeated line
     assert protocol.lost_between(9, 5) is None  # a count restarted without a HELLO
     assert protocol.lost_between(1, protocol.MAX_SEQ) is None
+
+
+def test_a_failed_setup_is_told_by_its_stage():
+    """`ERR msg=setup_<stage>` stands for the HELLO of a board that could not start
+    (docs/protocol.md, Error tokens); any other message is no failed setup."""
+    assert protocol.failed_setup(protocol.parse_line("ERR seq=0 msg=setup_mic")) == "mic"
+    assert protocol.failed_setup(protocol.parse_line("ERR seq=4 msg=unknown_command")) is None
+    assert protocol.failed_setup(protocol.parse_line("HB seq=3 ms=1000")) is None

@@ -153,7 +153,7 @@ class Hub:
             return frozenset(self._online)
 
     def status(self) -> list[str]:
-        """Its parts of `assistant status` (see Room.status)."""
+        """Its parts of `assistant status` (see Role.status)."""
         stats = self.stats
         return [
             "role: hub",

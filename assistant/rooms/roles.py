@@ -11,7 +11,7 @@ from assistant.phrase import PhraseListener
 from assistant.plugin import CommandEvent
 
 
-class Room(Protocol):
+class Role(Protocol):
     """What the daemon uses of a satellite or a hub."""
 
     def forward(self, event: CommandEvent) -> None:
@@ -36,7 +36,7 @@ def open_room(
     state_dir: Path,
     phrase: PhraseListener | None = None,
     acknowledge: Callable[[], None] | None = None,
-) -> Room | None:
+) -> Role | None:
     """The satellite or hub `config.role` asks for (not started), or None for `single`, which
     needs no broker and does not even load the MQTT client. `state_dir` keeps what it
     announced to Home Assistant; a satellite listens with `phrase` for the follow-up phrases

@@ -196,7 +196,7 @@ class Satellite:
         return len(self._pending)
 
     def status(self) -> list[str]:
-        """Its parts of `assistant status` (see Room.status)."""
+        """Its parts of `assistant status` (see Role.status)."""
         stats = self.stats
         with self._lock:  # one moment's counts: a detection acknowledged leaves `pending`
             hub = "online" if self._hub_online else "OFFLINE (detections wait)"
