@@ -30,6 +30,8 @@ satellite's detections their `source`)."""
 
 class EventSource(Protocol):
     description: str
+    hearing_problem: str | None
+    """Why the source cannot hear its user now, as said to them (None: it can)."""
 
     def run(self, deliver: Callable[[protocol.Message], None], stopping: threading.Event) -> None:
         """Block until `stopping` is set, delivering protocol messages exactly as a board would:
