@@ -12,7 +12,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant import emulator, logformat, package_version, protocol
+from assistant import emulator, hearing, logformat, package_version, protocol
 from assistant.clocks import local_time
 from assistant.config import Config, ConfigError, load_config
 from assistant.control import Forwarded
@@ -30,7 +30,7 @@ from assistant.ports import find_board
 from assistant.ratelimit import WarningLimiter
 from assistant.rooms.roles import open_room
 from assistant.sources import SOURCE_NAMES, DeviceSession, EventSource, LinkStats
-from assistant.speech import Speaker
+from assistant.speech import Speaker, speech_settings
 
 log = logging.getLogger("assistant")
 
@@ -46,6 +46,8 @@ board (each look at a microphone not found restarts PortAudio, unless a stream i
 BOARD_GONE_SECONDS = 5.0
 """How long `auto` waits for an unplugged board to come back before it falls back again (a board
 that resets, or is being flashed, is back sooner)."""
+HEARING_LOOK_SECONDS = 1.0
+"""How often the assistant looks whether its board or microphone can hear (`speech.notices`)."""
 
 
 def with_overrides(config: Config, overrides: Mapping[str, str]) -> Config:
@@ -140,6 +142,9 @@ class Assistant:
         self.stopping = threading.Event()
         self.virtual_board: VirtualBoard | None = None
         self._follower: threading.Thread | None = None
+        self._ears: threading.Thread | None = None
+        self._had_voice = False
+        """Whether a board or microphone has heard since the start (`hearing_problem`)."""
         self._microphone_problem: str | None = None
         """Why `auto` could not use the microphone when it last looked (None: it could)."""
         self.handle_command: Callable[[CommandEvent], object] = self.dispatcher.handle
@@ -260,6 +265,31 @@ class Assistant:
                 target=self._follow_board, args=(running,), name="board watch", daemon=True
             )
             self._follower.start()
+        if speech_settings(self.config.sections["speech"])["notices"]:
+            self._ears = threading.Thread(target=self._tell_hearing, name="ears", daemon=True)
+            self._ears.start()
+
+    def _tell_hearing(self) -> None:
+        """`speech.notices`: say, on this machine, when it cannot hear its user and when it
+        hears again (assistant/hearing.py)."""
+        notices = hearing.HearingNotices(hearing.DEAF_GRACE_SECONDS)
+        while not self.stopping.wait(HEARING_LOOK_SECONDS):
+            notice = notices.update(self.hearing_problem())
+            if notice:  # logged as every reply is
+                self._speak(notice)
+
+    def hearing_problem(self) -> str | None:
+        """Why no board or microphone here can hear its user now (None: one can, or there has
+        been none since the start: the virtual board alone hears only what is typed). Once one
+        has heard, the virtual board `auto` falls back to is deaf to the voice."""
+        voices = [running.source for running in list(self.sources) if running.kind != "emulator"]
+        problems = [source.hearing_problem for source in voices]
+        if None in problems:
+            self._had_voice = True
+            return None
+        if problems:
+            return problems[0]
+        return "the board is unplugged" if self._had_voice else None
 
     def _open(self, choice: str) -> RunningSource:
         """Start the source `choice` names (a resolved `source:`)."""
@@ -478,8 +508,9 @@ class Assistant:
 
     def stop(self) -> None:
         self.stopping.set()
-        if self._follower:
-            self._follower.join(timeout=10)
+        for watcher in (self._follower, self._ears):
+            if watcher:
+                watcher.join(timeout=10)
         for running in self.sources:
             running.stopping.set()
         for running in self.sources:

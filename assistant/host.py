@@ -276,8 +276,8 @@ def _no_phrase(
 
 class PluginHost:
     """Runs the configured skills, each on its own SkillRunner, under one watchdog: starts,
-    restarts and stops them as the configuration changes, runs their actions, and logs (and
-    speaks, for a SkillError) what fails."""
+    restarts and stops them as the configuration changes, runs their actions, and logs and
+    speaks what fails."""
 
     def __init__(
         self,
@@ -455,12 +455,11 @@ class PluginHost:
         (a non-empty str, or None). A NothingToDo is said unless `say_nothing_to_do` is false
         (another action runs instead)."""
         if skill_name not in self.settings:
-            return self._refuse(skill_name, action, self._not_running(skill_name))
+            return self._refuse(skill_name, action, self._not_running(skill_name), event.site)
         declared = self.installed[skill_name].actions().get(action)
         if declared is None:
-            return self._refuse(
-                skill_name, action, SkillNotRunning(f"skill {skill_name} has no action {action!r}")
-            )
+            missing = SkillNotRunning(f"skill {skill_name} has no action {action!r}")
+            return self._refuse(skill_name, action, missing, event.site)
         method_name = declared.method_name
 
         def run() -> str | None:
@@ -490,17 +489,19 @@ class PluginHost:
             return SkillNotRunning(f"skill {skill_name} did not start ({why})")
         return SkillNotRunning(f"skill {skill_name} is not running")
 
-    def _refuse(self, skill_name: str, action: str, why: SkillNotRunning) -> Future:
+    def _refuse(
+        self, skill_name: str, action: str, why: SkillNotRunning, site: str | None
+    ) -> Future:
         future: Future = Future()
         future.set_exception(why)
-        self._report(skill_name, f"action {action}", future.exception())
+        self._report(skill_name, f"action {action}", future.exception(), site, aloud=True)
         return future
 
     def _finish(
         self, skill: str, action: str, event: CommandEvent, done: Future, say_nothing_to_do: bool
     ) -> None:
         succeeded = self._report(
-            skill, f"action {action}", done.exception(), event.site, say_nothing_to_do
+            skill, f"action {action}", done.exception(), event.site, say_nothing_to_do, aloud=True
         )
         if succeeded and done.result():
             self.reply(done.result(), event.site)
@@ -512,13 +513,19 @@ class PluginHost:
         error: BaseException | None,
         site: str | None = None,
         say_nothing_to_do: bool = True,
+        aloud: bool = False,
     ) -> bool:
-        """Log a failed call with the skill's name (and say why, if it has a sentence for
-        the user); True when the call succeeded."""
+        """Log a failed call with the skill's name and say why: the skill's sentence for the
+        user, or, with `aloud` (an action: the user waits for an answer), that the skill did
+        not run, took too long or failed (not for a call a reload or shutdown cancelled); True
+        when the call succeeded."""
         if error is None:
             return True
         if isinstance(error, SkillNotRunning):
             log.error("%s; cannot run %s", error, what)
+            if aloud:
+                busy = isinstance(error, SkillBusy)
+                self.reply(f"The {skill} skill is {'still busy' if busy else 'not running'}", site)
             return False
         if isinstance(error, Cancelled):
             log.warning("skill %s: %s; not done", skill, error)
@@ -532,8 +539,14 @@ class PluginHost:
         if isinstance(error, SkillError):
             log.error("skill %s: %s failed: %s", skill, what, error)
             self.reply(error.spoken, site)
-        elif not isinstance(error, Abandoned):  # the runner has logged an abandoned call
-            log.error("skill %s: %s crashed", skill, what, exc_info=error)
+        else:
+            if not isinstance(error, Abandoned):  # the runner has logged an abandoned call
+                log.error("skill %s: %s crashed", skill, what, exc_info=error)
+            if aloud:
+                timed_out = isinstance(error, Abandoned)
+                self.reply(
+                    f"Sorry, the {skill} skill {'took too long' if timed_out else 'failed'}", site
+                )
         return False
 
     def health(self) -> str:

@@ -199,6 +199,15 @@ class SerialSource:
         gone = "" if gone_at is None else f", unplugged at {local_time(gone_at)}"
         return f"waiting for {where}{gone}"
 
+    @property
+    def hearing_problem(self) -> str | None:
+        """Why the board cannot hear its user now, as said to them (None: it can)."""
+        if not self.connected.is_set():
+            return "the board is unplugged"
+        if self._silent_since is not None:
+            return "the board has gone silent"
+        return None
+
     def request(self, request: protocol.Request) -> None:
         """Send a request to the board (its reply arrives as a message)."""
         with self._write_lock:

@@ -194,6 +194,11 @@ class MicrophoneSource:
         load = "" if processing is None else f", processing {processing:.0%} of real time"
         return f"{name}: {state}{lent}; overflows {overflows}, failures {self.failures}{load}"
 
+    @property
+    def hearing_problem(self) -> str | None:
+        """Why the microphone cannot hear its user now, as said to them (None: it can)."""
+        return None if self._reading else "the microphone is not working"
+
     def borrow(self, seconds: float) -> Iterator[bytes]:
         """The next `seconds` of the audio read (16 kHz 16-bit mono chunks), for a follow-up
         phrase: meanwhile the spotter hears silence. Ends early when the stream closes;

@@ -32,6 +32,8 @@ class EventSource(Protocol):
 
     description: str
     """Its port or device, and what it does now (`assistant status`)."""
+    hearing_problem: str | None
+    """Why the source cannot hear its user now, as said to them (None: it can)."""
 
     def run(self, deliver: Callable[[protocol.Message], None], stopping: threading.Event) -> None:
         """Block until `stopping` is set, delivering protocol messages exactly as a board would:

@@ -76,6 +76,14 @@ SPEECH_SETTINGS: tuple[Setting, ...] = (
         "before the skill's reply (or instead of it, for skills that say nothing); none: no beep",
         choices=ACKNOWLEDGEMENTS,
     ),
+    Setting(
+        "notices",
+        bool,
+        True,
+        'say "I cannot hear you" and why when the board or microphone here has not heard for '
+        '7 s (unplugged, silent, failing; at most once a minute), and "I can hear you again" '
+        "once it does",
+    ),
 )
 """Schema of the `speech:` section of config.yaml."""
 

@@ -22,7 +22,7 @@ from test_own_voice import COMMITTED_MODEL
 from test_phrase_cue import peak_frequency
 from usb_ports import nano_while_linked
 from waiting import wait_until
-from wav import played_files, read_wav
+from wav import played_files, read_wav, same_speech
 
 from assistant import control, package_version
 from assistant.clocks import local_time
@@ -117,6 +117,24 @@ def test_a_crashing_skill_does_not_stop_the_daemon(assistant):
     assert wait_until(lambda: assistant.host.failures.get("trouble") == 1)
     assistant.virtual_board.detect("off")
     assert wait_until(lambda: assistant.host.skills["recorder"].calls == [("dim", "off")])
+
+
+def test_a_crashing_skill_is_heard_to_have_failed(tmp_path, audio_output, caplog):
+    """Heard through the speaker: a user who cannot look at the log hears that "stop" was taken
+    and that its skill failed."""
+    caplog.set_level(logging.INFO)
+    path = tmp_path / "config.yaml"
+    path.write_text(textwrap.dedent(CONFIG))
+    running = Assistant(load_config(path, INSTALLED), INSTALLED, tmp_path)
+    running.start()
+    try:
+        wait(running.run_sent_command(CommandEvent("stop", 1.0)), timeout=5)
+        assert wait_until(lambda: played_files(audio_output))
+    finally:
+        running.stop()
+    assert "reply: Sorry, the trouble skill failed" in caplog.text
+    [played] = played_files(audio_output)
+    assert same_speech(played, "Sorry, the trouble skill failed", tmp_path)
 
 
 def test_reload_applies_a_new_mapping_and_keeps_the_link(assistant):

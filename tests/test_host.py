@@ -130,6 +130,28 @@ def test_a_crashing_action_is_logged_with_its_skill_and_others_go_on(host, caplo
     assert wait_until(lambda: host.failures == {"trouble": 1})
 
 
+def test_an_action_that_crashed_hung_or_could_not_run_is_answered_aloud(host, replies):
+    """A user who only listens is told that a command was heard but its skill failed, rather
+    than left in a silence that sounds like not being heard."""
+    with pytest.raises(RuntimeError):
+        host.call("trouble", "crash", EVENT, {}).result(2)
+    hung = host.call("trouble", "hang", EVENT, {})
+    with pytest.raises(TimeoutError):
+        hung.result(3)
+    with pytest.raises(LookupError):
+        host.call("trouble", "fine", EVENT, {}).result(2)
+    with pytest.raises(LookupError):
+        host.call("replies", "say", EVENT, {}).result(2)  # not configured here
+    host.skills["trouble"].release.set()
+    assert wait_until(lambda: len(replies) == 4)
+    assert replies == [
+        "Sorry, the trouble skill failed",
+        "Sorry, the trouble skill took too long",
+        "The trouble skill is still busy",
+        "The replies skill is not running",
+    ]
+
+
 def test_a_hanging_action_is_abandoned_and_the_skill_refuses_actions_until_it_returns(host, caplog):
     trouble = host.skills["trouble"]
     with caplog.at_level(logging.INFO, logger="assistant.host"):
@@ -295,7 +317,11 @@ def test_skills_that_cannot_be_built_or_started_are_reported_and_the_others_run(
         with pytest.raises(LookupError, match=r"nostart did not start .*lamp file is missing"):
             host.call("nostart", "hi", EVENT, {}).result(2)
     assert "skill unbuildable: constructor crashed" in caplog.text
-    assert replies == ["the lamp file is missing"]
+    assert replies == [  # its start's SkillError, then each action refused
+        "the lamp file is missing",
+        "The unbuildable skill is not running",
+        "The nostart skill is not running",
+    ]
     assert host.failures == {"unbuildable": 1, "nostart": 1}
     host.configure({"recorder": {}})
     assert host.start_errors == {}
@@ -389,7 +415,10 @@ def test_a_skill_error_from_the_constructor_is_spoken_without_a_traceback(
         with pytest.raises(LookupError, match=r"needskey did not start \(SkillError: set skills"):
             host.call("needskey", "anything", EVENT, {}).result(0)
     host.stop()
-    assert replies == ["set skills.needskey.api_key in config.yaml"]
+    assert replies == [
+        "set skills.needskey.api_key in config.yaml",
+        "The needskey skill is not running",
+    ]
     assert "skill needskey: constructor failed: set skills.needskey.api_key" in caplog.text
     assert "Traceback" not in caplog.text
     assert host.failures == {"needskey": 1}
@@ -417,7 +446,7 @@ def test_a_data_directory_that_cannot_be_made_stops_only_the_skills_that_keep_fi
         with pytest.raises(LookupError, match=r"keeper did not start \(SkillError: cannot create"):
             host.call("keeper", "anything", EVENT, {}).result(2)
     host.stop()
-    assert replies == ["The keeper skill cannot save its files"]
+    assert replies == ["The keeper skill cannot save its files", "The keeper skill is not running"]
     assert (
         f"cannot create the data directory {data_root / 'keeper'} ({error}); "
         f"{tmp_path / in_the_way} is a file, not a directory: remove or move it"

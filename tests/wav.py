@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.speech import espeak_to_file, speech_settings
+
 
 def read_wav(path: Path) -> tuple[np.ndarray, int]:
     """Mono 16-bit PCM samples scaled to [-1, 1], and the sample rate."""
@@ -28,3 +30,11 @@ def played_files(folder: Path) -> list[Path]:
     """The WAVs played, once the speaker is idle: it waits for pyttsx3 to say an utterance
     has finished, which it says once the player it runs has ended, so none comes later."""
     return sorted(folder.glob("reply-*.wav"))
+
+
+def same_speech(played: Path, text: str, folder: Path) -> bool:
+    """Whether `played` is `text` said at the default speech settings: as long as espeak-ng
+    takes to say it (within a tenth), and not silent."""
+    expected = espeak_to_file(speech_settings(None), text, folder / "expected.wav")
+    (length, rms), (wanted, _) = duration_and_rms(played), duration_and_rms(expected)
+    return abs(length - wanted) < 0.1 * wanted and rms > 0.01
