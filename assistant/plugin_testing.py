@@ -28,8 +28,9 @@ from assistant.clocks import elapsed
 from assistant.config import check_skill_use
 from assistant.discovery import code_package
 from assistant.focus import Focus
-from assistant.host import ListenForPhrase, PluginHost, SkillBusy
+from assistant.host import ListenForPhrase, PluginHost
 from assistant.plugin import CommandEvent, Skill
+from assistant.skill_runner import SkillBusy
 
 
 class ConfigRefused(ValueError):
@@ -142,7 +143,7 @@ class SkillUnderTest:
         """Run `action` with `params` (its `with:`) as the assistant does for a command: `event`,
         or a command heard by a board now (score 0.95). The reply (None: none), or the error
         the call raised: SkillError, NothingToDo, another exception of the skill,
-        assistant.host.Abandoned after the timeout. ConfigRefused when `config check` would
+        assistant.skill_runner.Abandoned after the timeout. ConfigRefused when `config check` would
         refuse the call."""
         if isinstance(event, str):
             event = CommandEvent(event, 0.95, source="test", received=elapsed(), heard=True)

@@ -501,6 +501,8 @@ class Speaker:
         return espeak_to_file(self.settings, text, path)
 
     def _run(self) -> None:
+        """The speech thread: start the engine (if it cannot, replies are only logged), then play
+        what is queued, in order, until `close`."""
         try:
             engine = pyttsx3_engine(self.settings)
         except Exception as error:  # the engine library may fail in many ways
@@ -515,42 +517,50 @@ class Speaker:
         while (item := self._queue.get()) is not None:
             if isinstance(item, _Cue) and not self._starting(item):
                 continue
-            voice = isinstance(item, str) or not item.acknowledgement
-            text = item if isinstance(item, str) else item.words
-            heard = self._heard_as(text)  # at once: its analysis, if it needs one, comes later
-            self._current_since = time.monotonic()
-            with self._settled:
-                self._saying = heard
-                self._speaking_since = self._current_since if voice else None
-            try:
-                if text is None:
-                    self._play_tone(item.notes)
-                else:
-                    self._utter(engine, finished, text)
-            except Exception as error:
-                if isinstance(item, str):
-                    self.log.warning("could not speak %r: %s", item, error)
-                elif item.acknowledgement:
-                    self.log.warning("could not play the acknowledgement: %s", error)
-                else:  # its listener says why, once
-                    item.problem = f"it could not be played: {error}"
-            finally:
-                ended = time.monotonic()
-                self._current_since = None
-                self._stuck_reported = False
-                with self._settled:
-                    if voice:
-                        lately = [
-                            said for said in self._said if ended - said[0] < OWN_VOICE_SECONDS
-                        ]
-                        self._said = [*lately, (ended, heard)]
-                    self._speaking_since = None
-                    self._pending -= 1
-                    if isinstance(item, str):
-                        self._waiting.remove(item)
-                    else:
-                        item.done.set()
-                    self._settled.notify_all()
+            self._play(engine, finished, item)
+
+    def _play(self, engine: Engine, finished: threading.Event, item: str | _Cue) -> None:
+        """Say a reply or play a cue, as the voice being said meanwhile (not the acknowledgement:
+        no voice); a failure is logged, or, for a listening cue, kept for its listener."""
+        voice = isinstance(item, str) or not item.acknowledgement
+        text = item if isinstance(item, str) else item.words
+        heard = self._heard_as(text)  # at once: its analysis, if it needs one, comes later
+        self._current_since = time.monotonic()
+        with self._settled:
+            self._saying = heard
+            self._speaking_since = self._current_since if voice else None
+        try:
+            if text is None:
+                self._play_tone(item.notes)
+            else:
+                self._utter(engine, finished, text)
+        except Exception as error:
+            if isinstance(item, str):
+                self.log.warning("could not speak %r: %s", item, error)
+            elif item.acknowledgement:
+                self.log.warning("could not play the acknowledgement: %s", error)
+            else:  # its listener says why, once
+                item.problem = f"it could not be played: {error}"
+        finally:
+            self._ended(item, voice, heard)
+
+    def _ended(self, item: str | _Cue, voice: bool, heard: Heard) -> None:
+        """Bookkeeping once `item` ended, played or not: a voice is kept among those said lately
+        (for OWN_VOICE_SECONDS), and whoever waits for the queue to settle or the cue is told."""
+        ended = time.monotonic()
+        self._current_since = None
+        self._stuck_reported = False
+        with self._settled:
+            if voice:
+                lately = [said for said in self._said if ended - said[0] < OWN_VOICE_SECONDS]
+                self._said = [*lately, (ended, heard)]
+            self._speaking_since = None
+            self._pending -= 1
+            if isinstance(item, str):
+                self._waiting.remove(item)
+            else:
+                item.done.set()
+            self._settled.notify_all()
 
     def _heard_as(self, text: str | None) -> Heard:
         """What saying `text` could be heard as: any command until its analysis is done, and

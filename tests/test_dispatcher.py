@@ -12,8 +12,9 @@ from assistant.config import load_config
 from assistant.control import ControlServer, send_command
 from assistant.dispatcher import Dispatcher
 from assistant.focus import Focus
-from assistant.host import Cancelled, PluginHost
+from assistant.host import PluginHost
 from assistant.plugin import CommandEvent, SkillError
+from assistant.skill_runner import Cancelled
 
 CONFIG = """
 focus_seconds: 10

@@ -11,8 +11,9 @@ from waiting import wait_until
 
 from assistant.discovery import discover_skills
 from assistant.focus import Focus
-from assistant.host import Cancelled, PluginHost
+from assistant.host import PluginHost
 from assistant.plugin import CommandEvent, Setting, Skill, SkillError, action
+from assistant.skill_runner import Cancelled
 
 EVENT = CommandEvent("on", 0.9, "test", "desk", time.monotonic())
 

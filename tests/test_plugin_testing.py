@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from runtime_skills import NoStartSkill, PatientSkill, TroubleSkill
 
-from assistant.host import Abandoned
 from assistant.plugin_testing import SkillUnderTest
+from assistant.skill_runner import Abandoned
 
 REPO = Path(__file__).resolve().parent.parent
 
