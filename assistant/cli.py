@@ -24,6 +24,7 @@ from assistant import (
     package_version,
     ports,
     protocol,
+    run_marker,
     service,
     vosk_models,
 )
@@ -74,16 +75,20 @@ def cmd_run(args: argparse.Namespace) -> int:
             data_root(),
             error,
         )
-    try:
-        return _serve(args, terminal)
+    try:  # only the lock's holder marks the run: the marker is the running instance's
+        return _serve(args, terminal, run_marker.RunMarker(data_root()) if lock else None)
     finally:
         if lock:
             lock.release()
 
 
-def _serve(args: argparse.Namespace, terminal: int | None) -> int:
+def _serve(
+    args: argparse.Namespace, terminal: int | None, marker: run_marker.RunMarker | None
+) -> int:
     """Run until stopped: SIGTERM, Ctrl-C, or `terminal` (the controlling terminal, None
-    without one) closed; any other SIGHUP reloads the configuration."""
+    without one) closed; any other SIGHUP reloads the configuration. `marker` (None: none is
+    kept) is made once the assistant starts and removed when it stops so: a run killed or
+    crashed leaves it, and the next one says it is back."""
     from assistant.daemon import Assistant
 
     try:
@@ -117,9 +122,12 @@ def _serve(args: argparse.Namespace, terminal: int | None) -> int:
         log.error("%s", error)
         return service.UNSAFE_RUNTIME_STATUS
     microphone.load_before_threads(assistant.config.source)
+    back = marker.begin() if marker else False
+    if back:
+        log.warning("the previous run did not stop cleanly (it was killed or crashed)")
     assistant.start()
     server.start()
-    assistant.open_default_sources()
+    assistant.open_default_sources(back)
     if assistant.virtual_board and sys.stdin.isatty():
         [session] = [r.session for r in assistant.sources if r.kind == "emulator"]
         threading.Thread(
@@ -134,6 +142,8 @@ def _serve(args: argparse.Namespace, terminal: int | None) -> int:
     log.info("stopping")
     server.stop()
     assistant.stop()
+    if marker:
+        marker.end()
     return 0
 
 

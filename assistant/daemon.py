@@ -12,7 +12,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant import emulator, hearing, logformat, package_version, protocol
+from assistant import emulator, hearing, logformat, package_version, protocol, run_marker
 from assistant.clocks import local_time
 from assistant.config import Config, ConfigError, load_config
 from assistant.control import Forwarded
@@ -48,6 +48,8 @@ BOARD_GONE_SECONDS = 5.0
 that resets, or is being flashed, is back sooner)."""
 HEARING_LOOK_SECONDS = 1.0
 """How often the assistant looks whether its board or microphone can hear (`speech.notices`)."""
+RELOAD_FAILED = "The new configuration has a problem; I kept the old one"
+"""Said (`speech.notices`) when a reload fails: whoever edited the file may believe it runs."""
 
 
 def with_overrides(config: Config, overrides: Mapping[str, str]) -> Config:
@@ -120,6 +122,8 @@ class Assistant:
         self.focus = Focus(config.focus_seconds)
         speech, microphone = config.sections["speech"], config.sections["microphone"]
         self.speaker = None if speak else Speaker(speech, analyse_with=microphone)
+        self.notices = speech_settings(speech)["notices"]
+        """`speech.notices`: say what keeps the assistant from hearing or obeying its user."""
         self._speak = speak or self.speaker.say
         data_dir = data_dir or data_root()
         self.phrase = PhraseListener(
@@ -255,26 +259,39 @@ class Assistant:
         if self.speaker:
             self.speaker.acknowledge()
 
-    def open_default_sources(self) -> None:
+    def open_default_sources(self, back: bool = False) -> None:
         """Open the source the configuration asks for. `auto` with no port named follows the
         board: it uses one whenever one is plugged in, else a fallback (the microphone, else the
-        virtual board, until the microphone can be used) while it looks for one."""
+        virtual board, until the microphone can be used) while it looks for one. `back`: the
+        previous run did not end cleanly, so with `speech.notices` the user is told the
+        assistant is back once a source is up (`run_marker`)."""
         running = self._open(self.source_to_open())
         if self.config.source == "auto" and self.config.sections["device"]["port"] == "auto":
             self._follower = threading.Thread(
                 target=self._follow_board, args=(running,), name="board watch", daemon=True
             )
             self._follower.start()
-        if speech_settings(self.config.sections["speech"])["notices"]:
-            self._ears = threading.Thread(target=self._tell_hearing, name="ears", daemon=True)
+        if self.notices:
+            self._ears = threading.Thread(
+                target=self._tell_hearing, args=(back,), name="ears", daemon=True
+            )
             self._ears.start()
 
-    def _tell_hearing(self) -> None:
+    def _tell_hearing(self, back: bool) -> None:
         """`speech.notices`: say, on this machine, when it cannot hear its user and when it
-        hears again (assistant/hearing.py)."""
+        hears again (assistant/hearing.py); and, when `back`, that it is back after an unclean
+        stop, once a source has greeted and hears (instead of "I can hear you again")."""
         notices = hearing.HearingNotices(hearing.DEAF_GRACE_SECONDS)
         while not self.stopping.wait(HEARING_LOOK_SECONDS):
-            notice = notices.update(self.hearing_problem())
+            problem = self.hearing_problem()
+            notice = notices.update(problem)
+            if (
+                back
+                and problem is None
+                and any(r.session.greeted.is_set() for r in list(self.sources))
+            ):
+                back = False
+                notice = run_marker.BACK
             if notice:  # logged as every reply is
                 self._speak(notice)
 
@@ -408,9 +425,10 @@ class Assistant:
 
     def reload(self, path: Path) -> bool:
         """Load the configuration again (SIGHUP). A file that cannot be loaded, for whatever
-        reason, keeps the running one; settings that need a restart keep their running values
-        and a warning names them. Skills installed since the start are found; new code of a
-        skill already loaded needs a restart, and a warning says so."""
+        reason, keeps the running one, and the user is told so aloud (`speech.notices`);
+        settings that need a restart keep their running values and a warning names them.
+        Skills installed since the start are found; new code of a skill already loaded needs a
+        restart, and a warning says so."""
         found, unloadable = usable_skills()
         installed = {**found, **self.installed}
         self._warn_of_changed_code(installed)
@@ -423,6 +441,8 @@ class Assistant:
             log.exception("configuration not reloaded: loading %s failed unexpectedly", path)
         self.last_reload = Reload(time.time(), path, loaded is not None)
         if loaded is None:
+            if self.notices:  # logged as every reply is
+                self._speak(RELOAD_FAILED)
             return False
         waiting = self._needs_restart(loaded)
         self.loaded = loaded

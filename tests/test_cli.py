@@ -24,8 +24,9 @@ import pytest
 from assistant_command import assistant, lines_until
 from held_event import AnnouncedWait
 from waiting import read_for, wait_until
+from wav import played_files, same_speech
 
-from assistant import cli, package_version, service
+from assistant import cli, package_version, run_marker, service
 from assistant.config import DEFAULT_CONFIG
 from assistant.emulator import VirtualBoard
 
@@ -390,6 +391,49 @@ def test_one_assistant_per_data_directory_whatever_the_runtime_directory(env, tm
         _stop(third)
     finally:
         third.kill()
+
+
+def test_a_start_after_a_kill_says_it_is_back_and_a_clean_stop_leaves_the_next_quiet(
+    env, tmp_path, audio_output
+):
+    """A user who only listens is told the assistant is back after it was killed (or crashed)
+    and started again, once it hears; a first start, a start after SIGTERM, and a second
+    instance refused by the lock say nothing, and the refused one leaves the marker alone."""
+    env = {**env, "PATH": f"{audio_output.parent / 'bin'}{os.pathsep}{env['PATH']}"}
+    marker = tmp_path / "data" / "assistant" / run_marker.MARKER_NAME
+
+    def quiet_start() -> subprocess.Popen:
+        daemon = _daemon_on_config(env, tmp_path)[1]
+        assert wait_until(lambda: "firmware" in assistant(env, "status").stdout, timeout=30)
+        assert not wait_until(lambda: played_files(audio_output), timeout=3)
+        return daemon
+
+    first = quiet_start()
+    try:
+        assert marker.read_text() == f"{first.pid}\n"
+        _stop(first)
+    finally:
+        first.kill()
+    assert not marker.exists()
+    after_sigterm = quiet_start()
+    try:
+        refused = _daemon(env, "--config", str(tmp_path / "config.yaml"))
+        assert refused.wait(timeout=30) == service.ALREADY_RUNNING_STATUS
+        assert marker.read_text() == f"{after_sigterm.pid}\n"
+    finally:
+        after_sigterm.kill()  # SIGKILL: no clean stop
+    after_kill = _daemon_on_config(env, tmp_path)[1]
+    try:
+        assert wait_until(lambda: played_files(audio_output), timeout=30)
+        assert not wait_until(lambda: len(played_files(audio_output)) > 1, timeout=3)
+        output = _stop(after_kill)
+    finally:
+        after_kill.kill()
+    assert "the previous run did not stop cleanly (it was killed or crashed)" in output
+    assert f"reply: {run_marker.BACK}" in output
+    [back] = played_files(audio_output)
+    assert same_speech(back, run_marker.BACK, tmp_path)
+    assert not marker.exists()
 
 
 HANG_UP_WHILE_LOADING = """

@@ -1,5 +1,6 @@
-"""What a user who only listens hears when the assistant loses its ears and gets them back:
-the notices of `speech.notices`, from the rule (assistant/hearing.py) to the audio played."""
+"""What a user who only listens hears when the assistant loses its ears and gets them back, or
+could not take an edited configuration: the notices of `speech.notices`, from the rule
+(assistant/hearing.py) to the audio played. The notice after a restart: tests/test_cli.py."""
 
 import logging
 import textwrap
@@ -13,7 +14,7 @@ from waiting import wait_until
 from wav import played_files, same_speech
 
 from assistant.config import load_config
-from assistant.daemon import Assistant
+from assistant.daemon import RELOAD_FAILED, Assistant
 from assistant.emulator import VirtualBoard
 from assistant.hearing import BACK, HearingNotices, deaf_notice
 
@@ -69,12 +70,13 @@ def quick(monkeypatch):
     monkeypatch.setattr("assistant.hearing.DEAF_GRACE_SECONDS", 0.5)
 
 
-def _run(folder: Path, board: VirtualBoard, notices: str = "true", **kwargs) -> Assistant:
+def _run(folder: Path, board: VirtualBoard | None, notices: str = "true", **kwargs) -> Assistant:
+    """An assistant on CONFIG, listening to `board` (None: its own virtual board)."""
     path = folder / "config.yaml"
     path.write_text(
         textwrap.dedent(CONFIG).format(
-            source=kwargs.pop("source", "serial"),
-            port=kwargs.pop("port", board.link),
+            source=kwargs.pop("source", "serial" if board else "emulator"),
+            port=kwargs.pop("port", board.link if board else "auto"),
             notices=notices,
         )
     )
@@ -166,3 +168,30 @@ def test_a_microphone_that_cannot_be_opened_is_told(tmp_path, quick):
         assert wait_until(lambda: replies == [notice], timeout=15)
     finally:
         running.stop()
+
+
+@pytest.mark.parametrize("notices", ["true", "false"])
+def test_a_reload_that_failed_is_said_once_and_one_that_worked_is_not(
+    tmp_path, audio_output, caplog, notices
+):
+    """Whoever edited the file hears, at each reload that failed, that the new configuration
+    did not take (with notices on); a reload that worked, as the start, says nothing."""
+    caplog.set_level(logging.INFO)
+    running = _run(tmp_path, None, notices=notices)
+    config = tmp_path / "config.yaml"
+    good = config.read_text()
+    said = notices == "true"
+    try:
+        config.write_text(good.replace("recorder.dim", "recorder.dimm"))
+        for failed in (1, 2):
+            assert not running.reload(config)
+            assert running.speaker.wait_idle(30)
+            assert len(played_files(audio_output)) == failed * said
+        config.write_text(good)
+        assert running.reload(config)
+        assert not wait_until(lambda: len(played_files(audio_output)) > 2 * said, timeout=2)
+    finally:
+        running.stop()
+    expected = 2 * said
+    assert caplog.text.count(f"reply: {RELOAD_FAILED}") == expected
+    assert all(same_speech(wav, RELOAD_FAILED, tmp_path) for wav in played_files(audio_output))
