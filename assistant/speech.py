@@ -496,10 +496,6 @@ class Speaker:
                 return
             self._worker.join(self.settings["timeout"])
 
-    def save_to_file(self, text: str, path: Path) -> Path:
-        """Synthesize `text` into a WAV file (`espeak_to_file` with the speaker's settings)."""
-        return espeak_to_file(self.settings, text, path)
-
     def _run(self) -> None:
         """The speech thread: start the engine (if it cannot, replies are only logged), then play
         what is queued, in order, until `close`."""

@@ -31,6 +31,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,7 @@ from assistant.acoustics import Room
 from assistant.config import DEFAULT_CONFIG, load_config
 from assistant.discovery import discover_skills
 from assistant.own_voice import OWN_VOICE_SCORE, ROOM_MARGIN, ROOMS, Analysis, OwnVoice, Scores
-from assistant.speech import Speaker
+from assistant.speech import espeak_to_file, speech_settings
 
 REPLIES = (
     "Stop",
@@ -257,11 +258,11 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     args = parser.parse_args()
     microphone = load_config(args.config, discover_skills()[0]).sections["microphone"]
-    speaker = Speaker({"enabled": False, "rate": args.rate})
+    synthesize = partial(espeak_to_file, speech_settings({"rate": args.rate}))
     log = logging.getLogger("bench")
 
     def analyser(rooms: Sequence[Room] = ROOMS) -> OwnVoice:
-        return OwnVoice(microphone, speaker.save_to_file, log, rooms=rooms)
+        return OwnVoice(microphone, synthesize, log, rooms=rooms)
 
     cost(analyser, args.rate, args.repeats)
     margin(analyser(), [drawn(args.seed, index) for index in range(args.rooms)])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from assistant.config import DEFAULT_CONFIG, load_config
 from assistant.discovery import discover_skills
 from assistant.own_voice import ROOM_MARGIN, ROOMS, OwnVoice, loudest_averages
 from assistant.pipeline import DEFAULT_MODEL, Inference
-from assistant.speech import Speaker
+from assistant.speech import espeak_to_file, speech_settings
 
 COMMITTED_MODEL = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())["model_id"]
 """The committed model's id, as a board running it greets with."""
@@ -29,10 +30,9 @@ def own_voice(
     microphone: dict | None = None, unavailable: str | None = None, rooms: tuple = ROOMS
 ) -> OwnVoice:
     """An analyser of replies as the default speech settings say them."""
-    speaker = Speaker({"enabled": False})
     return OwnVoice(
         microphone or DEFAULT_MICROPHONE,
-        speaker.save_to_file,
+        partial(espeak_to_file, speech_settings(None)),
         logging.getLogger("test"),
         unavailable,
         rooms,
@@ -84,12 +84,11 @@ def test_a_room_is_heard_alike_each_time() -> None:
 
 
 def test_each_text_is_analysed_once(tmp_path: Path) -> None:
-    speaker = Speaker({"enabled": False})
     said = []
 
     def synthesize(text: str, path: Path) -> Path:
         said.append(text)
-        return speaker.save_to_file(text, path)
+        return espeak_to_file(speech_settings(None), text, path)
 
     analyser = OwnVoice({}, synthesize, logging.getLogger("test"))
     for _ in range(3):

@@ -25,7 +25,7 @@ from wav import read_wav
 from assistant.download import DownloadError
 from assistant.phrase import PhraseListener, phrase_from_result, transcribe
 from assistant.plugin import Amount, parse_amount
-from assistant.speech import Speaker
+from assistant.speech import espeak_to_file, speech_settings
 from assistant.vosk_models import add_commands, check_model, download_model
 
 KOREAN_GRAMMAR = ["안녕하세요", "감사합니다", "[unk]"]
@@ -39,9 +39,8 @@ def korean_listener(korean_model_path: Path) -> PhraseListener:
 
 def spoken_chunks(text: str, folder: Path, voice: str = "ko") -> tuple[list[bytes], int]:
     """espeak-ng speech as 16-bit PCM chunks of 0.1 s, as a microphone would deliver them."""
-    path = Speaker({"enabled": False, "voice": voice, "rate": 120}).save_to_file(
-        text, folder / "phrase.wav"
-    )
+    settings = speech_settings({"voice": voice, "rate": 120})
+    path = espeak_to_file(settings, text, folder / "phrase.wav")
     samples, rate = read_wav(path)
     pcm = (samples * 32767).astype(np.int16).tobytes()
     step = rate // 10 * 2

@@ -23,6 +23,7 @@ from assistant.speech import (
     SPEECH_SETTINGS,
     Speaker,
     SpeechError,
+    espeak_to_file,
     pyttsx3_engine,
     speech_settings,
 )
@@ -37,21 +38,21 @@ def test_settings_missing_from_the_section_take_their_defaults() -> None:
     }
 
 
-def test_save_to_file_writes_real_speech(tmp_path: Path) -> None:
-    speaker = Speaker({"enabled": False, "voice": "en-us", "rate": 170})
-    path = speaker.save_to_file("Timer set for five minutes", tmp_path / "reply.wav")
+def test_espeak_to_file_writes_real_speech(tmp_path: Path) -> None:
+    settings = speech_settings({"voice": "en-us", "rate": 170})
+    path = espeak_to_file(settings, "Timer set for five minutes", tmp_path / "reply.wav")
     duration, rms = duration_and_rms(path)
     assert 0.8 < duration < 4.0
     assert rms > 0.02
-    slow = Speaker({"enabled": False, "rate": 90}).save_to_file("Timer set", tmp_path / "s.wav")
-    fast = Speaker({"enabled": False, "rate": 300}).save_to_file("Timer set", tmp_path / "f.wav")
+    slow = espeak_to_file(speech_settings({"rate": 90}), "Timer set", tmp_path / "s.wav")
+    fast = espeak_to_file(speech_settings({"rate": 300}), "Timer set", tmp_path / "f.wav")
     assert duration_and_rms(slow)[0] > 1.5 * duration_and_rms(fast)[0]
 
 
-def test_save_to_file_names_an_unknown_voice(tmp_path: Path) -> None:
-    speaker = Speaker({"enabled": False, "voice": "no-such-voice"})
+def test_espeak_to_file_names_an_unknown_voice(tmp_path: Path) -> None:
+    settings = speech_settings({"voice": "no-such-voice"})
     with pytest.raises(SpeechError, match="unknown voice 'no-such-voice'"):
-        speaker.save_to_file("hello", tmp_path / "x.wav")
+        espeak_to_file(settings, "hello", tmp_path / "x.wav")
 
 
 def test_say_returns_at_once_and_the_worker_plays_each_reply(
