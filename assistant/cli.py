@@ -161,12 +161,10 @@ def _type_commands(board: VirtualBoard, ready: threading.Event | None = None) ->
     the board's hello), since the board drops what it detects before a host listens."""
     if ready is not None:
         ready.wait()
-    with contextlib.suppress(OSError):  # the terminal closed meanwhile: nobody to prompt
-        print(
-            f"Virtual board on {board.path}. Type a command ({', '.join(board.labels)}) and "
-            "press Enter; Ctrl-C quits.",
-            flush=True,
-        )
+    _tell(
+        f"Virtual board on {board.path}. Type a command ({', '.join(board.labels)}) and press "
+        "Enter; Ctrl-C quits."
+    )
     for line in _input_lines():
         _board_line(board, line)
 
@@ -176,6 +174,13 @@ def _input_lines() -> Iterator[str]:
     gone (closed: reading it fails with EIO)."""
     with contextlib.suppress(OSError):
         yield from sys.stdin
+
+
+def _tell(*lines: str) -> None:
+    """Print `lines` for whoever watches the terminal; nobody does once it has closed (a
+    command that outlives it, started with SIGHUP ignored): then they are dropped."""
+    with contextlib.suppress(OSError):  # EIO: the terminal is gone
+        print(*lines, sep="\n", flush=True)
 
 
 def _board_line(board: VirtualBoard, line: str, where: str = "input") -> None:
@@ -240,11 +245,9 @@ def cmd_emulate(args: argparse.Namespace) -> int:
         signal.signal(stop, unplug)
     try:
         board.plug_in()
-        print(
+        _tell(
             f"virtual board on {board.path} (link: {link})",
             f"connect with: assistant run --source serial --port {link}",
-            sep="\n",
-            flush=True,
         )
         _feed_board(board, args, messages, script)
     except KeyboardInterrupt:
@@ -294,15 +297,12 @@ def _feed_board(
     A host listens once it has sent a request: its opening of the port, which may flush what
     came before, is over then (the assistant asks INFO once greeted, HELLO when not)."""
     if messages is not None or script is not None:
-        print(
-            f"waiting for a host on {board.path} to send a request (a serial monitor: type INFO)",
-            flush=True,
-        )
+        _tell(f"waiting for a host on {board.path} to send a request (a serial monitor: type INFO)")
         board.host_listening.wait()
         if messages is not None:
             board.replay(messages, realtime=not args.fast)
             detections = sum(isinstance(m, protocol.Detection) for m in messages)
-            print(f"replayed {args.wav}: {detections} detection(s)", flush=True)
+            _tell(f"replayed {args.wav}: {detections} detection(s)")
         else:
             for number, line in enumerate(script, start=1):
                 _board_line(board, line, f"{args.script}:{number}")
