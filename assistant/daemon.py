@@ -22,13 +22,13 @@ from assistant.emulator import VirtualBoard
 from assistant.focus import Focus
 from assistant.host import PluginHost
 from assistant.link import SerialSource
-from assistant.microphone import microphone_problem
 from assistant.paths import data_root
 from assistant.phrase import PhraseListener
 from assistant.plugin import CommandEvent, Skill, valid_choices
 from assistant.ports import find_board
 from assistant.ratelimit import WarningLimiter
 from assistant.rooms.roles import open_room
+from assistant.source_follower import SourceFollower
 from assistant.sources import SOURCE_NAMES, DeviceSession, EventSource, LinkStats
 from assistant.speech import Speaker, speech_settings
 
@@ -37,15 +37,6 @@ log = logging.getLogger("assistant")
 RESTART_ONLY = ("source", "role", "site")
 """Top-level settings a reload cannot change: the sources and the room are opened once."""
 RESTART_ONLY_SECTIONS = ("device", "emulator", "microphone", "mqtt", "speech", "phrase")
-BOARD_LOOK_SECONDS = 1.0
-"""How often `source: auto` looks for a board by its USB id while it listens with a fallback,
-and checks that the board it uses is still plugged in."""
-MICROPHONE_LOOK_SECONDS = 5.0
-"""How often `source: auto` looks for a usable microphone while it listens with the virtual
-board (each look at a microphone not found restarts PortAudio, unless a stream is open)."""
-BOARD_GONE_SECONDS = 5.0
-"""How long `auto` waits for an unplugged board to come back before it falls back again (a board
-that resets, or is being flashed, is back sooner)."""
 HEARING_LOOK_SECONDS = 1.0
 """How often the assistant looks whether its board or microphone can hear (`speech.notices`)."""
 RELOAD_FAILED = "The new configuration has a problem; I kept the old one"
@@ -116,6 +107,8 @@ class Assistant:
         self._code = {code_package(s): code_stamp(code_package(s)) for s in installed.values()}
         """The files of the skills' packages as loaded, to tell at a reload that they changed."""
         self.find = find
+        self.follower = SourceFollower(config, find, self._switch)
+        """Which source `source:` opens, and the switches of `auto`."""
         self.stats = LinkStats(
             warnings=WarningLimiter(config.sections["device"]["max_line_errors"])
         )
@@ -145,12 +138,9 @@ class Assistant:
         self.sources: list[RunningSource] = []
         self.stopping = threading.Event()
         self.virtual_board: VirtualBoard | None = None
-        self._follower: threading.Thread | None = None
         self._ears: threading.Thread | None = None
         self._had_voice = False
         """Whether a board or microphone has heard since the start (`hearing_problem`)."""
-        self._microphone_problem: str | None = None
-        """Why `auto` could not use the microphone when it last looked (None: it could)."""
         self.handle_command: Callable[[CommandEvent], object] = self.dispatcher.handle
         tone = self.speaker is not None and self.speaker.settings["acknowledge"] == "tone"
         self.room = open_room(
@@ -265,12 +255,9 @@ class Assistant:
         virtual board, until the microphone can be used) while it looks for one. `back`: the
         previous run did not end cleanly, so with `speech.notices` the user is told the
         assistant is back once a source is up (`run_marker`)."""
-        running = self._open(self.source_to_open())
-        if self.config.source == "auto" and self.config.sections["device"]["port"] == "auto":
-            self._follower = threading.Thread(
-                target=self._follow_board, args=(running,), name="board watch", daemon=True
-            )
-            self._follower.start()
+        running = self._open(self.follower.source_to_open())
+        if self.follower.follows:
+            self.follower.start(running, self.stopping)
         if self.notices:
             self._ears = threading.Thread(
                 target=self._tell_hearing, args=(back,), name="ears", daemon=True
@@ -330,50 +317,6 @@ class Assistant:
         if running.kind == "emulator":
             self.virtual_board.unplug()
 
-    def _follow_board(self, running: RunningSource) -> None:
-        """`auto`: switch from the fallback to a board when one is plugged in, from the virtual
-        board to a microphone when one can be used (looked for every MICROPHONE_LOOK_SECONDS),
-        and back to a fallback when the board has been unplugged for BOARD_GONE_SECONDS."""
-        gone_since: float | None = None
-        microphone_looked = time.monotonic()
-        while not self.stopping.wait(BOARD_LOOK_SECONDS):
-            if running.kind != "serial":
-                path = self.find()
-                if path:
-                    log.info(
-                        "board found on %s: using it instead of the %s",
-                        path,
-                        running.session.source_name,
-                    )
-                    running = self._switch(running, "serial")
-                elif (
-                    running.kind == "emulator"
-                    and time.monotonic() - microphone_looked >= MICROPHONE_LOOK_SECONDS
-                ):
-                    microphone_looked = time.monotonic()
-                    if self._fallback() == "microphone":
-                        log.info(
-                            "microphone %r found: using it instead of the virtual board until a "
-                            "board is plugged in",
-                            self.config.sections["microphone"]["device"],
-                        )
-                        running = self._switch(running, "microphone")
-            elif running.source.connected.is_set() or self.find():
-                gone_since = None
-            elif gone_since is None:
-                gone_since = time.monotonic()
-            elif time.monotonic() - gone_since >= BOARD_GONE_SECONDS:
-                gone = time.monotonic() - gone_since
-                running = self._switch(running, self._fallback())
-                microphone_looked = time.monotonic()
-                log.warning(
-                    "the board has been unplugged for %.0f s: listening with the %s until one "
-                    "is plugged in",
-                    gone,
-                    running.session.source_name,
-                )
-                gone_since = None
-
     def _switch(self, running: RunningSource, choice: str) -> RunningSource:
         """Close `running` and open the source `choice` names instead."""
         self._close(running)
@@ -389,39 +332,6 @@ class Assistant:
             find=self.find,
             own_pty=own_pty,
         )
-
-    def source_to_open(self) -> str:
-        """`source:`, with `auto` resolved: a board (one found, or a port named in `device:`),
-        else the fallback."""
-        if self.config.source != "auto":
-            return self.config.source
-        if self.config.sections["device"]["port"] != "auto" or self.find():
-            return "serial"
-        fallback = self._fallback()
-        if fallback == "microphone":
-            log.info(
-                "no board found: listening with the desktop microphone until one is plugged in"
-            )
-        else:
-            log.info(
-                "no board found: using the virtual board until a board or a microphone is "
-                "plugged in"
-            )
-        return fallback
-
-    def _fallback(self) -> str:
-        """What `auto` listens with when no board is plugged in: the microphone if it can be
-        used (`microphone_problem`), else the virtual board. Why the microphone cannot be used
-        is logged when it is first found and again whenever it changes, not at every look."""
-        problem = microphone_problem(self.config.sections["microphone"]["device"])
-        if problem and problem != self._microphone_problem:
-            log.info(
-                "`source: auto` cannot use the microphone (looking again every %g s): %s",
-                MICROPHONE_LOOK_SECONDS,
-                problem,
-            )
-        self._microphone_problem = problem
-        return "emulator" if problem else "microphone"
 
     def reload(self, path: Path) -> bool:
         """Load the configuration again (SIGHUP). A file that cannot be loaded, for whatever
@@ -528,9 +438,9 @@ class Assistant:
 
     def stop(self) -> None:
         self.stopping.set()
-        for watcher in (self._follower, self._ears):
-            if watcher:
-                watcher.join(timeout=10)
+        self.follower.join(timeout=10)
+        if self._ears:
+            self._ears.join(timeout=10)
         for running in self.sources:
             running.stopping.set()
         for running in self.sources:

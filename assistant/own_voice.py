@@ -216,7 +216,7 @@ class OwnVoice:
 
     def synthesized(self, text: str) -> np.ndarray:
         """`text` as it will be said: int16 samples at `sample_rate`."""
-        from assistant.pipeline import read_wav_int16
+        from assistant.wav import read_wav_int16
 
         with tempfile.TemporaryDirectory(prefix="assistant-own-voice-") as folder:
             said = self.synthesize(text, Path(folder) / "reply.wav")

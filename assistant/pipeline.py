@@ -3,14 +3,14 @@
 Every step is the board's own arithmetic (assistant/frontend.py, FeatureContract.to_int8, the
 int8 model with TFLite Micro's kernels, assistant/recognizer.py), so the same audio gives the
 same detections, at the same times, as a board would report. Time is audio time: a slice's time
-is the end of its window in milliseconds since the stream started.
+is the end of its window in milliseconds since the stream started. A recording goes through it
+with `messages_from_wav` (the file read by assistant/wav.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import wave
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +22,7 @@ from assistant.features import FeatureContract
 from assistant.frontend import Frontend
 from assistant.model_runner import EXPORT_COMMAND, Int8Model, ModelError
 from assistant.recognizer import DEFAULT_THRESHOLD, Recognition, Recognizer
+from assistant.wav import read_wav_int16
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "kws_int8.tflite"
@@ -241,52 +242,6 @@ class BoardOutput:
                 score = round(recognition.score, 3)
                 messages.append(protocol.Detection(self._stamp(), recognition.label, score, ms))
         return messages
-
-
-WAV_ERRORS = (OSError, wave.Error, EOFError, RuntimeError)
-"""What Python's wave raises for a file that is no readable WAV (a bare RuntimeError for a chunk
-that runs past the end of the file)."""
-
-
-def unreadable_wav(path: str | Path, error: Exception) -> str:
-    """Why `path` could not be read, from one of WAV_ERRORS."""
-    return f"{path}: not a readable PCM WAV file ({str(error) or 'a chunk runs past its end'})"
-
-
-def wav_layout(channels: int, width: int, rate: int) -> str:
-    """A WAV file's sample layout in words: `1 channel(s), 16-bit, 44100 Hz`."""
-    return f"{channels} channel(s), {8 * width}-bit, {rate} Hz"
-
-
-def convert_command(name: str, sample_rate: int = 16000) -> str:
-    """The sox command that makes a WAV file `name` what the board hears."""
-    return f"sox {name} -r {sample_rate} -b 16 -c 1 out.wav"
-
-
-def read_wav_int16(
-    path: str | Path, sample_rate: int = 16000, resample: bool = False
-) -> np.ndarray:
-    """A 16-bit mono WAV file's samples at `sample_rate`; with `resample`, a file at another
-    rate is resampled to it (assistant/resample.py); a clear error for any other format."""
-    path = Path(path)
-    try:
-        with wave.open(str(path)) as handle:
-            layout = (handle.getnchannels(), handle.getsampwidth(), handle.getframerate())
-            data = handle.readframes(handle.getnframes())
-    except WAV_ERRORS as error:
-        raise ValueError(unreadable_wav(path, error)) from error
-    channels, width, rate = layout
-    if (channels, width) != (1, 2) or (rate != sample_rate and not resample) or rate <= 0:
-        raise ValueError(
-            f"{path}: {wav_layout(*layout)}; the board hears {sample_rate} Hz 16-bit mono "
-            f"(convert: {convert_command(path.name, sample_rate)})"
-        )
-    samples = np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2").astype(np.int16)  # cut short
-    if rate == sample_rate:
-        return samples
-    from assistant.resample import resampled
-
-    return resampled(samples, rate, sample_rate)
 
 
 def messages_from_wav(

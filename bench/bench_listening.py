@@ -40,8 +40,8 @@ from assistant.config import DEFAULT_CONFIG, load_config
 from assistant.discovery import discover_skills
 from assistant.listener import ListenerSettings, MicrophoneSource
 from assistant.own_voice import Analysis
-from assistant.pipeline import read_wav_int16
 from assistant.speech import Speaker
+from assistant.wav import read_wav_int16
 
 SAMPLE_RATE = 16000
 PIECE = SAMPLE_RATE // 100

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.pipeline import (
+from assistant.wav import (
     WAV_ERRORS,
     convert_command,
     read_wav_int16,

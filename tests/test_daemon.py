@@ -482,14 +482,15 @@ def test_auto_prefers_a_board_then_the_configured_microphone_then_the_virtual_bo
 ):
     # The board and the microphone are hardware this machine does not have.
     monkeypatch.setattr(
-        "assistant.daemon.microphone_problem", lambda d: None if d in microphones else "not found"
+        "assistant.source_follower.microphone_problem",
+        lambda d: None if d in microphones else "not found",
     )
     path = tmp_path / "config.yaml"
     path.write_text(f"source: auto\ndevice: {{port: {port}}}\nmicrophone: {{device: USB mic}}\n")
     config = load_config(path, INSTALLED)
     assistant = Assistant(config, INSTALLED, tmp_path, print, find=lambda: board)
     try:
-        assert assistant.source_to_open() == chosen
+        assert assistant.follower.source_to_open() == chosen
     finally:
         assistant.host.stop()
 
@@ -515,7 +516,7 @@ def _heard(assistant: Assistant, kind: str) -> Callable[[], bool]:
 def test_auto_switches_to_a_board_plugged_in_later_and_back_when_it_is_unplugged(
     tmp_path, monkeypatch, caplog
 ):
-    monkeypatch.setattr("assistant.daemon.BOARD_GONE_SECONDS", 0.5)
+    monkeypatch.setattr("assistant.source_follower.BOARD_GONE_SECONDS", 0.5)
     assistant, board = _auto(tmp_path, "no such microphone")
 
     def recorder_calls():
@@ -559,8 +560,8 @@ def test_auto_switches_to_a_board_plugged_in_later_and_back_when_it_is_unplugged
 def quick_looks(monkeypatch, caplog):
     """`auto` looks for a board every 0.1 s and for the microphone every 0.3 s; INFO lines of
     the assistant are captured."""
-    monkeypatch.setattr("assistant.daemon.BOARD_LOOK_SECONDS", 0.1)
-    monkeypatch.setattr("assistant.daemon.MICROPHONE_LOOK_SECONDS", 0.3)
+    monkeypatch.setattr("assistant.source_follower.BOARD_LOOK_SECONDS", 0.1)
+    monkeypatch.setattr("assistant.source_follower.MICROPHONE_LOOK_SECONDS", 0.3)
     caplog.set_level(logging.INFO, logger="assistant")
 
 
@@ -600,7 +601,7 @@ def test_auto_says_why_it_cannot_use_the_microphone_once_and_again_when_the_reas
         looks.append(microphone_problem(device))
         return looks[-1]
 
-    monkeypatch.setattr("assistant.daemon.microphone_problem", look)
+    monkeypatch.setattr("assistant.source_follower.microphone_problem", look)
     assistant, board = _auto(alsa_home, DEVICE)
     try:
         assistant.start()

@@ -127,9 +127,9 @@ def test_auto_falling_back_to_the_virtual_board_is_deaf_to_the_voice(tmp_path, m
     """`auto` listens with the virtual board when the board goes and no microphone can be used:
     typed commands only, so the user is told it cannot hear them. A virtual board alone from
     the start (nothing ever heard a voice) says nothing."""
-    monkeypatch.setattr("assistant.daemon.BOARD_GONE_SECONDS", 0.2)
-    monkeypatch.setattr("assistant.daemon.BOARD_LOOK_SECONDS", 0.1)
-    monkeypatch.setattr("assistant.daemon.microphone_problem", lambda device: "not found")
+    monkeypatch.setattr("assistant.source_follower.BOARD_GONE_SECONDS", 0.2)
+    monkeypatch.setattr("assistant.source_follower.BOARD_LOOK_SECONDS", 0.1)
+    monkeypatch.setattr("assistant.source_follower.microphone_problem", lambda device: "not found")
     link = tmp_path / "ttyACM0"
     board = VirtualBoard(heartbeat_ms=200, link=link)
     replies: list[str] = []

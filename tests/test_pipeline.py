@@ -1,4 +1,5 @@
-"""The desktop keyword pipeline: frontend -> int8 model -> recognizer -> board lines."""
+"""The desktop keyword pipeline: frontend -> int8 model -> recognizer -> board lines, and the
+WAV recordings it hears (assistant/wav.py)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ from assistant.pipeline import (
     load_contract,
     load_model,
     messages_from_wav,
-    read_wav_int16,
 )
+from assistant.wav import read_wav_int16
 
 SAMPLE_RATE = 16000
 

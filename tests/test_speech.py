@@ -18,7 +18,7 @@ from wav import duration_and_rms, played_files
 from assistant.config import DEFAULT_CONFIG
 from assistant.cue import ACKNOWLEDGE_NOTES, tone_wav
 from assistant.microphone import SAMPLE_RATE
-from assistant.pipeline import KeywordPipeline, RecognizerSettings, read_wav_int16
+from assistant.pipeline import KeywordPipeline, RecognizerSettings
 from assistant.speech import (
     SPEECH_SETTINGS,
     Speaker,
@@ -27,6 +27,7 @@ from assistant.speech import (
     pyttsx3_engine,
     speech_settings,
 )
+from assistant.wav import read_wav_int16
 from assistant.yaml_lines import load_located
 
 

@@ -19,9 +19,9 @@ from assistant.pipeline import (
     RecognizerSettings,
     ScoreStream,
     load_model,
-    read_wav_int16,
 )
 from assistant.recognizer import Recognition, window_averages
+from assistant.wav import read_wav_int16
 from model_training.progress import Progress
 from model_training.streaming.build import Event, StreamTruth
 
