@@ -3,7 +3,8 @@ just before it listens, so that the user knows to speak now, and the acknowledge
 accepted command (`speech.acknowledge`). The cue's `tone` is a short rising pair of notes,
 `words` the skill's short question ("How long?"), `none` nothing; the acknowledgement's `tone`
 one short note. The speaker plays them (assistant/speech.py `Speaker.play_cue`,
-`Speaker.acknowledge`) in turn with the replies."""
+`Speaker.acknowledge`) in turn with the replies, and a falling pair in place of a reply the
+speech engine cannot say (`UNSPOKEN_NOTES`)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ TONE_NOTES = (660.0, 990.0)
 """The listening tone's notes in Hz, one after the other: rising, as a question."""
 ACKNOWLEDGE_NOTES = (880.0,)
 """The acknowledgement's note: one, so that it is not taken for the listening tone."""
+UNSPOKEN_NOTES = (440.0, 330.0)
+"""Played where a reply cannot be said (the speech engine did not start, or failed on it): a
+falling pair, lower than the other tones, so that it is taken for neither; the command was
+heard, but its answer cannot be spoken."""
 NOTE_SECONDS = 0.09
 FADE_SECONDS = 0.01
 """Each note fades in and out over this long, so that it starts and ends without a click."""

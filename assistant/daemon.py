@@ -41,6 +41,9 @@ HEARING_LOOK_SECONDS = 1.0
 """How often the assistant looks whether its board or microphone can hear (`speech.notices`)."""
 RELOAD_FAILED = "The new configuration has a problem; I kept the old one"
 """Said (`speech.notices`) when a reload fails: whoever edited the file may believe it runs."""
+RESTART_NEEDED = "Some changes take effect after a restart"
+"""Said (`speech.notices`) when a reload changed what only a restart applies: restart-only
+settings or sections, or a skill's code."""
 
 
 def with_overrides(config: Config, overrides: Mapping[str, str]) -> Config:
@@ -338,10 +341,10 @@ class Assistant:
         reason, keeps the running one, and the user is told so aloud (`speech.notices`);
         settings that need a restart keep their running values and a warning names them.
         Skills installed since the start are found; new code of a skill already loaded needs a
-        restart, and a warning says so."""
+        restart, and a warning says so. Either is said aloud too, once per reload."""
         found, unloadable = usable_skills()
         installed = {**found, **self.installed}
-        self._warn_of_changed_code(installed)
+        new_code = self._warn_of_changed_code(installed)
         loaded = None
         try:
             loaded = load_config(path, installed, unloadable)
@@ -368,24 +371,29 @@ class Assistant:
             log.warning(
                 "changed settings that take effect only after a restart: %s", ", ".join(waiting)
             )
+        if (waiting or new_code) and self.notices:  # logged as every reply is
+            self._speak(RESTART_NEEDED)
         return True
 
-    def _warn_of_changed_code(self, installed: Mapping[str, type[Skill]]) -> None:
+    def _warn_of_changed_code(self, installed: Mapping[str, type[Skill]]) -> bool:
         """Log the skills whose package's code changed since it was loaded: a reload keeps
         running the code loaded (and checks the configuration against it); a restart runs the
-        new code."""
+        new code. Whether any did."""
         skills_of: dict[str, list[str]] = {}
         for name, skill in sorted(installed.items()):
             skills_of.setdefault(code_package(skill), []).append(name)
+        any_changed = False
         for package, names in skills_of.items():
             changed = changed_files(self._code.setdefault(package, code_stamp(package)))
             if changed:
+                any_changed = True
                 log.warning(
                     "the code of skill %s changed since it was loaded (%s); a reload keeps "
                     "running the code it has, so restart the assistant to run the new code",
                     ", ".join(names),
                     ", ".join(changed),
                 )
+        return any_changed
 
     def _needs_restart(self, loaded: Config) -> list[str]:
         """The settings and sections `loaded` changes that only a restart applies."""

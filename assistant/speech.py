@@ -3,9 +3,12 @@
 Every reply is logged first, so that with no audio output (or `speech: off`) it still reaches
 the user through the log. pyttsx3's run loop must stay on one thread and may hang on a broken
 audio output: an utterance that takes longer than `timeout` marks the engine as stuck, and
-replies are then only logged until it comes back. A reply longer than what can be said
-within `timeout` at `rate` (a skill's, or one a satellite got from the broker) is cut to that,
-and what was cut is logged: every reply goes through `Speaker.say`. A reply the same as one
+replies are then only logged until it comes back. An engine that does not start, or fails on a
+reply, leaves the player working: each reply it cannot say is logged and played as a falling
+tone, so that a user who only listens knows the command was heard. A reply longer than what can
+be said within `timeout` at `rate` (a skill's, or one a satellite got from the broker) is cut to
+that at a word, and ends with "... and more" so that the listener hears it was cut; what was
+cut is logged: every reply goes through `Speaker.say`. A reply the same as one
 still waiting or being said is logged, not queued again ("up up up" with the lights
 unreachable says so once). `may_be_own_voice` tells the daemon when a command the board or
 the microphone hears may be the assistant's own voice: each reply is said at once and analysed
@@ -36,7 +39,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any, Protocol
 
-from assistant.cue import ACKNOWLEDGE_NOTES, ACKNOWLEDGEMENTS, TONE_NOTES, tone_wav
+from assistant.cue import ACKNOWLEDGE_NOTES, ACKNOWLEDGEMENTS, TONE_NOTES, UNSPOKEN_NOTES, tone_wav
 from assistant.own_voice import Analysis, Heard, OwnVoice
 from assistant.plugin import Setting
 from assistant.settings import with_defaults
@@ -57,7 +60,8 @@ SPEECH_SETTINGS: tuple[Setting, ...] = (
         "timeout",
         float,
         10.0,
-        "seconds one reply may take before the engine is stuck; a longer reply is cut to fit",
+        "seconds one reply may take before the engine is stuck; a longer reply is cut to fit, "
+        'after a word, and ends with "... and more"',
         minimum=1,
     ),
     Setting(
@@ -82,7 +86,8 @@ SPEECH_SETTINGS: tuple[Setting, ...] = (
         True,
         'say "I cannot hear you" and why when the board or microphone here has not heard for '
         '7 s (unplugged, silent, failing; at most once a minute), and "I can hear you again" '
-        "once it does",
+        "once it does; that a reload failed, or changed what needs a restart; that the "
+        "assistant is back after a kill or crash",
     ),
 )
 """Schema of the `speech:` section of config.yaml."""
@@ -102,6 +107,9 @@ SPELLED_OUT = 10
 """What any other character counts for, in plain ones: espeak-ng says a symbol or a non-Latin
 character as a word of its own ("plus", "chinese letter"), and a digit as part of a number
 ("1234567" is seven words)."""
+CUT_MARKER = "... and more"
+"""Ends a reply cut to fit `timeout`: a pause, then "and more", as assistants say when they read
+only the start of a list ("and 3 more"), so that the listener hears there was more to it."""
 STUCK = "the speech engine is stuck"
 """Why a reply or cue is not queued while an utterance takes longer than speech.timeout."""
 SHOWN_CUT = 200
@@ -271,17 +279,33 @@ def missing_audio_output(settings: Mapping[str, Any]) -> str | None:
 
 
 def fitting_reply(text: str, settings: Mapping[str, Any]) -> tuple[str, str]:
-    """`text` split into what can be said within `timeout` at `rate` (cut after a word when
-    one ends in its second half) and the rest, which is empty when all of it fits."""
+    """What to say of `text` and the rest not said (empty when all of it can be said within
+    `timeout` at `rate`): else its start, cut after a word when one ends in its second half and
+    followed by CUT_MARKER, the whole within `timeout` (without the marker when even that
+    leaves no room for a word or two)."""
     limit = round(settings["rate"] / 60 * settings["timeout"] * CHARACTERS_PER_WORD)
-    costs = accumulate(1 if character in PLAIN else SPELLED_OUT for character in text)
-    end = next((index for index, cost in enumerate(costs) if cost > limit), None)
-    if end is None:
+    costs = list(accumulate(_cost(character) for character in text))
+    if not costs or costs[-1] <= limit:
         return text, ""
+    end = _cut(text, costs, limit - sum(map(_cost, CUT_MARKER)))
+    said = text[:end].rstrip(" ,;:.-")
+    if not said:
+        end = _cut(text, costs, limit)
+        return text[:end].rstrip(), text[end:].lstrip()
+    return said + CUT_MARKER, text[end:].lstrip()
+
+
+def _cost(character: str) -> int:
+    """What saying `character` costs, in plain characters (CHARACTERS_PER_WORD to a word)."""
+    return 1 if character in PLAIN else SPELLED_OUT
+
+
+def _cut(text: str, costs: list[int], limit: int) -> int:
+    """Where to cut `text` (`costs`: the cost of each of its starts) to cost at most `limit`:
+    after the last word that fits, when it ends in the second half of what fits."""
+    end = next(index for index, cost in enumerate(costs) if cost > limit)
     word_end = text.rfind(" ", 0, end + 1)
-    if word_end >= end // 2:
-        end = word_end
-    return text[:end].rstrip(), text[end:].lstrip()
+    return word_end if word_end >= end // 2 else end
 
 
 @dataclass(eq=False)
@@ -393,9 +417,10 @@ class Speaker:
 
     def say(self, text: str) -> None:
         """Log `text` and queue it for speaking (cut to what fits in `timeout`), unless the
-        same reply is still waiting or being said; returns at once. When replies are only
-        logged (`unavailable`), the whole of it is logged."""
-        text, cut = fitting_reply(text, self.settings) if self._worker else (text, "")
+        same reply is still waiting or being said; returns at once. When replies are not
+        spoken (`unavailable`), the whole of it is logged (and, with a player, a tone queued)."""
+        spoken = self._worker is not None and self.unavailable is None
+        text, cut = fitting_reply(text, self.settings) if spoken else (text, "")
         with self._settled:  # from the check to the queue in one step: never queued twice
             repeated = text in self._waiting
             problem = None if repeated else self._enqueue(text)
@@ -428,10 +453,11 @@ class Speaker:
             self.log.warning("%s: %r is only logged", problem, text)
 
     def play_cue(self, words: str | None, stopped: Callable[[], bool]) -> str | None:
-        """Queue a listening cue (`words` said as a reply is; None: the tone) after the replies
-        waiting, and wait until it has been played: None then, else why it was not (speech
-        unavailable or stuck, the queue full, a failure, not played within CUE_WAIT_SECONDS,
-        or `stopped()`). A cue given up on before it started is never played."""
+        """Queue a listening cue (`words` said as a reply is; None, or an engine that did not
+        start: the tone) after the replies waiting, and wait until it has been played: None
+        then, else why it was not (no player, speech off or stuck, the queue full, a failure,
+        not played within CUE_WAIT_SECONDS, or `stopped()`). A cue given up on before it
+        started is never played."""
         cue = _Cue(words)
         problem = self._enqueue(cue)
         if problem:
@@ -460,8 +486,7 @@ class Speaker:
             self.log.info("acknowledgement not played: %s", problem)
 
     def _enqueue(self, item: str | _Cue) -> str | None:
-        """Queue a reply or a cue after those waiting: None, else why it cannot be. Under the
-        lock, so that a worker whose engine did not start (`_run`) drains all it was given."""
+        """Queue a reply or a cue after those waiting: None, else why it cannot be."""
         with self._settled:
             if self._worker is None:
                 return f"spoken replies are unavailable ({self.unavailable})"
@@ -497,29 +522,33 @@ class Speaker:
             self._worker.join(self.settings["timeout"])
 
     def _run(self) -> None:
-        """The speech thread: start the engine (if it cannot, replies are only logged), then play
-        what is queued, in order, until `close`."""
-        try:
-            engine = pyttsx3_engine(self.settings)
-        except Exception as error:  # the engine library may fail in many ways
-            self.unavailable = f"the speech engine did not start: {error}"
-            self.log.warning("spoken replies go to the log only: %s", self.unavailable)
-            with self._settled:
-                self._worker = None
-                self._drain()
-            return
+        """The speech thread: start the engine (if it cannot, replies are only logged, and each
+        played as the tone of UNSPOKEN_NOTES), then play what is queued, in order, until
+        `close`."""
         finished = threading.Event()  # some drivers return from runAndWait before playback ends
-        engine.connect("finished-utterance", lambda **_: finished.set())
+        try:
+            engine: Engine | None = pyttsx3_engine(self.settings)
+            engine.connect("finished-utterance", lambda **_: finished.set())
+        except Exception as error:  # the engine library may fail in many ways
+            engine = None
+            self.unavailable = f"the speech engine did not start: {error}"
+            self.log.warning(
+                "spoken replies go to the log only, each played as a falling tone: %s",
+                self.unavailable,
+            )
         while (item := self._queue.get()) is not None:
             if isinstance(item, _Cue) and not self._starting(item):
                 continue
             self._play(engine, finished, item)
 
-    def _play(self, engine: Engine, finished: threading.Event, item: str | _Cue) -> None:
+    def _play(self, engine: Engine | None, finished: threading.Event, item: str | _Cue) -> None:
         """Say a reply or play a cue, as the voice being said meanwhile (not the acknowledgement:
-        no voice); a failure is logged, or, for a listening cue, kept for its listener."""
+        no voice); a failure is logged, or, for a listening cue, kept for its listener. With no
+        engine a reply is played as the tone of UNSPOKEN_NOTES, and a cue of words as its tone;
+        a reply the engine fails on is followed by that tone."""
         voice = isinstance(item, str) or not item.acknowledgement
-        text = item if isinstance(item, str) else item.words
+        text = None if engine is None else item if isinstance(item, str) else item.words
+        notes = UNSPOKEN_NOTES if isinstance(item, str) else item.notes
         heard = self._heard_as(text)  # at once: its analysis, if it needs one, comes later
         self._current_since = time.monotonic()
         with self._settled:
@@ -527,12 +556,14 @@ class Speaker:
             self._speaking_since = self._current_since if voice else None
         try:
             if text is None:
-                self._play_tone(item.notes)
+                self._play_tone(notes)
             else:
                 self._utter(engine, finished, text)
         except Exception as error:
             if isinstance(item, str):
                 self.log.warning("could not speak %r: %s", item, error)
+                if text is not None:  # the engine failed on it, not the player
+                    heard = self._unspoken()
             elif item.acknowledgement:
                 self.log.warning("could not play the acknowledgement: %s", error)
             else:  # its listener says why, once
@@ -557,6 +588,18 @@ class Speaker:
             else:
                 item.done.set()
             self._settled.notify_all()
+
+    def _unspoken(self) -> Heard:
+        """Play the tone of UNSPOKEN_NOTES for a reply the engine failed on (a failure is
+        logged); what it could be heard as: any command, as the listening tone."""
+        heard = Heard()
+        with self._settled:
+            self._saying = heard
+        try:
+            self._play_tone(UNSPOKEN_NOTES)
+        except (SpeechError, OSError) as error:
+            self.log.warning("could not play the tone of a reply not said: %s", error)
+        return heard
 
     def _heard_as(self, text: str | None) -> Heard:
         """What saying `text` could be heard as: any command until its analysis is done, and
@@ -591,15 +634,3 @@ class Speaker:
             path = Path(folder) / "tone.wav"
             path.write_bytes(tone_wav(self.settings["volume"], notes))
             play_wav(path, self.settings["timeout"])
-
-    def _drain(self) -> None:
-        with self._settled:
-            while not self._queue.empty():
-                item = self._queue.get_nowait()
-                if item is not None:
-                    self._pending -= 1
-                if isinstance(item, _Cue):
-                    item.problem = self.unavailable
-                    item.done.set()
-            self._waiting.clear()
-            self._settled.notify_all()

@@ -27,7 +27,7 @@ from wav import played_files, read_wav, same_speech
 from assistant import control, package_version
 from assistant.clocks import local_time
 from assistant.config import load_config
-from assistant.cue import ACKNOWLEDGE_NOTES, NOTE_SECONDS
+from assistant.cue import ACKNOWLEDGE_NOTES, NOTE_SECONDS, UNSPOKEN_NOTES, tone_wav
 from assistant.daemon import Assistant
 from assistant.emulator import FIRMWARE_VERSION, MODEL_ID, VirtualBoard
 from assistant.host import STATUS_SECONDS
@@ -135,6 +135,30 @@ def test_a_crashing_skill_is_heard_to_have_failed(tmp_path, audio_output, caplog
     assert "reply: Sorry, the trouble skill failed" in caplog.text
     [played] = played_files(audio_output)
     assert same_speech(played, "Sorry, the trouble skill failed", tmp_path)
+
+
+def test_a_reply_the_speech_engine_cannot_say_is_heard_as_a_falling_tone(
+    tmp_path, audio_output, caplog
+):
+    """A voice espeak-ng does not know keeps the speech engine from starting; the sound card
+    still plays, so a user who only listens hears "stop" taken (the acknowledgement) and its
+    answer due (the falling tone in place of "Sorry, the trouble skill failed")."""
+    caplog.set_level(logging.INFO)
+    path = tmp_path / "config.yaml"
+    speech = "speech: {voice: no-such-voice, acknowledge: tone}\n"
+    path.write_text(textwrap.dedent(CONFIG) + speech)
+    running = Assistant(load_config(path, INSTALLED), INSTALLED, tmp_path)
+    running.start()
+    running.open_default_sources()
+    try:
+        assert running.sources[0].session.greeted.wait(5)
+        running.virtual_board.detect("stop", 0.9)
+        assert wait_until(lambda: len(played_files(audio_output)) == 2)
+    finally:
+        running.stop()
+    assert "reply: Sorry, the trouble skill failed" in caplog.text
+    played = [wav.read_bytes() for wav in played_files(audio_output)]
+    assert played == [tone_wav(1.0, ACKNOWLEDGE_NOTES), tone_wav(1.0, UNSPOKEN_NOTES)]
 
 
 def test_reload_applies_a_new_mapping_and_keeps_the_link(assistant):

@@ -14,7 +14,7 @@ from waiting import wait_until
 from wav import played_files, same_speech
 
 from assistant.config import load_config
-from assistant.daemon import RELOAD_FAILED, Assistant
+from assistant.daemon import RELOAD_FAILED, RESTART_NEEDED, Assistant
 from assistant.emulator import VirtualBoard
 from assistant.hearing import BACK, HearingNotices, deaf_notice
 
@@ -170,6 +170,13 @@ def test_a_microphone_that_cannot_be_opened_is_told(tmp_path, quick):
         running.stop()
 
 
+def _to_edit(folder: Path, notices: str) -> tuple[Assistant, Path, str]:
+    """An assistant on its own virtual board, its configuration file, and the file's text."""
+    running = _run(folder, None, notices=notices)
+    config = folder / "config.yaml"
+    return running, config, config.read_text()
+
+
 @pytest.mark.parametrize("notices", ["true", "false"])
 def test_a_reload_that_failed_is_said_once_and_one_that_worked_is_not(
     tmp_path, audio_output, caplog, notices
@@ -177,9 +184,7 @@ def test_a_reload_that_failed_is_said_once_and_one_that_worked_is_not(
     """Whoever edited the file hears, at each reload that failed, that the new configuration
     did not take (with notices on); a reload that worked, as the start, says nothing."""
     caplog.set_level(logging.INFO)
-    running = _run(tmp_path, None, notices=notices)
-    config = tmp_path / "config.yaml"
-    good = config.read_text()
+    running, config, good = _to_edit(tmp_path, notices)
     said = notices == "true"
     try:
         config.write_text(good.replace("recorder.dim", "recorder.dimm"))
@@ -195,3 +200,31 @@ def test_a_reload_that_failed_is_said_once_and_one_that_worked_is_not(
     expected = 2 * said
     assert caplog.text.count(f"reply: {RELOAD_FAILED}") == expected
     assert all(same_speech(wav, RELOAD_FAILED, tmp_path) for wav in played_files(audio_output))
+
+
+@pytest.mark.parametrize("notices", ["true", "false"])
+def test_a_reload_with_changes_that_wait_for_a_restart_says_so_once(
+    tmp_path, audio_output, caplog, notices
+):
+    """Whoever edited the file hears, once at the reload that changed them, that some changes
+    (here the source and the speech rate) wait for a restart; a reload that changes only what
+    it applies says nothing."""
+    caplog.set_level(logging.INFO)
+    running, config, good = _to_edit(tmp_path, notices)
+    said = notices == "true"
+    try:
+        config.write_text(good.replace("recorder.dim", "recorder.bright"))
+        assert running.reload(config)
+        assert not wait_until(lambda: played_files(audio_output), timeout=2)
+        restart = good.replace("source: emulator", "source: microphone")
+        config.write_text(restart.replace("{notices: ", "{rate: 150, notices: "))
+        assert running.reload(config)
+        assert running.speaker.wait_idle(30)
+        assert len(played_files(audio_output)) == said
+        assert running.reload(config)  # nothing changed since: nothing more to tell
+        assert not wait_until(lambda: len(played_files(audio_output)) > said, timeout=2)
+    finally:
+        running.stop()
+    assert caplog.text.count("take effect only after a restart: source, speech") == 1
+    assert caplog.text.count(f"reply: {RESTART_NEEDED}") == said
+    assert all(same_speech(wav, RESTART_NEEDED, tmp_path) for wav in played_files(audio_output))

@@ -347,19 +347,21 @@ def test_a_reload_says_that_changed_skill_code_runs_only_after_a_restart(
     tmp_path, monkeypatch, caplog
 ):
     from assistant.config import load_config
-    from assistant.daemon import Assistant
+    from assistant.daemon import RELOAD_FAILED, RESTART_NEEDED, Assistant
     from assistant.plugin import CommandEvent
 
     install(tmp_path, monkeypatch, "late-skill", "late_skill", {"late": "Late"}, LATE)
     installed, _ = discover_skills()
     config = tmp_path / "config.yaml"
     config.write_text("commands:\n  go: late.hello\n")
-    assistant = Assistant(load_config(config, installed), installed, tmp_path, [].append)
+    said: list[str] = []  # what the speaker is given (`speech.notices`)
+    assistant = Assistant(load_config(config, installed), installed, tmp_path, said.append)
     assistant.start()
     try:
         (tmp_path / "late_skill.py").write_text(textwrap.dedent(LATE))  # the same code
         assert assistant.reload(config)
         assert "changed since it was loaded" not in caplog.text
+        assert said == []
 
         edited = textwrap.dedent(LATE.replace("late skill", "new skill"))
         edited += "\n    @action\n    def bye(self, event):\n        return 'bye'\n"
@@ -370,6 +372,7 @@ def test_a_reload_says_that_changed_skill_code_runs_only_after_a_restart(
             "a reload keeps running the code it has, so restart the assistant to run the new code"
         )
         assert warning in caplog.text
+        assert said == [RESTART_NEEDED]
         [future] = assistant.dispatcher.handle(CommandEvent("go", 1.0, "test", "desk", 1.0))
         assert future.result(5) == "hello from a late skill"
 
@@ -378,5 +381,6 @@ def test_a_reload_says_that_changed_skill_code_runs_only_after_a_restart(
         assert not assistant.reload(config)
         assert warning in caplog.text
         assert caplog.text.index(warning) < caplog.text.index("has no action 'bye'")
+        assert said == [RESTART_NEEDED, "hello from a late skill", RELOAD_FAILED]  # not both
     finally:
         assistant.stop()

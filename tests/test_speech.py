@@ -13,17 +13,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 from waiting import wait_until
-from wav import duration_and_rms, played_files
+from wav import duration_and_rms, played_files, same_speech
 
 from assistant.config import DEFAULT_CONFIG
-from assistant.cue import ACKNOWLEDGE_NOTES, tone_wav
+from assistant.cue import ACKNOWLEDGE_NOTES, TONE_NOTES, UNSPOKEN_NOTES, tone_wav
 from assistant.microphone import SAMPLE_RATE
 from assistant.pipeline import KeywordPipeline, RecognizerSettings
 from assistant.speech import (
+    CUT_MARKER,
     SPEECH_SETTINGS,
     Speaker,
     SpeechError,
     espeak_to_file,
+    fitting_reply,
     pyttsx3_engine,
     speech_settings,
 )
@@ -129,11 +131,43 @@ def test_a_long_reply_is_cut_to_what_the_timeout_holds_and_the_cut_is_logged(
         caplog.text,
     )
     assert [(int(count) > 500, said[:16]) for count, said in cut] == [
-        (True, "The kitchen time"),
+        (True, "went off. The ki"),
         (True, "1234567 1234567 "),
     ]
     assert cut[0][1].endswith("...")  # the log shows the start of a long rest
     assert "reply: Tea is done" in caplog.text
+
+
+def test_a_cut_reply_ends_at_a_word_with_the_marker_within_the_timeout() -> None:
+    settings = speech_settings({"rate": 170, "timeout": 2})  # 28 plain characters
+    said, rest = fitting_reply("Tea is due at five, eggs at ten, pasta at noon", settings)
+    assert (said, rest) == ("Tea is due at" + CUT_MARKER, "five, eggs at ten, pasta at noon")
+    said, rest = fitting_reply("Tea is due at five, eggs at ten", speech_settings({}))
+    assert (said, rest) == ("Tea is due at five, eggs at ten", "")  # it fits: as it is
+    said, _ = fitting_reply("Tea is due, eggs, rice and pasta", settings)
+    assert said == "Tea is due" + CUT_MARKER  # no comma before the pause
+    said, rest = fitting_reply("x" * 40, settings)  # no word ends: cut inside it
+    assert (said, rest) == ("x" * 16 + CUT_MARKER, "x" * 24)
+    tight = speech_settings({"rate": 50, "timeout": 2})  # 8: no room for the marker
+    assert fitting_reply("Tea is due at five", tight) == ("Tea is", "due at five")
+
+
+def test_the_listener_hears_where_a_reply_was_cut(
+    audio_output: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cut reply does not just stop: the last word said is whole, and the marker follows,
+    all within the timeout."""
+    caplog.set_level(logging.INFO)
+    speaker = Speaker({"rate": 170, "timeout": 2})
+    speaker.say("Tea is due at five, eggs at ten, pasta at noon")
+    assert speaker.wait_idle(20)
+    speaker.close()
+    [played] = played_files(audio_output)
+    assert "reply: Tea is due at... and more" in caplog.text
+    assert "32 characters not said: five, eggs at ten, pasta at noon" in caplog.text
+    assert same_speech(played, "Tea is due at... and more", tmp_path)
+    assert not same_speech(played, "Tea is due at", tmp_path)
+    assert duration_and_rms(played)[0] < 2
 
 
 def held_saying(audio_output: Path, first: str) -> tuple[Speaker, Path]:
@@ -254,16 +288,45 @@ def test_replies_only_logged_are_logged_whole_without_a_cut_warning(
     assert [r.getMessage() for r in caplog.records] == [f"reply: {reply}"]
 
 
-def test_an_engine_that_cannot_start_is_reported(
+def test_an_engine_that_cannot_start_is_reported_and_each_reply_heard_as_a_falling_tone(
     audio_output: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    speaker = Speaker({"engine": "espeak", "voice": "no-such-voice"})
-    speaker.say("hello")
+    """The player still works: a user who only listens hears that each command was heard
+    (the tone in place of its reply, the acknowledgement), and the listening cue's tone."""
+    caplog.set_level(logging.INFO)
+    speaker = Speaker({"engine": "espeak", "voice": "no-such-voice", "acknowledge": "tone"})
+    speaker.say("Timer set for five minutes")
+    speaker.acknowledge()
+    speaker.say("Lights on")
+    assert speaker.play_cue("How long?", lambda: False) is None
     assert speaker.wait_idle(10)
+    speaker.close()
     assert (
         speaker.unavailable is not None and "unknown voice 'no-such-voice'" in speaker.unavailable
     )
-    assert list(audio_output.iterdir()) == []
+    assert "each played as a falling tone: the speech engine did not start" in caplog.text
+    assert "reply: Timer set for five minutes" in caplog.text
+    played = [wav.read_bytes() for wav in played_files(audio_output)]
+    unspoken, acknowledged, cue = (
+        tone_wav(1.0, notes) for notes in (UNSPOKEN_NOTES, ACKNOWLEDGE_NOTES, TONE_NOTES)
+    )
+    assert played == [unspoken, acknowledged, unspoken, cue]
+
+
+def test_a_reply_the_engine_fails_on_is_followed_by_the_falling_tone(
+    audio_output: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A lone surrogate (a skill's bad string, or one from the broker's JSON) makes espeak-ng
+    fail on the reply: the tone says a reply was due, and the next reply is said."""
+    speaker = Speaker({})
+    speaker.say("Lights \udc80 on")
+    speaker.say("Tea is done")
+    assert speaker.wait_idle(20)
+    speaker.close()
+    assert "could not speak 'Lights \\udc80 on': 'utf-8' codec can't encode" in caplog.text
+    failed, said = played_files(audio_output)
+    assert failed.read_bytes() == tone_wav(1.0, UNSPOKEN_NOTES)
+    assert same_speech(said, "Tea is done", tmp_path)
 
 
 def test_a_reply_already_to_be_said_is_not_queued_again(
