@@ -53,6 +53,13 @@ class DeviceInput:
     def __exit__(self, *exc: object) -> Any:
         return self.stream.__exit__(*exc)
 
+    @property
+    def read_available(self) -> int:
+        """The 16 kHz frames a read can give without waiting, as the stream's own
+        `read_available` (fewer when the resampler's output lags its input): a read of more
+        waits for the device."""
+        return len(self._ready) + self.stream.read_available * SAMPLE_RATE // self._rate
+
     def read(self, frames: int) -> tuple[np.ndarray, bool]:
         overflowed = False
         pieces = [self._ready]

@@ -5,8 +5,11 @@ its own rate is resampled: assistant/resample.py), runs it through the board's p
 (assistant/pipeline.py) and delivers the lines a board would send: HELLO, then DET and HB with
 growing sequence numbers. A missing microphone, a device that cannot be opened or an
 overflowing input is reported clearly (overflows at a limited rate) and the source keeps trying
-(with backoff); the daemon keeps running. `description` says what it does now. `borrow` lends the
-next seconds of its audio to a follow-up phrase, so one stream serves both.
+(with backoff); the daemon keeps running. A command heard in audio handed over longer than
+`max_delay` after it was recorded (the assistant was stopped, or short of CPU, and the sound
+system kept the audio) is dropped and counted (assistant/lateness.py AudioLateness).
+`description` says what it does now. `borrow` lends the next seconds of its audio to a follow-up
+phrase, so one stream serves both.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 
 from assistant import protocol
 from assistant.clocks import local_time
+from assistant.lateness import AudioLateness
 from assistant.microphone import SAMPLE_RATE, MicrophoneError, open_microphone
 from assistant.model_runner import THRESHOLDS_COMMAND, ModelError
 from assistant.plugin import Setting, SettingValueError
@@ -34,11 +38,18 @@ from assistant.settings import validate_settings
 if TYPE_CHECKING:
     from assistant.config import Config
     from assistant.pipeline import KeywordPipeline, RecognizerSettings
+    from assistant.recognizer import Recognition
 
 log = logging.getLogger("assistant.listener")
 
 LOAD_SECONDS = 10
 """The audio over which `assistant status` measures how long hearing it takes."""
+
+LATE_WARNING = (
+    "microphone: dropped %s: heard in audio handed over %.1f s after it was recorded, longer "
+    "than microphone.max_delay (the assistant was stopped, as by Ctrl-Z, or short of CPU, and "
+    "the sound system kept the audio meanwhile)"
+)
 
 MICROPHONE_SETTINGS = (
     Setting("device", str, "default", "input device name or number (`python -m sounddevice`)"),
@@ -59,6 +70,14 @@ MICROPHONE_SETTINGS = (
     Setting("block_ms", int, 100, "audio read from the microphone at a time", minimum=10),
     Setting("heartbeat_ms", int, 1000, "a heartbeat line every this much audio", minimum=100),
     Setting(
+        "max_delay",
+        float,
+        5.0,
+        "commands heard in audio handed over longer than this (s) after it was recorded are "
+        "dropped",
+        minimum=0,
+    ),
+    Setting(
         "retry_seconds", float, 2.0, "first wait before opening the microphone again", minimum=0.01
     ),
     Setting("max_retry_seconds", float, 30.0, "longest wait between attempts", minimum=0.01),
@@ -78,6 +97,7 @@ class ListenerSettings:
     inference_every: int
     block_ms: int
     heartbeat_ms: int
+    max_delay: float
     retry_seconds: float
     max_retry_seconds: float
 
@@ -168,6 +188,10 @@ class MicrophoneSource:
         self.last_overflow: float | None = None
         """When the input last overflowed (time.time()), None before the first time."""
         self.failures = 0
+        self.late = 0
+        """Commands dropped for being heard in audio handed over later than max_delay."""
+        self.last_late: float | None = None
+        """When the last of them was dropped (time.time()), None before the first."""
         self.processing: float | None = None
         """How long hearing the audio took, as a share of the audio's length, over the last
         LOAD_SECONDS of audio the stream gave (None before): past 1, audio is lost."""
@@ -190,9 +214,12 @@ class MicrophoneSource:
         overflows = str(self.overflows)
         if self.last_overflow is not None:
             overflows += f" (the last at {local_time(self.last_overflow)})"
+        late = ""
+        if self.last_late is not None:
+            late = f", commands heard late {self.late} (the last at {local_time(self.last_late)})"
         processing = self.processing
         load = "" if processing is None else f", processing {processing:.0%} of real time"
-        return f"{name}: {state}{lent}; overflows {overflows}, failures {self.failures}{load}"
+        return f"{name}: {state}{lent}; overflows {overflows}{late}, failures {self.failures}{load}"
 
     @property
     def hearing_problem(self) -> str | None:
@@ -311,10 +338,14 @@ class MicrophoneSource:
         deliver(output.hello())
         self.state = ("listening since", time.time())
         self.processing = None
+        lateness = AudioLateness()
         heard_samples = 0
         busy, measured_from = 0.0, 0
         while not stopping.is_set():
+            asked = time.monotonic()
+            waits = _must_wait(stream, self._block)
             data, overflowed = stream.read(self._block)
+            received = time.monotonic()
             read = time.perf_counter()
             self.warnings.flush()
             if overflowed:
@@ -329,10 +360,34 @@ class MicrophoneSource:
                 )
             samples = np.asarray(data, dtype=np.int16).reshape(-1)
             heard_samples += len(samples)
+            audio_ms = heard_samples * 1000 // SAMPLE_RATE
+            late = lateness.block(audio_ms, received, received - asked if waits else None)
             heard = pipeline.feed(self._spotted(samples))
-            for message in output.advance(heard_samples * 1000 // SAMPLE_RATE, heard):
+            if heard and late > self.settings.max_delay:
+                heard = self._dropped_late(heard, late)
+            for message in output.advance(audio_ms, heard):
                 deliver(message)
             busy += time.perf_counter() - read
             if heard_samples - measured_from >= LOAD_SECONDS * SAMPLE_RATE:
                 self.processing = busy * SAMPLE_RATE / (heard_samples - measured_from)
                 busy, measured_from = 0.0, heard_samples
+
+    def _dropped_late(self, heard: list[Recognition], late: float) -> list[Recognition]:
+        """None of the commands `heard` in audio handed over `late` seconds after it was
+        recorded, more than max_delay: they are counted and warned about. The audio still went
+        through the spotter, as any audio does (its state goes on, as after an overflow), so
+        the suppression time after a word dropped is kept as after any other."""
+        self.late += len(heard)
+        self.last_late = time.time()
+        labels = ", ".join(repr(recognition.label) for recognition in heard)
+        self.warnings.warning(log, "late audio", LATE_WARNING, labels, late)
+        return []
+
+
+def _must_wait(stream: Any, frames: int) -> bool:
+    """Whether reading `frames` from `stream` must wait for audio not recorded yet: it has fewer
+    (sounddevice's `read_available`); False when it cannot tell."""
+    try:
+        return stream.read_available < frames
+    except Exception:  # no read_available, or PortAudio cannot tell (sounddevice.PortAudioError)
+        return False

@@ -89,6 +89,12 @@ class PacedStream:
                     self._overflowed = True
                 self._arrived.notify()
 
+    @property
+    def read_available(self) -> int:
+        """The frames kept, which a read takes without waiting."""
+        with self._arrived:
+            return self._held
+
     def read(self, frames: int) -> tuple[np.ndarray, bool]:
         with self._arrived:
             self._arrived.wait_for(lambda: self._held >= frames)

@@ -3,9 +3,11 @@ blocks."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import soxr
-from test_listener import RecordedMicrophone
+from test_listener import LiveMicrophone, RecordedMicrophone
 from test_resample import _noisy_tone
 
 from assistant.device_input import DeviceInput, mixed
@@ -44,3 +46,17 @@ def test_a_stereo_pair_at_48_khz_speaking_in_one_channel_is_heard_at_16_khz():
     whole = soxr.resample(half, 48000, 16000)[: len(heard)]
     assert np.abs(heard.astype(int) - whole.astype(int)).max() <= 2  # int16 rounding
     assert np.abs(heard).max() > 4000
+
+
+def test_a_read_of_more_than_it_says_is_available_waits_for_the_device():
+    """What the microphone source judges how late audio is by (assistant/lateness.py): a read
+    of more than `read_available` waits for audio not recorded yet."""
+    device = LiveMicrophone(np.zeros((48000 * 2, 2), np.int16), {}, rate=48000)
+    with DeviceInput(device, Resampler(48000)) as stream:
+        stream.read(1600)
+        time.sleep(0.3)
+        available = stream.read_available
+        assert 0.25 * 16000 < available < 0.5 * 16000  # about the 0.3 s recorded meanwhile
+        started = time.monotonic()
+        stream.read(available + 800)
+        assert time.monotonic() - started > 0.04

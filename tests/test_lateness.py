@@ -1,9 +1,10 @@
-"""How late a board's lines are read, from its heartbeats (docs/protocol.md, Lines read late)."""
+"""How late a board's lines are read, from its heartbeats (docs/protocol.md, Lines read late),
+and how late a microphone's audio is handed over (docs/desktop-listening.md)."""
 
 import pytest
 
 from assistant import protocol
-from assistant.lateness import ReadLateness
+from assistant.lateness import AudioLateness, ReadLateness
 
 
 def heartbeats(lateness: ReadLateness, start_ms: int, count: int, host: float, rate=1.0):
@@ -49,3 +50,43 @@ def test_nothing_is_judged_before_two_heartbeats_nor_after_lines_lost():
     assert lateness.detection(50.0) == pytest.approx(48.0)
     lateness.lost()
     assert lateness.detection(50.0) == 0.0
+
+
+def live_blocks(lateness: AudioLateness, start_ms: int, count: int, host: float) -> list[float]:
+    """How late `count` blocks of 100 ms from audio time `start_ms` are, each read as it is
+    recorded (its read waited for it, 90 ms), the first at `host`."""
+    return [lateness.block(start_ms + 100 * n, host + n / 10, waited=0.09) for n in range(count)]
+
+
+def test_audio_read_as_it_is_recorded_is_not_late_even_on_a_slow_sound_card_clock():
+    lateness = AudioLateness()  # 100 ppm slow, for an hour
+    late = [lateness.block(100 * n, n / 10 / (1 - 100e-6), None) for n in range(1, 36_000)]
+    assert max(late) < 0.001
+
+
+def test_audio_a_sound_system_kept_is_late_by_its_wait_until_the_backlog_is_read():
+    lateness = AudioLateness()
+    live_blocks(lateness, 100, 20, 0.1)  # up to 2 s of audio at 2 s
+    resumed = 32.0  # stopped for 30 s; the 30 s kept are handed over at once
+    assert lateness.block(2100, resumed, waited=30.0) == pytest.approx(29.9, abs=0.01)
+    backlog = [lateness.block(2100 + 100 * n, resumed + n / 1000, None) for n in range(1, 300)]
+    assert backlog[0] == pytest.approx(29.8, abs=0.01)
+    assert backlog[-1] == pytest.approx(0.3, abs=0.05)  # less 0.1% of the 32 s: RISE
+    assert max(live_blocks(lateness, 32_000, 10, resumed + 0.4)) < 0.01
+
+
+def test_audio_lost_in_an_overflow_starts_the_estimate_again_at_a_read_that_waited():
+    lateness = AudioLateness()
+    live_blocks(lateness, 100, 20, 0.1)
+    # 30 s lost: what comes next is recorded now, but the audio clock is 30 s behind
+    assert lateness.block(2100, 32.0, None) == pytest.approx(29.9, abs=0.01)  # cannot tell
+    assert lateness.block(2200, 32.1, waited=0.09) == 0.0  # its last frame came after 32.01
+    assert max(live_blocks(lateness, 2300, 10, 32.2)) < 0.01
+
+
+def test_a_read_the_assistant_was_stopped_in_is_as_late_as_it_waited():
+    lateness = AudioLateness()
+    live_blocks(lateness, 100, 20, 0.1)
+    stopped = lateness.block(2100, 32.0, waited=30.0)  # stopped while it waited for its audio
+    assert stopped == pytest.approx(29.9, abs=0.01)
+    assert lateness.block(2200, 32.001, None) == pytest.approx(29.8, abs=0.01)

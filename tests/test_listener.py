@@ -87,6 +87,60 @@ class RecordedMicrophone:
         return chunk, self.reads in self.overflow_on_reads
 
 
+class LiveMicrophone(RecordedMicrophone):
+    """A recorded microphone read as a live one: its audio is recorded in real time from the
+    moment the stream starts, a read waits for what is not recorded yet (`read_available` says
+    how much is), and the audio not read is kept meanwhile: all of it (as a sound server's
+    queue can), or `keeps` seconds, the oldest, the rest lost and the next read flagged as
+    overflowed. `stalls`: the assistant is stopped (Ctrl-Z, or short of CPU) in read N for that
+    many seconds, so that the audio recorded meanwhile comes as a burst of old blocks. `rate`:
+    the frames recorded a second."""
+
+    def __init__(
+        self,
+        audio: np.ndarray,
+        stalls: dict[int, float],
+        keeps: float | None = None,
+        rate: int = SAMPLE_RATE,
+    ):
+        super().__init__(audio)
+        self.stalls = dict(stalls)
+        self.keeps = keeps
+        self.rate = rate
+        self.started = 0.0
+        self.lost = 0
+        """Frames of the recording lost (recorded while the stream held `keeps` already)."""
+
+    def __enter__(self):
+        self.started = time.monotonic()
+        return super().__enter__()
+
+    @property
+    def read_available(self) -> int:
+        recorded = int((time.monotonic() - self.started) * self.rate) - self.lost
+        return max(0, recorded - self.position)
+
+    def read(self, frames: int):
+        time.sleep(self.stalls.pop(self.reads + 1, 0.0))
+        overflowed = self._overflow()
+        recorded = self.started + (self.lost + self.position + frames) / self.rate
+        time.sleep(max(0.0, recorded - time.monotonic()))
+        chunk, flagged = super().read(frames)
+        return chunk, flagged or overflowed
+
+    def _overflow(self) -> bool:
+        """Lose what was recorded beyond the `keeps` seconds the stream holds."""
+        if self.keeps is None:
+            return False
+        held = self.position + int(self.keeps * self.rate)
+        excess = self.read_available - int(self.keeps * self.rate)
+        if excess <= 0:
+            return False
+        self.audio = np.concatenate([self.audio[:held], self.audio[held + excess :]])
+        self.lost += excess
+        return True
+
+
 class AnsweringMicrophone(RecordedMicrophone):
     """A recorded microphone, which can be opened only once at a time (as an ALSA hw device),
     at which someone says `answer` once `asked()` is true (checked before each read), as one
@@ -221,6 +275,44 @@ def test_an_overflowing_input_is_reported_and_listening_goes_on(tiny_model, spok
     assert source.overflows == 2
     assert "overflowed (2 times so far)" in caplog.text
     assert _has_detection(messages)
+
+
+@pytest.mark.parametrize(
+    ("keeps", "said_in_the_stall"),
+    [(None, "kept"), (2.0, "kept"), (0.3, "lost")],
+    ids=["queue-keeps-all", "queue-keeps-2s-and-overflows", "device-overflows"],
+)
+def test_a_command_in_audio_handed_over_late_is_dropped_and_the_next_is_heard(
+    tiny_model, spoken_on, caplog, keeps, said_in_the_stall
+):
+    """The assistant stops for 4 s (Ctrl-Z, a starved CPU) 1.5 s into the audio, just before
+    "on" is said: the stream hands the audio recorded meanwhile over at once afterwards, "on"
+    heard about 3 s after it was said, more than max_delay (1 s). It is dropped and counted,
+    not run; the "on" said after the stall is heard. A stream that lost that audio instead (an
+    overflow) does not make the audio after it seem late."""
+    microphone = LiveMicrophone(np.concatenate([spoken_on, spoken_on]), {16: 4.0}, keeps)
+    source = MicrophoneSource(_settings(tiny_model, max_delay=1.0), lambda dev, block: microphone)
+    with caplog.at_level(logging.WARNING, logger="assistant.listener"):
+        messages = _run_until(source, _has_detection, timeout=30)
+    detections = [m for m in messages if isinstance(m, protocol.Detection)]
+    assert [d.label for d in detections] == ["on"]
+    said_again = (len(spoken_on) + 2 * SAMPLE_RATE - microphone.lost) * 1000 // SAMPLE_RATE
+    assert said_again < detections[0].ms < said_again + 1500  # the second "on", not the first
+    if said_in_the_stall == "kept":
+        assert source.late == 1
+        assert re.search(
+            r"commands heard late 1 \(the last at \d\d:\d\d:\d\d\)", source.description
+        )
+        assert re.search(
+            r"microphone: dropped 'on': heard in audio handed over [23]\.\d s after it was "
+            r"recorded, longer than microphone\.max_delay",
+            caplog.text,
+        )
+    else:
+        assert microphone.lost > 3 * SAMPLE_RATE
+        assert source.late == 0
+        assert source.overflows >= 1
+    assert [m.seq for m in messages] == list(range(len(messages)))  # no line lost to a drop
 
 
 def test_a_microphone_that_fails_to_open_is_retried(tiny_model, spoken_on, caplog):
