@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -335,6 +336,7 @@ class _Validator:
             for key, value in values.items()
         }
         result, problems = validate_settings(values, schema)
+        self.check_secrets_kept(values, schema, path)
         resolved = resolve_paths(result, schema, self.folder)
         for key, value in resolved.items():
             if value != result[key]:
@@ -342,6 +344,27 @@ class _Validator:
         for problem in problems:
             self.report(problem, path, where)
         return with_defaults(resolved, schema)
+
+    def check_secrets_kept(
+        self, values: Mapping[str, Any], schema: tuple[Setting, ...], path: Path_
+    ) -> None:
+        """Warn at each secret setting given a value (a broker's password) when other users
+        may read the file: the file's group, or everyone, as a copy made with the usual umask
+        022 is."""
+        try:
+            mode = self.document.file.stat().st_mode
+        except OSError:  # no file (assistant.plugin_testing): nothing to guard
+            return
+        if not mode & 0o044:
+            return
+        for setting in schema:
+            if setting.secret and values.get(setting.name):
+                self.warn(
+                    (*path, setting.name),
+                    f"{'.'.join(map(str, (*path, setting.name)))}: others may read this file (mode "
+                    f"{stat.filemode(mode)}), so its {setting.name} too; make it readable by "
+                    f"you alone: chmod 600 {self.document.file}",
+                )
 
     def as_written(self, value: Any, path: Path_, setting: Setting | None) -> Any:
         """`value` with the numbers written where `setting` takes text as they were written."""

@@ -29,6 +29,7 @@ import os
 import socket
 import socketserver
 import stat
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -71,6 +72,15 @@ MAX_CLIENTS = 16
 """Connections handled at once: each holds a thread until it is answered."""
 
 STOP_IT_FIRST = "stop it first (`systemctl --user stop assistant`, or Ctrl-C where it runs)"
+PRIVATE_FOLDER_FIX = (
+    "set XDG_RUNTIME_DIR to a folder only you can write in (a login session's /run/user/<uid> "
+    "is one)"
+)
+
+
+class ForeignSocket(ConnectionError):
+    """The control socket is served by another user's process, not by this user's assistant:
+    someone else made its folder (a shared /tmp) and listens there."""
 
 
 class UnsafeDirectory(RuntimeError):
@@ -93,10 +103,8 @@ def private_directory(directory: Path) -> None:
         raise UnsafeDirectory(
             f"the runtime folder {directory} is not yours alone (owner uid "
             f"{', '.join(map(str, sorted(owners)))}, mode {stat.filemode(target.st_mode)}), so "
-            "another user could take over `assistant send` or the virtual board's link; set "
-            "XDG_RUNTIME_DIR to a folder only you can write in (a login session's "
-            "/run/user/<uid> is one), or remove "
-            f"{directory} if it is not yours"
+            "another user could take over `assistant send` or the virtual board's link; "
+            f"{PRIVATE_FOLDER_FIX}, or remove {directory} if it is not yours"
         )
 
 
@@ -243,6 +251,12 @@ def _read_request(connection: socket.socket) -> str | None:
     return received.split(b"\n", 1)[0].decode("ascii", "replace")
 
 
+def _served_by(client: socket.socket) -> int:
+    """The user id of the process listening at the other end of `client` (SO_PEERCRED)."""
+    credentials = client.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", credentials)[1]
+
+
 def _answers(path: Path) -> bool:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
         try:
@@ -290,6 +304,12 @@ def ask(request: str, path: Path, timeout: float = 35.0) -> str:
             raise ConnectionError(
                 f"no assistant is running (no socket at {path}); start it with `assistant run`"
             ) from None
+        owner = _served_by(client)
+        if owner != os.getuid():  # checked before anything is sent: the request is the user's
+            raise ForeignSocket(
+                f"{path} is served by another user's process (uid {owner}), not by your "
+                f"assistant, so nothing was sent to it; {PRIVATE_FOLDER_FIX}"
+            )
         # a busy daemon may answer and close before the request arrives: read that answer
         with contextlib.suppress(BrokenPipeError):
             client.sendall(f"{request}\n".encode())

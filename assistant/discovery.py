@@ -5,8 +5,11 @@ this assistant does not offer, declarations that are wrong, a name another skill
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import inspect
 import logging
+import os
+import stat
 import sys
 import traceback
 from dataclasses import dataclass
@@ -87,6 +90,10 @@ def discover_skills() -> tuple[dict[str, type[Skill]], list[BrokenPlugin]]:
     claims: dict[str, list[tuple[EntryPoint, type[Skill]]]] = {}
     broken: list[BrokenPlugin] = []
     for point in entry_points(group=ENTRY_POINT_GROUP):
+        unsafe = open_to_others(point)
+        if unsafe:
+            broken.append(BrokenPlugin(point.name, point.value, unsafe))
+            continue
         try:
             skill = _load(point)
             if not (isinstance(skill, type) and issubclass(skill, Skill)):
@@ -118,6 +125,34 @@ def discover_skills() -> tuple[dict[str, type[Skill]], list[BrokenPlugin]]:
             error = f"name conflict: skill name {name!r} is also declared by {others}; {outcome}"
             broken.append(BrokenPlugin(point.name, point.value, error))
     return found, broken
+
+
+def open_to_others(point: EntryPoint) -> str | None:
+    """Why the code of `point` is not loaded because another user may change it: the folder
+    its package was found in (a PYTHONPATH entry such as a folder in /tmp, where anyone may
+    also add a plugin of their own), or its top-level module's file or folder, belongs to
+    another user (not root) or lets everyone write; None when none does. Found without
+    importing anything."""
+    places = [Path(point.dist.locate_file(""))] if point.dist else []
+    try:
+        spec = importlib.util.find_spec(point.module.partition(".")[0])
+    except (ImportError, ValueError):  # the import itself says why, later
+        spec = None
+    if spec is not None and spec.has_location and spec.origin:
+        places += [Path(spec.origin), Path(spec.origin).parent]
+    for place in places:
+        try:
+            found = place.stat()
+        except OSError:
+            continue
+        if found.st_mode & stat.S_IWOTH or found.st_uid not in (0, os.getuid()):
+            return (
+                f"another user may change {place} (owner uid {found.st_uid}, mode "
+                f"{stat.filemode(found.st_mode)}), and so the code the assistant would run; "
+                "not loaded: make it yours alone and not writable by others (chmod o-w), or "
+                "install the plugin elsewhere"
+            )
+    return None
 
 
 class PluginApiError(Exception):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 
 from assistant.clocks import DAY_AND_TIME, TIME_OF_DAY
 
@@ -33,7 +34,25 @@ def syslog_priority(level: int) -> int:
     return 7
 
 
-class JournalFormatter(logging.Formatter):
+STEERING = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+"""Control characters but line break and tab: an escape sequence, or a carriage return that
+writes over the line, in a text from outside (a reply sent through the broker) would steer the
+terminal that shows the log, and journalctl shows an entry with them as a blob."""
+
+
+def printable(text: str) -> str:
+    """`text` with each STEERING character written as its escape (`\\x1b`)."""
+    return STEERING.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
+
+
+class PrintableFormatter(logging.Formatter):
+    """Each record with its STEERING characters escaped (`printable`)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))
+
+
+class JournalFormatter(PrintableFormatter):
     """`<N>` first, so journald files the line at that priority (`journalctl -p warning`), and
     the record on one line, so a traceback or a list of configuration problems stays one entry."""
 
@@ -61,7 +80,7 @@ def setup(level: str = "INFO") -> None:
         formatter: logging.Formatter = JournalFormatter(JOURNAL_FORMAT)
     else:
         shown = TIME_OF_DAY if os.isatty(2) else DAY_AND_TIME
-        formatter = logging.Formatter(TERMINAL_FORMAT, datefmt=shown)
+        formatter = PrintableFormatter(TERMINAL_FORMAT, datefmt=shown)
     handler = logging.StreamHandler()
     handler.setFormatter(formatter)
     logging.basicConfig(handlers=[handler], force=True)

@@ -689,3 +689,35 @@ def test_a_password_yaml_does_not_read_as_text_is_reported_without_its_value(tmp
         "put it in quotes to keep it as text",
         f"{tmp_path}/config.yaml:6: skills.lights: password must be text, not a list (not shown)",
     ]
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o600])
+def test_a_password_others_may_read_is_warned_about_with_the_fix(tmp_path, mode):
+    """A copy of the default made with the usual umask (022) lets every local user read it."""
+    path = write(
+        tmp_path,
+        """
+        role: satellite
+        site: attic
+        mqtt:
+          username: assistant
+          password: s3cret
+        """,
+    )
+    path.chmod(mode)
+    warnings = [str(w) for w in load_config(path, INSTALLED).warnings]
+    if mode == 0o600:
+        assert warnings == []
+    else:
+        shown = "-rw-r--r--" if mode == 0o644 else "-rw-r-----"
+        assert warnings == [
+            f"{path}:6: warning: mqtt.password: others may read this file (mode {shown}), so "
+            f"its password too; make it readable by you alone: chmod 600 {path}"
+        ]
+        assert "s3cret" not in warnings[0]
+
+
+def test_a_file_others_may_read_without_a_password_is_no_concern(tmp_path):
+    path = write(tmp_path, "role: satellite\nsite: attic\nmqtt: {username: assistant}\n")
+    path.chmod(0o644)
+    assert load_config(path, INSTALLED).warnings == ()

@@ -181,3 +181,48 @@ def test_the_sum_of_a_flood_is_told_once_its_minute_ends_without_waiting_for_mor
         assert wait_until(lambda: summary in caplog.text)
     finally:
         server.stop()
+
+
+def serve_as_nobody(path: Path, answer: bytes) -> int:
+    """A process of user nobody listening at `path` (bound by root, then listening as nobody,
+    as SO_PEERCRED tells the listener's user), answering its one client with `answer`; its pid."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    ready, listening = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child)
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            listener.listen()
+            os.write(listening, b"!")
+            client, _ = listener.accept()
+            client.settimeout(5)
+            client.recv(200)
+            client.sendall(answer)
+        finally:
+            os._exit(0)
+    listener.close()
+    os.close(listening)
+    assert os.read(ready, 1) == b"!"
+    os.close(ready)
+    return pid
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="serving as another user needs root")
+@pytest.mark.parametrize(
+    "ask", [control.request_status, lambda path: control.send_command("stop", path)]
+)
+def test_a_socket_another_user_serves_is_never_asked_nor_believed(
+    tmp_path: Path, ask: Callable[[Path], str]
+) -> None:
+    """/tmp/assistant-<uid> (no XDG_RUNTIME_DIR) made by someone else while no assistant runs:
+    their socket there gets neither the user's command nor a chance to fake an answer."""
+    path = tmp_path / "assistant.sock"
+    pid = serve_as_nobody(path, b"OK pid: 4242; skill timers: \x1b[31mall cancelled\x1b[0m\n")
+    try:
+        with pytest.raises(ConnectionError, match=r"another user's process \(uid 65534\)"):
+            ask(path)
+    finally:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)

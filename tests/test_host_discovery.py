@@ -1,6 +1,7 @@
 """Discovery checks what each installed skill declares: a slip in one plugin is reported as
 broken, with what to fix, and every other skill still loads."""
 
+import os
 import sys
 import textwrap
 
@@ -384,3 +385,47 @@ def test_a_reload_says_that_changed_skill_code_runs_only_after_a_restart(
         assert said == [RESTART_NEEDED, "hello from a late skill", RELOAD_FAILED]  # not both
     finally:
         assistant.stop()
+
+
+MARKS_ITS_IMPORT = """
+    from pathlib import Path
+    from assistant.plugin import Skill, action
+
+    Path(__file__).with_suffix(".imported").touch()
+
+    class Planted(Skill):
+        name = "planted"
+
+        @action
+        def hello(self, event):
+            return "hello"
+"""
+
+
+@pytest.mark.parametrize("open_to", ["everyone", "another user"])
+def test_a_plugin_another_user_may_change_is_never_imported(tmp_path, monkeypatch, open_to):
+    """A PYTHONPATH folder anyone may write in (in /tmp, say), or a module file another user
+    owns: their code would run as the user running the assistant."""
+    install(
+        tmp_path, monkeypatch, "planted", "planted_skill", {"planted": "Planted"}, MARKS_ITS_IMPORT
+    )
+    module = tmp_path / "planted_skill.py"
+    if open_to == "everyone":
+        tmp_path.chmod(0o777)
+        changed_by = (
+            f"another user may change {tmp_path} (owner uid {os.getuid()}, mode drwxrwxrwx)"
+        )
+    elif os.geteuid() == 0:
+        os.chown(module, 65534, 65534)
+        changed_by = f"another user may change {module} (owner uid 65534, mode -rw-r--r--)"
+    else:
+        pytest.skip("giving a file to another user needs root")
+    found, broken = discover_skills()
+    assert "planted" not in found
+    [plugin] = [p for p in broken if p.name == "planted"]
+    assert plugin.error.startswith(changed_by)
+    assert not module.with_suffix(".imported").exists()
+    tmp_path.chmod(0o755)
+    os.chown(module, os.getuid(), os.getgid())
+    assert "planted" in discover_skills()[0]
+    assert module.with_suffix(".imported").exists()

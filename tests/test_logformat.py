@@ -122,3 +122,37 @@ def test_apschedulers_internals_are_logged_only_at_debug(tmp_path):
         "Added job at DEBUG",
         "Error getting due jobs at ERROR",
     ]
+
+
+LOG_A_STEERING_REPLY = """
+import logging
+from assistant import logformat
+
+logformat.setup("INFO")
+logging.getLogger("assistant.speech").info(
+    "reply: %s", "Lights on\\x1b]0;owned\\x07\\r\\x1b[2KINFO all fine\\x9b"
+)
+"""
+STEERING_SHOWN = r"reply: Lights on\x1b]0;owned\x07\x0d\x1b[2KINFO all fine\x9b"
+
+
+def test_a_reply_from_the_broker_cannot_steer_the_terminal_or_blob_the_journal(tmp_path):
+    """Any client allowed on a site's reply topic chooses the text the satellite logs: its
+    escape sequences and carriage returns are shown escaped, line breaks and tabs as they are."""
+    stderr = tmp_path / "stderr"
+    for journal in (False, True):
+        with stderr.open("w") as stream:
+            stat = os.fstat(stream.fileno())
+            subprocess.run(
+                [sys.executable, "-c", LOG_A_STEERING_REPLY],
+                env={
+                    **os.environ,
+                    "JOURNAL_STREAM": f"{stat.st_dev}:{stat.st_ino}" if journal else "8:1",
+                },
+                cwd=REPO,
+                stderr=stream,
+                check=True,
+            )
+        [line] = stderr.read_text().splitlines()
+        assert line.endswith(STEERING_SHOWN)
+        assert line.isprintable()

@@ -31,6 +31,7 @@ from waiting import wait_until
 from assistant.config import model_commands
 from assistant.plugin import MQTT_RECONNECT_MAX, CommandEvent, tls_context
 from assistant.ratelimit import WarningLimiter
+from assistant.rooms import hub as hub_module
 from assistant.rooms import satellite as satellite_module
 from assistant.rooms import topics as wire
 from assistant.rooms.discovery import config_topic
@@ -853,6 +854,26 @@ def test_a_site_no_topic_can_name_is_ignored_and_the_hub_goes_on(
         assert hub.stats.by_problem == {"malformed-status": 1, "malformed-detection": 1}
         assert hub.online_sites == frozenset()
     assert f"site {site!r} cannot be used in MQTT topics" in caplog.text
+
+
+def test_statuses_of_made_up_sites_cannot_grow_the_hub_without_end(
+    mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Any client may say `online` for as many sites as it likes: the hub keeps MAX_SATELLITES,
+    and a real satellite is still taken once one of those went offline."""
+    monkeypatch.setattr(hub_module, "MAX_SATELLITES", 3)
+    with hub_acknowledging_den(mosquitto) as (hub, topics, _dispatched, acks):
+        for number in range(10):
+            acks.client.publish(topics.status(f"made-up-{number}"), wire.ONLINE, qos=1)
+        assert wait_until(lambda: hub.stats.by_problem.get("too-many-satellites") == 7)
+        assert hub.online_sites == {"made-up-0", "made-up-1", "made-up-2"}
+        acks.client.publish(topics.status("made-up-2"), wire.OFFLINE, qos=1)
+        acks.client.publish(topics.status("den"), wire.ONLINE, qos=1)
+        assert wait_until(lambda: "den" in hub.online_sites)
+        assert len(hub.online_sites) == 3
+    assert "ignored 'made-up-9' saying it is online: 3 satellites are online already" in (
+        caplog.text
+    )
 
 
 def test_a_handler_that_raises_is_logged_and_later_messages_still_arrive(

@@ -27,6 +27,10 @@ log = logging.getLogger("assistant.hub")
 
 REMEMBERED_IDS = 100_000
 """Detection ids remembered to recognise a detection sent again."""
+MAX_SATELLITES = 256
+"""Satellites the hub keeps as online: an `online` from one more site is ignored, so a client
+of the broker sending statuses of made-up sites cannot grow the hub's memory (and the line
+`assistant status` shows) without end."""
 ACK_INTERVAL = 0.2
 """Seconds the hub collects acknowledgements before sending them, one message per site."""
 
@@ -208,6 +212,16 @@ class Hub:
             self.stats.ignore(log, "malformed-status", "ignored a status on %s: %s", topic, error)
             return
         online = payload == wire.ONLINE
+        if online and site not in self._online and len(self._online) >= MAX_SATELLITES:
+            self.stats.ignore(
+                log,
+                "too-many-satellites",
+                "ignored %r saying it is online: %d satellites are online already, the most a "
+                "hub keeps",
+                site,
+                MAX_SATELLITES,
+            )
+            return
         if online != (site in self._online):
             with self._changed:
                 (self._online.add if online else self._online.discard)(site)
