@@ -438,11 +438,12 @@ class _Validator:
         self, values: dict[str, Any], sections: dict[str, dict], mistyped: set[str]
     ) -> None:
         """What a run would refuse although every value has the right type (sections with a
-        value of the wrong type are left to that message). Notes what the microphone model can
-        report, for the commands."""
+        value of the wrong type are left to that message), a voice the speech engine does not
+        have included. Notes what the microphone model can report, for the commands."""
         from assistant.listener import check_thresholds, model_file, model_labels
         from assistant.rooms.settings import MqttSettings
         from assistant.rooms.topics import check_level
+        from assistant.speech import check_voice
         from assistant.vosk_models import check_model
 
         def microphone(section: dict[str, Any]) -> None:
@@ -451,7 +452,17 @@ class _Validator:
             self.model_name = model_file(section["model"]).name
             check_thresholds(section, labels)
 
-        for name, check in (("mqtt", MqttSettings.from_section), ("microphone", microphone)):
+        def speech(section: dict[str, Any]) -> None:
+            unchecked = check_voice(section)
+            if unchecked:
+                self.warn(("speech", "voice"), unchecked)
+
+        checks = (
+            ("mqtt", MqttSettings.from_section),
+            ("microphone", microphone),
+            ("speech", speech),
+        )
+        for name, check in checks:
             if name in mistyped:
                 continue
             try:

@@ -22,6 +22,8 @@ tone of `acknowledge: tone` for an accepted command, in turn too, without waitin
 
 from __future__ import annotations
 
+import difflib
+import functools
 import logging
 import os
 import queue
@@ -41,7 +43,7 @@ from typing import Any, Protocol
 
 from assistant.cue import ACKNOWLEDGE_NOTES, ACKNOWLEDGEMENTS, TONE_NOTES, UNSPOKEN_NOTES, tone_wav
 from assistant.own_voice import Analysis, Heard, OwnVoice
-from assistant.plugin import Setting
+from assistant.plugin import Setting, SettingValueError
 from assistant.settings import with_defaults
 
 SPEECH_SETTINGS: tuple[Setting, ...] = (
@@ -53,7 +55,14 @@ SPEECH_SETTINGS: tuple[Setting, ...] = (
         "pyttsx3 driver",
         choices=("auto", "espeak", "nsss", "sapi5", "avspeech"),
     ),
-    Setting("voice", str, "", "voice id or name (`espeak-ng --voices`); empty: the default"),
+    Setting(
+        "voice",
+        str,
+        "",
+        "a voice of `espeak-ng --voices`: its File (gmw/en-us), the File's last part (en-us) or "
+        "its VoiceName with spaces for the underscores, +VARIANT of `espeak-ng --voices=variant` "
+        "optional (en-us+f3); empty: the engine's default",
+    ),
     Setting("rate", int, 170, "words per minute", minimum=50, maximum=500),
     Setting("volume", float, 1.0, "0.0 to 1.0", minimum=0, maximum=1),
     Setting(
@@ -193,22 +202,129 @@ def settle(settings: Mapping[str, Any]) -> None:
         time.sleep(ESPEAK_POLL_SECONDS)
 
 
+VOICES_HOW = (
+    "`espeak-ng --voices` lists the voices: write a File (gmw/en-us), its last part (en-us) or a "
+    "VoiceName with spaces for its underscores, with +VARIANT from `espeak-ng --voices=variant` "
+    "if you like (en-us+f3)"
+)
+"""How to name a voice as the engine selects it (espeak-ng's SetVoiceByName, which pyttsx3
+calls): what an unknown voice's problem ends with."""
+LISTING_TIMEOUT = 5.0
+"""Seconds `espeak-ng --voices` may take (it takes about 10 ms)."""
+
+
+class UnknownVoice(SpeechError):
+    """espeak-ng has no voice (or variant) of the name given."""
+
+
+@dataclass(frozen=True)
+class EspeakVoices:
+    """The names espeak-ng selects a voice by, as `espeak-ng --voices` lists them: a voice's
+    File, its last part, or its VoiceName (listed with underscores for spaces), in any case.
+    A language listed is no name when no voice file has it for name (en-gb, fr-fr)."""
+
+    names: frozenset[str]
+    """Every name a voice is selected by, in lower case."""
+    files: tuple[str, ...]
+    """The last part of each voice's File, in lower case: the names suggested."""
+    instead: Mapping[str, str]
+    """A likely name that selects no voice (a language, a VoiceName as listed) -> the voice's
+    name to write instead."""
+
+
 def check_espeak_voice(voice: str) -> None:
-    """Raise SpeechError unless espeak-ng knows `voice` (a language such as en-us, a voice
-    name or a voice file such as gmw/en-us); espeak-ng itself silently falls back."""
+    """Raise UnknownVoice unless espeak-ng has `voice` as the engine selects it (espeak-ng
+    itself silently keeps the voice it had, or a variant's): a name of `EspeakVoices`, and
+    maybe +VARIANT (a variant's file name, exactly, or a digit for m<digit>). SpeechError when
+    espeak-ng cannot list its voices. The lists are read once (about 10 ms), and again when a
+    name is not in them (a voice installed since)."""
     espeak = _espeak_ng()
-    listing = subprocess.run([espeak, "--voices"], capture_output=True, text=True, timeout=10)
-    known = set()
-    for line in listing.stdout.splitlines()[1:]:
-        fields = line.split()
-        if len(fields) >= 5:
-            known.update({fields[1].lower(), fields[3].lower(), fields[4].lower()})
-            known.add(fields[4].rsplit("/", 1)[-1].lower())
-    if voice.lower() not in known:
-        raise SpeechError(
-            f"speech.voice: unknown voice {voice!r}; `espeak-ng --voices` lists the voices "
-            "(use the language, e.g. en-us, or the file, e.g. gmw/en-us)"
+    base, _, variant = voice.partition("+")
+    if base.lower() not in _voices(espeak).names:
+        _voices.cache_clear()
+        voices = _voices(espeak)
+        if base.lower() not in voices.names:
+            raise UnknownVoice(f"speech.voice: unknown voice {base!r}; {_nearest(base, voices)}")
+    variants = _variants(espeak) if variant else ()
+    if variant and (f"m{variant}" if variant.isdigit() else variant) not in variants:
+        near = [known for known in variants if known.lower() == variant.lower()]
+        near += difflib.get_close_matches(variant, variants, n=3, cutoff=0.6)
+        raise UnknownVoice(
+            f"speech.voice: unknown variant {variant!r} of {voice!r}; {_hint(near)}"
+            "`espeak-ng --voices=variant` lists them (a variant's name is case-sensitive)"
         )
+
+
+def _nearest(name: str, voices: EspeakVoices) -> str:
+    """The names nearest to `name`, and how to find the others."""
+    written = name.lower()
+    near = [voices.instead[written]] if written in voices.instead else []
+    near += difflib.get_close_matches(written, voices.files, n=3, cutoff=0.6)
+    return _hint(near) + VOICES_HOW
+
+
+def _hint(near: list[str]) -> str:
+    """`did you mean 'a' (or 'b', 'c')? ` for the names `near` (the nearest first), if any."""
+    near = list(dict.fromkeys(near))
+    if not near:
+        return ""
+    others = f" (or {', '.join(map(repr, near[1:3]))})" if near[1:] else ""
+    return f"did you mean {near[0]!r}{others}? "
+
+
+@functools.lru_cache(maxsize=1)
+def _voices(espeak: str) -> EspeakVoices:
+    names: set[str] = set()
+    files: list[str] = []
+    instead: dict[str, str] = {}
+    for language, name, file in _listing(espeak, "--voices"):
+        last = file.rsplit("/", 1)[-1].lower()
+        names.update({file.lower(), last, name.replace("_", " ").lower()})
+        files.append(last)
+        instead.setdefault(language.lower(), last)
+        instead.setdefault(name.lower(), last)
+    return EspeakVoices(
+        frozenset(names), tuple(files), {k: v for k, v in instead.items() if k not in names}
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _variants(espeak: str) -> tuple[str, ...]:
+    return tuple(file.rsplit("/", 1)[-1] for _, _, file in _listing(espeak, "--voices=variant"))
+
+
+def _listing(espeak: str, option: str) -> list[tuple[str, str, str]]:
+    """The Language, VoiceName and File of each voice `espeak-ng OPTION` lists."""
+    try:
+        done = subprocess.run(
+            [espeak, option], capture_output=True, text=True, timeout=LISTING_TIMEOUT
+        )
+    except subprocess.TimeoutExpired:
+        raise SpeechError(f"`espeak-ng {option}` took more than {LISTING_TIMEOUT:g} s") from None
+    except OSError as error:
+        raise SpeechError(f"`espeak-ng {option}` could not run: {error.strerror}") from None
+    if done.returncode != 0:
+        raise SpeechError(f"`espeak-ng {option}` failed: {done.stderr.strip() or done.returncode}")
+    rows = [line.split() for line in done.stdout.splitlines()[1:]]
+    return [(row[1], row[3], row[4]) for row in rows if len(row) >= 5]
+
+
+def check_voice(settings: Mapping[str, Any]) -> str | None:
+    """The `speech:` section's voice checked as the engine will select it, for the
+    configuration check: SettingValueError (at `voice`) when espeak-ng has no such voice; why
+    it was not checked when espeak-ng is missing or cannot list its voices (the engine will
+    not start then, and says so); None once checked, or with nothing to check (the default
+    voice, or another engine than espeak-ng, whose voices are its own)."""
+    voice = settings["voice"]
+    if not voice or not _uses_espeak(settings):
+        return None
+    try:
+        check_espeak_voice(voice)
+    except UnknownVoice as error:
+        raise SettingValueError(str(error), "voice") from None
+    except SpeechError as error:
+        return f"speech.voice: {voice!r} could not be checked: {error}; replies need it to be said"
+    return None
 
 
 def _espeak_ng() -> str:

@@ -87,6 +87,25 @@ def test_config_check_reports_problems_with_file_and_line(env, tmp_path):
     assert f"{bad}:7: skills.greeter: style is 'loud'; valid: short, counted" in result.stderr
 
 
+def test_config_check_refuses_a_voice_the_speech_engine_lacks_unless_it_is_missing(env, tmp_path):
+    """Where espeak-ng is not installed the voice cannot be checked: a warning, not a problem
+    (the file may be right; the start says the engine is missing)."""
+    path = tmp_path / "voice.yaml"
+    path.write_text(textwrap.dedent(CONFIG) + "speech:\n  voice: en-uss\n")
+    result = assistant(env, "config", "check", str(path))
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        f"{path}:9: speech.voice: unknown voice 'en-uss'; did you mean 'en-us' (or 'en-us-nyc')? "
+        "`espeak-ng --voices` lists the voices"
+    )
+    result = assistant({**env, "PATH": str(tmp_path)}, "config", "check", str(path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{path}: OK")
+    assert f"{path}:9: warning: speech.voice: 'en-uss' could not be checked" in result.stderr
+    path.write_text(textwrap.dedent(CONFIG) + "speech:\n  voice: en-us+f3\n")
+    assert assistant(env, "config", "check", str(path)).returncode == 0
+
+
 def test_config_check_takes_the_file_as_an_argument_or_config_after_the_subcommand(env, tmp_path):
     good = tmp_path / "good.yaml"
     good.write_text(textwrap.dedent(CONFIG))

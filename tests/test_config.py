@@ -721,3 +721,35 @@ def test_a_file_others_may_read_without_a_password_is_no_concern(tmp_path):
     path = write(tmp_path, "role: satellite\nsite: attic\nmqtt: {username: assistant}\n")
     path.chmod(0o644)
     assert load_config(path, INSTALLED).warnings == ()
+
+
+def test_a_voice_the_speech_engine_lacks_is_named_at_its_line_with_the_nearest(tmp_path):
+    text = "commands:\n  on: recorder.dim\nspeech:\n  rate: 150\n  voice: en-uss\n"
+    [problem] = problems(tmp_path, text)
+    assert problem.startswith(
+        f"{tmp_path / 'config.yaml'}:5: speech.voice: unknown voice 'en-uss'; "
+        "did you mean 'en-us' (or 'en-us-nyc')? `espeak-ng --voices` lists the voices"
+    )
+    [problem] = problems(tmp_path, "speech: {voice: fr-fr}\n")  # a language, not a voice
+    assert "config.yaml:1: speech.voice: unknown voice 'fr-fr'; did you mean 'fr'" in problem
+
+
+@pytest.mark.parametrize("voice", ["''", "en", "en-us", "English (America)", "en-us+f3"])
+def test_a_voice_the_speech_engine_has_passes(tmp_path, voice, caplog):
+    """The default (empty: espeak-ng's own, en) and voices written as a file's last part, a
+    VoiceName and with a variant."""
+    config = load_config(write(tmp_path, f"speech:\n  voice: {voice}\n"), INSTALLED)
+    assert config.sections["speech"]["voice"] == voice.strip("'")
+    assert "speech.voice" not in caplog.text
+
+
+def test_a_voice_is_not_refused_where_espeak_ng_is_missing_but_said_unchecked(
+    tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setenv("PATH", str(tmp_path))  # a machine without the speech engine
+    config = load_config(write(tmp_path, "speech:\n  voice: en-uss\n"), INSTALLED)
+    assert config.sections["speech"]["voice"] == "en-uss"
+    assert (
+        f"{tmp_path / 'config.yaml'}:2: warning: speech.voice: 'en-uss' could not be checked: "
+        "espeak-ng is not installed (apt install espeak-ng)"
+    ) in caplog.text

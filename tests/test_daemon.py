@@ -1,6 +1,7 @@
 """The whole runtime in one process: virtual board -> pty -> link -> dispatcher -> skill."""
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -140,14 +141,17 @@ def test_a_crashing_skill_is_heard_to_have_failed(tmp_path, audio_output, caplog
 def test_a_reply_the_speech_engine_cannot_say_is_heard_as_a_falling_tone(
     tmp_path, audio_output, caplog
 ):
-    """A voice espeak-ng does not know keeps the speech engine from starting; the sound card
-    still plays, so a user who only listens hears "stop" taken (the acknowledgement) and its
-    answer due (the falling tone in place of "Sorry, the trouble skill failed")."""
+    """A voice espeak-ng no longer has (removed after the configuration was checked, which
+    refuses an unknown one) keeps the speech engine from starting; the sound card still plays,
+    so a user who only listens hears "stop" taken (the acknowledgement) and its answer due (the
+    falling tone in place of "Sorry, the trouble skill failed")."""
     caplog.set_level(logging.INFO)
     path = tmp_path / "config.yaml"
-    speech = "speech: {voice: no-such-voice, acknowledge: tone}\n"
-    path.write_text(textwrap.dedent(CONFIG) + speech)
-    running = Assistant(load_config(path, INSTALLED), INSTALLED, tmp_path)
+    path.write_text(textwrap.dedent(CONFIG) + "speech: {voice: en-us, acknowledge: tone}\n")
+    config = load_config(path, INSTALLED)
+    speech = {**config.sections["speech"], "voice": "no-such-voice"}
+    config = dataclasses.replace(config, sections={**config.sections, "speech": speech})
+    running = Assistant(config, INSTALLED, tmp_path)
     running.start()
     running.open_default_sources()
     try:
@@ -210,6 +214,18 @@ def test_a_broken_reload_keeps_the_running_configuration(assistant, caplog):
     assistant.config_file.write_text("commands:\n  off: recorder.explode\n")
     assert not assistant.reload(assistant.config_file)
     assert "config.yaml:2: skill 'recorder' has no action 'explode'" in caplog.text
+    assistant.virtual_board.detect("off")
+    assert wait_until(lambda: assistant.host.skills["recorder"].calls == [("dim", "off")])
+
+
+def test_a_reload_with_a_voice_the_engine_lacks_keeps_the_running_configuration(assistant, caplog):
+    changed = textwrap.dedent(CONFIG).replace("off: recorder.dim", "off: recorder.bright")
+    assistant.config_file.write_text(changed + "speech:\n  voice: en-uss\n")
+    assert not assistant.reload(assistant.config_file)
+    assert "config.yaml:14: speech.voice: unknown voice 'en-uss'; did you mean 'en-us'" in (
+        caplog.text
+    )
+    assert assistant.last_reload is not None and not assistant.last_reload.done
     assistant.virtual_board.detect("off")
     assert wait_until(lambda: assistant.host.skills["recorder"].calls == [("dim", "off")])
 

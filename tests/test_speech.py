@@ -6,6 +6,9 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -22,8 +25,11 @@ from assistant.pipeline import KeywordPipeline, RecognizerSettings
 from assistant.speech import (
     CUT_MARKER,
     SPEECH_SETTINGS,
+    VOICES_HOW,
     Speaker,
     SpeechError,
+    UnknownVoice,
+    check_espeak_voice,
     espeak_to_file,
     fitting_reply,
     pyttsx3_engine,
@@ -56,6 +62,81 @@ def test_espeak_to_file_names_an_unknown_voice(tmp_path: Path) -> None:
     settings = speech_settings({"voice": "no-such-voice"})
     with pytest.raises(SpeechError, match="unknown voice 'no-such-voice'"):
         espeak_to_file(settings, "hello", tmp_path / "x.wav")
+
+
+ENGINE_SELECTS = """
+import sys
+from pyttsx3.drivers import _espeak
+from pyttsx3.drivers.espeak import EspeakDriver
+_espeak.Initialize(_espeak.AUDIO_OUTPUT_RETRIEVAL, 1000)  # as pyttsx3's espeak driver does
+for voice in sys.argv[1:]:
+    try:
+        EspeakDriver.setProperty("voice", voice)
+    except ValueError:
+        print("refused")
+    else:
+        print(_espeak.GetCurrentVoice().contents.identifier.decode())
+"""
+"""Prints the voice the engine selects for each name given (its File, +VARIANT when that was
+taken too), or `refused`."""
+
+
+def test_the_voice_check_takes_what_the_engine_selects_and_nothing_else() -> None:
+    """What the check takes is what pyttsx3's espeak driver selects: a File, its last part, a
+    VoiceName with spaces, each with a variant; not a language that names no voice file, a
+    VoiceName as `espeak-ng --voices` shows it, a misspelt name, or a variant the engine would
+    silently leave out."""
+    names = ["en-us", "GMW/en-US", "English (America)", "en-us+f3", "en+3", "fr", "de+klatt"]
+    names += ["en-uss", "fr-fr", "en-gb", "English_(America)", "en+F3", "en-us+nosuch", "x+f3"]
+    engine = subprocess.run(
+        [sys.executable, "-c", ENGINE_SELECTS, *names], capture_output=True, text=True, timeout=30
+    )
+    assert engine.returncode == 0, engine.stderr
+    selected = dict(zip(names, engine.stdout.split(), strict=True))
+    taken = {
+        name: selected[name] != "refused" and ("+" not in name or "+" in selected[name])
+        for name in names
+    }
+    assert taken == {name: name in names[:7] for name in names}  # the real engine's verdict
+    for name in names:
+        if taken[name]:
+            check_espeak_voice(name)
+        else:
+            with pytest.raises(UnknownVoice):
+                check_espeak_voice(name)
+
+
+def test_an_unknown_voice_says_the_nearest_and_how_to_list_them() -> None:
+    with pytest.raises(UnknownVoice) as caught:
+        check_espeak_voice("en-uss")
+    nearest = "speech.voice: unknown voice 'en-uss'; did you mean 'en-us' (or 'en-us-nyc')? "
+    assert str(caught.value) == nearest + VOICES_HOW
+    assert VOICES_HOW.startswith("`espeak-ng --voices` lists the voices: write a File")
+    with pytest.raises(UnknownVoice, match="did you mean 'en-us'"):
+        check_espeak_voice("English_(America)")  # as `espeak-ng --voices` shows it
+    with pytest.raises(UnknownVoice, match=r"variant 'F3' of 'en\+F3'; did you mean 'f3'\?"):
+        check_espeak_voice("en+F3")
+
+
+def test_the_voices_are_listed_once_not_at_each_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A listing is a process (about 10 ms): a reload, a start and each own-voice synthesis
+    check the voice; a voice missing from the list is looked for again, in case it was
+    installed since."""
+    calls = tmp_path / "calls"
+    real = shutil.which("espeak-ng")
+    counting = tmp_path / "espeak-ng"  # the real engine, each run of it noted
+    counting.write_text(f'#!/bin/sh\necho "$@" >> {calls}\nexec {real} "$@"\n')
+    counting.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    for _ in range(100):
+        check_espeak_voice("en-us+f3")
+        check_espeak_voice("English (America)")
+    assert calls.read_text().split() == ["--voices", "--voices=variant"]
+    with pytest.raises(UnknownVoice):
+        check_espeak_voice("en-uss")
+    assert calls.read_text().split().count("--voices") == 2
 
 
 def test_say_returns_at_once_and_the_worker_plays_each_reply(
