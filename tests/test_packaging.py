@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import wave
 import zipfile
 from dataclasses import dataclass
@@ -74,6 +75,27 @@ def test_the_wheel_holds_the_daemon_skills_default_config_model_and_license(buil
     assert tops == {"assistant", "skills", dist_info}  # no tests, model_training, data, docs
     assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
     assert max(sizes.values()) < 100_000, max(sizes, key=sizes.get)
+
+
+def test_the_metadata_names_the_pythons_from_the_oldest_admitted_and_the_system(built):
+    with zipfile.ZipFile(built.wheel) as archive:
+        [metadata] = [name for name in archive.namelist() if name.endswith("dist-info/METADATA")]
+        text = archive.read(metadata).decode()
+    pythons = re.findall(r"^Classifier: Programming Language :: Python :: (3\.\d+)$", text, re.M)
+    assert pythons and pythons[0] == re.search(r"^Requires-Python: >=(.+)$", text, re.M)[1]
+    assert "Classifier: Operating System :: POSIX :: Linux" in text.splitlines()
+    assert "License-Expression: Apache-2.0" in text.splitlines()
+
+
+def test_the_sdist_holds_the_wheels_sources_and_none_of_the_tests(built):
+    """The tests need the repository (their conftest and helpers, model_training/, firmware/):
+    a part of them in the sdist would be a test suite that cannot run."""
+    with tarfile.open(built.sdist) as archive:
+        names = [name.split("/", 1)[1] for name in archive.getnames() if "/" in name]
+    tops = {name.split("/")[0] for name in names}
+    project = {"README.md", "LICENSE", "pyproject.toml", "setup.cfg", "PKG-INFO", "MANIFEST.in"}
+    assert tops == {"assistant", "skills", "desk_kws_assistant.egg-info", *project}
+    assert "assistant/models/kws_int8.tflite" in names
 
 
 @pytest.fixture(scope="module")
