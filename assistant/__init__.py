@@ -5,6 +5,9 @@ from importlib.metadata import PackageNotFoundError, version
 
 PACKAGE = "desk-kws-assistant"
 """The distribution's name (pyproject.toml)."""
+INSTALL_LISTEN = f"pip install '{PACKAGE}[listen]'"
+"""What adds the [listen] extra to an installed assistant, from any folder: pip keeps the
+installed distribution (a wheel, or a clone's editable install) and adds what the extra needs."""
 
 
 def package_version() -> str:

@@ -323,18 +323,15 @@ def _wav_messages(
     """What a board would have sent while hearing the WAV file: the desktop pipeline with the
     `microphone:` section's model and recognizer settings; and the threshold of each command
     that pipeline applied."""
-    try:
-        from assistant.listener import ListenerSettings
-        from assistant.pipeline import messages_from_wav
-    except ImportError as error:
-        raise SystemExit(
-            f"--wav needs the desktop listening extra: pip install -e '.[listen]' ({error})"
-        ) from None
+    from assistant.listener import ListenerSettings
+    from assistant.model_runner import ModelError
+    from assistant.pipeline import messages_from_wav
+
     settings = ListenerSettings.from_values(microphone)
     recognition = settings.recognizer_settings()
     try:
         messages = messages_from_wav(path, settings.model_path, recognition, settings.heartbeat_ms)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, ModelError) as error:
         raise SystemExit(f"cannot replay {path}: {error}") from None
     return messages, recognition.recognizer(messages[0].labels).thresholds
 

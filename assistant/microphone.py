@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
+from assistant import INSTALL_LISTEN
 from assistant.device_input import DeviceInput
 
 if TYPE_CHECKING:
@@ -42,8 +43,8 @@ def load_sounddevice():
         import sounddevice
     except (ImportError, OSError) as error:
         raise MicrophoneError(
-            f"sounddevice cannot load ({error}); install the [listen] extra and PortAudio "
-            "(apt-get install libportaudio2)"
+            f"sounddevice cannot load ({error}); install the [listen] extra ({INSTALL_LISTEN}) "
+            "and PortAudio (apt-get install libportaudio2)"
         ) from error
     except Exception as error:  # sounddevice.PortAudioError: importing it starts PortAudio
         raise _not_started(error) from error
@@ -226,7 +227,7 @@ def _resampler(name: str, rate: int) -> Resampler:
     except ImportError as error:
         raise MicrophoneError(
             f"{name} records {rate} Hz, not {SAMPLE_RATE}, and resampling it needs python-soxr "
-            f'({error}); install the [listen] extra: pip install -e ".[listen]"'
+            f"({error}); install the [listen] extra: {INSTALL_LISTEN}"
         ) from error
     return Resampler(rate)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant import INSTALL_LISTEN
 from assistant.int8_conv import Int8Layer, UnsupportedConv, layer_from_operator
 
 NUMPY_BATCH = 8
@@ -41,8 +42,7 @@ def tflm_interpreter(content: bytes):
         from tflite_micro.python.tflite_micro import runtime
     except ImportError as error:
         raise ModelError(
-            "the desktop model runtime is missing: pip install 'desk-kws-assistant[listen]' "
-            "(it needs tflite-micro)"
+            f"the desktop model runtime is missing: {INSTALL_LISTEN} (it needs tflite-micro)"
         ) from error
     return runtime.Interpreter.from_bytes(content)
 

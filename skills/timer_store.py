@@ -17,22 +17,40 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 STORED_COLUMNS = frozenset({"id", "next_run_time", "job_state"})
 """The columns of each table APScheduler keeps its jobs in."""
-DAMAGED = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
-"""SQLite's (primary) error codes of a file that is no readable database."""
+SQLITE_CORRUPT, SQLITE_FULL, SQLITE_NOTADB = 11, 13, 26
+"""SQLite's primary result codes the store tells apart (the sqlite3 module names them only
+from Python 3.11)."""
+DAMAGED = frozenset({SQLITE_CORRUPT, SQLITE_NOTADB})
+"""The primary codes of a file that is no readable database."""
+MESSAGES = {
+    "database disk image is malformed": SQLITE_CORRUPT,
+    "database or disk is full": SQLITE_FULL,
+    "file is not a database": SQLITE_NOTADB,
+}
+"""SQLite's own text for each of those codes: what tells them apart before Python 3.11, whose
+sqlite3 errors carry no `sqlite_errorcode`."""
 
 
 class ForeignStore(sqlite3.DatabaseError):
     """A table of the store that APScheduler cannot use: another program or version made it."""
 
 
+def primary_code(error: BaseException) -> int:
+    """SQLite's primary result code of `error`; 0 when it is none of SQLite's."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is None:  # Python 3.10
+        return MESSAGES.get(str(error), 0) if isinstance(error, sqlite3.Error) else 0
+    return code & 0xFF
+
+
 def store_problem(path: Path, error: Exception) -> str:
     """One line naming the file, why it cannot be written, and the fix (moving a damaged or
     foreign file aside, room on a full disk, else the right to write)."""
     reason = error.orig if isinstance(error, DBAPIError) else error
-    code = getattr(reason, "sqlite_errorcode", 0) & 0xFF
+    code = primary_code(reason)
     if isinstance(reason, ForeignStore) or code in DAMAGED:
         return f"cannot use {path} ({reason}); move it aside (the timers in it are lost)"
-    if code == sqlite3.SQLITE_FULL:
+    if code == SQLITE_FULL:
         fix = "free some space on its disk"
     else:
         fix = "make it and its folder writable by the user running the assistant"

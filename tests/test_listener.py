@@ -586,7 +586,7 @@ def test_without_soxr_a_device_to_resample_says_to_install_the_listen_extra(alsa
     plug_in(alsa_home, np.zeros(48000, np.int16), rate=48000)
     monkeypatch.setitem(sys.modules, "soxr", None)  # `import soxr` fails, as when not installed
     monkeypatch.delitem(sys.modules, "assistant.resample", raising=False)
-    fix = r"install the \[listen\] extra: pip install -e \"\.\[listen\]\""
+    fix = r"install the \[listen\] extra: pip install 'desk-kws-assistant\[listen\]'"
     said = rf"microphone '{DEVICE}' records 48000 Hz, not 16000, and resampling it needs "
     said += rf"python-soxr .*; {fix}"
     assert re.fullmatch(said, microphone_problem(DEVICE))  # `source: auto` says why, not takes it

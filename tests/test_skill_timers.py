@@ -560,6 +560,24 @@ def test_a_full_disk_is_named_as_such_not_as_a_permission_problem(tmp_path: Path
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "fix"),
+    [
+        ("file is not a database", "move it aside"),
+        ("database disk image is malformed", "move it aside"),
+        ("database or disk is full", "free some space on its disk"),
+    ],
+)
+def test_sqlite_errors_without_their_code_as_python_3_10_raises_them_get_the_same_fix(
+    tmp_path: Path, text: str, fix: str
+) -> None:
+    """Python 3.10's sqlite3 errors carry no `sqlite_errorcode`: SQLite's own text tells them
+    apart there."""
+    error = sqlite3.DatabaseError(text)
+    assert not hasattr(error, "sqlite_errorcode")
+    assert fix in store_problem(tmp_path / "timers.sqlite", error)
+
+
 def test_a_store_unwritable_later_still_rings_due_timers_and_refuses_new_ones(
     timers, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
