@@ -138,6 +138,9 @@ class Assistant:
         )
         self.dispatcher = Dispatcher(config, self.host, self.focus, self._acknowledge)
         self.sources: list[RunningSource] = []
+        self.model_id = self._model_id()
+        """The id of the model a board should run (that of `microphone.model`, which a reload
+        does not change)."""
         self.stopping = threading.Event()
         self.virtual_board: VirtualBoard | None = None
         self._ears: threading.Thread | None = None
@@ -208,7 +211,7 @@ class Assistant:
             lambda event: self._on_command(event, session),
             self.stats,
             max_delay=max_delay,
-            expected_model=self._model_id() if kind == "serial" else None,
+            expected_model=self.model_id if kind == "serial" else None,
         )
         stopping = threading.Event()
         thread = threading.Thread(
