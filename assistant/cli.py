@@ -419,6 +419,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     except ConnectionError as error:
         print(error, file=sys.stderr)
         return 1
+    if answer.startswith("ERR use:") and "STATUS" not in answer:
+        print(
+            f"the running assistant is of an earlier version, which has no status ({answer}): "
+            "restart it to run this one (`systemctl --user restart assistant` for the service, "
+            "else Ctrl-C where it runs and `assistant run`)",
+            file=sys.stderr,
+        )
+        return 1
     if not answer.startswith("OK "):
         print(answer, file=sys.stderr)
         return 1

@@ -22,6 +22,8 @@ from assistant.emulator import VirtualBoard
 from assistant.focus import Focus
 from assistant.host import PluginHost
 from assistant.link import SerialSource
+from assistant.listener import model_file
+from assistant.model_runner import model_id
 from assistant.paths import data_root
 from assistant.phrase import PhraseListener
 from assistant.plugin import CommandEvent, Skill, valid_choices
@@ -139,6 +141,9 @@ class Assistant:
         )
         self.dispatcher = Dispatcher(config, self.host, self.focus, self._acknowledge)
         self.sources: list[RunningSource] = []
+        self.model_id = self._model_id()
+        """The id of the model a board should run (that of `microphone.model`, which a reload
+        does not change)."""
         self.stopping = threading.Event()
         self.virtual_board: VirtualBoard | None = None
         self._ears: threading.Thread | None = None
@@ -190,6 +195,14 @@ class Assistant:
         if self.room:
             self.room.start()
 
+    def _model_id(self) -> str | None:
+        """The id of the model `microphone.model` names, which a board should run (None when
+        it cannot be read now)."""
+        try:
+            return model_id(model_file(self.config.sections["microphone"]["model"]).read_bytes())
+        except OSError:
+            return None
+
     def add_source(self, source: EventSource, kind: str) -> RunningSource:
         """Run `source` on its own thread; `kind` is the resolved `source:` it stands for."""
         name = SOURCE_NAMES[kind]
@@ -201,6 +214,7 @@ class Assistant:
             lambda event: self._on_command(event, session),
             self.stats,
             max_delay=max_delay,
+            expected_model=self.model_id if kind == "serial" else None,
         )
         stopping = threading.Event()
         thread = threading.Thread(

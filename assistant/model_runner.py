@@ -36,6 +36,12 @@ class ModelError(RuntimeError):
     """A model file that cannot be used (missing, not a TFLite model, wrong input or output)."""
 
 
+def model_id(content: bytes) -> str:
+    """The id of the model whose .tflite file is `content`: the first 8 hex digits of its
+    sha256, as a board's HELLO `model=` gives it."""
+    return hashlib.sha256(content).hexdigest()[:8]
+
+
 def tflm_interpreter(content: bytes):
     """A TFLM interpreter for a model (ModelError with the fix when tflite-micro is missing)."""
     try:
@@ -95,8 +101,8 @@ class Int8Model:
 
     @property
     def model_id(self) -> str:
-        """The first 8 hex digits of the model's sha256 (the board's HELLO `model=`)."""
-        return hashlib.sha256(self.content).hexdigest()[:8]
+        """The model's id (the board's HELLO `model=`)."""
+        return model_id(self.content)
 
     @property
     def numpy_layers(self) -> int:

@@ -33,12 +33,12 @@ from assistant.spoken import (  # noqa: F401
 
 ENTRY_POINT_GROUP = "assistant.skills"
 
-API_VERSION = (1, 1)
+API_VERSION = (1, 2)
 """The version of this plugin API, (major, minor). The minor grows when something is added
 (a name here, an attribute of Skill or SkillContext, a keyword of Setting or @action); the
 major when something a skill may use changes or goes. A skill declares the version it needs in
 `Skill.requires_api`. 1.0 is the API that docs/writing-skills.md describes; 1.1 adds
-`Setting(..., path=True)`."""
+`Setting(..., path=True)`; 1.2 adds `Setting(..., formerly=(...))`."""
 
 
 class _Required:
@@ -72,6 +72,9 @@ class Setting:
     """For a str setting: a file or folder. The skill gets it as the configuration loads it:
     `~` expanded and a relative path taken from the folder of the configuration file it is
     written in (absolute then); empty text and the default are kept as they are (API 1.1)."""
+    formerly: tuple[str, ...] = ()
+    """Names the setting had in earlier versions: a file that still uses one is refused with
+    the name to write instead, not as an unknown setting (API 1.2)."""
 
     @property
     def required(self) -> bool:

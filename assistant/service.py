@@ -123,7 +123,9 @@ WantedBy=default.target
 
 def installed_config() -> str | None:
     """The --config of the installed unit, which `service install` run again without one (after
-    an upgrade, say) keeps; None when no unit is installed, or it runs without --config."""
+    an upgrade, say) keeps; None when no unit is installed, or it runs without --config. A
+    relative path (as units of earlier versions kept it) is the file the service read: taken
+    from the home folder, the folder a user manager runs its services in."""
     try:
         lines = (unit_dir() / UNIT_NAME).read_text().splitlines()
     except OSError:
@@ -136,7 +138,7 @@ def installed_config() -> str | None:
                 return None
             if "--config" in words[:-1]:
                 config = words[words.index("--config") + 1]
-                return config.replace("%%", "%").replace("$$", "$")
+                return str(Path.home() / config.replace("%%", "%").replace("$$", "$"))
     return None
 
 

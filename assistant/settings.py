@@ -136,6 +136,14 @@ def schema_problem(schema: object, label: str) -> str | None:
     for setting in schema:
         if names.count(setting.name) > 1:
             return f"{label}: {setting.name!r} is declared twice; give each setting its own name"
+        formerly = setting.formerly
+        if not isinstance(formerly, tuple) or any(
+            not isinstance(old, str) or old in names for old in formerly
+        ):
+            return (
+                f"{label}: {setting.name!r} has formerly={formerly!r}; give a tuple of "
+                "names no setting has now"
+            )
         problem = _setting_problem(setting)
         if problem:
             return f"{label}: {problem}"
@@ -180,20 +188,27 @@ def _setting_problem(setting: Setting) -> str | None:
     return None
 
 
+def _unknown(key: str, schema: tuple[Setting, ...]) -> str:
+    """Why `key` is not a setting of `schema`: an earlier name of one (with the name to write
+    instead), else an unknown name (with the valid ones)."""
+    for setting in schema:
+        if key in setting.formerly:
+            return (
+                f"setting {key!r} was renamed {setting.name!r}: "
+                f"write {setting.name}: instead of {key}:"
+            )
+    names = [setting.name for setting in schema]
+    return f"unknown setting {key!r}; " + (
+        valid_choices(key, names) if names else "it takes no settings"
+    )
+
+
 def validate_settings(
     values: Mapping[str, Any], schema: tuple[Setting, ...]
 ) -> tuple[dict[str, Any], list[SettingsProblem]]:
     """The settings with defaults filled in, and every problem found."""
     by_name = {setting.name: setting for setting in schema}
-    problems = [
-        SettingsProblem(
-            key,
-            f"unknown setting {key!r}; "
-            + (valid_choices(key, list(by_name)) if by_name else "it takes no settings"),
-        )
-        for key in values
-        if key not in by_name
-    ]
+    problems = [SettingsProblem(key, _unknown(key, schema)) for key in values if key not in by_name]
     result: dict[str, Any] = {}
     for setting in schema:
         if setting.name not in values:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from assistant import protocol
+from assistant import emulator, protocol
 from assistant.clocks import elapsed
 from assistant.lateness import ReadLateness
 from assistant.plugin import CommandEvent
@@ -93,15 +93,19 @@ class DeviceSession:
         stats: LinkStats | None = None,
         clock: Callable[[], float] = elapsed,
         max_delay: float | None = None,
+        expected_model: str | None = None,
     ):
         """`max_delay`: a detection read longer than this after the board sent it is dropped
-        (None: the source's lines cannot wait unread, as the microphone's)."""
+        (None: the source's lines cannot wait unread, as the microphone's). `expected_model`: the
+        id of the configuration's model (`microphone.model`); a board greeting with another
+        than it or the virtual board's is warned about (None: no check)."""
         self.source_name = source_name
         self.site = site
         self.on_command = on_command
         self.stats = stats or LinkStats()
         self.clock = clock
         self.max_delay = max_delay
+        self.expected_model = expected_model
         self.lateness = ReadLateness()
         self.hello: protocol.Hello | None = None
         self.greeted = threading.Event()
@@ -237,8 +241,25 @@ class DeviceSession:
                 hello.model,
                 ", ".join(hello.labels),
             )
+            self._check_model(hello)
         self.hello = hello
         self.greeted.set()
+
+    def _check_model(self, hello: protocol.Hello) -> None:
+        """Warn when the board runs another model than the configuration's, as a board still
+        on the firmware of an earlier version does."""
+        if self.expected_model in (None, hello.model) or hello.model == emulator.MODEL_ID:
+            return
+        log.warning(
+            "%s runs model %s (firmware %s), not %s, the model of microphone.model that the "
+            "commands and thresholds of the configuration are checked against: flash the "
+            "firmware of this version of the assistant (firmware/README.md), or give "
+            "microphone.model the model the board runs",
+            self.source_name,
+            hello.model,
+            hello.fw,
+            self.expected_model,
+        )
 
     def wait_for_reply(self, kind: type, timeout: float) -> protocol.Message | None:
         """The next reply of type `kind` (consumed), waiting up to `timeout` seconds."""

@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from string import Template
 from typing import Any
 
@@ -85,7 +86,10 @@ class LightsSkill(Skill):
     name = "lights"
     description = "switches and dims lights over MQTT (Zigbee2MQTT, Tasmota or custom)"
     settings = (
-        *MQTT_CONNECTION_SETTINGS,
+        *(
+            replace(setting, formerly=("ca_certs",)) if setting.name == "ca_file" else setting
+            for setting in MQTT_CONNECTION_SETTINGS
+        ),
         Setting("preset", str, "zigbee2mqtt", "message format", choices=tuple(PRESETS)),
         Setting("device", str, "living_room", "Zigbee2MQTT friendly name or Tasmota topic"),
         Setting("templates", dict, {}, "per action {topic, payload}, replacing the preset's"),

@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -527,6 +528,32 @@ def test_status_without_a_daemon_says_how_to_start_one(env):
     result = assistant(env, "status")
     assert result.returncode == 1
     assert "no assistant is running" in result.stderr and "assistant run" in result.stderr
+
+
+def test_status_asked_of_an_earlier_versions_daemon_says_to_restart_it(env, tmp_path):
+    """Upgraded while the service still runs the earlier code, whose control socket answered
+    every request but `COMMAND <name>` with its usage line."""
+    (tmp_path / "run").mkdir(mode=0o700)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as earlier:
+        earlier.bind(str(tmp_path / "run" / "assistant.sock"))
+        earlier.listen(1)
+
+        def answer() -> None:
+            connection, _ = earlier.accept()
+            with connection:
+                connection.makefile().readline()
+                connection.sendall(b"ERR use: COMMAND <name>\n")
+
+        answering = threading.Thread(target=answer)
+        answering.start()
+        result = assistant(env, "status")
+        answering.join()
+    assert result.returncode == 1
+    assert result.stderr == (
+        "the running assistant is of an earlier version, which has no status (ERR use: COMMAND "
+        "<name>): restart it to run this one (`systemctl --user restart assistant` for the "
+        "service, else Ctrl-C where it runs and `assistant run`)\n"
+    )
 
 
 def test_a_port_the_user_may_not_open_is_warned_about_once_with_the_fix(env, tmp_path):

@@ -180,6 +180,29 @@ def test_wrong_types_and_unknown_settings(tmp_path):
     ]
 
 
+def test_a_lights_section_of_an_earlier_version_says_the_settings_new_name(tmp_path):
+    """An upgrade must not leave the user with only `unknown setting`: the lights skill's
+    `ca_certs` (before it took the `mqtt:` section's name) names `ca_file`."""
+    from skills.lights import LightsSkill
+
+    found = problems(
+        tmp_path,
+        """
+        commands:
+          on: lights.on
+        skills:
+          lights:
+            tls: true
+            ca_certs: /etc/ssl/certs/home-ca.pem
+        """,
+        {"lights": LightsSkill},
+    )
+    assert found == [
+        f"{tmp_path}/config.yaml:7: skills.lights: setting 'ca_certs' was renamed 'ca_file': "
+        "write ca_file: instead of ca_certs:"
+    ]
+
+
 def test_missing_required_skill_setting_says_what_it_is(tmp_path):
     found = problems(tmp_path, "commands:\n  go: needy.go\nskills:\n  needy: {}\n")
     assert found == [

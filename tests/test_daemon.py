@@ -33,6 +33,7 @@ from assistant.daemon import Assistant
 from assistant.emulator import FIRMWARE_VERSION, MODEL_ID, VirtualBoard
 from assistant.host import STATUS_SECONDS
 from assistant.microphone import SAMPLE_RATE, microphone_problem
+from assistant.model_runner import model_id
 from assistant.pipeline import DEFAULT_MODEL
 from assistant.plugin import CommandEvent
 
@@ -197,6 +198,44 @@ def test_reload_sets_the_log_level_with_apschedulers_internals_at_debug_only(ass
     finally:
         root.setLevel(was[0])
         logging.getLogger("apscheduler").setLevel(was[1])
+
+
+@pytest.mark.parametrize(
+    ("model", "firmware", "warned"),
+    [
+        ("af118e1f", "0.9.0", True),  # the firmware of an earlier version, with its model
+        (model_id(DEFAULT_MODEL.read_bytes()), "1.0.0", False),  # microphone.model's
+        (MODEL_ID, FIRMWARE_VERSION, False),  # `assistant emulate`, which runs no model
+    ],
+)
+def test_a_board_running_another_model_than_the_configurations_is_warned_about(
+    tmp_path, caplog, model, firmware, warned
+):
+    """A board left on an earlier version's firmware after an upgrade: its HELLO's model is not
+    the one whose commands and thresholds the configuration was checked against."""
+    link = tmp_path / "ttyACM0"
+    path = tmp_path / "config.yaml"
+    config = CONFIG.replace("source: emulator", f"source: serial\ndevice: {{port: {link}}}")
+    path.write_text(textwrap.dedent(config))
+    caplog.set_level(logging.INFO, logger="assistant")
+    assistant = Assistant(load_config(path, INSTALLED), INSTALLED, tmp_path, print)
+    board = VirtualBoard(link=link, model=model, firmware=firmware)
+    board.plug_in()
+    try:
+        assistant.start()
+        assistant.open_default_sources()
+        assert wait_until(_heard(assistant, "serial"))
+    finally:
+        assistant.stop()
+        board.unplug()
+    expected = (
+        f"board runs model af118e1f (firmware 0.9.0), not {model_id(DEFAULT_MODEL.read_bytes())}, "
+        "the model of microphone.model that the commands and thresholds of the configuration "
+        "are checked against: flash the firmware of this version of the assistant "
+        "(firmware/README.md), or give microphone.model the model the board runs"
+    )
+    assert (expected in caplog.text) == warned, caplog.text
+    assert ("runs model" in caplog.text) == warned
 
 
 def test_reload_keeps_the_command_line_overrides(tmp_path, caplog):

@@ -144,11 +144,11 @@ def test_auto_falling_back_to_the_virtual_board_is_deaf_to_the_voice(tmp_path, m
     try:
         assert not wait_until(lambda: replies, timeout=2)  # the virtual board, from the start
         board.plug_in()
-        assert wait_until(lambda: running.sources[0].kind == "serial", timeout=10)
+        assert wait_until(lambda: [r.kind for r in running.sources] == ["serial"], timeout=10)
         assert wait_until(lambda: running.hearing_problem() is None)
         link.unlink()
         board.unplug()
-        assert wait_until(lambda: running.sources[0].kind == "emulator", timeout=10)
+        assert wait_until(lambda: [r.kind for r in running.sources] == ["emulator"], timeout=10)
         assert running.hearing_problem() == "the board is unplugged"
         assert wait_until(lambda: replies == [UNPLUGGED], timeout=15)
     finally:

@@ -285,6 +285,27 @@ def test_install_run_again_without_config_keeps_the_units_config(tmp_path, syste
     assert f"run --config {DEFAULT_CONFIG}\n" in unit.read_text()
 
 
+def test_install_again_keeps_a_relative_config_of_an_earlier_versions_unit(tmp_path, systemctl):
+    """Units of earlier versions kept --config as it was given, relative to the home folder
+    the service runs in: `service install` after the upgrade, run from another folder (the
+    clone just pulled), keeps that file, not one of the same name in its own folder."""
+    environment, _, _ = systemctl
+    home = tmp_path / "home"
+    (home / ".config" / "assistant").mkdir(parents=True)
+    shutil.copy(DEFAULT_CONFIG, home / ".config" / "assistant" / "config.yaml")
+    unit = tmp_path / "config" / "systemd" / "user" / service.UNIT_NAME
+    unit.parent.mkdir(parents=True)
+    unit.write_text(
+        "[Service]\nExecStart=/usr/bin/assistant run --config .config/assistant/config.yaml\n"
+    )
+    upgraded = {**environment, "HOME": str(home), "PYTHONPATH": str(REPO)}
+    again = assistant(upgraded, "service", "install", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    kept = home / ".config" / "assistant" / "config.yaml"
+    assert again.stderr.startswith(f"keeping --config {kept} of the installed unit")
+    assert f"run --config {kept}\n" in unit.read_text()
+
+
 def test_status_passes_systemctls_output_and_exit_status_through(tmp_path, systemctl):
     environment, answer, _ = systemctl
     not_installed = assistant(environment, "service", "status")

@@ -75,3 +75,23 @@ def test_a_value_yaml_reads_as_other_than_text_says_to_quote_it_and_where_it_is(
             "text must be text, and YAML reads true as a bool: put it in quotes to keep it as text",
         ),
     ]
+
+
+def test_a_setting_under_an_earlier_name_is_refused_with_the_name_to_write():
+    renamed = (Setting("ca_file", str, "", "CA file", formerly=("ca_certs", "cafile")),)
+    assert [p.message for p in validate_settings({"cafile": "/etc/ca.pem"}, renamed)[1]] == [
+        "setting 'cafile' was renamed 'ca_file': write ca_file: instead of cafile:"
+    ]
+
+
+def test_an_earlier_name_must_be_no_setting_of_now():
+    class Taken(Skill):
+        name = "taken"
+        settings = (Setting("a", str, ""), Setting("b", str, "", formerly=("a",)))
+
+    class NotATuple(Skill):
+        name = "notatuple"
+        settings = (Setting("b", str, "", formerly="a"),)
+
+    for slip in (Taken, NotATuple):
+        assert "give a tuple of names no setting has now" in declaration_problem(slip)

@@ -58,7 +58,7 @@ def test_skills_import_only_the_plugin_api_from_the_assistant(path: Path) -> Non
                 )
 
 
-API_1_1 = {
+API_1_2 = {
     "assistant.plugin": "AMOUNT_WORDS API_VERSION Action Amount Cancellation ClockWatch "
     "CommandEvent ENTRY_POINT_GROUP MQTT_CONNECTION_SETTINGS MQTT_RECONNECT_MAX MQTT_RECONNECT_MIN "
     "NothingToDo REQUIRED SITE_DEFAULT Setting SettingValueError Skill SkillContext SkillError "
@@ -68,11 +68,11 @@ API_1_1 = {
     "status_lines stop",
     "SkillContext": "cancelled data_dir hold_focus listen_for_phrase log name release_focus say "
     "settings",
-    "Setting": "choices default help maximum minimum name path secret type values",
+    "Setting": "choices default formerly help maximum minimum name path secret type values",
     "CommandEvent": "command device_ms heard received score seq site source",
     "action": "help name params",
 }
-"""What plugin API 1.1 offers, by name (1.0 and Setting's `path`)."""
+"""What plugin API 1.2 offers, by name (1.0, Setting's `path` (1.1) and `formerly` (1.2))."""
 
 
 def test_the_plugin_api_changes_only_with_its_version() -> None:
@@ -103,6 +103,6 @@ def test_the_plugin_api_changes_only_with_its_version() -> None:
         "CommandEvent": {field.name for field in dataclasses.fields(plugin.CommandEvent)},
         "action": set(inspect.signature(plugin.action).parameters),
     }
-    recorded = {part: set(names.split()) for part, names in API_1_1.items()}
-    assert plugin.API_VERSION == (1, 1)
+    recorded = {part: set(names.split()) for part, names in API_1_2.items()}
+    assert plugin.API_VERSION == (1, 2)
     assert offered == recorded, "the plugin API changed: give it a new API_VERSION"
