@@ -1010,6 +1010,10 @@ def test_a_daemon_stopped_by_ctrl_z_drops_the_detections_it_reads_late(env, tmp_
         board.detect("off")
         assert wait_until(lambda: "detections 1," in counters(), 15), counters()
         output = _stop(daemon)
+    except AssertionError:
+        daemon.kill()
+        print(daemon.communicate()[0])  # the daemon's log, shown beside the failure
+        raise
     finally:
         daemon.kill()
         board.close()
