@@ -743,9 +743,9 @@ def test_emulate_ended_by_a_signal_removes_its_link(env, tmp_path, ending):
 
 
 def test_emulate_in_a_terminal_that_is_closed_removes_its_link(env, tmp_path):
-    """README: the link goes when emulate's terminal is closed. The kernel then fails the read
-    of the typed commands (EIO) and sends SIGHUP, in either order: the failed read ends the
-    input (as Ctrl-D), not the board, and the signal removes the link."""
+    """docs/commands.md: the link goes when emulate's terminal is closed. The kernel then fails
+    the read of the typed commands (EIO) and sends SIGHUP, in either order: the failed read ends
+    the input (as Ctrl-D), not the board, and the signal removes the link."""
     link = tmp_path / "ttyKWS"
     terminal, typing_end = os.openpty()
     board = _background(env, "emulate", "--link", str(link), stdin=typing_end)
