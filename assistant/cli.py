@@ -21,7 +21,6 @@ from assistant import (
     hangup,
     logformat,
     microphone,
-    package_version,
     ports,
     protocol,
     run_marker,
@@ -34,6 +33,7 @@ from assistant.instance import InstanceLock, daemon_socket
 from assistant.paths import data_root
 from assistant.plugin import Setting, Skill
 from assistant.settings import path_value
+from assistant.version import version_text
 
 if TYPE_CHECKING:
     from assistant.daemon import Assistant
@@ -58,7 +58,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     logformat.setup()
     log.info(  # where each run begins in the journal, and what runs
         "assistant %s starting (pid %d, configuration %s)",
-        package_version(),
+        version_text(),
         os.getpid(),
         config_path(args.config),
     )
@@ -474,7 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_help = "configuration file (default: user config, else the default config.yaml)"
     parser = argparse.ArgumentParser(prog="assistant", description=__doc__)
     parser.add_argument(
-        "--version", action="version", version=f"%(prog)s {package_version()} ({PACKAGE})"
+        "--version", action="version", version=f"%(prog)s {version_text()} ({PACKAGE})"
     )
     parser.add_argument("--config", help=config_help)
     after = argparse.ArgumentParser(add_help=False)  # --config after a subcommand, too

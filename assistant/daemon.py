@@ -12,7 +12,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant import emulator, hearing, logformat, package_version, protocol, run_marker
+from assistant import emulator, hearing, logformat, protocol, run_marker
 from assistant.clocks import local_time
 from assistant.config import Config, ConfigError, load_config
 from assistant.control import Forwarded
@@ -33,6 +33,7 @@ from assistant.rooms.roles import open_room
 from assistant.source_follower import SourceFollower
 from assistant.sources import SOURCE_NAMES, DeviceSession, EventSource, LinkStats
 from assistant.speech import Speaker, speech_settings
+from assistant.version import version_text
 
 log = logging.getLogger("assistant")
 
@@ -438,7 +439,7 @@ class Assistant:
         return "; ".join(
             [
                 f"pid: {os.getpid()}",
-                f"version: {package_version()}",
+                f"version: {version_text()}",
                 f"running since: {local_time(self.started)}",
                 f"configuration: {self.loaded.file}",
                 f"last reload: {reloaded}",

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
-from assistant import package_version
 from assistant.plugin import API_VERSION, ENTRY_POINT_GROUP, Skill
 from assistant.settings import schema_problem
+from assistant.version import version_text
 
 log = logging.getLogger("assistant.discovery")
 
@@ -41,7 +41,7 @@ RESERVED_NAMES = frozenset(n for n in vars(Skill) if not n.startswith("_")) | {"
 
 def api_version_text() -> str:
     """`plugin API 1.0 (assistant 0.1.0)`: what this assistant offers plugins."""
-    return f"plugin API {API_VERSION[0]}.{API_VERSION[1]} (assistant {package_version()})"
+    return f"plugin API {API_VERSION[0]}.{API_VERSION[1]} (assistant {version_text()})"
 
 
 def api_problem(skill: type[Skill]) -> str | None:

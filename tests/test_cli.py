@@ -27,9 +27,10 @@ from held_event import AnnouncedWait
 from waiting import read_for, wait_until
 from wav import played_files, same_speech
 
-from assistant import cli, package_version, run_marker, service
+from assistant import cli, run_marker, service
 from assistant.config import DEFAULT_CONFIG
 from assistant.emulator import VirtualBoard
+from assistant.version import version_text
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = """
@@ -246,7 +247,7 @@ def test_run_send_reload_and_terminate(env, tmp_path):
         pid, version, since, configuration, reloaded, skills, told, source, counters = (
             status.stdout.splitlines()
         )
-        assert (pid, version) == (f"pid: {daemon.pid}", f"version: {package_version()}")
+        assert (pid, version) == (f"pid: {daemon.pid}", f"version: {version_text()}")
         assert re.fullmatch(r"running since: \d\d:\d\d:\d\d", since)  # today: no date
         assert configuration == f"configuration: {config}"
         assert skills == "skills: greeter running, has focus"  # for focus_seconds after "on"
@@ -276,7 +277,7 @@ def test_run_send_reload_and_terminate(env, tmp_path):
     finally:
         daemon.kill()
     assert daemon.returncode == 0
-    started = f"assistant {package_version()} starting (pid {daemon.pid}, configuration {config})"
+    started = f"assistant {version_text()} starting (pid {daemon.pid}, configuration {config})"
     assert output.splitlines()[0].endswith(f"INFO    assistant: {started}")
     assert "configuration reloaded" in output
     assert f"link at stop: {source}; lines " in output
@@ -388,7 +389,7 @@ def test_one_assistant_per_data_directory_whatever_the_runtime_directory(env, tm
             assert second.returncode == service.ALREADY_RUNNING_STATUS, output
         lock = tmp_path / "data" / "assistant" / "assistant.lock"
         assert journal.read_text() == (
-            f"<6>INFO assistant: assistant {package_version()} starting (pid {second.pid}, "
+            f"<6>INFO assistant: assistant {version_text()} starting (pid {second.pid}, "
             f"configuration {config})\n"
             f"<3>ERROR assistant: another assistant is running on the same data directory "
             f"(pid {first.pid}, control socket {env['XDG_RUNTIME_DIR']}/assistant.sock; "

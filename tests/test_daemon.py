@@ -25,7 +25,7 @@ from usb_ports import nano_while_linked
 from waiting import wait_until
 from wav import played_files, read_wav, same_speech
 
-from assistant import control, package_version
+from assistant import control
 from assistant.clocks import local_time
 from assistant.config import load_config
 from assistant.cue import ACKNOWLEDGE_NOTES, NOTE_SECONDS, UNSPOKEN_NOTES, tone_wav
@@ -36,6 +36,7 @@ from assistant.microphone import SAMPLE_RATE, microphone_problem
 from assistant.model_runner import model_id
 from assistant.pipeline import DEFAULT_MODEL
 from assistant.plugin import CommandEvent
+from assistant.version import version_text
 
 CONFIG = """
 source: emulator
@@ -341,7 +342,7 @@ def test_status_names_the_source_and_the_link_counters_and_stop_logs_them(assist
         r"detections 1, malformed 1 \(unknown_type 1\), lost 2, refused 0, stale 0, reconnects 0"
     )
     running = (
-        f"pid: {os.getpid()}; version: {package_version()}; running since: "
+        f"pid: {os.getpid()}; version: {version_text()}; running since: "
         f"{local_time(assistant.started)}; configuration: {assistant.config_file}; last reload: "
         "none since the start; skills: recorder running, has focus | trouble running; "
     )  # recorder: the skill of the command "off" ran, for focus_seconds

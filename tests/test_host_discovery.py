@@ -296,8 +296,8 @@ NEEDS = {"Today": (1, 0), "Newer": (1, 99), "NextMajor": (2, 0), "Older": (0, 3)
 def test_a_skill_that_needs_another_plugin_api_is_not_loaded_and_says_what_to_do(
     tmp_path, monkeypatch, capsys
 ):
-    from assistant import package_version
     from assistant.plugin import API_VERSION
+    from assistant.version import version_text
 
     assert API_VERSION == (1, 2)
     source = "from assistant.plugin import Skill\n" + "".join(
@@ -308,7 +308,7 @@ def test_a_skill_that_needs_another_plugin_api_is_not_loaded_and_says_what_to_do
     install(tmp_path, monkeypatch, "needs", "needs_skills", entries, source)
     installed, broken = discover_skills()
     assert installed["today"].__name__ == "Today"
-    offered = f"this is plugin API 1.2 (assistant {package_version()})"
+    offered = f"this is plugin API 1.2 (assistant {version_text()})"
     assert {b.name: b.error for b in broken} == {
         "newer": f"PluginApiError: Newer needs plugin API 1.99; {offered}: upgrade the assistant",
         "nextmajor": f"PluginApiError: NextMajor needs plugin API 2.0; {offered}: upgrade the "
@@ -319,7 +319,7 @@ def test_a_skill_that_needs_another_plugin_api_is_not_loaded_and_says_what_to_do
         "'1.0'",
     }
     assert cli.main(["skills"]) == 1
-    assert capsys.readouterr().out.startswith(f"plugin API 1.2 (assistant {package_version()})\n")
+    assert capsys.readouterr().out.startswith(f"plugin API 1.2 (assistant {version_text()})\n")
 
 
 IMPORT_SLIPS = {

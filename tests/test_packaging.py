@@ -13,12 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from source_copy import REPO, source_copy
 
-REPO = Path(__file__).resolve().parent.parent
 PYPROJECT = (REPO / "pyproject.toml").read_text()
-NOT_SOURCES = shutil.ignore_patterns(
-    ".git", "data", "runs", "build", "dist", "libraries", "__pycache__", "*.egg-info", ".*_cache"
-)
 
 
 def build(command: list[str], cwd: Path) -> str:
@@ -30,25 +27,28 @@ def build(command: list[str], cwd: Path) -> str:
 
 @dataclass
 class Built:
-    """What `python -m build` made of a copy of the repository, and what it printed."""
+    """What `python -m build` made of a copy of the repository, what it printed, and the
+    commit it was built from."""
 
     sdist: Path
     wheel: Path
     log: str
+    commit: str
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Built:
     """The sdist and the wheel built from it, as a packager builds them: `python -m build` in
     an isolated environment with the setuptools pyproject.toml asks for (from the package
-    index), from a copy of the repository (so build/ and egg-info never land in it)."""
+    index), from a copy of the repository committed in a git repository of its own with no
+    tags, as a clean clone may be."""
     work = tmp_path_factory.mktemp("packaging")
     source = work / "source"
-    shutil.copytree(REPO, source, ignore=NOT_SOURCES)
+    commit = source_copy(source)
     log = build([sys.executable, "-m", "build", "--outdir", str(work / "dist"), "."], source)
     [sdist] = (work / "dist").glob("*.tar.gz")
     [wheel] = (work / "dist").glob("*.whl")
-    return Built(sdist, wheel, log)
+    return Built(sdist, wheel, log, commit)
 
 
 def test_the_build_warns_of_nothing_deprecated(built):
@@ -113,13 +113,15 @@ def installed(built, tmp_path_factory) -> Path:
 def run_installed(venv: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     """The installed `assistant ARGS` as a user runs it: from a home folder outside the
     repository, with no configuration of their own, and another installation's `assistant`
-    first on PATH."""
+    first on PATH, beside a `git` that notes each run in `git-ran`."""
     home = tmp_path / "home"
     other = tmp_path / "other-installation"
     for folder in (home, other):
         folder.mkdir(exist_ok=True)
     (other / "assistant").write_text("#!/bin/sh\nexit 1\n")
-    (other / "assistant").chmod(0o755)
+    (other / "git").write_text(f'#!/bin/sh\necho "$@" >> {other / "git-ran"}\nexit 1\n')
+    for program in ("assistant", "git"):
+        (other / program).chmod(0o755)
     env = {
         **os.environ,
         "HOME": str(home),
@@ -149,13 +151,20 @@ def test_the_installed_assistants_service_runs_that_installation(installed, tmp_
     assert "Documentation=" not in printed.stdout  # README.md is not installed
 
 
-def test_the_installed_assistant_names_its_version(installed, tmp_path):
-    name, version = (
-        re.search(rf'^{key} = "(.+)"$', PYPROJECT, re.M)[1] for key in ("name", "version")
-    )
+def test_the_installed_assistant_names_the_version_git_gave_its_build_and_runs_no_git(
+    built, installed, tmp_path
+):
+    """README, "Releases": the sdist carries the version setuptools-scm made from git, and the
+    wheel built from it too; with no tag, the fallback's next development release, the number
+    of commits and the commit. The installed wheel names it without running git."""
+    version = re.fullmatch(r"desk_kws_assistant-(.+)\.tar\.gz", built.sdist.name)[1]
+    made = re.fullmatch(r"0\.1\.1\.dev1\+g([0-9a-f]{7,})", version)
+    assert made and built.commit.startswith(made[1]), version
+    assert built.wheel.name == f"desk_kws_assistant-{version}-py3-none-any.whl"
     printed = run_installed(installed, tmp_path, "--version")
     assert printed.returncode == 0, printed.stderr
-    assert printed.stdout == f"assistant {version} ({name})\n"
+    assert printed.stdout == f"assistant {version} (desk-kws-assistant)\n"
+    assert not (tmp_path / "other-installation" / "git-ran").exists()
 
 
 def oldest_python() -> Path:

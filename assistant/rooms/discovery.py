@@ -8,9 +8,10 @@ import json
 import re
 from dataclasses import dataclass
 
-from assistant import PACKAGE, package_version
+from assistant import PACKAGE
 from assistant.plugin import CommandEvent
 from assistant.rooms.topics import OFFLINE, ONLINE, Topics
+from assistant.version import version_text
 
 EVENT_TYPE = "detected"
 """The Home Assistant event type of every detection."""
@@ -45,7 +46,7 @@ def discovery_messages(
     """The retained (topic, payload) configuration messages announcing `device`."""
     site = device.site
     node = node_id(topics, site)
-    sw_version = package_version()
+    sw_version = version_text()
     about = {
         "identifiers": [node],
         "name": f"Voice commands {site}",
