@@ -470,11 +470,23 @@ def cmd_service(args: argparse.Namespace) -> int:
     return 0
 
 
+class _PrintVersion(argparse.Action):
+    """`--version`: the version on one line, however narrow the terminal (argparse's own
+    version action wraps it to the terminal's width)."""
+
+    def __init__(self, option_strings: list[str], dest: str, help: str) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(f"{parser.prog} {version_text()} ({PACKAGE})")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     config_help = "configuration file (default: user config, else the default config.yaml)"
     parser = argparse.ArgumentParser(prog="assistant", description=__doc__)
     parser.add_argument(
-        "--version", action="version", version=f"%(prog)s {version_text()} ({PACKAGE})"
+        "--version", action=_PrintVersion, help="show the version and exit (name it in reports)"
     )
     parser.add_argument("--config", help=config_help)
     after = argparse.ArgumentParser(add_help=False)  # --config after a subcommand, too

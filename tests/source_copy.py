@@ -1,6 +1,7 @@
 """A copy of the repository's working tree as a git repository of its own, with no tags and one
 commit, as CI's clean (maybe shallow) clone has it: what the version tests build and install."""
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -9,6 +10,11 @@ REPO = Path(__file__).resolve().parent.parent
 NOT_SOURCES = shutil.ignore_patterns(
     ".git", "data", "runs", "build", "dist", "libraries", "__pycache__", "*.egg-info", ".*_cache"
 )
+DEVELOPMENT = re.escape(
+    re.search(r'^fallback_version = "(.+)\.dev0"$', (REPO / "pyproject.toml").read_text(), re.M)[1]
+)
+"""What a version without a tag begins with: the next development release's number, as a
+pattern (pyproject.toml's fallback_version without its `.dev0`)."""
 IDENTITY = ["-c", "user.name=tests", "-c", "user.email=tests@localhost", "-c", "core.hooksPath="]
 
 

@@ -63,6 +63,12 @@ def test_skills_lists_the_installed_example_plugin_as_the_docs_show_it(env):
     assert "  setting phrases (dict, default {}, values str): named phrases" in result.stdout
 
 
+def test_the_version_is_one_line_however_narrow_the_terminal(env):
+    """A version with a commit outgrows a narrow terminal; a bug report quotes it whole."""
+    result = assistant({**env, "COLUMNS": "30"}, "--version")
+    assert result.stdout == f"assistant {version_text()} (desk-kws-assistant)\n"
+
+
 def test_a_reader_that_stops_early_gets_no_traceback(env):
     reader = subprocess.Popen(
         [sys.executable, "-m", "assistant", "skills"],

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from source_copy import REPO, source_copy
+from source_copy import DEVELOPMENT, REPO, source_copy
 
 PYPROJECT = (REPO / "pyproject.toml").read_text()
 
@@ -158,7 +158,7 @@ def test_the_installed_assistant_names_the_version_git_gave_its_build_and_runs_n
     wheel built from it too; with no tag, the fallback's next development release, the number
     of commits and the commit. The installed wheel names it without running git."""
     version = re.fullmatch(r"desk_kws_assistant-(.+)\.tar\.gz", built.sdist.name)[1]
-    made = re.fullmatch(r"0\.1\.1\.dev1\+g([0-9a-f]{7,})", version)
+    made = re.fullmatch(rf"{DEVELOPMENT}\.dev1\+g([0-9a-f]{{7,}})", version)
     assert made and built.commit.startswith(made[1]), version
     assert built.wheel.name == f"desk_kws_assistant-{version}-py3-none-any.whl"
     printed = run_installed(installed, tmp_path, "--version")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from packaging.version import Version
-from source_copy import commit_all, git, source_copy
+from source_copy import DEVELOPMENT, commit_all, git, source_copy
 from waiting import wait_until
 
 CONFIG = "source: emulator\nspeech: off\ncommands:\n  go: timers.start\n"
@@ -81,13 +81,13 @@ def test_two_commits_have_two_versions_and_a_stale_install_names_the_commit(clon
     install_editable(repo, venv)
     first = git(repo, "rev-parse", "--short", "HEAD")
     before, checkout = version_of(venv, tmp_path)
-    assert re.fullmatch(rf"0\.1\.1\.dev1\+g{first}[0-9a-f]*", before) and checkout == first
+    assert re.fullmatch(rf"{DEVELOPMENT}\.dev1\+g{first}[0-9a-f]*", before) and checkout == first
     (repo / "README.md").write_text("A change\n", encoding="utf-8")
     second = commit_all(repo, "a change")[: len(first)]
     assert version_of(venv, tmp_path) == (before, second)  # `git pull` without reinstalling
     install_editable(repo, venv)
     after, checkout = version_of(venv, tmp_path)
-    assert re.fullmatch(rf"0\.1\.1\.dev2\+g{second}[0-9a-f]*", after) and checkout == second
+    assert re.fullmatch(rf"{DEVELOPMENT}\.dev2\+g{second}[0-9a-f]*", after) and checkout == second
     assert Version(after) > Version(before)
 
 
