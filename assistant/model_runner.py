@@ -105,6 +105,16 @@ class Int8Model:
         return model_id(self.content)
 
     @property
+    def input_quantization(self) -> tuple[float, int]:
+        """(scale, zero point) of the model's int8 input."""
+        return _quantization(self._input)
+
+    @property
+    def output_quantization(self) -> tuple[float, int]:
+        """(scale, zero point) of the model's int8 output."""
+        return _quantization(self._output)
+
+    @property
     def numpy_layers(self) -> int:
         """How many operators (convolutions) run in numpy (assistant/int8_conv.py)."""
         return sum(isinstance(step, Int8Layer) for step in self._steps)
@@ -129,6 +139,11 @@ class Int8Model:
                 starts = range(0, len(values), NUMPY_BATCH)
                 values = np.concatenate([step(values[i : i + NUMPY_BATCH]) for i in starts])
         return values.reshape(len(batch), self.output_size)
+
+
+def _quantization(detail: dict) -> tuple[float, int]:
+    parameters = detail["quantization_parameters"]
+    return float(parameters["scales"][0]), int(parameters["zero_points"][0])
 
 
 class InterpreterStep:

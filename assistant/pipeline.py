@@ -21,7 +21,7 @@ from assistant import protocol
 from assistant.features import FeatureContract
 from assistant.frontend import Frontend
 from assistant.model_runner import EXPORT_COMMAND, Int8Model, ModelError
-from assistant.recognizer import DEFAULT_THRESHOLD, Recognition, Recognizer
+from assistant.recognizer import DEFAULT_THRESHOLD, OUTPUT_ZERO_POINT, Recognition, Recognizer
 from assistant.wav import read_wav_int16
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -105,7 +105,32 @@ def load_model(model_path: str | Path = DEFAULT_MODEL) -> tuple[Int8Model, Featu
             f"{model.output_size} scores, but its card says {contract.slices}x"
             f"{contract.channels} features and {len(contract.labels)} labels"
         )
+    check_quantization(model, contract)
     return model, contract
+
+
+def check_quantization(model: Int8Model, contract: FeatureContract) -> None:
+    """ModelError unless the card's input quantization (which `to_int8` and the firmware's
+    header use) is the model's own, and the output is a softmax's (zero point -128), as the
+    recognizer here and on the board reads it."""
+    scale, zero_point = model.input_quantization
+    card = model_card_path(model.path)
+    if np.float32(contract.input_scale) != np.float32(scale) or (
+        contract.input_zero_point != zero_point
+    ):
+        raise ModelError(
+            f"{card}: input scale {contract.input_scale} and zero point "
+            f"{contract.input_zero_point}, but {model.path} takes scale {scale} and zero point "
+            f"{zero_point}: its features would be converted wrongly; export the model again with "
+            f"`{EXPORT_COMMAND}`, which writes the model and its card together"
+        )
+    _, output_zero_point = model.output_quantization
+    if output_zero_point != OUTPUT_ZERO_POINT:
+        raise ModelError(
+            f"{model.path}: its output's zero point is {output_zero_point}, but the recognizer "
+            f"(here and on the board) reads scores as int8 + 128: end the model with a softmax "
+            f"(int8 output zero point {OUTPUT_ZERO_POINT})"
+        )
 
 
 class ScoreStream:

@@ -25,6 +25,8 @@ MAX_HISTORY = 64
 MAX_LABELS = 16
 DEFAULT_THRESHOLD = 0.8
 TIME_MODULUS = 2**32
+OUTPUT_ZERO_POINT = -128
+"""The zero point of a softmax's int8 output (scale 1/256): the scores are read as s + 128."""
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,7 @@ class Recognizer:
         now = int(time_ms)
         if not self._suppressed(now):
             self._last_detection_ms = None  # over: times wrap, so it would seem recent again
-        self._history.append((now, values.astype(np.int64) + 128))
+        self._history.append((now, values.astype(np.int64) - OUTPUT_ZERO_POINT))
         self._forget_older_than_window(now)
         count = len(self._history)
         if count < self.minimum_count:

@@ -225,6 +225,49 @@ def test_a_card_of_another_model_is_refused_naming_both_files(tiny_model, tmp_pa
     assert load_contract(DEFAULT_MODEL).labels[:2] == ("silence", "unknown")
 
 
+def _copy_with_card(model: Path, content: bytes, directory: Path, **card_changes) -> Path:
+    """`content` as a model in `directory`, with `model`'s card matched to it and changed."""
+    path = directory / "changed.tflite"
+    path.write_bytes(content)
+    card = json.loads(model.with_suffix(".json").read_text())
+    card.update(sha256=hashlib.sha256(content).hexdigest(), **card_changes)
+    path.with_suffix(".json").write_text(json.dumps(card))
+    return path
+
+
+def test_a_card_whose_input_quantization_is_not_the_model_s_is_refused(tiny_model, tmp_path):
+    """to_int8 (and the firmware's header) take the card's quantization, the model reads its
+    input with its own: one zero point apart, every feature would be one LSB off."""
+    card = json.loads(tiny_model.with_suffix(".json").read_text())
+    shifted = card["input_zero_point"] + 1
+    path = _copy_with_card(tiny_model, tiny_model.read_bytes(), tmp_path, input_zero_point=shifted)
+    with pytest.raises(ModelError) as refused:
+        load_model(path)
+    message = str(refused.value)
+    assert f"input scale {card['input_scale']} and zero point {shifted}" in message
+    assert f"zero point {card['input_zero_point']}: its features" in message
+    assert "export the model again with `python -m model_training export`" in message
+    assert load_model(tiny_model)[1].input_zero_point == card["input_zero_point"]
+
+
+def test_a_model_whose_output_is_not_a_softmax_s_is_refused(tiny_model, tmp_path):
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(tiny_model.read_bytes(), 0)
+    graph = model.subgraphs[0]
+    softmax = graph.operators.pop()  # the model now gives the logits of its dense layer
+    assert model.operatorCodes[softmax.opcodeIndex].builtinCode == schema.BuiltinOperator.SOFTMAX
+    graph.outputs = np.array(graph.operators[-1].outputs)
+    logits = graph.tensors[graph.outputs[0]].quantization.zeroPoint[0]
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    path = _copy_with_card(tiny_model, bytes(builder.Output()), tmp_path)
+    with pytest.raises(ModelError, match=rf"output's zero point is {logits}, but the recognizer"):
+        load_model(path)
+    assert logits != -128
+
+
 def test_running_the_pipeline_does_not_load_tensorflow(tiny_model):
     code = (
         "import sys, numpy as np; from assistant.pipeline import KeywordPipeline; "

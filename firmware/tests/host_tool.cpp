@@ -3,7 +3,8 @@
 //   host_tool protocol     stdin: one encoder call or request per line, stdout: one result each
 //   host_tool recognizer   stdin: a config line, then "time s0 s1 ..." lines; stdout: detections
 //   host_tool link         stdin: board events; stdout: the lines the board sends
-//   host_tool schedule     stdin: microphone blocks and loop passes; stdout: inferences and work
+//   host_tool schedule     stdin: microphone blocks, frontend slices and loop passes;
+//                          stdout: inferences (and their model input) and work
 //   host_tool to_int8 M Z  stdout: to_int8(v, M, Z) for v = 0..65535 as raw bytes
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,11 +245,16 @@ int run_link() {
 
 // The TFLite Micro frontend's framing (microfrontend/lib/window.c): it takes samples until its
 // window is full, makes a slice, and keeps the last window - step samples. A slice's window ends
-// with the last sample it took; `last` keeps that sample.
+// with the last sample it took; `last` keeps that sample. Given the frontend's output (`slices`,
+// the desktop frontend's, equal to the C frontend's), each slice it makes is the next of them,
+// pushed into the model's input as the sketch's frontend_step does.
 struct WindowingFrontend {
   size_t window;
   size_t step;
+  std::vector<std::vector<uint16_t>>* slices;
+  kws::ModelWindow* features;
   size_t filled = 0;
+  size_t made = 0;
   int16_t last = 0;
   bool operator()(const int16_t* samples, size_t count, size_t* used) {
     *used = count < window - filled ? count : window - filled;
@@ -256,18 +262,34 @@ struct WindowingFrontend {
     if (filled < window) return false;
     filled -= step;
     last = samples[*used - 1];
-    return true;
+    if (made >= slices->size()) return true;
+    const std::vector<uint16_t>& out = (*slices)[made++];
+    return out.size() > 0 && features->push(out.data(), out.size());
   }
 };
+
+std::string to_hex(const int8_t* values, size_t count) {
+  std::string hex;
+  char byte[3];
+  for (size_t i = 0; i < count; ++i) {
+    snprintf(byte, sizeof(byte), "%02x", static_cast<uint8_t>(values[i]));
+    hex += byte;
+  }
+  return hex;
+}
 
 // The sketch's audio path with the board's framing: "pdm N" (the microphone interrupt brings N
 // samples, each the low 16 bits of its index in the captured audio), "pass" (one loop pass:
 // prints "infer MS LAST" per inference, LAST the last sample of its window as uint16, then
-// "pass CHUNKS").
+// "pass CHUNKS"), "slice V1 ... V40" (the frontend's next uint16 output: once given, each
+// inference also prints "window HEX", the model's int8 input made with the header's constants).
 int run_schedule() {
   static kws::AudioRing ring;
   kws::AudioClock clock(kws::kBoardFraming);
-  WindowingFrontend frontend{kws::kBoardFraming.window_samples, kws::kBoardFraming.step_samples};
+  std::vector<std::vector<uint16_t>> slices;
+  static kws::ModelWindow features(kws::kInputMultiplier, kws::kInputZeroPoint);
+  WindowingFrontend frontend{kws::kBoardFraming.window_samples, kws::kBoardFraming.step_samples,
+                             &slices, &features};
   std::vector<int16_t> block;
   uint32_t captured = 0;
   std::string input;
@@ -277,10 +299,16 @@ int run_schedule() {
       block.resize(number(f[1]));
       for (int16_t& sample : block) sample = static_cast<int16_t>(captured++);
       ring.write(block.data(), block.size());
+    } else if (f[0] == "slice") {
+      slices.emplace_back();
+      for (size_t i = 1; i < f.size(); ++i) slices.back().push_back(number(f[i]));
     } else if (f[0] == "pass") {
       const size_t chunks = kws::process_audio(
-          ring, clock, kws::kMaxChunksPerPass, frontend, [&frontend](uint32_t ms) {
+          ring, clock, kws::kMaxChunksPerPass, frontend, [&frontend, &slices](uint32_t ms) {
             printf("infer %u %u\n", ms, static_cast<uint16_t>(frontend.last));
+            if (!slices.empty()) {
+              printf("window %s\n", to_hex(features.data(), features.size()).c_str());
+            }
           });
       printf("pass %zu\n", chunks);
     } else if (f[0] == "dropped") {

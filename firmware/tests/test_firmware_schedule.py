@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from assistant.frontend import Frontend
 from assistant.pipeline import ScoreStream, load_contract
 
 PDM_BLOCK = 256  # samples per microphone interrupt (16 ms)
@@ -18,12 +19,15 @@ SAMPLE_RATE = 16000
 
 
 class Scoreless:
-    """Stands in for the model: the schedule does not depend on the scores."""
+    """Stands in for the model: the schedule does not depend on the scores. Keeps the inputs
+    it was given."""
 
     def __init__(self, labels: int):
         self.labels = labels
+        self.windows: list[np.ndarray] = []
 
     def run_batch(self, windows: np.ndarray) -> np.ndarray:
+        self.windows += [window.reshape(-1) for window in windows]
         return np.zeros((len(windows), self.labels), dtype=np.int8)
 
 
@@ -47,6 +51,8 @@ class BoardRun:
     last_samples: list[int]
     passes: list[int]
     dropped: int
+    windows: list[np.ndarray]
+    """The model's int8 input at each inference, when the frontend's slices were given."""
 
     def assert_stamped_at_capture(self) -> None:
         """Each inference's time is the end of its window in the captured audio, lost audio
@@ -66,14 +72,19 @@ def unwrap(stamps: list[int]) -> list[int]:
 def board(host_tool, events: list[str]) -> BoardRun:
     lines = host_tool.run("schedule", "".join(event + "\n" for event in [*events, "dropped"]))
     values: dict[str, list[list[int]]] = {"infer": [], "pass": [], "dropped": []}
+    windows = []
     for line in lines:
-        kind, *numbers = line.split()
-        values[kind].append([int(number) for number in numbers])
+        kind, *fields = line.split()
+        if kind == "window":
+            windows.append(np.frombuffer(bytes.fromhex(fields[0]), np.int8))
+        else:
+            values[kind].append([int(number) for number in fields])
     return BoardRun(
         times=[time for time, _ in values["infer"]],
         last_samples=unwrap([last for _, last in values["infer"]]),
         passes=[chunks for (chunks,) in values["pass"]],
         dropped=values["dropped"][0][0],
+        windows=windows,
     )
 
 
@@ -156,3 +167,58 @@ def test_a_loop_that_falls_behind_again_and_again_stamps_each_inference_exactly(
     assert run.dropped > 0
     assert np.count_nonzero(np.diff(run.times) != 100) > 5
     run.assert_stamped_at_capture()
+
+
+def heard_audio() -> np.ndarray:
+    """About five seconds as a microphone brings them: full-scale noise (features at the top of
+    the int8 range), speech starting mid-word over noise whose level steps up and down, clipped
+    speech, digital silence, and an odd number of samples."""
+    from model_training.frontend import to_int16
+    from model_training.synth import espeak_available, speak
+
+    if not espeak_available():
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+    rng = np.random.default_rng(17)
+    speech = speak("turn the lights off, then go up and stop", "en", 50, 150)
+    speech = speech[SAMPLE_RATE // 5 :]  # the stream starts in the middle of a word
+    quiet, loud = rng.normal(0, 0.002, len(speech)), rng.normal(0, 0.05, len(speech))
+    noise = np.where((np.arange(len(speech)) // 7001) % 2 == 0, quiet, loud)
+    parts = [rng.integers(-32768, 32768, SAMPLE_RATE // 4).astype(np.int16)]
+    parts += [to_int16(0.5 * speech + noise), to_int16(4.0 * speech[:SAMPLE_RATE])]
+    parts += [np.zeros(SAMPLE_RATE // 2 + 123, np.int16), to_int16(rng.normal(0, 0.01, 4321))]
+    return np.concatenate(parts)
+
+
+def test_the_board_gives_the_model_the_desktop_s_inputs_at_the_desktop_s_times(host_tool):
+    """The sketch's path from the frontend's uint16 slices to the model's input (FeatureWindow
+    with the header's to_int8 constants, on AudioClock's schedule, through process_audio) and
+    the desktop's (ScoreStream with the model card's contract) give the model the same int8
+    windows, byte for byte, at the same audio times."""
+    audio = heard_audio()
+    contract = load_contract()
+    desktop = Scoreless(len(contract.labels))
+    stream = ScoreStream(desktop, contract)
+    rng = np.random.default_rng(4)
+    times, start = [], 0
+    while start < len(audio):  # the microphone's blocks of awkward sizes
+        size = int(rng.integers(1, 3000))
+        times += [i.time_ms for i in stream.feed(audio[start : start + size])]
+        start += size
+    slices = Frontend().process(audio)  # the C frontend's output (test_frontend.py)
+    events = [f"slice {' '.join(map(str, row))}" for row in slices.tolist()]
+    for start in range(0, len(audio), PDM_BLOCK):
+        events += [f"pdm {min(PDM_BLOCK, len(audio) - start)}"]
+        events += passes(int(rng.random() < 0.6))  # now and then a slow pass lets blocks pile up
+    run = board(host_tool, events + passes(40))
+    assert run.dropped == 0
+    assert len(run.times) == len(desktop.windows) > 30
+    assert run.times == times
+    for index, (ours, theirs) in enumerate(zip(desktop.windows, run.windows, strict=True)):
+        differ = np.flatnonzero(ours != theirs)
+        assert differ.size == 0, (
+            f"inference {index} at {times[index]} ms: {differ.size} of the model's inputs differ, "
+            f"first at slice {differ[0] // contract.channels}, channel "
+            f"{differ[0] % contract.channels}: desktop {ours[differ[0]]}, board {theirs[differ[0]]}"
+        )
+    values = np.unique(np.concatenate(run.windows))
+    assert len(values) > 100 and {-128, 127} <= set(values.tolist())  # both ends: clamped
