@@ -4,16 +4,20 @@ A writer process plays the board: it writes DET lines to the pty's master at `--
 second for `--seconds` and records when it wrote each one. This process runs the assistant on the
 pty's other end with a skill that records when each action was called. Reported: events lost,
 latency from line written to action called (p50/p99), resident memory, and CPU use while idle
-(the board sending only heartbeats).
+(the board sending only heartbeats); then the board is unplugged and plugged back in `--replugs`
+times (a new pty behind the same link each time, as udev's link to a board) and the daemon's open
+file descriptors, threads and resident memory are compared before and after.
 
     python bench/bench_runtime.py               # 1,000 events/s for 30 s, then 10 s idle
     python bench/bench_runtime.py --seconds 5   # a quick look
+    python bench/bench_runtime.py --replugs 1000
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -73,11 +77,36 @@ def rss_mb() -> float:
     return float("nan")
 
 
+def open_files() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def replug(assistant: Assistant, port: Path, master: int, times: int) -> int:
+    """Unplug the board behind `port` (the pty of `master`) `times` times, each time plugged
+    back in on a new pty, once the link has reconnected; returns the last pty's master."""
+    source = assistant.sources[0].source
+    logging.getLogger("assistant.link").setLevel(logging.ERROR)  # not a warning a replug
+    for _ in range(times):
+        reading = source._serial  # the port open on the board now
+        new_master, slave = os.openpty()
+        tty.setraw(slave)
+        temporary = port.with_name("board.new")
+        temporary.symlink_to(os.ttyname(slave))
+        os.replace(temporary, port)
+        os.close(slave)
+        os.close(master)  # the old board goes: the link's reads fail
+        master = new_master
+        while source._serial in (None, reading):  # until it reads the new board
+            time.sleep(0.01)
+    return master
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rate", type=float, default=1000)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--idle", type=float, default=10)
+    parser.add_argument("--replugs", type=int, default=100)
     args = parser.parse_args()
 
     master, slave = os.openpty()
@@ -129,7 +158,12 @@ def main() -> None:
     writer.wait()
     cpu_after, idle_seconds = os.times(), time.monotonic() - idle_start
     rss = rss_mb()
+    print(f"unplugging and plugging the board back in {args.replugs} times ...", flush=True)
+    before = open_files(), threading.active_count(), rss_mb()
+    master = replug(assistant, port, master, args.replugs)
+    after = open_files(), threading.active_count(), rss_mb()
     assistant.stop()
+    os.close(master)
 
     written = json.loads(written_file.read_text())
     latencies_ms = np.array(
@@ -155,6 +189,9 @@ def main() -> None:
         ("latency max", f"{latencies_ms.max():.2f} ms", ""),
         ("daemon RSS", f"{rss:.1f} MB", "< 80 MB"),
         ("idle CPU", f"{idle_cpu:.2f} %", "< 1 %"),
+        (f"open files, {args.replugs} replugs", f"{before[0]} -> {after[0]}", "unchanged"),
+        (f"threads, {args.replugs} replugs", f"{before[1]} -> {after[1]}", "unchanged"),
+        (f"RSS, {args.replugs} replugs", f"{before[2]:.1f} -> {after[2]:.1f} MB", ""),
     ]
     print(f"\n{'measure':<24}{'value':>14}  target")
     for name, value, target in rows:

@@ -140,6 +140,11 @@ class LightsSkill(Skill):
             self._connected = False  # what disconnects now is the stop, not a lost broker
         self.client.disconnect()
         self.client.loop_stop()
+        # paho leaves open the socket pair that woke its network thread until the garbage
+        # collector comes (eclipse-paho/paho.mqtt.python#627): two sockets at each restart of
+        # the skill (a reload that changes its settings), piling up in a daemon that runs for
+        # months; the assistant's own MQTT client closes it the same way
+        self.client._reset_sockets(sockpair_only=True)
 
     @property
     def connected(self) -> bool:

@@ -645,6 +645,31 @@ def quick_looks(monkeypatch, caplog):
     caplog.set_level(logging.INFO, logger="assistant")
 
 
+def test_auto_switching_again_and_again_leaves_no_descriptor_or_thread_behind(
+    tmp_path, quick_looks, monkeypatch
+):
+    """A board plugged in and out for months under `source: auto`: each switch closes the
+    source it leaves (the virtual board's pty and thread, the board's port)."""
+    monkeypatch.setattr("assistant.source_follower.BOARD_GONE_SECONDS", 0.2)
+    assistant, board = _auto(tmp_path, "no such microphone")
+    try:
+        assistant.start()
+        assistant.open_default_sources()
+        assert wait_until(_heard(assistant, "emulator"))
+        descriptors, threads = len(os.listdir("/proc/self/fd")), threading.active_count()
+        for _ in range(5):
+            board.plug_in()
+            assert wait_until(_heard(assistant, "serial"))
+            board.remove_link()
+            board.unplug()
+            assert wait_until(_heard(assistant, "emulator"))
+        assert len(os.listdir("/proc/self/fd")) == descriptors
+        assert threading.active_count() == threads
+    finally:
+        assistant.stop()
+        board.close()
+
+
 def test_auto_switches_from_the_virtual_board_to_a_microphone_plugged_in_later_then_to_a_board(
     alsa_home, quick_looks, caplog
 ):

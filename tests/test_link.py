@@ -379,6 +379,20 @@ def test_unplug_and_replug_reconnects_and_loses_nothing_that_arrived(board, link
     assert link.stats.lost == 0  # the board's HELLO after a replug starts a new count
 
 
+def test_replugging_again_and_again_leaves_no_descriptor_or_thread_behind(board, link):
+    """A board on a loose cable, for months: each reconnection closes the port it opened, and
+    the link goes on in its one thread."""
+    descriptors, threads = len(os.listdir("/proc/self/fd")), threading.active_count()
+    for replugs in range(1, 11):
+        board.remove_link()
+        board.unplug()
+        assert wait_until(lambda: link.stats.reconnects == replugs)  # noqa: B023
+        board.plug_in()
+        assert wait_until(link.source.connected.is_set)
+    assert len(os.listdir("/proc/self/fd")) == descriptors
+    assert threading.active_count() == threads
+
+
 def test_a_board_held_up_sends_one_late_heartbeat_not_a_burst_of_those_it_missed(board):
     """`assistant emulate` stopped a while (Ctrl-Z, then `fg`): its heartbeats go on at their
     pace, not as a burst (a gap between two heartbeats is the board's time between them)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -315,6 +316,24 @@ def test_stopping_the_skill_is_not_a_lost_broker(broker: Mosquitto, tmp_path, ca
     skill.stop()
     assert not skill.skill.client.is_connected()
     assert "lost the MQTT broker" not in caplog.text
+
+
+def test_each_stop_closes_every_socket_the_skill_opened(broker: Mosquitto, tmp_path) -> None:
+    """A reload that changes the lights' settings stops the skill and starts it again: a daemon
+    reloaded now and then for months must not keep a socket pair of paho's from each stop until
+    the garbage collector comes (which may be late, or never for a cycle with a finalizer)."""
+    settings = {"host": "127.0.0.1", "port": broker.port}
+    gc.collect()  # what earlier tests left to it
+    gc.disable()
+    try:
+        before = len(os.listdir("/proc/self/fd"))
+        for _ in range(3):
+            skill = SkillUnderTest(LightsSkill, settings, tmp_path / "data")
+            assert connected(skill)
+            skill.stop()
+        assert len(os.listdir("/proc/self/fd")) == before
+    finally:
+        gc.enable()
 
 
 def test_config_check_reports_what_the_lights_skill_would_refuse(tmp_path: Path) -> None:
