@@ -221,10 +221,13 @@ def load_config(
     path: str | Path,
     skills: Mapping[str, type[Skill]],
     unloadable: Mapping[str, str] | None = None,
+    reloading: bool = False,
 ) -> Config:
     """Read and validate `path`. `skills` are the installed skills by name; `unloadable`, why
     each installed plugin that cannot be loaded cannot (by entry-point name). Its warnings are
-    logged (so `config check`, the start and a reload all show them)."""
+    logged (so `config check`, the start and a reload all show them). An empty file is valid
+    (nothing mapped, with a warning), but not when `reloading`: a file found empty then is most
+    likely being written, and the running configuration is worth more than none."""
     file = Path(path)
     try:
         data = file.read_bytes()
@@ -236,6 +239,9 @@ def load_config(
         line = data[: error.start].count(b"\n") + 1
         message = f"the file is not UTF-8 text (byte 0x{data[error.start]:02x}); save it as UTF-8"
         raise ConfigError([ConfigProblem(file, line, message)]) from None
+    if reloading and not text.strip():
+        message = "the file is empty (still being written?); reload once it is saved"
+        raise ConfigError([ConfigProblem(file, 1, message)])
     try:
         document = load_located(text, file)
     except YamlSyntaxError as error:

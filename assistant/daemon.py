@@ -362,7 +362,7 @@ class Assistant:
         new_code = self._warn_of_changed_code(installed)
         loaded = None
         try:
-            loaded = load_config(path, installed, unloadable)
+            loaded = load_config(path, installed, unloadable, reloading=True)
         except ConfigError as error:
             log.error("configuration not reloaded, fix these first:\n%s", error)
         except Exception:  # a bug, not the file: the daemon keeps running all the same

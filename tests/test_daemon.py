@@ -258,6 +258,18 @@ def test_a_broken_reload_keeps_the_running_configuration(assistant, caplog):
     assert wait_until(lambda: assistant.host.skills["recorder"].calls == [("dim", "off")])
 
 
+def test_a_reload_of_a_file_found_empty_keeps_the_running_configuration(assistant, caplog):
+    """SIGHUP while a program rewrites the file in place (truncated, not yet written): an empty
+    file at a start maps nothing, with a warning; at a reload it is refused."""
+    assistant.config_file.write_text("\n")
+    assert not assistant.reload(assistant.config_file)
+    assert "config.yaml:1: the file is empty (still being written?); reload once it is" in (
+        caplog.text
+    )
+    assistant.virtual_board.detect("off")
+    assert wait_until(lambda: assistant.host.skills["recorder"].calls == [("dim", "off")])
+
+
 def test_a_reload_with_a_voice_the_engine_lacks_keeps_the_running_configuration(assistant, caplog):
     changed = textwrap.dedent(CONFIG).replace("off: recorder.dim", "off: recorder.bright")
     assistant.config_file.write_text(changed + "speech:\n  voice: en-uss\n")
