@@ -185,24 +185,38 @@ def _tell(*lines: str) -> None:
 
 def _board_line(board: VirtualBoard, line: str, where: str = "input") -> None:
     """One line typed or scripted for the virtual board: `up`, `up 0.7` (a score from 0 to 1),
-    `wait 1.5`, `raw ...`.
+    `wait 1.5`, `raw ...`; in any case, as `assistant send` takes it (`Up` is `up`).
     A line that makes no sense is reported with `where` and skipped."""
     words = line.split()
     if not words or words[0].startswith("#"):
         return
+    keyword = words[0].lower() if words[0].isascii() else words[0]
+    given = words[1] if len(words) > 1 else None
     try:
-        if words[0] == "wait":
-            time.sleep(float(words[1]))
-        elif words[0] == "raw":
+        if keyword == "wait":
+            time.sleep(_number(given, "a number of seconds"))
+        elif keyword == "raw":
+            if given is None:
+                raise ValueError("`raw` needs the text to send")
             board.write_raw((line.split(" ", 1)[1].rstrip("\n") + "\n").encode("ascii", "replace"))
         else:
-            board.detect(words[0], float(words[1]) if len(words) > 1 else 0.95)
-    except (ValueError, IndexError) as error:
+            board.detect(keyword, 0.95 if given is None else _number(given, "a score from 0 to 1"))
+    except (ValueError, OverflowError) as error:
         print(
             f"{where}: skipped {line.strip()!r} ({error}); write `COMMAND [SCORE]`, "
             "`wait SECONDS` or `raw TEXT`",
             file=sys.stderr,
         )
+
+
+def _number(text: str | None, what: str) -> float:
+    """`text` of a script line as a number, else a ValueError saying it should be `what`."""
+    if text is None:
+        raise ValueError(f"{what} is missing")
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not {what}") from None
 
 
 def cmd_emulate(args: argparse.Namespace) -> int:

@@ -93,9 +93,24 @@ class SettingValueError(ValueError):
 def valid_choices(given: object, choices: Sequence[object], label: str = "valid") -> str:
     """`valid: a, b, c`, led by the nearest choice when `given` looks like a misspelling of it."""
     names = [str(choice) for choice in choices]
-    near = difflib.get_close_matches(str(given), names, n=1, cutoff=0.75)
+    near = [name for name in names if _slipped(str(given), name)]
+    near = near or difflib.get_close_matches(str(given), names, n=1, cutoff=0.75)
     hint = f"did you mean {near[0]!r}? " if near else ""
     return f"{hint}{label}: {', '.join(names) or 'none'}"
+
+
+def _slipped(given: str, name: str) -> bool:
+    """Whether `given` is `name` typed in another case or, from three letters on (`on` is not
+    `no`), with two neighbouring letters swapped (`sya` for `say`): slips too short for a
+    likeness ratio to catch."""
+    given, name = given.lower(), name.lower()
+    if len(given) != len(name) or (given != name and len(name) < 3):
+        return False
+    differ = [i for i, (a, b) in enumerate(zip(given, name, strict=True)) if a != b]
+    if not differ:
+        return True
+    first, last = differ[0], differ[-1]
+    return differ == [first, first + 1] and given[first] + given[last] == name[last] + name[first]
 
 
 MQTT_CONNECTION_SETTINGS = (

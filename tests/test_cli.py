@@ -616,7 +616,8 @@ def test_send_takes_commands_of_any_model(env):
 def test_emulate_plays_a_script_on_a_stable_link(env, tmp_path):
     script = tmp_path / "script.txt"
     script.write_text(
-        "# a short session\nup 0.9\nwait 0.1\nraw GARBAGE\njump\nwait\nstop 2\ndown\n"
+        "# a short session\nup 0.9\nwait 0.1\nraw GARBAGE\njump\nwait\nstop 2\nwait x\n"
+        "up high\nraw\nDown\n"
     )
     link = tmp_path / "ttyKWS"
     board = _background(
@@ -650,8 +651,12 @@ def test_emulate_plays_a_script_on_a_stable_link(env, tmp_path):
     assert re.fullmatch(r"DET seq=\d+ label=down score=0\.950 ms=\d+", played[2])
     assert lines[-1].endswith("id=t1")
     assert f"{script}:5: skipped 'jump'" in errors
-    assert f"{script}:6: skipped 'wait'" in errors
+    assert f"{script}:6: skipped 'wait' (a number of seconds is missing)" in errors
     assert f"{script}:7: skipped 'stop 2' (a score is from 0 to 1, not 2)" in errors
+    assert f"{script}:8: skipped 'wait x' ('x' is not a number of seconds)" in errors
+    assert f"{script}:9: skipped 'up high' ('high' is not a score from 0 to 1)" in errors
+    assert f"{script}:10: skipped 'raw' (`raw` needs the text to send)" in errors
+    assert "Down" not in errors  # typed in any case, as `assistant send` takes it
 
 
 def _lines_until(port, done) -> list[str]:

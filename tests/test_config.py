@@ -147,6 +147,17 @@ def test_unknown_command_names_line_and_choices(tmp_path):
     ]
 
 
+def test_short_names_swapped_or_in_another_case_are_named(tmp_path):
+    """Slips a likeness ratio misses in short names: two letters swapped, another case."""
+    found = problems(tmp_path, "commands:\n  on: recorder.dmi\n  off: Recorder.dim\nrole: Hub\n")
+    assert [line.split(": ", 1)[1] for line in found] == [
+        "skill 'recorder' has no action 'dmi'; did you mean 'dim'? valid: bright, dim",
+        "unknown skill 'Recorder'; did you mean 'recorder'? installed skills: music, needy, "
+        "recorder, trouble",
+        "the top level: role is 'Hub'; did you mean 'hub'? valid: single, satellite, hub",
+    ]
+
+
 def test_unknown_skill_and_action_list_what_is_installed(tmp_path):
     found = problems(tmp_path, "commands:\n  on: lamp.on\n  off: recorder.flash\n")
     assert found == [
