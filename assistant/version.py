@@ -1,9 +1,8 @@
-"""The version the assistant names (`--version`, `status`, the log's start line, bug reports).
-
-Its one source is the installed distribution's metadata, which setuptools-scm makes from git
-when the package is built or installed (README, "Releases"). An editable install keeps the
-version of its install; so when the code runs from a git checkout, the commit checked out is
-named too, read once (what a daemon started on). An installed wheel never runs git."""
+"""The version the assistant names (`--version`, `status`, the log's start line, bug reports). Its
+one source is the installed distribution's metadata, which setuptools-scm makes from git when the
+package is built or installed (README, "Versions and releases"). An editable install keeps the
+version of its install; so when the code runs from a git checkout, the commit checked out is named
+too, read once (what a daemon started on). An installed wheel never runs git."""
 
 import functools
 import subprocess
@@ -16,8 +15,9 @@ SOURCE_ROOT = Path(__file__).resolve().parent.parent
 """The folder holding the `assistant` package: a clone's root, or site-packages."""
 
 
-def _installed() -> str:
-    """The installed distribution's version; "unknown" when it is not installed."""
+def installed_version() -> str:
+    """The installed distribution's version, as a version alone (for machines: Home Assistant's
+    `sw_version`); "unknown" when it is not installed."""
     try:
         return version(PACKAGE)
     except PackageNotFoundError:
@@ -45,4 +45,4 @@ def checkout_commit() -> str | None:
 def version_text() -> str:
     """The version, and in a checkout the commit: "0.2.1.dev3+g1a2b3c4, checkout 5d6e7f8"."""
     commit = checkout_commit()
-    return f"{_installed()}, checkout {commit}" if commit else _installed()
+    return f"{installed_version()}, checkout {commit}" if commit else installed_version()

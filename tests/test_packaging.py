@@ -154,9 +154,9 @@ def test_the_installed_assistants_service_runs_that_installation(installed, tmp_
 def test_the_installed_assistant_names_the_version_git_gave_its_build_and_runs_no_git(
     built, installed, tmp_path
 ):
-    """README, "Releases": the sdist carries the version setuptools-scm made from git, and the
-    wheel built from it too; with no tag, the fallback's next development release, the number
-    of commits and the commit. The installed wheel names it without running git."""
+    """README, "Versions and releases": the sdist carries the version setuptools-scm made from git,
+    and the wheel built from it too; with no tag, the fallback's next development release, the
+    number of commits and the commit. The installed wheel names it without running git."""
     version = re.fullmatch(r"desk_kws_assistant-(.+)\.tar\.gz", built.sdist.name)[1]
     made = re.fullmatch(rf"{DEVELOPMENT}\.dev1\+g([0-9a-f]{{7,}})", version)
     assert made and built.commit.startswith(made[1]), version

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from assistant import PACKAGE
 from assistant.config import ConfigError, load_config
 from assistant.plugin import CommandEvent
 from assistant.rooms import topics as wire
@@ -196,6 +198,7 @@ def test_discovery_announces_an_event_entity_per_command() -> None:
     assert entity["availability_topic"] == "assistant/v1/site/living room/status"
     assert entity["unique_id"] == "assistant_living_room_on"
     assert entity["device"]["identifiers"] == ["assistant_living_room"]
+    assert entity["device"]["sw_version"] == entity["origin"]["sw_version"] == version(PACKAGE)
     fired = json.loads(encode_event(CommandEvent("on", 0.91, "board", "living room")))
     assert fired["event_type"] in entity["event_types"]
 

@@ -75,8 +75,9 @@ def version_of(venv: Path, tmp_path: Path) -> tuple[str, str]:
 
 
 def test_two_commits_have_two_versions_and_a_stale_install_names_the_commit(clone, tmp_path):
-    """README, "Releases": with no tag, X.Y.Z.devN+gHASH, N the number of commits; after a
-    commit without reinstalling, the version is the install's and the checkout the new one."""
+    """README, "Versions and releases": with no tag, X.Y.Z.devN+gHASH, N the number of commits;
+    after a commit without reinstalling, the version is the install's and the checkout the new
+    one."""
     repo, venv = clone
     install_editable(repo, venv)
     first = git(repo, "rev-parse", "--short", "HEAD")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from assistant import PACKAGE
 from assistant.plugin import CommandEvent
 from assistant.rooms.topics import OFFLINE, ONLINE, Topics
-from assistant.version import version_text
+from assistant.version import installed_version
 
 EVENT_TYPE = "detected"
 """The Home Assistant event type of every detection."""
@@ -46,7 +46,7 @@ def discovery_messages(
     """The retained (topic, payload) configuration messages announcing `device`."""
     site = device.site
     node = node_id(topics, site)
-    sw_version = version_text()
+    sw_version = installed_version()  # a version alone: no checkout's commit
     about = {
         "identifiers": [node],
         "name": f"Voice commands {site}",
