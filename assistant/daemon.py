@@ -107,7 +107,9 @@ class Assistant:
         """The configuration as its file says, without the command line's overrides."""
         self.last_reload: Reload | None = None
         self.started = time.time()
-        config = with_overrides(config, overrides or {})
+        self.overrides = dict(overrides or {})
+        """The command line's choices (--source, --role, --port), which a reload keeps."""
+        config = with_overrides(config, self.overrides)
         self.config = config
         self.installed = installed
         self._code = {code_package(s): code_stamp(code_package(s)) for s in installed.values()}
@@ -411,8 +413,13 @@ class Assistant:
         return any_changed
 
     def _needs_restart(self, loaded: Config) -> list[str]:
-        """The settings and sections `loaded` changes that only a restart applies."""
-        waiting = [name for name in RESTART_ONLY if loaded.values[name] != self.loaded.values[name]]
+        """The settings and sections `loaded` changes that only a restart applies (not a
+        setting the command line chose, which a restart with it would not change either)."""
+        waiting = [
+            name
+            for name in RESTART_ONLY
+            if name not in self.overrides and loaded.values[name] != self.loaded.values[name]
+        ]
         return waiting + [
             name
             for name in RESTART_ONLY_SECTIONS

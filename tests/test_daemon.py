@@ -247,6 +247,10 @@ def test_reload_keeps_the_command_line_overrides(tmp_path, caplog):
     assert assistant.reload(path)
     assert assistant.config.source == "serial"
     assert "restart" not in caplog.text
+    path.write_text(textwrap.dedent(CONFIG).replace("source: emulator", "source: microphone"))
+    assert assistant.reload(path)  # what --source chose: a restart with it changes nothing
+    assert assistant.config.source == "serial"
+    assert "restart" not in caplog.text
     assistant.host.stop()
 
 
