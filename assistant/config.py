@@ -4,6 +4,7 @@ choices, before anything runs."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import os
 import stat
@@ -499,12 +500,19 @@ class _Validator:
         if not isinstance(raw, dict):
             self.problem(("commands",), "commands must map each command to its actions")
             return {}
+        reported = self.model_commands
+
+        def stray(key: str) -> bool:
+            """Whether `key` is a key of a command that lost its indent (`do:` under `on:`)."""
+            return key in COMMAND_KEYS and (reported is None or key not in reported)
+
+        emptied = {above for above, key in itertools.pairwise(raw) if stray(key) and not raw[above]}
+        """Commands left empty by their keys' lost indent: the stray key's problem says so."""
         rules = {}
         previous = ""  # the command above: where a key of a command that lost its indent goes
         for command, spec in raw.items():
             path = ("commands", command)
-            reported = self.model_commands
-            if command in COMMAND_KEYS and (reported is None or command not in reported):
+            if stray(command):
                 under = f"`{previous}:`" if previous else "its command, e.g. `on:`"
                 self.problem(
                     path,
@@ -512,6 +520,8 @@ class _Validator:
                 )
                 continue
             previous = command
+            if command in emptied:
+                continue
             if reported is not None and command not in reported:
                 self.problem(
                     path,

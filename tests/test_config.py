@@ -578,9 +578,8 @@ def test_a_key_of_a_command_at_the_commands_level_says_which_command_it_belongs_
     )
     assert [line.split(": ", 1)[1] for line in found] == [
         "`when` is a key of a command, not a command: indent it under `up:`",
-        "command 'down' needs `do:` with a skill action",
         "`do` is a key of a command, not a command: indent it under `down:`",
-    ]
+    ]  # not also that `down:` has no `do:`: the line that says where it went is the fix
 
 
 def test_a_key_that_lines_up_with_no_level_gets_an_indentation_hint(tmp_path):
