@@ -190,7 +190,7 @@ def _board_line(board: VirtualBoard, line: str, where: str = "input") -> None:
     words = line.split()
     if not words or words[0].startswith("#"):
         return
-    keyword = words[0].lower() if words[0].isascii() else words[0]
+    keyword = protocol.command_name(words[0])
     given = words[1] if len(words) > 1 else None
     try:
         if keyword == "wait":

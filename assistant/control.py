@@ -129,8 +129,7 @@ class ControlServer:
                 return f"OK {status()}" if status else "ERR this assistant keeps no status"
             if len(words) != 2 or words[0] != "COMMAND":
                 return "ERR use: COMMAND <name>, or STATUS"
-            # a model's labels, so its commands, are lower-case: STOP is stop
-            command = words[1].lower() if words[1].isascii() else words[1]
+            command = protocol.command_name(words[1])
             if not protocol.LABEL.fullmatch(command):  # it would not fit an MQTT topic
                 return (
                     f"ERR {words[1]!r} is not a command name: letters a to z, digits and _, "

@@ -346,7 +346,6 @@ class MicrophoneSource:
             waits = _must_wait(stream, self._block)
             data, overflowed = stream.read(self._block)
             received = time.monotonic()
-            read = time.perf_counter()
             self.warnings.flush()
             if overflowed:
                 self.overflows += 1
@@ -364,24 +363,24 @@ class MicrophoneSource:
             late = lateness.block(audio_ms, received, received - asked if waits else None)
             heard = pipeline.feed(self._spotted(samples))
             if heard and late > self.settings.max_delay:
-                heard = self._dropped_late(heard, late)
+                self._count_late(heard, late)
+                heard = []
             for message in output.advance(audio_ms, heard):
                 deliver(message)
-            busy += time.perf_counter() - read
+            busy += time.monotonic() - received
             if heard_samples - measured_from >= LOAD_SECONDS * SAMPLE_RATE:
                 self.processing = busy * SAMPLE_RATE / (heard_samples - measured_from)
                 busy, measured_from = 0.0, heard_samples
 
-    def _dropped_late(self, heard: list[Recognition], late: float) -> list[Recognition]:
-        """None of the commands `heard` in audio handed over `late` seconds after it was
-        recorded, more than max_delay: they are counted and warned about. The audio still went
+    def _count_late(self, heard: list[Recognition], late: float) -> None:
+        """Count and warn about the commands `heard` in audio handed over `late` seconds after
+        it was recorded, more than max_delay, which are dropped. The audio still went
         through the spotter, as any audio does (its state goes on, as after an overflow), so
         the suppression time after a word dropped is kept as after any other."""
         self.late += len(heard)
         self.last_late = time.time()
         labels = ", ".join(repr(recognition.label) for recognition in heard)
         self.warnings.warning(log, "late audio", LATE_WARNING, labels, late)
-        return []
 
 
 def _must_wait(stream: Any, frames: int) -> bool:

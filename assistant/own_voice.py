@@ -34,7 +34,12 @@ import numpy as np
 
 from assistant.acoustics import Room, in_a_quiet_room
 from assistant.own_voice_worker import AnalysisWorker
-from assistant.recognizer import DEFAULT_THRESHOLD, command_labels, window_averages
+from assistant.recognizer import (
+    DEFAULT_THRESHOLD,
+    OUTPUT_ZERO_POINT,
+    command_labels,
+    window_averages,
+)
 
 if TYPE_CHECKING:
     from assistant.features import FeatureContract
@@ -328,7 +333,9 @@ def loudest_averages(
     reaches, from `inferences` made at every slice, for a board inferring every `every` slices
     whichever slice it starts on; an average counts from `minimum_count` inferences."""
     times = np.array([inference.time_ms for inference in inferences], dtype=np.int64)
-    scores = np.array([inference.scores for inference in inferences], dtype=np.int64) + 128
+    scores = (
+        np.array([inference.scores for inference in inferences], dtype=np.int64) - OUTPUT_ZERO_POINT
+    )
     best = np.zeros(scores.shape[1])
     for phase in range(every):
         averages, counts = window_averages(times[phase::every], scores[phase::every], window_ms)

@@ -12,6 +12,14 @@ MAX_LINE_BYTES = 160
 MAX_SEQ = 2**32 - 1
 
 LABEL = re.compile(r"[a-z0-9_]{1,16}")
+
+
+def command_name(word: str) -> str:
+    """A command as a person writes it: a model's labels, so its commands, are lower-case, so
+    STOP is stop (a word with other than ASCII letters is kept as it is, to be refused)."""
+    return word.lower() if word.isascii() else word
+
+
 _TOKEN = re.compile(r"[0-9A-Za-z._+-]{1,32}")
 _PING_ID = re.compile(r"[A-Za-z0-9_-]{1,16}")
 _KEY = re.compile(r"[a-z_]+")

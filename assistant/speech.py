@@ -403,7 +403,7 @@ def fitting_reply(text: str, settings: Mapping[str, Any]) -> tuple[str, str]:
     costs = list(accumulate(_cost(character) for character in text))
     if not costs or costs[-1] <= limit:
         return text, ""
-    end = _cut(text, costs, limit - sum(map(_cost, CUT_MARKER)))
+    end = _cut(text, costs, limit - CUT_MARKER_COST)
     said = text[:end].rstrip(" ,;:.-")
     if not said:
         end = _cut(text, costs, limit)
@@ -414,6 +414,10 @@ def fitting_reply(text: str, settings: Mapping[str, Any]) -> tuple[str, str]:
 def _cost(character: str) -> int:
     """What saying `character` costs, in plain characters (CHARACTERS_PER_WORD to a word)."""
     return 1 if character in PLAIN else SPELLED_OUT
+
+
+CUT_MARKER_COST = sum(map(_cost, CUT_MARKER))
+"""What saying CUT_MARKER costs, in plain characters."""
 
 
 def _cut(text: str, costs: list[int], limit: int) -> int:

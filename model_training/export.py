@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from assistant.features import FRONTEND_PARAMS, INPUT_SHIFT
-from assistant.model_runner import EXPORT_COMMAND, THRESHOLDS_COMMAND
+from assistant.model_runner import EXPORT_COMMAND, THRESHOLDS_COMMAND, model_id
 from assistant.recognizer import DEFAULT_THRESHOLD, command_labels
 from model_training.quantize import Quantization
 from model_training.settings import (
@@ -30,10 +30,6 @@ from model_training.streaming.thresholds import (
 
 # TFLM on the board needs a little more than the host's recording allocator reports.
 ARENA_HEADROOM_BYTES = 1024
-
-
-def model_id(tflite: bytes) -> str:
-    return hashlib.sha256(tflite).hexdigest()[:8]
 
 
 def tensor_arena_bytes(measured: int) -> int:

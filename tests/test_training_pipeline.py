@@ -13,11 +13,11 @@ import pytest
 import tiny_kws_model
 
 from assistant import protocol
+from assistant.model_runner import model_id
 from assistant.recognizer import DEFAULT_THRESHOLD
 from model_training import dataset, synth
 from model_training.__main__ import main
 from model_training.examples import Recipe
-from model_training.export import model_id
 from model_training.pipeline import Pipeline
 from model_training.settings import LABELS, REPO_ROOT
 from model_training.streaming.thresholds import HEADER_NAME, read_thresholds_header

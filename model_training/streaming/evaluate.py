@@ -20,7 +20,7 @@ from assistant.pipeline import (
     ScoreStream,
     load_model,
 )
-from assistant.recognizer import Recognition, window_averages
+from assistant.recognizer import OUTPUT_ZERO_POINT, Recognition, window_averages
 from assistant.wav import read_wav_int16
 from model_training.progress import Progress
 from model_training.streaming.build import Event, StreamTruth
@@ -210,7 +210,9 @@ def score_ceiling(
     threshold at that level can accept (suppression and the other labels aside)."""
     best: dict[str, list[float]] = {"one_inference": [], "averaged": []}
     for stream in streams:
-        single = (stream.scores.astype(np.float64) + 128) / 255  # the recognizer's 0-1 scale
+        single = (
+            stream.scores.astype(np.float64) - OUTPUT_ZERO_POINT
+        ) / 255  # the recognizer's 0-1 scale
         averaged, _ = window_averages(stream.times_ms, single, average_window_ms)
         for event in command_events(stream.truth):
             opens, closes = accept_window(event)
