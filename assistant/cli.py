@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from assistant import (
     PACKAGE,
@@ -176,11 +176,12 @@ def _input_lines() -> Iterator[str]:
         yield from sys.stdin
 
 
-def _tell(*lines: str) -> None:
-    """Print `lines` for whoever watches the terminal; nobody does once it has closed (a
-    command that outlives it, started with SIGHUP ignored): then they are dropped."""
+def _tell(*lines: str, file: TextIO | None = None) -> None:
+    """Print `lines` (to stdout, or `file`) for whoever watches the terminal; nobody does once
+    it has closed (a command that outlives it, started with SIGHUP ignored): then they are
+    dropped."""
     with contextlib.suppress(OSError):  # EIO: the terminal is gone
-        print(*lines, sep="\n", flush=True)
+        print(*lines, sep="\n", flush=True, file=file)
 
 
 def _board_line(board: VirtualBoard, line: str, where: str = "input") -> None:
@@ -202,7 +203,7 @@ def _board_line(board: VirtualBoard, line: str, where: str = "input") -> None:
         else:
             board.detect(keyword, 0.95 if given is None else _number(given, "a score from 0 to 1"))
     except (ValueError, OverflowError) as error:
-        print(
+        _tell(
             f"{where}: skipped {line.strip()!r} ({error}); write `COMMAND [SCORE]`, "
             "`wait SECONDS` or `raw TEXT`",
             file=sys.stderr,
