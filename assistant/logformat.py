@@ -52,6 +52,19 @@ class PrintableFormatter(logging.Formatter):
         return printable(super().format(record))
 
 
+CONTINUATION = "    "
+"""What starts each line of a record after its first on a terminal or in a file: a line break
+in a text from outside cannot start a line that passes for a record of its own."""
+
+
+class TerminalFormatter(PrintableFormatter):
+    """A record's lines after its first (a traceback, a list of configuration problems, a line
+    break in a reply) indented by CONTINUATION, as journalctl shows an entry of several lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(record).replace("\n", "\n" + CONTINUATION)
+
+
 class JournalFormatter(PrintableFormatter):
     """`<N>` first, so journald files the line at that priority (`journalctl -p warning`), and
     the record on one line, so a traceback or a list of configuration problems stays one entry."""
@@ -80,7 +93,7 @@ def setup(level: str = "INFO") -> None:
         formatter: logging.Formatter = JournalFormatter(JOURNAL_FORMAT)
     else:
         shown = TIME_OF_DAY if os.isatty(2) else DAY_AND_TIME
-        formatter = PrintableFormatter(TERMINAL_FORMAT, datefmt=shown)
+        formatter = TerminalFormatter(TERMINAL_FORMAT, datefmt=shown)
     handler = logging.StreamHandler()
     handler.setFormatter(formatter)
     logging.basicConfig(handlers=[handler], force=True)

@@ -63,8 +63,8 @@ def test_a_file_that_inherited_journal_stream_gets_dated_timestamps_and_tracebac
     `nohup.out` of a run that lasts for days) is read on another day."""
     lines = _stderr_lines(tmp_path, journal_stream_of_stderr=False)
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d DEBUG   assistant.test: looking", lines[0])
-    assert "Traceback (most recent call last):" in lines
-    assert lines[-1] == "ZeroDivisionError: division by zero"
+    assert "    Traceback (most recent call last):" in lines
+    assert lines[-1] == "    ZeroDivisionError: division by zero"
 
 
 def test_a_terminal_gets_the_time_of_each_line(tmp_path):
@@ -156,3 +156,35 @@ def test_a_reply_from_the_broker_cannot_steer_the_terminal_or_blob_the_journal(t
         [line] = stderr.read_text().splitlines()
         assert line.endswith(STEERING_SHOWN)
         assert line.isprintable()
+
+
+LOG_A_REPLY_OF_TWO_LINES = """
+import logging
+from assistant import logformat
+
+logformat.setup("INFO")
+logging.getLogger("assistant.speech").info(
+    "reply: %s", "Lights on\\n2026-11-27 09:00:00 WARNING assistant.link: board unplugged"
+)
+logging.getLogger("assistant.config").error("not reloaded:\\nfirst problem\\nsecond problem")
+"""
+
+
+def test_a_line_break_in_a_reply_cannot_pass_for_a_record_of_its_own(tmp_path):
+    """In a file or on a terminal a record's further lines are indented, so a reply's text (any
+    client allowed on a site's reply topic chooses it) cannot start a line that reads as the
+    log's own; a record of several lines keeps every line."""
+    stderr = tmp_path / "stderr"
+    with stderr.open("w") as stream:
+        subprocess.run(
+            [sys.executable, "-c", LOG_A_REPLY_OF_TWO_LINES],
+            env={**os.environ, "JOURNAL_STREAM": "8:1"},
+            cwd=REPO,
+            stderr=stream,
+            check=True,
+        )
+    lines = stderr.read_text().splitlines()
+    record = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (INFO|ERROR) +assistant\.")
+    assert [bool(record.match(line)) for line in lines] == [True, False, True, False, False]
+    assert lines[1] == "    2026-11-27 09:00:00 WARNING assistant.link: board unplugged"
+    assert lines[3:] == ["    first problem", "    second problem"]
