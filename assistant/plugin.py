@@ -12,15 +12,15 @@ See docs/writing-skills.md for a complete example.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import logging
 import ssl
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from assistant.choices import valid_choices  # noqa: F401
 from assistant.clocks import ClockWatch, elapsed, local_time  # noqa: F401
 from assistant.spoken import (  # noqa: F401
     AMOUNT_WORDS,
@@ -88,29 +88,6 @@ class SettingValueError(ValueError):
     def __init__(self, message: str, key: str | None = None):
         super().__init__(message)
         self.key = key
-
-
-def valid_choices(given: object, choices: Sequence[object], label: str = "valid") -> str:
-    """`valid: a, b, c`, led by the nearest choice when `given` looks like a misspelling of it."""
-    names = [str(choice) for choice in choices]
-    near = [name for name in names if _slipped(str(given), name)]
-    near = near or difflib.get_close_matches(str(given), names, n=1, cutoff=0.75)
-    hint = f"did you mean {near[0]!r}? " if near else ""
-    return f"{hint}{label}: {', '.join(names) or 'none'}"
-
-
-def _slipped(given: str, name: str) -> bool:
-    """Whether `given` is `name` typed in another case or, from three letters on (`on` is not
-    `no`), with two neighbouring letters swapped (`sya` for `say`): slips too short for a
-    likeness ratio to catch."""
-    given, name = given.lower(), name.lower()
-    if len(given) != len(name) or (given != name and len(name) < 3):
-        return False
-    differ = [i for i, (a, b) in enumerate(zip(given, name, strict=True)) if a != b]
-    if not differ:
-        return True
-    first, last = differ[0], differ[-1]
-    return differ == [first, first + 1] and given[first] + given[last] == name[last] + name[first]
 
 
 MQTT_CONNECTION_SETTINGS = (

@@ -22,7 +22,6 @@ tone of `acknowledge: tone` for an accepted command, in turn too, without waitin
 
 from __future__ import annotations
 
-import difflib
 import functools
 import logging
 import os
@@ -39,8 +38,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from itertools import accumulate
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
+from assistant.choices import SHOWN, did_you_mean, nearest
 from assistant.cue import ACKNOWLEDGE_NOTES, ACKNOWLEDGEMENTS, TONE_NOTES, UNSPOKEN_NOTES, tone_wav
 from assistant.own_voice import Analysis, Heard, OwnVoice
 from assistant.plugin import Setting, SettingValueError
@@ -209,6 +209,8 @@ VOICES_HOW = (
 )
 """How to name a voice as the engine selects it (espeak-ng's SetVoiceByName, which pyttsx3
 calls): what an unknown voice's problem ends with."""
+VOICE_LIKENESS = 0.6
+"""How like a voice's name (difflib's ratio) a misspelt one must be for it to be offered."""
 LISTING_TIMEOUT = 5.0
 """Seconds `espeak-ng --voices` may take (it takes about 10 ms)."""
 
@@ -221,15 +223,16 @@ class UnknownVoice(SpeechError):
 class EspeakVoices:
     """The names espeak-ng selects a voice by, as `espeak-ng --voices` lists them: a voice's
     File, its last part, or its VoiceName (listed with underscores for spaces), in any case.
-    A language listed is no name when no voice file has it for name (en-gb, fr-fr)."""
+    A language listed is no name when no voice file has it for name (en-gb, fr-fr), nor is a
+    VoiceName's first word alone (english, of English_(America))."""
 
     names: frozenset[str]
     """Every name a voice is selected by, in lower case."""
     files: tuple[str, ...]
     """The last part of each voice's File, in lower case: the names suggested."""
-    instead: Mapping[str, str]
-    """A likely name that selects no voice (a language, a VoiceName as listed) -> the voice's
-    name to write instead."""
+    instead: Mapping[str, tuple[str, ...]]
+    """A likely name that selects no voice (a language, a VoiceName as listed, a VoiceName's
+    first word) -> the names of the voices it stands for, those espeak-ng prefers first."""
 
 
 def check_espeak_voice(voice: str) -> None:
@@ -247,10 +250,9 @@ def check_espeak_voice(voice: str) -> None:
             raise UnknownVoice(f"speech.voice: unknown voice {base!r}; {_nearest(base, voices)}")
     variants = _variants(espeak) if variant else ()
     if variant and (f"m{variant}" if variant.isdigit() else variant) not in variants:
-        near = [known for known in variants if known.lower() == variant.lower()]
-        near += difflib.get_close_matches(variant, variants, n=3, cutoff=0.6)
+        near = nearest(variant, variants, count=SHOWN, cutoff=VOICE_LIKENESS)
         raise UnknownVoice(
-            f"speech.voice: unknown variant {variant!r} of {voice!r}; {_hint(near)}"
+            f"speech.voice: unknown variant {variant!r} of {voice!r}; {did_you_mean(near)}"
             "`espeak-ng --voices=variant` lists them (a variant's name is case-sensitive)"
         )
 
@@ -258,43 +260,46 @@ def check_espeak_voice(voice: str) -> None:
 def _nearest(name: str, voices: EspeakVoices) -> str:
     """The names nearest to `name`, and how to find the others."""
     written = name.lower()
-    near = [voices.instead[written]] if written in voices.instead else []
-    near += difflib.get_close_matches(written, voices.files, n=3, cutoff=0.6)
-    return _hint(near) + VOICES_HOW
-
-
-def _hint(near: list[str]) -> str:
-    """`did you mean 'a' (or 'b', 'c')? ` for the names `near` (the nearest first), if any."""
-    near = list(dict.fromkeys(near))
-    if not near:
-        return ""
-    others = f" (or {', '.join(map(repr, near[1:3]))})" if near[1:] else ""
-    return f"did you mean {near[0]!r}{others}? "
+    near = [*voices.instead.get(written, ())]
+    near += nearest(written, voices.files, count=SHOWN, cutoff=VOICE_LIKENESS)
+    return did_you_mean(near) + VOICES_HOW
 
 
 @functools.lru_cache(maxsize=1)
 def _voices(espeak: str) -> EspeakVoices:
     names: set[str] = set()
     files: list[str] = []
-    instead: dict[str, str] = {}
-    for language, name, file in _listing(espeak, "--voices"):
-        last = file.rsplit("/", 1)[-1].lower()
-        names.update({file.lower(), last, name.replace("_", " ").lower()})
+    instead: dict[str, list[str]] = {}
+    for voice in sorted(_listing(espeak, "--voices"), key=lambda voice: voice.priority):
+        last = voice.file.rsplit("/", 1)[-1].lower()
+        names.update({voice.file.lower(), last, voice.name.replace("_", " ").lower()})
         files.append(last)
-        instead.setdefault(language.lower(), last)
-        instead.setdefault(name.lower(), last)
+        for likely in (voice.language, voice.name, voice.name.split("_", 1)[0]):
+            instead.setdefault(likely.lower(), []).append(last)
     return EspeakVoices(
-        frozenset(names), tuple(files), {k: v for k, v in instead.items() if k not in names}
+        frozenset(names),
+        tuple(files),
+        {key: tuple(dict.fromkeys(its)) for key, its in instead.items() if key not in names},
     )
 
 
 @functools.lru_cache(maxsize=1)
 def _variants(espeak: str) -> tuple[str, ...]:
-    return tuple(file.rsplit("/", 1)[-1] for _, _, file in _listing(espeak, "--voices=variant"))
+    return tuple(voice.file.rsplit("/", 1)[-1] for voice in _listing(espeak, "--voices=variant"))
 
 
-def _listing(espeak: str, option: str) -> list[tuple[str, str, str]]:
-    """The Language, VoiceName and File of each voice `espeak-ng OPTION` lists."""
+class _Listed(NamedTuple):
+    """A voice as `espeak-ng --voices` lists it."""
+
+    priority: int
+    """Pty: the lower, the more espeak-ng prefers the voice for its language."""
+    language: str
+    name: str
+    file: str
+
+
+def _listing(espeak: str, option: str) -> list[_Listed]:
+    """Each voice `espeak-ng OPTION` lists."""
     try:
         done = subprocess.run(
             [espeak, option], capture_output=True, text=True, timeout=LISTING_TIMEOUT
@@ -306,17 +311,19 @@ def _listing(espeak: str, option: str) -> list[tuple[str, str, str]]:
     if done.returncode != 0:
         raise SpeechError(f"`espeak-ng {option}` failed: {done.stderr.strip() or done.returncode}")
     rows = [line.split() for line in done.stdout.splitlines()[1:]]
-    return [(row[1], row[3], row[4]) for row in rows if len(row) >= 5]
+    rows = [row for row in rows if len(row) >= 5 and row[0].isdigit()]
+    return [_Listed(int(row[0]), row[1], row[3], row[4]) for row in rows]
 
 
 def check_voice(settings: Mapping[str, Any]) -> str | None:
     """The `speech:` section's voice checked as the engine will select it, for the
     configuration check: SettingValueError (at `voice`) when espeak-ng has no such voice; why
     it was not checked when espeak-ng is missing or cannot list its voices (the engine will
-    not start then, and says so); None once checked, or with nothing to check (the default
-    voice, or another engine than espeak-ng, whose voices are its own)."""
+    not start then, and says so); None once checked, or with nothing to check (speech off, no
+    engine is started; the default voice; another engine than espeak-ng, whose voices are its
+    own)."""
     voice = settings["voice"]
-    if not voice or not _uses_espeak(settings):
+    if not (settings["enabled"] and voice and _uses_espeak(settings)):
         return None
     try:
         check_espeak_voice(voice)

@@ -1,10 +1,11 @@
 """Fixtures shared by several test files, and the CI rule that nothing may be skipped."""
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,21 @@ def audio_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     player.chmod(player.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     return played
+
+
+@pytest.fixture
+def espeak_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[str]]:
+    """The real espeak-ng behind a script on PATH that notes each run's options; returns what
+    gives them (one word each, `--voices` for a listing of the voices), in order."""
+    calls = tmp_path / "espeak-calls"
+    calls.touch()
+    bin_dir = tmp_path / "espeak-bin"
+    bin_dir.mkdir()
+    counting = bin_dir / "espeak-ng"
+    counting.write_text(f'#!/bin/sh\necho "$@" >> {calls}\nexec {shutil.which("espeak-ng")} "$@"\n')
+    counting.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return lambda: calls.read_text().split()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -767,6 +767,23 @@ def test_a_voice_the_speech_engine_lacks_is_named_at_its_line_with_the_nearest(t
     assert "config.yaml:1: speech.voice: unknown voice 'fr-fr'; did you mean 'fr'" in problem
 
 
+def test_a_voice_is_not_checked_with_speech_off(tmp_path, espeak_runs, caplog):
+    """Speech off starts no engine: its voice is neither checked (espeak-ng not run) nor
+    refused, nor warned about; it is once speech is on."""
+    config = load_config(write(tmp_path, "speech: {enabled: false, voice: en-uss}\n"), INSTALLED)
+    assert config.sections["speech"]["voice"] == "en-uss"
+    assert "speech.voice" not in caplog.text
+    assert espeak_runs() == []
+    [problem] = problems(tmp_path, "speech: {enabled: true, voice: en-uss}\n")
+    assert "config.yaml:1: speech.voice: unknown voice 'en-uss'" in problem
+    assert "--voices" in espeak_runs()
+
+
+def test_a_language_for_a_voice_is_named_at_its_line_with_the_voices_that_speak_it(tmp_path):
+    [problem] = problems(tmp_path, "speech:\n  voice: english\n")
+    assert "config.yaml:2: speech.voice: unknown voice 'english'; did you mean 'en' (or" in problem
+
+
 @pytest.mark.parametrize("voice", ["''", "en", "en-us", "English (America)", "en-us+f3"])
 def test_a_voice_the_speech_engine_has_passes(tmp_path, voice, caplog):
     """The default (empty: espeak-ng's own, en) and voices written as a file's last part, a

@@ -286,6 +286,21 @@ def test_a_reload_with_a_voice_the_engine_lacks_keeps_the_running_configuration(
     assert wait_until(lambda: assistant.host.skills["recorder"].calls == [("dim", "off")])
 
 
+def test_a_reload_with_speech_off_takes_a_voice_unchecked_until_speech_is_on(
+    assistant, caplog, espeak_runs
+):
+    """Speech off wants no engine: a reload neither runs espeak-ng for its voice nor refuses
+    it; one that turns speech on checks the voice, and refuses one espeak-ng lacks."""
+    changed = textwrap.dedent(CONFIG).replace("off: recorder.dim", "off: recorder.bright")
+    assistant.config_file.write_text(changed + "speech: {enabled: false, voice: en-uss}\n")
+    assert assistant.reload(assistant.config_file)
+    assert espeak_runs() == [] and "speech.voice" not in caplog.text
+    assistant.config_file.write_text(changed + "speech:\n  voice: en-uss\n")
+    assert not assistant.reload(assistant.config_file)
+    assert "config.yaml:14: speech.voice: unknown voice 'en-uss'" in caplog.text
+    assert "--voices" in espeak_runs()
+
+
 def test_send_reaches_the_running_daemon_through_the_control_socket(assistant, tmp_path):
     server = control.ControlServer(tmp_path / "c.sock", assistant.dispatcher.handle, "desk")
     server.start()

@@ -84,7 +84,7 @@ def test_the_plugin_api_changes_only_with_its_version() -> None:
 
     from assistant import plugin
 
-    origins = {"assistant.plugin", "assistant.clocks", "assistant.spoken"}
+    origins = {"assistant.plugin", "assistant.choices", "assistant.clocks", "assistant.spoken"}
     offered = {
         "assistant.plugin": {
             name

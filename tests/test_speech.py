@@ -6,11 +6,11 @@ from __future__ import annotations
 import logging
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,7 @@ from assistant.config import DEFAULT_CONFIG
 from assistant.cue import ACKNOWLEDGE_NOTES, TONE_NOTES, UNSPOKEN_NOTES, tone_wav
 from assistant.microphone import SAMPLE_RATE
 from assistant.pipeline import KeywordPipeline, RecognizerSettings
+from assistant.plugin import SettingValueError
 from assistant.speech import (
     CUT_MARKER,
     SPEECH_SETTINGS,
@@ -30,6 +31,7 @@ from assistant.speech import (
     SpeechError,
     UnknownVoice,
     check_espeak_voice,
+    check_voice,
     espeak_to_file,
     fitting_reply,
     pyttsx3_engine,
@@ -118,25 +120,50 @@ def test_an_unknown_voice_says_the_nearest_and_how_to_list_them() -> None:
         check_espeak_voice("en+F3")
 
 
+def test_a_language_written_for_a_voice_gets_the_voices_that_speak_it() -> None:
+    """`english` names no voice (espeak-ng lists English_(Great_Britain), English_(America),
+    ...): the voices whose VoiceName starts with the word are offered, in any case, those
+    espeak-ng prefers (its Pty) first, each a name the check takes. A VoiceName of one word
+    (German) is a voice's name already."""
+    for written, offered in [
+        ("english", "did you mean 'en' (or 'en-us', "),
+        ("English", "did you mean 'en' (or 'en-us', "),
+        ("spanish", "did you mean 'es' (or 'es-419')? "),
+        ("gaelic", "did you mean 'ga' (or 'gd')? "),
+    ]:
+        with pytest.raises(UnknownVoice) as caught:
+            check_espeak_voice(written)
+        problem = str(caught.value)
+        assert problem.startswith(f"speech.voice: unknown voice {written!r}; {offered}")
+        hint = problem.split("? ")[0]
+        for name in re.findall(r"'([^']+)'", hint)[1:]:
+            check_espeak_voice(name)
+    check_espeak_voice("german")
+
+
+def test_with_speech_off_the_voice_is_not_checked(espeak_runs: Callable[[], list[str]]) -> None:
+    """No engine starts with speech off, so its voice matters not: espeak-ng is not run for it,
+    and a voice it lacks is no problem until speech is on."""
+    assert check_voice(speech_settings({"enabled": False, "voice": "en-uss"})) is None
+    assert espeak_runs() == []
+    with pytest.raises(SettingValueError, match="unknown voice 'en-uss'"):
+        check_voice(speech_settings({"voice": "en-uss"}))
+    assert "--voices" in espeak_runs()
+
+
 def test_the_voices_are_listed_once_not_at_each_check(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    espeak_runs: Callable[[], list[str]],
 ) -> None:
     """A listing is a process (about 10 ms): a reload, a start and each own-voice synthesis
     check the voice; a voice missing from the list is looked for again, in case it was
     installed since."""
-    calls = tmp_path / "calls"
-    real = shutil.which("espeak-ng")
-    counting = tmp_path / "espeak-ng"  # the real engine, each run of it noted
-    counting.write_text(f'#!/bin/sh\necho "$@" >> {calls}\nexec {real} "$@"\n')
-    counting.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     for _ in range(100):
         check_espeak_voice("en-us+f3")
         check_espeak_voice("English (America)")
-    assert calls.read_text().split() == ["--voices", "--voices=variant"]
+    assert espeak_runs() == ["--voices", "--voices=variant"]
     with pytest.raises(UnknownVoice):
         check_espeak_voice("en-uss")
-    assert calls.read_text().split().count("--voices") == 2
+    assert espeak_runs().count("--voices") == 2
 
 
 def test_say_returns_at_once_and_the_worker_plays_each_reply(
