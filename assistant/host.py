@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from assistant.focus import Focus
-from assistant.plugin import SITE_DEFAULT, CommandEvent, NothingToDo, Skill, SkillError
+from assistant.plugin import SITE_DEFAULT, CommandEvent, MqttLink, NothingToDo, Skill, SkillError
+from assistant.skill_mqtt import SkillMqtt
 from assistant.skill_runner import Abandoned, Cancelled, SkillBusy, SkillNotRunning, SkillRunner
 
 log = logging.getLogger("assistant.host")
@@ -89,6 +90,9 @@ class _Context:
         if call and call.site is not None and call.site != self._host.site:
             return self._host.phrase_elsewhere(call.site, grammar, seconds, stopped, prompt)
         return self._host.listen_for_phrase(grammar, seconds, stopped, prompt)
+
+    def connect_mqtt(self) -> MqttLink:
+        return SkillMqtt(self.settings, f"skills.{self.name}", self.log, lambda: self.cancelled)
 
 
 def _one_line(text: str) -> str:

@@ -33,12 +33,13 @@ from assistant.spoken import (  # noqa: F401
 
 ENTRY_POINT_GROUP = "assistant.skills"
 
-API_VERSION = (1, 2)
+API_VERSION = (1, 3)
 """The version of this plugin API, (major, minor). The minor grows when something is added
 (a name here, an attribute of Skill or SkillContext, a keyword of Setting or @action); the
 major when something a skill may use changes or goes. A skill declares the version it needs in
 `Skill.requires_api`. 1.0 is the API that docs/writing-skills.md describes; 1.1 adds
-`Setting(..., path=True)`; 1.2 adds `Setting(..., formerly=(...))`."""
+`Setting(..., path=True)`; 1.2 adds `Setting(..., formerly=(...))`; 1.3 adds
+`SkillContext.connect_mqtt()` (with `MqttLink` and `MqttError`)."""
 
 
 class _Required:
@@ -118,8 +119,8 @@ MQTT_RECONNECT_MAX = 2.0
 """Seconds between attempts to reach a lost MQTT broker again: the first wait, doubled after
 each failure up to the longest, so a broker back after a restart is used again within 2 s
 however long it was away (longer waits leave commands failing, or waiting, that long after its
-return). The lights skill's, and the defaults of the `mqtt:` section's reconnect_min and
-reconnect_max."""
+return). Those of a skill's connection (`SkillContext.connect_mqtt`), and the defaults of the
+`mqtt:` section's reconnect_min and reconnect_max."""
 
 
 def ca_file_problem(tls: bool, ca_file: str) -> str:
@@ -201,6 +202,49 @@ class NothingToDo(SkillError):
     among the skill's failures in `assistant status`: the skill works."""
 
 
+class MqttError(SkillError):
+    """Raised by `MqttLink.publish` when the broker did not confirm the message. `kind` says
+    why: "unreachable" (no connection: the broker cannot be reached or refused it, or the
+    connection was lost before the broker confirmed the message), "unconfirmed" (the broker
+    did not confirm it in time) or "cancelled" (the call was cancelled while it waited). The
+    message names the broker and the cause, for the log; `spoken` is a short sentence, which a
+    skill may replace with one naming what it drives (API 1.3)."""
+
+    SPOKEN: ClassVar[dict[str, str]] = {
+        "unreachable": "I cannot reach the MQTT broker",
+        "unconfirmed": "The MQTT broker did not answer",
+        "cancelled": "Command cancelled",
+    }
+
+    def __init__(self, message: str, kind: str):
+        super().__init__(message, spoken=self.SPOKEN[kind])
+        self.kind = kind
+
+
+class MqttLink(Protocol):
+    """A skill's connection to its MQTT broker, from `SkillContext.connect_mqtt()` (API 1.3)."""
+
+    @property
+    def connected(self) -> bool:
+        """Whether the broker is connected now."""
+
+    def status(self) -> list[str]:
+        """One line for `status_lines`: `connected to the MQTT broker at host:port`, or why
+        not (refused, cannot be reached, not connected yet)."""
+
+    def publish(self, topic: str, payload: str | bytes, qos: int = 1, retain: bool = False) -> None:
+        """Send a message and return once the broker confirmed it (QoS 0: once it is written).
+        Without a connection, wait a few seconds for one that may come (one being made to a
+        broker that answers, or lost moments ago: the broker restarts), not for one that
+        cannot. MqttError when the broker did not confirm the message; each wait ends within
+        0.1 s once the call is cancelled. A message goes out on the connection it was
+        published on or not at all: never late, on a later connection."""
+
+    def stop(self) -> None:
+        """Disconnect and close every socket the connection opened; call it in the skill's
+        `stop()`."""
+
+
 class Cancellation(Protocol):
     """Whether the host wants the call in progress to stop: it gave up waiting for it (the
     call ran longer than `skill_timeout`), or the skill is being stopped (reload, shutdown).
@@ -246,6 +290,12 @@ class SkillContext(Protocol):
         the listening cue (`prompt` is the short question `phrase.cue: words` says, such as
         "How long?"); None when nothing was understood, no microphone or model is available,
         or the call is cancelled while listening."""
+
+    def connect_mqtt(self) -> MqttLink:
+        """A connection to the broker the skill's MQTT_CONNECTION_SETTINGS name (its `settings`
+        must include them), made in the background and kept: it reconnects by itself, and
+        logs a problem once, naming the settings to check. Call it in `start()`, and stop it
+        in `stop()` (API 1.3)."""
 
 
 @dataclass(frozen=True)

@@ -2,31 +2,23 @@
 
 Each action publishes one message whose topic and payload come from a preset (Zigbee2MQTT or
 Tasmota) or from the `templates` setting. Templates are `string.Template`s; they may use
-$device, $step (percent), $step_254, $percent and $value_254. The client reconnects by itself
-after a broker restart, within MQTT_RECONNECT_MAX seconds of the broker being back, and an action
-that finds no connection waits up to CONNECTION_WAIT seconds for one when one may come (the broker
-answers, or was lost moments ago): sent, or a clear failure; at once when none can. Its waits end
-early when the call is cancelled (abandoned, or the skill stopped).
+$device, $step (percent), $step_254, $percent and $value_254. The messages go through the
+skill's connection from the plugin API (`context.connect_mqtt()`), which reconnects by itself and
+waits for a connection that may come: each is sent, or fails clearly.
 """
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from string import Template
 from typing import Any
 
-import paho.mqtt.client as mqtt
-
 from assistant.plugin import (
     AMOUNT_WORDS,
     MQTT_CONNECTION_SETTINGS,
-    MQTT_RECONNECT_MAX,
-    MQTT_RECONNECT_MIN,
     CommandEvent,
+    MqttError,
     Setting,
     SettingValueError,
     Skill,
@@ -34,7 +26,6 @@ from assistant.plugin import (
     action,
     ca_file_problem,
     parse_amount,
-    tls_context,
     valid_choices,
 )
 
@@ -67,19 +58,12 @@ GRAMMAR = [*AMOUNT_WORDS, "[unk]"]
 REPLIES = {"on": "Lights on", "off": "Lights off"}
 UNREACHABLE = "I cannot reach the lights"
 """Said when a message cannot reach the broker (the log has the broker and why)."""
-CONNECTION_WAIT = MQTT_RECONNECT_MAX + 1.0
-"""Seconds an action waits for the connection when there is none (being made, or lost with a
-broker that restarts): longer than a wait between two attempts to reconnect, so a command given
-while the broker restarts, or just after, is sent once it is back."""
-CONFIRM_WAIT = 3.0
-"""Seconds an action waits for the broker to confirm its message."""
-CANCEL_POLL = 0.1
-"""Seconds between looks at the call's cancellation while an action waits for the connection or
-a confirmation: how late a wait ends once the call is abandoned or the skill stopped."""
-RESTART_SECONDS = 10.0
-"""How long after the connection was lost an action still waits for it although the broker
-cannot be reached: a broker restarting is back by then. Later (and with a broker never reached,
-as with no broker at all) an action that cannot reach it fails at once."""
+SPOKEN = {
+    "unreachable": UNREACHABLE,
+    "unconfirmed": "The lights did not answer",
+    "cancelled": "Lights command cancelled",
+}
+"""What is said for each kind of MqttError."""
 
 
 class LightsSkill(Skill):
@@ -115,46 +99,18 @@ class LightsSkill(Skill):
                 f"Lights: skills.lights.{error}", spoken="The lights are not set up right"
             ) from None
         self.templates = _templates(settings)
-        self.broker = f"{settings['host']}:{settings['port']}"
-        self._changed = threading.Condition()
-        """Notified when the connection is made, refused or lost (`_connected`, `_refusal`)."""
-        self._connected = False
-        self._lost_at: float | None = None
-        """When (time.monotonic()) the connection was last lost (None: never)."""
-        self._refusal = ""
-        self._failure_logged = False
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="")
-        if settings["username"]:
-            self.client.username_pw_set(settings["username"], settings["password"] or None)
-        if settings["tls"]:
-            self.client.tls_set_context(tls_context(settings["ca_file"]))
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_connect_fail = self._on_connect_fail
-        self.client.reconnect_delay_set(min_delay=MQTT_RECONNECT_MIN, max_delay=MQTT_RECONNECT_MAX)
-        self.client.connect_async(settings["host"], settings["port"], keepalive=30)
-        self.client.loop_start()
+        self.mqtt = self.context.connect_mqtt()
 
     def stop(self) -> None:
-        with self._changed:
-            self._connected = False  # what disconnects now is the stop, not a lost broker
-        self.client.disconnect()
-        self.client.loop_stop()
-        # paho leaves open the socket pair that woke its network thread until the garbage
-        # collector comes (eclipse-paho/paho.mqtt.python#627): two sockets at each restart of
-        # the skill (a reload that changes its settings), piling up in a daemon that runs for
-        # months; the assistant's own MQTT client closes it the same way
-        self.client._reset_sockets(sockpair_only=True)
+        self.mqtt.stop()
 
     @property
     def connected(self) -> bool:
-        return self._connected
+        return self.mqtt.connected
 
     def status_lines(self) -> list[str]:
         """For `assistant status`: the broker, and whether it is connected (else why not)."""
-        if self.connected:
-            return [f"connected to the MQTT broker at {self.broker}"]
-        return [self._not_connected()]
+        return self.mqtt.status()
 
     @action(help="Switch the lights on")
     def on(self, event: CommandEvent) -> str:
@@ -204,65 +160,10 @@ class LightsSkill(Skill):
         return f"Lights at {percent} percent"
 
     def _publish(self, what: str, percent: int = 0) -> None:
-        connected = self._connection()
-        self._raise_if_cancelled(f"before the message was sent to the MQTT broker at {self.broker}")
-        if not connected:
-            raise SkillError(f"Lights: {self._why_not_connected()}", spoken=UNREACHABLE)
-        topic, payload = self._message(what, percent)
-        info = self.client.publish(topic, payload, qos=1)
         try:
-            self._wait(info.is_published, CONFIRM_WAIT, info.wait_for_publish)
-        except RuntimeError as error:
-            message = f"Lights: the broker at {self.broker} dropped the message ({error})"
-            raise SkillError(message, spoken=UNREACHABLE) from None
-        if not info.is_published():
-            self._raise_if_cancelled(
-                f"before the MQTT broker at {self.broker} confirmed the message"
-            )
-            raise SkillError(
-                f"Lights: the broker at {self.broker} did not confirm the message",
-                spoken="The lights did not answer",
-            )
-
-    def _connection(self) -> bool:
-        """Whether there is a connection, once one that may come within CONNECTION_WAIT has:
-        one being made to a broker that answers, or one lost moments ago (RESTART_SECONDS: the
-        broker restarts). Not waited for: a broker that refused the connection (it refuses the
-        next) or that cannot be reached and was not lost moments ago."""
-        with self._changed:
-            if self._connected or self._refusal:
-                return self._connected
-            lost_at = self._lost_at
-        restarting = lost_at is not None and time.monotonic() - lost_at < RESTART_SECONDS
-        if not restarting and self._unreachable():
-            return False
-        with self._changed:
-            self._wait(
-                lambda: self._connected or self._refusal, CONNECTION_WAIT, self._changed.wait
-            )
-            return self._connected
-
-    def _wait(
-        self, done: Callable[[], object], seconds: float, sleep: Callable[[float], object]
-    ) -> None:
-        """Until `done()`, for up to `seconds`, sleeping with `sleep(timeout)` (which may wake
-        early); at most CANCEL_POLL longer once the call is cancelled."""
-        deadline = time.monotonic() + seconds
-        cancelled = self.context.cancelled
-        while not done() and not cancelled.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            sleep(min(left, CANCEL_POLL))
-
-    def _raise_if_cancelled(self, when: str) -> None:
-        """SkillError saying `when` the call was cancelled, if it was (a wait for the broker
-        ended for it)."""
-        if self.context.cancelled.is_set():
-            raise SkillError(
-                f"Lights: cancelled (skill_timeout, reload or shutdown) {when}",
-                spoken="Lights command cancelled",
-            )
+            self.mqtt.publish(*self._message(what, percent))
+        except MqttError as error:
+            raise SkillError(f"Lights: {error}", spoken=SPOKEN[error.kind]) from None
 
     def _message(self, what: str, percent: int) -> tuple[str, str]:
         step = self.context.settings["step"]
@@ -285,58 +186,6 @@ class LightsSkill(Skill):
         problem = ca_file_problem(settings["tls"], settings["ca_file"])
         if problem:
             raise SettingValueError(problem, "ca_file")
-
-    def _why_not_connected(self) -> str:
-        if self._refusal:
-            return f"the broker at {self.broker} refused the connection: {self._refusal}"
-        reason = self._unreachable()
-        if reason:
-            return f"cannot reach the MQTT broker at {self.broker} ({reason}); is it running?"
-        return f"not connected to the MQTT broker at {self.broker} yet; try again"
-
-    def _unreachable(self) -> str:
-        """Why the broker's port cannot be connected to now ("": it can)."""
-        host, port = self.context.settings["host"], self.context.settings["port"]
-        try:
-            socket.create_connection((host, port), timeout=1.0).close()
-        except OSError as error:
-            return error.strerror or str(error)
-        return ""
-
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
-        if reason_code.is_failure:
-            refusal = str(reason_code)
-            if reason_code.value in (0x86, 0x87, 4, 5):  # bad credentials / not authorised
-                refusal += " (check skills.lights.username and password)"
-            if refusal != self._refusal:  # once, not at every attempt
-                self.context.log.warning("MQTT broker %s refused us: %s", self.broker, refusal)
-            with self._changed:
-                self._refusal = refusal
-                self._changed.notify_all()
-            return
-        self._failure_logged = False
-        with self._changed:
-            self._refusal = ""
-            self._connected = True
-            self._changed.notify_all()
-        self.context.log.info("connected to the MQTT broker at %s", self.broker)
-
-    def _not_connected(self) -> str:
-        """Why the broker is not connected, for the log and `assistant status`."""
-        return self._why_not_connected().replace("; try again", "")
-
-    def _on_connect_fail(self, client, userdata) -> None:
-        if not self._failure_logged:
-            self._failure_logged = True
-            self.context.log.warning("%s (retrying in the background)", self._not_connected())
-
-    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        with self._changed:
-            was_connected, self._connected = self._connected, False
-            if was_connected:
-                self._lost_at = time.monotonic()
-        if was_connected:
-            self.context.log.warning("lost the MQTT broker at %s; reconnecting", self.broker)
 
 
 def _templates(settings: Mapping[str, Any]) -> dict[str, dict[str, str]]:

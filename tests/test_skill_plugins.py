@@ -23,6 +23,9 @@ BUILT_IN = {
 
 SKILL_MODULES = {target.split(":")[0] for target in BUILT_IN.values()}
 """A skill may use a helper module of its own in skills/, never another skill."""
+OWN_CLIENTS = ("paho",)
+"""Libraries whose job the plugin API does: a skill talks MQTT through `context.connect_mqtt()`,
+the assistant's one hardened client, never with a client of its own."""
 
 
 @pytest.mark.parametrize(("name", "target"), sorted(BUILT_IN.items()))
@@ -51,6 +54,9 @@ def test_skills_import_only_the_plugin_api_from_the_assistant(path: Path) -> Non
         else:
             continue
         for name in names:
+            assert name.split(".")[0] not in OWN_CLIENTS, (
+                f"{path.name}:{node.lineno} imports {name}: use the plugin API's connect_mqtt()"
+            )
             if name.split(".")[0] in ("assistant", "model_training", "skills"):
                 helper = name.startswith("skills.") and name not in SKILL_MODULES
                 assert name == "assistant.plugin" or helper, (
@@ -58,21 +64,22 @@ def test_skills_import_only_the_plugin_api_from_the_assistant(path: Path) -> Non
                 )
 
 
-API_1_2 = {
+API_1_3 = {
     "assistant.plugin": "AMOUNT_WORDS API_VERSION Action Amount Cancellation ClockWatch "
     "CommandEvent ENTRY_POINT_GROUP MQTT_CONNECTION_SETTINGS MQTT_RECONNECT_MAX MQTT_RECONNECT_MIN "
-    "NothingToDo REQUIRED SITE_DEFAULT Setting SettingValueError Skill SkillContext SkillError "
-    "action ca_file_problem duration_in_words elapsed local_time parse_amount time_left_in_words "
-    "time_of_day_in_words tls_context valid_choices",
+    "MqttError MqttLink NothingToDo REQUIRED SITE_DEFAULT Setting SettingValueError Skill "
+    "SkillContext SkillError action ca_file_problem duration_in_words elapsed local_time "
+    "parse_amount time_left_in_words time_of_day_in_words tls_context valid_choices",
     "Skill": "actions check_params check_settings description name requires_api settings start "
     "status_lines stop",
-    "SkillContext": "cancelled data_dir hold_focus listen_for_phrase log name release_focus say "
-    "settings",
+    "SkillContext": "cancelled connect_mqtt data_dir hold_focus listen_for_phrase log name "
+    "release_focus say settings",
     "Setting": "choices default formerly help maximum minimum name path secret type values",
     "CommandEvent": "command device_ms heard received score seq site source",
     "action": "help name params",
 }
-"""What plugin API 1.2 offers, by name (1.0, Setting's `path` (1.1) and `formerly` (1.2))."""
+"""What plugin API 1.3 offers, by name (1.0, Setting's `path` (1.1) and `formerly` (1.2),
+SkillContext's `connect_mqtt` with MqttLink and MqttError (1.3))."""
 
 
 def test_the_plugin_api_changes_only_with_its_version() -> None:
@@ -103,6 +110,6 @@ def test_the_plugin_api_changes_only_with_its_version() -> None:
         "CommandEvent": {field.name for field in dataclasses.fields(plugin.CommandEvent)},
         "action": set(inspect.signature(plugin.action).parameters),
     }
-    recorded = {part: set(names.split()) for part, names in API_1_2.items()}
-    assert plugin.API_VERSION == (1, 2)
+    recorded = {part: set(names.split()) for part, names in API_1_3.items()}
+    assert plugin.API_VERSION == (1, 3)
     assert offered == recorded, "the plugin API changed: give it a new API_VERSION"

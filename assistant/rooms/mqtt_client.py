@@ -1,6 +1,7 @@
-"""One connection to the MQTT broker (paho-mqtt 2.x), shared by the satellite and the hub roles:
-credentials, TLS, a last will, subscriptions renewed on every connection, and reconnection with
-exponential backoff. A failure is logged once, clearly, and retried until it is fixed."""
+"""One connection to the MQTT broker (paho-mqtt 2.x), shared by the satellite and the hub roles
+and by the skills (assistant/skill_mqtt.py): credentials, TLS, a last will, subscriptions renewed
+on every connection, and reconnection with exponential backoff. A failure is logged once,
+clearly, and retried until it is fixed."""
 
 from __future__ import annotations
 
@@ -122,7 +123,8 @@ class MqttConnection:
     such a message is never sent on a connection other than the one it was published on.
 
     `stats`: where the messages the connection ignores are counted and warned about (the
-    caller's)."""
+    caller's). `section`: where the configuration sets `settings`, named in the problems logged
+    (`mqtt`, `skills.lights`); `logger`: where they are logged."""
 
     def __init__(
         self,
@@ -133,8 +135,12 @@ class MqttConnection:
         on_disconnected: Callable[[], None] | None = None,
         topics_resent_by_caller: Sequence[str] = (),
         stats: RoomStats | None = None,
+        section: str = "mqtt",
+        logger: logging.Logger = log,
     ):
         self.settings = settings
+        self.section = section
+        self.log = logger
         self.stats = stats or RoomStats()
         self.client_id = client_id
         self._on_connected = on_connected
@@ -145,6 +151,8 @@ class MqttConnection:
         self._loop_ended = threading.Event()
         self._connected = threading.Event()
         self._last_problem: str | None = None
+        self.refusal = ""
+        """Why the broker refused the last attempt to connect ("": it did not refuse it)."""
         self._supervisor: threading.Thread | None = None
         self.connections = 0
         """Successful connections so far (a reconnection counts again)."""
@@ -220,7 +228,7 @@ class MqttConnection:
             info = self._client.publish(topic, payload, qos=qos, retain=retain)
             if info.rc == paho.MQTT_ERR_NO_CONN and self._client.resent_by_caller(topic):
                 self._client.forget([info.mid])
-                log.debug(
+                self.log.debug(
                     "%s: not connected: dropped a message on %s, which its sender sends again",
                     self.client_id,
                     topic,
@@ -228,7 +236,7 @@ class MqttConnection:
                 return info
         if qos == 0 and info.rc == paho.MQTT_ERR_NO_CONN:
             self._dropped.warning(
-                log,
+                self.log,
                 "mqtt-not-connected",
                 "%s: not connected to the MQTT broker at %s: dropped a message on %s (messages "
                 "of QoS 0, such as Home Assistant events, are not sent later)",
@@ -256,7 +264,7 @@ class MqttConnection:
             try:
                 info.wait_for_publish(timeout)
             except (RuntimeError, ValueError):
-                log.debug("%s: last words not confirmed by the broker", self.client_id)
+                self.log.debug("%s: last words not confirmed by the broker", self.client_id)
         with self._lock:
             self._client.disconnect()
         self._loop_ended.set()
@@ -292,36 +300,41 @@ class MqttConnection:
             delay = min(delay * 2, self.settings.reconnect_max)
 
     def _describe_socket_error(self, error: Exception) -> str:
-        broker = self.settings.broker
+        broker, section = self.settings.broker, self.section
         if isinstance(error, ssl.SSLError):
             return (
-                f"TLS with the MQTT broker at {broker} failed: {error}. Check mqtt.tls and "
-                "mqtt.ca_file in the configuration"
+                f"TLS with the MQTT broker at {broker} failed: {error}. Check {section}.tls and "
+                f"{section}.ca_file in the configuration"
             )
         return (
             f"cannot reach the MQTT broker at {broker}: {error}. Is the broker running, and "
-            "are mqtt.host and mqtt.port right?"
+            f"are {section}.host and {section}.port right?"
         )
 
     def _report(self, problem: str) -> None:
         """Log a problem once per run of identical failures."""
         if problem != self._last_problem:
-            log.error("%s; retrying until it works", problem)
+            self.log.error("%s; retrying until it works", problem)
             self._last_problem = problem
         else:
-            log.debug("%s", problem)
+            self.log.debug("%s", problem)
 
     def _handle_connect(self, client, userdata, flags, reason: ReasonCode, properties) -> None:
         self._answered = True
         if reason.is_failure:
+            self.refusal = str(reason)
             who = f"user {self.settings.username!r}" if self.settings.username else "anonymous"
             self._report(
                 f"the MQTT broker at {self.settings.broker} refused the connection ({who}): "
-                f"{reason}. Check mqtt.username and mqtt.password in the configuration"
+                f"{reason}. Check {self.section}.username and {self.section}.password in the "
+                "configuration"
             )
             return
-        log.info("%s: connected to the MQTT broker at %s", self.client_id, self.settings.broker)
+        self.log.info(
+            "%s: connected to the MQTT broker at %s", self.client_id, self.settings.broker
+        )
         self._last_problem = None
+        self.refusal = ""
         self.connections += 1
         self._connected_at = time.monotonic()
         for topic_filter, (qos, _handler) in list(self._subscriptions.items()):
@@ -334,16 +347,19 @@ class MqttConnection:
         was_connected = self._connected.is_set()
         self._connected.clear()
         if was_connected and not self._stopping.is_set():
-            log.warning(
+            self.log.warning(
                 "lost the connection to the MQTT broker at %s (%s); reconnecting",
                 self.settings.broker,
                 reason,
             )
             self._note_drop()
         if not self._answered and not self._stopping.is_set():
-            hint = "check that mqtt.port is its MQTT port"
+            hint = f"check that {self.section}.port is its MQTT port"
             if not self.settings.tls:
-                hint = f"if it is a TLS port (8883 is usual), set mqtt.tls: true; else {hint}"
+                hint = (
+                    f"if it is a TLS port (8883 is usual), set {self.section}.tls: true; else "
+                    f"{hint}"
+                )
             self._report(
                 f"the MQTT broker at {self.settings.broker} closed the connection without "
                 f"answering: {hint}"
@@ -361,24 +377,25 @@ class MqttConnection:
         3.1.1 gives no reason for a drop; the reason code of MQTT 5 is not sent by every
         broker, mosquitto before 2.0.15 among them.)"""
         lasted = time.monotonic() - self._connected_at
-        taken_over = lasted < TAKEN_OVER_SECONDS and self._broker_listens()
+        taken_over = lasted < TAKEN_OVER_SECONDS and not self.unreachable()
         self._quick_drops = self._quick_drops + 1 if taken_over else 0
         if self._quick_drops == 3:
-            log.error(
+            self.log.error(
                 "the MQTT broker keeps dropping %s right after it connects: another client uses "
                 "the same id (`site:` given to two satellites, or two hubs with one "
                 "mqtt.topic_prefix?)",
                 self.client_id,
             )
 
-    def _broker_listens(self) -> bool:
-        """Whether the broker's port accepts a TCP connection now (opened and closed at once)."""
+    def unreachable(self) -> str:
+        """Why the broker's port does not accept a TCP connection now ("": it does; the
+        connection is opened and closed at once)."""
         address = (self.settings.host, self.settings.port)
         try:
             socket.create_connection(address, timeout=LISTENS_TIMEOUT_SECONDS).close()
-        except OSError:
-            return False
-        return True
+        except OSError as error:
+            return error.strerror or str(error)
+        return ""
 
     def _guarded(self, failure: str, action: Callable[..., None], *args: object) -> None:
         """Run `action` on the network thread; whatever it raises is logged with `failure`, since
@@ -387,14 +404,14 @@ class MqttConnection:
         try:
             action(*args)
         except Exception:
-            log.exception("%s: %s", self.client_id, failure)
+            self.log.exception("%s: %s", self.client_id, failure)
 
     def _deliver(self, message: paho.MQTTMessage, handler: Handler, retained: bool) -> None:
         """Hand `message` to `handler`, guarded: no message, however malformed, stops the
         network thread."""
         if message.retain and not retained:
             self.stats.ignore(
-                log,
+                self.log,
                 "retained-message",
                 "%s: ignored a retained message on %s: the assistant never retains these, so "
                 "another client did; clear it with `%s`",
@@ -407,4 +424,4 @@ class MqttConnection:
         self._guarded(failure, handler, message.topic, message.payload)
 
     def _handle_message(self, client, userdata, message: paho.MQTTMessage) -> None:
-        log.debug("%s: message on %s not subscribed to", self.client_id, message.topic)
+        self.log.debug("%s: message on %s not subscribed to", self.client_id, message.topic)
