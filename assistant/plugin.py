@@ -26,6 +26,7 @@ from assistant.spoken import (  # noqa: F401
     AMOUNT_WORDS,
     Amount,
     duration_in_words,
+    moment_in_words,
     parse_amount,
     time_left_in_words,
     time_of_day_in_words,
@@ -33,12 +34,12 @@ from assistant.spoken import (  # noqa: F401
 
 ENTRY_POINT_GROUP = "assistant.skills"
 
-API_VERSION = (1, 2)
+API_VERSION = (1, 3)
 """The version of this plugin API, (major, minor). The minor grows when something is added
 (a name here, an attribute of Skill or SkillContext, a keyword of Setting or @action); the
 major when something a skill may use changes or goes. A skill declares the version it needs in
 `Skill.requires_api`. 1.0 is the API that docs/writing-skills.md describes; 1.1 adds
-`Setting(..., path=True)`; 1.2 adds `Setting(..., formerly=(...))`."""
+`Setting(..., path=True)`; 1.2 adds `Setting(..., formerly=(...))`; 1.3 adds `moment_in_words`."""
 
 
 class _Required:

@@ -73,6 +73,8 @@ API_1_2 = {
     "action": "help name params",
 }
 """What plugin API 1.2 offers, by name (1.0, Setting's `path` (1.1) and `formerly` (1.2))."""
+API_1_3 = {**API_1_2, "assistant.plugin": API_1_2["assistant.plugin"] + " moment_in_words"}
+"""What plugin API 1.3 offers: 1.2 and moment_in_words."""
 
 
 def test_the_plugin_api_changes_only_with_its_version() -> None:
@@ -103,6 +105,6 @@ def test_the_plugin_api_changes_only_with_its_version() -> None:
         "CommandEvent": {field.name for field in dataclasses.fields(plugin.CommandEvent)},
         "action": set(inspect.signature(plugin.action).parameters),
     }
-    recorded = {part: set(names.split()) for part, names in API_1_2.items()}
-    assert plugin.API_VERSION == (1, 2)
+    recorded = {part: set(names.split()) for part, names in API_1_3.items()}
+    assert plugin.API_VERSION == (1, 3)
     assert offered == recorded, "the plugin API changed: give it a new API_VERSION"
