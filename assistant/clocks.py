@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 STEP_SECONDS = 1.0
 """A change this large between two looks is a suspend or a step; NTP's slewing (at most half
@@ -23,11 +24,27 @@ DAY_AND_TIME = "%Y-%m-%d %H:%M:%S"
 """A moment shown on another day, or to be read another day (the log in a file)."""
 
 
+def localtime(at: float) -> time.struct_time:
+    """time.localtime(at) in the time zone the machine is set to now. The C library reads the
+    zone once, when a process first asks, so a daemon running while its user travels (the zone
+    changed with `timedatectl set-timezone`, which replaces /etc/localtime) would go on showing
+    the zone it started in: tzset() reads it again (one stat of the file when it is unchanged)."""
+    time.tzset()
+    return time.localtime(at)
+
+
+def local_datetime(when: datetime) -> datetime:
+    """An aware datetime on the local clock, in the time zone the machine is set to now (as
+    `localtime`)."""
+    time.tzset()
+    return when.astimezone()
+
+
 def local_time(at: float, now: float | None = None) -> str:
     """A time.time() as `assistant status` shows it, on the local clock to the second:
     `14:05:30` on the day of `now` (time.time() by default), `2026-11-24 14:05:30` on another.
     Call it when the moment is shown, not when it happens: a daemon runs for days."""
-    moment = time.localtime(at)
+    moment = localtime(at)
     today = time.localtime(time.time() if now is None else now)
     same_day = moment[:3] == today[:3]
     return time.strftime(TIME_OF_DAY if same_day else DAY_AND_TIME, moment)

@@ -8,7 +8,7 @@ import logging
 import os
 import re
 
-from assistant.clocks import DAY_AND_TIME, TIME_OF_DAY
+from assistant.clocks import DAY_AND_TIME, TIME_OF_DAY, localtime
 
 JOURNAL_FORMAT = "%(levelname)s %(name)s: %(message)s"
 TERMINAL_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -46,7 +46,10 @@ def printable(text: str) -> str:
 
 
 class PrintableFormatter(logging.Formatter):
-    """Each record with its STEERING characters escaped (`printable`)."""
+    """Each record with its STEERING characters escaped (`printable`), its time in the time
+    zone the machine is set to as it is written (clocks.localtime)."""
+
+    converter = staticmethod(localtime)
 
     def format(self, record: logging.LogRecord) -> str:
         return printable(super().format(record))

@@ -26,6 +26,7 @@ from assistant.spoken import (  # noqa: F401
     AMOUNT_WORDS,
     Amount,
     duration_in_words,
+    moment_in_words,
     parse_amount,
     time_left_in_words,
     time_of_day_in_words,
@@ -39,7 +40,8 @@ API_VERSION = (1, 3)
 major when something a skill may use changes or goes. A skill declares the version it needs in
 `Skill.requires_api`. 1.0 is the API that docs/writing-skills.md describes; 1.1 adds
 `Setting(..., path=True)`; 1.2 adds `Setting(..., formerly=(...))`; 1.3 adds
-`SkillContext.connect_mqtt()` (with `MqttLink` and `MqttError`)."""
+`SkillContext.connect_mqtt()` (with `MqttLink` and `MqttError`) and
+`moment_in_words`."""
 
 
 class _Required:

@@ -1,6 +1,6 @@
 """Numbers, durations, times of day and percentages said in words: "five minutes", "ninety
 seconds", "one hour and ten minutes", "an hour and a half", "fifty percent", "twenty five",
-"two oh three PM".
+"two oh three PM", "yesterday at two oh three PM".
 
 `parse_amount` is the one parser every skill uses (through `assistant.plugin`);
 `AMOUNT_WORDS` is the vocabulary it understands, ready to be used as a recognizer grammar.
@@ -12,8 +12,10 @@ import locale
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime, time, timezone
 from typing import Literal
+
+from assistant.clocks import local_datetime
 
 Unit = Literal["seconds", "percent", ""]
 
@@ -242,3 +244,26 @@ def time_of_day_in_words(when: time | datetime, twelve_hour: bool | None = None)
         minutes += number_in_words(minute)
     suffix = (" PM" if hour >= 12 else " AM") if twelve_hour else ""
     return number_in_words(said_hour) + minutes + suffix
+
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def moment_in_words(
+    when: datetime, now: datetime | None = None, twelve_hour: bool | None = None
+) -> str:
+    """A past moment (an aware datetime) as people say it, with its day when it is not today:
+    "at two oh three PM", "yesterday at two oh three PM", "on Tuesday at two oh three PM" in the
+    week before, "nine days ago, at two oh three PM" before that; on the local clock of the time
+    zone the machine is set to as it is said (clocks.local_datetime). `now`: an aware datetime,
+    the present by default; `twelve_hour` as for time_of_day_in_words."""
+    when = local_datetime(when)
+    days = (local_datetime(now or datetime.now(timezone.utc)).date() - when.date()).days
+    at = f"at {time_of_day_in_words(when, twelve_hour)}"
+    if days < 1:
+        return at
+    if days == 1:
+        return f"yesterday {at}"
+    if days < len(WEEKDAYS):
+        return f"on {WEEKDAYS[when.weekday()]} {at}"
+    return f"{number_in_words(days)} days ago, {at}"

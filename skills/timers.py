@@ -46,9 +46,9 @@ from assistant.plugin import (
     action,
     duration_in_words,
     local_time,
+    moment_in_words,
     parse_amount,
     time_left_in_words,
-    time_of_day_in_words,
 )
 from skills.timer_store import NewerFormat, TimerStore, check_store, store_problem
 
@@ -255,15 +255,30 @@ class TimersSkill(Skill):
             ) from None
         return f"{notes}{name.capitalize()} set for {duration_in_words(seconds)}"
 
-    @action(name="stop", params=(Setting("name", str, "", "the timer to cancel; empty: next"),))
+    @action(
+        name="stop",
+        params=(
+            Setting(
+                "name", str, "", "the timer to silence or cancel; empty: any ringing, else next"
+            ),
+        ),
+    )
     def stop_timer(self, event: CommandEvent, name: str = "") -> str:
-        """Silence ringing timers, or else cancel a running one (the one due first)."""
-        ringing = self.scheduler.get_jobs(jobstore="ringing")
-        if ringing and not name:
+        """Silence ringing timers (the one named, when `name` is given), or else cancel a
+        running one (the one named, else the one due first)."""
+        ringing = [
+            job
+            for job in self.scheduler.get_jobs(jobstore="ringing")
+            if not name or job.args[1] == name
+        ]
+        if ringing:
             for job in ringing:
                 self._silenced.add(job.id)
                 job.remove()
-            self.context.release_focus()
+            if not self.scheduler.get_jobs(jobstore="ringing"):
+                self.context.release_focus()
+            if name:
+                return f"{name.capitalize()} silenced"
             return "Timer silenced" if len(ringing) == 1 else "Timers silenced"
         timers = self._timers()
         if name:
@@ -353,10 +368,10 @@ class TimersSkill(Skill):
         if not event.job_id.startswith(TIMER_PREFIX):
             return
         name = event.job_id.removeprefix(TIMER_PREFIX)
-        when = time_of_day_in_words(event.scheduled_run_time.astimezone())
+        when = moment_in_words(event.scheduled_run_time)
         asleep = event.scheduled_run_time > self._started
         why = "the computer was asleep" if asleep else "the assistant was not running"
-        self.context.say(f"{name.capitalize()} was due at {when}, but {why}")
+        self.context.say(f"{name.capitalize()} was due {when}, but {why}")
 
     def _rang_out(self, event: JobEvent) -> None:
         """Log a ringing that ended by itself, after its last announcement: nobody said "stop"

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import calendar
 import inspect
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from manual_clock import Clock
@@ -97,3 +101,31 @@ def test_a_moment_is_shown_against_the_clock_when_no_now_is_given() -> None:
     assert local_time(two_days_ago) == time.strftime(
         "%Y-%m-%d %H:%M:%S", time.localtime(two_days_ago)
     )
+
+
+ZONE_CHANGED = """
+import os, subprocess, sys
+from assistant.clocks import local_time
+at = 1795780800.0  # 2026-11-27 12:00:00 UTC
+zone = os.path.realpath("/etc/localtime")
+for moved_to in sys.argv[1:]:
+    subprocess.run(["mount", "--bind", moved_to, zone], check=True)
+    print(local_time(at, now=at))
+"""
+"""Run in a mount namespace of its own: what `timedatectl set-timezone` does to the machine
+(/etc/localtime now names another zone), done under the running process to it alone."""
+
+
+def test_a_time_zone_set_while_it_runs_is_shown(tmp_path) -> None:
+    """Travelling with the laptop: the zone set with `timedatectl set-timezone` replaces
+    /etc/localtime, which the C library reads once unless asked to again; the assistant shows
+    its moments in the zone the machine is set to when it shows them."""
+    zones = [f"/usr/share/zoneinfo/{name}" for name in ("Europe/Paris", "America/New_York")]
+    if not all(Path(zone).is_file() for zone in zones):
+        pytest.skip("no time zone data (tzdata) here")
+    environment = {k: v for k, v in os.environ.items() if k != "TZ"}  # the system's zone
+    run = ["unshare", "--mount", "--propagation", "private", sys.executable, "-c", ZONE_CHANGED]
+    done = subprocess.run([*run, *zones], capture_output=True, text=True, env=environment)
+    if done.returncode:
+        pytest.skip(f"cannot change the zone in a mount namespace here: {done.stderr.strip()}")
+    assert done.stdout.split() == ["13:00:00", "07:00:00"]  # in Paris, then in New York

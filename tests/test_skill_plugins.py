@@ -69,7 +69,8 @@ API_1_3 = {
     "CommandEvent ENTRY_POINT_GROUP MQTT_CONNECTION_SETTINGS MQTT_RECONNECT_MAX MQTT_RECONNECT_MIN "
     "MqttError MqttLink NothingToDo REQUIRED SITE_DEFAULT Setting SettingValueError Skill "
     "SkillContext SkillError action ca_file_problem duration_in_words elapsed local_time "
-    "parse_amount time_left_in_words time_of_day_in_words tls_context valid_choices",
+    "moment_in_words parse_amount time_left_in_words time_of_day_in_words tls_context "
+    "valid_choices",
     "Skill": "actions check_params check_settings description name requires_api settings start "
     "status_lines stop",
     "SkillContext": "cancelled connect_mqtt data_dir hold_focus listen_for_phrase log name "
@@ -79,7 +80,8 @@ API_1_3 = {
     "action": "help name params",
 }
 """What plugin API 1.3 offers, by name (1.0, Setting's `path` (1.1) and `formerly` (1.2),
-SkillContext's `connect_mqtt` with MqttLink and MqttError (1.3))."""
+SkillContext's `connect_mqtt` with MqttLink and MqttError, and
+`moment_in_words` (1.3))."""
 
 
 def test_the_plugin_api_changes_only_with_its_version() -> None:

@@ -21,6 +21,7 @@ from apscheduler.triggers.date import DateTrigger
 from manual_clock import Clock
 from waiting import wait_until
 
+from assistant import logformat
 from assistant.phrase import PhraseListener
 from assistant.plugin import CommandEvent, NothingToDo, SkillError, time_of_day_in_words
 from assistant.plugin_testing import SkillUnderTest
@@ -267,6 +268,40 @@ def test_status_shows_each_timer_due_and_each_ringing_on_the_local_clock(
     assert skill.status() == [f"skill timers: eggs due at {local(eggs)}, rice due at {local(rice)}"]
 
 
+def test_status_and_the_log_follow_a_time_zone_changed_while_it_runs(
+    timers, clock_ahead: timezone, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Travelling: the zone is changed under the running assistant (`timedatectl set-timezone`
+    replaces /etc/localtime; here TZ, which a process reads only when it calls tzset, as it
+    reads that file), and `assistant status` and the log's times are in the new one."""
+    skill = timers(ask_length=False)
+    skill.do("start", name="eggs", seconds=600)
+    eggs = skill.skill.scheduler.get_job("timer:eggs").next_run_time
+    assert skill.status() == [f"skill timers: eggs due at {eggs.astimezone(clock_ahead):%H:%M:%S}"]
+    monkeypatch.setenv("TZ", "YST+8")  # from 5 h 30 min ahead of UTC to 8 h behind it
+    record = logging.LogRecord("assistant", logging.INFO, __file__, 1, "tea", None, None)
+    stamp = logformat.PrintableFormatter("%(asctime)s", datefmt="%H:%M %z").format(record)
+    assert stamp.endswith(" -0800")
+    shown = skill.status()[0].removeprefix("skill timers: eggs due at ")
+    assert shown[-8:] == f"{eggs.astimezone(timezone(timedelta(hours=-8))):%H:%M:%S}"
+
+
+def test_a_named_stop_silences_that_timer_ringing_and_no_other(timers) -> None:
+    """`stop` with a name (a command mapped to `timers.stop` `with: {name: tea}`) silences
+    that timer while it rings, rather than answering that no such timer runs."""
+    skill = timers(ask_length=False, ring_every=0.2, ring_for=30)
+    skill.do("start", name="tea", seconds=0.1)
+    skill.do("start", name="eggs", seconds=0.1)
+    assert wait_until(lambda: skill.replies.count("Eggs is done") >= 2)
+    assert skill.do("stop", name="tea") == "Tea silenced"
+    silenced, rung = ring_every_after_now(skill), skill.replies.count("Tea is done")
+    assert skill.focus.current() == "timers"  # eggs rings on
+    assert [job.id for job in skill.skill.scheduler.get_jobs("ringing")] == ["ring:eggs"]
+    replies = replies_once_settled(skill, silenced + timedelta(seconds=0.4))
+    assert replies.count("Tea is done") == rung
+    assert replies[-1] == "Eggs is done"
+
+
 def test_stop_cancels_the_timer_named_in_its_parameters_else_the_one_due_first(timers) -> None:
     skill = timers(ask_length=False)
     skill.do("start", name="tea", seconds=60)
@@ -417,6 +452,32 @@ def test_a_timer_due_while_down_is_announced_as_missed(timers) -> None:
     assert wait_until(lambda: any(missed.fullmatch(reply) for reply in second.replies))
     assert "Tea is done" not in second.replies
     assert second.do("status") == "No timer is running"
+
+
+def test_a_timer_missed_on_another_day_is_said_with_its_day(timers, tmp_path: Path) -> None:
+    """Down for days (a laptop left shut down over a weekend): the day a timer was due is said,
+    not its time of day alone."""
+    first = timers(ask_length=False)
+    for name in ("tea", "eggs", "rice"):
+        first.do("start", name=name, seconds=600)
+    first.stop()
+    now = datetime.now(timezone.utc)
+    days = {"tea": 1, "eggs": 3, "rice": 10}
+    for name, ago in days.items():
+        due_at(tmp_path / "timers" / "timers.sqlite", f"timer:{name}", now - timedelta(days=ago))
+    second = timers(ask_length=False)
+
+    def said(name: str, day: str) -> str:
+        at = time_of_day_in_words((now - timedelta(days=days[name])).astimezone())
+        return f"{name.capitalize()} was due {day}at {at}, but the assistant was not running"
+
+    weekday = (now - timedelta(days=3)).astimezone().strftime("%A")
+    expected = {
+        said("tea", "yesterday "),
+        said("eggs", f"on {weekday} "),
+        said("rice", "ten days ago, "),
+    }
+    assert wait_until(lambda: expected <= set(second.replies)), second.replies
 
 
 def test_a_ringing_timer_keeps_ringing_across_a_restart_and_stop_silences_it(timers) -> None:

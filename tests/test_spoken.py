@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import time
+import time as clock
+from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from assistant.plugin import (
     Amount,
     duration_in_words,
+    moment_in_words,
     parse_amount,
     time_left_in_words,
     time_of_day_in_words,
@@ -152,6 +154,31 @@ def test_a_time_of_day_is_said_as_people_say_it(
     zero"."""
     assert time_of_day_in_words(time(hour, minute), twelve_hour=True) == twelve
     assert time_of_day_in_words(time(hour, minute), twelve_hour=False) == twenty_four
+
+
+@pytest.mark.parametrize(
+    ("ago", "said"),
+    [
+        (timedelta(hours=22), "at one AM"),
+        (timedelta(hours=23, minutes=30), "yesterday at eleven thirty PM"),
+        (timedelta(days=1, hours=23), "yesterday at midnight"),
+        (timedelta(days=2), "on Sunday at eleven PM"),
+        (timedelta(days=6), "on Wednesday at eleven PM"),
+        (timedelta(days=7), "seven days ago, at eleven PM"),
+        (timedelta(days=400), "four hundred days ago, at eleven PM"),
+    ],
+)
+def test_a_past_moment_is_said_with_its_day_when_it_is_not_today(
+    monkeypatch: pytest.MonkeyPatch, ago: timedelta, said: str
+) -> None:
+    """On the local clock (an hour ahead of UTC here): Tuesday 2026-11-24 23:00 is now."""
+    monkeypatch.setenv("TZ", "XST-1")
+    try:
+        now = datetime(2026, 11, 24, 22, 0, tzinfo=timezone.utc)
+        assert moment_in_words(now - ago, now, twelve_hour=True) == said
+    finally:
+        monkeypatch.undo()
+        clock.tzset()
 
 
 @pytest.mark.parametrize(
