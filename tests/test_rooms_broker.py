@@ -487,8 +487,15 @@ class Machine:
     commands: tuple[str, ...] = ("on", "off")
     discovery: bool = True
 
-    def start(self, broker: Mosquitto, state_dir: Path) -> Hub | Satellite:
-        settings = settings_for(broker, discovery=self.discovery)
+    @property
+    def status_topic(self) -> str:
+        """Its retained status, with the default topic prefix."""
+        if self.role == "hub":
+            return DEFAULT_TOPICS.hub_status
+        return DEFAULT_TOPICS.status(self.site)
+
+    def start(self, broker: Mosquitto, state_dir: Path, **settings_: object) -> Hub | Satellite:
+        settings = settings_for(broker, discovery=self.discovery, **settings_)
         if self.role == "hub":
             part = Hub(
                 settings, self.site, print, print, commands=self.commands, state_dir=state_dir
@@ -532,7 +539,45 @@ def test_configs_no_longer_wanted_are_cleared_at_the_next_start(
         watcher.close()
     assert set(ha_configs(mosquitto)) == after.wanted
     record = json.loads((tmp_path / f"home-assistant-{after.role}.json").read_text())
-    assert record == {"retained": sorted(after.wanted)}
+    assert record == {"retained": sorted(after.wanted | {after.status_topic})}
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "prefix_after"),
+    [
+        (Machine("satellite", "kitchen"), Machine("satellite", "cuisine"), "assistant"),
+        (
+            Machine("satellite", "kitchen", discovery=False),
+            Machine("satellite", "den"),
+            "assistant",
+        ),
+        (Machine("hub", "hall"), Machine("hub", "hall"), "home2"),
+    ],
+    ids=["site renamed", "site renamed, discovery off before", "hub's topic prefix changed"],
+)
+def test_the_status_of_a_site_gone_is_not_left_retained(
+    mosquitto: Mosquitto, tmp_path: Path, before: Machine, after: Machine, prefix_after: str
+) -> None:
+    """A room renamed (or a home's prefix changed) leaves no retained `offline` behind, which
+    the hub would read at every start and Home Assistant would keep."""
+    old_status = before.status_topic
+    first = before.start(mosquitto, tmp_path)
+    try:
+        assert wait_until(lambda: retained(mosquitto, "assistant").get(old_status) == "online")
+    finally:
+        first.stop()
+    assert retained(mosquitto, old_status.split("/")[0]).get(old_status) == "offline"
+    second = after.start(mosquitto, tmp_path, topic_prefix=prefix_after)
+    try:
+        new_status = wire.Topics(prefix_after).status(after.site)
+        if after.role == "hub":
+            new_status = wire.Topics(prefix_after).hub_status
+        assert wait_until(lambda: retained(mosquitto, prefix_after).get(new_status) == "online")
+        assert wait_until(lambda: old_status not in retained(mosquitto, "assistant"))
+    finally:
+        second.stop()
+    record = json.loads((tmp_path / f"home-assistant-{after.role}.json").read_text())
+    assert old_status not in record["retained"] and new_status in record["retained"]
 
 
 def test_tls_with_the_brokers_certificate_works_and_without_it_fails_clearly(
