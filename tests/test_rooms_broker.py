@@ -32,6 +32,7 @@ from assistant.config import model_commands
 from assistant.plugin import MQTT_RECONNECT_MAX, CommandEvent, tls_context
 from assistant.ratelimit import WarningLimiter
 from assistant.rooms import hub as hub_module
+from assistant.rooms import mqtt_client
 from assistant.rooms import satellite as satellite_module
 from assistant.rooms import topics as wire
 from assistant.rooms.discovery import config_topic
@@ -791,6 +792,29 @@ def test_two_satellites_with_one_site_are_told_why_they_keep_losing_the_broker(
         for twin in twins:
             twin.stop()
     assert "assistant-satellite-assistant-kitchen right after it connects" in caplog.text
+
+
+def test_two_clients_with_one_id_swap_the_connection_rarely_once_told(
+    mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the take-over is found, the one dropped waits TAKEN_OVER_WAIT before connecting
+    again: not a swap (two log lines on each, a room offline and online again for the hub and
+    Home Assistant) every reconnect_min."""
+    monkeypatch.setattr(mqtt_client, "TAKEN_OVER_WAIT", 3.0)
+    caplog.set_level(logging.ERROR, logger="assistant.mqtt")
+    settings = settings_for(mosquitto, reconnect_min=0.05, reconnect_max=0.1)
+    twins = [MqttConnection(settings, "twin") for _ in range(2)]
+    for twin in twins:
+        twin.start()
+    try:
+        assert wait_until(lambda: "another client uses the same id" in caplog.text, timeout=15)
+        told = sum(twin.connections for twin in twins)
+        time.sleep(2.0)
+        assert sum(twin.connections for twin in twins) - told <= 2
+    finally:
+        for twin in twins:
+            twin.stop()
+    assert "reconnecting every 3 s while this lasts" in caplog.text
 
 
 def test_a_broker_restarted_right_after_each_connection_is_no_client_with_the_same_id(
