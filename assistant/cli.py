@@ -449,6 +449,28 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rooms_forget(args: argparse.Namespace) -> int:
+    """Clear this machine's retained messages from the broker (assistant.rooms.forget), holding
+    the instance lock: refused while the assistant runs, which would announce them again."""
+    logformat.setup("WARNING")  # the broker's refusal, or why it cannot be reached
+    try:
+        path, _, config = _load(args)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return service.CONFIG_ERROR_STATUS
+    try:
+        lock = InstanceLock(data_root(), control.socket_path())
+    except control.AlreadyRunning as error:
+        print(error, file=sys.stderr)
+        return service.ALREADY_RUNNING_STATUS
+    from assistant.rooms.forget import forget  # the MQTT client, loaded only here
+
+    try:
+        return forget(config, path, data_root() / "rooms")
+    finally:
+        lock.release()
+
+
 def cmd_service(args: argparse.Namespace) -> int:
     if args.action == "install":
         kept = None if args.config else service.installed_config()
@@ -591,6 +613,17 @@ def build_parser() -> argparse.ArgumentParser:
         "status", help="systemctl --user status of the unit, and its exit status", **common
     )
     svc.set_defaults(func=cmd_service)
+
+    rooms = commands.add_parser("rooms", help="this machine's rooms over MQTT", **common)
+    rooms_commands = rooms.add_subparsers(dest="rooms_command", required=True)
+    rooms_commands.add_parser(
+        "forget",
+        help="clear this machine's retained status and Home Assistant entities from the broker",
+        description="Clear from the broker of the mqtt: section the retained messages this "
+        "machine left there (its status, its Home Assistant discovery configs), so Home "
+        "Assistant removes its device. Refused while the assistant runs.",
+        **common,
+    ).set_defaults(func=cmd_rooms_forget)
 
     vosk_models.add_commands(commands, **common)
     _name_choices(parser)

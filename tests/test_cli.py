@@ -972,6 +972,7 @@ def test_sounddevice_is_loaded_before_the_skills_log(env, tmp_path):
         ["service", "install"],
         ["service", "status"],
         ["models", "download"],
+        ["rooms", "forget"],
     ],
 )
 def test_every_command_takes_config_after_it(words):
@@ -985,6 +986,7 @@ def test_every_command_takes_config_after_it(words):
     [
         (["config"], "{check}"),
         (["models"], "{download}"),
+        (["rooms"], "{forget}"),
         (["service"], "{install,uninstall,status}"),
     ],
 )

@@ -32,6 +32,7 @@ from assistant.config import model_commands
 from assistant.plugin import MQTT_RECONNECT_MAX, CommandEvent, tls_context
 from assistant.ratelimit import WarningLimiter
 from assistant.rooms import hub as hub_module
+from assistant.rooms import mqtt_client
 from assistant.rooms import satellite as satellite_module
 from assistant.rooms import topics as wire
 from assistant.rooms.discovery import config_topic
@@ -487,8 +488,15 @@ class Machine:
     commands: tuple[str, ...] = ("on", "off")
     discovery: bool = True
 
-    def start(self, broker: Mosquitto, state_dir: Path) -> Hub | Satellite:
-        settings = settings_for(broker, discovery=self.discovery)
+    @property
+    def status_topic(self) -> str:
+        """Its retained status, with the default topic prefix."""
+        if self.role == "hub":
+            return DEFAULT_TOPICS.hub_status
+        return DEFAULT_TOPICS.status(self.site)
+
+    def start(self, broker: Mosquitto, state_dir: Path, **settings_: object) -> Hub | Satellite:
+        settings = settings_for(broker, discovery=self.discovery, **settings_)
         if self.role == "hub":
             part = Hub(
                 settings, self.site, print, print, commands=self.commands, state_dir=state_dir
@@ -532,7 +540,45 @@ def test_configs_no_longer_wanted_are_cleared_at_the_next_start(
         watcher.close()
     assert set(ha_configs(mosquitto)) == after.wanted
     record = json.loads((tmp_path / f"home-assistant-{after.role}.json").read_text())
-    assert record == {"retained": sorted(after.wanted)}
+    assert record == {"retained": sorted(after.wanted | {after.status_topic})}
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "prefix_after"),
+    [
+        (Machine("satellite", "kitchen"), Machine("satellite", "cuisine"), "assistant"),
+        (
+            Machine("satellite", "kitchen", discovery=False),
+            Machine("satellite", "den"),
+            "assistant",
+        ),
+        (Machine("hub", "hall"), Machine("hub", "hall"), "home2"),
+    ],
+    ids=["site renamed", "site renamed, discovery off before", "hub's topic prefix changed"],
+)
+def test_the_status_of_a_site_gone_is_not_left_retained(
+    mosquitto: Mosquitto, tmp_path: Path, before: Machine, after: Machine, prefix_after: str
+) -> None:
+    """A room renamed (or a home's prefix changed) leaves no retained `offline` behind, which
+    the hub would read at every start and Home Assistant would keep."""
+    old_status = before.status_topic
+    first = before.start(mosquitto, tmp_path)
+    try:
+        assert wait_until(lambda: retained(mosquitto, "assistant").get(old_status) == "online")
+    finally:
+        first.stop()
+    assert retained(mosquitto, old_status.split("/")[0]).get(old_status) == "offline"
+    second = after.start(mosquitto, tmp_path, topic_prefix=prefix_after)
+    try:
+        new_status = wire.Topics(prefix_after).status(after.site)
+        if after.role == "hub":
+            new_status = wire.Topics(prefix_after).hub_status
+        assert wait_until(lambda: retained(mosquitto, prefix_after).get(new_status) == "online")
+        assert wait_until(lambda: old_status not in retained(mosquitto, "assistant"))
+    finally:
+        second.stop()
+    record = json.loads((tmp_path / f"home-assistant-{after.role}.json").read_text())
+    assert old_status not in record["retained"] and new_status in record["retained"]
 
 
 def test_tls_with_the_brokers_certificate_works_and_without_it_fails_clearly(
@@ -746,6 +792,29 @@ def test_two_satellites_with_one_site_are_told_why_they_keep_losing_the_broker(
         for twin in twins:
             twin.stop()
     assert "assistant-satellite-assistant-kitchen right after it connects" in caplog.text
+
+
+def test_two_clients_with_one_id_swap_the_connection_rarely_once_told(
+    mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the take-over is found, the one dropped waits TAKEN_OVER_WAIT before connecting
+    again: not a swap (two log lines on each, a room offline and online again for the hub and
+    Home Assistant) every reconnect_min."""
+    monkeypatch.setattr(mqtt_client, "TAKEN_OVER_WAIT", 3.0)
+    caplog.set_level(logging.ERROR, logger="assistant.mqtt")
+    settings = settings_for(mosquitto, reconnect_min=0.05, reconnect_max=0.1)
+    twins = [MqttConnection(settings, "twin") for _ in range(2)]
+    for twin in twins:
+        twin.start()
+    try:
+        assert wait_until(lambda: "another client uses the same id" in caplog.text, timeout=15)
+        told = sum(twin.connections for twin in twins)
+        time.sleep(2.0)
+        assert sum(twin.connections for twin in twins) - told <= 2
+    finally:
+        for twin in twins:
+            twin.stop()
+    assert "reconnecting every 3 s while this lasts" in caplog.text
 
 
 def test_a_broker_restarted_right_after_each_connection_is_no_client_with_the_same_id(

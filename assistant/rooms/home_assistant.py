@@ -2,11 +2,12 @@
 machine's site as a device (retained discovery configs), fire its event entities, and clear the
 configs it announced before and no longer wants.
 
-Home Assistant keeps an entity as long as its retained config does, so the config topics this
-machine may have left on the broker are recorded in `<state_dir>/home-assistant-<role>.json`. On
-every connection each recorded topic that is no longer wanted (a renamed site, a command the
-model no longer has, discovery turned off) gets an empty retained message, and leaves the record
-once the broker has confirmed it.
+Home Assistant keeps an entity as long as its retained config does, so the retained topics this
+machine may have left on the broker (its configs, and its status, the entities' availability)
+are recorded in `<state_dir>/home-assistant-<role>.json`. On every connection each recorded
+topic that is no longer wanted (a renamed site or topic prefix, a command the model no longer
+has, discovery turned off) gets an empty retained message, and leaves the record once the broker
+has confirmed it.
 
 Home Assistant says `online` on `<discovery_prefix>/status` (its birth message) each time it
 connects; the configs are published again then, as they may have been removed meanwhile (a
@@ -44,8 +45,9 @@ at once, or at the latest this long after the announcement before."""
 
 
 class RetainedRecord:
-    """The discovery config topics this machine may have left retained on the broker, kept as
-    JSON in `path` (None: nothing is remembered, so nothing announced earlier is cleared)."""
+    """The topics this machine may have left retained on the broker (discovery configs and its
+    status), kept as JSON in `path` (None: nothing is remembered, so nothing retained earlier is
+    cleared)."""
 
     def __init__(self, path: Path | None):
         self.path = path
@@ -117,6 +119,9 @@ class HomeAssistant:
             else {}
         )
         """The retained (topic: payload) configs wanted now."""
+        self._retained = self.configs.keys() | {availability_topic}
+        """Every topic this machine keeps a retained message on now: its configs and its
+        status (which its role publishes, and its last will says offline on)."""
         record = state_dir / f"home-assistant-{role}.json" if state_dir else None
         self._record = RetainedRecord(record)
         self._clearing: dict[str, paho.MQTTMessageInfo] = {}
@@ -129,17 +134,21 @@ class HomeAssistant:
             connection.subscribe(self._birth_topic, self._on_birth, qos=0)
 
     def announce(self) -> None:
-        """Clear the configs no longer wanted and publish the wanted ones (on every connection:
-        the broker may have lost its retained messages)."""
+        """Clear the retained topics no longer wanted (the configs and the status of a site
+        gone) and publish the wanted configs (on every connection: the broker may have lost its
+        retained messages)."""
         with self._lock:
             retained = self._record.load() - self._confirmed_clears()
-            stale = sorted(retained - self.configs.keys())
+            stale = sorted(retained - self._retained)
             # Recorded before anything is published: a crash cannot forget a retained config.
-            self._record.save(retained | self.configs.keys())
+            self._record.save(retained | self._retained)
             for topic in stale:
                 self._clearing[topic] = self._connection.publish(topic, b"", retain=True)
         if stale:
-            log.info("removing Home Assistant entities no longer announced: %s", ", ".join(stale))
+            log.info(
+                "removing Home Assistant entities and statuses no longer announced: %s",
+                ", ".join(stale),
+            )
         for topic, payload in self.configs.items():
             self._connection.publish(topic, payload, retain=True)
 

@@ -25,6 +25,14 @@ from assistant.rooms.settings import MqttSettings
 TAKEN_OVER_SECONDS = 5.0
 """A connection dropped sooner than this after it was made, while the broker still listens,
 counts as taken over."""
+TAKEN_OVER_DROPS = 3
+"""Quick drops in a row (each while the broker still listens) that mean another client has this
+client's id."""
+TAKEN_OVER_WAIT = 30.0
+"""Seconds a connection taken over (TAKEN_OVER_DROPS) waits before it connects again: the two
+clients of one id then swap the connection every so often, not several times a second (each
+swap a log line on both, a satellite offline and online again for the hub and Home
+Assistant)."""
 LISTENS_TIMEOUT_SECONDS = 2.0
 """How long a look at whether the broker still listens, after a quick drop, may take."""
 
@@ -296,7 +304,8 @@ class MqttConnection:
                 return
             if self.connections > connections_before:
                 delay = self.settings.reconnect_min
-            self._stopping.wait(delay)
+            taken_over = self._quick_drops >= TAKEN_OVER_DROPS
+            self._stopping.wait(TAKEN_OVER_WAIT if taken_over else delay)
             delay = min(delay * 2, self.settings.reconnect_max)
 
     def _describe_socket_error(self, error: Exception) -> str:
@@ -372,19 +381,21 @@ class MqttConnection:
     def _note_drop(self) -> None:
         """A broker gives a client id to the newest connection: drops right after each connect,
         while the broker keeps running, mean another client has this id. Said once, on the third
-        drop in a row. A broker that closed its connections because it stops (a restart) no
-        longer listens, and a lost network does not answer: such a drop is no take-over. (MQTT
-        3.1.1 gives no reason for a drop; the reason code of MQTT 5 is not sent by every
-        broker, mosquitto before 2.0.15 among them.)"""
+        drop in a row; while they go on, the supervisor waits TAKEN_OVER_WAIT. A broker that
+        closed its connections because it stops (a restart) no longer listens, and a lost
+        network does not answer: such a drop is no take-over. (MQTT 3.1.1 gives no reason for a
+        drop; the reason code of MQTT 5 is not sent by every broker, mosquitto before 2.0.15
+        among them.)"""
         lasted = time.monotonic() - self._connected_at
         taken_over = lasted < TAKEN_OVER_SECONDS and not self.unreachable()
         self._quick_drops = self._quick_drops + 1 if taken_over else 0
-        if self._quick_drops == 3:
+        if self._quick_drops == TAKEN_OVER_DROPS:
             self.log.error(
                 "the MQTT broker keeps dropping %s right after it connects: another client uses "
                 "the same id (`site:` given to two satellites, or two hubs with one "
-                "mqtt.topic_prefix?)",
+                "mqtt.topic_prefix?); reconnecting every %g s while this lasts",
                 self.client_id,
+                TAKEN_OVER_WAIT,
             )
 
     def unreachable(self) -> str:
