@@ -1,8 +1,12 @@
 """Media players over MPRIS (D-Bus): play/pause, next/previous and volume.
 
-The active player is the one playing now; else the one the skill last played or paused; else
-the one named in the `player` setting; else the first found. Every action opens a short
-connection to the session bus, so a restarted bus or player is picked up without reconnecting.
+The active player is the one playing now (of several, the one that started playing last, as
+playerctld chooses); else the one that started playing last or that the skill last played or
+paused, whichever came later; else the one named in the `player` setting; else the first
+found. Players are asked their PlaybackStatus all at once, and one that does not answer is not
+asked again until it is heard from, so that a hung player does not hold up the commands to the
+others. Every action opens a short connection to the session bus, so a restarted bus or player
+is picked up without reconnecting.
 
 The skill holds focus while a player plays: a thread follows the players' PlaybackStatus
 (PropertiesChanged) and their coming and going on the bus, and releases focus when playback
@@ -16,10 +20,17 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
-from jeepney import DBusAddress, DBusErrorResponse, MatchRule, Properties, new_method_call
+from jeepney import (
+    DBusAddress,
+    DBusErrorResponse,
+    HeaderFields,
+    MatchRule,
+    MessageType,
+    Properties,
+    new_method_call,
+)
 from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import DBusConnection, open_dbus_connection
 from jeepney.wrappers import unwrap_msg
@@ -61,21 +72,27 @@ def _watched() -> tuple[MatchRule, ...]:
 WATCHED = _watched()
 
 
-def _chosen(
-    players: list[str], status: Callable[[str], str], preferred: str, controlled: str
-) -> str:
-    """The player commands go to, of `players` (sorted, at least one): the first playing (as
-    `status` tells), else `controlled` (the one last played or paused), else the one
-    `preferred` names (such as vlc), else the first."""
-    for player in players:
-        if status(player) == "Playing":
-            return player
-    if controlled in players:
-        return controlled
+def _chosen(statuses: dict[str, str], recent: list[str], preferred: str) -> str:
+    """The player commands go to, of those in `statuses` (each one's PlaybackStatus, at least
+    one): of those playing, the last in `recent` (players in the order they last started
+    playing or the skill played or paused them), else the first playing; else the last in
+    `recent`; else the one `preferred` names (such as vlc); else the first."""
+    players = sorted(statuses)
+    playing = [player for player in players if statuses[player] == "Playing"]
+    last = [player for player in reversed(recent) if player in statuses]
+    for candidates in ([player for player in last if player in playing], playing, last):
+        if candidates:
+            return candidates[0]
     for player in players:
         if preferred and player.removeprefix(MPRIS_PREFIX).split(".")[0] == preferred:
             return player
     return players[0]
+
+
+def _stepped(volume: float, step: float) -> float:
+    """`volume` changed by `step`, kept between 0 and 1; a volume above 1 (players such as VLC
+    and mpv go to 1.25 or 1.3) is never raised, nor lowered by a step up."""
+    return max(0.0, min(max(volume, 1.0), volume + step))
 
 
 def _short(player: str) -> str:
@@ -101,8 +118,12 @@ class MediaSkill(Skill):
         """Each player's PlaybackStatus as last seen (None: not seen yet)."""
         self._followed = ""
         """The playback focus last followed: Playing, Idle or Gone ("": none yet)."""
-        self._controlled = ""
-        """The player the skill last played or paused: commands go to it while none plays."""
+        self._recent: list[str] = []
+        """The players in the order they last started playing or the skill played or paused
+        them (the last one last): commands go to the last of them that plays, else the last."""
+        self._silent: dict[str, str] = {}
+        """The players that did not answer when asked their status, with their unique bus
+        names: not asked again until a signal comes from that name or the player leaves."""
         self._asked_until = 0.0
         """Until when (time.monotonic) playback that stops was stopped by the skill's pause."""
         self._unfollowed = ""
@@ -135,9 +156,7 @@ class MediaSkill(Skill):
             return ["looking for the players"]
         if not seen:
             return ["no media player is running"]
-        followed = _chosen(
-            sorted(seen), seen.__getitem__, self.context.settings["player"], self._controlled
-        )
+        followed = _chosen(seen, self._recent, self.context.settings["player"])
         others = [f"{_short(p)} ({s.lower()})" for p, s in sorted(seen.items()) if p != followed]
         return [
             f"following {_short(followed)} ({seen[followed].lower()})"
@@ -178,7 +197,7 @@ class MediaSkill(Skill):
         with self._connection() as bus:
             player = self._active_player(bus)
             volume = self._get(bus, player, "Volume")
-            self._set(bus, player, "Volume", ("d", min(1.0, max(0.0, volume + step))))
+            self._set(bus, player, "Volume", ("d", _stepped(volume, step)))
 
     def _control(self, method: str) -> None:
         """Call `method` of the active player, which commands then go to while none plays, and
@@ -189,10 +208,10 @@ class MediaSkill(Skill):
             playing = self._status(bus, player) == "Playing"
             if method == "Play" and playing:
                 raise NothingToDo(f"Media: {_short(player)} plays already", "It is playing")
-            self._controlled = player
             self._call(bus, player, method)
             pausing = method == "Pause" or (method == "PlayPause" and playing)
             with self._following:
+                self._played(player)
                 playback = self._playback(bus)
                 if pausing and self._status(bus, player) == "Playing":  # it may say so later
                     self._asked_until = time.monotonic() + ASKED_GRACE
@@ -252,16 +271,38 @@ class MediaSkill(Skill):
             except TimeoutError:
                 continue
             if any(rule.matches(message) for rule in WATCHED):
+                self._heard_from(message.header.fields.get(HeaderFields.sender, ""))
                 return
+
+    def _heard_from(self, sender: str) -> None:
+        """A player that did not answer is asked again once a signal came from it."""
+        for player, owner in list(self._silent.items()):
+            if owner == sender:
+                self._silent.pop(player, None)
 
     def _playback(self, bus: DBusConnection) -> str:
         """Playing while any player plays; Idle while players are there but none plays, else
         Gone. What each player does is kept for `status_lines`."""
-        seen = {player: self._status(bus, player) for player in self._players(bus)}
-        self._seen = seen
+        seen = self._statuses(bus, self._players(bus))
+        self._note_started(seen)
         if "Playing" in seen.values():
             return "Playing"
         return "Idle" if seen else "Gone"
+
+    def _note_started(self, seen: dict[str, str]) -> None:
+        """Keep `seen` for `status_lines`, and note the players that started playing since
+        the last look (all but those found playing at the first)."""
+        before = self._seen
+        self._recent = [player for player in self._recent if player in seen]
+        if before is not None:
+            for player in sorted(seen):
+                if seen[player] == "Playing" and before.get(player) != "Playing":
+                    self._played(player)
+        self._seen = seen
+
+    def _played(self, player: str) -> None:
+        """`player` is now the last that started playing or that the skill played or paused."""
+        self._recent = [other for other in self._recent if other != player] + [player]
 
     def _connection(self) -> DBusConnection:
         bus = self.context.settings["bus"]
@@ -280,7 +321,11 @@ class MediaSkill(Skill):
 
     def _players(self, bus: DBusConnection) -> list[str]:
         names = self._reply(bus, message_bus.ListNames())[0]
-        return sorted(name for name in names if name.startswith(MPRIS_PREFIX))
+        players = sorted(name for name in names if name.startswith(MPRIS_PREFIX))
+        for player in list(self._silent):
+            if player not in players:  # it left: one of that name is asked again
+                self._silent.pop(player, None)
+        return players
 
     def _active_player(self, bus: DBusConnection) -> str:
         players = self._players(bus)
@@ -289,18 +334,48 @@ class MediaSkill(Skill):
                 "Media: no media player is running (none offers MPRIS on D-Bus)",
                 spoken="No media player is running",
             )
-        return _chosen(
-            players,
-            lambda player: self._status(bus, player),
-            self.context.settings["player"],
-            self._controlled,
-        )
+        return _chosen(self._statuses(bus, players), self._recent, self.context.settings["player"])
 
     def _status(self, bus: DBusConnection, player: str) -> str:
+        return self._statuses(bus, [player])[player]
+
+    def _statuses(self, bus: DBusConnection, players: list[str]) -> dict[str, str]:
+        """Each player's PlaybackStatus, asked of all at once and waited for CALL_TIMEOUT at
+        most: Unknown for one that refuses, and for one that does not answer, which is not
+        asked again until it is heard from (`_silent`)."""
+        statuses = dict.fromkeys(players, "Unknown")
+        asked: dict[int, str] = {}
+        for player in players:
+            if player not in self._silent:
+                address = DBusAddress(MPRIS_PATH, bus_name=player, interface=PLAYER_INTERFACE)
+                serial = next(bus.outgoing_serial)
+                bus.send(Properties(address).get("PlaybackStatus"), serial=serial)
+                asked[serial] = player
+        deadline = time.monotonic() + CALL_TIMEOUT
+        while asked:
+            try:
+                reply = bus.receive(timeout=max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                break
+            player = asked.pop(reply.header.fields.get(HeaderFields.reply_serial, -1), "")
+            if player and reply.header.message_type == MessageType.method_return:
+                statuses[player] = str(reply.body[0][1])
+        for player in asked.values():
+            self._fell_silent(bus, player)
+        return statuses
+
+    def _fell_silent(self, bus: DBusConnection, player: str) -> None:
+        """Ask `player` nothing more until a signal comes from its unique name."""
         try:
-            return str(self._get(bus, player, "PlaybackStatus"))
-        except SkillError:
-            return "Unknown"
+            owner = self._reply(bus, message_bus.GetNameOwner(player))[0]
+        except SkillError:  # it left meanwhile
+            return
+        self._silent[player] = owner
+        self.context.log.warning(
+            "%s did not answer within %g s; it is not asked again until it is heard from",
+            _short(player),
+            CALL_TIMEOUT,
+        )
 
     def _call(self, bus: DBusConnection, player: str, method: str) -> None:
         address = DBusAddress(MPRIS_PATH, bus_name=player, interface=PLAYER_INTERFACE)

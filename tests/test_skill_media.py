@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -226,8 +227,8 @@ def test_a_pause_asked_for_keeps_focus_while_the_watcher_reconnects(
 def test_status_shows_the_player_commands_go_to_and_what_each_player_does(
     media: SkillUnderTest, bus_address: str
 ) -> None:
-    """`assistant status`: the player followed (the one playing, else the first) and its
-    playback, then the others'; the skill has focus while one plays."""
+    """`assistant status`: the player followed (the one playing, else the one that played
+    last) and its playback, then the others'; the skill has focus while one plays."""
 
     def shown() -> list[str]:
         return media.status()
@@ -241,7 +242,7 @@ def test_status_shows_the_player_commands_go_to_and_what_each_player_does(
         assert media.host.health() == "media running, has focus"
         playing.set_status("Stopped")
         assert wait_until(
-            lambda: shown() == ["skill media: following aaa (paused), also zzz (stopped)"]
+            lambda: shown() == ["skill media: following zzz (stopped), also aaa (paused)"]
         )
         assert media.host.health() == "media running"
     finally:
@@ -257,6 +258,76 @@ def test_volume_stays_between_zero_and_one(media: SkillUnderTest, bus_address: s
         assert player.volume == 1.0
     finally:
         player.close()
+
+
+def test_a_volume_above_one_is_not_lowered_by_up(media: SkillUnderTest, bus_address: str) -> None:
+    """VLC and mpv go up to 1.25 or 1.3: "up" leaves such a volume, "down" lowers it a step."""
+    player = MprisPlayer(bus_address, "testplayer", volume=1.3)
+    try:
+        media.do("volume_up")
+        assert player.volume == pytest.approx(1.3)
+        media.do("volume_down")
+        assert player.volume == pytest.approx(1.1)
+    finally:
+        player.close()
+
+
+def test_of_several_playing_the_one_that_started_last_is_chosen(
+    media: SkillUnderTest, bus_address: str
+) -> None:
+    """As playerctld: music plays in one player, a video starts in another; "stop" pauses the
+    video. With none playing, "go" goes to the player played last, in its window too."""
+    music = MprisPlayer(bus_address, "aaa", status="Playing")
+    video = MprisPlayer(bus_address, "zzz")
+    try:
+        assert wait_until(
+            lambda: media.status() == ["skill media: following aaa (playing), also zzz (paused)"]
+        )
+        video.set_status("Playing")  # in its own window
+        following = ["skill media: following zzz (playing), also aaa (playing)"]
+        assert wait_until(lambda: media.status() == following)
+        media.do("pause", "stop")
+        assert (video.status, music.status) == ("Paused", "Playing")
+        media.do("pause", "stop")
+        assert music.status == "Paused"
+        video.set_status("Playing")  # played and paused in its own window since
+        playing = ["skill media: following zzz (playing), also aaa (paused)"]
+        assert wait_until(lambda: media.status() == playing)
+        video.set_status("Paused")
+        assert wait_until(
+            lambda: media.status() == ["skill media: following zzz (paused), also aaa (paused)"]
+        )
+        media.do("play_pause", "go")
+        assert (video.status, music.status) == ("Playing", "Paused")
+    finally:
+        music.close()
+        video.close()
+
+
+def test_players_that_do_not_answer_hold_up_no_command(
+    media: SkillUnderTest, bus_address: str
+) -> None:
+    """Two hung players (a frozen browser, say) and one playing: once the skill found them
+    silent, commands wait for them no more (each would take 2 s twice), until one is heard
+    from."""
+    hung = [MprisPlayer(bus_address, name, answers=False) for name in ("aaa", "bbb")]
+    playing = MprisPlayer(bus_address, "zzz", status="Playing")
+    following = "skill media: following zzz ({}), also aaa (unknown), bbb (unknown)"
+    try:
+        assert wait_until(lambda: media.status() == [following.format("playing")], 10)
+        started = time.monotonic()
+        media.do("pause", "stop")
+        assert playing.status == "Paused"
+        media.do("play", "go")
+        media.do("volume_up", "up")
+        assert time.monotonic() - started < 1.0
+        assert (playing.status, playing.volume) == ("Playing", pytest.approx(0.7))
+        hung[0].answers = True  # it recovers, and plays
+        hung[0].set_status("Playing")
+        assert wait_until(lambda: "aaa (playing)" in media.status()[0])
+    finally:
+        for player in (*hung, playing):
+            player.close()
 
 
 def test_the_playing_player_is_chosen(media: SkillUnderTest, bus_address: str) -> None:
