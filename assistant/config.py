@@ -447,10 +447,10 @@ class _Validator:
         """What a run would refuse although every value has the right type (sections with a
         value of the wrong type are left to that message), a voice the speech engine does not
         have included. Notes what the microphone model can report, for the commands."""
+        from assistant.espeak import check_voice
         from assistant.listener import check_thresholds, model_file, model_labels
         from assistant.rooms.settings import MqttSettings
         from assistant.rooms.topics import check_level
-        from assistant.speech import check_voice
         from assistant.vosk_models import check_model
 
         def microphone(section: dict[str, Any]) -> None:
