@@ -279,6 +279,13 @@ def check_skill_use(
 
 
 class _Validator:
+    """Checks a parsed configuration file, collecting every problem rather than stopping at the
+    first: `run` checks the top level and each section (`checked_settings` against its schema,
+    then `check_sections`), the commands (`commands` down to `action_call`), and the skills'
+    settings and own checks (`skill_settings`). Each problem or warning goes through `problem`
+    or `warn`, at the line of a `Path_` (the keys and list indexes leading to a value in the
+    YAML, not a file path); `run` raises ConfigError with all of them, sorted by line."""
+
     def __init__(
         self,
         document: LocatedDocument,
@@ -328,7 +335,9 @@ class _Validator:
             "the configuration file; correct it from there, or give an absolute path)"
         )
 
-    def settings(self, values: Any, schema: tuple[Setting, ...], path: Path_) -> dict[str, Any]:
+    def checked_settings(
+        self, values: Any, schema: tuple[Setting, ...], path: Path_
+    ) -> dict[str, Any]:
         """The settings checked against `schema`: every setting is there, a rejected one (its
         problem reported) at its default, so checking can go on."""
         where = ".".join(map(str, path)) or "the top level"
@@ -401,11 +410,13 @@ class _Validator:
                 )
         top.pop("commands", None)
         top.pop("skills", None)
-        values = self.settings(top, TOP_LEVEL_SETTINGS, ())
+        values = self.checked_settings(top, TOP_LEVEL_SETTINGS, ())
         sections, mistyped = {}, set()
         for name, schema in schemas.items():
             known_problems = len(self.problems)
-            sections[name] = self.settings(self.section_value(name, schema), schema, (name,))
+            sections[name] = self.checked_settings(
+                self.section_value(name, schema), schema, (name,)
+            )
             if len(self.problems) > known_problems:
                 mistyped.add(name)
         self.check_sections(values, sections, mistyped)
@@ -447,10 +458,10 @@ class _Validator:
         """What a run would refuse although every value has the right type (sections with a
         value of the wrong type are left to that message), a voice the speech engine does not
         have included. Notes what the microphone model can report, for the commands."""
+        from assistant.espeak import check_voice
         from assistant.listener import check_thresholds, model_file, model_labels
         from assistant.rooms.settings import MqttSettings
         from assistant.rooms.topics import check_level
-        from assistant.speech import check_voice
         from assistant.vosk_models import check_model
 
         def microphone(section: dict[str, Any]) -> None:
@@ -564,7 +575,7 @@ class _Validator:
                     (*path, "when", skill),
                     f"command {command!r} does nothing while {skill} has focus: the list is empty",
                 )
-        limits = self.settings(
+        limits = self.checked_settings(
             {k: spec[k] for k in ("min_score", "cooldown") if k in spec},
             tuple(
                 dataclasses.replace(setting, default=defaults[setting.name])
@@ -611,7 +622,7 @@ class _Validator:
             return None
         skill, action = found
         known_problems = len(self.problems)
-        params = self.settings(spec.get("with") or {}, action.params, (*path, "with"))
+        params = self.checked_settings(spec.get("with") or {}, action.params, (*path, "with"))
         call = ActionCall(skill, action.name, params)
         self.calls.append((call, (*path, "with"), len(self.problems) == known_problems))
         return call
@@ -702,21 +713,21 @@ class _Validator:
                     )
                 continue
             known_problems = len(self.problems)
-            result[name] = self.settings(raw.get(name), skill.settings, ("skills", name))
+            result[name] = self.checked_settings(raw.get(name), skill.settings, ("skills", name))
             if len(self.problems) == known_problems:
-                self.check_skill(name, skill, result[name])
+                self.run_skill_checks(name, skill, result[name])
         return result
 
-    def check_skill(self, name: str, skill: type[Skill], settings: dict[str, Any]) -> None:
+    def run_skill_checks(self, name: str, skill: type[Skill], settings: dict[str, Any]) -> None:
         """The skill's own checks of its settings and of the parameters of each call of it
         (Skill.check_settings, Skill.check_params)."""
-        self.skill_check(("skills", name), f"skills.{name}", skill.check_settings, settings)
+        self.report_skill_check(("skills", name), f"skills.{name}", skill.check_settings, settings)
         for call, path, checked in self.calls:
             if call.skill == name and checked:  # not on defaults put in for rejected values
                 check = skill.check_params
-                self.skill_check(path, str(call), check, call.action, call.params, settings)
+                self.report_skill_check(path, str(call), check, call.action, call.params, settings)
 
-    def skill_check(
+    def report_skill_check(
         self, path: Path_, where: str, check: Callable[..., str | None], *args: Any
     ) -> None:
         """Run one of a skill's checks, reporting what it finds at `path` (or at the key a

@@ -1,7 +1,7 @@
 """Which commands the assistant's own voice could make the spotter report.
 
 When a reply starts, `Analysis` synthesizes it as it will be said (espeak-ng at the configured
-voice, rate and volume: `espeak_to_file`, assistant/speech.py) and runs it through the board's
+voice, rate and volume: `espeak_to_file`, assistant/espeak.py) and runs it through the board's
 pipeline with the `microphone:` section's model (assistant/pipeline.py) as a microphone would
 hear it in a quiet room (a second of faint noise before and after, the noise under it too) and
 in each of a few reverberant ones (ROOMS, assistant/acoustics.py). A command is in the reply

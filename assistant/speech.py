@@ -6,44 +6,41 @@ audio output: an utterance that takes longer than `timeout` marks the engine as 
 replies are then only logged until it comes back. An engine that does not start, or fails on a
 reply, leaves the player working: each reply it cannot say is logged and played as a falling
 tone, so that a user who only listens knows the command was heard. A reply longer than what can
-be said within `timeout` at `rate` (a skill's, or one a satellite got from the broker) is cut to
-that at a word, and ends with "... and more" so that the listener hears it was cut; what was
-cut is logged: every reply goes through `Speaker.say`. A reply the same as one
-still waiting or being said is logged, not queued again ("up up up" with the lights
-unreachable says so once). `may_be_own_voice` tells the daemon when a command the board or
-the microphone hears may be the assistant's own voice: each reply is said at once and analysed
-meanwhile, in a worker process of its own (assistant/own_voice.py,
+be said within `timeout` at `rate` (a skill's, or one a satellite got from the broker) is cut
+to that at a word, and ends with "... and more" so that the listener hears it was cut
+(assistant/reply_length.py); what was cut is logged: every reply goes through `Speaker.say`. A
+reply the same as one still waiting or being said is logged, not queued again ("up up up" with
+the lights unreachable says so once). `may_be_own_voice` tells the daemon when a command the
+board or the microphone hears may be the assistant's own voice: each reply is said at once and
+analysed meanwhile, in a worker process of its own (assistant/own_voice.py,
 assistant/own_voice_worker.py), for the commands it could be heard as; until that is done, it
 could be heard as any. `play_cue` plays the listening cue of a follow-up phrase (a tone, or a
 short question) in turn with the replies, and returns once it has been played, so that the
-listening starts after it. `acknowledge` plays the short
-tone of `acknowledge: tone` for an accepted command, in turn too, without waiting for it.
+listening starts after it. `acknowledge` plays the short tone of `acknowledge: tone` for an
+accepted command, in turn too, without waiting for it.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import queue
 import shutil
-import string
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import accumulate
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
-from assistant.choices import SHOWN, did_you_mean, nearest
 from assistant.cue import ACKNOWLEDGE_NOTES, ACKNOWLEDGEMENTS, TONE_NOTES, UNSPOKEN_NOTES, tone_wav
+from assistant.espeak import SpeechError, check_espeak_voice, espeak_to_file, uses_espeak
 from assistant.own_voice import Analysis, Heard, OwnVoice
-from assistant.plugin import Setting, SettingValueError
+from assistant.plugin import Setting
+from assistant.reply_length import fitting_reply
 from assistant.settings import with_defaults
 
 SPEECH_SETTINGS: tuple[Setting, ...] = (
@@ -106,19 +103,6 @@ OWN_VOICE_SECONDS = 1.0
 scores over 1000 ms, so it reports a word up to about a second after the word ends."""
 
 QUEUE_LIMIT = 8
-CHARACTERS_PER_WORD = 5
-"""Plain characters (spaces included) counted for each word of `rate`: espeak-ng says a typical
-160-character reply in about 8 s at 170 words a minute (6.7 to the word), and pauses after
-each sentence."""
-PLAIN = frozenset(string.ascii_letters + " .,'-")
-"""Characters said as part of a word (or as a short pause)."""
-SPELLED_OUT = 10
-"""What any other character counts for, in plain ones: espeak-ng says a symbol or a non-Latin
-character as a word of its own ("plus", "chinese letter"), and a digit as part of a number
-("1234567" is seven words)."""
-CUT_MARKER = "... and more"
-"""Ends a reply cut to fit `timeout`: a pause, then "and more", as assistants say when they read
-only the start of a list ("and 3 more"), so that the listener hears there was more to it."""
 STUCK = "the speech engine is stuck"
 """Why a reply or cue is not queued while an utterance takes longer than speech.timeout."""
 SHOWN_CUT = 200
@@ -133,10 +117,6 @@ skill's call up."""
 
 HeardAs = frozenset[str] | None
 """The commands a voice could be heard as (assistant/own_voice.py); None: any of them."""
-
-
-class SpeechError(RuntimeError):
-    """Speech could not be produced (engine missing or failing)."""
 
 
 class Engine(Protocol):
@@ -161,7 +141,7 @@ def pyttsx3_engine(settings: Mapping[str, Any]) -> Engine:
     import pyttsx3  # imported here: loading the driver is slow and needs the speech library
 
     driver = None if settings["engine"] == "auto" else settings["engine"]
-    if settings["voice"] and _uses_espeak(settings):
+    if settings["voice"] and uses_espeak(settings):
         check_espeak_voice(settings["voice"])
     engine = pyttsx3.init(driver)
     if engine.isBusy():  # a new engine queues properties until its first run: run it empty
@@ -178,10 +158,6 @@ def pyttsx3_engine(settings: Mapping[str, Any]) -> Engine:
     return engine
 
 
-def _uses_espeak(settings: Mapping[str, Any]) -> bool:
-    return sys.platform.startswith("linux") and settings["engine"] in ("auto", "espeak")
-
-
 def espeak_busy() -> bool:
     """Whether espeak-ng's own thread is still at work: taking a setting (pyttsx3 hands rate and
     volume over as commands that thread carries out later) or ending an utterance. pyttsx3
@@ -195,171 +171,11 @@ def espeak_busy() -> bool:
 def settle(settings: Mapping[str, Any]) -> None:
     """Return once espeak-ng's thread is done (`espeak_busy`), or after `timeout` (a hung
     output); at once with another engine."""
-    if not _uses_espeak(settings):
+    if not uses_espeak(settings):
         return
     deadline = time.monotonic() + settings["timeout"]
     while espeak_busy() and time.monotonic() < deadline:
         time.sleep(ESPEAK_POLL_SECONDS)
-
-
-VOICES_HOW = (
-    "`espeak-ng --voices` lists the voices: write a File (gmw/en-us), its last part (en-us) or a "
-    "VoiceName with spaces for its underscores, with +VARIANT from `espeak-ng --voices=variant` "
-    "if you like (en-us+f3)"
-)
-"""How to name a voice as the engine selects it (espeak-ng's SetVoiceByName, which pyttsx3
-calls): what an unknown voice's problem ends with."""
-VOICE_LIKENESS = 0.6
-"""How like a voice's name (difflib's ratio) a misspelt one must be for it to be offered."""
-LISTING_TIMEOUT = 5.0
-"""Seconds `espeak-ng --voices` may take (it takes about 10 ms)."""
-
-
-class UnknownVoice(SpeechError):
-    """espeak-ng has no voice (or variant) of the name given."""
-
-
-@dataclass(frozen=True)
-class EspeakVoices:
-    """The names espeak-ng selects a voice by, as `espeak-ng --voices` lists them: a voice's
-    File, its last part, or its VoiceName (listed with underscores for spaces), in any case.
-    A language listed is no name when no voice file has it for name (en-gb, fr-fr), nor is a
-    VoiceName's first word alone (english, of English_(America))."""
-
-    names: frozenset[str]
-    """Every name a voice is selected by, in lower case."""
-    files: tuple[str, ...]
-    """The last part of each voice's File, in lower case: the names suggested."""
-    instead: Mapping[str, tuple[str, ...]]
-    """A likely name that selects no voice (a language, a VoiceName as listed, a VoiceName's
-    first word) -> the names of the voices it stands for, those espeak-ng prefers first."""
-
-
-def check_espeak_voice(voice: str) -> None:
-    """Raise UnknownVoice unless espeak-ng has `voice` as the engine selects it (espeak-ng
-    itself silently keeps the voice it had, or a variant's): a name of `EspeakVoices`, and
-    maybe +VARIANT (a variant's file name, exactly, or a digit for m<digit>). SpeechError when
-    espeak-ng cannot list its voices. The lists are read once (about 10 ms), and again when a
-    name is not in them (a voice installed since)."""
-    espeak = _espeak_ng()
-    base, _, variant = voice.partition("+")
-    if base.lower() not in _voices(espeak).names:
-        _voices.cache_clear()
-        voices = _voices(espeak)
-        if base.lower() not in voices.names:
-            raise UnknownVoice(f"speech.voice: unknown voice {base!r}; {_nearest(base, voices)}")
-    variants = _variants(espeak) if variant else ()
-    if variant and (f"m{variant}" if variant.isdigit() else variant) not in variants:
-        near = nearest(variant, variants, count=SHOWN, cutoff=VOICE_LIKENESS)
-        raise UnknownVoice(
-            f"speech.voice: unknown variant {variant!r} of {voice!r}; {did_you_mean(near)}"
-            "`espeak-ng --voices=variant` lists them (a variant's name is case-sensitive)"
-        )
-
-
-def _nearest(name: str, voices: EspeakVoices) -> str:
-    """The names nearest to `name`, and how to find the others."""
-    written = name.lower()
-    near = [*voices.instead.get(written, ())]
-    near += nearest(written, voices.files, count=SHOWN, cutoff=VOICE_LIKENESS)
-    return did_you_mean(near) + VOICES_HOW
-
-
-@functools.lru_cache(maxsize=1)
-def _voices(espeak: str) -> EspeakVoices:
-    names: set[str] = set()
-    files: list[str] = []
-    instead: dict[str, list[str]] = {}
-    for voice in sorted(_listing(espeak, "--voices"), key=lambda voice: voice.priority):
-        last = voice.file.rsplit("/", 1)[-1].lower()
-        names.update({voice.file.lower(), last, voice.name.replace("_", " ").lower()})
-        files.append(last)
-        for likely in (voice.language, voice.name, voice.name.split("_", 1)[0]):
-            instead.setdefault(likely.lower(), []).append(last)
-    return EspeakVoices(
-        frozenset(names),
-        tuple(files),
-        {key: tuple(dict.fromkeys(its)) for key, its in instead.items() if key not in names},
-    )
-
-
-@functools.lru_cache(maxsize=1)
-def _variants(espeak: str) -> tuple[str, ...]:
-    return tuple(voice.file.rsplit("/", 1)[-1] for voice in _listing(espeak, "--voices=variant"))
-
-
-class _Listed(NamedTuple):
-    """A voice as `espeak-ng --voices` lists it."""
-
-    priority: int
-    """Pty: the lower, the more espeak-ng prefers the voice for its language."""
-    language: str
-    name: str
-    file: str
-
-
-def _listing(espeak: str, option: str) -> list[_Listed]:
-    """Each voice `espeak-ng OPTION` lists."""
-    try:
-        done = subprocess.run(
-            [espeak, option], capture_output=True, text=True, timeout=LISTING_TIMEOUT
-        )
-    except subprocess.TimeoutExpired:
-        raise SpeechError(f"`espeak-ng {option}` took more than {LISTING_TIMEOUT:g} s") from None
-    except OSError as error:
-        raise SpeechError(f"`espeak-ng {option}` could not run: {error.strerror}") from None
-    if done.returncode != 0:
-        raise SpeechError(f"`espeak-ng {option}` failed: {done.stderr.strip() or done.returncode}")
-    rows = [line.split() for line in done.stdout.splitlines()[1:]]
-    rows = [row for row in rows if len(row) >= 5 and row[0].isdigit()]
-    return [_Listed(int(row[0]), row[1], row[3], row[4]) for row in rows]
-
-
-def check_voice(settings: Mapping[str, Any]) -> str | None:
-    """The `speech:` section's voice checked as the engine will select it, for the
-    configuration check: SettingValueError (at `voice`) when espeak-ng has no such voice; why
-    it was not checked when espeak-ng is missing or cannot list its voices (the engine will
-    not start then, and says so); None once checked, or with nothing to check (speech off, no
-    engine is started; the default voice; another engine than espeak-ng, whose voices are its
-    own)."""
-    voice = settings["voice"]
-    if not (settings["enabled"] and voice and _uses_espeak(settings)):
-        return None
-    try:
-        check_espeak_voice(voice)
-    except UnknownVoice as error:
-        raise SettingValueError(str(error), "voice") from None
-    except SpeechError as error:
-        return f"speech.voice: {voice!r} could not be checked: {error}; replies need it to be said"
-    return None
-
-
-def _espeak_ng() -> str:
-    espeak = shutil.which("espeak-ng")
-    if espeak is None:
-        raise SpeechError("espeak-ng is not installed (apt install espeak-ng)")
-    return espeak
-
-
-def espeak_to_file(settings: Mapping[str, Any], text: str, path: Path) -> Path:
-    """Synthesize `text` into a WAV file with espeak-ng (the engine behind pyttsx3 on Linux),
-    using the voice, rate and volume of `settings` (the `speech:` section, defaults filled in)."""
-    espeak = _espeak_ng()
-    if settings["voice"]:
-        check_espeak_voice(settings["voice"])
-    command = [espeak, "-w", str(path), "-s", str(settings["rate"])]
-    command += ["-a", str(round(settings["volume"] * 100))]
-    if settings["voice"]:
-        command += ["-v", settings["voice"]]
-    try:
-        done = subprocess.run(
-            [*command, "--", text], capture_output=True, text=True, timeout=settings["timeout"]
-        )
-    except subprocess.TimeoutExpired:
-        raise SpeechError(f"espeak-ng took more than {settings['timeout']} s") from None
-    if done.returncode != 0 or not Path(path).exists():
-        raise SpeechError(f"espeak-ng failed: {done.stderr.strip() or done.returncode}")
-    return Path(path)
 
 
 PLAYER = "aplay"
@@ -387,7 +203,7 @@ def missing_audio_output(settings: Mapping[str, Any]) -> str | None:
     """Why spoken replies cannot be heard on this machine, or None. pyttsx3's espeak driver
     plays through `aplay`, whose errors go straight to our stderr: the output is tried here
     once (errors captured), so that a machine without one logs one warning, not one per reply."""
-    if not _uses_espeak(settings):
+    if not uses_espeak(settings):
         return None
     if shutil.which(PLAYER) is None:
         return f"no audio player: `{PLAYER}` was not found (install alsa-utils)"
@@ -399,40 +215,6 @@ def missing_audio_output(settings: Mapping[str, Any]) -> str | None:
         said = probe.stderr.strip().splitlines()
         return "no sound card" + (f" ({said[-1]})" if said else "")
     return None
-
-
-def fitting_reply(text: str, settings: Mapping[str, Any]) -> tuple[str, str]:
-    """What to say of `text` and the rest not said (empty when all of it can be said within
-    `timeout` at `rate`): else its start, cut after a word when one ends in its second half and
-    followed by CUT_MARKER, the whole within `timeout` (without the marker when even that
-    leaves no room for a word or two)."""
-    limit = round(settings["rate"] / 60 * settings["timeout"] * CHARACTERS_PER_WORD)
-    costs = list(accumulate(_cost(character) for character in text))
-    if not costs or costs[-1] <= limit:
-        return text, ""
-    end = _cut(text, costs, limit - CUT_MARKER_COST)
-    said = text[:end].rstrip(" ,;:.-")
-    if not said:
-        end = _cut(text, costs, limit)
-        return text[:end].rstrip(), text[end:].lstrip()
-    return said + CUT_MARKER, text[end:].lstrip()
-
-
-def _cost(character: str) -> int:
-    """What saying `character` costs, in plain characters (CHARACTERS_PER_WORD to a word)."""
-    return 1 if character in PLAIN else SPELLED_OUT
-
-
-CUT_MARKER_COST = sum(map(_cost, CUT_MARKER))
-"""What saying CUT_MARKER costs, in plain characters."""
-
-
-def _cut(text: str, costs: list[int], limit: int) -> int:
-    """Where to cut `text` (`costs`: the cost of each of its starts) to cost at most `limit`:
-    after the last word that fits, when it ends in the second half of what fits."""
-    end = next(index for index, cost in enumerate(costs) if cost > limit)
-    word_end = text.rfind(" ", 0, end + 1)
-    return word_end if word_end >= end // 2 else end
 
 
 @dataclass(eq=False)
@@ -482,7 +264,7 @@ class Speaker:
                 analyse_with,
                 partial(espeak_to_file, self.settings),
                 self.log,
-                None if _uses_espeak(self.settings) else "the speech engine is not espeak-ng",
+                None if uses_espeak(self.settings) else "the speech engine is not espeak-ng",
                 separate_process=True,
             )
         self._waiting: list[str] = []  # replies queued or being spoken, in order

@@ -39,8 +39,9 @@ import numpy as np
 from assistant.acoustics import Room
 from assistant.config import DEFAULT_CONFIG, load_config
 from assistant.discovery import discover_skills
+from assistant.espeak import espeak_to_file
 from assistant.own_voice import OWN_VOICE_SCORE, ROOM_MARGIN, ROOMS, Analysis, OwnVoice, Scores
-from assistant.speech import espeak_to_file, speech_settings
+from assistant.speech import speech_settings
 
 REPLIES = (
     "Stop",

@@ -27,7 +27,7 @@ from held_event import AnnouncedWait
 from waiting import read_for, wait_until
 from wav import played_files, same_speech
 
-from assistant import cli, run_marker, service
+from assistant import emulator_input, run_marker, service
 from assistant.config import DEFAULT_CONFIG
 from assistant.emulator import VirtualBoard
 from assistant.version import version_text
@@ -682,7 +682,7 @@ def test_emulate_starts_its_script_once_the_host_listens_not_once_it_opens(tmp_p
     board.plug_in()
     given = argparse.Namespace(script=str(tmp_path / "script.txt"), wav=None, stay=False)
     feeding = threading.Thread(
-        target=cli._feed_board, args=(board, given, None, ["on"]), daemon=True
+        target=emulator_input.feed_board, args=(board, given, None, ["on"]), daemon=True
     )
     feeding.start()
     try:

@@ -17,8 +17,9 @@ import pytest
 from test_own_voice import COMMITTED_MODEL, DEFAULT_MICROPHONE
 
 from assistant import own_voice_worker
+from assistant.espeak import espeak_to_file
 from assistant.own_voice import OwnVoice
-from assistant.speech import Speaker, espeak_to_file, speech_settings
+from assistant.speech import Speaker, speech_settings
 
 
 def workers() -> list[int]:
@@ -156,7 +157,8 @@ def test_the_worker_ends_with_a_daemon_that_was_killed() -> None:
         "import logging, sys, time; from functools import partial; "
         "from test_own_voice import DEFAULT_MICROPHONE; from test_own_voice_worker import workers; "
         "from assistant.own_voice import OwnVoice; "
-        "from assistant.speech import espeak_to_file, speech_settings; "
+        "from assistant.espeak import espeak_to_file; "
+        "from assistant.speech import speech_settings; "
         "analyser = OwnVoice(DEFAULT_MICROPHONE, partial(espeak_to_file, speech_settings(None)), "
         "logging.getLogger(), separate_process=True); "
         "print(sorted(analyser.commands_in('Stop')), *workers(), flush=True); time.sleep(60)"

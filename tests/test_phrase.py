@@ -23,9 +23,10 @@ from scipy.signal import resample_poly
 from wav import read_wav
 
 from assistant.download import DownloadError
+from assistant.espeak import espeak_to_file
 from assistant.phrase import PhraseListener, phrase_from_result, transcribe
 from assistant.plugin import Amount, parse_amount
-from assistant.speech import espeak_to_file, speech_settings
+from assistant.speech import speech_settings
 from assistant.vosk_models import add_commands, check_model, download_model
 
 KOREAN_GRAMMAR = ["안녕하세요", "감사합니다", "[unk]"]

@@ -20,23 +20,19 @@ from wav import duration_and_rms, played_files, same_speech
 
 from assistant.config import DEFAULT_CONFIG
 from assistant.cue import ACKNOWLEDGE_NOTES, TONE_NOTES, UNSPOKEN_NOTES, tone_wav
-from assistant.microphone import SAMPLE_RATE
-from assistant.pipeline import KeywordPipeline, RecognizerSettings
-from assistant.plugin import SettingValueError
-from assistant.speech import (
-    CUT_MARKER,
-    SPEECH_SETTINGS,
+from assistant.espeak import (
     VOICES_HOW,
-    Speaker,
     SpeechError,
     UnknownVoice,
     check_espeak_voice,
     check_voice,
     espeak_to_file,
-    fitting_reply,
-    pyttsx3_engine,
-    speech_settings,
 )
+from assistant.microphone import SAMPLE_RATE
+from assistant.pipeline import KeywordPipeline, RecognizerSettings
+from assistant.plugin import SettingValueError
+from assistant.reply_length import CUT_MARKER, fitting_reply
+from assistant.speech import SPEECH_SETTINGS, Speaker, pyttsx3_engine, speech_settings
 from assistant.wav import read_wav_int16
 from assistant.yaml_lines import load_located
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.speech import espeak_to_file, speech_settings
+from assistant.espeak import espeak_to_file
+from assistant.speech import speech_settings
 
 
 def read_wav(path: Path) -> tuple[np.ndarray, int]:
