@@ -57,9 +57,10 @@ def elapsed() -> float:
 
 
 class ClockWatch:
-    """Looks at the clocks every `tick` seconds, on its own thread: `woke(slept)` is called
-    after a suspend (the boot clock went on while the monotonic one stood still), `stepped(by)`
-    after the wall clock was stepped (it moved unlike the boot clock), each with seconds."""
+    """Looks at the clocks every `tick` seconds from `start()`, on its own thread, and at each
+    `look()`: `woke(slept)` is called after a suspend (the boot clock went on while the
+    monotonic one stood still), `stepped(by)` after the wall clock was stepped (it moved unlike
+    the boot clock), each with seconds; the first look compares with the clocks when it was made."""
 
     def __init__(
         self,
@@ -74,6 +75,9 @@ class ClockWatch:
         self.stepped = stepped
         self.tick = tick
         self.clocks = (wall, boot, awake)
+        self._lock = threading.RLock()
+        self._last = self._offsets()
+        """The offsets at the last look (or at the start): what a change is measured from."""
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="clock watch", daemon=True)
 
@@ -89,12 +93,21 @@ class ClockWatch:
         wall, boot, awake = (clock() for clock in self.clocks)
         return wall - boot, boot - awake
 
-    def _watch(self) -> None:
-        step_before, sleep_before = self._offsets()
-        while not self._stopping.wait(self.tick):
-            step, sleep = self._offsets()
+    def look(self) -> None:
+        """Look at the clocks now, as the watch does every `tick`: call `woke` or `stepped` for
+        a suspend or a step since the last look. Code about to act on the wall clock (setting a
+        moment by it, finding what is due by it) looks first (API 1.4), so that a step within
+        the tick is accounted for before it acts, not after. Each change is told once, by the
+        look that sees it first, whichever thread it is on; the callback runs with the watch's
+        lock held, so a look on another thread returns only once it is done."""
+        with self._lock:
+            (step_before, sleep_before), (step, sleep) = self._last, self._offsets()
+            self._last = step, sleep
             if abs(step - step_before) >= STEP_SECONDS:
                 self.stepped(step - step_before)
             if sleep - sleep_before >= STEP_SECONDS:
                 self.woke(sleep - sleep_before)
-            step_before, sleep_before = step, sleep
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(self.tick):
+            self.look()

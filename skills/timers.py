@@ -13,7 +13,9 @@ newer version (timer_store.FORMAT) stops it at start too, and is left as it is. 
 under another data directory (the folder moved) are taken over at start.
 A timer counts real time: one due while the computer slept is announced as missed on waking
 (APScheduler's wait, on the monotonic clock, would end late by the time slept), and a step of
-the wall clock (NTP, a manual change) moves every timer with it, so the time left stays.
+the wall clock (NTP, a manual change) moves every timer with it, so the time left stays: the
+clocks are looked at once a second, and before each round of the scheduler and each moment set,
+so that a step is accounted for before the stepped clock is acted on.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ from typing import Any, ClassVar
 from apscheduler.events import EVENT_JOB_MISSED, EVENT_JOB_REMOVED, JobEvent, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
-from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.date import DateTrigger
@@ -50,6 +51,7 @@ from assistant.plugin import (
     parse_amount,
     time_left_in_words,
 )
+from skills.timer_scheduler import LookingScheduler
 from skills.timer_store import NewerFormat, TimerStore, check_store, store_problem
 
 _RUNNING: dict[str, TimersSkill] = {}
@@ -128,7 +130,8 @@ class TimersSkill(Skill):
             store: TimerStore(self._database, table, self._not_stored)
             for store, table in STORE_TABLES.items()
         }
-        self.scheduler = BackgroundScheduler(
+        self.scheduler = LookingScheduler(
+            self._look_at_clocks,
             executors={"default": self._executor},
             jobstores=self._stores,
             job_defaults={
@@ -140,14 +143,15 @@ class TimersSkill(Skill):
         self.scheduler.add_listener(self._missed, EVENT_JOB_MISSED)
         self._silenced: set[str] = set()
         """The ringings `stop` removes; any other one removed has rung out."""
-        self._ended_before_start: set[str] = set()
-        """The ringings stored whose end had passed at the start: they rang out while the
-        assistant was not running."""
+        self._rang_unheard: dict[str, str] = {}
+        """The ringings whose end passed with nobody to hear them, by job id: when ("while the
+        assistant was not running", "while the computer was asleep")."""
         self.scheduler.add_listener(self._rang_out, EVENT_JOB_REMOVED)
         _RUNNING[self._key] = self
         self._started = datetime.now(timezone.utc)
         """A timer due after this was missed while the computer slept, not while it was off."""
         self._clock_watch: ClockWatch | None = None
+        """Made before the scheduler runs: each of its rounds looks at the clocks first."""
         try:
             self._run_stored()
         except BaseException:  # the host calls no stop() for a start that raised
@@ -158,13 +162,10 @@ class TimersSkill(Skill):
         """Start the scheduler and the clock watch on the stored timers, and say which run."""
         self.scheduler.start(paused=True)  # nothing rings before the timers are this skill's
         self._adopt_stored()
-        now = datetime.now(timezone.utc)
-        ringing = self.scheduler.get_jobs("ringing")
-        self._ended_before_start = {j.id for j in ringing if j.trigger.end_date <= now}
+        self._note_rung_out("while the assistant was not running")
+        self._clock_watch = ClockWatch(self._woke, self._stepped, **self.watch_clocks)
         self.scheduler.resume()
-        watch = ClockWatch(self._woke, self._stepped, **self.watch_clocks)
-        watch.start()
-        self._clock_watch = watch
+        self._clock_watch.start()
         running = self._timers()
         if running:
             self.context.log.info("timers still running: %s", ", ".join(j.name for j in running))
@@ -237,12 +238,13 @@ class TimersSkill(Skill):
                     "Timer not set: cancelled while listening for its length",
                     spoken="Timer not set",
                 )
+        restarted = bool(name) and self._restart(name)
         name = name or self._free_name()
         try:
             self.scheduler.add_job(
                 _timer_due,
                 "date",
-                run_date=datetime.now(timezone.utc) + timedelta(seconds=seconds),
+                run_date=self._now() + timedelta(seconds=seconds),
                 args=[self._key, name, event.site],
                 id=TIMER_PREFIX + name,
                 name=name,
@@ -253,7 +255,24 @@ class TimersSkill(Skill):
                 f"Timer not set: {store_problem(self._database, error)}",
                 spoken=f"{UNSAVED}, so the timer is not set",
             ) from None
-        return f"{notes}{name.capitalize()} set for {duration_in_words(seconds)}"
+        done = "restarted" if restarted else "set"
+        return f"{notes}{name.capitalize()} {done} for {duration_in_words(seconds)}"
+
+    def _restart(self, name: str) -> bool:
+        """Whether a timer named `name` runs or rings, which a new one of that name replaces:
+        its ringing is silenced (the new one is set from its announcement)."""
+        running = self.scheduler.get_job(TIMER_PREFIX + name) is not None
+        ringing = [job for job in self.scheduler.get_jobs("ringing") if job.args[1] == name]
+        self._silence(ringing)
+        return running or bool(ringing)
+
+    def _silence(self, ringing: list[Any]) -> None:
+        """Silence these ringings, releasing the focus when none rings any more."""
+        for job in ringing:
+            self._silenced.add(job.id)
+            job.remove()
+        if ringing and not self.scheduler.get_jobs(jobstore="ringing"):
+            self.context.release_focus()
 
     @action(
         name="stop",
@@ -272,11 +291,7 @@ class TimersSkill(Skill):
             if not name or job.args[1] == name
         ]
         if ringing:
-            for job in ringing:
-                self._silenced.add(job.id)
-                job.remove()
-            if not self.scheduler.get_jobs(jobstore="ringing"):
-                self.context.release_focus()
+            self._silence(ringing)
             if name:
                 return f"{name.capitalize()} silenced"
             return "Timer silenced" if len(ringing) == 1 else "Timers silenced"
@@ -337,7 +352,7 @@ class TimersSkill(Skill):
         """Store the announcements of a timer that came due: every `ring_every` seconds from
         now on, for `ring_for` seconds."""
         settings = self.context.settings
-        now = datetime.now(timezone.utc)
+        now = self._now()
         try:
             self.scheduler.add_job(
                 _ring_again,
@@ -375,14 +390,13 @@ class TimersSkill(Skill):
 
     def _rang_out(self, event: JobEvent) -> None:
         """Log a ringing that ended by itself, after its last announcement: nobody said "stop"
-        (away from the desk?), which the replies alone do not tell."""
+        (away from the desk?), which the replies alone do not tell; or one that ended unheard."""
+        unheard = self._rang_unheard.pop(event.job_id, None)
         if event.job_id in self._silenced:
             self._silenced.discard(event.job_id)
-        elif event.job_id in self._ended_before_start:
-            self._ended_before_start.discard(event.job_id)
+        elif unheard:
             self.context.log.info(
-                "%s stopped ringing while the assistant was not running",
-                event.job_id.removeprefix(RING_PREFIX),
+                "%s stopped ringing %s", event.job_id.removeprefix(RING_PREFIX), unheard
             )
         elif event.job_id.startswith(RING_PREFIX):
             self.context.log.info(
@@ -395,7 +409,28 @@ class TimersSkill(Skill):
         """The computer woke: a timer that came due meanwhile is missed now, not once the
         scheduler's wait, which stood still, ends."""
         self.context.log.info("woke after %.0f s asleep: looking for timers due meanwhile", slept)
+        self._note_rung_out("while the computer was asleep")
         self.scheduler.wakeup()
+
+    def _note_rung_out(self, when: str) -> None:
+        """Note the ringings stored whose end has passed, unheard `when`: the scheduler, which
+        was not running, has not removed them after their last announcement yet."""
+        now = datetime.now(timezone.utc)
+        for job in self.scheduler.get_jobs("ringing"):
+            if job.trigger.end_date <= now:
+                self._rang_unheard.setdefault(job.id, when)
+
+    def _look_at_clocks(self) -> None:
+        """Before a round of the scheduler finds what is due: a step of the wall clock not
+        looked at yet moves the timers first (the clock watch looks once a second only)."""
+        if self._clock_watch is not None:
+            self._clock_watch.look()
+
+    def _now(self) -> datetime:
+        """The wall clock's time to set a moment by, any step of it having moved the timers
+        already: else the new moment, set on the stepped clock, would be moved by it again."""
+        self._look_at_clocks()
+        return datetime.now(timezone.utc)
 
     def _stepped(self, by: float) -> None:
         """The wall clock was stepped `by` seconds: move every timer and ringing with it."""
@@ -421,8 +456,10 @@ class TimersSkill(Skill):
         return [job for job in self.scheduler.get_jobs("ringing") if job.trigger.end_date > now]
 
     def _free_name(self) -> str:
+        """The default name, numbered past those of the timers running or ringing."""
         base = self.context.settings["default_name"]
-        taken = {job.name for job in self._timers()}
+        ringing = self._ringing(datetime.now(timezone.utc))
+        taken = {job.name for job in self._timers()} | {job.args[1] for job in ringing}
         number = 1
         name = base
         while name in taken:

@@ -50,6 +50,25 @@ def test_a_suspend_and_a_step_are_told_apart_and_slewing_is_neither() -> None:
         watch.stop()
 
 
+def test_a_look_sees_a_step_at_once_and_tells_each_change_once() -> None:
+    """Code about to act on the wall clock looks first: a step within the tick is told then,
+    not a tick later, and the watch's own look does not tell it again."""
+    wall, boot, awake = Clock(), Clock(), Clock()
+    seen: list[float] = []
+    watch = ClockWatch(
+        lambda slept: None, seen.append, tick=0.01, wall=wall, boot=boot, awake=awake
+    )
+    wall.now += 3600
+    watch.look()
+    assert seen == [approx(3600)]
+    watch.start()
+    try:
+        time.sleep(0.05)
+    finally:
+        watch.stop()
+    assert seen == [approx(3600)]
+
+
 def test_what_meets_a_commands_received_time_counts_time_slept() -> None:
     """Focus, cooldowns and mqtt.max_delay measure how long ago a command was heard on the
     boot clock, which goes on while a laptop sleeps: a "lights off" heard before a night's

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_PAUSED, STATE_STOPPED
 from apscheduler.triggers.date import DateTrigger
 from manual_clock import Clock
@@ -26,7 +27,7 @@ from assistant.phrase import PhraseListener
 from assistant.plugin import CommandEvent, NothingToDo, SkillError, time_of_day_in_words
 from assistant.plugin_testing import SkillUnderTest
 from skills.timer_store import FORMAT, TimerStore, store_problem
-from skills.timers import TimersSkill
+from skills.timers import TimersSkill, _shifted
 
 FAST = {"ring_every": 0.3, "ring_for": 1.0, "missed_after": 1}
 
@@ -300,6 +301,35 @@ def test_a_named_stop_silences_that_timer_ringing_and_no_other(timers) -> None:
     replies = replies_once_settled(skill, silenced + timedelta(seconds=0.4))
     assert replies.count("Tea is done") == rung
     assert replies[-1] == "Eggs is done"
+
+
+def test_a_new_timer_is_not_named_as_one_still_ringing(timers) -> None:
+    """ "Timer is done" still repeated: the next "go" sets "timer 2", not a second "timer" that
+    `status` would list next to the ringing one, and that a restart would announce as missed
+    while the first rang on."""
+    skill = timers(ask_length=False, ring_every=0.2, ring_for=30)
+    skill.do("start", seconds=0.1)
+    assert wait_until(lambda: "Timer is done" in skill.replies)
+    assert skill.do("start", seconds=60) == "Timer 2 set for one minute"
+    assert skill.status()[1] == skill.status()[1].split(",")[0]  # one ringing: timer
+    assert skill.do("stop") == "Timer silenced"
+    assert skill.do("stop") == "Timer 2 cancelled"
+
+
+def test_a_named_timer_started_again_says_it_restarted(timers) -> None:
+    """ "Go" mapped to `{name: tea, seconds: 240}` said twice: the user hears that tea started
+    over, not as if a second tea were set; said while tea rings, its ringing stops."""
+    skill = timers(ask_length=False, ring_every=0.2, ring_for=30)
+    assert skill.do("start", name="tea", seconds=300) == "Tea set for five minutes"
+    assert skill.do("start", name="tea", seconds=240) == "Tea restarted for four minutes"
+    assert re.fullmatch(r"Tea has (about )?four minutes left", skill.do("status"))
+    skill.do("start", name="eggs", seconds=0.1)
+    assert wait_until(lambda: "Eggs is done" in skill.replies)
+    assert skill.focus.current() == "timers"
+    assert skill.do("start", name="eggs", seconds=60) == "Eggs restarted for one minute"
+    assert skill.skill.scheduler.get_jobs("ringing") == []
+    assert skill.focus.current() is None
+    assert skill.do("start", name="rice", seconds=60) == "Rice set for one minute"
 
 
 def test_stop_cancels_the_timer_named_in_its_parameters_else_the_one_due_first(timers) -> None:
@@ -831,8 +861,8 @@ class Clocks:
         self.wall.now += seconds
         self.boot.now += seconds
 
-    def skill(self) -> type[TimersSkill]:
-        clocks = {"wall": self.wall, "boot": self.boot, "awake": self.awake, "tick": 0.02}
+    def skill(self, tick: float = 0.02) -> type[TimersSkill]:
+        clocks = {"wall": self.wall, "boot": self.boot, "awake": self.awake, "tick": tick}
         return type("WatchedTimers", (TimersSkill,), {"watch_clocks": clocks})
 
 
@@ -856,6 +886,34 @@ def due_at(database: Path, job_id: str, when: datetime) -> None:
         )
 
 
+@contextmanager
+def between_rounds(scheduler: BackgroundScheduler) -> Iterator[None]:
+    """No round of the scheduler runs inside (paused, once a round under way has ended, as the
+    skill's stop waits for it); one runs at the end."""
+    scheduler.pause()
+    scheduler.get_jobs()
+    try:
+        yield
+    finally:
+        scheduler.resume()
+
+
+def moved_behind_its_back(database: Path, by: timedelta) -> None:
+    """Move every stored timer and ringing `by`, the scheduler not told: as its own clock,
+    stepped or gone on while the computer slept, moves against them by -`by`."""
+    with sqlite3.connect(database) as connection:
+        for table in ("apscheduler_jobs", "ringing"):
+            rows = connection.execute(f"SELECT id, job_state FROM {table}").fetchall()
+            for job_id, state in rows:
+                job = pickle.loads(state)
+                job["next_run_time"] += by
+                job["trigger"] = _shifted(job["trigger"], by)
+                connection.execute(
+                    f"UPDATE {table} SET job_state = ?, next_run_time = ? WHERE id = ?",
+                    (pickle.dumps(job), job["next_run_time"].timestamp(), job_id),
+                )
+
+
 def test_a_timer_due_while_the_computer_slept_is_announced_as_missed_on_waking(
     clocks: Clocks, tmp_path: Path
 ) -> None:
@@ -875,17 +933,27 @@ def test_a_timer_due_while_the_computer_slept_is_announced_as_missed_on_waking(
         skill.stop()
 
 
+def ringing_on(clocks: Clocks, tmp_path: Path, name: str) -> SkillUnderTest:
+    """The skill watching `clocks`, with the timer `name` ringing (once a minute, for two)."""
+    settings = {**FAST, "ask_length": False, "ring_every": 60, "ring_for": 120}
+    skill = SkillUnderTest(clocks.skill(), settings, tmp_path)
+    try:
+        skill.do("start", name=name, seconds=0.1)
+        assert wait_until(lambda: skill.skill.scheduler.get_jobs("ringing"))
+    except BaseException:
+        skill.stop()
+        raise
+    return skill
+
+
 def test_a_step_of_the_wall_clock_moves_timers_and_ringing_with_it(
     clocks: Clocks, tmp_path: Path
 ) -> None:
     """The watched wall clock is stepped; the scheduler's own, which was not, sees each timer
     and ringing move by the step, in the store."""
-    settings = {**FAST, "ask_length": False, "ring_every": 60, "ring_for": 120}
-    skill = SkillUnderTest(clocks.skill(), settings, tmp_path)
+    skill = ringing_on(clocks, tmp_path, "eggs")
     scheduler = skill.skill.scheduler
     try:
-        skill.do("start", name="eggs", seconds=0.1)
-        assert wait_until(lambda: scheduler.get_jobs("ringing"))
         skill.do("start", name="tea", seconds=600)
 
         def stepped_by(seconds: float) -> bool:
@@ -901,3 +969,80 @@ def test_a_step_of_the_wall_clock_moves_timers_and_ringing_with_it(
     finally:
         skill.stop()
     assert not any(" was due at " in reply for reply in skill.replies)
+
+
+def test_a_ringing_that_ended_while_the_computer_slept_is_logged_as_such(
+    clocks: Clocks, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its end passed during a suspend: it did not ring on with nobody to silence it."""
+    caplog.set_level(logging.INFO, logger="assistant.skill.timers")
+    skill = ringing_on(clocks, tmp_path, "tea")
+    try:
+        with between_rounds(skill.skill.scheduler):
+            moved_behind_its_back(tmp_path / "timers" / "timers.sqlite", timedelta(hours=-2))
+            clocks.sleep(7200)
+        assert wait_until(
+            lambda: "tea stopped ringing while the computer was asleep" in caplog.text
+        )
+    finally:
+        skill.stop()
+    assert "nobody silenced it" not in caplog.text
+
+
+def stepped_for_the_scheduler(skill: SkillUnderTest, clocks: Clocks, by: float) -> None:
+    """A step of the wall clock as the scheduler sees it at once (its clock, the real one, is
+    not stepped: the stored timers move the other way), and the clock watch at its next look;
+    a round of the scheduler follows at once (as a ringing's announcement or a new timer
+    wakes it)."""
+    with between_rounds(skill.skill.scheduler):
+        moved_behind_its_back(
+            skill.skill.context.data_dir / "timers.sqlite", -timedelta(seconds=by)
+        )
+        clocks.wall.now += by
+
+
+def tea_then_a_step(clocks: Clocks, tmp_path: Path, tick: float) -> tuple[SkillUnderTest, datetime]:
+    """The skill watching `clocks` every `tick` seconds, with a ten-minute tea set, then the
+    clock set an hour ahead (stepped_for_the_scheduler); and when tea was due before."""
+    skill = SkillUnderTest(clocks.skill(tick), {**FAST, "ask_length": False}, tmp_path)
+    try:
+        skill.do("start", name="tea", seconds=600)
+        due = skill.skill.scheduler.get_job("timer:tea").next_run_time
+        stepped_for_the_scheduler(skill, clocks, 3600)
+    except BaseException:
+        skill.stop()
+        raise
+    return skill, due
+
+
+def test_a_round_of_the_scheduler_right_after_a_step_finds_the_timers_moved(
+    clocks: Clocks, tmp_path: Path
+) -> None:
+    """The clock set an hour ahead, and the scheduler wakes (a ringing's announcement, a new
+    timer) before the clock watch's next look: the timers due within that hour are not taken
+    for missed, "Tea was due ..., but the computer was asleep"."""
+    skill, due = tea_then_a_step(clocks, tmp_path, tick=3600)
+    scheduler = skill.skill.scheduler
+    try:
+        assert wait_until(lambda: scheduler.get_job("timer:tea").next_run_time == due)
+    finally:
+        skill.stop()
+    assert skill.replies == ["Tea set for ten minutes"]
+
+
+def test_a_timer_set_right_after_a_step_is_not_moved_by_it(clocks: Clocks, tmp_path: Path) -> None:
+    """A timer set on the stepped clock before the clock watch looked: the step moves the
+    timers set before it, not this one (it would ring an hour late)."""
+    skill, tea = tea_then_a_step(clocks, tmp_path, tick=0.3)
+    scheduler = skill.skill.scheduler
+    try:
+        before = datetime.now(timezone.utc)
+        assert skill.do("start", name="eggs", seconds=600) == "Eggs set for ten minutes"
+        after = datetime.now(timezone.utc)
+        time.sleep(0.6)  # the clock watch has looked
+        eggs = scheduler.get_job("timer:eggs").next_run_time
+        assert before + timedelta(seconds=600) <= eggs <= after + timedelta(seconds=600)
+        assert scheduler.get_job("timer:tea").next_run_time == tea
+    finally:
+        skill.stop()
+    assert not any(" was due " in reply for reply in skill.replies), skill.replies
