@@ -96,7 +96,7 @@ class ClockWatch:
     def look(self) -> None:
         """Look at the clocks now, as the watch does every `tick`: call `woke` or `stepped` for
         a suspend or a step since the last look. Code about to act on the wall clock (setting a
-        moment by it, finding what is due by it) looks first (API 1.4), so that a step within
+        moment by it, finding what is due by it) looks first (API 1.3), so that a step within
         the tick is accounted for before it acts, not after. Each change is told once, by the
         look that sees it first, whichever thread it is on; the callback runs with the watch's
         lock held, so a look on another thread returns only once it is done."""
