@@ -2,9 +2,10 @@
 
 Each action publishes one message whose topic and payload come from a preset (Zigbee2MQTT or
 Tasmota) or from the `templates` setting. Templates are `string.Template`s; they may use
-$device, $step (percent), $step_254, $percent and $value_254. The messages go through the
-skill's connection from the plugin API (`context.connect_mqtt()`), which reconnects by itself and
-waits for a connection that may come: each is sent, or fails clearly.
+$device, $step (percent), $step_254, $percent and $value_254. $device is the device of the room
+the command was heard in (its site) when `rooms` names one, else `device`. The messages go
+through the skill's connection from the plugin API (`context.connect_mqtt()`), which reconnects
+by itself and waits for a connection that may come: each is sent, or fails clearly.
 """
 
 from __future__ import annotations
@@ -55,7 +56,6 @@ should light it and dimmer may switch it off, as Home Assistant's brightness_ste
 steps by the device's own DimmerStep."""
 
 GRAMMAR = [*AMOUNT_WORDS, "[unk]"]
-REPLIES = {"on": "Lights on", "off": "Lights off"}
 UNREACHABLE = "I cannot reach the lights"
 """Said when a message cannot reach the broker (the log has the broker and why)."""
 SPOKEN = {
@@ -75,7 +75,19 @@ class LightsSkill(Skill):
             for setting in MQTT_CONNECTION_SETTINGS
         ),
         Setting("preset", str, "zigbee2mqtt", "message format", choices=tuple(PRESETS)),
-        Setting("device", str, "living_room", "Zigbee2MQTT friendly name or Tasmota topic"),
+        Setting(
+            "device",
+            str,
+            "living_room",
+            "Zigbee2MQTT friendly name or Tasmota topic (of the rooms not in `rooms`)",
+        ),
+        Setting(
+            "rooms",
+            dict,
+            {},
+            "device of each room (a command's site), e.g. {kitchen: kitchen_ceiling}",
+            values=str,
+        ),
         Setting("templates", dict, {}, "per action {topic, payload}, replacing the preset's"),
         Setting(
             "step",
@@ -109,26 +121,30 @@ class LightsSkill(Skill):
         return self.mqtt.connected
 
     def status_lines(self) -> list[str]:
-        """For `assistant status`: the broker, and whether it is connected (else why not)."""
-        return self.mqtt.status()
+        """For `assistant status`: the broker, and whether it is connected (else why not);
+        with `rooms`, the device of each room."""
+        rooms = self.context.settings["rooms"]
+        if not rooms:
+            return self.mqtt.status()
+        devices = [f"{device} in {room}" for room, device in rooms.items()]
+        other = f"{self.context.settings['device']} in other rooms"
+        return [*self.mqtt.status(), f"devices: {', '.join([*devices, other])}"]
 
     @action(help="Switch the lights on")
     def on(self, event: CommandEvent) -> str:
-        self._publish("on")
-        return REPLIES["on"]
+        return self._switched(event, "on")
 
     @action(help="Switch the lights off")
     def off(self, event: CommandEvent) -> str:
-        self._publish("off")
-        return REPLIES["off"]
+        return self._switched(event, "off")
 
     @action(help="Make the lights brighter by one step")
     def brighter(self, event: CommandEvent) -> None:
-        self._publish("brighter")
+        self._publish("brighter", event)
 
     @action(help="Make the lights dimmer by one step")
     def dimmer(self, event: CommandEvent) -> None:
-        self._publish("dimmer")
+        self._publish("dimmer", event)
 
     @action(
         params=(Setting("percent", int, -1, "brightness; -1: ask for it", minimum=-1, maximum=100),)
@@ -156,19 +172,29 @@ class LightsSkill(Skill):
                 f"Brightness must be 0 to 100 percent, not {percent}",
                 spoken="I can set the lights from 0 to 100 percent",
             )
-        self._publish("level", percent)
-        return f"Lights at {percent} percent"
+        return self._switched(event, "level", f"at {percent} percent", percent)
 
-    def _publish(self, what: str, percent: int = 0) -> None:
+    def _switched(self, event: CommandEvent, what: str, done: str = "", percent: int = 0) -> str:
+        """Publish `what` for the room of `event`; the reply: "Lights <done>" (`what` by
+        default), or with `rooms` the device's name ("Kitchen ceiling on")."""
+        device = self._publish(what, event, percent)
+        named = device.replace("_", " ") if self.context.settings["rooms"] else "lights"
+        return f"{named[:1].upper()}{named[1:]} {done or what}"
+
+    def _publish(self, what: str, event: CommandEvent, percent: int = 0) -> str:
+        """Publish `what` to the device of `event`'s room, and return the device."""
+        settings = self.context.settings
+        device = settings["rooms"].get(event.site, settings["device"])
         try:
-            self.mqtt.publish(*self._message(what, percent))
+            self.mqtt.publish(*self._message(what, device, percent))
         except MqttError as error:
             raise SkillError(f"Lights: {error}", spoken=SPOKEN[error.kind]) from None
+        return device
 
-    def _message(self, what: str, percent: int) -> tuple[str, str]:
+    def _message(self, what: str, device: str, percent: int) -> tuple[str, str]:
         step = self.context.settings["step"]
         values = {
-            "device": self.context.settings["device"],
+            "device": device,
             "step": step,
             "step_254": round(step * 254 / 100),
             "percent": percent,

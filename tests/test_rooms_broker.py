@@ -581,6 +581,52 @@ def test_the_status_of_a_site_gone_is_not_left_retained(
     assert old_status not in record["retained"] and new_status in record["retained"]
 
 
+def test_sites_that_differ_only_in_a_space_keep_their_own_entities(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """`living room` and `living_room` made one Home Assistant device before (one node id):
+    each machine overwrote the other's entities."""
+    machines = (Machine("satellite", "living room"), Machine("satellite", "living_room"))
+    assert not machines[0].wanted & machines[1].wanted
+    parts = [m.start(mosquitto, tmp_path / m.site) for m in machines]
+    try:
+        wanted = machines[0].wanted | machines[1].wanted
+        assert wait_until(lambda: set(ha_configs(mosquitto)) == wanted)
+        sites = {
+            json.loads(config)["state_topic"].split("/")[3]
+            for config in ha_configs(mosquitto).values()
+        }
+        assert sites == {"living room", "living_room"}
+    finally:
+        for part in parts:
+            part.stop()
+
+
+def test_a_site_whose_device_id_changed_has_its_old_entities_replaced_once(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """Upgrading a `living room` satellite: the entities the version before announced under
+    `assistant_living_room` (the record has them) are cleared, not left beside the new ones."""
+    machine = Machine("satellite", "living room")
+    old = {f"homeassistant/event/assistant_living_room/{c}/config" for c in machine.commands}
+    assert not old & machine.wanted
+    publisher = Recorder(mosquitto, "nothing")
+    for topic in old:
+        publisher.client.publish(topic, '{"name": "Heard"}', qos=1, retain=True).wait_for_publish(5)
+    publisher.close()
+    record = tmp_path / "home-assistant-satellite.json"
+    record.write_text(json.dumps({"retained": sorted(old | {machine.status_topic})}))
+    assert set(ha_configs(mosquitto)) == old
+    part = machine.start(mosquitto, tmp_path)
+    try:
+        assert wait_until(lambda: set(ha_configs(mosquitto)) == machine.wanted)
+    finally:
+        part.stop()
+    assert json.loads(record.read_text()) == {
+        "retained": sorted(machine.wanted | {machine.status_topic})
+    }
+
+
 def test_tls_with_the_brokers_certificate_works_and_without_it_fails_clearly(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -606,6 +652,29 @@ def test_tls_with_the_brokers_certificate_works_and_without_it_fails_clearly(
     assert errors[0].startswith(f"TLS with the MQTT broker at 127.0.0.1:{broker.port} failed")
     assert "certificate verify failed" in errors[0]
     assert "mqtt.tls and mqtt.ca_file" in errors[0]
+
+
+def test_a_certificate_for_another_host_name_names_mqtt_host(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The broker's certificate holds 127.0.0.1; `host: localhost` reaches the same broker, and
+    the fix is mqtt.host, not the CA file the message used to point at."""
+    with Mosquitto(tmp_path / "tls", tls=True) as broker:
+        settings = settings_for(broker, host="localhost", tls=True, ca_file=str(broker.ca_file))
+        satellite = Satellite(settings, "attic", print)
+        satellite.start()
+        try:
+            assert wait_until(lambda: "retrying until it works" in caplog.text)
+            assert not satellite.connection.connected
+        finally:
+            satellite.stop()
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors[0].startswith(f"TLS with the MQTT broker at localhost:{broker.port} failed")
+    assert "Hostname mismatch" in errors[0]
+    assert errors[0].endswith(
+        "The broker's certificate is made for another name than 'localhost': set mqtt.host to "
+        "the name or address the certificate holds; retrying until it works"
+    )
 
 
 def test_an_unacknowledged_detection_is_sent_again_until_the_hub_acknowledges_it(

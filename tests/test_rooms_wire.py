@@ -15,7 +15,7 @@ from assistant.config import ConfigError, load_config
 from assistant.plugin import CommandEvent
 from assistant.rooms import topics as wire
 from assistant.rooms.dedup import Deduplicator
-from assistant.rooms.discovery import Device, discovery_messages, encode_event
+from assistant.rooms.discovery import Device, discovery_messages, encode_event, node_id
 from assistant.rooms.home_assistant import RetainedRecord
 from assistant.rooms.settings import MqttSettings, MqttSettingsError
 
@@ -159,8 +159,8 @@ def test_settings_defaults_come_from_the_schema_and_bad_values_are_named() -> No
         MqttSettingsError, match="mqtt: port must be a number from 1 to 65535, not 70000"
     ):
         MqttSettings.from_section({"port": 70000})
-    with pytest.raises(MqttSettingsError, match=r"mqtt\.topic_prefix 'a#'"):
-        MqttSettings.from_section({"topic_prefix": "home/a#"})
+    with pytest.raises(MqttSettingsError, match=r"mqtt\.topic_prefix 'a#' .*: it contains '#'"):
+        MqttSettings.from_section({"topic_prefix": "a#"})
     with pytest.raises(MqttSettingsError, match=r"mqtt\.ca_file /nowhere/ca\.pem is not a file"):
         MqttSettings.from_section({"tls": True, "ca_file": "/nowhere/ca.pem"})
     with pytest.raises(MqttSettingsError, match=r"mqtt\.ca_file .* cannot be used as a CA certif"):
@@ -183,24 +183,52 @@ def test_the_mqtt_section_is_validated_with_file_and_line(tmp_path: Path) -> Non
     assert f"{config}:4: mqtt: port must be a whole number" in str(raised.value)
     config.write_text("role: single\n")
     assert MqttSettings.from_section(load_config(config, {}).sections["mqtt"]).port == 1883
+    for prefix, why in (  # the value quoted whole, and the level at fault
+        ("home/#", "its level 2 of 2, '#', contains '#'"),
+        ("/home", "its level 1 of 2, '', is empty"),
+        ("home/ upstairs/x", "its level 2 of 3, ' upstairs', starts or ends with a space"),
+    ):
+        config.write_text(f"role: hub\nmqtt:\n  topic_prefix: {prefix!r}\n")
+        with pytest.raises(ConfigError) as raised:
+            load_config(config, {})
+        assert str(raised.value) == (
+            f"{config}:3: mqtt.topic_prefix {prefix!r} cannot be used in MQTT topics: {why}"
+        )
 
 
 def test_discovery_announces_an_event_entity_per_command() -> None:
     device = Device("living room", ("on", "off"), "satellite", TOPICS.status("living room"))
     messages = dict(discovery_messages(TOPICS, "homeassistant", device))
     assert set(messages) == {
-        "homeassistant/event/assistant_living_room/on/config",
-        "homeassistant/event/assistant_living_room/off/config",
+        "homeassistant/event/assistant_living_room_796dbc/on/config",
+        "homeassistant/event/assistant_living_room_796dbc/off/config",
     }
-    entity = json.loads(messages["homeassistant/event/assistant_living_room/on/config"])
+    entity = json.loads(messages["homeassistant/event/assistant_living_room_796dbc/on/config"])
     assert entity["state_topic"] == "assistant/v1/site/living room/event/on"
     assert entity["event_types"] == ["detected"]
     assert entity["availability_topic"] == "assistant/v1/site/living room/status"
-    assert entity["unique_id"] == "assistant_living_room_on"
-    assert entity["device"]["identifiers"] == ["assistant_living_room"]
+    assert entity["unique_id"] == "assistant_living_room_796dbc_on"
+    assert entity["device"]["identifiers"] == ["assistant_living_room_796dbc"]
     assert entity["device"]["sw_version"] == entity["origin"]["sw_version"] == version(PACKAGE)
     fired = json.loads(encode_event(CommandEvent("on", 0.91, "board", "living room")))
     assert fired["event_type"] in entity["event_types"]
+
+
+def test_sites_that_differ_only_in_characters_ids_cannot_hold_are_distinct_devices() -> None:
+    """`living room` and `living_room` (or `Küche` and `K_che`) made one node id before: one
+    device whose entities each machine overwrote. A name the id can hold keeps its id."""
+    ids = {site: node_id(TOPICS, site) for site in ("living room", "living_room", "Küche", "K_che")}
+    assert ids == {
+        "living room": "assistant_living_room_796dbc",
+        "living_room": "assistant_living_room",
+        "Küche": "assistant_K_che_1cfad9",
+        "K_che": "assistant_K_che",
+    }
+    topics = set()
+    for site in ids:
+        device = Device(site, ("on",), "satellite", TOPICS.status(site))
+        topics |= dict(discovery_messages(TOPICS, "homeassistant", device)).keys()
+    assert len(topics) == 4
 
 
 def test_homes_with_their_own_topic_prefix_announce_distinct_devices() -> None:
@@ -212,9 +240,9 @@ def test_homes_with_their_own_topic_prefix_announce_distinct_devices() -> None:
     )
     theirs_topics = wire.Topics("home/two")
     theirs = dict(discovery_messages(theirs_topics, "homeassistant", device))
-    assert list(theirs) == ["homeassistant/event/home_two_kitchen/on/config"]
+    assert list(theirs) == ["homeassistant/event/home_two_kitchen_71b240/on/config"]
     assert (
-        json.loads(theirs["homeassistant/event/home_two_kitchen/on/config"])["unique_id"]
+        json.loads(theirs["homeassistant/event/home_two_kitchen_71b240/on/config"])["unique_id"]
         != (ours["unique_id"])
     )
 

@@ -113,6 +113,36 @@ def test_custom_templates_replace_the_preset(broker: Mosquitto, lights) -> None:
     recorder.close()
 
 
+def test_each_room_switches_its_own_device(broker: Mosquitto, lights) -> None:
+    """On a hub serving satellites, a command switches the device of the room it was heard in
+    (its site); a room not in `rooms` switches `device`. Replies and status name the device."""
+    recorder = Recorder(broker)
+    rooms = {"kitchen": "kitchen_ceiling", "living room": "sofa_lamp"}
+    skill = lights(broker.port, device="hall_light", rooms=rooms)
+    assert connected(skill)
+
+    def heard_in(site: str) -> CommandEvent:
+        return CommandEvent("on", 0.95, source="test", site=site, heard=True)
+
+    assert skill.do("on", heard_in("kitchen")) == "Kitchen ceiling on"
+    assert skill.do("off", heard_in("living room")) == "Sofa lamp off"
+    assert skill.do("level", heard_in("kitchen"), percent=30) == "Kitchen ceiling at 30 percent"
+    assert skill.do("brighter", heard_in("living_room")) is None  # not `living room`
+    assert skill.do("on", heard_in("hall")) == "Hall light on"
+    assert recorder.wait_for(5) == [
+        ("zigbee2mqtt/kitchen_ceiling/set", '{"state": "ON"}'),
+        ("zigbee2mqtt/sofa_lamp/set", '{"state": "OFF"}'),
+        ("zigbee2mqtt/kitchen_ceiling/set", '{"brightness": 76}'),
+        ("zigbee2mqtt/hall_light/set", '{"brightness_step_onoff": 51}'),
+        ("zigbee2mqtt/hall_light/set", '{"state": "ON"}'),
+    ]
+    assert skill.status()[1:] == [
+        "skill lights: devices: kitchen_ceiling in kitchen, sofa_lamp in living room, "
+        "hall_light in other rooms"
+    ]
+    recorder.close()
+
+
 def test_a_bad_template_is_reported_at_start(broker: Mosquitto, lights) -> None:
     templates = {"on": {"topic": "home/$room/power", "payload": "1"}}
     skill = lights(broker.port, refused=True, templates=templates)  # got past config check
@@ -148,6 +178,18 @@ def test_tls_with_a_trusted_certificate(tmp_path: Path, lights) -> None:
         skill.do("off")
         assert recorder.wait_for(1) == [("zigbee2mqtt/living_room/set", '{"state": "OFF"}')]
         recorder.close()
+
+
+def test_tls_with_a_certificate_for_another_host_name_names_the_host_setting(
+    tmp_path: Path, lights
+) -> None:
+    with Mosquitto(tmp_path / "tls", tls=True) as broker:
+        skill = lights(broker.port, host="localhost", tls=True, ca_file=str(broker.ca_file))
+        hint = "set skills.lights.host to the name or address the certificate holds"
+        assert wait_until(lambda: any(hint in line for line in skill.logged))
+        assert not skill.skill.connected
+    (line,) = [line for line in skill.logged if line.startswith("ERROR")]
+    assert "Hostname mismatch" in line
 
 
 def test_tls_with_a_missing_ca_file_says_which_setting(tmp_path: Path, lights) -> None:
@@ -364,3 +406,22 @@ def test_config_check_reports_what_the_lights_skill_would_refuse(tmp_path: Path)
     config.write_text(f"skills:\n  lights:\n    tls: true\n    ca_file: {tmp_path}/none.pem\n")
     with pytest.raises(ConfigError, match=r"config.yaml:4: skills.lights: ca_file .* not a file"):
         load_config(config, discover_skills()[0])
+
+
+def test_config_check_reports_a_rooms_mapping_it_cannot_use_at_its_line(tmp_path: Path) -> None:
+    from assistant.config import ConfigError, load_config
+    from assistant.discovery import discover_skills
+
+    config = tmp_path / "config.yaml"
+    skills = discover_skills()[0]
+    good = "skills:\n  lights:\n    rooms:\n      yes: kitchen_ceiling\n      living room: 7\n"
+    config.write_text(good)
+    lights = load_config(config, skills).skills["lights"]
+    assert lights["rooms"] == {"yes": "kitchen_ceiling", "living room": "7"}  # as written
+    assert lights["device"] == "living_room"
+    config.write_text(good + "      hall: [a, b]\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(config, skills)
+    assert str(caught.value) == (
+        f"{config}:6: skills.lights: rooms.hall must be text, not ['a', 'b']"
+    )

@@ -4,6 +4,7 @@ room hears. `home_assistant` publishes them."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -20,8 +21,14 @@ EVENT_TYPE = "detected"
 def node_id(topics: Topics, site: str) -> str:
     """The device's id in Home Assistant: the topic prefix and the site (`assistant_kitchen`
     with the default prefix), so homes with their own prefix can share a broker; letters,
-    digits, `_` and `-` only."""
-    return re.sub(r"[^A-Za-z0-9_-]", "_", f"{topics.prefix}_{site}")
+    digits, `_` and `-` only. A name with other characters has them made `_` and a short hash
+    of the name as written added (`assistant_living_room_<6 hex digits>` for `living room`), so
+    two sites that differ only there (`living room`, `living_room`) are distinct devices."""
+    name = f"{topics.prefix}_{site}"
+    slug = re.sub(r"[^A-Za-z0-9_-]", "_", name)
+    if slug == name:
+        return slug
+    return f"{slug}_{hashlib.sha256(name.encode()).hexdigest()[:6]}"
 
 
 def config_topic(discovery_prefix: str, topics: Topics, site: str, command: str) -> str:

@@ -22,6 +22,9 @@ from assistant.ratelimit import WarningLimiter
 from assistant.rooms.ignored import RoomStats
 from assistant.rooms.settings import MqttSettings
 
+OTHER_HOST_CODES = frozenset({62, 64})
+"""OpenSSL's verify codes of a certificate made for another host name (X509_V_ERR_HOSTNAME_
+MISMATCH) or IP address (X509_V_ERR_IP_ADDRESS_MISMATCH) than the one connected to."""
 TAKEN_OVER_SECONDS = 5.0
 """A connection dropped sooner than this after it was made, while the broker still listens,
 counts as taken over."""
@@ -310,6 +313,15 @@ class MqttConnection:
 
     def _describe_socket_error(self, error: Exception) -> str:
         broker, section = self.settings.broker, self.section
+        if (
+            isinstance(error, ssl.SSLCertVerificationError)
+            and error.verify_code in OTHER_HOST_CODES
+        ):
+            return (
+                f"TLS with the MQTT broker at {broker} failed: {error}. The broker's certificate "
+                f"is made for another name than {self.settings.host!r}: set {section}.host to "
+                "the name or address the certificate holds"
+            )
         if isinstance(error, ssl.SSLError):
             return (
                 f"TLS with the MQTT broker at {broker} failed: {error}. Check {section}.tls and "

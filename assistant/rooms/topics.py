@@ -52,12 +52,21 @@ class PayloadError(ValueError):
     """A message that does not follow this protocol version."""
 
 
+def _level_problem(value: str) -> str:
+    """Why `value` cannot be one level of a topic, as "contains '#'" ("": it can)."""
+    bad = [c for c in ("/", "+", "#", "\0") if c in value]
+    if bad:
+        return f"contains {' '.join(map(repr, bad))}"
+    if not value:
+        return "is empty"
+    return "starts or ends with a space" if value != value.strip() else ""
+
+
 def check_level(value: str, what: str) -> str:
     """`value` if it can be one level of a topic; a ValueError naming `what` otherwise."""
-    bad = [c for c in ("/", "+", "#", "\0") if c in value]
-    if not value or bad or value != value.strip():
-        reason = f"contains {' '.join(map(repr, bad))}" if bad else "is empty or padded"
-        raise ValueError(f"{what} {value!r} cannot be used in MQTT topics: it {reason}")
+    problem = _level_problem(value)
+    if problem:
+        raise ValueError(f"{what} {value!r} cannot be used in MQTT topics: it {problem}")
     return value
 
 
@@ -66,8 +75,17 @@ class Topics:
     prefix: str
 
     def __post_init__(self) -> None:
-        for level in self.prefix.split("/"):
-            check_level(level, "mqtt.topic_prefix")
+        levels = self.prefix.split("/")
+        for number, level in enumerate(levels, 1):
+            problem = _level_problem(level)
+            if problem:
+                which = (
+                    f"its level {number} of {len(levels)}, {level!r}," if len(levels) > 1 else "it"
+                )
+                raise ValueError(
+                    f"mqtt.topic_prefix {self.prefix!r} cannot be used in MQTT topics: "
+                    f"{which} {problem}"
+                )
 
     @property
     def root(self) -> str:
