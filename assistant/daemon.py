@@ -180,6 +180,8 @@ class Assistant:
         if self.config.role == "satellite":
             self.room.forward(event)
             return Forwarded(self.room.hub_online)
+        if self.config.role == "hub":
+            self.room.sent(event)
         return self.dispatcher.run(event)
 
     def reply(self, text: str, site: str | None = None) -> None:

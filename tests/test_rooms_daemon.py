@@ -159,7 +159,7 @@ def test_status_shows_the_role_the_peers_the_counters_and_the_broker_as_they_cha
             hub.stop()
 
 
-def test_what_the_hubs_own_board_hears_fires_home_assistant_until_discovery_is_off(
+def test_what_the_hubs_board_hears_or_is_sent_fires_home_assistant_until_discovery_is_off(
     tmp_path: Path, broker: Mosquitto
 ) -> None:
     event_topic = Topics("assistant").event("hall", "on")
@@ -170,6 +170,10 @@ def test_what_the_hubs_own_board_hears_fires_home_assistant_until_discovery_is_o
         hub.virtual_board.detect("on", 0.93)
         assert [topic for topic, _ in events.wait_for(1)] == [event_topic]
         assert hub.host.skills["recorder"].called.wait(5)
+        sent = CommandEvent("on", 1.0, "control socket", "hall", time.monotonic())
+        assert [f.result(5) for f in hub.run_sent_command(sent)] == ["did bright 7"]
+        [_, (_, payload)] = events.wait_for(2)  # as a satellite does with a sent command
+        assert json.loads(payload)["source"] == "control socket"
         entity = json.loads(
             retained(broker, "homeassistant")[
                 config_topic("homeassistant", Topics("assistant"), "hall", "on")

@@ -174,6 +174,11 @@ class Hub:
         self.home_assistant.fire(event)
         self._add(event)
 
+    def sent(self, event: CommandEvent) -> None:
+        """A command sent here with `assistant send` (run here, not de-duplicated: no room heard
+        it): fired in Home Assistant as on a satellite, its `source` saying it was sent."""
+        self.home_assistant.fire(event)
+
     def reply(self, text: str, site: str | None = None) -> None:
         """Speak `text` in `site`: here for the hub's own site (or None), else on the site's
         satellite; here as well, with a warning, when that satellite is offline. A reply is
