@@ -158,6 +158,8 @@ class SkillMqtt:
         reason = self._connection.unreachable()
         if reason:
             return f"cannot reach the MQTT broker at {self.broker} ({reason}); is it running?"
+        if self._connection.problem:  # it answers, yet the connection failed: TLS, say
+            return self._connection.problem
         return f"not connected to the MQTT broker at {self.broker} yet; try again"
 
     def _lost(self) -> None:

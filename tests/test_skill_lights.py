@@ -188,6 +188,9 @@ def test_tls_with_a_certificate_for_another_host_name_names_the_host_setting(
         hint = "set skills.lights.host to the name or address the certificate holds"
         assert wait_until(lambda: any(hint in line for line in skill.logged))
         assert not skill.skill.connected
+        with pytest.raises(SkillError, match=f"Hostname mismatch.*{hint}"):
+            skill.do("on")  # the broker answers, so the action says why it cannot connect
+        assert any(hint in line for line in skill.skill.status_lines())
     (line,) = [line for line in skill.logged if line.startswith("ERROR")]
     assert "Hostname mismatch" in line
 

@@ -161,7 +161,9 @@ class MqttConnection:
         self._stopping = threading.Event()
         self._loop_ended = threading.Event()
         self._connected = threading.Event()
-        self._last_problem: str | None = None
+        self.problem: str | None = None
+        """Why the last attempt to connect failed, as logged (None: none failed since the last
+        connection)."""
         self.refusal = ""
         """Why the broker refused the last attempt to connect ("": it did not refuse it)."""
         self._supervisor: threading.Thread | None = None
@@ -334,9 +336,9 @@ class MqttConnection:
 
     def _report(self, problem: str) -> None:
         """Log a problem once per run of identical failures."""
-        if problem != self._last_problem:
+        if problem != self.problem:
             self.log.error("%s; retrying until it works", problem)
-            self._last_problem = problem
+            self.problem = problem
         else:
             self.log.debug("%s", problem)
 
@@ -354,7 +356,7 @@ class MqttConnection:
         self.log.info(
             "%s: connected to the MQTT broker at %s", self.client_id, self.settings.broker
         )
-        self._last_problem = None
+        self.problem = None
         self.refusal = ""
         self.connections += 1
         self._connected_at = time.monotonic()
