@@ -6,7 +6,7 @@ paused, whichever came later; else the one named in the `player` setting; else t
 found. Players are asked their PlaybackStatus all at once, and one that does not answer is not
 asked again until it is heard from, so that a hung player does not hold up the commands to the
 others. Every action opens a short connection to the session bus, so a restarted bus or player
-is picked up without reconnecting.
+is picked up without reconnecting (skills/media_bus.py says where the session bus is).
 
 The skill holds focus while a player plays: a thread follows the players' PlaybackStatus
 (PropertiesChanged) and their coming and going on the bus, and releases focus when playback
@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from jeepney import (
@@ -32,14 +33,16 @@ from jeepney import (
     new_method_call,
 )
 from jeepney.bus_messages import message_bus
-from jeepney.io.blocking import DBusConnection, open_dbus_connection
+from jeepney.io.blocking import DBusConnection
 from jeepney.wrappers import unwrap_msg
 
 from assistant.plugin import CommandEvent, NothingToDo, Setting, Skill, SkillError, action
+from skills.media_bus import SESSION, Unreachable, bus_name, connect
 
 MPRIS_PREFIX = "org.mpris.MediaPlayer2."
 MPRIS_PATH = "/org/mpris/MediaPlayer2"
 PLAYER_INTERFACE = "org.mpris.MediaPlayer2.Player"
+ROOT_INTERFACE = "org.mpris.MediaPlayer2"
 CALL_TIMEOUT = 2.0
 WATCH_RETRY = 5.0
 """Seconds between attempts to follow the players while the bus cannot be reached."""
@@ -108,7 +111,7 @@ class MediaSkill(Skill):
         Setting(
             "volume_step", float, 0.1, "volume change of volume_up/down", minimum=0.01, maximum=1
         ),
-        Setting("bus", str, "SESSION", "D-Bus address; SESSION: the desktop session bus"),
+        Setting("bus", str, SESSION, "D-Bus address; SESSION: the desktop session bus"),
     )
 
     def start(self) -> None:
@@ -150,7 +153,8 @@ class MediaSkill(Skill):
         """For `assistant status`: the player commands go to and its playback, then the other
         players', as the skill follows them (no request to the bus)."""
         if self._unfollowed:
-            return [f"cannot follow the players: {self._unfollowed}"]
+            retrying = f"trying again every {WATCH_RETRY:g} s"
+            return [f"cannot follow the players: {self._unfollowed} ({retrying})"]
         seen = self._seen
         if seen is None:
             return ["looking for the players"]
@@ -177,13 +181,11 @@ class MediaSkill(Skill):
 
     @action(name="next", help="Next track")
     def next_track(self, event: CommandEvent) -> None:
-        with self._connection() as bus:
-            self._call(bus, self._active_player(bus), "Next")
+        self._skip("Next", "CanGoNext", "cannot skip to the next track")
 
     @action(help="Previous track")
     def previous(self, event: CommandEvent) -> None:
-        with self._connection() as bus:
-            self._call(bus, self._active_player(bus), "Previous")
+        self._skip("Previous", "CanGoPrevious", "cannot go back to the previous track")
 
     @action(help="Turn the volume up by one step")
     def volume_up(self, event: CommandEvent) -> None:
@@ -194,10 +196,38 @@ class MediaSkill(Skill):
         self._change_volume(-self.context.settings["volume_step"])
 
     def _change_volume(self, step: float) -> None:
+        """Change the active player's volume; one without a Volume it lets be set (a browser,
+        say) is named as having no volume control."""
         with self._connection() as bus:
             player = self._active_player(bus)
-            volume = self._get(bus, player, "Volume")
-            self._set(bus, player, "Volume", ("d", _stepped(volume, step)))
+            try:
+                volume = self._get(bus, player, "Volume")
+                self._set(bus, player, "Volume", ("d", _stepped(volume, step)))
+            except Refused as refused:
+                raise self._unable(bus, player, "has no volume control", refused.detail) from None
+
+    def _skip(self, method: str, able: str, unable: str) -> None:
+        """Call `method` (Next, Previous) of the active player, unless its property `able`
+        (CanGoNext, CanGoPrevious) says it cannot: it would do nothing, so the skill says so
+        (a player that does not say is asked all the same)."""
+        with self._connection() as bus:
+            player = self._active_player(bus)
+            try:
+                can = bool(self._get(bus, player, able))
+            except Refused:
+                can = True
+            if not can:
+                raise self._unable(bus, player, unable, f"{able} is false")
+            self._call(bus, player, method)
+
+    def _unable(self, bus: DBusConnection, player: str, what: str, why: str) -> SkillError:
+        """The error that `player`, named by its MPRIS Identity (such as "VLC media player"),
+        `what` ("has no volume control"), `why` being the detail for the log."""
+        try:
+            name = str(self._get(bus, player, "Identity", ROOT_INTERFACE))
+        except SkillError:
+            name = _short(player)
+        return SkillError(f"Media: {name} ({_short(player)}) {what}: {why}", f"{name} {what}")
 
     def _control(self, method: str) -> None:
         """Call `method` of the active player, which commands then go to while none plays, and
@@ -235,33 +265,52 @@ class MediaSkill(Skill):
     def _watch(self) -> None:
         """Follow the players until the skill stops: hold focus while one plays, release it
         when none does or none is left. Runs on its own thread, with its own connections."""
+        setting = self.context.settings["bus"]
         failing = False
         while not self._stopping.is_set():
             try:
-                with self._connection() as bus:
+                bus, address = connect(setting)
+                with bus:
                     for rule in WATCHED:
                         self._reply(bus, message_bus.AddMatch(rule))
+                    if failing:
+                        self.context.log.info(
+                            "following the players again: %s is back (at %s)",
+                            bus_name(setting),
+                            address,
+                        )
                     failing, self._unfollowed = False, ""
                     while not self._stopping.is_set():
                         with self._following, self._connection() as query:
-                            now = self._playback(query)
+                            now = self._playback(query, self._heard_playing)
                             if now != self._followed:
                                 self._follow(now)
                         self._wait_for_signal(bus)
-            except (SkillError, OSError) as error:
+            except (Unreachable, SkillError, OSError) as error:
+                why = (
+                    f"{bus_name(setting)} went away"
+                    if isinstance(error, OSError)  # its connection broke
+                    else str(error).removeprefix("Media: ")
+                )
                 with self._following:  # what was followed stays: a pause asked for keeps focus
                     if self._followed == "Playing":  # no telling now: the focus goes
                         self._follow("Gone")
-                    self._seen, self._unfollowed = None, str(error)
+                    self._seen, self._unfollowed = None, why
                 if not failing:
                     self.context.log.warning(
                         "cannot follow the players, so focus does not follow playback: %s "
                         "(trying again every %g s)",
-                        error,
+                        why,
                         WATCH_RETRY,
                     )
                 failing = True
                 self._stopping.wait(WATCH_RETRY)
+
+    def _heard_playing(self) -> None:
+        """A player answered that it plays: focus follows now, not once the players that do
+        not answer (asked at the same time) have been waited for."""
+        if self._followed != "Playing":
+            self._follow("Playing")
 
     def _wait_for_signal(self, bus: DBusConnection) -> None:
         """Return after a WATCHED signal, or when the skill stops."""
@@ -280,10 +329,11 @@ class MediaSkill(Skill):
             if owner == sender:
                 self._silent.pop(player, None)
 
-    def _playback(self, bus: DBusConnection) -> str:
+    def _playback(self, bus: DBusConnection, playing: Callable[[], None] = lambda: None) -> str:
         """Playing while any player plays; Idle while players are there but none plays, else
-        Gone. What each player does is kept for `status_lines`."""
-        seen = self._statuses(bus, self._players(bus))
+        Gone. What each player does is kept for `status_lines`; `playing` is called as soon as
+        one answers that it plays."""
+        seen = self._statuses(bus, self._players(bus), playing)
         self._note_started(seen)
         if "Playing" in seen.values():
             return "Playing"
@@ -305,19 +355,10 @@ class MediaSkill(Skill):
         self._recent = [other for other in self._recent if other != player] + [player]
 
     def _connection(self) -> DBusConnection:
-        bus = self.context.settings["bus"]
         try:
-            return open_dbus_connection(bus)
-        except KeyError:
-            raise SkillError(
-                "Media: no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set); "
-                "media control needs a desktop session",
-                spoken=UNREACHABLE,
-            ) from None
-        except (OSError, ValueError) as error:
-            raise SkillError(
-                f"Media: cannot connect to the D-Bus bus {bus}: {error}", spoken=UNREACHABLE
-            ) from None
+            return connect(self.context.settings["bus"])[0]
+        except Unreachable as error:
+            raise SkillError(f"Media: {error}", spoken=UNREACHABLE) from None
 
     def _players(self, bus: DBusConnection) -> list[str]:
         names = self._reply(bus, message_bus.ListNames())[0]
@@ -339,10 +380,13 @@ class MediaSkill(Skill):
     def _status(self, bus: DBusConnection, player: str) -> str:
         return self._statuses(bus, [player])[player]
 
-    def _statuses(self, bus: DBusConnection, players: list[str]) -> dict[str, str]:
+    def _statuses(
+        self, bus: DBusConnection, players: list[str], playing: Callable[[], None] = lambda: None
+    ) -> dict[str, str]:
         """Each player's PlaybackStatus, asked of all at once and waited for CALL_TIMEOUT at
         most: Unknown for one that refuses, and for one that does not answer, which is not
-        asked again until it is heard from (`_silent`)."""
+        asked again until it is heard from (`_silent`). `playing` is called at each answer
+        Playing, as it comes."""
         statuses = dict.fromkeys(players, "Unknown")
         asked: dict[int, str] = {}
         for player in players:
@@ -360,6 +404,8 @@ class MediaSkill(Skill):
             player = asked.pop(reply.header.fields.get(HeaderFields.reply_serial, -1), "")
             if player and reply.header.message_type == MessageType.method_return:
                 statuses[player] = str(reply.body[0][1])
+                if statuses[player] == "Playing":
+                    playing()
         for player in asked.values():
             self._fell_silent(bus, player)
         return statuses
@@ -381,8 +427,10 @@ class MediaSkill(Skill):
         address = DBusAddress(MPRIS_PATH, bus_name=player, interface=PLAYER_INTERFACE)
         self._reply(bus, new_method_call(address, method), player)
 
-    def _get(self, bus: DBusConnection, player: str, name: str) -> Any:
-        address = DBusAddress(MPRIS_PATH, bus_name=player, interface=PLAYER_INTERFACE)
+    def _get(
+        self, bus: DBusConnection, player: str, name: str, interface: str = PLAYER_INTERFACE
+    ) -> Any:
+        address = DBusAddress(MPRIS_PATH, bus_name=player, interface=interface)
         return self._reply(bus, Properties(address).get(name), player)[0][1]
 
     def _set(self, bus: DBusConnection, player: str, name: str, value: tuple[str, Any]) -> None:
@@ -406,7 +454,15 @@ class MediaSkill(Skill):
         try:
             return unwrap_msg(reply)
         except DBusErrorResponse as error:
-            raise SkillError(
-                f"Media: {player} refused the request: {error}",
-                spoken="The media player refused that",
-            ) from None
+            raise Refused(str(error), player) from None
+
+
+class Refused(SkillError):
+    """A request the player (or the bus) answered with an error; `detail` is the error."""
+
+    def __init__(self, detail: str, player: str = "the player"):
+        super().__init__(
+            f"Media: {_short(player)} refused the request: {detail}",
+            spoken="The media player refused that",
+        )
+        self.detail = detail

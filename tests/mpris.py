@@ -26,6 +26,8 @@ from jeepney.io.blocking import open_dbus_connection
 
 MPRIS_PATH = "/org/mpris/MediaPlayer2"
 PLAYER_INTERFACE = "org.mpris.MediaPlayer2.Player"
+ROOT_INTERFACE = "org.mpris.MediaPlayer2"
+PROPERTIES_INTERFACE = "org.freedesktop.DBus.Properties"
 STATUS_AFTER = {"Play": "Playing", "Pause": "Paused", "Stop": "Stopped"}
 
 
@@ -53,17 +55,23 @@ class MprisPlayer:
     """An MPRIS player serving the Player methods and properties the media skill uses, and
     announcing PlaybackStatus changes with PropertiesChanged, as real players do; a hung one
     (`answers=False`) takes requests and never answers, a slow one (`late=SECONDS`) changes
-    its status that long after it answered a play or pause, as some real players do."""
+    its status that long after it answered a play or pause, as some real players do. A browser
+    may have no volume control (`volume=None`) and a player nothing to skip to
+    (`can_skip=False`); `identity` is its name for people (default: `name`)."""
 
     def __init__(
         self,
         address: str,
         name: str,
         status: str = "Paused",
-        volume: float = 0.5,
+        volume: float | None = 0.5,
         answers: bool = True,
         late: float = 0.0,
+        identity: str = "",
+        can_skip: bool = True,
     ):
+        self.identity = identity or name
+        self.can_skip = can_skip
         self.answers = answers
         self.late = late
         self.calls: list[str] = []
@@ -81,7 +89,7 @@ class MprisPlayer:
     def set_status(self, status: str) -> None:
         """Change PlaybackStatus and announce it."""
         self.status = status
-        emitter = DBusAddress(MPRIS_PATH, interface="org.freedesktop.DBus.Properties")
+        emitter = DBusAddress(MPRIS_PATH, interface=PROPERTIES_INTERFACE)
         changed = (PLAYER_INTERFACE, {"PlaybackStatus": ("s", status)}, [])
         self._send(new_signal(emitter, "PropertiesChanged", "sa{sv}as", changed))
 
@@ -110,14 +118,28 @@ class MprisPlayer:
             elif member in STATUS_AFTER:
                 self._become(STATUS_AFTER[member])
             return new_method_return(message)
-        if interface == "org.freedesktop.DBus.Properties" and member == "Get":
-            value = {"PlaybackStatus": ("s", self.status), "Volume": ("d", self.volume)}
-            return new_method_return(message, "v", (value[message.body[1]],))
-        if interface == "org.freedesktop.DBus.Properties" and member == "Set":
+        if interface == PROPERTIES_INTERFACE and member == "Get":
+            value = self._properties().get(message.body)
+            if value is None:
+                return new_error(message, "org.freedesktop.DBus.Error.InvalidArgs")
+            return new_method_return(message, "v", (value,))
+        if interface == PROPERTIES_INTERFACE and member == "Set" and self.volume is not None:
             self.calls.append(f"Set {message.body[1]}")
             self.volume = message.body[2][1]
             return new_method_return(message)
         return new_error(message, "org.freedesktop.DBus.Error.UnknownMethod")
+
+    def _properties(self) -> dict[tuple[str, str], tuple[str, object]]:
+        """The properties served, by interface and name."""
+        served = {
+            (PLAYER_INTERFACE, "PlaybackStatus"): ("s", self.status),
+            (PLAYER_INTERFACE, "CanGoNext"): ("b", self.can_skip),
+            (PLAYER_INTERFACE, "CanGoPrevious"): ("b", self.can_skip),
+            (ROOT_INTERFACE, "Identity"): ("s", self.identity),
+        }
+        if self.volume is not None:
+            served[(PLAYER_INTERFACE, "Volume")] = ("d", self.volume)
+        return served
 
     def _become(self, status: str) -> None:
         """Change status as a play or pause asked: now, or `late` seconds after answering."""

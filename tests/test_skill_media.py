@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -374,15 +375,148 @@ def test_no_session_bus_gives_a_clear_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
-    skill = SkillUnderTest(MediaSkill, {}, tmp_path)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    _pause_refused(tmp_path, {}, "no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS")
+    dead = f"unix:path={tmp_path}/nothing"
+    _pause_refused(tmp_path, {"bus": dead}, f"no D-Bus bus runs at {dead}")
+
+
+def _pause_refused(tmp_path: Path, settings: dict[str, str], reason: str) -> None:
+    """The skill with `settings` cannot pause, for `reason` (a regular expression)."""
+    skill = SkillUnderTest(MediaSkill, settings, tmp_path)
     try:
-        with pytest.raises(SkillError, match="no D-Bus session bus"):
+        with pytest.raises(SkillError, match=reason):
             skill.do("pause")
     finally:
         skill.stop()
-    dead = SkillUnderTest(MediaSkill, {"bus": f"unix:path={tmp_path}/nothing"}, tmp_path)
+
+
+def test_status_says_in_words_that_the_session_bus_went_away_and_the_log_its_return(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No errno in `assistant status`: the session bus is gone and looked for again; once it
+    is back, the log says so once."""
+    monkeypatch.setattr(media_skill, "WATCH_RETRY", 0.2)
+    address = f"unix:path={tmp_path / 'bus'}"
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    with session_bus(address):
+        player = MprisPlayer(address, "vlc", status="Playing")
+        skill = SkillUnderTest(MediaSkill, {}, tmp_path)
+        assert wait_until(lambda: skill.focus.current() == "media")
+        time.sleep(0.3)  # the skill waits for a signal
     try:
-        with pytest.raises(SkillError, match="cannot connect to the D-Bus bus unix:path="):
-            dead.do("pause")
+        gone = (
+            f"skill media: cannot follow the players: no D-Bus session bus runs at {address} "
+            "(trying again every 0.2 s)"
+        )
+        assert wait_until(lambda: skill.status() == [gone]), skill.status()
+        lost = [line for line in skill.logged if "cannot follow the players" in line]
+        assert len(lost) == 1 and "Errno" not in lost[0], lost  # went away, or runs no more
+        with session_bus(address):
+            player = MprisPlayer(address, "vlc", status="Playing")
+            assert wait_until(lambda: skill.status() == ["skill media: following vlc (playing)"])
+            time.sleep(0.5)  # a few retries' time: the return is logged once
+            back = [line for line in skill.logged if "following the players again" in line]
+            assert back == [
+                f"INFO following the players again: the D-Bus session bus is back (at {address})"
+            ], skill.logged
+            player.close()
     finally:
-        dead.stop()
+        skill.stop()
+
+
+def test_a_session_bus_at_the_standard_place_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Started with no session bus address, or with one of a session that ended (a run under
+    nohup), the skill finds the session bus at $XDG_RUNTIME_DIR/bus, as libdbus does."""
+    monkeypatch.setattr(media_skill, "WATCH_RETRY", 0.2)
+    run = tmp_path / "run"
+    run.mkdir()
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))
+    standard = f"unix:path={run / 'bus'}"
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    with session_bus(standard):
+        player = MprisPlayer(standard, "vlc")
+        unset = SkillUnderTest(MediaSkill, {}, tmp_path)
+        try:
+            unset.do("next")
+            assert player.calls == ["Next"]
+        finally:
+            unset.stop()
+            player.close()
+    ended = f"unix:path={tmp_path / 'ended'}"
+    with session_bus(ended):  # the session the assistant was started in, ended since
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", ended)
+    stale = SkillUnderTest(MediaSkill, {}, tmp_path)
+    try:
+        assert wait_until(lambda: f"no D-Bus session bus runs at {ended}" in stale.status()[0])
+        with session_bus(standard):
+            player = MprisPlayer(standard, "vlc", status="Playing")
+            assert wait_until(lambda: stale.status() == ["skill media: following vlc (playing)"])
+            assert f"the D-Bus session bus is back (at {standard})" in "".join(stale.logged)
+            stale.do("pause", "stop")
+            assert player.status == "Paused"
+            player.close()
+    finally:
+        stale.stop()
+
+
+def test_only_a_socket_of_this_user_at_the_standard_place_is_taken_for_the_session_bus(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file, or another user's socket, at $XDG_RUNTIME_DIR/bus is not the session bus."""
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    none_there = "nor is one at \\$XDG_RUNTIME_DIR/bus"
+    (tmp_path / "bus").write_text("")
+    _pause_refused(tmp_path, {}, none_there)
+    if os.getuid() == 0:  # only root can give a socket to another user
+        (tmp_path / "bus").unlink()
+        with session_bus(f"unix:path={tmp_path / 'bus'}"):
+            os.chown(tmp_path / "bus", 12345, -1)
+            _pause_refused(tmp_path, {}, none_there)
+
+
+def test_a_player_that_cannot_change_its_volume_or_skip_says_so_by_name(
+    media: SkillUnderTest, bus_address: str
+) -> None:
+    """A browser without volume control, with nothing to skip to: the skill says what it
+    cannot do, naming it as it names itself (its MPRIS Identity)."""
+    browser = MprisPlayer(
+        bus_address, "firefox", "Playing", volume=None, identity="Firefox", can_skip=False
+    )
+    try:
+        for action, said in (
+            ("volume_up", "Firefox has no volume control"),
+            ("volume_down", "Firefox has no volume control"),
+            ("next", "Firefox cannot skip to the next track"),
+            ("previous", "Firefox cannot go back to the previous track"),
+        ):
+            logged = f"Media: Firefox \\(firefox\\) {said.removeprefix('Firefox ')}: "
+            with pytest.raises(SkillError, match=logged):
+                media.do(action)
+            assert media.replies[-1] == said
+        assert browser.calls == []
+    finally:
+        browser.close()
+
+
+def test_players_that_appear_hung_delay_the_focus_of_the_playing_one_once_at_most(
+    media: SkillUnderTest, bus_address: str
+) -> None:
+    """Two players appear hung one after the other while vlc starts playing: the skill waits
+    for the first (2 s), then vlc's answer gives focus at once, not after the second."""
+    vlc = MprisPlayer(bus_address, "vlc")
+    hung = [MprisPlayer(bus_address, "aaa", answers=False)]
+    try:
+        time.sleep(0.2)  # the skill asks it, and waits
+        hung.append(MprisPlayer(bus_address, "bbb", answers=False))
+        vlc.set_status("Playing")
+        started = time.monotonic()
+        assert wait_until(lambda: media.focus.current() == "media", 5)
+        assert time.monotonic() - started < 3.0
+    finally:
+        for player in (*hung, vlc):
+            player.close()
