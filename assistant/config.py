@@ -658,7 +658,9 @@ class _Validator:
             self.problem(path, f"{_written(path)} is empty; {ACTION_FORMS}")
             return None
         if not isinstance(raw, str) or raw.count(".") != 1 or ":" in raw:
-            spaceless = spaceless_key(raw) if isinstance(raw, str) else None
+            # `do:lights.on` is a key with no space after its `:`; `lights:on` is not
+            keyed = isinstance(raw, str) and "." in raw and ":" in raw.split(".")[0]
+            spaceless = spaceless_key(raw) if keyed else None
             self.problem(path, f"{raw!r} is not an action; {spaceless or ACTION_FORMS}")
             return None
         skill, action = raw.split(".")

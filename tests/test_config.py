@@ -391,6 +391,8 @@ def test_a_colon_with_no_space_or_in_a_value_is_named_at_its_line_with_the_fix(t
         "needs a space after its `:`: `cooldown: 2`",
         "commands:\n  on: do:recorder.dim\n": "2: 'do:recorder.dim' is not an action; `do` needs "
         "a space after its `:`: `do: recorder.dim`",
+        "commands:\n  on: recorder:dim\n": "2: 'recorder:dim' is not an action; write an action "
+        "as `skill.action` or {action: skill.action, with: {...}}",
         "skills:\n  recorder:\n    prefix:3\n": "2: skills.recorder must be a mapping of "
         "settings; `prefix` needs a space after its `:`: `prefix: 3`",
         "commands:\n  on:\n    do:\n      - recorder.dim\n      - text: Note: tea\n": "5: the "
