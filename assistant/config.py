@@ -31,7 +31,13 @@ from assistant.settings import (
     validate_settings,
     with_defaults,
 )
-from assistant.yaml_lines import LocatedDocument, Path_, YamlSyntaxError, load_located
+from assistant.yaml_lines import (
+    LocatedDocument,
+    Path_,
+    YamlSyntaxError,
+    load_located,
+    spaceless_key,
+)
 
 log = logging.getLogger("assistant.config")
 
@@ -344,7 +350,8 @@ class _Validator:
         if values is None:
             values = {}
         if not isinstance(values, dict):
-            self.problem(path, f"{where} must be a mapping of settings")
+            spaceless = spaceless_key(values) if isinstance(values, str) else None
+            self.problem(path, f"{where} must be a mapping of settings" + _fix(spaceless))
             return validate_settings({}, schema)[0]
         by_name = {setting.name: setting for setting in schema}
         values = {
@@ -422,6 +429,8 @@ class _Validator:
         self.check_sections(values, sections, mistyped)
         commands = self.commands(data.get("commands"), values)
         skills = self.skill_settings(data.get("skills"))
+        if values["role"] == "satellite":
+            self.warn_unused_on_satellite()
         self.report_unloadable()
         if self.problems:
             raise ConfigError(sorted(self.problems, key=lambda problem: problem.line))
@@ -451,6 +460,22 @@ class _Validator:
             "give its settings or remove it",
         )
         return {}
+
+    def warn_unused_on_satellite(self) -> None:
+        """Warn at `commands:` and `skills:` on a satellite, which uses neither: the hub runs
+        every room's commands, as its own file maps them."""
+        hub_runs = {
+            "commands": "the hub maps the commands of every room, with its own `commands:` (a "
+            "command does the same in each room)",
+            "skills": "the hub runs the skills, with its own `skills:`",
+        }
+        for key, why in hub_runs.items():
+            if self.document.data.get(key):
+                self.warn(
+                    (key,),
+                    f"`{key}:` is not used on a satellite: {why}; make the change in the hub's "
+                    f"file, and remove `{key}:` here",
+                )
 
     def check_sections(
         self, values: dict[str, Any], sections: dict[str, dict], mistyped: set[str]
@@ -632,8 +657,11 @@ class _Validator:
         if raw is None:
             self.problem(path, f"{_written(path)} is empty; {ACTION_FORMS}")
             return None
-        if not isinstance(raw, str) or raw.count(".") != 1:
-            self.problem(path, f"{raw!r} is not an action; {ACTION_FORMS}")
+        if not isinstance(raw, str) or raw.count(".") != 1 or ":" in raw:
+            # `do:lights.on` is a key with no space after its `:`; `lights:on` is not
+            keyed = isinstance(raw, str) and "." in raw and ":" in raw.split(".")[0]
+            spaceless = spaceless_key(raw) if keyed else None
+            self.problem(path, f"{raw!r} is not an action; {spaceless or ACTION_FORMS}")
             return None
         skill, action = raw.split(".")
         if skill not in self.installed:
@@ -751,6 +779,11 @@ def _under(path: Path_, error: SettingValueError) -> Path_:
 def _written(path: Path_) -> str:
     """How the place `path` names reads in the file: `do:`, `media:` or a list item."""
     return f"`{path[-1]}:`" if isinstance(path[-1], str) else "this list item"
+
+
+def _fix(fix: str | None) -> str:
+    """`fix` as the end of a message that has one (empty: none)."""
+    return f"; {fix}" if fix else ""
 
 
 def _switchable(schema: tuple[Setting, ...]) -> bool:

@@ -18,6 +18,14 @@ MAX_VALUES = 100_000
 KEY_WITHOUT_COLON = re.compile(r"(?P<key>[A-Za-z_][\w.-]*)(?:[ \t]+(?P<value>[^\s#].*?))?")
 """A line (comment and indentation removed) that reads as a key and its value with the `:`
 left out: `step 20`, `log_level INFO`, `timers`."""
+KEY_WITHOUT_SPACE = re.compile(r"(?:- )?(?P<key>[A-Za-z_][\w.-]*):(?P<value>[^\s:].*)")
+"""A line (comment and indentation removed) that reads as a key and its value with no space
+after the `:`, which YAML reads as one word: `cooldown:2`, `do:lights.on`."""
+COLON_IN_VALUE = re.compile(r"(?:- )?(?P<key>[\w.-]+):\s+(?P<value>[^\s\"'{\[].*?:\s.*)")
+"""A line (comment and indentation removed) whose value holds `: ` unquoted: `text: Note: tea
+is ready`."""
+LEADING_ZEROS = re.compile(r"[-+]?0[0-9]+")
+"""A whole number written with leading zeros, which YAML 1.1 reads as octal (or as text)."""
 MISSING_COLON_ERRORS = (
     "could not find expected ':'",
     "mapping values are not allowed here",
@@ -85,8 +93,9 @@ def _too_deep(file: Path, line: int) -> YamlSyntaxError:
 
 
 def _syntax_error(error: yaml.MarkedYAMLError, text: str, file: Path) -> YamlSyntaxError:
-    """PyYAML's error, with a hint for the usual causes: a tab, a quote left open, a line
-    indented to no level above it."""
+    """PyYAML's error, with a hint for the usual causes: a tab, a quote left open, a slip with
+    a `:` (left out, no space after it, or unquoted in a value), a line indented to no level
+    above it."""
     mark = error.problem_mark or error.context_mark
     line = mark.line + 1 if mark else 1
     message = f"YAML syntax error: {error.problem}"
@@ -95,33 +104,56 @@ def _syntax_error(error: yaml.MarkedYAMLError, text: str, file: Path) -> YamlSyn
     elif "quoted scalar" in str(error.context) and error.context_mark:
         line = error.context_mark.line + 1
         message = "this quote is not closed"
-    elif missing := _missing_colon(error, text):
-        line, message = missing
+    elif slip := _colon_slip(error, text):
+        line, message = slip
     elif "expected <block end>" in str(error.problem):
         message += f"; {_indent_hint(error)}"
+    elif "but got ':'" in str(error.problem):  # in {...} or [...]
+        message += '; a value holding `: ` needs quotes: `{text: "Note: tea is ready"}`'
     return YamlSyntaxError(file, line, message)
 
 
-def _missing_colon(error: yaml.MarkedYAMLError, text: str) -> tuple[int, str] | None:
-    """The line and the fix when `error` most likely comes from a key written without its `:`:
-    PyYAML names a later line (the next key, or past comments), which looks right."""
+def _colon_slip(error: yaml.MarkedYAMLError, text: str) -> tuple[int, str] | None:
+    """The line and the fix when `error` most likely comes from a slip with a `:`: a key
+    written without it (`step 20`) or with no space after it (`step:20`, one word to YAML),
+    where PyYAML names a later line (the next key, or past comments), which looks right; or a
+    value holding `: ` unquoted (`text: Note: tea is ready`), on the line PyYAML names."""
     if not error.problem_mark or not str(error.problem).startswith(MISSING_COLON_ERRORS):
         return None
     lines = text.splitlines()
+    named = error.problem_mark.line
     if "simple key" in str(error.context) and error.context_mark:
         index = error.context_mark.line  # the key's own line
     else:  # the last line with content before the one PyYAML names
-        index = error.problem_mark.line - 1
+        index = named - 1
         while 0 <= index < len(lines) and not _without_comment(lines[index]):
             index -= 1
-    if not 0 <= index < len(lines):
+    content = _without_comment(lines[index]) if 0 <= index < len(lines) else ""
+    if (found := KEY_WITHOUT_COLON.fullmatch(content)) and ": " not in content:
+        fixed = f"{found['key']}: {found['value']}" if found["value"] else f"{found['key']}:"
+        return index + 1, f"`{found['key']}` needs a `:` after it: `{fixed}`"
+    if spaceless := spaceless_key(content):
+        return index + 1, spaceless
+    content = _without_comment(lines[named]) if named < len(lines) else ""
+    if found := COLON_IN_VALUE.fullmatch(content):
+        key, value = found["key"], found["value"]
+        quote = "'" if '"' in value else '"'
+        return named + 1, (
+            f"the value of `{key}` holds `: `, which only quotes allow: "
+            f"`{key}: {quote}{value}{quote}`; "
+            f"or, if it starts a key of its own, put that on a line of its own, indented under "
+            f"`{key}:`"
+        )
+    return None
+
+
+def spaceless_key(text: str) -> str | None:
+    """The fix when `text` reads as a key and its value with no space after the `:`, which
+    YAML takes for one word (`cooldown:2`, `do:lights.on`); None when it does not."""
+    found = KEY_WITHOUT_SPACE.fullmatch(text)
+    if not found:
         return None
-    content = _without_comment(lines[index])
-    found = KEY_WITHOUT_COLON.fullmatch(content)
-    if not found or ": " in content:
-        return None
-    fixed = f"{found['key']}: {found['value']}" if found["value"] else f"{found['key']}:"
-    return index + 1, f"`{found['key']}` needs a `:` after it: `{fixed}`"
+    return f"`{found['key']}` needs a space after its `:`: `{found['key']}: {found['value']}`"
 
 
 def _without_comment(line: str) -> str:
@@ -183,9 +215,12 @@ def _convert(node: yaml.Node, path: Path_, document: LocatedDocument, parents: t
 
 def _scalar(node: yaml.Node, file: Path) -> Any:
     """A scalar as YAML 1.2 reads it: only true/false are booleans, so the commands `on` and
-    `off` (and yes/no) stay words."""
+    `off` (and yes/no) stay words; a whole number with leading zeros is decimal (`0300` is 300,
+    not YAML 1.1's octal 192; `08` is 8, not text)."""
     if node.tag == "tag:yaml.org,2002:bool" and node.value.lower() not in ("true", "false"):
         return node.value
+    if node.style is None and LEADING_ZEROS.fullmatch(node.value):
+        return int(node.value)
     loader = yaml.SafeLoader("")
     try:
         return loader.construct_object(node, deep=True)

@@ -381,6 +381,53 @@ def test_a_file_mapping_no_commands_is_valid_but_warns_why(tmp_path, caplog):
     ]
 
 
+def test_a_colon_with_no_space_or_in_a_value_is_named_at_its_line_with_the_fix(tmp_path):
+    """`key:value` is one word to YAML: PyYAML names the next line, or one past the end of the
+    file, or the mistake passes as a word; `: ` in a value ends it."""
+    cases = {
+        "commands:\n  on:\n    do: recorder.dim\n    cooldown:2\n": "4: `cooldown` needs a space "
+        "after its `:`: `cooldown: 2`",
+        "commands:\n  on:\n    cooldown:2   # note: x\n\n    do: recorder.dim\n": "3: `cooldown` "
+        "needs a space after its `:`: `cooldown: 2`",
+        "commands:\n  on: do:recorder.dim\n": "2: 'do:recorder.dim' is not an action; `do` needs "
+        "a space after its `:`: `do: recorder.dim`",
+        "commands:\n  on: recorder:dim\n": "2: 'recorder:dim' is not an action; write an action "
+        "as `skill.action` or {action: skill.action, with: {...}}",
+        "skills:\n  recorder:\n    prefix:3\n": "2: skills.recorder must be a mapping of "
+        "settings; `prefix` needs a space after its `:`: `prefix: 3`",
+        "commands:\n  on:\n    do:\n      - recorder.dim\n      - text: Note: tea\n": "5: the "
+        'value of `text` holds `: `, which only quotes allow: `text: "Note: tea"`; or, if it '
+        "starts a key of its own, put that on a line of its own, indented under `text:`",
+        "commands: {on: {do: {text: a: b}}}\n": "1: YAML syntax error: expected ',' or '}', but "
+        "got ':'; a value holding `: ` needs quotes: `{text: \"Note: tea is ready\"}`",
+    }
+    for text, expected in cases.items():
+        assert problems(tmp_path, text) == [f"{tmp_path}/config.yaml:{expected}"], text
+
+
+def test_numbers_with_leading_zeros_are_decimal_not_octal(tmp_path):
+    """YAML 1.1 reads 0300 as octal 192 and 08 as text; YAML 1.2, and the user, mean 300 and 8.
+    Quoted, or where text is wanted, they stay as written."""
+    config = load_config(
+        write(
+            tmp_path,
+            """\
+            cooldown: 010
+            focus_seconds: 08
+            site: "0300"
+            commands:
+              on: {action: recorder.bright, with: {level: -07}}
+            skills:
+              recorder: {prefix: 0300}
+            """,
+        ),
+        INSTALLED,
+    )
+    assert (config.cooldown, config.focus_seconds, config.site) == (10.0, 8.0, "0300")
+    assert config.commands["on"].actions[0].params["level"] == -7
+    assert config.skills["recorder"]["prefix"] == "0300"
+
+
 def test_common_yaml_mistakes_say_what_to_write(tmp_path):
     assert problems(tmp_path, "commands:\n\ton: recorder.dim\n") == [
         f"{tmp_path}/config.yaml:2: tabs cannot indent YAML; use spaces"
@@ -475,6 +522,30 @@ def test_a_satellite_needs_no_commands_but_its_own_site(tmp_path):
         "give each room its own `site:`"
     ]
     assert load_config(write(tmp_path, "role: satellite\nsite: attic\n"), INSTALLED).warnings == ()
+
+
+def test_a_satellites_commands_and_skills_are_warned_about_as_not_used(tmp_path):
+    """The hub maps every room's commands and runs the skills: a satellite's own sections
+    would be ignored, as if a command could do something else in this room."""
+    text = """\
+        role: satellite
+        site: attic
+        commands:
+          on: recorder.dim
+        skills:
+          recorder: {prefix: lamp}
+        """
+    config = load_config(write(tmp_path, text), INSTALLED)
+    assert [str(w) for w in config.warnings] == [
+        f"{tmp_path}/config.yaml:3: warning: `commands:` is not used on a satellite: the hub "
+        "maps the commands of every room, with its own `commands:` (a command does the same in "
+        "each room); make the change in the hub's file, and remove `commands:` here",
+        f"{tmp_path}/config.yaml:5: warning: `skills:` is not used on a satellite: the hub runs "
+        "the skills, with its own `skills:`; make the change in the hub's file, and remove "
+        "`skills:` here",
+    ]
+    hub = load_config(write(tmp_path, text.replace("satellite", "hub")), INSTALLED)
+    assert hub.warnings == ()
 
 
 def test_an_acknowledgement_tone_on_a_satellite_is_no_warning(tmp_path):
