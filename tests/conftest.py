@@ -35,8 +35,11 @@ def korean_model_path() -> Path:
 @pytest.fixture(scope="session")
 def plugin_path(tmp_path_factory) -> Path:
     """The example skill installed with pip into its own folder, found through its entry point
-    once the folder is on PYTHONPATH (docs/writing-skills.md)."""
+    once the folder is on PYTHONPATH (docs/writing-skills.md). Built from a copy: pip's build
+    writes its build/ and .egg-info folders beside the sources it is given."""
     target = tmp_path_factory.mktemp("site")
+    sources = tmp_path_factory.mktemp("example") / "greeter-skill"
+    shutil.copytree(REPO / "examples" / "greeter-skill", sources)
     subprocess.run(
         [
             sys.executable,
@@ -48,7 +51,7 @@ def plugin_path(tmp_path_factory) -> Path:
             "--no-build-isolation",
             "--target",
             str(target),
-            str(REPO / "examples" / "greeter-skill"),
+            str(sources),
         ],
         check=True,
     )
