@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import locale
 import logging
+import math
 import os
 import signal
 import sys
@@ -216,14 +217,29 @@ def _emulate_stop_signals() -> tuple[signal.Signals, ...]:
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
+    """The serial ports and the microphones, or with --listen the microphone check; exit 1
+    when there is neither a serial port nor a microphone the assistant can use."""
+    try:
+        _, _, config = _load(args)
+    except ConfigError as error:
+        print(f"The configuration has problems:\n{error}", file=sys.stderr)
+        return service.CONFIG_ERROR_STATUS
+    if args.listen is not None:
+        from assistant.microphone_check import check_microphone
+
+        return check_microphone(config, args.listen or None)
+    from assistant.audio_inputs import input_lines
+
     found = ports.candidates()
+    print("serial ports:")
     if not found:
-        print("no serial ports at all: plug the board in (and see firmware/README.md)")
-        return 1
+        print("none at all: plug the board in (and see firmware/README.md)")
     for candidate in found:
         mark = "use " if candidate.picked else "skip"
         print(f"{mark}  {candidate.device:<20} {candidate.reason}  [{candidate.description}]")
-    return 0
+    lines, usable = input_lines(config.sections["microphone"]["device"])
+    print(*lines, sep="\n")
+    return 0 if found or usable else 1
 
 
 def cmd_skills(args: argparse.Namespace) -> int:
@@ -371,6 +387,17 @@ def cmd_service(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seconds(text: str) -> float:
+    """A number of seconds, 0 or more, for argparse."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not seconds >= 0:
+        raise argparse.ArgumentTypeError(f"a number of seconds, 0 or more, not {text!r}")
+    return seconds
+
+
 class _PrintVersion(argparse.Action):
     """`--version`: the version on one line, however narrow the terminal (argparse's own
     version action wraps it to the terminal's width)."""
@@ -431,7 +458,16 @@ def build_parser() -> argparse.ArgumentParser:
     emulate.set_defaults(func=cmd_emulate)
 
     devices = commands.add_parser(
-        "devices", help="list serial ports and which is the board", **common
+        "devices", help="list serial ports and microphones, and which ones are used", **common
+    )
+    devices.add_argument(
+        "--listen",
+        nargs="?",
+        type=_seconds,
+        const=0,
+        metavar="SECONDS",
+        help="check the configured microphone instead: its level, the best-scored command and "
+        "the commands heard, for SECONDS (default: until Ctrl-C)",
     )
     devices.set_defaults(func=cmd_devices)
     commands.add_parser("skills", help="list installed skills", **common).set_defaults(

@@ -39,7 +39,62 @@ def as_run(outcomes: list[Future]) -> list[Future]:
     return ran
 
 
-class Dispatcher:
+class Chooser:
+    """Chooses the actions of each command (its mapping, min_score, cooldown, focus) and logs
+    the choice, or why none; runs nothing. `assistant devices --listen` shows with it what the
+    assistant would do with each command heard."""
+
+    def __init__(self, config: Config, focus: Focus):
+        self.config = config
+        self.focus = focus
+        self._last_run: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+
+    def choose(
+        self, event: CommandEvent
+    ) -> tuple[tuple[ActionCall, ...], tuple[ActionCall, ...]] | str:
+        """The actions to run and those to run instead when the first finds nothing to do (the
+        `do:` list in place of a `when:` list; else none), or why no action runs; logged. The
+        cooldown counts from a command chosen here."""
+        with self._lock:
+            chosen = self._choose(event)
+        if isinstance(chosen, str):
+            log.info("%s", chosen)
+        return chosen
+
+    def _choose(
+        self, event: CommandEvent
+    ) -> tuple[tuple[ActionCall, ...], tuple[ActionCall, ...]] | str:
+        """`choose`, under its lock; only the actions chosen are logged here."""
+        rule = self.config.commands.get(event.command)
+        if rule is None:
+            return f"{event.command!r} is not mapped to any action in {self.config.file}"
+        if event.score < rule.min_score:
+            return (
+                f"ignored {event.command!r}: score {event.score:.2f} is below its "
+                f"min_score {rule.min_score:g}"
+            )
+        key = (event.site, event.command)
+        last = self._last_run.get(key)
+        if last is not None and event.received - last < rule.cooldown:
+            return f"ignored {event.command!r}: repeated within its {rule.cooldown:g} s cooldown"
+        focused = self.focus.current()
+        calls = rule.when_focused.get(focused, rule.actions) if focused else rule.actions
+        otherwise = rule.actions if calls is not rule.actions else ()
+        if not calls:
+            return f"{event.command!r} maps to no action in {self.config.file}"
+        self._last_run[key] = event.received
+        log.info(
+            "%s: %r (%.2f) -> %s",
+            event.source,
+            event.command,
+            event.score,
+            ", ".join(map(str, calls)),
+        )
+        return calls, otherwise
+
+
+class Dispatcher(Chooser):
     """Chooses the actions of each command (`handle`, or `run` to learn why none ran) and runs
     them on the plugin host."""
 
@@ -52,12 +107,9 @@ class Dispatcher:
     ):
         """`accepted(event)` is called for each command that runs actions, before they start
         (so before any reply)."""
-        self.config = config
+        super().__init__(config, focus)
         self.host = host
-        self.focus = focus
         self.accepted = accepted
-        self._last_run: dict[tuple[str, str], float] = {}
-        self._lock = threading.Lock()
 
     def handle(self, event: CommandEvent) -> list[Future]:
         """Start the actions `event` maps to, in order; the futures hold their replies (those
@@ -70,10 +122,8 @@ class Dispatcher:
         follow the list's order; those after a failed action are cancelled (not run). A first
         action that handed the command to the `do:` list settles as HandedOver (see
         `as_run`)."""
-        with self._lock:
-            chosen = self._choose(event)
+        chosen = self.choose(event)
         if isinstance(chosen, str):
-            log.info("%s", chosen)
             return chosen
         calls, otherwise = chosen
         if self.accepted:
@@ -142,35 +192,3 @@ class Dispatcher:
         for future in replaced:
             future.add_done_callback(settle)
         self._run_from(0, otherwise, replaced, event)
-
-    def _choose(
-        self, event: CommandEvent
-    ) -> tuple[tuple[ActionCall, ...], tuple[ActionCall, ...]] | str:
-        """The actions to run and those to run instead when the first finds nothing to do (the
-        `do:` list in place of a `when:` list; else none), or why no action runs."""
-        rule = self.config.commands.get(event.command)
-        if rule is None:
-            return f"{event.command!r} is not mapped to any action in {self.config.file}"
-        if event.score < rule.min_score:
-            return (
-                f"ignored {event.command!r}: score {event.score:.2f} is below its "
-                f"min_score {rule.min_score:g}"
-            )
-        key = (event.site, event.command)
-        last = self._last_run.get(key)
-        if last is not None and event.received - last < rule.cooldown:
-            return f"ignored {event.command!r}: repeated within its {rule.cooldown:g} s cooldown"
-        focused = self.focus.current()
-        calls = rule.when_focused.get(focused, rule.actions) if focused else rule.actions
-        otherwise = rule.actions if calls is not rule.actions else ()
-        if not calls:
-            return f"{event.command!r} maps to no action in {self.config.file}"
-        self._last_run[key] = event.received
-        log.info(
-            "%s: %r (%.2f) -> %s",
-            event.source,
-            event.command,
-            event.score,
-            ", ".join(map(str, calls)),
-        )
-        return calls, otherwise

@@ -52,7 +52,9 @@ LATE_WARNING = (
 )
 
 MICROPHONE_SETTINGS = (
-    Setting("device", str, "default", "input device name or number (`python -m sounddevice`)"),
+    Setting(
+        "device", str, "default", "input device name or number (`assistant devices` lists them)"
+    ),
     Setting(
         "model",
         str,
@@ -179,11 +181,15 @@ class MicrophoneSource:
         self,
         settings: ListenerSettings | None = None,
         open_stream: Callable[[str, int], Any] = open_microphone,
+        monitor: Callable[[np.ndarray, KeywordPipeline], None] | None = None,
     ):
         """`open_stream(device, block)` returns a context manager with sounddevice's
-        `read(frames) -> (data, overflowed)`; the default opens the real microphone."""
+        `read(frames) -> (data, overflowed)`; the default opens the real microphone.
+        `monitor(samples, pipeline)`, when given, is called with each block read (16 kHz mono
+        int16) once the pipeline has heard it and its lines are delivered."""
         self.settings = settings or ListenerSettings.from_values({})
         self.open_stream = open_stream
+        self.monitor = monitor
         self.overflows = 0
         self.last_overflow: float | None = None
         """When the input last overflowed (time.time()), None before the first time."""
@@ -367,6 +373,8 @@ class MicrophoneSource:
                 heard = []
             for message in output.advance(audio_ms, heard):
                 deliver(message)
+            if self.monitor:
+                self.monitor(samples, pipeline)
             busy += time.monotonic() - received
             if heard_samples - measured_from >= LOAD_SECONDS * SAMPLE_RATE:
                 self.processing = busy * SAMPLE_RATE / (heard_samples - measured_from)

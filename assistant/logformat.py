@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
+from typing import TextIO
 
 from assistant.clocks import DAY_AND_TIME, TIME_OF_DAY, localtime
 
@@ -89,15 +91,16 @@ def under_journal() -> bool:
     return (stderr.st_dev, stderr.st_ino) == (device, inode)
 
 
-def setup(level: str = "INFO") -> None:
-    """Log to stderr at `level`, in the journal's format when stderr is the journal, each line
-    with the time it was written, and its date unless stderr is a terminal (one watches)."""
-    if under_journal():
+def setup(level: str = "INFO", stream: TextIO | None = None) -> None:
+    """Log to `stream` (default: stderr) at `level`, in the journal's format when stderr is the
+    journal, each line with the time it was written, and its date unless the stream is a
+    terminal (one watches)."""
+    if stream is None and under_journal():
         formatter: logging.Formatter = JournalFormatter(JOURNAL_FORMAT)
     else:
-        shown = TIME_OF_DAY if os.isatty(2) else DAY_AND_TIME
+        shown = TIME_OF_DAY if (stream or sys.stderr).isatty() else DAY_AND_TIME
         formatter = TerminalFormatter(TERMINAL_FORMAT, datefmt=shown)
-    handler = logging.StreamHandler()
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
     logging.basicConfig(handlers=[handler], force=True)
     set_level(level)

@@ -138,6 +138,21 @@ def microphone_problem(device: str = "default", setting: str = "microphone.devic
     return None
 
 
+def input_number(device: str, setting: str = "microphone.device") -> int:
+    """The number PortAudio lists the input `device` names under, the one opening it picks
+    ("default": the system's default input); MicrophoneError with the reason and the fix
+    (`setting` names the device) when it names none, or several."""
+    sd = load_sounddevice()
+    try:
+        with _portaudio:
+            found = _with_fresh_devices(
+                lambda: sd.query_devices(device_argument(device), kind="input")
+            )
+    except (ValueError, sd.PortAudioError) as error:
+        raise _explained(error, _name(device), setting) from error
+    return found["index"]
+
+
 def _check(sd, chosen: int | str | None, rate: int, channels: int) -> None:
     sd.check_input_settings(device=chosen, channels=channels, dtype="int16", samplerate=rate)
 

@@ -144,16 +144,32 @@ class Recognizer:
         count = len(self._history)
         if count < self.minimum_count:
             return None
-        sums = np.sum([scores for _, scores in self._history], axis=0)
+        sums = self._sums()
         best = int(np.argmax(sums))
         label = self.labels[best]
-        permille = (int(sums[best]) * 2000 + count * 255) // (count * 510)
+        permille = _permille(int(sums[best]), count)
         if label in self._ignored or permille < self._thresholds[label]:
             return None
         if self._suppressed(now):
             return None
         self._last_detection_ms = now
         return Recognition(label, permille / 1000, now)
+
+    def averages(self) -> dict[str, float]:
+        """Each reportable label's score (0 to 1) averaged over the inferences `process` keeps
+        now, as it compares them with the thresholds; empty before the first inference."""
+        if not self._history:
+            return {}
+        sums, count = self._sums(), len(self._history)
+        return {
+            label: _permille(int(total), count) / 1000
+            for label, total in zip(self.labels, sums, strict=True)
+            if label not in self._ignored
+        }
+
+    def _sums(self) -> np.ndarray:
+        """The sum of each label's u over the inferences kept."""
+        return np.sum([scores for _, scores in self._history], axis=0)
 
     @staticmethod
     def _elapsed(then: int, now: int) -> int:
@@ -170,3 +186,9 @@ class Recognizer:
             if self._elapsed(entry[0], now) < self.average_window_ms
         ]
         self._history = deque(kept, maxlen=MAX_HISTORY)
+
+
+def _permille(total: int, count: int) -> int:
+    """A sum of `count` values of u (0..255) as their mean in thousandths of 255, rounded half
+    up."""
+    return (total * 2000 + count * 255) // (count * 510)

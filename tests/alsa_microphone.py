@@ -86,6 +86,20 @@ pcm.{device} {{
 """
 
 
+def saying_on(rate: int) -> np.ndarray:
+    """espeak-ng saying "on" rendered at `rate`, between two seconds of silence (the test is
+    skipped without espeak-ng)."""
+    import pytest
+
+    from model_training.frontend import to_int16
+    from model_training.synth import espeak_available, speak
+
+    if not espeak_available():
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+    silence = np.zeros(2 * rate, dtype=np.float32)
+    return to_int16(np.concatenate([silence, speak("on", "en", 50, 150, rate) * 0.6, silence]))
+
+
 def environment(home: Path) -> dict[str, str]:
     """The environment of a process that finds the device plugged in at `home`."""
     return {**os.environ, "HOME": str(home), "PYTHONPATH": str(Path(__file__).parents[1])}
@@ -127,3 +141,10 @@ class Listening:
         self.process.wait(timeout=10)
         self._reader.join(timeout=5)
         self.process.stdout.close()
+
+
+def plug_in_speaker(home: Path, device: str = "deskspeaker") -> None:
+    """Add to the devices plugged in at `home` an output that records nothing (PortAudio lists
+    it with no input channels)."""
+    with (home / ".asoundrc").open("a") as asoundrc:
+        asoundrc.write(f'\npcm.{device} {{\n    type asym\n    playback.pcm "null"\n}}\n')

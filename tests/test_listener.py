@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from alsa_microphone import DEVICE, Listening, environment, plug_in, records
+from alsa_microphone import DEVICE, Listening, environment, plug_in, records, saying_on
 from held_event import AnnouncedLock
 from local_midnight import midnight_since
 from runtime_skills import INSTALLED
@@ -40,20 +40,9 @@ from assistant.ratelimit import WARNINGS_PER_MINUTE
 from assistant.sources import DeviceSession
 
 
-def _spoken_on(rate: int) -> np.ndarray:
-    """espeak-ng saying "on" rendered at `rate`, between two seconds of silence."""
-    from model_training.frontend import to_int16
-    from model_training.synth import espeak_available, speak
-
-    if not espeak_available():
-        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
-    silence = np.zeros(2 * rate, dtype=np.float32)
-    return to_int16(np.concatenate([silence, speak("on", "en", 50, 150, rate) * 0.6, silence]))
-
-
 @pytest.fixture(scope="module")
 def spoken_on() -> np.ndarray:
-    return _spoken_on(SAMPLE_RATE)
+    return saying_on(SAMPLE_RATE)
 
 
 class RecordedMicrophone:
@@ -563,7 +552,7 @@ def _heard_saying_on(home: Path, model: Path, conversion: str) -> None:
 def test_a_microphone_that_records_only_48_khz_is_resampled_and_heard(tmp_path, tiny_model):
     """A device opened directly that records 48 kHz only (as most USB microphones): it is
     opened at its own rate and heard resampled to 16 kHz."""
-    plug_in(tmp_path, _spoken_on(48000), rate=48000)
+    plug_in(tmp_path, saying_on(48000), rate=48000)
     assert not records(tmp_path, SAMPLE_RATE), "the stand-in must refuse 16 kHz"
     assert records(tmp_path, 48000)
     _heard_saying_on(tmp_path, tiny_model, "48000 Hz, not 16000: resampling it to 16000 Hz")

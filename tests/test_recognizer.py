@@ -34,6 +34,18 @@ def test_the_score_is_the_rounded_average_in_thousandths():
     assert detection == Recognition("up", 0.751, 10)
 
 
+def test_the_averages_are_each_commands_score_as_compared_with_its_threshold():
+    """What `assistant devices --listen` shows: the commands' averages (not silence's) over the
+    inferences in the window, in the detection's arithmetic, below its threshold too."""
+    recognizer = Recognizer(LABELS, thresholds=0.9)
+    assert recognizer.averages() == {}
+    recognizer.process(scores("up", 127), 0)  # u = 255
+    assert recognizer.process(scores("up", 0), 10) is None  # u = 128; below minimum_count
+    assert recognizer.averages() == {"up": 0.751, "down": 0.0}
+    assert recognizer.process(scores("silence"), 2000) is None  # the window holds it alone
+    assert recognizer.averages() == {"up": 0.0, "down": 0.0}
+
+
 def test_silence_and_unknown_are_never_reported():
     recognizer = Recognizer(LABELS, thresholds=0.0)
     assert feed(recognizer, "silence", 0, 2000) == []
