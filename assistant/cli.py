@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,7 @@ from assistant.version import version_text
 
 if TYPE_CHECKING:
     from assistant.daemon import Assistant
+    from assistant.reloads import Reload
 
 log = logging.getLogger("assistant")
 
@@ -112,6 +114,7 @@ def _serve(
             assistant.run_sent_command,
             assistant.config.site,
             status=assistant.status,
+            reload=lambda: _reload(assistant, args.config).answer(),
         )
     except control.AlreadyRunning as error:
         log.error("%s", error)
@@ -145,13 +148,14 @@ def _serve(
     return 0
 
 
-def _reload(assistant: Assistant, explicit: str | None) -> None:
-    """SIGHUP: load the configuration again, from the file `config check` would name now
-    (without --config, a user file made or removed since is taken into account)."""
+def _reload(assistant: Assistant, explicit: str | None) -> Reload:
+    """SIGHUP or `assistant reload`: load the configuration again, from the file `config
+    check` would name now (without --config, a user file made or removed since is taken into
+    account)."""
     now = config_path(explicit)
     if now != assistant.loaded.file:
         log.warning("the configuration file changes: %s, no longer %s", now, assistant.loaded.file)
-    assistant.reload(now)
+    return assistant.reload(now)
 
 
 def cmd_emulate(args: argparse.Namespace) -> int:
@@ -287,7 +291,8 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         return service.CONFIG_ERROR_STATUS
     mapped = f"{len(config.commands)} command{'' if len(config.commands) == 1 else 's'}"
-    print(f"{path}: OK ({mapped}, skills: {', '.join(config.skills) or 'none'})")
+    off = f"; off: {', '.join(config.skills_off)}" if config.skills_off else ""
+    print(f"{path}: OK ({mapped}, skills: {', '.join(config.skills) or 'none'}{off})")
     return 0
 
 
@@ -309,24 +314,58 @@ def cmd_status(args: argparse.Namespace) -> int:
     """The running daemon's pid, version, start, configuration file, last reload, skills,
     sources and link counters, and a satellite's or hub's role, site, peers, counters and
     broker; exit 1 when no daemon answers."""
-    try:
-        answer = control.request_status(daemon_socket(data_root()))
-    except ConnectionError as error:
-        print(error, file=sys.stderr)
-        return 1
-    if answer.startswith("ERR use:") and "STATUS" not in answer:
-        print(
-            f"the running assistant is of an earlier version, which has no status ({answer}): "
-            "restart it to run this one (`systemctl --user restart assistant` for the service, "
-            "else Ctrl-C where it runs and `assistant run`)",
-            file=sys.stderr,
-        )
+    answer = _ask_daemon(
+        control.request_status,
+        "STATUS",
+        "has no status",
+        "restart it to run this one (`systemctl --user restart assistant` for the service, "
+        "else Ctrl-C where it runs and `assistant run`)",
+    )
+    if answer is None:
         return 1
     if not answer.startswith("OK "):
         print(answer, file=sys.stderr)
         return 1
     print(*answer.removeprefix("OK ").split("; "), sep="\n")
     return 0
+
+
+def cmd_reload(args: argparse.Namespace) -> int:
+    """Have the running daemon reload its configuration and print the outcome: exit 0 when it
+    took effect, CONFIG_ERROR_STATUS when the file has problems (the running configuration
+    stays), 1 when no daemon answers or it cannot reload."""
+    answer = _ask_daemon(
+        control.request_reload,
+        "RELOAD",
+        "cannot be asked to reload",
+        "`systemctl --user reload assistant` for the service, else `kill -HUP` the pid "
+        "`assistant status` shows (and restart it to run this version)",
+    )
+    if answer is None:
+        return 1
+    ok = answer.startswith("OK ")
+    print(*answer.partition(" ")[2].split("\t"), sep="\n", file=sys.stdout if ok else sys.stderr)
+    if ok:
+        return 0
+    return service.CONFIG_ERROR_STATUS if answer.startswith("ERR not reloaded") else 1
+
+
+def _ask_daemon(ask: Callable[[Path], str], request: str, lacking: str, instead: str) -> str | None:
+    """The running daemon's answer to `ask`, or None, said why on stderr, when none answers
+    or it is of an earlier version, which `lacking` the `request` (`instead`: what to do)."""
+    try:
+        answer = ask(daemon_socket(data_root()))
+    except ConnectionError as error:
+        print(error, file=sys.stderr)
+        return None
+    if answer.startswith("ERR use:") and request not in answer:
+        print(
+            f"the running assistant is of an earlier version, which {lacking} ({answer}): "
+            f"{instead}",
+            file=sys.stderr,
+        )
+        return None
+    return answer
 
 
 def cmd_rooms_forget(args: argparse.Namespace) -> int:
@@ -490,6 +529,13 @@ def build_parser() -> argparse.ArgumentParser:
         "source and link counters",
         **common,
     ).set_defaults(func=cmd_status)
+
+    commands.add_parser(
+        "reload",
+        help="make the running assistant reload its configuration, and say what changed or "
+        "what to fix",
+        **common,
+    ).set_defaults(func=cmd_reload)
 
     svc = commands.add_parser(
         "service",

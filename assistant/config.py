@@ -108,6 +108,9 @@ TOP_LEVEL_SETTINGS = (
     Setting("log_level", str, "INFO", "how much to log", ("DEBUG", "INFO", "WARNING", "ERROR")),
 )
 COMMAND_KEYS = ("do", "when", "min_score", "cooldown")
+SWITCHED_OFF = ("off", False)
+"""What a section or a skill is given to switch it off (`speech: off`, `skills: {lights:
+off}`); YAML 1.2 reads `false` as False."""
 ACTION_FORMS = "write an action as `skill.action` or {action: skill.action, with: {...}}"
 NO_COMMANDS = (
     "no commands are mapped: every detection will be ignored (a file of your own replaces the "
@@ -181,6 +184,8 @@ class Config:
     """The commands the microphone model can report (the labels on its card)."""
     warnings: tuple[ConfigProblem, ...] = ()
     """What is valid but most likely not meant (no commands mapped, a command doing nothing)."""
+    skills_off: tuple[str, ...] = ()
+    """The skills `skills:` switches off (`name: off`): they do not run."""
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -312,6 +317,8 @@ class _Validator:
         self.model_name = ""
         self.unloadable_at: dict[str, list[Path_]] = {}
         """Where the file names each installed skill that cannot be loaded (`unloadable`)."""
+        self.skills_off: list[str] = []
+        """The skills `skills:` switches off (`name: off`)."""
         self.calls: list[tuple[ActionCall, Path_, bool]] = []
         """Every action call under `commands:`, in the file's order, with the path of its `with:`
         and whether that passed its checks (for Skill.check_params, which gets only calls that
@@ -436,13 +443,22 @@ class _Validator:
             raise ConfigError(sorted(self.problems, key=lambda problem: problem.line))
         warnings = tuple(sorted(self.warnings, key=lambda warning: warning.line))
         reported = self.model_commands or ()
-        return Config(self.document.file, values, sections, commands, skills, reported, warnings)
+        return Config(
+            self.document.file,
+            values,
+            sections,
+            commands,
+            skills,
+            reported,
+            warnings,
+            tuple(self.skills_off),
+        )
 
     def section_value(self, name: str, schema: tuple[Setting, ...]) -> Any:
         """The section's settings; `section: off` is short for `{enabled: false}` where the
         section can be switched off."""
         value = self.document.data.get(name)
-        if value not in ("off", False):
+        if value not in SWITCHED_OFF:
             if isinstance(value, str) and _switchable(schema):
                 self.problem(
                     (name,),
@@ -730,6 +746,11 @@ class _Validator:
                 if name in raw:
                     self.unknown_skill(("skills", name), name)
                 continue
+            section = raw.get(name)
+            if section in SWITCHED_OFF:
+                self.switched_off(name)
+                continue
+            section = self.without_switch(name, section)
             skill = self.installed[name]
             missing = [setting for setting in skill.settings if setting.required]
             if name not in raw and missing:  # no section to point at: point at its user
@@ -741,10 +762,43 @@ class _Validator:
                     )
                 continue
             known_problems = len(self.problems)
-            result[name] = self.checked_settings(raw.get(name), skill.settings, ("skills", name))
+            result[name] = self.checked_settings(section, skill.settings, ("skills", name))
             if len(self.problems) == known_problems:
                 self.run_skill_checks(name, skill, result[name])
         return result
+
+    def without_switch(self, name: str, section: Any) -> Any:
+        """A skill's section, reporting the ways of switching it off that do not work (`on`,
+        `enabled: false`) with the one that does; an `enabled:` the skill does not declare is
+        left out, its problem said."""
+        off = f"`{name}: off` switches it off (comment its settings out to keep them)"
+        if isinstance(section, bool) or (isinstance(section, str) and not spaceless_key(section)):
+            self.problem(
+                ("skills", name),
+                f"skills.{name} must be a mapping of its settings, or `off`; not {section!r}",
+            )
+            return {}
+        declared = {setting.name for setting in self.installed[name].settings}
+        if isinstance(section, dict) and "enabled" in section and "enabled" not in declared:
+            self.problem(
+                ("skills", name, "enabled"), f"skill {name!r} has no setting `enabled`; {off}"
+            )
+            return {key: value for key, value in section.items() if key != "enabled"}
+        return section
+
+    def switched_off(self, name: str) -> None:
+        """`skills: {name: off}`: the skill does not run, so each action of it a command maps
+        is a problem at its line."""
+        self.skills_off.append(name)
+        line = self.document.line_of(("skills", name))
+        for call, path, _ in self.calls:
+            if call.skill == name:
+                self.problem(
+                    path[:-1],  # the action, not its `with:`
+                    f"skill {name!r} is switched off (`{name}: off`, line {line}), so {call} "
+                    "cannot run; map the command to another action (`do: []` keeps only its "
+                    f"`when:`), remove the command, or remove `{name}: off`",
+                )
 
     def run_skill_checks(self, name: str, skill: type[Skill], settings: dict[str, Any]) -> None:
         """The skill's own checks of its settings and of the parameters of each call of it

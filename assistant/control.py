@@ -14,6 +14,10 @@ status>; ...; source: <sources in use, with their firmware and model>; <the link
 then on a satellite or hub `; role: <role>;
 site: <site>; <its peers and counters>; broker: <state>; messages ignored: <by kind>`
 (`assistant status`).
+`RELOAD` reloads the configuration, as SIGHUP does, and is answered once that is done: `OK
+reloaded <file>: <what changed>`, then `after a restart: <what waits for one>` and the file's
+warnings, or `ERR not reloaded ...`, then each problem (`<file>:<line>: ...`); those lines are
+joined by tabs (`assistant reload`).
 
 A client has REQUEST_SECONDS to send its request line (the answer may take as long as the
 command's actions, up to 30 s) and as long to take the answer; one that does not is answered
@@ -66,6 +70,9 @@ class AlreadyRunning(RuntimeError):
 
 REQUEST_SECONDS = 5.0
 """Seconds a client has to send its request line, and later to take its answer."""
+RELOAD_SECONDS = 120.0
+"""Longest wait for a reload's outcome: it stops and starts skills, each within its
+`skill_timeout`."""
 REQUEST_BYTES = 200
 """Longest request line read; the rest of a longer one is ignored."""
 MAX_CLIENTS = 16
@@ -118,17 +125,21 @@ class ControlServer:
         handle: Callable[[CommandEvent], list[Future] | str | Forwarded],
         site: str = "default",
         status: Callable[[], str] | None = None,
+        reload: Callable[[], str] | None = None,
     ):
         """`handle` runs a command: the futures of its actions, why none ran, or Forwarded when
-        a satellite sent it on to the hub."""
+        a satellite sent it on to the hub; `reload` reloads the configuration and gives the
+        answer to RELOAD."""
         self.path = path
 
         def answer(request: str) -> str:
             words = request.split()
             if words == ["STATUS"]:
                 return f"OK {status()}" if status else "ERR this assistant keeps no status"
+            if words == ["RELOAD"]:
+                return reload() if reload else "ERR this assistant cannot reload"
             if len(words) != 2 or words[0] != "COMMAND":
-                return "ERR use: COMMAND <name>, or STATUS"
+                return "ERR use: COMMAND <name>, STATUS or RELOAD"
             command = protocol.command_name(words[1])
             if not protocol.LABEL.fullmatch(command):  # it would not fit an MQTT topic
                 return (
@@ -291,6 +302,12 @@ def send_command(command: str, path: Path, timeout: float = 35.0) -> str:
 def request_status(path: Path, timeout: float = 5.0) -> str:
     """The answer of the daemon listening on `path` to `STATUS` (see the module's docstring)."""
     return ask("STATUS", path, timeout)
+
+
+def request_reload(path: Path, timeout: float = RELOAD_SECONDS) -> str:
+    """The answer of the daemon listening on `path` to `RELOAD`, once the reload is done (see
+    the module's docstring)."""
+    return ask("RELOAD", path, timeout)
 
 
 def ask(request: str, path: Path, timeout: float = 35.0) -> str:

@@ -29,6 +29,7 @@ from assistant.phrase import PhraseListener
 from assistant.plugin import CommandEvent, Skill, valid_choices
 from assistant.ports import find_board
 from assistant.ratelimit import WarningLimiter
+from assistant.reloads import Reload, changes
 from assistant.rooms.roles import open_room
 from assistant.source_follower import SourceFollower
 from assistant.sources import SOURCE_NAMES, DeviceSession, EventSource, LinkStats
@@ -59,25 +60,6 @@ def with_overrides(config: Config, overrides: Mapping[str, str]) -> Config:
     return dataclasses.replace(config, values={**config.values, **values}, sections=sections)
 
 
-@dataclass(frozen=True)
-class Reload:
-    """A reload (SIGHUP) of the configuration: when (time.time()), which file, and whether it
-    took effect."""
-
-    at: float
-    file: Path
-    done: bool
-
-    def __str__(self) -> str:
-        when = local_time(self.at)
-        if self.done:
-            return f"done at {when}"
-        return (
-            f"FAILED at {when} ({self.file}): the configuration above still runs (the log says "
-            "what to fix)"
-        )
-
-
 @dataclass
 class RunningSource:
     """A source of commands the daemon runs, on its own thread until `stopping` is set."""
@@ -106,6 +88,8 @@ class Assistant:
         self.loaded = config
         """The configuration as its file says, without the command line's overrides."""
         self.last_reload: Reload | None = None
+        self._reloading = threading.Lock()
+        """Held by a reload: one from SIGHUP and one from `assistant reload` wait in turn."""
         self.started = time.time()
         self.overrides = dict(overrides or {})
         """The command line's choices (--source, --role, --port), which a reload keeps."""
@@ -355,28 +339,35 @@ class Assistant:
             own_pty=own_pty,
         )
 
-    def reload(self, path: Path) -> bool:
-        """Load the configuration again (SIGHUP). A file that cannot be loaded, for whatever
-        reason, keeps the running one, and the user is told so aloud (`speech.notices`);
-        settings that need a restart keep their running values and a warning names them.
-        Skills installed since the start are found; new code of a skill already loaded needs a
-        restart, and a warning says so. Either is said aloud too, once per reload."""
+    def reload(self, path: Path) -> Reload:
+        """Load the configuration again (SIGHUP, `assistant reload`; one at a time). A file that
+        cannot be loaded, for whatever reason, keeps the running one, and the user is told so
+        aloud (`speech.notices`); settings that need a restart keep their running values and a
+        warning names them. Skills installed since the start are found; new code of a skill
+        already loaded needs a restart, and a warning says so. Either is said aloud too, once
+        per reload. The outcome is also `last_reload`."""
+        with self._reloading:
+            self.last_reload = self._reload(path)
+        return self.last_reload
+
+    def _reload(self, path: Path) -> Reload:
         found, unloadable = usable_skills()
         installed = {**found, **self.installed}
         new_code = self._warn_of_changed_code(installed)
-        loaded = None
         try:
             loaded = load_config(path, installed, unloadable, reloading=True)
-        except ConfigError as error:
-            log.error("configuration not reloaded, fix these first:\n%s", error)
-        except Exception:  # a bug, not the file: the daemon keeps running all the same
-            log.exception("configuration not reloaded: loading %s failed unexpectedly", path)
-        self.last_reload = Reload(time.time(), path, loaded is not None)
-        if loaded is None:
+        except Exception as error:
+            if isinstance(error, ConfigError):
+                log.error("configuration not reloaded, fix these first:\n%s", error)
+                problems = tuple(map(str, error.problems))
+            else:  # a bug, not the file: the daemon keeps running all the same
+                log.exception("configuration not reloaded: loading %s failed unexpectedly", path)
+                problems = (f"{path}: loading it failed unexpectedly ({error!r}); see the log",)
             if self.notices:  # logged as every reply is
                 self._speak(RELOAD_FAILED)
-            return False
+            return Reload(time.time(), path, problems)
         waiting = self._needs_restart(loaded)
+        changed = changes(self.loaded, loaded, (*RESTART_ONLY, *self.overrides))
         self.loaded = loaded
         self.installed = self.host.installed = installed
         config = self.config = self._as_running(loaded)
@@ -385,27 +376,30 @@ class Assistant:
         self.host.set_timeout(config.skill_timeout)
         self.host.configure(self._skills_here(config))
         logformat.set_level(config.log_level)
-        log.info("configuration reloaded from %s", path)
+        log.info("configuration reloaded from %s: %s", path, "; ".join(changed) or "no change")
         if waiting:
             log.warning(
                 "changed settings that take effect only after a restart: %s", ", ".join(waiting)
             )
         if (waiting or new_code) and self.notices:  # logged as every reply is
             self._speak(RESTART_NEEDED)
-        return True
+        waiting += [f"the code of skill {names}" for names in new_code]
+        return Reload(
+            time.time(), path, (), tuple(changed), tuple(waiting), tuple(map(str, loaded.warnings))
+        )
 
-    def _warn_of_changed_code(self, installed: Mapping[str, type[Skill]]) -> bool:
+    def _warn_of_changed_code(self, installed: Mapping[str, type[Skill]]) -> list[str]:
         """Log the skills whose package's code changed since it was loaded: a reload keeps
         running the code loaded (and checks the configuration against it); a restart runs the
-        new code. Whether any did."""
+        new code. The names of those skills, a package's joined by ", "."""
         skills_of: dict[str, list[str]] = {}
         for name, skill in sorted(installed.items()):
             skills_of.setdefault(code_package(skill), []).append(name)
-        any_changed = False
+        any_changed = []
         for package, names in skills_of.items():
             changed = changed_files(self._code.setdefault(package, code_stamp(package)))
             if changed:
-                any_changed = True
+                any_changed.append(", ".join(names))
                 log.warning(
                     "the code of skill %s changed since it was loaded (%s); a reload keeps "
                     "running the code it has, so restart the assistant to run the new code",

@@ -95,7 +95,7 @@ class _Context:
         return SkillMqtt(self.settings, f"skills.{self.name}", self.log, lambda: self.cancelled)
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     """`text` on one line, without "; " (the separator of `assistant status`'s parts)."""
     return " ".join(text.split()).replace("; ", ", ")
 
@@ -103,7 +103,7 @@ def _one_line(text: str) -> str:
 def _fit(lines: Sequence[str]) -> list[str]:
     """A skill's status lines for `assistant status`: each on one line (blank ones left out)
     and at most STATUS_LINE_CHARS long, STATUS_LINES of them and how many more there are."""
-    kept = [_one_line(line) for line in lines if line.strip()]
+    kept = [one_line(line) for line in lines if line.strip()]
     fitted = [
         line if len(line) <= STATUS_LINE_CHARS else line[: STATUS_LINE_CHARS - 3] + "..."
         for line in kept[:STATUS_LINES]
@@ -402,7 +402,7 @@ class PluginHost:
         with self._lock:
             names = sorted({*self.settings, *self.start_errors})
             parts = [self._health_of(name, name == focused) for name in names]
-        return _one_line(" | ".join(parts)) or "none"
+        return one_line(" | ".join(parts)) or "none"
 
     def _health_of(self, name: str, focused: bool) -> str:
         """One skill's part of `health` (called under the lock)."""
@@ -474,7 +474,7 @@ class PluginHost:
         if faulty and self._status_told.get(name) != why:
             self._status_told[name] = why
             log.warning("skill %s: status failed: %s", name, why, exc_info=error)
-        return [f"status failed: {_one_line(why)}"]
+        return [f"status failed: {one_line(why)}"]
 
     def stop(self) -> None:
         """Stop every skill, waiting up to the skill timeout for them to finish; those that do

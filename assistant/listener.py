@@ -62,7 +62,13 @@ MICROPHONE_SETTINGS = (
         "int8 .tflite model (its .json card beside it); default: the committed model",
         path=True,
     ),
-    Setting("thresholds", dict, {}, "score each command needs, e.g. {up: 0.85} (default 0.8)"),
+    Setting(
+        "thresholds",
+        dict,
+        {},
+        "score each command needs, e.g. {up: 0.85} (default 0.8)",
+        values=float,
+    ),
     Setting("average_window_ms", int, 1000, "scores are averaged over this long", minimum=20),
     Setting("suppression_ms", int, 1500, "quiet time after a detection", minimum=0),
     Setting(

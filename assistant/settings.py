@@ -88,7 +88,25 @@ def _unfit_type(value: Any, setting: Setting) -> str:
             f"as a {type(value).__name__}: put it in quotes to keep it as text"
         )
     shown = f"a {type(value).__name__} (not shown)" if setting.secret else repr(value)
-    return f"{setting.name} must be {expected}, not {shown}"
+    return f"{setting.name} must be {expected}, not {shown}{_how_to_write(value, setting.type)}"
+
+
+def _how_to_write(value: Any, wanted: type) -> str:
+    """The fix for text YAML read where a number or true/false is wanted, as written in quotes
+    (`"2"`, `"true"`) or as YAML 1.1's booleans (`yes`, `off`); empty: no such fix."""
+    if not isinstance(value, str) or wanted not in (int, float, bool):
+        return ""
+    if wanted is bool:
+        word = value.strip().lower()
+        if word in ("true", "false"):
+            return ": remove the quotes"
+        meant = {"yes": "true", "on": "true", "no": "false", "off": "false"}.get(word)
+        return f": write {meant}" if meant else ""
+    try:
+        wanted(value.strip())
+    except ValueError:
+        return ""
+    return ": remove the quotes"
 
 
 def _coerce(value: Any, setting: Setting) -> Any:

@@ -26,6 +26,8 @@ COLON_IN_VALUE = re.compile(r"(?:- )?(?P<key>[\w.-]+):\s+(?P<value>[^\s\"'{\[].*
 is ready`."""
 LEADING_ZEROS = re.compile(r"[-+]?0[0-9]+")
 """A whole number written with leading zeros, which YAML 1.1 reads as octal (or as text)."""
+MERGE_TAG = "tag:yaml.org,2002:merge"
+"""The tag of a `<<` key: the mapping (or list of mappings) it gives is merged in."""
 MISSING_COLON_ERRORS = (
     "could not find expected ':'",
     "mapping values are not allowed here",
@@ -193,11 +195,13 @@ def _convert(node: yaml.Node, path: Path_, document: LocatedDocument, parents: t
     parents = (*parents, node)
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
+        for key_node, value_node, merged in _entries(node, document.file, parents):
             key_line = key_node.start_mark.line + 1
             if not isinstance(key_node, yaml.ScalarNode):
                 raise YamlSyntaxError(document.file, key_line, "a key must be a word or number")
             key = key_node.value
+            if key in result and merged:  # a key of the mapping itself wins over a merged one
+                continue
             if key in result:
                 first = lines[(*path, key)]
                 message = f"key {key!r} is given twice (first on line {first}); keep one"
@@ -211,6 +215,32 @@ def _convert(node: yaml.Node, path: Path_, document: LocatedDocument, parents: t
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         document.number_texts[path] = node.value
     return value
+
+
+def _entries(
+    node: yaml.MappingNode, file: Path, parents: tuple
+) -> list[tuple[yaml.Node, yaml.Node, bool]]:
+    """The key and value nodes of a mapping, each with whether it was merged in: its own
+    entries first, then those of each mapping its `<<:` keys merge (`<<: *base`, `<<: [*a,
+    *b]`: the first given wins), so that its own keys win, as YAML's merge keys mean."""
+    own = [(key, value, False) for key, value in node.value if key.tag != MERGE_TAG]
+    merged = []
+    for key, value in node.value:
+        if key.tag != MERGE_TAG:
+            continue
+        sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
+        for source in sources:
+            if not isinstance(source, yaml.MappingNode):
+                message = (
+                    "`<<:` merges mappings into this one: give it an alias of a mapping "
+                    "(`<<: *base`, the mapping marked `&base`) or a list of them (`<<: [*a, *b]`)"
+                )
+                raise YamlSyntaxError(file, source.start_mark.line + 1, message)
+            if source is node or source in parents:
+                line = key.start_mark.line + 1
+                raise YamlSyntaxError(file, line, "a mapping cannot merge itself (`<<:`)")
+            merged += [(k, v, True) for k, v, _ in _entries(source, file, (*parents, node))]
+    return own + merged
 
 
 def _scalar(node: yaml.Node, file: Path) -> Any:

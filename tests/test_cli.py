@@ -344,10 +344,15 @@ def test_status_gives_the_pid_to_signal_and_whether_the_reload_it_made_failed(en
         assert wait_until(lambda: status()["last reload"].startswith("FAILED at "), timeout=30)
         failed = status()
         assert re.fullmatch(
-            rf"FAILED at \d\d:\d\d:\d\d \({re.escape(str(config))}\): the "
-            r"configuration above still runs \(the log says what to fix\)",
+            rf"FAILED at \d\d:\d\d:\d\d \({re.escape(str(config))}\): the configuration "
+            r"above still runs, 1 problem to fix before `assistant reload`:",
             failed["last reload"],
         )
+        shown = assistant(env, "status").stdout.splitlines()
+        problem = shown.index(
+            f"  {config}:5: skill 'greeter' has no action 'bye', valid: goodbye, greet"
+        )
+        assert shown[problem - 1].startswith("last reload: FAILED")
         assert failed["configuration"] == str(config)
         config.write_text(textwrap.dedent(CONFIG))
         daemon.send_signal(signal.SIGHUP)
@@ -356,6 +361,47 @@ def test_status_gives_the_pid_to_signal_and_whether_the_reload_it_made_failed(en
     finally:
         daemon.kill()
     assert "skill 'greeter' has no action 'bye'" in output
+
+
+def test_reload_waits_for_the_outcome_and_says_what_changed_or_what_to_fix(env, tmp_path):
+    config, daemon = _daemon_on_config(env, tmp_path)
+    try:
+        same = assistant(env, "reload")
+        assert (same.returncode, same.stdout) == (0, f"reloaded {config}: nothing changed\n")
+        config.write_text(
+            textwrap.dedent(CONFIG).replace("Ada", "Bob")
+            + "cooldown: 2\nmicrophone: {max_delay: 4}\n"
+        )
+        changed = assistant(env, "reload")
+        assert changed.returncode == 0, changed.stderr
+        assert changed.stdout.splitlines() == [
+            f"reloaded {config}: cooldown 1.0 -> 2.0; commands off changed, on changed",
+            "only after a restart: microphone",
+        ]
+        assert "Bob" in assistant(env, "send", "on").stdout
+        config.write_text(
+            textwrap.dedent(CONFIG).replace("greeter.goodbye", "greeter.bye") + 'cooldown: "2"\n'
+        )
+        failed = assistant(env, "reload")
+        assert (failed.returncode, failed.stdout) == (service.CONFIG_ERROR_STATUS, "")
+        assert failed.stderr.splitlines() == [
+            f"not reloaded: the configuration it had still runs; fix {config}, then "
+            "`assistant reload` again:",
+            f"{config}:5: skill 'greeter' has no action 'bye'; valid: goodbye, greet",
+            f"{config}:8: the top level: cooldown must be a number, not '2': remove the quotes",
+        ]
+        time.sleep(2)  # the cooldown of 2 s the running configuration has
+        assert "Bob" in assistant(env, "send", "on").stdout
+        status = assistant(env, "status").stdout
+        assert f"  {config}:8: the top level: cooldown must be a number" in status
+    finally:
+        _stop(daemon)
+
+
+def test_reload_without_a_daemon_says_how_to_start_one(env):
+    result = assistant(env, "reload")
+    assert result.returncode == 1
+    assert "no assistant is running" in result.stderr
 
 
 def test_a_reload_without_config_takes_the_user_config_made_since_the_start(env):

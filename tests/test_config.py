@@ -110,8 +110,12 @@ def test_a_value_of_the_wrong_type_is_reported_once(tmp_path):
 def test_a_threshold_out_of_range_and_a_missing_model_are_named(tmp_path):
     found = problems(tmp_path, "microphone:\n  thresholds: {on: high}\n")
     assert found == [
+        f"{tmp_path / 'config.yaml'}:2: microphone: thresholds.on must be a number, not 'high'"
+    ]
+    found = problems(tmp_path, "microphone:\n  thresholds: {on: 1.5}\n")
+    assert found == [
         f"{tmp_path / 'config.yaml'}:2: microphone.thresholds: threshold must be a number from "
-        "0 to 1, got 'high'"
+        "0 to 1, got 1.5"
     ]
     found = problems(tmp_path, "microphone:\n  model: /nowhere/kws.tflite\n")
     assert found[0].endswith(":2: microphone.model: /nowhere/kws.tflite: no such model file")
@@ -288,7 +292,7 @@ def test_a_rejected_top_level_or_command_value_is_a_problem_not_a_crash(tmp_path
         "the top level: min_score must be a number, not 'high'",
         "the top level: cooldown must be a number, not 'one'",
         "the top level: role is 'hubb'; did you mean 'hub'? valid: single, satellite, hub",
-        "commands.on: min_score must be a number, not '0.9'",
+        "commands.on: min_score must be a number, not '0.9': remove the quotes",
     ]
 
 
@@ -874,3 +878,103 @@ def test_a_voice_is_not_refused_where_espeak_ng_is_missing_but_said_unchecked(
         f"{tmp_path / 'config.yaml'}:2: warning: speech.voice: 'en-uss' could not be checked: "
         "espeak-ng is not installed (apt install espeak-ng)"
     ) in caplog.text
+
+
+def test_a_quoted_number_is_refused_everywhere_with_remove_the_quotes(tmp_path):
+    found = problems(
+        tmp_path,
+        """\
+        cooldown: "2"
+        microphone:
+          thresholds: {go: "0.7", up: 0.8}
+        speech:
+          ignore_own_voice: yes
+        commands:
+          on: {action: recorder.bright, with: {level: "3"}}
+        """,
+    )
+    assert found == [
+        f"{tmp_path}/config.yaml:1: the top level: cooldown must be a number, not '2': remove "
+        "the quotes",
+        f"{tmp_path}/config.yaml:3: microphone: thresholds.go must be a number, not '0.7': "
+        "remove the quotes",
+        f"{tmp_path}/config.yaml:5: speech: ignore_own_voice must be true or false, not 'yes': "
+        "write true",
+        f"{tmp_path}/config.yaml:7: commands.on.with: level must be a whole number, not '3': "
+        "remove the quotes",
+    ]
+
+
+def test_merge_keys_merge_a_mapping_whose_keys_the_mapping_itself_overrides(tmp_path):
+    config = load_config(
+        write(
+            tmp_path,
+            """\
+            commands:
+              up: &base
+                do: recorder.bright
+                cooldown: 2
+                min_score: 0.5
+              down:
+                <<: *base
+                do: recorder.dim
+              on: {cooldown: 3, <<: [*base]}
+            """,
+        ),
+        INSTALLED,
+    )
+    down, on = config.commands["down"], config.commands["on"]
+    assert ([str(a) for a in down.actions], down.cooldown, down.min_score) == (
+        ["recorder.dim"],
+        2.0,
+        0.5,
+    )
+    assert ([str(a) for a in on.actions], on.cooldown) == (["recorder.bright"], 3.0)
+    assert problems(tmp_path, "commands:\n  up: {<<: recorder.dim}\n") == [
+        f"{tmp_path}/config.yaml:2: `<<:` merges mappings into this one: give it an alias of a "
+        "mapping (`<<: *base`, the mapping marked `&base`) or a list of them (`<<: [*a, *b]`)"
+    ]
+    assert problems(tmp_path, "commands: &all\n  <<: *all\n") == [
+        f"{tmp_path}/config.yaml:2: a mapping cannot merge itself (`<<:`)"
+    ]
+
+
+def test_a_skill_switched_off_does_not_run_and_its_commands_are_named_with_the_fix(tmp_path):
+    config = load_config(
+        write(
+            tmp_path,
+            """\
+            commands:
+              on: recorder.dim
+            skills:
+              music: off
+              recorder: {prefix: ok}
+            """,
+        ),
+        INSTALLED,
+    )
+    assert (list(config.skills), config.skills_off) == (["recorder"], ("music",))
+    found = problems(
+        tmp_path,
+        """\
+        commands:
+          on: recorder.dim
+          up:
+            do: []
+            when:
+              recorder: music.louder
+        skills:
+          music: off
+          recorder: {enabled: false}
+          trouble: on
+        """,
+    )
+    assert found == [
+        f"{tmp_path}/config.yaml:6: skill 'music' is switched off (`music: off`, line 8), so "
+        "music.louder cannot run; map the command to another action (`do: []` keeps only its "
+        "`when:`), remove the command, or remove `music: off`",
+        f"{tmp_path}/config.yaml:9: skill 'recorder' has no setting `enabled`; `recorder: off` "
+        "switches it off (comment its settings out to keep them)",
+        f"{tmp_path}/config.yaml:10: skills.trouble must be a mapping of its settings, or `off`; "
+        "not 'on'",
+    ]

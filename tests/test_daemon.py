@@ -172,7 +172,7 @@ def test_reload_applies_a_new_mapping_and_keeps_the_link(assistant):
     assistant.config_file.write_text(
         textwrap.dedent(CONFIG).replace("off: recorder.dim", "off: {action: recorder.bright}")
     )
-    assert assistant.reload(assistant.config_file)
+    assert assistant.reload(assistant.config_file).done
     assistant.virtual_board.detect("off")
     assert wait_until(lambda: assistant.host.skills["recorder"].calls == [("bright", "off", 1)])
     assert link.connected.is_set() and assistant.stats.reconnects == 0
@@ -181,7 +181,7 @@ def test_reload_applies_a_new_mapping_and_keeps_the_link(assistant):
 def test_reload_keeps_settings_that_need_a_restart_and_names_them(assistant, caplog):
     changed = textwrap.dedent(CONFIG).replace("site: desk", "site: kitchen")
     assistant.config_file.write_text(changed + "skill_timeout: 3\nspeech: {rate: 120}\n")
-    assert assistant.reload(assistant.config_file)
+    assert assistant.reload(assistant.config_file).done
     assert assistant.config.site == "desk"
     assert "only after a restart: site, speech" in caplog.text
     assert assistant.host.runners["recorder"].timeout == 3
@@ -193,7 +193,7 @@ def test_reload_sets_the_log_level_with_apschedulers_internals_at_debug_only(ass
     try:
         for level, library_level in (("DEBUG", logging.DEBUG), ("INFO", logging.WARNING)):
             assistant.config_file.write_text(f"log_level: {level}\n" + textwrap.dedent(CONFIG))
-            assert assistant.reload(assistant.config_file)
+            assert assistant.reload(assistant.config_file).done
             assert root.level == logging.getLevelName(level)
             assert scheduler.getEffectiveLevel() == library_level
     finally:
@@ -244,11 +244,11 @@ def test_reload_keeps_the_command_line_overrides(tmp_path, caplog):
     path.write_text(textwrap.dedent(CONFIG))
     config = load_config(path, INSTALLED)
     assistant = Assistant(config, INSTALLED, tmp_path, print, overrides={"source": "serial"})
-    assert assistant.reload(path)
+    assert assistant.reload(path).done
     assert assistant.config.source == "serial"
     assert "restart" not in caplog.text
     path.write_text(textwrap.dedent(CONFIG).replace("source: emulator", "source: microphone"))
-    assert assistant.reload(path)  # what --source chose: a restart with it changes nothing
+    assert assistant.reload(path).done  # what --source chose: a restart with it changes nothing
     assert assistant.config.source == "serial"
     assert "restart" not in caplog.text
     assistant.host.stop()
@@ -256,7 +256,7 @@ def test_reload_keeps_the_command_line_overrides(tmp_path, caplog):
 
 def test_a_broken_reload_keeps_the_running_configuration(assistant, caplog):
     assistant.config_file.write_text("commands:\n  off: recorder.explode\n")
-    assert not assistant.reload(assistant.config_file)
+    assert not assistant.reload(assistant.config_file).done
     assert "config.yaml:2: skill 'recorder' has no action 'explode'" in caplog.text
     assistant.virtual_board.detect("off")
     assert wait_until(lambda: assistant.host.skills["recorder"].calls == [("dim", "off")])
@@ -266,7 +266,7 @@ def test_a_reload_of_a_file_found_empty_keeps_the_running_configuration(assistan
     """SIGHUP while a program rewrites the file in place (truncated, not yet written): an empty
     file at a start maps nothing, with a warning; at a reload it is refused."""
     assistant.config_file.write_text("\n")
-    assert not assistant.reload(assistant.config_file)
+    assert not assistant.reload(assistant.config_file).done
     assert "config.yaml:1: the file is empty (still being written?); reload once it is" in (
         caplog.text
     )
@@ -277,7 +277,7 @@ def test_a_reload_of_a_file_found_empty_keeps_the_running_configuration(assistan
 def test_a_reload_with_a_voice_the_engine_lacks_keeps_the_running_configuration(assistant, caplog):
     changed = textwrap.dedent(CONFIG).replace("off: recorder.dim", "off: recorder.bright")
     assistant.config_file.write_text(changed + "speech:\n  voice: en-uss\n")
-    assert not assistant.reload(assistant.config_file)
+    assert not assistant.reload(assistant.config_file).done
     assert "config.yaml:14: speech.voice: unknown voice 'en-uss'; did you mean 'en-us'" in (
         caplog.text
     )
@@ -293,10 +293,10 @@ def test_a_reload_with_speech_off_takes_a_voice_unchecked_until_speech_is_on(
     it; one that turns speech on checks the voice, and refuses one espeak-ng lacks."""
     changed = textwrap.dedent(CONFIG).replace("off: recorder.dim", "off: recorder.bright")
     assistant.config_file.write_text(changed + "speech: {enabled: false, voice: en-uss}\n")
-    assert assistant.reload(assistant.config_file)
+    assert assistant.reload(assistant.config_file).done
     assert espeak_runs() == [] and "speech.voice" not in caplog.text
     assistant.config_file.write_text(changed + "speech:\n  voice: en-uss\n")
-    assert not assistant.reload(assistant.config_file)
+    assert not assistant.reload(assistant.config_file).done
     assert "config.yaml:14: speech.voice: unknown voice 'en-uss'" in caplog.text
     assert "--voices" in espeak_runs()
 
@@ -364,7 +364,7 @@ def test_status_names_the_source_and_the_link_counters_and_stop_logs_them(assist
         assistant.virtual_board.detect("off")
         assert wait_until(lambda: assistant.host.skills["recorder"].calls == [("dim", "off")])
         answer = control.request_status(path)
-        assert control.ask("STATUS please", path) == "ERR use: COMMAND <name>, or STATUS"
+        assert control.ask("STATUS please", path) == "ERR use: COMMAND <name>, STATUS or RELOAD"
     finally:
         server.stop()
     shown = (
@@ -505,7 +505,7 @@ def test_an_action_with_nothing_to_act_on_is_said_but_is_no_failure_of_its_skill
     actions after it are not run, but the log has no error and `status` counts no failure."""
     mapped = "commands:\n  up: [trouble.nothing, recorder.dim]"
     assistant.config_file.write_text(textwrap.dedent(CONFIG).replace("commands:", mapped))
-    assert assistant.reload(assistant.config_file)
+    assert assistant.reload(assistant.config_file).done
     with caplog.at_level(logging.INFO):
         nothing, dim = assistant.run_sent_command(CommandEvent("up", 1.0))
         wait([nothing, dim], timeout=5)
@@ -764,15 +764,15 @@ def test_a_reload_that_cannot_load_never_stops_the_daemon(assistant, caplog):
     last = textwrap.dedent(CONFIG).count("\n") + 1  # the line of the mistake
     for mistake in ("cooldown: one\n", "min_score: 1.5\n", "role: hubb\n"):
         assistant.config_file.write_text(textwrap.dedent(CONFIG) + mistake)
-        assert not assistant.reload(assistant.config_file)
+        assert not assistant.reload(assistant.config_file).done
     assert f"config.yaml:{last}: the top level: role is 'hubb'" in caplog.text
     assistant.config_file.write_bytes(textwrap.dedent(CONFIG).encode() + b"site: Caf\xe9\n")
-    assert not assistant.reload(assistant.config_file)
+    assert not assistant.reload(assistant.config_file).done
     assert f"config.yaml:{last}: the file is not UTF-8 text" in caplog.text
     assert "Traceback" not in caplog.text
     assistant.installed = {**INSTALLED, "badschema": BadSchemaSkill}
     assistant.config_file.write_text("commands:\n  off: badschema.dim\n")
-    assert not assistant.reload(assistant.config_file)
+    assert not assistant.reload(assistant.config_file).done
     assert "configuration not reloaded: loading" in caplog.text
     assert "Traceback" in caplog.text  # an unexpected failure: a bug to report
     assistant.virtual_board.detect("off")

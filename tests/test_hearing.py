@@ -189,11 +189,11 @@ def test_a_reload_that_failed_is_said_once_and_one_that_worked_is_not(
     try:
         config.write_text(good.replace("recorder.dim", "recorder.dimm"))
         for failed in (1, 2):
-            assert not running.reload(config)
+            assert not running.reload(config).done
             assert running.speaker.wait_idle(30)
             assert len(played_files(audio_output)) == failed * said
         config.write_text(good)
-        assert running.reload(config)
+        assert running.reload(config).done
         assert not wait_until(lambda: len(played_files(audio_output)) > 2 * said, timeout=2)
     finally:
         running.stop()
@@ -214,14 +214,14 @@ def test_a_reload_with_changes_that_wait_for_a_restart_says_so_once(
     said = notices == "true"
     try:
         config.write_text(good.replace("recorder.dim", "recorder.bright"))
-        assert running.reload(config)
+        assert running.reload(config).done
         assert not wait_until(lambda: played_files(audio_output), timeout=2)
         restart = good.replace("source: emulator", "source: microphone")
         config.write_text(restart.replace("{notices: ", "{rate: 150, notices: "))
-        assert running.reload(config)
+        assert running.reload(config).done
         assert running.speaker.wait_idle(30)
         assert len(played_files(audio_output)) == said
-        assert running.reload(config)  # nothing changed since: nothing more to tell
+        assert running.reload(config).done  # nothing changed since: nothing more to tell
         assert not wait_until(lambda: len(played_files(audio_output)) > said, timeout=2)
     finally:
         running.stop()

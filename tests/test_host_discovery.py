@@ -270,7 +270,7 @@ def test_a_reload_finds_a_skill_installed_since_the_start(tmp_path, monkeypatch)
     try:
         install(tmp_path, monkeypatch, "late-skill", "late_skill", {"late": "Late"}, LATE)
         config.write_text("commands:\n  off: recorder.dim\n  on: late.hello\n")
-        assert assistant.reload(config)
+        assert assistant.reload(config).done
         [future] = assistant.dispatcher.handle(CommandEvent("on", 1.0, "test", "desk", 1.0))
         assert future.result(5) == "hello from a late skill"
     finally:
@@ -360,14 +360,14 @@ def test_a_reload_says_that_changed_skill_code_runs_only_after_a_restart(
     assistant.start()
     try:
         (tmp_path / "late_skill.py").write_text(textwrap.dedent(LATE))  # the same code
-        assert assistant.reload(config)
+        assert assistant.reload(config).done
         assert "changed since it was loaded" not in caplog.text
         assert said == []
 
         edited = textwrap.dedent(LATE.replace("late skill", "new skill"))
         edited += "\n    @action\n    def bye(self, event):\n        return 'bye'\n"
         (tmp_path / "late_skill.py").write_text(edited)
-        assert assistant.reload(config)
+        assert assistant.reload(config).done
         warning = (
             f"the code of skill late changed since it was loaded ({tmp_path}/late_skill.py); "
             "a reload keeps running the code it has, so restart the assistant to run the new code"
@@ -379,7 +379,7 @@ def test_a_reload_says_that_changed_skill_code_runs_only_after_a_restart(
 
         caplog.clear()
         config.write_text("commands:\n  go: late.bye\n")
-        assert not assistant.reload(config)
+        assert not assistant.reload(config).done
         assert warning in caplog.text
         assert caplog.text.index(warning) < caplog.text.index("has no action 'bye'")
         assert said == [RESTART_NEEDED, "hello from a late skill", RELOAD_FAILED]  # not both

@@ -1,0 +1,103 @@
+"""What a reload of the configuration did, for `assistant reload`, `assistant status` and the
+log: what it changed and what waits for a restart, or the file's problems."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.clocks import local_time
+from assistant.config import Config
+from assistant.host import one_line
+
+STATUS_PROBLEMS = 3
+"""Problems of a failed reload `assistant status` shows (and how many more there are)."""
+
+
+@dataclass(frozen=True)
+class Reload:
+    """A reload (SIGHUP, `assistant reload`): when (time.time()), which file, and its outcome."""
+
+    at: float
+    file: Path
+    problems: tuple[str, ...] = ()
+    """Why it failed, `file:line: ...` each (empty: it took effect)."""
+    changed: tuple[str, ...] = ()
+    """What it changed that runs now."""
+    waiting: tuple[str, ...] = ()
+    """What it changed that only a restart applies."""
+    warnings: tuple[str, ...] = ()
+    """The new file's warnings (`file:line: warning: ...`)."""
+
+    @property
+    def done(self) -> bool:
+        return not self.problems
+
+    def __str__(self) -> str:
+        """For `assistant status`, parts joined by "; ": each problem of a failed reload (at
+        most STATUS_PROBLEMS) is a part of its own."""
+        when = local_time(self.at)
+        if self.done:
+            return f"done at {when}"
+        shown = [f"  {one_line(problem)}" for problem in self.problems[:STATUS_PROBLEMS]]
+        more = len(self.problems) - len(shown)
+        if more:
+            shown.append(f"  and {more} more (`assistant config check` lists them all)")
+        count = f"{len(self.problems)} problem{'' if len(self.problems) == 1 else 's'}"
+        return "; ".join(
+            [
+                f"FAILED at {when} ({self.file}): the configuration above still runs, "
+                f"{count} to fix before `assistant reload`:",
+                *shown,
+            ]
+        )
+
+    def answer(self) -> str:
+        """The control socket's answer to RELOAD: `OK` or `ERR`, then the outcome's lines
+        joined by tabs (a line holds none)."""
+        if self.done:
+            lines = [
+                f"reloaded {self.file}: "
+                + ("; ".join(self.changed) if self.changed else "nothing changed"),
+                *([f"only after a restart: {', '.join(self.waiting)}"] if self.waiting else []),
+                *self.warnings,
+            ]
+        else:
+            lines = [
+                f"not reloaded: the configuration it had still runs; fix {self.file}, then "
+                "`assistant reload` again:",
+                *self.problems,
+            ]
+        return ("OK " if self.done else "ERR ") + "\t".join(
+            line.replace("\t", " ") for line in lines
+        )
+
+
+def changes(old: Config, new: Config, restart_only: Collection[str]) -> list[str]:
+    """What `new` changes from `old` that a reload applies (the top-level settings but
+    `restart_only`, the commands, the skills' settings), in words."""
+    found = [
+        f"{name} {old.values[name]} -> {value}"
+        for name, value in new.values.items()
+        if name not in restart_only and old.values.get(name) != value
+    ]
+    commands = _differences(old.commands, new.commands, ("added", "removed", "changed"))
+    if commands:
+        found.append(f"commands {commands}")
+    skills = _differences(old.skills, new.skills, ("started", "stopped", "restarted"))
+    if skills:
+        found.append(f"skills {skills}")
+    return found
+
+
+def _differences(before: Mapping, after: Mapping, words: tuple[str, str, str]) -> str:
+    """`name added, name removed, name changed` (in `words`) for the keys of `before` and
+    `after`, by name; empty when they are equal."""
+    added, removed, changed = words
+    parts = sorted(
+        [(name, added) for name in after if name not in before]
+        + [(name, removed) for name in before if name not in after]
+        + [(name, changed) for name in after if name in before and before[name] != after[name]]
+    )
+    return ", ".join(f"{name} {how}" for name, how in parts)
