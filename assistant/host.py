@@ -46,6 +46,9 @@ class _Context:
         self.settings = dict(settings)
         self.log = logging.getLogger(f"assistant.skill.{name}")
         self._host = host
+        self._links: list[SkillMqtt] = []
+        """The MQTT connections made for the skill, which `close_links` stops."""
+        self._links_lock = threading.Lock()
 
     @property
     def data_dir(self) -> Path:
@@ -92,7 +95,19 @@ class _Context:
         return self._host.listen_for_phrase(grammar, seconds, stopped, prompt)
 
     def connect_mqtt(self) -> MqttLink:
-        return SkillMqtt(self.settings, f"skills.{self.name}", self.log, lambda: self.cancelled)
+        link = SkillMqtt(self.settings, f"skills.{self.name}", self.log, lambda: self.cancelled)
+        with self._links_lock:
+            self._links.append(link)
+        return link
+
+    def close_links(self) -> None:
+        """Stop the MQTT connections made for the skill, once it stopped or failed to start:
+        none outlives it, reconnecting and logging for a skill that is not running, whether
+        or not the skill stopped them itself."""
+        with self._links_lock:
+            links, self._links = self._links, []
+        for link in links:
+            link.stop()
 
 
 def one_line(text: str) -> str:
@@ -147,6 +162,8 @@ class PluginHost:
         self.site = site
         self._phrase_elsewhere_told: set[str] = set()
         self.skills: dict[str, Skill] = {}
+        self._contexts: dict[str, _Context] = {}
+        """The context of each skill in `skills`."""
         self.settings: dict[str, Mapping[str, Any]] = {}
         self.runners: dict[str, SkillRunner] = {}
         self.failures: dict[str, int] = {}
@@ -200,37 +217,46 @@ class PluginHost:
         self.start_errors.pop(name, None)
         self.settings[name] = settings
         given_up = threading.Event()  # the start overran the timeout
+        context = _Context(self, name, settings)
 
         def failed(error: BaseException) -> None:
-            """Not running: no actions and no stop, and the next configure tries again."""
+            """Not running: no actions and no stop (its connections are closed for it), and
+            the next configure tries again."""
+            context.close_links()
             with self._lock:
                 if self.settings.get(name) is settings:
                     del self.settings[name]
                     self.skills.pop(name, None)
+                    self._contexts.pop(name, None)
                     self.start_errors[name] = f"{type(error).__name__}: {error}"
 
         def build() -> None:
             try:
-                skill = self.installed[name](_Context(self, name, settings))
+                skill = self.installed[name](context)
             except Exception as error:
                 failed(error)
                 raise
             with self._lock:
                 if self.settings.get(name) is settings:
                     self.skills[name] = skill
+                    self._contexts[name] = context
 
         def start() -> None:
             with self._lock:
                 skill = self.skills.get(name) if self.settings.get(name) is settings else None
-            if skill is None:
-                return  # not built, or stopped before it started
+            if skill is None:  # not built, or stopped before it started
+                context.close_links()
+                return
             try:
                 skill.start()
             except Exception as error:
                 failed(error)
                 raise
             if given_up.is_set():  # finished after all: undo it
-                skill.stop()
+                try:
+                    skill.stop()
+                finally:
+                    context.close_links()
 
         def finished(what: str, done: Future) -> None:
             error = done.exception()
@@ -251,11 +277,16 @@ class PluginHost:
         with self._lock:
             self.settings.pop(name, None)  # gone already if its start failed since it was listed
             skill = self.skills.pop(name, None)  # None: still being built, and then never started
+            context = self._contexts.pop(name, None)
         self.runners[name].cancel()  # a call still running for the skill should end now
 
         def stop() -> None:
-            if skill is not None:
-                skill.stop()
+            try:
+                if skill is not None:
+                    skill.stop()
+            finally:
+                if context is not None:
+                    context.close_links()
 
         def stopped(done: Future) -> None:
             """A stopped skill holds no focus: its next instance knows of no hold to release."""

@@ -297,7 +297,8 @@ class SkillContext(Protocol):
         """A connection to the broker the skill's MQTT_CONNECTION_SETTINGS name (its `settings`
         must include them), made in the background and kept: it reconnects by itself, and
         logs a problem once, naming the settings to check. Call it in `start()`, and stop it
-        in `stop()` (API 1.3)."""
+        in `stop()`; the host stops it too once the skill stopped or its start failed (API
+        1.3)."""
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,6 @@ class SkillMqtt:
                 f"*MQTT_CONNECTION_SETTINGS (missing: {', '.join(missing)})"
             )
         self._settings = MqttSettings.from_section({name: settings[name] for name in names})
-        self._section = section
         self._cancelled = cancelled
         self._stopped = False
         self._lost_at: float | None = None
@@ -81,10 +80,10 @@ class SkillMqtt:
         return [self._why_not_connected().replace("; try again", "")]
 
     def publish(self, topic: str, payload: str | bytes, qos: int = 1, retain: bool = False) -> None:
-        connected = self._connection_that_may_come()
+        connected, unreachable = self._connection_that_may_come()
         self._raise_if_cancelled(f"before the message was sent to the MQTT broker at {self.broker}")
         if not connected:
-            raise MqttError(self._why_not_connected(), "unreachable")
+            raise MqttError(self._why_not_connected(unreachable), "unreachable")
         data = payload.encode() if isinstance(payload, str) else payload
         info = self._connection.publish(topic, data, qos=qos, retain=retain)
         try:
@@ -108,26 +107,32 @@ class SkillMqtt:
             )
 
     def stop(self) -> None:
+        """Disconnect; a second stop (the skill's, then the host's) does nothing."""
+        if self._stopped:
+            return
         self._stopped = True  # a publish from now on fails at once
         self._connection.stop()
 
-    def _connection_that_may_come(self) -> bool:
+    def _connection_that_may_come(self) -> tuple[bool, OSError | None]:
         """Whether there is a connection, once one that may come within CONNECTION_WAIT has:
         one being made to a broker that answers, or one lost moments ago (RESTART_SECONDS: the
         broker restarts). Not waited for: a broker that refused the connection (it refuses the
-        next) or that cannot be reached and was not lost moments ago."""
+        next) or that cannot be reached and was not lost moments ago; the error of reaching
+        such a one comes second (None otherwise)."""
         if self.connected or self._connection.refusal or self._stopped:
-            return self.connected
+            return self.connected, None
         lost_at = self._lost_at
         restarting = lost_at is not None and time.monotonic() - lost_at < RESTART_SECONDS
-        if not restarting and self._connection.unreachable():
-            return False
+        if not restarting:
+            unreachable = self._connection.unreachable()
+            if unreachable:
+                return False, unreachable
         self._wait(
             lambda: self.connected or self._connection.refusal,
             CONNECTION_WAIT,
             self._connection.wait_connected,
         )
-        return self.connected
+        return self.connected, None
 
     def _wait(
         self, done: Callable[[], object], seconds: float, sleep: Callable[[float], object]
@@ -147,18 +152,16 @@ class SkillMqtt:
         if self._cancelled().is_set():
             raise MqttError(f"cancelled (skill_timeout, reload or shutdown) {when}", "cancelled")
 
-    def _why_not_connected(self) -> str:
+    def _why_not_connected(self, unreachable: OSError | None = None) -> str:
+        """Why there is no connection, as the connection words it in the log (with the
+        settings to check): `unreachable` (the error of a look at the broker just made), else
+        the problem of its last attempt (unreachable, refused, TLS); else that it is being
+        made. It looks at the broker for none of it."""
         if self._stopped:
             return f"the connection to the MQTT broker at {self.broker} was stopped"
-        if self._connection.refusal:
-            return (
-                f"the broker at {self.broker} refused the connection: {self._connection.refusal} "
-                f"(check {self._section}.username and password)"
-            )
-        reason = self._connection.unreachable()
-        if reason:
-            return f"cannot reach the MQTT broker at {self.broker} ({reason}); is it running?"
-        if self._connection.problem:  # it answers, yet the connection failed: TLS, say
+        if unreachable:
+            return self._connection.describe_socket_error(unreachable)
+        if self._connection.problem:
             return self._connection.problem
         return f"not connected to the MQTT broker at {self.broker} yet; try again"
 

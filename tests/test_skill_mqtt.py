@@ -8,12 +8,21 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from mosquitto import Mosquitto, Recorder
 from waiting import wait_until
 
-from assistant.plugin import MqttError
+from assistant.plugin import (
+    MQTT_CONNECTION_SETTINGS,
+    MQTT_RECONNECT_MAX,
+    MqttError,
+    MqttLink,
+    Skill,
+    SkillError,
+)
+from assistant.plugin_testing import SkillUnderTest
 from assistant.skill_mqtt import SkillMqtt
 
 LOG = logging.getLogger("assistant.skill.test")
@@ -91,3 +100,47 @@ def test_stop_racing_publishes_neither_raises_nor_leaks_sockets(broker: Mosquitt
         assert len(os.listdir("/proc/self/fd")) == before
     finally:
         gc.enable()
+
+
+class Careless(Skill):
+    """Connects in `start()`, then raises when `fail` is set (no stop() is called for it), and
+    never stops its connection itself. The links it made are kept in `links`."""
+
+    name = "careless"
+    requires_api = (1, 3)
+    settings = (*MQTT_CONNECTION_SETTINGS,)
+    links: ClassVar[list[MqttLink]] = []
+    fail = False
+
+    def start(self) -> None:
+        self.links.append(self.context.connect_mqtt())
+        if self.fail:
+            raise SkillError("Careless: its device is missing")
+
+
+def stays_disconnected(link: MqttLink) -> bool:
+    """Whether `link` is (soon) disconnected and stays so: a connection left running would
+    connect again to the broker, which runs."""
+    return wait_until(lambda: not link.connected) and not wait_until(
+        lambda: link.connected, timeout=MQTT_RECONNECT_MAX + 1.0
+    )
+
+
+@pytest.mark.parametrize("fail", [True, False], ids=["start raised", "stop forgot it"])
+def test_the_host_stops_the_connections_of_a_skill_that_is_not_running(
+    broker: Mosquitto, fail: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A skill whose start() raised after it connected (no stop() is called for it), or whose
+    stop() does not stop its connection, leaves no client reconnecting for it: the host
+    stops every connection a skill made once it stopped or failed to start."""
+    monkeypatch.setattr(Careless, "links", [])
+    monkeypatch.setattr(Careless, "fail", fail)
+    skill = SkillUnderTest(Careless, {"host": "127.0.0.1", "port": broker.port})
+    [link] = Careless.links
+    if fail:
+        assert skill.start_error == "SkillError: Careless: its device is missing"
+    else:
+        assert wait_until(lambda: link.connected)
+        skill.stop()
+    assert stays_disconnected(link)
+    skill.stop()

@@ -301,7 +301,7 @@ class MqttConnection:
                     if self._stopping.is_set():  # stop() came while the socket was opened
                         self._client.disconnect()
             except (OSError, ValueError) as error:
-                self._report(self._describe_socket_error(error))
+                self._report(self.describe_socket_error(error))
             else:
                 self._loop_ended.wait()
                 self._client.loop_stop()
@@ -313,7 +313,8 @@ class MqttConnection:
             self._stopping.wait(TAKEN_OVER_WAIT if taken_over else delay)
             delay = min(delay * 2, self.settings.reconnect_max)
 
-    def _describe_socket_error(self, error: Exception) -> str:
+    def describe_socket_error(self, error: Exception) -> str:
+        """Why connecting failed with `error`, and the settings to check, as logged."""
         broker, section = self.settings.broker, self.section
         if (
             isinstance(error, ssl.SSLCertVerificationError)
@@ -412,15 +413,15 @@ class MqttConnection:
                 TAKEN_OVER_WAIT,
             )
 
-    def unreachable(self) -> str:
-        """Why the broker's port does not accept a TCP connection now ("": it does; the
+    def unreachable(self) -> OSError | None:
+        """Why the broker's port does not accept a TCP connection now (None: it does; the
         connection is opened and closed at once)."""
         address = (self.settings.host, self.settings.port)
         try:
             socket.create_connection(address, timeout=LISTENS_TIMEOUT_SECONDS).close()
         except OSError as error:
-            return error.strerror or str(error)
-        return ""
+            return error
+        return None
 
     def _guarded(self, failure: str, action: Callable[..., None], *args: object) -> None:
         """Run `action` on the network thread; whatever it raises is logged with `failure`, since
