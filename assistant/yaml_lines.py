@@ -14,7 +14,8 @@ Path_ = tuple[Any, ...]
 MAX_DEPTH = 100
 """Deepest nesting of lists and mappings read (a configuration needs a few levels)."""
 MAX_VALUES = 100_000
-"""Most values read, aliases expanded (each `*name` repeats all that its `&name` holds)."""
+"""Most values read, aliases expanded (each `*name` repeats all that its `&name` holds); the
+mappings `<<:` keys merge, and the entries they give, are counted too."""
 KEY_WITHOUT_COLON = re.compile(r"(?P<key>[A-Za-z_][\w.-]*)(?:[ \t]+(?P<value>[^\s#].*?))?")
 """A line (comment and indentation removed) that reads as a key and its value with the `:`
 left out: `step 20`, `log_level INFO`, `timers`."""
@@ -46,6 +47,9 @@ class LocatedDocument:
     file: Path
     number_texts: dict[Path_, str] = field(default_factory=dict)
     """How each number was written (`012345` is 5349 in YAML 1.1 but a password as text)."""
+    merged_values: int = 0
+    """Mappings merged by `<<:` keys, and the entries they gave, so far (MAX_VALUES bounds
+    them with the values)."""
 
     def line_of(self, path: Path_) -> int:
         """The line of `path`, or of its nearest ancestor that has one."""
@@ -87,6 +91,15 @@ def _check_depth(text: str, file: Path) -> None:
                 raise _too_deep(file, event.start_mark.line + 1)
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
+
+
+def _too_many(file: Path, line: int) -> YamlSyntaxError:
+    message = (
+        f"the file holds more than {MAX_VALUES} values once its aliases are expanded (each "
+        "*name repeats all that its &name holds); write the values out instead of aliases "
+        "of aliases"
+    )
+    return YamlSyntaxError(file, line, message)
 
 
 def _too_deep(file: Path, line: int) -> YamlSyntaxError:
@@ -186,16 +199,11 @@ def _convert(node: yaml.Node, path: Path_, document: LocatedDocument, parents: t
     if len(parents) > MAX_DEPTH:  # aliases inside aliases nest deeper than the text
         raise _too_deep(document.file, line)
     if len(lines) > MAX_VALUES:
-        message = (
-            f"the file holds more than {MAX_VALUES} values once its aliases are expanded (each "
-            "*name repeats all that its &name holds); write the values out instead of aliases "
-            "of aliases"
-        )
-        raise YamlSyntaxError(document.file, line, message)
+        raise _too_many(document.file, line)
     parents = (*parents, node)
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
-        for key_node, value_node, merged in _entries(node, document.file, parents):
+        for key_node, value_node, merged in _entries(node, document, parents):
             key_line = key_node.start_mark.line + 1
             if not isinstance(key_node, yaml.ScalarNode):
                 raise YamlSyntaxError(document.file, key_line, "a key must be a word or number")
@@ -218,11 +226,13 @@ def _convert(node: yaml.Node, path: Path_, document: LocatedDocument, parents: t
 
 
 def _entries(
-    node: yaml.MappingNode, file: Path, parents: tuple
+    node: yaml.MappingNode, document: LocatedDocument, parents: tuple
 ) -> list[tuple[yaml.Node, yaml.Node, bool]]:
     """The key and value nodes of a mapping, each with whether it was merged in: its own
     entries first, then those of each mapping its `<<:` keys merge (`<<: *base`, `<<: [*a,
-    *b]`: the first given wins), so that its own keys win, as YAML's merge keys mean."""
+    *b]`: the first given wins), so that its own keys win, as YAML's merge keys mean. Each
+    mapping merged, and each entry it gives, counts towards MAX_VALUES (`merged_values`)."""
+    file = document.file
     own = [(key, value, False) for key, value in node.value if key.tag != MERGE_TAG]
     merged = []
     for key, value in node.value:
@@ -239,7 +249,11 @@ def _entries(
             if source is node or source in parents:
                 line = key.start_mark.line + 1
                 raise YamlSyntaxError(file, line, "a mapping cannot merge itself (`<<:`)")
-            merged += [(k, v, True) for k, v, _ in _entries(source, file, (*parents, node))]
+            given = _entries(source, document, (*parents, node))
+            document.merged_values += 1 + len(given)
+            if document.merged_values > MAX_VALUES:
+                raise _too_many(file, key.start_mark.line + 1)
+            merged += [(k, v, True) for k, v, _ in given]
     return own + merged
 
 

@@ -310,6 +310,11 @@ ALIAS_BOMB = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 6)
 )
 """Six lines that expand to a million values."""
+MERGE_BOMB = "b0: &b0 {}\n" + "".join(
+    f"b{i}: &b{i} {{<<: [*b{i - 1}, *b{i - 1}]}}\n" for i in range(1, 20)
+)
+"""Twenty lines whose merge keys merge 2**19 mappings, though they hold no value at all (forty
+would take the loader days)."""
 
 
 @pytest.mark.parametrize(
@@ -334,6 +339,16 @@ ALIAS_BOMB = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
 )
 def test_yaml_that_python_cannot_read_is_a_problem_with_its_line(tmp_path, text, message):
     assert problems(tmp_path, text)[0].startswith(f"{tmp_path}/config.yaml:1: {message}")
+
+
+@pytest.mark.timeout(20)
+def test_merge_keys_that_merge_merges_are_refused_at_once(tmp_path):
+    """Each `<<:` repeats all that the mappings it merges hold, merges included: a few lines
+    hold the loader (and a reload, the daemon's reload thread) for days without a bound."""
+    [found] = problems(tmp_path, MERGE_BOMB)
+    assert found.split(": ", 1)[1].startswith(
+        "the file holds more than 100000 values once its aliases are expanded"
+    )
 
 
 def test_numbers_a_run_cannot_work_with_are_refused(tmp_path):
