@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,9 @@ COLON_IN_VALUE = re.compile(r"(?:- )?(?P<key>[\w.-]+):\s+(?P<value>[^\s\"'{\[].*
 is ready`."""
 LEADING_ZEROS = re.compile(r"[-+]?0[0-9]+")
 """A whole number written with leading zeros, which YAML 1.1 reads as octal (or as text)."""
+NOT_SHOWN = "<value not shown>"
+"""What a hint writes for the value of a secret (a key in `secrets`): the file's problems go to
+the terminal, the log and `assistant status`."""
 MERGE_TAG = "tag:yaml.org,2002:merge"
 """The tag of a `<<` key: the mapping (or list of mappings) it gives is merged in."""
 MISSING_COLON_ERRORS = (
@@ -64,13 +68,14 @@ class YamlSyntaxError(ValueError):
         self.file, self.line, self.message = file, line, message
 
 
-def load_located(text: str, file: Path) -> LocatedDocument:
-    """Parse `text` (the contents of `file`) into plain Python values plus their lines."""
+def load_located(text: str, file: Path, secrets: Collection[str] = ()) -> LocatedDocument:
+    """Parse `text` (the contents of `file`) into plain Python values plus their lines. A
+    syntax error's hint never shows the value of a key in `secrets` (`password`)."""
     try:
         _check_depth(text, file)  # before compose, which recurses once a level
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as error:
-        raise _syntax_error(error, text, file) from error
+        raise _syntax_error(error, text, file, secrets) from error
     except yaml.reader.ReaderError as error:
         line = text[: error.position].count("\n") + 1
         message = f"character U+{error.character:04X} cannot be in YAML; remove it"
@@ -107,7 +112,9 @@ def _too_deep(file: Path, line: int) -> YamlSyntaxError:
     return YamlSyntaxError(file, line, message)
 
 
-def _syntax_error(error: yaml.MarkedYAMLError, text: str, file: Path) -> YamlSyntaxError:
+def _syntax_error(
+    error: yaml.MarkedYAMLError, text: str, file: Path, secrets: Collection[str]
+) -> YamlSyntaxError:
     """PyYAML's error, with a hint for the usual causes: a tab, a quote left open, a slip with
     a `:` (left out, no space after it, or unquoted in a value), a line indented to no level
     above it."""
@@ -119,7 +126,7 @@ def _syntax_error(error: yaml.MarkedYAMLError, text: str, file: Path) -> YamlSyn
     elif "quoted scalar" in str(error.context) and error.context_mark:
         line = error.context_mark.line + 1
         message = "this quote is not closed"
-    elif slip := _colon_slip(error, text):
+    elif slip := _colon_slip(error, text, secrets):
         line, message = slip
     elif "expected <block end>" in str(error.problem):
         message += f"; {_indent_hint(error)}"
@@ -128,11 +135,14 @@ def _syntax_error(error: yaml.MarkedYAMLError, text: str, file: Path) -> YamlSyn
     return YamlSyntaxError(file, line, message)
 
 
-def _colon_slip(error: yaml.MarkedYAMLError, text: str) -> tuple[int, str] | None:
+def _colon_slip(
+    error: yaml.MarkedYAMLError, text: str, secrets: Collection[str]
+) -> tuple[int, str] | None:
     """The line and the fix when `error` most likely comes from a slip with a `:`: a key
     written without it (`step 20`) or with no space after it (`step:20`, one word to YAML),
     where PyYAML names a later line (the next key, or past comments), which looks right; or a
-    value holding `: ` unquoted (`text: Note: tea is ready`), on the line PyYAML names."""
+    value holding `: ` unquoted (`text: Note: tea is ready`), on the line PyYAML names. The
+    value of a key in `secrets` is not shown."""
     if not error.problem_mark or not str(error.problem).startswith(MISSING_COLON_ERRORS):
         return None
     lines = text.splitlines()
@@ -145,13 +155,15 @@ def _colon_slip(error: yaml.MarkedYAMLError, text: str) -> tuple[int, str] | Non
             index -= 1
     content = _without_comment(lines[index]) if 0 <= index < len(lines) else ""
     if (found := KEY_WITHOUT_COLON.fullmatch(content)) and ": " not in content:
-        fixed = f"{found['key']}: {found['value']}" if found["value"] else f"{found['key']}:"
-        return index + 1, f"`{found['key']}` needs a `:` after it: `{fixed}`"
-    if spaceless := spaceless_key(content):
+        key = found["key"]
+        fixed = f"{key}: {_shown(key, found['value'], secrets)}" if found["value"] else f"{key}:"
+        return index + 1, f"`{key}` needs a `:` after it: `{fixed}`"
+    if spaceless := spaceless_key(content, secrets):
         return index + 1, spaceless
     content = _without_comment(lines[named]) if named < len(lines) else ""
     if found := COLON_IN_VALUE.fullmatch(content):
         key, value = found["key"], found["value"]
+        value = _shown(key, value, secrets)
         quote = "'" if '"' in value else '"'
         return named + 1, (
             f"the value of `{key}` holds `: `, which only quotes allow: "
@@ -162,13 +174,20 @@ def _colon_slip(error: yaml.MarkedYAMLError, text: str) -> tuple[int, str] | Non
     return None
 
 
-def spaceless_key(text: str) -> str | None:
+def spaceless_key(text: str, secrets: Collection[str] = ()) -> str | None:
     """The fix when `text` reads as a key and its value with no space after the `:`, which
-    YAML takes for one word (`cooldown:2`, `do:lights.on`); None when it does not."""
+    YAML takes for one word (`cooldown:2`, `do:lights.on`); None when it does not. The value
+    of a key in `secrets` is not shown."""
     found = KEY_WITHOUT_SPACE.fullmatch(text)
     if not found:
         return None
-    return f"`{found['key']}` needs a space after its `:`: `{found['key']}: {found['value']}`"
+    key, value = found["key"], _shown(found["key"], found["value"], secrets)
+    return f"`{key}` needs a space after its `:`: `{key}: {value}`"
+
+
+def _shown(key: str, value: str, secrets: Collection[str]) -> str:
+    """`value` as a hint writes it: NOT_SHOWN when `key` is one of `secrets`."""
+    return NOT_SHOWN if key in secrets else value
 
 
 def _without_comment(line: str) -> str:

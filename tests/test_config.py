@@ -993,3 +993,40 @@ def test_a_skill_switched_off_does_not_run_and_its_commands_are_named_with_the_f
         f"{tmp_path}/config.yaml:10: skills.trouble must be a mapping of its settings, or `off`; "
         "not 'on'",
     ]
+
+
+class VaultSkill(Skill):
+    """A plugin with a secret setting and a secret action parameter."""
+
+    name = "vault"
+    settings = (Setting("token", str, "", secret=True),)
+
+    @action("open", params=(Setting("pin", str, secret=True),))
+    def open(self, event, pin):
+        return "open"
+
+
+def test_a_slip_in_the_yaml_never_shows_a_secret_value(tmp_path):
+    """The hint of a slip with a `:` writes the line as it should be, but not the value of a
+    secret (a broker's password, a plugin's token or secret parameter): the problems reach the
+    terminal, the log (the journal, read by its admins too) and `assistant status`."""
+    skills = {**INSTALLED, "vault": VaultSkill}
+    cases = {
+        "mqtt:\n  password s3cr3t-a\n  port: 1883\n": "2: `password` needs a `:` after it: "
+        "`password: <value not shown>`",
+        "mqtt:\n  port: 1883\n  password:s3cr3t-b\n": "3: `password` needs a space after its "
+        "`:`: `password: <value not shown>`",
+        "mqtt: password:s3cr3t-c\n": "1: mqtt must be a mapping of settings; `password` needs a "
+        "space after its `:`: `password: <value not shown>`",
+        "skills:\n  vault:\n    token: s3cr3t: d\n": "3: the value of `token` holds `: `, which "
+        'only quotes allow: `token: "<value not shown>"`; or, if it starts a key of its own, '
+        "put that on a line of its own, indented under `token:`",
+        "commands:\n  on:\n    do:\n      - action: vault.open\n        with:\n          pin "
+        "s3cr3t-e\n          door: front\n": "6: `pin` needs a `:` after it: `pin: <value not "
+        "shown>`",
+    }
+    for text, expected in cases.items():
+        assert problems(tmp_path, text, skills) == [f"{tmp_path}/config.yaml:{expected}"], text
+    assert problems(tmp_path, "mqtt:\n  port 1883\n  host: broker\n", skills) == [
+        f"{tmp_path}/config.yaml:2: `port` needs a `:` after it: `port: 1883`"
+    ]
