@@ -143,6 +143,16 @@ def section_schemas() -> dict[str, tuple[Setting, ...]]:
     }
 
 
+def secret_names(skills: Mapping[str, type[Skill]]) -> frozenset[str]:
+    """The names of the settings and action parameters declared secret (`password`), of the
+    sections and of `skills`: a problem found before the file is read as settings (a slip in
+    the YAML) shows no value of a key so named either."""
+    schemas = [TOP_LEVEL_SETTINGS, *section_schemas().values()]
+    for skill in skills.values():
+        schemas += [skill.settings, *(action.params for action in skill.actions().values())]
+    return frozenset(setting.name for schema in schemas for setting in schema if setting.secret)
+
+
 @dataclass(frozen=True)
 class ActionCall:
     """One action a command runs: `skill.action` with parameters from `with:`."""
@@ -255,7 +265,7 @@ def load_config(
         message = "the file is empty (still being written?); reload once it is saved"
         raise ConfigError([ConfigProblem(file, 1, message)])
     try:
-        document = load_located(text, file)
+        document = load_located(text, file, secret_names(skills))
     except YamlSyntaxError as error:
         raise ConfigError([ConfigProblem(file, error.line, error.message)]) from None
     config = _Validator(document, skills, unloadable or {}).run()
@@ -305,6 +315,7 @@ class _Validator:
     ):
         self.document = document
         self.installed = skills
+        self.secrets = secret_names(skills)
         self.unloadable = unloadable
         self.problems: list[ConfigProblem] = []
         self.warnings: list[ConfigProblem] = []
@@ -357,7 +368,7 @@ class _Validator:
         if values is None:
             values = {}
         if not isinstance(values, dict):
-            spaceless = spaceless_key(values) if isinstance(values, str) else None
+            spaceless = spaceless_key(values, self.secrets) if isinstance(values, str) else None
             self.problem(path, f"{where} must be a mapping of settings" + _fix(spaceless))
             return validate_settings({}, schema)[0]
         by_name = {setting.name: setting for setting in schema}

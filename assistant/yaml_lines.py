@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,8 @@ Path_ = tuple[Any, ...]
 MAX_DEPTH = 100
 """Deepest nesting of lists and mappings read (a configuration needs a few levels)."""
 MAX_VALUES = 100_000
-"""Most values read, aliases expanded (each `*name` repeats all that its `&name` holds)."""
+"""Most values read, aliases expanded (each `*name` repeats all that its `&name` holds); the
+mappings `<<:` keys merge, and the entries they give, are counted too."""
 KEY_WITHOUT_COLON = re.compile(r"(?P<key>[A-Za-z_][\w.-]*)(?:[ \t]+(?P<value>[^\s#].*?))?")
 """A line (comment and indentation removed) that reads as a key and its value with the `:`
 left out: `step 20`, `log_level INFO`, `timers`."""
@@ -26,6 +28,9 @@ COLON_IN_VALUE = re.compile(r"(?:- )?(?P<key>[\w.-]+):\s+(?P<value>[^\s\"'{\[].*
 is ready`."""
 LEADING_ZEROS = re.compile(r"[-+]?0[0-9]+")
 """A whole number written with leading zeros, which YAML 1.1 reads as octal (or as text)."""
+NOT_SHOWN = "<value not shown>"
+"""What a hint writes for the value of a secret (a key in `secrets`): the file's problems go to
+the terminal, the log and `assistant status`."""
 MERGE_TAG = "tag:yaml.org,2002:merge"
 """The tag of a `<<` key: the mapping (or list of mappings) it gives is merged in."""
 MISSING_COLON_ERRORS = (
@@ -46,6 +51,9 @@ class LocatedDocument:
     file: Path
     number_texts: dict[Path_, str] = field(default_factory=dict)
     """How each number was written (`012345` is 5349 in YAML 1.1 but a password as text)."""
+    merged_values: int = 0
+    """Mappings merged by `<<:` keys, and the entries they gave, so far (MAX_VALUES bounds
+    them with the values)."""
 
     def line_of(self, path: Path_) -> int:
         """The line of `path`, or of its nearest ancestor that has one."""
@@ -60,13 +68,14 @@ class YamlSyntaxError(ValueError):
         self.file, self.line, self.message = file, line, message
 
 
-def load_located(text: str, file: Path) -> LocatedDocument:
-    """Parse `text` (the contents of `file`) into plain Python values plus their lines."""
+def load_located(text: str, file: Path, secrets: Collection[str] = ()) -> LocatedDocument:
+    """Parse `text` (the contents of `file`) into plain Python values plus their lines. A
+    syntax error's hint never shows the value of a key in `secrets` (`password`)."""
     try:
         _check_depth(text, file)  # before compose, which recurses once a level
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as error:
-        raise _syntax_error(error, text, file) from error
+        raise _syntax_error(error, text, file, secrets) from error
     except yaml.reader.ReaderError as error:
         line = text[: error.position].count("\n") + 1
         message = f"character U+{error.character:04X} cannot be in YAML; remove it"
@@ -89,12 +98,23 @@ def _check_depth(text: str, file: Path) -> None:
             depth -= 1
 
 
+def _too_many(file: Path, line: int) -> YamlSyntaxError:
+    message = (
+        f"the file holds more than {MAX_VALUES} values once its aliases are expanded (each "
+        "*name repeats all that its &name holds); write the values out instead of aliases "
+        "of aliases"
+    )
+    return YamlSyntaxError(file, line, message)
+
+
 def _too_deep(file: Path, line: int) -> YamlSyntaxError:
     message = f"lists and mappings nest more than {MAX_DEPTH} deep here; remove the extra levels"
     return YamlSyntaxError(file, line, message)
 
 
-def _syntax_error(error: yaml.MarkedYAMLError, text: str, file: Path) -> YamlSyntaxError:
+def _syntax_error(
+    error: yaml.MarkedYAMLError, text: str, file: Path, secrets: Collection[str]
+) -> YamlSyntaxError:
     """PyYAML's error, with a hint for the usual causes: a tab, a quote left open, a slip with
     a `:` (left out, no space after it, or unquoted in a value), a line indented to no level
     above it."""
@@ -106,7 +126,7 @@ def _syntax_error(error: yaml.MarkedYAMLError, text: str, file: Path) -> YamlSyn
     elif "quoted scalar" in str(error.context) and error.context_mark:
         line = error.context_mark.line + 1
         message = "this quote is not closed"
-    elif slip := _colon_slip(error, text):
+    elif slip := _colon_slip(error, text, secrets):
         line, message = slip
     elif "expected <block end>" in str(error.problem):
         message += f"; {_indent_hint(error)}"
@@ -115,11 +135,14 @@ def _syntax_error(error: yaml.MarkedYAMLError, text: str, file: Path) -> YamlSyn
     return YamlSyntaxError(file, line, message)
 
 
-def _colon_slip(error: yaml.MarkedYAMLError, text: str) -> tuple[int, str] | None:
+def _colon_slip(
+    error: yaml.MarkedYAMLError, text: str, secrets: Collection[str]
+) -> tuple[int, str] | None:
     """The line and the fix when `error` most likely comes from a slip with a `:`: a key
     written without it (`step 20`) or with no space after it (`step:20`, one word to YAML),
     where PyYAML names a later line (the next key, or past comments), which looks right; or a
-    value holding `: ` unquoted (`text: Note: tea is ready`), on the line PyYAML names."""
+    value holding `: ` unquoted (`text: Note: tea is ready`), on the line PyYAML names. The
+    value of a key in `secrets` is not shown."""
     if not error.problem_mark or not str(error.problem).startswith(MISSING_COLON_ERRORS):
         return None
     lines = text.splitlines()
@@ -132,13 +155,15 @@ def _colon_slip(error: yaml.MarkedYAMLError, text: str) -> tuple[int, str] | Non
             index -= 1
     content = _without_comment(lines[index]) if 0 <= index < len(lines) else ""
     if (found := KEY_WITHOUT_COLON.fullmatch(content)) and ": " not in content:
-        fixed = f"{found['key']}: {found['value']}" if found["value"] else f"{found['key']}:"
-        return index + 1, f"`{found['key']}` needs a `:` after it: `{fixed}`"
-    if spaceless := spaceless_key(content):
+        key = found["key"]
+        fixed = f"{key}: {_shown(key, found['value'], secrets)}" if found["value"] else f"{key}:"
+        return index + 1, f"`{key}` needs a `:` after it: `{fixed}`"
+    if spaceless := spaceless_key(content, secrets):
         return index + 1, spaceless
     content = _without_comment(lines[named]) if named < len(lines) else ""
     if found := COLON_IN_VALUE.fullmatch(content):
         key, value = found["key"], found["value"]
+        value = _shown(key, value, secrets)
         quote = "'" if '"' in value else '"'
         return named + 1, (
             f"the value of `{key}` holds `: `, which only quotes allow: "
@@ -149,13 +174,20 @@ def _colon_slip(error: yaml.MarkedYAMLError, text: str) -> tuple[int, str] | Non
     return None
 
 
-def spaceless_key(text: str) -> str | None:
+def spaceless_key(text: str, secrets: Collection[str] = ()) -> str | None:
     """The fix when `text` reads as a key and its value with no space after the `:`, which
-    YAML takes for one word (`cooldown:2`, `do:lights.on`); None when it does not."""
+    YAML takes for one word (`cooldown:2`, `do:lights.on`); None when it does not. The value
+    of a key in `secrets` is not shown."""
     found = KEY_WITHOUT_SPACE.fullmatch(text)
     if not found:
         return None
-    return f"`{found['key']}` needs a space after its `:`: `{found['key']}: {found['value']}`"
+    key, value = found["key"], _shown(found["key"], found["value"], secrets)
+    return f"`{key}` needs a space after its `:`: `{key}: {value}`"
+
+
+def _shown(key: str, value: str, secrets: Collection[str]) -> str:
+    """`value` as a hint writes it: NOT_SHOWN when `key` is one of `secrets`."""
+    return NOT_SHOWN if key in secrets else value
 
 
 def _without_comment(line: str) -> str:
@@ -186,16 +218,11 @@ def _convert(node: yaml.Node, path: Path_, document: LocatedDocument, parents: t
     if len(parents) > MAX_DEPTH:  # aliases inside aliases nest deeper than the text
         raise _too_deep(document.file, line)
     if len(lines) > MAX_VALUES:
-        message = (
-            f"the file holds more than {MAX_VALUES} values once its aliases are expanded (each "
-            "*name repeats all that its &name holds); write the values out instead of aliases "
-            "of aliases"
-        )
-        raise YamlSyntaxError(document.file, line, message)
+        raise _too_many(document.file, line)
     parents = (*parents, node)
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
-        for key_node, value_node, merged in _entries(node, document.file, parents):
+        for key_node, value_node, merged in _entries(node, document, parents):
             key_line = key_node.start_mark.line + 1
             if not isinstance(key_node, yaml.ScalarNode):
                 raise YamlSyntaxError(document.file, key_line, "a key must be a word or number")
@@ -218,11 +245,13 @@ def _convert(node: yaml.Node, path: Path_, document: LocatedDocument, parents: t
 
 
 def _entries(
-    node: yaml.MappingNode, file: Path, parents: tuple
+    node: yaml.MappingNode, document: LocatedDocument, parents: tuple
 ) -> list[tuple[yaml.Node, yaml.Node, bool]]:
     """The key and value nodes of a mapping, each with whether it was merged in: its own
     entries first, then those of each mapping its `<<:` keys merge (`<<: *base`, `<<: [*a,
-    *b]`: the first given wins), so that its own keys win, as YAML's merge keys mean."""
+    *b]`: the first given wins), so that its own keys win, as YAML's merge keys mean. Each
+    mapping merged, and each entry it gives, counts towards MAX_VALUES (`merged_values`)."""
+    file = document.file
     own = [(key, value, False) for key, value in node.value if key.tag != MERGE_TAG]
     merged = []
     for key, value in node.value:
@@ -239,7 +268,11 @@ def _entries(
             if source is node or source in parents:
                 line = key.start_mark.line + 1
                 raise YamlSyntaxError(file, line, "a mapping cannot merge itself (`<<:`)")
-            merged += [(k, v, True) for k, v, _ in _entries(source, file, (*parents, node))]
+            given = _entries(source, document, (*parents, node))
+            document.merged_values += 1 + len(given)
+            if document.merged_values > MAX_VALUES:
+                raise _too_many(file, key.start_mark.line + 1)
+            merged += [(k, v, True) for k, v, _ in given]
     return own + merged
 
 

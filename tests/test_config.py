@@ -310,6 +310,11 @@ ALIAS_BOMB = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 6)
 )
 """Six lines that expand to a million values."""
+MERGE_BOMB = "b0: &b0 {}\n" + "".join(
+    f"b{i}: &b{i} {{<<: [*b{i - 1}, *b{i - 1}]}}\n" for i in range(1, 20)
+)
+"""Twenty lines whose merge keys merge 2**19 mappings, though they hold no value at all (forty
+would take the loader days)."""
 
 
 @pytest.mark.parametrize(
@@ -334,6 +339,16 @@ ALIAS_BOMB = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
 )
 def test_yaml_that_python_cannot_read_is_a_problem_with_its_line(tmp_path, text, message):
     assert problems(tmp_path, text)[0].startswith(f"{tmp_path}/config.yaml:1: {message}")
+
+
+@pytest.mark.timeout(20)
+def test_merge_keys_that_merge_merges_are_refused_at_once(tmp_path):
+    """Each `<<:` repeats all that the mappings it merges hold, merges included: a few lines
+    hold the loader (and a reload, the daemon's reload thread) for days without a bound."""
+    [found] = problems(tmp_path, MERGE_BOMB)
+    assert found.split(": ", 1)[1].startswith(
+        "the file holds more than 100000 values once its aliases are expanded"
+    )
 
 
 def test_numbers_a_run_cannot_work_with_are_refused(tmp_path):
@@ -977,4 +992,41 @@ def test_a_skill_switched_off_does_not_run_and_its_commands_are_named_with_the_f
         "switches it off (comment its settings out to keep them)",
         f"{tmp_path}/config.yaml:10: skills.trouble must be a mapping of its settings, or `off`; "
         "not 'on'",
+    ]
+
+
+class VaultSkill(Skill):
+    """A plugin with a secret setting and a secret action parameter."""
+
+    name = "vault"
+    settings = (Setting("token", str, "", secret=True),)
+
+    @action("open", params=(Setting("pin", str, secret=True),))
+    def open(self, event, pin):
+        return "open"
+
+
+def test_a_slip_in_the_yaml_never_shows_a_secret_value(tmp_path):
+    """The hint of a slip with a `:` writes the line as it should be, but not the value of a
+    secret (a broker's password, a plugin's token or secret parameter): the problems reach the
+    terminal, the log (the journal, read by its admins too) and `assistant status`."""
+    skills = {**INSTALLED, "vault": VaultSkill}
+    cases = {
+        "mqtt:\n  password s3cr3t-a\n  port: 1883\n": "2: `password` needs a `:` after it: "
+        "`password: <value not shown>`",
+        "mqtt:\n  port: 1883\n  password:s3cr3t-b\n": "3: `password` needs a space after its "
+        "`:`: `password: <value not shown>`",
+        "mqtt: password:s3cr3t-c\n": "1: mqtt must be a mapping of settings; `password` needs a "
+        "space after its `:`: `password: <value not shown>`",
+        "skills:\n  vault:\n    token: s3cr3t: d\n": "3: the value of `token` holds `: `, which "
+        'only quotes allow: `token: "<value not shown>"`; or, if it starts a key of its own, '
+        "put that on a line of its own, indented under `token:`",
+        "commands:\n  on:\n    do:\n      - action: vault.open\n        with:\n          pin "
+        "s3cr3t-e\n          door: front\n": "6: `pin` needs a `:` after it: `pin: <value not "
+        "shown>`",
+    }
+    for text, expected in cases.items():
+        assert problems(tmp_path, text, skills) == [f"{tmp_path}/config.yaml:{expected}"], text
+    assert problems(tmp_path, "mqtt:\n  port 1883\n  host: broker\n", skills) == [
+        f"{tmp_path}/config.yaml:2: `port` needs a `:` after it: `port: 1883`"
     ]
