@@ -238,11 +238,14 @@ def cmd_devices(args: argparse.Namespace) -> int:
     print("serial ports:")
     if not found:
         print("none at all: plug the board in (and see firmware/README.md)")
+    # names are the devices' own (a USB product string, a sound card's): printed as the log
+    # prints text from outside, so no escape sequence in one can steer the terminal
     for candidate in found:
         mark = "use " if candidate.picked else "skip"
-        print(f"{mark}  {candidate.device:<20} {candidate.reason}  [{candidate.description}]")
+        line = f"{mark}  {candidate.device:<20} {candidate.reason}  [{candidate.description}]"
+        print(logformat.printable(line))
     lines, usable = input_lines(config.sections["microphone"]["device"])
-    print(*lines, sep="\n")
+    print(*map(logformat.printable, lines), sep="\n")
     return 0 if found or usable else 1
 
 

@@ -112,6 +112,25 @@ def test_without_sounddevice_devices_says_how_to_get_it_and_lists_the_serial_por
     )
 
 
+def test_a_device_name_with_escape_sequences_is_listed_escaped(home):
+    """A device's name is its own (a USB product string): listed as the log shows text from
+    outside, so its escape sequences cannot retitle or clear the terminal."""
+    rename = (
+        "import sounddevice\n"
+        "listed = sounddevice.query_devices\n"
+        "def renamed(*args, **options):\n"
+        "    found = listed(*args, **options)\n"
+        "    for info in [found] if isinstance(found, dict) else found:\n"
+        f"        if info['name'] == {DEVICE!r}:\n"
+        "            info['name'] = 'desk\\x1b]0;owned\\x07mic'\n"
+        "    return found\n"
+        "sounddevice.query_devices = renamed"
+    )
+    result = _assistant(home, "devices", prelude=rename)
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "desk\\x1b]0;owned\\x07mic" in result.stdout
+
+
 def _levels(lines: list[str]) -> list[tuple[float, float, str, str]]:
     """The level lines' peak, RMS, hint and best command."""
     found = [LEVEL.search(line) for line in lines]
