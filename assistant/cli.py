@@ -253,11 +253,13 @@ def cmd_skills(args: argparse.Namespace) -> int:
     installed, broken = discover_skills()
     print(api_version_text())
     for name, skill in sorted(installed.items()):
-        print(f"{name}: {skill.description}")
+        print(_with_help(name, skill.description))
         for action in skill.actions().values():
             params = ", ".join(p.name for p in action.params)
             print(
-                f"  action {action.name}" + (f"({params})" if params else "") + f": {action.help}"
+                _with_help(
+                    f"  action {action.name}" + (f"({params})" if params else ""), action.help
+                )
             )
             for param in action.params:
                 print(f"    with {_described(param)}")
@@ -266,6 +268,11 @@ def cmd_skills(args: argparse.Namespace) -> int:
     for plugin in broken:
         print(f"BROKEN {plugin.name} ({plugin.target}): {plugin.error}")
     return 1 if broken else 0
+
+
+def _with_help(name: str, help: str) -> str:
+    """`name: help`, or the name alone when the skill or action gave no help text."""
+    return f"{name}: {help}" if help else name
 
 
 def _described(setting: Setting) -> str:
