@@ -29,7 +29,7 @@ from assistant import (
 from assistant.config import ROLES, SOURCES, Config, ConfigError, config_path, load_config
 from assistant.discovery import api_version_text, discover_skills, usable_skills
 from assistant.emulator_input import emulated_board, feed_board, tell, type_commands
-from assistant.instance import InstanceLock, daemon_socket
+from assistant.instance import InstanceLock, daemon_pid, daemon_socket
 from assistant.paths import data_root
 from assistant.plugin import Setting, Skill
 from assistant.settings import path_value
@@ -320,6 +320,13 @@ def cmd_send(args: argparse.Namespace) -> int:
     return 1
 
 
+RESTART = (
+    "`systemctl --user restart assistant` for the service, else Ctrl-C where it runs and "
+    "`assistant run`"
+)
+"""How to restart the running assistant, so that it runs the version installed since."""
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     """The running daemon's pid, version, start, configuration file, last reload, skills,
     sources and link counters, and a satellite's or hub's role, site, peers, counters and
@@ -328,8 +335,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         control.request_status,
         "STATUS",
         "has no status",
-        "restart it to run this one (`systemctl --user restart assistant` for the service, "
-        "else Ctrl-C where it runs and `assistant run`)",
+        f"restart it to run this one ({RESTART})",
     )
     if answer is None:
         return 1
@@ -344,12 +350,14 @@ def cmd_reload(args: argparse.Namespace) -> int:
     """Have the running daemon reload its configuration and print the outcome: exit 0 when it
     took effect, CONFIG_ERROR_STATUS when the file has problems (the running configuration
     stays), 1 when no daemon answers or it cannot reload."""
+    pid = daemon_pid(data_root())
     answer = _ask_daemon(
         control.request_reload,
         "RELOAD",
         "cannot be asked to reload",
-        "`systemctl --user reload assistant` for the service, else `kill -HUP` the pid "
-        "`assistant status` shows (and restart it to run this version)",
+        "reload it with `systemctl --user reload assistant` for the service, else "
+        + (f"`kill -HUP {pid}`" if pid else "`kill -HUP` its pid (`pgrep -af assistant`)")
+        + f", or restart it to run this version ({RESTART})",
     )
     if answer is None:
         return 1

@@ -334,6 +334,9 @@ class _Validator:
         """Every action call under `commands:`, in the file's order, with the path of its `with:`
         and whether that passed its checks (for Skill.check_params, which gets only calls that
         did, and for the command that first uses a skill)."""
+        self.when_rules: list[Path_] = []
+        """Where each `when:` rule names the skill whose focus it waits for
+        (`("commands", command, "when", skill)`)."""
 
     def problem(self, path: Path_, message: str) -> None:
         message += self.as_resolved(path)
@@ -620,6 +623,7 @@ class _Validator:
         if spec["do"] == [] and not when:
             self.warn((*path, "do"), f"command {command!r} does nothing: `do:` is empty")
         for skill, actions in when.items():
+            self.when_rules.append((*path, "when", skill))
             if skill not in self.installed:
                 self.unknown_skill((*path, "when", skill), skill)
             if actions == []:
@@ -798,18 +802,32 @@ class _Validator:
         return section
 
     def switched_off(self, name: str) -> None:
-        """`skills: {name: off}`: the skill does not run, so each action of it a command maps
-        is a problem at its line."""
+        """`skills: {name: off}`: the skill does not run, so each action of it a command maps,
+        and each `when:` rule that waits for its focus, is a problem at its line."""
         self.skills_off.append(name)
-        line = self.document.line_of(("skills", name))
+        off = f"skill {name!r} is switched off (`{name}: off`, line "
+        off += f"{self.document.line_of(('skills', name))})"
+        dead = [rule for rule in self.when_rules if rule[-1] == name]
+        for rule in dead:
+            self.problem(
+                rule,
+                f"{off}, so it never has focus and this `when:` rule never applies; remove the "
+                f"rule, or remove `{name}: off`",
+            )
         for call, path, _ in self.calls:
-            if call.skill == name:
-                self.problem(
-                    path[:-1],  # the action, not its `with:`
-                    f"skill {name!r} is switched off (`{name}: off`, line {line}), so {call} "
-                    "cannot run; map the command to another action (`do: []` keeps only its "
-                    f"`when:`), remove the command, or remove `{name}: off`",
+            if call.skill != name or path[:4] in dead:  # said once, for its whole rule
+                continue
+            if path[2:3] == ("when",):
+                fix = "give this `when:` rule another action, remove the rule"
+            else:
+                fix = (
+                    "map the command to another action (`do: []` keeps only its `when:`), "
+                    "remove the command"
                 )
+            self.problem(
+                path[:-1],  # the action, not its `with:`
+                f"{off}, so {call} cannot run; {fix}, or remove `{name}: off`",
+            )
 
     def run_skill_checks(self, name: str, skill: type[Skill], settings: dict[str, Any]) -> None:
         """The skill's own checks of its settings and of the parameters of each call of it

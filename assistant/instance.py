@@ -62,6 +62,12 @@ def _refusal(path: Path) -> str:
     )
 
 
+def daemon_pid(data_dir: Path) -> int | None:
+    """The pid the assistant running on `data_dir` recorded (None: none is recorded)."""
+    pid = _holder(data_dir / LOCK_NAME).get("pid")
+    return pid if isinstance(pid, int) else None
+
+
 def daemon_socket(data_dir: Path) -> Path:
     """The control socket of the assistant running on `data_dir`: the one it recorded, if it is
     there, else the one in this environment's XDG_RUNTIME_DIR (`control.socket_path`)."""

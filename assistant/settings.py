@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,9 @@ from typing import Any
 
 from assistant.plugin import Setting, valid_choices
 
+BASE_60 = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
+"""A number as YAML 1.1 writes one in base 60 (`1:30` for 90, `1:30.5`), as a time is
+written."""
 TYPE_NAMES = {
     str: "text",
     int: "a whole number",
@@ -88,14 +92,22 @@ def _unfit_type(value: Any, setting: Setting) -> str:
             f"as a {type(value).__name__}: put it in quotes to keep it as text"
         )
     shown = f"a {type(value).__name__} (not shown)" if setting.secret else repr(value)
-    return f"{setting.name} must be {expected}, not {shown}{_how_to_write(value, setting.type)}"
+    return f"{setting.name} must be {expected}, not {shown}{_how_to_write(value, setting)}"
 
 
-def _how_to_write(value: Any, wanted: type) -> str:
+def _how_to_write(value: Any, setting: Setting) -> str:
     """The fix for text YAML read where a number or true/false is wanted, as written in quotes
-    (`"2"`, `"true"`) or as YAML 1.1's booleans (`yes`, `off`); empty: no such fix."""
+    (`"2"`, `"true"`), as YAML 1.1's booleans (`yes`, `off`) or as a time (`1:30`, YAML 1.1's
+    base 60: not for a secret, as the fix shows the value); empty: no such fix."""
+    wanted = setting.type
     if not isinstance(value, str) or wanted not in (int, float, bool):
         return ""
+    if wanted is not bool and not setting.secret and BASE_60.fullmatch(value.strip()):
+        seconds = _base_60(value.strip())
+        return (
+            f": a time is not a number (YAML 1.2 reads it as text, YAML 1.1 as {seconds:g} in "
+            f"base 60); for that time in seconds, write {seconds:g}"
+        )
     if wanted is bool:
         word = value.strip().lower()
         if word in ("true", "false"):
@@ -107,6 +119,14 @@ def _how_to_write(value: Any, wanted: type) -> str:
     except ValueError:
         return ""
     return ": remove the quotes"
+
+
+def _base_60(text: str) -> float:
+    """The number YAML 1.1 reads `text` (BASE_60) as: `1:30` is 90, `1:02:03` 3723."""
+    total = 0.0
+    for part in text.lstrip("+-").replace("_", "").split(":"):
+        total = total * 60 + float(part)
+    return -total if text.startswith("-") else total
 
 
 def _coerce(value: Any, setting: Setting) -> Any:

@@ -26,11 +26,17 @@ after the `:`, which YAML reads as one word: `cooldown:2`, `do:lights.on`."""
 COLON_IN_VALUE = re.compile(r"(?:- )?(?P<key>[\w.-]+):\s+(?P<value>[^\s\"'{\[].*?:\s.*)")
 """A line (comment and indentation removed) whose value holds `: ` unquoted: `text: Note: tea
 is ready`."""
+ACTION_WORD = re.compile(r"[A-Za-z_][\w-]*\.[A-Za-z_][\w-]*")
+"""A line (comment and indentation removed) that is one action, `skill.action`."""
+EMPTY_KEY = re.compile(r"(?:- )?(?P<key>[\w.-]+):")
+"""A line (comment and indentation removed) that is a key with no value after it: `on:`."""
 LEADING_ZEROS = re.compile(r"[-+]?0[0-9]+")
 """A whole number written with leading zeros, which YAML 1.1 reads as octal (or as text)."""
 NOT_SHOWN = "<value not shown>"
 """What a hint writes for the value of a secret (a key in `secrets`): the file's problems go to
 the terminal, the log and `assistant status`."""
+NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+"""The tags PyYAML's YAML 1.1 resolver gives numbers, base-60 ones (`1:30`) included."""
 MERGE_TAG = "tag:yaml.org,2002:merge"
 """The tag of a `<<` key: the mapping (or list of mappings) it gives is merged in."""
 MISSING_COLON_ERRORS = (
@@ -51,15 +57,19 @@ class LocatedDocument:
     file: Path
     number_texts: dict[Path_, str] = field(default_factory=dict)
     """How each number was written (`012345` is 5349 in YAML 1.1 but a password as text)."""
+    value_lines: dict[Path_, int] = field(default_factory=dict)
+    """1-based line of each mapping entry's scalar value written on a line after its key's
+    (`on:` with its action on the next line), which a problem with the value names."""
     merged_values: int = 0
     """Mappings merged by `<<:` keys, and the entries they gave, so far (MAX_VALUES bounds
     them with the values)."""
 
     def line_of(self, path: Path_) -> int:
-        """The line of `path`, or of its nearest ancestor that has one."""
+        """The line of `path` (of its value, when that is a scalar on a line of its own), or
+        of its nearest ancestor that has one."""
         while path not in self.lines and path:
             path = path[:-1]
-        return self.lines.get(path, 1)
+        return self.value_lines.get(path) or self.lines.get(path, 1)
 
 
 class YamlSyntaxError(ValueError):
@@ -140,7 +150,8 @@ def _colon_slip(
 ) -> tuple[int, str] | None:
     """The line and the fix when `error` most likely comes from a slip with a `:`: a key
     written without it (`step 20`) or with no space after it (`step:20`, one word to YAML),
-    where PyYAML names a later line (the next key, or past comments), which looks right; or a
+    where PyYAML names a later line (the next key, or past comments), which looks right; an
+    action not indented under the key it is the value of (`on:`, then `lights.on` below); or a
     value holding `: ` unquoted (`text: Note: tea is ready`), on the line PyYAML names. The
     value of a key in `secrets` is not shown."""
     if not error.problem_mark or not str(error.problem).startswith(MISSING_COLON_ERRORS):
@@ -154,6 +165,8 @@ def _colon_slip(
         while 0 <= index < len(lines) and not _without_comment(lines[index]):
             index -= 1
     content = _without_comment(lines[index]) if 0 <= index < len(lines) else ""
+    if unindented := _unindented_value(lines, index, content, secrets):
+        return index + 1, unindented
     if (found := KEY_WITHOUT_COLON.fullmatch(content)) and ": " not in content:
         key = found["key"]
         fixed = f"{key}: {_shown(key, found['value'], secrets)}" if found["value"] else f"{key}:"
@@ -172,6 +185,28 @@ def _colon_slip(
             f"`{key}:`"
         )
     return None
+
+
+def _unindented_value(
+    lines: list[str], index: int, content: str, secrets: Collection[str]
+) -> str | None:
+    """The fix when line `index` (`content`) is an action, `skill.action`, meant as the value of
+    the key above it that has none (`on:`) but not indented under it, so YAML reads it as a key
+    without its `:`; None when it is not. The value of a key in `secrets` is not shown."""
+    if not ACTION_WORD.fullmatch(content):
+        return None
+    above = index - 1
+    while above >= 0 and not _without_comment(lines[above]):
+        above -= 1
+    found = EMPTY_KEY.fullmatch(_without_comment(lines[above])) if above >= 0 else None
+    if not found:
+        return None
+    key = found["key"]
+    value = _shown(key, content, secrets)
+    return (
+        f"`{value}` is not indented under `{key}:` (line {above + 1}), so YAML reads it as a "
+        f"key without its `:`; indent it under `{key}:`, or write `{key}: {value}`"
+    )
 
 
 def spaceless_key(text: str, secrets: Collection[str] = ()) -> str | None:
@@ -234,6 +269,9 @@ def _convert(node: yaml.Node, path: Path_, document: LocatedDocument, parents: t
                 message = f"key {key!r} is given twice (first on line {first}); keep one"
                 raise YamlSyntaxError(document.file, key_line, message)
             lines[(*path, key)] = key_line
+            value_line = value_node.start_mark.line + 1
+            if isinstance(value_node, yaml.ScalarNode) and value_line > key_line:
+                document.value_lines[(*path, key)] = value_line
             result[key] = _convert(value_node, (*path, key), document, parents)
         return result
     if isinstance(node, yaml.SequenceNode):
@@ -279,8 +317,11 @@ def _entries(
 def _scalar(node: yaml.Node, file: Path) -> Any:
     """A scalar as YAML 1.2 reads it: only true/false are booleans, so the commands `on` and
     `off` (and yes/no) stay words; a whole number with leading zeros is decimal (`0300` is 300,
-    not YAML 1.1's octal 192; `08` is 8, not text)."""
+    not YAML 1.1's octal 192; `08` is 8, not text); a time such as `1:30` is text, not YAML
+    1.1's base-60 number 90."""
     if node.tag == "tag:yaml.org,2002:bool" and node.value.lower() not in ("true", "false"):
+        return node.value
+    if node.tag in NUMBER_TAGS and ":" in node.value:  # only base 60 holds one
         return node.value
     if node.style is None and LEADING_ZEROS.fullmatch(node.value):
         return int(node.value)

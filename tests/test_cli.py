@@ -583,30 +583,64 @@ def test_status_without_a_daemon_says_how_to_start_one(env):
     assert "no assistant is running" in result.stderr and "assistant run" in result.stderr
 
 
-def test_status_asked_of_an_earlier_versions_daemon_says_to_restart_it(env, tmp_path):
-    """Upgraded while the service still runs the earlier code, whose control socket answered
-    every request but `COMMAND <name>` with its usage line."""
-    (tmp_path / "run").mkdir(mode=0o700)
+@contextlib.contextmanager
+def earlier_daemon(tmp_path: Path, usage: bytes) -> Iterator[list[str]]:
+    """A control socket served as an earlier version's daemon served it: one connection,
+    whose request, whatever it is but `COMMAND <name>`, is answered with `usage`."""
+    (tmp_path / "run").mkdir(mode=0o700, parents=True)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as earlier:
         earlier.bind(str(tmp_path / "run" / "assistant.sock"))
         earlier.listen(1)
+        requests = []
 
         def answer() -> None:
             connection, _ = earlier.accept()
             with connection:
-                connection.makefile().readline()
-                connection.sendall(b"ERR use: COMMAND <name>\n")
+                requests.append(connection.makefile().readline())
+                connection.sendall(usage + b"\n")
 
         answering = threading.Thread(target=answer)
         answering.start()
-        result = assistant(env, "status")
+        yield requests
         answering.join()
+
+
+def test_status_asked_of_an_earlier_versions_daemon_says_to_restart_it(env, tmp_path):
+    """Upgraded while the service still runs the earlier code, whose control socket answered
+    every request but `COMMAND <name>` with its usage line."""
+    with earlier_daemon(tmp_path, b"ERR use: COMMAND <name>"):
+        result = assistant(env, "status")
     assert result.returncode == 1
     assert result.stderr == (
         "the running assistant is of an earlier version, which has no status (ERR use: COMMAND "
         "<name>): restart it to run this one (`systemctl --user restart assistant` for the "
         "service, else Ctrl-C where it runs and `assistant run`)\n"
     )
+
+
+def test_reload_asked_of_an_earlier_versions_daemon_says_how_to_reload_it(env, tmp_path):
+    """The daemons before `assistant reload` answered RELOAD with their usage line; each
+    reloads on SIGHUP, and those since the instance lock record their pid in it."""
+    data = tmp_path / "data" / "assistant"
+    data.mkdir(parents=True)
+    (data / "assistant.lock").write_text(json.dumps({"pid": 4321, "socket": "gone"}))
+    with earlier_daemon(tmp_path, b"ERR use: COMMAND <name>, or STATUS") as requests:
+        result = assistant(env, "reload")
+    assert requests == ["RELOAD\n"]
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        "the running assistant is of an earlier version, which cannot be asked to reload (ERR "
+        "use: COMMAND <name>, or STATUS): reload it with `systemctl --user reload assistant` "
+        "for the service, else `kill -HUP 4321`, or restart it to run this version (`systemctl "
+        "--user restart assistant` for the service, else Ctrl-C where it runs and `assistant "
+        "run`)\n"
+    )
+    (data / "assistant.lock").write_text("")  # the earliest recorded nothing
+    with earlier_daemon(tmp_path / "earliest", b"ERR use: COMMAND <name>"):
+        env["XDG_RUNTIME_DIR"] = str(tmp_path / "earliest" / "run")
+        result = assistant(env, "reload")
+    assert result.returncode == 1
+    assert "else `kill -HUP` its pid (`pgrep -af assistant`), or restart it" in result.stderr
 
 
 def test_a_port_the_user_may_not_open_is_warned_about_once_with_the_fix(env, tmp_path):

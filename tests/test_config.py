@@ -412,8 +412,10 @@ def test_a_colon_with_no_space_or_in_a_value_is_named_at_its_line_with_the_fix(t
         "a space after its `:`: `do: recorder.dim`",
         "commands:\n  on: recorder:dim\n": "2: 'recorder:dim' is not an action; write an action "
         "as `skill.action` or {action: skill.action, with: {...}}",
-        "skills:\n  recorder:\n    prefix:3\n": "2: skills.recorder must be a mapping of "
+        "skills:\n  recorder:\n    prefix:3\n": "3: skills.recorder must be a mapping of "
         "settings; `prefix` needs a space after its `:`: `prefix: 3`",
+        "commands:\n  on:\n    do:recorder.dim\n": "3: 'do:recorder.dim' is not an action; "
+        "`do` needs a space after its `:`: `do: recorder.dim`",
         "commands:\n  on:\n    do:\n      - recorder.dim\n      - text: Note: tea\n": "5: the "
         'value of `text` holds `: `, which only quotes allow: `text: "Note: tea"`; or, if it '
         "starts a key of its own, put that on a line of its own, indented under `text:`",
@@ -422,6 +424,78 @@ def test_a_colon_with_no_space_or_in_a_value_is_named_at_its_line_with_the_fix(t
     }
     for text, expected in cases.items():
         assert problems(tmp_path, text) == [f"{tmp_path}/config.yaml:{expected}"], text
+
+
+def test_a_value_on_the_line_after_its_key_is_named_at_its_own_line(tmp_path):
+    """`on:` with its action on the next line: a problem with the action is on that line, and
+    an action not indented under its key is named with the fix."""
+    cases = {
+        "commands:\n  on:\n    recorder.brighten\n": "3: skill 'recorder' has no action "
+        "'brighten'; did you mean 'bright'? valid: bright, dim",
+        "commands:\n  on:\n  recorder.dim\n  off: recorder.dim\n": "3: `recorder.dim` is not "
+        "indented under `on:` (line 2), so YAML reads it as a key without its `:`; indent it "
+        "under `on:`, or write `on: recorder.dim`",
+        "commands:\n  up: recorder.dim\n  on:\n  # the lamp\n\n  recorder.dim\n": "6: "
+        "`recorder.dim` is not indented under `on:` (line 3), so YAML reads it as a key without "
+        "its `:`; indent it under `on:`, or write `on: recorder.dim`",
+        "commands:\n  up: recorder.dim\nskills:\n  recorder: {prefix:\n    true}\n": "5: "
+        "skills.recorder: prefix must be text, and YAML reads true as a bool: put it in quotes "
+        "to keep it as text",
+    }
+    for text, expected in cases.items():
+        assert problems(tmp_path, text) == [f"{tmp_path}/config.yaml:{expected}"], text
+    assert problems(tmp_path, "commands:\n  up: recorder.dim\n  up:\n    recorder.dim\n") == [
+        f"{tmp_path}/config.yaml:3: key 'up' is given twice (first on line 2); keep one"
+    ]
+
+
+def test_a_time_is_text_and_refused_where_a_number_is_wanted(tmp_path):
+    """YAML 1.1 reads `1:30` as the base-60 number 90, silently; YAML 1.2 as text, kept where
+    text is wanted and refused, with the number to write, where a number is."""
+    config = load_config(
+        write(
+            tmp_path,
+            """\
+            site: 10:30
+            mqtt: {password: 12:34}
+            commands:
+              on: {action: recorder.bright, with: {level: 2}}
+            skills:
+              recorder: {prefix: 7:15}
+            """,
+        ),
+        INSTALLED,
+    )
+    assert (config.site, config.sections["mqtt"]["password"]) == ("10:30", "12:34")
+    assert config.skills["recorder"]["prefix"] == "7:15"
+    found = problems(
+        tmp_path,
+        """\
+        cooldown: 1:30
+        focus_seconds: "0:45"
+        microphone:
+          thresholds: {go: 0:50.5}
+        commands:
+          on:
+            do: {action: recorder.bright, with: {level: -1:02:03}}
+            cooldown: 1:30   # a minute and a half
+        """,
+    )
+    fix = "a time is not a number (YAML 1.2 reads it as text, YAML 1.1 as {0} in base 60); " + (
+        "for that time in seconds, write {0}"
+    )
+    assert found == [
+        f"{tmp_path}/config.yaml:1: the top level: cooldown must be a number, not '1:30': "
+        + fix.format(90),
+        f"{tmp_path}/config.yaml:2: the top level: focus_seconds must be a number, not '0:45': "
+        + fix.format(45),
+        f"{tmp_path}/config.yaml:4: microphone: thresholds.go must be a number, not '0:50.5': "
+        + fix.format(50.5),
+        f"{tmp_path}/config.yaml:7: commands.on.do.with: level must be a whole number, not "
+        "'-1:02:03': " + fix.format(-3723),
+        f"{tmp_path}/config.yaml:8: commands.on: cooldown must be a number, not '1:30': "
+        + fix.format(90),
+    ]
 
 
 def test_numbers_with_leading_zeros_are_decimal_not_octal(tmp_path):
@@ -973,11 +1047,18 @@ def test_a_skill_switched_off_does_not_run_and_its_commands_are_named_with_the_f
         tmp_path,
         """\
         commands:
-          on: recorder.dim
+          on: [recorder.dim, music.play]
           up:
             do: []
             when:
               recorder: music.louder
+          down:
+            do: recorder.dim
+            when:
+              music: recorder.bright
+          go:
+            when: {music: [music.play, recorder.dim]}
+            do: []
         skills:
           music: off
           recorder: {enabled: false}
@@ -985,12 +1066,21 @@ def test_a_skill_switched_off_does_not_run_and_its_commands_are_named_with_the_f
         """,
     )
     assert found == [
-        f"{tmp_path}/config.yaml:6: skill 'music' is switched off (`music: off`, line 8), so "
-        "music.louder cannot run; map the command to another action (`do: []` keeps only its "
+        f"{tmp_path}/config.yaml:2: skill 'music' is switched off (`music: off`, line 15), so "
+        "music.play cannot run; map the command to another action (`do: []` keeps only its "
         "`when:`), remove the command, or remove `music: off`",
-        f"{tmp_path}/config.yaml:9: skill 'recorder' has no setting `enabled`; `recorder: off` "
+        f"{tmp_path}/config.yaml:6: skill 'music' is switched off (`music: off`, line 15), so "
+        "music.louder cannot run; give this `when:` rule another action, remove the rule, or "
+        "remove `music: off`",
+        f"{tmp_path}/config.yaml:10: skill 'music' is switched off (`music: off`, line 15), so "
+        "it never has focus and this `when:` rule never applies; remove the rule, or remove "
+        "`music: off`",
+        f"{tmp_path}/config.yaml:12: skill 'music' is switched off (`music: off`, line 15), so "
+        "it never has focus and this `when:` rule never applies; remove the rule, or remove "
+        "`music: off`",
+        f"{tmp_path}/config.yaml:16: skill 'recorder' has no setting `enabled`; `recorder: off` "
         "switches it off (comment its settings out to keep them)",
-        f"{tmp_path}/config.yaml:10: skills.trouble must be a mapping of its settings, or `off`; "
+        f"{tmp_path}/config.yaml:17: skills.trouble must be a mapping of its settings, or `off`; "
         "not 'on'",
     ]
 
