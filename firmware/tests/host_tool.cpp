@@ -6,6 +6,10 @@
 //   host_tool schedule     stdin: microphone blocks, frontend slices and loop passes;
 //                          stdout: inferences (and their model input) and work
 //   host_tool to_int8 M Z  stdout: to_int8(v, M, Z) for v = 0..65535 as raw bytes
+//
+// Built for this machine and for the Cortex-M4F (run on qemu, qemu_m4.cpp), so its formats fit
+// both: uint32_t is unsigned long on the board, and its newlib's printf has no %zu.
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,8 +150,9 @@ int run_recognizer() {
   const std::vector<std::string> header = split(input, ' ');
   if (header[0] == "defaults") {
     const kws::RecognizerConfig config;
-    printf("%u %u %u %u %d\n", config.threshold_permille, config.average_window_ms,
-           config.suppression_ms, config.minimum_count, kws::kMaxHistory);
+    printf("%u %" PRIu32 " %" PRIu32 " %" PRIu32 " %d\n", config.threshold_permille,
+           config.average_window_ms, config.suppression_ms, config.minimum_count,
+           kws::kMaxHistory);
     return 0;
   }
   Labels labels(header[1]);
@@ -166,7 +171,7 @@ int run_recognizer() {
     }
     kws::Detection detection;
     if (recognizer.process(scores.data(), number(f[0]), &detection)) {
-      printf("%s %u %u\n", detection.label, detection.permille, detection.time_ms);
+      printf("%s %u %" PRIu32 "\n", detection.label, detection.permille, detection.time_ms);
     }
   }
   return 0;
@@ -232,11 +237,12 @@ int run_link() {
     } else if (event == "drain") {
       stalled = false;
     } else if (event == "lost") {
-      printf("lost %u\n", link.lost_lines());
+      printf("lost %" PRIu32 "\n", link.lost_lines());
     } else if (event == "host") {
       usb_in += from_hex(f[1]);
     } else if (event == "serve") {
-      printf("read %zu\n", link.receive_from(read_usb, kws::kUsbPacketBytes, now_ms));
+      const size_t taken = link.receive_from(read_usb, kws::kUsbPacketBytes, now_ms);
+      printf("read %lu\n", static_cast<unsigned long>(taken));
     }
     if (!stalled) drain(link.output());
   }
@@ -305,14 +311,14 @@ int run_schedule() {
     } else if (f[0] == "pass") {
       const size_t chunks = kws::process_audio(
           ring, clock, kws::kMaxChunksPerPass, frontend, [&frontend, &slices](uint32_t ms) {
-            printf("infer %u %u\n", ms, static_cast<uint16_t>(frontend.last));
+            printf("infer %" PRIu32 " %u\n", ms, static_cast<uint16_t>(frontend.last));
             if (!slices.empty()) {
               printf("window %s\n", to_hex(features.data(), features.size()).c_str());
             }
           });
-      printf("pass %zu\n", chunks);
+      printf("pass %lu\n", static_cast<unsigned long>(chunks));
     } else if (f[0] == "dropped") {
-      printf("dropped %u\n", ring.dropped());
+      printf("dropped %" PRIu32 "\n", ring.dropped());
     }
   }
   return 0;
