@@ -21,6 +21,10 @@ SAMPLE_RATE = 16000
 
 T = TypeVar("T")
 
+CONFIGURED = "microphone.device in config.yaml"
+"""Where the microphone is chosen (the functions' `setting`), as their errors' fixes name it:
+a configuration key, or a command-line option."""
+
 log = logging.getLogger("assistant.microphone")
 
 _portaudio = threading.RLock()
@@ -126,7 +130,7 @@ class InputFormat:
     channels: int
 
 
-def microphone_problem(device: str = "default", setting: str = "microphone.device") -> str | None:
+def microphone_problem(device: str = "default", setting: str = CONFIGURED) -> str | None:
     """Why `device` (among the devices plugged in now) cannot be used, with the fix (`setting`
     names the device), as opening it would say; None when it can: sounddevice finds it, it
     records 16-bit at 16 kHz or at its own rate (python-soxr then loads), in mono or as a stereo
@@ -138,7 +142,7 @@ def microphone_problem(device: str = "default", setting: str = "microphone.devic
     return None
 
 
-def input_number(device: str, setting: str = "microphone.device") -> int:
+def input_number(device: str, setting: str = CONFIGURED) -> int:
     """The number PortAudio lists the input `device` names under, the one opening it picks
     ("default": the system's default input); MicrophoneError with the reason and the fix
     (`setting` names the device) when it names none, or several."""
@@ -204,17 +208,17 @@ def _explained(error: Exception, name: str, setting: str) -> MicrophoneError:
         if matches:
             return MicrophoneError(
                 f"{name} is ambiguous: it matches {len(matches)} devices ({'; '.join(matches)}); "
-                f"set {setting} in config.yaml to the number of one, or to a longer part of its "
+                f"set {setting} to the number of one, or to a longer part of its "
                 "name"
             )
         return MicrophoneError(
             f"{name} not found ({text}); list the devices with `python -m sounddevice` and set "
-            f"{setting} in config.yaml"
+            f"{setting}"
         )
     if "sample rate" in text.lower():
         return MicrophoneError(
             f"{name} cannot record {SAMPLE_RATE} Hz mono, nor at its own rate ({text}); "
-            f"choose another device with {setting} in config.yaml"
+            f"choose another device with {setting}"
         )
     return MicrophoneError(
         f"{name} cannot be opened ({text}); plug one in, or check `python -m sounddevice`"
@@ -247,7 +251,7 @@ def _resampler(name: str, rate: int) -> Resampler:
     return Resampler(rate)
 
 
-def open_microphone(device: str, block: int, setting: str = "microphone.device"):
+def open_microphone(device: str, block: int, setting: str = CONFIGURED):
     """A started-on-enter sounddevice InputStream read as 16 kHz mono int16 in `block`-frame
     reads: the device records that itself, or its own rate is resampled and a stereo pair
     mixed to mono (logged once, at info); MicrophoneError with the reason and the fix

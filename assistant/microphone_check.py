@@ -6,16 +6,15 @@ as the daemon logs it (through its own session and dispatcher's choice, running 
 from __future__ import annotations
 
 import logging
-import math
 import sys
 import threading
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
 from assistant import control, logformat, service
 from assistant.instance import InstanceLock
+from assistant.levels import Level
 from assistant.listener import MicrophoneSource
 from assistant.microphone import SAMPLE_RATE, MicrophoneError, load_sounddevice
 from assistant.paths import data_root
@@ -26,47 +25,10 @@ if TYPE_CHECKING:
 
 WINDOW = SAMPLE_RATE // 10
 """The audio a level is measured over: the last 100 ms."""
-FULL_SCALE = 32768
-FLOOR_DBFS = -96.0
-"""The level shown for digital silence (16-bit audio's floor)."""
-CLIPPING_DBFS = -1.0
-"""A peak at or above this is taken for clipping."""
-QUIET_DBFS = -30.0
-"""A peak below this is quiet for speech said at a desk."""
 REFUSED = (
     "the microphone is not checked while the assistant runs: it may be listening to it, and a "
     "device opened directly serves one program at a time"
 )
-
-
-def dbfs(value: float) -> float:
-    """An int16 amplitude in dB relative to full scale, FLOOR_DBFS at least."""
-    return max(FLOOR_DBFS, 20 * math.log10(value / FULL_SCALE)) if value > 0 else FLOOR_DBFS
-
-
-@dataclass(frozen=True)
-class Level:
-    """The peak and RMS level of some audio, in dBFS."""
-
-    peak: float
-    rms: float
-
-    @classmethod
-    def of(cls, samples: np.ndarray) -> Level:
-        values = samples.astype(np.float64)
-        return cls(dbfs(float(np.abs(values).max(initial=0))), dbfs(math.sqrt(np.mean(values**2))))
-
-    @property
-    def hint(self) -> str:
-        """What the level says about the input's gain."""
-        if self.peak >= CLIPPING_DBFS:
-            return "CLIPPING: turn the input gain down"
-        if self.peak < QUIET_DBFS:
-            return f"quiet (speech should peak above {QUIET_DBFS:g} dBFS)"
-        return "loud enough for speech"
-
-    def __str__(self) -> str:
-        return f"peak {self.peak:6.1f} dBFS, RMS {self.rms:6.1f} dBFS, {self.hint}"
 
 
 class Screen:

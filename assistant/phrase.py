@@ -58,6 +58,8 @@ PHRASE_SETTINGS: tuple[Setting, ...] = (
 """Schema of the `phrase:` section of config.yaml."""
 
 CHUNK_SECONDS = 0.1
+DEVICE_SETTING = "phrase.device in config.yaml"
+"""Where the phrase's microphone is chosen, as its errors' fixes name it."""
 
 
 def phrase_from_result(result: str) -> str | None:
@@ -98,7 +100,7 @@ def microphone_chunks(device: str, seconds: float) -> Iterator[bytes]:
     """16 kHz 16-bit mono audio from the microphone (`phrase.device`) for at most `seconds`,
     opened as the microphone source opens it (a device's own rate is resampled)."""
     blocksize = int(SAMPLE_RATE * CHUNK_SECONDS)
-    with open_microphone(device, blocksize, setting="phrase.device") as stream:
+    with open_microphone(device, blocksize, setting=DEVICE_SETTING) as stream:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             data, _overflowed = stream.read(blocksize)
@@ -210,7 +212,7 @@ class PhraseListener:
             raise self._unavailable(str(error)) from None
         if shared is not None:
             return shared
-        problem = microphone_problem(self.settings["device"], "phrase.device")
+        problem = microphone_problem(self.settings["device"], DEVICE_SETTING)
         if problem:
             raise self._unavailable(problem)
         return microphone_chunks(self.settings["device"], seconds)

@@ -111,6 +111,20 @@ def cmd_synth(args: argparse.Namespace) -> None:
     print(f"wrote {count} clips to {args.output}")
 
 
+def cmd_record(args: argparse.Namespace) -> int:
+    from model_training.record import record
+
+    return record(
+        Path(args.output),
+        args.device,
+        args.window,
+        args.speaker,
+        args.words,
+        args.takes,
+        args.noise,
+    )
+
+
 def cmd_analyze(args: argparse.Namespace) -> None:
     from model_training import analyze
 
@@ -259,6 +273,30 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0, help="default: %(default)s")
     p.set_defaults(func=cmd_synth)
+
+    p = steps.add_parser("record", help="your own takes of words (or the room's noise)")
+    p.add_argument("--output", required=True, help="the folder (Speech Commands layout)")
+    p.add_argument("--speaker", help="who speaks (the split is by speaker: one name each)")
+    p.add_argument(
+        "--words", nargs="+", default=list(COMMANDS), help="the words (default: %(default)s)"
+    )
+    p.add_argument("--takes", type=int, default=10, help="takes of each word (%(default)s)")
+    p.add_argument(
+        "--device",
+        default="default",
+        help="the microphone, as microphone.device names it: `assistant devices` lists them "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--window", type=float, default=2.0, help="seconds recorded per take (%(default)s)"
+    )
+    p.add_argument(
+        "--noise",
+        type=float,
+        metavar="SECONDS",
+        help="record the room's noise this long into _background_noise_/ instead of words",
+    )
+    p.set_defaults(func=cmd_record)
 
     p = steps.add_parser("analyze", help="the article's figures for a clip and a data set")
     p.add_argument("--clip", help="a 16 kHz mono WAV file (default: a random clip of --folder)")

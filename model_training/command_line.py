@@ -7,11 +7,12 @@ import sys
 
 
 def run(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
-    """Parse `argv`, run the chosen step; an expected failure is one line on stderr, exit 1;
-    Ctrl-C is one line too, exit 130 (as a shell reports SIGINT)."""
+    """Parse `argv`, run the chosen step (its exit status, when it returns one); an expected
+    failure is one line on stderr, exit 1; Ctrl-C is one line too, exit 130 (as a shell reports
+    SIGINT)."""
     args = parser.parse_args(argv)
     try:
-        args.func(args)
+        status = args.func(args)
     except (FileNotFoundError, ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -19,4 +20,4 @@ def run(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
         print("interrupted; steps do not resume: run it again (train starts at epoch 1)",
               file=sys.stderr)  # fmt: skip
         return 130
-    return 0
+    return status or 0

@@ -178,9 +178,13 @@ def read_wav(path: str | Path) -> np.ndarray:
     return read_wav_int16(path).astype(np.float32) / 32768.0
 
 
-def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int = 16000) -> None:
+def write_wav(
+    path: str | Path, audio: np.ndarray, sample_rate: int = 16000, replace: bool = True
+) -> None:
+    """Float `audio` as a 16-bit mono WAV file; FileExistsError rather than replace a file when
+    not `replace`."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(path), "wb") as handle:
+    with open(path, "wb" if replace else "xb") as file, wave.open(file, "wb") as handle:
         handle.setnchannels(1)
         handle.setsampwidth(2)
         handle.setframerate(sample_rate)

@@ -1,0 +1,237 @@
+"""`python -m model_training record`: a speaker's own takes of words from the microphone, into a
+folder in the Speech Commands layout (`<word>/<speaker>_nohash_<n>.wav`, the second centred on
+the word), or the room's noise (`_background_noise_/room_<n>.wav`). The takes already there
+count, so a session stopped early goes on where it stopped; no file is ever replaced."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from assistant.levels import FLOOR_DBFS, Level
+from assistant.microphone import MicrophoneError, open_microphone
+from model_training import dataset
+from model_training.settings import COMMANDS, NOISE_FOLDER, SAMPLE_RATE, check_commands
+from model_training.takes import take_of
+
+BLOCK = SAMPLE_RATE // 10
+"""The microphone is read 100 ms at a time."""
+MIN_WINDOW = 1.2
+"""The shortest recording of a take, in seconds: a clip's second and room around the word."""
+DEVICES = "`assistant devices` lists the microphones and whether each can be used"
+INTERRUPTED = 130
+"""The exit status of a session stopped by Ctrl-C, as a shell reports SIGINT."""
+
+
+class Microphone(Protocol):
+    """A stream read as 16 kHz mono int16 (assistant.microphone.open_microphone's)."""
+
+    @property
+    def read_available(self) -> int: ...
+
+    def read(self, frames: int) -> tuple[np.ndarray, bool]: ...
+
+
+def speaker_id(name: str) -> str:
+    """The speaker id `name` has in file names: its letters and digits in lower case, accents
+    dropped ("Zoë O'Neil" is "zoeoneil"), so it holds none of the `_` and `/` that the layout
+    gives a meaning; the split by speaker goes by this id."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    ident = re.sub(r"[^a-z0-9]", "", plain)
+    if not ident:
+        raise ValueError(
+            f"--speaker {name!r} has no letters or digits (a-z, 0-9) to name the speaker in "
+            "the file names"
+        )
+    return ident
+
+
+def takes_of(folder: Path, speaker: str) -> int:
+    """How many takes `speaker` (an id from `speaker_id`) has in `folder`."""
+    return sum(1 for _ in folder.glob(f"{speaker}_nohash_*.wav"))
+
+
+def write_new(folder: Path, stem: str, samples: np.ndarray) -> Path:
+    """int16 `samples` as `folder/<stem><n>.wav` with the first n no file has (one another
+    recorder has just written included): no file is replaced, and none is left half written."""
+    n = 0
+    while True:
+        path = folder / f"{stem}{n}.wav"
+        try:
+            dataset.write_wav(path, samples / 32768.0, replace=False)
+        except FileExistsError:
+            n += 1
+            continue
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return path
+
+
+def listen(stream: Microphone, frames: int) -> np.ndarray:
+    """The next `frames` samples the microphone hears; what it heard before (while a prompt
+    waited) is dropped first."""
+    if stream.read_available:
+        stream.read(stream.read_available)
+    return stream.read(frames)[0][:, 0]
+
+
+class Recorder:
+    """Takes into `output` from `stream`, `window_seconds` each, prompting with `ask` (input's
+    signature) and reporting with `say`; `kept` are the files written so far."""
+
+    def __init__(
+        self,
+        stream: Microphone,
+        output: Path,
+        window_seconds: float,
+        ask: Callable[[str], str] = input,
+        say: Callable[[str], None] = print,
+    ):
+        self.stream, self.output, self.ask, self.say = stream, output, ask, say
+        self.window = round(window_seconds * SAMPLE_RATE)
+        self.kept: list[Path] = []
+
+    def words(self, words: Sequence[str], speaker: str, takes: int) -> None:
+        """`takes` takes of each word by `speaker` (an id), less those already there, a round of
+        the words at a time (so a session stopped early leaves the words alike)."""
+        done = {word: takes_of(self.output / word, speaker) for word in words}
+        for word, number in done.items():
+            if number:
+                self.say(f"{word}: {min(number, takes)} of {takes} recorded already")
+        for round_number in range(takes):
+            for word in words:
+                if done[word] <= round_number:
+                    done[word] += 1
+                    self.take(word, f"{speaker}_nohash_", f"{done[word]} of {takes}")
+
+    def take(self, word: str, stem: str, progress: str) -> None:
+        """One take of `word` kept as `<word>/<stem><n>.wav`, asked for again until one is."""
+        while True:
+            self.ask(f"say '{word}' ({progress}): press Enter, then say it ")
+            take = take_of(listen(self.stream, self.window))
+            self.say(f"  {take.level}")
+            if take.clip is not None:
+                self._kept(write_new(self.output / word, stem, take.clip))
+                return
+            self.say(f"  refused: {take.problem}; once more")
+
+    def noise(self, seconds: float) -> None:
+        """`seconds` of the room's noise into `_background_noise_/` (the part recorded, when at
+        least one second, if Ctrl-C stops it)."""
+        self.ask(f"the room's noise, {seconds:g} s: press Enter, then keep quiet ")
+        wanted = round(seconds * SAMPLE_RATE)
+        audio = np.zeros(0, np.int16)
+        try:
+            audio = listen(self.stream, BLOCK)
+            while len(audio) < wanted:
+                audio = np.concatenate([audio, self.stream.read(BLOCK)[0][:, 0]])
+        except KeyboardInterrupt:
+            if len(audio) >= SAMPLE_RATE:
+                with contextlib.suppress(RuntimeError):
+                    self._keep_noise(audio)
+            raise
+        self._keep_noise(audio[:wanted])
+
+    def _keep_noise(self, audio: np.ndarray) -> None:
+        level = Level.of(audio)
+        self.say(f"  {level}")
+        if level.peak <= FLOOR_DBFS:
+            raise RuntimeError(
+                "the microphone gave only digital silence: unmute it (or choose another with "
+                f"--device; {DEVICES})"
+            )
+        self._kept(write_new(self.output / NOISE_FOLDER, "room_", audio))
+
+    def _kept(self, path: Path) -> None:
+        self.kept.append(path)
+        self.say(f"  kept {path.relative_to(self.output)}")
+
+
+def split_note(output: Path, speaker: str) -> str:
+    """Which split `index` (and so training) puts `speaker`'s clips of `output` in."""
+    try:
+        clips = dataset.index_folder(output)
+    except ValueError as error:
+        return f"cannot tell the split of {output}: {error}"
+    split = " and ".join(sorted({clip.split for clip in clips if clip.speaker == speaker}))
+    note = f"`index` puts the clips of {speaker} in the {split} split (the split is by speaker)"
+    if dataset.speakers(clips) == {speaker}:
+        note += (
+            f"; {speaker} is the only speaker of {output}, so all of it is {split} clips: record "
+            "other people too, each with their own --speaker"
+        )
+    return note
+
+
+def record(
+    output: Path,
+    device: str,
+    window_seconds: float,
+    speaker: str | None,
+    words: Sequence[str] = COMMANDS,
+    takes: int = 10,
+    noise_seconds: float | None = None,
+    ask: Callable[[str], str] = input,
+    say: Callable[[str], None] = print,
+) -> int:
+    """A session at the microphone `device` (as `microphone.device` names one): the room's noise
+    for `noise_seconds` when given, else `takes` takes of each of `words` by `speaker`. The exit
+    status: 0 when done, 130 when stopped by Ctrl-C, 1 when the prompts' input ended first."""
+    if noise_seconds is not None and noise_seconds < 1:
+        raise ValueError(f"--noise {noise_seconds:g}: record at least 1 second of noise")
+    ident = None if noise_seconds is not None else _checked(speaker, words, takes, window_seconds)
+    try:
+        stream = open_microphone(device, BLOCK, setting="--device")
+    except MicrophoneError as error:
+        raise MicrophoneError(f"cannot record: {error}; {DEVICES}") from None
+    recorder = Recorder(stream, output, window_seconds, ask, say)
+    try:
+        with stream:
+            if ident is None:
+                recorder.noise(noise_seconds)
+            else:
+                _introduce(speaker, ident, words, say)
+                recorder.words(words, ident, takes)
+    except (KeyboardInterrupt, EOFError) as stop:
+        kept = f"kept {len(recorder.kept)} take(s) in {output}" if recorder.kept else "kept nothing"
+        why = "interrupted" if isinstance(stop, KeyboardInterrupt) else "the input ended"
+        say(f"\n{why}: {kept}; the same command again records the rest")
+        return INTERRUPTED if isinstance(stop, KeyboardInterrupt) else 1
+    say(f"done: kept {len(recorder.kept)} take(s) in {output}")
+    if ident is not None:
+        say(split_note(output, ident))
+    return 0
+
+
+def _introduce(speaker: str, ident: str, words: Sequence[str], say: Callable[[str], None]) -> None:
+    """Say what the session's files will mean: the speaker's id, and the words that are not
+    commands."""
+    if ident != speaker:
+        say(f"speaker {speaker!r} is {ident} in the file names")
+    others = [word for word in words if word not in COMMANDS]
+    if others:
+        say(f"{', '.join(others)}: not commands of LABELS, so `index` labels them unknown")
+
+
+def _checked(speaker: str | None, words: Sequence[str], takes: int, window: float) -> str:
+    """The speaker's id, once the options of a session of words are found right."""
+    if not speaker:
+        raise ValueError("--speaker NAME is needed: the speaker's name is in every clip's name")
+    if takes < 1:
+        raise ValueError(f"--takes {takes}: record at least one take of each word")
+    if window < MIN_WINDOW:
+        raise ValueError(
+            f"--window {window:g}: at least {MIN_WINDOW:g} s, room for a clip's second"
+        )
+    try:
+        check_commands(words)
+    except ValueError as error:
+        raise ValueError(f"--words: {error}") from None
+    return speaker_id(speaker)
