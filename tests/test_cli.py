@@ -844,8 +844,8 @@ def test_run_connects_to_emulate_with_the_command_it_prints(env, tmp_path):
         boards[0].terminate()  # as Ctrl-C or a closed terminal: the link goes first
         assert boards[0].wait(10) == 0
         assert not link.is_symlink()
-        lines += lines_until(daemon, lambda lines: "waiting for the board" in lines[-1])
-        assert f"waiting for the board ({link})" in lines[-1]
+        lines += lines_until(daemon, lambda lines: "is gone" in lines[-1])
+        assert f"board on {link} is gone" in lines[-1]
         boards.append(_emulate_script(env, tmp_path, "off"))
         lines += lines_until(daemon, lambda lines: "reply: " in lines[-1])
     finally:
