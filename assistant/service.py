@@ -148,6 +148,22 @@ def _systemctl(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["systemctl", "--user", *args], capture_output=True, text=True)
 
 
+NOT_LINGERING = (
+    "it runs while you are logged in and stops when you log out: to keep it running (and start "
+    'it at boot), run `sudo loginctl enable-linger "$USER"`'
+)
+
+
+def lingering() -> bool | None:
+    """Whether systemd keeps this user's manager, and so the service, running while the user is
+    not logged in (`loginctl enable-linger`); None when logind cannot tell."""
+    if not shutil.which("loginctl"):
+        return None
+    asked = ["loginctl", "show-user", str(os.getuid()), "--property=Linger", "--value"]
+    answer = subprocess.run(asked, capture_output=True, text=True)
+    return None if answer.returncode != 0 else answer.stdout.strip() == "yes"
+
+
 def install(config: str | None = None) -> str:
     """Write the unit, enable it, and start it, or restart it when it runs (so the running
     daemon takes the new command line, configuration and code); returns what happened, for
@@ -172,7 +188,8 @@ def install(config: str | None = None) -> str:
                 f"wrote {path}, but systemctl --user {step} failed: {done.stderr.strip()}"
             )
     started = "restarted the running service with it" if running else "started it"
-    return f"installed {path} and {started}; logs: journalctl --user -u {UNIT_NAME} -f"
+    done = f"installed {path} and {started}; logs: journalctl --user -u {UNIT_NAME} -f"
+    return done if lingering() is not False else f"{done}\n{NOT_LINGERING}"
 
 
 def uninstall() -> str:
