@@ -142,6 +142,18 @@ def installed_config() -> str | None:
     return None
 
 
+def how_to_start() -> str:
+    """How this user starts the assistant: the installed service, else `assistant run` (which
+    beside the service's unit would start a second assistant, refused, or one that dies with
+    its terminal)."""
+    if (unit_dir() / UNIT_NAME).exists():
+        return (
+            f"the service is installed: start it with `systemctl --user start {UNIT_NAME}`; why "
+            f"it stopped: `journalctl --user -u {UNIT_NAME}`"
+        )
+    return "start it with `assistant run`"
+
+
 def _systemctl(*args: str) -> subprocess.CompletedProcess:
     if not shutil.which("systemctl"):
         raise RuntimeError("systemctl is not installed: this system does not run systemd")

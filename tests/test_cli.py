@@ -583,6 +583,22 @@ def test_status_without_a_daemon_says_how_to_start_one(env):
     assert "no assistant is running" in result.stderr and "assistant run" in result.stderr
 
 
+def test_status_without_the_installed_service_says_to_start_the_service(env, tmp_path):
+    """`assistant run` beside an installed service would start an assistant that stops with the
+    terminal, and the service would be refused while it runs."""
+    unit = tmp_path / "config" / "systemd" / "user" / service.UNIT_NAME
+    unit.parent.mkdir(parents=True)
+    unit.write_text(service.unit_text())
+    for request in (["status"], ["reload"], ["send", "on"]):
+        result = assistant(env, *request)
+        assert result.returncode == 1
+        assert result.stderr.endswith(
+            "the service is installed: start it with `systemctl --user start "
+            "assistant.service`; why it stopped: `journalctl --user -u assistant.service`\n"
+        ), request
+        assert "assistant run" not in result.stderr
+
+
 def test_status_asked_of_an_earlier_versions_daemon_says_to_restart_it(env, tmp_path):
     """Upgraded while the service still runs the earlier code, whose control socket answered
     every request but `COMMAND <name>` with its usage line."""
