@@ -108,6 +108,7 @@ Description=Hands-free voice assistant (keyword-spotting board)
 [Service]
 Type=simple
 ExecStart={command}
+SyslogIdentifier=assistant
 ExecReload=/bin/kill -HUP $MAINPID
 KillSignal=SIGTERM
 Restart=on-failure

@@ -28,6 +28,8 @@ def test_unit_runs_the_assistant_reloads_on_hup_and_restarts_on_failure():
     text = service.unit_text(executable="/usr/bin/assistant", config="/etc/a.yaml")
     assert "ExecStart=/usr/bin/assistant run --config /etc/a.yaml\n" in text
     assert "ExecReload=/bin/kill -HUP $MAINPID\n" in text
+    # Journal lines tagged `assistant`, whichever interpreter runs it (`python -m assistant`).
+    assert "SyslogIdentifier=assistant\n" in text
     assert "Restart=on-failure\n" in text
     statuses = " ".join(
         map(
