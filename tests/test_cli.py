@@ -819,7 +819,9 @@ def test_emulate_sends_heartbeats_as_often_as_the_configuration_says(env, tmp_pa
         board.communicate(timeout=10)
     board_ms = [int(line.split("ms=")[1]) for line in lines if line.startswith("HB ")]
     assert len(board_ms) >= 5, lines
-    assert statistics.median(b - a for a, b in itertools.pairwise(board_ms)) < 100
+    # the board's own times: about 50 ms apart, not the default 1000 ms; a bound halfway, as a
+    # heartbeat sent late on a loaded machine makes one gap longer (and the next shorter)
+    assert statistics.median(b - a for a, b in itertools.pairwise(board_ms)) < 500
 
 
 def test_emulate_refuses_a_script_it_cannot_read_before_a_host_waits_for_it(env, tmp_path):
@@ -1109,9 +1111,13 @@ def test_a_daemon_stopped_by_ctrl_z_drops_the_detections_it_reads_late(env, tmp_
     def counters() -> str:
         return assistant(env, "status").stdout.splitlines()[-1]
 
+    def lines_read() -> int:
+        return int(re.search(r"\blines (\d+),", counters()).group(1))
+
     try:
         assert wait_until(lambda: "firmware emulator-1" in assistant(env, "status").stdout, 30)
-        time.sleep(0.5)  # heartbeats read on time
+        greeted = lines_read()
+        assert wait_until(lambda: lines_read() >= greeted + 2, 15)  # heartbeats to judge by
         daemon.send_signal(signal.SIGSTOP)
         board.detect("on")
         time.sleep(2.5)

@@ -54,9 +54,12 @@ def test_a_read_of_more_than_it_says_is_available_waits_for_the_device():
     device = LiveMicrophone(np.zeros((48000 * 2, 2), np.int16), {}, rate=48000)
     with DeviceInput(device, Resampler(48000)) as stream:
         stream.read(1600)
-        time.sleep(0.3)
+        time.sleep(0.3)  # audio is recorded meanwhile
+        recorded = device.position + device.read_available  # 48 kHz frames, up to now
         available = stream.read_available
-        assert 0.25 * 16000 < available < 0.5 * 16000  # about the 0.3 s recorded meanwhile
-        started = time.monotonic()
+        # the device's frames at 16 kHz, and what is left of the last read (under 800)
+        assert (recorded - device.position) // 3 <= available
+        assert available <= device.read_available // 3 + 800
         stream.read(available + 800)
-        assert time.monotonic() - started > 0.04
+        # it read the 800 frames (2400 at 48 kHz) more, recorded after it began: it waited
+        assert device.position >= recorded + 2400

@@ -142,8 +142,8 @@ def test_closing_during_an_analysis_waits_its_timeout_and_the_worker_ends_after(
     time.sleep(0.5)
     closing = time.monotonic()
     analyser.close(0.5)
-    assert 0.4 < time.monotonic() - closing < 2
-    assert workers() == [worker]
+    assert time.monotonic() - closing > 0.4  # it waited (load only makes a wait longer)
+    assert (workers(), found) == ([worker], [])  # and gave up: the analysis still hangs
     os.kill(worker, signal.SIGCONT)
     analysing.join(10)
     assert found == [{"go"}]  # answered, then ended

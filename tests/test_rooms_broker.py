@@ -235,12 +235,28 @@ def test_a_word_heard_in_two_rooms_runs_once_from_the_room_that_heard_it_best(
     ]
 
 
-def test_a_word_heard_in_one_room_runs_after_the_window(rooms: Rooms) -> None:
-    forwarded = time.monotonic()
-    rooms.office.forward(event("up", "office", 0.88, forwarded))
-    [heard] = rooms.dispatched.wait_for(1)
-    assert heard.site == "office"
-    assert time.monotonic() - forwarded >= WINDOW
+def test_a_word_heard_in_one_room_runs_after_the_window(mosquitto: Mosquitto) -> None:
+    """Words heard in one room of two wait for the other room's report until their window has
+    passed on the hub's clock (which passes here only when the test says), then run."""
+    settings = settings_for(mosquitto)
+    clock = Clock()
+    dispatched = Collector()
+    hub = Hub(settings, "hall", dispatched.add, print, listens_locally=False, clock=clock)
+    office, kitchen = Satellite(settings, "office", print), Satellite(settings, "kitchen", print)
+    for part in (hub, office, kitchen):
+        part.start()
+    try:
+        assert wait_until(lambda: hub.online_sites == {"kitchen", "office"} and office.hub_online)
+        office.forward(event("up", "office", 0.88))
+        office.forward(event("down", "office", 0.88))
+        assert wait_until(lambda: hub.stats.received == 2)  # taken in turn: "up" is held
+        assert dispatched.items == []
+        clock.now += WINDOW
+        heard = [(e.command, e.site) for e in dispatched.wait_for(2)]
+        assert heard == [("up", "office"), ("down", "office")]
+    finally:
+        for part in (kitchen, office, hub):
+            part.stop()
 
 
 def test_a_broker_restart_loses_no_detections(rooms: Rooms) -> None:
@@ -909,7 +925,9 @@ def test_a_broker_restarted_right_after_each_connection_is_no_client_with_the_sa
 def test_a_broker_back_after_a_long_restart_is_connected_to_at_once(mosquitto: Mosquitto) -> None:
     """With the `mqtt:` section's defaults the wait between attempts stops growing at
     reconnect_max (2 s): a broker down for 8 s is used again within 2 s of its return. With 30 s,
-    as before, the next attempt after 8 s came at 15.5 s (after 0.5, 1.5, 3.5 and 7.5 s)."""
+    as before, the next attempt after 8 s came at 15.5 s (after 0.5, 1.5, 3.5 and 7.5 s), 7.5 s
+    after the return. The test waits 5 s for the connection, between the two: 3 s to spare for
+    a loaded machine, and 2.5 s short of the attempt of the old schedule."""
     settings = MqttSettings.from_section({"host": "127.0.0.1", "port": mosquitto.port})
     connection = MqttConnection(settings, "patient")
     connection.start()
@@ -918,9 +936,7 @@ def test_a_broker_back_after_a_long_restart_is_connected_to_at_once(mosquitto: M
         mosquitto.stop()
         time.sleep(8)
         mosquitto.start()
-        back = time.monotonic()
-        assert connection.wait_connected(10)
-        assert time.monotonic() - back < MQTT_RECONNECT_MAX + 0.5
+        assert connection.wait_connected(MQTT_RECONNECT_MAX + 3)
     finally:
         connection.stop()
 

@@ -15,9 +15,13 @@ from mosquitto import Mosquitto, Recorder, free_port
 from waiting import wait_until
 
 from assistant import skill_mqtt
-from assistant.plugin import MQTT_RECONNECT_MAX, CommandEvent, SkillError
+from assistant.plugin import CommandEvent, SkillError
 from assistant.plugin_testing import SkillUnderTest
 from skills.lights import LightsSkill
+
+FOREVER = 3600.0
+"""A wait (of the connection, of a confirmation) longer than any test: one that ends was ended
+by what the test checks, not by running out."""
 
 
 @pytest.fixture
@@ -232,22 +236,20 @@ def test_a_broker_that_cannot_be_reached_is_not_waited_for(
 ) -> None:
     """With no broker at all (the default configuration on a desktop without one), or one lost
     longer ago than a restart takes, "on" says at once that it cannot reach it, rather than
-    after waiting CONNECTION_WAIT for a connection that cannot come."""
+    after waiting CONNECTION_WAIT for a connection that cannot come (made longer here than the
+    skill_timeout, which would abandon "on" before it said so)."""
+    monkeypatch.setattr(skill_mqtt, "CONNECTION_WAIT", FOREVER)
     nowhere = lights(free_port())
-    started = time.monotonic()
     with pytest.raises(SkillError, match="cannot reach the MQTT broker"):
         nowhere.do("on")
-    assert time.monotonic() - started < 1.0
     monkeypatch.setattr(skill_mqtt, "RESTART_SECONDS", 1.0)
     skill = lights(broker.port)
     assert connected(skill)
     broker.stop()
     assert wait_until(lambda: not skill.skill.connected)
     time.sleep(1.0)  # lost longer ago than a restart takes
-    started = time.monotonic()
     with pytest.raises(SkillError, match="cannot reach the MQTT broker"):
         skill.do("on")
-    assert time.monotonic() - started < 1.0
     assert skill.replies == ["I cannot reach the lights"]
 
 
@@ -271,17 +273,16 @@ def test_a_broker_restart_is_survived(
 
 def test_a_command_just_after_a_long_broker_restart_is_sent(broker: Mosquitto, lights) -> None:
     """However long the broker was away, it is used again within MQTT_RECONNECT_MAX seconds of
-    its return. With the waits of before (1 s, doubled up to 10 s: attempts 1, 3, 7 and 15 s
-    after the broker was lost), "on" failed for 7 s after this restart."""
+    its return, so "on" just after it is sent: its wait for the connection, CONNECTION_WAIT,
+    is that and a second. With the waits of before (1 s, doubled up to 10 s: attempts 1, 3, 7
+    and 15 s after the broker was lost), "on" failed for 7 s after this restart."""
     skill = lights(broker.port)
     assert connected(skill)
     broker.stop()
     time.sleep(8)
     broker.start()
-    back = time.monotonic()
     recorder = Recorder(broker)
     assert skill.do("on", "on") == "Lights on"
-    assert time.monotonic() - back < MQTT_RECONNECT_MAX + 0.5
     assert recorder.wait_for(1) == [("zigbee2mqtt/living_room/set", '{"state": "ON"}')]
     recorder.close()
 
@@ -303,10 +304,12 @@ def test_a_command_while_the_broker_restarts_waits_for_it(broker: Mosquitto, lig
 
 
 def test_stopping_the_skill_while_it_waits_for_the_broker_ends_the_wait_at_once(
-    broker: Mosquitto, lights, caplog: pytest.LogCaptureFixture
+    broker: Mosquitto, lights, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A reload or shutdown while "on" waits for a broker that restarts: the action fails
-    then, saying why, rather than CONNECTION_WAIT later (the stop waits for it)."""
+    then, saying why, rather than CONNECTION_WAIT later (the stop waits for it; made longer
+    here than the test waits, so only the stop can end it)."""
+    monkeypatch.setattr(skill_mqtt, "CONNECTION_WAIT", FOREVER)
     skill = lights(broker.port)
     assert connected(skill)
     broker.stop()  # and not back: lost moments ago, so an action waits for it
@@ -315,11 +318,9 @@ def test_stopping_the_skill_while_it_waits_for_the_broker_ends_the_wait_at_once(
     assert wait_until(lambda: skill.host.runners["lights"].running() is not None)
     time.sleep(0.5)  # waiting for the connection
     assert not action.done()
-    stopping = time.monotonic()
     skill.host.configure({})  # what a reload that changes its settings, or shutdown, does
     with pytest.raises(SkillError, match=r"cancelled \(skill_timeout, reload or shutdown\) "):
-        action.result(timeout=skill_mqtt.CONNECTION_WAIT)
-    assert time.monotonic() - stopping < 1.0
+        action.result(timeout=30)  # only against hanging: the broker never comes back
     # the host says it from the future's callback, which may run after result() returned
     assert wait_until(lambda: skill.replies == ["Lights command cancelled"])
     message = f"before the message was sent to the MQTT broker at 127.0.0.1:{broker.port}"
@@ -327,10 +328,16 @@ def test_stopping_the_skill_while_it_waits_for_the_broker_ends_the_wait_at_once(
 
 
 def test_an_abandoned_action_stops_waiting_for_the_brokers_confirmation(
-    broker: Mosquitto, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    broker: Mosquitto,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A broker that takes the message but never confirms it (here: paused): an action
-    abandoned after skill_timeout stops waiting then, and the skill takes commands again."""
+    abandoned after skill_timeout stops waiting then, not CONFIRM_WAIT later (made longer here
+    than the test waits, so only the abandonment can end it), and the skill takes commands
+    again."""
+    monkeypatch.setattr(skill_mqtt, "CONFIRM_WAIT", FOREVER)
     settings = {"host": "127.0.0.1", "port": broker.port}
     skill = SkillUnderTest(LightsSkill, settings, tmp_path / "data", timeout=0.5)
     assert connected(skill)
@@ -339,9 +346,7 @@ def test_an_abandoned_action_stops_waiting_for_the_brokers_confirmation(
     try:
         with pytest.raises(Exception, match="timed out"):
             skill.do("on")
-        abandoned = time.monotonic()
         assert wait_until(lambda: "the abandoned action on raised SkillError" in caplog.text)
-        assert time.monotonic() - abandoned < 1.0
     finally:
         os.kill(broker.process.pid, signal.SIGCONT)
     try:
