@@ -9,10 +9,12 @@ others. Every action opens a short connection to the session bus, so a restarted
 is picked up without reconnecting (skills/media_bus.py says where the session bus is).
 
 The skill holds focus while a player plays: a thread follows the players' PlaybackStatus
-(PropertiesChanged) and their coming and going on the bus, and releases focus when playback
-stops or pauses, or the last player quits. When the skill's own action stopped it (a "stop"
-heard), the skill keeps focus for focus_seconds instead, as after any action, so that "go"
-can resume it.
+(PropertiesChanged) and their coming and going on the bus, handling each signal and answer as
+it arrives, so that while a hung player is waited for the others are still followed (the last
+that started playing gets the commands), and releases focus when playback stops or pauses, or
+the last player quits. When the skill's own action stopped it (a "stop" heard), the skill
+keeps focus for focus_seconds instead, as after any action, so that "go" can resume it, even
+when the player then quits (as the players of a bus that stops seem to).
 """
 
 from __future__ import annotations
@@ -20,15 +22,14 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
 from typing import Any
 
 from jeepney import (
     DBusAddress,
     DBusErrorResponse,
     HeaderFields,
-    MatchRule,
-    MessageType,
+    Message,
     Properties,
     new_method_call,
 )
@@ -38,11 +39,17 @@ from jeepney.wrappers import unwrap_msg
 
 from assistant.plugin import CommandEvent, NothingToDo, Setting, Skill, SkillError, action
 from skills.media_bus import SESSION, Unreachable, bus_name, connect
+from skills.media_mpris import (
+    MPRIS_PATH,
+    MPRIS_PREFIX,
+    PLAYER_INTERFACE,
+    PLAYERS_SIGNAL,
+    ROOT_INTERFACE,
+    STATUS_SIGNAL,
+    Asking,
+    announced,
+)
 
-MPRIS_PREFIX = "org.mpris.MediaPlayer2."
-MPRIS_PATH = "/org/mpris/MediaPlayer2"
-PLAYER_INTERFACE = "org.mpris.MediaPlayer2.Player"
-ROOT_INTERFACE = "org.mpris.MediaPlayer2"
 CALL_TIMEOUT = 2.0
 WATCH_RETRY = 5.0
 """Seconds between attempts to follow the players while the bus cannot be reached."""
@@ -51,28 +58,6 @@ UNREACHABLE = "I cannot reach the media players"
 ASKED_GRACE = 2.0
 """Seconds in which playback that stops counts as stopped by the skill's pause when the player
 still said Playing once it answered it (some announce their new PlaybackStatus later)."""
-
-
-def _watched() -> tuple[MatchRule, ...]:
-    """The signals after which playback may have started or stopped."""
-    status = MatchRule(
-        type="signal",
-        interface="org.freedesktop.DBus.Properties",
-        member="PropertiesChanged",
-        path=MPRIS_PATH,
-    )
-    status.add_arg_condition(0, PLAYER_INTERFACE)
-    players = MatchRule(
-        type="signal",
-        sender="org.freedesktop.DBus",
-        interface="org.freedesktop.DBus",
-        member="NameOwnerChanged",
-    )
-    players.add_arg_condition(0, MPRIS_PREFIX.rstrip("."), kind="namespace")
-    return status, players
-
-
-WATCHED = _watched()
 
 
 def _chosen(statuses: dict[str, str], recent: list[str], preferred: str) -> str:
@@ -90,6 +75,13 @@ def _chosen(statuses: dict[str, str], recent: list[str], preferred: str) -> str:
         if preferred and player.removeprefix(MPRIS_PREFIX).split(".")[0] == preferred:
             return player
     return players[0]
+
+
+def _playback(statuses: dict[str, str]) -> str:
+    """Playing while any player plays; Idle while players are there but none plays, else Gone."""
+    if "Playing" in statuses.values():
+        return "Playing"
+    return "Idle" if statuses else "Gone"
 
 
 def _stepped(volume: float, step: float) -> float:
@@ -129,17 +121,20 @@ class MediaSkill(Skill):
         names: not asked again until a signal comes from that name or the player leaves."""
         self._asked_until = 0.0
         """Until when (time.monotonic) playback that stops was stopped by the skill's pause."""
+        self._changes = 0
+        """How many times the watcher heard what a player does, so that an action follows what
+        it heard since rather than what the action was told before."""
         self._unfollowed = ""
         """Why the watcher cannot follow the players now ("": it can)."""
         try:
             with self._connection() as bus:
-                self._active_player(bus)
+                self._active(bus)
         except SkillError as error:
             self.context.log.warning("%s (checked again at each command)", error)
         self._stopping = threading.Event()
         self._following = threading.RLock()
-        """Held from looking at playback to following it, so that the watcher never follows a
-        status older than the one an action followed."""
+        """Held from noting what players do to following it (held briefly: nothing is asked of
+        the players meanwhile)."""
         self._watcher = threading.Thread(target=self._watch, name="media-watch", daemon=True)
         self._watcher.start()
 
@@ -199,7 +194,7 @@ class MediaSkill(Skill):
         """Change the active player's volume; one without a Volume it lets be set (a browser,
         say) is named as having no volume control."""
         with self._connection() as bus:
-            player = self._active_player(bus)
+            player = self._active(bus)[0]
             try:
                 volume = self._get(bus, player, "Volume")
                 self._set(bus, player, "Volume", ("d", _stepped(volume, step)))
@@ -211,7 +206,7 @@ class MediaSkill(Skill):
         (CanGoNext, CanGoPrevious) says it cannot: it would do nothing, so the skill says so
         (a player that does not say is asked all the same)."""
         with self._connection() as bus:
-            player = self._active_player(bus)
+            player = self._active(bus)[0]
             try:
                 can = bool(self._get(bus, player, able))
             except Refused:
@@ -234,18 +229,25 @@ class MediaSkill(Skill):
         follow the playback it leaves as left by this action. NothingToDo for Play when the player
         plays already (so that a `when:` rule's `do:` runs: "go" starts a timer)."""
         with self._connection() as bus:
-            player = self._active_player(bus)
-            playing = self._status(bus, player) == "Playing"
+            player, statuses = self._active(bus)
+            playing = statuses[player] == "Playing"
             if method == "Play" and playing:
                 raise NothingToDo(f"Media: {_short(player)} plays already", "It is playing")
             self._call(bus, player, method)
             pausing = method == "Pause" or (method == "PlayPause" and playing)
+            changes = self._changes
+            now = self._status(bus, player)
             with self._following:
                 self._played(player)
-                playback = self._playback(bus)
-                if pausing and self._status(bus, player) == "Playing":  # it may say so later
+                if self._seen is None:  # not followed: as this action found the players
+                    seen = statuses | {player: now}
+                elif changes == self._changes:  # the watcher heard nothing newer
+                    seen = self._seen = self._seen | {player: now}
+                else:
+                    seen = self._seen
+                if pausing and now == "Playing":  # it may say so later
                     self._asked_until = time.monotonic() + ASKED_GRACE
-                self._follow(playback, asked=True)
+                self._follow(_playback(seen), asked=True)
 
     def _follow(self, playback: str, asked: bool = False) -> None:
         """Hold focus while a player plays (until released), so that up and down change the
@@ -264,15 +266,17 @@ class MediaSkill(Skill):
 
     def _watch(self) -> None:
         """Follow the players until the skill stops: hold focus while one plays, release it
-        when none does or none is left. Runs on its own thread, with its own connections."""
+        when none does or none is left. Runs on its own thread, with its own connection."""
         setting = self.context.settings["bus"]
         failing = False
         while not self._stopping.is_set():
             try:
                 bus, address = connect(setting)
                 with bus:
-                    for rule in WATCHED:
-                        self._reply(bus, message_bus.AddMatch(rule))
+                    queued: deque[Message] = deque()  # signals that come while the bus answers
+                    with bus.filter(STATUS_SIGNAL, queue=queued):
+                        with bus.filter(PLAYERS_SIGNAL, queue=queued):
+                            owners, asking = self._look(bus)
                     if failing:
                         self.context.log.info(
                             "following the players again: %s is back (at %s)",
@@ -280,12 +284,7 @@ class MediaSkill(Skill):
                             address,
                         )
                     failing, self._unfollowed = False, ""
-                    while not self._stopping.is_set():
-                        with self._following, self._connection() as query:
-                            now = self._playback(query, self._heard_playing)
-                            if now != self._followed:
-                                self._follow(now)
-                        self._wait_for_signal(bus)
+                    self._follow_players(bus, owners, asking, queued)
             except (Unreachable, SkillError, OSError) as error:
                 why = (
                     f"{bus_name(setting)} went away"
@@ -306,49 +305,97 @@ class MediaSkill(Skill):
                 failing = True
                 self._stopping.wait(WATCH_RETRY)
 
-    def _heard_playing(self) -> None:
-        """A player answered that it plays: focus follows now, not once the players that do
-        not answer (asked at the same time) have been waited for."""
-        if self._followed != "Playing":
-            self._follow("Playing")
+    def _look(self, bus: DBusConnection) -> tuple[dict[str, str], Asking]:
+        """Start following the players on `bus`: their signals, then who is there (each
+        player's unique bus name) and what each does, asked of all but the silent ones (the
+        answers are handled as they come)."""
+        self._reply(bus, message_bus.AddMatch(STATUS_SIGNAL))
+        self._reply(bus, message_bus.AddMatch(PLAYERS_SIGNAL))
+        owners = {player: self._owner(bus, player) for player in self._players(bus)}
+        owners = {player: owner for player, owner in owners.items() if owner}
+        for player, owner in list(self._silent.items()):
+            if owners.get(player) != owner:  # another process has the name (a new bus, say)
+                self._silent.pop(player, None)
+        asking = Asking(bus, CALL_TIMEOUT)
+        for player in owners:
+            if player not in self._silent:
+                asking.ask(player)
+        silent = {player: "Unknown" for player in owners if player in self._silent}
+        with self._following:
+            self._recent = [player for player in self._recent if player in owners]
+            self._seen = None
+            if silent or not asking:  # else "looking for the players" until one answers
+                self._heard(silent, started=False)
+        return owners, asking
 
-    def _wait_for_signal(self, bus: DBusConnection) -> None:
-        """Return after a WATCHED signal, or when the skill stops."""
+    def _follow_players(
+        self, bus: DBusConnection, owners: dict[str, str], asking: Asking, queued: deque[Message]
+    ) -> None:
+        """Follow the players on `bus` until the skill stops, handling each signal and answer
+        as it comes, so that none is held up by a player that does not answer. `owners`: each
+        player's unique bus name; `asking`: the PlaybackStatus requests not answered yet;
+        `queued`: signals received before."""
+        found = set(owners)  # found at the start: their first answer is no start of playback
         while not self._stopping.is_set():
+            for player in asking.overdue():
+                if player in owners:
+                    self._fell_silent(player, owners[player])
+                    self._heard({player: "Unknown"}, started=False)
             try:
-                message = bus.receive(timeout=0.5)
+                message = (
+                    queued.popleft() if queued else bus.receive(timeout=min(asking.left(), 0.5))
+                )
             except TimeoutError:
                 continue
-            if any(rule.matches(message) for rule in WATCHED):
-                self._heard_from(message.header.fields.get(HeaderFields.sender, ""))
-                return
+            if answer := asking.answer(message):
+                player, status = answer
+                if player in owners:
+                    self._heard({player: status}, started=player not in found)
+                    found.discard(player)
+            elif STATUS_SIGNAL.matches(message):
+                self._heard_status(message, owners, asking)
+            elif PLAYERS_SIGNAL.matches(message):
+                player, old, new = message.body  # queued ones may be known already
+                if old and owners.get(player) == old:  # it left, or another process took it
+                    owners.pop(player)
+                    self._silent.pop(player, None)
+                    self._heard({player: None})
+                if new and owners.get(player) != new:
+                    owners[player] = new
+                    asking.ask(player)
 
-    def _heard_from(self, sender: str) -> None:
-        """A player that did not answer is asked again once a signal came from it."""
-        for player, owner in list(self._silent.items()):
-            if owner == sender:
-                self._silent.pop(player, None)
+    def _heard_status(self, signal: Message, owners: dict[str, str], asking: Asking) -> None:
+        """A STATUS_SIGNAL: the PlaybackStatus it announces is what its player does now; a
+        player whose signal only says that it changed is asked, as is one that was silent."""
+        sender = signal.header.fields.get(HeaderFields.sender, "")
+        for player in [player for player, owner in owners.items() if owner == sender]:
+            silent = self._silent.pop(player, None) is not None  # heard from
+            status = announced(signal)
+            if status:
+                self._heard({player: status})
+            elif status == "" or silent:
+                asking.ask(player)
 
-    def _playback(self, bus: DBusConnection, playing: Callable[[], None] = lambda: None) -> str:
-        """Playing while any player plays; Idle while players are there but none plays, else
-        Gone. What each player does is kept for `status_lines`; `playing` is called as soon as
-        one answers that it plays."""
-        seen = self._statuses(bus, self._players(bus), playing)
-        self._note_started(seen)
-        if "Playing" in seen.values():
-            return "Playing"
-        return "Idle" if seen else "Gone"
-
-    def _note_started(self, seen: dict[str, str]) -> None:
-        """Keep `seen` for `status_lines`, and note the players that started playing since
-        the last look (all but those found playing at the first)."""
-        before = self._seen
-        self._recent = [player for player in self._recent if player in seen]
-        if before is not None:
-            for player in sorted(seen):
-                if seen[player] == "Playing" and before.get(player) != "Playing":
+    def _heard(self, statuses: dict[str, str | None], started: bool = True) -> None:
+        """Note what players do now (None: it left; `started`: playing counts as a start of
+        playback, of one not playing before), for `status_lines` and the choice of a player,
+        and follow the playback."""
+        with self._following:
+            seen = dict(self._seen or {})
+            for player, status in statuses.items():
+                if status is None:
+                    seen.pop(player, None)
+                    self._recent = [other for other in self._recent if other != player]
+                    continue
+                if started and status == "Playing" and seen.get(player) != "Playing":
                     self._played(player)
-        self._seen = seen
+                seen[player] = status
+            self._seen = seen
+            self._changes += 1
+            if ("Playing" in seen.values()) != (self._followed == "Playing"):
+                self._follow(_playback(seen))
+            else:  # focus kept after the skill's pause lasts, the bus going down included
+                self._followed = _playback(seen)
 
     def _played(self, player: str) -> None:
         """`player` is now the last that started playing or that the skill played or paused."""
@@ -368,54 +415,52 @@ class MediaSkill(Skill):
                 self._silent.pop(player, None)
         return players
 
-    def _active_player(self, bus: DBusConnection) -> str:
+    def _active(self, bus: DBusConnection) -> tuple[str, dict[str, str]]:
+        """The player commands go to, and what each player does (NothingToDo with none)."""
         players = self._players(bus)
         if not players:
             raise NothingToDo(
                 "Media: no media player is running (none offers MPRIS on D-Bus)",
                 spoken="No media player is running",
             )
-        return _chosen(self._statuses(bus, players), self._recent, self.context.settings["player"])
+        statuses = self._statuses(bus, players)
+        return _chosen(statuses, self._recent, self.context.settings["player"]), statuses
 
     def _status(self, bus: DBusConnection, player: str) -> str:
         return self._statuses(bus, [player])[player]
 
-    def _statuses(
-        self, bus: DBusConnection, players: list[str], playing: Callable[[], None] = lambda: None
-    ) -> dict[str, str]:
+    def _statuses(self, bus: DBusConnection, players: list[str]) -> dict[str, str]:
         """Each player's PlaybackStatus, asked of all at once and waited for CALL_TIMEOUT at
         most: Unknown for one that refuses, and for one that does not answer, which is not
-        asked again until it is heard from (`_silent`). `playing` is called at each answer
-        Playing, as it comes."""
+        asked again until it is heard from (`_silent`)."""
         statuses = dict.fromkeys(players, "Unknown")
-        asked: dict[int, str] = {}
+        asking = Asking(bus, CALL_TIMEOUT)
         for player in players:
             if player not in self._silent:
-                address = DBusAddress(MPRIS_PATH, bus_name=player, interface=PLAYER_INTERFACE)
-                serial = next(bus.outgoing_serial)
-                bus.send(Properties(address).get("PlaybackStatus"), serial=serial)
-                asked[serial] = player
-        deadline = time.monotonic() + CALL_TIMEOUT
-        while asked:
+                asking.ask(player)
+        overdue = []
+        while asking:
             try:
-                reply = bus.receive(timeout=max(0.0, deadline - time.monotonic()))
+                answer = asking.answer(bus.receive(timeout=asking.left()))
             except TimeoutError:
-                break
-            player = asked.pop(reply.header.fields.get(HeaderFields.reply_serial, -1), "")
-            if player and reply.header.message_type == MessageType.method_return:
-                statuses[player] = str(reply.body[0][1])
-                if statuses[player] == "Playing":
-                    playing()
-        for player in asked.values():
-            self._fell_silent(bus, player)
+                answer = None
+            if answer:
+                statuses[answer[0]] = answer[1]
+            overdue += asking.overdue()
+        for player in overdue:  # once all are in: the bus is asked on the same connection
+            if owner := self._owner(bus, player):
+                self._fell_silent(player, owner)
         return statuses
 
-    def _fell_silent(self, bus: DBusConnection, player: str) -> None:
-        """Ask `player` nothing more until a signal comes from its unique name."""
+    def _owner(self, bus: DBusConnection, player: str) -> str:
+        """The unique bus name of `player` ("": it left)."""
         try:
-            owner = self._reply(bus, message_bus.GetNameOwner(player))[0]
-        except SkillError:  # it left meanwhile
-            return
+            return str(self._reply(bus, message_bus.GetNameOwner(player))[0])
+        except Refused:
+            return ""
+
+    def _fell_silent(self, player: str, owner: str) -> None:
+        """Ask `player` nothing more until a signal comes from `owner`, its unique name."""
         self._silent[player] = owner
         self.context.log.warning(
             "%s did not answer within %g s; it is not asked again until it is heard from",

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from jeepney import (
     DBusAddress,
     HeaderFields,
+    Message,
     MessageType,
     new_error,
     new_method_return,
@@ -54,8 +55,9 @@ def session_bus(address: str | None = None) -> Iterator[str]:
 class MprisPlayer:
     """An MPRIS player serving the Player methods and properties the media skill uses, and
     announcing PlaybackStatus changes with PropertiesChanged, as real players do; a hung one
-    (`answers=False`) takes requests and never answers, a slow one (`late=SECONDS`) changes
-    its status that long after it answered a play or pause, as some real players do. A browser
+    (`answers=False`) takes requests and answers none until `release()`, a slow one
+    (`late=SECONDS`) changes its status that long after it answered a play or pause, as some
+    real players do. A browser
     may have no volume control (`volume=None`) and a player nothing to skip to
     (`can_skip=False`); `identity` is its name for people (default: `name`)."""
 
@@ -78,7 +80,9 @@ class MprisPlayer:
         self.status = status
         self.volume = volume
         self._stop = threading.Event()
-        self._sending = threading.Lock()
+        self._sending = threading.RLock()  # an answer is sent as the status it tells is
+        self._holding = threading.Lock()
+        self._held: list[Message] = []
         self.connection = open_dbus_connection(address)
         self.connection.send_and_get_reply(
             message_bus.RequestName(f"org.mpris.MediaPlayer2.{name}")
@@ -88,10 +92,24 @@ class MprisPlayer:
 
     def set_status(self, status: str) -> None:
         """Change PlaybackStatus and announce it."""
-        self.status = status
         emitter = DBusAddress(MPRIS_PATH, interface=PROPERTIES_INTERFACE)
         changed = (PLAYER_INTERFACE, {"PlaybackStatus": ("s", status)}, [])
-        self._send(new_signal(emitter, "PropertiesChanged", "sa{sv}as", changed))
+        with self._sending:
+            self.status = status
+            self._send(new_signal(emitter, "PropertiesChanged", "sa{sv}as", changed))
+
+    @property
+    def held(self) -> int:
+        """How many requests a hung player holds unanswered."""
+        return len(self._held)
+
+    def release(self) -> None:
+        """A hung player recovers: it answers the requests it holds, and those to come."""
+        with self._holding:
+            self.answers = True
+            held, self._held = self._held, []
+        for message in held:
+            self._reply(message)
 
     def _send(self, message) -> None:
         with self._sending:
@@ -105,8 +123,18 @@ class MprisPlayer:
                 continue
             except OSError:  # the bus went away
                 return
-            if self.answers and message.header.message_type == MessageType.method_call:
-                self._send(self._answer(message))
+            if message.header.message_type != MessageType.method_call:
+                continue
+            with self._holding:
+                if not self.answers:
+                    self._held.append(message)
+                    continue
+            self._reply(message)
+
+    def _reply(self, message) -> None:
+        """Answer `message` in order with the signals, as a player's main loop does."""
+        with self._sending:
+            self._send(self._answer(message))
 
     def _answer(self, message):
         member = message.header.fields[HeaderFields.member]
