@@ -41,7 +41,7 @@ from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant import protocol
+from assistant import protocol, service
 from assistant.clocks import elapsed
 from assistant.dispatcher import as_run
 from assistant.paths import runtime_dir
@@ -318,7 +318,7 @@ def ask(request: str, path: Path, timeout: float = 35.0) -> str:
             client.connect(str(path))
         except (FileNotFoundError, ConnectionRefusedError):
             raise ConnectionError(
-                f"no assistant is running (no socket at {path}); start it with `assistant run`"
+                f"no assistant is running (no socket at {path}); {service.how_to_start()}"
             ) from None
         owner = _served_by(client)
         if owner != os.getuid():  # checked before anything is sent: the request is the user's

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from assistant.config import ActionCall, Config
+from assistant.config import Config
+from assistant.config_commands import ActionCall
 from assistant.focus import Focus
 from assistant.host import PluginHost
 from assistant.plugin import CommandEvent, NothingToDo

@@ -13,6 +13,7 @@ import serial
 from assistant import protocol
 from assistant.clocks import local_time
 from assistant.ports import find_board
+from assistant.replugs import ReplugLog
 from assistant.sources import LinkStats
 
 log = logging.getLogger("assistant.link")
@@ -156,6 +157,11 @@ class OpenTrouble:
         self._said.clear()
         self._warned_at = None
 
+    def gone(self) -> None:
+        """The board opened last just went, as the log says (or sums up): its absence needs no
+        line of its own."""
+        self._said.add("absent")
+
 
 class SerialSource:
     """An EventSource reading a board on a serial port (`auto`: found by USB id)."""
@@ -168,15 +174,18 @@ class SerialSource:
         stats: LinkStats | None = None,
         find: Callable[[], str | None] = find_board,
         own_pty: bool = False,
+        replugs: ReplugLog | None = None,
     ):
         """`own_pty`: the port is a pseudo-terminal this process made and keeps until the source
-        stops (the daemon's own virtual board), so its name cannot pass to another terminal."""
+        stops (the daemon's own virtual board), so its name cannot pass to another terminal.
+        `replugs`: how the board's going and coming back are logged."""
         self.port = port
         self.own_pty = own_pty
         self.baudrate = baudrate
         self.heartbeat_timeout = heartbeat_timeout
         self.stats = stats or LinkStats()
         self.find = find
+        self.replugs = replugs or ReplugLog()
         self.connected = threading.Event()
         self._path = port
         """The port opened last (the one named, or the one `auto` found)."""
@@ -220,7 +229,6 @@ class SerialSource:
         open it again when the board goes (with backoff while it does not open), until
         `stopping` is set."""
         delay = BACKOFF_FIRST
-        lost_since: float | None = None
         trouble = OpenTrouble()
         if self.port.startswith(PTY_NAMES) and not self.own_pty:
             log.warning(
@@ -229,32 +237,33 @@ class SerialSource:
                 "the board: connect to the link `assistant emulate` prints instead",
                 self.port,
             )
-        while not stopping.is_set():
-            path = self.find() if self.port == "auto" else self.port
-            connection = self._open(path, trouble)
-            if connection is None:
-                stopping.wait(delay)
-                delay = min(delay * 2, BACKOFF_MAX)
-                continue
-            trouble.opened(path)
-            if lost_since is None:
-                log.info("board connected on %s", path)
-            else:
-                log.info("board back on %s after %.1f s", path, time.monotonic() - lost_since)
-            delay = BACKOFF_FIRST
-            self._path, self._opened, self._gone_at, self._silent_since = path, True, None, None
-            try:
-                self._serve(connection, deliver, stopping)
-            except (serial.SerialException, OSError) as error:
-                lost_since = time.monotonic()
-                self._gone_at = time.time()
-                self.stats.reconnects += 1
-                log.warning("board on %s is gone (%s); reconnecting", path, error)
-            finally:
-                self.connected.clear()
-                with self._write_lock:
-                    self._serial = None
-                connection.close()
+        try:
+            while not stopping.is_set():
+                path = self.find() if self.port == "auto" else self.port
+                connection = self._open(path, trouble)
+                if connection is None:
+                    self.replugs.away(path or self._path)
+                    stopping.wait(delay)
+                    delay = min(delay * 2, BACKOFF_MAX)
+                    continue
+                trouble.opened(path)
+                said = self.replugs.back(path)
+                delay = BACKOFF_FIRST
+                self._path, self._opened, self._gone_at, self._silent_since = path, True, None, None
+                try:
+                    self._serve(connection, deliver, stopping, ask_info=said)
+                except (serial.SerialException, OSError) as error:
+                    self._gone_at = time.time()
+                    self.stats.reconnects += 1
+                    self.replugs.gone(path, error)
+                    trouble.gone()
+                finally:
+                    self.connected.clear()
+                    with self._write_lock:
+                        self._serial = None
+                    connection.close()
+        finally:
+            self.replugs.flush(everything=True)
 
     def _open(self, path: str | None, trouble: OpenTrouble) -> serial.Serial | None:
         if not path:
@@ -272,7 +281,10 @@ class SerialSource:
         connection: serial.Serial,
         deliver: Callable[[protocol.Message], None],
         stopping: threading.Event,
+        ask_info: bool,
     ) -> None:
+        """Deliver the board's messages until it goes (raising) or `stopping` is set. `ask_info`:
+        ask the board's INFO once it greets, for the log (not on a reconnection left unlogged)."""
         with self._write_lock:
             self._serial = connection
         self.connected.set()
@@ -293,9 +305,10 @@ class SerialSource:
                     self._silent_since = None
                 last_data = now
                 for line in splitter.feed(data):
-                    self._handle_line(line, deliver, greeting)
+                    self._handle_line(line, deliver, greeting, ask_info)
             else:
                 self.stats.warnings.flush()
+                self.replugs.flush()
                 if self._silent_since is None and now - last_data > self.heartbeat_timeout:
                     self._silent_since = time.time() - (now - last_data)
                     log.warning(
@@ -305,7 +318,11 @@ class SerialSource:
             greeting.poll(now)  # after the lines just read: one of them may be the HELLO
 
     def _handle_line(
-        self, line: bytes, deliver: Callable[[protocol.Message], None], greeting: Greeting
+        self,
+        line: bytes,
+        deliver: Callable[[protocol.Message], None],
+        greeting: Greeting,
+        ask_info: bool,
     ) -> None:
         try:
             message = protocol.parse_line(line)
@@ -319,6 +336,6 @@ class SerialSource:
             if not greeting.take(message):
                 self.stats.count_stale("before_hello")
                 return
-            if isinstance(message, protocol.Hello):
+            if isinstance(message, protocol.Hello) and ask_info:
                 self.request(protocol.Request("info"))
         deliver(message)

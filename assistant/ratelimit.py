@@ -19,9 +19,29 @@ def counted(total: int, by_kind: Mapping[str, int]) -> str:
     return f"{total} ({kinds})" if kinds else str(total)
 
 
+Summary = Callable[[int, str], str]
+"""The line that reports a window's suppressed messages, given their count and the window's span
+("minute", "10 minutes", "45 s")."""
+
+
+def _suppressed_warnings(kind: str) -> Summary:
+    return lambda count, span: f"{count} more {kind} warning(s) suppressed in the last {span}"
+
+
+def _span(seconds: float) -> str:
+    """`seconds` as the summary names a window: "minute", "10 minutes", "45 s"."""
+    if seconds == 60:
+        return "minute"
+    if seconds % 60 == 0:
+        return f"{seconds / 60:g} minutes"
+    return f"{seconds:g} s"
+
+
 @dataclass
 class _Window:
     logger: logging.Logger
+    level: int
+    summary: Summary
     started: float
     logged: int = 0
     suppressed: int = 0
@@ -47,15 +67,42 @@ class WarningLimiter:
     def warning(self, logger: logging.Logger, kind: str, message: str, *args: object) -> None:
         """`logger.warning(message, *args)` unless `kind` (such as "lost-line") has had its
         share in the current window."""
+        self.log(logger, logging.WARNING, kind, message, *args)
+
+    def log(
+        self,
+        logger: logging.Logger,
+        level: int,
+        kind: str,
+        message: str,
+        *args: object,
+        summary: Summary | None = None,
+    ) -> bool:
+        """`logger.log(level, message, *args)` unless `kind` has had its share in the current
+        window; True if logged. `summary`: the line, at `level`, that reports the messages of
+        the window suppressed (by default "N more KIND warning(s) suppressed in the last
+        minute"); the first message of a window chooses it."""
         with self._lock:
             now = self.clock()
             self._close_ended(now)
-            current = self._windows.setdefault(kind, _Window(logger, now))
+            current = self._windows.get(kind)
+            if current is None:
+                current = _Window(logger, level, summary or _suppressed_warnings(kind), now)
+                self._windows[kind] = current
             if current.logged >= self.per_window:
                 current.suppressed += 1
-                return
+                return False
             current.logged += 1
-        logger.warning(message, *args)
+        logger.log(level, message, *args)
+        return True
+
+    def logged_late(self, kind: str) -> None:
+        """The last suppressed message of `kind` was logged after all, in other words: its
+        window's summary does not count it."""
+        with self._lock:
+            current = self._windows.get(kind)
+            if current is not None and current.suppressed:
+                current.suppressed -= 1
 
     def flush(self, everything: bool = False) -> None:
         """Report the windows that have ended; with `everything` (at stop), all of them."""
@@ -69,13 +116,5 @@ class WarningLimiter:
                 continue
             del self._windows[kind]
             if ended.suppressed:
-                if lasted < self.window:
-                    span = f"{lasted:.0f} s"
-                else:
-                    span = "minute" if self.window == 60 else f"{self.window:g} s"
-                ended.logger.warning(
-                    "%d more %s warning(s) suppressed in the last %s",
-                    ended.suppressed,
-                    kind,
-                    span,
-                )
+                span = f"{lasted:.0f} s" if lasted < self.window else _span(self.window)
+                ended.logger.log(ended.level, "%s", ended.summary(ended.suppressed, span))

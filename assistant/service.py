@@ -108,6 +108,7 @@ Description=Hands-free voice assistant (keyword-spotting board)
 [Service]
 Type=simple
 ExecStart={command}
+SyslogIdentifier=assistant
 ExecReload=/bin/kill -HUP $MAINPID
 KillSignal=SIGTERM
 Restart=on-failure
@@ -142,10 +143,38 @@ def installed_config() -> str | None:
     return None
 
 
+def how_to_start() -> str:
+    """How this user starts the assistant: the installed service, else `assistant run` (which
+    beside the service's unit would start a second assistant, refused, or one that dies with
+    its terminal)."""
+    if (unit_dir() / UNIT_NAME).exists():
+        return (
+            f"the service is installed: start it with `systemctl --user start {UNIT_NAME}`; why "
+            f"it stopped: `journalctl --user -u {UNIT_NAME}`"
+        )
+    return "start it with `assistant run`"
+
+
 def _systemctl(*args: str) -> subprocess.CompletedProcess:
     if not shutil.which("systemctl"):
         raise RuntimeError("systemctl is not installed: this system does not run systemd")
     return subprocess.run(["systemctl", "--user", *args], capture_output=True, text=True)
+
+
+NOT_LINGERING = (
+    "it runs while you are logged in and stops when you log out: to keep it running (and start "
+    'it at boot), run `sudo loginctl enable-linger "$USER"`'
+)
+
+
+def lingering() -> bool | None:
+    """Whether systemd keeps this user's manager, and so the service, running while the user is
+    not logged in (`loginctl enable-linger`); None when logind cannot tell."""
+    if not shutil.which("loginctl"):
+        return None
+    asked = ["loginctl", "show-user", str(os.getuid()), "--property=Linger", "--value"]
+    answer = subprocess.run(asked, capture_output=True, text=True)
+    return None if answer.returncode != 0 else answer.stdout.strip() == "yes"
 
 
 def install(config: str | None = None) -> str:
@@ -172,7 +201,8 @@ def install(config: str | None = None) -> str:
                 f"wrote {path}, but systemctl --user {step} failed: {done.stderr.strip()}"
             )
     started = "restarted the running service with it" if running else "started it"
-    return f"installed {path} and {started}; logs: journalctl --user -u {UNIT_NAME} -f"
+    done = f"installed {path} and {started}; logs: journalctl --user -u {UNIT_NAME} -f"
+    return done if lingering() is not False else f"{done}\n{NOT_LINGERING}"
 
 
 def uninstall() -> str:

@@ -166,9 +166,9 @@ class TimersSkill(Skill):
         self._clock_watch = ClockWatch(self._woke, self._stepped, **self.watch_clocks)
         self.scheduler.resume()
         self._clock_watch.start()
-        running = self._timers()
+        running = self._timers_due()
         if running:
-            self.context.log.info("timers still running: %s", ", ".join(j.name for j in running))
+            self.context.log.info("timers still running: %s", running)
         now = datetime.now(timezone.utc)
         ringing = self._ringing(now)
         if ringing:
@@ -324,16 +324,19 @@ class TimersSkill(Skill):
     def status_lines(self) -> list[str]:
         """For `assistant status`: the timers running, each with when it is due, and those
         ringing, each with when it stops unless silenced, on the local clock."""
-        timers = [
-            f"{job.name} due at {local_time(job.next_run_time.timestamp())}"
-            for job in self._timers()
-        ]
         ringing = [
             f"{job.args[1]} until {local_time(job.trigger.end_date.timestamp())}"
             for job in self._ringing(datetime.now(timezone.utc))
         ]
-        return [", ".join(timers) or "no timer running"] + (
+        return [self._timers_due() or "no timer running"] + (
             [f"ringing: {', '.join(ringing)}"] if ringing else []
+        )
+
+    def _timers_due(self) -> str:
+        """The timers running, each with when it is due on the local clock ("" if none)."""
+        return ", ".join(
+            f"{job.name} due at {local_time(job.next_run_time.timestamp())}"
+            for job in self._timers()
         )
 
     def ring(self, name: str, site: str | None = None) -> None:

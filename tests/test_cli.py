@@ -583,6 +583,22 @@ def test_status_without_a_daemon_says_how_to_start_one(env):
     assert "no assistant is running" in result.stderr and "assistant run" in result.stderr
 
 
+def test_status_without_the_installed_service_says_to_start_the_service(env, tmp_path):
+    """`assistant run` beside an installed service would start an assistant that stops with the
+    terminal, and the service would be refused while it runs."""
+    unit = tmp_path / "config" / "systemd" / "user" / service.UNIT_NAME
+    unit.parent.mkdir(parents=True)
+    unit.write_text(service.unit_text())
+    for request in (["status"], ["reload"], ["send", "on"]):
+        result = assistant(env, *request)
+        assert result.returncode == 1
+        assert result.stderr.endswith(
+            "the service is installed: start it with `systemctl --user start "
+            "assistant.service`; why it stopped: `journalctl --user -u assistant.service`\n"
+        ), request
+        assert "assistant run" not in result.stderr
+
+
 @contextlib.contextmanager
 def earlier_daemon(tmp_path: Path, usage: bytes) -> Iterator[list[str]]:
     """A control socket served as an earlier version's daemon served it: one connection,
@@ -878,8 +894,8 @@ def test_run_connects_to_emulate_with_the_command_it_prints(env, tmp_path):
         boards[0].terminate()  # as Ctrl-C or a closed terminal: the link goes first
         assert boards[0].wait(10) == 0
         assert not link.is_symlink()
-        lines += lines_until(daemon, lambda lines: "waiting for the board" in lines[-1])
-        assert f"waiting for the board ({link})" in lines[-1]
+        lines += lines_until(daemon, lambda lines: "is gone" in lines[-1])
+        assert f"board on {link} is gone" in lines[-1]
         boards.append(_emulate_script(env, tmp_path, "off"))
         lines += lines_until(daemon, lambda lines: "reply: " in lines[-1])
     finally:

@@ -727,6 +727,42 @@ def test_keys_in_the_wrong_place_are_named_with_where_they_go(tmp_path):
     ]  # fmt: skip
 
 
+def test_a_key_of_the_command_in_an_action_of_a_short_form_gets_a_fix_the_file_can_take(tmp_path):
+    found = problems(
+        tmp_path,
+        """\
+        commands:
+          up:
+            - recorder.dim
+            - {action: recorder.bright, cooldown: 2}
+          down: {action: recorder.dim, do: recorder.bright}
+        """,
+    )
+    assert found == [
+        f"{tmp_path}/config.yaml:4: `cooldown` is a key of the command, not of its action: "
+        "write `up: {do: [...], cooldown: ...}`",  # the list has no `do:` to stand beside
+        f"{tmp_path}/config.yaml:5: `do` is a key of the command, not of its action; write an "
+        "action as `skill.action` or {action: skill.action, with: {...}}",
+    ]
+
+
+def test_with_and_when_of_the_wrong_type_are_refused_even_when_they_read_as_false(tmp_path):
+    found = problems(
+        tmp_path,
+        """\
+        commands:
+          up: {do: {action: recorder.bright, with: 0}}
+          down: {do: recorder.dim, when: ''}
+          go: {do: {action: recorder.bright, with: false}}
+        """,
+    )
+    assert found == [
+        f"{tmp_path}/config.yaml:2: commands.up.do.with must be a mapping of settings",
+        f"{tmp_path}/config.yaml:3: `when:` must map a skill name to actions",
+        f"{tmp_path}/config.yaml:4: commands.go.do.with must be a mapping of settings",
+    ]
+
+
 def test_a_key_of_a_command_at_the_commands_level_says_which_command_it_belongs_to(tmp_path):
     found = problems(
         tmp_path,

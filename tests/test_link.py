@@ -23,6 +23,7 @@ from assistant import protocol
 from assistant.emulator import VirtualBoard
 from assistant.link import LineSplitter, OpenTrouble, SerialSource
 from assistant.ratelimit import WarningLimiter
+from assistant.replugs import ReplugLog
 from assistant.sources import DeviceSession, LinkStats
 
 
@@ -224,7 +225,9 @@ def test_a_hello_read_late_is_handled_before_the_host_asks_for_one(monkeypatch):
     os.write(master, line)
     # waiting whole before the first read (the kernel hands a pty's input over a moment later)
     assert wait_until(lambda: connection.in_waiting == len(line))
-    thread = threading.Thread(target=source._serve, args=(connection, delivered.append, stopping))
+    thread = threading.Thread(
+        target=source._serve, args=(connection, delivered.append, stopping, True)
+    )
     thread.start()
     try:
         assert wait_until(lambda: delivered == [hello])
@@ -356,7 +359,7 @@ def test_unplug_and_replug_reconnects_and_loses_nothing_that_arrived(board, link
         board.remove_link()
         board.unplug()
         assert wait_until(lambda: link.stats.reconnects == 1)
-        assert wait_until(lambda: "waiting for the board" in caplog.text)
+        assert wait_until(lambda: "is gone" in caplog.text)
         assert re.fullmatch(  # what `assistant status` shows
             rf"waiting for the board on {board.link}, unplugged at \d\d:\d\d:\d\d",
             link.source.description,
@@ -376,7 +379,82 @@ def test_unplug_and_replug_reconnects_and_loses_nothing_that_arrived(board, link
     messages = [r.getMessage() for r in caplog.records]
     assert sum("is gone" in m for m in messages) == 1
     assert sum("back on" in m for m in messages) == 1
+    assert not any("waiting for the board" in m for m in messages)  # "is gone" said it
     assert link.stats.lost == 0  # the board's HELLO after a replug starts a new count
+
+
+def replug(board, link, replugs: int) -> None:
+    """Unplug `board` and plug it back in, the link's `replugs`-th reconnection."""
+    board.remove_link()
+    board.unplug()
+    assert wait_until(lambda: link.stats.reconnects == replugs)
+    board.plug_in()
+    assert wait_until(link.source.connected.is_set)
+    assert board.host_connected.wait(5)
+
+
+def link_lines(caplog) -> list[str]:
+    """What the link and its session logged (not the virtual board's own lines)."""
+    names = ("assistant.link", "assistant.source")
+    return [r.getMessage() for r in caplog.records if r.name in names]
+
+
+def test_a_board_that_keeps_coming_and_going_is_logged_once_then_summed_up(board, caplog):
+    """A loose cable, for days: the first replug of a window is logged, both lines at once
+    (with the board's INFO); the next ones are summed up in one line when the window ends."""
+    clock = Clock()
+    replugs = ReplugLog(logged=1, window=600, still_gone=10, clock=clock)
+    with caplog.at_level(logging.INFO), greeted(board, replugs=replugs) as link:
+        caplog.clear()
+        replug(board, link, 1)
+        assert wait_until(lambda: "board back on" in caplog.text)
+        assert link.session.wait_for_reply(protocol.Info, 5)
+        logged = link_lines(caplog)
+        for replugs_so_far in range(2, 8):
+            replug(board, link, replugs_so_far)
+        assert not link.session.wait_for_reply(protocol.Info, 0.3)  # not asked: not logged
+        assert link_lines(caplog) == logged
+        clock.now += 600
+        assert wait_until(lambda: "more time(s)" in caplog.text)
+    messages = link_lines(caplog)
+    assert sum("is gone" in m for m in messages) == 1
+    assert sum("board back on" in m for m in messages) == 1
+    assert messages[len(logged)] == (
+        f"board on {board.link} unplugged and found again 6 more time(s) in the last 10 "
+        "minutes, not logged one by one: a loose cable or connector? (`assistant status` "
+        "counts the reconnects)"
+    )
+    assert not any("waiting for the board" in m for m in messages)
+    assert link.stats.reconnects == 7
+
+
+def test_a_board_gone_unlogged_is_logged_once_it_stays_away(board, caplog):
+    clock = Clock()
+    replugs = ReplugLog(logged=1, window=600, still_gone=10, clock=clock)
+    with (
+        caplog.at_level(logging.INFO),
+        greeted(board, replugs=replugs) as link,
+    ):
+        replug(board, link, 1)
+        caplog.clear()
+        board.remove_link()
+        board.unplug()
+        assert wait_until(lambda: link.stats.reconnects == 2)
+        clock.now += 9
+        time.sleep(0.5)  # the link tries to open the port again meanwhile
+        assert link_lines(caplog) == []
+        clock.now += 1
+        assert wait_until(lambda: "is gone, for 10 s now" in caplog.text, timeout=10)
+        board.plug_in()
+        assert wait_until(lambda: "board back on" in caplog.text)
+    lines = [r.getMessage() for r in caplog.records if r.name == "assistant.link"]
+    gone, back = lines
+    assert re.fullmatch(
+        rf"board on {board.link} is gone, for 10 s now \(since \d\d:\d\d:\d\d\); "
+        "reconnecting",
+        gone,
+    )
+    assert back == f"board back on {board.link} after 10.0 s"
 
 
 def test_replugging_again_and_again_leaves_no_descriptor_or_thread_behind(board, link):

@@ -75,3 +75,28 @@ def test_flushing_everything_sums_up_the_windows_not_over_yet(logged):
     ]
     warn(limiter, "lost-line", 1)  # a new window
     assert logged() == ["lost-line 0"]
+
+
+def test_a_kind_logged_at_its_own_level_is_summed_up_in_its_own_words(caplog):
+    """What the link's replugs use: INFO lines limited as warnings are, the caller told which
+    were logged, and a summary of its own naming the window in minutes."""
+    caplog.set_level(logging.INFO, logger="assistant.test")
+    clock, limiter = on_manual_clock(per_window=1, window=600)
+
+    def replug(number: int) -> bool:
+        return limiter.log(
+            log,
+            logging.INFO,
+            "replug",
+            "replug %d",
+            number,
+            summary=lambda count, span: f"{count} more replug(s) in the last {span}",
+        )
+
+    assert [replug(number) for number in range(4)] == [True, False, False, False]
+    clock.now += 600
+    limiter.flush()
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (logging.INFO, "replug 0"),
+        (logging.INFO, "3 more replug(s) in the last 10 minutes"),
+    ]

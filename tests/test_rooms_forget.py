@@ -6,15 +6,17 @@ from __future__ import annotations
 import json
 import os
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 from assistant_command import assistant
-from mosquitto import Mosquitto, retained
+from mosquitto import Mosquitto, free_port, retained
 from waiting import wait_until
 
 from assistant.control import socket_path
 from assistant.instance import InstanceLock
+from assistant.rooms import forget
 from assistant.rooms.satellite import Satellite
 from assistant.rooms.settings import MqttSettings
 from assistant.service import ALREADY_RUNNING_STATUS
@@ -93,3 +95,47 @@ def test_forget_is_refused_while_the_assistant_runs(
     assert result.returncode == ALREADY_RUNNING_STATUS
     assert "another assistant is running on the same data directory" in result.stderr
     assert len(retained(broker, "homeassistant")) == 2, "nothing cleared"
+
+
+def assert_tried_once(env: dict[str, str], config: Path, problem: str) -> None:
+    """`assistant rooms forget` on `config` fails at its one attempt, at once, with `problem`."""
+    started = time.monotonic()
+    result = assistant(env, "rooms", "forget", "--config", str(config))
+    took = time.monotonic() - started
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-2:] == [
+        problem,
+        f"nothing was cleared (the mqtt: section of {config})",
+    ]
+    assert "retrying" not in result.stderr
+    assert took < forget.TIMEOUT / 2, "it waited on after the broker's answer"
+
+
+def test_forget_tries_a_broker_that_does_not_listen_once_and_says_why(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    port = free_port()
+    config = tmp_path / "config.yaml"
+    config.write_text(textwrap.dedent(CONFIG.format(port=port)))
+    assert_tried_once(
+        env,
+        config,
+        f"cannot reach the MQTT broker at 127.0.0.1:{port}: [Errno 111] Connection refused. "
+        "Is the broker running, and are mqtt.host and mqtt.port right?",
+    )
+
+
+def test_forget_at_a_broker_that_refuses_the_login_says_so_once(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    with Mosquitto(tmp_path / "broker", users={"lamp": "secret"}) as broker:
+        config = tmp_path / "config.yaml"
+        settings = f"host: 127.0.0.1, port: {broker.port}, username: lamp, password: wrong"
+        config.write_text(f"role: satellite\nsite: kitchen\nmqtt: {{{settings}}}\n")
+        config.chmod(0o600)
+        assert_tried_once(
+            env,
+            config,
+            f"the MQTT broker at 127.0.0.1:{broker.port} refused the connection (user 'lamp'): "
+            "Not authorized. Check mqtt.username and mqtt.password in the configuration",
+        )

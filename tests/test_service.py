@@ -28,6 +28,8 @@ def test_unit_runs_the_assistant_reloads_on_hup_and_restarts_on_failure():
     text = service.unit_text(executable="/usr/bin/assistant", config="/etc/a.yaml")
     assert "ExecStart=/usr/bin/assistant run --config /etc/a.yaml\n" in text
     assert "ExecReload=/bin/kill -HUP $MAINPID\n" in text
+    # Journal lines tagged `assistant`, whichever interpreter runs it (`python -m assistant`).
+    assert "SyslogIdentifier=assistant\n" in text
     assert "Restart=on-failure\n" in text
     statuses = " ".join(
         map(
@@ -215,7 +217,8 @@ import json, os, sys
 
 with open(os.environ["SYSTEMCTL_CALLS"], "a") as calls:
     calls.write(" ".join(sys.argv[1:]) + "\\n")
-status, out, err = json.loads(os.environ["SYSTEMCTL_ANSWERS"]).get(sys.argv[2], [0, "", ""])
+verb = next(word for word in sys.argv[1:] if not word.startswith("--"))
+status, out, err = json.loads(os.environ["SYSTEMCTL_ANSWERS"]).get(verb, [0, "", ""])
 sys.stdout.write(out)
 sys.stderr.write(err)
 sys.exit(status)
@@ -224,14 +227,16 @@ sys.exit(status)
 
 @pytest.fixture
 def systemctl(tmp_path, no_user_manager):
-    """A user manager stand-in (none can run here): a `systemctl` first on PATH that records
-    its arguments and answers each verb as `answer(verb, status, stdout, stderr)` says (else
-    0, silently). Returns (environment, answer, calls)."""
+    """Stand-ins for a user manager and logind (neither can run here): a `systemctl` and a
+    `loginctl` first on PATH that record their arguments and answer each verb as
+    `answer(verb, status, stdout, stderr)` says (else 0, silently). Returns (environment,
+    answer, calls)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    fake = bin_dir / "systemctl"
-    fake.write_text(FAKE_SYSTEMCTL.format(python=sys.executable))
-    fake.chmod(0o755)
+    for program in ("systemctl", "loginctl"):
+        fake = bin_dir / program
+        fake.write_text(FAKE_SYSTEMCTL.format(python=sys.executable))
+        fake.chmod(0o755)
     calls = tmp_path / "systemctl-calls"
     answers = {}
     environment = {
@@ -254,18 +259,39 @@ def test_install_enables_and_restarts_so_a_running_service_takes_the_new_unit(
 ):
     environment, answer, calls = systemctl
     answer("is-active", active)
+    answer("show-user", 0, "yes\n")
     config = str(DEFAULT_CONFIG)
     result = assistant(environment, "--config", config, "service", "install")
     unit = tmp_path / "config" / "systemd" / "user" / service.UNIT_NAME
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"installed {unit} and {said}")
+    assert "enable-linger" not in result.stdout  # lingering is on
     assert calls() == [
         "--user daemon-reload",
         "--user is-active --quiet assistant.service",
         "--user enable assistant.service",
         "--user restart assistant.service",
+        f"show-user {os.getuid()} --property=Linger --value",
     ]
     assert f"run --config {config}\n" in unit.read_text()
+
+
+@pytest.mark.parametrize(("linger", "told"), [("no", True), ("yes", False), (None, False)])
+def test_install_says_when_the_service_would_stop_at_logout(tmp_path, systemctl, linger, told):
+    """A user's manager, and so the service, stops when their last session ends unless
+    lingering is on: a service meant to run for weeks, set up over ssh, would stop at logout."""
+    environment, answer, _ = systemctl
+    if linger is None:  # logind cannot tell (no user session, no logind)
+        answer("show-user", 1, "", "Failed to get user: User ID 1000 is not logged in\n")
+    else:
+        answer("show-user", 0, f"{linger}\n")
+    result = assistant(environment, "--config", str(DEFAULT_CONFIG), "service", "install")
+    assert result.returncode == 0, result.stderr
+    said = (
+        "it runs while you are logged in and stops when you log out: to keep it running (and "
+        'start it at boot), run `sudo loginctl enable-linger "$USER"`'
+    )
+    assert (said in result.stdout) is told
 
 
 def test_install_run_again_without_config_keeps_the_units_config(tmp_path, systemctl):

@@ -343,12 +343,15 @@ def test_stop_cancels_the_timer_named_in_its_parameters_else_the_one_due_first(t
     assert skill.do("stop") == "Eggs cancelled, 1 more running"  # no name: the one due first
 
 
-def test_timers_survive_a_restart_and_still_ring(timers) -> None:
+def test_timers_survive_a_restart_and_still_ring(timers, caplog) -> None:
     first = timers(ask_length=False)
     first.do("start", name="tea", seconds=2)
     first.do("start", name="eggs", seconds=600)
     first.stop()
-    second = timers(ask_length=False)
+    with caplog.at_level(logging.INFO, logger="assistant.skill.timers"):
+        second = timers(ask_length=False)
+    due = r"\d\d:\d\d:\d\d"  # when each is due, as `assistant status` says it
+    assert re.search(f"timers still running: tea due at {due}, eggs due at {due}", caplog.text)
     status = second.do("status")
     left = r"Tea has (one|two) seconds? left\. Eggs has (about )?ten minutes left"
     assert re.fullmatch(left, status)

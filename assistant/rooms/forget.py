@@ -18,7 +18,8 @@ from assistant.rooms.topics import Topics
 
 ROLES_WITH_A_BROKER = ("satellite", "hub")
 TIMEOUT = 10.0
-"""Seconds to wait for the broker to take the connection, then for it to confirm the clears."""
+"""Seconds to wait for the one attempt to connect to the broker, then for it to confirm the
+clears."""
 
 
 def left_on_broker(config: Config, state_dir: Path) -> tuple[list[RetainedRecord], set[str]]:
@@ -40,15 +41,18 @@ def left_on_broker(config: Config, state_dir: Path) -> tuple[list[RetainedRecord
 
 def clear_retained(settings: MqttSettings, topics: set[str], timeout: float = TIMEOUT) -> set[str]:
     """Publish an empty retained message on each of `topics` at the broker of `settings`; the
-    topics whose clear the broker confirmed. ConnectionError when the broker does not take the
-    connection within `timeout` (the connection logs why)."""
-    connection = MqttConnection(settings, f"assistant-forget-{settings.topic_prefix}")
+    topics whose clear the broker confirmed. ConnectionError, saying why, when the one attempt
+    to connect fails or has no answer within `timeout`."""
+    connection = MqttConnection(settings, f"assistant-forget-{settings.topic_prefix}", once=True)
     connection.start()
     try:
-        if not connection.wait_connected(timeout):
+        if not connection.wait_settled(timeout):
             raise ConnectionError(
-                f"could not connect to the MQTT broker at {settings.broker} within {timeout:g} s"
+                f"the MQTT broker at {settings.broker} did not answer within {timeout:g} s: is "
+                "mqtt.host the broker's machine, and does a firewall let its port through?"
             )
+        if not connection.connected:
+            raise ConnectionError(connection.problem)
         sent = {topic: connection.publish(topic, b"", retain=True) for topic in sorted(topics)}
         deadline = time.monotonic() + timeout
         for info in sent.values():
@@ -70,7 +74,7 @@ def forget(config: Config, config_file: Path, state_dir: Path) -> int:
     try:
         cleared = clear_retained(settings, topics)
     except ConnectionError as error:
-        print(f"{error}; nothing was cleared (mqtt: in {config_file})", file=sys.stderr)
+        print(f"{error}\nnothing was cleared (the mqtt: section of {config_file})", file=sys.stderr)
         return 1
     for record in records:
         if record.path and record.path.exists():

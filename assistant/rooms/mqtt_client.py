@@ -1,7 +1,7 @@
 """One connection to the MQTT broker (paho-mqtt 2.x), shared by the satellite and the hub roles
 and by the skills (assistant/skill_mqtt.py): credentials, TLS, a last will, subscriptions renewed
 on every connection, and reconnection with exponential backoff. A failure is logged once,
-clearly, and retried until it is fixed."""
+clearly, and retried until it is fixed (or, for a one-shot command, left to its caller)."""
 
 from __future__ import annotations
 
@@ -135,7 +135,10 @@ class MqttConnection:
 
     `stats`: where the messages the connection ignores are counted and warned about (the
     caller's). `section`: where the configuration sets `settings`, named in the problems logged
-    (`mqtt`, `skills.lights`); `logger`: where they are logged."""
+    (`mqtt`, `skills.lights`); `logger`: where they are logged.
+
+    `once`: one attempt to connect, never repeated, whose failure is not logged but left in
+    `problem` for the caller (a one-shot command: `wait_settled`)."""
 
     def __init__(
         self,
@@ -148,8 +151,10 @@ class MqttConnection:
         stats: RoomStats | None = None,
         section: str = "mqtt",
         logger: logging.Logger = log,
+        once: bool = False,
     ):
         self.settings = settings
+        self.once = once
         self.section = section
         self.log = logger
         self.stats = stats or RoomStats()
@@ -161,6 +166,8 @@ class MqttConnection:
         self._stopping = threading.Event()
         self._loop_ended = threading.Event()
         self._connected = threading.Event()
+        self._settled = threading.Event()
+        """Set once an attempt to connect succeeded or failed."""
         self.problem: str | None = None
         """Why the last attempt to connect failed, as logged (None: none failed since the last
         connection)."""
@@ -214,6 +221,11 @@ class MqttConnection:
 
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
+
+    def wait_settled(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for an attempt to connect to succeed or fail (then
+        `connected`, or `problem` says why); False if none did meanwhile."""
+        return self._settled.wait(timeout)
 
     def subscribe(
         self, topic_filter: str, handler: Handler, qos: int = 1, retained: bool = True
@@ -305,7 +317,7 @@ class MqttConnection:
             else:
                 self._loop_ended.wait()
                 self._client.loop_stop()
-            if self._stopping.is_set():
+            if self._stopping.is_set() or self.once:
                 return
             if self.connections > connections_before:
                 delay = self.settings.reconnect_min
@@ -336,12 +348,13 @@ class MqttConnection:
         )
 
     def _report(self, problem: str) -> None:
-        """Log a problem once per run of identical failures."""
-        if problem != self.problem:
+        """Log a problem once per run of identical failures (`once`: the caller says it)."""
+        if problem != self.problem and not self.once:
             self.log.error("%s; retrying until it works", problem)
-            self.problem = problem
         else:
             self.log.debug("%s", problem)
+        self.problem = problem
+        self._settled.set()
 
     def _handle_connect(self, client, userdata, flags, reason: ReasonCode, properties) -> None:
         self._answered = True
@@ -364,6 +377,7 @@ class MqttConnection:
         for topic_filter, (qos, _handler) in list(self._subscriptions.items()):
             client.subscribe(topic_filter, qos)
         self._connected.set()
+        self._settled.set()
         if self._on_connected:
             self._guarded("handling the new connection failed", self._on_connected)
 
@@ -372,9 +386,10 @@ class MqttConnection:
         self._connected.clear()
         if was_connected and not self._stopping.is_set():
             self.log.warning(
-                "lost the connection to the MQTT broker at %s (%s); reconnecting",
+                "lost the connection to the MQTT broker at %s (%s)%s",
                 self.settings.broker,
                 reason,
+                "" if self.once else "; reconnecting",
             )
             self._note_drop()
         if not self._answered and not self._stopping.is_set():
