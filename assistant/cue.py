@@ -8,10 +8,9 @@ speech engine cannot say (`UNSPOKEN_NOTES`)."""
 
 from __future__ import annotations
 
-import io
-import wave
-
 import numpy as np
+
+from assistant.wav import wav_bytes
 
 CUES = ("tone", "words", "none")
 """The values of `phrase.cue`."""
@@ -42,10 +41,4 @@ def tone_wav(volume: float, notes: tuple[float, ...] = TONE_NOTES) -> bytes:
     fade = np.minimum(1.0, np.minimum(times, times[::-1]) / FADE_SECONDS)
     waves = [np.sin(2 * np.pi * note * times) * fade for note in notes]
     samples = np.round(np.concatenate(waves) * volume * 32767).astype("<i2")
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(TONE_RATE)
-        out.writeframes(samples.tobytes())
-    return buffer.getvalue()
+    return wav_bytes(samples, TONE_RATE)

@@ -111,6 +111,8 @@ class Assistant:
         """`speech.notices`: say what keeps the assistant from hearing or obeying its user."""
         self._speak = speak or self.speaker.say
         data_dir = data_dir or data_root()
+        self.data_dir = data_dir
+        """Where the skills keep their state, and the microphone its clips (`keep_clips`)."""
         self.phrase = PhraseListener(
             config.sections["phrase"],
             microphone=self._borrow,
@@ -308,7 +310,8 @@ class Assistant:
         if choice == "microphone":
             from assistant.listener import MicrophoneSource
 
-            return self.add_source(MicrophoneSource.from_config(self.config), choice)
+            microphone = MicrophoneSource.from_config(self.config, self.data_dir)
+            return self.add_source(microphone, choice)
         if self.virtual_board is None:
             self.virtual_board = VirtualBoard(
                 self.config.model_commands or None,

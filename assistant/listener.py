@@ -7,7 +7,8 @@ growing sequence numbers. A missing microphone, a device that cannot be opened o
 overflowing input is reported clearly (overflows at a limited rate) and the source keeps trying
 (with backoff); the daemon keeps running. A command heard in audio handed over longer than
 `max_delay` after it was recorded (the assistant was stopped, or short of CPU, and the sound
-system kept the audio) is dropped and counted (assistant/lateness.py AudioLateness).
+system kept the audio) is dropped and counted (assistant/lateness.py AudioLateness). With
+`keep_clips`, a clip of each command heard is kept in the data directory (assistant/clips.py).
 `description` says what it does now. `borrow` lends the next seconds of its audio to a follow-up
 phrase, so one stream serves both.
 """
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from assistant import protocol
+from assistant.clips import CLIPS_FOLDER, ClipKeeper
 from assistant.clocks import local_time
 from assistant.lateness import AudioLateness
 from assistant.microphone import SAMPLE_RATE, MicrophoneError, open_microphone
@@ -89,6 +91,13 @@ MICROPHONE_SETTINGS = (
         "retry_seconds", float, 2.0, "first wait before opening the microphone again", minimum=0.01
     ),
     Setting("max_retry_seconds", float, 30.0, "longest wait between attempts", minimum=0.01),
+    Setting(
+        "keep_clips",
+        int,
+        0,
+        "keep the audio of the newest N commands heard, to train the model with (0: none)",
+        minimum=0,
+    ),
 )
 
 
@@ -108,6 +117,7 @@ class ListenerSettings:
     max_delay: float
     retry_seconds: float
     max_retry_seconds: float
+    keep_clips: int
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> ListenerSettings:
@@ -188,14 +198,23 @@ class MicrophoneSource:
         settings: ListenerSettings | None = None,
         open_stream: Callable[[str, int], Any] = open_microphone,
         monitor: Callable[[np.ndarray, KeywordPipeline], None] | None = None,
+        data_dir: Path | None = None,
     ):
         """`open_stream(device, block)` returns a context manager with sounddevice's
         `read(frames) -> (data, overflowed)`; the default opens the real microphone.
         `monitor(samples, pipeline)`, when given, is called with each block read (16 kHz mono
-        int16) once the pipeline has heard it and its lines are delivered."""
+        int16) once the pipeline has heard it and its lines are delivered. `data_dir`: where
+        `keep_clips` keeps its clips (in its `clips` folder); None keeps none."""
         self.settings = settings or ListenerSettings.from_values({})
         self.open_stream = open_stream
         self.monitor = monitor
+        s = self.settings
+        self.clips = (
+            ClipKeeper(data_dir / CLIPS_FOLDER, s.keep_clips, s.average_window_ms + s.block_ms)
+            if data_dir is not None and s.keep_clips
+            else None
+        )
+        """Keeps a clip of each command heard (`keep_clips`), None when off."""
         self.overflows = 0
         self.last_overflow: float | None = None
         """When the input last overflowed (time.time()), None before the first time."""
@@ -231,7 +250,11 @@ class MicrophoneSource:
             late = f", commands heard late {self.late} (the last at {local_time(self.last_late)})"
         processing = self.processing
         load = "" if processing is None else f", processing {processing:.0%} of real time"
-        return f"{name}: {state}{lent}; overflows {overflows}{late}, failures {self.failures}{load}"
+        clips = "" if self.clips is None else f", {self.clips.description}"
+        return (
+            f"{name}: {state}{lent}; overflows {overflows}{late}, failures {self.failures}"
+            f"{load}{clips}"
+        )
 
     @property
     def hearing_problem(self) -> str | None:
@@ -291,8 +314,10 @@ class MicrophoneSource:
                 self._borrowers.clear()
 
     @classmethod
-    def from_config(cls, config: Config) -> MicrophoneSource:
-        return cls(ListenerSettings.from_values(config.sections.get("microphone", {})))
+    def from_config(cls, config: Config, data_dir: Path | None = None) -> MicrophoneSource:
+        """The source of the `microphone:` section, keeping clips in `data_dir` (None: none)."""
+        settings = ListenerSettings.from_values(config.sections.get("microphone", {}))
+        return cls(settings, data_dir=data_dir)
 
     def _pipeline(self) -> KeywordPipeline:
         from assistant.pipeline import KeywordPipeline
@@ -301,6 +326,13 @@ class MicrophoneSource:
         return KeywordPipeline(s.model_path, s.recognizer_settings(), s.inference_every)
 
     def run(self, deliver: Callable[[protocol.Message], None], stopping: threading.Event) -> None:
+        try:
+            self._run(deliver, stopping)
+        finally:
+            if self.clips is not None:
+                self.clips.close()
+
+    def _run(self, deliver: Callable[[protocol.Message], None], stopping: threading.Event) -> None:
         delay = self.settings.retry_seconds
         while not stopping.is_set():
             try:
@@ -351,6 +383,8 @@ class MicrophoneSource:
         self.state = ("listening since", time.time())
         self.processing = None
         lateness = AudioLateness()
+        if self.clips is not None:
+            self.clips.listening()
         heard_samples = 0
         busy, measured_from = 0.0, 0
         while not stopping.is_set():
@@ -373,7 +407,7 @@ class MicrophoneSource:
             heard_samples += len(samples)
             audio_ms = heard_samples * 1000 // SAMPLE_RATE
             late = lateness.block(audio_ms, received, received - asked if waits else None)
-            heard = pipeline.feed(self._spotted(samples))
+            heard = self._hear(pipeline, self._spotted(samples))
             if heard and late > self.settings.max_delay:
                 self._count_late(heard, late)
                 heard = []
@@ -385,6 +419,16 @@ class MicrophoneSource:
             if heard_samples - measured_from >= LOAD_SECONDS * SAMPLE_RATE:
                 self.processing = busy * SAMPLE_RATE / (heard_samples - measured_from)
                 busy, measured_from = 0.0, heard_samples
+
+    def _hear(self, pipeline: KeywordPipeline, samples: np.ndarray) -> list[Recognition]:
+        """The commands the pipeline hears in `samples`, with a clip of each kept (`clips`)."""
+        if self.clips is None:
+            return pipeline.feed(samples)
+        self.clips.hear(samples)
+        heard = pipeline.hear(samples)
+        for recognition, peak_ms in heard:
+            self.clips.heard(recognition.label, peak_ms)
+        return [recognition for recognition, _ in heard]
 
     def _count_late(self, heard: list[Recognition], late: float) -> None:
         """Count and warn about the commands `heard` in audio handed over `late` seconds after

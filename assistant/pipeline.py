@@ -218,11 +218,17 @@ class KeywordPipeline:
 
     def feed(self, samples: np.ndarray) -> list[Recognition]:
         """The commands recognized in `samples` (16 kHz int16, following those fed before)."""
+        return [recognition for recognition, _ in self.hear(samples)]
+
+    def hear(self, samples: np.ndarray) -> list[tuple[Recognition, int]]:
+        """As `feed`, each command with the time of the inference of its average that scored it
+        highest (`Recognizer.peak_ms`): its window, the end of which that time is, holds the word
+        best."""
         heard = []
         for inference in self.scores.feed(samples):
             recognition = self.recognizer.process(inference.scores, inference.time_ms)
             if recognition is not None:
-                heard.append(recognition)
+                heard.append((recognition, self.recognizer.peak_ms(recognition.label)))
         return heard
 
 

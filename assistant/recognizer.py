@@ -167,6 +167,15 @@ class Recognizer:
             if label not in self._ignored
         }
 
+    def peak_ms(self, label: str) -> int:
+        """The time of the inference, among those `process` keeps now (call it after one), that
+        scored `label` highest, the middle one of equals (the later of two: a clear word often
+        scores the most in several windows in a row): the window that holds the word best."""
+        column = self.labels.index(label)
+        best = max(scores[column] for _, scores in self._history)
+        peaks = [time_ms for time_ms, scores in self._history if scores[column] == best]
+        return peaks[len(peaks) // 2]
+
     def _sums(self) -> np.ndarray:
         """The sum of each label's u over the inferences kept."""
         return np.sum([scores for _, scores in self._history], axis=0)

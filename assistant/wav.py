@@ -1,10 +1,12 @@
 """WAV files read as the board hears them: 16-bit mono samples at its rate, or a clear error
 naming the file, what it holds and the sox command that converts it. The emulator's `--wav`
 (through assistant/pipeline.py), the own-voice analysis, the training data and the benchmarks
-all read their recordings here."""
+all read their recordings here; the cue tones and the clips kept of detections are written
+with `wav_bytes`."""
 
 from __future__ import annotations
 
+import io
 import wave
 from pathlib import Path
 
@@ -54,3 +56,14 @@ def read_wav_int16(
     from assistant.resample import resampled
 
     return resampled(samples, rate, sample_rate)
+
+
+def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
+    """16-bit mono `samples` as the bytes of a WAV file at `sample_rate`."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(sample_rate)
+        out.writeframes(np.asarray(samples, dtype="<i2").tobytes())
+    return buffer.getvalue()

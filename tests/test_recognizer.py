@@ -46,6 +46,17 @@ def test_the_averages_are_each_commands_score_as_compared_with_its_threshold():
     assert recognizer.averages() == {"up": 0.0, "down": 0.0}
 
 
+def test_the_peak_is_the_window_that_scored_the_command_highest_the_middle_of_equals():
+    """Where the clip of a command heard is cut (`microphone.keep_clips`)."""
+    recognizer = Recognizer(LABELS, thresholds=0.5)
+    for time_ms, strength in ((0, 0), (100, 127), (200, 127), (300, 127), (400, 90), (500, 127)):
+        recognizer.process(scores("up", strength), time_ms)
+    assert recognizer.peak_ms("up") == 300  # of 100, 200, 300 and 500: the later middle one
+    assert recognizer.process(scores("down", 127), 1250) is None  # 0 to 200 forgotten
+    assert recognizer.peak_ms("up") == 500  # of 300 and 500
+    assert recognizer.peak_ms("down") == 1250
+
+
 def test_silence_and_unknown_are_never_reported():
     recognizer = Recognizer(LABELS, thresholds=0.0)
     assert feed(recognizer, "silence", 0, 2000) == []

@@ -1,0 +1,168 @@
+"""Clips of the commands the desktop microphone hears, kept to improve the model
+(`microphone.keep_clips`).
+
+For each command heard, the second of audio the model scored it highest in (the window of the
+inference of its average with the command's highest score, 990 ms, and the 10 ms before it) is
+written as a 16 kHz 16-bit mono WAV file to `<data>/clips/<command>/<speaker>_nohash_<n>.wav`,
+the Speech Commands layout that model_training's `index` and `--real` read: `<speaker>` is this
+computer's name, `<n>` counts on. Only the newest `keep_clips` of the clips still where they
+were written are kept; a clip moved to a folder starting with `_` (`_unknown_/`) is the user's.
+The audio thread keeps the last seconds heard and copies a second per command; a thread of its
+own writes the files, and a folder it cannot write to is logged once while listening goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from assistant.microphone import SAMPLE_RATE
+from assistant.protocol import MAX_SEQ
+from assistant.wav import wav_bytes
+
+log = logging.getLogger("assistant.clips")
+
+CLIPS_FOLDER = "clips"
+"""The clips' folder in the data directory."""
+CLIP_SAMPLES = SAMPLE_RATE
+"""A clip is one second, as every clip of the training data."""
+SAMPLES_PER_MS = SAMPLE_RATE // 1000
+TIME_WRAP_SAMPLES = (MAX_SEQ + 1) * SAMPLES_PER_MS
+"""Audio times wrap as the board's clock (2**32 ms): so many samples."""
+
+
+def speaker_name(host: str | None = None) -> str:
+    """This computer's name (`host`, else its host name) as a Speech Commands speaker: its first
+    part in lower case, letters, digits and '-' only (the data set cuts names at '_'), else
+    "me"."""
+    name = (host if host is not None else socket.gethostname()).split(".")[0].lower()
+    return re.sub(r"[^a-z0-9-]", "", name) or "me"
+
+
+class RecentAudio:
+    """The last `capacity` samples heard, and how many were heard in all."""
+
+    def __init__(self, capacity: int):
+        self._samples = np.zeros(capacity, dtype=np.int16)
+        self.heard = 0
+
+    def add(self, samples: np.ndarray) -> None:
+        kept, count = self._samples, len(samples)
+        if count >= len(kept):
+            kept[:] = samples[len(samples) - len(kept) :]
+        elif count:
+            kept[:-count] = kept[count:]
+            kept[-count:] = samples
+        self.heard += count
+
+    def ending(self, end: int, count: int) -> np.ndarray:
+        """A copy of the `count` samples before sample `end` (counted from the first heard);
+        silence for those before the first heard or no longer kept."""
+        stop = len(self._samples) - (self.heard - end)
+        start = stop - count
+        clip = self._samples[max(start, 0) : max(stop, 0)]
+        return np.concatenate([np.zeros(count - len(clip), dtype=np.int16), clip])
+
+    def window_end(self, time_ms: int) -> int:
+        """The sample an audio time (wrapped at 2**32 ms, as inference times) ends at: the
+        latest at or before the last heard."""
+        return self.heard - (self.heard - time_ms * SAMPLES_PER_MS) % TIME_WRAP_SAMPLES
+
+
+class ClipKeeper:
+    """Writes a clip of each command heard to `folder`, keeping the newest `keep`."""
+
+    def __init__(self, folder: Path, keep: int, history_ms: int, speaker: str | None = None):
+        """`history_ms`: how long before the end of the audio heard a clip's window can end
+        (the recognizer's averaging window and a block read)."""
+        self.folder = folder
+        self.keep = keep
+        self.speaker = speaker or speaker_name()
+        self._capacity = CLIP_SAMPLES + history_ms * SAMPLES_PER_MS
+        self.recent = RecentAudio(self._capacity)
+        self.problem: str | None = None
+        """Why the last clip could not be written (None: it was, or none was tried)."""
+        self._name = re.compile(rf"{re.escape(self.speaker)}_nohash_(\d+)\.wav")
+        self._writer: ThreadPoolExecutor | None = None
+
+    def listening(self) -> None:
+        """A new stream starts: its audio times count from 0."""
+        self.recent = RecentAudio(self._capacity)
+
+    def hear(self, samples: np.ndarray) -> None:
+        """The audio the spotter hears, block by block."""
+        self.recent.add(samples)
+
+    def heard(self, label: str, peak_ms: int) -> None:
+        """`label` was heard, scored highest in the window ending at `peak_ms`: its clip is
+        written on the writer's thread."""
+        clip = self.recent.ending(self.recent.window_end(peak_ms), CLIP_SAMPLES)
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clips")
+        self._writer.submit(self._save, label, clip)
+
+    def close(self) -> None:
+        """Write the clips still waiting, and end the writer's thread."""
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
+
+    def kept(self) -> list[Path]:
+        """The clips kept where they were written (in the commands' folders), oldest first."""
+        return [path for _, path in self._clips() if not path.parent.name.startswith("_")]
+
+    @property
+    def description(self) -> str:
+        """For `assistant status`: how many clips are kept, where, and a failure to write."""
+        text = f"clips kept {len(self.kept())} in {self.folder}"
+        return text if self.problem is None else f"{text} (the last not written: {self.problem})"
+
+    def _clips(self) -> list[tuple[int, Path]]:
+        """Every clip of this speaker under the folder, wherever moved, by number."""
+        found = []
+        for path in self.folder.glob(f"*/{self.speaker}_nohash_*.wav"):
+            match = self._name.fullmatch(path.name)
+            if match:
+                found.append((int(match[1]), path))
+        return sorted(found)
+
+    def _save(self, label: str, clip: np.ndarray) -> None:
+        try:
+            path = self._write(label, clip)
+            for old in self.kept()[: -self.keep]:
+                old.unlink(missing_ok=True)
+        except OSError as error:
+            if self.problem is None:
+                log.warning(
+                    "microphone.keep_clips: cannot write the clip of %r to %s (%s); listening "
+                    "goes on without it: free some space or make the folder writable, or set "
+                    "keep_clips: 0",
+                    label,
+                    self.folder,
+                    error,
+                )
+            self.problem = str(error)
+            return
+        if self.problem is not None:
+            log.info("microphone.keep_clips: clips are written again (%s)", path)
+        self.problem = None
+
+    def _write(self, label: str, clip: np.ndarray) -> Path:
+        """Write the clip as the next number of this speaker, whole or not at all."""
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        number = max((n for n, _ in self._clips()), default=-1) + 1
+        path = self.folder / label / f"{self.speaker}_nohash_{number}.wav"
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        partial = path.with_name(f".{path.name}.part")
+        try:
+            partial.write_bytes(wav_bytes(clip, SAMPLE_RATE))
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
+        return path

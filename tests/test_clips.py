@@ -1,0 +1,207 @@
+"""`microphone.keep_clips`: the clips of the commands heard, kept in the Speech Commands layout,
+through the real microphone source and the committed model on spoken words."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import threading
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+from alsa_microphone import DEVICE, plug_in, saying_on
+from runtime_skills import INSTALLED
+from test_listener import RecordedMicrophone
+from test_skill_timers import unwritable
+from waiting import wait_until
+
+from assistant import protocol
+from assistant.clips import ClipKeeper, RecentAudio, speaker_name
+from assistant.config import load_config
+from assistant.daemon import Assistant
+from assistant.listener import ListenerSettings, MicrophoneSource
+from assistant.microphone import SAMPLE_RATE
+from assistant.pipeline import ScoreStream, load_model
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def three_ons() -> np.ndarray:
+    """espeak-ng saying "on" three times, 4.7 s apart (each between two seconds of silence)."""
+    return np.tile(saying_on(SAMPLE_RATE), 3)
+
+
+def _source(audio: np.ndarray, data_dir: Path | None, **values) -> MicrophoneSource:
+    """A source with the committed model on a recorded microphone playing `audio`."""
+    settings = ListenerSettings.from_values({"retry_seconds": 0.05, **values})
+    microphone = RecordedMicrophone(audio)
+    return MicrophoneSource(settings, lambda device, block: microphone, data_dir=data_dir)
+
+
+def _hear_all(source: MicrophoneSource, audio: np.ndarray) -> list[protocol.Detection]:
+    """Run `source` until its microphone has played `audio` and a second of silence; the
+    detections it delivered (its clips are written once it returns)."""
+    messages: list[protocol.Message] = []
+    stopping = threading.Event()
+    microphone = source.open_stream("default", 1600)
+    thread = threading.Thread(target=source.run, args=(messages.append, stopping))
+    thread.start()
+    assert wait_until(lambda: microphone.position > len(audio) + SAMPLE_RATE, timeout=30)
+    stopping.set()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    return [m for m in messages if isinstance(m, protocol.Detection)]
+
+
+def _read(path: Path) -> np.ndarray:
+    with wave.open(str(path)) as clip:
+        assert (clip.getnchannels(), clip.getsampwidth(), clip.getframerate()) == (1, 2, 16000)
+        return np.frombuffer(clip.readframes(clip.getnframes()), dtype="<i2")
+
+
+def test_each_command_heard_is_kept_as_a_second_the_model_hears_it_in_again(tmp_path, three_ons):
+    """At threshold 0.9 "on" is heard 800 ms after it ends, its start out of the window then:
+    the clip is the window the model scored it highest in (the middle one of equals)."""
+    source = _source(three_ons, tmp_path, keep_clips=5, thresholds={"on": 0.9})
+    detections = _hear_all(source, three_ons)
+    assert [d.label for d in detections] == ["on", "on", "on"]
+    word = np.count_nonzero(saying_on(SAMPLE_RATE))
+    speaker = speaker_name()
+    folder = tmp_path / "clips" / "on"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        f"{speaker}_nohash_{n}.wav" for n in range(3)
+    ]
+    model, contract = load_model()
+    for path in sorted(folder.iterdir()):
+        samples = _read(path)
+        assert len(samples) == SAMPLE_RATE  # one second, as the training clips
+        # the audio heard, ending where an inference's window ends (slices of 320 samples,
+        # a 480-sample window): the 990 ms window scored and the 10 ms before it
+        ends = range(480, len(three_ons) + 1, 320)
+        assert any(np.array_equal(three_ons[end - SAMPLE_RATE : end], samples) for end in ends)
+        assert np.count_nonzero(samples) == word  # all of the word, in the silence around it
+        (inference,) = ScoreStream(model, contract).feed(samples)  # a fresh frontend, alone
+        assert contract.labels[int(np.argmax(inference.scores))] == "on"
+    assert source.clips is not None
+    assert source.description.endswith(f", clips kept 3 in {tmp_path / 'clips'}")
+
+
+def test_only_the_newest_clips_are_kept_and_the_ones_moved_out_are_the_users(tmp_path, three_ons):
+    speaker = speaker_name()
+    unknown = tmp_path / "clips" / "_unknown_"
+    unknown.mkdir(parents=True)
+    (unknown / f"{speaker}_nohash_6.wav").write_bytes(b"sorted by the user")
+    mine = tmp_path / "clips" / "on" / "abc123_nohash_0.wav"  # another speaker's recording
+    mine.parent.mkdir()
+    mine.write_bytes(b"recorded by the user")
+    _hear_all(_source(three_ons, tmp_path, keep_clips=2), three_ons)
+    kept = sorted(p.name for p in (tmp_path / "clips" / "on").iterdir())
+    assert kept == ["abc123_nohash_0.wav", f"{speaker}_nohash_8.wav", f"{speaker}_nohash_9.wav"]
+    assert (unknown / f"{speaker}_nohash_6.wav").read_bytes() == b"sorted by the user"
+
+
+def test_a_folder_that_cannot_be_written_is_logged_once_and_listening_goes_on(
+    tmp_path, three_ons, caplog
+):
+    (tmp_path / "clips").mkdir()
+    source = _source(three_ons, tmp_path, keep_clips=5)
+    caplog.set_level(logging.INFO, "assistant.clips")
+    with unwritable(tmp_path / "clips"):
+        detections = _hear_all(source, three_ons)
+    assert [d.label for d in detections] == ["on", "on", "on"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert warnings[0].startswith(
+        f"microphone.keep_clips: cannot write the clip of 'on' to {tmp_path / 'clips'} ("
+    )
+    assert warnings[0].endswith(
+        "listening goes on without it: free some space or make the folder writable, or set "
+        "keep_clips: 0"
+    )
+    assert "clips kept 0 in " in source.description
+    assert "(the last not written: [Errno " in source.description
+    assert not list((tmp_path / "clips").iterdir())
+    caplog.clear()
+    source.open_stream("default", 1600).position = 0  # heard again, the folder writable again
+    _hear_all(source, three_ons)
+    assert len(list((tmp_path / "clips" / "on").iterdir())) == 3
+    assert "clips are written again" in caplog.text
+    assert source.description.endswith("clips kept 3 in " + str(tmp_path / "clips"))
+
+
+def test_no_clip_is_kept_by_default(tmp_path, three_ons):
+    source = _source(three_ons, tmp_path)
+    assert len(_hear_all(source, three_ons)) == 3
+    assert source.clips is None
+    assert not (tmp_path / "clips").exists()
+    assert "clips" not in source.description
+
+
+def test_the_assistant_keeps_the_clips_of_its_microphone_in_its_data_folder_and_says_so(
+    alsa_home, three_ons
+):
+    """The daemon's own microphone source, on a real ALSA device playing the words."""
+    plug_in(alsa_home, three_ons)
+    path = alsa_home / "config.yaml"
+    path.write_text(f"source: microphone\nmicrophone: {{device: {DEVICE}, keep_clips: 10}}\n")
+    assistant = Assistant(load_config(path, INSTALLED), INSTALLED, alsa_home / "data", print)
+    assistant.start()
+    assistant.open_default_sources()
+    try:
+        folder = alsa_home / "data" / "clips"
+        assert wait_until(lambda: len(list(folder.glob("on/*.wav"))) == 3, timeout=30)
+        assert f", clips kept 3 in {folder}, firmware desktop-1" in assistant.status()
+    finally:
+        assistant.stop()
+
+
+def test_model_training_indexes_the_clips_folder_once_sorted(tmp_path, three_ons):
+    """A false accept moved to `_unknown_/` trains as unknown, the others as their command."""
+    _hear_all(_source(three_ons, tmp_path, keep_clips=5), three_ons)
+    clips = tmp_path / "clips"
+    (clips / "_unknown_").mkdir()
+    first = clips / "on" / f"{speaker_name()}_nohash_0.wav"
+    first.rename(clips / "_unknown_" / first.name)
+    indexed = subprocess.run(
+        [sys.executable, "-m", "model_training", "index", str(clips)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert indexed.returncode == 0, indexed.stderr
+    index = json.loads(indexed.stdout)
+    assert index["per_word"] == {"_unknown_": 1, "on": 2}
+    labels = [split for split in index["per_label_split"].values() if any(split.values())]
+    assert labels == [{**dict.fromkeys(labels[0], 0), "unknown": 1, "on": 2}]  # one speaker
+    assert index["duration_seconds"]["shorter_than_1s"] == 0
+
+
+def test_speaker_names_are_host_names_the_data_set_can_split():
+    assert speaker_name("Desk_PC.example.org") == "deskpc"
+    assert speaker_name("lab-2") == "lab-2"
+    assert speaker_name("___") == "me"
+
+
+def test_recent_audio_finds_a_window_by_its_wrapped_time():
+    recent = RecentAudio(3 * SAMPLE_RATE)
+    recent.add(np.arange(5 * SAMPLE_RATE, dtype=np.int64).astype(np.int16))
+    end = recent.window_end(4000)
+    assert end == 4 * SAMPLE_RATE
+    clip = recent.ending(end, SAMPLE_RATE)
+    assert np.array_equal(clip, np.arange(3 * SAMPLE_RATE, 4 * SAMPLE_RATE).astype(np.int16))
+    assert np.array_equal(recent.ending(2 * SAMPLE_RATE + 10, 20)[:10], np.zeros(10))
+    recent.heard += (2**32) * 16  # 49.7 days later, times have wrapped once
+    assert recent.window_end(4000) == 4 * SAMPLE_RATE + (2**32) * 16
+
+
+def test_a_keeper_writes_the_clips_waiting_when_closed(tmp_path):
+    keeper = ClipKeeper(tmp_path / "clips", 1, 1100, speaker="me")
+    keeper.hear(np.ones(SAMPLE_RATE, dtype=np.int16))
+    keeper.heard("go", 1000)
+    keeper.close()
+    assert keeper.kept() == [tmp_path / "clips" / "go" / "me_nohash_0.wav"]
