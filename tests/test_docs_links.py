@@ -1,5 +1,5 @@
-"""Relative links and #anchors in the READMEs and docs/*.md lead somewhere: to a file of the
-repository and, in a Markdown file, to one of its headings as GitHub names them."""
+"""Relative links and #anchors in the READMEs, CHANGELOG.md and docs/*.md lead somewhere: to a
+file of the repository and, in a Markdown file, to one of its headings as GitHub names them."""
 
 import re
 from pathlib import Path
@@ -10,7 +10,7 @@ READMES = [
     REPO / "firmware" / "README.md",
     REPO / "model_training" / "README.md",
 ]
-DOCS = [*READMES, *sorted((REPO / "docs").glob("*.md"))]
+DOCS = [*READMES, REPO / "CHANGELOG.md", *sorted((REPO / "docs").glob("*.md"))]
 
 FENCE = re.compile(r"^\s*(```|~~~)")
 CODE_SPAN = re.compile(r"`[^`]*`")

@@ -93,8 +93,8 @@ def test_the_sdist_holds_the_wheels_sources_and_none_of_the_tests(built):
     with tarfile.open(built.sdist) as archive:
         names = [name.split("/", 1)[1] for name in archive.getnames() if "/" in name]
     tops = {name.split("/")[0] for name in names}
-    project = {"README.md", "LICENSE", "pyproject.toml", "setup.cfg", "PKG-INFO", "MANIFEST.in"}
-    assert tops == {"assistant", "skills", "desk_kws_assistant.egg-info", *project}
+    project = {"README.md", "CHANGELOG.md", "LICENSE", "pyproject.toml", "setup.cfg", "PKG-INFO"}
+    assert tops == {"assistant", "skills", "desk_kws_assistant.egg-info", "MANIFEST.in", *project}
     assert "assistant/models/kws_int8.tflite" in names
 
 
