@@ -43,5 +43,10 @@ class Level:
             return f"quiet (speech should peak above {QUIET_DBFS:g} dBFS)"
         return "loud enough for speech"
 
+    @property
+    def figures(self) -> str:
+        """The peak and RMS, without what they say about speech."""
+        return f"peak {self.peak:6.1f} dBFS, RMS {self.rms:6.1f} dBFS"
+
     def __str__(self) -> str:
-        return f"peak {self.peak:6.1f} dBFS, RMS {self.rms:6.1f} dBFS, {self.hint}"
+        return f"{self.figures}, {self.hint}"

@@ -46,6 +46,8 @@ CLIP_LAYOUT = (1, 2, SAMPLE_RATE)
 """(channels, sample width in bytes, sample rate) of every clip: 16 kHz 16-bit mono."""
 _MAX_WAVS_PER_CLASS = 2**27 - 1
 _NOHASH = re.compile(r"_nohash_.*$")
+VALIDATION_LIST, TESTING_LIST = "validation_list.txt", "testing_list.txt"
+"""A folder's own split: the clips each names (both files present: every other clip is train)."""
 
 
 @dataclass(frozen=True)
@@ -138,8 +140,8 @@ def index_folder(
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such folder (expected the Speech Commands layout)")
-    validation = _read_list(root, "validation_list.txt")
-    testing = _read_list(root, "testing_list.txt")
+    validation = _read_list(root, VALIDATION_LIST)
+    testing = _read_list(root, TESTING_LIST)
     paths = [p for p in sorted(root.glob("*/*.wav")) if p.parent.name != NOISE_FOLDER]
     if not paths:
         raise ValueError(f"{root}: no <word>/<name>.wav clips found (Speech Commands layout)")
@@ -167,6 +169,21 @@ def index_folder(
         clips.append(Clip(str(path), word, label, speaker, split, frames, layouts[path][2]))
     check_layouts(root, layouts)
     return clips
+
+
+def has_own_lists(root: Path) -> bool:
+    """Whether `root` gives its own split (both lists), which `index_folder` then follows."""
+    return (root / VALIDATION_LIST).exists() and (root / TESTING_LIST).exists()
+
+
+def splits_of(clips: Iterable[Clip]) -> dict[str, str]:
+    """Each speaker's split (its spoken clips'; a speaker split by a folder's own lists is
+    named by the splits joined with "and")."""
+    found: dict[str, set[str]] = {}
+    for clip in clips:
+        if clip.word != SILENCE_FOLDER:
+            found.setdefault(clip.speaker, set()).add(clip.split)
+    return {speaker: " and ".join(sorted(split)) for speaker, split in found.items()}
 
 
 def noise_files(root: str | Path) -> list[Path]:

@@ -141,7 +141,7 @@ class Recorder:
 
     def _keep_noise(self, audio: np.ndarray) -> None:
         level = Level.of(audio)
-        self.say(f"  {level}")
+        self.say(f"  {level.figures}")  # no verdict for speech: none is wanted
         if level.peak <= FLOOR_DBFS:
             raise RuntimeError(
                 "the microphone gave only digital silence: unmute it (or choose another with "
@@ -154,20 +154,54 @@ class Recorder:
         self.say(f"  kept {path.relative_to(self.output)}")
 
 
-def split_note(output: Path, speaker: str) -> str:
-    """Which split `index` (and so training) puts `speaker`'s clips of `output` in."""
+SPLIT_USE = {
+    "train": "training learns from them",
+    "validation": "training does not learn from them: they pick the checkpoint",
+    "test": "training does not learn from them: they measure the model",
+}
+
+
+def speaker_splits(output: Path) -> dict[str, str]:
+    """Each speaker's split in `output` as `index` makes it (none when it holds no clips)."""
     try:
-        clips = dataset.index_folder(output)
+        return dataset.splits_of(dataset.index_folder(output))
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def split_note(output: Path, speaker: str, before: dict[str, str]) -> str:
+    """Which split `index` (and so training) puts `speaker`'s clips of `output` in, what that
+    means for training, and the speakers whose split the new one changed (`before`: each
+    speaker's split before the session)."""
+    try:
+        splits = dataset.splits_of(dataset.index_folder(output))
     except ValueError as error:
         return f"cannot tell the split of {output}: {error}"
-    split = " and ".join(sorted({clip.split for clip in clips if clip.speaker == speaker}))
-    note = f"`index` puts the clips of {speaker} in the {split} split (the split is by speaker)"
-    if dataset.speakers(clips) == {speaker}:
-        note += (
-            f"; {speaker} is the only speaker of {output}, so all of it is {split} clips: record "
-            "other people too, each with their own --speaker"
+    split = splits[speaker]
+    own = dataset.has_own_lists(output)
+    rule = (
+        f"{output}'s own validation and testing lists: a clip they do not name is train"
+        if own
+        else "the split is by speaker: all of one speaker's clips land in one split"
+    )
+    lines = [
+        f"`index` puts the clips of {speaker} in the {split} split ({rule}), so "
+        f"{SPLIT_USE.get(split, 'training learns from those in train only')}"
+    ]
+    moved = [name for name, was in before.items() if splits.get(name, was) != was]
+    lines += [
+        f"{name}'s clips moved from {before[name]} to {splits[name]}: a folder whose speakers "
+        "all hash into one split is split again with a salted rule"
+        for name in moved
+    ]
+    if "train" not in split and not own:
+        lines.append(
+            f"to train on these takes, give {output} its own split (`touch "
+            f"{output / dataset.VALIDATION_LIST} {output / dataset.TESTING_LIST}`: every clip "
+            "is then train) and record the takes that measure the model into another folder "
+            "(`python -m model_training evaluate --model MODEL --folder THAT --split all`)"
         )
-    return note
+    return "\n".join(lines)
 
 
 def record(
@@ -192,6 +226,7 @@ def record(
     except MicrophoneError as error:
         raise MicrophoneError(f"cannot record: {error}; {DEVICES}") from None
     recorder = Recorder(stream, output, window_seconds, ask, say)
+    before = speaker_splits(output)
     try:
         with stream:
             if ident is None:
@@ -206,7 +241,7 @@ def record(
         return INTERRUPTED if isinstance(stop, KeyboardInterrupt) else 1
     say(f"done: kept {len(recorder.kept)} take(s) in {output}")
     if ident is not None:
-        say(split_note(output, ident))
+        say(split_note(output, ident, before))
     return 0
 
 

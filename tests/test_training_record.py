@@ -18,10 +18,11 @@ from alsa_microphone import DEVICE, environment, plug_in
 from assistant_command import REPO
 from waiting import wait_until
 
+from model_training import dataset
 from model_training.__main__ import main
 from model_training.dataset import write_wav
 from model_training.frontend import to_int16
-from model_training.record import speaker_id
+from model_training.record import speaker_id, takes_of
 from model_training.settings import CLIP_SAMPLES, SAMPLE_RATE
 from model_training.synth import espeak_available, speak, trim
 from model_training.takes import take_of
@@ -117,7 +118,6 @@ def test_takes_are_kept_centred_on_the_word_and_silence_and_clipping_are_asked_a
                          (out / "off/zoe_nohash_0.wav", centres[2])):  # fmt: skip
         assert abs(_offset(_clip(path), audio, centre)) <= SAMPLE_RATE // 100  # within 10 ms
     assert "`index` puts the clips of zoe in the " in said
-    assert "zoe is the only speaker of" in said
 
     index = subprocess.run(
         [sys.executable, "-m", "model_training", "index", str(out)],
@@ -134,6 +134,40 @@ def test_takes_are_kept_centred_on_the_word_and_silence_and_clipping_are_asked_a
     [split] = [name for name, count in summary["speakers_per_split"].items() if count]
     assert summary["per_label_split"][split]["go"] == summary["per_label_split"][split]["off"] == 1
     assert f"in the {split} split" in said
+
+
+def test_the_session_says_whether_training_learns_from_the_takes_and_whose_split_moved(tmp_path):
+    """One speaker alone is all validation (or test) clips: the note says training does not
+    learn from them and how to make them train clips; a second speaker can move the first to
+    another split, which the note names; with the folder's own (empty) lists, all is train."""
+    out = tmp_path / "my_words"
+
+    def session(speaker: str) -> str:
+        plug_in(tmp_path, _takes(_word("go"))[0])
+        result = _record(tmp_path, "--output", str(out), "--speaker", speaker, "--words", "go",
+                         "--takes", str(takes_of(out / "go", speaker) + 1))  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    said = session("me")
+    assert "puts the clips of me in the validation split (the split is by speaker" in said
+    assert "so training does not learn from them: they pick the checkpoint" in said
+    lists = f"{out / 'validation_list.txt'} {out / 'testing_list.txt'}"
+    assert f"to train on these takes, give {out} its own split (`touch {lists}`" in said
+
+    said = session("sam")
+    assert "puts the clips of sam in the train split" in said
+    assert "so training learns from them" in said
+    assert "me's clips moved from validation to test" in said
+    assert "to train on these takes" not in said
+
+    for name in ("validation_list.txt", "testing_list.txt"):
+        (out / name).touch()
+    said = session("me")
+    assert f"puts the clips of me in the train split ({out}'s own validation and testing" in said
+    assert "so training learns from them" in said and "moved" not in said
+    clips = dataset.index_folder(out)
+    assert {clip.split for clip in clips} == {"train"} and len(clips) == 3
 
 
 def test_a_session_goes_on_where_it_stopped_and_replaces_no_take(tmp_path):
@@ -199,6 +233,8 @@ def test_the_room_noise_goes_to_background_noise_next_to_what_is_there(tmp_path)
         result = _record(tmp_path, "--output", str(out), "--noise", "2")
         assert result.returncode == 0, result.stdout + result.stderr
         assert f"kept _background_noise_/{expected}" in result.stdout
+        assert "dBFS, RMS  -40." in result.stdout  # its level, judged by nothing said of speech
+        assert "speech" not in result.stdout
         with wave.open(str(out / "_background_noise_" / expected)) as handle:
             assert handle.getnframes() == 2 * SAMPLE_RATE
             assert (handle.getnchannels(), handle.getsampwidth()) == (1, 2)
