@@ -5,7 +5,9 @@ For each command heard, the second of audio the model scored it highest in (the 
 inference of its average with the command's highest score, 990 ms, and the 10 ms before it) is
 written as a 16 kHz 16-bit mono WAV file to `<data>/clips/<command>/<speaker>_nohash_<n>.wav`,
 the Speech Commands layout that model_training's `index` and `--real` read: `<speaker>` is this
-computer's name, `<n>` counts on. Only the newest `keep_clips` of the clips still where they
+computer's name (as model_training's `record` names a speaker), `<n>` counts on. The files are
+readable by the user alone, in folders only the user may write in (others are refused, as is a
+command's folder that is a link). Only the newest `keep_clips` of the clips still where they
 were written are kept; a clip moved to a folder starting with `_` (`_unknown_/`) is the user's.
 The audio thread keeps the last seconds heard and copies a second per command; a thread of its
 own writes the files, and a folder it cannot write to is logged once while listening goes on.
@@ -23,7 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from assistant.microphone import SAMPLE_RATE
+from assistant.private_folder import not_private
 from assistant.protocol import MAX_SEQ
+from assistant.speakers import speaker_id
 from assistant.wav import wav_bytes
 
 log = logging.getLogger("assistant.clips")
@@ -37,12 +41,42 @@ TIME_WRAP_SAMPLES = (MAX_SEQ + 1) * SAMPLES_PER_MS
 """Audio times wrap as the board's clock (2**32 ms): so many samples."""
 
 
+NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+"""How a clip's file is opened: made new, never through a link planted at its name."""
+WRITE_FIX = "free some space or make the folder writable"
+
+
 def speaker_name(host: str | None = None) -> str:
-    """This computer's name (`host`, else its host name) as a Speech Commands speaker: its first
-    part in lower case, letters, digits and '-' only (the data set cuts names at '_'), else
-    "me"."""
-    name = (host if host is not None else socket.gethostname()).split(".")[0].lower()
-    return re.sub(r"[^a-z0-9-]", "", name) or "me"
+    """This computer's name (`host`, else its host name) as a Speech Commands speaker: the
+    speaker id (assistant/speakers.py) of its first part, else "me"."""
+    return speaker_id((host if host is not None else socket.gethostname()).split(".")[0]) or "me"
+
+
+class UnsafeFolder(OSError):
+    """A folder of the clips that other users could write in, or a link: no clip is written
+    there. `fix` says what to do."""
+
+    def __init__(self, problem: str, fix: str):
+        super().__init__(problem)
+        self.fix = fix
+
+
+def private_folder(folder: Path, linked: bool = True) -> None:
+    """Make `folder` (mode 0700) when missing; UnsafeFolder unless it is this user's alone
+    (assistant/private_folder.py) and, unless `linked`, a folder rather than a link to one (the
+    bound removes no clips through a link)."""
+    if not linked and folder.is_symlink():
+        raise UnsafeFolder(
+            f"{folder} is a symbolic link, and clips are written to real folders only",
+            f"replace {folder} with a folder",
+        )
+    why = not_private(folder)
+    if why is not None:
+        raise UnsafeFolder(
+            f"{folder} is not yours alone ({why}): another user could read the clips or have "
+            "the assistant write or remove files elsewhere",
+            f"make it yours and writable by you alone (`chmod 700 {folder}`), or remove it",
+        )
 
 
 class RecentAudio:
@@ -114,8 +148,13 @@ class ClipKeeper:
             self._writer = None
 
     def kept(self) -> list[Path]:
-        """The clips kept where they were written (in the commands' folders), oldest first."""
-        return [path for _, path in self._clips() if not path.parent.name.startswith("_")]
+        """The clips kept where they were written (in the commands' folders, not through a
+        link: the bound removes these only), oldest first."""
+        return [
+            path
+            for _, path in self._clips()
+            if not path.parent.name.startswith("_") and not path.parent.is_symlink()
+        ]
 
     @property
     def description(self) -> str:
@@ -141,11 +180,11 @@ class ClipKeeper:
             if self.problem is None:
                 log.warning(
                     "microphone.keep_clips: cannot write the clip of %r to %s (%s); listening "
-                    "goes on without it: free some space or make the folder writable, or set "
-                    "keep_clips: 0",
+                    "goes on without it: %s, or set keep_clips: 0",
                     label,
                     self.folder,
                     error,
+                    error.fix if isinstance(error, UnsafeFolder) else WRITE_FIX,
                 )
             self.problem = str(error)
             return
@@ -154,14 +193,17 @@ class ClipKeeper:
         self.problem = None
 
     def _write(self, label: str, clip: np.ndarray) -> Path:
-        """Write the clip as the next number of this speaker, whole or not at all."""
-        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        """Write the clip as the next number of this speaker, whole or not at all, readable by
+        this user alone, in folders of this user's alone."""
+        private_folder(self.folder)
+        private_folder(self.folder / label, linked=False)
         number = max((n for n, _ in self._clips()), default=-1) + 1
         path = self.folder / label / f"{self.speaker}_nohash_{number}.wav"
-        path.parent.mkdir(mode=0o700, exist_ok=True)
         partial = path.with_name(f".{path.name}.part")
+        partial.unlink(missing_ok=True)  # left by a crash
         try:
-            partial.write_bytes(wav_bytes(clip, SAMPLE_RATE))
+            with open(os.open(partial, NEW_FILE, 0o600), "wb") as file:
+                file.write(wav_bytes(clip, SAMPLE_RATE))
             os.replace(partial, path)
         finally:
             partial.unlink(missing_ok=True)

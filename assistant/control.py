@@ -32,7 +32,6 @@ import logging
 import os
 import socket
 import socketserver
-import stat
 import struct
 import threading
 import time
@@ -46,6 +45,7 @@ from assistant.clocks import elapsed
 from assistant.dispatcher import as_run
 from assistant.paths import runtime_dir
 from assistant.plugin import CommandEvent
+from assistant.private_folder import not_private
 from assistant.ratelimit import WarningLimiter
 
 log = logging.getLogger("assistant.control")
@@ -103,14 +103,11 @@ def private_directory(directory: Path) -> None:
     """Make `directory` (mode 0700) when missing; UnsafeDirectory unless it (and, if it is a
     symbolic link, the link) belongs to this user and neither group nor others may write in it,
     as in a shared /tmp where another user made `assistant-<uid>` first."""
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    link, target = directory.lstat(), directory.stat()
-    owners = {link.st_uid, target.st_uid}
-    if owners != {os.getuid()} or not stat.S_ISDIR(target.st_mode) or target.st_mode & 0o022:
+    why = not_private(directory)
+    if why is not None:
         raise UnsafeDirectory(
-            f"the runtime folder {directory} is not yours alone (owner uid "
-            f"{', '.join(map(str, sorted(owners)))}, mode {stat.filemode(target.st_mode)}), so "
-            "another user could take over `assistant send` or the virtual board's link; "
+            f"the runtime folder {directory} is not yours alone ({why}), so another user could "
+            "take over `assistant send` or the virtual board's link; "
             f"{PRIVATE_FOLDER_FIX}, or remove {directory} if it is not yours"
         )
 

@@ -1,8 +1,8 @@
 """WAV files read as the board hears them: 16-bit mono samples at its rate, or a clear error
 naming the file, what it holds and the sox command that converts it. The emulator's `--wav`
 (through assistant/pipeline.py), the own-voice analysis, the training data and the benchmarks
-all read their recordings here; the cue tones and the clips kept of detections are written
-with `wav_bytes`."""
+all read their recordings here; the cue tones, the clips kept of detections and the training
+data's clips are written with `wav_bytes`."""
 
 from __future__ import annotations
 

@@ -27,6 +27,7 @@ from assistant.wav import (
     convert_command,
     read_wav_int16,
     unreadable_wav,
+    wav_bytes,
     wav_layout,
 )
 from model_training.frontend import to_int16
@@ -201,11 +202,8 @@ def write_wav(
     """Float `audio` as a 16-bit mono WAV file; FileExistsError rather than replace a file when
     not `replace`."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb" if replace else "xb") as file, wave.open(file, "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(sample_rate)
-        handle.writeframes(to_int16(audio).astype("<i2").tobytes())
+    with open(path, "wb" if replace else "xb") as file:
+        file.write(wav_bytes(to_int16(audio), sample_rate))
 
 
 def fit_clip(audio: np.ndarray, samples: int = CLIP_SAMPLES) -> np.ndarray:

@@ -6,14 +6,13 @@ count, so a session stopped early goes on where it stopped; no file is ever repl
 from __future__ import annotations
 
 import contextlib
-import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from assistant import speakers
 from assistant.levels import FLOOR_DBFS, Level
 from assistant.microphone import MicrophoneError, open_microphone
 from model_training import dataset
@@ -39,11 +38,9 @@ class Microphone(Protocol):
 
 
 def speaker_id(name: str) -> str:
-    """The speaker id `name` has in file names: its letters and digits in lower case, accents
-    dropped ("Zoë O'Neil" is "zoeoneil"), so it holds none of the `_` and `/` that the layout
-    gives a meaning; the split by speaker goes by this id."""
-    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
-    ident = re.sub(r"[^a-z0-9]", "", plain)
+    """The speaker id `name` has in file names (assistant.speakers.speaker_id: the clips kept
+    of the microphone are named alike); ValueError when it has no letters or digits."""
+    ident = speakers.speaker_id(name)
     if not ident:
         raise ValueError(
             f"--speaker {name!r} has no letters or digits (a-z, 0-9) to name the speaker in "

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import stat
 import subprocess
 import sys
 import threading
@@ -26,6 +28,7 @@ from assistant.daemon import Assistant
 from assistant.listener import ListenerSettings, MicrophoneSource
 from assistant.microphone import SAMPLE_RATE
 from assistant.pipeline import ScoreStream, load_model
+from assistant.speakers import speaker_id
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -183,8 +186,90 @@ def test_model_training_indexes_the_clips_folder_once_sorted(tmp_path, three_ons
 
 def test_speaker_names_are_host_names_the_data_set_can_split():
     assert speaker_name("Desk_PC.example.org") == "deskpc"
-    assert speaker_name("lab-2") == "lab-2"
     assert speaker_name("___") == "me"
+
+
+def test_a_computer_is_the_speaker_that_record_names_alike():
+    """The clips of the computer lab-2 and the takes `record --speaker lab-2` makes are one
+    speaker, so `index` puts them in one split."""
+    assert speaker_name("lab-2.example.org") == speaker_id("lab-2") == "lab2"
+
+
+def _keep_one(keeper: ClipKeeper, label: str) -> None:
+    keeper.hear(np.ones(SAMPLE_RATE, dtype=np.int16))
+    keeper.heard(label, 1000)
+    keeper.close()
+
+
+def test_clips_are_readable_by_the_user_alone(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        _keep_one(ClipKeeper(tmp_path / "clips", 5, 1100, speaker="me"), "go")
+    finally:
+        os.umask(umask)
+    clip = tmp_path / "clips" / "go" / "me_nohash_0.wav"
+    assert stat.S_IMODE(clip.stat().st_mode) == 0o600
+    assert stat.S_IMODE(clip.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(clip.parent.parent.stat().st_mode) == 0o700
+
+
+@pytest.mark.parametrize("shared", ["clips", "clips/go"])
+def test_a_clips_folder_others_may_write_in_is_refused(tmp_path, caplog, shared):
+    """Another user could read the clips there, or plant links that the writing or the bound
+    would follow."""
+    (tmp_path / shared).mkdir(parents=True)
+    (tmp_path / shared).chmod(0o777)
+    keeper = ClipKeeper(tmp_path / "clips", 5, 1100, speaker="me")
+    _keep_one(keeper, "go")
+    assert not list((tmp_path / "clips").glob("*/*.wav"))
+    assert keeper.problem == (
+        f"{tmp_path / shared} is not yours alone (owner uid {os.getuid()}, mode drwxrwxrwx): "
+        "another user could read the clips or have the assistant write or remove files elsewhere"
+    )
+    assert (
+        caplog.records[-1]
+        .getMessage()
+        .endswith(
+            f"listening goes on without it: make it yours and writable by you alone (`chmod 700 "
+            f"{tmp_path / shared}`), or remove it, or set keep_clips: 0"
+        )
+    )
+
+
+def test_no_clip_is_written_or_removed_through_a_link(tmp_path):
+    """A command's folder that is a link (to a training folder, say) is not written in, and the
+    bound removes none of the files there, though they have the speaker's names."""
+    elsewhere = tmp_path / "dataset" / "on"
+    elsewhere.mkdir(parents=True)
+    for n in range(2):
+        (elsewhere / f"me_nohash_{n}.wav").write_bytes(b"a take of the user's")
+    clips = tmp_path / "clips"
+    clips.mkdir(mode=0o700)
+    (clips / "on").symlink_to(elsewhere)
+    keeper = ClipKeeper(clips, 1, 1100, speaker="me")
+    _keep_one(keeper, "on")
+    assert (
+        keeper.problem
+        == f"{clips / 'on'} is a symbolic link, and clips are written to real folders only"
+    )
+    _keep_one(keeper, "go")
+    assert keeper.problem is None
+    assert keeper.kept() == [clips / "go" / "me_nohash_2.wav"]
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["me_nohash_0.wav", "me_nohash_1.wav"]
+
+
+def test_a_link_planted_at_a_clips_partial_name_is_not_followed(tmp_path):
+    victim = tmp_path / "notes.txt"
+    victim.write_text("the user's notes")
+    folder = tmp_path / "clips" / "go"
+    folder.mkdir(parents=True, mode=0o700)
+    (tmp_path / "clips").chmod(0o700)
+    (folder / ".me_nohash_0.wav.part").symlink_to(victim)
+    _keep_one(ClipKeeper(tmp_path / "clips", 5, 1100, speaker="me"), "go")
+    assert victim.read_text() == "the user's notes"
+    clip = folder / "me_nohash_0.wav"
+    assert not clip.is_symlink()
+    assert len(_read(clip)) == SAMPLE_RATE
 
 
 def test_recent_audio_finds_a_window_by_its_wrapped_time():
