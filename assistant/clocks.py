@@ -100,6 +100,14 @@ class ClockWatch:
         the tick is accounted for before it acts, not after. Each change is told once, by the
         look that sees it first, whichever thread it is on; the callback runs with the watch's
         lock held, so a look on another thread returns only once it is done."""
+        # Two steps cannot be applied against each other. Both within one tick, or between two
+        # looks: this look sees their sum, and one move by the sum is the two moves (a step moves
+        # by addition). Each seen by a look of its own, on two threads: the lock is held from
+        # reading the clocks to the callback's end, so the second look reads them, and calls
+        # back, only once the first callback has moved everything; its change is measured from
+        # the offsets the first one recorded, so nothing is counted twice or lost. Nested on one
+        # thread (the lock is re-entrant) only if a callback looked itself: the timers skill's
+        # do not (moving a job wakes the scheduler's thread, whose round looks, and waits).
         with self._lock:
             (step_before, sleep_before), (step, sleep) = self._last, self._offsets()
             self._last = step, sleep

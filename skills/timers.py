@@ -13,19 +13,22 @@ newer version (timer_store.FORMAT) stops it at start too, and is left as it is. 
 under another data directory (the folder moved) are taken over at start.
 A timer counts real time: one due while the computer slept is announced as missed on waking
 (APScheduler's wait, on the monotonic clock, would end late by the time slept), and a step of
-the wall clock (NTP, a manual change) moves every timer with it, so the time left stays: the
-clocks are looked at once a second, and before each round of the scheduler and each moment set,
-so that a step is accounted for before the stepped clock is acted on.
+the wall clock (NTP, a manual change) moves every timer set on this boot with it, so the time
+left stays: the clocks are looked at once a second, and before each round of the scheduler and
+each moment set, so that a step is accounted for before the stepped clock is acted on. A step
+while the assistant was not running moves them at the next start (timer_anchors); a timer set
+before the machine booted keeps its moment on the wall clock.
 """
 
 from __future__ import annotations
 
 import math
 import sqlite3
+import time
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import datetime, timedelta, timezone
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from apscheduler.events import EVENT_JOB_MISSED, EVENT_JOB_REMOVED, JobEvent, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -46,11 +49,13 @@ from assistant.plugin import (
     SkillError,
     action,
     duration_in_words,
+    elapsed,
     local_time,
     moment_in_words,
     parse_amount,
     time_left_in_words,
 )
+from skills.timer_anchors import Anchors, current_boot
 from skills.timer_scheduler import LookingScheduler
 from skills.timer_store import NewerFormat, TimerStore, check_store, store_problem
 
@@ -110,13 +115,20 @@ class TimersSkill(Skill):
     )
     watch_clocks: ClassVar[dict[str, Callable[[], float] | float]] = {}
     """ClockWatch's clocks and tick, when not the real ones (tests)."""
+    which_boot: ClassVar[Callable[[], str]] = staticmethod(current_boot)
+    """The id of this boot (tests give another to stand for a reboot)."""
+    MOVED_AT_START = 1.0
+    """Seconds a timer's anchor must be off at a start for the timer to be moved: less is NTP's
+    slewing (or a reading's jitter), not a step."""
 
     def start(self) -> None:
         settings = self.context.settings
         self._key = str(self.context.data_dir.resolve())
         self._database = self.context.data_dir / "timers.sqlite"
+        self._anchors = Anchors(self._database, self.which_boot())
         try:
             check_store(self._database, STORE_TABLES.values())
+            anchors = self._anchors.this_boot()
         except sqlite3.Error as error:
             raise SkillError(
                 f"Timers: {store_problem(self._database, error)}, then reload", spoken=UNSAVED
@@ -152,18 +164,22 @@ class TimersSkill(Skill):
         """A timer due after this was missed while the computer slept, not while it was off."""
         self._clock_watch: ClockWatch | None = None
         """Made before the scheduler runs: each of its rounds looks at the clocks first."""
+        self._anchored: set[str] = set()
+        """The jobs set on this boot, which a step of the wall clock moves."""
         try:
-            self._run_stored()
+            self._run_stored(anchors)
         except BaseException:  # the host calls no stop() for a start that raised
             self.stop()
             raise
 
-    def _run_stored(self) -> None:
-        """Start the scheduler and the clock watch on the stored timers, and say which run."""
+    def _run_stored(self, anchors: dict[str, float]) -> None:
+        """Start the scheduler and the clock watch on the stored timers (moved by a step of the
+        wall clock since their `anchors`), and say which run."""
         self.scheduler.start(paused=True)  # nothing rings before the timers are this skill's
         self._adopt_stored()
-        self._note_rung_out("while the assistant was not running")
+        self._move_stepped_while_down(anchors)
         self._clock_watch = ClockWatch(self._woke, self._stepped, **self.watch_clocks)
+        self._note_rung_out("while the assistant was not running")
         self.scheduler.resume()
         self._clock_watch.start()
         running = self._timers_due()
@@ -240,13 +256,14 @@ class TimersSkill(Skill):
                 )
         restarted = bool(name) and self._restart(name)
         name = name or self._free_name()
+        job_id = TIMER_PREFIX + name
         try:
             self.scheduler.add_job(
                 _timer_due,
                 "date",
-                run_date=self._now() + timedelta(seconds=seconds),
+                run_date=self._now(job_id) + timedelta(seconds=seconds),
                 args=[self._key, name, event.site],
-                id=TIMER_PREFIX + name,
+                id=job_id,
                 name=name,
                 replace_existing=True,
             )
@@ -355,7 +372,7 @@ class TimersSkill(Skill):
         """Store the announcements of a timer that came due: every `ring_every` seconds from
         now on, for `ring_for` seconds."""
         settings = self.context.settings
-        now = self._now()
+        now = self._now(RING_PREFIX + name)
         try:
             self.scheduler.add_job(
                 _ring_again,
@@ -371,7 +388,7 @@ class TimersSkill(Skill):
         except SQLAlchemyError as error:
             self._not_stored(error)
 
-    def _not_stored(self, error: SQLAlchemyError) -> None:
+    def _not_stored(self, error: SQLAlchemyError | sqlite3.Error) -> None:
         """Log, once per start, that what happens to timers cannot be stored."""
         if not self._unstored_told:
             self._unstored_told = True
@@ -429,24 +446,78 @@ class TimersSkill(Skill):
         if self._clock_watch is not None:
             self._clock_watch.look()
 
-    def _now(self) -> datetime:
-        """The wall clock's time to set a moment by, any step of it having moved the timers
-        already: else the new moment, set on the stepped clock, would be moved by it again."""
+    def _now(self, job_id: str) -> datetime:
+        """The wall clock's time to set the moment of `job_id` by, any step of it having moved
+        the timers already: else the new moment, set on the stepped clock, would be moved by it
+        again. The job is anchored on this boot's clocks as it is now (timer_anchors)."""
         self._look_at_clocks()
+        self._anchored.add(job_id)
+        try:
+            self._anchors.record(job_id, self._clock_offset())
+        except sqlite3.Error as error:  # moved by steps all the same, until a restart
+            self._not_stored(error)
         return datetime.now(timezone.utc)
 
+    def _clock_offset(self) -> float:
+        """The watched wall clock minus the boot clock, in seconds: a step changes it."""
+        wall = cast(Callable[[], float], self.watch_clocks.get("wall", time.time))
+        boot = cast(Callable[[], float], self.watch_clocks.get("boot", elapsed))
+        return wall() - boot()
+
+    def _move_stepped_while_down(self, anchors: dict[str, float]) -> None:
+        """Move each stored job anchored on this boot by the step of the wall clock since it
+        was anchored (the assistant was not running, or stopped before its clock watch saw
+        it), and take them as this boot's: a later step moves them too."""
+        now = self._clock_offset()
+        moved: dict[str, float] = {}
+        for job in self.scheduler.get_jobs():
+            if job.id not in anchors:
+                continue
+            self._anchored.add(job.id)
+            by = now - anchors[job.id]
+            if abs(by) >= self.MOVED_AT_START:
+                self._move(job, timedelta(seconds=by))
+                moved[job.id] = by
+                try:
+                    self._anchors.record(job.id, now)
+                except sqlite3.Error as error:  # the move is not stored either: done again then
+                    self._not_stored(error)
+        for job_id, by in moved.items():
+            self.context.log.info(
+                "the clock was stepped by %+.0f s since %s was set: it keeps its time left",
+                by,
+                job_id,
+            )
+
     def _stepped(self, by: float) -> None:
-        """The wall clock was stepped `by` seconds: move every timer and ringing with it."""
-        self.context.log.info("the clock was stepped by %+.0f s: timers keep their time left", by)
+        """The wall clock was stepped `by` seconds: move every timer and ringing set on this
+        boot with it. One stored before the boot keeps its moment: it was set on another
+        boot's wall clock, the only clock two boots share, and a step after a boot is most
+        often NTP correcting the clock the boot began with, not a change of that moment."""
         shift = timedelta(seconds=by)
         self._started += shift
+        kept = []
         for job in self.scheduler.get_jobs():
-            try:
-                job.modify(
-                    trigger=_shifted(job.trigger, shift), next_run_time=job.next_run_time + shift
-                )
-            except JobLookupError:  # it rang, or was stopped, meanwhile
-                continue
+            if job.id in self._anchored:
+                self._move(job, shift)
+            else:
+                kept.append(job.id)
+        try:
+            self._anchors.moved(by)
+        except sqlite3.Error as error:
+            self._not_stored(error)
+        self.context.log.info(
+            "the clock was stepped by %+.0f s: timers keep their time left%s",
+            by,
+            f", but for those set before the machine started: {', '.join(kept)}" if kept else "",
+        )
+
+    def _move(self, job: Any, shift: timedelta) -> None:
+        """Move a timer or ringing `shift` later, unless it rang or was stopped meanwhile."""
+        with suppress(JobLookupError):
+            job.modify(
+                trigger=_shifted(job.trigger, shift), next_run_time=job.next_run_time + shift
+            )
 
     def _timers(self) -> list[Any]:
         """The timers running, the one due first first."""

@@ -858,6 +858,7 @@ class Clocks:
 
     def __init__(self) -> None:
         self.wall, self.boot, self.awake = Clock(), Clock(), Clock()
+        self.boot_id = "first boot"
 
     def sleep(self, seconds: float) -> None:
         """As a suspend looks: the wall and boot clocks go on, the monotonic one stands."""
@@ -866,7 +867,15 @@ class Clocks:
 
     def skill(self, tick: float = 0.02) -> type[TimersSkill]:
         clocks = {"wall": self.wall, "boot": self.boot, "awake": self.awake, "tick": tick}
-        return type("WatchedTimers", (TimersSkill,), {"watch_clocks": clocks})
+        which_boot = staticmethod(lambda: self.boot_id)
+        return type(
+            "WatchedTimers", (TimersSkill,), {"watch_clocks": clocks, "which_boot": which_boot}
+        )
+
+    def reboot(self) -> None:
+        """As a reboot looks: another boot id, the boot and monotonic clocks from 0."""
+        self.boot_id = "second boot"
+        self.boot.now = self.awake.now = 0.0
 
 
 @pytest.fixture
@@ -1049,3 +1058,63 @@ def test_a_timer_set_right_after_a_step_is_not_moved_by_it(clocks: Clocks, tmp_p
     finally:
         skill.stop()
     assert not any(" was due " in reply for reply in skill.replies), skill.replies
+
+
+WATCHED = {**FAST, "ask_length": False}
+
+
+def tea_set_then_stopped(clocks: Clocks, tmp_path: Path, seconds: float) -> datetime:
+    """The skill watching `clocks` sets tea for `seconds`, then stops: when tea is due."""
+    skill = SkillUnderTest(clocks.skill(), WATCHED, tmp_path)
+    try:
+        skill.do("start", name="tea", seconds=seconds)
+        return skill.skill.scheduler.get_job("timer:tea").next_run_time
+    finally:
+        skill.stop()
+
+
+def test_a_restart_after_a_step_keeps_the_time_left_of_the_timers_set_before_it(
+    clocks: Clocks, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A machine without a battery-backed clock: a ten-minute tea is set on the wrong clock it
+    booted with, the assistant restarts (a reload, an upgrade), and NTP steps the clock three
+    hours ahead while it is not running: tea is not three hours overdue at the next start
+    ("Tea was due ..., but the assistant was not running"), it rings ten minutes after it was
+    set; and again after a second restart with no step, it is not moved."""
+    caplog.set_level(logging.INFO, logger="assistant.skill.timers")
+    due = tea_set_then_stopped(clocks, tmp_path, seconds=600)
+    moved_behind_its_back(tmp_path / "timers" / "timers.sqlite", -timedelta(hours=3))
+    clocks.wall.now += 3 * 3600
+    for _ in range(2):
+        again = SkillUnderTest(clocks.skill(), WATCHED, tmp_path)
+        try:
+            assert again.skill.scheduler.get_job("timer:tea").next_run_time == due
+            assert re.fullmatch(r"Tea has (about )?ten minutes left", again.do("status"))
+        finally:
+            again.stop()
+        assert not any(" was due " in reply for reply in again.replies), again.replies
+    assert caplog.text.count("the clock was stepped by +10800 s since timer:tea was set") == 1
+
+
+def test_a_step_after_a_reboot_moves_only_the_timers_set_since(
+    clocks: Clocks, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Tea set, the machine restarted with its clock an hour behind (no battery-backed clock),
+    eggs set, then NTP steps the clock right: eggs, set on the wrong clock, keeps its time
+    left; tea, set before the boot, keeps its moment (it would ring an hour late)."""
+    caplog.set_level(logging.INFO, logger="assistant.skill.timers")
+    tea = tea_set_then_stopped(clocks, tmp_path, seconds=1200)
+    clocks.reboot()
+    moved_behind_its_back(tmp_path / "timers" / "timers.sqlite", timedelta(hours=1))
+    skill = SkillUnderTest(clocks.skill(), WATCHED, tmp_path)
+    scheduler = skill.skill.scheduler
+    try:
+        skill.do("start", name="eggs", seconds=600)
+        eggs = scheduler.get_job("timer:eggs").next_run_time
+        stepped_for_the_scheduler(skill, clocks, 3600)
+        assert wait_until(lambda: "the clock was stepped by +3600 s" in caplog.text)
+        assert scheduler.get_job("timer:eggs").next_run_time == eggs
+        assert scheduler.get_job("timer:tea").next_run_time == tea
+    finally:
+        skill.stop()
+    assert "but for those set before the machine started: timer:tea" in caplog.text
