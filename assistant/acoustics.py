@@ -1,7 +1,8 @@
 """What a microphone hears of a sound played in a room: a quiet room (faint noise around the
 sound) and a simulated one (a speaker's band, echoes, the microphone's noise). The own-voice
 analysis (assistant/own_voice.py) hears each reply through both; bench/bench_own_voice.py draws
-many more rooms to measure it."""
+many more rooms to measure it. Also the measures of audio's energy that the rest shares: `rms`
+and `frame_energy`."""
 
 from __future__ import annotations
 
@@ -21,6 +22,14 @@ NOISE_SEED = 0
 def rms(audio: np.ndarray) -> float:
     """The root mean square of `audio` (0 when empty)."""
     return float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if audio.size else 0.0
+
+
+def frame_energy(audio: np.ndarray, frame: int) -> np.ndarray:
+    """The mean square of each whole `frame` samples of float `audio` (a part frame at the end
+    left out), in its float type: the energy by which training finds a word in a clip and the
+    recorder a word in a take."""
+    frames = audio[: len(audio) // frame * frame].reshape(-1, frame)
+    return (frames**2).mean(axis=1)
 
 
 def in_a_quiet_room(

@@ -7,8 +7,9 @@ written as a 16 kHz 16-bit mono WAV file to `<data>/clips/<command>/<speaker>_no
 the Speech Commands layout that model_training's `index` and `--real` read: `<speaker>` is this
 computer's name (as model_training's `record` names a speaker), `<n>` counts on. The files are
 readable by the user alone, in folders only the user may write in (others are refused, as is a
-command's folder that is a link). Only the newest `keep_clips` of the clips still where they
-were written are kept; a clip moved to a folder starting with `_` (`_unknown_/`) is the user's.
+command's folder that is a link). Only the newest `keep_clips` clips are kept, and the bound
+removes this computer's clips only, in the model's commands' folders only: a clip moved to any
+other folder (`_unknown_/`, one of the user's) is the user's.
 The audio thread keeps the last seconds heard and copies a second per command; a thread of its
 own writes the files, and a folder it cannot write to is logged once while listening goes on.
 """
@@ -16,15 +17,16 @@ own writes the files, and a folder it cannot write to is logged once while liste
 from __future__ import annotations
 
 import logging
-import os
 import re
 import socket
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from assistant.microphone import SAMPLE_RATE
+from assistant.numbered import write_numbered
 from assistant.private_folder import not_private
 from assistant.protocol import MAX_SEQ
 from assistant.speakers import speaker_id
@@ -40,9 +42,6 @@ SAMPLES_PER_MS = SAMPLE_RATE // 1000
 TIME_WRAP_SAMPLES = (MAX_SEQ + 1) * SAMPLES_PER_MS
 """Audio times wrap as the board's clock (2**32 ms): so many samples."""
 
-
-NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-"""How a clip's file is opened: made new, never through a link planted at its name."""
 WRITE_FIX = "free some space or make the folder writable"
 
 
@@ -80,28 +79,32 @@ def private_folder(folder: Path, linked: bool = True) -> None:
 
 
 class RecentAudio:
-    """The last `capacity` samples heard, and how many were heard in all."""
+    """The last `capacity` samples heard, and how many were heard in all: a ring, sample `i`
+    (counted from the first heard) at `i % capacity`, so a block costs its own length."""
 
     def __init__(self, capacity: int):
         self._samples = np.zeros(capacity, dtype=np.int16)
         self.heard = 0
 
     def add(self, samples: np.ndarray) -> None:
-        kept, count = self._samples, len(samples)
-        if count >= len(kept):
-            kept[:] = samples[len(samples) - len(kept) :]
-        elif count:
-            kept[:-count] = kept[count:]
-            kept[-count:] = samples
-        self.heard += count
+        capacity = len(self._samples)
+        newest = samples[max(len(samples) - capacity, 0) :]
+        start = (self.heard + len(samples) - len(newest)) % capacity
+        first = min(len(newest), capacity - start)
+        self._samples[start : start + first] = newest[:first]
+        self._samples[: len(newest) - first] = newest[first:]
+        self.heard += len(samples)
 
     def ending(self, end: int, count: int) -> np.ndarray:
-        """A copy of the `count` samples before sample `end` (counted from the first heard);
-        silence for those before the first heard or no longer kept."""
-        stop = len(self._samples) - (self.heard - end)
-        start = stop - count
-        clip = self._samples[max(start, 0) : max(stop, 0)]
-        return np.concatenate([np.zeros(count - len(clip), dtype=np.int16), clip])
+        """A copy of the `count` samples before sample `end` (counted from the first heard, at
+        most `heard`); silence for those before the first heard or no longer kept."""
+        start = max(end - count, self.heard - len(self._samples), 0)
+        clip = np.zeros(count, dtype=np.int16)
+        if end > start:
+            clip[count - (end - start) :] = self._samples[
+                np.arange(start, end) % len(self._samples)
+            ]
+        return clip
 
     def window_end(self, time_ms: int) -> int:
         """The sample an audio time (wrapped at 2**32 ms, as inference times) ends at: the
@@ -112,11 +115,20 @@ class RecentAudio:
 class ClipKeeper:
     """Writes a clip of each command heard to `folder`, keeping the newest `keep`."""
 
-    def __init__(self, folder: Path, keep: int, history_ms: int, speaker: str | None = None):
+    def __init__(
+        self,
+        folder: Path,
+        keep: int,
+        history_ms: int,
+        commands: Sequence[str] = (),
+        speaker: str | None = None,
+    ):
         """`history_ms`: how long before the end of the audio heard a clip's window can end
-        (the recognizer's averaging window and a block read)."""
+        (the recognizer's averaging window and a block read); `commands`: the model's, whose
+        folders the bound counts (set again once the model is loaded)."""
         self.folder = folder
         self.keep = keep
+        self.commands = tuple(commands)
         self.speaker = speaker or speaker_name()
         self._capacity = CLIP_SAMPLES + history_ms * SAMPLES_PER_MS
         self.recent = RecentAudio(self._capacity)
@@ -148,12 +160,15 @@ class ClipKeeper:
             self._writer = None
 
     def kept(self) -> list[Path]:
-        """The clips kept where they were written (in the commands' folders, not through a
-        link: the bound removes these only), oldest first."""
+        """The clips the bound counts and removes, oldest first: files (not links) named as
+        this computer's clips in the folders (not links) of the model's commands."""
         return [
             path
             for _, path in self._clips()
-            if not path.parent.name.startswith("_") and not path.parent.is_symlink()
+            if path.parent.name in self.commands
+            and not path.parent.is_symlink()
+            and not path.is_symlink()
+            and path.is_file()
         ]
 
     @property
@@ -193,18 +208,14 @@ class ClipKeeper:
         self.problem = None
 
     def _write(self, label: str, clip: np.ndarray) -> Path:
-        """Write the clip as the next number of this speaker, whole or not at all, readable by
-        this user alone, in folders of this user's alone."""
+        """Write the clip as the next number of this speaker (past those of the clips moved
+        elsewhere too), whole or not at all, readable by this user alone, in folders of this
+        user's alone."""
         private_folder(self.folder)
         private_folder(self.folder / label, linked=False)
-        number = max((n for n, _ in self._clips()), default=-1) + 1
-        path = self.folder / label / f"{self.speaker}_nohash_{number}.wav"
-        partial = path.with_name(f".{path.name}.part")
-        partial.unlink(missing_ok=True)  # left by a crash
-        try:
-            with open(os.open(partial, NEW_FILE, 0o600), "wb") as file:
-                file.write(wav_bytes(clip, SAMPLE_RATE))
-            os.replace(partial, path)
-        finally:
-            partial.unlink(missing_ok=True)
-        return path
+        return write_numbered(
+            self.folder / label,
+            f"{self.speaker}_nohash_",
+            wav_bytes(clip, SAMPLE_RATE),
+            first=max((n for n, _ in self._clips()), default=-1) + 1,
+        )

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from assistant.acoustics import rms
+
 FULL_SCALE = 32768
 FLOOR_DBFS = -96.0
 """The level shown for digital silence (16-bit audio's floor)."""
@@ -31,8 +33,8 @@ class Level:
 
     @classmethod
     def of(cls, samples: np.ndarray) -> Level:
-        values = samples.astype(np.float64)
-        return cls(dbfs(float(np.abs(values).max(initial=0))), dbfs(math.sqrt(np.mean(values**2))))
+        peak = float(np.abs(samples.astype(np.float64)).max(initial=0))
+        return cls(dbfs(peak), dbfs(rms(samples)))
 
     @property
     def hint(self) -> str:

@@ -342,6 +342,8 @@ class MicrophoneSource:
                 self.state = (f"not listening: {error}", None)
                 stopping.wait()
                 return
+            if self.clips is not None:
+                self.clips.commands = pipeline.commands
             try:
                 with self.open_stream(self.settings.device, self._block) as stream:
                     delay = self.settings.retry_seconds

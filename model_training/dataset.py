@@ -196,14 +196,10 @@ def read_wav(path: str | Path) -> np.ndarray:
     return read_wav_int16(path).astype(np.float32) / 32768.0
 
 
-def write_wav(
-    path: str | Path, audio: np.ndarray, sample_rate: int = 16000, replace: bool = True
-) -> None:
-    """Float `audio` as a 16-bit mono WAV file; FileExistsError rather than replace a file when
-    not `replace`."""
+def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int = 16000) -> None:
+    """Float `audio` as a 16-bit mono WAV file (its folder made when missing)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb" if replace else "xb") as file:
-        file.write(wav_bytes(to_int16(audio), sample_rate))
+    Path(path).write_bytes(wav_bytes(to_int16(audio), sample_rate))
 
 
 def fit_clip(audio: np.ndarray, samples: int = CLIP_SAMPLES) -> np.ndarray:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.acoustics import rms
+from assistant.acoustics import frame_energy, rms
 from assistant.features import CHANNELS
 from model_training.dataset import Clip, fit_clip, read_wav
 from model_training.frontend import microfrontend, to_int16
@@ -94,9 +94,14 @@ class ClipStore:
 
 
 def voiced_span(audio: np.ndarray, frame: int = 160, threshold: float = 0.1) -> tuple[int, int]:
-    """(start, end) sample of the loud part of a clip: frames above `threshold` of peak energy."""
-    frames = audio[: len(audio) // frame * frame].reshape(-1, frame)
-    energy = (frames**2).mean(axis=1)
+    """(start, end) sample of the loud part of a clip: frames above `threshold` of peak energy.
+
+    The voiced core of a clip of the data set (cut and levelled already), from its first loud
+    frame to its last: where the recipe places the word and what its speech level is measured
+    on. Not `synth.trim` (which keeps a synthesized word's faint edges, to the sample) nor the
+    recorder's `takes.word_span` (a word in a live recording, found above the room's noise):
+    changing it changes every training example."""
+    energy = frame_energy(audio, frame)
     loud = np.flatnonzero(energy > threshold * max(energy.max(), 1e-12))
     if not loud.size:
         return 0, len(audio)

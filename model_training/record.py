@@ -15,6 +15,8 @@ import numpy as np
 from assistant import speakers
 from assistant.levels import FLOOR_DBFS, Level
 from assistant.microphone import MicrophoneError, open_microphone
+from assistant.numbered import write_numbered
+from assistant.wav import wav_bytes
 from model_training import dataset
 from model_training.settings import COMMANDS, NOISE_FOLDER, SAMPLE_RATE, check_commands
 from model_training.takes import take_of
@@ -56,19 +58,10 @@ def takes_of(folder: Path, speaker: str) -> int:
 
 def write_new(folder: Path, stem: str, samples: np.ndarray) -> Path:
     """int16 `samples` as `folder/<stem><n>.wav` with the first n no file has (one another
-    recorder has just written included): no file is replaced, and none is left half written."""
-    n = 0
-    while True:
-        path = folder / f"{stem}{n}.wav"
-        try:
-            dataset.write_wav(path, samples / 32768.0, replace=False)
-        except FileExistsError:
-            n += 1
-            continue
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
-        return path
+    recorder has just written included; assistant/numbered.py): no file is replaced, and none
+    is left half written. The folder is made when missing; the file's mode is the umask's."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_numbered(folder, stem, wav_bytes(samples, SAMPLE_RATE), mode=0o666)
 
 
 def listen(stream: Microphone, frames: int) -> np.ndarray:
@@ -94,6 +87,8 @@ class Recorder:
         self.stream, self.output, self.ask, self.say = stream, output, ask, say
         self.window = round(window_seconds * SAMPLE_RATE)
         self.kept: list[Path] = []
+        self.noise_seconds = 0.0
+        """How much of the room's noise was kept."""
 
     def words(self, words: Sequence[str], speaker: str, takes: int) -> None:
         """`takes` takes of each word by `speaker` (an id), less those already there, a round of
@@ -145,10 +140,18 @@ class Recorder:
                 f"--device; {DEVICES})"
             )
         self._kept(write_new(self.output / NOISE_FOLDER, "room_", audio))
+        self.noise_seconds = len(audio) / SAMPLE_RATE
 
     def _kept(self, path: Path) -> None:
         self.kept.append(path)
         self.say(f"  kept {path.relative_to(self.output)}")
+
+    @property
+    def summary(self) -> str:
+        """What the session kept: the room's noise (its length and file), else the takes."""
+        if self.noise_seconds:
+            return f"kept {round(self.noise_seconds, 1):g} s of room noise in {self.kept[-1]}"
+        return f"kept {len(self.kept)} take(s) in {self.output}"
 
 
 SPLIT_USE = {
@@ -232,11 +235,12 @@ def record(
                 _introduce(speaker, ident, words, say)
                 recorder.words(words, ident, takes)
     except (KeyboardInterrupt, EOFError) as stop:
-        kept = f"kept {len(recorder.kept)} take(s) in {output}" if recorder.kept else "kept nothing"
+        kept = recorder.summary if recorder.kept else "kept nothing"
+        rest = "" if ident is None else "; the same command again records the rest"
         why = "interrupted" if isinstance(stop, KeyboardInterrupt) else "the input ended"
-        say(f"\n{why}: {kept}; the same command again records the rest")
+        say(f"\n{why}: {kept}{rest}")
         return INTERRUPTED if isinstance(stop, KeyboardInterrupt) else 1
-    say(f"done: kept {len(recorder.kept)} take(s) in {output}")
+    say(f"done: {recorder.summary}")
     if ident is not None:
         say(split_note(output, ident, before))
     return 0

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from assistant.acoustics import frame_energy
 from assistant.levels import CLIPPING_DBFS, Level, dbfs
 from model_training.settings import CLIP_SAMPLES, SAMPLE_RATE
 
@@ -39,14 +40,19 @@ class Take:
 
 def frame_levels(samples: np.ndarray) -> np.ndarray:
     """The RMS level of each whole 10 ms frame of int16 `samples`, in dBFS."""
-    frames = samples[: len(samples) // FRAME * FRAME].reshape(-1, FRAME).astype(np.float64)
-    return np.array([dbfs(value) for value in np.sqrt((frames**2).mean(axis=1))])
+    energy = frame_energy(samples.astype(np.float64), FRAME)
+    return np.array([dbfs(value) for value in np.sqrt(energy)])
 
 
 def word_span(levels: np.ndarray, threshold: float) -> tuple[int, int]:
     """(first, last + 1) frame of the word: of the runs of frames at or above `threshold`
     (joined across quieter stretches of up to MAX_GAP_FRAMES), the one of most energy (a click
-    may be louder, never longer)."""
+    may be louder, never longer).
+
+    Not the training's `examples.voiced_span` (first to last frame near a clean clip's loudest)
+    nor `synth.trim` (a synthesized word's silence cut off): a take is a live recording, so the
+    word is found above the room's noise, and a key's click or a breath apart from it is left
+    out rather than spanned."""
     loud = np.flatnonzero(levels >= threshold)
     runs = np.split(loud, np.flatnonzero(np.diff(loud) > MAX_GAP_FRAMES + 1) + 1)
     word = max(runs, key=lambda run: float(np.sum(10 ** (levels[run] / 10))))

@@ -118,7 +118,11 @@ class MediaSkill(Skill):
         them (the last one last): commands go to the last of them that plays, else the last."""
         self._silent: dict[str, str] = {}
         """The players that did not answer when asked their status, with their unique bus
-        names: not asked again until a signal comes from that name or the player leaves."""
+        names: not asked again until a signal comes from that name or the player leaves (read
+        and changed with `_following` held, by the watcher and the actions alike)."""
+        self._signals = 0
+        """How many signals of players the watcher heard: an action that a player did not
+        answer finds it silent only if none came meanwhile (it may have come from that one)."""
         self._asked_until = 0.0
         """Until when (time.monotonic) playback that stops was stopped by the skill's pause."""
         self._changes = 0
@@ -126,15 +130,15 @@ class MediaSkill(Skill):
         it heard since rather than what the action was told before."""
         self._unfollowed = ""
         """Why the watcher cannot follow the players now ("": it can)."""
+        self._following = threading.RLock()
+        """Held from noting what players do to following it (held briefly: nothing is asked of
+        the players meanwhile)."""
         try:
             with self._connection() as bus:
                 self._active(bus)
         except SkillError as error:
             self.context.log.warning("%s (checked again at each command)", error)
         self._stopping = threading.Event()
-        self._following = threading.RLock()
-        """Held from noting what players do to following it (held briefly: nothing is asked of
-        the players meanwhile)."""
         self._watcher = threading.Thread(target=self._watch, name="media-watch", daemon=True)
         self._watcher.start()
 
@@ -313,14 +317,15 @@ class MediaSkill(Skill):
         self._reply(bus, message_bus.AddMatch(PLAYERS_SIGNAL))
         owners = {player: self._owner(bus, player) for player in self._players(bus)}
         owners = {player: owner for player, owner in owners.items() if owner}
-        for player, owner in list(self._silent.items()):
-            if owners.get(player) != owner:  # another process has the name (a new bus, say)
-                self._silent.pop(player, None)
+        with self._following:
+            for player, owner in list(self._silent.items()):
+                if owners.get(player) != owner:  # another process has the name (a new bus)
+                    self._silent.pop(player, None)
+            silent = {player: "Unknown" for player in owners if player in self._silent}
         asking = Asking(bus, CALL_TIMEOUT)
         for player in owners:
-            if player not in self._silent:
+            if player not in silent:
                 asking.ask(player)
-        silent = {player: "Unknown" for player in owners if player in self._silent}
         with self._following:
             self._recent = [player for player in self._recent if player in owners]
             self._seen = None
@@ -358,7 +363,8 @@ class MediaSkill(Skill):
                 player, old, new = message.body  # queued ones may be known already
                 if old and owners.get(player) == old:  # it left, or another process took it
                     owners.pop(player)
-                    self._silent.pop(player, None)
+                    with self._following:
+                        self._silent.pop(player, None)
                     self._heard({player: None})
                 if new and owners.get(player) != new:
                     owners[player] = new
@@ -368,12 +374,15 @@ class MediaSkill(Skill):
         """A STATUS_SIGNAL: the PlaybackStatus it announces is what its player does now; a
         player whose signal only says that it changed is asked, as is one that was silent."""
         sender = signal.header.fields.get(HeaderFields.sender, "")
-        for player in [player for player, owner in owners.items() if owner == sender]:
-            silent = self._silent.pop(player, None) is not None  # heard from
-            status = announced(signal)
+        players = [player for player, owner in owners.items() if owner == sender]
+        with self._following:
+            self._signals += 1
+            silent = {player for player in players if self._silent.pop(player, None)}  # heard
+        status = announced(signal)
+        for player in players:
             if status:
                 self._heard({player: status})
-            elif status == "" or silent:
+            elif status == "" or player in silent:
                 asking.ask(player)
 
     def _heard(self, statuses: dict[str, str | None], started: bool = True) -> None:
@@ -410,9 +419,10 @@ class MediaSkill(Skill):
     def _players(self, bus: DBusConnection) -> list[str]:
         names = self._reply(bus, message_bus.ListNames())[0]
         players = sorted(name for name in names if name.startswith(MPRIS_PREFIX))
-        for player in list(self._silent):
-            if player not in players:  # it left: one of that name is asked again
-                self._silent.pop(player, None)
+        with self._following:
+            for player in list(self._silent):
+                if player not in players:  # it left: one of that name is asked again
+                    self._silent.pop(player, None)
         return players
 
     def _active(self, bus: DBusConnection) -> tuple[str, dict[str, str]]:
@@ -434,9 +444,12 @@ class MediaSkill(Skill):
         most: Unknown for one that refuses, and for one that does not answer, which is not
         asked again until it is heard from (`_silent`)."""
         statuses = dict.fromkeys(players, "Unknown")
+        with self._following:
+            signals = self._signals
+            silent = set(self._silent)
         asking = Asking(bus, CALL_TIMEOUT)
         for player in players:
-            if player not in self._silent:
+            if player not in silent:
                 asking.ask(player)
         overdue = []
         while asking:
@@ -449,7 +462,7 @@ class MediaSkill(Skill):
             overdue += asking.overdue()
         for player in overdue:  # once all are in: the bus is asked on the same connection
             if owner := self._owner(bus, player):
-                self._fell_silent(player, owner)
+                self._fell_silent(player, owner, signals)
         return statuses
 
     def _owner(self, bus: DBusConnection, player: str) -> str:
@@ -459,9 +472,14 @@ class MediaSkill(Skill):
         except Refused:
             return ""
 
-    def _fell_silent(self, player: str, owner: str) -> None:
-        """Ask `player` nothing more until a signal comes from `owner`, its unique name."""
-        self._silent[player] = owner
+    def _fell_silent(self, player: str, owner: str, signals: int | None = None) -> None:
+        """Ask `player` nothing more until a signal comes from `owner`, its unique name.
+        `signals`: for an action, the watcher's count of signals when it asked; when one came
+        since (from `player`, maybe), the player is asked again next time instead."""
+        with self._following:
+            if signals is not None and signals != self._signals:
+                return
+            self._silent[player] = owner
         self.context.log.warning(
             "%s did not answer within %g s; it is not asked again until it is heard from",
             _short(player),

@@ -31,6 +31,8 @@ from assistant.pipeline import ScoreStream, load_model
 from assistant.speakers import speaker_id
 
 REPO = Path(__file__).resolve().parent.parent
+COMMANDS = ("go", "on")
+"""The commands of the model the keepers below are given."""
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +108,29 @@ def test_only_the_newest_clips_are_kept_and_the_ones_moved_out_are_the_users(tmp
     kept = sorted(p.name for p in (tmp_path / "clips" / "on").iterdir())
     assert kept == ["abc123_nohash_0.wav", f"{speaker}_nohash_8.wav", f"{speaker}_nohash_9.wav"]
     assert (unknown / f"{speaker}_nohash_6.wav").read_bytes() == b"sorted by the user"
+
+
+def test_the_bound_removes_only_this_computers_clips_in_the_commands_folders(tmp_path):
+    """A clip moved to a folder of the user's (not starting with `_`), a link in a command's
+    folder, and another speaker's take there are neither counted nor removed."""
+    clips = tmp_path / "clips"
+    for folder in ("go", "mine"):
+        (clips / folder).mkdir(parents=True, mode=0o700)
+    clips.chmod(0o700)
+    moved = clips / "mine" / "me_nohash_0.wav"
+    moved.write_bytes(b"moved here by the user")
+    take = clips / "go" / "ann_nohash_1.wav"
+    take.write_bytes(b"another speaker's take")
+    linked = clips / "go" / "me_nohash_1.wav"
+    linked.symlink_to(moved)
+    keeper = ClipKeeper(clips, 1, 1100, COMMANDS, speaker="me")
+    for _ in range(3):
+        _keep_one(keeper, "go")
+    assert keeper.problem is None
+    assert keeper.kept() == [clips / "go" / "me_nohash_4.wav"]
+    assert moved.read_bytes() == b"moved here by the user"
+    assert take.read_bytes() == b"another speaker's take"
+    assert linked.is_symlink()
 
 
 def test_a_folder_that_cannot_be_written_is_logged_once_and_listening_goes_on(
@@ -204,7 +229,7 @@ def _keep_one(keeper: ClipKeeper, label: str) -> None:
 def test_clips_are_readable_by_the_user_alone(tmp_path):
     umask = os.umask(0o022)
     try:
-        _keep_one(ClipKeeper(tmp_path / "clips", 5, 1100, speaker="me"), "go")
+        _keep_one(ClipKeeper(tmp_path / "clips", 5, 1100, COMMANDS, speaker="me"), "go")
     finally:
         os.umask(umask)
     clip = tmp_path / "clips" / "go" / "me_nohash_0.wav"
@@ -219,7 +244,7 @@ def test_a_clips_folder_others_may_write_in_is_refused(tmp_path, caplog, shared)
     would follow."""
     (tmp_path / shared).mkdir(parents=True)
     (tmp_path / shared).chmod(0o777)
-    keeper = ClipKeeper(tmp_path / "clips", 5, 1100, speaker="me")
+    keeper = ClipKeeper(tmp_path / "clips", 5, 1100, COMMANDS, speaker="me")
     _keep_one(keeper, "go")
     assert not list((tmp_path / "clips").glob("*/*.wav"))
     assert keeper.problem == (
@@ -246,7 +271,7 @@ def test_no_clip_is_written_or_removed_through_a_link(tmp_path):
     clips = tmp_path / "clips"
     clips.mkdir(mode=0o700)
     (clips / "on").symlink_to(elsewhere)
-    keeper = ClipKeeper(clips, 1, 1100, speaker="me")
+    keeper = ClipKeeper(clips, 1, 1100, COMMANDS, speaker="me")
     _keep_one(keeper, "on")
     assert (
         keeper.problem
@@ -265,7 +290,7 @@ def test_a_link_planted_at_a_clips_partial_name_is_not_followed(tmp_path):
     folder.mkdir(parents=True, mode=0o700)
     (tmp_path / "clips").chmod(0o700)
     (folder / ".me_nohash_0.wav.part").symlink_to(victim)
-    _keep_one(ClipKeeper(tmp_path / "clips", 5, 1100, speaker="me"), "go")
+    _keep_one(ClipKeeper(tmp_path / "clips", 5, 1100, COMMANDS, speaker="me"), "go")
     assert victim.read_text() == "the user's notes"
     clip = folder / "me_nohash_0.wav"
     assert not clip.is_symlink()
@@ -284,8 +309,23 @@ def test_recent_audio_finds_a_window_by_its_wrapped_time():
     assert recent.window_end(4000) == 4 * SAMPLE_RATE + (2**32) * 16
 
 
+def test_recent_audio_keeps_what_was_heard_whatever_the_blocks():
+    """Blocks of any length, longer than the ring too: each window is the audio heard then, or
+    silence where it is older than the ring or before the first sample."""
+    rng = np.random.default_rng(7)
+    recent, heard = RecentAudio(1000), np.zeros(0, np.int16)
+    for length in (0, 1, 999, 1000, 1001, 2500, 7, 320, 993, 1):
+        block = rng.integers(-32768, 32768, length, dtype=np.int16)
+        recent.add(block)
+        heard = np.concatenate([heard, block])
+        for end, count in ((len(heard), 1000), (len(heard) - 3, 40), (len(heard), 1500)):
+            kept = heard[max(end - count, len(heard) - 1000, 0) : max(end, 0)]
+            expected = np.concatenate([np.zeros(count - len(kept), np.int16), kept])
+            assert np.array_equal(recent.ending(end, count), expected)
+
+
 def test_a_keeper_writes_the_clips_waiting_when_closed(tmp_path):
-    keeper = ClipKeeper(tmp_path / "clips", 1, 1100, speaker="me")
+    keeper = ClipKeeper(tmp_path / "clips", 1, 1100, COMMANDS, speaker="me")
     keeper.hear(np.ones(SAMPLE_RATE, dtype=np.int16))
     keeper.heard("go", 1000)
     keeper.close()

@@ -600,3 +600,32 @@ def test_the_player_that_starts_playing_while_another_hangs_gets_the_commands(
             player.release()
             player.close()
         media.stop()
+
+
+def test_a_player_heard_from_while_a_command_waited_for_it_is_asked_again(
+    tmp_path: Path, bus_address: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command asks a player that does not answer; the watcher hears it meanwhile: the
+    player is not taken for silent (its signal came first), so the next command asks it."""
+    monkeypatch.setattr(media_skill, "CALL_TIMEOUT", 1)
+    music = MprisPlayer(bus_address, "aaa", status="Paused")
+    browser = MprisPlayer(bus_address, "bbb", answers=False)
+    media = SkillUnderTest(MediaSkill, {"bus": bus_address, "player": "aaa"}, tmp_path)
+    try:
+        assert wait_until(lambda: "bbb (unknown)" in media.status()[0])  # found silent
+        browser.set_status("Paused")  # heard from: asked again
+        assert wait_until(lambda: "bbb (paused)" in media.status()[0])
+        asked = browser.held
+        playing = threading.Thread(target=media.do, args=("play", "go"))
+        playing.start()
+        assert wait_until(lambda: browser.held == asked + 1)  # the command waits for it...
+        browser.set_status("Stopped")  # ...while the watcher hears from it
+        playing.join()
+        assert music.status == "Playing"
+        media.do("pause", "stop")
+        assert browser.held == asked + 2
+    finally:
+        for player in (browser, music):
+            player.release()
+            player.close()
+        media.stop()

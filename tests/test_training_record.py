@@ -233,6 +233,9 @@ def test_the_room_noise_goes_to_background_noise_next_to_what_is_there(tmp_path)
         result = _record(tmp_path, "--output", str(out), "--noise", "2")
         assert result.returncode == 0, result.stdout + result.stderr
         assert f"kept _background_noise_/{expected}" in result.stdout
+        assert result.stdout.rstrip().endswith(
+            f"done: kept 2 s of room noise in {out / '_background_noise_' / expected}"
+        )
         assert "dBFS, RMS  -40." in result.stdout  # its level, judged by nothing said of speech
         assert "speech" not in result.stdout
         with wave.open(str(out / "_background_noise_" / expected)) as handle:

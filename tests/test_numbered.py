@@ -1,0 +1,38 @@
+"""Numbered files (assistant/numbered.py): the first free number from a given one, never
+written in place of a file, and no file left of a write that failed."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from assistant.numbered import write_numbered
+
+
+def test_the_first_free_number_is_taken_and_no_file_is_replaced(tmp_path: Path) -> None:
+    (tmp_path / "me_nohash_0.wav").write_bytes(b"a take of the user's")
+    (tmp_path / "me_nohash_2.wav").write_bytes(b"another")
+    umask = os.umask(0o022)
+    try:
+        assert write_numbered(tmp_path, "me_nohash_", b"new") == tmp_path / "me_nohash_1.wav"
+        assert write_numbered(tmp_path, "me_nohash_", b"newer", first=1) == (
+            tmp_path / "me_nohash_3.wav"
+        )
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "me_nohash_0.wav").read_bytes() == b"a take of the user's"
+    assert (tmp_path / "me_nohash_2.wav").read_bytes() == b"another"
+    assert (tmp_path / "me_nohash_3.wav").read_bytes() == b"newer"
+    assert stat.S_IMODE((tmp_path / "me_nohash_1.wav").stat().st_mode) == 0o600
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        f"me_nohash_{n}.wav" for n in range(4)
+    ]
+
+
+def test_a_write_that_fails_leaves_no_file(tmp_path: Path) -> None:
+    with pytest.raises(TypeError):
+        write_numbered(tmp_path, "room_", "not bytes")  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []
