@@ -3,12 +3,15 @@ log: what it changed and what waits for a restart, or the file's problems."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+import operator
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from assistant.clocks import local_time
 from assistant.config import Config
+from assistant.config_commands import COMMAND_LIMITS, CommandRule
 from assistant.host import one_line
 
 STATUS_PROBLEMS = 3
@@ -82,7 +85,14 @@ def changes(old: Config, new: Config, restart_only: Collection[str]) -> list[str
         for name, value in new.values.items()
         if name not in restart_only and old.values.get(name) != value
     ]
-    commands = _differences(old.commands, new.commands, ("added", "removed", "changed"))
+    commands = _differences(
+        old.commands,
+        new.commands,
+        ("added", "removed", "changed"),
+        lambda before, after: (
+            before == after or _as_written(before, old) == _as_written(after, new)
+        ),
+    )
     if commands:
         found.append(f"commands {commands}")
     skills = _differences(old.skills, new.skills, ("started", "stopped", "restarted"))
@@ -91,13 +101,29 @@ def changes(old: Config, new: Config, restart_only: Collection[str]) -> list[str
     return found
 
 
-def _differences(before: Mapping, after: Mapping, words: tuple[str, str, str]) -> str:
+def _as_written(rule: CommandRule, config: Config) -> CommandRule:
+    """`rule` with None for each limit (`cooldown`, `min_score`) that is `config`'s top-level
+    one: a changed top-level value is said once, not again for every command that follows it."""
+    inherited = [name for name in COMMAND_LIMITS if getattr(rule, name) == config.values[name]]
+    return replace(rule, **dict.fromkeys(inherited))
+
+
+def _differences(
+    before: Mapping,
+    after: Mapping,
+    words: tuple[str, str, str],
+    same: Callable[[Any, Any], bool] = operator.eq,
+) -> str:
     """`name added, name removed, name changed` (in `words`) for the keys of `before` and
-    `after`, by name; empty when they are equal."""
+    `after`, by name (changed: not `same`); empty when they are equal."""
     added, removed, changed = words
     parts = sorted(
         [(name, added) for name in after if name not in before]
         + [(name, removed) for name in before if name not in after]
-        + [(name, changed) for name in after if name in before and before[name] != after[name]]
+        + [
+            (name, changed)
+            for name in after
+            if name in before and not same(before[name], after[name])
+        ]
     )
     return ", ".join(f"{name} {how}" for name, how in parts)

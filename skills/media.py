@@ -151,9 +151,9 @@ class MediaSkill(Skill):
     def status_lines(self) -> list[str]:
         """For `assistant status`: the player commands go to and its playback, then the other
         players', as the skill follows them (no request to the bus)."""
-        if self._unfollowed:
+        if self._unfollowed:  # why on a line of its own, which the status does not cut
             retrying = f"trying again every {WATCH_RETRY:g} s"
-            return [f"cannot follow the players: {self._unfollowed} ({retrying})"]
+            return [f"cannot follow the players ({retrying}):", self._unfollowed]
         seen = self._seen
         if seen is None:
             return ["looking for the players"]

@@ -375,7 +375,7 @@ def test_reload_waits_for_the_outcome_and_says_what_changed_or_what_to_fix(env, 
         changed = assistant(env, "reload")
         assert changed.returncode == 0, changed.stderr
         assert changed.stdout.splitlines() == [
-            f"reloaded {config}: cooldown 1.0 -> 2.0; commands off changed, on changed",
+            f"reloaded {config}: cooldown 1.0 -> 2.0; commands on changed",
             "only after a restart: microphone",
         ]
         assert "Bob" in assistant(env, "send", "on").stdout

@@ -195,7 +195,7 @@ def test_focus_is_released_when_the_bus_goes_away(tmp_path: Path) -> None:
     try:
         assert wait_until(lambda: skill.focus.current() is None)
         shown = skill.status()  # what `assistant status` says of it meanwhile
-        assert shown[0].startswith("skill media: cannot follow the players: "), shown
+        assert shown[0].startswith("skill media: cannot follow the players ("), shown
     finally:
         skill.stop()
         player.close()
@@ -215,7 +215,7 @@ def test_a_pause_asked_for_keeps_focus_while_the_watcher_reconnects(
         skill.do("pause", "stop")
         player.close()
     try:
-        lost = "skill media: cannot follow the players: "
+        lost = "skill media: cannot follow the players ("
         assert wait_until(lambda: skill.status()[0].startswith(lost))
         with session_bus(address):
             player = MprisPlayer(address, "testplayer", status="Paused")
@@ -409,11 +409,11 @@ def test_status_says_in_words_that_the_session_bus_went_away_and_the_log_its_ret
         assert wait_until(lambda: skill.focus.current() == "media")
         time.sleep(0.3)  # the skill waits for a signal
     try:
-        gone = (
-            f"skill media: cannot follow the players: no D-Bus session bus runs at {address} "
-            "(trying again every 0.2 s)"
-        )
-        assert wait_until(lambda: skill.status() == [gone]), skill.status()
+        gone = [
+            "skill media: cannot follow the players (trying again every 0.2 s):",
+            f"skill media: no D-Bus session bus runs at {address}",
+        ]
+        assert wait_until(lambda: skill.status() == gone), skill.status()
         lost = [line for line in skill.logged if "cannot follow the players" in line]
         assert len(lost) == 1 and "Errno" not in lost[0], lost  # went away, or runs no more
         with session_bus(address):
@@ -454,7 +454,7 @@ def test_a_session_bus_at_the_standard_place_is_found(
         monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", ended)
     stale = SkillUnderTest(MediaSkill, {}, tmp_path)
     try:
-        assert wait_until(lambda: f"no D-Bus session bus runs at {ended}" in stale.status()[0])
+        assert wait_until(lambda: f"no D-Bus session bus runs at {ended}" in stale.status()[-1])
         with session_bus(standard):
             _finds_the_bus_at(stale, standard)
     finally:
@@ -492,7 +492,7 @@ def test_a_session_bus_that_dbus_launch_started_is_found(
     launched.mkdir(parents=True)
     stale = SkillUnderTest(MediaSkill, {}, tmp_path)
     try:
-        assert wait_until(lambda: f"no D-Bus session bus runs at {ended}" in stale.status()[0])
+        assert wait_until(lambda: f"no D-Bus session bus runs at {ended}" in stale.status()[-1])
         with session_bus() as address:  # at a socket in /tmp, as dbus-launch starts it
             file = launched / "0123456789abcdef0123456789abcdef-1"
             file.write_text(
@@ -505,6 +505,27 @@ def test_a_session_bus_that_dbus_launch_started_is_found(
                 _pause_refused(tmp_path, {}, f"no D-Bus session bus runs at {ended}$")
     finally:
         stale.stop()
+
+
+def test_status_without_any_session_bus_says_why_in_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A desk with no session bus at all: the longest reason the skill gives, with where it
+    looked, is shown whole by `assistant status`, not cut at its line's length."""
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    skill = SkillUnderTest(MediaSkill, {}, tmp_path)
+    retrying = f"trying again every {media_skill.WATCH_RETRY:g} s"
+    try:
+        assert wait_until(lambda: "looking for the players" not in skill.status()[0])
+        assert skill.status() == [
+            f"skill media: cannot follow the players ({retrying}):",
+            "skill media: no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is not set, nor is one "
+            "at $XDG_RUNTIME_DIR/bus or in ~/.dbus/session-bus",
+        ]
+    finally:
+        skill.stop()
 
 
 def test_only_a_socket_of_this_user_at_the_standard_place_is_taken_for_the_session_bus(
