@@ -231,8 +231,8 @@ class MqttLink(Protocol):
         """Whether the broker is connected now."""
 
     def status(self) -> list[str]:
-        """One line for `status_lines`: `connected to the MQTT broker at host:port`, or why
-        not (refused, cannot be reached, not connected yet)."""
+        """The lines for `status_lines`: `connected to the MQTT broker at host:port`, or why
+        not (refused, cannot be reached, not connected yet), then the settings to check."""
 
     def publish(self, topic: str, payload: str | bytes, qos: int = 1, retain: bool = False) -> None:
         """Send a message and return once the broker confirmed it (QoS 0: once it is written).

@@ -14,7 +14,7 @@ from typing import Any
 import paho.mqtt.client as paho
 
 from assistant.plugin import MQTT_CONNECTION_SETTINGS, MQTT_RECONNECT_MAX, Cancellation, MqttError
-from assistant.rooms.mqtt_client import MqttConnection
+from assistant.rooms.mqtt_client import MqttConnection, advice_apart
 from assistant.rooms.settings import MqttSettings
 
 CONNECTION_WAIT = MQTT_RECONNECT_MAX + 1.0
@@ -77,7 +77,7 @@ class SkillMqtt:
     def status(self) -> list[str]:
         if self.connected:
             return [f"connected to the MQTT broker at {self.broker}"]
-        return [self._why_not_connected().replace("; try again", "")]
+        return advice_apart(self._why_not_connected().replace("; try again", ""))
 
     def publish(self, topic: str, payload: str | bytes, qos: int = 1, retain: bool = False) -> None:
         connected, unreachable = self._connection_that_may_come()

@@ -362,11 +362,28 @@ def test_status_says_whether_the_broker_is_connected_and_where(broker: Mosquitto
     assert skill.status() == [f"skill lights: connected to {where}"]
     broker.stop()
     assert wait_until(lambda: not skill.skill.connected)
-    why = (
-        f"cannot reach {where}: [Errno 111] Connection refused. Is the broker running, and are "
-        "skills.lights.host and skills.lights.port right?"
-    )
-    assert wait_until(lambda: skill.status() == [f"skill lights: {why}"])  # as it is logged
+    why = [  # as it is logged, the settings to check on a line of their own
+        f"skill lights: cannot reach {where}: [Errno 111] Connection refused.",
+        "skill lights: Is the broker running, and are skills.lights.host and skills.lights.port "
+        "right?",
+    ]
+    assert wait_until(lambda: skill.status() == why), skill.status()
+
+
+def test_status_shows_a_broker_name_that_does_not_resolve_and_the_settings_in_full(
+    lights,
+) -> None:
+    """A long broker name that no DNS knows: the reason and the settings to check are not cut
+    at the length `assistant status` keeps of a line."""
+    host = "the-mqtt-broker-of-the-house-in-the-garden-shed.invalid"
+    skill = lights(1883, host=host)
+    assert wait_until(lambda: "yet" not in skill.status()[0]), skill.status()
+    assert skill.status() == [
+        f"skill lights: cannot reach the MQTT broker at {host}:1883: [Errno -2] Name or service "
+        "not known.",
+        "skill lights: Is the broker running, and are skills.lights.host and skills.lights.port "
+        "right?",
+    ]
 
 
 def test_stopping_the_skill_is_not_a_lost_broker(broker: Mosquitto, tmp_path, caplog) -> None:

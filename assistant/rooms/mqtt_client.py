@@ -52,6 +52,14 @@ class Will:
     retain: bool = True
 
 
+def advice_apart(problem: str) -> list[str]:
+    """A `problem` as the connection words it, on two lines for a status that keeps its lines
+    short: what failed, then its last sentence, the settings to check (one line if it has no
+    such sentence)."""
+    failed, stop, advice = problem.rpartition(". ")
+    return [f"{failed}.", advice] if stop else [problem]
+
+
 def _send_without_delay(client, userdata, sock) -> None:
     """Turn off Nagle's algorithm: every MQTT packet leaves at once. With it, a packet written
     while the previous one is unacknowledged waits for the peer's delayed TCP acknowledgement
@@ -326,7 +334,8 @@ class MqttConnection:
             delay = min(delay * 2, self.settings.reconnect_max)
 
     def describe_socket_error(self, error: Exception) -> str:
-        """Why connecting failed with `error`, and the settings to check, as logged."""
+        """Why connecting failed with `error`, and the settings to check, as logged (its last
+        sentence, as in every `problem`: `advice` parts them)."""
         broker, section = self.settings.broker, self.section
         if (
             isinstance(error, ssl.SSLCertVerificationError)
