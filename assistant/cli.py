@@ -300,10 +300,18 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return service.CONFIG_ERROR_STATUS
+    print(f"{path}: OK ({_summary(config)})")
+    return 0
+
+
+def _summary(config: Config) -> str:
+    """What a good file does, for `config check`: the commands it maps and the skills it runs
+    (and switches off); for a satellite, whose commands and skills are the hub's, its site."""
+    if config.role == "satellite":
+        return f"satellite at site {config.site}: commands and skills are the hub's"
     mapped = f"{len(config.commands)} command{'' if len(config.commands) == 1 else 's'}"
     off = f"; off: {', '.join(config.skills_off)}" if config.skills_off else ""
-    print(f"{path}: OK ({mapped}, skills: {', '.join(config.skills) or 'none'}{off})")
-    return 0
+    return f"{mapped}, skills: {', '.join(config.skills) or 'none'}{off}"
 
 
 def cmd_send(args: argparse.Namespace) -> int:

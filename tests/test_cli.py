@@ -131,6 +131,13 @@ def test_config_check_takes_the_file_as_an_argument_or_config_after_the_subcomma
     empty.write_text("commands: {}\n")
     result = assistant(env, "config", "check", str(empty))
     assert result.stdout == f"{empty}: OK (0 commands, skills: none)\n", result.stderr
+    satellite = tmp_path / "satellite.yaml"  # its commands and skills are warned about, unused
+    satellite.write_text("role: satellite\nsite: attic\n" + one.read_text())
+    result = assistant(env, "config", "check", str(satellite))
+    assert result.stdout == (
+        f"{satellite}: OK (satellite at site attic: commands and skills are the hub's)\n"
+    ), result.stderr
+    assert "`commands:` is not used on a satellite" in result.stderr
     assert assistant(env, "config", "check", str(bad)).returncode == 2
     assert assistant(env, "config", "check", "--config", str(bad)).returncode == 2
     printed = assistant(env, "service", "install", "--print", "--config", str(good))
