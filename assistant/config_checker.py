@@ -101,17 +101,18 @@ class ConfigChecker:
         )
 
     def checked_settings(
-        self, values: Any, schema: tuple[Setting, ...], path: Path_
+        self, values: Any, schema: tuple[Setting, ...], path: Path_, fix: str = ""
     ) -> dict[str, Any]:
         """The settings checked against `schema`: every setting is there, a rejected one (its
-        problem reported) at its default, so checking can go on."""
+        problem reported) at its default, so checking can go on. `fix`: what to write instead
+        of values that are no mapping (unless they are a key with no space after its `:`)."""
         where = ".".join(map(str, path)) or "the top level"
         if values is None:
             values = {}
         if not isinstance(values, dict):
             spaceless = spaceless_key(values, self.secrets) if isinstance(values, str) else None
-            fix = f"; {spaceless}" if spaceless else ""
-            self.problem(path, f"{where} must be a mapping of settings{fix}")
+            fix = spaceless or fix
+            self.problem(path, f"{where} must be a mapping of settings{f'; {fix}' if fix else ''}")
             return validate_settings({}, schema)[0]
         by_name = {setting.name: setting for setting in schema}
         values = {

@@ -147,7 +147,11 @@ class CommandChecker:
             return None
         when = {} if spec.get("when") is None else spec["when"]
         if not isinstance(when, dict):
-            self.checker.problem((*path, "when"), "`when:` must map a skill name to actions")
+            self.checker.problem(
+                (*path, "when"),
+                "`when:` must map a skill name to actions; write them under it, as `when: "
+                "{media: media.pause}`, or remove `when:`",
+            )
             when = {}
         if spec["do"] == [] and not when:
             self.checker.warn((*path, "do"), f"command {command!r} does nothing: `do:` is empty")
@@ -203,7 +207,9 @@ class CommandChecker:
             return None
         skill, action = found
         known_problems = len(self.checker.problems)
-        params = self.checker.checked_settings(spec.get("with"), action.params, (*path, "with"))
+        params = self.checker.checked_settings(
+            spec.get("with"), action.params, (*path, "with"), _with_fix(action)
+        )
         call = ActionCall(skill, action.name, params)
         self.calls.append((call, (*path, "with"), len(self.checker.problems) == known_problems))
         return call
@@ -258,3 +264,13 @@ class CommandChecker:
             f"`{key}` is a key of the command, not of its action: write "
             f"`{path[1]}: {{do: {actions}, {key}: ...}}`"
         )
+
+
+def _with_fix(action: Action) -> str:
+    """What to write for a `with:` of `action` that is no mapping."""
+    if not action.params:
+        return f"{action.name} takes no settings: remove `with:`"
+    return (
+        f"write the action's settings under it, as `with: {{{action.params[0].name}: ...}}`, "
+        "or remove `with:`"
+    )

@@ -754,12 +754,17 @@ def test_with_and_when_of_the_wrong_type_are_refused_even_when_they_read_as_fals
           up: {do: {action: recorder.bright, with: 0}}
           down: {do: recorder.dim, when: ''}
           go: {do: {action: recorder.bright, with: false}}
+          off: {do: {action: recorder.dim, with: []}}
         """,
     )
+    settings = "write the action's settings under it, as `with: {level: ...}`, or remove `with:`"
     assert found == [
-        f"{tmp_path}/config.yaml:2: commands.up.do.with must be a mapping of settings",
-        f"{tmp_path}/config.yaml:3: `when:` must map a skill name to actions",
-        f"{tmp_path}/config.yaml:4: commands.go.do.with must be a mapping of settings",
+        f"{tmp_path}/config.yaml:2: commands.up.do.with must be a mapping of settings; {settings}",
+        f"{tmp_path}/config.yaml:3: `when:` must map a skill name to actions; write them under "
+        "it, as `when: {media: media.pause}`, or remove `when:`",
+        f"{tmp_path}/config.yaml:4: commands.go.do.with must be a mapping of settings; {settings}",
+        f"{tmp_path}/config.yaml:5: commands.off.do.with must be a mapping of settings; dim takes "
+        "no settings: remove `with:`",
     ]
 
 
