@@ -335,7 +335,7 @@ class MqttConnection:
 
     def describe_socket_error(self, error: Exception) -> str:
         """Why connecting failed with `error`, and the settings to check, as logged (its last
-        sentence, as in every `problem`: `advice` parts them)."""
+        sentence, as in every `problem`: `advice_apart` parts them)."""
         broker, section = self.settings.broker, self.section
         if (
             isinstance(error, ssl.SSLCertVerificationError)
