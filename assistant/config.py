@@ -196,11 +196,12 @@ def load_config(
     if reloading and not text.strip():
         message = "the file is empty (still being written?); reload once it is saved"
         raise ConfigError([ConfigProblem(file, 1, message)])
+    secrets = secret_names(skills)
     try:
-        document = load_located(text, file, secret_names(skills))
+        document = load_located(text, file, secrets)
     except YamlSyntaxError as error:
         raise ConfigError([ConfigProblem(file, error.line, error.message)]) from None
-    config = _checked(document, skills, unloadable or {})
+    config = _checked(document, skills, unloadable or {}, secrets)
     for warning in config.warnings:
         log.warning("%s", warning)
     return config
@@ -234,13 +235,16 @@ def check_skill_use(
 
 
 def _checked(
-    document: LocatedDocument, skills: Mapping[str, type[Skill]], unloadable: Mapping[str, str]
+    document: LocatedDocument,
+    skills: Mapping[str, type[Skill]],
+    unloadable: Mapping[str, str],
+    secrets: frozenset[str],
 ) -> Config:
     """`document` checked part by part, collecting every problem rather than stopping at the
     first, in the order the parts need: the top level and the sections (which say what the
     microphone model can report), the commands (the calls they make), then the skills (whose
     own checks take those calls). Raises ConfigError with all the problems, sorted by line."""
-    checker = ConfigChecker(document, skills, unloadable, secret_names(skills))
+    checker = ConfigChecker(document, skills, unloadable, secrets)
     data = document.data
     if not isinstance(data, dict):
         checker.problem((), "the configuration must be a mapping of settings")
