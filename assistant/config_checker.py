@@ -134,21 +134,23 @@ class ConfigChecker:
     ) -> None:
         """Warn at each secret setting given a value (a broker's password) when other users
         may read the file: the file's group, or everyone, as a copy made with the usual umask
-        022 is."""
+        022 is. The file is looked at only when such a value is given."""
+        given = [setting for setting in schema if setting.secret and values.get(setting.name)]
+        if not given:
+            return
         try:
             mode = self.document.file.stat().st_mode
         except OSError:  # no file (assistant.plugin_testing): nothing to guard
             return
         if not mode & 0o044:
             return
-        for setting in schema:
-            if setting.secret and values.get(setting.name):
-                self.warn(
-                    (*path, setting.name),
-                    f"{'.'.join(map(str, (*path, setting.name)))}: others may read this file (mode "
-                    f"{stat.filemode(mode)}), so its {setting.name} too; make it readable by "
-                    f"you alone: chmod 600 {self.document.file}",
-                )
+        for setting in given:
+            self.warn(
+                (*path, setting.name),
+                f"{'.'.join(map(str, (*path, setting.name)))}: others may read this file (mode "
+                f"{stat.filemode(mode)}), so its {setting.name} too; make it readable by "
+                f"you alone: chmod 600 {self.document.file}",
+            )
 
     def as_written(self, value: Any, path: Path_, setting: Setting | None) -> Any:
         """`value` with the numbers written where `setting` takes text as they were written."""
