@@ -119,17 +119,20 @@ class Recorder:
         least one second, if Ctrl-C stops it)."""
         self.ask(f"the room's noise, {seconds:g} s: press Enter, then keep quiet ")
         wanted = round(seconds * SAMPLE_RATE)
-        audio = np.zeros(0, np.int16)
+        blocks: list[np.ndarray] = []  # joined once: a minute is 600 blocks
         try:
-            audio = listen(self.stream, BLOCK)
-            while len(audio) < wanted:
-                audio = np.concatenate([audio, self.stream.read(BLOCK)[0][:, 0]])
+            blocks.append(listen(self.stream, BLOCK))
+            heard = len(blocks[0])
+            while heard < wanted:
+                blocks.append(self.stream.read(BLOCK)[0][:, 0])
+                heard += len(blocks[-1])
         except KeyboardInterrupt:
+            audio = np.concatenate(blocks) if blocks else np.zeros(0, np.int16)
             if len(audio) >= SAMPLE_RATE:
                 with contextlib.suppress(RuntimeError):
                     self._keep_noise(audio)
             raise
-        self._keep_noise(audio[:wanted])
+        self._keep_noise(np.concatenate(blocks)[:wanted])
 
     def _keep_noise(self, audio: np.ndarray) -> None:
         level = Level.of(audio)
