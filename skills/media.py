@@ -401,10 +401,11 @@ class MediaSkill(Skill):
                 seen[player] = status
             self._seen = seen
             self._changes += 1
-            if ("Playing" in seen.values()) != (self._followed == "Playing"):
-                self._follow(_playback(seen))
+            playback = _playback(seen)
+            if (playback == "Playing") != (self._followed == "Playing"):
+                self._follow(playback)
             else:  # focus kept after the skill's pause lasts, the bus going down included
-                self._followed = _playback(seen)
+                self._followed = playback
 
     def _played(self, player: str) -> None:
         """`player` is now the last that started playing or that the skill played or paused."""

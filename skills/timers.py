@@ -279,9 +279,17 @@ class TimersSkill(Skill):
         """Whether a timer named `name` runs or rings, which a new one of that name replaces:
         its ringing is silenced (the new one is set from its announcement)."""
         running = self.scheduler.get_job(TIMER_PREFIX + name) is not None
-        ringing = [job for job in self.scheduler.get_jobs("ringing") if job.args[1] == name]
+        ringing = self._ringings_of(name)
         self._silence(ringing)
         return running or bool(ringing)
+
+    def _ringings_of(self, name: str) -> list[Any]:
+        """The ringings stored of the timer `name` (of every timer when `name` is empty)."""
+        return [
+            job
+            for job in self.scheduler.get_jobs(jobstore="ringing")
+            if not name or job.args[1] == name
+        ]
 
     def _silence(self, ringing: list[Any]) -> None:
         """Silence these ringings, releasing the focus when none rings any more."""
@@ -302,11 +310,7 @@ class TimersSkill(Skill):
     def stop_timer(self, event: CommandEvent, name: str = "") -> str:
         """Silence ringing timers (the one named, when `name` is given), or else cancel a
         running one (the one named, else the one due first)."""
-        ringing = [
-            job
-            for job in self.scheduler.get_jobs(jobstore="ringing")
-            if not name or job.args[1] == name
-        ]
+        ringing = self._ringings_of(name)
         if ringing:
             self._silence(ringing)
             if name:
