@@ -388,7 +388,11 @@ class Assistant:
             self._speak(RESTART_NEEDED)
         waiting += [f"the code of skill {names}" for names in new_code]
         return Reload(
-            time.time(), path, (), tuple(changed), tuple(waiting), tuple(map(str, loaded.warnings))
+            time.time(),
+            path,
+            changed=tuple(changed),
+            waiting=tuple(waiting),
+            warnings=tuple(map(str, loaded.warnings)),
         )
 
     def _warn_of_changed_code(self, installed: Mapping[str, type[Skill]]) -> list[str]:
