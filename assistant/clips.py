@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -162,9 +162,13 @@ class ClipKeeper:
     def kept(self) -> list[Path]:
         """The clips the bound counts and removes, oldest first: files (not links) named as
         this computer's clips in the folders (not links) of the model's commands."""
+        return self._counted(path for _, path in self._clips())
+
+    def _counted(self, clips: Iterable[Path]) -> list[Path]:
+        """Those of `clips` (this speaker's, by number) that the bound counts."""
         return [
             path
-            for _, path in self._clips()
+            for path in clips
             if path.parent.name in self.commands
             and not path.parent.is_symlink()
             and not path.is_symlink()
@@ -188,8 +192,8 @@ class ClipKeeper:
 
     def _save(self, label: str, clip: np.ndarray) -> None:
         try:
-            path = self._write(label, clip)
-            for old in self.kept()[: -self.keep]:
+            found = self._write(label, clip)
+            for old in self._counted(found)[: -self.keep]:
                 old.unlink(missing_ok=True)
         except OSError as error:
             if self.problem is None:
@@ -204,18 +208,21 @@ class ClipKeeper:
             self.problem = str(error)
             return
         if self.problem is not None:
-            log.info("microphone.keep_clips: clips are written again (%s)", path)
+            log.info("microphone.keep_clips: clips are written again (%s)", found[-1])
         self.problem = None
 
-    def _write(self, label: str, clip: np.ndarray) -> Path:
+    def _write(self, label: str, clip: np.ndarray) -> list[Path]:
         """Write the clip as the next number of this speaker (past those of the clips moved
         elsewhere too), whole or not at all, readable by this user alone, in folders of this
-        user's alone."""
+        user's alone. This speaker's clips by number, the one written last: the folder is
+        looked through once per clip, for its number and the bound alike."""
         private_folder(self.folder)
         private_folder(self.folder / label, linked=False)
-        return write_numbered(
+        found = self._clips()
+        written = write_numbered(
             self.folder / label,
             f"{self.speaker}_nohash_",
             wav_bytes(clip, SAMPLE_RATE),
-            first=max((n for n, _ in self._clips()), default=-1) + 1,
+            first=max((n for n, _ in found), default=-1) + 1,
         )
+        return [*(path for _, path in found), written]

@@ -330,3 +330,25 @@ def test_a_keeper_writes_the_clips_waiting_when_closed(tmp_path):
     keeper.heard("go", 1000)
     keeper.close()
     assert keeper.kept() == [tmp_path / "clips" / "go" / "me_nohash_0.wav"]
+
+
+def test_the_clips_folder_is_looked_through_once_per_clip(tmp_path, monkeypatch):
+    """Numbering a clip and bounding the clips share one look through the folder, which
+    grows with `keep_clips`; the bound still keeps the newest alone."""
+    clips = tmp_path / "clips"
+    keeper = ClipKeeper(clips, 2, 1100, COMMANDS, speaker="me")
+    _keep_one(keeper, "go")
+    looks = []
+    scandir = os.scandir
+
+    def counted(path=None):
+        looks.append(Path(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", counted)
+    for label in ("on", "go", "on"):
+        _keep_one(keeper, label)
+    assert looks.count(clips) == 3
+    monkeypatch.undo()
+    assert keeper.kept() == [clips / "go" / "me_nohash_2.wav", clips / "on" / "me_nohash_3.wav"]
+    assert stat.S_IMODE((clips / "on" / "me_nohash_3.wav").stat().st_mode) == 0o600
