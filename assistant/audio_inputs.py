@@ -1,13 +1,20 @@
 """The audio devices PortAudio lists, as `assistant devices` shows them: each one's name as
 `microphone.device` takes it, its input channels and default rate, whether `microphone.device`
 picks it and whether it is the system's default input, and why it cannot be used, all by the
-daemon's own device code (assistant/microphone.py)."""
+daemon's own device code (assistant/microphone.py). PortAudio looks for the devices once, as
+the listing starts, and every device is judged against that one list."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from assistant.microphone import MicrophoneError, input_number, load_sounddevice, microphone_problem
+from assistant.microphone import (
+    MicrophoneError,
+    input_number,
+    load_sounddevice,
+    microphone_problem,
+    refresh_devices,
+)
 
 NO_INPUT = "no input channels (an output, or an input PortAudio could not open when it started)"
 
@@ -29,9 +36,10 @@ class AudioInput:
 
 
 def _number(device: str) -> int | None:
-    """The number of the input `device` names; None when it names none."""
+    """The number of the input `device` names (in the list of `audio_inputs`); None when it
+    names none."""
     try:
-        return input_number(device)
+        return input_number(device, refresh=False)
     except MicrophoneError:
         return None
 
@@ -42,15 +50,17 @@ def _setting_value(number: int, name: str) -> str:
 
 
 def audio_inputs(device: str) -> list[AudioInput]:
-    """Every device PortAudio lists, with `device` (a `microphone.device`) judged against them;
-    MicrophoneError with the fix when sounddevice cannot load."""
+    """Every device PortAudio lists once it has looked for them again, with `device` (a
+    `microphone.device`) judged against them; MicrophoneError with the fix when sounddevice
+    cannot load, or PortAudio cannot start."""
     sd = load_sounddevice()
+    refresh_devices()
     picked, default = _number(device), _number("default")
     listed = []
     for info in sd.query_devices():
         number, channels = info["index"], info["max_input_channels"]
         value = _setting_value(number, info["name"]) if channels else info["name"]
-        problem = microphone_problem(value) if channels else NO_INPUT
+        problem = microphone_problem(value, refresh=False) if channels else NO_INPUT
         listed.append(
             AudioInput(
                 number,
@@ -89,6 +99,6 @@ def input_lines(device: str) -> tuple[list[str], bool]:
         mark = "use " if found.picked and not found.problem else "skip"
         lines.append(f"{mark}  {found.number:>3}  {found.name:<{width}}  {'; '.join(notes)}")
     if not any(found.picked for found in inputs):
-        lines.append(f"microphone.device picks none: {microphone_problem(device)}")
+        lines.append(f"microphone.device picks none: {microphone_problem(device, refresh=False)}")
     usable = any(found.picked and not found.problem for found in inputs)
     return lines, usable

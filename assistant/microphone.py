@@ -130,27 +130,31 @@ class InputFormat:
     channels: int
 
 
-def microphone_problem(device: str = "default", setting: str = CONFIGURED) -> str | None:
+def microphone_problem(
+    device: str = "default", setting: str = CONFIGURED, refresh: bool = True
+) -> str | None:
     """Why `device` (among the devices plugged in now) cannot be used, with the fix (`setting`
     names the device), as opening it would say; None when it can: sounddevice finds it, it
     records 16-bit at 16 kHz or at its own rate (python-soxr then loads), in mono or as a stereo
-    pair."""
+    pair. Unless `refresh` is False (the caller has just refreshed the list), PortAudio looks
+    for the devices again before it says so."""
     try:
-        _usable_format(load_sounddevice(), device, setting)
+        _usable_format(load_sounddevice(), device, setting, refresh)
     except MicrophoneError as error:
         return str(error)
     return None
 
 
-def input_number(device: str, setting: str = CONFIGURED) -> int:
+def input_number(device: str, setting: str = CONFIGURED, refresh: bool = True) -> int:
     """The number PortAudio lists the input `device` names under, the one opening it picks
     ("default": the system's default input); MicrophoneError with the reason and the fix
-    (`setting` names the device) when it names none, or several."""
+    (`setting` names the device) when it names none, or several, even once PortAudio has
+    looked for the devices again (unless `refresh` is False)."""
     sd = load_sounddevice()
     try:
         with _portaudio:
             found = _with_fresh_devices(
-                lambda: sd.query_devices(device_argument(device), kind="input")
+                lambda: sd.query_devices(device_argument(device), kind="input"), refresh
             )
     except (ValueError, sd.PortAudioError) as error:
         raise _explained(error, _name(device), setting) from error
@@ -182,14 +186,14 @@ def _input_format(sd, chosen: int | str | None) -> InputFormat:
         raise refused
 
 
-def _with_fresh_devices(attempt: Callable[[], T]) -> T:
+def _with_fresh_devices(attempt: Callable[[], T], refresh: bool = True) -> T:
     """`attempt()`, and once more with PortAudio's device list refreshed if it fails (the device
     may have been plugged in, or unplugged and back in, since PortAudio started), unless a
-    stream is open."""
+    stream is open or not `refresh`."""
     try:
         return attempt()
     except Exception:  # PortAudio's errors, or ValueError for a device it does not list
-        if not refresh_devices():
+        if not refresh or not refresh_devices():
             raise
     return attempt()
 
@@ -225,12 +229,15 @@ def _explained(error: Exception, name: str, setting: str) -> MicrophoneError:
     )
 
 
-def _usable_format(sd, device: str, setting: str) -> tuple[InputFormat, Resampler | None]:
+def _usable_format(
+    sd, device: str, setting: str, refresh: bool = True
+) -> tuple[InputFormat, Resampler | None]:
     """The format to record `device` in, and the resampler of its rate (None at 16 kHz);
-    MicrophoneError with the reason and the fix when it cannot be made 16 kHz mono."""
+    MicrophoneError with the reason and the fix when it cannot be made 16 kHz mono, even once
+    PortAudio has looked for the devices again (unless `refresh` is False)."""
     try:
         with _portaudio:  # no restart on another thread while looking
-            form = _with_fresh_devices(lambda: _input_format(sd, device_argument(device)))
+            form = _with_fresh_devices(lambda: _input_format(sd, device_argument(device)), refresh)
     except (ValueError, sd.PortAudioError) as error:
         raise _explained(error, _name(device), setting) from error
     if form.rate == SAMPLE_RATE:

@@ -225,3 +225,25 @@ def test_on_a_terminal_the_level_line_is_refreshed_in_place_and_ctrl_c_ends_it(h
     assert heard and "microphone: 'on' (" in heard[1]
     assert "Traceback" not in text + process.stderr.read().decode()
     assert text.endswith("\r\n")  # the last level line is left, ended
+
+
+def test_devices_has_portaudio_look_for_the_devices_once_however_many_cannot_be_used(home):
+    """PortAudio looks again (a restart) as the listing starts, not once more for each device
+    that cannot be used: every device is judged against that one list."""
+    plug_in(home, saying_on(SAMPLE_RATE), devices=(DEVICE, "deskmic2", "deskmic3"))
+    count_and_refuse = (
+        "import atexit, sounddevice\n"
+        "started, starts = sounddevice._initialize, []\n"
+        "def counted():\n"
+        "    starts.append(1)\n"
+        "    started()\n"
+        "sounddevice._initialize = counted\n"
+        "atexit.register(lambda: print(f'PortAudio started {len(starts)} more times'))\n"
+        "def refuse(**settings):\n"
+        "    raise sounddevice.PortAudioError('Invalid sample rate [-9997]')\n"
+        "sounddevice.check_input_settings = refuse"
+    )
+    result = _assistant(home, "devices", prelude=count_and_refuse)
+    refused = [line for line in result.stdout.splitlines() if "cannot record 16000 Hz" in line]
+    assert len(refused) == 6, result.stdout  # each device and its file PCM
+    assert result.stdout.endswith("PortAudio started 1 more times\n")
