@@ -39,7 +39,7 @@ from assistant.settings import validate_settings
 
 if TYPE_CHECKING:
     from assistant.config import Config
-    from assistant.pipeline import KeywordPipeline, RecognizerSettings
+    from assistant.pipeline import KeywordPipeline, ModelFile, RecognizerSettings
     from assistant.recognizer import Recognition
 
 log = logging.getLogger("assistant.listener")
@@ -230,6 +230,8 @@ class MicrophoneSource:
         """What the source does now, for `assistant status`, and the moment (time.time()) its
         words end with, shown when the status is asked for."""
         self.warnings = WarningLimiter()
+        self._model: ModelFile | None = None
+        """The model, kept loaded from one opening of the microphone to the next."""
         self._lock = threading.Lock()
         self._reading = False
         self._borrowers: list[_Loan] = []
@@ -320,10 +322,14 @@ class MicrophoneSource:
         return cls(settings, data_dir=data_dir)
 
     def _pipeline(self) -> KeywordPipeline:
-        from assistant.pipeline import KeywordPipeline
+        """A fresh pipeline, as a board that has just started, with the model loaded before
+        unless its files have changed since."""
+        from assistant.pipeline import KeywordPipeline, ModelFile
 
         s = self.settings
-        return KeywordPipeline(s.model_path, s.recognizer_settings(), s.inference_every)
+        if self._model is None:
+            self._model = ModelFile(s.model_path)
+        return KeywordPipeline(self._model, s.recognizer_settings(), s.inference_every)
 
     def run(self, deliver: Callable[[protocol.Message], None], stopping: threading.Event) -> None:
         try:

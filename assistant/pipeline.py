@@ -133,6 +133,35 @@ def check_quantization(model: Int8Model, contract: FeatureContract) -> None:
         )
 
 
+class ModelFile:
+    """A model and its card on disk, loaded once (`load_model`) and loaded again only once
+    either file has changed: another file at the path (as an export or a copy leaves it), or
+    another size or modification time."""
+
+    def __init__(self, path: str | Path = DEFAULT_MODEL):
+        self.path = Path(path)
+        self._loaded: tuple[Int8Model, FeatureContract] | None = None
+        self._stamp: tuple[tuple[int, ...], ...] | None = None
+
+    def load(self) -> tuple[Int8Model, FeatureContract]:
+        """The model and its contract as the files are now; ModelError as `load_model`."""
+        stamp = _stamp(self.path)
+        if self._loaded is None or stamp is None or stamp != self._stamp:
+            self._loaded = load_model(self.path)
+            self._stamp = stamp
+        return self._loaded
+
+
+def _stamp(model_path: Path) -> tuple[tuple[int, ...], ...] | None:
+    """What tells the files of a model and its card apart from those there before (None when
+    either is missing): stamped before loading, a change while loading loads again later."""
+    try:
+        found = [path.stat() for path in (model_path, model_card_path(model_path))]
+    except OSError:
+        return None
+    return tuple((s.st_dev, s.st_ino, s.st_size, s.st_mtime_ns, s.st_ctime_ns) for s in found)
+
+
 class ScoreStream:
     """Audio in, the model's scores out: an inference every `inference_every` feature slices
     once the model's window of slices is full."""
@@ -196,11 +225,15 @@ class KeywordPipeline:
 
     def __init__(
         self,
-        model_path: str | Path = DEFAULT_MODEL,
+        model_path: str | Path | ModelFile = DEFAULT_MODEL,
         settings: RecognizerSettings | None = None,
         inference_every: int = DEFAULT_INFERENCE_EVERY,
     ):
-        model, contract = load_model(model_path)
+        """`model_path`: the model's file, or a ModelFile that keeps it loaded across
+        pipelines."""
+        if not isinstance(model_path, ModelFile):
+            model_path = ModelFile(model_path)
+        model, contract = model_path.load()
         self.scores = ScoreStream(model, contract, inference_every)
         self.recognizer = (settings or RecognizerSettings()).recognizer(contract.labels)
 

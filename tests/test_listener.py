@@ -322,6 +322,54 @@ def test_a_microphone_that_fails_to_open_is_retried(tiny_model, spoken_on, caplo
     assert isinstance(messages[0], protocol.Hello)
 
 
+class UnpluggedMicrophone(RecordedMicrophone):
+    """A recorded microphone unplugged after `reads` reads: the next one fails, as PortAudio's
+    read of a device gone does."""
+
+    def __init__(self, audio: np.ndarray, reads: int):
+        super().__init__(audio)
+        self.last = reads
+
+    def read(self, frames: int):
+        if self.reads == self.last:
+            raise RuntimeError("Error reading stream [PaErrorCode -9999]")
+        return super().read(frames)
+
+
+def test_a_reopened_microphone_keeps_its_model_until_the_file_changes(tmp_path, tiny_model):
+    """The model is loaded once however often the microphone is opened again (replugged),
+    and again once its file has changed on disk (a new export over it), which then runs."""
+    from assistant.pipeline import DEFAULT_MODEL, model_card_path
+
+    model = tmp_path / "kws.tflite"
+    shutil.copy(tiny_model, model)
+    shutil.copy(model_card_path(tiny_model), model_card_path(model))
+    opened: list[str] = []
+
+    def replugged(device: str, block: int) -> UnpluggedMicrophone:
+        opened.append(device)
+        if len(opened) == 2:  # exported over it while listening: runs from the next opening
+            shutil.copy(DEFAULT_MODEL, model)
+            shutil.copy(model_card_path(DEFAULT_MODEL), model_card_path(model))
+        return UnpluggedMicrophone(np.zeros(SAMPLE_RATE, np.int16), reads=2)
+
+    models: dict[int, object] = {}
+    source = MicrophoneSource(
+        _settings(model),
+        replugged,
+        monitor=lambda _, pipeline: models.setdefault(len(opened), pipeline.scores.model),
+    )
+    hellos = [
+        m.model
+        for m in _run_until(source, lambda _: len(models) >= 4)
+        if isinstance(m, protocol.Hello)
+    ]
+    tiny, new = (hashlib.sha256(f.read_bytes()).hexdigest()[:8] for f in (tiny_model, model))
+    assert hellos[:4] == [tiny, tiny, new, new]
+    assert models[1] is models[2] and models[3] is models[4]
+    assert models[2] is not models[3]
+
+
 def test_without_a_sound_card_the_real_microphone_is_reported_and_retried(tiny_model, caplog):
     if microphone_problem() is None:
         pytest.skip("this machine has a microphone")
