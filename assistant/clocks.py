@@ -88,6 +88,15 @@ class ClockWatch:
         self._stopping.set()
         self._thread.join()
 
+    @property
+    def offset(self) -> float:
+        """The wall clock minus the boot clock, in seconds, as at the last look (or the watch's
+        making): what the next step told to `stepped` is measured from (API 1.4). Kept with a
+        moment set on the wall clock after a look, plus each step told since, it is the offset
+        that moment is on: a new watch's `offset` at a later start in the same boot, minus it,
+        is the step made while no watch looked (the timers skill anchors its timers so)."""
+        return self._last[0]
+
     def _offsets(self) -> tuple[float, float]:
         """(wall - boot, boot - awake): each changes only with a step, a suspend."""
         wall, boot, awake = (clock() for clock in self.clocks)

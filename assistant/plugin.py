@@ -34,14 +34,14 @@ from assistant.spoken import (  # noqa: F401
 
 ENTRY_POINT_GROUP = "assistant.skills"
 
-API_VERSION = (1, 3)
+API_VERSION = (1, 4)
 """The version of this plugin API, (major, minor). The minor grows when something is added
 (a name here, an attribute of Skill or SkillContext, a keyword of Setting or @action); the
 major when something a skill may use changes or goes. A skill declares the version it needs in
 `Skill.requires_api`. 1.0 is the API that docs/writing-skills.md describes; 1.1 adds
 `Setting(..., path=True)`; 1.2 adds `Setting(..., formerly=(...))`; 1.3 adds
 `SkillContext.connect_mqtt()` (with `MqttLink` and `MqttError`), `moment_in_words` and
-`ClockWatch.look()`."""
+`ClockWatch.look()`; 1.4 adds `ClockWatch.offset`."""
 
 
 class _Required:

@@ -5,14 +5,18 @@ battery-backed clock boots with a wrong one). While the assistant runs, the cloc
 the timers with each step. Across a restart within one boot, the boot clock (CLOCK_BOOTTIME)
 tells what the wall clock did meanwhile: each timer's anchor is the wall clock's offset from
 the boot clock its moment is on, and a restart moves the timer by how much that offset changed.
-The boot clock starts again at each boot, so a timer from an earlier boot has no anchor: its
-moment on the wall clock is all there is, and no step moves it."""
+The boot clock starts again at each boot, so a timer anchored on an earlier boot has no anchor
+on this one: its moment on the wall clock is all there is, and no step moves it. A timer with
+no anchor at all was set by a version before anchors (0.2.0): the skill anchors it at start on
+this boot's clocks, the best there is to know (right unless the clock was stepped between its
+setting and that start)."""
 
 from __future__ import annotations
 
 import sqlite3
 import uuid
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
@@ -28,9 +32,20 @@ def current_boot() -> str:
         return _THIS_PROCESS
 
 
+@dataclass(frozen=True)
+class Stored:
+    """The anchors a start finds: this boot's offsets by job id, and the jobs anchored on an
+    earlier boot (set before this boot began). A stored job in neither has no anchor."""
+
+    this_boot: dict[str, float]
+    earlier_boots: frozenset[str]
+
+
 class Anchors:
     """The table `clock_anchors` of the timers' file: job id, boot, offset (wall minus boot
-    clock, seconds). A version that knows no anchors leaves the table alone."""
+    clock, seconds). A version that knows no anchors leaves the table alone. 0.3.0 deleted
+    the anchors of earlier boots at start: a timer set before a reboot that 0.3.0 started on
+    since has none, and is taken for one set under 0.2.0."""
 
     def __init__(self, path: Path, boot: str):
         self.path = path
@@ -39,18 +54,25 @@ class Anchors:
     def _connect(self) -> closing[sqlite3.Connection]:
         return closing(sqlite3.connect(self.path))
 
-    def this_boot(self) -> dict[str, float]:
-        """Make the table if missing, forget the anchors of other boots, and return this
-        boot's, by job id. Those of jobs gone since (rung, stopped) stay until the next boot,
-        unread: a job set again under the same id is anchored again."""
+    def stored(self) -> Stored:
+        """Make the table if missing, and return the anchors in it."""
         with self._connect() as connection, connection:
             connection.execute(
                 "CREATE TABLE IF NOT EXISTS clock_anchors "
                 "(id TEXT PRIMARY KEY, boot TEXT NOT NULL, offset REAL NOT NULL)"
             )
-            connection.execute("DELETE FROM clock_anchors WHERE boot != ?", (self.boot,))
-            rows = connection.execute("SELECT id, offset FROM clock_anchors").fetchall()
-        return dict(rows)
+            rows = connection.execute("SELECT id, boot, offset FROM clock_anchors").fetchall()
+        return Stored(
+            {job_id: offset for job_id, boot, offset in rows if boot == self.boot},
+            frozenset(job_id for job_id, boot, _ in rows if boot != self.boot),
+        )
+
+    def forget_all_but(self, jobs: set[str]) -> None:
+        """Forget the anchors of the jobs gone (rung, stopped): all but those of `jobs`."""
+        with self._connect() as connection, connection:
+            anchored = connection.execute("SELECT id FROM clock_anchors").fetchall()
+            gone = [(job_id,) for (job_id,) in anchored if job_id not in jobs]
+            connection.executemany("DELETE FROM clock_anchors WHERE id = ?", gone)
 
     def record(self, job_id: str, offset: float) -> None:
         """Anchor a job just set (or moved at a start) on this boot at `offset`."""

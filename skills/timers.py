@@ -17,18 +17,18 @@ the wall clock (NTP, a manual change) moves every timer set on this boot with it
 left stays: the clocks are looked at once a second, and before each round of the scheduler and
 each moment set, so that a step is accounted for before the stepped clock is acted on. A step
 while the assistant was not running moves them at the next start (timer_anchors); a timer set
-before the machine booted keeps its moment on the wall clock.
+before the machine booted keeps its moment on the wall clock, and one set under 0.2.0, which
+anchored none, is anchored on this boot at start.
 """
 
 from __future__ import annotations
 
 import math
 import sqlite3
-import time
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import datetime, timedelta, timezone
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 from apscheduler.events import EVENT_JOB_MISSED, EVENT_JOB_REMOVED, JobEvent, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -49,13 +49,12 @@ from assistant.plugin import (
     SkillError,
     action,
     duration_in_words,
-    elapsed,
     local_time,
     moment_in_words,
     parse_amount,
     time_left_in_words,
 )
-from skills.timer_anchors import Anchors, current_boot
+from skills.timer_anchors import Anchors, Stored, current_boot
 from skills.timer_scheduler import LookingScheduler
 from skills.timer_store import NewerFormat, TimerStore, check_store, store_problem
 
@@ -128,7 +127,7 @@ class TimersSkill(Skill):
         self._anchors = Anchors(self._database, self.which_boot())
         try:
             check_store(self._database, STORE_TABLES.values())
-            anchors = self._anchors.this_boot()
+            anchors = self._anchors.stored()
         except sqlite3.Error as error:
             raise SkillError(
                 f"Timers: {store_problem(self._database, error)}, then reload", spoken=UNSAVED
@@ -172,13 +171,13 @@ class TimersSkill(Skill):
             self.stop()
             raise
 
-    def _run_stored(self, anchors: dict[str, float]) -> None:
+    def _run_stored(self, anchors: Stored) -> None:
         """Start the scheduler and the clock watch on the stored timers (moved by a step of the
         wall clock since their `anchors`), and say which run."""
         self.scheduler.start(paused=True)  # nothing rings before the timers are this skill's
         self._adopt_stored()
-        self._move_stepped_while_down(anchors)
         self._clock_watch = ClockWatch(self._woke, self._stepped, **self.watch_clocks)
+        self._anchor_stored(anchors, self._clock_watch.offset)
         self._note_rung_out("while the assistant was not running")
         self.scheduler.resume()
         self._clock_watch.start()
@@ -453,39 +452,53 @@ class TimersSkill(Skill):
     def _now(self, job_id: str) -> datetime:
         """The wall clock's time to set the moment of `job_id` by, any step of it having moved
         the timers already: else the new moment, set on the stepped clock, would be moved by it
-        again. The job is anchored on this boot's clocks as it is now (timer_anchors)."""
+        again. The job is anchored on this boot's clocks as the clock watch last looked
+        (timer_anchors): each step it tells from then on moves the job."""
         self._look_at_clocks()
-        self._anchored.add(job_id)
-        try:
-            self._anchors.record(job_id, self._clock_offset())
-        except sqlite3.Error as error:  # moved by steps all the same, until a restart
-            self._not_stored(error)
+        assert self._clock_watch is not None  # made before actions and jobs run
+        self._anchor(job_id, self._clock_watch.offset)
         return datetime.now(timezone.utc)
 
-    def _clock_offset(self) -> float:
-        """The watched wall clock minus the boot clock, in seconds: a step changes it."""
-        wall = cast(Callable[[], float], self.watch_clocks.get("wall", time.time))
-        boot = cast(Callable[[], float], self.watch_clocks.get("boot", elapsed))
-        return wall() - boot()
+    def _anchor(self, job_id: str, offset: float) -> None:
+        """Take `job_id` as set on this boot's clocks at `offset`: a step moves it from now on,
+        and one while the assistant is not running at the next start in this boot."""
+        self._anchored.add(job_id)
+        try:
+            self._anchors.record(job_id, offset)
+        except sqlite3.Error as error:  # moved by steps all the same, until a restart
+            self._not_stored(error)
 
-    def _move_stepped_while_down(self, anchors: dict[str, float]) -> None:
+    def _anchor_stored(self, anchors: Stored, now: float) -> None:
         """Move each stored job anchored on this boot by the step of the wall clock since it
         was anchored (the assistant was not running, or stopped before its clock watch saw
-        it), and take them as this boot's: a later step moves them too."""
-        now = self._clock_offset()
+        it), and take them as this boot's: a later step moves them too. A job with no anchor
+        (set under 0.2.0) is anchored on this boot as it is; one anchored on an earlier boot
+        keeps its moment."""
         moved: dict[str, float] = {}
-        for job in self.scheduler.get_jobs():
-            if job.id not in anchors:
+        unanchored = []
+        jobs = self.scheduler.get_jobs()
+        for job in jobs:
+            if job.id in anchors.earlier_boots:
+                continue
+            if job.id not in anchors.this_boot:
+                self._anchor(job.id, now)
+                unanchored.append(job.id)
                 continue
             self._anchored.add(job.id)
-            by = now - anchors[job.id]
+            by = now - anchors.this_boot[job.id]
             if abs(by) >= self.MOVED_AT_START:
                 self._move(job, timedelta(seconds=by))
                 moved[job.id] = by
-                try:
-                    self._anchors.record(job.id, now)
-                except sqlite3.Error as error:  # the move is not stored either: done again then
-                    self._not_stored(error)
+                self._anchor(job.id, now)  # unstored, the move is done again at the next start
+        try:
+            self._anchors.forget_all_but({job.id for job in jobs})
+        except sqlite3.Error as error:
+            self._not_stored(error)
+        if unanchored:
+            self.context.log.info(
+                "timers with no clock anchor (set under 0.2.0) now anchored on this boot: %s",
+                ", ".join(unanchored),
+            )
         for job_id, by in moved.items():
             self.context.log.info(
                 "the clock was stepped by %+.0f s since %s was set: it keeps its time left",

@@ -69,6 +69,23 @@ def test_a_look_sees_a_step_at_once_and_tells_each_change_once() -> None:
     assert seen == [approx(3600)]
 
 
+def test_offset_is_the_wall_clock_minus_the_boot_clock_as_the_watch_last_looked() -> None:
+    """What the next step is measured from: a moment kept with it, plus each step told since,
+    is the offset the moment is on (as the timers skill anchors its timers)."""
+    wall, boot, awake = Clock(), Clock(), Clock()
+    wall.now = 5000.0
+    steps: list[float] = []
+    watch = ClockWatch(lambda slept: None, steps.append, wall=wall, boot=boot, awake=awake)
+    assert watch.offset == 4000.0
+    for clock in (wall, boot, awake):
+        clock.now += 10
+    wall.now += 3600
+    assert watch.offset == 4000.0  # not looked at yet
+    watch.look()
+    assert steps == [3600.0]
+    assert watch.offset == 4000.0 + sum(steps)
+
+
 def test_what_meets_a_commands_received_time_counts_time_slept() -> None:
     """Focus, cooldowns and mqtt.max_delay measure how long ago a command was heard on the
     boot clock, which goes on while a laptop sleeps: a "lights off" heard before a night's

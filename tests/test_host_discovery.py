@@ -299,7 +299,7 @@ def test_a_skill_that_needs_another_plugin_api_is_not_loaded_and_says_what_to_do
     from assistant.plugin import API_VERSION
     from assistant.version import version_text
 
-    assert API_VERSION == (1, 3)
+    assert API_VERSION == (1, 4)
     source = "from assistant.plugin import Skill\n" + "".join(
         f"class {name}(Skill):\n    name = {name.lower()!r}\n    requires_api = {needed!r}\n"
         for name, needed in NEEDS.items()
@@ -308,18 +308,18 @@ def test_a_skill_that_needs_another_plugin_api_is_not_loaded_and_says_what_to_do
     install(tmp_path, monkeypatch, "needs", "needs_skills", entries, source)
     installed, broken = discover_skills()
     assert installed["today"].__name__ == "Today"
-    offered = f"this is plugin API 1.3 (assistant {version_text()})"
+    offered = f"this is plugin API 1.4 (assistant {version_text()})"
     assert {b.name: b.error for b in broken} == {
         "newer": f"PluginApiError: Newer needs plugin API 1.99; {offered}: upgrade the assistant",
         "nextmajor": f"PluginApiError: NextMajor needs plugin API 2.0; {offered}: upgrade the "
         "assistant",
         "older": f"PluginApiError: Older needs plugin API 0.3; {offered}: update the plugin to "
         "this API",
-        "text": "PluginApiError: Text requires_api must be (major, minor) such as (1, 3), not "
+        "text": "PluginApiError: Text requires_api must be (major, minor) such as (1, 4), not "
         "'1.0'",
     }
     assert cli.main(["skills"]) == 1
-    assert capsys.readouterr().out.startswith(f"plugin API 1.3 (assistant {version_text()})\n")
+    assert capsys.readouterr().out.startswith(f"plugin API 1.4 (assistant {version_text()})\n")
 
 
 IMPORT_SLIPS = {
@@ -340,7 +340,7 @@ def test_a_plugin_that_fails_to_import_is_reported_with_its_file_and_line(
     [error] = [b.error for b in broken if b.name == module]
     assert error.startswith(f"{kind}: "), error
     assert f" (at {tmp_path / module}.py:{line})" in error, error
-    newer = "; this is plugin API 1.3 (assistant "
+    newer = "; this is plugin API 1.4 (assistant "
     assert (newer in error) == (module == "newname"), error
 
 

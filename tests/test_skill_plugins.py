@@ -64,7 +64,7 @@ def test_skills_import_only_the_plugin_api_from_the_assistant(path: Path) -> Non
                 )
 
 
-API_1_3 = {
+API_1_4 = {
     "assistant.plugin": "AMOUNT_WORDS API_VERSION Action Amount Cancellation ClockWatch "
     "CommandEvent ENTRY_POINT_GROUP MQTT_CONNECTION_SETTINGS MQTT_RECONNECT_MAX MQTT_RECONNECT_MIN "
     "MqttError MqttLink NothingToDo REQUIRED SITE_DEFAULT Setting SettingValueError Skill "
@@ -78,10 +78,11 @@ API_1_3 = {
     "Setting": "choices default formerly help maximum minimum name path secret type values",
     "CommandEvent": "command device_ms heard received score seq site source",
     "action": "help name params",
+    "ClockWatch": "look offset start stop",
 }
-"""What plugin API 1.3 offers, by name (1.0, Setting's `path` (1.1) and `formerly` (1.2),
+"""What plugin API 1.4 offers, by name (1.0, Setting's `path` (1.1) and `formerly` (1.2),
 SkillContext's `connect_mqtt` with MqttLink and MqttError, `moment_in_words` and
-ClockWatch's `look` (1.3))."""
+ClockWatch's `look` (1.3), ClockWatch's `offset` (1.4))."""
 
 
 def test_the_plugin_api_changes_only_with_its_version() -> None:
@@ -111,7 +112,8 @@ def test_the_plugin_api_changes_only_with_its_version() -> None:
         "Setting": {field.name for field in dataclasses.fields(plugin.Setting)},
         "CommandEvent": {field.name for field in dataclasses.fields(plugin.CommandEvent)},
         "action": set(inspect.signature(plugin.action).parameters),
+        "ClockWatch": {name for name in vars(plugin.ClockWatch) if not name.startswith("_")},
     }
-    recorded = {part: set(names.split()) for part, names in API_1_3.items()}
-    assert plugin.API_VERSION == (1, 3)
+    recorded = {part: set(names.split()) for part, names in API_1_4.items()}
+    assert plugin.API_VERSION == (1, 4)
     assert offered == recorded, "the plugin API changed: give it a new API_VERSION"

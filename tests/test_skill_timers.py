@@ -1063,14 +1063,24 @@ def test_a_timer_set_right_after_a_step_is_not_moved_by_it(clocks: Clocks, tmp_p
 WATCHED = {**FAST, "ask_length": False}
 
 
-def tea_set_then_stopped(clocks: Clocks, tmp_path: Path, seconds: float) -> datetime:
-    """The skill watching `clocks` sets tea for `seconds`, then stops: when tea is due."""
+def tea_due_after(
+    clocks: Clocks, tmp_path: Path, act: Callable[[SkillUnderTest], object]
+) -> datetime:
+    """The skill watching `clocks` starts, `act`s, then stops: when tea is due then, as the
+    scheduler sees it."""
     skill = SkillUnderTest(clocks.skill(), WATCHED, tmp_path)
     try:
-        skill.do("start", name="tea", seconds=seconds)
+        act(skill)
         return skill.skill.scheduler.get_job("timer:tea").next_run_time
     finally:
         skill.stop()
+
+
+def tea_set_then_stopped(clocks: Clocks, tmp_path: Path, seconds: float) -> datetime:
+    """The skill watching `clocks` sets tea for `seconds`, then stops: when tea is due."""
+    return tea_due_after(
+        clocks, tmp_path, lambda skill: skill.do("start", name="tea", seconds=seconds)
+    )
 
 
 def test_a_restart_after_a_step_keeps_the_time_left_of_the_timers_set_before_it(
@@ -1118,3 +1128,72 @@ def test_a_step_after_a_reboot_moves_only_the_timers_set_since(
     finally:
         skill.stop()
     assert "but for those set before the machine started: timer:tea" in caplog.text
+
+
+def tea_once_stepped(clocks: Clocks, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> datetime:
+    """The skill watching `clocks` starts, and the clock is set an hour ahead while it runs
+    (stepped_for_the_scheduler): when tea is due then, as the scheduler sees it."""
+
+    def step(skill: SkillUnderTest) -> None:
+        stepped_for_the_scheduler(skill, clocks, 3600)
+        assert wait_until(lambda: "the clock was stepped by +3600 s" in caplog.text)
+
+    return tea_due_after(clocks, tmp_path, step)
+
+
+def test_a_timer_set_under_0_2_0_is_anchored_at_start_and_moved_by_later_steps(
+    clocks: Clocks, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """0.2.0 anchored no timer (its file has no clock_anchors): the first start anchors tea on
+    this boot, so a step while the assistant runs moves it, and so does one while it is not
+    running, at the next start."""
+    caplog.set_level(logging.INFO, logger="assistant.skill.timers")
+    due = tea_set_then_stopped(clocks, tmp_path, seconds=1200)
+    database = tmp_path / "timers" / "timers.sqlite"
+    with closing(sqlite3.connect(database)) as connection, connection:
+        connection.execute("DROP TABLE clock_anchors")  # as 0.2.0 left the file
+    assert tea_once_stepped(clocks, tmp_path, caplog) == due
+    assert "with no clock anchor (set under 0.2.0) now anchored on this boot: timer:tea" in (
+        caplog.text
+    )
+    assert "set before the machine started" not in caplog.text
+    moved_behind_its_back(database, -timedelta(hours=3))
+    clocks.wall.now += 3 * 3600
+    again = SkillUnderTest(clocks.skill(), WATCHED, tmp_path)
+    try:
+        assert again.skill.scheduler.get_job("timer:tea").next_run_time == due
+    finally:
+        again.stop()
+
+
+def test_a_timer_set_before_the_boot_keeps_its_moment_after_a_second_start_in_the_boot(
+    clocks: Clocks, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The first start after a reboot does not forget that tea was anchored on the earlier boot:
+    at the second, tea is not taken for a timer set under 0.2.0, and a step keeps its moment."""
+    caplog.set_level(logging.INFO, logger="assistant.skill.timers")
+    tea = tea_set_then_stopped(clocks, tmp_path, seconds=1200)
+    clocks.reboot()  # with the clock an hour behind, which NTP steps right
+    moved_behind_its_back(tmp_path / "timers" / "timers.sqlite", timedelta(hours=1))
+    SkillUnderTest(clocks.skill(), WATCHED, tmp_path).stop()
+    assert tea_once_stepped(clocks, tmp_path, caplog) == tea
+    assert "but for those set before the machine started: timer:tea" in caplog.text
+    assert "no clock anchor" not in caplog.text
+
+
+def test_the_anchors_of_timers_gone_are_forgotten_at_the_next_start(
+    clocks: Clocks, tmp_path: Path
+) -> None:
+    skill = SkillUnderTest(clocks.skill(), WATCHED, tmp_path)
+    try:
+        skill.do("start", name="tea", seconds=600)
+        skill.do("start", name="eggs", seconds=600)
+        skill.do("stop", name="tea")
+    finally:
+        skill.stop()
+    clocks.reboot()  # eggs's anchor, of the earlier boot, is kept too
+    SkillUnderTest(clocks.skill(), WATCHED, tmp_path).stop()
+    database = tmp_path / "timers" / "timers.sqlite"
+    with closing(sqlite3.connect(database)) as connection:
+        anchored = connection.execute("SELECT id, boot FROM clock_anchors").fetchall()
+    assert anchored == [("timer:eggs", "first boot")]
