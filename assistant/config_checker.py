@@ -71,15 +71,19 @@ class ConfigChecker:
         """Where the file names each installed skill that cannot be loaded (`unloadable`)."""
 
     def problem(self, path: Path_, message: str) -> None:
-        message += self.as_resolved(path)
-        found = ConfigProblem(self.document.file, self.document.line_of(path), message)
+        found = self.at(path, message)
         if found not in self.problems:
             self.problems.append(found)
 
     def warn(self, path: Path_, message: str) -> None:
-        line = self.document.line_of(path)
-        message += self.as_resolved(path)
-        self.warnings.append(ConfigProblem(self.document.file, line, message, warning=True))
+        self.warnings.append(self.at(path, message, warning=True))
+
+    def at(self, path: Path_, message: str, warning: bool = False) -> ConfigProblem:
+        """`message` at the line of `path`, naming its key's line when the value is below it,
+        and how a path setting was written."""
+        document = self.document
+        message += document.key_of(path) + self.as_resolved(path)
+        return ConfigProblem(document.file, document.line_of(path), message, warning)
 
     def setting_error(self, path: Path_, error: SettingValueError, where: str = "") -> None:
         """`error` reported at the key it names (dotted for a value inside one) under `path`,

@@ -43,8 +43,9 @@ SystemCallErrorNumber=EPERM"""
 """The unit's sandboxing: what a systemd user manager applies by itself (seccomp, umask)."""
 
 
-def unit_dir() -> Path:
-    return config_home() / "systemd" / "user"
+def unit_path() -> Path:
+    """The user unit's file, where the user manager looks for it: in $XDG_CONFIG_HOME."""
+    return config_home() / "systemd" / "user" / UNIT_NAME
 
 
 def systemd_quoted(word: str, variables: bool = True) -> str:
@@ -128,7 +129,7 @@ def installed_config() -> str | None:
     relative path (as units of earlier versions kept it) is the file the service read: taken
     from the home folder, the folder a user manager runs its services in."""
     try:
-        lines = (unit_dir() / UNIT_NAME).read_text().splitlines()
+        lines = unit_path().read_text().splitlines()
     except OSError:
         return None
     for line in lines:
@@ -147,7 +148,7 @@ def how_to_start() -> str:
     """How this user starts the assistant: the installed service, else `assistant run` (which
     beside the service's unit would start a second assistant, refused, or one that dies with
     its terminal)."""
-    if (unit_dir() / UNIT_NAME).exists():
+    if unit_path().exists():
         return (
             f"the service is installed: start it with `systemctl --user start {UNIT_NAME}`; why "
             f"it stopped: `journalctl --user -u {UNIT_NAME}`"
@@ -155,10 +156,43 @@ def how_to_start() -> str:
     return "start it with `assistant run`"
 
 
-def _systemctl(*args: str) -> subprocess.CompletedProcess:
+def _require_systemctl() -> None:
+    """RuntimeError when systemctl is not installed."""
     if not shutil.which("systemctl"):
         raise RuntimeError("systemctl is not installed: this system does not run systemd")
+
+
+def _systemctl(*args: str) -> subprocess.CompletedProcess:
+    _require_systemctl()
     return subprocess.run(["systemctl", "--user", *args], capture_output=True, text=True)
+
+
+NO_USER_MANAGER = re.compile(r"Failed to connect to (\w+ scope )?bus")
+"""How systemctl --user says that no user manager answers: `Failed to connect to bus: ...`
+(`Failed to connect to user scope bus via local transport: ...` since systemd 254)."""
+
+
+def failure(answer: subprocess.CompletedProcess) -> str:
+    """What systemctl said when it failed, for a message; when no systemd user manager
+    answered it, also why and what to do."""
+    said = answer.stderr.strip() or f"exit status {answer.returncode}"
+    if not NO_USER_MANAGER.match(said):
+        return said
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if not runtime:
+        return (
+            f"no systemd user manager answers ({said}): XDG_RUNTIME_DIR is not set, as in a "
+            "shell started by su, sudo, cron or a container rather than by a login; run it in a "
+            "session you logged in to (a desktop, console or ssh login), or with "
+            f"XDG_RUNTIME_DIR=/run/user/{os.getuid()} if your user manager runs without one "
+            '(lingering: `sudo loginctl enable-linger "$USER"`)'
+        )
+    return (
+        f"no systemd user manager answers ({said}): none runs for you at XDG_RUNTIME_DIR="
+        f"{runtime} (your last session ended and lingering is off, or a container without "
+        "systemd); log in to a session (a desktop, console or ssh login), or run "
+        '`sudo loginctl enable-linger "$USER"`, which starts yours now and at each boot'
+    )
 
 
 NOT_LINGERING = (
@@ -181,25 +215,21 @@ def install(config: str | None = None) -> str:
     """Write the unit, enable it, and start it, or restart it when it runs (so the running
     daemon takes the new command line, configuration and code); returns what happened, for
     the user. RuntimeError when that failed (the message says how far it got)."""
-    path = unit_dir() / UNIT_NAME
-    if not shutil.which("systemctl"):
-        raise RuntimeError("systemctl is not installed: this system does not run systemd")
+    path = unit_path()
+    _require_systemctl()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(unit_text(config=config))
     result = _systemctl("daemon-reload")
     if result.returncode != 0:
         raise RuntimeError(
-            f"wrote {path}, but the systemd user manager did not answer "
-            f"({result.stderr.strip()}), so nothing was enabled or started; log in to a systemd "
-            f"session and run: systemctl --user enable --now {UNIT_NAME}"
+            f"wrote {path}, but nothing was enabled or started: {failure(result)}; then run "
+            f"`systemctl --user enable --now {UNIT_NAME}`"
         )
     running = _systemctl("is-active", "--quiet", UNIT_NAME).returncode == 0
     for step in ("enable", "restart"):
         done = _systemctl(step, UNIT_NAME)
         if done.returncode != 0:
-            raise RuntimeError(
-                f"wrote {path}, but systemctl --user {step} failed: {done.stderr.strip()}"
-            )
+            raise RuntimeError(f"wrote {path}, but systemctl --user {step} failed: {failure(done)}")
     started = "restarted the running service with it" if running else "started it"
     done = f"installed {path} and {started}; logs: journalctl --user -u {UNIT_NAME} -f"
     return done if lingering() is not False else f"{done}\n{NOT_LINGERING}"
@@ -209,15 +239,15 @@ def uninstall() -> str:
     """Stop and disable the unit, then remove its file; RuntimeError, with the file kept,
     when systemd did not disable it (a removed file would leave the enabled link and a
     running service behind)."""
-    path = unit_dir() / UNIT_NAME
+    path = unit_path()
     if not path.exists():
         return f"nothing to remove: {path} does not exist"
     disabled = _systemctl("disable", "--now", UNIT_NAME)
     if disabled.returncode != 0:
         raise RuntimeError(
-            f"kept {path}: systemctl --user disable --now {UNIT_NAME} failed "
-            f"({disabled.stderr.strip()}); run `assistant service uninstall` again in a "
-            "session with a systemd user manager (where none ever runs, delete the file by hand)"
+            f"kept {path}: systemctl --user disable --now {UNIT_NAME} failed: "
+            f"{failure(disabled)}; then run `assistant service uninstall` again (where no user "
+            "manager ever runs, delete the file by hand)"
         )
     path.unlink()
     _systemctl("daemon-reload")
@@ -226,10 +256,17 @@ def uninstall() -> str:
 
 def status() -> subprocess.CompletedProcess:
     """`systemctl --user status` of the unit, with its exit status (0 running, 3 not running,
-    others: systemd could not tell); RuntimeError when the unit is not installed."""
-    path = unit_dir() / UNIT_NAME
+    others: systemd could not tell); RuntimeError when the unit is not installed, or no user
+    manager answers."""
+    path = unit_path()
     if not path.exists():
         raise RuntimeError(
             f"not installed ({path} does not exist): run `assistant service install`"
         )
-    return _systemctl("status", "--no-pager", UNIT_NAME)
+    shown = _systemctl("status", "--no-pager", UNIT_NAME)
+    if NO_USER_MANAGER.match(shown.stderr):
+        raise RuntimeError(
+            f"cannot tell whether {UNIT_NAME} runs: {failure(shown)}; then run `assistant "
+            "service status` again"
+        )
+    return shown

@@ -67,9 +67,23 @@ class LocatedDocument:
     def line_of(self, path: Path_) -> int:
         """The line of `path` (of its value, when that is a scalar on a line of its own), or
         of its nearest ancestor that has one."""
+        path = self._located(path)
+        return self.value_lines.get(path) or self.lines.get(path, 1)
+
+    def key_of(self, path: Path_) -> str:
+        """For a problem at the line of a value written on a line after its key's: which key
+        and its line, ` (the value of `cooldown:` on line 12)`, so the key is found too; else
+        empty."""
+        path = self._located(path)
+        if path not in self.value_lines:
+            return ""
+        return f" (the value of `{path[-1]}:` on line {self.lines[path]})"
+
+    def _located(self, path: Path_) -> Path_:
+        """`path`, or its nearest ancestor that has a line."""
         while path not in self.lines and path:
             path = path[:-1]
-        return self.value_lines.get(path) or self.lines.get(path, 1)
+        return path
 
 
 class YamlSyntaxError(ValueError):

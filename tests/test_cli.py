@@ -590,10 +590,11 @@ def test_status_without_a_daemon_says_how_to_start_one(env):
     assert "no assistant is running" in result.stderr and "assistant run" in result.stderr
 
 
-def test_status_without_the_installed_service_says_to_start_the_service(env, tmp_path):
+def test_status_without_the_installed_service_says_to_start_the_service(env, monkeypatch):
     """`assistant run` beside an installed service would start an assistant that stops with the
     terminal, and the service would be refused while it runs."""
-    unit = tmp_path / "config" / "systemd" / "user" / service.UNIT_NAME
+    monkeypatch.setenv("XDG_CONFIG_HOME", env["XDG_CONFIG_HOME"])
+    unit = service.unit_path()
     unit.parent.mkdir(parents=True)
     unit.write_text(service.unit_text())
     for request in (["status"], ["reload"], ["send", "on"]):

@@ -413,9 +413,10 @@ def test_a_colon_with_no_space_or_in_a_value_is_named_at_its_line_with_the_fix(t
         "commands:\n  on: recorder:dim\n": "2: 'recorder:dim' is not an action; write an action "
         "as `skill.action` or {action: skill.action, with: {...}}",
         "skills:\n  recorder:\n    prefix:3\n": "3: skills.recorder must be a mapping of "
-        "settings; `prefix` needs a space after its `:`: `prefix: 3`",
+        "settings; `prefix` needs a space after its `:`: `prefix: 3` (the value of `recorder:` on "
+        "line 2)",
         "commands:\n  on:\n    do:recorder.dim\n": "3: 'do:recorder.dim' is not an action; "
-        "`do` needs a space after its `:`: `do: recorder.dim`",
+        "`do` needs a space after its `:`: `do: recorder.dim` (the value of `on:` on line 2)",
         "commands:\n  on:\n    do:\n      - recorder.dim\n      - text: Note: tea\n": "5: the "
         'value of `text` holds `: `, which only quotes allow: `text: "Note: tea"`; or, if it '
         "starts a key of its own, put that on a line of its own, indented under `text:`",
@@ -426,12 +427,15 @@ def test_a_colon_with_no_space_or_in_a_value_is_named_at_its_line_with_the_fix(t
         assert problems(tmp_path, text) == [f"{tmp_path}/config.yaml:{expected}"], text
 
 
-def test_a_value_on_the_line_after_its_key_is_named_at_its_own_line(tmp_path):
-    """`on:` with its action on the next line: a problem with the action is on that line, and
-    an action not indented under its key is named with the fix."""
+def test_a_value_on_the_line_after_its_key_is_named_at_its_line_with_its_keys_line(tmp_path):
+    """`on:` with its action on the next line: a problem with the action is on that line (where
+    it is corrected), naming the key and its line (where it is looked for), and an action not
+    indented under its key is named with the fix."""
     cases = {
         "commands:\n  on:\n    recorder.brighten\n": "3: skill 'recorder' has no action "
-        "'brighten'; did you mean 'bright'? valid: bright, dim",
+        "'brighten'; did you mean 'bright'? valid: bright, dim (the value of `on:` on line 2)",
+        "commands:\n  up: recorder.dim\ncooldown:\n  abc\n": "4: the top level: cooldown must "
+        "be a number, not 'abc' (the value of `cooldown:` on line 3)",
         "commands:\n  on:\n  recorder.dim\n  off: recorder.dim\n": "3: `recorder.dim` is not "
         "indented under `on:` (line 2), so YAML reads it as a key without its `:`; indent it "
         "under `on:`, or write `on: recorder.dim`",
@@ -440,7 +444,7 @@ def test_a_value_on_the_line_after_its_key_is_named_at_its_own_line(tmp_path):
         "its `:`; indent it under `on:`, or write `on: recorder.dim`",
         "commands:\n  up: recorder.dim\nskills:\n  recorder: {prefix:\n    true}\n": "5: "
         "skills.recorder: prefix must be text, and YAML reads true as a bool: put it in quotes "
-        "to keep it as text",
+        "to keep it as text (the value of `prefix:` on line 4)",
     }
     for text, expected in cases.items():
         assert problems(tmp_path, text) == [f"{tmp_path}/config.yaml:{expected}"], text

@@ -71,11 +71,9 @@ def test_unit_file_passes_systemd_analyze_verify(tmp_path):
 
 
 @needs_systemd
-def test_install_status_uninstall_without_a_user_manager(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+def test_install_status_uninstall_without_a_user_manager(tmp_path, monkeypatch, unit):
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={tmp_path}/no-bus")
     monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
-    unit = tmp_path / "systemd" / "user" / service.UNIT_NAME
     with pytest.raises(RuntimeError, match="not installed"):
         service.status()
     with pytest.raises(RuntimeError, match="nothing was enabled") as refused:
@@ -102,6 +100,51 @@ def no_user_manager(tmp_path):
     return environment
 
 
+@needs_systemd
+@pytest.mark.parametrize("runtime", [None, "run"])
+def test_each_service_command_says_why_no_user_manager_answers_and_what_to_do(
+    tmp_path, no_user_manager, unit, runtime
+):
+    """Where systemctl finds no user manager (su, sudo, a container, ssh after the last
+    session ended without lingering), each subcommand says so, why and what to do, alike:
+    not systemctl's bare "Failed to connect to bus"."""
+    environment = dict(no_user_manager)
+    if runtime:
+        environment["XDG_RUNTIME_DIR"] = str(tmp_path / runtime)
+        why = f"none runs for you at XDG_RUNTIME_DIR={tmp_path / runtime} "
+        fix = '`sudo loginctl enable-linger "$USER"`, which starts yours now and at each boot'
+    else:
+        why = "XDG_RUNTIME_DIR is not set, as in a shell started by su, sudo, cron or a container"
+        fix = f"or with XDG_RUNTIME_DIR=/run/user/{os.getuid()} if your user manager runs"
+    installed = assistant(environment, "--config", str(DEFAULT_CONFIG), "service", "install")
+    shown = assistant(environment, "service", "status")
+    removed = assistant(environment, "service", "uninstall")
+    starts = {
+        installed: f"wrote {unit}, but nothing was enabled or started: ",
+        shown: f"cannot tell whether {service.UNIT_NAME} runs: ",
+        removed: f"kept {unit}: systemctl --user disable --now {service.UNIT_NAME} failed: ",
+    }
+    for result, start in starts.items():
+        assert result.returncode == 1
+        assert result.stderr.startswith(f"{start}no systemd user manager answers (Failed to ")
+        assert why in result.stderr and fix in result.stderr, result.stderr
+    assert "`systemctl --user enable --now assistant.service`" in installed.stderr
+    assert shown.stderr.endswith("; then run `assistant service status` again\n")
+    assert "then run `assistant service uninstall` again" in removed.stderr
+    assert unit.exists()
+
+
+@pytest.fixture
+def unit(tmp_path, monkeypatch) -> Path:
+    """The unit's file for `assistant` run with `no_user_manager`'s XDG_CONFIG_HOME."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    return service.unit_path()
+
+
+def test_the_unit_is_where_the_user_manager_looks_for_it(unit, tmp_path):
+    assert unit == tmp_path / "config" / "systemd" / "user" / "assistant.service"
+
+
 def test_a_config_error_ends_run_with_the_status_the_unit_does_not_restart(
     tmp_path, no_user_manager
 ):
@@ -112,12 +155,12 @@ def test_a_config_error_ends_run_with_the_status_the_unit_does_not_restart(
     assert "nothing was started" in result.stderr
 
 
-def test_install_refuses_a_config_with_problems(tmp_path, no_user_manager):
+def test_install_refuses_a_config_with_problems(tmp_path, no_user_manager, unit):
     missing = tmp_path / "missing.yaml"
     result = assistant(no_user_manager, "--config", str(missing), "service", "install")
     assert result.returncode == service.CONFIG_ERROR_STATUS
     assert "nothing was installed" in result.stderr and str(missing) in result.stderr
-    assert not (tmp_path / "config" / "systemd" / "user" / service.UNIT_NAME).exists()
+    assert not unit.exists()
 
 
 def test_install_print_shows_the_unit_and_installs_nothing(tmp_path, no_user_manager):
@@ -202,10 +245,9 @@ def _started_as_systemd_would(
 
 
 @needs_systemd
-def test_install_fails_when_the_unit_cannot_be_enabled(tmp_path, no_user_manager):
+def test_install_fails_when_the_unit_cannot_be_enabled(no_user_manager, unit):
     config = str(DEFAULT_CONFIG)
     result = assistant(no_user_manager, "--config", config, "service", "install")
-    unit = tmp_path / "config" / "systemd" / "user" / service.UNIT_NAME
     assert result.returncode == 1
     assert f"wrote {unit}" in result.stderr
     assert "systemctl --user enable --now assistant.service" in result.stderr
@@ -255,14 +297,13 @@ def systemctl(tmp_path, no_user_manager):
 
 @pytest.mark.parametrize(("active", "said"), [(3, "started it"), (0, "restarted the running")])
 def test_install_enables_and_restarts_so_a_running_service_takes_the_new_unit(
-    tmp_path, systemctl, active, said
+    systemctl, unit, active, said
 ):
     environment, answer, calls = systemctl
     answer("is-active", active)
     answer("show-user", 0, "yes\n")
     config = str(DEFAULT_CONFIG)
     result = assistant(environment, "--config", config, "service", "install")
-    unit = tmp_path / "config" / "systemd" / "user" / service.UNIT_NAME
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"installed {unit} and {said}")
     assert "enable-linger" not in result.stdout  # lingering is on
@@ -294,7 +335,7 @@ def test_install_says_when_the_service_would_stop_at_logout(tmp_path, systemctl,
     assert (said in result.stdout) is told
 
 
-def test_install_run_again_without_config_keeps_the_units_config(tmp_path, systemctl):
+def test_install_run_again_without_config_keeps_the_units_config(tmp_path, systemctl, unit):
     """The upgrade step, `assistant service install` again, must not move the service to
     another configuration; a path systemd needs quoted comes back as it was."""
     environment, _, _ = systemctl
@@ -304,14 +345,15 @@ def test_install_run_again_without_config_keeps_the_units_config(tmp_path, syste
     again = assistant(environment, "service", "install")
     assert again.returncode == 0, again.stderr
     assert again.stderr.startswith(f"keeping --config {config} of the installed unit")
-    unit = tmp_path / "config" / "systemd" / "user" / service.UNIT_NAME
     assert unit.read_text() == service.unit_text(config=str(config))
     other = assistant(environment, "--config", str(DEFAULT_CONFIG), "service", "install")
     assert (other.returncode, other.stderr) == (0, "")
     assert f"run --config {DEFAULT_CONFIG}\n" in unit.read_text()
 
 
-def test_install_again_keeps_a_relative_config_of_an_earlier_versions_unit(tmp_path, systemctl):
+def test_install_again_keeps_a_relative_config_of_an_earlier_versions_unit(
+    tmp_path, systemctl, unit
+):
     """Units of earlier versions kept --config as it was given, relative to the home folder
     the service runs in: `service install` after the upgrade, run from another folder (the
     clone just pulled), keeps that file, not one of the same name in its own folder."""
@@ -319,7 +361,6 @@ def test_install_again_keeps_a_relative_config_of_an_earlier_versions_unit(tmp_p
     home = tmp_path / "home"
     (home / ".config" / "assistant").mkdir(parents=True)
     shutil.copy(DEFAULT_CONFIG, home / ".config" / "assistant" / "config.yaml")
-    unit = tmp_path / "config" / "systemd" / "user" / service.UNIT_NAME
     unit.parent.mkdir(parents=True)
     unit.write_text(
         "[Service]\nExecStart=/usr/bin/assistant run --config .config/assistant/config.yaml\n"
@@ -332,26 +373,32 @@ def test_install_again_keeps_a_relative_config_of_an_earlier_versions_unit(tmp_p
     assert f"run --config {kept}\n" in unit.read_text()
 
 
-def test_status_passes_systemctls_output_and_exit_status_through(tmp_path, systemctl):
+def test_status_passes_systemctls_output_and_exit_status_through(systemctl, unit):
     environment, answer, _ = systemctl
     not_installed = assistant(environment, "service", "status")
     assert not_installed.returncode == 1
     assert "not installed" in not_installed.stderr
-    unit = tmp_path / "config" / "systemd" / "user" / service.UNIT_NAME
     unit.parent.mkdir(parents=True)
     unit.write_text(service.unit_text())
     inactive = "○ assistant.service - Hands-free voice assistant\n     Active: inactive (dead)\n"
     answer("status", 3, inactive)
     stopped = assistant(environment, "service", "status")
     assert (stopped.returncode, stopped.stdout) == (3, inactive)
-    answer("status", 1, "", "Failed to connect to bus: No medium found\n")
+    failed = "Failed to read server status: Access denied\n"  # any other failure: as it is
+    answer("status", 1, "", failed)
+    denied = assistant(environment, "service", "status")
+    assert (denied.returncode, denied.stderr) == (1, failed)
+    # How systemd 254 and later say that no user manager answers
+    newer = "Failed to connect to user scope bus via local transport: No medium found"
+    answer("status", 1, "", f"{newer}\n")
     no_bus = assistant(environment, "service", "status")
-    assert (no_bus.returncode, no_bus.stderr) == (1, "Failed to connect to bus: No medium found\n")
+    assert no_bus.returncode == 1
+    assert no_bus.stderr.startswith(f"cannot tell whether {service.UNIT_NAME} runs: ")
+    assert f"no systemd user manager answers ({newer}): XDG_RUNTIME_DIR is not" in no_bus.stderr
 
 
-def test_uninstall_keeps_the_unit_when_it_could_not_be_disabled(tmp_path, systemctl):
+def test_uninstall_keeps_the_unit_when_it_could_not_be_disabled(systemctl, unit):
     environment, answer, calls = systemctl
-    unit = tmp_path / "config" / "systemd" / "user" / service.UNIT_NAME
     unit.parent.mkdir(parents=True)
     unit.write_text(service.unit_text())
     answer("disable", 1, "", "Failed to connect to bus: No medium found\n")
