@@ -324,9 +324,7 @@ class MediaSkill(Skill):
                     self._silent.pop(player, None)
             silent = {player: "Unknown" for player in owners if player in self._silent}
         asking = Asking(bus, CALL_TIMEOUT)
-        for player in owners:
-            if player not in silent:
-                asking.ask(player)
+        asking.ask(*(player for player in owners if player not in silent))
         with self._following:
             self._recent = [player for player in self._recent if player in owners]
             self._seen = None
@@ -469,9 +467,7 @@ class MediaSkill(Skill):
             signals = self._signals
             silent = set(self._silent)
         asking = Asking(bus, CALL_TIMEOUT)
-        for player in players:
-            if player not in silent:
-                asking.ask(player)
+        asking.ask(*(player for player in players if player not in silent))
         overdue = []
         while asking:
             try:
