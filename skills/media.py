@@ -13,8 +13,9 @@ The skill holds focus while a player plays: a thread follows the players' Playba
 it arrives, so that while a hung player is waited for the others are still followed (the last
 that started playing gets the commands), and releases focus when playback stops or pauses, or
 the last player quits. When the skill's own action stopped it (a "stop" heard), the skill
-keeps focus for focus_seconds instead, as after any action, so that "go" can resume it, even
-when the player then quits (as the players of a bus that stops seem to).
+keeps focus for focus_seconds instead, as after any action, so that "go" can resume it, until
+that player quits: then nothing is left to resume, and focus goes at once (a bus that stops,
+taking the player with it, leaves the focus be: the player may be back on the bus restarted).
 """
 
 from __future__ import annotations
@@ -251,7 +252,7 @@ class MediaSkill(Skill):
                     seen = self._seen
                 if pausing and now == "Playing":  # it may say so later
                     self._asked_until = time.monotonic() + ASKED_GRACE
-                self._follow(_playback(seen), asked=True)
+                self._follow(_playback(seen), asked=player in seen)  # not when it left
 
     def _follow(self, playback: str, asked: bool = False) -> None:
         """Hold focus while a player plays (until released), so that up and down change the
@@ -323,9 +324,7 @@ class MediaSkill(Skill):
                     self._silent.pop(player, None)
             silent = {player: "Unknown" for player in owners if player in self._silent}
         asking = Asking(bus, CALL_TIMEOUT)
-        for player in owners:
-            if player not in silent:
-                asking.ask(player)
+        asking.ask(*(player for player in owners if player not in silent))
         with self._following:
             self._recent = [player for player in self._recent if player in owners]
             self._seen = None
@@ -362,6 +361,7 @@ class MediaSkill(Skill):
             elif PLAYERS_SIGNAL.matches(message):
                 player, old, new = message.body  # queued ones may be known already
                 if old and owners.get(player) == old:  # it left, or another process took it
+                    self._bus_answers(bus, queued)  # else the bus stops (its players go first)
                     owners.pop(player)
                     with self._following:
                         self._silent.pop(player, None)
@@ -369,6 +369,19 @@ class MediaSkill(Skill):
                 if new and owners.get(player) != new:
                     owners[player] = new
                     asking.ask(player)
+
+    def _bus_answers(self, bus: DBusConnection, queued: deque[Message]) -> None:
+        """Wait for `bus` to answer a request, keeping the messages that come meanwhile in
+        `queued`: a bus that stops may show its players leaving, then OSError (TimeoutError
+        too) says it went away, so that a player is not taken for gone when its bus is."""
+        serial = next(bus.outgoing_serial)
+        bus.send(message_bus.GetId(), serial=serial)
+        until = time.monotonic() + CALL_TIMEOUT
+        while True:
+            message = bus.receive(timeout=max(0.0, until - time.monotonic()))
+            if message.header.fields.get(HeaderFields.reply_serial) == serial:
+                return
+            queued.append(message)
 
     def _heard_status(self, signal: Message, owners: dict[str, str], asking: Asking) -> None:
         """A STATUS_SIGNAL: the PlaybackStatus it announces is what its player does now; a
@@ -388,9 +401,11 @@ class MediaSkill(Skill):
     def _heard(self, statuses: dict[str, str | None], started: bool = True) -> None:
         """Note what players do now (None: it left; `started`: playing counts as a start of
         playback, of one not playing before), for `status_lines` and the choice of a player,
-        and follow the playback."""
+        and follow the playback; focus goes when the player commands went to left while none
+        plays, whether or not the skill paused it (nothing is left to resume)."""
         with self._following:
             seen = dict(self._seen or {})
+            followed = _chosen(seen, self._recent, self.context.settings["player"]) if seen else ""
             for player, status in statuses.items():
                 if status is None:
                     seen.pop(player, None)
@@ -402,7 +417,10 @@ class MediaSkill(Skill):
             self._seen = seen
             self._changes += 1
             playback = _playback(seen)
-            if (playback == "Playing") != (self._followed == "Playing"):
+            if followed and followed not in seen and playback != "Playing":
+                self._asked_until = 0.0  # its pause keeps no focus: there is nothing to resume
+                self._follow(playback)
+            elif (playback == "Playing") != (self._followed == "Playing"):
                 self._follow(playback)
             else:  # focus kept after the skill's pause lasts, the bus going down included
                 self._followed = playback
@@ -449,9 +467,7 @@ class MediaSkill(Skill):
             signals = self._signals
             silent = set(self._silent)
         asking = Asking(bus, CALL_TIMEOUT)
-        for player in players:
-            if player not in silent:
-                asking.ask(player)
+        asking.ask(*(player for player in players if player not in silent))
         overdue = []
         while asking:
             try:

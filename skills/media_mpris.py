@@ -61,11 +61,13 @@ class Asking:
     def __bool__(self) -> bool:
         return bool(self._sent)
 
-    def ask(self, player: str) -> None:
-        address = DBusAddress(MPRIS_PATH, bus_name=player, interface=PLAYER_INTERFACE)
-        serial = next(self._bus.outgoing_serial)
-        self._bus.send(Properties(address).get("PlaybackStatus"), serial=serial)
-        self._sent[serial] = (player, time.monotonic() + self._timeout)
+    def ask(self, *players: str) -> None:
+        """Ask each of `players` its PlaybackStatus (the answers are read as they come)."""
+        for player in players:
+            address = DBusAddress(MPRIS_PATH, bus_name=player, interface=PLAYER_INTERFACE)
+            serial = next(self._bus.outgoing_serial)
+            self._bus.send(Properties(address).get("PlaybackStatus"), serial=serial)
+            self._sent[serial] = (player, time.monotonic() + self._timeout)
 
     def left(self) -> float:
         """Seconds until the first request falls due (infinite when none is waited for)."""

@@ -83,6 +83,7 @@ class MprisPlayer:
         self._sending = threading.RLock()  # an answer is sent as the status it tells is
         self._holding = threading.Lock()
         self._held: list[Message] = []
+        self._announcing: list[threading.Timer] = []  # late status changes still to come
         self.connection = open_dbus_connection(address)
         self.connection.send_and_get_reply(
             message_bus.RequestName(f"org.mpris.MediaPlayer2.{name}")
@@ -175,11 +176,14 @@ class MprisPlayer:
             announce = threading.Timer(self.late, self.set_status, (status,))
             announce.daemon = True
             announce.start()
+            self._announcing.append(announce)
         else:
             self.set_status(status)
 
     def close(self) -> None:
-        """Quit: the player's name leaves the bus."""
+        """Quit: the player's name leaves the bus (announcing no late status change)."""
+        for announce in self._announcing:
+            announce.cancel()
         self._stop.set()
         self._thread.join(2)
         self.connection.close()

@@ -136,6 +136,29 @@ def test_a_player_that_announces_the_pause_late_keeps_focus_too(
         player.close()
 
 
+def test_focus_kept_after_a_pause_asked_for_goes_when_that_player_quits(
+    media: SkillUnderTest, bus_address: str
+) -> None:
+    """After "stop" paused the music, the player quits: nothing is left for "go" to resume, so
+    focus goes at once (else "go" would find no player, or resume another one), also when it
+    quits before it says Paused (within ASKED_GRACE)."""
+    other = MprisPlayer(bus_address, "aaa")
+    try:
+        for late in (0.0, 5.0):
+            player = MprisPlayer(bus_address, "zzz", status="Playing", late=late)
+            try:
+                assert wait_until(lambda: media.focus.current() == "media")
+                media.do("pause", "stop")
+                assert keeps(lambda: media.focus.current() == "media")
+            finally:
+                player.close()
+            assert wait_until(lambda: media.status() == ["skill media: following aaa (paused)"])
+            assert media.focus.current() is None
+            assert media.host.health() == "media running"
+    finally:
+        other.close()
+
+
 def test_a_pause_in_the_player_just_after_play_pause_started_it_is_the_users(
     media: SkillUnderTest, bus_address: str
 ) -> None:
@@ -213,7 +236,7 @@ def test_a_pause_asked_for_keeps_focus_while_the_watcher_reconnects(
         skill = SkillUnderTest(MediaSkill, {"bus": address}, tmp_path)
         assert wait_until(lambda: skill.focus.current() == "media")
         skill.do("pause", "stop")
-        player.close()
+    player.close()  # its bus went away under it
     try:
         lost = "skill media: cannot follow the players ("
         assert wait_until(lambda: skill.status()[0].startswith(lost))
