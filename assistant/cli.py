@@ -24,6 +24,7 @@ from assistant import (
     ports,
     run_marker,
     service,
+    stop_signals,
     vosk_models,
 )
 from assistant.config import ROLES, SOURCES, Config, ConfigError, config_path, load_config
@@ -185,31 +186,19 @@ def cmd_emulate(args: argparse.Namespace) -> int:
             return 1
     stops = _emulate_stop_signals()
     for stop in stops:
-        signal.signal(stop, signal.default_int_handler)  # as Ctrl-C
+        signal.signal(stop, signal.default_int_handler)  # as Ctrl-C, while a WAV is heard
     board, messages = emulated_board(args, config, link)
-
-    def unplug(signum: int, frame: object) -> None:
-        """A stop signal removes the link at once, whatever the board was doing (a closed
-        terminal sends SIGHUP while emulate may be ending already)."""
-        board.remove_link()
-        raise KeyboardInterrupt
-
-    for stop in stops:
-        signal.signal(stop, unplug)
-    try:
-        board.plug_in()
-        tell(
-            f"virtual board on {board.path} (link: {link})",
-            f"connect with: assistant run --source serial --port {link}",
-        )
-        feed_board(board, args, messages, script)
-    except KeyboardInterrupt:
-        pass
-    finally:  # the link first: a host reopening it must not find the pty's name, soon another's
-        for stop in stops:  # nothing cuts the ending short
-            signal.signal(stop, signal.SIG_IGN)
-        board.remove_link()
-        board.close()
+    with stop_signals.StopSignals(stops) as stopping:  # from now on they raise nothing
+        try:
+            board.plug_in()
+            tell(
+                f"virtual board on {board.path} (link: {link})",
+                f"connect with: assistant run --source serial --port {link}",
+            )
+            stopping.run(lambda: feed_board(board, args, messages, script))
+        finally:  # the link first: a host reopening it must not find the pty's name, soon another's
+            board.remove_link()
+            board.close()
     return 0
 
 

@@ -6,6 +6,7 @@ import fcntl
 import itertools
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -763,6 +764,53 @@ def test_emulate_plays_a_script_on_a_stable_link(env, tmp_path):
     assert "Down" not in errors  # typed in any case, as `assistant send` takes it
 
 
+def test_emulate_ends_cleanly_on_stop_signals_however_they_fall(env, tmp_path):
+    """A stop signal may come at any moment of a busy script, and another may follow while the
+    board is being unplugged (Ctrl-C pressed twice, a closed terminal's SIGHUP after SIGTERM):
+    each run ends with status 0, no traceback and its link removed. Signals that raised an
+    exception in whatever the board was doing left an unplugging cut short, a lock released
+    twice, or a process that went on running."""
+    config = tmp_path / "config.yaml"
+    config.write_text("emulator:\n  heartbeat_ms: 10\n")
+    script = tmp_path / "busy.txt"
+    script.write_text("up\nraw HELLO THERE\nwait 0.0005\n" * 5000)
+    links = [tmp_path / f"tty{number}" for number in range(8)]
+    boards = [
+        _background(
+            env,
+            *("--config", str(config), "emulate", "--script", str(script)),
+            *("--link", str(link), "--stay"),
+            stderr=subprocess.PIPE,
+        )
+        for link in links
+    ]
+    endings = []
+    try:
+        for board, link in zip(boards, links, strict=True):
+            assert board.stdout.readline().startswith("virtual board on /dev/pts/")
+            host = os.open(link, os.O_RDWR | os.O_NOCTTY)
+            try:
+                tty.setraw(host)
+                os.write(host, b"INFO\n")  # the script starts
+                assert b"DET " in read_for(host, 10, lambda data: b"DET " in data)
+                time.sleep(random.uniform(0, 0.2))
+                for ending in (signal.SIGTERM, signal.SIGINT) * 3:
+                    board.send_signal(ending)
+                    time.sleep(random.uniform(0, 0.003))
+            finally:
+                os.close(host)
+        for board in boards:
+            _, errors = board.communicate(timeout=30)  # a generous bound: ends at all
+            endings.append((board.returncode, errors))
+    finally:
+        for board in boards:
+            board.kill()
+            board.communicate()
+    for (status, errors), link in zip(endings, links, strict=True):
+        assert (status, "Traceback" in errors) == (0, False), errors
+        assert not link.is_symlink()
+
+
 def _lines_until(port, done) -> list[str]:
     """The lines read from the serial `port` until one is `done` (all of them: it fails when
     the port's timeout passes without a line)."""
@@ -843,16 +891,42 @@ def test_emulate_refuses_a_script_it_cannot_read_before_a_host_waits_for_it(env,
     assert not link.is_symlink()
 
 
-@pytest.mark.parametrize("ending", [signal.SIGTERM, signal.SIGHUP])
-def test_emulate_ended_by_a_signal_removes_its_link(env, tmp_path, ending):
+WITH_A_LIBRARY_THREAD = """
+import runpy, sys, threading
+
+library = threading.Thread(target=threading.Event().wait, daemon=True)
+library.start()
+print(library.native_id, file=sys.stderr, flush=True)
+runpy.run_module("assistant", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize(
+    ("ending", "to_thread"),
+    [(signal.SIGTERM, False), (signal.SIGHUP, False), (signal.SIGTERM, True)],
+)
+def test_emulate_ended_by_a_signal_removes_its_link(env, tmp_path, ending, to_thread):
     """A link left behind would name a pty that the system gives to another program next, and a
-    daemon would open that terminal as the board."""
+    daemon would open that terminal as the board. The kernel gives a signal sent to the process
+    to any of its threads that does not block it: a library's (numpy's OpenBLAS starts some),
+    when the main thread has one pending already (`kill` given a thread's id delivers to it);
+    Python runs the handler in the main thread only once that thread runs again, and emulate's,
+    waiting for Ctrl-C, never did: it went on running."""
     link = tmp_path / "ttyKWS"
-    board = _background(env, "emulate", "--link", str(link), stdin=subprocess.DEVNULL)
+    board = subprocess.Popen(
+        [sys.executable, "-c", WITH_A_LIBRARY_THREAD, "emulate", "--link", str(link)],
+        env={**env, "PYTHONPATH": f"{REPO}{os.pathsep}{env['PYTHONPATH']}"},
+        stdin=subprocess.DEVNULL,  # the input ends at once: it waits for Ctrl-C
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
+        library = int(board.stderr.readline())
         assert board.stdout.readline().startswith("virtual board on /dev/pts/")
         assert link.is_symlink()
-        board.send_signal(ending)
+        time.sleep(1)  # the main thread waits
+        os.kill(library if to_thread else board.pid, ending)
         assert board.wait(10) == 0
     finally:
         board.kill()
