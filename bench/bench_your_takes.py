@@ -7,7 +7,7 @@ its input. The takes make the `my_words` folders of each row and the `my_check` 
 trains on; each row's quick run (`recipe --scale 0.15 --epochs 20`) is scored by `evaluate` on
 `my_check` and on the test split, beside the committed model. Prints the README's table.
 
-    python bench/bench_your_takes.py                          # every row (about 20-30 min)
+    python bench/bench_your_takes.py        # every row (about 20 min on 2 cores)
     python bench/bench_your_takes.py --rows committed me-train --workdir /tmp/takes
 """
 
