@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,11 @@ DEVICE = "deskmic"
 """The name PortAudio lists the stand-in under."""
 
 LISTEN = Path(__file__).with_name("listen_with_microphone.py")
+TAKE_WINDOW = 2 * 16000
+"""`record`'s default window (samples)."""
+DROPPED = 16000 // 5
+"""What the stand-in has ready before each take (its buffer: two 100 ms blocks), dropped by
+`record` as audio heard while the prompt waited."""
 
 
 def plug_in(
@@ -37,6 +43,28 @@ def plug_in(
     (home / ".asoundrc").write_text(
         "".join(definition(device, raw, rate, channels) for device in devices)
     )
+
+
+def takes_audio(
+    slots: Sequence[np.ndarray | None], noise: float = 0.001, window: int = TAKE_WINDOW
+) -> tuple[np.ndarray, list[int]]:
+    """The stand-in's int16 audio for one `record` take per slot (float audio centred in the
+    take's `window`, or None: the room alone), over the room's noise (`noise` RMS of full
+    scale, -60 dBFS by default), and where each word's centre is in it."""
+    from model_training.frontend import to_int16
+
+    rng = np.random.default_rng(0)
+    parts, centres, length = [], [], 0
+    for word in slots:
+        take = np.zeros(DROPPED + window, np.float32)
+        if word is not None:
+            start = DROPPED + (window - len(word)) // 2
+            take[start : start + len(word)] = word
+            centres.append(length + start + len(word) // 2)
+        parts.append(take)
+        length += len(take)
+    audio = np.concatenate(parts)
+    return to_int16(audio + rng.normal(0, noise, len(audio))), centres
 
 
 def _definition(device: str, raw: Path, rate: int, channels: int) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from alsa_microphone import DEVICE, environment, plug_in
+from alsa_microphone import DEVICE, TAKE_WINDOW, environment, plug_in, takes_audio
 from assistant_command import REPO
 from waiting import wait_until
 
@@ -30,11 +30,6 @@ from model_training.takes import take_of
 pytest.importorskip("sounddevice", reason="the [listen] extra is not installed")
 pytestmark = pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed")
 
-WINDOW = 2 * SAMPLE_RATE
-"""The recorder's default window."""
-DROPPED = SAMPLE_RATE // 5
-"""What the stand-in has ready before each take (its buffer: two 100 ms blocks), dropped by the
-recorder as audio heard while the prompt waited."""
 NOISE = 0.001
 """The room's noise (-60 dBFS RMS)."""
 
@@ -43,23 +38,6 @@ def _word(word: str, peak: float = 0.5) -> np.ndarray:
     """espeak-ng saying `word`, trimmed, peaking at `peak` of full scale (above 1: clipped)."""
     audio = trim(speak(word, "en", 50, 150))
     return audio / np.abs(audio).max() * peak
-
-
-def _takes(*slots: np.ndarray | None) -> tuple[np.ndarray, list[int]]:
-    """The stand-in's audio for one take per slot (a word centred in the take's window, or
-    None: the room alone), and where each word's centre is in it."""
-    rng = np.random.default_rng(0)
-    parts, centres, length = [], [], 0
-    for word in slots:
-        window = np.zeros(DROPPED + WINDOW, np.float32)
-        if word is not None:
-            start = DROPPED + (WINDOW - len(word)) // 2
-            window[start : start + len(word)] = word
-            centres.append(length + start + len(word) // 2)
-        parts.append(window)
-        length += len(window)
-    audio = np.concatenate(parts)
-    return to_int16(audio + rng.normal(0, NOISE, len(audio))), centres
 
 
 def _record(home: Path, *args: str, answers: int = 20) -> subprocess.CompletedProcess:
@@ -98,7 +76,7 @@ def _offset(clip: np.ndarray, audio: np.ndarray, centre: int) -> int:
 
 
 def test_takes_are_kept_centred_on_the_word_and_silence_and_clipping_are_asked_again(tmp_path):
-    audio, centres = _takes(None, _word("go"), _word("off", 1.6), _word("off"))
+    audio, centres = takes_audio([None, _word("go"), _word("off", 1.6), _word("off")], NOISE)
     plug_in(tmp_path, audio)
     out = tmp_path / "my_words"
     result = _record(tmp_path, "--output", str(out), "--speaker", "Zoë", "--words", "go", "off",
@@ -143,7 +121,7 @@ def test_the_session_says_whether_training_learns_from_the_takes_and_whose_split
     out = tmp_path / "my_words"
 
     def session(speaker: str) -> str:
-        plug_in(tmp_path, _takes(_word("go"))[0])
+        plug_in(tmp_path, takes_audio([_word("go")], NOISE)[0])
         result = _record(tmp_path, "--output", str(out), "--speaker", speaker, "--words", "go",
                          "--takes", str(takes_of(out / "go", speaker) + 1))  # fmt: skip
         assert result.returncode == 0, result.stdout + result.stderr
@@ -171,7 +149,7 @@ def test_the_session_says_whether_training_learns_from_the_takes_and_whose_split
 
 
 def test_a_session_goes_on_where_it_stopped_and_replaces_no_take(tmp_path):
-    audio, _ = _takes(_word("go"))
+    audio, _ = takes_audio([_word("go")], NOISE)
     plug_in(tmp_path, audio)
     out = tmp_path / "my_words"
     for n in (0, 2):  # a take deleted since (1) leaves a gap
@@ -194,7 +172,7 @@ def test_a_session_goes_on_where_it_stopped_and_replaces_no_take(tmp_path):
 
 
 def test_ctrl_c_keeps_the_takes_written(tmp_path):
-    audio, _ = _takes(_word("up"), _word("up"))
+    audio, _ = takes_audio([_word("up"), _word("up")], NOISE)
     plug_in(tmp_path, audio)
     out = tmp_path / "my_words"
     options = ["--output", str(out), "--speaker", "me", "--words", "up", "--takes", "5"]
@@ -276,7 +254,7 @@ def test_a_speaker_name_becomes_an_id_the_layout_keeps_whole():
 
 def _in_room(*parts: tuple[int, np.ndarray]) -> np.ndarray:
     """Two seconds of the room's noise with each (start, sound) added."""
-    audio = np.random.default_rng(2).normal(0, NOISE, WINDOW).astype(np.float32)
+    audio = np.random.default_rng(2).normal(0, NOISE, TAKE_WINDOW).astype(np.float32)
     for start, sound in parts:
         audio[start : start + len(sound)] += sound
     return to_int16(audio)
@@ -284,7 +262,7 @@ def _in_room(*parts: tuple[int, np.ndarray]) -> np.ndarray:
 
 def test_a_word_cut_off_by_the_end_of_the_recording_is_refused():
     word = _word("stop")
-    take = take_of(_in_room((WINDOW - len(word) // 2, word[: len(word) // 2])))
+    take = take_of(_in_room((TAKE_WINDOW - len(word) // 2, word[: len(word) // 2])))
     assert take.clip is None
     assert take.problem.startswith("the word ran past the end of the recording")
 
