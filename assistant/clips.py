@@ -9,7 +9,10 @@ computer's name (as model_training's `record` names a speaker), `<n>` counts on.
 readable by the user alone, in folders only the user may write in (others are refused, as is a
 command's folder that is a link). Only the newest `keep_clips` clips are kept, and the bound
 removes this computer's clips only, in the model's commands' folders only: a clip moved to any
-other folder (`_unknown_/`, one of the user's) is the user's.
+other folder (`_unknown_/`, one of the user's) is the user's. With `keep_near_misses`, each
+near miss (assistant/near_misses.py) is kept alike, in `_near_misses/<command>/`, which
+training does not read, and the newest `keep_clips` of them too; the clips and the near misses
+are numbered on together.
 The audio thread keeps the last seconds heard and copies a second per command; a thread of its
 own writes the files, and a folder it cannot write to is logged once while listening goes on.
 """
@@ -36,6 +39,8 @@ log = logging.getLogger("assistant.clips")
 
 CLIPS_FOLDER = "clips"
 """The clips' folder in the data directory."""
+NEAR_MISSES_FOLDER = "_near_misses"
+"""The near misses' folder in the clips' folder (training reads no clip two folders down)."""
 CLIP_SAMPLES = SAMPLE_RATE
 """A clip is one second, as every clip of the training data."""
 SAMPLES_PER_MS = SAMPLE_RATE // 1000
@@ -113,7 +118,8 @@ class RecentAudio:
 
 
 class ClipKeeper:
-    """Writes a clip of each command heard to `folder`, keeping the newest `keep`."""
+    """Writes a clip of each command heard to `folder`, and of each near miss (when
+    `near_misses`) under its NEAR_MISSES_FOLDER, keeping the newest `keep` of each."""
 
     def __init__(
         self,
@@ -122,12 +128,15 @@ class ClipKeeper:
         history_ms: int,
         commands: Sequence[str] = (),
         speaker: str | None = None,
+        near_misses: bool = False,
     ):
         """`history_ms`: how long before the end of the audio heard a clip's window can end
-        (the recognizer's averaging window and a block read); `commands`: the model's, whose
-        folders the bound counts (set again once the model is loaded)."""
+        (the recognizer's averaging window, a block read and, for a near miss, an inference
+        step); `commands`: the model's, whose folders the bound counts (set again once the
+        model is loaded)."""
         self.folder = folder
         self.keep = keep
+        self.near_misses = near_misses
         self.commands = tuple(commands)
         self.speaker = speaker or speaker_name()
         self._capacity = CLIP_SAMPLES + history_ms * SAMPLES_PER_MS
@@ -145,13 +154,13 @@ class ClipKeeper:
         """The audio the spotter hears, block by block."""
         self.recent.add(samples)
 
-    def heard(self, label: str, peak_ms: int) -> None:
-        """`label` was heard, scored highest in the window ending at `peak_ms`: its clip is
-        written on the writer's thread."""
+    def heard(self, label: str, peak_ms: int, near_miss: bool = False) -> None:
+        """`label` was heard (or, `near_miss`, nearly), scored highest in the window ending at
+        `peak_ms`: its clip is written on the writer's thread."""
         clip = self.recent.ending(self.recent.window_end(peak_ms), CLIP_SAMPLES)
         if self._writer is None:
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clips")
-        self._writer.submit(self._save, label, clip)
+        self._writer.submit(self._save, label, clip, near_miss)
 
     def close(self) -> None:
         """Write the clips still waiting, and end the writer's thread."""
@@ -159,17 +168,27 @@ class ClipKeeper:
             self._writer.shutdown(wait=True)
             self._writer = None
 
-    def kept(self) -> list[Path]:
-        """The clips the bound counts and removes, oldest first: files (not links) named as
-        this computer's clips in the folders (not links) of the model's commands."""
-        return self._counted(path for _, path in self._clips())
+    def kept(self, near_misses: bool = False) -> list[Path]:
+        """The clips (or near misses) the bound counts and removes, oldest first: files (not
+        links) named as this computer's clips in the folders (not links) of the model's
+        commands, in the clips' folder (or its near misses' folder)."""
+        return self._counted((path for _, path in self._clips()), near_misses)
 
-    def _counted(self, clips: Iterable[Path]) -> list[Path]:
-        """Those of `clips` (this speaker's, by number) that the bound counts."""
+    def _base(self, near_miss: bool) -> Path:
+        """The folder of the commands' folders of the clips, or of the near misses."""
+        return self.folder / NEAR_MISSES_FOLDER if near_miss else self.folder
+
+    def _counted(self, clips: Iterable[Path], near_misses: bool) -> list[Path]:
+        """Those of `clips` (this speaker's, by number) that the bound of the clips (or of
+        the near misses, in their folder unless it is a link) counts."""
+        base = self._base(near_misses)
+        if near_misses and base.is_symlink():
+            return []
         return [
             path
             for path in clips
-            if path.parent.name in self.commands
+            if path.parent.parent == base
+            and path.parent.name in self.commands
             and not path.parent.is_symlink()
             and not path.is_symlink()
             and path.is_file()
@@ -177,30 +196,35 @@ class ClipKeeper:
 
     @property
     def description(self) -> str:
-        """For `assistant status`: how many clips are kept, where, and a failure to write."""
-        text = f"clips kept {len(self.kept())} in {self.folder}"
+        """For `assistant status`: how many clips (and near misses) are kept, where, and a
+        failure to write."""
+        near = f" and near misses {len(self.kept(True))}" if self.near_misses else ""
+        text = f"clips kept {len(self.kept())}{near} in {self.folder}"
         return text if self.problem is None else f"{text} (the last not written: {self.problem})"
 
     def _clips(self) -> list[tuple[int, Path]]:
-        """Every clip of this speaker under the folder, wherever moved, by number."""
+        """Every clip and near miss of this speaker under the folder, wherever moved (in a
+        folder of the clips' folder or of its near misses' folder), by number."""
         found = []
-        for path in self.folder.glob(f"*/{self.speaker}_nohash_*.wav"):
+        name = f"{self.speaker}_nohash_*.wav"
+        for path in (*self.folder.glob(f"*/{name}"), *self._base(True).glob(f"*/{name}")):
             match = self._name.fullmatch(path.name)
             if match:
                 found.append((int(match[1]), path))
         return sorted(found)
 
-    def _save(self, label: str, clip: np.ndarray) -> None:
+    def _save(self, label: str, clip: np.ndarray, near_miss: bool) -> None:
         try:
-            found = self._write(label, clip)
-            for old in self._counted(found)[: -self.keep]:
+            found = self._write(label, clip, near_miss)
+            for old in self._counted(found, near_miss)[: -self.keep]:
                 old.unlink(missing_ok=True)
         except OSError as error:
             if self.problem is None:
                 log.warning(
-                    "microphone.keep_clips: cannot write the clip of %r to %s (%s); listening "
+                    "microphone.keep_clips: cannot write the clip of %r%s to %s (%s); listening "
                     "goes on without it: %s, or set keep_clips: 0",
                     label,
+                    " (a near miss)" if near_miss else "",
                     self.folder,
                     error,
                     error.fix if isinstance(error, UnsafeFolder) else WRITE_FIX,
@@ -211,16 +235,19 @@ class ClipKeeper:
             log.info("microphone.keep_clips: clips are written again (%s)", found[-1])
         self.problem = None
 
-    def _write(self, label: str, clip: np.ndarray) -> list[Path]:
+    def _write(self, label: str, clip: np.ndarray, near_miss: bool) -> list[Path]:
         """Write the clip as the next number of this speaker (past those of the clips moved
         elsewhere too), whole or not at all, readable by this user alone, in folders of this
         user's alone. This speaker's clips by number, the one written last: the folder is
         looked through once per clip, for its number and the bound alike."""
         private_folder(self.folder)
-        private_folder(self.folder / label, linked=False)
+        base = self._base(near_miss)
+        if near_miss:
+            private_folder(base, linked=False)
+        private_folder(base / label, linked=False)
         found = self._clips()
         written = write_numbered(
-            self.folder / label,
+            base / label,
             f"{self.speaker}_nohash_",
             wav_bytes(clip, SAMPLE_RATE),
             first=max((n for n, _ in found), default=-1) + 1,

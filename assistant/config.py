@@ -337,7 +337,7 @@ def _check_sections(
     have included. Returns what the microphone model can report and the model file's name,
     for the commands (None: its card could not be read)."""
     from assistant.espeak import check_voice
-    from assistant.listener import check_thresholds, model_file, model_labels
+    from assistant.listener import check_near_misses, check_thresholds, model_file, model_labels
     from assistant.rooms.settings import MqttSettings
     from assistant.rooms.topics import check_level
     from assistant.vosk_models import check_model
@@ -349,6 +349,7 @@ def _check_sections(
         labels = model_labels(section)
         model = (command_labels(labels), model_file(section["model"]).name)
         check_thresholds(section, labels)
+        check_near_misses(section)
 
     def speech(section: dict[str, Any]) -> None:
         unchecked = check_voice(section)

@@ -8,7 +8,8 @@ overflowing input is reported clearly (overflows at a limited rate) and the sour
 (with backoff); the daemon keeps running. A command heard in audio handed over longer than
 `max_delay` after it was recorded (the assistant was stopped, or short of CPU, and the sound
 system kept the audio) is dropped and counted (assistant/lateness.py AudioLateness). With
-`keep_clips`, a clip of each command heard is kept in the data directory (assistant/clips.py).
+`keep_clips`, a clip of each command heard is kept in the data directory (assistant/clips.py),
+and with `keep_near_misses` a clip of each near miss (assistant/near_misses.py).
 `description` says what it does now. `borrow` lends the next seconds of its audio to a follow-up
 phrase, so one stream serves both.
 """
@@ -29,6 +30,7 @@ import numpy as np
 from assistant import protocol
 from assistant.clips import CLIPS_FOLDER, ClipKeeper
 from assistant.clocks import local_time
+from assistant.features import STRIDE_MS
 from assistant.lateness import AudioLateness
 from assistant.microphone import SAMPLE_RATE, MicrophoneError, open_microphone
 from assistant.model_runner import THRESHOLDS_COMMAND, ModelError
@@ -98,6 +100,15 @@ MICROPHONE_SETTINGS = (
         "keep the audio of the newest N commands heard, to train the model with (0: none)",
         minimum=0,
     ),
+    Setting(
+        "keep_near_misses",
+        float,
+        0.0,
+        "with keep_clips: N, also keep the newest N near misses, commands whose average score "
+        "reached this but not their threshold, in clips/_near_misses/ (0: none)",
+        minimum=0,
+        maximum=1,
+    ),
 )
 
 
@@ -118,6 +129,7 @@ class ListenerSettings:
     retry_seconds: float
     max_retry_seconds: float
     keep_clips: int
+    keep_near_misses: float
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> ListenerSettings:
@@ -158,6 +170,19 @@ def model_labels(values: Mapping[str, Any]) -> tuple[str, ...]:
         return load_contract(ListenerSettings.from_values(values).model_path).labels
     except ModelError as error:
         raise SettingValueError(f"microphone.model: {error}", "model") from None
+
+
+def check_near_misses(values: Mapping[str, Any]) -> None:
+    """`keep_near_misses` goes with `keep_clips`, whose bound it shares; SettingValueError for
+    `keep_near_misses` otherwise."""
+    settings = ListenerSettings.from_values(values)
+    if settings.keep_near_misses and not settings.keep_clips:
+        raise SettingValueError(
+            f"microphone.keep_near_misses: {settings.keep_near_misses} keeps near misses only "
+            "with keep_clips: N (the newest N of them are kept); set keep_clips too, or set "
+            "keep_near_misses: 0",
+            "keep_near_misses",
+        )
 
 
 def check_thresholds(values: Mapping[str, Any], labels: tuple[str, ...]) -> None:
@@ -210,11 +235,19 @@ class MicrophoneSource:
         self.monitor = monitor
         s = self.settings
         self.clips = (
-            ClipKeeper(data_dir / CLIPS_FOLDER, s.keep_clips, s.average_window_ms + s.block_ms)
+            ClipKeeper(
+                data_dir / CLIPS_FOLDER,
+                s.keep_clips,
+                s.average_window_ms + s.block_ms + s.inference_every * STRIDE_MS,
+                near_misses=bool(s.keep_near_misses),
+            )
             if data_dir is not None and s.keep_clips
             else None
         )
-        """Keeps a clip of each command heard (`keep_clips`), None when off."""
+        """Keeps a clip of each command heard (`keep_clips`) and near miss
+        (`keep_near_misses`), None when off. Its audio reaches back far enough for a near
+        miss, reported up to a window and an inference after the inference that scored it
+        best."""
         self.overflows = 0
         self.last_overflow: float | None = None
         """When the input last overflowed (time.time()), None before the first time."""
@@ -329,7 +362,8 @@ class MicrophoneSource:
         s = self.settings
         if self._model is None:
             self._model = ModelFile(s.model_path)
-        return KeywordPipeline(self._model, s.recognizer_settings(), s.inference_every)
+        bar = s.keep_near_misses if self.clips is not None else 0.0
+        return KeywordPipeline(self._model, s.recognizer_settings(), s.inference_every, bar)
 
     def run(self, deliver: Callable[[protocol.Message], None], stopping: threading.Event) -> None:
         try:
@@ -429,14 +463,17 @@ class MicrophoneSource:
                 busy, measured_from = 0.0, heard_samples
 
     def _hear(self, pipeline: KeywordPipeline, samples: np.ndarray) -> list[Recognition]:
-        """The commands the pipeline hears in `samples`, with a clip of each kept (`clips`)."""
+        """The commands the pipeline hears in `samples`, with a clip of each kept (`clips`), and
+        of each near miss."""
         if self.clips is None:
             return pipeline.feed(samples)
         self.clips.hear(samples)
         heard = pipeline.hear(samples)
-        for recognition, peak_ms in heard:
+        for recognition, peak_ms in heard.commands:
             self.clips.heard(recognition.label, peak_ms)
-        return [recognition for recognition, _ in heard]
+        for miss in heard.near_misses:
+            self.clips.heard(miss.label, miss.peak_ms, near_miss=True)
+        return [recognition for recognition, _ in heard.commands]
 
     def _count_late(self, heard: list[Recognition], late: float) -> None:
         """Count and warn about the commands `heard` in audio handed over `late` seconds after

@@ -21,6 +21,7 @@ from assistant import protocol
 from assistant.features import FeatureContract
 from assistant.frontend import Frontend
 from assistant.model_runner import EXPORT_COMMAND, Int8Model, ModelError
+from assistant.near_misses import NearMiss, NearMissWatch
 from assistant.recognizer import DEFAULT_THRESHOLD, OUTPUT_ZERO_POINT, Recognition, Recognizer
 from assistant.wav import read_wav_int16
 
@@ -49,6 +50,16 @@ class RecognizerSettings:
             suppression_ms=self.suppression_ms,
             minimum_count=self.minimum_count,
         )
+
+
+@dataclass(frozen=True)
+class Heard:
+    """What a block of audio made the pipeline hear: each command with the time of the
+    inference of its average that scored it highest (`Recognizer.peak_ms`: its window, the end
+    of which that time is, holds the word best), and the near misses that ended in it."""
+
+    commands: list[tuple[Recognition, int]]
+    near_misses: list[NearMiss]
 
 
 @dataclass(frozen=True)
@@ -228,14 +239,17 @@ class KeywordPipeline:
         model_path: str | Path | ModelFile = DEFAULT_MODEL,
         settings: RecognizerSettings | None = None,
         inference_every: int = DEFAULT_INFERENCE_EVERY,
+        near_miss_bar: float = 0.0,
     ):
         """`model_path`: the model's file, or a ModelFile that keeps it loaded across
-        pipelines."""
+        pipelines. `near_miss_bar`: above 0, `hear` reports the near misses of that bar
+        (assistant/near_misses.py)."""
         if not isinstance(model_path, ModelFile):
             model_path = ModelFile(model_path)
         model, contract = model_path.load()
         self.scores = ScoreStream(model, contract, inference_every)
         self.recognizer = (settings or RecognizerSettings()).recognizer(contract.labels)
+        self.near_misses = NearMissWatch(near_miss_bar) if near_miss_bar > 0 else None
 
     @property
     def model_id(self) -> str:
@@ -251,17 +265,19 @@ class KeywordPipeline:
 
     def feed(self, samples: np.ndarray) -> list[Recognition]:
         """The commands recognized in `samples` (16 kHz int16, following those fed before)."""
-        return [recognition for recognition, _ in self.hear(samples)]
+        return [recognition for recognition, _ in self.hear(samples).commands]
 
-    def hear(self, samples: np.ndarray) -> list[tuple[Recognition, int]]:
-        """As `feed`, each command with the time of the inference of its average that scored it
-        highest (`Recognizer.peak_ms`): its window, the end of which that time is, holds the word
-        best."""
-        heard = []
+    def hear(self, samples: np.ndarray) -> Heard:
+        """As `feed`, each command with the time that places its clip, and the near misses."""
+        heard = Heard([], [])
         for inference in self.scores.feed(samples):
             recognition = self.recognizer.process(inference.scores, inference.time_ms)
             if recognition is not None:
-                heard.append((recognition, self.recognizer.peak_ms(recognition.label)))
+                heard.commands.append((recognition, self.recognizer.peak_ms(recognition.label)))
+            if self.near_misses is not None:
+                miss = self.near_misses.observe(self.recognizer, inference.time_ms)
+                if miss is not None:
+                    heard.near_misses.append(miss)
         return heard
 
 

@@ -188,6 +188,18 @@ def test_the_assistant_keeps_the_clips_of_its_microphone_in_its_data_folder_and_
         assistant.stop()
 
 
+def indexed(clips: Path) -> dict:
+    """What `python -m model_training index` finds in the folder `clips`."""
+    run = subprocess.run(
+        [sys.executable, "-m", "model_training", "index", str(clips)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
 def test_model_training_indexes_the_clips_folder_once_sorted(tmp_path, three_ons):
     """A false accept moved to `_unknown_/` trains as unknown, the others as their command."""
     _hear_all(_source(three_ons, tmp_path, keep_clips=5), three_ons)
@@ -195,14 +207,7 @@ def test_model_training_indexes_the_clips_folder_once_sorted(tmp_path, three_ons
     (clips / "_unknown_").mkdir()
     first = clips / "on" / f"{speaker_name()}_nohash_0.wav"
     first.rename(clips / "_unknown_" / first.name)
-    indexed = subprocess.run(
-        [sys.executable, "-m", "model_training", "index", str(clips)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-    )
-    assert indexed.returncode == 0, indexed.stderr
-    index = json.loads(indexed.stdout)
+    index = indexed(clips)
     assert index["per_word"] == {"_unknown_": 1, "on": 2}
     labels = [split for split in index["per_label_split"].values() if any(split.values())]
     assert labels == [{**dict.fromkeys(labels[0], 0), "unknown": 1, "on": 2}]  # one speaker
@@ -220,9 +225,9 @@ def test_a_computer_is_the_speaker_that_record_names_alike():
     assert speaker_name("lab-2.example.org") == speaker_id("lab-2") == "lab2"
 
 
-def _keep_one(keeper: ClipKeeper, label: str) -> None:
+def _keep_one(keeper: ClipKeeper, label: str, near_miss: bool = False) -> None:
     keeper.hear(np.ones(SAMPLE_RATE, dtype=np.int16))
-    keeper.heard(label, 1000)
+    keeper.heard(label, 1000, near_miss)
     keeper.close()
 
 
