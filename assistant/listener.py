@@ -39,7 +39,8 @@ from assistant.settings import validate_settings
 
 if TYPE_CHECKING:
     from assistant.config import Config
-    from assistant.pipeline import KeywordPipeline, ModelFile, RecognizerSettings
+    from assistant.model_files import ModelFile
+    from assistant.pipeline import KeywordPipeline, RecognizerSettings
     from assistant.recognizer import Recognition
 
 log = logging.getLogger("assistant.listener")
@@ -144,7 +145,7 @@ class ListenerSettings:
 
 def model_file(model: str) -> Path:
     """The model file `microphone.model` names (`default`: the committed model)."""
-    from assistant.pipeline import DEFAULT_MODEL
+    from assistant.model_files import DEFAULT_MODEL
 
     return DEFAULT_MODEL if model == "default" else Path(model)
 
@@ -152,7 +153,7 @@ def model_file(model: str) -> Path:
 def model_labels(values: Mapping[str, Any]) -> tuple[str, ...]:
     """The labels of the `microphone:` section's model, from its card; SettingValueError for
     `model` when the card cannot be used."""
-    from assistant.pipeline import load_contract
+    from assistant.model_files import load_contract
 
     try:
         return load_contract(ListenerSettings.from_values(values).model_path).labels
@@ -324,7 +325,8 @@ class MicrophoneSource:
     def _pipeline(self) -> KeywordPipeline:
         """A fresh pipeline, as a board that has just started, with the model loaded before
         unless its files have changed since."""
-        from assistant.pipeline import KeywordPipeline, ModelFile
+        from assistant.model_files import ModelFile
+        from assistant.pipeline import KeywordPipeline
 
         s = self.settings
         if self._model is None:
