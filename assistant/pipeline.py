@@ -174,11 +174,13 @@ class BoardOutput:
     def hello(self) -> protocol.Hello:
         """The HELLO that starts the stream (sequence number 0); the next lines follow it."""
         self._next_heartbeat = self.heartbeat_ms
-        hello = protocol.Hello(0, protocol.PROTOCOL_VERSION, self.fw, self.model_id, self.labels)
-        self._seq = protocol.next_seq(0)
-        return hello
+        self._seq = 0
+        return protocol.Hello(
+            self._take_seq(), protocol.PROTOCOL_VERSION, self.fw, self.model_id, self.labels
+        )
 
-    def _stamp(self) -> int:
+    def _take_seq(self) -> int:
+        """The sequence number of the next line; the one after it is next."""
         seq = self._seq
         self._seq = protocol.next_seq(seq)
         return seq
@@ -195,10 +197,10 @@ class BoardOutput:
         for time_ms, _, recognition in sorted(events, key=lambda event: event[:2]):
             ms = time_ms & protocol.MAX_SEQ
             if recognition is None:
-                messages.append(protocol.Heartbeat(self._stamp(), ms))
+                messages.append(protocol.Heartbeat(self._take_seq(), ms))
             else:
                 score = round(recognition.score, 3)
-                messages.append(protocol.Detection(self._stamp(), recognition.label, score, ms))
+                messages.append(protocol.Detection(self._take_seq(), recognition.label, score, ms))
         return messages
 
 
