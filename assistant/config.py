@@ -98,7 +98,7 @@ TOP_LEVEL_SETTINGS = (
 def model_commands() -> tuple[str, ...]:
     """The commands the committed model can report: the labels on its card but silence and
     unknown."""
-    from assistant.pipeline import DEFAULT_MODEL, load_contract
+    from assistant.model_files import DEFAULT_MODEL, load_contract
 
     return command_labels(load_contract(DEFAULT_MODEL).labels)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import threading
@@ -29,7 +28,14 @@ from assistant.phrase import PhraseListener
 from assistant.plugin import CommandEvent, Skill, valid_choices
 from assistant.ports import find_board
 from assistant.ratelimit import WarningLimiter
-from assistant.reloads import Reload, changes
+from assistant.reloads import (
+    RESTART_ONLY,
+    Reload,
+    as_running,
+    changes,
+    needs_restart,
+    with_overrides,
+)
 from assistant.rooms.roles import open_room
 from assistant.source_follower import SourceFollower
 from assistant.sources import SOURCE_NAMES, DeviceSession, EventSource, LinkStats
@@ -38,9 +44,6 @@ from assistant.version import version_text
 
 log = logging.getLogger("assistant")
 
-RESTART_ONLY = ("source", "role", "site")
-"""Top-level settings a reload cannot change: the sources and the room are opened once."""
-RESTART_ONLY_SECTIONS = ("device", "emulator", "microphone", "mqtt", "speech", "phrase")
 HEARING_LOOK_SECONDS = 1.0
 """How often the assistant looks whether its board or microphone can hear (`speech.notices`)."""
 RELOAD_FAILED = "The new configuration has a problem; I kept the old one"
@@ -48,16 +51,6 @@ RELOAD_FAILED = "The new configuration has a problem; I kept the old one"
 RESTART_NEEDED = "Some changes take effect after a restart"
 """Said (`speech.notices`) when a reload changed what only a restart applies: restart-only
 settings or sections, or a skill's code."""
-
-
-def with_overrides(config: Config, overrides: Mapping[str, str]) -> Config:
-    """`config` with the command line's choices: top-level settings (--source, --role) and
-    `port`, the board's serial port instead of device.port."""
-    values = {name: value for name, value in overrides.items() if name != "port"}
-    sections = config.sections
-    if "port" in overrides:
-        sections = {**sections, "device": {**sections["device"], "port": overrides["port"]}}
-    return dataclasses.replace(config, values={**config.values, **values}, sections=sections)
 
 
 @dataclass
@@ -369,11 +362,11 @@ class Assistant:
             if self.notices:  # logged as every reply is
                 self._speak(RELOAD_FAILED)
             return Reload(time.time(), path, problems)
-        waiting = self._needs_restart(loaded)
+        waiting = needs_restart(self.loaded, loaded, self.overrides)
         changed = changes(self.loaded, loaded, (*RESTART_ONLY, *self.overrides))
         self.loaded = loaded
         self.installed = self.host.installed = installed
-        config = self.config = self._as_running(loaded)
+        config = self.config = as_running(loaded, self.config)
         self.focus.seconds = config.focus_seconds
         self.dispatcher.config = config
         self.host.set_timeout(config.skill_timeout)
@@ -414,31 +407,6 @@ class Assistant:
                     ", ".join(changed),
                 )
         return any_changed
-
-    def _needs_restart(self, loaded: Config) -> list[str]:
-        """The settings and sections `loaded` changes that only a restart applies (not a
-        setting the command line chose, which a restart with it would not change either)."""
-        waiting = [
-            name
-            for name in RESTART_ONLY
-            if name not in self.overrides and loaded.values[name] != self.loaded.values[name]
-        ]
-        return waiting + [
-            name
-            for name in RESTART_ONLY_SECTIONS
-            if loaded.sections.get(name) != self.loaded.sections.get(name)
-        ]
-
-    def _as_running(self, loaded: Config) -> Config:
-        """`loaded`, but with the restart-only settings and sections as they run now (command
-        line overrides included)."""
-        running = with_overrides(loaded, {name: self.config.values[name] for name in RESTART_ONLY})
-        kept = {
-            name: self.config.sections[name]
-            for name in RESTART_ONLY_SECTIONS
-            if name in self.config.sections
-        }
-        return dataclasses.replace(running, sections={**loaded.sections, **kept})
 
     def status(self) -> str:
         """What `assistant status` shows, parts joined by "; ": this process's pid (first, for

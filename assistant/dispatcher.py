@@ -40,6 +40,13 @@ def as_run(outcomes: list[Future]) -> list[Future]:
     return ran
 
 
+def _not_run(outcomes: list[Future]) -> None:
+    """Settle the futures of actions that will not run as cancelled (done, for `wait` too)."""
+    for future in outcomes:
+        future.cancel()
+        future.set_running_or_notify_cancel()
+
+
 class Chooser:
     """Chooses the actions of each command (its mapping, min_score, cooldown, focus) and logs
     the choice, or why none; runs nothing. `assistant devices --listen` shows with it what the
@@ -154,9 +161,7 @@ class Dispatcher(Chooser):
                 self._instead(call, error, otherwise, outcomes, event)
                 return
             if error is not None:
-                for later in outcomes[index + 1 :]:
-                    later.cancel()
-                    later.set_running_or_notify_cancel()  # done, for `wait` too
+                _not_run(outcomes[index + 1 :])
                 outcomes[index].set_exception(error)
                 return
             if index == 0:
@@ -181,9 +186,7 @@ class Dispatcher(Chooser):
         action, `skipped`, found nothing to do: the first outcome settles, once `otherwise` has,
         as HandedOver with its futures; the rest as not run."""
         log.info("%s found nothing to do (%s) -> %s", skipped, why, ", ".join(map(str, otherwise)))
-        for later in outcomes[1:]:
-            later.cancel()
-            later.set_running_or_notify_cancel()
+        _not_run(outcomes[1:])
         replaced = [Future() for _ in otherwise]
 
         def settle(_: Future) -> None:

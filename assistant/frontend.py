@@ -484,10 +484,3 @@ class Frontend:
         floor = (signal * tables.min_signal_remaining) >> NOISE_REDUCTION_BITS
         subtracted = (scaled_up - np.minimum(estimates, scaled_up)) >> bits
         return np.maximum(subtracted, floor), estimates
-
-
-def compute_features(
-    samples: np.ndarray, params: Mapping[str, object] = FRONTEND_PARAMS
-) -> np.ndarray:
-    """uint16 features of a whole recording, from a fresh frontend state."""
-    return Frontend(params).process(samples)

@@ -33,16 +33,16 @@ from assistant.clocks import local_time
 from assistant.features import STRIDE_MS
 from assistant.lateness import AudioLateness
 from assistant.microphone import SAMPLE_RATE, MicrophoneError, open_microphone
+from assistant.model_files import DEFAULT_MODEL, ModelFile, load_contract
 from assistant.model_runner import THRESHOLDS_COMMAND, ModelError
+from assistant.pipeline import BoardOutput, KeywordPipeline, RecognizerSettings
 from assistant.plugin import Setting, SettingValueError
 from assistant.ratelimit import WarningLimiter
-from assistant.recognizer import DEFAULT_THRESHOLD, command_labels
+from assistant.recognizer import DEFAULT_THRESHOLD, Recognition, command_labels
 from assistant.settings import validate_settings
 
 if TYPE_CHECKING:
     from assistant.config import Config
-    from assistant.pipeline import KeywordPipeline, ModelFile, RecognizerSettings
-    from assistant.recognizer import Recognition
 
 log = logging.getLogger("assistant.listener")
 
@@ -144,8 +144,6 @@ class ListenerSettings:
         return model_file(self.model)
 
     def recognizer_settings(self) -> RecognizerSettings:
-        from assistant.pipeline import RecognizerSettings
-
         return RecognizerSettings(
             thresholds=dict(self.thresholds) or DEFAULT_THRESHOLD,
             average_window_ms=self.average_window_ms,
@@ -156,16 +154,12 @@ class ListenerSettings:
 
 def model_file(model: str) -> Path:
     """The model file `microphone.model` names (`default`: the committed model)."""
-    from assistant.pipeline import DEFAULT_MODEL
-
     return DEFAULT_MODEL if model == "default" else Path(model)
 
 
 def model_labels(values: Mapping[str, Any]) -> tuple[str, ...]:
     """The labels of the `microphone:` section's model, from its card; SettingValueError for
     `model` when the card cannot be used."""
-    from assistant.pipeline import load_contract
-
     try:
         return load_contract(ListenerSettings.from_values(values).model_path).labels
     except ModelError as error:
@@ -357,8 +351,6 @@ class MicrophoneSource:
     def _pipeline(self) -> KeywordPipeline:
         """A fresh pipeline, as a board that has just started, with the model loaded before
         unless its files have changed since."""
-        from assistant.pipeline import KeywordPipeline, ModelFile
-
         s = self.settings
         if self._model is None:
             self._model = ModelFile(s.model_path)
@@ -418,8 +410,6 @@ class MicrophoneSource:
     ) -> None:
         """Hear the opened stream until stopping, starting with a HELLO as a board that has just
         started (a fresh pipeline: its clock starts at 0)."""
-        from assistant.pipeline import BoardOutput
-
         output = BoardOutput(pipeline.model_id, pipeline.commands, self.settings.heartbeat_ms)
         deliver(output.hello())
         self.state = ("listening since", time.time())

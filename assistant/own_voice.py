@@ -254,8 +254,8 @@ class OwnVoice:
             raise RuntimeError(self.unavailable)
         if self._spotter is None:
             from assistant.listener import ListenerSettings
+            from assistant.model_files import load_model
             from assistant.model_runner import ModelError
-            from assistant.pipeline import load_model
 
             try:
                 settings = ListenerSettings.from_values(self.microphone)

@@ -2,15 +2,14 @@
 
 Every step is the board's own arithmetic (assistant/frontend.py, FeatureContract.to_int8, the
 int8 model with TFLite Micro's kernels, assistant/recognizer.py), so the same audio gives the
-same detections, at the same times, as a board would report. Time is audio time: a slice's time
+same detections, at the same times, as a board would report (the model and its card are read
+by assistant/model_files.py). Time is audio time: a slice's time
 is the end of its window in milliseconds since the stream started. A recording goes through it
 with `messages_from_wav` (the file read by assistant/wav.py).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,13 +19,12 @@ import numpy as np
 from assistant import protocol
 from assistant.features import FeatureContract
 from assistant.frontend import Frontend
-from assistant.model_runner import EXPORT_COMMAND, Int8Model, ModelError
+from assistant.model_files import DEFAULT_MODEL, ModelFile
+from assistant.model_runner import Int8Model, ModelError
 from assistant.near_misses import NearMiss, NearMissWatch
-from assistant.recognizer import DEFAULT_THRESHOLD, OUTPUT_ZERO_POINT, Recognition, Recognizer
+from assistant.recognizer import DEFAULT_THRESHOLD, Recognition, Recognizer
 from assistant.wav import read_wav_int16
 
-MODELS_DIR = Path(__file__).resolve().parent / "models"
-DEFAULT_MODEL = MODELS_DIR / "kws_int8.tflite"
 DEFAULT_INFERENCE_EVERY = 5
 """Feature slices between inferences (5 slices of 20 ms: an inference every 100 ms)."""
 DESKTOP_FIRMWARE = "desktop-1"
@@ -67,110 +65,6 @@ class Inference:
     time_ms: int
     scores: np.ndarray
     """The model's int8 output, one value per label."""
-
-
-def model_card_path(model_path: str | Path) -> Path:
-    """The model card beside a model: kws_int8.tflite -> kws_int8.json."""
-    return Path(model_path).with_suffix(".json")
-
-
-def load_contract(model_path: str | Path = DEFAULT_MODEL) -> FeatureContract:
-    """The feature contract of a model, from the model card beside it. ModelError when the model
-    or its card is missing, or the card is broken or belongs to another model (its sha256 is
-    not the model's)."""
-    model = Path(model_path)
-    if not model.is_file():
-        raise ModelError(f"{model}: no such model file")
-    card = model_card_path(model_path)
-    if not card.is_file():
-        raise ModelError(
-            f"{card}: the model card of {Path(model_path).name} is missing; export the model "
-            f"with `{EXPORT_COMMAND}` (it writes both files)"
-        )
-    try:
-        contract = FeatureContract.from_model_card(card)
-        card_sha256 = json.loads(card.read_text()).get("sha256")
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ModelError(f"{card}: not a valid model card ({error!r})") from error
-    try:
-        model_sha256 = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()
-    except OSError as error:
-        raise ModelError(f"{model_path}: cannot read the model: {error.strerror}") from None
-    if card_sha256 != model_sha256:
-        raise ModelError(
-            f"{card} is not the card of {model_path}: the card's sha256 is {card_sha256}, the "
-            f"model's is {model_sha256}; export the model again with `{EXPORT_COMMAND}`, which "
-            "writes the model and its card together"
-        )
-    return contract
-
-
-def load_model(model_path: str | Path = DEFAULT_MODEL) -> tuple[Int8Model, FeatureContract]:
-    """The model and its feature contract (from the model card beside it)."""
-    contract = load_contract(model_path)
-    model = Int8Model(model_path)
-    expected = contract.slices * contract.channels
-    if model.input_size != expected or model.output_size != len(contract.labels):
-        raise ModelError(
-            f"{model_path}: the model takes {model.input_size} values and gives "
-            f"{model.output_size} scores, but its card says {contract.slices}x"
-            f"{contract.channels} features and {len(contract.labels)} labels"
-        )
-    check_quantization(model, contract)
-    return model, contract
-
-
-def check_quantization(model: Int8Model, contract: FeatureContract) -> None:
-    """ModelError unless the card's input quantization (which `to_int8` and the firmware's
-    header use) is the model's own, and the output is a softmax's (zero point -128), as the
-    recognizer here and on the board reads it."""
-    scale, zero_point = model.input_quantization
-    card = model_card_path(model.path)
-    if np.float32(contract.input_scale) != np.float32(scale) or (
-        contract.input_zero_point != zero_point
-    ):
-        raise ModelError(
-            f"{card}: input scale {contract.input_scale} and zero point "
-            f"{contract.input_zero_point}, but {model.path} takes scale {scale} and zero point "
-            f"{zero_point}: its features would be converted wrongly; export the model again with "
-            f"`{EXPORT_COMMAND}`, which writes the model and its card together"
-        )
-    _, output_zero_point = model.output_quantization
-    if output_zero_point != OUTPUT_ZERO_POINT:
-        raise ModelError(
-            f"{model.path}: its output's zero point is {output_zero_point}, but the recognizer "
-            f"(here and on the board) reads scores as int8 + 128: end the model with a softmax "
-            f"(int8 output zero point {OUTPUT_ZERO_POINT})"
-        )
-
-
-class ModelFile:
-    """A model and its card on disk, loaded once (`load_model`) and loaded again only once
-    either file has changed: another file at the path (as an export or a copy leaves it), or
-    another size or modification time."""
-
-    def __init__(self, path: str | Path = DEFAULT_MODEL):
-        self.path = Path(path)
-        self._loaded: tuple[Int8Model, FeatureContract] | None = None
-        self._stamp: tuple[tuple[int, ...], ...] | None = None
-
-    def load(self) -> tuple[Int8Model, FeatureContract]:
-        """The model and its contract as the files are now; ModelError as `load_model`."""
-        stamp = _stamp(self.path)
-        if self._loaded is None or stamp is None or stamp != self._stamp:
-            self._loaded = load_model(self.path)
-            self._stamp = stamp
-        return self._loaded
-
-
-def _stamp(model_path: Path) -> tuple[tuple[int, ...], ...] | None:
-    """What tells the files of a model and its card apart from those there before (None when
-    either is missing): stamped before loading, a change while loading loads again later."""
-    try:
-        found = [path.stat() for path in (model_path, model_card_path(model_path))]
-    except OSError:
-        return None
-    return tuple((s.st_dev, s.st_ino, s.st_size, s.st_mtime_ns, s.st_ctime_ns) for s in found)
 
 
 class ScoreStream:
@@ -296,11 +190,13 @@ class BoardOutput:
     def hello(self) -> protocol.Hello:
         """The HELLO that starts the stream (sequence number 0); the next lines follow it."""
         self._next_heartbeat = self.heartbeat_ms
-        hello = protocol.Hello(0, protocol.PROTOCOL_VERSION, self.fw, self.model_id, self.labels)
-        self._seq = protocol.next_seq(0)
-        return hello
+        self._seq = 0
+        return protocol.Hello(
+            self._take_seq(), protocol.PROTOCOL_VERSION, self.fw, self.model_id, self.labels
+        )
 
-    def _stamp(self) -> int:
+    def _take_seq(self) -> int:
+        """The sequence number of the next line; the one after it is next."""
         seq = self._seq
         self._seq = protocol.next_seq(seq)
         return seq
@@ -317,10 +213,10 @@ class BoardOutput:
         for time_ms, _, recognition in sorted(events, key=lambda event: event[:2]):
             ms = time_ms & protocol.MAX_SEQ
             if recognition is None:
-                messages.append(protocol.Heartbeat(self._stamp(), ms))
+                messages.append(protocol.Heartbeat(self._take_seq(), ms))
             else:
                 score = round(recognition.score, 3)
-                messages.append(protocol.Detection(self._stamp(), recognition.label, score, ms))
+                messages.append(protocol.Detection(self._take_seq(), recognition.label, score, ms))
         return messages
 
 

@@ -1,5 +1,6 @@
-"""What a reload of the configuration did, for `assistant reload`, `assistant status` and the
-log: what it changed and what waits for a restart, or the file's problems."""
+"""What a reload of the configuration applies and what waits for a restart (`needs_restart`,
+`as_running`), and what a reload did, for `assistant reload`, `assistant status` and the log:
+what it changed and what waits for a restart, or the file's problems."""
 
 from __future__ import annotations
 
@@ -16,6 +17,45 @@ from assistant.host import one_line
 
 STATUS_PROBLEMS = 3
 """Problems of a failed reload `assistant status` shows (and how many more there are)."""
+RESTART_ONLY = ("source", "role", "site")
+"""Top-level settings a reload cannot change: the sources and the room are opened once."""
+RESTART_ONLY_SECTIONS = ("device", "emulator", "microphone", "mqtt", "speech", "phrase")
+
+
+def with_overrides(config: Config, overrides: Mapping[str, str]) -> Config:
+    """`config` with the command line's choices: top-level settings (--source, --role) and
+    `port`, the board's serial port instead of device.port."""
+    values = {name: value for name, value in overrides.items() if name != "port"}
+    sections = config.sections
+    if "port" in overrides:
+        sections = {**sections, "device": {**sections["device"], "port": overrides["port"]}}
+    return replace(config, values={**config.values, **values}, sections=sections)
+
+
+def needs_restart(running: Config, loaded: Config, overrides: Collection[str]) -> list[str]:
+    """The settings and sections `loaded` changes from `running` (both as their files say)
+    that only a restart applies (not a setting the command line chose, `overrides`, which a
+    restart with it would not change either)."""
+    waiting = [
+        name
+        for name in RESTART_ONLY
+        if name not in overrides and loaded.values[name] != running.values[name]
+    ]
+    return waiting + [
+        name
+        for name in RESTART_ONLY_SECTIONS
+        if loaded.sections.get(name) != running.sections.get(name)
+    ]
+
+
+def as_running(loaded: Config, running: Config) -> Config:
+    """`loaded`, but with the restart-only settings and sections as `running` has them
+    (command line overrides included)."""
+    kept_values = {name: running.values[name] for name in RESTART_ONLY}
+    kept = {
+        name: running.sections[name] for name in RESTART_ONLY_SECTIONS if name in running.sections
+    }
+    return replace(with_overrides(loaded, kept_values), sections={**loaded.sections, **kept})
 
 
 @dataclass(frozen=True)

@@ -113,9 +113,9 @@ class DeviceSession:
         self.refusing = False
         """The board's HELLO named a protocol version this assistant does not speak."""
         self.last_seq: int | None = None
-        self.last_message_at: float | None = None
         self.replies: deque[protocol.Message] = deque(maxlen=MAX_KEPT_REPLIES)
-        """Replies to requests, until a caller takes them (the oldest go first when full)."""
+        """Replies to requests, until `wait_for_reply` takes them (the oldest go first when
+        full)."""
         self._replies_changed = threading.Condition()
 
     def deliver(self, message: protocol.Message) -> None:
@@ -123,7 +123,6 @@ class DeviceSession:
         received = self.clock()
         self.stats.lines += 1
         self.stats.warnings.flush()
-        self.last_message_at = received
         if isinstance(message, protocol.Hello):
             self._greet(message)
         elif self.last_seq is not None:
@@ -262,7 +261,9 @@ class DeviceSession:
         )
 
     def wait_for_reply(self, kind: type, timeout: float) -> protocol.Message | None:
-        """The next reply of type `kind` (consumed), waiting up to `timeout` seconds."""
+        """The next reply of type `kind` (consumed), waiting up to `timeout` seconds. The daemon
+        asks the board's INFO for the log only and waits for no reply: this is how a caller
+        driving the link itself (the tests) sees what the board answered."""
         deadline = time.monotonic() + timeout
         with self._replies_changed:
             while True:

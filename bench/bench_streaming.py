@@ -25,7 +25,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # model_training is not installed
 
 from assistant.frontend import Frontend
-from assistant.pipeline import DEFAULT_MODEL, KeywordPipeline, load_model
+from assistant.model_files import DEFAULT_MODEL, load_model
+from assistant.pipeline import KeywordPipeline
 from assistant.resample import Resampler, resampled
 from model_training.settings import SAMPLE_RATE, data_dir
 from model_training.streaming.evaluate import ceiling_lines

@@ -32,7 +32,7 @@ def evaluate_folder(
     The labels are the model card's (beside the model), not the settings': a model trained for
     other commands is scored on its own commands, every other word counting as unknown.
     """
-    from assistant.pipeline import load_model
+    from assistant.model_files import load_model
 
     tflite_path = Path(model) if model else MODELS_DIR / f"{MODEL_BASENAME}.tflite"
     if not tflite_path.exists():

@@ -27,7 +27,8 @@ from assistant.config import load_config
 from assistant.daemon import Assistant
 from assistant.listener import ListenerSettings, MicrophoneSource
 from assistant.microphone import SAMPLE_RATE
-from assistant.pipeline import ScoreStream, load_model
+from assistant.model_files import load_model
+from assistant.pipeline import ScoreStream
 from assistant.speakers import speaker_id
 
 REPO = Path(__file__).resolve().parent.parent

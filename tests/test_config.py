@@ -15,7 +15,7 @@ from assistant.config import (
     model_commands,
 )
 from assistant.discovery import discover_skills
-from assistant.pipeline import DEFAULT_MODEL
+from assistant.model_files import DEFAULT_MODEL
 from assistant.plugin import Setting, SettingValueError, Skill, action
 from assistant.yaml_lines import load_located
 

@@ -10,7 +10,7 @@ import pytest
 from assistant import cli
 from assistant.config import ConfigError, config_path, load_config
 from assistant.discovery import discover_skills
-from assistant.pipeline import DEFAULT_MODEL, model_card_path
+from assistant.model_files import DEFAULT_MODEL, model_card_path
 from assistant.plugin import Setting, Skill, action
 from assistant.plugin_testing import ConfigRefused, SkillUnderTest
 from assistant.settings import schema_problem

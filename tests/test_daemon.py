@@ -33,8 +33,8 @@ from assistant.daemon import Assistant
 from assistant.emulator import FIRMWARE_VERSION, MODEL_ID, VirtualBoard
 from assistant.host import STATUS_SECONDS
 from assistant.microphone import SAMPLE_RATE, microphone_problem
+from assistant.model_files import DEFAULT_MODEL
 from assistant.model_runner import model_id
-from assistant.pipeline import DEFAULT_MODEL
 from assistant.plugin import CommandEvent
 from assistant.version import version_text
 

@@ -19,7 +19,7 @@ from assistant.int8_conv import (
     layer_from_operator,
     quantize_multiplier,
 )
-from assistant.pipeline import DEFAULT_MODEL
+from assistant.model_files import DEFAULT_MODEL
 from model_training.quantize import run_tflm
 
 schema = pytest.importorskip("ai_edge_litert.schema_py_generated", reason="LiteRT is missing")

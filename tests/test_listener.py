@@ -223,7 +223,7 @@ def test_speech_at_the_microphone_becomes_board_lines(tiny_model, spoken_on):
 def test_a_model_named_from_the_configurations_folder_listens_from_any_folder(
     tmp_path, monkeypatch, spoken_on
 ):
-    from assistant.pipeline import DEFAULT_MODEL, model_card_path
+    from assistant.model_files import DEFAULT_MODEL, model_card_path
 
     (tmp_path / "A" / "sub").mkdir(parents=True)
     shutil.copy(DEFAULT_MODEL, tmp_path / "A" / "sub" / "m.tflite")
@@ -339,7 +339,7 @@ class UnpluggedMicrophone(RecordedMicrophone):
 def test_a_reopened_microphone_keeps_its_model_until_the_file_changes(tmp_path, tiny_model):
     """The model is loaded once however often the microphone is opened again (replugged),
     and again once its file has changed on disk (a new export over it), which then runs."""
-    from assistant.pipeline import DEFAULT_MODEL, model_card_path
+    from assistant.model_files import DEFAULT_MODEL, model_card_path
 
     model = tmp_path / "kws.tflite"
     shutil.copy(tiny_model, model)

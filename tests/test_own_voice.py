@@ -16,8 +16,9 @@ from assistant.acoustics import QUIET_SECONDS, in_a_quiet_room, rms
 from assistant.config import DEFAULT_CONFIG, load_config
 from assistant.discovery import discover_skills
 from assistant.espeak import espeak_to_file
+from assistant.model_files import DEFAULT_MODEL
 from assistant.own_voice import ROOM_MARGIN, ROOMS, OwnVoice, loudest_averages
-from assistant.pipeline import DEFAULT_MODEL, Inference
+from assistant.pipeline import Inference
 from assistant.speech import speech_settings
 
 COMMITTED_MODEL = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())["model_id"]

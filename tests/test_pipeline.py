@@ -15,15 +15,13 @@ import numpy as np
 import pytest
 
 from assistant import protocol
+from assistant.model_files import DEFAULT_MODEL, load_contract, load_model
 from assistant.model_runner import Int8Model, ModelError
 from assistant.pipeline import (
-    DEFAULT_MODEL,
     KeywordPipeline,
     RecognizerSettings,
     ScoreStream,
     detections_from_wav,
-    load_contract,
-    load_model,
     messages_from_wav,
 )
 from assistant.wav import read_wav_int16
@@ -125,7 +123,7 @@ def test_scores_equal_the_tflm_interpreter_on_the_same_features(tiny_model):
 
 def test_the_default_model_scores_equal_the_tflm_interpreter_on_speech():
     pytest.importorskip("tflite_micro", reason="tflite-micro is not installed")
-    from assistant.pipeline import DEFAULT_MODEL
+    from assistant.model_files import DEFAULT_MODEL
     from model_training.quantize import run_tflm
 
     if not DEFAULT_MODEL.exists():

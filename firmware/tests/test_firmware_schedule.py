@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from assistant.frontend import Frontend
-from assistant.pipeline import ScoreStream, load_contract
+from assistant.model_files import load_contract
+from assistant.pipeline import ScoreStream
 
 PDM_BLOCK = 256  # samples per microphone interrupt (16 ms)
 MAX_CHUNKS_PER_PASS = 5  # board_config.h kMaxChunksPerPass

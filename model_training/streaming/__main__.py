@@ -98,7 +98,7 @@ def format_report(report: dict) -> str:
 
 def cmd_thresholds(args) -> None:
     from assistant.features import FeatureContract
-    from assistant.pipeline import model_card_path
+    from assistant.model_files import model_card_path
     from model_training.streaming.thresholds import (
         HEADER_NAME,
         check_tuning_report,

@@ -14,12 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.pipeline import (
-    DEFAULT_INFERENCE_EVERY,
-    RecognizerSettings,
-    ScoreStream,
-    load_model,
-)
+from assistant.model_files import load_model
+from assistant.pipeline import DEFAULT_INFERENCE_EVERY, RecognizerSettings, ScoreStream
 from assistant.recognizer import OUTPUT_ZERO_POINT, Recognition, window_averages
 from assistant.wav import read_wav_int16
 from model_training.progress import Progress
