@@ -13,8 +13,9 @@ from test_config import problems, write
 from assistant.clips import ClipKeeper, speaker_name
 from assistant.config import load_config
 from assistant.microphone import SAMPLE_RATE
+from assistant.model_files import load_model
 from assistant.near_misses import NearMiss, NearMissWatch
-from assistant.pipeline import ScoreStream, load_model
+from assistant.pipeline import ScoreStream
 from assistant.recognizer import Recognizer
 
 
