@@ -176,6 +176,7 @@ class TimersSkill(Skill):
         wall clock since their `anchors`), and say which run."""
         self.scheduler.start(paused=True)  # nothing rings before the timers are this skill's
         self._adopt_stored()
+        self._drop_stalled_ringings()
         self._clock_watch = ClockWatch(self._woke, self._stepped, **self.watch_clocks)
         self._anchor_stored(anchors, self._clock_watch.offset)
         self._note_rung_out("while the assistant was not running")
@@ -204,6 +205,20 @@ class TimersSkill(Skill):
                 ", ".join(sorted({job.args[0] for job in moved})),
                 self._key,
                 ", ".join(job.name for job in moved),
+            )
+
+    def _drop_stalled_ringings(self) -> None:
+        """Remove the ringings stored with no announcement left, as 0.2.0 and 0.3.0 stored one
+        when the timer's thread was held up past the last (see `_store_ringing`): APScheduler
+        would keep them for ever, and the ringings' store would fail each round."""
+        stalled = [job for job in self.scheduler.get_jobs("ringing") if job.next_run_time is None]
+        for job in stalled:
+            self._silenced.add(job.id)  # no "stopped ringing by itself": the line below says why
+            job.remove()
+        if stalled:
+            self.context.log.info(
+                "ringings stored with no announcement left removed: %s",
+                ", ".join(job.args[1] for job in stalled),
             )
 
     def stop(self) -> None:
@@ -373,15 +388,21 @@ class TimersSkill(Skill):
 
     def _store_ringing(self, name: str, site: str | None) -> None:
         """Store the announcements of a timer that came due: every `ring_every` seconds from
-        now on, for `ring_for` seconds."""
+        now on, for `ring_for` seconds. The first is set from `now`, not left to APScheduler's
+        later reading of the clock (this thread held up by the job stores' lock or a busy
+        machine): past the last announcement, that gave no next run time, a ringing stored
+        paused for ever on which the ringings' store failed each round. Late, the scheduler
+        makes it at once, or skips it past `missed_after`, and removes the ringing at its end."""
         settings = self.context.settings
         now = self._now(RING_PREFIX + name)
+        first = now + timedelta(seconds=settings["ring_every"])
         try:
             self.scheduler.add_job(
                 _ring_again,
                 "interval",
                 seconds=settings["ring_every"],
-                start_date=now + timedelta(seconds=settings["ring_every"]),
+                start_date=first,
+                next_run_time=first,
                 end_date=now + timedelta(seconds=settings["ring_for"]),
                 args=[self._key, name, site],
                 id=RING_PREFIX + name,

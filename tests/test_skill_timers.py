@@ -27,7 +27,7 @@ from assistant.phrase import PhraseListener
 from assistant.plugin import CommandEvent, NothingToDo, SkillError, time_of_day_in_words
 from assistant.plugin_testing import SkillUnderTest
 from skills.timer_store import FORMAT, TimerStore, store_problem
-from skills.timers import TimersSkill, _shifted
+from skills.timers import TimersSkill, _ring_again, _shifted
 
 FAST = {"ring_every": 0.3, "ring_for": 1.0, "missed_after": 1}
 
@@ -208,6 +208,64 @@ def test_ringing_ends_by_itself_after_ring_for(timers, caplog) -> None:
     assert 3 <= skill.replies.count("Tea is done") <= 4  # at once, then at 0.2, 0.4 and 0.6 s
     # what the replies alone do not tell whoever reads the log after being away
     assert "tea stopped ringing by itself after 0.7 s: nobody silenced it" in caplog.text
+
+
+def anchored(database: Path, job_id: str) -> bool:
+    """Whether `job_id` has a clock anchor in `database` (taken as its moment is set)."""
+    with closing(sqlite3.connect(database)) as connection:
+        found = connection.execute("SELECT 1 FROM clock_anchors WHERE id = ?", (job_id,))
+        return found.fetchone() is not None
+
+
+def test_a_ringing_stored_after_its_last_announcement_was_due_ends_by_itself(
+    timers, tmp_path: Path, caplog
+) -> None:
+    """A timer's thread held up between reading the clock and storing its ringing (here by the
+    job stores' lock, which the scheduler holds through each of its rounds; a busy machine, or
+    one that sleeps then, does the same) stores a ringing whose announcements are all past: it
+    rings out and leaves the store, and the ringings of the timers after it repeat. Before,
+    APScheduler stored it with no next run time, which broke the ringings' store for good."""
+    caplog.set_level(logging.INFO, logger="assistant.skill.timers")
+    skill = timers(ask_length=False, ring_every=0.2, ring_for=0.5)
+    scheduler = skill.skill.scheduler
+    with scheduler._jobstores_lock:  # APScheduler's: held as by a slow round
+        ringing = threading.Thread(target=skill.skill.ring, args=("tea",))
+        ringing.start()
+        assert wait_until(lambda: anchored(tmp_path / "timers" / "timers.sqlite", "ring:tea"))
+        time.sleep(1.0)  # its clock was read: now its last announcement (0.4 s) is past
+    ringing.join()
+    assert wait_until(lambda: scheduler.get_jobs("ringing") == [])
+    assert wait_until(lambda: "tea stopped ringing by itself" in caplog.text)
+    skill.do("start", name="egg", seconds=0.1)
+    assert wait_until(lambda: skill.replies.count("Egg is done") >= 2)
+
+
+def test_a_start_removes_a_ringing_stored_with_no_announcement_left(timers, caplog) -> None:
+    """0.2.0 and 0.3.0 could store a ringing whose announcements were all past (see the test
+    above) with no next run time, which broke the ringings' store; the next start removes it."""
+    caplog.set_level(logging.INFO, logger="assistant.skill.timers")
+    first = timers(ask_length=False, ring_every=0.2, ring_for=0.5)
+    past = datetime.now(timezone.utc) - timedelta(minutes=1)
+    first.skill.scheduler.add_job(  # as 0.3.0 stored it: the next run time after the end
+        _ring_again,
+        "interval",
+        seconds=0.2,
+        start_date=past,
+        end_date=past + timedelta(seconds=0.5),
+        args=[first.skill._key, "tea", None],
+        id="ring:tea",
+        jobstore="ringing",
+    )
+    [stalled] = first.skill.scheduler.get_jobs("ringing")
+    assert stalled.next_run_time is None
+    first.stop()
+    later = timers(ask_length=False, ring_every=0.2, ring_for=0.5)
+    assert later.skill.scheduler.get_jobs("ringing") == []
+    assert "ringings stored with no announcement left removed: tea" in caplog.text
+    with pytest.raises(NothingToDo, match="No timer is running"):  # not "Tea silenced"
+        later.do("stop")
+    later.do("start", name="egg", seconds=0.1)
+    assert wait_until(lambda: later.replies.count("Egg is done") >= 2)
 
 
 def test_a_ringing_that_ended_while_the_assistant_was_not_running_is_told_as_such(
