@@ -151,12 +151,17 @@ class TimerStore(SQLAlchemyJobStore):
     def get_due_jobs(self, now: datetime) -> list[Job]:
         if self._running_for.state != STATE_RUNNING:
             return []
-        return [job for job in self.get_all_jobs() if job.next_run_time <= now]
+        return [job for job in self._scheduled() if job.next_run_time <= now]
 
     def get_next_run_time(self) -> datetime | None:
         if self._running_for.state != STATE_RUNNING:
             return None
-        return min((job.next_run_time for job in self.get_all_jobs()), default=None)
+        return min((job.next_run_time for job in self._scheduled()), default=None)
+
+    def _scheduled(self) -> list[Job]:
+        """The jobs with a next run time: as in APScheduler's own stores, one with none (paused,
+        or a trigger with no run left) is never due."""
+        return [job for job in self.get_all_jobs() if job.next_run_time is not None]
 
     def _change(self, job_id: str, job: Job | None) -> None:
         """Store an update (`job`) or a removal (None), after the changes kept before; keep it

@@ -258,6 +258,9 @@ def test_a_start_removes_a_ringing_stored_with_no_announcement_left(timers, capl
     )
     [stalled] = first.skill.scheduler.get_jobs("ringing")
     assert stalled.next_run_time is None
+    store = first.skill.scheduler._lookup_jobstore("ringing")  # as APScheduler's own stores:
+    assert store.get_due_jobs(datetime.now(timezone.utc)) == []  # a job with no run time is
+    assert store.get_next_run_time() is None  # never due, rather than failing every round
     first.stop()
     later = timers(ask_length=False, ring_every=0.2, ring_for=0.5)
     assert later.skill.scheduler.get_jobs("ringing") == []
