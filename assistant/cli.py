@@ -45,7 +45,8 @@ log = logging.getLogger("assistant")
 RUN_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 """What stops `assistant run` (a service's stop, Ctrl-C); SIGHUP reloads (see assistant.hangup)."""
 HANGUP_CHECK_SECONDS = 0.5
-"""How often `run` looks for a SIGHUP even if nothing woke it (its handler may run just after)."""
+"""How often `run` looks for a SIGHUP (its handler may run just after the wakeup) and whether
+the assistant was stopped from within, even if nothing woke it."""
 
 
 def _load(args: argparse.Namespace) -> tuple[Path, dict[str, type[Skill]], Config]:
@@ -139,7 +140,8 @@ def _serve(
             threading.Thread(
                 target=type_commands, args=(assistant.virtual_board, session.greeted), daemon=True
             ).start()
-        while not stops.wait(HANGUP_CHECK_SECONDS):  # SIGHUP's handler wakes it too
+        # SIGHUP's handler wakes it too; `stopping` set from within also ends the run
+        while not stops.wait(HANGUP_CHECK_SECONDS) and not assistant.stopping.is_set():
             if hangup.take():
                 if hangup.hung_up(terminal):
                     log.info("the terminal closed")
