@@ -42,6 +42,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("assistant")
 
+RUN_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+"""What stops `assistant run` (a service's stop, Ctrl-C); SIGHUP reloads (see assistant.hangup)."""
+HANGUP_CHECK_SECONDS = 0.5
+"""How often `run` looks for a SIGHUP (its handler may run just after the wakeup) and whether
+the assistant was stopped from within, even if nothing woke it."""
+
 
 def _load(args: argparse.Namespace) -> tuple[Path, dict[str, type[Skill]], Config]:
     """The configuration file `args` name, the installed skills, and the file loaded."""
@@ -107,40 +113,40 @@ def _serve(
     except ValueError as error:
         log.error("The configuration has problems, nothing was started:\n%s", error)
         return service.CONFIG_ERROR_STATUS
-    signal.signal(signal.SIGTERM, lambda *_: assistant.stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: assistant.stopping.set())
-    try:
-        server = control.ControlServer(
-            control.socket_path(),
-            assistant.run_sent_command,
-            assistant.config.site,
-            status=assistant.status,
-            reload=lambda: _reload(assistant, args.config).answer(),
-        )
-    except control.AlreadyRunning as error:
-        log.error("%s", error)
-        return service.ALREADY_RUNNING_STATUS
-    except control.UnsafeDirectory as error:
-        log.error("%s", error)
-        return service.UNSAFE_RUNTIME_STATUS
-    microphone.load_before_threads(assistant.config.source)
-    back = marker.begin() if marker else False
-    if back:
-        log.warning("the previous run did not stop cleanly (it was killed or crashed)")
-    assistant.start()
-    server.start()
-    assistant.open_default_sources(back)
-    if assistant.virtual_board and sys.stdin.isatty():
-        [session] = [r.session for r in assistant.sources if r.kind == "emulator"]
-        threading.Thread(
-            target=type_commands, args=(assistant.virtual_board, session.greeted), daemon=True
-        ).start()
-    while not assistant.stopping.wait(0.5):
-        if hangup.take():
-            if hangup.hung_up(terminal):
-                log.info("the terminal closed")
-                break
-            _reload(assistant, args.config)
+    with stop_signals.StopSignals(RUN_STOP_SIGNALS) as stops:  # one from now on ends the wait
+        try:
+            server = control.ControlServer(
+                control.socket_path(),
+                assistant.run_sent_command,
+                assistant.config.site,
+                status=assistant.status,
+                reload=lambda: _reload(assistant, args.config).answer(),
+            )
+        except control.AlreadyRunning as error:
+            log.error("%s", error)
+            return service.ALREADY_RUNNING_STATUS
+        except control.UnsafeDirectory as error:
+            log.error("%s", error)
+            return service.UNSAFE_RUNTIME_STATUS
+        microphone.load_before_threads(assistant.config.source)
+        back = marker.begin() if marker else False
+        if back:
+            log.warning("the previous run did not stop cleanly (it was killed or crashed)")
+        assistant.start()
+        server.start()
+        assistant.open_default_sources(back)
+        if assistant.virtual_board and sys.stdin.isatty():
+            [session] = [r.session for r in assistant.sources if r.kind == "emulator"]
+            threading.Thread(
+                target=type_commands, args=(assistant.virtual_board, session.greeted), daemon=True
+            ).start()
+        # SIGHUP's handler wakes it too; `stopping` set from within also ends the run
+        while not stops.wait(HANGUP_CHECK_SECONDS) and not assistant.stopping.is_set():
+            if hangup.take():
+                if hangup.hung_up(terminal):
+                    log.info("the terminal closed")
+                    break
+                _reload(assistant, args.config)
     log.info("stopping")
     server.stop()
     assistant.stop()

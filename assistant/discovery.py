@@ -199,9 +199,10 @@ def code_package(skill: type[Skill]) -> str:
 def code_stamp(package: str) -> dict[str, str]:
     """A digest of each file of `package` (a `code_package`) imported so far: what tells,
     later, that its code changed since (a reinstall of the same code does not)."""
-    files = [
+    files = [  # a copy in one step: listing the items runs the garbage collector, and with it
+        # finalizers, during which other threads import (sys.modules changes size)
         getattr(module, "__file__", None)
-        for name, module in list(sys.modules.items())
+        for name, module in sys.modules.copy().items()
         if name == package or name.startswith(f"{package}.")
     ]
     return {path: _digest(path) for path in files if path}

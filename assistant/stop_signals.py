@@ -6,8 +6,8 @@ middle of an ending that should run whole, or just before a wait the signal was 
 which then never ends; and the kernel may give the signal to another thread, whose handler
 waits for the main thread to run again. Here the handlers do nothing but let Python write the
 signal's number to a pipe (`signal.set_wakeup_fd`), from whichever thread received it and even
-before the main thread waits on it; the work runs in a thread of its own and the main thread
-waits on the pipe.
+before the main thread waits on it; the main thread waits on the pipe (`wait`), while the work
+runs in a thread of its own (`run`) or in the threads the command started (`assistant run`).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ _DONE = b"\0"
 
 
 class StopSignals:
-    """While entered, `signals` only wake `run`; once left, they are ignored (what follows is
-    the command's ending, which nothing cuts short). Enter it in the main thread."""
+    """While entered, `signals` only wake `wait` (and `run`); once left, they are ignored (what
+    follows is the command's ending, which nothing cuts short). Enter it in the main thread."""
 
     def __init__(self, signals: Iterable[signal.Signals]) -> None:
         self.signals = tuple(signals)
@@ -36,6 +36,9 @@ class StopSignals:
         self._open = threading.Lock()
         """Held to write to the pipe or close it: work that ends late writes to no other file."""
         self._closed = False
+        self._ends = {_DONE[0], *map(int, self.signals)}
+        """The numbers read from the pipe that end `wait`: the work's end, or a stop signal."""
+        self._stopped = False
 
     def __enter__(self) -> StopSignals:
         self._previous_wakeup = signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
@@ -72,11 +75,21 @@ class StopSignals:
                 self._wake()
 
         threading.Thread(target=working, name="stop-signals-work", daemon=True).start()
-        woken = select.poll()
-        woken.register(self._read, select.POLLIN)
-        woken.poll()  # a signal's number, or the work's end
+        while not self.wait():
+            pass  # another signal handled in Python woke it
         if failures:
             raise failures[0]
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait at most `timeout` seconds (None: no limit) for a stop signal, or the end of
+        `run`'s work; whether one came since entering. Any other signal with a handler in Python
+        (SIGHUP's, say) wakes it too, and it returns False: call it in a loop."""
+        if not self._stopped:
+            woken = select.poll()
+            woken.register(self._read, select.POLLIN)
+            if woken.poll(None if timeout is None else timeout * 1000):
+                self._stopped = not self._ends.isdisjoint(os.read(self._read, 512))
+        return self._stopped
 
     def _wake(self) -> None:
         """Wake `run` from the work's thread, unless the pipe is gone (a signal stopped it)."""

@@ -901,6 +901,53 @@ runpy.run_module("assistant", run_name="__main__")
 """
 
 
+def _with_a_library_thread(env: dict, *args: str) -> tuple[subprocess.Popen, int]:
+    """`assistant ARGS` with a thread that does not block signals (see WITH_A_LIBRARY_THREAD),
+    its input at its end at once, its output and log piped; and that thread's id."""
+    command = subprocess.Popen(
+        [sys.executable, "-c", WITH_A_LIBRARY_THREAD, *args],
+        env={**env, "PYTHONPATH": f"{REPO}{os.pathsep}{env['PYTHONPATH']}"},
+        stdin=subprocess.DEVNULL,  # emulate then waits for Ctrl-C
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return command, int(command.stderr.readline())
+
+
+def _ended(process: subprocess.Popen) -> bool:
+    """Whether `process` has ended, leaving it to be reaped (its id is not reused meanwhile)."""
+    ending = os.WNOHANG | os.WEXITED | os.WNOWAIT
+    return os.waitid(os.P_PID, process.pid, ending) is not None
+
+
+def test_run_stops_cleanly_on_stop_signals_to_any_thread_however_they_fall(env, tmp_path):
+    """`assistant run` stopped by SIGTERM given to a library's thread (as numpy's OpenBLAS
+    starts), then by SIGTERM and Ctrl-C sent until it has ended (Ctrl-C pressed again while it
+    stops): status 0, no traceback, its run marker removed (the next start does not say it was
+    killed). Handlers that set an Event could run inside that Event's own lock (a deadlock),
+    and signals that came as Python finished were acted on by their default action."""
+    config = tmp_path / "config.yaml"
+    config.write_text(textwrap.dedent(CONFIG))
+    marker = tmp_path / "data" / "assistant" / run_marker.MARKER_NAME
+    daemon, library = _with_a_library_thread(env, "--config", str(config), "run")
+    try:
+        assert wait_until(Path(env["XDG_RUNTIME_DIR"], "assistant.sock").exists, timeout=30)
+        assert marker.exists()
+        time.sleep(1)  # the main thread waits
+        os.kill(library, signal.SIGTERM)
+        deadline = time.monotonic() + 30  # a generous bound: it ends at all
+        while not _ended(daemon) and time.monotonic() < deadline:
+            os.kill(daemon.pid, random.choice((signal.SIGTERM, signal.SIGINT)))
+            time.sleep(random.uniform(0, 0.001))
+        _, errors = daemon.communicate(timeout=5)
+    finally:
+        daemon.kill()
+        daemon.communicate()
+    assert (daemon.returncode, "Traceback" in errors) == (0, False), errors
+    assert not marker.exists()
+
+
 @pytest.mark.parametrize(
     ("ending", "to_thread"),
     [(signal.SIGTERM, False), (signal.SIGHUP, False), (signal.SIGTERM, True)],
@@ -913,16 +960,8 @@ def test_emulate_ended_by_a_signal_removes_its_link(env, tmp_path, ending, to_th
     Python runs the handler in the main thread only once that thread runs again, and emulate's,
     waiting for Ctrl-C, never did: it went on running."""
     link = tmp_path / "ttyKWS"
-    board = subprocess.Popen(
-        [sys.executable, "-c", WITH_A_LIBRARY_THREAD, "emulate", "--link", str(link)],
-        env={**env, "PYTHONPATH": f"{REPO}{os.pathsep}{env['PYTHONPATH']}"},
-        stdin=subprocess.DEVNULL,  # the input ends at once: it waits for Ctrl-C
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    board, library = _with_a_library_thread(env, "emulate", "--link", str(link))
     try:
-        library = int(board.stderr.readline())
         assert board.stdout.readline().startswith("virtual board on /dev/pts/")
         assert link.is_symlink()
         time.sleep(1)  # the main thread waits

@@ -1,14 +1,17 @@
 """Discovery checks what each installed skill declares: a slip in one plugin is reported as
 broken, with what to fix, and every other skill still loads."""
 
+import gc
 import os
 import sys
 import textwrap
+import types
+from typing import ClassVar
 
 import pytest
 
-from assistant import cli
-from assistant.discovery import declaration_problem, discover_skills
+from assistant import cli, discovery
+from assistant.discovery import code_stamp, declaration_problem, discover_skills
 from assistant.plugin import Setting, Skill, action
 
 
@@ -429,3 +432,41 @@ def test_a_plugin_another_user_may_change_is_never_imported(tmp_path, monkeypatc
     os.chown(module, os.getuid(), os.getgid())
     assert "planted" in discover_skills()[0]
     assert module.with_suffix(".imported").exists()
+
+
+class ImportingGarbage:
+    """Cyclic garbage whose finalizer does what an import in another thread does (a module into
+    sys.modules), and leaves such garbage again, while `armed`."""
+
+    armed = True
+    imported: ClassVar[list[str]] = []
+
+    def __init__(self) -> None:
+        self.cycle = self
+
+    def __del__(self) -> None:
+        if ImportingGarbage.armed:
+            name = f"imported_meanwhile_{len(self.imported)}"
+            sys.modules[name] = types.ModuleType(name)
+            self.imported.append(name)
+            ImportingGarbage()
+
+
+def test_the_code_stamp_is_taken_while_other_threads_import():
+    """The daemon stamps its skills' code as it starts, while the threads of what started before
+    import (a hub's, when a test starts a satellite beside it). Listing sys.modules' items makes
+    objects, so runs the garbage collector, whose finalizers let other threads run: an import
+    there failed the start with 'dictionary changed size during iteration'. Here the collector
+    runs at each object made, and each collection imports."""
+    threshold = gc.get_threshold()
+    ImportingGarbage()
+    gc.set_threshold(1)
+    try:
+        stamp = code_stamp("assistant")
+    finally:
+        ImportingGarbage.armed = False
+        gc.set_threshold(*threshold)
+        for name in ImportingGarbage.imported:
+            del sys.modules[name]
+    assert ImportingGarbage.imported  # imports came while it ran
+    assert discovery.__file__ in stamp
