@@ -205,7 +205,9 @@ def test_ringing_ends_by_itself_after_ring_for(timers, caplog) -> None:
     # the ringing leaves the store in the round that hands its last announcement over
     assert wait_until(lambda: skill.skill.scheduler.get_jobs("ringing") == [])
     skill.stop()  # waits for what was handed over
-    assert 3 <= skill.replies.count("Tea is done") <= 4  # at once, then at 0.2, 0.4 and 0.6 s
+    # at once, then at 0.2, 0.4 and 0.6 s: a repeat held up (a loaded machine) is merged
+    # with the next or skipped as missed, never said late twice, so it repeats at least once
+    assert 2 <= skill.replies.count("Tea is done") <= 4
     # what the replies alone do not tell whoever reads the log after being away
     assert "tea stopped ringing by itself after 0.7 s: nobody silenced it" in caplog.text
 
