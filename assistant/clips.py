@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.microphone import SAMPLE_RATE
+from assistant.near_misses import NearMiss
 from assistant.numbered import write_numbered
 from assistant.private_folder import not_private
 from assistant.protocol import MAX_SEQ
@@ -154,8 +155,8 @@ class ClipKeeper:
         """The audio the spotter hears, block by block."""
         self.recent.add(samples)
 
-    def heard(self, label: str, peak_ms: int, near_miss: bool = False) -> None:
-        """`label` was heard (or, `near_miss`, nearly), scored highest in the window ending at
+    def heard(self, label: str, peak_ms: int, near_miss: NearMiss | None = None) -> None:
+        """`label` was heard (or nearly: `near_miss`), scored highest in the window ending at
         `peak_ms`: its clip is written on the writer's thread."""
         clip = self.recent.ending(self.recent.window_end(peak_ms), CLIP_SAMPLES)
         if self._writer is None:
@@ -213,10 +214,10 @@ class ClipKeeper:
                 found.append((int(match[1]), path))
         return sorted(found)
 
-    def _save(self, label: str, clip: np.ndarray, near_miss: bool) -> None:
+    def _save(self, label: str, clip: np.ndarray, near_miss: NearMiss | None) -> None:
         try:
-            found = self._write(label, clip, near_miss)
-            for old in self._counted(found, near_miss)[: -self.keep]:
+            found = self._write(label, clip, near_miss is not None)
+            for old in self._counted(found, near_miss is not None)[: -self.keep]:
                 old.unlink(missing_ok=True)
         except OSError as error:
             if self.problem is None:
@@ -234,6 +235,14 @@ class ClipKeeper:
         if self.problem is not None:
             log.info("microphone.keep_clips: clips are written again (%s)", found[-1])
         self.problem = None
+        if near_miss is not None:
+            log.info(
+                "microphone: near miss of %r (%.2f, under its threshold %.2f) kept as %s",
+                label,
+                near_miss.score,
+                near_miss.threshold,
+                found[-1],
+            )
 
     def _write(self, label: str, clip: np.ndarray, near_miss: bool) -> list[Path]:
         """Write the clip as the next number of this speaker (past those of the clips moved

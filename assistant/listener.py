@@ -462,7 +462,7 @@ class MicrophoneSource:
         for recognition, peak_ms in heard.commands:
             self.clips.heard(recognition.label, peak_ms)
         for miss in heard.near_misses:
-            self.clips.heard(miss.label, miss.peak_ms, near_miss=True)
+            self.clips.heard(miss.label, miss.peak_ms, miss)
         return [recognition for recognition, _ in heard.commands]
 
     def _count_late(self, heard: list[Recognition], late: float) -> None:

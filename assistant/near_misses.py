@@ -19,13 +19,14 @@ from assistant.recognizer import TIME_MODULUS, Recognizer
 
 @dataclass(frozen=True)
 class NearMiss:
-    """A command scored `score` (below its threshold, 0..1 with three decimals) at best;
+    """A command scored `score` (below its `threshold`, 0..1 with three decimals) at best;
     `peak_ms` is the time of the inference, in that average, that scored it highest: its
     window holds the word best (`Recognizer.peak_ms`)."""
 
     label: str
     score: float
     peak_ms: int
+    threshold: float
 
 
 class NearMissWatch:
@@ -51,7 +52,8 @@ class NearMissWatch:
             self._best, self._done = None, True
             return None
         if self._best is None or averages[label] > self._best.score:
-            self._best = NearMiss(label, averages[label], recognizer.peak_ms(label))
+            threshold = recognizer.thresholds[label]
+            self._best = NearMiss(label, averages[label], recognizer.peak_ms(label), threshold)
         elif (time_ms - self._best.peak_ms) % TIME_MODULUS >= recognizer.average_window_ms:
             found, self._best, self._done = self._best, None, True
             return found

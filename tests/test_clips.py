@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from alsa_microphone import DEVICE, plug_in, saying_on
+from alsa_microphone import DEVICE, environment, plug_in, saying_on
+from assistant_command import assistant
 from runtime_skills import INSTALLED
 from test_listener import RecordedMicrophone
 from test_skill_timers import unwritable
@@ -28,6 +29,7 @@ from assistant.daemon import Assistant
 from assistant.listener import ListenerSettings, MicrophoneSource
 from assistant.microphone import SAMPLE_RATE
 from assistant.model_files import load_model
+from assistant.near_misses import NearMiss
 from assistant.pipeline import ScoreStream
 from assistant.speakers import speaker_id
 
@@ -189,14 +191,46 @@ def test_the_assistant_keeps_the_clips_of_its_microphone_in_its_data_folder_and_
         assistant.stop()
 
 
-def indexed(clips: Path) -> dict:
-    """What `python -m model_training index` finds in the folder `clips`."""
-    run = subprocess.run(
+def test_status_shows_where_the_clips_are_on_the_microphone_sources_one_line(alsa_home, three_ons):
+    """`assistant status` as a user runs it: the source's description holds a "; " of its own,
+    and its line still ends with the clips folder."""
+    plug_in(alsa_home, three_ons)
+    path = alsa_home / "config.yaml"
+    path.write_text(f"source: microphone\nmicrophone: {{device: {DEVICE}, keep_clips: 10}}\n")
+    env = {**environment(alsa_home), "XDG_RUNTIME_DIR": str(alsa_home / "run")}
+    env["XDG_DATA_HOME"] = str(alsa_home / "data")
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "run", "--config", str(path)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    folder = alsa_home / "data" / "assistant" / "clips"
+    try:
+        assert wait_until(lambda: len(list(folder.glob("on/*.wav"))) == 3, timeout=60)
+        lines = assistant(env, "status").stdout.splitlines()
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=15)
+    (source,) = [line for line in lines if line.startswith("source: ")]
+    assert source.startswith("source: microphone (device 'deskmic': listening since ")
+    assert "; overflows 0, failures 0, processing " in source
+    assert source.endswith(f", clips kept 3 in {folder}, firmware desktop-1, model b079c5f0)")
+
+
+def index_run(clips: Path) -> subprocess.CompletedProcess:
+    """`python -m model_training index` on the folder `clips`, its output captured."""
+    return subprocess.run(
         [sys.executable, "-m", "model_training", "index", str(clips)],
         capture_output=True,
         text=True,
         cwd=REPO,
     )
+
+
+def indexed(clips: Path) -> dict:
+    """What `python -m model_training index` finds in the folder `clips`."""
+    run = index_run(clips)
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout)
 
@@ -228,7 +262,7 @@ def test_a_computer_is_the_speaker_that_record_names_alike():
 
 def _keep_one(keeper: ClipKeeper, label: str, near_miss: bool = False) -> None:
     keeper.hear(np.ones(SAMPLE_RATE, dtype=np.int16))
-    keeper.heard(label, 1000, near_miss)
+    keeper.heard(label, 1000, NearMiss(label, 0.6, 1000, 0.8) if near_miss else None)
     keeper.close()
 
 
