@@ -9,6 +9,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, wait
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +129,18 @@ def _fit(lines: Sequence[str]) -> list[str]:
     return fitted + ([f"and {more} more line{'s' if more > 1 else ''}"] if more > 0 else [])
 
 
+@dataclass
+class _Starting:
+    """One start of a skill: its building, then its start, on the skill's thread."""
+
+    name: str
+    settings: Mapping[str, Any]
+    """The settings it starts with: the same object as the host's while it is wanted."""
+    context: _Context
+    given_up: threading.Event = field(default_factory=threading.Event)
+    """Set when the start overran the timeout: a start that finishes after all is undone."""
+
+
 def _no_phrase(
     grammar: list[str], seconds: float, stopped: Callable[[], bool], prompt: str
 ) -> str | None:
@@ -210,68 +224,77 @@ class PluginHost:
             runner.timeout = seconds
 
     def _start_skill(self, name: str, settings: Mapping[str, Any]) -> Future:
-        """Build and start the skill on its own thread, under the skill timeout like any call;
-        the future is the building."""
+        """Build and start the skill on its own thread, each under the skill timeout like any
+        call; the future is the building."""
         if name not in self.runners:
             self.runners[name] = SkillRunner(name, self.timeout)
         self.start_errors.pop(name, None)
         self.settings[name] = settings
-        given_up = threading.Event()  # the start overran the timeout
-        context = _Context(self, name, settings)
-
-        def failed(error: BaseException) -> None:
-            """Not running: no actions and no stop (its connections are closed for it), and
-            the next configure tries again."""
-            context.close_links()
-            with self._lock:
-                if self.settings.get(name) is settings:
-                    del self.settings[name]
-                    self.skills.pop(name, None)
-                    self._contexts.pop(name, None)
-                    self.start_errors[name] = f"{type(error).__name__}: {error}"
-
-        def build() -> None:
-            try:
-                skill = self.installed[name](context)
-            except Exception as error:
-                failed(error)
-                raise
-            with self._lock:
-                if self.settings.get(name) is settings:
-                    self.skills[name] = skill
-                    self._contexts[name] = context
-
-        def start() -> None:
-            with self._lock:
-                skill = self.skills.get(name) if self.settings.get(name) is settings else None
-            if skill is None:  # not built, or stopped before it started
-                context.close_links()
-                return
-            try:
-                skill.start()
-            except Exception as error:
-                failed(error)
-                raise
-            if given_up.is_set():  # finished after all: undo it
-                try:
-                    skill.stop()
-                finally:
-                    context.close_links()
-
-        def finished(what: str, done: Future) -> None:
-            error = done.exception()
-            if self._report(name, what, error):
-                return
-            if isinstance(error, Abandoned):
-                if what == "start":
-                    given_up.set()
-                failed(error)
-
-        building = self.runners[name].submit("constructor", build, lifecycle=True)
-        building.add_done_callback(lambda done: finished("constructor", done))
-        starting = self.runners[name].submit("start", start, lifecycle=True)
-        starting.add_done_callback(lambda done: finished("start", done))
+        starting = _Starting(name, settings, _Context(self, name, settings))
+        runner = self.runners[name]
+        building = runner.submit("constructor", partial(self._build, starting), lifecycle=True)
+        building.add_done_callback(partial(self._start_ended, starting, "constructor"))
+        started = runner.submit("start", partial(self._start_built, starting), lifecycle=True)
+        started.add_done_callback(partial(self._start_ended, starting, "start"))
         return building
+
+    def _wanted(self, starting: _Starting) -> bool:
+        """Whether the skill is still configured with the settings it is starting with (not
+        stopped or restarted by a reload meanwhile); called under the lock."""
+        return self.settings.get(starting.name) is starting.settings
+
+    def _build(self, starting: _Starting) -> None:
+        """On the skill's thread: create the skill, kept only if still wanted."""
+        try:
+            skill = self.installed[starting.name](starting.context)
+        except Exception as error:
+            self._start_failed(starting, error)
+            raise
+        with self._lock:
+            if self._wanted(starting):
+                self.skills[starting.name] = skill
+                self._contexts[starting.name] = starting.context
+
+    def _start_built(self, starting: _Starting) -> None:
+        """On the skill's thread, after `_build`: start the skill built, if still wanted, and
+        stop it again if its start was given up on meanwhile."""
+        with self._lock:
+            skill = self.skills.get(starting.name) if self._wanted(starting) else None
+        if skill is None:  # not built, or stopped before it started
+            starting.context.close_links()
+            return
+        try:
+            skill.start()
+        except Exception as error:
+            self._start_failed(starting, error)
+            raise
+        if starting.given_up.is_set():  # finished after all: undo it
+            try:
+                skill.stop()
+            finally:
+                starting.context.close_links()
+
+    def _start_ended(self, starting: _Starting, what: str, done: Future) -> None:
+        """Once the building or the start (`what`) ended: on the skill's thread, or on the
+        watchdog's when it was abandoned for overrunning the timeout."""
+        error = done.exception()
+        if self._report(starting.name, what, error):
+            return
+        if isinstance(error, Abandoned):
+            if what == "start":
+                starting.given_up.set()
+            self._start_failed(starting, error)
+
+    def _start_failed(self, starting: _Starting, error: BaseException) -> None:
+        """Not running: no actions and no stop (its connections are closed for it), and the
+        next configure tries again."""
+        starting.context.close_links()
+        with self._lock:
+            if self._wanted(starting):
+                del self.settings[starting.name]
+                self.skills.pop(starting.name, None)
+                self._contexts.pop(starting.name, None)
+                self.start_errors[starting.name] = f"{type(error).__name__}: {error}"
 
     def _stop_skill(self, name: str) -> Future:
         with self._lock:
