@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from functools import partial
@@ -18,6 +18,7 @@ from assistant.focus import Focus
 from assistant.plugin import SITE_DEFAULT, CommandEvent, MqttLink, NothingToDo, Skill, SkillError
 from assistant.skill_mqtt import SkillMqtt
 from assistant.skill_runner import Abandoned, Cancelled, SkillBusy, SkillNotRunning, SkillRunner
+from assistant.skill_status import STATUS_SECONDS, StatusLines, one_line
 
 log = logging.getLogger("assistant.host")
 
@@ -30,14 +31,6 @@ may say); gives up with None once `stopped()` is true."""
 
 ListenElsewhere = Callable[[str, list[str], float, Callable[[], bool], str], "str | None"]
 """Transcribes one follow-up phrase in another site: (site, then as ListenForPhrase)."""
-
-STATUS_SECONDS = 2.0
-"""How long `assistant status` waits for the skills' status lines (its client waits 5 s for the
-whole answer)."""
-STATUS_LINES = 5
-"""A skill's status lines shown at most; the rest are counted."""
-STATUS_LINE_CHARS = 160
-"""A status line's length at most; a longer one is cut."""
 
 
 class _Context:
@@ -112,23 +105,6 @@ class _Context:
             link.stop()
 
 
-def one_line(text: str) -> str:
-    """`text` on one line, without "; " (the separator of `assistant status`'s parts)."""
-    return " ".join(text.split()).replace("; ", ", ")
-
-
-def _fit(lines: Sequence[str]) -> list[str]:
-    """A skill's status lines for `assistant status`: each on one line (blank ones left out)
-    and at most STATUS_LINE_CHARS long, STATUS_LINES of them and how many more there are."""
-    kept = [one_line(line) for line in lines if line.strip()]
-    fitted = [
-        line if len(line) <= STATUS_LINE_CHARS else line[: STATUS_LINE_CHARS - 3] + "..."
-        for line in kept[:STATUS_LINES]
-    ]
-    more = len(kept) - STATUS_LINES
-    return fitted + ([f"and {more} more line{'s' if more > 1 else ''}"] if more > 0 else [])
-
-
 @dataclass
 class _Starting:
     """One start of a skill: its building, then its start, on the skill's thread."""
@@ -183,8 +159,7 @@ class PluginHost:
         self.failures: dict[str, int] = {}
         self.start_errors: dict[str, str] = {}
         """Why each skill that is not running failed to be created or started."""
-        self._status_told: dict[str, str] = {}
-        """Why each skill's status last failed, as logged (logged again only when it changes)."""
+        self._status = StatusLines()
         self._lock = threading.Lock()
         """Guards settings and skills, which skill threads change while they build."""
         self._stopping = threading.Event()
@@ -489,7 +464,7 @@ class PluginHost:
         return [
             f"skill {name}: {line}"
             for name, future in asked.items()
-            for line in self._status_lines(name, future)
+            for line in self._status.lines(name, future, self.runners[name])
         ]
 
     def _ask_status(self, name: str) -> Future:
@@ -500,35 +475,6 @@ class PluginHost:
             return skill.status_lines()
 
         return self.runners[name].submit("status", run)
-
-    def _status_lines(self, name: str, future: Future) -> list[str]:
-        """The lines a status call gave, made fit for `assistant status`, or why it failed; a
-        failure of the skill's own code is logged (a traceback for an exception), once until
-        the reason changes, so a script polling `status` does not fill the log."""
-        done = future.done()
-        error = future.exception(0) if done else None
-        faulty = True  # the skill's status itself failed, not the host that refused or left it
-        if not done:
-            running = self.runners[name].running()
-            faulty = running is None or running.future is future
-            why = (
-                f"no answer within {STATUS_SECONDS:g} s" if faulty else f"busy with {running.label}"
-            )
-        elif isinstance(error, (Abandoned, Cancelled, SkillNotRunning)):  # logged where raised
-            why, faulty = str(error), False
-        elif error is not None:
-            why = f"{type(error).__name__}: {error}"
-        else:
-            given = future.result()
-            lines = [given] if isinstance(given, str) else given
-            if isinstance(lines, (list, tuple)) and all(isinstance(line, str) for line in lines):
-                self._status_told.pop(name, None)
-                return _fit(lines)
-            why = f"returned {type(given).__name__}, not a list of str"
-        if faulty and self._status_told.get(name) != why:
-            self._status_told[name] = why
-            log.warning("skill %s: status failed: %s", name, why, exc_info=error)
-        return [f"status failed: {one_line(why)}"]
 
     def stop(self) -> None:
         """Stop every skill, waiting up to the skill timeout for them to finish; those that do
