@@ -21,7 +21,7 @@ from assistant.emulator import VirtualBoard
 from assistant.focus import Focus
 from assistant.host import PluginHost
 from assistant.link import SerialSource
-from assistant.listener import model_file
+from assistant.microphone_settings import model_file
 from assistant.model_runner import model_id
 from assistant.paths import data_root
 from assistant.phrase import PhraseListener
