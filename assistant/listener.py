@@ -11,23 +11,22 @@ system kept the audio) is dropped and counted (assistant/lateness.py AudioLatene
 `keep_clips`, a clip of each command heard is kept in the data directory (assistant/clips.py),
 and with `keep_near_misses` a clip of each near miss (assistant/near_misses.py).
 `description` says what it does now. `borrow` lends the next seconds of its audio to a follow-up
-phrase, so one stream serves both.
+phrase, so one stream serves both (assistant/audio_loans.py).
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from assistant import protocol
+from assistant.audio_loans import AudioLoans
 from assistant.clips import CLIPS_FOLDER, ClipKeeper
 from assistant.clocks import local_time
 from assistant.features import STRIDE_MS
@@ -53,15 +52,6 @@ LATE_WARNING = (
     "than microphone.max_delay (the assistant was stopped, as by Ctrl-Z, or short of CPU, and "
     "the sound system kept the audio meanwhile)"
 )
-
-
-@dataclass(eq=False)
-class _Loan:
-    """The audio lent to one borrower: its chunks as they are read (None: the stream closed),
-    and how many samples it is still owed."""
-
-    left: int
-    chunks: queue.SimpleQueue[bytes | None] = field(default_factory=queue.SimpleQueue)
 
 
 class MicrophoneSource:
@@ -114,16 +104,15 @@ class MicrophoneSource:
         self.warnings = WarningLimiter()
         self._model: ModelFile | None = None
         """The model, kept loaded from one opening of the microphone to the next."""
-        self._lock = threading.Lock()
-        self._reading = False
-        self._borrowers: list[_Loan] = []
+        self.loans = AudioLoans()
+        """The audio lent to follow-up phrases."""
 
     @property
     def description(self) -> str:
         """The device, what the source does now, and its counters (`assistant status`)."""
         device = self.settings.device
         name = "default device" if device in ("", "default") else f"device {device!r}"
-        lent = "; its audio lent to a follow-up phrase" if self._borrowers else ""
+        lent = "; its audio lent to a follow-up phrase" if self.loans.lending else ""
         doing, at = self.state
         state = doing if at is None else f"{doing} {local_time(at)}"
         overflows = str(self.overflows)
@@ -143,59 +132,11 @@ class MicrophoneSource:
     @property
     def hearing_problem(self) -> str | None:
         """Why the microphone cannot hear its user now, as said to them (None: it can)."""
-        return None if self._reading else "the microphone is not working"
+        return None if self.loans.reading else "the microphone is not working"
 
     def borrow(self, seconds: float) -> Iterator[bytes]:
-        """The next `seconds` of the audio read (16 kHz 16-bit mono chunks), for a follow-up
-        phrase: meanwhile the spotter hears silence. Ends early when the stream closes;
-        MicrophoneError when no stream is open (the source is not listening now)."""
-        with self._lock:
-            if not self._reading:
-                raise MicrophoneError(
-                    "the microphone source is not listening now (`assistant status` says why)"
-                )
-        return self._lent(int(seconds * SAMPLE_RATE))
-
-    def _lent(self, samples: int) -> Iterator[bytes]:
-        """The chunks of `borrow`, lent from the first one asked for until the last one."""
-        loan = _Loan(samples)
-        with self._lock:
-            if not self._reading:
-                return
-            self._borrowers.append(loan)
-        try:
-            while samples > 0:
-                chunk = loan.chunks.get()
-                if chunk is None:  # the stream closed
-                    return
-                samples -= len(chunk) // 2
-                yield chunk
-        finally:
-            with self._lock:
-                if loan in self._borrowers:
-                    self._borrowers.remove(loan)
-
-    def _spotted(self, samples: np.ndarray) -> np.ndarray:
-        """What the spotter hears of `samples`: silence while they are lent to a borrower. A
-        loan ends with its last chunk read, not once the borrower has taken it: a borrower
-        slower than real time (Vosk on a slow machine) leaves the spotter deaf no longer."""
-        with self._lock:
-            lending = bool(self._borrowers)
-            for loan in list(self._borrowers):
-                loan.chunks.put(samples.tobytes())
-                loan.left -= len(samples)
-                if loan.left <= 0:
-                    self._borrowers.remove(loan)
-            return np.zeros_like(samples) if lending else samples
-
-    def _reading_stream(self, reading: bool) -> None:
-        """Note whether a stream is open; once it closes, the borrowers' audio ends."""
-        with self._lock:
-            self._reading = reading
-            if not reading:
-                for loan in self._borrowers:
-                    loan.chunks.put(None)
-                self._borrowers.clear()
+        """The next `seconds` of the audio read, for a follow-up phrase (`AudioLoans.borrow`)."""
+        return self.loans.borrow(seconds)
 
     @classmethod
     def from_config(cls, config: Config, data_dir: Path | None = None) -> MicrophoneSource:
@@ -234,7 +175,7 @@ class MicrophoneSource:
             try:
                 with self.open_stream(self.settings.device, self._block) as stream:
                     delay = self.settings.retry_seconds
-                    self._reading_stream(True)
+                    self.loans.stream_open(True)
                     self._listen(stream, pipeline, deliver, stopping)
             except Exception as error:  # MicrophoneError, or a PortAudio failure while reading
                 self.failures += 1
@@ -246,7 +187,7 @@ class MicrophoneSource:
                 self.state = (f"not listening: {reason}; trying again at", time.time() + delay)
                 log.warning("%s; trying again in %.0f s", reason, delay)
             finally:
-                self._reading_stream(False)
+                self.loans.stream_open(False)
                 self.warnings.flush(everything=True)
             if stopping.wait(delay):
                 break
@@ -294,7 +235,7 @@ class MicrophoneSource:
             heard_samples += len(samples)
             audio_ms = heard_samples * 1000 // SAMPLE_RATE
             late = lateness.block(audio_ms, received, received - asked if waits else None)
-            heard = self._hear(pipeline, self._spotted(samples))
+            heard = self._hear(pipeline, self.loans.spotted(samples))
             if heard and late > self.settings.max_delay:
                 self._count_late(heard, late)
                 heard = []
