@@ -214,7 +214,7 @@ class MicrophoneSource:
         if self.clips is not None:
             self.clips.listening()
         heard_samples = 0
-        busy, measured_from = 0.0, 0
+        load = _Load()
         while not stopping.is_set():
             asked = time.monotonic()
             waits = _must_wait(stream, self._block)
@@ -222,15 +222,7 @@ class MicrophoneSource:
             received = time.monotonic()
             self.warnings.flush()
             if overflowed:
-                self.overflows += 1
-                self.last_overflow = time.time()
-                self.warnings.warning(
-                    log,
-                    "microphone overflow",
-                    "microphone input overflowed (%d times so far): audio was lost because "
-                    "this computer fell behind",
-                    self.overflows,
-                )
+                self._count_overflow()
             samples = np.asarray(data, dtype=np.int16).reshape(-1)
             heard_samples += len(samples)
             audio_ms = heard_samples * 1000 // SAMPLE_RATE
@@ -243,10 +235,9 @@ class MicrophoneSource:
                 deliver(message)
             if self.monitor:
                 self.monitor(samples, pipeline)
-            busy += time.monotonic() - received
-            if heard_samples - measured_from >= LOAD_SECONDS * SAMPLE_RATE:
-                self.processing = busy * SAMPLE_RATE / (heard_samples - measured_from)
-                busy, measured_from = 0.0, heard_samples
+            measured = load.measure(time.monotonic() - received, len(samples))
+            if measured is not None:
+                self.processing = measured
 
     def _hear(self, pipeline: KeywordPipeline, samples: np.ndarray) -> list[Recognition]:
         """The commands the pipeline hears in `samples`, with a clip of each kept (`clips`), and
@@ -261,6 +252,18 @@ class MicrophoneSource:
             self.clips.heard(miss.label, miss.peak_ms, near_miss=True)
         return [recognition for recognition, _ in heard.commands]
 
+    def _count_overflow(self) -> None:
+        """Count and warn about an overflow of the input: audio was lost."""
+        self.overflows += 1
+        self.last_overflow = time.time()
+        self.warnings.warning(
+            log,
+            "microphone overflow",
+            "microphone input overflowed (%d times so far): audio was lost because "
+            "this computer fell behind",
+            self.overflows,
+        )
+
     def _count_late(self, heard: list[Recognition], late: float) -> None:
         """Count and warn about the commands `heard` in audio handed over `late` seconds after
         it was recorded, more than max_delay, which are dropped. The audio still went
@@ -270,6 +273,28 @@ class MicrophoneSource:
         self.last_late = time.time()
         labels = ", ".join(repr(recognition.label) for recognition in heard)
         self.warnings.warning(log, "late audio", LATE_WARNING, labels, late)
+
+
+class _Load:
+    """How long hearing the audio takes, as a share of the audio's length, measured anew over
+    each LOAD_SECONDS of audio."""
+
+    def __init__(self) -> None:
+        self.busy = 0.0
+        """Seconds spent hearing the audio counted so far."""
+        self.samples = 0
+        """The samples counted so far."""
+
+    def measure(self, busy: float, samples: int) -> float | None:
+        """Count `busy` seconds spent hearing `samples`; the share once LOAD_SECONDS of audio
+        is counted (and counting starts again), else None."""
+        self.busy += busy
+        self.samples += samples
+        if self.samples < LOAD_SECONDS * SAMPLE_RATE:
+            return None
+        share = self.busy * SAMPLE_RATE / self.samples
+        self.busy, self.samples = 0.0, 0
+        return share
 
 
 def _must_wait(stream: Any, frames: int) -> bool:
