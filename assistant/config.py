@@ -105,7 +105,7 @@ def model_commands() -> tuple[str, ...]:
 
 def section_schemas() -> dict[str, tuple[Setting, ...]]:
     """The settings of each top-level section (other than commands and skills)."""
-    from assistant.listener import MICROPHONE_SETTINGS
+    from assistant.microphone_settings import MICROPHONE_SETTINGS
     from assistant.phrase import PHRASE_SETTINGS
     from assistant.rooms.settings import MQTT_SETTINGS
     from assistant.speech import SPEECH_SETTINGS
@@ -337,7 +337,12 @@ def _check_sections(
     have included. Returns what the microphone model can report and the model file's name,
     for the commands (None: its card could not be read)."""
     from assistant.espeak import check_voice
-    from assistant.listener import check_near_misses, check_thresholds, model_file, model_labels
+    from assistant.microphone_settings import (
+        check_near_misses,
+        check_thresholds,
+        model_file,
+        model_labels,
+    )
     from assistant.rooms.settings import MqttSettings
     from assistant.rooms.topics import check_level
     from assistant.vosk_models import check_model

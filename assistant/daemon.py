@@ -21,7 +21,7 @@ from assistant.emulator import VirtualBoard
 from assistant.focus import Focus
 from assistant.host import PluginHost
 from assistant.link import SerialSource
-from assistant.listener import model_file
+from assistant.microphone_settings import model_file
 from assistant.model_runner import model_id
 from assistant.paths import data_root
 from assistant.phrase import PhraseListener
@@ -36,7 +36,7 @@ from assistant.reloads import (
     needs_restart,
     with_overrides,
 )
-from assistant.rooms.roles import open_room
+from assistant.rooms.roles import Role, open_room
 from assistant.source_follower import SourceFollower
 from assistant.sources import SOURCE_NAMES, DeviceSession, EventSource, LinkStats
 from assistant.speech import Speaker, speech_settings
@@ -77,7 +77,9 @@ class Assistant:
         overrides: Mapping[str, str] | None = None,
         find: Callable[[], str | None] = find_board,
     ):
-        """`find` returns the path of a board plugged in (found by its USB id), or None."""
+        """`find` returns the path of a board plugged in (found by its USB id), or None. The
+        parts are made in the order they need each other: the speaker (its cue) before the
+        phrase listener, the phrase listener before the host, the room last."""
         self.loaded = config
         """The configuration as its file says, without the command line's overrides."""
         self.last_reload: Reload | None = None
@@ -131,21 +133,28 @@ class Assistant:
         self._ears: threading.Thread | None = None
         self._had_voice = False
         """Whether a board or microphone has heard since the start (`hearing_problem`)."""
-        self.handle_command: Callable[[CommandEvent], object] = self.dispatcher.handle
+        self.room = self._open_room(config)
+        """The satellite or hub of `role:` (None for single): it takes this board's commands."""
+        self.handle_command: Callable[[CommandEvent], object] = (
+            self.room.forward if self.room else self.dispatcher.handle
+        )
+
+    def _open_room(self, config: Config) -> Role | None:
+        """The satellite or hub of `role:`, made once the dispatcher, the phrase listener and
+        the speaker it uses are; a hub's skills listen for the phrases after the satellites'
+        commands through it."""
         tone = self.speaker is not None and self.speaker.settings["acknowledge"] == "tone"
-        self.room = open_room(
+        room = open_room(
             config,
             self.dispatcher.handle,
             self._speak,
-            data_dir / "rooms",
+            self.data_dir / "rooms",
             self.phrase,
             acknowledge=self.speaker.acknowledge if tone else None,
         )
-        """The satellite or hub of `role:` (None for single): it takes this board's commands."""
-        if self.room:
-            self.handle_command = self.room.forward
-        if config.role == "hub":  # the phrases after the satellites' commands
-            self.host.listen_elsewhere = self.room.listen_for_phrase
+        if config.role == "hub":
+            self.host.listen_elsewhere = room.listen_for_phrase
+        return room
 
     def run_sent_command(self, event: CommandEvent) -> list[Future] | str | Forwarded:
         """A command from `assistant send`: run here (on a hub too: no other room heard it; the

@@ -141,7 +141,7 @@ def _wav_messages(
     """What a board would have sent while hearing the WAV file: the desktop pipeline with the
     `microphone:` section's model and recognizer settings; and the threshold of each command
     that pipeline applied."""
-    from assistant.listener import ListenerSettings
+    from assistant.microphone_settings import ListenerSettings
     from assistant.model_runner import ModelError
     from assistant.pipeline import messages_from_wav
 

@@ -12,6 +12,8 @@ from assistant.clocks import elapsed
 
 
 class Focus:
+    """The skills given focus, each until its time runs out or it releases focus."""
+
     def __init__(self, seconds: float, clock: Callable[[], float] = elapsed):
         self.seconds = seconds
         self.clock = clock
@@ -45,6 +47,8 @@ class Focus:
             return self._versions.get(skill, 0)
 
     def current(self) -> str | None:
+        """The skill that has focus now: the one given it last whose time has not run out;
+        None when none has."""
         with self._lock:
             now = self.clock()
             for skill, until in reversed(self._until.items()):

@@ -7,8 +7,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, wait
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from assistant.focus import Focus
 from assistant.plugin import SITE_DEFAULT, CommandEvent, MqttLink, NothingToDo, Skill, SkillError
 from assistant.skill_mqtt import SkillMqtt
 from assistant.skill_runner import Abandoned, Cancelled, SkillBusy, SkillNotRunning, SkillRunner
+from assistant.skill_status import STATUS_SECONDS, StatusLines, one_line
 
 log = logging.getLogger("assistant.host")
 
@@ -28,14 +31,6 @@ may say); gives up with None once `stopped()` is true."""
 
 ListenElsewhere = Callable[[str, list[str], float, Callable[[], bool], str], "str | None"]
 """Transcribes one follow-up phrase in another site: (site, then as ListenForPhrase)."""
-
-STATUS_SECONDS = 2.0
-"""How long `assistant status` waits for the skills' status lines (its client waits 5 s for the
-whole answer)."""
-STATUS_LINES = 5
-"""A skill's status lines shown at most; the rest are counted."""
-STATUS_LINE_CHARS = 160
-"""A status line's length at most; a longer one is cut."""
 
 
 class _Context:
@@ -110,21 +105,16 @@ class _Context:
             link.stop()
 
 
-def one_line(text: str) -> str:
-    """`text` on one line, without "; " (the separator of `assistant status`'s parts)."""
-    return " ".join(text.split()).replace("; ", ", ")
+@dataclass
+class _Starting:
+    """One start of a skill: its building, then its start, on the skill's thread."""
 
-
-def _fit(lines: Sequence[str]) -> list[str]:
-    """A skill's status lines for `assistant status`: each on one line (blank ones left out)
-    and at most STATUS_LINE_CHARS long, STATUS_LINES of them and how many more there are."""
-    kept = [one_line(line) for line in lines if line.strip()]
-    fitted = [
-        line if len(line) <= STATUS_LINE_CHARS else line[: STATUS_LINE_CHARS - 3] + "..."
-        for line in kept[:STATUS_LINES]
-    ]
-    more = len(kept) - STATUS_LINES
-    return fitted + ([f"and {more} more line{'s' if more > 1 else ''}"] if more > 0 else [])
+    name: str
+    settings: Mapping[str, Any]
+    """The settings it starts with: the same object as the host's while it is wanted."""
+    context: _Context
+    given_up: threading.Event = field(default_factory=threading.Event)
+    """Set when the start overran the timeout: a start that finishes after all is undone."""
 
 
 def _no_phrase(
@@ -169,8 +159,7 @@ class PluginHost:
         self.failures: dict[str, int] = {}
         self.start_errors: dict[str, str] = {}
         """Why each skill that is not running failed to be created or started."""
-        self._status_told: dict[str, str] = {}
-        """Why each skill's status last failed, as logged (logged again only when it changes)."""
+        self._status = StatusLines()
         self._lock = threading.Lock()
         """Guards settings and skills, which skill threads change while they build."""
         self._stopping = threading.Event()
@@ -210,68 +199,77 @@ class PluginHost:
             runner.timeout = seconds
 
     def _start_skill(self, name: str, settings: Mapping[str, Any]) -> Future:
-        """Build and start the skill on its own thread, under the skill timeout like any call;
-        the future is the building."""
+        """Build and start the skill on its own thread, each under the skill timeout like any
+        call; the future is the building."""
         if name not in self.runners:
             self.runners[name] = SkillRunner(name, self.timeout)
         self.start_errors.pop(name, None)
         self.settings[name] = settings
-        given_up = threading.Event()  # the start overran the timeout
-        context = _Context(self, name, settings)
-
-        def failed(error: BaseException) -> None:
-            """Not running: no actions and no stop (its connections are closed for it), and
-            the next configure tries again."""
-            context.close_links()
-            with self._lock:
-                if self.settings.get(name) is settings:
-                    del self.settings[name]
-                    self.skills.pop(name, None)
-                    self._contexts.pop(name, None)
-                    self.start_errors[name] = f"{type(error).__name__}: {error}"
-
-        def build() -> None:
-            try:
-                skill = self.installed[name](context)
-            except Exception as error:
-                failed(error)
-                raise
-            with self._lock:
-                if self.settings.get(name) is settings:
-                    self.skills[name] = skill
-                    self._contexts[name] = context
-
-        def start() -> None:
-            with self._lock:
-                skill = self.skills.get(name) if self.settings.get(name) is settings else None
-            if skill is None:  # not built, or stopped before it started
-                context.close_links()
-                return
-            try:
-                skill.start()
-            except Exception as error:
-                failed(error)
-                raise
-            if given_up.is_set():  # finished after all: undo it
-                try:
-                    skill.stop()
-                finally:
-                    context.close_links()
-
-        def finished(what: str, done: Future) -> None:
-            error = done.exception()
-            if self._report(name, what, error):
-                return
-            if isinstance(error, Abandoned):
-                if what == "start":
-                    given_up.set()
-                failed(error)
-
-        building = self.runners[name].submit("constructor", build, lifecycle=True)
-        building.add_done_callback(lambda done: finished("constructor", done))
-        starting = self.runners[name].submit("start", start, lifecycle=True)
-        starting.add_done_callback(lambda done: finished("start", done))
+        starting = _Starting(name, settings, _Context(self, name, settings))
+        runner = self.runners[name]
+        building = runner.submit("constructor", partial(self._build, starting), lifecycle=True)
+        building.add_done_callback(partial(self._start_ended, starting, "constructor"))
+        started = runner.submit("start", partial(self._start_built, starting), lifecycle=True)
+        started.add_done_callback(partial(self._start_ended, starting, "start"))
         return building
+
+    def _wanted(self, starting: _Starting) -> bool:
+        """Whether the skill is still configured with the settings it is starting with (not
+        stopped or restarted by a reload meanwhile); called under the lock."""
+        return self.settings.get(starting.name) is starting.settings
+
+    def _build(self, starting: _Starting) -> None:
+        """On the skill's thread: create the skill, kept only if still wanted."""
+        try:
+            skill = self.installed[starting.name](starting.context)
+        except Exception as error:
+            self._start_failed(starting, error)
+            raise
+        with self._lock:
+            if self._wanted(starting):
+                self.skills[starting.name] = skill
+                self._contexts[starting.name] = starting.context
+
+    def _start_built(self, starting: _Starting) -> None:
+        """On the skill's thread, after `_build`: start the skill built, if still wanted, and
+        stop it again if its start was given up on meanwhile."""
+        with self._lock:
+            skill = self.skills.get(starting.name) if self._wanted(starting) else None
+        if skill is None:  # not built, or stopped before it started
+            starting.context.close_links()
+            return
+        try:
+            skill.start()
+        except Exception as error:
+            self._start_failed(starting, error)
+            raise
+        if starting.given_up.is_set():  # finished after all: undo it
+            try:
+                skill.stop()
+            finally:
+                starting.context.close_links()
+
+    def _start_ended(self, starting: _Starting, what: str, done: Future) -> None:
+        """Once the building or the start (`what`) ended: on the skill's thread, or on the
+        watchdog's when it was abandoned for overrunning the timeout."""
+        error = done.exception()
+        if self._report(starting.name, what, error):
+            return
+        if isinstance(error, Abandoned):
+            if what == "start":
+                starting.given_up.set()
+            self._start_failed(starting, error)
+
+    def _start_failed(self, starting: _Starting, error: BaseException) -> None:
+        """Not running: no actions and no stop (its connections are closed for it), and the
+        next configure tries again."""
+        starting.context.close_links()
+        with self._lock:
+            if self._wanted(starting):
+                del self.settings[starting.name]
+                self.skills.pop(starting.name, None)
+                self._contexts.pop(starting.name, None)
+                self.start_errors[starting.name] = f"{type(error).__name__}: {error}"
 
     def _stop_skill(self, name: str) -> Future:
         with self._lock:
@@ -466,7 +464,7 @@ class PluginHost:
         return [
             f"skill {name}: {line}"
             for name, future in asked.items()
-            for line in self._status_lines(name, future)
+            for line in self._status.lines(name, future, self.runners[name])
         ]
 
     def _ask_status(self, name: str) -> Future:
@@ -477,35 +475,6 @@ class PluginHost:
             return skill.status_lines()
 
         return self.runners[name].submit("status", run)
-
-    def _status_lines(self, name: str, future: Future) -> list[str]:
-        """The lines a status call gave, made fit for `assistant status`, or why it failed; a
-        failure of the skill's own code is logged (a traceback for an exception), once until
-        the reason changes, so a script polling `status` does not fill the log."""
-        done = future.done()
-        error = future.exception(0) if done else None
-        faulty = True  # the skill's status itself failed, not the host that refused or left it
-        if not done:
-            running = self.runners[name].running()
-            faulty = running is None or running.future is future
-            why = (
-                f"no answer within {STATUS_SECONDS:g} s" if faulty else f"busy with {running.label}"
-            )
-        elif isinstance(error, (Abandoned, Cancelled, SkillNotRunning)):  # logged where raised
-            why, faulty = str(error), False
-        elif error is not None:
-            why = f"{type(error).__name__}: {error}"
-        else:
-            given = future.result()
-            lines = [given] if isinstance(given, str) else given
-            if isinstance(lines, (list, tuple)) and all(isinstance(line, str) for line in lines):
-                self._status_told.pop(name, None)
-                return _fit(lines)
-            why = f"returned {type(given).__name__}, not a list of str"
-        if faulty and self._status_told.get(name) != why:
-            self._status_told[name] = why
-            log.warning("skill %s: status failed: %s", name, why, exc_info=error)
-        return [f"status failed: {one_line(why)}"]
 
     def stop(self) -> None:
         """Stop every skill, waiting up to the skill timeout for them to finish; those that do

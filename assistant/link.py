@@ -70,7 +70,8 @@ class Greeting:
         self.patience = patience
         self.greeted = False
         self.ignored = 0
-        """Lines of this connection that came before its greeting."""
+        """Lines of this connection that came before its greeting, for the warning only: the
+        count `assistant status` shows, over all connections, is LinkStats.stale_by."""
         self._opened = self._asked = now
         self._warned = False
 

@@ -11,35 +11,33 @@ system kept the audio) is dropped and counted (assistant/lateness.py AudioLatene
 `keep_clips`, a clip of each command heard is kept in the data directory (assistant/clips.py),
 and with `keep_near_misses` a clip of each near miss (assistant/near_misses.py).
 `description` says what it does now. `borrow` lends the next seconds of its audio to a follow-up
-phrase, so one stream serves both.
+phrase, so one stream serves both (assistant/audio_loans.py).
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from assistant import protocol
+from assistant.audio_loans import AudioLoans
 from assistant.clips import CLIPS_FOLDER, ClipKeeper
 from assistant.clocks import local_time
 from assistant.features import STRIDE_MS
 from assistant.lateness import AudioLateness
 from assistant.microphone import SAMPLE_RATE, MicrophoneError, open_microphone
-from assistant.model_files import DEFAULT_MODEL, ModelFile, load_contract
-from assistant.model_runner import THRESHOLDS_COMMAND, ModelError
-from assistant.pipeline import BoardOutput, KeywordPipeline, RecognizerSettings
-from assistant.plugin import Setting, SettingValueError
+from assistant.microphone_settings import ListenerSettings
+from assistant.model_files import ModelFile
+from assistant.model_runner import ModelError
+from assistant.pipeline import BoardOutput, KeywordPipeline
 from assistant.ratelimit import WarningLimiter
-from assistant.recognizer import DEFAULT_THRESHOLD, Recognition, command_labels
-from assistant.settings import validate_settings
+from assistant.recognizer import Recognition
 
 if TYPE_CHECKING:
     from assistant.config import Config
@@ -54,159 +52,6 @@ LATE_WARNING = (
     "than microphone.max_delay (the assistant was stopped, as by Ctrl-Z, or short of CPU, and "
     "the sound system kept the audio meanwhile)"
 )
-
-MICROPHONE_SETTINGS = (
-    Setting(
-        "device", str, "default", "input device name or number (`assistant devices` lists them)"
-    ),
-    Setting(
-        "model",
-        str,
-        "default",
-        "int8 .tflite model (its .json card beside it); default: the committed model",
-        path=True,
-    ),
-    Setting(
-        "thresholds",
-        dict,
-        {},
-        "score each command needs, e.g. {up: 0.85} (default 0.8)",
-        values=float,
-    ),
-    Setting("average_window_ms", int, 1000, "scores are averaged over this long", minimum=20),
-    Setting("suppression_ms", int, 1500, "quiet time after a detection", minimum=0),
-    Setting(
-        "minimum_count", int, 3, "inferences needed in the window before a detection", minimum=1
-    ),
-    Setting("inference_every", int, 5, "feature slices (20 ms each) between inferences", minimum=1),
-    Setting("block_ms", int, 100, "audio read from the microphone at a time", minimum=10),
-    Setting("heartbeat_ms", int, 1000, "a heartbeat line every this much audio", minimum=100),
-    Setting(
-        "max_delay",
-        float,
-        5.0,
-        "commands heard in audio handed over longer than this (s) after it was recorded are "
-        "dropped",
-        minimum=0,
-    ),
-    Setting(
-        "retry_seconds", float, 2.0, "first wait before opening the microphone again", minimum=0.01
-    ),
-    Setting("max_retry_seconds", float, 30.0, "longest wait between attempts", minimum=0.01),
-    Setting(
-        "keep_clips",
-        int,
-        0,
-        "keep the audio of the newest N commands heard, to train the model with (0: none)",
-        minimum=0,
-    ),
-    Setting(
-        "keep_near_misses",
-        float,
-        0.0,
-        "with keep_clips: N, also keep the newest N near misses, commands whose average score "
-        "reached this but not their threshold, in clips/_near_misses/ (0: none)",
-        minimum=0,
-        maximum=1,
-    ),
-)
-
-
-@dataclass(frozen=True)
-class ListenerSettings:
-    """The `microphone:` section; the defaults live in MICROPHONE_SETTINGS."""
-
-    device: str
-    model: str
-    thresholds: Mapping[str, float]
-    average_window_ms: int
-    suppression_ms: int
-    minimum_count: int
-    inference_every: int
-    block_ms: int
-    heartbeat_ms: int
-    max_delay: float
-    retry_seconds: float
-    max_retry_seconds: float
-    keep_clips: int
-    keep_near_misses: float
-
-    @classmethod
-    def from_values(cls, values: Mapping[str, Any]) -> ListenerSettings:
-        """From a `microphone:` section (validated against MICROPHONE_SETTINGS)."""
-        settings, problems = validate_settings(values, MICROPHONE_SETTINGS)
-        if problems:
-            raise ValueError("microphone: " + "; ".join(p.message for p in problems))
-        return cls(**settings)
-
-    @property
-    def model_path(self) -> Path:
-        return model_file(self.model)
-
-    def recognizer_settings(self) -> RecognizerSettings:
-        return RecognizerSettings(
-            thresholds=dict(self.thresholds) or DEFAULT_THRESHOLD,
-            average_window_ms=self.average_window_ms,
-            suppression_ms=self.suppression_ms,
-            minimum_count=self.minimum_count,
-        )
-
-
-def model_file(model: str) -> Path:
-    """The model file `microphone.model` names (`default`: the committed model)."""
-    return DEFAULT_MODEL if model == "default" else Path(model)
-
-
-def model_labels(values: Mapping[str, Any]) -> tuple[str, ...]:
-    """The labels of the `microphone:` section's model, from its card; SettingValueError for
-    `model` when the card cannot be used."""
-    try:
-        return load_contract(ListenerSettings.from_values(values).model_path).labels
-    except ModelError as error:
-        raise SettingValueError(f"microphone.model: {error}", "model") from None
-
-
-def check_near_misses(values: Mapping[str, Any]) -> None:
-    """`keep_near_misses` goes with `keep_clips`, whose bound it shares; SettingValueError for
-    `keep_near_misses` otherwise."""
-    settings = ListenerSettings.from_values(values)
-    if settings.keep_near_misses and not settings.keep_clips:
-        raise SettingValueError(
-            f"microphone.keep_near_misses: {settings.keep_near_misses} keeps near misses only "
-            "with keep_clips: N (the newest N of them are kept); set keep_clips too, or set "
-            "keep_near_misses: 0",
-            "keep_near_misses",
-        )
-
-
-def check_thresholds(values: Mapping[str, Any], labels: tuple[str, ...]) -> None:
-    """The section's thresholds work for the model's `labels` (commands it reports, 0 to 1);
-    SettingValueError for `thresholds` otherwise."""
-    settings = ListenerSettings.from_values(values)
-    commands = command_labels(labels)
-    stale = [label for label in settings.thresholds if label not in commands]
-    if stale:
-        raise SettingValueError(
-            f"microphone.thresholds names {', '.join(map(repr, stale))}, which the model "
-            f"{settings.model_path.name} does not report (its commands: {', '.join(commands)}); "
-            f"remove {'them' if len(stale) > 1 else 'it'} (a command without a threshold uses "
-            f"{DEFAULT_THRESHOLD}), or write thresholds chosen for this model with "
-            f"`{THRESHOLDS_COMMAND} --config FILE` (model_training/README.md)",
-            "thresholds",
-        )
-    try:
-        settings.recognizer_settings().recognizer(labels)
-    except ValueError as error:
-        raise SettingValueError(f"microphone.thresholds: {error}", "thresholds") from None
-
-
-@dataclass(eq=False)
-class _Loan:
-    """The audio lent to one borrower: its chunks as they are read (None: the stream closed),
-    and how many samples it is still owed."""
-
-    left: int
-    chunks: queue.SimpleQueue[bytes | None] = field(default_factory=queue.SimpleQueue)
 
 
 class MicrophoneSource:
@@ -259,16 +104,15 @@ class MicrophoneSource:
         self.warnings = WarningLimiter()
         self._model: ModelFile | None = None
         """The model, kept loaded from one opening of the microphone to the next."""
-        self._lock = threading.Lock()
-        self._reading = False
-        self._borrowers: list[_Loan] = []
+        self.loans = AudioLoans()
+        """The audio lent to follow-up phrases."""
 
     @property
     def description(self) -> str:
         """The device, what the source does now, and its counters (`assistant status`)."""
         device = self.settings.device
         name = "default device" if device in ("", "default") else f"device {device!r}"
-        lent = "; its audio lent to a follow-up phrase" if self._borrowers else ""
+        lent = "; its audio lent to a follow-up phrase" if self.loans.lending else ""
         doing, at = self.state
         state = doing if at is None else f"{doing} {local_time(at)}"
         overflows = str(self.overflows)
@@ -288,59 +132,11 @@ class MicrophoneSource:
     @property
     def hearing_problem(self) -> str | None:
         """Why the microphone cannot hear its user now, as said to them (None: it can)."""
-        return None if self._reading else "the microphone is not working"
+        return None if self.loans.reading else "the microphone is not working"
 
     def borrow(self, seconds: float) -> Iterator[bytes]:
-        """The next `seconds` of the audio read (16 kHz 16-bit mono chunks), for a follow-up
-        phrase: meanwhile the spotter hears silence. Ends early when the stream closes;
-        MicrophoneError when no stream is open (the source is not listening now)."""
-        with self._lock:
-            if not self._reading:
-                raise MicrophoneError(
-                    "the microphone source is not listening now (`assistant status` says why)"
-                )
-        return self._lent(int(seconds * SAMPLE_RATE))
-
-    def _lent(self, samples: int) -> Iterator[bytes]:
-        """The chunks of `borrow`, lent from the first one asked for until the last one."""
-        loan = _Loan(samples)
-        with self._lock:
-            if not self._reading:
-                return
-            self._borrowers.append(loan)
-        try:
-            while samples > 0:
-                chunk = loan.chunks.get()
-                if chunk is None:  # the stream closed
-                    return
-                samples -= len(chunk) // 2
-                yield chunk
-        finally:
-            with self._lock:
-                if loan in self._borrowers:
-                    self._borrowers.remove(loan)
-
-    def _spotted(self, samples: np.ndarray) -> np.ndarray:
-        """What the spotter hears of `samples`: silence while they are lent to a borrower. A
-        loan ends with its last chunk read, not once the borrower has taken it: a borrower
-        slower than real time (Vosk on a slow machine) leaves the spotter deaf no longer."""
-        with self._lock:
-            lending = bool(self._borrowers)
-            for loan in list(self._borrowers):
-                loan.chunks.put(samples.tobytes())
-                loan.left -= len(samples)
-                if loan.left <= 0:
-                    self._borrowers.remove(loan)
-            return np.zeros_like(samples) if lending else samples
-
-    def _reading_stream(self, reading: bool) -> None:
-        """Note whether a stream is open; once it closes, the borrowers' audio ends."""
-        with self._lock:
-            self._reading = reading
-            if not reading:
-                for loan in self._borrowers:
-                    loan.chunks.put(None)
-                self._borrowers.clear()
+        """The next `seconds` of the audio read, for a follow-up phrase (`AudioLoans.borrow`)."""
+        return self.loans.borrow(seconds)
 
     @classmethod
     def from_config(cls, config: Config, data_dir: Path | None = None) -> MicrophoneSource:
@@ -379,7 +175,7 @@ class MicrophoneSource:
             try:
                 with self.open_stream(self.settings.device, self._block) as stream:
                     delay = self.settings.retry_seconds
-                    self._reading_stream(True)
+                    self.loans.stream_open(True)
                     self._listen(stream, pipeline, deliver, stopping)
             except Exception as error:  # MicrophoneError, or a PortAudio failure while reading
                 self.failures += 1
@@ -391,7 +187,7 @@ class MicrophoneSource:
                 self.state = (f"not listening: {reason}; trying again at", time.time() + delay)
                 log.warning("%s; trying again in %.0f s", reason, delay)
             finally:
-                self._reading_stream(False)
+                self.loans.stream_open(False)
                 self.warnings.flush(everything=True)
             if stopping.wait(delay):
                 break
@@ -418,7 +214,7 @@ class MicrophoneSource:
         if self.clips is not None:
             self.clips.listening()
         heard_samples = 0
-        busy, measured_from = 0.0, 0
+        load = _Load()
         while not stopping.is_set():
             asked = time.monotonic()
             waits = _must_wait(stream, self._block)
@@ -426,20 +222,12 @@ class MicrophoneSource:
             received = time.monotonic()
             self.warnings.flush()
             if overflowed:
-                self.overflows += 1
-                self.last_overflow = time.time()
-                self.warnings.warning(
-                    log,
-                    "microphone overflow",
-                    "microphone input overflowed (%d times so far): audio was lost because "
-                    "this computer fell behind",
-                    self.overflows,
-                )
+                self._count_overflow()
             samples = np.asarray(data, dtype=np.int16).reshape(-1)
             heard_samples += len(samples)
             audio_ms = heard_samples * 1000 // SAMPLE_RATE
             late = lateness.block(audio_ms, received, received - asked if waits else None)
-            heard = self._hear(pipeline, self._spotted(samples))
+            heard = self._hear(pipeline, self.loans.spotted(samples))
             if heard and late > self.settings.max_delay:
                 self._count_late(heard, late)
                 heard = []
@@ -447,10 +235,9 @@ class MicrophoneSource:
                 deliver(message)
             if self.monitor:
                 self.monitor(samples, pipeline)
-            busy += time.monotonic() - received
-            if heard_samples - measured_from >= LOAD_SECONDS * SAMPLE_RATE:
-                self.processing = busy * SAMPLE_RATE / (heard_samples - measured_from)
-                busy, measured_from = 0.0, heard_samples
+            measured = load.measure(time.monotonic() - received, len(samples))
+            if measured is not None:
+                self.processing = measured
 
     def _hear(self, pipeline: KeywordPipeline, samples: np.ndarray) -> list[Recognition]:
         """The commands the pipeline hears in `samples`, with a clip of each kept (`clips`), and
@@ -465,6 +252,18 @@ class MicrophoneSource:
             self.clips.heard(miss.label, miss.peak_ms, miss)
         return [recognition for recognition, _ in heard.commands]
 
+    def _count_overflow(self) -> None:
+        """Count and warn about an overflow of the input: audio was lost."""
+        self.overflows += 1
+        self.last_overflow = time.time()
+        self.warnings.warning(
+            log,
+            "microphone overflow",
+            "microphone input overflowed (%d times so far): audio was lost because "
+            "this computer fell behind",
+            self.overflows,
+        )
+
     def _count_late(self, heard: list[Recognition], late: float) -> None:
         """Count and warn about the commands `heard` in audio handed over `late` seconds after
         it was recorded, more than max_delay, which are dropped. The audio still went
@@ -474,6 +273,28 @@ class MicrophoneSource:
         self.last_late = time.time()
         labels = ", ".join(repr(recognition.label) for recognition in heard)
         self.warnings.warning(log, "late audio", LATE_WARNING, labels, late)
+
+
+class _Load:
+    """How long hearing the audio takes, as a share of the audio's length, measured anew over
+    each LOAD_SECONDS of audio."""
+
+    def __init__(self) -> None:
+        self.busy = 0.0
+        """Seconds spent hearing the audio counted so far."""
+        self.samples = 0
+        """The samples counted so far."""
+
+    def measure(self, busy: float, samples: int) -> float | None:
+        """Count `busy` seconds spent hearing `samples`; the share once LOAD_SECONDS of audio
+        is counted (and counting starts again), else None."""
+        self.busy += busy
+        self.samples += samples
+        if self.samples < LOAD_SECONDS * SAMPLE_RATE:
+            return None
+        share = self.busy * SAMPLE_RATE / self.samples
+        self.busy, self.samples = 0.0, 0
+        return share
 
 
 def _must_wait(stream: Any, frames: int) -> bool:

@@ -43,7 +43,7 @@ from assistant.recognizer import (
 
 if TYPE_CHECKING:
     from assistant.features import FeatureContract
-    from assistant.listener import ListenerSettings
+    from assistant.microphone_settings import ListenerSettings
     from assistant.model_runner import Int8Model
     from assistant.pipeline import Inference
 
@@ -253,7 +253,7 @@ class OwnVoice:
         if self.unavailable:
             raise RuntimeError(self.unavailable)
         if self._spotter is None:
-            from assistant.listener import ListenerSettings
+            from assistant.microphone_settings import ListenerSettings
             from assistant.model_files import load_model
             from assistant.model_runner import ModelError
 

@@ -13,7 +13,7 @@ from typing import Any
 from assistant.clocks import local_time
 from assistant.config import Config
 from assistant.config_commands import COMMAND_LIMITS, CommandRule
-from assistant.host import one_line
+from assistant.skill_status import one_line
 
 STATUS_PROBLEMS = 3
 """Problems of a failed reload `assistant status` shows (and how many more there are)."""
