@@ -134,14 +134,14 @@ def words_folder(row: Row, takes: Path, output: Path) -> Path:
                 name = f"{speaker}_nohash_{n}.wav"
                 (output / word / name).hardlink_to(takes / speaker / word / name)
     if row.own_lists:
-        for name in ("validation_list.txt", "testing_list.txt"):
+        for name in (dataset.VALIDATION_LIST, dataset.TESTING_LIST):
             (output / name).touch()
     return output
 
 
 def splits(folder: Path) -> dict[str, str]:
     """The split `index` gives each speaker of `folder`."""
-    return {clip.speaker: clip.split for clip in dataset.index_folder(folder)}
+    return dataset.splits_of(dataset.index_folder(folder))
 
 
 def label(row: Row, seed: int, where: dict[str, str]) -> str:
@@ -176,7 +176,7 @@ def quick_run(row: Row, words: Path | None, work: Path) -> Path:
         sys.exit(f"the recipe of {row.name} failed (exit {done.returncode}):\n"
                  f"{log.read_text()[-3000:]}")  # fmt: skip
     print(f"  trained in {time.monotonic() - began:.0f} s", flush=True)
-    return out / "models" / "kws_int8.tflite"
+    return out / "models" / f"{MODEL_BASENAME}.tflite"
 
 
 def scores(model: Path | None, check: Path, out: Path) -> tuple[dict, dict]:
