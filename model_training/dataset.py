@@ -176,11 +176,8 @@ def unread_folders(root: str | Path) -> dict[str, int]:
     """The folders two levels down in `root` that hold clips (such as the near misses the
     assistant keeps, `_near_misses/<command>/`), which `index_folder` does not read, with the
     number of clips in each."""
-    found: dict[str, int] = {}
-    for path in sorted(Path(root).glob("*/*/*.wav")):
-        folder = path.parent.relative_to(root).as_posix()
-        found[folder] = found.get(folder, 0) + 1
-    return found
+    paths = sorted(Path(root).glob("*/*/*.wav"))
+    return dict(Counter(path.parent.relative_to(root).as_posix() for path in paths))
 
 
 def has_own_lists(root: Path) -> bool:
