@@ -167,6 +167,9 @@ def _systemctl(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["systemctl", "--user", *args], capture_output=True, text=True)
 
 
+ENABLE_LINGER = 'sudo loginctl enable-linger "$USER"'
+"""What keeps a user's systemd manager running while the user is not logged in (and starts it)."""
+
 NO_USER_MANAGER = re.compile(r"Failed to connect to (\w+ scope )?bus")
 """How systemctl --user says that no user manager answers: `Failed to connect to bus: ...`
 (`Failed to connect to user scope bus via local transport: ...` since systemd 254)."""
@@ -185,19 +188,19 @@ def failure(answer: subprocess.CompletedProcess) -> str:
             "shell started by su, sudo, cron or a container rather than by a login; run it in a "
             "session you logged in to (a desktop, console or ssh login), or with "
             f"XDG_RUNTIME_DIR=/run/user/{os.getuid()} if your user manager runs without one "
-            '(lingering: `sudo loginctl enable-linger "$USER"`)'
+            f"(lingering: `{ENABLE_LINGER}`)"
         )
     return (
         f"no systemd user manager answers ({said}): none runs for you at XDG_RUNTIME_DIR="
         f"{runtime} (your last session ended and lingering is off, or a container without "
         "systemd); log in to a session (a desktop, console or ssh login), or run "
-        '`sudo loginctl enable-linger "$USER"`, which starts yours now and at each boot'
+        f"`{ENABLE_LINGER}`, which starts yours now and at each boot"
     )
 
 
 NOT_LINGERING = (
     "it runs while you are logged in and stops when you log out: to keep it running (and start "
-    'it at boot), run `sudo loginctl enable-linger "$USER"`'
+    f"it at boot), run `{ENABLE_LINGER}`"
 )
 
 
