@@ -102,7 +102,7 @@ class MicrophoneSource:
         """What the source does now, for `assistant status`, and the moment (time.time()) its
         words end with, shown when the status is asked for."""
         self.warnings = WarningLimiter()
-        self._model: ModelFile | None = None
+        self._model = ModelFile(self.settings.model_path)
         """The model, kept loaded from one opening of the microphone to the next."""
         self.loans = AudioLoans()
         """The audio lent to follow-up phrases."""
@@ -148,8 +148,6 @@ class MicrophoneSource:
         """A fresh pipeline, as a board that has just started, with the model loaded before
         unless its files have changed since."""
         s = self.settings
-        if self._model is None:
-            self._model = ModelFile(s.model_path)
         bar = s.keep_near_misses if self.clips is not None else 0.0
         return KeywordPipeline(self._model, s.recognizer_settings(), s.inference_every, bar)
 
