@@ -40,6 +40,11 @@ class Stored:
     this_boot: dict[str, float]
     earlier_boots: frozenset[str]
 
+    @property
+    def jobs(self) -> set[str]:
+        """The jobs with an anchor, on any boot."""
+        return set(self.this_boot) | self.earlier_boots
+
 
 class Anchors:
     """The table `clock_anchors` of the timers' file: job id, boot, offset (wall minus boot
@@ -67,11 +72,10 @@ class Anchors:
             frozenset(job_id for job_id, boot, _ in rows if boot != self.boot),
         )
 
-    def forget_all_but(self, jobs: set[str]) -> None:
-        """Forget the anchors of the jobs gone (rung, stopped): all but those of `jobs`."""
+    def forget(self, jobs: set[str]) -> None:
+        """Forget the anchors of `jobs`, gone (rung, stopped)."""
         with self._connect() as connection, connection:
-            anchored = connection.execute("SELECT id FROM clock_anchors").fetchall()
-            gone = [(job_id,) for (job_id,) in anchored if job_id not in jobs]
+            gone = [(job_id,) for job_id in jobs]
             connection.executemany("DELETE FROM clock_anchors WHERE id = ?", gone)
 
     def record(self, job_id: str, offset: float) -> None:

@@ -512,7 +512,7 @@ class TimersSkill(Skill):
                 moved[job.id] = by
                 self._anchor(job.id, now)  # unstored, the move is done again at the next start
         try:
-            self._anchors.forget_all_but({job.id for job in jobs})
+            self._anchors.forget(anchors.jobs - {job.id for job in jobs})
         except sqlite3.Error as error:
             self._not_stored(error)
         if unanchored:
