@@ -345,7 +345,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not answer.startswith("OK "):
         print(answer, file=sys.stderr)
         return 1
-    print(*control.status_parts(answer.removeprefix("OK ")), sep="\n")
+    print(*answer.removeprefix("OK ").split("; "), sep="\n")
     return 0
 
 

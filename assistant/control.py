@@ -13,8 +13,7 @@ command's actions.
 status>; ...; source: <sources in use, with their firmware and model>; <the link's counters>`,
 then on a satellite or hub `; role: <role>;
 site: <site>; <its peers and counters>; broker: <state>; messages ignored: <by kind>`
-(`assistant status`). A part's own "; " is within its parentheses (a source's description:
-`listening since <time>; overflows ...`), so parts are split at the others (`status_parts`).
+(`assistant status`).
 `RELOAD` reloads the configuration, as SIGHUP does, and is answered once that is done: `OK
 reloaded <file>: <what changed>`, then `after a restart: <what waits for one>` and the file's
 warnings, or `ERR not reloaded ...`, then each problem (`<file>:<line>: ...`); those lines are
@@ -31,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import socket
 import socketserver
 import struct
@@ -301,25 +299,6 @@ def send_command(command: str, path: Path, timeout: float = 35.0) -> str:
 def request_status(path: Path, timeout: float = 5.0) -> str:
     """The answer of the daemon listening on `path` to `STATUS` (see the module's docstring)."""
     return ask("STATUS", path, timeout)
-
-
-def status_parts(status: str) -> list[str]:
-    """The parts of a `STATUS` answer's text (after `OK `): split at each "; " outside
-    parentheses, or at every "; " when its parentheses do not pair up."""
-    parts, depth, start = [], 0, 0
-    for match in re.finditer(r"[()]|; ", status):
-        if match[0] == "(":
-            depth += 1
-        elif match[0] == ")":
-            depth -= 1
-        elif depth == 0:
-            parts.append(status[start : match.start()])
-            start = match.end()
-        if depth < 0:
-            break
-    if depth != 0:
-        return status.split("; ")
-    return [*parts, status[start:]]
 
 
 def request_reload(path: Path, timeout: float = RELOAD_SECONDS) -> str:

@@ -37,6 +37,7 @@ from assistant.reloads import (
     with_overrides,
 )
 from assistant.rooms.roles import Role, open_room
+from assistant.skill_status import one_line
 from assistant.source_follower import SourceFollower
 from assistant.sources import SOURCE_NAMES, DeviceSession, EventSource, LinkStats
 from assistant.speech import Speaker, speech_settings
@@ -438,10 +439,11 @@ class Assistant:
         )
 
     def link_status(self) -> str:
-        """The sources in use (with the firmware and model each greeted with) and the link's
-        counters."""
+        """The sources in use (with the firmware and model each greeted with; a description's
+        own "; " made ", ", as "; " parts the status) and the link's counters."""
         sources = ", ".join(
-            f"{r.session.source_name} ({r.source.description}{_greeting(r.session.hello)})"
+            f"{r.session.source_name} "
+            f"({one_line(r.source.description)}{_greeting(r.session.hello)})"
             for r in self.sources
         )
         return f"source: {sources or 'none opened'}; {self.stats.summary()}"

@@ -214,7 +214,7 @@ def test_status_shows_where_the_clips_are_on_the_microphone_sources_one_line(als
         daemon.wait(timeout=15)
     (source,) = [line for line in lines if line.startswith("source: ")]
     assert source.startswith("source: microphone (device 'deskmic': listening since ")
-    assert "; overflows 0, failures 0, processing " in source
+    assert ", overflows 0, failures 0, processing " in source
     assert source.endswith(f", clips kept 3 in {folder}, firmware desktop-1, model b079c5f0)")
 
 
