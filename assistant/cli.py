@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from assistant import (
     PACKAGE,
+    clips_move,
     control,
     hangup,
     logformat,
@@ -593,6 +594,7 @@ def build_parser() -> argparse.ArgumentParser:
     ).set_defaults(func=cmd_rooms_forget)
 
     vosk_models.add_commands(commands, **common)
+    clips_move.add_commands(commands, **common)
     _name_choices(parser)
     return parser
 

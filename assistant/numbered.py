@@ -1,37 +1,83 @@
 """Numbered files written whole or not at all, never in place of one: `<stem><n>.wav` with the
 first free `n` from a given one. The clips kept of the microphone (assistant/clips.py) and the
-takes recorded for training (model_training/record.py) are written so."""
+takes recorded for training (model_training/record.py) are written so, and `assistant clips
+move` (assistant/clips_move.py) moves clips so."""
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
+from collections.abc import Callable
 from pathlib import Path
 
 NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
 """How a file is opened: made new, never through a link planted at its name."""
+NO_HARD_LINKS = (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP)
+"""Why a hard link cannot be made where a file is moved: another filesystem, or one without
+them (a file then moves by a copy)."""
+
+
+def _first_free(folder: Path, stem: str, first: int, take: Callable[[Path], None]) -> Path:
+    """`folder/<stem><n>.wav`, `n` the first from `first` whose name `take` could take: it
+    raises FileExistsError for a name that is there already."""
+    n = first
+    while True:
+        path = folder / f"{stem}{n}.wav"
+        try:
+            take(path)
+        except FileExistsError:
+            n += 1
+            continue
+        return path
+
+
+def _claim(path: Path, mode: int) -> None:
+    """Take `path` with an empty file; FileExistsError when a file (or link) is there."""
+    os.close(os.open(path, NEW_FILE, mode))
 
 
 def write_numbered(folder: Path, stem: str, data: bytes, first: int = 0, mode: int = 0o600) -> Path:
     """`data` as `folder/<stem><n>.wav`, `n` the first from `first` that no file has (one
     another writer has just made included), with permission bits `mode` (less the umask).
-    The name is taken with an empty file, the data written beside it and moved over it, so the
-    file holds nothing or all of `data`; on any failure neither is left."""
-    n = first
-    while True:
-        path = folder / f"{stem}{n}.wav"
-        try:
-            os.close(os.open(path, NEW_FILE, mode))
-        except FileExistsError:
-            n += 1
-            continue
-        partial = path.with_name(f".{path.name}.part")
-        try:
-            partial.unlink(missing_ok=True)  # left by a crash: the name is this writer's now
-            with open(os.open(partial, NEW_FILE, mode), "wb") as file:
-                file.write(data)
-            os.replace(partial, path)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            path.unlink(missing_ok=True)
+    The name is taken with an empty file, the data written beside it, flushed to the disk and
+    moved over it, so the file holds nothing or all of `data`; on any failure neither is left."""
+    path = _first_free(folder, stem, first, lambda path: _claim(path, mode))
+    partial = path.with_name(f".{path.name}.part")
+    try:
+        partial.unlink(missing_ok=True)  # left by a crash: the name is this writer's now
+        with open(os.open(partial, NEW_FILE, mode), "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def move_numbered(source: Path, folder: Path, stem: str, first: int = 0) -> Path:
+    """Move the file `source` to `folder/<stem><n>.wav`, `n` the first free from `first`, never
+    in place of a file. On one filesystem it is renamed: linked at the new name (which fails
+    rather than replace a file) and then unlinked at the old. Across filesystems it is copied
+    (as `write_numbered` writes, with its permission bits), the copy and its folder flushed to
+    the disk, and only then removed. Stopped at any point, the file is still at `source` or
+    already at its new name (or, after the link, at both): it is never lost."""
+    try:
+        path = _first_free(
+            folder, stem, first, lambda path: os.link(source, path, follow_symlinks=False)
+        )
+    except OSError as error:
+        if error.errno not in NO_HARD_LINKS:
             raise
-        return path
+        mode = stat.S_IMODE(source.lstat().st_mode)
+        path = write_numbered(folder, stem, source.read_bytes(), first, mode)
+        descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+    source.unlink()
+    return path

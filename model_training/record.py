@@ -199,7 +199,7 @@ def split_note(output: Path, speaker: str, before: dict[str, str]) -> str:
     ]
     if "train" not in split and not own:
         lines.append(
-            f"to train on these takes, give {output} its own split (`touch "
+            f"if these takes are to train on, give {output} its own split (`touch "
             f"{output / dataset.VALIDATION_LIST} {output / dataset.TESTING_LIST}`: every clip "
             "is then train) and record the takes that measure the model into another folder "
             "(`python -m model_training evaluate --model MODEL --folder THAT --split all`)"

@@ -18,6 +18,18 @@ from assistant.microphone import refresh_devices
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """The environment of an `assistant` run as a user runs it, with its own runtime, data and
+    configuration folders in the test's temporary folder."""
+    return {
+        **os.environ,
+        "XDG_RUNTIME_DIR": str(tmp_path / "run"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+    }
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """A small int8 keyword model made with TensorFlow, with its model card beside it."""

@@ -4,7 +4,6 @@ and its Home Assistant entities) is cleared, and nothing is while the assistant 
 from __future__ import annotations
 
 import json
-import os
 import textwrap
 import time
 from pathlib import Path
@@ -34,16 +33,6 @@ commands:
 def broker(tmp_path: Path):
     with Mosquitto(tmp_path / "broker") as running:
         yield running
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "XDG_RUNTIME_DIR": str(tmp_path / "run"),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-    }
 
 
 def left_by_a_satellite(broker: Mosquitto, tmp_path: Path) -> Path:

@@ -131,13 +131,13 @@ def test_the_session_says_whether_training_learns_from_the_takes_and_whose_split
     assert "puts the clips of me in the validation split (the split is by speaker" in said
     assert "so training does not learn from them: they pick the checkpoint" in said
     lists = f"{out / 'validation_list.txt'} {out / 'testing_list.txt'}"
-    assert f"to train on these takes, give {out} its own split (`touch {lists}`" in said
+    assert f"if these takes are to train on, give {out} its own split (`touch {lists}`" in said
 
     said = session("sam")
     assert "puts the clips of sam in the train split" in said
     assert "so training learns from them" in said
     assert "me's clips moved from validation to test" in said
-    assert "to train on these takes" not in said
+    assert "if these takes are to train on" not in said
 
     for name in ("validation_list.txt", "testing_list.txt"):
         (out / name).touch()
