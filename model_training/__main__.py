@@ -90,14 +90,6 @@ def cmd_index(args: argparse.Namespace) -> None:
     from model_training import dataset
 
     settings.check_labels(settings.LABELS)
-    unread = dataset.unread_folders(args.folder)
-    if unread:
-        folders = ", ".join(f"{count} in {folder}/" for folder, count in unread.items())
-        print(
-            f"not read: {sum(unread.values())} clip(s) two folders down ({folders}); move each "
-            "to the folder of its word (or _unknown_/) to train on it",
-            file=sys.stderr,
-        )
     clips = dataset.index_folder(args.folder, args.validation_percent, args.testing_percent)
     print(json.dumps(dataset.summary(clips), indent=2))
     if args.output:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 import wave
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -137,10 +138,12 @@ def index_folder(
     commands: Sequence[str] | None = None,
 ) -> list[Clip]:
     """Every clip under `root` (background-noise recordings excluded) with its split and its
-    label among `commands` (default: the settings' COMMANDS)."""
+    label among `commands` (default: the settings' COMMANDS); the clips it does not read are
+    named on stderr (`warn_unread`)."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such folder (expected the Speech Commands layout)")
+    warn_unread(root)
     validation = _read_list(root, VALIDATION_LIST)
     testing = _read_list(root, TESTING_LIST)
     paths = [p for p in sorted(root.glob("*/*.wav")) if p.parent.name != NOISE_FOLDER]
@@ -178,6 +181,28 @@ def unread_folders(root: str | Path) -> dict[str, int]:
     number of clips in each."""
     paths = sorted(Path(root).glob("*/*/*.wav"))
     return dict(Counter(path.parent.relative_to(root).as_posix() for path in paths))
+
+
+_WARNED_UNREAD: set[Path] = set()
+"""The folders `warn_unread` has looked in, in this process (one command run)."""
+
+
+def warn_unread(root: Path) -> None:
+    """Name on stderr the clips `index_folder` does not read in `root` (`unread_folders`), once
+    per folder per process: a command run that indexes a folder again says it once."""
+    key = root.resolve()
+    if key in _WARNED_UNREAD:
+        return
+    _WARNED_UNREAD.add(key)
+    unread = unread_folders(root)
+    if not unread:
+        return
+    folders = ", ".join(f"{count} in {folder}/" for folder, count in unread.items())
+    print(
+        f"{root}: not read: {sum(unread.values())} clip(s) two folders down ({folders}); move "
+        "each to the folder of its word (or _unknown_/) to train on it",
+        file=sys.stderr,
+    )
 
 
 def has_own_lists(root: Path) -> bool:

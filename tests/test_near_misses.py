@@ -98,8 +98,8 @@ def test_training_does_not_read_the_near_misses_until_moved(tmp_path, on_no_down
     clips, speaker = tmp_path / "clips", speaker_name()
     assert indexed(clips)["per_word"] == {"on": 1}
     assert index_run(clips).stderr == (
-        "not read: 2 clip(s) two folders down (1 in _near_misses/down/, 1 in _near_misses/go/); "
-        "move each to the folder of its word (or _unknown_/) to train on it\n"
+        f"{clips}: not read: 2 clip(s) two folders down (1 in _near_misses/down/, 1 in "
+        "_near_misses/go/); move each to the folder of its word (or _unknown_/) to train on it\n"
     )
     (clips / "down").mkdir()
     (clips / "_unknown_").mkdir()

@@ -50,6 +50,34 @@ def use_labels(monkeypatch, labels: tuple[str, ...]) -> None:
                     monkeypatch.setattr(module, attribute, value)
 
 
+def test_features_names_the_clips_two_folders_down_once_per_folder(speech, tmp_path, capsys):
+    """The clips training does not read (a near miss left in `_near_misses/<command>/`) are
+    named on stderr by every step that reads the folder, not by `index` alone, and once per
+    run though the folder is indexed again (features, then train, then quantize)."""
+    folder = tmp_path / "clips"
+    shutil.copytree(speech, folder)
+    near = folder / "_near_misses" / "go" / "desk_nohash_0.wav"
+    near.parent.mkdir(parents=True)
+    shutil.copy(next(speech.glob("on/*.wav")), near)
+    warning = (
+        f"{folder}: not read: 1 clip(s) two folders down (1 in _near_misses/go/); move each to "
+        "the folder of its word (or _unknown_/) to train on it\n"
+    )
+    options = ["--data-dir", str(tmp_path / "data"), "--real", str(folder), "--scale", "0.001",
+               "--validation-percent", "35", "--testing-percent", "35"]  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-m", "model_training", "features", *options],
+        capture_output=True, text=True, cwd=REPO_ROOT,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.count(warning) == 1, run.stderr
+    assert run.stdout.startswith("train: ")  # the output is unchanged
+    pipeline = tiny_pipeline(folder, tmp_path / "again")
+    pipeline.features()
+    pipeline.features()
+    assert capsys.readouterr().err.count(warning) == 1
+
+
 def test_changed_labels_do_not_reuse_the_cached_features(speech, tmp_path, monkeypatch):
     pipeline = tiny_pipeline(speech, tmp_path)
     pipeline.features()
