@@ -4,9 +4,12 @@ transcribe one phrase offline with Vosk, restricted to the grammar the skill giv
 When the daemon listens with the microphone source, the phrase borrows that source's stream (one
 stream, one owner); only otherwise (the board is the source) it opens one of its own.
 With no Vosk model or no microphone, `listen` logs one clear message and returns None, and the
-skill falls back to its default. Before it reads any audio it plays the listening cue
-(`phrase.cue`, assistant/cue.py) and waits for it to end, so that neither the recogniser nor the
-window's length is spent on it; when the cue cannot be played it listens all the same.
+skill falls back to its default; so it does at once, saying so, while the model is still loading
+(`load_in_background`), rather than leave the skill, or the hub asking from another room, waiting
+past its time for a cue and a window that come too late. Before it reads any audio it plays the
+listening cue (`phrase.cue`, assistant/cue.py) and waits for it to end, so that neither the
+recogniser nor the window's length is spent on it; when the cue cannot be played it listens all
+the same.
 """
 
 from __future__ import annotations
@@ -60,6 +63,8 @@ PHRASE_SETTINGS: tuple[Setting, ...] = (
 CHUNK_SECONDS = 0.1
 DEVICE_SETTING = "phrase.device in config.yaml"
 """Where the phrase's microphone is chosen, as its errors' fixes name it."""
+UNAVAILABLE = "follow-up phrase unavailable, skills use their defaults: "
+"""How the log says that no phrase can be listened for, before why."""
 
 
 def phrase_from_result(result: str) -> str | None:
@@ -159,6 +164,8 @@ class PhraseListener:
         self.model_path = Path(self.settings["model"] or default_model_path())
         self._model: Any = None
         self._lock = threading.Lock()
+        self._loading: float | None = None
+        """When `load_in_background` started loading the model (time.monotonic()), until done."""
         self._reported: set[str] = set()
 
     def listen(
@@ -235,19 +242,44 @@ class PhraseListener:
         is installed (the first phrase says so)."""
         if check_model(self.model_path):
             return None
-        thread = threading.Thread(target=self.model, name="vosk model", daemon=True)
+        self._loading = time.monotonic()
+        thread = threading.Thread(target=self._load_in_background, name="vosk model", daemon=True)
         thread.start()
         return thread
 
-    def model(self) -> Any:
-        """The Vosk model, loaded once; None (reported once) when it cannot be loaded."""
+    def _load_in_background(self) -> None:
+        """Load the model (a failure is reported once) and say it is no longer loading."""
         try:
-            return self._loaded_model()
+            self._load()
+        except Unavailable:
+            pass
+        finally:
+            self._loading = None
+
+    def model(self) -> Any:
+        """The Vosk model, loaded once (waiting for a load under way); None (reported once)
+        when it cannot be loaded."""
+        try:
+            return self._load()
         except Unavailable:
             return None
 
     def _loaded_model(self) -> Any:
-        """The Vosk model, loaded once; Unavailable (reported once) when it cannot be."""
+        """The Vosk model, loaded once; Unavailable (reported once) when it cannot be, and,
+        said each time, while `load_in_background` is still loading it."""
+        started = self._loading
+        if started is not None and self._model is None:
+            why = (
+                f"the Vosk model {self.model_path} is still loading (for "
+                f"{time.monotonic() - started:.1f} s); phrases are heard once it has loaded"
+            )
+            self.log.warning("%s%s", UNAVAILABLE, why)
+            raise Unavailable(why)
+        return self._load()
+
+    def _load(self) -> Any:
+        """The Vosk model, loaded once (waiting for a load under way); Unavailable (reported
+        once) when it cannot be."""
         with self._lock:
             if self._model is None:
                 problem = check_model(self.model_path)
@@ -271,7 +303,7 @@ class PhraseListener:
 
     def _unavailable(self, problem: str) -> Unavailable:
         """Say (once) that no phrase can be listened for, and why; the error to raise."""
-        self._once(f"follow-up phrase unavailable, skills use their defaults: {problem}")
+        self._once(UNAVAILABLE + problem)
         return Unavailable(problem)
 
     def _once(self, warning: str) -> None:

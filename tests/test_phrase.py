@@ -13,12 +13,14 @@ import subprocess
 import sys
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 from alsa_microphone import DEVICE, environment, plug_in
 from file_server import FileServer
+from held_model import HeldModel
 from scipy.signal import resample_poly
 from wav import read_wav
 
@@ -85,6 +87,45 @@ def test_listen_takes_one_phrase_from_a_microphone_with_real_speech(
     )
     assert listener(KOREAN_GRAMMAR, 5.0) == "감사합니다"
     assert windows == [3.0]  # never longer than the configured window
+
+
+def test_while_the_model_loads_a_phrase_is_refused_at_once_without_a_cue(
+    korean_model_path: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A phrase asked for while the model loads (held up here as on a loaded machine) is not
+    kept waiting past the skill's time for a cue and a window nobody listens to: refused at
+    once, saying why; once loaded, the next is cued and heard."""
+    pcm = microphone_speech("감사합니다", tmp_path)
+    cues: list[str | None] = []
+    windows: list[float] = []
+
+    def microphone(seconds: float) -> list[bytes]:
+        windows.append(seconds)
+        return [pcm[i * 3200 : (i + 1) * 3200] for i in range(int(seconds * 10))]
+
+    def play_cue(words: str | None, stopped) -> None:
+        cues.append(words)
+
+    held = HeldModel(korean_model_path, tmp_path)
+    listener = PhraseListener(
+        {"model": str(held.path), "seconds": 3.0}, microphone=microphone, play_cue=play_cue
+    )
+    loading = listener.load_in_background()
+    with ThreadPoolExecutor(1) as asking:
+        try:
+            heard = asking.submit(listener.hear, KOREAN_GRAMMAR).result(timeout=2)
+            assert loading.is_alive()
+        finally:
+            held.release()
+    loading.join(60)
+    assert heard.text is None and heard.problem.startswith(
+        f"the Vosk model {held.path} is still loading (for "
+    )
+    assert heard.problem.endswith(" s); phrases are heard once it has loaded")
+    assert "follow-up phrase unavailable, skills use their defaults: the Vosk model" in caplog.text
+    assert (cues, windows) == ([], [])  # no cue, no microphone
+    assert listener(KOREAN_GRAMMAR) == "감사합니다"
+    assert (cues, windows) == ([None], [3.0])
 
 
 def test_the_words_heard_are_logged_at_debug_only(

@@ -18,13 +18,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from alsa_microphone import DEVICE, plug_in
+from held_model import HeldModel
 from manual_clock import Clock
 from mosquitto import Mosquitto, Recorder
 from runtime_skills import INSTALLED
 from test_phrase import microphone_speech
 from test_phrase_cue import AskingSkill
 from waiting import wait_until
-from wav import played_files
+from wav import played_files, same_speech
 
 from assistant.config import load_config
 from assistant.daemon import Assistant
@@ -151,8 +152,8 @@ def test_the_satellite_plays_its_cue_and_its_microphone_gives_the_hubs_skill_the
     )
     try:
         assert wait_until(lambda: kitchen.room.hub_online)
-        # the model loads as the satellite starts: on a loaded machine that takes longer than
-        # the hub waits for the phrase, which this test is not about
+        # the model loads as the satellite starts, and a phrase asked for meanwhile is refused
+        # (the test below): on a loaded machine that takes a while
         assert wait_until(lambda: "loaded in" in caplog.text, timeout=60)
         kitchen.virtual_board.detect("go")
         assert wait_until(lambda: "reply: 감사합니다" in caplog.text, timeout=30)
@@ -171,6 +172,36 @@ def test_the_satellite_plays_its_cue_and_its_microphone_gives_the_hubs_skill_the
     )
     assert hub.replies == []  # spoken in the kitchen, not in the hall
     assert "no follow-up phrase" not in caplog.text
+
+
+def test_a_satellite_still_loading_its_model_answers_at_once_and_plays_no_cue(
+    tmp_path: Path,
+    broker: Mosquitto,
+    audio_output: Path,
+    korean_model_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The kitchen's model still loading (held up, as on a loaded machine) when the hub's
+    skill asks: the kitchen says so at once, and the skill replies with its default within
+    the window, instead of the kitchen cueing and listening after the hub has given up."""
+    caplog.set_level(logging.INFO)
+    held = HeldModel(korean_model_path, tmp_path)
+    hub = start(tmp_path, "hub", "hall", broker.port, go="asking.ask")
+    kitchen = start(tmp_path, "satellite", "kitchen", broker.port, model=str(held.path))
+    try:
+        assert wait_until(lambda: kitchen.room.hub_online)
+        kitchen.virtual_board.detect("go")
+        assert wait_until(lambda: "reply: nothing" in caplog.text, timeout=2 + wire.PHRASE_MARGIN)
+        assert "loaded in" not in caplog.text
+    finally:
+        held.release()
+        kitchen.stop()
+        hub.stop()
+    said = "no follow-up phrase from site 'kitchen': its satellite could not listen: "
+    assert f"{said}the Vosk model {held.path} is still loading (for " in caplog.text
+    [played] = played_files(audio_output)  # the reply, and no cue before it
+    assert same_speech(played, "nothing", tmp_path)
+    assert "follow-up phrase: listening" not in caplog.text
 
 
 def test_the_hubs_timer_takes_the_length_the_satellite_heard(
