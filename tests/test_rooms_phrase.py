@@ -320,13 +320,16 @@ def test_a_request_no_command_of_the_room_asked_for_does_not_open_its_microphone
     kitchen = start(
         tmp_path, "satellite", "kitchen", broker.port, model=str(korean_model_path), device=DEVICE
     )
-    nosy = Recorder(broker, TOPICS.phrase_answer("kitchen"))
-    try:
+    nosy = Recorder(broker, TOPICS.site("kitchen") + "/#")
+    try:  # its status online comes after its subscriptions
+        assert nosy.wait_for(1) == [(TOPICS.status("kitchen"), "online")]
         request = wire.PhraseRequest("nosy-1", [], 3.0, "", 3.0 + wire.PHRASE_MARGIN, 0.0)
         nosy.client.publish(
             TOPICS.phrase_request("kitchen"), wire.encode_phrase_request(request), qos=1
         )
-        [(_, payload)] = nosy.wait_for(1, timeout=15)
+        answer_topic = TOPICS.phrase_answer("kitchen")
+        assert wait_until(lambda: any(topic == answer_topic for topic, _ in nosy.messages), 15)
+        [payload] = [payload for topic, payload in nosy.messages if topic == answer_topic]
     finally:
         nosy.close()
         kitchen.stop()
