@@ -117,6 +117,15 @@ class _Starting:
     """Set when the start overran the timeout: a start that finishes after all is undone."""
 
 
+@dataclass(frozen=True)
+class _Built:
+    """A skill built and kept (starting or running), with the context it was given: stopping
+    the skill closes the context's connections too."""
+
+    skill: Skill
+    context: _Context
+
+
 def _no_phrase(
     grammar: list[str], seconds: float, stopped: Callable[[], bool], prompt: str
 ) -> str | None:
@@ -151,20 +160,31 @@ class PluginHost:
         """Listens in another site (a hub's satellites); None: no phrase there."""
         self.site = site
         self._phrase_elsewhere_told: set[str] = set()
-        self.skills: dict[str, Skill] = {}
-        self._contexts: dict[str, _Context] = {}
-        """The context of each skill in `skills`."""
+        self._built: dict[str, _Built] = {}
         self.settings: dict[str, Mapping[str, Any]] = {}
+        """The settings of each configured skill, from its start until it stops or fails to
+        start."""
         self.runners: dict[str, SkillRunner] = {}
         self.failures: dict[str, int] = {}
         self.start_errors: dict[str, str] = {}
         """Why each skill that is not running failed to be created or started."""
         self._status = StatusLines()
         self._lock = threading.Lock()
-        """Guards settings and skills, which skill threads change while they build."""
+        """Guards `settings`, `start_errors` and `_built`, which skill threads change while they
+        build and start."""
         self._stopping = threading.Event()
         self._watchdog = threading.Thread(target=self._watch, name="skill-watchdog", daemon=True)
         self._watchdog.start()
+
+    @property
+    def skills(self) -> Mapping[str, Skill]:
+        """The skills built and kept (starting or running), by name: a copy, as they are now."""
+        with self._lock:
+            return {name: built.skill for name, built in self._built.items()}
+
+    def _skill_built(self, name: str) -> Skill | None:
+        built = self._built.get(name)
+        return built.skill if built else None
 
     def _watch(self) -> None:
         while not self._stopping.wait(0.2):
@@ -227,14 +247,13 @@ class PluginHost:
             raise
         with self._lock:
             if self._wanted(starting):
-                self.skills[starting.name] = skill
-                self._contexts[starting.name] = starting.context
+                self._built[starting.name] = _Built(skill, starting.context)
 
     def _start_built(self, starting: _Starting) -> None:
         """On the skill's thread, after `_build`: start the skill built, if still wanted, and
         stop it again if its start was given up on meanwhile."""
         with self._lock:
-            skill = self.skills.get(starting.name) if self._wanted(starting) else None
+            skill = self._skill_built(starting.name) if self._wanted(starting) else None
         if skill is None:  # not built, or stopped before it started
             starting.context.close_links()
             return
@@ -253,8 +272,7 @@ class PluginHost:
         """Once the building or the start (`what`) ended: on the skill's thread, or on the
         watchdog's when it was abandoned for overrunning the timeout."""
         error = done.exception()
-        if self._report(starting.name, what, error):
-            return
+        self._report(starting.name, what, error)
         if isinstance(error, Abandoned):
             if what == "start":
                 starting.given_up.set()
@@ -267,24 +285,22 @@ class PluginHost:
         with self._lock:
             if self._wanted(starting):
                 del self.settings[starting.name]
-                self.skills.pop(starting.name, None)
-                self._contexts.pop(starting.name, None)
+                self._built.pop(starting.name, None)
                 self.start_errors[starting.name] = f"{type(error).__name__}: {error}"
 
     def _stop_skill(self, name: str) -> Future:
         with self._lock:
             self.settings.pop(name, None)  # gone already if its start failed since it was listed
-            skill = self.skills.pop(name, None)  # None: still being built, and then never started
-            context = self._contexts.pop(name, None)
+            built = self._built.pop(name, None)  # None: still being built, and then never started
         self.runners[name].cancel()  # a call still running for the skill should end now
 
         def stop() -> None:
+            if built is None:
+                return
             try:
-                if skill is not None:
-                    skill.stop()
+                built.skill.stop()
             finally:
-                if context is not None:
-                    context.close_links()
+                built.context.close_links()
 
         def stopped(done: Future) -> None:
             """A stopped skill holds no focus: its next instance knows of no hold to release."""
@@ -337,7 +353,7 @@ class PluginHost:
         method_name = declared.method_name
 
         def run() -> str | None:
-            skill = self.skills.get(skill_name)
+            skill = self._skill_built(skill_name)
             if skill is None:  # its building or start, queued first, failed
                 raise self._not_running(skill_name)
             reply = getattr(skill, method_name)(event, **params)
@@ -372,56 +388,63 @@ class PluginHost:
         return future
 
     def _finish(
-        self, skill: str, action: str, event: CommandEvent, done: Future, say_nothing_to_do: bool
+        self,
+        skill_name: str,
+        action: str,
+        event: CommandEvent,
+        done: Future,
+        say_nothing_to_do: bool,
     ) -> None:
-        succeeded = self._report(
-            skill, f"action {action}", done.exception(), event.site, say_nothing_to_do, aloud=True
-        )
-        if succeeded and done.result():
-            self.reply(done.result(), event.site)
+        """Once an action ended: say its reply, or report why it failed."""
+        error = done.exception()
+        if error is None:
+            if done.result():
+                self.reply(done.result(), event.site)
+            return
+        what = f"action {action}"
+        self._report(skill_name, what, error, event.site, say_nothing_to_do, aloud=True)
 
     def _report(
         self,
-        skill: str,
+        skill_name: str,
         what: str,
         error: BaseException | None,
         site: str | None = None,
         say_nothing_to_do: bool = True,
         aloud: bool = False,
-    ) -> bool:
+    ) -> None:
         """Log a failed call with the skill's name and say why: the skill's sentence for the
         user, or, with `aloud` (an action: the user waits for an answer), that the skill did
-        not run, took too long or failed (not for a call a reload or shutdown cancelled); True
-        when the call succeeded."""
+        not run, took too long or failed (not for a call a reload or shutdown cancelled).
+        Nothing for a call that succeeded (`error` None)."""
         if error is None:
-            return True
+            return
         if isinstance(error, SkillNotRunning):
             log.error("%s; cannot run %s", error, what)
             if aloud:
                 busy = isinstance(error, SkillBusy)
-                self.reply(f"The {skill} skill is {'still busy' if busy else 'not running'}", site)
-            return False
+                state = "still busy" if busy else "not running"
+                self.reply(f"The {skill_name} skill is {state}", site)
+            return
         if isinstance(error, Cancelled):
-            log.warning("skill %s: %s; not done", skill, error)
-            return False
+            log.warning("skill %s: %s; not done", skill_name, error)
+            return
         if isinstance(error, NothingToDo):
-            log.info("skill %s: %s: %s", skill, what, error)
+            log.info("skill %s: %s: %s", skill_name, what, error)
             if say_nothing_to_do:
                 self.reply(error.spoken, site)
-            return False
-        self.failures[skill] = self.failures.get(skill, 0) + 1
+            return
+        self.failures[skill_name] = self.failures.get(skill_name, 0) + 1
         if isinstance(error, SkillError):
-            log.error("skill %s: %s failed: %s", skill, what, error)
+            log.error("skill %s: %s failed: %s", skill_name, what, error)
             self.reply(error.spoken, site)
-        else:
-            if not isinstance(error, Abandoned):  # the runner has logged an abandoned call
-                log.error("skill %s: %s crashed", skill, what, exc_info=error)
-            if aloud:
-                timed_out = isinstance(error, Abandoned)
-                self.reply(
-                    f"Sorry, the {skill} skill {'took too long' if timed_out else 'failed'}", site
-                )
-        return False
+            return
+        timed_out = isinstance(error, Abandoned)
+        if not timed_out:  # the runner has logged an abandoned call
+            log.error("skill %s: %s crashed", skill_name, what, exc_info=error)
+        if aloud:
+            outcome = "took too long" if timed_out else "failed"
+            self.reply(f"Sorry, the {skill_name} skill {outcome}", site)
 
     def health(self) -> str:
         """For `assistant status`: each configured skill, running, starting or NOT RUNNING with
@@ -438,7 +461,7 @@ class PluginHost:
         if name in self.start_errors:
             state = f"NOT RUNNING ({self.start_errors[name]})"
         else:
-            state = "running" if name in self.skills else "starting"
+            state = "running" if name in self._built else "starting"
         failed = self.failures.get(name, 0)
         return (
             f"{name} {state}"
@@ -456,8 +479,8 @@ class PluginHost:
         with self._lock:
             telling = sorted(
                 name
-                for name, skill in self.skills.items()
-                if type(skill).status_lines is not Skill.status_lines
+                for name, built in self._built.items()
+                if type(built.skill).status_lines is not Skill.status_lines
             )
         asked = {name: self._ask_status(name) for name in telling}
         wait(asked.values(), timeout=STATUS_SECONDS)
@@ -469,7 +492,7 @@ class PluginHost:
 
     def _ask_status(self, name: str) -> Future:
         def run() -> object:
-            skill = self.skills.get(name)
+            skill = self._skill_built(name)
             if skill is None:  # stopped since it was asked (a reload)
                 raise self._not_running(name)
             return skill.status_lines()
