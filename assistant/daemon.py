@@ -79,66 +79,89 @@ class Assistant:
         find: Callable[[], str | None] = find_board,
     ):
         """`find` returns the path of a board plugged in (found by its USB id), or None. The
-        parts are made in the order they need each other: the speaker (its cue) before the
-        phrase listener, the phrase listener before the host, the room last."""
+        parts are set up in the order they need each other: the configuration first, the
+        speaker (its cue) before the skills' phrase listener, the room, which uses them all,
+        last. No source is open yet (`open_default_sources`), no skill started (`start`)."""
+        self.started = time.time()
+        self.stopping = threading.Event()
+        """Set by `stop`: ends the following of the board and the hearing notices."""
+        self.data_dir = data_dir or data_root()
+        """Where the skills keep their state, and the microphone its clips (`keep_clips`)."""
+        self._set_up_configuration(config, installed, overrides)
+        self._set_up_sources(find)
+        self._set_up_speech(speak)
+        self._set_up_skills()
+        self.room = self._open_room(self.config)
+        """The satellite or hub of `role:` (None for single): it takes this board's commands."""
+        self.handle_command: Callable[[CommandEvent], object] = (
+            self.room.forward if self.room else self.dispatcher.handle
+        )
+
+    def _set_up_configuration(
+        self,
+        config: Config,
+        installed: Mapping[str, type[Skill]],
+        overrides: Mapping[str, str] | None,
+    ) -> None:
+        """The configuration it runs, the skills installed, and what a reload compares with."""
         self.loaded = config
         """The configuration as its file says, without the command line's overrides."""
-        self.last_reload: Reload | None = None
-        self._reloading = threading.Lock()
-        """Held by a reload: one from SIGHUP and one from `assistant reload` wait in turn."""
-        self.started = time.time()
         self.overrides = dict(overrides or {})
         """The command line's choices (--source, --role, --port), which a reload keeps."""
-        config = with_overrides(config, self.overrides)
-        self.config = config
+        self.config = with_overrides(config, self.overrides)
         self.installed = installed
         self._code = {code_package(s): code_stamp(code_package(s)) for s in installed.values()}
         """The files of the skills' packages as loaded, to tell at a reload that they changed."""
+        self.last_reload: Reload | None = None
+        self._reloading = threading.Lock()
+        """Held by a reload: one from SIGHUP and one from `assistant reload` wait in turn."""
+
+    def _set_up_sources(self, find: Callable[[], str | None]) -> None:
+        """What opens the sources of commands, follows the board and counts the link."""
         self.find = find
-        self.follower = SourceFollower(config, find, self._switch)
+        self.follower = SourceFollower(self.config, find, self._switch)
         """Which source `source:` opens, and the switches of `auto`."""
         self.stats = LinkStats(
-            warnings=WarningLimiter(config.sections["device"]["max_line_errors"])
+            warnings=WarningLimiter(self.config.sections["device"]["max_line_errors"])
         )
-        self.focus = Focus(config.focus_seconds)
-        speech, microphone = config.sections["speech"], config.sections["microphone"]
+        self.sources: list[RunningSource] = []
+        self.model_id = self._model_id()
+        """The id of the model a board should run (that of `microphone.model`, which a reload
+        does not change)."""
+        self.virtual_board: VirtualBoard | None = None
+        self._ears: threading.Thread | None = None
+        self._had_voice = False
+        """Whether a board or microphone has heard since the start (`hearing_problem`)."""
+
+    def _set_up_speech(self, speak: Callable[[str], None] | None) -> None:
+        """How it speaks: through `speak` when given, else through a Speaker, which also plays
+        the cue and the acknowledgements."""
+        speech, microphone = self.config.sections["speech"], self.config.sections["microphone"]
         self.speaker = None if speak else Speaker(speech, analyse_with=microphone)
         self.notices = speech_settings(speech)["notices"]
         """`speech.notices`: say what keeps the assistant from hearing or obeying its user."""
         self._speak = speak or self.speaker.say
-        data_dir = data_dir or data_root()
-        self.data_dir = data_dir
-        """Where the skills keep their state, and the microphone its clips (`keep_clips`)."""
+
+    def _set_up_skills(self) -> None:
+        """The plugin host of the skills, with the focus and the phrase listener they use, and
+        the dispatcher that calls them."""
+        self.focus = Focus(self.config.focus_seconds)
         self.phrase = PhraseListener(
-            config.sections["phrase"],
+            self.config.sections["phrase"],
             microphone=self._borrow,
             play_cue=self.speaker.play_cue if self.speaker else None,
         )
         """Listens for the follow-up phrases of the skills here, or, on a satellite, the hub's."""
         self.host = PluginHost(
-            installed,
+            self.installed,
             self.focus,
-            data_dir,
+            self.data_dir,
             reply=self.reply,
-            timeout=config.skill_timeout,
+            timeout=self.config.skill_timeout,
             listen_for_phrase=self.phrase,
-            site=config.site,
+            site=self.config.site,
         )
-        self.dispatcher = Dispatcher(config, self.host, self.focus, self._acknowledge)
-        self.sources: list[RunningSource] = []
-        self.model_id = self._model_id()
-        """The id of the model a board should run (that of `microphone.model`, which a reload
-        does not change)."""
-        self.stopping = threading.Event()
-        self.virtual_board: VirtualBoard | None = None
-        self._ears: threading.Thread | None = None
-        self._had_voice = False
-        """Whether a board or microphone has heard since the start (`hearing_problem`)."""
-        self.room = self._open_room(config)
-        """The satellite or hub of `role:` (None for single): it takes this board's commands."""
-        self.handle_command: Callable[[CommandEvent], object] = (
-            self.room.forward if self.room else self.dispatcher.handle
-        )
+        self.dispatcher = Dispatcher(self.config, self.host, self.focus, self._acknowledge)
 
     def _open_room(self, config: Config) -> Role | None:
         """The satellite or hub of `role:`, made once the dispatcher, the phrase listener and
@@ -363,25 +386,10 @@ class Assistant:
         try:
             loaded = load_config(path, installed, unloadable, reloading=True)
         except Exception as error:
-            if isinstance(error, ConfigError):
-                log.error("configuration not reloaded, fix these first:\n%s", error)
-                problems = tuple(map(str, error.problems))
-            else:  # a bug, not the file: the daemon keeps running all the same
-                log.exception("configuration not reloaded: loading %s failed unexpectedly", path)
-                problems = (f"{path}: loading it failed unexpectedly ({error!r}); see the log",)
-            if self.notices:  # logged as every reply is
-                self._speak(RELOAD_FAILED)
-            return Reload(time.time(), path, problems)
+            return self._not_reloaded(path, error)
         waiting = needs_restart(self.loaded, loaded, self.overrides)
         changed = changes(self.loaded, loaded, (*RESTART_ONLY, *self.overrides))
-        self.loaded = loaded
-        self.installed = self.host.installed = installed
-        config = self.config = as_running(loaded, self.config)
-        self.focus.seconds = config.focus_seconds
-        self.dispatcher.config = config
-        self.host.set_timeout(config.skill_timeout)
-        self.host.configure(self._skills_here(config))
-        logformat.set_level(config.log_level)
+        self._apply(loaded, installed)
         log.info("configuration reloaded from %s: %s", path, "; ".join(changed) or "no change")
         if waiting:
             log.warning(
@@ -397,6 +405,31 @@ class Assistant:
             waiting=tuple(waiting),
             warnings=tuple(map(str, loaded.warnings)),
         )
+
+    def _not_reloaded(self, path: Path, error: Exception) -> Reload:
+        """A reload whose file could not be loaded: the running configuration stays, the log
+        says why and `speech.notices` says so aloud."""
+        if isinstance(error, ConfigError):
+            log.error("configuration not reloaded, fix these first:\n%s", error)
+            problems = tuple(map(str, error.problems))
+        else:  # a bug, not the file: the daemon keeps running all the same
+            log.exception("configuration not reloaded: loading %s failed unexpectedly", path)
+            problems = (f"{path}: loading it failed unexpectedly ({error!r}); see the log",)
+        if self.notices:  # logged as every reply is
+            self._speak(RELOAD_FAILED)
+        return Reload(time.time(), path, problems)
+
+    def _apply(self, loaded: Config, installed: Mapping[str, type[Skill]]) -> None:
+        """Run the reloaded configuration `loaded` and the skills `installed` from now on,
+        all but what needs a restart (`as_running` keeps its running values)."""
+        self.loaded = loaded
+        self.installed = self.host.installed = installed
+        config = self.config = as_running(loaded, self.config)
+        self.focus.seconds = config.focus_seconds
+        self.dispatcher.config = config
+        self.host.set_timeout(config.skill_timeout)
+        self.host.configure(self._skills_here(config))
+        logformat.set_level(config.log_level)
 
     def _warn_of_changed_code(self, installed: Mapping[str, type[Skill]]) -> list[str]:
         """Log the skills whose package's code changed since it was loaded: a reload keeps
