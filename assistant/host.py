@@ -202,9 +202,10 @@ class PluginHost:
         for name, settings in running.items():
             if skill_settings.get(name) != settings:
                 self._stop_skill(name)
-        for name in list(self.start_errors):
-            if name not in skill_settings:
-                del self.start_errors[name]
+        with self._lock:
+            for name in list(self.start_errors):
+                if name not in skill_settings:
+                    del self.start_errors[name]
         building = [
             self._start_skill(name, settings)
             for name, settings in skill_settings.items()
@@ -223,8 +224,9 @@ class PluginHost:
         call; the future is the building."""
         if name not in self.runners:
             self.runners[name] = SkillRunner(name, self.timeout)
-        self.start_errors.pop(name, None)
-        self.settings[name] = settings
+        with self._lock:
+            self.start_errors.pop(name, None)
+            self.settings[name] = settings
         starting = _Starting(name, settings, _Context(self, name, settings))
         runner = self.runners[name]
         building = runner.submit("constructor", partial(self._build, starting), lifecycle=True)
