@@ -182,9 +182,7 @@ class ControlServer:
                 f"another assistant is running (its control socket {path} answers); "
                 + STOP_IT_FIRST
             )
-        path.unlink(missing_ok=True)  # left by an assistant that did not stop cleanly
-        self.server = _Server(str(path), Handler)
-        path.chmod(0o600)  # whatever the umask: only this user may connect
+        self.server = _listening_at(path, Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def start(self) -> None:
@@ -195,6 +193,24 @@ class ControlServer:
         self.server.server_close()
         self.server.warnings.flush(everything=True)
         self.path.unlink(missing_ok=True)
+
+
+def _listening_at(path: Path, handler: type[socketserver.BaseRequestHandler]) -> _Server:
+    """A server listening at `path`, which it takes only once it listens, with mode 0600
+    (whatever the umask: only this user may connect), in place of a socket left by an assistant
+    that did not stop cleanly: a client that finds the socket there can connect (`assistant
+    send` right after the start, a script that waits for the socket)."""
+    making = path.with_name(f"{path.name}.{os.getpid()}")
+    making.unlink(missing_ok=True)  # left by a process of the same id that did not get further
+    server = _Server(str(making), handler)
+    try:
+        making.chmod(0o600)
+        making.replace(path)
+    except OSError:
+        server.server_close()
+        making.unlink(missing_ok=True)
+        raise
+    return server
 
 
 class _Server(socketserver.ThreadingUnixStreamServer):

@@ -55,6 +55,27 @@ def test_the_socket_is_the_users_alone_whatever_the_umask(tmp_path: Path) -> Non
         server.stop()
 
 
+def test_the_socket_is_in_place_only_once_it_listens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that finds the socket (`assistant send` right after the start, a test that
+    waits for the socket) connects: before, the socket was at its name from its bind on, and
+    a client in between was refused as if no assistant ran."""
+    path = tmp_path / "assistant.sock"
+    there_before_listening: list[bool] = []
+    listen = control._Server.server_activate
+
+    def noting_activate(server: control._Server) -> None:
+        there_before_listening.append(path.exists())
+        listen(server)
+
+    monkeypatch.setattr(control._Server, "server_activate", noting_activate)
+    with serving(tmp_path) as served:
+        assert there_before_listening == [False]
+        assert control.send_command("go", served) == "ERR not mapped"
+    assert sorted(tmp_path.iterdir()) == []  # no socket left, under either name
+
+
 def test_a_folder_others_may_write_in_is_refused(tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     shared.mkdir()

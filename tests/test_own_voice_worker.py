@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from test_own_voice import COMMITTED_MODEL, DEFAULT_MICROPHONE
+from waiting import wait_until
 
 from assistant import own_voice_worker
 from assistant.espeak import espeak_to_file
@@ -139,7 +140,7 @@ def test_closing_during_an_analysis_waits_its_timeout_and_the_worker_ends_after(
     found: list[frozenset[str] | None] = []
     analysing = threading.Thread(target=lambda: found.append(analyser.commands_in("Go")))
     analysing.start()
-    time.sleep(0.5)
+    assert wait_until(analyser._worker._busy.locked)  # the analysis has begun
     closing = time.monotonic()
     analyser.close(0.5)
     assert time.monotonic() - closing > 0.4  # it waited (load only makes a wait longer)

@@ -8,7 +8,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 import wave
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import numpy as np
 import pytest
 from alsa_microphone import DEVICE, TAKE_WINDOW, environment, plug_in, takes_audio
 from assistant_command import REPO
-from waiting import wait_until
+from waiting import read_for
 
 from model_training import dataset
 from model_training.__main__ import main
@@ -188,10 +187,12 @@ def test_ctrl_c_keeps_the_takes_written(tmp_path):
     try:
         process.stdin.write("\n")
         process.stdin.flush()
-        wait_until(lambda: (out / "up" / "me_nohash_0.wav").exists(), timeout=60)
-        time.sleep(0.5)  # waiting at the second prompt
+        second_prompt = b"say 'up' (2 of 5)"
+        before = read_for(process.stdout.fileno(), 60, lambda data: second_prompt in data)
+        assert second_prompt in before, before  # asked once the first take is written
         process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=60)
+        rest, stderr = process.communicate(timeout=60)
+        stdout = before.decode() + rest
     finally:
         process.kill()
     assert process.returncode == 130, stdout + stderr
