@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from assistant import (
     PACKAGE,
     clips_move,
+    clips_sort,
     control,
     hangup,
     logformat,
@@ -594,9 +595,14 @@ def build_parser() -> argparse.ArgumentParser:
     ).set_defaults(func=cmd_rooms_forget)
 
     vosk_models.add_commands(commands, **common)
-    clips_move.add_commands(commands, **common)
+    clips_sort.add_command(clips_move.add_commands(commands, **common), _model_commands, **common)
     _name_choices(parser)
     return parser
+
+
+def _model_commands(args: argparse.Namespace) -> tuple[str, ...]:
+    """The commands of the microphone's model in the configuration `args` name."""
+    return _load(args)[2].model_commands
 
 
 def _name_choices(parser: argparse.ArgumentParser) -> None:

@@ -97,9 +97,8 @@ def _near_misses_left(clips: Path) -> list[str]:
     count = sum(1 for _ in (clips / NEAR_MISSES_FOLDER).glob("*/*.wav"))
     return (
         [
-            f"{count} near miss(es) in {clips / NEAR_MISSES_FOLDER}: listen to each and move it "
-            "to <command>/ or _unknown_/ of the clips folder, then run `assistant clips move` "
-            "again (docs/desktop-listening.md, Near misses)"
+            f"{count} near miss(es) in {clips / NEAR_MISSES_FOLDER}: sort them with "
+            "`assistant clips sort`, then run `assistant clips move` again"
         ]
         if count
         else []
@@ -147,9 +146,9 @@ def cmd_move(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(commands: argparse._SubParsersAction, **common: Any) -> None:
+def add_commands(commands: argparse._SubParsersAction, **common: Any) -> argparse._SubParsersAction:
     """Add `clips move` to the assistant's command line (`common`: what every command's parser
-    takes, such as --config)."""
+    takes, such as --config); the `clips` command's subcommands, for the others to join."""
     clips = commands.add_parser("clips", help="the clips kept to train the model with", **common)
     actions = clips.add_subparsers(dest="clips_command", required=True)
     move = actions.add_parser(
@@ -162,3 +161,4 @@ def add_commands(commands: argparse._SubParsersAction, **common: Any) -> None:
     )
     move.add_argument("destination", type=Path, metavar="DEST", help="the training folder")
     move.set_defaults(func=cmd_move)
+    return actions

@@ -1,7 +1,7 @@
 """Numbered files written whole or not at all, never in place of one: `<stem><n>.wav` with the
 first free `n` from a given one. The clips kept of the microphone (assistant/clips.py) and the
 takes recorded for training (model_training/record.py) are written so, and `assistant clips
-move` (assistant/clips_move.py) moves clips so."""
+move` and `clips sort` (assistant/clips_move.py, assistant/clips_sort.py) move clips so."""
 
 from __future__ import annotations
 

@@ -203,8 +203,12 @@ def missing_audio_output(settings: Mapping[str, Any]) -> str | None:
     """Why spoken replies cannot be heard on this machine, or None. pyttsx3's espeak driver
     plays through `aplay`, whose errors go straight to our stderr: the output is tried here
     once (errors captured), so that a machine without one logs one warning, not one per reply."""
-    if not uses_espeak(settings):
-        return None
+    return missing_player() if uses_espeak(settings) else None
+
+
+def missing_player() -> str | None:
+    """Why `play_wav` cannot be heard on this machine (no player, no sound card, a hung
+    output), or None: the default output is tried once, its errors captured."""
     if shutil.which(PLAYER) is None:
         return f"no audio player: `{PLAYER}` was not found (install alsa-utils)"
     try:

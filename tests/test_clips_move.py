@@ -47,9 +47,8 @@ def test_each_round_of_clips_moved_takes_new_names_and_leaves_the_near_misses(
         f"moved go/desk_nohash_2.wav to {train}/go/desk_nohash_1.wav",
         f"moved go/desk_nohash_10.wav to {train}/go/desk_nohash_2.wav",
         f"moved 3 clip(s) from {clips} into {train}",
-        f"left: 1 near miss(es) in {clips}/_near_misses: listen to each and move it to "
-        "<command>/ or _unknown_/ of the clips folder, then run `assistant clips move` again "
-        "(docs/desktop-listening.md, Near misses)",
+        f"left: 1 near miss(es) in {clips}/_near_misses: sort them with `assistant clips "
+        "sort`, then run `assistant clips move` again",
         "left: 1 file(s) not a clip <speaker>_nohash_<n>.wav, or a link: go/notes.wav",
     ]
     assert (train / "go/desk_nohash_0.wav").read_bytes() == b"an earlier take"

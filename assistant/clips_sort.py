@@ -1,0 +1,358 @@
+"""`assistant clips sort`: each near miss kept (assistant/clips.py) played and sorted with one
+key, into the clips folder's `<command>/` or `_unknown_/`, deleted or left; with `--heard` the
+clips of the commands heard too, to catch the false accepts. The step between keeping the clips
+and `assistant clips move` (assistant/clips_move.py).
+
+The clips are gone through oldest first, by their number (the order they were kept in,
+whatever their command), looked for again after each one, so that those the running assistant
+keeps meanwhile come too and those its bound removes are passed over. A clip moves as
+`clips move` moves one (assistant/numbered.py): under its own name where it goes when that is
+free, else the next free number, never in place of a file; Ctrl-C waits for a move under way,
+so that a clip is always in one place. Keys are read one at a time from a terminal, else one a
+line (piped input)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import termios
+import tty
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from assistant.clips import CLIPS_FOLDER, NEAR_MISSES_FOLDER, UnsafeFolder, private_folder
+from assistant.clips_move import CLIP_NAME, clip_folders
+from assistant.config import ConfigError
+from assistant.espeak import SpeechError
+from assistant.numbered import move_numbered
+from assistant.paths import data_root
+from assistant.service import CONFIG_ERROR_STATUS
+from assistant.speech import missing_player, play_wav
+
+UNKNOWN_FOLDER = "_unknown_"
+"""The folder of the clips of other words, which training reads as unknown."""
+PLAY_SECONDS = 10.0
+"""How long playing a clip (one second) may take before the output counts as hung."""
+ACTIONS = {
+    "y": "yes, it was {command}",
+    "u": f"another word (to {UNKNOWN_FOLDER}/)",
+    "r": "replay",
+    "s": "skip (leave it)",
+    "d": "delete",
+    "q": "quit",
+}
+"""The keys of what is done with a clip, besides a command's key."""
+COMMAND_KEYS = [key for key in "1234567890abcefghijklmnoptvwxz" if key not in ACTIONS]
+"""The keys of the commands, in the model's order."""
+INTERRUPTED_STATUS = 130
+"""The exit status of a sort stopped by Ctrl-C, as a shell's."""
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A clip to sort: its file, its command (its folder's name), and whether it is a near
+    miss (else a clip of a command heard)."""
+
+    path: Path
+    command: str
+    near_miss: bool
+    stem: str
+    """Its name up to the number, `<speaker>_nohash_`."""
+    number: int
+
+
+@dataclass
+class Tally:
+    """What a sort did, for the summary."""
+
+    moved: int = 0
+    moved_to_commands: int = 0
+    """Those moved into a command's folder, counted there by the bound of `keep_clips`."""
+    deleted: int = 0
+    skipped: int = 0
+    kept: int = 0
+    """Clips of commands heard that were the command (left where they are)."""
+    gone: int = 0
+    """Clips the assistant's bound removed before they were sorted."""
+
+
+def clips_to_sort(clips: Path, heard: bool, passed: Collection[Path] = ()) -> list[Clip]:
+    """The near misses of `clips` (and with `heard` the clips of its commands' folders, not
+    `_unknown_/`) but those `passed`, oldest first: files (not links) named as clips, in
+    folders that are not links."""
+    near_misses = clips / NEAR_MISSES_FOLDER
+    folders = []
+    if near_misses.is_dir() and not near_misses.is_symlink():
+        folders += [(folder, True) for folder in clip_folders(near_misses)]
+    if heard:
+        folders += [(folder, False) for folder in clip_folders(clips)]
+    found = []
+    for folder, near_miss in folders:
+        if folder.name == UNKNOWN_FOLDER:
+            continue
+        for path in folder.glob("*.wav"):
+            match = CLIP_NAME.fullmatch(path.name)
+            if match and path not in passed and path.is_file() and not path.is_symlink():
+                number = int(path.stem.removeprefix(match[1]))
+                found.append(Clip(path, folder.name, near_miss, match[1], number))
+    return sorted(found, key=lambda clip: (clip.number, clip.stem, clip.command, clip.near_miss))
+
+
+def command_keys(commands: Sequence[str]) -> dict[str, str]:
+    """Each command's key (`COMMAND_KEYS` in turn; those past them have none), by key."""
+    return dict(zip(COMMAND_KEYS, commands, strict=False))
+
+
+def legend(keys: dict[str, str]) -> str:
+    """What each key does."""
+    names = ", ".join(f"{key} = {command}" for key, command in keys.items())
+    actions = "; ".join(
+        f"{key} = {what.format(command='the command named')}" for key, what in ACTIONS.items()
+    )
+    return f"keys: {actions}; {names} (it was that command)"
+
+
+@contextmanager
+def uninterrupted() -> Iterator[None]:
+    """Ctrl-C (SIGINT) waits until the block is done: a clip being moved is never stopped
+    between its two names."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+class Sorter:
+    """Sorts the clips of the clips folder `clips` one by one: `read_key(prompt)` gives the
+    key pressed (None at the end of input), `say` shows a line, `play` plays a file (None,
+    else why it was not; no `play`: nothing can be played here)."""
+
+    def __init__(
+        self,
+        clips: Path,
+        commands: Sequence[str],
+        read_key: Callable[[str], str | None],
+        say: Callable[[str], None],
+        play: Callable[[Path], str | None] | None,
+    ):
+        self.clips = clips
+        self.keys = command_keys(commands)
+        self.commands = set(commands)
+        self.read_key = read_key
+        self.say = say
+        self.play = play
+        self.tally = Tally()
+
+    def sort(self, heard: bool) -> None:
+        """Go through the clips to sort (`clips_to_sort`), until none is left or q, or the
+        end of input; Ctrl-C (KeyboardInterrupt) stops it, never within a move."""
+        self.say(legend(self.keys))
+        passed: set[Path] = set()
+        while pending := clips_to_sort(self.clips, heard, passed):
+            clip = pending[0]
+            kind = "near miss of" if clip.near_miss else "heard as"
+            self.say(f"{kind} {clip.command}, {len(pending)} to sort: {clip.path}")
+            key = self._key(clip)
+            if key is None:
+                return
+            if not clip.path.exists():
+                self._gone(clip)
+            elif key == "s":
+                passed.add(clip.path)
+                self.tally.skipped += 1
+                self.say(f"skipped {self._name(clip.path)}")
+            elif key == "d":
+                with uninterrupted():
+                    clip.path.unlink(missing_ok=True)
+                    self.tally.deleted += 1
+                self.say(f"deleted {self._name(clip.path)}")
+            elif key == "u":
+                self._move(clip, UNKNOWN_FOLDER, passed)
+            else:
+                self._label(clip, clip.command if key == "y" else self.keys.get(key, key), passed)
+
+    def _key(self, clip: Clip) -> str | None:
+        """Play `clip` and read keys until one says what to do with it (replaying it on r,
+        asking again after one that is no key): None on q or the end of input."""
+        self._play(clip.path)
+        prompt = f"was it {clip.command}? [y {''.join(self.keys)} u r s d q] "
+        while (key := self.read_key(prompt)) not in (None, "q"):
+            if key == "r":
+                self._play(clip.path, replay=True)
+            elif key in ACTIONS or key in self.keys or key in self.commands:
+                return key
+            else:
+                self.say(f"{key!r} is no key here; {legend(self.keys)}")
+        return None
+
+    def _label(self, clip: Clip, command: str, passed: set[Path]) -> None:
+        """`clip` was `command`: a clip heard as it stays (kept), else it moves to its folder."""
+        if command == clip.command and not clip.near_miss:
+            passed.add(clip.path)
+            self.tally.kept += 1
+            self.say(f"kept {self._name(clip.path)}")
+        else:
+            self._move(clip, command, passed)
+
+    def _move(self, clip: Clip, folder_name: str, passed: set[Path]) -> None:
+        """Move `clip` into `folder_name/` of the clips folder (made private when missing);
+        a folder it cannot safely go to is said, and the clip stays."""
+        folder = self.clips / folder_name
+        try:
+            private_folder(self.clips)
+            private_folder(folder, linked=False)
+            with uninterrupted():
+                path = move_numbered(clip.path, folder, clip.stem, clip.number)
+                self.tally.moved += 1
+                self.tally.moved_to_commands += folder_name != UNKNOWN_FOLDER
+        except UnsafeFolder as error:
+            self.say(f"not moved: {error}; {error.fix}")
+            passed.add(clip.path)
+            return
+        except FileNotFoundError:
+            if clip.path.exists():
+                raise
+            self._gone(clip)
+            return
+        passed.add(path)
+        self.say(f"moved {self._name(clip.path)} to {self._name(path)}")
+
+    def _gone(self, clip: Clip) -> None:
+        self.tally.gone += 1
+        self.say(f"gone: {self._name(clip.path)} (the assistant's keep_clips bound removed it)")
+
+    def _play(self, path: Path, replay: bool = False) -> None:
+        """Play `path`, saying why it was not played; with nothing to play it on (said once
+        before), only a replay asked for is answered."""
+        if self.play is None:
+            if replay:
+                self.say("not played: no audio output here (play the file another way)")
+            return
+        problem = self.play(path)
+        if problem is not None:
+            self.say(f"not played: {problem}")
+
+    def _name(self, path: Path) -> str:
+        """`path` within the clips folder."""
+        return path.relative_to(self.clips).as_posix()
+
+    def summary(self) -> list[str]:
+        """What was done, and what is left."""
+        t = self.tally
+        left = len(clips_to_sort(self.clips, heard=False))
+        lines = [
+            f"moved {t.moved}, deleted {t.deleted}, skipped {t.skipped}, kept {t.kept}, "
+            f"gone {t.gone}; left {left} near miss(es) in {self.clips / NEAR_MISSES_FOLDER}"
+        ]
+        if t.moved:
+            lines.append(
+                "next: `assistant clips move DEST` takes the clips sorted into a training folder"
+                + (
+                    " (those in clips/<command>/ count toward keep_clips there until then)"
+                    if t.moved_to_commands
+                    else ""
+                )
+            )
+        return lines
+
+
+def read_line(prompt: str) -> str | None:
+    """A key as a line of standard input (its name for a command); None at its end."""
+    print(prompt, end="", flush=True)
+    line = sys.stdin.readline()
+    print(line.strip())  # as a terminal shows the key pressed
+    return line.strip() if line else None
+
+
+def read_terminal_key(prompt: str) -> str | None:
+    """A key pressed on the terminal of standard input, read at once (several bytes at once,
+    such as an arrow's, are no key); None for Ctrl-D."""
+    print(prompt, end="", flush=True)
+    descriptor = sys.stdin.fileno()
+    before = termios.tcgetattr(descriptor)
+    try:
+        tty.setcbreak(descriptor, termios.TCSANOW)
+        pressed = os.read(descriptor, 16).decode(errors="replace")
+    finally:
+        termios.tcsetattr(descriptor, termios.TCSANOW, before)
+    print(pressed if pressed.isprintable() else "")
+    return None if pressed in ("", "\x04") else pressed
+
+
+def player() -> Callable[[Path], str | None] | None:
+    """What plays a clip on the default output (None, else why it was not played); None when
+    nothing can be played here, said once (the user may play each file another way)."""
+    missing = missing_player()
+    if missing is not None:
+        print(f"cannot play the clips here ({missing}): play each file shown another way")
+        return None
+
+    def play(path: Path) -> str | None:
+        try:
+            play_wav(path, PLAY_SECONDS)
+        except SpeechError as error:
+            return str(error)
+        return None
+
+    return play
+
+
+def cmd_sort(args: argparse.Namespace, model_commands: Callable[[Any], Sequence[str]]) -> int:
+    """Exit 0 once sorted, stopped with q or at the end of input; 130 on Ctrl-C; the
+    configuration's error status when it cannot be read (it names the model's commands)."""
+    clips = data_root() / CLIPS_FOLDER
+    if not clips.is_dir():
+        print(f"nothing to sort: no clips folder {clips} (microphone.keep_clips keeps them there)")
+        return 0
+    if not clips_to_sort(clips, args.heard):
+        heard = " nor clips of commands heard" if args.heard else ""
+        print(f"nothing to sort: no near misses{heard} in {clips}")
+        return 0
+    try:
+        commands = model_commands(args)
+    except ConfigError as error:
+        print(f"The configuration has problems:\n{error}", file=sys.stderr)
+        return CONFIG_ERROR_STATUS
+    read_key = read_terminal_key if sys.stdin.isatty() else read_line
+    sorter = Sorter(clips, commands, read_key, partial(print, flush=True), player())
+    status = 0
+    try:
+        sorter.sort(args.heard)
+    except KeyboardInterrupt:
+        print()
+        status = INTERRUPTED_STATUS
+    for line in sorter.summary():
+        print(line)
+    return status
+
+
+def add_command(
+    actions: argparse._SubParsersAction,
+    model_commands: Callable[[argparse.Namespace], Sequence[str]],
+    **common: Any,
+) -> None:
+    """Add `clips sort` to the `clips` command's `actions`; `model_commands(args)`: the
+    commands of the configured model (ConfigError when the configuration has problems)."""
+    sort = actions.add_parser(
+        "sort",
+        help="play each near miss kept and sort it with one key",
+        description="Play each near miss of clips/_near_misses/ of the data directory, oldest "
+        "first, and ask what it was: y its command, a command's key another command (both "
+        "move it to clips/<command>/), u another word (to clips/_unknown_/), r replay, "
+        "s skip, d delete, q quit. Keys are read one at a time from a terminal, else one a "
+        "line. A clip moved never takes the place of a file.",
+        **common,
+    )
+    sort.add_argument(
+        "--heard",
+        action="store_true",
+        help="also go through the clips of the commands heard, to catch false accepts",
+    )
+    sort.set_defaults(func=partial(cmd_sort, model_commands=model_commands))
