@@ -7,20 +7,18 @@ The clips are gone through oldest first, by their number (the order they were ke
 whatever their command), looked for again after each one, so that those the running assistant
 keeps meanwhile come too and those its bound removes are passed over. A clip moves as
 `clips move` moves one (assistant/numbered.py): under its own name where it goes when that is
-free, else the next free number, never in place of a file; Ctrl-C waits for a move under way,
-so that a clip is always in one place. Keys are read one at a time from a terminal, else one a
-line (piped input)."""
+free, else the next free number, never in place of a file, Ctrl-C waiting for a move under
+way, so that a clip is always in one place. Keys are read one at a time from a terminal, else
+one a line (piped input)."""
 
 from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import termios
 import tty
-from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -118,17 +116,6 @@ def legend(keys: dict[str, str]) -> str:
     return f"keys: {actions}; {names} (it was that command)"
 
 
-@contextmanager
-def uninterrupted() -> Iterator[None]:
-    """Ctrl-C (SIGINT) waits until the block is done: a clip being moved is never stopped
-    between its two names."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-
-
 class Sorter:
     """Sorts the clips of the clips folder `clips` one by one: `read_key(prompt)` gives the
     key pressed (None at the end of input), `say` shows a line, `play` plays a file (None,
@@ -169,9 +156,8 @@ class Sorter:
                 self.tally.skipped += 1
                 self.say(f"skipped {self._name(clip.path)}")
             elif key == "d":
-                with uninterrupted():
-                    clip.path.unlink(missing_ok=True)
-                    self.tally.deleted += 1
+                clip.path.unlink(missing_ok=True)
+                self.tally.deleted += 1
                 self.say(f"deleted {self._name(clip.path)}")
             elif key == "u":
                 self._move(clip, UNKNOWN_FOLDER, passed)
@@ -208,10 +194,7 @@ class Sorter:
         try:
             private_folder(self.clips)
             private_folder(folder, linked=False)
-            with uninterrupted():
-                path = move_numbered(clip.path, folder, clip.stem, clip.number)
-                self.tally.moved += 1
-                self.tally.moved_to_commands += folder_name != UNKNOWN_FOLDER
+            path = move_numbered(clip.path, folder, clip.stem, clip.number)
         except UnsafeFolder as error:
             self.say(f"not moved: {error}; {error.fix}")
             passed.add(clip.path)
@@ -221,6 +204,8 @@ class Sorter:
                 raise
             self._gone(clip)
             return
+        self.tally.moved += 1
+        self.tally.moved_to_commands += folder_name != UNKNOWN_FOLDER
         passed.add(path)
         self.say(f"moved {self._name(clip.path)} to {self._name(path)}")
 

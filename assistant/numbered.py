@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import stat
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
@@ -64,20 +67,36 @@ def move_numbered(source: Path, folder: Path, stem: str, first: int = 0) -> Path
     rather than replace a file) and then unlinked at the old. Across filesystems it is copied
     (as `write_numbered` writes, with its permission bits), the copy and its folder flushed to
     the disk, and only then removed. Stopped at any point, the file is still at `source` or
-    already at its new name (or, after the link, at both): it is never lost."""
-    try:
-        path = _first_free(
-            folder, stem, first, lambda path: os.link(source, path, follow_symlinks=False)
-        )
-    except OSError as error:
-        if error.errno not in NO_HARD_LINKS:
-            raise
-        mode = stat.S_IMODE(source.lstat().st_mode)
-        path = write_numbered(folder, stem, source.read_bytes(), first, mode)
-        descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    already at its new name (or, killed after the link, at both): it is never lost. Ctrl-C
+    (SIGINT) waits until the move is done."""
+    with _uninterrupted():
         try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-    source.unlink()
+            path = _first_free(
+                folder, stem, first, lambda path: os.link(source, path, follow_symlinks=False)
+            )
+        except OSError as error:
+            if error.errno not in NO_HARD_LINKS:
+                raise
+            mode = stat.S_IMODE(source.lstat().st_mode)
+            path = write_numbered(folder, stem, source.read_bytes(), first, mode)
+            descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+        source.unlink()
     return path
+
+
+@contextmanager
+def _uninterrupted() -> Iterator[None]:
+    """On the main thread, where Python raises KeyboardInterrupt: SIGINT is held until the
+    block is done, and raised then."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})

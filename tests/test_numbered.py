@@ -4,12 +4,13 @@ written in place of a file, and no file left of a write that failed."""
 from __future__ import annotations
 
 import os
+import signal
 import stat
 from pathlib import Path
 
 import pytest
 
-from assistant.numbered import write_numbered
+from assistant.numbered import move_numbered, write_numbered
 
 
 def test_the_first_free_number_is_taken_and_no_file_is_replaced(tmp_path: Path) -> None:
@@ -36,3 +37,25 @@ def test_a_write_that_fails_leaves_no_file(tmp_path: Path) -> None:
     with pytest.raises(TypeError):
         write_numbered(tmp_path, "room_", "not bytes")  # type: ignore[arg-type]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_while_a_clip_moves_waits_until_it_is_moved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C (a real SIGINT) arriving just after the link at the new name: the old name is
+    still removed before KeyboardInterrupt is raised, so the clip is in one place."""
+    source = tmp_path / "go" / "desk_nohash_4.wav"
+    source.parent.mkdir()
+    source.write_bytes(b"a clip")
+    (tmp_path / "mine").mkdir()
+    link = os.link
+
+    def link_then_ctrl_c(*args, **kwargs) -> None:
+        link(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(os, "link", link_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        move_numbered(source, tmp_path / "mine", "desk_nohash_")
+    assert not source.exists()
+    assert (tmp_path / "mine" / "desk_nohash_0.wav").read_bytes() == b"a clip"
