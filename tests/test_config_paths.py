@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant import cli
+from assistant import cli_skills
 from assistant.config import ConfigError, config_path, load_config
 from assistant.discovery import discover_skills
 from assistant.model_files import DEFAULT_MODEL, model_card_path
@@ -193,4 +193,7 @@ def test_only_a_text_setting_can_be_a_path_and_skills_says_which_are():
     assert schema_problem(number, "settings") == (
         "settings: 'size' is int with path=True; a path is a str setting"
     )
-    assert cli._described(SoundSkill.settings[0]) == "chime (str, default '', a path): sound file"
+    assert (
+        cli_skills._described(SoundSkill.settings[0])
+        == "chime (str, default '', a path): sound file"
+    )

@@ -1,0 +1,58 @@
+"""The configuration a subcommand of `assistant` runs with (the file --config names, else the
+user's, else the default, loaded against the skills installed), and `assistant config check`,
+which says whether it loads."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from assistant import service
+from assistant.config import Config, ConfigError, config_path, load_config
+from assistant.discovery import usable_skills
+from assistant.plugin import Skill
+
+
+def load(args: argparse.Namespace) -> tuple[Path, dict[str, type[Skill]], Config]:
+    """The configuration file `args` name, the installed skills, and the file loaded."""
+    installed, unloadable = usable_skills()
+    path = config_path(args.config)
+    return path, installed, load_config(path, installed, unloadable)
+
+
+def configured_model_commands(args: argparse.Namespace) -> tuple[str, ...]:
+    """The commands of the microphone's model in the configuration `args` name."""
+    return load(args)[2].model_commands
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    args.config = args.file or args.config
+    try:
+        path, _, config = load(args)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return service.CONFIG_ERROR_STATUS
+    print(f"{path}: OK ({_summary(config)})")
+    return 0
+
+
+def _summary(config: Config) -> str:
+    """What a good file does, for `config check`: the commands it maps and the skills it runs
+    (and switches off); for a satellite, whose commands and skills are the hub's, its site."""
+    if config.role == "satellite":
+        return f"satellite at site {config.site}: commands and skills are the hub's"
+    mapped = f"{len(config.commands)} command{'' if len(config.commands) == 1 else 's'}"
+    off = f"; off: {', '.join(config.skills_off)}" if config.skills_off else ""
+    return f"{mapped}, skills: {', '.join(config.skills) or 'none'}{off}"
+
+
+def add_command(commands: argparse._SubParsersAction, **common: Any) -> None:
+    """Add `config check` to the assistant's command line (`common`: what every command's
+    parser takes, such as --config)."""
+    config = commands.add_parser("config", help="configuration tools", **common)
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    check = config_commands.add_parser("check", help="validate the configuration", **common)
+    check.add_argument("file", nargs="?", help="the file to check (default: like --config)")
+    check.set_defaults(func=cmd_config_check)
