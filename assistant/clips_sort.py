@@ -31,7 +31,7 @@ from assistant.espeak import SpeechError
 from assistant.numbered import move_numbered
 from assistant.paths import data_root
 from assistant.service import CONFIG_ERROR_STATUS
-from assistant.speech import missing_player, play_wav
+from assistant.wav_player import missing_player, play_wav
 
 UNKNOWN_FOLDER = "_unknown_"
 """The folder of the clips of other words, which training reads as unknown."""

@@ -2,7 +2,7 @@
 configuration check, and before the engine selects one), and a reply synthesized into a WAV file
 at the `speech:` section's voice, rate and volume (for the own-voice analysis,
 assistant/own_voice.py). The speech engine itself (pyttsx3, which drives espeak-ng as a library)
-is assistant/speech.py's."""
+is assistant/speech_engine.py's."""
 
 from __future__ import annotations
 

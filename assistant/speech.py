@@ -17,16 +17,14 @@ assistant/own_voice_worker.py), for the commands it could be heard as; until tha
 could be heard as any. `play_cue` plays the listening cue of a follow-up phrase (a tone, or a
 short question) in turn with the replies, and returns once it has been played, so that the
 listening starts after it. `acknowledge` plays the short tone of `acknowledge: tone` for an
-accepted command, in turn too, without waiting for it.
+accepted command, in turn too, without waiting for it. The engine is made by
+assistant/speech_engine.py, and the tones are played by assistant/wav_player.py.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import queue
-import shutil
-import subprocess
 import tempfile
 import threading
 import time
@@ -34,14 +32,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from assistant.cue import ACKNOWLEDGE_NOTES, ACKNOWLEDGEMENTS, TONE_NOTES, UNSPOKEN_NOTES, tone_wav
-from assistant.espeak import SpeechError, check_espeak_voice, espeak_to_file, uses_espeak
+from assistant.espeak import SpeechError, espeak_to_file, uses_espeak
 from assistant.own_voice import Analysis, Heard, OwnVoice
 from assistant.plugin import Setting
 from assistant.reply_length import fitting_reply
 from assistant.settings import with_defaults
+from assistant.speech_engine import Engine, missing_audio_output, pyttsx3_engine, settle
+from assistant.wav_player import play_wav
 
 SPEECH_SETTINGS: tuple[Setting, ...] = (
     Setting("enabled", bool, True, "false (or `speech: off`) silences spoken replies"),
@@ -107,8 +107,6 @@ STUCK = "the speech engine is stuck"
 """Why a reply or cue is not queued while an utterance takes longer than speech.timeout."""
 SHOWN_CUT = 200
 """Characters of a cut reply's rest that the log shows."""
-ESPEAK_POLL_SECONDS = 0.01
-"""How often the speaker looks whether espeak-ng's thread is done (`espeak_busy`)."""
 CUE_WAIT_SECONDS = 3.0
 """How long `play_cue` waits for its cue to have been played (replies queued before it are said
 first): past that, listening starts without it, well before `skill_timeout` (10 s) gives the
@@ -119,106 +117,9 @@ HeardAs = frozenset[str] | None
 """The commands a voice could be heard as (assistant/own_voice.py); None: any of them."""
 
 
-class Engine(Protocol):
-    """The part of a pyttsx3 engine the speaker uses."""
-
-    def say(self, text: str) -> None: ...
-    def runAndWait(self) -> None: ...
-    def isBusy(self) -> bool: ...
-    def setProperty(self, name: str, value: Any) -> None: ...
-    def connect(self, topic: str, cb: Callable[..., None]) -> Any: ...
-
-
 def speech_settings(section: Mapping[str, Any] | None) -> dict[str, Any]:
     """The `speech:` section (as config validated it) with any missing default filled in."""
     return with_defaults(section, SPEECH_SETTINGS)
-
-
-def pyttsx3_engine(settings: Mapping[str, Any]) -> Engine:
-    """A configured pyttsx3 engine; call it only from the speaking thread. Its voice, rate and
-    volume have been taken by the driver when it returns, not queued until the first reply:
-    there espeak-ng could drop them (`espeak_busy`), and every reply be said at its defaults."""
-    import pyttsx3  # imported here: loading the driver is slow and needs the speech library
-
-    driver = None if settings["engine"] == "auto" else settings["engine"]
-    if settings["voice"] and uses_espeak(settings):
-        check_espeak_voice(settings["voice"])
-    engine = pyttsx3.init(driver)
-    if engine.isBusy():  # a new engine queues properties until its first run: run it empty
-        settle(settings)  # (its driver has just handed espeak-ng its defaults)
-        engine.runAndWait()
-    if settings["voice"]:
-        try:
-            engine.setProperty("voice", settings["voice"])
-        except ValueError as error:
-            raise SpeechError(f"speech.voice: {settings['voice']!r}: {error}") from None
-    engine.setProperty("rate", settings["rate"])
-    engine.setProperty("volume", settings["volume"])
-    settle(settings)
-    return engine
-
-
-def espeak_busy() -> bool:
-    """Whether espeak-ng's own thread is still at work: taking a setting (pyttsx3 hands rate and
-    volume over as commands that thread carries out later) or ending an utterance. pyttsx3
-    cancels that work when an utterance starts meanwhile, and espeak-ng's cancel drops the
-    settings not yet taken (it goes back to those it took last) and cuts the utterance short."""
-    from pyttsx3.drivers import _espeak  # loaded by the espeak driver already
-
-    return bool(_espeak.IsPlaying())
-
-
-def settle(settings: Mapping[str, Any]) -> None:
-    """Return once espeak-ng's thread is done (`espeak_busy`), or after `timeout` (a hung
-    output); at once with another engine."""
-    if not uses_espeak(settings):
-        return
-    deadline = time.monotonic() + settings["timeout"]
-    while espeak_busy() and time.monotonic() < deadline:
-        time.sleep(ESPEAK_POLL_SECONDS)
-
-
-PLAYER = "aplay"
-"""The player pyttsx3's espeak driver plays each utterance with (`aplay FILE -q`)."""
-APLAY_PROBE = [PLAYER, "-q", "-t", "raw", "-f", "S16_LE", "-r", "22050", "-c", "1", os.devnull]
-"""Opens the default output and plays nothing: fails at once when there is no sound card."""
-
-
-def play_wav(path: Path, timeout: float) -> None:
-    """Play a WAV file on the default output as pyttsx3's espeak driver plays an utterance
-    (`aplay FILE -q`); SpeechError when it cannot be played within `timeout` seconds."""
-    try:
-        done = subprocess.run(
-            [PLAYER, str(path), "-q"], capture_output=True, text=True, timeout=timeout
-        )
-    except FileNotFoundError:
-        raise SpeechError(f"`{PLAYER}` was not found (install alsa-utils)") from None
-    except subprocess.TimeoutExpired:
-        raise SpeechError(f"`{PLAYER}` took more than {timeout:g} s (output hung?)") from None
-    if done.returncode != 0:
-        raise SpeechError(f"`{PLAYER}` failed: {done.stderr.strip() or done.returncode}")
-
-
-def missing_audio_output(settings: Mapping[str, Any]) -> str | None:
-    """Why spoken replies cannot be heard on this machine, or None. pyttsx3's espeak driver
-    plays through `aplay`, whose errors go straight to our stderr: the output is tried here
-    once (errors captured), so that a machine without one logs one warning, not one per reply."""
-    return missing_player() if uses_espeak(settings) else None
-
-
-def missing_player() -> str | None:
-    """Why `play_wav` cannot be heard on this machine (no player, no sound card, a hung
-    output), or None: the default output is tried once, its errors captured."""
-    if shutil.which(PLAYER) is None:
-        return f"no audio player: `{PLAYER}` was not found (install alsa-utils)"
-    try:
-        probe = subprocess.run(APLAY_PROBE, capture_output=True, text=True, timeout=5)
-    except subprocess.TimeoutExpired:
-        return "the audio output did not answer within 5 s (`aplay` hung)"
-    if probe.returncode != 0:
-        said = probe.stderr.strip().splitlines()
-        return "no sound card" + (f" ({said[-1]})" if said else "")
-    return None
 
 
 @dataclass(eq=False)

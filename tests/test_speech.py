@@ -31,7 +31,8 @@ from assistant.microphone import SAMPLE_RATE
 from assistant.pipeline import KeywordPipeline, RecognizerSettings
 from assistant.plugin import SettingValueError
 from assistant.reply_length import CUT_MARKER, fitting_reply
-from assistant.speech import SPEECH_SETTINGS, Speaker, pyttsx3_engine, speech_settings
+from assistant.speech import SPEECH_SETTINGS, Speaker, speech_settings
+from assistant.speech_engine import pyttsx3_engine
 from assistant.wav import read_wav_int16
 from assistant.yaml_lines import load_located
 
