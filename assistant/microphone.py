@@ -24,6 +24,8 @@ T = TypeVar("T")
 CONFIGURED = "microphone.device in config.yaml"
 """Where the microphone is chosen (the functions' `setting`), as their errors' fixes name it:
 a configuration key, or a command-line option."""
+NO_DEFAULT_INPUT = "Error querying device -1"
+"""How sounddevice's error begins when PortAudio has no default input device (paNoDevice)."""
 
 log = logging.getLogger("assistant.microphone")
 
@@ -223,6 +225,11 @@ def _explained(error: Exception, name: str, setting: str) -> MicrophoneError:
         return MicrophoneError(
             f"{name} cannot record {SAMPLE_RATE} Hz mono, nor at its own rate ({text}); "
             f"choose another device with {setting}"
+        )
+    if text.startswith(NO_DEFAULT_INPUT):
+        return MicrophoneError(
+            f"{name} cannot be opened: PortAudio has no default input device ({text}); plug "
+            f"a microphone in, or set {setting} to one that `assistant devices` lists"
         )
     return MicrophoneError(
         f"{name} cannot be opened ({text}); plug one in, or check `python -m sounddevice`"

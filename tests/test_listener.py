@@ -378,8 +378,10 @@ def test_without_a_sound_card_the_real_microphone_is_reported_and_retried(tiny_m
         messages = _run_until(source, lambda _: source.failures >= 2, timeout=10)
     assert messages == []
     assert source.failures >= 2
-    assert "the default microphone cannot be opened" in caplog.text
-    assert "python -m sounddevice" in caplog.text
+    assert "the default microphone cannot be opened: PortAudio has no default input" in caplog.text
+    assert "set microphone.device in config.yaml to one that `assistant devices` lists" in (
+        caplog.text
+    )
 
 
 def test_an_unknown_device_name_is_reported_with_the_fix():
