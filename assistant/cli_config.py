@@ -34,6 +34,8 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return service.CONFIG_ERROR_STATUS
+    for note in config.notes:
+        print(note)
     print(f"{path}: OK ({_summary(config)})")
     return 0
 

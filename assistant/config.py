@@ -149,6 +149,9 @@ class Config:
     """What is valid but most likely not meant (no commands mapped, a command doing nothing)."""
     skills_off: tuple[str, ...] = ()
     """The skills `skills:` switches off (`name: off`): they do not run."""
+    notes: tuple[ConfigProblem, ...] = ()
+    """What is valid and may well be meant, but worth knowing (thresholds overriding those the
+    microphone model's card gives)."""
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -179,7 +182,8 @@ def load_config(
 ) -> Config:
     """Read and validate `path`. `skills` are the installed skills by name; `unloadable`, why
     each installed plugin that cannot be loaded cannot (by entry-point name). Its warnings are
-    logged (so `config check`, the start and a reload all show them). An empty file is valid
+    logged (so `config check`, the start and a reload all show them), its notes at INFO (the
+    start and a reload; `config check` prints them). An empty file is valid
     (nothing mapped, with a warning), but not when `reloading`: a file found empty then is most
     likely being written, and the running configuration is worth more than none."""
     file = Path(path)
@@ -204,6 +208,8 @@ def load_config(
     config = _checked(document, skills, unloadable or {}, secrets)
     for warning in config.warnings:
         log.warning("%s", warning)
+    for note in config.notes:
+        log.info("%s", note)
     return config
 
 
@@ -275,6 +281,7 @@ def _checked(
         reported or (),
         tuple(sorted(checker.warnings, key=lambda warning: warning.line)),
         tuple(skills_checker.skills_off),
+        tuple(checker.notes),
     )
 
 
@@ -340,8 +347,9 @@ def _check_sections(
     from assistant.microphone_settings import (
         check_near_misses,
         check_thresholds,
+        model_contract,
         model_file,
-        model_labels,
+        overrides_note,
     )
     from assistant.rooms.settings import MqttSettings
     from assistant.rooms.topics import check_level
@@ -351,10 +359,13 @@ def _check_sections(
 
     def microphone(section: dict[str, Any]) -> None:
         nonlocal model
-        labels = model_labels(section)
-        model = (command_labels(labels), model_file(section["model"]).name)
-        check_thresholds(section, labels)
+        contract = model_contract(section)
+        model = (command_labels(contract.labels), model_file(section["model"]).name)
+        check_thresholds(section, contract.labels)
         check_near_misses(section)
+        note = overrides_note(section, contract)
+        if note:
+            checker.note(("microphone", "thresholds"), note)
 
     def speech(section: dict[str, Any]) -> None:
         unchecked = check_voice(section)

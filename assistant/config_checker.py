@@ -1,6 +1,6 @@
 """What every part of a configuration file's check shares: the problems found, each at its
-line (`ConfigChecker.problem`, `warn`), settings checked against a schema (`checked_settings`),
-and skill names checked against the installed skills (`unknown_skill`).
+line (`ConfigChecker.problem`, `warn`, `note`), settings checked against a schema
+(`checked_settings`), and skill names checked against the installed skills (`unknown_skill`).
 
 A place in the file is a `Path_`: the keys and list indexes leading to a value in the YAML
 (`("commands", "up", "do")`), not a file path."""
@@ -25,15 +25,17 @@ off}`); YAML 1.2 reads `false` as False."""
 
 @dataclass(frozen=True)
 class ConfigProblem:
-    """A problem (or with `warning`, a likely mistake) at a line of a configuration file."""
+    """A problem at a line of a configuration file; with `level` "warning" a likely mistake,
+    with "note" a choice worth knowing about."""
 
     file: Path
     line: int
     message: str
-    warning: bool = False
+    level: str = "error"
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {'warning: ' if self.warning else ''}{self.message}"
+        prefix = "" if self.level == "error" else f"{self.level}: "
+        return f"{self.file}:{self.line}: {prefix}{self.message}"
 
 
 class ConfigError(ValueError):
@@ -45,8 +47,8 @@ class ConfigError(ValueError):
 
 
 class ConfigChecker:
-    """One configuration file being checked: every problem and warning found so far (each
-    reported once, at the line of its `Path_`), checked against the installed skills."""
+    """One configuration file being checked: every problem, warning and note found so far
+    (each reported once, at the line of its `Path_`), checked against the installed skills."""
 
     def __init__(
         self,
@@ -63,6 +65,7 @@ class ConfigChecker:
         """The names whose values no problem shows (`password`)."""
         self.problems: list[ConfigProblem] = []
         self.warnings: list[ConfigProblem] = []
+        self.notes: list[ConfigProblem] = []
         self.folder = Path(os.path.abspath(document.file.parent))
         """Where a relative path in the file is taken from."""
         self.written: dict[Path_, str] = {}
@@ -76,14 +79,17 @@ class ConfigChecker:
             self.problems.append(found)
 
     def warn(self, path: Path_, message: str) -> None:
-        self.warnings.append(self.at(path, message, warning=True))
+        self.warnings.append(self.at(path, message, "warning"))
 
-    def at(self, path: Path_, message: str, warning: bool = False) -> ConfigProblem:
+    def note(self, path: Path_, message: str) -> None:
+        self.notes.append(self.at(path, message, "note"))
+
+    def at(self, path: Path_, message: str, level: str = "error") -> ConfigProblem:
         """`message` at the line of `path`, naming its key's line when the value is below it,
         and how a path setting was written."""
         document = self.document
         message += document.key_of(path) + self.as_resolved(path)
-        return ConfigProblem(document.file, document.line_of(path), message, warning)
+        return ConfigProblem(document.file, document.line_of(path), message, level)
 
     def setting_error(self, path: Path_, error: SettingValueError, where: str = "") -> None:
         """`error` reported at the key it names (dotted for a value inside one) under `path`,

@@ -142,6 +142,7 @@ def _wav_messages(
     `microphone:` section's model and recognizer settings; and the threshold of each command
     that pipeline applied."""
     from assistant.microphone_settings import ListenerSettings
+    from assistant.model_files import load_contract
     from assistant.model_runner import ModelError
     from assistant.pipeline import messages_from_wav
 
@@ -149,6 +150,7 @@ def _wav_messages(
     recognition = settings.recognizer_settings()
     try:
         messages = messages_from_wav(path, settings.model_path, recognition, settings.heartbeat_ms)
+        card = load_contract(settings.model_path).thresholds
     except (OSError, ValueError, ModelError) as error:
         raise SystemExit(f"cannot replay {path}: {error}") from None
-    return messages, recognition.recognizer(messages[0].labels).thresholds
+    return messages, recognition.recognizer(messages[0].labels, card).thresholds

@@ -16,7 +16,8 @@ same numbers.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
@@ -75,6 +76,9 @@ class FeatureContract:
     window_ms: int = WINDOW_MS
     stride_ms: int = STRIDE_MS
     sample_rate: int = SAMPLE_RATE
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+    """The card's threshold of each command it names (`thresholds`), checked against the
+    labels by assistant/model_files.py `load_contract`; `from_model_card` reads none."""
 
     @property
     def input_multiplier(self) -> int:

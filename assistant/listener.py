@@ -32,7 +32,7 @@ from assistant.clocks import local_time
 from assistant.features import STRIDE_MS
 from assistant.lateness import AudioLateness
 from assistant.microphone import SAMPLE_RATE, MicrophoneError, open_microphone
-from assistant.microphone_settings import ListenerSettings
+from assistant.microphone_settings import ListenerSettings, thresholds_text
 from assistant.model_files import ModelFile
 from assistant.model_runner import ModelError
 from assistant.pipeline import BoardOutput, KeywordPipeline
@@ -106,6 +106,8 @@ class MicrophoneSource:
         """The model, kept loaded from one opening of the microphone to the next."""
         self.loans = AudioLoans()
         """The audio lent to follow-up phrases."""
+        self._announced = ""
+        """The model and thresholds logged last (`_announce`)."""
 
     @property
     def description(self) -> str:
@@ -168,6 +170,7 @@ class MicrophoneSource:
                 self.state = (f"not listening: {error}", None)
                 stopping.wait()
                 return
+            self._announce(pipeline)
             if self.clips is not None:
                 self.clips.commands = pipeline.commands
             try:
@@ -190,6 +193,15 @@ class MicrophoneSource:
             if stopping.wait(delay):
                 break
             delay = min(delay * 2, self.settings.max_retry_seconds)
+
+    def _announce(self, pipeline: KeywordPipeline) -> None:
+        """Log the model and each command's threshold, saying which are microphone.thresholds'
+        (the others its card's, else the default), unless they are those logged before."""
+        thresholds = thresholds_text(pipeline.recognizer.thresholds, self.settings.thresholds)
+        said = f"model {pipeline.model_id}, thresholds {thresholds}"
+        if said != self._announced:
+            log.info("microphone: %s", said)
+            self._announced = said
 
     @property
     def _block(self) -> int:

@@ -1,14 +1,17 @@
 """The `microphone:` section: its settings (`ListenerSettings`), and the checks that its model
-and thresholds work together, which `assistant config check` and a run make."""
+and thresholds work together, which `assistant config check` and a run make. A command's
+threshold is `thresholds`' (an override), else the one the model's card gives it, else
+DEFAULT_THRESHOLD."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.model_files import DEFAULT_MODEL, load_contract
+from assistant.features import FeatureContract
+from assistant.model_files import DEFAULT_MODEL, load_contract, model_card_path
 from assistant.model_runner import THRESHOLDS_COMMAND, ModelError
 from assistant.pipeline import RecognizerSettings
 from assistant.plugin import Setting, SettingValueError
@@ -30,7 +33,8 @@ MICROPHONE_SETTINGS = (
         "thresholds",
         dict,
         {},
-        "score each command needs, e.g. {up: 0.85} (default 0.8)",
+        "score a command needs, e.g. {up: 0.85}, instead of the one the model's card gives it "
+        "(a command in neither: 0.8)",
         values=float,
     ),
     Setting("average_window_ms", int, 1000, "scores are averaged over this long", minimum=20),
@@ -105,7 +109,7 @@ class ListenerSettings:
 
     def recognizer_settings(self) -> RecognizerSettings:
         return RecognizerSettings(
-            thresholds=dict(self.thresholds) or DEFAULT_THRESHOLD,
+            thresholds=dict(self.thresholds),
             average_window_ms=self.average_window_ms,
             suppression_ms=self.suppression_ms,
             minimum_count=self.minimum_count,
@@ -117,11 +121,11 @@ def model_file(model: str) -> Path:
     return DEFAULT_MODEL if model == "default" else Path(model)
 
 
-def model_labels(values: Mapping[str, Any]) -> tuple[str, ...]:
-    """The labels of the `microphone:` section's model, from its card; SettingValueError for
-    `model` when the card cannot be used."""
+def model_contract(values: Mapping[str, Any]) -> FeatureContract:
+    """The contract of the `microphone:` section's model (its labels and thresholds), from its
+    card; SettingValueError for `model` when the card cannot be used."""
     try:
-        return load_contract(ListenerSettings.from_values(values).model_path).labels
+        return load_contract(ListenerSettings.from_values(values).model_path)
     except ModelError as error:
         raise SettingValueError(f"microphone.model: {error}", "model") from None
 
@@ -149,12 +153,39 @@ def check_thresholds(values: Mapping[str, Any], labels: tuple[str, ...]) -> None
         raise SettingValueError(
             f"microphone.thresholds names {', '.join(map(repr, stale))}, which the model "
             f"{settings.model_path.name} does not report (its commands: {', '.join(commands)}); "
-            f"remove {'them' if len(stale) > 1 else 'it'} (a command without a threshold uses "
-            f"{DEFAULT_THRESHOLD}), or write thresholds chosen for this model with "
-            f"`{THRESHOLDS_COMMAND} --config FILE` (model_training/README.md)",
+            f"remove {'them' if len(stale) > 1 else 'it'} (a command without one here uses the "
+            f"threshold its model's card gives it, which `{THRESHOLDS_COMMAND}` writes, else "
+            f"{DEFAULT_THRESHOLD}; model_training/README.md)",
             "thresholds",
         )
     try:
         settings.recognizer_settings().recognizer(labels)
     except ValueError as error:
         raise SettingValueError(f"microphone.thresholds: {error}", "thresholds") from None
+
+
+def overrides_note(values: Mapping[str, Any], contract: FeatureContract) -> str | None:
+    """What the section's thresholds override of those its model's card gives (None: nothing):
+    a choice users may make, said so that it is not made unknowingly."""
+    settings = ListenerSettings.from_values(values)
+    overridden = [label for label in settings.thresholds if label in contract.thresholds]
+    if not overridden:
+        return None
+    each = ", ".join(
+        f"{label} {settings.thresholds[label]:g} (card {contract.thresholds[label]:g})"
+        for label in overridden
+    )
+    return (
+        f"microphone.thresholds overrides thresholds chosen for {settings.model_path.name} "
+        f"on its card {model_card_path(settings.model_path).name}: {each}; remove a command "
+        "from it to use its card's"
+    )
+
+
+def thresholds_text(thresholds: Mapping[str, float], overrides: Collection[str]) -> str:
+    """Each command's threshold, those of `overrides` (microphone.thresholds) marked: the
+    log's `on:0.900 (config), off:0.760`."""
+    return ", ".join(
+        f"{label}:{score:.3f}{' (config)' if label in overrides else ''}"
+        for label, score in thresholds.items()
+    )

@@ -1,18 +1,20 @@
 """A model and its card on disk: the card read and checked against its model (sha256, input
-quantization, a softmax output), and the pair loaded once, again only once either file
-changed. The committed model is DEFAULT_MODEL."""
+quantization, a softmax output, the thresholds it gives its commands), and the pair loaded once,
+again only once either file changed. The committed model is DEFAULT_MODEL."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from assistant.features import FeatureContract
-from assistant.model_runner import EXPORT_COMMAND, Int8Model, ModelError
-from assistant.recognizer import OUTPUT_ZERO_POINT
+from assistant.model_runner import EXPORT_COMMAND, THRESHOLDS_COMMAND, Int8Model, ModelError
+from assistant.recognizer import DEFAULT_THRESHOLD, OUTPUT_ZERO_POINT, command_labels
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "kws_int8.tflite"
@@ -24,9 +26,9 @@ def model_card_path(model_path: str | Path) -> Path:
 
 
 def load_contract(model_path: str | Path = DEFAULT_MODEL) -> FeatureContract:
-    """The feature contract of a model, from the model card beside it. ModelError when the model
-    or its card is missing, or the card is broken or belongs to another model (its sha256 is
-    not the model's)."""
+    """The feature contract of a model, from the model card beside it, with the card's
+    thresholds. ModelError when the model or its card is missing, or the card is broken (its
+    thresholds too) or belongs to another model (its sha256 is not the model's)."""
     model = Path(model_path)
     if not model.is_file():
         raise ModelError(f"{model}: no such model file")
@@ -38,7 +40,8 @@ def load_contract(model_path: str | Path = DEFAULT_MODEL) -> FeatureContract:
         )
     try:
         contract = FeatureContract.from_model_card(card)
-        card_sha256 = json.loads(card.read_text()).get("sha256")
+        values = json.loads(card.read_text())
+        card_sha256 = values.get("sha256")
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ModelError(f"{card}: not a valid model card ({error!r})") from error
     try:
@@ -51,7 +54,38 @@ def load_contract(model_path: str | Path = DEFAULT_MODEL) -> FeatureContract:
             f"model's is {model_sha256}; export the model again with `{EXPORT_COMMAND}`, which "
             "writes the model and its card together"
         )
-    return contract
+    thresholds = card_thresholds(card, values.get("thresholds"), contract.labels)
+    return replace(contract, thresholds=thresholds)
+
+
+def card_thresholds(card: Path, values: object, labels: Sequence[str]) -> dict[str, float]:
+    """A card's `thresholds` (None: it gives none): each a command of the model's `labels`
+    with a number from 0 to 1. ModelError naming the card and the fix otherwise."""
+    if values is None:
+        return {}
+    fix = (
+        f"correct or remove `thresholds` in {card} (a command it leaves out gets "
+        f"{DEFAULT_THRESHOLD}), or write those chosen for the model with `{THRESHOLDS_COMMAND}` "
+        "(model_training/README.md)"
+    )
+    if not isinstance(values, dict):
+        raise ModelError(
+            f"{card}: `thresholds` is {values!r}, not a mapping of each command to a score "
+            f'from 0 to 1 such as {{"on": 0.84}}; {fix}'
+        )
+    commands = command_labels(labels)
+    unknown = [label for label in values if label not in commands]
+    if unknown:
+        raise ModelError(
+            f"{card}: `thresholds` names {', '.join(map(repr, unknown))}, which the model does "
+            f"not report (its commands: {', '.join(commands)}); {fix}"
+        )
+    for label, score in values.items():
+        if isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= 1:
+            raise ModelError(
+                f"{card}: `thresholds` gives {label} {score!r}, not a number from 0 to 1; {fix}"
+            )
+    return {label: float(score) for label, score in values.items()}
 
 
 def load_model(model_path: str | Path = DEFAULT_MODEL) -> tuple[Int8Model, FeatureContract]:

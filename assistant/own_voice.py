@@ -34,12 +34,7 @@ import numpy as np
 
 from assistant.acoustics import Room, in_a_quiet_room
 from assistant.own_voice_worker import AnalysisWorker
-from assistant.recognizer import (
-    DEFAULT_THRESHOLD,
-    OUTPUT_ZERO_POINT,
-    command_labels,
-    window_averages,
-)
+from assistant.recognizer import OUTPUT_ZERO_POINT, command_labels, window_averages
 
 if TYPE_CHECKING:
     from assistant.features import FeatureContract
@@ -204,12 +199,13 @@ class OwnVoice:
         rate = self.sample_rate
         clean = self.command_averages(in_a_quiet_room(speech, rate))
         in_rooms = [self.command_averages(room.heard(speech, rate)) for room in self.rooms]
-        thresholds = self._load()[2].thresholds
+        _, contract, settings = self._load()
+        recognizer = settings.recognizer_settings().recognizer(contract.labels, contract.thresholds)
         return {
             label: Scores(
                 score,
                 max((averages[label] for averages in in_rooms), default=0.0),
-                thresholds.get(label, DEFAULT_THRESHOLD),
+                recognizer.thresholds[label],
             )
             for label, score in clean.items()
         }

@@ -22,7 +22,7 @@ from assistant.frontend import Frontend
 from assistant.model_files import DEFAULT_MODEL, ModelFile
 from assistant.model_runner import Int8Model, ModelError
 from assistant.near_misses import NearMiss, NearMissWatch
-from assistant.recognizer import DEFAULT_THRESHOLD, Recognition, Recognizer
+from assistant.recognizer import Recognition, Recognizer
 from assistant.wav import read_wav_int16
 
 DEFAULT_INFERENCE_EVERY = 5
@@ -35,15 +35,25 @@ DESKTOP_FIRMWARE = "desktop-1"
 class RecognizerSettings:
     """How scores become detections (the board's recognizer settings)."""
 
-    thresholds: float | Mapping[str, float] = DEFAULT_THRESHOLD
+    thresholds: float | Mapping[str, float] = field(default_factory=dict)
+    """One threshold for every command, or the thresholds of some commands: the others keep
+    the model's own (`recognizer`'s `model_thresholds`), else the recognizer's
+    DEFAULT_THRESHOLD."""
     average_window_ms: int = 1000
     suppression_ms: int = 1500
     minimum_count: int = 3
 
-    def recognizer(self, labels: Iterable[str]) -> Recognizer:
+    def recognizer(
+        self, labels: Iterable[str], model_thresholds: Mapping[str, float] | None = None
+    ) -> Recognizer:
+        """A recognizer for a model's `labels`; `model_thresholds`: those its card gives,
+        as a board flashed with the model's thresholds header starts with."""
+        thresholds = self.thresholds
+        if isinstance(thresholds, Mapping):
+            thresholds = {**(model_thresholds or {}), **thresholds}
         return Recognizer(
             tuple(labels),
-            thresholds=self.thresholds,
+            thresholds=thresholds,
             average_window_ms=self.average_window_ms,
             suppression_ms=self.suppression_ms,
             minimum_count=self.minimum_count,
@@ -136,13 +146,16 @@ class KeywordPipeline:
         near_miss_bar: float = 0.0,
     ):
         """`model_path`: the model's file, or a ModelFile that keeps it loaded across
-        pipelines. `near_miss_bar`: above 0, `hear` reports the near misses of that bar
-        (assistant/near_misses.py)."""
+        pipelines. `settings`: None hears with the model's own thresholds (its card's, else
+        DEFAULT_THRESHOLD), as a board flashed with it. `near_miss_bar`: above 0, `hear`
+        reports the near misses of that bar (assistant/near_misses.py)."""
         if not isinstance(model_path, ModelFile):
             model_path = ModelFile(model_path)
         model, contract = model_path.load()
         self.scores = ScoreStream(model, contract, inference_every)
-        self.recognizer = (settings or RecognizerSettings()).recognizer(contract.labels)
+        self.recognizer = (settings or RecognizerSettings()).recognizer(
+            contract.labels, contract.thresholds
+        )
         self.near_misses = NearMissWatch(near_miss_bar) if near_miss_bar > 0 else None
 
     @property

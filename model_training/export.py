@@ -1,4 +1,5 @@
-"""The model's artifacts: the .tflite, its model card (JSON) and the firmware's C files."""
+"""The model's artifacts: the .tflite, its model card (JSON) and the firmware's C files; the card
+and the firmware's thresholds header give each command the same threshold."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from model_training.settings import (
 )
 from model_training.streaming.thresholds import (
     HEADER_NAME,
+    card_with_thresholds,
     read_thresholds_header,
     thresholds_header,
 )
@@ -160,10 +162,11 @@ def model_settings_h(card: dict, source: str) -> str:
     return _generated_notice(source) + "\n".join(lines) + "\n"
 
 
-def thresholds_for_export(card: dict, header: Path) -> str:
-    """kws_thresholds.h for the card's labels: each command keeps its threshold in `header` (the
-    one the export replaces; all of them when the labels are unchanged), and the others get
-    DEFAULT_THRESHOLD, the desktop's default; says which got it."""
+def thresholds_for_export(card: dict, header: Path) -> tuple[dict[str, float], str]:
+    """Each command's threshold, and kws_thresholds.h with them for the card's labels: each
+    command keeps its threshold in `header` (the one the export replaces; all of them when the
+    labels are unchanged), and the others get DEFAULT_THRESHOLD, the desktop's default; says
+    which got it."""
     previous = read_thresholds_header(header)
     thresholds = {
         label: previous.get(label, DEFAULT_THRESHOLD) for label in command_labels(card["labels"])
@@ -180,7 +183,7 @@ def thresholds_for_export(card: dict, header: Path) -> str:
         if len(new) < len(thresholds)
         else f"the default threshold {default}"
     )
-    return thresholds_header(card["labels"], thresholds, source, EXPORT_COMMAND)
+    return thresholds, thresholds_header(card["labels"], thresholds, source, EXPORT_COMMAND)
 
 
 def check_replacing(models_dir: str | Path, labels: Sequence[str], replace: bool) -> None:
@@ -209,11 +212,13 @@ def write_artifacts(
     models_dir: str | Path = MODELS_DIR,
     firmware_dir: str | Path = FIRMWARE_MODEL_DIR,
 ) -> list[Path]:
-    """The .tflite and model card, and the C array, its header, the settings header and the
-    thresholds header."""
+    """The .tflite and model card (with the thresholds of the thresholds header), and the C
+    array, its header, the settings header and the thresholds header."""
     models_dir, firmware_dir = Path(models_dir), Path(firmware_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
     firmware_dir.mkdir(parents=True, exist_ok=True)
+    thresholds, header = thresholds_for_export(card, firmware_dir / HEADER_NAME)
+    card = card_with_thresholds(card, thresholds)
     source = f"assistant/models/{MODEL_BASENAME}.tflite (model {card['model_id']})"
     files = {
         models_dir / f"{MODEL_BASENAME}.tflite": tflite,
@@ -221,7 +226,7 @@ def write_artifacts(
         firmware_dir / "kws_model_data.cc": model_data_cc(tflite, source),
         firmware_dir / "kws_model_data.h": model_data_h(source),
         firmware_dir / "kws_model_settings.h": model_settings_h(card, source),
-        firmware_dir / HEADER_NAME: thresholds_for_export(card, firmware_dir / HEADER_NAME),
+        firmware_dir / HEADER_NAME: header,
     }
     for path, content in files.items():
         if isinstance(content, bytes):

@@ -115,6 +115,19 @@ def test_config_check_refuses_a_voice_the_speech_engine_lacks_unless_it_is_missi
     assert assistant(env, "config", "check", str(path)).returncode == 0
 
 
+def test_config_check_says_which_thresholds_override_the_model_cards(env, tmp_path):
+    """A choice users may make on purpose: a note, and the file is OK."""
+    path = tmp_path / "override.yaml"
+    path.write_text("microphone:\n  thresholds: {go: 0.9}\ncommands:\n  off: greeter.goodbye\n")
+    result = assistant(env, "config", "check", str(path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (
+        f"{path}:2: note: microphone.thresholds overrides thresholds chosen for kws_int8.tflite "
+        "on its card kws_int8.json: go 0.9 (card 0.78); remove a command from it to use its "
+        f"card's\n{path}: OK (1 command, skills: greeter)\n"
+    )
+
+
 def test_config_check_takes_the_file_as_an_argument_or_config_after_the_subcommand(env, tmp_path):
     good = tmp_path / "good.yaml"
     good.write_text(textwrap.dedent(CONFIG))
@@ -1141,7 +1154,8 @@ def test_emulate_replays_a_wav_exactly_as_the_board_pipeline_hears_it(env, tmp_p
     assert replayed == expected
     assert set(greetings) <= {expected[0]}  # the HELLO of the opening, unless it flushed it
     # the thresholds the pipeline applied, not a board's defaults
-    assert "thresholds=on:0.800,off:0.800,up:0.800,down:0.800,go:0.300,stop:0.300" in info
+    # (the model card's, those of the configuration overriding them)
+    assert "thresholds=on:0.840,off:0.760,up:0.810,down:0.820,go:0.300,stop:0.300" in info
     assert expected[0].startswith("HELLO seq=0 proto=1") and len(expected) >= 4
 
 

@@ -552,12 +552,13 @@ def test_common_yaml_mistakes_say_what_to_write(tmp_path):
     ]
 
 
-def custom_model(tmp_path, labels, sha256=None):
-    """The committed model beside a card of other labels (a custom export)."""
+def custom_model(tmp_path, labels, sha256=None, thresholds=None):
+    """The committed model beside a card of other labels (a custom export), with
+    `thresholds` (None: none)."""
     model = tmp_path / "custom.tflite"
     model.write_bytes(DEFAULT_MODEL.read_bytes())
     card = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())
-    card.update(labels=list(labels), sha256=sha256 or card["sha256"])
+    card.update(labels=list(labels), sha256=sha256 or card["sha256"], thresholds=thresholds)
     model.with_suffix(".json").write_text(json.dumps(card))
     return model
 
@@ -575,20 +576,66 @@ def test_the_commands_are_the_labels_the_microphone_model_reports(tmp_path):
     ]
 
 
+RELEASED_MICROPHONE = """\
+microphone:
+  device: default
+  model: default
+  thresholds: {on: 0.84, off: 0.76, up: 0.81, down: 0.82, go: 0.78, stop: 0.66}
+"""
+"""The `microphone:` section of 0.3.0's config.yaml, which users copied with its thresholds."""
+
+
 def test_thresholds_of_commands_the_model_lacks_are_named_with_the_fix(tmp_path):
     model = custom_model(tmp_path, ("silence", "unknown", "lamp", "fan", "a", "b", "c", "d"))
-    shipped = DEFAULT_CONFIG.read_text()  # its thresholds name the default commands
-    line = shipped.splitlines().index("microphone:") + 4
-    found = problems(tmp_path, shipped.replace("model: default ", f"model: {model}", 1))
+    found = problems(tmp_path, RELEASED_MICROPHONE.replace("model: default", f"model: {model}"))
     assert found[0] == (
-        f"{tmp_path / 'config.yaml'}:{line}: microphone.thresholds names 'on', 'off', 'up', "
+        f"{tmp_path / 'config.yaml'}:4: microphone.thresholds names 'on', 'off', 'up', "
         "'down', 'go', 'stop', which the model custom.tflite does not report (its commands: "
-        "lamp, fan, a, b, c, d); remove them (a command without a threshold uses 0.8), or "
-        "write thresholds chosen for this model with `python -m model_training.streaming "
-        "thresholds --config FILE` (model_training/README.md)"
+        "lamp, fan, a, b, c, d); remove them (a command without one here uses the threshold "
+        "its model's card gives it, which `python -m model_training.streaming thresholds` "
+        "writes, else 0.8; model_training/README.md)"
     )
     kept = f"microphone:\n  model: {model}\n  thresholds: {{lamp: 0.9}}\ncommands: {{}}\n"
     assert load_config(write(tmp_path, kept), INSTALLED).model_commands[:2] == ("lamp", "fan")
+
+
+def test_released_thresholds_still_work_and_are_noted_as_overrides_of_the_cards(tmp_path):
+    """0.3.0's config.yaml held the committed model's thresholds, which its card now gives:
+    a copy keeps working, its thresholds overriding the card's, and the check says so."""
+    config = load_config(write(tmp_path, RELEASED_MICROPHONE + "commands: {}\n"), INSTALLED)
+    assert config.sections["microphone"]["thresholds"]["on"] == 0.84
+    assert [str(note) for note in config.notes] == [
+        f"{tmp_path / 'config.yaml'}:4: note: microphone.thresholds overrides thresholds chosen "
+        "for kws_int8.tflite on its card kws_int8.json: on 0.84 (card 0.84), off 0.76 (card "
+        "0.76), up 0.81 (card 0.81), down 0.82 (card 0.82), go 0.78 (card 0.78), stop 0.66 "
+        "(card 0.66); remove a command from it to use its card's"
+    ]
+    model = custom_model(tmp_path, ("silence", "unknown", "lamp", "fan"))  # a card without
+    chosen = f"microphone: {{model: {model}, thresholds: {{lamp: 0.9}}}}\ncommands: {{}}\n"
+    assert load_config(write(tmp_path, chosen), INSTALLED).notes == ()
+
+
+@pytest.mark.parametrize(
+    "thresholds, wrong",
+    [
+        ({"lamp": 0.8, "on": 0.8}, "`thresholds` names 'on', which the model does not report "
+         "(its commands: lamp, fan)"),
+        ({"lamp": 1.5}, "`thresholds` gives lamp 1.5, not a number from 0 to 1"),
+        ({"lamp": "high"}, "`thresholds` gives lamp 'high', not a number from 0 to 1"),
+        ([0.8, 0.8], "`thresholds` is [0.8, 0.8], not a mapping of each command to a score "
+         'from 0 to 1 such as {"on": 0.84}'),
+    ],
+)  # fmt: skip
+def test_a_card_with_broken_thresholds_is_named_with_the_fix(tmp_path, thresholds, wrong):
+    model = custom_model(tmp_path, ("silence", "unknown", "lamp", "fan"), thresholds=thresholds)
+    found = problems(tmp_path, f"microphone: {{model: {model}}}\ncommands: {{}}\n")
+    card = tmp_path / "custom.json"
+    assert found == [
+        f"{tmp_path / 'config.yaml'}:1: microphone.model: {card}: {wrong}; correct or remove "
+        f"`thresholds` in {card} (a command it leaves out gets 0.8), or write those chosen for "
+        "the model with `python -m model_training.streaming thresholds` "
+        "(model_training/README.md)"
+    ]
 
 
 def test_a_model_card_of_another_model_is_refused_by_the_check(tmp_path):

@@ -874,7 +874,8 @@ def test_the_virtual_board_detects_what_the_microphone_model_reports(tmp_path):
     model = tmp_path / "custom.tflite"
     model.write_bytes(DEFAULT_MODEL.read_bytes())
     card = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())
-    model.with_suffix(".json").write_text(json.dumps({**card, "labels": ["silence", "yes"]}))
+    relabelled = {**card, "labels": ["silence", "yes"], "thresholds": {"yes": 0.8}}
+    model.with_suffix(".json").write_text(json.dumps(relabelled))
     path = tmp_path / "config.yaml"
     path.write_text(
         f"source: emulator\nmicrophone: {{model: {model}}}\ncommands: {{yes: recorder.dim}}\n"

@@ -1,27 +1,37 @@
-"""The board and the desktop start with the same detection thresholds."""
+"""The board and the desktop start with the same detection thresholds: those of the committed
+model's card, which the default configuration does not override."""
 
 from pathlib import Path
 
 from assistant.config import DEFAULT_CONFIG, load_config
 from assistant.discovery import discover_skills
-from assistant.yaml_lines import load_located
+from assistant.microphone_settings import ListenerSettings
+from assistant.model_files import DEFAULT_MODEL, load_contract
+from assistant.pipeline import KeywordPipeline
+from assistant.recognizer import command_labels
 from model_training.streaming.thresholds import read_thresholds_header
 
 REPO = Path(__file__).resolve().parent.parent
 HEADER = REPO / "firmware" / "kws" / "src" / "model" / "kws_thresholds.h"
 
 
-def test_config_thresholds_equal_the_firmware_header():
-    header = {label: round(v * 1000) for label, v in read_thresholds_header(HEADER).items()}
-    config = load_located(DEFAULT_CONFIG.read_text(), DEFAULT_CONFIG).data
-    desktop = {k: round(v * 1000) for k, v in config["microphone"]["thresholds"].items()}
-    commands = {"on", "off", "up", "down", "go", "stop"}
-    assert set(desktop) == commands
-    assert desktop == {label: header[label] for label in commands}
+def test_the_committed_card_gives_each_command_the_firmware_headers_threshold():
+    header = read_thresholds_header(HEADER)
+    contract = load_contract(DEFAULT_MODEL)
+    assert list(contract.thresholds) == list(command_labels(contract.labels))
+    assert contract.thresholds == {label: header[label] for label in contract.thresholds}
+
+
+def test_the_default_configuration_listens_at_the_cards_thresholds():
+    config = load_config(DEFAULT_CONFIG, discover_skills()[0])
+    settings = ListenerSettings.from_values(config.sections["microphone"])
+    assert settings.thresholds == {}  # no override
+    pipeline = KeywordPipeline(settings.model_path, settings.recognizer_settings())
+    assert pipeline.recognizer.thresholds == load_contract(DEFAULT_MODEL).thresholds
+    assert config.notes == ()
 
 
 def test_default_config_dispatches_every_command_the_spotter_accepts_at_its_threshold():
     config = load_config(DEFAULT_CONFIG, discover_skills()[0])
-    located = load_located(DEFAULT_CONFIG.read_text(), DEFAULT_CONFIG).data
-    for command, threshold in located["microphone"]["thresholds"].items():
+    for command, threshold in load_contract(DEFAULT_MODEL).thresholds.items():
         assert config.commands[command].min_score <= threshold, command

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tiny_kws_model
 from alsa_microphone import DEVICE, Listening, environment, plug_in, records, saying_on
 from held_event import AnnouncedLock
 from local_midnight import midnight_since
@@ -220,6 +221,36 @@ def test_speech_at_the_microphone_becomes_board_lines(tiny_model, spoken_on):
     assert any(isinstance(m, protocol.Heartbeat) and m.ms == 1000 for m in messages)
 
 
+def test_the_model_cards_thresholds_apply_unless_the_configuration_overrides_them(
+    tmp_path, tiny_model, spoken_on, caplog
+):
+    """The recording's "on" reaches 0.5 early and 0.9 later: heard at once at the card's 0.5,
+    later at the 0.9 of microphone.thresholds. The log says which thresholds are the
+    configuration's; a command in neither gets 0.8."""
+    model = tiny_kws_model.with_card_thresholds(tiny_model, tmp_path, {"on": 0.5, "stop": 0.6})
+    model_id = hashlib.sha256(model.read_bytes()).hexdigest()[:8]
+    heard = []
+    with caplog.at_level(logging.INFO, logger="assistant.listener"):
+        for overrides in ({}, {"on": 0.9}):
+            source = MicrophoneSource(
+                _settings(model, thresholds=overrides),
+                lambda device, block: RecordedMicrophone(spoken_on),
+            )
+            messages = _run_until(source, _has_detection)
+            heard += [m for m in messages if isinstance(m, protocol.Detection)]
+    assert [m.label for m in heard] == ["on", "on"]
+    assert 0.5 <= heard[0].score < 0.8 <= 0.9 <= heard[1].score
+    assert heard[0].ms < heard[1].ms
+    assert (
+        f"microphone: model {model_id}, thresholds on:0.500, off:0.800, up:0.800, down:0.800, "
+        "go:0.800, stop:0.600\n" in caplog.text
+    )
+    assert (
+        f"microphone: model {model_id}, thresholds on:0.900 (config), off:0.800, up:0.800, "
+        "down:0.800, go:0.800, stop:0.600\n" in caplog.text
+    )
+
+
 def test_a_model_named_from_the_configurations_folder_listens_from_any_folder(
     tmp_path, monkeypatch, spoken_on
 ):
@@ -336,7 +367,7 @@ class UnpluggedMicrophone(RecordedMicrophone):
         return super().read(frames)
 
 
-def test_a_reopened_microphone_keeps_its_model_until_the_file_changes(tmp_path, tiny_model):
+def test_a_reopened_microphone_keeps_its_model_until_the_file_changes(tmp_path, tiny_model, caplog):
     """The model is loaded once however often the microphone is opened again (replugged),
     and again once its file has changed on disk (a new export over it), which then runs."""
     from assistant.model_files import DEFAULT_MODEL, model_card_path
@@ -359,13 +390,16 @@ def test_a_reopened_microphone_keeps_its_model_until_the_file_changes(tmp_path, 
         replugged,
         monitor=lambda _, pipeline: models.setdefault(len(opened), pipeline.scores.model),
     )
-    hellos = [
-        m.model
-        for m in _run_until(source, lambda _: len(models) >= 4)
-        if isinstance(m, protocol.Hello)
-    ]
+    with caplog.at_level(logging.INFO, logger="assistant.listener"):
+        hellos = [
+            m.model
+            for m in _run_until(source, lambda _: len(models) >= 4)
+            if isinstance(m, protocol.Hello)
+        ]
     tiny, new = (hashlib.sha256(f.read_bytes()).hexdigest()[:8] for f in (tiny_model, model))
     assert hellos[:4] == [tiny, tiny, new, new]
+    logged = re.findall(r"microphone: model (\w+), thresholds on:(\S+)", caplog.text)
+    assert logged[:2] == [(tiny, "0.800,"), (new, "0.840,")]  # once each, with its card's
     assert models[1] is models[2] and models[3] is models[4]
     assert models[2] is not models[3]
 

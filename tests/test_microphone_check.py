@@ -15,12 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tiny_kws_model
 from alsa_microphone import DEVICE, environment, plug_in, plug_in_speaker, saying_on
 from assistant_command import REPO
 
 from assistant import control
 from assistant.instance import InstanceLock
 from assistant.microphone import SAMPLE_RATE
+from assistant.model_files import DEFAULT_MODEL, load_contract
 
 pytest.importorskip("sounddevice", reason="the [listen] extra is not installed")
 
@@ -30,12 +32,15 @@ LEVEL = re.compile(r"peak +(-?[\d.]+) dBFS, RMS +(-?[\d.]+) dBFS, ([^|]+) \| bes
 @pytest.fixture
 def home(tmp_path, tiny_model) -> Path:
     """A HOME with the stand-in microphone saying "on" and an output, a configuration
-    (config.yaml there) naming both the stand-in and the tiny model, and private XDG folders."""
+    (config.yaml there) naming both the stand-in and the tiny model (its card giving the
+    committed model's thresholds), and private XDG folders."""
     plug_in(tmp_path, saying_on(SAMPLE_RATE))
     plug_in_speaker(tmp_path)
+    thresholds = load_contract(DEFAULT_MODEL).thresholds
+    model = tiny_kws_model.with_card_thresholds(tiny_model, tmp_path / "model", thresholds)
     config = (REPO / "config.yaml").read_text()
     config = re.sub(r"(?m)^  device: default ", f"  device: {DEVICE} ", config)
-    config = re.sub(r"(?m)^  model: default ", f"  model: {tiny_model} ", config)
+    config = re.sub(r"(?m)^  model: default ", f"  model: {model} ", config)
     (tmp_path / "config.yaml").write_text(config)
     (tmp_path / "run").mkdir(mode=0o700)
     return tmp_path

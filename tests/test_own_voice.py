@@ -24,8 +24,8 @@ from assistant.speech import speech_settings
 COMMITTED_MODEL = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())["model_id"]
 """The committed model's id, as a board running it greets with."""
 DEFAULT_MICROPHONE = load_config(DEFAULT_CONFIG, discover_skills()[0]).sections["microphone"]
-"""The default config.yaml's `microphone:` section: the thresholds chosen for the committed
-model, which the board reports at."""
+"""The default config.yaml's `microphone:` section: the committed model at the thresholds its
+card gives, which the board reports at."""
 
 
 def own_voice(

@@ -17,7 +17,6 @@ import pytest
 from waiting import wait_until
 from wav import duration_and_rms, played_files, same_speech
 
-from assistant.config import DEFAULT_CONFIG
 from assistant.cue import ACKNOWLEDGE_NOTES, TONE_NOTES, UNSPOKEN_NOTES, tone_wav
 from assistant.espeak import (
     VOICES_HOW,
@@ -28,13 +27,12 @@ from assistant.espeak import (
     espeak_to_file,
 )
 from assistant.microphone import SAMPLE_RATE
-from assistant.pipeline import KeywordPipeline, RecognizerSettings
+from assistant.pipeline import KeywordPipeline
 from assistant.plugin import SettingValueError
 from assistant.reply_length import CUT_MARKER, fitting_reply
 from assistant.speech import SPEECH_SETTINGS, Speaker, speech_settings
 from assistant.speech_engine import pyttsx3_engine
 from assistant.wav import read_wav_int16
-from assistant.yaml_lines import load_located
 
 
 def test_settings_missing_from_the_section_take_their_defaults() -> None:
@@ -471,8 +469,7 @@ def test_the_acknowledgement_is_no_command_to_the_spotter(tmp_path: Path, gain, 
     heard = np.concatenate([heard, np.zeros(2 * SAMPLE_RATE)])
     heard += np.random.default_rng(times).normal(0, 60, heard.size)
     samples = np.clip(heard, -32768, 32767).astype(np.int16)
-    thresholds = load_located(DEFAULT_CONFIG.read_text(), DEFAULT_CONFIG).data["microphone"]
-    spotter = KeywordPipeline(settings=RecognizerSettings(thresholds=thresholds["thresholds"]))
+    spotter = KeywordPipeline()  # at the thresholds of the model's card, as the default config
     reported = [
         (result.label, result.score)
         for start in range(0, samples.size, SAMPLE_RATE // 10)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant.model_files import load_contract
 from assistant.recognizer import Recognition
 from assistant.yaml_lines import load_located
 from model_training.dataset import index_folder, write_wav
@@ -24,6 +25,7 @@ from model_training.streaming.evaluate import (
 from model_training.streaming.thresholds import (
     check_tuning_report,
     choose_thresholds,
+    read_thresholds_header,
     thresholds_header,
     write_config_thresholds,
 )
@@ -202,19 +204,34 @@ def test_evaluate_and_thresholds_from_the_command_line(stream, tuning_stream, tm
     assert main([*argv, "--report", str(out / "streaming_report.json")]) == 1
     assert "chosen on validation-speaker streams only" in capsys.readouterr().err
     assert config.read_text() == original and not (header_dir / "kws_thresholds.h").exists()
+    card = model.with_suffix(".json")
+    assert "thresholds" not in json.loads(card.read_text())
 
     tuning = tmp_path / "tuning"
     assert (
         main(["evaluate", str(tuning_stream[0]), "--model", str(model), "--out", str(tuning)]) == 0
     )
-    assert json.loads((tuning / "streaming_report.json").read_text())["splits"] == ["validation"]
+    tuning_report = json.loads((tuning / "streaming_report.json").read_text())
+    assert tuning_report["splits"] == ["validation"]
+    # A report of another model than the one now at its path (exported over since) writes none.
+    other = tmp_path / "other_report.json"
+    other.write_text(json.dumps({**tuning_report, "model_sha256": "0" * 64}))
     capsys.readouterr()
+    assert main([*argv, "--report", str(other)]) == 1
+    assert f"{card} is the card of another model" in capsys.readouterr().err
+    assert "thresholds" not in json.loads(card.read_text()) and config.read_text() == original
+
     assert main([*argv, "--report", str(tuning / "streaming_report.json")]) == 0
     printed = capsys.readouterr().out
     assert "allows 0 over them, all commands together" in printed
     assert "NOTE: 0.02 h cannot show 0.5 false accepts per hour" in printed
+    assert f"written to {card} (thresholds), which the desktop uses" in printed
+    chosen = json.loads(card.read_text())["thresholds"]
+    assert list(chosen) == list(COMMANDS)
     assert "  thresholds: {on: " in config.read_text()
-    assert "kDefaultThresholdPermille" in (header_dir / "kws_thresholds.h").read_text()
+    header = read_thresholds_header(header_dir / "kws_thresholds.h")
+    assert {label: header[label] for label in COMMANDS} == chosen  # the board's, the desktop's
+    assert load_contract(model).thresholds == chosen  # a card the desktop takes
 
 
 def _report(

@@ -13,6 +13,7 @@ import pytest
 import tiny_kws_model
 
 from assistant import protocol
+from assistant.model_files import load_contract
 from assistant.model_runner import model_id
 from assistant.recognizer import DEFAULT_THRESHOLD
 from model_training import dataset, synth
@@ -386,6 +387,7 @@ def test_export_writes_the_thresholds_header_of_the_models_labels(
     assert read_thresholds_header(header) == {
         "silence": 1.0, "unknown": 1.0, **dict.fromkeys(OTHER_LABELS[2:], DEFAULT_THRESHOLD)
     }  # fmt: skip
+    assert _card_thresholds(out) == dict.fromkeys(OTHER_LABELS[2:], DEFAULT_THRESHOLD)
     assert "kws_thresholds.h: lamp, fan, heat, cool, go, stop get the default threshold 0.80" in (
         capsys.readouterr().out
     )
@@ -445,6 +447,7 @@ def test_export_keeps_the_chosen_threshold_of_each_command_the_model_still_has(
     assert main(export_args(finished_run(tmp_path / "data", tiny_model), out)) == 0
     chosen = read_thresholds_header(committed)
     assert read_thresholds_header(out / "fw" / HEADER_NAME) == chosen  # the labels unchanged
+    assert _card_thresholds(out) == {label: chosen[label] for label in LABELS[2:]}
 
     use_labels(monkeypatch, OTHER_LABELS)
     pipeline = finished_run(tmp_path / "data", tiny_model, run="lamp", labels=OTHER_LABELS)
@@ -453,6 +456,12 @@ def test_export_keeps_the_chosen_threshold_of_each_command_the_model_still_has(
     assert list(header) == list(OTHER_LABELS)
     assert header["go"] == chosen["go"] and header["stop"] == chosen["stop"]
     assert header["lamp"] == header["cool"] == DEFAULT_THRESHOLD
+    assert _card_thresholds(out) == {label: header[label] for label in OTHER_LABELS[2:]}
+
+
+def _card_thresholds(out: Path) -> dict[str, float]:
+    """The thresholds of the card `export` wrote into `out`, as the desktop reads them."""
+    return load_contract(out / "m" / "kws_int8.tflite").thresholds
 
 
 def test_quantize_without_a_checkpoint_fails_before_building_features(speech, tmp_path, capsys):

@@ -123,3 +123,15 @@ def build_conv(directory: str | Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path.write_bytes(converter.convert())
     return path
+
+
+def with_card_thresholds(model: Path, directory: str | Path, thresholds: dict) -> Path:
+    """A copy of `model` in `directory` whose card gives `thresholds`, as `python -m
+    model_training.streaming thresholds` writes them; returns the copy."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    copy = directory / model.name
+    copy.write_bytes(model.read_bytes())
+    card = json.loads(model.with_suffix(".json").read_text())
+    copy.with_suffix(".json").write_text(json.dumps({**card, "thresholds": thresholds}, indent=2))
+    return copy

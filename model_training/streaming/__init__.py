@@ -4,8 +4,8 @@
 and running speech into background noise and writes the ground truth beside the WAV; `evaluate`
 runs the pipeline over streams and reports false rejects, false accepts per hour and latency, with
 a plot of the trade-off across thresholds; `thresholds` chooses per-command thresholds from an
-evaluation of validation-speaker streams (tuning) and writes them to the config and the firmware
-header, so that test-speaker streams (held out) can report on them.
+evaluation of validation-speaker streams (tuning) and writes them to the evaluated model's card
+(and the firmware header, a config), so that test-speaker streams (held out) can report on them.
 """
 
 STREAM_SPLITS = ("validation", "test")

@@ -104,6 +104,7 @@ def cmd_thresholds(args) -> None:
         check_tuning_report,
         choose_thresholds,
         thresholds_header,
+        write_card_thresholds,
         write_config_thresholds,
     )
 
@@ -113,11 +114,14 @@ def cmd_thresholds(args) -> None:
     budget = args.max_false_accepts_per_hour
     choice = choose_thresholds(report, budget)
     print(format_choice(choice, budget))
+    card = model_card_path(report["model"])
+    write_card_thresholds(card, choice.thresholds, report.get("model_sha256"))
+    print(f"written to {card} (thresholds), which the desktop uses")
     if args.config:
         write_config_thresholds(args.config, choice.thresholds)
         print(f"written to {args.config} (microphone.thresholds)")
     if args.header:
-        labels = FeatureContract.from_model_card(model_card_path(report["model"])).labels
+        labels = FeatureContract.from_model_card(card).labels
         header = Path(args.header)
         if header.is_dir():
             header = header / HEADER_NAME
@@ -225,7 +229,10 @@ def parser() -> argparse.ArgumentParser:
         default=0.5,
         help="budget of all commands together over the report's streams (default: %(default)s)",
     )
-    thresholds.add_argument("--config", help="config file to update (e.g. config.yaml)")
+    thresholds.add_argument(
+        "--config",
+        help="config file whose microphone.thresholds to set too, overriding the card's",
+    )
     thresholds.add_argument(
         "--header", help=f"firmware header or folder (e.g. {FIRMWARE_MODEL_DIR})"
     )

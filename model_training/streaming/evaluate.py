@@ -7,6 +7,7 @@ as it runs live.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -311,6 +312,7 @@ def evaluate(
     plot_tradeoff(outcomes, commands, plot_path)
     report = {
         "model": str(model_path),
+        "model_sha256": hashlib.sha256(Path(model_path).read_bytes()).hexdigest(),
         "streams": [str(w) for w in wavs],
         "splits": sorted({stream.truth.split for stream in streams}),
         "inference_every": inference_every,

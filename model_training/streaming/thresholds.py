@@ -1,8 +1,9 @@
 """Choose each command's threshold from the sweep over validation-speaker (tuning) streams; write
-them to the config and the firmware header."""
+them to the model's card, the config and the firmware header."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -94,6 +95,32 @@ def choose_thresholds(report: dict, max_false_accepts_per_hour: float = 0.5) -> 
         best = following
     used, (missed, chosen) = min(best.items(), key=lambda item: (item[1][0], item[0]))
     return Choice(chosen, hours, allowed, used, float(missed) / len(commands))
+
+
+def card_with_thresholds(card: Mapping, thresholds: Mapping[str, float]) -> dict:
+    """The model card `card` with `thresholds` (in thousandths, as the recognizer and the
+    firmware's header take them) after its labels, replacing any it had."""
+    entries = [(key, value) for key, value in card.items() if key != "thresholds"]
+    at = [key for key, _ in entries].index("labels") + 1
+    chosen = {label: round(value, 3) for label, value in thresholds.items()}
+    return dict([*entries[:at], ("thresholds", chosen), *entries[at:]])
+
+
+def write_card_thresholds(
+    path: str | Path, thresholds: Mapping[str, float], model_sha256: str | None
+) -> None:
+    """Set `thresholds` in the model card at `path`, the card of the model evaluated
+    (`model_sha256`, which a report made before it was recorded lacks: then unchecked);
+    ValueError, and the card unchanged, when it is another model's card."""
+    path = Path(path)
+    card = json.loads(path.read_text())
+    if model_sha256 is not None and card.get("sha256") != model_sha256:
+        raise ValueError(
+            f"{path} is the card of another model (sha256 {card.get('sha256')}) than the one "
+            f"evaluated (sha256 {model_sha256}): exported again since? Evaluate the model "
+            "there again and choose from that report"
+        )
+    path.write_text(json.dumps(card_with_thresholds(card, thresholds), indent=2) + "\n")
 
 
 def _flow_mapping(thresholds: Mapping[str, float]) -> str:
