@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+from waiting import wait_until
 
 
 def free_port() -> int:
@@ -47,6 +48,7 @@ class Mosquitto:
         self.ca_file: Path | None = None
         self.process: subprocess.Popen | None = None
         self.max_queued = max_queued
+        self._marks = 0
         self.config = self._write_config(tls)
 
     def _write_config(self, tls: bool) -> Path:
@@ -104,6 +106,22 @@ class Mosquitto:
                 self.process.wait()
             self.process = None
             self.log.close()
+
+    def log_until_now(self) -> str:
+        """The broker's log, once it holds what the broker did for every connection made before
+        this call: a client that logs in now is logged after them (the broker takes its
+        connections in turn, on one thread)."""
+        self._marks += 1
+        mark = f"log-mark-{self._marks}"
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=mark)
+        if self.users:
+            client.username_pw_set(*next(iter(self.users.items())))
+        client.connect("127.0.0.1", self.port)
+        client.disconnect()
+        log = self.workdir / "mosquitto.log"
+        if not wait_until(lambda: f" as {mark} " in log.read_text(errors="replace"), 10):
+            raise RuntimeError(f"mosquitto did not log {mark} within 10 s: see {log}")
+        return log.read_text(errors="replace")
 
     def __enter__(self) -> Mosquitto:
         self.start()

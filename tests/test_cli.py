@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 from assistant_command import assistant, lines_until
+from blocked_calls import a_thread_waits_for, waits_for_one
 from held_event import AnnouncedWait
 from waiting import read_for, wait_until
 from wav import played_files, same_speech
@@ -947,7 +948,8 @@ def test_run_stops_cleanly_on_stop_signals_to_any_thread_however_they_fall(env, 
     try:
         assert wait_until(Path(env["XDG_RUNTIME_DIR"], "assistant.sock").exists, timeout=30)
         assert marker.exists()
-        time.sleep(1)  # the main thread waits
+        # the main thread waits on its pipe of signals (stop_signals)
+        assert wait_until(lambda: waits_for_one(daemon.pid, daemon.pid, "pipe"), timeout=30)
         os.kill(library, signal.SIGTERM)
         deadline = time.monotonic() + 30  # a generous bound: it ends at all
         while not _ended(daemon) and time.monotonic() < deadline:
@@ -977,7 +979,8 @@ def test_emulate_ended_by_a_signal_removes_its_link(env, tmp_path, ending, to_th
     try:
         assert board.stdout.readline().startswith("virtual board on /dev/pts/")
         assert link.is_symlink()
-        time.sleep(1)  # the main thread waits
+        # the main thread waits on its pipe of signals (stop_signals)
+        assert wait_until(lambda: waits_for_one(board.pid, board.pid, "pipe"), timeout=30)
         os.kill(library if to_thread else board.pid, ending)
         assert board.wait(10) == 0
     finally:
@@ -996,9 +999,10 @@ def test_emulate_in_a_terminal_that_is_closed_removes_its_link(env, tmp_path):
     os.close(typing_end)
     try:
         lines_until(board, lambda lines: "Type a command" in lines[-1])
-        time.sleep(1)  # it waits for a typed line
+        assert wait_until(lambda: a_thread_waits_for(board.pid, 0), timeout=30)  # a typed line
         os.close(terminal)  # the terminal window is closed: the read fails
-        time.sleep(1)
+        assert wait_until(lambda: not a_thread_waits_for(board.pid, 0), timeout=30)  # it failed
+        time.sleep(1)  # room for the end of the board, which must not follow
         assert board.poll() is None, board.communicate()
         assert link.is_symlink()
         board.send_signal(signal.SIGHUP)  # what the kernel sends the terminal's session

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from blocked_calls import waits_for_one
 from mpris import MprisPlayer, session_bus
 from waiting import wait_until
 
@@ -430,7 +431,8 @@ def test_status_says_in_words_that_the_session_bus_went_away_and_the_log_its_ret
         player = MprisPlayer(address, "vlc", status="Playing")
         skill = SkillUnderTest(MediaSkill, {}, tmp_path)
         assert wait_until(lambda: skill.focus.current() == "media")
-        time.sleep(0.3)  # the skill waits for a signal
+        watcher = skill.skill._watcher.native_id
+        assert wait_until(lambda: waits_for_one(os.getpid(), watcher, "socket"))  # for a signal
     try:
         gone = [
             "skill media: cannot follow the players (trying again every 0.2 s):",
