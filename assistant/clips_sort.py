@@ -18,6 +18,7 @@ import os
 import sys
 import termios
 import tty
+from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -48,6 +49,9 @@ ACTIONS = {
 """The keys of what is done with a clip, besides a command's key."""
 COMMAND_KEYS = [key for key in "1234567890abcefghijklmnoptvwxz" if key not in ACTIONS]
 """The keys of the commands, in the model's order."""
+OUTCOMES = ("moved", "deleted", "skipped", "kept", "gone")
+"""What becomes of a clip, in the summary's order: `kept` a clip of a command heard that was
+the command (left where it is), `gone` one the assistant's bound removed before it was sorted."""
 INTERRUPTED_STATUS = 130
 """The exit status of a sort stopped by Ctrl-C, as a shell's."""
 
@@ -63,21 +67,6 @@ class Clip:
     stem: str
     """Its name up to the number, `<speaker>_nohash_`."""
     number: int
-
-
-@dataclass
-class Tally:
-    """What a sort did, for the summary."""
-
-    moved: int = 0
-    moved_to_commands: int = 0
-    """Those moved into a command's folder, counted there by the bound of `keep_clips`."""
-    deleted: int = 0
-    skipped: int = 0
-    kept: int = 0
-    """Clips of commands heard that were the command (left where they are)."""
-    gone: int = 0
-    """Clips the assistant's bound removed before they were sorted."""
 
 
 def clips_to_sort(clips: Path, heard: bool, passed: Collection[Path] = ()) -> list[Clip]:
@@ -135,7 +124,9 @@ class Sorter:
         self.read_key = read_key
         self.say = say
         self.play = play
-        self.tally = Tally()
+        self.done: Counter[str] = Counter()
+        """How many clips each of OUTCOMES, and `to a command` those moved into a command's
+        folder (counted there by the bound of `keep_clips`)."""
 
     def sort(self, heard: bool) -> None:
         """Go through the clips to sort (`clips_to_sort`), until none is left or q, or the
@@ -153,11 +144,11 @@ class Sorter:
                 self._gone(clip)
             elif key == "s":
                 passed.add(clip.path)
-                self.tally.skipped += 1
+                self.done["skipped"] += 1
                 self.say(f"skipped {self._name(clip.path)}")
             elif key == "d":
                 clip.path.unlink(missing_ok=True)
-                self.tally.deleted += 1
+                self.done["deleted"] += 1
                 self.say(f"deleted {self._name(clip.path)}")
             elif key == "u":
                 self._move(clip, UNKNOWN_FOLDER, passed)
@@ -182,7 +173,7 @@ class Sorter:
         """`clip` was `command`: a clip heard as it stays (kept), else it moves to its folder."""
         if command == clip.command and not clip.near_miss:
             passed.add(clip.path)
-            self.tally.kept += 1
+            self.done["kept"] += 1
             self.say(f"kept {self._name(clip.path)}")
         else:
             self._move(clip, command, passed)
@@ -204,13 +195,13 @@ class Sorter:
                 raise
             self._gone(clip)
             return
-        self.tally.moved += 1
-        self.tally.moved_to_commands += folder_name != UNKNOWN_FOLDER
+        self.done["moved"] += 1
+        self.done["to a command"] += folder_name != UNKNOWN_FOLDER
         passed.add(path)
         self.say(f"moved {self._name(clip.path)} to {self._name(path)}")
 
     def _gone(self, clip: Clip) -> None:
-        self.tally.gone += 1
+        self.done["gone"] += 1
         self.say(f"gone: {self._name(clip.path)} (the assistant's keep_clips bound removed it)")
 
     def _play(self, path: Path, replay: bool = False) -> None:
@@ -230,18 +221,15 @@ class Sorter:
 
     def summary(self) -> list[str]:
         """What was done, and what is left."""
-        t = self.tally
         left = len(clips_to_sort(self.clips, heard=False))
-        lines = [
-            f"moved {t.moved}, deleted {t.deleted}, skipped {t.skipped}, kept {t.kept}, "
-            f"gone {t.gone}; left {left} near miss(es) in {self.clips / NEAR_MISSES_FOLDER}"
-        ]
-        if t.moved:
+        done = ", ".join(f"{outcome} {self.done[outcome]}" for outcome in OUTCOMES)
+        lines = [f"{done}; left {left} near miss(es) in {self.clips / NEAR_MISSES_FOLDER}"]
+        if self.done["moved"]:
             lines.append(
                 "next: `assistant clips move DEST` takes the clips sorted into a training folder"
                 + (
                     " (those in clips/<command>/ count toward keep_clips there until then)"
-                    if t.moved_to_commands
+                    if self.done["to a command"]
                     else ""
                 )
             )
