@@ -40,14 +40,22 @@ class _PrintVersion(argparse.Action):
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of every subcommand, each added by the module that runs it."""
-    config_help = "configuration file (default: user config, else the default config.yaml)"
-    parser = argparse.ArgumentParser(prog="assistant", description=__doc__)
+    config_help = (
+        "configuration file (default: ~/.config/assistant/config.yaml if there, else the "
+        "default config.yaml)"
+    )
+    parser = argparse.ArgumentParser(
+        prog="assistant",
+        description="Hands-free voice commands: the commands on, off, up, down, go and stop, "
+        "spotted by a board (or the desktop microphone, or a virtual board), run skills: "
+        "timers, media, lights, spoken replies. docs/commands.md describes each command.",
+    )
     parser.add_argument(
         "--version", action=_PrintVersion, help="show the version and exit (name it in reports)"
     )
-    parser.add_argument("--config", help=config_help)
+    parser.add_argument("--config", metavar="FILE", help=config_help)
     after = argparse.ArgumentParser(add_help=False)  # --config after a subcommand, too
-    after.add_argument("--config", default=argparse.SUPPRESS, help=config_help)
+    after.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help=config_help)
     common = {"parents": [after]}
     commands = parser.add_subparsers(dest="command", required=True)
 
