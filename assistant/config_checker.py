@@ -12,7 +12,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from assistant.plugin import Setting, SettingValueError, Skill, valid_choices
 from assistant.settings import SettingsProblem, resolve_paths, validate_settings, with_defaults
@@ -21,6 +21,8 @@ from assistant.yaml_lines import LocatedDocument, Path_, spaceless_key
 SWITCHED_OFF = ("off", False)
 """What a section or a skill is given to switch it off (`speech: off`, `skills: {lights:
 off}`); YAML 1.2 reads `false` as False."""
+
+ProblemLevel = Literal["error", "warning", "note"]
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,7 @@ class ConfigProblem:
     file: Path
     line: int
     message: str
-    level: str = "error"
+    level: ProblemLevel = "error"
 
     def __str__(self) -> str:
         prefix = "" if self.level == "error" else f"{self.level}: "
@@ -84,7 +86,7 @@ class ConfigChecker:
     def note(self, path: Path_, message: str) -> None:
         self.notes.append(self.at(path, message, "note"))
 
-    def at(self, path: Path_, message: str, level: str = "error") -> ConfigProblem:
+    def at(self, path: Path_, message: str, level: ProblemLevel = "error") -> ConfigProblem:
         """`message` at the line of `path`, naming its key's line when the value is below it,
         and how a path setting was written."""
         document = self.document

@@ -77,8 +77,8 @@ class FeatureContract:
     stride_ms: int = STRIDE_MS
     sample_rate: int = SAMPLE_RATE
     thresholds: Mapping[str, float] = field(default_factory=dict)
-    """The card's threshold of each command it names (`thresholds`), checked against the
-    labels by assistant/model_files.py `load_contract`; `from_model_card` reads none."""
+    """The card's threshold of each command it names (`thresholds`); `from_model_card` reads
+    them as written, assistant/model_files.py `load_contract` checks them against the labels."""
 
     @property
     def input_multiplier(self) -> int:
@@ -90,8 +90,10 @@ class FeatureContract:
         fields = {name: card[name] for name in ("labels", "feature_scale", "input_scale")}
         optional = ("slices", "channels", "window_ms", "stride_ms", "sample_rate")
         fields.update({name: card[name] for name in optional if name in card})
+        thresholds = card.get("thresholds")
         return cls(
             input_zero_point=int(card["input_zero_point"]),
+            thresholds={} if thresholds is None else thresholds,
             **{**fields, "labels": tuple(card["labels"])},
         )
 

@@ -40,8 +40,7 @@ def load_contract(model_path: str | Path = DEFAULT_MODEL) -> FeatureContract:
         )
     try:
         contract = FeatureContract.from_model_card(card)
-        values = json.loads(card.read_text())
-        card_sha256 = values.get("sha256")
+        card_sha256 = json.loads(card.read_text()).get("sha256")
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ModelError(f"{card}: not a valid model card ({error!r})") from error
     try:
@@ -54,15 +53,13 @@ def load_contract(model_path: str | Path = DEFAULT_MODEL) -> FeatureContract:
             f"model's is {model_sha256}; export the model again with `{EXPORT_COMMAND}`, which "
             "writes the model and its card together"
         )
-    thresholds = card_thresholds(card, values.get("thresholds"), contract.labels)
+    thresholds = card_thresholds(card, contract.thresholds, contract.labels)
     return replace(contract, thresholds=thresholds)
 
 
 def card_thresholds(card: Path, values: object, labels: Sequence[str]) -> dict[str, float]:
-    """A card's `thresholds` (None: it gives none): each a command of the model's `labels`
-    with a number from 0 to 1. ModelError naming the card and the fix otherwise."""
-    if values is None:
-        return {}
+    """A card's `thresholds` as read: each a command of the model's `labels` with a number
+    from 0 to 1. ModelError naming the card and the fix otherwise."""
     fix = (
         f"correct or remove `thresholds` in {card} (a command it leaves out gets "
         f"{DEFAULT_THRESHOLD}), or write those chosen for the model with `{THRESHOLDS_COMMAND}` "

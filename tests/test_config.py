@@ -558,7 +558,10 @@ def custom_model(tmp_path, labels, sha256=None, thresholds=None):
     model = tmp_path / "custom.tflite"
     model.write_bytes(DEFAULT_MODEL.read_bytes())
     card = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())
-    card.update(labels=list(labels), sha256=sha256 or card["sha256"], thresholds=thresholds)
+    card.update(labels=list(labels), sha256=sha256 or card["sha256"])
+    del card["thresholds"]  # the committed model's, for other labels
+    if thresholds is not None:
+        card["thresholds"] = thresholds
     model.with_suffix(".json").write_text(json.dumps(card))
     return model
 

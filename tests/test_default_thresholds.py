@@ -5,8 +5,9 @@ from pathlib import Path
 
 from assistant.config import DEFAULT_CONFIG, load_config
 from assistant.discovery import discover_skills
+from assistant.features import FeatureContract
 from assistant.microphone_settings import ListenerSettings
-from assistant.model_files import DEFAULT_MODEL, load_contract
+from assistant.model_files import DEFAULT_MODEL, load_contract, model_card_path
 from assistant.pipeline import KeywordPipeline
 from assistant.recognizer import command_labels
 from model_training.streaming.thresholds import read_thresholds_header
@@ -20,6 +21,11 @@ def test_the_committed_card_gives_each_command_the_firmware_headers_threshold():
     contract = load_contract(DEFAULT_MODEL)
     assert list(contract.thresholds) == list(command_labels(contract.labels))
     assert contract.thresholds == {label: header[label] for label in contract.thresholds}
+
+
+def test_reading_the_card_alone_gives_its_thresholds_as_loading_the_model_does():
+    card = FeatureContract.from_model_card(model_card_path(DEFAULT_MODEL))
+    assert card.thresholds == load_contract(DEFAULT_MODEL).thresholds != {}
 
 
 def test_the_default_configuration_listens_at_the_cards_thresholds():
