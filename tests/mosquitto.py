@@ -116,6 +116,8 @@ class Mosquitto:
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=mark)
         if self.users:
             client.username_pw_set(*next(iter(self.users.items())))
+        if self.ca_file:
+            client.tls_set(ca_certs=str(self.ca_file))
         client.connect("127.0.0.1", self.port)
         client.disconnect()
         log = self.workdir / "mosquitto.log"

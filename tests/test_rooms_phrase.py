@@ -322,7 +322,7 @@ def test_a_request_no_command_of_the_room_asked_for_does_not_open_its_microphone
     )
     nosy = Recorder(broker, TOPICS.site("kitchen") + "/#")
     try:  # its status online comes after its subscriptions
-        assert nosy.wait_for(1) == [(TOPICS.status("kitchen"), "online")]
+        assert nosy.wait_for(1, timeout=15) == [(TOPICS.status("kitchen"), "online")]
         request = wire.PhraseRequest("nosy-1", [], 3.0, "", 3.0 + wire.PHRASE_MARGIN, 0.0)
         nosy.client.publish(
             TOPICS.phrase_request("kitchen"), wire.encode_phrase_request(request), qos=1

@@ -1079,10 +1079,11 @@ def stepped_for_the_scheduler(
         meanwhile()
 
 
-def tea_then_a_step(clocks: Clocks, tmp_path: Path, tick: float) -> tuple[SkillUnderTest, datetime]:
-    """The skill watching `clocks` every `tick` seconds, with a ten-minute tea set, then the
-    clock set an hour ahead (stepped_for_the_scheduler); and when tea was due before."""
-    skill = SkillUnderTest(clocks.skill(tick), {**FAST, "ask_length": False}, tmp_path)
+def tea_then_a_step(clocks: Clocks, tmp_path: Path) -> tuple[SkillUnderTest, datetime]:
+    """The skill watching `clocks` once an hour, with a ten-minute tea set, then the clock set
+    an hour ahead (stepped_for_the_scheduler): a round of the scheduler is the first to see the
+    step. Returns the skill and when tea was due before."""
+    skill = SkillUnderTest(clocks.skill(tick=3600), WATCHED, tmp_path)
     try:
         skill.do("start", name="tea", seconds=600)
         due = skill.skill.scheduler.get_job("timer:tea").next_run_time
@@ -1099,7 +1100,7 @@ def test_a_round_of_the_scheduler_right_after_a_step_finds_the_timers_moved(
     """The clock set an hour ahead, and the scheduler wakes (a ringing's announcement, a new
     timer) before the clock watch's next look: the timers due within that hour are not taken
     for missed, "Tea was due ..., but the computer was asleep"."""
-    skill, due = tea_then_a_step(clocks, tmp_path, tick=3600)
+    skill, due = tea_then_a_step(clocks, tmp_path)
     scheduler = skill.skill.scheduler
     try:
         assert wait_until(lambda: scheduler.get_job("timer:tea").next_run_time == due)
@@ -1129,13 +1130,14 @@ def test_a_timer_set_right_after_a_step_is_not_moved_by_it(
 
         stepped_for_the_scheduler(skill, clocks, 3600, meanwhile=start_eggs)
         before, after = set_between
-        # told once, by whichever look saw it first, once it has moved the timers
+        # logged by whichever look saw the step first, once it has moved the timers
         assert wait_until(lambda: "the clock was stepped by +3600 s" in caplog.text)
         eggs = scheduler.get_job("timer:eggs").next_run_time
         assert before + timedelta(seconds=600) <= eggs <= after + timedelta(seconds=600)
         assert scheduler.get_job("timer:tea").next_run_time == tea
     finally:
         skill.stop()
+    assert caplog.text.count("the clock was stepped by") == 1  # one step, moved once
     assert not any(" was due " in reply for reply in skill.replies), skill.replies
 
 
