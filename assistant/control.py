@@ -200,7 +200,7 @@ def _listening_at(path: Path, handler: type[socketserver.BaseRequestHandler]) ->
     (whatever the umask: only this user may connect), in place of a socket left by an assistant
     that did not stop cleanly: a client that finds the socket there can connect (`assistant
     send` right after the start, a script that waits for the socket)."""
-    making = path.with_name(f"{path.name}.{os.getpid()}")
+    making = path.with_name(f".{os.getpid()}.sock")  # no longer than `path`'s own name
     making.unlink(missing_ok=True)  # left by a process of the same id that did not get further
     server = _Server(str(making), handler)
     try:

@@ -505,7 +505,9 @@ class PluginHost:
         """Stop every skill, waiting up to the skill timeout for them to finish; those that do
         not are named in the log (here only: the watchdog is stopped first)."""
         self._stopping.set()
-        stopping = {self._stop_skill(name): name for name in list(self.settings)}
+        with self._lock:
+            names = list(self.settings)
+        stopping = {self._stop_skill(name): name for name in names}
         _, late = wait(stopping, timeout=self.timeout)
         for future in late:
             log.warning(
