@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from assistant.clips import CLIPS_FOLDER, NEAR_MISSES_FOLDER
-from assistant.numbered import move_numbered
+from assistant.numbered import ctrl_c_held, move_numbered
 from assistant.paths import data_root
 
+INTERRUPTED_STATUS = 130
+"""The exit status of a command stopped by Ctrl-C, as a shell's."""
 CLIP_NAME = re.compile(r"(.+_nohash_)\d+\.wav")
 """A clip's name in the Speech Commands layout; its group is the stem kept when renumbered."""
 
@@ -75,14 +77,15 @@ def move_clips(clips: Path, destination: Path, say: Callable[[str], None]) -> li
                 continue
             target = destination / folder.name
             key = (target, match[1])
-            try:
-                path = move_numbered(source, target, match[1], next_free.get(key, 0))
-            except FileNotFoundError:
-                if source.exists():
-                    raise
-                continue
-            next_free[key] = int(path.stem.removeprefix(match[1])) + 1
-            say(f"moved {folder.name}/{source.name} to {path}")
+            with ctrl_c_held():  # a clip moved is said
+                try:
+                    path = move_numbered(source, target, match[1], next_free.get(key, 0))
+                except FileNotFoundError:
+                    if source.exists():
+                        raise
+                    continue
+                next_free[key] = int(path.stem.removeprefix(match[1])) + 1
+                say(f"moved {folder.name}/{source.name} to {path}")
     return [*_near_misses_left(clips), *_odd_left(odd)]
 
 
@@ -116,7 +119,8 @@ def _odd_left(odd: list[str]) -> list[str]:
 
 def cmd_move(args: argparse.Namespace) -> int:
     """Exit 0 once every clip is moved (or none was there), 1 when refused or stopped by an
-    error (the clips moved before it are said, the others are where they were)."""
+    error, 130 when stopped by Ctrl-C (the clips moved before are said, the others are where
+    they were)."""
     clips = data_root() / CLIPS_FOLDER
     if not clips.is_dir():
         print(f"nothing to move: no clips folder {clips} (microphone.keep_clips keeps them there)")
@@ -140,6 +144,12 @@ def cmd_move(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    except KeyboardInterrupt:
+        print(
+            f"stopped after {moved} clip(s) (Ctrl-C); the others are still in {clips}, "
+            "run it again to move them"
+        )
+        return INTERRUPTED_STATUS
     print(f"moved {moved} clip(s) from {clips} into {args.destination}")
     for line in left:
         print(f"left: {line}")

@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from assistant.clips import CLIPS_FOLDER, NEAR_MISSES_FOLDER, UnsafeFolder, private_folder
-from assistant.clips_move import CLIP_NAME, clip_folders
+from assistant.clips_move import CLIP_NAME, INTERRUPTED_STATUS, clip_folders
 from assistant.config import ConfigError
 from assistant.espeak import SpeechError
-from assistant.numbered import move_numbered
+from assistant.numbered import ctrl_c_held, move_numbered
 from assistant.paths import data_root
 from assistant.service import CONFIG_ERROR_STATUS
 from assistant.wav_player import missing_player, play_wav
@@ -52,8 +52,6 @@ COMMAND_KEYS = [key for key in "1234567890abcefghijklmnoptvwxz" if key not in AC
 OUTCOMES = ("moved", "deleted", "skipped", "kept", "gone")
 """What becomes of a clip, in the summary's order: `kept` a clip of a command heard that was
 the command (left where it is), `gone` one the assistant's bound removed before it was sorted."""
-INTERRUPTED_STATUS = 130
-"""The exit status of a sort stopped by Ctrl-C, as a shell's."""
 
 
 @dataclass(frozen=True)
@@ -185,20 +183,22 @@ class Sorter:
         try:
             private_folder(self.clips)
             private_folder(folder, linked=False)
-            path = move_numbered(clip.path, folder, clip.stem, clip.number)
         except UnsafeFolder as error:
             self.say(f"not moved: {error}; {error.fix}")
             passed.add(clip.path)
             return
-        except FileNotFoundError:
-            if clip.path.exists():
-                raise
-            self._gone(clip)
-            return
-        self.done["moved"] += 1
-        self.done["to a command"] += folder_name != UNKNOWN_FOLDER
-        passed.add(path)
-        self.say(f"moved {self._name(clip.path)} to {self._name(path)}")
+        with ctrl_c_held():  # a clip moved is counted and said
+            try:
+                path = move_numbered(clip.path, folder, clip.stem, clip.number)
+            except FileNotFoundError:
+                if clip.path.exists():
+                    raise
+                self._gone(clip)
+                return
+            self.done["moved"] += 1
+            self.done["to a command"] += folder_name != UNKNOWN_FOLDER
+            passed.add(path)
+            self.say(f"moved {self._name(clip.path)} to {self._name(path)}")
 
     def _gone(self, clip: Clip) -> None:
         self.done["gone"] += 1
@@ -278,8 +278,9 @@ def player() -> Callable[[Path], str | None] | None:
 
 
 def cmd_sort(args: argparse.Namespace, model_commands: Callable[[Any], Sequence[str]]) -> int:
-    """Exit 0 once sorted, stopped with q or at the end of input; 130 on Ctrl-C; the
-    configuration's error status when it cannot be read (it names the model's commands)."""
+    """Exit 0 once sorted, stopped with q or at the end of input; 130 on Ctrl-C; 1 when a
+    clip cannot be moved or deleted; the configuration's error status when it cannot be read
+    (it names the model's commands)."""
     clips = data_root() / CLIPS_FOLDER
     if not clips.is_dir():
         print(f"nothing to sort: no clips folder {clips} (microphone.keep_clips keeps them there)")
@@ -301,6 +302,9 @@ def cmd_sort(args: argparse.Namespace, model_commands: Callable[[Any], Sequence[
     except KeyboardInterrupt:
         print()
         status = INTERRUPTED_STATUS
+    except OSError as error:
+        print(f"stopped: {error}; the clips not sorted are where they were", file=sys.stderr)
+        status = 1
     for line in sorter.summary():
         print(line)
     return status

@@ -68,8 +68,8 @@ def move_numbered(source: Path, folder: Path, stem: str, first: int = 0) -> Path
     (as `write_numbered` writes, with its permission bits), the copy and its folder flushed to
     the disk, and only then removed. Stopped at any point, the file is still at `source` or
     already at its new name (or, killed after the link, at both): it is never lost. Ctrl-C
-    (SIGINT) waits until the move is done."""
-    with _uninterrupted():
+    (SIGINT) waits until the move is done (`ctrl_c_held`)."""
+    with ctrl_c_held():
         try:
             path = _first_free(
                 folder, stem, first, lambda path: os.link(source, path, follow_symlinks=False)
@@ -89,14 +89,19 @@ def move_numbered(source: Path, folder: Path, stem: str, first: int = 0) -> Path
 
 
 @contextmanager
-def _uninterrupted() -> Iterator[None]:
-    """On the main thread, where Python raises KeyboardInterrupt: SIGINT is held until the
-    block is done, and raised then."""
+def ctrl_c_held() -> Iterator[None]:
+    """On the main thread, where Python runs signal handlers: a SIGINT that comes during the
+    block is held until the block is done, and delivered then (to an outer block, which holds
+    it on to its own end). The handler is swapped rather than the signal blocked, since any of
+    the process's threads (numpy's among them) may be the one that receives it."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    received: list[int] = []
+    before = signal.signal(signal.SIGINT, lambda signum, _: received.append(signum))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.signal(signal.SIGINT, before)
+        if received:
+            signal.raise_signal(signal.SIGINT)

@@ -5,13 +5,17 @@ where it cannot be done safely, and nothing lost when stopped."""
 from __future__ import annotations
 
 import os
+import signal
 import stat
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
-from assistant_command import assistant
+from assistant_command import REPO, assistant
 from test_skill_timers import unwritable
+from waiting import read_for
 
 from assistant.clips_move import move_clips
 from assistant.numbered import move_numbered
@@ -150,3 +154,65 @@ def test_across_filesystems_a_clip_is_copied_whole_then_removed(tmp_path: Path) 
             "desk_nohash_1.wav",
         ]
     assert not source.exists()
+
+
+def test_ctrl_c_while_a_clip_moves_is_taken_once_it_is_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C (a real SIGINT) just after the second clip's link: that clip is moved and said
+    before KeyboardInterrupt, the third is where it was."""
+    clips, train = tmp_path / "clips", tmp_path / "train"
+    for n in range(3):
+        keep(clips, f"go/desk_nohash_{n}.wav", f"clip {n}".encode())
+    links = 0
+    link = os.link
+
+    def link_then_ctrl_c(*args, **kwargs) -> None:
+        nonlocal links
+        link(*args, **kwargs)
+        links += 1
+        if links == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(os, "link", link_then_ctrl_c)
+    said: list[str] = []
+    with pytest.raises(KeyboardInterrupt):
+        move_clips(clips, train, said.append)
+    assert said == [
+        f"moved go/desk_nohash_{n}.wav to {train}/go/desk_nohash_{n}.wav" for n in range(2)
+    ]
+    assert sorted(path.read_bytes() for path in train.rglob("*.wav")) == [b"clip 0", b"clip 1"]
+    assert [path.read_bytes() for path in clips.rglob("*.wav")] == [b"clip 2"]
+
+
+def test_ctrl_c_stops_it_saying_how_many_it_moved(tmp_path: Path, env: dict[str, str]) -> None:
+    """More clips than a pipe holds the lines of: Ctrl-C comes once the first is said, while
+    the rest wait for the output to be read, so it comes before the end."""
+    clips, train = tmp_path / "data" / "assistant" / "clips", tmp_path / "train"
+    for n in range(1000):
+        keep(clips, f"go/desk_nohash_{n}.wav", b"a clip")
+    move = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "clips", "move", str(train)],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        first = read_for(move.stdout.fileno(), 30, lambda out: b"\n" in out)
+        assert first.startswith(b"moved go/desk_nohash_0.wav")
+        move.send_signal(signal.SIGINT)
+        rest, err = move.communicate(timeout=60)
+    finally:
+        move.kill()
+        move.wait()
+    assert move.returncode == 130, err
+    assert err == b""
+    out = (first + rest).decode()
+    moved = len(list(train.rglob("*.wav")))
+    assert out.count("moved go/") == moved < 1000
+    assert out.splitlines()[-1] == (
+        f"stopped after {moved} clip(s) (Ctrl-C); the others are still in {clips}, run it "
+        "again to move them"
+    )
+    assert len(list(clips.rglob("*.wav"))) == 1000 - moved

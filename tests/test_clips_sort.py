@@ -22,6 +22,7 @@ from test_clips_move import keep
 from waiting import read_for
 
 from assistant.clips import ClipKeeper
+from assistant.clips_sort import Sorter
 from assistant.wav import wav_bytes
 
 PROMPT_END = b"q] "
@@ -304,3 +305,49 @@ def test_on_a_terminal_each_key_is_read_as_pressed(
         "go/desk_nohash_0.wav": files["_near_misses/go/desk_nohash_0.wav"],
         "_near_misses/go/desk_nohash_1.wav": files["_near_misses/go/desk_nohash_1.wav"],
     }
+
+
+def test_ctrl_c_while_a_clip_moves_is_taken_once_it_is_counted_and_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C (a real SIGINT) just after the link at the clip's new name: the move is
+    finished, said and in the summary before KeyboardInterrupt stops the sort."""
+    clips = tmp_path / "clips"
+    files = kept(clips, "_near_misses/go/desk_nohash_0.wav", "_near_misses/go/desk_nohash_1.wav")
+    link = os.link
+
+    def link_then_ctrl_c(*args, **kwargs) -> None:
+        link(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(os, "link", link_then_ctrl_c)
+    said: list[str] = []
+    sorter = Sorter(clips, ["go"], lambda prompt: "y", said.append, None)
+    with pytest.raises(KeyboardInterrupt):
+        sorter.sort(heard=False)
+    assert said[-1] == "moved _near_misses/go/desk_nohash_0.wav to go/desk_nohash_0.wav"
+    assert sorter.summary()[0].startswith("moved 1, deleted 0, skipped 0, kept 0, gone 0; left 1")
+    assert sorted(contents(clips)) == ["_near_misses/go/desk_nohash_1.wav", "go/desk_nohash_0.wav"]
+    assert (clips / "go/desk_nohash_0.wav").read_bytes() == files[
+        "_near_misses/go/desk_nohash_0.wav"
+    ]
+
+
+def test_a_clip_it_cannot_move_stops_it_saying_why_and_what_it_did(
+    tmp_path: Path, sound_env: dict[str, str]
+) -> None:
+    clips = clips_folder(tmp_path)
+    files = kept(clips, "_near_misses/go/desk_nohash_0.wav", "_near_misses/go/desk_nohash_1.wav")
+    (clips / "_unknown_").write_bytes(b"a file of the user's")
+    result = assistant(sound_env, "clips", "sort", input="y\nu\ny\n")
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"stopped: [Errno 17] File exists: '{clips}/_unknown_'; the clips not sorted are where "
+        "they were\n"
+    )
+    assert "moved 1, deleted 0, skipped 0, kept 0, gone 0; left 1" in result.stdout
+    assert contents(clips) == {
+        "go/desk_nohash_0.wav": files["_near_misses/go/desk_nohash_0.wav"],
+        "_near_misses/go/desk_nohash_1.wav": files["_near_misses/go/desk_nohash_1.wav"],
+    }
+    assert (clips / "_unknown_").read_bytes() == b"a file of the user's"
