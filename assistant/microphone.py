@@ -218,7 +218,7 @@ def _explained(error: Exception, name: str, setting: str) -> MicrophoneError:
                 "name"
             )
         return MicrophoneError(
-            f"{name} not found ({text}); list the devices with `python -m sounddevice` and set "
+            f"{name} not found ({text}); list the devices with `assistant devices` and set "
             f"{setting}"
         )
     if "sample rate" in text.lower():
@@ -232,7 +232,7 @@ def _explained(error: Exception, name: str, setting: str) -> MicrophoneError:
             f"a microphone in, or set {setting} to one that `assistant devices` lists"
         )
     return MicrophoneError(
-        f"{name} cannot be opened ({text}); plug one in, or check `python -m sounddevice`"
+        f"{name} cannot be opened ({text}); plug one in, or check `assistant devices`"
     )
 
 

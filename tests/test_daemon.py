@@ -755,7 +755,7 @@ def test_auto_says_why_it_cannot_use_the_microphone_once_and_again_when_the_reas
     assert len(said) == 2, said  # not at every look
     assert said[0].startswith("`source: auto` cannot use the microphone (looking again every 0.3")
     assert f"microphone '{DEVICE}' not found" in said[0]
-    assert "python -m sounddevice` and set microphone.device in config.yaml" in said[0]
+    assert "assistant devices` and set microphone.device in config.yaml" in said[0]
     assert f"microphone '{DEVICE}' is ambiguous: it matches" in said[1]
     assert "] deskmic_left, ALSA" in said[1] and "] deskmic_right, ALSA" in said[1]
 

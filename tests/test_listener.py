@@ -419,9 +419,7 @@ def test_without_a_sound_card_the_real_microphone_is_reported_and_retried(tiny_m
 
 
 def test_an_unknown_device_name_is_reported_with_the_fix():
-    with pytest.raises(
-        MicrophoneError, match=r"not found.*python -m sounddevice.*microphone\.device"
-    ):
+    with pytest.raises(MicrophoneError, match=r"not found.*assistant devices.*microphone\.device"):
         open_microphone("no such microphone", 1600)
 
 

@@ -183,7 +183,7 @@ def test_no_microphone_gives_one_clear_message(
     assert len(warnings) == 1
     assert "follow-up phrase unavailable" in warnings[0]
     assert "microphone 'no such microphone' not found" in warnings[0]
-    assert "python -m sounddevice` and set phrase.device in config.yaml" in warnings[0]
+    assert "assistant devices` and set phrase.device in config.yaml" in warnings[0]
 
 
 def test_a_name_two_devices_hold_is_reported_with_their_numbers(
