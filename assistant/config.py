@@ -13,7 +13,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.config_checker import SWITCHED_OFF, ConfigChecker, ConfigError, ConfigProblem
 from assistant.config_commands import COMMAND_LIMITS, ActionCall, CommandChecker, CommandRule
@@ -24,6 +24,9 @@ from assistant.ratelimit import WARNINGS_PER_MINUTE
 from assistant.recognizer import command_labels
 from assistant.settings import path_value
 from assistant.yaml_lines import LocatedDocument, YamlSyntaxError, load_located
+
+if TYPE_CHECKING:
+    from assistant.features import FeatureContract
 
 log = logging.getLogger("assistant.config")
 
@@ -152,6 +155,9 @@ class Config:
     notes: tuple[ConfigProblem, ...] = ()
     """What is valid and may well be meant, but worth knowing (thresholds overriding those the
     microphone model's card gives)."""
+    model_thresholds: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    """The thresholds the microphone model's card gives its commands, as a board built with the
+    model reports them (microphone.thresholds, the desktop's overrides, aside)."""
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -256,7 +262,8 @@ def _checked(
         checker.problem((), "the configuration must be a mapping of settings")
         raise ConfigError(checker.problems)
     values, sections, mistyped = _top_level_and_sections(checker, data)
-    reported, model_name = _check_sections(checker, values, sections, mistyped)
+    contract, model_name = _check_sections(checker, values, sections, mistyped)
+    reported = command_labels(contract.labels) if contract else None
     limits = tuple(  # a command's own min_score and cooldown default to the top level's
         dataclasses.replace(setting, default=values[setting.name])
         for setting in TOP_LEVEL_SETTINGS
@@ -282,6 +289,7 @@ def _checked(
         tuple(sorted(checker.warnings, key=lambda warning: warning.line)),
         tuple(skills_checker.skills_off),
         tuple(checker.notes),
+        contract.thresholds if contract else {},
     )
 
 
@@ -338,11 +346,11 @@ def _switchable(schema: tuple[Setting, ...]) -> bool:
 
 def _check_sections(
     checker: ConfigChecker, values: dict[str, Any], sections: dict[str, dict], mistyped: set[str]
-) -> tuple[tuple[str, ...] | None, str]:
+) -> tuple[FeatureContract | None, str]:
     """What a run would refuse although every value has the right type (sections with a
     value of the wrong type are left to that message), a voice the speech engine does not
-    have included. Returns what the microphone model can report and the model file's name,
-    for the commands (None: its card could not be read)."""
+    have included. Returns the microphone model's contract (what it can report, the
+    thresholds its card gives; None: its card could not be read) and the model file's name."""
     from assistant.espeak import check_voice
     from assistant.microphone_settings import (
         check_near_misses,
@@ -355,12 +363,12 @@ def _check_sections(
     from assistant.rooms.topics import check_level
     from assistant.vosk_models import check_model
 
-    model: tuple[tuple[str, ...] | None, str] = (None, "")
+    model: tuple[FeatureContract | None, str] = (None, "")
 
     def microphone(section: dict[str, Any]) -> None:
         nonlocal model
         contract = model_contract(section)
-        model = (command_labels(contract.labels), model_file(section["model"]).name)
+        model = (contract, model_file(section["model"]).name)
         check_thresholds(section, contract.labels)
         check_near_misses(section)
         note = overrides_note(section, contract)

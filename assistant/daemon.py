@@ -340,8 +340,9 @@ class Assistant:
             return self.add_source(microphone, choice)
         if self.virtual_board is None:
             self.virtual_board = VirtualBoard(
-                self.config.model_commands or None,
+                self.config.model_commands,
                 heartbeat_ms=self.config.sections["emulator"]["heartbeat_ms"],
+                thresholds=self.config.model_thresholds,
             )
         return self.add_source(self._serial(self.virtual_board.plug_in(), own_pty=True), "emulator")
 

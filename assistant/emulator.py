@@ -16,9 +16,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from assistant import protocol
-from assistant.config import model_commands
 from assistant.paths import runtime_dir
-from assistant.recognizer import DEFAULT_THRESHOLD
+from assistant.recognizer import DEFAULT_THRESHOLD, command_labels
 
 log = logging.getLogger("assistant.emulator")
 
@@ -54,11 +53,19 @@ class VirtualBoard:
     ):
         """`labels`: the commands it detects (default: those of the committed model); `link`: a
         stable path kept pointing at the current pty (as udev's by-id links); `thresholds`: what
-        `INFO` reports for each command (default DEFAULT_THRESHOLD).
+        `INFO` reports for each command, as a board built with the model of `labels` starts
+        with: its card's (those of the committed model's card when `labels` is not given;
+        DEFAULT_THRESHOLD for a command it leaves out).
 
         `greets_on_open` False makes it miss the host's opening of the port, as the firmware does
         when a host closes and reopens it within one loop pass: no HELLO until the host asks."""
-        self.labels = tuple(labels or model_commands())
+        if not labels:
+            from assistant.model_files import load_contract
+
+            committed = load_contract()
+            labels = command_labels(committed.labels)
+            thresholds = {**committed.thresholds, **(thresholds or {})}
+        self.labels = tuple(labels)
         self.link = link
         self.heartbeat_ms = heartbeat_ms
         self.model = model

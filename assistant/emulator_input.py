@@ -90,14 +90,19 @@ def emulated_board(
 ) -> tuple[VirtualBoard, list[protocol.Message] | None]:
     """The virtual board `emulate` runs, and with --wav the lines it replays after its HELLO.
     With --wav the board takes the identity and thresholds of the pipeline that heard the
-    recording; else it detects the configured model's commands."""
+    recording; else it detects the configured model's commands, with its card's thresholds."""
     from assistant.emulator import VirtualBoard
 
     if not args.wav:
         heartbeat_ms = args.heartbeat_ms
         if heartbeat_ms is None:  # 0 is an answer: no heartbeats
             heartbeat_ms = config.sections["emulator"]["heartbeat_ms"]
-        board = VirtualBoard(config.model_commands or None, link=link, heartbeat_ms=heartbeat_ms)
+        board = VirtualBoard(
+            config.model_commands,
+            link=link,
+            heartbeat_ms=heartbeat_ms,
+            thresholds=config.model_thresholds,
+        )
         return board, None
     (hello, *messages), thresholds = _wav_messages(args.wav, config.sections["microphone"])
     board = VirtualBoard(hello.labels, 0, hello.model, link, hello.fw, thresholds=thresholds)
@@ -142,15 +147,13 @@ def _wav_messages(
     `microphone:` section's model and recognizer settings; and the threshold of each command
     that pipeline applied."""
     from assistant.microphone_settings import ListenerSettings
-    from assistant.model_files import load_contract
     from assistant.model_runner import ModelError
-    from assistant.pipeline import messages_from_wav
+    from assistant.pipeline import KeywordPipeline, board_messages
 
     settings = ListenerSettings.from_values(microphone)
-    recognition = settings.recognizer_settings()
     try:
-        messages = messages_from_wav(path, settings.model_path, recognition, settings.heartbeat_ms)
-        card = load_contract(settings.model_path).thresholds
+        pipeline = KeywordPipeline(settings.model_path, settings.recognizer_settings())
+        messages = board_messages(pipeline, path, settings.heartbeat_ms)
     except (OSError, ValueError, ModelError) as error:
         raise SystemExit(f"cannot replay {path}: {error}") from None
-    return messages, recognition.recognizer(messages[0].labels, card).thresholds
+    return messages, pipeline.recognizer.thresholds

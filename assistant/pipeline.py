@@ -242,7 +242,14 @@ def messages_from_wav(
 ) -> list[protocol.Message]:
     """The protocol lines a board would send while hearing the WAV file (HELLO, DET, HB); a
     file at another rate than the board's is resampled to it."""
-    pipeline = KeywordPipeline(model_path, settings)
+    return board_messages(KeywordPipeline(model_path, settings), path, heartbeat_ms, chunk_ms)
+
+
+def board_messages(
+    pipeline: KeywordPipeline, path: str | Path, heartbeat_ms: int = 1000, chunk_ms: int = 100
+) -> list[protocol.Message]:
+    """As `messages_from_wav`, with `pipeline` hearing the file (a new one: it has heard
+    nothing yet)."""
     samples = read_wav_int16(path, pipeline.sample_rate, resample=True)
     output = BoardOutput(pipeline.model_id, pipeline.commands, heartbeat_ms)
     messages: list[protocol.Message] = [output.hello()]

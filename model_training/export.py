@@ -1,5 +1,5 @@
 """The model's artifacts: the .tflite, its model card (JSON) and the firmware's C files; the card
-and the firmware's thresholds header give each command the same threshold."""
+and the firmware's thresholds header give each command the same threshold, the card's before."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from assistant.features import FRONTEND_PARAMS, INPUT_SHIFT
-from assistant.model_runner import EXPORT_COMMAND, THRESHOLDS_COMMAND, model_id
+from assistant.model_files import card_thresholds
+from assistant.model_runner import EXPORT_COMMAND, THRESHOLDS_COMMAND, ModelError, model_id
 from assistant.recognizer import DEFAULT_THRESHOLD, command_labels
 from model_training.quantize import Quantization
 from model_training.settings import (
@@ -25,6 +26,7 @@ from model_training.settings import (
 )
 from model_training.streaming.thresholds import (
     HEADER_NAME,
+    card_text,
     card_with_thresholds,
     read_thresholds_header,
     thresholds_header,
@@ -162,16 +164,31 @@ def model_settings_h(card: dict, source: str) -> str:
     return _generated_notice(source) + "\n".join(lines) + "\n"
 
 
-def thresholds_for_export(card: dict, header: Path) -> tuple[dict[str, float], str]:
+def previous_thresholds(card: Path, header: Path) -> tuple[dict[str, float], str]:
+    """The thresholds the export replaces, and what gave them: those of the model card `card`
+    (the one source of truth, which `streaming thresholds` writes, with or without the header),
+    else, from a card without them, those of the thresholds header `header`."""
+    try:
+        before = json.loads(card.read_text())
+        labels, values = before["labels"], before["thresholds"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return read_thresholds_header(header), HEADER_NAME
+    try:
+        return card_thresholds(card, values, labels), card.name
+    except ModelError as error:
+        raise ValueError(f"{error}; nothing exported") from None
+
+
+def thresholds_for_export(card: dict, previous: Path, header: Path) -> tuple[dict[str, float], str]:
     """Each command's threshold, and kws_thresholds.h with them for the card's labels: each
-    command keeps its threshold in `header` (the one the export replaces; all of them when the
-    labels are unchanged), and the others get DEFAULT_THRESHOLD, the desktop's default; says
-    which got it."""
-    previous = read_thresholds_header(header)
+    command keeps the threshold the card `previous` gave it (the card the export replaces; from
+    one without thresholds, the thresholds header `header`'s), all of them when the labels are
+    unchanged, and the others get DEFAULT_THRESHOLD, the desktop's default; says which got it."""
+    kept, kept_from = previous_thresholds(previous, header)
     thresholds = {
-        label: previous.get(label, DEFAULT_THRESHOLD) for label in command_labels(card["labels"])
+        label: kept.get(label, DEFAULT_THRESHOLD) for label in command_labels(card["labels"])
     }
-    new = [label for label in thresholds if label not in previous]
+    new = [label for label in thresholds if label not in kept]
     default = f"{DEFAULT_THRESHOLD:.2f}"
     if new:
         print(
@@ -179,7 +196,7 @@ def thresholds_for_export(card: dict, header: Path) -> tuple[dict[str, float], s
             f"theirs with `{THRESHOLDS_COMMAND} --header` (model_training/README.md)"
         )
     source = f"model {card['model_id']} and " + (
-        f"the previous {HEADER_NAME} ({default} for commands it lacks)"
+        f"the previous {kept_from} ({default} for commands it lacks)"
         if len(new) < len(thresholds)
         else f"the default threshold {default}"
     )
@@ -212,17 +229,19 @@ def write_artifacts(
     models_dir: str | Path = MODELS_DIR,
     firmware_dir: str | Path = FIRMWARE_MODEL_DIR,
 ) -> list[Path]:
-    """The .tflite and model card (with the thresholds of the thresholds header), and the C
-    array, its header, the settings header and the thresholds header."""
+    """The .tflite and model card, and the C array, its header, the settings header and the
+    thresholds header; the card and the thresholds header give the thresholds of the card
+    replaced (`thresholds_for_export`)."""
     models_dir, firmware_dir = Path(models_dir), Path(firmware_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
     firmware_dir.mkdir(parents=True, exist_ok=True)
-    thresholds, header = thresholds_for_export(card, firmware_dir / HEADER_NAME)
+    card_path = models_dir / f"{MODEL_BASENAME}.json"
+    thresholds, header = thresholds_for_export(card, card_path, firmware_dir / HEADER_NAME)
     card = card_with_thresholds(card, thresholds)
     source = f"assistant/models/{MODEL_BASENAME}.tflite (model {card['model_id']})"
     files = {
         models_dir / f"{MODEL_BASENAME}.tflite": tflite,
-        models_dir / f"{MODEL_BASENAME}.json": json.dumps(card, indent=2) + "\n",
+        card_path: card_text(card),
         firmware_dir / "kws_model_data.cc": model_data_cc(tflite, source),
         firmware_dir / "kws_model_data.h": model_data_h(source),
         firmware_dir / "kws_model_settings.h": model_settings_h(card, source),

@@ -26,6 +26,7 @@ import pytest
 from assistant_command import assistant, lines_until
 from blocked_calls import a_thread_waits_for, waits_for_one
 from held_event import AnnouncedWait
+from test_config import custom_model
 from waiting import read_for, wait_until
 from wav import played_files, same_speech
 
@@ -1161,6 +1162,29 @@ def test_emulate_replays_a_wav_exactly_as_the_board_pipeline_hears_it(env, tmp_p
     # (the model card's, those of the configuration overriding them)
     assert "thresholds=on:0.840,off:0.760,up:0.810,down:0.820,go:0.300,stop:0.300" in info
     assert expected[0].startswith("HELLO seq=0 proto=1") and len(expected) >= 4
+
+
+def test_emulate_reports_the_thresholds_of_the_configured_models_card(env, tmp_path):
+    """As a board built with that model (its thresholds header holds its card's): 0.8 for a
+    command the card leaves out, and the configuration's overrides are the desktop's only."""
+    import serial
+
+    model = custom_model(tmp_path, ("silence", "yes", "no"), thresholds={"yes": 0.7})
+    config = tmp_path / "config.yaml"
+    config.write_text(f"microphone: {{model: {model}, thresholds: {{no: 0.9}}}}\n")
+    link = tmp_path / "tty"
+    board = _background(
+        env, "--config", str(config), "emulate", "--link", str(link), stdin=subprocess.DEVNULL
+    )
+    try:
+        assert board.stdout.readline().startswith("virtual board on /dev/pts/")
+        with serial.Serial(str(link), timeout=5) as port:
+            port.write(b"INFO\n")
+            info = _lines_until(port, lambda line: line.startswith("INFO "))[-1]
+    finally:
+        board.terminate()
+        board.communicate(timeout=10)
+    assert info.endswith(" thresholds=yes:0.700,no:0.800"), info
 
 
 CHECK_SOUNDDEVICE_AT_START = """

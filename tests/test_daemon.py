@@ -2,7 +2,6 @@
 
 import contextlib
 import dataclasses
-import json
 import logging
 import os
 import re
@@ -19,6 +18,7 @@ import pytest
 from alsa_microphone import DEVICE, plug_in
 from local_midnight import midnight_since
 from runtime_skills import INSTALLED, MISBEHAVING, TELLING, RecordingSkill
+from test_config import custom_model
 from test_own_voice import COMMITTED_MODEL
 from test_phrase_cue import peak_frequency
 from usb_ports import nano_while_linked
@@ -33,7 +33,7 @@ from assistant.daemon import Assistant
 from assistant.emulator import FIRMWARE_VERSION, MODEL_ID, VirtualBoard
 from assistant.host import STATUS_SECONDS
 from assistant.microphone import SAMPLE_RATE, microphone_problem
-from assistant.model_files import DEFAULT_MODEL
+from assistant.model_files import DEFAULT_MODEL, load_contract
 from assistant.model_runner import model_id
 from assistant.plugin import CommandEvent
 from assistant.version import version_text
@@ -871,22 +871,24 @@ def test_the_acknowledgement_is_not_taken_for_the_assistants_own_voice(
 
 
 def test_the_virtual_board_detects_what_the_microphone_model_reports(tmp_path):
-    model = tmp_path / "custom.tflite"
-    model.write_bytes(DEFAULT_MODEL.read_bytes())
-    card = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())
-    relabelled = {**card, "labels": ["silence", "yes"], "thresholds": {"yes": 0.8}}
-    model.with_suffix(".json").write_text(json.dumps(relabelled))
+    """With the thresholds a board built with that model reports: its card's (0.8 for a
+    command it leaves out), which the configuration's overrides do not change."""
+    model = custom_model(tmp_path, ("silence", "yes", "no"), thresholds={"yes": 0.7})
     path = tmp_path / "config.yaml"
     path.write_text(
-        f"source: emulator\nmicrophone: {{model: {model}}}\ncommands: {{yes: recorder.dim}}\n"
+        f"source: emulator\nmicrophone: {{model: {model}, thresholds: {{no: 0.9}}}}\n"
+        "commands: {yes: recorder.dim}\n"
     )
     assistant = Assistant(load_config(path, INSTALLED), INSTALLED, tmp_path, print)
     try:
         assistant.open_default_sources()
-        assert assistant.virtual_board.labels == ("yes",)
+        assert assistant.virtual_board.labels == ("yes", "no")
+        assert assistant.virtual_board.thresholds == {"yes": 0.7, "no": 0.8}
     finally:
         assistant.stop()
-    assert VirtualBoard().labels == ("on", "off", "up", "down", "go", "stop")
+    committed = VirtualBoard()
+    assert committed.labels == ("on", "off", "up", "down", "go", "stop")
+    assert committed.thresholds == load_contract(DEFAULT_MODEL).thresholds
 
 
 def test_typed_and_sent_commands_are_never_taken_for_its_own_voice(tmp_path, audio_output, caplog):

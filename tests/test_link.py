@@ -22,6 +22,7 @@ from assistant import link as serial_link
 from assistant import protocol
 from assistant.emulator import VirtualBoard
 from assistant.link import LineSplitter, OpenTrouble, SerialSource
+from assistant.model_files import load_contract
 from assistant.ratelimit import WarningLimiter
 from assistant.replugs import ReplugLog
 from assistant.sources import DeviceSession, LinkStats
@@ -99,7 +100,9 @@ def test_the_boards_info_is_logged_when_it_connects(board, tmp_path, caplog):
         Running(str(board.link)),
     ):
         assert wait_until(lambda: "test: arena " in caplog.text)
-    assert "thresholds on:0.800,off:0.800" in caplog.text
+    # those a board built with the committed model reports: its card's, as its header's
+    card = ",".join(f"{command}:{t:.3f}" for command, t in load_contract().thresholds.items())
+    assert f"thresholds {card}" in caplog.text
 
 
 def test_malformed_and_oversized_lines_are_counted_and_skipped(board, link):

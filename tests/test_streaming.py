@@ -25,9 +25,9 @@ from model_training.streaming.evaluate import (
 from model_training.streaming.thresholds import (
     check_tuning_report,
     choose_thresholds,
+    config_with_thresholds,
     read_thresholds_header,
     thresholds_header,
-    write_config_thresholds,
 )
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -221,6 +221,47 @@ def test_evaluate_and_thresholds_from_the_command_line(stream, tuning_stream, tm
     assert f"{card} is the card of another model" in capsys.readouterr().err
     assert "thresholds" not in json.loads(card.read_text()) and config.read_text() == original
 
+    # A report made before it recorded the model's sha256, of a model for other commands than
+    # the one now at its path, writes none either.
+    relabelled = tmp_path / "relabelled" / model.name
+    relabelled.parent.mkdir()
+    relabelled.write_bytes(model.read_bytes())
+    relabelled_card = {**json.loads(card.read_text()), "labels": ["silence", "unknown", "lamp"]}
+    relabelled.with_suffix(".json").write_text(json.dumps(relabelled_card))
+    unrecorded = {key: value for key, value in tuning_report.items() if key != "model_sha256"}
+    old = tmp_path / "old_report.json"
+    old.write_text(json.dumps({**unrecorded, "model": str(relabelled)}))
+    assert main(["thresholds", "--config", str(config), "--report", str(old)]) == 1
+    assert (
+        f"{relabelled.with_suffix('.json')} is the card of a model for lamp, and the report "
+        "chose thresholds for on, off, up, down, go, stop"
+    ) in capsys.readouterr().err
+    assert "thresholds" not in json.loads(relabelled.with_suffix(".json").read_text())
+    assert config.read_text() == original
+
+    # Every destination is checked before any is written: a header folder that is missing, or
+    # holding the header of a model for other labels, leaves the card and the config as they were.
+    chosen_here = [
+        "thresholds",
+        "--config",
+        str(config),
+        "--report",
+        str(tuning / "streaming_report.json"),
+    ]
+    assert main([*chosen_here, "--header", str(tmp_path / "nowhere" / "kws_thresholds.h")]) == 1
+    assert f"{tmp_path / 'nowhere'}: no such folder for kws_thresholds.h" in capsys.readouterr().err
+    lamp_header = tmp_path / "lamp_firmware"
+    lamp_header.mkdir()
+    (lamp_header / "kws_thresholds.h").write_text(
+        thresholds_header(("silence", "unknown", "lamp"), {"lamp": 0.7}, "r")
+    )
+    assert main([*chosen_here, "--header", str(lamp_header)]) == 1
+    assert (
+        f"{lamp_header / 'kws_thresholds.h'} is the thresholds header of a model for silence, "
+        "unknown, lamp, not of the model evaluated"
+    ) in capsys.readouterr().err
+    assert "thresholds" not in json.loads(card.read_text()) and config.read_text() == original
+
     assert main([*argv, "--report", str(tuning / "streaming_report.json")]) == 0
     printed = capsys.readouterr().out
     assert "allows 0 over them, all commands together" in printed
@@ -232,6 +273,15 @@ def test_evaluate_and_thresholds_from_the_command_line(stream, tuning_stream, tm
     header = read_thresholds_header(header_dir / "kws_thresholds.h")
     assert {label: header[label] for label in COMMANDS} == chosen  # the board's, the desktop's
     assert load_contract(model).thresholds == chosen  # a card the desktop takes
+
+    # Without --header the card alone is written, and the command says where the board's are.
+    assert main(["thresholds", "--report", str(tuning / "streaming_report.json")]) == 0
+    out, errors = capsys.readouterr()
+    assert f"written to {card} (thresholds)" in out and "written to" not in out.replace(
+        f"written to {card}", ""
+    )
+    assert "NOTE: the board's kws_thresholds.h still holds the thresholds it had" in errors
+    assert "--header FOLDER" in errors and "firmware/kws/src/model" in errors
 
 
 def _report(
@@ -321,20 +371,21 @@ def test_config_thresholds_replace_only_their_lines(tmp_path):
         "    do: lights.on\n"
     )
     config.write_text(original)
-    write_config_thresholds(config, {"on": 0.85, "off": 0.9})
+    edited = config_with_thresholds(config, {"on": 0.85, "off": 0.9})
+    assert config.read_text() == original  # to write once every destination is checked
     expected = original.replace("  thresholds:\n    on: 0.8\n    off: 0.8\n", "")
     expected = expected.replace(
         "  device: default  # the system default\n",
         "  device: default  # the system default\n  thresholds: {on: 0.85, off: 0.90}\n",
     )
-    assert config.read_text() == expected
-    write_config_thresholds(config, {"on": 0.7})
-    assert config.read_text() == expected.replace("{on: 0.85, off: 0.90}", "{on: 0.70}")
+    assert edited == expected
+    config.write_text(edited)
+    edited = config_with_thresholds(config, {"on": 0.7})
+    assert edited == expected.replace("{on: 0.85, off: 0.90}", "{on: 0.70}")
 
     four = tmp_path / "four.yaml"
     four.write_text("microphone:\n    device: default\n# desk microphone\n    block_ms: 100\n")
-    write_config_thresholds(four, {"on": 0.7})
-    assert load_located(four.read_text(), four).data["microphone"] == {
+    assert load_located(config_with_thresholds(four, {"on": 0.7}), four).data["microphone"] == {
         "thresholds": {"on": 0.7},
         "device": "default",
         "block_ms": 100,
@@ -343,13 +394,14 @@ def test_config_thresholds_replace_only_their_lines(tmp_path):
     odd = tmp_path / "odd.yaml"
     odd.write_text("microphone:\n  thresholds:\n    on: 0.8\n# c\n    off: 0.8\n")
     with pytest.raises(ValueError, match=r"not changed.*by hand: \{on: 0.70\}"):
-        write_config_thresholds(odd, {"on": 0.7})
-    assert odd.read_text().endswith("# c\n    off: 0.8\n")
+        config_with_thresholds(odd, {"on": 0.7})
 
     bare = tmp_path / "bare.yaml"
     bare.write_text("source: auto\n")
     with pytest.raises(ValueError, match="no `microphone:` section"):
-        write_config_thresholds(bare, {"on": 0.7})
+        config_with_thresholds(bare, {"on": 0.7})
+    with pytest.raises(ValueError, match=f"{tmp_path}: cannot read the config file"):
+        config_with_thresholds(tmp_path, {"on": 0.7})  # a folder
 
 
 def test_the_firmware_header_lists_thresholds_in_label_order():

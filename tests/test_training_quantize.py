@@ -14,6 +14,7 @@ from assistant.features import FRONTEND_PARAMS, FeatureContract
 from model_training import export, models, quantize
 from model_training.evaluate import predict_float
 from model_training.settings import LABELS
+from model_training.streaming.thresholds import HEADER_NAME, read_thresholds_header
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +120,29 @@ def test_model_card_holds_the_input_contract(tflite, tmp_path):
     contract = FeatureContract.from_model_card(card_path)
     assert contract.input_multiplier == card["input_multiplier"]
     assert (tmp_path / "m" / "kws_int8.tflite").read_bytes() == tflite
+
+
+def test_export_takes_the_thresholds_of_the_card_it_replaces(tflite, tmp_path):
+    """The card is the one source of the thresholds: chosen into it alone (`streaming
+    thresholds` without --header), an export again writes them into the header too, rather
+    than the header's back into the card."""
+    models, firmware = tmp_path / "m", tmp_path / "fw"
+    export.write_artifacts(tflite, _card(tflite), models, firmware)
+    card_path = models / "kws_int8.json"
+    card = json.loads(card_path.read_text())
+    chosen = {**card["thresholds"], "on": 0.9, "stop": 0.655}
+    card_path.write_text(json.dumps({**card, "thresholds": chosen}))
+    export.write_artifacts(tflite, _card(tflite), models, firmware)
+    assert json.loads(card_path.read_text())["thresholds"] == chosen
+    header = firmware / HEADER_NAME
+    assert {label: read_thresholds_header(header)[label] for label in chosen} == chosen
+    assert "the previous kws_int8.json" in header.read_text()
+
+    before = header.read_text()
+    card_path.write_text(json.dumps({**card, "thresholds": {"on": 2}}))
+    with pytest.raises(ValueError, match=r"gives on 2, not a number from 0 to 1.*nothing exported"):
+        export.write_artifacts(tflite, _card(tflite), models, firmware)
+    assert header.read_text() == before
 
 
 @pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")

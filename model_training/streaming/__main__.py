@@ -97,15 +97,19 @@ def format_report(report: dict) -> str:
 
 
 def cmd_thresholds(args) -> None:
-    from assistant.features import FeatureContract
+    """Choose the thresholds, and write them into the card of the model evaluated (and with
+    --config, --header into those files) once every destination has been checked."""
     from assistant.model_files import model_card_path
     from model_training.streaming.thresholds import (
         HEADER_NAME,
+        card_text,
+        card_with_chosen_thresholds,
         check_tuning_report,
+        check_writable,
         choose_thresholds,
+        config_with_thresholds,
+        header_path,
         thresholds_header,
-        write_card_thresholds,
-        write_config_thresholds,
     )
 
     report_path = Path(args.report)
@@ -114,20 +118,30 @@ def cmd_thresholds(args) -> None:
     budget = args.max_false_accepts_per_hour
     choice = choose_thresholds(report, budget)
     print(format_choice(choice, budget))
-    card = model_card_path(report["model"])
-    write_card_thresholds(card, choice.thresholds, report.get("model_sha256"))
-    print(f"written to {card} (thresholds), which the desktop uses")
+    card_path = model_card_path(report["model"])
+    card = card_with_chosen_thresholds(card_path, choice.thresholds, report.get("model_sha256"))
+    writes = {card_path: (card_text(card), "(thresholds), which the desktop uses")}
     if args.config:
-        write_config_thresholds(args.config, choice.thresholds)
-        print(f"written to {args.config} (microphone.thresholds)")
+        config = Path(args.config)
+        text = config_with_thresholds(config, choice.thresholds)
+        writes[config] = (text, "(microphone.thresholds), overriding the card's")
     if args.header:
-        labels = FeatureContract.from_model_card(card).labels
-        header = Path(args.header)
-        if header.is_dir():
-            header = header / HEADER_NAME
+        header = header_path(args.header, card["labels"])
         source = "/".join(report_path.parts[-2:])  # the tuning evaluation's folder and file
-        header.write_text(thresholds_header(labels, choice.thresholds, source))
-        print(f"written to {header}")
+        writes[header] = (thresholds_header(card["labels"], choice.thresholds, source), "")
+    for path in writes:
+        check_writable(path)
+    for path, (text, what) in writes.items():
+        path.write_text(text)
+        print(f"written to {path} {what}".rstrip())
+    if not args.header:
+        print(
+            f"NOTE: the board's {HEADER_NAME} still holds the thresholds it had: write these "
+            "there too with --header FOLDER, the folder `export` wrote the model's firmware "
+            f"files into (the committed model's: {FIRMWARE_MODEL_DIR.relative_to(REPO_ROOT)}); "
+            "the next `export` into those folders writes the card's into it",
+            file=sys.stderr,
+        )
 
 
 def format_choice(choice, budget: float) -> str:

@@ -1,17 +1,20 @@
-"""Choose each command's threshold from the sweep over validation-speaker (tuning) streams; write
-them to the model's card, the config and the firmware header."""
+"""Choose each command's threshold from the sweep over validation-speaker (tuning) streams; what
+the model's card, the config and the firmware header become with them, each checked before any
+is written."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from assistant.model_runner import THRESHOLDS_COMMAND
+from assistant.model_runner import EXPORT_COMMAND, THRESHOLDS_COMMAND
+from assistant.recognizer import command_labels
 from assistant.yaml_lines import YamlSyntaxError, load_located
 from model_training.streaming import REPORTING_SPLIT, TUNING_SPLIT
 
@@ -106,32 +109,84 @@ def card_with_thresholds(card: Mapping, thresholds: Mapping[str, float]) -> dict
     return dict([*entries[:at], ("thresholds", chosen), *entries[at:]])
 
 
-def write_card_thresholds(
+def card_with_chosen_thresholds(
     path: str | Path, thresholds: Mapping[str, float], model_sha256: str | None
-) -> None:
-    """Set `thresholds` in the model card at `path`, the card of the model evaluated
-    (`model_sha256`, which a report made before it was recorded lacks: then unchecked);
-    ValueError, and the card unchanged, when it is another model's card."""
+) -> dict:
+    """The model card at `path` with `thresholds`, to write in its place. ValueError when it is
+    not the card of the model evaluated: its sha256 is not `model_sha256` (which a report made
+    before it was recorded lacks), or its commands are not those the thresholds are for."""
     path = Path(path)
-    card = json.loads(path.read_text())
+    again = "Evaluate the model there again and choose from that report"
+    try:
+        card = json.loads(path.read_text())
+        commands = command_labels(card["labels"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(
+            f"{path}: cannot read the card of the model evaluated ({error!r}); export the model "
+            f"again with `{EXPORT_COMMAND}`, which writes it and its card. {again}"
+        ) from None
     if model_sha256 is not None and card.get("sha256") != model_sha256:
         raise ValueError(
             f"{path} is the card of another model (sha256 {card.get('sha256')}) than the one "
-            f"evaluated (sha256 {model_sha256}): exported again since? Evaluate the model "
-            "there again and choose from that report"
+            f"evaluated (sha256 {model_sha256}): exported again since? {again}"
         )
-    path.write_text(json.dumps(card_with_thresholds(card, thresholds), indent=2) + "\n")
+    if set(thresholds) != set(commands):
+        raise ValueError(
+            f"{path} is the card of a model for {', '.join(commands)}, and the report chose "
+            f"thresholds for {', '.join(thresholds)}: the report is of another model than the "
+            f"one there (exported again since?). {again}"
+        )
+    return card_with_thresholds(card, thresholds)
+
+
+def card_text(card: Mapping) -> str:
+    """A model card as its file holds it."""
+    return json.dumps(card, indent=2) + "\n"
+
+
+def header_path(given: str | Path, labels: Sequence[str]) -> Path:
+    """The thresholds header `--header` names (the header, or the folder to hold it), for a
+    model of `labels`. ValueError when its folder is missing, or it is the header of a model
+    for other labels."""
+    header = Path(given)
+    if header.is_dir():
+        header = header / HEADER_NAME
+    if not header.parent.is_dir():
+        raise ValueError(
+            f"{header.parent}: no such folder for {header.name}; give the folder `export` wrote "
+            "the model's firmware files into (its --firmware-dir; the committed model's: "
+            "firmware/kws/src/model)"
+        )
+    before = list(read_thresholds_header(header))
+    if before and before != list(labels):
+        raise ValueError(
+            f"{header} is the thresholds header of a model for {', '.join(before)}, not of the "
+            f"model evaluated ({', '.join(labels)}): give the folder `export` wrote that "
+            "model's firmware files into"
+        )
+    return header
+
+
+def check_writable(path: Path) -> None:
+    """ValueError unless `path` can be written (replaced, or made in its folder)."""
+    target = path if path.exists() else path.parent
+    if not os.access(target, os.W_OK):
+        raise ValueError(f"{path}: cannot write it ({target} is not writable); nothing written")
 
 
 def _flow_mapping(thresholds: Mapping[str, float]) -> str:
     return "{" + ", ".join(f"{label}: {value:.2f}" for label, value in thresholds.items()) + "}"
 
 
-def write_config_thresholds(path: str | Path, thresholds: Mapping[str, float]) -> None:
-    """Set `thresholds:` in the `microphone:` section of a config file, changing only that line
-    (and the lines of a block mapping it replaces)."""
+def config_with_thresholds(path: str | Path, thresholds: Mapping[str, float]) -> str:
+    """The config file at `path` with `thresholds:` set in its `microphone:` section, to write
+    in its place: only that line changes (and the lines of a block mapping it replaces).
+    ValueError when it cannot be read or edited so."""
     path = Path(path)
-    lines = path.read_text().splitlines(keepends=True)
+    try:
+        lines = path.read_text().splitlines(keepends=True)
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: cannot read the config file ({error})") from None
     try:
         section = next(
             i for i, line in enumerate(lines) if re.match(r"microphone:\s*(#.*)?$", line)
@@ -170,7 +225,7 @@ def write_config_thresholds(path: str | Path, thresholds: Mapping[str, float]) -
             f"{path}: not changed, its layout is not one this command can edit ({error.message}); "
             f"set microphone.thresholds by hand: {_flow_mapping(thresholds)}"
         ) from None
-    path.write_text(text)
+    return text
 
 
 def thresholds_header(
