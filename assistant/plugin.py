@@ -316,14 +316,15 @@ def action(
 ) -> Callable:
     """Mark a Skill method as an action, as `@action(...)` or bare `@action`. The method is
     called as `method(event, **params)` and may return a short reply to speak (a str, or None
-    for no reply). `name` defaults to the method's name without a trailing `_`."""
+    for no reply). `name` defaults to the method's name without a trailing `_`, `help` to the
+    first paragraph of its docstring, on one line."""
     if callable(name):  # used bare: @action
         return action()(name)
 
     def mark(method: Callable) -> Callable:
         method.__assistant_action__ = Action(  # type: ignore[attr-defined]
             name=name or method.__name__.rstrip("_"),
-            help=help or (method.__doc__ or "").strip().split("\n")[0],
+            help=help or " ".join((method.__doc__ or "").strip().split("\n\n")[0].split()),
             params=params,
             method_name=method.__name__,
         )

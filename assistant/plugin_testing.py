@@ -21,6 +21,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,7 @@ class SkillUnderTest:
     or `listen_for_phrase` does; `timeout` is the `skill_timeout`, `focus_seconds` the
     configuration's. `allow_refused` builds it even with settings `config check` refuses
     (their problems in `refused`), to test what it does should they reach it all the same (a
-    file removed since the check). A setting or parameter declared `path=True` is resolved as
+    file missing when it starts). A setting or parameter declared `path=True` is resolved as
     `config check` resolves it: `~` expanded, a relative path taken from `config_dir`, the
     folder of the configuration file the settings stand for (None: the current folder when
     built). Use it as a context manager, or call `stop`."""
@@ -144,12 +145,15 @@ class SkillUnderTest:
         or a command heard by a board now (score 0.95). The reply (None: none), or the error
         the call raised: SkillError, NothingToDo, another exception of the skill,
         assistant.skill_runner.Abandoned after the timeout. ConfigRefused when `config check` would
-        refuse the call."""
+        refuse the call; the settings are not judged again (a file they name removed since the
+        skill was built is the skill's to handle, as in a running assistant)."""
         if isinstance(event, str):
             event = CommandEvent(event, 0.95, source="test", received=elapsed(), heard=True)
         skill = self.host.installed[self.name]
-        _, calls, found = check_skill_use(skill, self.settings, [(action, params)], self.config_dir)
-        problems = [problem for problem in found if problem not in self.refused]
+        check = partial(check_skill_use, skill, self.settings, folder=self.config_dir)
+        _, calls, found = check([(action, params)])
+        of_settings = check()[2]
+        problems = [problem for problem in found if problem not in of_settings]
         if problems:
             raise ConfigRefused("\n".join(problems))
         future = self.host.call(self.name, action, event, calls[0].params)

@@ -324,7 +324,9 @@ def test_send_answers_err_with_the_reason_when_nothing_ran_or_an_action_failed(a
         assert control.send_command("yes", path) == (
             "ERR 'yes' is not a command the model can hear; it hears: on, off, up, down, go, stop"
         )
-        assert control.send_command("stop", path) == "ERR failed: boom"
+        assert control.send_command("stop", path) == (
+            "ERR failed: crashed with RuntimeError: boom (the log has the traceback)"
+        )
         assert control.send_command("go", path) == "OK did bright 2; fine"
         assert assistant.replies[-2:] == ["did bright 2", "fine"]  # spoken in the list's order
         failed = "ERR failed: the lamp is not answering; not run"

@@ -202,6 +202,23 @@ def test_a_bare_action_decorator_declares_the_action():
     assert declaration_problem(Bare) is None
 
 
+def test_an_actions_help_from_its_docstring_is_its_first_paragraph_on_one_line():
+    """As `assistant skills` shows it: a first sentence wrapped over lines is not cut."""
+
+    class Wrapped(Skill):
+        name = "wrapped"
+
+        @action
+        def stop_all(self, event):
+            """Silence ringing timers, or else cancel
+            the one due first.
+
+            Details for the reader of the code."""
+
+    help = Wrapped.actions()["stop_all"].help
+    assert help == "Silence ringing timers, or else cancel the one due first."
+
+
 def test_an_action_may_be_named_like_a_lifecycle_method_through_its_name():
     class Stopwatch(Skill):
         name = "stopwatch"

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 from runtime_skills import NoStartSkill, PatientSkill, TroubleSkill
+from test_config_paths import SoundSkill
 
-from assistant.plugin_testing import SkillUnderTest
+from assistant.plugin_testing import ConfigRefused, SkillUnderTest
 from assistant.skill_runner import Abandoned
 
 REPO = Path(__file__).resolve().parent.parent
@@ -66,3 +67,20 @@ def test_an_action_that_crashes_raises_its_error(tmp_path: Path) -> None:
         with pytest.raises(RuntimeError, match="boom"):
             skill.do("crash")
         assert skill.do("fine") == "fine"
+
+
+def test_a_file_its_settings_name_removed_since_it_was_built_reaches_the_skill(
+    tmp_path: Path,
+) -> None:
+    """As in a running assistant, whose settings were checked when it loaded them: an action
+    is refused for what is wrong with the call, not for a settings file gone since."""
+    chime = tmp_path / "ding.wav"
+    chime.touch()
+    with SkillUnderTest(SoundSkill, {"chime": "ding.wav"}, tmp_path, config_dir=tmp_path) as sound:
+        chime.unlink()
+        assert sound.do("play", file="b.wav") == f"{chime} then {tmp_path}/b.wav"
+        with pytest.raises(ConfigRefused) as refused:
+            sound.do("play", files="b.wav")
+        assert str(refused.value) == (
+            "sound.play.with: unknown setting 'files'; did you mean 'file'? valid: file"
+        )
