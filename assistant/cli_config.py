@@ -5,12 +5,20 @@ which says whether it loads."""
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
 from assistant import service
-from assistant.config import Config, ConfigError, config_path, load_config
+from assistant.config import (
+    DEFAULT_CONFIG,
+    Config,
+    ConfigError,
+    config_path,
+    load_config,
+    user_config_path,
+)
 from assistant.discovery import usable_skills
 from assistant.plugin import Skill
 
@@ -37,7 +45,19 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     for note in config.notes:
         print(note)
     print(f"{path}: OK ({_summary(config)})")
+    if path == DEFAULT_CONFIG and not args.config:
+        print(_how_to_copy(path))
     return 0
+
+
+def _how_to_copy(default: Path) -> str:
+    """What to run to make the user's own configuration from the default one."""
+    user = user_config_path()
+    return (
+        "this is the default configuration; to change it, make your own copy, which the "
+        f"assistant then reads instead: mkdir -p {shlex.quote(str(user.parent))} && "
+        f"cp {shlex.quote(str(default))} {shlex.quote(str(user))}"
+    )
 
 
 def _summary(config: Config) -> str:

@@ -146,14 +146,14 @@ def _syntax_error(
     line = mark.line + 1 if mark else 1
     message = f"YAML syntax error: {error.problem}"
     if "'\\t'" in str(error.problem):
-        message = "tabs cannot indent YAML; use spaces"
+        message = _tab_hint(text, mark)
     elif "quoted scalar" in str(error.context) and error.context_mark:
         line = error.context_mark.line + 1
         message = "this quote is not closed"
     elif slip := _colon_slip(error, text, secrets):
         line, message = slip
     elif "expected <block end>" in str(error.problem):
-        message += f"; {_indent_hint(error)}"
+        message += f"; {_indent_hint(error, text.splitlines())}"
     elif "but got ':'" in str(error.problem):  # in {...} or [...]
         message += '; a value holding `: ` needs quotes: `{text: "Note: tea is ready"}`'
     return YamlSyntaxError(file, line, message)
@@ -244,18 +244,103 @@ def _without_comment(line: str) -> str:
     return re.sub(r"(^|\s)#.*", "", line).strip()
 
 
-def _indent_hint(error: yaml.MarkedYAMLError) -> str:
-    """What a line that ends no block above it most likely needs: other indentation."""
+def _tab_hint(text: str, mark: yaml.Mark | None) -> str:
+    """The fix for a tab YAML cannot read: one that indents a line, or one between (or after)
+    the words of a line, whose column is named but not its text (it may follow a password)."""
+    if mark is None or not text.splitlines()[mark.line][: mark.column].strip():
+        return "tabs cannot indent YAML; use spaces"
+    return (
+        f"a tab at column {mark.column + 1}: YAML takes spaces between the words of a line, not "
+        "tabs; replace it with a space (or remove it at the end of the line)"
+    )
+
+
+def _indent_hint(error: yaml.MarkedYAMLError, lines: list[str]) -> str:
+    """What a line that ends no block above it most likely needs: other indentation, like the
+    list item above it for an item, or like the keys it belongs with, which a line indented
+    less between them may have ended."""
     opened = error.context_mark.line + 1 if error.context_mark else 1
     if "'?'" in str(error.problem) and "collection" in str(error.context):
         return (
             f"this key does not line up with the list that starts on line {opened}: to give it "
             "to the item above, indent it like the item's first key (past the `-`)"
         )
+    index = error.problem_mark.line if error.problem_mark else 0
+    if (item := _item_above(lines, index, opened - 1)) is not None:
+        spaces = _indentation(lines[item])
+        return (
+            f"this list item does not line up with the item on line {item + 1}: indent its `-` "
+            f"like that one's ({spaces} spaces)"
+        )
+    column = error.context_mark.column if error.context_mark else 0
+    if found := _block_ender(lines, index, column):
+        key, ending, inner = found
+        return (
+            f"this line lines up with no block still open: to put it in the block of line "
+            f"{ending + 1}{_key_named(lines[ending])}, indent it like line {inner + 1} "
+            f"({_indentation(lines[inner])} spaces); to keep it with line {key + 1}"
+            f"{_key_named(lines[key])}, indent line {ending + 1} like line {key + 1} "
+            f"({_indentation(lines[key])} spaces)"
+        )
     return (
         "this line is indented to none of the levels above it: line it up with the keys it "
         f"belongs with (the block from line {opened}), or indent it under a key ending in `:`"
     )
+
+
+def _item_above(lines: list[str], index: int, first: int) -> int | None:
+    """When line `index` is a list item: the nearest list item above it, from line `first` on
+    (both 0-based) and indented otherwise; else None."""
+    if index >= len(lines) or not _is_item(lines[index]):
+        return None
+    for above in range(index - 1, max(first, 0) - 1, -1):
+        if _is_item(lines[above]):
+            return above if _indentation(lines[above]) != _indentation(lines[index]) else None
+    return None
+
+
+def _block_ender(lines: list[str], index: int, open_column: int) -> tuple[int, int, int] | None:
+    """When line `index` is indented past the block still open (at `open_column`), which a line
+    indented less ended: the nearest line above it indented as it is, the one line with content
+    between them indented less (which ended the block both were in), and the first line of the
+    block that one opens (0-based); else None."""
+    if index >= len(lines) or _indentation(lines[index]) <= open_column:
+        return None
+    indentation = _indentation(lines[index])
+    ending = None
+    for above in range(index - 1, -1, -1):
+        if not _without_comment(lines[above]):
+            continue
+        if _indentation(lines[above]) == indentation:
+            break
+        if _indentation(lines[above]) < indentation:
+            if ending is not None:  # more lines than one to indent: no hint
+                return None
+            ending = above
+    else:
+        return None
+    if ending is None:
+        return None
+    inner = next(i for i in range(ending + 1, index + 1) if _without_comment(lines[i]))
+    if inner == index or _indentation(lines[inner]) <= _indentation(lines[ending]):
+        return None
+    return above, ending, inner
+
+
+def _key_named(line: str) -> str:
+    """` (`key:`)` for a line that starts with a key (its value is not shown: it may be a
+    password); else empty."""
+    found = re.match(r"(?:- )?([\w.-]+):", _without_comment(line))
+    return f" (`{found[1]}:`)" if found else ""
+
+
+def _is_item(line: str) -> bool:
+    content = _without_comment(line)
+    return content == "-" or content.startswith("- ")
+
+
+def _indentation(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
 
 
 def _convert(node: yaml.Node, path: Path_, document: LocatedDocument, parents: tuple) -> Any:

@@ -87,6 +87,21 @@ def test_a_reader_that_stops_early_gets_no_traceback(env):
     assert b"Traceback" not in errors
 
 
+def test_config_check_of_the_default_says_how_to_make_your_own_copy(env):
+    """With no file of their own, users are told the command that makes one; once it has run,
+    the check reads their copy, and says nothing of copying any more."""
+    result = assistant(env, "config", "check")
+    assert result.returncode == 0, result.stderr
+    checked, how = result.stdout.splitlines()
+    assert checked.startswith(f"{DEFAULT_CONFIG}: OK (6 commands")
+    assert how.startswith("this is the default configuration; to change it, make your own copy")
+    subprocess.run(how.split(": ", 1)[1], shell=True, check=True)
+    user_config = Path(env["XDG_CONFIG_HOME"], "assistant", "config.yaml")
+    assert user_config.read_text() == DEFAULT_CONFIG.read_text()
+    result = assistant(env, "config", "check")
+    assert result.stdout.splitlines() == [checked.replace(str(DEFAULT_CONFIG), str(user_config))]
+
+
 def test_config_check_reports_problems_with_file_and_line(env, tmp_path):
     good = tmp_path / "good.yaml"
     good.write_text(textwrap.dedent(CONFIG))

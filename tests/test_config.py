@@ -529,6 +529,10 @@ def test_common_yaml_mistakes_say_what_to_write(tmp_path):
     assert problems(tmp_path, "commands:\n\ton: recorder.dim\n") == [
         f"{tmp_path}/config.yaml:2: tabs cannot indent YAML; use spaces"
     ]
+    assert problems(tmp_path, "commands:\n  on:\trecorder.dim\n") == [
+        f"{tmp_path}/config.yaml:2: a tab at column 6: YAML takes spaces between the words of a "
+        "line, not tabs; replace it with a space (or remove it at the end of the line)"
+    ]
     assert problems(tmp_path, 'commands:\n  on: "recorder.dim\n  off: recorder.dim\n') == [
         f"{tmp_path}/config.yaml:2: this quote is not closed"
     ]
@@ -863,6 +867,55 @@ def test_a_key_that_lines_up_with_no_level_gets_an_indentation_hint(tmp_path):
         f"{tmp_path}/config.yaml:4: YAML syntax error: expected <block end>, but found '<block "
         "mapping start>'; this line is indented to none of the levels above it"
     )
+
+
+def test_a_list_item_that_lines_up_with_no_level_names_the_item_to_line_up_with(tmp_path):
+    for indentation in ("    ", "       "):  # less than the item above, then more
+        found = problems(
+            tmp_path,
+            "commands:\n  on:\n    do:\n      - {action: recorder.dim}\n"
+            f"{indentation}- {{action: recorder.bright}}\n",
+        )
+        assert len(found) == 1
+        assert found[0].startswith(f"{tmp_path}/config.yaml:5: YAML syntax error: ")
+        assert found[0].endswith(
+            "; this list item does not line up with the item on line 4: indent its `-` like "
+            "that one's (6 spaces)"
+        )
+
+
+def test_a_line_whose_block_a_line_indented_less_ended_names_both_ways_to_fix_it(tmp_path):
+    """`go:` written at the top level ends the block of the commands: `stop:`, lined up with
+    them, fits no block still open. Which line is wrong only the user knows: both are said."""
+    found = problems(
+        tmp_path,
+        """\
+        commands:
+          on: recorder.dim
+        go:
+            do: recorder.bright
+          stop: recorder.dim
+        """,
+    )
+    assert len(found) == 1
+    assert found[0].endswith(
+        "; this line lines up with no block still open: to put it in the block of line 3 "
+        "(`go:`), indent it like line 4 (4 spaces); to keep it with line 2 (`on:`), indent "
+        "line 3 like line 2 (2 spaces)"
+    )
+    found = problems(  # the other way round: `when:` belongs with the `do:` just above it
+        tmp_path,
+        """\
+        commands:
+          on:
+            do: recorder.dim
+          off:
+             do: recorder.bright
+            when: {recorder: recorder.dim}
+        """,
+    )
+    assert found[0].startswith(f"{tmp_path}/config.yaml:6: ")
+    assert "to put it in the block of line 4 (`off:`), indent it like line 5 (5 spaces)" in found[0]
 
 
 class CheckingSkill(Skill):
