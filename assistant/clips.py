@@ -118,6 +118,25 @@ class RecentAudio:
         return self.heard - (self.heard - time_ms * SAMPLES_PER_MS) % TIME_WRAP_SAMPLES
 
 
+def speaker_clips(folder: Path, speaker: str) -> list[tuple[int, Path]]:
+    """Every clip and near miss of `speaker` under the clips folder `folder`, wherever moved (in
+    a folder of it or of its near misses' folder), by number."""
+    found = []
+    name = re.compile(rf"{re.escape(speaker)}_nohash_(\d+)\.wav")
+    pattern = f"*/{speaker}_nohash_*.wav"
+    for path in (*folder.glob(pattern), *(folder / NEAR_MISSES_FOLDER).glob(pattern)):
+        match = name.fullmatch(path.name)
+        if match:
+            found.append((int(match[1]), path))
+    return sorted(found)
+
+
+def next_number(clips: Iterable[tuple[int, Path]]) -> int:
+    """The number of the next clip of a speaker whose clips (`speaker_clips`) are `clips`:
+    past all of them."""
+    return max((n for n, _ in clips), default=-1) + 1
+
+
 class ClipKeeper:
     """Writes a clip of each command heard to `folder`, and of each near miss (when
     `near_misses`) under its NEAR_MISSES_FOLDER, keeping the newest `keep` of each."""
@@ -144,7 +163,6 @@ class ClipKeeper:
         self.recent = RecentAudio(self._capacity)
         self.problem: str | None = None
         """Why the last clip could not be written (None: it was, or none was tried)."""
-        self._name = re.compile(rf"{re.escape(self.speaker)}_nohash_(\d+)\.wav")
         self._writer: ThreadPoolExecutor | None = None
 
     def listening(self) -> None:
@@ -204,15 +222,7 @@ class ClipKeeper:
         return text if self.problem is None else f"{text} (the last not written: {self.problem})"
 
     def _clips(self) -> list[tuple[int, Path]]:
-        """Every clip and near miss of this speaker under the folder, wherever moved (in a
-        folder of the clips' folder or of its near misses' folder), by number."""
-        found = []
-        name = f"{self.speaker}_nohash_*.wav"
-        for path in (*self.folder.glob(f"*/{name}"), *self._base(True).glob(f"*/{name}")):
-            match = self._name.fullmatch(path.name)
-            if match:
-                found.append((int(match[1]), path))
-        return sorted(found)
+        return speaker_clips(self.folder, self.speaker)
 
     def _save(self, label: str, clip: np.ndarray, near_miss: NearMiss | None) -> None:
         try:
@@ -259,6 +269,6 @@ class ClipKeeper:
             base / label,
             f"{self.speaker}_nohash_",
             wav_bytes(clip, SAMPLE_RATE),
-            first=max((n for n, _ in found), default=-1) + 1,
+            first=next_number(found),
         )
         return [*(path for _, path in found), written]

@@ -6,10 +6,11 @@ and `assistant clips move` (assistant/clips_move.py).
 The clips are gone through oldest first, by their number (the order they were kept in,
 whatever their command), looked for again after each one, so that those the running assistant
 keeps meanwhile come too and those its bound removes are passed over. A clip moves as
-`clips move` moves one (assistant/numbered.py): under its own name where it goes when that is
-free, else the next free number, never in place of a file, Ctrl-C waiting for a move under
-way, so that a clip is always in one place. Keys are read one at a time from a terminal, else
-one a line (piped input)."""
+`clips move` moves one (assistant/numbered.py): never in place of a file, Ctrl-C waiting for a
+move under way, so that a clip is always in one place. Into a command's folder it takes the
+number the assistant would give a clip heard now (the bound of `keep_clips` counts it there,
+and removes the oldest first); into `_unknown_/` its own, when free. Keys are read one at a
+time from a terminal, else one a line (piped input)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from assistant.clips import CLIPS_FOLDER, NEAR_MISSES_FOLDER, UnsafeFolder, private_folder
+from assistant.clips import (
+    CLIPS_FOLDER,
+    NEAR_MISSES_FOLDER,
+    UnsafeFolder,
+    next_number,
+    private_folder,
+    speaker_clips,
+)
 from assistant.clips_move import CLIP_NAME, INTERRUPTED_STATUS, clip_folders
 from assistant.config import ConfigError
 from assistant.espeak import SpeechError
@@ -189,7 +197,7 @@ class Sorter:
             return
         with ctrl_c_held():  # a clip moved is counted and said
             try:
-                path = move_numbered(clip.path, folder, clip.stem, clip.number)
+                path = move_numbered(clip.path, folder, clip.stem, self._number(clip, folder_name))
             except FileNotFoundError:
                 if clip.path.exists():
                     raise
@@ -199,6 +207,15 @@ class Sorter:
             self.done["to a command"] += folder_name != UNKNOWN_FOLDER
             passed.add(path)
             self.say(f"moved {self._name(clip.path)} to {self._name(path)}")
+
+    def _number(self, clip: Clip, folder_name: str) -> int:
+        """The number `clip` takes in `folder_name`: its own in `_unknown_/`; in a command's
+        folder, where the bound of `keep_clips` removes the oldest first, the next the
+        assistant would give, so that a clip sorted there is as new as one heard now."""
+        if folder_name == UNKNOWN_FOLDER:
+            return clip.number
+        speaker = clip.stem.removesuffix("_nohash_")
+        return next_number(speaker_clips(self.clips, speaker))
 
     def _gone(self, clip: Clip) -> None:
         self.done["gone"] += 1
@@ -228,7 +245,8 @@ class Sorter:
             lines.append(
                 "next: `assistant clips move DEST` takes the clips sorted into a training folder"
                 + (
-                    " (those in clips/<command>/ count toward keep_clips there until then)"
+                    " (those in clips/<command>/ count toward keep_clips there until then, "
+                    "numbered as clips heard now)"
                     if self.done["to a command"]
                     else ""
                 )

@@ -99,9 +99,9 @@ def test_near_misses_are_played_oldest_first_and_each_sorted_by_its_key(
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert f"near miss of off, 5 to sort: {clips}/_near_misses/off/desk_nohash_2.wav" in out
-    assert "moved _near_misses/off/desk_nohash_2.wav to off/desk_nohash_2.wav" in out
+    assert "moved _near_misses/off/desk_nohash_2.wav to off/desk_nohash_12.wav" in out
     assert "'x' is no key here; keys: y = yes" in out
-    assert "moved _near_misses/go/desk_nohash_4.wav to up/desk_nohash_4.wav" in out
+    assert "moved _near_misses/go/desk_nohash_4.wav to up/desk_nohash_13.wav" in out
     assert "moved _near_misses/go/desk_nohash_7.wav to _unknown_/desk_nohash_7.wav" in out
     assert "skipped _near_misses/up/desk_nohash_9.wav" in out
     assert "deleted _near_misses/down/desk_nohash_11.wav" in out
@@ -109,12 +109,13 @@ def test_near_misses_are_played_oldest_first_and_each_sorted_by_its_key(
         f"moved 3, deleted 1, skipped 1, kept 0, gone 0; left 1 near miss(es) in "
         f"{clips}/_near_misses",
         "next: `assistant clips move DEST` takes the clips sorted into a training folder "
-        "(those in clips/<command>/ count toward keep_clips there until then)",
+        "(those in clips/<command>/ count toward keep_clips there until then, numbered as "
+        "clips heard now)",
     ]
     assert played(audio_output) == [audio(2), audio(4), audio(4), audio(7), audio(9), audio(11)]
     assert contents(clips) == {
-        "off/desk_nohash_2.wav": files["_near_misses/off/desk_nohash_2.wav"],
-        "up/desk_nohash_4.wav": files["_near_misses/go/desk_nohash_4.wav"],
+        "off/desk_nohash_12.wav": files["_near_misses/off/desk_nohash_2.wav"],
+        "up/desk_nohash_13.wav": files["_near_misses/go/desk_nohash_4.wav"],
         "_unknown_/desk_nohash_7.wav": files["_near_misses/go/desk_nohash_7.wav"],
         "_near_misses/up/desk_nohash_9.wav": files["_near_misses/up/desk_nohash_9.wav"],
         "go/desk_nohash_5.wav": files["go/desk_nohash_5.wav"],
@@ -123,9 +124,11 @@ def test_near_misses_are_played_oldest_first_and_each_sorted_by_its_key(
         assert stat.S_IMODE((clips / folder).stat().st_mode) == 0o700
 
 
-def test_a_clip_moved_takes_the_next_free_name_and_replaces_no_file(
+def test_a_clip_moved_takes_a_new_number_in_a_command_else_the_next_free_and_replaces_no_file(
     tmp_path: Path, sound_env: dict[str, str]
 ) -> None:
+    """Into a command's folder a clip is numbered past every clip of its speaker, wherever it
+    is; into _unknown_/ it keeps its own number, else takes the next free one."""
     clips = clips_folder(tmp_path)
     files = kept(clips, "_near_misses/go/desk_nohash_3.wav", "_near_misses/on/desk_nohash_6.wav")
     keep(clips, "go/desk_nohash_3.wav", b"the user's own")
@@ -133,12 +136,12 @@ def test_a_clip_moved_takes_the_next_free_name_and_replaces_no_file(
     keep(clips, "_unknown_/desk_nohash_6.wav", b"sorted before")
     result = assistant(sound_env, "clips", "sort", input="go\nu\n")  # a command by its name
     assert result.returncode == 0, result.stderr
-    assert "moved _near_misses/go/desk_nohash_3.wav to go/desk_nohash_5.wav" in result.stdout
+    assert "moved _near_misses/go/desk_nohash_3.wav to go/desk_nohash_7.wav" in result.stdout
     assert "moved _near_misses/on/desk_nohash_6.wav to _unknown_/desk_nohash_7.wav" in result.stdout
     assert contents(clips) == {
         "go/desk_nohash_3.wav": b"the user's own",
         "go/desk_nohash_4.wav": b"the user's own too",
-        "go/desk_nohash_5.wav": files["_near_misses/go/desk_nohash_3.wav"],
+        "go/desk_nohash_7.wav": files["_near_misses/go/desk_nohash_3.wav"],
         "_unknown_/desk_nohash_6.wav": b"sorted before",
         "_unknown_/desk_nohash_7.wav": files["_near_misses/on/desk_nohash_6.wav"],
     }
@@ -171,7 +174,7 @@ def test_stopped_midway_it_says_what_it_did_and_loses_nothing(
         sort.wait()
     assert f"moved 1, deleted 0, skipped 0, kept 0, gone 0; left 2 near miss(es) in {clips}/" in out
     assert contents(clips) == {
-        "go/desk_nohash_0.wav": files["_near_misses/go/desk_nohash_0.wav"],
+        "go/desk_nohash_3.wav": files["_near_misses/go/desk_nohash_0.wav"],
         "_near_misses/go/desk_nohash_1.wav": files["_near_misses/go/desk_nohash_1.wav"],
         "_near_misses/go/desk_nohash_2.wav": files["_near_misses/go/desk_nohash_2.wav"],
     }
@@ -203,9 +206,33 @@ def test_near_misses_the_assistant_keeps_meanwhile_come_in_turn_and_one_it_remov
     finally:
         sort.kill()
         sort.wait()
-    assert "moved _near_misses/go/desk_nohash_2.wav to go/desk_nohash_2.wav" in out
-    assert sorted(contents(clips)) == ["go/desk_nohash_1.wav", "go/desk_nohash_2.wav"]
+    assert "moved _near_misses/go/desk_nohash_1.wav to go/desk_nohash_3.wav" in out
+    assert "moved _near_misses/go/desk_nohash_2.wav to go/desk_nohash_4.wav" in out
+    assert sorted(contents(clips)) == ["go/desk_nohash_3.wav", "go/desk_nohash_4.wav"]
     assert "moved 2, deleted 0, skipped 0, kept 0, gone 1; left 0" in out
+
+
+def test_a_near_miss_sorted_into_a_command_at_the_bound_outlives_the_clips_heard_before_it(
+    tmp_path: Path,
+) -> None:
+    """A near miss kept long ago, sorted into go/ where the bound (a real ClipKeeper, bound
+    3) is reached: numbered as a clip heard now, it stays when the assistant keeps the next
+    clip, which removes the oldest clip heard instead (under its old number it would be the
+    oldest, and removed)."""
+    clips = tmp_path / "clips"
+    files = kept(
+        clips, "_near_misses/go/desk_nohash_1.wav", "go/desk_nohash_5.wav", "go/desk_nohash_6.wav"
+    )
+    keys = iter(["y"])
+    said: list[str] = []
+    Sorter(clips, ["go", "on"], lambda prompt: next(keys, None), said.append, None).sort(False)
+    assert "moved _near_misses/go/desk_nohash_1.wav to go/desk_nohash_7.wav" in said
+    keeper = ClipKeeper(clips, 3, 1100, ("go", "on"), speaker="desk")
+    _keep_one(keeper, "go")
+    assert sorted(contents(clips)) == [f"go/desk_nohash_{n}.wav" for n in (6, 7, 8)]
+    assert (clips / "go/desk_nohash_7.wav").read_bytes() == files[
+        "_near_misses/go/desk_nohash_1.wav"
+    ]
 
 
 def test_heard_goes_through_the_clips_of_commands_heard_too(
@@ -230,7 +257,7 @@ def test_heard_goes_through_the_clips_of_commands_heard_too(
     assert played(audio_output) == [audio(1), audio(2), audio(3)]
     assert contents(clips) == {
         "go/desk_nohash_1.wav": files["go/desk_nohash_1.wav"],
-        "off/desk_nohash_2.wav": files["_near_misses/off/desk_nohash_2.wav"],
+        "off/desk_nohash_4.wav": files["_near_misses/off/desk_nohash_2.wav"],
         "_unknown_/desk_nohash_3.wav": files["up/desk_nohash_3.wav"],
         "_unknown_/desk_nohash_0.wav": files["_unknown_/desk_nohash_0.wav"],
     }
@@ -300,9 +327,9 @@ def test_on_a_terminal_each_key_is_read_as_pressed(
         os.close(keyboard)
         os.close(terminal)
     assert "was it go? [y 123456 u r s d q] 5\n" in out
-    assert "moved _near_misses/go/desk_nohash_0.wav to go/desk_nohash_0.wav" in out
+    assert "moved _near_misses/go/desk_nohash_0.wav to go/desk_nohash_2.wav" in out
     assert contents(clips) == {
-        "go/desk_nohash_0.wav": files["_near_misses/go/desk_nohash_0.wav"],
+        "go/desk_nohash_2.wav": files["_near_misses/go/desk_nohash_0.wav"],
         "_near_misses/go/desk_nohash_1.wav": files["_near_misses/go/desk_nohash_1.wav"],
     }
 
@@ -325,10 +352,10 @@ def test_ctrl_c_while_a_clip_moves_is_taken_once_it_is_counted_and_said(
     sorter = Sorter(clips, ["go"], lambda prompt: "y", said.append, None)
     with pytest.raises(KeyboardInterrupt):
         sorter.sort(heard=False)
-    assert said[-1] == "moved _near_misses/go/desk_nohash_0.wav to go/desk_nohash_0.wav"
+    assert said[-1] == "moved _near_misses/go/desk_nohash_0.wav to go/desk_nohash_2.wav"
     assert sorter.summary()[0].startswith("moved 1, deleted 0, skipped 0, kept 0, gone 0; left 1")
-    assert sorted(contents(clips)) == ["_near_misses/go/desk_nohash_1.wav", "go/desk_nohash_0.wav"]
-    assert (clips / "go/desk_nohash_0.wav").read_bytes() == files[
+    assert sorted(contents(clips)) == ["_near_misses/go/desk_nohash_1.wav", "go/desk_nohash_2.wav"]
+    assert (clips / "go/desk_nohash_2.wav").read_bytes() == files[
         "_near_misses/go/desk_nohash_0.wav"
     ]
 
@@ -347,7 +374,7 @@ def test_a_clip_it_cannot_move_stops_it_saying_why_and_what_it_did(
     )
     assert "moved 1, deleted 0, skipped 0, kept 0, gone 0; left 1" in result.stdout
     assert contents(clips) == {
-        "go/desk_nohash_0.wav": files["_near_misses/go/desk_nohash_0.wav"],
+        "go/desk_nohash_2.wav": files["_near_misses/go/desk_nohash_0.wav"],
         "_near_misses/go/desk_nohash_1.wav": files["_near_misses/go/desk_nohash_1.wav"],
     }
     assert (clips / "_unknown_").read_bytes() == b"a file of the user's"
