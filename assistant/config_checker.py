@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from assistant.config_places import place
 from assistant.plugin import Setting, SettingValueError, Skill, valid_choices
 from assistant.settings import SettingsProblem, resolve_paths, validate_settings, with_defaults
 from assistant.yaml_lines import LocatedDocument, Path_, spaceless_key
@@ -118,7 +119,7 @@ class ConfigChecker:
         """The settings checked against `schema`: every setting is there, a rejected one (its
         problem reported) at its default, so checking can go on. `fix`: what to write instead
         of values that are no mapping (unless they are a key with no space after its `:`)."""
-        where = ".".join(map(str, path)) or "the top level"
+        where = place(path)
         if values is None:
             values = {}
         if not isinstance(values, dict):
@@ -159,7 +160,7 @@ class ConfigChecker:
         for setting in given:
             self.warn(
                 (*path, setting.name),
-                f"{'.'.join(map(str, (*path, setting.name)))}: others may read this file (mode "
+                f"{place((*path, setting.name))}: others may read this file (mode "
                 f"{stat.filemode(mode)}), so its {setting.name} too; make it readable by "
                 f"you alone: chmod 600 {self.document.file}",
             )

@@ -224,7 +224,8 @@ class CommandChecker:
             # `do:lights.on` is a key with no space after its `:`; `lights:on` is not
             keyed = isinstance(raw, str) and "." in raw and ":" in raw.split(".")[0]
             spaceless = spaceless_key(raw) if keyed else None
-            self.checker.problem(path, f"{raw!r} is not an action; {spaceless or ACTION_FORMS}")
+            fix = spaceless or self.swallowed_item(raw, path) or ACTION_FORMS
+            self.checker.problem(path, f"{raw!r} is not an action; {fix}")
             return None
         skill, action = raw.split(".")
         if skill not in self.checker.installed:
@@ -239,6 +240,25 @@ class CommandChecker:
             )
             return None
         return skill, actions[action]
+
+    def swallowed_item(self, raw: Any, path: Path_) -> str | None:
+        """The fix when `raw`, the action at `path`, holds ` - `: a list item indented past
+        the `-` above it (or under a value), which YAML reads as more words of that value;
+        None when it does not."""
+        if not isinstance(raw, str) or " - " not in raw:
+            return None
+        item = f"`- {raw.split(' - ')[1]}`"
+        line = self.checker.document.line_of(path)
+        if isinstance(path[-1], int):
+            return (
+                f"{item} is indented past the `-` on line {line}, so YAML reads it as part of "
+                f"that item: line its `-` up with the one on line {line}"
+            )
+        return (
+            f"{item} is indented under the action on line {line}, so YAML reads it as part of "
+            "it: write the actions as a list, each `- skill.action` on a line of its own, "
+            "their `-` lined up"
+        )
 
     @staticmethod
     def misplaced_key(key: str, value: Any, found: tuple[str, Action] | None, path: Path_) -> str:

@@ -147,13 +147,18 @@ def installed_config() -> str | None:
 def how_to_start() -> str:
     """How this user starts the assistant: the installed service, else `assistant run` (which
     beside the service's unit would start a second assistant, refused, or one that dies with
-    its terminal)."""
-    if unit_path().exists():
+    its terminal). Where no user manager answers, which the service cannot start without: what
+    brings one, and `assistant run` meanwhile."""
+    if not unit_path().exists() or not shutil.which("systemctl"):
+        return "start it with `assistant run`"
+    start = f"start it with `systemctl --user start {UNIT_NAME}`"
+    asked = _systemctl("is-active", "--quiet", UNIT_NAME)
+    if NO_USER_MANAGER.match(asked.stderr):
         return (
-            f"the service is installed: start it with `systemctl --user start {UNIT_NAME}`; why "
-            f"it stopped: `journalctl --user -u {UNIT_NAME}`"
+            f"the service is installed but cannot start: {failure(asked)}; then {start}, or "
+            "meanwhile run `assistant run` (it stops with its terminal)"
         )
-    return "start it with `assistant run`"
+    return f"the service is installed: {start}; why it stopped: `journalctl --user -u {UNIT_NAME}`"
 
 
 def _require_systemctl() -> None:

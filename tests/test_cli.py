@@ -621,23 +621,6 @@ def test_status_without_a_daemon_says_how_to_start_one(env):
     assert "no assistant is running" in result.stderr and "assistant run" in result.stderr
 
 
-def test_status_without_the_installed_service_says_to_start_the_service(env, monkeypatch):
-    """`assistant run` beside an installed service would start an assistant that stops with the
-    terminal, and the service would be refused while it runs."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", env["XDG_CONFIG_HOME"])
-    unit = service.unit_path()
-    unit.parent.mkdir(parents=True)
-    unit.write_text(service.unit_text())
-    for request in (["status"], ["reload"], ["send", "on"]):
-        result = assistant(env, *request)
-        assert result.returncode == 1
-        assert result.stderr.endswith(
-            "the service is installed: start it with `systemctl --user start "
-            "assistant.service`; why it stopped: `journalctl --user -u assistant.service`\n"
-        ), request
-        assert "assistant run" not in result.stderr
-
-
 @contextlib.contextmanager
 def earlier_daemon(tmp_path: Path, usage: bytes) -> Iterator[list[str]]:
     """A control socket served as an earlier version's daemon served it: one connection,

@@ -14,6 +14,7 @@ from assistant.config import (
     load_config,
     model_commands,
 )
+from assistant.config_places import ordinal
 from assistant.discovery import discover_skills
 from assistant.model_files import DEFAULT_MODEL
 from assistant.plugin import Setting, SettingValueError, Skill, action
@@ -189,7 +190,8 @@ def test_wrong_types_and_unknown_settings(tmp_path):
         f"{tmp_path}/config.yaml:4: device: baudrate must be a whole number, not 'fast'",
         f"{tmp_path}/config.yaml:5: device: unknown setting 'prot'; did you mean 'port'? "
         "valid: port, baudrate, heartbeat_timeout, max_delay, max_line_errors",
-        f"{tmp_path}/config.yaml:7: commands.on.with: level must be a whole number, not 'high'",
+        f"{tmp_path}/config.yaml:7: `with:` of the action of command 'on': level must be a whole "
+        "number, not 'high'",
         f"{tmp_path}/config.yaml:8: the top level: source is 'cloud'; valid: auto, serial, "
         "microphone, emulator",
     ]
@@ -292,7 +294,7 @@ def test_a_rejected_top_level_or_command_value_is_a_problem_not_a_crash(tmp_path
         "the top level: min_score must be a number, not 'high'",
         "the top level: cooldown must be a number, not 'one'",
         "the top level: role is 'hubb'; did you mean 'hub'? valid: single, satellite, hub",
-        "commands.on: min_score must be a number, not '0.9': remove the quotes",
+        "command 'on': min_score must be a number, not '0.9': remove the quotes",
     ]
 
 
@@ -368,8 +370,8 @@ def test_numbers_a_run_cannot_work_with_are_refused(tmp_path):
         "the top level: cooldown must be a number of 0 or more, not -1",
         "the top level: focus_seconds must be a number of 0 or more, not -5",
         "the top level: skill_timeout must be a number of 0.1 or more, not 0",
-        "commands.on: min_score must be a number from 0 to 1, not 1.5",
-        "commands.on: cooldown must be a finite number, not nan",
+        "command 'on': min_score must be a number from 0 to 1, not 1.5",
+        "command 'on': cooldown must be a finite number, not nan",
     ]
     config = load_config(
         write(tmp_path, "min_score: 1\ncooldown: 0\nfocus_seconds: 0\n"), INSTALLED
@@ -495,9 +497,9 @@ def test_a_time_is_text_and_refused_where_a_number_is_wanted(tmp_path):
         + fix.format(45),
         f"{tmp_path}/config.yaml:4: microphone: thresholds.go must be a number, not '0:50.5': "
         + fix.format(50.5),
-        f"{tmp_path}/config.yaml:7: commands.on.do.with: level must be a whole number, not "
-        "'-1:02:03': " + fix.format(-3723),
-        f"{tmp_path}/config.yaml:8: commands.on: cooldown must be a number, not '1:30': "
+        f"{tmp_path}/config.yaml:7: `with:` of the action of command 'on': level must be a whole "
+        "number, not '-1:02:03': " + fix.format(-3723),
+        f"{tmp_path}/config.yaml:8: command 'on': cooldown must be a number, not '1:30': "
         + fix.format(90),
     ]
 
@@ -744,8 +746,8 @@ def test_the_short_form_reads_numbers_as_written_and_reports_where_they_are(tmp_
         BUILT_IN,
     )
     assert found == [
-        f"{tmp_path}/config.yaml:6: commands.go.with: seconds must be a number of 0 or more, "
-        "not -5",
+        f"{tmp_path}/config.yaml:6: `with:` of the action of command 'go': seconds must be a "
+        "number of 0 or more, not -5",
         f"{tmp_path}/config.yaml:8: skills.replies: phrases.ready must be text, not ['Ready']",
     ]
 
@@ -817,13 +819,93 @@ def test_with_and_when_of_the_wrong_type_are_refused_even_when_they_read_as_fals
     )
     settings = "write the action's settings under it, as `with: {level: ...}`, or remove `with:`"
     assert found == [
-        f"{tmp_path}/config.yaml:2: commands.up.do.with must be a mapping of settings; {settings}",
+        f"{tmp_path}/config.yaml:2: `with:` of the action of command 'up' must be a mapping of "
+        f"settings; {settings}",
         f"{tmp_path}/config.yaml:3: `when:` must map a skill name to actions; write them under "
         "it, as `when: {media: media.pause}`, or remove `when:`",
-        f"{tmp_path}/config.yaml:4: commands.go.do.with must be a mapping of settings; {settings}",
-        f"{tmp_path}/config.yaml:5: commands.off.do.with must be a mapping of settings; dim takes "
-        "no settings: remove `with:`",
+        f"{tmp_path}/config.yaml:4: `with:` of the action of command 'go' must be a mapping of "
+        f"settings; {settings}",
+        f"{tmp_path}/config.yaml:5: `with:` of the action of command 'off' must be a mapping of "
+        "settings; dim takes no settings: remove `with:`",
     ]
+
+
+def test_a_problem_in_an_action_names_which_action_of_which_command_in_the_files_words(
+    tmp_path,
+):
+    """A list item is named as the file writes it, by its place in the list, not as a dotted
+    path with its index (`commands.go.do.1.with`)."""
+    found = problems(
+        tmp_path,
+        """\
+        commands:
+          go:
+            do:
+              - recorder.dim
+              - {action: recorder.bright, with: {minutes: 3}}
+            when:
+              music:
+                - music.play
+                - {action: recorder.bright, with: {level: high}}
+          up: [recorder.dim, recorder.dim, {action: recorder.bright, with: 3}]
+        """,
+    )
+    assert found == [
+        f"{tmp_path}/config.yaml:5: `with:` of the second action of command 'go': unknown "
+        "setting 'minutes'; valid: level",
+        f"{tmp_path}/config.yaml:9: `with:` of the second `when: music` action of command 'go': "
+        "level must be a whole number, not 'high'",
+        f"{tmp_path}/config.yaml:10: `with:` of the third action of command 'up' must be a "
+        "mapping of settings; write the action's settings under it, as `with: {level: ...}`, "
+        "or remove `with:`",
+    ]
+
+
+def test_an_action_past_the_ninth_is_named_by_its_number():
+    ordinals = [ordinal(number) for number in (9, 10, 11, 12, 13, 21, 22, 23, 111, 112)]
+    assert ordinals == [
+        "ninth",
+        "10th",
+        "11th",
+        "12th",
+        "13th",
+        "21st",
+        "22nd",
+        "23rd",
+        "111th",
+        "112th",
+    ]
+
+
+def test_a_list_item_indented_past_the_one_above_is_said_to_line_up_with_it(tmp_path):
+    """`- recorder.dim` indented past the `-` above it is more words of that item to YAML,
+    which reads one action `recorder.bright - recorder.dim`; the same under a short form."""
+    found = problems(
+        tmp_path,
+        """\
+        commands:
+          go:
+            do:
+              - recorder.bright
+                - recorder.dim
+          up: recorder.bright
+            - recorder.dim
+        """,
+    )
+    assert found == [
+        f"{tmp_path}/config.yaml:4: 'recorder.bright - recorder.dim' is not an action; "
+        "`- recorder.dim` is indented past the `-` on line 4, so YAML reads it as part of that "
+        "item: line its `-` up with the one on line 4",
+        f"{tmp_path}/config.yaml:6: 'recorder.bright - recorder.dim' is not an action; "
+        "`- recorder.dim` is indented under the action on line 6, so YAML reads it as part of "
+        "it: write the actions as a list, each `- skill.action` on a line of its own, their "
+        "`-` lined up",
+    ]
+    lined_up = "commands:\n  go:\n    do:\n      - recorder.bright\n      - recorder.dim\n"
+    assert [
+        str(call)
+        for call in load_config(write(tmp_path, lined_up), INSTALLED).commands["go"].actions
+    ] == ["recorder.bright", "recorder.dim"]
 
 
 def test_a_key_of_a_command_at_the_commands_level_says_which_command_it_belongs_to(tmp_path):
@@ -993,10 +1075,10 @@ def test_a_call_whose_parameters_were_refused_is_not_checked_again_by_its_skill(
         BUILT_IN,
     )
     assert found == [  # not "give text or phrase" about the default put in for the date
-        f"{tmp_path}/config.yaml:2: commands.on.with: text must be text, and YAML reads "
-        "2024-05-01 as a date: put it in quotes to keep it as text",
-        f"{tmp_path}/config.yaml:3: commands.off.with: unknown setting 'frase'; valid: text, "
-        "phrase",
+        f"{tmp_path}/config.yaml:2: `with:` of the action of command 'on': text must be text, and "
+        "YAML reads 2024-05-01 as a date: put it in quotes to keep it as text",
+        f"{tmp_path}/config.yaml:3: `with:` of the action of command 'off': unknown setting "
+        "'frase'; valid: text, phrase",
         f"{tmp_path}/config.yaml:4: replies.say: no phrase named 'tea' under "
         "skills.replies.phrases; known: ready",
     ]
@@ -1137,8 +1219,8 @@ def test_a_quoted_number_is_refused_everywhere_with_remove_the_quotes(tmp_path):
         "remove the quotes",
         f"{tmp_path}/config.yaml:5: speech: ignore_own_voice must be true or false, not 'yes': "
         "write true",
-        f"{tmp_path}/config.yaml:7: commands.on.with: level must be a whole number, not '3': "
-        "remove the quotes",
+        f"{tmp_path}/config.yaml:7: `with:` of the action of command 'on': level must be a whole "
+        "number, not '3': remove the quotes",
     ]
 
 

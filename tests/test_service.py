@@ -397,6 +397,49 @@ def test_status_passes_systemctls_output_and_exit_status_through(systemctl, unit
     assert f"no systemd user manager answers ({newer}): XDG_RUNTIME_DIR is not" in no_bus.stderr
 
 
+def test_no_assistant_running_beside_the_installed_service_says_to_start_the_service(
+    tmp_path, systemctl, unit
+):
+    """`assistant run` beside an installed service would start an assistant that stops with the
+    terminal, and the service would be refused while it runs."""
+    environment, answer, calls = systemctl
+    environment["XDG_RUNTIME_DIR"] = str(tmp_path / "run")
+    answer("is-active", 3)
+    unit.parent.mkdir(parents=True)
+    unit.write_text(service.unit_text())
+    for request in (["status"], ["reload"], ["send", "on"]):
+        result = assistant(environment, *request)
+        assert result.returncode == 1
+        assert result.stderr.endswith(
+            "the service is installed: start it with `systemctl --user start "
+            "assistant.service`; why it stopped: `journalctl --user -u assistant.service`\n"
+        ), request
+        assert "assistant run" not in result.stderr
+    assert calls()[-1] == "--user is-active --quiet assistant.service"
+
+
+@needs_systemd
+def test_no_assistant_running_where_no_user_manager_answers_says_what_starts_one(
+    tmp_path, no_user_manager, unit
+):
+    """`systemctl --user start` cannot work without a user manager: what brings one, and
+    `assistant run` meanwhile."""
+    environment = {**no_user_manager, "XDG_RUNTIME_DIR": str(tmp_path / "run")}
+    unit.parent.mkdir(parents=True)
+    unit.write_text(service.unit_text())
+    result = assistant(environment, "status")
+    assert result.returncode == 1
+    assert (
+        "the service is installed but cannot start: no systemd user manager answers (Failed to "
+        in result.stderr
+    )
+    assert f"none runs for you at XDG_RUNTIME_DIR={tmp_path / 'run'} " in result.stderr
+    assert result.stderr.endswith(
+        "; then start it with `systemctl --user start assistant.service`, or meanwhile run "
+        "`assistant run` (it stops with its terminal)\n"
+    )
+
+
 def test_uninstall_keeps_the_unit_when_it_could_not_be_disabled(systemctl, unit):
     environment, answer, calls = systemctl
     unit.parent.mkdir(parents=True)
