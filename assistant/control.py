@@ -4,10 +4,10 @@ The wire format is one line each way. The client sends `COMMAND <name>` (any cas
 are lower-case, so `STOP` is `stop`); the daemon answers
 `OK <replies>` when every action the command ran succeeded (or a satellite forwarded it to the
 hub), else `ERR <why>`: the command is not mapped, was ignored (min_score, cooldown), or an
-action failed (`failed: <reason>`, `failed: crashed with <exception> ...` for a skill's bug,
-after the replies of the actions before it; the actions after it are `not run`, as are those
-of a `when:` list whose first action handed the command to `do:`, whose replies come first).
-Replies are joined with "; ", in the order of the command's actions.
+action failed (`failed: <reason>`, `failed: <skill>.<action> crashed with <exception> ...`
+for a skill's bug, after the replies of the actions before it; the actions after it are `not
+run`, as are those of a `when:` list whose first action handed the command to `do:`, whose
+replies come first). Replies are joined with "; ", in the order of the command's actions.
 `STATUS` is answered `OK pid: <pid>; version: <version>; running since: <time>; configuration:
 <file>; last reload: <outcome>; skills: <each skill's health>; skill <name>: <a line of its
 status>; ...; source: <sources in use, with their firmware and model>; <the link's counters>`,
@@ -42,7 +42,7 @@ from pathlib import Path
 
 from assistant import protocol, service
 from assistant.clocks import elapsed
-from assistant.dispatcher import as_run
+from assistant.dispatcher import as_run, failed_action
 from assistant.paths import runtime_dir
 from assistant.plugin import CommandEvent, SkillError
 from assistant.private_folder import not_private
@@ -309,11 +309,13 @@ def _describe(future: Future) -> str:
 
 def _why(error: BaseException) -> str:
     """Why an action failed: a skill's own message, or the assistant's (not running, timed out,
-    cancelled), as they are; any other exception is a skill's bug, named as such."""
+    cancelled), as they are; any other exception is a skill's bug, named as such with the
+    action that raised it."""
     if isinstance(error, (SkillError, SkillNotRunning, Abandoned, Cancelled)):
         return str(error) or type(error).__name__
     message = f": {error}" if str(error) else ""
-    return f"crashed with {type(error).__name__}{message} (the log has the traceback)"
+    crashed = f"{failed_action(error)} crashed with {type(error).__name__}{message}"
+    return f"{crashed} (the log has the traceback)"
 
 
 def send_command(command: str, path: Path, timeout: float = 35.0) -> str:

@@ -40,6 +40,12 @@ def as_run(outcomes: list[Future]) -> list[Future]:
     return ran
 
 
+def failed_action(error: BaseException) -> str:
+    """The action (`skill.action`) that raised `error`, as `Dispatcher.run` notes it on each
+    failure it settles an outcome with."""
+    return getattr(error, "failed_action", "an action")
+
+
 def _not_run(outcomes: list[Future]) -> None:
     """Settle the futures of actions that will not run as cancelled (done, for `wait` too)."""
     for future in outcomes:
@@ -127,9 +133,9 @@ class Dispatcher(Chooser):
 
     def run(self, event: CommandEvent) -> list[Future] | str:
         """As `handle`, but when no action runs, the reason why (also logged). The futures
-        follow the list's order; those after a failed action are cancelled (not run). A first
-        action that handed the command to the `do:` list settles as HandedOver (see
-        `as_run`)."""
+        follow the list's order; those after a failed action are cancelled (not run), and the
+        failed action is named on its exception (see `failed_action`). A first action that
+        handed the command to the `do:` list settles as HandedOver (see `as_run`)."""
         chosen = self.choose(event)
         if isinstance(chosen, str):
             return chosen
@@ -161,6 +167,7 @@ class Dispatcher(Chooser):
                 self._instead(call, error, otherwise, outcomes, event)
                 return
             if error is not None:
+                error.failed_action = str(call)  # for failed_action
                 _not_run(outcomes[index + 1 :])
                 outcomes[index].set_exception(error)
                 return

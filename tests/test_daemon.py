@@ -325,12 +325,29 @@ def test_send_answers_err_with_the_reason_when_nothing_ran_or_an_action_failed(a
             "ERR 'yes' is not a command the model can hear; it hears: on, off, up, down, go, stop"
         )
         assert control.send_command("stop", path) == (
-            "ERR failed: crashed with RuntimeError: boom (the log has the traceback)"
+            "ERR failed: trouble.crash crashed with RuntimeError: boom (the log has the traceback)"
         )
         assert control.send_command("go", path) == "OK did bright 2; fine"
         assert assistant.replies[-2:] == ["did bright 2", "fine"]  # spoken in the list's order
         failed = "ERR failed: the lamp is not answering; not run"
         assert control.send_command("down", path) == failed
+    finally:
+        server.stop()
+
+
+def test_send_names_which_of_a_commands_actions_crashed(assistant, tmp_path):
+    """A command that runs several actions: the answer says which one is the skill's bug."""
+    mapped = "commands:\n  up: [{action: recorder.bright, with: {level: 3}}, trouble.crash]"
+    assistant.config_file.write_text(textwrap.dedent(CONFIG).replace("commands:", mapped))
+    assert assistant.reload(assistant.config_file).done
+    path = tmp_path / "c.sock"
+    server = control.ControlServer(path, assistant.run_sent_command, "desk")
+    server.start()
+    try:
+        assert control.send_command("up", path) == (
+            "ERR did bright 3; failed: trouble.crash crashed with RuntimeError: boom "
+            "(the log has the traceback)"
+        )
     finally:
         server.stop()
 
