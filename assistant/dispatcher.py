@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import suppress
 from dataclasses import dataclass
 
 from assistant.config import Config
@@ -167,7 +168,8 @@ class Dispatcher(Chooser):
                 self._instead(call, error, otherwise, outcomes, event)
                 return
             if error is not None:
-                error.failed_action = str(call)  # for failed_action
+                with suppress(AttributeError):  # an exception type that takes no attribute
+                    error.failed_action = str(call)  # for failed_action
                 _not_run(outcomes[index + 1 :])
                 outcomes[index].set_exception(error)
                 return
