@@ -9,7 +9,7 @@ import argparse
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,29 @@ def clip_folders(clips: Path) -> list[Path]:
         for folder in clips.iterdir()
         if folder.is_dir() and not folder.is_symlink() and folder.name != NEAR_MISSES_FOLDER
     )
+
+
+def named_clips(folder: Path) -> Iterator[tuple[Path, str]]:
+    """The clips of `folder`: files (not links) named as clips, each with its stem
+    (`<speaker>_nohash_`)."""
+    for path in folder.glob("*.wav"):
+        match = CLIP_NAME.fullmatch(path.name)
+        if match and path.is_file() and not path.is_symlink():
+            yield path, match[1]
+
+
+def near_miss_folders(clips: Path) -> list[Path]:
+    """The folders of the near misses of the clips folder `clips`, one a command; none when
+    its `_near_misses/` is missing or a link."""
+    near_misses = clips / NEAR_MISSES_FOLDER
+    if not near_misses.is_dir() or near_misses.is_symlink():
+        return []
+    return clip_folders(near_misses)
+
+
+def near_misses_left(clips: Path) -> int:
+    """How many near misses of the clips folder `clips` are left to sort."""
+    return sum(1 for folder in near_miss_folders(clips) for _ in named_clips(folder))
 
 
 def prepare(destination: Path, names: list[str], clips: Path) -> None:
@@ -86,7 +109,7 @@ def move_clips(clips: Path, destination: Path, say: Callable[[str], None]) -> li
                     continue
                 next_free[key] = int(path.stem.removeprefix(match[1])) + 1
                 say(f"moved {folder.name}/{source.name} to {path}")
-    return [*_near_misses_left(clips), *_odd_left(odd)]
+    return [*_near_misses_note(clips), *_odd_left(odd)]
 
 
 def _by_number(path: Path) -> tuple[str, int, str]:
@@ -95,9 +118,9 @@ def _by_number(path: Path) -> tuple[str, int, str]:
     return (stem, int(number), "") if number.isdigit() else ("\uffff", 0, path.name)
 
 
-def _near_misses_left(clips: Path) -> list[str]:
+def _near_misses_note(clips: Path) -> list[str]:
     """The near misses left, unsorted, in the clips folder."""
-    count = sum(1 for _ in (clips / NEAR_MISSES_FOLDER).glob("*/*.wav"))
+    count = near_misses_left(clips)
     return (
         [
             f"{count} near miss(es) in {clips / NEAR_MISSES_FOLDER}: sort them with "

@@ -9,16 +9,15 @@ keeps meanwhile come too and those its bound removes are passed over. A clip mov
 `clips move` moves one (assistant/numbered.py): never in place of a file, Ctrl-C waiting for a
 move under way, so that a clip is always in one place. Into a command's folder it takes the
 number the assistant would give a clip heard now (the bound of `keep_clips` counts it there,
-and removes the oldest first); into `_unknown_/` its own, when free. Keys are read one at a
-time from a terminal, else one a line (piped input)."""
+and removes the oldest first); into `_unknown_/` its own, when free. Keys are read as
+assistant/key_input.py reads them: one at a time from a terminal, else one a line (piped
+input), where a command may be given by its name too; a name that is also a key is that key,
+said at the start."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import termios
-import tty
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -34,9 +33,16 @@ from assistant.clips import (
     private_folder,
     speaker_clips,
 )
-from assistant.clips_move import CLIP_NAME, INTERRUPTED_STATUS, clip_folders
+from assistant.clips_move import (
+    INTERRUPTED_STATUS,
+    clip_folders,
+    named_clips,
+    near_miss_folders,
+    near_misses_left,
+)
 from assistant.config import ConfigError
 from assistant.espeak import SpeechError
+from assistant.key_input import key_reader
 from assistant.numbered import ctrl_c_held, move_numbered
 from assistant.paths import data_root
 from assistant.service import CONFIG_ERROR_STATUS
@@ -76,24 +82,20 @@ class Clip:
 
 
 def clips_to_sort(clips: Path, heard: bool, passed: Collection[Path] = ()) -> list[Clip]:
-    """The near misses of `clips` (and with `heard` the clips of its commands' folders, not
-    `_unknown_/`) but those `passed`, oldest first: files (not links) named as clips, in
-    folders that are not links."""
-    near_misses = clips / NEAR_MISSES_FOLDER
-    folders = []
-    if near_misses.is_dir() and not near_misses.is_symlink():
-        folders += [(folder, True) for folder in clip_folders(near_misses)]
+    """The near misses of `clips` (`near_miss_folders`; with `heard` the clips of its
+    commands' folders too, not `_unknown_/`) but those `passed`, oldest first: files (not
+    links) named as clips, in folders that are not links."""
+    folders = [(folder, True) for folder in near_miss_folders(clips)]
     if heard:
-        folders += [(folder, False) for folder in clip_folders(clips)]
-    found = []
-    for folder, near_miss in folders:
-        if folder.name == UNKNOWN_FOLDER:
-            continue
-        for path in folder.glob("*.wav"):
-            match = CLIP_NAME.fullmatch(path.name)
-            if match and path not in passed and path.is_file() and not path.is_symlink():
-                number = int(path.stem.removeprefix(match[1]))
-                found.append(Clip(path, folder.name, near_miss, match[1], number))
+        folders += [
+            (folder, False) for folder in clip_folders(clips) if folder.name != UNKNOWN_FOLDER
+        ]
+    found = [
+        Clip(path, folder.name, near_miss, stem, int(path.stem.removeprefix(stem)))
+        for folder, near_miss in folders
+        for path, stem in named_clips(folder)
+        if path not in passed
+    ]
     return sorted(found, key=lambda clip: (clip.number, clip.stem, clip.command, clip.near_miss))
 
 
@@ -111,6 +113,24 @@ def legend(keys: dict[str, str]) -> str:
     return f"keys: {actions}; {names} (it was that command)"
 
 
+def names_taken_by_keys(keys: dict[str, str], commands: Sequence[str]) -> list[str]:
+    """What to say of each of `commands` whose name is a key of something else (an action,
+    another command): given by name it is that key, so it is answered by its own key alone."""
+    own_keys = {command: key for key, command in keys.items()}
+    lines = []
+    for command in commands:
+        if command in ACTIONS:
+            meaning = ACTIONS[command].format(command="the command named")
+        elif keys.get(command, command) != command:
+            meaning = keys[command]
+        else:
+            continue
+        own = own_keys.get(command)
+        answer = f"by its key {own} alone" if own else "by no key (move its clips by hand)"
+        lines.append(f"the command {command} is answered {answer} ({command} = {meaning})")
+    return lines
+
+
 class Sorter:
     """Sorts the clips of the clips folder `clips` one by one: `read_key(prompt)` gives the
     key pressed (None at the end of input), `say` shows a line, `play` plays a file (None,
@@ -126,7 +146,7 @@ class Sorter:
     ):
         self.clips = clips
         self.keys = command_keys(commands)
-        self.commands = set(commands)
+        self.commands = list(commands)
         self.read_key = read_key
         self.say = say
         self.play = play
@@ -137,7 +157,8 @@ class Sorter:
     def sort(self, heard: bool) -> None:
         """Go through the clips to sort (`clips_to_sort`), until none is left or q, or the
         end of input; Ctrl-C (KeyboardInterrupt) stops it, never within a move."""
-        self.say(legend(self.keys))
+        for line in (legend(self.keys), *names_taken_by_keys(self.keys, self.commands)):
+            self.say(line)
         passed: set[Path] = set()
         while pending := clips_to_sort(self.clips, heard, passed):
             clip = pending[0]
@@ -238,7 +259,7 @@ class Sorter:
 
     def summary(self) -> list[str]:
         """What was done, and what is left."""
-        left = len(clips_to_sort(self.clips, heard=False))
+        left = near_misses_left(self.clips)
         done = ", ".join(f"{outcome} {self.done[outcome]}" for outcome in OUTCOMES)
         lines = [f"{done}; left {left} near miss(es) in {self.clips / NEAR_MISSES_FOLDER}"]
         if self.done["moved"]:
@@ -252,29 +273,6 @@ class Sorter:
                 )
             )
         return lines
-
-
-def read_line(prompt: str) -> str | None:
-    """A key as a line of standard input (its name for a command); None at its end."""
-    print(prompt, end="", flush=True)
-    line = sys.stdin.readline()
-    print(line.strip())  # as a terminal shows the key pressed
-    return line.strip() if line else None
-
-
-def read_terminal_key(prompt: str) -> str | None:
-    """A key pressed on the terminal of standard input, read at once (several bytes at once,
-    such as an arrow's, are no key); None for Ctrl-D."""
-    print(prompt, end="", flush=True)
-    descriptor = sys.stdin.fileno()
-    before = termios.tcgetattr(descriptor)
-    try:
-        tty.setcbreak(descriptor, termios.TCSANOW)
-        pressed = os.read(descriptor, 16).decode(errors="replace")
-    finally:
-        termios.tcsetattr(descriptor, termios.TCSANOW, before)
-    print(pressed if pressed.isprintable() else "")
-    return None if pressed in ("", "\x04") else pressed
 
 
 def player() -> Callable[[Path], str | None] | None:
@@ -312,17 +310,17 @@ def cmd_sort(args: argparse.Namespace, model_commands: Callable[[Any], Sequence[
     except ConfigError as error:
         print(f"The configuration has problems:\n{error}", file=sys.stderr)
         return CONFIG_ERROR_STATUS
-    read_key = read_terminal_key if sys.stdin.isatty() else read_line
-    sorter = Sorter(clips, commands, read_key, partial(print, flush=True), player())
     status = 0
-    try:
-        sorter.sort(args.heard)
-    except KeyboardInterrupt:
-        print()
-        status = INTERRUPTED_STATUS
-    except OSError as error:
-        print(f"stopped: {error}; the clips not sorted are where they were", file=sys.stderr)
-        status = 1
+    with key_reader() as read_key:
+        sorter = Sorter(clips, commands, read_key, partial(print, flush=True), player())
+        try:
+            sorter.sort(args.heard)
+        except KeyboardInterrupt:
+            print()
+            status = INTERRUPTED_STATUS
+        except OSError as error:
+            print(f"stopped: {error}; the clips not sorted are where they were", file=sys.stderr)
+            status = 1
     for line in sorter.summary():
         print(line)
     return status

@@ -79,6 +79,22 @@ def test_each_round_of_clips_moved_takes_new_names_and_leaves_the_near_misses(
     ]
 
 
+def test_move_and_sort_count_the_same_near_misses_left(tmp_path: Path, env: dict[str, str]) -> None:
+    """Only files named as clips, not links, count as near misses left, in both commands'
+    words: a file of another name or a link among them is not one."""
+    clips = tmp_path / "data" / "assistant" / "clips"
+    keep(clips, "_near_misses/go/desk_nohash_1.wav", b"a near miss")
+    keep(clips, "_near_misses/go/notes.wav", b"not a clip's name")
+    (clips / "_near_misses/go/desk_nohash_2.wav").symlink_to(clips / "_near_misses/go/notes.wav")
+    left = f"1 near miss(es) in {clips}/_near_misses"
+    moved = assistant(env, "clips", "move", str(tmp_path / "train"))
+    assert moved.returncode == 0, moved.stderr
+    assert f"left: {left}: sort them" in moved.stdout
+    sorted_ = assistant(env, "clips", "sort", input="s\n")
+    assert sorted_.returncode == 0, sorted_.stderr
+    assert f"skipped 1, kept 0, gone 0; left {left}\n" in sorted_.stdout
+
+
 @pytest.mark.parametrize("kind", ["file", "link", "unwritable", "inside", "command file"])
 def test_a_destination_it_cannot_move_to_safely_is_refused_and_nothing_moves(
     tmp_path: Path, env: dict[str, str], kind: str

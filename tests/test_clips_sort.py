@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import pty
+import select
 import signal
 import stat
 import subprocess
@@ -332,6 +333,64 @@ def test_on_a_terminal_each_key_is_read_as_pressed(
         "go/desk_nohash_2.wav": files["_near_misses/go/desk_nohash_0.wav"],
         "_near_misses/go/desk_nohash_1.wav": files["_near_misses/go/desk_nohash_1.wav"],
     }
+
+
+def test_on_a_terminal_keys_typed_ahead_are_taken_one_at_a_time_and_not_echoed(
+    tmp_path: Path, sound_env: dict[str, str]
+) -> None:
+    """Keys typed at once (a paste, or while a clip plays) answer the next questions in turn,
+    each shown after its question, none echoed by the terminal; an arrow key's escape sequence
+    is one key, no key here."""
+    clips = clips_folder(tmp_path)
+    files = kept(clips, *(f"_near_misses/go/desk_nohash_{n}.wav" for n in range(4)))
+    keyboard, terminal = pty.openpty()
+    sort = start_sort(sound_env, terminal)
+    try:
+        out = read_for(sort.stdout.fileno(), 30, lambda out: b"4 to sort" in out)
+        os.write(keyboard, b"u")  # while the first clip plays, or just after
+        out += until_asked(sort)
+        os.write(keyboard, "y\x1b[Ad\u00e9q".encode())
+        out = (
+            out + read_for(sort.stdout.fileno(), 30, lambda out: b"gone 0; left" in out)
+        ).decode()
+        assert sort.wait(30) == 0
+        assert not select.select([keyboard], [], [], 0)[0]  # nothing echoed
+    finally:
+        sort.kill()
+        sort.wait()
+        os.close(keyboard)
+        os.close(terminal)
+    asked = "was it go? [y 123456 u r s d q] "
+    assert f"{asked}u\nmoved _near_misses/go/desk_nohash_0.wav to _unknown_/" in out
+    assert f"{asked}y\nmoved _near_misses/go/desk_nohash_1.wav to go/desk_nohash_4.wav" in out
+    assert f"{asked}\n'\\x1b[A' is no key here; keys:" in out
+    assert f"{asked}d\ndeleted _near_misses/go/desk_nohash_2.wav" in out
+    assert f"{asked}\u00e9\n'\u00e9' is no key here; keys:" in out
+    assert out.count("is no key here") == 2
+    assert "moved 2, deleted 1, skipped 0, kept 0, gone 0; left 1" in out
+    assert contents(clips) == {
+        "_unknown_/desk_nohash_0.wav": files["_near_misses/go/desk_nohash_0.wav"],
+        "go/desk_nohash_4.wav": files["_near_misses/go/desk_nohash_1.wav"],
+        "_near_misses/go/desk_nohash_3.wav": files["_near_misses/go/desk_nohash_3.wav"],
+    }
+
+
+def test_a_command_named_as_a_key_is_said_and_answered_by_its_own_key(tmp_path: Path) -> None:
+    """A name that is a key means the key (d deletes, 1 is go's key); the commands so named
+    are said at the start with the key that answers each."""
+    clips = tmp_path / "clips"
+    files = kept(clips, "_near_misses/go/desk_nohash_0.wav", "_near_misses/go/desk_nohash_1.wav")
+    keys = iter(["d", "2"])
+    said: list[str] = []
+    sorter = Sorter(clips, ["go", "d", "1"], lambda prompt: next(keys, None), said.append, None)
+    sorter.sort(heard=False)
+    assert said[1:3] == [
+        "the command d is answered by its key 2 alone (d = delete)",
+        "the command 1 is answered by its key 3 alone (1 = go)",
+    ]
+    assert "deleted _near_misses/go/desk_nohash_0.wav" in said
+    assert "moved _near_misses/go/desk_nohash_1.wav to d/desk_nohash_2.wav" in said
+    assert contents(clips) == {"d/desk_nohash_2.wav": files["_near_misses/go/desk_nohash_1.wav"]}
 
 
 def test_ctrl_c_while_a_clip_moves_is_taken_once_it_is_counted_and_said(
