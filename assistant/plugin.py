@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -311,6 +312,12 @@ class Action:
     method_name: str
 
 
+def _first_paragraph(docstring: str) -> str:
+    """The first paragraph of `docstring` on one line: up to its first blank line, which may
+    hold the indentation of the lines around it."""
+    return " ".join(re.split(r"\n[ \t]*\n", docstring.strip(), maxsplit=1)[0].split())
+
+
 def action(
     name: str | Callable | None = None, help: str = "", params: tuple[Setting, ...] = ()
 ) -> Callable:
@@ -324,7 +331,7 @@ def action(
     def mark(method: Callable) -> Callable:
         method.__assistant_action__ = Action(  # type: ignore[attr-defined]
             name=name or method.__name__.rstrip("_"),
-            help=help or " ".join((method.__doc__ or "").strip().split("\n\n")[0].split()),
+            help=help or _first_paragraph(method.__doc__ or ""),
             params=params,
             method_name=method.__name__,
         )

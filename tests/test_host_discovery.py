@@ -219,6 +219,21 @@ def test_an_actions_help_from_its_docstring_is_its_first_paragraph_on_one_line()
     assert help == "Silence ringing timers, or else cancel the one due first."
 
 
+def test_an_actions_help_ends_at_a_blank_line_that_holds_indentation():
+    """Editors may leave a docstring's blank line indented like the lines around it."""
+
+    def stop_all(self, event):
+        pass
+
+    stop_all.__doc__ = "Silence ringing timers.\n        \n        Details for the reader."
+
+    class Indented(Skill):
+        name = "indented"
+        stop = action(stop_all)
+
+    assert Indented.actions()["stop_all"].help == "Silence ringing timers."
+
+
 def test_an_action_may_be_named_like_a_lifecycle_method_through_its_name():
     class Stopwatch(Skill):
         name = "stopwatch"
