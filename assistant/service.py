@@ -144,6 +144,11 @@ def installed_config() -> str | None:
     return None
 
 
+ASK_SECONDS = 5.0
+"""How long `how_to_start` waits for the user manager: a hung one must not hold up the message
+of `send`, `status` or `reload` it is part of."""
+
+
 def how_to_start() -> str:
     """How this user starts the assistant: the installed service, else `assistant run` (which
     beside the service's unit would start a second assistant, refused, or one that dies with
@@ -152,7 +157,13 @@ def how_to_start() -> str:
     if not unit_path().exists() or not shutil.which("systemctl"):
         return "start it with `assistant run`"
     start = f"start it with `systemctl --user start {UNIT_NAME}`"
-    asked = _systemctl("is-active", "--quiet", UNIT_NAME)
+    try:
+        asked = _systemctl("is-active", "--quiet", UNIT_NAME, timeout=ASK_SECONDS)
+    except subprocess.TimeoutExpired:
+        return (
+            f"the service is installed, but its user manager did not answer within "
+            f"{ASK_SECONDS:g} s: {start} once it does, or meanwhile run `assistant run`"
+        )
     if NO_USER_MANAGER.match(asked.stderr):
         return (
             f"the service is installed but cannot start: {failure(asked)}; then {start}, or "
@@ -167,9 +178,11 @@ def _require_systemctl() -> None:
         raise RuntimeError("systemctl is not installed: this system does not run systemd")
 
 
-def _systemctl(*args: str) -> subprocess.CompletedProcess:
+def _systemctl(*args: str, timeout: float | None = None) -> subprocess.CompletedProcess:
     _require_systemctl()
-    return subprocess.run(["systemctl", "--user", *args], capture_output=True, text=True)
+    return subprocess.run(
+        ["systemctl", "--user", *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 ENABLE_LINGER = 'sudo loginctl enable-linger "$USER"'

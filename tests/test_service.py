@@ -255,11 +255,13 @@ def test_install_fails_when_the_unit_cannot_be_enabled(no_user_manager, unit):
 
 
 FAKE_SYSTEMCTL = """#!{python}
-import json, os, sys
+import json, os, sys, time
 
 with open(os.environ["SYSTEMCTL_CALLS"], "a") as calls:
     calls.write(" ".join(sys.argv[1:]) + "\\n")
 verb = next(word for word in sys.argv[1:] if not word.startswith("--"))
+if verb == os.environ.get("SYSTEMCTL_HANGS"):  # a user manager that does not answer
+    time.sleep(600)
 status, out, err = json.loads(os.environ["SYSTEMCTL_ANSWERS"]).get(verb, [0, "", ""])
 sys.stdout.write(out)
 sys.stderr.write(err)
@@ -416,6 +418,23 @@ def test_no_assistant_running_beside_the_installed_service_says_to_start_the_ser
         ), request
         assert "assistant run" not in result.stderr
     assert calls()[-1] == "--user is-active --quiet assistant.service"
+
+
+def test_a_user_manager_that_does_not_answer_holds_up_no_message(tmp_path, systemctl, unit):
+    """`send`, `status` and `reload` with no assistant running ask whether the installed service
+    runs: a hung user manager is given up on, and the message says so."""
+    environment, _, calls = systemctl
+    environment["SYSTEMCTL_HANGS"] = "is-active"
+    unit.parent.mkdir(parents=True)
+    unit.write_text(service.unit_text())
+    result = assistant(environment, "status")
+    assert result.returncode == 1
+    assert result.stderr.endswith(
+        f"the service is installed, but its user manager did not answer within "
+        f"{service.ASK_SECONDS:g} s: start it with `systemctl --user start assistant.service` "
+        "once it does, or meanwhile run `assistant run`\n"
+    )
+    assert calls() == ["--user is-active --quiet assistant.service"]
 
 
 @needs_systemd
