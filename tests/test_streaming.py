@@ -26,6 +26,7 @@ from model_training.streaming.thresholds import (
     check_tuning_report,
     choose_thresholds,
     config_with_thresholds,
+    header_path,
     read_thresholds_header,
     thresholds_header,
 )
@@ -411,3 +412,9 @@ def test_the_firmware_header_lists_thresholds_in_label_order():
         in header
     )
     assert header.count("#ifndef KWS_THRESHOLDS_H_") == 1
+
+
+def test_a_thresholds_header_that_cannot_be_read_is_named(tmp_path: Path) -> None:
+    (tmp_path / "kws_thresholds.h").mkdir()  # in the header's place: not a file to read
+    with pytest.raises(ValueError, match=r"kws_thresholds\.h: cannot read it .*nothing written"):
+        header_path(tmp_path, ["silence", "unknown", "on"])

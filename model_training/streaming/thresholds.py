@@ -157,7 +157,10 @@ def header_path(given: str | Path, labels: Sequence[str]) -> Path:
             "the model's firmware files into (its --firmware-dir; the committed model's: "
             "firmware/kws/src/model)"
         )
-    before = list(read_thresholds_header(header))
+    try:
+        before = list(read_thresholds_header(header))
+    except OSError as error:
+        raise ValueError(f"{header}: cannot read it ({error}); nothing written") from None
     if before and before != list(labels):
         raise ValueError(
             f"{header} is the thresholds header of a model for {', '.join(before)}, not of the "
