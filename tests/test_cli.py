@@ -946,7 +946,7 @@ def test_run_stops_cleanly_on_stop_signals_to_any_thread_however_they_fall(env, 
     daemon, library = _with_a_library_thread(env, "--config", str(config), "run")
     try:
         assert wait_until(Path(env["XDG_RUNTIME_DIR"], "assistant.sock").exists, timeout=30)
-        assert marker.exists()
+        assert wait_until(marker.exists, timeout=30)  # marked after the socket listens
         # the main thread waits on its pipe of signals (stop_signals)
         assert wait_until(lambda: waits_for_one(daemon.pid, daemon.pid, "pipe"), timeout=30)
         os.kill(library, signal.SIGTERM)
