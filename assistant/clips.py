@@ -191,7 +191,9 @@ class ClipKeeper:
         """The clips (or near misses) the bound counts and removes, oldest first: files (not
         links) named as this computer's clips in the folders (not links) of the model's
         commands, in the clips' folder (or its near misses' folder)."""
-        return self._counted((path for _, path in self._clips()), near_misses)
+        return self._counted(
+            (path for _, path in speaker_clips(self.folder, self.speaker)), near_misses
+        )
 
     def _base(self, near_miss: bool) -> Path:
         """The folder of the commands' folders of the clips, or of the near misses."""
@@ -220,9 +222,6 @@ class ClipKeeper:
         near = f" and near misses {len(self.kept(True))}" if self.near_misses else ""
         text = f"clips kept {len(self.kept())}{near} in {self.folder}"
         return text if self.problem is None else f"{text} (the last not written: {self.problem})"
-
-    def _clips(self) -> list[tuple[int, Path]]:
-        return speaker_clips(self.folder, self.speaker)
 
     def _save(self, label: str, clip: np.ndarray, near_miss: NearMiss | None) -> None:
         try:
@@ -264,7 +263,7 @@ class ClipKeeper:
         if near_miss:
             private_folder(base, linked=False)
         private_folder(base / label, linked=False)
-        found = self._clips()
+        found = speaker_clips(self.folder, self.speaker)
         written = write_numbered(
             base / label,
             f"{self.speaker}_nohash_",

@@ -37,13 +37,18 @@ def clip_folders(clips: Path) -> list[Path]:
     )
 
 
+def clip_stem(path: Path) -> str | None:
+    """The stem (`<speaker>_nohash_`) of `path` when it is a clip: a file (not a link) named as
+    one; else None."""
+    match = CLIP_NAME.fullmatch(path.name)
+    return match[1] if match and path.is_file() and not path.is_symlink() else None
+
+
 def named_clips(folder: Path) -> Iterator[tuple[Path, str]]:
-    """The clips of `folder`: files (not links) named as clips, each with its stem
-    (`<speaker>_nohash_`)."""
+    """The clips of `folder` (`clip_stem`), each with its stem."""
     for path in folder.glob("*.wav"):
-        match = CLIP_NAME.fullmatch(path.name)
-        if match and path.is_file() and not path.is_symlink():
-            yield path, match[1]
+        if (stem := clip_stem(path)) is not None:
+            yield path, stem
 
 
 def near_miss_folders(clips: Path) -> list[Path]:
@@ -94,20 +99,20 @@ def move_clips(clips: Path, destination: Path, say: Callable[[str], None]) -> li
     next_free: dict[tuple[Path, str], int] = {}
     for folder in folders:
         for source in sorted(folder.glob("*.wav"), key=_by_number):
-            match = CLIP_NAME.fullmatch(source.name)
-            if source.is_symlink() or not source.is_file() or match is None:
+            stem = clip_stem(source)
+            if stem is None:
                 odd.append(f"{folder.name}/{source.name}")
                 continue
             target = destination / folder.name
-            key = (target, match[1])
+            key = (target, stem)
             with ctrl_c_held():  # a clip moved is said
                 try:
-                    path = move_numbered(source, target, match[1], next_free.get(key, 0))
+                    path = move_numbered(source, target, stem, next_free.get(key, 0))
                 except FileNotFoundError:
                     if source.exists():
                         raise
                     continue
-                next_free[key] = int(path.stem.removeprefix(match[1])) + 1
+                next_free[key] = int(path.stem.removeprefix(stem)) + 1
                 say(f"moved {folder.name}/{source.name} to {path}")
     return [*_near_misses_note(clips), *_odd_left(odd)]
 
