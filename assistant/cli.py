@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         add_command(commands, **common)
     clips = clips_move.add_commands(commands, **common)
-    clips_sort.add_command(clips, cli_config.configured_model_commands, **common)
+    clips_sort.add_command(clips, **common)
     _name_choices(parser)
     return parser
 

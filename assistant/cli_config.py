@@ -30,11 +30,6 @@ def load(args: argparse.Namespace) -> tuple[Path, dict[str, type[Skill]], Config
     return path, installed, load_config(path, installed, unloadable)
 
 
-def configured_model_commands(args: argparse.Namespace) -> tuple[str, ...]:
-    """The commands of the microphone's model in the configuration `args` name."""
-    return load(args)[2].model_commands
-
-
 def cmd_config_check(args: argparse.Namespace) -> int:
     args.config = args.file or args.config
     try:

@@ -25,6 +25,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from assistant.cli_config import load
 from assistant.clips import (
     CLIPS_FOLDER,
     NEAR_MISSES_FOLDER,
@@ -293,7 +294,7 @@ def player() -> Callable[[Path], str | None] | None:
     return play
 
 
-def cmd_sort(args: argparse.Namespace, model_commands: Callable[[Any], Sequence[str]]) -> int:
+def cmd_sort(args: argparse.Namespace) -> int:
     """Exit 0 once sorted, stopped with q or at the end of input; 130 on Ctrl-C; 1 when a
     clip cannot be moved or deleted; the configuration's error status when it cannot be read
     (it names the model's commands)."""
@@ -306,7 +307,7 @@ def cmd_sort(args: argparse.Namespace, model_commands: Callable[[Any], Sequence[
         print(f"nothing to sort: no near misses{heard} in {clips}")
         return 0
     try:
-        commands = model_commands(args)
+        commands = load(args)[2].model_commands
     except ConfigError as error:
         print(f"The configuration has problems:\n{error}", file=sys.stderr)
         return CONFIG_ERROR_STATUS
@@ -326,13 +327,9 @@ def cmd_sort(args: argparse.Namespace, model_commands: Callable[[Any], Sequence[
     return status
 
 
-def add_command(
-    actions: argparse._SubParsersAction,
-    model_commands: Callable[[argparse.Namespace], Sequence[str]],
-    **common: Any,
-) -> None:
-    """Add `clips sort` to the `clips` command's `actions`; `model_commands(args)`: the
-    commands of the configured model (ConfigError when the configuration has problems)."""
+def add_command(actions: argparse._SubParsersAction, **common: Any) -> None:
+    """Add `clips sort` to the `clips` command's `actions` (`common`: what every command's
+    parser takes, such as --config)."""
     sort = actions.add_parser(
         "sort",
         help="play each near miss kept and sort it with one key",
@@ -348,4 +345,4 @@ def add_command(
         action="store_true",
         help="also go through the clips of the commands heard, to catch false accepts",
     )
-    sort.set_defaults(func=partial(cmd_sort, model_commands=model_commands))
+    sort.set_defaults(func=cmd_sort)

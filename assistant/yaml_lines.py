@@ -29,7 +29,8 @@ is ready`."""
 ACTION_WORD = re.compile(r"[A-Za-z_][\w-]*\.[A-Za-z_][\w-]*")
 """A line (comment and indentation removed) that is one action, `skill.action`."""
 EMPTY_KEY = re.compile(r"(?:- )?(?P<key>[\w.-]+):")
-"""A line (comment and indentation removed) that is a key with no value after it: `on:`."""
+"""A line (comment and indentation removed) that is a key with no value after it: `on:`;
+matched at its start, one that starts with a key."""
 LEADING_ZEROS = re.compile(r"[-+]?0[0-9]+")
 """A whole number written with leading zeros, which YAML 1.1 reads as octal (or as text)."""
 NOT_SHOWN = "<value not shown>"
@@ -330,8 +331,8 @@ def _block_ender(lines: list[str], index: int, open_column: int) -> tuple[int, i
 def _key_named(line: str) -> str:
     """` (`key:`)` for a line that starts with a key (its value is not shown: it may be a
     password); else empty."""
-    found = re.match(r"(?:- )?([\w.-]+):", _without_comment(line))
-    return f" (`{found[1]}:`)" if found else ""
+    found = EMPTY_KEY.match(_without_comment(line))
+    return f" (`{found['key']}:`)" if found else ""
 
 
 def _is_item(line: str) -> bool:
