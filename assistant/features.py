@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 
@@ -86,7 +87,11 @@ class FeatureContract:
 
     @classmethod
     def from_model_card(cls, path: str | Path) -> FeatureContract:
-        card = json.loads(Path(path).read_text())
+        return cls.from_card(json.loads(Path(path).read_text()))
+
+    @classmethod
+    def from_card(cls, card: Mapping[str, Any]) -> FeatureContract:
+        """The contract a model card's fields (as its JSON file holds them) give."""
         fields = {name: card[name] for name in ("labels", "feature_scale", "input_scale")}
         optional = ("slices", "channels", "window_ms", "stride_ms", "sample_rate")
         fields.update({name: card[name] for name in optional if name in card})

@@ -39,8 +39,9 @@ def load_contract(model_path: str | Path = DEFAULT_MODEL) -> FeatureContract:
             f"with `{EXPORT_COMMAND}` (it writes both files)"
         )
     try:
-        contract = FeatureContract.from_model_card(card)
-        card_sha256 = json.loads(card.read_text()).get("sha256")
+        fields = json.loads(card.read_text())
+        contract = FeatureContract.from_card(fields)
+        card_sha256 = fields.get("sha256")
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ModelError(f"{card}: not a valid model card ({error!r})") from error
     try:
