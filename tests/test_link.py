@@ -727,13 +727,14 @@ def test_detections_read_late_from_a_backlog_are_dropped_and_fresh_ones_delivere
         time.sleep(2.0)
         with caplog.at_level(logging.WARNING, logger="assistant.source"):
             release.set()
-            assert wait_until(lambda: link.stats.stale == 1)
+            assert wait_until(lambda: link.stats.stale_by.get("read_late") == 1)
             board.detect("off")
             assert wait_until(lambda: len(link.events) == 2)
         assert [e.command for e in link.events] == ["go", "off"]
-        assert link.stats.stale_by == {"read_late": 1}
+        # heartbeats read before the HELLO (the port's opening may flush the first) are stale too
+        assert link.stats.stale_by["read_late"] == 1
         assert (link.stats.detections, link.stats.lost) == (2, 0)
-        assert "stale 1 (read_late 1)" in link.stats.summary()
+        assert "read_late 1)" in link.stats.summary()
         assert re.search(
             r"test: dropped 'on': read at least \d\.\d s after the board sent it, longer than "
             r"device.max_delay",
