@@ -36,13 +36,14 @@ import struct
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, wait
+from concurrent.futures import wait
 from dataclasses import dataclass
 from pathlib import Path
 
 from assistant import protocol, service
 from assistant.clocks import elapsed
-from assistant.dispatcher import as_run, failed_action
+from assistant.config_commands import ActionCall
+from assistant.dispatcher import ActionOutcome, as_run
 from assistant.paths import runtime_dir
 from assistant.plugin import CommandEvent, SkillError
 from assistant.private_folder import not_private
@@ -120,12 +121,12 @@ class ControlServer:
     def __init__(
         self,
         path: Path,
-        handle: Callable[[CommandEvent], list[Future] | str | Forwarded],
+        handle: Callable[[CommandEvent], list[ActionOutcome] | str | Forwarded],
         site: str = "default",
         status: Callable[[], str] | None = None,
         reload: Callable[[], str] | None = None,
     ):
-        """`handle` runs a command: the futures of its actions, why none ran, or Forwarded when
+        """`handle` runs a command: the outcomes of its actions, why none ran, or Forwarded when
         a satellite sent it on to the hub; `reload` reloads the configuration and gives the
         answer to RELOAD."""
         self.path = path
@@ -290,31 +291,31 @@ def _answers(path: Path) -> bool:
     return True
 
 
-def _failed(future: Future) -> bool:
+def _failed(outcome: ActionOutcome) -> bool:
     """Still running, or raised; an action not run (after a failure, or in a `when:` list
     whose first action handed the command to `do:`) is no failure of its own."""
-    return not future.done() or (not future.cancelled() and future.exception() is not None)
+    return not outcome.done() or (not outcome.cancelled() and outcome.exception() is not None)
 
 
-def _describe(future: Future) -> str:
-    if not future.done():
+def _describe(outcome: ActionOutcome) -> str:
+    if not outcome.done():
         return "still running"
-    if future.cancelled():
+    if outcome.cancelled():
         return "not run"
-    error = future.exception()
+    error = outcome.exception()
     if error is not None:
-        return f"failed: {_why(error)}"
-    return str(future.result() or "done")
+        return f"failed: {_why(error, outcome.call)}"
+    return str(outcome.result() or "done")
 
 
-def _why(error: BaseException) -> str:
-    """Why an action failed: a skill's own message, or the assistant's (not running, timed out,
+def _why(error: BaseException, call: ActionCall) -> str:
+    """Why `call` failed: a skill's own message, or the assistant's (not running, timed out,
     cancelled), as they are; any other exception is a skill's bug, named as such with the
     action that raised it."""
     if isinstance(error, (SkillError, SkillNotRunning, Abandoned, Cancelled)):
         return str(error) or type(error).__name__
     message = f": {error}" if str(error) else ""
-    crashed = f"{failed_action(error)} crashed with {type(error).__name__}{message}"
+    crashed = f"{call} crashed with {type(error).__name__}{message}"
     return f"{crashed} (the log has the traceback)"
 
 

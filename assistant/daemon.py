@@ -7,7 +7,6 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from assistant.clocks import local_time
 from assistant.config import Config, ConfigError, load_config
 from assistant.control import Forwarded
 from assistant.discovery import changed_files, code_package, code_stamp, usable_skills
-from assistant.dispatcher import Dispatcher
+from assistant.dispatcher import ActionOutcome, Dispatcher
 from assistant.emulator import VirtualBoard
 from assistant.focus import Focus
 from assistant.host import PluginHost
@@ -180,10 +179,10 @@ class Assistant:
             self.host.listen_elsewhere = room.listen_for_phrase
         return room
 
-    def run_sent_command(self, event: CommandEvent) -> list[Future] | str | Forwarded:
+    def run_sent_command(self, event: CommandEvent) -> list[ActionOutcome] | str | Forwarded:
         """A command from `assistant send`: run here (on a hub too: no other room heard it; the
-        futures, or why nothing ran), or sent on to the hub from a satellite. A command the
-        model cannot report is refused: no board would ever send it."""
+        outcomes of its actions, or why nothing ran), or sent on to the hub from a satellite. A
+        command the model cannot report is refused: no board would ever send it."""
         heard = self.config.model_commands
         if heard and event.command not in heard:
             return f"{event.command!r} is not a command the model can hear; " + valid_choices(

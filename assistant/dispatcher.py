@@ -10,7 +10,6 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from contextlib import suppress
 from dataclasses import dataclass
 
 from assistant.config import Config
@@ -22,17 +21,26 @@ from assistant.plugin import CommandEvent, NothingToDo
 log = logging.getLogger("assistant.dispatch")
 
 
+class ActionOutcome(Future):
+    """The outcome of one action a command runs, `call`: its reply, or the exception it
+    raised."""
+
+    def __init__(self, call: ActionCall):
+        super().__init__()
+        self.call = call
+
+
 @dataclass(frozen=True)
 class HandedOver:
-    """The result of a `when:` list's first action that found nothing to do: the futures of
+    """The result of a `when:` list's first action that found nothing to do: the outcomes of
     the `do:` list that ran instead, all done."""
 
-    futures: list[Future]
+    futures: list[ActionOutcome]
 
 
-def as_run(outcomes: list[Future]) -> list[Future]:
-    """`outcomes` with the futures of a `do:` list in place of the `when:` action that handed
-    the command to it: the actions' futures in the order they ran, or were to."""
+def as_run(outcomes: list[ActionOutcome]) -> list[ActionOutcome]:
+    """`outcomes` with the outcomes of a `do:` list in place of the `when:` action that handed
+    the command to it: the actions' outcomes in the order they ran, or were to."""
     ran = []
     for future in outcomes:
         settled = future.done() and not future.cancelled() and future.exception() is None
@@ -41,13 +49,7 @@ def as_run(outcomes: list[Future]) -> list[Future]:
     return ran
 
 
-def failed_action(error: BaseException) -> str:
-    """The action (`skill.action`) that raised `error`, as `Dispatcher.run` notes it on each
-    failure it settles an outcome with."""
-    return getattr(error, "failed_action", "an action")
-
-
-def _not_run(outcomes: list[Future]) -> None:
+def _not_run(outcomes: list[ActionOutcome]) -> None:
     """Settle the futures of actions that will not run as cancelled (done, for `wait` too)."""
     for future in outcomes:
         future.cancel()
@@ -126,24 +128,24 @@ class Dispatcher(Chooser):
         self.host = host
         self.accepted = accepted
 
-    def handle(self, event: CommandEvent) -> list[Future]:
-        """Start the actions `event` maps to, in order; the futures hold their replies (those
-        after a failed action are cancelled; see `run`)."""
+    def handle(self, event: CommandEvent) -> list[ActionOutcome]:
+        """Start the actions `event` maps to, in order; their outcomes hold their replies
+        (those after a failed action are cancelled; see `run`)."""
         outcome = self.run(event)
         return [] if isinstance(outcome, str) else outcome
 
-    def run(self, event: CommandEvent) -> list[Future] | str:
-        """As `handle`, but when no action runs, the reason why (also logged). The futures
-        follow the list's order; those after a failed action are cancelled (not run), and the
-        failed action is named on its exception (see `failed_action`). A first action that
-        handed the command to the `do:` list settles as HandedOver (see `as_run`)."""
+    def run(self, event: CommandEvent) -> list[ActionOutcome] | str:
+        """As `handle`, but when no action runs, the reason why (also logged). The outcomes
+        follow the list's order, each naming its action; those after a failed action are
+        cancelled (not run). A first action that handed the command to the `do:` list settles
+        as HandedOver (see `as_run`)."""
         chosen = self.choose(event)
         if isinstance(chosen, str):
             return chosen
         calls, otherwise = chosen
         if self.accepted:
             self.accepted(event)
-        outcomes = [Future() for _ in calls]
+        outcomes = [ActionOutcome(call) for call in calls]
         self._run_from(0, calls, outcomes, event, otherwise)
         return outcomes
 
@@ -151,7 +153,7 @@ class Dispatcher(Chooser):
         self,
         index: int,
         calls: tuple[ActionCall, ...],
-        outcomes: list[Future],
+        outcomes: list[ActionOutcome],
         event: CommandEvent,
         otherwise: tuple[ActionCall, ...] = (),
     ) -> None:
@@ -168,8 +170,6 @@ class Dispatcher(Chooser):
                 self._instead(call, error, otherwise, outcomes, event)
                 return
             if error is not None:
-                with suppress(AttributeError):  # an exception type that takes no attribute
-                    error.failed_action = str(call)  # for failed_action
                 _not_run(outcomes[index + 1 :])
                 outcomes[index].set_exception(error)
                 return
@@ -188,15 +188,15 @@ class Dispatcher(Chooser):
         skipped: ActionCall,
         why: NothingToDo,
         otherwise: tuple[ActionCall, ...],
-        outcomes: list[Future],
+        outcomes: list[ActionOutcome],
         event: CommandEvent,
     ) -> None:
         """Run `otherwise` (the command's `do:` list) in place of a `when:` list whose first
         action, `skipped`, found nothing to do: the first outcome settles, once `otherwise` has,
-        as HandedOver with its futures; the rest as not run."""
+        as HandedOver with its outcomes; the rest as not run."""
         log.info("%s found nothing to do (%s) -> %s", skipped, why, ", ".join(map(str, otherwise)))
         _not_run(outcomes[1:])
-        replaced = [Future() for _ in otherwise]
+        replaced = [ActionOutcome(call) for call in otherwise]
 
         def settle(_: Future) -> None:
             if not outcomes[0].done() and all(future.done() for future in replaced):

@@ -1,5 +1,6 @@
 """Small skills that the runtime tests install by passing them to the host directly."""
 
+import dataclasses
 import math
 import threading
 import time
@@ -49,6 +50,17 @@ class MusicSkill(Skill):
         self.calls.append("louder")
 
 
+@dataclasses.dataclass(frozen=True)
+class LampFault(Exception):
+    """A skill's own exception type that takes no attribute once made."""
+
+    code: int
+
+
+BUS_DOWN = RuntimeError("the bus is down")
+"""One exception instance that two of TroubleSkill's actions raise."""
+
+
 class TroubleSkill(Skill):
     """Crashes, hangs or fails on request."""
 
@@ -89,6 +101,18 @@ class TroubleSkill(Skill):
     @action()
     def slow_network(self, event):
         raise TimeoutError("the lamp took too long")  # as socket.timeout would
+
+    @action()
+    def fault(self, event):
+        raise LampFault(7)
+
+    @action()
+    def read_bus(self, event):
+        raise BUS_DOWN
+
+    @action()
+    def write_bus(self, event):
+        raise BUS_DOWN
 
 
 class NeedsSettingSkill(Skill):

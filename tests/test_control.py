@@ -11,7 +11,6 @@ import socket
 import stat
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,10 +19,12 @@ from manual_clock import Clock
 from waiting import wait_until
 
 from assistant import control
+from assistant.config_commands import ActionCall
+from assistant.dispatcher import ActionOutcome
 from assistant.plugin import CommandEvent
 from assistant.ratelimit import WarningLimiter
 
-Handle = Callable[[CommandEvent], list[Future] | str]
+Handle = Callable[[CommandEvent], list[ActionOutcome] | str]
 
 
 def serve(path: Path, handle: Handle = lambda event: "not mapped") -> control.ControlServer:
@@ -142,8 +143,8 @@ def test_an_answer_may_take_longer_than_the_request(
     """The deadline is for the request: a slow action's answer still arrives after it."""
     monkeypatch.setattr(control, "REQUEST_SECONDS", 0.2)
 
-    def slow_action(event: CommandEvent) -> list[Future]:
-        done: Future = Future()
+    def slow_action(event: CommandEvent) -> list[ActionOutcome]:
+        done = ActionOutcome(ActionCall("lamp", "on"))
         threading.Timer(1.0, done.set_result, ["took its time"]).start()
         return [done]
 

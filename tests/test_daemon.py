@@ -30,6 +30,7 @@ from assistant.clocks import local_time
 from assistant.config import load_config
 from assistant.cue import ACKNOWLEDGE_NOTES, NOTE_SECONDS, UNSPOKEN_NOTES, tone_wav
 from assistant.daemon import Assistant
+from assistant.dispatcher import ActionOutcome
 from assistant.emulator import FIRMWARE_VERSION, MODEL_ID, VirtualBoard
 from assistant.host import STATUS_SECONDS
 from assistant.microphone import SAMPLE_RATE, microphone_problem
@@ -350,6 +351,54 @@ def test_send_names_which_of_a_commands_actions_crashed(assistant, tmp_path):
         )
     finally:
         server.stop()
+
+
+FAULTS = """
+source: emulator
+emulator: {heartbeat_ms: 200}
+site: desk
+commands:
+  on: trouble.fault
+  up: trouble.read_bus
+  down: trouble.write_bus
+"""
+"""Commands whose actions crash with exceptions that carry no name of their own."""
+
+
+def answer_of(assistant, handle: Callable[[CommandEvent], object], command: str, folder: Path):
+    """The answer of `assistant send <command>` to a control socket serving `handle`, with
+    FAULTS loaded."""
+    assistant.config_file.write_text(textwrap.dedent(FAULTS))
+    assert assistant.reload(assistant.config_file).done
+    server = control.ControlServer(folder / "c.sock", handle, "desk")
+    server.start()
+    try:
+        return control.send_command(command, folder / "c.sock")
+    finally:
+        server.stop()
+
+
+def test_send_names_the_crashed_action_of_an_exception_type_that_takes_no_attribute(
+    assistant, tmp_path
+):
+    """A skill's frozen dataclass exception: the action is named all the same."""
+    assert answer_of(assistant, assistant.run_sent_command, "on", tmp_path) == (
+        "ERR failed: trouble.fault crashed with LampFault: 7 (the log has the traceback)"
+    )
+
+
+def test_send_names_each_action_that_raised_one_exception_instance(assistant, tmp_path):
+    """A module's constant exception raised by two actions, both failed before the one answer
+    that tells them is composed: each is named, not the last to raise twice."""
+
+    def up_then_down(event: CommandEvent) -> list[ActionOutcome]:
+        down = dataclasses.replace(event, command="down")
+        return assistant.dispatcher.handle(event) + assistant.dispatcher.handle(down)
+
+    crashed = "crashed with RuntimeError: the bus is down (the log has the traceback)"
+    assert answer_of(assistant, up_then_down, "up", tmp_path) == (
+        f"ERR failed: trouble.read_bus {crashed}; failed: trouble.write_bus {crashed}"
+    )
 
 
 def test_send_takes_a_command_in_any_case_and_refuses_what_is_no_command_name(assistant, tmp_path):
