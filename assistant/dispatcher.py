@@ -35,25 +35,25 @@ class HandedOver:
     """The result of a `when:` list's first action that found nothing to do: the outcomes of
     the `do:` list that ran instead, all done."""
 
-    futures: list[ActionOutcome]
+    outcomes: list[ActionOutcome]
 
 
 def as_run(outcomes: list[ActionOutcome]) -> list[ActionOutcome]:
     """`outcomes` with the outcomes of a `do:` list in place of the `when:` action that handed
     the command to it: the actions' outcomes in the order they ran, or were to."""
     ran = []
-    for future in outcomes:
-        settled = future.done() and not future.cancelled() and future.exception() is None
-        handed = future.result() if settled else None
-        ran.extend(handed.futures if isinstance(handed, HandedOver) else [future])
+    for outcome in outcomes:
+        settled = outcome.done() and not outcome.cancelled() and outcome.exception() is None
+        handed = outcome.result() if settled else None
+        ran.extend(handed.outcomes if isinstance(handed, HandedOver) else [outcome])
     return ran
 
 
 def _not_run(outcomes: list[ActionOutcome]) -> None:
-    """Settle the futures of actions that will not run as cancelled (done, for `wait` too)."""
-    for future in outcomes:
-        future.cancel()
-        future.set_running_or_notify_cancel()
+    """Settle the outcomes of actions that will not run as cancelled (done, for `wait` too)."""
+    for outcome in outcomes:
+        outcome.cancel()
+        outcome.set_running_or_notify_cancel()
 
 
 class Chooser:
