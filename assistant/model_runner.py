@@ -36,10 +36,15 @@ class ModelError(RuntimeError):
     """A model file that cannot be used (missing, not a TFLite model, wrong input or output)."""
 
 
+def model_sha256(content: bytes) -> str:
+    """The sha256 (hex) of the model whose .tflite file is `content`, as its card records it."""
+    return hashlib.sha256(content).hexdigest()
+
+
 def model_id(content: bytes) -> str:
     """The id of the model whose .tflite file is `content`: the first 8 hex digits of its
     sha256, as a board's HELLO `model=` gives it."""
-    return hashlib.sha256(content).hexdigest()[:8]
+    return model_sha256(content)[:8]
 
 
 def tflm_interpreter(content: bytes):
