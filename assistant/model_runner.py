@@ -61,15 +61,10 @@ def tflm_interpreter(content: bytes):
 class Int8Model:
     """An int8-in, int8-out TFLite model, run with the board's arithmetic."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, content: bytes):
+        """`content`: the bytes of the .tflite file at `path` (which its errors name)."""
         self.path = Path(path)
-        try:
-            self.content = self.path.read_bytes()
-        except OSError as error:
-            raise ModelError(
-                f"{self.path}: cannot read the model ({error.strerror}); train and export one "
-                f"with `{EXPORT_COMMAND}` or point `model:` at a .tflite file"
-            ) from error
+        self.content = content
         try:
             whole = tflm_interpreter(self.content)
             self._input = whole.get_input_details(0)
