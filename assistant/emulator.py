@@ -17,7 +17,7 @@ from pathlib import Path
 
 from assistant import protocol
 from assistant.paths import runtime_dir
-from assistant.recognizer import DEFAULT_THRESHOLD, command_labels
+from assistant.recognizer import Recognizer, command_labels
 
 log = logging.getLogger("assistant.emulator")
 
@@ -54,8 +54,9 @@ class VirtualBoard:
         """`labels`: the commands it detects (default: those of the committed model); `link`: a
         stable path kept pointing at the current pty (as udev's by-id links); `thresholds`: what
         `INFO` reports for each command, as a board built with the model of `labels` starts
-        with: its card's (those of the committed model's card when `labels` is not given;
-        DEFAULT_THRESHOLD for a command it leaves out).
+        with: its card's (those of the committed model's card when `labels` is not given), the
+        recognizer's default for a command it leaves out; ValueError, as the recognizer's, for
+        a threshold of another command or not from 0 to 1.
 
         `greets_on_open` False makes it miss the host's opening of the port, as the firmware does
         when a host closes and reopens it within one loop pass: no HELLO until the host asks."""
@@ -70,7 +71,7 @@ class VirtualBoard:
         self.heartbeat_ms = heartbeat_ms
         self.model = model
         self.firmware = firmware
-        self.thresholds = dict.fromkeys(self.labels, DEFAULT_THRESHOLD) | dict(thresholds or {})
+        self.thresholds = Recognizer(self.labels, thresholds or {}).thresholds
         self.sent_lines = 0
         self.dropped_lines = 0
         self._seq = 0

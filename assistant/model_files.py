@@ -4,7 +4,6 @@ again only once either file changed. The committed model is DEFAULT_MODEL."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import replace
@@ -13,7 +12,13 @@ from pathlib import Path
 import numpy as np
 
 from assistant.features import FeatureContract
-from assistant.model_runner import EXPORT_COMMAND, THRESHOLDS_COMMAND, Int8Model, ModelError
+from assistant.model_runner import (
+    EXPORT_COMMAND,
+    THRESHOLDS_COMMAND,
+    Int8Model,
+    ModelError,
+    model_sha256,
+)
 from assistant.recognizer import DEFAULT_THRESHOLD, OUTPUT_ZERO_POINT, command_labels
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -25,13 +30,28 @@ def model_card_path(model_path: str | Path) -> Path:
     return Path(model_path).with_suffix(".json")
 
 
+def read_model(model_path: str | Path) -> bytes:
+    """The bytes of the model file at `model_path`; ModelError when it is missing or cannot be
+    read."""
+    model = Path(model_path)
+    if not model.is_file():
+        raise ModelError(f"{model}: no such model file")
+    try:
+        return model.read_bytes()
+    except OSError as error:
+        raise ModelError(f"{model_path}: cannot read the model: {error.strerror}") from None
+
+
 def load_contract(model_path: str | Path = DEFAULT_MODEL) -> FeatureContract:
     """The feature contract of a model, from the model card beside it, with the card's
     thresholds. ModelError when the model or its card is missing, or the card is broken (its
     thresholds too) or belongs to another model (its sha256 is not the model's)."""
-    model = Path(model_path)
-    if not model.is_file():
-        raise ModelError(f"{model}: no such model file")
+    return contract_of(model_path, read_model(model_path))
+
+
+def contract_of(model_path: str | Path, content: bytes) -> FeatureContract:
+    """The feature contract of the model at `model_path`, whose file holds `content`, from the
+    card beside it; ModelError as `load_contract`."""
     card = model_card_path(model_path)
     if not card.is_file():
         raise ModelError(
@@ -44,14 +64,11 @@ def load_contract(model_path: str | Path = DEFAULT_MODEL) -> FeatureContract:
         card_sha256 = fields.get("sha256")
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ModelError(f"{card}: not a valid model card ({error!r})") from error
-    try:
-        model_sha256 = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()
-    except OSError as error:
-        raise ModelError(f"{model_path}: cannot read the model: {error.strerror}") from None
-    if card_sha256 != model_sha256:
+    content_sha256 = model_sha256(content)
+    if card_sha256 != content_sha256:
         raise ModelError(
             f"{card} is not the card of {model_path}: the card's sha256 is {card_sha256}, the "
-            f"model's is {model_sha256}; export the model again with `{EXPORT_COMMAND}`, which "
+            f"model's is {content_sha256}; export the model again with `{EXPORT_COMMAND}`, which "
             "writes the model and its card together"
         )
     thresholds = card_thresholds(card, contract.thresholds, contract.labels)
@@ -87,9 +104,11 @@ def card_thresholds(card: Path, values: object, labels: Sequence[str]) -> dict[s
 
 
 def load_model(model_path: str | Path = DEFAULT_MODEL) -> tuple[Int8Model, FeatureContract]:
-    """The model and its feature contract (from the model card beside it)."""
-    contract = load_contract(model_path)
-    model = Int8Model(model_path)
+    """The model and its feature contract (from the model card beside it), from one read of
+    the model file."""
+    content = read_model(model_path)
+    contract = contract_of(model_path, content)
+    model = Int8Model(model_path, content)
     expected = contract.slices * contract.channels
     if model.input_size != expected or model.output_size != len(contract.labels):
         raise ModelError(

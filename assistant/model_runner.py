@@ -36,10 +36,15 @@ class ModelError(RuntimeError):
     """A model file that cannot be used (missing, not a TFLite model, wrong input or output)."""
 
 
+def model_sha256(content: bytes) -> str:
+    """The sha256 (hex) of the model whose .tflite file is `content`, as its card records it."""
+    return hashlib.sha256(content).hexdigest()
+
+
 def model_id(content: bytes) -> str:
     """The id of the model whose .tflite file is `content`: the first 8 hex digits of its
     sha256, as a board's HELLO `model=` gives it."""
-    return hashlib.sha256(content).hexdigest()[:8]
+    return model_sha256(content)[:8]
 
 
 def tflm_interpreter(content: bytes):
@@ -56,15 +61,10 @@ def tflm_interpreter(content: bytes):
 class Int8Model:
     """An int8-in, int8-out TFLite model, run with the board's arithmetic."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, content: bytes):
+        """`content`: the bytes of the .tflite file at `path` (which its errors name)."""
         self.path = Path(path)
-        try:
-            self.content = self.path.read_bytes()
-        except OSError as error:
-            raise ModelError(
-                f"{self.path}: cannot read the model ({error.strerror}); train and export one "
-                f"with `{EXPORT_COMMAND}` or point `model:` at a .tflite file"
-            ) from error
+        self.content = content
         try:
             whole = tflm_interpreter(self.content)
             self._input = whole.get_input_details(0)

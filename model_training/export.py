@@ -3,7 +3,6 @@ and the firmware's thresholds header give each command the same threshold, the c
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Sequence
@@ -11,7 +10,13 @@ from pathlib import Path
 
 from assistant.features import FRONTEND_PARAMS, INPUT_SHIFT
 from assistant.model_files import card_thresholds
-from assistant.model_runner import EXPORT_COMMAND, THRESHOLDS_COMMAND, ModelError, model_id
+from assistant.model_runner import (
+    EXPORT_COMMAND,
+    THRESHOLDS_COMMAND,
+    ModelError,
+    model_id,
+    model_sha256,
+)
 from assistant.recognizer import DEFAULT_THRESHOLD, command_labels
 from model_training.quantize import Quantization
 from model_training.settings import (
@@ -46,7 +51,7 @@ def model_card(tflite: bytes, quantization: Quantization, arena: int, extra: dic
     contract = quantization.contract()
     return {
         "model_id": model_id(tflite),
-        "sha256": hashlib.sha256(tflite).hexdigest(),
+        "sha256": model_sha256(tflite),
         "model_bytes": len(tflite),
         "arena_bytes": arena,
         "tensor_arena_bytes": tensor_arena_bytes(arena),

@@ -177,7 +177,7 @@ def test_the_whole_default_model_equals_the_tflm_interpreter():
     from assistant.model_runner import Int8Model
 
     content = DEFAULT_MODEL.read_bytes()
-    model = Int8Model(DEFAULT_MODEL)
+    model = Int8Model(DEFAULT_MODEL, content)
     assert model.numpy_layers == 7
     inputs = _test_inputs((model.input_size,), 60, seed=9)
     np.testing.assert_array_equal(model.run_batch(inputs), run_tflm(content, inputs))

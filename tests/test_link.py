@@ -24,6 +24,7 @@ from assistant.emulator import VirtualBoard
 from assistant.link import LineSplitter, OpenTrouble, SerialSource
 from assistant.model_files import load_contract
 from assistant.ratelimit import WarningLimiter
+from assistant.recognizer import DEFAULT_THRESHOLD
 from assistant.replugs import ReplugLog
 from assistant.sources import DeviceSession, LinkStats
 
@@ -103,6 +104,13 @@ def test_the_boards_info_is_logged_when_it_connects(board, tmp_path, caplog):
     # those a board built with the committed model reports: its card's, as its header's
     card = ",".join(f"{command}:{t:.3f}" for command, t in load_contract().thresholds.items())
     assert f"thresholds {card}" in caplog.text
+
+
+def test_a_board_has_the_recognizers_threshold_of_a_command_its_card_leaves_out():
+    board = VirtualBoard(("yes", "no"), thresholds={"yes": 0.7})
+    assert board.thresholds == {"yes": 0.7, "no": DEFAULT_THRESHOLD}
+    with pytest.raises(ValueError, match="no threshold for 'lamp'"):
+        VirtualBoard(("yes", "no"), thresholds={"lamp": 0.7})
 
 
 def test_malformed_and_oversized_lines_are_counted_and_skipped(board, link):

@@ -202,13 +202,32 @@ def test_a_model_without_its_card_is_refused_with_the_fix(tiny_model, tmp_path):
         KeywordPipeline(not_a_model)
 
 
+def test_loading_a_model_reads_its_file_once(tiny_model):
+    """The sha256 checked against the card is that of the bytes the interpreter runs: read
+    once, a model exported over it between two reads cannot be run under another's card."""
+    opened: list[str] = []
+    watched = str(tiny_model)
+
+    def count_opens(event: str, args: tuple) -> None:
+        if event == "open" and isinstance(args[0], str | Path) and str(args[0]) == watched:
+            opened.append(event)
+
+    sys.addaudithook(count_opens)  # stays for the session: it counts this one path only
+    model, contract = load_model(tiny_model)
+    watched = ""
+    assert len(opened) == 1
+    card = json.loads(tiny_model.with_suffix(".json").read_text())
+    assert hashlib.sha256(model.content).hexdigest() == card["sha256"]
+    assert contract.labels == tuple(card["labels"])
+
+
 def test_a_damaged_model_is_not_a_usable_model(tmp_path):
     damaged = bytearray(DEFAULT_MODEL.read_bytes())
     damaged[28:32] = struct.pack("<I", 2**31 - 1)  # an offset flatbuffers cannot write again
     model = tmp_path / "damaged.tflite"
     model.write_bytes(damaged)
     with pytest.raises(ModelError, match=r"damaged\.tflite: not a usable TFLite model"):
-        Int8Model(model)
+        Int8Model(model, bytes(damaged))
 
 
 def test_a_card_of_another_model_is_refused_naming_both_files(tiny_model, tmp_path):
@@ -286,7 +305,7 @@ def test_convolutions_in_numpy_equal_the_tflm_interpreter(tmp_path):
     from model_training.quantize import run_tflm
 
     path = tiny_kws_model.build_conv(tmp_path)
-    model = Int8Model(path)
+    model = Int8Model(path, path.read_bytes())
     assert model.numpy_layers == 4  # three CONV_2D and a DEPTHWISE_CONV_2D
     rng = np.random.default_rng(4)
     inputs = np.concatenate(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from file_size_limit import file_size_limit
 
 from assistant.model_files import load_contract
 from assistant.recognizer import Recognition
@@ -262,6 +263,22 @@ def test_evaluate_and_thresholds_from_the_command_line(stream, tuning_stream, tm
         "unknown, lamp, not of the model evaluated"
     ) in capsys.readouterr().err
     assert "thresholds" not in json.loads(card.read_text()) and config.read_text() == original
+
+    # All are written or none: a disk that fills up at the config, after the card (written
+    # first), leaves the card, the config and the header as they were, and no file beside them.
+    large = tmp_path / "large" / "config.yaml"
+    large.parent.mkdir()
+    large.write_text(original + "# a long comment\n" * 8192)
+    folders = (card.parent, large.parent, header_dir)
+    before = {folder: sorted(folder.iterdir()) for folder in folders}
+    card_before, large_before = card.read_bytes(), large.read_bytes()
+    tuned = ["thresholds", "--report", str(tuning / "streaming_report.json")]
+    with file_size_limit(65536):
+        status = main([*tuned, "--config", str(large), "--header", str(header_dir)])
+    assert status == 1
+    assert f"{large}: cannot write it (File too large); no file written" in capsys.readouterr().err
+    assert (card.read_bytes(), large.read_bytes()) == (card_before, large_before)
+    assert {folder: sorted(folder.iterdir()) for folder in folders} == before
 
     assert main([*argv, "--report", str(tuning / "streaming_report.json")]) == 0
     printed = capsys.readouterr().out

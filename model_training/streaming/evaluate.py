@@ -7,7 +7,6 @@ as it runs live.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.model_files import load_model
+from assistant.model_runner import model_sha256
 from assistant.pipeline import DEFAULT_INFERENCE_EVERY, RecognizerSettings, ScoreStream
 from assistant.recognizer import OUTPUT_ZERO_POINT, Recognition, window_averages
 from assistant.wav import read_wav_int16
@@ -312,7 +312,7 @@ def evaluate(
     plot_tradeoff(outcomes, commands, plot_path)
     report = {
         "model": str(model_path),
-        "model_sha256": hashlib.sha256(Path(model_path).read_bytes()).hexdigest(),
+        "model_sha256": model_sha256(Path(model_path).read_bytes()),
         "streams": [str(w) for w in wavs],
         "splits": sorted({stream.truth.split for stream in streams}),
         "inference_every": inference_every,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -168,13 +167,6 @@ def header_path(given: str | Path, labels: Sequence[str]) -> Path:
             "model's firmware files into"
         )
     return header
-
-
-def check_writable(path: Path) -> None:
-    """ValueError unless `path` can be written (replaced, or made in its folder)."""
-    target = path if path.exists() else path.parent
-    if not os.access(target, os.W_OK):
-        raise ValueError(f"{path}: cannot write it ({target} is not writable); nothing written")
 
 
 def _flow_mapping(thresholds: Mapping[str, float]) -> str:

@@ -1,0 +1,52 @@
+"""Writing several files all or none: each new content is written beside its file first, and
+only once every one is written are they renamed into place."""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
+
+def write_all_or_none(contents: Mapping[Path, str | bytes]) -> None:
+    """Give each path its content (text as UTF-8). Each is first written to a temporary file
+    beside the file it replaces (a symbolic link's target: the link stays), in the same folder
+    so that the rename is atomic, with that file's permission bits (a new file's: 0666 less the
+    umask), and flushed to the disk; then all are renamed into place. OSError naming the path
+    when one cannot be written (a folder in its place, a folder that is not writable, a full
+    disk): the temporaries are removed and no file has changed. Once all are written, only a
+    folder changed meanwhile can fail a rename."""
+    written: list[tuple[Path, Path]] = []  # (the file, its new content's temporary file)
+    try:
+        for path, content in contents.items():
+            real = Path(os.path.realpath(path))
+            if real.is_dir():
+                raise IsADirectoryError(errno.EISDIR, "a folder is in its place", str(path))
+            temporary = real.with_name(f".{real.name}.{secrets.token_hex(4)}.new")
+            try:
+                descriptor = os.open(temporary, NEW_FILE, 0o666)
+                written.append((real, temporary))
+                _fill(descriptor, content, real)
+            except OSError as error:
+                raise OSError(error.errno, error.strerror, str(path)) from error
+        for real, temporary in written:
+            os.replace(temporary, real)
+    except BaseException:
+        for _, temporary in written:
+            temporary.unlink(missing_ok=True)
+        raise
+
+
+def _fill(descriptor: int, content: str | bytes, replacing: Path) -> None:
+    """Write `content` to the new file open as `descriptor`, with the permission bits of the
+    file it is `replacing` when there is one, flushed to the disk, and close it."""
+    with open(descriptor, "wb") as file:
+        if replacing.exists():
+            os.fchmod(file.fileno(), replacing.stat().st_mode & 0o7777)
+        file.write(content.encode() if isinstance(content, str) else content)
+        file.flush()
+        os.fsync(file.fileno())
