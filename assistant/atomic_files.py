@@ -41,6 +41,17 @@ def write_all_or_none(contents: Mapping[Path, str | bytes]) -> None:
         raise
 
 
+def write_all_or_none_explained(contents: Mapping[Path, str | bytes]) -> None:
+    """`write_all_or_none`, its failure a ValueError for a command to print: `PATH: cannot
+    write it (why); no file written`."""
+    try:
+        write_all_or_none(contents)
+    except OSError as error:
+        raise ValueError(
+            f"{error.filename}: cannot write it ({error.strerror}); no file written"
+        ) from None
+
+
 def _fill(descriptor: int, content: str | bytes, replacing: Path) -> None:
     """Write `content` to the new file open as `descriptor`, with the permission bits of the
     file it is `replacing` when there is one, flushed to the disk, and close it."""

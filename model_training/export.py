@@ -8,6 +8,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+from assistant.atomic_files import write_all_or_none_explained
 from assistant.features import FRONTEND_PARAMS, INPUT_SHIFT
 from assistant.model_files import card_thresholds
 from assistant.model_runner import (
@@ -235,8 +236,9 @@ def write_artifacts(
     firmware_dir: str | Path = FIRMWARE_MODEL_DIR,
 ) -> list[Path]:
     """The .tflite and model card, and the C array, its header, the settings header and the
-    thresholds header; the card and the thresholds header give the thresholds of the card
-    replaced (`thresholds_for_export`)."""
+    thresholds header, all written or none (ValueError naming the file that cannot be), so that
+    they always come from one model; the card and the thresholds header give the thresholds of
+    the card replaced (`thresholds_for_export`)."""
     models_dir, firmware_dir = Path(models_dir), Path(firmware_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
     firmware_dir.mkdir(parents=True, exist_ok=True)
@@ -252,9 +254,5 @@ def write_artifacts(
         firmware_dir / "kws_model_settings.h": model_settings_h(card, source),
         firmware_dir / HEADER_NAME: header,
     }
-    for path, content in files.items():
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content)
+    write_all_or_none_explained(files)
     return list(files)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tiny_kws_model
+from file_size_limit import file_size_limit
 
 from assistant import protocol
 from assistant.model_files import load_contract
@@ -273,7 +274,7 @@ def test_export_and_recipe_refuse_to_replace_a_model_for_other_labels_unless_tol
 ):
     out = tmp_path / "out"
     assert main(export_args(finished_run(tmp_path / "data", tiny_model), out)) == 0
-    exported = {path: path.read_bytes() for path in out.rglob("*") if path.is_file()}
+    exported = _files(out)
     labels = ("silence", "unknown", "lamp", "fan", "kettle", "radio", "blinds", "heater")
     use_labels(monkeypatch, labels)
     lamp = finished_run(tmp_path / "data", tiny_model, run="lamp", labels=labels)
@@ -285,7 +286,7 @@ def test_export_and_recipe_refuse_to_replace_a_model_for_other_labels_unless_tol
         "and this run's model is for lamp, fan, kettle, radio, blinds, heater:"
     ) in error
     assert "--models-dir DIR --firmware-dir DIR" in error and "--replace" in error
-    assert {path: path.read_bytes() for path in out.rglob("*") if path.is_file()} == exported
+    assert _files(out) == exported
     recipe = ["recipe", *export_args(lamp, out)[1:]]
     recipe[recipe.index("--run") + 1] = "again"
     assert main(recipe) == 1  # before it synthesizes and trains
@@ -296,6 +297,31 @@ def test_export_and_recipe_refuse_to_replace_a_model_for_other_labels_unless_tol
     )
     assert main([*export_args(lamp, out), "--replace"]) == 0
     assert json.loads((out / "m" / "kws_int8.json").read_text())["labels"] == list(labels)
+
+
+def test_a_full_disk_midway_through_export_leaves_every_file_of_the_previous_model(
+    tiny_model, tmp_path, capsys, monkeypatch
+):
+    """All the files change together or none does: the firmware's array of one model never
+    sits beside the settings header or card of another."""
+    out = tmp_path / "out"
+    assert main(export_args(finished_run(tmp_path / "data", tiny_model), out)) == 0
+    exported = _files(out)
+    use_labels(monkeypatch, OTHER_LABELS)  # a new card, settings and thresholds header
+    other = finished_run(tmp_path / "data", tiny_model, run="other", labels=OTHER_LABELS)
+    capsys.readouterr()
+    with file_size_limit(8192):  # the model and its card fit, the C array does not
+        assert main([*export_args(other, out), "--replace"]) == 1
+    array = out / "fw" / "kws_model_data.cc"
+    assert f"{array}: cannot write it (File too large); no file written" in (
+        capsys.readouterr().err
+    )
+    assert _files(out) == exported  # no file changed, and none left beside them
+
+
+def _files(folder: Path) -> dict[Path, bytes]:
+    """Every file under `folder` and its bytes."""
+    return {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
 
 
 def test_commands_without_validation_or_test_clips_are_warned_about_and_in_the_card(

@@ -100,7 +100,7 @@ def cmd_thresholds(args) -> None:
     """Choose the thresholds, and write them into the card of the model evaluated (and with
     --config, --header into those files) once every destination has been checked: all of
     them, or none when one cannot be written."""
-    from assistant.atomic_files import write_all_or_none
+    from assistant.atomic_files import write_all_or_none_explained
     from assistant.model_files import model_card_path
     from model_training.streaming.thresholds import (
         HEADER_NAME,
@@ -130,12 +130,7 @@ def cmd_thresholds(args) -> None:
         header = header_path(args.header, card["labels"])
         source = "/".join(report_path.parts[-2:])  # the tuning evaluation's folder and file
         writes[header] = (thresholds_header(card["labels"], choice.thresholds, source), "")
-    try:
-        write_all_or_none({path: text for path, (text, _) in writes.items()})
-    except OSError as error:
-        raise ValueError(
-            f"{error.filename}: cannot write it ({error.strerror}); no file written"
-        ) from None
+    write_all_or_none_explained({path: text for path, (text, _) in writes.items()})
     for path, (_, what) in writes.items():
         print(f"written to {path} {what}".rstrip())
     if not args.header:
