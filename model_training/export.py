@@ -240,8 +240,13 @@ def write_artifacts(
     they always come from one model; the card and the thresholds header give the thresholds of
     the card replaced (`thresholds_for_export`)."""
     models_dir, firmware_dir = Path(models_dir), Path(firmware_dir)
-    models_dir.mkdir(parents=True, exist_ok=True)
-    firmware_dir.mkdir(parents=True, exist_ok=True)
+    for folder in (models_dir, firmware_dir):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ValueError(
+                f"{folder}: cannot make the folder ({error.strerror}); no file written"
+            ) from None
     card_path = models_dir / f"{MODEL_BASENAME}.json"
     thresholds, header = thresholds_for_export(card, card_path, firmware_dir / HEADER_NAME)
     card = card_with_thresholds(card, thresholds)

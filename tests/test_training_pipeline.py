@@ -319,6 +319,16 @@ def test_a_full_disk_midway_through_export_leaves_every_file_of_the_previous_mod
     assert _files(out) == exported  # no file changed, and none left beside them
 
 
+def test_export_into_a_folder_that_cannot_be_made_says_so(tiny_model, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "fw").write_text("a file where the firmware folder would be\n")
+    assert main(export_args(finished_run(tmp_path / "data", tiny_model), out)) == 1
+    error = capsys.readouterr().err
+    assert f"{out / 'fw'}: cannot make the folder (File exists); no file written" in error
+    assert not (out / "m" / "kws_int8.json").exists()
+
+
 def _files(folder: Path) -> dict[Path, bytes]:
     """Every file under `folder` and its bytes."""
     return {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
