@@ -377,7 +377,7 @@ def test_status_gives_the_pid_to_signal_and_whether_the_reload_it_made_failed(en
 
         assert wait_until(lambda: "last reload" in status(), timeout=30)
         assert status()["pid"] == str(daemon.pid)
-        config.write_text(textwrap.dedent(CONFIG).replace("greeter.goodbye", "greeter.bye"))
+        config.write_text(textwrap.dedent(CONFIG).replace("greeter.goodbye", "greeter.gret"))
         os.kill(int(status()["pid"]), signal.SIGHUP)  # what README's `kill -HUP` does
         assert wait_until(lambda: status()["last reload"].startswith("FAILED at "), timeout=30)
         failed = status()
@@ -387,8 +387,9 @@ def test_status_gives_the_pid_to_signal_and_whether_the_reload_it_made_failed(en
             failed["last reload"],
         )
         shown = assistant(env, "status").stdout.splitlines()
-        problem = shown.index(
-            f"  {config}:5: skill 'greeter' has no action 'bye', valid: goodbye, greet"
+        problem = shown.index(  # as the problem says it, its "; " and all
+            f"  {config}:5: skill 'greeter' has no action 'gret'; did you mean 'greet'? "
+            "valid: goodbye, greet"
         )
         assert shown[problem - 1].startswith("last reload: FAILED")
         assert failed["configuration"] == str(config)
@@ -398,7 +399,7 @@ def test_status_gives_the_pid_to_signal_and_whether_the_reload_it_made_failed(en
         output = _stop(daemon)
     finally:
         daemon.kill()
-    assert "skill 'greeter' has no action 'bye'" in output
+    assert "skill 'greeter' has no action 'gret'" in output
 
 
 def test_reload_waits_for_the_outcome_and_says_what_changed_or_what_to_fix(env, tmp_path):
