@@ -113,6 +113,31 @@ def test_config_check_reports_problems_with_file_and_line(env, tmp_path):
     assert f"{bad}:7: skills.greeter: style is 'loud'; valid: short, counted" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("words", "heading"),
+    [
+        (["devices"], ["The configuration has problems:"]),
+        (["emulate"], ["The configuration has problems:"]),
+        (["clips", "sort"], ["The configuration has problems:"]),  # given a near miss to sort
+        (["rooms", "forget"], []),  # its problems are all it says, as `config check`'s
+        (["config", "check"], []),
+    ],
+)
+def test_a_command_tells_the_problems_of_its_configuration_and_exits_2(
+    env, tmp_path, words, heading
+):
+    near_miss = tmp_path / "data" / "assistant" / "clips" / "_near_misses" / "go" / "d_nohash_0.wav"
+    near_miss.parent.mkdir(parents=True)
+    near_miss.touch()  # sorted only once the configuration has loaded
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("commands:\n  up: nosuch.action\n")
+    result = assistant(env, *words, "--config", str(broken))
+    assert (result.returncode, result.stdout) == (service.CONFIG_ERROR_STATUS, "")
+    *told, problem = result.stderr.splitlines()
+    assert told == heading
+    assert problem.startswith(f"{broken}:2: unknown skill 'nosuch'; installed skills: ")
+
+
 def test_config_check_refuses_a_voice_the_speech_engine_lacks_unless_it_is_missing(env, tmp_path):
     """Where espeak-ng is not installed the voice cannot be checked: a warning, not a problem
     (the file may be right; the start says the engine is missing)."""
