@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +31,27 @@ def load(args: argparse.Namespace) -> tuple[Path, dict[str, type[Skill]], Config
     return path, installed, load_config(path, installed, unloadable)
 
 
+def problems_status(
+    error: Exception,
+    heading: str = "The configuration has problems:",
+    say: Callable[[str], object] | None = None,
+) -> int:
+    """Say the configuration's problems `error` under `heading` ("": none) with `say` (by
+    default on stderr); the exit status that tells them, service.CONFIG_ERROR_STATUS."""
+    told = f"{heading}\n{error}" if heading else str(error)
+    if say:
+        say(told)
+    else:
+        print(told, file=sys.stderr)
+    return service.CONFIG_ERROR_STATUS
+
+
 def cmd_config_check(args: argparse.Namespace) -> int:
     args.config = args.file or args.config
     try:
         path, _, config = load(args)
     except ConfigError as error:
-        print(error, file=sys.stderr)
-        return service.CONFIG_ERROR_STATUS
+        return problems_status(error, heading="")
     for note in config.notes:
         print(note)
     print(f"{path}: OK ({_summary(config)})")

@@ -7,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from assistant import control, service
 from assistant.instance import daemon_pid, daemon_socket
@@ -49,7 +49,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not answer.startswith("OK "):
         print(answer, file=sys.stderr)
         return 1
-    print(*answer.removeprefix("OK ").split("; "), sep="\n")
+    _print_lines(answer, sys.stdout)
     return 0
 
 
@@ -69,10 +69,16 @@ def cmd_reload(args: argparse.Namespace) -> int:
     if answer is None:
         return 1
     ok = answer.startswith("OK ")
-    print(*answer.partition(" ")[2].split("\t"), sep="\n", file=sys.stdout if ok else sys.stderr)
+    _print_lines(answer, sys.stdout if ok else sys.stderr)
     if ok:
         return 0
     return service.CONFIG_ERROR_STATUS if answer.startswith("ERR not reloaded") else 1
+
+
+def _print_lines(answer: str, file: TextIO) -> None:
+    """Print the lines of the daemon's `answer` (after its `OK`/`ERR`, joined by tabs), one a
+    line."""
+    print(*answer.partition(" ")[2].split("\t"), sep="\n", file=file)
 
 
 def _ask_daemon(ask: Callable[[Path], str], request: str, lacking: str, instead: str) -> str | None:

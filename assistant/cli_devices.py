@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from typing import Any
 
-from assistant import logformat, ports, service
-from assistant.cli_config import load
+from assistant import logformat, ports
+from assistant.cli_config import load, problems_status
 from assistant.config import ConfigError
 
 
@@ -19,8 +18,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
     try:
         _, _, config = load(args)
     except ConfigError as error:
-        print(f"The configuration has problems:\n{error}", file=sys.stderr)
-        return service.CONFIG_ERROR_STATUS
+        return problems_status(error)
     if args.listen is not None:
         from assistant.microphone_check import check_microphone
 

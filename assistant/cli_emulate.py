@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from assistant import control, hangup, logformat, service, stop_signals
-from assistant.cli_config import load
+from assistant import control, hangup, logformat, stop_signals
+from assistant.cli_config import load, problems_status
 from assistant.config import ConfigError
 from assistant.emulator_input import emulated_board, feed_board, tell
 
@@ -27,8 +27,7 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     try:  # the configured model's commands, and its pipeline for --wav
         _, _, config = load(args)
     except ConfigError as error:
-        print(f"The configuration has problems:\n{error}", file=sys.stderr)
-        return service.CONFIG_ERROR_STATUS
+        return problems_status(error)
     try:  # before the board is there: a host would wait for it in vain
         script = Path(args.script).read_text().splitlines() if args.script else None
     except (OSError, UnicodeDecodeError) as error:

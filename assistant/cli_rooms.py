@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from assistant import control, logformat, service
-from assistant.cli_config import load
+from assistant.cli_config import load, problems_status
 from assistant.config import ConfigError
 from assistant.instance import InstanceLock
 from assistant.paths import data_root
@@ -21,8 +21,7 @@ def cmd_rooms_forget(args: argparse.Namespace) -> int:
     try:
         path, _, config = load(args)
     except ConfigError as error:
-        print(error, file=sys.stderr)
-        return service.CONFIG_ERROR_STATUS
+        return problems_status(error, heading="")
     try:
         lock = InstanceLock(data_root(), control.socket_path())
     except control.AlreadyRunning as error:

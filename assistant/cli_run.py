@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant import control, hangup, logformat, microphone, run_marker, service, stop_signals
-from assistant.cli_config import load
+from assistant.cli_config import load, problems_status
 from assistant.config import ROLES, SOURCES, ConfigError, config_path
 from assistant.emulator_input import type_commands
 from assistant.instance import InstanceLock
@@ -31,6 +31,8 @@ log = logging.getLogger("assistant")
 
 RUN_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 """What stops `assistant run` (a service's stop, Ctrl-C); SIGHUP reloads (see assistant.hangup)."""
+NOTHING_STARTED = "The configuration has problems, nothing was started:"
+"""What `run` says before a configuration's problems."""
 HANGUP_CHECK_SECONDS = 0.5
 """How often `run` looks for a SIGHUP (its handler may run just after the wakeup) and whether
 the assistant was stopped from within, even if nothing woke it."""
@@ -81,8 +83,7 @@ def _serve(
     try:
         _, installed, config = load(args)
     except ConfigError as error:
-        log.error("The configuration has problems, nothing was started:\n%s", error)
-        return service.CONFIG_ERROR_STATUS
+        return problems_status(error, NOTHING_STARTED, log.error)
     overrides = {name: getattr(args, name) for name in ("source", "role") if getattr(args, name)}
     if args.port:
         overrides["port"] = path_value(args.port, Path.cwd())
@@ -91,8 +92,7 @@ def _serve(
     try:
         assistant = Assistant(config, installed, overrides=overrides)
     except ValueError as error:
-        log.error("The configuration has problems, nothing was started:\n%s", error)
-        return service.CONFIG_ERROR_STATUS
+        return problems_status(error, NOTHING_STARTED, log.error)
     with stop_signals.StopSignals(RUN_STOP_SIGNALS) as stops:  # one from now on ends the wait
         try:
             server = control.ControlServer(

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from assistant import service
-from assistant.cli_config import load
+from assistant.cli_config import load, problems_status
 from assistant.config import ConfigError
 
 
@@ -25,10 +25,7 @@ def cmd_service(args: argparse.Namespace) -> int:
         try:
             load(args)  # what `config check` checks: a unit that cannot start is not installed
         except ConfigError as error:
-            print(
-                f"The configuration has problems, nothing was installed:\n{error}", file=sys.stderr
-            )
-            return service.CONFIG_ERROR_STATUS
+            return problems_status(error, "The configuration has problems, nothing was installed:")
         if args.print:
             print(service.unit_text(config=args.config), end="")
             return 0

@@ -25,7 +25,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from assistant.cli_config import load
+from assistant.cli_config import load, problems_status
 from assistant.clips import (
     CLIPS_FOLDER,
     NEAR_MISSES_FOLDER,
@@ -46,7 +46,6 @@ from assistant.espeak import SpeechError
 from assistant.key_input import key_reader
 from assistant.numbered import ctrl_c_held, move_numbered
 from assistant.paths import data_root
-from assistant.service import CONFIG_ERROR_STATUS
 from assistant.wav_player import missing_player, play_wav
 
 UNKNOWN_FOLDER = "_unknown_"
@@ -309,8 +308,7 @@ def cmd_sort(args: argparse.Namespace) -> int:
     try:
         commands = load(args)[2].model_commands
     except ConfigError as error:
-        print(f"The configuration has problems:\n{error}", file=sys.stderr)
-        return CONFIG_ERROR_STATUS
+        return problems_status(error)
     status = 0
     with key_reader() as read_key:
         sorter = Sorter(clips, commands, read_key, partial(print, flush=True), player())

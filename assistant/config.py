@@ -224,13 +224,13 @@ def check_skill_use(
     settings: Mapping[str, Any],
     calls: Sequence[tuple[str, Mapping[str, Any]]] = (),
     folder: Path | None = None,
-) -> tuple[dict[str, Any], list[ActionCall], list[str]]:
+) -> tuple[dict[str, Any], list[ActionCall], list[str], list[str]]:
     """`skill` checked as a configuration checks it, given `settings` as its `skills.<name>:`
     section and each (action, params) of `calls` as an action of a command with its `with:`
     (types, bounds, unknown names, check_settings, check_params): the settings and the calls
     with the defaults filled in and paths resolved from `folder` (None: the current folder),
-    and what is wrong, as `config check` says it without a file's lines (for
-    assistant.plugin_testing)."""
+    then what is wrong with the settings and what with the calls, as `config check` says it
+    without a file's lines (for assistant.plugin_testing)."""
     name = skill.name
     document = LocatedDocument(
         data={"skills": {name: settings}}, lines={}, file=Path(folder or Path.cwd(), name)
@@ -243,7 +243,11 @@ def check_skill_use(
     skills = SkillsChecker(checker, commands.calls, commands.when_rules)
     values = skills.settings(document.data["skills"]).get(name, {})
     made = [call for call, _, _ in commands.calls]
-    return values, made, [problem.message for problem in checker.problems]
+    of_settings: list[str] = []
+    of_calls: list[str] = []
+    for problem in checker.problems:
+        (of_settings if problem.path[:1] == ("skills",) else of_calls).append(problem.message)
+    return values, made, of_settings, of_calls
 
 
 def _checked(

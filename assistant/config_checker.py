@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,6 +35,8 @@ class ConfigProblem:
     line: int
     message: str
     level: ProblemLevel = "error"
+    path: Path_ = field(default=(), compare=False)
+    """Where in the file (the value the problem is of; () for the file itself)."""
 
     def __str__(self) -> str:
         prefix = "" if self.level == "error" else f"{self.level}: "
@@ -92,7 +94,7 @@ class ConfigChecker:
         and how a path setting was written."""
         document = self.document
         message += document.key_of(path) + self.as_resolved(path)
-        return ConfigProblem(document.file, document.line_of(path), message, level)
+        return ConfigProblem(document.file, document.line_of(path), message, level, path)
 
     def setting_error(self, path: Path_, error: SettingValueError, where: str = "") -> None:
         """`error` reported at the key it names (dotted for a value inside one) under `path`,

@@ -8,12 +8,12 @@ action failed (`failed: <reason>`, `failed: <skill>.<action> crashed with <excep
 for a skill's bug, after the replies of the actions before it; the actions after it are `not
 run`, as are those of a `when:` list whose first action handed the command to `do:`, whose
 replies come first). Replies are joined with "; ", in the order of the command's actions.
-`STATUS` is answered `OK pid: <pid>; version: <version>; running since: <time>; configuration:
-<file>; last reload: <outcome>; skills: <each skill's health>; skill <name>: <a line of its
-status>; ...; source: <sources in use, with their firmware and model>; <the link's counters>`,
-then on a satellite or hub `; role: <role>;
-site: <site>; <its peers and counters>; broker: <state>; messages ignored: <by kind>`
-(`assistant status`).
+`STATUS` is answered `OK pid: <pid>`, `version: <version>`, `running since: <time>`,
+`configuration: <file>`, `last reload: <outcome>` (with each problem of a failed one),
+`skills: <each skill's health>`, `skill <name>: <a line of its status>`, ..., `source: <sources
+in use, with their firmware and model>`, `<the link's counters>`, then on a satellite or hub
+`role: <role>`, `site: <site>`, `<its peers and counters>`, `broker: <state>`, `messages ignored:
+<by kind>`; those parts are joined by tabs, each as its maker said it (`assistant status`).
 `RELOAD` reloads the configuration, as SIGHUP does, and is answered once that is done: `OK
 reloaded <file>: <what changed>`, then `after a restart: <what waits for one>` and the file's
 warnings, or `ERR not reloaded ...`, then each problem (`<file>:<line>: ...`); those lines are

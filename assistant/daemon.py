@@ -452,12 +452,12 @@ class Assistant:
         return any_changed
 
     def status(self) -> str:
-        """What `assistant status` shows, parts joined by "; ": this process's pid (first, for
+        """What `assistant status` shows, parts joined by tabs: this process's pid (first, for
         scripts), the version, the start, the configuration file it runs, the last reload's
-        outcome, the skills' health and their status lines, `link_status()`, then the
+        outcome, the skills' health and their status lines, `link_parts()`, then the
         satellite's or hub's parts (its role, site, peers, counters and broker)."""
         reloaded = self.last_reload or "none since the start"
-        return "; ".join(
+        return "\t".join(
             [
                 f"pid: {os.getpid()}",
                 f"version: {version_text()}",
@@ -466,20 +466,20 @@ class Assistant:
                 f"last reload: {reloaded}",
                 f"skills: {self.host.health()}",
                 *self.host.skill_status(),
-                self.link_status(),
+                *self.link_parts(),
                 *(self.room.status() if self.room else []),
             ]
         )
 
-    def link_status(self) -> str:
-        """The sources in use (with the firmware and model each greeted with; a description's
-        own "; " made ", ", as "; " parts the status) and the link's counters."""
+    def link_parts(self) -> list[str]:
+        """The sources in use (with the firmware and model each greeted with) and the link's
+        counters, parts of `status`."""
         sources = ", ".join(
             f"{r.session.source_name} "
             f"({one_line(r.source.description)}{_greeting(r.session.hello)})"
             for r in self.sources
         )
-        return f"source: {sources or 'none opened'}; {self.stats.summary()}"
+        return [f"source: {sources or 'none opened'}", self.stats.summary()]
 
     def stop(self) -> None:
         self.stopping.set()
@@ -491,7 +491,7 @@ class Assistant:
         for running in self.sources:
             running.thread.join(timeout=5)
         self.stats.warnings.flush(everything=True)
-        log.info("link at stop: %s", self.link_status())
+        log.info("link at stop: %s", "; ".join(self.link_parts()))
         if self.virtual_board:
             self.virtual_board.close()
         if self.room:

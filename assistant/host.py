@@ -451,7 +451,7 @@ class PluginHost:
     def health(self) -> str:
         """For `assistant status`: each configured skill, running, starting or NOT RUNNING with
         why, whether it has focus, and how many of its calls failed since the start; on one
-        line, without "; " (a start error may hold both)."""
+        line (a start error may hold line breaks)."""
         focused = self.focus.current()
         with self._lock:
             names = sorted({*self.settings, *self.start_errors})

@@ -21,7 +21,6 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Mapping
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +78,7 @@ class SkillUnderTest:
         self.settings = dict(settings or {})
         self.config_dir = Path.cwd() if config_dir is None else config_dir
         """Where a relative path in the settings or a call's parameters is taken from."""
-        values, _, self.refused = check_skill_use(skill, self.settings, folder=self.config_dir)
+        values, _, self.refused, _ = check_skill_use(skill, self.settings, folder=self.config_dir)
         if self.refused and not allow_refused:
             raise ConfigRefused("\n".join(self.refused))
         self._temporary = None if data_root else Path(tempfile.mkdtemp(prefix="skill-test-"))
@@ -150,10 +149,8 @@ class SkillUnderTest:
         if isinstance(event, str):
             event = CommandEvent(event, 0.95, source="test", received=elapsed(), heard=True)
         skill = self.host.installed[self.name]
-        check = partial(check_skill_use, skill, self.settings, folder=self.config_dir)
-        _, calls, found = check([(action, params)])
-        of_settings = check()[2]
-        problems = [problem for problem in found if problem not in of_settings]
+        use = [(action, params)]
+        _, calls, _, problems = check_skill_use(skill, self.settings, use, self.config_dir)
         if problems:
             raise ConfigRefused("\n".join(problems))
         future = self.host.call(self.name, action, event, calls[0].params)

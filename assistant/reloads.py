@@ -78,8 +78,8 @@ class Reload:
         return not self.problems
 
     def __str__(self) -> str:
-        """For `assistant status`, parts joined by "; ": each problem of a failed reload (at
-        most STATUS_PROBLEMS) is a part of its own."""
+        """For `assistant status`, parts joined by tabs: each problem of a failed reload (at
+        most STATUS_PROBLEMS) is a part of its own, as it was said."""
         when = local_time(self.at)
         if self.done:
             return f"done at {when}"
@@ -88,7 +88,7 @@ class Reload:
         if more:
             shown.append(f"  and {more} more (`assistant config check` lists them all)")
         count = f"{len(self.problems)} problem{'' if len(self.problems) == 1 else 's'}"
-        return "; ".join(
+        return "\t".join(
             [
                 f"FAILED at {when} ({self.file}): the configuration above still runs, "
                 f"{count} to fix before `assistant reload`:",

@@ -21,8 +21,9 @@ STATUS_LINE_CHARS = 160
 
 
 def one_line(text: str) -> str:
-    """`text` on one line, without "; " (the separator of `assistant status`'s parts)."""
-    return " ".join(text.split()).replace("; ", ", ")
+    """`text` on one line, its runs of white space made one space: no tab (the separator of
+    `assistant status`'s parts) nor line break is left."""
+    return " ".join(text.split())
 
 
 def _fit(lines: Sequence[str]) -> list[str]:

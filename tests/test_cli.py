@@ -113,6 +113,31 @@ def test_config_check_reports_problems_with_file_and_line(env, tmp_path):
     assert f"{bad}:7: skills.greeter: style is 'loud'; valid: short, counted" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("words", "heading"),
+    [
+        (["devices"], ["The configuration has problems:"]),
+        (["emulate"], ["The configuration has problems:"]),
+        (["clips", "sort"], ["The configuration has problems:"]),  # given a near miss to sort
+        (["rooms", "forget"], []),  # its problems are all it says, as `config check`'s
+        (["config", "check"], []),
+    ],
+)
+def test_a_command_tells_the_problems_of_its_configuration_and_exits_2(
+    env, tmp_path, words, heading
+):
+    near_miss = tmp_path / "data" / "assistant" / "clips" / "_near_misses" / "go" / "d_nohash_0.wav"
+    near_miss.parent.mkdir(parents=True)
+    near_miss.touch()  # sorted only once the configuration has loaded
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("commands:\n  up: nosuch.action\n")
+    result = assistant(env, *words, "--config", str(broken))
+    assert (result.returncode, result.stdout) == (service.CONFIG_ERROR_STATUS, "")
+    *told, problem = result.stderr.splitlines()
+    assert told == heading
+    assert problem.startswith(f"{broken}:2: unknown skill 'nosuch'; installed skills: ")
+
+
 def test_config_check_refuses_a_voice_the_speech_engine_lacks_unless_it_is_missing(env, tmp_path):
     """Where espeak-ng is not installed the voice cannot be checked: a warning, not a problem
     (the file may be right; the start says the engine is missing)."""
@@ -377,7 +402,7 @@ def test_status_gives_the_pid_to_signal_and_whether_the_reload_it_made_failed(en
 
         assert wait_until(lambda: "last reload" in status(), timeout=30)
         assert status()["pid"] == str(daemon.pid)
-        config.write_text(textwrap.dedent(CONFIG).replace("greeter.goodbye", "greeter.bye"))
+        config.write_text(textwrap.dedent(CONFIG).replace("greeter.goodbye", "greeter.gret"))
         os.kill(int(status()["pid"]), signal.SIGHUP)  # what README's `kill -HUP` does
         assert wait_until(lambda: status()["last reload"].startswith("FAILED at "), timeout=30)
         failed = status()
@@ -387,8 +412,9 @@ def test_status_gives_the_pid_to_signal_and_whether_the_reload_it_made_failed(en
             failed["last reload"],
         )
         shown = assistant(env, "status").stdout.splitlines()
-        problem = shown.index(
-            f"  {config}:5: skill 'greeter' has no action 'bye', valid: goodbye, greet"
+        problem = shown.index(  # as the problem says it, its "; " and all
+            f"  {config}:5: skill 'greeter' has no action 'gret'; did you mean 'greet'? "
+            "valid: goodbye, greet"
         )
         assert shown[problem - 1].startswith("last reload: FAILED")
         assert failed["configuration"] == str(config)
@@ -398,7 +424,7 @@ def test_status_gives_the_pid_to_signal_and_whether_the_reload_it_made_failed(en
         output = _stop(daemon)
     finally:
         daemon.kill()
-    assert "skill 'greeter' has no action 'bye'" in output
+    assert "skill 'greeter' has no action 'gret'" in output
 
 
 def test_reload_waits_for_the_outcome_and_says_what_changed_or_what_to_fix(env, tmp_path):

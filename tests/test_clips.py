@@ -193,7 +193,7 @@ def test_the_assistant_keeps_the_clips_of_its_microphone_in_its_data_folder_and_
 
 def test_status_shows_where_the_clips_are_on_the_microphone_sources_one_line(alsa_home, three_ons):
     """`assistant status` as a user runs it: the source's description holds a "; " of its own,
-    and its line still ends with the clips folder."""
+    shown as it is, and its line still ends with the clips folder."""
     plug_in(alsa_home, three_ons)
     path = alsa_home / "config.yaml"
     path.write_text(f"source: microphone\nmicrophone: {{device: {DEVICE}, keep_clips: 10}}\n")
@@ -214,7 +214,7 @@ def test_status_shows_where_the_clips_are_on_the_microphone_sources_one_line(als
         daemon.wait(timeout=15)
     (source,) = [line for line in lines if line.startswith("source: ")]
     assert source.startswith("source: microphone (device 'deskmic': listening since ")
-    assert ", overflows 0, failures 0, processing " in source
+    assert "; overflows 0, failures 0, processing " in source
     assert source.endswith(f", clips kept 3 in {folder}, firmware desktop-1, model b079c5f0)")
 
 

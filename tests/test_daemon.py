@@ -263,6 +263,17 @@ def test_a_broken_reload_keeps_the_running_configuration(assistant, caplog):
     assert wait_until(lambda: assistant.host.skills["recorder"].calls == [("dim", "off")])
 
 
+def test_status_shows_a_failed_reloads_problem_as_it_was_said(assistant):
+    """A problem's own "; " (before its "did you mean") stays in `assistant status`, its part
+    whole."""
+    assistant.config_file.write_text("commands:\n  off: recorder.dmi\n")
+    assert not assistant.reload(assistant.config_file).done
+    parts = assistant.status().split("\t")
+    said = f"{assistant.config_file}:2: skill 'recorder' has no action 'dmi'; did you mean 'dim'? "
+    problem = parts.index(f"  {said}valid: bright, dim")
+    assert parts[problem - 1].startswith("last reload: FAILED at ")
+
+
 def test_a_reload_of_a_file_found_empty_keeps_the_running_configuration(assistant, caplog):
     """SIGHUP while a program rewrites the file in place (truncated, not yet written): an empty
     file at a start maps nothing, with a warning; at a reload it is refused."""
@@ -435,22 +446,24 @@ def test_status_names_the_source_and_the_link_counters_and_stop_logs_them(assist
         assert control.ask("STATUS please", path) == "ERR use: COMMAND <name>, STATUS or RELOAD"
     finally:
         server.stop()
-    shown = (
+    source = (
         rf"source: virtual board \(board on {assistant.virtual_board.path}, firmware "
-        rf"{re.escape(FIRMWARE_VERSION)}, model {MODEL_ID}\); lines \d+, "
-        r"detections 1, malformed 1 \(unknown_type 1\), lost 2, refused 0, "
+        rf"{re.escape(FIRMWARE_VERSION)}, model {MODEL_ID}\)"
+    )
+    counters = (
+        r"lines \d+, detections 1, malformed 1 \(unknown_type 1\), lost 2, refused 0, "
         # heartbeats read before the HELLO (when the port's opening flushed it) are stale
         r"stale (0|\d+ \(before_hello \d+\)), reconnects 0"
     )
     running = (
-        f"pid: {os.getpid()}; version: {version_text()}; running since: "
-        f"{local_time(assistant.started)}; configuration: {assistant.config_file}; last reload: "
-        "none since the start; skills: recorder running, has focus | trouble running; "
+        f"pid: {os.getpid()}\tversion: {version_text()}\trunning since: "
+        f"{local_time(assistant.started)}\tconfiguration: {assistant.config_file}\tlast reload: "
+        "none since the start\tskills: recorder running, has focus | trouble running\t"
     )  # recorder: the skill of the command "off" ran, for focus_seconds
-    assert re.fullmatch(f"OK {re.escape(running)}{shown}", answer)
+    assert re.fullmatch(f"OK {re.escape(running)}{source}\t{counters}", answer)
     with caplog.at_level(logging.INFO, logger="assistant"):
         assistant.stop()
-    assert re.search(f"link at stop: {shown}", caplog.text)
+    assert re.search(f"link at stop: {source}; {counters}", caplog.text)
 
 
 def test_status_says_when_the_board_is_unplugged(assistant):
@@ -466,7 +479,7 @@ def test_status_says_when_the_board_is_unplugged(assistant):
     )
     with midnight_since(time.time()) as yesterday:  # a daemon that has run for days
         status = assistant.status()
-        assert re.search(rf"running since: {yesterday} 23:\d\d:\d\d;", status)
+        assert re.search(rf"running since: {yesterday} 23:\d\d:\d\d\t", status)
         assert re.search(rf", unplugged at {yesterday} 23:\d\d:\d\d, firmware", status)
 
 
@@ -480,7 +493,7 @@ def test_status_says_which_skills_run_which_did_not_start_and_why_and_what_faile
     try:
         for command in ("stop", "down"):  # a crash; a failure, which stops the list there
             wait(assistant.run_sent_command(CommandEvent(command, 1.0)), timeout=5)
-        skills = dict(part.split(": ", 1) for part in assistant.status().split("; ")[:7])
+        skills = dict(part.split(": ", 1) for part in assistant.status().split("\t")[:7])
     finally:
         assistant.stop()
     assert skills["skills"] == (
@@ -530,14 +543,14 @@ def test_status_shows_what_each_skill_says_it_does_and_why_it_could_not(telling,
     waits 5 s), nor counts as a failure of its skill, whose actions run as before."""
     caplog.set_level(logging.WARNING)
     answer = control.request_status(telling.socket)  # raises TimeoutError after 5 s
-    parts = answer.removeprefix("OK ").split("; ")
+    parts = answer.removeprefix("OK ").split("\t")
     start = parts.index(
         "skills: crashstatus running | hangstatus running | recorder running | telling running"
     )
     assert parts[start + 1 : start + 9] == [
         "skill crashstatus: status failed: RuntimeError: no idea where the lamps are",
         f"skill hangstatus: status failed: no answer within {STATUS_SECONDS:g} s",
-        "skill telling: 2 lamps on, 1 off",
+        "skill telling: 2 lamps on; 1 off",
         "skill telling: a line broken",
         "skill telling: lamp 0",
         "skill telling: lamp 1",
@@ -555,7 +568,7 @@ def test_status_shows_what_each_skill_says_it_does_and_why_it_could_not(telling,
     assert "skill crashstatus: status failed: RuntimeError: " in again
     assert len([r for r in caplog.records if "crashstatus: status failed" in r.getMessage()]) == 1
     assert telling.host.failures == {}
-    assert "; skills: crashstatus running, has focus | hangstatus running | recorder " in again
+    assert "\tskills: crashstatus running, has focus | hangstatus running | recorder " in again
 
 
 def test_status_says_which_call_keeps_a_skill_from_telling(telling):
@@ -565,7 +578,7 @@ def test_status_says_which_call_keeps_a_skill_from_telling(telling):
     telling.run_sent_command(CommandEvent("go", 1.0))
     assert skill.busy_now.wait(5)
     answer = control.request_status(telling.socket)
-    assert "; skill telling: status failed: busy with action busy; " in answer
+    assert "\tskill telling: status failed: busy with action busy\t" in answer
     skill.release.set()
     assert wait_until(lambda: "skill telling: lamp 0" in telling.status())
 
@@ -584,7 +597,7 @@ def test_an_action_with_nothing_to_act_on_is_said_but_is_no_failure_of_its_skill
     assert wait_until(lambda: assistant.replies == ["No lamp is on"])
     assert "skill trouble: action nothing: No lamp is on" in caplog.text
     assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
-    assert "skills: recorder running | trouble running; " in assistant.status()
+    assert "skills: recorder running | trouble running\t" in assistant.status()
 
 
 def test_stop_sums_up_the_warnings_suppressed_in_a_minute_not_over_yet(tmp_path, caplog):

@@ -490,7 +490,7 @@ def test_a_status_given_as_one_str_is_a_line_and_one_not_text_is_a_failure(tmp_p
     host = PluginHost({"oddstatus": OddStatusSkill}, Focus(30), tmp_path, lambda *said: None)
     try:
         host.configure({"oddstatus": {"given": "text"}})
-        assert host.skill_status() == ["skill oddstatus: all well, really"]
+        assert host.skill_status() == ["skill oddstatus: all well; really"]
         host.configure({"oddstatus": {"given": "mapping"}})
         with caplog.at_level(logging.WARNING, logger="assistant.host"):
             for _ in range(2):

@@ -69,6 +69,27 @@ def test_an_action_that_crashes_raises_its_error(tmp_path: Path) -> None:
         assert skill.do("fine") == "fine"
 
 
+def test_a_call_checks_the_skills_settings_once(tmp_path: Path) -> None:
+    """A skill's check_settings may read a file: a call judges the settings with the call, in
+    one check."""
+    checked: list[str] = []
+
+    class CountedSoundSkill(SoundSkill):
+        @classmethod
+        def check_settings(cls, settings):
+            checked.append(settings["chime"])
+            return super().check_settings(settings)
+
+    (tmp_path / "ding.wav").touch()
+    settings = {"chime": "ding.wav"}
+    with SkillUnderTest(CountedSoundSkill, settings, tmp_path, config_dir=tmp_path) as sound:
+        built = len(checked)
+        sound.do("play", file="b.wav")
+        with pytest.raises(ConfigRefused):
+            sound.do("play", files="b.wav")
+    assert checked[built:] == [str(tmp_path / "ding.wav")] * 2
+
+
 def test_a_file_its_settings_name_removed_since_it_was_built_reaches_the_skill(
     tmp_path: Path,
 ) -> None:

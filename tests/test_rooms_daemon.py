@@ -97,8 +97,8 @@ def shown(assistant: Assistant) -> dict[str, str]:
     """Its `assistant status`, one line with the pid first, as {name: value} (the link's
     counters, which have no name, left out)."""
     status = assistant.status()
-    assert "\n" not in status and status.startswith(f"pid: {os.getpid()}; ")
-    return dict(part.split(": ", 1) for part in status.split("; ") if ": " in part)
+    assert "\n" not in status and status.startswith(f"pid: {os.getpid()}\t")
+    return dict(part.split(": ", 1) for part in status.split("\t") if ": " in part)
 
 
 def shows(assistant: Assistant, **parts: str) -> bool:
