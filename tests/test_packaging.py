@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from source_copy import DEVELOPMENT, REPO, source_copy
+from source_copy import DEVELOPMENT, NOT_SOURCES, REPO, source_copy
 
 PYPROJECT = (REPO / "pyproject.toml").read_text()
 
@@ -75,6 +75,37 @@ def test_the_wheel_holds_the_daemon_skills_default_config_model_and_license(buil
     assert tops == {"assistant", "skills", dist_info}  # no tests, model_training, data, docs
     assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
     assert max(sizes.values()) < 100_000, max(sizes, key=sizes.get)
+
+
+@pytest.fixture(scope="module")
+def built_without_git(tmp_path_factory) -> Path:
+    """The wheel `python -m build --wheel` makes of a copy of the repository without git, as a
+    release tarball or `git archive` unpacks: setuptools-scm then lists no files, so only the
+    package-data of pyproject.toml brings in those that are not Python."""
+    work = tmp_path_factory.mktemp("packaging-without-git")
+    source = work / "source"
+    shutil.copytree(REPO, source, ignore=NOT_SOURCES, symlinks=True)
+    build([sys.executable, "-m", "build", "--wheel", "--outdir", str(work / "dist"), "."], source)
+    [wheel] = (work / "dist").glob("*.whl")
+    return wheel
+
+
+def package_files(wheel: Path) -> set[str]:
+    """The files a wheel installs beside its metadata."""
+    with zipfile.ZipFile(wheel) as archive:
+        return {name for name in archive.namelist() if ".dist-info/" not in name}
+
+
+def test_a_copy_without_git_builds_the_same_wheel_at_the_fallback_version(built, built_without_git):
+    """pyproject.toml: a copy without git builds as fallback_version. Built from git, the wheel
+    also holds every file git tracks in the packages (setuptools-scm lists them): one added
+    there but not to package-data is missing from this wheel only."""
+    fallback = re.search(r'^fallback_version = "(.+)"$', PYPROJECT, re.M)[1]
+    assert built_without_git.name == f"desk_kws_assistant-{fallback}-py3-none-any.whl"
+    from_git, without_git = package_files(built.wheel), package_files(built_without_git)
+    missing = sorted(from_git - without_git)
+    assert not missing, f"add them to [tool.setuptools.package-data] in pyproject.toml: {missing}"
+    assert without_git == from_git
 
 
 def test_the_metadata_names_the_pythons_from_the_oldest_admitted_and_the_system(built):
