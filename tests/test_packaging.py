@@ -65,6 +65,7 @@ def test_the_wheel_holds_the_daemon_skills_default_config_model_and_license(buil
         "assistant/config.yaml",
         "assistant/models/kws_int8.tflite",
         "assistant/models/kws_int8.json",
+        "assistant/py.typed",  # a skill author's type checker reads the plugin API's hints
         "assistant/rooms/hub.py",
         "skills/timers.py",
     ):
