@@ -13,7 +13,7 @@ from typing import Any
 from assistant import control, hangup, logformat, stop_signals
 from assistant.cli_config import load, problems_status
 from assistant.config import ConfigError
-from assistant.emulator_input import emulated_board, feed_board, tell
+from assistant.emulator_input import emulated_board, feed_board, heartbeat_ms, tell
 
 
 def cmd_emulate(args: argparse.Namespace) -> int:
@@ -51,7 +51,8 @@ def cmd_emulate(args: argparse.Namespace) -> int:
                 f"virtual board on {board.path} (link: {link})",
                 f"connect with: assistant run --source serial --port {link}",
             )
-            stopping.run(lambda: feed_board(board, args, messages, script))
+            period = heartbeat_ms(args, config)
+            stopping.run(lambda: feed_board(board, args, messages, script, period))
         finally:  # the link first: a host reopening it must not find the pty's name, soon another's
             board.remove_link()
             board.close()

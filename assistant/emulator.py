@@ -25,6 +25,8 @@ FIRMWARE_VERSION = "emulator-1"
 MODEL_ID = "emulated"
 LINK_NAME = "assistant-virtual-board"
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+STOP = b"x"
+"""Written to the serving thread's wake pipe: stop. Any other byte: the heartbeats changed."""
 HOST_LOOK_SECONDS = 0.05
 """How often a board whose port no host has open looks for one opening it: a pty's master
 reports a hangup until then, so it cannot be waited on. With a host, the board sleeps until a
@@ -88,7 +90,8 @@ class VirtualBoard:
         self.path = ""
         self._server: threading.Thread | None = None
         self._wake = -1
-        """The write end of the pipe that wakes the serving thread to stop it."""
+        """The write end of the pipe that wakes the serving thread: to stop it, or to take up
+        heartbeats changed by `start_heartbeats`."""
 
     # --- the terminal ---------------------------------------------------------------------
 
@@ -115,7 +118,7 @@ class VirtualBoard:
     def unplug(self) -> None:
         """Close the pty, as pulling the cable: the host's reads fail."""
         if self._server is not None:
-            os.write(self._wake, b"x")
+            os.write(self._wake, STOP)
             self._server.join()
             os.close(self._wake)
             self._server = None
@@ -168,15 +171,27 @@ class VirtualBoard:
             raise ValueError(f"a score is from 0 to 1, not {score:g}")
         self.send(protocol.Detection(0, label, round(score, 3), self.now_ms()))
 
-    def replay(self, messages: Sequence[protocol.Message], realtime: bool = True) -> None:
+    def replay(self, messages: Sequence[protocol.Message], realtime: bool = True) -> int:
         """Send recorded lines (numbered in turn like every line of this board), paced by their
-        board times when `realtime`."""
+        board times when `realtime`; returns the board time (ms) of the last (0: none)."""
         start = time.monotonic()
+        board_ms = 0
         for message in messages:
-            due = getattr(message, "ms", 0) / 1000
-            if realtime and due > time.monotonic() - start:
-                time.sleep(due - (time.monotonic() - start))
+            board_ms = getattr(message, "ms", board_ms)
+            if realtime and board_ms / 1000 > time.monotonic() - start:
+                time.sleep(board_ms / 1000 - (time.monotonic() - start))
             self.send(message)
+        return board_ms
+
+    def start_heartbeats(self, every_ms: int, uptime_ms: int) -> None:
+        """Send a heartbeat every `every_ms` from now on (0: none), the board's uptime going on
+        from `uptime_ms` now: as a board that went on listening after the lines it replayed, the
+        last of them sent at that uptime. A host tells how late it reads from the steps of the
+        uptime between heartbeats (assistant/lateness.py): each is the time between them."""
+        self._started = time.monotonic() - uptime_ms / 1000
+        self.heartbeat_ms = every_ms
+        if self._server is not None:
+            os.write(self._wake, b"h")
 
     def skip_seq(self, count: int = 1) -> None:
         """Lose `count` lines, as a board whose output was dropped."""
@@ -209,7 +224,8 @@ class VirtualBoard:
     # --- what the board hears ------------------------------------------------------------
 
     def _serve(self, master: int, woken: int) -> None:
-        """Answer the host's requests and send heartbeats until a byte arrives on `woken`.
+        """Answer the host's requests and send heartbeats until STOP arrives on `woken` (another
+        byte: the heartbeats changed, the next is due a period from now).
         Sleeps until there is work: a request, a heartbeat due, or (with no host) the next look
         for one opening the port. The stop signals go to the other threads: Python handles them
         in the main thread, which would not see one the kernel gave this thread while it waits."""
@@ -229,7 +245,9 @@ class VirtualBoard:
                 poller = with_host if host else without_host
                 ready = poller.poll(None if wait is None else max(0.0, wait) * 1000)
                 if any(fd == woken for fd, _ in ready):
-                    return
+                    if STOP in os.read(woken, 64):
+                        return
+                    next_heartbeat = time.monotonic() + self.heartbeat_ms / 1000
                 if self.heartbeat_ms > 0 and time.monotonic() >= next_heartbeat:
                     self.send(protocol.Heartbeat(0, self.now_ms()))
                     # one late heartbeat, not a burst of those missed while held up (Ctrl-Z)

@@ -94,13 +94,10 @@ def emulated_board(
     from assistant.emulator import VirtualBoard
 
     if not args.wav:
-        heartbeat_ms = args.heartbeat_ms
-        if heartbeat_ms is None:  # 0 is an answer: no heartbeats
-            heartbeat_ms = config.sections["emulator"]["heartbeat_ms"]
         board = VirtualBoard(
             config.model_commands,
             link=link,
-            heartbeat_ms=heartbeat_ms,
+            heartbeat_ms=heartbeat_ms(args, config),
             thresholds=config.model_thresholds,
         )
         return board, None
@@ -109,21 +106,34 @@ def emulated_board(
     return board, messages
 
 
+def heartbeat_ms(args: argparse.Namespace, config: Config) -> int:
+    """How often the virtual board sends a heartbeat of its own: --heartbeat-ms, else the
+    configuration's `emulator.heartbeat_ms` (0: never)."""
+    if args.heartbeat_ms is None:  # 0 is an answer: no heartbeats
+        return config.sections["emulator"]["heartbeat_ms"]
+    return args.heartbeat_ms
+
+
 def feed_board(
     board: VirtualBoard,
     args: argparse.Namespace,
     messages: list[protocol.Message] | None,
     script: list[str] | None,
+    stay_heartbeat_ms: int,
 ) -> None:
     """Send what `emulate` was given: the WAV's lines or the script's, once a host listens
     (then return, unless --stay), else the lines typed or piped in; then wait for Ctrl-C.
     A host listens once it has sent a request: its opening of the port, which may flush what
-    came before, is over then (the assistant asks INFO once greeted, HELLO when not)."""
+    came before, is over then (the assistant asks INFO once greeted, HELLO when not).
+    With --stay, a board that replayed a WAV goes on as a board that went on listening: a
+    heartbeat every `stay_heartbeat_ms`, its uptime going on from the recording's last line."""
     if messages is not None or script is not None:
         tell(f"waiting for a host on {board.path} to send a request (a serial monitor: type INFO)")
         board.host_listening.wait()
         if messages is not None:
-            board.replay(messages, realtime=not args.fast)
+            last_ms = board.replay(messages, realtime=not args.fast)
+            if args.stay:
+                board.start_heartbeats(stay_heartbeat_ms, last_ms)
             detections = sum(isinstance(m, protocol.Detection) for m in messages)
             tell(f"replayed {args.wav}: {detections} detection(s)")
         else:

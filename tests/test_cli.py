@@ -873,7 +873,7 @@ def test_emulate_starts_its_script_once_the_host_listens_not_once_it_opens(tmp_p
     board.plug_in()
     given = argparse.Namespace(script=str(tmp_path / "script.txt"), wav=None, stay=False)
     feeding = threading.Thread(
-        target=emulator_input.feed_board, args=(board, given, None, ["on"]), daemon=True
+        target=emulator_input.feed_board, args=(board, given, None, ["on"], 0), daemon=True
     )
     feeding.start()
     try:
@@ -1127,27 +1127,7 @@ def test_emulate_replays_a_wav_exactly_as_the_board_pipeline_hears_it(env, tmp_p
     from assistant.listener import ListenerSettings
     from assistant.pipeline import messages_from_wav
 
-    wav = tmp_path / "session.wav"
-    subprocess.run(
-        ["espeak-ng", "-w", str(tmp_path / "raw.wav"), "stop. go. turn the lights on"], check=True
-    )
-    subprocess.run(
-        [
-            "sox",
-            str(tmp_path / "raw.wav"),
-            "-r",
-            "16000",
-            "-b",
-            "16",
-            "-c",
-            "1",
-            str(wav),
-            "pad",
-            "1",
-            "1",
-        ],
-        check=True,
-    )
+    wav = _spoken_wav(tmp_path, "stop. go. turn the lights on")
     config = tmp_path / "config.yaml"  # the microphone section's settings, not the defaults
     microphone = {"thresholds": {"go": 0.3, "stop": 0.3}, "heartbeat_ms": 400}
     config.write_text(f"microphone: {json.dumps(microphone)}\n")
@@ -1174,8 +1154,8 @@ def test_emulate_replays_a_wav_exactly_as_the_board_pipeline_hears_it(env, tmp_p
         with serial.Serial(str(tmp_path / "tty"), timeout=2) as port:
             port.write(b"HELLO\n")  # the replay starts after the reply, seq 0 again
             received = _lines_until(port, lambda line: line == expected[-1])
-            port.write(b"INFO\n")
-            info = port.readline().decode().strip()
+            port.write(b"INFO\n")  # the board's heartbeats go on meanwhile (--stay)
+            info = _lines_until(port, lambda line: line.startswith("INFO "))[-1]
     finally:
         board.terminate()
         board.communicate(timeout=10)
@@ -1186,6 +1166,68 @@ def test_emulate_replays_a_wav_exactly_as_the_board_pipeline_hears_it(env, tmp_p
     # (the model card's, those of the configuration overriding them)
     assert "thresholds=on:0.840,off:0.760,up:0.810,down:0.820,go:0.300,stop:0.300" in info
     assert expected[0].startswith("HELLO seq=0 proto=1") and len(expected) >= 4
+
+
+def _spoken_wav(tmp_path: Path, words: str) -> Path:
+    """`words` said by espeak-ng as a board hears them: 16 kHz, 16-bit mono, a second of silence
+    before and after."""
+    said, wav = tmp_path / "said.wav", tmp_path / "session.wav"
+    subprocess.run(["espeak-ng", "-w", str(said), words], check=True)
+    sox = ["sox", str(said), "-r", "16000", "-b", "16", "-c", "1", str(wav), "pad", "1", "1"]
+    subprocess.run(sox, check=True)
+    return wav
+
+
+@pytest.mark.parametrize("stay", [True, False])
+def test_emulate_goes_on_as_a_board_after_its_wav_only_with_stay(env, tmp_path, stay):
+    """`emulate --wav FILE --fast --stay`: once the recording's lines are sent (its uptime then
+    far ahead of the host's clock), the board goes on with heartbeats of its own, so a daemon
+    connected to it does not find it silent, and runs a detection it sends later. Without
+    --stay it sends nothing more and is done: a board kept plugged in then is silent."""
+    pytest.importorskip("tflite_micro", reason="the desktop pipeline needs tflite-micro")
+    from assistant.cli_config import load
+
+    board_config = tmp_path / "board.yaml"
+    board_config.write_text("emulator: {heartbeat_ms: 100}\n")
+    wav = _spoken_wav(tmp_path, "go")
+    given = argparse.Namespace(
+        config=str(board_config), wav=str(wav), fast=True, stay=stay, heartbeat_ms=None
+    )
+    config = load(given)[2]
+    link = tmp_path / "ttyKWS"
+    board, messages = emulator_input.emulated_board(given, config, link)
+    heartbeat_ms = emulator_input.heartbeat_ms(given, config)
+    feeding = threading.Thread(
+        target=emulator_input.feed_board,
+        args=(board, given, messages, None, heartbeat_ms),
+        daemon=True,
+    )
+    daemon_config = tmp_path / "config.yaml"
+    daemon_config.write_text(
+        "speech: off\ndevice: {heartbeat_timeout: 0.5}\n" + textwrap.dedent(CONFIG)
+    )
+    board.plug_in()
+    feeding.start()
+    daemon = _daemon(env, "--config", str(daemon_config), "--source", "serial", "--port", str(link))
+    lines: list[str] = []
+    try:
+        recorded = len(messages) + 2  # after the HELLO and the reply to the daemon's request
+        if stay:  # fifteen heartbeats of its own: three times the heartbeat timeout
+            assert wait_until(lambda: board.sent_lines >= recorded + 15, timeout=30)
+            board.detect("on")
+            lines += lines_until(daemon, lambda lines: "reply: " in lines[-1])
+            assert feeding.is_alive()  # on until Ctrl-C
+        else:
+            feeding.join(30)
+            assert not feeding.is_alive()
+            lines += lines_until(daemon, lambda lines: "board is silent" in lines[-1])
+    finally:
+        daemon.terminate()
+        lines += daemon.communicate(timeout=10)[0].splitlines(keepends=True)
+        board.close()
+    said = "".join(lines)
+    assert ("board is silent" in said) is not stay, said
+    assert ("reply: Hello, Ada" in said) is stay, said
 
 
 def test_emulate_reports_the_thresholds_of_the_configured_models_card(env, tmp_path):

@@ -756,9 +756,7 @@ def test_a_recording_replayed_at_once_is_delivered_whole(tmp_path):
     board = VirtualBoard(link=tmp_path / "ttyWav", heartbeat_ms=0)  # as --wav: none of its own
     board.plug_in()
     heard = {30_500: "on", 60_500: "off", 119_500: "up"}
-    recording = [protocol.Heartbeat(0, ms) for ms in range(1000, 120_001, 1000)]
-    recording += [protocol.Detection(0, label, 0.9, ms) for ms, label in heard.items()]
-    recording.sort(key=lambda message: message.ms)
+    recording = _two_minutes_heard(heard)
     try:
         with greeted(board, max_delay=0.5) as link:
             board.replay(recording, realtime=False)
@@ -767,3 +765,43 @@ def test_a_recording_replayed_at_once_is_delivered_whole(tmp_path):
             assert (link.stats.stale, link.stats.lost) == (0, 0)
     finally:
         board.close()
+
+
+def test_a_board_going_on_after_a_recording_replayed_at_once_is_heard_on_time(tmp_path, caplog):
+    """`assistant emulate --wav FILE --fast --stay`: once the recording is sent the board goes
+    on with heartbeats of its own, its uptime going on from the recording's last line, two
+    minutes ahead of the host's clock. The link does not find it silent, and a detection it
+    sends then is run: an uptime gone back, or jumping ahead, would make it seem read late."""
+    board = VirtualBoard(link=tmp_path / "ttyWav", heartbeat_ms=0)  # as --wav: none of its own
+    board.plug_in()
+    recording = _two_minutes_heard({30_500: "on"})
+    try:
+        with (
+            caplog.at_level(logging.WARNING, logger="assistant.link"),
+            greeted(board, max_delay=0.5, heartbeat_timeout=0.3) as link,
+        ):
+            before = link.stats.lines
+            last_ms = board.replay(recording, realtime=False)
+            board.start_heartbeats(50, last_ms)
+            # twenty heartbeats: a second, over three heartbeat timeouts
+            assert wait_until(lambda: link.stats.lines >= before + len(recording) + 20)
+            board.detect("off")
+            assert wait_until(lambda: len(link.events) == 2)
+            assert link.source.hearing_problem is None
+        assert last_ms == 120_000
+        assert [e.command for e in link.events] == ["on", "off"]
+        assert link.events[-1].device_ms > last_ms  # the board's uptime went on
+        assert (link.stats.stale, link.stats.lost) == (0, 0)
+    finally:
+        board.close()
+    assert "board is silent" not in caplog.text
+
+
+def _two_minutes_heard(heard: dict[int, str]) -> list[protocol.Message]:
+    """The lines of a board that heard two minutes of a recording: a heartbeat each second of
+    it, and the detections `heard` (board time in ms: command), in time order."""
+    recording: list[protocol.Message] = [
+        protocol.Heartbeat(0, ms) for ms in range(1000, 120_001, 1000)
+    ]
+    recording += [protocol.Detection(0, label, 0.9, ms) for ms, label in heard.items()]
+    return sorted(recording, key=lambda message: message.ms)
