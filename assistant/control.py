@@ -167,7 +167,7 @@ class ControlServer:
                         REQUEST_SECONDS,
                     )
                     reply = f"ERR no request within {REQUEST_SECONDS:g} s"
-                elif not request.strip():  # closed without a request (another assistant's probe)
+                elif not request:  # closed without a byte (another assistant's probe)
                     return
                 else:
                     reply = answer(request)
@@ -175,7 +175,11 @@ class ControlServer:
                 try:
                     connection.sendall((reply + "\n").encode())
                 except (BrokenPipeError, ConnectionResetError, TimeoutError):
-                    log.info("the sender of %r left before the answer: %s", request, reply)
+                    log.info(
+                        "the sender of %r left before the answer: %s",
+                        request and request.strip(),
+                        reply,
+                    )
 
         private_directory(path.parent)
         if _answers(path):
@@ -256,8 +260,9 @@ class _Server(socketserver.ThreadingUnixStreamServer):
 
 
 def _read_request(connection: socket.socket) -> str | None:
-    """The request line (at most REQUEST_BYTES, without its end of line; empty when the client
-    closed without one), or None when it did not come within REQUEST_SECONDS in all."""
+    """The request line (at most REQUEST_BYTES, with its end of line when it came: an empty
+    line is a request too, answered as one; empty when the client closed without sending a
+    byte), or None when it did not come within REQUEST_SECONDS in all."""
     deadline = time.monotonic() + REQUEST_SECONDS
     received = b""
     while b"\n" not in received and len(received) < REQUEST_BYTES:
@@ -272,7 +277,8 @@ def _read_request(connection: socket.socket) -> str | None:
         if not chunk:
             break
         received += chunk
-    return received.split(b"\n", 1)[0].decode("ascii", "replace")
+    line, end, _ = received.partition(b"\n")
+    return (line + end).decode("ascii", "replace")
 
 
 def _served_by(client: socket.socket) -> int:

@@ -117,6 +117,21 @@ def test_a_client_that_sends_nothing_is_answered_and_closed(
         assert idle.makefile().read() == "ERR no request within 0.5 s\n"  # then closed
 
 
+@pytest.mark.parametrize("line", [b"\n", b"\r\n", b"  \t\n", b"\x1c\n"])
+def test_an_empty_request_line_is_answered_with_the_usage(tmp_path: Path, line: bytes) -> None:
+    """A line with no words is a request all the same (only a client that closes without a
+    byte, as another assistant's probe does, goes unanswered)."""
+    with serving(tmp_path) as path, connected(path) as client:
+        client.sendall(line)
+        assert client.makefile().read() == "ERR use: COMMAND <name>, STATUS or RELOAD\n"
+
+
+def test_a_client_that_closes_without_a_byte_is_not_answered(tmp_path: Path) -> None:
+    with serving(tmp_path) as path, connected(path) as prober:
+        prober.shutdown(socket.SHUT_WR)
+        assert prober.makefile().read() == ""
+
+
 def test_the_deadline_covers_the_whole_request_not_each_byte(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
