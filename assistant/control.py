@@ -351,14 +351,25 @@ def ask(request: str, path: Path, timeout: float = 35.0) -> str:
             raise ConnectionError(
                 f"no assistant is running (no socket at {path}); {service.how_to_start()}"
             ) from None
+        except BlockingIOError:  # its queue of connections not yet taken is full
+            raise ConnectionError(
+                f"the assistant at {path} takes no more connections for now; try again"
+            ) from None
         owner = _served_by(client)
         if owner != os.getuid():  # checked before anything is sent: the request is the user's
             raise ForeignSocket(
                 f"{path} is served by another user's process (uid {owner}), not by your "
                 f"assistant, so nothing was sent to it; {PRIVATE_FOLDER_FIX}"
             )
-        # a busy daemon may answer and close before the request arrives: read that answer
-        with contextlib.suppress(BrokenPipeError):
-            client.sendall(f"{request}\n".encode())
-        answer = client.makefile().readline().strip()
+        try:
+            # a busy daemon may answer and close before the request arrives: read that answer
+            with contextlib.suppress(BrokenPipeError):
+                client.sendall(f"{request}\n".encode())
+            answer = client.makefile().readline().strip()
+        except TimeoutError:
+            raise ConnectionError(
+                f"the assistant at {path} did not answer within {timeout:g} s: it may be "
+                "stopped (Ctrl-Z in its terminal: `fg` there resumes it) or stuck (its log "
+                "says what it is doing)"
+            ) from None
     return answer or "ERR the assistant closed the connection without an answer"

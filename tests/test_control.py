@@ -166,6 +166,36 @@ def test_an_answer_may_take_longer_than_the_request(
         assert control.send_command("go", path) == "OK took its time"
 
 
+@contextmanager
+def never_accepting(path: Path, backlog: int) -> Iterator[socket.socket]:
+    """A socket at `path` that takes connections into its queue but never accepts one, as that
+    of an assistant stopped with Ctrl-Z."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(path))
+        listener.listen(backlog)
+        yield listener
+
+
+def test_an_assistant_that_does_not_answer_is_said_to_be_stopped_or_stuck(tmp_path: Path) -> None:
+    path = tmp_path / "assistant.sock"
+    with never_accepting(path, 1), pytest.raises(ConnectionError) as raised:
+        control.ask("STATUS", path, timeout=0.2)
+    assert str(raised.value) == (
+        f"the assistant at {path} did not answer within 0.2 s: it may be stopped (Ctrl-Z in its "
+        "terminal: `fg` there resumes it) or stuck (its log says what it is doing)"
+    )
+
+
+def test_an_assistant_whose_queue_of_connections_is_full_is_said_to_be(tmp_path: Path) -> None:
+    path = tmp_path / "assistant.sock"
+    with never_accepting(path, 0), connected(path):  # the one connection a queue of 0 holds
+        with pytest.raises(ConnectionError) as raised:
+            control.ask("STATUS", path, timeout=0.2)
+    assert str(raised.value) == (
+        f"the assistant at {path} takes no more connections for now; try again"
+    )
+
+
 def test_clients_beyond_the_limit_are_told_the_daemon_is_busy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
