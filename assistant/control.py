@@ -364,7 +364,8 @@ def ask(request: str, path: Path, timeout: float = 35.0) -> str:
         try:
             # a busy daemon may answer and close before the request arrives: read that answer
             with contextlib.suppress(BrokenPipeError):
-                client.sendall(f"{request}\n".encode())
+                # as typed: a word not in UTF-8 reaches Python as surrogates
+                client.sendall(f"{request}\n".encode(errors="surrogateescape"))
             answer = client.makefile().readline().strip()
         except TimeoutError:
             raise ConnectionError(

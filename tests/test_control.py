@@ -126,6 +126,18 @@ def test_an_empty_request_line_is_answered_with_the_usage(tmp_path: Path, line: 
         assert client.makefile().read() == "ERR use: COMMAND <name>, STATUS or RELOAD\n"
 
 
+def test_a_command_typed_in_another_encoding_than_utf8_is_refused_by_name(
+    tmp_path: Path,
+) -> None:
+    """`assistant send` given a word in Latin-1 (0xFF), which reaches Python as a surrogate:
+    its bytes are sent as typed, and refused as no command name."""
+    typed = os.fsdecode(b"up\xff")
+    with serving(tmp_path) as path:
+        assert control.send_command(typed, path) == (
+            "ERR 'up\ufffd' is not a command name: letters a to z, digits and _, at most 16"
+        )
+
+
 def test_a_client_that_closes_without_a_byte_is_not_answered(tmp_path: Path) -> None:
     with serving(tmp_path) as path, connected(path) as prober:
         prober.shutdown(socket.SHUT_WR)
