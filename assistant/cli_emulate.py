@@ -21,7 +21,7 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     that goes when the board goes, as a real board's by-id link: Ctrl-C, SIGTERM or a closed
     terminal (SIGHUP; ignored under `nohup`, as `run` outlives it there) remove it before the
     pty closes."""
-    from assistant.emulator import default_link
+    from assistant.emulator import LinkError, default_link
 
     logformat.setup()
     try:  # the configured model's commands, and its pipeline for --wav
@@ -53,6 +53,9 @@ def cmd_emulate(args: argparse.Namespace) -> int:
                 f"connect with: assistant run --source serial --port {link}",
             )
             stopping.run(lambda: feed_board(board, args, messages, script))
+        except LinkError as error:
+            print(error, file=sys.stderr)
+            return 1
         finally:  # the link first: a host reopening it must not find the pty's name, soon another's
             board.remove_link()
             board.close()

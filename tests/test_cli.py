@@ -904,6 +904,37 @@ def test_emulate_refuses_a_script_it_cannot_read_before_a_host_waits_for_it(env,
     assert not link.is_symlink()
 
 
+@pytest.mark.parametrize("where", ["missing/ttyKWS", "a_folder"])
+def test_emulate_refuses_a_link_it_cannot_make_without_a_traceback(env, tmp_path, where):
+    """--link in a folder that does not exist, or where a folder has the name: said, with what
+    to give instead, and nothing left behind."""
+    (tmp_path / "a_folder").mkdir()
+    link = tmp_path / where
+    result = assistant(env, "emulate", "--link", str(link), stdin=subprocess.DEVNULL)
+    assert result.returncode == 1
+    reason = "No such file or directory" if where.startswith("missing") else "Is a directory"
+    assert result.stderr.splitlines()[-1] == (
+        f"cannot make the link {link} to the virtual board: {reason}; give a path in a folder "
+        "that exists, where no folder has that name"
+    ), result.stderr
+    assert "Traceback" not in result.stderr
+    assert [path.name for path in tmp_path.iterdir()] == ["a_folder"]
+    assert not any((tmp_path / "a_folder").iterdir())
+
+
+def test_a_link_half_made_by_an_emulator_that_did_not_get_further_is_made_anew(tmp_path):
+    link = tmp_path / "ttyKWS"
+    Path(f"{link}.new").symlink_to("/dev/pts/gone")  # killed between its two steps
+    board = VirtualBoard(link=link)
+    try:
+        board.plug_in()
+        assert os.readlink(link) == board.path
+        assert [path.name for path in tmp_path.iterdir()] == ["ttyKWS"]
+    finally:
+        board.remove_link()
+        board.close()
+
+
 WITH_A_LIBRARY_THREAD = """
 import runpy, sys, threading
 
