@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.features import FeatureContract
+from assistant.file_lookup import unreachable
 from assistant.model_runner import EXPORT_COMMAND, THRESHOLDS_COMMAND, Int8Model, ModelError
 from assistant.recognizer import DEFAULT_THRESHOLD, OUTPUT_ZERO_POINT, command_labels
 
@@ -30,6 +31,8 @@ def load_contract(model_path: str | Path = DEFAULT_MODEL) -> FeatureContract:
     thresholds. ModelError when the model or its card is missing, or the card is broken (its
     thresholds too) or belongs to another model (its sha256 is not the model's)."""
     model = Path(model_path)
+    if why := unreachable(model):
+        raise ModelError(f"{model}: cannot look for the model file: {why}")
     if not model.is_file():
         raise ModelError(f"{model}: no such model file")
     card = model_card_path(model_path)
