@@ -93,6 +93,7 @@ TOP_LEVEL_SETTINGS = (
         10.0,
         "seconds an action may run before it is abandoned",
         minimum=0.1,
+        maximum=3600,  # a wait far longer overflows the system's clock
     ),
     Setting("log_level", str, "INFO", "how much to log", ("DEBUG", "INFO", "WARNING", "ERROR")),
 )

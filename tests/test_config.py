@@ -369,7 +369,7 @@ def test_numbers_a_run_cannot_work_with_are_refused(tmp_path):
         "the top level: min_score must be a number from 0 to 1, not 7",
         "the top level: cooldown must be a number of 0 or more, not -1",
         "the top level: focus_seconds must be a number of 0 or more, not -5",
-        "the top level: skill_timeout must be a number of 0.1 or more, not 0",
+        "the top level: skill_timeout must be a number from 0.1 to 3600, not 0",
         "command 'on': min_score must be a number from 0 to 1, not 1.5",
         "command 'on': cooldown must be a finite number, not nan",
     ]
@@ -377,6 +377,16 @@ def test_numbers_a_run_cannot_work_with_are_refused(tmp_path):
         write(tmp_path, "min_score: 1\ncooldown: 0\nfocus_seconds: 0\n"), INSTALLED
     )
     assert (config.min_score, config.cooldown, config.focus_seconds) == (1.0, 0.0, 0.0)
+
+
+def test_a_skill_timeout_longer_than_an_hour_is_refused(tmp_path):
+    """The assistant waits for a skill that long: a wait of centuries overflows the system's
+    clock, which ended the start with a traceback."""
+    assert problems(tmp_path, "skill_timeout: 99999999999999999999\n") == [
+        f"{tmp_path / 'config.yaml'}:1: the top level: skill_timeout must be a number from 0.1 "
+        "to 3600, not 1e+20"
+    ]
+    assert load_config(write(tmp_path, "skill_timeout: 3600\n"), INSTALLED).skill_timeout == 3600
 
 
 def test_a_file_mapping_no_commands_is_valid_but_warns_why(tmp_path, caplog):
