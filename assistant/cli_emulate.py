@@ -12,8 +12,9 @@ from typing import Any
 
 from assistant import control, hangup, logformat, service, stop_signals
 from assistant.cli_config import load
-from assistant.config import ConfigError
+from assistant.config import EMULATOR_SETTINGS, ConfigError
 from assistant.emulator_input import emulated_board, feed_board, tell
+from assistant.settings import validate_settings
 
 
 def cmd_emulate(args: argparse.Namespace) -> int:
@@ -69,6 +70,17 @@ def _emulate_stop_signals() -> tuple[signal.Signals, ...]:
     return stops if hangup.outlives_terminal() else (*stops, signal.SIGHUP)
 
 
+def _heartbeat_ms(text: str) -> int:
+    """--heartbeat-ms for argparse: 0 (no heartbeats), or what emulator.heartbeat_ms takes."""
+    if text == "0":
+        return 0
+    value: int | str = int(text) if text.lstrip("-").isdigit() else text
+    values, problems = validate_settings({"heartbeat_ms": value}, EMULATOR_SETTINGS)
+    if problems:
+        raise argparse.ArgumentTypeError(f"{problems[0].message}; or 0 for no heartbeats")
+    return values["heartbeat_ms"]
+
+
 def add_command(commands: argparse._SubParsersAction, **common: Any) -> None:
     """Add `emulate` to the assistant's command line (`common`: what every command's parser
     takes, such as --config)."""
@@ -93,7 +105,7 @@ def add_command(commands: argparse._SubParsersAction, **common: Any) -> None:
     emulate.add_argument("--stay", action="store_true", help="keep running after the script/WAV")
     emulate.add_argument(
         "--heartbeat-ms",
-        type=int,
+        type=_heartbeat_ms,
         help="how often the board sends a heartbeat (default: the configuration's "
         "emulator.heartbeat_ms)",
     )

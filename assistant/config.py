@@ -65,7 +65,14 @@ DEVICE_SETTINGS = (
     ),
 )
 EMULATOR_SETTINGS = (
-    Setting("heartbeat_ms", int, 1000, "how often the virtual board sends a heartbeat", minimum=10),
+    Setting(
+        "heartbeat_ms",
+        int,
+        1000,
+        "how often the virtual board sends a heartbeat",
+        minimum=10,
+        maximum=60_000,
+    ),
 )
 TOP_LEVEL_SETTINGS = (
     Setting("source", str, "auto", "where commands come from", SOURCES),

@@ -893,6 +893,27 @@ def test_emulate_sends_heartbeats_as_often_as_the_configuration_says(env, tmp_pa
     assert statistics.median(b - a for a, b in itertools.pairwise(board_ms)) < 500
 
 
+@pytest.mark.parametrize(
+    ("given", "wrong"),
+    [
+        ("-5", "a number from 10 to 60000, not -5"),
+        ("99999999999999999999", "a number from 10 to 60000, not 1e+20"),
+        ("1.5", "a whole number, not '1.5'"),
+    ],
+)
+def test_emulate_refuses_a_heartbeat_the_configuration_would_refuse(env, tmp_path, given, wrong):
+    """A heartbeat too long to wait for ended the board's thread with a traceback; a negative
+    one, like 0, sent none."""
+    link = tmp_path / "ttyKWS"
+    result = assistant(env, "emulate", "--heartbeat-ms", given, "--link", str(link))
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        f"assistant emulate: error: argument --heartbeat-ms: heartbeat_ms must be {wrong}; or 0 "
+        "for no heartbeats"
+    )
+    assert not link.is_symlink()
+
+
 def test_emulate_refuses_a_script_it_cannot_read_before_a_host_waits_for_it(env, tmp_path):
     link = tmp_path / "ttyKWS"
     missing = tmp_path / "commands.txt"

@@ -389,6 +389,14 @@ def test_a_skill_timeout_longer_than_an_hour_is_refused(tmp_path):
     assert load_config(write(tmp_path, "skill_timeout: 3600\n"), INSTALLED).skill_timeout == 3600
 
 
+def test_a_virtual_boards_heartbeat_longer_than_a_minute_is_refused(tmp_path):
+    """A heartbeat of centuries overflowed the system's clock and ended the board's thread."""
+    assert problems(tmp_path, "emulator: {heartbeat_ms: 99999999999999999999}\n") == [
+        f"{tmp_path / 'config.yaml'}:1: emulator: heartbeat_ms must be a number from 10 to 60000, "
+        "not 1e+20"
+    ]
+
+
 def test_a_file_mapping_no_commands_is_valid_but_warns_why(tmp_path, caplog):
     for text in ("", "speech: off\nfocus_seconds: 10\n", "commands: {}\n"):
         caplog.clear()
