@@ -120,6 +120,10 @@ def test_a_threshold_out_of_range_and_a_missing_model_are_named(tmp_path):
     ]
     found = problems(tmp_path, "microphone:\n  model: /nowhere/kws.tflite\n")
     assert found[0].endswith(":2: microphone.model: /nowhere/kws.tflite: no such model file")
+    assert problems(tmp_path, 'microphone:\n  model: ""\n') == [
+        f"{tmp_path / 'config.yaml'}:2: microphone.model is empty: give the path of an int8 "
+        ".tflite model (its .json card beside it), or `default` for the committed one"
+    ]
 
 
 def test_a_relative_model_path_that_is_not_there_names_the_folder_it_is_read_from(
