@@ -549,6 +549,29 @@ def test_numbers_with_leading_zeros_are_decimal_not_octal(tmp_path):
     assert config.skills["recorder"]["prefix"] == "0300"
 
 
+def test_lines_indented_under_a_key_with_a_value_say_to_remove_it_or_add_their_key(tmp_path):
+    """A key given a value and a block (`device: 5` over its settings), or a block whose key
+    was deleted, under the key above it: YAML's own words say neither."""
+    hint = (
+        "YAML syntax error: {yaml}; this line is indented under `{key}:` (line {line}), which has "
+        "a value already: to give `{key}:` the lines indented under it, remove its value; if they "
+        "belong to a key of their own, add that key above them"
+    )
+    yaml = "mapping values are not allowed here"
+    found = problems(tmp_path, "device: 5\n  port: auto\n  baudrate: 9600\n")
+    assert found == [f"{tmp_path}/config.yaml:2: " + hint.format(yaml=yaml, key="device", line=1)]
+    found = problems(tmp_path, "source: auto\n\n  port: auto\n")
+    assert found == [f"{tmp_path}/config.yaml:3: " + hint.format(yaml=yaml, key="source", line=1)]
+    found = problems(tmp_path, "commands:\n  - on: x\n    when: y\n      media: z\n")
+    assert found == [f"{tmp_path}/config.yaml:4: " + hint.format(yaml=yaml, key="when", line=3)]
+    # after a comment, YAML says it otherwise
+    found = problems(tmp_path, "source: auto  # where from\n\n  # the board\n  port: auto\n")
+    block_end = "expected <block end>, but found '<block mapping start>'"
+    assert found == [
+        f"{tmp_path}/config.yaml:4: " + hint.format(yaml=block_end, key="source", line=1)
+    ]
+
+
 def test_common_yaml_mistakes_say_what_to_write(tmp_path):
     assert problems(tmp_path, "commands:\n\ton: recorder.dim\n") == [
         f"{tmp_path}/config.yaml:2: tabs cannot indent YAML; use spaces"
