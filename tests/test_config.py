@@ -2,6 +2,7 @@
 
 import json
 import textwrap
+from pathlib import Path
 
 import pytest
 from runtime_skills import INSTALLED
@@ -300,6 +301,21 @@ def test_a_rejected_top_level_or_command_value_is_a_problem_not_a_crash(tmp_path
         "the top level: role is 'hubb'; did you mean 'hub'? valid: single, satellite, hub",
         "command 'on': min_score must be a number, not '0.9': remove the quotes",
     ]
+
+
+@pytest.mark.parametrize("large", ["/dev/zero", "a file of comments"])
+def test_a_file_far_larger_than_a_configuration_is_refused_unread(tmp_path, large):
+    """/dev/zero given as the file was read until memory ran out."""
+    if large == "/dev/zero":
+        file = Path(large)
+    else:
+        file = write(tmp_path, ("# " + "x" * 98 + "\n") * 20_000)
+    with pytest.raises(ConfigError) as caught:
+        load_config(file, INSTALLED)
+    assert str(caught.value) == (
+        f"{file}:1: the file is larger than 1 MiB, far more than a configuration takes: name the "
+        "configuration file, or cut this one down"
+    )
 
 
 def test_a_file_that_is_not_utf8_names_the_line_of_the_bad_byte(tmp_path):
