@@ -162,6 +162,21 @@ def _syntax_error(
         message += f"; {hint}"
     elif "expected <block end>" in str(error.problem):
         message += f"; {_indent_hint(error, text.splitlines())}"
+    elif "another document" in str(error.problem):
+        message = (
+            "a second YAML document (`---`) starts here, but the configuration is one: remove "
+            "this line, keeping what follows it with the rest, or remove what follows it too"
+        )
+    elif "sequence entries are not allowed here" in str(error.problem):
+        message += (
+            "; a list starts on the line after its key: put each `- ` item on a line of its "
+            "own, indented under the key, or write the list as `[a, b]`"
+        )
+    elif "undefined alias" in str(error.problem):  # its name not shown: it may be a password
+        message = (
+            "a value starting with `*` repeats the one marked with `&` and that name above it, "
+            "but none is: mark that one, or put this value in quotes if its `*` is text"
+        )
     elif "but got ':'" in str(error.problem):  # in {...} or [...]
         message += '; a value holding `: ` needs quotes: `{text: "Note: tea is ready"}`'
     return YamlSyntaxError(file, line, message)

@@ -588,6 +588,25 @@ def test_lines_indented_under_a_key_with_a_value_say_to_remove_it_or_add_their_k
     ]
 
 
+def test_yaml_slips_with_a_list_an_alias_or_a_second_document_say_what_to_write(tmp_path):
+    assert problems(tmp_path, "commands:\n  on: - recorder.dim\n") == [
+        f"{tmp_path}/config.yaml:2: YAML syntax error: sequence entries are not allowed here; a "
+        "list starts on the line after its key: put each `- ` item on a line of its own, "
+        "indented under the key, or write the list as `[a, b]`"
+    ]
+    assert problems(tmp_path, "min_score: 0.5\n---\ncooldown: 2\n") == [
+        f"{tmp_path}/config.yaml:2: a second YAML document (`---`) starts here, but the "
+        "configuration is one: remove this line, keeping what follows it with the rest, or "
+        "remove what follows it too"
+    ]
+    # the alias's name is not shown: it may be a password written unquoted
+    assert problems(tmp_path, "mqtt:\n  password: *hunter2\n") == [
+        f"{tmp_path}/config.yaml:2: a value starting with `*` repeats the one marked with `&` "
+        "and that name above it, but none is: mark that one, or put this value in quotes if its "
+        "`*` is text"
+    ]
+
+
 def test_common_yaml_mistakes_say_what_to_write(tmp_path):
     assert problems(tmp_path, "commands:\n\ton: recorder.dim\n") == [
         f"{tmp_path}/config.yaml:2: tabs cannot indent YAML; use spaces"
