@@ -914,6 +914,16 @@ def test_emulate_refuses_a_heartbeat_the_configuration_would_refuse(env, tmp_pat
     assert not link.is_symlink()
 
 
+def test_run_refuses_an_empty_port_rather_than_running_on_another_source(env):
+    """`--port "$PORT"` with PORT unset ran on the virtual board, as if no --port was given."""
+    result = assistant(env, "run", "--port", "", stdin=subprocess.DEVNULL)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        "assistant run: error: argument --port: a serial port's path, such as /dev/ttyACM0, not "
+        "empty"
+    )
+
+
 def test_emulate_refuses_a_script_it_cannot_read_before_a_host_waits_for_it(env, tmp_path):
     link = tmp_path / "ttyKWS"
     missing = tmp_path / "commands.txt"
