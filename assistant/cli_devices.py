@@ -40,14 +40,21 @@ def cmd_devices(args: argparse.Namespace) -> int:
     return 0 if found or usable else 1
 
 
+LONGEST_LISTEN = 86_400
+"""The longest --listen, a day, in seconds: a wait of centuries overflows the system's clock,
+and 0 listens until Ctrl-C."""
+
+
 def _seconds(text: str) -> float:
-    """A number of seconds, 0 or more, for argparse."""
+    """A number of seconds from 0 to LONGEST_LISTEN, for argparse."""
     try:
         seconds = float(text)
     except ValueError:
         seconds = math.nan
-    if not seconds >= 0:
-        raise argparse.ArgumentTypeError(f"a number of seconds, 0 or more, not {text!r}")
+    if not 0 <= seconds <= LONGEST_LISTEN:
+        raise argparse.ArgumentTypeError(
+            f"a number of seconds from 0 to {LONGEST_LISTEN} (0: until Ctrl-C), not {text!r}"
+        )
     return seconds
 
 

@@ -12,8 +12,9 @@ from typing import Any
 
 from assistant import control, hangup, logformat, stop_signals
 from assistant.cli_config import load, problems_status
-from assistant.config import ConfigError
+from assistant.config import EMULATOR_SETTINGS, ConfigError
 from assistant.emulator_input import emulated_board, feed_board, heartbeat_ms, tell
+from assistant.settings import validate_settings
 
 
 def cmd_emulate(args: argparse.Namespace) -> int:
@@ -21,7 +22,7 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     that goes when the board goes, as a real board's by-id link: Ctrl-C, SIGTERM or a closed
     terminal (SIGHUP; ignored under `nohup`, as `run` outlives it there) remove it before the
     pty closes."""
-    from assistant.emulator import default_link
+    from assistant.emulator import LinkError, default_link
 
     logformat.setup()
     try:  # the configured model's commands, and its pipeline for --wav
@@ -53,6 +54,9 @@ def cmd_emulate(args: argparse.Namespace) -> int:
             )
             period = heartbeat_ms(args, config)
             stopping.run(lambda: feed_board(board, args, messages, script, period))
+        except LinkError as error:
+            print(error, file=sys.stderr)
+            return 1
         finally:  # the link first: a host reopening it must not find the pty's name, soon another's
             board.remove_link()
             board.close()
@@ -64,6 +68,17 @@ def _emulate_stop_signals() -> tuple[signal.Signals, ...]:
     with SIGHUP ignored (`nohup`), which it then goes on ignoring."""
     stops = (signal.SIGINT, signal.SIGTERM)
     return stops if hangup.outlives_terminal() else (*stops, signal.SIGHUP)
+
+
+def _heartbeat_ms(text: str) -> int:
+    """--heartbeat-ms for argparse: 0 (no heartbeats), or what emulator.heartbeat_ms takes."""
+    if text == "0":
+        return 0
+    value: int | str = int(text) if text.lstrip("-").isdigit() else text
+    values, problems = validate_settings({"heartbeat_ms": value}, EMULATOR_SETTINGS)
+    if problems:
+        raise argparse.ArgumentTypeError(f"{problems[0].message}; or 0 for no heartbeats")
+    return values["heartbeat_ms"]
 
 
 def add_command(commands: argparse._SubParsersAction, **common: Any) -> None:
@@ -90,7 +105,7 @@ def add_command(commands: argparse._SubParsersAction, **common: Any) -> None:
     emulate.add_argument("--stay", action="store_true", help="keep running after the script/WAV")
     emulate.add_argument(
         "--heartbeat-ms",
-        type=int,
+        type=_heartbeat_ms,
         help="how often the board sends a heartbeat (default: the configuration's "
         "emulator.heartbeat_ms)",
     )

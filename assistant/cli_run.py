@@ -145,6 +145,14 @@ def _reload(assistant: Assistant, explicit: str | None) -> Reload:
     return assistant.reload(now)
 
 
+def _port(text: str) -> str:
+    """--port for argparse: an empty one (`--port "$PORT"` with PORT unset) is refused, not
+    taken as none given."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("a serial port's path, such as /dev/ttyACM0, not empty")
+    return text
+
+
 def add_command(commands: argparse._SubParsersAction, **common: Any) -> None:
     """Add `run` to the assistant's command line (`common`: what every command's parser takes,
     such as --config)."""
@@ -152,6 +160,8 @@ def add_command(commands: argparse._SubParsersAction, **common: Any) -> None:
     run.add_argument("--source", choices=SOURCES, help="where commands come from")
     run.add_argument("--role", choices=ROLES, help="single machine, or rooms over MQTT")
     run.add_argument(
-        "--port", help="the board's serial port (instead of device.port); implies --source serial"
+        "--port",
+        type=_port,
+        help="the board's serial port (instead of device.port); implies --source serial",
     )
     run.set_defaults(func=cmd_run)

@@ -33,6 +33,9 @@ log = logging.getLogger("assistant.config")
 DEFAULT_CONFIG = (Path(__file__).parent / "config.yaml").resolve()
 """The default configuration: the repository's config.yaml, linked into the package (and
 installed with it as a file)."""
+MAX_FILE_BYTES = 1024 * 1024
+"""The largest configuration file read (one with every setting and a hundred commands takes
+a few dozen KiB)."""
 SOURCES = ("auto", "serial", "microphone", "emulator")
 ROLES = ("single", "satellite", "hub")
 
@@ -65,7 +68,14 @@ DEVICE_SETTINGS = (
     ),
 )
 EMULATOR_SETTINGS = (
-    Setting("heartbeat_ms", int, 1000, "how often the virtual board sends a heartbeat", minimum=10),
+    Setting(
+        "heartbeat_ms",
+        int,
+        1000,
+        "how often the virtual board sends a heartbeat",
+        minimum=10,
+        maximum=60_000,
+    ),
 )
 TOP_LEVEL_SETTINGS = (
     Setting("source", str, "auto", "where commands come from", SOURCES),
@@ -93,6 +103,7 @@ TOP_LEVEL_SETTINGS = (
         10.0,
         "seconds an action may run before it is abandoned",
         minimum=0.1,
+        maximum=3600,  # a wait far longer overflows the system's clock
     ),
     Setting("log_level", str, "INFO", "how much to log", ("DEBUG", "INFO", "WARNING", "ERROR")),
 )
@@ -194,7 +205,14 @@ def load_config(
     likely being written, and the running configuration is worth more than none."""
     file = Path(path)
     try:
-        data = file.read_bytes()
+        with file.open("rb") as opened:
+            data = opened.read(MAX_FILE_BYTES + 1)  # /dev/zero, say, never ends
+        if len(data) > MAX_FILE_BYTES:
+            message = (
+                f"the file is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB, far more than a "
+                "configuration takes: name the configuration file, or cut this one down"
+            )
+            raise ConfigError([ConfigProblem(file, 1, message)])
         text = data.decode("utf-8")
     except OSError as error:
         problem = ConfigProblem(file, 1, f"cannot read the file: {error.strerror}")

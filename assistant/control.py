@@ -168,7 +168,7 @@ class ControlServer:
                         REQUEST_SECONDS,
                     )
                     reply = f"ERR no request within {REQUEST_SECONDS:g} s"
-                elif not request.strip():  # closed without a request (another assistant's probe)
+                elif not request:  # closed without a byte (another assistant's probe)
                     return
                 else:
                     reply = answer(request)
@@ -176,7 +176,11 @@ class ControlServer:
                 try:
                     connection.sendall((reply + "\n").encode())
                 except (BrokenPipeError, ConnectionResetError, TimeoutError):
-                    log.info("the sender of %r left before the answer: %s", request, reply)
+                    log.info(
+                        "the sender of %r left before the answer: %s",
+                        request and request.strip(),
+                        reply,
+                    )
 
         private_directory(path.parent)
         if _answers(path):
@@ -257,8 +261,9 @@ class _Server(socketserver.ThreadingUnixStreamServer):
 
 
 def _read_request(connection: socket.socket) -> str | None:
-    """The request line (at most REQUEST_BYTES, without its end of line; empty when the client
-    closed without one), or None when it did not come within REQUEST_SECONDS in all."""
+    """The request line (at most REQUEST_BYTES, with its end of line when it came: an empty
+    line is a request too, answered as one; empty when the client closed without sending a
+    byte), or None when it did not come within REQUEST_SECONDS in all."""
     deadline = time.monotonic() + REQUEST_SECONDS
     received = b""
     while b"\n" not in received and len(received) < REQUEST_BYTES:
@@ -273,7 +278,8 @@ def _read_request(connection: socket.socket) -> str | None:
         if not chunk:
             break
         received += chunk
-    return received.split(b"\n", 1)[0].decode("ascii", "replace")
+    line, end, _ = received.partition(b"\n")
+    return (line + end).decode("ascii", "replace")
 
 
 def _served_by(client: socket.socket) -> int:
@@ -346,14 +352,26 @@ def ask(request: str, path: Path, timeout: float = 35.0) -> str:
             raise ConnectionError(
                 f"no assistant is running (no socket at {path}); {service.how_to_start()}"
             ) from None
+        except BlockingIOError:  # its queue of connections not yet taken is full
+            raise ConnectionError(
+                f"the assistant at {path} takes no more connections for now; try again"
+            ) from None
         owner = _served_by(client)
         if owner != os.getuid():  # checked before anything is sent: the request is the user's
             raise ForeignSocket(
                 f"{path} is served by another user's process (uid {owner}), not by your "
                 f"assistant, so nothing was sent to it; {PRIVATE_FOLDER_FIX}"
             )
-        # a busy daemon may answer and close before the request arrives: read that answer
-        with contextlib.suppress(BrokenPipeError):
-            client.sendall(f"{request}\n".encode())
-        answer = client.makefile().readline().strip()
+        try:
+            # a busy daemon may answer and close before the request arrives: read that answer
+            with contextlib.suppress(BrokenPipeError):
+                # as typed: a word not in UTF-8 reaches Python as surrogates
+                client.sendall(f"{request}\n".encode(errors="surrogateescape"))
+            answer = client.makefile().readline().strip()
+        except TimeoutError:
+            raise ConnectionError(
+                f"the assistant at {path} did not answer within {timeout:g} s: it may be "
+                "stopped (Ctrl-Z in its terminal: `fg` there resumes it) or stuck (its log "
+                "says what it is doing)"
+            ) from None
     return answer or "ERR the assistant closed the connection without an answer"

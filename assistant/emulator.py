@@ -3,6 +3,7 @@ and is tested without hardware. Unplugging it closes the terminal, as pulling th
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import logging
@@ -31,6 +32,10 @@ HOST_LOOK_SECONDS = 0.05
 """How often a board whose port no host has open looks for one opening it: a pty's master
 reports a hangup until then, so it cannot be waited on. With a host, the board sleeps until a
 request or a heartbeat is due."""
+
+
+class LinkError(OSError):
+    """The link to the virtual board's port cannot be made where it was asked for."""
 
 
 def default_link() -> Path:
@@ -106,9 +111,7 @@ class VirtualBoard:
         self._master = master
         self._host_gone()
         if self.link is not None:
-            temporary = f"{self.link}.new"
-            os.symlink(self.path, temporary)
-            os.replace(temporary, self.link)
+            self._point_link()
         woken, self._wake = os.pipe()
         self._server = threading.Thread(target=self._serve, args=(master, woken), daemon=True)
         self._server.start()
@@ -129,6 +132,22 @@ class VirtualBoard:
             self._host_gone()
 
     close = unplug
+
+    def _point_link(self) -> None:
+        """Point `link` at the port, replacing the link there (to an earlier port); LinkError
+        when it cannot be made there."""
+        temporary = Path(f"{self.link}.new")
+        try:
+            temporary.unlink(missing_ok=True)  # left by an emulator that did not get further
+            os.symlink(self.path, temporary)
+            os.replace(temporary, self.link)
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
+            raise LinkError(
+                f"cannot make the link {self.link} to the virtual board: {error.strerror}; "
+                "give a path in a folder that exists, where no folder has that name"
+            ) from None
 
     def remove_link(self) -> None:
         """Remove `link` if it still points at this board's port: another board may have taken

@@ -124,6 +124,12 @@ def model_file(model: str) -> Path:
 def model_contract(values: Mapping[str, Any]) -> FeatureContract:
     """The contract of the `microphone:` section's model (its labels and thresholds), from its
     card; SettingValueError for `model` when the card cannot be used."""
+    if not values["model"]:
+        raise SettingValueError(
+            "microphone.model is empty: give the path of an int8 .tflite model (its .json card "
+            "beside it), or `default` for the committed one",
+            "model",
+        )
     try:
         return load_contract(ListenerSettings.from_values(values).model_path)
     except ModelError as error:

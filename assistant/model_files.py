@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.features import FeatureContract
+from assistant.file_lookup import unreachable
 from assistant.model_runner import (
     EXPORT_COMMAND,
     THRESHOLDS_COMMAND,
@@ -34,6 +35,8 @@ def read_model(model_path: str | Path) -> bytes:
     """The bytes of the model file at `model_path`; ModelError when it is missing or cannot be
     read."""
     model = Path(model_path)
+    if why := unreachable(model):
+        raise ModelError(f"{model}: cannot look for the model file: {why}")
     if not model.is_file():
         raise ModelError(f"{model}: no such model file")
     try:

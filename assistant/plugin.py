@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Protocol
 
 from assistant.choices import valid_choices  # noqa: F401
 from assistant.clocks import ClockWatch, elapsed, local_time  # noqa: F401
+from assistant.file_lookup import unreachable
 from assistant.spoken import (  # noqa: F401
     AMOUNT_WORDS,
     Amount,
@@ -130,8 +131,10 @@ def ca_file_problem(tls: bool, ca_file: str) -> str:
     """Why MQTT_CONNECTION_SETTINGS' CA file cannot be used ("" when it can or is not needed)."""
     if not (tls and ca_file):
         return ""
-    if not Path(ca_file).is_file():
-        return f"ca_file {ca_file} is not a file: give the CA certificate's path, or empty"
+    why = unreachable(ca_file)
+    if why or not Path(ca_file).is_file():
+        because = f" ({why})" if why else ""
+        return f"ca_file {ca_file} is not a file{because}: give the CA certificate's path, or empty"
     try:
         ssl.create_default_context(cafile=ca_file)
     except (ssl.SSLError, OSError) as error:

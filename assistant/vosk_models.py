@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from assistant.download import DownloadError, extract, fetch, text_progress
+from assistant.file_lookup import unreachable
 from assistant.paths import data_root
 
 MODEL_NAME = "vosk-model-small-en-us-0.15"
@@ -38,12 +39,14 @@ def default_model_path() -> Path:
 
 def check_model(path: Path) -> str | None:
     """Why `path` is not a usable Vosk model folder, or None."""
-    if not path.is_dir():
+    why = unreachable(path)
+    if why or not path.is_dir():
+        missing = f"no Vosk model at {path}" + (f" ({why})" if why else "")
         if path == default_model_path():
-            return f"no Vosk model at {path}; run `assistant models download` (or set phrase.model)"
+            return f"{missing}; run `assistant models download` (or set phrase.model)"
         return (
-            f"no Vosk model at {path}; set phrase.model to a Vosk model's folder, or empty for "
-            "the one `assistant models download` installs"
+            f"{missing}; set phrase.model to a Vosk model's folder, or empty for the one "
+            "`assistant models download` installs"
         )
     missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
     if missing:

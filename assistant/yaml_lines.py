@@ -31,6 +31,9 @@ ACTION_WORD = re.compile(r"[A-Za-z_][\w-]*\.[A-Za-z_][\w-]*")
 EMPTY_KEY = re.compile(r"(?:- )?(?P<key>[\w.-]+):")
 """A line (comment and indentation removed) that is a key with no value after it: `on:`;
 matched at its start, one that starts with a key."""
+KEY_WITH_VALUE = re.compile(r"(?:- )?(?P<key>[\w.-]+):\s+\S.*")
+"""A line (comment and indentation removed) that is a key with its value after it: `device:
+5`."""
 LEADING_ZEROS = re.compile(r"[-+]?0[0-9]+")
 """A whole number written with leading zeros, which YAML 1.1 reads as octal (or as text)."""
 NOT_SHOWN = "<value not shown>"
@@ -153,8 +156,27 @@ def _syntax_error(
         message = "this quote is not closed"
     elif slip := _colon_slip(error, text, secrets):
         line, message = slip
+    elif "mapping values are not allowed here" in str(error.problem) and (
+        hint := _block_under_value(text.splitlines(), line - 1)
+    ):
+        message += f"; {hint}"
     elif "expected <block end>" in str(error.problem):
         message += f"; {_indent_hint(error, text.splitlines())}"
+    elif "another document" in str(error.problem):
+        message = (
+            "a second YAML document (`---`) starts here, but the configuration is one: remove "
+            "this line, keeping what follows it with the rest, or remove what follows it too"
+        )
+    elif "sequence entries are not allowed here" in str(error.problem):
+        message += (
+            "; a list starts on the line after its key: put each `- ` item on a line of its "
+            "own, indented under the key, or write the list as `[a, b]`"
+        )
+    elif "undefined alias" in str(error.problem):  # its name not shown: it may be a password
+        message = (
+            "a value starting with `*` repeats the one marked with `&` and that name above it, "
+            "but none is: mark that one, or put this value in quotes if its `*` is text"
+        )
     elif "but got ':'" in str(error.problem):  # in {...} or [...]
         message += '; a value holding `: ` needs quotes: `{text: "Note: tea is ready"}`'
     return YamlSyntaxError(file, line, message)
@@ -200,6 +222,29 @@ def _colon_slip(
             f"`{key}:`"
         )
     return None
+
+
+def _block_under_value(lines: list[str], index: int) -> str | None:
+    """The fix when line `index` is indented under a key that has a value on its own line
+    (`device: 5` with settings below it, or the settings of a section whose key was deleted,
+    under the key above); None when the line it is indented under is no such key."""
+    if index >= len(lines):
+        return None
+    indentation = _indentation(lines[index])
+    above = index - 1
+    while above >= 0 and (
+        not _without_comment(lines[above]) or _indentation(lines[above]) >= indentation
+    ):
+        above -= 1
+    found = KEY_WITH_VALUE.fullmatch(_without_comment(lines[above])) if above >= 0 else None
+    if not found:
+        return None
+    key = found["key"]
+    return (
+        f"this line is indented under `{key}:` (line {above + 1}), which has a value already: to "
+        f"give `{key}:` the lines indented under it, remove its value; if they belong to a key of "
+        "their own, add that key above them"
+    )
 
 
 def _unindented_value(
@@ -283,6 +328,8 @@ def _indent_hint(error: yaml.MarkedYAMLError, lines: list[str]) -> str:
             f"{_key_named(lines[key])}, indent line {ending + 1} like line {key + 1} "
             f"({_indentation(lines[key])} spaces)"
         )
+    if under_value := _block_under_value(lines, index):
+        return under_value
     return (
         "this line is indented to none of the levels above it: line it up with the keys it "
         f"belongs with (the block from line {opened}), or indent it under a key ending in `:`"

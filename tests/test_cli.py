@@ -919,6 +919,37 @@ def test_emulate_sends_heartbeats_as_often_as_the_configuration_says(env, tmp_pa
     assert statistics.median(b - a for a, b in itertools.pairwise(board_ms)) < 500
 
 
+@pytest.mark.parametrize(
+    ("given", "wrong"),
+    [
+        ("-5", "a number from 10 to 60000, not -5"),
+        ("99999999999999999999", "a number from 10 to 60000, not 1e+20"),
+        ("1.5", "a whole number, not '1.5'"),
+    ],
+)
+def test_emulate_refuses_a_heartbeat_the_configuration_would_refuse(env, tmp_path, given, wrong):
+    """A heartbeat too long to wait for ended the board's thread with a traceback; a negative
+    one, like 0, sent none."""
+    link = tmp_path / "ttyKWS"
+    result = assistant(env, "emulate", "--heartbeat-ms", given, "--link", str(link))
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        f"assistant emulate: error: argument --heartbeat-ms: heartbeat_ms must be {wrong}; or 0 "
+        "for no heartbeats"
+    )
+    assert not link.is_symlink()
+
+
+def test_run_refuses_an_empty_port_rather_than_running_on_another_source(env):
+    """`--port "$PORT"` with PORT unset ran on the virtual board, as if no --port was given."""
+    result = assistant(env, "run", "--port", "", stdin=subprocess.DEVNULL)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        "assistant run: error: argument --port: a serial port's path, such as /dev/ttyACM0, not "
+        "empty"
+    )
+
+
 def test_emulate_refuses_a_script_it_cannot_read_before_a_host_waits_for_it(env, tmp_path):
     link = tmp_path / "ttyKWS"
     missing = tmp_path / "commands.txt"
@@ -928,6 +959,37 @@ def test_emulate_refuses_a_script_it_cannot_read_before_a_host_waits_for_it(env,
     assert "No such file or directory" in result.stderr
     assert "Traceback" not in result.stderr
     assert not link.is_symlink()
+
+
+@pytest.mark.parametrize("where", ["missing/ttyKWS", "a_folder"])
+def test_emulate_refuses_a_link_it_cannot_make_without_a_traceback(env, tmp_path, where):
+    """--link in a folder that does not exist, or where a folder has the name: said, with what
+    to give instead, and nothing left behind."""
+    (tmp_path / "a_folder").mkdir()
+    link = tmp_path / where
+    result = assistant(env, "emulate", "--link", str(link), stdin=subprocess.DEVNULL)
+    assert result.returncode == 1
+    reason = "No such file or directory" if where.startswith("missing") else "Is a directory"
+    assert result.stderr.splitlines()[-1] == (
+        f"cannot make the link {link} to the virtual board: {reason}; give a path in a folder "
+        "that exists, where no folder has that name"
+    ), result.stderr
+    assert "Traceback" not in result.stderr
+    assert [path.name for path in tmp_path.iterdir()] == ["a_folder"]
+    assert not any((tmp_path / "a_folder").iterdir())
+
+
+def test_a_link_half_made_by_an_emulator_that_did_not_get_further_is_made_anew(tmp_path):
+    link = tmp_path / "ttyKWS"
+    Path(f"{link}.new").symlink_to("/dev/pts/gone")  # killed between its two steps
+    board = VirtualBoard(link=link)
+    try:
+        board.plug_in()
+        assert os.readlink(link) == board.path
+        assert [path.name for path in tmp_path.iterdir()] == ["ttyKWS"]
+    finally:
+        board.remove_link()
+        board.close()
 
 
 WITH_A_LIBRARY_THREAD = """

@@ -2,6 +2,7 @@
 
 import json
 import textwrap
+from pathlib import Path
 
 import pytest
 from runtime_skills import INSTALLED
@@ -120,6 +121,10 @@ def test_a_threshold_out_of_range_and_a_missing_model_are_named(tmp_path):
     ]
     found = problems(tmp_path, "microphone:\n  model: /nowhere/kws.tflite\n")
     assert found[0].endswith(":2: microphone.model: /nowhere/kws.tflite: no such model file")
+    assert problems(tmp_path, 'microphone:\n  model: ""\n') == [
+        f"{tmp_path / 'config.yaml'}:2: microphone.model is empty: give the path of an int8 "
+        ".tflite model (its .json card beside it), or `default` for the committed one"
+    ]
 
 
 def test_a_relative_model_path_that_is_not_there_names_the_folder_it_is_read_from(
@@ -298,6 +303,21 @@ def test_a_rejected_top_level_or_command_value_is_a_problem_not_a_crash(tmp_path
     ]
 
 
+@pytest.mark.parametrize("large", ["/dev/zero", "a file of comments"])
+def test_a_file_far_larger_than_a_configuration_is_refused_unread(tmp_path, large):
+    """/dev/zero given as the file was read until memory ran out."""
+    if large == "/dev/zero":
+        file = Path(large)
+    else:
+        file = write(tmp_path, ("# " + "x" * 98 + "\n") * 20_000)
+    with pytest.raises(ConfigError) as caught:
+        load_config(file, INSTALLED)
+    assert str(caught.value) == (
+        f"{file}:1: the file is larger than 1 MiB, far more than a configuration takes: name the "
+        "configuration file, or cut this one down"
+    )
+
+
 def test_a_file_that_is_not_utf8_names_the_line_of_the_bad_byte(tmp_path):
     path = tmp_path / "config.yaml"
     path.write_bytes('commands:\n  on: recorder.dim\nsite: "Café"\n'.encode("latin-1"))
@@ -369,7 +389,7 @@ def test_numbers_a_run_cannot_work_with_are_refused(tmp_path):
         "the top level: min_score must be a number from 0 to 1, not 7",
         "the top level: cooldown must be a number of 0 or more, not -1",
         "the top level: focus_seconds must be a number of 0 or more, not -5",
-        "the top level: skill_timeout must be a number of 0.1 or more, not 0",
+        "the top level: skill_timeout must be a number from 0.1 to 3600, not 0",
         "command 'on': min_score must be a number from 0 to 1, not 1.5",
         "command 'on': cooldown must be a finite number, not nan",
     ]
@@ -377,6 +397,24 @@ def test_numbers_a_run_cannot_work_with_are_refused(tmp_path):
         write(tmp_path, "min_score: 1\ncooldown: 0\nfocus_seconds: 0\n"), INSTALLED
     )
     assert (config.min_score, config.cooldown, config.focus_seconds) == (1.0, 0.0, 0.0)
+
+
+def test_a_skill_timeout_longer_than_an_hour_is_refused(tmp_path):
+    """The assistant waits for a skill that long: a wait of centuries overflows the system's
+    clock, which ended the start with a traceback."""
+    assert problems(tmp_path, "skill_timeout: 99999999999999999999\n") == [
+        f"{tmp_path / 'config.yaml'}:1: the top level: skill_timeout must be a number from 0.1 "
+        "to 3600, not 1e+20"
+    ]
+    assert load_config(write(tmp_path, "skill_timeout: 3600\n"), INSTALLED).skill_timeout == 3600
+
+
+def test_a_virtual_boards_heartbeat_longer_than_a_minute_is_refused(tmp_path):
+    """A heartbeat of centuries overflowed the system's clock and ended the board's thread."""
+    assert problems(tmp_path, "emulator: {heartbeat_ms: 99999999999999999999}\n") == [
+        f"{tmp_path / 'config.yaml'}:1: emulator: heartbeat_ms must be a number from 10 to 60000, "
+        "not 1e+20"
+    ]
 
 
 def test_a_file_mapping_no_commands_is_valid_but_warns_why(tmp_path, caplog):
@@ -525,6 +563,48 @@ def test_numbers_with_leading_zeros_are_decimal_not_octal(tmp_path):
     assert (config.cooldown, config.focus_seconds, config.site) == (10.0, 8.0, "0300")
     assert config.commands["on"].actions[0].params["level"] == -7
     assert config.skills["recorder"]["prefix"] == "0300"
+
+
+def test_lines_indented_under_a_key_with_a_value_say_to_remove_it_or_add_their_key(tmp_path):
+    """A key given a value and a block (`device: 5` over its settings), or a block whose key
+    was deleted, under the key above it: YAML's own words say neither."""
+    hint = (
+        "YAML syntax error: {yaml}; this line is indented under `{key}:` (line {line}), which has "
+        "a value already: to give `{key}:` the lines indented under it, remove its value; if they "
+        "belong to a key of their own, add that key above them"
+    )
+    yaml = "mapping values are not allowed here"
+    found = problems(tmp_path, "device: 5\n  port: auto\n  baudrate: 9600\n")
+    assert found == [f"{tmp_path}/config.yaml:2: " + hint.format(yaml=yaml, key="device", line=1)]
+    found = problems(tmp_path, "source: auto\n\n  port: auto\n")
+    assert found == [f"{tmp_path}/config.yaml:3: " + hint.format(yaml=yaml, key="source", line=1)]
+    found = problems(tmp_path, "commands:\n  - on: x\n    when: y\n      media: z\n")
+    assert found == [f"{tmp_path}/config.yaml:4: " + hint.format(yaml=yaml, key="when", line=3)]
+    # after a comment, YAML says it otherwise
+    found = problems(tmp_path, "source: auto  # where from\n\n  # the board\n  port: auto\n")
+    block_end = "expected <block end>, but found '<block mapping start>'"
+    assert found == [
+        f"{tmp_path}/config.yaml:4: " + hint.format(yaml=block_end, key="source", line=1)
+    ]
+
+
+def test_yaml_slips_with_a_list_an_alias_or_a_second_document_say_what_to_write(tmp_path):
+    assert problems(tmp_path, "commands:\n  on: - recorder.dim\n") == [
+        f"{tmp_path}/config.yaml:2: YAML syntax error: sequence entries are not allowed here; a "
+        "list starts on the line after its key: put each `- ` item on a line of its own, "
+        "indented under the key, or write the list as `[a, b]`"
+    ]
+    assert problems(tmp_path, "min_score: 0.5\n---\ncooldown: 2\n") == [
+        f"{tmp_path}/config.yaml:2: a second YAML document (`---`) starts here, but the "
+        "configuration is one: remove this line, keeping what follows it with the rest, or "
+        "remove what follows it too"
+    ]
+    # the alias's name is not shown: it may be a password written unquoted
+    assert problems(tmp_path, "mqtt:\n  password: *hunter2\n") == [
+        f"{tmp_path}/config.yaml:2: a value starting with `*` repeats the one marked with `&` "
+        "and that name above it, but none is: mark that one, or put this value in quotes if its "
+        "`*` is text"
+    ]
 
 
 def test_common_yaml_mistakes_say_what_to_write(tmp_path):

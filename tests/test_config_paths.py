@@ -197,3 +197,37 @@ def test_only_a_text_setting_can_be_a_path_and_skills_says_which_are():
         cli_skills._described(SoundSkill.settings[0])
         == "chime (str, default '', a path): sound file"
     )
+
+
+def test_a_name_too_long_for_the_system_is_a_problem_at_its_line_not_a_crash(tmp_path):
+    """The system refuses to look a name up, rather than finding nothing there: each place
+    says so at its line, with its fix."""
+    too_long = tmp_path / ("n" * 300)  # longer than a file name may be
+    path = write(
+        tmp_path,
+        f"""
+        microphone: {{model: {too_long}}}
+        mqtt: {{tls: true, ca_file: {too_long}}}
+        skills:
+          lights: {{tls: true, ca_file: {too_long}}}
+        """,
+    )
+    assert problems(path) == [
+        f"{path}:2: microphone.model: {too_long}: cannot look for the model file: File name too "
+        "long",
+        f"{path}:3: mqtt.ca_file {too_long} is not a file (File name too long): give the CA "
+        "certificate's path, or empty",
+        f"{path}:5: skills.lights: ca_file {too_long} is not a file (File name too long): give the "
+        "CA certificate's path, or empty",
+    ]
+
+
+def test_a_phrase_model_name_too_long_for_the_system_is_warned_about_at_its_line(tmp_path):
+    too_long = tmp_path / ("n" * 300)
+    path = write(tmp_path, f"phrase: {{model: {too_long}}}\n")
+    warnings = [str(warning) for warning in load_config(path, BUILT_IN).warnings]
+    assert (
+        f"{path}:1: warning: phrase.model: no Vosk model at {too_long} (File name too long); "
+        "set phrase.model to a Vosk model's folder, or empty for the one `assistant models "
+        "download` installs" in warnings
+    )

@@ -118,6 +118,33 @@ def test_a_client_that_sends_nothing_is_answered_and_closed(
         assert idle.makefile().read() == "ERR no request within 0.5 s\n"  # then closed
 
 
+@pytest.mark.parametrize("line", [b"\n", b"\r\n", b"  \t\n", b"\x1c\n"])
+def test_an_empty_request_line_is_answered_with_the_usage(tmp_path: Path, line: bytes) -> None:
+    """A line with no words is a request all the same (only a client that closes without a
+    byte, as another assistant's probe does, goes unanswered)."""
+    with serving(tmp_path) as path, connected(path) as client:
+        client.sendall(line)
+        assert client.makefile().read() == "ERR use: COMMAND <name>, STATUS or RELOAD\n"
+
+
+def test_a_command_typed_in_another_encoding_than_utf8_is_refused_by_name(
+    tmp_path: Path,
+) -> None:
+    """`assistant send` given a word in Latin-1 (0xFF), which reaches Python as a surrogate:
+    its bytes are sent as typed, and refused as no command name."""
+    typed = os.fsdecode(b"up\xff")
+    with serving(tmp_path) as path:
+        assert control.send_command(typed, path) == (
+            "ERR 'up\ufffd' is not a command name: letters a to z, digits and _, at most 16"
+        )
+
+
+def test_a_client_that_closes_without_a_byte_is_not_answered(tmp_path: Path) -> None:
+    with serving(tmp_path) as path, connected(path) as prober:
+        prober.shutdown(socket.SHUT_WR)
+        assert prober.makefile().read() == ""
+
+
 def test_the_deadline_covers_the_whole_request_not_each_byte(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -150,6 +177,36 @@ def test_an_answer_may_take_longer_than_the_request(
 
     with serving(tmp_path, slow_action) as path:
         assert control.send_command("go", path) == "OK took its time"
+
+
+@contextmanager
+def never_accepting(path: Path, backlog: int) -> Iterator[socket.socket]:
+    """A socket at `path` that takes connections into its queue but never accepts one, as that
+    of an assistant stopped with Ctrl-Z."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(path))
+        listener.listen(backlog)
+        yield listener
+
+
+def test_an_assistant_that_does_not_answer_is_said_to_be_stopped_or_stuck(tmp_path: Path) -> None:
+    path = tmp_path / "assistant.sock"
+    with never_accepting(path, 1), pytest.raises(ConnectionError) as raised:
+        control.ask("STATUS", path, timeout=0.2)
+    assert str(raised.value) == (
+        f"the assistant at {path} did not answer within 0.2 s: it may be stopped (Ctrl-Z in its "
+        "terminal: `fg` there resumes it) or stuck (its log says what it is doing)"
+    )
+
+
+def test_an_assistant_whose_queue_of_connections_is_full_is_said_to_be(tmp_path: Path) -> None:
+    path = tmp_path / "assistant.sock"
+    with never_accepting(path, 0), connected(path):  # the one connection a queue of 0 holds
+        with pytest.raises(ConnectionError) as raised:
+            control.ask("STATUS", path, timeout=0.2)
+    assert str(raised.value) == (
+        f"the assistant at {path} takes no more connections for now; try again"
+    )
 
 
 def test_clients_beyond_the_limit_are_told_the_daemon_is_busy(

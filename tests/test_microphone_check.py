@@ -66,6 +66,17 @@ def _assistant(home: Path, *args: str, prelude: str = "") -> subprocess.Complete
     )
 
 
+@pytest.mark.parametrize("seconds", ["-1", "86401", "1e308", "inf", "nan", "x"])
+def test_a_listen_of_no_number_or_longer_than_a_day_is_refused(home, seconds):
+    """A wait of centuries (1e308, inf) overflowed the system's clock with a traceback."""
+    result = _assistant(home, "devices", "--listen", seconds)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        "assistant devices: error: argument --listen: a number of seconds from 0 to 86400 "
+        f"(0: until Ctrl-C), not {seconds!r}"
+    )
+
+
 def test_devices_lists_the_microphones_and_which_one_the_configuration_picks(home):
     result = _assistant(home, "devices")
     assert result.returncode == 0, result.stderr
