@@ -67,6 +67,8 @@ class LocatedDocument:
     merged_values: int = 0
     """Mappings merged by `<<:` keys, and the entries they gave, so far (MAX_VALUES bounds
     them with the values)."""
+    secrets: Collection[str] = ()
+    """Keys whose values a problem never shows (`password`)."""
 
     def line_of(self, path: Path_) -> int:
         """The line of `path` (of its value, when that is a scalar on a line of its own), or
@@ -108,7 +110,7 @@ def load_located(text: str, file: Path, secrets: Collection[str] = ()) -> Locate
         line = text[: error.position].count("\n") + 1
         message = f"character U+{error.character:04X} cannot be in YAML; remove it"
         raise YamlSyntaxError(file, line, message) from error
-    document = LocatedDocument(data={}, lines={}, file=file)
+    document = LocatedDocument(data={}, lines={}, file=file, secrets=secrets)
     if root is not None:
         document.data = _convert(root, (), document, ())
     return document
@@ -423,7 +425,8 @@ def _convert(node: yaml.Node, path: Path_, document: LocatedDocument, parents: t
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_convert(item, (*path, i), document, parents) for i, item in enumerate(node.value)]
-    value = _scalar(node, document.file)
+    secret = bool(path) and path[-1] in document.secrets
+    value = _scalar(node, document.file, NOT_SHOWN if secret else repr(node.value))
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         document.number_texts[path] = node.value
     return value
@@ -461,11 +464,11 @@ def _entries(
     return own + merged
 
 
-def _scalar(node: yaml.Node, file: Path) -> Any:
+def _scalar(node: yaml.Node, file: Path, shown: str) -> Any:
     """A scalar as YAML 1.2 reads it: only true/false are booleans, so the commands `on` and
     `off` (and yes/no) stay words; a whole number with leading zeros is decimal (`0300` is 300,
     not YAML 1.1's octal 192; `08` is 8, not text); a time such as `1:30` is text, not YAML
-    1.1's base-60 number 90."""
+    1.1's base-60 number 90. `shown`: the value as a problem with it shows it."""
     if node.tag == "tag:yaml.org,2002:bool" and node.value.lower() not in ("true", "false"):
         return node.value
     if node.tag in NUMBER_TAGS and ":" in node.value:  # only base 60 holds one
@@ -477,7 +480,7 @@ def _scalar(node: yaml.Node, file: Path) -> Any:
         return loader.construct_object(node, deep=True)
     except (yaml.YAMLError, ValueError) as error:  # a tag (!!int, !foo) or a bad date
         tag = node.tag.replace("tag:yaml.org,2002:", "!!")
-        message = f"{node.value!r} cannot be read as {tag}; remove the tag or fix the value"
+        message = f"{shown} cannot be read as {tag}; remove the tag or fix the value"
         raise YamlSyntaxError(file, node.start_mark.line + 1, message) from error
     finally:
         loader.dispose()

@@ -1424,6 +1424,10 @@ def test_a_slip_in_the_yaml_never_shows_a_secret_value(tmp_path):
         "commands:\n  on:\n    do:\n      - action: vault.open\n        with:\n          pin "
         "s3cr3t-e\n          door: front\n": "6: `pin` needs a `:` after it: `pin: <value not "
         "shown>`",
+        "mqtt:\n  password: !!int s3cr3t-f\n": "2: <value not shown> cannot be read as !!int; "
+        "remove the tag or fix the value",
+        "skills:\n  vault:\n    token: 2026-13-45\n": "3: <value not shown> cannot be read as "
+        "!!timestamp; remove the tag or fix the value",
     }
     for text, expected in cases.items():
         assert problems(tmp_path, text, skills) == [f"{tmp_path}/config.yaml:{expected}"], text
