@@ -12,6 +12,7 @@ See docs/writing-skills.md for a complete example.
 
 from __future__ import annotations
 
+import builtins
 import functools
 import logging
 import re
@@ -19,20 +20,21 @@ import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar, overload
 
-from assistant.choices import valid_choices  # noqa: F401
-from assistant.clocks import ClockWatch, elapsed, local_time  # noqa: F401
+# Part of the API: each name imported `as` itself, so a type checker takes it as exported.
+from assistant.choices import valid_choices as valid_choices
+from assistant.clocks import ClockWatch as ClockWatch
+from assistant.clocks import elapsed as elapsed
+from assistant.clocks import local_time as local_time
 from assistant.file_lookup import unreachable
-from assistant.spoken import (  # noqa: F401
-    AMOUNT_WORDS,
-    Amount,
-    duration_in_words,
-    moment_in_words,
-    parse_amount,
-    time_left_in_words,
-    time_of_day_in_words,
-)
+from assistant.spoken import AMOUNT_WORDS as AMOUNT_WORDS
+from assistant.spoken import Amount as Amount
+from assistant.spoken import duration_in_words as duration_in_words
+from assistant.spoken import moment_in_words as moment_in_words
+from assistant.spoken import parse_amount as parse_amount
+from assistant.spoken import time_left_in_words as time_left_in_words
+from assistant.spoken import time_of_day_in_words as time_of_day_in_words
 
 ENTRY_POINT_GROUP = "assistant.skills"
 
@@ -68,7 +70,7 @@ class Setting:
     choices: tuple[Any, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
-    values: type | None = None
+    values: builtins.type | None = None  # not the field `type` above
     """For a dict setting: the type of each value (str keeps numbers as they were written,
     `12:30` as "12:30")."""
     secret: bool = False
@@ -321,9 +323,25 @@ def _first_paragraph(docstring: str) -> str:
     return " ".join(re.split(r"\n[ \t]*\n", docstring.strip(), maxsplit=1)[0].split())
 
 
+_Method = TypeVar("_Method", bound=Callable[..., str | None])
+"""An action method: given to @action and returned as it is, so its signature is kept."""
+
+
+@overload
+def action(name: _Method) -> _Method: ...
+
+
+@overload
 def action(
-    name: str | Callable | None = None, help: str = "", params: tuple[Setting, ...] = ()
-) -> Callable:
+    name: str | None = None, help: str = "", params: tuple[Setting, ...] = ()
+) -> Callable[[_Method], _Method]: ...
+
+
+def action(
+    name: str | Callable[..., str | None] | None = None,
+    help: str = "",
+    params: tuple[Setting, ...] = (),
+) -> Callable[..., Any]:
     """Mark a Skill method as an action, as `@action(...)` or bare `@action`. The method is
     called as `method(event, **params)` and may return a short reply to speak (a str, or None
     for no reply). `name` defaults to the method's name without a trailing `_`, `help` to the
@@ -331,7 +349,7 @@ def action(
     if callable(name):  # used bare: @action
         return action()(name)
 
-    def mark(method: Callable) -> Callable:
+    def mark(method: _Method) -> _Method:
         method.__assistant_action__ = Action(  # type: ignore[attr-defined]
             name=name or method.__name__.rstrip("_"),
             help=help or _first_paragraph(method.__doc__ or ""),

@@ -22,7 +22,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 from assistant.clocks import elapsed
 from assistant.config import check_skill_use
@@ -47,7 +47,10 @@ class _Kept(logging.Handler):
         self.records.append(record)
 
 
-class SkillUnderTest:
+_TestedSkill = TypeVar("_TestedSkill", bound=Skill)
+
+
+class SkillUnderTest(Generic[_TestedSkill]):
     """`skill` built with `settings` (its `skills.<name>:` section) and started, its files under
     `data_root/<name>/` (None: a temporary folder removed by `stop`). ConfigRefused when
     `config check` would refuse the settings. A skill whose constructor or start fails is not
@@ -64,7 +67,7 @@ class SkillUnderTest:
 
     def __init__(
         self,
-        skill: type[Skill],
+        skill: type[_TestedSkill],
         settings: Mapping[str, Any] | None = None,
         data_root: Path | None = None,
         phrases: list[str | None] | None = None,
@@ -81,8 +84,8 @@ class SkillUnderTest:
         values, _, self.refused, _ = check_skill_use(skill, self.settings, folder=self.config_dir)
         if self.refused and not allow_refused:
             raise ConfigRefused("\n".join(self.refused))
-        self._temporary = None if data_root else Path(tempfile.mkdtemp(prefix="skill-test-"))
-        self.data_root = data_root or self._temporary
+        self.data_root = data_root or Path(tempfile.mkdtemp(prefix="skill-test-"))
+        self._temporary = None if data_root else self.data_root
         self.said: list[tuple[str, str | None]] = []
         """What the assistant would say, in order: replies, SkillError's sentences and
         `context.say`'s, each with its site (None: this machine)."""
@@ -110,10 +113,10 @@ class SkillUnderTest:
         self._stopped = False
         self.host.configure({self.name: values})
         self._started()
-        self.skill = self.host.skills.get(self.name)
+        self.skill = cast("_TestedSkill | None", self.host.skills.get(self.name))
         """The running skill; None when it could not be built or started (`start_error`)."""
 
-    def __enter__(self) -> SkillUnderTest:
+    def __enter__(self) -> SkillUnderTest[_TestedSkill]:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import assistant.plugin
 from assistant.discovery import discover_skills
 from assistant.plugin import Skill
 
@@ -83,6 +84,23 @@ API_1_4 = {
 """What plugin API 1.4 offers, by name (1.0, Setting's `path` (1.1) and `formerly` (1.2),
 SkillContext's `connect_mqtt` with MqttLink and MqttError, `moment_in_words` and
 ClockWatch's `look` (1.3), ClockWatch's `offset` (1.4))."""
+
+
+def test_the_plugin_apis_imported_names_are_exported_to_a_type_checker() -> None:
+    """A name of the API that assistant.plugin imports from another module is imported `as`
+    itself: a skill author's type checker (mypy --strict, pyright) takes only such a name as
+    exported, and refuses `from assistant.plugin import parse_amount` otherwise."""
+    tree = ast.parse(Path(assistant.plugin.__file__).read_text())
+    api = set(API_1_4["assistant.plugin"].split())
+    implicit = [
+        f"plugin.py:{node.lineno} imports {alias.name} from {node.module}: write "
+        f"`import {alias.name} as {alias.name}`"
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+        if (alias.asname or alias.name) in api and alias.asname != alias.name
+    ]
+    assert not implicit, "\n".join(implicit)
 
 
 def test_the_plugin_api_changes_only_with_its_version() -> None:
