@@ -184,7 +184,7 @@ class LightsSkill(Skill):
     def _publish(self, what: str, event: CommandEvent, percent: int = 0) -> str:
         """Publish `what` to the device of `event`'s room, and return the device."""
         settings = self.context.settings
-        device = settings["rooms"].get(event.site, settings["device"])
+        device: str = settings["rooms"].get(event.site, settings["device"])
         try:
             self.mqtt.publish(*self._message(what, device, percent))
         except MqttError as error:

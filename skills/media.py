@@ -24,6 +24,7 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from typing import Any
 
 from jeepney import (
@@ -398,7 +399,7 @@ class MediaSkill(Skill):
             elif status == "" or player in silent:
                 asking.ask(player)
 
-    def _heard(self, statuses: dict[str, str | None], started: bool = True) -> None:
+    def _heard(self, statuses: Mapping[str, str | None], started: bool = True) -> None:
         """Note what players do now (None: it left; `started`: playing counts as a start of
         playback, of one not playing before), for `status_lines` and the choice of a player,
         and follow the playback; focus goes when the player commands went to left while none
@@ -517,7 +518,7 @@ class MediaSkill(Skill):
         address = DBusAddress(MPRIS_PATH, bus_name=player, interface=PLAYER_INTERFACE)
         self._reply(bus, Properties(address).set(name, *value), player)
 
-    def _reply(self, bus: DBusConnection, message: Any, player: str = "the bus") -> tuple:
+    def _reply(self, bus: DBusConnection, message: Any, player: str = "the bus") -> tuple[Any, ...]:
         """Send a request and wait for its answer; a cancelled action sends nothing more (a
         late play/pause would undo what the user did since)."""
         if self.context.cancelled.is_set():
@@ -532,7 +533,8 @@ class MediaSkill(Skill):
                 spoken="The media player did not answer",
             ) from None
         try:
-            return unwrap_msg(reply)
+            body: tuple[Any, ...] = unwrap_msg(reply)
+            return body
         except DBusErrorResponse as error:
             raise Refused(str(error), player) from None
 

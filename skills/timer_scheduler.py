@@ -23,4 +23,5 @@ class LookingScheduler(BackgroundScheduler):
 
     def _process_jobs(self) -> float | None:
         self._before_round()
-        return super()._process_jobs()
+        wait: float | None = super()._process_jobs()  # seconds to the next round
+        return wait

@@ -37,7 +37,7 @@ class ForeignStore(sqlite3.DatabaseError):
 
 def primary_code(error: BaseException) -> int:
     """SQLite's primary result code of `error`; 0 when it is none of SQLite's."""
-    code = getattr(error, "sqlite_errorcode", None)
+    code: int | None = getattr(error, "sqlite_errorcode", None)
     if code is None:  # Python 3.10
         return MESSAGES.get(str(error), 0) if isinstance(error, sqlite3.Error) else 0
     return code & 0xFF
@@ -46,7 +46,7 @@ def primary_code(error: BaseException) -> int:
 def store_problem(path: Path, error: Exception) -> str:
     """One line naming the file, why it cannot be written, and the fix (moving a damaged or
     foreign file aside, room on a full disk, else the right to write)."""
-    reason = error.orig if isinstance(error, DBAPIError) else error
+    reason = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
     code = primary_code(reason)
     if isinstance(reason, ForeignStore) or code in DAMAGED:
         return f"cannot use {path} ({reason}); move it aside (the timers in it are lost)"

@@ -28,7 +28,7 @@ import sqlite3
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import datetime, timedelta, timezone
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
 from apscheduler.events import EVENT_JOB_MISSED, EVENT_JOB_REMOVED, JobEvent, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -68,6 +68,15 @@ STORE_TABLES = {"default": "apscheduler_jobs", "ringing": "ringing"}
 GRAMMAR = [*AMOUNT_WORDS, "[unk]"]
 UNSAVED = "I cannot save timers"
 """Said when the timers' file cannot be written (the log names it and the fix)."""
+
+
+class WatchClocks(TypedDict, total=False):
+    """ClockWatch's keyword arguments that the timers skill lets a test set."""
+
+    tick: float
+    wall: Callable[[], float]
+    boot: Callable[[], float]
+    awake: Callable[[], float]
 
 
 def _timer_due(key: str, name: str, site: str | None = None) -> None:
@@ -112,13 +121,16 @@ class TimersSkill(Skill):
         Setting("ring_for", float, 60.0, "seconds a timer keeps ringing unless stopped", minimum=0),
         Setting("missed_after", float, 60.0, "a timer this late is announced as missed", minimum=0),
     )
-    watch_clocks: ClassVar[dict[str, Callable[[], float] | float]] = {}
+    watch_clocks: ClassVar[WatchClocks] = {}
     """ClockWatch's clocks and tick, when not the real ones (tests)."""
-    which_boot: ClassVar[Callable[[], str]] = staticmethod(current_boot)
-    """The id of this boot (tests give another to stand for a reboot)."""
     MOVED_AT_START = 1.0
     """Seconds a timer's anchor must be off at a start for the timer to be moved: less is NTP's
     slewing (or a reading's jitter), not a step."""
+
+    @staticmethod
+    def which_boot() -> str:
+        """The id of this boot (tests give another to stand for a reboot)."""
+        return current_boot()
 
     def start(self) -> None:
         settings = self.context.settings
@@ -569,7 +581,7 @@ class TimersSkill(Skill):
 
     def _free_name(self) -> str:
         """The default name, numbered past those of the timers running or ringing."""
-        base = self.context.settings["default_name"]
+        base: str = self.context.settings["default_name"]
         ringing = self._ringing(datetime.now(timezone.utc))
         taken = {job.name for job in self._timers()} | {job.args[1] for job in ringing}
         number = 1
