@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.features import FeatureContract
 from assistant.model_files import load_model
-from assistant.model_runner import model_sha256
+from assistant.model_runner import Int8Model, model_sha256
 from assistant.pipeline import DEFAULT_INFERENCE_EVERY, RecognizerSettings, ScoreStream
 from assistant.recognizer import OUTPUT_ZERO_POINT, Recognition, window_averages
 from assistant.wav import read_wav_int16
@@ -41,12 +42,15 @@ class StreamScores:
 
 
 def stream_scores(
-    wav: str | Path, model_path: str | Path, inference_every: int = DEFAULT_INFERENCE_EVERY
+    wav: str | Path,
+    model: Int8Model,
+    contract: FeatureContract,
+    inference_every: int = DEFAULT_INFERENCE_EVERY,
 ) -> StreamScores:
-    """Scores for a stream built by `build` (its truth JSON beside it), cached per model."""
+    """`model`'s scores for a stream built by `build` (its truth JSON beside it), cached per
+    model."""
     wav = Path(wav)
     truth = StreamTruth.load(wav.with_suffix(".json"))
-    model, contract = load_model(model_path)
     cache = wav.with_suffix(f".{model.model_id}.every{inference_every}.npz")
     if cache.exists():
         saved = np.load(cache)
@@ -304,7 +308,8 @@ def evaluate(
     """Score the streams, sweep the thresholds, plot, and report at the `base` thresholds."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    streams = [stream_scores(wav, model_path, inference_every) for wav in wavs]
+    model, contract = load_model(model_path)
+    streams = [stream_scores(wav, model, contract, inference_every) for wav in wavs]
     labels = streams[0].labels
     commands = base.recognizer(labels).commands
     outcomes = sweep(streams, base)
@@ -312,7 +317,7 @@ def evaluate(
     plot_tradeoff(outcomes, commands, plot_path)
     report = {
         "model": str(model_path),
-        "model_sha256": model_sha256(Path(model_path).read_bytes()),
+        "model_sha256": model_sha256(model.content),
         "streams": [str(w) for w in wavs],
         "splits": sorted({stream.truth.split for stream in streams}),
         "inference_every": inference_every,
