@@ -146,28 +146,27 @@ class Dispatcher(Chooser):
         if self.accepted:
             self.accepted(event)
         outcomes = [ActionOutcome(call) for call in calls]
-        self._run_from(0, calls, outcomes, event, otherwise)
+        self._run_from(0, outcomes, event, otherwise)
         return outcomes
 
     def _run_from(
         self,
         index: int,
-        calls: tuple[ActionCall, ...],
         outcomes: list[ActionOutcome],
         event: CommandEvent,
         otherwise: tuple[ActionCall, ...] = (),
     ) -> None:
-        """Run `calls[index]`, then (once it succeeded) the next, settling `outcomes` in turn.
-        The first action's skill gets focus when it succeeds, unless the action itself held or
-        released focus. When the first action finds nothing to do, `otherwise` runs instead
-        (see `_instead`)."""
-        call = calls[index]
+        """Run the action of `outcomes[index]`, then (once it succeeded) the next, settling
+        `outcomes` in turn. The first action's skill gets focus when it succeeds, unless the
+        action itself held or released focus. When the first action finds nothing to do,
+        `otherwise` runs instead (see `_instead`)."""
+        call = outcomes[index].call
         version = self.focus.version(call.skill)
 
         def finished(done: Future) -> None:
             error = done.exception()
             if index == 0 and otherwise and isinstance(error, NothingToDo):
-                self._instead(call, error, otherwise, outcomes, event)
+                self._instead(error, otherwise, outcomes, event)
                 return
             if error is not None:
                 _not_run(outcomes[index + 1 :])
@@ -176,8 +175,8 @@ class Dispatcher(Chooser):
             if index == 0:
                 self.focus.give(call.skill, since=version)
             outcomes[index].set_result(done.result())
-            if index + 1 < len(calls):
-                self._run_from(index + 1, calls, outcomes, event)
+            if index + 1 < len(outcomes):
+                self._run_from(index + 1, outcomes, event)
 
         say_nothing_to_do = not (index == 0 and otherwise)  # else what runs instead answers
         future = self.host.call(call.skill, call.action, event, call.params, say_nothing_to_do)
@@ -185,16 +184,20 @@ class Dispatcher(Chooser):
 
     def _instead(
         self,
-        skipped: ActionCall,
         why: NothingToDo,
         otherwise: tuple[ActionCall, ...],
         outcomes: list[ActionOutcome],
         event: CommandEvent,
     ) -> None:
         """Run `otherwise` (the command's `do:` list) in place of a `when:` list whose first
-        action, `skipped`, found nothing to do: the first outcome settles, once `otherwise` has,
-        as HandedOver with its outcomes; the rest as not run."""
-        log.info("%s found nothing to do (%s) -> %s", skipped, why, ", ".join(map(str, otherwise)))
+        action (that of `outcomes[0]`) found nothing to do, `why`: the first outcome settles,
+        once `otherwise` has, as HandedOver with its outcomes; the rest as not run."""
+        log.info(
+            "%s found nothing to do (%s) -> %s",
+            outcomes[0].call,
+            why,
+            ", ".join(map(str, otherwise)),
+        )
         _not_run(outcomes[1:])
         replaced = [ActionOutcome(call) for call in otherwise]
 
@@ -204,4 +207,4 @@ class Dispatcher(Chooser):
 
         for future in replaced:
             future.add_done_callback(settle)
-        self._run_from(0, otherwise, replaced, event)
+        self._run_from(0, replaced, event)
