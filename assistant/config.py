@@ -224,12 +224,11 @@ def load_config(
     if reloading and not text.strip():
         message = "the file is empty (still being written?); reload once it is saved"
         raise ConfigError([ConfigProblem(file, 1, message)])
-    secrets = secret_names(skills)
     try:
-        document = load_located(text, file, secrets)
+        document = load_located(text, file, secret_names(skills))
     except YamlSyntaxError as error:
         raise ConfigError([ConfigProblem(file, error.line, error.message)]) from None
-    config = _checked(document, skills, unloadable or {}, secrets)
+    config = _checked(document, skills, unloadable or {})
     for warning in config.warnings:
         log.warning("%s", warning)
     for note in config.notes:
@@ -251,9 +250,12 @@ def check_skill_use(
     without a file's lines (for assistant.plugin_testing)."""
     name = skill.name
     document = LocatedDocument(
-        data={"skills": {name: settings}}, lines={}, file=Path(folder or Path.cwd(), name)
+        data={"skills": {name: settings}},
+        lines={},
+        file=Path(folder or Path.cwd(), name),
+        secrets=secret_names({name: skill}),
     )
-    checker = ConfigChecker(document, {name: skill}, {}, secret_names({name: skill}))
+    checker = ConfigChecker(document, {name: skill}, {})
     commands = CommandChecker(checker)
     for action, params in calls:
         call = f"{name}.{action}"
@@ -272,13 +274,12 @@ def _checked(
     document: LocatedDocument,
     skills: Mapping[str, type[Skill]],
     unloadable: Mapping[str, str],
-    secrets: frozenset[str],
 ) -> Config:
     """`document` checked part by part, collecting every problem rather than stopping at the
     first, in the order the parts need: the top level and the sections (which say what the
     microphone model can report), the commands (the calls they make), then the skills (whose
     own checks take those calls). Raises ConfigError with all the problems, sorted by line."""
-    checker = ConfigChecker(document, skills, unloadable, secrets)
+    checker = ConfigChecker(document, skills, unloadable)
     data = document.data
     if not isinstance(data, dict):
         checker.problem((), "the configuration must be a mapping of settings")

@@ -60,14 +60,11 @@ class ConfigChecker:
         document: LocatedDocument,
         skills: Mapping[str, type[Skill]],
         unloadable: Mapping[str, str],
-        secrets: frozenset[str],
     ):
         self.document = document
         self.installed = skills
         self.unloadable = unloadable
         """Why each installed plugin that cannot be loaded cannot (by entry-point name)."""
-        self.secrets = secrets
-        """The names whose values no problem shows (`password`)."""
         self.problems: list[ConfigProblem] = []
         self.warnings: list[ConfigProblem] = []
         self.notes: list[ConfigProblem] = []
@@ -125,7 +122,9 @@ class ConfigChecker:
         if values is None:
             values = {}
         if not isinstance(values, dict):
-            spaceless = spaceless_key(values, self.secrets) if isinstance(values, str) else None
+            spaceless = (
+                spaceless_key(values, self.document.secrets) if isinstance(values, str) else None
+            )
             fix = spaceless or fix
             self.problem(path, f"{where} must be a mapping of settings{f'; {fix}' if fix else ''}")
             return validate_settings({}, schema)[0]

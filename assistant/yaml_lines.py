@@ -282,7 +282,7 @@ def spaceless_key(text: str, secrets: Collection[str] = ()) -> str | None:
     return f"`{key}` needs a space after its `:`: `{key}: {value}`"
 
 
-def _shown(key: str, value: str, secrets: Collection[str]) -> str:
+def _shown(key: object, value: str, secrets: Collection[str]) -> str:
     """`value` as a hint writes it: NOT_SHOWN when `key` is one of `secrets`."""
     return NOT_SHOWN if key in secrets else value
 
@@ -425,8 +425,7 @@ def _convert(node: yaml.Node, path: Path_, document: LocatedDocument, parents: t
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_convert(item, (*path, i), document, parents) for i, item in enumerate(node.value)]
-    secret = bool(path) and path[-1] in document.secrets
-    value = _scalar(node, document.file, NOT_SHOWN if secret else repr(node.value))
+    value = _scalar(node, document.file, path[-1] if path else None, document.secrets)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         document.number_texts[path] = node.value
     return value
@@ -464,11 +463,12 @@ def _entries(
     return own + merged
 
 
-def _scalar(node: yaml.Node, file: Path, shown: str) -> Any:
+def _scalar(node: yaml.Node, file: Path, key: object, secrets: Collection[str]) -> Any:
     """A scalar as YAML 1.2 reads it: only true/false are booleans, so the commands `on` and
     `off` (and yes/no) stay words; a whole number with leading zeros is decimal (`0300` is 300,
     not YAML 1.1's octal 192; `08` is 8, not text); a time such as `1:30` is text, not YAML
-    1.1's base-60 number 90. `shown`: the value as a problem with it shows it."""
+    1.1's base-60 number 90. `key`: the one it is the value of, whose value a problem does not
+    show when it is one of `secrets`."""
     if node.tag == "tag:yaml.org,2002:bool" and node.value.lower() not in ("true", "false"):
         return node.value
     if node.tag in NUMBER_TAGS and ":" in node.value:  # only base 60 holds one
@@ -480,6 +480,7 @@ def _scalar(node: yaml.Node, file: Path, shown: str) -> Any:
         return loader.construct_object(node, deep=True)
     except (yaml.YAMLError, ValueError) as error:  # a tag (!!int, !foo) or a bad date
         tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+        shown = _shown(key, repr(node.value), secrets)
         message = f"{shown} cannot be read as {tag}; remove the tag or fix the value"
         raise YamlSyntaxError(file, node.start_mark.line + 1, message) from error
     finally:
