@@ -98,7 +98,7 @@ class Reload:
 
     def answer(self) -> str:
         """The control socket's answer to RELOAD: `OK` or `ERR`, then the outcome's lines
-        joined by tabs (a line holds none)."""
+        joined by tabs (each made one line: no tab nor line break of its own)."""
         if self.done:
             lines = [
                 f"reloaded {self.file}: "
@@ -112,9 +112,7 @@ class Reload:
                 "`assistant reload` again:",
                 *self.problems,
             ]
-        return ("OK " if self.done else "ERR ") + "\t".join(
-            line.replace("\t", " ") for line in lines
-        )
+        return ("OK " if self.done else "ERR ") + "\t".join(map(one_line, lines))
 
 
 def changes(old: Config, new: Config, restart_only: Collection[str]) -> list[str]:

@@ -6,7 +6,7 @@ import textwrap
 from runtime_skills import INSTALLED
 
 from assistant.config import load_config
-from assistant.reloads import changes
+from assistant.reloads import Reload, changes
 
 COMMANDS = """
 commands:
@@ -54,3 +54,12 @@ def test_a_command_that_follows_a_changed_top_level_limit_and_leaves_it_changes(
     own = COMMANDS.replace("on: recorder.dim", "on: {do: recorder.dim, cooldown: 3}")
     after = loaded(tmp_path, "after.yaml", "cooldown: 1\n", own)
     assert changes(before, after, ()) == ["commands on changed"]
+
+
+def test_a_reload_answer_is_one_line_whatever_its_problems_hold(tmp_path):
+    """The control socket answers in one line, its parts apart by tabs: a problem with a line
+    break or a tab of its own (a plugin's message) does not cut the answer short."""
+    problem = f"{tmp_path}/config.yaml:3: the vault says:\n\tno such key"
+    answer = Reload(0.0, tmp_path / "config.yaml", problems=(problem,)).answer()
+    assert "\n" not in answer
+    assert answer.split("\t")[1] == f"{tmp_path}/config.yaml:3: the vault says: no such key"
