@@ -18,6 +18,7 @@ from assistant.config import (
     ConfigError,
     config_path,
     load_config,
+    read_config_text,
     user_config_path,
 )
 from assistant.discovery import usable_skills
@@ -29,6 +30,19 @@ def load(args: argparse.Namespace) -> tuple[Path, dict[str, type[Skill]], Config
     installed, unloadable = usable_skills()
     path = config_path(args.config)
     return path, installed, load_config(path, installed, unloadable)
+
+
+def unreadable_config_status(args: argparse.Namespace) -> int | None:
+    """For a command that does not load the configuration (`skills`, `status`): when --config
+    names a file that cannot be read (missing, a folder), say so as the commands that load it
+    do, and return the exit status that tells it; None: there is none to say."""
+    if not args.config:
+        return None
+    try:
+        read_config_text(config_path(args.config))
+    except ConfigError as error:
+        return problems_status(error)
+    return None
 
 
 def problems_status(

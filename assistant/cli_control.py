@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from assistant import control, service
+from assistant.cli_config import unreadable_config_status
 from assistant.instance import daemon_pid, daemon_socket
 from assistant.paths import data_root
 
@@ -38,6 +39,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     """The running daemon's pid, version, start, configuration file, last reload, skills,
     sources and link counters, and a satellite's or hub's role, site, peers, counters and
     broker; exit 1 when no daemon answers."""
+    unreadable = unreadable_config_status(args)
+    if unreadable is not None:
+        return unreadable
     answer = _ask_daemon(
         control.request_status,
         "STATUS",

@@ -6,11 +6,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from assistant.cli_config import unreadable_config_status
 from assistant.discovery import api_version_text, discover_skills
 from assistant.plugin import Setting
+from assistant.settings import number_text
 
 
 def cmd_skills(args: argparse.Namespace) -> int:
+    unreadable = unreadable_config_status(args)
+    if unreadable is not None:
+        return unreadable
     installed, broken = discover_skills()
     print(api_version_text())
     for name, skill in sorted(installed.items()):
@@ -48,9 +53,9 @@ def _described(setting: Setting) -> str:
     if setting.path:
         facts.append("a path")
     if setting.minimum is not None:
-        facts.append(f"at least {setting.minimum:g}")
+        facts.append(f"at least {number_text(setting.minimum)}")
     if setting.maximum is not None:
-        facts.append(f"at most {setting.maximum:g}")
+        facts.append(f"at most {number_text(setting.maximum)}")
     return f"{setting.name} ({', '.join(facts)}): {setting.help}"
 
 

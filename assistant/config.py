@@ -43,13 +43,21 @@ DEVICE_SETTINGS = (
     Setting(
         "port", str, "auto", "serial port of the board, or auto to find it by USB id", path=True
     ),
-    Setting("baudrate", int, 115200, "serial speed (the board's USB serial ignores it)", minimum=1),
+    Setting(
+        "baudrate",
+        int,
+        115200,
+        "serial speed (the board's USB serial ignores it)",
+        minimum=1,
+        maximum=20_000_000,  # above any serial adapter's; past 2**31 the port cannot be opened
+    ),
     Setting(
         "heartbeat_timeout",
         float,
         3.0,
         "seconds of silence before the board is reported",
         minimum=0.1,
+        maximum=3600,
     ),
     Setting(
         "max_delay",
@@ -57,6 +65,7 @@ DEVICE_SETTINGS = (
         5.0,
         "detections read from the board longer than this after it sent them are dropped",
         minimum=0,
+        maximum=3600,
     ),
     Setting(
         "max_line_errors",
@@ -87,6 +96,7 @@ TOP_LEVEL_SETTINGS = (
         30.0,
         "how long the skill of a command's first action keeps focus once that action succeeded",
         minimum=0,
+        maximum=86400,
     ),
     Setting(
         "min_score",
@@ -96,7 +106,14 @@ TOP_LEVEL_SETTINGS = (
         minimum=0,
         maximum=1,
     ),
-    Setting("cooldown", float, 1.0, "seconds in which a repeated command is ignored", minimum=0),
+    Setting(
+        "cooldown",
+        float,
+        1.0,
+        "seconds in which a repeated command is ignored",
+        minimum=0,
+        maximum=86400,
+    ),
     Setting(
         "skill_timeout",
         float,
@@ -204,6 +221,25 @@ def load_config(
     (nothing mapped, with a warning), but not when `reloading`: a file found empty then is most
     likely being written, and the running configuration is worth more than none."""
     file = Path(path)
+    text = read_config_text(file)
+    if reloading and not text.strip():
+        message = "the file is empty (still being written?); reload once it is saved"
+        raise ConfigError([ConfigProblem(file, 1, message)])
+    try:
+        document = load_located(text, file, secret_names(skills))
+    except YamlSyntaxError as error:
+        raise ConfigError([ConfigProblem(file, error.line, error.message)]) from None
+    config = _checked(document, skills, unloadable or {})
+    for warning in config.warnings:
+        log.warning("%s", warning)
+    for note in config.notes:
+        log.info("%s", note)
+    return config
+
+
+def read_config_text(file: Path) -> str:
+    """The text of the configuration file `file`; ConfigError when it cannot be read (missing,
+    a folder, not UTF-8, too large)."""
     try:
         with file.open("rb") as opened:
             data = opened.read(MAX_FILE_BYTES + 1)  # /dev/zero, say, never ends
@@ -221,19 +257,7 @@ def load_config(
         line = data[: error.start].count(b"\n") + 1
         message = f"the file is not UTF-8 text (byte 0x{data[error.start]:02x}); save it as UTF-8"
         raise ConfigError([ConfigProblem(file, line, message)]) from None
-    if reloading and not text.strip():
-        message = "the file is empty (still being written?); reload once it is saved"
-        raise ConfigError([ConfigProblem(file, 1, message)])
-    try:
-        document = load_located(text, file, secret_names(skills))
-    except YamlSyntaxError as error:
-        raise ConfigError([ConfigProblem(file, error.line, error.message)]) from None
-    config = _checked(document, skills, unloadable or {})
-    for warning in config.warnings:
-        log.warning("%s", warning)
-    for note in config.notes:
-        log.info("%s", note)
-    return config
+    return text
 
 
 def check_skill_use(

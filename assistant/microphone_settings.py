@@ -15,7 +15,7 @@ from assistant.model_files import DEFAULT_MODEL, load_contract, model_card_path
 from assistant.model_runner import THRESHOLDS_COMMAND, ModelError
 from assistant.pipeline import RecognizerSettings
 from assistant.plugin import Setting, SettingValueError
-from assistant.recognizer import DEFAULT_THRESHOLD, command_labels
+from assistant.recognizer import DEFAULT_THRESHOLD, MAX_HISTORY, command_labels
 from assistant.settings import validate_settings
 
 MICROPHONE_SETTINGS = (
@@ -37,14 +37,54 @@ MICROPHONE_SETTINGS = (
         "(a command in neither: 0.8)",
         values=float,
     ),
-    Setting("average_window_ms", int, 1000, "scores are averaged over this long", minimum=20),
-    Setting("suppression_ms", int, 1500, "quiet time after a detection", minimum=0),
     Setting(
-        "minimum_count", int, 3, "inferences needed in the window before a detection", minimum=1
+        "average_window_ms",
+        int,
+        1000,
+        "scores are averaged over this long",
+        minimum=20,
+        maximum=60_000,
     ),
-    Setting("inference_every", int, 5, "feature slices (20 ms each) between inferences", minimum=1),
-    Setting("block_ms", int, 100, "audio read from the microphone at a time", minimum=10),
-    Setting("heartbeat_ms", int, 1000, "a heartbeat line every this much audio", minimum=100),
+    Setting(
+        "suppression_ms",
+        int,
+        1500,
+        "quiet time after a detection",
+        minimum=0,
+        maximum=3_600_000,
+    ),
+    Setting(
+        "minimum_count",
+        int,
+        3,
+        "inferences needed in the window before a detection",
+        minimum=1,
+        maximum=MAX_HISTORY,  # the window keeps no more: a larger count never detects
+    ),
+    Setting(
+        "inference_every",
+        int,
+        5,
+        "feature slices (20 ms each) between inferences",
+        minimum=1,
+        maximum=100,
+    ),
+    Setting(
+        "block_ms",
+        int,
+        100,
+        "audio read from the microphone at a time",
+        minimum=10,
+        maximum=1000,  # a block is held in memory, and the sound system refuses a huge one
+    ),
+    Setting(
+        "heartbeat_ms",
+        int,
+        1000,
+        "a heartbeat line every this much audio",
+        minimum=100,
+        maximum=60_000,
+    ),
     Setting(
         "max_delay",
         float,
@@ -52,17 +92,31 @@ MICROPHONE_SETTINGS = (
         "commands heard in audio handed over longer than this (s) after it was recorded are "
         "dropped",
         minimum=0,
+        maximum=3600,
     ),
     Setting(
-        "retry_seconds", float, 2.0, "first wait before opening the microphone again", minimum=0.01
+        "retry_seconds",
+        float,
+        2.0,
+        "first wait before opening the microphone again",
+        minimum=0.01,
+        maximum=3600,  # far longer overflows the system's clock in the wait
     ),
-    Setting("max_retry_seconds", float, 30.0, "longest wait between attempts", minimum=0.01),
+    Setting(
+        "max_retry_seconds",
+        float,
+        30.0,
+        "longest wait between attempts",
+        minimum=0.01,
+        maximum=3600,
+    ),
     Setting(
         "keep_clips",
         int,
         0,
         "keep the audio of the newest N commands heard, to train the model with (0: none)",
         minimum=0,
+        maximum=100_000,  # a second of audio each: some 3 GB
     ),
     Setting(
         "keep_near_misses",

@@ -48,7 +48,7 @@ PHRASE_SETTINGS: tuple[Setting, ...] = (
         "microphone when the board is the source: a sounddevice name or number; empty: the "
         "default (with source: microphone, the phrase is heard on that microphone)",
     ),
-    Setting("seconds", float, 4.0, "longest listening window in seconds", minimum=0.5),
+    Setting("seconds", float, 4.0, "longest listening window in seconds", minimum=0.5, maximum=60),
     Setting(
         "cue",
         str,

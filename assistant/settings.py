@@ -129,6 +129,14 @@ def _base_60(text: str) -> float:
     return -total if text.startswith("-") else total
 
 
+def number_text(number: float) -> str:
+    """`number` as a user would write it in the file: a whole one in full (2592000, not
+    2.592e+06) up to a quadrillion, any other the shortest way (0.5, 1e+20)."""
+    if float(number).is_integer() and abs(number) < 1e15:
+        return str(int(number))
+    return f"{number:g}"
+
+
 def _coerce(value: Any, setting: Setting) -> Any:
     """`value` as `setting` takes it (a number as text where text is wanted); raises _Unfit."""
     wanted = setting.type
@@ -155,10 +163,12 @@ def _coerce(value: Any, setting: Setting) -> Any:
     low, high = setting.minimum, setting.maximum
     if (low is not None and value < low) or (high is not None and value > high):
         if low is not None and high is not None:
-            bounds = f"from {low:g} to {high:g}"
+            bounds = f"from {number_text(low)} to {number_text(high)}"
+        elif low is not None:
+            bounds = f"of {number_text(low)} or more"
         else:
-            bounds = f"of {low:g} or more" if low is not None else f"of {high:g} or less"
-        raise _Unfit(f"{setting.name} must be a number {bounds}, not {value:g}")
+            bounds = f"of {number_text(high)} or less"
+        raise _Unfit(f"{setting.name} must be a number {bounds}, not {number_text(value)}")
     return value
 
 

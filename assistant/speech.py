@@ -69,6 +69,7 @@ SPEECH_SETTINGS: tuple[Setting, ...] = (
         "seconds one reply may take before the engine is stuck; a longer reply is cut to fit, "
         'after a word, and ends with "... and more"',
         minimum=1,
+        maximum=3600,  # the wait for the engine at a stop: far longer overflows the system's clock
     ),
     Setting(
         "ignore_own_voice",

@@ -98,7 +98,12 @@ class LightsSkill(Skill):
             maximum=100,
         ),
         Setting(
-            "listen_seconds", float, 4.0, "how long `level` listens for a spoken level", minimum=0.5
+            "listen_seconds",
+            float,
+            4.0,
+            "how long `level` listens for a spoken level",
+            minimum=0.5,
+            maximum=60,
         ),
     )
 

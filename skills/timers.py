@@ -66,6 +66,8 @@ RING_PREFIX = "ring:"
 STORE_TABLES = {"default": "apscheduler_jobs", "ringing": "ringing"}
 """The table of each job store in the database: timers set, and timers ringing."""
 GRAMMAR = [*AMOUNT_WORDS, "[unk]"]
+MAX_SECONDS = 30 * 86400
+"""The longest timer: a month (a length of centuries overflows the scheduler's dates)."""
 UNSAVED = "I cannot save timers"
 """Said when the timers' file cannot be written (the log names it and the fix)."""
 
@@ -109,17 +111,48 @@ class TimersSkill(Skill):
     name = "timers"
     description = "named countdown timers that survive a restart"
     settings = (
-        Setting("default_seconds", float, 300.0, "length of a timer when none is given", minimum=1),
+        Setting(
+            "default_seconds",
+            float,
+            300.0,
+            "length of a timer when none is given",
+            minimum=1,
+            maximum=MAX_SECONDS,
+        ),
         Setting("default_name", str, "timer", "name of a timer started without a name"),
         Setting("ask_length", bool, True, "listen for a spoken length after go"),
         Setting(
-            "listen_seconds", float, 4.0, "how long to listen for the spoken length", minimum=0.5
+            "listen_seconds",
+            float,
+            4.0,
+            "how long to listen for the spoken length",
+            minimum=0.5,
+            maximum=60,
         ),
         Setting(
-            "ring_every", float, 10.0, "seconds between announcements while ringing", minimum=0.1
+            "ring_every",
+            float,
+            10.0,
+            "seconds between announcements while ringing",
+            minimum=0.1,
+            maximum=3600,
         ),
-        Setting("ring_for", float, 60.0, "seconds a timer keeps ringing unless stopped", minimum=0),
-        Setting("missed_after", float, 60.0, "a timer this late is announced as missed", minimum=0),
+        Setting(
+            "ring_for",
+            float,
+            60.0,
+            "seconds a timer keeps ringing unless stopped",
+            minimum=0,
+            maximum=86400,  # a ringing's end is a date: centuries overflow the scheduler's
+        ),
+        Setting(
+            "missed_after",
+            float,
+            60.0,
+            "a timer this late is announced as missed",
+            minimum=0,
+            maximum=MAX_SECONDS,  # the scheduler's grace time: centuries overflow its dates
+        ),
     )
     watch_clocks: ClassVar[WatchClocks] = {}
     """ClockWatch's clocks and tick, when not the real ones (tests)."""
@@ -266,7 +299,14 @@ class TimersSkill(Skill):
     @action(
         name="start",
         params=(
-            Setting("seconds", float, 0.0, "length; 0: ask, or the default length", minimum=0),
+            Setting(
+                "seconds",
+                float,
+                0.0,
+                "length; 0: ask, or the default length",
+                minimum=0,
+                maximum=MAX_SECONDS,
+            ),
             Setting("name", str, "", "name of the timer; empty: the default name"),
         ),
     )

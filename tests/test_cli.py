@@ -647,6 +647,62 @@ def test_status_without_a_daemon_says_how_to_start_one(env):
     assert "no assistant is running" in result.stderr and "assistant run" in result.stderr
 
 
+@pytest.mark.parametrize("command", ["skills", "status"])
+@pytest.mark.parametrize("named", ["missing.yaml", "."], ids=["missing", "a-folder"])
+def test_skills_and_status_say_that_the_config_they_are_given_cannot_be_read(
+    env, tmp_path, command, named
+):
+    given = tmp_path / named
+    result = assistant(env, command, "--config", str(given))
+    assert (result.returncode, result.stdout) == (service.CONFIG_ERROR_STATUS, "")
+    why = "No such file or directory" if named != "." else "Is a directory"
+    assert result.stderr.splitlines() == [
+        "The configuration has problems:",
+        f"{given.resolve()}:1: cannot read the file: {why}",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("speech: {timeout: 1.0e+20}\n", "speech: timeout"),
+        ("device: {baudrate: " + "9" * 30 + "}\n", "device: baudrate"),
+        ("microphone: {block_ms: " + "9" * 30 + "}\n", "microphone: block_ms"),
+        ("microphone: {retry_seconds: 1.0e+20}\n", "microphone: retry_seconds"),
+        ("mqtt: {keepalive: " + "9" * 30 + "}\n", "mqtt: keepalive"),
+        ("skills: {timers: {default_seconds: 1.0e+20}}\n", "skills.timers: default_seconds"),
+        ("skills: {timers: {ring_for: 1.0e+20}}\n", "skills.timers: ring_for"),
+        ("skills: {timers: {missed_after: 1.0e+20}}\n", "skills.timers: missed_after"),
+        (
+            "commands: {go: {action: timers.start, with: {seconds: 1.0e+20}}}\n",
+            "command 'go': seconds",
+        ),
+    ],
+    ids=[
+        "speech.timeout",
+        "device.baudrate",
+        "microphone.block_ms",
+        "microphone.retry_seconds",
+        "mqtt.keepalive",
+        "timers.default_seconds",
+        "timers.ring_for",
+        "timers.missed_after",
+        "timers.start-seconds",
+    ],
+)
+def test_a_start_refuses_a_huge_number_that_ended_it_or_a_skill_with_a_traceback(
+    env, tmp_path, text, named
+):
+    """Each of these passed the check, then overflowed at the stop (speech.timeout), in the
+    board's or the microphone's thread, at the broker, or in the timers' scheduler."""
+    config = tmp_path / "config.yaml"
+    config.write_text("source: emulator\n" + text)
+    result = assistant(env, "--config", str(config), "run", stdin=subprocess.DEVNULL)
+    assert result.returncode == service.CONFIG_ERROR_STATUS, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"{config}:2: " in result.stderr and f"{named} must be a number " in result.stderr
+
+
 @contextlib.contextmanager
 def earlier_daemon(tmp_path: Path, usage: bytes) -> Iterator[list[str]]:
     """A control socket served as an earlier version's daemon served it: one connection,

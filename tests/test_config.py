@@ -14,11 +14,13 @@ from assistant.config import (
     config_path,
     load_config,
     model_commands,
+    section_schemas,
 )
 from assistant.config_places import ordinal
 from assistant.discovery import discover_skills
 from assistant.model_files import DEFAULT_MODEL
 from assistant.plugin import Setting, SettingValueError, Skill, action
+from assistant.settings import number_text
 from assistant.yaml_lines import load_located
 
 
@@ -387,8 +389,8 @@ def test_numbers_a_run_cannot_work_with_are_refused(tmp_path):
     )
     assert [line.split(": ", 1)[1] for line in found] == [
         "the top level: min_score must be a number from 0 to 1, not 7",
-        "the top level: cooldown must be a number of 0 or more, not -1",
-        "the top level: focus_seconds must be a number of 0 or more, not -5",
+        "the top level: cooldown must be a number from 0 to 86400, not -1",
+        "the top level: focus_seconds must be a number from 0 to 86400, not -5",
         "the top level: skill_timeout must be a number from 0.1 to 3600, not 0",
         "command 'on': min_score must be a number from 0 to 1, not 1.5",
         "command 'on': cooldown must be a finite number, not nan",
@@ -415,6 +417,63 @@ def test_a_virtual_boards_heartbeat_longer_than_a_minute_is_refused(tmp_path):
         f"{tmp_path / 'config.yaml'}:1: emulator: heartbeat_ms must be a number from 10 to 60000, "
         "not 1e+20"
     ]
+
+
+BUILT_IN_SKILLS = ("timers", "lights", "media", "replies")
+UNBOUNDED = {"device.max_line_errors": "warnings a minute: a huge count means every one"}
+"""The number settings with no maximum, and why none is needed."""
+
+
+def _number_settings() -> list[tuple[str, Setting, str]]:
+    """Every number setting of the configuration and of the built-in skills' settings and
+    actions: where it is written, the setting, and YAML setting it to VALUE (at line 1 for the
+    top level and the sections, line 2 for skills and actions)."""
+    found = [(s.name, s, f"{s.name}: VALUE") for s in TOP_LEVEL_SETTINGS]
+    for section, schema in section_schemas().items():
+        found += [(f"{section}.{s.name}", s, f"{section}: {{{s.name}: VALUE}}") for s in schema]
+    for name in BUILT_IN_SKILLS:
+        skill = discover_skills()[0][name]
+        found += [
+            (f"skills.{name}.{s.name}", s, f"skills:\n  {name}: {{{s.name}: VALUE}}")
+            for s in skill.settings
+        ]
+        for action_name, made in skill.actions().items():
+            call = f"{name}.{action_name}"
+            found += [
+                (
+                    f"{call}({p.name})",
+                    p,
+                    f"commands:\n  go: {{action: {call}, with: {{{p.name}: VALUE}}}}",
+                )
+                for p in made.params
+            ]
+    return [(where, s, yaml) for where, s, yaml in found if s.type in (int, float)]
+
+
+NUMBER_SETTINGS = _number_settings()
+BOUNDED = [entry for entry in NUMBER_SETTINGS if entry[0] not in UNBOUNDED]
+
+
+def test_every_number_setting_has_a_maximum_or_a_reason_for_none():
+    assert [where for where, s, _ in NUMBER_SETTINGS if s.maximum is None] == list(UNBOUNDED)
+
+
+@pytest.mark.parametrize(("where", "setting", "yaml"), BOUNDED, ids=[e[0] for e in BOUNDED])
+def test_a_huge_number_is_a_problem_at_its_line_naming_its_bounds(tmp_path, where, setting, yaml):
+    """Values of centuries overflowed the system's clock or the scheduler's dates, allocated a
+    block of audio past any memory, or were merely nonsense: each is refused by name."""
+    huge = 10**30 if setting.type is int else 10**20
+    line = yaml.count("\n") + 1
+    low, high = setting.minimum, setting.maximum
+    bounds = (
+        f"from {number_text(low)} to {number_text(high)}"
+        if low is not None
+        else f"of {number_text(high)} or less"
+    )
+    [problem] = problems(tmp_path, yaml.replace("VALUE", str(huge)) + "\n", BUILT_IN)
+    assert problem.startswith(f"{tmp_path / 'config.yaml'}:{line}: ")
+    assert problem.endswith(f"{setting.name} must be a number {bounds}, not {huge:g}")
+    assert high >= setting.default
 
 
 def test_a_file_mapping_no_commands_is_valid_but_warns_why(tmp_path, caplog):
@@ -827,7 +886,7 @@ def test_the_short_form_reads_numbers_as_written_and_reports_where_they_are(tmp_
     )
     assert found == [
         f"{tmp_path}/config.yaml:6: `with:` of the action of command 'go': seconds must be a "
-        "number of 0 or more, not -5",
+        "number from 0 to 2592000, not -5",
         f"{tmp_path}/config.yaml:8: skills.replies: phrases.ready must be text, not ['Ready']",
     ]
 

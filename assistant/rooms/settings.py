@@ -29,6 +29,7 @@ MQTT_SETTINGS = (
         0.3,
         "seconds in which one word heard in two rooms runs once",
         minimum=0,
+        maximum=60,
     ),
     Setting(
         "max_delay",
@@ -36,17 +37,30 @@ MQTT_SETTINGS = (
         60.0,
         "detections held longer than this (no hub) are dropped",
         minimum=0,
+        maximum=3600,
     ),
-    Setting("keepalive", int, 30, "seconds between keep-alive pings to the broker", minimum=5),
+    Setting(
+        "keepalive",
+        int,
+        30,
+        "seconds between keep-alive pings to the broker",
+        minimum=5,
+        maximum=65535,  # the most MQTT's CONNECT packet can carry
+    ),
     Setting(
         "reconnect_min",
         float,
         MQTT_RECONNECT_MIN,
         "first wait before reconnecting, doubled each failure",
         minimum=0,
+        maximum=3600,
     ),
     Setting(
-        "reconnect_max", float, MQTT_RECONNECT_MAX, "longest wait between reconnection attempts"
+        "reconnect_max",
+        float,
+        MQTT_RECONNECT_MAX,
+        "longest wait between reconnection attempts",
+        maximum=3600,
     ),
 )
 
