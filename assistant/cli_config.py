@@ -33,7 +33,8 @@ def load(args: argparse.Namespace) -> tuple[Path, dict[str, type[Skill]], Config
 
 
 def unreadable_config_status(args: argparse.Namespace) -> int | None:
-    """For a command that does not load the configuration (`skills`, `status`): when --config
+    """For a command that does not load the configuration (`skills`, and `status`, `send` and
+    `reload`, which ask the running assistant): when --config
     names a file that cannot be read (missing, a folder), say so as the commands that load it
     do, and return the exit status that tells it; None: there is none to say."""
     if not args.config:

@@ -23,6 +23,9 @@ RESTART = (
 
 def cmd_send(args: argparse.Namespace) -> int:
     """Exit 0 only when every action succeeded; `ERR ...` goes to stderr with exit 1."""
+    unreadable = unreadable_config_status(args)
+    if unreadable is not None:
+        return unreadable
     try:
         answer = control.send_command(args.command, daemon_socket(data_root()))
     except ConnectionError as error:
@@ -61,6 +64,9 @@ def cmd_reload(args: argparse.Namespace) -> int:
     """Have the running daemon reload its configuration and print the outcome: exit 0 when it
     took effect, CONFIG_ERROR_STATUS when the file has problems (the running configuration
     stays), 1 when no daemon answers or it cannot reload."""
+    unreadable = unreadable_config_status(args)
+    if unreadable is not None:
+        return unreadable
     pid = daemon_pid(data_root())
     answer = _ask_daemon(
         control.request_reload,

@@ -647,13 +647,15 @@ def test_status_without_a_daemon_says_how_to_start_one(env):
     assert "no assistant is running" in result.stderr and "assistant run" in result.stderr
 
 
-@pytest.mark.parametrize("command", ["skills", "status"])
+@pytest.mark.parametrize(
+    "command", [("skills",), ("status",), ("send", "go"), ("reload",)], ids=" ".join
+)
 @pytest.mark.parametrize("named", ["missing.yaml", "."], ids=["missing", "a-folder"])
-def test_skills_and_status_say_that_the_config_they_are_given_cannot_be_read(
+def test_commands_that_do_not_load_the_config_say_that_the_one_given_cannot_be_read(
     env, tmp_path, command, named
 ):
     given = tmp_path / named
-    result = assistant(env, command, "--config", str(given))
+    result = assistant(env, *command, "--config", str(given))
     assert (result.returncode, result.stdout) == (service.CONFIG_ERROR_STATUS, "")
     why = "No such file or directory" if named != "." else "Is a directory"
     assert result.stderr.splitlines() == [
