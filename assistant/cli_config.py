@@ -5,6 +5,7 @@ which says whether it loads."""
 from __future__ import annotations
 
 import argparse
+import functools
 import shlex
 import sys
 from collections.abc import Callable
@@ -24,6 +25,9 @@ from assistant.config import (
 from assistant.discovery import usable_skills
 from assistant.plugin import Skill
 
+Command = Callable[[argparse.Namespace], int]
+"""A subcommand of `assistant`: its exit status for the command line `args`."""
+
 
 def load(args: argparse.Namespace) -> tuple[Path, dict[str, type[Skill]], Config]:
     """The configuration file `args` name, the installed skills, and the file loaded."""
@@ -32,18 +36,21 @@ def load(args: argparse.Namespace) -> tuple[Path, dict[str, type[Skill]], Config
     return path, installed, load_config(path, installed, unloadable)
 
 
-def unreadable_config_status(args: argparse.Namespace) -> int | None:
-    """For a command that does not load the configuration (`skills`, and `status`, `send` and
-    `reload`, which ask the running assistant): when --config
-    names a file that cannot be read (missing, a folder), say so as the commands that load it
-    do, and return the exit status that tells it; None: there is none to say."""
-    if not args.config:
-        return None
-    try:
-        read_config_text(config_path(args.config))
-    except ConfigError as error:
-        return problems_status(error)
-    return None
+def checks_config_readable(command: Command) -> Command:
+    """`command`, one that does not load the configuration (`skills`, and `status`, `send` and
+    `reload`, which ask the running assistant), first saying, as the commands that load it do,
+    that the file --config names cannot be read (missing, a folder), with their exit status."""
+
+    @functools.wraps(command)
+    def checked(args: argparse.Namespace) -> int:
+        if args.config:
+            try:
+                read_config_text(config_path(args.config))
+            except ConfigError as error:
+                return problems_status(error)
+        return command(args)
+
+    return checked
 
 
 def problems_status(

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from assistant import control, service
-from assistant.cli_config import unreadable_config_status
+from assistant.cli_config import checks_config_readable
 from assistant.instance import daemon_pid, daemon_socket
 from assistant.paths import data_root
 
@@ -21,11 +21,9 @@ RESTART = (
 """How to restart the running assistant, so that it runs the version installed since."""
 
 
+@checks_config_readable
 def cmd_send(args: argparse.Namespace) -> int:
     """Exit 0 only when every action succeeded; `ERR ...` goes to stderr with exit 1."""
-    unreadable = unreadable_config_status(args)
-    if unreadable is not None:
-        return unreadable
     try:
         answer = control.send_command(args.command, daemon_socket(data_root()))
     except ConnectionError as error:
@@ -38,13 +36,11 @@ def cmd_send(args: argparse.Namespace) -> int:
     return 1
 
 
+@checks_config_readable
 def cmd_status(args: argparse.Namespace) -> int:
     """The running daemon's pid, version, start, configuration file, last reload, skills,
     sources and link counters, and a satellite's or hub's role, site, peers, counters and
     broker; exit 1 when no daemon answers."""
-    unreadable = unreadable_config_status(args)
-    if unreadable is not None:
-        return unreadable
     answer = _ask_daemon(
         control.request_status,
         "STATUS",
@@ -60,13 +56,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+@checks_config_readable
 def cmd_reload(args: argparse.Namespace) -> int:
     """Have the running daemon reload its configuration and print the outcome: exit 0 when it
     took effect, CONFIG_ERROR_STATUS when the file has problems (the running configuration
     stays), 1 when no daemon answers or it cannot reload."""
-    unreadable = unreadable_config_status(args)
-    if unreadable is not None:
-        return unreadable
     pid = daemon_pid(data_root())
     answer = _ask_daemon(
         control.request_reload,

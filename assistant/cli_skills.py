@@ -6,16 +6,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from assistant.cli_config import unreadable_config_status
+from assistant.cli_config import checks_config_readable
 from assistant.discovery import api_version_text, discover_skills
 from assistant.plugin import Setting
 from assistant.settings import number_text
 
 
+@checks_config_readable
 def cmd_skills(args: argparse.Namespace) -> int:
-    unreadable = unreadable_config_status(args)
-    if unreadable is not None:
-        return unreadable
     installed, broken = discover_skills()
     print(api_version_text())
     for name, skill in sorted(installed.items()):
