@@ -131,10 +131,14 @@ def _base_60(text: str) -> float:
 
 def number_text(number: float) -> str:
     """`number` as a user would write it in the file: a whole one in full (2592000, not
-    2.592e+06) up to a quadrillion, any other the shortest way (0.5, 1e+20)."""
-    if float(number).is_integer() and abs(number) < 1e15:
-        return str(int(number))
-    return f"{number:g}"
+    2.592e+06) up to a quadrillion, any other the shortest way (0.5, 1e+20); a whole number
+    too long for a float (hundreds of digits) by its count of digits."""
+    try:
+        if float(number).is_integer() and abs(number) < 1e15:
+            return str(int(number))
+        return f"{number:g}"
+    except OverflowError:
+        return f"{'-' if number < 0 else ''}a number of {len(str(abs(number)))} digits"
 
 
 def _coerce(value: Any, setting: Setting) -> Any:

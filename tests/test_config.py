@@ -476,6 +476,14 @@ def test_a_huge_number_is_a_problem_at_its_line_naming_its_bounds(tmp_path, wher
     assert high >= setting.default
 
 
+def test_a_number_too_long_for_a_float_is_a_problem_naming_its_length(tmp_path):
+    """Hundreds of digits are a whole number to Python but too many for a float."""
+    [problem] = problems(tmp_path, "device: {baudrate: " + "9" * 400 + "}\n")
+    assert problem.endswith(
+        "baudrate must be a number from 1 to 20000000, not a number of 400 digits"
+    )
+
+
 def test_a_file_mapping_no_commands_is_valid_but_warns_why(tmp_path, caplog):
     for text in ("", "speech: off\nfocus_seconds: 10\n", "commands: {}\n"):
         caplog.clear()
