@@ -11,8 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from assistant.features import FeatureContract
-from assistant.model_files import DEFAULT_MODEL, load_contract, model_card_path
-from assistant.model_runner import THRESHOLDS_COMMAND, ModelError
+from assistant.model_files import (
+    DEFAULT_MODEL,
+    THRESHOLDS_COMMAND,
+    load_contract,
+    model_card_path,
+)
+from assistant.model_runner import ModelError
 from assistant.pipeline import RecognizerSettings
 from assistant.plugin import Setting, SettingValueError
 from assistant.recognizer import DEFAULT_THRESHOLD, MAX_HISTORY, command_labels

@@ -13,15 +13,13 @@ import numpy as np
 
 from assistant.features import FeatureContract
 from assistant.file_lookup import unreachable
-from assistant.model_runner import (
-    EXPORT_COMMAND,
-    THRESHOLDS_COMMAND,
-    Int8Model,
-    ModelError,
-    model_sha256,
-)
+from assistant.model_runner import Int8Model, ModelError, model_sha256
 from assistant.recognizer import DEFAULT_THRESHOLD, OUTPUT_ZERO_POINT, command_labels
 
+EXPORT_COMMAND = "python -m model_training export"
+"""How a model and its card are made together."""
+THRESHOLDS_COMMAND = "python -m model_training.streaming thresholds"
+"""How each command's threshold is chosen for a model, on streams."""
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "kws_int8.tflite"
 

@@ -26,12 +26,6 @@ NUMPY_BATCH = 8
 """Inputs given to a numpy layer at a time (its temporaries stay in the CPU's cache)."""
 
 
-EXPORT_COMMAND = "python -m model_training export"
-"""How a model and its card are made together."""
-THRESHOLDS_COMMAND = "python -m model_training.streaming thresholds"
-"""How each command's threshold is chosen for a model, on streams."""
-
-
 class ModelError(RuntimeError):
     """A model file that cannot be used (missing, not a TFLite model, wrong input or output)."""
 

@@ -10,14 +10,8 @@ from pathlib import Path
 
 from assistant.atomic_files import write_all_or_none_explained
 from assistant.features import FRONTEND_PARAMS, INPUT_SHIFT
-from assistant.model_files import card_thresholds
-from assistant.model_runner import (
-    EXPORT_COMMAND,
-    THRESHOLDS_COMMAND,
-    ModelError,
-    model_id,
-    model_sha256,
-)
+from assistant.model_files import EXPORT_COMMAND, THRESHOLDS_COMMAND, card_thresholds
+from assistant.model_runner import ModelError, model_id, model_sha256
 from assistant.recognizer import DEFAULT_THRESHOLD, command_labels
 from model_training.quantize import Quantization
 from model_training.settings import (

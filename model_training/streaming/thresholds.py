@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from assistant.model_runner import EXPORT_COMMAND, THRESHOLDS_COMMAND
+from assistant.model_files import EXPORT_COMMAND, THRESHOLDS_COMMAND
 from assistant.recognizer import command_labels
 from assistant.yaml_lines import YamlSyntaxError, load_located
 from model_training.streaming import REPORTING_SPLIT, TUNING_SPLIT
