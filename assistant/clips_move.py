@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.clips import CLIPS_FOLDER, NEAR_MISSES_FOLDER
-from assistant.numbered import ctrl_c_held, move_numbered
+from assistant.numbered import ctrl_c_held, move_numbered_unless_gone
 from assistant.paths import data_root
 
 INTERRUPTED_STATUS = 130
@@ -106,11 +106,8 @@ def move_clips(clips: Path, destination: Path, say: Callable[[str], None]) -> li
             target = destination / folder.name
             key = (target, stem)
             with ctrl_c_held():  # a clip moved is said
-                try:
-                    path = move_numbered(source, target, stem, next_free.get(key, 0))
-                except FileNotFoundError:
-                    if source.exists():
-                        raise
+                path = move_numbered_unless_gone(source, target, stem, next_free.get(key, 0))
+                if path is None:
                     continue
                 next_free[key] = int(path.stem.removeprefix(stem)) + 1
                 say(f"moved {folder.name}/{source.name} to {path}")

@@ -44,7 +44,7 @@ from assistant.clips_move import (
 from assistant.config import ConfigError
 from assistant.espeak import SpeechError
 from assistant.key_input import key_reader
-from assistant.numbered import ctrl_c_held, move_numbered
+from assistant.numbered import ctrl_c_held, move_numbered_unless_gone
 from assistant.paths import data_root
 from assistant.wav_player import missing_player, play_wav
 
@@ -217,11 +217,9 @@ class Sorter:
             passed.add(clip.path)
             return
         with ctrl_c_held():  # a clip moved is counted and said
-            try:
-                path = move_numbered(clip.path, folder, clip.stem, self._number(clip, folder_name))
-            except FileNotFoundError:
-                if clip.path.exists():
-                    raise
+            number = self._number(clip, folder_name)
+            path = move_numbered_unless_gone(clip.path, folder, clip.stem, number)
+            if path is None:
                 self._gone(clip)
                 return
             self.done["moved"] += 1

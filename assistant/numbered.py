@@ -88,6 +88,16 @@ def move_numbered(source: Path, folder: Path, stem: str, first: int = 0) -> Path
     return path
 
 
+def move_numbered_unless_gone(source: Path, folder: Path, stem: str, first: int = 0) -> Path | None:
+    """`move_numbered`, or None when `source` was removed before it could be moved."""
+    try:
+        return move_numbered(source, folder, stem, first)
+    except FileNotFoundError:
+        if source.exists():
+            raise
+        return None
+
+
 @contextmanager
 def ctrl_c_held() -> Iterator[None]:
     """On the main thread, where Python runs signal handlers: a SIGINT that comes during the

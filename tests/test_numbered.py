@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.numbered import move_numbered, write_numbered
+from assistant.numbered import move_numbered, move_numbered_unless_gone, write_numbered
 
 
 def test_the_first_free_number_is_taken_and_no_file_is_replaced(tmp_path: Path) -> None:
@@ -38,6 +38,22 @@ def test_a_write_that_fails_leaves_no_file(tmp_path: Path) -> None:
     with pytest.raises(TypeError):
         write_numbered(tmp_path, "room_", "not bytes")  # type: ignore[arg-type]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_clip_removed_before_it_moves_is_none_and_a_move_that_fails_raises(
+    tmp_path: Path,
+) -> None:
+    clip = tmp_path / "me_nohash_0.wav"
+    assert move_numbered_unless_gone(clip, tmp_path / "go", "me_nohash_") is None
+    clip.write_bytes(b"a clip")
+    with pytest.raises(FileNotFoundError):  # its folder is missing, not the clip
+        move_numbered_unless_gone(clip, tmp_path / "missing", "me_nohash_")
+    assert clip.read_bytes() == b"a clip"
+    (tmp_path / "go").mkdir()
+    assert move_numbered_unless_gone(clip, tmp_path / "go", "me_nohash_") == (
+        tmp_path / "go" / "me_nohash_0.wav"
+    )
+    assert not clip.exists()
 
 
 def test_ctrl_c_while_a_clip_moves_waits_until_it_is_moved(
