@@ -15,6 +15,7 @@ from pathlib import Path
 from assistant.model_files import EXPORT_COMMAND, THRESHOLDS_COMMAND
 from assistant.recognizer import command_labels
 from assistant.yaml_lines import YamlSyntaxError, load_located
+from model_training.settings import FIRMWARE_MODEL_DIR, REPO_ROOT
 from model_training.streaming import REPORTING_SPLIT, TUNING_SPLIT
 
 HEADER_NAME = "kws_thresholds.h"
@@ -154,7 +155,7 @@ def header_path(given: str | Path, labels: Sequence[str]) -> Path:
         raise ValueError(
             f"{header.parent}: no such folder for {header.name}; give the folder `export` wrote "
             "the model's firmware files into (its --firmware-dir; the committed model's: "
-            "firmware/kws/src/model)"
+            f"{FIRMWARE_MODEL_DIR.relative_to(REPO_ROOT)})"
         )
     try:
         before = list(read_thresholds_header(header))
