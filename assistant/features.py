@@ -78,7 +78,7 @@ class FeatureContract:
     stride_ms: int = STRIDE_MS
     sample_rate: int = SAMPLE_RATE
     thresholds: Mapping[str, float] = field(default_factory=dict)
-    """The card's threshold of each command it names (`thresholds`); `from_model_card` reads
+    """The card's threshold of each command it names (`thresholds`); `from_card` reads
     them as written, assistant/model_files.py `load_contract` checks them against the labels."""
 
     @property
