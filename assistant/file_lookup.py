@@ -4,17 +4,33 @@ whether it is there."""
 from __future__ import annotations
 
 import os
+import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 
-def unreachable(path: str | Path) -> str:
-    """Why the system cannot tell whether `path` is there (a name longer than it allows, a
-    folder on the way that may not be entered), which pathlib's is_file and is_dir raise rather
-    than answer; empty when it can, whether or not `path` is there."""
+@dataclass(frozen=True)
+class Missing:
+    """Why a path is not the file or folder looked for."""
+
+    reason: str = ""
+    """The system's reason when it would not say what is there (a name longer than it allows,
+    a folder on the way that may not be entered); empty when nothing of that kind is there."""
+
+    @property
+    def aside(self) -> str:
+        """The reason in brackets to follow a message (" (File name too long)"), or ""."""
+        return f" ({self.reason})" if self.reason else ""
+
+
+def missing(path: str | Path, *, folder: bool = False) -> Missing | None:
+    """None when `path` is a file (with `folder`: a folder), links followed; else why not.
+    Unlike pathlib's is_file and is_dir, never raises: a refusal to look is a reason."""
     try:
-        os.stat(path)
+        mode = os.stat(path).st_mode
     except (FileNotFoundError, NotADirectoryError, ValueError):  # ValueError: a NUL in it
-        return ""
+        return Missing()
     except OSError as error:
-        return error.strerror or str(error)
-    return ""
+        return Missing(error.strerror or str(error))
+    found = stat.S_ISDIR(mode) if folder else stat.S_ISREG(mode)
+    return None if found else Missing()

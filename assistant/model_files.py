@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.features import FeatureContract
-from assistant.file_lookup import unreachable
+from assistant.file_lookup import missing
 from assistant.model_runner import Int8Model, ModelError, model_sha256
 from assistant.recognizer import DEFAULT_THRESHOLD, OUTPUT_ZERO_POINT, command_labels
 
@@ -33,9 +33,9 @@ def read_model(model_path: str | Path) -> bytes:
     """The bytes of the model file at `model_path`; ModelError when it is missing or cannot be
     read."""
     model = Path(model_path)
-    if why := unreachable(model):
-        raise ModelError(f"{model}: cannot look for the model file: {why}")
-    if not model.is_file():
+    if file := missing(model):
+        if file.reason:
+            raise ModelError(f"{model}: cannot look for the model file: {file.reason}")
         raise ModelError(f"{model}: no such model file")
     try:
         return model.read_bytes()

@@ -27,7 +27,7 @@ from assistant.choices import valid_choices as valid_choices
 from assistant.clocks import ClockWatch as ClockWatch
 from assistant.clocks import elapsed as elapsed
 from assistant.clocks import local_time as local_time
-from assistant.file_lookup import unreachable
+from assistant.file_lookup import missing
 from assistant.spoken import AMOUNT_WORDS as AMOUNT_WORDS
 from assistant.spoken import Amount as Amount
 from assistant.spoken import duration_in_words as duration_in_words
@@ -133,10 +133,10 @@ def ca_file_problem(tls: bool, ca_file: str) -> str:
     """Why MQTT_CONNECTION_SETTINGS' CA file cannot be used ("" when it can or is not needed)."""
     if not (tls and ca_file):
         return ""
-    why = unreachable(ca_file)
-    if why or not Path(ca_file).is_file():
-        because = f" ({why})" if why else ""
-        return f"ca_file {ca_file} is not a file{because}: give the CA certificate's path, or empty"
+    if file := missing(ca_file):
+        return (
+            f"ca_file {ca_file} is not a file{file.aside}: give the CA certificate's path, or empty"
+        )
     try:
         ssl.create_default_context(cafile=ca_file)
     except (ssl.SSLError, OSError) as error:

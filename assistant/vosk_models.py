@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from assistant.download import DownloadError, extract, fetch, text_progress
-from assistant.file_lookup import unreachable
+from assistant.file_lookup import missing
 from assistant.paths import data_root
 
 MODEL_NAME = "vosk-model-small-en-us-0.15"
@@ -39,19 +39,29 @@ def default_model_path() -> Path:
 
 def check_model(path: Path) -> str | None:
     """Why `path` is not a usable Vosk model folder, or None."""
-    why = unreachable(path)
-    if why or not path.is_dir():
-        missing = f"no Vosk model at {path}" + (f" ({why})" if why else "")
-        if path == default_model_path():
-            return f"{missing}; run `assistant models download` (or set phrase.model)"
-        return (
-            f"{missing}; set phrase.model to a Vosk model's folder, or empty for the one "
-            "`assistant models download` installs"
-        )
-    missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
-    if missing:
-        return f"{path} is not a Vosk model (missing {', '.join(missing)})"
+    if folder := missing(path, folder=True):
+        return f"no Vosk model at {path}{folder.aside}; {_model_fix(path)}"
+    files = {name: missing(path / name) for name in REQUIRED_FILES}
+    for name, file in files.items():
+        if file and file.reason:
+            return (
+                f"the Vosk model at {path} cannot be read ({path / name}: {file.reason}); "
+                f"let the assistant's user read it, or {_model_fix(path)}"
+            )
+    absent = [name for name, file in files.items() if file]
+    if absent:
+        return f"{path} is not a Vosk model (missing {', '.join(absent)})"
     return None
+
+
+def _model_fix(path: Path) -> str:
+    """What to do about an unusable model folder at `path`, the default one or one configured."""
+    if path == default_model_path():
+        return "run `assistant models download` (or set phrase.model)"
+    return (
+        "set phrase.model to a Vosk model's folder, or empty for the one "
+        "`assistant models download` installs"
+    )
 
 
 @dataclass(frozen=True)

@@ -235,6 +235,19 @@ def test_a_folder_that_is_not_a_model_is_named(tmp_path: Path) -> None:
     )
 
 
+def test_a_model_file_the_system_will_not_look_up_is_named_with_the_fix(tmp_path: Path) -> None:
+    """A model file the system refuses to look up (here `am` leads to a name too long for it;
+    a folder that may not be entered is refused so too) is named, not a traceback."""
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf/model.conf").write_text("")
+    (tmp_path / "am").symlink_to(tmp_path / ("n" * 300))
+    assert check_model(tmp_path) == (
+        f"the Vosk model at {tmp_path} cannot be read ({tmp_path}/am/final.mdl: File name too "
+        "long); let the assistant's user read it, or set phrase.model to a Vosk model's folder, "
+        "or empty for the one `assistant models download` installs"
+    )
+
+
 @pytest.mark.parametrize(
     ("result", "phrase", "amount"),
     [
