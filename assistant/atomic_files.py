@@ -1,15 +1,30 @@
 """Writing several files all or none: each new content is written beside its file first, and
-only once every one is written are they renamed into place."""
+only once every one is written are they renamed into place. `new_file` is how a new file is
+written and flushed to the disk, here and for numbered files (assistant/numbered.py)."""
 
 from __future__ import annotations
 
 import errno
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
-NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+"""How a new file is opened: made new, never through a link planted at its name."""
+
+
+@contextmanager
+def new_file(path: Path, mode: int) -> Iterator[BinaryIO]:
+    """`path` made and open for writing, with permission bits `mode` less the umask
+    (FileExistsError when a file or link is there); what the block wrote is flushed to the disk
+    when it ends."""
+    with open(os.open(path, NEW_FILE, mode), "wb") as file:
+        yield file
+        file.flush()
+        os.fsync(file.fileno())
 
 
 def write_all_or_none(contents: Mapping[Path, str | bytes]) -> None:
@@ -28,9 +43,11 @@ def write_all_or_none(contents: Mapping[Path, str | bytes]) -> None:
                 raise IsADirectoryError(errno.EISDIR, "a folder is in its place", str(path))
             temporary = real.with_name(f".{real.name}.{secrets.token_hex(4)}.new")
             try:
-                descriptor = os.open(temporary, NEW_FILE, 0o666)
-                written.append((real, temporary))
-                _fill(descriptor, content, real)
+                with new_file(temporary, 0o666) as file:
+                    written.append((real, temporary))
+                    if real.exists():
+                        os.fchmod(file.fileno(), real.stat().st_mode & 0o7777)
+                    file.write(content.encode() if isinstance(content, str) else content)
             except OSError as error:
                 raise OSError(error.errno, error.strerror, str(path)) from error
         for real, temporary in written:
@@ -50,14 +67,3 @@ def write_all_or_none_explained(contents: Mapping[Path, str | bytes]) -> None:
         raise ValueError(
             f"{error.filename}: cannot write it ({error.strerror}); no file written"
         ) from None
-
-
-def _fill(descriptor: int, content: str | bytes, replacing: Path) -> None:
-    """Write `content` to the new file open as `descriptor`, with the permission bits of the
-    file it is `replacing` when there is one, flushed to the disk, and close it."""
-    with open(descriptor, "wb") as file:
-        if replacing.exists():
-            os.fchmod(file.fileno(), replacing.stat().st_mode & 0o7777)
-        file.write(content.encode() if isinstance(content, str) else content)
-        file.flush()
-        os.fsync(file.fileno())

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-"""How a file is opened: made new, never through a link planted at its name."""
+from assistant.atomic_files import NEW_FILE, new_file
+
 NO_HARD_LINKS = (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP)
 """Why a hard link cannot be made where a file is moved: another filesystem, or one without
 them (a file then moves by a copy)."""
@@ -49,10 +49,8 @@ def write_numbered(folder: Path, stem: str, data: bytes, first: int = 0, mode: i
     partial = path.with_name(f".{path.name}.part")
     try:
         partial.unlink(missing_ok=True)  # left by a crash: the name is this writer's now
-        with open(os.open(partial, NEW_FILE, mode), "wb") as file:
+        with new_file(partial, mode) as file:
             file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
         os.replace(partial, path)
     except BaseException:
         partial.unlink(missing_ok=True)
