@@ -66,7 +66,8 @@ RING_PREFIX = "ring:"
 STORE_TABLES = {"default": "apscheduler_jobs", "ringing": "ringing"}
 """The table of each job store in the database: timers set, and timers ringing."""
 GRAMMAR = [*AMOUNT_WORDS, "[unk]"]
-MAX_SECONDS = 30 * 86400
+MAX_DAYS = 30
+MAX_SECONDS = MAX_DAYS * 86400
 """The longest timer: a month (a length of centuries overflows the scheduler's dates)."""
 UNSAVED = "I cannot save timers"
 """Said when the timers' file cannot be written (the log names it and the fix)."""
@@ -647,4 +648,9 @@ class TimersSkill(Skill):
             return default, f"I did not understand {heard}. "
         if amount.unit != "seconds" or amount.value <= 0:
             return default, f"{heard.capitalize()} is not a length. "
+        if amount.value > MAX_SECONDS:
+            return (
+                default,
+                f"{heard.capitalize()} is longer than a timer can run ({MAX_DAYS} days). ",
+            )
         return amount.value, ""

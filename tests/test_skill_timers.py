@@ -151,6 +151,15 @@ def test_go_takes_the_spoken_length_or_falls_back_to_the_default(timers) -> None
     assert len(skill.grammars) == 5  # a configured length asks nothing
 
 
+def test_go_refuses_a_spoken_length_longer_than_a_timer_can_run(timers) -> None:
+    """Durations add up without bound ("a thousand hours"); 720 hours, 30 days, is the most."""
+    skill = timers(phrases=["one thousand hours", "seven hundred twenty hours"])
+    assert skill.do("start") == (
+        "One thousand hours is longer than a timer can run (30 days). Timer set for five minutes"
+    )
+    assert skill.do("start") == "Timer 2 set for seven hundred and twenty hours"
+
+
 def test_go_given_up_on_while_listening_sets_no_timer(
     tmp_path: Path, korean_model_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
