@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="assistant",
         description="Hands-free voice commands: the commands on, off, up, down, go and stop, "
         "spotted by a board (or the desktop microphone, or a virtual board), run skills: "
-        "timers, media, lights, spoken replies. docs/commands.md describes each command.",
+        "timers, media, lights, spoken replies. `assistant COMMAND --help` describes each "
+        "command; so does docs/commands.md, in the source repository.",
     )
     parser.add_argument(
         "--version", action=_PrintVersion, help="show the version and exit (name it in reports)"

@@ -28,7 +28,9 @@ def cmd_devices(args: argparse.Namespace) -> int:
     found = ports.candidates()
     print("serial ports:")
     if not found:
-        print("none at all: plug the board in (and see firmware/README.md)")
+        print(
+            "none at all: plug the board in (and see firmware/README.md in the source repository)"
+        )
     # names are the devices' own (a USB product string, a sound card's): printed as the log
     # prints text from outside, so no escape sequence in one can steer the terminal
     for candidate in found:

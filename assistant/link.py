@@ -98,7 +98,7 @@ class Greeting:
             log.warning(
                 "the board on %s has sent no HELLO in %.1f s although asked, so its lines are "
                 "ignored (%d so far): is its firmware older than this assistant? Flash it "
-                "(firmware/README.md)",
+                "(firmware/README.md in the source repository)",
                 self.port,
                 now - self._opened,
                 self.ignored,
@@ -109,12 +109,13 @@ NOT_THERE = frozenset({errno.ENOENT, errno.ENODEV, errno.ENXIO})
 """Errors of opening a port that mean no board is there (yet)."""
 DENIED = (
     "Your user may not open serial ports: add it to the dialout group "
-    '(sudo usermod -aG dialout "$USER"), then log out and in again (firmware/README.md)'
+    '(sudo usermod -aG dialout "$USER"), then log out and in again '
+    "(firmware/README.md in the source repository)"
 )
 BUSY = (
     "Another program holds the port: close the serial monitor (Arduino IDE, screen, another "
     "assistant); ModemManager takes a new board for a few seconds (firmware/README.md, "
-    "Troubleshooting)"
+    "Troubleshooting, in the source repository)"
 )
 FIXES = {errno.EACCES: DENIED, errno.EPERM: DENIED, errno.EBUSY: BUSY, errno.EAGAIN: BUSY}
 """The likely fix for an error of opening a port (EAGAIN: pyserial's exclusive lock is taken)."""

@@ -220,7 +220,7 @@ def check_thresholds(values: Mapping[str, Any], labels: tuple[str, ...]) -> None
             f"{settings.model_path.name} does not report (its commands: {', '.join(commands)}); "
             f"remove {'them' if len(stale) > 1 else 'it'} (a command without one here uses the "
             f"threshold its model's card gives it, which `{THRESHOLDS_COMMAND}` writes, else "
-            f"{DEFAULT_THRESHOLD}; model_training/README.md)",
+            f"{DEFAULT_THRESHOLD}; model_training/README.md in the source repository)",
             "thresholds",
         )
     try:

@@ -82,7 +82,7 @@ def card_thresholds(card: Path, values: object, labels: Sequence[str]) -> dict[s
     fix = (
         f"correct or remove `thresholds` in {card} (a command it leaves out gets "
         f"{DEFAULT_THRESHOLD}), or write those chosen for the model with `{THRESHOLDS_COMMAND}` "
-        "(model_training/README.md)"
+        "(model_training/README.md in the source repository)"
     )
     if not isinstance(values, dict):
         raise ModelError(

@@ -194,7 +194,8 @@ class DeviceSession:
         stage = protocol.failed_setup(message)
         if stage is not None:
             log.error(
-                "%s could not start: its %s setup failed (firmware/README.md, Troubleshooting)",
+                "%s could not start: its %s setup failed "
+                "(firmware/README.md, Troubleshooting, in the source repository)",
                 self.source_name,
                 stage,
             )
@@ -252,8 +253,8 @@ class DeviceSession:
         log.warning(
             "%s runs model %s (firmware %s), not %s, the model of microphone.model that the "
             "commands and thresholds of the configuration are checked against: flash the "
-            "firmware of this version of the assistant (firmware/README.md), or give "
-            "microphone.model the model the board runs",
+            "firmware of this version of the assistant (firmware/README.md in the source "
+            "repository), or give microphone.model the model the board runs",
             self.source_name,
             hello.model,
             hello.fw,

@@ -749,7 +749,7 @@ def test_thresholds_of_commands_the_model_lacks_are_named_with_the_fix(tmp_path)
         "'down', 'go', 'stop', which the model custom.tflite does not report (its commands: "
         "lamp, fan, a, b, c, d); remove them (a command without one here uses the threshold "
         "its model's card gives it, which `python -m model_training.streaming thresholds` "
-        "writes, else 0.8; model_training/README.md)"
+        "writes, else 0.8; model_training/README.md in the source repository)"
     )
     kept = f"microphone:\n  model: {model}\n  thresholds: {{lamp: 0.9}}\ncommands: {{}}\n"
     assert load_config(write(tmp_path, kept), INSTALLED).model_commands[:2] == ("lamp", "fan")
@@ -790,7 +790,7 @@ def test_a_card_with_broken_thresholds_is_named_with_the_fix(tmp_path, threshold
         f"{tmp_path / 'config.yaml'}:1: microphone.model: {card}: {wrong}; correct or remove "
         f"`thresholds` in {card} (a command it leaves out gets 0.8), or write those chosen for "
         "the model with `python -m model_training.streaming thresholds` "
-        "(model_training/README.md)"
+        "(model_training/README.md in the source repository)"
     ]
 
 

@@ -234,7 +234,8 @@ def test_a_board_running_another_model_than_the_configurations_is_warned_about(
         f"board runs model af118e1f (firmware 0.9.0), not {model_id(DEFAULT_MODEL.read_bytes())}, "
         "the model of microphone.model that the commands and thresholds of the configuration "
         "are checked against: flash the firmware of this version of the assistant "
-        "(firmware/README.md), or give microphone.model the model the board runs"
+        "(firmware/README.md in the source repository), or give microphone.model the model the "
+        "board runs"
     )
     assert (expected in caplog.text) == warned, caplog.text
     assert ("runs model" in caplog.text) == warned

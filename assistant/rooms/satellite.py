@@ -434,7 +434,7 @@ class Satellite:
             "unasked-phrase-request",
             "did not listen for the follow-up phrase %s: no command was heard in this room in "
             "the last %g s, and only one opens the microphone; if no hub asked for it, check who "
-            "may publish on %s (docs/mqtt.md, Broker set-up)",
+            "may publish on %s (docs/mqtt.md, Broker set-up, in the source repository)",
             request.id,
             PHRASE_AFTER_COMMAND,
             self.topics.phrase_request(self.site),
