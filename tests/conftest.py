@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -138,6 +139,13 @@ def espeak_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[],
     counting.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     return lambda: calls.read_text().split()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C reaches the tests that press it, however pytest was started: a shell that starts a
+    command in the background without job control (`cmd &` in a script) ignores SIGINT for it,
+    and the programs the tests start would inherit that and never see their Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
