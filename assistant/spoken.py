@@ -143,14 +143,21 @@ _NUMBER_WORDS = {*_SMALL, *_TENS, *_SCALES}
 
 
 def _number(words: list[str], text: str) -> int:
-    """Value of consecutive number words ("twenty five", "one hundred five")."""
+    """Value of consecutive number words ("twenty five", "one hundred five", "nineteen
+    hundred"). "hundred" follows a number below a hundred (or none), never "thousand";
+    "thousand" comes once."""
     total = current = 0
     previous = ""
     for word in words:
         if word in _SCALES:
-            current = max(current, 1) * _SCALES[word]
-            if _SCALES[word] == 1000:
-                total, current = total + current, 0
+            scale = _SCALES[word]
+            thousand_again = scale == 1000 and total > 0  # "one thousand thousand"
+            hundred_too_many = scale == 100 and (current >= 100 or previous == "thousand")
+            if thousand_again or hundred_too_many:  # "hundred hundred", "thousand hundred"
+                raise ValueError(f"{text!r}: {' '.join(words)!r} is not one number")
+            current = max(current, 1) * scale
+            if scale == 1000:
+                total, current = current, 0
         else:
             value = _SMALL.get(word, _TENS.get(word, 0))
             if previous and previous not in _SCALES and not (previous in _TENS and value < 10):

@@ -48,6 +48,8 @@ from assistant.spoken import AMOUNT_WORDS, number_in_words, twelve_hour_clock
         ("two thousand three hundred forty", 2340, ""),
         ("zero", 0, ""),
         ("nineteen", 19, ""),
+        ("nineteen hundred", 1900, ""),
+        ("two hundred thousand and five", 200005, ""),
     ],
 )
 def test_parse_amount(text: str, value: float, unit: str) -> None:
@@ -64,6 +66,10 @@ def test_parse_amount(text: str, value: float, unit: str) -> None:
         ("five minutes fifty percent", "a duration and a percentage at once"),
         ("ten seconds five", "5 of what"),
         ("five 10 minutes", "two numbers in a row"),
+        ("a thousand thousand hours", "'one thousand thousand' is not one number"),
+        ("one hundred two hundred", "'one hundred two hundred' is not one number"),
+        ("hundred hundred seconds", "'hundred hundred' is not one number"),
+        ("two thousand hundred", "'two thousand hundred' is not one number"),
         ("[unk]", "'unk' is not a number"),
     ],
 )
