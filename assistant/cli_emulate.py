@@ -44,7 +44,8 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     stops = _emulate_stop_signals()
     for stop in stops:
         signal.signal(stop, signal.default_int_handler)  # as Ctrl-C, while a WAV is heard
-    board, messages = emulated_board(args, config, link)
+    period = heartbeat_ms(args, config)
+    board, messages = emulated_board(args, config, link, period)
     with stop_signals.StopSignals(stops) as stopping:  # from now on they raise nothing
         try:
             board.plug_in()
@@ -52,7 +53,6 @@ def cmd_emulate(args: argparse.Namespace) -> int:
                 f"virtual board on {board.path} (link: {link})",
                 f"connect with: assistant run --source serial --port {link}",
             )
-            period = heartbeat_ms(args, config)
             stopping.run(lambda: feed_board(board, args, messages, script, period))
         except LinkError as error:
             print(error, file=sys.stderr)

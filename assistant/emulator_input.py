@@ -86,18 +86,19 @@ def _number(text: str | None, what: str) -> float:
 
 
 def emulated_board(
-    args: argparse.Namespace, config: Config, link: Path
+    args: argparse.Namespace, config: Config, link: Path, period_ms: int
 ) -> tuple[VirtualBoard, list[protocol.Message] | None]:
     """The virtual board `emulate` runs, and with --wav the lines it replays after its HELLO.
     With --wav the board takes the identity and thresholds of the pipeline that heard the
-    recording; else it detects the configured model's commands, with its card's thresholds."""
+    recording; else it detects the configured model's commands, with its card's thresholds,
+    and sends a heartbeat of its own every `period_ms` (`heartbeat_ms`)."""
     from assistant.emulator import VirtualBoard
 
     if not args.wav:
         board = VirtualBoard(
             config.model_commands,
             link=link,
-            heartbeat_ms=heartbeat_ms(args, config),
+            heartbeat_ms=period_ms,
             thresholds=config.model_thresholds,
         )
         return board, None

@@ -15,11 +15,9 @@ same numbers.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -84,10 +82,6 @@ class FeatureContract:
     @property
     def input_multiplier(self) -> int:
         return input_multiplier(self.feature_scale, self.input_scale)
-
-    @classmethod
-    def from_model_card(cls, path: str | Path) -> FeatureContract:
-        return cls.from_card(json.loads(Path(path).read_text()))
 
     @classmethod
     def from_card(cls, card: Mapping[str, Any]) -> FeatureContract:

@@ -5,7 +5,7 @@ what it changed and what waits for a restart, or the file's problems."""
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -79,22 +79,20 @@ class Reload:
 
     def __str__(self) -> str:
         """For `assistant status`, parts joined by tabs: each problem of a failed reload (at
-        most STATUS_PROBLEMS) is a part of its own, as it was said."""
+        most STATUS_PROBLEMS) is a part of its own, as it was said, indented below the first."""
         when = local_time(self.at)
         if self.done:
             return f"done at {when}"
-        shown = [f"  {one_line(problem)}" for problem in self.problems[:STATUS_PROBLEMS]]
+        shown = list(self.problems[:STATUS_PROBLEMS])
         more = len(self.problems) - len(shown)
         if more:
-            shown.append(f"  and {more} more (`assistant config check` lists them all)")
+            shown.append(f"and {more} more (`assistant config check` lists them all)")
         count = f"{len(self.problems)} problem{'' if len(self.problems) == 1 else 's'}"
-        return "\t".join(
-            [
-                f"FAILED at {when} ({self.file}): the configuration above still runs, "
-                f"{count} to fix before `assistant reload`:",
-                *shown,
-            ]
+        header = (
+            f"FAILED at {when} ({self.file}): the configuration above still runs, "
+            f"{count} to fix before `assistant reload`:"
         )
+        return _parts([header, *shown], indent="  ")
 
     def answer(self) -> str:
         """The control socket's answer to RELOAD: `OK` or `ERR`, then the outcome's lines
@@ -112,7 +110,13 @@ class Reload:
                 "`assistant reload` again:",
                 *self.problems,
             ]
-        return ("OK " if self.done else "ERR ") + "\t".join(map(one_line, lines))
+        return ("OK " if self.done else "ERR ") + _parts(lines)
+
+
+def _parts(lines: Sequence[str], indent: str = "") -> str:
+    """`lines` joined by tabs, each made one line (`one_line`: no tab nor line break of its
+    own), those after the first indented by `indent`."""
+    return f"\t{indent}".join(map(one_line, lines))
 
 
 def changes(old: Config, new: Config, restart_only: Collection[str]) -> list[str]:

@@ -1315,8 +1315,8 @@ def test_emulate_goes_on_as_a_board_after_its_wav_only_with_stay(env, tmp_path, 
     )
     config = load(given)[2]
     link = tmp_path / "ttyKWS"
-    board, messages = emulator_input.emulated_board(given, config, link)
     heartbeat_ms = emulator_input.heartbeat_ms(given, config)
+    board, messages = emulator_input.emulated_board(given, config, link, heartbeat_ms)
     feeding = threading.Thread(
         target=emulator_input.feed_board,
         args=(board, given, messages, None, heartbeat_ms),

@@ -431,8 +431,9 @@ def _number_settings() -> list[tuple[str, Setting, str]]:
     found = [(s.name, s, f"{s.name}: VALUE") for s in TOP_LEVEL_SETTINGS]
     for section, schema in section_schemas().items():
         found += [(f"{section}.{s.name}", s, f"{section}: {{{s.name}: VALUE}}") for s in schema]
+    skills = discover_skills()[0]
     for name in BUILT_IN_SKILLS:
-        skill = discover_skills()[0][name]
+        skill = skills[name]
         found += [
             (f"skills.{name}.{s.name}", s, f"skills:\n  {name}: {{{s.name}: VALUE}}")
             for s in skill.settings

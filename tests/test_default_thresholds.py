@@ -1,6 +1,7 @@
 """The board and the desktop start with the same detection thresholds: those of the committed
 model's card, which the default configuration does not override."""
 
+import json
 from pathlib import Path
 
 from assistant.config import DEFAULT_CONFIG, load_config
@@ -24,7 +25,7 @@ def test_the_committed_card_gives_each_command_the_firmware_headers_threshold():
 
 
 def test_reading_the_card_alone_gives_its_thresholds_as_loading_the_model_does():
-    card = FeatureContract.from_model_card(model_card_path(DEFAULT_MODEL))
+    card = FeatureContract.from_card(json.loads(model_card_path(DEFAULT_MODEL).read_text()))
     assert card.thresholds == load_contract(DEFAULT_MODEL).thresholds != {}
 
 

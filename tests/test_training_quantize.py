@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import tiny_kws_model
 
-from assistant.features import FRONTEND_PARAMS, FeatureContract
+from assistant.features import FRONTEND_PARAMS
+from assistant.model_files import load_contract
 from model_training import export, models, quantize
 from model_training.evaluate import predict_float
 from model_training.settings import LABELS
@@ -117,9 +118,9 @@ def test_model_card_holds_the_input_contract(tflite, tmp_path):
     assert card["sha256"] == hashlib.sha256(tflite).hexdigest()
     assert card["model_id"] == card["sha256"][:8]
     assert card["labels"] == list(LABELS) and card["frontend"] == dict(FRONTEND_PARAMS)
-    contract = FeatureContract.from_model_card(card_path)
-    assert contract.input_multiplier == card["input_multiplier"]
-    assert (tmp_path / "m" / "kws_int8.tflite").read_bytes() == tflite
+    model = tmp_path / "m" / "kws_int8.tflite"
+    assert load_contract(model).input_multiplier == card["input_multiplier"]
+    assert model.read_bytes() == tflite
 
 
 def test_export_takes_the_thresholds_of_the_card_it_replaces(tflite, tmp_path):

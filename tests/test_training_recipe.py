@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.features import FeatureContract
+from assistant.model_files import load_contract
 from model_training import dataset, synth
 from model_training.__main__ import main
 from model_training.settings import COMMANDS, LABELS
@@ -41,7 +41,7 @@ def test_recipe_writes_a_model_the_interpreters_and_the_firmware_agree_on(speech
     assert card["accuracy"]["tflm_equals_litert"] is True
     assert card["macs"] < 1_000_000 and card["arena_bytes"] < 24 * 1024
     assert set(card["accuracy"]["int8"]) == {"accuracy", *LABELS}
-    contract = FeatureContract.from_model_card(models / "kws_int8.json")
+    contract = load_contract(models / "kws_int8.tflite")
     assert contract.input_multiplier == card["input_multiplier"]
     settings = (firmware / "kws_model_settings.h").read_text()
     assert f'kModelId = "{card["model_id"]}"' in settings

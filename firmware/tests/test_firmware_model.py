@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.features import FRONTEND_PARAMS, FeatureContract, input_multiplier
+from assistant.features import FRONTEND_PARAMS, input_multiplier
+from assistant.model_files import load_contract
 
 REPO = Path(__file__).resolve().parents[2]
 TFLITE = Path(os.environ.get("KWS_MODEL", REPO / "assistant" / "models" / "kws_int8.tflite"))
@@ -97,7 +98,7 @@ def test_the_frontend_is_configured_as_in_training(settings):
 
 def test_to_int8_with_the_header_constants_matches_the_desktop(model_check):
     cpp = np.frombuffer(model_check("to_int8"), np.int8)
-    contract = FeatureContract.from_model_card(CARD)
+    contract = load_contract(TFLITE)
     python = contract.to_int8(np.arange(65536))
     assert np.array_equal(cpp, python)
 
