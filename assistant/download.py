@@ -171,12 +171,21 @@ def extract(archive: Path, target_dir: Path) -> Path:
     target = Path(target_dir).resolve()
     target.mkdir(parents=True, exist_ok=True)
     name = archive.name.lower()
-    if name.endswith(".zip"):
-        _extract_zip(archive, target)
-    elif name.endswith((".tar.gz", ".tgz", ".tar")):
-        _extract_tar(archive, target)
-    else:
-        raise ValueError(f"{archive}: unknown archive type (expected .zip, .tar.gz, .tgz, .tar)")
+    try:
+        if name.endswith(".zip"):
+            _extract_zip(archive, target)
+        elif name.endswith((".tar.gz", ".tgz", ".tar")):
+            _extract_tar(archive, target)
+        else:
+            raise ValueError(
+                f"{archive}: unknown archive type (expected .zip, .tar.gz, .tgz, .tar)"
+            )
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError) as error:  # EOFError: cut short
+        reason = str(error).splitlines()[0].rstrip(":")  # tarfile lists each method it tried
+        raise ValueError(
+            f"{archive}: not a readable archive ({reason}); remove it and check the URL "
+            "before downloading again"
+        ) from None
     return target
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from model_training import command_line, settings
+from model_training.command_line import folder_name, number, percent, seed, whole
+from model_training.json_files import read_object
 from model_training.settings import FIRMWARE_MODEL_DIR, MODELS_DIR, SHARED_DIR, data_dir
 
 if TYPE_CHECKING:
@@ -39,7 +41,10 @@ def _run_options(args: argparse.Namespace) -> dict:
     """The run's options as given on the command line, else as the run stored them, else the
     recipe's."""
     stored_file = Path(args.data_dir) / "runs" / args.run / "options.json"
-    stored = json.loads(stored_file.read_text()) if stored_file.exists() else {}
+    remedy = f"remove it and give the run's options again (`train --run {args.run} ...`)"
+    stored = (
+        read_object(stored_file, "options file of the run", remedy) if stored_file.exists() else {}
+    )
     options = {}
     for name, default in _recipe_defaults().items():
         given = getattr(args, name)
@@ -201,18 +206,23 @@ def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
         help="cache, runs, synth clips (default: $KWS_DATA_DIR, else data/ here: %(default)s)",
     )
     parser.add_argument(
-        "--run", default="default", help="name of the run folder (default: %(default)s)"
+        "--run",
+        type=folder_name,
+        default="default",
+        help="name of the run folder (default: %(default)s)",
     )
     run = "default: the run's (stored by train), else the recipe's"
     parser.add_argument("--architecture", choices=["ds_cnn", "baseline"], help=run)
-    parser.add_argument("--epochs", type=int, help=run)
-    parser.add_argument("--seed", type=int, help=run)
+    parser.add_argument("--epochs", type=whole(1), help=run)
+    parser.add_argument("--seed", type=seed, help=run)
     parser.add_argument(
         "--real", nargs="+", help=f"folders of speech in Speech Commands layout; {run} (../shared)"
     )
-    parser.add_argument("--scale", type=float, help=f"share of the example counts; {run} (1)")
-    parser.add_argument("--validation-percent", type=float, help=run)
-    parser.add_argument("--testing-percent", type=float, help=run)
+    parser.add_argument(
+        "--scale", type=number(0, above=True), help=f"share of the example counts; {run} (1)"
+    )
+    parser.add_argument("--validation-percent", type=percent, help=run)
+    parser.add_argument("--testing-percent", type=percent, help=run)
     parser.add_argument(
         "--models-dir",
         default=str(MODELS_DIR),
@@ -254,8 +264,8 @@ def parser() -> argparse.ArgumentParser:
         help="a folder in the Speech Commands layout (default: %(default)s)",
     )
     split = "share of the speakers (SHA1 rule; the folder's own lists win; default: %(default)s)"
-    p.add_argument("--validation-percent", type=float, default=10.0, help=split)
-    p.add_argument("--testing-percent", type=float, default=20.0, help=split)
+    p.add_argument("--validation-percent", type=percent, default=10.0, help=split)
+    p.add_argument("--testing-percent", type=percent, default=20.0, help=split)
     p.add_argument("--output", help="write the index as JSON here")
     p.set_defaults(func=cmd_index)
 
@@ -271,7 +281,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--sentences", type=int, default=300, help="sentences without a command (%(default)s)"
     )
-    p.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+    p.add_argument("--seed", type=seed, default=0, help="default: %(default)s")
     p.set_defaults(func=cmd_synth)
 
     p = steps.add_parser("record", help="your own takes of words (or the room's noise)")
@@ -306,7 +316,7 @@ def parser() -> argparse.ArgumentParser:
         help="Speech Commands layout folder whose distribution is drawn (default: %(default)s)",
     )
     p.add_argument("--output", default=str(data_dir() / "analysis"), help="default: %(default)s")
-    p.add_argument("--seed", type=int, default=None, help="picks the random clip")
+    p.add_argument("--seed", type=seed, default=None, help="picks the random clip")
     p.set_defaults(func=cmd_analyze)
 
     for name, func, text in (

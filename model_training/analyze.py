@@ -202,7 +202,10 @@ def analyze(
         if not clips:
             raise ValueError("give --clip or a --folder to pick a random clip from")
         clip = clips[int(np.random.default_rng(seed).integers(len(clips)))].path
-    written = clip_figures(read_wav(clip), Path(out_dir), title=str(clip))
+    audio = read_wav(clip)
+    if not len(audio):
+        raise ValueError(f"{clip}: holds no samples (its data chunk is empty); record it again")
+    written = clip_figures(audio, Path(out_dir), title=str(clip))
     if clips:
         written.append(dataset_figures(clips, Path(out_dir)))
     return str(clip), written

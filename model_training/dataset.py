@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import sys
 import wave
@@ -74,8 +75,9 @@ RESPLIT_SALT = "resplit:"
 def which_set(
     speaker: str, validation_percent: float, testing_percent: float, salt: str = ""
 ) -> str:
-    """The Speech Commands hash rule: a speaker always lands in the same split."""
-    digest = int(hashlib.sha1((salt + speaker).encode()).hexdigest(), 16)
+    """The Speech Commands hash rule: a speaker always lands in the same split (the hash of
+    the name's bytes, also of a file name that is not UTF-8)."""
+    digest = int(hashlib.sha1(os.fsencode(salt + speaker)).hexdigest(), 16)
     percent = (digest % (_MAX_WAVS_PER_CLASS + 1)) * (100.0 / _MAX_WAVS_PER_CLASS)
     if percent < validation_percent:
         return "validation"

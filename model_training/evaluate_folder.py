@@ -32,11 +32,19 @@ def evaluate_folder(
     The labels are the model card's (beside the model), not the settings': a model trained for
     other commands is scored on its own commands, every other word counting as unknown.
     """
+    from assistant.file_lookup import missing
     from assistant.model_files import load_model
 
     tflite_path = Path(model) if model else MODELS_DIR / f"{MODEL_BASENAME}.tflite"
-    if not tflite_path.exists():
-        raise FileNotFoundError(f"{tflite_path}: no such model (train one with the recipe)")
+    if gone := missing(tflite_path):
+        raise FileNotFoundError(
+            f"{tflite_path}: no such model{gone.aside} (train one with the recipe)"
+        )
+    if keras_model and (gone := missing(keras_model)):
+        raise FileNotFoundError(
+            f"{keras_model}: no such float model{gone.aside} (a run's best.keras, written by "
+            "`python -m model_training train`)"
+        )
     tflite = tflite_path.read_bytes()
     _, contract = load_model(tflite_path)  # the card beside it; its labels match the outputs
     labels = contract.labels

@@ -365,12 +365,14 @@ def test_past_the_budget_at_every_threshold_the_highest_are_chosen_and_said():
 
 @pytest.mark.parametrize("splits", [["test"], ["test", "validation"], None])
 def test_thresholds_are_not_chosen_on_test_speakers(splits):
-    report = {} if splits is None else {"splits": splits}  # None: made before splits were recorded
+    evaluated = {"model": "kws_int8.tflite", "sweep": [{}]}
+    # None: made before splits were recorded
+    report = evaluated if splits is None else {**evaluated, "splits": splits}
     with pytest.raises(
         ValueError, match=r"r.json: an evaluation of test.*build --split validation"
     ):
         check_tuning_report(report, "r.json")
-    check_tuning_report({"splits": ["validation"]}, "r.json")
+    check_tuning_report({**evaluated, "splits": ["validation"]}, "r.json")
 
 
 def test_config_thresholds_replace_only_their_lines(tmp_path):
@@ -435,3 +437,83 @@ def test_a_thresholds_header_that_cannot_be_read_is_named(tmp_path: Path) -> Non
     (tmp_path / "kws_thresholds.h").mkdir()  # in the header's place: not a file to read
     with pytest.raises(ValueError, match=r"kws_thresholds\.h: cannot read it .*nothing written"):
         header_path(tmp_path, ["silence", "unknown", "on"])
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["build", "--minutes", "inf"],
+            "argument --minutes: a finite number more than 0, not 'inf'",
+        ),
+        (["build", "--snr", "10", "nan"], "argument --snr: a finite number, not 'nan'"),
+        (
+            ["build", "--command-share", "1.5"],
+            "argument --command-share: a finite number from 0 to 1",
+        ),
+        (["build", "--seed", "-1"], "argument --seed: an integer from 0 to 4294967295, not '-1'"),
+        (["evaluate", "s.wav", "--thresholds", "on=0.9"], "argument --thresholds: a JSON object"),
+        (
+            ["thresholds", "--max-false-accepts-per-hour", "-1"],
+            "argument --max-false-accepts-per-hour: a finite number from 0, not '-1'",
+        ),
+    ],
+)
+def test_numbers_out_of_range_are_refused_before_any_step(argv, message, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_shares_of_more_than_every_event_are_refused():
+    with pytest.raises(ValueError, match=r"--command-share 0.7 and --unknown-share 0.6 add up to"):
+        StreamRecipe(command_share=0.7, unknown_share=0.6)
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (None, "(No such file or directory)"),
+        ("[]", "(a JSON list, not an object)"),
+        ("{broken", "(not JSON: "),
+        ('{"events": 3}', "TypeError("),
+    ],
+)
+def test_a_missing_or_damaged_ground_truth_is_named(tmp_path, content, reason):
+    if content is not None:
+        (tmp_path / "s.json").write_text(content)
+    with pytest.raises(ValueError) as raised:
+        StreamTruth.load(tmp_path / "s.json")
+    message = str(raised.value)
+    assert message.startswith(f"{tmp_path / 's.json'}: not a ") and reason in message
+    assert message.endswith(
+        "build the stream again with `python -m model_training.streaming build`"
+    )
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (None, "not a readable evaluation report (Is a directory)"),
+        ("[1]", "not a readable evaluation report (a JSON list, not an object)"),
+        ('{"splits": ["validation"]}', "not a streaming evaluation report (no model or no sweep"),
+    ],
+)
+def test_thresholds_name_a_report_that_is_none(tmp_path, capsys, content, reason):
+    report = tmp_path / "streaming_report.json"
+    report.mkdir() if content is None else report.write_text(content)
+    assert main(["thresholds", "--report", str(report)]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {report}: {reason}")
+    assert "give the streaming_report.json `evaluate` wrote (its --out folder)" in error
+
+
+def test_recognizer_settings_are_checked_before_any_stream_is_scored(tiny_model, tmp_path, capsys):
+    wav = tmp_path / "s.wav"
+    write_wav(wav, np.zeros(16000))
+    StreamTruth({}, duration_ms=1000).save(wav.with_suffix(".json"))
+    args = ["evaluate", str(wav), "--model", str(tiny_model), "--out", str(tmp_path / "out")]
+    assert main([*args, "--threshold", "3"]) == 1
+    assert "threshold must be a number from 0 to 1, got 3.0" in capsys.readouterr().err
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out", "s.json", "s.wav"]

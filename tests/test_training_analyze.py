@@ -80,3 +80,10 @@ def test_confusion_figure_has_its_colour_scale_and_accuracy():
     assert ax.get_title() == "int8 model: accuracy 87.5%"
     assert fig.axes[1].get_ylabel() == "share of the true class's clips"
     plt.close(fig)
+
+
+def test_a_clip_without_samples_is_named(tmp_path):
+    dataset.write_wav(tmp_path / "empty.wav", np.zeros(0))
+    with pytest.raises(ValueError, match=r"empty\.wav: holds no samples .*record it again"):
+        analyze.analyze(str(tmp_path / "empty.wav"), None, tmp_path / "figures")
+    assert not (tmp_path / "figures").exists()

@@ -1,5 +1,7 @@
 """Indexing a Speech Commands folder: labels, speakers, the hash split, clear errors."""
 
+import json
+import os
 import shutil
 import wave
 from pathlib import Path
@@ -152,3 +154,23 @@ def test_summary_counts_speakers_without_silence_clips_and_every_label(tiny_fold
     for split in dataset.SPLITS:  # labels without clips show as 0, not missing
         assert list(summary["per_label_split"][split]) == list(LABELS)
     assert summary["per_label_split"]["train"]["off"] == 0
+
+
+def test_a_file_name_that_is_not_utf8_is_indexed_by_its_bytes(tmp_path):
+    dataset.write_wav(tmp_path / "on" / "0a1b2c3d_nohash_0.wav", np.zeros(16000))
+    latin1 = os.fsdecode(b"caf\xe9_nohash_0.wav")  # a name in Latin-1, as a system may hold it
+    dataset.write_wav(tmp_path / "on" / latin1, np.zeros(16000))
+    clips = dataset.index_folder(tmp_path)
+    assert {clip.speaker for clip in clips} == {"0a1b2c3d", os.fsdecode(b"caf\xe9")}
+    dataset.save_index(clips, tmp_path / "index.json")
+    saved = json.loads((tmp_path / "index.json").read_text())
+    assert {Path(clip["path"]).name for clip in saved} == {"0a1b2c3d_nohash_0.wav", latin1}
+
+
+def test_an_index_output_in_place_of_a_folder_is_named(tiny_folder, tmp_path, capsys):
+    (tmp_path / "taken").write_text("a file")
+    output = tmp_path / "taken" / "index.json"
+    assert main(["index", str(tiny_folder), "--output", str(output)]) == 1
+    error = capsys.readouterr().err
+    assert error.endswith(f"error: {tmp_path / 'taken'}: cannot use it (File exists)\n")
+    assert (tmp_path / "taken").read_text() == "a file"

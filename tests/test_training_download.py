@@ -71,3 +71,22 @@ def test_download_rejects_a_member_escaping_the_folder(tmp_path, capsys):
     assert "unsafe path" in capsys.readouterr().err
     assert not (tmp_path / "escaped.txt").exists()
     assert not (tmp_path / "speech_commands" / "up").exists()
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (b"<html>not found</html>", "file could not be opened successfully"),
+        ("cut", "Compressed file ended before the end-of-stream marker was reached"),
+    ],
+)
+def test_an_archive_that_is_not_one_is_named_with_what_to_do(
+    tmp_path, archive, capsys, content, reason
+):
+    served = archive[: len(archive) // 2] if content == "cut" else content
+    with FileServer({"/sc.tar.gz": served}) as server:
+        assert _download(f"{server.url}/sc.tar.gz", tmp_path, "none") == 1
+    error = capsys.readouterr().err
+    expected = f"{tmp_path / 'sc.tar.gz'}: not a readable archive ({reason}); remove it and check"
+    assert expected in error
+    assert not (tmp_path / "speech_commands" / ".complete").exists()

@@ -515,3 +515,61 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path, capsys, monkeypatch):
     assert main(["synth", "--output", str(tmp_path)]) == 130
     error = capsys.readouterr().err
     assert error.startswith("interrupted; ") and error.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--epochs", "0"], "argument --epochs: an integer of 1 or more, not '0'"),
+        (
+            ["features", "--scale", "nan"],
+            "argument --scale: a finite number more than 0, not 'nan'",
+        ),
+        (["features", "--scale", "-1"], "argument --scale: a finite number more than 0, not '-1'"),
+        (
+            ["index", "--validation-percent", "150"],
+            "argument --validation-percent: a finite number from 0 to 100, not '150'",
+        ),
+        (["train", "--run", "../other"], "argument --run: a folder's name, without '/'"),
+        (["recipe", "--run", ""], "argument --run: a folder's name, without '/'"),
+        (["synth", "--seed", "-1"], "argument --seed: an integer from 0 to 4294967295, not '-1'"),
+        (["analyze", "--seed", "1.5"], "argument --seed: an integer from 0 to 4294967295"),
+    ],
+)
+def test_numbers_out_of_range_and_run_names_that_leave_the_runs_folder_are_refused(
+    argv, message, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("KWS_DATA_DIR", str(tmp_path))  # where the steps would write
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_damaged_options_file_of_a_run_is_named_with_what_to_do(tmp_path, capsys):
+    run = tmp_path / "runs" / "damaged"
+    run.mkdir(parents=True)
+    (run / "options.json").write_text("{not json")
+    assert main(["quantize", "--data-dir", str(tmp_path), "--run", "damaged"]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {run / 'options.json'}: not a readable options file of ")
+    assert "remove it and give the run's options again (`train --run damaged ...`)" in error
+    assert (run / "options.json").read_text() == "{not json"
+
+
+def test_a_data_folder_that_is_a_file_is_named_not_a_traceback(speech, tmp_path, capsys):
+    data = tmp_path / "data"
+    data.write_text("a file")
+    args = ["features", "--data-dir", str(data), "--real", str(speech), "--scale", "0.001"]
+    assert main(args) == 1
+    expected = f"error: {data / 'features'}: cannot use it (Not a directory)\n"
+    assert capsys.readouterr().err.endswith(expected)
+    assert data.read_text() == "a file"
+
+
+def test_evaluate_names_a_missing_float_model_before_reading_clips(tiny_model, tmp_path, capsys):
+    missing = tmp_path / "best.keras"
+    args = ["evaluate", "--model", str(tiny_model), "--keras", str(missing)]
+    assert main([*args, "--folder", str(tmp_path / "no clips"), "--output", str(tmp_path)]) == 1
+    assert f"error: {missing}: no such float model (a run's best.keras" in capsys.readouterr().err

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from model_training import command_line, settings
+from model_training.command_line import number, seed, share
 from model_training.settings import FIRMWARE_MODEL_DIR, REPO_ROOT, SHARED_DIR, data_dir
 from model_training.streaming import REPORTING_SPLIT, STREAM_SPLITS
 
@@ -17,10 +18,24 @@ DEFAULT_STREAMS = data_dir() / "streams"
 DEFAULT_MODEL = REPO_ROOT / "assistant" / "models" / "kws_int8.tflite"
 
 
+def _thresholds(text: str) -> dict:
+    """An argparse type: --thresholds, a JSON object (each value is checked with the rest of
+    the recognizer's settings)."""
+    try:
+        thresholds = json.loads(text)
+    except ValueError:
+        thresholds = None
+    if not isinstance(thresholds, dict):
+        raise argparse.ArgumentTypeError(
+            f"""a JSON object of a threshold per command, such as '{{"on": 0.85}}', not {text!r}"""
+        )
+    return thresholds
+
+
 def _recognizer_settings(args):
     from assistant.pipeline import RecognizerSettings
 
-    thresholds = json.loads(args.thresholds) if args.thresholds else args.threshold
+    thresholds = args.thresholds or args.threshold
     return RecognizerSettings(
         thresholds, args.average_window_ms, args.suppression_ms, args.minimum_count
     )
@@ -102,6 +117,7 @@ def cmd_thresholds(args) -> None:
     them, or none when one cannot be written."""
     from assistant.atomic_files import write_all_or_none_explained
     from assistant.model_files import model_card_path
+    from model_training.json_files import read_object
     from model_training.streaming.thresholds import (
         HEADER_NAME,
         card_text,
@@ -114,7 +130,8 @@ def cmd_thresholds(args) -> None:
     )
 
     report_path = Path(args.report)
-    report = json.loads(report_path.read_text())
+    remedy = "give the streaming_report.json `evaluate` wrote (its --out folder)"
+    report = read_object(report_path, "evaluation report", remedy)
     check_tuning_report(report, report_path)
     budget = args.max_false_accepts_per_hour
     choice = choose_thresholds(report, budget)
@@ -183,23 +200,29 @@ def parser() -> argparse.ArgumentParser:
         default=str(DEFAULT_STREAMS / "mixed"),
         help="path without .wav (default: %(default)s)",
     )
-    build.add_argument("--minutes", type=float, default=60.0, help="default: %(default)s")
     build.add_argument(
-        "--snr", type=float, nargs="+", default=[5.0, 10.0, 20.0], help="dB (default: 5 10 20)"
+        "--minutes", type=number(0, above=True), default=60.0, help="default: %(default)s"
+    )
+    build.add_argument(
+        "--snr",
+        type=number(-math.inf),
+        nargs="+",
+        default=[5.0, 10.0, 20.0],
+        help="dB (default: 5 10 20)",
     )
     build.add_argument(
         "--command-share",
-        type=float,
+        type=share,
         default=0.35,
         help="share of the events placed that are command words (default: %(default)s)",
     )
     build.add_argument(
         "--unknown-share",
-        type=float,
+        type=share,
         default=0.3,
         help="share that are other words; the rest are sentences (default: %(default)s)",
     )
-    build.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+    build.add_argument("--seed", type=seed, default=0, help="default: %(default)s")
     build.add_argument(
         "--split",
         choices=STREAM_SPLITS,
@@ -220,7 +243,9 @@ def parser() -> argparse.ArgumentParser:
         default=0.8,
         help="of every command, when --thresholds is not given (default: %(default)s)",
     )
-    evaluate.add_argument("--thresholds", help="per command, JSON: '{\"on\": 0.85}'")
+    evaluate.add_argument(
+        "--thresholds", type=_thresholds, help="per command, JSON: '{\"on\": 0.85}'"
+    )
     recognizer = "the recognizer's, as in the microphone: section (default: %(default)s)"
     evaluate.add_argument("--average-window-ms", type=int, default=1000, help=recognizer)
     evaluate.add_argument("--suppression-ms", type=int, default=1500, help=recognizer)
@@ -238,7 +263,7 @@ def parser() -> argparse.ArgumentParser:
     )
     thresholds.add_argument(
         "--max-false-accepts-per-hour",
-        type=float,
+        type=number(0),
         default=0.5,
         help="budget of all commands together over the report's streams (default: %(default)s)",
     )

@@ -15,10 +15,13 @@ import numpy as np
 
 from model_training.dataset import index_folder, noise_files, read_wav, write_wav
 from model_training.examples import rms, voiced_span
+from model_training.json_files import read_object
 from model_training.progress import Progress
 from model_training.settings import COMMANDS, SAMPLE_RATE, UNKNOWN_LABEL
 from model_training.streaming import REPORTING_SPLIT, STREAM_SPLITS
 from model_training.synth import SENTENCE_WORDS, VARIANTS, VOICES, speak, trim
+
+BUILD_COMMAND = "python -m model_training.streaming build"
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,14 @@ class StreamRecipe:
     seed: int = 0
     split: str = REPORTING_SPLIT
     """Whose words: the `validation` speakers (for tuning) or the `test` speakers (reporting)."""
+
+    def __post_init__(self) -> None:
+        if self.command_share + self.unknown_share > 1:
+            raise ValueError(
+                f"--command-share {self.command_share:g} and --unknown-share "
+                f"{self.unknown_share:g} add up to more than 1: the rest, sentences, is their "
+                "share of the events; lower one of them"
+            )
 
 
 @dataclass
@@ -69,9 +80,15 @@ class StreamTruth:
 
     @classmethod
     def load(cls, path: str | Path) -> StreamTruth:
-        data = json.loads(Path(path).read_text())
-        data["events"] = [Event(**event) for event in data["events"]]
-        return cls(**data)
+        """The ground truth `build` wrote at `path`; ValueError naming it when it is missing
+        or damaged."""
+        remedy = f"build the stream again with `{BUILD_COMMAND}`"
+        data = read_object(path, "stream ground truth", remedy)
+        try:
+            data["events"] = [Event(**event) for event in data["events"]]
+            return cls(**data)
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"{path}: not a stream ground truth ({error!r}); {remedy}") from None
 
 
 def _background(

@@ -309,9 +309,8 @@ def evaluate(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model, contract = load_model(model_path)
+    commands = base.recognizer(contract.labels).commands  # its settings checked before scoring
     streams = [stream_scores(wav, model, contract, inference_every) for wav in wavs]
-    labels = streams[0].labels
-    commands = base.recognizer(labels).commands
     outcomes = sweep(streams, base)
     plot_path = out_dir / "streaming_tradeoff.png"
     plot_tradeoff(outcomes, commands, plot_path)

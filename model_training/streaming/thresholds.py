@@ -41,7 +41,13 @@ class Choice:
 
 def check_tuning_report(report: dict, path: str | Path) -> None:
     """Refuse a report of streams other than validation-speaker ones: thresholds chosen on the
-    test streams would then be reported on the audio that chose them."""
+    test streams would then be reported on the audio that chose them; and a file that is no
+    streaming evaluation report (without its model and its sweep of thresholds)."""
+    if not isinstance(report.get("model"), str) or not report.get("sweep"):
+        raise ValueError(
+            f"{path}: not a streaming evaluation report (no model or no sweep of thresholds); "
+            "give the streaming_report.json `evaluate` wrote (its --out folder)"
+        )
     splits = report.get("splits", [f"{REPORTING_SPLIT} (streams that do not record their split)"])
     if splits != [TUNING_SPLIT]:
         raise ValueError(
