@@ -52,6 +52,23 @@ def test_nothing_is_judged_before_two_heartbeats_nor_after_lines_lost():
     assert lateness.detection(50.0) == 0.0
 
 
+def test_a_line_is_late_by_how_long_after_the_first_heartbeat_it_is_read():
+    lateness = ReadLateness()
+    assert lateness.late(50.0) == 0.0  # no heartbeat yet
+    lateness.heartbeat(1000, 10.0)
+    assert lateness.late(10.0) == 0.0
+    assert lateness.late(12.5) == 2.5
+    lateness.lost()
+    assert lateness.late(12.5) == 0.0
+
+
+def test_a_line_read_with_its_heartbeat_is_never_late_by_a_rounding_error():
+    lateness = ReadLateness()  # offset + board time comes out 7e-15 s after the second read
+    lateness.heartbeat(0, 56.08299889315482)
+    lateness.heartbeat(1971, 58.05404629361994)
+    assert lateness.late(58.05404629361994) == 0.0
+
+
 def live_blocks(lateness: AudioLateness, start_ms: int, count: int, host: float) -> list[float]:
     """How late `count` blocks of 100 ms from audio time `start_ms` are, each read as it is
     recorded (its read waited for it, 90 ms), the first at `host`."""
@@ -90,3 +107,14 @@ def test_a_read_the_assistant_was_stopped_in_is_as_late_as_it_waited():
     stopped = lateness.block(2100, 32.0, waited=30.0)  # stopped while it waited for its audio
     assert stopped == pytest.approx(29.9, abs=0.01)
     assert lateness.block(2200, 32.001, None) == pytest.approx(29.8, abs=0.01)
+
+
+def test_a_block_late_by_no_more_than_its_read_waited_keeps_the_estimate():
+    """Only a block later than its read took tells of audio lost."""
+    blocks = [(100, 8.0), (1100, 9.5)]
+    probe = AudioLateness()
+    late = [probe.block(ms, received, None) for ms, received in blocks][-1]
+    assert late > 0.4
+    lateness = AudioLateness()
+    lateness.block(*blocks[0], None)
+    assert lateness.block(*blocks[1], waited=late) == late

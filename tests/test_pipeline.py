@@ -333,3 +333,23 @@ def test_int8_features_from_the_lookup_equal_the_board_s_arithmetic():
     assert len(np.unique(expected)) == 256
     with pytest.raises(ValueError, match="uint16"):
         contract.to_int8(np.array([-1, 5]))
+
+
+def test_int8_features_are_the_scaled_values_rounded_half_up_and_clamped():
+    """The arithmetic of assistant/features.py that the firmware repeats with its header."""
+    from assistant.features import FeatureContract, input_multiplier, to_int8
+
+    assert input_multiplier(10 / 256, 0.1) == 25600  # 0.390625 in 16-bit fixed point
+    half = input_multiplier(1, 2)
+    values = np.array([0, 1, 2, 3, 301, 65535])  # halves: 0.5, 1.5 and 150.5 round up
+    np.testing.assert_array_equal(to_int8(values, half, -128), [-128, -127, -127, -126, 23, 127])
+    with pytest.raises(ValueError, match="uint16"):
+        to_int8(np.array([65536]), half, 0)
+    card = {"labels": ["up"], "feature_scale": 10 / 256, "input_scale": 0.1, "input_zero_point": 0}
+    contract = FeatureContract.from_card(card)  # a card that names no window: 1 s, 49 slices
+    window = (contract.slices, contract.channels, contract.window_ms, contract.stride_ms)
+    assert (window, contract.sample_rate, contract.input_multiplier) == (
+        (49, 40, 30, 20),
+        16000,
+        25600,
+    )

@@ -55,6 +55,13 @@ def test_bytes_outside_ascii_are_rejected():
     assert caught.value.code == "not_ascii"
 
 
+@pytest.mark.parametrize(("char", "code"), [("~", "bad_value"), ("\x7f", "not_ascii")])
+def test_printable_ascii_ends_at_the_tilde(char, code):
+    with pytest.raises(protocol.ProtocolError) as caught:
+        protocol.parse_line(f"ERR seq=1 msg=x{char}")
+    assert caught.value.code == code
+
+
 @pytest.mark.parametrize("vector", REQUESTS["valid"], ids=lambda v: v["line"])
 def test_valid_requests_parse_and_round_trip(vector):
     request = protocol.parse_request(vector["line"])
@@ -108,6 +115,18 @@ def test_printable_garbage_is_either_a_message_or_a_protocol_error(text):
     assert protocol.parse_line(protocol.encode(message)) == message
 
 
+def test_a_command_as_a_person_writes_it_is_a_label():
+    assert protocol.command_name("STOP") == "stop"
+    assert protocol.command_name("Stöp") == "Stöp"  # kept, to be refused as no label
+
+
+def test_requests_end_at_any_line_end_even_one_cut_between_reads():
+    lines = protocol.RequestLines()
+    assert lines.feed(b"PING a\r") == [b"PING a"]  # screen and PuTTY send a bare CR on Enter
+    assert lines.feed(b"\nIN") == []  # the rest of that CRLF: no empty request
+    assert lines.feed(b"FO\nHELLO\r\n") == [b"INFO", b"HELLO"]
+
+
 def test_sequence_arithmetic_wraps():
     assert protocol.next_seq(protocol.MAX_SEQ) == 0
     assert protocol.lost_between(5, 6) == 0
@@ -116,6 +135,9 @@ def test_sequence_arithmetic_wraps():
     assert protocol.lost_between(9, 9) is None  # a repeated line
     assert protocol.lost_between(9, 5) is None  # a count restarted without a HELLO
     assert protocol.lost_between(1, protocol.MAX_SEQ) is None
+    half = protocol.MAX_SEQ // 2  # up to half the counter ahead is lines lost, beyond is a restart
+    assert protocol.lost_between(0, half) == half - 1
+    assert protocol.lost_between(0, half + 1) is None
 
 
 def test_a_failed_setup_is_told_by_its_stage():

@@ -5,7 +5,7 @@ import logging
 import pytest
 from manual_clock import Clock
 
-from assistant.ratelimit import WarningLimiter
+from assistant.ratelimit import WarningLimiter, counted
 
 log = logging.getLogger("assistant.test")
 
@@ -100,3 +100,37 @@ def test_a_kind_logged_at_its_own_level_is_summed_up_in_its_own_words(caplog):
         (logging.INFO, "replug 0"),
         (logging.INFO, "3 more replug(s) in the last 10 minutes"),
     ]
+
+
+def test_by_default_each_kind_logs_ten_warnings_a_minute(logged):
+    """`device.max_line_errors` (10 a minute) when the configuration does not say."""
+    clock = Clock()
+    limiter = WarningLimiter(clock=clock)
+    warn(limiter, "lost-line", 12)
+    clock.now += 59.9
+    limiter.flush()
+    assert logged() == [f"lost-line {number}" for number in range(10)]
+    clock.now += 0.1
+    limiter.flush()
+    assert logged() == ["2 more lost-line warning(s) suppressed in the last minute"]
+
+
+def test_a_suppressed_warning_logged_late_after_all_is_not_summed_up(logged):
+    clock, limiter = on_manual_clock(per_window=1, window=60)
+    limiter.logged_late("lost-line")  # no window yet: nothing to take back
+    warn(limiter, "lost-line", 3)
+    limiter.logged_late("lost-line")
+    warn(limiter, "malformed-line", 1)
+    limiter.logged_late("malformed-line")  # none suppressed: nothing to take back
+    clock.now += 60
+    limiter.flush()
+    assert logged() == [
+        "lost-line 0",
+        "malformed-line 0",
+        "1 more lost-line warning(s) suppressed in the last minute",
+    ]
+
+
+def test_a_count_is_shown_with_its_parts_by_kind():
+    assert counted(3, {"stale": 2, "bad": 1}) == "3 (bad 1, stale 2)"
+    assert counted(0, {}) == "0"

@@ -149,3 +149,24 @@ def test_window_averages_are_the_averages_the_recognizer_reports():
         kept = np.count_nonzero((times <= t) & (t - times < 1000))
         assert count == kept
         assert found.score == pytest.approx(average.max() / 255, abs=0.0005)
+
+
+def test_the_score_rounds_half_up_from_the_exact_average_as_the_board_does():
+    recognizer = Recognizer(LABELS, minimum_count=7)
+    for t in range(0, 140, 20):  # "up": u = 12 six times, then 11: 83 / (7 * 255) = 0.046499
+        recognizer.process(scores("up", -116 if t < 120 else -117), t)
+    assert recognizer.averages()["up"] == 0.046
+
+
+def test_board_times_after_the_wrap_follow_those_before_it():
+    recognizer = Recognizer(LABELS)
+    times = [2**32 - 40, 2**32 - 20, 0, 20]  # the board's uptime wraps from 2**32 - 1 to 0
+    found = [recognizer.process(scores("up"), t) for t in times]
+    assert found == [None, None, Recognition("up", 1.0, 0), None]
+
+
+def test_by_default_a_detection_is_followed_by_1_5_s_of_quiet():
+    recognizer = Recognizer(LABELS)
+    assert [d.time_ms for d in feed(recognizer, "up", 0, 1000)] == [40]
+    assert recognizer.process(scores("up"), 1539) is None
+    assert recognizer.process(scores("up"), 1540) == Recognition("up", 1.0, 1540)
