@@ -122,13 +122,10 @@ def test_a_suppressed_warning_logged_late_after_all_is_not_summed_up(logged):
     limiter.logged_late("lost-line")
     warn(limiter, "malformed-line", 1)
     limiter.logged_late("malformed-line")  # none suppressed: nothing to take back
+    assert logged() == ["lost-line 0", "malformed-line 0"]
     clock.now += 60
     limiter.flush()
-    assert logged() == [
-        "lost-line 0",
-        "malformed-line 0",
-        "1 more lost-line warning(s) suppressed in the last minute",
-    ]
+    assert logged() == ["1 more lost-line warning(s) suppressed in the last minute"]
 
 
 def test_a_count_is_shown_with_its_parts_by_kind():
