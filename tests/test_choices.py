@@ -47,4 +47,7 @@ def test_the_hint_offers_at_most_three_names_the_nearest_first() -> None:
         "did you mean 'en' (or 'en-us', 'en-029')? "
     )
     assert valid_choices("sya", ["say", "stop"]) == "did you mean 'say'? valid: say, stop"
+    assert valid_choices("stat", ["start", "status", "stop"]) == (  # the nearest alone
+        "did you mean 'start'? valid: start, status, stop"
+    )
     assert valid_choices("x", [], "installed skills") == "installed skills: none"
