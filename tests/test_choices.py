@@ -43,8 +43,12 @@ def test_slips_come_first_then_the_likest_names() -> None:
 def test_the_hint_offers_at_most_three_names_the_nearest_first() -> None:
     assert did_you_mean([]) == ""
     assert did_you_mean(["en"]) == "did you mean 'en'? "
+    assert did_you_mean(["en", "en-us"]) == "did you mean 'en' (or 'en-us')? "
     assert did_you_mean(["en", "en-us", "en", "en-029", "en-gb-scotland"]) == (
         "did you mean 'en' (or 'en-us', 'en-029')? "
     )
     assert valid_choices("sya", ["say", "stop"]) == "did you mean 'say'? valid: say, stop"
+    assert valid_choices("stat", ["start", "status", "stop"]) == (  # the nearest alone
+        "did you mean 'start'? valid: start, status, stop"
+    )
     assert valid_choices("x", [], "installed skills") == "installed skills: none"

@@ -26,7 +26,7 @@ from wav import read_wav
 
 from assistant.download import DownloadError
 from assistant.espeak import espeak_to_file
-from assistant.phrase import PhraseListener, phrase_from_result, transcribe
+from assistant.phrase import PhraseListener, microphone_chunks, phrase_from_result, transcribe
 from assistant.plugin import Amount, parse_amount
 from assistant.speech import speech_settings
 from assistant.vosk_models import add_commands, check_model, download_model
@@ -166,6 +166,14 @@ def test_listening_stops_between_chunks_once_told_to(
     read.clear()
     assert listener(KOREAN_GRAMMAR, 3.0, lambda: len(read) == 3) is None
     assert len(read) == 3
+
+
+def test_its_own_stream_is_read_a_tenth_of_a_second_at_a_time(alsa_home: Path) -> None:
+    """With the board as the source the phrase reads its own stream in chunks of 0.1 s (1600
+    samples), between which being told to stop is checked."""
+    plug_in(alsa_home, np.zeros(16000, np.int16))
+    chunks = list(microphone_chunks(DEVICE, 0.5))
+    assert chunks and {len(chunk) for chunk in chunks} == {3200}
 
 
 def test_silence_gives_no_phrase(korean_listener: PhraseListener) -> None:

@@ -26,6 +26,8 @@ from assistant import logformat
 from assistant.phrase import PhraseListener
 from assistant.plugin import CommandEvent, NothingToDo, SkillError, time_of_day_in_words
 from assistant.plugin_testing import SkillUnderTest
+from skills import timer_anchors
+from skills.timer_anchors import Anchors, current_boot
 from skills.timer_store import FORMAT, TimerStore, store_problem
 from skills.timers import TimersSkill, _ring_again, _shifted
 
@@ -1287,3 +1289,17 @@ def test_the_anchors_of_timers_gone_are_forgotten_at_the_next_start(
     with closing(sqlite3.connect(database)) as connection:
         anchored = connection.execute("SELECT id, boot FROM clock_anchors").fetchall()
     assert anchored == [("timer:eggs", "first boot")]
+
+
+def test_with_no_kernel_boot_id_timers_are_anchored_on_this_process_alone(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Where the kernel tells no boot id, the process stands for the boot: its anchors are
+    its own, the same for every timer it sets, and no later process takes them for its."""
+    monkeypatch.setattr(timer_anchors, "BOOT_ID", tmp_path / "no boot_id")
+    boot = current_boot()
+    assert re.fullmatch(r"[0-9a-f]{32}", boot) and current_boot() == boot
+    anchors = Anchors(tmp_path / "timers.sqlite", boot)
+    assert anchors.stored().jobs == set()  # as a start finds them: the table is made
+    anchors.record("timer:tea", 5.0)
+    assert Anchors(tmp_path / "timers.sqlite", boot).stored().this_boot == {"timer:tea": 5.0}

@@ -256,6 +256,25 @@ def test_a_cut_reply_ends_at_a_word_with_the_marker_within_the_timeout() -> None
     assert fitting_reply("Tea is due at five", tight) == ("Tea is", "due at five")
 
 
+def test_a_reply_costing_just_what_the_timeout_holds_is_said_whole_a_digit_as_ten() -> None:
+    settings = speech_settings({"rate": 170, "timeout": 2})  # 28 plain characters
+    assert fitting_reply("Tea is due at 5 pm.", settings) == ("Tea is due at 5 pm.", "")  # 18 + 10
+    assert fitting_reply("Pasta is due at 5 pm", settings) == (  # 19 + 10: one too many
+        "Pasta is due at" + CUT_MARKER,
+        "5 pm",
+    )
+
+
+def test_a_word_ending_halfway_through_what_fits_is_where_the_reply_is_cut() -> None:
+    settings = speech_settings({"rate": 170, "timeout": 2})  # 16 before the marker: 8 is half
+    said, rest = fitting_reply("Reminder Shakespeare's sonnets are due", settings)
+    assert (said, rest) == ("Reminder" + CUT_MARKER, "Shakespeare's sonnets are due")
+    said, rest = fitting_reply("Remind me at ten thirty sharp", settings)  # a word ends at 16
+    assert (said, rest) == ("Remind me at ten" + CUT_MARKER, "thirty sharp")
+    said, rest = fitting_reply("Remind Shakespeare's sonnets today", settings)  # none from 8 to 16
+    assert (said, rest) == ("Remind Shakespea" + CUT_MARKER, "re's sonnets today")
+
+
 def test_the_listener_hears_where_a_reply_was_cut(
     audio_output: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
