@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from assistant import protocol
+from assistant.features import FeatureContract, input_multiplier, to_int8
 from assistant.model_files import DEFAULT_MODEL, load_contract, load_model
 from assistant.model_runner import Int8Model, ModelError
 from assistant.pipeline import (
@@ -123,7 +124,6 @@ def test_scores_equal_the_tflm_interpreter_on_the_same_features(tiny_model):
 
 def test_the_default_model_scores_equal_the_tflm_interpreter_on_speech():
     pytest.importorskip("tflite_micro", reason="tflite-micro is not installed")
-    from assistant.model_files import DEFAULT_MODEL
     from model_training.quantize import run_tflm
 
     if not DEFAULT_MODEL.exists():
@@ -301,7 +301,6 @@ def test_convolutions_in_numpy_equal_the_tflm_interpreter(tmp_path):
     pytest.importorskip("tflite_micro", reason="tflite-micro is not installed")
     import tiny_kws_model
 
-    from assistant.model_runner import Int8Model
     from model_training.quantize import run_tflm
 
     path = tiny_kws_model.build_conv(tmp_path)
@@ -322,8 +321,6 @@ def test_convolutions_in_numpy_equal_the_tflm_interpreter(tmp_path):
 
 
 def test_int8_features_from_the_lookup_equal_the_board_s_arithmetic():
-    from assistant.features import to_int8
-
     _, contract = load_model()
     every = np.arange(0x10000, dtype=np.uint16).reshape(256, 256)
     expected = to_int8(every.astype(np.int64), contract.input_multiplier, contract.input_zero_point)
@@ -337,16 +334,19 @@ def test_int8_features_from_the_lookup_equal_the_board_s_arithmetic():
 
 def test_int8_features_are_the_scaled_values_rounded_half_up_and_clamped():
     """The arithmetic of assistant/features.py that the firmware repeats with its header."""
-    from assistant.features import FeatureContract, input_multiplier, to_int8
-
     assert input_multiplier(10 / 256, 0.1) == 25600  # 0.390625 in 16-bit fixed point
     half = input_multiplier(1, 2)
     values = np.array([0, 1, 2, 3, 301, 65535])  # halves: 0.5, 1.5 and 150.5 round up
     np.testing.assert_array_equal(to_int8(values, half, -128), [-128, -127, -127, -126, 23, 127])
     with pytest.raises(ValueError, match="uint16"):
         to_int8(np.array([65536]), half, 0)
+
+
+def test_a_card_that_names_no_window_gives_the_one_second_window_of_49_slices():
+    """A card that leaves out its window's fields is read with the frontend's: 49 slices of 40
+    channels, 30 ms windows 20 ms apart, at 16 kHz."""
     card = {"labels": ["up"], "feature_scale": 10 / 256, "input_scale": 0.1, "input_zero_point": 0}
-    contract = FeatureContract.from_card(card)  # a card that names no window: 1 s, 49 slices
+    contract = FeatureContract.from_card(card)
     window = (contract.slices, contract.channels, contract.window_ms, contract.stride_ms)
     assert (window, contract.sample_rate, contract.input_multiplier) == (
         (49, 40, 30, 20),
