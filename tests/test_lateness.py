@@ -62,8 +62,12 @@ def test_a_line_is_late_by_how_long_after_the_first_heartbeat_it_is_read():
     assert lateness.late(12.5) == 0.0
 
 
-def test_a_line_read_with_its_heartbeat_is_never_late_by_a_rounding_error():
-    lateness = ReadLateness()  # offset + board time comes out 7e-15 s after the second read
+def test_a_line_read_with_its_heartbeat_is_late_by_zero_never_less():
+    """A lateness is never below zero, even where float rounding puts a heartbeat's sending a
+    hair after its reading. The two read times were found by a random search for such a pair:
+    the second sets the offset (58.054... - 1.971), and that offset + 1.971 comes out 7e-15 s
+    above 58.054..., so received - sent is negative before the clamp."""
+    lateness = ReadLateness()
     lateness.heartbeat(0, 56.08299889315482)
     lateness.heartbeat(1971, 58.05404629361994)
     assert lateness.late(58.05404629361994) == 0.0
