@@ -165,21 +165,21 @@ def extract(archive: Path, target_dir: Path) -> Path:
     """Unpack a .zip, .tar, .tar.gz or .tgz archive into `target_dir` and return it.
 
     Every member is checked before anything is written: absolute paths, `..` components and
-    links pointing outside the target raise UnsafeArchiveError; so do device files.
+    links pointing outside the target raise UnsafeArchiveError; so do device files. An archive
+    of another type, or one that cannot be read (damaged, cut short), raises ValueError.
     """
     archive = Path(archive)
     target = Path(target_dir).resolve()
     target.mkdir(parents=True, exist_ok=True)
     name = archive.name.lower()
+    if name.endswith(".zip"):
+        unpack = _extract_zip
+    elif name.endswith((".tar.gz", ".tgz", ".tar")):
+        unpack = _extract_tar
+    else:
+        raise ValueError(f"{archive}: unknown archive type (expected .zip, .tar.gz, .tgz, .tar)")
     try:
-        if name.endswith(".zip"):
-            _extract_zip(archive, target)
-        elif name.endswith((".tar.gz", ".tgz", ".tar")):
-            _extract_tar(archive, target)
-        else:
-            raise ValueError(
-                f"{archive}: unknown archive type (expected .zip, .tar.gz, .tgz, .tar)"
-            )
+        unpack(archive, target)
     except (tarfile.TarError, zipfile.BadZipFile, EOFError) as error:  # EOFError: cut short
         reason = str(error).splitlines()[0].rstrip(":")  # tarfile lists each method it tried
         raise ValueError(

@@ -83,8 +83,8 @@ def run(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
 
 
 def _message(error: Exception) -> str:
-    """What went wrong in a line: a system error's path and reason (`PATH: Not a directory`),
-    any other error's own message."""
+    """What went wrong in a line: a system error's path and reason (`PATH: cannot use it (Not
+    a directory)`), any other error's own message."""
     if isinstance(error, OSError) and error.filename is not None and error.strerror:
         return f"{error.filename}: cannot use it ({error.strerror})"
     return str(error)

@@ -120,6 +120,7 @@ def cmd_thresholds(args) -> None:
     from model_training.json_files import read_object
     from model_training.streaming.thresholds import (
         HEADER_NAME,
+        REPORT_REMEDY,
         card_text,
         card_with_chosen_thresholds,
         check_tuning_report,
@@ -130,8 +131,7 @@ def cmd_thresholds(args) -> None:
     )
 
     report_path = Path(args.report)
-    remedy = "give the streaming_report.json `evaluate` wrote (its --out folder)"
-    report = read_object(report_path, "evaluation report", remedy)
+    report = read_object(report_path, "evaluation report", REPORT_REMEDY)
     check_tuning_report(report, report_path)
     budget = args.max_false_accepts_per_hour
     choice = choose_thresholds(report, budget)
@@ -204,11 +204,7 @@ def parser() -> argparse.ArgumentParser:
         "--minutes", type=number(0, above=True), default=60.0, help="default: %(default)s"
     )
     build.add_argument(
-        "--snr",
-        type=number(-math.inf),
-        nargs="+",
-        default=[5.0, 10.0, 20.0],
-        help="dB (default: 5 10 20)",
+        "--snr", type=number(), nargs="+", default=[5.0, 10.0, 20.0], help="dB (default: 5 10 20)"
     )
     build.add_argument(
         "--command-share",

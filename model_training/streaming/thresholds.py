@@ -19,6 +19,8 @@ from model_training.settings import FIRMWARE_MODEL_DIR, REPO_ROOT
 from model_training.streaming import REPORTING_SPLIT, TUNING_SPLIT
 
 HEADER_NAME = "kws_thresholds.h"
+REPORT_REMEDY = "give the streaming_report.json `evaluate` wrote (its --out folder)"
+"""What to give `thresholds --report` instead of a file that is no evaluation report."""
 
 
 ZERO_COUNT_BOUND = 3.0
@@ -46,7 +48,7 @@ def check_tuning_report(report: dict, path: str | Path) -> None:
     if not isinstance(report.get("model"), str) or not report.get("sweep"):
         raise ValueError(
             f"{path}: not a streaming evaluation report (no model or no sweep of thresholds); "
-            "give the streaming_report.json `evaluate` wrote (its --out folder)"
+            f"{REPORT_REMEDY}"
         )
     splits = report.get("splits", [f"{REPORTING_SPLIT} (streams that do not record their split)"])
     if splits != [TUNING_SPLIT]:
