@@ -165,7 +165,8 @@ def extract(archive: Path, target_dir: Path) -> Path:
     """Unpack a .zip, .tar, .tar.gz or .tgz archive into `target_dir` and return it.
 
     Every member is checked before anything is written: absolute paths, `..` components and
-    links pointing outside the target raise UnsafeArchiveError; so do device files.
+    links pointing outside the target raise UnsafeArchiveError; so do device files. An archive
+    of another type, or one that cannot be read (cut short, not an archive), raises ValueError.
     """
     archive = Path(archive)
     target = Path(target_dir).resolve()
