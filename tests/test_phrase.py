@@ -397,6 +397,24 @@ def test_an_unreachable_model_list_is_named(tmp_path: Path) -> None:
         download_model(target_dir=tmp_path, list_url=url, show_progress=False)
 
 
+def test_models_download_names_an_archive_it_cannot_unpack(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """An archive that matches the list's checksum yet is no archive is one line, no traceback."""
+    name = "vosk-model-small-en-us-0.15"
+    archive = b"not a zip archive at all"
+    with serve_model(name, archive) as server:
+        list_url = model_list(server, name, archive)
+        parser = argparse.ArgumentParser()
+        add_commands(parser.add_subparsers(dest="command"))
+        args = parser.parse_args(
+            ["models", "download", "--dir", str(tmp_path), "--list-url", list_url]
+        )
+        assert args.func(args) == 1
+    assert f"{tmp_path / name}.zip: not a readable archive" in capsys.readouterr().err
+    assert not (tmp_path / f".{name}.unpacking").exists()
+
+
 def test_models_download_rejects_an_archive_without_a_model(tmp_path: Path) -> None:
     name = "vosk-model-small-en-us-0.15"
     buffer = io.BytesIO()
