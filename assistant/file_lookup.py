@@ -1,5 +1,5 @@
-"""Looking up a file or folder a configuration names, where the system may refuse to say
-whether it is there."""
+"""Looking up a file or folder (one a configuration or a command line names), where the
+system may refuse to say whether it is there."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ class Missing:
 
     reason: str = ""
     """The system's reason when it would not say what is there (a name longer than it allows,
-    a folder on the way that may not be entered); empty when nothing of that kind is there."""
+    a folder on the way that may not be entered); empty when it said: nothing is there, or
+    something else than looked for."""
 
     @property
     def aside(self) -> str:

@@ -144,7 +144,7 @@ _NUMBER_WORDS = {*_SMALL, *_TENS, *_SCALES}
 
 def _number(words: list[str], text: str) -> int:
     """Value of consecutive number words ("twenty five", "one hundred five", "nineteen
-    hundred"). "hundred" follows a number below a hundred (or none), never "thousand";
+    hundred"). "hundred" follows a number below a hundred or none, not the word "thousand";
     "thousand" comes once."""
     total = current = 0
     previous = ""

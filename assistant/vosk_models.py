@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from assistant.download import DownloadError, extract, fetch, text_progress
+from assistant.download import (
+    DownloadError,
+    UnsafeArchiveError,
+    extract,
+    fetch,
+    text_progress,
+)
 from assistant.file_lookup import missing
 from assistant.paths import data_root
 
@@ -123,7 +129,11 @@ def download_model(
         )
     staging = target / f".{name}.unpacking"
     shutil.rmtree(staging, ignore_errors=True)
-    extract(archive, staging)
+    try:
+        extract(archive, staging)
+    except (ValueError, UnsafeArchiveError) as error:  # unreadable, or a member would escape
+        shutil.rmtree(staging, ignore_errors=True)
+        raise DownloadError(str(error)) from None
     unpacked = staging / name if (staging / name).is_dir() else staging
     problem = check_model(unpacked)
     if problem:

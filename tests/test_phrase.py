@@ -313,6 +313,14 @@ def model_list(server: FileServer, name: str, archive: bytes, md5: str | None = 
     return f"{server.url}/model-list.json"
 
 
+def models_download(*argv: str) -> int:
+    """The exit status of `assistant models download` with `argv`."""
+    parser = argparse.ArgumentParser()
+    add_commands(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["models", "download", *argv])
+    return args.func(args)
+
+
 def test_models_download_fetches_resumes_verifies_and_unpacks(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -320,12 +328,7 @@ def test_models_download_fetches_resumes_verifies_and_unpacks(
     archive = model_zip(name)
     with serve_model(name, archive) as server:
         list_url = model_list(server, name, archive)
-        parser = argparse.ArgumentParser()
-        add_commands(parser.add_subparsers(dest="command"))
-        args = parser.parse_args(
-            ["models", "download", "--dir", str(tmp_path), "--list-url", list_url]
-        )
-        assert args.func(args) == 0
+        assert models_download("--dir", str(tmp_path), "--list-url", list_url) == 0
     model = tmp_path / name
     assert check_model(model) is None
     assert (model / "graph/HCLr.fst").read_bytes() == b"graph"
@@ -379,12 +382,7 @@ def test_a_model_name_that_is_not_a_plain_folder_name_is_refused(
         entry = json.loads(server.files["/model-list.json"])
         entry[0]["name"] = name
         server.files["/model-list.json"] = json.dumps(entry).encode()
-        parser = argparse.ArgumentParser()
-        add_commands(parser.add_subparsers(dest="command"))
-        args = parser.parse_args(
-            ["models", "download", f"--name={name}", "--dir", str(models), "--list-url", list_url]
-        )
-        assert args.func(args) == 1
+        assert models_download(f"--name={name}", "--dir", str(models), "--list-url", list_url) == 1
         assert server.ranges == []  # neither the list nor the archive was fetched
     assert f"{name!r} is not a plain folder name" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["kept", "models"]
@@ -395,6 +393,19 @@ def test_an_unreachable_model_list_is_named(tmp_path: Path) -> None:
         url = f"{server.url}/model-list.json"
     with pytest.raises(DownloadError, match=f"cannot read the Vosk model list at {url}"):
         download_model(target_dir=tmp_path, list_url=url, show_progress=False)
+
+
+def test_models_download_names_an_archive_it_cannot_unpack(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """An archive that matches the list's checksum yet is no archive is one line, no traceback."""
+    name = "vosk-model-small-en-us-0.15"
+    archive = b"not a zip archive at all"
+    with serve_model(name, archive) as server:
+        list_url = model_list(server, name, archive)
+        assert models_download("--dir", str(tmp_path), "--list-url", list_url) == 1
+    assert f"{tmp_path / name}.zip: not a readable archive" in capsys.readouterr().err
+    assert not (tmp_path / f".{name}.unpacking").exists()
 
 
 def test_models_download_rejects_an_archive_without_a_model(tmp_path: Path) -> None:
