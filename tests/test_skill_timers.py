@@ -29,7 +29,7 @@ from assistant.plugin_testing import SkillUnderTest
 from skills import timer_anchors
 from skills.timer_anchors import Anchors, current_boot
 from skills.timer_store import FORMAT, TimerStore, store_problem
-from skills.timers import TimersSkill, _ring_again, _shifted
+from skills.timers import STORE_TABLES, TimersSkill, _ring_again, _shifted
 
 FAST = {"ring_every": 0.3, "ring_for": 1.0, "missed_after": 1}
 
@@ -785,6 +785,36 @@ def test_a_ringing_timer_rings_on_and_is_silenced_when_the_store_becomes_unwrita
         assert skill.do("stop") == "Timer silenced"
         rung, silenced = skill.replies.count("Tea is done"), ring_every_after_now(skill)
         assert replies_once_settled(skill, silenced).count("Tea is done") == rung
+
+
+def test_the_store_looks_up_the_changes_it_could_not_write_as_they_are_in_memory(
+    tmp_path: Path,
+) -> None:
+    """A timer the store could not update is found as updated, one it could not remove is
+    found gone, though the database still holds each as it was."""
+    failed: list[Exception] = []
+    database = tmp_path / "timers.sqlite"
+    stores = {
+        name: TimerStore(database, table, failed.append) for name, table in STORE_TABLES.items()
+    }
+    scheduler = BackgroundScheduler(jobstores=stores, timezone=timezone.utc)
+    scheduler.start(paused=True)  # runs nothing: only the store's answers are looked at
+    try:
+        due = datetime.now(timezone.utc) + timedelta(hours=1)
+        for name in ("tea", "eggs"):
+            scheduler.add_job(print, DateTrigger(due), id=name, name=name)
+        with unwritable(tmp_path):
+            scheduler.modify_job("tea", name="green tea")
+            scheduler.remove_job("eggs")
+            assert len(failed) == 2
+            assert stores["default"].lookup_job("tea").name == "green tea"
+            assert stores["default"].lookup_job("eggs") is None
+            assert {job_id: state["name"] for job_id, state in stored_jobs(database).items()} == {
+                "eggs": "eggs",
+                "tea": "tea",
+            }
+    finally:
+        scheduler.shutdown(wait=False)
 
 
 HELD_WHERE = {
