@@ -237,6 +237,7 @@ def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
 
 def parser() -> argparse.ArgumentParser:
     from model_training.download import SPEECH_COMMANDS_SHA256, SPEECH_COMMANDS_URL
+    from model_training.record import MIN_NOISE_SECONDS, MIN_WINDOW
     from model_training.settings import COMMANDS
 
     top = argparse.ArgumentParser(prog="python -m model_training", description=__doc__)
@@ -274,12 +275,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--words", nargs="+", default=list(COMMANDS), help="command words (default: %(default)s)"
     )
-    p.add_argument("--per-word", type=int, default=120, help="clips per command (%(default)s)")
+    p.add_argument("--per-word", type=whole(1), default=120, help="clips per command (%(default)s)")
     p.add_argument(
-        "--per-unknown-word", type=int, default=8, help="clips per other word (%(default)s)"
+        "--per-unknown-word", type=whole(0), default=8, help="clips per other word (%(default)s)"
     )
     p.add_argument(
-        "--sentences", type=int, default=300, help="sentences without a command (%(default)s)"
+        "--sentences", type=whole(0), default=300, help="sentences without a command (%(default)s)"
     )
     p.add_argument("--seed", type=seed, default=0, help="default: %(default)s")
     p.set_defaults(func=cmd_synth)
@@ -290,7 +291,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--words", nargs="+", default=list(COMMANDS), help="the words (default: %(default)s)"
     )
-    p.add_argument("--takes", type=int, default=10, help="takes of each word (%(default)s)")
+    p.add_argument("--takes", type=whole(1), default=10, help="takes of each word (%(default)s)")
     p.add_argument(
         "--device",
         default="default",
@@ -298,13 +299,18 @@ def parser() -> argparse.ArgumentParser:
         "(default: %(default)s)",
     )
     p.add_argument(
-        "--window", type=float, default=2.0, help="seconds recorded per take (%(default)s)"
+        "--window",
+        type=number(MIN_WINDOW),
+        default=2.0,
+        help=f"seconds recorded per take, {MIN_WINDOW:g} or more: room for a clip's second "
+        "(%(default)s)",
     )
     p.add_argument(
         "--noise",
-        type=float,
+        type=number(MIN_NOISE_SECONDS),
         metavar="SECONDS",
-        help="record the room's noise this long into _background_noise_/ instead of words",
+        help="record the room's noise this long into _background_noise_/ instead of words "
+        f"({MIN_NOISE_SECONDS:g} or more)",
     )
     p.set_defaults(func=cmd_record)
 

@@ -24,6 +24,7 @@ from model_training.evaluate import (
     predict_float,
 )
 from model_training.examples import Examples, Recipe
+from model_training.json_files import read_object
 from model_training.models import macs
 from model_training.settings import (
     COMMANDS,
@@ -109,12 +110,11 @@ class Pipeline:
         return f"python -m model_training {step} --run {self.run}"
 
     def step_record(self, name: str, step: str) -> dict:
-        """A step's record in the run folder (training.json, quantize.json), or a message that
-        names the step that writes it."""
-        path = self.run_dir / name
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: missing; run `{self.command(step)}`")
-        return json.loads(path.read_text())
+        """A step's record in the run folder (training.json, quantize.json); ValueError naming
+        the step that writes it when the record is missing or damaged."""
+        return read_object(
+            self.run_dir / name, f"record of `{step}`", f"run `{self.command(step)}`"
+        )
 
     def checkpoint(self) -> str:
         """The sha256 of the run's best.keras, once a finished `train` has recorded it."""

@@ -25,6 +25,8 @@ BLOCK = SAMPLE_RATE // 10
 """The microphone is read 100 ms at a time."""
 MIN_WINDOW = 1.2
 """The shortest recording of a take, in seconds: a clip's second and room around the word."""
+MIN_NOISE_SECONDS = 1.0
+"""The shortest recording of the room's noise, in seconds: a clip's second."""
 DEVICES = "`assistant devices` lists the microphones and whether each can be used"
 INTERRUPTED = 130
 """The exit status of a session stopped by Ctrl-C, as a shell reports SIGINT."""
@@ -220,10 +222,10 @@ def record(
 ) -> int:
     """A session at the microphone `device` (as `microphone.device` names one): the room's noise
     for `noise_seconds` when given, else `takes` takes of each of `words` by `speaker`. The exit
-    status: 0 when done, 130 when stopped by Ctrl-C, 1 when the prompts' input ended first."""
-    if noise_seconds is not None and noise_seconds < 1:
-        raise ValueError(f"--noise {noise_seconds:g}: record at least 1 second of noise")
-    ident = None if noise_seconds is not None else _checked(speaker, words, takes, window_seconds)
+    status: 0 when done, 130 when stopped by Ctrl-C, 1 when the prompts' input ended first.
+    The command line bounds the numbers: `takes` 1 or more, `window_seconds` MIN_WINDOW or
+    more, `noise_seconds` MIN_NOISE_SECONDS or more."""
+    ident = None if noise_seconds is not None else _checked(speaker, words)
     try:
         stream = open_microphone(device, BLOCK, setting="--device")
     except MicrophoneError as error:
@@ -259,16 +261,10 @@ def _introduce(speaker: str, ident: str, words: Sequence[str], say: Callable[[st
         say(f"{', '.join(others)}: not commands of LABELS, so `index` labels them unknown")
 
 
-def _checked(speaker: str | None, words: Sequence[str], takes: int, window: float) -> str:
-    """The speaker's id, once the options of a session of words are found right."""
+def _checked(speaker: str | None, words: Sequence[str]) -> str:
+    """The speaker's id, once the speaker and words of a session of words are found right."""
     if not speaker:
         raise ValueError("--speaker NAME is needed: the speaker's name is in every clip's name")
-    if takes < 1:
-        raise ValueError(f"--takes {takes}: record at least one take of each word")
-    if window < MIN_WINDOW:
-        raise ValueError(
-            f"--window {window:g}: at least {MIN_WINDOW:g} s, room for a clip's second"
-        )
     try:
         check_commands(words)
     except ValueError as error:

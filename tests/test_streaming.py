@@ -454,6 +454,26 @@ def test_a_thresholds_header_that_cannot_be_read_is_named(tmp_path: Path) -> Non
         (["build", "--seed", "-1"], "argument --seed: an integer from 0 to 4294967295, not '-1'"),
         (["evaluate", "s.wav", "--thresholds", "on=0.9"], "argument --thresholds: a JSON object"),
         (
+            ["evaluate", "s.wav", "--threshold", "1.5"],
+            "argument --threshold: a finite number from 0 to 1, not '1.5'",
+        ),
+        (
+            ["evaluate", "s.wav", "--average-window-ms", "10"],
+            "argument --average-window-ms: an integer from 20 to 60000, not '10'",
+        ),
+        (
+            ["evaluate", "s.wav", "--suppression-ms", "-1"],
+            "argument --suppression-ms: an integer from 0 to 3600000, not '-1'",
+        ),
+        (
+            ["evaluate", "s.wav", "--minimum-count", "0"],
+            "argument --minimum-count: an integer from 1 to 64, not '0'",
+        ),
+        (
+            ["evaluate", "s.wav", "--inference-every", "0"],
+            "argument --inference-every: an integer from 1 to 100, not '0'",
+        ),
+        (
             ["thresholds", "--max-false-accepts-per-hour", "-1"],
             "argument --max-false-accepts-per-hour: a finite number from 0, not '-1'",
         ),
@@ -514,6 +534,6 @@ def test_recognizer_settings_are_checked_before_any_stream_is_scored(tiny_model,
     write_wav(wav, np.zeros(16000))
     StreamTruth({}, duration_ms=1000).save(wav.with_suffix(".json"))
     args = ["evaluate", str(wav), "--model", str(tiny_model), "--out", str(tmp_path / "out")]
-    assert main([*args, "--threshold", "3"]) == 1
-    assert "threshold must be a number from 0 to 1, got 3.0" in capsys.readouterr().err
+    assert main([*args, "--thresholds", '{"on": 3}']) == 1
+    assert "threshold must be a number from 0 to 1, got 3" in capsys.readouterr().err
     assert sorted(path.name for path in tmp_path.iterdir()) == ["out", "s.json", "s.wav"]

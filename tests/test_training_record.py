@@ -236,8 +236,6 @@ def test_without_the_microphone_the_problem_and_how_to_list_the_microphones_are_
     [
         (["--words", "Lamp"], "--words: 'Lamp' cannot be a command: use 1-16 characters"),
         (["--speaker", "__"], "--speaker '__' has no letters or digits"),
-        (["--window", "1"], "--window 1: at least 1.2 s"),
-        (["--takes", "0"], "--takes 0: record at least one take"),
     ],
 )
 def test_options_that_cannot_make_a_session_are_refused_before_recording(
@@ -246,6 +244,27 @@ def test_options_that_cannot_make_a_session_are_refused_before_recording(
     argv = ["record", "--device", DEVICE, "--output", str(tmp_path), "--speaker", "me", *options]
     assert main(argv) == 1
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--window", "1"], "argument --window: a finite number from 1.2, not '1'"),
+        (["--window", "inf"], "argument --window: a finite number from 1.2, not 'inf'"),
+        (["--takes", "0"], "argument --takes: an integer of 1 or more, not '0'"),
+        (["--noise", "0.5"], "argument --noise: a finite number from 1, not '0.5'"),
+        (["--noise", "nan"], "argument --noise: a finite number from 1, not 'nan'"),
+    ],
+)
+def test_numbers_that_cannot_make_a_session_are_refused_before_recording(
+    tmp_path, capsys, options, message
+):
+    argv = ["record", "--device", DEVICE, "--output", str(tmp_path), "--speaker", "me", *options]
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
 
 
 def test_a_speaker_name_becomes_an_id_the_layout_keeps_whole():

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from model_training import command_line, settings
-from model_training.command_line import number, seed, share
+from model_training.command_line import number, seed, share, whole
 from model_training.settings import FIRMWARE_MODEL_DIR, REPO_ROOT, SHARED_DIR, data_dir
 from model_training.streaming import REPORTING_SPLIT, STREAM_SPLITS
 
@@ -30,6 +30,21 @@ def _thresholds(text: str) -> dict:
             f"""a JSON object of a threshold per command, such as '{{"on": 0.85}}', not {text!r}"""
         )
     return thresholds
+
+
+def _add_recognizer_options(parser: argparse.ArgumentParser) -> None:
+    """The recognizer's options (--average-window-ms, ...): the `microphone:` section's settings
+    of the same names, with their bounds and defaults."""
+    from assistant.microphone_settings import MICROPHONE_SETTINGS
+
+    names = ("average_window_ms", "suppression_ms", "minimum_count", "inference_every")
+    for setting in (s for s in MICROPHONE_SETTINGS if s.name in names):
+        parser.add_argument(
+            "--" + setting.name.replace("_", "-"),
+            type=whole(int(setting.minimum), int(setting.maximum)),
+            default=setting.default,
+            help=f"{setting.help}; as microphone.{setting.name} (default: %(default)s)",
+        )
 
 
 def _recognizer_settings(args):
@@ -235,18 +250,14 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", default=str(data_dir() / "streaming"), help=default)
     evaluate.add_argument(
         "--threshold",
-        type=float,
+        type=number(0.0, 1.0),
         default=0.8,
-        help="of every command, when --thresholds is not given (default: %(default)s)",
+        help="of every command, 0 to 1, when --thresholds is not given (default: %(default)s)",
     )
     evaluate.add_argument(
         "--thresholds", type=_thresholds, help="per command, JSON: '{\"on\": 0.85}'"
     )
-    recognizer = "the recognizer's, as in the microphone: section (default: %(default)s)"
-    evaluate.add_argument("--average-window-ms", type=int, default=1000, help=recognizer)
-    evaluate.add_argument("--suppression-ms", type=int, default=1500, help=recognizer)
-    evaluate.add_argument("--minimum-count", type=int, default=3, help=recognizer)
-    evaluate.add_argument("--inference-every", type=int, default=5, help=recognizer)
+    _add_recognizer_options(evaluate)
     evaluate.set_defaults(func=cmd_evaluate)
 
     thresholds = steps.add_parser(
