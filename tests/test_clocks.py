@@ -11,6 +11,7 @@ import sys
 import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from manual_clock import Clock
@@ -24,17 +25,19 @@ from assistant.rooms.satellite import Satellite
 from assistant.sources import DeviceSession
 
 
+def _telling(seen: list[tuple[str, float]], **clocks: Any) -> ClockWatch:
+    """A watch that tells `seen` each change: ("woke", seconds slept), ("stepped", seconds)."""
+    return ClockWatch(
+        lambda slept: seen.append(("woke", slept)),
+        lambda by: seen.append(("stepped", by)),
+        **clocks,
+    )
+
+
 def test_a_suspend_and_a_step_are_told_apart_and_slewing_is_neither() -> None:
     wall, boot, awake = Clock(), Clock(), Clock()
     seen: list[tuple[str, float]] = []
-    watch = ClockWatch(
-        lambda slept: seen.append(("woke", slept)),
-        lambda by: seen.append(("stepped", by)),
-        tick=0.01,
-        wall=wall,
-        boot=boot,
-        awake=awake,
-    )
+    watch = _telling(seen, tick=0.01, wall=wall, boot=boot, awake=awake)
     watch.start()
     try:
         for _ in range(20):  # awake, the wall clock slewed by half a millisecond a second
@@ -86,13 +89,7 @@ def test_a_change_of_exactly_a_second_is_a_suspend_or_a_step() -> None:
     """A second is the smallest change told (STEP_SECONDS); anything under it is slewing."""
     wall, boot, awake = Clock(), Clock(), Clock()
     seen: list[tuple[str, float]] = []
-    watch = ClockWatch(
-        lambda slept: seen.append(("woke", slept)),
-        lambda by: seen.append(("stepped", by)),
-        wall=wall,
-        boot=boot,
-        awake=awake,
-    )
+    watch = _telling(seen, wall=wall, boot=boot, awake=awake)
     wall.now += 0.75
     boot.now += 0.75
     watch.look()
