@@ -9,31 +9,35 @@ import os
 import subprocess
 import sys
 import time
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from manual_clock import Clock
 from pytest import approx
 from waiting import wait_until
 
-from assistant.clocks import ClockWatch, elapsed, local_time
+from assistant.clocks import ClockWatch, elapsed, local_datetime, local_time
 from assistant.focus import Focus
 from assistant.rooms.hub import Hub
 from assistant.rooms.satellite import Satellite
 from assistant.sources import DeviceSession
 
 
+def _telling(seen: list[tuple[str, float]], **clocks: Any) -> ClockWatch:
+    """A watch that tells `seen` each change: ("woke", seconds slept), ("stepped", seconds)."""
+    return ClockWatch(
+        lambda slept: seen.append(("woke", slept)),
+        lambda by: seen.append(("stepped", by)),
+        **clocks,
+    )
+
+
 def test_a_suspend_and_a_step_are_told_apart_and_slewing_is_neither() -> None:
     wall, boot, awake = Clock(), Clock(), Clock()
     seen: list[tuple[str, float]] = []
-    watch = ClockWatch(
-        lambda slept: seen.append(("woke", slept)),
-        lambda by: seen.append(("stepped", by)),
-        tick=0.01,
-        wall=wall,
-        boot=boot,
-        awake=awake,
-    )
+    watch = _telling(seen, tick=0.01, wall=wall, boot=boot, awake=awake)
     watch.start()
     try:
         for _ in range(20):  # awake, the wall clock slewed by half a millisecond a second
@@ -67,6 +71,39 @@ def test_a_look_sees_a_step_at_once_and_tells_each_change_once() -> None:
     finally:
         watch.stop()
     assert seen == [approx(3600)]
+
+
+def test_each_suspend_is_told_as_its_own_length() -> None:
+    """A laptop suspended twice: the second wake-up tells the second night's sleep, not both."""
+    wall, boot, awake = Clock(), Clock(), Clock()
+    slept: list[float] = []
+    watch = ClockWatch(slept.append, lambda by: None, wall=wall, boot=boot, awake=awake)
+    for hours in (8, 2):
+        wall.now += hours * 3600
+        boot.now += hours * 3600
+        watch.look()
+    assert slept == [8 * 3600, 2 * 3600]
+
+
+def test_a_change_of_exactly_a_second_is_a_suspend_or_a_step() -> None:
+    """A second is the smallest change told (STEP_SECONDS); anything under it is slewing."""
+    wall, boot, awake = Clock(), Clock(), Clock()
+    seen: list[tuple[str, float]] = []
+    watch = _telling(seen, wall=wall, boot=boot, awake=awake)
+    wall.now += 0.75
+    boot.now += 0.75
+    watch.look()
+    assert seen == []
+    wall.now += 0.25  # a second since the last told change, over two looks: still nothing
+    boot.now += 0.25
+    watch.look()
+    assert seen == []
+    wall.now += 1.0
+    boot.now += 1.0
+    watch.look()
+    wall.now -= 1.0
+    watch.look()
+    assert seen == [("woke", 1.0), ("stepped", -1.0)]
 
 
 def test_offset_is_the_wall_clock_minus_the_boot_clock_as_the_watch_last_looked() -> None:
@@ -128,6 +165,15 @@ def test_a_moment_is_shown_with_its_date_when_it_is_not_on_the_local_day_of_now(
     assert local_time(_utc("2026-11-24 18:30:05"), _utc("2026-11-24 18:29:55")) == (
         "2026-11-25 00:00:05"
     )
+
+
+def test_a_datetime_is_put_on_the_local_clock(local_clock):
+    """What the spoken times ("at 00:10 tomorrow") are read from: the local zone's day and hour."""
+    heard = datetime(2026, 11, 24, 18, 40, tzinfo=timezone.utc)
+    local = local_datetime(heard)
+    assert local == heard
+    assert (local.date(), local.hour, local.minute) == (date(2026, 11, 25), 0, 10)
+    assert local.utcoffset() == timedelta(hours=5, minutes=30)
 
 
 def test_a_moment_is_shown_against_the_clock_when_no_now_is_given() -> None:

@@ -21,7 +21,7 @@ from assistant.discovery import discover_skills
 from assistant.model_files import DEFAULT_MODEL
 from assistant.plugin import Setting, SettingValueError, Skill, action
 from assistant.settings import number_text
-from assistant.yaml_lines import load_located
+from assistant.yaml_lines import YamlSyntaxError, load_located
 
 
 def write(tmp_path, text):
@@ -363,6 +363,25 @@ would take the loader days)."""
 )
 def test_yaml_that_python_cannot_read_is_a_problem_with_its_line(tmp_path, text, message):
     assert problems(tmp_path, text)[0].startswith(f"{tmp_path}/config.yaml:1: {message}")
+
+
+def test_nesting_is_read_to_100_deep_and_refused_past_it(tmp_path):
+    file = tmp_path / "config.yaml"
+    deepest = load_located("[" * 100 + "]" * 100, file).data
+    for _ in range(99):
+        [deepest] = deepest
+    assert deepest == []
+    with pytest.raises(YamlSyntaxError, match="nest more than 100 deep"):
+        load_located("[" * 101 + "]" * 101, file)
+
+
+def test_a_problem_with_a_key_not_written_is_named_at_the_line_of_its_section(tmp_path):
+    """A missing setting is named where its section starts, not at the top of the file."""
+    text = "audio:\n  device: 5\nskills:\n  lights:\n    on: lights.on\n"
+    document = load_located(text, tmp_path / "config.yaml")
+    assert document.line_of(("skills", "lights", "off")) == 4
+    assert document.line_of(("skills", "timers", "off")) == 3
+    assert document.line_of(("mqtt", "host")) == 1
 
 
 @pytest.mark.timeout(20)

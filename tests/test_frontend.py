@@ -79,12 +79,20 @@ def test_streamed_features_equal_tensorflow_op_bit_for_bit(tensorflow_frontend):
     assert expected.max() > 500  # the audio exercised the frontend, not only silence
 
 
-def test_other_frontend_parameters_match_too(tensorflow_frontend):
+def _tensorflow_features(samples: np.ndarray, params) -> np.ndarray:
+    """TensorFlow's microfrontend op with `params` other than the board's."""
     import tensorflow as tf
     from tensorflow.lite.experimental.microfrontend.python.ops import (
         audio_microfrontend_op as frontend_op,
     )
 
+    features = frontend_op.audio_microfrontend(
+        tf.constant(samples), **{**params, "out_type": tf.uint16}
+    )
+    return np.asarray(features)
+
+
+def test_other_frontend_parameters_match_too(tensorflow_frontend):
     params = {
         **FRONTEND_PARAMS,
         "window_size": 25,
@@ -93,10 +101,17 @@ def test_other_frontend_parameters_match_too(tensorflow_frontend):
         "enable_pcan": False,
     }
     audio = _speech("go up, then down")
-    expected = frontend_op.audio_microfrontend(
-        tf.constant(audio), **{**params, "out_type": tf.uint16}
-    )
-    np.testing.assert_array_equal(_streamed(audio, params), np.asarray(expected))
+    np.testing.assert_array_equal(_streamed(audio, params), _tensorflow_features(audio, params))
+
+
+def test_the_log_equals_tensorflow_op_to_its_last_bit(tensorflow_frontend):
+    """With scale_shift 16 each feature is the log itself, in Q16 (its low 16 bits), not
+    rounded to the board's 6 bits: every entry of the log table shows, with and without PCAN."""
+    audio = _test_audio()
+    for enable_pcan in (True, False):
+        params = {**FRONTEND_PARAMS, "scale_shift": 16, "enable_pcan": enable_pcan}
+        expected = _tensorflow_features(audio, params)
+        np.testing.assert_array_equal(_streamed(audio, params), expected)
 
 
 def test_chunked_and_whole_give_the_same_features():
