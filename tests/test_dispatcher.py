@@ -1,5 +1,6 @@
 """Commands to actions: minimum score, cooldown, focus, and lists of actions in order."""
 
+import logging
 import textwrap
 import time
 from concurrent.futures import wait
@@ -10,10 +11,10 @@ from runtime_skills import INSTALLED, PatientSkill
 
 from assistant.config import load_config
 from assistant.control import ControlServer, send_command
-from assistant.dispatcher import Dispatcher
+from assistant.dispatcher import Dispatcher, HandedOver
 from assistant.focus import Focus
 from assistant.host import PluginHost
-from assistant.plugin import CommandEvent, SkillError
+from assistant.plugin import CommandEvent, NothingToDo, SkillError
 from assistant.skill_runner import Cancelled
 
 CONFIG = """
@@ -164,6 +165,7 @@ def test_a_when_action_with_nothing_to_do_hands_the_command_to_do(tmp_path):
         " when: {music: [trouble.nothing, recorder.dim]}}\n"
         "  off: {do: recorder.dim, when: {music: [trouble.fail, recorder.dim]}}\n"
         "  up: {do: [recorder.bright, trouble.fail], when: {music: trouble.nothing}}\n"
+        "  stop: trouble.nothing\n"
     )
     config = load_config(path, INSTALLED)
     focus = Focus(config.focus_seconds)
@@ -189,8 +191,34 @@ def test_a_when_action_with_nothing_to_do_hands_the_command_to_do(tmp_path):
             failed.result(2)
         assert not_run.cancelled()
         assert said[-1] == "the lamp is not answering"
+        [nothing] = dispatcher.run(CommandEvent("stop", 1.0, "test", "desk", time.monotonic()))
+        with pytest.raises(NothingToDo):
+            nothing.result(2)
+        assert said[-1] == "No lamp is on"  # with no `do:` list to run instead, it is said
     finally:
         server.stop()
+        host.stop()
+
+
+def test_a_handed_over_command_settles_once_the_do_list_has_run_to_its_end(tmp_path):
+    _, _, host, dispatcher = dispatching(
+        tmp_path,
+        "commands:\n  go: music.play\n"
+        "  on: {do: [recorder.dim, trouble.hang], when: {music: trouble.nothing}}\n",
+    )
+    try:
+        dispatcher.run(CommandEvent("go", 1.0, "test", "desk", 1.0))[0].result(2)
+        [handed] = dispatcher.run(CommandEvent("on", 1.0, "test", "desk", 2.0))
+        assert host.skills["recorder"].called.wait(5)
+        host.runners["recorder"].submit("after the dim", lambda: None).result(5)
+        assert not handed.done()  # trouble.hang, the rest of the do: list, still runs
+        host.skills["trouble"].release.set()
+        outcome = handed.result(5)
+        assert isinstance(outcome, HandedOver)
+        assert [str(ran.call) for ran in outcome.outcomes] == ["recorder.dim", "trouble.hang"]
+        assert all(ran.done() and ran.exception() is None for ran in outcome.outcomes)
+    finally:
+        host.skills["trouble"].release.set()
         host.stop()
 
 
@@ -230,6 +258,15 @@ def test_a_list_runs_its_actions_one_after_another(lists):
     assert dim.result(5) is None and hang.result(5) is None
     assert not ran_early
     assert host.skills["recorder"].calls == [("dim", "on")]
+
+
+def test_a_list_run_to_its_end_logs_no_error(lists, caplog):
+    run, _, host = lists
+    dim, fine = run("down")
+    assert fine.result(5) == "fine"
+    host.runners["trouble"].submit("after the list", lambda: None).result(5)
+    assert dim.result() is None
+    assert [record for record in caplog.records if record.levelno >= logging.ERROR] == []
 
 
 def test_a_failing_action_stops_the_list(lists):

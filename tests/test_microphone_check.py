@@ -21,6 +21,7 @@ from assistant_command import REPO
 
 from assistant import control
 from assistant.instance import InstanceLock
+from assistant.levels import Level
 from assistant.microphone import SAMPLE_RATE
 from assistant.model_files import DEFAULT_MODEL, load_contract
 
@@ -263,3 +264,14 @@ def test_devices_has_portaudio_look_for_the_devices_once_however_many_cannot_be_
     refused = [line for line in result.stdout.splitlines() if "cannot record 16000 Hz" in line]
     assert len(refused) == 6, result.stdout  # each device and its file PCM
     assert result.stdout.endswith("PortAudio started 1 more times\n")
+
+
+def test_a_level_is_in_dbfs_and_its_hint_turns_at_the_clipping_and_quiet_marks():
+    full = Level.of(np.array([-32768, 3277, 0], np.int16))
+    assert full.peak == 0.0  # full scale
+    assert Level.of(np.array([1, 0], np.int16)).peak == pytest.approx(-90.31, abs=0.01)  # 1 LSB
+    assert str(full) == "peak    0.0 dBFS, RMS   -4.7 dBFS, CLIPPING: turn the input gain down"
+    assert Level(-1.0, -9.0).hint.startswith("CLIPPING")  # a peak at -1 dBFS clips
+    assert Level(-1.01, -9.0).hint == "loud enough for speech"
+    assert Level(-30.0, -40.0).hint == "loud enough for speech"
+    assert Level(-30.01, -40.0).hint == "quiet (speech should peak above -30 dBFS)"

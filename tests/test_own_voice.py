@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.acoustics import QUIET_SECONDS, in_a_quiet_room, rms
+from assistant.acoustics import QUIET_SECONDS, Room, frame_energy, in_a_quiet_room, rms
 from assistant.config import DEFAULT_CONFIG, load_config
 from assistant.discovery import discover_skills
 from assistant.espeak import espeak_to_file
@@ -172,3 +172,62 @@ def test_the_rooms_noise_is_as_far_below_the_reply_as_asked(noise_db) -> None:
     assert heard.size == 3 * rate
     quiet = heard[: round(QUIET_SECONDS * rate)]
     assert 20 * np.log10(rms(speech) / rms(quiet)) == pytest.approx(noise_db, abs=0.2)
+
+
+def test_the_measures_of_energy_leave_out_a_part_frame_and_make_nothing_of_no_audio() -> None:
+    audio = np.array([1, -1, 2, 2, 3, 0, 9], np.float32)
+    energy = frame_energy(audio, 2)
+    assert energy.dtype == np.float32 and energy.tolist() == [1.0, 4.0, 4.5]
+    assert rms(np.array([], np.int16)) == 0.0
+
+
+def test_a_quiet_room_saturates_a_loud_sound_instead_of_wrapping_it() -> None:
+    rate = 16000
+    sound = np.concatenate([np.full(800, 32767.0), np.full(800, -32768.0)])
+    heard = in_a_quiet_room(sound, rate, noise_db=20.0, seed=3)
+    loud, low = heard[rate : rate + 800], heard[rate + 800 : rate + 1600]
+    assert loud.min() > 0 and loud.max() == 32767
+    assert low.max() < 0 and low.min() == -32768
+
+
+SPEAKER = Room(
+    rt60=0.5, direct_db=10.0, low_hz=200.0, high_hz=2000.0, snr_db=90.0, delay_ms=100.0, seed=4
+)
+
+
+def test_a_room_s_echoes_follow_the_delay_and_the_direct_sound_and_fall_by_60_db_in_rt60() -> None:
+    rate = 16000
+    response = SPEAKER.impulse_response(rate)
+    assert not response[:1600].any() and response[1600] == 1.0  # 100 ms, then the direct sound
+    echoes = response[1601:]
+    assert echoes.size == 0.5 * rate - 1
+    assert np.sum(np.square(echoes)) == pytest.approx(0.1)  # 10 dB below the direct sound
+    assert abs(echoes.mean()) < rms(echoes) / 10  # noise, around silence
+    tenth = echoes.size // 10
+    first, sixth = (np.sum(np.square(echoes[i * tenth : (i + 1) * tenth])) for i in (0, 5))
+    assert 10 * np.log10(first / sixth) == pytest.approx(30.0, abs=1.0)  # half of rt60
+
+
+def test_a_room_s_speaker_rolls_off_by_its_orders_outside_its_band() -> None:
+    """Second order below low_hz (12 dB an octave under it), fourth above high_hz (24 dB an
+    octave over it), 3 dB down at both edges."""
+    rate = 16000
+    tones = (100, 200, 1000, 2000, 4000)
+    t = np.arange(rate) / rate
+    sound = sum(3000 * np.sin(2 * np.pi * hz * t) for hz in tones).astype(np.int16)
+    dry = replace(SPEAKER, direct_db=60.0)  # echoes too faint to colour the tones
+    heard = dry.heard(sound, rate)[rate + 4000 : rate + 12000]  # away from the edges
+    spectrum = np.abs(np.fft.rfft(heard * np.hanning(heard.size)))
+    levels = 20 * np.log10(spectrum[[hz * heard.size // rate for hz in tones]])
+    assert (levels - levels[2]).tolist() == pytest.approx([-12.3, -3.0, 0.0, -3.0, -24.1], abs=0.3)
+
+
+def test_a_silent_sound_is_heard_as_silence_in_a_room() -> None:
+    assert not SPEAKER.heard(np.zeros(1600, np.int16), 16000).any()
+
+
+def test_a_room_reads_as_its_figures() -> None:
+    assert str(ROOMS[0]) == (
+        "RT60 0.80 s, direct sound -10 dB over the echoes, speaker 200-6000 Hz, SNR 20 dB, "
+        "delay 0 ms"
+    )

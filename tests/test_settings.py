@@ -95,3 +95,39 @@ def test_an_earlier_name_must_be_no_setting_of_now():
 
     for slip in (Taken, NotATuple):
         assert "give a tuple of names no setting has now" in declaration_problem(slip)
+
+
+def test_a_dict_setting_without_values_takes_items_of_any_type():
+    schema = (Setting("headers", dict, {}, "extra headers"),)
+    headers = {"retries": 3, "names": ["a", "b"], "on": True}
+    assert validate_settings({"headers": headers}, schema) == ({"headers": headers}, [])
+
+
+def test_a_setting_declared_twice_is_a_declaration_slip():
+    class Twice(Skill):
+        name = "twice"
+        settings = (Setting("host", str, ""), Setting("host", str, "localhost"))
+
+    assert declaration_problem(Twice) == (
+        "settings: 'host' is declared twice; give each setting its own name"
+    )
+
+
+def test_a_setting_of_another_type_than_the_six_is_a_declaration_slip():
+    class Bytes(Skill):
+        name = "bytes"
+        settings = (Setting("key", bytes, b"", "a key"),)
+
+    assert declaration_problem(Bytes) == (
+        "settings: 'key' has type <class 'bytes'>; use one of str, int, float, bool, list, dict"
+    )
+
+
+def test_a_default_a_file_would_have_to_quote_is_a_declaration_slip():
+    class Unquoted(Skill):
+        name = "unquoted"
+        settings = (Setting("port", str, 1883, "the broker's port"),)
+
+    assert declaration_problem(Unquoted) == (
+        "settings: the default of 'port' does not fit its type: write '1883', not 1883"
+    )
