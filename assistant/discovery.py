@@ -40,7 +40,7 @@ RESERVED_NAMES = frozenset(n for n in vars(Skill) if not n.startswith("_")) | {"
 
 
 def api_version_text() -> str:
-    """`plugin API 1.3 (assistant 0.3.0)`: what this assistant offers plugins."""
+    """`plugin API 1.4 (assistant 0.4.0)`: what this assistant offers plugins."""
     return f"plugin API {API_VERSION[0]}.{API_VERSION[1]} (assistant {version_text()})"
 
 

@@ -43,6 +43,6 @@ def checkout_commit() -> str | None:
 
 
 def version_text() -> str:
-    """The version, and in a checkout the commit: "0.3.1.dev3+g1a2b3c4, checkout 5d6e7f8"."""
+    """The version, and in a checkout the commit: "0.4.1.dev3+g1a2b3c4, checkout 5d6e7f8"."""
     commit = checkout_commit()
     return f"{installed_version()}, checkout {commit}" if commit else installed_version()
