@@ -306,21 +306,22 @@ def _tab_hint(text: str, mark: yaml.Mark | None) -> str:
 def _indent_hint(error: yaml.MarkedYAMLError, lines: list[str]) -> str:
     """What a line that ends no block above it most likely needs: other indentation, like the
     list item above it for an item, or like the keys it belongs with, which a line indented
-    less between them may have ended."""
-    opened = error.context_mark.line + 1 if error.context_mark else 1
+    less between them may have ended. PyYAML's `expected <block end>` errors always carry both
+    marks: the line named and the start of the block it ends no part of."""
+    opened = error.context_mark.line + 1
     if "'?'" in str(error.problem) and "collection" in str(error.context):
         return (
             f"this key does not line up with the list that starts on line {opened}: to give it "
             "to the item above, indent it like the item's first key (past the `-`)"
         )
-    index = error.problem_mark.line if error.problem_mark else 0
+    index = error.problem_mark.line
     if (item := _item_above(lines, index, opened - 1)) is not None:
         spaces = _indentation(lines[item])
         return (
             f"this list item does not line up with the item on line {item + 1}: indent its `-` "
             f"like that one's ({spaces} spaces)"
         )
-    column = error.context_mark.column if error.context_mark else 0
+    column = error.context_mark.column
     if found := _block_ender(lines, index, column):
         key, ending, inner = found
         return (
@@ -343,7 +344,7 @@ def _item_above(lines: list[str], index: int, first: int) -> int | None:
     (both 0-based) and indented otherwise; else None."""
     if index >= len(lines) or not _is_item(lines[index]):
         return None
-    for above in range(index - 1, max(first, 0) - 1, -1):
+    for above in range(index - 1, first - 1, -1):
         if _is_item(lines[above]):
             return above if _indentation(lines[above]) != _indentation(lines[index]) else None
     return None

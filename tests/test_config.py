@@ -569,6 +569,10 @@ def test_a_value_on_the_line_after_its_key_is_named_at_its_line_with_its_keys_li
         "commands:\n  up: recorder.dim\n  on:\n  # the lamp\n\n  recorder.dim\n": "6: "
         "`recorder.dim` is not indented under `on:` (line 3), so YAML reads it as a key without "
         "its `:`; indent it under `on:`, or write `on: recorder.dim`",
+        "on:\nrecorder.dim\n": "2: `recorder.dim` is not indented under `on:` (line 1), so YAML "
+        "reads it as a key without its `:`; indent it under `on:`, or write `on: recorder.dim`",
+        # no key above it: not the value of one, nor of the last line's
+        "# lamps\nrecorder.dim\non:\n": "2: `recorder.dim` needs a `:` after it: `recorder.dim:`",
         "commands:\n  up: recorder.dim\nskills:\n  recorder: {prefix:\n    true}\n": "5: "
         "skills.recorder: prefix must be text, and YAML reads true as a bool: put it in quotes "
         "to keep it as text (the value of `prefix:` on line 4)",

@@ -16,6 +16,7 @@ from assistant.int8_conv import (
     LayerBounds,
     Requantizer,
     UnsupportedConv,
+    activation_range,
     layer_from_operator,
     quantize_multiplier,
 )
@@ -181,3 +182,66 @@ def test_the_whole_default_model_equals_the_tflm_interpreter():
     assert model.numpy_layers == 7
     inputs = _test_inputs((model.input_size,), 60, seed=9)
     np.testing.assert_array_equal(model.run_batch(inputs), run_tflm(content, inputs))
+
+
+def test_quantized_multipliers_of_zero_and_one_are_tflite_s():
+    assert quantize_multiplier(0.0) == (0, 0)
+    assert quantize_multiplier(1.0) == (1 << 30, 1)
+
+
+@pytest.mark.parametrize(("zero_point", "largest_offset"), [(-128, 255), (0, 128), (127, 255)])
+def test_the_accumulator_bound_is_the_largest_input_offset_times_the_weights(
+    zero_point, largest_offset
+):
+    """x - zero point over int8 x reaches 127 - zero point and -128 - zero point."""
+    bounds = LayerBounds.of(np.array([[3, -2], [-5, 1]]), np.array([-7, 4]), zero_point)
+    assert bounds.accumulator == largest_offset * 8 + 7
+    assert bounds.float_sum == 128 * 8
+
+
+def test_activation_ranges_are_tflm_s():
+    """TFLM's CalculateActivationRangeQuantized: RELU from the output zero point, RELU6 up to
+    six in the output's scale (rounded), no further than int8."""
+    assert activation_range("NONE", 0.05, -20) == (-128, 127)
+    assert activation_range("RELU", 0.05, -20) == (-20, 127)
+    assert activation_range("RELU6", 0.05, -128) == (-128, -8)
+    assert activation_range("RELU6", 0.0473, -128) == (-128, -1)  # 6 / 0.0473 = 126.8
+    assert activation_range("RELU6", 0.01, -128) == (-128, 127)
+    with pytest.raises(UnsupportedConv, match="TANH"):
+        activation_range("TANH", 0.05, 0)
+
+
+def _first_convolution(change) -> Int8Layer:
+    """layer_from_operator for the default model's first CONV_2D after `change(graph, op)`."""
+    model, operators = _operators(DEFAULT_MODEL.read_bytes())
+    change(model, model.subgraphs[0], operators[0])
+    return layer_from_operator(model, operators[0], schema)
+
+
+def _retype(position: int, tensor_type: int):
+    def change(model, graph, op):
+        graph.tensors[op.inputs[position]].type = tensor_type
+
+    return change
+
+
+def _weights_data(data):
+    def change(model, graph, op):
+        model.buffers[graph.tensors[op.inputs[1]].buffer].data = data
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    [
+        (_retype(0, schema.TensorType.INT16), "only int8 convolutions"),
+        (_retype(2, schema.TensorType.INT64), "only int8 convolutions"),
+        (_weights_data(None), "not constant"),
+        (_weights_data(np.array([], np.uint8)), "not constant"),
+    ],
+)
+def test_convolutions_other_than_constant_int8_are_left_to_the_interpreter(change, refusal):
+    assert isinstance(_first_convolution(lambda model, graph, op: None), Int8Layer)
+    with pytest.raises(UnsupportedConv, match=refusal):
+        _first_convolution(change)
