@@ -21,6 +21,7 @@ import numpy as np
 from scipy.signal import resample_poly
 
 from model_training.dataset import write_wav
+from model_training.json_files import read_object
 from model_training.progress import Progress
 from model_training.settings import (
     CLIP_SAMPLES,
@@ -200,10 +201,8 @@ def is_complete(out_dir: str | Path, **options) -> bool:
     """Whether `synthesize(out_dir, **options)` has finished in `out_dir` (its marker matches;
     a marker that is missing or damaged, cut short say, is no finished synth)."""
     try:
-        recorded = json.loads((Path(out_dir) / MARKER).read_text())
-    except (OSError, ValueError):
-        return False
-    if not isinstance(recorded, dict):
+        recorded = read_object(Path(out_dir) / MARKER, "synth marker", "synthesize again")
+    except ValueError:
         return False
     recorded.pop("clips", None)
     return recorded == _options(**options)

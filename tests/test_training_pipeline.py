@@ -164,6 +164,8 @@ def test_synth_is_redone_unless_a_finished_synth_with_the_same_options_made_the_
     assert pipeline.synthesize(**options) == 3
     (pipeline.synth_dir / synth.MARKER).write_text('{"commands": ["on"], "per_')  # cut short
     assert pipeline.synthesize(**options) == 3
+    (pipeline.synth_dir / synth.MARKER).write_text("[]")  # JSON, but no record of options
+    assert pipeline.synthesize(**options) == 3
     assert pipeline.synthesize(**{**options, "commands": ["off"]}) == 3
     assert sorted(p.parent.name for p in pipeline.synth_dir.glob("*/*.wav")) == [
         "_speech_", "off", "off",
